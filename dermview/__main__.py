@@ -1,0 +1,5 @@
+import sys
+
+from dermview.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""The ``dermview`` entry point.
+
+``dermview [IMAGE_OR_DIR ...]`` opens the desktop app; ``dermview <command> ...`` runs a
+headless sub-command (see ``dermview --help``). Errors a user can cause are printed as one
+clear line (no traceback) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from dermview import __version__
+from dermview.commands import COMMAND_MODULES
+from dermview.errors import DermviewError
+
+
+def _commands() -> dict[str, ModuleType]:
+    mods = (importlib.import_module(f"dermview.commands.{m}") for m in COMMAND_MODULES)
+    return {mod.NAME: mod for mod in mods}
+
+
+def build_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dermview",
+        description="Dermoscopy lesion review. Without a command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"dermview {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, mod in commands.items():
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dermview", description="Open the dermview desktop app.")
+    parser.add_argument("paths", nargs="*", metavar="IMAGE_OR_DIR", help="images or folders to open")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                        help="compute device for segmentation (default: last used, else auto)")
+    parser.add_argument("--weights", default=None, help="model weights (.pt with its .json)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = _commands()
+    try:
+        if argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version")):
+            args = build_parser(commands).parse_args(argv)
+            if args.command is None:
+                build_parser(commands).print_help()
+                return 0
+            return int(commands[args.command].run(args) or 0)
+        args = build_gui_parser().parse_args(argv)
+        from dermview.gui.app import run_app
+
+        return int(run_app(args) or 0)
+    except DermviewError as exc:
+        print(f"dermview: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dermview: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Sub-commands of the ``dermview`` CLI.
+
+Each module defines ``NAME`` (the sub-command), ``HELP`` (one line), ``add_arguments(parser)``
+and ``run(args) -> int`` (exit status). Modules must import quickly: heavy imports (torch, Qt)
+go inside ``run``.
+"""
+
+#: Module names (in this package) of the registered sub-commands, in help order.
+COMMAND_MODULES: list[str] = []

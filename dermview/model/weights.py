@@ -1,0 +1,136 @@
+"""Weight files: a state dict (``<name>.pt``, tensors only) plus a metadata file
+(``<name>.json``) that records the architecture, its config, the input policy and the
+SHA-256 of the ``.pt`` file.
+
+Loading always uses ``torch.load(..., weights_only=True)``, after the SHA-256 check, so a file
+carrying pickled code is refused without running anything, and an altered file is refused
+before it is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from dermview.errors import WeightsError
+from dermview.io import atomic_write_bytes, save_json
+
+FORMAT = "dermview-weights/1"
+
+#: Bundled default model (weights + metadata + model card).
+MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "models"
+DEFAULT_WEIGHTS = MODELS_DIR / "dermview_default.pt"
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def metadata_path(weights: str | Path) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def save_weights(model: Any, path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Save ``model.state_dict()`` to ``path`` and its metadata beside it.
+
+    Args:
+        model: a torch module built by :func:`dermview.model.nets.build_model`.
+        path: ``<name>.pt``.
+        meta: must hold ``arch`` and ``config`` (kwargs of ``build_model``), ``input_size``
+            (side in pixels of the square network input), ``mean`` and ``std`` (RGB, 0-1
+            scale); may hold anything else (``name``, ``threshold``, ``metrics``, ...).
+
+    Returns:
+        The metadata written, with ``format`` and ``sha256`` filled in.
+    """
+    import torch
+
+    for key in ("arch", "config", "input_size", "mean", "std"):
+        if key not in meta:
+            raise ValueError(f"weights metadata needs {key!r}")
+    buf = io.BytesIO()
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, buf)
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    full = {"format": FORMAT, **meta, "sha256": hashlib.sha256(data).hexdigest()}
+    save_json(metadata_path(path), full)
+    return full
+
+
+def read_metadata(weights: str | Path) -> dict[str, Any]:
+    """Read and validate the metadata beside a weights file (no torch needed)."""
+    weights = Path(weights)
+    if not weights.is_file():
+        raise WeightsError(f"Model weights not found: {weights}")
+    meta_file = metadata_path(weights)
+    if not meta_file.is_file():
+        raise WeightsError(
+            f"{weights.name} has no metadata file ({meta_file.name}) beside it; "
+            "unknown weights are not loaded"
+        )
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{meta_file.name} is not valid model metadata ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise WeightsError(f"{meta_file.name} is not dermview model metadata ({FORMAT})")
+    for key in ("arch", "config", "input_size", "mean", "std", "sha256"):
+        if key not in meta:
+            raise WeightsError(f"{meta_file.name} lacks {key!r}")
+    return meta
+
+
+def verify_weights(weights: str | Path) -> dict[str, Any]:
+    """Check the SHA-256 of a weights file against its metadata; return the metadata.
+
+    Raises:
+        WeightsError: missing file or metadata, or a hash mismatch (altered / truncated file).
+    """
+    meta = read_metadata(weights)
+    actual = sha256_file(weights)
+    if actual != meta["sha256"]:
+        raise WeightsError(
+            f"{Path(weights).name} does not match its recorded SHA-256: the file is altered, "
+            "truncated or not the one its metadata describes. It was not loaded."
+        )
+    return meta
+
+
+def load_model(weights: str | Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
+    """Verify, then load a weights file into a fresh network in eval mode.
+
+    Returns:
+        ``(model, metadata)``; the model is on ``device``.
+    """
+    import pickle
+
+    import torch
+
+    from dermview.model.nets import build_model
+
+    meta = verify_weights(weights)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise WeightsError(
+            f"{Path(weights).name} is not a plain tensor file and was refused "
+            f"(it may carry code): {str(exc).splitlines()[0]}"
+        ) from None
+    try:
+        model = build_model(meta["arch"], **meta["config"])
+        model.load_state_dict(state, strict=True)
+    except (ValueError, TypeError, RuntimeError, KeyError) as exc:
+        raise WeightsError(
+            f"{Path(weights).name} does not fit architecture {meta['arch']!r}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    return model.to(device).eval(), meta

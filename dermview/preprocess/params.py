@@ -1,0 +1,72 @@
+"""Preprocessing parameters: one frozen, validated dataclass shared by GUI, CLI and sidecar JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from dermview.errors import ParameterError
+
+SE_SHAPES = ("ellipse", "rect", "cross", "lines")
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    """Settings of frame and hair removal.
+
+    Attributes:
+        remove_frame: detect and fill the dark frame / vignette.
+        frame_threshold: HSL lightness (0-255) below which a border-connected pixel is frame.
+        remove_hair: detect and repair hair.
+        hair_threshold: T; more than T hair components → dense hair → PDE inpainting,
+            otherwise bilinear interpolation.
+        se_shape: structuring element of the closing: "ellipse", "rect", "cross" or
+            "lines" (a bank of oriented line elements, the maximum response over angles).
+        se_size: structuring element size in pixels at 512 px image scale, odd, 3-31.
+    """
+
+    remove_frame: bool = True
+    frame_threshold: int = 40
+    remove_hair: bool = True
+    hair_threshold: int = 10
+    se_shape: str = "lines"
+    se_size: int = 11
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.frame_threshold, int) or not 0 <= self.frame_threshold <= 255:
+            raise ParameterError(f"frame_threshold must be an integer 0-255, got {self.frame_threshold!r}")
+        if not isinstance(self.hair_threshold, int) or not 0 <= self.hair_threshold <= 10_000:
+            raise ParameterError(f"hair_threshold T must be an integer 0-10000, got {self.hair_threshold!r}")
+        if self.se_shape not in SE_SHAPES:
+            raise ParameterError(f"se_shape must be one of {', '.join(SE_SHAPES)}, got {self.se_shape!r}")
+        if not isinstance(self.se_size, int) or not 3 <= self.se_size <= 31 or self.se_size % 2 == 0:
+            raise ParameterError(f"se_size must be an odd integer 3-31, got {self.se_size!r}")
+        for name in ("remove_frame", "remove_hair"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{name} must be true or false")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessParams:
+        """Build from a dict; unknown keys are refused, missing keys take defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ParameterError(f"Unknown preprocessing parameter(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PreprocessParams:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"Preprocessing parameters are not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ParameterError("Preprocessing parameters must be a JSON object")
+        return cls.from_dict(data)
