@@ -8,6 +8,7 @@ over the target with :func:`os.replace`, so a crash never leaves a half-written 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -220,10 +221,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         raise WriteError(_describe_write_error(path, exc)) from None
     finally:
         if tmp_name is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-            except OSError:
-                pass
 
 
 def _describe_write_error(path: Path, exc: OSError) -> str:
