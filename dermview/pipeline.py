@@ -1,0 +1,101 @@
+"""One image through the whole chain: (preprocess) → model → threshold/cleanup.
+
+The CLI (``dermview segment``), the GUI workers and the self-test all call
+:func:`segment_image`, so they give the same mask for the same image and settings. Torch is
+only needed by the segmenter passed in; this module imports neither torch nor Qt.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from dermview.errors import ParameterError
+from dermview.postprocess import mask_from_prob
+from dermview.preprocess.params import PreprocessParams
+
+#: ``params="model"``: preprocess exactly as the model was trained (its metadata says).
+FROM_MODEL: Literal["model"] = "model"
+
+
+@dataclass
+class SegmentationResult:
+    """Output of :func:`segment_image`.
+
+    Attributes:
+        prob: ``float32`` ``(H, W)`` lesion probability in ``[0, 1]`` (0 inside a removed frame).
+        mask: ``bool`` ``(H, W)`` lesion mask (thresholded, cleaned).
+        threshold: the probability threshold used.
+        preprocessed: the :class:`~dermview.preprocess.Preprocessed` result, or ``None`` when
+            the image was not preprocessed.
+        params: the preprocessing parameters used, or ``None``.
+        timings: seconds per step (``preprocess``, ``predict``, ``postprocess``, ``total``).
+    """
+
+    prob: np.ndarray
+    mask: np.ndarray
+    threshold: float
+    preprocessed: Any = None
+    params: PreprocessParams | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_params(segmenter: Any,
+                   params: PreprocessParams | None | Literal["model"]) -> PreprocessParams | None:
+    """The preprocessing to apply: ``"model"`` = what the model was trained with."""
+    if isinstance(params, str):
+        if params != FROM_MODEL:
+            raise ValueError(f"params must be PreprocessParams, None or {FROM_MODEL!r}")
+        return segmenter.preprocess_params()
+    return params
+
+
+def segment_image(rgb: np.ndarray, segmenter: Any,
+                  params: PreprocessParams | None | Literal["model"] = FROM_MODEL,
+                  threshold: float | None = None, clean: bool = True,
+                  tta: bool = False) -> SegmentationResult:
+    """Segment the lesion in one image.
+
+    Args:
+        rgb: ``uint8`` ``(H, W, 3)`` RGB image.
+        segmenter: a loaded :class:`dermview.model.inference.Segmenter`.
+        params: preprocessing (frame and hair removal) before the model; ``None`` = none;
+            ``"model"`` (default) = as recorded in the model's metadata.
+        threshold: probability threshold in ``[0, 1]``; ``None`` = the model's default.
+        clean: keep the main lesion and fill holes (:func:`dermview.postprocess.clean_mask`).
+        tta: horizontal-flip test-time augmentation (about 2× the model time).
+
+    Returns:
+        :class:`SegmentationResult` at the input resolution.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    thr = segmenter.threshold if threshold is None else float(threshold)
+    if not 0.0 <= thr <= 1.0:
+        raise ParameterError(f"The threshold must be between 0 and 1, got {thr}")
+    params = resolve_params(segmenter, params)
+    pre = None
+    image = rgb
+    if params is not None:
+        from dermview.preprocess import preprocess
+
+        pre = preprocess(rgb, params)
+        image = pre.image
+    t1 = time.perf_counter()
+    timings["preprocess"] = t1 - t0
+
+    prob = segmenter.predict(image, tta=tta) if tta else segmenter.predict(image)
+    if pre is not None and pre.frame_mask is not None and pre.frame_mask.any():
+        prob[pre.frame_mask] = 0.0  # the dermoscope's frame is never lesion
+    t2 = time.perf_counter()
+    timings["predict"] = t2 - t1
+
+    mask = mask_from_prob(prob, thr, clean=clean)
+    t3 = time.perf_counter()
+    timings["postprocess"] = t3 - t2
+    timings["total"] = t3 - t0
+    return SegmentationResult(prob=prob, mask=mask, threshold=thr, preprocessed=pre,
+                              params=params, timings=timings)

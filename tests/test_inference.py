@@ -1,0 +1,250 @@
+"""Segmenter: loading, verification, device choice, caching, any-size inference; pipeline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dermview.errors import DeviceError, ParameterError, WeightsError  # noqa: E402
+from dermview.io import load_image  # noqa: E402
+from dermview.model import inference  # noqa: E402
+from dermview.model.inference import Segmenter, resize_to, resolve_device  # noqa: E402
+from dermview.model.nets import build_model  # noqa: E402
+from dermview.model.weights import DEFAULT_WEIGHTS, save_weights  # noqa: E402
+from dermview.pipeline import SegmentationResult, segment_image  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+META = {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
+        "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2], "name": "tiny-test"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def make_weights(folder: Path, name: str = "tiny", seed: int = 0, **meta_extra) -> Path:
+    torch.manual_seed(seed)
+    path = folder / f"{name}.pt"
+    save_weights(build_model("dermsegnet", width=8), path, {**META, **meta_extra})
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    inference.clear_cache()
+    return make_weights(tmp_path)
+
+
+def test_predict_shape_dtype_range(tiny):
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    prob = seg.predict(rgb)
+    assert prob.shape == rgb.shape[:2]
+    assert prob.dtype == np.float32
+    assert 0.0 <= prob.min() <= prob.max() <= 1.0
+    assert seg.device == "cpu" and seg.name == "tiny-test" and len(seg.weights_sha256) == 64
+    assert seg.meta["input_size"] == 64 and seg.input_size == (64, 64)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (20000, 8), (8, 20000), (383, 512), (63, 65)])
+def test_any_size_and_aspect(tiny, shape):
+    seg = Segmenter.load(tiny, device="cpu")
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    prob = seg.predict(rgb)
+    assert prob.shape == shape and prob.dtype == np.float32
+    assert np.isfinite(prob).all() and prob.min() >= 0 and prob.max() <= 1
+
+
+def test_prediction_follows_network(tiny):
+    """The returned map is the network's sigmoid output at the input size, resized back."""
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    x = (rgb.astype(np.float32) / 255 - np.float32(META["mean"])) / np.float32(META["std"])
+    with torch.no_grad():
+        ref = torch.sigmoid(seg.model(torch.from_numpy(x.transpose(2, 0, 1))[None]))[0, 0].numpy()
+    np.testing.assert_allclose(seg.predict(rgb), ref, atol=1e-5)
+    # grey input is replicated to RGB
+    grey = rgb[:, :, 0]
+    np.testing.assert_allclose(seg.predict(grey), seg.predict(np.dstack([grey] * 3)), atol=1e-6)
+
+
+def test_tta_is_flip_average(tiny):
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    p = seg.predict(rgb)
+    pf = seg.predict(np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1]
+    np.testing.assert_allclose(seg.predict(rgb, tta=True), 0.5 * (p + pf), atol=1e-5)
+
+
+def test_letterbox_policy(tmp_path):
+    inference.clear_cache()
+    seg = Segmenter.load(make_weights(tmp_path, resize="letterbox"), device="cpu")
+    prob = seg.predict(np.full((30, 90, 3), 128, np.uint8))
+    assert prob.shape == (30, 90)
+
+
+def test_unknown_resize_policy_refused(tmp_path):
+    inference.clear_cache()
+    with pytest.raises(WeightsError, match="resize policy"):
+        Segmenter.load(make_weights(tmp_path, resize="crop-and-pray"), device="cpu")
+
+
+def test_bad_input_refused(tiny):
+    seg = Segmenter.load(tiny, device="cpu")
+    with pytest.raises(ValueError, match="uint8"):
+        seg.predict(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="RGB"):
+        seg.predict(np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(ValueError):
+        seg.predict(np.zeros((0, 8, 3), np.uint8))
+
+
+def test_model_cached_per_file_and_device(tmp_path):
+    inference.clear_cache()
+    a = make_weights(tmp_path, "a", seed=0)
+    b = make_weights(tmp_path, "b", seed=1)
+    sa = Segmenter.load(a, device="cpu")
+    assert Segmenter.load(a, device="cpu") is sa
+    assert Segmenter.load(str(a), device="auto" if not torch.cuda.is_available() else "cpu") is sa
+    assert Segmenter.load(b, device="cpu") is not sa
+    # a new file written at the same path is verified and loaded afresh
+    make_weights(tmp_path, "a", seed=5)
+    assert Segmenter.load(a, device="cpu") is not sa
+
+
+def test_tampered_weights_refused(tiny):
+    data = bytearray(tiny.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tiny.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="SHA-256"):
+        Segmenter.load(tiny, device="cpu")
+
+
+def test_tampered_after_caching_refused(tiny):
+    Segmenter.load(tiny, device="cpu")
+    tiny.write_bytes(tiny.read_bytes() + b"\0")
+    with pytest.raises(WeightsError, match="altered"):
+        Segmenter.load(tiny, device="cpu")
+
+
+def test_missing_metadata_refused(tiny):
+    tiny.with_suffix(".json").unlink()
+    with pytest.raises(WeightsError, match="no metadata"):
+        Segmenter.load(tiny, device="cpu")
+
+
+def test_missing_weights_refused(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        Segmenter.load(tmp_path / "nothing.pt", device="cpu")
+
+
+def test_metadata_for_other_architecture_refused(tiny):
+    meta_file = tiny.with_suffix(".json")
+    meta = json.loads(meta_file.read_text())
+    meta["config"] = {"width": 16}
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="does not fit"):
+        Segmenter.load(tiny, device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present on this machine")
+def test_cuda_absent_gives_clear_error(tiny):
+    with pytest.raises(DeviceError, match="CUDA"):
+        Segmenter.load(tiny, device="cuda")
+    assert resolve_device("auto") == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(tiny):  # pragma: no cover - runs on GPU machines only
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    p_cpu = Segmenter.load(tiny, device="cpu").predict(rgb)
+    gpu = Segmenter.load(tiny, device="cuda")
+    assert gpu.device == "cuda"
+    np.testing.assert_allclose(gpu.predict(rgb), p_cpu, atol=1e-3)
+
+
+def test_unknown_device_refused(tiny):
+    with pytest.raises(DeviceError, match="Unknown device"):
+        Segmenter.load(tiny, device="tpu")
+
+
+def test_resize_to_mixed_axes():
+    strip = np.arange(20000 * 8, dtype=np.float32).reshape(20000, 8)
+    out = resize_to(strip, 64, 64)
+    assert out.shape == (64, 64) and out.dtype == np.float32
+    # area averaging along the shrinking axis: each output row averages ~312 input rows
+    assert abs(float(out[:, 0].mean()) - float(strip[:, 0].mean())) < 1e-3 * strip.max()
+    img = np.zeros((5, 5, 3), np.uint8)
+    assert resize_to(img, 5, 5) is img
+
+
+def test_pipeline_without_preprocessing(tiny):
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = load_image(SAMPLES / "ISIC_0024311.jpg")
+    res = segment_image(rgb, seg, params=None, threshold=0.5)
+    assert isinstance(res, SegmentationResult)
+    assert res.preprocessed is None and res.params is None
+    assert res.mask.shape == rgb.shape[:2] and res.mask.dtype == bool
+    assert res.prob.shape == rgb.shape[:2] and res.threshold == 0.5
+    assert set(res.timings) == {"preprocess", "predict", "postprocess", "total"}
+    # threshold 0 → every pixel is lesion; threshold 1 with a low peak → nothing
+    assert segment_image(rgb, seg, params=None, threshold=0.0).mask.all()
+    with pytest.raises(ParameterError):
+        segment_image(rgb, seg, params=None, threshold=1.5)
+
+
+def test_pipeline_model_default_preprocessing(tiny):
+    seg = Segmenter.load(tiny, device="cpu")  # metadata has no "preprocess" → raw images
+    assert seg.trained_on_preprocessed is False
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    res = segment_image(rgb, seg)
+    assert res.preprocessed is None and res.threshold == seg.threshold == 0.5
+
+
+def test_preprocess_metadata_forms(tmp_path):
+    from dermview.preprocess.params import PreprocessParams
+
+    inference.clear_cache()
+    s1 = Segmenter.load(make_weights(tmp_path, "p1", preprocess=True), device="cpu")
+    assert s1.preprocess_params() == PreprocessParams()
+    s2 = Segmenter.load(make_weights(tmp_path, "p2", preprocess={"hair_threshold": 3}),
+                        device="cpu")
+    assert s2.preprocess_params() == PreprocessParams(hair_threshold=3)
+    s3 = Segmenter.load(make_weights(tmp_path, "p3", preprocess={"enabled": False}),
+                        device="cpu")
+    assert s3.preprocess_params() is None
+
+
+def test_importing_core_does_not_import_torch():
+    code = ("import sys, dermview.pipeline, dermview.postprocess, dermview.metrics, "
+            "dermview.model, dermview.cli; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled default weights not trained yet")
+def test_bundled_default_segments_samples():
+    from dermview.io import load_mask
+    from dermview.metrics import dice
+
+    inference.clear_cache()
+    seg = Segmenter.load(None, device="cpu")
+    assert seg.weights_path == DEFAULT_WEIGHTS
+    scores = []
+    for stem in ("IMD002", "ISIC_0024311"):
+        rgb = load_image(SAMPLES / f"{stem}.jpg")
+        gt = load_mask(SAMPLES / f"{stem}_segmentation.png", shape=rgb.shape[:2])
+        scores.append(dice(segment_image(rgb, seg).mask, gt))
+    assert min(scores) > 0.8, scores
