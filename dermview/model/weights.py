@@ -17,11 +17,12 @@ from typing import Any
 
 from dermview.errors import WeightsError
 from dermview.io import atomic_write_bytes, save_json
+from dermview.paths import resources_dir
 
 FORMAT = "dermview-weights/1"
 
 #: Bundled default model (weights + metadata + model card).
-MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "models"
+MODELS_DIR = resources_dir() / "models"  # source tree, or the bundle when frozen
 DEFAULT_WEIGHTS = MODELS_DIR / "dermview_default.pt"
 
 
