@@ -1,0 +1,141 @@
+"""``dermview segment``: lesion masks for images and folders, written as ISIC-named PNGs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+NAME = "segment"
+HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                        help="image files and/or folders (their images, not sub-folders)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder (created if missing)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="compute device (default: auto = GPU if available, else CPU)")
+    parser.add_argument("--weights", metavar="PT", default=None,
+                        help="model weights .pt with its .json beside it (default: bundled model)")
+    parser.add_argument("--no-preprocess", action="store_true",
+                        help="skip frame and hair removal (default: as the model was trained)")
+    parser.add_argument("--threshold", type=_threshold, default=None, metavar="T",
+                        help="lesion probability threshold 0-1 (default: the model's, 0.5)")
+    parser.add_argument("--save-prob", action="store_true",
+                        help="also write <stem>_prob.png, the probability map scaled to 0-255")
+    parser.add_argument("--no-clean", action="store_true",
+                        help="keep every thresholded pixel (default: keep the main lesion, fill holes)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing output files (default: skip those images)")
+
+
+def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Images named on the command line (folders expanded), and ``(name, problem)`` failures."""
+    from dermview.io import list_images
+
+    images: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                problems.append((item, "folder holds no images (.jpg, .png, .bmp, .tif)"))
+            images.extend(found)
+        elif path.is_file():
+            images.append(path)
+        else:
+            problems.append((item, "no such file or folder"))
+    return images, problems
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from dermview.errors import DermviewError, WriteError
+    from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
+    from dermview.model.inference import Segmenter
+    from dermview.pipeline import FROM_MODEL, segment_image
+
+    images, problems = collect_inputs(args.inputs)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+
+    def report(name: str, problem: str) -> None:
+        tqdm.write(f"dermview segment: skipped {name}: {problem}", file=sys.stderr)
+
+    for name, problem in problems:
+        report(name, problem)
+    failed = len(problems)
+
+    seen: dict[str, Path] = {}
+    todo: list[Path] = []
+    for img in images:
+        if img.stem in seen:
+            report(str(img), f"same name as {seen[img.stem]}; its mask would overwrite that one")
+            failed += 1
+            continue
+        seen[img.stem] = img
+        todo.append(img)
+    if not todo:
+        print("dermview segment: no images to segment", file=sys.stderr)
+        return 1
+
+    seg = Segmenter.load(args.weights, device=args.device)
+    params = None if args.no_preprocess else FROM_MODEL
+    done = 0
+    t_start = time.perf_counter()
+    bar = tqdm(todo, desc="segment", unit="image", file=sys.stderr, disable=None)
+    for img in bar:
+        mask_path = out / f"{img.stem}_segmentation.png"
+        prob_path = out / f"{img.stem}_prob.png"
+        targets = [mask_path, prob_path] if args.save_prob else [mask_path]
+        existing = [p.name for p in targets if p.exists()]
+        if existing and not args.overwrite:
+            report(str(img), f"{', '.join(existing)} already exists in {out} (use --overwrite)")
+            failed += 1
+            continue
+        try:
+            rgb = load_image(img)
+            res = segment_image(rgb, seg, params=params, threshold=args.threshold,
+                                clean=not args.no_clean)
+            del rgb
+            save_mask(mask_path, res.mask)
+            if args.save_prob:
+                prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
+                atomic_write_bytes(prob_path, encode_png(prob8))
+                del prob8
+            del res
+            done += 1
+        except DermviewError as exc:
+            report(str(img), str(exc))
+            failed += 1
+        except MemoryError:
+            report(str(img), "not enough memory for this image")
+            failed += 1
+        except Exception as exc:  # one odd image must not stop a batch run
+            report(str(img), f"unexpected error ({type(exc).__name__}: {exc})")
+            failed += 1
+    bar.close()
+    elapsed = time.perf_counter() - t_start
+    per = f" ({elapsed / done:.2f} s per image)" if done else ""
+    print(f"Segmented {done} image(s) into {out} with {seg.name} on {seg.device}{per}"
+          + (f"; {failed} skipped" if failed else ""))
+    return 1 if failed else 0

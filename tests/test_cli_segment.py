@@ -1,0 +1,153 @@
+"""``dermview segment`` on the bundled samples: file names, sizes, values, bad inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+
+from dermview.cli import main  # noqa: E402
+from dermview.model import inference  # noqa: E402
+from dermview.model.nets import build_model  # noqa: E402
+from dermview.model.weights import DEFAULT_WEIGHTS, save_weights  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+STEMS = ["IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"]
+SIZES = {"IMD002": (512, 383), "IMD009": (512, 384), "ISIC_0000095": (512, 384),
+         "ISIC_0024311": (512, 384)}  # (width, height), as PIL reports
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_weights(build_model("dermsegnet", width=8), path,
+                 {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
+                  "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2]})
+    inference.clear_cache()
+    return path
+
+
+def test_segment_samples_folder(weights, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["segment", str(SAMPLES), "--out", str(out), "--weights", str(weights),
+               "--device", "cpu", "--no-preprocess", "--save-prob"])
+    assert rc == 0, capsys.readouterr()
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{s}_segmentation.png" for s in STEMS] + [f"{s}_prob.png" for s in STEMS])
+    for stem in STEMS:
+        mask = Image.open(out / f"{stem}_segmentation.png")
+        prob = Image.open(out / f"{stem}_prob.png")
+        assert mask.mode == "L" and prob.mode == "L"
+        assert mask.size == prob.size == SIZES[stem]
+        values = np.unique(np.asarray(mask))
+        assert set(values.tolist()) <= {0, 255}
+    assert "Segmented 4 image(s)" in capsys.readouterr().out
+
+
+def test_segment_threshold_changes_mask_and_matches_prob(weights, tmp_path):
+    src = SAMPLES / "IMD002.jpg"
+    lo, hi = tmp_path / "lo", tmp_path / "hi"
+    assert main(["segment", str(src), "--out", str(lo), "--weights", str(weights),
+                 "--no-preprocess", "--threshold", "0", "--no-clean", "--save-prob"]) == 0
+    assert main(["segment", str(src), "--out", str(hi), "--weights", str(weights),
+                 "--no-preprocess", "--threshold", "1", "--no-clean"]) == 0
+    assert (np.asarray(Image.open(lo / "IMD002_segmentation.png")) == 255).all()
+    prob = np.asarray(Image.open(lo / "IMD002_prob.png"))
+    hi_mask = np.asarray(Image.open(hi / "IMD002_segmentation.png"))
+    # nothing reaches probability 1 with an untrained net; the peak fallback may still mark
+    # the area around the maximum, which then contains the brightest probability pixel
+    if hi_mask.any():
+        assert hi_mask.reshape(-1)[np.argmax(prob)] == 255
+    else:
+        assert prob.max() < 255
+
+
+def test_segment_with_preprocessing(weights, tmp_path):
+    out = tmp_path / "pre"
+    assert main(["segment", str(SAMPLES / "IMD009.jpg"), "--out", str(out),
+                 "--weights", str(weights)]) == 0  # model metadata: raw images → no preprocessing
+    assert (out / "IMD009_segmentation.png").is_file()
+
+
+def test_bad_files_are_skipped_and_exit_nonzero(weights, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(SAMPLES / "ISIC_0024311.jpg", src / "good.jpg")
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "text.png").write_text("not an image")
+    good = SAMPLES / "IMD002.jpg"
+    out = tmp_path / "out"
+    rc = main(["segment", str(src), str(good), str(tmp_path / "missing.jpg"), "--out", str(out),
+               "--weights", str(weights), "--no-preprocess"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert sorted(p.name for p in out.iterdir()) == ["IMD002_segmentation.png",
+                                                     "good_segmentation.png"]
+    assert "empty.jpg" in err and "text.png" in err and "missing.jpg" in err
+
+
+def test_existing_outputs_not_overwritten_without_flag(weights, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "IMD002_segmentation.png"
+    target.write_bytes(b"hand-made label")
+    args = ["segment", str(SAMPLES / "IMD002.jpg"), "--out", str(out), "--weights", str(weights),
+            "--no-preprocess"]
+    assert main(args) == 1
+    assert target.read_bytes() == b"hand-made label"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert Image.open(target).size == SIZES["IMD002"]
+
+
+def test_duplicate_stems_reported(weights, tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(SAMPLES / "IMD009.jpg", other / "IMD002.jpg")
+    rc = main(["segment", str(SAMPLES / "IMD002.jpg"), str(other / "IMD002.jpg"),
+               "--out", str(tmp_path / "out"), "--weights", str(weights), "--no-preprocess"])
+    assert rc == 1 and "same name" in capsys.readouterr().err
+
+
+def test_bad_threshold_rejected(weights, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["segment", str(SAMPLES), "--out", str(tmp_path), "--threshold", "1.5"])
+    assert exc.value.code == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_tampered_weights_exit_2(weights, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    shutil.copy(weights, bad)
+    shutil.copy(weights.with_suffix(".json"), bad.with_suffix(".json"))
+    bad.write_bytes(bad.read_bytes()[:-10])
+    rc = main(["segment", str(SAMPLES / "IMD002.jpg"), "--out", str(tmp_path / "o"),
+               "--weights", str(bad)])
+    assert rc == 2 and "SHA-256" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present on this machine")
+def test_cuda_absent_exit_2(weights, tmp_path, capsys):
+    rc = main(["segment", str(SAMPLES / "IMD002.jpg"), "--out", str(tmp_path / "o"),
+               "--weights", str(weights), "--device", "cuda"])
+    assert rc == 2 and "CUDA" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled default weights not trained yet")
+def test_segment_then_evaluate_with_bundled_model(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "out"
+    assert main(["segment", str(SAMPLES), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}_segmentation.png" for s in STEMS)
+    assert main(["evaluate", str(out), str(SAMPLES), "--json", str(tmp_path / "e.json")]) == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["n_images"] == 4
+    assert report["mean"]["dice"] > 0.8, report["mean"]
