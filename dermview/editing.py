@@ -281,13 +281,20 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _apply_in_box(mask: np.ndarray, margin: int, fn) -> np.ndarray:
-    """Run ``fn(crop) -> crop`` on the lesion bounding box + ``margin`` and paste it back."""
+    """Run ``fn(crop) -> new bool crop`` on the lesion bounding box + ``margin``.
+
+    ``fn`` must give the same answer on the crop as on the whole mask (outside the box the
+    mask is all background). When the box covers most of the image the whole mask is passed
+    directly, which saves two copies.
+    """
     _check_mask(mask)
-    out = np.zeros_like(mask)
     box = mask_bbox(mask)
     if box.empty:
-        return out
+        return np.zeros_like(mask)
     box = box.expand(margin).clip(mask.shape)
+    if box.area * 2 > mask.size:
+        return fn(np.ascontiguousarray(mask))
+    out = np.zeros_like(mask)
     out[box.slices] = fn(np.ascontiguousarray(mask[box.slices]))
     return out
 
@@ -317,13 +324,20 @@ def keep_largest(mask: np.ndarray) -> np.ndarray:
     """
 
     def op(crop: np.ndarray) -> np.ndarray:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(
-            crop.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
-        )
+        u8 = crop.view(np.uint8)
+        try:  # 16-bit labels are several times faster; fall back when there are too many
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(u8, connectivity=8,
+                                                                   ltype=cv2.CV_16U)
+        except cv2.error:
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(u8, connectivity=8,
+                                                                   ltype=cv2.CV_32S)
         if n <= 2:
             return crop.copy()
         best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        return labels == best
+        x, y, w, h = (int(v) for v in stats[best, :4])
+        out = np.zeros(crop.shape, dtype=bool)
+        out[y:y + h, x:x + w] = labels[y:y + h, x:x + w] == best
+        return out
 
     return _apply_in_box(mask, 0, op)
 
@@ -334,18 +348,22 @@ def _check_px(px: int, what: str) -> int:
     return int(px)
 
 
+def _morph(mask: np.ndarray, px: int, op) -> np.ndarray:
+    _check_mask(mask)
+    px = _check_px(px, "px")
+    if px == 0:
+        return mask.copy()
+    # A whole-image OpenCV call on the uint8 view is faster than cropping (SIMD, ~1 ms for
+    # 12 MP); the result holds 0/1, so it is viewed back as bool without a copy.
+    return op(mask.view(np.uint8), _disk(px)).view(bool)
+
+
 def grow(mask: np.ndarray, px: int = 1) -> np.ndarray:
     """Dilate by a disk of radius ``px`` pixels (``px=1``: the 4 direct neighbours).
 
     Returns a new ``bool`` ``(H, W)`` mask.
     """
-    px = _check_px(px, "px")
-    if px == 0:
-        return mask.copy()
-    kernel = _disk(px)
-    return _apply_in_box(
-        mask, px, lambda c: cv2.dilate(c.view(np.uint8), kernel).view(bool)
-    )
+    return _morph(mask, px, cv2.dilate)
 
 
 def shrink(mask: np.ndarray, px: int = 1) -> np.ndarray:
@@ -353,22 +371,19 @@ def shrink(mask: np.ndarray, px: int = 1) -> np.ndarray:
 
     Returns a new ``bool`` ``(H, W)`` mask.
     """
-    px = _check_px(px, "px")
-    if px == 0:
-        return mask.copy()
-    kernel = _disk(px)
-    # Default border for erode is +inf: a lesion touching the image edge is not eaten from it.
-    return _apply_in_box(
-        mask, px, lambda c: cv2.erode(c.view(np.uint8), kernel).view(bool)
-    )
+    # OpenCV's default erode border is +inf: a lesion touching the image edge is kept there.
+    return _morph(mask, px, cv2.erode)
 
 
 def smooth(mask: np.ndarray, radius: float = 3) -> np.ndarray:
-    """Smooth the boundary: Gaussian blur (sigma = ``radius`` px) of the mask, threshold 0.5.
+    """Smooth the boundary: Gaussian blur (sigma = ``radius`` px) of the mask, threshold 1/2.
 
-    Removes jaggies and details smaller than about ``radius``; keeps the area roughly
-    unchanged. ``radius=0`` returns a copy. Returns a new ``bool`` ``(H, W)`` mask.
+    The blur runs on 0/255 ``uint8`` (OpenCV fixed point; a pixel is kept when the blurred
+    value is >= 128) over a ``3 * radius`` kernel half-width. Removes jaggies and details
+    smaller than about ``radius``; keeps the area roughly unchanged. ``radius=0`` returns a
+    copy. Returns a new ``bool`` ``(H, W)`` mask.
     """
+    _check_mask(mask)
     if radius < 0 or not math.isfinite(radius):
         raise ValueError(f"radius must be a finite number >= 0, got {radius}")
     if radius == 0:
@@ -377,12 +392,12 @@ def smooth(mask: np.ndarray, radius: float = 3) -> np.ndarray:
     ksize = 2 * half + 1
 
     def op(crop: np.ndarray) -> np.ndarray:
-        f = crop.astype(np.float32)
-        blurred = cv2.GaussianBlur(f, (ksize, ksize), sigmaX=float(radius), sigmaY=float(radius),
-                                   borderType=cv2.BORDER_REPLICATE)
-        return blurred > 0.5
+        u8 = crop.view(np.uint8) * np.uint8(255)
+        blurred = cv2.GaussianBlur(u8, (ksize, ksize), sigmaX=float(radius),
+                                   sigmaY=float(radius), borderType=cv2.BORDER_REPLICATE)
+        return blurred > 127
 
-    # Margin >= half the kernel: outside the crop the mask is 0 and so is the blur.
+    # Margin > half the kernel: outside the crop the mask is 0 and so is the blur.
     return _apply_in_box(mask, half + 1, op)
 
 

@@ -251,6 +251,18 @@ def test_keep_largest():
     np.testing.assert_array_equal(keep_largest(single), single)
 
 
+def test_keep_largest_with_more_than_65535_regions():
+    dots = np.zeros((600, 600), bool)
+    dots[::2, ::2] = True  # 90000 isolated pixels: too many for 16-bit labels
+    block = np.zeros_like(dots)
+    block[100:110, 200:230] = True
+    out = keep_largest(dots | block)
+    # The block plus the dots 8-adjacent to it.
+    touching = cv2.dilate(block.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & dots
+    np.testing.assert_array_equal(out, block | touching)
+    assert out.sum() == 300 + 16 + 5  # row 110 (cols 200..230) and col 230 (rows 100..108)
+
+
 def test_grow_and_shrink_known_shapes():
     mask = np.zeros((11, 11), bool)
     mask[5, 5] = True
@@ -279,12 +291,32 @@ def test_grow_and_shrink_known_shapes():
         grow(mask, -1)
 
 
-def test_ops_equal_full_image_versions():
-    # Working on the lesion box must give the same result as the whole-image op.
+def _full_fill_holes(mask):
+    pad = np.pad(mask.astype(np.uint8), 1)
+    ff = np.zeros((pad.shape[0] + 2, pad.shape[1] + 2), np.uint8)
+    cv2.floodFill(pad, ff, (0, 0), 2, flags=4)
+    return pad[1:-1, 1:-1] != 2
+
+
+def _full_keep_largest(mask):
+    n, lab, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask.copy()
+    return lab == 1 + int(np.argmax(st[1:, cv2.CC_STAT_AREA]))
+
+
+@pytest.mark.parametrize("layout", ["large lesion", "small lesion"])
+def test_ops_equal_full_image_versions(layout):
+    # Working on the lesion box (small lesion) or on the whole mask (large lesion) must give
+    # the same result as the whole-image OpenCV operation.
     rng = np.random.default_rng(7)
     mask = np.zeros((120, 140), bool)
-    mask[30:90, 40:100] = rng.random((60, 60)) > 0.35
-    mask[0:10, 130:140] = True  # touches the border
+    if layout == "large lesion":
+        mask[30:90, 40:100] = rng.random((60, 60)) > 0.35
+        mask[0:10, 130:140] = True  # touches the border
+    else:
+        mask[50:75, 60:80] = rng.random((25, 20)) > 0.3
+        mask[60:64, 66:70] = False  # a hole
     for px in (1, 2, 5):
         k = ((np.arange(-px, px + 1)[:, None] ** 2 + np.arange(-px, px + 1)[None] ** 2)
              <= px * px).astype(np.uint8)
@@ -292,9 +324,11 @@ def test_ops_equal_full_image_versions():
         np.testing.assert_array_equal(shrink(mask, px), cv2.erode(mask.view(np.uint8), k) > 0)
     for radius in (1, 3, 4.5):
         half = int(np.ceil(3 * radius))
-        full = cv2.GaussianBlur(mask.astype(np.float32), (2 * half + 1, 2 * half + 1), radius,
-                                sigmaY=radius, borderType=cv2.BORDER_REPLICATE) > 0.5
+        full = cv2.GaussianBlur(mask.astype(np.uint8) * 255, (2 * half + 1, 2 * half + 1),
+                                radius, sigmaY=radius, borderType=cv2.BORDER_REPLICATE) > 127
         np.testing.assert_array_equal(smooth(mask, radius), full)
+    np.testing.assert_array_equal(fill_holes(mask), _full_fill_holes(mask))
+    np.testing.assert_array_equal(keep_largest(mask), _full_keep_largest(mask))
 
 
 def test_smooth_removes_jaggies_keeps_big_shape():
