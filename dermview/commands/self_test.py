@@ -1,0 +1,229 @@
+"""``dermview self-test``: prove on the spot that this installation works.
+
+Checks, in order (each is timed; a failing check does not stop the others):
+
+1. ``weights``: the bundled model's SHA-256 matches its metadata.
+2. ``preprocess``: frame and hair removal run on a bundled sample image.
+3. ``segment``: the model segments the sample (as it was trained: with or without
+   preprocessing) and the mask agrees with the bundled reference mask
+   (``resources/samples/<id>_segmentation.png``) with Dice ≥ ``--min-dice``.
+4. ``gui``: the main window opens and closes (offscreen when there is no display).
+
+Prints one line per check and a verdict; exit status 0 when every check passed, else 1.
+Works the same from a source checkout and from the frozen (PyInstaller) app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+NAME = "self-test"
+HELP = "Check this installation: model checksum, preprocessing, segmentation of a sample, window."
+
+#: Bundled sample used by default (hairy PH2 image: exercises hair removal and the model).
+DEFAULT_SAMPLE = "IMD009"
+#: Dice of the sample's mask against its reference below which the self-test fails. The
+#: bundled default model scores well above it on every sample (see README, packaging).
+MIN_DICE = 0.80
+
+
+@dataclass
+class Check:
+    """Outcome of one check."""
+
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def _dice_bound(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample", default=DEFAULT_SAMPLE, metavar="ID",
+                        help=f"bundled sample to segment, e.g. IMD002 (default: {DEFAULT_SAMPLE})")
+    parser.add_argument("--min-dice", type=_dice_bound, default=MIN_DICE, metavar="D",
+                        help=f"lowest acceptable Dice against the reference mask (default: {MIN_DICE})")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                        help="compute device for the segmentation check (default: cpu)")
+    parser.add_argument("--no-gui", action="store_true",
+                        help="skip the window check (machines without Qt display libraries)")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="also write the report as JSON to FILE")
+
+
+def _run_check(name: str, fn: Callable[[], str]) -> Check:
+    t0 = time.perf_counter()
+    try:
+        detail = fn()
+        ok = True
+    except Exception as exc:  # a self-test reports every failure instead of stopping
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        if os.environ.get("DERMVIEW_DEBUG"):
+            traceback.print_exc()
+        ok = False
+    return Check(name, ok, detail, time.perf_counter() - t0)
+
+
+def _sample_files(sample: str) -> tuple[Path, Path]:
+    from dermview.errors import DermviewError
+    from dermview.io import IMAGE_SUFFIXES
+    from dermview.paths import samples_dir
+
+    folder = samples_dir()
+    ref = folder / f"{sample}_segmentation.png"
+    images = [folder / f"{sample}{s}" for s in IMAGE_SUFFIXES if (folder / f"{sample}{s}").is_file()]
+    if not images or not ref.is_file():
+        known = sorted(p.name[: -len("_segmentation.png")] for p in folder.glob("*_segmentation.png"))
+        raise DermviewError(
+            f"Sample {sample!r} (image and reference mask) is not in {folder}; "
+            f"bundled samples: {', '.join(known) or 'none'}"
+        )
+    return images[0], ref
+
+
+def _gui_platform() -> str:
+    """Use the offscreen Qt platform when no display is reachable (sets QT_QPA_PLATFORM)."""
+    if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    return os.environ.get("QT_QPA_PLATFORM", "default")
+
+
+def _check_gui(weights: Path) -> str:
+    _gui_platform()
+    from PySide6.QtWidgets import QApplication
+
+    from dermview.gui.app import create_main_window
+
+    app = QApplication.instance() or QApplication(["dermview"])
+    window = create_main_window(weights=weights, device="cpu")
+    window.show()
+    app.processEvents()
+    shown = window.isVisible()
+    title = window.windowTitle()
+    window.close()
+    app.processEvents()
+    if not shown:
+        raise RuntimeError("the main window did not become visible")
+    if hasattr(window, "deleteLater"):
+        window.deleteLater()
+        app.processEvents()
+    return f"main window {title!r} opened and closed (Qt platform: {app.platformName()})"
+
+
+class SelfTest:
+    """The checks, sharing what earlier ones loaded."""
+
+    def __init__(self, sample: str, min_dice: float, device: str):
+        self.sample = sample
+        self.min_dice = min_dice
+        self.device = device
+        self.rgb: Any = None
+        self.image_path: Path | None = None
+        self.dice: float | None = None
+        self.weights_sha256: str | None = None
+
+    def weights(self) -> str:
+        from dermview.model.weights import DEFAULT_WEIGHTS, verify_weights
+
+        meta = verify_weights(DEFAULT_WEIGHTS)
+        self.weights_sha256 = meta["sha256"]
+        name = meta.get("name") or DEFAULT_WEIGHTS.stem
+        return f"{DEFAULT_WEIGHTS.name} ({name}) sha256 {meta['sha256'][:16]}… verified"
+
+    def preprocess(self) -> str:
+        from dermview.io import load_image
+        from dermview.preprocess import PreprocessParams, preprocess
+
+        image_path, _ = _sample_files(self.sample)
+        self.image_path = image_path
+        self.rgb = load_image(image_path)
+        pre = preprocess(self.rgb, PreprocessParams())
+        if pre.image.shape != self.rgb.shape or pre.image.dtype != self.rgb.dtype:
+            raise RuntimeError(f"preprocess returned {pre.image.dtype} {pre.image.shape}")
+        h, w = self.rgb.shape[:2]
+        frame = 100.0 * float(pre.frame_mask.mean())
+        return (f"{image_path.name} {w}×{h}: frame {frame:.1f}% of pixels, "
+                f"{pre.hair_count} hair(s), repair {pre.repair_mode}")
+
+    def segment(self) -> str:
+        from dermview.io import load_image, load_mask
+        from dermview.metrics import dice
+        from dermview.model.inference import Segmenter
+        from dermview.pipeline import segment_image
+
+        image_path, ref_path = _sample_files(self.sample)
+        rgb = self.rgb if self.rgb is not None else load_image(image_path)
+        seg = Segmenter.load(None, device=self.device)
+        result = segment_image(rgb, seg)
+        ref = load_mask(ref_path, shape=rgb.shape[:2])
+        self.dice = float(dice(result.mask, ref))
+        pre = "with" if result.params is not None else "without"
+        msg = (f"{seg.name} on {seg.device}, {pre} preprocessing: Dice {self.dice:.3f} vs "
+               f"{ref_path.name} (bound {self.min_dice:.2f}), "
+               f"model {result.timings.get('predict', 0.0):.2f} s")
+        if self.dice < self.min_dice:
+            raise RuntimeError(msg)
+        return msg
+
+    def gui(self) -> str:
+        from dermview.model.weights import DEFAULT_WEIGHTS
+
+        return _check_gui(DEFAULT_WEIGHTS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dermview import __version__
+    from dermview.paths import app_dir, is_frozen, resources_dir
+
+    t0 = time.perf_counter()
+    where = f"frozen bundle {app_dir()}" if is_frozen() else f"source {app_dir()}"
+    print(f"dermview {__version__} self-test ({where}; {platform.system()} "
+          f"{platform.machine()}, Python {platform.python_version()})")
+    print(f"  resources: {resources_dir()}")
+    st = SelfTest(args.sample, args.min_dice, args.device)
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("weights", st.weights), ("preprocess", st.preprocess), ("segment", st.segment),
+    ]
+    if not args.no_gui:
+        steps.append(("gui", st.gui))
+    checks = []
+    for name, fn in steps:
+        check = _run_check(name, fn)
+        checks.append(check)
+        mark = " ok " if check.ok else "FAIL"
+        print(f"  [{mark}] {name:<10} {check.detail} ({check.seconds:.2f} s)", flush=True)
+    total = time.perf_counter() - t0
+    passed = sum(c.ok for c in checks)
+    ok = passed == len(checks)
+    print(f"{'PASS' if ok else 'FAIL'}: {passed}/{len(checks)} checks passed in {total:.1f} s")
+    if args.json:
+        report = {
+            "version": __version__, "frozen": is_frozen(), "app_dir": str(app_dir()),
+            "resources": str(resources_dir()), "sample": args.sample,
+            "min_dice": args.min_dice, "dice": st.dice, "weights_sha256": st.weights_sha256,
+            "ok": ok, "seconds": total, "checks": [asdict(c) for c in checks],
+        }
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0 if ok else 1

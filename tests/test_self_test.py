@@ -1,0 +1,112 @@
+"""``dermview self-test``: passes on the bundled model, fails loudly on what it must catch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dermview.cli import main  # noqa: E402
+from dermview.commands import self_test  # noqa: E402
+from dermview.model import inference  # noqa: E402
+from dermview.model import weights as wmod  # noqa: E402
+from dermview.model.nets import build_model  # noqa: E402
+from dermview.paths import samples_dir  # noqa: E402
+
+HAVE_MODEL = wmod.DEFAULT_WEIGHTS.is_file()
+needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="bundled model not committed yet")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    inference.clear_cache()
+    yield
+    torch.set_num_threads(n)
+    inference.clear_cache()
+
+
+def _resources_with(tmp_path: Path, monkeypatch, weights_src: Path | None = None) -> Path:
+    """A resources folder with the real samples and a model of the test's choosing."""
+    res = tmp_path / "resources"
+    shutil.copytree(samples_dir(), res / "samples")
+    (res / "models").mkdir()
+    monkeypatch.setenv("DERMVIEW_RESOURCES", str(res))
+    target = res / "models" / "dermview_default.pt"
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", target)
+    if weights_src is not None:
+        shutil.copy(weights_src, target)
+        shutil.copy(weights_src.with_suffix(".json"), target.with_suffix(".json"))
+    return target
+
+
+@needs_model
+def test_self_test_passes_on_bundled_model(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    rc = main(["self-test", "--no-gui", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    data = json.loads(report.read_text())
+    assert data["ok"] and data["dice"] >= self_test.MIN_DICE
+    assert [c["name"] for c in data["checks"]] == ["weights", "preprocess", "segment"]
+    assert data["weights_sha256"] == wmod.sha256_file(wmod.DEFAULT_WEIGHTS)
+    assert "PASS: 3/3" in out
+
+
+@needs_model
+def test_altered_weights_fail(tmp_path, monkeypatch, capsys):
+    target = _resources_with(tmp_path, monkeypatch, wmod.DEFAULT_WEIGHTS)
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    rc = main(["self-test", "--no-gui"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "[FAIL] weights" in out and "SHA-256" in out
+    assert "[FAIL] segment" in out  # the altered model is never loaded
+
+
+def test_untrained_model_fails_the_dice_bound(tmp_path, monkeypatch, capsys):
+    target = _resources_with(tmp_path, monkeypatch)
+    torch.manual_seed(0)
+    meta = {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
+            "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2], "name": "untrained",
+            "preprocess": False}
+    wmod.save_weights(build_model("dermsegnet", width=8), target, meta)
+    report = tmp_path / "r.json"
+    rc = main(["self-test", "--no-gui", "--json", str(report)])
+    out = capsys.readouterr().out
+    data = json.loads(report.read_text())
+    assert rc == 1, out
+    checks = {c["name"]: c for c in data["checks"]}
+    assert checks["weights"]["ok"] and checks["preprocess"]["ok"]
+    assert not checks["segment"]["ok"] and data["dice"] < self_test.MIN_DICE
+    assert "FAIL: 2/3" in out
+
+
+def test_unknown_sample_is_reported(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "missing.pt")
+    rc = main(["self-test", "--no-gui", "--sample", "NOPE"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "[FAIL] weights" in out and "not found" in out
+    assert "[FAIL] preprocess" in out and "IMD009" in out  # lists the bundled samples
+
+
+def test_min_dice_must_be_a_fraction(capsys):
+    with pytest.raises(SystemExit):
+        main(["self-test", "--min-dice", "1.5"])
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_self_test_is_a_registered_command():
+    out = subprocess.run([sys.executable, "-m", "dermview", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "self-test" in out
