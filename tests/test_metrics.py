@@ -166,3 +166,36 @@ def test_mask_from_prob_falls_back_to_peak():
     assert not mask_from_prob(p * 0.5, 0.5).any()  # peak 0.225 < MIN_PEAK: honest empty mask
     assert not mask_from_prob(p, 0.5, min_peak=2.0).any()
     assert peak_region(p).sum() == 100
+
+
+def test_fill_holes_and_largest_component_match_scipy():
+    ndi = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        noise = rng.random((40 + trial, 60)) > 0.55
+        m = ndi.binary_opening(noise) | (rng.random(noise.shape) > 0.97)
+        np.testing.assert_array_equal(fill_holes(m), ndi.binary_fill_holes(m))
+        labels, n = ndi.label(m, structure=np.ones((3, 3)))
+        if n == 0:
+            assert not clean_mask(m).any()
+            continue
+        areas = np.bincount(labels.ravel())[1:]
+        if (areas == areas.max()).sum() > 1:
+            continue  # tie: either choice is right
+        largest = labels == 1 + int(np.argmax(areas))
+        np.testing.assert_array_equal(clean_mask(m, merge_distance=0),
+                                      ndi.binary_fill_holes(largest))
+
+
+def test_clean_mask_loop_and_vectorised_paths_agree(monkeypatch):
+    import dermview.postprocess as P
+
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        m = rng.random((80, 90)) > 0.7
+        m[20:50, 20:60] = True
+        ref = clean_mask(m, merge_distance=4.5)
+        monkeypatch.setattr(P, "_LOOP_LIMIT", 0)
+        np.testing.assert_array_equal(P.clean_mask(m, merge_distance=4.5), ref)
+        monkeypatch.setattr(P, "_LOOP_LIMIT", 10**9)
+        np.testing.assert_array_equal(P.clean_mask(m, merge_distance=4.5), ref)
