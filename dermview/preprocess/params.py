@@ -27,7 +27,7 @@ class PreprocessParams:
     """
 
     remove_frame: bool = True
-    frame_threshold: int = 40
+    frame_threshold: int = 60
     remove_hair: bool = True
     hair_threshold: int = 10
     se_shape: str = "lines"

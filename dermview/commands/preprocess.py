@@ -1,0 +1,114 @@
+"""``dermview preprocess``: remove the dark frame and hair from images and folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "preprocess"
+HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
+
+
+def _int_arg(lo: int, hi: int, odd: bool = False):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi or (odd and value % 2 == 0):
+            kind = "an odd integer" if odd else "an integer"
+            raise argparse.ArgumentTypeError(f"must be {kind} {lo}-{hi}, got {value}")
+        return value
+
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dermview.preprocess.params import SE_SHAPES, PreprocessParams
+
+    d = PreprocessParams()
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                        help="image files and/or folders (their images, not sub-folders)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder (created if missing); inputs are never overwritten")
+    parser.add_argument("--hair-threshold", type=_int_arg(0, 10_000), default=d.hair_threshold,
+                        metavar="T", help=f"more than T hairs → PDE inpainting, else bilinear "
+                        f"(default {d.hair_threshold})")
+    parser.add_argument("--se-shape", choices=SE_SHAPES, default=d.se_shape,
+                        help=f"structuring element of the closing (default {d.se_shape})")
+    parser.add_argument("--se-size", type=_int_arg(3, 31, odd=True), default=d.se_size,
+                        metavar="K", help=f"structuring element size, odd 3-31 px at 512 px "
+                        f"(default {d.se_size})")
+    parser.add_argument("--frame-threshold", type=_int_arg(0, 255), default=d.frame_threshold,
+                        metavar="L", help=f"lightness 0-255 below which the border-connected "
+                        f"region is frame (default {d.frame_threshold})")
+    parser.add_argument("--no-frame", action="store_true", help="do not remove the dark frame")
+    parser.add_argument("--no-hair", action="store_true", help="do not remove hair")
+    parser.add_argument("--save-masks", action="store_true",
+                        help="also write <stem>_frame.png and <stem>_hair.png (0/255)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dermview.commands.segment import collect_inputs
+    from dermview.errors import DermviewError, WriteError
+    from dermview.io import load_image, save_image, save_mask
+    from dermview.preprocess import PreprocessParams, preprocess
+
+    params = PreprocessParams(
+        remove_frame=not args.no_frame,
+        frame_threshold=args.frame_threshold,
+        remove_hair=not args.no_hair,
+        hair_threshold=args.hair_threshold,
+        se_shape=args.se_shape,
+        se_size=args.se_size,
+    )
+    images, problems = collect_inputs(args.inputs)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+
+    def report(name: str, problem: str) -> None:
+        tqdm.write(f"dermview preprocess: skipped {name}: {problem}", file=sys.stderr)
+
+    for name, problem in problems:
+        report(name, problem)
+    failed = len(problems)
+    inputs = {p.resolve() for p in images}
+    seen: dict[str, Path] = {}
+    done = 0
+    bar = tqdm(images, desc="preprocess", unit="image", file=sys.stderr,
+               disable=None if len(images) > 1 else True)
+    for img in bar:
+        targets = [out / f"{img.stem}.png"]
+        if args.save_masks:
+            targets += [out / f"{img.stem}_frame.png", out / f"{img.stem}_hair.png"]
+        clash = [t.name for t in targets if t.resolve() in inputs]
+        if clash:
+            report(str(img), f"output {clash[0]} would overwrite an input image; "
+                   "choose another --out folder")
+            failed += 1
+            continue
+        if img.stem in seen:
+            report(str(img), f"same name as {seen[img.stem]}; its output would overwrite that one")
+            failed += 1
+            continue
+        seen[img.stem] = img
+        try:
+            res = preprocess(load_image(img), params)
+            save_image(targets[0], res.image)
+            if args.save_masks:
+                save_mask(targets[1], res.frame_mask)
+                save_mask(targets[2], res.hair_mask)
+        except DermviewError as exc:
+            report(str(img), str(exc))
+            failed += 1
+            continue
+        done += 1
+    print(f"dermview preprocess: {done} image(s) written to {out}"
+          + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,139 @@
+"""The one public entry point: :func:`preprocess` (frame removal, then hair removal).
+
+Detection runs at a fixed analysis scale (longest side :data:`ANALYSIS_SIZE` px, images are
+never upscaled); masks are brought back to the input size and only masked pixels of the input
+are replaced, so the output has the input's exact shape and every unmasked pixel is untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from dermview.errors import ParameterError
+from dermview.preprocess.frame import detect_frame, fill_frame
+from dermview.preprocess.hair import HairSettings, detect_hair
+from dermview.preprocess.inpaint import inpaint_bilinear, inpaint_pde
+from dermview.preprocess.params import PreprocessParams
+
+#: Longest side (px) of the image on which frame and hair are detected.
+ANALYSIS_SIZE = 512
+#: Images whose analysis copy has a side shorter than this are returned unchanged.
+MIN_SIDE = 8
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """Result of :func:`preprocess`.
+
+    Attributes:
+        image: RGB uint8 ``(H, W, 3)``, input shape; frame filled and hair repaired.
+        frame_mask: bool ``(H, W)``, pixels taken as dark frame / vignette (replaced).
+        hair_mask: bool ``(H, W)``, pixels taken as hair (replaced).
+        hair_count: N, number of hair components found.
+        repair_mode: ``"pde"`` (N > T), ``"bilinear"`` (0 < N <= T) or ``"none"``.
+        timings: seconds per step (``frame``, ``hair``, ``repair``, ``total``).
+        params: the parameters used.
+    """
+
+    image: np.ndarray
+    frame_mask: np.ndarray
+    hair_mask: np.ndarray
+    hair_count: int
+    repair_mode: str
+    timings: dict[str, float] = field(default_factory=dict)
+    params: PreprocessParams = field(default_factory=PreprocessParams)
+
+
+def _check_image(rgb: np.ndarray) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray):
+        raise ParameterError("preprocess expects an image array (RGB uint8, height × width × 3)")
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ParameterError(
+            f"preprocess expects an RGB uint8 image (height × width × 3), got {rgb.dtype} {rgb.shape}"
+        )
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ParameterError(f"the image has no pixels ({rgb.shape[1]}×{rgb.shape[0]})")
+    return np.ascontiguousarray(rgb)
+
+
+def _to_full(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if mask.shape == shape:
+        return mask
+    up = cv2.resize(mask.astype(np.uint8) * 255, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return up >= 96
+
+
+def _scaled_se(size: int, side: int) -> int:
+    """Structuring element size for an analysis image with longest side ``side``."""
+    k = round(size * side / ANALYSIS_SIZE) if side < ANALYSIS_SIZE else size
+    k = max(3, int(k))
+    return k if k % 2 else k + 1
+
+
+def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Preprocessed:
+    """Remove the dark frame and hair from an RGB uint8 ``(H, W, 3)`` image.
+
+    Frame: see :mod:`dermview.preprocess.frame`; hair: :mod:`dermview.preprocess.hair`.
+    With N hair components, N > ``params.hair_threshold`` repairs by PDE diffusion
+    inpainting, otherwise by bilinear interpolation across the hair (DullRazor eq. 4).
+    """
+    p = params or PreprocessParams()
+    t0 = time.perf_counter()
+    rgb = _check_image(rgb)
+    h, w = rgb.shape[:2]
+    timings: dict[str, float] = {}
+    scale = min(1.0, ANALYSIS_SIZE / max(h, w))
+    ah, aw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = rgb if (ah, aw) == (h, w) else cv2.resize(rgb, (aw, ah), interpolation=cv2.INTER_AREA)
+    frame_s = np.zeros((ah, aw), bool)
+    hair_s = np.zeros((ah, aw), bool)
+    n_hair = 0
+    mode = "none"
+    out = rgb.copy()
+    if min(ah, aw) < MIN_SIDE:
+        timings.update(frame=0.0, hair=0.0, repair=0.0, total=time.perf_counter() - t0)
+        return Preprocessed(out, np.zeros((h, w), bool), np.zeros((h, w), bool), 0, "none", timings, p)
+
+    t = time.perf_counter()
+    work = small
+    if p.remove_frame:
+        frame_s = detect_frame(small, p.frame_threshold)
+        if frame_s.any():
+            work = fill_frame(small, frame_s)
+    timings["frame"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if p.remove_hair:
+        k = _scaled_se(p.se_size, max(ah, aw))
+        valid = None
+        if frame_s.any():
+            grown = cv2.dilate(frame_s.astype(np.uint8), np.ones((k, k), np.uint8))
+            valid = grown == 0
+        hair_s, n_hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
+    timings["hair"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    repaired = work
+    if hair_s.any():
+        mode = "pde" if n_hair > p.hair_threshold else "bilinear"
+        if mode == "pde":
+            fixed, _ = inpaint_pde(work, hair_s)
+        else:
+            fixed = inpaint_bilinear(work, hair_s)
+        repaired = np.clip(fixed + 0.5, 0, 255).astype(np.uint8)
+    frame_full = _to_full(frame_s, (h, w))
+    hair_full = _to_full(hair_s, (h, w)) & ~frame_full
+    changed = frame_full | hair_full
+    if changed.any():
+        if repaired.shape[:2] != (h, w):
+            repaired = cv2.resize(repaired, (w, h), interpolation=cv2.INTER_LINEAR)
+        out[changed] = repaired[changed]
+    timings["repair"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return Preprocessed(out, frame_full, hair_full, int(n_hair), mode, timings, p)

@@ -1,0 +1,75 @@
+"""``dermview preprocess``: batch processing, bad files skipped, masks, inputs never overwritten."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from dermview.cli import main
+from dermview.io import load_image, load_mask
+
+
+@pytest.fixture()
+def folder(tmp_path, samples_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("IMD009.jpg", "ISIC_0024311.jpg"):
+        shutil.copy(samples_dir / name, src / name)
+    (src / "broken.jpg").write_bytes(b"this is not a jpeg")
+    return src
+
+
+def test_folder_with_bad_file(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(["preprocess", str(folder), "--out", str(out), "--save-masks"])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "broken.jpg" in err
+    for stem in ("IMD009", "ISIC_0024311"):
+        img = load_image(out / f"{stem}.png")
+        assert img.shape == load_image(folder / f"{stem}.jpg").shape
+        assert load_mask(out / f"{stem}_frame.png").shape == img.shape[:2]
+        assert load_mask(out / f"{stem}_hair.png").shape == img.shape[:2]
+    assert not (out / "broken.png").exists()
+
+
+def test_single_image_options(tmp_path, samples_dir):
+    out = tmp_path / "o"
+    status = main(["preprocess", str(samples_dir / "IMD009.jpg"), "--out", str(out),
+                   "--hair-threshold", "0", "--se-shape", "ellipse", "--se-size", "9",
+                   "--frame-threshold", "50", "--no-frame"])
+    assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == ["IMD009.png"]
+    status = main(["preprocess", str(samples_dir / "IMD009.jpg"), "--out", str(out / "n"),
+                   "--no-frame", "--no-hair"])
+    assert status == 0
+    unchanged = load_image(out / "n" / "IMD009.png")
+    assert np.array_equal(unchanged, load_image(samples_dir / "IMD009.jpg"))
+
+
+def test_never_overwrites_inputs(tmp_path, samples_dir):
+    src = tmp_path / "d"
+    src.mkdir()
+    shutil.copy(samples_dir / "ISIC_0024311.jpg", src / "a.png")  # a JPEG named .png
+    before = (src / "a.png").read_bytes()
+    status = main(["preprocess", str(src / "a.png"), "--out", str(src)])
+    assert status != 0
+    assert (src / "a.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("bad", [["--se-size", "4"], ["--se-shape", "disk"],
+                                 ["--hair-threshold", "-2"], ["--frame-threshold", "300"]])
+def test_bad_options_refused(tmp_path, samples_dir, bad):
+    with pytest.raises(SystemExit) as exc:
+        main(["preprocess", str(samples_dir / "IMD009.jpg"), "--out", str(tmp_path), *bad])
+    assert exc.value.code == 2
+
+
+def test_missing_input_reported(tmp_path, samples_dir, capsys):
+    status = main(["preprocess", str(tmp_path / "nope.jpg"), str(samples_dir / "IMD002.jpg"),
+                   "--out", str(tmp_path / "o")])
+    assert status != 0
+    assert "nope.jpg" in capsys.readouterr().err
+    assert (tmp_path / "o" / "IMD002.png").exists()

@@ -1,0 +1,211 @@
+"""Frame and hair removal on synthetic images with known answers (no ../shared needed)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from dermview.errors import ParameterError
+from dermview.preprocess import Preprocessed, PreprocessParams, preprocess
+from dermview.preprocess.frame import detect_frame, lightness
+from dermview.preprocess.hair import detect_hair
+from dermview.preprocess.inpaint import inpaint_bilinear, inpaint_pde, pushpull_fill
+
+SKIN = (205, 160, 140)
+
+
+def skin(h: int = 384, w: int = 512, seed: int = 0) -> np.ndarray:
+    """Smooth skin-coloured image with mild texture, RGB uint8."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = SKIN
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img += (8 * np.sin(xx / 37.0) + 6 * np.cos(yy / 29.0))[:, :, None]
+    img += rng.normal(0, 2.0, (h, w, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def draw_hairs(img: np.ndarray, n: int, seed: int = 1, width: int = 3, colour=(40, 30, 25)):
+    """Draw ``n`` separate, slightly curved hairs; return (image, truth mask)."""
+    h, w = img.shape[:2]
+    out = img.copy()
+    truth = np.zeros((h, w), np.uint8)
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0.08 * h, 0.92 * h, n)
+    for i in range(n):
+        y0 = rows[i] + rng.uniform(-2, 2)
+        x = np.linspace(0.1 * w, 0.9 * w, 40)
+        y = y0 + 4 * np.sin(x / w * np.pi * rng.uniform(1, 2))
+        pts = np.stack([x, y], 1).round().astype(np.int32)
+        cv2.polylines(out, [pts], False, colour, width, cv2.LINE_AA)
+        cv2.polylines(truth, [pts], False, 1, width)
+    return out, truth.astype(bool)
+
+
+def test_drawn_hair_found_and_repaired():
+    clean = skin()
+    hairy, truth = draw_hairs(clean, 1)
+    r = preprocess(hairy, PreprocessParams(remove_frame=False))
+    assert r.hair_count == 1
+    assert r.repair_mode == "bilinear"
+    recall = (r.hair_mask & truth).sum() / truth.sum()
+    precision = (r.hair_mask & truth).sum() / max(1, r.hair_mask.sum())
+    assert recall > 0.9 and precision > 0.5
+    err_before = np.abs(hairy.astype(int) - clean)[truth].mean()
+    err_after = np.abs(r.image.astype(int) - clean)[truth].mean()
+    assert err_after < 0.15 * err_before
+    # Outside the hair (and its anti-aliased rim) nothing changed.
+    rim = cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.array_equal(r.image[~rim], hairy[~rim])
+
+
+@pytest.mark.parametrize("n", [3, 7, 12])
+def test_drawn_hairs_counted(n):
+    hairy, _ = draw_hairs(skin(seed=n), n, seed=n)
+    assert preprocess(hairy, PreprocessParams(remove_frame=False)).hair_count == n
+
+
+def test_mode_switches_at_threshold():
+    hairy, _ = draw_hairs(skin(), 6)
+    at = preprocess(hairy, PreprocessParams(hair_threshold=6, remove_frame=False))
+    below = preprocess(hairy, PreprocessParams(hair_threshold=5, remove_frame=False))
+    assert at.hair_count == below.hair_count == 6
+    assert at.repair_mode == "bilinear"
+    assert below.repair_mode == "pde"
+    clean = preprocess(skin(), PreprocessParams(hair_threshold=0))
+    assert clean.repair_mode == "none" and clean.hair_count == 0 and not clean.hair_mask.any()
+
+
+def vignette(h=384, w=512, radius=230, dark=15):
+    img = skin(h, w)
+    yy, xx = np.mgrid[0:h, 0:w]
+    outside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 > radius**2
+    img[outside] = dark
+    return cv2.GaussianBlur(img, (5, 5), 0), outside
+
+
+@pytest.mark.parametrize("size", [(384, 512), (1200, 1600)])
+def test_vignette_found(size):
+    h, w = size
+    img, truth = vignette(h, w, radius=0.6 * h)
+    r = preprocess(img)
+    iou = (r.frame_mask & truth).sum() / (r.frame_mask | truth).sum()
+    assert iou >= 0.95
+    # The frame is filled with skin-like colour, not left dark.
+    assert lightness(r.image)[truth].mean() > 120
+
+
+def test_band_frame_found():
+    img = skin()
+    img[:, :40] = 10
+    img[:30, :] = 12
+    truth = np.zeros(img.shape[:2], bool)
+    truth[:, :40] = True
+    truth[:30, :] = True
+    f = detect_frame(img, 60)
+    assert (f & truth).sum() / (f | truth).sum() >= 0.95
+
+
+def test_dark_central_blob_is_not_frame():
+    img = skin()
+    cv2.circle(img, (256, 192), 90, (20, 15, 12), -1)
+    r = preprocess(img)
+    assert not r.frame_mask.any()
+    # A large dark lesion is not hair either.
+    assert r.hair_mask.sum() < 0.01 * (np.pi * 90**2)
+
+
+def test_dark_lesion_reaching_border_is_not_frame():
+    img = skin()
+    cv2.circle(img, (480, 200), 120, (20, 15, 12), -1)
+    assert not detect_frame(img, 60).any()
+
+
+def test_steps_switch_off():
+    img, truth = vignette()
+    img, _ = draw_hairs(img, 2)
+    nothing = preprocess(img, PreprocessParams(remove_frame=False, remove_hair=False))
+    assert np.array_equal(nothing.image, img)
+    assert not nothing.frame_mask.any() and not nothing.hair_mask.any()
+    assert nothing.repair_mode == "none"
+    frame_only = preprocess(img, PreprocessParams(remove_hair=False))
+    assert frame_only.frame_mask.any() and not frame_only.hair_mask.any()
+    hair_only = preprocess(img, PreprocessParams(remove_frame=False))
+    assert hair_only.hair_mask.any() and not hair_only.frame_mask.any()
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (2, 3), (7, 5), (9, 9), (33, 17), (20000, 8), (8, 20000), (513, 1025)]
+)
+def test_shapes_and_dtypes_preserved(shape):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    r = preprocess(img)
+    assert isinstance(r, Preprocessed)
+    assert r.image.shape == img.shape and r.image.dtype == np.uint8
+    assert r.frame_mask.shape == shape and r.frame_mask.dtype == bool
+    assert r.hair_mask.shape == shape and r.hair_mask.dtype == bool
+    assert isinstance(r.hair_count, int)
+    assert r.repair_mode in ("pde", "bilinear", "none")
+    assert set(r.timings) >= {"frame", "hair", "repair", "total"}
+    assert r.params == PreprocessParams()
+
+
+def test_input_not_modified_and_bad_input_refused():
+    hairy, _ = draw_hairs(skin(), 2)
+    before = hairy.copy()
+    preprocess(hairy)
+    assert np.array_equal(hairy, before)
+    with pytest.raises(ParameterError):
+        preprocess(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ParameterError):
+        preprocess(np.zeros((10, 10, 4), np.uint8))
+
+
+@pytest.mark.parametrize("shape", ["ellipse", "rect", "cross", "lines"])
+def test_every_structuring_element_finds_hair(shape):
+    hairy, truth = draw_hairs(skin(), 2)
+    mask, n = detect_hair(hairy, shape, 11)
+    assert n == 2
+    assert (mask & truth).sum() / truth.sum() > 0.8
+
+
+def test_light_hair_found():
+    hairy, truth = draw_hairs(skin(), 2, colour=(250, 250, 248), width=3)
+    r = preprocess(hairy, PreprocessParams(remove_frame=False))
+    assert r.hair_count == 2
+    assert (r.hair_mask & truth).sum() / truth.sum() > 0.7
+
+
+def test_dots_and_network_not_hair():
+    img = skin()
+    rng = np.random.default_rng(3)
+    for _ in range(60):  # dots / globules
+        c = (int(rng.integers(100, 412)), int(rng.integers(80, 300)))
+        cv2.circle(img, c, int(rng.integers(2, 5)), (90, 60, 50), -1, cv2.LINE_AA)
+    for y in range(120, 260, 7):  # a pigment-network-like mesh of irregular rings
+        for x in range(150, 360, 7):
+            c = (x + int(rng.integers(-2, 3)), y + int(rng.integers(-2, 3)))
+            cv2.circle(img, c, int(rng.integers(3, 5)), (120, 85, 70), 1, cv2.LINE_AA)
+    mask, _ = detect_hair(img, "lines", 11)
+    assert mask.mean() < 0.002
+
+
+def test_inpainting_functions():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:64, 0:80].astype(np.float32)
+    ramp = np.dstack([xx * 2, yy * 3, xx + yy]).astype(np.float32)
+    mask = np.zeros((64, 80), bool)
+    mask[30:34, 6:74] = True
+    mask[4:60, 40:43] = True
+    noisy = ramp.copy()
+    noisy[mask] = rng.uniform(0, 255, (mask.sum(), 3))
+    for out in (inpaint_bilinear(noisy, mask), inpaint_pde(noisy, mask)[0], pushpull_fill(noisy, mask)):
+        assert out.shape == ramp.shape
+        assert np.array_equal(out[~mask], ramp[~mask])
+    # A linear ramp is harmonic and linear along every line: both repairs recover it.
+    assert np.abs(inpaint_bilinear(noisy, mask) - ramp)[mask].max() < 1.0
+    pde, sweeps = inpaint_pde(noisy, mask, max_iter=500, tol=0.01)
+    assert 0 < sweeps < 500
+    assert np.abs(pde - ramp)[mask].max() < 1.0

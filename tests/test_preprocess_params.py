@@ -1,0 +1,48 @@
+"""PreprocessParams: defaults, validation, JSON round-trip."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dermview.errors import ParameterError
+from dermview.preprocess import SE_SHAPES, PreprocessParams
+
+
+def test_defaults_valid_and_frozen():
+    p = PreprocessParams()
+    assert p.se_shape in SE_SHAPES and p.se_size % 2 == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.se_size = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("shape", SE_SHAPES)
+@pytest.mark.parametrize("size", [3, 9, 31])
+def test_json_round_trip(shape, size):
+    p = PreprocessParams(remove_frame=False, frame_threshold=55, remove_hair=True,
+                         hair_threshold=3, se_shape=shape, se_size=size)
+    assert PreprocessParams.from_json(p.to_json()) == p
+    assert PreprocessParams.from_dict(p.to_dict()) == p
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"se_size": 4}, {"se_size": 1}, {"se_size": 33}, {"se_size": 9.0},
+        {"se_shape": "disk"}, {"hair_threshold": -1}, {"hair_threshold": 2.5},
+        {"frame_threshold": 256}, {"frame_threshold": -1}, {"remove_hair": 1},
+    ],
+)
+def test_invalid_values_refused(kwargs):
+    with pytest.raises(ParameterError):
+        PreprocessParams(**kwargs)
+
+
+def test_bad_json_refused():
+    with pytest.raises(ParameterError):
+        PreprocessParams.from_json("{not json")
+    with pytest.raises(ParameterError):
+        PreprocessParams.from_json("[1, 2]")
+    with pytest.raises(ParameterError, match="colour"):
+        PreprocessParams.from_json('{"colour": 1}')
