@@ -13,13 +13,14 @@ import errno
 import io
 import json
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from dermview.errors import ImageReadError, ImageTooLargeError, MaskError, WriteError
 
@@ -36,9 +37,27 @@ Image.MAX_IMAGE_PIXELS = None
 
 PathLike = str | os.PathLike[str]
 
+#: Largest file read, in bytes: far above any 80 MP image, it keeps a huge non-image file (or
+#: a device) from being read into memory.
+MAX_FILE_BYTES = 1 << 30
+
+# Files are created with mode 0o666 minus the umask (mkstemp alone would give 0o600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _read_bytes(path: Path, what: str) -> bytes:
     try:
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageReadError(f"{path} is a folder, not an {what.lower()} file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageReadError(f"{path} is not a regular file, not an {what.lower()} file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ImageReadError(
+                f"{path.name} is {st.st_size / 2**30:.1f} GB; files over "
+                f"{MAX_FILE_BYTES / 2**30:.0f} GB are not opened"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ImageReadError(f"{what} not found: {path}") from None
@@ -53,18 +72,29 @@ def _read_bytes(path: Path, what: str) -> bytes:
     return data
 
 
+def _damaged(path: Path, exc: BaseException, stage: str = "read") -> ImageReadError:
+    """The user-facing error for a decoder failure (Pillow and OpenCV raise many types)."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "truncat" in msg.lower() or isinstance(exc, EOFError):
+        return ImageReadError(f"{path.name} is truncated (the file is incomplete)")
+    return ImageReadError(f"{path.name} is damaged and cannot be {stage} ({msg})")
+
+
 def _open_pil(data: bytes, path: Path) -> Image.Image:
+    """Parse the header only; refuse images over :data:`MAX_PIXELS` before any decoding."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img = Image.open(io.BytesIO(data))
+            width, height = img.size
     except UnidentifiedImageError:
         raise ImageReadError(
             f"{path.name} is not a readable image (supported: JPEG, PNG, BMP, TIFF)"
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageReadError(f"{path.name} is damaged and cannot be read ({exc})") from None
-    width, height = img.size
+    except MemoryError:
+        raise ImageReadError(f"{path.name} is damaged: its header asks for too much memory") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure on bad bytes is a bad file
+        raise _damaged(path, exc) from None
     if width < 1 or height < 1:
         raise ImageReadError(f"{path.name} has no pixels ({width}×{height})")
     if width * height > MAX_PIXELS:
@@ -75,71 +105,181 @@ def _open_pil(data: bytes, path: Path) -> Image.Image:
     return img
 
 
-def _decode(img: Image.Image, path: Path) -> Image.Image:
+def _orientation(img: Image.Image) -> int:
+    """EXIF orientation tag (1-8; 1 when absent or unreadable)."""
     try:
-        img.load()
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
-        return ImageOps.exif_transpose(img) or img
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        msg = str(exc)
-        if "truncated" in msg or isinstance(exc, EOFError):
-            raise ImageReadError(f"{path.name} is truncated (the file is incomplete)") from None
-        raise ImageReadError(f"{path.name} is damaged and cannot be decoded ({msg})") from None
-    except Image.DecompressionBombError as exc:  # pragma: no cover - limit disabled above
-        raise ImageTooLargeError(f"{path.name}: {exc}") from None
+        value = int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block is ignored, not fatal
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Rotate/flip an ``(H, W, ...)`` array as EXIF orientation 1-8 prescribes."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.swapaxes(a, 0, 1)[::-1],
+    }
+    op = ops.get(orientation)
+    return arr if op is None else op(arr)
+
+
+def _decode(img: Image.Image, path: Path) -> np.ndarray:
+    """Decode frame 0 and apply the EXIF orientation; the pixel array (Pillow's layout)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            img.load()
+            arr = np.asarray(img)
+    except MemoryError:
+        raise ImageReadError(f"{path.name} is damaged: it asks for too much memory") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure on bad bytes is a bad file
+        raise _damaged(path, exc, "decoded") from None
+    return _apply_orientation(arr, _orientation(img))
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Scale an integer or float array of any depth to uint8 over its nominal range."""
+    """Scale samples to uint8 over their nominal range.
+
+    ``uint8`` is kept; ``bool`` maps to 0/255; ``uint16`` is scaled from 0-65535 (a 16-bit file
+    is 16-bit even when all its values are small); other integers from the smallest of 0-255,
+    0-65535, 0-2³²-1 that holds their maximum; floats from 0-1 when their maximum is ≤ 1, else
+    0-255 (NaN and ±inf become 0).
+    """
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == bool:
         return arr.astype(np.uint8) * 255
     if np.issubdtype(arr.dtype, np.integer):
-        top = 65535 if arr.max(initial=0) > 255 else 255
-        arr = np.clip(arr.astype(np.float64), 0, top) * (255.0 / top)
-        return np.rint(arr).astype(np.uint8)
-    arr = arr.astype(np.float64)
-    arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+        if arr.dtype == np.uint16:
+            top = 65535.0
+        else:
+            peak = int(arr.max(initial=0))
+            top = 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else 4294967295.0
+        scaled = np.clip(arr.astype(np.float64), 0, top) * (255.0 / top)
+        return np.rint(scaled).astype(np.uint8)
+    arr = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     hi = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
     return np.rint(np.clip(arr, 0.0, hi) * (255.0 / hi)).astype(np.uint8)
 
 
-def _pil_to_rgb(img: Image.Image) -> np.ndarray:
+def _composite_white(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGB ``uint8`` from colour ``(H, W, 3)`` and alpha ``(H, W)`` (same dtype), on white.
+
+    An alpha channel that is 0 everywhere is ignored: some writers (OpenCV's 32-bit BMP)
+    leave it zero, and a fully transparent image would otherwise show as blank white.
+    """
+    if not alpha.any():
+        return _to_uint8(colour)
+    top = 65535.0 if colour.dtype == np.uint16 else 255.0
+    a = alpha.astype(np.float32)[:, :, None] / top
+    out = colour.astype(np.float32) * a + top * (1.0 - a)
+    return _to_uint8(np.rint(out).astype(colour.dtype))
+
+
+def _pil_to_rgb(img: Image.Image, arr: np.ndarray) -> np.ndarray:
+    """RGB ``uint8`` from a decoded Pillow image and its (oriented) pixel array."""
     mode = img.mode
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        grey = _to_uint8(np.asarray(img))
+    if mode in ("RGB",):
+        return arr
+    if mode in ("L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "1"):
+        grey = _to_uint8(arr)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    return np.asarray(img.convert("RGB"))
+    if mode == "LA":
+        grey = arr[:, :, 0]
+        return np.repeat(_composite_white(grey[:, :, None], arr[:, :, 1])[:, :, :1], 3, axis=2)
+    if mode == "RGBA":
+        return _composite_white(arr[:, :, :3], arr[:, :, 3])
+    # Palette (with or without transparency), PA, CMYK, YCbCr, LAB, HSV, ...: let Pillow
+    # convert the decoded frame, then orient the result.
+    return _converted_rgb(img)
 
 
-def _cv2_decode_rgb(data: bytes) -> np.ndarray | None:
-    """Decode with OpenCV keeping bit depth (16-bit colour TIFF/PNG); RGB uint8 or None."""
+def _converted_rgb(img: Image.Image) -> np.ndarray:
+    """RGB ``uint8`` via Pillow's own conversion (palette, CMYK, ...), oriented, on white."""
+    has_alpha = img.mode in ("PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    )
+    conv = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+    conv = _apply_orientation(conv, _orientation(img))
+    if has_alpha:
+        return _composite_white(conv[:, :, :3], conv[:, :, 3])
+    return conv
+
+
+def _bits_per_sample(img: Image.Image, data: bytes) -> int:
+    """Bits per sample declared by a PNG or TIFF header (8 when unknown)."""
+    try:
+        if img.format == "PNG" and len(data) >= 26:
+            return int(data[24])
+        if img.format == "TIFF":
+            bits = img.tag_v2.get(258, (8,))
+            bits = bits if isinstance(bits, tuple) else (bits,)
+            return max(int(b) for b in bits)
+    except Exception:  # noqa: BLE001 - unreadable tags: let Pillow decide
+        return 8
+    return 8
+
+
+def _samples_per_pixel(img: Image.Image, data: bytes) -> int:
+    """Samples per pixel declared by a PNG or TIFF header (1 when unknown)."""
+    try:
+        if img.format == "PNG" and len(data) >= 26:
+            return {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(int(data[25]), 1)
+        if img.format == "TIFF":
+            return int(img.tag_v2.get(277, 1))
+    except Exception:  # noqa: BLE001 - unreadable tags: let Pillow decide
+        return 1
+    return 1
+
+
+def _is_deep_colour(img: Image.Image, data: bytes) -> bool:
+    """True for 16-bit-per-sample colour PNG/TIFF, which Pillow would truncate to 8 bit."""
+    return _bits_per_sample(img, data) > 8 and _samples_per_pixel(img, data) >= 2
+
+
+def _cv2_decode_rgb(data: bytes, path: Path, orientation: int) -> np.ndarray:
+    """Decode with OpenCV keeping the bit depth (16-bit colour PNG/TIFF); RGB ``uint8``."""
     import cv2
 
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        return None
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no libtiff chatter
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise _damaged(path, exc, "decoded") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if arr is None or arr.ndim not in (2, 3):
+        raise ImageReadError(f"{path.name} is damaged or uses an unsupported 16-bit layout")
     if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
+        rgb = np.repeat(_to_uint8(arr)[:, :, None], 3, axis=2)
+    elif arr.shape[2] == 1:
+        rgb = np.repeat(_to_uint8(arr), 3, axis=2)
+    elif arr.shape[2] == 2:  # grey + alpha
+        grey = _composite_white(arr[:, :, :1], arr[:, :, 1])
+        rgb = np.repeat(grey[:, :, :1], 3, axis=2)
     elif arr.shape[2] == 4:
-        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB)
+        rgb = _composite_white(arr[:, :, 2::-1], arr[:, :, 3])
     else:
-        arr = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_BGR2RGB)
-    return _to_uint8(arr)
+        rgb = _to_uint8(arr[:, :, 2::-1])
+    return _apply_orientation(rgb, orientation)
 
 
 def load_image(path: PathLike) -> np.ndarray:
     """Read an image file as RGB.
 
     Accepts JPEG, PNG, BMP and TIFF (8 or 16 bit; grey, palette, RGBA, CMYK). The EXIF
-    orientation is applied; transparency is composited onto white; 16-bit data is scaled to
-    8 bit. Images over :data:`MAX_PIXELS` are refused before decoding.
+    orientation is applied; transparency is composited onto white (an alpha channel that is 0
+    everywhere is ignored); 16-bit data is scaled from 0-65535 to 0-255. Images over
+    :data:`MAX_PIXELS` are refused from their header, before decoding.
 
     Returns:
         ``uint8`` array ``(H, W, 3)``, C-contiguous.
@@ -151,28 +291,31 @@ def load_image(path: PathLike) -> np.ndarray:
     path = Path(path)
     data = _read_bytes(path, "Image")
     img = _open_pil(data, path)
-    deep_colour = img.format == "TIFF" and img.mode not in (
-        "1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "I", "I;16", "I;16B", "I;16L", "F"
-    )
-    if deep_colour:
-        rgb = _cv2_decode_rgb(data)
-        if rgb is None:
-            raise ImageReadError(f"{path.name}: unsupported TIFF layout ({img.mode})")
+    if _is_deep_colour(img, data):
+        rgb = _cv2_decode_rgb(data, path, _orientation(img))
     else:
+        arr = _decode(img, path)
+        if img.mode == "I" and _bits_per_sample(img, data) == 16:
+            arr = arr.astype(np.uint16)  # 16-bit grey that Pillow widened to 32 bit
         try:
-            rgb = _pil_to_rgb(_decode(img, path))
-        except ImageReadError:
-            raise
-        except (OSError, ValueError) as exc:
+            rgb = _pil_to_rgb(img, arr)
+        except MemoryError:
+            raise ImageReadError(f"{path.name} is too large to convert") from None
+        except Exception as exc:  # noqa: BLE001 - exotic modes Pillow cannot convert
             raise ImageReadError(f"{path.name} cannot be converted to RGB ({exc})") from None
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageReadError(f"{path.name} has an unsupported pixel layout {rgb.shape}")
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
 def load_mask(path: PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a lesion mask.
 
-    Any image file works; colour masks are reduced to grey. Values {0, 1} are read as
-    background/lesion; otherwise a pixel is lesion when its grey level is above 127.
+    Any image file works. Colour masks: a pixel is lesion when its brightest channel is
+    lesion (so red-on-black masks work). A mask whose colour is uniform but whose alpha varies
+    is read from its alpha. Integer values {0, 1} are read as background/lesion; otherwise a
+    pixel is lesion above half the range (127 for 8 bit, 32767 for 16 bit, 0.5 for float
+    data in 0-1). The EXIF orientation is applied, as for images.
 
     Args:
         path: mask file.
@@ -180,22 +323,48 @@ def load_mask(path: PathLike, shape: tuple[int, int] | None = None) -> np.ndarra
 
     Returns:
         ``bool`` array ``(H, W)``.
+
+    Raises:
+        ImageReadError: missing, empty, damaged or non-image file (or too large).
+        MaskError: the mask's size differs from ``shape``.
     """
     path = Path(path)
     data = _read_bytes(path, "Mask")
-    img = _decode(_open_pil(data, path), path)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        grey = np.asarray(img)
+    img = _open_pil(data, path)
+    arr = _decode(img, path)
+    if img.mode not in ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "LA", "RGB", "RGBA"):
+        try:
+            arr = np.asarray(img.convert("RGBA"))
+        except Exception as exc:  # noqa: BLE001 - exotic modes Pillow cannot convert
+            raise ImageReadError(f"{path.name} cannot be read as a mask ({exc})") from None
+        arr = _apply_orientation(arr, _orientation(img))
+    if arr.ndim == 3:
+        colour, alpha = arr[:, :, :-1], arr[:, :, -1]
+        if arr.shape[2] == 3:
+            colour, alpha = arr, None
+        grey = colour.max(axis=2)
+        if alpha is not None and grey.min() == grey.max() and alpha.min() != alpha.max():
+            grey = alpha
     else:
-        grey = np.asarray(img.convert("L"))
-    top = grey.max(initial=0)
-    mask = grey > 0 if top <= 1 else grey > (32767 if top > 255 else 127)
+        grey = arr
+    mask = _binarise(np.asarray(grey))
     if shape is not None and mask.shape != tuple(shape):
         raise MaskError(
             f"Mask {path.name} is {mask.shape[1]}×{mask.shape[0]} pixels but its image is "
             f"{shape[1]}×{shape[0]}; it does not belong to this image"
         )
-    return mask
+    return np.ascontiguousarray(mask)
+
+
+def _binarise(grey: np.ndarray) -> np.ndarray:
+    """Lesion = above half the range; integer {0, 1} masks: lesion = 1."""
+    if grey.dtype == bool:
+        return grey.copy()
+    if np.issubdtype(grey.dtype, np.floating):
+        grey = np.nan_to_num(grey, nan=0.0, posinf=0.0, neginf=0.0)
+        return grey > (0.5 if grey.max(initial=0.0) <= 1.0 else 127.5)
+    top = int(grey.max(initial=0))
+    return grey > (0 if top <= 1 else 127 if top <= 255 else 32767)
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
@@ -208,6 +377,12 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise WriteError(f"Cannot save {path.name}: a folder of that name is in the way")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)  # keep an existing file's permissions
+    except OSError:
+        mode = 0o666 & ~_UMASK  # what open() would give a new file
     tmp_name: str | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -215,14 +390,30 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
         tmp_name = None
+        _fsync_folder(folder)
     except OSError as exc:
         raise WriteError(_describe_write_error(path, exc)) from None
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _describe_write_error(path: Path, exc: OSError) -> str:
@@ -280,8 +471,18 @@ def save_json(path: PathLike, obj: Any) -> None:
 def list_images(folder: PathLike) -> list[Path]:
     """Image files directly in ``folder`` (sorted, labels ``*_segmentation.png`` excluded)."""
     folder = Path(folder)
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        raise ImageReadError(f"Folder not found: {folder}") from None
+    except NotADirectoryError:
+        raise ImageReadError(f"{folder} is a file, not a folder") from None
+    except PermissionError:
+        raise ImageReadError(f"Cannot list {folder}: permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(f"Cannot list {folder}: {exc.strerror or exc}") from None
     return sorted(
-        p for p in folder.iterdir()
+        p for p in entries
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         and not p.stem.endswith("_segmentation") and not p.name.startswith(".")
     )
