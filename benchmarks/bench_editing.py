@@ -1,9 +1,10 @@
 """Benchmark mask editing on a large mask against naive whole-image versions (same process).
 
 Measures, on an H×W mask (default 3000×4000, i.e. a 4000×3000 image):
-  * brush: time per mouse-move segment of a 200-point stroke, for several radii, with
-    ``paint_stroke`` (dirty rectangle only) vs a naive version drawing each segment into a
-    full-size buffer with ``cv2.line``/``cv2.circle`` and OR-ing it into the mask;
+  * brush: time per mouse-move segment of a 200-point stroke (about 10 px per segment) and of
+    one 300-px segment (a fast flick), for several radii, with ``paint_stroke`` (dirty
+    rectangle only) vs a naive version drawing each segment into a full-size buffer with
+    ``cv2.line``/``cv2.circle`` and OR-ing it into the mask;
   * stroke undo: ``Stroke`` start (snapshot) and ``finish`` (patch);
   * lasso: ``paint_polygon`` with 200 vertices vs ``cv2.fillPoly`` into a full-size buffer;
   * whole-mask operations (fill holes, keep largest, grow, shrink, smooth) vs the same OpenCV
@@ -103,6 +104,19 @@ def bench_brush(shape, radii, repeat):
         t_ours = max(timeit(ours, repeat) - alloc, 0.0) / nseg
         t_naive = max(timeit(naive, max(1, repeat // 3)) - alloc, 0.0) / nseg
         rows.append({"name": f"brush segment r={radius}", "ms": t_ours, "naive_ms": t_naive})
+    # A fast flick: one 300-px diagonal segment per mouse event.
+    for radius in radii:
+        a = np.array([shape[0] * 0.3 + 0.3, shape[1] * 0.3 + 0.7])
+        b = a + 300 / math.sqrt(2)
+        m = np.zeros(shape, bool)
+        seg = np.stack([a, b])
+        rows.append({
+            "name": f"brush 300-px segment r={radius}",
+            "ms": timeit(lambda m=m, seg=seg, r=radius: editing.paint_stroke(m, seg, r, True),
+                         repeat * 5),
+            "naive_ms": timeit(lambda m=m, a=a, b=b, r=radius: naive_segment(m, a, b, r, True),
+                               repeat),
+        })
     return rows
 
 

@@ -141,20 +141,41 @@ def _segment_rect(a: np.ndarray, b: np.ndarray, radius: float, shape: tuple[int,
 
 
 def _capsule(a: np.ndarray, b: np.ndarray, radius: float, rect: Rect) -> np.ndarray:
-    """Boolean ``rect``-sized array: pixel centres within ``radius`` of segment ``a``-``b``."""
-    rows = np.arange(rect.r0, rect.r1, dtype=np.float64)[:, None] - a[0]
-    cols = np.arange(rect.c0, rect.c1, dtype=np.float64)[None, :] - a[1]
-    dr, dc = float(b[0] - a[0]), float(b[1] - a[1])
-    length2 = dr * dr + dc * dc
+    """Boolean ``rect``-sized array: pixel centres within ``radius`` of segment ``a``-``b``.
+
+    Inside = within ``radius`` of ``a``, or of ``b``, or of the segment's interior (projection
+    on the segment in ``[0, L]`` and perpendicular distance ``<= radius``). Written with
+    separable (row, col) terms so each full-size step is one broadcast pass.
+    """
+    rows = np.arange(rect.r0, rect.r1, dtype=np.float64)[:, None]
+    cols = np.arange(rect.c0, rect.c1, dtype=np.float64)[None, :]
     r2 = float(radius) * float(radius)
-    if length2 == 0.0:
-        return rows * rows + cols * cols <= r2
-    # Projection parameter of each pixel centre on the segment, clamped to [0, 1].
-    t = (rows * (dr / length2)) + (cols * (dc / length2))
-    np.clip(t, 0.0, 1.0, out=t)
-    er = rows - t * dr
-    ec = cols - t * dc
-    return er * er + ec * ec <= r2
+    ra, ca = rows - a[0], cols - a[1]
+    hit = (ra * ra) + (ca * ca) <= r2
+    dr, dc = float(b[0] - a[0]), float(b[1] - a[1])
+    length = math.hypot(dr, dc)
+    if length == 0.0:
+        return hit
+    rb, cb = rows - b[0], cols - b[1]
+    hit |= (rb * rb) + (cb * cb) <= r2
+    ur, uc = dr / length, dc / length
+    band = np.abs(ra * uc - ca * ur) <= radius
+    proj = ra * ur + ca * uc
+    band &= proj >= 0.0
+    band &= proj <= length
+    hit |= band
+    return hit
+
+
+def _pieces(a: np.ndarray, b: np.ndarray, radius: float):
+    """Split a long segment so each piece's bounding box stays close to its capsule."""
+    length = math.hypot(float(b[0] - a[0]), float(b[1] - a[1]))
+    n = max(1, math.ceil(length / max(4.0 * radius, 32.0)))
+    if n == 1:
+        return [(a, b)]
+    pts = a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a)
+    pts[-1] = b
+    return list(zip(pts[:-1], pts[1:], strict=True))
 
 
 def stroke_rect(shape: tuple[int, ...], points_rc: np.ndarray, radius: float) -> Rect:
@@ -178,7 +199,7 @@ def paint_stroke(mask: np.ndarray, points_rc: np.ndarray, radius: float, value: 
     a single point paints a disc. Pixel ``(r, c)`` is painted when the Euclidean distance from
     its centre to the stroke is ``<= radius`` (for an integer centre and radius this is exactly
     the disc ``cv2.circle(..., thickness=-1)`` draws). Only the bounding box of each segment is
-    touched.
+    touched (long segments are split so the box stays close to the capsule).
 
     Args:
         mask: ``bool`` ``(H, W)``, modified in place.
@@ -201,14 +222,15 @@ def paint_stroke(mask: np.ndarray, points_rc: np.ndarray, radius: float, value: 
     shape = mask.shape
     ends = pts if len(pts) > 1 else np.repeat(pts, 2, axis=0)
     segments = zip(ends[:-1], ends[1:], strict=True)
-    for a, b in segments:
-        rect = _segment_rect(a, b, radius, shape)
-        if rect.empty:
-            continue
-        hit = _capsule(a, b, radius, rect)
-        region = mask[rect.slices]
-        region[hit] = value
-        dirty = dirty.union(rect)
+    for a0, b0 in segments:
+        for a, b in _pieces(a0, b0, radius):
+            rect = _segment_rect(a, b, radius, shape)
+            if rect.empty:
+                continue
+            hit = _capsule(a, b, radius, rect)
+            region = mask[rect.slices]
+            region[hit] = value
+            dirty = dirty.union(rect)
     return dirty
 
 
@@ -306,8 +328,8 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """
 
     def op(crop: np.ndarray) -> np.ndarray:
-        padded = np.zeros((crop.shape[0] + 2, crop.shape[1] + 2), dtype=np.uint8)
-        padded[1:-1, 1:-1] = crop
+        padded = cv2.copyMakeBorder(crop.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT,
+                                    value=0)
         ff_mask = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), dtype=np.uint8)
         cv2.floodFill(padded, ff_mask, (0, 0), 2, flags=4)
         return padded[1:-1, 1:-1] != 2
