@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean package package-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,20 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dermview training benchmarks tests packaging
+
+PKG_STAMP := $(VENV)/.installed-package
+
+$(PKG_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,package]'
+	touch $(PKG_STAMP)
+
+# Linux archive dist/dermview-<version>-linux-x86_64.tar.gz (PyInstaller one-folder bundle).
+package: $(PKG_STAMP)
+	PYTHON=$(PY) packaging/build.sh
+
+# Build from a clean tree of HEAD, unpack, run the frozen self-test isolated (see README).
+package-test: $(PKG_STAMP)
+	PYTHON=$(abspath $(PY)) packaging/package_test.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

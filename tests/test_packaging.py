@@ -57,3 +57,145 @@ def test_dermview_home_override(monkeypatch, tmp_path):
     monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path))
     assert paths.user_log_dir(create=True) == tmp_path / "logs"
     assert (tmp_path / "logs").is_dir()
+
+
+# ----------------------------------------------------------------------- packaging files
+PACKAGING = ROOT / "packaging"
+sys.path.insert(0, str(PACKAGING))
+import bundle_config  # noqa: E402
+
+RUNTIME_PROBE = r"""
+import sys, importlib.util, numpy as np, torch
+torch.set_num_threads(1)
+from pathlib import Path
+from dermview.io import load_image
+from dermview.model.nets import build_model
+from dermview.model.weights import save_weights, verify_weights
+from dermview.model.inference import Segmenter
+from dermview.pipeline import segment_image
+from dermview.metrics import evaluate_masks
+import dermview.cli, dermview.labels
+for m in dermview.commands.COMMAND_MODULES:
+    importlib.import_module("dermview.commands." + m)
+from PySide6.QtWidgets import QApplication
+import pyqtgraph
+app = QApplication([])
+if importlib.util.find_spec("dermview.gui.app"):
+    import dermview.gui.app
+folder = Path(sys.argv[1])
+for arch, cfg in (("dermsegnet", {"width": 8}), ("litesegnet", {"pretrained": False})):
+    save_weights(build_model(arch, **cfg), folder / f"{arch}.pt",
+                 {"arch": arch, "config": cfg, "input_size": 64, "mean": [0.5] * 3,
+                  "std": [0.25] * 3, "preprocess": True})
+    seg = Segmenter.load(folder / f"{arch}.pt", device="cpu")
+    rgb = load_image(sys.argv[2])
+    res = segment_image(rgb, seg)
+    evaluate_masks(res.mask, res.mask)
+print("\n".join(sorted(sys.modules)))
+"""
+
+
+def test_excluded_modules_are_never_loaded_by_the_app(tmp_path):
+    """What the slim bundle leaves out must not be imported by what the app runs."""
+    import subprocess
+
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", RUNTIME_PROBE, str(tmp_path), str(paths.samples_dir() / "IMD009.jpg")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = out.stdout.split()
+    assert "torch" in loaded and "PySide6.QtWidgets" in loaded  # the probe really ran the stack
+    bad = [m for m in loaded if bundle_config.excluded_module(m)]
+    assert not bad, f"the app loads modules the bundle excludes: {bad[:20]}"
+
+
+@pytest.mark.parametrize("dest", [
+    "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so", "torch/_C.cpython-311-x86_64-linux-gnu.so",
+    "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+    "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/lib/libQt6Widgets.so.6",
+    "PySide6/Qt/lib/libQt6XcbQpa.so.6", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
+    "resources/models/dermview_default.pt", "cv2/cv2.abi3.so",
+])
+def test_needed_files_are_kept(dest):
+    assert not bundle_config.excluded_dest(dest)
+
+
+@pytest.mark.parametrize("dest", [
+    "torch/bin/test_jit", "torch/test/Dict_test", "torch/lib/libtorchbind_test.so",
+    "PySide6/Qt/translations/qtbase_de.qm", "PySide6/Qt/qml/QtQuick/qmldir",
+    "PySide6/Qt/plugins/platforms/libqeglfs.so",
+])
+def test_unused_files_are_dropped(dest):
+    assert bundle_config.excluded_dest(dest)
+
+
+def test_required_runtime_modules_are_not_excluded():
+    for name in ("torch", "torch.nn", "torch.fx", "torch.distributed", "torch.testing",
+                 "torchgen", "PySide6.QtWidgets", "PySide6.QtSvg", "PySide6.QtOpenGLWidgets",
+                 "PySide6.QtTest", "pyqtgraph", "cv2", "PIL", "numpy", "dermview.gui",
+                 "efficientnet_lite_pytorch"):
+        assert not bundle_config.excluded_module(name), name
+
+
+def test_spec_compiles_and_collects_resources():
+    text = (PACKAGING / "dermview.spec").read_text()
+    compile(text, "dermview.spec", "exec")
+    for needed in ('"models", "samples", "icons"', "launcher.py", "collect_submodules(\"dermview\")",
+                   "bundle_config.EXCLUDE_MODULES", "exclude_binaries=True"):
+        assert needed in text
+
+
+def test_bundled_resources_exist():
+    samples = paths.samples_dir()
+    assert (samples / "ATTRIBUTION.md").is_file()
+    for img in samples.glob("*.jpg"):
+        assert (samples / f"{img.stem}_segmentation.png").is_file()
+    assert (paths.icons_dir() / "dermview.png").is_file()
+    from dermview.commands.self_test import DEFAULT_SAMPLE
+
+    assert (samples / f"{DEFAULT_SAMPLE}.jpg").is_file()
+
+
+def test_shell_scripts_parse():
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    for script in ("build.sh", "package_test.sh", "install.sh"):
+        subprocess.run([bash, "-n", str(PACKAGING / script)], check=True)
+
+
+def test_build_script_reads_the_package_version():
+    import re
+
+    from dermview import __version__
+
+    init = (ROOT / "dermview" / "__init__.py").read_text()
+    assert re.findall(r'^__version__ = "(.*)"', init, re.M) == [__version__]
+    assert "linux-$ARCH" in (PACKAGING / "build.sh").read_text()
+
+
+def test_desktop_entry():
+    lines = (PACKAGING / "dermview.desktop").read_text().splitlines()
+    assert lines[0] == "[Desktop Entry]"
+    entry = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
+    assert entry["Type"] == "Application" and entry["Icon"] == "dermview"
+    assert entry["Exec"].startswith("dermview") and entry["Terminal"] == "false"
+    assert entry["Categories"].endswith(";")
+
+
+def test_install_note_lists_xcb_libraries():
+    note = (PACKAGING / "INSTALL.md").read_text()
+    for lib in ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0",
+                "libxcb-render-util0", "libxcb-shape0", "libxkbcommon-x11-0", "libxcb-xinerama0",
+                "libxcb-randr0", "libxcb-xkb1"):
+        assert lib in note
+
+
+def test_makefile_has_package_targets():
+    mk = (ROOT / "Makefile").read_text()
+    assert "\npackage:" in mk and "\npackage-test:" in mk

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# make package-test: build the Linux archive from a clean tree (git archive of HEAD), unpack it
+# into a temporary folder made read-only, and run the frozen `dermview --version` and
+# `dermview self-test` there with QT_QPA_PLATFORM=offscreen, an empty environment (env -i), a
+# working directory outside the repository and, where the kernel allows it, the source tree,
+# the virtual environment and the Python installation hidden (tmpfs over /work and the
+# interpreter's prefix in a private mount namespace). As root, the app runs as `nobody`, so
+# the read-only bits bite; in every case the folder is compared file by file before/after.
+#
+# Prints and writes dist/package-test.json: build time, bundle size on disk, archive size,
+# time to --version and self-test wall time. Exit 1 on any failure or an archive over 450 MB.
+# KEEP=1 keeps the temporary folder.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+MAX_ARCHIVE_MB=450
+MAX_SELFTEST_S=15
+
+TMP="$(mktemp -d /tmp/dermview-pkgtest.XXXXXX)"
+chmod 755 "$TMP"
+cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP"; else chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"; fi; }
+trap cleanup EXIT
+fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# 1. Clean tree: exactly what HEAD holds (no untracked or ignored files, no build leftovers).
+mkdir "$TMP/src"
+git -C "$ROOT" archive --format=tar HEAD | tar -x -C "$TMP/src"
+echo "== building from a clean tree of $(git -C "$ROOT" rev-parse --short HEAD) in $TMP/src"
+PYTHON="$PY" "$TMP/src/packaging/build.sh"
+# The bundle must hold the clean tree's code, not an installed (editable) copy.
+TOC="$(ls "$TMP/src/build/pyinstaller/dermview"/Analysis-*.toc | head -1)"
+grep -q "$TMP/src/dermview/cli.py" "$TOC" || fail "bundle did not take dermview from the clean tree"
+if grep -q "$ROOT/dermview/" "$TOC"; then fail "bundle took dermview from $ROOT"; fi
+
+ARCHIVE="$(ls "$TMP/src/dist"/dermview-*-linux-*.tar.gz)"
+STEM="$(basename "$ARCHIVE" .tar.gz)"
+BUILD_S="$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['total_build_s'])" "$TMP/src/dist/build-info.json")"
+
+# 2. Unpack elsewhere, make it read-only, snapshot it.
+mkdir -p "$TMP/run" "$TMP/home" "$TMP/cwd"
+tar -xzf "$ARCHIVE" -C "$TMP/run"
+APP="$TMP/run/$STEM"
+[ -x "$APP/dermview" ] && [ -f "$APP/dermview.desktop" ] && [ -f "$APP/INSTALL.md" ] \
+    && [ -f "$APP/dermview.png" ] || fail "archive lacks the app, .desktop file, icon or INSTALL.md"
+chmod -R a-w,a+rX "$APP"
+snapshot() { (cd "$APP" && find . -printf '%p %s %T@ %m\n' | sort); }
+snapshot > "$TMP/before.txt"
+
+# 3. Run it isolated: no environment, cwd outside the repo, source tree and Pythons hidden.
+RUN_AS=()
+if [ "$(id -u)" = 0 ]; then
+    chown 65534:65534 "$TMP/home" "$TMP/cwd"
+    RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+PYPREFIX="$("$PY" -c 'import sys; print(sys.base_prefix)')"
+HIDE=("$ROOT" "$(dirname "$ROOT")" "$PYPREFIX" /usr/lib/python3 /usr/local/lib/python3*)
+cat > "$TMP/isolated.sh" <<'SH'
+#!/bin/sh
+# $1: "hide" to mount empty tmpfs over the folders listed in $HIDE_DIRS; then the command.
+if [ "$1" = hide ]; then
+    for d in $HIDE_DIRS; do [ -d "$d" ] && mount -t tmpfs -o ro,size=1k none "$d"; done
+fi
+shift
+exec "$@"
+SH
+chmod 755 "$TMP/isolated.sh"
+MODE=plain
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then MODE=hide; fi
+isolated() {
+    (cd "$TMP/cwd" && if [ "$MODE" = hide ]; then
+        HIDE_DIRS="${HIDE[*]}" unshare -m "$TMP/isolated.sh" hide \
+            "${RUN_AS[@]}" env -i HOME="$TMP/home" PATH=/usr/bin:/bin LANG=C.UTF-8 \
+            QT_QPA_PLATFORM=offscreen "$@"
+    else
+        "$TMP/isolated.sh" plain "${RUN_AS[@]}" env -i HOME="$TMP/home" PATH=/usr/bin:/bin \
+            LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen "$@"
+    fi)
+}
+echo "== running the frozen app from $APP (read-only; isolation: $MODE${RUN_AS:+, as nobody})"
+if [ "$MODE" = hide ]; then
+    # The isolation itself must hold: the venv's interpreter cannot run in there.
+    if isolated "$PY" -c "pass" 2>/dev/null; then fail "source tree / venv still visible"; fi
+fi
+t0=$(now); isolated "$APP/dermview" --version; t1=$(now)
+VERSION_S=$(elapsed "$t0" "$t1")
+t0=$(now); isolated "$APP/dermview" --version >/dev/null; t1=$(now)
+VERSION_WARM_S=$(elapsed "$t0" "$t1")
+t0=$(now)
+set +e
+isolated "$APP/dermview" self-test --json "$TMP/home/self-test.json"
+RC=$?
+set -e
+t1=$(now)
+SELFTEST_S=$(elapsed "$t0" "$t1")
+[ "$RC" = 0 ] || fail "frozen self-test exited $RC"
+grep -q '"frozen": true' "$TMP/home/self-test.json" || fail "self-test did not run frozen"
+grep -q "\"resources\": \"$APP/_internal/resources\"" "$TMP/home/self-test.json" \
+    || fail "self-test used resources outside the bundle"
+
+# 4. Nothing written into the program folder.
+snapshot > "$TMP/after.txt"
+diff -u "$TMP/before.txt" "$TMP/after.txt" || fail "the app changed files in its own folder"
+
+BUNDLE_BYTES=$(du -sb "$APP" | cut -f1)
+ARCHIVE_BYTES=$(stat -c %s "$ARCHIVE")
+mkdir -p "$ROOT/dist"
+cp "$ARCHIVE" "$ROOT/dist/"
+cp "$TMP/home/self-test.json" "$ROOT/dist/package-test-self-test.json"
+DICE=$("$PY" -c "import json,sys; print(round(json.load(open(sys.argv[1]))['dice'], 4))" "$TMP/home/self-test.json")
+cat > "$ROOT/dist/package-test.json" <<JSON
+{"archive": "dist/$STEM.tar.gz", "build_s": $BUILD_S, "bundle_bytes": $BUNDLE_BYTES,
+ "archive_bytes": $ARCHIVE_BYTES, "version_cold_s": $VERSION_S, "version_warm_s": $VERSION_WARM_S,
+ "self_test_s": $SELFTEST_S, "self_test_dice": $DICE, "isolation": "$MODE", "as_nobody": $([ ${#RUN_AS[@]} -gt 0 ] && echo true || echo false)}
+JSON
+echo
+echo "== package-test: PASS"
+printf '  %-28s %s s\n' "build (clean tree)" "$BUILD_S"
+printf '  %-28s %s MB\n' "bundle on disk" "$(awk -v b="$BUNDLE_BYTES" 'BEGIN{printf "%.1f", b/1e6}')"
+printf '  %-28s %s MB (target <= %s)\n' "archive" "$(awk -v b="$ARCHIVE_BYTES" 'BEGIN{printf "%.1f", b/1e6}')" "$MAX_ARCHIVE_MB"
+printf '  %-28s %s s (warm %s s)\n' "frozen --version" "$VERSION_S" "$VERSION_WARM_S"
+printf '  %-28s %s s (target < %s)  Dice %s\n' "frozen self-test" "$SELFTEST_S" "$MAX_SELFTEST_S" "$DICE"
+echo "  -> dist/$STEM.tar.gz, dist/package-test.json"
+[ "$ARCHIVE_BYTES" -le $((MAX_ARCHIVE_MB * 1000000)) ] || fail "archive over $MAX_ARCHIVE_MB MB"
+awk -v s="$SELFTEST_S" -v m="$MAX_SELFTEST_S" 'BEGIN { exit !(s >= m) }' \
+    && echo "  WARNING: self-test took ${SELFTEST_S} s (target < ${MAX_SELFTEST_S} s; machine load?)"
+exit 0
