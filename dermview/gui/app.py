@@ -1,0 +1,89 @@
+"""Start-up of the desktop app: ``run_app(args)`` (from the CLI) and ``create_main_window``.
+
+Torch is not imported here: the window shows first, the model loads in a worker thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from dermview import __version__, paths
+
+
+def ensure_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
+    """The QApplication (created once, with the names QSettings/QStandardPaths use)."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        QtCore.QCoreApplication.setApplicationName(paths.APP_NAME)
+        QtCore.QCoreApplication.setOrganizationName("")
+        QtCore.QCoreApplication.setApplicationVersion(__version__)
+        app = QtWidgets.QApplication(argv if argv is not None else [sys.argv[0]])
+        app.setStyle("Fusion")
+        _dark_palette(app)
+    return app  # type: ignore[return-value]
+
+
+def _dark_palette(app: QtWidgets.QApplication) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    role = QPalette.ColorRole
+    for r, c in ((role.Window, (45, 47, 52)), (role.WindowText, (225, 225, 225)),
+                 (role.Base, (33, 35, 39)), (role.AlternateBase, (50, 52, 58)),
+                 (role.ToolTipBase, (60, 62, 68)), (role.ToolTipText, (235, 235, 235)),
+                 (role.Text, (225, 225, 225)), (role.Button, (55, 57, 63)),
+                 (role.ButtonText, (225, 225, 225)), (role.Highlight, (60, 120, 200)),
+                 (role.HighlightedText, (255, 255, 255)), (role.Link, (110, 170, 255))):
+        p.setColor(r, QColor(*c))
+    p.setColor(QPalette.ColorGroup.Disabled, role.Text, QColor(120, 120, 120))
+    p.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor(120, 120, 120))
+    p.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor(120, 120, 120))
+    app.setPalette(p)
+
+
+def create_main_window(paths_to_open: list[str | Path] | None = None, device: str | None = None,
+                       weights: str | None = None, settings: QtCore.QSettings | None = None,
+                       recovery_folder: Path | None = None, show: bool = True):
+    """Create (and show) the main window, opening ``paths_to_open``.
+
+    Args:
+        paths_to_open: images and/or folders.
+        device: ``auto``/``cpu``/``cuda`` (None: last used).
+        weights: model weights (None: bundled default).
+        settings: a QSettings store (tests pass a temporary INI file); default per-user.
+        recovery_folder: autosave folder (default per-user, see :mod:`dermview.gui.settings`).
+        show: show the window.
+
+    Returns:
+        The :class:`dermview.gui.main_window.MainWindow`.
+    """
+    ensure_app()
+    from dermview.gui.main_window import MainWindow
+    from dermview.gui.settings import make_settings
+
+    win = MainWindow(settings if settings is not None else make_settings(), device=device,
+                     weights=weights, recovery_folder=recovery_folder)
+    if show:
+        win.show()
+    if paths_to_open:
+        win.open_paths([Path(p) for p in paths_to_open])
+    return win
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the app until its window closes (the CLI's default command)."""
+    app = ensure_app()
+    requested = list(getattr(args, "paths", []) or [])
+    win = create_main_window(requested, device=getattr(args, "device", None),
+                             weights=getattr(args, "weights", None))
+    if not requested:
+        # Offer unsaved work after a crash, else restore the last image of the last session.
+        QtCore.QTimer.singleShot(0, win.offer_recovery_at_start)
+        last = win.settings.get_path("last_image")
+        if last is not None and last.is_file():
+            QtCore.QTimer.singleShot(0, lambda: win.doc.has_image or win.open_image(last))
+    return int(app.exec())

@@ -1,0 +1,112 @@
+"""Small dialogs: keyboard shortcuts, About (with the model card), crash recovery."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from dermview import __version__, paths
+
+
+class ShortcutsDialog(QtWidgets.QDialog):
+    """Lists every action that has a shortcut, grouped by menu."""
+
+    def __init__(self, groups: list[tuple[str, list[QtGui.QAction]]],
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        layout = QtWidgets.QVBoxLayout(self)
+        self.table = QtWidgets.QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(
+            0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(
+            1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        bold = QtGui.QFont()
+        bold.setBold(True)
+        for group, actions in groups:
+            rows = [(a.text().replace("&", ""), ", ".join(
+                s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
+                for a in actions if a.shortcuts()]
+            if not rows:
+                continue
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            head = QtWidgets.QTableWidgetItem(group)
+            head.setFont(bold)
+            self.table.setItem(r, 0, head)
+            for text, keys in rows:
+                r = self.table.rowCount()
+                self.table.insertRow(r)
+                self.table.setItem(r, 0, QtWidgets.QTableWidgetItem("    " + text))
+                self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
+        extra = [("Mouse wheel", "zoom at the cursor"), ("Middle drag / drag in Pan mode", "pan"),
+                 ("Shift + brush/lasso", "invert (erase / subtract)"),
+                 ("Right click", "cancel the polygon in progress"),
+                 ("Arrow keys (view focused)", "previous / next image")]
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        head = QtWidgets.QTableWidgetItem("Mouse")
+        head.setFont(bold)
+        self.table.setItem(r, 0, head)
+        for text, keys in extra:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            self.table.setItem(r, 0, QtWidgets.QTableWidgetItem("    " + keys))
+            self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(text))
+        layout.addWidget(self.table)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(460, 620)
+
+
+def model_card_text() -> str:
+    card = paths.models_dir() / "MODEL_CARD.md"
+    try:
+        return card.read_text(encoding="utf-8")
+    except OSError:
+        return f"*No model card found at {card}.*"
+
+
+class AboutDialog(QtWidgets.QDialog):
+    """Version, licences and the bundled model card."""
+
+    def __init__(self, model_line: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About dermview")
+        layout = QtWidgets.QVBoxLayout(self)
+        head = QtWidgets.QLabel(
+            f"<h2>dermview {__version__}</h2>"
+            "<p>Dermoscopy lesion review: frame and hair removal, lesion segmentation, "
+            "mask correction and label saving.</p>"
+            f"<p>Model: {model_line}</p>"
+            "<p><i>Research tool: not a medical device. Every mask must be reviewed by a "
+            "qualified person.</i></p>")
+        head.setWordWrap(True)
+        layout.addWidget(head)
+        self.card = QtWidgets.QTextBrowser()
+        self.card.setMarkdown(model_card_text())
+        self.card.setOpenExternalLinks(True)
+        layout.addWidget(self.card, 1)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(640, 560)
+
+
+def ask(parent: QtWidgets.QWidget, title: str, text: str,
+        buttons: QtWidgets.QMessageBox.StandardButton,
+        default: QtWidgets.QMessageBox.StandardButton) -> QtWidgets.QMessageBox.StandardButton:
+    """``QMessageBox.question`` (one place, so tests can patch it)."""
+    return QtWidgets.QMessageBox.question(parent, title, text, buttons, default)
+
+
+def error(parent: QtWidgets.QWidget, title: str, text: str) -> None:
+    """``QMessageBox.warning`` with a plain message (one place, so tests can patch it)."""
+    QtWidgets.QMessageBox.warning(parent, title, text)
+
+
+__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "error", "model_card_text"]
+_ = QtCore  # keep the import for type hints in subclasses

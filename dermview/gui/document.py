@@ -1,0 +1,265 @@
+"""The open image and everything derived from it, kept apart from the views (napari-like).
+
+A :class:`Document` holds the image, its preprocessing preview, the model's probability map,
+the working mask with its undo history, the optional reference mask and where the label is
+saved. Views listen to its signals; edits go through its ``undo_stack``. No drawing here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtGui
+
+from dermview import labels
+from dermview.editing import MaskPatch, Rect
+from dermview.io import load_image, load_mask
+from dermview.preprocess.params import PreprocessParams
+
+
+@dataclass
+class ModelInfo:
+    """Which model produced the probability map, and with which settings."""
+
+    name: str = ""
+    sha256: str = ""
+    device: str = ""
+    params: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Document(QtCore.QObject):
+    """State of the image under review.
+
+    Signals:
+        image_changed(): a new image was opened (or closed).
+        preview_changed(): the preprocessing preview changed.
+        prob_changed(): a new probability map (or none).
+        mask_changed(r0, r1, c0, c1): the working mask changed inside this rectangle.
+        dirty_changed(bool): unsaved edits appeared / were saved.
+        reference_changed(): the reference (ground-truth) mask changed.
+    """
+
+    image_changed = QtCore.Signal()
+    preview_changed = QtCore.Signal()
+    prob_changed = QtCore.Signal()
+    mask_changed = QtCore.Signal(int, int, int, int)
+    dirty_changed = QtCore.Signal(bool)
+    reference_changed = QtCore.Signal()
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.path: Path | None = None
+        self.image: np.ndarray | None = None
+        self.preview: Any = None  # dermview.preprocess.Preprocessed (maybe of a downscaled copy)
+        self.preview_params: PreprocessParams | None = None
+        self.prob: np.ndarray | None = None
+        self.threshold = 0.5
+        self.model = ModelInfo()
+        self.mask = np.zeros((1, 1), bool)
+        self.reference: np.ndarray | None = None
+        self.reference_path: Path | None = None
+        self.labels_dir: Path | None = None  # None = "labels/" beside the image
+        self.label_meta: dict[str, Any] | None = None  # sidecar of the loaded label
+        self.label_loaded = False
+        self.undo_stack = QtGui.QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self._autosaved_index = 0
+        self._sha256: str | None = None
+        self._base_edits = (0, 0, False)
+        self.reference_error = ""
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def has_image(self) -> bool:
+        return self.image is not None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mask.shape  # type: ignore[return-value]
+
+    @property
+    def dirty(self) -> bool:
+        return self.has_image and not self.undo_stack.isClean()
+
+    @property
+    def label_paths(self) -> tuple[Path, Path]:
+        assert self.path is not None
+        return labels.label_paths(self.path, self.labels_dir)
+
+    def image_sha256(self) -> str:
+        if self._sha256 is None:
+            assert self.path is not None
+            self._sha256 = labels.image_sha256(self.path)
+        return self._sha256
+
+    # -- opening ------------------------------------------------------------------------------
+    def open(self, path: str | Path, labels_dir: Path | None = None,
+             reference_dir: Path | None = None) -> None:
+        """Load an image and, if present, its saved label and reference mask.
+
+        Raises:
+            DermviewError subclasses: unreadable image, label of another size, ...
+            The document is unchanged when opening fails.
+        """
+        path = Path(path)
+        image = load_image(path)
+        shape = image.shape[:2]
+        loaded = labels.load_label(path, shape, labels_dir)
+        self.path = path
+        self.image = image
+        self._sha256 = None
+        self.labels_dir = labels_dir
+        self.preview = None
+        self.preview_params = None
+        self.prob = None
+        self.model = ModelInfo()
+        self.label_meta = None
+        self.label_loaded = loaded is not None
+        if loaded is not None:
+            self.mask, self.label_meta = loaded[0], loaded[1]
+            meta = self.label_meta or {}
+            if isinstance(meta.get("threshold"), (int, float)):
+                self.threshold = float(meta["threshold"])
+            self.model = ModelInfo(name=str(meta.get("model_name", "")),
+                                   sha256=str(meta.get("model_sha256", "")),
+                                   params=meta.get("preprocess_params"))
+        else:
+            self.mask = np.zeros(shape, bool)
+        meta = self.label_meta or {}
+        # Hand edits recorded by earlier sessions; this session's edits are added on save.
+        self._base_edits = (int(meta.get("edit_operations", 0) or 0),
+                            int(meta.get("edited_pixels", 0) or 0),
+                            meta.get("edited") is True)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._autosaved_index = 0
+        self.image_changed.emit()
+        self.prob_changed.emit()
+        self.preview_changed.emit()
+        self._emit_full()
+        self.set_reference_dir(reference_dir)
+        self.dirty_changed.emit(False)
+
+    def close(self) -> None:
+        """Forget the image (no prompt: the caller asks about unsaved edits first)."""
+        self.path = None
+        self.image = None
+        self.preview = None
+        self.prob = None
+        self.reference = None
+        self.mask = np.zeros((1, 1), bool)
+        self.undo_stack.clear()
+        self.image_changed.emit()
+        self.prob_changed.emit()
+        self.preview_changed.emit()
+        self.reference_changed.emit()
+        self.dirty_changed.emit(False)
+
+    def set_reference_dir(self, folder: Path | None) -> None:
+        """Look for ``<stem>_segmentation.png`` (or ``<stem>.png``) in ``folder`` as reference.
+
+        A reference that cannot be read or has another size is ignored (``reference_error``).
+        """
+        self.reference = None
+        self.reference_path = None
+        self.reference_error = ""
+        if folder is not None and self.path is not None:
+            stem = self.path.stem
+            for name in (f"{stem}{labels.LABEL_SUFFIX}.png", f"{stem}_mask.png", f"{stem}.png"):
+                cand = Path(folder) / name
+                if cand.is_file() and cand != self.path:
+                    try:
+                        self.reference = load_mask(cand, shape=self.shape)
+                        self.reference_path = cand
+                    except Exception as exc:  # a bad reference must not block the review
+                        self.reference_error = str(exc)
+                    break
+        self.reference_changed.emit()
+
+    # -- results ------------------------------------------------------------------------------
+    def set_preview(self, result: Any, params: PreprocessParams) -> None:
+        self.preview = result
+        self.preview_params = params
+        self.preview_changed.emit()
+
+    def set_prediction(self, prob: np.ndarray, mask: np.ndarray, threshold: float,
+                       model: ModelInfo) -> None:
+        """Take a new model result; replacing the working mask is one undo step."""
+        from dermview.gui.edit_tools import replace_mask
+
+        self.prob = prob
+        self.threshold = float(threshold)
+        self.model = model
+        self.prob_changed.emit()
+        replace_mask(self, mask, "Apply model prediction", hand=False)
+
+    # -- mask notifications -----------------------------------------------------------------
+    def notify_mask(self, rect: Rect, live: bool = False, hand: bool = True, sign: int = 0,
+                    patch: MaskPatch | None = None) -> None:
+        """Tell the views that ``mask[rect]`` changed (called by tools and undo commands)."""
+        if not rect.empty:
+            self.mask_changed.emit(rect.r0, rect.r1, rect.c0, rect.c1)
+
+    def _emit_full(self) -> None:
+        h, w = self.mask.shape
+        self.mask_changed.emit(0, h, 0, w)
+
+    # -- provenance ---------------------------------------------------------------------------
+    def hand_edits(self) -> tuple[int, int]:
+        """(operations, pixels changed) by hand edits in the current undo history, counting
+        only commands up to the current index (undone ones are excluded)."""
+        ops = 0
+        pixels = 0
+        for i in range(self.undo_stack.index()):
+            cmd = self.undo_stack.command(i)
+            if getattr(cmd, "hand", False):
+                ops += 1
+                patch = cmd.patch
+                pixels += int(np.count_nonzero(patch.before != patch.after))
+        return ops, pixels
+
+    def label_meta_for_save(self, params: PreprocessParams | None) -> labels.LabelMeta:
+        """Sidecar for the current state (model, settings, hand edits)."""
+        assert self.image is not None
+        h, w = self.shape
+        ops, pixels = self.hand_edits()
+        prev_ops, prev_px, prev_edited = self._base_edits
+        from_model = bool(self.model.name) or self.prob is not None
+        used_params = self.model.params if self.model.params is not None else (
+            params.to_dict() if params is not None else None)
+        return labels.LabelMeta(
+            image_sha256=self.image_sha256(),
+            image_size=(w, h),
+            model_name=self.model.name,
+            model_sha256=self.model.sha256,
+            preprocess_params=used_params,
+            threshold=self.threshold if from_model else None,
+            edited=(ops + prev_ops) > 0 or prev_edited,
+            edited_pixels=pixels + prev_px,
+            edit_operations=ops + prev_ops,
+            source="model" if from_model else "manual",
+        )
+
+    def save(self, params: PreprocessParams | None) -> tuple[Path, Path]:
+        """Save the working mask and its sidecar (atomic; the previous label is backed up).
+
+        Raises:
+            WriteError, MaskError: nothing was saved; the working mask is kept.
+        """
+        assert self.path is not None
+        meta = self.label_meta_for_save(params)
+        png, js = labels.save_label(self.path, self.mask, meta, self.labels_dir)
+        self.label_meta = meta.to_dict()
+        self.label_loaded = True
+        self.undo_stack.setClean()
+        return png, js
+
+    def needs_autosave(self) -> bool:
+        return self.dirty and self.undo_stack.index() != self._autosaved_index
+
+    def mark_autosaved(self) -> None:
+        self._autosaved_index = self.undo_stack.index()

@@ -1,0 +1,280 @@
+"""Mask correction tools and their undo commands.
+
+Every change of the working mask is a :class:`MaskPatchCommand` (one brush stroke, one lasso,
+one morphology operation, one applied model prediction) on the document's ``QUndoStack``.
+The maths (painting, polygons, morphology, patches) is :mod:`dermview.editing`; this module
+only turns mouse input into calls of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6 import QtCore, QtGui
+
+from dermview import editing
+from dermview.gui.document import Document
+from dermview.gui.image_view import ImagePane, to_rc
+
+MIN_RADIUS = 1
+MAX_RADIUS = 400
+
+
+class MaskPatchCommand(QtGui.QUndoCommand):
+    """Undo step wrapping a :class:`dermview.editing.MaskPatch`.
+
+    ``applied=True`` means the change is already in the mask (a stroke painted live), so the
+    first ``redo`` (called by ``QUndoStack.push``) does nothing.
+    """
+
+    def __init__(self, doc: Document, patch: editing.MaskPatch, text: str,
+                 applied: bool = False, hand: bool = True) -> None:
+        super().__init__(text)
+        self.doc = doc
+        self.patch = patch
+        self._skip = applied
+        self.hand = hand  # a manual correction (counts as "edited by hand")
+
+    def redo(self) -> None:
+        if self._skip:
+            self._skip = False
+        else:
+            self.patch.apply(self.doc.mask)
+        self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=+1, patch=self.patch)
+
+    def undo(self) -> None:
+        self.patch.revert(self.doc.mask)
+        self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=-1, patch=self.patch)
+
+
+def replace_mask(doc: Document, new: np.ndarray, text: str, hand: bool = True) -> bool:
+    """Push an undoable change that turns the working mask into ``new``; False if unchanged."""
+    patch = editing.diff_patch(doc.mask, np.asarray(new, dtype=bool))
+    if patch is None:
+        return False
+    doc.undo_stack.push(MaskPatchCommand(doc, patch, text, hand=hand))
+    return True
+
+
+class Tool:
+    """Mouse handler protocol (positions are view coordinates, see :mod:`image_view`)."""
+
+    name = "tool"
+    cursor_radius = 0.0
+
+    def press(self, pos: QtCore.QPointF, modifiers: QtCore.Qt.KeyboardModifier) -> None: ...
+    def move(self, pos: QtCore.QPointF) -> None: ...
+    def release(self, pos: QtCore.QPointF) -> None: ...
+    def click(self, pos: QtCore.QPointF, double: bool,
+              modifiers: QtCore.Qt.KeyboardModifier) -> None: ...
+    def cancel(self) -> None: ...
+
+
+class BrushTool(Tool):
+    """Paint (``value=True``) or erase (``value=False``) a round brush along the drag."""
+
+    def __init__(self, ctrl: EditController, value: bool) -> None:
+        self.ctrl = ctrl
+        self.value = value
+        self.name = "brush" if value else "eraser"
+        self._stroke: editing.Stroke | None = None
+
+    @property
+    def cursor_radius(self) -> float:  # type: ignore[override]
+        return float(self.ctrl.radius)
+
+    def press(self, pos, modifiers) -> None:
+        doc = self.ctrl.doc
+        if not doc.has_image:
+            return
+        # Shift inverts the tool for this stroke (brush ↔ eraser).
+        value = self.value != bool(modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        self._stroke = editing.Stroke(doc.mask, float(self.ctrl.radius), value)
+        self._add(pos)
+
+    def _add(self, pos) -> None:
+        rect = self._stroke.add(to_rc(pos))
+        if not rect.empty:
+            self.ctrl.doc.notify_mask(rect, live=True)
+
+    def move(self, pos) -> None:
+        if self._stroke is not None:
+            self._add(pos)
+
+    def release(self, pos) -> None:
+        stroke, self._stroke = self._stroke, None
+        if stroke is None:
+            return
+        patch = stroke.finish()
+        if patch is not None:
+            text = "Brush stroke" if stroke.value else "Eraser stroke"
+            self.ctrl.doc.undo_stack.push(MaskPatchCommand(self.ctrl.doc, patch, text, applied=True))
+
+    def click(self, pos, double, modifiers) -> None:
+        self.press(pos, modifiers)
+        self.release(pos)
+
+    def cancel(self) -> None:
+        stroke, self._stroke = self._stroke, None
+        if stroke is not None:
+            patch = stroke.finish()
+            if patch is not None:  # put the pixels back
+                patch.revert(self.ctrl.doc.mask)
+                self.ctrl.doc.notify_mask(patch.rect, live=True)
+
+
+class PolygonTool(Tool):
+    """Polygon (click vertices, double-click or Enter closes) or lasso (drag, release closes).
+
+    ``add=True`` fills the polygon into the mask, ``False`` cuts it out; Shift inverts.
+    """
+
+    def __init__(self, ctrl: EditController, add: bool, lasso: bool) -> None:
+        self.ctrl = ctrl
+        self.add = add
+        self.lasso = lasso
+        self.name = ("lasso" if lasso else "polygon") + ("_add" if add else "_subtract")
+        self.points: list[QtCore.QPointF] = []
+        self._invert = False
+
+    def _show(self, closed: bool = False) -> None:
+        for pane in self.ctrl.panes:
+            pane.set_path(self.points, closed)
+
+    def press(self, pos, modifiers) -> None:
+        if self.lasso:
+            self._invert = bool(modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier)
+            self.points = [pos]
+            self._show()
+
+    def move(self, pos) -> None:
+        if self.lasso and self.points:
+            last = self.points[-1]
+            if abs(pos.x() - last.x()) + abs(pos.y() - last.y()) >= 0.5:
+                self.points.append(pos)
+                self._show()
+
+    def release(self, pos) -> None:
+        if self.lasso:
+            self.finish()
+
+    def click(self, pos, double, modifiers) -> None:
+        if self.lasso:
+            return
+        if not self.points:
+            self._invert = bool(modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        if double:
+            self.finish()
+            return
+        self.points.append(pos)
+        self._show()
+
+    def finish(self) -> None:
+        """Close the polygon and apply it (needs 3 vertices)."""
+        points, self.points = self.points, []
+        self._show()
+        doc = self.ctrl.doc
+        if len(points) < 3 or not doc.has_image:
+            return
+        vertices = np.array([to_rc(p) for p in points], dtype=np.float64)
+        value = self.add != self._invert
+        new = doc.mask.copy()
+        editing.paint_polygon(new, vertices, value)
+        replace_mask(doc, new, "Lasso add" if value else "Lasso subtract")
+
+    def cancel(self) -> None:
+        self.points = []
+        self._show()
+
+
+class EditController(QtCore.QObject):
+    """Owns the tools, the active tool and the brush size; runs whole-mask operations.
+
+    Signals:
+        tool_changed(name): the active tool ("pan" when none).
+        radius_changed(radius): brush radius in image pixels.
+    """
+
+    tool_changed = QtCore.Signal(str)
+    radius_changed = QtCore.Signal(int)
+
+    def __init__(self, doc: Document, panes: list[ImagePane],
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.panes = panes
+        self.radius = 15
+        self.tools: dict[str, Tool] = {
+            "brush": BrushTool(self, True),
+            "eraser": BrushTool(self, False),
+            "polygon_add": PolygonTool(self, True, lasso=False),
+            "polygon_subtract": PolygonTool(self, False, lasso=False),
+            "lasso_add": PolygonTool(self, True, lasso=True),
+            "lasso_subtract": PolygonTool(self, False, lasso=True),
+        }
+        self.active = "pan"
+
+    @property
+    def tool(self) -> Tool | None:
+        return self.tools.get(self.active)
+
+    def set_tool(self, name: str) -> None:
+        """Activate a tool by name; ``"pan"`` (or an unknown name) lets the left button pan."""
+        if self.tool is not None:
+            self.tool.cancel()
+        self.active = name if name in self.tools else "pan"
+        tool = self.tool
+        for pane in self.panes:
+            pane.vb.tool = tool
+            pane.set_cursor_radius(tool.cursor_radius if tool is not None else 0.0)
+        self.tool_changed.emit(self.active)
+
+    def set_radius(self, radius: int) -> None:
+        """Brush radius in image pixels, clamped to [MIN_RADIUS, MAX_RADIUS]."""
+        radius = int(min(max(radius, MIN_RADIUS), MAX_RADIUS))
+        if radius == self.radius:
+            return
+        self.radius = radius
+        tool = self.tool
+        for pane in self.panes:
+            pane.set_cursor_radius(tool.cursor_radius if tool is not None else 0.0)
+        self.radius_changed.emit(radius)
+
+    def grow_radius(self, step: int) -> None:
+        """`]` / `[`: change the brush size by about 15 % (at least 1 px)."""
+        delta = max(1, round(self.radius * 0.15))
+        self.set_radius(self.radius + step * delta)
+
+    def finish_polygon(self) -> None:
+        tool = self.tool
+        if isinstance(tool, PolygonTool):
+            tool.finish()
+
+    def cancel(self) -> None:
+        if self.tool is not None:
+            self.tool.cancel()
+
+    # -- whole-mask operations ---------------------------------------------------------------
+    def _op(self, fn: Callable[[np.ndarray], np.ndarray], text: str) -> bool:
+        if not self.doc.has_image:
+            return False
+        return replace_mask(self.doc, fn(self.doc.mask), text)
+
+    def fill_holes(self) -> bool:
+        return self._op(editing.fill_holes, "Fill holes")
+
+    def keep_largest(self) -> bool:
+        return self._op(editing.keep_largest, "Keep largest region")
+
+    def grow(self) -> bool:
+        return self._op(lambda m: editing.grow(m, 1), "Grow 1 px")
+
+    def shrink(self) -> bool:
+        return self._op(lambda m: editing.shrink(m, 1), "Shrink 1 px")
+
+    def smooth(self) -> bool:
+        return self._op(lambda m: editing.smooth(m, 3), "Smooth boundary")
+
+    def clear(self) -> bool:
+        return self._op(lambda m: np.zeros_like(m), "Clear mask")

@@ -1,0 +1,324 @@
+"""Image panes: a pyqtgraph view of an RGB image with RGBA overlay layers and tool input.
+
+Two panes (original and preprocessed) are linked (same zoom and pan). Mouse wheel zooms at the
+cursor, dragging pans (middle button always; left button when no editing tool is active),
+``fit`` and ``one_to_one`` reset the view. Overlays are drawn by :class:`OverlayItem`, which
+paints only the exposed region of a shared premultiplied ARGB buffer, so updating a small
+rectangle (a brush dab) redraws only that rectangle even on a 4000×3000 image.
+
+Coordinates: view/scene (x, y) = (col, row) of the image, pixel centres at +0.5. Conversion to
+numpy (row, col) happens here (:func:`to_rc`) and nowhere else in the GUI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+pg.setConfigOptions(imageAxisOrder="row-major", mouseRateLimit=0, antialias=False)
+
+
+def to_rc(point: QtCore.QPointF) -> tuple[float, float]:
+    """View (x, y) → image (row, col) as floats (pixel centres at integer + 0.5 in x, y)."""
+    return point.y() - 0.5, point.x() - 0.5
+
+
+class OverlayBuffer(QtCore.QObject):
+    """An ``(H, W)`` premultiplied ARGB32 pixel buffer shared by the items that show it.
+
+    Fill it with straight RGBA (:meth:`set_rgba`, :meth:`set_region`); items repaint only the
+    rectangles reported by :attr:`changed`.
+    """
+
+    changed = QtCore.Signal(QtCore.QRectF)
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.data = np.zeros((1, 1, 4), np.uint8)  # B, G, R, A (premultiplied), little-endian
+        self.display_shape: tuple[int, int] = (1, 1)
+        self.image = QtGui.QImage()
+        self._wrap()
+
+    def _wrap(self) -> None:
+        h, w = self.data.shape[:2]
+        self.image = QtGui.QImage(self.data.data, w, h, w * 4,
+                                  QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.data.shape[0], self.data.shape[1]
+
+    def clear(self, shape: tuple[int, int]) -> None:
+        """Reset to a transparent buffer of ``shape`` ``(H, W)``."""
+        self.display_shape = tuple(shape)
+        if self.data.shape[:2] != tuple(shape):
+            self.data = np.zeros((*shape, 4), np.uint8)
+            self._wrap()
+        else:
+            self.data[...] = 0
+        self.changed.emit(QtCore.QRectF(0, 0, shape[1], shape[0]))
+
+    @staticmethod
+    def _premultiply(rgba: np.ndarray, out: np.ndarray) -> None:
+        a = rgba[..., 3:4].astype(np.uint16)
+        out[..., 0:3] = ((rgba[..., 2::-1].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
+        out[..., 3] = rgba[..., 3]
+
+    def set_rgba(self, rgba: np.ndarray, display_shape: tuple[int, int] | None = None) -> None:
+        """Replace the whole buffer with straight-alpha RGBA ``uint8 (h, w, 4)``, shown
+        stretched over ``display_shape`` ``(H, W)`` image pixels (default: its own size)."""
+        self.display_shape = tuple(display_shape or rgba.shape[:2])
+        if self.data.shape != rgba.shape:
+            self.data = np.empty(rgba.shape, np.uint8)
+            self._wrap()
+        self._premultiply(rgba, self.data)
+        self.changed.emit(QtCore.QRectF(0, 0, rgba.shape[1], rgba.shape[0]))
+
+    def set_region(self, top: int, left: int, rgba: np.ndarray) -> None:
+        """Overwrite the rectangle at ``(top, left)`` with straight-alpha RGBA."""
+        h, w = rgba.shape[:2]
+        self._premultiply(rgba, self.data[top:top + h, left:left + w])
+        self.changed.emit(QtCore.QRectF(left, top, w, h))
+
+
+class OverlayItem(QtWidgets.QGraphicsObject):
+    """Draws an :class:`OverlayBuffer` at image scale; repaints only what changed."""
+
+    def __init__(self, buffer: OverlayBuffer, z: float) -> None:
+        super().__init__()
+        self.buffer = buffer
+        self.setZValue(z)
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.opacity_value = 1.0
+        buffer.changed.connect(self._on_changed)
+        self._size = buffer.shape
+        self._display = buffer.display_shape
+
+    def _on_changed(self, rect: QtCore.QRectF) -> None:
+        if self.buffer.shape != self._size or self.buffer.display_shape != self._display:
+            self.prepareGeometryChange()
+            self._size = self.buffer.shape
+            self._display = self.buffer.display_shape
+            h, w = self._size
+            dh, dw = self._display
+            self.setTransform(QtGui.QTransform.fromScale(dw / w, dh / h))
+            self.update()
+            return
+        self.update(rect)
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt API)
+        h, w = self._size
+        return QtCore.QRectF(0, 0, w, h)
+
+    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionGraphicsItem,
+              widget: QtWidgets.QWidget | None = None) -> None:
+        h, w = self._size
+        r = option.exposedRect.intersected(QtCore.QRectF(0, 0, w, h))
+        if r.isEmpty():
+            return
+        src = r.toAlignedRect().intersected(QtCore.QRect(0, 0, w, h))
+        painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(QtCore.QRectF(src), self.buffer.image, QtCore.QRectF(src))
+
+
+class ToolViewBox(pg.ViewBox):
+    """A ViewBox that hands left-button clicks and drags to the active editing tool."""
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.tool: object | None = None  # an edit_tools.Tool, or None to pan with the left button
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
+        tool = self.tool
+        if tool is not None and ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            pos = self.mapSceneToView(ev.scenePos())
+            if ev.isStart():
+                tool.press(self.mapSceneToView(ev.buttonDownScenePos()), ev.modifiers())
+                tool.move(pos)
+            elif ev.isFinish():
+                tool.move(pos)
+                tool.release(pos)
+            else:
+                tool.move(pos)
+            return
+        if ev.button() == QtCore.Qt.MouseButton.RightButton:
+            ev.ignore()
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph API)
+        tool = self.tool
+        if tool is not None and ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            tool.click(self.mapSceneToView(ev.scenePos()), ev.double(), ev.modifiers())
+            return
+        if ev.button() == QtCore.Qt.MouseButton.RightButton and tool is not None:
+            ev.accept()
+            tool.cancel()
+            return
+        super().mouseClickEvent(ev)
+
+
+class ImagePane(pg.GraphicsView):
+    """One image with overlays, a brush cursor and a title.
+
+    Signals:
+        hovered(row, col): the pixel under the mouse (-1, -1 when outside the image).
+        navigate(step): arrow keys pressed while the view has focus (±1).
+    """
+
+    hovered = QtCore.Signal(int, int)
+    navigate = QtCore.Signal(int)
+
+    def __init__(self, title: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent, background=pg.mkColor(32, 32, 36))
+        self.vb = ToolViewBox()
+        self.setCentralItem(self.vb)
+        self.image_item = pg.ImageItem(autoDownsample=True)
+        self.image_item.setZValue(0)
+        self.vb.addItem(self.image_item)
+        self.title = title
+        self._label = pg.TextItem(title, color=(230, 230, 230), anchor=(0, 0),
+                                  fill=pg.mkBrush(0, 0, 0, 140))
+        self._label.setParentItem(self.vb)
+        self._label.setPos(4, 4)
+        self._label.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.overlays: dict[str, OverlayItem] = {}
+        self.cursor_item = QtWidgets.QGraphicsEllipseItem()
+        pen = QtGui.QPen(QtGui.QColor(255, 255, 255), 1.5)
+        pen.setCosmetic(True)
+        self.cursor_item.setPen(pen)
+        self.cursor_item.setZValue(100)
+        self.cursor_item.setVisible(False)
+        self.vb.addItem(self.cursor_item, ignoreBounds=True)
+        self.path_item = QtWidgets.QGraphicsPathItem()
+        ppen = QtGui.QPen(QtGui.QColor(255, 255, 255), 1.5, QtCore.Qt.PenStyle.DashLine)
+        ppen.setCosmetic(True)
+        self.path_item.setPen(ppen)
+        self.path_item.setZValue(99)
+        self.vb.addItem(self.path_item, ignoreBounds=True)
+        self._shape: tuple[int, int] | None = None
+        self.cursor_radius = 0.0
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setMinimumSize(200, 200)
+
+    # -- content -----------------------------------------------------------------------------
+    def set_title(self, text: str) -> None:
+        self._label.setText(text)
+
+    def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int] | None = None) -> None:
+        """Show ``rgb`` (``uint8 (h, w, 3)``); stretched to ``shape`` ``(H, W)`` if given (for a
+        downscaled preview of a larger image). ``None`` clears the pane."""
+        if rgb is None:
+            self.image_item.clear()
+            self._shape = None
+            return
+        self.image_item.setImage(rgb, levels=(0, 255), autoLevels=False)
+        full = shape or rgb.shape[:2]
+        self.image_item.setRect(QtCore.QRectF(0, 0, full[1], full[0]))
+        first = self._shape != tuple(full)
+        self._shape = (int(full[0]), int(full[1]))
+        if first:
+            self.fit()
+
+    def add_overlay(self, name: str, buffer: OverlayBuffer, z: float) -> OverlayItem:
+        item = OverlayItem(buffer, z)
+        self.vb.addItem(item, ignoreBounds=True)
+        self.overlays[name] = item
+        return item
+
+    def set_overlay_visible(self, name: str, visible: bool) -> None:
+        if name in self.overlays:
+            self.overlays[name].setVisible(visible)
+
+    def set_overlay_opacity(self, name: str, opacity: float) -> None:
+        if name in self.overlays:
+            self.overlays[name].setOpacity(opacity)
+
+    # -- view --------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Fit the whole image in the pane."""
+        if self._shape is None:
+            return
+        h, w = self._shape
+        self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def one_to_one(self) -> None:
+        """Zoom so one image pixel is one screen pixel, keeping the current centre."""
+        if self._shape is None:
+            return
+        rect = self.vb.viewRect()
+        c = rect.center()
+        px = self.vb.size()
+        ratio = self.devicePixelRatioF() or 1.0
+        w, h = px.width() / ratio, px.height() / ratio
+        self.vb.setRange(xRange=(c.x() - w / 2, c.x() + w / 2),
+                         yRange=(c.y() - h / 2, c.y() + h / 2), padding=0)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom in (``factor`` < 1) or out (> 1) about the centre."""
+        self.vb.scaleBy((factor, factor))
+
+    def link_to(self, other: ImagePane) -> None:
+        self.vb.setXLink(other.vb)
+        self.vb.setYLink(other.vb)
+
+    # -- tool feedback ------------------------------------------------------------------------
+    def set_cursor_radius(self, radius: float) -> None:
+        """Show a circle of ``radius`` image pixels at the mouse (0 hides it)."""
+        self.cursor_radius = radius
+        if radius <= 0:
+            self.cursor_item.setVisible(False)
+
+    def set_path(self, points: list[QtCore.QPointF], closed: bool = False) -> None:
+        """Draw the outline of a polygon/lasso in progress (empty list clears it)."""
+        path = QtGui.QPainterPath()
+        if points:
+            path.moveTo(points[0])
+            for p in points[1:]:
+                path.lineTo(p)
+            if closed:
+                path.closeSubpath()
+        self.path_item.setPath(path)
+
+    def _on_mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
+        if self._shape is None:
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        r = self.cursor_radius
+        if r > 0:
+            self.cursor_item.setRect(QtCore.QRectF(p.x() - r, p.y() - r, 2 * r, 2 * r))
+            self.cursor_item.setVisible(True)
+        row, col = int(np.floor(p.y())), int(np.floor(p.x()))
+        h, w = self._shape
+        if 0 <= row < h and 0 <= col < w:
+            self.hovered.emit(row, col)
+        else:
+            self.hovered.emit(-1, -1)
+
+    def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 (Qt API)
+        self.cursor_item.setVisible(False)
+        super().leaveEvent(ev)
+
+    def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        key = ev.key()
+        if key in (QtCore.Qt.Key.Key_Right, QtCore.Qt.Key.Key_Down):
+            self.navigate.emit(1)
+        elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Up):
+            self.navigate.emit(-1)
+        else:
+            super().keyPressEvent(ev)
+
+    # -- helpers for tests and scripts --------------------------------------------------------
+    def view_to_widget(self, x: float, y: float) -> QtCore.QPoint:
+        """Widget (viewport) pixel of the view point ``(x, y)``."""
+        scene = self.vb.mapViewToScene(QtCore.QPointF(x, y))
+        return self.mapFromScene(scene)
+
+    def widget_to_view(self, point: QtCore.QPoint) -> QtCore.QPointF:
+        return self.vb.mapSceneToView(self.mapToScene(point))
+

@@ -1,0 +1,167 @@
+"""Preprocessing controls: frame and hair removal settings with a live result line.
+
+Edits :class:`~dermview.preprocess.params.PreprocessParams` only; emits ``params_changed``
+for every change (the window runs the preview in a worker). Shows the hair count N, the repair
+mode and the time taken of the latest preview.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from dermview.errors import ParameterError
+from dermview.preprocess.params import SE_SHAPES, PreprocessParams
+
+
+class PreprocessPanel(QtWidgets.QWidget):
+    """Form for :class:`PreprocessParams`.
+
+    Signals:
+        params_changed(PreprocessParams): the user changed a setting.
+        show_frame_changed(bool), show_hair_changed(bool): overlay toggles.
+    """
+
+    params_changed = QtCore.Signal(object)
+    show_frame_changed = QtCore.Signal(bool)
+    show_hair_changed = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._updating = False
+        form = QtWidgets.QFormLayout(self)
+        form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.frame_check = QtWidgets.QCheckBox("Remove dark frame")
+        self.frame_check.setToolTip("Detect the dermoscope's dark frame/vignette and fill it")
+        form.addRow(self.frame_check)
+        self.frame_spin = QtWidgets.QSpinBox()
+        self.frame_spin.setRange(0, 255)
+        self.frame_spin.setToolTip("HSL lightness (0-255) below which border-connected pixels "
+                                   "count as frame")
+        form.addRow("Frame threshold", self.frame_spin)
+
+        self.hair_check = QtWidgets.QCheckBox("Remove hair")
+        self.hair_check.setToolTip("Detect hair and repair the pixels under it")
+        form.addRow(self.hair_check)
+
+        t_row = QtWidgets.QHBoxLayout()
+        self.t_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.t_slider.setRange(0, 200)
+        self.t_spin = QtWidgets.QSpinBox()
+        self.t_spin.setRange(0, 10_000)
+        self.t_slider.setToolTip("T: more than T hairs → dense hair → PDE inpainting; "
+                                 "otherwise bilinear repair")
+        self.t_spin.setToolTip(self.t_slider.toolTip())
+        t_row.addWidget(self.t_slider, 1)
+        t_row.addWidget(self.t_spin)
+        form.addRow("Hair threshold T", t_row)
+
+        self.se_shape = QtWidgets.QComboBox()
+        self.se_shape.addItems(list(SE_SHAPES))
+        self.se_shape.setToolTip("Structuring element of the morphological closing")
+        form.addRow("Element shape", self.se_shape)
+        self.se_size = QtWidgets.QSpinBox()
+        self.se_size.setRange(3, 31)
+        self.se_size.setSingleStep(2)
+        self.se_size.setSuffix(" px")
+        self.se_size.setToolTip("Element size in pixels at 512 px image scale (odd, 3-31)")
+        form.addRow("Element size", self.se_size)
+
+        overlay_row = QtWidgets.QHBoxLayout()
+        self.show_frame = QtWidgets.QCheckBox("Show frame")
+        self.show_hair = QtWidgets.QCheckBox("Show hair")
+        self.show_frame.setToolTip("Overlay the detected frame (red) on the original")
+        self.show_hair.setToolTip("Overlay the detected hair (green) on the original")
+        overlay_row.addWidget(self.show_frame)
+        overlay_row.addWidget(self.show_hair)
+        form.addRow(overlay_row)
+
+        self.reset_button = QtWidgets.QPushButton("Reset to defaults")
+        form.addRow(self.reset_button)
+        self.result_label = QtWidgets.QLabel("No preview yet")
+        self.result_label.setWordWrap(True)
+        self.result_label.setObjectName("previewResult")
+        form.addRow(self.result_label)
+
+        self.set_params(PreprocessParams())
+        for sig in (self.frame_check.toggled, self.hair_check.toggled,
+                    self.frame_spin.valueChanged, self.t_spin.valueChanged,
+                    self.se_shape.currentIndexChanged, self.se_size.valueChanged):
+            sig.connect(self._changed)
+        self.t_slider.valueChanged.connect(self._slider_moved)
+        self.reset_button.clicked.connect(self.reset)
+        self.show_frame.toggled.connect(self.show_frame_changed)
+        self.show_hair.toggled.connect(self.show_hair_changed)
+
+    # -- params -------------------------------------------------------------------------------
+    def params(self) -> PreprocessParams:
+        """The parameters shown (always valid: the widgets' ranges enforce them)."""
+        size = self.se_size.value()
+        if size % 2 == 0:
+            size += 1
+        return PreprocessParams(
+            remove_frame=self.frame_check.isChecked(),
+            frame_threshold=self.frame_spin.value(),
+            remove_hair=self.hair_check.isChecked(),
+            hair_threshold=self.t_spin.value(),
+            se_shape=self.se_shape.currentText(),
+            se_size=min(size, 31),
+        )
+
+    def set_params(self, params: PreprocessParams) -> None:
+        """Show ``params`` without emitting ``params_changed``."""
+        self._updating = True
+        try:
+            self.frame_check.setChecked(params.remove_frame)
+            self.frame_spin.setValue(params.frame_threshold)
+            self.hair_check.setChecked(params.remove_hair)
+            self.t_spin.setValue(params.hair_threshold)
+            self.t_slider.setValue(min(params.hair_threshold, self.t_slider.maximum()))
+            self.se_shape.setCurrentText(params.se_shape)
+            self.se_size.setValue(params.se_size)
+        finally:
+            self._updating = False
+        self._sync_enabled()
+
+    def reset(self) -> None:
+        """Back to the default parameters (emits ``params_changed``)."""
+        self.set_params(PreprocessParams())
+        self.params_changed.emit(self.params())
+
+    def _sync_enabled(self) -> None:
+        self.frame_spin.setEnabled(self.frame_check.isChecked())
+        for w in (self.t_slider, self.t_spin, self.se_shape, self.se_size):
+            w.setEnabled(self.hair_check.isChecked())
+
+    def _slider_moved(self, value: int) -> None:
+        if not self._updating:
+            self.t_spin.setValue(value)
+
+    def _changed(self, *_args) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            if self.se_size.value() % 2 == 0:
+                self.se_size.setValue(self.se_size.value() + 1)
+            if self.t_slider.value() != min(self.t_spin.value(), self.t_slider.maximum()):
+                self.t_slider.setValue(min(self.t_spin.value(), self.t_slider.maximum()))
+        finally:
+            self._updating = False
+        self._sync_enabled()
+        try:
+            self.params_changed.emit(self.params())
+        except ParameterError as exc:  # cannot happen with the widget ranges; be safe
+            self.result_label.setText(str(exc))
+
+    # -- result line --------------------------------------------------------------------------
+    def show_result(self, hair_count: int, repair_mode: str, seconds: float,
+                    scale_note: str = "") -> None:
+        mode = {"pde": "PDE inpainting", "bilinear": "bilinear", "none": "none"}.get(
+            repair_mode, repair_mode)
+        self.result_label.setText(
+            f"Hair count N = <b>{hair_count}</b> · repair: <b>{mode}</b> · "
+            f"{seconds * 1000:.0f} ms{scale_note}")
+
+    def show_message(self, text: str) -> None:
+        self.result_label.setText(text)
