@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import os
+import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -365,6 +366,8 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
 # Autosave and crash recovery
 
 _RECOVERY_KEY = "dermview-recovery"
+#: Age (s) after which a leftover temporary file in the recovery folder is deleted.
+STALE_TEMP_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -458,10 +461,23 @@ class RecoveryStore:
             return None
         return header
 
+    def _sweep_temp(self) -> None:
+        """Delete temporary files left by a write that was killed (older than an hour, so a
+        save in progress in another dermview window is never touched)."""
+        limit = time.time() - STALE_TEMP_SECONDS
+        for tmp in self.folder.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < limit:
+                    tmp.unlink()
+
     def entries(self) -> list[RecoveryEntry]:
-        """Autosaves present, newest first (unreadable files are skipped)."""
+        """Autosaves present, newest first (unreadable files are skipped).
+
+        Also removes stale temporary files of interrupted autosaves.
+        """
         if not self.folder.is_dir():
             return []
+        self._sweep_temp()
         out = []
         for file in self.folder.glob("*.png"):
             header = self._header(file)

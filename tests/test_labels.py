@@ -345,3 +345,17 @@ def test_recovery_write_error(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert store.entries() == []
     assert list((tmp_path / "rec").iterdir()) == []
+
+
+def test_recovery_sweeps_stale_temp_files(tmp_path):
+    store = RecoveryStore(tmp_path)
+    store.save(tmp_path / "a.jpg", np.ones((3, 3), bool), {})
+    # A write killed between temp file and rename leaves ".<name>.<random>.tmp".
+    stale = tmp_path / ".abc.png.x1.tmp"
+    fresh = tmp_path / ".abc.png.x2.tmp"
+    stale.write_bytes(b"partial")
+    fresh.write_bytes(b"partial")
+    old = os.path.getmtime(stale) - 2 * 3600
+    os.utime(stale, (old, old))
+    assert len(store.entries()) == 1
+    assert not stale.exists() and fresh.exists()
