@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,10 @@ def verify_weights(weights: str | Path) -> dict[str, Any]:
         WeightsError: missing file or metadata, or a hash mismatch (altered / truncated file).
     """
     meta = read_metadata(weights)
-    actual = sha256_file(weights)
+    try:
+        actual = sha256_file(weights)
+    except OSError as exc:
+        raise WeightsError(f"Cannot read {Path(weights).name}: {exc.strerror or exc}") from None
     if actual != meta["sha256"]:
         raise WeightsError(
             f"{Path(weights).name} does not match its recorded SHA-256: the file is altered, "
@@ -119,19 +123,33 @@ def load_model(weights: str | Path, device: Any = "cpu") -> tuple[Any, dict[str,
     from dermview.model.nets import build_model
 
     meta = verify_weights(weights)
+    name = Path(weights).name
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise WeightsError(
-            f"{Path(weights).name} is not a plain tensor file and was refused "
-            f"(it may carry code): {str(exc).splitlines()[0]}"
-        ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol chatter
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            # Never echo torch's text here: it suggests retrying with weights_only=False.
+            raise WeightsError(
+                f"{name} contains objects other than tensors (possibly code) and was refused. "
+                "Use only weights from a trusted source."
+            ) from None
+        raise WeightsError(f"{name} is damaged or not a weights file and was not loaded") from None
+    except MemoryError:
+        raise WeightsError(f"{name} is damaged (it asks for too much memory)") from None
+    except Exception:  # noqa: BLE001 - zip/storage errors on a damaged file
+        raise WeightsError(f"{name} is damaged or not a weights file and was not loaded") from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise WeightsError(f"{name} is not a state dict of named tensors and was not loaded")
     try:
         model = build_model(meta["arch"], **meta["config"])
         model.load_state_dict(state, strict=True)
     except (ValueError, TypeError, RuntimeError, KeyError) as exc:
         raise WeightsError(
-            f"{Path(weights).name} does not fit architecture {meta['arch']!r}: "
-            f"{str(exc).splitlines()[0]}"
+            f"{name} does not fit architecture {meta['arch']!r}: "
+            f"{str(exc).strip().splitlines()[0][:200]}"
         ) from None
     return model.to(device).eval(), meta
