@@ -111,24 +111,30 @@ def _gui_platform() -> str:
 
 
 def _check_gui(weights: Path) -> str:
+    """Open and close the main window with throwaway settings (the user's are not touched)."""
+    import tempfile
+
     _gui_platform()
-    from PySide6.QtWidgets import QApplication
+    from PySide6 import QtCore, QtWidgets
 
     from dermview.gui.app import create_main_window
 
-    app = QApplication.instance() or QApplication(["dermview"])
-    window = create_main_window(weights=weights, device="cpu")
-    window.show()
-    app.processEvents()
-    shown = window.isVisible()
-    title = window.windowTitle()
-    window.close()
-    app.processEvents()
-    if not shown:
-        raise RuntimeError("the main window did not become visible")
-    if hasattr(window, "deleteLater"):
+    with tempfile.TemporaryDirectory(prefix="dermview-self-test-") as tmp:
+        settings = QtCore.QSettings(str(Path(tmp) / "settings.ini"),
+                                    QtCore.QSettings.Format.IniFormat)
+        window = create_main_window(weights=str(weights), device="cpu", settings=settings,
+                                    recovery_folder=Path(tmp) / "autosave", show=True)
+        app = QtWidgets.QApplication.instance()
+        app.processEvents()
+        shown = window.isVisible()
+        title = window.windowTitle()
+        window.close()
+        app.processEvents()
         window.deleteLater()
         app.processEvents()
+        del settings
+    if not shown:
+        raise RuntimeError("the main window did not become visible")
     return f"main window {title!r} opened and closed (Qt platform: {app.platformName()})"
 
 
