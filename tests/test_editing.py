@@ -394,3 +394,54 @@ def test_patch_for_snapshot_then_inplace_edit():
 def test_diff_patch_shape_mismatch():
     with pytest.raises(ValueError):
         diff_patch(np.zeros((3, 3), bool), np.zeros((3, 4), bool))
+
+
+# ---------------------------------------------------------------------------------- properties
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Mouse positions at 1/64 px (avoids underflow artefacts such as 1e-300 in the reference).
+coord = st.integers(-20 * 64, 80 * 64).map(lambda v: v / 64)
+
+
+@given(
+    pts=st.lists(st.tuples(coord, coord), min_size=1, max_size=6),
+    radius=st.integers(4, 40 * 16).map(lambda v: v / 16),  # r = 0 is all ties
+    value=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_property_stroke_exact_and_bounded(pts, radius, value, seed):
+    shape = (50, 61)
+    mask = np.random.default_rng(seed).random(shape) > 0.5
+    before = mask.copy()
+    rect = paint_stroke(mask, np.array(pts), radius, value)
+    hit = brute_capsules(shape, pts, radius)
+    expected = before.copy()
+    expected[hit] = value
+    np.testing.assert_array_equal(mask, expected)
+    outside = np.ones(shape, bool)
+    outside[rect.slices] = False
+    assert not hit[outside].any()
+    assert rect == rect.clip(shape)
+    patch = diff_patch(before, mask)
+    if patch is None:
+        np.testing.assert_array_equal(before, mask)
+    else:
+        assert patch.rect.union(rect) == rect
+        patch.revert(mask)
+        np.testing.assert_array_equal(mask, before)
+
+
+@given(
+    verts=st.lists(st.tuples(coord, coord), min_size=3, max_size=8),
+    value=st.booleans(),
+)
+def test_property_polygon_stays_in_rect(verts, value):
+    shape = (50, 61)
+    mask = np.full(shape, not value)
+    rect = paint_polygon(mask, np.array(verts), value)
+    changed = mask == value
+    outside = np.ones(shape, bool)
+    outside[rect.slices] = False
+    assert not changed[outside].any()
