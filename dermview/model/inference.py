@@ -188,6 +188,9 @@ class Segmenter:
             if cached is not None:
                 return cached
             model, meta = wmod.load_model(path, device=dev)
+            if dev == "cpu":
+                # NHWC is ~15-20% faster for these convolutions on CPU (bench_inference.py).
+                model = model.to(memory_format=torch.channels_last)
             seg = cls(model=model, meta=meta, device=dev, weights_path=path, weights_sha256=sha)
             _CACHE[key] = seg
             return seg
@@ -274,6 +277,8 @@ class Segmenter:
     def _forward(self, batch: np.ndarray, tta: bool) -> np.ndarray:
         with torch.inference_mode():
             t = torch.from_numpy(batch).to(self.device)
+            if self.device == "cpu":
+                t = t.contiguous(memory_format=torch.channels_last)
             p = torch.sigmoid(self.model(t).float())
             if tta:
                 pf = torch.sigmoid(self.model(torch.flip(t, dims=[3])).float())
