@@ -73,6 +73,25 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _json_default(obj: Any) -> Any:
+    """JSON encoder fallback: numpy scalars/arrays, paths and dataclass-like objects."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    raise TypeError(f"{type(obj).__name__} cannot be stored in a label sidecar")
+
+
+def _dumps(obj: Any, indent: int | None = 2) -> str:
+    return json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default)
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -287,8 +306,9 @@ def save_label(
     meta.mask_sha256 = hashlib.sha256(png_bytes).hexdigest()
     meta.lesion_pixels = lesion_pixels
     new_dict = meta.to_dict()
-    json_bytes = (json.dumps(new_dict, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    json_bytes = (_dumps(new_dict) + "\n").encode("utf-8")
 
+    new_dict = json.loads(json_bytes)  # plain types, as a reader will see it
     unchanged = old_png == png_bytes and _without_modified(old_meta) == _without_modified(new_dict)
     if old_png is not None and not unchanged:
         backup_dir = png_path.parent / BACKUP_DIRNAME
@@ -431,7 +451,7 @@ class RecoveryStore:
             "meta": meta or {},
         }
         info = PngImagePlugin.PngInfo()
-        info.add_itxt(_RECOVERY_KEY, json.dumps(header, ensure_ascii=False))
+        info.add_itxt(_RECOVERY_KEY, _dumps(header, indent=None))
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(arr != 0)).save(
             buf, format="PNG", compress_level=1, pnginfo=info

@@ -105,6 +105,22 @@ def test_save_writes_png_0_255_and_json_fields(image):
     assert read_label_meta(image) == d
 
 
+def test_numpy_values_in_metadata_are_stored_as_plain_json(image, tmp_path):
+    meta = meta_for(image, edited=True, edited_pixels=np.int64(12),
+                    preprocess_params={"t": np.float32(0.25), "shape": (3, 5),
+                                       "path": tmp_path / "x"})
+    meta.threshold = np.float32(0.5)
+    _, js = save_label(image, make_mask(), meta)
+    d = json.loads(js.read_text(encoding="utf-8"))
+    assert d["edited_pixels"] == 12 and d["threshold"] == 0.5
+    assert d["preprocess_params"] == {"t": 0.25, "shape": [3, 5], "path": str(tmp_path / "x")}
+    store = RecoveryStore(tmp_path / "rec")
+    store.save(image, make_mask(), {"n": np.int32(3)})
+    assert store.entries()[0].meta == {"n": 3}
+    with pytest.raises(TypeError):
+        save_label(image, make_mask(), meta_for(image, preprocess_params={"x": object()}))
+
+
 def test_load_missing_and_wrong_size(image, tmp_path):
     assert load_label(image, (30, 40)) is None
     save_label(image, make_mask(), meta_for(image))
