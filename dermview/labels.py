@@ -47,6 +47,7 @@ __all__ = [
     "load_label",
     "read_label_meta",
     "label_status",
+    "label_mismatch",
     "list_backups",
     "utc_now",
 ]
@@ -371,6 +372,27 @@ def load_label(
         return None
     mask = load_mask(png_path, shape=tuple(shape))
     return mask, _read_json(json_path)
+
+
+def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
+    """Warning text when a loaded label's sidecar names another image file, else None.
+
+    The sidecar's ``image_sha256`` is compared with the image's bytes: a difference means the
+    image was changed after labelling, or another image with the same stem (``a.jpg`` and
+    ``a.png``) owns the label. No sidecar or no hash: None (nothing to check).
+    """
+    if not meta or not isinstance(meta.get("image_sha256"), str) or not meta["image_sha256"]:
+        return None
+    try:
+        actual = image_sha256(image_path)
+    except ImageReadError:
+        return None
+    if actual == meta["image_sha256"]:
+        return None
+    name = Path(image_path).name
+    return (f"The saved label of {name} was made for a different file (its SHA-256 does not "
+            f"match): the image was changed after labelling, or another image with the same "
+            f"name stem shares this label. Check the mask before saving.")
 
 
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:

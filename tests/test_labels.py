@@ -21,6 +21,7 @@ from dermview.labels import (
     LabelMeta,
     RecoveryStore,
     image_sha256,
+    label_mismatch,
     label_paths,
     label_status,
     list_backups,
@@ -133,6 +134,18 @@ def test_save_rejects_mask_of_wrong_size(image):
     with pytest.raises(MaskError, match="not saved"):
         save_label(image, np.zeros((10, 10), bool), meta_for(image))
     assert not (image.parent / "labels").exists()
+
+
+def test_label_mismatch_detects_other_image(image):
+    save_label(image, make_mask(), meta_for(image))
+    meta = load_label(image, (30, 40))[1]
+    assert label_mismatch(image, meta) is None
+    assert label_mismatch(image, None) is None
+    twin = image.with_suffix(".png")  # same stem: shares the label file
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(twin)
+    assert label_paths(twin) == label_paths(image)
+    msg = label_mismatch(twin, load_label(twin, (30, 40))[1])
+    assert msg is not None and twin.name in msg
 
 
 def test_status_values(image, tmp_path):
