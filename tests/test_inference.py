@@ -248,3 +248,25 @@ def test_bundled_default_segments_samples():
         gt = load_mask(SAMPLES / f"{stem}_segmentation.png", shape=rgb.shape[:2])
         scores.append(dice(segment_image(rgb, seg).mask, gt))
     assert min(scores) > 0.8, scores
+
+
+def test_pipeline_with_preprocessing_masks_out_frame(tmp_path):
+    from dermview.preprocess.params import PreprocessParams
+
+    inference.clear_cache()
+    seg = Segmenter.load(make_weights(tmp_path, "pre", preprocess=True), device="cpu")
+    rgb = load_image(SAMPLES / "IMD009.jpg")  # PH2: dark corners and hair
+    res = segment_image(rgb, seg, threshold=1e-6, clean=False)  # preprocessing from metadata
+    assert res.params == PreprocessParams()
+    pre = res.preprocessed
+    assert pre is not None and pre.image.shape == rgb.shape and pre.frame_mask.any()
+    assert pre.hair_count > 0 and pre.hair_mask.any()
+    # the frame is never lesion: probability 0 there, so even a tiny threshold leaves it out
+    assert (res.prob[pre.frame_mask] == 0).all()
+    np.testing.assert_array_equal(res.mask, ~pre.frame_mask)
+    assert res.timings["preprocess"] > 0
+    # explicit None switches preprocessing off even for a model trained with it
+    assert segment_image(rgb, seg, params=None).preprocessed is None
+    # the network saw the repaired image, not the original
+    np.testing.assert_allclose(res.prob[~pre.frame_mask],
+                               seg.predict(pre.image)[~pre.frame_mask], atol=1e-6)
