@@ -270,3 +270,28 @@ def test_pipeline_with_preprocessing_masks_out_frame(tmp_path):
     # the network saw the repaired image, not the original
     np.testing.assert_allclose(res.prob[~pre.frame_mask],
                                seg.predict(pre.image)[~pre.frame_mask], atol=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present on this machine")
+def test_gpu_that_fails_to_load_gives_device_error(tiny, monkeypatch):
+    # torch claims CUDA, but moving the model there fails (here: a CPU-only build)
+    monkeypatch.setattr(inference, "cuda_available", lambda: True)
+    with pytest.raises(DeviceError, match="could not be moved to the GPU"):
+        Segmenter.load(tiny, device="cuda")
+
+
+def test_out_of_memory_is_reported(tiny, monkeypatch):
+    seg = Segmenter.load(tiny, device="cpu")
+
+    def boom(*_args):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(seg, "model", boom)
+    with pytest.raises(MemoryError, match="not enough memory"):
+        seg.predict(np.zeros((8, 8, 3), np.uint8))
+    # on a GPU, the message says so and suggests the CPU
+    monkeypatch.setattr(seg, "_forward_unchecked", boom)
+    monkeypatch.setattr(seg, "device", "cuda")
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    with pytest.raises(DeviceError, match="ran out of memory"):
+        seg.predict(np.zeros((8, 8, 3), np.uint8))

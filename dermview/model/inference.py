@@ -187,7 +187,15 @@ class Segmenter:
             cached = _CACHE.get(key)
             if cached is not None:
                 return cached
-            model, meta = wmod.load_model(path, device=dev)
+            try:
+                model, meta = wmod.load_model(path, device=dev)
+            except (RuntimeError, AssertionError) as exc:  # GPU too old for this build, busy, ...
+                if dev == "cpu":
+                    raise
+                raise DeviceError(
+                    f"The model could not be moved to the GPU ({dev}): "
+                    f"{str(exc).splitlines()[0]}. Use --device cpu."
+                ) from None
             if dev == "cpu":
                 # NHWC is ~15-20% faster for these convolutions on CPU (bench_inference.py).
                 model = model.to(memory_format=torch.channels_last)
@@ -275,6 +283,18 @@ class Segmenter:
         return prob
 
     def _forward(self, batch: np.ndarray, tta: bool) -> np.ndarray:
+        try:
+            return self._forward_unchecked(batch, tta)
+        except torch.OutOfMemoryError:
+            if self.device == "cpu":
+                raise MemoryError("not enough memory to run the model") from None
+            torch.cuda.empty_cache()
+            raise DeviceError(
+                f"The GPU ({self.device}) ran out of memory; close other GPU programs or use "
+                "the CPU (--device cpu)."
+            ) from None
+
+    def _forward_unchecked(self, batch: np.ndarray, tta: bool) -> np.ndarray:
         with torch.inference_mode():
             t = torch.from_numpy(batch).to(self.device)
             if self.device == "cpu":
