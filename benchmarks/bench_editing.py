@@ -11,7 +11,8 @@ Measures, on an H×W mask (default 3000×4000, i.e. a 4000×3000 image):
     call over the whole image, and ``diff_patch`` vs ``np.argwhere`` of the difference;
   * autosave: ``RecoveryStore.save`` and ``save_label`` of the mask (to a temp folder).
 
-Prints a table and JSON; ``--json PATH`` also writes the JSON. Times are medians in ms.
+Also the cost and effect of ``MaskPatch.compact`` (undo memory). Prints a table and JSON;
+``--json PATH`` also writes the JSON. Times are medians in ms.
 
     python benchmarks/bench_editing.py --json bench_editing.json
 """
@@ -211,8 +212,22 @@ def bench_ops(shape, repeat):
         ("smooth r=3", lambda: editing.smooth(mask, 3), naive_smooth),
         ("diff_patch (whole-mask op)", lambda: editing.diff_patch(mask, grown), naive_diff),
     ]
-    return [{"name": n, "ms": timeit(a, repeat), "naive_ms": timeit(b, repeat)}
+    rows = [{"name": n, "ms": timeit(a, repeat), "naive_ms": timeit(b, repeat)}
             for n, a, b in cases]
+    # Undo memory: compacting a whole-mask patch, and undoing from the compact form.
+    patch = editing.diff_patch(mask, grown)
+    raw_bytes = patch.nbytes
+    rows.append({"name": "compact whole-mask patch",
+                 "ms": timeit(lambda: editing.diff_patch(mask, grown).compact(), repeat)
+                 - timeit(lambda: editing.diff_patch(mask, grown), repeat),
+                 "naive_ms": None})
+    patch.compact()
+    work = grown.copy()
+    rows.append({"name": "undo from compact patch", "ms": timeit(lambda: patch.revert(work),
+                                                                 repeat), "naive_ms": None})
+    rows.append({"name": "patch size raw -> compact (KiB)", "ms": raw_bytes / 1024,
+                 "naive_ms": None, "compact_kib": patch.nbytes / 1024})
+    return rows
 
 
 def bench_files(shape, repeat):
@@ -263,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         naive = f"{r['naive_ms']:10.3f}" if r["naive_ms"] is not None else f"{'-':>10s}"
         sp = f"{r['speedup']:8.1f}×" if r["speedup"] else f"{'-':>9s}"
+        if "compact_kib" in r:
+            print(f"{r['name']:34s} {r['ms']:10.0f} -> {r['compact_kib']:.0f} KiB")
+            continue
         print(f"{r['name']:34s} {r['ms']:10.3f} {naive} {sp}")
     text = json.dumps(result, indent=2)
     print(text)

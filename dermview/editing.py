@@ -15,6 +15,7 @@ Undo/redo is done with :class:`MaskPatch` (the region before and after a change)
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 
 import cv2
@@ -427,13 +428,66 @@ def smooth(mask: np.ndarray, radius: float = 3) -> np.ndarray:
 # Undo patches
 
 
-@dataclass
-class MaskPatch:
-    """One undoable change: the region ``rect`` before and after (``bool`` arrays)."""
+def _pack(arr: np.ndarray) -> bytes:
+    return zlib.compress(np.packbits(arr, axis=None).tobytes(), 1)
 
-    rect: Rect
-    before: np.ndarray
-    after: np.ndarray
+
+def _unpack(data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    bits = np.frombuffer(zlib.decompress(data), dtype=np.uint8)
+    return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).view(bool)
+
+
+class MaskPatch:
+    """One undoable change: the region ``rect`` of the mask before and after it.
+
+    ``MaskPatch(rect, before, after)`` takes ``bool`` arrays of the rectangle's shape (kept by
+    reference, not copied). :meth:`compact` stores them bit-packed and zlib-compressed
+    (typically 100-300× smaller; a few ms per megapixel) so a long undo history of whole-mask
+    operations on large images stays small; ``before``/``after`` are then decompressed on
+    access. A GUI can compact a patch once it is no longer the newest undo step.
+    """
+
+    __slots__ = ("rect", "_before", "_after", "_packed", "_changed")
+
+    def __init__(self, rect: Rect, before: np.ndarray, after: np.ndarray) -> None:
+        before = np.asarray(before)
+        after = np.asarray(after)
+        shape = (rect.height, rect.width)
+        if before.shape != shape or after.shape != shape:
+            raise ValueError(
+                f"patch arrays must have the rectangle's shape {shape}, got {before.shape} "
+                f"and {after.shape}"
+            )
+        if before.dtype != bool or after.dtype != bool:
+            raise TypeError("patch arrays must be bool")
+        self.rect = rect
+        self._before: np.ndarray | bytes = before
+        self._after: np.ndarray | bytes = after
+        self._packed = False
+        self._changed: int | None = None
+
+    def __repr__(self) -> str:
+        state = "compact" if self._packed else "raw"
+        return f"MaskPatch({self.rect}, {state}, {self.nbytes} bytes)"
+
+    @property
+    def before(self) -> np.ndarray:
+        """The region before the change, ``bool`` ``(rect.height, rect.width)``."""
+        if self._packed:
+            return _unpack(self._before, (self.rect.height, self.rect.width))  # type: ignore[arg-type]
+        return self._before  # type: ignore[return-value]
+
+    @property
+    def after(self) -> np.ndarray:
+        """The region after the change, ``bool`` ``(rect.height, rect.width)``."""
+        if self._packed:
+            return _unpack(self._after, (self.rect.height, self.rect.width))  # type: ignore[arg-type]
+        return self._after  # type: ignore[return-value]
+
+    @property
+    def compacted(self) -> bool:
+        """True once :meth:`compact` has packed the arrays."""
+        return self._packed
 
     def apply(self, mask: np.ndarray) -> Rect:
         """Redo: write ``after`` into ``mask``; returns the dirty rectangle."""
@@ -447,13 +501,26 @@ class MaskPatch:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the patch, in bytes."""
-        return int(self.before.nbytes + self.after.nbytes)
+        """Memory held by the patch data, in bytes."""
+        if self._packed:
+            return len(self._before) + len(self._after)  # type: ignore[arg-type]
+        return int(self._before.nbytes + self._after.nbytes)  # type: ignore[union-attr]
 
     @property
     def changed_pixels(self) -> int:
-        """Number of pixels whose value differs between before and after."""
-        return int(np.count_nonzero(self.before != self.after))
+        """Number of pixels whose value differs between before and after (cached)."""
+        if self._changed is None:
+            self._changed = int(np.count_nonzero(self.before != self.after))
+        return self._changed
+
+    def compact(self) -> MaskPatch:
+        """Store the arrays bit-packed and compressed (idempotent); returns ``self``."""
+        if not self._packed:
+            self.changed_pixels  # noqa: B018 - cache it while the arrays are at hand
+            self._before = _pack(self._before)  # type: ignore[arg-type]
+            self._after = _pack(self._after)  # type: ignore[arg-type]
+            self._packed = True
+        return self
 
 
 def patch_for(mask: np.ndarray, rect: Rect) -> np.ndarray:

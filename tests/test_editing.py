@@ -374,6 +374,40 @@ def test_diff_patch_round_trip(width):
     # within= gives the same rectangle when it holds the change.
     assert diff_patch(old, new, within=Rect(0, 50, 0, width)).rect == patch.rect
     assert diff_patch(old, new, within=Rect(10, 40, 5, 45)).rect == patch.rect
+    # Compacted patches behave the same.
+    raw_before, raw_after = patch.before.copy(), patch.after.copy()
+    changed = patch.changed_pixels
+    assert patch.compact() is patch and patch.compacted
+    np.testing.assert_array_equal(patch.before, raw_before)
+    np.testing.assert_array_equal(patch.after, raw_after)
+    assert patch.changed_pixels == changed == int((raw_before != raw_after).sum())
+    patch.apply(work)
+    np.testing.assert_array_equal(work, new)
+    patch.revert(work)
+    np.testing.assert_array_equal(work, old)
+    patch.compact()  # idempotent
+    np.testing.assert_array_equal(patch.after, raw_after)
+
+
+def test_compact_patch_is_small_for_large_masks():
+    old = np.zeros((3000, 4000), bool)
+    old[500:2500, 800:3200] = True
+    new = grow(old, 1)
+    patch = diff_patch(old, new)
+    raw = patch.nbytes
+    assert raw == 2 * 2002 * 2402
+    patch.compact()
+    assert patch.nbytes * 100 < raw
+    work = new.copy()
+    patch.revert(work)
+    np.testing.assert_array_equal(work, old)
+
+
+def test_mask_patch_checks_shapes():
+    with pytest.raises(ValueError):
+        MaskPatch(Rect(0, 2, 0, 3), np.zeros((2, 2), bool), np.zeros((2, 3), bool))
+    with pytest.raises(TypeError):
+        MaskPatch(Rect(0, 2, 0, 2), np.zeros((2, 2), np.uint8), np.zeros((2, 2), bool))
 
 
 def test_patch_for_snapshot_then_inplace_edit():
