@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import glob
 import hashlib
 import io
 import json
@@ -65,6 +66,8 @@ MAX_BACKUPS = 20
 #: Identifies the sidecar format.
 SIDECAR_FORMAT = "dermview-label"
 SIDECAR_VERSION = 1
+#: Age (s) after which a leftover temporary file of an interrupted write is deleted.
+STALE_TEMP_SECONDS = 3600
 
 _STATUS = ("new", "segmented", "corrected")
 
@@ -244,6 +247,16 @@ def _prune_backups(image_path: Path, labels_dir: PathLike | None) -> None:
                 p.unlink()
 
 
+def _sweep_stale_temp(folder: Path, prefix: str) -> None:
+    """Delete ``<prefix>*.tmp`` files older than an hour: leftovers of a killed atomic write
+    (a save in progress in another window is younger and is left alone)."""
+    limit = time.time() - STALE_TEMP_SECONDS
+    for tmp in folder.glob(f"{glob.escape(prefix)}*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < limit:
+                tmp.unlink()
+
+
 def _without_modified(d: dict[str, Any] | None) -> dict[str, Any] | None:
     if d is None:
         return None
@@ -339,6 +352,8 @@ def save_label(
             log.error("Could not roll back %s after a failed sidecar write", png_path)
         raise
     _prune_backups(image_path, labels_dir)
+    for target in (png_path, json_path):
+        _sweep_stale_temp(target.parent, f".{target.name}.")
     return png_path, json_path
 
 
@@ -408,8 +423,6 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
 # Autosave and crash recovery
 
 _RECOVERY_KEY = "dermview-recovery"
-#: Age (s) after which a leftover temporary file in the recovery folder is deleted.
-STALE_TEMP_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -506,11 +519,7 @@ class RecoveryStore:
     def _sweep_temp(self) -> None:
         """Delete temporary files left by a write that was killed (older than an hour, so a
         save in progress in another dermview window is never touched)."""
-        limit = time.time() - STALE_TEMP_SECONDS
-        for tmp in self.folder.glob(".*.tmp"):
-            with contextlib.suppress(OSError):
-                if tmp.stat().st_mtime < limit:
-                    tmp.unlink()
+        _sweep_stale_temp(self.folder, ".")
 
     def entries(self) -> list[RecoveryEntry]:
         """Autosaves present, newest first (unreadable files are skipped).

@@ -388,3 +388,17 @@ def test_recovery_sweeps_stale_temp_files(tmp_path):
     os.utime(stale, (old, old))
     assert len(store.entries()) == 1
     assert not stale.exists() and fresh.exists()
+
+
+def test_save_label_sweeps_stale_temp_files(image):
+    png, js = save_label(image, make_mask(0), meta_for(image))
+    stale = png.parent / f".{png.name}.k1ll3d.tmp"
+    fresh = png.parent / f".{js.name}.busy.tmp"
+    other = png.parent / ".unrelated.png.old.tmp"
+    for p in (stale, fresh, other):
+        p.write_bytes(b"partial")
+    old = os.path.getmtime(stale) - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    save_label(image, make_mask(1), meta_for(image))
+    assert not stale.exists() and fresh.exists() and other.exists()
