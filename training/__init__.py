@@ -1,0 +1,1 @@
+"""Training, data handling and baselines for dermview segmentation models (not shipped)."""
