@@ -402,3 +402,49 @@ def test_save_label_sweeps_stale_temp_files(image):
     os.utime(other, (old, old))
     save_label(image, make_mask(1), meta_for(image))
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
+def test_process_killed_between_write_and_rename_keeps_old_label(image, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    png, js = save_label(image, make_mask(0), meta_for(image))
+    old = snapshot(png.parent)
+    ready = tmp_path / "ready"
+    script = f"""
+import os, time, numpy as np
+from pathlib import Path
+from dermview.labels import LabelMeta, save_label
+real_replace = os.replace
+def stuck_replace(src, dst):
+    if Path(dst).name != {png.name!r}:
+        return real_replace(src, dst)  # backups go through
+    Path({str(ready)!r}).write_text(src)
+    time.sleep(60)
+os.replace = stuck_replace
+mask = np.ones((30, 40), bool)
+save_label({str(image)!r}, mask, LabelMeta(image_sha256="x", image_size=(40, 30)))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert ready.exists(), "the child never reached the rename"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    # The new data sits in a temp file; the label itself is the old one, byte for byte.
+    temp = Path(ready.read_text())
+    assert temp.exists() and temp.name.endswith(".tmp")
+    after = snapshot(png.parent)
+    assert [k for k in after if k.endswith(".tmp")] == [temp.name]
+    assert {k: v for k, v in after.items() if not k.startswith((BACKUP_DIRNAME, "."))} == old
+    assert png.read_bytes() == old[png.name] and js.read_bytes() == old[js.name]
+    np.testing.assert_array_equal(load_label(image, (30, 40))[0], make_mask(0))
