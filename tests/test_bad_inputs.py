@@ -1,0 +1,567 @@
+"""The bad-input matrix (issue 6): every strange input, through every door.
+
+Each case is run against ``dermview.io``, the CLI in-process (``preprocess``, ``segment``,
+``evaluate``) and, for a few, the CLI in a subprocess (what a user sees). For each: a clear,
+specific message (asserted), no traceback, no partial output file, an existing label left
+intact; valid but unusual images are processed, not refused.
+
+``python tests/test_bad_inputs.py`` prints the matrix (input → behaviour → message) as a
+Markdown table, from real runs of :func:`dermview.io.load_image` (see docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from dermview import io as dio
+from dermview.cli import main
+from dermview.errors import DermviewError, ImageReadError, ImageTooLargeError, MaskError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- file makers
+
+
+def _pil(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _cv(suffix: str, arr: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(suffix, arr)
+    assert ok
+    return buf.tobytes()
+
+
+def _skin(h: int = 48, w: int = 64) -> np.ndarray:
+    """A small skin-like RGB image with a darker central blob (a 'lesion')."""
+    rr, cc = np.mgrid[0:h, 0:w]
+    img = np.empty((h, w, 3), np.uint8)
+    img[...] = (205, 160, 140)
+    blob = ((rr - h / 2) / (h / 4)) ** 2 + ((cc - w / 2) / (w / 4)) ** 2 < 1
+    img[blob] = (120, 80, 60)
+    return img
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _bomb_png() -> bytes:
+    """About 1 KB; its header claims 30000×30000 RGB (2.7 GB decoded)."""
+    rows = (b"\x00" + b"\x00" * 90000) * 2
+    return (b"\x89PNG\r\n\x1a\n"
+            + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(rows, 9)) + _png_chunk(b"IEND", b""))
+
+
+def _exif_rotated() -> bytes:
+    img = Image.fromarray(_skin(20, 40))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    return _pil(img, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def _jpeg() -> bytes:
+    return _pil(Image.fromarray(_skin()), "JPEG", quality=90)
+
+
+def _png() -> bytes:
+    rng = np.random.default_rng(3)
+    return _pil(Image.fromarray(rng.integers(0, 256, (48, 64, 3), np.uint8)), "PNG")
+
+
+def _palette_transparent() -> bytes:
+    img = Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    return _pil(img, "PNG", transparency=0)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input file and what must happen to it.
+
+    ``error`` is the exception ``load_image`` raises (``None``: a valid image), ``words``
+    must appear in the message, ``shape`` is the expected ``(H, W)`` of a valid image.
+    """
+
+    id: str
+    filename: str
+    make: Callable[[], bytes]
+    behaviour: str
+    error: type[DermviewError] | None = None
+    words: tuple[str, ...] = ()
+    shape: tuple[int, int] | None = None
+
+
+IMAGE_CASES = [
+    Case("zero-byte", "empty.jpg", lambda: b"", "refused",
+         ImageReadError, ("empty.jpg", "empty (0 bytes)")),
+    Case("truncated-jpeg", "cut_jpeg.jpg", lambda: _jpeg()[: len(_jpeg()) // 2], "refused",
+         ImageReadError, ("cut_jpeg.jpg", "truncated")),
+    Case("truncated-png", "cut_png.png", lambda: _png()[: len(_png()) // 2], "refused",
+         ImageReadError, ("cut_png.png", "truncated")),
+    Case("random-bytes-jpg", "noise.jpg", lambda: np.random.default_rng(5).bytes(3000), "refused",
+         ImageReadError, ("noise.jpg", "not a readable image")),
+    Case("text-as-png", "notes.png", lambda: b"Lesion notes, left forearm.\n" * 20, "refused",
+         ImageReadError, ("notes.png", "not a readable image")),
+    Case("bomb-30000x30000", "bomb.png", _bomb_png, "refused before decoding",
+         ImageTooLargeError, ("bomb.png", "30000×30000", "limit is 80 MP")),
+    Case("16bit-png-grey", "g16.png",
+         lambda: _cv(".png", (_skin()[:, :, 0].astype(np.uint16) * 257)), "read, scaled 0-65535 → 0-255",
+         shape=(48, 64)),
+    Case("16bit-png-rgb", "rgb16.png",
+         lambda: _cv(".png", _skin()[:, :, ::-1].astype(np.uint16) * 257), "read, scaled, rounded",
+         shape=(48, 64)),
+    Case("16bit-tiff-grey", "g16_tiff.tif",
+         lambda: _cv(".tif", (_skin()[:, :, 0].astype(np.uint16) * 257)), "read, scaled",
+         shape=(48, 64)),
+    Case("16bit-tiff-rgb", "rgb16_tiff.tif",
+         lambda: _cv(".tif", _skin()[:, :, ::-1].astype(np.uint16) * 257), "read, scaled, rounded",
+         shape=(48, 64)),
+    Case("grayscale", "grey.png", lambda: _pil(Image.fromarray(_skin()[:, :, 0]), "PNG"),
+         "read, grey copied to R, G, B", shape=(48, 64)),
+    Case("palette", "palette.png",
+         lambda: _pil(Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE), "PNG"),
+         "read via the palette", shape=(48, 64)),
+    Case("palette-transparency", "palette_t.png", _palette_transparent,
+         "read, transparent on white", shape=(48, 64)),
+    Case("rgba", "rgba.png",
+         lambda: _pil(Image.fromarray(np.dstack([_skin(), np.full((48, 64), 200, np.uint8)]), "RGBA"), "PNG"),
+         "read, composited on white", shape=(48, 64)),
+    Case("cmyk-jpeg", "cmyk.jpg", lambda: _pil(Image.fromarray(_skin()).convert("CMYK"), "JPEG"),
+         "read, CMYK → RGB", shape=(48, 64)),
+    Case("bmp-32bit-zero-alpha", "opencv.bmp",
+         lambda: _cv(".bmp", np.dstack([_skin()[:, :, ::-1], np.zeros((48, 64), np.uint8)])),
+         "read, unused alpha ignored", shape=(48, 64)),
+    Case("exif-rotated-jpeg", "rotated.jpg", _exif_rotated, "read, orientation applied",
+         shape=(40, 20)),
+    Case("1x1", "one.png", lambda: _pil(Image.new("RGB", (1, 1), (90, 60, 50)), "PNG"),
+         "read", shape=(1, 1)),
+    Case("strip-20000x8", "strip.png", lambda: _pil(Image.new("RGB", (20000, 8), (200, 150, 140)), "PNG"),
+         "read", shape=(8, 20000)),
+    Case("non-ascii-space-path", "dossier é/lésion 1 病变.jpg", _jpeg, "read", shape=(48, 64)),
+]
+
+VALID = [c for c in IMAGE_CASES if c.error is None]
+INVALID = [c for c in IMAGE_CASES if c.error is not None]
+
+
+def _place(case: Case, folder: Path) -> Path:
+    path = folder / case.filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(case.make())
+    return path
+
+
+def _hidden(folder: Path) -> list[str]:
+    """Temporary / hidden files left in a folder (a partial write would leave one)."""
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+OLD_LABEL = dio.encode_png(np.tile(np.array([0, 255], np.uint8), (6, 3)))
+
+
+# --------------------------------------------------------------------------- dermview.io
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.id)
+def test_io_load_image(case, tmp_path):
+    path = _place(case, tmp_path)
+    if case.error is None:
+        rgb = dio.load_image(path)
+        assert rgb.dtype == np.uint8 and rgb.shape == (*case.shape, 3)
+        if case.shape == (48, 64):  # the skin image: lesion darker than skin, colours kept
+            assert rgb[24, 32].astype(int).sum() < rgb[2, 2].astype(int).sum()
+        return
+    with pytest.raises(case.error) as info:
+        dio.load_image(path)
+    for w in case.words:
+        assert w in str(info.value)
+    assert "Traceback" not in str(info.value) and "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- CLI: preprocess
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    rc = main(argv)
+    cap = capsys.readouterr()
+    text = cap.out + cap.err
+    assert "Traceback" not in text
+    return rc, text
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.id)
+def test_cli_preprocess(case, tmp_path, capsys):
+    path = _place(case, tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / f"{path.stem}.png"
+    target.write_bytes(OLD_LABEL)  # an earlier result that must survive a failure
+    rc, text = _run(["preprocess", str(path), "--out", str(out), "--save-masks"], capsys)
+    assert _hidden(out) == []
+    if case.error is None:
+        assert rc == 0, text
+        assert dio.load_image(target).shape == (*case.shape, 3)
+        assert dio.load_mask(out / f"{path.stem}_hair.png").shape == case.shape
+        return
+    assert rc == 1
+    assert f"skipped {path}" in text
+    for w in case.words:
+        assert w in text
+    assert target.read_bytes() == OLD_LABEL
+    assert not (out / f"{path.stem}_hair.png").exists()
+
+
+# --------------------------------------------------------------------------- CLI: segment
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    from dermview.model import inference
+    from dermview.model.nets import build_model
+    from dermview.model.weights import save_weights
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_weights(build_model("dermsegnet", width=8), path,
+                 {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
+                  "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2]})
+    inference.clear_cache()
+    return path
+
+
+def _segment(inputs: list[Path], out: Path, weights: Path, capsys, *extra: str) -> tuple[int, str]:
+    argv = ["segment", *map(str, inputs), "--out", str(out), "--weights", str(weights),
+            "--device", "cpu", "--overwrite", *extra]
+    return _run(argv, capsys)
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.id)
+def test_cli_segment(case, tmp_path, capsys, tiny_weights):
+    path = _place(case, tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    label = out / f"{path.stem}_segmentation.png"
+    label.write_bytes(OLD_LABEL)
+    rc, text = _segment([path], out, tiny_weights, capsys, "--no-preprocess")
+    assert _hidden(out) == []
+    if case.error is None:
+        assert rc == 0, text
+        mask = dio.load_mask(label)
+        assert mask.shape == case.shape
+        return
+    assert rc == 1
+    assert f"skipped {path}" in text
+    for w in case.words:
+        assert w in text
+    assert label.read_bytes() == OLD_LABEL
+
+
+def test_cli_segment_batch_goes_on_after_bad_files(tmp_path, capsys, tiny_weights):
+    inp = tmp_path / "in"
+    paths = [_place(c, inp) for c in IMAGE_CASES if "/" not in c.filename]
+    out = tmp_path / "out"
+    rc, text = _segment([inp], out, tiny_weights, capsys, "--no-preprocess")
+    assert rc == 1
+    written = sorted(p.name for p in out.iterdir())
+    expected = sorted(f"{Path(c.filename).stem}_segmentation.png" for c in VALID if "/" not in c.filename)
+    assert written == expected
+    assert text.count("dermview segment: skipped ") == len(INVALID)
+    assert len(paths) == len(IMAGE_CASES) - 1
+
+
+# --------------------------------------------------------------------------- output folder
+
+
+def _sample(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "IMD_x.jpg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_jpeg())
+    return path
+
+
+def _raise_on(monkeypatch, target, attr: str, err: int) -> None:
+    def fail(*_a, **_k):
+        raise OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(target, attr, fail)
+
+
+@pytest.mark.parametrize("command", ["preprocess", "segment"])
+@pytest.mark.parametrize("fault,words", [
+    ("read-only", "read-only"),
+    ("disk-full", "the disk is full"),
+])
+def test_cli_output_faults_keep_existing_label(tmp_path, capsys, monkeypatch, tiny_weights,
+                                               command, fault, words):
+    src = _sample(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / ("IMD_x.png" if command == "preprocess" else "IMD_x_segmentation.png")
+    target.write_bytes(OLD_LABEL)
+    if fault == "read-only":  # simulated: chmod does not stop root
+        _raise_on(monkeypatch, dio.tempfile, "mkstemp", errno.EROFS)
+    else:
+        _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
+    if command == "preprocess":
+        rc, text = _run(["preprocess", str(src), "--out", str(out)], capsys)
+    else:
+        rc, text = _segment([src], out, tiny_weights, capsys, "--no-preprocess")
+    assert rc == 1
+    assert words in text and target.name in text
+    assert target.read_bytes() == OLD_LABEL
+    assert _hidden(out) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_cli_real_read_only_folder(tmp_path, capsys):
+    src = _sample(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        rc, text = _run(["preprocess", str(src), "--out", str(out)], capsys)
+    finally:
+        out.chmod(0o755)
+    assert rc == 1 and "read-only" in text and list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["preprocess", "segment"])
+def test_cli_output_is_a_file(tmp_path, capsys, tiny_weights, command):
+    src = _sample(tmp_path)
+    out = tmp_path / "out.txt"
+    out.write_text("keep me")
+    argv = [command, str(src), "--out", str(out)]
+    if command == "segment":
+        argv += ["--weights", str(tiny_weights), "--device", "cpu"]
+    rc, text = _run(argv, capsys)
+    assert rc == 2 and "dermview: error:" in text and "output folder" in text
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("command", ["preprocess", "segment"])
+def test_cli_missing_input(tmp_path, capsys, tiny_weights, command):
+    out = tmp_path / "out"
+    argv = [command, str(tmp_path / "nope.jpg"), "--out", str(out)]
+    if command == "segment":
+        argv += ["--weights", str(tiny_weights), "--device", "cpu"]
+    rc, text = _run(argv, capsys)
+    assert rc == 1 and "nope.jpg" in text and "no such file or folder" in text
+
+
+# --------------------------------------------------------------------------- weights via the CLI
+
+
+def _rewrite_sha(weights: Path) -> None:
+    meta_file = weights.with_suffix(".json")
+    meta = json.loads(meta_file.read_text())
+    meta["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    meta_file.write_text(json.dumps(meta))
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def _bad_weights(kind: str, good: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.pt"
+    path.write_bytes(good.read_bytes())
+    path.with_suffix(".json").write_bytes(good.with_suffix(".json").read_bytes())
+    data = path.read_bytes()
+    if kind == "missing":
+        path.unlink()
+    elif kind == "no-metadata":
+        path.with_suffix(".json").unlink()
+    elif kind == "truncated":
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "altered-byte":
+        b = bytearray(data)
+        b[len(b) // 2] ^= 0x10
+        path.write_bytes(bytes(b))
+    elif kind == "code-payload":
+        torch.save({"stem.0.conv.weight": _Payload(folder / "pwned")}, path)
+        _rewrite_sha(path)  # the SHA-256 matches: only weights_only=True stops it
+    return path
+
+
+WEIGHT_CASES = [
+    ("missing", ("Model weights not found", "model.pt")),
+    ("no-metadata", ("model.pt has no metadata file", "not loaded")),
+    ("truncated", ("model.pt does not match its recorded SHA-256",)),
+    ("altered-byte", ("model.pt does not match its recorded SHA-256", "altered")),
+    ("code-payload", ("model.pt contains objects other than tensors (possibly code)", "refused")),
+]
+
+
+@pytest.mark.parametrize("kind,words", WEIGHT_CASES, ids=[k for k, _ in WEIGHT_CASES])
+def test_cli_segment_bad_weights(tmp_path, capsys, tiny_weights, kind, words):
+    from dermview.model import inference
+
+    inference.clear_cache()
+    weights = _bad_weights(kind, tiny_weights, tmp_path / "w")
+    src = _sample(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    label = out / "IMD_x_segmentation.png"
+    label.write_bytes(OLD_LABEL)
+    rc, text = _segment([src], out, weights, capsys)
+    assert rc == 2
+    lines = [ln for ln in text.splitlines() if ln.startswith("dermview: error:")]
+    assert len(lines) == 1, text
+    for w in words:
+        assert w in lines[0]
+    assert "weights_only" not in text
+    assert label.read_bytes() == OLD_LABEL and _hidden(out) == []
+    assert not (tmp_path / "w" / "pwned").exists()
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def _mask_bytes(kind: str, gt: np.ndarray) -> bytes:
+    if kind == "zero-one":
+        return dio.encode_png(gt.astype(np.uint8))
+    if kind == "grey-levels":
+        return dio.encode_png(np.where(gt, 200, 40).astype(np.uint8))
+    if kind == "rgb-red":
+        rgb = np.zeros((*gt.shape, 3), np.uint8)
+        rgb[gt] = (255, 0, 0)
+        return dio.encode_png(rgb)
+    if kind == "16bit":
+        return _cv(".png", gt.astype(np.uint16) * 65535)
+    if kind == "other-size":
+        return dio.encode_png(np.zeros((gt.shape[0] + 3, gt.shape[1]), np.uint8))
+    if kind == "damaged":
+        return dio.encode_png(gt.astype(np.uint8) * 255)[:40]
+    raise AssertionError(kind)
+
+
+MASK_CASES = [
+    ("zero-one", None), ("grey-levels", None), ("rgb-red", None), ("16bit", None),
+    ("other-size", MaskError), ("damaged", ImageReadError),
+]
+
+
+@pytest.mark.parametrize("kind,error", MASK_CASES, ids=[k for k, _ in MASK_CASES])
+def test_io_load_mask(tmp_path, kind, error):
+    gt = np.zeros((12, 16), bool)
+    gt[3:9, 4:12] = True
+    path = tmp_path / "ISIC_1_segmentation.png"
+    path.write_bytes(_mask_bytes(kind, gt))
+    if error is None:
+        np.testing.assert_array_equal(dio.load_mask(path, shape=gt.shape), gt)
+        return
+    with pytest.raises(error) as info:
+        dio.load_mask(path, shape=gt.shape)
+    assert "ISIC_1_segmentation.png" in str(info.value)
+    if kind == "other-size":
+        assert "16×15" in str(info.value) and "16×12" in str(info.value)
+
+
+@pytest.mark.parametrize("kind,error", MASK_CASES, ids=[k for k, _ in MASK_CASES])
+def test_cli_evaluate_masks(tmp_path, capsys, kind, error):
+    gt = np.zeros((12, 16), bool)
+    gt[3:9, 4:12] = True
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    for stem in ("ISIC_1", "ISIC_2"):
+        dio.save_mask(gt_dir / f"{stem}_segmentation.png", gt)
+    dio.save_mask(pred_dir / "ISIC_2_segmentation.png", gt)
+    (pred_dir / "ISIC_1_segmentation.png").write_bytes(_mask_bytes(kind, gt))
+    report = tmp_path / "scores.json"
+    rc, text = _run(["evaluate", str(pred_dir), str(gt_dir), "--json", str(report)], capsys)
+    scores = json.loads(report.read_text())
+    if error is None:
+        assert rc == 0, text
+        assert {r["id"]: r["dice"] for r in scores["per_image"]} == {"ISIC_1": 1.0, "ISIC_2": 1.0}
+        return
+    assert rc == 1
+    assert "skipped ISIC_1" in text and "ISIC_1_segmentation.png" in text
+    assert [r["id"] for r in scores["per_image"]] == ["ISIC_2"]
+    assert scores["failed"][0]["id"] == "ISIC_1"
+
+
+# --------------------------------------------------------------------------- what a user sees
+
+
+def _subprocess(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "dermview", *args], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=REPO)
+
+
+def test_subprocess_bad_images_no_traceback(tmp_path):
+    inp = tmp_path / "in"
+    for c in INVALID:
+        _place(c, inp)
+    out = tmp_path / "out"
+    proc = _subprocess("preprocess", str(inp), "--out", str(out))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for c in INVALID:
+        assert f"skipped {inp / c.filename}: " in proc.stderr
+        assert all(w in proc.stderr for w in c.words)
+    assert list(out.iterdir()) == []
+
+
+def test_subprocess_code_payload_weights(tmp_path, tiny_weights):
+    weights = _bad_weights("code-payload", tiny_weights, tmp_path / "w")
+    out = tmp_path / "out"
+    proc = _subprocess("segment", str(_sample(tmp_path)), "--out", str(out),
+                       "--weights", str(weights), "--device", "cpu")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("dermview: error: model.pt contains")
+    assert not (tmp_path / "w" / "pwned").exists()
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- matrix for the docs
+
+
+def _markdown_matrix() -> str:
+    import tempfile
+
+    rows = ["| input | behaviour | message shown / result |", "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as d:
+        for case in IMAGE_CASES:
+            path = _place(case, Path(d))
+            try:
+                rgb = dio.load_image(path)
+                result = f"RGB uint8 {rgb.shape[1]}×{rgb.shape[0]}"
+            except DermviewError as exc:
+                result = f"`{type(exc).__name__}`: {exc}".replace(d + "/", "")
+            rows.append(f"| {case.id} (`{case.filename}`) | {case.behaviour} | {result} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(_markdown_matrix())
