@@ -16,14 +16,16 @@ from dermview import __version__, paths
 
 def ensure_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
     """The QApplication (created once, with the names QSettings/QStandardPaths use)."""
+    QtCore.QCoreApplication.setApplicationName(paths.APP_NAME)
+    QtCore.QCoreApplication.setOrganizationName("")
+    QtCore.QCoreApplication.setApplicationVersion(__version__)
     app = QtWidgets.QApplication.instance()
     if app is None:
-        QtCore.QCoreApplication.setApplicationName(paths.APP_NAME)
-        QtCore.QCoreApplication.setOrganizationName("")
-        QtCore.QCoreApplication.setApplicationVersion(__version__)
         app = QtWidgets.QApplication(argv if argv is not None else [sys.argv[0]])
+    if not app.property("dermview_styled"):
         app.setStyle("Fusion")
         _dark_palette(app)
+        app.setProperty("dermview_styled", True)
     return app  # type: ignore[return-value]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dermview import __version__, labels
+from dermview import __version__, labels, paths
 from dermview.errors import DermviewError
 from dermview.gui import dialogs, render
 from dermview.gui.document import Document, ModelInfo
@@ -93,6 +93,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel = PreprocessPanel()
         self.panel.set_params(self.settings.params())
         self.worklist = Worklist()
+        self.worklist.resolver = self.labels_dir_for
         self._build_segment_panel(device)
         self._build_tools_panel()
         self.history = QtWidgets.QUndoView(self.doc.undo_stack)
@@ -516,7 +517,7 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         old = self.doc.path
         try:
-            self.doc.open(path, self.labels_dir, self.reference_dir)
+            self.doc.open(path, self.labels_dir_for(path), self.reference_dir or path.parent)
         except DermviewError as exc:
             self._progress_stop()
             self.show_error("Cannot open image", str(exc))
@@ -627,6 +628,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worklist.labels_dir = self.labels_dir
         self.worklist.refresh()
 
+    def labels_dir_for(self, image: Path) -> Path | None:
+        """Labels folder for ``image``: the chosen one, else ``labels/`` beside the image, except
+        for images inside the program's own resources (never written): a per-user folder."""
+        if self.labels_dir is not None:
+            return self.labels_dir
+        try:
+            Path(image).resolve().relative_to(paths.resources_dir())
+        except ValueError:
+            return None
+        return paths.user_data_dir() / "labels"
+
     def choose_labels_dir(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self, "Labels folder (Cancel = labels/ beside each image)",
@@ -638,7 +650,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.reference_dir = Path(folder) if folder else None
         self.settings.set("reference_dir", str(self.reference_dir or ""))
         if self.doc.has_image:
-            self.doc.set_reference_dir(self.reference_dir)
+            self.doc.set_reference_dir(self.reference_dir or self.doc.path.parent)
 
     def choose_reference_dir(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(

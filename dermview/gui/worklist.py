@@ -26,6 +26,8 @@ class Worklist(QtWidgets.QWidget):
         super().__init__(parent)
         self.paths: list[Path] = []
         self.labels_dir: Path | None = None
+        #: Optional ``image → labels folder`` function (overrides ``labels_dir``).
+        self.resolver = None
         self.current = -1
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -59,7 +61,9 @@ class Worklist(QtWidgets.QWidget):
         self.refresh()
 
     def status(self, row: int) -> str:
-        return labels.label_status(self.paths[row], self.labels_dir)
+        path = self.paths[row]
+        folder = self.resolver(path) if self.resolver is not None else self.labels_dir
+        return labels.label_status(path, folder)
 
     def refresh(self, path: Path | None = None) -> None:
         """Re-read the status of one image (or all)."""

@@ -1,0 +1,489 @@
+"""The desktop app driven like a user: real widgets, real files, offscreen (pytest-qt)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from dermview import editing  # noqa: E402
+from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
+from dermview.gui.image_view import to_rc  # noqa: E402
+from dermview.gui.testing import isolate, process, tiny_weights  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+Btn = QtWidgets.QMessageBox.StandardButton
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    return tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Record message boxes instead of blocking; ``boxes.answer`` is what questions return."""
+
+    class Boxes:
+        def __init__(self) -> None:
+            self.warnings: list[tuple[str, str]] = []
+            self.questions: list[tuple[str, str]] = []
+            self.answer = Btn.Cancel
+
+    b = Boxes()
+
+    def warning(parent, title, text, *a, **k):
+        b.warnings.append((title, text))
+        return Btn.Ok
+
+    def question(parent, title, text, *a, **k):
+        b.questions.append((title, text))
+        return b.answer
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", staticmethod(warning))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "critical", staticmethod(warning))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", staticmethod(question))
+    return b
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    """Two sample images in a fresh folder (labels go to <folder>/labels)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(SAMPLES / f"{stem}.jpg", folder / f"{stem}.jpg")
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, weights, boxes):
+    settings = isolate(tmp_path)
+    ensure_app()
+    windows = []
+
+    def make(paths=None, **kw):
+        win = create_main_window(paths, weights=str(weights), settings=settings,
+                                 recovery_folder=tmp_path / "recovery", **kw)
+        windows.append(win)
+        if paths:
+            assert win.wait_idle(30)
+        return win
+
+    yield make
+    for win in windows:
+        win.doc.undo_stack.setClean()
+        win.close()
+        assert win.threads_running() == []
+        win.deleteLater()
+    process(10)
+
+
+def drag(qtbot, pane, points_xy, modifier=QtCore.Qt.KeyboardModifier.NoModifier):
+    """Press at the first view point, move through the others, release at the last."""
+    vp = pane.viewport()
+    pts = [pane.view_to_widget(x, y) for x, y in points_xy]
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[0])
+    for p in pts[1:]:
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[-1])
+    return pts
+
+
+# ------------------------------------------------------------------------------- opening
+def test_open_sample_then_change_t_updates_preview(make_window, data):
+    win = make_window([data / "IMD009.jpg"])
+    assert win.doc.has_image and win.doc.path.name == "IMD009.jpg"
+    pre = win.doc.preview
+    assert pre is not None and pre.image.shape == win.doc.image.shape
+    n = pre.hair_count
+    assert n > 2, "the hairy sample should show hair"
+    assert f"N = <b>{n}</b>" in win.panel.result_label.text()
+    # T below N → PDE; T above N → bilinear. Change it with the real spin box.
+    win.panel.t_spin.setValue(n + 50)
+    assert win.wait_idle(30)
+    assert win.doc.preview_params.hair_threshold == n + 50
+    assert win.doc.preview.repair_mode == "bilinear"
+    assert "bilinear" in win.panel.result_label.text()
+    win.panel.t_spin.setValue(0)
+    assert win.wait_idle(30)
+    assert win.doc.preview.repair_mode == "pde"
+    assert "PDE" in win.panel.result_label.text()
+    # Hair off: nothing detected, repair none.
+    win.panel.hair_check.setChecked(False)
+    assert win.wait_idle(30)
+    assert win.doc.preview.hair_count == 0 and win.doc.preview.repair_mode == "none"
+    # Reset to defaults restores the parameters.
+    qtbot_click(win.panel.reset_button)
+    assert win.wait_idle(30)
+    assert win.doc.preview_params.remove_hair is True
+    assert win.doc.preview_params.hair_threshold == 10
+
+
+def qtbot_click(button):
+    button.click()
+
+
+def test_corrupt_file_shows_message_and_app_keeps_running(make_window, data, boxes):
+    win = make_window([data / "IMD009.jpg"])
+    bad = data / "broken.jpg"
+    bad.write_bytes((data / "IMD002.jpg").read_bytes()[:300])
+    assert not win.open_image(bad)
+    assert boxes.warnings, "a message box must appear"
+    assert "broken.jpg" in boxes.warnings[-1][1]
+    assert win.doc.path.name == "IMD009.jpg"  # still the previous image
+    text = data / "notes.png"
+    text.write_text("not an image")
+    assert not win.open_image(text)
+    assert "notes.png" in boxes.warnings[-1][1]
+    # Still usable afterwards.
+    assert win.open_image(data / "IMD002.jpg")
+    assert win.doc.path.name == "IMD002.jpg"
+
+
+def test_folder_worklist_and_page_keys(make_window, data, qtbot):
+    win = make_window([data])
+    assert [p.name for p in win.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
+    assert win.doc.path.name == "IMD002.jpg"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_PageDown)
+    assert win.doc.path.name == "IMD009.jpg"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_PageUp)
+    assert win.doc.path.name == "IMD002.jpg"
+    win.before.setFocus()
+    qtbot.keyClick(win.before, QtCore.Qt.Key.Key_Right)
+    assert win.doc.path.name == "IMD009.jpg"
+    assert win.worklist.table.item(1, 1).text() == "new"
+
+
+# ------------------------------------------------------------------------------- segmentation
+def test_segment_shows_overlay_and_threshold_is_undoable(make_window, data):
+    win = make_window([data / "IMD009.jpg"])
+    assert win.buffers["mask"].data[..., 3].max() == 0
+    win.act_segment.trigger()
+    assert win.seg_host.busy
+    assert win.wait_idle(60)
+    assert win.doc.prob is not None and win.doc.prob.shape == win.doc.shape
+    assert win.doc.model.name == "tiny-test"
+    assert win.doc.undo_stack.count() == 1
+    assert win.doc.undo_stack.text(0) == "Apply model prediction"
+    mask = win.doc.mask.copy()
+    alpha = win.buffers["mask"].data[..., 3]
+    assert alpha.shape == mask.shape
+    assert np.array_equal(alpha > 0, mask), "overlay shows exactly the mask"
+    assert "tiny-test" in win.model_label.text()
+    assert win.windowTitle().startswith("IMD009.jpg*")
+    # Heat map toggle.
+    win.heat_check.setChecked(True)
+    assert win.after.overlays["heat"].isVisible()
+    assert win.buffers["heat"].shape == mask.shape
+    # A new threshold re-thresholds the probability (one undo step).
+    from dermview.postprocess import mask_from_prob
+
+    t = next(t for t in (0.51, 0.49, 0.52, 0.48, 0.55, 0.45, 0.6, 0.4, 0.7, 0.3, 0.9, 0.1)
+             if not np.array_equal(mask_from_prob(win.doc.prob, t), mask))
+    win.set_threshold(t)
+    assert win.threshold_label.text() == f"{t:.2f}"
+    assert np.array_equal(win.doc.mask, mask_from_prob(win.doc.prob, t))
+    assert win.doc.undo_stack.count() == 2
+    win.undo()
+    assert np.array_equal(win.doc.mask, mask)
+
+
+def test_start_segmentation_twice_quickly_applies_one_result(make_window, data):
+    win = make_window([data / "IMD009.jpg"])
+    win.segment()
+    win.segment()
+    assert win.wait_idle(60)
+    process(300)  # a stale result, if any, would arrive now
+    assert win.doc.undo_stack.count() == 1
+    assert win.doc.prob is not None
+
+
+def test_cancel_then_close_during_segmentation(make_window, tmp_path, qtbot):
+    big = tmp_path / "big.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (2400, 3200, 3), dtype=np.uint8)).save(big)
+    win = make_window([big])
+    win.segment()
+    assert win.seg_host.busy
+    qtbot.mouseClick(win.cancel_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not win.seg_host.busy
+    assert win.seg_progress.format() == "Cancelled"
+    # The worker finishes its step in the background; its result is dropped.
+    qtbot.waitUntil(lambda: not win.seg_host.worker.running.is_set(), timeout=60_000)
+    process(200)
+    assert win.doc.prob is None and win.doc.undo_stack.count() == 0
+    # Close while a new segmentation runs: no crash, no thread left running.
+    win.segment()
+    process(30)
+    win.close()
+    assert win.threads_running() == []
+
+
+def test_cuda_selected_but_absent_gives_clear_message(make_window, data, boxes):
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    except ImportError:  # pragma: no cover
+        pass
+    win = make_window([data / "IMD009.jpg"])
+    # Before the background probe answers, the worker reports the device error.
+    win.cuda_ok = None
+    win.set_device("cuda")
+    assert win.segment()
+    assert win.wait_idle(60)
+    assert boxes.warnings and "CUDA" in boxes.warnings[-1][1]
+    assert win.doc.prob is None
+    # After the probe: CUDA is disabled in the list with a tooltip, and asking gives a message.
+    win.seg_host.worker.probe()
+    process(100)
+    assert win.cuda_ok is False
+    item = win.device_combo.model().item(win.device_combo.findData("cuda"))
+    assert not item.isEnabled() and "CUDA" in item.toolTip()
+    n = len(boxes.warnings)
+    assert not win.segment()
+    assert len(boxes.warnings) == n + 1 and "CUDA" in boxes.warnings[-1][1]
+    # CPU works.
+    win.set_device("cpu")
+    assert win.segment() and win.wait_idle(60) and win.doc.prob is not None
+
+
+# ------------------------------------------------------------------------------- editing
+def test_brush_drag_changes_exactly_the_stroke_pixels_and_undo_redo(make_window, data, qtbot):
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    process(20)
+    before = win.doc.mask.copy()
+    assert not before.any()
+    win.set_tool("brush")
+    win.edit.set_radius(6)
+    drag(qtbot, win.before, [(100.5, 120.5), (180.5, 160.5)])
+    mask = win.doc.mask.copy()
+    assert mask.any()
+    # The expected pixels: the same stroke painted by the core from the view coordinates the
+    # mouse positions map to.
+    a = to_rc(win.before.widget_to_view(win.before.view_to_widget(100.5, 120.5)))
+    b = to_rc(win.before.widget_to_view(win.before.view_to_widget(180.5, 160.5)))
+    expected = np.zeros_like(before)
+    editing.paint_stroke(expected, np.array([a, b]), 6.0, True)
+    assert np.array_equal(mask, expected)
+    # Sanity, independent of the core: the stroke runs between the two points.
+    rows, cols = np.nonzero(mask)
+    assert abs(rows.min() - (120 - 6)) <= 2 and abs(rows.max() - (160 + 6)) <= 2
+    assert abs(cols.min() - (100 - 6)) <= 2 and abs(cols.max() - (180 + 6)) <= 2
+    # The overlay was updated for those pixels only.
+    assert np.array_equal(win.buffers["mask"].data[..., 3] > 0, mask)
+    assert win.doc.undo_stack.count() == 1 and win.doc.dirty
+    assert win.windowTitle().startswith("IMD009.jpg*")
+    # Eraser through the middle, then undo/redo.
+    win.set_tool("eraser")
+    drag(qtbot, win.before, [(140.5, 100.5), (140.5, 180.5)])
+    erased = win.doc.mask.copy()
+    assert erased.sum() < mask.sum()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(win.doc.mask, mask)
+    win.undo()
+    assert np.array_equal(win.doc.mask, before)
+    assert not win.doc.dirty and not win.windowTitle().startswith("IMD009.jpg*")
+    assert not win.buffers["mask"].data[..., 3].any()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z,
+                   QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier)
+    assert np.array_equal(win.doc.mask, mask)
+    win.redo()
+    assert np.array_equal(win.doc.mask, erased)
+
+
+def test_brush_size_keys_and_operations(make_window, data, qtbot):
+    win = make_window([data / "IMD009.jpg"])
+    win.set_tool("brush")
+    r = win.edit.radius
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketRight)
+    assert win.edit.radius > r and win.radius_spin.value() == win.edit.radius
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketLeft)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketLeft)
+    assert win.edit.radius < r
+    assert win.before.cursor_radius == win.edit.radius
+    # Polygon: three clicks + Enter add a triangle.
+    win.set_tool("polygon_add")
+    for x, y in ((50.5, 50.5), (150.5, 50.5), (100.5, 150.5)):
+        qtbot.mouseClick(win.before.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                         pos=win.before.view_to_widget(x, y))
+        process(5)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return)
+    tri = win.doc.mask.copy()
+    assert 4000 < tri.sum() < 6000  # area 5000 px
+    assert win.doc.undo_stack.text(win.doc.undo_stack.count() - 1) == "Lasso add"
+    n = win.doc.undo_stack.count()
+    assert win.edit.grow() and win.doc.mask.sum() > tri.sum()
+    assert win.edit.shrink()
+    assert win.edit.clear() and not win.doc.mask.any()
+    assert win.doc.undo_stack.count() == n + 3
+    win.undo()
+    win.undo()
+    win.undo()
+    assert np.array_equal(win.doc.mask, tri)
+    # Lasso subtract (drag) cuts out a region.
+    win.set_tool("lasso_subtract")
+    drag(qtbot, win.before, [(90, 60), (120, 60), (120, 100), (90, 100)])
+    assert win.doc.mask.sum() < tri.sum()
+    assert not win.doc.mask[80, 105]
+
+
+# ------------------------------------------------------------------------------- saving
+def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtbot):
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    win.segment()
+    assert win.wait_idle(60)
+    win.set_tool("brush")
+    win.edit.set_radius(5)
+    drag(qtbot, win.before, [(30.5, 30.5), (60.5, 30.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    png, js = data / "labels" / "IMD009_segmentation.png", data / "labels" / "IMD009_segmentation.json"
+    assert png.is_file() and js.is_file()
+    arr = np.asarray(Image.open(png))
+    assert arr.ndim == 2 and arr.dtype == np.uint8 and arr.shape == win.doc.shape
+    assert set(np.unique(arr)) <= {0, 255}
+    assert np.array_equal(arr == 255, win.doc.mask)
+    meta = json.loads(js.read_text())
+    assert meta["image_sha256"] == hashlib.sha256(img.read_bytes()).hexdigest()
+    assert meta["image_size"] == [512, 384]
+    assert meta["model_name"] == "tiny-test"
+    assert meta["model_sha256"] == hashlib.sha256(Path(win.weights).read_bytes()).hexdigest()
+    assert meta["preprocess_params"]["hair_threshold"] == win.params().hair_threshold
+    assert meta["threshold"] == pytest.approx(win.doc.threshold)
+    assert meta["edited"] is True and meta["edit_operations"] == 1 and meta["edited_pixels"] > 0
+    assert meta["user"] and meta["created"] and meta["modified"]
+    assert meta["app_version"]
+    assert not win.doc.dirty and "*" not in win.windowTitle()
+    assert win.worklist.status(0) == "corrected"
+    saved = win.doc.mask.copy()
+    # Reopen in a fresh window: the label is loaded, the title is clean.
+    win.close()
+    win2 = make_window([img])
+    assert win2.doc.label_loaded
+    assert np.array_equal(win2.doc.mask, saved)
+    assert np.array_equal(win2.buffers["mask"].data[..., 3] > 0, saved)
+    # Saving again keeps the previous version as a backup.
+    win2.edit.grow()
+    assert win2.save()
+    assert list((data / "labels" / ".backup").glob("IMD009_segmentation.*.png"))
+    meta2 = json.loads(js.read_text())
+    assert meta2["edit_operations"] == 2 and meta2["created"] == meta["created"]
+
+
+def test_unsaved_changes_prompt_and_nothing_lost(make_window, data, boxes, qtbot):
+    win = make_window([data])
+    first = win.doc.path
+    win.edit.set_radius(8)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(200.5, 200.5), (250.5, 220.5)])
+    edited = win.doc.mask.copy()
+    assert win.doc.dirty
+    # Cancel: stay on the image, edits intact.
+    boxes.answer = Btn.Cancel
+    assert not win.next_image()
+    assert boxes.questions and "unsaved" in boxes.questions[-1][1].lower()
+    assert win.doc.path == first and np.array_equal(win.doc.mask, edited)
+    # Closing the window is refused as well.
+    win.close()
+    assert win.isVisible() and win.threads_running()
+    # Save: the label is written, then we move on.
+    boxes.answer = Btn.Save
+    assert win.next_image()
+    png = data / "labels" / f"{first.stem}_segmentation.png"
+    assert np.array_equal(np.asarray(Image.open(png)) == 255, edited)
+    # Discard: edits of the second image are dropped on request only.
+    drag(qtbot, win.before, [(20.5, 20.5), (40.5, 20.5)])
+    boxes.answer = Btn.Discard
+    assert win.previous_image()
+    assert np.array_equal(win.doc.mask, edited)  # the saved label came back
+
+
+def test_autosave_and_recovery(make_window, data, boxes, qtbot, tmp_path):
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
+    edited = win.doc.mask.copy()
+    assert win.autosave()
+    assert not win.autosave()  # nothing new
+    entries = win.recovery.entries()
+    assert len(entries) == 1 and entries[0].image_path == img.resolve()
+    # Simulate a crash: the window goes away without the normal close path.
+    win.seg_host.shutdown()
+    win.preview_host.shutdown()
+    win._closing = True
+    win.hide()
+    boxes.answer = Btn.Yes
+    win2 = make_window()
+    win2.offer_recovery_at_start()
+    assert win2.wait_idle(30)
+    assert boxes.questions and "Restore" in boxes.questions[-1][1]
+    assert win2.doc.path == img.resolve() or win2.doc.path == img
+    assert np.array_equal(win2.doc.mask, edited) and win2.doc.dirty
+    assert win2.save()
+    assert win2.recovery.entries() == []
+
+
+# ------------------------------------------------------------------------------- views, help
+def test_reference_comparison_shows_dice(make_window, tmp_path):
+    folder = tmp_path / "withref"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", refs / "IMD002_segmentation.png")
+    win = make_window([folder / "IMD002.jpg"])
+    assert win.doc.reference is None
+    win.set_reference_dir(refs)
+    assert win.doc.reference is not None
+    assert win.buffers["reference"].data[..., 3].any()
+    assert "Dice 0.000" in win.metric_label.text()  # empty mask
+    from dermview.gui.edit_tools import replace_mask
+
+    replace_mask(win.doc, win.doc.reference, "copy reference")
+    process(300)
+    assert "Dice 1.000" in win.metric_label.text() and "Jaccard 1.000" in win.metric_label.text()
+
+
+def test_shortcuts_and_about(make_window, data, qtbot):
+    win = make_window([data / "IMD009.jpg"])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F1)
+    dlg = win.shortcuts_dialog
+    text = "\n".join(dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())
+                     if dlg.table.item(r, 1) is not None)
+    for key in ("Ctrl+S", "Ctrl+R", "Ctrl+Z", "PgDown", "[", "]", "B", "E"):
+        assert key in text, key
+    dlg.close()
+    about = win.show_about()
+    assert "dermview" in about.windowTitle()
+    about.close()
+
+
+def test_view_fit_and_one_to_one(make_window, data):
+    win = make_window([data / "IMD009.jpg"])
+    win.before.one_to_one()
+    process(20)
+    r1 = win.before.vb.viewRect()
+    assert abs(r1.width() - win.before.vb.width()) < 2
+    # Linked views: the other pane shows the same region.
+    r2 = win.after.vb.viewRect()
+    assert abs(r1.center().x() - r2.center().x()) < 1
+    win.before.fit()
+    process(20)
+    r3 = win.before.vb.viewRect()
+    assert r3.width() >= 512 or r3.height() >= 384
