@@ -34,15 +34,17 @@ class HairSettings:
     """Detection constants, in grey levels (L of 8-bit LUV, 0-255) and analysis-scale pixels."""
 
     t_high: float = 25.0  # D above this seeds a hair (with the trough test)
-    t_low: float = 10.0  # D above this extends a hair (hysteresis)
+    t_low: float = 14.0  # D above this extends a hair (hysteresis)
     trough_ratio: float = 0.4  # min_θ / max response at most this for a valley
     max_half_width: float = 4.5  # largest inscribed radius of a hair component (px)
     min_length: float = 20.0  # extent of a hair component (px)
     min_elongation: float = 4.0  # length / width of short components
     along_factor: int = 1  # the trough test uses lines of along_factor * size px (<= 41)
     grow: int = 2  # pixels of hysteresis growth around kept seeds
+    rim: int = 0  # final unconditional dilation (px): the anti-aliased edge of the hair
+    border: int = 3  # no seeds this close to the image edge (JPEG / resize edge lines)
     light: bool = True  # also detect light (white / grey) hair
-    light_t_high: float = 28.0
+    light_t_high: float = 16.0
     light_min_length: float = 30.0
     light_max_chroma: float = 40.0  # LUV chroma (sqrt(u*^2 + v*^2) in 8-bit units) of light hair
 
@@ -70,40 +72,18 @@ def structuring_element(shape: str, size: int) -> list[np.ndarray]:
     return [cv2.getStructuringElement(kind, (size, size))]
 
 
-def _closing_max_min(img: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    hi = lo = None
+def _bank_reduce(img: np.ndarray, kernels: list[np.ndarray], op: int, keep_max: bool) -> np.ndarray:
+    """Maximum (or minimum) over the kernel bank of a morphological operation, uint8."""
+    out = None
     for k in kernels:
-        c = cv2.morphologyEx(img, cv2.MORPH_CLOSE, k, borderType=cv2.BORDER_REPLICATE)
-        hi = c if hi is None else np.maximum(hi, c)
-        lo = c if lo is None else np.minimum(lo, c)
-    return hi, lo
-
-
-def _dilation_min(img: np.ndarray, kernels: list[np.ndarray]) -> np.ndarray:
-    """Minimum over the bank of the centred line dilations (max along each line)."""
-    lo = None
-    for k in kernels:
-        d = cv2.dilate(img, k, borderType=cv2.BORDER_REPLICATE)
-        lo = d if lo is None else np.minimum(lo, d)
-    return lo
-
-
-def _erosion_max(img: np.ndarray, kernels: list[np.ndarray]) -> np.ndarray:
-    """Maximum over the bank of the centred line erosions (min along each line)."""
-    hi = None
-    for k in kernels:
-        e = cv2.erode(img, k, borderType=cv2.BORDER_REPLICATE)
-        hi = e if hi is None else np.maximum(hi, e)
-    return hi
-
-
-def _opening_min_max(img: np.ndarray, kernels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    lo = hi = None
-    for k in kernels:
-        o = cv2.morphologyEx(img, cv2.MORPH_OPEN, k, borderType=cv2.BORDER_REPLICATE)
-        lo = o if lo is None else np.minimum(lo, o)
-        hi = o if hi is None else np.maximum(hi, o)
-    return lo, hi
+        r = cv2.morphologyEx(img, op, k)
+        if out is None:
+            out = r
+        elif keep_max:
+            np.maximum(out, r, out=out)
+        else:
+            np.minimum(out, r, out=out)
+    return out
 
 
 def _thin_long(
@@ -112,25 +92,20 @@ def _thin_long(
     """Keep the 8-connected components of ``seeds`` that are thin and long; return (mask, N).
 
     Thin: largest inscribed radius (distance transform) <= ``max_half_width``. Long: extent
-    (max of bounding-box diagonal and sqrt(12·λ1) of the pixel covariance) >= ``min_length``.
-    Short-to-medium components must also be elongated (λ1/λ2 >= ``min_elongation``²); very
-    long ones (>= 3 × ``min_length``, e.g. crossing hairs) only need to be thin.
+    ``sqrt(12·λ1)`` (λ1 = largest eigenvalue of the pixel-coordinate covariance; the length of
+    a straight segment) >= ``min_length``. Short-to-medium components must also be elongated
+    (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
+    hairs) only need to be thin.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(seeds.astype(np.uint8), connectivity=8)
+    seeds8 = seeds.view(np.uint8) if seeds.dtype == bool else seeds.astype(np.uint8)
+    n, labels = cv2.connectedComponents(seeds8, connectivity=8, ltype=cv2.CV_32S)
     if n <= 1:
-        return np.zeros_like(seeds, dtype=bool), 0
-    w = stats[:, cv2.CC_STAT_WIDTH].astype(np.float64)
-    h = stats[:, cv2.CC_STAT_HEIGHT].astype(np.float64)
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    diag = np.hypot(w, h)
-    rows, cols = np.nonzero(labels)
+        return np.zeros(seeds.shape, dtype=bool), 0
+    rows, cols = np.nonzero(seeds8)
     lab = labels[rows, cols]
-    dist = cv2.distanceTransform(seeds.astype(np.uint8), cv2.DIST_L2, 3)
-    half = np.zeros(n, np.float32)
-    np.maximum.at(half, lab, dist[rows, cols])
     r = rows.astype(np.float64)
     c = cols.astype(np.float64)
-    a = np.maximum(area, 1.0)
+    a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
     mr = np.bincount(lab, r, n) / a
     mc = np.bincount(lab, c, n) / a
     vrr = np.bincount(lab, r * r, n) / a - mr**2
@@ -141,10 +116,14 @@ def _thin_long(
     disc = np.sqrt(np.maximum(tr**2 / 4 - det, 0.0))
     l1 = tr / 2 + disc
     l2 = np.maximum(tr / 2 - disc, 1.0 / 12)
-    extent = np.maximum(diag, np.sqrt(12 * np.maximum(l1, 0.0)))
+    extent = np.sqrt(12 * np.maximum(l1, 0.0))
     elongated = l1 / l2 >= min_elongation**2
-    keep = (extent >= min_length) & (half <= max_half_width + 0.5)
-    keep &= elongated | (extent >= 3 * min_length)
+    keep = (extent >= min_length) & (elongated | (extent >= 3 * min_length))
+    keep[0] = False
+    if not keep.any():
+        return np.zeros(seeds.shape, dtype=bool), 0
+    dist = cv2.distanceTransform(seeds8, cv2.DIST_L2, 3)
+    keep[np.unique(labels[dist > max_half_width + 0.5])] = False
     keep[0] = False
     return keep[labels], int(keep.sum())
 
@@ -180,51 +159,51 @@ def detect_hair(
     h, w = rgb.shape[:2]
     if h < 3 or w < 3:
         return np.zeros((h, w), bool), 0
+    if valid is None:
+        valid = np.ones((h, w), bool)
+    seed_ok = valid.copy()
+    b = min(s.border, (min(h, w) - 1) // 2)
+    if b > 0:
+        seed_ok[:b] = seed_ok[-b:] = False
+        seed_ok[:, :b] = seed_ok[:, -b:] = False
     luv = cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv)
+    lum = np.ascontiguousarray(luv[:, :, 0])
     bank = structuring_element(se_shape, se_size)
-    if se_shape == "lines":
-        clo_hi, _ = _closing_max_min(luv, bank)
-    else:
-        clo_hi = cv2.morphologyEx(luv, cv2.MORPH_CLOSE, bank[0], borderType=cv2.BORDER_REPLICATE)
-    diff = clo_hi.astype(np.int16) - luv
-    d_l = diff[:, :, 0].astype(np.float32)
+    lines = line_kernels(min(41, s.along_factor * se_size))
+    short_lines = bank if se_shape == "lines" else line_kernels(se_size)
+    # Difference image: closing minus original (uint8, closing >= original).
+    clo = _bank_reduce(luv, bank, cv2.MORPH_CLOSE, keep_max=True)
+    d_l, d_u, d_v = cv2.split(cv2.subtract(clo, luv))
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
-    dmap = d_l + 0.5 * (diff[:, :, 1] + diff[:, :, 2]).astype(np.float32) * (d_l >= s.t_low)
-    lines = line_kernels(min(41, s.along_factor * se_size))
-    along_lo = _dilation_min(luv[:, :, 0], lines)
-    along = along_lo.astype(np.float32) - luv[:, :, 0]
-    trough = along <= s.trough_ratio * np.maximum(d_l, 1.0)
-    seeds = (dmap >= s.t_high) & trough
-    if valid is not None:
-        seeds &= valid
+    dmap = d_l.copy()
+    cv2.add(d_l, cv2.addWeighted(d_u, 0.5, d_v, 0.5, 0), dst=dmap, mask=(d_l >= s.t_low).view(np.uint8))
+    # Trough test: some orientation along which the pixel stays dark (centred line dilation).
+    along = cv2.subtract(_bank_reduce(lum, lines, cv2.MORPH_DILATE, keep_max=False), lum)
+    ratio10 = int(round(10 * s.trough_ratio))
+    trough = along.astype(np.uint16) * 10 <= np.maximum(d_l, 1).astype(np.uint16) * ratio10
+    seeds = (dmap >= s.t_high) & trough & seed_ok
     cores, n_dark = _thin_long(seeds, s.max_half_width, s.min_length, s.min_elongation)
-    allowed = dmap >= s.t_low
-    if valid is not None:
-        allowed &= valid
-    mask = _grow(cores, allowed, s.grow)
+    mask = _grow(cores, (dmap >= s.t_low) & valid, s.grow)
     n_light = 0
     if s.light:
-        lum = luv[:, :, 0]
-        op_lo, _ = _opening_min_max(lum, bank if se_shape == "lines" else line_kernels(se_size))
-        op_hi = _erosion_max(lum, lines)
-        bright = lum.astype(np.float32) - op_lo
-        along_b = lum.astype(np.float32) - op_hi
-        chroma = np.hypot(luv[:, :, 1].astype(np.float32) - 96.0, luv[:, :, 2].astype(np.float32) - 136.0)
-        lseeds = (bright >= s.light_t_high) & (along_b <= s.trough_ratio * np.maximum(bright, 1.0))
-        lseeds &= chroma <= s.light_max_chroma
-        lseeds &= ~mask
-        if valid is not None:
-            lseeds &= valid
-        lcores, n_light = _thin_long(
-            lseeds, s.max_half_width, s.light_min_length, s.min_elongation
-        )
-        lallowed = bright >= s.light_t_high / 2
-        if valid is not None:
-            lallowed &= valid
-        mask |= _grow(lcores, lallowed, s.grow)
+        bright = cv2.subtract(lum, _bank_reduce(lum, short_lines, cv2.MORPH_OPEN, keep_max=False))
+        along_b = cv2.subtract(lum, _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True))
+        trough_b = along_b.astype(np.uint16) * 10 <= np.maximum(bright, 1).astype(np.uint16) * ratio10
+        lseeds = (bright >= s.light_t_high) & trough_b & ~mask & seed_ok
+        if lseeds.any():
+            du = luv[:, :, 1].astype(np.int32) - 96
+            dv = luv[:, :, 2].astype(np.int32) - 136
+            lseeds &= (du * du + dv * dv) <= int(s.light_max_chroma**2)
+            lcores, n_light = _thin_long(
+                lseeds, s.max_half_width, s.light_min_length, s.min_elongation
+            )
+            mask |= _grow(lcores, (bright >= s.light_t_high / 2) & valid, s.grow)
     if n_dark + n_light == 0:
         return mask, 0
+    if s.rim > 0:
+        se = cv2.getStructuringElement(cv2.MORPH_CROSS, (2 * s.rim + 1, 2 * s.rim + 1))
+        mask = cv2.dilate(mask.astype(np.uint8), se).astype(bool) & valid
     # Count after growth, so that fragments of one hair joined by the hysteresis count once.
     n_comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
     return mask, int(n_comp)
