@@ -172,8 +172,8 @@ def _place(case: Case, folder: Path) -> Path:
 
 
 def _hidden(folder: Path) -> list[str]:
-    """Temporary / hidden files left in a folder (a partial write would leave one)."""
-    return sorted(p.name for p in folder.rglob(".*"))
+    """Temporary files left under a folder (a partial atomic write would leave ``.*.tmp``)."""
+    return sorted(p.name for p in folder.rglob(".*.tmp"))
 
 
 OLD_LABEL = dio.encode_png(np.tile(np.array([0, 255], np.uint8), (6, 3)))
@@ -542,6 +542,118 @@ def test_subprocess_code_payload_weights(tmp_path, tiny_weights):
     assert proc.stderr.strip().splitlines()[-1].startswith("dermview: error: model.pt contains")
     assert not (tmp_path / "w" / "pwned").exists()
     assert not out.exists() or list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- GUI open action
+
+
+@pytest.fixture(scope="module")
+def gui_weights(tmp_path_factory) -> Path:
+    pytest.importorskip("pytestqt")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from dermview.gui.testing import tiny_weights
+
+    return tiny_weights(tmp_path_factory.mktemp("gui_weights"), steps=5)
+
+
+@pytest.fixture
+def gui(qtbot, tmp_path, monkeypatch, gui_weights):
+    """A main window on a good image; message boxes recorded instead of shown."""
+    from PySide6 import QtWidgets
+
+    from dermview.gui.app import create_main_window, ensure_app
+    from dermview.gui.testing import isolate, process
+
+    shown: list[tuple[str, str]] = []
+
+    def record(_parent, title, text, *_a, **_k):
+        shown.append((title, text))
+        return QtWidgets.QMessageBox.StandardButton.Ok
+
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QtWidgets.QMessageBox, name, staticmethod(record))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", staticmethod(
+        lambda *_a, **_k: QtWidgets.QMessageBox.StandardButton.Discard))
+    settings = isolate(tmp_path / "user")
+    ensure_app()
+    good = tmp_path / "good" / "IMD_good.jpg"
+    good.parent.mkdir()
+    good.write_bytes(_jpeg())
+    win = create_main_window([good], weights=str(gui_weights), settings=settings,
+                             recovery_folder=tmp_path / "recovery", show=False)
+    assert win.wait_idle(30) and win.doc.path == good and shown == []
+    win.shown_boxes = shown
+    yield win
+    win.doc.undo_stack.setClean()
+    win.close()
+    assert win.threads_running() == []
+    win.deleteLater()
+    process(10)
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.id)
+def test_gui_open(case, gui, tmp_path):
+    path = _place(case, tmp_path / "in")
+    opened = gui.open_image(path)
+    assert gui.wait_idle(30)
+    if case.error is None:
+        assert opened and gui.shown_boxes == []
+        assert gui.doc.path == path and gui.doc.image.shape == (*case.shape, 3)
+        return
+    assert not opened
+    assert len(gui.shown_boxes) == 1
+    title, text = gui.shown_boxes[0]
+    for w in case.words:
+        assert w in text
+    assert "Traceback" not in text
+    assert gui.doc.path.name == "IMD_good.jpg"  # the previous image stays open, app usable
+    assert gui.open_image(gui.doc.path) and gui.doc.image is not None
+
+
+@pytest.mark.parametrize("kind,error", MASK_CASES, ids=[k for k, _ in MASK_CASES])
+def test_gui_open_with_existing_label(kind, error, gui, tmp_path):
+    """A saved label beside the image: read if usable, otherwise a message; never altered."""
+    folder = tmp_path / "case"
+    folder.mkdir()
+    img = folder / "ISIC_9.png"
+    rgb = np.full((12, 16, 3), 200, np.uint8)
+    dio.save_image(img, rgb)
+    gt = np.zeros((12, 16), bool)
+    gt[3:9, 4:12] = True
+    from dermview.labels import label_paths
+
+    label = label_paths(img, gui.labels_dir_for(img))[0]
+    label.parent.mkdir(parents=True, exist_ok=True)
+    label.write_bytes(_mask_bytes(kind, gt))
+    before = label.read_bytes()
+    opened = gui.open_image(img)
+    assert gui.wait_idle(30)
+    if error is None:
+        assert opened and gui.shown_boxes == []
+        np.testing.assert_array_equal(gui.doc.mask, gt)
+    else:
+        assert not opened and len(gui.shown_boxes) == 1
+        assert "ISIC_9_segmentation.png" in gui.shown_boxes[0][1]
+        assert gui.doc.path.name == "IMD_good.jpg"
+    assert label.read_bytes() == before
+
+
+@pytest.mark.parametrize("fault,words", [("read-only", "read-only"), ("disk-full", "disk is full")])
+def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
+    from dermview.labels import label_paths
+
+    label = label_paths(gui.doc.path, gui.labels_dir_for(gui.doc.path))[0]
+    labels_dir = label.parent
+    assert gui.save()  # a first label
+    before = label.read_bytes()
+    gui.doc.mask[:] = True  # a change to save (content only; save writes the document's mask)
+    if fault == "read-only":
+        _raise_on(monkeypatch, dio.tempfile, "mkstemp", errno.EROFS)
+    else:
+        _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
+    assert not gui.save()
+    assert len(gui.shown_boxes) == 1 and words in gui.shown_boxes[0][1]
+    assert label.read_bytes() == before and _hidden(labels_dir) == []
 
 
 # --------------------------------------------------------------------------- matrix for the docs
