@@ -419,8 +419,11 @@ def _fsync_folder(folder: Path) -> None:
 def _describe_write_error(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return f"Cannot save {path.name}: the disk is full. Nothing was written."
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno == errno.EROFS:
         return f"Cannot save {path.name}: the folder {path.parent} is read-only."
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"Cannot save {path.name}: no permission to write in {path.parent} "
+                "(the folder or the file is read-only).")
     if exc.errno == errno.ENOENT:
         return f"Cannot save {path.name}: the folder {path.parent} does not exist."
     return f"Cannot save {path.name}: {exc.strerror or exc}"

@@ -345,7 +345,7 @@ def test_cli_real_read_only_folder(tmp_path, capsys):
         rc, text = _run(["preprocess", str(src), "--out", str(out)], capsys)
     finally:
         out.chmod(0o755)
-    assert rc == 1 and "read-only" in text and list(out.iterdir()) == []
+    assert rc == 1 and "no permission to write" in text and list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["preprocess", "segment"])
@@ -660,18 +660,79 @@ def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
 
 
 def _markdown_matrix() -> str:
+    """The matrix from real runs: images (load_image), masks (load_mask), weights
+    (load_model), output faults (save_mask with simulated OS errors)."""
     import tempfile
+    from unittest import mock
+
+    from dermview.model import weights as wmod
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
 
     rows = ["| input | behaviour | message shown / result |", "|---|---|---|"]
     with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
         for case in IMAGE_CASES:
-            path = _place(case, Path(d))
+            path = _place(case, tmp)
             try:
                 rgb = dio.load_image(path)
                 result = f"RGB uint8 {rgb.shape[1]}×{rgb.shape[0]}"
             except DermviewError as exc:
-                result = f"`{type(exc).__name__}`: {exc}".replace(d + "/", "")
-            rows.append(f"| {case.id} (`{case.filename}`) | {case.behaviour} | {result} |")
+                result = f"`{type(exc).__name__}`: {exc}"
+            rows.append(f"| image: {case.id} (`{case.filename}`) | {case.behaviour} | "
+                        f"{cell(result.replace(d, '<folder>'))} |")
+        gt = np.zeros((12, 16), bool)
+        gt[3:9, 4:12] = True
+        for kind, _error in MASK_CASES:
+            path = tmp / "ISIC_1_segmentation.png"
+            path.write_bytes(_mask_bytes(kind, gt))
+            try:
+                m = dio.load_mask(path, shape=gt.shape)
+                result = "read; equals the 0/255 mask" if np.array_equal(m, gt) else "read; DIFFERS"
+                behaviour = "read"
+            except DermviewError as exc:
+                result, behaviour = f"`{type(exc).__name__}`: {exc}", "refused"
+            rows.append(f"| mask: {kind} | {behaviour} | {cell(result)} |")
+        torch.manual_seed(0)
+        good = tmp / "good" / "model.pt"
+        good.parent.mkdir()
+        from dermview.model.nets import build_model
+
+        wmod.save_weights(build_model("dermsegnet", width=8), good,
+                          {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
+                           "mean": [0.5] * 3, "std": [0.25] * 3})
+        for i, (kind, _words) in enumerate(WEIGHT_CASES):
+            path = _bad_weights(kind, good, tmp / f"w{i}")
+            try:
+                wmod.load_model(path)
+                result = "LOADED"
+            except DermviewError as exc:
+                result = f"`{type(exc).__name__}`: {exc}"
+            ran = (tmp / f"w{i}" / "pwned").exists()
+            rows.append(f"| weights: {kind} | refused{' — CODE RAN' if ran else ''} | "
+                        f"{cell(result.replace(d, '<folder>'))} |")
+        label = tmp / "IMD002_segmentation.png"
+        for fault, target, attr, err in [
+            ("read-only folder", dio.tempfile, "mkstemp", errno.EROFS),
+            ("permission denied", dio.tempfile, "mkstemp", errno.EACCES),
+            ("disk full (ENOSPC)", os, "fsync", errno.ENOSPC),
+        ]:
+            label.write_bytes(OLD_LABEL)
+
+            def fail(*_a, _err=err, **_k):
+                raise OSError(_err, os.strerror(_err))
+
+            with mock.patch.object(target, attr, fail):
+                try:
+                    dio.save_mask(label, gt)
+                    result = "SAVED"
+                except DermviewError as exc:
+                    result = f"`{type(exc).__name__}`: {exc}"
+            kept = label.read_bytes() == OLD_LABEL and not _hidden(tmp)
+            rows.append(f"| save label: {fault} | refused; old label "
+                        f"{'intact, no temp file' if kept else 'DAMAGED'} | "
+                        f"{cell(result.replace(d, '<folder>'))} |")
     return "\n".join(rows)
 
 
