@@ -63,6 +63,10 @@ EXCLUDE_DEST_GLOBS: tuple[str, ...] = (
     "PySide6/Qt/lib/libQt6EglFs*",
 )
 
+#: Destinations kept although a glob above matches them: ``import torch`` checks that
+#: torch_shm_manager exists (it serves shared-memory tensors between processes).
+KEEP_DEST_GLOBS: tuple[str, ...] = ("torch/bin/torch_shm_manager", "torch/bin/torch_shm_manager.exe")
+
 #: Qt platform plugins the bundle must carry (xcb: X11 desktops, wayland, offscreen: headless
 #: self-test and CI, minimal: diagnostics).
 REQUIRED_QT_PLATFORMS: tuple[str, ...] = ("xcb", "offscreen")
@@ -76,4 +80,6 @@ def excluded_module(name: str) -> bool:
 def excluded_dest(dest: str) -> bool:
     """True when a bundle destination path matches :data:`EXCLUDE_DEST_GLOBS`."""
     dest = dest.replace("\\", "/")
+    if any(fnmatch(dest, g) for g in KEEP_DEST_GLOBS):
+        return False
     return any(fnmatch(dest, g) for g in EXCLUDE_DEST_GLOBS)

@@ -116,7 +116,7 @@ def test_excluded_modules_are_never_loaded_by_the_app(tmp_path):
     "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
     "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/lib/libQt6Widgets.so.6",
     "PySide6/Qt/lib/libQt6XcbQpa.so.6", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
-    "resources/models/dermview_default.pt", "cv2/cv2.abi3.so",
+    "resources/models/dermview_default.pt", "cv2/cv2.abi3.so", "torch/bin/torch_shm_manager",
 ])
 def test_needed_files_are_kept(dest):
     assert not bundle_config.excluded_dest(dest)
