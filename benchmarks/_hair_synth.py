@@ -62,7 +62,7 @@ def add_hair(
         alpha = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
         light = bool(rng.random() < light_fraction)
         if light:
-            grey = rng.uniform(max(200.0, skin_l + 30), 250.0)
+            grey = rng.uniform(min(max(200.0, skin_l + 30), 245.0), 252.0)
             colour = np.array([grey, grey, grey * rng.uniform(0.95, 1.0)], np.float32)
             opacity = rng.uniform(0.6, 0.9)
         else:

@@ -55,8 +55,10 @@ def test_drawn_hair_found_and_repaired():
     err_before = np.abs(hairy.astype(int) - clean)[truth].mean()
     err_after = np.abs(r.image.astype(int) - clean)[truth].mean()
     assert err_after < 0.15 * err_before
-    # Outside the hair mask nothing changed, and the mask hugs the hair.
-    assert np.array_equal(r.image[~r.hair_mask], hairy[~r.hair_mask])
+    # Nothing changed further than one pixel from the hair mask, and the mask hugs the hair.
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    near = cv2.dilate(r.hair_mask.view(np.uint8), cross).astype(bool)
+    assert np.array_equal(r.image[~near], hairy[~near])
     rim = cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     assert (r.hair_mask & ~rim).sum() < 0.02 * truth.sum()
 

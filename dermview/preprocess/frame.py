@@ -13,6 +13,9 @@ import numpy as np
 
 from dermview.preprocess.inpaint import pushpull_fill
 
+#: Fill sources are taken at least this fraction of the short side away from the frame (the
+#: ring just inside a vignette is still darkened).
+SOURCE_MARGIN = 0.05
 #: A detected "frame" covering more than this fraction of the image is refused (a dark photo).
 MAX_FRAME_FRACTION = 0.75
 #: Lightness margin (0-255) above the threshold into which the frame may grow by a few pixels,
@@ -114,9 +117,15 @@ def fill_frame(rgb: np.ndarray, frame_mask: np.ndarray) -> np.ndarray:
     if not frame_mask.any() or frame_mask.all():
         return rgb.copy()
     h, w = frame_mask.shape
-    r = max(1, round(min(h, w) / 100))
+    r = max(1, round(SOURCE_MARGIN * min(h, w)))
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     wide = cv2.dilate(frame_mask.view(np.uint8), se)
+    # Sources: the lighter half of the remaining pixels (skin, not the darkened ring of a
+    # vignette nor a lesion that reaches the frame).
+    light = lightness(rgb)
+    rest = light[wide == 0]
+    if rest.size:
+        wide[light < np.percentile(rest, 50)] = 1
     s = min(1.0, COARSE_SIZE / max(h, w))
     if s < 1:
         ch, cw = max(1, round(h * s)), max(1, round(w * s))

@@ -36,6 +36,7 @@ class HairSettings:
     t_high: float = 25.0  # D above this seeds a hair (with the trough test)
     t_low: float = 14.0  # D above this extends a hair (hysteresis)
     trough_ratio: float = 0.4  # min_θ / max response at most this for a valley
+    trough_sigma: float = 1.0  # Gaussian smoothing (px) of L before the trough test
     max_half_width: float = 4.5  # largest inscribed radius of a hair component (px)
     min_length: float = 20.0  # extent of a hair component (px)
     min_elongation: float = 4.0  # length / width of short components
@@ -46,6 +47,8 @@ class HairSettings:
     light: bool = True  # also detect light (white / grey) hair
     light_t_high: float = 16.0
     light_min_length: float = 30.0
+    light_max_half_width: float = 3.0
+    light_grow: int = 1
     light_max_chroma: float = 40.0  # LUV chroma (sqrt(u*^2 + v*^2) in 8-bit units) of light hair
 
 
@@ -87,15 +90,22 @@ def _bank_reduce(img: np.ndarray, kernels: list[np.ndarray], op: int, keep_max: 
 
 
 def _thin_long(
-    seeds: np.ndarray, max_half_width: float, min_length: float, min_elongation: float
+    seeds: np.ndarray,
+    max_half_width: float,
+    min_length: float,
+    min_elongation: float,
+    max_fill: float = 0.2,
+    max_thick_share: float = 0.03,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` that are thin and long; return (mask, N).
 
-    Thin: largest inscribed radius (distance transform) <= ``max_half_width``. Long: extent
+    Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
+    it (distance transform; hair crossings are a little thicker). Long: extent
     ``sqrt(12·λ1)`` (λ1 = largest eigenvalue of the pixel-coordinate covariance; the length of
     a straight segment) >= ``min_length``. Short-to-medium components must also be elongated
     (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
-    hairs) only need to be thin.
+    hairs) may be less elongated but must stay sparse: pixel count / area of the 2-sigma
+    ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair).
     """
     seeds8 = seeds.view(np.uint8) if seeds.dtype == bool else seeds.astype(np.uint8)
     n, labels = cv2.connectedComponents(seeds8, connectivity=8, ltype=cv2.CV_32S)
@@ -118,12 +128,17 @@ def _thin_long(
     l2 = np.maximum(tr / 2 - disc, 1.0 / 12)
     extent = np.sqrt(12 * np.maximum(l1, 0.0))
     elongated = l1 / l2 >= min_elongation**2
-    keep = (extent >= min_length) & (elongated | (extent >= 3 * min_length))
+    # Share of the component's 2-sigma ellipse that it covers: low for a few crossing hairs,
+    # high for a dense mesh (crusts, pigment network).
+    fill = a / (4 * np.pi * np.sqrt(np.maximum(l1 * l2, 1e-6)))
+    keep = (extent >= min_length) & (elongated | ((extent >= 3 * min_length) & (fill <= max_fill)))
     keep[0] = False
     if not keep.any():
         return np.zeros(seeds.shape, dtype=bool), 0
+    # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
     dist = cv2.distanceTransform(seeds8, cv2.DIST_L2, 3)
-    keep[np.unique(labels[dist > max_half_width + 0.5])] = False
+    thick = np.bincount(labels[dist > max_half_width + 0.5], minlength=n)
+    keep &= thick <= max_thick_share * a
     keep[0] = False
     return keep[labels], int(keep.sum())
 
@@ -178,13 +193,18 @@ def detect_hair(
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
     dmap = d_l.copy()
     cv2.add(d_l, cv2.addWeighted(d_u, 0.5, d_v, 0.5, 0), dst=dmap, mask=(d_l >= s.t_low).view(np.uint8))
-    # Trough test: some orientation along which the pixel stays dark (centred line dilation).
-    along = cv2.subtract(_bank_reduce(lum, lines, cv2.MORPH_DILATE, keep_max=False), lum)
+    # Trough test: some orientation along which the pixel stays dark (centred line dilation),
+    # on a slightly smoothed L so that a 1-2 px hair between two bank angles stays connected.
+    lum_s = cv2.GaussianBlur(lum, (5, 5), s.trough_sigma) if s.trough_sigma > 0 else lum
+    along = cv2.subtract(_bank_reduce(lum_s, lines, cv2.MORPH_DILATE, keep_max=False), lum_s)
     ratio10 = int(round(10 * s.trough_ratio))
     trough = along.astype(np.uint16) * 10 <= np.maximum(d_l, 1).astype(np.uint16) * ratio10
     seeds = (dmap >= s.t_high) & trough & seed_ok
     cores, n_dark = _thin_long(seeds, s.max_half_width, s.min_length, s.min_elongation)
-    mask = _grow(cores, (dmap >= s.t_low) & valid, s.grow)
+    # Hysteresis growth only into valley-like pixels (a relaxed trough test), so that a hair
+    # lying on a lesion does not spread into the pigment network around it.
+    relaxed = along.astype(np.uint16) * 10 <= np.maximum(d_l, 1).astype(np.uint16) * (2 * ratio10)
+    mask = _grow(cores, (dmap >= s.t_low) & relaxed & valid, s.grow)
     n_light = 0
     if s.light:
         bright = cv2.subtract(lum, _bank_reduce(lum, short_lines, cv2.MORPH_OPEN, keep_max=False))
@@ -196,9 +216,9 @@ def detect_hair(
             dv = luv[:, :, 2].astype(np.int32) - 136
             lseeds &= (du * du + dv * dv) <= int(s.light_max_chroma**2)
             lcores, n_light = _thin_long(
-                lseeds, s.max_half_width, s.light_min_length, s.min_elongation
+                lseeds, s.light_max_half_width, s.light_min_length, s.min_elongation
             )
-            mask |= _grow(lcores, (bright >= s.light_t_high / 2) & valid, s.grow)
+            mask |= _grow(lcores, (bright >= s.light_t_high / 2) & valid, s.light_grow)
     if n_dark + n_light == 0:
         return mask, 0
     if s.rim > 0:

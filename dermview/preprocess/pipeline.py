@@ -21,6 +21,7 @@ from dermview.preprocess.params import PreprocessParams
 
 #: Longest side (px) of the image on which frame and hair are detected.
 ANALYSIS_SIZE = 512
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 #: Images whose analysis copy has a side shorter than this are returned unchanged.
 MIN_SIDE = 8
 
@@ -32,7 +33,9 @@ class Preprocessed:
     Attributes:
         image: RGB uint8 ``(H, W, 3)``, input shape; frame filled and hair repaired.
         frame_mask: bool ``(H, W)``, pixels taken as dark frame / vignette (replaced).
-        hair_mask: bool ``(H, W)``, pixels taken as hair (replaced).
+        hair_mask: bool ``(H, W)``, pixels taken as hair. They are replaced together with
+            a one-pixel rim around them (the hair's halo), so ``image`` differs from the
+            input only inside ``frame_mask`` and within one pixel of ``hair_mask``.
         hair_count: N, number of hair components found.
         repair_mode: ``"pde"`` (N > T), ``"bilinear"`` (0 < N <= T) or ``"none"``.
         timings: seconds per step (``frame``, ``hair``, ``repair``, ``total``).
@@ -120,16 +123,20 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
 
     t = time.perf_counter()
     repaired = work
+    repair_s = hair_s
     if hair_s.any():
         mode = "pde" if n_hair > p.hair_threshold else "bilinear"
+        # Repair the hair and its one-pixel rim (the bright halo / anti-aliased edge of a
+        # hair), so that the fill is taken from clean skin a little further out.
+        repair_s = cv2.dilate(hair_s.view(np.uint8), _CROSS).astype(bool) & ~frame_s
         if mode == "pde":
-            fixed, _ = inpaint_pde(work, hair_s)
+            fixed, _ = inpaint_pde(work, repair_s)
         else:
-            fixed = inpaint_bilinear(work, hair_s)
+            fixed = inpaint_bilinear(work, repair_s)
         repaired = np.clip(fixed + 0.5, 0, 255).astype(np.uint8)
     frame_full = _to_full(frame_s, (h, w))
     hair_full = _to_full(hair_s, (h, w)) & ~frame_full
-    changed = frame_full | hair_full
+    changed = frame_full | (_to_full(repair_s, (h, w)) if repair_s is not hair_s else hair_full)
     if changed.any():
         if repaired.shape[:2] != (h, w):
             repaired = cv2.resize(repaired, (w, h), interpolation=cv2.INTER_LINEAR)
