@@ -71,6 +71,8 @@ class Document(QtCore.QObject):
         self._sha256: str | None = None
         self._base_edits = (0, 0, False)
         self.reference_error = ""
+        #: Incremented on every change of the working mask.
+        self.mask_version = 0
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -187,24 +189,38 @@ class Document(QtCore.QObject):
         self.preview_changed.emit()
 
     def set_prediction(self, prob: np.ndarray, mask: np.ndarray, threshold: float,
-                       model: ModelInfo) -> None:
-        """Take a new model result; replacing the working mask is one undo step."""
-        from dermview.gui.edit_tools import replace_mask
+                       model: ModelInfo, patch: MaskPatch | None = None,
+                       base_version: int | None = None) -> None:
+        """Take a new model result; replacing the working mask is one undo step.
+
+        ``patch`` (from the mask at :attr:`mask_version` ``base_version`` to ``mask``, made off
+        the GUI thread) is used when the mask has not changed since; otherwise it is recomputed.
+        """
+        from dermview.gui.edit_tools import MaskPatchCommand, replace_mask
 
         self.prob = prob
         self.threshold = float(threshold)
         self.model = model
         self.prob_changed.emit()
-        replace_mask(self, mask, "Apply model prediction", hand=False)
+        unchanged = base_version == self.mask_version
+        if patch is not None and unchanged:
+            self.undo_stack.push(MaskPatchCommand(self, patch, "Apply model prediction",
+                                                  hand=False))
+        elif patch is None and unchanged:
+            return  # the prediction equals the working mask
+        else:
+            replace_mask(self, mask, "Apply model prediction", hand=False)
 
     # -- mask notifications -----------------------------------------------------------------
     def notify_mask(self, rect: Rect, live: bool = False, hand: bool = True, sign: int = 0,
                     patch: MaskPatch | None = None) -> None:
         """Tell the views that ``mask[rect]`` changed (called by tools and undo commands)."""
+        self.mask_version += 1
         if not rect.empty:
             self.mask_changed.emit(rect.r0, rect.r1, rect.c0, rect.c1)
 
     def _emit_full(self) -> None:
+        self.mask_version += 1
         h, w = self.mask.shape
         self.mask_changed.emit(0, h, 0, w)
 
@@ -218,8 +234,7 @@ class Document(QtCore.QObject):
             cmd = self.undo_stack.command(i)
             if getattr(cmd, "hand", False):
                 ops += 1
-                patch = cmd.patch
-                pixels += int(np.count_nonzero(patch.before != patch.after))
+                pixels += int(cmd.patch.changed_pixels)
         return ops, pixels
 
     def label_meta_for_save(self, params: PreprocessParams | None) -> labels.LabelMeta:

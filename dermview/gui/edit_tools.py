@@ -32,7 +32,7 @@ class MaskPatchCommand(QtGui.QUndoCommand):
                  applied: bool = False, hand: bool = True) -> None:
         super().__init__(text)
         self.doc = doc
-        self.patch = patch
+        self.patch = patch.compact()  # bit-packed: a full-image step costs kilobytes, not MB
         self._skip = applied
         self.hand = hand  # a manual correction (counts as "edited by hand")
 

@@ -27,8 +27,8 @@ def to_rc(point: QtCore.QPointF) -> tuple[float, float]:
 class OverlayBuffer(QtCore.QObject):
     """An ``(H, W)`` premultiplied ARGB32 pixel buffer shared by the items that show it.
 
-    Fill it with straight RGBA (:meth:`set_rgba`, :meth:`set_region`); items repaint only the
-    rectangles reported by :attr:`changed`.
+    Fill it with :meth:`set_buffer` / :meth:`set_region` (buffers from :mod:`render`); items
+    repaint only the rectangles reported by :attr:`changed`.
     """
 
     changed = QtCore.Signal(QtCore.QRectF)
@@ -59,26 +59,18 @@ class OverlayBuffer(QtCore.QObject):
             self.data[...] = 0
         self.changed.emit(QtCore.QRectF(0, 0, shape[1], shape[0]))
 
-    @staticmethod
-    def _premultiply(rgba: np.ndarray, out: np.ndarray) -> None:
-        a = rgba[..., 3:4].astype(np.uint16)
-        out[..., 0:3] = ((rgba[..., 2::-1].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
-        out[..., 3] = rgba[..., 3]
-
-    def set_rgba(self, rgba: np.ndarray, display_shape: tuple[int, int] | None = None) -> None:
-        """Replace the whole buffer with straight-alpha RGBA ``uint8 (h, w, 4)``, shown
+    def set_buffer(self, bgra: np.ndarray, display_shape: tuple[int, int] | None = None) -> None:
+        """Take a premultiplied ARGB32 buffer ``uint8 (h, w, 4)`` (see :mod:`render`), shown
         stretched over ``display_shape`` ``(H, W)`` image pixels (default: its own size)."""
-        self.display_shape = tuple(display_shape or rgba.shape[:2])
-        if self.data.shape != rgba.shape:
-            self.data = np.empty(rgba.shape, np.uint8)
-            self._wrap()
-        self._premultiply(rgba, self.data)
-        self.changed.emit(QtCore.QRectF(0, 0, rgba.shape[1], rgba.shape[0]))
+        self.display_shape = tuple(display_shape or bgra.shape[:2])
+        self.data = np.ascontiguousarray(bgra, dtype=np.uint8)
+        self._wrap()
+        self.changed.emit(QtCore.QRectF(0, 0, bgra.shape[1], bgra.shape[0]))
 
-    def set_region(self, top: int, left: int, rgba: np.ndarray) -> None:
-        """Overwrite the rectangle at ``(top, left)`` with straight-alpha RGBA."""
-        h, w = rgba.shape[:2]
-        self._premultiply(rgba, self.data[top:top + h, left:left + w])
+    def set_region(self, top: int, left: int, bgra: np.ndarray) -> None:
+        """Overwrite the rectangle at ``(top, left)`` with premultiplied pixels."""
+        h, w = bgra.shape[:2]
+        self.data[top:top + h, left:left + w] = bgra
         self.changed.emit(QtCore.QRectF(left, top, w, h))
 
 
@@ -176,7 +168,7 @@ class ImagePane(pg.GraphicsView):
         super().__init__(parent, background=pg.mkColor(32, 32, 36))
         self.vb = ToolViewBox()
         self.setCentralItem(self.vb)
-        self.image_item = pg.ImageItem(autoDownsample=True)
+        self.image_item = pg.ImageItem(autoDownsample=False)
         self.image_item.setZValue(0)
         self.vb.addItem(self.image_item)
         self.title = title

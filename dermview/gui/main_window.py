@@ -57,6 +57,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_preview_ms = 0.0
         self.last_error = ""
         self._closing = False
+        self._pending_heat: np.ndarray | None = None
+        self._prerendered_alpha: np.ndarray | None = None
+        self._seg_base: tuple[int, bool] = (-1, False)
 
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -545,6 +548,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worklist.set_current(path)
         if self.doc.label_loaded:
             self.statusBar().showMessage(f"Loaded saved label {self.doc.label_paths[0]}", 5000)
+            warning = labels.label_mismatch(path, self.doc.label_meta)
+            if warning:
+                self.show_error("Label may belong to another image", warning)
             self.threshold_slider.blockSignals(True)
             self.threshold_slider.setValue(round(self.doc.threshold * 100))
             self.threshold_label.setText(f"{self.doc.threshold:.2f}")
@@ -674,25 +680,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.preview_host.submit((self._proxy, self.params()))
 
     def _on_preview(self, payload: Any) -> None:
-        result, params, seconds = payload
+        result, params, seconds, display = payload
         if not self.doc.has_image or self._proxy is None:
             return
         if result.image.shape != self._proxy.shape:
             return  # a late result for another image
-        self._show_preprocessed(result, params, seconds)
+        self._show_preprocessed(result, params, seconds, display)
         self.last_preview_ms = (time.perf_counter() - self._preview_started) * 1000
 
-    def _show_preprocessed(self, result: Any, params: PreprocessParams, seconds: float) -> None:
+    def _show_preprocessed(self, result: Any, params: PreprocessParams, seconds: float,
+                           display: dict[str, Any]) -> None:
         self.doc.set_preview(result, params)
         full = self.doc.shape
-        self.after.set_image(result.image, shape=full)
+        self.after.set_image(display["image"], shape=full)
         h, w = result.image.shape[:2]
         scale = "" if (h, w) == full else f" (preview at {w}×{h})"
         self.after.set_title("Preprocessed" + scale)
-        self.buffers["frame"].set_rgba(
-            render.mask_rgba(result.frame_mask, render.FRAME, 120, False), full)
-        self.buffers["hair"].set_rgba(
-            render.mask_rgba(result.hair_mask, render.HAIR, 200, False), full)
+        self.buffers["frame"].set_buffer(display["frame"], full)
+        self.buffers["hair"].set_buffer(display["hair"], full)
         self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale)
 
     def _on_preview_failed(self, message: str) -> None:
@@ -728,8 +733,11 @@ class MainWindow(QtWidgets.QMainWindow):
                             "this computer. Choose CPU or Auto in the Segmentation panel.")
             return False
         payload = {"rgb": self.doc.image, "params": self.params(), "device": self.device,
-                   "weights": self.weights, "threshold": self.threshold_slider.value() / 100}
+                   "weights": self.weights, "threshold": self.threshold_slider.value() / 100,
+                   "base_mask": self.doc.mask.copy(), "fill": FILL_ALPHA,
+                   "outline": self.outline_radio.isChecked()}
         self._seg_path = self.doc.path
+        self._seg_base = (self.doc.mask_version, self.outline_radio.isChecked())
         self.seg_host.submit(payload)
         self.seg_progress.setValue(0)
         self.seg_progress.setFormat("Starting…")
@@ -758,13 +766,22 @@ class MainWindow(QtWidgets.QMainWindow):
         res = out["result"]
         if res.prob.shape != self.doc.shape:
             return
-        if res.preprocessed is not None:
+        if out["display"] is not None:
             self._show_preprocessed(res.preprocessed, res.params,
-                                    res.timings.get("preprocess", 0.0))
+                                    res.timings.get("preprocess", 0.0), out["display"])
         info = ModelInfo(name=out["name"], sha256=out["sha256"], device=out["device"],
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings))
-        self.doc.set_prediction(res.prob, res.mask, res.threshold, info)
+        base_version, outline = self._seg_base
+        self._pending_heat = out["heat"]
+        if outline == self.outline_radio.isChecked():
+            self._prerendered_alpha = out["mask_alpha"]
+        try:
+            self.doc.set_prediction(res.prob, res.mask, res.threshold, info,
+                                    patch=out["patch"], base_version=base_version)
+        finally:
+            self._pending_heat = None
+            self._prerendered_alpha = None
         self.seg_progress.setValue(100)
         self.seg_progress.setFormat(f"Done in {out['seconds']:.2f} s")
         self.model_label.setText(self._model_text())
@@ -812,20 +829,25 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_mask_changed(self, r0: int, r1: int, c0: int, c1: int) -> None:
         buf = self.buffers["mask"]
         mask = self.doc.mask
-        outline = self.outline_radio.isChecked()
+        pre = self._prerendered_alpha
         if buf.shape != mask.shape:
-            buf.set_rgba(render.mask_rgba(mask, render.LESION, FILL_ALPHA, outline))
+            alpha = pre if pre is not None else render.mask_alpha(
+                mask, FILL_ALPHA, self.outline_radio.isChecked())
+            buf.set_buffer(render.colourise(alpha, render.LESION))
         else:
-            rgba = render.mask_rgba_region(mask, r0, c0, r1, c1, render.LESION, FILL_ALPHA,
-                                           outline)
-            buf.set_region(r0, c0, rgba)
+            if pre is not None:
+                alpha = np.ascontiguousarray(pre[r0:r1, c0:c1])
+            else:
+                alpha = render.mask_alpha_region(mask, r0, c0, r1, c1, FILL_ALPHA,
+                                                 self.outline_radio.isChecked())
+            buf.set_region(r0, c0, render.colourise(alpha, render.LESION))
         if self.doc.reference is not None:
             self.metric_timer.start()
 
     def _rerender_mask(self) -> None:
         self.settings.set("outline", self.outline_radio.isChecked())
-        self.buffers["mask"].set_rgba(render.mask_rgba(
-            self.doc.mask, render.LESION, FILL_ALPHA, self.outline_radio.isChecked()))
+        alpha = render.mask_alpha(self.doc.mask, FILL_ALPHA, self.outline_radio.isChecked())
+        self.buffers["mask"].set_buffer(render.colourise(alpha, render.LESION))
 
     def _toggle_outline(self) -> None:
         (self.filled_radio if self.outline_radio.isChecked() else self.outline_radio).setChecked(
@@ -836,7 +858,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if prob is None:
             self.buffers["heat"].clear((1, 1))
         else:
-            self.buffers["heat"].set_rgba(render.heatmap_rgba(prob))
+            heat = self._pending_heat if self._pending_heat is not None else render.heatmap(prob)
+            self.buffers["heat"].set_buffer(heat, prob.shape)
 
     def _on_reference_changed(self) -> None:
         ref = self.doc.reference
@@ -845,7 +868,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.metric_label.setText(self.doc.reference_error and
                                       f"Reference ignored: {self.doc.reference_error}")
         else:
-            self.buffers["reference"].set_rgba(render.mask_rgba(ref, render.REFERENCE, 0, True))
+            self.buffers["reference"].set_buffer(
+                render.colourise(render.mask_alpha(ref, 0, True), render.REFERENCE))
             self._update_metrics()
 
     def _update_metrics(self) -> None:

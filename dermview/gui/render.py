@@ -1,12 +1,17 @@
-"""Display colouring for the views: numpy in, RGBA ``uint8`` out (no Qt, no analysis).
+"""Display colouring for the views: numpy in, pixel buffers out (no Qt, no analysis).
 
-These functions only turn masks and probabilities into colours for drawing. All image
-analysis (preprocessing, segmentation, mask edits) lives in the core packages.
-Arrays follow the project convention: masks ``bool (H, W)``, probabilities ``float32 (H, W)``
-in [0, 1], RGBA results ``uint8 (H, W, 4)`` with straight (non-premultiplied) alpha.
+These functions only turn masks and probabilities into colours for drawing; all image
+analysis (preprocessing, segmentation, mask edits) lives in the core packages. They are
+thread-safe, so the workers colour large results off the GUI thread.
+
+Conventions: masks ``bool (H, W)``; probabilities ``float32 (H, W)`` in [0, 1]; alpha maps
+``uint8 (H, W)``; colour buffers ``uint8 (H, W, 4)`` in Qt's premultiplied ARGB32 memory order
+(B, G, R, A on little-endian machines), ready for ``QImage.Format_ARGB32_Premultiplied``.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -16,6 +21,11 @@ LESION = (255, 214, 0)  # yellow: working mask
 REFERENCE = (0, 200, 255)  # cyan: ground-truth outline
 FRAME = (255, 60, 60)  # red: detected frame
 HAIR = (60, 255, 90)  # green: detected hair
+
+#: Long side (px) of overlays that need no pixel accuracy (heat map, frame and hair maps).
+OVERLAY_SIDE = 2048
+#: Long side (px) above which the preprocessed image is shown downscaled.
+DISPLAY_SIDE = 4096
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
@@ -36,57 +46,60 @@ def boundary(mask: np.ndarray) -> np.ndarray:
     return m & ~interior
 
 
-def mask_rgba(mask: np.ndarray, colour: Colour, alpha: int, outline: bool,
-              out: np.ndarray | None = None) -> np.ndarray:
-    """Colour a mask: filled (``alpha`` inside, outline opaque) or outline only.
-
-    Args:
-        mask: ``bool (H, W)``.
-        colour: RGB 0-255.
-        alpha: fill opacity 0-255 (ignored for ``outline=True``).
-        outline: draw only the boundary (opaque).
-        out: optional ``uint8 (H, W, 4)`` to write into (may be a view into a larger buffer).
-
-    Returns:
-        ``uint8 (H, W, 4)`` RGBA.
-    """
-    h, w = mask.shape
-    if out is None:
-        out = np.empty((h, w, 4), np.uint8)
+def mask_alpha(mask: np.ndarray, fill: int, outline: bool) -> np.ndarray:
+    """Opacity map of a mask overlay: ``fill`` inside, 255 on the boundary (outline only
+    when ``outline``), 0 outside. ``uint8 (H, W)``."""
     edge = boundary(mask)
-    out[..., :3] = colour
     if outline:
-        out[..., 3] = np.where(edge, 255, 0).astype(np.uint8)
-    else:
-        a = np.where(mask, np.uint8(alpha), np.uint8(0))
-        a[edge] = 255
-        out[..., 3] = a
-    return out
+        return edge.view(np.uint8) * np.uint8(255)
+    a = mask.view(np.uint8) * np.uint8(fill)
+    a[edge] = 255
+    return a
 
 
-def mask_rgba_region(mask: np.ndarray, top: int, left: int, bottom: int, right: int,
-                     colour: Colour, alpha: int, outline: bool) -> np.ndarray:
-    """:func:`mask_rgba` of ``mask[top:bottom, left:right]`` only, ``uint8 (h, w, 4)``.
+def mask_alpha_region(mask: np.ndarray, top: int, left: int, bottom: int, right: int,
+                      fill: int, outline: bool) -> np.ndarray:
+    """:func:`mask_alpha` of ``mask[top:bottom, left:right]`` only.
 
-    The boundary test looks one pixel beyond the region, so the result equals the same
-    window of ``mask_rgba(mask, ...)`` (an edited rectangle can be recoloured alone).
+    The boundary test looks one pixel beyond the region, so the result equals the same window
+    of ``mask_alpha(mask, ...)`` (an edited rectangle can be recoloured alone).
     """
     h, w = mask.shape
     t, l_ = max(top - 1, 0), max(left - 1, 0)
     b, r = min(bottom + 1, h), min(right + 1, w)
-    tmp = mask_rgba(mask[t:b, l_:r], colour, alpha, outline)
-    return tmp[top - t:top - t + (bottom - top), left - l_:left - l_ + (right - left)]
+    a = mask_alpha(np.ascontiguousarray(mask[t:b, l_:r]), fill, outline)
+    return a[top - t:top - t + (bottom - top), left - l_:left - l_ + (right - left)]
 
 
-def heatmap_rgba(prob: np.ndarray, alpha: int = 170) -> np.ndarray:
-    """Colour a probability map (0 → transparent blue, 1 → opaque red), ``uint8 (H, W, 4)``."""
-    p = np.clip(np.nan_to_num(np.asarray(prob, np.float32)), 0.0, 1.0)
-    out = np.empty(p.shape + (4,), np.uint8)
-    # A short "turbo-like" ramp: blue → cyan → yellow → red.
-    out[..., 0] = np.clip(255 * (2.0 * p - 0.4), 0, 255).astype(np.uint8)
-    out[..., 1] = np.clip(255 * (1.0 - np.abs(2.0 * p - 1.0) * 1.2), 0, 255).astype(np.uint8)
-    out[..., 2] = np.clip(255 * (1.2 - 2.0 * p), 0, 255).astype(np.uint8)
-    out[..., 3] = np.clip(p * 2.0, 0.0, 1.0) * alpha
+def _lut(colour: Colour) -> np.ndarray:
+    """``uint32 (256,)``: premultiplied ARGB32 pixel of ``colour`` at each alpha."""
+    a = np.arange(256, dtype=np.uint32)
+    r, g, b = ((np.uint32(c) * a + 127) // 255 for c in colour)
+    px = (a << 24) | (r << 16) | (g << 8) | b
+    return px if sys.byteorder == "little" else px.byteswap()
+
+
+_LUTS: dict[Colour, np.ndarray] = {}
+
+
+def colourise(alpha: np.ndarray, colour: Colour, out: np.ndarray | None = None) -> np.ndarray:
+    """Premultiplied ARGB32 buffer ``uint8 (H, W, 4)`` of one colour with opacity ``alpha``."""
+    lut = _LUTS.get(colour)
+    if lut is None:
+        lut = _LUTS[colour] = _lut(colour)
+    h, w = alpha.shape
+    if out is None:
+        out = np.empty((h, w, 4), np.uint8)
+    np.take(lut, alpha, out=out.view(np.uint32).reshape(h, w))
+    return out
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """Straight-alpha RGBA ``uint8 (H, W, 4)`` → premultiplied ARGB32 buffer."""
+    a = rgba[..., 3:4].astype(np.uint16)
+    out = np.empty(rgba.shape, np.uint8)
+    out[..., 0:3] = ((rgba[..., 2::-1].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
+    out[..., 3] = rgba[..., 3]
     return out
 
 
@@ -97,11 +110,31 @@ def proxy_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    """Area-averaged copy of an RGB image with long side ≤ ``max_side`` (same array if small)."""
+def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
+    """Area-averaged copy with long side ≤ ``max_side`` (the same array if already small).
+    Works for RGB ``uint8``, grey ``uint8`` and ``float32`` maps."""
     import cv2
 
-    h, w = proxy_size(rgb.shape, max_side)
-    if (h, w) == rgb.shape[:2]:
-        return rgb
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    h, w = proxy_size(img.shape, max_side)
+    if (h, w) == img.shape[:2]:
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def map_overlay(mask: np.ndarray, colour: Colour, opacity: int,
+                max_side: int = OVERLAY_SIDE) -> np.ndarray:
+    """Premultiplied buffer of a detection map (frame, hair) at ≤ ``max_side`` px."""
+    small = downscale(mask.view(np.uint8) * np.uint8(opacity), max_side)
+    return colourise(np.ascontiguousarray(small), colour)
+
+
+def heatmap(prob: np.ndarray, opacity: int = 170, max_side: int = OVERLAY_SIDE) -> np.ndarray:
+    """Premultiplied buffer of a probability map at ≤ ``max_side`` px: 0 → transparent blue,
+    0.5 → yellow, 1 → red."""
+    p = downscale(np.clip(np.nan_to_num(np.asarray(prob, np.float32)), 0.0, 1.0), max_side)
+    rgba = np.empty(p.shape + (4,), np.uint8)
+    rgba[..., 0] = np.clip(255 * (2.0 * p - 0.4), 0, 255)
+    rgba[..., 1] = np.clip(255 * (1.0 - np.abs(2.0 * p - 1.0) * 1.2), 0, 255)
+    rgba[..., 2] = np.clip(255 * (1.2 - 2.0 * p), 0, 255)
+    rgba[..., 3] = np.clip(p * 2.0, 0.0, 1.0) * opacity
+    return premultiply(rgba)

@@ -75,10 +75,21 @@ class _Worker(QtCore.QObject):
         raise NotImplementedError
 
 
+def preprocessed_display(pre: Any) -> dict[str, Any]:
+    """Display material of a preprocessing result, coloured off the GUI thread: the image
+    (downscaled above :data:`render.DISPLAY_SIDE`) and the frame and hair overlays."""
+    from dermview.gui import render
+
+    return {"image": render.downscale(pre.image, render.DISPLAY_SIDE),
+            "frame": render.map_overlay(pre.frame_mask, render.FRAME, 120),
+            "hair": render.map_overlay(pre.hair_mask, render.HAIR, 200)}
+
+
 class PreviewWorker(_Worker):
     """Preprocesses an image (usually a ≤1024 px copy) with given parameters.
 
-    Payload: ``(rgb, params)``. Result: ``(Preprocessed, params, seconds)``.
+    Payload: ``(rgb, params)``. Result: ``(Preprocessed, params, seconds, display)`` with
+    ``display`` from :func:`preprocessed_display`.
     """
 
     def work(self, job: int, payload: Any) -> Any:
@@ -87,16 +98,22 @@ class PreviewWorker(_Worker):
         rgb, params = payload
         t0 = time.perf_counter()
         result = preprocess(rgb, params)
-        return result, params, time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        self.check(job)
+        return result, params, seconds, preprocessed_display(result)
 
 
 class SegmentWorker(_Worker):
     """Loads the model once per device and segments full-resolution images.
 
     Payload: dict with ``rgb``, ``params`` (PreprocessParams or None), ``device``,
-    ``weights`` (path or None) and ``threshold`` (float or None = the model's default).
+    ``weights`` (path or None), ``threshold`` (float or None = the model's default), and for
+    the display ``base_mask`` (the working mask when the job started), ``fill`` and
+    ``outline`` (mask overlay style).
     Result: dict with ``result`` (:class:`dermview.pipeline.SegmentationResult`), ``name``,
-    ``sha256``, ``device``, ``seconds``.
+    ``sha256``, ``device``, ``seconds``, and display material made off the GUI thread:
+    ``patch`` (``base_mask`` → new mask, compacted, or None), ``mask_alpha``, ``heat`` and
+    ``display`` (see :func:`preprocessed_display`; None without preprocessing).
     """
 
     cuda_checked = QtCore.Signal(bool, str)  # available, reason when not
@@ -128,10 +145,26 @@ class SegmentWorker(_Worker):
         threshold = payload.get("threshold")
         result = segment_image(payload["rgb"], seg, payload.get("params"), threshold)
         self.check(job)
+        self.progress.emit(job, 85, "Preparing the overlay…")
+        from dermview import editing
+        from dermview.gui import render
+
+        base = payload.get("base_mask")
+        patch = None
+        if base is not None and base.shape == result.mask.shape:
+            patch = editing.diff_patch(base, result.mask)
+            patch = patch.compact() if patch is not None else None
+        out = {"result": result, "name": seg.name, "sha256": seg.weights_sha256,
+               "device": seg.device, "default_threshold": seg.threshold, "patch": patch,
+               "mask_alpha": render.mask_alpha(result.mask, payload.get("fill", 110),
+                                               bool(payload.get("outline", False))),
+               "heat": render.heatmap(result.prob),
+               "display": (preprocessed_display(result.preprocessed)
+                           if result.preprocessed is not None else None)}
+        self.check(job)
         self.progress.emit(job, 100, "Done")
-        return {"result": result, "name": seg.name, "sha256": seg.weights_sha256,
-                "device": seg.device, "seconds": time.perf_counter() - t0,
-                "default_threshold": seg.threshold}
+        out["seconds"] = time.perf_counter() - t0
+        return out
 
 
 class WorkerHost(QtCore.QObject):
