@@ -245,12 +245,41 @@ def _is_deep_colour(img: Image.Image, data: bytes) -> bool:
     return _bits_per_sample(img, data) > 8 and _samples_per_pixel(img, data) >= 2
 
 
+def _check_layout(img: Image.Image, data: bytes, path: Path) -> None:
+    """Refuse a PNG chunk or TIFF strip/tile that claims to extend past the end of the file."""
+    size = len(data)
+    if img.format == "PNG":
+        pos = 8
+        while pos + 8 <= size:
+            length = int.from_bytes(data[pos:pos + 4], "big")
+            if length > 0x7FFFFFFF or pos + 12 + length > size:
+                raise ImageReadError(f"{path.name} is truncated or damaged (a chunk runs past "
+                                     "the end of the file)")
+            if data[pos + 4:pos + 8] == b"IEND":
+                break
+            pos += 12 + length
+    elif img.format == "TIFF":
+        try:
+            for offsets_tag, counts_tag in ((273, 279), (324, 325)):
+                offsets = img.tag_v2.get(offsets_tag) or ()
+                counts = img.tag_v2.get(counts_tag) or ()
+                offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+                counts = counts if isinstance(counts, tuple) else (counts,)
+                if any(int(o) + int(c) > size for o, c in zip(offsets, counts, strict=False)):
+                    raise ImageReadError(f"{path.name} is truncated or damaged (its image data "
+                                         "runs past the end of the file)")
+        except ImageReadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreadable tags: a damaged file
+            raise _damaged(path, exc) from None
+
+
 def _cv2_decode_rgb(data: bytes, path: Path, orientation: int) -> np.ndarray:
     """Decode with OpenCV keeping the bit depth (16-bit colour PNG/TIFF); RGB ``uint8``."""
     import cv2
 
     level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no libtiff chatter
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our message says it
     try:
         arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
@@ -292,7 +321,17 @@ def load_image(path: PathLike) -> np.ndarray:
     data = _read_bytes(path, "Image")
     img = _open_pil(data, path)
     if _is_deep_colour(img, data):
-        rgb = _cv2_decode_rgb(data, path, _orientation(img))
+        # OpenCV keeps the 16 bits that Pillow would truncate, but its decoders trust length
+        # fields (a 1 KB PNG claiming a 3 GB chunk made cv2.imdecode allocate 3 GB). Only a
+        # file that Pillow decodes whole and whose chunks / strips lie inside it goes on.
+        _decode(img, path)  # raises on a damaged file; the 8-bit pixels are discarded
+        _check_layout(img, data, path)
+        orientation = _orientation(img)
+        rgb = _cv2_decode_rgb(data, path, orientation)
+        width, height = img.size
+        expected = (width, height) if orientation >= 5 else (height, width)
+        if rgb.shape[:2] != expected:
+            raise ImageReadError(f"{path.name} is damaged (its decoders disagree on its size)")
     else:
         arr = _decode(img, path)
         if img.mode == "I" and _bits_per_sample(img, data) == 16:

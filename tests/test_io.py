@@ -28,6 +28,12 @@ def _pil_bytes(img: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
+def _cv(suffix: str, arr: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(suffix, arr)
+    assert ok
+    return buf.tobytes()
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -288,6 +294,36 @@ def test_bomb_refused_from_header_before_decoding(tmp_path, monkeypatch, maker, 
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 100_000
     msg = str(info.value)
     assert f"bomb{suffix}" in msg and "30000×30000" in msg and "80 MP" in msg
+
+
+def test_16bit_png_with_lying_chunk_length_is_not_a_memory_bomb(tmp_path):
+    # Found by tests/test_fuzz.py: a 1.4 KB 16-bit PNG whose IDAT length field claims ~3 GB
+    # made cv2.imdecode allocate 3 GB. Pillow now checks the file before OpenCV decodes it.
+    data = bytearray(_cv(".png", np.zeros((12, 16, 3), np.uint16) + 1000))
+    at = data.index(b"IDAT") - 4
+    struct.pack_into(">I", data, at, 0xC0000497)
+    path = _write(tmp_path / "lying16.png", bytes(data))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(ImageReadError, match="lying16.png"):
+        dio.load_image(path)
+    assert time.perf_counter() - t0 < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000  # KiB
+
+
+def test_16bit_tiff_with_lying_strip_size(tmp_path):
+    data = bytearray(_cv(".tif", np.zeros((12, 16, 3), np.uint16) + 1000))
+    assert data[:2] == b"II"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for i in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * i
+        tag, kind, count, _ = struct.unpack_from("<HHII", data, at)
+        if tag == 279:  # StripByteCounts
+            assert kind == 4 and count == 1
+            struct.pack_into("<I", data, at + 8, 0x7FFFFFF0)
+    path = _write(tmp_path / "lying16.tif", bytes(data))
+    with pytest.raises(ImageReadError, match="lying16.tif is (damaged|truncated)"):
+        dio.load_image(path)
 
 
 def test_limit_is_inclusive(tmp_path, monkeypatch):
