@@ -40,6 +40,9 @@ from dermview.preprocess import PreprocessParams, preprocess  # noqa: E402
 
 SIZE = 512
 SOURCES_512 = ("ph2", "isic_lg", "ham10000_ai")
+#: Visibly hairy despite a low hair_score (light grey hair the heuristic misses; found by
+#: looking at a sheet of the selected "clean" images): not a clean reference.
+NOT_CLEAN = {"IMD003"}
 
 
 def dullrazor(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +100,7 @@ def read_csv(path: Path) -> list[dict]:
 def pick_clean(data: Path, n: int) -> list[dict]:
     scores = {(r["source"], r["id"]): r for r in read_csv(data / "hair_scores.csv")}
     rows = [r for r in read_csv(data / "manifest.csv") if r["source"] in SOURCES_512]
-    rows = [r for r in rows if not scores[(r["source"], r["id"])]["hair_flag"]]
+    rows = [r for r in rows if not scores[(r["source"], r["id"])]["hair_flag"] and r["id"] not in NOT_CLEAN]
     rows.sort(key=lambda r: float(scores[(r["source"], r["id"])]["hair_score"]))
     return rows[:n]
 

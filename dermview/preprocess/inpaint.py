@@ -137,6 +137,13 @@ def _line_orders(h: int, w: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarr
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=4)
+def _arange(n: int) -> np.ndarray:
+    a = np.arange(n, dtype=np.int32)
+    a.flags.writeable = False
+    return a
+
+
 def inpaint_bilinear(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """DullRazor-style repair: each masked pixel is interpolated along a line (eq. 4).
 
@@ -167,11 +174,12 @@ def inpaint_bilinear(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     rank[targets] = np.arange(n)
     for order, line, pos in _line_orders(h, w):
         m = flat_mask[order]
-        k = np.arange(order.size, dtype=np.int64)
-        prev = np.where(m, -1, k)
+        k = _arange(order.size)
+        prev = np.where(m, np.int32(-1), k)
         np.maximum.accumulate(prev, out=prev)
-        nxt = np.where(m, big, k)
-        nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+        nxt = np.where(m, np.int32(big), k)[::-1]
+        np.minimum.accumulate(nxt, out=nxt)
+        nxt = nxt[::-1]
         # rank of each masked pixel in this order
         where_m = np.flatnonzero(m)
         p, q = prev[where_m], nxt[where_m]

@@ -68,8 +68,8 @@ def _check_image(rgb: np.ndarray) -> np.ndarray:
 def _to_full(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if mask.shape == shape:
         return mask
-    up = cv2.resize(mask.astype(np.uint8) * 255, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    return up >= 96
+    up = cv2.resize(mask.view(np.uint8) * np.uint8(255), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return cv2.threshold(up, 95, 1, cv2.THRESH_BINARY)[1].view(bool)
 
 
 def _scaled_se(size: int, side: int) -> int:
@@ -140,7 +140,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
     if changed.any():
         if repaired.shape[:2] != (h, w):
             repaired = cv2.resize(repaired, (w, h), interpolation=cv2.INTER_LINEAR)
-        out[changed] = repaired[changed]
+        cv2.copyTo(repaired, changed.view(np.uint8), out)
     timings["repair"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return Preprocessed(out, frame_full, hair_full, int(n_hair), mode, timings, p)
