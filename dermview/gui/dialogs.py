@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 from dermview import __version__, paths
 
@@ -18,6 +18,7 @@ class ShortcutsDialog(QtWidgets.QDialog):
         self.table = QtWidgets.QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(
             0, QtWidgets.QHeaderView.ResizeMode.Stretch)
@@ -59,7 +60,7 @@ class ShortcutsDialog(QtWidgets.QDialog):
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(460, 620)
+        self.resize(480, 720)
 
 
 def model_card_text() -> str:
@@ -109,4 +110,3 @@ def error(parent: QtWidgets.QWidget, title: str, text: str) -> None:
 
 
 __all__ = ["AboutDialog", "ShortcutsDialog", "ask", "error", "model_card_text"]
-_ = QtCore  # keep the import for type hints in subclasses

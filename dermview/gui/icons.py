@@ -227,6 +227,25 @@ def _compare(p: QtGui.QPainter) -> None:
     p.drawEllipse(QtCore.QRectF(22, 18, 34, 34))
 
 
+def _curved_arrow(p: QtGui.QPainter, mirror: bool) -> None:
+    if mirror:
+        p.translate(64, 0)
+        p.scale(-1, 1)
+    p.setPen(_pen(_FG, 6))
+    p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+    path = QtGui.QPainterPath(_pt(18, 24))
+    path.cubicTo(_pt(34, 10), _pt(58, 18), _pt(54, 38))
+    path.cubicTo(_pt(52, 48), _pt(44, 54), _pt(34, 54))
+    p.drawPath(path)
+    p.setPen(QtCore.Qt.PenStyle.NoPen)
+    p.setBrush(_FG)
+    p.drawPolygon([_pt(6, 28), _pt(24, 10), _pt(28, 34)])
+
+
+_register("undo")(lambda p: _curved_arrow(p, False))
+_register("redo")(lambda p: _curved_arrow(p, True))
+
+
 def draw(name: str, size: int = SIZE) -> QtGui.QImage:
     """The icon ``name`` as an ARGB image of ``size``×``size`` pixels."""
     img = QtGui.QImage(size, size, QtGui.QImage.Format.Format_ARGB32_Premultiplied)

@@ -123,8 +123,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_cancel.hide()
         self.status_cancel.clicked.connect(self.cancel_segmentation)
         sb = self.statusBar()
-        sb.addWidget(self.pos_label)
-        sb.addWidget(self.metric_label, 1)
+        # Permanent widgets stay visible while temporary messages show on the left.
+        sb.addPermanentWidget(self.pos_label)
+        sb.addPermanentWidget(self.metric_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.status_cancel)
 
@@ -166,7 +167,16 @@ class MainWindow(QtWidgets.QMainWindow):
               area: QtCore.Qt.DockWidgetArea) -> None:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
-        dock.setWidget(widget)
+        if key in ("preprocess", "segment", "tools"):
+            scroll = QtWidgets.QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(widget)
+            widget.setMinimumWidth(290)
+            dock.setWidget(scroll)
+        else:
+            dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self._docks[key] = dock
 
@@ -216,14 +226,17 @@ class MainWindow(QtWidgets.QMainWindow):
         mode_row.addWidget(self.filled_radio)
         mode_row.addWidget(self.outline_radio)
         form.addRow("Mask display", mode_row)
-        self.mask_check = QtWidgets.QCheckBox("Show mask")
+        self.mask_check = QtWidgets.QCheckBox("Mask")
         self.mask_check.setChecked(True)
-        self.heat_check = QtWidgets.QCheckBox("Probability heat map")
-        self.ref_check = QtWidgets.QCheckBox("Reference outline")
+        self.heat_check = QtWidgets.QCheckBox("Heat map")
+        self.heat_check.setToolTip("Probability heat map of the model (Ctrl+H)")
+        self.ref_check = QtWidgets.QCheckBox("Reference")
+        self.ref_check.setToolTip("Outline of the reference (ground-truth) mask, if any")
         self.ref_check.setChecked(True)
-        form.addRow(self.mask_check)
-        form.addRow(self.heat_check)
-        form.addRow(self.ref_check)
+        show_row = QtWidgets.QHBoxLayout()
+        for w_ in (self.mask_check, self.heat_check, self.ref_check):
+            show_row.addWidget(w_)
+        form.addRow("Show", show_row)
         self.model_label = QtWidgets.QLabel("No segmentation yet")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
@@ -305,12 +318,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_next.setIcon(st.standardIcon(SP.SP_ArrowForward))
         self.act_prev = a("&Previous image", self.previous_image, ["PgUp"], tip="Previous image")
         self.act_prev.setIcon(st.standardIcon(SP.SP_ArrowBack))
-        self.act_quit = a("&Quit", self.close, K.Quit)
+        self.act_quit = a("&Quit", self.close, "Ctrl+Q")
 
         self.act_undo = a("&Undo", self.undo, K.Undo, tip="Undo")
-        self.act_undo.setIcon(st.standardIcon(SP.SP_ArrowLeft))
+        self.act_undo.setIcon(icon("undo"))
         self.act_redo = a("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], tip="Redo")
-        self.act_redo.setIcon(st.standardIcon(SP.SP_ArrowRight))
+        self.act_redo.setIcon(icon("redo"))
         self.act_tools: dict[str, QtGui.QAction] = {}
         for key, text, sc in (("pan", "Pan / zoom", "H"), ("brush", "Brush (add lesion)", "B"),
                               ("eraser", "Eraser", "E"), ("polygon_add", "Polygon add", "P"),
@@ -543,6 +556,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.buffers[name].clear((1, 1))
         self.settings.push_recent("recent_files", path)
         self.settings.set("last_image", str(path))
+        self.seg_progress.setValue(0)
+        self.seg_progress.setFormat("Idle")
         if path not in self.worklist.paths:
             self.worklist.set_paths([path], self.labels_dir)
         self.worklist.set_current(path)
