@@ -99,6 +99,18 @@ grep -q '"frozen": true' "$TMP/home/self-test.json" || fail "self-test did not r
 grep -q "\"resources\": \"$APP/_internal/resources\"" "$TMP/home/self-test.json" \
     || fail "self-test used resources outside the bundle"
 
+# The harness itself: the folder really is read-only for the app (writing there fails), while
+# the frozen batch CLI and install.sh work with user locations.
+SAMPLE="$APP/_internal/resources/samples/IMD002.jpg"
+if isolated "$APP/dermview" segment "$SAMPLE" --out "$APP/out" >/dev/null 2>&1 || [ -e "$APP/out" ]; then
+    fail "the program folder is writable for the app: the read-only check would prove nothing"
+fi
+isolated "$APP/dermview" segment "$SAMPLE" --out "$TMP/home/labels" >/dev/null
+[ -f "$TMP/home/labels/IMD002_segmentation.png" ] || fail "frozen 'dermview segment' wrote no mask"
+isolated "$APP/install.sh" >/dev/null
+grep -q "^Exec=\"$APP/dermview\"" "$TMP/home/.local/share/applications/dermview.desktop" \
+    || fail "install.sh did not write a menu entry pointing at the app"
+
 # 4. Nothing written into the program folder.
 snapshot > "$TMP/after.txt"
 diff -u "$TMP/before.txt" "$TMP/after.txt" || fail "the app changed files in its own folder"
