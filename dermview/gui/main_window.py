@@ -61,7 +61,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._prerendered_alpha: np.ndarray | None = None
         self._seg_base: tuple[int, bool] = (-1, False)
 
-        self.setWindowIcon(icon("app"))
+        app_icon = paths.icons_dir() / "dermview.png"
+        self.setWindowIcon(QtGui.QIcon(str(app_icon)) if app_icon.is_file() else icon("app"))
         self.setAcceptDrops(True)
         self.resize(1400, 860)
 
