@@ -134,8 +134,8 @@ def _decode(img: Image.Image, path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if getattr(img, "n_frames", 1) > 1:
-                img.seek(0)
+            # Frame 0 is current after open; n_frames is not asked, as it walks every IFD
+            # of a TIFF and a damaged later page would refuse a readable first page.
             img.load()
             arr = np.asarray(img)
     except MemoryError:

@@ -257,6 +257,25 @@ def test_multi_page_tiff_reads_first_page(tmp_path):
     assert out.shape == (3, 4, 3) and out[0, 0].tolist() == [50, 60, 70]
 
 
+def test_tiff_with_damaged_second_page_reads_first_page(tmp_path):
+    # Found by fuzzing the first io.py: Pillow's n_frames walked into a broken second IFD and
+    # raised a bare TypeError ("Missing dimensions"), which crashed the caller.
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 12), (1, 2, 3)).save(buf, format="TIFF")
+    data = bytearray(buf.getvalue())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    next_ptr = ifd + 2 + 12 * struct.unpack_from("<H", data, ifd)[0]
+    if len(data) % 2:
+        data += b"\0"
+    fake = len(data)
+    data += struct.pack("<H", 1) + struct.pack("<HHII", 259, 3, 1, 1) + struct.pack("<I", 0)
+    struct.pack_into("<I", data, next_ptr, fake)
+    with pytest.raises(TypeError):  # what Pillow alone does
+        _ = Image.open(io.BytesIO(bytes(data))).n_frames
+    out = dio.load_image(_write(tmp_path / "pages.tif", bytes(data)))
+    assert out.shape == (12, 16, 3) and out[0, 0].tolist() == [1, 2, 3]
+
+
 # --------------------------------------------------------------------------- size limit
 
 
