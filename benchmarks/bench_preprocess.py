@@ -120,7 +120,7 @@ def prf(tp: int, fp: int, fn: int) -> dict:
     return {"precision": p, "recall": r, "f1": 2 * p * r / max(1e-12, p + r)}
 
 
-def contact_sheet(data: Path, params: PreprocessParams, path: Path, thumb: int = 320) -> int:
+def contact_sheet(data: Path, params: PreprocessParams, path: Path, thumb: int = 240) -> int:
     scores = read_csv(data / "hair_scores.csv")
     manifest = {(r["source"], r["id"]): r for r in read_csv(data / "manifest.csv")}
     hairy = [r for r in scores if r["hair_flag"] in ("heavy_visual", "candidate")]
@@ -148,7 +148,7 @@ def contact_sheet(data: Path, params: PreprocessParams, path: Path, thumb: int =
     rows = [np.hstack(tiles[i : i + cols]) for i in range(0, len(tiles), cols)]
     sheet = np.vstack(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     return len(hairy)
 
 

@@ -7,8 +7,6 @@ shape in which only masked pixels changed.
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
 
@@ -113,46 +111,78 @@ def inpaint_pde(
     return (img[:, :, 0] if squeeze else img), sweeps
 
 
-@functools.lru_cache(maxsize=8)
-def _line_orders(h: int, w: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
-    """For each orientation of :data:`_LINE_STEPS`: (order, line id, position) of all pixels.
+def _crossings_walk(mask: np.ndarray, max_dist: int):
+    """Shortest crossing per masked pixel by walking the 8 directions step by step.
 
-    ``order`` lists the flat pixel indices line after line, each line in walking order;
-    ``line`` and ``pos`` give, in that order, the line id and the position along the line.
-    Cached per image shape.
+    Cost ~ masked pixels × crossing length. Returns ``(targets, best_len, i1, i2, d1)``: flat
+    indices of the masked pixels, crossing length ``d1 + d2`` (int32 max where none within
+    ``max_dist`` each way), flat indices of ``I1`` (``d1`` steps back) and ``I2``.
     """
-    rr, cc = np.mgrid[0:h, 0:w]
-    out = []
+    h, w = mask.shape
+    m = max_dist
+    wp = w + 2 * m
+    free = np.zeros((h + 2 * m, wp), bool)
+    free[m:-m, m:-m] = ~mask
+    free_flat = free.ravel()
+    rows, cols = np.nonzero(mask)
+    idx = ((rows + m) * wp + (cols + m)).astype(np.int64)
+    n = idx.size
+    never = np.iinfo(np.int32).max
+    best_len = np.full(n, never, np.int64)
+    best_off = np.zeros(n, np.int64)
+    best_d1 = np.zeros(n, np.int64)
+    single_d = np.full(n, never, np.int64)
+    single_i = idx.copy()
     for dr, dc in _LINE_STEPS:
-        if (dr, dc) == (0, 1):
-            line, pos = rr, cc
-        elif (dr, dc) == (1, 0):
-            line, pos = cc, rr
-        elif (dr, dc) == (1, 1):
-            line, pos = cc - rr, rr
-        else:
-            line, pos = cc + rr, rr
-        order = np.lexsort((pos.ravel(), line.ravel())).astype(np.int32)
-        out.append((order, line.ravel()[order].astype(np.int32), pos.ravel()[order].astype(np.int32)))
-    return tuple(out)
+        off = dr * wp + dc
+        dists = []
+        for sign in (-1, 1):  # d1 backwards, d2 forwards
+            dist = np.zeros(n, np.int64)
+            todo = np.arange(n)
+            for step in range(1, m + 1):
+                hit = free_flat[idx[todo] + sign * step * off]
+                dist[todo[hit]] = step
+                todo = todo[~hit]
+                if todo.size == 0:
+                    break
+            dists.append(dist)
+        d1, d2 = dists
+        length = np.where((d1 > 0) & (d2 > 0), d1 + d2, never)
+        better = length < best_len
+        best_len[better] = length[better]
+        best_off[better] = off
+        best_d1[better] = d1[better]
+        for d, sign in ((d1, -1), (d2, 1)):  # nearest one-sided hit (image edges)
+            closer = (d > 0) & (d < single_d)
+            single_d[closer] = d[closer]
+            single_i[closer] = idx[closer] + sign * d[closer] * off
+    ok = best_len < never
+    i1 = idx - best_d1 * best_off
+    i2 = idx + (np.where(ok, best_len, 0) - best_d1) * best_off
+    # No two-sided crossing (e.g. along the image edge): copy the nearest clean pixel.
+    one = ~ok & (single_d < never)
+    best_len[one] = 2 * single_d[one]
+    best_d1[one] = single_d[one]
+    i1[one] = i2[one] = single_i[one]
+    ok |= one
+
+    def unpad(i: np.ndarray) -> np.ndarray:  # padded flat index -> image flat index
+        r, c = np.divmod(np.where(ok, i, idx), wp)
+        return (r - m) * w + (c - m)
+
+    return unpad(idx), best_len, unpad(i1), unpad(i2), best_d1
 
 
-@functools.lru_cache(maxsize=4)
-def _arange(n: int) -> np.ndarray:
-    a = np.arange(n, dtype=np.int32)
-    a.flags.writeable = False
-    return a
-
-
-def inpaint_bilinear(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 16) -> np.ndarray:
     """DullRazor-style repair: each masked pixel is interpolated along a line (eq. 4).
 
     For each masked pixel and each of 4 line orientations (-, |, \\, /), the nearest unmasked
     pixels ``I1`` (``d1`` steps back) and ``I2`` (``d2`` steps on) along the line are found;
     the orientation with the shortest crossing ``d1 + d2`` is used and the pixel becomes
-    ``I1 * d2 / (d1 + d2) + I2 * d1 / (d1 + d2)``. Vectorised with running maxima along the
-    lines (O(H·W) per orientation). Pixels with no crossing in any orientation fall back to
-    :func:`pushpull_fill`. Returns float32 ``(H, W, C)``.
+    ``I1 * d2 / (d1 + d2) + I2 * d1 / (d1 + d2)``. The search walks from all masked pixels at
+    once (vectorised), at most ``max_walk`` steps each way; pixels with no crossing that short
+    (not thin in any direction) fall back to :func:`pushpull_fill`. Returns float32
+    ``(H, W, C)``.
     """
     img = np.asarray(image, dtype=np.float32)
     squeeze = img.ndim == 2
@@ -162,49 +192,13 @@ def inpaint_bilinear(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not mask.any():
         return out[:, :, 0] if squeeze else out
     h, w, c = img.shape
-    flat_mask = mask.ravel()
-    targets = np.flatnonzero(flat_mask)
-    n = targets.size
-    best_len = np.full(n, np.iinfo(np.int32).max, np.int64)
-    best_i1 = np.zeros(n, np.int64)
-    best_i2 = np.zeros(n, np.int64)
-    best_d1 = np.zeros(n, np.int64)
-    big = h * w
-    rank = np.zeros(big, np.int64)
-    rank[targets] = np.arange(n)
-    for order, line, pos in _line_orders(h, w):
-        m = flat_mask[order]
-        k = _arange(order.size)
-        prev = np.where(m, np.int32(-1), k)
-        np.maximum.accumulate(prev, out=prev)
-        nxt = np.where(m, np.int32(big), k)[::-1]
-        np.minimum.accumulate(nxt, out=nxt)
-        nxt = nxt[::-1]
-        # rank of each masked pixel in this order
-        where_m = np.flatnonzero(m)
-        p, q = prev[where_m], nxt[where_m]
-        pc, qc = np.clip(p, 0, big - 1), np.clip(q, 0, big - 1)
-        ln = line[where_m]
-        ok = (p >= 0) & (q < big) & (line[pc] == ln) & (line[qc] == ln)
-        d1 = pos[where_m] - pos[pc]
-        d2 = pos[qc] - pos[where_m]
-        length = np.where(ok, d1 + d2, np.iinfo(np.int32).max)
-        # map back to the order of ``targets`` (flat index order)
-        tgt = order[where_m]
-        slot = rank[tgt]
-        better = length < best_len[slot]
-        sb = slot[better]
-        best_len[sb] = length[better]
-        best_i1[sb] = order[pc[better]]
-        best_i2[sb] = order[qc[better]]
-        best_d1[sb] = d1[better]
+    targets, best_len, i1, i2, d1 = _crossings_walk(mask, max_walk)
     done = best_len < np.iinfo(np.int32).max
     flat_img = img.reshape(-1, c)
     flat_out = out.reshape(-1, c)
-    t, i1, i2 = targets[done], best_i1[done], best_i2[done]
     length = best_len[done].astype(np.float32)
-    a = ((length - best_d1[done]) / length)[:, None]  # weight of I1 = d2 / (d1 + d2)
-    flat_out[t] = flat_img[i1] * a + flat_img[i2] * (1.0 - a)
+    a = ((length - d1[done]) / length)[:, None]  # weight of I1 = d2 / (d1 + d2)
+    flat_out[targets[done]] = flat_img[i1[done]] * a + flat_img[i2[done]] * (1.0 - a)
     if not done.all():
         rest = np.zeros(h * w, bool)
         rest[targets[~done]] = True
