@@ -17,10 +17,16 @@ from PIL import Image  # noqa: E402
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from dermview import editing  # noqa: E402
+from dermview import editing, paths  # noqa: E402
 from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
-from dermview.gui.testing import isolate, process, tiny_weights  # noqa: E402
+from dermview.gui.testing import (  # noqa: E402
+    default_weights_available,
+    isolate,
+    process,
+    tiny_weights,
+)
+from dermview.model.weights import read_metadata  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 Btn = QtWidgets.QMessageBox.StandardButton
@@ -28,7 +34,16 @@ Btn = QtWidgets.QMessageBox.StandardButton
 
 @pytest.fixture(scope="session")
 def weights(tmp_path_factory) -> Path:
+    """The bundled model when present (fast enough), else a small one fitted on the spot."""
+    if default_weights_available():
+        return paths.models_dir() / "dermview_default.pt"
     return tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def model_name(weights) -> str:
+    meta = read_metadata(weights)
+    return str(meta.get("name") or Path(weights).stem)
 
 
 @pytest.fixture
@@ -167,21 +182,21 @@ def test_folder_worklist_and_page_keys(make_window, data, qtbot):
 
 
 # ------------------------------------------------------------------------------- segmentation
-def test_segment_shows_overlay_and_threshold_is_undoable(make_window, data):
+def test_segment_shows_overlay_and_threshold_is_undoable(make_window, data, model_name):
     win = make_window([data / "IMD009.jpg"])
     assert win.buffers["mask"].data[..., 3].max() == 0
     win.act_segment.trigger()
     assert win.seg_host.busy
     assert win.wait_idle(60)
     assert win.doc.prob is not None and win.doc.prob.shape == win.doc.shape
-    assert win.doc.model.name == "tiny-test"
+    assert win.doc.model.name == model_name
     assert win.doc.undo_stack.count() == 1
     assert win.doc.undo_stack.text(0) == "Apply model prediction"
     mask = win.doc.mask.copy()
     alpha = win.buffers["mask"].data[..., 3]
     assert alpha.shape == mask.shape
     assert np.array_equal(alpha > 0, mask), "overlay shows exactly the mask"
-    assert "tiny-test" in win.model_label.text()
+    assert model_name in win.model_label.text()
     assert win.windowTitle().startswith("IMD009.jpg*")
     # Heat map toggle.
     win.heat_check.setChecked(True)
@@ -343,7 +358,8 @@ def test_brush_size_keys_and_operations(make_window, data, qtbot):
 
 
 # ------------------------------------------------------------------------------- saving
-def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtbot):
+def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtbot,
+                                                          model_name):
     img = data / "IMD009.jpg"
     win = make_window([img])
     win.segment()
@@ -361,7 +377,7 @@ def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtb
     meta = json.loads(js.read_text())
     assert meta["image_sha256"] == hashlib.sha256(img.read_bytes()).hexdigest()
     assert meta["image_size"] == [512, 384]
-    assert meta["model_name"] == "tiny-test"
+    assert meta["model_name"] == model_name
     assert meta["model_sha256"] == hashlib.sha256(Path(win.weights).read_bytes()).hexdigest()
     assert meta["preprocess_params"]["hair_threshold"] == win.params().hair_threshold
     assert meta["threshold"] == pytest.approx(win.doc.threshold)
@@ -487,3 +503,29 @@ def test_view_fit_and_one_to_one(make_window, data):
     process(20)
     r3 = win.before.vb.viewRect()
     assert r3.width() >= 512 or r3.height() >= 384
+
+
+def test_settings_are_remembered_and_drop_opens_files(make_window, data, qtbot):
+    win = make_window([data / "IMD009.jpg"])
+    win.edit.set_radius(33)
+    win.panel.t_spin.setValue(77)
+    win.set_device("cpu")
+    assert win.wait_idle(30)
+    win.close()
+    win2 = make_window()
+    assert win2.edit.radius == 33 and win2.radius_spin.value() == 33
+    assert win2.params().hair_threshold == 77
+    assert win2.device == "cpu"
+    # Dropping two files opens them as a worklist.
+    from PySide6 import QtGui
+
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(data / n)) for n in ("IMD002.jpg", "IMD009.jpg")])
+    pos = QtCore.QPointF(50, 50)
+    ev = QtGui.QDropEvent(pos, QtCore.Qt.DropAction.CopyAction, mime,
+                          QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    win2.dropEvent(ev)
+    assert win2.wait_idle(30)
+    assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
+    assert win2.doc.path.name == "IMD002.jpg"
+    assert str(data / "IMD002.jpg") in win2.settings.get_list("recent_files")

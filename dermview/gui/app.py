@@ -76,12 +76,32 @@ def create_main_window(paths_to_open: list[str | Path] | None = None, device: st
     return win
 
 
+def _handle_signals(app: QtWidgets.QApplication, win) -> None:
+    """SIGTERM / SIGINT: autosave unsaved edits (offered back at the next start) and quit."""
+    import contextlib
+    import signal
+
+    def stop(_signum, _frame) -> None:
+        win.autosave(force=True)
+        win.shutdown()
+        app.quit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread / platform
+            signal.signal(sig, stop)
+    # Python runs signal handlers only between bytecodes: wake the interpreter regularly.
+    timer = QtCore.QTimer(win)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the app until its window closes (the CLI's default command)."""
     app = ensure_app()
     requested = list(getattr(args, "paths", []) or [])
     win = create_main_window(requested, device=getattr(args, "device", None),
                              weights=getattr(args, "weights", None))
+    _handle_signals(app, win)
     if not requested:
         # Offer unsaved work after a crash, else restore the last image of the last session.
         QtCore.QTimer.singleShot(0, win.offer_recovery_at_start)

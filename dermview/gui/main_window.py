@@ -1033,13 +1033,12 @@ class MainWindow(QtWidgets.QMainWindow):
             return True
         return False
 
-    def autosave(self) -> bool:
-        """Write the working mask to the recovery folder if it changed since the last time."""
-        if not self.doc.has_image:
+    def autosave(self, force: bool = False) -> bool:
+        """Write the working mask to the recovery folder if it changed since the last time
+        (``force``: whenever there are unsaved edits)."""
+        if not self.doc.has_image or not self.doc.dirty:
             return False
-        if not self.doc.dirty:
-            return False
-        if not self.doc.needs_autosave():
+        if not force and not self.doc.needs_autosave():
             return False
         try:
             self.recovery.save(self.doc.path, self.doc.mask,
