@@ -83,7 +83,8 @@ def data(tmp_path) -> Path:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, weights, boxes):
+def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
+    monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path / "home"))  # restored after the test
     settings = isolate(tmp_path)
     ensure_app()
     windows = []
@@ -529,3 +530,29 @@ def test_settings_are_remembered_and_drop_opens_files(make_window, data, qtbot):
     assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
     assert win2.doc.path.name == "IMD002.jpg"
     assert str(data / "IMD002.jpg") in win2.settings.get_list("recent_files")
+
+
+def test_label_of_another_size_is_skipped_with_a_message(make_window, data, boxes):
+    labels_dir = data / "labels"
+    labels_dir.mkdir()
+    bad = labels_dir / "IMD009_segmentation.png"
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(bad)
+    before = bad.read_bytes()
+    win = make_window([data / "IMD009.jpg"])
+    assert win.doc.has_image and not win.doc.label_loaded and not win.doc.mask.any()
+    assert boxes.warnings and "IMD009_segmentation.png" in boxes.warnings[-1][1]
+    assert bad.read_bytes() == before
+
+
+def test_threshold_slider_gesture_is_one_undo_step(make_window, data):
+    win = make_window([data / "IMD009.jpg"])
+    win.segment()
+    assert win.wait_idle(60)
+    n = win.doc.undo_stack.count()
+    for v in (40, 35, 30, 25):
+        win.threshold_slider.setValue(v)
+        win._apply_threshold()
+    assert win.doc.undo_stack.count() <= n + 1
+    assert win.doc.threshold == pytest.approx(0.25)
+    win.undo()
+    assert win.doc.undo_stack.index() == n

@@ -95,8 +95,24 @@ def _handle_signals(app: QtWidgets.QApplication, win) -> None:
     timer.start(250)
 
 
+def _setup_logging() -> None:
+    """Log warnings and errors to ``<user log dir>/dermview.log`` (never the program folder)."""
+    import logging
+
+    try:
+        file = paths.user_log_dir(create=True) / "dermview.log"
+        handler: logging.Handler = logging.FileHandler(file, encoding="utf-8")
+    except OSError:
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the app until its window closes (the CLI's default command)."""
+    _setup_logging()
     app = ensure_app()
     requested = list(getattr(args, "paths", []) or [])
     win = create_main_window(requested, device=getattr(args, "device", None),

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui
 
 from dermview import labels
 from dermview.editing import MaskPatch, Rect
+from dermview.errors import DermviewError
 from dermview.io import load_image, load_mask
 from dermview.preprocess.params import PreprocessParams
 
@@ -71,6 +72,7 @@ class Document(QtCore.QObject):
         self._sha256: str | None = None
         self._base_edits = (0, 0, False)
         self.reference_error = ""
+        self.label_error = ""  # why an existing label could not be loaded
         #: Incremented on every change of the working mask.
         self.mask_version = 0
 
@@ -104,13 +106,19 @@ class Document(QtCore.QObject):
         """Load an image and, if present, its saved label and reference mask.
 
         Raises:
-            DermviewError subclasses: unreadable image, label of another size, ...
-            The document is unchanged when opening fails.
+            DermviewError subclasses: unreadable image. The document is unchanged when
+            opening fails. A label that cannot be used (damaged, another size) is skipped and
+            explained in :attr:`label_error` (the file stays as it is).
         """
         path = Path(path)
         image = load_image(path)
         shape = image.shape[:2]
-        loaded = labels.load_label(path, shape, labels_dir)
+        self.label_error = ""
+        try:
+            loaded = labels.load_label(path, shape, labels_dir)
+        except DermviewError as exc:  # a damaged or foreign label must not block the image
+            loaded = None
+            self.label_error = str(exc)
         self.path = path
         self.image = image
         self._sha256 = None

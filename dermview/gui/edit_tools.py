@@ -35,6 +35,7 @@ class MaskPatchCommand(QtGui.QUndoCommand):
         self.patch = patch.compact()  # bit-packed: a full-image step costs kilobytes, not MB
         self._skip = applied
         self.hand = hand  # a manual correction (counts as "edited by hand")
+        self.kind = ""
 
     def redo(self) -> None:
         if self._skip:
@@ -48,12 +49,16 @@ class MaskPatchCommand(QtGui.QUndoCommand):
         self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=-1, patch=self.patch)
 
 
-def replace_mask(doc: Document, new: np.ndarray, text: str, hand: bool = True) -> bool:
-    """Push an undoable change that turns the working mask into ``new``; False if unchanged."""
+def replace_mask(doc: Document, new: np.ndarray, text: str, hand: bool = True,
+                 kind: str = "") -> bool:
+    """Push an undoable change that turns the working mask into ``new``; False if unchanged.
+    ``kind`` tags the command (e.g. ``"threshold"``)."""
     patch = editing.diff_patch(doc.mask, np.asarray(new, dtype=bool))
     if patch is None:
         return False
-    doc.undo_stack.push(MaskPatchCommand(doc, patch, text, hand=hand))
+    cmd = MaskPatchCommand(doc, patch, text, hand=hand)
+    cmd.kind = kind
+    doc.undo_stack.push(cmd)
     return True
 
 

@@ -533,8 +533,12 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QApplication.processEvents(
             QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         old = self.doc.path
+        labels_dir = self.labels_dir_for(path)
+        ref_dir = self.reference_dir
+        if ref_dir is None and (labels_dir or path.parent / "labels") != path.parent:
+            ref_dir = path.parent  # ISIC layout: <stem>_segmentation.png beside the image
         try:
-            self.doc.open(path, self.labels_dir_for(path), self.reference_dir or path.parent)
+            self.doc.open(path, labels_dir, ref_dir)
         except DermviewError as exc:
             self._progress_stop()
             self.show_error("Cannot open image", str(exc))
@@ -572,6 +576,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.threshold_label.setText(f"{self.doc.threshold:.2f}")
             self.threshold_slider.blockSignals(False)
         self.model_label.setText(self._model_text())
+        if self.doc.label_error:
+            self.show_error("Saved label not loaded",
+                            f"{self.doc.label_error}\n\nThe image opened with an empty mask; "
+                            "the label file was left unchanged (saving will back it up).")
         self._offer_recovery(path)
         self.request_preview()
         self._update_title()
@@ -837,9 +845,13 @@ class MainWindow(QtWidgets.QMainWindow):
         t = self.threshold_slider.value() / 100
         if abs(t - self.doc.threshold) < 1e-9:
             return
+        st = self.doc.undo_stack
+        top = st.command(st.index() - 1) if st.index() > 0 else None
+        if top is not None and st.index() == st.count() and getattr(top, "kind", "") == "threshold":
+            st.undo()  # one undo step per slider gesture, not per tick
         self.doc.threshold = t
         replace_mask(self.doc, mask_from_prob(self.doc.prob, t), f"Threshold {t:.2f}",
-                     hand=False)
+                     hand=False, kind="threshold")
 
     # ============================================================================ display
     def _on_mask_changed(self, r0: int, r1: int, c0: int, c1: int) -> None:

@@ -14,14 +14,16 @@ appears without waiting for it. The loaded model stays cached (per device and we
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from typing import Any
 
 from PySide6 import QtCore
 
 from dermview.errors import DermviewError
+
+log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
@@ -64,8 +66,9 @@ class _Worker(QtCore.QObject):
                                   "use a smaller image.")
             return
         except Exception as exc:  # report, never kill the thread or the app
-            tb = traceback.format_exc(limit=6)
-            self.failed.emit(job, f"Unexpected error: {exc.__class__.__name__}: {exc}\n\n{tb}")
+            log.exception("%s job %d failed", type(self).__name__, job)
+            self.failed.emit(job, f"Unexpected error: {exc.__class__.__name__}: {exc}\n\n"
+                                  "The details were written to the dermview log file.")
             return
         finally:
             self.running.clear()
