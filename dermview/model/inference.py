@@ -314,7 +314,7 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
         raise ValueError(f"predict expects an (H, W, 3) RGB image, got shape {rgb.shape}")
-    return rgb
+    return np.ascontiguousarray(rgb)  # views (flips, crops) are fine; OpenCV needs this
 
 
 def clear_cache() -> None:
