@@ -23,7 +23,8 @@ SIZES = {"IMD002": (512, 383), "IMD009": (512, 384), "ISIC_0000095": (512, 384),
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
+def weights(tmp_path_factory):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("w") / "tiny.pt"
@@ -31,7 +32,8 @@ def weights(tmp_path_factory) -> Path:
                  {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
                   "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2]})
     inference.clear_cache()
-    return path
+    yield path
+    torch.set_num_threads(threads)
 
 
 def test_segment_samples_folder(weights, tmp_path, capsys):
