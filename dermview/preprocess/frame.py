@@ -109,38 +109,37 @@ def detect_frame(rgb: np.ndarray, threshold: int = 60) -> np.ndarray:
 def fill_frame(rgb: np.ndarray, frame_mask: np.ndarray) -> np.ndarray:
     """Return a copy of ``rgb`` (uint8 ``(H, W, 3)``) whose frame pixels hold smooth skin colour.
 
-    The colour is a push-pull extrapolation (on a coarse copy, longest side 4 ×
-    :data:`COARSE_SIZE`) of the pixels a little inside the frame edge (the darkened ring just
-    inside a vignette is not used as source). The image keeps its size, so masks stay aligned
-    with the original.
+    The colour is a push-pull extrapolation, on a coarse copy (longest side
+    :data:`COARSE_SIZE`), of the lighter half of the pixels at least :data:`SOURCE_MARGIN` ×
+    short side away from the frame (neither the darkened ring just inside a vignette nor a
+    lesion reaching the frame is used as source). The image keeps its size, so masks stay
+    aligned with the original; only frame pixels change.
     """
     if not frame_mask.any() or frame_mask.all():
         return rgb.copy()
     h, w = frame_mask.shape
-    r = max(1, round(SOURCE_MARGIN * min(h, w)))
-    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    wide = cv2.dilate(frame_mask.view(np.uint8), se)
-    # Sources: the lighter half of the remaining pixels (skin, not the darkened ring of a
-    # vignette nor a lesion that reaches the frame).
-    light = lightness(rgb)
-    rest = light[wide == 0]
-    if rest.size:
-        wide[light < np.percentile(rest, 50)] = 1
     s = min(1.0, COARSE_SIZE / max(h, w))
+    ch, cw = max(1, round(h * s)), max(1, round(w * s))
     if s < 1:
-        ch, cw = max(1, round(h * s)), max(1, round(w * s))
         small = cv2.resize(rgb, (cw, ch), interpolation=cv2.INTER_AREA)
-        # A coarse pixel is a source only when none of it lies in the widened frame.
-        hole = cv2.resize(wide.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) > 0.01
+        hole8 = (cv2.resize(frame_mask.view(np.uint8), (cw, ch), interpolation=cv2.INTER_AREA) > 0).view(np.uint8)
     else:
-        small, hole = rgb, wide.astype(bool)
+        small, hole8 = rgb, frame_mask.view(np.uint8).copy()
+    r = max(1, round(SOURCE_MARGIN * min(ch, cw)))
+    hole = cv2.dilate(hole8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    light = lightness(small)
+    rest = light[~hole]
+    if rest.size:
+        lighter_skin = hole | (light < np.median(rest))
+        if not lighter_skin.all():
+            hole = lighter_skin
     if hole.all():
-        hole = cv2.resize(frame_mask.view(np.uint8), hole.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        hole = hole8 > 0
         if hole.all():
             return rgb.copy()
-    filled = pushpull_fill(small, hole)
+    filled = np.clip(pushpull_fill(small, hole) + 0.5, 0, 255).astype(np.uint8)
     if s < 1:
         filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     out = rgb.copy()
-    out[frame_mask] = np.clip(filled[frame_mask] + 0.5, 0, 255).astype(np.uint8)
+    cv2.copyTo(filled, frame_mask.view(np.uint8), out)
     return out

@@ -116,8 +116,8 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
         k = _scaled_se(p.se_size, max(ah, aw))
         valid = None
         if frame_s.any():
-            grown = cv2.dilate(frame_s.astype(np.uint8), np.ones((k, k), np.uint8))
-            valid = grown == 0
+            # No hair right at the frame edge (k px): the fill meets the image there.
+            valid = cv2.dilate(frame_s.view(np.uint8), np.ones((k, k), np.uint8)) == 0
         hair_s, n_hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
     timings["hair"] = time.perf_counter() - t
 
