@@ -631,10 +631,10 @@ def test_gui_open_with_existing_label(kind, error, gui, tmp_path):
     if error is None:
         assert opened and gui.shown_boxes == []
         np.testing.assert_array_equal(gui.doc.mask, gt)
-    else:
-        assert not opened and len(gui.shown_boxes) == 1
+    else:  # the image opens with an empty mask; the message names the unusable label
+        assert opened and len(gui.shown_boxes) == 1
         assert "ISIC_9_segmentation.png" in gui.shown_boxes[0][1]
-        assert gui.doc.path.name == "IMD_good.jpg"
+        assert gui.doc.path == img and not gui.doc.label_loaded and not gui.doc.mask.any()
     assert label.read_bytes() == before
 
 

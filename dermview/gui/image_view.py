@@ -196,6 +196,9 @@ class ImagePane(pg.GraphicsView):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
+        # Dropped files go to the main window (it opens them).
+        self.setAcceptDrops(False)
+        self.viewport().setAcceptDrops(False)
         self.setMinimumSize(200, 200)
 
     # -- content -----------------------------------------------------------------------------

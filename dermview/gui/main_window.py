@@ -525,6 +525,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.doc.has_image and self.doc.path == path:
             return True
         if not self.maybe_save():
+            self.worklist.set_current(self.doc.path)
             return False
         self.seg_host.cancel()
         self.preview_host.cancel()
@@ -541,6 +542,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.doc.open(path, labels_dir, ref_dir)
         except DermviewError as exc:
             self._progress_stop()
+            self.worklist.set_current(self.doc.path)
             self.show_error("Cannot open image", str(exc))
             return False
         except MemoryError:
@@ -707,10 +709,17 @@ class MainWindow(QtWidgets.QMainWindow):
         result, params, seconds, display = payload
         if not self.doc.has_image or self._proxy is None:
             return
-        if result.image.shape != self._proxy.shape:
+        full = result.image.shape == self.doc.image.shape
+        if result.image.shape != self._proxy.shape and not full:
             return  # a late result for another image
+        if full and params != self.params():
+            return
         self._show_preprocessed(result, params, seconds, display)
-        self.last_preview_ms = (time.perf_counter() - self._preview_started) * 1000
+        if not full:
+            self.last_preview_ms = (time.perf_counter() - self._preview_started) * 1000
+            # Second stage: the same settings at full resolution, so zooming in shows the
+            # real result (superseded at once by any newer change).
+            self.preview_host.submit((self.doc.image, params))
 
     def _show_preprocessed(self, result: Any, params: PreprocessParams, seconds: float,
                            display: dict[str, Any]) -> None:
@@ -718,7 +727,7 @@ class MainWindow(QtWidgets.QMainWindow):
         full = self.doc.shape
         self.after.set_image(display["image"], shape=full)
         h, w = result.image.shape[:2]
-        scale = "" if (h, w) == full else f" (preview at {w}×{h})"
+        scale = "" if (h, w) == full else f" (preview at {w}×{h}; full size follows)"
         self.after.set_title("Preprocessed" + scale)
         self.buffers["frame"].set_buffer(display["frame"], full)
         self.buffers["hair"].set_buffer(display["hair"], full)
