@@ -556,3 +556,14 @@ def test_threshold_slider_gesture_is_one_undo_step(make_window, data):
     assert win.doc.threshold == pytest.approx(0.25)
     win.undo()
     assert win.doc.undo_stack.index() == n
+
+
+def test_last_session_is_restored(make_window, data):
+    win = make_window([data])
+    assert win.next_image()
+    assert win.doc.path.name == "IMD009.jpg"
+    win.close()
+    win2 = make_window()
+    assert win2.restore_session()
+    assert win2.doc.path.name == "IMD009.jpg"
+    assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]

@@ -119,9 +119,7 @@ def run_app(args: argparse.Namespace) -> int:
                              weights=getattr(args, "weights", None))
     _handle_signals(app, win)
     if not requested:
-        # Offer unsaved work after a crash, else restore the last image of the last session.
+        # Offer unsaved work after a crash, else restore the last session.
         QtCore.QTimer.singleShot(0, win.offer_recovery_at_start)
-        last = win.settings.get_path("last_image")
-        if last is not None and last.is_file():
-            QtCore.QTimer.singleShot(0, lambda: win.doc.has_image or win.open_image(last))
+        QtCore.QTimer.singleShot(0, lambda: win.doc.has_image or win.restore_session())
     return int(app.exec())

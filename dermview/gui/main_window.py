@@ -9,6 +9,7 @@ Public methods (used by menus, tests and scripts): :meth:`MainWindow.open_paths`
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -514,6 +515,7 @@ class MainWindow(QtWidgets.QMainWindow):
                             f"({', '.join(IMAGE_SUFFIXES)}).")
             return False
         self.settings.push_recent("recent_folders", folder)
+        self.settings.set("last_folder", str(folder))
         self.worklist.set_paths(images, self.labels_dir)
         self._docks["worklist"].show()
         first = next((i for i in range(len(images)) if self.worklist.status(i) == "new"), 0)
@@ -562,6 +564,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for name in ("frame", "hair", "heat"):
             self.buffers[name].clear((1, 1))
         self.settings.push_recent("recent_files", path)
+        if path not in self.worklist.paths:
+            self.settings.set("last_folder", "")
         self.settings.set("last_image", str(path))
         self.seg_progress.setValue(0)
         self.seg_progress.setFormat("Idle")
@@ -617,6 +621,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if not entries or self.doc.has_image:
             return
         self.open_image(entries[0].image_path)
+
+    def restore_session(self) -> bool:
+        """Reopen the last session's folder (as a worklist) and image, if they still exist."""
+        image = self.settings.get_path("last_image")
+        folder = self.settings.get_path("last_folder")
+        if image is None or not image.is_file():
+            return False
+        if folder is not None and folder.is_dir() and image.parent == folder:
+            with contextlib.suppress(OSError):
+                self.worklist.set_paths(list_images(folder), self.labels_dir)
+        return self.open_image(image)
 
     def next_image(self) -> bool:
         path = self.worklist.neighbour(1)
