@@ -110,3 +110,25 @@ def test_self_test_is_a_registered_command():
     out = subprocess.run([sys.executable, "-m", "dermview", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "self-test" in out
+
+
+@needs_model
+def test_window_check_passes_offscreen(monkeypatch, capsys):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    rc = main(["self-test"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "[ ok ] gui" in out and "Qt platform: offscreen" in out and "PASS: 4/4" in out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 display check")
+def test_window_check_reports_an_unusable_display(monkeypatch, capsys):
+    """Qt aborts the process when its platform plugin cannot start; the self-test survives
+    (the window opens in a child process) and reports it."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setenv("DISPLAY", ":93517")
+    monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", Path("/nonexistent/dermview_default.pt"))
+    rc = main(["self-test"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "[FAIL] gui" in out and "could not open" in out and "INSTALL.md" in out

@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the window check (machines without Qt display libraries)")
     parser.add_argument("--json", metavar="FILE", default=None,
                         help="also write the report as JSON to FILE")
+    # Internal: the window check runs in a child process, because Qt aborts the whole process
+    # when no platform plugin can start (e.g. missing xcb libraries).
+    parser.add_argument("--gui-child", action="store_true", help=argparse.SUPPRESS)
 
 
 def _run_check(name: str, fn: Callable[[], str]) -> Check:
@@ -194,12 +197,53 @@ class SelfTest:
         return msg
 
     def gui(self) -> str:
-        from dermview.model.weights import DEFAULT_WEIGHTS
+        return _gui_in_child()
 
-        return _check_gui(DEFAULT_WEIGHTS)
+
+def _gui_command() -> list[str]:
+    """Command line that starts this program's ``self-test --gui-child``."""
+    from dermview.paths import is_frozen
+
+    if is_frozen():
+        return [sys.executable, NAME, "--gui-child"]
+    return [sys.executable, "-m", "dermview", NAME, "--gui-child"]
+
+
+def _gui_in_child(timeout: float = 120.0) -> str:
+    """Run :func:`_check_gui` in a child process; a Qt abort becomes a readable failure."""
+    import subprocess
+
+    _gui_platform()
+    proc = subprocess.run(_gui_command(), capture_output=True, text=True, timeout=timeout,
+                          env=os.environ.copy())
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("GUI-OK ")]
+    if proc.returncode == 0 and lines:
+        return lines[-1][len("GUI-OK "):]
+    noise = ("qt.core.", "Got keys", "checking directory", "looking at", "{", "}")
+    err = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines()
+           if ln.strip() and not ln.strip().startswith(noise)]
+    hint = next((ln for ln in err if "xcb" in ln or "platform plugin" in ln), None)
+    why = hint or (err[-1] if err else f"exit status {proc.returncode}")
+    raise RuntimeError(
+        f"the main window could not open ({why}). On Linux the X11 plugin needs system "
+        "libraries (see INSTALL.md); QT_QPA_PLATFORM=offscreen runs without a display"
+    )
+
+
+def _gui_child() -> int:
+    from dermview.model.weights import DEFAULT_WEIGHTS
+
+    try:
+        print("GUI-OK " + _check_gui(DEFAULT_WEIGHTS), flush=True)
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.gui_child:
+        return _gui_child()
     from dermview import __version__
     from dermview.paths import app_dir, is_frozen, resources_dir
 
