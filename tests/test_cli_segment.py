@@ -153,3 +153,28 @@ def test_segment_then_evaluate_with_bundled_model(tmp_path, capsys):
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["n_images"] == 4
     assert report["mean"]["dice"] > 0.8, report["mean"]
+
+
+def test_sidecar_provenance_readable_by_labels(weights, tmp_path):
+    from dermview.labels import label_mismatch, label_status, load_label, read_label_meta
+    from dermview.model.weights import sha256_file
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(SAMPLES / "ISIC_0024311.jpg", src / "ISIC_0024311.jpg")
+    out = src / "labels"  # the desktop app's default labels folder
+    assert main(["segment", str(src), "--out", str(out), "--weights", str(weights),
+                 "--no-preprocess", "--threshold", "0.4", "--sidecar"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["ISIC_0024311_segmentation.json",
+                                                     "ISIC_0024311_segmentation.png"]
+    meta = read_label_meta(src / "ISIC_0024311.jpg")
+    assert meta["source"] == "model" and meta["threshold"] == 0.4
+    assert meta["model_sha256"] == sha256_file(weights)
+    assert meta["image_size"] == list(SIZES["ISIC_0024311"])
+    assert meta["preprocess_params"] is None
+    assert label_status(src / "ISIC_0024311.jpg") == "segmented"
+    loaded = load_label(src / "ISIC_0024311.jpg", shape=(384, 512))
+    assert loaded is not None
+    mask, sidecar = loaded
+    assert mask.dtype == bool and sidecar["lesion_pixels"] == int(mask.sum())
+    assert label_mismatch(src / "ISIC_0024311.jpg", sidecar) is None

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write <stem>_prob.png, the probability map scaled to 0-255")
     parser.add_argument("--no-clean", action="store_true",
                         help="keep every thresholded pixel (default: keep the main lesion, fill holes)")
+    parser.add_argument("--sidecar", action="store_true",
+                        help="also write <stem>_segmentation.json (provenance: image and model "
+                             "SHA-256, threshold, preprocessing) as the desktop app does; "
+                             "--out DIR is then a labels folder the app can open")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dermview.errors import DermviewError, WriteError
     from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
+    from dermview.labels import LabelMeta, image_sha256, save_label
     from dermview.model.inference import Segmenter
     from dermview.pipeline import FROM_MODEL, segment_image
 
@@ -106,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
     for img in bar:
         mask_path = out / f"{img.stem}_segmentation.png"
         prob_path = out / f"{img.stem}_prob.png"
-        targets = [mask_path, prob_path] if args.save_prob else [mask_path]
+        json_path = out / f"{img.stem}_segmentation.json"
+        targets = [mask_path]
+        targets += [prob_path] if args.save_prob else []
+        targets += [json_path] if args.sidecar else []
         existing = [p.name for p in targets if p.exists()]
         if existing and not args.overwrite:
             report(str(img), f"{', '.join(existing)} already exists in {out} (use --overwrite)")
@@ -116,8 +124,17 @@ def run(args: argparse.Namespace) -> int:
             rgb = load_image(img)
             res = segment_image(rgb, seg, params=params, threshold=args.threshold,
                                 clean=not args.no_clean)
+            if args.sidecar:
+                meta = LabelMeta(
+                    image_sha256=image_sha256(img), image_size=(rgb.shape[1], rgb.shape[0]),
+                    model_name=seg.name, model_sha256=seg.weights_sha256,
+                    preprocess_params=res.params.to_dict() if res.params else None,
+                    threshold=res.threshold, source="model",
+                )
+                save_label(img, res.mask, meta, labels_dir=out)
+            else:
+                save_mask(mask_path, res.mask)
             del rgb
-            save_mask(mask_path, res.mask)
             if args.save_prob:
                 prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
                 atomic_write_bytes(prob_path, encode_png(prob8))
