@@ -157,12 +157,14 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         return arr
     if arr.dtype == bool:
         return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint16:  # exact round(v * 255 / 65535) in 4 bytes per sample
+        out = arr.astype(np.uint32)
+        out += 128
+        out //= 257
+        return out.astype(np.uint8)
     if np.issubdtype(arr.dtype, np.integer):
-        if arr.dtype == np.uint16:
-            top = 65535.0
-        else:
-            peak = int(arr.max(initial=0))
-            top = 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else 4294967295.0
+        peak = int(arr.max(initial=0))
+        top = 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else 4294967295.0
         scaled = np.clip(arr.astype(np.float64), 0, top) * (255.0 / top)
         return np.rint(scaled).astype(np.uint8)
     arr = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
@@ -178,10 +180,15 @@ def _composite_white(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """
     if not alpha.any():
         return _to_uint8(colour)
-    top = 65535.0 if colour.dtype == np.uint16 else 255.0
-    a = alpha.astype(np.float32)[:, :, None] / top
-    out = colour.astype(np.float32) * a + top * (1.0 - a)
-    return _to_uint8(np.rint(out).astype(colour.dtype))
+    top = np.float32(65535.0 if colour.dtype == np.uint16 else 255.0)
+    a = alpha.astype(np.float32)
+    a /= top
+    out = colour.astype(np.float32)  # colour·a + top·(1 − a), in place
+    out -= top
+    out *= a[:, :, None]
+    out += top
+    np.rint(out, out=out)
+    return _to_uint8(out.astype(colour.dtype))
 
 
 def _pil_to_rgb(img: Image.Image, arr: np.ndarray) -> np.ndarray:
