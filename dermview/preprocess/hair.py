@@ -112,10 +112,10 @@ def _thin_long(
     n, labels = cv2.connectedComponents(seeds8, connectivity=8, ltype=cv2.CV_32S)
     if n <= 1:
         return np.zeros(seeds.shape, dtype=bool), 0
-    rows, cols = np.nonzero(seeds8)
-    lab = labels[rows, cols]
-    r = rows.astype(np.float64)
-    c = cols.astype(np.float64)
+    pts = cv2.findNonZero(seeds8).reshape(-1, 2)
+    lab = labels[pts[:, 1], pts[:, 0]]
+    r = pts[:, 1].astype(np.float64)
+    c = pts[:, 0].astype(np.float64)
     a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
     mr = np.bincount(lab, r, n) / a
     mc = np.bincount(lab, c, n) / a

@@ -25,18 +25,18 @@ def pushpull_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     squeeze = img.ndim == 2
     if squeeze:
         img = img[:, :, None]
-    valid = (~mask).astype(np.float32)
     out = img.copy()
-    if not mask.any():
+    if not mask.any() or mask.all():
         return out[:, :, 0] if squeeze else out
-    if not valid.any():
-        return out[:, :, 0] if squeeze else out
-    num = img * valid[:, :, None]
+    mask8 = mask.view(np.uint8)
+    valid = cv2.subtract(np.ones_like(mask8), mask8).astype(np.float32)
+    num = img.copy()
+    num[mask] = 0.0
     levels: list[tuple[np.ndarray, np.ndarray]] = [(num, valid)]
     while True:
         n, w = levels[-1]
         h_, w_ = w.shape
-        if (w > 1e-6).all() or (h_ <= 1 and w_ <= 1):
+        if (h_ <= 1 and w_ <= 1) or (len(levels) > 1 and cv2.countNonZero((w <= 1e-6).view(np.uint8)) == 0):
             break
         nh, nw = max(1, (h_ + 1) // 2), max(1, (w_ + 1) // 2)
         n2 = cv2.resize(n, (nw, nh), interpolation=cv2.INTER_AREA)
@@ -46,15 +46,17 @@ def pushpull_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         levels.append((n2, w2))
     n, w = levels[-1]
     est = n / np.maximum(w, 1e-6)[:, :, None]
-    if not (w > 1e-6).all():  # a 1x1 level without data cannot happen (valid.any()), be safe
-        est[w <= 1e-6] = img[~mask].mean(axis=0)
-    for n, w in reversed(levels[:-1]):
+    for n, w in reversed(levels[1:-1]):
         up = cv2.resize(est, (w.shape[1], w.shape[0]), interpolation=cv2.INTER_LINEAR)
         if up.ndim == 2:
             up = up[:, :, None]
         alpha = np.clip(w, 0.0, 1.0)[:, :, None]
         est = alpha * (n / np.maximum(w, 1e-6)[:, :, None]) + (1.0 - alpha) * up
-    out[mask] = est[mask]
+    # Finest level: valid pixels keep their value, masked ones take the interpolated estimate.
+    up = cv2.resize(est, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if up.ndim == 2:
+        up = up[:, :, None]
+    cv2.copyTo(up, mask8, out)
     return out[:, :, 0] if squeeze else out
 
 
@@ -72,16 +74,18 @@ def inpaint_pde(
 ) -> tuple[np.ndarray, int]:
     """Diffusion (Laplace / heat-equation steady state) inpainting of ``mask`` pixels.
 
-    Starts from :func:`inpaint_bilinear` (already close to the solution for thin masks) and
-    iterates the explicit heat equation (Jacobi sweeps of the 9-point Laplacian: each masked
-    pixel becomes the weighted mean of its 8 neighbours; unmasked pixels are the fixed
-    boundary, the image edge is mirrored), vectorised with OpenCV over the mask's bounding box. Every ``check_every``
-    sweeps, it stops when the mean absolute change of the masked pixels in the last sweep is
-    below ``tol`` grey levels (per channel), and after ``max_iter`` sweeps at most.
+    Starts from :func:`pushpull_fill` (a smooth multi-scale fill; on the synthetic-hair
+    benchmark a cheaper and slightly better start than :func:`inpaint_bilinear`) and iterates
+    the explicit heat equation: Jacobi sweeps of the 9-point Laplacian (each masked pixel
+    becomes the weighted mean of its 8 neighbours; unmasked pixels are the fixed boundary, the
+    image edge is mirrored), vectorised with OpenCV over the mask's bounding box. Every
+    ``check_every`` sweeps it stops when the mean absolute change of the masked pixels in the
+    last sweep is below ``tol`` grey levels (per channel), and after ``max_iter`` sweeps at
+    most.
 
     Returns ``(float32 image (H, W, C), sweeps used)``.
     """
-    img = inpaint_bilinear(image, mask)
+    img = pushpull_fill(image, mask)
     if not mask.any() or mask.all():
         return img, 0
     squeeze = img.ndim == 2
@@ -124,8 +128,10 @@ def _crossings_walk(mask: np.ndarray, max_dist: int):
     free = np.zeros((h + 2 * m, wp), bool)
     free[m:-m, m:-m] = ~mask
     free_flat = free.ravel()
-    rows, cols = np.nonzero(mask)
-    idx = ((rows + m) * wp + (cols + m)).astype(np.int64)
+    pts = cv2.findNonZero(mask.view(np.uint8))
+    pts = pts.reshape(-1, 2) if pts is not None else np.zeros((0, 2), np.int32)
+    rows, cols = pts[:, 1].astype(np.int64), pts[:, 0].astype(np.int64)
+    idx = (rows + m) * wp + (cols + m)
     n = idx.size
     never = np.iinfo(np.int32).max
     best_len = np.full(n, never, np.int64)
@@ -136,14 +142,19 @@ def _crossings_walk(mask: np.ndarray, max_dist: int):
     for dr, dc in _LINE_STEPS:
         off = dr * wp + dc
         dists = []
+        # A crossing of length 2 (one-pixel-wide hair) cannot be beaten: skip those pixels.
+        active = np.flatnonzero(best_len > 2)
         for sign in (-1, 1):  # d1 backwards, d2 forwards
             dist = np.zeros(n, np.int64)
-            todo = np.arange(n)
+            who = active
+            cur = idx[active]
             for step in range(1, m + 1):
-                hit = free_flat[idx[todo] + sign * step * off]
-                dist[todo[hit]] = step
-                todo = todo[~hit]
-                if todo.size == 0:
+                cur = cur + sign * off
+                hit = free_flat[cur]
+                dist[who[hit]] = step
+                miss = ~hit
+                cur, who = cur[miss], who[miss]
+                if who.size == 0:
                     break
             dists.append(dist)
         d1, d2 = dists
