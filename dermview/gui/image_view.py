@@ -192,6 +192,8 @@ class ImagePane(pg.GraphicsView):
         self.path_item.setZValue(99)
         self.vb.addItem(self.path_item, ignoreBounds=True)
         self._shape: tuple[int, int] | None = None
+        self._auto_fit = True  # keep the image fitted on resize until the user zooms or pans
+        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
         self.cursor_radius = 0.0
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -235,8 +237,18 @@ class ImagePane(pg.GraphicsView):
             self.overlays[name].setOpacity(opacity)
 
     # -- view --------------------------------------------------------------------------------
+    def _on_manual_range(self, *_args) -> None:
+        self._auto_fit = False
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(ev)
+        # pyqtgraph calls this from its constructor, before our attributes exist.
+        if getattr(self, "_auto_fit", False) and getattr(self, "_shape", None) is not None:
+            self.fit()
+
     def fit(self) -> None:
-        """Fit the whole image in the pane."""
+        """Fit the whole image in the pane (and keep it fitted when the pane is resized)."""
+        self._auto_fit = True
         if self._shape is None:
             return
         h, w = self._shape
@@ -246,6 +258,7 @@ class ImagePane(pg.GraphicsView):
         """Zoom so one image pixel is one screen pixel, keeping the current centre."""
         if self._shape is None:
             return
+        self._auto_fit = False
         rect = self.vb.viewRect()
         c = rect.center()
         px = self.vb.size()
@@ -256,6 +269,7 @@ class ImagePane(pg.GraphicsView):
 
     def zoom(self, factor: float) -> None:
         """Zoom in (``factor`` < 1) or out (> 1) about the centre."""
+        self._auto_fit = False
         self.vb.scaleBy((factor, factor))
 
     def link_to(self, other: ImagePane) -> None:

@@ -569,6 +569,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.set("last_image", str(path))
         self.seg_progress.setValue(0)
         self.seg_progress.setFormat("Idle")
+        self.pos_label.setText("")
         if path not in self.worklist.paths:
             self.worklist.set_paths([path], self.labels_dir)
         self.worklist.set_current(path)
