@@ -103,7 +103,8 @@ def bench_latency(seg, rgb: np.ndarray, repeats: int) -> dict:
 
 
 def bench_quality(seg, data: Path, limit: int) -> dict:
-    """Dice / Jaccard per source on the validation split: plain, flip TTA, no clean-up."""
+    """Dice / Jaccard per source on the validation split: plain (model threshold), flip TTA,
+    no clean-up, and other thresholds on the same probability maps."""
     from dermview.io import load_image, load_mask
     from dermview.metrics import evaluate_masks
     from dermview.pipeline import FROM_MODEL, segment_image
@@ -115,7 +116,8 @@ def bench_quality(seg, data: Path, limit: int) -> dict:
     for p in val:
         if len(by_source.setdefault(p.source, [])) < limit:
             by_source[p.source].append(p)
-    variants = ("plain", "tta", "no_clean")
+    sweep = (0.3, 0.4, 0.6, 0.7)
+    variants = ("plain", "tta", "no_clean", *(f"threshold_{t}" for t in sweep))
     scores: dict[str, dict[str, list[dict]]] = {v: {} for v in variants}
     for source, pairs in by_source.items():
         for p in pairs:
@@ -125,6 +127,9 @@ def bench_quality(seg, data: Path, limit: int) -> dict:
             scores["plain"].setdefault(source, []).append(evaluate_masks(res.mask, gt))
             raw = mask_from_prob(res.prob, res.threshold, clean=False)
             scores["no_clean"].setdefault(source, []).append(evaluate_masks(raw, gt))
+            for t in sweep:
+                m = mask_from_prob(res.prob, t)
+                scores[f"threshold_{t}"].setdefault(source, []).append(evaluate_masks(m, gt))
             res_t = segment_image(rgb, seg, params=FROM_MODEL, tta=True)
             scores["tta"].setdefault(source, []).append(evaluate_masks(res_t.mask, gt))
     out: dict = {}
