@@ -6,6 +6,7 @@ Torch is not imported here: the window shows first, the model loads in a worker 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -78,7 +79,6 @@ def create_main_window(paths_to_open: list[str | Path] | None = None, device: st
 
 def _handle_signals(app: QtWidgets.QApplication, win) -> None:
     """SIGTERM / SIGINT: autosave unsaved edits (offered back at the next start) and quit."""
-    import contextlib
     import signal
 
     def stop(_signum, _frame) -> None:
@@ -110,6 +110,22 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+def _install_excepthook(win) -> None:
+    """Unexpected errors in event handlers: log the traceback, tell the user, keep running."""
+    import logging
+
+    def hook(exc_type, exc, tb) -> None:
+        logging.getLogger("dermview.gui").error("Unexpected error", exc_info=(exc_type, exc, tb))
+        if issubclass(exc_type, KeyboardInterrupt):
+            return
+        with contextlib.suppress(Exception):
+            win.show_error("Unexpected error",
+                           f"{exc_type.__name__}: {exc}\n\nThe app keeps running; the details "
+                           "were written to the dermview log file. Save your work.")
+
+    sys.excepthook = hook
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the app until its window closes (the CLI's default command)."""
     _setup_logging()
@@ -118,6 +134,7 @@ def run_app(args: argparse.Namespace) -> int:
     win = create_main_window(requested, device=getattr(args, "device", None),
                              weights=getattr(args, "weights", None))
     _handle_signals(app, win)
+    _install_excepthook(win)
     if not requested:
         # Offer unsaved work after a crash, else restore the last session.
         QtCore.QTimer.singleShot(0, win.offer_recovery_at_start)
