@@ -567,3 +567,30 @@ def test_last_session_is_restored(make_window, data):
     assert win2.restore_session()
     assert win2.doc.path.name == "IMD009.jpg"
     assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
+
+
+def test_save_and_next_auto_segment_and_space_pan(make_window, data, qtbot):
+    win = make_window([data])
+    win.auto_check.setChecked(True)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(60.5, 60.5), (90.5, 60.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert (data / "labels" / "IMD002_segmentation.png").is_file()
+    assert win.doc.path.name == "IMD009.jpg"
+    assert win.seg_host.busy or win.doc.prob is not None  # segmented automatically
+    assert win.wait_idle(60) and win.doc.prob is not None
+    # Ctrl+PgDown: no unlabelled image other than the current one.
+    assert not win.next_unlabelled()
+    # Space held: the left button pans instead of painting.
+    mask = win.doc.mask.copy()
+    win.before.setFocus()
+    qtbot.keyPress(win.before, QtCore.Qt.Key.Key_Space)
+    r0 = win.before.vb.viewRect()
+    drag(qtbot, win.before, [(200.5, 200.5), (260.5, 230.5)])
+    qtbot.keyRelease(win.before, QtCore.Qt.Key.Key_Space)
+    assert np.array_equal(win.doc.mask, mask)
+    assert win.before.vb.viewRect() != r0
+    # The brush cursor is mirrored in the other pane.
+    win.before.show_cursor_at(QtCore.QPointF(100, 100))
+    win.before.cursor_moved.emit(QtCore.QPointF(100, 100))
+    assert win.after.cursor_item.isVisible()

@@ -120,9 +120,10 @@ class ToolViewBox(pg.ViewBox):
     def __init__(self) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self.tool: object | None = None  # an edit_tools.Tool, or None to pan with the left button
+        self.space_pan = False  # Space held: the left button pans even with a tool active
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
-        tool = self.tool
+        tool = None if self.space_pan else self.tool
         if tool is not None and ev.button() == QtCore.Qt.MouseButton.LeftButton:
             ev.accept()
             pos = self.mapSceneToView(ev.scenePos())
@@ -163,6 +164,7 @@ class ImagePane(pg.GraphicsView):
 
     hovered = QtCore.Signal(int, int)
     navigate = QtCore.Signal(int)
+    cursor_moved = QtCore.Signal(object)  # view QPointF, or None when the mouse left
 
     def __init__(self, title: str, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent, background=pg.mkColor(32, 32, 36))
@@ -298,10 +300,8 @@ class ImagePane(pg.GraphicsView):
         if self._shape is None:
             return
         p = self.vb.mapSceneToView(scene_pos)
-        r = self.cursor_radius
-        if r > 0:
-            self.cursor_item.setRect(QtCore.QRectF(p.x() - r, p.y() - r, 2 * r, 2 * r))
-            self.cursor_item.setVisible(True)
+        self.show_cursor_at(p)
+        self.cursor_moved.emit(p)
         row, col = int(np.floor(p.y())), int(np.floor(p.x()))
         h, w = self._shape
         if 0 <= row < h and 0 <= col < w:
@@ -309,12 +309,35 @@ class ImagePane(pg.GraphicsView):
         else:
             self.hovered.emit(-1, -1)
 
+    def show_cursor_at(self, p: QtCore.QPointF | None) -> None:
+        """Draw the brush circle at view point ``p`` (None or radius 0 hides it); the other
+        pane mirrors the cursor of the pane under the mouse."""
+        r = self.cursor_radius
+        if p is None or r <= 0:
+            self.cursor_item.setVisible(False)
+            return
+        self.cursor_item.setRect(QtCore.QRectF(p.x() - r, p.y() - r, 2 * r, 2 * r))
+        self.cursor_item.setVisible(True)
+
     def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 (Qt API)
         self.cursor_item.setVisible(False)
+        self.cursor_moved.emit(None)
+        self.vb.space_pan = False
         super().leaveEvent(ev)
+
+    def keyReleaseEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if ev.key() == QtCore.Qt.Key.Key_Space and not ev.isAutoRepeat():
+            self.vb.space_pan = False
+            self.viewport().unsetCursor()
+        super().keyReleaseEvent(ev)
 
     def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt API)
         key = ev.key()
+        if key == QtCore.Qt.Key.Key_Space:
+            if not ev.isAutoRepeat():
+                self.vb.space_pan = True
+                self.viewport().setCursor(QtCore.Qt.CursorShape.OpenHandCursor)
+            return
         if key in (QtCore.Qt.Key.Key_Right, QtCore.Qt.Key.Key_Down):
             self.navigate.emit(1)
         elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Up):

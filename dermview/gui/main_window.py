@@ -239,6 +239,11 @@ class MainWindow(QtWidgets.QMainWindow):
         for w_ in (self.mask_check, self.heat_check, self.ref_check):
             show_row.addWidget(w_)
         form.addRow("Show", show_row)
+        self.auto_check = QtWidgets.QCheckBox("Segment automatically on open")
+        self.auto_check.setToolTip("Run the model as soon as an image without a saved label "
+                                   "opens")
+        self.auto_check.setChecked(self.settings.get_bool("auto_segment", False))
+        form.addRow(self.auto_check)
         self.model_label = QtWidgets.QLabel("No segmentation yet")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
@@ -316,6 +321,10 @@ class MainWindow(QtWidgets.QMainWindow):
                                 tip="Where labels are saved (default: labels/ beside the image)")
         self.act_ref_dir = a("Reference masks folder…", self.choose_reference_dir, None,
                              "compare", tip="Compare with ground-truth masks from a folder")
+        self.act_save_next = a("Save and &next", self.save_and_next, "Ctrl+Return",
+                               tip="Save the label and open the next image")
+        self.act_next_new = a("Next &unlabelled image", self.next_unlabelled, "Ctrl+PgDown",
+                              tip="Open the next image that has no label yet")
         self.act_next = a("&Next image", self.next_image, ["PgDown"], tip="Next image")
         self.act_next.setIcon(st.standardIcon(SP.SP_ArrowForward))
         self.act_prev = a("&Previous image", self.previous_image, ["PgUp"], tip="Previous image")
@@ -383,6 +392,8 @@ class MainWindow(QtWidgets.QMainWindow):
         m_file.addSeparator()
         m_file.addAction(self.act_prev)
         m_file.addAction(self.act_next)
+        m_file.addAction(self.act_next_new)
+        m_file.addAction(self.act_save_next)
         m_file.addSeparator()
         m_file.addAction(self.act_quit)
         m_edit = mb.addMenu("&Edit")
@@ -456,6 +467,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mask_check.toggled.connect(self._apply_visibility)
         self.heat_check.toggled.connect(self._apply_visibility)
         self.ref_check.toggled.connect(self._apply_visibility)
+        self.auto_check.toggled.connect(lambda v: self.settings.set("auto_segment", v))
         self.device_combo.currentIndexChanged.connect(
             lambda _i: self.settings.set("device", self.device))
         self.radius_spin.valueChanged.connect(self.edit.set_radius)
@@ -464,6 +476,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for pane in (self.before, self.after):
             pane.hovered.connect(self._on_hover)
             pane.navigate.connect(self._navigate)
+        self.before.cursor_moved.connect(self.after.show_cursor_at)
+        self.after.cursor_moved.connect(self.before.show_cursor_at)
         self.worklist.open_requested.connect(self.open_image)
         self._apply_opacity()
 
@@ -589,6 +603,8 @@ class MainWindow(QtWidgets.QMainWindow):
                             "the label file was left unchanged (saving will back it up).")
         self._offer_recovery(path)
         self.request_preview()
+        if self.auto_check.isChecked() and not self.doc.label_loaded and not self.doc.dirty:
+            self.segment()
         self._update_title()
         self._update_actions()
         return True
@@ -633,6 +649,21 @@ class MainWindow(QtWidgets.QMainWindow):
             with contextlib.suppress(OSError):
                 self.worklist.set_paths(list_images(folder), self.labels_dir)
         return self.open_image(image)
+
+    def save_and_next(self) -> bool:
+        """Save the label, then open the next image of the worklist."""
+        return self.save() and self.next_image()
+
+    def next_unlabelled(self) -> bool:
+        """Open the next worklist image whose status is "new" (wrapping around)."""
+        n = len(self.worklist.paths)
+        start = max(self.worklist.current, 0)
+        for k in range(1, n + 1):
+            i = (start + k) % n
+            if i != self.worklist.current and self.worklist.status(i) == "new":
+                return self.open_image(self.worklist.paths[i])
+        self.statusBar().showMessage("Every image in the worklist has a label", 5000)
+        return False
 
     def next_image(self) -> bool:
         path = self.worklist.neighbour(1)
