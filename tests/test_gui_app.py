@@ -594,3 +594,18 @@ def test_save_and_next_auto_segment_and_space_pan(make_window, data, qtbot):
     win.before.show_cursor_at(QtCore.QPointF(100, 100))
     win.before.cursor_moved.emit(QtCore.QPointF(100, 100))
     assert win.after.cursor_item.isVisible()
+
+
+def test_edit_counts_restart_after_a_new_prediction(make_window, data, qtbot):
+    win = make_window([data / "IMD009.jpg"])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(30.5, 30.5), (60.5, 30.5)])  # edit before any prediction
+    win.segment()
+    assert win.wait_idle(60)
+    ops, px, reset = win.doc.hand_edits()
+    assert (ops, px, reset) == (0, 0, True)
+    drag(qtbot, win.before, [(300.5, 300.5), (330.5, 300.5)])
+    ops, px, _ = win.doc.hand_edits()
+    assert ops == 1 and px > 0
+    meta = win.doc.label_meta_for_save(win.params())
+    assert meta.edited and meta.edit_operations == 1 and meta.edited_pixels == px

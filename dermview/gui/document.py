@@ -212,12 +212,13 @@ class Document(QtCore.QObject):
         self.prob_changed.emit()
         unchanged = base_version == self.mask_version
         if patch is not None and unchanged:
-            self.undo_stack.push(MaskPatchCommand(self, patch, "Apply model prediction",
-                                                  hand=False))
+            cmd = MaskPatchCommand(self, patch, "Apply model prediction", hand=False)
+            cmd.kind = "prediction"
+            self.undo_stack.push(cmd)
         elif patch is None and unchanged:
             return  # the prediction equals the working mask
         else:
-            replace_mask(self, mask, "Apply model prediction", hand=False)
+            replace_mask(self, mask, "Apply model prediction", hand=False, kind="prediction")
 
     # -- mask notifications -----------------------------------------------------------------
     def notify_mask(self, rect: Rect, live: bool = False, hand: bool = True, sign: int = 0,
@@ -233,24 +234,31 @@ class Document(QtCore.QObject):
         self.mask_changed.emit(0, h, 0, w)
 
     # -- provenance ---------------------------------------------------------------------------
-    def hand_edits(self) -> tuple[int, int]:
-        """(operations, pixels changed) by hand edits in the current undo history, counting
-        only commands up to the current index (undone ones are excluded)."""
-        ops = 0
-        pixels = 0
+    def hand_edits(self) -> tuple[int, int, bool]:
+        """Hand edits since the last model mask: ``(operations, pixels changed, reset)``.
+
+        Counts the commands up to the current undo index (undone ones are excluded). A model
+        prediction or threshold change in the history replaces the mask, so counting restarts
+        after it and ``reset`` is True (edits of a previously saved label no longer apply).
+        """
+        ops = pixels = 0
+        reset = False
         for i in range(self.undo_stack.index()):
             cmd = self.undo_stack.command(i)
             if getattr(cmd, "hand", False):
                 ops += 1
                 pixels += int(cmd.patch.changed_pixels)
-        return ops, pixels
+            elif getattr(cmd, "kind", "") in ("prediction", "threshold"):
+                ops = pixels = 0
+                reset = True
+        return ops, pixels, reset
 
     def label_meta_for_save(self, params: PreprocessParams | None) -> labels.LabelMeta:
         """Sidecar for the current state (model, settings, hand edits)."""
         assert self.image is not None
         h, w = self.shape
-        ops, pixels = self.hand_edits()
-        prev_ops, prev_px, prev_edited = self._base_edits
+        ops, pixels, reset = self.hand_edits()
+        prev_ops, prev_px, prev_edited = (0, 0, False) if reset else self._base_edits
         from_model = bool(self.model.name) or self.prob is not None
         used_params = self.model.params if self.model.params is not None else (
             params.to_dict() if params is not None else None)
