@@ -198,13 +198,15 @@ def detect_hair(
     # on a slightly smoothed L so that a 1-2 px hair between two bank angles stays connected.
     lum_s = cv2.GaussianBlur(lum, (5, 5), s.trough_sigma) if s.trough_sigma > 0 else lum
     along = cv2.subtract(_bank_reduce(lum_s, lines, cv2.MORPH_DILATE, keep_max=False), lum_s)
+    d_l16 = np.maximum(d_l, 1).astype(np.uint16)
+    along16 = along.astype(np.uint16) * 10
     ratio10 = int(round(10 * s.trough_ratio))
-    trough = along.astype(np.uint16) * 10 <= np.maximum(d_l, 1).astype(np.uint16) * ratio10
+    trough = along16 <= d_l16 * ratio10
     seeds = (dmap >= s.t_high) & trough & seed_ok
     cores, n_dark = _thin_long(seeds, s.max_half_width, s.min_length, s.min_elongation)
     # Hysteresis growth only into valley-like pixels (a relaxed trough test), so that a hair
     # lying on a lesion does not spread into the pigment network around it.
-    relaxed = along.astype(np.uint16) * 10 <= np.maximum(d_l, 1).astype(np.uint16) * (2 * ratio10)
+    relaxed = along16 <= d_l16 * (2 * ratio10)
     mask = _grow(cores, (dmap >= s.t_low) & relaxed & valid, s.grow)
     n_light = 0
     if s.light:
@@ -213,9 +215,9 @@ def detect_hair(
         trough_b = along_b.astype(np.uint16) * 10 <= np.maximum(bright, 1).astype(np.uint16) * ratio10
         lseeds = (bright >= s.light_t_high) & trough_b & ~mask & seed_ok
         if lseeds.any():
-            du = luv[:, :, 1].astype(np.int32) - 96
-            dv = luv[:, :, 2].astype(np.int32) - 136
-            lseeds &= (du * du + dv * dv) <= int(s.light_max_chroma**2)
+            # Light hair is white or grey: low chroma (neutral u, v = 96, 136 in 8-bit LUV).
+            uv = luv[lseeds][:, 1:].astype(np.int32) - np.array([96, 136], np.int32)
+            lseeds[lseeds] = (uv * uv).sum(axis=1) <= int(s.light_max_chroma**2)
             lcores, n_light = _thin_long(
                 lseeds, s.light_max_half_width, s.light_min_length, s.min_elongation
             )
@@ -225,6 +227,27 @@ def detect_hair(
     if s.rim > 0:
         se = cv2.getStructuringElement(cv2.MORPH_CROSS, (2 * s.rim + 1, 2 * s.rim + 1))
         mask = cv2.dilate(mask.astype(np.uint8), se).astype(bool) & valid
-    # Count after growth, so that fragments of one hair joined by the hysteresis count once.
-    n_comp = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
-    return mask, int(n_comp)
+    return mask, count_hairs(mask)
+
+
+def count_hairs(mask: np.ndarray) -> int:
+    """Number of hairs N in a hair mask (bool ``(H, W)``).
+
+    Counted after growth, so that fragments of one hair joined by the hysteresis count once.
+    Each connected component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
+    area / width (width = 4 × mean distance-transform value) and diagonal is the image's: a
+    single hair is never longer than that, so a mesh of crossing hairs (one component) counts
+    at least as many hairs as its total length needs.
+    """
+    m8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    n, labels = cv2.connectedComponents(m8, connectivity=8, ltype=cv2.CV_32S)
+    if n <= 1:
+        return 0
+    dist = cv2.distanceTransform(m8, cv2.DIST_L2, 3)
+    lab = labels[mask]
+    area = np.bincount(lab, minlength=n).astype(np.float64)
+    width = np.maximum(4.0 * np.bincount(lab, dist[mask], n) / np.maximum(area, 1.0), 1.0)
+    length = area / width
+    diag = float(np.hypot(*mask.shape))
+    per = np.maximum(1, np.ceil(length / diag - 1e-9))
+    return int(per[1:].sum())

@@ -184,7 +184,7 @@ def _crossings_walk(mask: np.ndarray, max_dist: int):
     return unpad(idx), best_len, unpad(i1), unpad(i2), best_d1
 
 
-def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 16) -> np.ndarray:
+def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 12) -> np.ndarray:
     """DullRazor-style repair: each masked pixel is interpolated along a line (eq. 4).
 
     For each masked pixel and each of 4 line orientations (-, |, \\, /), the nearest unmasked
