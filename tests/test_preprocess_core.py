@@ -69,6 +69,18 @@ def test_drawn_hairs_counted(n):
     assert preprocess(hairy, PreprocessParams(remove_frame=False)).hair_count == n
 
 
+def test_mesh_of_crossing_hairs_counts_as_dense():
+    img = skin()
+    truth = np.zeros(img.shape[:2], np.uint8)
+    for i in range(6):  # 12 long hairs crossing each other: one connected mesh
+        for p1, p2 in (((10, 40 + 60 * i), (500, 70 + 55 * i)), ((50 + 80 * i, 8), (90 + 75 * i, 376))):
+            cv2.line(img, p1, p2, (40, 30, 25), 3, cv2.LINE_AA)
+            cv2.line(truth, p1, p2, 1, 3)
+    r = preprocess(img, PreprocessParams(remove_frame=False, hair_threshold=5))
+    assert (r.hair_mask & truth.astype(bool)).sum() > 0.8 * truth.sum()
+    assert r.hair_count > 5 and r.repair_mode == "pde"
+
+
 def test_mode_switches_at_threshold():
     hairy, _ = draw_hairs(skin(), 6)
     at = preprocess(hairy, PreprocessParams(hair_threshold=6, remove_frame=False))
