@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         process(100)
 
         def shot(name: str, widget: QtWidgets.QWidget | None = None) -> None:
-            process(150)
+            process(400)
             (widget or win).grab().save(str(out / f"{name}.png"))
             print("wrote", out / f"{name}.png")
 
@@ -82,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
         # 3. Editing: outline display, brush strokes, brush cursor, history.
         win._docks["history"].show()
-        win.outline_radio.setChecked(True)
+        win.filled_radio.setChecked(True)
+        win.after.set_title("Preprocessed")
         win.set_tool("brush")
-        win.edit.set_radius(14)
+        win.edit.set_radius(12)
         pane = win.before
         vp = pane.viewport()
 
@@ -97,15 +98,20 @@ def main(argv: list[str] | None = None) -> int:
             QtWidgets.QApplication.sendEvent(vp, ev)
 
         left = QtCore.Qt.MouseButton.LeftButton
-        pts = [(300 + 4 * i, 250 + 20 * (i / 10) ** 2) for i in range(11)]
-        mouse(QtCore.QEvent.Type.MouseButtonPress, *pts[0], left)
-        for x, y in pts[1:]:
-            mouse(QtCore.QEvent.Type.MouseMove, x, y, left)
-            process(5)
-        mouse(QtCore.QEvent.Type.MouseButtonRelease, *pts[-1], QtCore.Qt.MouseButton.NoButton)
+        def stroke(pts):
+            mouse(QtCore.QEvent.Type.MouseButtonPress, *pts[0], left)
+            for x, y in pts[1:]:
+                mouse(QtCore.QEvent.Type.MouseMove, x, y, left)
+                process(5)
+            mouse(QtCore.QEvent.Type.MouseButtonRelease, *pts[-1],
+                  QtCore.Qt.MouseButton.NoButton)
+
+        stroke([(330 + 8 * i, 240 - 30 * (i / 10) ** 2) for i in range(11)])  # add a lobe
+        win.set_tool("eraser")
+        win.edit.set_radius(8)
+        stroke([(140 + 7 * i, 225 + 1 * i) for i in range(11)])  # cut a notch
         win.edit.smooth()
-        win.edit.fill_holes()
-        mouse(QtCore.QEvent.Type.MouseMove, 250, 150, QtCore.Qt.MouseButton.NoButton)
+        mouse(QtCore.QEvent.Type.MouseMove, 212, 236, QtCore.Qt.MouseButton.NoButton)
         shot("3_editing")
 
         # 4. Worklist of a folder with some images labelled.

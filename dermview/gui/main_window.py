@@ -1061,8 +1061,8 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.doc.undo_stack
         self.act_undo.setEnabled(st.canUndo())
         self.act_redo.setEnabled(st.canRedo())
-        self.act_undo.setText(f"&Undo {st.undoText()}".rstrip())
-        self.act_redo.setText(f"&Redo {st.redoText()}".rstrip())
+        self.act_undo.setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
+        self.act_redo.setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for act in (self.act_save, self.act_segment, *self.act_ops.values()):
             act.setEnabled(has)
         self.segment_button.setEnabled(has)
