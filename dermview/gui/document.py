@@ -179,7 +179,10 @@ class Document(QtCore.QObject):
         self.reference_error = ""
         if folder is not None and self.path is not None:
             stem = self.path.stem
-            for name in (f"{stem}{labels.LABEL_SUFFIX}.png", f"{stem}_mask.png", f"{stem}.png"):
+            names = [f"{stem}{labels.LABEL_SUFFIX}.png"]
+            if Path(folder) != self.path.parent:  # beside the image only the ISIC name counts
+                names += [f"{stem}_mask.png", f"{stem}.png"]
+            for name in names:
                 cand = Path(folder) / name
                 if cand.is_file() and cand != self.path:
                     try:
