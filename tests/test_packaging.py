@@ -77,12 +77,18 @@ from dermview.metrics import evaluate_masks
 import dermview.cli, dermview.labels
 for m in dermview.commands.COMMAND_MODULES:
     importlib.import_module("dermview.commands." + m)
-from PySide6.QtWidgets import QApplication
-import pyqtgraph
-app = QApplication([])
-if importlib.util.find_spec("dermview.gui.app"):
-    import dermview.gui.app
+import pkgutil, dermview
+for info in pkgutil.walk_packages(dermview.__path__, "dermview."):
+    if info.name != "dermview.__main__":  # that one runs the app
+        importlib.import_module(info.name)  # every module the bundle collects
+from PySide6 import QtCore
+from dermview.gui.app import create_main_window
 folder = Path(sys.argv[1])
+store = QtCore.QSettings(str(folder / "s.ini"), QtCore.QSettings.Format.IniFormat)
+win = create_main_window(None, device="cpu", settings=store,
+                         recovery_folder=folder / "autosave", show=True)
+QtCore.QCoreApplication.processEvents()
+win.close()
 for arch, cfg in (("dermsegnet", {"width": 8}), ("litesegnet", {"pretrained": False})):
     save_weights(build_model(arch, **cfg), folder / f"{arch}.pt",
                  {"arch": arch, "config": cfg, "input_size": 64, "mean": [0.5] * 3,
@@ -102,7 +108,7 @@ def test_excluded_modules_are_never_loaded_by_the_app(tmp_path):
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run(
         [sys.executable, "-c", RUNTIME_PROBE, str(tmp_path), str(paths.samples_dir() / "IMD009.jpg")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=120,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     loaded = out.stdout.split()
