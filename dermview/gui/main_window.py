@@ -1139,8 +1139,19 @@ class MainWindow(QtWidgets.QMainWindow):
         return dlg
 
     def show_about(self) -> QtWidgets.QDialog:
-        m = self.doc.model
-        line = f"{m.name} (SHA-256 {m.sha256[:16]}…)" if m.name else "bundled default model"
+        from dermview.model.weights import DEFAULT_WEIGHTS, read_metadata
+
+        weights = Path(self.weights) if self.weights else DEFAULT_WEIGHTS
+        try:
+            meta = read_metadata(weights)
+            metrics = meta.get("metrics")
+            dice = f", validation Dice {metrics['dice']:.3f}" if isinstance(metrics, dict) and \
+                isinstance(metrics.get("dice"), (int, float)) else ""
+            line = (f"<b>{meta.get('name') or weights.stem}</b> ({meta['arch']}, input "
+                    f"{meta['input_size']} px, threshold {meta.get('threshold', 0.5)}{dice})"
+                    f"<br>{weights.name} · SHA-256 {meta['sha256'][:16]}…")
+        except DermviewError as exc:
+            line = f"not available: {exc}"
         dlg = dialogs.AboutDialog(line, self)
         self.about_dialog = dlg
         dlg.show()
