@@ -609,3 +609,23 @@ def test_edit_counts_restart_after_a_new_prediction(make_window, data, qtbot):
     assert ops == 1 and px > 0
     meta = win.doc.label_meta_for_save(win.params())
     assert meta.edited and meta.edit_operations == 1 and meta.edited_pixels == px
+
+
+def test_switching_image_or_editing_during_segmentation(make_window, data, qtbot):
+    win = make_window([data])
+    # A result for an image that is no longer open is dropped.
+    win.segment()
+    assert win.next_image()
+    assert win.wait_idle(60)
+    process(200)
+    assert win.doc.path.name == "IMD009.jpg" and win.doc.prob is None
+    # Edits made while the model runs stay undoable underneath the prediction.
+    win.segment()
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(20.5, 20.5), (40.5, 20.5)])
+    edited = win.doc.mask.copy()
+    assert win.wait_idle(60) and win.doc.prob is not None
+    texts = [win.doc.undo_stack.text(i) for i in range(win.doc.undo_stack.count())]
+    assert texts == ["Brush stroke", "Apply model prediction"]
+    win.undo()
+    assert np.array_equal(win.doc.mask, edited)
