@@ -4,8 +4,10 @@
 # `dermview self-test` there with QT_QPA_PLATFORM=offscreen, an empty environment (env -i), a
 # working directory outside the repository and, where the kernel allows it, the source tree,
 # the virtual environment and the Python installation hidden (tmpfs over /work and the
-# interpreter's prefix in a private mount namespace). As root, the app runs as `nobody`, so
-# the read-only bits bite; in every case the folder is compared file by file before/after.
+# interpreter's prefix in a private mount namespace). As root, the self-test runs once as the
+# folder's owner with the folder writable (an attempted write would succeed and be seen), then
+# as `nobody` with it read-only (so the read-only bits bite); the folder is compared file by
+# file before/after each run.
 #
 # Prints and writes dist/package-test.json: build time, bundle size on disk, archive size,
 # time to --version and self-test wall time. Exit 1 on any failure or an archive over 450 MB.
@@ -44,9 +46,7 @@ tar -xzf "$ARCHIVE" -C "$TMP/run"
 APP="$TMP/run/$STEM"
 [ -x "$APP/dermview" ] && [ -f "$APP/dermview.desktop" ] && [ -f "$APP/INSTALL.md" ] \
     && [ -f "$APP/dermview.png" ] || fail "archive lacks the app, .desktop file, icon or INSTALL.md"
-chmod -R a-w,a+rX "$APP"
 snapshot() { (cd "$APP" && find . -printf '%p %s %T@ %m\n' | sort); }
-snapshot > "$TMP/before.txt"
 
 # 3. Run it isolated: no environment, cwd outside the repo, source tree and Pythons hidden.
 RUN_AS=()
@@ -71,13 +71,27 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then MODE=hide; fi
 isolated() {
     (cd "$TMP/cwd" && if [ "$MODE" = hide ]; then
         HIDE_DIRS="${HIDE[*]}" unshare -m "$TMP/isolated.sh" hide \
-            "${RUN_AS[@]}" env -i HOME="$TMP/home" PATH=/usr/bin:/bin LANG=C.UTF-8 \
+            "${RUN_AS[@]}" env -i HOME="$RUN_HOME" PATH=/usr/bin:/bin LANG=C.UTF-8 \
             QT_QPA_PLATFORM=offscreen "$@"
     else
-        "$TMP/isolated.sh" plain "${RUN_AS[@]}" env -i HOME="$TMP/home" PATH=/usr/bin:/bin \
+        "$TMP/isolated.sh" plain "${RUN_AS[@]}" env -i HOME="$RUN_HOME" PATH=/usr/bin:/bin \
             LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen "$@"
     fi)
 }
+RUN_HOME="$TMP/home"
+if [ ${#RUN_AS[@]} -gt 0 ]; then
+    # First as the folder's owner with the folder writable: a write attempt would succeed
+    # here and show up in the comparison (in a read-only folder it would only fail quietly).
+    echo "== frozen self-test as the owner of the (writable) program folder"
+    snapshot > "$TMP/before-owner.txt"
+    SAVED_RUN_AS=("${RUN_AS[@]}"); RUN_AS=(); RUN_HOME="$TMP/home-owner"; mkdir -p "$RUN_HOME"
+    isolated "$APP/dermview" self-test > "$TMP/owner.txt" 2>&1 || { cat "$TMP/owner.txt"; fail "frozen self-test failed (owner)"; }
+    RUN_AS=("${SAVED_RUN_AS[@]}"); RUN_HOME="$TMP/home"
+    snapshot > "$TMP/after-owner.txt"
+    diff -u "$TMP/before-owner.txt" "$TMP/after-owner.txt" || fail "the app wrote into its own folder"
+fi
+chmod -R a-w,a+rX "$APP"
+snapshot > "$TMP/before.txt"
 echo "== running the frozen app from $APP (read-only; isolation: $MODE${RUN_AS:+, as nobody})"
 if [ "$MODE" = hide ]; then
     # The isolation itself must hold: the venv's interpreter cannot run in there.
