@@ -24,6 +24,8 @@ from dermview.gui.document import Document, ModelInfo
 from dermview.gui.edit_tools import EditController, replace_mask
 from dermview.gui.icons import icon
 from dermview.gui.image_view import ImagePane, OverlayBuffer
+from dermview.gui.menus import build_actions
+from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
 from dermview.gui.settings import Settings, recovery_dir
 from dermview.gui.workers import PreviewWorker, SegmentWorker, WorkerHost
@@ -183,260 +185,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self._docks[key] = dock
 
     def _build_segment_panel(self, device: str | None) -> None:
-        w = QtWidgets.QWidget()
-        form = QtWidgets.QFormLayout(w)
-        self.device_combo = QtWidgets.QComboBox()
-        for text, key in (("Auto", "auto"), ("CPU", "cpu"), ("CUDA (GPU)", "cuda")):
-            self.device_combo.addItem(text, key)
-        self.device_combo.setToolTip("Compute device for the model")
-        form.addRow("Device", self.device_combo)
+        self.seg_panel = SegmentPanel(self.settings)
+        for name in ("device_combo", "segment_button", "cancel_button", "seg_progress",
+                     "threshold_slider", "threshold_label", "opacity_slider", "filled_radio",
+                     "outline_radio", "mask_check", "heat_check", "ref_check", "auto_check",
+                     "model_label"):
+            setattr(self, name, getattr(self.seg_panel, name))
         self.set_device(device or str(self.settings.get("device", "auto") or "auto"))
-        row = QtWidgets.QHBoxLayout()
-        self.segment_button = QtWidgets.QPushButton(icon("segment"), "Segment")
-        self.segment_button.setToolTip("Run the model on this image (Ctrl+R)")
-        self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        row.addWidget(self.segment_button, 1)
-        row.addWidget(self.cancel_button)
-        form.addRow(row)
-        self.seg_progress = QtWidgets.QProgressBar()
-        self.seg_progress.setRange(0, 100)
-        self.seg_progress.setValue(0)
-        self.seg_progress.setFormat("Idle")
-        form.addRow(self.seg_progress)
-
-        self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(1, 99)
-        self.threshold_slider.setValue(50)
-        self.threshold_label = QtWidgets.QLabel("0.50")
-        trow = QtWidgets.QHBoxLayout()
-        trow.addWidget(self.threshold_slider, 1)
-        trow.addWidget(self.threshold_label)
-        self.threshold_slider.setToolTip("Probability threshold of the lesion mask (replaces "
-                                         "the working mask; undoable)")
-        form.addRow("Threshold", trow)
-
-        self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(self.settings.get_int("overlay_opacity", 80))
-        form.addRow("Overlay opacity", self.opacity_slider)
-        mode_row = QtWidgets.QHBoxLayout()
-        self.filled_radio = QtWidgets.QRadioButton("Filled")
-        self.outline_radio = QtWidgets.QRadioButton("Outline")
-        (self.outline_radio if self.settings.get_bool("outline", False)
-         else self.filled_radio).setChecked(True)
-        mode_row.addWidget(self.filled_radio)
-        mode_row.addWidget(self.outline_radio)
-        form.addRow("Mask display", mode_row)
-        self.mask_check = QtWidgets.QCheckBox("Mask")
-        self.mask_check.setChecked(True)
-        self.heat_check = QtWidgets.QCheckBox("Heat map")
-        self.heat_check.setToolTip("Probability heat map of the model (Ctrl+H)")
-        self.ref_check = QtWidgets.QCheckBox("Reference")
-        self.ref_check.setToolTip("Outline of the reference (ground-truth) mask, if any")
-        self.ref_check.setChecked(True)
-        show_row = QtWidgets.QHBoxLayout()
-        for w_ in (self.mask_check, self.heat_check, self.ref_check):
-            show_row.addWidget(w_)
-        form.addRow("Show", show_row)
-        self.auto_check = QtWidgets.QCheckBox("Segment automatically on open")
-        self.auto_check.setToolTip("Run the model as soon as an image without a saved label "
-                                   "opens")
-        self.auto_check.setChecked(self.settings.get_bool("auto_segment", False))
-        form.addRow(self.auto_check)
-        self.model_label = QtWidgets.QLabel("No segmentation yet")
-        self.model_label.setWordWrap(True)
-        form.addRow(self.model_label)
-        self.seg_panel = w
 
     def _build_tools_panel(self) -> None:
-        w = QtWidgets.QWidget()
-        grid = QtWidgets.QGridLayout(w)
-        grid.setSpacing(3)
-        self.tool_buttons: dict[str, QtWidgets.QToolButton] = {}
-        self.tool_group = QtWidgets.QButtonGroup(self)
-        tools = [("pan", "Pan / zoom"), ("brush", "Brush (add)"), ("eraser", "Eraser"),
-                 ("polygon_add", "Polygon add"), ("polygon_subtract", "Polygon subtract"),
-                 ("lasso_add", "Lasso add"), ("lasso_subtract", "Lasso subtract")]
-        for i, (key, text) in enumerate(tools):
-            b = QtWidgets.QToolButton()
-            b.setIcon(icon(key))
-            b.setIconSize(QtCore.QSize(28, 28))
-            b.setCheckable(True)
-            b.setToolTip(text)
-            b.setText(text)
-            b.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonIconOnly)
-            self.tool_group.addButton(b)
-            grid.addWidget(b, i // 4, i % 4)
-            self.tool_buttons[key] = b
-            b.clicked.connect(lambda _=False, k=key: self.set_tool(k))
-        size_row = QtWidgets.QHBoxLayout()
-        self.radius_spin = QtWidgets.QSpinBox()
-        self.radius_spin.setRange(1, 400)
-        self.radius_spin.setValue(self.edit.radius)
-        self.radius_spin.setSuffix(" px")
-        self.radius_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
-        size_row.addWidget(QtWidgets.QLabel("Brush radius"))
-        size_row.addWidget(self.radius_spin, 1)
-        grid.addLayout(size_row, 2, 0, 1, 4)
-        self.op_buttons: dict[str, QtWidgets.QPushButton] = {}
-        ops = [("fill_holes", "Fill holes"), ("keep_largest", "Keep largest"),
-               ("grow", "Grow 1 px"), ("shrink", "Shrink 1 px"), ("smooth", "Smooth"),
-               ("clear", "Clear")]
-        for i, (key, text) in enumerate(ops):
-            b = QtWidgets.QPushButton(icon(key), text)
-            grid.addWidget(b, 3 + i // 2, i % 2 * 2, 1, 2)
-            self.op_buttons[key] = b
-        self.tools_panel = w
-
-    def _action(self, text: str, slot, shortcut: Any = None, icon_name: str | None = None,
-                tip: str = "", checkable: bool = False) -> QtGui.QAction:
-        a = QtGui.QAction(text, self)
-        if icon_name:
-            a.setIcon(icon(icon_name))
-        if shortcut is not None:
-            seqs = shortcut if isinstance(shortcut, list) else [shortcut]
-            a.setShortcuts([QtGui.QKeySequence(s) for s in seqs])
-        if tip:
-            a.setStatusTip(tip)
-            a.setToolTip(f"{tip} ({a.shortcut().toString()})" if a.shortcuts() else tip)
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        self.addAction(a)  # shortcuts work wherever the focus is in the window
-        return a
+        self.tools_panel = ToolsPanel(self.edit.radius)
+        self.tool_buttons = self.tools_panel.tool_buttons
+        self.op_buttons = self.tools_panel.op_buttons
+        self.radius_spin = self.tools_panel.radius_spin
+        self.tools_panel.tool_clicked.connect(self.set_tool)
 
     def _build_actions(self) -> None:
-        K = QtGui.QKeySequence.StandardKey  # noqa: N806
-        st = self.style()
-        SP = QtWidgets.QStyle.StandardPixmap  # noqa: N806
-        a = self._action
-        self.act_open = a("&Open image…", self.open_dialog, K.Open, tip="Open an image")
-        self.act_open.setIcon(st.standardIcon(SP.SP_DialogOpenButton))
-        self.act_open_folder = a("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O",
-                                 tip="Open a folder as a worklist")
-        self.act_open_folder.setIcon(st.standardIcon(SP.SP_DirOpenIcon))
-        self.act_save = a("&Save label", self.save, K.Save, tip="Save the mask and its sidecar")
-        self.act_save.setIcon(st.standardIcon(SP.SP_DialogSaveButton))
-        self.act_labels_dir = a("Labels folder…", self.choose_labels_dir, None,
-                                tip="Where labels are saved (default: labels/ beside the image)")
-        self.act_ref_dir = a("Reference masks folder…", self.choose_reference_dir, None,
-                             "compare", tip="Compare with ground-truth masks from a folder")
-        self.act_save_next = a("Save and &next", self.save_and_next, "Ctrl+Return",
-                               tip="Save the label and open the next image")
-        self.act_next_new = a("Next &unlabelled image", self.next_unlabelled, "Ctrl+PgDown",
-                              tip="Open the next image that has no label yet")
-        self.act_next = a("&Next image", self.next_image, ["PgDown"], tip="Next image")
-        self.act_next.setIcon(st.standardIcon(SP.SP_ArrowForward))
-        self.act_prev = a("&Previous image", self.previous_image, ["PgUp"], tip="Previous image")
-        self.act_prev.setIcon(st.standardIcon(SP.SP_ArrowBack))
-        self.act_quit = a("&Quit", self.close, "Ctrl+Q")
-
-        self.act_undo = a("&Undo", self.undo, K.Undo, tip="Undo")
-        self.act_undo.setIcon(icon("undo"))
-        self.act_redo = a("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], tip="Redo")
-        self.act_redo.setIcon(icon("redo"))
-        self.act_tools: dict[str, QtGui.QAction] = {}
-        for key, text, sc in (("pan", "Pan / zoom", "H"), ("brush", "Brush (add lesion)", "B"),
-                              ("eraser", "Eraser", "E"), ("polygon_add", "Polygon add", "P"),
-                              ("polygon_subtract", "Polygon subtract", "Shift+P"),
-                              ("lasso_add", "Lasso add", "L"),
-                              ("lasso_subtract", "Lasso subtract", "Shift+L")):
-            act = a(text, lambda _=False, k=key: self.set_tool(k), sc, key, tip=text,
-                    checkable=True)
-            self.act_tools[key] = act
-        self.act_finish_poly = a("Close polygon", self.edit.finish_polygon,
-                                 ["Return", "Enter"])
-        self.act_smaller = a("Smaller brush", lambda: self.edit.grow_radius(-1), "[")
-        self.act_bigger = a("Bigger brush", lambda: self.edit.grow_radius(1), "]")
-        self.act_ops = {
-            "fill_holes": a("Fill holes", self.edit.fill_holes, "F", "fill_holes", "Fill holes"),
-            "keep_largest": a("Keep largest region", self.edit.keep_largest, "K", "keep_largest",
-                              "Keep only the largest region"),
-            "grow": a("Grow by 1 px", self.edit.grow, "G", "grow", "Grow the mask by one pixel"),
-            "shrink": a("Shrink by 1 px", self.edit.shrink, "Shift+G", "shrink",
-                        "Shrink the mask by one pixel"),
-            "smooth": a("Smooth boundary", self.edit.smooth, "M", "smooth",
-                        "Smooth the mask boundary"),
-            "clear": a("Clear mask", self.edit.clear, "Ctrl+Delete", "clear", "Clear the mask"),
-        }
-        for key, b in self.op_buttons.items():
-            b.clicked.connect(self.act_ops[key].trigger)
-            b.setToolTip(self.act_ops[key].toolTip())
-
-        self.act_segment = a("&Segment", self.segment, "Ctrl+R", "segment",
-                             "Segment the lesion with the model")
-        self.act_cancel = a("Cancel", self.cancel_all, "Esc", tip="Cancel running work / tool")
-        self.act_fit = a("&Fit to window", self.before.fit, ["Ctrl+0", "0"], "fit",
-                         "Fit the image to the window")
-        self.act_one = a("1:1 (actual pixels)", self.before.one_to_one, ["Ctrl+1", "1"],
-                         "one_to_one", "One image pixel per screen pixel")
-        self.act_zoom_in = a("Zoom in", lambda: self.before.zoom(0.8), K.ZoomIn)
-        self.act_zoom_out = a("Zoom out", lambda: self.before.zoom(1.25), K.ZoomOut)
-        self.act_mask = a("Show mask", self.mask_check.toggle, "V", tip="Show / hide the mask")
-        self.act_outline = a("Outline / filled mask", self._toggle_outline, "O", "outline",
-                             "Show the mask as outline or filled")
-        self.act_heat = a("Probability heat map", self.heat_check.toggle, "Ctrl+H", "heatmap",
-                          "Show the model's probability heat map")
-        self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, "F1")
-        self.act_about = a("&About dermview", self.show_about)
-
-        mb = self.menuBar()
-        m_file = mb.addMenu("&File")
-        for act in (self.act_open, self.act_open_folder):
-            m_file.addAction(act)
-        self.recent_menu = m_file.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        m_file.addSeparator()
-        for act in (self.act_save, self.act_labels_dir, self.act_ref_dir):
-            m_file.addAction(act)
-        m_file.addSeparator()
-        m_file.addAction(self.act_prev)
-        m_file.addAction(self.act_next)
-        m_file.addAction(self.act_next_new)
-        m_file.addAction(self.act_save_next)
-        m_file.addSeparator()
-        m_file.addAction(self.act_quit)
-        m_edit = mb.addMenu("&Edit")
-        m_edit.addAction(self.act_undo)
-        m_edit.addAction(self.act_redo)
-        m_edit.addSeparator()
-        for act in self.act_tools.values():
-            m_edit.addAction(act)
-        m_edit.addAction(self.act_finish_poly)
-        m_edit.addAction(self.act_smaller)
-        m_edit.addAction(self.act_bigger)
-        m_edit.addSeparator()
-        for act in self.act_ops.values():
-            m_edit.addAction(act)
-        m_seg = mb.addMenu("&Segmentation")
-        m_seg.addAction(self.act_segment)
-        m_seg.addAction(self.act_cancel)
-        m_view = mb.addMenu("&View")
-        for act in (self.act_fit, self.act_one, self.act_zoom_in, self.act_zoom_out,
-                    self.act_mask, self.act_outline, self.act_heat):
-            m_view.addAction(act)
-        m_view.addSeparator()
-        for dock in self._docks.values():
-            m_view.addAction(dock.toggleViewAction())
-        m_help = mb.addMenu("&Help")
-        m_help.addAction(self.act_shortcuts)
-        m_help.addAction(self.act_about)
-        self.menus = [("File", m_file), ("Edit", m_edit), ("Segmentation", m_seg),
-                      ("View", m_view), ("Help", m_help)]
-
-        tb = self.addToolBar("Main")
-        tb.setObjectName("toolbar_main")
-        tb.setIconSize(QtCore.QSize(24, 24))
-        for act in (self.act_open, self.act_open_folder, self.act_save, None, self.act_prev,
-                    self.act_next, None, self.act_undo, self.act_redo, None, self.act_segment,
-                    None):
-            tb.addAction(act) if act is not None else tb.addSeparator()
-        for act in self.act_tools.values():
-            tb.addAction(act)
-        tb.addSeparator()
-        for act in (self.act_fit, self.act_one, self.act_outline, self.act_heat):
-            tb.addAction(act)
-        self.toolbar = tb
+        build_actions(self)
 
     def _connect(self) -> None:
         d = self.doc
