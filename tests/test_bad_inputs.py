@@ -638,6 +638,25 @@ def test_gui_open_with_existing_label(kind, error, gui, tmp_path):
     assert label.read_bytes() == before
 
 
+@pytest.mark.parametrize("kind,words", WEIGHT_CASES, ids=[k for k, _ in WEIGHT_CASES])
+def test_gui_segment_with_bad_weights(kind, words, gui, tmp_path, gui_weights):
+    """Bad weights in the app: one message box, the mask untouched, the payload never run."""
+    from dermview.model import inference
+
+    inference.clear_cache()
+    gui.weights = str(_bad_weights(kind, gui_weights, tmp_path / "w"))
+    before = gui.doc.mask.copy()
+    assert gui.segment()
+    assert gui.wait_idle(60)
+    assert len(gui.shown_boxes) == 1, gui.shown_boxes
+    text = gui.shown_boxes[0][1]
+    for w in words:
+        assert w.replace("model.pt", Path(gui.weights).name) in text
+    assert "Traceback" not in text and "weights_only" not in text
+    np.testing.assert_array_equal(gui.doc.mask, before)
+    assert not (tmp_path / "w" / "pwned").exists()
+
+
 @pytest.mark.parametrize("fault,words", [("read-only", "read-only"), ("disk-full", "disk is full")])
 def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
     from dermview.labels import label_paths
