@@ -556,6 +556,10 @@ def test_threshold_slider_gesture_is_one_undo_step(make_window, data):
     assert win.doc.threshold == pytest.approx(0.25)
     win.undo()
     assert win.doc.undo_stack.index() == n
+    assert win.doc.threshold == pytest.approx(0.5)  # undo restores the threshold too
+    assert win.threshold_slider.value() == 50 and win.threshold_label.text() == "0.50"
+    win.redo()
+    assert win.doc.threshold == pytest.approx(0.25) and win.threshold_slider.value() == 25
 
 
 def test_last_session_is_restored(make_window, data):

@@ -42,6 +42,7 @@ class Document(QtCore.QObject):
         mask_changed(r0, r1, c0, c1): the working mask changed inside this rectangle.
         dirty_changed(bool): unsaved edits appeared / were saved.
         reference_changed(): the reference (ground-truth) mask changed.
+        threshold_changed(float): undo/redo restored another probability threshold.
     """
 
     image_changed = QtCore.Signal()
@@ -50,6 +51,7 @@ class Document(QtCore.QObject):
     mask_changed = QtCore.Signal(int, int, int, int)
     dirty_changed = QtCore.Signal(bool)
     reference_changed = QtCore.Signal()
+    threshold_changed = QtCore.Signal(float)
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -194,6 +196,11 @@ class Document(QtCore.QObject):
         self.reference_changed.emit()
 
     # -- results ------------------------------------------------------------------------------
+    def set_threshold_value(self, threshold: float) -> None:
+        """Record the probability threshold the working mask corresponds to (undo/redo)."""
+        self.threshold = float(threshold)
+        self.threshold_changed.emit(self.threshold)
+
     def set_preview(self, result: Any, params: PreprocessParams) -> None:
         self.preview = result
         self.preview_params = params

@@ -36,28 +36,35 @@ class MaskPatchCommand(QtGui.QUndoCommand):
         self._skip = applied
         self.hand = hand  # a manual correction (counts as "edited by hand")
         self.kind = ""
+        self.thresholds: tuple[float, float] | None = None  # (before, after) for threshold steps
 
     def redo(self) -> None:
         if self._skip:
             self._skip = False
         else:
             self.patch.apply(self.doc.mask)
+        if self.thresholds is not None:
+            self.doc.set_threshold_value(self.thresholds[1])
         self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=+1, patch=self.patch)
 
     def undo(self) -> None:
         self.patch.revert(self.doc.mask)
+        if self.thresholds is not None:
+            self.doc.set_threshold_value(self.thresholds[0])
         self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=-1, patch=self.patch)
 
 
 def replace_mask(doc: Document, new: np.ndarray, text: str, hand: bool = True,
-                 kind: str = "") -> bool:
+                 kind: str = "", thresholds: tuple[float, float] | None = None) -> bool:
     """Push an undoable change that turns the working mask into ``new``; False if unchanged.
-    ``kind`` tags the command (e.g. ``"threshold"``)."""
+    ``kind`` tags the command (e.g. ``"threshold"``); ``thresholds`` (before, after) makes
+    undo/redo restore the document's probability threshold too."""
     patch = editing.diff_patch(doc.mask, np.asarray(new, dtype=bool))
     if patch is None:
         return False
     cmd = MaskPatchCommand(doc, patch, text, hand=hand)
     cmd.kind = kind
+    cmd.thresholds = thresholds
     doc.undo_stack.push(cmd)
     return True
 

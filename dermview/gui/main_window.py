@@ -147,6 +147,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metric_timer.setSingleShot(True)
         self.metric_timer.setInterval(150)
         self.metric_timer.timeout.connect(self._update_metrics)
+        self.full_preview_timer = QtCore.QTimer(self)
+        self.full_preview_timer.setSingleShot(True)
+        self.full_preview_timer.setInterval(400)
+        self.full_preview_timer.timeout.connect(self._full_preview)
         self.threshold_timer = QtCore.QTimer(self)
         self.threshold_timer.setSingleShot(True)
         self.threshold_timer.setInterval(120)
@@ -207,6 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
         d = self.doc
         d.mask_changed.connect(self._on_mask_changed)
         d.prob_changed.connect(self._on_prob_changed)
+        d.threshold_changed.connect(self._on_doc_threshold)
         d.reference_changed.connect(self._on_reference_changed)
         d.dirty_changed.connect(self._update_title)
         d.undo_stack.indexChanged.connect(self._update_actions)
@@ -302,7 +307,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_image(self, path: str | Path) -> bool:
         """Open one image (asks about unsaved edits first). False when it was not opened."""
-        path = Path(path)
+        path = Path(path).absolute()
         if self.doc.has_image and self.doc.path == path:
             return True
         if not self.maybe_save():
@@ -512,6 +517,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def request_preview(self) -> None:
         """Preprocess the preview copy with the current parameters (in the preview worker)."""
+        self.full_preview_timer.stop()
         if self._proxy is None or not self.doc.has_image:
             return
         self._preview_started = time.perf_counter()
@@ -530,8 +536,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if not full:
             self.last_preview_ms = (time.perf_counter() - self._preview_started) * 1000
             # Second stage: the same settings at full resolution, so zooming in shows the
-            # real result (superseded at once by any newer change).
-            self.preview_host.submit((self.doc.image, params))
+            # real result; started once the settings rest, so it never delays the next
+            # quick preview while a slider moves.
+            self.full_preview_timer.start()
+
+    def _full_preview(self) -> None:
+        if self.doc.has_image and self.doc.preview is not None and \
+                self.doc.preview_params == self.params() and not self.preview_host.busy:
+            self.preview_host.submit((self.doc.image, self.params()))
 
     def _show_preprocessed(self, result: Any, params: PreprocessParams, seconds: float,
                            display: dict[str, Any]) -> None:
@@ -670,9 +682,18 @@ class MainWindow(QtWidgets.QMainWindow):
         top = st.command(st.index() - 1) if st.index() > 0 else None
         if top is not None and st.index() == st.count() and getattr(top, "kind", "") == "threshold":
             st.undo()  # one undo step per slider gesture, not per tick
+        before = self.doc.threshold
         self.doc.threshold = t
         replace_mask(self.doc, mask_from_prob(self.doc.prob, t), f"Threshold {t:.2f}",
-                     hand=False, kind="threshold")
+                     hand=False, kind="threshold", thresholds=(before, t))
+
+    def _on_doc_threshold(self, t: float) -> None:
+        """Undo/redo of a threshold step: show the threshold the mask now corresponds to."""
+        self.threshold_timer.stop()
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(round(t * 100))
+        self.threshold_slider.blockSignals(False)
+        self.threshold_label.setText(f"{t:.2f}")
 
     # ============================================================================ display
     def _on_mask_changed(self, r0: int, r1: int, c0: int, c1: int) -> None:
@@ -801,7 +822,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.progress.hide()
 
     def is_busy(self) -> bool:
-        return self.seg_host.busy or self.preview_host.busy
+        return self.seg_host.busy or self.preview_host.busy or self.full_preview_timer.isActive()
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process events until no work is pending (tests and scripts)."""
