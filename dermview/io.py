@@ -157,7 +157,8 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         return arr
     if arr.dtype == bool:
         return arr.astype(np.uint8) * 255
-    if arr.dtype == np.uint16:  # exact round(v * 255 / 65535) in 4 bytes per sample
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:  # either byte order (TIFF "MM")
+        # exact round(v * 255 / 65535) in 4 bytes per sample
         out = arr.astype(np.uint32)
         out += 128
         out //= 257

@@ -194,6 +194,15 @@ def test_dark_16bit_grey_is_not_mistaken_for_8bit(tmp_path, suffix):
     assert out[0, :, 0].tolist() == [1, 1, 0]
 
 
+def test_big_endian_16bit_tiff(tmp_path):
+    # Motorola byte order ("MM"): Pillow gives a '>u2' array, which is not np.uint16.
+    img = Image.frombytes("I;16B", (3, 1), np.array([[200, 255, 65535]], ">u2").tobytes())
+    data = _pil_bytes(img, "TIFF")
+    assert data[:2] == b"MM"
+    out = dio.load_image(_write(tmp_path / "mm16.tif", data))
+    assert out[0, :, 0].tolist() == [1, 1, 255]
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_16bit_rgb_rounded_not_truncated(tmp_path, suffix):
     ok, buf = cv2.imencode(suffix, np.ascontiguousarray(_RGB16[:, :, ::-1]))  # OpenCV is BGR
