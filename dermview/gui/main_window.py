@@ -956,7 +956,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._closing:
             return
         self._closing = True
-        self.autosave_timer.stop()
+        for timer in (self.autosave_timer, self.metric_timer, self.threshold_timer,
+                      self.full_preview_timer):
+            timer.stop()
         self.settings.set("geometry", self.saveGeometry())
         self.settings.set("window_state", self.saveState())
         self.settings.set("brush_radius", self.edit.radius)
