@@ -115,73 +115,105 @@ def inpaint_pde(
     return (img[:, :, 0] if squeeze else img), sweeps
 
 
-def _crossings_walk(mask: np.ndarray, max_dist: int):
-    """Shortest crossing per masked pixel by walking the 8 directions step by step.
+def _steps_to_free(free254: np.ndarray, off: tuple[int, int], pad: int) -> np.ndarray:
+    """Steps from each pixel to the nearest free pixel in direction ``off``, uint8.
 
-    Cost ~ masked pixels × crossing length. Returns ``(targets, best_len, i1, i2, d1)``: flat
-    indices of the masked pixels, crossing length ``d1 + d2`` (int32 max where none within
-    ``max_dist`` each way), flat indices of ``I1`` (``d1`` steps back) and ``I2``.
+    ``free254``: uint8 ``(H + 2·pad, W + 2·pad)``, 254 where free, 0 elsewhere and on the
+    padding. Returns uint8 of the same shape, exact up to 16 steps (255 beyond, and on the
+    outer ``pad`` ring), by pointer doubling: starting from ``d(p) = 1`` where ``p + off`` is
+    free (255 elsewhere), ``d(p) = min(d(p), s + d(p + s·off))`` for s = 1, 2, 4, 8: four
+    shifted add/min passes over the whole box instead of a pixel-by-pixel walk.
+    """
+    hp, wp = free254.shape
+    dr, dc = off
+
+    def at(a: np.ndarray, s: int) -> np.ndarray:  # a[p + s·off] over the interior
+        return a[pad + s * dr : hp - pad + s * dr, pad + s * dc : wp - pad + s * dc]
+
+    d = np.full((hp, wp), 255, np.uint8)
+    inner = d[pad:-pad, pad:-pad]
+    cv2.subtract(inner, at(free254, 1), dst=inner)
+    for s in (1, 2, 4, 8):
+        cv2.min(inner, cv2.add(at(d, s), s), dst=inner)
+    return d
+
+
+def _crossings(mask: np.ndarray, max_dist: int):
+    """Shortest crossing per masked pixel along the 4 orientations of ``_LINE_STEPS``.
+
+    Returns ``(targets, i1, i2, a)`` over the masked pixels (row-major order): their flat
+    indices, the flat indices of ``I1`` (``d1`` steps back) and ``I2`` (``d2`` steps on) on
+    the shortest crossing (ties: first orientation), the weight ``a = d2 / (d1 + d2)`` of
+    ``I1`` (float32), and a bool ``found``. Without a two-sided crossing within ``max_dist``
+    (<= 16) steps each way (e.g. along the image edge), ``I1 = I2`` = the nearest clean
+    pixel in any of the 8 directions; with none at all, ``found`` is False. Work is confined
+    to the mask's bounding box.
     """
     h, w = mask.shape
-    m = max_dist
-    wp = w + 2 * m
-    free = np.zeros((h + 2 * m, wp), bool)
-    free[m:-m, m:-m] = ~mask
-    free_flat = free.ravel()
-    pts = cv2.findNonZero(mask.view(np.uint8))
-    pts = pts.reshape(-1, 2) if pts is not None else np.zeros((0, 2), np.int32)
-    rows, cols = pts[:, 1].astype(np.int64), pts[:, 0].astype(np.int64)
-    idx = (rows + m) * wp + (cols + m)
-    n = idx.size
-    never = np.iinfo(np.int32).max
-    best_len = np.full(n, never, np.int64)
-    best_off = np.zeros(n, np.int64)
-    best_d1 = np.zeros(n, np.int64)
-    single_d = np.full(n, never, np.int64)
-    single_i = idx.copy()
-    for dr, dc in _LINE_STEPS:
-        off = dr * wp + dc
-        dists = []
-        # A crossing of length 2 (one-pixel-wide hair) cannot be beaten: skip those pixels.
-        active = np.flatnonzero(best_len > 2)
-        for sign in (-1, 1):  # d1 backwards, d2 forwards
-            dist = np.zeros(n, np.int64)
-            who = active
-            cur = idx[active]
-            for step in range(1, m + 1):
-                cur = cur + sign * off
-                hit = free_flat[cur]
-                dist[who[hit]] = step
-                miss = ~hit
-                cur, who = cur[miss], who[miss]
-                if who.size == 0:
-                    break
-            dists.append(dist)
-        d1, d2 = dists
-        length = np.where((d1 > 0) & (d2 > 0), d1 + d2, never)
-        better = length < best_len
-        best_len[better] = length[better]
-        best_off[better] = off
-        best_d1[better] = d1[better]
-        for d, sign in ((d1, -1), (d2, 1)):  # nearest one-sided hit (image edges)
-            closer = (d > 0) & (d < single_d)
-            single_d[closer] = d[closer]
-            single_i[closer] = idx[closer] + sign * d[closer] * off
-    ok = best_len < never
-    i1 = idx - best_d1 * best_off
-    i2 = idx + (np.where(ok, best_len, 0) - best_d1) * best_off
-    # No two-sided crossing (e.g. along the image edge): copy the nearest clean pixel.
-    one = ~ok & (single_d < never)
-    best_len[one] = 2 * single_d[one]
-    best_d1[one] = single_d[one]
-    i1[one] = i2[one] = single_i[one]
-    ok |= one
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1 = max(0, rows[0] - max_dist), min(h, rows[-1] + max_dist + 1)
+    c0, c1 = max(0, cols[0] - max_dist), min(w, cols[-1] + max_dist + 1)
+    sub = mask[r0:r1, c0:c1].view(np.uint8)
+    pad = 16
+    free254 = np.zeros((r1 - r0 + 2 * pad, c1 - c0 + 2 * pad), np.uint8)
+    cv2.subtract(np.full(sub.shape, 254, np.uint8), sub, dst=free254[pad:-pad, pad:-pad], mask=1 - sub)
+    pts = cv2.findNonZero(sub).reshape(-1, 2)
+    pr, pc = pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
+    flat = (pr + pad) * free254.shape[1] + (pc + pad)
+    # dist[2k]: steps back (d1), dist[2k + 1]: steps on (d2) along orientation k.
+    dist = np.empty((2 * len(_LINE_STEPS), flat.size), np.int16)
+    for k, (dr, dc) in enumerate(_LINE_STEPS):
+        dist[2 * k] = _steps_to_free(free254, (-dr, -dc), pad).ravel()[flat]
+        dist[2 * k + 1] = _steps_to_free(free254, (dr, dc), pad).ravel()[flat]
+    dist[dist > max_dist] = 255  # no hit within max_dist
+    d1, d2 = dist[0::2], dist[1::2]
+    length = d1 + d2  # >= 255 where either side has no hit
+    k = np.argmin(length, axis=0)
+    idx = np.arange(flat.size)
+    best = length[k, idx]
+    ok = best < 255
+    bd1 = d1[k, idx].astype(np.intp)
+    bd2 = d2[k, idx].astype(np.intp)
+    steps = np.array(_LINE_STEPS, np.intp)
+    sr, sc = steps[k, 0], steps[k, 1]
+    r_1, c_1 = pr - bd1 * sr, pc - bd1 * sc
+    r_2, c_2 = pr + bd2 * sr, pc + bd2 * sc
+    a = bd2.astype(np.float32) / np.maximum(best, 1).astype(np.float32)
+    one = ~ok
+    if one.any():  # nearest one-sided hit (ties: the order d1, d2 of orientation 0, 1, ...)
+        j = np.argmin(dist[:, one], axis=0)
+        sd = dist[j, np.flatnonzero(one)].astype(np.intp)
+        sgn = np.where(j % 2 == 0, -1, 1)
+        rr = pr[one] + sgn * sd * steps[j // 2, 0]
+        cc = pc[one] + sgn * sd * steps[j // 2, 1]
+        hit = sd < 255
+        r_1[one] = r_2[one] = np.where(hit, rr, pr[one])
+        c_1[one] = c_2[one] = np.where(hit, cc, pc[one])
+        a[one] = 0.5
+        ok[one] = hit
 
-    def unpad(i: np.ndarray) -> np.ndarray:  # padded flat index -> image flat index
-        r, c = np.divmod(np.where(ok, i, idx), wp)
-        return (r - m) * w + (c - m)
+    def full(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # box (row, col) -> image flat index
+        return (r + r0) * w + (c + c0)
 
-    return unpad(idx), best_len, unpad(i1), unpad(i2), best_d1
+    return full(pr, pc), full(r_1, c_1), full(r_2, c_2), a, ok
+
+
+def bilinear_values(image: np.ndarray, mask: np.ndarray, max_walk: int = 12):
+    """Eq. 4 values of the masked pixels of ``image`` (uint8 or float ``(H, W, C)``).
+
+    Returns ``(targets, values, found)``: flat indices of the masked pixels (row-major),
+    float32 ``(N, C)`` interpolated values, bool ``(N,)`` False where no clean pixel lies
+    within ``max_walk`` (<= 16) steps in any direction (value meaningless there).
+    """
+    h, w = mask.shape
+    c = image.shape[2] if image.ndim == 3 else 1
+    targets, i1, i2, a, found = _crossings(mask, min(max_walk, 16))
+    flat = image.reshape(h * w, c)
+    v1 = flat[i1].astype(np.float32)
+    v2 = flat[i2].astype(np.float32)
+    values = v2 + (v1 - v2) * a[:, None]
+    return targets, values, found
 
 
 def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 12) -> np.ndarray:
@@ -190,10 +222,10 @@ def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 12) ->
     For each masked pixel and each of 4 line orientations (-, |, \\, /), the nearest unmasked
     pixels ``I1`` (``d1`` steps back) and ``I2`` (``d2`` steps on) along the line are found;
     the orientation with the shortest crossing ``d1 + d2`` is used and the pixel becomes
-    ``I1 * d2 / (d1 + d2) + I2 * d1 / (d1 + d2)``. The search walks from all masked pixels at
-    once (vectorised), at most ``max_walk`` steps each way; pixels with no crossing that short
-    (not thin in any direction) fall back to :func:`pushpull_fill`. Returns float32
-    ``(H, W, C)``.
+    ``I1 * d2 / (d1 + d2) + I2 * d1 / (d1 + d2)``. Distances come from whole-box shifted
+    passes (see :func:`_steps_to_free`), at most ``max_walk`` (<= 16) steps each way; pixels
+    with no crossing that short (not thin in any direction) fall back to
+    :func:`pushpull_fill`. Returns float32 ``(H, W, C)``.
     """
     img = np.asarray(image, dtype=np.float32)
     squeeze = img.ndim == 2
@@ -203,15 +235,11 @@ def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 12) ->
     if not mask.any():
         return out[:, :, 0] if squeeze else out
     h, w, c = img.shape
-    targets, best_len, i1, i2, d1 = _crossings_walk(mask, max_walk)
-    done = best_len < np.iinfo(np.int32).max
-    flat_img = img.reshape(-1, c)
+    targets, values, found = bilinear_values(img, mask, max_walk)
     flat_out = out.reshape(-1, c)
-    length = best_len[done].astype(np.float32)
-    a = ((length - d1[done]) / length)[:, None]  # weight of I1 = d2 / (d1 + d2)
-    flat_out[targets[done]] = flat_img[i1[done]] * a + flat_img[i2[done]] * (1.0 - a)
-    if not done.all():
+    flat_out[targets[found]] = values[found]
+    if not found.all():
         rest = np.zeros(h * w, bool)
-        rest[targets[~done]] = True
+        rest[targets[~found]] = True
         out = pushpull_fill(out, rest.reshape(h, w))
     return out[:, :, 0] if squeeze else out

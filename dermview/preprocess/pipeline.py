@@ -16,7 +16,7 @@ import numpy as np
 from dermview.errors import ParameterError
 from dermview.preprocess.frame import detect_frame, fill_frame
 from dermview.preprocess.hair import HairSettings, detect_hair
-from dermview.preprocess.inpaint import inpaint_bilinear, inpaint_pde
+from dermview.preprocess.inpaint import bilinear_values, inpaint_bilinear, inpaint_pde
 from dermview.preprocess.params import PreprocessParams
 
 #: Longest side (px) of the image on which frame and hair are detected.
@@ -70,6 +70,21 @@ def _to_full(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return mask
     up = cv2.resize(mask.view(np.uint8) * np.uint8(255), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     return cv2.threshold(up, 95, 1, cv2.THRESH_BINARY)[1].view(bool)
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    """Float image (values >= 0) rounded to the nearest uint8, saturated at 255."""
+    return cv2.convertScaleAbs(img)
+
+
+def _repair_bilinear(work: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Copy of ``work`` (RGB uint8) with ``mask`` pixels replaced by eq. 4 (only they are computed)."""
+    targets, values, found = bilinear_values(work, mask)
+    if not found.all():  # some pixel has no clean pixel near it: the full fallback path
+        return _to_uint8(inpaint_bilinear(work, mask))
+    out = work.copy()
+    out.reshape(-1, 3)[targets] = _to_uint8(values)
+    return out
 
 
 def _scaled_se(size: int, side: int) -> int:
@@ -130,10 +145,9 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
         # hair), so that the fill is taken from clean skin a little further out.
         repair_s = cv2.dilate(hair_s.view(np.uint8), _CROSS).astype(bool) & ~frame_s
         if mode == "pde":
-            fixed, _ = inpaint_pde(work, repair_s)
+            repaired = _to_uint8(inpaint_pde(work, repair_s)[0])
         else:
-            fixed = inpaint_bilinear(work, repair_s)
-        repaired = np.clip(fixed + 0.5, 0, 255).astype(np.uint8)
+            repaired = _repair_bilinear(work, repair_s)
     frame_full = _to_full(frame_s, (h, w))
     hair_full = _to_full(hair_s, (h, w)) & ~frame_full
     changed = frame_full | (_to_full(repair_s, (h, w)) if repair_s is not hair_s else hair_full)
