@@ -54,6 +54,8 @@ def _seed_files() -> dict[str, bytes]:
     pil("palette.png", Image.fromarray(rgb).convert("P"), "PNG", transparency=3)
     pil("rgba.png", Image.fromarray(np.dstack([rgb, rgb[:, :, :1]]), "RGBA"), "PNG")
     pil("cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), "JPEG")
+    grey16 = (rgb[:, :, 0].astype(">u2") * 250).tobytes()
+    pil("grey16_mm.tif", Image.frombytes("I;16B", (16, 12), grey16), "TIFF")
     for suffix in (".png", ".tif"):
         ok, buf = cv2.imencode(suffix, rgb.astype(np.uint16) * 257)
         assert ok
