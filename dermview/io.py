@@ -319,7 +319,7 @@ def load_image(path: PathLike) -> np.ndarray:
     :data:`MAX_PIXELS` are refused from their header, before decoding.
 
     Returns:
-        ``uint8`` array ``(H, W, 3)``, C-contiguous.
+        ``uint8`` array ``(H, W, 3)``, C-contiguous, writable, owning its memory.
 
     Raises:
         ImageReadError: missing, empty, truncated, damaged or non-image file.
@@ -352,7 +352,11 @@ def load_image(path: PathLike) -> np.ndarray:
             raise ImageReadError(f"{path.name} cannot be converted to RGB ({exc})") from None
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageReadError(f"{path.name} has an unsupported pixel layout {rgb.shape}")
-    return np.ascontiguousarray(rgb, dtype=np.uint8)
+    img.close()  # free Pillow's copy of the pixels before the (possible) copy below
+    del data
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    # np.asarray(PIL image) is a read-only view of a bytes object; callers get their own array.
+    return rgb if rgb.flags.writeable and rgb.flags.owndata else rgb.copy()
 
 
 def load_mask(path: PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:

@@ -187,7 +187,7 @@ def test_io_load_image(case, tmp_path):
     path = _place(case, tmp_path)
     if case.error is None:
         rgb = dio.load_image(path)
-        assert rgb.dtype == np.uint8 and rgb.shape == (*case.shape, 3)
+        assert rgb.dtype == np.uint8 and rgb.shape == (*case.shape, 3) and rgb.flags.writeable
         if case.shape == (48, 64):  # the skin image: lesion darker than skin, colours kept
             assert rgb[24, 32].astype(int).sum() < rgb[2, 2].astype(int).sum()
         return

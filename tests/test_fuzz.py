@@ -100,7 +100,7 @@ def _check_load(data: bytes, suffix: str) -> None:
     assert isinstance(out, np.ndarray) and out.dtype == np.uint8
     assert out.ndim == 3 and out.shape[2] == 3 and out.shape[0] >= 1 and out.shape[1] >= 1
     assert out.shape[0] * out.shape[1] <= FUZZ_MAX_PIXELS
-    assert out.flags.c_contiguous
+    assert out.flags.c_contiguous and out.flags.writeable
     _check_memory("load_image")
 
 

@@ -58,6 +58,7 @@ def test_lossless_formats_round_trip_exactly(tmp_path, fmt, suffix):
     path = _write(tmp_path / f"img{suffix}", _pil_bytes(Image.fromarray(rgb), fmt))
     out = dio.load_image(path)
     assert out.dtype == np.uint8 and out.shape == rgb.shape and out.flags.c_contiguous
+    assert out.flags.writeable and out.flags.owndata  # not a read-only view of Pillow's bytes
     np.testing.assert_array_equal(out, rgb)
 
 
@@ -65,7 +66,8 @@ def test_jpeg_decodes_close_to_source(tmp_path):
     rgb = _gradient()
     path = _write(tmp_path / "img.jpeg", _pil_bytes(Image.fromarray(rgb), "JPEG", quality=98))
     out = dio.load_image(path)
-    assert out.shape == rgb.shape
+    assert out.shape == rgb.shape and out.flags.writeable
+    out[0, 0] = 0  # callers may draw on it
     assert np.abs(out.astype(int) - rgb).mean() < 3
 
 
