@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         win.segment()
         win.wait_idle(120)
         win._docks["worklist"].show()
+        win.outline_radio.setChecked(True)
+        win.diff_check.setChecked(True)  # disagreement with the reference mask
         shot("4_worklist")
 
         # 5. Help → Keyboard shortcuts.

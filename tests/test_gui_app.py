@@ -472,9 +472,15 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     assert "Dice 0.000" in win.metric_label.text()  # empty mask
     from dermview.gui.edit_tools import replace_mask
 
+    # Differences overlay: everything of the reference is missed while the mask is empty.
+    win.diff_check.setChecked(True)
+    assert win.before.overlays["diff"].isVisible()
+    diff = win.buffers["diff"].data
+    assert diff[..., 3].any()
     replace_mask(win.doc, win.doc.reference, "copy reference")
     process(300)
     assert "Dice 1.000" in win.metric_label.text() and "Jaccard 1.000" in win.metric_label.text()
+    assert not win.buffers["diff"].data[..., 3].any()  # no disagreement left
 
 
 def test_shortcuts_and_about(make_window, data, qtbot):

@@ -74,11 +74,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.after = ImagePane("Preprocessed")
         self.after.link_to(self.before)
         self.buffers = {name: OverlayBuffer(self) for name in
-                        ("mask", "heat", "frame", "hair", "reference")}
-        z = {"heat": 1, "frame": 2, "hair": 3, "mask": 4, "reference": 5}
-        for name in ("frame", "hair", "mask", "reference"):
+                        ("mask", "heat", "frame", "hair", "reference", "diff")}
+        z = {"heat": 1, "frame": 2, "hair": 3, "mask": 4, "diff": 5, "reference": 6}
+        for name in ("frame", "hair", "mask", "diff", "reference"):
             self.before.add_overlay(name, self.buffers[name], z[name])
-        for name in ("heat", "mask", "reference"):
+        for name in ("heat", "mask", "diff", "reference"):
             self.after.add_overlay(name, self.buffers[name], z[name])
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.before)
@@ -181,7 +181,9 @@ class MainWindow(QtWidgets.QMainWindow):
             scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
             scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             scroll.setWidget(widget)
-            widget.setMinimumWidth(290)
+            widget.setMinimumWidth(300)
+            scroll.setMinimumWidth(max(widget.minimumSizeHint().width(), 300)
+                                   + scroll.verticalScrollBar().sizeHint().width() + 4)
             dock.setWidget(scroll)
         else:
             dock.setWidget(widget)
@@ -192,8 +194,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.seg_panel = SegmentPanel(self.settings)
         for name in ("device_combo", "segment_button", "cancel_button", "seg_progress",
                      "threshold_slider", "threshold_label", "opacity_slider", "filled_radio",
-                     "outline_radio", "mask_check", "heat_check", "ref_check", "auto_check",
-                     "model_label"):
+                     "outline_radio", "mask_check", "heat_check", "ref_check", "diff_check",
+                     "auto_check", "model_label"):
             setattr(self, name, getattr(self.seg_panel, name))
         self.set_device(device or str(self.settings.get("device", "auto") or "auto"))
 
@@ -237,6 +239,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mask_check.toggled.connect(self._apply_visibility)
         self.heat_check.toggled.connect(self._apply_visibility)
         self.ref_check.toggled.connect(self._apply_visibility)
+        self.diff_check.toggled.connect(self._apply_visibility)
         self.auto_check.toggled.connect(lambda v: self.settings.set("auto_segment", v))
         self.device_combo.currentIndexChanged.connect(
             lambda _i: self.settings.set("device", self.device))
@@ -250,6 +253,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.after.cursor_moved.connect(self.before.show_cursor_at)
         self.worklist.open_requested.connect(self.open_image)
         self._apply_opacity()
+        self._apply_visibility()
 
     # ============================================================================ opening
     def open_dialog(self) -> None:
@@ -735,6 +739,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ref = self.doc.reference
         if ref is None:
             self.buffers["reference"].clear((1, 1))
+            self.buffers["diff"].clear((1, 1))
             self.metric_label.setText(self.doc.reference_error and
                                       f"Reference ignored: {self.doc.reference_error}")
         else:
@@ -750,6 +755,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         d, j = dice(self.doc.mask, ref), jaccard(self.doc.mask, ref)
         self.metrics = (d, j)
+        if self.diff_check.isChecked():
+            self.buffers["diff"].set_buffer(render.differences(self.doc.mask, ref), ref.shape)
         self.metric_label.setText(
             f"vs reference {self.doc.reference_path.name}: Dice {d:.3f} · Jaccard {j:.3f}")
 
@@ -764,6 +771,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for pane in (self.before, self.after):
             pane.set_overlay_visible("mask", self.mask_check.isChecked())
             pane.set_overlay_visible("reference", self.ref_check.isChecked())
+            pane.set_overlay_visible("diff", self.diff_check.isChecked())
+        if self.diff_check.isChecked():
+            self._update_metrics()
         self.after.set_overlay_visible("heat", self.heat_check.isChecked())
         self.act_heat.setChecked(self.heat_check.isChecked())
 

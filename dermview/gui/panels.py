@@ -67,9 +67,13 @@ class SegmentPanel(QtWidgets.QWidget):
         self.ref_check = QtWidgets.QCheckBox("Reference")
         self.ref_check.setToolTip("Outline of the reference (ground-truth) mask, if any")
         self.ref_check.setChecked(True)
-        show_row = QtWidgets.QHBoxLayout()
-        for w_ in (self.mask_check, self.heat_check, self.ref_check):
-            show_row.addWidget(w_)
+        self.diff_check = QtWidgets.QCheckBox("Differences")
+        self.diff_check.setToolTip("Where the mask and the reference disagree: magenta = only "
+                                   "in the mask, blue = only in the reference")
+        show_row = QtWidgets.QGridLayout()
+        for i, w_ in enumerate((self.mask_check, self.heat_check, self.ref_check,
+                                self.diff_check)):
+            show_row.addWidget(w_, i // 2, i % 2)
         form.addRow("Show", show_row)
         self.auto_check = QtWidgets.QCheckBox("Segment automatically on open")
         self.auto_check.setToolTip("Run the model as soon as an image without a saved label "

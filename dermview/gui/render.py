@@ -20,6 +20,8 @@ Colour = tuple[int, int, int]
 LESION = (255, 214, 0)  # yellow: working mask
 REFERENCE = (0, 200, 255)  # cyan: ground-truth outline
 FRAME = (255, 60, 60)  # red: detected frame
+EXTRA = (255, 0, 200)  # magenta: in the mask, not in the reference (false positive)
+MISSED = (0, 120, 255)  # blue: in the reference, not in the mask (false negative)
 HAIR = (60, 255, 90)  # green: detected hair
 
 #: Long side (px) of overlays that need no pixel accuracy (heat map, frame and hair maps).
@@ -138,3 +140,16 @@ def heatmap(prob: np.ndarray, opacity: int = 170, max_side: int = OVERLAY_SIDE) 
     rgba[..., 2] = np.clip(255 * (1.2 - 2.0 * p), 0, 255)
     rgba[..., 3] = np.clip(p * 2.0, 0.0, 1.0) * opacity
     return premultiply(rgba)
+
+
+def differences(mask: np.ndarray, reference: np.ndarray, opacity: int = 150,
+                max_side: int = OVERLAY_SIDE) -> np.ndarray:
+    """Premultiplied buffer at ≤ ``max_side`` px of where ``mask`` and ``reference`` disagree:
+    :data:`EXTRA` (mask only) and :data:`MISSED` (reference only)."""
+    extra = downscale((mask & ~reference).view(np.uint8) * np.uint8(opacity), max_side)
+    missed = downscale((reference & ~mask).view(np.uint8) * np.uint8(opacity), max_side)
+    out = colourise(np.ascontiguousarray(extra), EXTRA)
+    blue = colourise(np.ascontiguousarray(missed), MISSED)
+    sel = missed > extra
+    out[sel] = blue[sel]
+    return out
