@@ -76,18 +76,83 @@ def structuring_element(shape: str, size: int) -> list[np.ndarray]:
     return [cv2.getStructuringElement(kind, (size, size))]
 
 
-def _bank_reduce(img: np.ndarray, kernels: list[np.ndarray], op: int, keep_max: bool) -> np.ndarray:
-    """Maximum (or minimum) over the kernel bank of a morphological operation, uint8."""
-    out = None
+def _cropped(kernels: list[np.ndarray]) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """Each kernel cut to the bounding box of its nonzero cells, with the anchor (x, y) that
+    keeps its original centre: the same morphology, fewer cells to visit."""
+    out = []
     for k in kernels:
-        r = cv2.morphologyEx(img, op, k)
+        c = k.shape[0] // 2
+        rows = np.flatnonzero(k.any(axis=1))
+        cols = np.flatnonzero(k.any(axis=0))
+        r0, c0 = int(rows[0]), int(cols[0])
+        out.append((np.ascontiguousarray(k[r0 : rows[-1] + 1, c0 : cols[-1] + 1]), (c - c0, c - r0)))
+    return out
+
+
+def _bank_reduce(img: np.ndarray, kernels, op: int, keep_max: bool) -> np.ndarray:
+    """Maximum (or minimum) over the kernel bank (from :func:`_cropped`) of a morphological
+    operation, uint8."""
+    out = None
+    for k, anchor in kernels:
+        r = cv2.morphologyEx(img, op, k, anchor=anchor)
         if out is None:
             out = r
         elif keep_max:
-            np.maximum(out, r, out=out)
+            cv2.max(out, r, dst=out)
         else:
-            np.minimum(out, r, out=out)
+            cv2.min(out, r, dst=out)
     return out
+
+
+def _at_least(img: np.ndarray, t: float) -> np.ndarray:
+    """uint8 0/255 where ``img`` (uint8) >= ``t``."""
+    return cv2.threshold(img, float(np.ceil(t)) - 1, 255, cv2.THRESH_BINARY)[1]
+
+
+def _trough_lut(ratio10: int) -> np.ndarray:
+    """LUT ``a -> t`` with ``d > t`` exactly when ``10 * a <= ratio10 * d`` (d in 1-255)."""
+    a = np.arange(256)
+    if ratio10 <= 0:
+        return np.where(a == 0, 0, 255).astype(np.uint8)
+    return np.clip(-((-10 * a) // ratio10) - 1, 0, 255).astype(np.uint8)
+
+
+def _valley(along: np.ndarray, depth: np.ndarray, ratio10: int) -> np.ndarray:
+    """Trough test, uint8 0/255: ``10 * along <= ratio10 * max(depth, 1)`` (both uint8)."""
+    return cv2.compare(cv2.max(depth, 1), cv2.LUT(along, _trough_lut(ratio10)), cv2.CMP_GT)
+
+
+_SQUARES = (np.arange(256) ** 2).astype(np.uint16)
+
+
+def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
+    """uint8 0/255 where the 8-bit LUV chroma ``(u - 96)² + (v - 136)²`` is <= ``max_chroma²``
+    (white / grey: neutral u, v = 96, 136)."""
+    du = cv2.LUT(cv2.absdiff(luv[:, :, 1], 96), _SQUARES)
+    dv = cv2.LUT(cv2.absdiff(luv[:, :, 2], 136), _SQUARES)
+    return cv2.compare(cv2.add(du, dv), int(max_chroma**2), cv2.CMP_LE)
+
+
+def _points(mask8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) intp of the nonzero pixels of a uint8 mask, row-major order."""
+    pts = cv2.findNonZero(mask8)
+    if pts is None:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    pts = pts.reshape(-1, 2)
+    return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
+
+
+def _depth(shape: tuple[int, int], r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Distance transform (L2, 3×3 chamfer) of the mask of pixels ``(r, c)``, at those pixels.
+
+    Computed on their bounding box plus a one-pixel margin only: the chamfer distance is a
+    path length, so pixels outside a component's box never change its values.
+    """
+    r0, r1 = max(0, int(r.min()) - 1), min(shape[0], int(r.max()) + 2)
+    c0, c1 = max(0, int(c.min()) - 1), min(shape[1], int(c.max()) + 2)
+    box = np.zeros((r1 - r0, c1 - c0), np.uint8)
+    box[r - r0, c - c0] = 1
+    return cv2.distanceTransform(box, cv2.DIST_L2, 3)[r - r0, c - c0]
 
 
 def _thin_long(
@@ -98,7 +163,8 @@ def _thin_long(
     max_fill: float = 0.2,
     max_thick_share: float = 0.03,
 ) -> tuple[np.ndarray, int]:
-    """Keep the 8-connected components of ``seeds`` that are thin and long; return (mask, N).
+    """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
+    long; return (uint8 0/255 mask, N).
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
     it (distance transform; hair crossings are a little thicker). Long: extent
@@ -107,15 +173,16 @@ def _thin_long(
     (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
     hairs) may be less elongated but must stay sparse: pixel count / area of the 2-sigma
     ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair).
+    Per-component statistics are sums over the seed pixels (never over the whole image).
     """
-    seeds8 = seeds.view(np.uint8) if seeds.dtype == bool else seeds.astype(np.uint8)
-    n, labels = cv2.connectedComponents(seeds8, connectivity=8, ltype=cv2.CV_32S)
+    out = np.zeros(seeds.shape, np.uint8)
+    n, labels = cv2.connectedComponents(seeds, connectivity=8, ltype=cv2.CV_32S)
     if n <= 1:
-        return np.zeros(seeds.shape, dtype=bool), 0
-    pts = cv2.findNonZero(seeds8).reshape(-1, 2)
-    lab = labels[pts[:, 1], pts[:, 0]]
-    r = pts[:, 1].astype(np.float64)
-    c = pts[:, 0].astype(np.float64)
+        return out, 0
+    rr, cc = _points(seeds)
+    lab = labels[rr, cc]
+    r = rr.astype(np.float64)
+    c = cc.astype(np.float64)
     a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
     mr = np.bincount(lab, r, n) / a
     mc = np.bincount(lab, c, n) / a
@@ -135,22 +202,26 @@ def _thin_long(
     keep = (extent >= min_length) & (elongated | ((extent >= 3 * min_length) & (fill <= max_fill)))
     keep[0] = False
     if not keep.any():
-        return np.zeros(seeds.shape, dtype=bool), 0
+        return out, 0
     # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
-    dist = cv2.distanceTransform(seeds8, cv2.DIST_L2, 3)
-    thick = np.bincount(labels[dist > max_half_width + 0.5], minlength=n)
+    sel = keep[lab]
+    rr, cc, lab = rr[sel], cc[sel], lab[sel]
+    deep = _depth(seeds.shape, rr, cc) > max_half_width + 0.5
+    thick = np.bincount(lab[deep], minlength=n)
     keep &= thick <= max_thick_share * a
     keep[0] = False
-    return keep[labels], int(keep.sum())
+    sel = keep[lab]
+    out[rr[sel], cc[sel]] = 255
+    return out, int(keep.sum())
 
 
 def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` 8-neighbour growth of ``seeds`` into ``allowed`` (uint8 0/255 both)."""
     se = np.ones((3, 3), np.uint8)
-    cur = seeds.astype(np.uint8)
-    allowed8 = allowed.astype(np.uint8)
+    cur = seeds
     for _ in range(steps):
-        cur = (cv2.dilate(cur, se) & allowed8) | cur
-    return cur.astype(bool)
+        cur = cv2.bitwise_or(cv2.bitwise_and(cv2.dilate(cur, se), allowed), cur)
+    return cur
 
 
 def detect_hair(
@@ -170,64 +241,77 @@ def detect_hair(
 
     Returns:
         ``(hair_mask bool (H, W), N)``, N = number of hair components found.
+
+    All intermediate maps are uint8 (0/255 masks), combined with OpenCV.
     """
     s = settings or HairSettings()
     h, w = rgb.shape[:2]
     if h < 3 or w < 3:
         return np.zeros((h, w), bool), 0
-    if valid is None:
-        valid = np.ones((h, w), bool)
-    seed_ok = valid.copy()
+    valid8 = np.full((h, w), 255, np.uint8) if valid is None else valid.view(np.uint8) * np.uint8(255)
+    seed_ok = valid8.copy()
     b = min(s.border, (min(h, w) - 1) // 2)
     if b > 0:
-        seed_ok[:b] = seed_ok[-b:] = False
-        seed_ok[:, :b] = seed_ok[:, -b:] = False
+        seed_ok[:b] = seed_ok[-b:] = 0
+        seed_ok[:, :b] = seed_ok[:, -b:] = 0
     luv = cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv)
-    lum = np.ascontiguousarray(luv[:, :, 0])
-    bank = structuring_element(se_shape, se_size)
-    lines = line_kernels(min(41, s.along_factor * se_size))
-    short_lines = bank if se_shape == "lines" else line_kernels(se_size)
+    lum = cv2.extractChannel(luv, 0)
+    bank = _cropped(structuring_element(se_shape, se_size))
+    lines = _cropped(line_kernels(min(41, s.along_factor * se_size)))
+    short_lines = bank if se_shape == "lines" else _cropped(line_kernels(se_size))
     # Difference image: closing minus original (uint8, closing >= original).
     clo = _bank_reduce(luv, bank, cv2.MORPH_CLOSE, keep_max=True)
     d_l, d_u, d_v = cv2.split(cv2.subtract(clo, luv))
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
     dmap = d_l.copy()
-    cv2.add(d_l, cv2.addWeighted(d_u, 0.5, d_v, 0.5, 0), dst=dmap, mask=(d_l >= s.t_low).view(np.uint8))
+    cv2.add(d_l, cv2.addWeighted(d_u, 0.5, d_v, 0.5, 0), dst=dmap, mask=_at_least(d_l, s.t_low))
     # Trough test: some orientation along which the pixel stays dark (centred line dilation),
     # on a slightly smoothed L so that a 1-2 px hair between two bank angles stays connected.
     lum_s = cv2.GaussianBlur(lum, (5, 5), s.trough_sigma) if s.trough_sigma > 0 else lum
     along = cv2.subtract(_bank_reduce(lum_s, lines, cv2.MORPH_DILATE, keep_max=False), lum_s)
-    d_l16 = np.maximum(d_l, 1).astype(np.uint16)
-    along16 = along.astype(np.uint16) * 10
     ratio10 = int(round(10 * s.trough_ratio))
-    trough = along16 <= d_l16 * ratio10
-    seeds = (dmap >= s.t_high) & trough & seed_ok
+    seeds = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_high), _valley(along, d_l, ratio10)), seed_ok)
     cores, n_dark = _thin_long(seeds, s.max_half_width, s.min_length, s.min_elongation)
     # Hysteresis growth only into valley-like pixels (a relaxed trough test), so that a hair
     # lying on a lesion does not spread into the pigment network around it.
-    relaxed = along16 <= d_l16 * (2 * ratio10)
-    mask = _grow(cores, (dmap >= s.t_low) & relaxed & valid, s.grow)
+    allowed = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_low), _valley(along, d_l, 2 * ratio10)), valid8)
+    mask = _grow(cores, allowed, s.grow) if n_dark else cores
     n_light = 0
     if s.light:
-        bright = cv2.subtract(lum, _bank_reduce(lum, short_lines, cv2.MORPH_OPEN, keep_max=False))
-        along_b = cv2.subtract(lum, _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True))
-        trough_b = along_b.astype(np.uint16) * 10 <= np.maximum(bright, 1).astype(np.uint16) * ratio10
-        lseeds = (bright >= s.light_t_high) & trough_b & ~mask & seed_ok
-        if lseeds.any():
-            # Light hair is white or grey: low chroma (neutral u, v = 96, 136 in 8-bit LUV).
-            uv = luv[lseeds][:, 1:].astype(np.int32) - np.array([96, 136], np.int32)
-            lseeds[lseeds] = (uv * uv).sum(axis=1) <= int(s.light_max_chroma**2)
+        if short_lines is lines:  # opening = dilation of the erosion: share the erosions
+            eroded = [cv2.erode(lum, k, anchor=anchor) for k, anchor in lines]
+            opened = None
+            for e, (k, anchor) in zip(eroded, lines, strict=True):
+                o = cv2.dilate(e, k, anchor=anchor)
+                opened = o if opened is None else cv2.min(opened, o, dst=opened)
+            top = eroded[0]
+            for e in eroded[1:]:
+                cv2.max(top, e, dst=top)
+        else:
+            opened = _bank_reduce(lum, short_lines, cv2.MORPH_OPEN, keep_max=False)
+            top = _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True)
+        bright = cv2.subtract(lum, opened)
+        along_b = cv2.subtract(lum, top)
+        lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, bright, ratio10))
+        cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
+        cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
+        if cv2.countNonZero(lseeds):
+            # Light hair is white or grey: low chroma.
+            cv2.bitwise_and(lseeds, _low_chroma(luv, s.light_max_chroma), dst=lseeds)
             lcores, n_light = _thin_long(
                 lseeds, s.light_max_half_width, s.light_min_length, s.min_elongation
             )
-            mask |= _grow(lcores, (bright >= s.light_t_high / 2) & valid, s.light_grow)
+            if n_light:
+                lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
+                cv2.bitwise_or(mask, _grow(lcores, lallowed, s.light_grow), dst=mask)
     if n_dark + n_light == 0:
-        return mask, 0
+        return mask > 0, 0
     if s.rim > 0:
         se = cv2.getStructuringElement(cv2.MORPH_CROSS, (2 * s.rim + 1, 2 * s.rim + 1))
-        mask = cv2.dilate(mask.astype(np.uint8), se).astype(bool) & valid
-    return mask, count_hairs(mask)
+        mask = cv2.bitwise_and(cv2.dilate(mask, se), valid8)
+    hair = mask > 0
+    return hair, count_hairs(hair)
 
 
 def count_hairs(mask: np.ndarray) -> int:
@@ -239,14 +323,14 @@ def count_hairs(mask: np.ndarray) -> int:
     single hair is never longer than that, so a mesh of crossing hairs (one component) counts
     at least as many hairs as its total length needs.
     """
-    m8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    m8 = mask.view(np.uint8) if mask.dtype == bool else (mask != 0).view(np.uint8)
     n, labels = cv2.connectedComponents(m8, connectivity=8, ltype=cv2.CV_32S)
     if n <= 1:
         return 0
-    dist = cv2.distanceTransform(m8, cv2.DIST_L2, 3)
-    lab = labels[mask]
+    r, c = _points(m8)
+    lab = labels[r, c]
     area = np.bincount(lab, minlength=n).astype(np.float64)
-    width = np.maximum(4.0 * np.bincount(lab, dist[mask], n) / np.maximum(area, 1.0), 1.0)
+    width = np.maximum(4.0 * np.bincount(lab, _depth(mask.shape, r, c), n) / np.maximum(area, 1.0), 1.0)
     length = area / width
     diag = float(np.hypot(*mask.shape))
     per = np.maximum(1, np.ceil(length / diag - 1e-9))
