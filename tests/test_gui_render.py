@@ -1,0 +1,80 @@
+"""Display colouring (dermview.gui.render): Qt-free numpy functions."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dermview.gui import render
+
+
+def _random_mask(seed: int, shape=(37, 53)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.random(shape) < 0.5
+
+
+def test_boundary_of_a_square():
+    m = np.zeros((8, 8), bool)
+    m[2:6, 2:6] = True
+    b = render.boundary(m)
+    assert b.sum() == 12  # the 4×4 square's rim
+    assert not b[3:5, 3:5].any()
+    full = np.ones((5, 5), bool)
+    assert render.boundary(full).sum() == 16  # image border counts as background
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), r0=st.integers(0, 36), c0=st.integers(0, 52),
+       h=st.integers(1, 37), w=st.integers(1, 53), outline=st.booleans())
+def test_region_equals_window_of_full(seed, r0, c0, h, w, outline):
+    mask = _random_mask(seed)
+    r1, c1 = min(r0 + h, 37), min(c0 + w, 53)
+    full = render.mask_alpha(mask, 110, outline)
+    part = render.mask_alpha_region(mask, r0, c0, r1, c1, 110, outline)
+    np.testing.assert_array_equal(part, full[r0:r1, c0:c1])
+
+
+def test_colourise_is_premultiplied_argb():
+    alpha = np.array([[0, 128, 255]], np.uint8)
+    out = render.colourise(alpha, (255, 100, 0))
+    b, g, r, a = (out[..., i] for i in range(4)) if sys.byteorder == "little" else \
+        (out[..., 3 - i] for i in range(4))
+    np.testing.assert_array_equal(a[0], [0, 128, 255])
+    np.testing.assert_array_equal(r[0], [0, 128, 255])
+    np.testing.assert_array_equal(g[0], [0, 50, 100])
+    np.testing.assert_array_equal(b[0], [0, 0, 0])
+
+
+def test_premultiply_matches_colourise():
+    alpha = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 10, 200, 90, alpha
+    np.testing.assert_array_equal(render.premultiply(rgba), render.colourise(alpha, (10, 200, 90)))
+
+
+def test_downscaled_overlays_keep_the_long_side_limit():
+    mask = np.zeros((3000, 4000), bool)
+    mask[1000:2000, 1000:3000] = True
+    out = render.map_overlay(mask, render.HAIR, 200, max_side=1024)
+    assert out.shape == (768, 1024, 4)
+    assert out[384, 512, 3] == 200 and out[10, 10, 3] == 0
+    prob = np.linspace(0, 1, 3000 * 4000, dtype=np.float32).reshape(3000, 4000)
+    heat = render.heatmap(prob, max_side=512)
+    assert heat.shape == (384, 512, 4)
+    assert heat[0, 0, 3] == 0 and heat[-1, -1, 3] > 150
+
+
+def test_differences_colours_extra_and_missed():
+    mask = np.zeros((10, 10), bool)
+    ref = np.zeros((10, 10), bool)
+    mask[0:5, :] = True
+    ref[3:10, :] = True
+    out = render.differences(mask, ref, opacity=150)
+    extra = render.colourise(np.full((1, 1), 150, np.uint8), render.EXTRA)[0, 0]
+    missed = render.colourise(np.full((1, 1), 150, np.uint8), render.MISSED)[0, 0]
+    np.testing.assert_array_equal(out[1, 1], extra)  # mask only
+    np.testing.assert_array_equal(out[8, 8], missed)  # reference only
+    assert out[4, 4, 3] == 0  # both agree
