@@ -159,6 +159,12 @@ class MainWindow(QtWidgets.QMainWindow):
         geom = self.settings.get("geometry")
         if geom is not None:
             self.restoreGeometry(geom)
+        else:  # first start: most of the screen
+            screen = QtGui.QGuiApplication.primaryScreen()
+            if screen is not None:
+                area = screen.availableGeometry()
+                self.resize(max(1000, int(area.width() * 0.9)),
+                            max(700, int(area.height() * 0.9)))
         state = self.settings.get("window_state")
         if state is not None:
             self.restoreState(state)

@@ -104,6 +104,8 @@ def build_actions(win) -> None:
                          "Show the mask as outline or filled")
     win.act_heat = a("Probability heat map", win.heat_check.toggle, "Ctrl+H", "heatmap",
                       "Show the model's probability heat map")
+    win.act_diff = a("Differences from the reference", win.diff_check.toggle, "D", "compare",
+                     "Colour where the mask and the reference mask disagree")
     win.act_shortcuts = a("&Keyboard shortcuts", win.show_shortcuts, "F1")
     win.act_about = a("&About dermview", win.show_about)
 
@@ -140,7 +142,7 @@ def build_actions(win) -> None:
     m_seg.addAction(win.act_cancel)
     m_view = mb.addMenu("&View")
     for act in (win.act_fit, win.act_one, win.act_zoom_in, win.act_zoom_out,
-                win.act_mask, win.act_outline, win.act_heat):
+                win.act_mask, win.act_outline, win.act_heat, win.act_diff):
         m_view.addAction(act)
     m_view.addSeparator()
     for dock in win._docks.values():
