@@ -588,6 +588,10 @@ class MainWindow(QtWidgets.QMainWindow):
         item.setToolTip("" if ok else reason)
         self.device_combo.setToolTip("Compute device for the model" +
                                      ("" if ok else f"\nCUDA unavailable: {reason}"))
+        if not ok and self.device == "cuda":
+            self.statusBar().showMessage(
+                "CUDA was selected but is not available here: choose CPU or Auto "
+                "(Segmentation panel).", 15000)
 
     def segment(self) -> bool:
         """Run the model on the open image (in the segmentation worker; a running job is
