@@ -20,6 +20,7 @@ Method (all at one analysis scale, see :mod:`dermview.preprocess.pipeline`):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -76,6 +77,12 @@ def structuring_element(shape: str, size: int) -> list[np.ndarray]:
     return [cv2.getStructuringElement(kind, (size, size))]
 
 
+@functools.lru_cache(maxsize=64)
+def _bank(shape: str, size: int) -> tuple[tuple[np.ndarray, tuple[int, int]], ...]:
+    """:func:`structuring_element` bank, cropped (see :func:`_cropped`), cached."""
+    return tuple(_cropped(structuring_element(shape, size)))
+
+
 def _cropped(kernels: list[np.ndarray]) -> list[tuple[np.ndarray, tuple[int, int]]]:
     """Each kernel cut to the bounding box of its nonzero cells, with the anchor (x, y) that
     keeps its original centre: the same morphology, fewer cells to visit."""
@@ -122,15 +129,11 @@ def _valley(along: np.ndarray, depth: np.ndarray, ratio10: int) -> np.ndarray:
     return cv2.compare(cv2.max(depth, 1), cv2.LUT(along, _trough_lut(ratio10)), cv2.CMP_GT)
 
 
-_SQUARES = (np.arange(256) ** 2).astype(np.uint16)
-
-
 def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
-    """uint8 0/255 where the 8-bit LUV chroma ``(u - 96)² + (v - 136)²`` is <= ``max_chroma²``
-    (white / grey: neutral u, v = 96, 136)."""
-    du = cv2.LUT(cv2.absdiff(luv[:, :, 1], 96), _SQUARES)
-    dv = cv2.LUT(cv2.absdiff(luv[:, :, 2], 136), _SQUARES)
-    return cv2.compare(cv2.add(du, dv), int(max_chroma**2), cv2.CMP_LE)
+    """uint8 0/255 per 8-bit LUV pixel ``(..., 3)``: 255 where the chroma
+    ``(u - 96)² + (v - 136)²`` is <= ``max_chroma²`` (white / grey: neutral u, v = 96, 136)."""
+    uv = luv[..., 1:].astype(np.int32) - np.array([96, 136], np.int32)
+    return np.where((uv * uv).sum(axis=-1) <= int(max_chroma**2), 255, 0).astype(np.uint8)
 
 
 def _points(mask8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,9 +259,9 @@ def detect_hair(
         seed_ok[:, :b] = seed_ok[:, -b:] = 0
     luv = cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv)
     lum = cv2.extractChannel(luv, 0)
-    bank = _cropped(structuring_element(se_shape, se_size))
-    lines = _cropped(line_kernels(min(41, s.along_factor * se_size)))
-    short_lines = bank if se_shape == "lines" else _cropped(line_kernels(se_size))
+    bank = _bank(se_shape, se_size)
+    lines = _bank("lines", min(41, s.along_factor * se_size))
+    short_lines = _bank("lines", se_size)
     # Difference image: closing minus original (uint8, closing >= original).
     clo = _bank_reduce(luv, bank, cv2.MORPH_CLOSE, keep_max=True)
     d_l, d_u, d_v = cv2.split(cv2.subtract(clo, luv))
@@ -297,8 +300,9 @@ def detect_hair(
         cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
         cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
         if cv2.countNonZero(lseeds):
-            # Light hair is white or grey: low chroma.
-            cv2.bitwise_and(lseeds, _low_chroma(luv, s.light_max_chroma), dst=lseeds)
+            # Light hair is white or grey: low chroma (tested at the seed pixels only).
+            r, c = _points(lseeds)
+            lseeds[r, c] = _low_chroma(luv[r, c], s.light_max_chroma)
             lcores, n_light = _thin_long(
                 lseeds, s.light_max_half_width, s.light_min_length, s.min_elongation
             )
