@@ -4,7 +4,8 @@ Method (all at one analysis scale, see :mod:`dermview.preprocess.pipeline`):
 
 1. RGB → CIE LUV (OpenCV 8-bit scaling: L 0-255).
 2. Morphological closing of L, U and V with the structuring element B (``ellipse``, ``rect``,
-   ``cross`` or ``lines`` = maximum over a bank of oriented line elements).
+   ``cross`` or ``lines`` = maximum over a bank of oriented line elements), by default on a
+   2× min-pooled copy with B halved (rounded up), interpolated back to full size.
 3. Difference image ``D = (close(L) - L) + 0.5 * ((close(U) - U) + (close(V) - V))``: large
    where a thin structure darker (or less saturated) than its surroundings was closed.
 4. Trough (valley) test with the oriented line bank: a hair pixel is a valley across the hair
@@ -52,6 +53,9 @@ class HairSettings:
     light_max_half_width: float = 4.0
     light_grow: int = 1
     light_max_chroma: float = 40.0  # LUV chroma (sqrt(u*^2 + v*^2) in 8-bit units) of light hair
+    # The closing (dark) and opening (light) are taken at 1/bank_scale size with B scaled to
+    # match and brought back by linear interpolation; differences stay at full size.
+    bank_scale: int = 2
 
 
 def line_kernels(size: int, n_angles: int = N_ANGLES) -> list[np.ndarray]:
@@ -109,6 +113,16 @@ def _bank_reduce(img: np.ndarray, kernels, op: int, keep_max: bool) -> np.ndarra
         else:
             cv2.min(out, r, dst=out)
     return out
+
+
+def _pool(img: np.ndarray, k: int, op: int) -> np.ndarray:
+    """Minimum (``op`` = erode) or maximum (dilate) over k×k blocks: ``ceil(H/k) × ceil(W/k)``.
+
+    Min-pooling keeps a thin dark line at full contrast (area averaging would halve it) and
+    moves edges only towards the bright side, so the background interpolated back from a
+    closing of the pooled copy never lies above a dark region next to a sharp edge.
+    """
+    return np.ascontiguousarray(cv2.morphologyEx(img, op, np.ones((k, k), np.uint8), anchor=(0, 0))[::k, ::k])
 
 
 def _at_least(img: np.ndarray, t: float) -> np.ndarray:
@@ -259,11 +273,25 @@ def detect_hair(
         seed_ok[:, :b] = seed_ok[:, -b:] = 0
     luv = cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv)
     lum = cv2.extractChannel(luv, 0)
-    bank = _bank(se_shape, se_size)
     lines = _bank("lines", min(41, s.along_factor * se_size))
-    short_lines = _bank("lines", se_size)
-    # Difference image: closing minus original (uint8, closing >= original).
-    clo = _bank_reduce(luv, bank, cv2.MORPH_CLOSE, keep_max=True)
+    # Background without thin structures: the closing (dark hair) and the opening (light hair)
+    # over B, taken on a min- (max-) pooled 1/bank_scale copy (B scaled: ceil(size / scale),
+    # odd, >= 3) and interpolated back; the differences stay at full size. Hair is at most a
+    # few pixels wide, so the background is smooth at that scale; pooling keeps thin hair at
+    # full contrast. Measured against full size in the README (faster, no loss on the
+    # synthetic-hair benchmark, fewer lesion pixels flagged).
+    k = max(1, int(s.bank_scale))
+    ks = se_size if k == 1 else max(3, ((se_size + k - 1) // k) | 1)
+    luv_s = luv if k == 1 else _pool(luv, k, cv2.MORPH_ERODE)
+
+    def full(img: np.ndarray) -> np.ndarray:  # pooled copy -> full size, pixel centres aligned
+        if k == 1:
+            return img
+        up = cv2.resize(img, (img.shape[1] * k, img.shape[0] * k), interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(up[:h, :w])
+
+    # Difference image: closing minus original (uint8, saturated at 0).
+    clo = full(_bank_reduce(luv_s, _bank(se_shape, ks), cv2.MORPH_CLOSE, keep_max=True))
     d_l, d_u, d_v = cv2.split(cv2.subtract(clo, luv))
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
@@ -282,18 +310,9 @@ def detect_hair(
     mask = _grow(cores, allowed, s.grow) if n_dark else cores
     n_light = 0
     if s.light:
-        if short_lines is lines:  # opening = dilation of the erosion: share the erosions
-            eroded = [cv2.erode(lum, k, anchor=anchor) for k, anchor in lines]
-            opened = None
-            for e, (k, anchor) in zip(eroded, lines, strict=True):
-                o = cv2.dilate(e, k, anchor=anchor)
-                opened = o if opened is None else cv2.min(opened, o, dst=opened)
-            top = eroded[0]
-            for e in eroded[1:]:
-                cv2.max(top, e, dst=top)
-        else:
-            opened = _bank_reduce(lum, short_lines, cv2.MORPH_OPEN, keep_max=False)
-            top = _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True)
+        lum_small = lum if k == 1 else _pool(lum, k, cv2.MORPH_DILATE)
+        opened = full(_bank_reduce(lum_small, _bank("lines", ks), cv2.MORPH_OPEN, keep_max=False))
+        top = _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True)
         bright = cv2.subtract(lum, opened)
         along_b = cv2.subtract(lum, top)
         lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, bright, ratio10))
