@@ -12,7 +12,11 @@
   heavy_visual or candidate), default parameters, each tile labelled with N and the mode.
 
 DullRazor baseline (the common OpenCV version): grey → black-hat with a 17×17 cross →
-3×3 Gaussian → threshold 10 → ``cv2.inpaint`` Telea, radius 1.
+3×3 Gaussian → threshold 10 → ``cv2.inpaint`` Telea, radius 1. The time target (median <= 35 %)
+is judged against this one. A second row, ``dullrazor_r6``, is the variant most published
+Python re-implementations use (9×9 cross, Telea radius 6): slower, reported for reference.
+Also timed: frame removal alone (512 px), and both pipelines on the same images upscaled to
+1024 px (dermview detects at 512 px and repairs there; the baseline runs at full size).
 
     python benchmarks/bench_preprocess.py --data ../shared/data/derm --json bench_preprocess.json \\
         --sheet docs/preprocess_sheet.png
@@ -53,6 +57,17 @@ def dullrazor(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blackhat = cv2.GaussianBlur(blackhat, (3, 3), 0)
     _, mask = cv2.threshold(blackhat, 10, 255, cv2.THRESH_BINARY)
     return cv2.inpaint(rgb, mask, 1, cv2.INPAINT_TELEA), mask > 0
+
+
+def dullrazor_r6(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DullRazor as most published Python re-implementations write it (9×9 cross black-hat,
+    3×3 Gaussian, threshold 10, ``cv2.inpaint`` Telea radius 6): (repaired RGB, hair mask)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (9, 9))
+    blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
+    blackhat = cv2.GaussianBlur(blackhat, (3, 3), 0)
+    _, mask = cv2.threshold(blackhat, 10, 255, cv2.THRESH_BINARY)
+    return cv2.inpaint(rgb, mask, 6, cv2.INPAINT_TELEA), mask > 0
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -166,8 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     hair_only = PreprocessParams(remove_frame=False)
     rng = np.random.default_rng(args.seed)
     rows = pick_clean(args.data, args.n)
-    stats = {m: {"psnr": [], "ssim": [], "time": [], "tp": 0, "fp": 0, "fn": 0} for m in ("ours", "dullrazor")}
-    t_full, t_input_psnr = [], []
+    frame_only = PreprocessParams(remove_hair=False)
+    methods = ("ours", "dullrazor", "dullrazor_r6")
+    stats = {m: {"psnr": [], "ssim": [], "time": [], "tp": 0, "fp": 0, "fn": 0} for m in methods}
+    t_full, t_input_psnr, t_frame, n_framed = [], [], [], 0
+    t_1024 = {"ours": [], "ours_with_frame": [], "dullrazor": []}
     safety = {"lesion_px": 0, "hair_on_lesion_px": 0, "frame_on_lesion_px": 0, "per_image_hair": [], "per_image_frame": []}
     counts = []
     for r in rows:
@@ -178,9 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         t_input_psnr.append(psnr(hairy, clean))
         res, t_ours = timed(preprocess, hairy, hair_only)
         (db_img, db_mask), t_db = timed(dullrazor, hairy)
+        (r6_img, r6_mask), t_r6 = timed(dullrazor_r6, hairy)
         _, t_all = timed(preprocess, hairy, params)
         t_full.append(t_all)
-        for name, img, mask, t in (("ours", res.image, res.hair_mask, t_ours), ("dullrazor", db_img, db_mask, t_db)):
+        fr, t_fr = timed(preprocess, hairy, frame_only)
+        t_frame.append(t_fr)
+        n_framed += bool(fr.frame_mask.any())
+        big = cv2.resize(hairy, (2 * hairy.shape[1], 2 * hairy.shape[0]), interpolation=cv2.INTER_CUBIC)
+        t_1024["ours"].append(timed(preprocess, big, hair_only, repeat=2)[1])
+        t_1024["ours_with_frame"].append(timed(preprocess, big, params, repeat=2)[1])
+        t_1024["dullrazor"].append(timed(dullrazor, big, repeat=2)[1])
+        for name, img, mask, t in (("ours", res.image, res.hair_mask, t_ours), ("dullrazor", db_img, db_mask, t_db),
+                                   ("dullrazor_r6", r6_img, r6_mask, t_r6)):
             s = stats[name]
             s["psnr"].append(psnr(img, clean))
             s["ssim"].append(ssim(img, clean))
@@ -206,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             "time_ms_median": 1000 * statistics.median(s["time"]),
         }
 
-    ours, base = summary("ours"), summary("dullrazor")
+    ours, base, base_r6 = summary("ours"), summary("dullrazor"), summary("dullrazor_r6")
     ours["time_ms_median_with_frame"] = 1000 * statistics.median(t_full)
+    ours["time_ms_median_frame_only"] = 1000 * statistics.median(t_frame)
+    ms_1024 = {k: 1000 * statistics.median(v) for k, v in t_1024.items()}
     result = {
         "images": len(rows),
         "size": SIZE,
@@ -215,9 +244,15 @@ def main(argv: list[str] | None = None) -> int:
         "input_psnr_db_mean": float(np.mean(t_input_psnr)),
         "ours": ours,
         "dullrazor": base,
+        "dullrazor_r6": base_r6,
         "psnr_gain_db": ours["psnr_db_mean"] - base["psnr_db_mean"],
         "time_ratio": ours["time_ms_median"] / base["time_ms_median"],
         "time_ratio_with_frame": ours["time_ms_median_with_frame"] / base["time_ms_median"],
+        "time_ratio_vs_r6": ours["time_ms_median"] / base_r6["time_ms_median"],
+        "frame_images": n_framed,
+        "time_ms_median_1024": ms_1024,
+        "time_ratio_1024": ms_1024["ours"] / ms_1024["dullrazor"],
+        "time_ratio_1024_with_frame": ms_1024["ours_with_frame"] / ms_1024["dullrazor"],
         "lesion_hair_fraction": safety["hair_on_lesion_px"] / max(1, safety["lesion_px"]),
         "lesion_hair_fraction_worst_image": max(safety["per_image_hair"]),
         "lesion_frame_fraction": safety["frame_on_lesion_px"] / max(1, safety["lesion_px"]),
@@ -241,11 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(rows)} hair-free images at {SIZE} px, synthetic hair {result['hair_count_range']} hairs; "
           f"hairy input PSNR {result['input_psnr_db_mean']:.2f} dB")
     print(f"{'method':<12}{'PSNR dB':>9}{'SSIM':>8}{'prec':>7}{'recall':>8}{'F1':>7}{'ms (median)':>13}")
-    for name, s in (("dermview", ours), ("DullRazor", base)):
+    for name, s in (("dermview", ours), ("DullRazor", base), ("DR 9x9 r6", base_r6)):
         print(f"{name:<12}{s['psnr_db_mean']:>9.2f}{s['ssim_mean']:>8.4f}{s['hair_precision']:>7.3f}"
               f"{s['hair_recall']:>8.3f}{s['hair_f1']:>7.3f}{s['time_ms_median']:>13.2f}")
+    print(f"median ms: frame + hair {ours['time_ms_median_with_frame']:.2f}, frame only "
+          f"{ours['time_ms_median_frame_only']:.2f} ({n_framed} images with a frame); at 1024 px: dermview "
+          f"{ms_1024['ours']:.2f} (with frame {ms_1024['ours_with_frame']:.2f}), DullRazor {ms_1024['dullrazor']:.2f}")
     print(f"PSNR gain {result['psnr_gain_db']:+.2f} dB; time ratio {result['time_ratio']:.2f} "
-          f"(with frame removal {result['time_ratio_with_frame']:.2f}); lesion pixels flagged as hair "
+          f"(with frame removal {result['time_ratio_with_frame']:.2f}; vs the r6 variant "
+          f"{result['time_ratio_vs_r6']:.2f}; at 1024 px {result['time_ratio_1024']:.2f}); lesion pixels flagged as hair "
           f"{100 * result['lesion_hair_fraction']:.2f}%, under the frame {100 * result['lesion_frame_fraction']:.2f}%")
     print("targets:", ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in result["targets"].items()))
     if args.json:
