@@ -93,12 +93,15 @@ def detect_frame(rgb: np.ndarray, threshold: int = 60) -> np.ndarray:
             coarse[rows, cols] = 255
     if not coarse.any():
         return empty
-    # Back to full size; re-decide a band around the coarse edge from the full-size lightness.
-    up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR) if s < 1 else coarse
-    r = max(1, int(round(2 / s))) if s < 1 else 2
-    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    inner = cv2.erode(up, se) >= 128
-    outer = cv2.dilate(up, se) >= 128
+    # Back to full size; re-decide a band (2 coarse pixels each way) around the coarse edge
+    # from the full-size lightness. The band is eroded / dilated on the coarse mask (cheap).
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    inner, outer = cv2.erode(coarse, se), cv2.dilate(coarse, se)
+    if s < 1:
+        inner = cv2.resize(inner, (w, h), interpolation=cv2.INTER_LINEAR)
+        outer = cv2.resize(outer, (w, h), interpolation=cv2.INTER_LINEAR)
+    inner = inner >= 128
+    outer = outer >= 128
     soft = cv2.blur(light, (3, 3)) < min(255, threshold + GROW_MARGIN)
     frame = inner | (outer & soft)
     if frame.mean() > MAX_FRAME_FRACTION:
