@@ -14,48 +14,54 @@ import numpy as np
 _LINE_STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 
+def _per_channel(x: np.ndarray, c: int) -> np.ndarray:
+    """A single-channel map repeated over ``c`` channels (for OpenCV element-wise ops)."""
+    return x if c == 1 else cv2.merge([x] * c)
+
+
 def pushpull_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Fill ``mask`` pixels with a smooth extrapolation of the unmasked ones (push-pull).
 
     The valid pixels are averaged down an image pyramid (normalised convolution) until every
     coarse cell has data, then the pyramid is interpolated back up; unmasked pixels are kept
-    exactly. Cost O(H·W). Returns float32 ``(H, W, C)``.
+    exactly. Cost O(H·W), OpenCV element-wise operations throughout. Returns float32
+    ``(H, W, C)``.
     """
     img = np.asarray(image, dtype=np.float32)
-    squeeze = img.ndim == 2
+    # The output starts as a float copy of the input (a new array: no second copy needed).
+    out = img.copy() if img is image else img
+    squeeze = out.ndim == 2
     if squeeze:
-        img = img[:, :, None]
-    out = img.copy()
+        out = out[:, :, None]
     if not mask.any() or mask.all():
         return out[:, :, 0] if squeeze else out
+    h, w, c = out.shape
     mask8 = mask.view(np.uint8)
-    valid = cv2.subtract(np.ones_like(mask8), mask8).astype(np.float32)
-    num = img.copy()
-    num[mask] = 0.0
-    levels: list[tuple[np.ndarray, np.ndarray]] = [(num, valid)]
+    keep8 = cv2.subtract(np.ones_like(mask8), mask8)
+    # Level 0 is values × validity (the output with masked pixels zeroed; they are
+    # overwritten at the end) and validity.
+    cv2.subtract(out, out, dst=out, mask=mask8)
+    levels: list[tuple[np.ndarray, np.ndarray]] = [(out, keep8.astype(np.float32))]
     while True:
-        n, w = levels[-1]
-        h_, w_ = w.shape
-        if (h_ <= 1 and w_ <= 1) or (len(levels) > 1 and cv2.countNonZero((w <= 1e-6).view(np.uint8)) == 0):
+        n, wgt = levels[-1]
+        h_, w_ = wgt.shape
+        if (h_ <= 1 and w_ <= 1) or (len(levels) > 1 and float(wgt.min()) > 1e-6):
             break
-        nh, nw = max(1, (h_ + 1) // 2), max(1, (w_ + 1) // 2)
-        n2 = cv2.resize(n, (nw, nh), interpolation=cv2.INTER_AREA)
-        w2 = cv2.resize(w, (nw, nh), interpolation=cv2.INTER_AREA)
-        if n2.ndim == 2:
-            n2 = n2[:, :, None]
-        levels.append((n2, w2))
-    n, w = levels[-1]
-    est = n / np.maximum(w, 1e-6)[:, :, None]
-    for n, w in reversed(levels[1:-1]):
-        up = cv2.resize(est, (w.shape[1], w.shape[0]), interpolation=cv2.INTER_LINEAR)
-        if up.ndim == 2:
-            up = up[:, :, None]
-        alpha = np.clip(w, 0.0, 1.0)[:, :, None]
-        est = alpha * (n / np.maximum(w, 1e-6)[:, :, None]) + (1.0 - alpha) * up
+        size = (max(1, (w_ + 1) // 2), max(1, (h_ + 1) // 2))
+        levels.append((cv2.resize(n, size, interpolation=cv2.INTER_AREA),
+                       cv2.resize(wgt, size, interpolation=cv2.INTER_AREA)))
+
+    def ratio(n: np.ndarray, wgt: np.ndarray) -> np.ndarray:  # values / validity
+        return cv2.divide(n, _per_channel(np.maximum(wgt, np.float32(1e-6)), c))
+
+    est = ratio(*levels[-1])
+    for n, wgt in reversed(levels[1:-1]):
+        up = cv2.resize(est, (wgt.shape[1], wgt.shape[0]), interpolation=cv2.INTER_LINEAR)
+        # est = up + min(w, 1) · (n / w - up)
+        step = cv2.multiply(cv2.subtract(ratio(n, wgt), up), _per_channel(np.minimum(wgt, np.float32(1.0)), c))
+        est = cv2.add(up, step)
     # Finest level: valid pixels keep their value, masked ones take the interpolated estimate.
-    up = cv2.resize(est, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
-    if up.ndim == 2:
-        up = up[:, :, None]
+    up = cv2.resize(est, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, c)
     cv2.copyTo(up, mask8, out)
     return out[:, :, 0] if squeeze else out
 
