@@ -125,6 +125,10 @@ def _pool(img: np.ndarray, k: int, op: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.morphologyEx(img, op, np.ones((k, k), np.uint8), anchor=(0, 0))[::k, ::k])
 
 
+#: 1×3 matrix of :func:`cv2.transform`: half of U plus half of V.
+_UV_HALF = np.array([[0.0, 0.5, 0.5]], np.float32)
+
+
 def _at_least(img: np.ndarray, t: float) -> np.ndarray:
     """uint8 0/255 where ``img`` (uint8) >= ``t``."""
     return cv2.threshold(img, float(np.ceil(t)) - 1, 255, cv2.THRESH_BINARY)[1]
@@ -138,9 +142,9 @@ def _trough_lut(ratio10: int) -> np.ndarray:
     return np.clip(-((-10 * a) // ratio10) - 1, 0, 255).astype(np.uint8)
 
 
-def _valley(along: np.ndarray, depth: np.ndarray, ratio10: int) -> np.ndarray:
-    """Trough test, uint8 0/255: ``10 * along <= ratio10 * max(depth, 1)`` (both uint8)."""
-    return cv2.compare(cv2.max(depth, 1), cv2.LUT(along, _trough_lut(ratio10)), cv2.CMP_GT)
+def _valley(along: np.ndarray, depth1: np.ndarray, ratio10: int) -> np.ndarray:
+    """Trough test, uint8 0/255: ``10 * along <= ratio10 * depth1`` (uint8; depth1 >= 1)."""
+    return cv2.compare(depth1, cv2.LUT(along, _trough_lut(ratio10)), cv2.CMP_GT)
 
 
 def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
@@ -292,21 +296,24 @@ def detect_hair(
 
     # Difference image: closing minus original (uint8, saturated at 0).
     clo = full(_bank_reduce(luv_s, _bank(se_shape, ks), cv2.MORPH_CLOSE, keep_max=True))
-    d_l, d_u, d_v = cv2.split(cv2.subtract(clo, luv))
+    diff = cv2.subtract(clo, luv)
+    d_l = cv2.extractChannel(diff, 0)
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
     dmap = d_l.copy()
-    cv2.add(d_l, cv2.addWeighted(d_u, 0.5, d_v, 0.5, 0), dst=dmap, mask=_at_least(d_l, s.t_low))
+    d_uv = cv2.transform(diff, _UV_HALF)  # round(0.5 * d_u + 0.5 * d_v)
+    cv2.add(d_l, d_uv, dst=dmap, mask=_at_least(d_l, s.t_low))
     # Trough test: some orientation along which the pixel stays dark (centred line dilation),
     # on a slightly smoothed L so that a 1-2 px hair between two bank angles stays connected.
     lum_s = cv2.GaussianBlur(lum, (5, 5), s.trough_sigma) if s.trough_sigma > 0 else lum
     along = cv2.subtract(_bank_reduce(lum_s, lines, cv2.MORPH_DILATE, keep_max=False), lum_s)
     ratio10 = int(round(10 * s.trough_ratio))
-    seeds = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_high), _valley(along, d_l, ratio10)), seed_ok)
+    d_l1 = cv2.max(d_l, 1)
+    seeds = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_high), _valley(along, d_l1, ratio10)), seed_ok)
     cores, n_dark = _thin_long(seeds, s.max_half_width, s.min_length, s.min_elongation)
     # Hysteresis growth only into valley-like pixels (a relaxed trough test), so that a hair
     # lying on a lesion does not spread into the pigment network around it.
-    allowed = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_low), _valley(along, d_l, 2 * ratio10)), valid8)
+    allowed = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_low), _valley(along, d_l1, 2 * ratio10)), valid8)
     mask = _grow(cores, allowed, s.grow) if n_dark else cores
     n_light = 0
     if s.light:
@@ -315,7 +322,7 @@ def detect_hair(
         top = _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True)
         bright = cv2.subtract(lum, opened)
         along_b = cv2.subtract(lum, top)
-        lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, bright, ratio10))
+        lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
         cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
         cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
         if cv2.countNonZero(lseeds):
