@@ -25,9 +25,9 @@ GROW_MARGIN = 30
 
 def lightness(rgb: np.ndarray) -> np.ndarray:
     """HSL lightness ``(max + min) / 2`` of an RGB uint8 ``(H, W, 3)`` image, uint8 ``(H, W)``."""
-    r, g, b = cv2.split(rgb)
-    mx = cv2.max(cv2.max(r, g), b)
-    mn = cv2.min(cv2.min(r, g), b)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]  # strided views: no split copies
+    mx = np.maximum(np.maximum(r, g), b)
+    mn = np.minimum(np.minimum(r, g), b)
     return cv2.addWeighted(mx, 0.5, mn, 0.5, 0.0)
 
 
