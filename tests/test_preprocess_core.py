@@ -224,3 +224,74 @@ def test_inpainting_functions():
     pde, sweeps = inpaint_pde(noisy, mask, max_iter=500, tol=0.01)
     assert 0 < sweeps < 500
     assert np.abs(pde - ramp)[mask].max() < 1.0
+
+
+def _walk_reference(mask: np.ndarray, max_dist: int):
+    """Brute-force eq. 4 crossings: per masked pixel, the shortest two-sided crossing over the
+    orientations -, |, \\, / (first one on ties), walking pixel by pixel; None if none."""
+    h, w = mask.shape
+    out = {}
+    for r, c in zip(*np.nonzero(mask), strict=True):
+        best = None
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            ds = []
+            for sign in (-1, 1):
+                d = None
+                for k in range(1, max_dist + 1):
+                    rr, cc = r + sign * k * dr, c + sign * k * dc
+                    if not (0 <= rr < h and 0 <= cc < w):
+                        break
+                    if not mask[rr, cc]:
+                        d = k
+                        break
+                ds.append(d)
+            if ds[0] is not None and ds[1] is not None and (best is None or sum(ds) < sum(best[0])):
+                best = (ds, (dr, dc))
+        out[(r, c)] = best
+    return out
+
+
+def test_bilinear_crossings_match_a_pixel_walk():
+    from dermview.preprocess.inpaint import bilinear_values
+
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        h, w = (int(v) for v in rng.integers(5, 40, 2))
+        mask = rng.random((h, w)) < rng.uniform(0.05, 0.6)
+        mask = cv2.dilate(mask.view(np.uint8), np.ones((2, 2), np.uint8)).astype(bool)
+        if not mask.any() or mask.all():
+            continue
+        img = rng.integers(0, 256, (h, w, 3)).astype(np.float32)
+        ref = _walk_reference(mask, 12)
+        targets, values, found = bilinear_values(img, mask, 12)
+        for t, v, ok in zip(targets, values, found, strict=True):
+            r, c = divmod(int(t), w)
+            best = ref[(r, c)]
+            if best is None:  # no two-sided crossing: a one-sided copy or the fallback
+                continue
+            assert ok
+            (d1, d2), (dr, dc) = best
+            i1 = img[r - d1 * dr, c - d1 * dc]
+            i2 = img[r + d2 * dr, c + d2 * dc]
+            expected = (i1 * d2 + i2 * d1) / (d1 + d2)
+            np.testing.assert_allclose(v, expected, atol=1e-3)
+
+
+def test_pooled_background_keeps_thin_hair_and_spares_sharp_edges():
+    from dermview.preprocess.hair import HairSettings, _pool
+
+    img = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    np.testing.assert_array_equal(_pool(img, 2, cv2.MORPH_ERODE), [[0, 2, 4], [10, 12, 14]])
+    np.testing.assert_array_equal(_pool(img, 2, cv2.MORPH_DILATE), [[6, 8, 9], [16, 18, 19]])
+    # A one-pixel hair is found with the pooled background as with the full-size one.
+    clean = skin()
+    hairy, truth = draw_hairs(clean, 3, width=1)
+    for scale in (1, 2):
+        mask, n = detect_hair(hairy, "lines", 11, settings=HairSettings(bank_scale=scale))
+        assert n == 3
+        assert (mask & truth).sum() > 0.8 * truth.sum()
+    # The sharp edge of a large dark blob is not a ring of "hair".
+    blob = skin()
+    cv2.circle(blob, (256, 192), 90, (20, 15, 12), -1)
+    mask, n = detect_hair(blob, "lines", 11, settings=HairSettings(bank_scale=2))
+    assert n == 0 and not mask.any()
