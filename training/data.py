@@ -26,6 +26,7 @@ from dermview.io import load_image, load_mask
 SAMPLE_IDS = frozenset({"IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"})
 
 CACHE_VERSION = 1
+EXPORT_INFO = "export.json"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
@@ -87,10 +88,9 @@ def split_pairs(pairs: Sequence[Pair], val_fraction: float = 0.15, seed: int = 0
 
 def preprocess_image(rgb: np.ndarray) -> np.ndarray:
     """Frame and hair removal with the default :class:`PreprocessParams` (RGB uint8 in/out)."""
-    from dermview.preprocess import run
-    from dermview.preprocess.params import PreprocessParams
+    from dermview.preprocess import PreprocessParams, preprocess
 
-    return run(rgb, PreprocessParams()).image
+    return preprocess(rgb, PreprocessParams()).image
 
 
 def load_pair(pair: Pair, size: int, preprocess: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +172,16 @@ def export_compact(data_dir: str | Path, out_dir: str | Path, size: int = 256,
         w = csv.writer(fh)
         w.writerow(["source", "id", "image", "mask"])
         w.writerows(rows)
+    (out / EXPORT_INFO).write_text(json.dumps({"source": str(data_dir), "size": size,
+                                               "preprocess": bool(preprocess),
+                                               "quality": quality}), encoding="utf-8")
     return len(rows)
+
+
+def export_info(data_dir: str | Path) -> dict:
+    """What :func:`export_compact` recorded about a data folder (``{}`` for original data)."""
+    f = Path(data_dir) / EXPORT_INFO
+    return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
 
 
 class SegDataset:

@@ -35,7 +35,7 @@ import training.unet  # noqa: F401  (registers "unet")
 from dermview.model.losses import get_loss
 from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, build_model
 from dermview.model.weights import save_weights
-from training.data import SegDataset, load_arrays, read_pairs, split_pairs
+from training.data import SegDataset, export_info, load_arrays, read_pairs, split_pairs
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -201,7 +201,7 @@ def draw_curve(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
                   ("val_dice", 1.0, (0, 160, 0))]
         for k, (key, scale, col) in enumerate(series):
             cv2.polylines(img, [pts(key, scale)], False, col, 2, cv2.LINE_AA)
-            cv2.putText(img, key, (w - m - 150, m + 20 * k + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+            cv2.putText(img, key, (w - m - 150, h // 2 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                         col, 1, cv2.LINE_AA)
         cv2.putText(img, f"epochs 1-{n}   loss max {lmax:.3f}   dice 0-1   best dice "
                     f"{max(r['val_dice'] for r in rows):.4f}", (m, h - m + 30),
@@ -238,14 +238,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
 
     t_load = time.perf_counter()
+    pre_done = bool(export_info(args.data).get("preprocess"))
+    if pre_done and args.preprocess:
+        raise SystemExit(f"{args.data} holds preprocessed images already; drop --preprocess")
     train_pairs, val_pairs = split_pairs(read_pairs(args.data), args.val_fraction, args.seed)
     if args.limit:
         train_pairs = train_pairs[:: max(1, len(train_pairs) // args.limit)][: args.limit]
     cache_dir = args.cache_dir or None
     if world > 1 and rank != 0:
         dist.barrier()  # rank 0 builds the cache first
-    tr_img, tr_mask = load_arrays(train_pairs, args.size, args.preprocess, cache_dir)
-    va_img, va_mask = load_arrays(val_pairs, args.size, args.preprocess, cache_dir)
+    # decode/resize in child processes: OpenCV's thread pool, once used in this process, can
+    # deadlock the forked data-loader workers
+    tr_img, tr_mask = load_arrays(train_pairs, args.size, args.preprocess, cache_dir, workers=2)
+    va_img, va_mask = load_arrays(val_pairs, args.size, args.preprocess, cache_dir, workers=2)
     if world > 1 and rank == 0:
         dist.barrier()
     va_src = [p.source for p in val_pairs]
@@ -291,7 +296,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "name": args.name or f"{args.arch}-{args.size}px",
         "arch": args.arch, "config": model_config(args, for_saving=True),
         "input_size": args.size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-        "threshold": 0.5, "preprocess": bool(args.preprocess), "resize": "stretch",
+        "threshold": 0.5, "preprocess": bool(args.preprocess or pre_done), "resize": "stretch",
         "training": {"command": "python -m training.train " + shlex.join(sys.argv[1:]),
                      "loss": args.loss, "batch_size": args.batch_size * world, "lr": args.lr,
                      "schedule": args.schedule, "seed": args.seed,
