@@ -204,3 +204,28 @@ def test_ddp_two_cpu_processes(tmp_path):
     n_val = sum(v["n"] for v in rows[-1]["per_source"].values())
     assert n_val == 4  # 25 % of 12 + 25 % of 4
     assert (out / "best.pt").is_file()
+
+
+def test_export_compact_keeps_ids_and_marks_preprocessing(tmp_path):
+    from dermview.io import load_image
+    from training.data import export_compact, export_info
+
+    src = make_dataset(tmp_path / "d", {"a": 6, "b": 3}, size=60)
+    assert export_compact(src, tmp_path / "raw", size=32) == 9
+    assert export_info(tmp_path / "raw")["preprocess"] is False
+    assert export_info(src) == {}
+    exported = read_pairs(tmp_path / "raw")
+    assert [(p.source, p.id) for p in exported] == [(p.source, p.id) for p in read_pairs(src)]
+    assert load_image(exported[0].image).shape == (32, 32, 3)
+    assert [p.id for p in split_pairs(exported, 0.25)[1]] == [p.id for p in split_pairs(read_pairs(src), 0.25)[1]]
+    assert export_compact(src, tmp_path / "pre", size=32, preprocess=True) == 9
+    assert export_info(tmp_path / "pre")["preprocess"] is True
+    # training on a preprocessed export records it, so inference preprocesses too
+    out = tmp_path / "run"
+    res = subprocess.run([sys.executable, *_train_cmd(tmp_path / "pre", out, "--epochs", "1")],
+                         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "best.json").read_text())["preprocess"] is True
+    res = subprocess.run([sys.executable, *_train_cmd(tmp_path / "pre", out, "--preprocess")],
+                         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "preprocessed images already" in res.stderr
