@@ -29,7 +29,8 @@ def _median_ms(values: list[float]) -> float:
 
 
 def bench_layout(seg, repeats: int) -> dict:
-    """Forward time NCHW vs channels_last (the Segmenter uses channels_last on CPU)."""
+    """Forward time NCHW vs channels_last (the Segmenter uses channels_last on CPU for the
+    architectures in ``inference.CHANNELS_LAST_ARCHS``)."""
     import torch
 
     from dermview.model.nets import build_model

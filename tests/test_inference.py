@@ -295,3 +295,19 @@ def test_out_of_memory_is_reported(tiny, monkeypatch):
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     with pytest.raises(DeviceError, match="ran out of memory"):
         seg.predict(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_channels_last_choice(tmp_path):
+    from dermview.model.inference import use_channels_last
+
+    assert use_channels_last({"arch": "dermsegnet"}, "cpu")
+    assert not use_channels_last({"arch": "litesegnet"}, "cpu")
+    assert not use_channels_last({"arch": "dermsegnet"}, "cuda")
+    assert not use_channels_last({"arch": "dermsegnet", "channels_last": False}, "cpu")
+    assert use_channels_last({"arch": "litesegnet", "channels_last": True}, "cpu")
+    inference.clear_cache()
+    rgb = np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    nhwc = Segmenter.load(make_weights(tmp_path, "a"), device="cpu")
+    nchw = Segmenter.load(make_weights(tmp_path, "b", channels_last=False), device="cpu")
+    assert nhwc._nhwc and not nchw._nhwc
+    np.testing.assert_allclose(nhwc.predict(rgb), nchw.predict(rgb), atol=1e-5)

@@ -5,6 +5,8 @@ seg = Segmenter.load(weights=None, device="auto")  # None = bundled default weig
 prob = seg.predict(rgb)   # float32 (H, W) in [0, 1], at the input resolution
 ```
 
+On CPU, architectures listed in :data:`CHANNELS_LAST_ARCHS` run in channels-last layout.
+
 Input policy (read from the weights metadata): the image is resized to the network's square
 input (``cv2.INTER_AREA`` along axes that shrink, bilinear along axes that grow), scaled to
 0-1, normalised with the metadata ``mean``/``std``, run under ``torch.inference_mode()``, passed
@@ -81,6 +83,23 @@ def resolve_device(device: str | None = "auto") -> str:
     raise DeviceError(f"Unknown device {device!r}; use auto, cpu or cuda")
 
 
+#: Architectures whose CPU forward pass is faster in channels-last (NHWC) memory layout,
+#: measured by ``benchmarks/bench_inference.py`` (same run, interleaved): dermsegnet 0.66-0.85×
+#: the NCHW time; litesegnet (EfficientNet-Lite0 encoder) 1.27×, so it stays NCHW.
+CHANNELS_LAST_ARCHS = frozenset({"dermsegnet"})
+
+
+def use_channels_last(meta: dict[str, Any], device: str) -> bool:
+    """Whether to run this model channels-last: CPU only; metadata ``channels_last`` (bool)
+    overrides the per-architecture default :data:`CHANNELS_LAST_ARCHS`."""
+    if device != "cpu":
+        return False
+    flag = meta.get("channels_last")
+    if isinstance(flag, bool):
+        return flag
+    return meta.get("arch") in CHANNELS_LAST_ARCHS
+
+
 def resize_to(arr: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize a 2-D or ``(H, W, C)`` array to ``(height, width)``.
 
@@ -148,9 +167,11 @@ class Segmenter:
     _mean: np.ndarray = field(init=False, repr=False)
     _std: np.ndarray = field(init=False, repr=False)
     _resize: str = field(init=False, repr=False)
+    _nhwc: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fname = self.weights_path.name
+        self._nhwc = use_channels_last(self.meta, self.device)
         self._input_hw = _input_hw(self.meta, fname)
         self._mean = _triple(self.meta, "mean", fname)
         self._std = _triple(self.meta, "std", fname)
@@ -196,8 +217,7 @@ class Segmenter:
                     f"The model could not be moved to the GPU ({dev}): "
                     f"{str(exc).splitlines()[0]}. Use --device cpu."
                 ) from None
-            if dev == "cpu":
-                # NHWC is ~15-20% faster for these convolutions on CPU (bench_inference.py).
+            if use_channels_last(meta, dev):
                 model = model.to(memory_format=torch.channels_last)
             seg = cls(model=model, meta=meta, device=dev, weights_path=path, weights_sha256=sha)
             _CACHE[key] = seg
@@ -297,7 +317,7 @@ class Segmenter:
     def _forward_unchecked(self, batch: np.ndarray, tta: bool) -> np.ndarray:
         with torch.inference_mode():
             t = torch.from_numpy(batch).to(self.device)
-            if self.device == "cpu":
+            if self._nhwc:
                 t = t.contiguous(memory_format=torch.channels_last)
             p = torch.sigmoid(self.model(t).float())
             if tta:
