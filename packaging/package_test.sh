@@ -55,7 +55,13 @@ if [ "$(id -u)" = 0 ]; then
     RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
 PYPREFIX="$("$PY" -c 'import sys; print(sys.base_prefix)')"
-HIDE=("$ROOT" "$(dirname "$ROOT")" "$PYPREFIX" /usr/lib/python3 /usr/local/lib/python3*)
+# The checkout, the shared data beside it and the Pythons; never a folder that holds $TMP
+# (a clone under /tmp must not hide the unpacked app).
+HIDE=()
+for d in "$ROOT" "$(dirname "$ROOT")/shared" "$PYPREFIX" /usr/lib/python3 /usr/local/lib/python3*; do
+    case "$TMP/" in "$d"/*) continue ;; esac
+    HIDE+=("$d")
+done
 cat > "$TMP/isolated.sh" <<'SH'
 #!/bin/sh
 # $1: "hide" to mount empty tmpfs over the folders listed in $HIDE_DIRS; then the command.
