@@ -6,22 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from dermview.commands._common import collect_inputs, int_arg, make_output_dir
+
 NAME = "preprocess"
 HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
-
-
-def _int_arg(lo: int, hi: int, odd: bool = False):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if not lo <= value <= hi or (odd and value % 2 == 0):
-            kind = "an odd integer" if odd else "an integer"
-            raise argparse.ArgumentTypeError(f"must be {kind} {lo}-{hi}, got {value}")
-        return value
-
-    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,15 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image files and/or folders (their images, not sub-folders)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder (created if missing); inputs are never overwritten")
-    parser.add_argument("--hair-threshold", type=_int_arg(0, 10_000), default=d.hair_threshold,
+    parser.add_argument("--hair-threshold", type=int_arg(0, 10_000), default=d.hair_threshold,
                         metavar="T", help=f"more than T hairs → PDE inpainting, else bilinear "
                         f"(default {d.hair_threshold})")
     parser.add_argument("--se-shape", choices=SE_SHAPES, default=d.se_shape,
                         help=f"structuring element of the closing (default {d.se_shape})")
-    parser.add_argument("--se-size", type=_int_arg(3, 31, odd=True), default=d.se_size,
+    parser.add_argument("--se-size", type=int_arg(3, 31, odd=True), default=d.se_size,
                         metavar="K", help=f"structuring element size, odd 3-31 px at 512 px "
                         f"(default {d.se_size})")
-    parser.add_argument("--frame-threshold", type=_int_arg(0, 255), default=d.frame_threshold,
+    parser.add_argument("--frame-threshold", type=int_arg(0, 255), default=d.frame_threshold,
                         metavar="L", help=f"lightness 0-255 below which the border-connected "
                         f"region is frame (default {d.frame_threshold})")
     parser.add_argument("--no-frame", action="store_true", help="do not remove the dark frame")
@@ -52,8 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dermview.commands.segment import collect_inputs
-    from dermview.errors import DermviewError, WriteError
+    from dermview.errors import DermviewError
     from dermview.io import load_image, save_image, save_mask
     from dermview.preprocess import PreprocessParams, preprocess
 
@@ -66,11 +53,7 @@ def run(args: argparse.Namespace) -> int:
         se_size=args.se_size,
     )
     images, problems = collect_inputs(args.inputs)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+    out = make_output_dir(args.out)
 
     def report(name: str, problem: str) -> None:
         tqdm.write(f"dermview preprocess: skipped {name}: {problem}", file=sys.stderr)

@@ -7,18 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from dermview.commands._common import collect_inputs, fraction_arg, make_output_dir
+
 NAME = "segment"
 HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
-
-
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model weights .pt with its .json beside it (default: bundled model)")
     parser.add_argument("--no-preprocess", action="store_true",
                         help="skip frame and hair removal (default: as the model was trained)")
-    parser.add_argument("--threshold", type=_threshold, default=None, metavar="T",
+    parser.add_argument("--threshold", type=fraction_arg, default=None, metavar="T",
                         help="lesion probability threshold 0-1 (default: the model's, 0.5)")
     parser.add_argument("--save-prob", action="store_true",
                         help="also write <stem>_prob.png, the probability map scaled to 0-255")
@@ -46,42 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace existing output files (default: skip those images)")
 
 
-def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Images named on the command line (folders expanded), and ``(name, problem)`` failures."""
-    from dermview.io import list_images
-
-    images: list[Path] = []
-    problems: list[tuple[str, str]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = list_images(path)
-            if not found:
-                problems.append((item, "folder holds no images (.jpg, .png, .bmp, .tif)"))
-            images.extend(found)
-        elif path.is_file():
-            images.append(path)
-        else:
-            problems.append((item, "no such file or folder"))
-    return images, problems
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from dermview.errors import DermviewError, WriteError
+    from dermview.errors import DermviewError
     from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
     from dermview.labels import LabelMeta, image_sha256, save_label
     from dermview.model.inference import Segmenter
     from dermview.pipeline import FROM_MODEL, segment_image
 
     images, problems = collect_inputs(args.inputs)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+    out = make_output_dir(args.out)
 
     def report(name: str, problem: str) -> None:
         tqdm.write(f"dermview segment: skipped {name}: {problem}", file=sys.stderr)

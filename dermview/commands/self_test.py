@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dermview.commands._common import fraction_arg
+
 NAME = "self-test"
 HELP = "Check this installation: model checksum, preprocessing, segmentation of a sample, window."
 
@@ -47,20 +49,10 @@ class Check:
     seconds: float
 
 
-def _dice_bound(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", default=DEFAULT_SAMPLE, metavar="ID",
                         help=f"bundled sample to segment, e.g. IMD002 (default: {DEFAULT_SAMPLE})")
-    parser.add_argument("--min-dice", type=_dice_bound, default=MIN_DICE, metavar="D",
+    parser.add_argument("--min-dice", type=fraction_arg, default=MIN_DICE, metavar="D",
                         help=f"lowest acceptable Dice against the reference mask (default: {MIN_DICE})")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
                         help="compute device for the segmentation check (default: cpu)")

@@ -1,0 +1,66 @@
+"""Helpers shared by the sub-commands: argument types, input collection, output folders."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from dermview.errors import WriteError
+
+
+def int_arg(lo: int, hi: int, odd: bool = False) -> Callable[[str], int]:
+    """argparse type: an integer in ``[lo, hi]`` (odd only, if asked)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi or (odd and value % 2 == 0):
+            kind = "an odd integer" if odd else "an integer"
+            raise argparse.ArgumentTypeError(f"must be {kind} {lo}-{hi}, got {value}")
+        return value
+
+    return parse
+
+
+def fraction_arg(text: str) -> float:
+    """argparse type: a number in ``[0, 1]`` (thresholds, Dice bounds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Images named on the command line (folders expanded), and ``(name, problem)`` failures."""
+    from dermview.io import list_images
+
+    images: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                problems.append((item, "folder holds no images (.jpg, .png, .bmp, .tif)"))
+            images.extend(found)
+        elif path.is_file():
+            images.append(path)
+        else:
+            problems.append((item, "no such file or folder"))
+    return images, problems
+
+
+def make_output_dir(out: str | Path) -> Path:
+    """Create the output folder (and parents); :class:`WriteError` if that is impossible."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+    return out
