@@ -136,7 +136,13 @@ def run_app(args: argparse.Namespace) -> int:
     _handle_signals(app, win)
     _install_excepthook(win)
     if not requested:
-        # Offer unsaved work after a crash, else restore the last session.
-        QtCore.QTimer.singleShot(0, win.offer_recovery_at_start)
-        QtCore.QTimer.singleShot(0, lambda: win.doc.has_image or win.restore_session())
+        # Offer unsaved work after a crash, else restore the last session. One callback: opening
+        # an image processes events, so a second timer would reopen it re-entrantly (and ask
+        # about the recovery twice).
+        def start() -> None:
+            win.offer_recovery_at_start()
+            if not win.doc.has_image:
+                win.restore_session()
+
+        QtCore.QTimer.singleShot(0, start)
     return int(app.exec())
