@@ -41,9 +41,6 @@ PathLike = str | os.PathLike[str]
 #: a device) from being read into memory.
 MAX_FILE_BYTES = 1 << 30
 
-# Files are created with mode 0o666 minus the umask (mkstemp alone would give 0o600).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
@@ -418,6 +415,21 @@ def _binarise(grey: np.ndarray) -> np.ndarray:
     return grey > (0 if top <= 1 else 127 if top <= 255 else 32767)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux ``/proc``);
+    elsewhere set and restored at once (a brief window other threads could see)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
 
@@ -427,13 +439,15 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         WriteError: folder missing or read-only, disk full, or any other OS error.
     """
     path = Path(path)
+    if path.is_symlink():  # replace the file the link points to, keep the link
+        path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise WriteError(f"Cannot save {path.name}: a folder of that name is in the way")
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)  # keep an existing file's permissions
+        keep_mode: int | None = stat.S_IMODE(path.stat().st_mode)  # an existing file's permissions
     except OSError:
-        mode = 0o666 & ~_UMASK  # what open() would give a new file
+        keep_mode = None  # a new file: 0o666 minus the umask, as open() gives
     tmp_name: str | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -441,7 +455,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp_name, mode)
+        # mkstemp gives 0o600: use the existing file's mode, else what open() would give
+        os.chmod(tmp_name, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
         os.replace(tmp_name, path)
         tmp_name = None
         _fsync_folder(folder)
@@ -468,7 +483,7 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _describe_write_error(path: Path, exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return f"Cannot save {path.name}: the disk is full. Nothing was written."
     if exc.errno == errno.EROFS:
         return f"Cannot save {path.name}: the folder {path.parent} is read-only."
@@ -516,9 +531,28 @@ def save_image(path: PathLike, rgb: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays as plain numbers and lists; paths as strings."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def save_json(path: PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    """Write ``obj`` as indented UTF-8 JSON, atomically (numpy values become plain numbers).
+
+    Raises:
+        WriteError: the object cannot be written as JSON, or the file cannot be written.
+    """
+    try:
+        text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False,
+                          default=_json_default, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise WriteError(f"Cannot save {Path(path).name}: {exc}") from None
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import resource
 import stat
@@ -679,7 +680,7 @@ def test_new_file_permissions_follow_umask_and_existing_are_kept(tmp_path):
     umask = os.umask(0o022)
     try:
         dio.save_json(tmp_path / "new.json", {})
-        assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o666 & ~dio._UMASK
+        assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o666 & ~dio.current_umask()
         (tmp_path / "old.json").write_text("{}")
         (tmp_path / "old.json").chmod(0o640)
         dio.save_json(tmp_path / "old.json", {"b": 2})
@@ -712,3 +713,47 @@ def test_list_images(tmp_path):
 def test_every_error_is_a_dermview_error():
     for cls in (ImageReadError, ImageTooLargeError, MaskError, WriteError):
         assert issubclass(cls, DermviewError)
+
+
+def test_save_json_writes_numpy_values_as_plain_numbers(tmp_path):
+    target = tmp_path / "meta.json"
+    dio.save_json(target, {"t": np.float32(0.5), "n": np.int64(3), "a": np.arange(3), "p": tmp_path})
+    assert json.loads(target.read_text()) == {"t": 0.5, "n": 3, "a": [0, 1, 2], "p": str(tmp_path)}
+
+
+def test_save_json_refuses_unserialisable_values_without_writing(tmp_path):
+    target = tmp_path / "meta.json"
+    with pytest.raises(WriteError, match="meta.json"):
+        dio.save_json(target, {"bad": object()})
+    with pytest.raises(WriteError, match="meta.json"):
+        dio.save_json(target, {"nan": float("nan")})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path):
+    real = tmp_path / "real.png"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(real)
+    dio.atomic_write_bytes(link, b"new")
+    assert link.is_symlink()
+    assert real.read_bytes() == b"new"
+
+
+def test_umask_is_read_without_changing_it():
+    before = os.umask(0o027)
+    try:
+        assert dio.current_umask() == 0o027
+        assert dio.current_umask() == 0o027
+    finally:
+        os.umask(before)
+
+
+def test_quota_exceeded_reads_as_a_full_disk(tmp_path, monkeypatch):
+    def refuse(*_a, **_k):
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+    monkeypatch.setattr(dio.os, "replace", refuse)
+    with pytest.raises(WriteError, match="disk is full"):
+        dio.atomic_write_bytes(tmp_path / "x.png", b"data")
+    assert list(tmp_path.iterdir()) == []
