@@ -16,7 +16,6 @@ Works the same from a source checkout and from the frozen (PyInstaller) app.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -267,5 +266,7 @@ def run(args: argparse.Namespace) -> int:
             "min_dice": args.min_dice, "dice": st.dice, "weights_sha256": st.weights_sha256,
             "ok": ok, "seconds": total, "checks": [asdict(c) for c in checks],
         }
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        from dermview.io import save_json
+
+        save_json(args.json, report)
     return 0 if ok else 1
