@@ -531,14 +531,19 @@ def save_image(path: PathLike, rgb: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _json_default(value: Any) -> Any:
-    """numpy scalars and arrays as plain numbers and lists; paths as strings."""
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars and arrays as plain numbers and lists, paths as
+    strings, sets as lists, objects with ``to_dict()`` (parameter dataclasses) as dicts."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
@@ -550,7 +555,7 @@ def save_json(path: PathLike, obj: Any) -> None:
     """
     try:
         text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False,
-                          default=_json_default, allow_nan=False) + "\n"
+                          default=json_default, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise WriteError(f"Cannot save {Path(path).name}: {exc}") from None
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -33,7 +33,7 @@ from PIL import Image, PngImagePlugin
 
 from dermview import __version__
 from dermview.errors import ImageReadError, MaskError, WriteError
-from dermview.io import atomic_write_bytes, encode_png, load_mask
+from dermview.io import atomic_write_bytes, encode_png, json_default, load_mask
 
 __all__ = [
     "LABEL_SUFFIX",
@@ -77,23 +77,8 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _json_default(obj: Any) -> Any:
-    """JSON encoder fallback: numpy scalars/arrays, paths and dataclass-like objects."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    raise TypeError(f"{type(obj).__name__} cannot be stored in a label sidecar")
-
-
 def _dumps(obj: Any, indent: int | None = 2) -> str:
-    return json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default)
+    return json.dumps(obj, indent=indent, ensure_ascii=False, default=json_default)
 
 
 def _user() -> str:
