@@ -56,7 +56,7 @@ def resolve_params(segmenter: Any,
 def segment_image(rgb: np.ndarray, segmenter: Any,
                   params: PreprocessParams | None | Literal["model"] = FROM_MODEL,
                   threshold: float | None = None, clean: bool = True,
-                  tta: bool = False) -> SegmentationResult:
+                  tta: bool = False, preprocessed: Any = None) -> SegmentationResult:
     """Segment the lesion in one image.
 
     Args:
@@ -67,6 +67,9 @@ def segment_image(rgb: np.ndarray, segmenter: Any,
         threshold: probability threshold in ``[0, 1]``; ``None`` = the model's default.
         clean: keep the main lesion and fill holes (:func:`dermview.postprocess.clean_mask`).
         tta: horizontal-flip test-time augmentation (about 2× the model time).
+        preprocessed: a :class:`dermview.preprocess.Preprocessed` of this very image already
+            computed (the GUI's full-size preview); used instead of preprocessing again when
+            its parameters and shape match, ignored otherwise.
 
     Returns:
         :class:`SegmentationResult` at the input resolution.
@@ -82,7 +85,9 @@ def segment_image(rgb: np.ndarray, segmenter: Any,
     if params is not None:
         from dermview.preprocess import preprocess
 
-        pre = preprocess(rgb, params)
+        reusable = (preprocessed is not None and preprocessed.params == params
+                    and preprocessed.image.shape == rgb.shape)
+        pre = preprocessed if reusable else preprocess(rgb, params)
         image = pre.image
     t1 = time.perf_counter()
     timings["preprocess"] = t1 - t0

@@ -311,3 +311,20 @@ def test_channels_last_choice(tmp_path):
     nchw = Segmenter.load(make_weights(tmp_path, "b", channels_last=False), device="cpu")
     assert nhwc._nhwc and not nchw._nhwc
     np.testing.assert_allclose(nhwc.predict(rgb), nchw.predict(rgb), atol=1e-5)
+
+
+def test_pipeline_reuses_a_matching_preprocessed_result(tiny, monkeypatch):
+    from dermview import preprocess as pp
+
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = load_image(SAMPLES / "ISIC_0024311.jpg")
+    params = pp.PreprocessParams()
+    done = pp.preprocess(rgb, params)
+    calls = []
+    real = pp.preprocess
+    monkeypatch.setattr(pp, "preprocess", lambda *a, **k: calls.append(1) or real(*a, **k))
+    res = segment_image(rgb, seg, params=params, threshold=0.5, preprocessed=done)
+    assert res.preprocessed is done and calls == []
+    other = pp.PreprocessParams(hair_threshold=params.hair_threshold + 1)
+    res = segment_image(rgb, seg, params=other, threshold=0.5, preprocessed=done)
+    assert res.preprocessed is not done and res.params == other and calls == [1]

@@ -603,7 +603,11 @@ class MainWindow(QtWidgets.QMainWindow):
                             "The GPU (CUDA) was selected but no CUDA device is available on "
                             "this computer. Choose CPU or Auto in the Segmentation panel.")
             return False
-        payload = {"rgb": self.doc.image, "params": self.params(), "device": self.device,
+        params = self.params()
+        # The full-size preview already holds this image preprocessed with these settings.
+        done = self.doc.preview if self.doc.preview_params == params else None
+        payload = {"rgb": self.doc.image, "params": params, "preprocessed": done,
+                   "device": self.device,
                    "weights": self.weights, "threshold": self.threshold_slider.value() / 100,
                    "base_mask": self.doc.mask.copy(), "fill": FILL_ALPHA,
                    "outline": self.outline_radio.isChecked()}

@@ -146,7 +146,8 @@ class SegmentWorker(_Worker):
         self.progress.emit(job, 30, "Removing frame and hair…" if payload.get("params")
                            else "Segmenting…")
         threshold = payload.get("threshold")
-        result = segment_image(payload["rgb"], seg, payload.get("params"), threshold)
+        result = segment_image(payload["rgb"], seg, payload.get("params"), threshold,
+                               preprocessed=payload.get("preprocessed"))
         self.check(job)
         self.progress.emit(job, 85, "Preparing the overlay…")
         from dermview import editing
