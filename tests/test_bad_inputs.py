@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import os
 import struct
@@ -24,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from _encode import cv_bytes, pil_bytes
 from PIL import Image
 
 from dermview import io as dio
@@ -39,16 +38,6 @@ REPO = Path(__file__).resolve().parent.parent
 # --------------------------------------------------------------------------- file makers
 
 
-def _pil(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def _cv(suffix: str, arr: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(suffix, arr)
-    assert ok
-    return buf.tobytes()
 
 
 def _skin(h: int = 48, w: int = 64) -> np.ndarray:
@@ -77,21 +66,21 @@ def _exif_rotated() -> bytes:
     img = Image.fromarray(_skin(20, 40))
     exif = img.getexif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
-    return _pil(img, "JPEG", quality=95, exif=exif.tobytes())
+    return pil_bytes(img, "JPEG", quality=95, exif=exif.tobytes())
 
 
 def _jpeg() -> bytes:
-    return _pil(Image.fromarray(_skin()), "JPEG", quality=90)
+    return pil_bytes(Image.fromarray(_skin()), "JPEG", quality=90)
 
 
 def _png() -> bytes:
     rng = np.random.default_rng(3)
-    return _pil(Image.fromarray(rng.integers(0, 256, (48, 64, 3), np.uint8)), "PNG")
+    return pil_bytes(Image.fromarray(rng.integers(0, 256, (48, 64, 3), np.uint8)), "PNG")
 
 
 def _palette_transparent() -> bytes:
     img = Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
-    return _pil(img, "PNG", transparency=0)
+    return pil_bytes(img, "PNG", transparency=0)
 
 
 @dataclass(frozen=True)
@@ -125,37 +114,37 @@ IMAGE_CASES = [
     Case("bomb-30000x30000", "bomb.png", _bomb_png, "refused before decoding",
          ImageTooLargeError, ("bomb.png", "30000×30000", "limit is 80 MP")),
     Case("16bit-png-grey", "g16.png",
-         lambda: _cv(".png", (_skin()[:, :, 0].astype(np.uint16) * 257)), "read, scaled 0-65535 → 0-255",
+         lambda: cv_bytes(".png", (_skin()[:, :, 0].astype(np.uint16) * 257)), "read, scaled 0-65535 → 0-255",
          shape=(48, 64)),
     Case("16bit-png-rgb", "rgb16.png",
-         lambda: _cv(".png", _skin()[:, :, ::-1].astype(np.uint16) * 257), "read, scaled, rounded",
+         lambda: cv_bytes(".png", _skin()[:, :, ::-1].astype(np.uint16) * 257), "read, scaled, rounded",
          shape=(48, 64)),
     Case("16bit-tiff-grey", "g16_tiff.tif",
-         lambda: _cv(".tif", (_skin()[:, :, 0].astype(np.uint16) * 257)), "read, scaled",
+         lambda: cv_bytes(".tif", (_skin()[:, :, 0].astype(np.uint16) * 257)), "read, scaled",
          shape=(48, 64)),
     Case("16bit-tiff-rgb", "rgb16_tiff.tif",
-         lambda: _cv(".tif", _skin()[:, :, ::-1].astype(np.uint16) * 257), "read, scaled, rounded",
+         lambda: cv_bytes(".tif", _skin()[:, :, ::-1].astype(np.uint16) * 257), "read, scaled, rounded",
          shape=(48, 64)),
-    Case("grayscale", "grey.png", lambda: _pil(Image.fromarray(_skin()[:, :, 0]), "PNG"),
+    Case("grayscale", "grey.png", lambda: pil_bytes(Image.fromarray(_skin()[:, :, 0]), "PNG"),
          "read, grey copied to R, G, B", shape=(48, 64)),
     Case("palette", "palette.png",
-         lambda: _pil(Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE), "PNG"),
+         lambda: pil_bytes(Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE), "PNG"),
          "read via the palette", shape=(48, 64)),
     Case("palette-transparency", "palette_t.png", _palette_transparent,
          "read, transparent on white", shape=(48, 64)),
     Case("rgba", "rgba.png",
-         lambda: _pil(Image.fromarray(np.dstack([_skin(), np.full((48, 64), 200, np.uint8)]), "RGBA"), "PNG"),
+         lambda: pil_bytes(Image.fromarray(np.dstack([_skin(), np.full((48, 64), 200, np.uint8)]), "RGBA"), "PNG"),
          "read, composited on white", shape=(48, 64)),
-    Case("cmyk-jpeg", "cmyk.jpg", lambda: _pil(Image.fromarray(_skin()).convert("CMYK"), "JPEG"),
+    Case("cmyk-jpeg", "cmyk.jpg", lambda: pil_bytes(Image.fromarray(_skin()).convert("CMYK"), "JPEG"),
          "read, CMYK → RGB", shape=(48, 64)),
     Case("bmp-32bit-zero-alpha", "opencv.bmp",
-         lambda: _cv(".bmp", np.dstack([_skin()[:, :, ::-1], np.zeros((48, 64), np.uint8)])),
+         lambda: cv_bytes(".bmp", np.dstack([_skin()[:, :, ::-1], np.zeros((48, 64), np.uint8)])),
          "read, unused alpha ignored", shape=(48, 64)),
     Case("exif-rotated-jpeg", "rotated.jpg", _exif_rotated, "read, orientation applied",
          shape=(40, 20)),
-    Case("1x1", "one.png", lambda: _pil(Image.new("RGB", (1, 1), (90, 60, 50)), "PNG"),
+    Case("1x1", "one.png", lambda: pil_bytes(Image.new("RGB", (1, 1), (90, 60, 50)), "PNG"),
          "read", shape=(1, 1)),
-    Case("strip-20000x8", "strip.png", lambda: _pil(Image.new("RGB", (20000, 8), (200, 150, 140)), "PNG"),
+    Case("strip-20000x8", "strip.png", lambda: pil_bytes(Image.new("RGB", (20000, 8), (200, 150, 140)), "PNG"),
          "read", shape=(8, 20000)),
     Case("non-ascii-space-path", "dossier é/lésion 1 病变.jpg", _jpeg, "read", shape=(48, 64)),
 ]
@@ -455,7 +444,7 @@ def _mask_bytes(kind: str, gt: np.ndarray) -> bytes:
         rgb[gt] = (255, 0, 0)
         return dio.encode_png(rgb)
     if kind == "16bit":
-        return _cv(".png", gt.astype(np.uint16) * 65535)
+        return cv_bytes(".png", gt.astype(np.uint16) * 65535)
     if kind == "other-size":
         return dio.encode_png(np.zeros((gt.shape[0] + 3, gt.shape[1]), np.uint8))
     if kind == "damaged":

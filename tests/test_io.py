@@ -17,22 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _encode import cv_bytes, pil_bytes
 from PIL import Image, ImageFile, ImageOps
 
 from dermview import io as dio
 from dermview.errors import DermviewError, ImageReadError, ImageTooLargeError, MaskError, WriteError
-
-
-def _pil_bytes(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def _cv(suffix: str, arr: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(suffix, arr)
-    assert ok
-    return buf.tobytes()
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -56,7 +45,7 @@ def _gradient(h: int = 24, w: int = 32) -> np.ndarray:
 @pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("BMP", ".bmp"), ("TIFF", ".tif")])
 def test_lossless_formats_round_trip_exactly(tmp_path, fmt, suffix):
     rgb = _gradient()
-    path = _write(tmp_path / f"img{suffix}", _pil_bytes(Image.fromarray(rgb), fmt))
+    path = _write(tmp_path / f"img{suffix}", pil_bytes(Image.fromarray(rgb), fmt))
     out = dio.load_image(path)
     assert out.dtype == np.uint8 and out.shape == rgb.shape and out.flags.c_contiguous
     assert out.flags.writeable and out.flags.owndata  # not a read-only view of Pillow's bytes
@@ -65,7 +54,7 @@ def test_lossless_formats_round_trip_exactly(tmp_path, fmt, suffix):
 
 def test_jpeg_decodes_close_to_source(tmp_path):
     rgb = _gradient()
-    path = _write(tmp_path / "img.jpeg", _pil_bytes(Image.fromarray(rgb), "JPEG", quality=98))
+    path = _write(tmp_path / "img.jpeg", pil_bytes(Image.fromarray(rgb), "JPEG", quality=98))
     out = dio.load_image(path)
     assert out.shape == rgb.shape and out.flags.writeable
     out[0, 0] = 0  # callers may draw on it
@@ -77,7 +66,7 @@ def test_exif_orientation_matches_pillow_reference(tmp_path, orientation):
     stored = Image.fromarray(_gradient(6, 10))
     exif = stored.getexif()
     exif[0x0112] = orientation
-    path = _write(tmp_path / "o.png", _pil_bytes(stored, "PNG", exif=exif.tobytes()))
+    path = _write(tmp_path / "o.png", pil_bytes(stored, "PNG", exif=exif.tobytes()))
     expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
     np.testing.assert_array_equal(dio.load_image(path), expected)
 
@@ -90,7 +79,7 @@ def test_exif_rotated_jpeg_pixel_layout(tmp_path):
     img = Image.fromarray(stored)
     exif = img.getexif()
     exif[0x0112] = 6
-    path = _write(tmp_path / "rot.jpg", _pil_bytes(img, "JPEG", quality=95, exif=exif.tobytes()))
+    path = _write(tmp_path / "rot.jpg", pil_bytes(img, "JPEG", quality=95, exif=exif.tobytes()))
     out = dio.load_image(path)
     assert out.shape == (40, 20, 3)
     assert out[2, 17, 0] > 200 and out[2, 17, 1] < 60  # top-right: red
@@ -99,7 +88,7 @@ def test_exif_rotated_jpeg_pixel_layout(tmp_path):
 
 def test_grayscale_is_replicated_to_rgb(tmp_path):
     grey = _gradient()[:, :, 1]
-    path = _write(tmp_path / "g.png", _pil_bytes(Image.fromarray(grey, "L"), "PNG"))
+    path = _write(tmp_path / "g.png", pil_bytes(Image.fromarray(grey, "L"), "PNG"))
     out = dio.load_image(path)
     for c in range(3):
         np.testing.assert_array_equal(out[:, :, c], grey)
@@ -108,7 +97,7 @@ def test_grayscale_is_replicated_to_rgb(tmp_path):
 def test_one_bit_image(tmp_path):
     img = Image.new("1", (5, 3), 0)
     img.putpixel((4, 2), 1)
-    out = dio.load_image(_write(tmp_path / "b.png", _pil_bytes(img, "PNG")))
+    out = dio.load_image(_write(tmp_path / "b.png", pil_bytes(img, "PNG")))
     assert out[2, 4].tolist() == [255, 255, 255] and out[0, 0].tolist() == [0, 0, 0]
 
 
@@ -116,7 +105,7 @@ def test_palette_image(tmp_path):
     img = Image.new("P", (4, 2), 0)
     img.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     img.putpixel((3, 1), 1)
-    out = dio.load_image(_write(tmp_path / "p.png", _pil_bytes(img, "PNG")))
+    out = dio.load_image(_write(tmp_path / "p.png", pil_bytes(img, "PNG")))
     assert out[0, 0].tolist() == [10, 20, 30] and out[1, 3].tolist() == [200, 100, 50]
 
 
@@ -124,7 +113,7 @@ def test_palette_with_transparency_is_composited_on_white(tmp_path):
     img = Image.new("P", (4, 2), 0)
     img.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     img.putpixel((3, 1), 1)
-    path = _write(tmp_path / "pt.png", _pil_bytes(img, "PNG", transparency=0))
+    path = _write(tmp_path / "pt.png", pil_bytes(img, "PNG", transparency=0))
     out = dio.load_image(path)
     assert out[0, 0].tolist() == [255, 255, 255]  # transparent index → white
     assert out[1, 3].tolist() == [200, 100, 50]
@@ -136,7 +125,7 @@ def test_rgba_is_composited_on_white(tmp_path):
     rgba[0, 0] = (0, 0, 0, 0)  # fully transparent → white
     rgba[0, 1] = (0, 0, 0, 128)  # half → mid grey
     rgba[0, 2] = (200, 10, 20, 255)
-    out = dio.load_image(_write(tmp_path / "a.png", _pil_bytes(Image.fromarray(rgba, "RGBA"), "PNG")))
+    out = dio.load_image(_write(tmp_path / "a.png", pil_bytes(Image.fromarray(rgba, "RGBA"), "PNG")))
     assert out[0, 0].tolist() == [255, 255, 255]
     assert np.abs(out[0, 1].astype(int) - 127).max() <= 1
     assert out[0, 2].tolist() == [200, 10, 20]
@@ -148,7 +137,7 @@ def test_la_is_composited_on_white(tmp_path):
     la[..., 0] = 60
     la[..., 1] = 255
     la[1, 1, 1] = 0
-    out = dio.load_image(_write(tmp_path / "la.png", _pil_bytes(Image.fromarray(la, "LA"), "PNG")))
+    out = dio.load_image(_write(tmp_path / "la.png", pil_bytes(Image.fromarray(la, "LA"), "PNG")))
     assert out[0, 0].tolist() == [60, 60, 60] and out[1, 1].tolist() == [255, 255, 255]
 
 
@@ -166,7 +155,7 @@ def test_all_zero_alpha_is_ignored(tmp_path):
 @pytest.mark.parametrize("fmt,suffix", [("JPEG", ".jpg"), ("TIFF", ".tif")])
 def test_cmyk(tmp_path, fmt, suffix):
     img = Image.new("CMYK", (8, 8), (0, 255, 255, 0))  # pure red
-    out = dio.load_image(_write(tmp_path / f"cmyk{suffix}", _pil_bytes(img, fmt)))
+    out = dio.load_image(_write(tmp_path / f"cmyk{suffix}", pil_bytes(img, fmt)))
     assert out.shape == (8, 8, 3)
     assert out[4, 4, 0] > 230 and out[4, 4, 1] < 25 and out[4, 4, 2] < 25
 
@@ -200,7 +189,7 @@ def test_dark_16bit_grey_is_not_mistaken_for_8bit(tmp_path, suffix):
 def test_big_endian_16bit_tiff(tmp_path):
     # Motorola byte order ("MM"): Pillow gives a '>u2' array, which is not np.uint16.
     img = Image.frombytes("I;16B", (3, 1), np.array([[200, 255, 65535]], ">u2").tobytes())
-    data = _pil_bytes(img, "TIFF")
+    data = pil_bytes(img, "TIFF")
     assert data[:2] == b"MM"
     out = dio.load_image(_write(tmp_path / "mm16.tif", data))
     assert out[0, :, 0].tolist() == [1, 1, 255]
@@ -243,13 +232,13 @@ def test_16bit_grey_with_alpha_png(tmp_path):
 
 def test_float_tiff(tmp_path):
     f = np.array([[0.0, 0.5, 1.0]], np.float32)
-    out = dio.load_image(_write(tmp_path / "f.tif", _pil_bytes(Image.fromarray(f, "F"), "TIFF")))
+    out = dio.load_image(_write(tmp_path / "f.tif", pil_bytes(Image.fromarray(f, "F"), "TIFF")))
     assert out[0, :, 0].tolist() == [0, 128, 255]
 
 
 def test_one_pixel(tmp_path):
     out = dio.load_image(
-        _write(tmp_path / "1.png", _pil_bytes(Image.new("RGB", (1, 1), (1, 2, 3)), "PNG"))
+        _write(tmp_path / "1.png", pil_bytes(Image.new("RGB", (1, 1), (1, 2, 3)), "PNG"))
     )
     assert out.shape == (1, 1, 3) and out[0, 0].tolist() == [1, 2, 3]
 
@@ -257,7 +246,7 @@ def test_one_pixel(tmp_path):
 @pytest.mark.parametrize("size", [(20000, 8), (8, 20000)])
 def test_long_strips(tmp_path, size):
     img = Image.new("RGB", size, (9, 8, 7))
-    out = dio.load_image(_write(tmp_path / "strip.png", _pil_bytes(img, "PNG")))
+    out = dio.load_image(_write(tmp_path / "strip.png", pil_bytes(img, "PNG")))
     assert out.shape == (size[1], size[0], 3) and out[-1, -1].tolist() == [9, 8, 7]
 
 
@@ -303,7 +292,7 @@ def _bomb_png(width: int, height: int) -> bytes:
 
 
 def _bomb_bmp(width: int, height: int) -> bytes:
-    data = bytearray(_pil_bytes(Image.new("RGB", (2, 2)), "BMP"))
+    data = bytearray(pil_bytes(Image.new("RGB", (2, 2)), "BMP"))
     struct.pack_into("<ii", data, 18, width, height)
     return bytes(data)
 
@@ -330,7 +319,7 @@ def test_bomb_refused_from_header_before_decoding(tmp_path, monkeypatch, maker, 
 def test_16bit_png_with_lying_chunk_length_is_not_a_memory_bomb(tmp_path):
     # Found by tests/test_fuzz.py: a 1.4 KB 16-bit PNG whose IDAT length field claims ~3 GB
     # made cv2.imdecode allocate 3 GB. Pillow now checks the file before OpenCV decodes it.
-    data = bytearray(_cv(".png", np.zeros((12, 16, 3), np.uint16) + 1000))
+    data = bytearray(cv_bytes(".png", np.zeros((12, 16, 3), np.uint16) + 1000))
     at = data.index(b"IDAT") - 4
     struct.pack_into(">I", data, at, 0xC0000497)
     path = _write(tmp_path / "lying16.png", bytes(data))
@@ -343,7 +332,7 @@ def test_16bit_png_with_lying_chunk_length_is_not_a_memory_bomb(tmp_path):
 
 
 def test_16bit_tiff_with_lying_strip_size(tmp_path):
-    data = bytearray(_cv(".tif", np.zeros((12, 16, 3), np.uint16) + 1000))
+    data = bytearray(cv_bytes(".tif", np.zeros((12, 16, 3), np.uint16) + 1000))
     assert data[:2] == b"II"
     ifd = struct.unpack_from("<I", data, 4)[0]
     for i in range(struct.unpack_from("<H", data, ifd)[0]):
@@ -359,9 +348,9 @@ def test_16bit_tiff_with_lying_strip_size(tmp_path):
 
 def test_limit_is_inclusive(tmp_path, monkeypatch):
     monkeypatch.setattr(dio, "MAX_PIXELS", 12)
-    ok = _write(tmp_path / "ok.png", _pil_bytes(Image.new("RGB", (4, 3)), "PNG"))
+    ok = _write(tmp_path / "ok.png", pil_bytes(Image.new("RGB", (4, 3)), "PNG"))
     assert dio.load_image(ok).shape == (3, 4, 3)
-    big = _write(tmp_path / "big.png", _pil_bytes(Image.new("RGB", (13, 1)), "PNG"))
+    big = _write(tmp_path / "big.png", pil_bytes(Image.new("RGB", (13, 1)), "PNG"))
     with pytest.raises(ImageTooLargeError):
         dio.load_image(big)
 
@@ -370,12 +359,12 @@ def test_limit_is_inclusive(tmp_path, monkeypatch):
 
 
 def _good_jpeg() -> bytes:
-    return _pil_bytes(Image.fromarray(_gradient(64, 64)), "JPEG", quality=90)
+    return pil_bytes(Image.fromarray(_gradient(64, 64)), "JPEG", quality=90)
 
 
 def _good_png() -> bytes:
     rng = np.random.default_rng(0)
-    return _pil_bytes(Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)), "PNG")
+    return pil_bytes(Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)), "PNG")
 
 
 @pytest.mark.parametrize(
