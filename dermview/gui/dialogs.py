@@ -24,43 +24,38 @@ class ShortcutsDialog(QtWidgets.QDialog):
             0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.table.horizontalHeader().setSectionResizeMode(
             1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        bold = QtGui.QFont()
-        bold.setBold(True)
         for group, actions in groups:
-            rows = [(a.text().replace("&", ""), ", ".join(
-                s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
-                for a in actions if a.shortcuts()]
-            if not rows:
-                continue
-            r = self.table.rowCount()
-            self.table.insertRow(r)
-            head = QtWidgets.QTableWidgetItem(group)
-            head.setFont(bold)
-            self.table.setItem(r, 0, head)
-            for text, keys in rows:
-                r = self.table.rowCount()
-                self.table.insertRow(r)
-                self.table.setItem(r, 0, QtWidgets.QTableWidgetItem("    " + text))
-                self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
-        extra = [("Mouse wheel", "zoom at the cursor"), ("Middle drag / drag in Pan mode", "pan"),
-                 ("Shift + brush/lasso", "invert (erase / subtract)"),
-                 ("Right click", "cancel the polygon in progress"),
-                 ("Arrow keys (view focused)", "previous / next image")]
-        r = self.table.rowCount()
-        self.table.insertRow(r)
-        head = QtWidgets.QTableWidgetItem("Mouse")
-        head.setFont(bold)
-        self.table.setItem(r, 0, head)
-        for text, keys in extra:
-            r = self.table.rowCount()
-            self.table.insertRow(r)
-            self.table.setItem(r, 0, QtWidgets.QTableWidgetItem("    " + keys))
-            self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(text))
+            self._add_group(group, [
+                (a.text().replace("&", ""), ", ".join(
+                    s.toString(QtGui.QKeySequence.SequenceFormat.NativeText)
+                    for s in a.shortcuts()))
+                for a in actions if a.shortcuts()])
+        self._add_group("Mouse", [
+            ("zoom at the cursor", "Mouse wheel"), ("pan", "Middle drag / drag in Pan mode"),
+            ("invert (erase / subtract)", "Shift + brush/lasso"),
+            ("cancel the polygon in progress", "Right click"),
+            ("previous / next image", "Arrow keys (view focused)")])
         layout.addWidget(self.table)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(480, 720)
+
+    def _add_group(self, title: str, rows: list[tuple[str, str]]) -> None:
+        """A bold ``title`` row, then one indented ``(action, keys)`` row each; none if empty."""
+        if not rows:
+            return
+        bold = QtGui.QFont()
+        bold.setBold(True)
+        head = QtWidgets.QTableWidgetItem(title)
+        head.setFont(bold)
+        self.table.insertRow(self.table.rowCount())
+        self.table.setItem(self.table.rowCount() - 1, 0, head)
+        for action, keys in rows:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            self.table.setItem(r, 0, QtWidgets.QTableWidgetItem("    " + action))
+            self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
 
 
 def model_card_text() -> str:
