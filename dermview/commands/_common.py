@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,3 +65,14 @@ def make_output_dir(out: str | Path) -> Path:
     except OSError as exc:
         raise WriteError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
     return out
+
+
+def skip_reporter(command: str) -> Callable[[str, str], None]:
+    """``report(name, problem)`` printing ``dermview <command>: skipped <name>: <problem>`` to
+    stderr, above the progress bar."""
+    from tqdm import tqdm
+
+    def report(name: str, problem: str) -> None:
+        tqdm.write(f"dermview {command}: skipped {name}: {problem}", file=sys.stderr)
+
+    return report

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dermview.commands._common import collect_inputs, int_arg, make_output_dir
+from dermview.commands._common import collect_inputs, int_arg, make_output_dir, skip_reporter
 
 NAME = "preprocess"
 HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
@@ -55,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     images, problems = collect_inputs(args.inputs)
     out = make_output_dir(args.out)
 
-    def report(name: str, problem: str) -> None:
-        tqdm.write(f"dermview preprocess: skipped {name}: {problem}", file=sys.stderr)
+    report = skip_reporter(NAME)
 
     for name, problem in problems:
         report(name, problem)

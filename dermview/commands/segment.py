@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from dermview.commands._common import collect_inputs, fraction_arg, make_output_dir
+from dermview.commands._common import collect_inputs, fraction_arg, make_output_dir, skip_reporter
 
 NAME = "segment"
 HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     images, problems = collect_inputs(args.inputs)
     out = make_output_dir(args.out)
 
-    def report(name: str, problem: str) -> None:
-        tqdm.write(f"dermview segment: skipped {name}: {problem}", file=sys.stderr)
+    report = skip_reporter(NAME)
 
     for name, problem in problems:
         report(name, problem)
