@@ -181,9 +181,9 @@ def test_input_not_modified_and_bad_input_refused():
 @pytest.mark.parametrize("shape", ["ellipse", "rect", "cross", "lines"])
 def test_every_structuring_element_finds_hair(shape):
     hairy, truth = draw_hairs(skin(), 2)
-    mask, n = detect_hair(hairy, shape, 11)
-    assert n == 2
-    assert (mask & truth).sum() / truth.sum() > 0.8
+    hair = detect_hair(hairy, shape, 11)
+    assert hair.count == 2
+    assert (hair.mask & truth).sum() / truth.sum() > 0.8
 
 
 def test_light_hair_found():
@@ -203,8 +203,8 @@ def test_dots_and_network_not_hair():
         for x in range(150, 360, 7):
             c = (x + int(rng.integers(-2, 3)), y + int(rng.integers(-2, 3)))
             cv2.circle(img, c, int(rng.integers(3, 5)), (120, 85, 70), 1, cv2.LINE_AA)
-    mask, _ = detect_hair(img, "lines", 11)
-    assert mask.mean() < 0.002
+    for shape in ("ellipse", "lines"):
+        assert detect_hair(img, shape, 11).mask.mean() < 0.002
 
 
 def test_inpainting_functions():
@@ -277,21 +277,36 @@ def test_bilinear_crossings_match_a_pixel_walk():
             np.testing.assert_allclose(v, expected, atol=1e-3)
 
 
-def test_pooled_background_keeps_thin_hair_and_spares_sharp_edges():
-    from dermview.preprocess.hair import HairSettings, _pool
+def test_half_scale_detection_keeps_thin_hair_and_spares_sharp_edges():
+    from dermview.preprocess.hair import HairSettings, _pool2
 
     img = np.arange(20, dtype=np.uint8).reshape(4, 5)
-    np.testing.assert_array_equal(_pool(img, 2, cv2.MORPH_ERODE), [[0, 2, 4], [10, 12, 14]])
-    np.testing.assert_array_equal(_pool(img, 2, cv2.MORPH_DILATE), [[6, 8, 9], [16, 18, 19]])
-    # A one-pixel hair is found with the pooled background as with the full-size one.
+    np.testing.assert_array_equal(_pool2(img, cv2.MORPH_ERODE), [[0, 2, 2], [10, 12, 12]])
+    np.testing.assert_array_equal(_pool2(img, cv2.MORPH_DILATE), [[6, 8, 8], [16, 18, 18]])
+    rgb = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    assert _pool2(rgb, cv2.MORPH_ERODE).shape == (3, 4, 3)
+    # A one-pixel hair is found at half scale as at the analysis scale, and the mask is
+    # refined back to the analysis scale: it hugs the hair, not its 2×2 cells.
     clean = skin()
     hairy, truth = draw_hairs(clean, 3, width=1)
     for scale in (1, 2):
-        mask, n = detect_hair(hairy, "lines", 11, settings=HairSettings(bank_scale=scale))
-        assert n == 3
-        assert (mask & truth).sum() > 0.8 * truth.sum()
+        hair = detect_hair(hairy, "ellipse", 11, settings=HairSettings(scale=scale))
+        assert hair.count == 3 and hair.scale == scale
+        assert hair.coarse.shape == (-(-384 // scale), -(-512 // scale))
+        assert (hair.mask & truth).sum() > 0.8 * truth.sum()
+        rim = cv2.dilate(truth.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        assert (hair.mask & ~rim).sum() < 0.05 * truth.sum()
     # The sharp edge of a large dark blob is not a ring of "hair".
     blob = skin()
     cv2.circle(blob, (256, 192), 90, (20, 15, 12), -1)
-    mask, n = detect_hair(blob, "lines", 11, settings=HairSettings(bank_scale=2))
-    assert n == 0 and not mask.any()
+    hair = detect_hair(blob, "ellipse", 11)
+    assert hair.count == 0 and not hair.mask.any()
+
+
+def test_odd_sized_images_keep_their_shape():
+    hairy, truth = draw_hairs(skin(383, 511), 2)
+    hair = detect_hair(hairy)
+    assert hair.mask.shape == (383, 511) and hair.coarse.shape == (192, 256)
+    assert hair.count == 2 and (hair.mask & truth).sum() > 0.8 * truth.sum()
+    r = preprocess(hairy, PreprocessParams(remove_frame=False))
+    assert r.image.shape == hairy.shape and r.hair_count == 2

@@ -1,22 +1,28 @@
 """Hair detection: LUV closing, difference image, trough test, thin-and-long components.
 
-Method (all at one analysis scale, see :mod:`dermview.preprocess.pipeline`):
+Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; detection at
+``1/scale`` of it, by default half):
 
-1. RGB → CIE LUV (OpenCV 8-bit scaling: L 0-255).
-2. Morphological closing of L, U and V with the structuring element B (``ellipse``, ``rect``,
-   ``cross`` or ``lines`` = maximum over a bank of oriented line elements), by default on a
-   2× min-pooled copy with B halved (rounded up), interpolated back to full size.
-3. Difference image ``D = (close(L) - L) + 0.5 * ((close(U) - U) + (close(V) - V))``: large
+1. Detection copies: 2×2 minimum (dark hair) and maximum (light hair) of the RGB image.
+   Min-pooling keeps a one-pixel dark hair at full contrast (an average would halve it).
+2. RGB → CIE LUV (OpenCV 8-bit scaling: L 0-255) of the min-pooled copy.
+3. Morphological closing of L, U and V with the structuring element B (``ellipse``, ``rect``,
+   ``cross`` or ``lines`` = maximum over a bank of oriented line elements; size scaled to the
+   detection copy, odd, >= 3).
+4. Difference image ``D = (close(L) - L) + 0.5 * ((close(U) - U) + (close(V) - V))``: large
    where a thin structure darker (or less saturated) than its surroundings was closed.
-4. Trough (valley) test with the oriented line bank: a hair pixel is a valley across the hair
+5. Trough (valley) test with the oriented line bank: a hair pixel is a valley across the hair
    but *not along it*, so at least one line orientation does not close it
    (``min_θ close_θ(L) - L`` small compared with ``D``). Dots, globules and the meshes of a
    pigment network are closed in every orientation and fail this test.
-5. Hysteresis thresholds on ``D`` give the hair map CR; its connected components are kept only
-   when thin (largest inscribed half-width small) and long (bounding-box diagonal large).
-   ``N`` is the number of kept components.
-6. Light (white / grey) hair: the same with openings of L (bright thin structures of low
-   chroma), with stricter thresholds.
+6. Hysteresis thresholds on ``D`` give the hair map CR; its connected components are kept only
+   when thin (largest inscribed half-width small) and long (extent large). ``N`` is the number
+   of hairs in the kept map (:func:`count_hairs`).
+7. Light (white / grey) hair: the same with openings of the lightness of the max-pooled copy
+   (bright thin structures of low chroma), with stricter thresholds.
+8. Back at the analysis scale, a pixel under a detected hair stays in the mask when it is
+   itself dark (light) enough: its depth below the closed background is at least
+   ``edge_fraction`` of the hair's depth nearby (so the mask hugs the hair at full resolution).
 """
 
 from __future__ import annotations
@@ -34,28 +40,50 @@ N_ANGLES = 8
 
 @dataclass(frozen=True)
 class HairSettings:
-    """Detection constants, in grey levels (L of 8-bit LUV, 0-255) and analysis-scale pixels."""
+    """Detection constants: grey levels of 8-bit L (0-255); lengths in analysis-scale pixels
+    (divided by ``scale`` for the detection copy)."""
 
+    scale: int = 2  # detection on a half-size (2) min-/max-pooled copy, or at the analysis scale (1)
     t_high: float = 25.0  # D above this seeds a hair (with the trough test)
     t_low: float = 14.0  # D above this extends a hair (hysteresis)
     trough_ratio: float = 0.4  # min_θ / max response at most this for a valley
-    trough_sigma: float = 1.0  # Gaussian smoothing (px) of L before the trough test
-    max_half_width: float = 4.5  # largest inscribed radius of a hair component (px)
-    min_length: float = 20.0  # extent of a hair component (px)
+    smooth: bool = True  # 3×3 Gaussian on L before the trough test (keeps hair between angles)
+    max_half_width: float = 5.0  # largest inscribed radius of a hair component
+    min_length: float = 20.0  # extent of a hair component
     min_elongation: float = 4.0  # length / width of short components
-    along_factor: int = 1  # the trough test uses lines of along_factor * size px (<= 41)
-    grow: int = 2  # pixels of hysteresis growth around kept seeds
-    rim: int = 0  # final unconditional dilation (px): the anti-aliased edge of the hair
-    border: int = 3  # no seeds this close to the image edge (JPEG / resize edge lines)
+    grow: int = 2  # hysteresis growth around kept seeds
+    border: int = 4  # no seeds this close to the image edge (JPEG / resize edge lines)
     light: bool = True  # also detect light (white / grey) hair
     light_t_high: float = 16.0
     light_min_length: float = 30.0
     light_max_half_width: float = 4.0
-    light_grow: int = 1
+    light_grow: int = 2
     light_max_chroma: float = 40.0  # LUV chroma (sqrt(u*^2 + v*^2) in 8-bit units) of light hair
-    # The closing (dark) and opening (light) are taken at 1/bank_scale size with B scaled to
-    # match and brought back by linear interpolation; differences stay at full size.
-    bank_scale: int = 2
+    edge_fraction: float = 0.3  # full-scale pixel kept when its depth >= this × the hair's
+    edge_min: float = 10.0  # ... and at least this (dark hair, grey levels)
+    light_edge_min: float = 6.0  # ... (light hair)
+
+    def __post_init__(self) -> None:
+        if self.scale not in (1, 2):
+            raise ValueError(f"scale must be 1 or 2, got {self.scale!r}")
+
+
+@dataclass(frozen=True)
+class HairMap:
+    """Result of :func:`detect_hair`.
+
+    Attributes:
+        mask: bool ``(H, W)``, hair pixels at the input (analysis) scale.
+        count: N, the number of hairs.
+        coarse: bool ``(ceil(H / scale), ceil(W / scale))``, the hair map at the detection
+            scale (each cell covers ``scale × scale`` input pixels); repairs run on it.
+        scale: the detection scale factor.
+    """
+
+    mask: np.ndarray
+    count: int
+    coarse: np.ndarray
+    scale: int
 
 
 def line_kernels(size: int, n_angles: int = N_ANGLES) -> list[np.ndarray]:
@@ -115,18 +143,40 @@ def _bank_reduce(img: np.ndarray, kernels, op: int, keep_max: bool) -> np.ndarra
     return out
 
 
-def _pool(img: np.ndarray, k: int, op: int) -> np.ndarray:
-    """Minimum (``op`` = erode) or maximum (dilate) over k×k blocks: ``ceil(H/k) × ceil(W/k)``.
+def _pool2(img: np.ndarray, op: int) -> np.ndarray:
+    """Minimum (``op`` = ``cv2.MORPH_ERODE``) or maximum (``cv2.MORPH_DILATE``) over 2×2 blocks
+    of a uint8 ``(H, W)`` or ``(H, W, C)`` image: ``(ceil(H/2), ceil(W/2)[, C])``.
 
-    Min-pooling keeps a thin dark line at full contrast (area averaging would halve it) and
-    moves edges only towards the bright side, so the background interpolated back from a
-    closing of the pooled copy never lies above a dark region next to a sharp edge.
+    A 2×2 erosion / dilation anchored at the block's corner, then every second pixel. An odd
+    last row / column of ``img`` is not read: its cells repeat the ones before.
     """
-    return np.ascontiguousarray(cv2.morphologyEx(img, op, np.ones((k, k), np.uint8), anchor=(0, 0))[::k, ::k])
+    h, w = img.shape[:2]
+    he, we = h - h % 2, w - w % 2
+    blocks = cv2.morphologyEx(img[:he, :we], op, _BLOCK, anchor=(0, 0))
+    out = cv2.resize(blocks, (we // 2, he // 2), interpolation=cv2.INTER_NEAREST)
+    if h % 2 or w % 2:
+        out = cv2.copyMakeBorder(out, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    return out
 
 
-#: 1×3 matrix of :func:`cv2.transform`: half of U plus half of V.
-_UV_HALF = np.array([[0.0, 0.5, 0.5]], np.float32)
+_BLOCK = np.ones((2, 2), np.uint8)
+
+
+def _grey_lightness() -> np.ndarray:
+    """LUT: 8-bit LUV lightness L of the neutral grey (v, v, v), v = 0-255 (OpenCV's own)."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=2)
+    return np.ascontiguousarray(cv2.cvtColor(ramp, cv2.COLOR_RGB2Luv)[:, 0, 0])
+
+
+#: L of the neutral grey of each luma value: the lightness used at the analysis scale, where a
+#: full LUV conversion would cost more than the whole detection.
+_GREY_L = _grey_lightness()
+
+
+def grey_lightness(rgb: np.ndarray) -> np.ndarray:
+    """Lightness of RGB uint8 ``(H, W, 3)`` as uint8 ``(H, W)``: LUV L of the grey of equal luma
+    (exact for neutral colours; within a few levels of LUV L for skin and hair colours)."""
+    return cv2.LUT(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), _GREY_L)
 
 
 def _at_least(img: np.ndarray, t: float) -> np.ndarray:
@@ -188,7 +238,8 @@ def _thin_long(
     long; return (uint8 0/255 mask, N).
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
-    it (distance transform; hair crossings are a little thicker). Long: extent
+    it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
+    crossings are a little thicker). Long: extent
     ``sqrt(12·λ1)`` (λ1 = largest eigenvalue of the pixel-coordinate covariance; the length of
     a straight segment) >= ``min_length``. Short-to-medium components must also be elongated
     (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
@@ -225,10 +276,10 @@ def _thin_long(
     if not keep.any():
         return out, 0
     # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
-    sel = keep[lab]
-    rr, cc, lab = rr[sel], cc[sel], lab[sel]
-    deep = _depth(seeds.shape, rr, cc) > max_half_width + 0.5
-    thick = np.bincount(lab[deep], minlength=n)
+    radius = int(max_half_width + 1)
+    ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    dr, dc = _points(cv2.erode(seeds, ball))
+    thick = np.bincount(labels[dr, dc], minlength=n)
     keep &= thick <= max_thick_share * a
     keep[0] = False
     sel = keep[lab]
@@ -247,101 +298,140 @@ def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
 
 def detect_hair(
     rgb: np.ndarray,
-    se_shape: str = "lines",
+    se_shape: str = "ellipse",
     se_size: int = 11,
     valid: np.ndarray | None = None,
     settings: HairSettings | None = None,
-) -> tuple[np.ndarray, int]:
+) -> HairMap:
     """Find hair in an RGB uint8 ``(H, W, 3)`` image.
 
     Args:
         rgb: the image (frame already filled), at analysis scale.
-        se_shape, se_size: structuring element B of the closing (odd size in pixels).
+        se_shape, se_size: structuring element B of the closing (odd size in analysis-scale
+            pixels; scaled to the detection copy).
         valid: bool ``(H, W)``, where hair may be reported (e.g. not in the frame).
         settings: detection constants.
 
-    Returns:
-        ``(hair_mask bool (H, W), N)``, N = number of hair components found.
-
-    All intermediate maps are uint8 (0/255 masks), combined with OpenCV.
+    All intermediate maps are uint8 (0/255 masks), combined with OpenCV. Dark and light
+    hair share each morphological pass: the light-hair lightness rides along inverted
+    (255 - L), so its opening is a closing and its erosions are dilations.
     """
     s = settings or HairSettings()
     h, w = rgb.shape[:2]
-    if h < 3 or w < 3:
-        return np.zeros((h, w), bool), 0
-    valid8 = np.full((h, w), 255, np.uint8) if valid is None else valid.view(np.uint8) * np.uint8(255)
+    k = s.scale if min(h, w) >= 16 else 1
+    hk, wk = -(-h // k), -(-w // k)
+    if hk < 3 or wk < 3:
+        return HairMap(np.zeros((h, w), bool), 0, np.zeros((hk, wk), bool), k)
+
+    def pooled(img: np.ndarray, op: int) -> np.ndarray:
+        return img if k == 1 else _pool2(img, op)
+
+    valid8 = np.full((hk, wk), 255, np.uint8)
+    if valid is not None:
+        valid8 = pooled(valid.view(np.uint8) * np.uint8(255), cv2.MORPH_ERODE)
     seed_ok = valid8.copy()
-    b = min(s.border, (min(h, w) - 1) // 2)
-    if b > 0:
-        seed_ok[:b] = seed_ok[-b:] = 0
-        seed_ok[:, :b] = seed_ok[:, -b:] = 0
-    luv = cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv)
+    b = min(max(1, round(s.border / k)), (min(hk, wk) - 1) // 2)
+    seed_ok[:b] = seed_ok[-b:] = 0
+    seed_ok[:, :b] = seed_ok[:, -b:] = 0
+    ks = max(3, (-(-se_size // k)) | 1)
+    lines = _bank("lines", ks)
+    luv = cv2.cvtColor(pooled(rgb, cv2.MORPH_ERODE), cv2.COLOR_RGB2Luv)  # a thin dark hair keeps its contrast
     lum = cv2.extractChannel(luv, 0)
-    lines = _bank("lines", min(41, s.along_factor * se_size))
-    # Background without thin structures: the closing (dark hair) and the opening (light hair)
-    # over B, taken on a min- (max-) pooled 1/bank_scale copy (B scaled: ceil(size / scale),
-    # odd, >= 3) and interpolated back; the differences stay at full size. Hair is at most a
-    # few pixels wide, so the background is smooth at that scale; pooling keeps thin hair at
-    # full contrast. Measured against full size in the README (faster, no loss on the
-    # synthetic-hair benchmark, fewer lesion pixels flagged).
-    k = max(1, int(s.bank_scale))
-    ks = se_size if k == 1 else max(3, ((se_size + k - 1) // k) | 1)
-    luv_s = luv if k == 1 else _pool(luv, k, cv2.MORPH_ERODE)
-
-    def full(img: np.ndarray) -> np.ndarray:  # pooled copy -> full size, pixel centres aligned
-        if k == 1:
-            return img
-        up = cv2.resize(img, (img.shape[1] * k, img.shape[0] * k), interpolation=cv2.INTER_LINEAR)
-        return np.ascontiguousarray(up[:h, :w])
-
-    # Difference image: closing minus original (uint8, saturated at 0).
-    clo = full(_bank_reduce(luv_s, _bank(se_shape, ks), cv2.MORPH_CLOSE, keep_max=True))
-    diff = cv2.subtract(clo, luv)
+    lum_s = cv2.GaussianBlur(lum, (3, 3), 0) if s.smooth else lum
+    lum_full = grey_lightness(rgb) if s.light or k > 1 else None
+    stack, pair = luv, lum_s
+    if s.light:  # L of the light hair, inverted; a thin light hair keeps its contrast
+        inv = cv2.bitwise_not(pooled(lum_full, cv2.MORPH_DILATE))
+        stack, pair = cv2.merge([luv, inv]), cv2.merge([lum_s, inv])
+    # Difference image: closing minus original (uint8, saturated at 0), of L, U, V (and 255 - L).
+    clo = _bank_reduce(stack, _bank(se_shape, ks), cv2.MORPH_CLOSE, keep_max=True)
+    diff = cv2.subtract(clo, stack)
     d_l = cv2.extractChannel(diff, 0)
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
     dmap = d_l.copy()
-    d_uv = cv2.transform(diff, _UV_HALF)  # round(0.5 * d_u + 0.5 * d_v)
+    d_uv = cv2.addWeighted(cv2.extractChannel(diff, 1), 0.5, cv2.extractChannel(diff, 2), 0.5, 0.0)
     cv2.add(d_l, d_uv, dst=dmap, mask=_at_least(d_l, s.t_low))
     # Trough test: some orientation along which the pixel stays dark (centred line dilation),
-    # on a slightly smoothed L so that a 1-2 px hair between two bank angles stays connected.
-    lum_s = cv2.GaussianBlur(lum, (5, 5), s.trough_sigma) if s.trough_sigma > 0 else lum
-    along = cv2.subtract(_bank_reduce(lum_s, lines, cv2.MORPH_DILATE, keep_max=False), lum_s)
+    # on a slightly smoothed L so that a thin hair between two bank angles stays connected.
+    along2 = cv2.subtract(_bank_reduce(pair, lines, cv2.MORPH_DILATE, keep_max=False), pair)
+    along = along2 if along2.ndim == 2 else cv2.extractChannel(along2, 0)
     ratio10 = int(round(10 * s.trough_ratio))
     d_l1 = cv2.max(d_l, 1)
     seeds = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_high), _valley(along, d_l1, ratio10)), seed_ok)
-    cores, n_dark = _thin_long(seeds, s.max_half_width, s.min_length, s.min_elongation)
+    cores, n_dark = _thin_long(seeds, s.max_half_width / k, s.min_length / k, s.min_elongation)
     # Hysteresis growth only into valley-like pixels (a relaxed trough test), so that a hair
     # lying on a lesion does not spread into the pigment network around it.
     allowed = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_low), _valley(along, d_l1, 2 * ratio10)), valid8)
-    mask = _grow(cores, allowed, s.grow) if n_dark else cores
+    mask = _grow(cores, allowed, max(1, round(s.grow / k))) if n_dark else cores
     n_light = 0
+    light_limit = None
     if s.light:
-        lum_small = lum if k == 1 else _pool(lum, k, cv2.MORPH_DILATE)
-        opened = full(_bank_reduce(lum_small, _bank("lines", ks), cv2.MORPH_OPEN, keep_max=False))
-        top = _bank_reduce(lum, lines, cv2.MORPH_ERODE, keep_max=True)
-        bright = cv2.subtract(lum, opened)
-        along_b = cv2.subtract(lum, top)
+        bright = cv2.extractChannel(diff, 3)  # L - opening(L)
+        along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
         lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
         cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
         cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
         if cv2.countNonZero(lseeds):
-            # Light hair is white or grey: low chroma (tested at the seed pixels only).
+            # Light hair is white or grey: low chroma (tested at the seed cells only, on the
+            # brightest value of each channel in the cell).
             r, c = _points(lseeds)
-            lseeds[r, c] = _low_chroma(luv[r, c], s.light_max_chroma)
-            lcores, n_light = _thin_long(
-                lseeds, s.light_max_half_width, s.light_min_length, s.min_elongation
-            )
+            luv_seeds = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
+            lseeds[r, c] = _low_chroma(luv_seeds, s.light_max_chroma)
+            lcores, n_light = _thin_long(lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation)
             if n_light:
                 lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
-                cv2.bitwise_or(mask, _grow(lcores, lallowed, s.light_grow), dst=mask)
+                cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
+                opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
+                light_limit = cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
     if n_dark + n_light == 0:
-        return mask > 0, 0
-    if s.rim > 0:
-        se = cv2.getStructuringElement(cv2.MORPH_CROSS, (2 * s.rim + 1, 2 * s.rim + 1))
-        mask = cv2.bitwise_and(cv2.dilate(mask, se), valid8)
-    hair = mask > 0
-    return hair, count_hairs(hair)
+        return HairMap(np.zeros((h, w), bool), 0, np.zeros((hk, wk), bool), k)
+    coarse = mask > 0
+    full = coarse
+    if k > 1:
+        dark_limit = cv2.subtract(cv2.extractChannel(clo, 0), _edge_need(d_l, s.edge_min, s.edge_fraction))
+        full = _refine(lum_full, mask, dark_limit, light_limit)
+    return HairMap(full, count_hairs(coarse), coarse, k)
+
+
+def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Per-channel maximum of ``rgb`` over the k×k cells ``(r, c)`` (cells whose pixels all lie
+    inside the image): uint8 ``(N, 3)``."""
+    if k == 1:
+        return rgb[r, c]
+    w = rgb.shape[1]
+    flat = rgb.reshape(-1, 3)
+    i = 2 * r * w + 2 * c
+    return np.maximum(np.maximum(flat[i], flat[i + 1]), np.maximum(flat[i + w], flat[i + w + 1]))
+
+
+def _edge_need(depth: np.ndarray, minimum: float, fraction: float) -> np.ndarray:
+    """uint8 per cell: ``max(minimum, fraction × the largest depth within one cell)``."""
+    near = cv2.dilate(depth, np.ones((3, 3), np.uint8))
+    return cv2.max(cv2.multiply(near, fraction, dtype=cv2.CV_8U), minimum)
+
+
+def _refine(
+    lum: np.ndarray, cells8: np.ndarray, dark_limit: np.ndarray, light_limit: np.ndarray | None
+) -> np.ndarray:
+    """Hair mask at the analysis scale from the hair cells (uint8 0/255) of a 2× detection.
+
+    A pixel of a hair cell is hair when its lightness ``lum`` (uint8 ``(H, W)``, from
+    :func:`grey_lightness`) is at most the cell's ``dark_limit`` or at least its
+    ``light_limit`` (uint8 per cell). Returns bool ``(H, W)``.
+    """
+    h, w = lum.shape
+
+    def up(cells: np.ndarray) -> np.ndarray:  # each cell over its 2×2 pixels
+        return cv2.resize(cells, (2 * cells.shape[1], 2 * cells.shape[0]), interpolation=cv2.INTER_NEAREST)[:h, :w]
+
+    # Outside hair cells the limits can never be met: lum < 0 and lum > 255.
+    below = cv2.bitwise_and(cv2.add(dark_limit, 1), cells8)
+    out = cv2.compare(lum, up(below), cv2.CMP_LT)
+    if light_limit is not None:
+        above = cv2.bitwise_or(cv2.subtract(light_limit, 1), cv2.bitwise_not(cells8))
+        cv2.bitwise_or(out, cv2.compare(lum, up(above), cv2.CMP_GT), dst=out)
+    return cv2.min(out, 1).view(bool)
 
 
 def count_hairs(mask: np.ndarray) -> int:
@@ -349,9 +439,11 @@ def count_hairs(mask: np.ndarray) -> int:
 
     Counted after growth, so that fragments of one hair joined by the hysteresis count once.
     Each connected component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
-    area / width (width = 4 × mean distance-transform value) and diagonal is the image's: a
-    single hair is never longer than that, so a mesh of crossing hairs (one component) counts
-    at least as many hairs as its total length needs.
+    area / width, width = 4 × mean distance-transform value - 2 (a band W px wide has a mean
+    distance of about (W + 2) / 4), and diagonal is the image's: a single hair is never
+    longer than that, so a mesh of crossing hairs (one component) counts at least as many
+    hairs as its total length needs. A component of area at most 1.8 × diagonal counts 1
+    without a distance transform (every distance is >= 0.955, so its width is >= 1.82).
     """
     m8 = mask.view(np.uint8) if mask.dtype == bool else (mask != 0).view(np.uint8)
     n, labels = cv2.connectedComponents(m8, connectivity=8, ltype=cv2.CV_32S)
@@ -360,8 +452,14 @@ def count_hairs(mask: np.ndarray) -> int:
     r, c = _points(m8)
     lab = labels[r, c]
     area = np.bincount(lab, minlength=n).astype(np.float64)
-    width = np.maximum(4.0 * np.bincount(lab, _depth(mask.shape, r, c), n) / np.maximum(area, 1.0), 1.0)
-    length = area / width
     diag = float(np.hypot(*mask.shape))
-    per = np.maximum(1, np.ceil(length / diag - 1e-9))
-    return int(per[1:].sum())
+    big = area > 1.8 * diag
+    big[0] = False
+    count = int(n - 1 - big.sum())
+    if big.any():
+        sel = big[lab]
+        r, c, lab = r[sel], c[sel], lab[sel]
+        width = np.maximum(4.0 * np.bincount(lab, _depth(mask.shape, r, c), n) / np.maximum(area, 1.0) - 2.0, 1.0)
+        per = np.maximum(1, np.ceil(area / width / diag - 1e-9))
+        count += int(per[big].sum())
+    return count

@@ -121,14 +121,15 @@ def inpaint_pde(
     return (img[:, :, 0] if squeeze else img), sweeps
 
 
-def _steps_to_free(free254: np.ndarray, off: tuple[int, int], pad: int) -> np.ndarray:
+def _steps_to_free(free254: np.ndarray, off: tuple[int, int], pad: int, out: np.ndarray | None = None) -> np.ndarray:
     """Steps from each pixel to the nearest free pixel in direction ``off``, uint8.
 
     ``free254``: uint8 ``(H + 2·pad, W + 2·pad)``, 254 where free, 0 elsewhere and on the
-    padding. Returns uint8 of the same shape, exact up to 16 steps (255 beyond, and on the
-    outer ``pad`` ring), by pointer doubling: starting from ``d(p) = 1`` where ``p + off`` is
-    free (255 elsewhere), ``d(p) = min(d(p), s + d(p + s·off))`` for s = 1, 2, 4, 8: four
-    shifted add/min passes over the whole box instead of a pixel-by-pixel walk.
+    padding; ``pad`` a power of two. Returns uint8 of the same shape (written to ``out`` when
+    given), exact up to ``2·pad`` steps (255 beyond, and on the outer ``pad`` ring), by
+    pointer doubling: starting from ``d(p) = 1`` where ``p + off`` is free (255 elsewhere),
+    ``d(p) = min(d(p), s + d(p + s·off))`` for s = 1, 2, 4, ..., pad: log2(pad) + 1 shifted
+    add/min passes over the whole box instead of a pixel-by-pixel walk.
     """
     hp, wp = free254.shape
     dr, dc = off
@@ -136,20 +137,29 @@ def _steps_to_free(free254: np.ndarray, off: tuple[int, int], pad: int) -> np.nd
     def at(a: np.ndarray, s: int) -> np.ndarray:  # a[p + s·off] over the interior
         return a[pad + s * dr : hp - pad + s * dr, pad + s * dc : wp - pad + s * dc]
 
-    d = np.full((hp, wp), 255, np.uint8)
+    d = np.empty((hp, wp), np.uint8) if out is None else out
+    d.fill(255)
     inner = d[pad:-pad, pad:-pad]
     cv2.subtract(inner, at(free254, 1), dst=inner)
-    for s in (1, 2, 4, 8):
+    s = 1
+    while s <= pad:
         cv2.min(inner, cv2.add(at(d, s), s), dst=inner)
+        s *= 2
     return d
+
+
+def _capped(max_dist: int) -> np.ndarray:
+    """LUT: step counts above ``max_dist`` become 255 (no hit)."""
+    v = np.arange(256)
+    return np.where(v <= max_dist, v, 255).astype(np.uint8)
 
 
 def _crossings(mask: np.ndarray, max_dist: int):
     """Shortest crossing per masked pixel along the 4 orientations of ``_LINE_STEPS``.
 
-    Returns ``(targets, i1, i2, a)`` over the masked pixels (row-major order): their flat
-    indices, the flat indices of ``I1`` (``d1`` steps back) and ``I2`` (``d2`` steps on) on
-    the shortest crossing (ties: first orientation), the weight ``a = d2 / (d1 + d2)`` of
+    Returns ``(targets, i1, i2, a, found)`` over the masked pixels (row-major order): their
+    flat indices, the flat indices of ``I1`` (``d1`` steps back) and ``I2`` (``d2`` steps on)
+    on the shortest crossing (ties: first orientation), the weight ``a = d2 / (d1 + d2)`` of
     ``I1`` (float32), and a bool ``found``. Without a two-sided crossing within ``max_dist``
     (<= 16) steps each way (e.g. along the image edge), ``I1 = I2`` = the nearest clean
     pixel in any of the 8 directions; with none at all, ``found`` is False. Work is confined
@@ -161,48 +171,44 @@ def _crossings(mask: np.ndarray, max_dist: int):
     r0, r1 = max(0, rows[0] - max_dist), min(h, rows[-1] + max_dist + 1)
     c0, c1 = max(0, cols[0] - max_dist), min(w, cols[-1] + max_dist + 1)
     sub = mask[r0:r1, c0:c1].view(np.uint8)
-    pad = 16
+    pad = 1 << max(0, (max_dist - 1).bit_length() - 1)  # 2·pad >= max_dist
     free254 = np.zeros((r1 - r0 + 2 * pad, c1 - c0 + 2 * pad), np.uint8)
     cv2.subtract(np.full(sub.shape, 254, np.uint8), sub, dst=free254[pad:-pad, pad:-pad], mask=1 - sub)
     pts = cv2.findNonZero(sub).reshape(-1, 2)
     pr, pc = pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
     flat = (pr + pad) * free254.shape[1] + (pc + pad)
-    # dist[2k]: steps back (d1), dist[2k + 1]: steps on (d2) along orientation k.
-    dist = np.empty((2 * len(_LINE_STEPS), flat.size), np.int16)
+    n = flat.size
+    # dist[2k]: steps back (d1), dist[2k + 1]: steps on (d2) along orientation k; 255: none
+    # within max_dist.
+    dist = np.empty((2 * len(_LINE_STEPS), n), np.uint8)
+    buf = np.empty(free254.shape, np.uint8)
     for k, (dr, dc) in enumerate(_LINE_STEPS):
-        dist[2 * k] = _steps_to_free(free254, (-dr, -dc), pad).ravel()[flat]
-        dist[2 * k + 1] = _steps_to_free(free254, (dr, dc), pad).ravel()[flat]
-    dist[dist > max_dist] = 255  # no hit within max_dist
-    d1, d2 = dist[0::2], dist[1::2]
-    length = d1 + d2  # >= 255 where either side has no hit
-    k = np.argmin(length, axis=0)
-    idx = np.arange(flat.size)
+        np.take(_steps_to_free(free254, (-dr, -dc), pad, buf).ravel(), flat, out=dist[2 * k])
+        np.take(_steps_to_free(free254, (dr, dc), pad, buf).ravel(), flat, out=dist[2 * k + 1])
+    cv2.LUT(dist, _capped(max_dist), dst=dist)
+    length = cv2.add(dist[0::2], dist[1::2])  # saturates at 255 where either side has no hit
+    k = length.argmin(axis=0)
+    idx = np.arange(n)
     best = length[k, idx]
     ok = best < 255
-    bd1 = d1[k, idx].astype(np.intp)
-    bd2 = d2[k, idx].astype(np.intp)
-    steps = np.array(_LINE_STEPS, np.intp)
-    sr, sc = steps[k, 0], steps[k, 1]
-    r_1, c_1 = pr - bd1 * sr, pc - bd1 * sc
-    r_2, c_2 = pr + bd2 * sr, pc + bd2 * sc
+    bd1 = dist[2 * k, idx].astype(np.intp)
+    bd2 = dist[2 * k + 1, idx].astype(np.intp)
+    step = np.array([dr * w + dc for dr, dc in _LINE_STEPS], np.intp)  # flat offset per orientation
+    targets = (pr + r0) * w + (pc + c0)
+    sk = step[k]
+    i1 = targets - bd1 * sk
+    i2 = targets + bd2 * sk
     a = bd2.astype(np.float32) / np.maximum(best, 1).astype(np.float32)
     one = ~ok
     if one.any():  # nearest one-sided hit (ties: the order d1, d2 of orientation 0, 1, ...)
-        j = np.argmin(dist[:, one], axis=0)
+        j = dist[:, one].argmin(axis=0)
         sd = dist[j, np.flatnonzero(one)].astype(np.intp)
-        sgn = np.where(j % 2 == 0, -1, 1)
-        rr = pr[one] + sgn * sd * steps[j // 2, 0]
-        cc = pc[one] + sgn * sd * steps[j // 2, 1]
         hit = sd < 255
-        r_1[one] = r_2[one] = np.where(hit, rr, pr[one])
-        c_1[one] = c_2[one] = np.where(hit, cc, pc[one])
+        near = targets[one] + np.where(j % 2 == 0, -1, 1) * sd * step[j // 2]
+        i1[one] = i2[one] = np.where(hit, near, targets[one])
         a[one] = 0.5
         ok[one] = hit
-
-    def full(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # box (row, col) -> image flat index
-        return (r + r0) * w + (c + c0)
-
-    return full(pr, pc), full(r_1, c_1), full(r_2, c_2), a, ok
+    return targets, i1, i2, a, ok
 
 
 def bilinear_values(image: np.ndarray, mask: np.ndarray, max_walk: int = 12):

@@ -30,7 +30,7 @@ class PreprocessParams:
     frame_threshold: int = 60
     remove_hair: bool = True
     hair_threshold: int = 10
-    se_shape: str = "lines"
+    se_shape: str = "ellipse"
     se_size: int = 11
 
     def __post_init__(self) -> None:

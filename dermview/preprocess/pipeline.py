@@ -15,8 +15,8 @@ import numpy as np
 
 from dermview.errors import ParameterError
 from dermview.preprocess.frame import detect_frame, fill_frame
-from dermview.preprocess.hair import HairSettings, detect_hair
-from dermview.preprocess.inpaint import bilinear_values, inpaint_bilinear, inpaint_pde
+from dermview.preprocess.hair import HairMap, HairSettings, detect_hair
+from dermview.preprocess.inpaint import bilinear_values, inpaint_pde, pushpull_fill
 from dermview.preprocess.params import PreprocessParams
 
 #: Longest side (px) of the image on which frame and hair are detected.
@@ -77,14 +77,50 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(img)
 
 
-def _repair_bilinear(work: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Copy of ``work`` (RGB uint8) with ``mask`` pixels replaced by eq. 4 (only they are computed)."""
-    targets, values, found = bilinear_values(work, mask)
-    if not found.all():  # some pixel has no clean pixel near it: the full fallback path
-        return _to_uint8(inpaint_bilinear(work, mask))
-    out = work.copy()
-    out.reshape(-1, 3)[targets] = _to_uint8(values)
+#: Longest walk (px at the analysis scale) of the eq. 4 repair to a clean pixel on either side.
+MAX_WALK = 12
+
+
+def _halved(img: np.ndarray) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)`` → ``(ceil(H/2), ceil(W/2), 3)`` 2×2 means (linear interpolation
+    at exactly half size samples between pixel pairs); an odd last row / column repeats the
+    cells before it."""
+    h, w = img.shape[:2]
+    he, we = h - h % 2, w - w % 2
+    out = cv2.resize(img[:he, :we], (we // 2, he // 2), interpolation=cv2.INTER_LINEAR)
+    if h % 2 or w % 2:
+        out = cv2.copyMakeBorder(out, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
     return out
+
+
+def _repair(img: np.ndarray, mask: np.ndarray, mode: str, max_walk: int) -> np.ndarray:
+    """Copy of RGB uint8 ``img`` with the ``mask`` pixels filled by PDE inpainting (``mode``
+    "pde") or eq. 4 (only the masked pixels are computed; those with no clean pixel within
+    ``max_walk`` on a line take a smooth push-pull fill)."""
+    if mode == "pde":
+        return _to_uint8(inpaint_pde(img, mask)[0])
+    targets, values, found = bilinear_values(img, mask, max_walk)
+    out = img.copy()
+    out.reshape(-1, 3)[targets[found]] = _to_uint8(values[found])
+    if not found.all():
+        rest = np.zeros(mask.size, bool)
+        rest[targets[~found]] = True
+        out = _to_uint8(pushpull_fill(out, rest.reshape(mask.shape)))
+    return out
+
+
+def _repair_at_detection_scale(work: np.ndarray, hair: HairMap, mode: str) -> np.ndarray:
+    """``work`` (RGB uint8, analysis scale) repaired at the detection scale of ``hair``: the
+    coarse hair map plus a one-cell rim filled on the 2×2-averaged image (``hair.scale`` 2),
+    brought back by linear interpolation. uint8 of the shape of ``work`` (possibly a view);
+    its values matter only near the hair."""
+    k = hair.scale
+    rep = cv2.dilate(hair.coarse.view(np.uint8), _CROSS).view(bool)
+    if k == 1:
+        return _repair(work, rep, mode, MAX_WALK)
+    fixed = _repair(_halved(work), rep, mode, -(-MAX_WALK // k))
+    up = cv2.resize(fixed, (fixed.shape[1] * k, fixed.shape[0] * k), interpolation=cv2.INTER_LINEAR)
+    return up[: work.shape[0], : work.shape[1]]
 
 
 def _scaled_se(size: int, side: int) -> int:
@@ -127,34 +163,35 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
     timings["frame"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    hair = None
     if p.remove_hair:
         k = _scaled_se(p.se_size, max(ah, aw))
         valid = None
         if frame_s.any():
             # No hair right at the frame edge (k px): the fill meets the image there.
             valid = cv2.dilate(frame_s.view(np.uint8), np.ones((k, k), np.uint8)) == 0
-        hair_s, n_hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
+        hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
+        hair_s, n_hair = hair.mask, hair.count
     timings["hair"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    repaired = work
-    repair_s = hair_s
-    if hair_s.any():
-        mode = "pde" if n_hair > p.hair_threshold else "bilinear"
-        # Repair the hair and its one-pixel rim (the bright halo / anti-aliased edge of a
-        # hair), so that the fill is taken from clean skin a little further out.
-        repair_s = cv2.dilate(hair_s.view(np.uint8), _CROSS).astype(bool) & ~frame_s
-        if mode == "pde":
-            repaired = _to_uint8(inpaint_pde(work, repair_s)[0])
-        else:
-            repaired = _repair_bilinear(work, repair_s)
     frame_full = _to_full(frame_s, (h, w))
+    if frame_full.any():
+        fill = work if work.shape[:2] == (h, w) else cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR)
+        cv2.copyTo(fill, frame_full.view(np.uint8), out)
     hair_full = _to_full(hair_s, (h, w)) & ~frame_full
-    changed = frame_full | (_to_full(repair_s, (h, w)) if repair_s is not hair_s else hair_full)
-    if changed.any():
-        if repaired.shape[:2] != (h, w):
-            repaired = cv2.resize(repaired, (w, h), interpolation=cv2.INTER_LINEAR)
-        cv2.copyTo(repaired, changed.view(np.uint8), out)
+    if hair is not None and n_hair and hair_s.any():
+        mode = "pde" if n_hair > p.hair_threshold else "bilinear"
+        # Replace the hair and its one-pixel rim (the bright halo / anti-aliased edge of a
+        # hair) with values repaired at the detection scale, where the fill is taken from
+        # clean skin a little further out.
+        repair_s = cv2.dilate(hair_s.view(np.uint8), _CROSS)
+        if frame_s.any():
+            repair_s[frame_s] = 0
+        fixed = _repair_at_detection_scale(work, hair, mode)
+        if fixed.shape[:2] != (h, w):
+            fixed = cv2.resize(fixed, (w, h), interpolation=cv2.INTER_LINEAR)
+        cv2.copyTo(fixed, _to_full(repair_s.view(bool), (h, w)).view(np.uint8), out)
     timings["repair"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return Preprocessed(out, frame_full, hair_full, int(n_hair), mode, timings, p)
