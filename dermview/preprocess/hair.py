@@ -171,6 +171,11 @@ def _grey_lightness() -> np.ndarray:
 #: L of the neutral grey of each luma value: the lightness used at the analysis scale, where a
 #: full LUV conversion would cost more than the whole detection.
 _GREY_L = _grey_lightness()
+_LEVELS = np.arange(256)
+#: Per L level l: 1 + the largest luma whose grey has L <= l (luma < this <=> L <= l).
+_LUMA_BELOW = np.minimum(np.searchsorted(_GREY_L, _LEVELS, side="right"), 255).astype(np.uint8)
+#: Per L level l: the smallest luma whose grey has L >= l, minus 1 (luma > this <=> L >= l).
+_LUMA_ABOVE = np.maximum(np.searchsorted(_GREY_L, _LEVELS, side="left") - 1, 0).astype(np.uint8)
 
 
 def grey_lightness(rgb: np.ndarray) -> np.ndarray:
@@ -278,9 +283,10 @@ def _thin_long(
     # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
     radius = int(max_half_width + 1)
     ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    dr, dc = _points(cv2.erode(seeds, ball))
-    thick = np.bincount(labels[dr, dc], minlength=n)
-    keep &= thick <= max_thick_share * a
+    deep = cv2.erode(seeds, ball)
+    if cv2.countNonZero(deep):
+        dr, dc = _points(deep)
+        keep &= np.bincount(labels[dr, dc], minlength=n) <= max_thick_share * a
     keep[0] = False
     sel = keep[lab]
     out[rr[sel], cc[sel]] = 255
@@ -338,10 +344,10 @@ def detect_hair(
     luv = cv2.cvtColor(pooled(rgb, cv2.MORPH_ERODE), cv2.COLOR_RGB2Luv)  # a thin dark hair keeps its contrast
     lum = cv2.extractChannel(luv, 0)
     lum_s = cv2.GaussianBlur(lum, (3, 3), 0) if s.smooth else lum
-    lum_full = grey_lightness(rgb) if s.light or k > 1 else None
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if s.light or k > 1 else None
     stack, pair = luv, lum_s
     if s.light:  # L of the light hair, inverted; a thin light hair keeps its contrast
-        inv = cv2.bitwise_not(pooled(lum_full, cv2.MORPH_DILATE))
+        inv = cv2.bitwise_not(cv2.LUT(pooled(luma, cv2.MORPH_DILATE), _GREY_L))
         stack, pair = cv2.merge([luv, inv]), cv2.merge([lum_s, inv])
     # Difference image: closing minus original (uint8, saturated at 0), of L, U, V (and 255 - L).
     clo = _bank_reduce(stack, _bank(se_shape, ks), cv2.MORPH_CLOSE, keep_max=True)
@@ -390,7 +396,7 @@ def detect_hair(
     full = coarse
     if k > 1:
         dark_limit = cv2.subtract(cv2.extractChannel(clo, 0), _edge_need(d_l, s.edge_min, s.edge_fraction))
-        full = _refine(lum_full, mask, dark_limit, light_limit)
+        full = _refine(luma, mask, dark_limit, light_limit)
     return HairMap(full, count_hairs(coarse), coarse, k)
 
 
@@ -412,25 +418,25 @@ def _edge_need(depth: np.ndarray, minimum: float, fraction: float) -> np.ndarray
 
 
 def _refine(
-    lum: np.ndarray, cells8: np.ndarray, dark_limit: np.ndarray, light_limit: np.ndarray | None
+    luma: np.ndarray, cells8: np.ndarray, dark_limit: np.ndarray, light_limit: np.ndarray | None
 ) -> np.ndarray:
     """Hair mask at the analysis scale from the hair cells (uint8 0/255) of a 2× detection.
 
-    A pixel of a hair cell is hair when its lightness ``lum`` (uint8 ``(H, W)``, from
-    :func:`grey_lightness`) is at most the cell's ``dark_limit`` or at least its
-    ``light_limit`` (uint8 per cell). Returns bool ``(H, W)``.
+    A pixel of a hair cell is hair when its lightness (:func:`grey_lightness`, compared as
+    ``luma`` uint8 ``(H, W)`` against the limits mapped to luma) is at most the cell's
+    ``dark_limit`` or at least its ``light_limit`` (uint8 L per cell). Returns bool ``(H, W)``.
     """
-    h, w = lum.shape
+    h, w = luma.shape
 
     def up(cells: np.ndarray) -> np.ndarray:  # each cell over its 2×2 pixels
         return cv2.resize(cells, (2 * cells.shape[1], 2 * cells.shape[0]), interpolation=cv2.INTER_NEAREST)[:h, :w]
 
-    # Outside hair cells the limits can never be met: lum < 0 and lum > 255.
-    below = cv2.bitwise_and(cv2.add(dark_limit, 1), cells8)
-    out = cv2.compare(lum, up(below), cv2.CMP_LT)
+    # Outside hair cells the limits can never be met: luma < 0 and luma > 255.
+    below = cv2.bitwise_and(cv2.LUT(dark_limit, _LUMA_BELOW), cells8)
+    out = cv2.compare(luma, up(below), cv2.CMP_LT)
     if light_limit is not None:
-        above = cv2.bitwise_or(cv2.subtract(light_limit, 1), cv2.bitwise_not(cells8))
-        cv2.bitwise_or(out, cv2.compare(lum, up(above), cv2.CMP_GT), dst=out)
+        above = cv2.bitwise_or(cv2.LUT(light_limit, _LUMA_ABOVE), cv2.bitwise_not(cells8))
+        cv2.bitwise_or(out, cv2.compare(luma, up(above), cv2.CMP_GT), dst=out)
     return cv2.min(out, 1).view(bool)
 
 
