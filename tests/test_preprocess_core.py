@@ -310,3 +310,31 @@ def test_odd_sized_images_keep_their_shape():
     assert hair.count == 2 and (hair.mask & truth).sum() > 0.8 * truth.sum()
     r = preprocess(hairy, PreprocessParams(remove_frame=False))
     assert r.image.shape == hairy.shape and r.hair_count == 2
+
+
+@pytest.mark.parametrize("shape", [(6, 8), (7, 9), (383, 511), (384, 512)])
+def test_half_scale_helpers_match_direct_computations(shape):
+    from dermview.preprocess.hair import _GREY_L, _pool2, _refine
+
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    hk, wk = -(-h // 2), -(-w // 2)
+    img = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    for op, reduce in ((cv2.MORPH_ERODE, np.min), (cv2.MORPH_DILATE, np.max)):
+        pooled = _pool2(img, op)
+        assert pooled.shape == (hk, wk, 3)
+        hh, wh = h // 2, w // 2
+        blocks = img[: 2 * hh, : 2 * wh].reshape(hh, 2, wh, 2, 3)
+        np.testing.assert_array_equal(pooled[:hh, :wh], reduce(blocks, axis=(1, 3)))
+    # Refinement: a pixel of a hair cell is hair when its grey lightness is <= the cell's
+    # dark limit or >= its light limit; never outside hair cells.
+    luma = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    cells = np.where(rng.random((hk, wk)) < 0.5, 255, 0).astype(np.uint8)
+    dark = rng.integers(0, 255, (hk, wk)).astype(np.uint8)  # limits as detection makes them:
+    light = rng.integers(1, 256, (hk, wk)).astype(np.uint8)  # dark < 255, light > 0
+    lum = _GREY_L[luma].astype(int)
+    ys, xs = np.mgrid[0:h, 0:w] // 2
+    in_cell = cells[ys, xs] > 0
+    np.testing.assert_array_equal(_refine(luma, cells, dark, None), in_cell & (lum <= dark[ys, xs]))
+    expected = in_cell & ((lum <= dark[ys, xs]) | (lum >= light[ys, xs]))
+    np.testing.assert_array_equal(_refine(luma, cells, dark, light), expected)

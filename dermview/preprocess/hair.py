@@ -147,19 +147,22 @@ def _pool2(img: np.ndarray, op: int) -> np.ndarray:
     """Minimum (``op`` = ``cv2.MORPH_ERODE``) or maximum (``cv2.MORPH_DILATE``) over 2×2 blocks
     of a uint8 ``(H, W)`` or ``(H, W, C)`` image: ``(ceil(H/2), ceil(W/2)[, C])``.
 
-    A 2×2 erosion / dilation anchored at the block's corner, then every second pixel. An odd
-    last row / column of ``img`` is not read: its cells repeat the ones before.
+    Row pairs are reduced on row-strided views, column pairs by an in-place 1×2 erosion /
+    dilation, then every second column is taken: one half-size temporary. An odd last row /
+    column of ``img`` is not read: its cells repeat the ones before.
     """
     h, w = img.shape[:2]
-    he, we = h - h % 2, w - w % 2
-    blocks = cv2.morphologyEx(img[:he, :we], op, _BLOCK, anchor=(0, 0))
-    out = cv2.resize(blocks, (we // 2, he // 2), interpolation=cv2.INTER_NEAREST)
+    hh = h // 2
+    reduce = cv2.min if op == cv2.MORPH_ERODE else cv2.max
+    rows = reduce(img[0 : 2 * hh : 2], img[1 : 2 * hh : 2])
+    cv2.morphologyEx(rows, op, _PAIR, dst=rows, anchor=(0, 0))
+    out = cv2.resize(rows, (w // 2, hh), interpolation=cv2.INTER_NEAREST)
     if h % 2 or w % 2:
         out = cv2.copyMakeBorder(out, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
     return out
 
 
-_BLOCK = np.ones((2, 2), np.uint8)
+_PAIR = np.ones((1, 2), np.uint8)
 
 
 def _grey_lightness() -> np.ndarray:
@@ -424,20 +427,28 @@ def _refine(
 
     A pixel of a hair cell is hair when its lightness (:func:`grey_lightness`, compared as
     ``luma`` uint8 ``(H, W)`` against the limits mapped to luma) is at most the cell's
-    ``dark_limit`` or at least its ``light_limit`` (uint8 L per cell). Returns bool ``(H, W)``.
+    ``dark_limit`` (< 255) or at least its ``light_limit`` (> 0; uint8 L per cell). Even and odd rows are
+    compared separately against the limits widened to W columns (no full-size upsampling).
+    Returns bool ``(H, W)``.
     """
     h, w = luma.shape
+    hk = cells8.shape[0]
 
-    def up(cells: np.ndarray) -> np.ndarray:  # each cell over its 2×2 pixels
-        return cv2.resize(cells, (2 * cells.shape[1], 2 * cells.shape[0]), interpolation=cv2.INTER_NEAREST)[:h, :w]
+    def wide(cells: np.ndarray) -> np.ndarray:  # each cell over its two columns
+        return cv2.resize(cells, (w, hk), interpolation=cv2.INTER_NEAREST)
 
-    # Outside hair cells the limits can never be met: luma < 0 and luma > 255.
-    below = cv2.bitwise_and(cv2.LUT(dark_limit, _LUMA_BELOW), cells8)
-    out = cv2.compare(luma, up(below), cv2.CMP_LT)
-    if light_limit is not None:
-        above = cv2.bitwise_or(cv2.LUT(light_limit, _LUMA_ABOVE), cv2.bitwise_not(cells8))
-        cv2.bitwise_or(out, cv2.compare(luma, up(above), cv2.CMP_GT), dst=out)
-    return cv2.min(out, 1).view(bool)
+    # Hair where luma < below or luma > above; outside hair cells below = 0, above = 255: never.
+    below = wide(cv2.bitwise_and(cv2.LUT(dark_limit, _LUMA_BELOW), cells8))
+    out = np.empty((h, w), np.uint8)
+    if light_limit is None:
+        for r in (0, 1):
+            cv2.compare(luma[r::2], below[: (h - r + 1) // 2], cv2.CMP_LT, dst=out[r::2])
+        return cv2.threshold(out, 0, 1, cv2.THRESH_BINARY, dst=out)[1].view(bool)
+    above = wide(cv2.bitwise_or(cv2.LUT(light_limit, _LUMA_ABOVE), cv2.bitwise_not(cells8)))
+    for r in (0, 1):
+        n = (h - r + 1) // 2
+        cv2.inRange(luma[r::2], below[:n], above[:n], dst=out[r::2])
+    return cv2.threshold(out, 0, 1, cv2.THRESH_BINARY_INV, dst=out)[1].view(bool)
 
 
 def count_hairs(mask: np.ndarray) -> int:
