@@ -15,9 +15,10 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    but *not along it*, so at least one line orientation does not close it
    (``min_θ close_θ(L) - L`` small compared with ``D``). Dots, globules and the meshes of a
    pigment network are closed in every orientation and fail this test.
-6. Hysteresis thresholds on ``D`` give the hair map CR; its connected components are kept only
-   when thin (largest inscribed half-width small) and long (extent large). ``N`` is the number
-   of hairs in the kept map (:func:`count_hairs`).
+6. Hysteresis thresholds on ``D`` give the hair map CR: seed components are kept only when
+   thin (largest inscribed half-width small) and long (extent large), then grown. ``N`` is the
+   number of hairs among the kept components (a mesh of crossing hairs counts its length in
+   image diagonals; see :func:`_thin_long`).
 7. Light (white / grey) hair: the same with openings of the lightness of the max-pooled copy
    (bright thin structures of low chroma), with stricter thresholds.
 8. Back at the analysis scale, a pixel under a detected hair stays in the mask when it is
@@ -243,7 +244,7 @@ def _thin_long(
     max_thick_share: float = 0.03,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
-    long; return (uint8 0/255 mask, N).
+    long; return (uint8 0/255 mask, number of hairs N in them).
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
     it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
@@ -254,6 +255,15 @@ def _thin_long(
     hairs) may be less elongated but must stay sparse: pixel count / area of the 2-sigma
     ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair).
     Per-component statistics are sums over the seed pixels (never over the whole image).
+
+    N: each kept component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
+    area / width, width = 4 × mean distance-transform value - 2 (a band W px wide has a mean
+    distance of about (W + 2) / 4) and diagonal is the image's: a single hair is never longer
+    than that, so a mesh of crossing hairs (one component) counts at least as many hairs as
+    its total length needs. A component of area at most 1.8 × diagonal counts 1 without a
+    distance transform (every distance is >= 0.955, so its width is >= 1.82). Counted before
+    growth: on the synthetic-hair benchmark this is closer to the drawn count than counting
+    the grown map, whose meshes merge more hairs.
     """
     out = np.zeros(seeds.shape, np.uint8)
     n, labels = cv2.connectedComponents(seeds, connectivity=8, ltype=cv2.CV_32S)
@@ -293,7 +303,16 @@ def _thin_long(
     keep[0] = False
     sel = keep[lab]
     out[rr[sel], cc[sel]] = 255
-    return out, int(keep.sum())
+    count = int(keep.sum())
+    diag = float(np.hypot(*seeds.shape))
+    big = keep & (a > 1.8 * diag)
+    if big.any():
+        sel = big[lab]
+        depth = np.bincount(lab[sel], _depth(seeds.shape, rr[sel], cc[sel]), n)
+        width = np.maximum(4.0 * depth / a - 2.0, 1.0)
+        per = np.maximum(1, np.ceil(a / width / diag - 1e-9))
+        count += int((per[big] - 1).sum())
+    return out, count
 
 
 def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
@@ -400,7 +419,7 @@ def detect_hair(
     if k > 1:
         dark_limit = cv2.subtract(cv2.extractChannel(clo, 0), _edge_need(d_l, s.edge_min, s.edge_fraction))
         full = _refine(luma, mask, dark_limit, light_limit)
-    return HairMap(full, count_hairs(coarse), coarse, k)
+    return HairMap(full, n_dark + n_light, coarse, k)
 
 
 def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
@@ -449,34 +468,3 @@ def _refine(
         n = (h - r + 1) // 2
         cv2.inRange(luma[r::2], below[:n], above[:n], dst=out[r::2])
     return cv2.threshold(out, 0, 1, cv2.THRESH_BINARY_INV, dst=out)[1].view(bool)
-
-
-def count_hairs(mask: np.ndarray) -> int:
-    """Number of hairs N in a hair mask (bool ``(H, W)``).
-
-    Counted after growth, so that fragments of one hair joined by the hysteresis count once.
-    Each connected component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
-    area / width, width = 4 × mean distance-transform value - 2 (a band W px wide has a mean
-    distance of about (W + 2) / 4), and diagonal is the image's: a single hair is never
-    longer than that, so a mesh of crossing hairs (one component) counts at least as many
-    hairs as its total length needs. A component of area at most 1.8 × diagonal counts 1
-    without a distance transform (every distance is >= 0.955, so its width is >= 1.82).
-    """
-    m8 = mask.view(np.uint8) if mask.dtype == bool else (mask != 0).view(np.uint8)
-    n, labels = cv2.connectedComponents(m8, connectivity=8, ltype=cv2.CV_32S)
-    if n <= 1:
-        return 0
-    r, c = _points(m8)
-    lab = labels[r, c]
-    area = np.bincount(lab, minlength=n).astype(np.float64)
-    diag = float(np.hypot(*mask.shape))
-    big = area > 1.8 * diag
-    big[0] = False
-    count = int(n - 1 - big.sum())
-    if big.any():
-        sel = big[lab]
-        r, c, lab = r[sel], c[sel], lab[sel]
-        width = np.maximum(4.0 * np.bincount(lab, _depth(mask.shape, r, c), n) / np.maximum(area, 1.0) - 2.0, 1.0)
-        per = np.maximum(1, np.ceil(area / width / diag - 1e-9))
-        count += int(per[big].sum())
-    return count
