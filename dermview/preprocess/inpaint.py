@@ -166,14 +166,15 @@ def _crossings(mask: np.ndarray, max_dist: int):
     to the mask's bounding box.
     """
     h, w = mask.shape
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    r0, r1 = max(0, rows[0] - max_dist), min(h, rows[-1] + max_dist + 1)
-    c0, c1 = max(0, cols[0] - max_dist), min(w, cols[-1] + max_dist + 1)
+    x, y, bw, bh = cv2.boundingRect(mask.view(np.uint8))
+    r0, r1 = max(0, y - max_dist), min(h, y + bh + max_dist)
+    c0, c1 = max(0, x - max_dist), min(w, x + bw + max_dist)
     sub = mask[r0:r1, c0:c1].view(np.uint8)
     pad = 1 << max(0, (max_dist - 1).bit_length() - 1)  # 2·pad >= max_dist
     free254 = np.zeros((r1 - r0 + 2 * pad, c1 - c0 + 2 * pad), np.uint8)
-    cv2.subtract(np.full(sub.shape, 254, np.uint8), sub, dst=free254[pad:-pad, pad:-pad], mask=1 - sub)
+    inner = free254[pad:-pad, pad:-pad]
+    cv2.compare(sub, 0, cv2.CMP_EQ, dst=inner)  # 255 where free
+    cv2.min(inner, 254, dst=inner)
     pts = cv2.findNonZero(sub).reshape(-1, 2)
     pr, pc = pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
     flat = (pr + pad) * free254.shape[1] + (pc + pad)

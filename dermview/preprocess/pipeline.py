@@ -179,7 +179,9 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
     if frame_full.any():
         fill = work if work.shape[:2] == (h, w) else cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR)
         cv2.copyTo(fill, frame_full.view(np.uint8), out)
-    hair_full = _to_full(hair_s, (h, w)) & ~frame_full
+    hair_full = _to_full(hair_s, (h, w))
+    if frame_s.any():
+        hair_full = hair_full & ~frame_full
     if hair is not None and n_hair and hair_s.any():
         mode = "pde" if n_hair > p.hair_threshold else "bilinear"
         # Replace the hair and its one-pixel rim (the bright halo / anti-aliased edge of a
