@@ -240,7 +240,7 @@ def _thin_long(
     max_half_width: float,
     min_length: float,
     min_elongation: float,
-    max_fill: float = 0.2,
+    max_fill: float = 0.3,
     max_thick_share: float = 0.03,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
@@ -253,7 +253,8 @@ def _thin_long(
     a straight segment) >= ``min_length``. Short-to-medium components must also be elongated
     (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
     hairs) may be less elongated but must stay sparse: pixel count / area of the 2-sigma
-    ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair).
+    ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair; two thin
+    hairs crossing in a "+" of arms 15 widths long fill about 0.25).
     Per-component statistics are sums over the seed pixels (never over the whole image).
 
     N: each kept component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
@@ -327,7 +328,7 @@ def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
 def detect_hair(
     rgb: np.ndarray,
     se_shape: str = "ellipse",
-    se_size: int = 11,
+    se_size: int = 9,
     valid: np.ndarray | None = None,
     settings: HairSettings | None = None,
 ) -> HairMap:
@@ -362,7 +363,7 @@ def detect_hair(
     seed_ok[:b] = seed_ok[-b:] = 0
     seed_ok[:, :b] = seed_ok[:, -b:] = 0
     ks = max(3, (-(-se_size // k)) | 1)
-    lines = _bank("lines", ks)
+    lines = _bank("lines", max(5, ks))  # the trough test needs 8 distinct orientations
     luv = cv2.cvtColor(pooled(rgb, cv2.MORPH_ERODE), cv2.COLOR_RGB2Luv)  # a thin dark hair keeps its contrast
     lum = cv2.extractChannel(luv, 0)
     lum_s = cv2.GaussianBlur(lum, (3, 3), 0) if s.smooth else lum

@@ -31,7 +31,7 @@ class PreprocessParams:
     remove_hair: bool = True
     hair_threshold: int = 10
     se_shape: str = "ellipse"
-    se_size: int = 11
+    se_size: int = 9
 
     def __post_init__(self) -> None:
         if not isinstance(self.frame_threshold, int) or not 0 <= self.frame_threshold <= 255:
