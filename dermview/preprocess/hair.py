@@ -207,10 +207,10 @@ def _valley(along: np.ndarray, depth1: np.ndarray, ratio10: int) -> np.ndarray:
 
 
 def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
-    """uint8 0/255 per 8-bit LUV pixel ``(..., 3)``: 255 where the chroma
-    ``(u - 96)² + (v - 136)²`` is <= ``max_chroma²`` (white / grey: neutral u, v = 96, 136)."""
+    """Bool per 8-bit LUV pixel ``(..., 3)``: chroma ``(u - 96)² + (v - 136)²`` <= ``max_chroma²``
+    (white / grey: neutral u, v = 96, 136)."""
     uv = luv[..., 1:].astype(np.int32) - np.array([96, 136], np.int32)
-    return np.where((uv * uv).sum(axis=-1) <= int(max_chroma**2), 255, 0).astype(np.uint8)
+    return (uv * uv).sum(axis=-1) <= int(max_chroma**2)
 
 
 def _points(mask8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,9 +242,13 @@ def _thin_long(
     min_elongation: float,
     max_fill: float = 0.3,
     max_thick_share: float = 0.03,
+    pixel_test=None,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
     long; return (uint8 0/255 mask, number of hairs N in them).
+
+    ``pixel_test(rows, cols) -> bool array``, if given, is asked only about the pixels of the
+    components kept by shape: failing pixels are dropped, and so is a component left empty.
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
     it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
@@ -303,6 +307,10 @@ def _thin_long(
         keep &= np.bincount(labels[dr, dc], minlength=n) <= max_thick_share * a
     keep[0] = False
     sel = keep[lab]
+    if pixel_test is not None:
+        idx = np.flatnonzero(sel)
+        sel[idx[~pixel_test(rr[idx], cc[idx])]] = False
+        keep &= np.bincount(lab[sel], minlength=n) > 0
     out[rr[sel], cc[sel]] = 255
     count = int(keep.sum())
     diag = float(np.hypot(*seeds.shape))
@@ -402,12 +410,16 @@ def detect_hair(
         cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
         cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
         if cv2.countNonZero(lseeds):
-            # Light hair is white or grey: low chroma (tested at the seed cells only, on the
-            # brightest value of each channel in the cell).
-            r, c = _points(lseeds)
-            luv_seeds = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
-            lseeds[r, c] = _low_chroma(luv_seeds, s.light_max_chroma)
-            lcores, n_light = _thin_long(lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation)
+
+            def white_or_grey(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+                """Low chroma, on the brightest value of each channel in the cell."""
+                luv_cells = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
+                return _low_chroma(luv_cells, s.light_max_chroma)
+
+            lcores, n_light = _thin_long(
+                lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation,
+                pixel_test=white_or_grey,
+            )
             if n_light:
                 lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
                 cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
