@@ -164,6 +164,7 @@ def _pool2(img: np.ndarray, op: int) -> np.ndarray:
 
 
 _PAIR = np.ones((1, 2), np.uint8)
+_NEAR = np.ones((3, 3), np.uint8)
 
 
 def _grey_lightness() -> np.ndarray:
@@ -300,7 +301,7 @@ def _thin_long(
         return out, 0
     # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
     radius = int(max_half_width + 1)
-    ball = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    ball = _ball(radius)
     deep = cv2.erode(seeds, ball)
     if cv2.countNonZero(deep):
         dr, dc = _points(deep)
@@ -322,6 +323,11 @@ def _thin_long(
         per = np.maximum(1, np.ceil(a / width / diag - 1e-9))
         count += int((per[big] - 1).sum())
     return out, count
+
+
+@functools.lru_cache(maxsize=8)
+def _ball(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
@@ -386,20 +392,21 @@ def detect_hair(
     d_l = cv2.extractChannel(diff, 0)
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
-    dmap = d_l.copy()
+    # D >= t_low exactly where D_L >= t_low (D = D_L below it); D >= t_high also needs D_L >= t_low.
+    low = _at_least(d_l, s.t_low)
     d_uv = cv2.addWeighted(cv2.extractChannel(diff, 1), 0.5, cv2.extractChannel(diff, 2), 0.5, 0.0)
-    cv2.add(d_l, d_uv, dst=dmap, mask=_at_least(d_l, s.t_low))
+    high = cv2.bitwise_and(_at_least(cv2.add(d_l, d_uv), s.t_high), low)
     # Trough test: some orientation along which the pixel stays dark (centred line dilation),
     # on a slightly smoothed L so that a thin hair between two bank angles stays connected.
     along2 = cv2.subtract(_bank_reduce(pair, lines, cv2.MORPH_DILATE, keep_max=False), pair)
     along = along2 if along2.ndim == 2 else cv2.extractChannel(along2, 0)
     ratio10 = int(round(10 * s.trough_ratio))
     d_l1 = cv2.max(d_l, 1)
-    seeds = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_high), _valley(along, d_l1, ratio10)), seed_ok)
+    seeds = cv2.bitwise_and(cv2.bitwise_and(high, _valley(along, d_l1, ratio10)), seed_ok)
     cores, n_dark = _thin_long(seeds, s.max_half_width / k, s.min_length / k, s.min_elongation)
     # Hysteresis growth only into valley-like pixels (a relaxed trough test), so that a hair
     # lying on a lesion does not spread into the pigment network around it.
-    allowed = cv2.bitwise_and(cv2.bitwise_and(_at_least(dmap, s.t_low), _valley(along, d_l1, 2 * ratio10)), valid8)
+    allowed = cv2.bitwise_and(cv2.bitwise_and(low, _valley(along, d_l1, 2 * ratio10)), valid8)
     mask = _grow(cores, allowed, max(1, round(s.grow / k))) if n_dark else cores
     n_light = 0
     light_limit = None
@@ -448,8 +455,12 @@ def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarr
 
 def _edge_need(depth: np.ndarray, minimum: float, fraction: float) -> np.ndarray:
     """uint8 per cell: ``max(minimum, fraction × the largest depth within one cell)``."""
-    near = cv2.dilate(depth, np.ones((3, 3), np.uint8))
-    return cv2.max(cv2.multiply(near, fraction, dtype=cv2.CV_8U), minimum)
+    return cv2.LUT(cv2.dilate(depth, _NEAR), _need_lut(minimum, fraction))
+
+
+@functools.lru_cache(maxsize=8)
+def _need_lut(minimum: float, fraction: float) -> np.ndarray:
+    return np.clip(np.maximum(np.round(fraction * np.arange(256)), minimum), 0, 255).astype(np.uint8)
 
 
 def _refine(
