@@ -81,18 +81,6 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 MAX_WALK = 12
 
 
-def _halved(img: np.ndarray) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)`` → ``(ceil(H/2), ceil(W/2), 3)`` 2×2 means (linear interpolation
-    at exactly half size samples between pixel pairs); an odd last row / column repeats the
-    cells before it."""
-    h, w = img.shape[:2]
-    he, we = h - h % 2, w - w % 2
-    out = cv2.resize(img[:he, :we], (we // 2, he // 2), interpolation=cv2.INTER_LINEAR)
-    if h % 2 or w % 2:
-        out = cv2.copyMakeBorder(out, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    return out
-
-
 def _repair(img: np.ndarray, mask: np.ndarray, mode: str, max_walk: int) -> np.ndarray:
     """Copy of RGB uint8 ``img`` with the ``mask`` pixels filled by PDE inpainting (``mode``
     "pde") or eq. 4 (only the masked pixels are computed; those with no clean pixel within
@@ -111,14 +99,14 @@ def _repair(img: np.ndarray, mask: np.ndarray, mode: str, max_walk: int) -> np.n
 
 def _repair_at_detection_scale(work: np.ndarray, hair: HairMap, mode: str) -> np.ndarray:
     """``work`` (RGB uint8, analysis scale) repaired at the detection scale of ``hair``: the
-    coarse hair map plus a one-cell rim filled on the 2×2-averaged image (``hair.scale`` 2),
+    coarse hair map plus a one-cell rim filled on its 2×2-mean image (``hair.mean``),
     brought back by linear interpolation. uint8 of the shape of ``work`` (possibly a view);
     its values matter only near the hair."""
     k = hair.scale
     rep = cv2.dilate(hair.coarse.view(np.uint8), _CROSS).view(bool)
     if k == 1:
         return _repair(work, rep, mode, MAX_WALK)
-    fixed = _repair(_halved(work), rep, mode, -(-MAX_WALK // k))
+    fixed = _repair(hair.mean, rep, mode, -(-MAX_WALK // k))
     up = cv2.resize(fixed, (fixed.shape[1] * k, fixed.shape[0] * k), interpolation=cv2.INTER_LINEAR)
     return up[: work.shape[0], : work.shape[1]]
 
