@@ -293,6 +293,7 @@ def test_half_scale_detection_keeps_thin_hair_and_spares_sharp_edges():
         hair = detect_hair(hairy, "ellipse", 11, settings=HairSettings(scale=scale))
         assert hair.count == 3 and hair.scale == scale
         assert hair.coarse.shape == (-(-384 // scale), -(-512 // scale))
+        assert hair.mean.shape == hair.coarse.shape + (3,)
         assert (hair.mask & truth).sum() > 0.8 * truth.sum()
         rim = cv2.dilate(truth.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         assert (hair.mask & ~rim).sum() < 0.05 * truth.sum()
@@ -314,12 +315,16 @@ def test_odd_sized_images_keep_their_shape():
 
 @pytest.mark.parametrize("shape", [(6, 8), (7, 9), (383, 511), (384, 512)])
 def test_half_scale_helpers_match_direct_computations(shape):
-    from dermview.preprocess.hair import _GREY_L, _pool2, _refine
+    from dermview.preprocess.hair import _GREY_L, _pool2, _refine, half_mean
 
     rng = np.random.default_rng(sum(shape))
     h, w = shape
     hk, wk = -(-h // 2), -(-w // 2)
     img = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    blocks = img[: h // 2 * 2, : w // 2 * 2].reshape(h // 2, 2, w // 2, 2, 3).astype(float)
+    mean = half_mean(img)
+    assert mean.shape == (hk, wk, 3)
+    assert np.abs(mean[: h // 2, : w // 2] - blocks.mean(axis=(1, 3))).max() <= 0.5 + 1e-9
     for op, reduce in ((cv2.MORPH_ERODE, np.min), (cv2.MORPH_DILATE, np.max)):
         pooled = _pool2(img, op)
         assert pooled.shape == (hk, wk, 3)
