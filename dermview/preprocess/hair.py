@@ -38,6 +38,10 @@ import numpy as np
 #: Number of orientations of the line bank (180° / 8 = 22.5° apart; 6, 8, 10 and 12 were
 #: compared on the synthetic-hair benchmark: 8-10 best, 12 lost recall).
 N_ANGLES = 8
+#: Length (detection-scale pixels, odd) of the line elements of the trough test, whatever B:
+#: long enough for 8 distinct orientations, short enough to follow a curved hair (7 and 9
+#: lost recall on the synthetic-hair benchmark with B = 11).
+TROUGH_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -393,7 +397,7 @@ def detect_hair(
     seed_ok[:b] = seed_ok[-b:] = 0
     seed_ok[:, :b] = seed_ok[:, -b:] = 0
     ks = max(3, (-(-se_size // k)) | 1)
-    lines = _bank("lines", max(5, ks))  # the trough test needs 8 distinct orientations
+    lines = _bank("lines", TROUGH_LENGTH)
     mean = rgb if k == 1 else half_mean(rgb)
     luv = cv2.cvtColor(mean, cv2.COLOR_RGB2Luv)
     lum = cv2.extractChannel(luv, 0)
