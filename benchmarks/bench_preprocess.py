@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     t_full, t_input_psnr, t_frame, n_framed = [], [], [], 0
     t_1024 = {"ours": [], "ours_with_frame": [], "dullrazor": []}
     safety = {"lesion_px": 0, "hair_on_lesion_px": 0, "frame_on_lesion_px": 0, "per_image_hair": [], "per_image_frame": []}
-    counts = []
+    counts, found_counts = [], []
     for r in rows:
         clean = resize512(load_image(args.data / r["image"]))
         lesion = resize512(load_mask(args.data / r["mask"]), nearest=True)
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         counts.append(info["count"])
         t_input_psnr.append(psnr(hairy, clean))
         res, t_ours = timed(preprocess, hairy, hair_only)
+        found_counts.append(res.hair_count)
         (db_img, db_mask), t_db = timed(dullrazor, hairy)
         (r6_img, r6_mask), t_r6 = timed(dullrazor_r6, hairy)
         _, t_all = timed(preprocess, hairy, params)
@@ -253,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         "time_ms_median_1024": ms_1024,
         "time_ratio_1024": ms_1024["ours"] / ms_1024["dullrazor"],
         "time_ratio_1024_with_frame": ms_1024["ours_with_frame"] / ms_1024["dullrazor"],
+        "hair_count": {  # N against the number of hairs drawn, and the mode it picks at T
+            "mae": float(np.mean(np.abs(np.subtract(found_counts, counts)))),
+            "bias": float(np.mean(np.subtract(found_counts, counts))),
+            "mode_agreement": float(np.mean([(f > params.hair_threshold) == (c > params.hair_threshold)
+                                             for f, c in zip(found_counts, counts, strict=True)])),
+        },
         "lesion_hair_fraction": safety["hair_on_lesion_px"] / max(1, safety["lesion_px"]),
         "lesion_hair_fraction_worst_image": max(safety["per_image_hair"]),
         "lesion_frame_fraction": safety["frame_on_lesion_px"] / max(1, safety["lesion_px"]),
@@ -286,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(with frame removal {result['time_ratio_with_frame']:.2f}; vs the r6 variant "
           f"{result['time_ratio_vs_r6']:.2f}; at 1024 px {result['time_ratio_1024']:.2f}); lesion pixels flagged as hair "
           f"{100 * result['lesion_hair_fraction']:.2f}%, under the frame {100 * result['lesion_frame_fraction']:.2f}%")
+    hc = result["hair_count"]
+    print(f"hair count N vs hairs drawn: mean abs error {hc['mae']:.2f}, bias {hc['bias']:+.2f}; dense/sparse "
+          f"(N > T = {params.hair_threshold}) as drawn on {100 * hc['mode_agreement']:.0f}% of images")
     print("targets:", ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in result["targets"].items()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
