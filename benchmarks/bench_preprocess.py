@@ -174,14 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON here")
     ap.add_argument("--sheet", type=Path, default=None, help="write the real-hair contact sheet here")
+    ap.add_argument("--params", default="{}", help='dermview parameters other than the defaults, JSON '
+                    '(e.g. \'{"se_shape": "lines", "se_size": 11}\')')
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)  # same conditions for both methods, no noise from the shared machine
 
-    params = PreprocessParams()
-    hair_only = PreprocessParams(remove_frame=False)
+    params = PreprocessParams.from_dict(json.loads(args.params))
+    hair_only = PreprocessParams.from_dict({**params.to_dict(), "remove_frame": False})
     rng = np.random.default_rng(args.seed)
     rows = pick_clean(args.data, args.n)
-    frame_only = PreprocessParams(remove_hair=False)
+    frame_only = PreprocessParams.from_dict({**params.to_dict(), "remove_hair": False})
     methods = ("ours", "dullrazor", "dullrazor_r6")
     stats = {m: {"psnr": [], "ssim": [], "time": [], "tp": 0, "fp": 0, "fn": 0} for m in methods}
     t_full, t_input_psnr, t_frame, n_framed = [], [], [], 0
