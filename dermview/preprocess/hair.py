@@ -12,10 +12,10 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    detection copy, odd, >= 3).
 4. Difference image ``D = (close(L) - L) + 0.5 * ((close(U) - U) + (close(V) - V))``: large
    where a thin structure darker (or less saturated) than its surroundings was closed.
-5. Trough (valley) test with the oriented line bank: a hair pixel is a valley across the hair
-   but *not along it*, so at least one line orientation does not close it
-   (``min_θ close_θ(L) - L`` small compared with ``D``). Dots, globules and the meshes of a
-   pigment network are closed in every orientation and fail this test.
+5. Trough (valley) test with 8 oriented lines of :data:`TROUGH_LENGTH` cells: a hair pixel is
+   a valley across the hair but *not along it*, so along at least one orientation it stays
+   dark (``min_θ dilate_θ(L) - L`` small compared with ``D``, on a slightly smoothed L). Dots,
+   globules and the meshes of a pigment network fail this test.
 6. Hysteresis thresholds on ``D`` give the hair map CR: seed components are kept only when
    thin (largest inscribed half-width small) and long (extent large), then grown. ``N`` is the
    number of hairs among the kept components (a mesh of crossing hairs counts its length in
@@ -49,7 +49,7 @@ class HairSettings:
     """Detection constants: grey levels of 8-bit L (0-255); lengths in analysis-scale pixels
     (divided by ``scale`` for the detection copy)."""
 
-    scale: int = 2  # detection on a half-size (2) min-/max-pooled copy, or at the analysis scale (1)
+    scale: int = 2  # detection on 2×2 cells (2), or at the analysis scale (1)
     t_high: float = 25.0  # D above this seeds a hair (with the trough test)
     t_low: float = 14.0  # D above this extends a hair (hysteresis)
     trough_ratio: float = 0.4  # min_θ / max response at most this for a valley
