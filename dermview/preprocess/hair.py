@@ -165,10 +165,7 @@ def _pool2(img: np.ndarray, op: int) -> np.ndarray:
     reduce = cv2.min if op == cv2.MORPH_ERODE else cv2.max
     rows = reduce(img[0 : 2 * hh : 2], img[1 : 2 * hh : 2])
     cv2.morphologyEx(rows, op, _PAIR, dst=rows, anchor=(0, 0))
-    out = cv2.resize(rows, (w // 2, hh), interpolation=cv2.INTER_NEAREST)
-    if h % 2 or w % 2:
-        out = cv2.copyMakeBorder(out, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    return out
+    return _cover_odd(cv2.resize(rows, (w // 2, hh), interpolation=cv2.INTER_NEAREST), h, w)
 
 
 _PAIR = np.ones((1, 2), np.uint8)
@@ -180,10 +177,15 @@ def half_mean(img: np.ndarray) -> np.ndarray:
     not read: its cells repeat the ones before."""
     h, w = img.shape[:2]
     he, we = h - h % 2, w - w % 2
-    out = cv2.resize(img[:he, :we], (we // 2, he // 2), interpolation=cv2.INTER_LINEAR)
+    return _cover_odd(cv2.resize(img[:he, :we], (we // 2, he // 2), interpolation=cv2.INTER_LINEAR), h, w)
+
+
+def _cover_odd(cells: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The cells of the even part of an ``(h, w)`` image, with the last row / column repeated
+    when ``h`` / ``w`` is odd: ``(ceil(h/2), ceil(w/2)[, C])``."""
     if h % 2 or w % 2:
-        out = cv2.copyMakeBorder(out, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    return out
+        cells = cv2.copyMakeBorder(cells, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    return cells
 _NEAR = np.ones((3, 3), np.uint8)
 
 
@@ -193,20 +195,15 @@ def _grey_lightness() -> np.ndarray:
     return np.ascontiguousarray(cv2.cvtColor(ramp, cv2.COLOR_RGB2Luv)[:, 0, 0])
 
 
-#: L of the neutral grey of each luma value: the lightness used at the analysis scale, where a
-#: full LUV conversion would cost more than the whole detection.
+#: L of the neutral grey of each luma value ("grey lightness": exact for neutral colours, within
+#: a few levels of LUV L for skin and hair colours): the lightness of the light-hair cells and
+#: of the refinement, where a full-size LUV conversion would cost more than the whole detection.
 _GREY_L = _grey_lightness()
 _LEVELS = np.arange(256)
 #: Per L level l: 1 + the largest luma whose grey has L <= l (luma < this <=> L <= l).
 _LUMA_BELOW = np.minimum(np.searchsorted(_GREY_L, _LEVELS, side="right"), 255).astype(np.uint8)
 #: Per L level l: the smallest luma whose grey has L >= l, minus 1 (luma > this <=> L >= l).
 _LUMA_ABOVE = np.maximum(np.searchsorted(_GREY_L, _LEVELS, side="left") - 1, 0).astype(np.uint8)
-
-
-def grey_lightness(rgb: np.ndarray) -> np.ndarray:
-    """Lightness of RGB uint8 ``(H, W, 3)`` as uint8 ``(H, W)``: LUV L of the grey of equal luma
-    (exact for neutral colours; within a few levels of LUV L for skin and hair colours)."""
-    return cv2.LUT(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), _GREY_L)
 
 
 def _at_least(img: np.ndarray, t: float) -> np.ndarray:
@@ -489,7 +486,7 @@ def _refine(
 ) -> np.ndarray:
     """Hair mask at the analysis scale from the hair cells (uint8 0/255) of a 2× detection.
 
-    A pixel of a hair cell is hair when its lightness (:func:`grey_lightness`, compared as
+    A pixel of a hair cell is hair when its grey lightness (:data:`_GREY_L`; compared as
     ``luma`` uint8 ``(H, W)`` against the limits mapped to luma) is at most the cell's
     ``dark_limit`` (< 255) or at least its ``light_limit`` (> 0; uint8 L per cell). Even and odd rows are
     compared separately against the limits widened to W columns (no full-size upsampling).

@@ -238,9 +238,11 @@ def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 12) ->
     ``I1 * d2 / (d1 + d2) + I2 * d1 / (d1 + d2)``. Distances come from whole-box shifted
     passes (see :func:`_steps_to_free`), at most ``max_walk`` (<= 16) steps each way; pixels
     with no crossing that short (not thin in any direction) fall back to
-    :func:`pushpull_fill`. Returns float32 ``(H, W, C)``.
+    :func:`pushpull_fill`. Returns ``(H, W, C)``: uint8 (rounded) for a uint8 image, float32
+    otherwise.
     """
-    img = np.asarray(image, dtype=np.float32)
+    as_uint8 = image.dtype == np.uint8
+    img = image if as_uint8 else np.asarray(image, dtype=np.float32)
     squeeze = img.ndim == 2
     if squeeze:
         img = img[:, :, None]
@@ -249,10 +251,12 @@ def inpaint_bilinear(image: np.ndarray, mask: np.ndarray, max_walk: int = 12) ->
         return out[:, :, 0] if squeeze else out
     h, w, c = img.shape
     targets, values, found = bilinear_values(img, mask, max_walk)
-    flat_out = out.reshape(-1, c)
-    flat_out[targets[found]] = values[found]
+    values = values[found]
+    out.reshape(-1, c)[targets[found]] = cv2.convertScaleAbs(values) if as_uint8 else values
     if not found.all():
         rest = np.zeros(h * w, bool)
         rest[targets[~found]] = True
         out = pushpull_fill(out, rest.reshape(h, w))
+        if as_uint8:
+            out = cv2.convertScaleAbs(out)
     return out[:, :, 0] if squeeze else out

@@ -16,7 +16,7 @@ import numpy as np
 from dermview.errors import ParameterError
 from dermview.preprocess.frame import detect_frame, fill_frame
 from dermview.preprocess.hair import HairMap, HairSettings, detect_hair
-from dermview.preprocess.inpaint import bilinear_values, inpaint_pde, pushpull_fill
+from dermview.preprocess.inpaint import inpaint_bilinear, inpaint_pde
 from dermview.preprocess.params import PreprocessParams
 
 #: Longest side (px) of the image on which frame and hair are detected.
@@ -83,18 +83,10 @@ MAX_WALK = 12
 
 def _repair(img: np.ndarray, mask: np.ndarray, mode: str, max_walk: int) -> np.ndarray:
     """Copy of RGB uint8 ``img`` with the ``mask`` pixels filled by PDE inpainting (``mode``
-    "pde") or eq. 4 (only the masked pixels are computed; those with no clean pixel within
-    ``max_walk`` on a line take a smooth push-pull fill)."""
+    "pde") or eq. 4 (:func:`inpaint_bilinear`, at most ``max_walk`` steps each way)."""
     if mode == "pde":
         return _to_uint8(inpaint_pde(img, mask)[0])
-    targets, values, found = bilinear_values(img, mask, max_walk)
-    out = img.copy()
-    out.reshape(-1, 3)[targets[found]] = _to_uint8(values[found])
-    if not found.all():
-        rest = np.zeros(mask.size, bool)
-        rest[targets[~found]] = True
-        out = _to_uint8(pushpull_fill(out, rest.reshape(mask.shape)))
-    return out
+    return inpaint_bilinear(img, mask, max_walk)
 
 
 def _repair_at_detection_scale(work: np.ndarray, hair: HairMap, mode: str) -> np.ndarray:
@@ -148,6 +140,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
         frame_s = detect_frame(small, p.frame_threshold)
         if frame_s.any():
             work = fill_frame(small, frame_s)
+    framed = work is not small
     timings["frame"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -155,7 +148,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
     if p.remove_hair:
         k = _scaled_se(p.se_size, max(ah, aw))
         valid = None
-        if frame_s.any():
+        if framed:
             # No hair right at the frame edge (k px): the fill meets the image there.
             valid = cv2.dilate(frame_s.view(np.uint8), np.ones((k, k), np.uint8)) == 0
         hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
@@ -164,11 +157,11 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
 
     t = time.perf_counter()
     frame_full = _to_full(frame_s, (h, w))
-    if frame_full.any():
+    if framed:
         fill = work if work.shape[:2] == (h, w) else cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR)
         cv2.copyTo(fill, frame_full.view(np.uint8), out)
     hair_full = _to_full(hair_s, (h, w))
-    if frame_s.any():
+    if framed:
         hair_full = hair_full & ~frame_full
     if hair is not None and n_hair and hair_s.any():
         mode = "pde" if n_hair > p.hair_threshold else "bilinear"
@@ -176,7 +169,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
         # hair) with values repaired at the detection scale, where the fill is taken from
         # clean skin a little further out.
         repair_s = cv2.dilate(hair_s.view(np.uint8), _CROSS)
-        if frame_s.any():
+        if framed:
             repair_s[frame_s] = 0
         fixed = _repair_at_detection_scale(work, hair, mode)
         if fixed.shape[:2] != (h, w):
