@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from dermview.errors import WriteError
 
@@ -76,3 +77,34 @@ def skip_reporter(command: str) -> Callable[[str, str], None]:
         tqdm.write(f"dermview {command}: skipped {name}: {problem}", file=sys.stderr)
 
     return report
+
+
+
+class Batch(NamedTuple):
+    """The set-up of a batch command (:func:`start_batch`)."""
+
+    images: list[Path]  # to process: one per file name stem (outputs are named after it)
+    out: Path  # the output folder, created
+    report: Callable[[str, str], None]  # the skip reporter
+    skipped: int  # inputs already skipped: missing paths, empty folders, repeated stems
+    listed: frozenset[Path]  # every image named (resolved), processed or not
+
+
+def start_batch(command: str, inputs: list[str], out: str | Path) -> Batch:
+    """Collect the images named on the command line, create the output folder, and report
+    what cannot be processed (missing paths, empty folders, a file name stem seen before)."""
+    images, problems = collect_inputs(inputs)
+    folder = make_output_dir(out)
+    report = skip_reporter(command)
+    for name, problem in problems:
+        report(name, problem)
+    seen: dict[str, Path] = {}
+    todo: list[Path] = []
+    for img in images:
+        if img.stem in seen:
+            report(str(img), f"same name as {seen[img.stem]}; its output would overwrite that one")
+            continue
+        seen[img.stem] = img
+        todo.append(img)
+    return Batch(todo, folder, report, len(problems) + len(images) - len(todo),
+                 frozenset(p.resolve() for p in images))

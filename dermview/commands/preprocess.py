@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from dermview.commands._common import collect_inputs, int_arg, make_output_dir, skip_reporter
+from dermview.commands._common import int_arg, start_batch
 
 NAME = "preprocess"
 HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
@@ -52,16 +51,7 @@ def run(args: argparse.Namespace) -> int:
         se_shape=args.se_shape,
         se_size=args.se_size,
     )
-    images, problems = collect_inputs(args.inputs)
-    out = make_output_dir(args.out)
-
-    report = skip_reporter(NAME)
-
-    for name, problem in problems:
-        report(name, problem)
-    failed = len(problems)
-    inputs = {p.resolve() for p in images}
-    seen: dict[str, Path] = {}
+    images, out, report, failed, inputs = start_batch(NAME, args.inputs, args.out)
     done = 0
     bar = tqdm(images, desc="preprocess", unit="image", file=sys.stderr,
                disable=None if len(images) > 1 else True)
@@ -75,11 +65,6 @@ def run(args: argparse.Namespace) -> int:
                    "choose another --out folder")
             failed += 1
             continue
-        if img.stem in seen:
-            report(str(img), f"same name as {seen[img.stem]}; its output would overwrite that one")
-            failed += 1
-            continue
-        seen[img.stem] = img
         try:
             res = preprocess(load_image(img), params)
             save_image(targets[0], res.image)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from dermview.commands._common import collect_inputs, fraction_arg, make_output_dir, skip_reporter
+from dermview.commands._common import fraction_arg, start_batch
 
 NAME = "segment"
 HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
@@ -48,24 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from dermview.model.inference import Segmenter
     from dermview.pipeline import FROM_MODEL, segment_image
 
-    images, problems = collect_inputs(args.inputs)
-    out = make_output_dir(args.out)
-
-    report = skip_reporter(NAME)
-
-    for name, problem in problems:
-        report(name, problem)
-    failed = len(problems)
-
-    seen: dict[str, Path] = {}
-    todo: list[Path] = []
-    for img in images:
-        if img.stem in seen:
-            report(str(img), f"same name as {seen[img.stem]}; its mask would overwrite that one")
-            failed += 1
-            continue
-        seen[img.stem] = img
-        todo.append(img)
+    todo, out, report, failed, _ = start_batch(NAME, args.inputs, args.out)
     if not todo:
         print("dermview segment: no images to segment", file=sys.stderr)
         return 1
