@@ -49,25 +49,17 @@ SOURCES_512 = ("ph2", "isic_lg", "ham10000_ai")
 NOT_CLEAN = {"IMD003"}
 
 
-def dullrazor(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DullRazor baseline: (repaired RGB uint8, hair mask bool)."""
+def dullrazor(rgb: np.ndarray, cross: int = 17, radius: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """DullRazor baseline: grey black-hat with a ``cross``×``cross`` cross, 3×3 Gaussian,
+    threshold 10, ``cv2.inpaint`` Telea of ``radius``: (repaired RGB uint8, hair mask bool).
+    9×9 with radius 6 (row ``dullrazor_r6``) is how most published Python re-implementations
+    write it."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (17, 17))
+    kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (cross, cross))
     blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
     blackhat = cv2.GaussianBlur(blackhat, (3, 3), 0)
     _, mask = cv2.threshold(blackhat, 10, 255, cv2.THRESH_BINARY)
-    return cv2.inpaint(rgb, mask, 1, cv2.INPAINT_TELEA), mask > 0
-
-
-def dullrazor_r6(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DullRazor as most published Python re-implementations write it (9×9 cross black-hat,
-    3×3 Gaussian, threshold 10, ``cv2.inpaint`` Telea radius 6): (repaired RGB, hair mask)."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (9, 9))
-    blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-    blackhat = cv2.GaussianBlur(blackhat, (3, 3), 0)
-    _, mask = cv2.threshold(blackhat, 10, 255, cv2.THRESH_BINARY)
-    return cv2.inpaint(rgb, mask, 6, cv2.INPAINT_TELEA), mask > 0
+    return cv2.inpaint(rgb, mask, radius, cv2.INPAINT_TELEA), mask > 0
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -199,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         res, t_ours = timed(preprocess, hairy, hair_only)
         found_counts.append(res.hair_count)
         (db_img, db_mask), t_db = timed(dullrazor, hairy)
-        (r6_img, r6_mask), t_r6 = timed(dullrazor_r6, hairy)
+        (r6_img, r6_mask), t_r6 = timed(dullrazor, hairy, 9, 6)
         _, t_all = timed(preprocess, hairy, params)
         t_full.append(t_all)
         fr, t_fr = timed(preprocess, hairy, frame_only)
