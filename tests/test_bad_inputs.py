@@ -227,16 +227,12 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> Path:
+    from _weights import make_weights
+
     from dermview.model import inference
-    from dermview.model.nets import build_model
-    from dermview.model.weights import save_weights
 
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_weights(build_model("dermsegnet", width=8), path,
-                 {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
-                  "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2]})
+    path = make_weights(tmp_path_factory.mktemp("weights"))
     inference.clear_cache()
     return path
 
@@ -702,14 +698,10 @@ def _markdown_matrix() -> str:
             except DermviewError as exc:
                 result, behaviour = f"`{type(exc).__name__}`: {exc}", "refused"
             rows.append(f"| mask: {kind} | {behaviour} | {cell(result)} |")
-        torch.manual_seed(0)
-        good = tmp / "good" / "model.pt"
-        good.parent.mkdir()
-        from dermview.model.nets import build_model
+        from _weights import make_weights
 
-        wmod.save_weights(build_model("dermsegnet", width=8), good,
-                          {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
-                           "mean": [0.5] * 3, "std": [0.25] * 3})
+        (tmp / "good").mkdir()
+        good = make_weights(tmp / "good", "model", mean=[0.5] * 3, std=[0.25] * 3)
         for i, (kind, _words) in enumerate(WEIGHT_CASES):
             path = _bad_weights(kind, good, tmp / f"w{i}")
             try:

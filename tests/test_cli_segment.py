@@ -11,10 +11,11 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
+from _weights import make_weights  # noqa: E402
+
 from dermview.cli import main  # noqa: E402
 from dermview.model import inference  # noqa: E402
-from dermview.model.nets import build_model  # noqa: E402
-from dermview.model.weights import DEFAULT_WEIGHTS, save_weights  # noqa: E402
+from dermview.model.weights import DEFAULT_WEIGHTS  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 STEMS = ["IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"]
@@ -26,11 +27,7 @@ SIZES = {"IMD002": (512, 383), "IMD009": (512, 384), "ISIC_0000095": (512, 384),
 def weights(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tiny.pt"
-    save_weights(build_model("dermsegnet", width=8), path,
-                 {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
-                  "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2]})
+    path = make_weights(tmp_path_factory.mktemp("w"))
     inference.clear_cache()
     yield path
     torch.set_num_threads(threads)

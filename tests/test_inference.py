@@ -12,17 +12,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _weights import META, make_weights  # noqa: E402
+
 from dermview.errors import DeviceError, ParameterError, WeightsError  # noqa: E402
 from dermview.io import load_image  # noqa: E402
 from dermview.model import inference  # noqa: E402
 from dermview.model.inference import Segmenter, resize_to, resolve_device  # noqa: E402
-from dermview.model.nets import build_model  # noqa: E402
-from dermview.model.weights import DEFAULT_WEIGHTS, save_weights  # noqa: E402
+from dermview.model.weights import DEFAULT_WEIGHTS  # noqa: E402
 from dermview.pipeline import SegmentationResult, segment_image  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
-META = {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
-        "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2], "name": "tiny-test"}
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +30,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def make_weights(folder: Path, name: str = "tiny", seed: int = 0, **meta_extra) -> Path:
-    torch.manual_seed(seed)
-    path = folder / f"{name}.pt"
-    save_weights(build_model("dermsegnet", width=8), path, {**META, **meta_extra})
-    return path
 
 
 @pytest.fixture

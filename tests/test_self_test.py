@@ -12,11 +12,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _weights import make_weights  # noqa: E402
+
 from dermview.cli import main  # noqa: E402
 from dermview.commands import self_test  # noqa: E402
 from dermview.model import inference  # noqa: E402
 from dermview.model import weights as wmod  # noqa: E402
-from dermview.model.nets import build_model  # noqa: E402
 from dermview.paths import samples_dir  # noqa: E402
 
 HAVE_MODEL = wmod.DEFAULT_WEIGHTS.is_file()
@@ -75,11 +76,7 @@ def test_altered_weights_fail(tmp_path, monkeypatch, capsys):
 
 def test_untrained_model_fails_the_dice_bound(tmp_path, monkeypatch, capsys):
     target = _resources_with(tmp_path, monkeypatch)
-    torch.manual_seed(0)
-    meta = {"arch": "dermsegnet", "config": {"width": 8}, "input_size": 64,
-            "mean": [0.6, 0.5, 0.45], "std": [0.2, 0.2, 0.2], "name": "untrained",
-            "preprocess": False}
-    wmod.save_weights(build_model("dermsegnet", width=8), target, meta)
+    make_weights(target.parent, target.stem, name="untrained", preprocess=False)
     report = tmp_path / "r.json"
     rc = main(["self-test", "--no-gui", "--json", str(report)])
     out = capsys.readouterr().out
