@@ -9,9 +9,11 @@ per property)::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import resource
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -85,18 +87,25 @@ def _check_memory(test: str) -> None:
     assert _peak_kb() - start < FUZZ_MAX_GROWTH_KB, "a fuzz example used far too much memory"
 
 
-def _check_load(data: bytes, suffix: str) -> None:
-    """load_image must return RGB uint8 (H, W, 3) or raise a DermviewError, in bounded memory."""
-    _check_memory("load_image")
+@contextlib.contextmanager
+def _fuzz_file(data: bytes, suffix: str) -> Iterator[Path]:
+    """``data`` as a temporary file ``fuzz<suffix>``, read under the fuzz pixel limit."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"fuzz{suffix}"
         path.write_bytes(data)
         with mock.patch.object(dio, "MAX_PIXELS", FUZZ_MAX_PIXELS):
-            try:
-                out = dio.load_image(path)
-            except DermviewError as exc:
-                assert "fuzz" in str(exc) and "Traceback" not in str(exc)  # names the file
-                return
+            yield path
+
+
+def _check_load(data: bytes, suffix: str) -> None:
+    """load_image must return RGB uint8 (H, W, 3) or raise a DermviewError, in bounded memory."""
+    _check_memory("load_image")
+    with _fuzz_file(data, suffix) as path:
+        try:
+            out = dio.load_image(path)
+        except DermviewError as exc:
+            assert "fuzz" in str(exc) and "Traceback" not in str(exc)  # names the file
+            return
     assert isinstance(out, np.ndarray) and out.dtype == np.uint8
     assert out.ndim == 3 and out.shape[2] == 3 and out.shape[0] >= 1 and out.shape[1] >= 1
     assert out.shape[0] * out.shape[1] <= FUZZ_MAX_PIXELS
@@ -156,14 +165,11 @@ def test_load_image_on_random_bytes(magic, body, suffix):
 def test_load_mask_on_mutated_files(case):
     data, suffix = case
     _check_memory("load_mask")
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / f"fuzz{suffix}"
-        path.write_bytes(data)
-        with mock.patch.object(dio, "MAX_PIXELS", FUZZ_MAX_PIXELS):
-            try:
-                mask = dio.load_mask(path)
-            except DermviewError:
-                return
+    with _fuzz_file(data, suffix) as path:
+        try:
+            mask = dio.load_mask(path)
+        except DermviewError:
+            return
     assert mask.dtype == bool and mask.ndim == 2 and min(mask.shape) >= 1
     _check_memory("load_mask")
 
