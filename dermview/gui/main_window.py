@@ -642,8 +642,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if res.prob.shape != self.doc.shape:
             return
         if out["display"] is not None:
+            # Its own time: segmentation may have reused the preview's result (0 s here).
             self._show_preprocessed(res.preprocessed, res.params,
-                                    res.timings.get("preprocess", 0.0), out["display"])
+                                    res.preprocessed.timings.get("total", 0.0), out["display"])
         info = ModelInfo(name=out["name"], sha256=out["sha256"], device=out["device"],
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings))
