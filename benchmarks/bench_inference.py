@@ -68,8 +68,8 @@ def bench_layout(seg, repeats: int) -> dict:
 
 def bench_latency(seg, rgb: np.ndarray, repeats: int) -> dict:
     """predict() with and without TTA; segment_image() with and without preprocessing."""
-    from dermview.pipeline import segment_image
     from dermview.preprocess.params import PreprocessParams
+    from dermview.segmentation import segment_image
 
     plain, tta, e2e_raw, e2e_pre = [], [], [], []
     pre_parts: list[dict] = []
@@ -108,8 +108,8 @@ def bench_quality(seg, data: Path, limit: int) -> dict:
     no clean-up, and other thresholds on the same probability maps."""
     from dermview.io import load_image, load_mask
     from dermview.metrics import evaluate_masks
-    from dermview.pipeline import FROM_MODEL, segment_image
     from dermview.postprocess import mask_from_prob
+    from dermview.segmentation import FROM_MODEL, segment_image
     from training.data import read_pairs, split_pairs
 
     _, val = split_pairs(read_pairs(data))
@@ -153,7 +153,7 @@ def bench_quality(seg, data: Path, limit: int) -> dict:
 
 def bench_huge(seg) -> dict:
     """6000×4000 image: predict + threshold/clean-up time and peak resident memory growth."""
-    from dermview.pipeline import segment_image
+    from dermview.segmentation import segment_image
 
     rgb = np.full((4000, 6000, 3), 190, np.uint8)
     yy, xx = np.ogrid[:4000, :6000]

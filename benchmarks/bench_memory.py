@@ -51,8 +51,8 @@ def child_big(image: str, weights: str | None, device: str) -> None:
 
     from dermview.io import load_image
     from dermview.model.inference import Segmenter
-    from dermview.pipeline import segment_image
     from dermview.preprocess import PreprocessParams
+    from dermview.segmentation import segment_image
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     out: dict = {"after_imports_mb": round(_rss_mb(), 1)}

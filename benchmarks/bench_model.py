@@ -9,13 +9,13 @@ variant (``resources/models/dermview_default.pt``, the bundled default), the U-N
 trains it) and a classical baseline (Otsu threshold on grey level + largest component, holes
 filled). Accuracy is on the training code's fixed validation split
 (``training.data.split_pairs``, seed 0, the four bundled sample ids excluded), at each image's
-own resolution, through :func:`dermview.pipeline.segment_image` with the preprocessing the
+own resolution, through :func:`dermview.segmentation.segment_image` with the preprocessing the
 model was trained with and no clean-up (the network's probability resized back, thresholded
 at the model's threshold). Latency: one forward of a ``1×3×S×S`` channels-last tensor, median of
 ``--repeats`` rounds in which the models are timed in turn (the U-Net in every third round),
 ``--threads`` torch threads, so the U-Net/method ratio sees the same machine load. Hairy images: the images flagged in ``hair_scores.csv`` among the validation split
 and the held-out samples, with and without preprocessing (frame + hair removal, defaults).
-End-to-end: ``load_image`` + :func:`dermview.pipeline.segment_image` with preprocessing +
+End-to-end: ``load_image`` + :func:`dermview.segmentation.segment_image` with preprocessing +
 ``save_mask`` on 512-px images (what ``dermview segment`` does per file).
 """
 
@@ -115,7 +115,7 @@ def summarise(rows: list[tuple[str, dict[str, float]]]) -> dict[str, dict[str, f
 def evaluate_net(seg, data: list[tuple[str, np.ndarray, np.ndarray]]) -> dict:
     """Per-source scores of ``segment_image(params="model", clean=False)``: the network's
     thresholded output, preprocessed first when the model was trained on preprocessed images."""
-    from dermview.pipeline import segment_image
+    from dermview.segmentation import segment_image
 
     return summarise([(src, score(segment_image(rgb, seg, params="model", clean=False).mask, gt))
                       for src, rgb, gt in data])
@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     from dermview.io import load_image, load_mask, save_mask
     from dermview.model.inference import Segmenter
     from dermview.model.nets import build_model
-    from dermview.pipeline import segment_image
     from dermview.preprocess import PreprocessParams
+    from dermview.segmentation import segment_image
     from training.data import SAMPLE_IDS, read_pairs, split_pairs
 
     torch.set_num_threads(args.threads)

@@ -19,7 +19,7 @@ from dermview.io import load_image  # noqa: E402
 from dermview.model import inference  # noqa: E402
 from dermview.model.inference import Segmenter, resize_to, resolve_device  # noqa: E402
 from dermview.model.weights import DEFAULT_WEIGHTS  # noqa: E402
-from dermview.pipeline import SegmentationResult, segment_image  # noqa: E402
+from dermview.segmentation import SegmentationResult, segment_image  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 
@@ -220,7 +220,7 @@ def test_preprocess_metadata_forms(tmp_path):
 
 
 def test_importing_core_does_not_import_torch():
-    code = ("import sys, dermview.pipeline, dermview.postprocess, dermview.metrics, "
+    code = ("import sys, dermview.segmentation, dermview.postprocess, dermview.metrics, "
             "dermview.model, dermview.cli; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

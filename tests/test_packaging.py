@@ -72,7 +72,7 @@ from dermview.io import load_image
 from dermview.model.nets import build_model
 from dermview.model.weights import save_weights, verify_weights
 from dermview.model.inference import Segmenter
-from dermview.pipeline import segment_image
+from dermview.segmentation import segment_image
 from dermview.metrics import evaluate_masks
 import dermview.cli, dermview.labels
 for m in dermview.commands.COMMAND_MODULES:

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
     from dermview.labels import LabelMeta, image_sha256, save_label
     from dermview.model.inference import Segmenter
-    from dermview.pipeline import FROM_MODEL, segment_image
+    from dermview.segmentation import FROM_MODEL, segment_image
 
     todo, out, report, failed, _ = start_batch(NAME, args.inputs, args.out)
     if not todo:

@@ -171,7 +171,7 @@ class SelfTest:
         from dermview.io import load_image, load_mask
         from dermview.metrics import dice
         from dermview.model.inference import Segmenter
-        from dermview.pipeline import segment_image
+        from dermview.segmentation import segment_image
 
         image_path, ref_path = _sample_files(self.sample)
         rgb = self.rgb if self.rgb is not None else load_image(image_path)

@@ -113,7 +113,7 @@ class SegmentWorker(_Worker):
     ``weights`` (path or None), ``threshold`` (float or None = the model's default), and for
     the display ``base_mask`` (the working mask when the job started), ``fill`` and
     ``outline`` (mask overlay style).
-    Result: dict with ``result`` (:class:`dermview.pipeline.SegmentationResult`), ``name``,
+    Result: dict with ``result`` (:class:`dermview.segmentation.SegmentationResult`), ``name``,
     ``sha256``, ``device``, ``seconds``, and display material made off the GUI thread:
     ``patch`` (``base_mask`` → new mask, compacted, or None), ``mask_alpha``, ``heat`` and
     ``display`` (see :func:`preprocessed_display`; None without preprocessing).
@@ -138,7 +138,7 @@ class SegmentWorker(_Worker):
         t0 = time.perf_counter()
         self.progress.emit(job, 5, "Loading the model…")
         from dermview.model.inference import Segmenter
-        from dermview.pipeline import segment_image
+        from dermview.segmentation import segment_image
 
         self.check(job)
         seg = Segmenter.load(payload.get("weights"), payload.get("device") or "auto")
