@@ -15,9 +15,10 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from dermview import labels
-from dermview.editing import MaskPatch, Rect
+from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
 from dermview.io import load_image, load_mask
+from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
 
 
@@ -172,27 +173,20 @@ class Document(QtCore.QObject):
         self.dirty_changed.emit(False)
 
     def set_reference_dir(self, folder: Path | None) -> None:
-        """Look for ``<stem>_segmentation.png`` (or ``<stem>.png``) in ``folder`` as reference.
+        """Take the reference mask of the image from ``folder`` (:func:`labels.find_reference`).
 
         A reference that cannot be read or has another size is ignored (``reference_error``).
         """
         self.reference = None
         self.reference_path = None
         self.reference_error = ""
-        if folder is not None and self.path is not None:
-            stem = self.path.stem
-            names = [f"{stem}{labels.LABEL_SUFFIX}.png"]
-            if Path(folder) != self.path.parent:  # beside the image only the ISIC name counts
-                names += [f"{stem}_mask.png", f"{stem}.png"]
-            for name in names:
-                cand = Path(folder) / name
-                if cand.is_file() and cand != self.path:
-                    try:
-                        self.reference = load_mask(cand, shape=self.shape)
-                        self.reference_path = cand
-                    except Exception as exc:  # a bad reference must not block the review
-                        self.reference_error = str(exc)
-                    break
+        cand = labels.find_reference(self.path, folder) if self.path is not None else None
+        if cand is not None:
+            try:
+                self.reference = load_mask(cand, shape=self.shape)
+                self.reference_path = cand
+            except Exception as exc:  # a bad reference must not block the review
+                self.reference_error = str(exc)
         self.reference_changed.emit()
 
     # -- results ------------------------------------------------------------------------------

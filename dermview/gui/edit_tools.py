@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from dermview import editing
+from dermview import editing, masks
 from dermview.gui.document import Document
 from dermview.gui.image_view import ImagePane, to_rc
 
@@ -274,19 +274,19 @@ class EditController(QtCore.QObject):
         return replace_mask(self.doc, fn(self.doc.mask), text)
 
     def fill_holes(self) -> bool:
-        return self._op(editing.fill_holes, "Fill holes")
+        return self._op(masks.fill_holes, "Fill holes")
 
     def keep_largest(self) -> bool:
-        return self._op(editing.keep_largest, "Keep largest region")
+        return self._op(masks.keep_largest, "Keep largest region")
 
     def grow(self) -> bool:
-        return self._op(lambda m: editing.grow(m, 1), "Grow 1 px")
+        return self._op(lambda m: masks.grow(m, 1), "Grow 1 px")
 
     def shrink(self) -> bool:
-        return self._op(lambda m: editing.shrink(m, 1), "Shrink 1 px")
+        return self._op(lambda m: masks.shrink(m, 1), "Shrink 1 px")
 
     def smooth(self) -> bool:
-        return self._op(lambda m: editing.smooth(m, 3), "Smooth boundary")
+        return self._op(lambda m: masks.smooth(m, 3), "Smooth boundary")
 
     def clear(self) -> bool:
         return self._op(lambda m: np.zeros_like(m), "Clear mask")

@@ -32,6 +32,7 @@ from dermview.gui.workers import PreviewWorker, SegmentWorker, WorkerHost
 from dermview.gui.worklist import Worklist
 from dermview.io import IMAGE_SUFFIXES, list_images
 from dermview.preprocess.params import PreprocessParams
+from dermview.recovery import RecoveryStore
 
 #: Long side (px) of the copy used for the live preprocessing preview.
 PREVIEW_SIDE = 1024
@@ -51,7 +52,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = Settings(settings)
         self.weights = weights
         self.doc = Document(self)
-        self.recovery = labels.RecoveryStore(recovery_folder or recovery_dir())
+        self.recovery = RecoveryStore(recovery_folder or recovery_dir())
         self.labels_dir: Path | None = self.settings.get_path("labels_dir")
         self.reference_dir: Path | None = self.settings.get_path("reference_dir")
         self.cuda_ok: bool | None = None
@@ -331,9 +332,7 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         old = self.doc.path
         labels_dir = self.labels_dir_for(path)
-        ref_dir = self.reference_dir
-        if ref_dir is None and (labels_dir or path.parent / "labels") != path.parent:
-            ref_dir = path.parent  # ISIC layout: <stem>_segmentation.png beside the image
+        ref_dir = labels.reference_folder(path, self.reference_dir, labels_dir)
         try:
             self.doc.open(path, labels_dir, ref_dir)
         except DermviewError as exc:
@@ -488,15 +487,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worklist.refresh()
 
     def labels_dir_for(self, image: Path) -> Path | None:
-        """Labels folder for ``image``: the chosen one, else ``labels/`` beside the image, except
-        for images inside the program's own resources (never written): a per-user folder."""
-        if self.labels_dir is not None:
-            return self.labels_dir
-        try:
-            Path(image).resolve().relative_to(paths.resources_dir())
-        except ValueError:
-            return None
-        return paths.user_data_dir() / "labels"
+        """Labels folder for ``image`` (:func:`dermview.labels.labels_dir_for`)."""
+        return labels.labels_dir_for(image, self.labels_dir, paths.resources_dir(),
+                                     paths.user_data_dir() / "labels")
 
     def choose_labels_dir(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(
