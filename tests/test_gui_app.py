@@ -341,7 +341,7 @@ def test_brush_size_keys_and_operations(make_window, data, qtbot):
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Return)
     tri = win.doc.mask.copy()
     assert 4000 < tri.sum() < 6000  # area 5000 px
-    assert win.doc.undo_stack.text(win.doc.undo_stack.count() - 1) == "Lasso add"
+    assert win.doc.undo_stack.text(win.doc.undo_stack.count() - 1) == "Polygon add"
     n = win.doc.undo_stack.count()
     assert win.edit.grow() and win.doc.mask.sum() > tri.sum()
     assert win.edit.shrink()
@@ -470,14 +470,14 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     assert win.doc.reference is not None
     assert win.buffers["reference"].data[..., 3].any()
     assert "Dice 0.000" in win.metric_label.text()  # empty mask
-    from dermview.gui.edit_tools import replace_mask
+    from dermview.gui.commands import push_mask
 
     # Differences overlay: everything of the reference is missed while the mask is empty.
     win.diff_check.setChecked(True)
     assert win.before.overlays["diff"].isVisible()
     diff = win.buffers["diff"].data
     assert diff[..., 3].any()
-    replace_mask(win.doc, win.doc.reference, "copy reference")
+    push_mask(win.doc, win.doc.reference, "copy reference")
     process(300)
     assert "Dice 1.000" in win.metric_label.text() and "Jaccard 1.000" in win.metric_label.text()
     assert not win.buffers["diff"].data[..., 3].any()  # no disagreement left

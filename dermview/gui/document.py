@@ -17,9 +17,12 @@ from PySide6 import QtCore, QtGui
 from dermview import labels
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
+from dermview.gui.commands import EditKind, MaskCommand, push_mask
 from dermview.io import load_image, load_mask
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
+
+PREDICTION_TEXT = "Apply model prediction"
 
 
 @dataclass
@@ -157,21 +160,6 @@ class Document(QtCore.QObject):
         self.set_reference_dir(reference_dir)
         self.dirty_changed.emit(False)
 
-    def close(self) -> None:
-        """Forget the image (no prompt: the caller asks about unsaved edits first)."""
-        self.path = None
-        self.image = None
-        self.preview = None
-        self.prob = None
-        self.reference = None
-        self.mask = np.zeros((1, 1), bool)
-        self.undo_stack.clear()
-        self.image_changed.emit()
-        self.prob_changed.emit()
-        self.preview_changed.emit()
-        self.reference_changed.emit()
-        self.dirty_changed.emit(False)
-
     def set_reference_dir(self, folder: Path | None) -> None:
         """Take the reference mask of the image from ``folder`` (:func:`labels.find_reference`).
 
@@ -208,25 +196,20 @@ class Document(QtCore.QObject):
         ``patch`` (from the mask at :attr:`mask_version` ``base_version`` to ``mask``, made off
         the GUI thread) is used when the mask has not changed since; otherwise it is recomputed.
         """
-        from dermview.gui.edit_tools import MaskPatchCommand, replace_mask
-
         self.prob = prob
         self.threshold = float(threshold)
         self.model = model
         self.prob_changed.emit()
         unchanged = base_version == self.mask_version
         if patch is not None and unchanged:
-            cmd = MaskPatchCommand(self, patch, "Apply model prediction", hand=False)
-            cmd.kind = "prediction"
-            self.undo_stack.push(cmd)
+            self.undo_stack.push(MaskCommand(self, patch, PREDICTION_TEXT, EditKind.PREDICTION))
         elif patch is None and unchanged:
             return  # the prediction equals the working mask
         else:
-            replace_mask(self, mask, "Apply model prediction", hand=False, kind="prediction")
+            push_mask(self, mask, PREDICTION_TEXT, EditKind.PREDICTION)
 
     # -- mask notifications -----------------------------------------------------------------
-    def notify_mask(self, rect: Rect, live: bool = False, hand: bool = True, sign: int = 0,
-                    patch: MaskPatch | None = None) -> None:
+    def notify_mask(self, rect: Rect) -> None:
         """Tell the views that ``mask[rect]`` changed (called by tools and undo commands)."""
         self.mask_version += 1
         if not rect.empty:
@@ -249,10 +232,12 @@ class Document(QtCore.QObject):
         reset = False
         for i in range(self.undo_stack.index()):
             cmd = self.undo_stack.command(i)
-            if getattr(cmd, "hand", False):
+            if not isinstance(cmd, MaskCommand):
+                continue
+            if cmd.kind is EditKind.HAND:
                 ops += 1
-                pixels += int(cmd.patch.changed_pixels)
-            elif getattr(cmd, "kind", "") in ("prediction", "threshold"):
+                pixels += cmd.changed_pixels
+            elif cmd.kind in (EditKind.PREDICTION, EditKind.THRESHOLD):
                 ops = pixels = 0
                 reset = True
         return ops, pixels, reset

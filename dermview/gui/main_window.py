@@ -20,8 +20,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from dermview import __version__, labels, paths
 from dermview.errors import DermviewError
 from dermview.gui import dialogs, render
+from dermview.gui.commands import EditKind, push_mask, push_threshold
 from dermview.gui.document import Document, ModelInfo
-from dermview.gui.edit_tools import EditController, replace_mask
+from dermview.gui.edit_tools import EditController
 from dermview.gui.icons import icon
 from dermview.gui.image_view import ImagePane, OverlayBuffer
 from dermview.gui.menus import build_actions
@@ -406,7 +407,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "(the app did not close normally).\n\nRestore them?",
             Btn.Yes | Btn.No, Btn.Yes)
         if answer == Btn.Yes:
-            replace_mask(self.doc, mask, "Recovered autosave")
+            push_mask(self.doc, mask, "Recovered autosave", EditKind.HAND)
             self.statusBar().showMessage("Unsaved edits restored", 5000)
         else:
             self.recovery.discard(path)
@@ -690,14 +691,9 @@ class MainWindow(QtWidgets.QMainWindow):
         t = self.threshold_slider.value() / 100
         if abs(t - self.doc.threshold) < 1e-9:
             return
-        st = self.doc.undo_stack
-        top = st.command(st.index() - 1) if st.index() > 0 else None
-        if top is not None and st.index() == st.count() and getattr(top, "kind", "") == "threshold":
-            st.undo()  # one undo step per slider gesture, not per tick
         before = self.doc.threshold
         self.doc.threshold = t
-        replace_mask(self.doc, mask_from_prob(self.doc.prob, t), f"Threshold {t:.2f}",
-                     hand=False, kind="threshold", thresholds=(before, t))
+        push_threshold(self.doc, mask_from_prob(self.doc.prob, t), before, t)
 
     def _on_doc_threshold(self, t: float) -> None:
         """Undo/redo of a threshold step: show the threshold the mask now corresponds to."""
