@@ -63,7 +63,8 @@ SIDECAR_VERSION = 1
 #: Age (s) after which a leftover temporary file of an interrupted write is deleted.
 STALE_TEMP_SECONDS = 3600
 
-_STATUS = ("new", "segmented", "corrected")
+#: Values of :attr:`LabelMeta.review_state`.
+REVIEW_STATES = (None, "accepted", "corrected")
 
 
 def utc_now() -> str:
@@ -195,6 +196,12 @@ class LabelMeta:
         mask_sha256: SHA-256 of the PNG bytes, set by :func:`save_label` (detects a PNG and
             sidecar that do not belong together).
         lesion_pixels: number of lesion pixels, set by :func:`save_label`.
+        review_state: a reviewer's verdict: ``"accepted"`` (the model's mask is right as it
+            is), ``"corrected"`` (corrected by hand), or ``None`` (not reviewed, e.g. a batch
+            result of ``dermview segment``).
+        review_comment: the reviewer's free-text comment.
+        extras: further top-level sidecar keys (written flat beside the others; unknown keys
+            of a sidecar that is read land here), e.g. lesion measurements.
     """
 
     image_sha256: str
@@ -213,24 +220,35 @@ class LabelMeta:
     source: str = "model"
     mask_sha256: str | None = None
     lesion_pixels: int | None = None
+    review_state: str | None = None
+    review_comment: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.source not in ("model", "manual", "imported"):
             raise ValueError(f"source must be 'model', 'manual' or 'imported', got {self.source!r}")
+        if self.review_state not in REVIEW_STATES:
+            raise ValueError(f"review_state must be one of {REVIEW_STATES}, got "
+                             f"{self.review_state!r}")
         w, h = self.image_size
         self.image_size = (int(w), int(h))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``image_size`` as a list, plus format identification)."""
         d = asdict(self)
+        extras = d.pop("extras")
         d["image_size"] = list(self.image_size)
-        return {"format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION, **d}
+        head = {"format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION}
+        return {**head, **d, **{k: v for k, v in extras.items() if k not in d and k not in head}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LabelMeta:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored, missing ones take defaults."""
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in d.items() if k in known}
+        """Inverse of :meth:`to_dict`; unknown keys go to ``extras``, missing ones take
+        defaults."""
+        known = {f.name for f in fields(cls)} - {"extras"}
+        kwargs: dict[str, Any] = {k: v for k, v in d.items() if k in known}
+        kwargs["extras"] = {k: v for k, v in d.items()
+                            if k not in known and k not in ("format", "format_version")}
         if "image_size" in kwargs:
             kwargs["image_size"] = tuple(kwargs["image_size"])
         return cls(**kwargs)
@@ -301,6 +319,22 @@ def _without_modified(d: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in d.items() if k != "modified"}
 
 
+def _backup(png_path: Path, json_path: Path, old_png: bytes, old_json: bytes | None) -> None:
+    """Keep the label about to be overwritten in ``.backup/`` (stamped with the UTC time)."""
+    backup_dir = png_path.parent / BACKUP_DIRNAME
+    stamp = _backup_stamp()
+    try:
+        backup_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise WriteError(
+            f"Cannot save {png_path.name}: the backup folder {backup_dir} cannot be "
+            f"created ({exc.strerror or exc}). The existing label was left unchanged."
+        ) from None
+    atomic_write_bytes(backup_dir / f"{png_path.stem}.{stamp}.png", old_png)
+    if old_json is not None:
+        atomic_write_bytes(backup_dir / f"{json_path.stem}.{stamp}.json", old_json)
+
+
 def save_label(
     image_path: PathLike,
     mask: np.ndarray,
@@ -363,18 +397,7 @@ def save_label(
     new_dict = json.loads(json_bytes)  # plain types, as a reader will see it
     unchanged = old_png == png_bytes and _without_modified(old_meta) == _without_modified(new_dict)
     if old_png is not None and not unchanged:
-        backup_dir = png_path.parent / BACKUP_DIRNAME
-        stamp = _backup_stamp()
-        try:
-            backup_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise WriteError(
-                f"Cannot save {png_path.name}: the backup folder {backup_dir} cannot be "
-                f"created ({exc.strerror or exc}). The existing label was left unchanged."
-            ) from None
-        atomic_write_bytes(backup_dir / f"{png_path.stem}.{stamp}.png", old_png)
-        if old_json_bytes is not None:
-            atomic_write_bytes(backup_dir / f"{json_path.stem}.{stamp}.json", old_json_bytes)
+        _backup(png_path, json_path, old_png, old_json_bytes)
 
     atomic_write_bytes(png_path, png_bytes)
     try:

@@ -639,3 +639,42 @@ def test_switching_image_or_editing_during_segmentation(make_window, data, qtbot
     assert texts == ["Brush stroke", "Apply model prediction"]
     win.undo()
     assert np.array_equal(win.doc.mask, edited)
+
+
+def test_extension_points_of_gui_readme(make_window, data, qtbot):
+    """The recipes of dermview/gui/README.md: panel, tool, overlay layer, sidecar field."""
+    import json
+
+    from dermview.gui.commands import EditKind, push_mask
+    from dermview.gui.edit_tools import Tool
+    from dermview.gui.image_view import to_rc
+
+    win = make_window([data / "IMD009.jpg"])
+    dock = win.add_panel("extra", "Extra", QtWidgets.QLabel("hello"))
+    assert dock.toggleViewAction() in win.menus[3][1].actions()
+
+    class SquareTool(Tool):
+        name = "square"
+
+        def __init__(self, ctrl):
+            self.ctrl = ctrl
+
+        def click(self, pos, double, modifiers):
+            r, c = (int(v) for v in to_rc(pos))
+            new = self.ctrl.doc.mask.copy()
+            new[r - 5:r + 5, c - 5:c + 5] = True
+            push_mask(self.ctrl.doc, new, "Square", EditKind.HAND)
+
+    win.edit.add_tool(SquareTool(win.edit))
+    win.set_tool("square")
+    qtbot.mouseClick(win.before.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     pos=win.before.view_to_widget(100.5, 100.5))
+    assert win.doc.mask.sum() == 100 and win.doc.undo_stack.count() == 1
+    buf = win.overlays.add_layer("extra", 1.5, (win.before,))
+    buf.set_buffer(np.full((4, 4, 4), 255, np.uint8), win.doc.shape)
+    win.overlays.set_visible("extra", True)
+    assert win.before.overlays["extra"].isVisible()
+    win.doc.add_sidecar_field("extra_info", lambda: {"squares": 1})
+    assert win.saving.save()
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["extra_info"] == {"squares": 1} and meta["edit_operations"] == 1

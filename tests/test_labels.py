@@ -486,3 +486,20 @@ def test_reference_folder_and_find_reference(tmp_path):
     assert find_reference(img, refs) == refs / "IMD1_mask.png"
     assert find_reference(img, None) is None
 
+
+
+def test_review_fields_and_extras_round_trip(tmp_path):
+    img = tmp_path / "a.png"
+    img.write_bytes(b"x")
+    mask = np.zeros((4, 5), bool)
+    mask[1:3, 1:4] = True
+    meta = LabelMeta(image_sha256="0" * 64, image_size=(5, 4), review_state="accepted",
+                     review_comment="fine as it is", extras={"area_mm2": 12.5})
+    _png, js = save_label(img, mask, meta)
+    d = json.loads(js.read_text())
+    assert d["review_state"] == "accepted" and d["review_comment"] == "fine as it is"
+    assert d["area_mm2"] == 12.5 and "extras" not in d  # extras are written flat
+    back = LabelMeta.from_dict(d)
+    assert back.review_state == "accepted" and back.extras == {"area_mm2": 12.5}
+    with pytest.raises(ValueError, match="review_state"):
+        LabelMeta(image_sha256="", image_size=(1, 1), review_state="looks ok")

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dermview.gui.icons import icon
+from dermview.gui.icons import icon, names
 
 K = QtGui.QKeySequence.StandardKey
 Shortcut = str | QtGui.QKeySequence.StandardKey | list[str] | None
@@ -123,7 +123,7 @@ TOOLBAR = ("open", "open_folder", "save", "-", "prev", "next", "-", "undo", "red
 def _icon(win: QtWidgets.QWidget, name: str) -> QtGui.QIcon:
     if name.startswith("std:"):
         return win.style().standardIcon(getattr(QtWidgets.QStyle.StandardPixmap, name[4:]))
-    return icon(name)
+    return icon(name) if name in names() else QtGui.QIcon()
 
 
 def build_actions(win: QtWidgets.QMainWindow,

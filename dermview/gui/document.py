@@ -7,6 +7,7 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,6 @@ class Document(QtCore.QObject):
 
     Signals:
         image_changed(): a new image was opened (or closed).
-        preview_changed(): the preprocessing preview changed.
         prob_changed(): a new probability map (or none).
         mask_changed(r0, r1, c0, c1): the working mask changed inside this rectangle.
         dirty_changed(bool): unsaved edits appeared / were saved.
@@ -50,7 +50,6 @@ class Document(QtCore.QObject):
     """
 
     image_changed = QtCore.Signal()
-    preview_changed = QtCore.Signal()
     prob_changed = QtCore.Signal()
     mask_changed = QtCore.Signal(int, int, int, int)
     dirty_changed = QtCore.Signal(bool)
@@ -81,6 +80,7 @@ class Document(QtCore.QObject):
         self.label_error = ""  # why an existing label could not be loaded
         #: Incremented on every change of the working mask.
         self.mask_version = 0
+        self._sidecar_fields: dict[str, Callable[[], Any]] = {}
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -155,7 +155,6 @@ class Document(QtCore.QObject):
         self._autosaved_index = 0
         self.image_changed.emit()
         self.prob_changed.emit()
-        self.preview_changed.emit()
         self._emit_full()
         self.set_reference_dir(reference_dir)
         self.dirty_changed.emit(False)
@@ -186,7 +185,6 @@ class Document(QtCore.QObject):
     def set_preview(self, result: Any, params: PreprocessParams) -> None:
         self.preview = result
         self.preview_params = params
-        self.preview_changed.emit()
 
     def set_prediction(self, prob: np.ndarray, mask: np.ndarray, threshold: float,
                        model: ModelInfo, patch: MaskPatch | None = None,
@@ -242,6 +240,11 @@ class Document(QtCore.QObject):
                 reset = True
         return ops, pixels, reset
 
+    def add_sidecar_field(self, key: str, provider: Callable[[], Any]) -> None:
+        """Write ``provider()`` (JSON-serialisable; None = leave out) under ``key`` in every
+        saved sidecar (e.g. a panel's measurements of the mask being saved)."""
+        self._sidecar_fields[key] = provider
+
     def label_meta_for_save(self, params: PreprocessParams | None) -> labels.LabelMeta:
         """Sidecar for the current state (model, settings, hand edits)."""
         assert self.image is not None
@@ -262,6 +265,7 @@ class Document(QtCore.QObject):
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
             source="model" if from_model else "manual",
+            extras={k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None},
         )
 
     def save(self, params: PreprocessParams | None) -> tuple[Path, Path]:

@@ -182,6 +182,10 @@ class EditController(QtCore.QObject):
         }
         self.active = "pan"
 
+    def add_tool(self, tool: Tool) -> None:
+        """Register a tool under ``tool.name`` (activate it with :meth:`set_tool`)."""
+        self.tools[tool.name] = tool
+
     @property
     def tool(self) -> Tool | None:
         return self.tools.get(self.active)

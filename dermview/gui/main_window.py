@@ -110,8 +110,15 @@ class MainWindow(QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(1500, lambda: None if self._closing else self.segmenter.probe())
 
     # ========================================================================== construction
+    def add_panel(self, key: str, title: str, widget: QtWidgets.QWidget,
+                  area: Area = Area.RightDockWidgetArea) -> QtWidgets.QDockWidget:
+        """Add a side panel (dock, scrollable, listed in the View menu) after start-up."""
+        dock = self._dock(key, title, widget, area, scroll=True)
+        self.menus[3][1].addAction(dock.toggleViewAction())
+        return dock
+
     def _dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: Area,
-              scroll: bool = False) -> None:
+              scroll: bool = False) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
         if scroll:
@@ -128,6 +135,7 @@ class MainWindow(QtWidgets.QMainWindow):
             dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
+        return dock
 
     def _connect(self) -> None:
         d, s, sp, tp = self.doc, self.settings, self.seg_panel, self.tools_panel
