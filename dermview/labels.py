@@ -142,6 +142,7 @@ class LabelMeta:
         mask_sha256: SHA-256 of the PNG bytes, set by :func:`save_label` (detects a PNG and
             sidecar that do not belong together).
         lesion_pixels: number of lesion pixels, set by :func:`save_label`.
+        engine: inference engine that ran the model (``"onnx"``, ``"torch"``; "" = none).
     """
 
     image_sha256: str
@@ -160,6 +161,7 @@ class LabelMeta:
     source: str = "model"
     mask_sha256: str | None = None
     lesion_pixels: int | None = None
+    engine: str = ""
 
     def __post_init__(self) -> None:
         if self.source not in ("model", "manual", "imported"):
