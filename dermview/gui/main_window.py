@@ -198,7 +198,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_segment_panel(self, device: str | None) -> None:
         self.seg_panel = SegmentPanel(self.settings)
-        for name in ("device_combo", "segment_button", "cancel_button", "seg_progress",
+        for name in ("device_combo", "engine_combo", "segment_button", "cancel_button", "seg_progress",
                      "threshold_slider", "threshold_label", "opacity_slider", "filled_radio",
                      "outline_radio", "mask_check", "heat_check", "ref_check", "diff_check",
                      "auto_check", "model_label"):
@@ -249,6 +249,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.auto_check.toggled.connect(lambda v: self.settings.set("auto_segment", v))
         self.device_combo.currentIndexChanged.connect(
             lambda _i: self.settings.set("device", self.device))
+        self.engine_combo.currentIndexChanged.connect(
+            lambda _i: self.settings.set("engine", self.engine_combo.currentData()))
         self.radius_spin.valueChanged.connect(self.edit.set_radius)
         self.edit.radius_changed.connect(self._on_radius)
         self.edit.tool_changed.connect(self._set_tool_ui)
@@ -607,7 +609,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # The full-size preview already holds this image preprocessed with these settings.
         done = self.doc.preview if self.doc.preview_params == params else None
         payload = {"rgb": self.doc.image, "params": params, "preprocessed": done,
-                   "device": self.device,
+                   "device": self.device, "engine": self.engine_combo.currentData(),
                    "weights": self.weights, "threshold": self.threshold_slider.value() / 100,
                    "base_mask": self.doc.mask.copy(), "fill": FILL_ALPHA,
                    "outline": self.outline_radio.isChecked()}
@@ -646,6 +648,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_preprocessed(res.preprocessed, res.params,
                                     res.preprocessed.timings.get("total", 0.0), out["display"])
         info = ModelInfo(name=out["name"], sha256=out["sha256"], device=out["device"],
+                         engine=out["engine"],
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings))
         base_version, outline = self._seg_base
@@ -673,7 +676,7 @@ class MainWindow(QtWidgets.QMainWindow):
         m = self.doc.model
         if not m.name:
             return "No segmentation yet"
-        where = f" on {m.device}" if m.device else ""
+        where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
         took = f" · {m.timings.get('total', 0):.2f} s" if m.timings else ""
         return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…"
 

@@ -23,6 +23,14 @@ class SegmentPanel(QtWidgets.QWidget):
             self.device_combo.addItem(text, key)
         self.device_combo.setToolTip("Compute device for the model")
         form.addRow("Device", self.device_combo)
+        self.engine_combo = QtWidgets.QComboBox()
+        for text, key in (("Auto", "auto"), ("ONNX Runtime (CPU)", "onnx"), ("PyTorch", "torch")):
+            self.engine_combo.addItem(text, key)
+        self.engine_combo.setToolTip("Inference engine: Auto = ONNX Runtime on the CPU, "
+                                     "PyTorch on the GPU")
+        self.engine_combo.setCurrentIndex(
+            max(0, self.engine_combo.findData(str(settings.get("engine", "auto") or "auto"))))
+        form.addRow("Engine", self.engine_combo)
         row = QtWidgets.QHBoxLayout()
         self.segment_button = QtWidgets.QPushButton(icon("segment"), "Segment")
         self.segment_button.setToolTip("Run the model on this image (Ctrl+R)")

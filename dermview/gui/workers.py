@@ -109,12 +109,12 @@ class PreviewWorker(_Worker):
 class SegmentWorker(_Worker):
     """Loads the model once per device and segments full-resolution images.
 
-    Payload: dict with ``rgb``, ``params`` (PreprocessParams or None), ``device``,
+    Payload: dict with ``rgb``, ``params`` (PreprocessParams or None), ``device``, ``engine``,
     ``weights`` (path or None), ``threshold`` (float or None = the model's default), and for
     the display ``base_mask`` (the working mask when the job started), ``fill`` and
     ``outline`` (mask overlay style).
     Result: dict with ``result`` (:class:`dermview.segmentation.SegmentationResult`), ``name``,
-    ``sha256``, ``device``, ``seconds``, and display material made off the GUI thread:
+    ``sha256``, ``device``, ``engine``, ``seconds``, and display material made off the GUI thread:
     ``patch`` (``base_mask`` → new mask, compacted, or None), ``mask_alpha``, ``heat`` and
     ``display`` (see :func:`preprocessed_display`; None without preprocessing).
     """
@@ -141,7 +141,8 @@ class SegmentWorker(_Worker):
         from dermview.segmentation import segment_image
 
         self.check(job)
-        seg = Segmenter.load(payload.get("weights"), payload.get("device") or "auto")
+        seg = Segmenter.load(payload.get("weights"), payload.get("device") or "auto",
+                             engine=payload.get("engine") or "auto")
         self.check(job)
         self.progress.emit(job, 30, "Removing frame and hair…" if payload.get("params")
                            else "Segmenting…")
@@ -159,7 +160,7 @@ class SegmentWorker(_Worker):
             patch = editing.diff_patch(base, result.mask)
             patch = patch.compact() if patch is not None else None
         out = {"result": result, "name": seg.name, "sha256": seg.weights_sha256,
-               "device": seg.device, "default_threshold": seg.threshold, "patch": patch,
+               "device": seg.device, "engine": seg.engine_name, "default_threshold": seg.threshold, "patch": patch,
                "mask_alpha": render.mask_alpha(result.mask, payload.get("fill", 110),
                                                bool(payload.get("outline", False))),
                "heat": render.heatmap(result.prob),
