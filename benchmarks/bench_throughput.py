@@ -40,10 +40,9 @@ CONFIGS: dict[str, list[str]] = {
     "jobs_1": ["--jobs", "1"],  # one thread, one image at a time
     "jobs_2": ["--jobs", "2"],  # network 1 thread + 1 preparing thread
     "jobs_3": ["--jobs", "3"],  # network 2 threads + 1 preparing thread
-    "jobs_4": ["--jobs", "4"],  # network 2 threads + 2 preparing threads
     "torch_jobs_1": ["--engine", "torch", "--jobs", "1"],  # before: torch eager, 1 thread
 }
-THREAD_CONFIGS = ("jobs_1", "jobs_2", "jobs_3", "jobs_4")
+THREAD_CONFIGS = ("jobs_1", "jobs_2", "jobs_3")
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -90,15 +89,20 @@ def run_segment(images: Path, out: Path, extra: list[str],
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=_env(), cwd=ROOT)
     samples: list[tuple[int, float]] = []
-    if sample_rss:
-        ps = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                rss = ps.memory_info().rss / 1e6
-                done = sum(1 for _ in out.glob("*_segmentation.png")) if out.is_dir() else 0
-                samples.append((done, round(rss, 1)))
-            time.sleep(0.25)
-    stdout, _ = proc.communicate()
+    try:
+        if sample_rss:
+            ps = psutil.Process(proc.pid)
+            while proc.poll() is None:
+                with contextlib.suppress(psutil.Error):
+                    rss = ps.memory_info().rss / 1e6
+                    done = sum(1 for _ in out.glob("*_segmentation.png")) if out.is_dir() else 0
+                    samples.append((done, round(rss, 1)))
+                time.sleep(0.25)
+        stdout, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stdout[-500:]}")
@@ -110,7 +114,13 @@ def run_segment(images: Path, out: Path, extra: list[str],
 
 @contextlib.contextmanager
 def busy_loops(n: int):
-    """Start ``n`` busy-loop processes; stop them on exit."""
+    """Start ``n`` busy-loop processes; stop them on exit (also on SIGTERM)."""
+    import signal
+
+    def stop(_sig, _frame):
+        raise SystemExit(143)
+
+    old = signal.signal(signal.SIGTERM, stop)
     procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
     try:
         time.sleep(1.0)
@@ -120,6 +130,7 @@ def busy_loops(n: int):
             p.kill()
         for p in procs:
             p.wait()
+        signal.signal(signal.SIGTERM, old)
 
 
 def bench_condition(images: Path, tmp: Path, count: int, repeats: int) -> dict:
@@ -128,6 +139,8 @@ def bench_condition(images: Path, tmp: Path, count: int, repeats: int) -> dict:
         order = list(CONFIGS) if r % 2 == 0 else list(reversed(CONFIGS))
         for name in order:
             runs[name].append(run_segment(images, tmp / f"out_{name}", CONFIGS[name]))
+            print(f"  {name}: {runs[name][-1]['wall_s']} s  {runs[name][-1]['line']}",
+                  file=sys.stderr, flush=True)
     out = {}
     for name, rs in runs.items():
         wall = statistics.median(r["wall_s"] for r in rs)
@@ -186,14 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_s)
         folder = tmp / "images"
         names = make_images(args.data, folder, args.images)
+        if args.memory_images:  # first: the run the others' numbers do not depend on
+            result["memory"] = bench_memory(folder, names, tmp, args.memory_images)
+            _save(args.json, result)
         result["load_average_before_idle"] = [round(x, 2) for x in os.getloadavg()]
         result["idle"] = bench_condition(folder, tmp, args.images, args.repeats)
+        _save(args.json, result)
         with busy_loops(args.busy):
             result["load_average_before_busy"] = [round(x, 2) for x in os.getloadavg()]
             result["busy"] = bench_condition(folder, tmp, args.images, args.repeats)
         result["load_average_after_busy"] = [round(x, 2) for x in os.getloadavg()]
-        if args.memory_images:
-            result["memory"] = bench_memory(folder, names, tmp, args.memory_images)
     print(json.dumps(result, indent=2))
     print(f"\n{args.images} images, 256-512 px, {os.cpu_count()} CPUs; load average before: "
           f"idle {result['load_average_before_idle'][0]}, busy "
@@ -212,10 +227,15 @@ def main(argv: list[str] | None = None) -> int:
         m = result["memory"]
         print(f"memory: {m['images']} images, peak RSS {m['peak_rss_mb']} MB; first 10 % "
               f"{m['peak_first_10pct_mb']} MB, last half {m['peak_last_50pct_mb']} MB")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _save(args.json, result)
     return 0
+
+
+def _save(path: Path | None, result: dict) -> None:
+    """Write the results so far (a long run keeps what it measured)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
