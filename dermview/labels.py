@@ -202,6 +202,7 @@ class LabelMeta:
         review_comment: the reviewer's free-text comment.
         extras: further top-level sidecar keys (written flat beside the others; unknown keys
             of a sidecar that is read land here), e.g. lesion measurements.
+        engine: inference engine that ran the model (``"onnx"``, ``"torch"``; "" = none).
     """
 
     image_sha256: str
@@ -223,6 +224,7 @@ class LabelMeta:
     review_state: str | None = None
     review_comment: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    engine: str = ""
 
     def __post_init__(self) -> None:
         if self.source not in ("model", "manual", "imported"):

@@ -359,6 +359,23 @@ def test_brush_size_keys_and_operations(make_window, data, qtbot):
 
 
 # ------------------------------------------------------------------------------- saving
+def test_engine_choice_is_used_shown_saved_and_remembered(make_window, data, qtbot):
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    combo = win.seg_panel.engine_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "onnx", "torch"]
+    combo.setCurrentIndex(combo.findData("torch"))
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    assert win.doc.model.engine == "torch" and "(torch)" in win.seg_panel.model_label.text()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["engine"] == "torch"
+    settings = win.settings
+    win.close()
+    assert settings.get("engine") == "torch"
+
+
 def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtbot,
                                                           model_name):
     img = data / "IMD009.jpg"

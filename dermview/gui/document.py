@@ -33,6 +33,7 @@ class ModelInfo:
     name: str = ""
     sha256: str = ""
     device: str = ""
+    engine: str = ""
     params: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -142,6 +143,7 @@ class Document(QtCore.QObject):
                 self.threshold = float(meta["threshold"])
             self.model = ModelInfo(name=str(meta.get("model_name", "")),
                                    sha256=str(meta.get("model_sha256", "")),
+                                   engine=str(meta.get("engine", "")),
                                    params=meta.get("preprocess_params"))
         else:
             self.mask = np.zeros(shape, bool)
@@ -258,7 +260,7 @@ class Document(QtCore.QObject):
             image_sha256=self.image_sha256(),
             image_size=(w, h),
             model_name=self.model.name,
-            model_sha256=self.model.sha256,
+            model_sha256=self.model.sha256, engine=self.model.engine,
             preprocess_params=used_params,
             threshold=self.threshold if from_model else None,
             edited=(ops + prev_ops) > 0 or prev_edited,

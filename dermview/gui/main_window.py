@@ -67,6 +67,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.seg_panel = SegmentPanel(s.get_int("overlay_opacity", 80),
                                       s.get_bool("outline", False), s.get_bool("auto_segment", False))
         self.seg_panel.set_device(device or str(s.get("device", "auto") or "auto"))
+        self.seg_panel.set_engine(str(s.get("engine", "auto") or "auto"))
         self.edit = EditController(self.doc, [self.before, self.after], self)
         self.edit.set_radius(s.get_int("brush_radius", 15))
         self.tools_panel = ToolsPanel(self.edit.radius)
@@ -150,6 +151,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
+        sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.metric_label.setText)
         self.status.cancel_clicked.connect(self.segmenter.cancel)
         for ctl in (self.segmenter, self.saving, self.session):

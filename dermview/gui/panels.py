@@ -23,7 +23,7 @@ class SegmentPanel(QtWidgets.QWidget):
         opacity_changed(float): overlay opacity in [0, 1].
         outline_changed(bool): outline (True) or filled mask.
         layers_changed(dict): ``{layer: visible}`` for :data:`LAYERS`.
-        auto_changed(bool), device_changed(str)
+        auto_changed(bool), device_changed(str), engine_changed(str)
     """
 
     segment_clicked = QtCore.Signal()
@@ -34,6 +34,7 @@ class SegmentPanel(QtWidgets.QWidget):
     layers_changed = QtCore.Signal(dict)
     auto_changed = QtCore.Signal(bool)
     device_changed = QtCore.Signal(str)
+    engine_changed = QtCore.Signal(str)
 
     def __init__(self, opacity: int = 80, outline: bool = False, auto: bool = False,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -44,6 +45,12 @@ class SegmentPanel(QtWidgets.QWidget):
             self.device_combo.addItem(text, key)
         self.device_combo.setToolTip("Compute device for the model")
         form.addRow("Device", self.device_combo)
+        self.engine_combo = QtWidgets.QComboBox()
+        for text, key in (("Auto", "auto"), ("ONNX Runtime (CPU)", "onnx"), ("PyTorch", "torch")):
+            self.engine_combo.addItem(text, key)
+        self.engine_combo.setToolTip("Inference engine: Auto = ONNX Runtime on the CPU, "
+                                     "PyTorch on the GPU")
+        form.addRow("Engine", self.engine_combo)
         row = QtWidgets.QHBoxLayout()
         self.segment_button = QtWidgets.QPushButton(icon("segment"), "Segment")
         self.segment_button.setToolTip("Run the model on this image (Ctrl+R)")
@@ -111,6 +118,8 @@ class SegmentPanel(QtWidgets.QWidget):
         self.auto_check.toggled.connect(self.auto_changed)
         self.device_combo.currentIndexChanged.connect(
             lambda _i: self.device_changed.emit(self.device))
+        self.engine_combo.currentIndexChanged.connect(
+            lambda _i: self.engine_changed.emit(self.engine))
 
     def _layer_checks(self) -> tuple[QtWidgets.QCheckBox, ...]:
         return self.mask_check, self.heat_check, self.ref_check, self.diff_check
@@ -119,6 +128,10 @@ class SegmentPanel(QtWidgets.QWidget):
     @property
     def device(self) -> str:
         return str(self.device_combo.currentData())
+
+    @property
+    def engine(self) -> str:
+        return str(self.engine_combo.currentData())
 
     @property
     def threshold(self) -> float:
@@ -140,6 +153,11 @@ class SegmentPanel(QtWidgets.QWidget):
         """Select ``auto``, ``cpu`` or ``cuda`` (unknown: auto)."""
         i = self.device_combo.findData((name or "auto").lower())
         self.device_combo.setCurrentIndex(max(i, 0))
+
+    def set_engine(self, name: str) -> None:
+        """Select ``auto``, ``onnx`` or ``torch`` (unknown: auto)."""
+        i = self.engine_combo.findData((name or "auto").lower())
+        self.engine_combo.setCurrentIndex(max(i, 0))
 
     def set_cuda(self, ok: bool, reason: str) -> None:
         """Grey out CUDA with the reason when it is not available."""

@@ -118,6 +118,7 @@ class SegmentJob:
         rgb: ``uint8 (H, W, 3)`` image.
         params: preprocessing; ``FROM_MODEL`` = as the model was trained; ``None`` = none.
         device: ``auto``, ``cpu`` or ``cuda``.
+        engine: ``auto``, ``onnx`` or ``torch`` (:mod:`dermview.model.engines`).
         weights: weights file, ``None`` = the bundled default.
         threshold: probability threshold in [0, 1]; ``None`` = the model's default.
         base_mask: the working mask when the job started (the undo patch is made against it).
@@ -131,6 +132,7 @@ class SegmentJob:
     rgb: np.ndarray
     params: Any
     device: str = "auto"
+    engine: str = "auto"
     weights: str | None = None
     threshold: float | None = None
     base_mask: np.ndarray | None = None
@@ -148,7 +150,7 @@ class SegmentResult:
     Attributes:
         job: the job.
         result: :class:`dermview.segmentation.SegmentationResult` (prob, mask, threshold, ...).
-        name, sha256, device, default_threshold: the model that ran.
+        name, sha256, device, engine, default_threshold: the model that ran.
         patch: compact :class:`~dermview.editing.MaskPatch` ``base_mask`` → mask, or None.
         mask_alpha, heat: overlay buffers made off the GUI thread (see :mod:`render`).
         display: :func:`preprocessed_display` of the preprocessing, or None.
@@ -160,6 +162,7 @@ class SegmentResult:
     name: str
     sha256: str
     device: str
+    engine: str
     default_threshold: float
     patch: Any
     mask_alpha: np.ndarray
@@ -198,7 +201,7 @@ class SegmentWorker(_Worker):
         from dermview.segmentation import segment_image
 
         self.check(job_id)
-        seg = Segmenter.load(job.weights, job.device or "auto")
+        seg = Segmenter.load(job.weights, job.device or "auto", engine=job.engine or "auto")
         self.check(job_id)
         self.progress.emit(job_id, 30, "Removing frame and hair…" if job.params is not None
                            else "Segmenting…")
@@ -212,7 +215,7 @@ class SegmentWorker(_Worker):
             patch = patch.compact() if patch is not None else None
         out = SegmentResult(
             job=job, result=result, name=seg.name, sha256=seg.weights_sha256, device=seg.device,
-            default_threshold=seg.threshold, patch=patch,
+            engine=seg.engine_name, default_threshold=seg.threshold, patch=patch,
             mask_alpha=render.mask_alpha(result.mask, job.fill, job.outline),
             heat=render.heatmap(result.prob),
             display=(preprocessed_display(result.preprocessed)

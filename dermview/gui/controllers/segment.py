@@ -102,6 +102,7 @@ class SegmentController(QtCore.QObject):
         # The full-size preview already holds this image preprocessed with these settings.
         done = doc.preview if doc.preview_params == params else None
         job = SegmentJob(path=doc.path, rgb=doc.image, params=params, device=self.device,
+                         engine=self.panel.engine,
                          weights=self.weights, threshold=self.panel.threshold,
                          base_mask=doc.mask.copy(), base_version=doc.mask_version,
                          outline=self.overlays.outline, fill=FILL_ALPHA, preprocessed=done,
@@ -136,7 +137,7 @@ class SegmentController(QtCore.QObject):
             # Its own time: segmentation may have reused the preview's result (0 s here).
             self.preview.show(res.preprocessed, res.params,
                               res.preprocessed.timings.get("total", 0.0), out.display)
-        info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device,
+        info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device, engine=out.engine,
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings))
         alpha = out.mask_alpha if job.outline == self.overlays.outline else None
@@ -153,7 +154,7 @@ class SegmentController(QtCore.QObject):
         m = self.doc.model
         if not m.name:
             return "No segmentation yet"
-        where = f" on {m.device}" if m.device else ""
+        where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
         took = f" · {m.timings.get('total', 0):.2f} s" if m.timings else ""
         return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…"
 
