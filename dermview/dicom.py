@@ -17,9 +17,12 @@ Qt-free; pydicom is imported only when a DICOM file is actually read.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ __all__ = [
     "DicomRef",
     "ImageInfo",
     "is_dicom",
+    "quiet",
     "read_dicom",
     "read_header",
 ]
@@ -95,6 +99,26 @@ class ImageInfo:
         return math.sqrt(self.pixel_spacing_mm[0] * self.pixel_spacing_mm[1])
 
 
+def _drop(_record: logging.LogRecord) -> bool:
+    return False
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence pydicom's and highdicom's warnings and log records for the duration (they
+    may quote element values, patient names included). Other loggers are untouched."""
+    loggers = [logging.getLogger(name) for name in ("pydicom", "highdicom")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.addFilter(_drop)
+        try:
+            yield
+        finally:
+            for logger in loggers:
+                logger.removeFilter(_drop)
+
+
 def is_dicom(data: bytes, path: Path) -> bool:
     """True for a DICOM Part 10 file (``DICM`` at byte 128) or a ``.dcm``/``.dicom`` name."""
     return data[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES
@@ -105,8 +129,7 @@ def _dcmread(data: bytes, path: Path, stop_before_pixels: bool = False) -> Any:
     from pydicom.errors import InvalidDicomError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom's warnings may quote patient data
+        with quiet():
             ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
             ds.file_meta.TransferSyntaxUID  # noqa: B018 - raises on a cut-off meta header
     except InvalidDicomError:
@@ -151,6 +174,10 @@ def _check_image(ds: Any, path: Path, max_pixels: int) -> None:
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     if rows < 1 or cols < 1:
         raise ImageReadError(f"{path.name} has no pixels ({cols}×{rows})")
+    samples, bits = int(ds.get("SamplesPerPixel", 1) or 1), int(ds.get("BitsAllocated", 8) or 8)
+    if samples not in (1, 3) or bits not in (1, 8, 16):
+        raise ImageReadError(f"{path.name} has an unsupported pixel layout ({samples} samples "
+                             f"of {bits} bits per pixel)")
     if rows * cols > max_pixels:
         raise ImageTooLargeError(
             f"{path.name} is {cols}×{rows} pixels ({rows * cols / 1e6:.0f} MP); the limit is "
@@ -195,8 +222,7 @@ def _decode(ds: Any, path: Path) -> tuple[np.ndarray, str]:
     from pydicom.pixels import get_decoder
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             arr = _pillow_jpeg(ds, path)
             if arr is not None:
                 return arr, "RGB" if arr.ndim == 3 else "MONOCHROME2"
@@ -231,8 +257,7 @@ def _to_rgb(arr: np.ndarray, pi: str, ds: Any, path: Path) -> np.ndarray:
     if pi == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             lut = apply_color_lut(arr, ds)
         lut_bits = 8 if lut.dtype == np.uint8 else 16
         return _scale(lut, lut_bits)
@@ -262,6 +287,17 @@ def _spacing(ds: Any) -> tuple[tuple[float, float] | None, str]:
     return None, ""
 
 
+def _reference(ds: Any) -> DicomRef:
+    return DicomRef(
+        study_instance_uid=str(ds.get("StudyInstanceUID", "")),
+        series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        transfer_syntax_uid=str(ds.file_meta.TransferSyntaxUID),
+        photometric_interpretation=str(ds.get("PhotometricInterpretation", "")),
+    )
+
+
 def read_dicom(data: bytes, path: Path, max_pixels: int) -> tuple[np.ndarray, ImageInfo]:
     """Decode a DICOM photograph.
 
@@ -280,22 +316,22 @@ def read_dicom(data: bytes, path: Path, max_pixels: int) -> tuple[np.ndarray, Im
         ImageTooLargeError: more than ``max_pixels`` pixels.
     """
     ds = _dcmread(data, path)
-    _check_image(ds, path, max_pixels)
-    arr, pi = _decode(ds, path)
-    rgb = _to_rgb(arr, pi, ds, path)
-    expected = (int(ds.Rows), int(ds.Columns))
-    if rgb.shape[:2] != expected:
-        raise ImageReadError(f"{path.name} is damaged (decoded size differs from its header)")
-    spacing, source = _spacing(ds)
-    ref = DicomRef(
-        study_instance_uid=str(ds.get("StudyInstanceUID", "")),
-        series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
-        sop_class_uid=str(ds.get("SOPClassUID", "")),
-        transfer_syntax_uid=str(ds.file_meta.TransferSyntaxUID),
-        photometric_interpretation=str(ds.get("PhotometricInterpretation", "")),
-    )
+    try:  # pydicom parses elements when first used: a damaged one raises here
+        with quiet():
+            _check_image(ds, path, max_pixels)
+            arr, pi = _decode(ds, path)
+            rgb = _to_rgb(arr, pi, ds, path)
+            if rgb.shape[:2] != (int(ds.Rows), int(ds.Columns)):
+                raise ImageReadError(f"{path.name} is damaged (decoded size differs from its "
+                                     "header)")
+            info = ImageInfo(*_spacing(ds), _reference(ds))
+    except (ImageReadError, ImageTooLargeError):
+        raise
+    except MemoryError:
+        raise ImageReadError(f"{path.name} is damaged: it asks for too much memory") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged element is a bad file
+        raise ImageReadError(f"{path.name} is a damaged DICOM file ({type(exc).__name__})") from None
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if not (rgb.flags.writeable and rgb.flags.owndata):
         rgb = rgb.copy()
-    return rgb, ImageInfo(spacing, source, ref)
+    return rgb, info

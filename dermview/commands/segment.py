@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write <stem>_segmentation.json (provenance: image and model "
                              "SHA-256, threshold, preprocessing) as the desktop app does; "
                              "--out DIR is then a labels folder the app can open")
+    parser.add_argument("--dicom-seg", action="store_true",
+                        help="also write <stem>_segmentation.dcm, a DICOM SEG referencing the "
+                             "image (a DICOM source, else <stem>_image.dcm written beside it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.errors import DermviewError
+    from dermview.exchange.dicom_seg import dicom_seg_targets, write_dicom_seg
     from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
     from dermview.labels import LabelMeta, image_sha256, save_label
     from dermview.model.inference import Segmenter
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         targets = [mask_path]
         targets += [prob_path] if args.save_prob else []
         targets += [json_path] if args.sidecar else []
+        targets += dicom_seg_targets(img, out) if args.dicom_seg else []
         existing = [p.name for p in targets if p.exists()]
         if existing and not args.overwrite:
             report(str(img), f"{', '.join(existing)} already exists in {out} (use --overwrite)")
@@ -83,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
                 save_label(img, res.mask, meta, labels_dir=out)
             else:
                 save_mask(mask_path, res.mask)
+            if args.dicom_seg:
+                write_dicom_seg(img, res.mask, out, rgb=rgb, model_name=seg.name,
+                                model_sha256=seg.weights_sha256)
             del rgb
             if args.save_prob:
                 prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)

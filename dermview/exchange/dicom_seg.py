@@ -26,7 +26,7 @@ from dermview import __version__
 from dermview.errors import ImageReadError, MaskError, WriteError
 from dermview.io import atomic_write_bytes
 
-__all__ = ["SEG_SUFFIX", "SC_SUFFIX", "seg_paths", "build_segmentation", "build_secondary_capture",
+__all__ = ["SEG_SUFFIX", "SC_SUFFIX", "seg_paths", "dicom_seg_targets", "build_segmentation", "build_secondary_capture", "secondary_capture_uid",
            "write_dicom_seg", "read_dicom_seg"]
 
 #: ``<stem>`` + this is the SEG file; ``<stem>`` + :data:`SC_SUFFIX` the secondary capture.
@@ -47,6 +47,11 @@ def seg_paths(image_path: Path, out_dir: Path) -> tuple[Path, Path | None]:
     except OSError:
         head = b""
     return seg, None if is_dicom(head, image_path) else out_dir / f"{image_path.stem}{SC_SUFFIX}"
+
+
+def dicom_seg_targets(image_path: Path, out_dir: Path) -> list[Path]:
+    """The files :func:`write_dicom_seg` writes for an image (for existence checks)."""
+    return [p for p in seg_paths(image_path, out_dir) if p is not None]
 
 
 def _segment_description(model_name: str, model_sha256: str, edited: bool) -> Any:
@@ -100,6 +105,14 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
     return seg
 
 
+def secondary_capture_uid(image_sha256: str, kind: str = "image") -> str:
+    """The UID (``kind``: study, series or image) of the secondary capture of the image whose
+    file has SHA-256 ``image_sha256``: the same image always gets the same UIDs."""
+    from pydicom.uid import generate_uid
+
+    return generate_uid(entropy_srcs=[image_sha256, kind])
+
+
 def build_secondary_capture(rgb: np.ndarray, image_sha256: str) -> Any:
     """A Secondary Capture dataset of an RGB ``uint8`` ``(H, W, 3)`` image in a new study.
 
@@ -107,10 +120,9 @@ def build_secondary_capture(rgb: np.ndarray, image_sha256: str) -> Any:
     are present and empty (a JPEG carries none); orientation and laterality are unknown.
     """
     import highdicom as hd
-    from pydicom.uid import generate_uid
 
     def uid(kind: str) -> str:
-        return generate_uid(entropy_srcs=[image_sha256, kind])
+        return secondary_capture_uid(image_sha256, kind)
 
     sc = hd.sc.SCImage(
         pixel_array=np.ascontiguousarray(rgb, dtype=np.uint8), photometric_interpretation="RGB",
@@ -149,6 +161,7 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
         ImageReadError: the image cannot be read. MaskError: the mask does not fit it.
         WriteError: a file cannot be written.
     """
+    from dermview.dicom import quiet
     from dermview.labels import image_sha256
 
     image_path, out_dir = Path(image_path), Path(out_dir)
@@ -163,17 +176,21 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
             from dermview.io import load_image
 
             rgb = load_image(image_path)
-        sc = source = build_secondary_capture(rgb, image_sha256(image_path))
+        with quiet():
+            sc = source = build_secondary_capture(rgb, image_sha256(image_path))
     try:
-        seg_bytes = _dicom_bytes(build_segmentation(
-            mask, source, model_name=model_name, model_sha256=model_sha256, edited=edited))
+        with quiet():
+            seg_bytes = _dicom_bytes(build_segmentation(
+                mask, source, model_name=model_name, model_sha256=model_sha256, edited=edited))
     except (MaskError, ImageReadError):
         raise
     except (ValueError, TypeError, AttributeError) as exc:  # highdicom refuses the source
         raise WriteError(f"Cannot write a DICOM SEG for {image_path.name}: {exc}") from None
     written = []
     if sc is not None and sc_path is not None:
-        atomic_write_bytes(sc_path, _dicom_bytes(sc))
+        with quiet():
+            sc_bytes = _dicom_bytes(sc)
+        atomic_write_bytes(sc_path, sc_bytes)
         written.append(sc_path)
     atomic_write_bytes(seg_path, seg_bytes)
     return [seg_path, *written]
@@ -202,17 +219,21 @@ def read_dicom_seg(path: str | Path) -> tuple[np.ndarray, str]:
     import highdicom as hd
     import pydicom
 
+    from dermview.dicom import quiet
+
     path = Path(path)
     try:
-        ds = pydicom.dcmread(path)
-        _drop_2d_pixel_measures(ds)
-        seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
-        uids = [u[2] for u in seg.get_source_image_uids()]
-        if len(uids) != 1:
-            raise ImageReadError(f"{path.name} segments {len(uids)} images; dermview reads "
-                                 "segmentations of one image")
-        pixels = seg.get_pixels_by_source_instance(
-            source_sop_instance_uids=uids, segment_numbers=[int(seg.get_segment_numbers()[0])])
+        with quiet():
+            ds = pydicom.dcmread(path)
+            _drop_2d_pixel_measures(ds)
+            seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
+            uids = [u[2] for u in seg.get_source_image_uids()]
+            if len(uids) != 1:
+                raise ImageReadError(f"{path.name} segments {len(uids)} images; dermview "
+                                     "reads segmentations of one image")
+            pixels = seg.get_pixels_by_source_instance(
+                source_sop_instance_uids=uids,
+                segment_numbers=[int(seg.get_segment_numbers()[0])])
     except ImageReadError:
         raise
     except FileNotFoundError:
