@@ -112,3 +112,27 @@ def dicom_bytes(rgb: np.ndarray, syntax: str = "explicit", **kw) -> bytes:
         if syntax in ("j2k", "jpeg-ls-near"):
             ds.LossyImageCompression = "01"
     return to_bytes(ds)
+
+
+def dciodvfy(path) -> tuple[list[str], list[str]]:
+    """``(errors, warnings)`` lines of dicom3tools' ``dciodvfy`` on a file; the test is skipped
+    when the tool is missing (``.ci/run`` installs the Debian package dicom3tools)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    tool = shutil.which("dciodvfy")
+    if tool is None:
+        pytest.skip("dciodvfy not installed (Debian package dicom3tools; .ci/run installs it)")
+    proc = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=120)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    return ([ln for ln in lines if ln.startswith("Error")],
+            [ln for ln in lines if ln.startswith("Warning")])
+
+
+def assert_valid_dicom(path) -> list[str]:
+    """dciodvfy finds no error in ``path``; its warnings are returned."""
+    errors, warns = dciodvfy(path)
+    assert errors == [], f"dciodvfy errors in {path}: {errors}"
+    return warns
