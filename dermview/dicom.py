@@ -104,16 +104,17 @@ def _drop(_record: logging.LogRecord) -> bool:
 
 
 @contextlib.contextmanager
-def quiet() -> Iterator[None]:
+def quiet() -> Iterator[list[warnings.WarningMessage]]:
     """Silence pydicom's and highdicom's warnings and log records for the duration (they
-    may quote element values, patient names included). Other loggers are untouched."""
+    may quote element values, patient names included); the warnings are collected in the
+    list yielded, for the caller to inspect, never shown. Other loggers are untouched."""
     loggers = [logging.getLogger(name) for name in ("pydicom", "highdicom")]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         for logger in loggers:
             logger.addFilter(_drop)
         try:
-            yield
+            yield caught
         finally:
             for logger in loggers:
                 logger.removeFilter(_drop)
@@ -124,14 +125,34 @@ def is_dicom(data: bytes, path: Path) -> bool:
     return data[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES
 
 
+def _stopped_early(ds: Any, data: bytes) -> bool:
+    """True when pydicom stopped before the end of the file: it drops an element cut off by
+    the end of the file without a word, so the last element read must end where the file
+    does (trailing zero padding allowed)."""
+    if not ds:
+        return True
+    raw = ds.get_item(max(ds.keys()))
+    if raw is None or getattr(raw, "value_tell", None) is None:
+        return False
+    length = int(raw.length)
+    if length == 0xFFFFFFFF:  # encapsulated pixel data: pydicom warns if its end is missing
+        return False
+    end = int(raw.value_tell) + length
+    return end > len(data) or bool(data[end:].strip(b"\0"))
+
+
 def _dcmread(data: bytes, path: Path, stop_before_pixels: bool = False) -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        with quiet():
+        with quiet() as caught:
             ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
             ds.file_meta.TransferSyntaxUID  # noqa: B018 - raises on a cut-off meta header
+        if len(ds) == 0 or any("end of file" in str(w.message).lower() for w in caught):
+            raise EOFError  # pydicom returns what it read before the end
+        if not stop_before_pixels and _stopped_early(ds, data):
+            raise EOFError
     except InvalidDicomError:
         raise ImageReadError(f"{path.name} is not a readable DICOM file (no DICOM header)") from None
     except (EOFError, AttributeError):
