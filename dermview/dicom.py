@@ -58,6 +58,9 @@ READABLE_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture",
 }
 
+#: Pixel handler to use where several are installed and pydicom's default is much slower
+#: (JPEG-LS: CharLS decodes a 12 MP image about 6× faster than libjpeg).
+_FASTEST = {"1.2.840.10008.1.2.4.80": ("pyjpegls",), "1.2.840.10008.1.2.4.81": ("pyjpegls",)}
 _JPEG_8BIT = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")  # baseline, extended
 
 
@@ -247,7 +250,10 @@ def _decode(ds: Any, path: Path) -> tuple[np.ndarray, str]:
             arr = _pillow_jpeg(ds, path)
             if arr is not None:
                 return arr, "RGB" if arr.ndim == 3 else "MONOCHROME2"
-            arr, meta = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, index=0)
+            decoder = get_decoder(ds.file_meta.TransferSyntaxUID)
+            plugin = next((p for p in _FASTEST.get(str(ds.file_meta.TransferSyntaxUID), ())
+                           if p in decoder.available_plugins), "")
+            arr, meta = decoder.as_array(ds, index=0, decoding_plugin=plugin)
     except ImageReadError:
         raise
     except MemoryError:
