@@ -87,7 +87,7 @@ def _open_pil(data: bytes, path: Path) -> Image.Image:
             width, height = img.size
     except UnidentifiedImageError:
         raise ImageReadError(
-            f"{path.name} is not a readable image (supported: JPEG, PNG, BMP, TIFF, DICOM)"
+            f"{path.name} is not a readable image (supported: JPEG, PNG, BMP, TIFF)"
         ) from None
     except MemoryError:
         raise ImageReadError(f"{path.name} is damaged: its header asks for too much memory") from None
