@@ -25,23 +25,22 @@ STEMS = ["IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"]
 
 @pytest.fixture
 def folder(samples_dir, tmp_path) -> Path:
-    """The bundled samples with their expert masks saved as dermview labels: IMD002 as a
-    model label, IMD009 corrected by hand, ISIC_0000095 with a review state and confidence
-    (keys a later sidecar version adds), ISIC_0024311 without a label."""
+    """The bundled samples with their expert masks saved as dermview labels: IMD002 as an
+    unreviewed model label, IMD009 corrected by hand, ISIC_0000095 accepted with a comment and
+    a confidence, ISIC_0024311 without a label."""
     images = tmp_path / "images"
     images.mkdir()
     for stem in STEMS:
         shutil.copy(samples_dir / f"{stem}.jpg", images / f"{stem}.jpg")
     for stem in STEMS[:3]:
         mask = load_mask(samples_dir / f"{stem}_segmentation.png")
+        review = {"IMD009": {"review_state": "corrected", "edited": True},
+                  "ISIC_0000095": {"review_state": "accepted", "review_comment": "checked",
+                                   "extras": {"confidence": 0.875}}}.get(stem, {})
         meta = LabelMeta(image_sha256=image_sha256(images / f"{stem}.jpg"),
                          image_size=(mask.shape[1], mask.shape[0]), model_name="tiny",
-                         model_sha256="ab" * 32, edited=stem == "IMD009")
-        _, js = save_label(images / f"{stem}.jpg", mask, meta)
-        if stem == "ISIC_0000095":
-            side = json.loads(js.read_text())
-            side.update(review_state="accepted", confidence=0.875, comment="checked")
-            js.write_text(json.dumps(side))
+                         model_sha256="ab" * 32, **review)
+        save_label(images / f"{stem}.jpg", mask, meta)
     return images
 
 
@@ -72,7 +71,7 @@ def test_coco_export_matches_pycocotools_annToMask(folder, tmp_path, capsys):
                                rows.max() - rows.min() + 1]
     attrs = {a["image_id"]: a["attributes"] for a in coco.dataset["annotations"]}
     by_name = {img["file_name"]: attrs[img["id"]] for img in coco.dataset["images"]}
-    assert by_name["IMD002.jpg"]["review_state"] == "segmented"
+    assert by_name["IMD002.jpg"]["review_state"] == "unreviewed"
     assert by_name["IMD009.jpg"]["review_state"] == "corrected" and by_name["IMD009.jpg"]["edited"]
     expected = {"review_state": "accepted", "confidence": 0.875, "comment": "checked",
                 "model_name": "tiny"}

@@ -53,12 +53,8 @@ def labelled_images(images: Iterable[Path], labels_dir: Path | None,
 
 
 def _review_state(meta: dict[str, Any]) -> str:
-    review = meta.get("review_state", meta.get("review"))
-    if isinstance(review, dict):
-        review = review.get("state")
-    if isinstance(review, str) and review:
-        return review
-    return "corrected" if meta.get("edited") is True else "segmented"
+    review = meta.get("review_state")
+    return review if isinstance(review, str) and review else "unreviewed"
 
 
 def _confidence(meta: dict[str, Any]) -> float | None:
@@ -71,9 +67,9 @@ def _confidence(meta: dict[str, Any]) -> float | None:
 
 
 def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
-    """What a label's sidecar says, for other tools: ``review_state`` (the sidecar's review
-    state when it has one, else ``corrected`` for a hand-edited mask and ``segmented`` for a
-    model's), ``source``, ``edited``, the model's name and SHA-256, and ``confidence``
+    """What a label's sidecar says, for other tools: ``review_state`` (``accepted`` /
+    ``corrected`` by a reviewer, else ``unreviewed``), ``source``, ``edited`` (corrected by
+    hand), the model's name and SHA-256, the reviewer's ``comment``, and ``confidence``
     (estimated Jaccard, 0-1) when the sidecar holds one."""
     meta = meta or {}
     out: dict[str, Any] = {
@@ -87,6 +83,7 @@ def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     confidence = _confidence(meta)
     if confidence is not None:
         out["confidence"] = confidence
-    if isinstance(meta.get("comment"), str) and meta["comment"]:
-        out["comment"] = meta["comment"]
+    comment = meta.get("review_comment")
+    if isinstance(comment, str) and comment:
+        out["comment"] = comment
     return out
