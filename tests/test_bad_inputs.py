@@ -25,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _dicom import dataset as dicom_dataset
+from _dicom import dicom_bytes, to_bytes
 from _encode import cv_bytes, pil_bytes
 from PIL import Image
+from pydicom.encaps import encapsulate
 
 from dermview import io as dio
 from dermview.cli import main
@@ -81,6 +84,27 @@ def _png() -> bytes:
 def _palette_transparent() -> bytes:
     img = Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
     return pil_bytes(img, "PNG", transparency=0)
+
+
+def _dicom_no_pixels() -> bytes:
+    ds = dicom_dataset(_skin())
+    del ds.PixelData
+    return to_bytes(ds)
+
+
+def _dicom_mpeg2() -> bytes:
+    """A file whose transfer syntax (MPEG2 video) no installed pixel handler decodes."""
+    ds = dicom_dataset(_skin())
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"
+    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + bytes(200)])
+    ds["PixelData"].VR = "OB"
+    return to_bytes(ds)
+
+
+def _dicom_frames() -> bytes:
+    ds = dicom_dataset(np.concatenate([_skin()] * 3))
+    ds.Rows, ds.NumberOfFrames = 48, 3
+    return to_bytes(ds)
 
 
 @dataclass(frozen=True)
@@ -147,6 +171,27 @@ IMAGE_CASES = [
     Case("strip-20000x8", "strip.png", lambda: pil_bytes(Image.new("RGB", (20000, 8), (200, 150, 140)), "PNG"),
          "read", shape=(8, 20000)),
     Case("non-ascii-space-path", "dossier é/lésion 1 病变.jpg", _jpeg, "read", shape=(48, 64)),
+    Case("dicom-jpeg", "dms_jpeg.dcm", lambda: dicom_bytes(_skin(), "jpeg"),
+         "read (Dermoscopic Photography, JPEG baseline)", shape=(48, 64)),
+    Case("dicom-jpeg-ls", "dms_jls.dcm", lambda: dicom_bytes(_skin(), "jpeg-ls"),
+         "read (JPEG-LS lossless)", shape=(48, 64)),
+    Case("dicom-j2k", "dms_j2k.dcm", lambda: dicom_bytes(_skin(), "j2k-lossless"),
+         "read (JPEG 2000 lossless)", shape=(48, 64)),
+    Case("dicom-declares-ybr-holds-rgb", "dms_ybr_rgb.dcm",
+         lambda: dicom_bytes(_skin(), "jpeg-rgb-as-ybr"),
+         "read in its real colours (the codestream's)", shape=(48, 64)),
+    Case("dicom-no-pixel-data", "no_pixels.dcm", _dicom_no_pixels, "refused",
+         ImageReadError, ("no_pixels.dcm", "without pixel data")),
+    Case("dicom-unsupported-syntax", "mpeg2.dcm", _dicom_mpeg2, "refused",
+         ImageReadError, ("mpeg2.dcm", "compression dermview cannot decode", "MPEG2")),
+    Case("dicom-multi-frame", "frames.dcm", _dicom_frames, "refused",
+         ImageReadError, ("frames.dcm", "multi-frame", "3 frames")),
+    Case("dicom-truncated", "cut_dicom.dcm",
+         lambda: dicom_bytes(_skin())[: len(dicom_bytes(_skin())) // 2], "refused",
+         ImageReadError, ("cut_dicom.dcm", "truncated")),
+    Case("dicom-truncated-jpeg", "cut_dicom_jpeg.dcm",
+         lambda: dicom_bytes(_skin(), "jpeg")[:-300], "refused",
+         ImageReadError, ("cut_dicom_jpeg.dcm", "truncated")),
 ]
 
 VALID = [c for c in IMAGE_CASES if c.error is None]

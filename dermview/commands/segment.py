@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write <stem>_segmentation.json (provenance: image and model "
                              "SHA-256, threshold, preprocessing) as the desktop app does; "
                              "--out DIR is then a labels folder the app can open")
+    parser.add_argument("--dicom-seg", action="store_true",
+                        help="also write <stem>_segmentation.dcm, a DICOM SEG referencing the "
+                             "image (a DICOM source, else <stem>_image.dcm written beside it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -115,6 +118,10 @@ class _Stages:
         targets = [mask_path]
         targets += [self.out / f"{img.stem}_prob.png"] if a.save_prob else []
         targets += [json_path] if a.sidecar else []
+        if a.dicom_seg:
+            from dermview.exchange.dicom_seg import dicom_seg_targets
+
+            targets += dicom_seg_targets(img, self.out)
         existing = [p.name for p in targets if p.exists()]
         if existing and not a.overwrite:
             raise _Exists(f"{', '.join(existing)} already exists in {self.out} (use --overwrite)")
@@ -132,7 +139,8 @@ class _Stages:
         img, rgb, pre, sha = job
         res = segment_image(rgb, self.seg, params=self.params, threshold=self.args.threshold,
                             clean=not self.args.no_clean, preprocessed=pre)
-        return img, (rgb.shape[1], rgb.shape[0]), res, sha
+        # The DICOM SEG writer needs the pixels (a secondary capture of a non-DICOM source).
+        return img, rgb if self.args.dicom_seg else None, res, sha
 
     def finish(self, job) -> None:
         import numpy as np
@@ -140,7 +148,8 @@ class _Stages:
         from dermview.io import atomic_write_bytes, encode_png, save_mask
         from dermview.labels import LabelMeta, label_paths, save_label
 
-        img, size, res, sha = job
+        img, rgb, res, sha = job
+        size = (res.mask.shape[1], res.mask.shape[0])
         seg = self.seg
         if self.args.sidecar:
             meta = LabelMeta(
@@ -152,6 +161,11 @@ class _Stages:
             save_label(img, res.mask, meta, labels_dir=self.out)
         else:
             save_mask(label_paths(img, self.out)[0], res.mask)
+        if self.args.dicom_seg:
+            from dermview.exchange.dicom_seg import write_dicom_seg
+
+            write_dicom_seg(img, res.mask, self.out, rgb=rgb, model_name=seg.name,
+                            model_sha256=seg.weights_sha256)
         if self.args.save_prob:
             prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
             atomic_write_bytes(self.out / f"{img.stem}_prob.png", encode_png(prob8))

@@ -57,6 +57,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Where labels are saved (default: labels/ beside the image)", "File"),
     ActionSpec("ref_dir", "Reference masks folder…", lambda w: w.session.choose_reference_dir, None,
                "compare", "Compare with ground-truth masks from a folder", "File"),
+    ActionSpec("export_seg", "&Export DICOM SEG…",
+               lambda w: lambda _=False: w.exchange.export_dicom_seg(), None, None,
+               "Write the mask as a DICOM SEG (<stem>_segmentation.dcm) for PACS and clinical "
+               "viewers", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
                "std:SP_ArrowBack", "Previous image", "File"),
     ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",

@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from dermview import __version__, paths
 from dermview.gui import dialogs
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
+from dermview.gui.controllers.exchange import ExchangeController
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
 from dermview.gui.controllers.saving import SaveController
@@ -83,6 +84,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.saving = SaveController(self.doc, s, RecoveryStore(recovery_folder or recovery_dir()),
                                      self.panel.params, self)
         self.worklist.resolver = self.saving.labels_dir_for
+        self.exchange = ExchangeController(self.doc, self.saving.labels_dir_for,
+                                           self.panel.params, self)
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
@@ -154,7 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.metric_label.setText)
         self.status.cancel_clicked.connect(self.segmenter.cancel)
-        for ctl in (self.segmenter, self.saving, self.session):
+        for ctl in (self.segmenter, self.saving, self.session, self.exchange):
             ctl.message.connect(self.statusBar().showMessage)
             ctl.error.connect(self.show_error)
         self.segmenter.progress.connect(self.status.set_progress)
@@ -248,7 +251,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment") or key.startswith("op_"):
+            if key in ("save", "segment", "export_seg") or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)
