@@ -10,12 +10,12 @@
 # file before/after each run.
 #
 # Prints and writes dist/package-test.json: build time, bundle size on disk, archive size,
-# time to --version and self-test wall time. Exit 1 on any failure or an archive over 450 MB.
+# time to --version and self-test wall time. Exit 1 on any failure or an archive over 150 MB.
 # KEEP=1 keeps the temporary folder.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-MAX_ARCHIVE_MB=450
+MAX_ARCHIVE_MB=150
 MAX_SELFTEST_S=5
 
 TMP="$(mktemp -d /tmp/dermview-pkgtest.XXXXXX)"
