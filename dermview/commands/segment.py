@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
             rgb = load_image(img)
             res = segment_image(rgb, seg, params=params, threshold=args.threshold,
                                 clean=not args.no_clean)
+            if args.dicom_seg:  # first: the step most likely to refuse an image
+                write_dicom_seg(img, res.mask, out, rgb=rgb, model_name=seg.name,
+                                model_sha256=seg.weights_sha256)
             if args.sidecar:
                 meta = LabelMeta(
                     image_sha256=image_sha256(img), image_size=(rgb.shape[1], rgb.shape[0]),
@@ -87,9 +90,6 @@ def run(args: argparse.Namespace) -> int:
                 save_label(img, res.mask, meta, labels_dir=out)
             else:
                 save_mask(mask_path, res.mask)
-            if args.dicom_seg:
-                write_dicom_seg(img, res.mask, out, rgb=rgb, model_name=seg.name,
-                                model_sha256=seg.weights_sha256)
             del rgb
             if args.save_prob:
                 prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
