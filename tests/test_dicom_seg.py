@@ -181,3 +181,19 @@ def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
     np.testing.assert_array_equal(load_mask(labels / "b_segmentation.png"), ~case["mask"])
     meta = json.loads((labels / "a_segmentation.json").read_text())
     assert meta["source"] == "imported" and meta["image_sha256"] == image_sha256(images / "a.dcm")
+
+
+def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, tiny_weights,
+                                                        monkeypatch):
+    import highdicom
+
+    def refuse(*_a, **_k):
+        raise RuntimeError("refused by highdicom")
+
+    monkeypatch.setattr(highdicom.seg, "Segmentation", refuse)
+    out = tmp_path / "out"
+    rc = main(["segment", str(case["dcm"]), "--out", str(out), "--weights", str(tiny_weights),
+               "--device", "cpu", "--no-preprocess", "--sidecar", "--dicom-seg"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Cannot write a DICOM SEG for IMD009_dms.dcm" in err
+    assert "Traceback" not in err and list(out.iterdir()) == []

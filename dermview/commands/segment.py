@@ -151,6 +151,11 @@ class _Stages:
         img, rgb, res, sha = job
         size = (res.mask.shape[1], res.mask.shape[0])
         seg = self.seg
+        if self.args.dicom_seg:  # first: the step most likely to refuse an image
+            from dermview.exchange.dicom_seg import write_dicom_seg
+
+            write_dicom_seg(img, res.mask, self.out, rgb=rgb, model_name=seg.name,
+                            model_sha256=seg.weights_sha256)
         if self.args.sidecar:
             meta = LabelMeta(
                 image_sha256=sha, image_size=size,
@@ -161,11 +166,6 @@ class _Stages:
             save_label(img, res.mask, meta, labels_dir=self.out)
         else:
             save_mask(label_paths(img, self.out)[0], res.mask)
-        if self.args.dicom_seg:
-            from dermview.exchange.dicom_seg import write_dicom_seg
-
-            write_dicom_seg(img, res.mask, self.out, rgb=rgb, model_name=seg.name,
-                            model_sha256=seg.weights_sha256)
         if self.args.save_prob:
             prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
             atomic_write_bytes(self.out / f"{img.stem}_prob.png", encode_png(prob8))

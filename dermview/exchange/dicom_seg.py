@@ -184,8 +184,9 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
                 mask, source, model_name=model_name, model_sha256=model_sha256, edited=edited))
     except (MaskError, ImageReadError):
         raise
-    except (ValueError, TypeError, AttributeError) as exc:  # highdicom refuses the source
-        raise WriteError(f"Cannot write a DICOM SEG for {image_path.name}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - highdicom refuses the source (or is incomplete)
+        raise WriteError(f"Cannot write a DICOM SEG for {image_path.name} "
+                         f"({type(exc).__name__}: {exc})") from None
     written = []
     if sc is not None and sc_path is not None:
         with quiet():
