@@ -77,11 +77,12 @@ def annotated_image(rgb: np.ndarray, mask: np.ndarray, analysis: LesionAnalysis,
     return img
 
 
-def color_map_image(rgb: np.ndarray, analysis: LesionAnalysis, longest: int = 450) -> np.ndarray:
+def color_map_image(rgb: np.ndarray, mask: np.ndarray, analysis: LesionAnalysis,
+                    longest: int = 450) -> np.ndarray:
     """RGB ``uint8``: the image greyed, each named lesion pixel painted in its colour's swatch."""
     import cv2
 
-    labels = analysis.color_labels()
+    labels = analysis.color_labels(mask)
     h, w = labels.shape
     f = min(1.0, longest / max(h, w))
     size = (max(1, round(w * f)), max(1, round(h * f)))
@@ -199,7 +200,7 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
     gap = 5 * mm
     w_each = (span - gap) / 2
     bottom = top
-    for i, img in enumerate((annotated_image(rgb, mask, analysis), color_map_image(rgb, analysis))):
+    for i, img in enumerate((annotated_image(rgb, mask, analysis), color_map_image(rgb, mask, analysis))):
         ih, iw = img.shape[:2]
         scale = min(w_each / iw, box_h / ih)
         dw, dh = iw * scale, ih * scale

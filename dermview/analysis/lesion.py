@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from dermview.analysis.asymmetry import Asymmetry, assess_asymmetry
 from dermview.analysis.border import Border, assess_border
 from dermview.analysis.colors import Colors, find_colors, skin_colour, to_lab
 from dermview.analysis.params import COLOR_NAMES, AnalysisParams
-from dermview.analysis.size import Size, measure_size, principal_axes, region
+from dermview.analysis.size import Axes, Size, measure_size, principal_axes, region, scaled_axes
 from dermview.errors import MaskError, ParameterError
 
 #: Stolz's D (differential structures: network, dots, globules, streaks, structureless areas)
@@ -72,8 +72,10 @@ class LesionAnalysis:
     def tds_missing(self) -> str:
         return TDS_MISSING
 
-    def color_labels(self) -> np.ndarray:
-        """The colour map at full size: ``uint8`` ``(H, W)``, 0 = none, k = COLOR_NAMES[k-1]."""
+    def color_labels(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """The colour map at full size: ``uint8`` ``(H, W)``, 0 = none, k = COLOR_NAMES[k-1];
+        brought up from the analysis scale, and clipped to ``mask`` (the analysed ``bool``
+        ``(H, W)`` mask) when given."""
         import cv2
 
         h, w = self.image_shape
@@ -81,15 +83,18 @@ class LesionAnalysis:
         crop = self.colors.labels
         r0, c0 = self.box
         small[r0:r0 + crop.shape[0], c0:c0 + crop.shape[1]] = crop
-        if small.shape == (h, w):
-            return small
-        return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+        full = small if small.shape == (h, w) else cv2.resize(small, (w, h),
+                                                               interpolation=cv2.INTER_NEAREST)
+        if mask is not None:
+            full[~np.asarray(mask, bool)] = 0
+        return full
 
-    def color_mask(self, name: str) -> np.ndarray:
-        """``bool`` ``(H, W)``: the lesion pixels named ``name`` (one of COLOR_NAMES)."""
+    def color_mask(self, name: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """``bool`` ``(H, W)``: the lesion pixels named ``name`` (one of COLOR_NAMES), clipped
+        to ``mask`` when given (see :meth:`color_labels`)."""
         if name not in COLOR_NAMES:
             raise ParameterError(f"Unknown colour {name!r}; one of {', '.join(COLOR_NAMES)}")
-        return self.color_labels() == COLOR_NAMES.index(name) + 1
+        return self.color_labels(mask) == COLOR_NAMES.index(name) + 1
 
     def to_dict(self) -> dict[str, Any]:
         """Flat columns (one CSV row, the sidecar's ``analysis``): numbers, booleans as 0/1,
@@ -184,6 +189,36 @@ def smoothed_lab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return to_lab(cv2.GaussianBlur(rgb, (0, 0), sigma))
 
 
+class Prepared(NamedTuple):
+    """The lesion at the analysis scale, cropped (see :func:`prepare`)."""
+
+    rgb: np.ndarray  # uint8 (h, w, 3) crop
+    mask: np.ndarray  # bool (h, w)
+    lab: np.ndarray  # float32 (h, w, 3) smoothed CIELAB
+    skin: np.ndarray  # (3,) CIELAB of the surrounding skin
+    axes: Axes  # principal axes in crop coordinates
+    scale: float  # analysis px per full-size px
+    analysis_shape: tuple[int, int]
+    box: tuple[int, int]  # (row0, col0) of the crop at the analysis scale
+
+
+def prepare(rgb: np.ndarray, mask: np.ndarray, params: AnalysisParams,
+            axes: Axes | None = None) -> Prepared:
+    """Reduce to the analysis scale, crop around the lesion, smooth, convert to CIELAB, find
+    the skin colour; the principal axes are ``axes`` (full size) moved onto the crop, or
+    computed on it (``rgb``/``mask`` already checked)."""
+    small, m_full, f = _reduce(rgb, mask, params.analysis_size)
+    box, rgb_c, m = _crop(small, m_full)
+    lab = smoothed_lab(rgb_c, m)
+    eq_d = float(np.sqrt(4 * m.sum() / np.pi))
+    skin = skin_colour(lab, m, band_px=max(2.0, 0.1 * eq_d))
+    # a pixel (r, c) at full size is at ((r + 0.5) f - 0.5) at the analysis scale
+    crop_axes = (principal_axes(region(m)) if axes is None else
+                 scaled_axes(axes, f, (box[0] + 0.5 - 0.5 * f, box[1] + 0.5 - 0.5 * f)))
+    return Prepared(rgb_c, m, lab, skin, crop_axes, f,
+                    (int(m_full.shape[0]), int(m_full.shape[1])), box)
+
+
 def analyze_lesion(rgb: np.ndarray, mask: np.ndarray, mm_per_px: float | None = None,
                    params: AnalysisParams | None = None) -> LesionAnalysis:
     """Measure a lesion and assess the dermoscopic A, B and C criteria.
@@ -203,16 +238,11 @@ def analyze_lesion(rgb: np.ndarray, mask: np.ndarray, mm_per_px: float | None = 
     mask = _check(rgb, mask, mm_per_px)
     props = region(mask)
     size = measure_size(mask, mm_per_px, props)
-    small, m_full, f = _reduce(rgb, mask, params.analysis_size)
-    (r0, c0), rgb_c, m = _crop(small, m_full)
-    axes = principal_axes(region(m))
-    lab = smoothed_lab(rgb_c, m)
-    eq_d = float(np.sqrt(4 * m.sum() / np.pi))
-    skin = skin_colour(lab, m, band_px=max(2.0, 0.1 * eq_d))
-    colors = find_colors(lab, m, params, skin)
-    asym = assess_asymmetry(lab, m, axes, params)
-    light = to_lab(rgb_c)[..., 0]  # the border's cut-off is judged on the unsmoothed image
-    border = assess_border(light, m, axes, size, params, valid=light > 25)
-    return LesionAnalysis(size, asym, border, colors, mm_per_px, f,
-                          (int(mask.shape[0]), int(mask.shape[1])),
-                          (int(m_full.shape[0]), int(m_full.shape[1])), (r0, c0), params)
+    p = prepare(rgb, mask, params, size.axes)
+    colors = find_colors(p.lab, p.mask, params, p.skin)
+    asym = assess_asymmetry(p.lab, p.mask, p.axes, params)
+    light = to_lab(p.rgb)[..., 0]  # the border's cut-off is judged on the unsmoothed image
+    border = assess_border(light, p.mask, p.axes, size, params, valid=light > 25)
+    return LesionAnalysis(size, asym, border, colors, mm_per_px, p.scale,
+                          (int(mask.shape[0]), int(mask.shape[1])), p.analysis_shape, p.box,
+                          params)

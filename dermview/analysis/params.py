@@ -55,7 +55,7 @@ class AnalysisParams:
             inner band reaches this fraction of the step across the wider bands (0-1).
     """
 
-    analysis_size: int = 512
+    analysis_size: int = 256
     prototypes: tuple[tuple[float, float, float], ...] = DEFAULT_PROTOTYPES
     color_max_distance: float = 30.0
     skin_balance: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)

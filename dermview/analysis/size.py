@@ -25,7 +25,7 @@ class Axes:
         major: unit vector (d_row, d_col) of the longer principal axis; ``minor`` is
             perpendicular to it.
         major_segment, minor_segment: where each axis crosses the lesion's extent (the
-            outermost lesion pixels projected on it), as two (row, col) end points, px.
+            outermost pixel corners projected on it), as two (row, col) end points, px.
     """
 
     centroid: Point
@@ -103,15 +103,17 @@ def region(mask: np.ndarray):
     return regionprops(mask.astype(np.uint8))[0]
 
 
-def principal_axes(props) -> Axes:
-    """Principal axes of a region (eigenvectors of its inertia tensor) clipped to its extent."""
+def principal_axes(props, hull: np.ndarray | None = None) -> Axes:
+    """Principal axes of a region (eigenvectors of its inertia tensor) clipped to its extent
+    (the outermost projections, taken over ``hull`` points (N, 2) when given, else over
+    every pixel)."""
     cr, cc = props.centroid
     vals, vecs = np.linalg.eigh(np.asarray(props.inertia_tensor, dtype=np.float64))
     major = vecs[:, int(np.argmin(vals))]  # the least inertia: the long direction
     if major[0] < 0 or (major[0] == 0 and major[1] < 0):
         major = -major
     minor = np.array([-major[1], major[0]])
-    pts = props.coords.astype(np.float64) - (cr, cc)
+    pts = (props.coords if hull is None else hull).astype(np.float64) - (cr, cc)
     c = np.array([cr, cc])
 
     def seg(d: np.ndarray) -> Segment:
@@ -121,6 +123,16 @@ def principal_axes(props) -> Axes:
 
     return Axes((float(cr), float(cc)), (float(major[0]), float(major[1])),
                 (float(minor[0]), float(minor[1])), seg(major), seg(minor))
+
+
+def scaled_axes(axes: Axes, scale: float, offset: tuple[float, float]) -> Axes:
+    """The same axes in another pixel grid: ``(row, col) * scale - offset``."""
+    def move(p: Point) -> Point:
+        return (p[0] * scale - offset[0], p[1] * scale - offset[1])
+
+    return Axes(move(axes.centroid), axes.major, axes.minor,
+                (move(axes.major_segment[0]), move(axes.major_segment[1])),
+                (move(axes.minor_segment[0]), move(axes.minor_segment[1])))
 
 
 def _hull_points(props) -> np.ndarray:
@@ -174,6 +186,6 @@ def measure_size(mask: np.ndarray, mm_per_px: float | None = None, props=None) -
         area_px=int(props.area), perimeter_px=float(props.perimeter), diameter_px=diameter,
         width_px=width, equivalent_diameter_px=float(props.equivalent_diameter_area),
         convex_area_px=convex_area,
-        diameter_segment=seg_d, width_segment=seg_w, axes=principal_axes(props),
+        diameter_segment=seg_d, width_segment=seg_w, axes=principal_axes(props, hull),
         mm_per_px=mm_per_px,
     )
