@@ -34,6 +34,10 @@ from dermview.analysis import COLOR_NAMES, AnalysisParams, analyze_lesion  # noq
 from dermview.analysis.lesion import prepare  # noqa: E402
 from dermview.io import load_image, load_mask  # noqa: E402
 
+#: Where the colour search starts (the a-priori prototypes, before any tuning) and its cap.
+START_PROTOTYPES = ((88.0, 0.0, 4.0), (52.0, 42.0, 22.0), (58.0, 18.0, 28.0), (36.0, 17.0, 20.0),
+                    (45.0, -2.0, -6.0), (16.0, 3.0, 2.0))
+START_MAX_DISTANCE = 30.0
 ASYM_WEIGHTS = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05)
 SAMPLES = 1500  # lesion pixels sampled per image for tuning the colours
 
@@ -73,9 +77,8 @@ def summarise(cases: list[dict], source: str, seed: int) -> dict[str, np.ndarray
 def fit(s: dict[str, np.ndarray], idx: np.ndarray, y_col: np.ndarray, y_asym: np.ndarray) -> dict:
     """Tune everything on the images ``idx``; returns the AnalysisParams fields and the
     shape-only baseline threshold."""
-    d = AnalysisParams()
     col = tune_colours(s["pixels"][idx], s["skins"][idx], y_col[idx],
-                       np.asarray(d.prototypes, np.float64), d.color_max_distance)
+                       np.asarray(START_PROTOTYPES, np.float64), START_MAX_DISTANCE)
     asym = tune_asymmetry(s["shape"][idx], s["color"][idx], y_asym[idx], ASYM_WEIGHTS)
     base = tune_asymmetry(s["shape"][idx], s["color"][idx], y_asym[idx], (0.0,))
     fields = {k: v for k, v in {**col, **asym}.items() if not k.startswith("train_")}
@@ -242,7 +245,6 @@ def main(argv=None) -> int:
     idx = range(len(cases))
     res["fit_all"] = {
         "params": params.to_dict(), "baseline_threshold": full["baseline_threshold"],
-        "defaults_match": params == AnalysisParams(),
         "in_sample": scores(y_asym, np.array([pr["asym"][i] for i in idx]), y_col,
                             np.array([pr["colors"][i] for i in idx]), y_n,
                             np.array([pr["n_colors"][i] for i in idx]),
@@ -256,7 +258,7 @@ def main(argv=None) -> int:
     res["timing"] = timing(cases)
     res["wall_s"] = time.time() - t_start
     print(table(res))
-    if not res["fit_all"]["defaults_match"]:
+    if params != AnalysisParams():
         print("note: AnalysisParams defaults differ from the values fitted on all images "
               "(fit_all.params)", file=sys.stderr)
     if ARGS.json:
