@@ -17,7 +17,7 @@ EXCLUDE_MODULES: tuple[str, ...] = (
     # GUI toolkits, plotting, notebooks, test tools, build tools
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "notebook", "ipykernel",
     "pytest", "_pytest", "pytestqt", "hypothesis", "setuptools", "pkg_resources", "pip",
-    "scipy",  # dev dependency only; pyqtgraph imports it lazily for features the app does not use
+    # (scipy stays: scikit-image's regionprops, used by the lesion analysis, needs it)
     # torch: compiler stack, symbolic maths, exporters, test suites, distributed training
     "sympy", "mpmath", "networkx", "jinja2",
     "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.tensorboard",

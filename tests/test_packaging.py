@@ -97,6 +97,11 @@ for arch, cfg in (("dermsegnet", {"width": 8}), ("litesegnet", {"pretrained": Fa
     rgb = load_image(sys.argv[2])
     res = segment_image(rgb, seg)
     evaluate_masks(res.mask, res.mask)
+from dermview.analysis import analyze_lesion
+from dermview.io import load_mask
+from dermview.report import ReportInfo, write_report
+gt = load_mask(sys.argv[2].replace(".jpg", "_segmentation.png"))
+write_report(folder / "r.pdf", rgb, gt, analyze_lesion(rgb, gt, 0.02), ReportInfo("x.jpg"))
 print("\n".join(sorted(sys.modules)))
 """
 

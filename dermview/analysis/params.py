@@ -63,7 +63,7 @@ class AnalysisParams:
     asym_color_weight: float = 0.02
     asym_threshold: float = 0.15
     border_band: float = 0.04
-    border_abrupt: float = 0.6
+    border_abrupt: float = 0.4
 
     def __post_init__(self) -> None:
         n = len(COLOR_NAMES)
