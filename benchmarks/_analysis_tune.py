@@ -35,20 +35,32 @@ def best_f1_threshold(score: np.ndarray, y: np.ndarray, floor: float = MIN_SHARE
     return float(f1[k]), float(max(t, floor))
 
 
+def colour_distance(pixels: np.ndarray, skins: np.ndarray, proto: np.ndarray,
+                    balance: float) -> np.ndarray:
+    """Squared ΔE (n, k) of sampled pixels (n, k, 3) to one prototype, each image's pixels
+    balanced on its skin by ``balance`` (as colors.name_pixels compares them)."""
+    shift = np.asarray(REFERENCE_SKIN, np.float32) - skins  # (n, 3)
+    eff = np.asarray(proto, np.float32)[None, :] - np.float32(balance) * shift
+    return ((pixels.astype(np.float32) - eff[:, None, :]) ** 2).sum(-1)
+
+
+def shares_from_distances(d2: np.ndarray, dmax: float) -> np.ndarray:
+    """Share of each colour per image (n, c) from squared distances (n, k, c): nearest
+    prototype within ``dmax``."""
+    n, k, c = d2.shape
+    idx = d2.argmin(-1)
+    near = np.take_along_axis(d2, idx[..., None], -1)[..., 0]
+    idx[near > dmax ** 2] = c
+    counts = np.bincount((idx + (c + 1) * np.arange(n)[:, None]).ravel(), minlength=n * (c + 1))
+    return counts.reshape(n, c + 1)[:, :c] / k
+
+
 def name_shares(pixels: np.ndarray, skins: np.ndarray, protos: np.ndarray, dmax: float,
                 balance: np.ndarray) -> np.ndarray:
     """Share of each colour per image (n, 6) for sampled pixels, named as colors.name_pixels
     does (per-colour skin balance)."""
-    shift = np.asarray(REFERENCE_SKIN, np.float32) - skins  # (n, 3)
-    v = pixels.astype(np.float32)
-    out = np.empty(pixels.shape[:2] + (len(protos),), np.float32)
-    for c, p in enumerate(np.asarray(protos, np.float32)):
-        eff = p[None, :] - np.float32(balance[c]) * shift  # (n, 3)
-        out[..., c] = ((v - eff[:, None, :]) ** 2).sum(-1)
-    idx = out.argmin(-1)
-    near = np.take_along_axis(out, idx[..., None], -1)[..., 0]
-    idx[near > dmax ** 2] = len(protos)
-    return np.stack([(idx == c).mean(1) for c in range(len(protos))], axis=1)
+    d2 = np.stack([colour_distance(pixels, skins, p, b) for p, b in zip(protos, balance, strict=True)], -1)
+    return shares_from_distances(d2, dmax)
 
 
 def _colour_objective(shares: np.ndarray, y: np.ndarray) -> tuple[float, list[float]]:
@@ -66,9 +78,26 @@ def tune_colours(pixels: np.ndarray, skins: np.ndarray, y: np.ndarray, protos0: 
     best = {"protos": protos0.astype(np.float64).copy(), "dmax": float(dmax0),
             "balance": np.ones(n)}
 
-    def evaluate(c: dict) -> tuple[float, list[float]]:
-        return _colour_objective(name_shares(pixels, skins, c["protos"], c["dmax"], c["balance"]), y)
+    cache: dict[tuple, np.ndarray] = {}  # the distance columns of the best candidate
 
+    def key(c: int, cand: dict) -> tuple:
+        return (c, *np.round(cand["protos"][c], 4), round(float(cand["balance"][c]), 4))
+
+    def column(c: int, cand: dict) -> np.ndarray:
+        k = key(c, cand)
+        return cache[k] if k in cache else colour_distance(pixels, skins, cand["protos"][c],
+                                                           cand["balance"][c])
+
+    def keep(cand: dict) -> None:
+        cols = {key(c, cand): column(c, cand) for c in range(n)}
+        cache.clear()
+        cache.update(cols)
+
+    def evaluate(cand: dict) -> tuple[float, list[float]]:
+        d2 = np.stack([column(c, cand) for c in range(n)], -1)
+        return _colour_objective(shares_from_distances(d2, cand["dmax"]), y)
+
+    keep(best)
     score, _ = evaluate(best)
 
     def consider(cand: dict) -> bool:
@@ -76,6 +105,7 @@ def tune_colours(pixels: np.ndarray, skins: np.ndarray, y: np.ndarray, protos0: 
         s, _ = evaluate(cand)
         if s > score + 1e-6:
             best, score = cand, s
+            keep(best)
             return True
         return False
 
