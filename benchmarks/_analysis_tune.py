@@ -17,8 +17,10 @@ from dermview.analysis.params import COLOR_NAMES
 MIN_SHARE = 0.002  # a colour needs at least this share of the lesion to count, whatever the fit
 
 
-def best_f1_threshold(score: np.ndarray, y: np.ndarray, floor: float = MIN_SHARE) -> tuple[float, float]:
-    """The threshold t (predict ``score >= t``) with the best F1 on (score, y); (F1, t)."""
+def best_f1_threshold(score: np.ndarray, y: np.ndarray, floor: float | None = None) -> tuple[float, float]:
+    """The threshold t (predict ``score >= t``, t ≥ ``floor``, default MIN_SHARE) with the
+    best F1 on (score, y); (F1, t)."""
+    floor = MIN_SHARE if floor is None else floor
     order = np.argsort(-score, kind="stable")
     s, ys = score[order], y[order].astype(np.float64)
     tp = np.cumsum(ys)

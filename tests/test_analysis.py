@@ -79,8 +79,8 @@ def test_black_dots_are_found_with_their_share():
     img, m = canvas(), ellipse_mask()
     img[m] = rgb_of(PROTO["light_brown"])
     dots = np.zeros(m.shape, np.uint8)
-    for cx in (110, 160, 210):
-        cv2.circle(dots, (cx, 120), 12, 1, -1)
+    for cx in (105, 160, 215):
+        cv2.circle(dots, (cx, 120), 20, 1, -1)
     img[dots > 0] = rgb_of(PROTO["black"])
     a = analyze_lesion(img, m)
     share = a.colors.shares[COLOR_NAMES.index("black")]
