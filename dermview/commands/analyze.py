@@ -110,6 +110,15 @@ class _Masks:
             return f"masks from {self.folder}"
         return f"model {self.segmenter.name} (SHA-256 {self.segmenter.weights_sha256[:12]}…)"
 
+    def preprocessing(self) -> str:
+        """What was done to the image before the model (the analysis uses the image as read)."""
+        if self.segmenter is None:
+            return "none (masks from files)"
+        params = self.segmenter.preprocess_params()
+        if params is None:
+            return "none"
+        return "before segmenting: " + ", ".join(f"{k}={v}" for k, v in params.to_dict().items())
+
     def mask_for(self, img: Path, rgb):
         from dermview.errors import ImageReadError
         from dermview.io import load_mask
@@ -130,6 +139,7 @@ def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks) -> None
     from dermview.report import ReportInfo, write_report
 
     info = ReportInfo(image_name=img.name, model=masks.describe(), date=utc_now(),
+                      preprocessing=masks.preprocessing(),
                       review_state="not reviewed (batch analysis)", app_version=__version__)
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
