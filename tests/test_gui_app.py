@@ -460,6 +460,7 @@ def test_autosave_and_recovery(make_window, data, boxes, qtbot, tmp_path):
     # Simulate a crash: the window goes away without the normal close path.
     win.segmenter.host.shutdown()
     win.preview.host.shutdown()
+    win.lesion.shutdown()
     win._closing = True
     win.hide()
     boxes.answer = Btn.Yes

@@ -100,6 +100,11 @@ evaluate_masks(res.mask, res.mask)
 from dermview.cli import main
 assert main(["segment", sys.argv[2], "--out", str(folder / "out"), "--sidecar"]) == 0
 assert main(["self-test", "--no-gui"]) == 0
+from dermview.analysis import analyze_lesion
+from dermview.io import load_mask
+from dermview.report import ReportInfo, write_report
+gt = load_mask(sys.argv[2].replace(".jpg", "_segmentation.png"))
+write_report(folder / "r.pdf", rgb, gt, analyze_lesion(rgb, gt, 0.02), ReportInfo("x.jpg"))
 print("MODULES:")
 print("\n".join(sorted(k for k, v in sys.modules.items() if v is not None)))
 """

@@ -242,6 +242,19 @@ def _curved_arrow(p: QtGui.QPainter, mirror: bool) -> None:
     p.drawPolygon([_pt(6, 28), _pt(24, 10), _pt(28, 34)])
 
 
+@_register("ruler")
+def _ruler(p: QtGui.QPainter) -> None:
+    p.setPen(_pen(_FG, 4))
+    p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+    p.save()
+    p.translate(32, 32)
+    p.rotate(-35)
+    p.drawRect(QtCore.QRectF(-26, -8, 52, 16))
+    for i, x in enumerate(range(-20, 24, 8)):
+        p.drawLine(_pt(x, -8), _pt(x, -1 if i % 2 else 2))
+    p.restore()
+
+
 _register("undo")(lambda p: _curved_arrow(p, False))
 _register("redo")(lambda p: _curved_arrow(p, True))
 

@@ -19,6 +19,7 @@ from dermview import __version__, paths
 from dermview.gui import dialogs
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
 from dermview.gui.controllers.exchange import ExchangeController
+from dermview.gui.controllers.lesion import LesionController
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
 from dermview.gui.controllers.saving import SaveController
@@ -28,8 +29,10 @@ from dermview.gui.document import Document
 from dermview.gui.edit_tools import EditController
 from dermview.gui.icons import icon
 from dermview.gui.image_view import ImagePane
+from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
+from dermview.gui.ruler import RulerTool
 from dermview.gui.settings import Settings, recovery_dir
 from dermview.gui.status import StatusBar
 from dermview.gui.worklist import Worklist
@@ -89,13 +92,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
+        self.lesion_panel = LesionPanel()
+        self.lesion = LesionController(self.doc, self.lesion_panel, self.overlays, s,
+                                       (self.before, self.after), self)
+        self.edit.add_tool(RulerTool(self.edit, self.lesion.on_ruler))
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("worklist", "Worklist", self.worklist, Area.LeftDockWidgetArea)
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
         for key, title, widget in (("preprocess", "Preprocessing", self.panel),
                                    ("segment", "Segmentation", self.seg_panel),
-                                   ("tools", "Correction tools", self.tools_panel)):
+                                   ("tools", "Correction tools", self.tools_panel),
+                                   ("lesion", "Lesion", self.lesion_panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
         self.status = StatusBar()
         self.setStatusBar(self.status)
@@ -157,7 +165,8 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.metric_label.setText)
         self.status.cancel_clicked.connect(self.segmenter.cancel)
-        for ctl in (self.segmenter, self.saving, self.session, self.exchange):
+        for ctl in (self.segmenter, self.saving, self.session, self.exchange,
+                    self.lesion):
             ctl.message.connect(self.statusBar().showMessage)
             ctl.error.connect(self.show_error)
         self.segmenter.progress.connect(self.status.set_progress)
@@ -320,9 +329,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.saving.shutdown()
         self.segmenter.shutdown()
         self.preview.shutdown()
+        self.lesion.shutdown()
         s.store.sync()
 
     def threads_running(self) -> list[str]:
         """Names of worker threads still running (empty after :meth:`shutdown`)."""
-        return [h.thread.objectName() for h in (self.segmenter.host, self.preview.host)
-                if h.thread.isRunning()]
+        return [h.thread.objectName() for h in (self.segmenter.host, self.preview.host,
+                                                self.lesion.host) if h.thread.isRunning()]

@@ -1,0 +1,192 @@
+"""``dermview analyze``: size in px/mm and the dermoscopic A, B, C criteria of each lesion,
+one CSV row per image (optionally JSON with the geometry, and a PDF case report each)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+NAME = "analyze"
+HELP = ("Measure each lesion (area, diameters; mm with --mm-per-px) and assess asymmetry, border "
+        "and colours; writes one CSV row per image.")
+
+#: The CSV's leading columns, in order; every other column of the rows follows them.
+LEADING_COLUMNS: tuple[str, ...] = (
+    "id", "area_px", "area_mm2", "diameter_px", "diameter_mm", "asymmetry", "border_score",
+    "color_white", "color_red", "color_light_brown", "color_dark_brown", "color_blue_gray",
+    "color_black", "n_colors",
+)
+
+#: Extra column providers: name → ``f(context) -> dict of columns``; ``context`` holds
+#: ``rgb``, ``mask``, ``analysis``, ``path``. Other analyses (e.g. a classifier's
+#: probabilities) add their columns here.
+ColumnProvider = Callable[[dict[str, Any]], dict[str, Any]]
+EXTRA_COLUMNS: dict[str, ColumnProvider] = {}
+
+
+def _scale_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of mm per pixel, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                        help="image files and/or folders (their images, not sub-folders)")
+    parser.add_argument("--masks", metavar="DIR", default=None,
+                        help="folder of lesion masks <stem>_segmentation.png (default: segment "
+                             "each image with the bundled model)")
+    parser.add_argument("--mm-per-px", type=_scale_arg, default=None, metavar="F",
+                        help="image scale in mm per pixel (default: unknown; sizes stay in px)")
+    parser.add_argument("--csv", required=True, metavar="FILE", help="CSV file to write")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="also write every analysis with its geometry (axes, diameters) as JSON")
+    parser.add_argument("--report", metavar="DIR", default=None,
+                        help="also write a one-page PDF case report <stem>_report.pdf per image")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="compute device for segmenting without --masks (default: auto)")
+    parser.add_argument("--weights", metavar="PT", default=None,
+                        help="segmentation weights without --masks (default: bundled model)")
+
+
+def build_row(stem: str, context: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """One CSV row: ``id``, the analysis columns, the extra providers' columns, ``seconds``."""
+    row: dict[str, Any] = {"id": stem, **context["analysis"].to_dict()}
+    for provider in EXTRA_COLUMNS.values():
+        row.update(provider(context))
+    row["mask_source"] = context["mask_source"]
+    row["seconds"] = round(seconds, 4)
+    return row
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV text: LEADING_COLUMNS first, then the others in first-seen order; ``None``
+    as an empty cell, floats with 6 significant digits."""
+    import csv
+    import io
+
+    columns = list(LEADING_COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
+                         for k, v in row.items()})
+    return buf.getvalue()
+
+
+class _Masks:
+    """Where the masks come from: a folder (``--masks``) or the bundled segmenter."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.folder = Path(args.masks) if args.masks else None
+        self.segmenter = None
+        if self.folder is not None:
+            if not self.folder.is_dir():
+                from dermview.errors import DermviewError
+
+                raise DermviewError(f"The masks folder {self.folder} does not exist or is not a folder")
+        else:
+            from dermview.model.inference import Segmenter
+
+            self.segmenter = Segmenter.load(args.weights, device=args.device)
+
+    @property
+    def source(self) -> str:
+        return "file" if self.segmenter is None else f"model:{self.segmenter.name}"
+
+    def describe(self) -> str:
+        if self.segmenter is None:
+            return f"masks from {self.folder}"
+        return f"model {self.segmenter.name} (SHA-256 {self.segmenter.weights_sha256[:12]}…)"
+
+    def preprocessing(self) -> str:
+        """What was done to the image before the model (the analysis uses the image as read)."""
+        if self.segmenter is None:
+            return "none (masks from files)"
+        params = self.segmenter.preprocess_params()
+        if params is None:
+            return "none"
+        return "before segmenting: " + ", ".join(f"{k}={v}" for k, v in params.to_dict().items())
+
+    def mask_for(self, img: Path, rgb):
+        from dermview.errors import ImageReadError
+        from dermview.io import load_mask
+
+        if self.segmenter is None:
+            path = self.folder / f"{img.stem}_segmentation.png"
+            if not path.is_file():
+                raise ImageReadError(f"no mask {path.name} in {self.folder}")
+            return load_mask(path, shape=rgb.shape[:2])
+        from dermview.segmentation import FROM_MODEL, segment_image
+
+        return segment_image(rgb, self.segmenter, params=FROM_MODEL).mask
+
+
+def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks) -> None:
+    from dermview import __version__
+    from dermview.labels import utc_now
+    from dermview.report import ReportInfo, write_report
+
+    info = ReportInfo(image_name=img.name, model=masks.describe(), date=utc_now(),
+                      preprocessing=masks.preprocessing(),
+                      review_state="not reviewed (batch analysis)", app_version=__version__)
+    write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dermview.analysis import analyze_lesion
+    from dermview.commands._common import make_output_dir, start_batch
+    from dermview.errors import DermviewError
+    from dermview.io import atomic_write_bytes, load_image, save_json
+
+    for out in (args.json, args.csv):
+        if out:
+            make_output_dir(Path(out).parent)
+    todo, folder, report, failed, _ = start_batch(NAME, args.inputs,
+                                                  args.report or Path(args.csv).parent)
+    if not todo:
+        print("dermview analyze: no images to analyse", file=sys.stderr)
+        return 1
+    pdf_dir = folder if args.report else None
+    masks = _Masks(args)
+    rows, details = [], []
+    for img in tqdm(todo, desc="analyze", unit="image", file=sys.stderr, disable=None):
+        t0 = time.perf_counter()
+        try:
+            rgb = load_image(img)
+            mask = masks.mask_for(img, rgb)
+            analysis = analyze_lesion(rgb, mask, mm_per_px=args.mm_per_px)
+            ctx = {"rgb": rgb, "mask": mask, "analysis": analysis, "path": img,
+                   "mask_source": masks.source}
+            rows.append(build_row(img.stem, ctx, time.perf_counter() - t0))
+            if args.json:
+                details.append({"id": img.stem, **analysis.to_json()})
+            if pdf_dir is not None:
+                _report(pdf_dir, img, rgb, mask, analysis, masks)
+        except DermviewError as exc:
+            report(str(img), str(exc))
+            failed += 1
+        except MemoryError:
+            report(str(img), "not enough memory for this image")
+            failed += 1
+    if rows:
+        atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
+        if args.json:
+            save_json(args.json, details)
+    units = "mm" if args.mm_per_px else "px (no scale given)"
+    print(f"Analysed {len(rows)} image(s) into {args.csv}; sizes in {units}"
+          + (f"; {failed} skipped" if failed else ""))
+    return 1 if failed else 0

@@ -1,0 +1,291 @@
+"""LesionController: keeps the Lesion panel, the axes / colour-region overlays, the scale
+(per-device calibration) and the case report in step with the document.
+
+Whenever the mask changes, the analysis is recomputed off the GUI thread, debounced
+(:data:`DEBOUNCE_MS` after the last change); a result for an older mask or another image is
+dropped. The analysis itself is :func:`dermview.analysis.analyze_lesion`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from dermview.gui.document import Document
+from dermview.gui.lesion_panel import LesionPanel
+from dermview.gui.ruler import Line
+from dermview.gui.settings import Settings
+from dermview.gui.workers import WorkerHost, _Worker
+
+DEBOUNCE_MS = 400
+AXES_COLOUR = (255, 220, 0, 255)  # yellow, opaque (RGBA)
+DIAMETER_COLOUR = (0, 220, 255, 255)  # cyan
+OVERLAY_SIDE = 2048  # long side of the overlay buffers (stretched over the image)
+DEFAULT_DEVICE = "default dermatoscope"
+
+
+def axes_overlay(shape: tuple[int, int], analysis: Any, max_side: int = OVERLAY_SIDE) -> np.ndarray:
+    """Premultiplied ARGB32 buffer (long side ≤ ``max_side``) with the principal axes
+    (yellow) and the longest diameter (cyan) drawn as lines (numpy + OpenCV, thread-safe)."""
+    import cv2
+
+    from dermview.gui import render
+
+    h, w = render.proxy_size(shape, max_side)
+    f = h / shape[0]
+    rgba = np.zeros((h, w, 4), np.uint8)
+    thick = max(2, round(max(h, w) / 300))
+    s = analysis.size
+    for seg, colour in ((s.axes.major_segment, AXES_COLOUR), (s.axes.minor_segment, AXES_COLOUR),
+                        (s.diameter_segment, DIAMETER_COLOUR)):
+        (r0, c0), (r1, c1) = seg
+        cv2.line(rgba, (round((c0 + 0.5) * f - 0.5), round((r0 + 0.5) * f - 0.5)),
+                 (round((c1 + 0.5) * f - 0.5), round((r1 + 0.5) * f - 0.5)), colour, thick,
+                 cv2.LINE_AA)
+    return render.premultiply(rgba)
+
+
+def colors_overlay(labels: np.ndarray, max_side: int = OVERLAY_SIDE, opacity: int = 210) -> np.ndarray:
+    """Premultiplied ARGB32 buffer painting each named lesion pixel in its colour's swatch."""
+    import cv2
+
+    from dermview.gui import render
+    from dermview.report import COLOR_SWATCHES
+
+    h, w = render.proxy_size(labels.shape, max_side)
+    small = labels if (h, w) == labels.shape else cv2.resize(labels, (w, h),
+                                                             interpolation=cv2.INTER_NEAREST)
+    lut = np.zeros((len(COLOR_SWATCHES) + 1, 4), np.uint8)
+    lut[1:, :3] = COLOR_SWATCHES
+    lut[1:, 3] = opacity
+    return render.premultiply(lut[small])
+
+
+class AnalysisWorker(_Worker):
+    """Payload ``(rgb, mask, mm_per_px, key)``; result ``(key, analysis, axes, colours)``."""
+
+    def work(self, job: int, payload: Any) -> Any:
+        from dermview.analysis import analyze_lesion
+
+        rgb, mask, mm_per_px, key = payload
+        analysis = analyze_lesion(rgb, mask, mm_per_px=mm_per_px)
+        self.check(job)
+        axes = axes_overlay(mask.shape, analysis)
+        colours = colors_overlay(analysis.color_labels(mask))
+        return key, analysis, axes, colours
+
+
+class LesionController(QtCore.QObject):
+    """Signals: ``message(str)`` (status bar), ``error(title, text)``, ``updated()`` (a new
+    analysis is shown)."""
+
+    message = QtCore.Signal(str)
+    error = QtCore.Signal(str, str)
+    updated = QtCore.Signal()
+
+    def __init__(self, doc: Document, panel: LesionPanel, overlays: Any, settings: Settings,
+                 panes: tuple[Any, ...], parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.panel, self.settings, self.overlays = doc, panel, settings, overlays
+        self.analysis: Any = None
+        self.last_line: Line | None = None
+        self.host = WorkerHost(AnalysisWorker(), "lesion-analysis", self)
+        self.host.finished.connect(self._on_result)
+        self.host.failed.connect(self._on_failed)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DEBOUNCE_MS)
+        self.timer.timeout.connect(self.recompute)
+        self.axes_layer = overlays.add_layer("lesion_axes", z=7.0, panes=panes)
+        self.colors_layer = overlays.add_layer("lesion_colors", z=4.5, panes=panes)
+        overlays.set_visible("lesion_colors", False)
+        doc.image_changed.connect(self._on_image)
+        doc.mask_changed.connect(lambda *_r: self.schedule())
+        panel.show_axes_changed.connect(lambda v: overlays.set_visible("lesion_axes", v))
+        panel.show_colors_changed.connect(lambda v: overlays.set_visible("lesion_colors", v))
+        panel.device_changed.connect(self.set_device)
+        panel.calibrate_clicked.connect(self.calibrate)
+        panel.clear_calibration_clicked.connect(self.forget_calibration)
+        panel.export_clicked.connect(self.export_report)
+        doc.add_sidecar_field("lesion", self.sidecar)
+        self.device = str(settings.get("lesion/device", DEFAULT_DEVICE) or DEFAULT_DEVICE)
+        self._show_scale()
+
+    # -- scale -----------------------------------------------------------------------------
+    def devices(self) -> list[str]:
+        return sorted(set(self.settings.get_list("lesion/devices")) | {self.device})
+
+    @property
+    def mm_per_px(self) -> float | None:
+        """The current device's calibration, or ``None`` (sizes in px)."""
+        v = self.settings.get_float(f"lesion/calibration/{self.device}", 0.0)
+        return v if v > 0 and math.isfinite(v) else None
+
+    def set_device(self, name: str) -> None:
+        name = name.strip() or DEFAULT_DEVICE
+        if name == self.device:
+            return
+        self.device = name
+        self.settings.set("lesion/device", name)
+        self.settings.set("lesion/devices", self.devices())
+        self._show_scale()
+        self.schedule()
+
+    def set_calibration(self, mm_per_px: float | None) -> None:
+        """Store (or, with ``None``, forget) the current device's mm per pixel."""
+        self.settings.set(f"lesion/calibration/{self.device}", float(mm_per_px or 0.0))
+        self.settings.set("lesion/devices", self.devices())
+        self._show_scale()
+        self.schedule()
+
+    def forget_calibration(self) -> None:
+        self.set_calibration(None)
+
+    def _show_scale(self) -> None:
+        self.panel.set_devices(self.devices(), self.device)
+        self.panel.set_scale(self.mm_per_px, f"calibrated for {self.device}")
+
+    def on_ruler(self, line: Line) -> None:
+        """A line drawn with the Ruler tool: show its length; it is the calibration line."""
+        self.last_line = line
+        px = math.dist(*line)
+        mm = self.mm_per_px
+        self.message.emit(f"Ruler: {px:.1f} px" + (f" = {px * mm:.2f} mm" if mm else
+                                                   " (no scale: calibrate to measure in mm)"))
+
+    def calibrate(self, length_mm: float | None = None) -> bool:
+        """Calibrate the current device from the last ruler line, ``length_mm`` long (asked
+        for when ``None``)."""
+        if self.last_line is None or math.dist(*self.last_line) < 5:
+            self.error.emit("Calibrate", "Draw a line along the dermatoscope's ruler first "
+                                         "(Ruler tool, R), at least 5 pixels long.")
+            return False
+        px = math.dist(*self.last_line)
+        if length_mm is None:
+            length_mm, ok = QtWidgets.QInputDialog.getDouble(
+                self.panel, "Calibrate", f"Length of the {px:.0f} px line in mm:", 1.0, 0.01,
+                1000.0, 2)
+            if not ok:
+                return False
+        self.set_calibration(float(length_mm) / px)
+        self.message.emit(f"{self.device}: {self.mm_per_px:.5g} mm per pixel")
+        return True
+
+    # -- analysis --------------------------------------------------------------------------
+    def schedule(self) -> None:
+        """Recompute after the mask has not changed for :data:`DEBOUNCE_MS`."""
+        self.timer.start()
+
+    def _on_image(self) -> None:
+        self.analysis = None
+        self.last_line = None
+        self.axes_layer.clear((1, 1))
+        self.colors_layer.clear((1, 1))
+        self.panel.clear()
+        self.schedule()
+
+    def _key(self) -> tuple[Any, int, float | None]:
+        return self.doc.path, self.doc.mask_version, self.mm_per_px
+
+    def recompute(self) -> None:
+        doc = self.doc
+        if not doc.has_image or not doc.mask.any():
+            self.host.cancel()
+            self.analysis = None
+            self.axes_layer.clear((1, 1))
+            self.colors_layer.clear((1, 1))
+            if doc.has_image:
+                self.panel.clear()
+            return
+        self.panel.set_status("Measuring…")
+        self.host.submit((doc.image, doc.mask.copy(), self.mm_per_px, self._key()))
+
+    def _on_result(self, result: Any) -> None:
+        key, analysis, axes, colours = result
+        if key != self._key():
+            return  # an older mask, image or scale; the newer one is scheduled
+        self.analysis = analysis
+        self.panel.show_analysis(analysis)
+        self.axes_layer.set_buffer(axes, self.doc.shape)
+        self.colors_layer.set_buffer(colours, self.doc.shape)
+        self.updated.emit()
+
+    def _on_failed(self, text: str) -> None:
+        self.analysis = None
+        self.panel.clear(f"Cannot measure this mask: {text}")
+
+    @property
+    def busy(self) -> bool:
+        return self.timer.isActive() or self.host.busy
+
+    def current(self) -> Any:
+        """The analysis of the current mask: the last result, or computed now (on this thread)
+        when a recompute is still pending; ``None`` without a lesion."""
+        from dermview.analysis import analyze_lesion
+        from dermview.errors import DermviewError
+
+        if not self.doc.has_image or not self.doc.mask.any():
+            return None
+        if self.analysis is None or self.busy:
+            try:
+                self.analysis = analyze_lesion(self.doc.image, self.doc.mask, self.mm_per_px)
+            except DermviewError:
+                return None
+        return self.analysis
+
+    def sidecar(self) -> dict[str, Any] | None:
+        """The analysis for the sidecar (``lesion`` key), with where the scale came from."""
+        a = self.current()
+        if a is None:
+            return None
+        return {**a.to_dict(), "scale_source": f"calibration:{self.device}" if self.mm_per_px else None}
+
+    # -- report ----------------------------------------------------------------------------
+    def report_info(self) -> Any:
+        from dermview import __version__
+        from dermview.labels import utc_now
+        from dermview.report import ReportInfo
+
+        doc = self.doc
+        meta = doc.label_meta or {}
+        model = (f"{doc.model.name} (SHA-256 {doc.model.sha256[:12]}…)" if doc.model.name
+                 else "no model (manual mask)")
+        pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
+        pre_text = ", ".join(f"{k}={v}" for k, v in pre.items()) if pre else "none"
+        state = meta.get("review_state") or ("edited, not saved" if doc.dirty else "not reviewed")
+        return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
+                          preprocessing=pre_text, reviewer=str(meta.get("user") or ""),
+                          review_state=str(state), comment=str(meta.get("review_comment") or ""),
+                          date=utc_now(), app_version=__version__)
+
+    def export_report(self, path: str | Path | None = None) -> Path | None:
+        """File → Export report…: write the one-page PDF (asks where when ``path`` is None)."""
+        from dermview.errors import DermviewError
+        from dermview.report import write_report
+
+        analysis = self.current()
+        if analysis is None:
+            self.error.emit("Export report", "There is no lesion to report on: segment or draw "
+                                             "a mask first.")
+            return None
+        if path is None:
+            start = str(self.doc.path.with_name(f"{self.doc.path.stem}_report.pdf"))
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self.panel, "Export report", start,
+                                                            "PDF (*.pdf)")
+            if not path:
+                return None
+        try:
+            out = write_report(path, self.doc.image, self.doc.mask, analysis, self.report_info())
+        except DermviewError as exc:
+            self.error.emit("Export report", str(exc))
+            return None
+        self.message.emit(f"Report written to {out}")
+        return out
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.host.shutdown()

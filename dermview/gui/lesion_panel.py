@@ -1,0 +1,170 @@
+"""The Lesion panel: measurements (mm when the scale is known), A/B/C with what each means,
+the colours found, the scale per dermatoscope, and switches for the axes and colour regions.
+
+Widgets and signals only: :class:`dermview.gui.controllers.lesion.LesionController` feeds it
+a :class:`~dermview.analysis.LesionAnalysis` and listens to its signals.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from dermview.analysis import COLOR_LABELS, DIAMETER_LIMIT_MM, LesionAnalysis
+from dermview.report import COLOR_SWATCHES as SWATCHES
+
+TIPS = {
+    "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
+         "2 = about none. Each axis is judged on the shape (the lesion mirrored onto itself) "
+         "and on the colours (mirrored points compared in CIELAB). The yellow lines are the axes.",
+    "B": "Border: the number of eighths of the border (0-8) where the pigment stops abruptly "
+         "(lightness step across the border within a narrow band). Compactness is P²/(4πA), "
+         "1 for a disc; solidity is the area over its convex hull.",
+    "C": "Colours present (each over a minimum share of the lesion): white, red, light brown, "
+         "dark brown, blue-grey, black. C = how many (1-6). 'Show colour regions' paints them.",
+    "D": f"Diameter criterion: longest diameter over {DIAMETER_LIMIT_MM:g} mm. Needs the scale "
+         "(calibrate with the ruler); never guessed.",
+    "TDS": "Stolz's total dermoscopy score needs D = differential structures, which dermview "
+           "does not assess, so it is not given.",
+}
+
+
+class LesionPanel(QtWidgets.QWidget):
+    """Signals: ``show_axes_changed(bool)``, ``show_colors_changed(bool)``,
+    ``device_changed(str)``, ``calibrate_clicked()``, ``clear_calibration_clicked()``,
+    ``export_clicked()``."""
+
+    show_axes_changed = QtCore.Signal(bool)
+    show_colors_changed = QtCore.Signal(bool)
+    device_changed = QtCore.Signal(str)
+    calibrate_clicked = QtCore.Signal()
+    clear_calibration_clicked = QtCore.Signal()
+    export_clicked = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self._scale_box())
+        self.status = QtWidgets.QLabel("No lesion yet: segment or draw a mask.")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        form = QtWidgets.QFormLayout()
+        self.values: dict[str, QtWidgets.QLabel] = {}
+        for key, text in (("area", "Area"), ("diameter", "Longest diameter"),
+                          ("width", "Width across it"), ("perimeter", "Perimeter"),
+                          ("D", "D: > 6 mm"), ("A", "A: asymmetry"), ("B", "B: border"),
+                          ("C", "C: colours"), ("TDS", "TDS")):
+            label = QtWidgets.QLabel(text)
+            value = QtWidgets.QLabel("—")
+            value.setWordWrap(True)
+            value.setObjectName(f"lesion_{key}")
+            if key in TIPS:
+                label.setToolTip(TIPS[key])
+                value.setToolTip(TIPS[key])
+            form.addRow(label, value)
+            self.values[key] = value
+        lay.addLayout(form)
+        self.color_rows: list[QtWidgets.QLabel] = []
+        grid = QtWidgets.QGridLayout()
+        grid.setColumnStretch(1, 1)
+        for i, (name, rgb) in enumerate(zip(COLOR_LABELS, SWATCHES, strict=True)):
+            swatch = QtWidgets.QLabel()
+            pm = QtGui.QPixmap(12, 12)
+            pm.fill(QtGui.QColor(*rgb))
+            swatch.setPixmap(pm)
+            row = QtWidgets.QLabel(f"{name}: —")
+            row.setToolTip(TIPS["C"])
+            grid.addWidget(swatch, i, 0)
+            grid.addWidget(row, i, 1)
+            self.color_rows.append(row)
+        lay.addLayout(grid)
+        self.axes_check = QtWidgets.QCheckBox("Show axes and diameter")
+        self.axes_check.setChecked(True)
+        self.axes_check.toggled.connect(self.show_axes_changed)
+        self.colors_check = QtWidgets.QCheckBox("Show colour regions")
+        self.colors_check.toggled.connect(self.show_colors_changed)
+        self.export_button = QtWidgets.QPushButton("Export report…")
+        self.export_button.clicked.connect(self.export_clicked)
+        for w in (self.axes_check, self.colors_check, self.export_button):
+            lay.addWidget(w)
+        lay.addStretch(1)
+
+    def _scale_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Scale")
+        g = QtWidgets.QGridLayout(box)
+        self.device_combo = QtWidgets.QComboBox()
+        self.device_combo.setEditable(True)
+        self.device_combo.setToolTip("The dermatoscope (each keeps its own calibration)")
+        self.device_combo.lineEdit().editingFinished.connect(
+            lambda: self.device_changed.emit(self.device_combo.currentText().strip()))
+        self.device_combo.activated.connect(
+            lambda _i: self.device_changed.emit(self.device_combo.currentText().strip()))
+        self.scale_label = QtWidgets.QLabel("unknown: sizes in pixels")
+        self.scale_label.setWordWrap(True)
+        self.calibrate_button = QtWidgets.QPushButton("Calibrate from ruler…")
+        self.calibrate_button.setToolTip("Draw a line along the dermatoscope's ruler with the "
+                                         "Ruler tool (R), then type its length in mm")
+        self.calibrate_button.clicked.connect(self.calibrate_clicked)
+        self.clear_button = QtWidgets.QPushButton("Forget")
+        self.clear_button.setToolTip("Forget this device's calibration")
+        self.clear_button.clicked.connect(self.clear_calibration_clicked)
+        g.addWidget(QtWidgets.QLabel("Device"), 0, 0)
+        g.addWidget(self.device_combo, 0, 1, 1, 2)
+        g.addWidget(self.scale_label, 1, 0, 1, 3)
+        g.addWidget(self.calibrate_button, 2, 0, 1, 2)
+        g.addWidget(self.clear_button, 2, 2)
+        return box
+
+    # -- what the controller shows -----------------------------------------------------------
+    def set_devices(self, devices: list[str], current: str) -> None:
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        self.device_combo.addItems(devices)
+        self.device_combo.setCurrentText(current)
+        self.device_combo.blockSignals(False)
+
+    def set_scale(self, mm_per_px: float | None, source: str) -> None:
+        self.scale_label.setText("unknown: sizes in pixels" if mm_per_px is None
+                                 else f"{mm_per_px:.5g} mm/px ({source})")
+        self.clear_button.setEnabled(mm_per_px is not None)
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def clear(self, text: str = "No lesion yet: segment or draw a mask.") -> None:
+        for v in self.values.values():
+            v.setText("—")
+        for row, name in zip(self.color_rows, COLOR_LABELS, strict=True):
+            row.setText(f"{name}: —")
+        self.set_status(text)
+
+    def show_analysis(self, a: LesionAnalysis) -> None:
+        """Fill the panel from an analysis (formatting only)."""
+        s, v = a.size, self.values
+        if a.mm_per_px is None:
+            v["area"].setText(f"{s.area_px} px")
+            v["diameter"].setText(f"{s.diameter_px:.0f} px")
+            v["width"].setText(f"{s.width_px:.0f} px")
+            v["perimeter"].setText(f"{s.perimeter_px:.0f} px")
+            v["D"].setText("needs a scale")
+        else:
+            v["area"].setText(f"{s.area_mm2:.1f} mm²  ({s.area_px} px)")
+            v["diameter"].setText(f"{s.diameter_mm:.2f} mm")
+            v["width"].setText(f"{s.width_mm:.2f} mm")
+            v["perimeter"].setText(f"{s.perimeter_mm:.1f} mm")
+            v["D"].setText("yes" if a.diameter_over_6mm else "no")
+        asym = a.asymmetry
+        axes = ["major" if asym.asymmetric[0] else "", "minor" if asym.asymmetric[1] else ""]
+        about = ", ".join(x for x in axes if x) or "neither axis"
+        v["A"].setText(f"{asym.value}  (asymmetric about {about})")
+        v["B"].setText(f"{a.border.score} / 8  (compactness {a.border.compactness:.2f}, "
+                       f"solidity {a.border.solidity:.2f})")
+        v["C"].setText(str(a.colors.n_colors))
+        v["TDS"].setText("not given (D not assessed)" if a.tds is None else f"{a.tds:.2f}")
+        for row, name, present, share in zip(self.color_rows, COLOR_LABELS, a.colors.present,
+                                             a.colors.shares, strict=True):
+            row.setText(f"{name}: {'yes' if present else 'no'} ({100 * share:.0f} %)")
+            f = row.font()
+            f.setBold(present)
+            row.setFont(f)
+        self.set_status("Up to date." if a.mm_per_px is not None
+                        else "Up to date. Sizes in pixels: no scale for this device.")

@@ -1,0 +1,248 @@
+"""One-page PDF case report (ReportLab): the image with the outline and the measured axes,
+the colour map, the measurements and criteria, provenance and review.
+
+:func:`write_report` takes plain data (an image, a mask, a :class:`LesionAnalysis`, a
+:class:`ReportInfo`), so the CLI (``analyze --report``) and the app's File → Export report…
+call the same function.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dermview.analysis import COLOR_LABELS, LesionAnalysis
+from dermview.errors import WriteError
+
+#: RGB of each colour in the colour map (COLOR_NAMES order).
+COLOR_SWATCHES: tuple[tuple[int, int, int], ...] = (
+    (245, 245, 245), (220, 30, 40), (196, 140, 90), (110, 60, 30), (90, 120, 170), (20, 20, 20),
+)
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    """What the report says besides the analysis (empty strings are shown as "—").
+
+    Attributes:
+        image_name: the image file name.
+        model: segmentation model name and weights SHA-256 (or "expert mask", "manual").
+        preprocessing: the frame / hair removal settings used.
+        reviewer, review_state, comment: the review.
+        date: when the report was made (ISO 8601 text).
+        app_version: the dermview version.
+        extra: further (label, value) lines, e.g. classifier probabilities.
+    """
+
+    image_name: str
+    model: str = ""
+    preprocessing: str = ""
+    reviewer: str = ""
+    review_state: str = ""
+    comment: str = ""
+    date: str = ""
+    app_version: str = ""
+    extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def _line(img: np.ndarray, seg, colour, f: float, width: int) -> None:
+    import cv2
+
+    (r0, c0), (r1, c1) = seg
+    cv2.line(img, (round(c0 * f), round(r0 * f)), (round(c1 * f), round(r1 * f)), colour, width,
+             cv2.LINE_AA)
+
+
+def annotated_image(rgb: np.ndarray, mask: np.ndarray, analysis: LesionAnalysis,
+                    longest: int = 900) -> np.ndarray:
+    """RGB ``uint8`` copy (longest side ``longest``) with the outline (green), the principal
+    axes (yellow) and the longest diameter (cyan) drawn."""
+    import cv2
+
+    h, w = mask.shape
+    f = min(1.0, longest / max(h, w))
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    img = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    m = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    thick = max(1, round(max(size) / 300))
+    cv2.drawContours(img, contours, -1, (40, 230, 60), thick, cv2.LINE_AA)
+    s = analysis.size
+    _line(img, s.axes.major_segment, (255, 220, 0), f, thick)
+    _line(img, s.axes.minor_segment, (255, 220, 0), f, thick)
+    _line(img, s.diameter_segment, (0, 220, 255), f, thick)
+    return img
+
+
+def color_map_image(rgb: np.ndarray, mask: np.ndarray, analysis: LesionAnalysis,
+                    longest: int = 450) -> np.ndarray:
+    """RGB ``uint8``: the image greyed, each named lesion pixel painted in its colour's swatch."""
+    import cv2
+
+    labels = analysis.color_labels(mask)
+    h, w = labels.shape
+    f = min(1.0, longest / max(h, w))
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    lab = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+    grey = cv2.cvtColor(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    out = (grey.astype(np.float32) * 0.6 + 100).clip(0, 255).astype(np.uint8)
+    lut = np.array([(0, 0, 0), *COLOR_SWATCHES], np.uint8)
+    named = lab > 0
+    out[named] = lut[lab[named]]
+    return out
+
+
+def _png(img: np.ndarray):
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    buf.seek(0)
+    return ImageReader(buf)
+
+
+def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f} {unit}"
+
+
+def measurement_rows(a: LesionAnalysis) -> list[tuple[str, str]]:
+    """(label, value) lines of the report's measurement table; mm when the scale is known,
+    otherwise px with the reason."""
+    s = a.size
+    mm = a.mm_per_px is not None
+    rows = [("Scale", f"{a.mm_per_px:.4g} mm/px" if mm else "unknown: sizes in pixels")]
+    if mm:
+        rows += [("Area", f"{s.area_mm2:.1f} mm² ({s.area_px} px)"),
+                 ("Longest diameter", f"{s.diameter_mm:.2f} mm ({s.diameter_px:.0f} px)"),
+                 ("Width across it", f"{s.width_mm:.2f} mm"),
+                 ("Perimeter", f"{s.perimeter_mm:.1f} mm"),
+                 ("D: diameter > 6 mm", "yes" if a.diameter_over_6mm else "no")]
+    else:
+        rows += [("Area", f"{s.area_px} px"), ("Longest diameter", f"{s.diameter_px:.0f} px"),
+                 ("Width across it", f"{s.width_px:.0f} px"),
+                 ("Perimeter", f"{s.perimeter_px:.0f} px"),
+                 ("D: diameter > 6 mm", "not known without a scale")]
+    asym, b, c = a.asymmetry, a.border, a.colors
+    present = [lbl for lbl, p in zip(COLOR_LABELS, c.present, strict=True) if p]
+    rows += [
+        ("A: asymmetry (0-2)", f"{asym.value}  (axes asymmetric: major {'yes' if asym.asymmetric[0] else 'no'}, "
+                               f"minor {'yes' if asym.asymmetric[1] else 'no'}; shape "
+                               f"{asym.shape[0]:.2f}/{asym.shape[1]:.2f}, colour dE "
+                               f"{asym.color[0]:.1f}/{asym.color[1]:.1f})"),
+        ("B: border (0-8)", f"{b.score} abrupt eighths  (compactness {b.compactness:.2f}, "
+                            f"solidity {b.solidity:.2f})"),
+        ("C: colours (1-6)", f"{c.n_colors}: {', '.join(present)}"),
+        ("Total dermoscopy score", f"not given: {a.tds_missing}" if a.tds is None else f"{a.tds:.2f}"),
+    ]
+    return rows
+
+
+def write_report(path: str | Path, rgb: np.ndarray, mask: np.ndarray, analysis: LesionAnalysis,
+                 info: ReportInfo) -> Path:
+    """Write the one-page A4 PDF case report to ``path``.
+
+    Args:
+        rgb: ``uint8`` ``(H, W, 3)`` image; ``mask``: ``bool`` ``(H, W)`` lesion.
+        analysis: :func:`dermview.analysis.analyze_lesion` of that image and mask.
+        info: provenance and review (:class:`ReportInfo`).
+
+    Raises:
+        WriteError: the file cannot be written.
+    """
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas
+
+    path = Path(path)
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    pdf.setTitle(f"dermview case report: {info.image_name}")
+    width, height = A4
+    x0, y = 15 * mm, height - 18 * mm
+    pdf.setFont("Helvetica-Bold", 15)
+    pdf.drawString(x0, y, "Lesion report")
+    pdf.setFont("Helvetica", 9)
+    pdf.drawRightString(width - x0, y, f"{info.image_name}   {info.date or ''}")
+    y -= 6 * mm
+    y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
+    y = _table(pdf, "Measurements and criteria", measurement_rows(analysis), x0, y, width - 2 * x0)
+    dash = "—"
+    prov = [("Model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
+            ("Reviewer", info.reviewer or dash), ("Review state", info.review_state or dash),
+            ("Comment", info.comment or dash), ("Date", info.date or dash),
+            ("dermview", info.app_version or dash), *info.extra]
+    y = _table(pdf, "Provenance and review", prov, x0, y - 4 * mm, width - 2 * x0)
+    pdf.setFont("Helvetica-Oblique", 7)
+    pdf.drawString(x0, 12 * mm, "Computed by dermview from the lesion outline; a decision aid for a "
+                   "clinician, not a diagnosis. A/B/C follow the ABCD rule of dermoscopy (Stolz).")
+    pdf.showPage()
+    pdf.save()
+    try:
+        from dermview.io import atomic_write_bytes
+
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        raise WriteError(f"Cannot write the report {path}: {exc}") from None
+    return path
+
+
+def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -> float:
+    """The annotated image and the colour map side by side, a caption and the colour legend
+    below them; returns the y below the legend."""
+    from reportlab.lib.units import mm
+
+    box_h = 85 * mm
+    gap = 5 * mm
+    w_each = (span - gap) / 2
+    bottom = top
+    for i, img in enumerate((annotated_image(rgb, mask, analysis), color_map_image(rgb, mask, analysis))):
+        ih, iw = img.shape[:2]
+        scale = min(w_each / iw, box_h / ih)
+        dw, dh = iw * scale, ih * scale
+        pdf.drawImage(_png(img), x0 + i * (w_each + gap) + (w_each - dw) / 2, top - dh,
+                      width=dw, height=dh)
+        bottom = min(bottom, top - dh)
+    y = bottom - 4 * mm
+    pdf.setFont("Helvetica", 7.5)
+    pdf.drawString(x0, y, "Left: outline (green), principal axes (yellow), longest diameter (cyan). "
+                   "Right: the colours found, painted as in the legend:")
+    y -= 5 * mm
+    x = x0
+    for label, rgbc in zip(COLOR_LABELS, COLOR_SWATCHES, strict=True):
+        pdf.setFillColorRGB(*(v / 255 for v in rgbc))
+        pdf.rect(x, y - 0.6 * mm, 3 * mm, 3 * mm, fill=1, stroke=1)
+        pdf.setFillColorRGB(0, 0, 0)
+        pdf.drawString(x + 4 * mm, y, label)
+        x += 25 * mm
+    return y - 8 * mm
+
+
+def _table(pdf, title: str, rows: list[tuple[str, str]], x0: float, y: float, span: float) -> float:
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    pdf.setFont("Helvetica-Bold", 11)
+    pdf.drawString(x0, y, title)
+    y -= 6 * mm
+    col = 45 * mm
+    for label, value in rows:
+        pdf.setFont("Helvetica-Bold", 9)
+        pdf.drawString(x0, y, label)
+        pdf.setFont("Helvetica", 9)
+        words, line = str(value).split(" "), ""
+        for word in words:  # wrap long values
+            trial = f"{line} {word}".strip()
+            if stringWidth(trial, "Helvetica", 9) > span - col and line:
+                pdf.drawString(x0 + col, y, line)
+                y -= 4.5 * mm
+                line = word
+            else:
+                line = trial
+        pdf.drawString(x0 + col, y, line)
+        y -= 5.5 * mm
+    return y

@@ -1,0 +1,213 @@
+"""A (asymmetry), B (border), C (colours) and LesionAnalysis on synthetic lesions built in
+CIELAB, and on the bundled samples."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dermview.analysis import COLOR_NAMES, TDS_MISSING, AnalysisParams, analyze_lesion
+from dermview.analysis.colors import REFERENCE_SKIN
+from dermview.errors import MaskError, ParameterError
+from dermview.io import load_image, load_mask
+
+REPO = Path(__file__).resolve().parent.parent
+PROTO = dict(zip(COLOR_NAMES, AnalysisParams().prototypes, strict=True))
+
+
+def rgb_of(lab) -> np.ndarray:
+    """uint8 RGB of one CIELAB colour."""
+    px = np.array([[lab]], np.float32)
+    return (cv2.cvtColor(px, cv2.COLOR_Lab2RGB)[0, 0] * 255).round().clip(0, 255).astype(np.uint8)
+
+
+def canvas(h=240, w=320) -> np.ndarray:
+    return np.broadcast_to(rgb_of(REFERENCE_SKIN), (h, w, 3)).copy()
+
+
+def ellipse_mask(h=240, w=320, a=100, b=60) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return ((xx - (w - 1) / 2) / a) ** 2 + ((yy - (h - 1) / 2) / b) ** 2 <= 1
+
+
+def test_uniform_ellipse_is_symmetric_with_one_colour():
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["light_brown"])
+    a = analyze_lesion(img, m)
+    assert max(a.asymmetry.shape) < 0.02 and max(a.asymmetry.color) < 1.0
+    assert a.asymmetry.value == 0
+    assert a.colors.as_dict() == {c: c == "light_brown" for c in COLOR_NAMES}
+    assert a.colors.n_colors == 1
+    assert a.colors.shares[COLOR_NAMES.index("light_brown")] > 0.97
+
+
+def test_two_colour_halves_are_asymmetric_about_the_minor_axis_only():
+    img, m = canvas(), ellipse_mask()
+    left = m & (np.arange(320)[None, :] < 160)
+    img[m] = rgb_of(PROTO["light_brown"])
+    img[left] = rgb_of(PROTO["dark_brown"])
+    p = AnalysisParams(asym_color_weight=0.01, asym_threshold=0.1)
+    a = analyze_lesion(img, m, params=p)
+    major, minor = a.asymmetry.color
+    assert minor > 15 and major < 2  # mirrored about the minor axis, brown meets dark brown
+    assert a.asymmetry.asymmetric == (False, True) and a.asymmetry.value == 1
+    assert a.colors.as_dict()["light_brown"] and a.colors.as_dict()["dark_brown"]
+    assert a.colors.n_colors == 2
+    lb, db = (a.colors.shares[COLOR_NAMES.index(c)] for c in ("light_brown", "dark_brown"))
+    assert lb == pytest.approx(0.5, abs=0.05) and db == pytest.approx(0.5, abs=0.05)
+
+
+def test_shape_asymmetry_of_a_bulge_on_one_side():
+    h, w = 240, 320
+    yy, xx = np.mgrid[:h, :w]
+    m = ((xx - 140) ** 2 + (yy - 120) ** 2 <= 70 ** 2) | ((xx - 215) ** 2 + (yy - 120) ** 2 <= 35 ** 2)
+    img = canvas()
+    img[m] = rgb_of(PROTO["dark_brown"])
+    a = analyze_lesion(img, m, params=AnalysisParams(asym_color_weight=0.0, asym_threshold=0.05))
+    s_major, s_minor = a.asymmetry.shape
+    assert s_major < 0.02  # the two discs' centres lie on the major axis
+    assert s_minor > 0.08
+    assert a.asymmetry.value == 1
+
+
+def test_black_dots_are_found_with_their_share():
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["light_brown"])
+    dots = np.zeros(m.shape, np.uint8)
+    for cx in (105, 160, 215):
+        cv2.circle(dots, (cx, 120), 20, 1, -1)
+    img[dots > 0] = rgb_of(PROTO["black"])
+    a = analyze_lesion(img, m)
+    share = a.colors.shares[COLOR_NAMES.index("black")]
+    assert a.colors.as_dict()["black"]
+    true = dots.sum() / m.sum()
+    assert 0.4 * true < share < 1.2 * true  # the reduction and smoothing blur the rims
+    black = a.color_mask("black", m)
+    assert black.shape == m.shape and not (black & ~m).any()
+    assert (black & (dots > 0)).sum() > 0.6 * black.sum()
+
+
+def _radial(fade: float) -> tuple[np.ndarray, np.ndarray]:
+    """A dark disc on skin whose lightness ramps linearly over ``fade`` px around r = 60."""
+    h = w = 241
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(yy - 120, xx - 120)
+    t = np.clip((r - 60) / max(fade, 1e-6) + 0.5, 0, 1)  # 0 inside .. 1 outside
+    dark, skin = np.array([30.0, 15, 20]), np.array(REFERENCE_SKIN)
+    lab = (dark[None, None] * (1 - t[..., None]) + skin[None, None] * t[..., None]).astype(np.float32)
+    img = (cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255).round().astype(np.uint8)
+    return img, r <= 60
+
+
+def test_sharp_border_is_abrupt_all_round_and_a_fading_one_is_not():
+    sharp = analyze_lesion(*_radial(0.0))
+    assert sharp.border.score == 8
+    assert min(sharp.border.abruptness) > 0.8
+    fading = analyze_lesion(*_radial(60.0))
+    assert fading.border.score == 0
+    assert max(fading.border.abruptness) < AnalysisParams().border_abrupt
+    assert sharp.border.compactness == pytest.approx(1.0, abs=0.15)
+    assert 0.95 < sharp.border.solidity <= 1.0
+
+
+def test_ragged_outline_is_less_compact_and_solid():
+    h = w = 241
+    yy, xx = np.mgrid[:h, :w]
+    ang = np.arctan2(yy - 120, xx - 120)
+    star = np.hypot(yy - 120, xx - 120) <= 60 + 25 * np.cos(7 * ang)
+    img = canvas(h, w)
+    img[star] = rgb_of(PROTO["dark_brown"])
+    a = analyze_lesion(img, star)
+    assert a.border.compactness > 1.5
+    assert a.border.solidity < 0.85
+
+
+def test_large_image_is_analysed_at_the_analysis_scale_with_the_same_criteria():
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["light_brown"])
+    img[m & (np.arange(320)[None, :] < 160)] = rgb_of(PROTO["dark_brown"])
+    small = analyze_lesion(img, m)
+    big_img = cv2.resize(img, (1280, 960), interpolation=cv2.INTER_NEAREST)
+    big_m = cv2.resize(m.astype(np.uint8), (1280, 960), interpolation=cv2.INTER_NEAREST) > 0
+    big = analyze_lesion(big_img, big_m)
+    assert big.scale == pytest.approx(256 / 1280)
+    assert big.size.diameter_px == pytest.approx(4 * small.size.diameter_px, rel=0.01)
+    assert big.size.area_px == pytest.approx(16 * small.size.area_px, rel=0.01)
+    assert big.colors.present == small.colors.present
+    assert big.asymmetry.value == small.asymmetry.value
+    assert big.color_labels(big_m).shape == (960, 1280)
+
+
+def test_to_dict_units_and_scale():
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["dark_brown"])
+    px = analyze_lesion(img, m).to_dict()
+    need = ["area_px", "area_mm2", "diameter_px", "diameter_mm", "asymmetry", "border_score",
+            *(f"color_{c}" for c in COLOR_NAMES), "n_colors"]
+    assert all(k in px for k in need)
+    assert px["units"] == "px" and px["area_mm2"] is None and px["diameter_mm"] is None
+    assert px["diameter_over_6mm"] is None
+    assert px["tds"] is None and px["tds_missing"] == TDS_MISSING
+    mm = analyze_lesion(img, m, mm_per_px=0.05).to_dict()
+    assert mm["units"] == "mm"
+    assert mm["diameter_mm"] == pytest.approx(mm["diameter_px"] * 0.05)
+    assert mm["area_mm2"] == pytest.approx(mm["area_px"] * 0.0025)
+    assert mm["diameter_over_6mm"] == int(mm["diameter_mm"] > 6)
+    assert analyze_lesion(img, m, mm_per_px=0.01).to_dict()["diameter_over_6mm"] == 0  # 2 mm
+    full = analyze_lesion(img, m, mm_per_px=0.05).to_json()
+    text = json.dumps(full, allow_nan=False)  # JSON-ready, no NaN
+    geo = json.loads(text)["geometry"]
+    (a, b) = geo["diameter"]
+    assert math.dist(a, b) == pytest.approx(mm["diameter_px"])
+
+
+def test_bad_inputs_raise_clear_errors():
+    img, m = canvas(), ellipse_mask()
+    with pytest.raises(MaskError, match="empty"):
+        analyze_lesion(img, np.zeros_like(m))
+    with pytest.raises(MaskError, match="320×240"):
+        analyze_lesion(img, m[:100])
+    for bad in (0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match="scale"):
+            analyze_lesion(img, m, mm_per_px=bad)
+    with pytest.raises(ParameterError, match="uint8"):
+        analyze_lesion(img.astype(np.float32), m)
+    with pytest.raises(ParameterError, match="Unknown colour"):
+        analyze_lesion(img, m).color_mask("green")
+
+
+def test_params_validate_and_round_trip():
+    p = AnalysisParams()
+    assert AnalysisParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+    with pytest.raises(ParameterError):
+        AnalysisParams(color_min_share=(0.1,) * 5)
+    with pytest.raises(ParameterError):
+        AnalysisParams(border_abrupt=1.5)
+    with pytest.raises(ParameterError):
+        AnalysisParams.from_dict({"colour": 1})
+
+
+def test_defaults_are_the_values_fitted_in_the_committed_benchmark():
+    res = json.loads((REPO / "docs" / "results" / "bench_analysis.json").read_text())
+    assert AnalysisParams.from_dict(res["fit_all"]["params"]) == AnalysisParams()
+
+
+@pytest.mark.parametrize("stem", ["IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"])
+def test_bundled_samples(stem):
+    d = REPO / "resources" / "samples"
+    rgb = load_image(d / f"{stem}.jpg")
+    m = load_mask(d / f"{stem}_segmentation.png", shape=rgb.shape[:2])
+    a = analyze_lesion(rgb, m)
+    assert a.asymmetry.value in (0, 1, 2)
+    assert 0 <= a.border.score <= 8
+    assert 1 <= a.colors.n_colors <= 6
+    assert sum(a.colors.shares) <= 1.0 + 1e-9
+    labels = a.color_labels(m)
+    assert labels.shape == m.shape and not labels[~m].any()
+    assert (labels > 0).sum() > 0.5 * m.sum()
+    assert a.size.area_px == int(m.sum())

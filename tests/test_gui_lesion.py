@@ -1,0 +1,216 @@
+"""The Lesion panel, its overlays, the ruler and calibration, the sidecar field and File →
+Export report…, driven through the real window (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from dermview import editing, paths  # noqa: E402
+from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
+from dermview.gui.testing import default_weights_available, isolate, process, tiny_weights  # noqa: E402
+from dermview.io import load_mask  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+Btn = QtWidgets.QMessageBox.StandardButton
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    if default_weights_available():
+        return paths.models_dir() / "dermview_default.pt"
+    return tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    shown: list[tuple[str, str]] = []
+
+    def warning(parent, title, text, *a, **k):
+        shown.append((title, text))
+        return Btn.Ok
+
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QtWidgets.QMessageBox, name, staticmethod(warning))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        staticmethod(lambda *a, **k: Btn.Discard))
+    return shown
+
+
+@pytest.fixture
+def labelled(tmp_path) -> Path:
+    """IMD002 with the bundled expert mask saved as its label (it opens with a mask)."""
+    folder = tmp_path / "images"
+    (folder / "labels").mkdir(parents=True)
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
+    return folder / "IMD002.jpg"
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
+    monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path / "home"))
+    settings = isolate(tmp_path)
+    ensure_app()
+    windows = []
+
+    def make(paths_=None):
+        win = create_main_window(paths_, weights=str(weights), settings=settings,
+                                 recovery_folder=tmp_path / "recovery")
+        windows.append(win)
+        if paths_:
+            assert win.wait_idle(30)
+        return win
+
+    yield make
+    for win in windows:
+        win.doc.undo_stack.setClean()
+        win.close()
+        assert win.threads_running() == []
+        win.deleteLater()
+    process(10)
+
+
+def wait_analysis(qtbot, win) -> None:
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy, timeout=20000)
+
+
+def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labelled, qtbot):
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    gt = load_mask(SAMPLES / "IMD002_segmentation.png")
+    a = win.lesion.analysis
+    assert a.size.area_px == int(gt.sum())
+    panel = win.lesion_panel
+    assert panel.values["area"].text() == f"{int(gt.sum())} px"
+    assert panel.values["A"].text().startswith(str(a.asymmetry.value))
+    assert panel.values["C"].text() == str(a.colors.n_colors)
+    assert panel.values["D"].text() == "needs a scale"
+    assert "pixels" in panel.status.text()
+    assert panel.values["A"].toolTip() and panel.values["B"].toolTip()
+    axes = win.lesion.axes_layer.data
+    assert axes[..., 3].any()  # the axes are drawn
+    # the yellow major axis passes through the centroid
+    r, c = a.size.axes.centroid
+    f = axes.shape[0] / gt.shape[0]
+    near = axes[round(r * f) - 3: round(r * f) + 4, round(c * f) - 3: round(c * f) + 4, 3]
+    assert near.any()
+    assert win.overlays.is_visible("lesion_axes")
+    assert not win.overlays.is_visible("lesion_colors")
+    panel.colors_check.setChecked(True)
+    assert win.overlays.is_visible("lesion_colors")
+    colours = win.lesion.colors_layer.data
+    assert colours[..., 3].any()
+    panel.axes_check.setChecked(False)
+    assert not win.overlays.is_visible("lesion_axes")
+
+
+def test_mask_edit_is_remeasured_after_a_pause(make_window, labelled, qtbot):
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    before = win.lesion.analysis.size.area_px
+    stroke = editing.Stroke(win.doc.mask, 20.0, True)
+    win.doc.notify_mask(stroke.add((20.0, 20.0)))  # a blob far from the lesion
+    assert win.lesion.busy  # debounced, not yet recomputed
+    qtbot.waitUntil(lambda: win.lesion.analysis.size.area_px == int(win.doc.mask.sum())
+                    and not win.lesion.busy, timeout=20000)
+    assert win.lesion.analysis.size.area_px > before
+
+
+def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, tmp_path):
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.actions["tool_ruler"].trigger()
+    assert win.edit.active == "ruler"
+    pane = win.before
+    vp = pane.viewport()
+    p0, p1 = pane.view_to_widget(100.5, 200.5), pane.view_to_widget(300.5, 200.5)
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p0)
+    qtbot.mouseMove(vp, p1)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p1)
+    line = win.lesion.last_line
+    assert line is not None
+    assert math.dist(*line) == pytest.approx(200, abs=3)  # widget rounding
+    assert "Ruler:" in win.statusBar().currentMessage()
+    assert win.doc.undo_stack.count() == 0  # the ruler never edits the mask
+    assert win.lesion.calibrate(length_mm=4.0)
+    mm = win.lesion.mm_per_px
+    assert mm == pytest.approx(4.0 / math.dist(*line))
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and win.lesion.analysis.mm_per_px == mm
+                    and not win.lesion.busy, timeout=20000)
+    panel = win.lesion_panel
+    assert "mm" in panel.values["diameter"].text()
+    assert panel.values["D"].text() in ("yes", "no")
+    assert f"{mm:.5g} mm/px" in panel.scale_label.text()
+    # another dermatoscope has its own (no) calibration; the first one is kept
+    win.lesion.set_device("Heine Delta 30")
+    assert win.lesion.mm_per_px is None
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and win.lesion.analysis.mm_per_px is None
+                    and not win.lesion.busy, timeout=20000)
+    win.lesion.set_device("default dermatoscope")
+    assert win.lesion.mm_per_px == pytest.approx(mm)
+    # remembered in the settings for the next session
+    win2 = make_window()
+    assert win2.lesion.mm_per_px == pytest.approx(mm)
+    assert set(win2.lesion.devices()) >= {"default dermatoscope", "Heine Delta 30"}
+
+
+def test_calibrate_without_a_line_explains(make_window, labelled, qtbot, boxes):
+    win = make_window([str(labelled)])
+    assert not win.lesion.calibrate(length_mm=1.0)
+    assert boxes and "ruler" in boxes[-1][1].lower()
+
+
+def test_save_writes_the_analysis_into_the_sidecar(make_window, labelled, qtbot):
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    stroke = editing.Stroke(win.doc.mask, 5.0, False)
+    win.doc.notify_mask(stroke.add((150.0, 250.0)))
+    win.doc.undo_stack.push(editing_command(win, stroke))
+    win.actions["save"].trigger()
+    assert win.wait_idle(30)
+    side = json.loads((labelled.parent / "labels" / "IMD002_segmentation.json").read_text())
+    assert side["lesion"]["area_px"] == int(win.doc.mask.sum())
+    assert side["lesion"]["units"] == "px" and side["lesion"]["area_mm2"] is None
+    assert side["lesion"]["asymmetry"] in (0, 1, 2)
+
+
+def editing_command(win, stroke):
+    from dermview.gui.commands import EditKind, MaskCommand
+
+    return MaskCommand(win.doc, stroke.finish(), "Eraser stroke", EditKind.HAND, applied=True)
+
+
+def test_export_report_writes_a_pdf(make_window, labelled, qtbot, tmp_path, monkeypatch, boxes):
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    out = tmp_path / "case.pdf"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    win.actions["export_report"].trigger()
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 10_000
+    assert "Report written" in win.statusBar().currentMessage()
+    assert not boxes
+
+
+def test_export_report_without_a_mask_explains(make_window, tmp_path, boxes):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "IMD009.jpg", folder / "IMD009.jpg")
+    win = make_window([str(folder / "IMD009.jpg")])
+    assert not win.doc.mask.any()
+    assert win.lesion.export_report(tmp_path / "x.pdf") is None
+    assert boxes and "no lesion" in boxes[-1][1].lower()
+    assert not np.any(win.lesion.axes_layer.data[..., 3])
