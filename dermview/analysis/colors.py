@@ -28,7 +28,8 @@ class Colors:
         shares: fraction (0-1) of the lesion each colour covers, COLOR_NAMES order.
         present: whether each colour reaches its minimum share.
         n_colors: how many are present (the rule's C; at least 1 for a lesion).
-        labels: ``uint8`` ``(h, w)`` map at the analysis scale: 0 = outside the lesion or
+        labels: ``uint8`` ``(h, w)`` map of the analysed crop (analysis scale; see
+            ``LesionAnalysis.color_labels`` for the full-size map): 0 = outside the lesion or
             unnamed, ``k`` = COLOR_NAMES[k-1].
         skin_lab: the skin colour (CIELAB) the image was balanced on.
     """
