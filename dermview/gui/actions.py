@@ -54,7 +54,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&Save label", lambda w: w.saving.save, K.Save, "std:SP_DialogSaveButton",
                "Save the mask and its sidecar", "File"),
     ActionSpec("labels_dir", "Labels folder…", lambda w: w.saving.choose_labels_dir, None, None,
-               "Where labels are saved (default: labels/ beside the image)", "File"),
+               "Choose the folder labels are saved to", "File"),
+    ActionSpec("labels_beside", "Labels beside each image", lambda w: lambda: w.saving.
+               set_labels_dir(None), None, None, "Save labels in labels/ beside each image",
+               "File"),
     ActionSpec("ref_dir", "Reference masks folder…", lambda w: w.session.choose_reference_dir, None,
                "compare", "Compare with ground-truth masks from a folder", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],

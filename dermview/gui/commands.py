@@ -68,6 +68,18 @@ class MaskCommand(QtGui.QUndoCommand):
         self.doc.notify_mask(self.patch.rect if self.patch is not None else Rect(0, 0, 0, 0))
 
 
+class RecoveredCommand(MaskCommand):
+    """Work restored from the crash journal, with the provenance it had when journaled:
+    ``hand_edits`` = ``(operations, pixels, reset)`` (see :meth:`Document.hand_edits`) and
+    ``edited`` = the hand-edited pixels ``bool (H, W)``."""
+
+    def __init__(self, doc: Document, patch: editing.MaskPatch | None,
+                 hand_edits: tuple[int, int, bool], edited: np.ndarray) -> None:
+        super().__init__(doc, patch, "Recovered autosave", EditKind.RECOVERED)
+        self.hand_edits = hand_edits
+        self.edited = edited
+
+
 class ThresholdCommand(MaskCommand):
     """A threshold change: restores the document's threshold on undo/redo; consecutive
     threshold changes merge into one undo step (one slider gesture)."""

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui
 from dermview import labels
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
-from dermview.gui.commands import EditKind, MaskCommand, push_mask
+from dermview.gui.commands import EditKind, MaskCommand, RecoveredCommand, push_mask
 from dermview.io import load_image, load_mask
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
@@ -159,6 +159,10 @@ class Document(QtCore.QObject):
         self.set_reference_dir(reference_dir)
         self.dirty_changed.emit(False)
 
+    def set_labels_dir(self, folder: Path | None) -> None:
+        """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it)."""
+        self.labels_dir = Path(folder) if folder is not None else None
+
     def set_reference_dir(self, folder: Path | None) -> None:
         """Take the reference mask of the image from ``folder`` (:func:`labels.find_reference`).
 
@@ -219,26 +223,42 @@ class Document(QtCore.QObject):
         self.mask_changed.emit(0, h, 0, w)
 
     # -- provenance ---------------------------------------------------------------------------
-    def hand_edits(self) -> tuple[int, int, bool]:
-        """Hand edits since the last model mask: ``(operations, pixels changed, reset)``.
+    def _applied(self) -> list[MaskCommand]:
+        """The mask commands up to the current undo index (undone ones excluded)."""
+        cmds = (self.undo_stack.command(i) for i in range(self.undo_stack.index()))
+        return [c for c in cmds if isinstance(c, MaskCommand)]
 
-        Counts the commands up to the current undo index (undone ones are excluded). A model
-        prediction or threshold change in the history replaces the mask, so counting restarts
-        after it and ``reset`` is True (edits of a previously saved label no longer apply).
+    def hand_edits(self) -> tuple[int, int, bool]:
+        """Hand edits since the last model prediction: ``(operations, pixels changed, reset)``.
+
+        A prediction replaces the mask, so counting restarts after it and ``reset`` is True
+        (edits of a previously saved label no longer apply). Threshold changes keep the hand
+        edits (the threshold applies to the other pixels).
         """
         ops = pixels = 0
         reset = False
-        for i in range(self.undo_stack.index()):
-            cmd = self.undo_stack.command(i)
-            if not isinstance(cmd, MaskCommand):
-                continue
+        for cmd in self._applied():
             if cmd.kind is EditKind.HAND:
                 ops += 1
                 pixels += cmd.changed_pixels
-            elif cmd.kind in (EditKind.PREDICTION, EditKind.THRESHOLD):
+            elif cmd.kind is EditKind.PREDICTION:
                 ops = pixels = 0
                 reset = True
+            elif isinstance(cmd, RecoveredCommand):
+                ops, pixels, reset = cmd.hand_edits
         return ops, pixels, reset
+
+    def hand_edited_map(self) -> np.ndarray:
+        """``bool (H, W)``: pixels a person changed since the last model prediction."""
+        out = np.zeros(self.shape, bool)
+        for cmd in self._applied():
+            if cmd.kind is EditKind.HAND and cmd.patch is not None:
+                out[cmd.patch.rect.slices] |= cmd.patch.before != cmd.patch.after
+            elif cmd.kind is EditKind.PREDICTION:
+                out[...] = False
+            elif isinstance(cmd, RecoveredCommand) and cmd.edited.shape == out.shape:
+                out = cmd.edited.copy()
+        return out
 
     def add_sidecar_field(self, key: str, provider: Callable[[], Any]) -> None:
         """Write ``provider()`` (JSON-serialisable; None = leave out) under ``key`` in every

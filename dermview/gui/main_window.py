@@ -160,7 +160,7 @@ class MainWindow(QtWidgets.QMainWindow):
             sig.connect(lambda _b: self._update_busy())
         self.saving.saved.connect(self.worklist.refresh)
         self.saving.saved.connect(self._update_title)
-        self.saving.labels_dir_changed.connect(lambda _d: self.worklist.refresh())
+        self.saving.labels_dir_changed.connect(lambda _d: self._on_labels_dir())
         tp.tool_clicked.connect(self.set_tool)
         tp.op_clicked.connect(lambda k: self.actions[f"op_{k}"].trigger())
         tp.radius_changed.connect(self.edit.set_radius)
@@ -197,7 +197,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    def _on_labels_dir(self) -> None:
+        self.worklist.refresh()
+        self.status.labels_label.setText(self.saving.labels_text())
+
     def _on_opened(self, _path: Path) -> None:
+        self.status.labels_label.setText(self.saving.labels_text())
         self._update_busy()
         self.status.pos_label.setText("")
         self._update_title()

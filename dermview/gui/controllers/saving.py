@@ -14,7 +14,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from dermview import labels, paths
-from dermview.errors import DermviewError
+from dermview.errors import DermviewError, WriteError
 from dermview.gui import dialogs
 from dermview.gui.commands import EditKind, push_mask
 from dermview.gui.document import Document
@@ -26,6 +26,7 @@ from dermview.recovery import RecoveryStore
 AUTOSAVE_MS = 5000
 
 Btn = QtWidgets.QMessageBox.StandardButton
+CHOOSE_FOLDER = "Choose another folder…"
 
 
 class SaveController(QtCore.QObject):
@@ -61,16 +62,30 @@ class SaveController(QtCore.QObject):
                                      paths.user_data_dir() / "labels")
 
     def set_labels_dir(self, folder: Path | None) -> None:
-        """Where labels are saved (None = ``labels/`` beside each image)."""
+        """Where labels are saved (None = ``labels/`` beside each image); applies to the open
+        image at once."""
         self.labels_dir = Path(folder) if folder else None
         self.settings.set("labels_dir", str(self.labels_dir or ""))
+        if self.doc.has_image:
+            self.doc.set_labels_dir(self.labels_dir_for(self.doc.path))
         self.labels_dir_changed.emit(self.labels_dir)
 
-    def choose_labels_dir(self) -> None:
+    def choose_labels_dir(self) -> bool:
+        """Ask for a labels folder; Cancel changes nothing. True when one was chosen."""
         folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self.window, "Labels folder (Cancel = labels/ beside each image)",
-            str(self.labels_dir or ""))
-        self.set_labels_dir(Path(folder) if folder else None)
+            self.window, "Labels folder", str(self.labels_dir or self._current_folder() or ""))
+        if not folder:
+            return False
+        self.set_labels_dir(Path(folder))
+        return True
+
+    def _current_folder(self) -> Path | None:
+        return self.doc.label_paths[0].parent if self.doc.has_image else None
+
+    def labels_text(self) -> str:
+        """Status-bar text naming the folder the open image's label goes to."""
+        folder = self._current_folder()
+        return f"Labels → {folder}" if folder is not None else ""
 
     # -- saving ---------------------------------------------------------------------------------
     def save(self) -> bool:
@@ -80,6 +95,10 @@ class SaveController(QtCore.QObject):
             return False
         try:
             png, _js = doc.save(self.params())
+        except WriteError as exc:  # read-only or blocked folder: offer another one
+            choice = dialogs.choose(self.window, "Label not saved", f"{exc}\n\nSave the "
+                                    "labels in another folder?", [CHOOSE_FOLDER])
+            return choice == CHOOSE_FOLDER and self.choose_labels_dir() and self.save()
         except DermviewError as exc:
             self.error.emit("Label not saved", str(exc))
             return False

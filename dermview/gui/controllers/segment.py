@@ -169,8 +169,8 @@ class SegmentController(QtCore.QObject):
         self.apply_threshold()
 
     def apply_threshold(self) -> None:
-        """Re-threshold the probability map at the panel's threshold (one undo step per
-        gesture: consecutive steps merge)."""
+        """Re-threshold the probability map at the panel's threshold; pixels edited by hand
+        keep their value (one undo step per gesture: consecutive steps merge)."""
         doc = self.doc
         if doc.prob is None:
             return
@@ -179,9 +179,12 @@ class SegmentController(QtCore.QObject):
         t = self.panel.threshold
         if abs(t - doc.threshold) < 1e-9:
             return
+        new = mask_from_prob(doc.prob, t)
+        edited = doc.hand_edited_map()  # a person's pixels are kept as they are
+        new[edited] = doc.mask[edited]
         before = doc.threshold
         doc.threshold = t
-        push_threshold(doc, mask_from_prob(doc.prob, t), before, t)
+        push_threshold(doc, new, before, t)
 
     def _on_doc_threshold(self, t: float) -> None:
         """Undo/redo of a threshold step: show the threshold the mask now corresponds to."""
