@@ -472,9 +472,13 @@ def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
 
 
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
-    """Worklist status: ``"new"`` (no label), ``"segmented"``, or ``"corrected"`` (edited)."""
+    """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
+    ``"corrected"`` (reviewed as corrected, or edited by hand), or ``"segmented"`` (a model
+    mask nobody reviewed, e.g. from ``dermview segment``)."""
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
         return "new"
-    meta = _read_json(json_path)
-    return "corrected" if meta and meta.get("edited") is True else "segmented"
+    meta = _read_json(json_path) or {}
+    if meta.get("review_state") in ("accepted", "corrected"):
+        return str(meta["review_state"])
+    return "corrected" if meta.get("edited") is True else "segmented"

@@ -347,8 +347,8 @@ def test_autosave_and_recovery(make_window, data, boxes, qtbot, tmp_path):
     win.set_tool("brush")
     drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
     edited = win.doc.mask.copy()
-    assert win.saving.autosave()
-    assert not win.saving.autosave()  # nothing new
+    assert win.saving.journal()
+    assert not win.saving.journal()  # nothing new
     entries = win.saving.recovery.entries()
     assert len(entries) == 1 and entries[0].image_path == img.resolve()
     # Simulate a crash: the window goes away without the normal close path.

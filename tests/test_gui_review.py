@@ -7,7 +7,9 @@ drives (slider, mouse, menus, keys) and checks the resulting state and files.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -118,3 +120,66 @@ def test_finding_3_cancel_keeps_labels_folder_and_it_is_always_shown(make_window
     assert win.doc.label_paths[0].parent == chosen
     win.actions["labels_beside"].trigger()  # the explicit way back to labels/ beside the image
     assert win.saving.labels_dir is None and shown.text().endswith(str(data / "labels"))
+
+
+# --------------------------------------------------------------------------------- finding 4
+def _crash(win):
+    """The window goes away without its normal close path (as after kill -9)."""
+    win.segmenter.host.shutdown()
+    win.preview.host.shutdown()
+    win._closing = True
+    win.saving.timer.stop()
+    win.hide()
+
+
+def test_finding_4_crash_recovery_is_listed_at_start_and_keeps_provenance(
+        make_window, data, boxes, qtbot, tmp_path, model_name):
+    from dermview.recovery import RecoveryStore
+
+    a, b = data / "IMD009.jpg", data / "IMD002.jpg"
+    other = tmp_path / "other" / "ISIC_0000095.jpg"
+    other.parent.mkdir()
+    shutil.copy(SAMPLES / other.name, other)
+    win = _segmented(make_window, a)
+    win.set_tool("brush")
+    win.edit.set_radius(7)
+    drag(qtbot, win.before, [(60.5, 60.5), (110.5, 80.5)])
+    process(1000)  # the window of loss after a finished stroke is at most 1 s
+    store = RecoveryStore(tmp_path / "recovery")
+    entry = store.entry_for(a)
+    assert entry is not None and np.array_equal(store.load(entry), win.doc.mask)
+    expected = win.doc.label_meta_for_save(win.panel.params()).to_dict()
+    edited, prob = win.doc.mask.copy(), win.doc.prob.copy()
+    _crash(win)
+    # An older crash left unsaved work of a second image.
+    mask_b = np.zeros((384, 512), bool)
+    mask_b[100:200, 100:250] = True
+    store.save(b, mask_b)
+
+    # Restart on another image: every recoverable case is listed at once.
+    boxes.answer = Btn.Yes
+    win2 = make_window([other])
+    win2.session.offer_recovery_at_start()
+    assert len(boxes.questions) == 1
+    title, text = boxes.questions[0]
+    assert title == "Recover unsaved edits?" and "IMD009.jpg" in text and "IMD002.jpg" in text
+    wl = win2.worklist
+    assert {a.resolve(), b.resolve()} <= {p.resolve() for p in wl.paths}
+    marked = [wl.table.item(r, 1).text() for r, p in enumerate(wl.paths) if p.name != other.name]
+    assert marked == ["unsaved edits ⟲"] * 2
+    assert win2.doc.path.name == other.name  # still the image asked for
+
+    # Opening the crashed case restores it without asking again, with its provenance.
+    assert win2.session.open_image(a) and win2.wait_idle(30)
+    assert len(boxes.questions) == 1
+    assert np.array_equal(win2.doc.mask, edited) and win2.doc.dirty
+    assert win2.doc.prob is not None and np.array_equal(win2.doc.prob, prob)
+    assert win2.doc.undo_stack.text(0) == "Recovered autosave"
+    assert win2.saving.save()
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    for key in ("source", "model_name", "model_sha256", "threshold", "edited", "edited_pixels",
+                "edit_operations", "preprocess_params"):
+        assert meta[key] == expected[key], key
+    assert meta["source"] == "model" and meta["model_name"] == model_name
+    assert 0 < meta["edited_pixels"] < int(edited.sum())  # the stroke, not every lesion pixel
+    assert store.entry_for(a) is None

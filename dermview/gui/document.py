@@ -8,14 +8,14 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from dermview import labels
+from dermview import editing, labels
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
 from dermview.gui.commands import EditKind, MaskCommand, RecoveredCommand, push_mask
@@ -73,7 +73,6 @@ class Document(QtCore.QObject):
         self.label_loaded = False
         self.undo_stack = QtGui.QUndoStack(self)
         self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
-        self._autosaved_index = 0
         self._sha256: str | None = None
         self._base_edits = (0, 0, False)
         self.reference_error = ""
@@ -152,7 +151,6 @@ class Document(QtCore.QObject):
                             meta.get("edited") is True)
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self._autosaved_index = 0
         self.image_changed.emit()
         self.prob_changed.emit()
         self._emit_full()
@@ -302,8 +300,33 @@ class Document(QtCore.QObject):
         self.undo_stack.setClean()
         return png, js
 
-    def needs_autosave(self) -> bool:
-        return self.dirty and self.undo_stack.index() != self._autosaved_index
+    # -- crash journal ------------------------------------------------------------------------
+    def journal_meta(self) -> dict[str, Any]:
+        """What the crash journal keeps besides the mask, so a recovered label is recorded
+        exactly as it would have been (model, threshold, hand edits, labels folder)."""
+        return {"model": asdict(self.model), "threshold": self.threshold,
+                "hand_edits": list(self.hand_edits()),
+                "labels_dir": str(self.labels_dir) if self.labels_dir is not None else ""}
 
-    def mark_autosaved(self) -> None:
-        self._autosaved_index = self.undo_stack.index()
+    def restore(self, mask: np.ndarray, meta: dict[str, Any], edited: np.ndarray | None,
+                prob: np.ndarray | None) -> None:
+        """Take back journaled work (one undo step "Recovered autosave")."""
+        model = meta.get("model")
+        if isinstance(model, dict):
+            self.model = ModelInfo(**{k: v for k, v in model.items()
+                                      if k in ModelInfo.__dataclass_fields__})
+        if prob is not None and prob.shape == self.shape:
+            self.prob = prob
+            self.prob_changed.emit()
+        if isinstance(meta.get("threshold"), (int, float)):
+            self.set_threshold_value(meta["threshold"])
+        if meta.get("labels_dir"):
+            self.set_labels_dir(Path(meta["labels_dir"]))
+        hand = meta.get("hand_edits")
+        if not (isinstance(hand, list) and len(hand) == 3):  # an older journal: count the change
+            hand = [1, int(np.count_nonzero(mask != self.mask)), False]
+        if edited is None or edited.shape != self.shape:
+            edited = mask != self.mask
+        patch = editing.diff_patch(self.mask, mask)
+        self.undo_stack.push(RecoveredCommand(
+            self, patch, (int(hand[0]), int(hand[1]), bool(hand[2])), edited))

@@ -158,7 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter.progress.connect(self.status.set_progress)
         for sig in (self.segmenter.busy_changed, self.preview.busy_changed):
             sig.connect(lambda _b: self._update_busy())
-        self.saving.saved.connect(self.worklist.refresh)
+        self.saving.saved.connect(lambda p: self.worklist.mark(p, None))
         self.saving.saved.connect(self._update_title)
         self.saving.labels_dir_changed.connect(lambda _d: self._on_labels_dir())
         tp.tool_clicked.connect(self.set_tool)
