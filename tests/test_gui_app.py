@@ -432,7 +432,8 @@ def test_settings_are_remembered_and_drop_opens_files(make_window, data, qtbot):
     win.close()
     win2 = make_window()
     assert win2.edit.radius == 33 and win2.tools_panel.radius_spin.value() == 33
-    assert win2.panel.params().hair_threshold == 77
+    # Preprocessing tried on one image is not carried into the next session (finding 5).
+    assert win2.panel.params().hair_threshold != 77
     assert win2.segmenter.device == "cpu"
     # Dropping two files opens them as a worklist.
     from PySide6 import QtGui

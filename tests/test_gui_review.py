@@ -183,3 +183,39 @@ def test_finding_4_crash_recovery_is_listed_at_start_and_keeps_provenance(
     assert meta["source"] == "model" and meta["model_name"] == model_name
     assert 0 < meta["edited_pixels"] < int(edited.sum())  # the stroke, not every lesion pixel
     assert store.entry_for(a) is None
+
+
+# --------------------------------------------------------------------------------- finding 5
+def test_finding_5_model_gets_its_own_preprocessing_and_threshold_resets(make_window, data):
+    """Settings tried in the panel on one image do not feed the model, on this image or the
+    next; the panel says when they differ; the threshold starts over per image unless pinned."""
+    win = make_window([data])
+    model = win.segmenter.model_params
+    assert win.panel.params() == (model or type(win.panel.params())())
+    assert "the model's preprocessing" in win.panel.model_note.text()
+    win.panel.se_size.setValue(21)  # an experiment on the first image
+    assert win.wait_idle(30) and win.doc.preview_params.se_size == 21
+    assert "se_size 21" in win.panel.model_note.text()
+    assert "segmentation uses the model's" in win.panel.model_note.text()
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.prob is not None
+    used = win.doc.model.params
+    assert used == (model.to_dict() if model is not None else None), used
+    _slide_threshold(win, [60, 65, 70])
+    assert win.doc.threshold == pytest.approx(0.70)
+    # The next image starts from the model's preprocessing and threshold.
+    win.doc.undo_stack.setClean()
+    assert win.session.next_image() and win.wait_idle(30)
+    assert win.panel.params().se_size != 21
+    assert win.seg_panel.threshold == pytest.approx(win.segmenter.default_threshold)
+    # Explicitly asked: the panel's settings are used, and a pinned threshold stays.
+    win.panel.use_check.setChecked(True)
+    win.panel.se_size.setValue(15)
+    win.seg_panel.pin_check.setChecked(True)
+    win.seg_panel.threshold_slider.setValue(40)
+    assert "Segmentation uses these settings" in win.panel.model_note.text()
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.model.params["se_size"] == 15
+    win.doc.undo_stack.setClean()
+    assert win.session.previous_image() and win.wait_idle(30)
+    assert win.panel.params().se_size == 15 and win.seg_panel.threshold == pytest.approx(0.40)

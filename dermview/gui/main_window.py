@@ -63,7 +63,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
         s = self.settings
         self.panel = PreprocessPanel()
-        self.panel.set_params(s.params())
         self.seg_panel = SegmentPanel(s.get_int("overlay_opacity", 80),
                                       s.get_bool("outline", False), s.get_bool("auto_segment", False))
         self.seg_panel.set_device(device or str(s.get("device", "auto") or "auto"))
@@ -78,7 +77,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.preview = PreviewController(self.doc, self.panel, self.before, self.after,
                                          self.overlays, self)
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
-                                           weights, self.panel.params, self)
+                                           weights, self.panel.for_model, self)
+        self.panel.set_model_params(self.segmenter.model_params)
         self.saving = SaveController(self.doc, s, RecoveryStore(recovery_folder or recovery_dir()),
                                      self.panel.params, self)
         self.worklist.resolver = self.saving.labels_dir_for
@@ -141,7 +141,6 @@ class MainWindow(QtWidgets.QMainWindow):
         d, s, sp, tp = self.doc, self.settings, self.seg_panel, self.tools_panel
         d.dirty_changed.connect(self._update_title)
         d.undo_stack.indexChanged.connect(self._update_actions)
-        self.panel.params_changed.connect(s.set_params)
         sp.opacity_changed.connect(self.overlays.set_opacity)
         sp.opacity_changed.connect(lambda v: s.set("overlay_opacity", round(v * 100)))
         sp.outline_changed.connect(self.overlays.set_outline)
@@ -315,7 +314,6 @@ class MainWindow(QtWidgets.QMainWindow):
         s.set("geometry", self.saveGeometry())
         s.set("window_state", self.saveState())
         s.set("brush_radius", self.edit.radius)
-        s.set_params(self.panel.params())
         s.set("device", self.segmenter.device)
         self.saving.shutdown()
         self.segmenter.shutdown()

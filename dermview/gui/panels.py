@@ -61,10 +61,15 @@ class SegmentPanel(QtWidgets.QWidget):
         self.threshold_slider.setRange(1, 99)
         self.threshold_slider.setValue(50)
         self.threshold_label = QtWidgets.QLabel("0.50")
+        self.pin_check = QtWidgets.QCheckBox("Pin")
+        self.pin_check.setToolTip("Keep this threshold for every image (otherwise each image "
+                                  "starts at the model's threshold)")
         trow = QtWidgets.QHBoxLayout()
         trow.addWidget(self.threshold_slider, 1)
         trow.addWidget(self.threshold_label)
-        self.threshold_slider.setToolTip("Probability threshold of the lesion mask (undoable)")
+        trow.addWidget(self.pin_check)
+        self.threshold_slider.setToolTip("Probability threshold of the lesion mask, applied to "
+                                         "the pixels not edited by hand (undoable)")
         form.addRow("Threshold", trow)
 
         self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
