@@ -88,11 +88,15 @@ def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
     ensure_app()
     windows = []
 
-    def make(paths=None, **kw):
-        win = create_main_window(paths, weights=str(weights), settings=settings,
+    def make(paths=None, size=(1400, 860), **kw):
+        """A window of ``size`` (the offscreen screen is small; the views need room for the
+        mouse positions the tests use), opened on ``paths``."""
+        win = create_main_window(None, weights=str(weights), settings=settings,
                                  recovery_folder=tmp_path / "recovery", **kw)
         windows.append(win)
+        win.resize(*size)
         if paths:
+            win.session.open_paths(paths)
             assert win.wait_idle(30)
         return win
 

@@ -380,7 +380,9 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     win.session.set_reference_dir(refs)
     assert win.doc.reference is not None
     assert win.overlays.buffers["reference"].data[..., 3].any()
-    assert "Dice 0.000" in win.status.metric_label.text()  # empty mask
+    # No mask yet: no "Dice 0.000", just the reference's name.
+    assert "no mask yet" in win.status.metric_label.text()
+    assert "Dice" not in win.status.metric_label.text()
     from dermview.gui.commands import push_mask
 
     # Differences overlay: everything of the reference is missed while the mask is empty.

@@ -112,6 +112,34 @@ class ThresholdCommand(MaskCommand):
         self.doc.set_threshold_value(self.thresholds[0])
 
 
+class ReviewCommand(QtGui.QUndoCommand):
+    """A change of the review state and/or comment ``(state, comment)``; consecutive comment
+    edits merge into one step."""
+
+    ID = 1002
+
+    def __init__(self, doc: Document, before: tuple[str | None, str],
+                 after: tuple[str | None, str]) -> None:
+        super().__init__("Comment" if before[0] == after[0] else
+                         f"Review: {after[0] or 'not reviewed'}")
+        self.doc, self.before, self.after = doc, before, after
+
+    def id(self) -> int:  # noqa: A003 (Qt API)
+        return self.ID if self.before[0] == self.after[0] else -1
+
+    def mergeWith(self, other: QtGui.QUndoCommand) -> bool:  # noqa: N802 (Qt API)
+        if not isinstance(other, ReviewCommand) or other.id() != self.ID:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.doc.set_review(*self.after)
+
+    def undo(self) -> None:
+        self.doc.set_review(*self.before)
+
+
 def _chain(mask: np.ndarray, first: editing.MaskPatch | None,
            second: editing.MaskPatch | None) -> editing.MaskPatch | None:
     """One patch for ``first`` then ``second``; ``mask`` is the state after both."""

@@ -47,6 +47,7 @@ class Document(QtCore.QObject):
         dirty_changed(bool): unsaved edits appeared / were saved.
         reference_changed(): the reference (ground-truth) mask changed.
         threshold_changed(float): undo/redo restored another probability threshold.
+        review_changed(): the review state or comment changed.
     """
 
     image_changed = QtCore.Signal()
@@ -55,6 +56,7 @@ class Document(QtCore.QObject):
     dirty_changed = QtCore.Signal(bool)
     reference_changed = QtCore.Signal()
     threshold_changed = QtCore.Signal(float)
+    review_changed = QtCore.Signal()
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +82,8 @@ class Document(QtCore.QObject):
         #: Incremented on every change of the working mask.
         self.mask_version = 0
         self._sidecar_fields: dict[str, Callable[[], Any]] = {}
+        self.review_state: str | None = None  # "accepted", "corrected" or None
+        self.review_comment = ""
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -149,6 +153,9 @@ class Document(QtCore.QObject):
         self._base_edits = (int(meta.get("edit_operations", 0) or 0),
                             int(meta.get("edited_pixels", 0) or 0),
                             meta.get("edited") is True)
+        state = meta.get("review_state")
+        self.review_state = state if state in labels.REVIEW_STATES else None
+        self.review_comment = str(meta.get("review_comment") or "")
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self.image_changed.emit()
@@ -258,6 +265,18 @@ class Document(QtCore.QObject):
                 out = cmd.edited.copy()
         return out
 
+    def set_review(self, state: str | None, comment: str) -> None:
+        """Record the reviewer's verdict (called by :class:`~dermview.gui.commands.
+        ReviewCommand`, so it is undoable and counts as an unsaved change)."""
+        self.review_state, self.review_comment = state, comment
+        self.review_changed.emit()
+
+    def effective_review(self) -> str | None:
+        """The review state a save records: ``"corrected"`` once the mask was edited by hand
+        in this session (an accepted mask would no longer be the model's), else the state
+        the reviewer chose (None = not reviewed)."""
+        return "corrected" if self.hand_edits()[0] > 0 else self.review_state
+
     def add_sidecar_field(self, key: str, provider: Callable[[], Any]) -> None:
         """Write ``provider()`` (JSON-serialisable; None = leave out) under ``key`` in every
         saved sidecar (e.g. a panel's measurements of the mask being saved)."""
@@ -283,6 +302,8 @@ class Document(QtCore.QObject):
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
             source="model" if from_model else "manual",
+            review_state=self.effective_review(),
+            review_comment=self.review_comment,
             extras={k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None},
         )
 
@@ -306,6 +327,7 @@ class Document(QtCore.QObject):
         exactly as it would have been (model, threshold, hand edits, labels folder)."""
         return {"model": asdict(self.model), "threshold": self.threshold,
                 "hand_edits": list(self.hand_edits()),
+                "review": [self.review_state, self.review_comment],
                 "labels_dir": str(self.labels_dir) if self.labels_dir is not None else ""}
 
     def restore(self, mask: np.ndarray, meta: dict[str, Any], edited: np.ndarray | None,
@@ -322,6 +344,9 @@ class Document(QtCore.QObject):
             self.set_threshold_value(meta["threshold"])
         if meta.get("labels_dir"):
             self.set_labels_dir(Path(meta["labels_dir"]))
+        review = meta.get("review")
+        if isinstance(review, list) and len(review) == 2 and review[0] in labels.REVIEW_STATES:
+            self.set_review(review[0], str(review[1] or ""))
         hand = meta.get("hand_edits")
         if not (isinstance(hand, list) and len(hand) == 3):  # an older journal: count the change
             hand = [1, int(np.count_nonzero(mask != self.mask)), False]

@@ -239,6 +239,11 @@ class ImagePane(pg.GraphicsView):
             self.overlays[name].setOpacity(opacity)
 
     # -- view --------------------------------------------------------------------------------
+    @property
+    def auto_fit(self) -> bool:
+        """True while the image is kept fitted to the pane (until the user zooms or pans)."""
+        return self._auto_fit
+
     def _on_manual_range(self, *_args) -> None:
         self._auto_fit = False
 

@@ -20,17 +20,19 @@ from dermview.gui import dialogs
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
+from dermview.gui.controllers.review import ReviewController
 from dermview.gui.controllers.saving import SaveController
 from dermview.gui.controllers.segment import SegmentController
 from dermview.gui.controllers.session import SessionController
 from dermview.gui.document import Document
 from dermview.gui.edit_tools import EditController
 from dermview.gui.icons import icon
-from dermview.gui.image_view import ImagePane
 from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
+from dermview.gui.review_panel import ReviewPanel
 from dermview.gui.settings import Settings, recovery_dir
 from dermview.gui.status import StatusBar
+from dermview.gui.views import ViewArea
 from dermview.gui.worklist import Worklist
 from dermview.recovery import RecoveryStore
 
@@ -52,14 +54,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowIcon(QtGui.QIcon(str(app_icon)) if app_icon.is_file() else icon("app"))
         self.setAcceptDrops(True)
 
-        self.before = ImagePane("Original")
-        self.after = ImagePane("Preprocessed")
-        self.after.link_to(self.before)
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.before)
-        self.splitter.addWidget(self.after)
-        self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        self.view = ViewArea()
+        self.before, self.after = self.view.panes
+        self.setCentralWidget(self.view)
 
         s = self.settings
         self.panel = PreprocessPanel()
@@ -85,14 +82,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
+        self.review_panel = ReviewPanel()
+        self.review = ReviewController(self.doc, self.review_panel, self.saving, self)
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("worklist", "Worklist", self.worklist, Area.LeftDockWidgetArea)
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
-        for key, title, widget in (("preprocess", "Preprocessing", self.panel),
+        self.tabifyDockWidget(self.docks["worklist"], self.docks["history"])
+        for key, title, widget in (("review", "Review", self.review_panel),
+                                   ("tools", "Correction tools", self.tools_panel),
                                    ("segment", "Segmentation", self.seg_panel),
-                                   ("tools", "Correction tools", self.tools_panel)):
+                                   ("preprocess", "Preprocessing", self.panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
+        # Compact: the side panels are tabs (collapsible from View), the image gets the room.
+        self.tabifyDockWidget(self.docks["review"], self.docks["tools"])
+        self.tabifyDockWidget(self.docks["tools"], self.docks["segment"])
+        self.tabifyDockWidget(self.docks["segment"], self.docks["preprocess"])
+        self.docks["segment"].raise_()
+        self.docks["worklist"].raise_()
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self.actions = build_actions(self)
@@ -105,6 +112,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_tool("pan")
         self._update_title()
         self._update_actions()
+        self.view.set_side_by_side(s.get_bool("side_by_side", False))
         self._restore_geometry()
         # Import torch and look for CUDA in the background, a moment after the first preview.
         QtCore.QTimer.singleShot(1500, lambda: None if self._closing else self.segmenter.probe())
@@ -177,30 +185,33 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.open_failed.connect(self._update_busy)
         self.session.opened.connect(self._on_opened)
         self.session.show_worklist.connect(self.docks["worklist"].show)
+        for box in self.findChildren(QtWidgets.QAbstractSpinBox):
+            box.editingFinished.connect(lambda b=box: b.hasFocus() and self.view.shown().setFocus())
+        self.view.mode_changed.connect(lambda on: s.set("side_by_side", on))
+        self.view.mode_changed.connect(self.actions["side_by_side"].setChecked)
         self.overlays.set_opacity(sp.opacity)
         self.overlays.set_outline(sp.outline)
         self.overlays.set_layers(sp.layers())
 
     def _restore_geometry(self) -> None:
-        geom = self.settings.get("geometry")
-        if geom is not None:
-            self.restoreGeometry(geom)
-        else:  # first start: most of the screen
-            self.resize(1400, 860)
-            screen = QtGui.QGuiApplication.primaryScreen()
-            if screen is not None:
-                area = screen.availableGeometry()
-                self.resize(max(1000, int(area.width() * 0.9)),
-                            max(700, int(area.height() * 0.9)))
-        state = self.settings.get("window_state")
+        geom, state = self.settings.get("geometry"), self.settings.get("window_state")
         if state is not None:
             self.restoreState(state)
+        if geom is None or not self.restoreGeometry(geom):
+            self.resize(1400, 860)  # first start: most of the screen (below)
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is not None:  # never larger than the screen (the status bar stays visible)
+            area = screen.availableGeometry()
+            w = self.width() if geom is not None else int(area.width() * 0.9)
+            h = self.height() if geom is not None else int(area.height() * 0.9)
+            self.resize(min(w, area.width()), min(h, area.height() - 30))
 
     def _on_labels_dir(self) -> None:
         self.worklist.refresh()
         self.status.labels_label.setText(self.saving.labels_text())
 
     def _on_opened(self, _path: Path) -> None:
+        self.view.shown().setFocus()  # single-key shortcuts work at once
         self.status.labels_label.setText(self.saving.labels_text())
         self._update_busy()
         self.status.pos_label.setText("")
@@ -250,7 +261,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment") or key.startswith("op_"):
+            if key in ("save", "segment", "accept") or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)
@@ -316,6 +327,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.set("brush_radius", self.edit.radius)
         s.set("device", self.segmenter.device)
         self.saving.shutdown()
+        self.review.shutdown()
         self.segmenter.shutdown()
         self.preview.shutdown()
         s.store.sync()

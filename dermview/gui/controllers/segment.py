@@ -158,9 +158,12 @@ class SegmentController(QtCore.QObject):
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings))
         alpha = out.mask_alpha if job.outline == self.overlays.outline else None
+        untouched = job.automatic and doc.undo_stack.count() == 0
         with self.overlays.prerendered(alpha, out.heat):
             doc.set_prediction(res.prob, res.mask, res.threshold, info, patch=out.patch,
                                base_version=job.base_version)
+        if untouched:  # nobody looked at it yet: leaving the image is no unsaved change
+            doc.undo_stack.setClean()
         self.panel.set_threshold(res.threshold)
         self.panel.set_progress(100, f"Done in {out.seconds:.2f} s")
         self.panel.model_label.setText(self.model_text())
