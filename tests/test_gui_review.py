@@ -219,3 +219,138 @@ def test_finding_5_model_gets_its_own_preprocessing_and_threshold_resets(make_wi
     win.doc.undo_stack.setClean()
     assert win.session.previous_image() and win.wait_idle(30)
     assert win.panel.params().se_size == 15 and win.seg_panel.threshold == pytest.approx(0.40)
+
+
+# ------------------------------------------------------------------ the rest of the trial
+def test_outline_is_redrawn_with_its_ring_after_fill_holes_and_undo(make_window, data, qtbot):
+    from dermview.gui import render
+    from dermview.gui.controllers.overlays import FILL_ALPHA
+
+    win = make_window([data / "IMD009.jpg"])
+    win.seg_panel.outline_radio.setChecked(True)
+    win.set_tool("brush")
+    win.edit.set_radius(4)
+    drag(qtbot, win.before, [(100.5, 100.5), (200.5, 100.5), (200.5, 200.5), (100.5, 200.5),
+                             (100.5, 100.5)])  # a ring with a hole
+    win.set_tool("pan")
+
+    def shown_matches_mask():
+        alpha = win.overlays.buffers["mask"].data[..., 3]
+        return np.array_equal(alpha, render.mask_alpha(win.doc.mask, FILL_ALPHA, True))
+
+    assert shown_matches_mask()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F)  # fill holes: the inner outline must vanish
+    assert win.doc.undo_stack.undoText() == "Fill holes"
+    assert shown_matches_mask(), "stale outline dashes left after Fill holes"
+    win.undo()
+    assert shown_matches_mask(), "stale outline dashes left after undo"
+
+
+def test_focus_returns_to_the_view_after_typing_a_value(make_window, data, qtbot):
+    from PySide6 import QtWidgets
+
+    win = make_window([data / "IMD009.jpg"])
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.docks["tools"].raise_()
+    spin = win.tools_panel.radius_spin
+    spin.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is spin)
+    spin.selectAll()
+    qtbot.keyClicks(spin, "21")
+    qtbot.keyClick(spin, QtCore.Qt.Key.Key_Return)
+    assert win.edit.radius == 21
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not spin and not spin.isAncestorOf(focus)
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_B)  # a single-key shortcut works at once
+    assert win.edit.active == "brush"
+
+
+def test_page_down_passes_unreadable_files_and_marks_them(make_window, data, boxes):
+    (data / "IMD005.jpg").write_bytes(b"not a jpeg")  # between IMD002 and IMD009
+    win = make_window([data])
+    assert [p.name for p in win.worklist.paths] == ["IMD002.jpg", "IMD005.jpg", "IMD009.jpg"]
+    assert win.doc.path.name == "IMD002.jpg"
+    assert win.session.next_image() and win.doc.path.name == "IMD009.jpg"
+    assert win.worklist.table.item(1, 1).text() == "unreadable ✗"
+    assert win.session.previous_image() and win.doc.path.name == "IMD002.jpg"
+    assert boxes.warnings == []  # reported in the status bar, no box per file
+
+
+def test_auto_segmented_untouched_image_is_left_without_a_question(make_window, data, boxes):
+    win = make_window()
+    win.seg_panel.auto_check.setChecked(True)
+    assert win.session.open_folder(data) and win.wait_idle(120)
+    assert win.doc.prob is not None and not win.doc.dirty
+    assert win.session.next_image() and win.wait_idle(120)
+    assert boxes.questions == [] and win.doc.path.name == "IMD009.jpg"
+
+
+def test_a_refused_label_is_not_shown_as_corrected(make_window, data, boxes):
+    from PIL import Image
+
+    folder = data / "labels"
+    folder.mkdir()
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(folder / "IMD009_segmentation.png")
+    (folder / "IMD009_segmentation.json").write_text(json.dumps({"edited": True}))
+    win = make_window([data / "IMD009.jpg"])
+    assert not win.doc.label_loaded and "does not belong" in boxes.warnings[-1][1]
+    row = [p.name for p in win.worklist.paths].index("IMD009.jpg")
+    assert win.worklist.table.item(row, 1).text() == "label refused ⚠"
+
+
+def test_review_state_accepted_corrected_comment_and_filter(make_window, data, qtbot, tmp_path):
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    extra = data / "ISIC_0000095.jpg"
+    shutil.copy(SAMPLES / extra.name, extra)
+    # A batch result (dermview segment --sidecar): a model mask nobody reviewed.
+    batch = np.zeros((767, 1022), bool)
+    batch[100:300, 200:500] = True
+    save_label(extra, batch, LabelMeta(image_sha256=image_sha256(extra), image_size=(1022, 767),
+                                       model_name="batch"), data / "labels")
+    win = _segmented(make_window, data)
+    assert win.doc.path.name == "IMD002.jpg"  # the first image without a label
+    win.docks["review"].raise_()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accept as it is (saves)
+    meta = json.loads((data / "labels" / "IMD002_segmentation.json").read_text())
+    assert meta["review_state"] == "accepted" and meta["edited"] is False
+    # Second image: corrected by hand, with a comment typed in the Review panel.
+    assert win.session.next_image() and win.wait_idle(30)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(50.5, 50.5), (80.5, 60.5)])
+    assert "corrected" in win.review_panel.outcome.text()
+    qtbot.keyClicks(win.review_panel.comment, "hair over the border")
+    assert win.doc.review_comment == "hair over the border" and win.doc.dirty
+    assert win.saving.save()
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_state"] == "corrected" and meta["review_comment"] == "hair over the border"
+    texts = {p.name: win.worklist.table.item(r, 1).text() for r, p in enumerate(win.worklist.paths)}
+    assert texts == {"IMD002.jpg": "accepted ✓", "IMD009.jpg": "corrected ✓",
+                     "ISIC_0000095.jpg": "unreviewed"}
+    for name, shown in (("Accepted", ["IMD002.jpg"]), ("Corrected", ["IMD009.jpg"]),
+                        ("Unreviewed model masks", ["ISIC_0000095.jpg"])):
+        win.worklist.set_filter(name)
+        visible = [p.name for p in win.worklist.visible_paths() if p != win.doc.path]
+        assert visible == [n for n in shown if n != win.doc.path.name], name
+    # Reopening shows the verdict and the comment again.
+    win.worklist.set_filter("All images")
+    assert win.session.previous_image() and win.session.next_image()
+    assert win.review_panel.radios["corrected"].isChecked()
+    assert win.review_panel.comment.toPlainText() == "hair over the border"
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1066, 666)])  # 1600×1000 at 150 % = 1066×666
+def test_layout_fits_small_screens_with_one_large_view(make_window, data, size):
+    win = make_window([data / "IMD009.jpg"], size=size)
+    process(100)
+    assert win.width() <= size[0] and win.height() <= size[1], win.size()
+    bar = win.statusBar()
+    assert bar.isVisible() and bar.geometry().bottom() < win.height()
+    assert win.view.shown() is win.before and not win.after.isVisible()
+    assert win.before.width() >= 0.45 * win.width()  # the image gets the room
+    win.actions["before_after"].trigger()  # T: the preprocessed image in the same place
+    assert win.after.isVisible() and not win.before.isVisible()
+    assert win.view.shown() is win.after
+    win.actions["side_by_side"].trigger()
+    assert win.before.isVisible() and win.after.isVisible()

@@ -32,7 +32,7 @@ from dermview.gui.preprocess_panel import PreprocessPanel
 from dermview.gui.review_panel import ReviewPanel
 from dermview.gui.settings import Settings, recovery_dir
 from dermview.gui.status import StatusBar
-from dermview.gui.views import ViewArea
+from dermview.gui.views import GiveKeysBack, ViewArea
 from dermview.gui.worklist import Worklist
 from dermview.recovery import RecoveryStore
 
@@ -185,8 +185,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.open_failed.connect(self._update_busy)
         self.session.opened.connect(self._on_opened)
         self.session.show_worklist.connect(self.docks["worklist"].show)
+        self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):
-            box.editingFinished.connect(lambda b=box: b.hasFocus() and self.view.shown().setFocus())
+            self._keys_back.watch(box)
         self.view.mode_changed.connect(lambda on: s.set("side_by_side", on))
         self.view.mode_changed.connect(self.actions["side_by_side"].setChecked)
         self.overlays.set_opacity(sp.opacity)
@@ -197,6 +198,9 @@ class MainWindow(QtWidgets.QMainWindow):
         geom, state = self.settings.get("geometry"), self.settings.get("window_state")
         if state is not None:
             self.restoreState(state)
+        else:  # side panels narrow, the image gets the rest
+            self.resizeDocks([self.docks["worklist"], self.docks["segment"]], [200, 330],
+                             QtCore.Qt.Orientation.Horizontal)
         if geom is None or not self.restoreGeometry(geom):
             self.resize(1400, 860)  # first start: most of the screen (below)
         screen = self.screen() or QtGui.QGuiApplication.primaryScreen()

@@ -61,3 +61,29 @@ class ViewArea(QtWidgets.QSplitter):
         else:
             other.vb.setRange(rect, padding=0)
         other.setFocus()
+
+
+class GiveKeysBack(QtCore.QObject):
+    """Event filter for value fields (spin boxes): Enter finishes the value and hands the
+    keyboard back to the image view; a letter or bracket (a tool shortcut, which a number
+    field cannot take) hands it back at once and lets the shortcut run."""
+
+    def __init__(self, area: ViewArea, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.area = area
+
+    def watch(self, widget: QtWidgets.QWidget) -> None:
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        if ev.type() == QtCore.QEvent.Type.ShortcutOverride:
+            if ev.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+                ev.accept()  # Enter is not "Close polygon" here: it ends the value (focus out)
+                self.area.shown().setFocus()
+                return True
+            text = ev.text()
+            if text and (text.isalpha() or text in "[]") and not ev.modifiers() & \
+                    QtCore.Qt.KeyboardModifier.ControlModifier:
+                self.area.shown().setFocus()
+                return True  # not accepted: the window's shortcut runs
+        return False
