@@ -54,6 +54,24 @@ def _rows(bench: dict, label: str, sources: bool) -> list[str]:
     return out
 
 
+def _onnx(default: dict, method: dict) -> str:
+    """The ONNX-export paragraph, from the ``onnx`` entries of the metadata (if any)."""
+    pairs = [(m["onnx"], "`.pt`") for m in (default, method) if isinstance(m.get("onnx"), dict)]
+    if not pairs:
+        return ""
+    files = "; ".join(f"`{o['file']}`, SHA-256 first 16 `{o['sha256'][:16]}`, opset "
+                      f"{o.get('opset')}, largest probability difference from torch "
+                      f"{o.get('max_prob_diff_vs_torch', float('nan')):.1e}" for o, _ in pairs)
+    return (f"Each `.pt` has an **ONNX export** beside it ({files}), listed in the same `.json` "
+            "(`onnx`: file, SHA-256, the `.pt` SHA-256 it was exported from, input shape, "
+            "exporter). It is what ONNX Runtime runs on the CPU by default "
+            "(`dermview.model.engines`); made by `python -m training.export_onnx` at the static "
+            f"{default['input_size']} × {default['input_size']} input (batch dynamic): "
+            "EfficientNet's \"same\" padding is computed in Python from the input size, so "
+            "an export with dynamic height and width would crop larger inputs. The Segmenter "
+            f"always feeds {default['input_size']} × {default['input_size']}.\n\n")
+
+
 def render() -> str:
     """The card's Markdown text."""
     default, method = _load(MODELS / "dermview_default.json"), _load(MODELS / "dermsegnet_w48.json")
@@ -75,7 +93,7 @@ def render() -> str:
             ("dermview_default.pt", "**bundled default** (`Segmenter.load()`)", default, b_def),
             ("dermsegnet_w48.pt", "the method's own network (`--weights`)", method, b_met)))
     return TEMPLATE.format(
-        files=files, table=table, bench_cmd=BENCH_CMD, val_images=res["val_images"],
+        files=files, onnx=_onnx(default, method), table=table, bench_cmd=BENCH_CMD, val_images=res["val_images"],
         torch=res["torch"], threads=res["threads"], train=tr["train_pairs"],
         val=tr["val_pairs"], input=default["input_size"], thr=default.get("threshold", 0.5),
         mean=", ".join(f"{x:g}" for x in default["mean"]),
@@ -104,7 +122,7 @@ metadata file beside them that records the architecture, input policy and the fi
 
 The default was chosen as the model with the best validation Dice (below).
 
-## Architecture
+{onnx}## Architecture
 - **dermsegnet** (the method's network, `dermview/model/nets.py`): two standard 3×3 convolutions
   (the first strided), depthwise-separable stages at strides 4, 8, 16; an atrous spatial
   pyramid on the stride-16 features (1×1 conv, three dilated separable 3×3 convs, image
