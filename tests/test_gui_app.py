@@ -412,6 +412,8 @@ def test_shortcuts_and_about(make_window, data, qtbot):
 
 def test_view_fit_and_one_to_one(make_window, data):
     win = make_window([data / "IMD009.jpg"])
+    win.actions["side_by_side"].trigger()  # both views, linked
+    process(20)
     win.before.one_to_one()
     process(20)
     r1 = win.before.vb.viewRect()

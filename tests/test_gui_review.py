@@ -109,18 +109,19 @@ def test_finding_3_cancel_keeps_labels_folder_and_it_is_always_shown(make_window
     chosen = tmp_path / "chosen"
     chosen.mkdir()
     win = make_window([data / "IMD009.jpg"])
-    shown = win.status.labels_label
-    assert shown.text().endswith(str(data / "labels"))  # the default, visible from the start
+    shown = win.status.labels_label  # full path in the tooltip, elided in the text
+    assert shown.toolTip().endswith(str(data / "labels"))  # the default, visible from the start
+    assert shown.text().endswith("labels")
     boxes.folder = str(chosen)
     win.actions["labels_dir"].trigger()
-    assert win.saving.labels_dir == chosen and shown.text().endswith(str(chosen))
+    assert win.saving.labels_dir == chosen and shown.toolTip().endswith(str(chosen))
     boxes.folder = ""  # Cancel
     win.actions["labels_dir"].trigger()
     assert win.saving.labels_dir == chosen, "Cancel changed the labels folder"
-    assert shown.text().endswith(str(chosen)) and shown.isVisible()
+    assert shown.toolTip().endswith(str(chosen)) and shown.isVisible()
     assert win.doc.label_paths[0].parent == chosen
     win.actions["labels_beside"].trigger()  # the explicit way back to labels/ beside the image
-    assert win.saving.labels_dir is None and shown.text().endswith(str(data / "labels"))
+    assert win.saving.labels_dir is None and shown.toolTip().endswith(str(data / "labels"))
 
 
 # --------------------------------------------------------------------------------- finding 4

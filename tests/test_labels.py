@@ -455,7 +455,7 @@ save_label({str(image)!r}, mask, LabelMeta(image_sha256="x", image_size=(40, 30)
 
 
 def test_labels_dir_for_chosen_default_and_protected(tmp_path):
-    from dermview.labels import labels_dir_for
+    from dermview.label_policy import labels_dir_for
 
     res, user = tmp_path / "res", tmp_path / "user" / "labels"
     (res / "samples").mkdir(parents=True)
@@ -468,7 +468,7 @@ def test_labels_dir_for_chosen_default_and_protected(tmp_path):
 
 
 def test_reference_folder_and_find_reference(tmp_path):
-    from dermview.labels import find_reference, reference_folder
+    from dermview.label_policy import find_reference, reference_folder
 
     img = tmp_path / "IMD1.jpg"
     img.write_bytes(b"x")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from dermview import editing, labels
+from dermview import editing, label_policy, labels
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
 from dermview.gui.commands import EditKind, MaskCommand, RecoveredCommand, push_mask
@@ -169,14 +169,14 @@ class Document(QtCore.QObject):
         self.labels_dir = Path(folder) if folder is not None else None
 
     def set_reference_dir(self, folder: Path | None) -> None:
-        """Take the reference mask of the image from ``folder`` (:func:`labels.find_reference`).
+        """Take the reference mask of the image from ``folder`` (:func:`label_policy.find_reference`).
 
         A reference that cannot be read or has another size is ignored (``reference_error``).
         """
         self.reference = None
         self.reference_path = None
         self.reference_error = ""
-        cand = labels.find_reference(self.path, folder) if self.path is not None else None
+        cand = label_policy.find_reference(self.path, folder) if self.path is not None else None
         if cand is not None:
             try:
                 self.reference = load_mask(cand, shape=self.shape)

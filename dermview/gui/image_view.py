@@ -280,8 +280,13 @@ class ImagePane(pg.GraphicsView):
         self.vb.scaleBy((factor, factor))
 
     def link_to(self, other: ImagePane) -> None:
+        """Share zoom and pan with ``other``."""
         self.vb.setXLink(other.vb)
         self.vb.setYLink(other.vb)
+
+    def unlink(self) -> None:
+        self.vb.setXLink(None)
+        self.vb.setYLink(None)
 
     # -- tool feedback ------------------------------------------------------------------------
     def set_cursor_radius(self, radius: float) -> None:

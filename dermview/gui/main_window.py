@@ -90,9 +90,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["worklist"], self.docks["history"])
         for key, title, widget in (("review", "Review", self.review_panel),
-                                   ("tools", "Correction tools", self.tools_panel),
-                                   ("segment", "Segmentation", self.seg_panel),
-                                   ("preprocess", "Preprocessing", self.panel)):
+                                   ("tools", "Tools", self.tools_panel),
+                                   ("segment", "Segment", self.seg_panel),
+                                   ("preprocess", "Preprocess", self.panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
         # Compact: the side panels are tabs (collapsible from View), the image gets the room.
         self.tabifyDockWidget(self.docks["review"], self.docks["tools"])
@@ -100,6 +100,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.docks["segment"], self.docks["preprocess"])
         self.docks["segment"].raise_()
         self.docks["worklist"].raise_()
+        self.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self.actions = build_actions(self)
@@ -212,11 +213,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_labels_dir(self) -> None:
         self.worklist.refresh()
-        self.status.labels_label.setText(self.saving.labels_text())
+        self.status.set_labels_folder(self.saving.labels_text())
 
     def _on_opened(self, _path: Path) -> None:
         self.view.shown().setFocus()  # single-key shortcuts work at once
-        self.status.labels_label.setText(self.saving.labels_text())
+        self.status.set_labels_folder(self.saving.labels_text())
         self._update_busy()
         self.status.pos_label.setText("")
         self._update_title()

@@ -22,10 +22,12 @@ class StatusBar(QtWidgets.QStatusBar):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.pos_label = QtWidgets.QLabel("")
-        self.pos_label.setMinimumWidth(250)
+        self.pos_label.setMinimumWidth(120)
         self.metric_label = QtWidgets.QLabel("")
         self.labels_label = QtWidgets.QLabel("")
         self.labels_label.setObjectName("labelsFolder")
+        self.pos_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                     QtWidgets.QSizePolicy.Policy.Preferred)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.hide()
@@ -35,6 +37,13 @@ class StatusBar(QtWidgets.QStatusBar):
         for w in (self.pos_label, self.metric_label, self.labels_label, self.progress,
                   self.cancel_button):
             self.addPermanentWidget(w)
+
+    def set_labels_folder(self, text: str) -> None:
+        """Show where labels go (long paths elided in the middle; the full one as tooltip)."""
+        metrics = self.labels_label.fontMetrics()
+        self.labels_label.setText(metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideMiddle,
+                                                     320))
+        self.labels_label.setToolTip(text)
 
     def show_pixel(self, doc: Document, row: int, col: int) -> None:
         """Position, RGB, probability and lesion flag of pixel ``(row, col)`` (-1: none)."""

@@ -24,12 +24,12 @@ class ViewArea(QtWidgets.QSplitter):
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
         self.before = ImagePane("Original")
         self.after = ImagePane("Preprocessed")
-        self.after.link_to(self.before)
         self.addWidget(self.before)
         self.addWidget(self.after)
         self.setChildrenCollapsible(False)
-        self.side_by_side = True
+        self.side_by_side = False
         self.showing = self.before
+        self.set_side_by_side(True)
 
     @property
     def panes(self) -> tuple[ImagePane, ImagePane]:
@@ -40,27 +40,38 @@ class ViewArea(QtWidgets.QSplitter):
         return self.before if self.side_by_side else self.showing
 
     def set_side_by_side(self, on: bool) -> None:
-        """Both panes (True) or one large pane with :meth:`toggle` (False)."""
+        """Both panes (True, linked zoom and pan) or one large pane with :meth:`toggle`."""
         self.side_by_side = bool(on)
+        if self.side_by_side:
+            self.after.link_to(self.before)
+        else:  # a hidden linked pane would impose its own size on the shown one
+            self.after.unlink()
         self.before.setVisible(on or self.showing is self.before)
         self.after.setVisible(on or self.showing is self.after)
+        self._refit(self.shown())
         self.mode_changed.emit(self.side_by_side)
 
     def toggle(self) -> None:
         """Single view: show the other image (same place, same zoom)."""
         if self.side_by_side:
             return
-        other = self.after if self.showing is self.before else self.before
-        rect = self.showing.vb.viewRect()
-        auto = self.showing.auto_fit
-        self.showing.hide()
+        old = self.showing
+        other = self.after if old is self.before else self.before
+        rect, auto = old.vb.viewRect(), old.auto_fit
+        old.hide()
         other.show()
         self.showing = other
         if auto:
-            other.fit()
+            self._refit(other)
         else:
             other.vb.setRange(rect, padding=0)
         other.setFocus()
+
+    @staticmethod
+    def _refit(pane: ImagePane) -> None:
+        """Fit once the layout has given the pane its new size (if it follows the window)."""
+        if pane.auto_fit:
+            QtCore.QTimer.singleShot(0, pane.fit)
 
 
 class GiveKeysBack(QtCore.QObject):

@@ -1,6 +1,6 @@
 """Saving labels, the labels folder, autosave and crash recovery of the open image.
 
-Where a label goes is the core's policy (:func:`dermview.labels.labels_dir_for`); writing is
+Where a label goes is the core's policy (:func:`dermview.label_policy.labels_dir_for`); writing is
 :meth:`Document.save` (atomic, with backups); the journal is :class:`dermview.recovery.
 RecoveryStore`. Message boxes go through :mod:`dermview.gui.dialogs` (patched in tests).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from dermview import labels, paths
+from dermview import label_policy, paths
 from dermview.errors import DermviewError, WriteError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
@@ -64,8 +64,8 @@ class SaveController(QtCore.QObject):
 
     # -- labels folder --------------------------------------------------------------------------
     def labels_dir_for(self, image: Path) -> Path | None:
-        """Labels folder for ``image`` (:func:`dermview.labels.labels_dir_for`)."""
-        return labels.labels_dir_for(image, self.labels_dir, paths.resources_dir(),
+        """Labels folder for ``image`` (:func:`dermview.label_policy.labels_dir_for`)."""
+        return label_policy.labels_dir_for(image, self.labels_dir, paths.resources_dir(),
                                      paths.user_data_dir() / "labels")
 
     def set_labels_dir(self, folder: Path | None) -> None:

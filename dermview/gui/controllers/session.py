@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from dermview import labels
+from dermview import label_policy, labels
 from dermview.errors import DermviewError
 from dermview.gui import dialogs
 from dermview.gui.controllers.saving import Btn, SaveController
@@ -129,7 +129,7 @@ class SessionController(QtCore.QObject):
         old = doc.path
         labels_dir = self.saving.labels_dir_for(path)
         try:
-            doc.open(path, labels_dir, labels.reference_folder(
+            doc.open(path, labels_dir, label_policy.reference_folder(
                 path, self.settings.get_path("reference_dir"), labels_dir))
         except (DermviewError, MemoryError) as exc:
             self.open_failed.emit()
