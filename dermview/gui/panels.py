@@ -229,6 +229,7 @@ class ToolsPanel(QtWidgets.QWidget):
             grid.addWidget(b, 3 + i // 2, i % 2 * 2, 1, 2)
             self.op_buttons[key] = b
             b.clicked.connect(lambda _=False, k=key: self.op_clicked.emit(k))
+        grid.setRowStretch(grid.rowCount(), 1)  # keep the buttons together at the top
 
     def set_tool(self, name: str) -> None:
         if name in self.tool_buttons:

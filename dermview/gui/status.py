@@ -22,12 +22,10 @@ class StatusBar(QtWidgets.QStatusBar):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.pos_label = QtWidgets.QLabel("")
-        self.pos_label.setMinimumWidth(120)
+        self.pos_label.setMinimumWidth(250)
         self.metric_label = QtWidgets.QLabel("")
         self.labels_label = QtWidgets.QLabel("")
         self.labels_label.setObjectName("labelsFolder")
-        self.pos_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
-                                     QtWidgets.QSizePolicy.Policy.Preferred)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.hide()

@@ -48,6 +48,9 @@ class ViewArea(QtWidgets.QSplitter):
             self.after.unlink()
         self.before.setVisible(on or self.showing is self.before)
         self.after.setVisible(on or self.showing is self.after)
+        if self.side_by_side:  # equal halves: linked panes of one aspect fit both
+            half = max(self.width() // 2, 1)
+            self.setSizes([half, half])
         self._refit(self.shown())
         self.mode_changed.emit(self.side_by_side)
 
