@@ -321,6 +321,7 @@ def test_review_state_accepted_corrected_comment_and_filter(make_window, data, q
     assert win.session.next_image() and win.wait_idle(30)
     win.set_tool("brush")
     drag(qtbot, win.before, [(50.5, 50.5), (80.5, 60.5)])
+    process(20)
     assert "corrected" in win.review_panel.outcome.text()
     qtbot.keyClicks(win.review_panel.comment, "hair over the border")
     assert win.doc.review_comment == "hair over the border" and win.doc.dirty
@@ -338,6 +339,7 @@ def test_review_state_accepted_corrected_comment_and_filter(make_window, data, q
     # Reopening shows the verdict and the comment again.
     win.worklist.set_filter("All images")
     assert win.session.previous_image() and win.session.next_image()
+    process(20)
     assert win.review_panel.radios["corrected"].isChecked()
     assert win.review_panel.comment.toPlainText() == "hair over the border"
 

@@ -332,7 +332,6 @@ class MainWindow(QtWidgets.QMainWindow):
         s.set("brush_radius", self.edit.radius)
         s.set("device", self.segmenter.device)
         self.saving.shutdown()
-        self.review.shutdown()
         self.segmenter.shutdown()
         self.preview.shutdown()
         s.store.sync()

@@ -17,17 +17,19 @@ class ReviewController(QtCore.QObject):
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.doc, self.panel, self.saving = doc, panel, saving
+        # Redrawn from the event loop, never inside a signal: the undo stack also reports
+        # changes while it is being destroyed with the window.
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._show)
         for sig in (doc.image_changed, doc.review_changed, doc.undo_stack.indexChanged):
-            sig.connect(self._show)
+            sig.connect(self._timer.start)
         panel.state_chosen.connect(self.set_state)
         panel.comment_edited.connect(self.set_comment)
         panel.accept_clicked.connect(self.accept)
 
-    def shutdown(self) -> None:
-        """Stop listening (the undo stack reports its own destruction as a change)."""
-        self.doc.undo_stack.indexChanged.disconnect(self._show)
-
-    def _show(self, *_args) -> None:
+    def _show(self) -> None:
         doc = self.doc
         self.panel.setEnabled(doc.has_image)
         self.panel.show_review(doc.review_state, doc.review_comment, doc.effective_review())
