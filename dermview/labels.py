@@ -36,9 +36,6 @@ __all__ = [
     "MAX_BACKUPS",
     "LabelMeta",
     "label_paths",
-    "labels_dir_for",
-    "reference_folder",
-    "find_reference",
     "image_sha256",
     "save_label",
     "load_label",
@@ -94,65 +91,6 @@ def label_paths(image_path: PathLike, labels_dir: PathLike | None = None) -> tup
     folder = Path(labels_dir) if labels_dir is not None else image_path.parent / "labels"
     base = image_path.stem + LABEL_SUFFIX
     return folder / f"{base}.png", folder / f"{base}.json"
-
-
-def labels_dir_for(image_path: PathLike, chosen: PathLike | None, protected: PathLike,
-                   fallback: PathLike) -> Path | None:
-    """Labels folder an image saves to (policy of the app).
-
-    Args:
-        image_path: the image.
-        chosen: the folder the user chose (wins when set).
-        protected: a read-only tree (the program's resources) whose images must never get a
-            ``labels/`` folder beside them.
-        fallback: folder used for images inside ``protected``.
-
-    Returns:
-        ``chosen``; else ``fallback`` for images under ``protected``; else ``None``
-        (= ``labels/`` beside the image, see :func:`label_paths`).
-    """
-    if chosen is not None:
-        return Path(chosen)
-    try:
-        Path(image_path).resolve().relative_to(Path(protected).resolve())
-    except ValueError:
-        return None
-    return Path(fallback)
-
-
-def reference_folder(image_path: PathLike, reference_dir: PathLike | None,
-                     labels_dir: PathLike | None) -> Path | None:
-    """Folder searched for an image's reference (ground-truth) mask.
-
-    The chosen ``reference_dir``; otherwise the image's own folder (ISIC layout:
-    ``<stem>_segmentation.png`` beside the image), unless labels are saved there too (then a
-    saved label would be taken for the reference): None.
-    """
-    if reference_dir is not None:
-        return Path(reference_dir)
-    image_path = Path(image_path)
-    labels = Path(labels_dir) if labels_dir is not None else image_path.parent / "labels"
-    return None if labels == image_path.parent else image_path.parent
-
-
-def find_reference(image_path: PathLike, folder: PathLike | None) -> Path | None:
-    """The reference mask file of an image in ``folder``, or None.
-
-    Looks for ``<stem>_segmentation.png``, and, when ``folder`` is not the image's own folder,
-    also ``<stem>_mask.png`` and ``<stem>.png``. The image file itself never counts.
-    """
-    if folder is None:
-        return None
-    image_path, folder = Path(image_path), Path(folder)
-    stem = image_path.stem
-    names = [f"{stem}{LABEL_SUFFIX}.png"]
-    if folder != image_path.parent:
-        names += [f"{stem}_mask.png", f"{stem}.png"]
-    for name in names:
-        cand = folder / name
-        if cand.is_file() and cand != image_path:
-            return cand
-    return None
 
 
 def image_sha256(path: PathLike) -> str:
@@ -474,9 +412,13 @@ def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
 
 
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
-    """Worklist status: ``"new"`` (no label), ``"segmented"``, or ``"corrected"`` (edited)."""
+    """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
+    ``"corrected"`` (reviewed as corrected, or edited by hand), or ``"segmented"`` (a model
+    mask nobody reviewed, e.g. from ``dermview segment``)."""
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
         return "new"
-    meta = _read_json(json_path)
-    return "corrected" if meta and meta.get("edited") is True else "segmented"
+    meta = _read_json(json_path) or {}
+    if meta.get("review_state") in ("accepted", "corrected"):
+        return str(meta["review_state"])
+    return "corrected" if meta.get("edited") is True else "segmented"

@@ -1,8 +1,9 @@
 """Autosave and crash recovery of working masks (Qt-free).
 
-:class:`RecoveryStore` keeps the working mask of each open image in a recovery folder (one
-1-bit PNG per image carrying its metadata in a text chunk, written atomically) so that work
-survives a crash.
+:class:`RecoveryStore` journals the working state of each open image in a recovery folder so
+that work survives a crash: the mask (1-bit PNG carrying the metadata in a text chunk), the
+pixels edited by hand (1-bit PNG) and the model's probability map (``.npy``); every file is
+written atomically.
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ class RecoveryEntry:
 
 
 class RecoveryStore:
-    """Autosaves of working masks in a folder, offered back after a crash.
+    """Journals of working masks in a folder, offered back after a crash.
 
-    Each image has one file ``<key>.png`` (1-bit PNG; key = hash of the absolute image path)
-    holding the mask and, in an iTXt chunk, the image path, time and caller's metadata. Each
-    save is one atomic write, so a crash leaves either the previous or the new autosave.
-    Saving a 4000×3000 mask takes about 20 ms.
+    Each image has ``<key>.png`` (1-bit PNG; key = hash of the absolute image path) holding
+    the mask and, in an iTXt chunk, the image path, time and caller's metadata; optionally
+    ``<key>.edited.png`` (pixels edited by hand) and ``<key>.prob.npy`` (``float32``
+    probability map). Each write is atomic, so a crash leaves either the previous or the new
+    journal. Saving a 4000×3000 mask takes about 20 ms.
     """
 
     def __init__(self, folder: PathLike) -> None:
@@ -70,13 +72,28 @@ class RecoveryStore:
         key = os.fsencode(str(self._abs(image_path)))
         return self.folder / f"{hashlib.sha256(key).hexdigest()[:24]}.png"
 
-    def save(self, image_path: PathLike, mask: np.ndarray, meta: dict | None = None) -> None:
-        """Autosave the working mask of ``image_path`` (replaces the previous autosave).
+    def _side(self, image_path: PathLike, kind: str) -> Path:
+        """``<key>.edited.png`` (kind ``"edited"``) or ``<key>.prob.npy`` (``"prob"``)."""
+        base = self.path_for(image_path)
+        return base.with_name(base.stem + (".edited.png" if kind == "edited" else ".prob.npy"))
+
+    def _mkdir(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(
+                f"Cannot create the recovery folder {self.folder}: {exc.strerror or exc}"
+            ) from None
+
+    def save(self, image_path: PathLike, mask: np.ndarray, meta: dict | None = None,
+             edited: np.ndarray | None = None) -> None:
+        """Journal the working mask of ``image_path`` (replaces the previous journal).
 
         Args:
             image_path: the image being edited.
             mask: ``(H, W)`` mask (non-zero = lesion).
             meta: JSON-serialisable dict given back by :meth:`entries` (e.g. label metadata).
+            edited: ``(H, W)`` pixels edited by hand (given back by :meth:`load_edited`).
 
         Raises:
             MaskError: mask not 2-D. WriteError: folder not writable or disk full.
@@ -90,19 +107,30 @@ class RecoveryStore:
             "shape": [int(arr.shape[0]), int(arr.shape[1])],
             "meta": meta or {},
         }
-        info = PngImagePlugin.PngInfo()
-        info.add_itxt(_RECOVERY_KEY, dumps_json(header, indent=None))
+        self._mkdir()
+        side = self._side(image_path, "edited")
+        if edited is not None:
+            atomic_write_bytes(side, _bits_png(np.asarray(edited)))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                side.unlink()
+        atomic_write_bytes(self.path_for(image_path), _bits_png(arr, header))
+
+    def save_prob(self, image_path: PathLike, prob: np.ndarray | None) -> None:
+        """Journal the probability map ``float32 (H, W)`` of ``image_path`` (None removes it).
+
+        Raises:
+            WriteError: folder not writable or disk full.
+        """
+        file = self._side(image_path, "prob")
+        if prob is None:
+            with contextlib.suppress(FileNotFoundError):
+                file.unlink()
+            return
+        self._mkdir()
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(arr != 0)).save(
-            buf, format="PNG", compress_level=1, pnginfo=info
-        )
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WriteError(
-                f"Cannot create the recovery folder {self.folder}: {exc.strerror or exc}"
-            ) from None
-        atomic_write_bytes(self.path_for(image_path), buf.getvalue())
+        np.save(buf, np.asarray(prob, dtype=np.float32), allow_pickle=False)
+        atomic_write_bytes(file, buf.getvalue())
 
     def _header(self, file: Path) -> dict | None:
         try:
@@ -136,6 +164,8 @@ class RecoveryStore:
         self._sweep_temp()
         out = []
         for file in self.folder.glob("*.png"):
+            if len(file.stem) != 24:  # a side file (edited pixels)
+                continue
             header = self._header(file)
             if header is None:
                 continue
@@ -163,28 +193,65 @@ class RecoveryStore:
                              header.get("meta") or {}, file, (int(shape[0]), int(shape[1])))
 
     def load(self, entry: RecoveryEntry) -> np.ndarray:
-        """The autosaved mask, ``bool`` ``(H, W)``.
+        """The journaled mask, ``bool`` ``(H, W)``.
 
         Raises:
             ImageReadError: the recovery file is missing or damaged.
         """
+        return _read_bits(entry.file, entry.shape)
+
+    def load_edited(self, entry: RecoveryEntry) -> np.ndarray | None:
+        """The journaled hand-edited pixels ``bool (H, W)``, or None (none journaled).
+
+        Raises:
+            ImageReadError: the file is damaged.
+        """
+        file = self._side(entry.image_path, "edited")
+        return _read_bits(file, entry.shape) if file.is_file() else None
+
+    def load_prob(self, entry: RecoveryEntry) -> np.ndarray | None:
+        """The journaled probability map ``float32 (H, W)``, or None (none, or damaged)."""
+        file = self._side(entry.image_path, "prob")
         try:
-            with Image.open(entry.file) as img:
-                img.load()
-                arr = np.asarray(img.convert("1") if img.mode != "1" else img)
-        except FileNotFoundError:
-            raise ImageReadError(f"Recovery file {entry.file} no longer exists") from None
-        except Exception as exc:
-            raise ImageReadError(f"Recovery file {entry.file} is damaged ({exc})") from None
-        mask = arr.astype(bool, copy=False)
-        if tuple(mask.shape) != tuple(entry.shape):
-            raise ImageReadError(
-                f"Recovery file {entry.file} is damaged (size {mask.shape} instead of "
-                f"{entry.shape})"
-            )
-        return mask
+            prob = np.load(file, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            if file.is_file():
+                log.warning("Ignoring unreadable probability journal %s: %s", file, exc)
+            return None
+        ok = prob.dtype == np.float32 and tuple(prob.shape) == tuple(entry.shape)
+        return prob if ok else None
 
     def discard(self, image_path: PathLike) -> None:
-        """Delete the autosave of an image (after saving or when the user declines recovery)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path_for(image_path).unlink()
+        """Delete the journal of an image (after saving or when the user declines recovery)."""
+        for file in (self.path_for(image_path), self._side(image_path, "edited"),
+                     self._side(image_path, "prob")):
+            with contextlib.suppress(FileNotFoundError):
+                file.unlink()
+
+
+def _bits_png(arr: np.ndarray, header: dict | None = None) -> bytes:
+    """1-bit PNG of ``arr != 0`` (fast compression), with ``header`` as an iTXt chunk."""
+    info = PngImagePlugin.PngInfo()
+    if header is not None:
+        info.add_itxt(_RECOVERY_KEY, dumps_json(header, indent=None))
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr != 0)).save(buf, format="PNG", compress_level=1,
+                                                          pnginfo=info)
+    return buf.getvalue()
+
+
+def _read_bits(file: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A 1-bit PNG as ``bool (H, W)``, checked against ``shape``."""
+    try:
+        with Image.open(file) as img:
+            img.load()
+            arr = np.asarray(img.convert("1") if img.mode != "1" else img)
+    except FileNotFoundError:
+        raise ImageReadError(f"Recovery file {file} no longer exists") from None
+    except Exception as exc:
+        raise ImageReadError(f"Recovery file {file} is damaged ({exc})") from None
+    mask = arr.astype(bool, copy=False)
+    if tuple(mask.shape) != tuple(shape):
+        raise ImageReadError(
+            f"Recovery file {file} is damaged (size {mask.shape} instead of {shape})")
+    return mask

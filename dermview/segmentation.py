@@ -43,6 +43,18 @@ class SegmentationResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def model_preprocess_params(meta: dict[str, Any]) -> PreprocessParams | None:
+    """The preprocessing a model was trained with, from its metadata (no torch needed):
+    ``None`` when it was trained on raw images (``"preprocess"`` false or absent)."""
+    pre = meta.get("preprocess")
+    if isinstance(pre, dict):
+        if not pre.get("enabled", True):
+            return None
+        return PreprocessParams.from_dict(pre.get("params", {k: v for k, v in pre.items()
+                                                             if k != "enabled"}))
+    return PreprocessParams() if pre else None
+
+
 def resolve_params(segmenter: Any,
                    params: PreprocessParams | None | Literal["model"]) -> PreprocessParams | None:
     """The preprocessing to apply: ``"model"`` = what the model was trained with."""

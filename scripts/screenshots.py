@@ -1,6 +1,10 @@
 """Render the app's main states into ``docs/screenshots/*.png`` (offscreen, real widgets).
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/screenshots]
+    QT_SCALE_FACTOR=1.5 QT_QPA_PLATFORM=offscreen python scripts/screenshots.py --scaled
+
+``--scaled`` writes only ``6_scaled_150.png``: the window at 1066×666 logical pixels, i.e. a
+1600×1000 screen at 150 % scaling (run it with ``QT_SCALE_FACTOR=1.5``).
 
 Uses the bundled samples (copied to a temporary folder, so labels are written there) and the
 bundled model; settings and autosaves go to the temporary folder too.
@@ -26,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--scaled", action="store_true", help="only the 150 %% screenshot")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,9 +65,22 @@ def main(argv: list[str] | None = None) -> int:
             (widget or win).grab().save(str(out / f"{name}.png"))
             print("wrote", out / f"{name}.png")
 
-        # 1. Opened hairy image with the frame and hair maps over the original.
+        if args.scaled:
+            win.resize(1066, 666)
+            win.session.open_folder(images)
+            win.wait_idle(60)
+            win.segmenter.run()
+            win.wait_idle(120)
+            shot("6_scaled_150")
+            win.doc.undo_stack.setClean()
+            win.close()
+            return 0
+
+        # 1. Opened hairy image, side by side, with the frame and hair maps over the original.
         win.session.open_image(images / "IMD009.jpg")
         win.wait_idle(60)
+        win.view.set_side_by_side(True)
+        win.docks["preprocess"].raise_()
         win.panel.show_frame.setChecked(True)
         win.panel.show_hair.setChecked(True)
         win.docks["worklist"].hide()
@@ -70,20 +88,25 @@ def main(argv: list[str] | None = None) -> int:
         shot("1_preprocessing")
         win.panel.show_frame.setChecked(False)
         win.panel.show_hair.setChecked(False)
+        win.view.set_side_by_side(False)
 
         # 2. Segmented: overlay + reference outline + Dice/Jaccard, heat map on.
+        win.docks["segment"].raise_()
         win.segmenter.run()
         win.wait_idle(120)
         win.seg_panel.outline_radio.setChecked(True)
         win.seg_panel.heat_check.setChecked(True)
-        win.after.set_title("Preprocessed · heat map + mask outline")
+        win.before.set_title("Original · heat map + mask outline (T: preprocessed)")
         shot("2_segmented")
         win.seg_panel.heat_check.setChecked(False)
 
         # 3. Editing: outline display, brush strokes, brush cursor, history.
+        win.docks["worklist"].show()
         win.docks["history"].show()
+        win.docks["history"].raise_()
+        win.docks["tools"].raise_()
         win.seg_panel.filled_radio.setChecked(True)
-        win.after.set_title("Preprocessed")
+        win.before.set_title("Original")
         win.set_tool("brush")
         win.edit.set_radius(12)
         pane = win.before
@@ -114,20 +137,22 @@ def main(argv: list[str] | None = None) -> int:
         mouse(QtCore.QEvent.Type.MouseMove, 212, 236, QtCore.Qt.MouseButton.NoButton)
         shot("3_editing")
 
-        # 4. Worklist of a folder with some images labelled.
+        # 4. Worklist of a folder with review states: corrected, accepted, and the open one.
+        win.review.set_comment("notch at 7 o'clock removed")
         win.saving.save()
         win.set_tool("pan")
         win.session.open_folder(images)
         win.wait_idle(60)
         win.segmenter.run()
         win.wait_idle(120)
-        win.saving.save()
+        win.review.accept()
         win.seg_panel.filled_radio.setChecked(True)
         win.session.open_image(images / "ISIC_0024311.jpg")
         win.wait_idle(60)
         win.segmenter.run()
         win.wait_idle(120)
-        win.docks["worklist"].show()
+        win.docks["worklist"].raise_()
+        win.docks["review"].raise_()
         win.seg_panel.outline_radio.setChecked(True)
         win.seg_panel.diff_check.setChecked(True)  # disagreement with the reference mask
         shot("4_worklist")

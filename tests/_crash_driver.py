@@ -7,7 +7,7 @@ Usage (``QT_QPA_PLATFORM=offscreen`` and ``DERMVIEW_HOME`` set by the caller)::
                                                       # the recovery question, dump and exit
 
 ``edit`` writes ``OUTDIR/edited.npy`` (the working mask right after the stroke) and
-``OUTDIR/edit.json``, then leaves the app running so its autosave timer fires; the test kills
+``OUTDIR/edit.json``, then leaves the app running (the stroke is journaled at once); the test kills
 it with SIGKILL. ``restore`` writes ``OUTDIR/restored.npy`` and ``OUTDIR/restore.json`` (the
 questions and warnings the app showed, the image it reopened, dirty state, undo history) and
 exits without closing the window (no save, no clean-up).

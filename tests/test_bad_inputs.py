@@ -604,6 +604,11 @@ def gui(qtbot, tmp_path, monkeypatch, gui_weights):
         monkeypatch.setattr(QtWidgets.QMessageBox, name, staticmethod(record))
     monkeypatch.setattr(QtWidgets.QMessageBox, "question", staticmethod(
         lambda *_a, **_k: QtWidgets.QMessageBox.StandardButton.Discard))
+    from dermview.gui import dialogs
+
+    # "Choose another folder…" offers: recorded like a warning, answered with Cancel.
+    monkeypatch.setattr(dialogs, "choose", lambda p, title, text, _opts: record(p, title, text)
+                        and None)
     settings = isolate(tmp_path / "user")
     ensure_app()
     good = tmp_path / "good" / "IMD_good.jpg"

@@ -1,9 +1,10 @@
-"""No lost work: the app killed with SIGKILL after an autosave offers the edit back, exactly.
+"""No lost work: the app killed with SIGKILL after a brush stroke offers the edit back, exactly.
 
 The app runs in child processes (``tests/_crash_driver.py``, the real ``run_app`` start-up,
 offscreen, ``DERMVIEW_HOME`` in a temporary folder): the first opens a copy of a sample image
-that already has a saved label, paints a brush stroke with real mouse events and keeps running
-until its autosave timer writes the recovery file; the test then kills it with SIGKILL. The
+that already has a saved label, paints a brush stroke with real mouse events (the finished
+stroke is journaled at once) and keeps running; the test kills it with SIGKILL as soon as the
+journal is on disk. The
 second starts with no image, answers "Yes" to the recovery question and dumps its working
 mask, which must equal the edited mask pixel for pixel. The image and the label files must be
 byte-identical throughout. No model is loaded (auto-segmentation is off by default).
@@ -31,9 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "resources" / "samples"
 DRIVER = Path(__file__).resolve().parent / "_crash_driver.py"
 STEM = "IMD002"
-#: Bound for each wait (the autosave period is 5 s; start-up takes a few seconds).
+#: Bound for each wait (start-up takes a few seconds; the journal follows the stroke at once).
 WAIT_S = 25.0
-#: The whole test (two app starts, one autosave period) must stay well below this.
+#: The whole test (two app starts) must stay well below this.
 TOTAL_S = 30.0
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")

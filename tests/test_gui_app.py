@@ -15,106 +15,17 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 pytest.importorskip("pytestqt")
+pytest.register_assert_rewrite("_gui")
+from _gui import SAMPLES, Btn, drag  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from dermview import editing, paths  # noqa: E402
-from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
+from dermview import editing  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
 from dermview.gui.testing import (  # noqa: E402
-    default_weights_available,
-    isolate,
     process,
-    tiny_weights,
 )
-from dermview.model.weights import read_metadata  # noqa: E402
 
-SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
-Btn = QtWidgets.QMessageBox.StandardButton
-
-
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory) -> Path:
-    """The bundled model when present (fast enough), else a small one fitted on the spot."""
-    if default_weights_available():
-        return paths.models_dir() / "dermview_default.pt"
-    return tiny_weights(tmp_path_factory.mktemp("weights"))
-
-
-@pytest.fixture(scope="session")
-def model_name(weights) -> str:
-    meta = read_metadata(weights)
-    return str(meta.get("name") or Path(weights).stem)
-
-
-@pytest.fixture
-def boxes(monkeypatch):
-    """Record message boxes instead of blocking; ``boxes.answer`` is what questions return."""
-
-    class Boxes:
-        def __init__(self) -> None:
-            self.warnings: list[tuple[str, str]] = []
-            self.questions: list[tuple[str, str]] = []
-            self.answer = Btn.Cancel
-
-    b = Boxes()
-
-    def warning(parent, title, text, *a, **k):
-        b.warnings.append((title, text))
-        return Btn.Ok
-
-    def question(parent, title, text, *a, **k):
-        b.questions.append((title, text))
-        return b.answer
-
-    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", staticmethod(warning))
-    monkeypatch.setattr(QtWidgets.QMessageBox, "critical", staticmethod(warning))
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question", staticmethod(question))
-    return b
-
-
-@pytest.fixture
-def data(tmp_path) -> Path:
-    """Two sample images in a fresh folder (labels go to <folder>/labels)."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for stem in ("IMD002", "IMD009"):
-        shutil.copy(SAMPLES / f"{stem}.jpg", folder / f"{stem}.jpg")
-    return folder
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
-    monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path / "home"))  # restored after the test
-    settings = isolate(tmp_path)
-    ensure_app()
-    windows = []
-
-    def make(paths=None, **kw):
-        win = create_main_window(paths, weights=str(weights), settings=settings,
-                                 recovery_folder=tmp_path / "recovery", **kw)
-        windows.append(win)
-        if paths:
-            assert win.wait_idle(30)
-        return win
-
-    yield make
-    for win in windows:
-        win.doc.undo_stack.setClean()
-        win.close()
-        assert win.threads_running() == []
-        win.deleteLater()
-    process(10)
-
-
-def drag(qtbot, pane, points_xy, modifier=QtCore.Qt.KeyboardModifier.NoModifier):
-    """Press at the first view point, move through the others, release at the last."""
-    vp = pane.viewport()
-    pts = [pane.view_to_widget(x, y) for x, y in points_xy]
-    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[0])
-    for p in pts[1:]:
-        qtbot.mouseMove(vp, p)
-    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[-1])
-    return pts
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
 
 # ------------------------------------------------------------------------------- opening
@@ -453,14 +364,13 @@ def test_autosave_and_recovery(make_window, data, boxes, qtbot, tmp_path):
     win.set_tool("brush")
     drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
     edited = win.doc.mask.copy()
-    assert win.saving.autosave()
-    assert not win.saving.autosave()  # nothing new
+    assert win.saving.journal()
+    assert not win.saving.journal()  # nothing new
     entries = win.saving.recovery.entries()
     assert len(entries) == 1 and entries[0].image_path == img.resolve()
     # Simulate a crash: the window goes away without the normal close path.
-    win.segmenter.host.shutdown()
-    win.preview.host.shutdown()
-    win.lesion.shutdown()
+    for host in win.worker_hosts():
+        host.shutdown()
     win._closing = True
     win.hide()
     boxes.answer = Btn.Yes
@@ -487,7 +397,9 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     win.session.set_reference_dir(refs)
     assert win.doc.reference is not None
     assert win.overlays.buffers["reference"].data[..., 3].any()
-    assert "Dice 0.000" in win.status.metric_label.text()  # empty mask
+    # No mask yet: no "Dice 0.000", just the reference's name.
+    assert "no mask yet" in win.status.metric_label.text()
+    assert "Dice" not in win.status.metric_label.text()
     from dermview.gui.commands import push_mask
 
     # Differences overlay: everything of the reference is missed while the mask is empty.
@@ -517,6 +429,8 @@ def test_shortcuts_and_about(make_window, data, qtbot):
 
 def test_view_fit_and_one_to_one(make_window, data):
     win = make_window([data / "IMD009.jpg"])
+    win.actions["side_by_side"].trigger()  # both views, linked
+    process(20)
     win.before.one_to_one()
     process(20)
     r1 = win.before.vb.viewRect()
@@ -539,7 +453,8 @@ def test_settings_are_remembered_and_drop_opens_files(make_window, data, qtbot):
     win.close()
     win2 = make_window()
     assert win2.edit.radius == 33 and win2.tools_panel.radius_spin.value() == 33
-    assert win2.panel.params().hair_threshold == 77
+    # Preprocessing tried on one image is not carried into the next session (finding 5).
+    assert win2.panel.params().hair_threshold != 77
     assert win2.segmenter.device == "cpu"
     # Dropping two files opens them as a worklist.
     from PySide6 import QtGui

@@ -14,8 +14,8 @@ import pytest  # noqa: E402
 from _dicom import SECRET_NAME, assert_valid_dicom, dicom_bytes  # noqa: E402
 
 pytest.importorskip("pytestqt")
+from _gui import Btn  # noqa: E402
 from PySide6 import QtWidgets  # noqa: E402
-from test_gui_app import Btn, boxes, make_window, model_name, weights  # noqa: E402, F401
 
 from dermview.exchange.dicom_seg import read_dicom_seg  # noqa: E402
 from dermview.gui.commands import EditKind, push_mask  # noqa: E402

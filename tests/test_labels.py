@@ -455,7 +455,7 @@ save_label({str(image)!r}, mask, LabelMeta(image_sha256="x", image_size=(40, 30)
 
 
 def test_labels_dir_for_chosen_default_and_protected(tmp_path):
-    from dermview.labels import labels_dir_for
+    from dermview.label_policy import labels_dir_for
 
     res, user = tmp_path / "res", tmp_path / "user" / "labels"
     (res / "samples").mkdir(parents=True)
@@ -468,7 +468,7 @@ def test_labels_dir_for_chosen_default_and_protected(tmp_path):
 
 
 def test_reference_folder_and_find_reference(tmp_path):
-    from dermview.labels import find_reference, reference_folder
+    from dermview.label_policy import find_reference, reference_folder
 
     img = tmp_path / "IMD1.jpg"
     img.write_bytes(b"x")
@@ -503,3 +503,25 @@ def test_review_fields_and_extras_round_trip(tmp_path):
     assert back.review_state == "accepted" and back.extras == {"area_mm2": 12.5}
     with pytest.raises(ValueError, match="review_state"):
         LabelMeta(image_sha256="", image_size=(1, 1), review_state="looks ok")
+
+
+def test_recovery_journal_keeps_edited_pixels_and_probability(tmp_path):
+    store = RecoveryStore(tmp_path / "rec")
+    img = tmp_path / "a.png"
+    mask = np.zeros((6, 7), bool)
+    mask[1:4, 2:5] = True
+    edited = np.zeros_like(mask)
+    edited[1, 2] = True
+    prob = np.linspace(0, 1, 42, dtype=np.float32).reshape(6, 7)
+    store.save_prob(img, prob)
+    store.save(img, mask, {"threshold": 0.6}, edited=edited)
+    (entry,) = store.entries()  # the side files are not entries of their own
+    assert entry.meta == {"threshold": 0.6}
+    assert np.array_equal(store.load(entry), mask)
+    assert np.array_equal(store.load_edited(entry), edited)
+    assert np.array_equal(store.load_prob(entry), prob)
+    store.save_prob(img, None)
+    store.save(img, mask)
+    assert store.load_prob(entry) is None and store.load_edited(entry) is None
+    store.discard(img)
+    assert list((tmp_path / "rec").iterdir()) == []

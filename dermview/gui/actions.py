@@ -54,7 +54,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&Save label", lambda w: w.saving.save, K.Save, "std:SP_DialogSaveButton",
                "Save the mask and its sidecar", "File"),
     ActionSpec("labels_dir", "Labels folder…", lambda w: w.saving.choose_labels_dir, None, None,
-               "Where labels are saved (default: labels/ beside the image)", "File"),
+               "Choose the folder labels are saved to", "File"),
+    ActionSpec("labels_beside", "Labels beside each image", lambda w: lambda: w.saving.
+               set_labels_dir(None), None, None, "Save labels in labels/ beside each image",
+               "File"),
     ActionSpec("ref_dir", "Reference masks folder…", lambda w: w.session.choose_reference_dir, None,
                "compare", "Compare with ground-truth masks from a folder", "File"),
     ActionSpec("export_seg", "&Export DICOM SEG…",
@@ -95,16 +98,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _op("shrink", "Shrink by 1 px", "Shift+G", "Shrink the mask by one pixel"),
     _op("smooth", "Smooth boundary", "M", "Smooth the mask boundary"),
     _op("clear", "Clear mask", "Ctrl+Delete", "Clear the mask"),
+    ActionSpec("accept", "&Accept mask and save", lambda w: w.review.accept, "A", None,
+               "The mask is right as it is: save it as accepted", "Segmentation"),
     ActionSpec("segment", "&Segment", lambda w: w.segmenter.run, "Ctrl+R", "segment",
                "Segment the lesion with the model", "Segmentation"),
     ActionSpec("cancel", "Cancel", lambda w: w.cancel_all, "Esc", None,
                "Cancel running work / tool", "Segmentation"),
-    ActionSpec("fit", "&Fit to window", lambda w: w.before.fit, ["Ctrl+0", "0"], "fit",
-               "Fit the image to the window", "View"),
-    ActionSpec("one", "1:1 (actual pixels)", lambda w: w.before.one_to_one, ["Ctrl+1", "1"],
-               "one_to_one", "One image pixel per screen pixel", "View"),
-    ActionSpec("zoom_in", "Zoom in", lambda w: lambda: w.before.zoom(0.8), K.ZoomIn, menu="View"),
-    ActionSpec("zoom_out", "Zoom out", lambda w: lambda: w.before.zoom(1.25), K.ZoomOut,
+    ActionSpec("before_after", "Original / preprocessed", lambda w: w.view.toggle, "T",
+               "compare", "Single view: switch between the original and the preprocessed "
+               "image", "View"),
+    ActionSpec("side_by_side", "Side by side", lambda w: w.view.set_side_by_side, "Shift+T",
+               None, "Show the original and the preprocessed image side by side", "View",
+               checkable=True),
+    ActionSpec("fit", "&Fit to window", lambda w: lambda: w.view.shown().fit(), ["Ctrl+0", "0"],
+               "fit", "Fit the image to the window", "View"),
+    ActionSpec("one", "1:1 (actual pixels)", lambda w: lambda: w.view.shown().one_to_one(),
+               ["Ctrl+1", "1"], "one_to_one", "One image pixel per screen pixel", "View"),
+    ActionSpec("zoom_in", "Zoom in", lambda w: lambda: w.view.shown().zoom(0.8), K.ZoomIn,
+               menu="View"),
+    ActionSpec("zoom_out", "Zoom out", lambda w: lambda: w.view.shown().zoom(1.25), K.ZoomOut,
                menu="View"),
     ActionSpec("mask", "Show mask", lambda w: w.seg_panel.mask_check.toggle, "V", None,
                "Show / hide the mask", "View"),
@@ -124,7 +136,7 @@ MENUS = ("File", "Edit", "Segmentation", "View", "Help")
 SEPARATE_BEFORE = frozenset({"save", "prev", "quit", "tool_pan", "op_fill_holes"})
 #: Toolbar ids in order ("-" = separator; every ``tool_*`` action follows ``TOOLBAR_TOOLS``).
 TOOLBAR = ("open", "open_folder", "save", "-", "prev", "next", "-", "undo", "redo", "-",
-           "segment", "-", "TOOLS", "-", "fit", "one", "outline", "heat")
+           "segment", "-", "TOOLS", "-", "before_after", "fit", "one", "outline", "heat")
 
 
 def _icon(win: QtWidgets.QWidget, name: str) -> QtGui.QIcon:

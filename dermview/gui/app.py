@@ -82,7 +82,7 @@ def _handle_signals(app: QtWidgets.QApplication, win) -> None:
     import signal
 
     def stop(_signum, _frame) -> None:
-        win.saving.autosave(force=True)
+        win.saving.journal(force=True)
         win.shutdown()
         app.quit()
 
@@ -135,14 +135,13 @@ def run_app(args: argparse.Namespace) -> int:
                              weights=getattr(args, "weights", None))
     _handle_signals(app, win)
     _install_excepthook(win)
-    if not requested:
-        # Offer unsaved work after a crash, else restore the last session. One callback: opening
-        # an image processes events, so a second timer would reopen it re-entrantly (and ask
-        # about the recovery twice).
-        def start() -> None:
-            win.session.offer_recovery_at_start()
-            if not win.doc.has_image:
-                win.session.restore_session()
+    # List unsaved work after a crash (whatever was asked to open), else restore the last
+    # session. One callback: opening an image processes events, so a second timer would
+    # reopen it re-entrantly (and ask about the recovery twice).
+    def start() -> None:
+        win.session.offer_recovery_at_start()
+        if not requested and not win.doc.has_image:
+            win.session.restore_session()
 
-        QtCore.QTimer.singleShot(0, start)
+    QtCore.QTimer.singleShot(0, start)
     return int(app.exec())

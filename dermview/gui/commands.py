@@ -68,6 +68,18 @@ class MaskCommand(QtGui.QUndoCommand):
         self.doc.notify_mask(self.patch.rect if self.patch is not None else Rect(0, 0, 0, 0))
 
 
+class RecoveredCommand(MaskCommand):
+    """Work restored from the crash journal, with the provenance it had when journaled:
+    ``hand_edits`` = ``(operations, pixels, reset)`` (see :meth:`Document.hand_edits`) and
+    ``edited`` = the hand-edited pixels ``bool (H, W)``."""
+
+    def __init__(self, doc: Document, patch: editing.MaskPatch | None,
+                 hand_edits: tuple[int, int, bool], edited: np.ndarray) -> None:
+        super().__init__(doc, patch, "Recovered autosave", EditKind.RECOVERED)
+        self.hand_edits = hand_edits
+        self.edited = edited
+
+
 class ThresholdCommand(MaskCommand):
     """A threshold change: restores the document's threshold on undo/redo; consecutive
     threshold changes merge into one undo step (one slider gesture)."""
@@ -98,6 +110,34 @@ class ThresholdCommand(MaskCommand):
     def undo(self) -> None:
         super().undo()
         self.doc.set_threshold_value(self.thresholds[0])
+
+
+class ReviewCommand(QtGui.QUndoCommand):
+    """A change of the review state and/or comment ``(state, comment)``; consecutive comment
+    edits merge into one step."""
+
+    ID = 1002
+
+    def __init__(self, doc: Document, before: tuple[str | None, str],
+                 after: tuple[str | None, str]) -> None:
+        super().__init__("Comment" if before[0] == after[0] else
+                         f"Review: {after[0] or 'not reviewed'}")
+        self.doc, self.before, self.after = doc, before, after
+
+    def id(self) -> int:  # noqa: A003 (Qt API)
+        return self.ID if self.before[0] == self.after[0] else -1
+
+    def mergeWith(self, other: QtGui.QUndoCommand) -> bool:  # noqa: N802 (Qt API)
+        if not isinstance(other, ReviewCommand) or other.id() != self.ID:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.doc.set_review(*self.after)
+
+    def undo(self) -> None:
+        self.doc.set_review(*self.before)
 
 
 def _chain(mask: np.ndarray, first: editing.MaskPatch | None,

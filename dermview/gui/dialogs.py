@@ -119,9 +119,22 @@ def ask(parent: QtWidgets.QWidget, title: str, text: str,
     return QtWidgets.QMessageBox.question(parent, title, text, buttons, default)
 
 
+def choose(parent: QtWidgets.QWidget, title: str, text: str, options: list[str]) -> str | None:
+    """A warning with one button per option plus Cancel; the option chosen, None = Cancel
+    (one place, so tests can patch it)."""
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text,
+                                QtWidgets.QMessageBox.StandardButton.Cancel, parent)
+    buttons = [box.addButton(o, QtWidgets.QMessageBox.ButtonRole.AcceptRole) for o in options]
+    box.setDefaultButton(buttons[0] if buttons else None)
+    box.exec()
+    clicked = box.clickedButton()
+    return options[buttons.index(clicked)] if clicked in buttons else None
+
+
 def error(parent: QtWidgets.QWidget, title: str, text: str) -> None:
     """``QMessageBox.warning`` with a plain message (one place, so tests can patch it)."""
     QtWidgets.QMessageBox.warning(parent, title, text)
 
 
-__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "error", "model_card_text", "model_line"]
+__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "choose", "error", "model_card_text",
+           "model_line"]

@@ -8,17 +8,17 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from dermview import labels
+from dermview import editing, label_policy, labels
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
-from dermview.gui.commands import EditKind, MaskCommand, push_mask
+from dermview.gui.commands import EditKind, MaskCommand, RecoveredCommand, push_mask
 from dermview.io import load_image, load_mask
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
@@ -48,6 +48,7 @@ class Document(QtCore.QObject):
         dirty_changed(bool): unsaved edits appeared / were saved.
         reference_changed(): the reference (ground-truth) mask changed.
         threshold_changed(float): undo/redo restored another probability threshold.
+        review_changed(): the review state or comment changed.
     """
 
     image_changed = QtCore.Signal()
@@ -56,6 +57,7 @@ class Document(QtCore.QObject):
     dirty_changed = QtCore.Signal(bool)
     reference_changed = QtCore.Signal()
     threshold_changed = QtCore.Signal(float)
+    review_changed = QtCore.Signal()
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,7 +76,6 @@ class Document(QtCore.QObject):
         self.label_loaded = False
         self.undo_stack = QtGui.QUndoStack(self)
         self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
-        self._autosaved_index = 0
         self._sha256: str | None = None
         self._base_edits = (0, 0, False)
         self.reference_error = ""
@@ -82,6 +83,8 @@ class Document(QtCore.QObject):
         #: Incremented on every change of the working mask.
         self.mask_version = 0
         self._sidecar_fields: dict[str, Callable[[], Any]] = {}
+        self.review_state: str | None = None  # "accepted", "corrected" or None
+        self.review_comment = ""
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -152,24 +155,30 @@ class Document(QtCore.QObject):
         self._base_edits = (int(meta.get("edit_operations", 0) or 0),
                             int(meta.get("edited_pixels", 0) or 0),
                             meta.get("edited") is True)
+        state = meta.get("review_state")
+        self.review_state = state if state in labels.REVIEW_STATES else None
+        self.review_comment = str(meta.get("review_comment") or "")
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self._autosaved_index = 0
         self.image_changed.emit()
         self.prob_changed.emit()
         self._emit_full()
         self.set_reference_dir(reference_dir)
         self.dirty_changed.emit(False)
 
+    def set_labels_dir(self, folder: Path | None) -> None:
+        """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it)."""
+        self.labels_dir = Path(folder) if folder is not None else None
+
     def set_reference_dir(self, folder: Path | None) -> None:
-        """Take the reference mask of the image from ``folder`` (:func:`labels.find_reference`).
+        """Take the reference mask of the image from ``folder`` (:func:`label_policy.find_reference`).
 
         A reference that cannot be read or has another size is ignored (``reference_error``).
         """
         self.reference = None
         self.reference_path = None
         self.reference_error = ""
-        cand = labels.find_reference(self.path, folder) if self.path is not None else None
+        cand = label_policy.find_reference(self.path, folder) if self.path is not None else None
         if cand is not None:
             try:
                 self.reference = load_mask(cand, shape=self.shape)
@@ -221,26 +230,54 @@ class Document(QtCore.QObject):
         self.mask_changed.emit(0, h, 0, w)
 
     # -- provenance ---------------------------------------------------------------------------
-    def hand_edits(self) -> tuple[int, int, bool]:
-        """Hand edits since the last model mask: ``(operations, pixels changed, reset)``.
+    def _applied(self) -> list[MaskCommand]:
+        """The mask commands up to the current undo index (undone ones excluded)."""
+        cmds = (self.undo_stack.command(i) for i in range(self.undo_stack.index()))
+        return [c for c in cmds if isinstance(c, MaskCommand)]
 
-        Counts the commands up to the current undo index (undone ones are excluded). A model
-        prediction or threshold change in the history replaces the mask, so counting restarts
-        after it and ``reset`` is True (edits of a previously saved label no longer apply).
+    def hand_edits(self) -> tuple[int, int, bool]:
+        """Hand edits since the last model prediction: ``(operations, pixels changed, reset)``.
+
+        A prediction replaces the mask, so counting restarts after it and ``reset`` is True
+        (edits of a previously saved label no longer apply). Threshold changes keep the hand
+        edits (the threshold applies to the other pixels).
         """
         ops = pixels = 0
         reset = False
-        for i in range(self.undo_stack.index()):
-            cmd = self.undo_stack.command(i)
-            if not isinstance(cmd, MaskCommand):
-                continue
+        for cmd in self._applied():
             if cmd.kind is EditKind.HAND:
                 ops += 1
                 pixels += cmd.changed_pixels
-            elif cmd.kind in (EditKind.PREDICTION, EditKind.THRESHOLD):
+            elif cmd.kind is EditKind.PREDICTION:
                 ops = pixels = 0
                 reset = True
+            elif isinstance(cmd, RecoveredCommand):
+                ops, pixels, reset = cmd.hand_edits
         return ops, pixels, reset
+
+    def hand_edited_map(self) -> np.ndarray:
+        """``bool (H, W)``: pixels a person changed since the last model prediction."""
+        out = np.zeros(self.shape, bool)
+        for cmd in self._applied():
+            if cmd.kind is EditKind.HAND and cmd.patch is not None:
+                out[cmd.patch.rect.slices] |= cmd.patch.before != cmd.patch.after
+            elif cmd.kind is EditKind.PREDICTION:
+                out[...] = False
+            elif isinstance(cmd, RecoveredCommand) and cmd.edited.shape == out.shape:
+                out = cmd.edited.copy()
+        return out
+
+    def set_review(self, state: str | None, comment: str) -> None:
+        """Record the reviewer's verdict (called by :class:`~dermview.gui.commands.
+        ReviewCommand`, so it is undoable and counts as an unsaved change)."""
+        self.review_state, self.review_comment = state, comment
+        self.review_changed.emit()
+
+    def effective_review(self) -> str | None:
+        """The review state a save records: ``"corrected"`` once the mask was edited by hand
+        in this session (an accepted mask would no longer be the model's), else the state
+        the reviewer chose (None = not reviewed)."""
+        return "corrected" if self.hand_edits()[0] > 0 else self.review_state
 
     def add_sidecar_field(self, key: str, provider: Callable[[], Any]) -> None:
         """Write ``provider()`` (JSON-serialisable; None = leave out) under ``key`` in every
@@ -267,6 +304,8 @@ class Document(QtCore.QObject):
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
             source="model" if from_model else "manual",
+            review_state=self.effective_review(),
+            review_comment=self.review_comment,
             extras={k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None},
         )
 
@@ -284,8 +323,37 @@ class Document(QtCore.QObject):
         self.undo_stack.setClean()
         return png, js
 
-    def needs_autosave(self) -> bool:
-        return self.dirty and self.undo_stack.index() != self._autosaved_index
+    # -- crash journal ------------------------------------------------------------------------
+    def journal_meta(self) -> dict[str, Any]:
+        """What the crash journal keeps besides the mask, so a recovered label is recorded
+        exactly as it would have been (model, threshold, hand edits, labels folder)."""
+        return {"model": asdict(self.model), "threshold": self.threshold,
+                "hand_edits": list(self.hand_edits()),
+                "review": [self.review_state, self.review_comment],
+                "labels_dir": str(self.labels_dir) if self.labels_dir is not None else ""}
 
-    def mark_autosaved(self) -> None:
-        self._autosaved_index = self.undo_stack.index()
+    def restore(self, mask: np.ndarray, meta: dict[str, Any], edited: np.ndarray | None,
+                prob: np.ndarray | None) -> None:
+        """Take back journaled work (one undo step "Recovered autosave")."""
+        model = meta.get("model")
+        if isinstance(model, dict):
+            self.model = ModelInfo(**{k: v for k, v in model.items()
+                                      if k in ModelInfo.__dataclass_fields__})
+        if prob is not None and prob.shape == self.shape:
+            self.prob = prob
+            self.prob_changed.emit()
+        if isinstance(meta.get("threshold"), (int, float)):
+            self.set_threshold_value(meta["threshold"])
+        if meta.get("labels_dir"):
+            self.set_labels_dir(Path(meta["labels_dir"]))
+        review = meta.get("review")
+        if isinstance(review, list) and len(review) == 2 and review[0] in labels.REVIEW_STATES:
+            self.set_review(review[0], str(review[1] or ""))
+        hand = meta.get("hand_edits")
+        if not (isinstance(hand, list) and len(hand) == 3):  # an older journal: count the change
+            hand = [1, int(np.count_nonzero(mask != self.mask)), False]
+        if edited is None or edited.shape != self.shape:
+            edited = mask != self.mask
+        patch = editing.diff_patch(self.mask, mask)
+        self.undo_stack.push(RecoveredCommand(
+            self, patch, (int(hand[0]), int(hand[1]), bool(hand[2])), edited))

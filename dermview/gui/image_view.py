@@ -239,6 +239,11 @@ class ImagePane(pg.GraphicsView):
             self.overlays[name].setOpacity(opacity)
 
     # -- view --------------------------------------------------------------------------------
+    @property
+    def auto_fit(self) -> bool:
+        """True while the image is kept fitted to the pane (until the user zooms or pans)."""
+        return self._auto_fit
+
     def _on_manual_range(self, *_args) -> None:
         self._auto_fit = False
 
@@ -275,8 +280,13 @@ class ImagePane(pg.GraphicsView):
         self.vb.scaleBy((factor, factor))
 
     def link_to(self, other: ImagePane) -> None:
+        """Share zoom and pan with ``other``."""
         self.vb.setXLink(other.vb)
         self.vb.setYLink(other.vb)
+
+    def unlink(self) -> None:
+        self.vb.setXLink(None)
+        self.vb.setYLink(None)
 
     # -- tool feedback ------------------------------------------------------------------------
     def set_cursor_radius(self, radius: float) -> None:

@@ -22,19 +22,21 @@ from dermview.gui.controllers.exchange import ExchangeController
 from dermview.gui.controllers.lesion import LesionController
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
+from dermview.gui.controllers.review import ReviewController
 from dermview.gui.controllers.saving import SaveController
 from dermview.gui.controllers.segment import SegmentController
 from dermview.gui.controllers.session import SessionController
 from dermview.gui.document import Document
 from dermview.gui.edit_tools import EditController
 from dermview.gui.icons import icon
-from dermview.gui.image_view import ImagePane
 from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
+from dermview.gui.review_panel import ReviewPanel
 from dermview.gui.ruler import RulerTool
 from dermview.gui.settings import Settings, recovery_dir
 from dermview.gui.status import StatusBar
+from dermview.gui.views import GiveKeysBack, ViewArea
 from dermview.gui.worklist import Worklist
 from dermview.recovery import RecoveryStore
 
@@ -56,18 +58,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowIcon(QtGui.QIcon(str(app_icon)) if app_icon.is_file() else icon("app"))
         self.setAcceptDrops(True)
 
-        self.before = ImagePane("Original")
-        self.after = ImagePane("Preprocessed")
-        self.after.link_to(self.before)
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.before)
-        self.splitter.addWidget(self.after)
-        self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        self.view = ViewArea()
+        self.before, self.after = self.view.panes
+        self.setCentralWidget(self.view)
 
         s = self.settings
         self.panel = PreprocessPanel()
-        self.panel.set_params(s.params())
         self.seg_panel = SegmentPanel(s.get_int("overlay_opacity", 80),
                                       s.get_bool("outline", False), s.get_bool("auto_segment", False))
         self.seg_panel.set_device(device or str(s.get("device", "auto") or "auto"))
@@ -83,7 +79,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.preview = PreviewController(self.doc, self.panel, self.before, self.after,
                                          self.overlays, self)
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
-                                           weights, self.panel.params, self)
+                                           weights, self.panel.for_model, self)
+        self.panel.set_model_params(self.segmenter.model_params)
         self.saving = SaveController(self.doc, s, RecoveryStore(recovery_folder or recovery_dir()),
                                      self.panel.params, self)
         self.worklist.resolver = self.saving.labels_dir_for
@@ -96,15 +93,27 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lesion = LesionController(self.doc, self.lesion_panel, self.overlays, s,
                                        (self.before, self.after), self)
         self.edit.add_tool(RulerTool(self.edit, self.lesion.on_ruler))
+        self.review_panel = ReviewPanel()
+        self.review = ReviewController(self.doc, self.review_panel, self.saving, self)
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("worklist", "Worklist", self.worklist, Area.LeftDockWidgetArea)
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
-        for key, title, widget in (("preprocess", "Preprocessing", self.panel),
-                                   ("segment", "Segmentation", self.seg_panel),
-                                   ("tools", "Correction tools", self.tools_panel),
+        self.tabifyDockWidget(self.docks["worklist"], self.docks["history"])
+        for key, title, widget in (("review", "Review", self.review_panel),
+                                   ("tools", "Tools", self.tools_panel),
+                                   ("segment", "Segment", self.seg_panel),
+                                   ("preprocess", "Preprocess", self.panel),
                                    ("lesion", "Lesion", self.lesion_panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
+        # Compact: the side panels are tabs (collapsible from View), the image gets the room.
+        self.tabifyDockWidget(self.docks["review"], self.docks["tools"])
+        self.tabifyDockWidget(self.docks["tools"], self.docks["segment"])
+        self.tabifyDockWidget(self.docks["segment"], self.docks["preprocess"])
+        self.tabifyDockWidget(self.docks["preprocess"], self.docks["lesion"])
+        self.docks["segment"].raise_()
+        self.docks["worklist"].raise_()
+        self.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self.actions = build_actions(self)
@@ -117,6 +126,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_tool("pan")
         self._update_title()
         self._update_actions()
+        self.view.set_side_by_side(s.get_bool("side_by_side", False))
         self._restore_geometry()
         # Import torch and look for CUDA in the background, a moment after the first preview.
         QtCore.QTimer.singleShot(1500, lambda: None if self._closing else self.segmenter.probe())
@@ -153,7 +163,6 @@ class MainWindow(QtWidgets.QMainWindow):
         d, s, sp, tp = self.doc, self.settings, self.seg_panel, self.tools_panel
         d.dirty_changed.connect(self._update_title)
         d.undo_stack.indexChanged.connect(self._update_actions)
-        self.panel.params_changed.connect(s.set_params)
         sp.opacity_changed.connect(self.overlays.set_opacity)
         sp.opacity_changed.connect(lambda v: s.set("overlay_opacity", round(v * 100)))
         sp.outline_changed.connect(self.overlays.set_outline)
@@ -172,9 +181,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter.progress.connect(self.status.set_progress)
         for sig in (self.segmenter.busy_changed, self.preview.busy_changed):
             sig.connect(lambda _b: self._update_busy())
-        self.saving.saved.connect(self.worklist.refresh)
+        self.saving.saved.connect(lambda p: self.worklist.mark(p, None))
         self.saving.saved.connect(self._update_title)
-        self.saving.labels_dir_changed.connect(lambda _d: self.worklist.refresh())
+        self.saving.labels_dir_changed.connect(lambda _d: self._on_labels_dir())
         tp.tool_clicked.connect(self.set_tool)
         tp.op_clicked.connect(lambda k: self.actions[f"op_{k}"].trigger())
         tp.radius_changed.connect(self.edit.set_radius)
@@ -192,26 +201,38 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.open_failed.connect(self._update_busy)
         self.session.opened.connect(self._on_opened)
         self.session.show_worklist.connect(self.docks["worklist"].show)
+        self._keys_back = GiveKeysBack(self.view, self)
+        for box in self.findChildren(QtWidgets.QAbstractSpinBox):
+            self._keys_back.watch(box)
+        self.view.mode_changed.connect(lambda on: s.set("side_by_side", on))
+        self.view.mode_changed.connect(self.actions["side_by_side"].setChecked)
         self.overlays.set_opacity(sp.opacity)
         self.overlays.set_outline(sp.outline)
         self.overlays.set_layers(sp.layers())
 
     def _restore_geometry(self) -> None:
-        geom = self.settings.get("geometry")
-        if geom is not None:
-            self.restoreGeometry(geom)
-        else:  # first start: most of the screen
-            self.resize(1400, 860)
-            screen = QtGui.QGuiApplication.primaryScreen()
-            if screen is not None:
-                area = screen.availableGeometry()
-                self.resize(max(1000, int(area.width() * 0.9)),
-                            max(700, int(area.height() * 0.9)))
-        state = self.settings.get("window_state")
+        geom, state = self.settings.get("geometry"), self.settings.get("window_state")
         if state is not None:
             self.restoreState(state)
+        else:  # side panels narrow, the image gets the rest
+            self.resizeDocks([self.docks["worklist"], self.docks["segment"]], [200, 330],
+                             QtCore.Qt.Orientation.Horizontal)
+        if geom is None or not self.restoreGeometry(geom):
+            self.resize(1400, 860)  # first start: most of the screen (below)
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is not None:  # never larger than the screen (the status bar stays visible)
+            area = screen.availableGeometry()
+            w = self.width() if geom is not None else int(area.width() * 0.9)
+            h = self.height() if geom is not None else int(area.height() * 0.9)
+            self.resize(min(w, area.width()), min(h, area.height() - 30))
+
+    def _on_labels_dir(self) -> None:
+        self.worklist.refresh()
+        self.status.set_labels_folder(self.saving.labels_text())
 
     def _on_opened(self, _path: Path) -> None:
+        self.view.shown().setFocus()  # single-key shortcuts work at once
+        self.status.set_labels_folder(self.saving.labels_text())
         self._update_busy()
         self.status.pos_label.setText("")
         self._update_title()
@@ -260,7 +281,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment", "export_seg") or key.startswith("op_"):
+            if key in ("save", "segment", "accept", "export_seg") or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)
@@ -324,7 +345,6 @@ class MainWindow(QtWidgets.QMainWindow):
         s.set("geometry", self.saveGeometry())
         s.set("window_state", self.saveState())
         s.set("brush_radius", self.edit.radius)
-        s.set_params(self.panel.params())
         s.set("device", self.segmenter.device)
         self.saving.shutdown()
         self.segmenter.shutdown()
@@ -332,7 +352,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lesion.shutdown()
         s.store.sync()
 
+    def worker_hosts(self) -> tuple:
+        """The :class:`~dermview.gui.workers.WorkerHost` of every controller's worker thread."""
+        return self.segmenter.host, self.preview.host, self.lesion.host
+
     def threads_running(self) -> list[str]:
         """Names of worker threads still running (empty after :meth:`shutdown`)."""
-        return [h.thread.objectName() for h in (self.segmenter.host, self.preview.host,
-                                                self.lesion.host) if h.thread.isRunning()]
+        return [h.thread.objectName() for h in self.worker_hosts() if h.thread.isRunning()]

@@ -68,10 +68,15 @@ class SegmentPanel(QtWidgets.QWidget):
         self.threshold_slider.setRange(1, 99)
         self.threshold_slider.setValue(50)
         self.threshold_label = QtWidgets.QLabel("0.50")
+        self.pin_check = QtWidgets.QCheckBox("Pin")
+        self.pin_check.setToolTip("Keep this threshold for every image (otherwise each image "
+                                  "starts at the model's threshold)")
         trow = QtWidgets.QHBoxLayout()
         trow.addWidget(self.threshold_slider, 1)
         trow.addWidget(self.threshold_label)
-        self.threshold_slider.setToolTip("Probability threshold of the lesion mask (undoable)")
+        trow.addWidget(self.pin_check)
+        self.threshold_slider.setToolTip("Probability threshold of the lesion mask, applied to "
+                                         "the pixels not edited by hand (undoable)")
         form.addRow("Threshold", trow)
 
         self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -242,6 +247,7 @@ class ToolsPanel(QtWidgets.QWidget):
             grid.addWidget(b, 3 + i // 2, i % 2 * 2, 1, 2)
             self.op_buttons[key] = b
             b.clicked.connect(lambda _=False, k=key: self.op_clicked.emit(k))
+        grid.setRowStretch(grid.rowCount(), 1)  # keep the buttons together at the top
 
     def set_tool(self, name: str) -> None:
         if name in self.tool_buttons:

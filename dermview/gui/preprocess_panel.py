@@ -1,8 +1,10 @@
 """Preprocessing controls: frame and hair removal settings with a live result line.
 
 Edits :class:`~dermview.preprocess.params.PreprocessParams` only; emits ``params_changed``
-for every change (the window runs the preview in a worker). Shows the hair count N, the repair
-mode and the time taken of the latest preview.
+for every change (the preview controller runs the preview in a worker). Shows the hair count
+N, the repair mode and the time of the latest preview, and whether the settings are the
+model's own preprocessing: the model is given its trained preprocessing unless "Use these
+settings for segmentation" is ticked; otherwise every new image starts from the model's.
 """
 
 from __future__ import annotations
@@ -76,14 +78,25 @@ class PreprocessPanel(QtWidgets.QWidget):
         overlay_row.addWidget(self.show_hair)
         form.addRow(overlay_row)
 
-        self.reset_button = QtWidgets.QPushButton("Reset to defaults")
+        self.use_check = QtWidgets.QCheckBox("Use these settings for segmentation")
+        self.use_check.setToolTip("Off: the model gets the preprocessing it was trained with and "
+                                  "each image starts from it; these settings only change the "
+                                  "preview. On: segment with these settings, for every image.")
+        form.addRow(self.use_check)
+        self.model_note = QtWidgets.QLabel("")
+        self.model_note.setWordWrap(True)
+        self.model_note.setObjectName("modelNote")
+        form.addRow(self.model_note)
+        self.reset_button = QtWidgets.QPushButton("Reset to the model's")
         form.addRow(self.reset_button)
         self.result_label = QtWidgets.QLabel("No preview yet")
         self.result_label.setWordWrap(True)
         self.result_label.setObjectName("previewResult")
         form.addRow(self.result_label)
 
+        self.model_params: PreprocessParams | None = None
         self.set_params(PreprocessParams())
+        self.use_check.toggled.connect(lambda _v: self._show_note())
         for sig in (self.frame_check.toggled, self.hair_check.toggled,
                     self.frame_spin.valueChanged, self.t_spin.valueChanged,
                     self.se_shape.currentIndexChanged, self.se_size.valueChanged):
@@ -122,11 +135,45 @@ class PreprocessPanel(QtWidgets.QWidget):
         finally:
             self._updating = False
         self._sync_enabled()
+        self._show_note()
 
     def reset(self) -> None:
-        """Back to the default parameters (emits ``params_changed``)."""
-        self.set_params(PreprocessParams())
+        """Back to the model's preprocessing (emits ``params_changed``)."""
+        self.set_params(self.model_params or PreprocessParams())
         self.params_changed.emit(self.params())
+
+    def set_model_params(self, params: PreprocessParams | None) -> None:
+        """The preprocessing the model was trained with (None: raw images); shows it."""
+        self.model_params = params
+        self.set_params(params or PreprocessParams())
+
+    def for_model(self) -> PreprocessParams | None:
+        """What segmentation uses: these settings when "use" is ticked, else the model's."""
+        return self.params() if self.use_check.isChecked() else self.model_params
+
+    def new_image(self) -> None:
+        """A new image opened: start from the model's preprocessing unless "use" is ticked."""
+        if not self.use_check.isChecked():
+            self.set_params(self.model_params or PreprocessParams())
+
+    def differences(self) -> list[str]:
+        """``"name value (model value)"`` for every setting that differs from the model's."""
+        model = (self.model_params or PreprocessParams()).to_dict()
+        mine = self.params().to_dict()
+        if self.model_params is None:
+            model = {**model, "remove_frame": False, "remove_hair": False}
+        return [f"{k} {mine[k]} (model {model[k]})" for k in mine if mine[k] != model.get(k)]
+
+    def _show_note(self) -> None:
+        diff = self.differences()
+        if self.use_check.isChecked() and diff:
+            text = "<b>Segmentation uses these settings</b>, not the model's: " + ", ".join(diff)
+        elif diff:
+            text = ("Preview only: differs from the model's preprocessing (" + ", ".join(diff) +
+                    "); segmentation uses the model's")
+        else:
+            text = "= the model's preprocessing"
+        self.model_note.setText(text)
 
     def _sync_enabled(self) -> None:
         self.frame_spin.setEnabled(self.frame_check.isChecked())
@@ -149,6 +196,7 @@ class PreprocessPanel(QtWidgets.QWidget):
         finally:
             self._updating = False
         self._sync_enabled()
+        self._show_note()
         try:
             self.params_changed.emit(self.params())
         except ParameterError as exc:  # cannot happen with the widget ranges; be safe

@@ -7,7 +7,6 @@ the platform's native settings store for QSettings).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from typing import Any
 from PySide6 import QtCore
 
 from dermview import paths
-from dermview.errors import ParameterError
-from dermview.preprocess.params import PreprocessParams
 
 MAX_RECENT = 10
 
@@ -85,15 +82,3 @@ class Settings:
         items = items[:MAX_RECENT]
         self.set(key, items)
         return items
-
-    def params(self) -> PreprocessParams:
-        text = self.store.value("preprocess", "")
-        if not text:
-            return PreprocessParams()
-        try:
-            return PreprocessParams.from_dict(json.loads(text))
-        except (ParameterError, ValueError, TypeError):
-            return PreprocessParams()
-
-    def set_params(self, params: PreprocessParams) -> None:
-        self.set("preprocess", json.dumps(params.to_dict()))

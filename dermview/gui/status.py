@@ -36,6 +36,13 @@ class StatusBar(QtWidgets.QStatusBar):
                   self.cancel_button):
             self.addPermanentWidget(w)
 
+    def set_labels_folder(self, text: str) -> None:
+        """Show where labels go (long paths elided in the middle; the full one as tooltip)."""
+        metrics = self.labels_label.fontMetrics()
+        self.labels_label.setText(metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideMiddle,
+                                                     320))
+        self.labels_label.setToolTip(text)
+
     def show_pixel(self, doc: Document, row: int, col: int) -> None:
         """Position, RGB, probability and lesion flag of pixel ``(row, col)`` (-1: none)."""
         if row < 0 or not doc.has_image:

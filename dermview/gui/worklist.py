@@ -1,16 +1,32 @@
-"""Worklist: the images of an opened folder (or several files) with their label status."""
+"""Worklist: the images of an opened folder (or several files) with their review status."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview import labels
 
-STATUS_TEXT = {"new": "new", "segmented": "segmented", "corrected": "corrected ✓"}
-STATUS_COLOUR = {"new": QtGui.QColor(150, 150, 150), "segmented": QtGui.QColor(230, 180, 40),
-                 "corrected": QtGui.QColor(70, 190, 90)}
+STATUS_TEXT = {"new": "new", "segmented": "unreviewed", "accepted": "accepted ✓",
+               "corrected": "corrected ✓", "unreadable": "unreadable ✗",
+               "refused": "label refused ⚠", "recoverable": "unsaved edits ⟲"}
+STATUS_COLOUR = {"new": (150, 150, 150), "segmented": (230, 180, 40), "accepted": (90, 170, 255),
+                 "corrected": (70, 190, 90), "unreadable": (235, 80, 70),
+                 "refused": (235, 80, 70), "recoverable": (255, 140, 0)}
+#: Worklist filters: (text, statuses shown; None = all).
+FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
+    ("All images", None),
+    ("To review", frozenset({"new", "segmented", "recoverable"})),
+    ("New", frozenset({"new"})),
+    ("Unreviewed model masks", frozenset({"segmented"})),
+    ("Accepted", frozenset({"accepted"})),
+    ("Corrected", frozenset({"corrected"})),
+    ("Problems", frozenset({"unreadable", "refused", "recoverable"})),
+)
+#: Marks (set by the app) that override the status read from the labels folder.
+MARKS = ("unreadable", "refused", "recoverable")
 
 
 class Worklist(QtWidgets.QWidget):
@@ -26,18 +42,24 @@ class Worklist(QtWidgets.QWidget):
         super().__init__(parent)
         self.paths: list[Path] = []
         #: ``image → labels folder`` function (None: ``labels/`` beside each image).
-        self.resolver = None
+        self.resolver: Callable[[Path], Path | None] | None = None
         self.current = -1
+        self.marks: dict[Path, str] = {}
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.summary = QtWidgets.QLabel("No folder open")
+        self.filter_combo = QtWidgets.QComboBox()
+        for text, _states in FILTERS:
+            self.filter_combo.addItem(text)
+        self.filter_combo.setToolTip("Show only the images in this review state")
+        self.filter_combo.currentIndexChanged.connect(lambda _i: self._apply_filter())
         layout.addWidget(self.summary)
+        layout.addWidget(self.filter_combo)
         self.table = QtWidgets.QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Image", "Status"])
-        self.table.horizontalHeader().setSectionResizeMode(
-            0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(
-            1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
@@ -49,6 +71,7 @@ class Worklist(QtWidgets.QWidget):
     def set_paths(self, paths: list[Path]) -> None:
         """Show ``paths`` (their status is read from their labels folder)."""
         self.paths = [Path(p) for p in paths]
+        self.marks = {p: m for p, m in self.marks.items() if p in self.paths}
         self.current = -1
         self.table.setRowCount(len(self.paths))
         for row, path in enumerate(self.paths):
@@ -59,9 +82,22 @@ class Worklist(QtWidgets.QWidget):
         self.refresh()
 
     def status(self, row: int) -> str:
+        """``new``, ``segmented``, ``accepted``, ``corrected`` or a mark (see :data:`MARKS`)."""
         path = self.paths[row]
+        if path in self.marks:
+            return self.marks[path]
         folder = self.resolver(path) if self.resolver is not None else None
         return labels.label_status(path, folder)
+
+    def mark(self, paths: list[Path] | Path, mark: str | None) -> None:
+        """Mark images ``unreadable``, ``refused`` or ``recoverable`` (None: clear the mark)."""
+        for p in [paths] if isinstance(paths, Path) else paths:
+            p = Path(p)
+            if mark is None:
+                self.marks.pop(p, None)
+            else:
+                self.marks[p] = mark
+            self.refresh(p)
 
     def refresh(self, path: Path | None = None) -> None:
         """Re-read the status of one image (or all)."""
@@ -71,11 +107,28 @@ class Worklist(QtWidgets.QWidget):
             st = self.status(row)
             item = self.table.item(row, 1)
             item.setText(STATUS_TEXT.get(st, st))
-            item.setForeground(STATUS_COLOUR.get(st, QtGui.QColor("white")))
+            item.setForeground(QtGui.QColor(*STATUS_COLOUR.get(st, (255, 255, 255))))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, st)
-        done = sum(1 for r in range(len(self.paths))
-                   if self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole) != "new")
-        self.summary.setText(f"{len(self.paths)} images · {done} labelled")
+        states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
+                  for r in range(len(self.paths))]
+        done = sum(1 for s in states if s in ("accepted", "corrected"))
+        self.summary.setText(f"{len(self.paths)} images · {done} reviewed · "
+                             f"{states.count('new')} new")
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        shown = FILTERS[max(self.filter_combo.currentIndex(), 0)][1]
+        for row in range(len(self.paths)):
+            st = self.table.item(row, 1).data(QtCore.Qt.ItemDataRole.UserRole)
+            self.table.setRowHidden(row, shown is not None and st not in shown
+                                    and row != self.current)
+
+    def set_filter(self, text: str) -> None:
+        """Select the filter named ``text`` (see :data:`FILTERS`)."""
+        self.filter_combo.setCurrentIndex(max(self.filter_combo.findText(text), 0))
+
+    def visible_paths(self) -> list[Path]:
+        return [p for r, p in enumerate(self.paths) if not self.table.isRowHidden(r)]
 
     def set_current(self, path: Path | None) -> None:
         """Highlight ``path`` (no signal)."""
@@ -91,13 +144,21 @@ class Worklist(QtWidgets.QWidget):
         else:
             self.table.clearSelection()
         self.table.blockSignals(False)
+        self._apply_filter()
+
+    def following(self, step: int) -> list[Path]:
+        """The shown images after (``step`` > 0) or before the current one, nearest first."""
+        if not self.paths:
+            return []
+        n = len(self.paths)
+        start = self.current if self.current >= 0 else (-1 if step > 0 else n)
+        rows = range(start + 1, n) if step > 0 else range(start - 1, -1, -1)
+        return [self.paths[r] for r in rows if not self.table.isRowHidden(r)]
 
     def neighbour(self, step: int) -> Path | None:
-        """The image ``step`` places after the current one (None at either end)."""
-        if not self.paths:
-            return None
-        i = self.current + step if self.current >= 0 else (0 if step > 0 else len(self.paths) - 1)
-        return self.paths[i] if 0 <= i < len(self.paths) else None
+        """The shown image ``step`` (±1) places from the current one (None at either end)."""
+        after = self.following(step)
+        return after[0] if after else None
 
     def _activated(self, row: int, _col: int) -> None:
         if 0 <= row < len(self.paths) and row != self.current:

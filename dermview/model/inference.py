@@ -213,15 +213,9 @@ class Segmenter:
     def preprocess_params(self) -> Any:
         """The :class:`~dermview.preprocess.params.PreprocessParams` the model was trained with,
         or ``None`` when it was trained on raw images."""
-        from dermview.preprocess.params import PreprocessParams
+        from dermview.segmentation import model_preprocess_params
 
-        if not self.trained_on_preprocessed:
-            return None
-        pre = self.meta.get("preprocess")
-        if isinstance(pre, dict):
-            params = pre.get("params", {k: v for k, v in pre.items() if k != "enabled"})
-            return PreprocessParams.from_dict(params)
-        return PreprocessParams()
+        return model_preprocess_params(self.meta)
 
     # ---------------------------------------------------------------- inference
     def _to_input(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:

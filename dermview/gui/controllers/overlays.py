@@ -41,7 +41,7 @@ class OverlayController(QtCore.QObject):
         self.panes = (before, after)
         self.buffers: dict[str, OverlayBuffer] = {}
         self._shown_by: dict[str, tuple[ImagePane, ...]] = {}
-        for name, panes in (("frame", (before,)), ("hair", (before,)), ("heat", (after,)),
+        for name, panes in (("frame", (before,)), ("hair", (before,)), ("heat", self.panes),
                             ("mask", self.panes), ("diff", self.panes),
                             ("reference", self.panes)):
             self.add_layer(name, Z[name], panes)
@@ -161,9 +161,13 @@ class OverlayController(QtCore.QObject):
             return
         from dermview.metrics import dice, jaccard
 
-        d, j = dice(self.doc.mask, ref), jaccard(self.doc.mask, ref)
-        self.metrics = (d, j)
         if self.is_visible("diff"):
             self.buffers["diff"].set_buffer(render.differences(self.doc.mask, ref), ref.shape)
-        self.metrics_changed.emit(
-            f"vs reference {self.doc.reference_path.name}: Dice {d:.3f} · Jaccard {j:.3f}")
+        name = self.doc.reference_path.name
+        if not self.doc.mask.any():  # nothing to compare yet (not "Dice 0.000")
+            self.metrics = None
+            self.metrics_changed.emit(f"Reference {name}: no mask yet")
+            return
+        d, j = dice(self.doc.mask, ref), jaccard(self.doc.mask, ref)
+        self.metrics = (d, j)
+        self.metrics_changed.emit(f"vs reference {name}: Dice {d:.3f} · Jaccard {j:.3f}")

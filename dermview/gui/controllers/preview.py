@@ -74,6 +74,7 @@ class PreviewController(QtCore.QObject):
         self.before.set_title(f"Original · {self.doc.path.name} · "
                               f"{image.shape[1]}×{image.shape[0]}")
         self.after.set_title("Preprocessed (computing…)")
+        self.panel.new_image()
         self.request()
 
     def request(self) -> None:

@@ -1,6 +1,6 @@
 """Saving labels, the labels folder, autosave and crash recovery of the open image.
 
-Where a label goes is the core's policy (:func:`dermview.labels.labels_dir_for`); writing is
+Where a label goes is the core's policy (:func:`dermview.label_policy.labels_dir_for`); writing is
 :meth:`Document.save` (atomic, with backups); the journal is :class:`dermview.recovery.
 RecoveryStore`. Message boxes go through :mod:`dermview.gui.dialogs` (patched in tests).
 """
@@ -13,19 +13,19 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from dermview import labels, paths
-from dermview.errors import DermviewError
+from dermview import label_policy, paths
+from dermview.errors import DermviewError, WriteError
 from dermview.gui import dialogs
-from dermview.gui.commands import EditKind, push_mask
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
 from dermview.preprocess.params import PreprocessParams
 from dermview.recovery import RecoveryStore
 
-#: Autosave period of unsaved edits (ms).
-AUTOSAVE_MS = 5000
+#: Delay (ms) between a finished edit and its journal entry (coalesces slider ticks).
+JOURNAL_DELAY_MS = 150
 
 Btn = QtWidgets.QMessageBox.StandardButton
+CHOOSE_FOLDER = "Choose another folder…"
 
 
 class SaveController(QtCore.QObject):
@@ -49,28 +49,50 @@ class SaveController(QtCore.QObject):
         self.doc, self.settings, self.recovery, self.params = doc, settings, recovery, params
         self.window = parent
         self.labels_dir: Path | None = settings.get_path("labels_dir")
+        self._journaled: set[Path] = set()  # images journaled by this session
+        self._accepted: set[Path] = set()  # recovery accepted at start-up
+        self._written: tuple = (None, -1, None)
+        self._prob_written: np.ndarray | None = None
+        self._closing = False
+        # Journal each finished step (a stroke, an operation, a threshold gesture) at once.
         self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(AUTOSAVE_MS)
-        self.timer.timeout.connect(self.autosave)
-        self.timer.start()
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(JOURNAL_DELAY_MS)
+        self.timer.timeout.connect(self.journal)
+        doc.undo_stack.indexChanged.connect(self._schedule)
+        doc.threshold_changed.connect(self._schedule)
 
     # -- labels folder --------------------------------------------------------------------------
     def labels_dir_for(self, image: Path) -> Path | None:
-        """Labels folder for ``image`` (:func:`dermview.labels.labels_dir_for`)."""
-        return labels.labels_dir_for(image, self.labels_dir, paths.resources_dir(),
+        """Labels folder for ``image`` (:func:`dermview.label_policy.labels_dir_for`)."""
+        return label_policy.labels_dir_for(image, self.labels_dir, paths.resources_dir(),
                                      paths.user_data_dir() / "labels")
 
     def set_labels_dir(self, folder: Path | None) -> None:
-        """Where labels are saved (None = ``labels/`` beside each image)."""
+        """Where labels are saved (None = ``labels/`` beside each image); applies to the open
+        image at once."""
         self.labels_dir = Path(folder) if folder else None
         self.settings.set("labels_dir", str(self.labels_dir or ""))
+        if self.doc.has_image:
+            self.doc.set_labels_dir(self.labels_dir_for(self.doc.path))
         self.labels_dir_changed.emit(self.labels_dir)
 
-    def choose_labels_dir(self) -> None:
+    def choose_labels_dir(self) -> bool:
+        """Ask for a labels folder; Cancel changes nothing. True when one was chosen."""
         folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self.window, "Labels folder (Cancel = labels/ beside each image)",
-            str(self.labels_dir or ""))
-        self.set_labels_dir(Path(folder) if folder else None)
+            self.window, "Labels folder", str(self.labels_dir or self._current_folder() or ""))
+        if not folder:
+            return False
+        self.set_labels_dir(Path(folder))
+        return True
+
+    def _current_folder(self) -> Path | None:
+        return self.doc.label_paths[0].parent if self.doc.has_image else None
+
+    def labels_text(self) -> str:
+        """Status-bar text naming the folder the open image's label goes to."""
+        folder = self._current_folder()
+        return f"Labels → {folder}" if folder is not None else ""
 
     # -- saving ---------------------------------------------------------------------------------
     def save(self) -> bool:
@@ -80,10 +102,15 @@ class SaveController(QtCore.QObject):
             return False
         try:
             png, _js = doc.save(self.params())
+        except WriteError as exc:  # read-only or blocked folder: offer another one
+            choice = dialogs.choose(self.window, "Label not saved", f"{exc}\n\nSave the "
+                                    "labels in another folder?", [CHOOSE_FOLDER])
+            return choice == CHOOSE_FOLDER and self.choose_labels_dir() and self.save()
         except DermviewError as exc:
             self.error.emit("Label not saved", str(exc))
             return False
         self.recovery.discard(doc.path)
+        self._journaled.discard(doc.path)
         self.saved.emit(doc.path)
         self.message.emit(f"Saved {png}", 5000)
         return True
@@ -105,52 +132,85 @@ class SaveController(QtCore.QObject):
             return True
         return False
 
-    # -- autosave and recovery ------------------------------------------------------------------
-    def autosave(self, force: bool = False) -> bool:
-        """Write the working mask to the recovery folder if it changed since the last time
-        (``force``: whenever there are unsaved edits)."""
+    # -- crash journal and recovery -------------------------------------------------------------
+    def _schedule(self) -> None:
+        if not self._closing:
+            self.timer.start()
+
+    def journal(self, force: bool = False) -> bool:
+        """Journal the working state (mask, hand-edited pixels, metadata, and the probability
+        map when it changed) if the mask changed since the last time (``force``: whenever
+        there are unsaved edits). A clean document's journal of this session is removed."""
         doc = self.doc
-        if not doc.has_image or not doc.dirty:
+        if not doc.has_image:
             return False
-        if not force and not doc.needs_autosave():
+        if not doc.dirty:
+            if doc.path in self._journaled:
+                self.recovery.discard(doc.path)
+                self._journaled.discard(doc.path)
+                self._written = (None, -1, None)
+            return False
+        state = (doc.path, doc.mask_version, doc.threshold)
+        if not force and state == self._written:
             return False
         try:
-            self.recovery.save(doc.path, doc.mask, {"labels_dir": str(self.labels_dir or "")})
+            if self._prob_written is not doc.prob or doc.path not in self._journaled:
+                self.recovery.save_prob(doc.path, doc.prob)
+                self._prob_written = doc.prob
+            self.recovery.save(doc.path, doc.mask, doc.journal_meta(), doc.hand_edited_map())
         except DermviewError as exc:
             self.message.emit(f"Autosave failed: {exc}", 5000)
             return False
-        doc.mark_autosaved()
+        self._journaled.add(doc.path)
+        self._written = state
         return True
 
     def offer_recovery(self, path: Path) -> None:
-        """Offer back the autosaved edits of the image just opened, if any."""
+        """Offer back the journaled work of the image just opened (without asking again when
+        it was accepted at start-up)."""
         entry = self.recovery.entry_for(path)
         if entry is None:
             return
         try:
             mask = self.recovery.load(entry)
+            edited = self.recovery.load_edited(entry)
         except DermviewError:
             self.recovery.discard(path)
             return
-        if mask.shape != self.doc.shape or np.array_equal(mask, self.doc.mask):
+        if mask.shape != self.doc.shape:
             self.recovery.discard(path)
             return
-        answer = dialogs.ask(
-            self.window, "Recover unsaved edits?",
-            f"dermview found unsaved edits of {path.name} from {entry.saved_at} "
-            "(the app did not close normally).\n\nRestore them?",
-            Btn.Yes | Btn.No, Btn.Yes)
+        if path in self._accepted:
+            answer = Btn.Yes
+        else:
+            answer = dialogs.ask(
+                self.window, "Recover unsaved edits?",
+                f"dermview found unsaved edits of {path.name} from {entry.saved_at} "
+                "(the app did not close normally).\n\nRestore them?",
+                Btn.Yes | Btn.No, Btn.Yes)
+        self._accepted.discard(path)
         if answer == Btn.Yes:
-            push_mask(self.doc, mask, "Recovered autosave", EditKind.HAND)
+            self.doc.restore(mask, entry.meta, edited, self.recovery.load_prob(entry))
+            self._journaled.add(path)
             self.message.emit("Unsaved edits restored", 5000)
         else:
             self.recovery.discard(path)
 
-    def recoverable(self) -> list[Path]:
-        """Images with autosaved edits (newest first) that still exist."""
-        return [e.image_path for e in self.recovery.entries() if e.image_path.is_file()]
+    def recoverable(self) -> list[tuple[Path, str]]:
+        """``(image, journal time)`` of every image with journaled work, newest first."""
+        return [(e.image_path, e.saved_at) for e in self.recovery.entries()
+                if e.image_path.is_file()]
+
+    def accept_recovery(self, images: list[Path]) -> None:
+        """Restore these images' journals without asking when they open."""
+        self._accepted.update(images)
+
+    def discard_recovery(self, images: list[Path]) -> None:
+        for image in images:
+            self.recovery.discard(image)
 
     def shutdown(self) -> None:
+        self._closing = True
         self.timer.stop()
         if self.doc.path is not None and not self.doc.dirty:
             self.recovery.discard(self.doc.path)

@@ -11,12 +11,24 @@ from typing import Any
 
 from PySide6 import QtCore
 
+from dermview.errors import DermviewError
 from dermview.gui.commands import push_threshold
 from dermview.gui.controllers.overlays import FILL_ALPHA, OverlayController
 from dermview.gui.controllers.preview import PreviewController
 from dermview.gui.document import Document, ModelInfo
 from dermview.gui.panels import SegmentPanel
 from dermview.gui.workers import SegmentJob, SegmentResult, SegmentWorker, WorkerHost
+from dermview.segmentation import model_preprocess_params
+
+
+def _metadata(weights: str | None) -> dict[str, Any]:
+    """The weights' metadata (no torch), or {} when it cannot be read (the worker reports)."""
+    from dermview.model.weights import DEFAULT_WEIGHTS, read_metadata
+
+    try:
+        return read_metadata(weights or DEFAULT_WEIGHTS)
+    except DermviewError:
+        return {}
 
 
 class SegmentController(QtCore.QObject):
@@ -37,12 +49,16 @@ class SegmentController(QtCore.QObject):
     def __init__(self, doc: Document, panel: SegmentPanel, preview: PreviewController,
                  overlays: OverlayController, weights: str | None, params: Any,
                  parent: QtCore.QObject | None = None) -> None:
-        """``params()`` returns the preprocessing for the model (``FROM_MODEL`` or params)."""
+        """``params()`` returns the preprocessing to segment with (PreprocessParams or None)."""
         super().__init__(parent)
         self.doc, self.panel, self.preview, self.overlays = doc, panel, preview, overlays
         self.weights = weights
         self.params = params
         self.cuda_ok: bool | None = None
+        meta = _metadata(weights)
+        #: The model's trained preprocessing (None: raw images) and default threshold.
+        self.model_params = model_preprocess_params(meta)
+        self.default_threshold = float(meta.get("threshold", 0.5) or 0.5)
         self.host = WorkerHost(SegmentWorker(), "dermview-segment", self)
         self.host.worker.cuda_checked.connect(self._on_cuda_checked,
                                               QtCore.Qt.ConnectionType.QueuedConnection)
@@ -86,6 +102,8 @@ class SegmentController(QtCore.QObject):
         self.panel.model_label.setText(self.model_text())
         if self.doc.label_loaded:
             self.panel.set_threshold(self.doc.threshold)
+        elif not self.panel.pin_check.isChecked():  # each image starts at the model's
+            self.panel.set_threshold(self.default_threshold)
 
     # -- jobs -----------------------------------------------------------------------------------
     def run(self, automatic: bool = False) -> bool:
@@ -141,9 +159,12 @@ class SegmentController(QtCore.QObject):
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings))
         alpha = out.mask_alpha if job.outline == self.overlays.outline else None
+        untouched = job.automatic and doc.undo_stack.count() == 0
         with self.overlays.prerendered(alpha, out.heat):
             doc.set_prediction(res.prob, res.mask, res.threshold, info, patch=out.patch,
                                base_version=job.base_version)
+        if untouched:  # nobody looked at it yet: leaving the image is no unsaved change
+            doc.undo_stack.setClean()
         self.panel.set_threshold(res.threshold)
         self.panel.set_progress(100, f"Done in {out.seconds:.2f} s")
         self.panel.model_label.setText(self.model_text())
@@ -170,8 +191,8 @@ class SegmentController(QtCore.QObject):
         self.apply_threshold()
 
     def apply_threshold(self) -> None:
-        """Re-threshold the probability map at the panel's threshold (one undo step per
-        gesture: consecutive steps merge)."""
+        """Re-threshold the probability map at the panel's threshold; pixels edited by hand
+        keep their value (one undo step per gesture: consecutive steps merge)."""
         doc = self.doc
         if doc.prob is None:
             return
@@ -180,9 +201,12 @@ class SegmentController(QtCore.QObject):
         t = self.panel.threshold
         if abs(t - doc.threshold) < 1e-9:
             return
+        new = mask_from_prob(doc.prob, t)
+        edited = doc.hand_edited_map()  # a person's pixels are kept as they are
+        new[edited] = doc.mask[edited]
         before = doc.threshold
         doc.threshold = t
-        push_threshold(doc, mask_from_prob(doc.prob, t), before, t)
+        push_threshold(doc, new, before, t)
 
     def _on_doc_threshold(self, t: float) -> None:
         """Undo/redo of a threshold step: show the threshold the mask now corresponds to."""

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from dermview import labels
+from dermview import label_policy, labels
 from dermview.errors import DermviewError
-from dermview.gui.controllers.saving import SaveController
+from dermview.gui import dialogs
+from dermview.gui.controllers.saving import Btn, SaveController
 from dermview.gui.controllers.segment import SegmentController
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
@@ -114,8 +115,9 @@ class SessionController(QtCore.QObject):
         first = next((i for i in range(len(images)) if self.worklist.status(i) == "new"), 0)
         return self.open_image(images[first])
 
-    def open_image(self, path: str | Path) -> bool:
-        """Open one image (asks about unsaved edits first). False when it was not opened."""
+    def open_image(self, path: str | Path, quiet: bool = False) -> bool:
+        """Open one image (asks about unsaved edits first). False when it was not opened; an
+        unreadable image is marked so in the worklist (``quiet``: status-bar message only)."""
         path = Path(path).absolute()
         doc = self.doc
         if doc.has_image and doc.path == path:
@@ -127,13 +129,19 @@ class SessionController(QtCore.QObject):
         old = doc.path
         labels_dir = self.saving.labels_dir_for(path)
         try:
-            doc.open(path, labels_dir, labels.reference_folder(
+            doc.open(path, labels_dir, label_policy.reference_folder(
                 path, self.settings.get_path("reference_dir"), labels_dir))
         except (DermviewError, MemoryError) as exc:
             self.open_failed.emit()
+            text = str(exc) if isinstance(exc, DermviewError) else \
+                f"{path.name} is too large for the available memory."
+            if path in self.worklist.paths:
+                self.worklist.mark(path, "unreadable")
             self.worklist.set_current(doc.path)
-            self.error.emit("Cannot open image", str(exc) if isinstance(exc, DermviewError) else
-                            f"{path.name} is too large for the available memory.")
+            if quiet:
+                self.message.emit(f"Skipped {path.name}: {text}", 8000)
+            else:
+                self.error.emit("Cannot open image", text)
             return False
         if old is not None and old != path:
             self.saving.recovery.discard(old)
@@ -158,15 +166,41 @@ class SessionController(QtCore.QObject):
             if warning:
                 self.error.emit("Label may belong to another image", warning)
         if doc.label_error:
+            self.worklist.mark(path, "refused")
             self.error.emit("Saved label not loaded",
                             f"{doc.label_error}\n\nThe image opened with an empty mask; "
                             "the label file was left unchanged (saving will back it up).")
 
     def offer_recovery_at_start(self) -> None:
-        """After a crash: offer to reopen the most recent image with unsaved edits."""
+        """After a crash: list every image with unsaved work in one question; Yes marks them
+        in the worklist, restores the open one (or opens the newest) and restores the others
+        as they open; No discards them all."""
         found = self.saving.recoverable()
-        if found and not self.doc.has_image:
-            self.open_image(found[0])
+        if not found:
+            return
+        listing = "\n".join(f"  • {p.name}  ({p.parent}, {t[:19].replace('T', ' ')} UTC)"
+                            for p, t in found[:12])
+        more = f"\n  … and {len(found) - 12} more" if len(found) > 12 else ""
+        answer = dialogs.ask(
+            self.window, "Recover unsaved edits?",
+            f"dermview did not close normally. Unsaved edits of {len(found)} image(s) were "
+            f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
+            "No discards them.)", Btn.Yes | Btn.No, Btn.Yes)
+        images = [p for p, _t in found]
+        if answer != Btn.Yes:
+            self.saving.discard_recovery(images)
+            return
+        self.saving.accept_recovery(images)
+        if self.doc.path in images:
+            self.saving.offer_recovery(self.doc.path)
+        missing = [p for p in images if p not in self.worklist.paths]
+        if missing:
+            self.worklist.set_paths(self.worklist.paths + missing)
+            self.show_worklist.emit()
+        self.worklist.mark(images, "recoverable")
+        self.worklist.set_current(self.doc.path)
+        if not self.doc.has_image:
+            self.open_image(images[0])
 
     def restore_session(self) -> bool:
         """Reopen the last session's folder (as a worklist) and image, if they still exist."""
@@ -196,12 +230,22 @@ class SessionController(QtCore.QObject):
         return False
 
     def next_image(self) -> bool:
-        path = self.worklist.neighbour(1)
-        return self.open_image(path) if path is not None else False
+        return self._move(1)
 
     def previous_image(self) -> bool:
-        path = self.worklist.neighbour(-1)
-        return self.open_image(path) if path is not None else False
+        return self._move(-1)
+
+    def _move(self, step: int) -> bool:
+        """Open the next readable image in direction ``step``; unreadable ones are marked and
+        passed (each is reported in the status bar)."""
+        for path in self.worklist.following(step):
+            if self.worklist.marks.get(path) == "unreadable":
+                continue
+            if self.open_image(path, quiet=True):
+                return True
+            if self.worklist.marks.get(path) != "unreadable":
+                return False  # the user kept the current image (unsaved changes)
+        return False
 
     def step(self, step: int) -> None:
         """Arrow keys in a view: ±1 image."""

@@ -1,0 +1,56 @@
+"""The reviewer's verdict: accepted / corrected, a comment, both undoable and in the sidecar."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore
+
+from dermview.gui.commands import ReviewCommand
+from dermview.gui.controllers.saving import SaveController
+from dermview.gui.document import Document
+from dermview.gui.review_panel import ReviewPanel
+
+
+class ReviewController(QtCore.QObject):
+    """Connects the Review panel to the document; "Accept" records the verdict and saves."""
+
+    def __init__(self, doc: Document, panel: ReviewPanel, saving: SaveController,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.panel, self.saving = doc, panel, saving
+        # Redrawn from the event loop, never inside a signal: the undo stack also reports
+        # changes while it is being destroyed with the window.
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._show)
+        for sig in (doc.image_changed, doc.review_changed, doc.undo_stack.indexChanged):
+            sig.connect(self._timer.start)
+        panel.state_chosen.connect(self.set_state)
+        panel.comment_edited.connect(self.set_comment)
+        panel.accept_clicked.connect(self.accept)
+
+    def _show(self) -> None:
+        doc = self.doc
+        self.panel.setEnabled(doc.has_image)
+        self.panel.show_review(doc.review_state, doc.review_comment, doc.effective_review())
+
+    def set_state(self, state: str | None) -> None:
+        """Record a verdict (one undo step)."""
+        doc = self.doc
+        if doc.has_image and state != doc.review_state:
+            doc.undo_stack.push(ReviewCommand(doc, (doc.review_state, doc.review_comment),
+                                              (state, doc.review_comment)))
+
+    def set_comment(self, text: str) -> None:
+        """Record the comment (consecutive edits are one undo step)."""
+        doc = self.doc
+        if doc.has_image and text != doc.review_comment:
+            doc.undo_stack.push(ReviewCommand(doc, (doc.review_state, doc.review_comment),
+                                              (doc.review_state, text)))
+
+    def accept(self) -> bool:
+        """The mask is right as it is: mark it accepted and save (False: nothing saved)."""
+        if not self.doc.has_image:
+            return False
+        self.set_state("accepted")
+        return self.saving.save()

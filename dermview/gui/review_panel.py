@@ -1,0 +1,63 @@
+"""Review panel: the reviewer's verdict on the mask (accepted / corrected) and a comment."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+#: (text, state) of the verdicts; state None = not reviewed.
+STATES = (("Not reviewed", None), ("Accepted", "accepted"), ("Corrected", "corrected"))
+
+
+class ReviewPanel(QtWidgets.QWidget):
+    """Verdict buttons, comment box, "Accept" button and what a save will record.
+
+    Signals:
+        state_chosen(object): ``"accepted"``, ``"corrected"`` or None (not reviewed).
+        comment_edited(str): the comment text changed.
+        accept_clicked(): "Accept mask" (accept the mask as it is and save).
+    """
+
+    state_chosen = QtCore.Signal(object)
+    comment_edited = QtCore.Signal(str)
+    accept_clicked = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        form = QtWidgets.QFormLayout(self)
+        row = QtWidgets.QHBoxLayout()
+        self.group = QtWidgets.QButtonGroup(self)
+        self.radios: dict[str | None, QtWidgets.QRadioButton] = {}
+        for text, state in STATES:
+            b = QtWidgets.QRadioButton(text)
+            self.group.addButton(b)
+            row.addWidget(b)
+            self.radios[state] = b
+            b.clicked.connect(lambda _=False, s=state: self.state_chosen.emit(s))
+        form.addRow(row)
+        self.comment = QtWidgets.QPlainTextEdit()
+        self.comment.setPlaceholderText("Comment (saved in the sidecar)")
+        self.comment.setMaximumHeight(64)
+        self.comment.textChanged.connect(
+            lambda: None if self._updating else self.comment_edited.emit(
+                self.comment.toPlainText()))
+        form.addRow(self.comment)
+        self.accept_button = QtWidgets.QPushButton("Accept mask and save")
+        self.accept_button.setToolTip("The model's mask is right as it is: save it as accepted (A)")
+        self.accept_button.clicked.connect(self.accept_clicked)
+        form.addRow(self.accept_button)
+        self.outcome = QtWidgets.QLabel("")
+        self.outcome.setWordWrap(True)
+        form.addRow(self.outcome)
+        self._updating = False
+
+    def show_review(self, state: str | None, comment: str, saved_as: str | None) -> None:
+        """Show the document's verdict and comment (no signals) and what a save records."""
+        self._updating = True
+        try:
+            self.radios.get(state, self.radios[None]).setChecked(True)
+            if self.comment.toPlainText() != comment:
+                self.comment.setPlainText(comment)
+        finally:
+            self._updating = False
+        why = " (edited by hand)" if saved_as == "corrected" and state != "corrected" else ""
+        self.outcome.setText(f"Saving records: <b>{saved_as or 'not reviewed'}</b>{why}")

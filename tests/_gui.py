@@ -1,0 +1,120 @@
+"""Shared pytest-qt fixtures for the GUI tests: the window, message boxes, sample data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from dermview import paths  # noqa: E402
+from dermview.gui import dialogs  # noqa: E402
+from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
+from dermview.gui.testing import default_weights_available, isolate, process, tiny_weights  # noqa: E402
+from dermview.model.weights import read_metadata  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+Btn = QtWidgets.QMessageBox.StandardButton
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """The bundled model when present (fast enough), else a small one fitted on the spot."""
+    if default_weights_available():
+        return paths.models_dir() / "dermview_default.pt"
+    return tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def model_name(weights) -> str:
+    meta = read_metadata(weights)
+    return str(meta.get("name") or Path(weights).stem)
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Record message boxes instead of blocking; ``boxes.answer`` is what questions return."""
+
+    class Boxes:
+        def __init__(self) -> None:
+            self.warnings: list[tuple[str, str]] = []
+            self.questions: list[tuple[str, str]] = []
+            self.answer = Btn.Cancel
+            self.choices: list[tuple[str, str, list[str]]] = []
+            self.choice: str | None = None  # what dialogs.choose returns
+            self.folder = ""  # what the folder dialog returns ("" = Cancel)
+
+    b = Boxes()
+
+    def warning(parent, title, text, *a, **k):
+        b.warnings.append((title, text))
+        return Btn.Ok
+
+    def question(parent, title, text, *a, **k):
+        b.questions.append((title, text))
+        return b.answer
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", staticmethod(warning))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "critical", staticmethod(warning))
+    def choose(parent, title, text, options):
+        b.choices.append((title, text, list(options)))
+        return b.choice
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", staticmethod(question))
+    monkeypatch.setattr(dialogs, "choose", choose, raising=False)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: b.folder))
+    return b
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    """Two sample images in a fresh folder (labels go to <folder>/labels)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(SAMPLES / f"{stem}.jpg", folder / f"{stem}.jpg")
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
+    monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path / "home"))  # restored after the test
+    settings = isolate(tmp_path)
+    ensure_app()
+    windows = []
+
+    def make(paths=None, size=(1400, 860), **kw):
+        """A window of ``size`` (the offscreen screen is small; the views need room for the
+        mouse positions the tests use), opened on ``paths``."""
+        win = create_main_window(None, weights=str(weights), settings=settings,
+                                 recovery_folder=tmp_path / "recovery", **kw)
+        windows.append(win)
+        win.resize(*size)
+        if paths:
+            win.session.open_paths(paths)
+            assert win.wait_idle(30)
+        return win
+
+    yield make
+    for win in windows:
+        win.doc.undo_stack.setClean()
+        win.close()
+        assert win.threads_running() == []
+        win.deleteLater()
+    process(10)
+
+
+def drag(qtbot, pane, points_xy, modifier=QtCore.Qt.KeyboardModifier.NoModifier):
+    """Press at the first view point, move through the others, release at the last."""
+    vp = pane.viewport()
+    pts = [pane.view_to_widget(x, y) for x, y in points_xy]
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[0])
+    for p in pts[1:]:
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[-1])
+    return pts

@@ -1,0 +1,360 @@
+"""The review trial of issue 10 replayed on the real window (pytest-qt, offscreen).
+
+One test per numbered finding of "Never lose or misattribute work" (``test_finding_1_...`` to
+``test_finding_5_...``), then the rest of what the trial found. Each drives the widgets a user
+drives (slider, mouse, menus, keys) and checks the resulting state and files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+pytest.register_assert_rewrite("_gui")
+from _gui import SAMPLES, Btn, drag  # noqa: E402, F401
+from PySide6 import QtCore  # noqa: E402
+
+from dermview.gui.testing import process  # noqa: E402
+from dermview.postprocess import mask_from_prob  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
+
+
+def _segmented(make_window, path):
+    win = make_window([path])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.prob is not None
+    return win
+
+
+def _slide_threshold(win, values):
+    """Drag the Threshold slider through ``values`` (0-100) and let the debounce fire."""
+    for v in values:
+        win.seg_panel.threshold_slider.setValue(v)
+        process(5)
+    process(300)
+
+
+# --------------------------------------------------------------------------------- finding 1
+def test_finding_1_threshold_keeps_hand_edited_pixels(make_window, data, qtbot):
+    """Open, Ctrl+R, brush a blob, drag Threshold 0.50 → 0.75: the blob stays."""
+    win = _segmented(make_window, data / "IMD009.jpg")
+    win.set_tool("brush")
+    win.edit.set_radius(8)
+    before = win.doc.mask.copy()
+    drag(qtbot, win.before, [(40.5, 330.5), (70.5, 340.5)])  # far from the lesion
+    blob = win.doc.mask & ~before
+    assert blob.sum() > 300
+    _slide_threshold(win, range(51, 76))
+    assert win.doc.threshold == pytest.approx(0.75)
+    assert win.doc.mask[blob].all(), "the hand-painted blob was thrown away"
+    # Pixels nobody touched follow the new threshold.
+    untouched = ~blob
+    expected = mask_from_prob(win.doc.prob, 0.75)
+    assert np.array_equal(win.doc.mask[untouched], expected[untouched])
+    # The slider gesture is one undo step; undo brings back the 0.50 mask with the blob.
+    assert win.doc.undo_stack.count() == 3
+    win.undo()
+    assert win.doc.threshold == pytest.approx(0.5) and win.doc.mask[blob].all()
+    # The sidecar counts the stroke as the only hand edit.
+    win.redo()
+    meta = win.doc.label_meta_for_save(win.panel.params())
+    assert meta.edit_operations == 1 and meta.edited_pixels == int(blob.sum())
+
+
+# --------------------------------------------------------------------------------- finding 2
+def test_finding_2_unwritable_labels_folder_offers_another_folder(make_window, data, boxes,
+                                                                 qtbot, tmp_path):
+    """"Cannot create the labels folder" → "Choose another folder…" → saved there at once;
+    File → Labels folder… applies to the open image too."""
+    (data / "labels").write_text("a file where the labels folder should be")  # mkdir fails
+    win = make_window([data / "IMD009.jpg"])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    edited = win.doc.mask.copy()
+    elsewhere = tmp_path / "my labels"
+    elsewhere.mkdir()
+    boxes.choice, boxes.folder = None, str(elsewhere)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert boxes.choices and "Cannot create the labels folder" in boxes.choices[-1][1]
+    assert "Choose another folder…" in boxes.choices[-1][2]
+    assert win.doc.dirty and not list(elsewhere.iterdir())  # Cancel: nothing saved
+    boxes.choice = "Choose another folder…"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    png = elsewhere / "IMD009_segmentation.png"
+    assert png.is_file() and not win.doc.dirty
+    assert win.doc.label_paths[0] == png
+    # File → Labels folder… with another writable folder: the next Ctrl+S goes there.
+    other = tmp_path / "other"
+    other.mkdir()
+    drag(qtbot, win.before, [(200.5, 200.5), (220.5, 200.5)])
+    boxes.folder = str(other)
+    win.actions["labels_dir"].trigger()
+    n = len(boxes.choices)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert (other / "IMD009_segmentation.png").is_file() and len(boxes.choices) == n
+    assert not np.array_equal(edited, win.doc.mask)
+
+
+# --------------------------------------------------------------------------------- finding 3
+def test_finding_3_cancel_keeps_labels_folder_and_it_is_always_shown(make_window, data, boxes,
+                                                                     tmp_path):
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    win = make_window([data / "IMD009.jpg"])
+    shown = win.status.labels_label  # full path in the tooltip, elided in the text
+    assert shown.toolTip().endswith(str(data / "labels"))  # the default, visible from the start
+    assert shown.text().endswith("labels")
+    boxes.folder = str(chosen)
+    win.actions["labels_dir"].trigger()
+    assert win.saving.labels_dir == chosen and shown.toolTip().endswith(str(chosen))
+    boxes.folder = ""  # Cancel
+    win.actions["labels_dir"].trigger()
+    assert win.saving.labels_dir == chosen, "Cancel changed the labels folder"
+    assert shown.toolTip().endswith(str(chosen)) and shown.isVisible()
+    assert win.doc.label_paths[0].parent == chosen
+    win.actions["labels_beside"].trigger()  # the explicit way back to labels/ beside the image
+    assert win.saving.labels_dir is None and shown.toolTip().endswith(str(data / "labels"))
+
+
+# --------------------------------------------------------------------------------- finding 4
+def _crash(win):
+    """The window goes away without its normal close path (as after kill -9)."""
+    for host in win.worker_hosts():
+        host.shutdown()
+    win._closing = True
+    win.saving.timer.stop()
+    win.hide()
+
+
+def test_finding_4_crash_recovery_is_listed_at_start_and_keeps_provenance(
+        make_window, data, boxes, qtbot, tmp_path, model_name):
+    from dermview.recovery import RecoveryStore
+
+    a, b = data / "IMD009.jpg", data / "IMD002.jpg"
+    other = tmp_path / "other" / "ISIC_0000095.jpg"
+    other.parent.mkdir()
+    shutil.copy(SAMPLES / other.name, other)
+    win = _segmented(make_window, a)
+    win.set_tool("brush")
+    win.edit.set_radius(7)
+    drag(qtbot, win.before, [(60.5, 60.5), (110.5, 80.5)])
+    process(1000)  # the window of loss after a finished stroke is at most 1 s
+    store = RecoveryStore(tmp_path / "recovery")
+    entry = store.entry_for(a)
+    assert entry is not None and np.array_equal(store.load(entry), win.doc.mask)
+    expected = win.doc.label_meta_for_save(win.panel.params()).to_dict()
+    edited, prob = win.doc.mask.copy(), win.doc.prob.copy()
+    _crash(win)
+    # An older crash left unsaved work of a second image.
+    mask_b = np.zeros((384, 512), bool)
+    mask_b[100:200, 100:250] = True
+    store.save(b, mask_b)
+
+    # Restart on another image: every recoverable case is listed at once.
+    boxes.answer = Btn.Yes
+    win2 = make_window([other])
+    win2.session.offer_recovery_at_start()
+    assert len(boxes.questions) == 1
+    title, text = boxes.questions[0]
+    assert title == "Recover unsaved edits?" and "IMD009.jpg" in text and "IMD002.jpg" in text
+    wl = win2.worklist
+    assert {a.resolve(), b.resolve()} <= {p.resolve() for p in wl.paths}
+    marked = [wl.table.item(r, 1).text() for r, p in enumerate(wl.paths) if p.name != other.name]
+    assert marked == ["unsaved edits ⟲"] * 2
+    assert win2.doc.path.name == other.name  # still the image asked for
+
+    # Opening the crashed case restores it without asking again, with its provenance.
+    assert win2.session.open_image(a) and win2.wait_idle(30)
+    assert len(boxes.questions) == 1
+    assert np.array_equal(win2.doc.mask, edited) and win2.doc.dirty
+    assert win2.doc.prob is not None and np.array_equal(win2.doc.prob, prob)
+    assert win2.doc.undo_stack.text(0) == "Recovered autosave"
+    assert win2.saving.save()
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    for key in ("source", "model_name", "model_sha256", "threshold", "edited", "edited_pixels",
+                "edit_operations", "preprocess_params"):
+        assert meta[key] == expected[key], key
+    assert meta["source"] == "model" and meta["model_name"] == model_name
+    assert 0 < meta["edited_pixels"] < int(edited.sum())  # the stroke, not every lesion pixel
+    assert store.entry_for(a) is None
+
+
+# --------------------------------------------------------------------------------- finding 5
+def test_finding_5_model_gets_its_own_preprocessing_and_threshold_resets(make_window, data):
+    """Settings tried in the panel on one image do not feed the model, on this image or the
+    next; the panel says when they differ; the threshold starts over per image unless pinned."""
+    win = make_window([data])
+    model = win.segmenter.model_params
+    assert win.panel.params() == (model or type(win.panel.params())())
+    assert "the model's preprocessing" in win.panel.model_note.text()
+    win.panel.se_size.setValue(21)  # an experiment on the first image
+    assert win.wait_idle(30) and win.doc.preview_params.se_size == 21
+    assert "se_size 21" in win.panel.model_note.text()
+    assert "segmentation uses the model's" in win.panel.model_note.text()
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.prob is not None
+    used = win.doc.model.params
+    assert used == (model.to_dict() if model is not None else None), used
+    _slide_threshold(win, [60, 65, 70])
+    assert win.doc.threshold == pytest.approx(0.70)
+    # The next image starts from the model's preprocessing and threshold.
+    win.doc.undo_stack.setClean()
+    assert win.session.next_image() and win.wait_idle(30)
+    assert win.panel.params().se_size != 21
+    assert win.seg_panel.threshold == pytest.approx(win.segmenter.default_threshold)
+    # Explicitly asked: the panel's settings are used, and a pinned threshold stays.
+    win.panel.use_check.setChecked(True)
+    win.panel.se_size.setValue(15)
+    win.seg_panel.pin_check.setChecked(True)
+    win.seg_panel.threshold_slider.setValue(40)
+    assert "Segmentation uses these settings" in win.panel.model_note.text()
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.model.params["se_size"] == 15
+    win.doc.undo_stack.setClean()
+    assert win.session.previous_image() and win.wait_idle(30)
+    assert win.panel.params().se_size == 15 and win.seg_panel.threshold == pytest.approx(0.40)
+
+
+# ------------------------------------------------------------------ the rest of the trial
+def test_outline_is_redrawn_with_its_ring_after_fill_holes_and_undo(make_window, data, qtbot):
+    from dermview.gui import render
+    from dermview.gui.controllers.overlays import FILL_ALPHA
+
+    win = make_window([data / "IMD009.jpg"])
+    win.seg_panel.outline_radio.setChecked(True)
+    win.set_tool("brush")
+    win.edit.set_radius(4)
+    drag(qtbot, win.before, [(100.5, 100.5), (200.5, 100.5), (200.5, 200.5), (100.5, 200.5),
+                             (100.5, 100.5)])  # a ring with a hole
+    win.set_tool("pan")
+
+    def shown_matches_mask():
+        alpha = win.overlays.buffers["mask"].data[..., 3]
+        return np.array_equal(alpha, render.mask_alpha(win.doc.mask, FILL_ALPHA, True))
+
+    assert shown_matches_mask()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F)  # fill holes: the inner outline must vanish
+    assert win.doc.undo_stack.undoText() == "Fill holes"
+    assert shown_matches_mask(), "stale outline dashes left after Fill holes"
+    win.undo()
+    assert shown_matches_mask(), "stale outline dashes left after undo"
+
+
+def test_focus_returns_to_the_view_after_typing_a_value(make_window, data, qtbot):
+    from PySide6 import QtWidgets
+
+    win = make_window([data / "IMD009.jpg"])
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.docks["tools"].raise_()
+    spin = win.tools_panel.radius_spin
+    spin.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is spin)
+    spin.selectAll()
+    qtbot.keyClicks(spin, "21")
+    qtbot.keyClick(spin, QtCore.Qt.Key.Key_Return)
+    assert win.edit.radius == 21
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not spin and not spin.isAncestorOf(focus)
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_B)  # a single-key shortcut works at once
+    assert win.edit.active == "brush"
+
+
+def test_page_down_passes_unreadable_files_and_marks_them(make_window, data, boxes):
+    (data / "IMD005.jpg").write_bytes(b"not a jpeg")  # between IMD002 and IMD009
+    win = make_window([data])
+    assert [p.name for p in win.worklist.paths] == ["IMD002.jpg", "IMD005.jpg", "IMD009.jpg"]
+    assert win.doc.path.name == "IMD002.jpg"
+    assert win.session.next_image() and win.doc.path.name == "IMD009.jpg"
+    assert win.worklist.table.item(1, 1).text() == "unreadable ✗"
+    assert win.session.previous_image() and win.doc.path.name == "IMD002.jpg"
+    assert boxes.warnings == []  # reported in the status bar, no box per file
+
+
+def test_auto_segmented_untouched_image_is_left_without_a_question(make_window, data, boxes):
+    win = make_window()
+    win.seg_panel.auto_check.setChecked(True)
+    assert win.session.open_folder(data) and win.wait_idle(120)
+    assert win.doc.prob is not None and not win.doc.dirty
+    assert win.session.next_image() and win.wait_idle(120)
+    assert boxes.questions == [] and win.doc.path.name == "IMD009.jpg"
+
+
+def test_a_refused_label_is_not_shown_as_corrected(make_window, data, boxes):
+    from PIL import Image
+
+    folder = data / "labels"
+    folder.mkdir()
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(folder / "IMD009_segmentation.png")
+    (folder / "IMD009_segmentation.json").write_text(json.dumps({"edited": True}))
+    win = make_window([data / "IMD009.jpg"])
+    assert not win.doc.label_loaded and "does not belong" in boxes.warnings[-1][1]
+    row = [p.name for p in win.worklist.paths].index("IMD009.jpg")
+    assert win.worklist.table.item(row, 1).text() == "label refused ⚠"
+
+
+def test_review_state_accepted_corrected_comment_and_filter(make_window, data, qtbot, tmp_path):
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    extra = data / "ISIC_0000095.jpg"
+    shutil.copy(SAMPLES / extra.name, extra)
+    # A batch result (dermview segment --sidecar): a model mask nobody reviewed.
+    batch = np.zeros((767, 1022), bool)
+    batch[100:300, 200:500] = True
+    save_label(extra, batch, LabelMeta(image_sha256=image_sha256(extra), image_size=(1022, 767),
+                                       model_name="batch"), data / "labels")
+    win = _segmented(make_window, data)
+    assert win.doc.path.name == "IMD002.jpg"  # the first image without a label
+    win.docks["review"].raise_()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accept as it is (saves)
+    meta = json.loads((data / "labels" / "IMD002_segmentation.json").read_text())
+    assert meta["review_state"] == "accepted" and meta["edited"] is False
+    # Second image: corrected by hand, with a comment typed in the Review panel.
+    assert win.session.next_image() and win.wait_idle(30)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(50.5, 50.5), (80.5, 60.5)])
+    process(20)
+    assert "corrected" in win.review_panel.outcome.text()
+    qtbot.keyClicks(win.review_panel.comment, "hair over the border")
+    assert win.doc.review_comment == "hair over the border" and win.doc.dirty
+    assert win.saving.save()
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_state"] == "corrected" and meta["review_comment"] == "hair over the border"
+    texts = {p.name: win.worklist.table.item(r, 1).text() for r, p in enumerate(win.worklist.paths)}
+    assert texts == {"IMD002.jpg": "accepted ✓", "IMD009.jpg": "corrected ✓",
+                     "ISIC_0000095.jpg": "unreviewed"}
+    for name, shown in (("Accepted", ["IMD002.jpg"]), ("Corrected", ["IMD009.jpg"]),
+                        ("Unreviewed model masks", ["ISIC_0000095.jpg"])):
+        win.worklist.set_filter(name)
+        visible = [p.name for p in win.worklist.visible_paths() if p != win.doc.path]
+        assert visible == [n for n in shown if n != win.doc.path.name], name
+    # Reopening shows the verdict and the comment again.
+    win.worklist.set_filter("All images")
+    assert win.session.previous_image() and win.session.next_image()
+    process(20)
+    assert win.review_panel.radios["corrected"].isChecked()
+    assert win.review_panel.comment.toPlainText() == "hair over the border"
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1066, 666)])  # 1600×1000 at 150 % = 1066×666
+def test_layout_fits_small_screens_with_one_large_view(make_window, data, size):
+    win = make_window([data / "IMD009.jpg"], size=size)
+    process(100)
+    assert win.width() <= size[0] and win.height() <= size[1], win.size()
+    bar = win.statusBar()
+    assert bar.isVisible() and bar.geometry().bottom() < win.height()
+    assert win.view.shown() is win.before and not win.after.isVisible()
+    assert win.before.width() >= 0.45 * win.width()  # the image gets the room
+    win.actions["before_after"].trigger()  # T: the preprocessed image in the same place
+    assert win.after.isVisible() and not win.before.isVisible()
+    assert win.view.shown() is win.after
+    win.actions["side_by_side"].trigger()
+    assert win.before.isVisible() and win.after.isVisible()
