@@ -68,10 +68,37 @@ class HairSettings:
     edge_fraction: float = 0.3  # full-scale pixel kept when its depth >= this × the hair's
     edge_min: float = 10.0  # ... and at least this (dark hair, grey levels)
     light_edge_min: float = 6.0  # ... (light hair)
+    fine: bool = True  # also detect fine, faint dark hair (ridge filter, see _fine_hair)
+    fine_t_high: float = 4.0  # relative ridge strength (% of the local lightness) of a fine seed
+    fine_min_coherence: float = 0.3  # orientation coherence (0-1) of a kept fine-hair cell
+    fine_coherence_size: int = 7  # window (cells) of the orientation coherence
+    fine_min_depth: float = 3.0  # a fine seed lies this far (grey levels) below the closing
+    fine_min_length: float = 80.0  # extent of a fine-hair component (length is its cue)
+    fine_max_half_width: float = 3.0
+    fine_edge_rel: float = 0.04  # full-scale pixel of a fine hair: >= this × background darker
+    fine_edge_min: float = 3.0  # ... and at least this (grey levels)
+    fine_edge_fraction: float = 0.6  # ... and this × the cells' depth nearby
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2):
             raise ValueError(f"scale must be 1 or 2, got {self.scale!r}")
+
+    @classmethod
+    def for_sensitivity(cls, sensitivity: float) -> HairSettings:
+        """Settings for a hair sensitivity in [0, 1] (see
+        :attr:`~dermview.preprocess.params.PreprocessParams.hair_sensitivity`): 0 detects bold
+        hair only; above 0 the fine-hair pass runs, its seed threshold falling linearly from
+        :data:`FINE_T_AT_0` % (just above 0) to :data:`FINE_T_AT_1` % (1) of the local
+        lightness."""
+        if sensitivity <= 0:
+            return cls(fine=False)
+        return cls(fine_t_high=FINE_T_AT_0 - (FINE_T_AT_0 - FINE_T_AT_1) * float(sensitivity))
+
+
+#: Fine-hair seed threshold (relative ridge strength, % of the local lightness) at
+#: sensitivity 0+ and 1 (4 % at the default 0.5).
+FINE_T_AT_0 = 6.5
+FINE_T_AT_1 = 1.5
 
 
 @dataclass(frozen=True)
@@ -426,6 +453,14 @@ def detect_hair(
     # lying on a lesion does not spread into the pigment network around it.
     allowed = cv2.bitwise_and(cv2.bitwise_and(low, _valley(along, d_l1, 2 * ratio10)), valid8)
     mask = _grow(cores, allowed, max(1, round(s.grow / k))) if n_dark else cores
+    n_fine, fine_cells = 0, None
+    if s.fine:
+        # The 2×2 minimum of the luma: a 1-px hair keeps its contrast there (the mean halves it).
+        fine_src = cv2.GaussianBlur(pooled(luma, cv2.MORPH_ERODE), (3, 3), 0)
+        fine_cells, n_fine = _fine_hair(fine_src, d_l, mask, seed_ok, s, k)
+        if n_fine:  # from here on fine_cells are the cells only the fine pass found
+            cv2.bitwise_and(fine_cells, cv2.bitwise_not(mask), dst=fine_cells)
+            cv2.bitwise_or(mask, fine_cells, dst=mask)
     n_light = 0
     light_limit = None
     if s.light:
@@ -450,14 +485,77 @@ def detect_hair(
                 cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
                 opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
                 light_limit = cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
+    # The fine pass's components include the bold hair's: N counts the larger of the two.
+    n_dark = max(n_dark, n_fine)
     if n_dark + n_light == 0:
         return HairMap(np.zeros((h, w), bool), 0, np.zeros((hk, wk), bool), k, mean)
     coarse = mask > 0
     full = coarse
     if k > 1:
-        dark_limit = cv2.subtract(cv2.extractChannel(clo, 0), _edge_need(d_l, s.edge_min, s.edge_fraction))
+        clo_l = cv2.extractChannel(clo, 0)
+        dark_limit = cv2.subtract(clo_l, _edge_need(d_l, s.edge_min, s.edge_fraction))
+        if n_fine:  # a faint hair's pixels: a share of the background darker, not a depth
+            need = cv2.max(cv2.multiply(clo_l, s.fine_edge_rel, dtype=cv2.CV_8U), float(s.fine_edge_min))
+            cv2.max(need, _edge_need(d_l, 0.0, s.fine_edge_fraction), dst=need)
+            fine_limit = cv2.bitwise_and(cv2.subtract(clo_l, need), fine_cells)
+            cv2.max(dark_limit, fine_limit, dst=dark_limit)
         full = _refine(luma, mask, dark_limit, light_limit)
     return HairMap(full, n_dark + n_light, coarse, k, mean)
+
+
+def _ridge(lum: np.ndarray, background: np.ndarray, coherence_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dark-line (ridge) strength and orientation coherence of a smoothed lightness ``lum``
+    (uint8 ``(h, w)``): ``(ridge, coherence)``, both uint8 ``(h, w)``; ridge in units of 0.25 %
+    of ``background`` (uint8, the local lightness), coherence 0-255 for 0-1.
+
+    From the 3×3 Sobel Hessian (dxx, dyy, dxy) with eigenvalues l1 >= l2: ``l1 - |l2|``, which
+    is ``min(trace, sqrt((dxx - dyy)² + 4·dxy²))``: large across a dark line (l1 > 0, l2 ≈ 0),
+    near zero on a dot or blob (l1 ≈ l2), on an edge and on flat skin; negative (saturated to
+    0) on a bright line.
+    """
+    dxx = cv2.Sobel(lum, cv2.CV_32F, 2, 0, ksize=3)
+    dyy = cv2.Sobel(lum, cv2.CV_32F, 0, 2, ksize=3)
+    dxy = cv2.Sobel(lum, cv2.CV_32F, 1, 1, ksize=3)
+    vx, vy = cv2.subtract(dxx, dyy), cv2.multiply(dxy, 2.0)
+    mag = cv2.magnitude(vx, vy)
+    r = cv2.min(cv2.add(dxx, dyy), mag)
+    ridge = cv2.divide(r, cv2.add(background, 8, dtype=cv2.CV_32F), scale=400.0, dtype=cv2.CV_8U)
+    # Orientation coherence over coherence_size² cells: the anisotropy vector (dxx - dyy,
+    # 2 dxy) points along the doubled angle of the line; averaged (as a unit vector weighted by
+    # the ridge strength >= 0, so that a line's flanks, where it flips, do not count) it keeps
+    # its length along one hair and cancels over randomly oriented texture.
+    ks = (coherence_size, coherence_size)
+    r = cv2.max(r, 0.0)
+    wgt = cv2.divide(r, cv2.add(mag, 1e-3))
+    coh = cv2.divide(cv2.magnitude(cv2.blur(cv2.multiply(vx, wgt), ks), cv2.blur(cv2.multiply(vy, wgt), ks)),
+                     cv2.add(cv2.blur(r, ks), 1.0), scale=255.0, dtype=cv2.CV_8U)
+    return ridge, coh
+
+
+def _fine_hair(
+    lum: np.ndarray, depth: np.ndarray, taken: np.ndarray, seed_ok: np.ndarray, s: HairSettings, k: int
+) -> tuple[np.ndarray, int]:
+    """Fine, faint dark hair at the detection scale: (uint8 0/255 cells, number of hairs).
+
+    ``lum``: smoothed lightness (uint8) of the detection copy. Seeds are cells whose ridge
+    strength (:func:`_ridge`) reaches ``fine_t_high`` % of the local lightness (9×9 mean),
+    together with the hair already ``taken`` (so that a hair found in part by the closing stays
+    one long component); components are kept when thin and long (extent ``fine_min_length``:
+    length and continuity are what a thin, faint hair shows), and of their cells only those
+    whose ridge orientation is coherent over ``fine_coherence_size`` cells (at least
+    ``fine_min_coherence``): texture attached to a hair, oriented at random, drops out.
+    """
+    ridge, coh = _ridge(lum, cv2.blur(lum, (9, 9)), s.fine_coherence_size)
+    seeds = cv2.bitwise_and(_at_least(ridge, 4 * s.fine_t_high), seed_ok)
+    cv2.bitwise_and(seeds, _at_least(depth, s.fine_min_depth), dst=seeds)
+    cv2.bitwise_or(seeds, taken, dst=seeds)
+    min_coh = int(np.ceil(255 * s.fine_min_coherence))
+
+    def coherent(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return coh[r, c] >= min_coh
+
+    return _thin_long(seeds, s.fine_max_half_width / k, s.fine_min_length / k, s.min_elongation,
+                      pixel_test=coherent)
 
 
 def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:

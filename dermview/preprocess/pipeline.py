@@ -151,7 +151,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
         if framed:
             # No hair right at the frame edge (k px): the fill meets the image there.
             valid = cv2.dilate(frame_s.view(np.uint8), np.ones((k, k), np.uint8)) == 0
-        hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
+        hair = detect_hair(work, p.se_shape, k, valid, HairSettings.for_sensitivity(p.hair_sensitivity))
         hair_s, n_hair = hair.mask, hair.count
     timings["hair"] = time.perf_counter() - t
 
