@@ -146,3 +146,28 @@ def add_fine_hair(
     hairy = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     truth = (1 - keep) >= TRUTH_ALPHA
     return hairy, truth, {"count": count, "widths": widths, "darkness": darks}
+
+
+def add_frame(clean: np.ndarray, rng: np.random.Generator, dark: float | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Draw a PH2-style circular vignette on a frame-free RGB uint8 ``(H, W, 3)`` image.
+
+    Outside a circle (centre within ±5 % of the image centre, radius 0.8-0.95 of the half
+    diagonal) the image fades to a dark level (5-25, with noise of σ 3) across a soft ring
+    4-10 % of the short side wide: ``out = clean · g + dark · (1 - g)``, ``g`` a smoothstep of
+    the distance to the centre.
+
+    Returns ``(framed RGB uint8, affected bool (H, W): g < 0.98, info dict)``.
+    """
+    h, w = clean.shape[:2]
+    cy = h / 2 + rng.uniform(-0.05, 0.05) * h
+    cx = w / 2 + rng.uniform(-0.05, 0.05) * w
+    radius = rng.uniform(0.8, 0.95) * np.hypot(h, w) / 2
+    width = rng.uniform(0.04, 0.10) * min(h, w)
+    level = float(rng.uniform(5, 25)) if dark is None else dark
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.clip((np.hypot(yy - cy, xx - cx) - (radius - width)) / width, 0.0, 1.0)
+    g = 1.0 - t * t * (3.0 - 2.0 * t)
+    noise = rng.normal(0.0, 3.0, (h, w, 1)).astype(np.float32)
+    out = clean.astype(np.float32) * g[:, :, None] + (level + noise) * (1.0 - g[:, :, None])
+    framed = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return framed, g < 0.98, {"radius": float(radius), "ring": float(width), "dark": level}
