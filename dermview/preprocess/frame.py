@@ -70,7 +70,8 @@ def detect_frame(rgb: np.ndarray, threshold: int = 60) -> np.ndarray:
     frame = _dark_frame(light, threshold)
     if strips is None:
         return frame
-    frame |= strips
+    # The strip and the few dark columns / rows next to it (its shadow: an edge line).
+    frame |= cv2.dilate(strips.view(np.uint8), np.ones((2 * MAX_STRIP + 1, 2 * MAX_STRIP + 1), np.uint8)).view(bool)
     return frame if frame.mean() <= MAX_FRAME_FRACTION else np.zeros((h, w), dtype=bool)
 
 
@@ -82,7 +83,8 @@ STRIP_LIGHT, STRIP_SHARE = 230, 0.9
 
 
 def _white_strips(light: np.ndarray) -> np.ndarray | None:
-    """Bool ``(H, W)`` mask of the white strips along the image edges (None when there is none):
+    """Bool ``(H, W)`` mask of the white strips along the image edges (None when there is none;
+    :func:`detect_frame` widens it by :data:`MAX_STRIP` px):
     from each edge inwards, the rows / columns (at most :data:`MAX_STRIP`) of which at least
     :data:`STRIP_SHARE` of the pixels have lightness >= :data:`STRIP_LIGHT`."""
     h, w = light.shape
