@@ -110,8 +110,8 @@ class HairSettings:
 
 #: Fine-hair seed threshold (relative ridge strength, % of the local lightness) at
 #: sensitivity 0+ and 1 (4 % at the default 0.5).
-FINE_T_AT_0 = 6.5
-FINE_T_AT_1 = 1.5
+FINE_T_AT_0 = 5.5
+FINE_T_AT_1 = 2.5
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ class PreprocessParams:
         hair_sensitivity: 0-1; how faint and thin a hair may be and still be found. 0 finds
             bold hair only (closing and troughs); above 0 a ridge filter also looks for fine,
             faint hair (1-2 px at 512 px), the more so the higher (its threshold falls from
-            6.5 % to 1.5 % of the local lightness). Separate from T, which only chooses the
-            repair.
+            5.5 % to 2.5 % of the local lightness; 4 % at 0.5). Separate from T, which only
+            chooses the repair.
     """
 
     remove_frame: bool = True
