@@ -375,7 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheet", type=Path, default=None, help="write the real-hair contact sheet here")
     ap.add_argument("--params", default="{}", help='dermview parameters other than the defaults, JSON '
                     '(e.g. \'{"se_shape": "lines", "se_size": 11}\')')
+    ap.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
+    ap.add_argument("--from-json", type=Path, default=None, help="only render --markdown from this results JSON")
     args = ap.parse_args(argv)
+    if args.from_json:
+        if args.markdown:
+            args.markdown.write_text(markdown(json.loads(args.from_json.read_text())))
+        return 0
     cv2.setNumThreads(1)  # same conditions for both methods, no noise from the shared machine
 
     params = PreprocessParams.from_dict(json.loads(args.params))
@@ -430,7 +436,55 @@ def main(argv: list[str] | None = None) -> int:
     print_table(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown(result))
     return 0
+
+
+def markdown(result: dict) -> str:
+    """The README tables of a results dict (what ``main`` wrote as JSON)."""
+    out = []
+    names = (("**dermview** (defaults)", "ours"), ("dermview, sensitivity 0 (bold hair only)", "ours_s0"),
+             ("DullRazor (17×17, r=1)", "dullrazor"), ("DullRazor 9×9 r=6", "dullrazor_r6"))
+    for g in ("bold", "fine"):
+        r = result[g]
+        out += [f"**{g.capitalize()} regime** (hairy input PSNR {r['input_psnr_db_mean']:.2f} dB)", "",
+                "| method | PSNR dB | SSIM | hair precision | recall | F1 | median ms / image (512 px) |",
+                "|---|---|---|---|---|---|---|"]
+        for label, key in names:
+            s = r[key]
+            out.append(f"| {label} | {s['psnr_db_mean']:.2f} | {s['ssim_mean']:.3f} | {s['hair_precision']:.3f} | "
+                       f"{s['hair_recall']:.3f} | {s['hair_f1']:.3f} | {s['time_ms_median']:.2f} |")
+        out += ["", f"PSNR gain over DullRazor {r['psnr_gain_db']:+.2f} dB, F1 gain {r['f1_gain']:+.3f}, time ratio "
+                f"{r['time_ratio']:.2f} (sensitivity 0: {r['time_ratio_s0']:.2f}).", ""]
+    out += ["**Sensitivity** (`hair_sensitivity`, same images; lesion = share of lesion pixels flagged as hair "
+            "on the hair-free images)", "", "| sensitivity | fine F1 | bold F1 | lesion px flagged |", "|---|---|---|---|"]
+    for v, d in result["sensitivity_sweep"].items():
+        out.append(f"| {v} | {d['fine_f1']:.3f} | {d['bold_f1']:.3f} | {100 * d['lesion_hair_fraction']:.2f} % |")
+    ff = result["frame_fill"]
+    out += ["", f"**Frame fill** ({ff['images']} synthetic vignettes over frame-free images; errors in grey levels)", "",
+            "| fill | error in frame | error in ring outside it | edge excess gradient | texture ratio | "
+            "bright-blob % | lesion change | median ms |", "|---|---|---|---|---|---|---|---|"]
+    for label, key in (("input (vignetted)", "input"), ("**dermview**", "dermview"), ("flat fill (before)", "flat_fill"),
+                       ("cv2.inpaint Telea r=5", "telea")):
+        f = ff[key]
+        ms = f"{f['time_ms_median']:.2f}" if "time_ms_median" in f else ""
+        out.append(f"| {label} | {f['mae_frame']:.1f} | {f['mae_ring']:.1f} | {f['edge_excess_gradient']:+.1f} | "
+                   f"{f['texture_ratio']:.2f} | {f['bright_blob_percent']:.2f} | {f['lesion_change']:.2f} | {ms} |")
+    ms = result["time_ms_median_1024"]
+    out += ["", f"Times (median ms): frame + hair {result['time_ms_median_with_frame']:.2f}, frame only "
+            f"{result['time_ms_median_frame_only']:.2f} ({result['frame_images']} of {result['images']} images have a "
+            f"frame); at 1024 px dermview {ms['ours']:.2f} (with frame {ms['ours_with_frame']:.2f}), DullRazor "
+            f"{ms['dullrazor']:.2f} (ratio {result['time_ratio_1024']:.2f}). Load average during the run: "
+            f"{', '.join(f'{x:.1f}' for x in result['machine']['load_average'])} (2 cores).",
+            f"Lesion safety (pooled): {100 * result['lesion_hair_fraction']:.2f} % of lesion pixels flagged as hair "
+            f"(worst image {100 * result['lesion_hair_fraction_worst_image']:.2f} %), "
+            f"{100 * result['lesion_frame_fraction']:.2f} % under the frame mask (worst image "
+            f"{100 * result['lesion_frame_fraction_worst_image']:.2f} %). Hair count N against the bold hairs drawn: "
+            f"mean abs error {result['hair_count']['mae']:.2f}, bias {result['hair_count']['bias']:+.2f}, N > T as "
+            f"drawn on {100 * result['hair_count']['mode_agreement']:.0f} % of images.",
+            "Targets: " + ", ".join(f"{k} {'yes' if v else '**no**'}" for k, v in result["targets"].items()) + ".", ""]
+    return "\n".join(out)
 
 
 def print_table(result: dict) -> None:

@@ -49,6 +49,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dermview.preprocess.components import _at_least, _grow, _thin_long
+from dermview.preprocess.fine_hair import fine_hair
+
 #: Number of orientations of the line bank (180° / 8 = 22.5° apart; 6, 8, 10 and 12 were
 #: compared on the synthetic-hair benchmark: 8-10 best, 12 lost recall).
 N_ANGLES = 8
@@ -82,7 +85,7 @@ class HairSettings:
     edge_fraction: float = 0.3  # full-scale pixel kept when its depth >= this × the hair's
     edge_min: float = 10.0  # ... and at least this (dark hair, grey levels)
     light_edge_min: float = 6.0  # ... (light hair)
-    fine: bool = True  # also detect fine, faint dark hair (ridge filter, see _fine_hair)
+    fine: bool = True  # also detect fine, faint dark hair (ridge filter, see fine_hair)
     fine_t_high: float = 4.0  # relative ridge strength (% of the local lightness) of a fine seed
     fine_min_depth: float = 3.0  # a fine seed lies this far (grey levels) below the closing
     fine_min_length: float = 80.0  # extent of a fine-hair component (length is its cue)
@@ -246,11 +249,6 @@ _LUMA_BELOW = np.minimum(np.searchsorted(_GREY_L, _LEVELS, side="right"), 255).a
 _LUMA_ABOVE = np.maximum(np.searchsorted(_GREY_L, _LEVELS, side="left") - 1, 0).astype(np.uint8)
 
 
-def _at_least(img: np.ndarray, t: float) -> np.ndarray:
-    """uint8 0/255 where ``img`` (uint8) >= ``t``."""
-    return cv2.threshold(img, float(np.ceil(t)) - 1, 255, cv2.THRESH_BINARY)[1]
-
-
 def _trough_lut(ratio10: int) -> np.ndarray:
     """LUT ``a -> t`` with ``d > t`` exactly when ``10 * a <= ratio10 * d`` (d in 1-255)."""
     a = np.arange(256)
@@ -269,131 +267,6 @@ def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
     (white / grey: neutral u, v = 96, 136)."""
     uv = luv[..., 1:].astype(np.int32) - np.array([96, 136], np.int32)
     return (uv * uv).sum(axis=-1) <= int(max_chroma**2)
-
-
-def _points(mask8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) intp of the nonzero pixels of a uint8 mask, row-major order."""
-    pts = cv2.findNonZero(mask8)
-    if pts is None:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    pts = pts.reshape(-1, 2)
-    return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
-
-
-def _depth(shape: tuple[int, int], r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Distance transform (L2, 3×3 chamfer) of the mask of pixels ``(r, c)``, at those pixels.
-
-    Computed on their bounding box plus a one-pixel margin only: the chamfer distance is a
-    path length, so pixels outside a component's box never change its values.
-    """
-    r0, r1 = max(0, int(r.min()) - 1), min(shape[0], int(r.max()) + 2)
-    c0, c1 = max(0, int(c.min()) - 1), min(shape[1], int(c.max()) + 2)
-    box = np.zeros((r1 - r0, c1 - c0), np.uint8)
-    box[r - r0, c - c0] = 1
-    return cv2.distanceTransform(box, cv2.DIST_L2, 3)[r - r0, c - c0]
-
-
-def _thin_long(
-    seeds: np.ndarray,
-    max_half_width: float,
-    min_length: float,
-    min_elongation: float,
-    max_fill: float = 0.3,
-    max_thick_share: float = 0.03,
-    pixel_test=None,
-) -> tuple[np.ndarray, int]:
-    """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
-    long; return (uint8 0/255 mask, number of hairs N in them).
-
-    ``pixel_test(rows, cols) -> bool array``, if given, is asked only about the pixels of the
-    components kept by shape: failing pixels are dropped, and so is a component left empty.
-
-    Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
-    it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
-    crossings are a little thicker). Long: extent
-    ``sqrt(12·λ1)`` (λ1 = largest eigenvalue of the pixel-coordinate covariance; the length of
-    a straight segment) >= ``min_length``. Short-to-medium components must also be elongated
-    (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
-    hairs) may be less elongated but must stay sparse: pixel count / area of the 2-sigma
-    ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair; two thin
-    hairs crossing in a "+" of arms 15 widths long fill about 0.25).
-    Per-component statistics are sums over the seed pixels (never over the whole image).
-
-    N: each kept component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
-    area / width, width = 4 × mean distance-transform value - 2 (a band W px wide has a mean
-    distance of about (W + 2) / 4) and diagonal is the image's: a single hair is never longer
-    than that, so a mesh of crossing hairs (one component) counts at least as many hairs as
-    its total length needs. A component of area at most 1.8 × diagonal counts 1 without a
-    distance transform (every distance is >= 0.955, so its width is >= 1.82). Counted before
-    growth: on the synthetic-hair benchmark this is closer to the drawn count than counting
-    the grown map, whose meshes merge more hairs.
-    """
-    out = np.zeros(seeds.shape, np.uint8)
-    n, labels = cv2.connectedComponents(seeds, connectivity=8, ltype=cv2.CV_32S)
-    if n <= 1:
-        return out, 0
-    rr, cc = _points(seeds)
-    lab = labels[rr, cc]
-    r = rr.astype(np.float64)
-    c = cc.astype(np.float64)
-    a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
-    mr = np.bincount(lab, r, n) / a
-    mc = np.bincount(lab, c, n) / a
-    vrr = np.bincount(lab, r * r, n) / a - mr**2
-    vcc = np.bincount(lab, c * c, n) / a - mc**2
-    vrc = np.bincount(lab, r * c, n) / a - mr * mc
-    tr = vrr + vcc
-    det = vrr * vcc - vrc**2
-    disc = np.sqrt(np.maximum(tr**2 / 4 - det, 0.0))
-    l1 = tr / 2 + disc
-    l2 = np.maximum(tr / 2 - disc, 1.0 / 12)
-    extent = np.sqrt(12 * np.maximum(l1, 0.0))
-    elongated = l1 / l2 >= min_elongation**2
-    # Share of the component's 2-sigma ellipse that it covers: low for a few crossing hairs,
-    # high for a dense mesh (crusts, pigment network).
-    fill = a / (4 * np.pi * np.sqrt(np.maximum(l1 * l2, 1e-6)))
-    keep = (extent >= min_length) & (elongated | ((extent >= 3 * min_length) & (fill <= max_fill)))
-    keep[0] = False
-    if not keep.any():
-        return out, 0
-    # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
-    radius = int(max_half_width + 1)
-    ball = _ball(radius)
-    deep = cv2.erode(seeds, ball)
-    if cv2.countNonZero(deep):
-        dr, dc = _points(deep)
-        keep &= np.bincount(labels[dr, dc], minlength=n) <= max_thick_share * a
-    keep[0] = False
-    sel = keep[lab]
-    if pixel_test is not None:
-        idx = np.flatnonzero(sel)
-        sel[idx[~pixel_test(rr[idx], cc[idx])]] = False
-        keep &= np.bincount(lab[sel], minlength=n) > 0
-    out[rr[sel], cc[sel]] = 255
-    count = int(keep.sum())
-    diag = float(np.hypot(*seeds.shape))
-    big = keep & (a > 1.8 * diag)
-    if big.any():
-        sel = big[lab]
-        depth = np.bincount(lab[sel], _depth(seeds.shape, rr[sel], cc[sel]), n)
-        width = np.maximum(4.0 * depth / a - 2.0, 1.0)
-        per = np.maximum(1, np.ceil(a / width / diag - 1e-9))
-        count += int((per[big] - 1).sum())
-    return out, count
-
-
-@functools.lru_cache(maxsize=8)
-def _ball(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
-def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
-    """``steps`` 8-neighbour growth of ``seeds`` into ``allowed`` (uint8 0/255 both)."""
-    se = np.ones((3, 3), np.uint8)
-    cur = seeds
-    for _ in range(steps):
-        cur = cv2.bitwise_or(cv2.bitwise_and(cv2.dilate(cur, se), allowed), cur)
-    return cur
 
 
 def detect_hair(
@@ -470,34 +343,13 @@ def detect_hair(
     if s.fine:
         # On the 2×2 minimum of the luma: a 1-px hair keeps its contrast (the mean halves it).
         fine_src = cv2.GaussianBlur(pooled(luma, cv2.MORPH_ERODE), (3, 3), 0)
-        fine_cells, n_fine = _fine_hair(fine_src, d_l, cv2.extractChannel(clo, 0), seed_ok, s, k)
+        fine_cells, n_fine = fine_hair(fine_src, d_l, cv2.extractChannel(clo, 0), seed_ok, s, k)
         if n_fine:  # from here on fine_cells are the cells only the fine pass found
             cv2.bitwise_and(fine_cells, cv2.bitwise_not(mask), dst=fine_cells)
             cv2.bitwise_or(mask, fine_cells, dst=mask)
-    n_light = 0
-    light_limit = None
+    n_light, light_limit = 0, None
     if s.light:
-        bright = cv2.extractChannel(diff, 3)  # L - opening(L)
-        along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
-        lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
-        cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
-        cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
-        if cv2.countNonZero(lseeds):
-
-            def white_or_grey(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-                """Low chroma, on the brightest value of each channel in the cell."""
-                luv_cells = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
-                return _low_chroma(luv_cells, s.light_max_chroma)
-
-            lcores, n_light = _thin_long(
-                lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation,
-                pixel_test=white_or_grey,
-            )
-            if n_light:
-                lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
-                cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
-                opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
-                light_limit = cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
+        n_light, light_limit = _light_hair(rgb, diff, along2, clo, mask, seed_ok, valid8, s, k)
     # The fine pass finds the thinner bold hairs again: N counts the larger of the two passes.
     n_dark = max(n_dark, n_fine)
     if n_dark + n_light == 0:
@@ -505,51 +357,51 @@ def detect_hair(
     coarse = mask > 0
     full = coarse
     if k > 1:
-        clo_l = cv2.extractChannel(clo, 0)
-        dark_limit = cv2.subtract(clo_l, _edge_need(d_l, s.edge_min, s.edge_fraction))
-        if n_fine:  # a faint hair's pixels: a share of the background darker, not a depth
-            need = cv2.max(cv2.multiply(clo_l, s.fine_edge_rel, dtype=cv2.CV_8U), float(s.fine_edge_min))
-            cv2.max(need, _edge_need(d_l, 0.0, s.fine_edge_fraction), dst=need)
-            fine_limit = cv2.bitwise_and(cv2.subtract(clo_l, need), fine_cells)
-            cv2.max(dark_limit, fine_limit, dst=dark_limit)
+        dark_limit = _dark_limit(cv2.extractChannel(clo, 0), d_l, fine_cells if n_fine else None, s)
         full = _refine(luma, mask, dark_limit, light_limit)
     return HairMap(full, n_dark + n_light, coarse, k, mean)
 
 
-def _ridge(lum: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Dark-line (ridge) strength of a smoothed lightness ``lum`` (uint8 ``(h, w)``) relative to
-    ``background`` (uint8, the local lightness): uint8 ``(h, w)`` in units of 0.25 % of it.
+def _light_hair(rgb: np.ndarray, diff: np.ndarray, along2: np.ndarray, clo: np.ndarray, mask: np.ndarray,
+                seed_ok: np.ndarray, valid8: np.ndarray, s: HairSettings, k: int) -> tuple[int, np.ndarray | None]:
+    """Light (white / grey) hair from channel 3 of the detection maps (the inverted lightness):
+    adds its cells to ``mask`` (uint8, in place); returns (hairs found, per-cell light limit of
+    the refinement or None)."""
+    ratio10 = int(round(10 * s.trough_ratio))
+    bright = cv2.extractChannel(diff, 3)  # L - opening(L)
+    along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
+    lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
+    cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
+    cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
+    if not cv2.countNonZero(lseeds):
+        return 0, None
 
-    From the 3×3 Sobel Hessian (dxx, dyy, dxy) with eigenvalues l1 >= l2: ``l1 - |l2|``, which
-    is ``min(trace, sqrt((dxx - dyy)² + 4·dxy²))``: large across a dark line (l1 > 0, l2 ≈ 0),
-    near zero on a dot or blob (l1 ≈ l2), on an edge and on flat skin; negative (saturated to
-    0) on a bright line. A second, 5×5 scale was measured and dropped: little F1 on the
-    synthetic hair, and on real lesions (IMD206, IMD027) it joined pigment network into hair.
-    """
-    dxx = cv2.Sobel(lum, cv2.CV_32F, 2, 0, ksize=3)
-    dyy = cv2.Sobel(lum, cv2.CV_32F, 0, 2, ksize=3)
-    dxy = cv2.Sobel(lum, cv2.CV_32F, 1, 1, ksize=3)
-    r = cv2.min(cv2.add(dxx, dyy), cv2.magnitude(cv2.subtract(dxx, dyy), cv2.multiply(dxy, 2.0)))
-    return cv2.divide(r, cv2.add(background, 8, dtype=cv2.CV_32F), scale=400.0, dtype=cv2.CV_8U)
+    def white_or_grey(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Low chroma, on the brightest value of each channel in the cell."""
+        luv_cells = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
+        return _low_chroma(luv_cells, s.light_max_chroma)
+
+    lcores, n_light = _thin_long(lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation,
+                                 pixel_test=white_or_grey)
+    if not n_light:
+        return 0, None
+    lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
+    cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
+    opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
+    return n_light, cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
 
 
-def _fine_hair(
-    lum: np.ndarray, depth: np.ndarray, background: np.ndarray, seed_ok: np.ndarray, s: HairSettings, k: int
-) -> tuple[np.ndarray, int]:
-    """Fine, faint dark hair at the detection scale: (uint8 0/255 cells, number of hairs).
-
-    ``lum``: smoothed lightness (uint8) of the detection copy; ``depth``: closing minus
-    lightness and ``background``: the closing (uint8 both). Seeds are cells whose ridge
-    strength (:func:`_ridge`) reaches ``fine_t_high`` % of the background and that lie at least
-    ``fine_min_depth`` below the closing (not the flank of a light hair); components are kept
-    when thin and long (extent ``fine_min_length``: length and continuity are what a thin,
-    faint hair shows). Independent of the bold pass: a hair it found in part stays one long
-    component here.
-    """
-    ridge = _ridge(lum, background)
-    seeds = cv2.bitwise_and(_at_least(ridge, 4 * s.fine_t_high), seed_ok)
-    cv2.bitwise_and(seeds, _at_least(depth, s.fine_min_depth), dst=seeds)
-    return _thin_long(seeds, s.fine_max_half_width / k, s.fine_min_length / k, s.fine_min_elongation)
+def _dark_limit(clo_l: np.ndarray, d_l: np.ndarray, fine_cells: np.ndarray | None, s: HairSettings) -> np.ndarray:
+    """Per-cell L (uint8) at or below which a full-scale pixel of a dark hair cell is hair: the
+    closing less the needed depth; in the cells only the fine pass found (``fine_cells``), the
+    more permissive of that and a share of the background (a faint hair's pixels are a share
+    of the background darker, not a depth)."""
+    limit = cv2.subtract(clo_l, _edge_need(d_l, s.edge_min, s.edge_fraction))
+    if fine_cells is not None:
+        need = cv2.max(cv2.multiply(clo_l, s.fine_edge_rel, dtype=cv2.CV_8U), float(s.fine_edge_min))
+        cv2.max(need, _edge_need(d_l, 0.0, s.fine_edge_fraction), dst=need)
+        cv2.max(limit, cv2.bitwise_and(cv2.subtract(clo_l, need), fine_cells), dst=limit)
+    return limit
 
 
 def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
