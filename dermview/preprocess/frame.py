@@ -4,6 +4,10 @@ The frame is the dark region (HSL lightness ``L = (max(R,G,B) + min(R,G,B)) / 2`
 threshold) that is connected to the image border: rectangular bands, the circular vignette of
 PH2-style dermoscopes, dark corners. A dark lesion in the middle of the image is never frame,
 and a dark lesion that reaches the border is kept out by a shape test (a frame hugs the border).
+White strips along the image edge (a scanner's edge columns) are frame too.
+
+The fill (:func:`fill_frame`) blends: a smooth skin estimate plus the skin's own grain mirrored
+in, a feathered edge, and the grey vignette ring outside the mask lifted towards the skin.
 """
 
 from __future__ import annotations
