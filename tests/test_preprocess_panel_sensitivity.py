@@ -17,7 +17,7 @@ from test_gui_app import boxes, data, drag, make_window, weights  # noqa: E402, 
 from dermview.preprocess import PreprocessParams  # noqa: E402
 
 
-def test_sensitivity_slider_drives_preview_and_sidecar(make_window, data, qtbot):
+def test_sensitivity_slider_drives_preview_and_sidecar(make_window, data, qtbot):  # noqa: F811 (fixtures)
     win = make_window([data / "IMD009.jpg"])
     panel = win.panel
     assert panel.sens_spin.value() == pytest.approx(PreprocessParams().hair_sensitivity)
