@@ -21,7 +21,7 @@ def test_defaults_valid_and_frozen():
 @pytest.mark.parametrize("size", [3, 9, 31])
 def test_json_round_trip(shape, size):
     p = PreprocessParams(remove_frame=False, frame_threshold=55, remove_hair=True,
-                         hair_threshold=3, se_shape=shape, se_size=size)
+                         hair_threshold=3, se_shape=shape, se_size=size, hair_sensitivity=0.8)
     assert PreprocessParams.from_json(p.to_json()) == p
     assert PreprocessParams.from_dict(p.to_dict()) == p
 
@@ -32,6 +32,8 @@ def test_json_round_trip(shape, size):
         {"se_size": 4}, {"se_size": 1}, {"se_size": 33}, {"se_size": 9.0},
         {"se_shape": "disk"}, {"hair_threshold": -1}, {"hair_threshold": 2.5},
         {"frame_threshold": 256}, {"frame_threshold": -1}, {"remove_hair": 1},
+        {"hair_sensitivity": -0.1}, {"hair_sensitivity": 1.01}, {"hair_sensitivity": float("nan")},
+        {"hair_sensitivity": "0.5"}, {"hair_sensitivity": True},
     ],
 )
 def test_invalid_values_refused(kwargs):
@@ -46,3 +48,12 @@ def test_bad_json_refused():
         PreprocessParams.from_json("[1, 2]")
     with pytest.raises(ParameterError, match="colour"):
         PreprocessParams.from_json('{"colour": 1}')
+
+
+def test_hair_sensitivity_serialised():
+    p = PreprocessParams(hair_sensitivity=1)
+    assert p.hair_sensitivity == 1.0 and isinstance(p.hair_sensitivity, float)
+    assert PreprocessParams.from_json(p.to_json()).hair_sensitivity == 1.0
+    # Older sidecars / model metadata without the key take the default.
+    old = {k: v for k, v in PreprocessParams().to_dict().items() if k != "hair_sensitivity"}
+    assert PreprocessParams.from_dict(old) == PreprocessParams()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dermview.commands._common import int_arg, start_batch
+from dermview.commands._common import fraction_arg, int_arg, start_batch
 
 NAME = "preprocess"
 HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hair-threshold", type=int_arg(0, 10_000), default=d.hair_threshold,
                         metavar="T", help=f"more than T hairs → PDE inpainting, else bilinear "
                         f"(default {d.hair_threshold})")
+    parser.add_argument("--hair-sensitivity", type=fraction_arg, default=d.hair_sensitivity,
+                        metavar="S", help=f"0-1: how faint and thin a hair may be and still be "
+                        f"found; 0 = bold hair only (default {d.hair_sensitivity})")
     parser.add_argument("--se-shape", choices=SE_SHAPES, default=d.se_shape,
                         help=f"structuring element of the closing (default {d.se_shape})")
     parser.add_argument("--se-size", type=int_arg(3, 31, odd=True), default=d.se_size,
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         frame_threshold=args.frame_threshold,
         remove_hair=not args.no_hair,
         hair_threshold=args.hair_threshold,
+        hair_sensitivity=args.hair_sensitivity,
         se_shape=args.se_shape,
         se_size=args.se_size,
     )

@@ -58,6 +58,21 @@ class PreprocessPanel(QtWidgets.QWidget):
         t_row.addWidget(self.t_spin)
         form.addRow("Hair threshold T", t_row)
 
+        s_row = QtWidgets.QHBoxLayout()
+        self.sens_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.sens_slider.setRange(0, 100)
+        self.sens_spin = QtWidgets.QDoubleSpinBox()
+        self.sens_spin.setRange(0.0, 1.0)
+        self.sens_spin.setSingleStep(0.05)
+        self.sens_spin.setDecimals(2)
+        self.sens_slider.setToolTip("How faint and thin a hair may be and still be found "
+                                    "(0 = bold hair only; higher finds fainter, thinner hair). "
+                                    "Separate from T, which only chooses the repair")
+        self.sens_spin.setToolTip(self.sens_slider.toolTip())
+        s_row.addWidget(self.sens_slider, 1)
+        s_row.addWidget(self.sens_spin)
+        form.addRow("Hair sensitivity", s_row)
+
         self.se_shape = QtWidgets.QComboBox()
         self.se_shape.addItems(list(SE_SHAPES))
         self.se_shape.setToolTip("Structuring element of the morphological closing")
@@ -98,10 +113,11 @@ class PreprocessPanel(QtWidgets.QWidget):
         self.set_params(PreprocessParams())
         self.use_check.toggled.connect(lambda _v: self._show_note())
         for sig in (self.frame_check.toggled, self.hair_check.toggled,
-                    self.frame_spin.valueChanged, self.t_spin.valueChanged,
+                    self.frame_spin.valueChanged, self.t_spin.valueChanged, self.sens_spin.valueChanged,
                     self.se_shape.currentIndexChanged, self.se_size.valueChanged):
             sig.connect(self._changed)
         self.t_slider.valueChanged.connect(self._slider_moved)
+        self.sens_slider.valueChanged.connect(self._sens_slider_moved)
         self.reset_button.clicked.connect(self.reset)
         self.show_frame.toggled.connect(self.show_frame_changed)
         self.show_hair.toggled.connect(self.show_hair_changed)
@@ -119,6 +135,7 @@ class PreprocessPanel(QtWidgets.QWidget):
             hair_threshold=self.t_spin.value(),
             se_shape=self.se_shape.currentText(),
             se_size=min(size, 31),
+            hair_sensitivity=round(self.sens_spin.value(), 2),
         )
 
     def set_params(self, params: PreprocessParams) -> None:
@@ -130,6 +147,8 @@ class PreprocessPanel(QtWidgets.QWidget):
             self.hair_check.setChecked(params.remove_hair)
             self.t_spin.setValue(params.hair_threshold)
             self.t_slider.setValue(min(params.hair_threshold, self.t_slider.maximum()))
+            self.sens_spin.setValue(params.hair_sensitivity)
+            self.sens_slider.setValue(round(100 * params.hair_sensitivity))
             self.se_shape.setCurrentText(params.se_shape)
             self.se_size.setValue(params.se_size)
         finally:
@@ -177,12 +196,16 @@ class PreprocessPanel(QtWidgets.QWidget):
 
     def _sync_enabled(self) -> None:
         self.frame_spin.setEnabled(self.frame_check.isChecked())
-        for w in (self.t_slider, self.t_spin, self.se_shape, self.se_size):
+        for w in (self.t_slider, self.t_spin, self.sens_slider, self.sens_spin, self.se_shape, self.se_size):
             w.setEnabled(self.hair_check.isChecked())
 
     def _slider_moved(self, value: int) -> None:
         if not self._updating:
             self.t_spin.setValue(value)
+
+    def _sens_slider_moved(self, value: int) -> None:
+        if not self._updating:
+            self.sens_spin.setValue(value / 100)
 
     def _changed(self, *_args) -> None:
         if self._updating:
@@ -193,6 +216,7 @@ class PreprocessPanel(QtWidgets.QWidget):
                 self.se_size.setValue(self.se_size.value() + 1)
             if self.t_slider.value() != min(self.t_spin.value(), self.t_slider.maximum()):
                 self.t_slider.setValue(min(self.t_spin.value(), self.t_slider.maximum()))
+            self.sens_slider.setValue(round(100 * self.sens_spin.value()))
         finally:
             self._updating = False
         self._sync_enabled()

@@ -20,11 +20,25 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    thin (largest inscribed half-width small) and long (extent large), then grown. ``N`` is the
    number of hairs among the kept components (a mesh of crossing hairs counts its length in
    image diagonals; see :func:`_thin_long`).
-7. Light (white / grey) hair: the same with openings of the lightness of the max-pooled copy
+7. Fine, faint dark hair (1-2 px at 512 px, 10-25 % darker than what lies below; when the
+   settings' ``fine`` is on, i.e. hair sensitivity > 0): a ridge filter on the 2×2 *minimum*
+   of the luma (a 1-px hair keeps its contrast there), ``l1 - |l2|`` of the 3×3 Sobel Hessian
+   (large across a line, small on dots, blobs and edges), relative to the closed lightness
+   (so a hair over the lesion counts as much as one on skin), at least ``fine_min_depth``
+   below the closing; its components must be thin and *long* (``fine_min_length``, twice
+   the bold pass's: length and continuity are the cue a faint hair gives). Candidates
+   measured on the fine-hair benchmark and dropped: a line detector (square mean minus the
+   darkest of 8 oriented line means, Ricci-Perfetti style; lower F1 and 8 filters), a
+   path-style test (closing minus the darkest oriented line dilation; hair pixels scored
+   low), ridge orientation coherence (no F1 gain once the depth test was in) and ridge on
+   the 2×2 mean (lower recall).
+8. Light (white / grey) hair: the same as 6 with openings of the lightness of the max-pooled copy
    (bright thin structures of low chroma), with stricter thresholds.
-8. Back at the analysis scale, a pixel under a detected hair stays in the mask when it is
+9. Back at the analysis scale, a pixel under a detected hair stays in the mask when it is
    itself dark (light) enough: its depth below the closed background is at least
-   ``edge_fraction`` of the hair's depth nearby (so the mask hugs the hair at full resolution).
+   ``edge_fraction`` of the hair's depth nearby (so the mask hugs the hair at full resolution);
+   under a fine hair, at least ``fine_edge_rel`` of the background and ``fine_edge_fraction``
+   of the cells' depth.
 """
 
 from __future__ import annotations
@@ -34,6 +48,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from dermview.preprocess.components import _at_least, _grow, _thin_long
+from dermview.preprocess.fine_hair import fine_hair
 
 #: Number of orientations of the line bank (180° / 8 = 22.5° apart; 6, 8, 10 and 12 were
 #: compared on the synthetic-hair benchmark: 8-10 best, 12 lost recall).
@@ -68,10 +85,36 @@ class HairSettings:
     edge_fraction: float = 0.3  # full-scale pixel kept when its depth >= this × the hair's
     edge_min: float = 10.0  # ... and at least this (dark hair, grey levels)
     light_edge_min: float = 6.0  # ... (light hair)
+    fine: bool = True  # also detect fine, faint dark hair (ridge filter, see fine_hair)
+    fine_t_high: float = 4.0  # relative ridge strength (% of the local lightness) of a fine seed
+    fine_min_depth: float = 3.0  # a fine seed lies this far (grey levels) below the closing
+    fine_min_length: float = 80.0  # extent of a fine-hair component (length is its cue)
+    fine_max_half_width: float = 3.0
+    fine_min_elongation: float = 4.0  # length / width of a fine-hair component below 3 × length
+    fine_edge_rel: float = 0.04  # full-scale pixel of a fine hair: >= this × background darker
+    fine_edge_min: float = 3.0  # ... and at least this (grey levels)
+    fine_edge_fraction: float = 0.6  # ... and this × the cells' depth nearby
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2):
             raise ValueError(f"scale must be 1 or 2, got {self.scale!r}")
+
+    @classmethod
+    def for_sensitivity(cls, sensitivity: float) -> HairSettings:
+        """Settings for a hair sensitivity in [0, 1] (see
+        :attr:`~dermview.preprocess.params.PreprocessParams.hair_sensitivity`): 0 detects bold
+        hair only; above 0 the fine-hair pass runs, its seed threshold falling linearly from
+        :data:`FINE_T_AT_0` % (just above 0) to :data:`FINE_T_AT_1` % (1) of the local
+        lightness."""
+        if sensitivity <= 0:
+            return cls(fine=False)
+        return cls(fine_t_high=FINE_T_AT_0 - (FINE_T_AT_0 - FINE_T_AT_1) * float(sensitivity))
+
+
+#: Fine-hair seed threshold (relative ridge strength, % of the local lightness) at
+#: sensitivity 0+ and 1 (4 % at the default 0.5).
+FINE_T_AT_0 = 5.5
+FINE_T_AT_1 = 2.5
 
 
 @dataclass(frozen=True)
@@ -206,11 +249,6 @@ _LUMA_BELOW = np.minimum(np.searchsorted(_GREY_L, _LEVELS, side="right"), 255).a
 _LUMA_ABOVE = np.maximum(np.searchsorted(_GREY_L, _LEVELS, side="left") - 1, 0).astype(np.uint8)
 
 
-def _at_least(img: np.ndarray, t: float) -> np.ndarray:
-    """uint8 0/255 where ``img`` (uint8) >= ``t``."""
-    return cv2.threshold(img, float(np.ceil(t)) - 1, 255, cv2.THRESH_BINARY)[1]
-
-
 def _trough_lut(ratio10: int) -> np.ndarray:
     """LUT ``a -> t`` with ``d > t`` exactly when ``10 * a <= ratio10 * d`` (d in 1-255)."""
     a = np.arange(256)
@@ -229,131 +267,6 @@ def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
     (white / grey: neutral u, v = 96, 136)."""
     uv = luv[..., 1:].astype(np.int32) - np.array([96, 136], np.int32)
     return (uv * uv).sum(axis=-1) <= int(max_chroma**2)
-
-
-def _points(mask8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) intp of the nonzero pixels of a uint8 mask, row-major order."""
-    pts = cv2.findNonZero(mask8)
-    if pts is None:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    pts = pts.reshape(-1, 2)
-    return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
-
-
-def _depth(shape: tuple[int, int], r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Distance transform (L2, 3×3 chamfer) of the mask of pixels ``(r, c)``, at those pixels.
-
-    Computed on their bounding box plus a one-pixel margin only: the chamfer distance is a
-    path length, so pixels outside a component's box never change its values.
-    """
-    r0, r1 = max(0, int(r.min()) - 1), min(shape[0], int(r.max()) + 2)
-    c0, c1 = max(0, int(c.min()) - 1), min(shape[1], int(c.max()) + 2)
-    box = np.zeros((r1 - r0, c1 - c0), np.uint8)
-    box[r - r0, c - c0] = 1
-    return cv2.distanceTransform(box, cv2.DIST_L2, 3)[r - r0, c - c0]
-
-
-def _thin_long(
-    seeds: np.ndarray,
-    max_half_width: float,
-    min_length: float,
-    min_elongation: float,
-    max_fill: float = 0.3,
-    max_thick_share: float = 0.03,
-    pixel_test=None,
-) -> tuple[np.ndarray, int]:
-    """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
-    long; return (uint8 0/255 mask, number of hairs N in them).
-
-    ``pixel_test(rows, cols) -> bool array``, if given, is asked only about the pixels of the
-    components kept by shape: failing pixels are dropped, and so is a component left empty.
-
-    Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
-    it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
-    crossings are a little thicker). Long: extent
-    ``sqrt(12·λ1)`` (λ1 = largest eigenvalue of the pixel-coordinate covariance; the length of
-    a straight segment) >= ``min_length``. Short-to-medium components must also be elongated
-    (λ1/λ2 >= ``min_elongation``²); very long ones (>= 3 × ``min_length``, e.g. crossing
-    hairs) may be less elongated but must stay sparse: pixel count / area of the 2-sigma
-    ellipse (4π·sqrt(λ1·λ2)) <= ``max_fill`` (a dense mesh is texture, not hair; two thin
-    hairs crossing in a "+" of arms 15 widths long fill about 0.25).
-    Per-component statistics are sums over the seed pixels (never over the whole image).
-
-    N: each kept component counts ``max(1, ceil(length / diagonal))`` hairs, where length ≈
-    area / width, width = 4 × mean distance-transform value - 2 (a band W px wide has a mean
-    distance of about (W + 2) / 4) and diagonal is the image's: a single hair is never longer
-    than that, so a mesh of crossing hairs (one component) counts at least as many hairs as
-    its total length needs. A component of area at most 1.8 × diagonal counts 1 without a
-    distance transform (every distance is >= 0.955, so its width is >= 1.82). Counted before
-    growth: on the synthetic-hair benchmark this is closer to the drawn count than counting
-    the grown map, whose meshes merge more hairs.
-    """
-    out = np.zeros(seeds.shape, np.uint8)
-    n, labels = cv2.connectedComponents(seeds, connectivity=8, ltype=cv2.CV_32S)
-    if n <= 1:
-        return out, 0
-    rr, cc = _points(seeds)
-    lab = labels[rr, cc]
-    r = rr.astype(np.float64)
-    c = cc.astype(np.float64)
-    a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
-    mr = np.bincount(lab, r, n) / a
-    mc = np.bincount(lab, c, n) / a
-    vrr = np.bincount(lab, r * r, n) / a - mr**2
-    vcc = np.bincount(lab, c * c, n) / a - mc**2
-    vrc = np.bincount(lab, r * c, n) / a - mr * mc
-    tr = vrr + vcc
-    det = vrr * vcc - vrc**2
-    disc = np.sqrt(np.maximum(tr**2 / 4 - det, 0.0))
-    l1 = tr / 2 + disc
-    l2 = np.maximum(tr / 2 - disc, 1.0 / 12)
-    extent = np.sqrt(12 * np.maximum(l1, 0.0))
-    elongated = l1 / l2 >= min_elongation**2
-    # Share of the component's 2-sigma ellipse that it covers: low for a few crossing hairs,
-    # high for a dense mesh (crusts, pigment network).
-    fill = a / (4 * np.pi * np.sqrt(np.maximum(l1 * l2, 1e-6)))
-    keep = (extent >= min_length) & (elongated | ((extent >= 3 * min_length) & (fill <= max_fill)))
-    keep[0] = False
-    if not keep.any():
-        return out, 0
-    # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
-    radius = int(max_half_width + 1)
-    ball = _ball(radius)
-    deep = cv2.erode(seeds, ball)
-    if cv2.countNonZero(deep):
-        dr, dc = _points(deep)
-        keep &= np.bincount(labels[dr, dc], minlength=n) <= max_thick_share * a
-    keep[0] = False
-    sel = keep[lab]
-    if pixel_test is not None:
-        idx = np.flatnonzero(sel)
-        sel[idx[~pixel_test(rr[idx], cc[idx])]] = False
-        keep &= np.bincount(lab[sel], minlength=n) > 0
-    out[rr[sel], cc[sel]] = 255
-    count = int(keep.sum())
-    diag = float(np.hypot(*seeds.shape))
-    big = keep & (a > 1.8 * diag)
-    if big.any():
-        sel = big[lab]
-        depth = np.bincount(lab[sel], _depth(seeds.shape, rr[sel], cc[sel]), n)
-        width = np.maximum(4.0 * depth / a - 2.0, 1.0)
-        per = np.maximum(1, np.ceil(a / width / diag - 1e-9))
-        count += int((per[big] - 1).sum())
-    return out, count
-
-
-@functools.lru_cache(maxsize=8)
-def _ball(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
-def _grow(seeds: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
-    """``steps`` 8-neighbour growth of ``seeds`` into ``allowed`` (uint8 0/255 both)."""
-    se = np.ones((3, 3), np.uint8)
-    cur = seeds
-    for _ in range(steps):
-        cur = cv2.bitwise_or(cv2.bitwise_and(cv2.dilate(cur, se), allowed), cur)
-    return cur
 
 
 def detect_hair(
@@ -399,7 +312,7 @@ def detect_hair(
     luv = cv2.cvtColor(mean, cv2.COLOR_RGB2Luv)
     lum = cv2.extractChannel(luv, 0)
     lum_s = cv2.GaussianBlur(lum, (3, 3), 0) if s.smooth else lum
-    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if s.light or k > 1 else None
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if s.light or s.fine or k > 1 else None
     stack, pair = luv, lum_s
     if s.light:  # L of the light hair, inverted; a thin light hair keeps its contrast
         inv = cv2.bitwise_not(cv2.LUT(pooled(luma, cv2.MORPH_DILATE), _GREY_L))
@@ -426,38 +339,69 @@ def detect_hair(
     # lying on a lesion does not spread into the pigment network around it.
     allowed = cv2.bitwise_and(cv2.bitwise_and(low, _valley(along, d_l1, 2 * ratio10)), valid8)
     mask = _grow(cores, allowed, max(1, round(s.grow / k))) if n_dark else cores
-    n_light = 0
-    light_limit = None
+    n_fine, fine_cells = 0, None
+    if s.fine:
+        # On the 2×2 minimum of the luma: a 1-px hair keeps its contrast (the mean halves it).
+        fine_src = cv2.GaussianBlur(pooled(luma, cv2.MORPH_ERODE), (3, 3), 0)
+        fine_cells, n_fine = fine_hair(fine_src, d_l, cv2.extractChannel(clo, 0), seed_ok, s, k)
+        if n_fine:  # from here on fine_cells are the cells only the fine pass found
+            cv2.bitwise_and(fine_cells, cv2.bitwise_not(mask), dst=fine_cells)
+            cv2.bitwise_or(mask, fine_cells, dst=mask)
+    n_light, light_limit = 0, None
     if s.light:
-        bright = cv2.extractChannel(diff, 3)  # L - opening(L)
-        along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
-        lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
-        cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
-        cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
-        if cv2.countNonZero(lseeds):
-
-            def white_or_grey(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-                """Low chroma, on the brightest value of each channel in the cell."""
-                luv_cells = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
-                return _low_chroma(luv_cells, s.light_max_chroma)
-
-            lcores, n_light = _thin_long(
-                lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation,
-                pixel_test=white_or_grey,
-            )
-            if n_light:
-                lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
-                cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
-                opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
-                light_limit = cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
+        n_light, light_limit = _light_hair(rgb, diff, along2, clo, mask, seed_ok, valid8, s, k)
+    # The fine pass finds the thinner bold hairs again: N counts the larger of the two passes.
+    n_dark = max(n_dark, n_fine)
     if n_dark + n_light == 0:
         return HairMap(np.zeros((h, w), bool), 0, np.zeros((hk, wk), bool), k, mean)
     coarse = mask > 0
     full = coarse
     if k > 1:
-        dark_limit = cv2.subtract(cv2.extractChannel(clo, 0), _edge_need(d_l, s.edge_min, s.edge_fraction))
+        dark_limit = _dark_limit(cv2.extractChannel(clo, 0), d_l, fine_cells if n_fine else None, s)
         full = _refine(luma, mask, dark_limit, light_limit)
     return HairMap(full, n_dark + n_light, coarse, k, mean)
+
+
+def _light_hair(rgb: np.ndarray, diff: np.ndarray, along2: np.ndarray, clo: np.ndarray, mask: np.ndarray,
+                seed_ok: np.ndarray, valid8: np.ndarray, s: HairSettings, k: int) -> tuple[int, np.ndarray | None]:
+    """Light (white / grey) hair from channel 3 of the detection maps (the inverted lightness):
+    adds its cells to ``mask`` (uint8, in place); returns (hairs found, per-cell light limit of
+    the refinement or None)."""
+    ratio10 = int(round(10 * s.trough_ratio))
+    bright = cv2.extractChannel(diff, 3)  # L - opening(L)
+    along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
+    lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
+    cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
+    cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
+    if not cv2.countNonZero(lseeds):
+        return 0, None
+
+    def white_or_grey(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Low chroma, on the brightest value of each channel in the cell."""
+        luv_cells = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
+        return _low_chroma(luv_cells, s.light_max_chroma)
+
+    lcores, n_light = _thin_long(lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation,
+                                 pixel_test=white_or_grey)
+    if not n_light:
+        return 0, None
+    lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
+    cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
+    opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
+    return n_light, cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
+
+
+def _dark_limit(clo_l: np.ndarray, d_l: np.ndarray, fine_cells: np.ndarray | None, s: HairSettings) -> np.ndarray:
+    """Per-cell L (uint8) at or below which a full-scale pixel of a dark hair cell is hair: the
+    closing less the needed depth; in the cells only the fine pass found (``fine_cells``), the
+    more permissive of that and a share of the background (a faint hair's pixels are a share
+    of the background darker, not a depth)."""
+    limit = cv2.subtract(clo_l, _edge_need(d_l, s.edge_min, s.edge_fraction))
+    if fine_cells is not None:
+        need = cv2.max(cv2.multiply(clo_l, s.fine_edge_rel, dtype=cv2.CV_8U), float(s.fine_edge_min))
+        cv2.max(need, _edge_need(d_l, 0.0, s.fine_edge_fraction), dst=need)
+        cv2.max(limit, cv2.bitwise_and(cv2.subtract(clo_l, need), fine_cells), dst=limit)
+    return limit
 
 
 def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:

@@ -32,10 +32,12 @@ class Preprocessed:
 
     Attributes:
         image: RGB uint8 ``(H, W, 3)``, input shape; frame filled and hair repaired.
-        frame_mask: bool ``(H, W)``, pixels taken as dark frame / vignette (replaced).
+        frame_mask: bool ``(H, W)``, pixels taken as dark frame / vignette (replaced, with a
+            band around them into which the fill blends: see
+            :func:`~dermview.preprocess.frame.fill_frame`).
         hair_mask: bool ``(H, W)``, pixels taken as hair. They are replaced together with
             a one-pixel rim around them (the hair's halo), so ``image`` differs from the
-            input only inside ``frame_mask`` and within one pixel of ``hair_mask``.
+            input only near ``frame_mask`` and within one pixel of ``hair_mask``.
         hair_count: N, number of hair components found.
         repair_mode: ``"pde"`` (N > T), ``"bilinear"`` (0 < N <= T) or ``"none"``.
         timings: seconds per step (``frame``, ``hair``, ``repair``, ``total``).
@@ -136,10 +138,11 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
 
     t = time.perf_counter()
     work = small
+    blend_s = frame_s
     if p.remove_frame:
         frame_s = detect_frame(small, p.frame_threshold)
         if frame_s.any():
-            work = fill_frame(small, frame_s)
+            work, blend_s = fill_frame(small, frame_s)
     framed = work is not small
     timings["frame"] = time.perf_counter() - t
 
@@ -151,7 +154,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
         if framed:
             # No hair right at the frame edge (k px): the fill meets the image there.
             valid = cv2.dilate(frame_s.view(np.uint8), np.ones((k, k), np.uint8)) == 0
-        hair = detect_hair(work, p.se_shape, k, valid, HairSettings())
+        hair = detect_hair(work, p.se_shape, k, valid, HairSettings.for_sensitivity(p.hair_sensitivity))
         hair_s, n_hair = hair.mask, hair.count
     timings["hair"] = time.perf_counter() - t
 
@@ -159,7 +162,7 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
     frame_full = _to_full(frame_s, (h, w))
     if framed:
         fill = work if work.shape[:2] == (h, w) else cv2.resize(work, (w, h), interpolation=cv2.INTER_LINEAR)
-        cv2.copyTo(fill, frame_full.view(np.uint8), out)
+        cv2.copyTo(fill, _to_full(blend_s, (h, w)).view(np.uint8), out)
     hair_full = _to_full(hair_s, (h, w))
     if framed:
         hair_full = hair_full & ~frame_full

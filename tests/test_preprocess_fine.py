@@ -1,0 +1,156 @@
+"""Fine, faint hair (hair_sensitivity) and the blending frame fill, on synthetic images with
+known answers (no ../shared needed)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from dermview.preprocess import PreprocessParams, preprocess
+from dermview.preprocess.frame import detect_frame, fill_frame, lightness
+from dermview.preprocess.hair import HairSettings, detect_hair
+
+SKIN = (205, 160, 140)
+
+
+def textured_skin(h: int = 384, w: int = 512, seed: int = 0) -> np.ndarray:
+    """Skin colour with a gentle gradient and grain (σ 2.5), RGB uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = SKIN
+    img += (10 * np.sin(xx / 53.0) + 8 * np.cos(yy / 41.0))[:, :, None]
+    img += cv2.GaussianBlur(rng.normal(0, 2.5, (h, w)).astype(np.float32), (3, 3), 0)[:, :, None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def fine_hairs(img: np.ndarray, n: int = 6, darkness: float = 0.15, seed: int = 1):
+    """``n`` long, gently curved 1-px hairs, each ``darkness`` darker than what lies below
+    (anti-aliased, drawn at 4×): (image, truth bool = coverage >= 0.3)."""
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(seed)
+    cover = np.zeros((4 * h, 4 * w), np.float32)
+    for i in range(n):
+        x = np.linspace(0.05 * w, 0.95 * w, 60)
+        y = (i + 0.5) * h / n + 10 * np.sin(x / w * np.pi * rng.uniform(1.0, 2.0)) + rng.uniform(-5, 5)
+        cv2.polylines(cover, [(np.stack([x, y], 1) * 4).round().astype(np.int32)], False, 1.0, 4, cv2.LINE_AA)
+    alpha = cv2.resize(cover, (w, h), interpolation=cv2.INTER_AREA)
+    out = img.astype(np.float32) * (1 - darkness * alpha)[:, :, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), alpha >= 0.3
+
+
+def f1(mask: np.ndarray, truth: np.ndarray) -> float:
+    tp = (mask & truth).sum()
+    return 2 * tp / max(1, mask.sum() + truth.sum())
+
+
+def test_fine_hair_found_only_with_sensitivity():
+    clean = textured_skin()
+    hairy, truth = fine_hairs(clean)
+    bold_only = preprocess(hairy, PreprocessParams(remove_frame=False, hair_sensitivity=0.0))
+    default = preprocess(hairy, PreprocessParams(remove_frame=False))
+    assert f1(bold_only.hair_mask, truth) < 0.3
+    assert f1(default.hair_mask, truth) > 0.7
+    assert default.hair_count >= 4
+    # The repair brings the hair pixels back towards the clean skin.
+    before = np.abs(hairy.astype(int) - clean)[truth].mean()
+    after = np.abs(default.image.astype(int) - clean)[truth].mean()
+    assert after < 0.5 * before
+
+
+def test_sensitivity_finds_more_the_higher():
+    hairy, truth = fine_hairs(textured_skin(seed=2), darkness=0.10, seed=2)
+    found = [(detect_hair(hairy, "ellipse", 9, None, HairSettings.for_sensitivity(s)).mask & truth).sum()
+             for s in (0.0, 0.25, 0.5, 1.0)]
+    assert found == sorted(found) and found[-1] > found[0]
+    assert not HairSettings.for_sensitivity(0.0).fine and HairSettings.for_sensitivity(1.0).fine_t_high < \
+        HairSettings.for_sensitivity(0.25).fine_t_high
+
+
+def test_fine_hair_over_a_lesion_found():
+    img = textured_skin(seed=3).astype(np.float32)
+    lesion = np.zeros(img.shape[:2], np.uint8)
+    cv2.ellipse(lesion, (256, 192), (150, 110), 0, 0, 360, 1, -1)
+    soft = cv2.GaussianBlur(lesion.astype(np.float32), (31, 31), 0)[:, :, None]
+    img = np.clip(img * (1 - 0.55 * soft) + 0.5, 0, 255).astype(np.uint8)  # brown lesion, L about half
+    hairy, truth = fine_hairs(img, darkness=0.2, seed=3)
+    r = preprocess(hairy, PreprocessParams(remove_frame=False))
+    on = truth & (lesion > 0)
+    assert (r.hair_mask & on).sum() > 0.5 * on.sum()
+
+
+@pytest.mark.parametrize("sensitivity", [0.5, 1.0])
+def test_dots_network_and_light_hair_flanks_not_fine_hair(sensitivity):
+    img = textured_skin(seed=4)
+    rng = np.random.default_rng(4)
+    for _ in range(60):  # dots / globules
+        c = (int(rng.integers(100, 412)), int(rng.integers(80, 300)))
+        cv2.circle(img, c, int(rng.integers(2, 5)), (150, 110, 95), -1, cv2.LINE_AA)
+    for y in range(120, 260, 7):  # a faint pigment-network-like mesh of irregular rings
+        for x in range(150, 360, 7):
+            c = (x + int(rng.integers(-2, 3)), y + int(rng.integers(-2, 3)))
+            cv2.circle(img, c, int(rng.integers(3, 5)), (175, 135, 115), 1, cv2.LINE_AA)
+    assert detect_hair(img, "ellipse", 9, None, HairSettings.for_sensitivity(sensitivity)).mask.mean() < 0.003
+    # A light hair is found as light hair; its darker-looking flanks are not extra fine hair.
+    light = textured_skin(seed=5)
+    cv2.line(light, (20, 200), (490, 230), (250, 250, 248), 3, cv2.LINE_AA)
+    truth = np.zeros(light.shape[:2], np.uint8)
+    cv2.line(truth, (20, 200), (490, 230), 1, 7)
+    m = detect_hair(light, "ellipse", 9, None, HairSettings.for_sensitivity(sensitivity)).mask
+    assert (m & ~truth.astype(bool)).sum() < 100
+
+
+def test_white_edge_strip_is_frame():
+    img = textured_skin()
+    img[:, -3:] = 255
+    f = detect_frame(img)
+    assert f[:, -3:].all() and not f[:, : -3 - 2 * 4].any()
+    r = preprocess(img)
+    assert lightness(r.image)[:, -3:].mean() < 235
+
+
+def vignette_over(clean: np.ndarray, radius: float, ring: float = 30.0, dark: float = 12.0) -> np.ndarray:
+    h, w = clean.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.clip((np.hypot(yy - h / 2, xx - w / 2) - (radius - ring)) / ring, 0, 1)
+    g = (1 - t * t * (3 - 2 * t))[:, :, None]
+    return np.clip(clean * g + dark * (1 - g) + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_frame_fill_blends():
+    clean = textured_skin(seed=6)
+    framed = vignette_over(clean, radius=300)
+    frame = detect_frame(framed)
+    assert frame.any()
+    out, changed = fill_frame(framed, frame)
+    assert changed[frame].all()
+    assert np.array_equal(out[~changed], framed[~changed])  # nothing else touched
+    lo, lc = lightness(out).astype(float), lightness(clean).astype(float)
+    # The fill carries the skin's colour in: close to the clean image, no white blobs.
+    assert np.abs(lo - lc)[frame].mean() < 15
+    assert lo[frame].max() <= lc.max() + 10
+    # Texture inside the frame (not a flat patch), and no seam at its edge: the gradient there
+    # is no larger than the clean image's.
+    deep = cv2.erode(frame.view(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    hp = lo - cv2.GaussianBlur(lo, (0, 0), 2.0)
+    assert hp[deep].std() > 0.3 * (lc - cv2.GaussianBlur(lc, (0, 0), 2.0))[deep].std()
+    f8 = frame.view(np.uint8)
+    edge = (cv2.dilate(f8, np.ones((5, 5), np.uint8)) > 0) & ~(cv2.erode(f8, np.ones((5, 5), np.uint8)) > 0)
+
+    def grad(x):
+        return np.hypot(cv2.Sobel(x, cv2.CV_64F, 1, 0), cv2.Sobel(x, cv2.CV_64F, 0, 1))
+
+    assert grad(lo)[edge].mean() < grad(lc)[edge].mean() + 10
+    # The grey ring just outside the frame mask is lifted towards the skin.
+    ring = changed & ~frame
+    assert np.abs(lo - lc)[ring].mean() < np.abs(lightness(framed).astype(float) - lc)[ring].mean()
+
+
+def test_frame_fill_keeps_shape_and_leaves_no_frame_alone():
+    img = textured_skin(200, 300)
+    out, changed = fill_frame(img, np.zeros(img.shape[:2], bool))
+    assert np.array_equal(out, img) and not changed.any()
+    framed = vignette_over(img, radius=160, ring=15)
+    r = preprocess(framed)
+    assert r.image.shape == framed.shape and r.frame_mask.any()
