@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from dermview.errors import ImageReadError, ImageTooLargeError, MaskError, WriteError
+from dermview.paths import LABEL_SUFFIX
 
 #: Largest image accepted, in pixels (width × height). Checked from the header, before decoding.
 MAX_PIXELS = 80_000_000
@@ -577,5 +578,5 @@ def list_images(folder: PathLike) -> list[Path]:
     return sorted(
         p for p in entries
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not p.stem.endswith("_segmentation") and not p.name.startswith(".")
+        and not p.stem.endswith(LABEL_SUFFIX) and not p.name.startswith(".")
     )

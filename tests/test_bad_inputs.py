@@ -579,7 +579,7 @@ def gui(qtbot, tmp_path, monkeypatch, gui_weights):
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.id)
 def test_gui_open(case, gui, tmp_path):
     path = _place(case, tmp_path / "in")
-    opened = gui.open_image(path)
+    opened = gui.session.open_image(path)
     assert gui.wait_idle(30)
     if case.error is None:
         assert opened and gui.shown_boxes == []
@@ -592,7 +592,7 @@ def test_gui_open(case, gui, tmp_path):
         assert w in text
     assert "Traceback" not in text
     assert gui.doc.path.name == "IMD_good.jpg"  # the previous image stays open, app usable
-    assert gui.open_image(gui.doc.path) and gui.doc.image is not None
+    assert gui.session.open_image(gui.doc.path) and gui.doc.image is not None
 
 
 @pytest.mark.parametrize("kind,error", MASK_CASES, ids=[k for k, _ in MASK_CASES])
@@ -607,11 +607,11 @@ def test_gui_open_with_existing_label(kind, error, gui, tmp_path):
     gt[3:9, 4:12] = True
     from dermview.labels import label_paths
 
-    label = label_paths(img, gui.labels_dir_for(img))[0]
+    label = label_paths(img, gui.saving.labels_dir_for(img))[0]
     label.parent.mkdir(parents=True, exist_ok=True)
     label.write_bytes(_mask_bytes(kind, gt))
     before = label.read_bytes()
-    opened = gui.open_image(img)
+    opened = gui.session.open_image(img)
     assert gui.wait_idle(30)
     if error is None:
         assert opened and gui.shown_boxes == []
@@ -629,14 +629,14 @@ def test_gui_segment_with_bad_weights(kind, words, gui, tmp_path, gui_weights):
     from dermview.model import inference
 
     inference.clear_cache()
-    gui.weights = str(_bad_weights(kind, gui_weights, tmp_path / "w"))
+    gui.segmenter.weights = str(_bad_weights(kind, gui_weights, tmp_path / "w"))
     before = gui.doc.mask.copy()
-    assert gui.segment()
+    assert gui.segmenter.run()
     assert gui.wait_idle(60)
     assert len(gui.shown_boxes) == 1, gui.shown_boxes
     text = gui.shown_boxes[0][1]
     for w in words:
-        assert w.replace("model.pt", Path(gui.weights).name) in text
+        assert w.replace("model.pt", Path(gui.segmenter.weights).name) in text
     assert "Traceback" not in text and "weights_only" not in text
     np.testing.assert_array_equal(gui.doc.mask, before)
     assert not (tmp_path / "w" / "pwned").exists()
@@ -646,16 +646,16 @@ def test_gui_segment_with_bad_weights(kind, words, gui, tmp_path, gui_weights):
 def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
     from dermview.labels import label_paths
 
-    label = label_paths(gui.doc.path, gui.labels_dir_for(gui.doc.path))[0]
+    label = label_paths(gui.doc.path, gui.saving.labels_dir_for(gui.doc.path))[0]
     labels_dir = label.parent
-    assert gui.save()  # a first label
+    assert gui.saving.save()  # a first label
     before = label.read_bytes()
     gui.doc.mask[:] = True  # a change to save (content only; save writes the document's mask)
     if fault == "read-only":
         _raise_on(monkeypatch, dio.tempfile, "mkstemp", errno.EROFS)
     else:
         _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
-    assert not gui.save()
+    assert not gui.saving.save()
     assert len(gui.shown_boxes) == 1 and words in gui.shown_boxes[0][1]
     assert label.read_bytes() == before and _hidden(labels_dir) == []
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dermview.errors import DermviewError
     from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
-    from dermview.labels import LabelMeta, image_sha256, save_label
+    from dermview.labels import LabelMeta, image_sha256, label_paths, save_label
     from dermview.model.inference import Segmenter
     from dermview.segmentation import FROM_MODEL, segment_image
 
@@ -58,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     bar = tqdm(todo, desc="segment", unit="image", file=sys.stderr, disable=None)
     for img in bar:
-        mask_path = out / f"{img.stem}_segmentation.png"
+        mask_path, json_path = label_paths(img, out)
         prob_path = out / f"{img.stem}_prob.png"
-        json_path = out / f"{img.stem}_segmentation.json"
         targets = [mask_path]
         targets += [prob_path] if args.save_prob else []
         targets += [json_path] if args.sidecar else []
