@@ -123,6 +123,8 @@ VARIANTS = {  # name: (layers, lr, steps); checkpoints at a quarter, half and al
     "head_lr1e-4": ("head", 1e-4, 200),
     "head_lr3e-4": ("head", 3e-4, 200),
     "head_lr1e-3": ("head", 1e-3, 200),
+    "head_lr3e-5": ("head", 3e-5, 120),
+    "head_lr1e-5": ("head", 1e-5, 120),
     "all_lr3e-5": ("all", 3e-5, 40),
 }
 

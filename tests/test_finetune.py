@@ -101,22 +101,22 @@ def test_review_state_rules():
     assert review_state({"edited": False, "source": "model", "mask_sha256": sha}, sha) is None
     assert review_state({"edited": False, "source": "model", "mask_sha256": "cd" * 32},
                         sha) == CORRECTED  # PNG changed after saving
-    assert review_state({"review": "accepted", "edited": False}, sha) == ACCEPTED
-    assert review_state({"review": {"state": "corrected"}}, sha) == CORRECTED
-    assert review_state({"review": "rejected", "edited": True}, sha) is None
+    assert review_state({"review_state": "accepted", "edited": False}, sha) == ACCEPTED
+    assert review_state({"review_state": "corrected", "source": "model"}, sha) == CORRECTED
+    assert review_state({"review_state": None, "edited": True}, sha) == CORRECTED
+    assert review_state({"review_state": "rejected", "edited": True}, sha) is None
 
 
 def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
     folder = make_folder(tmp_path, 8)
     # one unreviewed batch result, one accepted label
     rng = np.random.default_rng(5)
-    for name, meta_extra in (("batch", {}), ("ok", {"review": "accepted"})):
+    for name, state in (("batch", None), ("ok", "accepted")):
         rgb, mask = _lesion(rng)
         img = folder / f"{name}.png"
         save_image(img, rgb)
-        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48)))
-        side = folder / "labels" / f"{name}_segmentation.json"
-        side.write_text(json.dumps({**json.loads(side.read_text()), **meta_extra}))
+        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
+                                        review_state=state))
     labels = collect_labels(folder)
     names = {it.image.name: it.review for it in labels.items}
     assert names["ok.png"] == ACCEPTED and "batch.png" not in names

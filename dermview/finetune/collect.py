@@ -4,14 +4,14 @@ A label is ``<labels_dir>/<stem>_segmentation.png`` with an optional
 ``<stem>_segmentation.json`` sidecar (:mod:`dermview.labels`). Its review state decides its
 use:
 
-- ``corrected``: the sidecar's ``review`` says so, or ``edited`` is true, or its ``source`` is
+- ``corrected``: the sidecar's ``review_state`` says so, or ``edited`` is true, or its ``source`` is
   ``manual`` / ``imported``, or the PNG no longer matches the sidecar's ``mask_sha256`` (edited
   by another tool), or there is no sidecar at all (a mask brought from another tool). Used for
   training *and* held out for scoring.
-- ``accepted``: the sidecar's ``review`` is ``accepted`` (the model's mask was right as it
+- ``accepted``: the sidecar's ``review_state`` is ``accepted`` (the model's mask was right as it
   was). Used for training only: scoring the base model on its own output would flatter it.
 - anything else (an unreviewed batch result: ``source`` ``model``, not edited, no review; or a
-  ``review`` of ``rejected``): not used.
+  ``review_state`` this module does not know): not used.
 
 A sidecar whose ``image_sha256`` differs from the image's bytes makes the whole run refuse
 (:class:`LabelMismatchError`): the label was drawn on another picture.
@@ -85,13 +85,11 @@ def review_state(meta: dict | None, label_sha256: str) -> str | None:
     dict (None = no sidecar) and the SHA-256 of its PNG bytes; see the module docstring."""
     if meta is None:
         return CORRECTED
-    review = meta.get("review", meta.get("review_state"))
-    if isinstance(review, dict):
-        review = review.get("state")
+    review = meta.get("review_state")
     if isinstance(review, str) and review.lower() in (CORRECTED, ACCEPTED):
         return review.lower()
     if isinstance(review, str) and review:
-        return None  # rejected, to do, ...
+        return None  # a state this module does not know
     recorded = meta.get("mask_sha256")
     if (meta.get("edited") is True or meta.get("source") in ("manual", "imported")
             or (isinstance(recorded, str) and recorded and recorded != label_sha256)):
