@@ -64,7 +64,7 @@ class FinetuneSettings:
         seed: seed of the folds, the batches and the augmentation.
     """
 
-    lr: float = 3e-4
+    lr: float = 3e-5
     layers: str = "head"
     max_steps: int = 300
     min_steps: int = 5
