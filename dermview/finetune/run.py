@@ -33,9 +33,10 @@ _PARENT_ONLY = ("format", "sha256", "metrics", "training", "name", "parent", "fi
 
 def _plan_steps(settings: FinetuneSettings, deadline: float, runs: int, step_s: float,
                 score_s: float) -> int:
-    """Steps per run that fit before ``deadline`` after ``score_s`` seconds of scoring and a
-    few seconds of writing; :class:`FinetuneError` when fewer than ``min_steps`` fit."""
-    left = deadline - time.monotonic() - 1.2 * score_s - 5.0
+    """Steps per run that fit before ``deadline`` after ``score_s`` seconds of scoring, a few
+    seconds of set-up per run and of writing; :class:`FinetuneError` when fewer than
+    ``min_steps`` fit."""
+    left = deadline - time.monotonic() - 1.3 * score_s - 10.0 - 3.0 * runs  # + set-up per run
     steps = min(settings.max_steps, int(left / max(runs * step_s, 1e-6)))
     if steps < settings.min_steps:
         raise FinetuneError(

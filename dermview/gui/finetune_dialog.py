@@ -135,6 +135,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.use_btn.setEnabled(bool(r["improved"]))
         self.use_btn.setToolTip("" if r["improved"] else
                                 "The held-out labels do not show the new model is better")
+        self.adjustSize()
 
     def show_failure(self, text: str) -> None:
         self.bar.setRange(0, 1)
