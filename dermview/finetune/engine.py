@@ -108,8 +108,8 @@ class FinetuneReport:
 # Data
 
 
-def network_arrays(items: Sequence[Path | tuple[Path, Path]], seg: Segmenter,
-                   labels: Sequence[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def network_arrays(images: Sequence[Path], seg: Segmenter,
+                   labels: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Training arrays: each image preprocessed as ``seg``'s model was trained, image and mask
     resized to the network input (stretch). Returns uint8 ``(N, S, S, 3)`` and ``(N, S, S)``
     in ``{0, 1}``."""
@@ -121,7 +121,7 @@ def network_arrays(items: Sequence[Path | tuple[Path, Path]], seg: Segmenter,
     size = seg.input_size[0]
     params = seg.preprocess_params()
     imgs, masks = [], []
-    for image, label in zip(items, labels or [None] * len(items), strict=True):
+    for image, label in zip(images, labels, strict=True):
         rgb = load_image(image)
         mask = load_mask(label, shape=rgb.shape[:2])
         if params is not None:
