@@ -91,7 +91,7 @@ def test_cancel_stops_the_process_and_writes_nothing(qtbot, make_window, tmp_pat
     ctl, dlg, events = _start(qtbot, win, folder, out, steps=100000)
     qtbot.waitUntil(lambda: any(e[2].startswith("training") for e in events), timeout=900_000)
     assert "min left" in dlg.phase_label.text()
-    with qtbot.waitSignal(ctl.process.failed, timeout=60_000) as failed:
+    with qtbot.waitSignal(ctl.process.failed, timeout=120_000) as failed:
         qtbot.mouseClick(dlg.cancel_btn, LeftButton)
     assert "Cancelled" in failed.args[0] and "Cancelled" in dlg.result_label.text()
     assert not ctl.process.running and dlg.start_btn.isEnabled()

@@ -132,14 +132,22 @@ class FinetuneProcess(QtCore.QObject):
         proc.start()
         self.running_changed.emit(True)
 
+    #: Seconds a cancelled child may take to stop before it is killed.
+    KILL_AFTER_S = 20.0
+
     def cancel(self) -> None:
-        """Interrupt the run as Ctrl+C would (the child writes nothing)."""
+        """Interrupt the run as Ctrl+C would (the child writes nothing); a child still running
+        :data:`KILL_AFTER_S` later (stuck in a long native call) is killed."""
         if not self.running or self.proc is None:
             return
         self._cancelled = True
         pid = int(self.proc.processId())
         if os.name == "posix" and pid > 0:
             os.kill(pid, signal.SIGINT)
+            proc = self.proc
+            QtCore.QTimer.singleShot(int(self.KILL_AFTER_S * 1000),
+                                     lambda: proc.kill() if proc is self.proc and self.running
+                                     else None)
         else:
             self.proc.kill()
 
