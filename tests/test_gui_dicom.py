@@ -21,6 +21,8 @@ from dermview.exchange.dicom_seg import read_dicom_seg  # noqa: E402
 from dermview.gui.commands import EditKind, push_mask  # noqa: E402
 from dermview.io import load_image  # noqa: E402
 
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
+
 SAMPLE = "IMD009.jpg"
 
 

@@ -6,5 +6,5 @@ go inside ``run``.
 """
 
 #: Module names (in this package) of the registered sub-commands, in help order.
-COMMAND_MODULES: list[str] = ["segment", "evaluate", "preprocess", "analyze", "self_test", "export",
-                             "import_"]
+COMMAND_MODULES: list[str] = ["segment", "evaluate", "preprocess", "analyze", "finetune", "self_test",
+                             "export", "import_"]

@@ -126,12 +126,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "heatmap", "Show the model's probability heat map", "View"),
     ActionSpec("diff", "Differences from the reference", lambda w: w.seg_panel.diff_check.toggle,
                "D", "compare", "Colour where the mask and the reference mask disagree", "View"),
+    ActionSpec("improve_model", "&Improve the model from my labels…", lambda w: w.models.improve,
+               None, None, "Fine-tune the segmentation model on the labels saved for a folder",
+               "Model"),
+    ActionSpec("models", "&Models…", lambda w: w.models.show_models, None, None,
+               "The models available and where each came from; switch or revert", "Model"),
     ActionSpec("shortcuts", "&Keyboard shortcuts", lambda w: w.show_shortcuts, "F1", menu="Help"),
     ActionSpec("about", "&About dermview", lambda w: w.show_about, menu="Help"),
 )
 
 #: Menu titles in order; the View menu also lists the docks.
-MENUS = ("File", "Edit", "Segmentation", "View", "Help")
+MENUS = ("File", "Edit", "Segmentation", "View", "Model", "Help")
 #: Separators go before these ids.
 SEPARATE_BEFORE = frozenset({"save", "prev", "quit", "tool_pan", "op_fill_holes"})
 #: Toolbar ids in order ("-" = separator; every ``tool_*`` action follows ``TOOLBAR_TOOLS``).

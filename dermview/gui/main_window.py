@@ -19,6 +19,7 @@ from dermview import __version__, paths
 from dermview.gui import dialogs
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
 from dermview.gui.controllers.exchange import ExchangeController
+from dermview.gui.controllers.finetune import ModelController
 from dermview.gui.controllers.lesion import LesionController
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
@@ -50,7 +51,9 @@ class MainWindow(QtWidgets.QMainWindow):
                  weights: str | None = None, recovery_folder: Path | None = None) -> None:
         super().__init__()
         self.settings = Settings(settings)
-        self.weights = weights
+        saved = str(self.settings.get("weights", "") or "")  # the model chosen in Model → Models
+        self.weights = weights or (saved if saved and Path(saved).is_file() else None)
+        weights = self.weights
         self.doc = Document(self)
         self.last_error = ""
         self._closing = False
@@ -81,6 +84,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
                                            weights, self.panel.for_model, self)
         self.panel.set_model_params(self.segmenter.model_params)
+        self.models = ModelController(self.doc, self.segmenter, s, self)
         self.saving = SaveController(self.doc, s, RecoveryStore(recovery_folder or recovery_dir()),
                                      self.panel.params, self)
         self.worklist.resolver = self.saving.labels_dir_for
@@ -178,6 +182,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.lesion):
             ctl.message.connect(self.statusBar().showMessage)
             ctl.error.connect(self.show_error)
+        self.models.message.connect(self.statusBar().showMessage)
         self.segmenter.progress.connect(self.status.set_progress)
         for sig in (self.segmenter.busy_changed, self.preview.busy_changed):
             sig.connect(lambda _b: self._update_busy())
@@ -347,6 +352,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.set("brush_radius", self.edit.radius)
         s.set("device", self.segmenter.device)
         self.saving.shutdown()
+        self.models.shutdown()
         self.segmenter.shutdown()
         self.preview.shutdown()
         self.lesion.shutdown()

@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from dermview.errors import WeightsError
+from dermview.errors import ModelError, WeightsError
 from dermview.model import weights as wmod
 from dermview.model.engines import (  # noqa: F401 - re-exported for callers of this module
     CHANNELS_LAST_ARCHS,
@@ -182,6 +182,19 @@ class Segmenter:
             return seg
 
     # --------------------------------------------------------------- properties
+    @property
+    def model(self) -> Any:
+        """The ``torch.nn.Module`` of a torch engine (fine-tuning); load with ``engine="torch"``.
+
+        Raises:
+            ModelError: the network runs on another engine (ONNX Runtime has no module).
+        """
+        module = getattr(self.engine, "model", None)
+        if module is None:
+            raise ModelError(f"{self.name} runs on {self.engine_name}: load it with "
+                             "engine='torch' to get its PyTorch module")
+        return module
+
     @property
     def name(self) -> str:
         """Human-readable model name (metadata ``name``, else the file stem)."""

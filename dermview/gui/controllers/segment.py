@@ -80,6 +80,10 @@ class SegmentController(QtCore.QObject):
     def busy(self) -> bool:
         return self.host.busy
 
+    def set_weights(self, weights: str | None) -> None:
+        """Segment with another weights file from the next run on (None = bundled default)."""
+        self.weights = weights
+
     @property
     def device(self) -> str:
         return self.panel.device

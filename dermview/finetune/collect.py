@@ -1,0 +1,191 @@
+"""Which saved labels a fine-tuning run may use, and how they are held out (no torch, no Qt).
+
+A label is ``<labels_dir>/<stem>_segmentation.png`` with an optional
+``<stem>_segmentation.json`` sidecar (:mod:`dermview.labels`). Its review state decides its
+use:
+
+- ``corrected``: the sidecar's ``review_state`` says so, or ``edited`` is true, or its ``source`` is
+  ``manual`` / ``imported``, or the PNG no longer matches the sidecar's ``mask_sha256`` (edited
+  by another tool), or there is no sidecar at all (a mask brought from another tool). Used for
+  training *and* held out for scoring.
+- ``accepted``: the sidecar's ``review_state`` is ``accepted`` (the model's mask was right as it
+  was). Used for training only: scoring the base model on its own output would flatter it.
+- anything else (an unreviewed batch result: ``source`` ``model``, not edited, no review; or a
+  ``review_state`` this module does not know): not used.
+
+A sidecar whose ``image_sha256`` differs from the image's bytes makes the whole run refuse
+(:class:`LabelMismatchError`): the label was drawn on another picture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dermview.errors import DermviewError
+from dermview.io import list_images
+from dermview.labels import image_sha256, label_paths, read_label_meta
+
+#: Review states a label can have for fine-tuning.
+CORRECTED, ACCEPTED = "corrected", "accepted"
+#: Fewer corrected labels than this: refused (k-fold needs at least two per fold).
+MIN_LABELS = 6
+#: With at least this many corrected labels one hold-out split is used, else k-fold.
+HOLDOUT_MIN = 20
+#: Share of the corrected labels held out when there are enough of them.
+HOLDOUT_FRACTION = 0.2
+#: Number of folds when there are few labels.
+KFOLD = 3
+
+
+class FinetuneError(DermviewError):
+    """A fine-tuning run cannot start: too few labels, wrong folder, bad output path."""
+
+
+class LabelMismatchError(FinetuneError):
+    """A label's sidecar names another image (its image SHA-256 differs)."""
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One image with its label.
+
+    Attributes:
+        image: the image file.
+        label: the label PNG (0/255, image size).
+        image_sha256: SHA-256 of the image bytes (checked against the sidecar, if any).
+        label_sha256: SHA-256 of the label PNG bytes.
+        review: :data:`CORRECTED` or :data:`ACCEPTED`.
+        has_sidecar: whether a readable sidecar was found.
+    """
+
+    image: Path
+    label: Path
+    image_sha256: str
+    label_sha256: str
+    review: str
+    has_sidecar: bool
+
+    def record(self) -> dict[str, object]:
+        """JSON-ready provenance of this label (for the new model's metadata)."""
+        return {"image": self.image.name, "image_sha256": self.image_sha256,
+                "label": self.label.name, "label_sha256": self.label_sha256,
+                "review": self.review, "sidecar": self.has_sidecar}
+
+
+def _sha256_bytes(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def review_state(meta: dict | None, label_sha256: str) -> str | None:
+    """:data:`CORRECTED`, :data:`ACCEPTED` or None (not to be used) for a label's sidecar
+    dict (None = no sidecar) and the SHA-256 of its PNG bytes; see the module docstring."""
+    if meta is None:
+        return CORRECTED
+    review = meta.get("review_state")
+    if isinstance(review, str) and review.lower() in (CORRECTED, ACCEPTED):
+        return review.lower()
+    if isinstance(review, str) and review:
+        return None  # a state this module does not know
+    recorded = meta.get("mask_sha256")
+    if (meta.get("edited") is True or meta.get("source") in ("manual", "imported")
+            or (isinstance(recorded, str) and recorded and recorded != label_sha256)):
+        return CORRECTED
+    return None
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The labels found for a folder of images.
+
+    Attributes:
+        items: usable labels, sorted by image name.
+        unused: ``(label name, reason)`` of labels found but not used.
+    """
+
+    items: tuple[LabelledImage, ...]
+    unused: tuple[tuple[str, str], ...]
+
+    @property
+    def corrected(self) -> list[int]:
+        """Indices (into :attr:`items`) of the corrected labels."""
+        return [i for i, it in enumerate(self.items) if it.review == CORRECTED]
+
+    @property
+    def accepted(self) -> list[int]:
+        """Indices of the accepted labels (training only)."""
+        return [i for i, it in enumerate(self.items) if it.review == ACCEPTED]
+
+
+def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) -> LabelSet:
+    """Find the labels of the images directly in ``image_dir``.
+
+    Args:
+        image_dir: folder of images (``.jpg``, ``.png``, ...).
+        labels_dir: folder of the labels; default ``<image_dir>/labels`` (where the app saves).
+
+    Raises:
+        FinetuneError: no such folder, or fewer than :data:`MIN_LABELS` corrected labels.
+        LabelMismatchError: a sidecar's image SHA-256 differs from its image's bytes.
+    """
+    image_dir = Path(image_dir)
+    if not image_dir.is_dir():
+        raise FinetuneError(f"{image_dir} is not a folder of images")
+    images = list_images(image_dir)
+    folder = Path(labels_dir) if labels_dir is not None else image_dir / "labels"
+    items: list[LabelledImage] = []
+    unused: list[tuple[str, str]] = []
+    mismatched: list[str] = []
+    for img in images:
+        png, _ = label_paths(img, folder)
+        if not png.is_file():
+            continue
+        meta = read_label_meta(img, folder)
+        label_sha = _sha256_bytes(png)
+        state = review_state(meta, label_sha)
+        if state is None:
+            unused.append((png.name, "not reviewed (a model mask nobody corrected or accepted)"))
+            continue
+        sha = image_sha256(img)
+        recorded = (meta or {}).get("image_sha256")
+        if isinstance(recorded, str) and recorded and recorded != sha:
+            mismatched.append(img.name)
+            continue
+        items.append(LabelledImage(img, png, sha, label_sha, state, meta is not None))
+    if mismatched:
+        names = ", ".join(mismatched[:3]) + (f" and {len(mismatched) - 3} more"
+                                             if len(mismatched) > 3 else "")
+        raise LabelMismatchError(
+            f"The labels of {names} were made for different image files (the SHA-256 in their "
+            f"sidecars does not match the images in {image_dir}): the images were changed after "
+            "labelling, or other images share their names. Nothing was trained; fix or remove "
+            "those labels first."
+        )
+    result = LabelSet(tuple(items), tuple(unused))
+    n = len(result.corrected)
+    if n < MIN_LABELS:
+        where = folder if folder.is_dir() else f"{folder} (missing)"
+        raise FinetuneError(
+            f"Fine-tuning needs at least {MIN_LABELS} corrected labels of images in "
+            f"{image_dir}; found {n} in {where}"
+            + (f" ({len(result.accepted)} accepted ones are used for training only)"
+               if result.accepted else "") + ". Correct and save more labels first."
+        )
+    return result
+
+
+def holdout_plan(n: int, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """Hold-out folds over ``n`` corrected labels: ``[(train, held_out), ...]`` of index lists.
+
+    ``n >= HOLDOUT_MIN``: one split holding out ``max(5, round(0.2 n))`` labels.
+    Fewer: :data:`KFOLD` folds, every label held out exactly once.
+    """
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    if n >= HOLDOUT_MIN:
+        k = max(5, round(HOLDOUT_FRACTION * n))
+        return [(sorted(order[k:]), sorted(order[:k]))]
+    folds = [sorted(order[i::KFOLD]) for i in range(KFOLD)]
+    return [(sorted(set(order) - set(f)), f) for f in folds]

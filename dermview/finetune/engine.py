@@ -1,0 +1,246 @@
+"""Fine-tuning a segmentation model on a user's saved labels (torch; no Qt).
+
+```python
+from dermview.finetune import FinetuneSettings, finetune
+report = finetune("clinic/images", "models/clinic.pt", settings=FinetuneSettings())
+report.improved, report.base_scores, report.new_scores, report.meta
+```
+
+Steps: collect the labels (:mod:`dermview.finetune.collect`), preprocess each image as the
+base model was trained and resize it to the network input, score the base model on the
+held-out labels with the app's own pipeline (:func:`dermview.segmentation.segment_image`:
+preprocessing, threshold, clean-up, at the image's resolution), fine-tune one model per fold
+(and, with k-fold, a last one on every label), score the fold models on their held-out
+labels, and write the new weights + metadata atomically (nothing is written before the end,
+so an interrupted run leaves nothing behind). The number of optimisation steps is fitted to
+the time limit after timing one step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dermview.errors import DermviewError
+from dermview.finetune.collect import (
+    FinetuneError,
+)
+from dermview.io import load_image, load_mask
+from dermview.metrics import ISIC_JACCARD_FLOOR, jaccard
+from dermview.model import weights as wmod
+from dermview.model.inference import Segmenter
+from dermview.segmentation import segment_image
+
+#: ``progress(done, total, phase)``: units done of the planned total (steps + images scored).
+Progress = Callable[[int, int, str], None]
+
+
+class FinetuneCancelled(DermviewError):
+    """The run was cancelled; nothing was written."""
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """The fine-tuning recipe (defaults measured by ``benchmarks/bench_finetune.py``).
+
+    Attributes:
+        lr: peak Adam learning rate (cosine decay to 2 % of it, 5 % warm-up).
+        layers: ``"head"`` (pyramid + decoder; encoder frozen) or ``"all"`` (every weight).
+        max_steps: optimisation steps per run at most (fewer when the time limit says so).
+        min_steps: fewer affordable steps than this is refused (time limit too short).
+        batch_size: images per step (the label count, when smaller).
+        time_limit_min: wall-clock limit of the whole run in minutes.
+        seed: seed of the folds, the batches and the augmentation.
+    """
+
+    lr: float = 3e-5
+    layers: str = "head"
+    max_steps: int = 300
+    min_steps: int = 5
+    batch_size: int = 8
+    time_limit_min: float = 10.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.layers not in ("all", "head"):
+            raise FinetuneError(f"layers must be 'all' or 'head', got {self.layers!r}")
+        if not (self.lr > 0 and self.max_steps >= self.min_steps >= 1 and self.batch_size >= 1
+                and self.time_limit_min > 0):
+            raise FinetuneError(f"Invalid fine-tuning settings: {self}")
+
+
+@dataclass
+class FinetuneReport:
+    """Outcome of :func:`finetune`.
+
+    Attributes:
+        out: the weights file written.
+        meta: its metadata (as written beside it).
+        base_scores, new_scores: means over the held-out labels (``dice``, ``jaccard``,
+            ``thresholded_jaccard``, ``failures`` = images with Jaccard < 0.65, ``n``).
+        improved: whether the held-out scores say the new model is better.
+        verdict: one sentence saying so, with the numbers.
+        seconds: wall time of the run.
+    """
+
+    out: Path
+    meta: dict[str, Any]
+    base_scores: dict[str, float]
+    new_scores: dict[str, float]
+    improved: bool
+    verdict: str
+    seconds: float
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+
+
+def network_arrays(images: Sequence[Path], seg: Segmenter,
+                   labels: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Training arrays: each image preprocessed as ``seg``'s model was trained, image and mask
+    resized to the network input (stretch). Returns uint8 ``(N, S, S, 3)`` and ``(N, S, S)``
+    in ``{0, 1}``."""
+    from dermview.preprocess import preprocess
+    from training.data import resize_pair
+
+    if seg.meta.get("resize", "stretch") not in ("stretch", "square"):
+        raise FinetuneError(f"{seg.name}: only models with a stretched input can be fine-tuned")
+    size = seg.input_size[0]
+    params = seg.preprocess_params()
+    imgs, masks = [], []
+    for image, label in zip(images, labels, strict=True):
+        rgb = load_image(image)
+        mask = load_mask(label, shape=rgb.shape[:2])
+        if params is not None:
+            rgb = preprocess(rgb, params).image
+        a, m = resize_pair(rgb, mask, size)
+        imgs.append(a)
+        masks.append(m)
+    return np.stack(imgs), np.stack(masks)
+
+
+def score_images(seg: Segmenter, images: Sequence[Path], labels: Sequence[Path],
+                 cache: dict[Path, Any] | None = None,
+                 tick: Callable[[], None] | None = None) -> list[dict[str, float]]:
+    """Per-image ``dice``, ``jaccard``, ``thresholded_jaccard`` of the app's pipeline
+    (preprocessing as trained, threshold, clean-up) against each label.
+
+    ``cache`` (optional) keeps each image's RGB, preprocessing and mask between calls."""
+    from dermview.metrics import dice
+
+    rows = []
+    for image, label in zip(images, labels, strict=True):
+        if cache is not None and image in cache:
+            rgb, pre, gt = cache[image]
+        else:
+            rgb = load_image(image)
+            gt = load_mask(label, shape=rgb.shape[:2])
+            pre = None
+        res = segment_image(rgb, seg, preprocessed=pre)
+        if cache is not None:
+            cache[image] = (rgb, res.preprocessed, gt)
+        j = jaccard(res.mask, gt)
+        rows.append({"dice": dice(res.mask, gt), "jaccard": j,
+                     "thresholded_jaccard": j if j >= ISIC_JACCARD_FLOOR else 0.0})
+        if tick is not None:
+            tick()
+    return rows
+
+
+def summarise(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Means of the per-image scores, plus ``failures`` (Jaccard < 0.65) and ``n``."""
+    out = {k: float(np.mean([r[k] for r in rows])) for k in ("dice", "jaccard",
+                                                             "thresholded_jaccard")}
+    out["failures"] = int(sum(r["jaccard"] < ISIC_JACCARD_FLOOR for r in rows))
+    out["n"] = len(rows)
+    return out
+
+
+def judge(base: dict[str, float], new: dict[str, float]) -> tuple[bool, str]:
+    """Whether ``new`` is better than ``base`` on the same held-out labels: a higher mean Dice,
+    no more failures and no lower thresholded Jaccard. Returns ``(better, sentence)``."""
+    nums = (f"held-out Dice {base['dice']:.4f} → {new['dice']:.4f}, thresholded Jaccard "
+            f"{base['thresholded_jaccard']:.4f} → {new['thresholded_jaccard']:.4f}, failures "
+            f"{base['failures']} → {new['failures']} of {new['n']}")
+    if new["dice"] <= base["dice"]:
+        return False, f"The new model is NOT better ({nums}); keep the base model."
+    if new["failures"] > base["failures"] or new["thresholded_jaccard"] < base["thresholded_jaccard"]:
+        return False, f"The new model is NOT better: it fails more often ({nums}); keep the base model."
+    return True, f"The new model is better ({nums})."
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+
+
+def in_memory_segmenter(model: torch.nn.Module, meta: dict[str, Any], device: str,
+                        name: str = "fine-tuned") -> Segmenter:
+    """A :class:`Segmenter` around a model in memory (eval mode), for scoring."""
+    from dermview.model.engines import TorchEngine
+
+    path = Path(f"{name}.pt")
+    eng = TorchEngine(model.eval(), meta, device, path, "", threads=1)
+    return Segmenter(engine=eng, meta=meta, device=device, weights_path=path, weights_sha256="")
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl+C back while the finished files are moved into place (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
+def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write ``out`` and its ``.json`` metadata: both are written in a temporary folder beside
+    ``out`` and then renamed into place, so an interruption leaves no partial file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        full = wmod.save_weights(model, tmp / out.name, meta)
+        with _sigint_deferred():
+            os.replace(tmp / out.name, out)
+            os.replace(wmod.metadata_path(tmp / out.name), wmod.metadata_path(out))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return full
+
+
+def check_output(out: Path, base_path: Path, overwrite: bool) -> None:
+    """Refuse an output that is the base model, the bundled model, or exists already."""
+    targets = [out, wmod.metadata_path(out)]
+    protected = {base_path.resolve(), wmod.DEFAULT_WEIGHTS.resolve()}
+    if out.suffix != ".pt":
+        raise FinetuneError(f"The new weights file must end in .pt, got {out.name}")
+    if out.resolve() in protected:
+        raise FinetuneError(f"{out} is the base or bundled model; write the new model elsewhere")
+    existing = [p.name for p in targets if p.exists()]
+    if existing and not overwrite:
+        raise FinetuneError(f"{', '.join(existing)} already exists (use --overwrite)")
+    if not os.access(out.parent if out.parent.exists() else out.parent.parent, os.W_OK):
+        raise FinetuneError(f"Cannot write to {out.parent}")

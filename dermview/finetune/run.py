@@ -1,0 +1,168 @@
+"""One fine-tuning run from a folder of labelled images to a new weights file (see
+:func:`finetune`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dermview.finetune.collect import FinetuneError, LabelSet, collect_labels, holdout_plan
+from dermview.finetune.engine import (
+    FinetuneReport,
+    FinetuneSettings,
+    Progress,
+    check_output,
+    in_memory_segmenter,
+    judge,
+    network_arrays,
+    score_images,
+    summarise,
+    write_model,
+)
+from dermview.finetune.train import make_views, time_one_step, train_run
+from dermview.labels import utc_now
+from dermview.model import weights as wmod
+from dermview.model.inference import Segmenter
+
+#: Keys of the base model's metadata that describe the base run, not the new model.
+_PARENT_ONLY = ("format", "sha256", "metrics", "training", "name", "parent", "finetune")
+
+
+def _plan_steps(settings: FinetuneSettings, deadline: float, runs: int, step_s: float,
+                score_s: float) -> int:
+    """Steps per run that fit before ``deadline`` after ``score_s`` seconds of scoring, a few
+    seconds of set-up per run and of writing; :class:`FinetuneError` when fewer than
+    ``min_steps`` fit."""
+    left = deadline - time.monotonic() - 1.3 * score_s - 10.0 - 3.0 * runs  # + set-up per run
+    steps = min(settings.max_steps, int(left / max(runs * step_s, 1e-6)))
+    if steps < settings.min_steps:
+        raise FinetuneError(
+            f"The time limit of {settings.time_limit_min:g} min leaves room for {max(steps, 0)} "
+            f"training steps per run ({runs} runs, {step_s:.1f} s per step); at least "
+            f"{settings.min_steps} are needed. Allow more time (--time-limit)."
+        )
+    return steps
+
+
+def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
+              folds: list[list[str]], scores: dict[str, Any], improved: bool, verdict: str,
+              settings: FinetuneSettings, steps: int, seconds: float, command: str,
+              image_dir: Path, labels_dir: Path | None) -> dict[str, Any]:
+    meta = {k: v for k, v in seg.meta.items() if k not in _PARENT_ONLY}
+    new = scores["new"]
+    meta.update({
+        "name": out.stem,
+        "user_trained": True,
+        "parent": {"name": seg.name, "file": base_path.name, "sha256": seg.weights_sha256},
+        "training": {"kind": "finetune", "command": command, "settings": asdict(settings),
+                     "steps_per_run": steps, "device": seg.device, "seconds": round(seconds, 1),
+                     "finished": utc_now()},
+        "finetune": {
+            "image_dir": str(image_dir), "labels_dir": str(labels_dir or image_dir / "labels"),
+            "labels": [it.record() for it in labels.items],
+            "unused": [{"label": n, "reason": r} for n, r in labels.unused],
+            "holdout": {"scheme": "k-fold" if len(folds) > 1 else "hold-out",
+                        "folds": folds, "final_model": "all labels" if len(folds) > 1
+                        else "trained without the held-out labels"},
+            "scores": scores, "improved": improved, "verdict": verdict,
+        },
+        "metrics": {"split": "held-out labels", "dice": new["dice"], "jaccard": new["jaccard"],
+                    "thresholded_jaccard": new["thresholded_jaccard"],
+                    "failures": new["failures"], "n": new["n"]},
+    })
+    return meta
+
+
+def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | None = None,
+             base: str | Path | None = None, settings: FinetuneSettings | None = None,
+             device: str = "auto", overwrite: bool = False, progress: Progress | None = None,
+             cancel: Callable[[], bool] | None = None, command: str = "") -> FinetuneReport:
+    """Fine-tune ``base`` (default: the bundled model) on the labels of ``image_dir`` and write
+    ``out`` (``.pt``) with its ``.json`` metadata.
+
+    The corrected labels are held out in folds (:func:`holdout_plan`); base and new model are
+    scored on the same held-out labels; the report says whether the new model is better
+    (:func:`judge`). The weights are written either way, with that verdict in the metadata.
+
+    Args:
+        progress: called with ``(done, total, phase)`` after every step and scored image.
+        cancel: polled before every step; True cancels (:class:`FinetuneCancelled`).
+        command: the command line, recorded in the metadata.
+
+    Raises:
+        FinetuneError: too few labels, bad output path, time limit too short.
+        LabelMismatchError: labels made for other image files.
+        WeightsError, DeviceError: as :meth:`Segmenter.load`.
+        FinetuneCancelled: ``cancel()`` said so. KeyboardInterrupt passes through. In every
+        failure nothing is written.
+    """
+    settings = settings or FinetuneSettings()
+    t0 = time.monotonic()
+    deadline = t0 + 60.0 * settings.time_limit_min
+    image_dir, out = Path(image_dir), Path(out)
+    base_path = Path(base) if base is not None else wmod.DEFAULT_WEIGHTS
+    check_output(out, base_path, overwrite)
+    labels = collect_labels(image_dir, labels_dir)
+    seg = Segmenter.load(base_path, device, engine="torch")  # training needs the module
+    items = labels.items
+    corr, acc = labels.corrected, labels.accepted
+    plan = holdout_plan(len(corr), settings.seed)
+    kfold = len(plan) > 1
+    held = [corr[i] for _, h in plan for i in h]
+    runs = len(plan) + kfold
+    # a first estimate of the work (refined once a step has been timed)
+    state = {"done": 0, "total": 2 * len(held) + len(items) + runs * settings.max_steps,
+             "phase": "preparing"}
+
+    def tick(*_: Any) -> None:
+        state["done"] += 1
+        if progress is not None:
+            progress(state["done"], max(state["total"], state["done"]), str(state["phase"]))
+
+    if progress is not None:
+        progress(0, 0, "preparing the labelled images")
+    images, masks = network_arrays([it.image for it in items], seg, [it.label for it in items])
+    cache: dict[Path, Any] = {}
+    t_score = time.monotonic()
+    state["phase"] = "scoring the base model"
+    base_rows = score_images(seg, [items[i].image for i in held], [items[i].label for i in held],
+                             cache, tick)
+    score_s = time.monotonic() - t_score
+    state["phase"] = "augmenting the labelled images"
+    views = make_views(seg, images, masks, settings.layers, settings.seed, tick)
+    del images, masks
+    step_s = time_one_step(seg, views, settings)
+    steps = _plan_steps(settings, deadline, runs, step_s, score_s)
+    state["total"] = state["done"] + runs * steps + len(held)
+
+    new_rows: list[dict[str, float]] = []
+    model = None
+    for k, (train_idx, held_idx) in enumerate(plan):
+        state["phase"] = f"training {k + 1}/{runs}"
+        train = [corr[i] for i in train_idx] + acc
+        model = train_run(seg, views, views.rows(train), settings, steps, deadline, tick, cancel)
+        state["phase"] = f"scoring {k + 1}/{len(plan)}"
+        fold_seg = in_memory_segmenter(model, seg.meta, seg.device)
+        new_rows += score_images(fold_seg, [items[corr[i]].image for i in held_idx],
+                                 [items[corr[i]].label for i in held_idx], cache, tick)
+    if kfold:
+        state["phase"] = f"training {len(plan) + 1}/{len(plan) + 1} (all labels)"
+        model = train_run(seg, views, views.rows(list(range(len(items)))), settings, steps,
+                          deadline, tick, cancel)
+    assert model is not None
+    base_s, new_s = summarise(base_rows), summarise(new_rows)
+    improved, verdict = judge(base_s, new_s)
+    per_image = [{"image": items[i].image.name, "base": b, "new": n}
+                 for i, b, n in zip(held, base_rows, new_rows, strict=True)]
+    scores = {"base": base_s, "new": new_s, "per_image": per_image}
+    folds = [[items[corr[i]].image.name for i in h] for _, h in plan]
+    meta = _metadata(seg, base_path, out, labels, folds, scores, improved, verdict, settings,
+                     steps, time.monotonic() - t0, command, image_dir,
+                     Path(labels_dir) if labels_dir is not None else None)
+    full = write_model(model, out, meta)
+    return FinetuneReport(out=out, meta=full, base_scores=base_s, new_scores=new_s,
+                          improved=improved, verdict=verdict, seconds=time.monotonic() - t0,
+                          per_image=per_image)

@@ -1,0 +1,200 @@
+"""The optimisation part of fine-tuning (torch).
+
+Each labelled image is augmented into a fixed set of views (``training.augment``: rotation,
+scale, flips, elastic, colour and illumination) once per run. With ``layers="head"`` (the
+default) the frozen encoder runs once per view and only its two outputs are kept (the
+low-level features the decoder takes and the high-level features the pyramid takes), so a
+step costs the pyramid + decoder alone: about 5x cheaper on a CPU than a step through the
+encoder. With ``layers="all"`` each step runs the whole network on the views.
+Batch-norm layers keep their running statistics either way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dermview.finetune.engine import FinetuneCancelled, FinetuneSettings
+from dermview.model.inference import Segmenter
+from dermview.model.losses import get_loss
+from dermview.model.nets import build_model
+
+#: Augmented views made of each labelled image: about 200 in all, 4-16 per image (a view
+#: costs about one forward pass: ~0.5 s on a busy CPU thread).
+VIEWS_TOTAL, VIEWS_MIN, VIEWS_MAX = 200, 4, 16
+
+
+def views_per_image(n: int) -> int:
+    """Augmented views per labelled image for ``n`` images."""
+    return int(min(VIEWS_MAX, max(VIEWS_MIN, math.ceil(VIEWS_TOTAL / max(n, 1)))))
+
+
+@dataclass
+class Views:
+    """Augmented training views of ``n`` images, ``v`` views each, image-major.
+
+    Attributes:
+        target: float32 ``(n·v, 1, S, S)`` masks in ``{0, 1}``.
+        x: float32 ``(n·v, 3, S, S)`` normalised inputs (``layers="all"``), else None.
+        low, high: the encoder's outputs per view (``layers="head"``), else None.
+        per_image: ``v``.
+    """
+
+    target: torch.Tensor
+    x: torch.Tensor | None
+    low: torch.Tensor | None
+    high: torch.Tensor | None
+    per_image: int
+
+    def rows(self, images: list[int]) -> list[int]:
+        """View indices of the given image indices."""
+        v = self.per_image
+        return [i * v + k for i in images for k in range(v)]
+
+
+def _encoder_outputs(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)``: what the decoder and the pyramid receive for input ``x`` (both
+    networks compute ``decoder(low, aspp(high))``), caught by forward pre-hooks."""
+    got: dict[str, torch.Tensor] = {}
+
+    def keep(key: str) -> Callable[[torch.nn.Module, tuple], None]:
+        def hook(module: torch.nn.Module, args: tuple) -> None:  # None: inputs unchanged
+            got[key] = args[0]
+        return hook
+
+    hooks = [model.aspp.register_forward_pre_hook(keep("high")),
+             model.decoder.register_forward_pre_hook(keep("low"))]
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return got["low"], got["high"]
+
+
+def make_views(base: Segmenter, images: np.ndarray, masks: np.ndarray, layers: str,
+               seed: int = 0, tick: Callable[[], None] | None = None,
+               per_image: int | None = None) -> Views:
+    """Augmented views of uint8 arrays ``(N, S, S, 3)`` / ``(N, S, S)`` (see :class:`Views`);
+    ``tick()`` after each image."""
+    from training.data import SegDataset
+
+    v = per_image or views_per_image(len(images))
+    ds = SegDataset(images, masks, base.meta["mean"], base.meta["std"], augment=True, seed=seed)
+    xs, ys, lows, highs = [], [], [], []
+    model = base.model.eval()
+    for i in range(len(ds)):
+        batch = []
+        for k in range(v):
+            ds.set_epoch(k)
+            batch.append(ds[i])
+        x = torch.stack([b[0] for b in batch])
+        ys.append(torch.stack([b[1] for b in batch]))
+        if layers == "all":
+            xs.append(x)
+        else:
+            with torch.inference_mode():
+                low, high = _encoder_outputs(model, x.to(base.device))
+            lows.append(low.clone())
+            highs.append(high.clone())
+        if tick is not None:
+            tick()
+    def cat(parts: list[torch.Tensor]) -> torch.Tensor | None:
+        return torch.cat(parts).to(base.device) if parts else None
+
+    target = cat(ys)
+    assert target is not None
+    return Views(target=target, x=cat(xs), low=cat(lows), high=cat(highs), per_image=v)
+
+
+def _trainable(model: torch.nn.Module, layers: str) -> list[torch.nn.Parameter]:
+    params = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(layers == "all" or name.startswith(("aspp.", "decoder.")))
+        if p.requires_grad:
+            params.append(p)
+    return params
+
+
+def freeze_bn(model: torch.nn.Module) -> None:
+    """Batch-norm layers keep their running statistics (a few labels are no population)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def _batches(n: int, batch: int, rng: np.random.Generator) -> Iterator[list[int]]:
+    while True:
+        order = rng.permutation(n).tolist()
+        for i in range(0, n - batch + 1, batch):
+            yield order[i:i + batch]
+
+
+def _cosine(steps: int) -> Callable[[int], float]:
+    warm = max(1, steps // 20)
+
+    def f(s: int) -> float:
+        if s < warm:
+            return (s + 1) / warm
+        t = min(1.0, (s - warm) / max(1, steps - warm))
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
+    return f
+
+
+def train_run(base: Segmenter, views: Views, rows: list[int], settings: FinetuneSettings,
+              steps: int, deadline: float, step_done: Callable[[int, torch.nn.Module], None],
+              cancel: Callable[[], bool] | None = None) -> torch.nn.Module:
+    """Fine-tune a copy of ``base.model`` on the views ``rows`` for ``steps`` steps (fewer if
+    ``time.monotonic()`` passes ``deadline``), calling ``step_done(step, model)`` after each
+    (1-based; the model in training mode). Returns the model in eval mode; ``base`` is not
+    changed.
+
+    Raises:
+        FinetuneCancelled: ``cancel()`` returned True.
+    """
+    model = build_model(base.meta["arch"], **base.meta["config"])
+    model.load_state_dict(base.model.state_dict())
+    model.to(base.device)
+    params = _trainable(model, settings.layers)
+    opt = torch.optim.Adam(params, lr=settings.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(steps))
+    loss_fn = get_loss(str(base.meta.get("training", {}).get("loss", "dice_bce")))
+    batches = _batches(len(rows), min(settings.batch_size, len(rows)),
+                       np.random.default_rng(settings.seed))
+    size = views.target.shape[2:]
+    model.train()
+    freeze_bn(model)
+    for step in range(steps):
+        if cancel is not None and cancel():
+            raise FinetuneCancelled("Fine-tuning was cancelled; nothing was written.")
+        if step and time.monotonic() > deadline:
+            break
+        idx = [rows[i] for i in next(batches)]
+        if views.x is not None:
+            logits = model(views.x[idx])
+        else:
+            assert views.low is not None and views.high is not None
+            logits = F.interpolate(model.decoder(views.low[idx], model.aspp(views.high[idx])),
+                                   size=size, mode="bilinear", align_corners=False)
+        loss = loss_fn(logits.float(), views.target[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step_done(step + 1, model)
+    return model.eval()
+
+
+def time_one_step(base: Segmenter, views: Views, settings: FinetuneSettings) -> float:
+    """Seconds of one optimisation step (the median of steps 2-4 of a throwaway run)."""
+    rows = list(range(min(settings.batch_size, len(views.target))))
+    stamps: list[float] = []
+    train_run(base, views, rows, settings, 4, math.inf,
+              lambda s, m: stamps.append(time.perf_counter()))
+    return float(np.median(np.diff(stamps)))

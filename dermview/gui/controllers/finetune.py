@@ -1,0 +1,302 @@
+"""Model → "Improve the model from my labels…" and Model → "Models…".
+
+:class:`FinetuneProcess` runs ``dermview finetune … --progress-json`` in a separate process
+(QProcess), so training never stalls the window and can be cancelled at any moment (Ctrl+C
+semantics: nothing is written). :class:`ModelController` opens the dialogs, lists the models
+(bundled ones and those fine-tuned into the per-user models folder, each with where it came
+from), switches the segmenter to the model the user picks, remembers it, and marks labels
+segmented by a user-trained model in their sidecar (``model_provenance``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from dermview import paths
+
+
+def user_models_dir() -> Path:
+    """Where fine-tuned models are written by default (per user, never the install folder)."""
+    return paths.user_data_dir() / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model file and where it came from (read from its metadata)."""
+
+    path: Path
+    name: str
+    sha256: str
+    user_trained: bool
+    origin: str  # one line for the list
+    heldout: str  # "0.901 → 0.915 (better)" or ""
+
+    @classmethod
+    def read(cls, path: Path) -> ModelEntry | None:
+        from dermview.model.weights import read_metadata
+
+        try:
+            meta = read_metadata(path)
+        except Exception:  # noqa: BLE001 - an unreadable file is just not listed
+            return None
+        ft = meta.get("finetune") or {}
+        parent = meta.get("parent") or {}
+        if meta.get("user_trained"):
+            when = str(meta.get("training", {}).get("finished", ""))[:16].replace("T", " ")
+            origin = (f"fine-tuned from {parent.get('name', '?')} on {len(ft.get('labels', []))} "
+                      f"labels of {Path(str(ft.get('image_dir', '?'))).name} ({when})")
+            sc = ft.get("scores", {})
+            heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f} "
+                       f"({'better' if ft.get('improved') else 'not better'})"
+                       if "base" in sc and "new" in sc else "")
+        else:
+            origin, heldout = "bundled with dermview", ""
+        return cls(path, str(meta.get("name") or path.stem), str(meta["sha256"]),
+                   bool(meta.get("user_trained")), origin, heldout)
+
+
+def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
+    """The bundled models, the per-user fine-tuned ones and ``extra`` files (each once)."""
+    files = sorted(paths.models_dir().glob("*.pt"))
+    folder = user_models_dir()
+    files += sorted(folder.glob("*.pt")) if folder.is_dir() else []
+    files += [Path(p) for p in extra or []]
+    seen: set[Path] = set()
+    out = []
+    for f in files:
+        key = f.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        info = ModelEntry.read(f)
+        if info is not None:
+            out.append(info)
+    return out
+
+
+class FinetuneProcess(QtCore.QObject):
+    """``dermview finetune`` in a child process, reporting through JSON lines on stdout."""
+
+    progress = QtCore.Signal(int, int, str, float)  # done, total, phase, ETA s (-1: unknown)
+    finished = QtCore.Signal(dict)  # the "done" event: out, improved, verdict, base, new, ...
+    failed = QtCore.Signal(str)  # one line: the error, or that it was cancelled
+    running_changed = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.proc: QtCore.QProcess | None = None
+        self._out = b""
+        self._err = b""
+        self._result: dict[str, Any] | None = None
+        self._cancelled = False
+        self._t0 = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.state() != QtCore.QProcess.ProcessState.NotRunning
+
+    @staticmethod
+    def command(image_dir: Path, out: Path, base: str | None, minutes: float,
+                extra: list[str] | None = None) -> tuple[str, list[str]]:
+        """Program and arguments (the frozen app is the ``dermview`` executable itself)."""
+        args = ["finetune", str(image_dir), "--out", str(out), "--time-limit", f"{minutes:g}",
+                "--device", "auto", "--progress-json", "--overwrite", *(extra or [])]
+        if base:
+            args += ["--base", str(base)]
+        return sys.executable, (args if paths.is_frozen() else ["-m", "dermview", *args])
+
+    def start(self, image_dir: Path, out: Path, base: str | None, minutes: float,
+              extra: list[str] | None = None) -> None:
+        if self.running:
+            return
+        program, args = self.command(image_dir, out, base, minutes, extra)
+        self._out, self._err, self._result, self._cancelled = b"", b"", None, False
+        self._t0 = time.monotonic()
+        proc = QtCore.QProcess(self)
+        proc.setProgram(program)
+        proc.setArguments(args)
+        proc.readyReadStandardOutput.connect(self._read)
+        proc.readyReadStandardError.connect(self._read_err)
+        proc.finished.connect(self._on_finished)
+        proc.errorOccurred.connect(self._on_error)
+        self.proc = proc
+        proc.start()
+        self.running_changed.emit(True)
+
+    #: Seconds a cancelled child may take to stop before it is killed.
+    KILL_AFTER_S = 20.0
+
+    def cancel(self) -> None:
+        """Interrupt the run as Ctrl+C would (the child writes nothing); a child still running
+        :data:`KILL_AFTER_S` later (stuck in a long native call) is killed."""
+        if not self.running or self.proc is None:
+            return
+        self._cancelled = True
+        pid = int(self.proc.processId())
+        if os.name == "posix" and pid > 0:
+            os.kill(pid, signal.SIGINT)
+            proc = self.proc
+            QtCore.QTimer.singleShot(int(self.KILL_AFTER_S * 1000),
+                                     lambda: proc.kill() if proc is self.proc and self.running
+                                     else None)
+        else:
+            self.proc.kill()
+
+    def wait(self, ms: int = 10000) -> bool:
+        return self.proc is None or self.proc.waitForFinished(ms)
+
+    def _read_err(self) -> None:
+        assert self.proc is not None
+        self._err += bytes(self.proc.readAllStandardError().data())
+
+    def _read(self) -> None:
+        assert self.proc is not None
+        self._out += bytes(self.proc.readAllStandardOutput().data())
+        *lines, self._out = self._out.split(b"\n")
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "progress":
+                done, total = int(event["done"]), int(event["total"])
+                spent = time.monotonic() - self._t0
+                eta = spent * (total - done) / done if done and total else -1.0
+                self.progress.emit(done, total, str(event.get("phase", "")), eta)
+            elif event.get("event") == "done":
+                self._result = event
+
+    def _on_error(self, err: QtCore.QProcess.ProcessError) -> None:
+        if err == QtCore.QProcess.ProcessError.FailedToStart:
+            self.proc = None
+            self.running_changed.emit(False)
+            self.failed.emit("The training process could not be started.")
+
+    def _on_finished(self, code: int, _status: QtCore.QProcess.ExitStatus) -> None:
+        self._read()
+        self._read_err()
+        self.running_changed.emit(False)
+        if self._result is not None:
+            self.finished.emit(self._result)
+        elif self._cancelled:
+            self.failed.emit("Cancelled: nothing was written.")
+        else:
+            lines = [ln for ln in self._err.decode("utf-8", "replace").splitlines() if ln.strip()]
+            text = lines[-1] if lines else f"exit status {code}"
+            self.failed.emit(text.removeprefix("dermview: error: "))
+
+
+class ModelController(QtCore.QObject):
+    """Opens the fine-tuning and model-list dialogs and switches the segmenter's model."""
+
+    message = QtCore.Signal(str, int)
+
+    def __init__(self, doc: Any, segmenter: Any, settings: Any,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.segmenter, self.settings = doc, segmenter, settings
+        self.process = FinetuneProcess(self)
+        self.dialog: Any = None
+        self.last_result: dict[str, Any] | None = None
+        #: extra ``dermview finetune`` arguments (tests shorten the run with ``--max-steps``)
+        self.extra_args: list[str] = []
+        doc.add_sidecar_field("model_provenance", self.sidecar)
+
+    def _parent_widget(self) -> QtWidgets.QWidget | None:
+        p = self.parent()
+        return p if isinstance(p, QtWidgets.QWidget) else None
+
+    # -- fine-tuning --------------------------------------------------------------------------
+    def improve(self) -> None:
+        """Show the "Improve the model from my labels" dialog (one per window)."""
+        from dermview.gui.finetune_dialog import FinetuneDialog
+
+        if self.dialog is None:
+            self.dialog = FinetuneDialog(self._parent_widget())
+            self.dialog.start_clicked.connect(self.start)
+            self.dialog.cancel_clicked.connect(self.process.cancel)
+            self.dialog.use_clicked.connect(self._use_result)
+            self.process.progress.connect(self.dialog.set_progress)
+            self.process.finished.connect(self._on_finished)
+            self.process.failed.connect(self.dialog.show_failure)
+            self.process.running_changed.connect(self.dialog.set_running)
+        folder = self.doc.path.parent if getattr(self.doc, "path", None) else None
+        if folder is not None and not self.dialog.folder_edit.text():
+            self.dialog.folder_edit.setText(str(folder))
+        self.dialog.suggest_output(user_models_dir())
+        self.dialog.show()
+        self.dialog.raise_()
+
+    def start(self, folder: str, out: str, minutes: float) -> None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        self.process.start(Path(folder), Path(out), self.segmenter.weights, minutes,
+                           extra=self.extra_args)
+
+    def _on_finished(self, result: dict[str, Any]) -> None:
+        self.last_result = result
+        self._remember(result["out"])
+        self.dialog.show_result(result)
+
+    def known_models(self) -> list[Path]:
+        """Model files trained or used in this app (settings ``models``), wherever they are."""
+        try:
+            names = json.loads(str(self.settings.get("models", "[]") or "[]"))
+        except ValueError:
+            names = []
+        return [Path(n) for n in names if isinstance(n, str) and Path(n).is_file()]
+
+    def _remember(self, path: str | Path) -> None:
+        known = [str(p) for p in self.known_models()]
+        if str(path) not in known:
+            self.settings.set("models", json.dumps([*known, str(path)]))
+
+    def _use_result(self) -> None:
+        if self.last_result is not None:
+            self.use_model(self.last_result["out"])
+
+    def shutdown(self) -> None:
+        """Cancel a running training (nothing is written) and wait for the process."""
+        if self.process.running:
+            self.process.cancel()
+            if not self.process.wait(10000) and self.process.proc is not None:
+                self.process.proc.kill()
+                self.process.wait(3000)
+
+    # -- the model list ---------------------------------------------------------------------
+    def use_model(self, path: str | Path | None) -> None:
+        """Segment with ``path`` from now on (None = the bundled default) and remember it."""
+        self.segmenter.set_weights(str(path) if path else None)
+        self.settings.set("weights", str(path) if path else "")
+        if path:
+            self._remember(path)
+        info = ModelEntry.read(Path(path)) if path else None
+        self.message.emit(f"Segmentation model: {info.name if info else 'bundled default'}", 5000)
+
+    def show_models(self) -> None:
+        from dermview.gui.finetune_dialog import ModelsDialog
+
+        current = self.segmenter.weights
+        dlg = ModelsDialog(list_models(self.known_models()), current, self._parent_widget())
+        dlg.use_requested.connect(self.use_model)
+        dlg.show()
+        self.models_dialog = dlg
+
+    def sidecar(self) -> dict[str, Any] | None:
+        """``model_provenance`` of a label whose mask a user-trained model made, else None."""
+        sha = getattr(self.doc.model, "sha256", "")
+        if not sha:
+            return None
+        for info in list_models(self.known_models()):
+            if info.sha256 == sha and info.user_trained:
+                return {"user_trained": True, "name": info.name, "file": info.path.name,
+                        "origin": info.origin}
+        return None

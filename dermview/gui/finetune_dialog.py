@@ -1,0 +1,191 @@
+"""Dialogs of the Model menu: improving the model from the user's labels, and the model list.
+
+Widgets and signals only: :class:`dermview.gui.controllers.finetune.ModelController` runs the
+training process and switches models.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+_EXPLAIN = (
+    "Trains a copy of the current model on the labels saved for the images of a folder "
+    "(<i>labels/</i> beside them: corrected or accepted labels, and masks brought from other "
+    "tools). Part of the corrected labels is held out, and both models are scored on it; the "
+    "new model is offered only when it scores better. It runs in a separate process, so "
+    "you can keep working."
+)
+
+
+class FinetuneDialog(QtWidgets.QDialog):
+    """Folder, output file and time limit; progress with ETA; before / after scores."""
+
+    start_clicked = QtCore.Signal(str, str, float)  # image folder, output .pt, minutes
+    cancel_clicked = QtCore.Signal()
+    use_clicked = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Improve the model from my labels")
+        self.setMinimumWidth(560)
+        intro = QtWidgets.QLabel(_EXPLAIN)
+        intro.setWordWrap(True)
+        self.folder_edit = QtWidgets.QLineEdit()
+        browse = QtWidgets.QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(browse)
+        self.out_edit = QtWidgets.QLineEdit()
+        self.minutes = QtWidgets.QDoubleSpinBox()
+        self.minutes.setRange(1.0, 120.0)
+        self.minutes.setValue(10.0)
+        self.minutes.setSuffix(" min")
+        form = QtWidgets.QFormLayout()
+        form.addRow("Image folder", row)
+        form.addRow("New model file", self.out_edit)
+        form.addRow("Time limit", self.minutes)
+        self.start_btn = QtWidgets.QPushButton("Start")
+        self.cancel_btn = QtWidgets.QPushButton("Cancel training")
+        self.start_btn.clicked.connect(self._start)
+        self.cancel_btn.clicked.connect(self.cancel_clicked)
+        self.bar = QtWidgets.QProgressBar()
+        self.phase_label = QtWidgets.QLabel("")
+        self.result_label = QtWidgets.QLabel("")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.use_btn = QtWidgets.QPushButton("Use the new model")
+        self.keep_btn = QtWidgets.QPushButton("Keep the current model")
+        self.use_btn.clicked.connect(self.use_clicked)
+        self.use_btn.clicked.connect(self.accept)
+        self.keep_btn.clicked.connect(self.reject)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.start_btn, self.cancel_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        for b in (self.use_btn, self.keep_btn):
+            buttons.addWidget(b)
+        lay = QtWidgets.QVBoxLayout(self)
+        for w in (intro,):
+            lay.addWidget(w)
+        lay.addLayout(form)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.phase_label)
+        lay.addWidget(self.result_label)
+        lay.addLayout(buttons)
+        self.set_running(False)
+        self.use_btn.setEnabled(False)
+
+    def suggest_output(self, folder: Path) -> None:
+        """Propose ``folder/<image folder name>-<date>.pt`` unless a name was typed."""
+        if self.out_edit.isModified() and self.out_edit.text():
+            return
+        name = Path(self.folder_edit.text()).name or "model"
+        self.out_edit.setText(str(folder / f"{name}-{time.strftime('%Y%m%d-%H%M')}.pt"))
+
+    def _browse(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder of labelled images",
+                                                            self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def _start(self) -> None:
+        self.result_label.setText("")
+        self.use_btn.setEnabled(False)
+        self.bar.setRange(0, 0)
+        self.phase_label.setText("Starting…")
+        self.start_clicked.emit(self.folder_edit.text(), self.out_edit.text(),
+                                float(self.minutes.value()))
+
+    def set_running(self, running: bool) -> None:
+        self.start_btn.setEnabled(not running)
+        self.cancel_btn.setEnabled(running)
+        for w in (self.folder_edit, self.out_edit, self.minutes):
+            w.setEnabled(not running)
+
+    def set_progress(self, done: int, total: int, phase: str, eta_s: float) -> None:
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+        eta = f" · about {eta_s / 60:.1f} min left" if eta_s >= 0 else ""
+        self.phase_label.setText(f"{phase[:1].upper()}{phase[1:]}{eta}")
+
+    def show_result(self, r: dict[str, Any]) -> None:
+        b, n = r["base"], r["new"]
+        rows = "".join(
+            f"<tr><td>{label}</td><td align='right'>{b[k]:.3f}</td>"
+            f"<td align='right'>{n[k]:.3f}</td></tr>"
+            for label, k in (("Dice", "dice"), ("Jaccard", "jaccard"),
+                             ("Thresholded Jaccard", "thresholded_jaccard")))
+        rows += (f"<tr><td>Failures (Jaccard &lt; 0.65)</td><td align='right'>{b['failures']}"
+                 f"</td><td align='right'>{n['failures']}</td></tr>")
+        self.result_label.setText(
+            f"<p>{html.escape(r['verdict'])}</p><table cellspacing='6'><tr><th></th>"
+            f"<th>current</th><th>new</th></tr>{rows}</table><p>Scored on {n['n']} held-out "
+            f"labels ({html.escape(r['scheme'])}) of {r['labels']}; "
+            f"{r['seconds'] / 60:.1f} min. Saved as {html.escape(Path(r['out']).name)}.</p>")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        self.phase_label.setText("Finished")
+        self.use_btn.setEnabled(bool(r["improved"]))
+        self.use_btn.setToolTip("" if r["improved"] else
+                                "The held-out labels do not show the new model is better")
+        self.adjustSize()
+
+    def show_failure(self, text: str) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.phase_label.setText("Stopped")
+        self.result_label.setText(f"<p>{html.escape(text)}</p>")
+
+
+class ModelsDialog(QtWidgets.QDialog):
+    """The models available, where each came from; switch to one or back to the bundled one."""
+
+    use_requested = QtCore.Signal(str)  # path of the model to use ("" = bundled default)
+
+    def __init__(self, models: list[Any], current: str | None,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setMinimumWidth(720)
+        self.models = models
+        self.table = QtWidgets.QTableWidget(len(models), 4)
+        self.table.setHorizontalHeaderLabels(["Model", "Where it came from", "Held-out Dice",
+                                              "File"])
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        cur = Path(current).resolve() if current else None
+        for i, m in enumerate(models):
+            in_use = (m.path.resolve() == cur) if cur else (not m.user_trained
+                                                            and m.path.stem == "dermview_default")
+            cells = [m.name + ("  (in use)" if in_use else ""), m.origin, m.heldout, str(m.path)]
+            for j, text in enumerate(cells):
+                self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
+            if in_use:
+                self.table.selectRow(i)
+        self.table.resizeColumnsToContents()
+        self.use_btn = QtWidgets.QPushButton("Use selected model")
+        self.revert_btn = QtWidgets.QPushButton("Use the bundled model")
+        close = QtWidgets.QPushButton("Close")
+        self.use_btn.clicked.connect(self._use)
+        self.revert_btn.clicked.connect(lambda: self.use_requested.emit(""))
+        close.clicked.connect(self.accept)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.use_btn)
+        row.addWidget(self.revert_btn)
+        row.addStretch(1)
+        row.addWidget(close)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self.table)
+        lay.addLayout(row)
+
+    def _use(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.use_requested.emit(str(self.models[rows[0].row()].path))

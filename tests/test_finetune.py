@@ -1,0 +1,298 @@
+"""Fine-tuning on saved labels: label collection, hold-out plan, the whole run on a tiny
+synthetic folder (files, metadata, held-out scores), refusals, cancel and Ctrl+C."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from _weights import make_weights  # noqa: E402
+
+from dermview.cli import main  # noqa: E402
+from dermview.finetune import (  # noqa: E402
+    FinetuneError,
+    LabelMismatchError,
+    collect_labels,
+    holdout_plan,
+)
+from dermview.finetune.collect import ACCEPTED, CORRECTED, review_state  # noqa: E402
+from dermview.finetune.engine import (  # noqa: E402
+    FinetuneCancelled,
+    FinetuneSettings,
+    judge,
+)
+from dermview.finetune.run import finetune  # noqa: E402
+from dermview.finetune.train import _encoder_outputs, make_views, train_run  # noqa: E402
+from dermview.io import save_image, save_mask  # noqa: E402
+from dermview.labels import LabelMeta, image_sha256, save_label  # noqa: E402
+from dermview.model import inference  # noqa: E402
+from dermview.model.losses import get_loss  # noqa: E402
+from dermview.model.weights import sha256_file, verify_weights  # noqa: E402
+
+FAST = FinetuneSettings(max_steps=3, min_steps=1, batch_size=4, lr=1e-2, time_limit_min=2.0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    inference.clear_cache()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _lesion(rng: np.random.Generator, h: int = 48, w: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A dark brown ellipse on pinkish skin with noise: RGB uint8 (h, w, 3), bool (h, w)."""
+    mask = np.zeros((h, w), np.uint8)
+    centre = (int(rng.integers(20, w - 20)), int(rng.integers(16, h - 16)))
+    axes = (int(rng.integers(8, 16)), int(rng.integers(6, 12)))
+    cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    rgb = np.empty((h, w, 3), np.float32)
+    rgb[:] = (215, 170, 150)
+    rgb[mask > 0] = (110, 70, 50)
+    rgb += rng.normal(0, 8, rgb.shape)
+    return np.clip(rgb, 0, 255).astype(np.uint8), mask > 0
+
+
+def make_folder(root: Path, n: int, sidecar_every: int = 2, seed: int = 0) -> Path:
+    """``root/images`` with ``n`` images and their labels in ``images/labels``: every
+    ``sidecar_every``-th one saved by :func:`save_label` as a corrected label (the app's way),
+    the others as a bare PNG (no sidecar: counts as corrected)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "images"
+    folder.mkdir(parents=True)
+    for i in range(n):
+        rgb, mask = _lesion(rng)
+        img = folder / f"case{i:02d}.png"
+        save_image(img, rgb)
+        if sidecar_every and i % sidecar_every == 0:
+            meta = LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48), edited=True,
+                             edit_operations=1, source="model")
+            save_label(img, mask, meta)
+        else:
+            (folder / "labels").mkdir(exist_ok=True)
+            save_mask(folder / "labels" / f"case{i:02d}_segmentation.png", mask)
+    return folder
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return make_weights(tmp_path / "w" if (tmp_path / "w").mkdir() is None else tmp_path)
+
+
+# ------------------------------------------------------------------ labels and hold-out
+
+
+def test_review_state_rules():
+    sha = "ab" * 32
+    assert review_state(None, sha) == CORRECTED  # a mask from another tool
+    assert review_state({"edited": True, "source": "model"}, sha) == CORRECTED
+    assert review_state({"edited": False, "source": "manual"}, sha) == CORRECTED
+    assert review_state({"edited": False, "source": "model", "mask_sha256": sha}, sha) is None
+    assert review_state({"edited": False, "source": "model", "mask_sha256": "cd" * 32},
+                        sha) == CORRECTED  # PNG changed after saving
+    assert review_state({"review_state": "accepted", "edited": False}, sha) == ACCEPTED
+    assert review_state({"review_state": "corrected", "source": "model"}, sha) == CORRECTED
+    assert review_state({"review_state": None, "edited": True}, sha) == CORRECTED
+    assert review_state({"review_state": "rejected", "edited": True}, sha) is None
+
+
+def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
+    folder = make_folder(tmp_path, 8)
+    # one unreviewed batch result, one accepted label
+    rng = np.random.default_rng(5)
+    for name, state in (("batch", None), ("ok", "accepted")):
+        rgb, mask = _lesion(rng)
+        img = folder / f"{name}.png"
+        save_image(img, rgb)
+        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
+                                        review_state=state))
+    labels = collect_labels(folder)
+    names = {it.image.name: it.review for it in labels.items}
+    assert names["ok.png"] == ACCEPTED and "batch.png" not in names
+    assert len(labels.corrected) == 8 and len(labels.accepted) == 1
+    assert [u[0] for u in labels.unused] == ["batch_segmentation.png"]
+    assert all(it.image_sha256 == image_sha256(it.image) for it in labels.items)
+
+
+def test_too_few_labels_refused(tmp_path: Path):
+    folder = make_folder(tmp_path, 4)
+    with pytest.raises(FinetuneError, match="at least 6 corrected labels.*found 4"):
+        collect_labels(folder)
+
+
+def test_hash_mismatch_refused(tmp_path: Path, base: Path, capsys):
+    folder = make_folder(tmp_path, 8)
+    img = folder / "case02.png"  # has a sidecar: change the image after labelling
+    rgb, _ = _lesion(np.random.default_rng(9))
+    save_image(img, rgb)
+    with pytest.raises(LabelMismatchError, match="case02.png"):
+        collect_labels(folder)
+    out = tmp_path / "new.pt"
+    rc = main(["finetune", str(folder), "--base", str(base), "--out", str(out),
+               "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "case02.png" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_holdout_plan_kfold_and_single():
+    folds = holdout_plan(10)
+    assert len(folds) == 3
+    held = sorted(i for _, h in folds for i in h)
+    assert held == list(range(10))  # each label held out exactly once
+    for train, h in folds:
+        assert not set(train) & set(h) and len(train) + len(h) == 10
+    [(train, h)] = holdout_plan(25)
+    assert len(h) == 5 and sorted(train + h) == list(range(25))
+
+
+def test_judge_refuses_worse_or_more_failures():
+    base = {"dice": 0.90, "jaccard": 0.83, "thresholded_jaccard": 0.80, "failures": 1, "n": 10}
+    assert judge(base, dict(base, dice=0.92))[0]
+    assert not judge(base, dict(base, dice=0.89))[0]
+    assert not judge(base, dict(base))[0]  # equal is not better
+    better, text = judge(base, dict(base, dice=0.95, failures=2))
+    assert not better and "NOT better" in text
+
+
+# ------------------------------------------------------------------ training
+
+
+def test_head_path_equals_network_output(base: Path):
+    seg = inference.Segmenter.load(base, "cpu", engine="torch")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        low, high = _encoder_outputs(seg.model.eval(), x)
+        head = F.interpolate(seg.model.decoder(low, seg.model.aspp(high)), size=(64, 64),
+                             mode="bilinear", align_corners=False)
+        assert torch.allclose(head, seg.model(x))
+
+
+@pytest.mark.parametrize("layers", ["head", "all"])
+def test_train_run_lowers_the_loss(base: Path, layers: str):
+    seg = inference.Segmenter.load(base, "cpu", engine="torch")
+    rng = np.random.default_rng(1)
+    pairs = [_lesion(rng, 64, 64) for _ in range(4)]
+    imgs = np.stack([p[0] for p in pairs])
+    masks = np.stack([p[1] for p in pairs]).astype(np.uint8)
+    views = make_views(seg, imgs, masks, "all", per_image=2)
+    before = {k: v.clone() for k, v in seg.model.state_dict().items()}
+    steps = []
+    model = train_run(seg, views, list(range(8)), replace(FAST, layers=layers), 20, math.inf,
+                      lambda s, m: steps.append(s))
+    assert steps == list(range(1, 21))
+
+    def loss(net):
+        with torch.no_grad():
+            return float(get_loss("dice_bce")(net.eval()(views.x), views.target))
+
+    assert loss(model) < 0.8 * loss(seg.model)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith(("aspp.", "decoder.")) for k in changed) == (
+        layers == "head")
+    assert all(torch.equal(v, before[k]) for k, v in seg.model.state_dict().items())
+
+
+# ------------------------------------------------------------------ the whole run
+
+
+def test_finetune_end_to_end(tmp_path: Path, base: Path):
+    folder = make_folder(tmp_path, 9)
+    out = tmp_path / "models" / "clinic.pt"
+    seen = []
+    settings = FAST
+    rep = finetune(folder, out, base=base, settings=settings, device="cpu",
+                   progress=lambda d, t, p: seen.append((d, t, p)), command="test")
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["clinic.json", "clinic.pt"]
+    meta = verify_weights(out)  # the SHA-256 in the metadata is the file's
+    assert meta == json.loads(out.with_suffix(".json").read_text())
+    assert meta["user_trained"] is True and meta["name"] == "clinic"
+    assert meta["parent"] == {"name": "tiny-test", "file": base.name, "sha256": sha256_file(base)}
+    ft = meta["finetune"]
+    assert len(ft["labels"]) == 9
+    for rec in ft["labels"]:
+        assert rec["image_sha256"] == image_sha256(folder / rec["image"])
+        assert rec["label_sha256"] == sha256_file(folder / "labels" / rec["label"])
+    assert ft["holdout"]["scheme"] == "k-fold" and len(ft["holdout"]["folds"]) == 3
+    assert sorted(n for f in ft["holdout"]["folds"] for n in f) == sorted(
+        r["image"] for r in ft["labels"])
+    scores = ft["scores"]
+    assert scores["base"]["n"] == scores["new"]["n"] == 9 == len(scores["per_image"])
+    for key in ("dice", "jaccard", "thresholded_jaccard"):
+        assert 0.0 <= scores["new"][key] <= 1.0
+        assert scores["new"][key] == pytest.approx(
+            np.mean([r["new"][key] for r in scores["per_image"]]))
+    assert ft["improved"] == rep.improved == judge(scores["base"], scores["new"])[0]
+    assert meta["training"]["steps_per_run"] == settings.max_steps
+    # progress reached its total; the new model loads and differs from the base
+    assert seen[-1][0] == seen[-1][1] > 4 * settings.max_steps
+    new = inference.Segmenter.load(out, "cpu")
+    old = inference.Segmenter.load(base, "cpu")
+    rgb = np.full((48, 64, 3), 200, np.uint8)
+    assert not np.allclose(new.predict(rgb), old.predict(rgb))
+
+
+def test_no_change_is_not_called_better(tmp_path: Path, base: Path):
+    folder = make_folder(tmp_path, 25, sidecar_every=0)
+    rep = finetune(folder, tmp_path / "same.pt", base=base, device="cpu",
+                   settings=replace(FAST, lr=1e-12, max_steps=2))
+    assert rep.meta["finetune"]["holdout"]["scheme"] == "hold-out"
+    assert rep.new_scores["n"] == 5
+    assert rep.new_scores["dice"] == pytest.approx(rep.base_scores["dice"])
+    assert not rep.improved and "NOT better" in rep.verdict
+    assert rep.meta["finetune"]["improved"] is False
+
+
+@pytest.mark.parametrize("how", ["cancel", "ctrl_c"])
+def test_interrupted_run_writes_nothing(tmp_path: Path, base: Path, how: str):
+    folder = make_folder(tmp_path, 8)
+    out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    steps = []
+
+    def progress(done, total, phase):
+        if phase.startswith("training"):
+            steps.append(done)
+            if how == "ctrl_c" and len(steps) == 3:
+                raise KeyboardInterrupt
+
+    expected = FinetuneCancelled if how == "cancel" else KeyboardInterrupt
+    with pytest.raises(expected):
+        finetune(folder, out_dir / "x.pt", base=base, settings=FAST, device="cpu",
+                 progress=progress, cancel=lambda: len(steps) >= 3)
+    assert list(out_dir.iterdir()) == []  # no weights, no metadata, no temporary folder
+
+
+def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
+    from dermview.finetune import engine
+
+    monkeypatch.setattr(engine, "FinetuneSettings", functools.partial(
+        FinetuneSettings, max_steps=FAST.max_steps, min_steps=1))  # the CLI's recipe, shorter
+    folder = make_folder(tmp_path, 8)
+    out = tmp_path / "new.pt"
+    rc = main(["finetune", str(folder), "--base", str(base), "--out", str(out),
+               "--device", "cpu", "--time-limit", "2"])
+    text = capsys.readouterr().out
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert rc == (0 if meta["finetune"]["improved"] else 1)
+    assert "Wrote" in text and "held-out" in text
+    assert meta["training"]["command"].startswith("dermview finetune")
+    # an existing output is not replaced without --overwrite; the base is never replaced
+    for target, extra in ((out, []), (base, ["--overwrite"])):
+        rc = main(["finetune", str(folder), "--base", str(base), "--out", str(target),
+                   "--device", "cpu", *extra])
+        assert rc == 2
+    assert "already exists" in capsys.readouterr().err

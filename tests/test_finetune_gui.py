@@ -1,0 +1,98 @@
+"""Model → "Improve the model from my labels…": the training process's lifecycle (start,
+progress, finish, cancel) driven through the real dialog, switching and reverting models, the
+model list, and the sidecar mark of a user-trained model. Each test starts a real
+``dermview finetune`` process (a few seconds of CPU; minutes on a busy machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("pytestqt")
+
+from _weights import make_weights  # noqa: E402
+from PySide6 import QtCore  # noqa: E402
+from test_finetune import make_folder  # noqa: E402
+
+from dermview.gui.controllers.finetune import ModelEntry, list_models  # noqa: E402
+from dermview.gui.finetune_dialog import ModelsDialog  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
+
+LeftButton = QtCore.Qt.MouseButton.LeftButton
+# the app fixtures (window with isolated settings, message boxes recorded) come from tests/_gui.py
+
+
+def _start(qtbot, win, folder: Path, out: Path, steps: int):
+    ctl = win.models
+    ctl.use_model(make_weights(out.parent, "base"))  # a tiny base: the run takes seconds
+    ctl.extra_args = ["--max-steps", str(steps)]
+    ctl.improve()
+    dlg = ctl.dialog
+    dlg.folder_edit.setText(str(folder))
+    dlg.out_edit.setText(str(out))
+    events = []
+    ctl.process.progress.connect(lambda *a: events.append(a))
+    qtbot.mouseClick(dlg.start_btn, LeftButton)
+    assert ctl.process.running and not dlg.start_btn.isEnabled() and dlg.cancel_btn.isEnabled()
+    return ctl, dlg, events
+
+
+def test_improve_model_runs_in_a_process_and_switches(qtbot, make_window, tmp_path):
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl, dlg, events = _start(qtbot, win, folder, out, steps=2)
+    assert win.segmenter.weights.endswith("base.pt")
+    with qtbot.waitSignal(ctl.process.finished, timeout=900_000) as done:
+        pass
+    result = done.args[0]
+    assert not ctl.process.running and dlg.start_btn.isEnabled()
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert events and events[-1][0] == events[-1][1]  # progress reached its total
+    assert any(e[2].startswith("training") for e in events)
+    assert result["verdict"] in dlg.result_label.text()
+    assert dlg.use_btn.isEnabled() == result["improved"]
+    assert f"{result['base']['dice']:.3f}" in dlg.result_label.text()
+    dlg.grab().save(str(tmp_path / "finetune_dialog.png"))
+
+    # switch to the new model, see it in the list, then revert to the bundled one
+    ctl.use_model(result["out"])
+    assert win.segmenter.weights == str(out)
+    assert win.settings.get("weights") == str(out)
+    info = ModelEntry.read(out)
+    assert info is not None and info.user_trained and "fine-tuned from tiny-test on 8" in info.origin
+    assert out in ctl.known_models() and any(m.path == out for m in list_models([out]))
+    dlg2 = ModelsDialog(list_models([out]), str(out))
+    qtbot.addWidget(dlg2)
+    row = next(i for i, m in enumerate(dlg2.models) if m.path == out)
+    assert "(in use)" in dlg2.table.item(row, 0).text()
+    with qtbot.waitSignal(dlg2.use_requested) as used:
+        qtbot.mouseClick(dlg2.revert_btn, LeftButton)
+    assert used.args == [""]
+    ctl.use_model(used.args[0])
+    assert win.segmenter.weights is None and win.settings.get("weights") == ""
+
+    # a label whose mask the user-trained model made is marked so in its sidecar
+    assert ctl.sidecar() is None  # nothing segmented yet
+    win.doc.model.sha256 = info.sha256  # as if the new model had made the mask
+    mark = ctl.sidecar()
+    assert mark is not None and mark["user_trained"] is True and mark["file"] == "clinic.pt"
+
+
+def test_cancel_stops_the_process_and_writes_nothing(qtbot, make_window, tmp_path):
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl, dlg, events = _start(qtbot, win, folder, out, steps=100000)
+    qtbot.waitUntil(lambda: any(e[2].startswith("training") for e in events), timeout=900_000)
+    assert "min left" in dlg.phase_label.text()
+    with qtbot.waitSignal(ctl.process.failed, timeout=120_000) as failed:
+        qtbot.mouseClick(dlg.cancel_btn, LeftButton)
+    assert "Cancelled" in failed.args[0] and "Cancelled" in dlg.result_label.text()
+    assert not ctl.process.running and dlg.start_btn.isEnabled()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["base.json", "base.pt"]
