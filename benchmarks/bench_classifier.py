@@ -211,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=1, default=float), encoding="utf-8")
+        from training.classifier_eval import json_safe
+
+        Path(args.json).write_text(json.dumps(json_safe(res), indent=1), encoding="utf-8")
     if args.table:
         Path(args.table).write_text(f"Command: `{res['command']}`\n\n" + text, encoding="utf-8")
     return 0

@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _lesions import synthetic_lesions  # noqa: E402
+
 from dermview.errors import MaskError, WeightsError  # noqa: E402
 from dermview.io import load_image, load_mask  # noqa: E402
 from dermview.model import weights as wmod  # noqa: E402
@@ -44,35 +46,6 @@ def encoder() -> LesionEncoder:
     return LesionEncoder(pretrained=True).eval()
 
 
-def synthetic_lesions(n_per_class: int = 3, size: int = 64, seed: int = 0):
-    """Three kinds of lesion on noisy skin: dark round, light brown with bright streaks,
-    blue-grey blotchy. Returns uint8 images (N, S, S, 3), bool masks (N, S, S), labels (N,)."""
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[:size, :size]
-    imgs, masks, labels = [], [], []
-    for c in range(3):
-        for _ in range(n_per_class):
-            cy, cx = rng.uniform(0.4, 0.6, 2) * size
-            r = rng.uniform(0.2, 0.3) * size
-            m = (ys - cy) ** 2 + (xs - cx) ** 2 < r * r
-            img = np.full((size, size, 3), (225, 185, 165), np.float64)
-            img += rng.normal(0, 6, img.shape)
-            if c == 0:
-                img[m] = (60, 35, 30)
-            elif c == 1:
-                img[m] = (170, 120, 80)
-                img[m & ((xs // 3) % 2 == 0)] = (245, 235, 200)
-            else:
-                blot = rng.random((size // 8, size // 8)) > 0.5
-                blot = np.kron(blot, np.ones((8, 8), bool))
-                img[m] = (110, 120, 150)
-                img[m & blot] = (40, 50, 90)
-            imgs.append(np.clip(img, 0, 255).astype(np.uint8))
-            masks.append(m)
-            labels.append(c)
-    return np.stack(imgs), np.stack(masks), np.array(labels)
-
-
 def test_shapes(encoder):
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -80,7 +53,8 @@ def test_shapes(encoder):
         head = LesionHead(encoder.n_features)
         logits = LiteClassifier(encoder, head)(x)
         feat = LiteClassifier(encoder, head).features(x)
-    assert z.shape == (2, encoder.n_features) and encoder.n_features == 2 * (80 + 112 + 192 + 320 + 1280)
+    assert z.shape == (2, encoder.n_features) and encoder.n_features == 2 * (80 + 112 + 192 + 320)
+    assert len(encoder.blocks) == 16 and encoder.conv_head is None  # nothing after the last tap
     assert logits.shape == (2, len(CLASSES))
     assert feat.shape == (2, 80, 4, 4)  # stride 16
 

@@ -86,3 +86,16 @@ def summarise(probs: np.ndarray, labels: np.ndarray, n_boot: int = 2000, seed: i
         else float("nan"))
     return out
 
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (an AUC of a split without positives, say) replaced
+    by ``None``, so that it can be written as strict JSON."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

