@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     weights = Path(args.weights) if args.weights else DEFAULT_CLASSIFIER
-    clf = Classifier.load(weights, device="cpu")
+    clf = Classifier.load(weights, device="cpu", engine="torch")
     _, _, val, y = labelled_split(args.data, args.labels, args.val_fraction, args.seed)
     log(f"{len(val)} validation images")
     raw = val_logits(clf, val, log)

@@ -54,7 +54,7 @@ from dermview.model.classifier import (
     softmax,
 )
 from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0_weights_path
-from dermview.model.weights import save_weights, sha256_file
+from dermview.model.weights import save_weights, set_onnx_entry, sha256_file
 from training.classifier_data import labelled_split, load_crops
 from training.classifier_eval import json_safe, summarise
 from training.classifier_fit import calibrate, cross_validate, export_onnx, fit_head, view_features
@@ -208,7 +208,10 @@ def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_
                         "input": "input", "input_shape": [1, 3, args.size, args.size],
                         "output": "logits", "opset": 17}
     meta = json_safe(meta)
-    save_weights(model.head, out / "best.pt", meta)
+    full = save_weights(model.head, out / "best.pt", meta)
+    if not args.no_onnx:  # the engine layer checks the export came from this very .pt
+        meta["onnx"]["source_sha256"] = full["sha256"]
+        set_onnx_entry(out / "best.json", meta["onnx"])
     summary = json_safe({"args": vars(args), "best_epoch": best_epoch, "epochs_run": len(rows),
                          "calibration": cal, "val": metrics, **info})
     (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
@@ -219,6 +222,8 @@ def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_
             shutil.copyfile(out / "best.onnx", dest.with_suffix(".onnx"))
             meta["onnx"]["file"] = dest.with_suffix(".onnx").name
         save_weights(model.head, dest, meta)
+        if not args.no_onnx:
+            set_onnx_entry(dest.with_suffix(".json"), meta["onnx"])
     return summary
 
 

