@@ -190,3 +190,32 @@ def test_bundled_classifier_on_the_samples(samples_dir):
         assert heat.min() >= 0.0 and heat.max() == pytest.approx(1.0, abs=0.02)
     empty = probability_columns(rgb, np.zeros(mask.shape, bool))
     assert all(np.isnan(v) for v in empty.values())
+
+
+@pytest.mark.skipif(not DEFAULT_CLASSIFIER.is_file(), reason="bundled classifier not built")
+def test_bundled_predict_runs_on_onnx_runtime_without_torch(samples_dir):
+    """The packaged app has no PyTorch: predict must run through the engine layer alone."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    code = (
+        "import sys\n"
+        "from dermview.io import load_image, load_mask\n"
+        "from dermview.model.classifier import Classifier\n"
+        f"rgb = load_image({str(samples_dir / 'IMD002.jpg')!r})\n"
+        f"m = load_mask({str(samples_dir / 'IMD002_segmentation.png')!r}, shape=rgb.shape[:2])\n"
+        "c = Classifier.load(None, device='cpu')\n"
+        "p = c.predict(rgb, m)\n"
+        "print(type(c.onnx).__name__, 'torch' in sys.modules, round(sum(p.values()), 6))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["OnnxEngine", "False", "1.0"]
+    torch_probs = Classifier.load(None, device="cpu", engine="torch").predict(
+        load_image(samples_dir / "IMD002.jpg"),
+        load_mask(samples_dir / "IMD002_segmentation.png", shape=(383, 512)))
+    onnx_probs = Classifier.load(None, device="cpu").predict(
+        load_image(samples_dir / "IMD002.jpg"),
+        load_mask(samples_dir / "IMD002_segmentation.png", shape=(383, 512)))
+    assert onnx_probs == pytest.approx(torch_probs, abs=1e-4)

@@ -38,7 +38,7 @@ def per_class_table(v: dict[str, Any]) -> list[str]:
 
 def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
     v, lat, tr = bench["val"], bench["latency"], meta.get("training", {})
-    cal = meta.get("metrics", {}).get("calibration", {})
+    cal = bench["calibration"]
     cv = tr.get("cv", {})
     cv_rows = ["| class balancing | L2 | CV AUC melanoma | CV AUC SK | CV balanced accuracy |",
                "|---|---|---|---|---|"] + [
@@ -112,7 +112,11 @@ def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
         f" → {cal.get('nll_after', float('nan')):.3f}.",
         "",
         "## Speed (one CPU thread, shared machine: CPU time is the idle-core estimate)",
-        f"- `Classifier.predict` per image (crop + network + softmax): "
+        *([f"- `Classifier.predict` per image with ONNX Runtime (the CPU default; crop + network "
+           f"+ softmax): {lat['predict_onnxruntime']['cpu_ms']:.0f} ms CPU "
+           f"({lat['predict_onnxruntime']['wall_ms']:.0f} ms wall); this is what the three "
+           "probability columns add to `analyze` per image."] if "predict_onnxruntime" in lat else []),
+        f"- `Classifier.predict` per image with torch: "
         f"{lat['predict_torch']['cpu_ms']:.0f} ms CPU ({lat['predict_torch']['wall_ms']:.0f} ms wall).",
         f"- Network alone: torch {lat['network_torch']['cpu_ms']:.0f} ms CPU"
         + (f", ONNX Runtime {lat['network_onnxruntime']['cpu_ms']:.0f} ms CPU"

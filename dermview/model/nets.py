@@ -126,7 +126,7 @@ class LiteSegNet(nn.Module):
 #: Architecture name → constructor. ``build_model(name, **config)`` is the only way the
 #: training code, the benchmarks and the inference code create a network.
 def _lesion_head(**config: Any) -> nn.Module:
-    from dermview.model.classifier import LesionHead  # imports this module
+    from dermview.model.classifier_net import LesionHead  # imports this module
 
     return LesionHead(**config)
 
