@@ -66,14 +66,17 @@ class ClassifierPanel(QtWidgets.QWidget):
         if busy:
             self.message.setText("Classifying…")
 
-    def show_result(self, probs: dict[str, float], top: str, temperature: float) -> None:
-        """Show calibrated probabilities (0-1) and the predicted class name."""
+    def show_result(self, probs: dict[str, float], top: str, temperature: float,
+                    heat: bool = True) -> None:
+        """Show calibrated probabilities (0-1) and the predicted class name; ``heat``: a heat
+        map is available (it needs PyTorch)."""
         for key, _ in ROWS:
             p = float(probs[key])
             self.bars[key].setValue(int(round(1000 * p)))
             self.values[key].setText(f"{p:.2f}")
-        self.heat_check.setEnabled(True)
-        self.message.setText(f"Highest: {top.replace('_', ' ')} (calibrated, T = {temperature:.2f})")
+        self.heat_check.setEnabled(heat)
+        self.message.setText(f"Highest: {top.replace('_', ' ')} (calibrated, T = {temperature:.2f})"
+                             + ("" if heat else "; no heat map: this installation has no PyTorch"))
 
     def clear(self, message: str = "") -> None:
         """Forget the shown result (new image, changed mask)."""

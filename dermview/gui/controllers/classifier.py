@@ -20,15 +20,21 @@ class ClassifyWorker(_Worker):
     """Payload ``(path, rgb, mask)``; result ``{path, probs, top, heat_display, meta}``."""
 
     def work(self, job: int, payload: Any) -> dict[str, Any]:
+        from dermview.errors import ModelError
         from dermview.gui import render
-        from dermview.model.classifier import Classifier
+        from dermview.model.classifier import CLASSES, PROB_KEYS, Classifier
 
         path, rgb, mask = payload
         clf = Classifier.load(None, device="cpu")
         probs = clf.predict(rgb, mask)
         self.check(job)
-        heat, top = clf.heatmap(rgb, mask)
-        return {"path": path, "probs": probs, "top": top, "heat_display": render.heatmap(heat),
+        top = CLASSES[max(range(len(CLASSES)), key=lambda i: probs[PROB_KEYS[i]])]
+        try:
+            heat, _ = clf.heatmap(rgb, mask, top)
+            display = render.heatmap(heat)
+        except ModelError:  # no PyTorch (the packaged app): probabilities only
+            display = None
+        return {"path": path, "probs": probs, "top": top, "heat_display": display,
                 "model_sha256": clf.meta["sha256"], "temperature": clf.temperature}
 
 
@@ -66,8 +72,10 @@ class ClassifierController(QtCore.QObject):
         if res["path"] != self.doc.path:
             return  # a late result for an image no longer open
         self.result = res
-        self.overlays.set_map(LAYER, res["heat_display"])
-        self.panel.show_result(res["probs"], res["top"], res["temperature"])
+        self.panel.show_result(res["probs"], res["top"], res["temperature"],
+                               heat=res["heat_display"] is not None)
+        if res["heat_display"] is not None:
+            self.overlays.set_map(LAYER, res["heat_display"])
 
     def _on_failed(self, message: str) -> None:
         self._forget(f"Classification failed: {message}")
