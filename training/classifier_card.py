@@ -58,17 +58,14 @@ def floors(bench: dict[str, Any]) -> list[str]:
 
 
 def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
-    v, lat, tr = bench["val"], bench["latency"], meta.get("training", {})
-    cal = bench["calibration"]
-    cv = tr.get("cv", {})
-    cv_rows = ["| class balancing | L2 | CV AUC melanoma | CV AUC SK | CV balanced accuracy |",
-               "|---|---|---|---|---|"] + [
-        f"| {r['balance']} | {r['l2']:g} | {r['auc_melanoma']:.3f} | "
-        f"{r['auc_seborrheic_keratosis']:.3f} | {r['balanced_accuracy']:.3f} |"
-        for r in cv.get("results", [])]
-    ph2 = bench["ph2_melanoma_vs_naevus"]
+    """The model card (Markdown) from the benchmark JSON and the weights metadata."""
+    parts = (_model_part, _data_part, _results_part, _limits_part)
+    return "\n".join(line for part in parts for line in part(bench, meta, bench_path))
+
+
+def _model_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> list[str]:
     onnx = meta.get("onnx", {})
-    lines = [
+    return [
         "# Model card: dermview lesion classifier (melanoma / seborrheic keratosis / naevus)",
         "",
         "**Decision support for research use only. Not a diagnosis; not validated for clinical use.**",
@@ -91,6 +88,18 @@ def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
         f"- ONNX: `{onnx.get('file', 'n/a')}` (whole network, static input "
         f"{onnx.get('input_shape')}, output uncalibrated logits; SHA-256 `{onnx.get('sha256', '')[:16]}…`).",
         "",
+    ]
+
+
+def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> list[str]:
+    tr = meta.get("training", {})
+    cv = tr.get("cv", {})
+    cv_rows = ["| class balancing | L2 | CV AUC melanoma | CV AUC SK | CV balanced accuracy |",
+               "|---|---|---|---|---|"] + [
+        f"| {r['balance']} | {r['l2']:g} | {r['auc_melanoma']:.3f} | "
+        f"{r['auc_seborrheic_keratosis']:.3f} | {r['balanced_accuracy']:.3f} |"
+        for r in cv.get("results", [])]
+    return [
         "## Data and licences",
         f"- Training: {tr.get('train_images')} images, validation: {tr.get('val_images')} images of "
         "`../shared/data/derm`, split by source with the segmenter's fixed seed "
@@ -114,6 +123,13 @@ def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
         "",
         *cv_rows,
         "",
+    ]
+
+
+def _results_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> list[str]:
+    v, lat, cal = bench["val"], bench["latency"], bench["calibration"]
+    ph2 = bench["ph2_melanoma_vs_naevus"]
+    return [
         "## Targets of the issue (validation split)",
         *floors(bench),
         "",
@@ -149,6 +165,11 @@ def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
         + (f", ONNX Runtime {lat['network_onnxruntime']['cpu_ms']:.0f} ms CPU"
            if "network_onnxruntime" in lat else "") + ".",
         "",
+    ]
+
+
+def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> list[str]:
+    return [
         "## Known limits",
         "- Populations of ISIC 2017 and PH2 (Portugal): mostly light skin; no skin-type labels, so "
         "performance on darker skin is unknown.",
@@ -166,7 +187,7 @@ def card(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> str:
         "but is not a validated explanation.",
         "",
     ]
-    return "\n".join(lines)
+
 
 
 def readme_section(bench: dict[str, Any], table_md: str) -> str:
