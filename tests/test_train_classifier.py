@@ -57,7 +57,7 @@ def test_train_classifier_end_to_end(tmp_path):
     assert cal["temperature"] > 0 and 0 <= cal["ece_after"] <= 1
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["onnx"]["sha256"] == sha256_file(weights.with_suffix(".onnx"))
-    assert meta["onnx"]["input_shape"] == [1, 3, 64, 64]
+    assert meta["onnx"]["input_shape"] == ["batch", 3, 64, 64]
     cache = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert sum(n.startswith("desc_train") for n in cache) == 2  # one file per view
     assert sum(n.startswith("desc_val") for n in cache) == 2  # crop and mirror image

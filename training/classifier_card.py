@@ -85,8 +85,8 @@ def _model_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) ->
         "- Head (the trained part, `classifier.pt`, SHA-256 in `classifier.json`): standardisation "
         "+ linear layer → 3 logits; softmax of logits / T.",
         f"- Calibration: temperature T = {meta['temperature']:.3f}, fitted on the validation split.",
-        f"- ONNX: `{onnx.get('file', 'n/a')}` (whole network, static input "
-        f"{onnx.get('input_shape')}, output uncalibrated logits; SHA-256 `{onnx.get('sha256', '')[:16]}…`).",
+        f"- ONNX: `{onnx.get('file', 'n/a')}` (whole network, input "
+        f"{onnx.get('input_shape')} with static height and width, output uncalibrated logits; SHA-256 `{onnx.get('sha256', '')[:16]}…`).",
         "",
     ]
 

@@ -24,7 +24,7 @@ cross-fit of the temperature).
 
 Writes to ``--out``: ``log.csv`` / ``log.json``, ``curve.png``, ``cv.json``, ``best.pt`` +
 ``best.json`` (head weights + metadata with the temperature and the encoder's SHA-256),
-``best.onnx`` (whole network, static input ``1×3×S×S``, logits), ``val_logits.npz`` and
+``best.onnx`` (whole network, input ``batch×3×S×S``, logits), ``val_logits.npz`` and
 ``summary.json``. ``--save-weights PATH`` writes the weights, metadata and ONNX there too.
 """
 
@@ -205,7 +205,7 @@ def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_
     if not args.no_onnx:
         export_onnx(model, out / "best.onnx", args.size)
         meta["onnx"] = {"file": "best.onnx", "sha256": sha256_file(out / "best.onnx"),
-                        "input": "input", "input_shape": [1, 3, args.size, args.size],
+                        "input": "input", "input_shape": ["batch", 3, args.size, args.size],
                         "output": "logits", "opset": 17}
     meta = json_safe(meta)
     full = save_weights(model.head, out / "best.pt", meta)
