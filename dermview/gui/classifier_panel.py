@@ -1,0 +1,92 @@
+"""Diagnosis-support panel: the classifier's three calibrated probabilities as bars, the
+heat-map toggle, and the permanent research-use notice. Widgets and signals only."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+#: Shown in the panel at all times.
+NOTICE = ("Decision support for research use only — not a diagnosis. The probabilities come "
+          "from a model trained on ISIC 2017 and PH2 images; see the model card.")
+#: (key of Classifier.predict, label) in display order.
+ROWS = (("p_melanoma", "Melanoma"), ("p_seborrheic_keratosis", "Seborrheic keratosis"),
+        ("p_nevus", "Naevus"))
+
+
+class ClassifierPanel(QtWidgets.QWidget):
+    """Classify button, three probability bars with their values, heat-map check box.
+
+    Signals:
+        classify_clicked(): the user asked for a classification of the current mask.
+        heatmap_toggled(bool): show / hide the heat map of the predicted class.
+    """
+
+    classify_clicked = QtCore.Signal()
+    heatmap_toggled = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QtWidgets.QVBoxLayout(self)
+        self.notice = QtWidgets.QLabel(NOTICE)
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel { background: #fff4ce; color: #5c4400; padding: 6px; "
+                                  "border: 1px solid #e0c36a; border-radius: 3px; }")
+        layout.addWidget(self.notice)
+        self.classify_button = QtWidgets.QPushButton("Classify lesion")
+        self.classify_button.setToolTip("Melanoma / seborrheic keratosis / naevus probabilities "
+                                        "of the lesion in the current mask")
+        self.classify_button.clicked.connect(self.classify_clicked)
+        layout.addWidget(self.classify_button)
+        grid = QtWidgets.QGridLayout()
+        self.bars: dict[str, QtWidgets.QProgressBar] = {}
+        self.values: dict[str, QtWidgets.QLabel] = {}
+        for row, (key, text) in enumerate(ROWS):
+            bar = QtWidgets.QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(False)
+            value = QtWidgets.QLabel("–")
+            value.setMinimumWidth(44)
+            value.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(QtWidgets.QLabel(text), row, 0)
+            grid.addWidget(bar, row, 1)
+            grid.addWidget(value, row, 2)
+            self.bars[key], self.values[key] = bar, value
+        layout.addLayout(grid)
+        self.heat_check = QtWidgets.QCheckBox("Show heat map (Grad-CAM of the top class)")
+        self.heat_check.setEnabled(False)
+        self.heat_check.toggled.connect(self.heatmap_toggled)
+        layout.addWidget(self.heat_check)
+        self.message = QtWidgets.QLabel("")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+
+    def set_busy(self, busy: bool) -> None:
+        self.classify_button.setEnabled(not busy)
+        if busy:
+            self.message.setText("Classifying…")
+
+    def show_result(self, probs: dict[str, float], top: str, temperature: float,
+                    heat: bool = True) -> None:
+        """Show calibrated probabilities (0-1) and the predicted class name; ``heat``: a heat
+        map is available (it needs PyTorch)."""
+        for key, _ in ROWS:
+            p = float(probs[key])
+            self.bars[key].setValue(int(round(1000 * p)))
+            self.values[key].setText(f"{p:.2f}")
+        self.heat_check.setEnabled(heat)
+        self.message.setText(f"Highest: {top.replace('_', ' ')} (calibrated, T = {temperature:.2f})"
+                             + ("" if heat else "; no heat map: this installation has no PyTorch"))
+
+    def clear(self, message: str = "") -> None:
+        """Forget the shown result (new image, changed mask)."""
+        for key, _ in ROWS:
+            self.bars[key].setValue(0)
+            self.values[key].setText("–")
+        self.heat_check.setChecked(False)
+        self.heat_check.setEnabled(False)
+        self.message.setText(message)
+        self.classify_button.setEnabled(True)
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)

@@ -1,0 +1,104 @@
+"""Diagnosis support in the app: classify the lesion of the current mask in a worker thread,
+show the probabilities and the Grad-CAM heat map, and record them in the sidecar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6 import QtCore
+
+from dermview.gui.classifier_panel import ClassifierPanel
+from dermview.gui.controllers.overlays import OverlayController
+from dermview.gui.document import Document
+from dermview.gui.image_view import ImagePane
+from dermview.gui.workers import WorkerHost, _Worker
+
+LAYER = "classifier_heat"
+
+
+class ClassifyWorker(_Worker):
+    """Payload ``(path, rgb, mask)``; result ``{path, probs, top, heat_display, meta}``."""
+
+    def work(self, job: int, payload: Any) -> dict[str, Any]:
+        from dermview.errors import ModelError
+        from dermview.gui import render
+        from dermview.model.classifier import CLASSES, PROB_KEYS, Classifier
+
+        path, rgb, mask = payload
+        clf = Classifier.load(None, device="cpu")
+        probs = clf.predict(rgb, mask)
+        self.check(job)
+        top = CLASSES[max(range(len(CLASSES)), key=lambda i: probs[PROB_KEYS[i]])]
+        try:
+            heat, _ = clf.heatmap(rgb, mask, top)
+            display = render.heatmap(heat)
+        except ModelError:  # no PyTorch (the packaged app): probabilities only
+            display = None
+        return {"path": path, "probs": probs, "top": top, "heat_display": display,
+                "model_sha256": clf.meta["sha256"], "temperature": clf.temperature}
+
+
+class ClassifierController(QtCore.QObject):
+    """Connects the :class:`ClassifierPanel` to the document; one result per image and mask."""
+
+    def __init__(self, doc: Document, panel: ClassifierPanel, overlays: OverlayController,
+                 pane: ImagePane, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.panel, self.overlays = doc, panel, overlays
+        self.result: dict[str, Any] | None = None
+        self.host = WorkerHost(ClassifyWorker(), "dermview-classifier", self)
+        overlays.add_layer(LAYER, z=1.6, panes=(pane,))
+        overlays.set_visible(LAYER, False)
+        self.host.finished.connect(self._on_result)
+        self.host.failed.connect(self._on_failed)
+        self.host.busy_changed.connect(panel.set_busy)
+        panel.classify_clicked.connect(self.classify)
+        panel.heatmap_toggled.connect(lambda on: overlays.set_visible(LAYER, on))
+        doc.image_changed.connect(lambda: self._forget(""))
+        doc.mask_changed.connect(self._on_mask_changed)
+        doc.add_sidecar_field("classifier", self.sidecar)
+
+    def classify(self) -> None:
+        """Classify the lesion in the current mask (in the worker)."""
+        if not self.doc.has_image or self.doc.image is None:
+            self.panel.show_message("Open an image first.")
+            return
+        if not self.doc.mask.any():
+            self.panel.show_message("Segment or draw the lesion first: the mask is empty.")
+            return
+        self.host.submit((self.doc.path, self.doc.image, self.doc.mask.copy()))
+
+    def _on_result(self, res: dict[str, Any]) -> None:
+        if res["path"] != self.doc.path:
+            return  # a late result for an image no longer open
+        self.result = res
+        self.panel.show_result(res["probs"], res["top"], res["temperature"],
+                               heat=res["heat_display"] is not None)
+        if res["heat_display"] is not None:
+            self.overlays.set_map(LAYER, res["heat_display"])
+
+    def _on_failed(self, message: str) -> None:
+        self._forget(f"Classification failed: {message}")
+
+    def _on_mask_changed(self, *_rect: int) -> None:
+        if self.result is not None:
+            self._forget("The mask changed: classify again.")
+
+    def _forget(self, message: str) -> None:
+        self.host.cancel()
+        self.result = None
+        self.overlays.set_visible(LAYER, False)
+        self.panel.clear(message)
+
+    def sidecar(self) -> dict[str, Any] | None:
+        """What the sidecar records for the saved mask (``None`` = not classified)."""
+        if self.result is None:
+            return None
+        return {**{k: round(float(v), 6) for k, v in self.result["probs"].items()},
+                "predicted": self.result["top"], "temperature": self.result["temperature"],
+                "model_sha256": self.result["model_sha256"],
+                "note": "decision support for research use only, not a diagnosis"}
+
+    def shutdown(self) -> None:
+        self.host.shutdown()
+

