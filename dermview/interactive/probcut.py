@@ -31,10 +31,10 @@ import numpy as np
 
 from dermview.interactive.prompts import BoxPrompt, ClickPrompt, Prompt, WorkGrid
 
-CLICK_GAIN = 6.0    #: log-odds added at a click (decays over σ)
+CLICK_GAIN = 3.0    #: log-odds added at a click (decays over σ)
 SIGMA_FACTOR = 1.5  #: σ = this × the click's distance to the other label (clamped, below)
 SIGMA_MIN, SIGMA_MAX = 0.02, 0.25  #: σ bounds as fractions of the working image diagonal
-SHIFT_MARGIN = 1.0  #: the threshold moves until the clicked pixel is this far past it (log-odds)
+SHIFT_MARGIN = 0.5  #: the threshold moves until the clicked pixel is this far past it (log-odds)
 SHIFT_MAX = 5.0     #: the largest threshold move one click makes (log-odds)
 SHIFT_REACH = 1.5   #: reach of a threshold move, × the lesion's equivalent radius
 EDGE_WEIGHT = 1.0   #: strength of the contrast-sensitive smoothness term
