@@ -48,28 +48,39 @@ def _auc_spearman(score: np.ndarray, jac: np.ndarray) -> dict:
             "n_bad": int(bad.sum())}
 
 
-def _ridge_oof(X: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+#: Features where larger means a worse mask; the regression sees them negated and may only
+#: give every (oriented) feature a non-negative weight, so a mask the model disagrees with
+#: can never score higher for it (a plain ridge fit extrapolated to 1.0 on a wrong mask).
+WORSE_WHEN_LARGER = frozenset({"unsure_ratio", "outside_mass", "components", "border",
+                               "flip_diff"})
+RIDGE_ALPHA = 1.0
 
-    oof = np.zeros_like(y)
-    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(X):
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 12)))
-        model.fit(X[tr], y[tr])
-        oof[te] = model.predict(X[te])
-    return np.clip(oof, 0, 1)
+
+def _orient(names: list[str]) -> np.ndarray:
+    return np.array([-1.0 if k in WORSE_WHEN_LARGER else 1.0 for k in names])
 
 
 def _ridge_fit(X: np.ndarray, y: np.ndarray, names: list[str]) -> conf.LinearEstimator:
-    from sklearn.linear_model import RidgeCV
-    from sklearn.preprocessing import StandardScaler
+    """Ridge on standardised, oriented features with non-negative weights."""
+    from sklearn.linear_model import Ridge
 
-    sc = StandardScaler().fit(X)
-    r = RidgeCV(alphas=np.logspace(-2, 3, 12)).fit(sc.transform(X), y)
-    return conf.LinearEstimator(tuple(names), tuple(sc.mean_.tolist()), tuple(sc.scale_.tolist()),
-                                tuple(r.coef_.tolist()), float(r.intercept_))
+    sign = _orient(names)
+    mean, scale = X.mean(0), X.std(0) + 1e-12
+    r = Ridge(alpha=RIDGE_ALPHA, positive=True).fit((X - mean) / scale * sign, y)
+    return conf.LinearEstimator(tuple(names), tuple(mean.tolist()), tuple(scale.tolist()),
+                                tuple((r.coef_ * sign).tolist()), float(r.intercept_))
+
+
+def _ridge_oof(X: np.ndarray, y: np.ndarray, names: list[str], folds: int,
+               seed: int = 0) -> np.ndarray:
+    """Out-of-fold estimates of :func:`_ridge_fit` (k-fold CV)."""
+    from sklearn.model_selection import KFold
+
+    oof = np.zeros_like(y)
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(X):
+        est = _ridge_fit(X[tr], y[tr], names)
+        oof[te] = [est(dict(zip(names, row, strict=True))) for row in X[te]]
+    return oof
 
 
 #: Feature sets of the regression candidates.
@@ -84,12 +95,12 @@ def bench_confidence(cases: list, folds: int) -> tuple[dict, dict[str, conf.Line
     groups = np.array([group(c.source) for c in cases])
     scores: dict[str, np.ndarray] = {k: np.array([f[k] for f in feats]) for k in feats[0]}
     # features where larger means worse enter the comparison negated
-    for k in ("unsure_ratio", "outside_mass", "components", "flip_diff", "border"):
+    for k in WORSE_WHEN_LARGER & set(scores):
         scores[k] = -scores[k]
     fitted = {}
     for name, cols in (("ridge_prob", PROB_ONLY), ("ridge_prob_flip", WITH_FLIP)):
         X = np.array([[f[k] for k in cols] for f in feats])
-        scores[name] = _ridge_oof(X, jac, folds)
+        scores[name] = _ridge_oof(X, jac, cols, folds)
         fitted[name] = _ridge_fit(X, jac, cols)
     out: dict = {}
     for name, s in scores.items():

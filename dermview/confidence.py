@@ -152,3 +152,30 @@ class LinearEstimator:
     @classmethod
     def load(cls, path: str | Path) -> LinearEstimator:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8"))["estimator"])
+
+
+#: The shipped estimator: a ridge regression over :func:`mask_features` (probability-map
+#: features only, no extra network pass), fitted by ``benchmarks/bench_refine.py
+#: --write-estimator`` on the validation split.
+ESTIMATOR_FILE = "confidence.json"
+
+_ESTIMATOR: LinearEstimator | None = None
+
+
+def _estimator() -> LinearEstimator:
+    global _ESTIMATOR
+    if _ESTIMATOR is None:
+        from dermview.paths import models_dir
+
+        _ESTIMATOR = LinearEstimator.load(models_dir() / ESTIMATOR_FILE)
+    return _ESTIMATOR
+
+
+def estimate_jaccard(prob: np.ndarray, mask: np.ndarray) -> float:
+    """Estimated Jaccard, in ``[0, 1]``, between ``mask`` and an expert's outline.
+
+    Args:
+        prob: float ``(H, W)`` the segmenter's lesion probability, in ``[0, 1]``.
+        mask: bool ``(H, W)`` the mask made from it.
+    """
+    return _estimator()(mask_features(prob, mask))

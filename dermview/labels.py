@@ -142,6 +142,8 @@ class LabelMeta:
         mask_sha256: SHA-256 of the PNG bytes, set by :func:`save_label` (detects a PNG and
             sidecar that do not belong together).
         lesion_pixels: number of lesion pixels, set by :func:`save_label`.
+        confidence: estimated Jaccard of the model's mask with an expert's outline, in
+            ``[0, 1]`` (:func:`dermview.confidence.estimate_jaccard`), when it was computed.
     """
 
     image_sha256: str
@@ -160,6 +162,7 @@ class LabelMeta:
     source: str = "model"
     mask_sha256: str | None = None
     lesion_pixels: int | None = None
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.source not in ("model", "manual", "imported"):

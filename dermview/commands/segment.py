@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write <stem>_segmentation.json (provenance: image and model "
                              "SHA-256, threshold, preprocessing) as the desktop app does; "
                              "--out DIR is then a labels folder the app can open")
+    parser.add_argument("--csv", metavar="FILE", default=None,
+                        help="also write one row per image: id, mask, confidence (estimated "
+                             "Jaccard with an expert's outline, 0-1), seconds")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from dermview.commands._csv_rows import SegmentCsv
+    from dermview.confidence import estimate_jaccard
     from dermview.errors import DermviewError
     from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
     from dermview.labels import LabelMeta, image_sha256, save_label
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     seg = Segmenter.load(args.weights, device=args.device)
+    rows = SegmentCsv(args.csv) if args.csv else None
     params = None if args.no_preprocess else FROM_MODEL
     done = 0
     t_start = time.perf_counter()
@@ -70,15 +76,17 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         try:
+            t_img = time.perf_counter()
             rgb = load_image(img)
             res = segment_image(rgb, seg, params=params, threshold=args.threshold,
                                 clean=not args.no_clean)
+            conf = estimate_jaccard(res.prob, res.mask) if rows is not None or args.sidecar else None
             if args.sidecar:
                 meta = LabelMeta(
                     image_sha256=image_sha256(img), image_size=(rgb.shape[1], rgb.shape[0]),
                     model_name=seg.name, model_sha256=seg.weights_sha256,
                     preprocess_params=res.params.to_dict() if res.params else None,
-                    threshold=res.threshold, source="model",
+                    threshold=res.threshold, source="model", confidence=conf,
                 )
                 save_label(img, res.mask, meta, labels_dir=out)
             else:
@@ -89,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
                 atomic_write_bytes(prob_path, encode_png(prob8))
                 del prob8
             del res
+            if rows is not None:
+                rows.write(img.stem, mask_path, conf, time.perf_counter() - t_img)
             done += 1
         except DermviewError as exc:
             report(str(img), str(exc))
@@ -100,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             report(str(img), f"unexpected error ({type(exc).__name__}: {exc})")
             failed += 1
     bar.close()
+    if rows is not None:
+        rows.close()
     elapsed = time.perf_counter() - t_start
     per = f" ({elapsed / done:.2f} s per image)" if done else ""
     print(f"Segmented {done} image(s) into {out} with {seg.name} on {seg.device}{per}"
