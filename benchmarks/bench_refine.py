@@ -187,7 +187,7 @@ def _fmt(v, nd=2):
 
 def table(res: dict) -> str:
     lines = ["## Interactive refinement (validation split; simulator: RITM, clicks until "
-             "Jaccard 0.90, at least 5, at most %d)" % res["max_clicks"], ""]
+             f"Jaccard 0.90, at least 5, at most {res['max_clicks']})", ""]
     lines += ["| set | start | method | NoC@85 | NoC@90 | never 85 | never 90 | J@0 | J@1 | J@2 | "
               "J@3 | J@5 | ms/click median | p95 | × GrabCut |", "|" + "---|" * 15]
     ref_ms = {}

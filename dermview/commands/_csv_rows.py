@@ -24,7 +24,8 @@ class SegmentCsv:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh: TextIO = open(self.path, "w", newline="", encoding="utf-8")
+            # kept open across rows, closed by close() / the with-block
+            self._fh: TextIO = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             raise WriteError(f"Cannot write the CSV file {self.path}: {exc.strerror or exc}") from None
         self._writer = csv.writer(self._fh)
