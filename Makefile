@@ -31,7 +31,7 @@ $(PKG_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,package]'
 	touch $(PKG_STAMP)
 
-# Linux archive dist/dermview-<version>-linux-x86_64.tar.gz (PyInstaller one-folder bundle).
+# Linux archive dist/dermview-<version>-linux-x86_64.tar.xz (PyInstaller one-folder bundle).
 package: $(PKG_STAMP)
 	PYTHON=$(PY) packaging/build.sh
 

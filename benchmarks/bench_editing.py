@@ -32,8 +32,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dermview import editing
-from dermview.labels import LabelMeta, RecoveryStore, save_label
+from dermview import editing, masks
+from dermview.labels import LabelMeta, save_label
+from dermview.recovery import RecoveryStore
 
 
 def timeit(fn, repeat: int) -> float:
@@ -196,7 +197,7 @@ def bench_ops(shape, repeat):
         return cv2.GaussianBlur(u8 * np.uint8(255), (19, 19), 3, sigmaY=3,
                                 borderType=cv2.BORDER_REPLICATE) > 127
 
-    grown = editing.grow(mask, 2)
+    grown = masks.grow(mask, 2)
 
     def naive_diff():
         diff = np.argwhere(mask != grown)
@@ -205,11 +206,11 @@ def bench_ops(shape, repeat):
         return mask[r0:r1, c0:c1].copy(), grown[r0:r1, c0:c1].copy()
 
     cases = [
-        ("fill holes", lambda: editing.fill_holes(mask), naive_fill),
-        ("keep largest", lambda: editing.keep_largest(mask), naive_largest),
-        ("grow 1 px", lambda: editing.grow(mask, 1), lambda: cv2.dilate(u8, disk(1)) > 0),
-        ("shrink 1 px", lambda: editing.shrink(mask, 1), lambda: cv2.erode(u8, disk(1)) > 0),
-        ("smooth r=3", lambda: editing.smooth(mask, 3), naive_smooth),
+        ("fill holes", lambda: masks.fill_holes(mask), naive_fill),
+        ("keep largest", lambda: masks.keep_largest(mask), naive_largest),
+        ("grow 1 px", lambda: masks.grow(mask, 1), lambda: cv2.dilate(u8, disk(1)) > 0),
+        ("shrink 1 px", lambda: masks.shrink(mask, 1), lambda: cv2.erode(u8, disk(1)) > 0),
+        ("smooth r=3", lambda: masks.smooth(mask, 3), naive_smooth),
         ("diff_patch (whole-mask op)", lambda: editing.diff_patch(mask, grown), naive_diff),
     ]
     rows = [{"name": n, "ms": timeit(a, repeat), "naive_ms": timeit(b, repeat)}

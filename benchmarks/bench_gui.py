@@ -103,7 +103,7 @@ def _wait(pred, timeout: float = 120.0) -> None:
 
 def preview_latency(win, tmp: Path, repeats: int) -> dict:
     img = _big_image(tmp / "preview_1024.jpg", 1024, 768)
-    assert win.open_image(img)
+    assert win.session.open_image(img)
     win.wait_idle(60)
     lat, compute = [], []
     values = [5, 400] * (repeats // 2 + 1)
@@ -113,7 +113,7 @@ def preview_latency(win, tmp: Path, repeats: int) -> dict:
         t0 = time.perf_counter()
         win.panel.t_spin.setValue(t)
         _wait(lambda t=t: win.doc.preview_params is not None
-              and win.doc.preview_params.hair_threshold == t and not win.preview_host.busy)
+              and win.doc.preview_params.hair_threshold == t and not win.preview.host.busy)
         win.after.viewport().repaint()
         lat.append((time.perf_counter() - t0) * 1000)
         compute.append(win.doc.preview.timings.get("total", 0.0) * 1000)
@@ -122,9 +122,9 @@ def preview_latency(win, tmp: Path, repeats: int) -> dict:
 
     direct = []
     for t in values[:repeats]:
-        p = win.params().__class__(**{**win.params().to_dict(), "hair_threshold": t})
+        p = win.panel.params().__class__(**{**win.panel.params().to_dict(), "hair_threshold": t})
         t0 = time.perf_counter()
-        preprocess(win._proxy, p)
+        preprocess(win.preview.proxy, p)
         direct.append((time.perf_counter() - t0) * 1000)
     med, base = statistics.median(lat), statistics.median(direct)
     return {"image": "1024x768", "n": len(lat), "median_ms": round(med, 1),
@@ -141,7 +141,7 @@ def brush_timing(win, tmp: Path, points: int) -> dict:
 
     img = _big_image(tmp / "brush_4000.jpg", 4000, 3000)
     win.doc.undo_stack.setClean()
-    assert win.open_image(img)
+    assert win.session.open_image(img)
     win.wait_idle(60)
     win.before.fit()
     app = QtWidgets.QApplication.instance()
@@ -216,7 +216,7 @@ def segmentation(win, tmp: Path) -> dict:
     win.doc.undo_stack.setClean()
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    assert win.open_image(img)
+    assert win.session.open_image(img)
     win.wait_idle(120)
     open_s = time.perf_counter() - t0
     rss_open = _rss_mb()
@@ -235,8 +235,8 @@ def segmentation(win, tmp: Path) -> dict:
     # Warm the model first so the stall covers segmentation, not only loading.
     t0 = time.perf_counter()
     last[0] = time.perf_counter()
-    assert win.segment()
-    _wait(lambda: not win.seg_host.busy, 300)
+    assert win.segmenter.run()
+    _wait(lambda: not win.segmenter.host.busy, 300)
     seg_s = time.perf_counter() - t0
     timer.stop()
     if win.last_error and win.doc.prob is None:
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         win = create_main_window(None, device=args.device, weights=args.weights,
                                  settings=settings, recovery_folder=tmp / "rec")
         win.resize(1400, 860)
-        _wait(lambda: win.cuda_ok is not None, 60)  # background torch import finished
+        _wait(lambda: win.segmenter.cuda_ok is not None, 60)  # background torch import finished
         results["preview"] = preview_latency(win, tmp, args.preview_repeats)
         results["brush"] = brush_timing(win, tmp, args.points)
         results["segmentation"] = segmentation(win, tmp)

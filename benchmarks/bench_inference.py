@@ -1,7 +1,9 @@
-"""Inference choices, measured in one process: tensor layout, flip TTA, post-processing,
-end-to-end ``segment`` time at 512 px, and memory on a 6000×4000 image.
+"""Inference choices, measured in one process: engines (PyTorch eager NCHW / channels-last vs
+ONNX Runtime, 1 and 2 threads) and their Dice on the validation split, flip TTA,
+post-processing, end-to-end ``segment`` time at 512 px, and memory on a 6000×4000 image.
 
     python benchmarks/bench_inference.py --data ../shared/data/derm --json bench_inference.json
+    python benchmarks/bench_inference.py --data ../shared/data/derm --only-engines --json docs/results/bench_engines.json
 
 Quality is scored on the training code's fixed validation split (``training.data.split_pairs``)
 at the images' own resolution, per source, with the bundled model unless ``--weights``.
@@ -28,41 +30,85 @@ def _median_ms(values: list[float]) -> float:
     return round(1000 * statistics.median(values), 2)
 
 
-def bench_layout(seg, repeats: int) -> dict:
-    """Forward time NCHW vs channels_last (the Segmenter uses channels_last on CPU for the
-    architectures in ``inference.CHANNELS_LAST_ARCHS``)."""
+def bench_engines(weights, repeats: int) -> dict:
+    """Network forward of one ``1×3×S×S`` input (S = the model's input size): PyTorch eager
+    (NCHW and channels-last) against ONNX Runtime, on 1 and 2 threads, interleaved; ratios are
+    medians of per-round ratios against torch NCHW on the same thread count."""
     import torch
 
+    from dermview.model.engines import load_engine
     from dermview.model.nets import build_model
+    from dermview.model.weights import DEFAULT_METADATA, metadata_path
 
-    h, w = seg.input_size
-    x = torch.randn(1, 3, h, w)
-    nchw = build_model(seg.meta["arch"], **seg.meta["config"]).eval()
-    nchw.load_state_dict(seg.model.state_dict())
-    nhwc = build_model(seg.meta["arch"], **seg.meta["config"]).eval()
-    nhwc.load_state_dict(seg.model.state_dict())
+    meta_file = metadata_path(weights) if weights else DEFAULT_METADATA
+    tch = load_engine(meta_file, engine="torch", device="cpu", threads=1)
+    h, w = int(tch.meta["input_size"]), int(tch.meta["input_size"])
+    x = np.random.default_rng(0).standard_normal((1, 3, h, w), dtype=np.float32)
+    nhwc = build_model(tch.meta["arch"], **tch.meta["config"]).eval()
+    nhwc.load_state_dict(tch.model.state_dict())
     nhwc = nhwc.to(memory_format=torch.channels_last)
-    xc = x.contiguous(memory_format=torch.channels_last)
-    out = {}
-    for threads in sorted({1, torch.get_num_threads()}):
-        old = torch.get_num_threads()
+    xt = torch.from_numpy(x)
+    xc = xt.contiguous(memory_format=torch.channels_last)
+    out: dict = {}
+    for threads in (1, 2):
+        ort = load_engine(meta_file, engine="onnx", device="cpu", threads=threads)
         torch.set_num_threads(threads)
-        a, b = [], []
-        with torch.inference_mode():
-            for _ in range(3):
-                nchw(x), nhwc(xc)
-            for _ in range(repeats):
-                t = time.perf_counter()
-                nchw(x)
-                a.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                nhwc(xc)
-                b.append(time.perf_counter() - t)
-        torch.set_num_threads(old)
-        out[f"threads_{threads}"] = {
-            "nchw_ms": _median_ms(a), "channels_last_ms": _median_ms(b),
-            "ratio": round(statistics.median(q / p for p, q in zip(a, b, strict=True)), 3),
+        variants = {
+            "torch_nchw": lambda: tch.model(xt),
+            "torch_channels_last": lambda: nhwc(xc),
+            "onnx": lambda ort=ort: ort.run(x),
         }
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        with torch.inference_mode():
+            for fn in variants.values():
+                for _ in range(3):
+                    fn()
+            for _ in range(repeats):
+                for name, fn in variants.items():
+                    t = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t)
+        base = times["torch_nchw"]
+        out[f"threads_{threads}"] = {
+            **{f"{k}_ms": _median_ms(v) for k, v in times.items()},
+            **{f"{k}_ratio": round(statistics.median(q / p for p, q in zip(base, v, strict=True)), 3)
+               for k, v in times.items() if k != "torch_nchw"},
+        }
+        diff = float(np.abs(ort.run(x) - tch.model(xt).detach().numpy()).max())
+        out[f"threads_{threads}"]["onnx_max_logit_diff"] = float(f"{diff:.3g}")
+    torch.set_num_threads(1)
+    return out
+
+
+def bench_engine_quality(weights, data: Path, limit: int | None) -> dict:
+    """Dice / Jaccard of the validation split with each engine (the default chain:
+    preprocessing as trained, threshold, clean-up), and how often the masks differ."""
+    from dermview.io import load_image, load_mask
+    from dermview.metrics import evaluate_masks
+    from dermview.model.inference import Segmenter
+    from dermview.segmentation import segment_image
+    from training.data import read_pairs, split_pairs
+
+    _, val = split_pairs(read_pairs(data))
+    val = val[:limit] if limit else val
+    segs = {e: Segmenter.load(weights, device="cpu", engine=e, threads=1)
+            for e in ("onnx", "torch")}
+    rows: dict[str, list[dict]] = {e: [] for e in segs}
+    differing, worst = 0, 0.0
+    for p in val:
+        rgb = load_image(p.image)
+        gt = load_mask(p.mask, shape=rgb.shape[:2])
+        res = {e: segment_image(rgb, s) for e, s in segs.items()}
+        for e, r in res.items():
+            rows[e].append(evaluate_masks(r.mask, gt))
+        differing += int(not np.array_equal(res["onnx"].mask, res["torch"].mask))
+        worst = max(worst, float(np.abs(res["onnx"].prob - res["torch"].prob).max()))
+    out = {e: {"n": len(r), "dice": round(float(np.mean([x["dice"] for x in r])), 5),
+               "jaccard": round(float(np.mean([x["jaccard"] for x in r])), 5)}
+           for e, r in rows.items()}
+    out["dice_difference"] = round(out["onnx"]["dice"] - out["torch"]["dice"], 5)
+    out["images_with_different_masks"] = differing
+    out["max_prob_diff"] = float(f"{worst:.3g}")
     return out
 
 
@@ -179,43 +225,55 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=40, help="validation images per source")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=None,
-                    help="torch CPU threads (default: torch's choice)")
+                    help="CPU threads of the network (default: the thread policy's choice)")
     ap.add_argument("--skip-huge", action="store_true", help="skip the 6000×4000 image")
+    ap.add_argument("--engine", default="auto", choices=["auto", "onnx", "torch"],
+                    help="engine of the latency, quality and huge-image sections")
+    ap.add_argument("--only-engines", action="store_true",
+                    help="only the engine sections (forward times, quality per engine)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     import os
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
     from dermview.io import load_image
     from dermview.model.inference import Segmenter
 
-    seg = Segmenter.load(args.weights, device="cpu")
+    seg = Segmenter.load(args.weights, device="cpu", engine=args.engine, threads=args.threads)
     rgb = load_image(ROOT / "resources" / "samples" / "IMD009.jpg")
-    result: dict = {"weights": str(seg.weights_path), "model": seg.name,
-                    "input_size": list(seg.input_size), "torch_threads": torch.get_num_threads(),
+    result: dict = {"command": "python benchmarks/bench_inference.py " + " ".join(
+                        sys.argv[1:] if argv is None else argv),
+                    "weights": str(seg.weights_path), "model": seg.name, "engine": seg.engine_name,
+                    "input_size": list(seg.input_size), "threads": seg.engine.threads,
                     "cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
-    if not args.skip_huge:
+    if not args.skip_huge and not args.only_engines:
         result["huge"] = bench_huge(seg)  # first: ru_maxrss is a lifetime peak
-    result["layout"] = bench_layout(seg, args.repeats)
-    result["latency"] = bench_latency(seg, rgb, args.repeats)
+    result["engines"] = bench_engines(args.weights, args.repeats)
+    if not args.only_engines:
+        result["latency"] = bench_latency(seg, rgb, args.repeats)
     if args.data is not None:
-        result["quality"] = bench_quality(seg, args.data, args.limit)
+        result["engine_quality"] = bench_engine_quality(args.weights, args.data, None)
+        if not args.only_engines:
+            result["quality"] = bench_quality(seg, args.data, args.limit)
+    result["load_average_1min_after"] = os.getloadavg()[0]
 
     print(json.dumps(result, indent=2))
-    print(f"\ntorch threads {result['torch_threads']}, load average {result['load_average_1min']:.1f} "
-          f"on {result['cpu_count']} CPUs")
-    for name, r in result["layout"].items():
-        print(f"layout {name:<10} NCHW {r['nchw_ms']:>7.1f} ms  channels_last "
-              f"{r['channels_last_ms']:>7.1f} ms  ratio {r['ratio']:.2f}")
-    lat = result["latency"]
-    print(f"predict {lat['image']}: {lat['predict_ms']:.1f} ms, TTA {lat['predict_tta_ms']:.1f} ms "
-          f"(ratio {lat['tta_ratio']:.2f})")
-    print(f"segment {lat['image']}: {lat['segment_no_preprocess_ms']:.1f} ms without, "
-          f"{lat['segment_with_preprocess_ms']:.1f} ms with preprocessing (target < 100 ms)")
+    print(f"\nengine {result['engine']}, {result['threads']} thread(s), load average "
+          f"{result['load_average_1min']:.1f} on {result['cpu_count']} CPUs")
+    for name, r in result["engines"].items():
+        print(f"forward {name:<10} torch NCHW {r['torch_nchw_ms']:>7.1f} ms  channels_last "
+              f"{r['torch_channels_last_ms']:>7.1f} ms  ONNX Runtime {r['onnx_ms']:>7.1f} ms "
+              f"(ratio {r['onnx_ratio']:.2f}; target ≤ 0.7 on 1 thread)")
+    if "engine_quality" in result:
+        q = result["engine_quality"]
+        print(f"validation ({q['onnx']['n']} images): Dice onnx {q['onnx']['dice']:.4f}, torch "
+              f"{q['torch']['dice']:.4f}; {q['images_with_different_masks']} image(s) with "
+              f"different masks; max probability difference {q['max_prob_diff']:.1e}")
+    lat = result.get("latency")
+    if lat:
+        print(f"predict {lat['image']}: {lat['predict_ms']:.1f} ms, TTA {lat['predict_tta_ms']:.1f} "
+              f"ms (ratio {lat['tta_ratio']:.2f})")
+        print(f"segment {lat['image']}: {lat['segment_no_preprocess_ms']:.1f} ms without, "
+              f"{lat['segment_with_preprocess_ms']:.1f} ms with preprocessing (target < 100 ms)")
     if "quality" in result:
         print(f"{'variant':<10}{'source':<16}{'n':>4}{'dice':>8}{'jaccard':>9}")
         for v, per in result["quality"].items():

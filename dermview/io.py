@@ -22,13 +22,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from dermview.dicom import DICOM_SUFFIXES, ImageInfo, is_dicom
 from dermview.errors import ImageReadError, ImageTooLargeError, MaskError, WriteError
+from dermview.paths import LABEL_SUFFIX
 
 #: Largest image accepted, in pixels (width × height). Checked from the header, before decoding.
 MAX_PIXELS = 80_000_000
 
 #: File suffixes offered in dialogs and picked up when a folder is opened.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", *DICOM_SUFFIXES)
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # We enforce our own limit (MAX_PIXELS) before decoding; Pillow's own check would raise a
@@ -308,15 +310,23 @@ def _cv2_decode_rgb(data: bytes, path: Path, orientation: int) -> np.ndarray:
 
 
 def load_image(path: PathLike) -> np.ndarray:
-    """Read an image file as RGB.
+    """Read an image file as RGB (:func:`load_image_info` without the metadata)."""
+    return load_image_info(path)[0]
 
+
+def load_image_info(path: PathLike) -> tuple[np.ndarray, ImageInfo]:
+    """Read an image file as RGB, with what the file says about its scale and origin.
+
+    DICOM photographs (see :mod:`dermview.dicom`) give their pixel spacing in mm per pixel
+    and their UIDs; other formats give an empty :class:`~dermview.dicom.ImageInfo`.
     Accepts JPEG, PNG, BMP and TIFF (8 or 16 bit; grey, palette, RGBA, CMYK). The EXIF
     orientation is applied; transparency is composited onto white (an alpha channel that is 0
     everywhere is ignored); 16-bit data is scaled from 0-65535 to 0-255. Images over
     :data:`MAX_PIXELS` are refused from their header, before decoding.
 
     Returns:
-        ``uint8`` array ``(H, W, 3)``, C-contiguous, writable, owning its memory.
+        ``(rgb, info)``: ``uint8`` array ``(H, W, 3)``, C-contiguous, writable, owning its
+        memory, and the file's :class:`~dermview.dicom.ImageInfo`.
 
     Raises:
         ImageReadError: missing, empty, truncated, damaged or non-image file.
@@ -324,6 +334,10 @@ def load_image(path: PathLike) -> np.ndarray:
     """
     path = Path(path)
     data = _read_bytes(path, "Image")
+    if is_dicom(data, path):
+        from dermview.dicom import read_dicom
+
+        return read_dicom(data, path, MAX_PIXELS)
     img = _open_pil(data, path)
     if _is_deep_colour(img, data):
         # OpenCV keeps the 16 bits that Pillow would truncate, but its decoders trust length
@@ -353,7 +367,7 @@ def load_image(path: PathLike) -> np.ndarray:
     del data
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     # np.asarray(PIL image) is a read-only view of a bytes object; callers get their own array.
-    return rgb if rgb.flags.writeable and rgb.flags.owndata else rgb.copy()
+    return (rgb if rgb.flags.writeable and rgb.flags.owndata else rgb.copy()), ImageInfo()
 
 
 def load_mask(path: PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -577,5 +591,5 @@ def list_images(folder: PathLike) -> list[Path]:
     return sorted(
         p for p in entries
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not p.stem.endswith("_segmentation") and not p.name.startswith(".")
+        and not p.stem.endswith(LABEL_SUFFIX) and not p.name.startswith(".")
     )

@@ -5,11 +5,7 @@ A label for ``<folder>/<stem>.<ext>`` is ``<labels_dir>/<stem>_segmentation.png`
 :class:`LabelMeta`). ``labels_dir`` defaults to ``<folder>/labels``. Every write is atomic (temp
 file + rename, :func:`dermview.io.atomic_write_bytes`); saving over a label first keeps the old
 pair in ``<labels_dir>/.backup/``. A failed save raises :class:`~dermview.errors.WriteError`
-and leaves the previous label as it was.
-
-:class:`RecoveryStore` keeps the working mask of each open image in a recovery folder (one
-1-bit PNG per image carrying its metadata in a text chunk, written atomically) so that work
-survives a crash.
+and leaves the previous label as it was. Autosave and crash recovery: :mod:`dermview.recovery`.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import contextlib
 import getpass
 import glob
 import hashlib
-import io
 import json
 import logging
 import os
@@ -29,20 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, PngImagePlugin
 
 from dermview import __version__
 from dermview.errors import ImageReadError, MaskError, WriteError
 from dermview.io import atomic_write_bytes, encode_png, json_default, load_mask
+from dermview.paths import LABEL_SUFFIX
 
 __all__ = [
     "LABEL_SUFFIX",
     "BACKUP_DIRNAME",
     "MAX_BACKUPS",
     "LabelMeta",
-    "RecoveryEntry",
-    "RecoveryStore",
     "label_paths",
+    "labels_dir_for",
+    "reference_folder",
+    "find_reference",
     "image_sha256",
     "save_label",
     "load_label",
@@ -57,8 +53,6 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 
-#: Suffix added to the image stem (ISIC naming).
-LABEL_SUFFIX = "_segmentation"
 #: Folder (inside the labels folder) holding earlier versions of overwritten labels.
 BACKUP_DIRNAME = ".backup"
 #: Backups kept per image; older ones are deleted after a successful save.
@@ -69,7 +63,8 @@ SIDECAR_VERSION = 1
 #: Age (s) after which a leftover temporary file of an interrupted write is deleted.
 STALE_TEMP_SECONDS = 3600
 
-_STATUS = ("new", "segmented", "corrected")
+#: Values of :attr:`LabelMeta.review_state`.
+REVIEW_STATES = (None, "accepted", "corrected")
 
 
 def utc_now() -> str:
@@ -77,7 +72,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _dumps(obj: Any, indent: int | None = 2) -> str:
+def dumps_json(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(obj, indent=indent, ensure_ascii=False, default=json_default)
 
 
@@ -99,6 +94,65 @@ def label_paths(image_path: PathLike, labels_dir: PathLike | None = None) -> tup
     folder = Path(labels_dir) if labels_dir is not None else image_path.parent / "labels"
     base = image_path.stem + LABEL_SUFFIX
     return folder / f"{base}.png", folder / f"{base}.json"
+
+
+def labels_dir_for(image_path: PathLike, chosen: PathLike | None, protected: PathLike,
+                   fallback: PathLike) -> Path | None:
+    """Labels folder an image saves to (policy of the app).
+
+    Args:
+        image_path: the image.
+        chosen: the folder the user chose (wins when set).
+        protected: a read-only tree (the program's resources) whose images must never get a
+            ``labels/`` folder beside them.
+        fallback: folder used for images inside ``protected``.
+
+    Returns:
+        ``chosen``; else ``fallback`` for images under ``protected``; else ``None``
+        (= ``labels/`` beside the image, see :func:`label_paths`).
+    """
+    if chosen is not None:
+        return Path(chosen)
+    try:
+        Path(image_path).resolve().relative_to(Path(protected).resolve())
+    except ValueError:
+        return None
+    return Path(fallback)
+
+
+def reference_folder(image_path: PathLike, reference_dir: PathLike | None,
+                     labels_dir: PathLike | None) -> Path | None:
+    """Folder searched for an image's reference (ground-truth) mask.
+
+    The chosen ``reference_dir``; otherwise the image's own folder (ISIC layout:
+    ``<stem>_segmentation.png`` beside the image), unless labels are saved there too (then a
+    saved label would be taken for the reference): None.
+    """
+    if reference_dir is not None:
+        return Path(reference_dir)
+    image_path = Path(image_path)
+    labels = Path(labels_dir) if labels_dir is not None else image_path.parent / "labels"
+    return None if labels == image_path.parent else image_path.parent
+
+
+def find_reference(image_path: PathLike, folder: PathLike | None) -> Path | None:
+    """The reference mask file of an image in ``folder``, or None.
+
+    Looks for ``<stem>_segmentation.png``, and, when ``folder`` is not the image's own folder,
+    also ``<stem>_mask.png`` and ``<stem>.png``. The image file itself never counts.
+    """
+    if folder is None:
+        return None
+    image_path, folder = Path(image_path), Path(folder)
+    stem = image_path.stem
+    names = [f"{stem}{LABEL_SUFFIX}.png"]
+    if folder != image_path.parent:
+        names += [f"{stem}_mask.png", f"{stem}.png"]
+    for name in names:
+        cand = folder / name
+        if cand.is_file() and cand != image_path:
+            return cand
+    return None
 
 
 def image_sha256(path: PathLike) -> str:
@@ -142,6 +196,13 @@ class LabelMeta:
         mask_sha256: SHA-256 of the PNG bytes, set by :func:`save_label` (detects a PNG and
             sidecar that do not belong together).
         lesion_pixels: number of lesion pixels, set by :func:`save_label`.
+        review_state: a reviewer's verdict: ``"accepted"`` (the model's mask is right as it
+            is), ``"corrected"`` (corrected by hand), or ``None`` (not reviewed, e.g. a batch
+            result of ``dermview segment``).
+        review_comment: the reviewer's free-text comment.
+        extras: further top-level sidecar keys (written flat beside the others; unknown keys
+            of a sidecar that is read land here), e.g. lesion measurements.
+        engine: inference engine that ran the model (``"onnx"``, ``"torch"``; "" = none).
         confidence: estimated Jaccard of the model's mask with an expert's outline, in
             ``[0, 1]`` (:func:`dermview.confidence.estimate_jaccard`), when it was computed.
     """
@@ -162,25 +223,37 @@ class LabelMeta:
     source: str = "model"
     mask_sha256: str | None = None
     lesion_pixels: int | None = None
+    review_state: str | None = None
+    review_comment: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+    engine: str = ""
     confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.source not in ("model", "manual", "imported"):
             raise ValueError(f"source must be 'model', 'manual' or 'imported', got {self.source!r}")
+        if self.review_state not in REVIEW_STATES:
+            raise ValueError(f"review_state must be one of {REVIEW_STATES}, got "
+                             f"{self.review_state!r}")
         w, h = self.image_size
         self.image_size = (int(w), int(h))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``image_size`` as a list, plus format identification)."""
         d = asdict(self)
+        extras = d.pop("extras")
         d["image_size"] = list(self.image_size)
-        return {"format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION, **d}
+        head = {"format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION}
+        return {**head, **d, **{k: v for k, v in extras.items() if k not in d and k not in head}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LabelMeta:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored, missing ones take defaults."""
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in d.items() if k in known}
+        """Inverse of :meth:`to_dict`; unknown keys go to ``extras``, missing ones take
+        defaults."""
+        known = {f.name for f in fields(cls)} - {"extras"}
+        kwargs: dict[str, Any] = {k: v for k, v in d.items() if k in known}
+        kwargs["extras"] = {k: v for k, v in d.items()
+                            if k not in known and k not in ("format", "format_version")}
         if "image_size" in kwargs:
             kwargs["image_size"] = tuple(kwargs["image_size"])
         return cls(**kwargs)
@@ -235,7 +308,7 @@ def _prune_backups(image_path: Path, labels_dir: PathLike | None) -> None:
                 p.unlink()
 
 
-def _sweep_stale_temp(folder: Path, prefix: str) -> None:
+def sweep_stale_temp(folder: Path, prefix: str) -> None:
     """Delete ``<prefix>*.tmp`` files older than an hour: leftovers of a killed atomic write
     (a save in progress in another window is younger and is left alone)."""
     limit = time.time() - STALE_TEMP_SECONDS
@@ -249,6 +322,22 @@ def _without_modified(d: dict[str, Any] | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {k: v for k, v in d.items() if k != "modified"}
+
+
+def _backup(png_path: Path, json_path: Path, old_png: bytes, old_json: bytes | None) -> None:
+    """Keep the label about to be overwritten in ``.backup/`` (stamped with the UTC time)."""
+    backup_dir = png_path.parent / BACKUP_DIRNAME
+    stamp = _backup_stamp()
+    try:
+        backup_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise WriteError(
+            f"Cannot save {png_path.name}: the backup folder {backup_dir} cannot be "
+            f"created ({exc.strerror or exc}). The existing label was left unchanged."
+        ) from None
+    atomic_write_bytes(backup_dir / f"{png_path.stem}.{stamp}.png", old_png)
+    if old_json is not None:
+        atomic_write_bytes(backup_dir / f"{json_path.stem}.{stamp}.json", old_json)
 
 
 def save_label(
@@ -308,23 +397,12 @@ def save_label(
     meta.mask_sha256 = hashlib.sha256(png_bytes).hexdigest()
     meta.lesion_pixels = lesion_pixels
     new_dict = meta.to_dict()
-    json_bytes = (_dumps(new_dict) + "\n").encode("utf-8")
+    json_bytes = (dumps_json(new_dict) + "\n").encode("utf-8")
 
     new_dict = json.loads(json_bytes)  # plain types, as a reader will see it
     unchanged = old_png == png_bytes and _without_modified(old_meta) == _without_modified(new_dict)
     if old_png is not None and not unchanged:
-        backup_dir = png_path.parent / BACKUP_DIRNAME
-        stamp = _backup_stamp()
-        try:
-            backup_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise WriteError(
-                f"Cannot save {png_path.name}: the backup folder {backup_dir} cannot be "
-                f"created ({exc.strerror or exc}). The existing label was left unchanged."
-            ) from None
-        atomic_write_bytes(backup_dir / f"{png_path.stem}.{stamp}.png", old_png)
-        if old_json_bytes is not None:
-            atomic_write_bytes(backup_dir / f"{json_path.stem}.{stamp}.json", old_json_bytes)
+        _backup(png_path, json_path, old_png, old_json_bytes)
 
     atomic_write_bytes(png_path, png_bytes)
     try:
@@ -341,7 +419,7 @@ def save_label(
         raise
     _prune_backups(image_path, labels_dir)
     for target in (png_path, json_path):
-        _sweep_stale_temp(target.parent, f".{target.name}.")
+        sweep_stale_temp(target.parent, f".{target.name}.")
     return png_path, json_path
 
 
@@ -405,169 +483,3 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
         return "new"
     meta = _read_json(json_path)
     return "corrected" if meta and meta.get("edited") is True else "segmented"
-
-
-# --------------------------------------------------------------------------------------------
-# Autosave and crash recovery
-
-_RECOVERY_KEY = "dermview-recovery"
-
-
-@dataclass(frozen=True)
-class RecoveryEntry:
-    """One autosaved working mask.
-
-    Attributes:
-        image_path: the image it belongs to (absolute).
-        saved_at: ISO-8601 UTC time of the autosave.
-        meta: the dict given to :meth:`RecoveryStore.save`.
-        file: the recovery file.
-        shape: the mask's ``(H, W)``.
-    """
-
-    image_path: Path
-    saved_at: str
-    meta: dict
-    file: Path
-    shape: tuple[int, int]
-
-
-class RecoveryStore:
-    """Autosaves of working masks in a folder, offered back after a crash.
-
-    Each image has one file ``<key>.png`` (1-bit PNG; key = hash of the absolute image path)
-    holding the mask and, in an iTXt chunk, the image path, time and caller's metadata. Each
-    save is one atomic write, so a crash leaves either the previous or the new autosave.
-    Saving a 4000×3000 mask takes about 20 ms.
-    """
-
-    def __init__(self, folder: PathLike) -> None:
-        self.folder = Path(folder)
-
-    @staticmethod
-    def _abs(image_path: PathLike) -> Path:
-        return Path(os.path.abspath(os.fspath(image_path)))
-
-    def path_for(self, image_path: PathLike) -> Path:
-        """Recovery file for an image (whether or not it exists)."""
-        key = os.fsencode(str(self._abs(image_path)))
-        return self.folder / f"{hashlib.sha256(key).hexdigest()[:24]}.png"
-
-    def save(self, image_path: PathLike, mask: np.ndarray, meta: dict | None = None) -> None:
-        """Autosave the working mask of ``image_path`` (replaces the previous autosave).
-
-        Args:
-            image_path: the image being edited.
-            mask: ``(H, W)`` mask (non-zero = lesion).
-            meta: JSON-serialisable dict given back by :meth:`entries` (e.g. label metadata).
-
-        Raises:
-            MaskError: mask not 2-D. WriteError: folder not writable or disk full.
-        """
-        arr = np.asarray(mask)
-        if arr.ndim != 2:
-            raise MaskError(f"A mask must be 2-D (height × width), got shape {arr.shape}")
-        header = {
-            "image_path": str(self._abs(image_path)),
-            "saved_at": utc_now(),
-            "shape": [int(arr.shape[0]), int(arr.shape[1])],
-            "meta": meta or {},
-        }
-        info = PngImagePlugin.PngInfo()
-        info.add_itxt(_RECOVERY_KEY, _dumps(header, indent=None))
-        buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(arr != 0)).save(
-            buf, format="PNG", compress_level=1, pnginfo=info
-        )
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WriteError(
-                f"Cannot create the recovery folder {self.folder}: {exc.strerror or exc}"
-            ) from None
-        atomic_write_bytes(self.path_for(image_path), buf.getvalue())
-
-    def _header(self, file: Path) -> dict | None:
-        try:
-            with Image.open(file) as img:
-                text = img.text.get(_RECOVERY_KEY)  # type: ignore[attr-defined]
-        except Exception as exc:  # damaged file: skip it, never crash the start-up
-            log.warning("Ignoring unreadable recovery file %s: %s", file, exc)
-            return None
-        if not text:
-            return None
-        try:
-            header = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(header, dict) or "image_path" not in header:
-            return None
-        return header
-
-    def _sweep_temp(self) -> None:
-        """Delete temporary files left by a write that was killed (older than an hour, so a
-        save in progress in another dermview window is never touched)."""
-        _sweep_stale_temp(self.folder, ".")
-
-    def entries(self) -> list[RecoveryEntry]:
-        """Autosaves present, newest first (unreadable files are skipped).
-
-        Also removes stale temporary files of interrupted autosaves.
-        """
-        if not self.folder.is_dir():
-            return []
-        self._sweep_temp()
-        out = []
-        for file in self.folder.glob("*.png"):
-            header = self._header(file)
-            if header is None:
-                continue
-            shape = header.get("shape") or [0, 0]
-            out.append(RecoveryEntry(
-                image_path=Path(header["image_path"]),
-                saved_at=str(header.get("saved_at", "")),
-                meta=header.get("meta") if isinstance(header.get("meta"), dict) else {},
-                file=file,
-                shape=(int(shape[0]), int(shape[1])),
-            ))
-        out.sort(key=lambda e: e.saved_at, reverse=True)
-        return out
-
-    def entry_for(self, image_path: PathLike) -> RecoveryEntry | None:
-        """The autosave of one image, or None."""
-        file = self.path_for(image_path)
-        if not file.is_file():
-            return None
-        header = self._header(file)
-        if header is None:
-            return None
-        shape = header.get("shape") or [0, 0]
-        return RecoveryEntry(Path(header["image_path"]), str(header.get("saved_at", "")),
-                             header.get("meta") or {}, file, (int(shape[0]), int(shape[1])))
-
-    def load(self, entry: RecoveryEntry) -> np.ndarray:
-        """The autosaved mask, ``bool`` ``(H, W)``.
-
-        Raises:
-            ImageReadError: the recovery file is missing or damaged.
-        """
-        try:
-            with Image.open(entry.file) as img:
-                img.load()
-                arr = np.asarray(img.convert("1") if img.mode != "1" else img)
-        except FileNotFoundError:
-            raise ImageReadError(f"Recovery file {entry.file} no longer exists") from None
-        except Exception as exc:
-            raise ImageReadError(f"Recovery file {entry.file} is damaged ({exc})") from None
-        mask = arr.astype(bool, copy=False)
-        if tuple(mask.shape) != tuple(entry.shape):
-            raise ImageReadError(
-                f"Recovery file {entry.file} is damaged (size {mask.shape} instead of "
-                f"{entry.shape})"
-            )
-        return mask
-
-    def discard(self, image_path: PathLike) -> None:
-        """Delete the autosave of an image (after saving or when the user declines recovery)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path_for(image_path).unlink()

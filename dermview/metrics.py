@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from dermview.errors import MaskError
+from dermview.masks import boundary
 
 #: ISIC 2018 challenge: a Jaccard index below this scores 0.
 ISIC_JACCARD_FLOOR = 0.65
@@ -91,21 +92,11 @@ def specificity(pred: np.ndarray, gt: np.ndarray) -> float:
     return _ratio(tn, tn + fp)
 
 
-def contour(mask: np.ndarray) -> np.ndarray:
-    """Boundary pixels of a mask: lesion pixels with a 4-neighbour outside the lesion (or on the
-    image edge). ``bool`` ``(H, W)``."""
-    mask = np.asarray(mask, dtype=bool)
-    padded = np.pad(mask, 1, constant_values=False).view(np.uint8)
-    inner = cv2.erode(padded, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8),
-                      borderType=cv2.BORDER_CONSTANT, borderValue=0)[1:-1, 1:-1]
-    return mask & ~inner.view(bool)
-
-
 def contour_distances(pred: np.ndarray, gt: np.ndarray) -> np.ndarray | None:
     """Distances in pixels from each boundary pixel of one mask to the nearest boundary pixel of
     the other, both directions concatenated (``float32``). ``None`` if a mask is empty."""
     pred, gt = _pair(pred, gt)
-    cp, cg = contour(pred), contour(gt)
+    cp, cg = boundary(pred), boundary(gt)
     if not cp.any() or not cg.any():
         return None
     # distanceTransform gives each pixel's distance to the nearest zero pixel.

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 APP_NAME = "dermview"
+#: Suffix of a label file's stem: ``<image stem>_segmentation.png`` (ISIC naming).
+LABEL_SUFFIX = "_segmentation"
 
 
 def is_frozen() -> bool:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from dermview.errors import ParameterError
+from dermview.masks import fill_holes
 
 #: Default gap, as a fraction of the image diagonal, within which other components are kept
 #: together with the largest one (a lesion split by a thin bright band stays whole).
@@ -42,26 +43,6 @@ def threshold_mask(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     if not 0.0 <= threshold <= 1.0:
         raise ParameterError(f"The threshold must be between 0 and 1, got {threshold}")
     return _check_prob(prob) >= np.float32(threshold)
-
-
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill background regions that do not reach the image border (4-connected background).
-
-    Args:
-        mask: ``bool`` ``(H, W)``.
-
-    Returns:
-        ``bool`` ``(H, W)``, a superset of ``mask``.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    if mask.size == 0 or mask.all() or not mask.any():
-        return mask.copy()
-    h, w = mask.shape
-    # Pad with one background pixel all round so that the whole border is reachable from (0, 0).
-    canvas = np.zeros((h + 2, w + 2), np.uint8)
-    canvas[1:-1, 1:-1] = mask
-    cv2.floodFill(canvas, None, (0, 0), 2, flags=4)
-    return canvas[1:-1, 1:-1] != 2
 
 
 #: Above this many components, :func:`clean_mask` decides with whole-image array operations

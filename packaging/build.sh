@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the one-folder PyInstaller bundle and the Linux archive
-#   dist/dermview-<version>-linux-x86_64.tar.gz
+#   dist/dermview-<version>-linux-x86_64.tar.xz  (xz: about 0.7x the size of gzip for this bundle)
 # (folder dermview-<version>/ with the app, dermview.desktop, dermview.png, INSTALL.md, install.sh).
 #
 # Usage: packaging/build.sh            (uses .venv/bin/python, or $PYTHON)
@@ -33,16 +33,16 @@ mv "$DIST/dermview" "$STAGE"
 cp packaging/dermview.desktop resources/icons/dermview.png packaging/INSTALL.md \
    packaging/install.sh "$STAGE/"
 chmod 755 "$STAGE/install.sh"
-tar -C "$DIST" -czf "$DIST/$STEM.tar.gz" "$STEM"
+XZ_OPT="${XZ_OPT:--6 -T0}" tar -C "$DIST" -cJf "$DIST/$STEM.tar.xz" "$STEM"
 end=$(date +%s)
 
 bundle_bytes=$(du -sb "$STAGE" | cut -f1)
-archive_bytes=$(stat -c %s "$DIST/$STEM.tar.gz")
+archive_bytes=$(stat -c %s "$DIST/$STEM.tar.xz")
 cat > "$DIST/build-info.json" <<JSON
 {"version": "$VERSION", "slim": "${DERMVIEW_SLIM:-1}", "pyinstaller_s": $((built - start)),
  "total_build_s": $((end - start)), "bundle_bytes": $bundle_bytes, "archive_bytes": $archive_bytes,
- "archive": "dist/$STEM.tar.gz"}
+ "archive": "dist/$STEM.tar.xz"}
 JSON
 printf 'build: %ss (pyinstaller %ss)  bundle: %s MB  archive: %s MB  -> %s\n' \
     "$((end - start))" "$((built - start))" "$((bundle_bytes / 1000000))" \
-    "$((archive_bytes / 1000000))" "dist/$STEM.tar.gz"
+    "$((archive_bytes / 1000000))" "dist/$STEM.tar.xz"

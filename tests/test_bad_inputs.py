@@ -25,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _dicom import dataset as dicom_dataset
+from _dicom import dicom_bytes, to_bytes
 from _encode import cv_bytes, pil_bytes
 from PIL import Image
+from pydicom.encaps import encapsulate
 
 from dermview import io as dio
 from dermview.cli import main
@@ -81,6 +84,27 @@ def _png() -> bytes:
 def _palette_transparent() -> bytes:
     img = Image.fromarray(_skin()).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
     return pil_bytes(img, "PNG", transparency=0)
+
+
+def _dicom_no_pixels() -> bytes:
+    ds = dicom_dataset(_skin())
+    del ds.PixelData
+    return to_bytes(ds)
+
+
+def _dicom_mpeg2() -> bytes:
+    """A file whose transfer syntax (MPEG2 video) no installed pixel handler decodes."""
+    ds = dicom_dataset(_skin())
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"
+    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + bytes(200)])
+    ds["PixelData"].VR = "OB"
+    return to_bytes(ds)
+
+
+def _dicom_frames() -> bytes:
+    ds = dicom_dataset(np.concatenate([_skin()] * 3))
+    ds.Rows, ds.NumberOfFrames = 48, 3
+    return to_bytes(ds)
 
 
 @dataclass(frozen=True)
@@ -147,6 +171,27 @@ IMAGE_CASES = [
     Case("strip-20000x8", "strip.png", lambda: pil_bytes(Image.new("RGB", (20000, 8), (200, 150, 140)), "PNG"),
          "read", shape=(8, 20000)),
     Case("non-ascii-space-path", "dossier é/lésion 1 病变.jpg", _jpeg, "read", shape=(48, 64)),
+    Case("dicom-jpeg", "dms_jpeg.dcm", lambda: dicom_bytes(_skin(), "jpeg"),
+         "read (Dermoscopic Photography, JPEG baseline)", shape=(48, 64)),
+    Case("dicom-jpeg-ls", "dms_jls.dcm", lambda: dicom_bytes(_skin(), "jpeg-ls"),
+         "read (JPEG-LS lossless)", shape=(48, 64)),
+    Case("dicom-j2k", "dms_j2k.dcm", lambda: dicom_bytes(_skin(), "j2k-lossless"),
+         "read (JPEG 2000 lossless)", shape=(48, 64)),
+    Case("dicom-declares-ybr-holds-rgb", "dms_ybr_rgb.dcm",
+         lambda: dicom_bytes(_skin(), "jpeg-rgb-as-ybr"),
+         "read in its real colours (the codestream's)", shape=(48, 64)),
+    Case("dicom-no-pixel-data", "no_pixels.dcm", _dicom_no_pixels, "refused",
+         ImageReadError, ("no_pixels.dcm", "without pixel data")),
+    Case("dicom-unsupported-syntax", "mpeg2.dcm", _dicom_mpeg2, "refused",
+         ImageReadError, ("mpeg2.dcm", "compression dermview cannot decode", "MPEG2")),
+    Case("dicom-multi-frame", "frames.dcm", _dicom_frames, "refused",
+         ImageReadError, ("frames.dcm", "multi-frame", "3 frames")),
+    Case("dicom-truncated", "cut_dicom.dcm",
+         lambda: dicom_bytes(_skin())[: len(dicom_bytes(_skin())) // 2], "refused",
+         ImageReadError, ("cut_dicom.dcm", "truncated")),
+    Case("dicom-truncated-jpeg", "cut_dicom_jpeg.dcm",
+         lambda: dicom_bytes(_skin(), "jpeg")[:-300], "refused",
+         ImageReadError, ("cut_dicom_jpeg.dcm", "truncated")),
 ]
 
 VALID = [c for c in IMAGE_CASES if c.error is None]
@@ -579,7 +624,7 @@ def gui(qtbot, tmp_path, monkeypatch, gui_weights):
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda c: c.id)
 def test_gui_open(case, gui, tmp_path):
     path = _place(case, tmp_path / "in")
-    opened = gui.open_image(path)
+    opened = gui.session.open_image(path)
     assert gui.wait_idle(30)
     if case.error is None:
         assert opened and gui.shown_boxes == []
@@ -592,7 +637,7 @@ def test_gui_open(case, gui, tmp_path):
         assert w in text
     assert "Traceback" not in text
     assert gui.doc.path.name == "IMD_good.jpg"  # the previous image stays open, app usable
-    assert gui.open_image(gui.doc.path) and gui.doc.image is not None
+    assert gui.session.open_image(gui.doc.path) and gui.doc.image is not None
 
 
 @pytest.mark.parametrize("kind,error", MASK_CASES, ids=[k for k, _ in MASK_CASES])
@@ -607,11 +652,11 @@ def test_gui_open_with_existing_label(kind, error, gui, tmp_path):
     gt[3:9, 4:12] = True
     from dermview.labels import label_paths
 
-    label = label_paths(img, gui.labels_dir_for(img))[0]
+    label = label_paths(img, gui.saving.labels_dir_for(img))[0]
     label.parent.mkdir(parents=True, exist_ok=True)
     label.write_bytes(_mask_bytes(kind, gt))
     before = label.read_bytes()
-    opened = gui.open_image(img)
+    opened = gui.session.open_image(img)
     assert gui.wait_idle(30)
     if error is None:
         assert opened and gui.shown_boxes == []
@@ -629,14 +674,14 @@ def test_gui_segment_with_bad_weights(kind, words, gui, tmp_path, gui_weights):
     from dermview.model import inference
 
     inference.clear_cache()
-    gui.weights = str(_bad_weights(kind, gui_weights, tmp_path / "w"))
+    gui.segmenter.weights = str(_bad_weights(kind, gui_weights, tmp_path / "w"))
     before = gui.doc.mask.copy()
-    assert gui.segment()
+    assert gui.segmenter.run()
     assert gui.wait_idle(60)
     assert len(gui.shown_boxes) == 1, gui.shown_boxes
     text = gui.shown_boxes[0][1]
     for w in words:
-        assert w.replace("model.pt", Path(gui.weights).name) in text
+        assert w.replace("model.pt", Path(gui.segmenter.weights).name) in text
     assert "Traceback" not in text and "weights_only" not in text
     np.testing.assert_array_equal(gui.doc.mask, before)
     assert not (tmp_path / "w" / "pwned").exists()
@@ -646,16 +691,16 @@ def test_gui_segment_with_bad_weights(kind, words, gui, tmp_path, gui_weights):
 def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
     from dermview.labels import label_paths
 
-    label = label_paths(gui.doc.path, gui.labels_dir_for(gui.doc.path))[0]
+    label = label_paths(gui.doc.path, gui.saving.labels_dir_for(gui.doc.path))[0]
     labels_dir = label.parent
-    assert gui.save()  # a first label
+    assert gui.saving.save()  # a first label
     before = label.read_bytes()
     gui.doc.mask[:] = True  # a change to save (content only; save writes the document's mask)
     if fault == "read-only":
         _raise_on(monkeypatch, dio.tempfile, "mkstemp", errno.EROFS)
     else:
         _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
-    assert not gui.save()
+    assert not gui.saving.save()
     assert len(gui.shown_boxes) == 1 and words in gui.shown_boxes[0][1]
     assert label.read_bytes() == before and _hidden(labels_dir) == []
 

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from dermview.io import load_image, load_mask
-from dermview.labels import LabelMeta, RecoveryStore, image_sha256, label_paths, save_label
+from dermview.labels import LabelMeta, image_sha256, label_paths, save_label
+from dermview.recovery import RecoveryStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "resources" / "samples"

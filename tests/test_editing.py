@@ -8,20 +8,23 @@ import pytest
 
 from dermview.editing import (
     MaskPatch,
-    Rect,
     Stroke,
     diff_patch,
-    fill_holes,
-    grow,
-    keep_largest,
-    mask_bbox,
     paint_polygon,
     paint_stroke,
     patch_for,
     polygon_rect,
+    stroke_rect,
+)
+from dermview.masks import (
+    Rect,
+    boundary,
+    fill_holes,
+    grow,
+    keep_largest,
+    mask_bbox,
     shrink,
     smooth,
-    stroke_rect,
 )
 
 
@@ -479,3 +482,13 @@ def test_property_polygon_stays_in_rect(verts, value):
     outside = np.ones(shape, bool)
     outside[rect.slices] = False
     assert not changed[outside].any()
+
+
+def test_boundary_of_a_square():
+    m = np.zeros((8, 8), bool)
+    m[2:6, 2:6] = True
+    b = boundary(m)
+    assert b.sum() == 12  # the 4×4 square's rim
+    assert not b[3:5, 3:5].any()
+    full = np.ones((5, 5), bool)
+    assert boundary(full).sum() == 16  # image border counts as background

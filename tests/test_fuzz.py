@@ -20,6 +20,7 @@ from unittest import mock
 import cv2
 import numpy as np
 import pytest
+from _dicom import dicom_bytes
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 from PIL import Image
@@ -58,6 +59,9 @@ def _seed_files() -> dict[str, bytes]:
     pil("cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), "JPEG")
     grey16 = (rgb[:, :, 0].astype(">u2") * 250).tobytes()
     pil("grey16_mm.tif", Image.frombytes("I;16B", (16, 12), grey16), "TIFF")
+    big = np.tile(rgb, (3, 3, 1))  # 36×48: OpenJPEG refuses images smaller than 2⁵
+    for syntax in ("explicit", "jpeg", "jpeg-rgb-as-ybr", "rle", "jpeg-ls", "j2k-lossless"):
+        seeds[f"{syntax}.dcm"] = dicom_bytes(big, syntax)
     for suffix in (".png", ".tif"):
         ok, buf = cv2.imencode(suffix, rgb.astype(np.uint16) * 257)
         assert ok
@@ -142,7 +146,7 @@ def mutated_files(draw) -> tuple[bytes, str]:
             end = min(len(data), pos + draw(st.integers(1, 256)))
             data[pos:pos] = data[pos:end]
     suffix = "." + name.rsplit(".", 1)[1]
-    return bytes(data), draw(st.sampled_from([suffix, ".jpg", ".png"]))
+    return bytes(data), draw(st.sampled_from([suffix, ".jpg", ".png", ".dcm"]))
 
 
 @given(mutated_files())
@@ -151,10 +155,11 @@ def test_load_image_on_mutated_files(case):
 
 
 _MAGIC = [b"", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1", b"\x89PNG\r\n\x1a\n", b"BM",
-          b"II*\x00", b"MM\x00*", b"GIF89a", b"RIFF"]
+          b"II*\x00", b"MM\x00*", b"GIF89a", b"RIFF", bytes(128) + b"DICM"]
 
 
-@given(st.sampled_from(_MAGIC), st.binary(max_size=2048), st.sampled_from([".jpg", ".png", ".bmp", ".tif"]))
+@given(st.sampled_from(_MAGIC), st.binary(max_size=2048),
+       st.sampled_from([".jpg", ".png", ".bmp", ".tif", ".dcm"]))
 @example(b"", b"", ".png")
 @example(b"\x89PNG\r\n\x1a\n", b"", ".png")
 def test_load_image_on_random_bytes(magic, body, suffix):

@@ -155,16 +155,16 @@ def test_corrupt_file_shows_message_and_app_keeps_running(make_window, data, box
     win = make_window([data / "IMD009.jpg"])
     bad = data / "broken.jpg"
     bad.write_bytes((data / "IMD002.jpg").read_bytes()[:300])
-    assert not win.open_image(bad)
+    assert not win.session.open_image(bad)
     assert boxes.warnings, "a message box must appear"
     assert "broken.jpg" in boxes.warnings[-1][1]
     assert win.doc.path.name == "IMD009.jpg"  # still the previous image
     text = data / "notes.png"
     text.write_text("not an image")
-    assert not win.open_image(text)
+    assert not win.session.open_image(text)
     assert "notes.png" in boxes.warnings[-1][1]
     # Still usable afterwards.
-    assert win.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD002.jpg")
     assert win.doc.path.name == "IMD002.jpg"
 
 
@@ -185,31 +185,31 @@ def test_folder_worklist_and_page_keys(make_window, data, qtbot):
 # ------------------------------------------------------------------------------- segmentation
 def test_segment_shows_overlay_and_threshold_is_undoable(make_window, data, model_name):
     win = make_window([data / "IMD009.jpg"])
-    assert win.buffers["mask"].data[..., 3].max() == 0
-    win.act_segment.trigger()
-    assert win.seg_host.busy
+    assert win.overlays.buffers["mask"].data[..., 3].max() == 0
+    win.actions["segment"].trigger()
+    assert win.segmenter.host.busy
     assert win.wait_idle(60)
     assert win.doc.prob is not None and win.doc.prob.shape == win.doc.shape
     assert win.doc.model.name == model_name
     assert win.doc.undo_stack.count() == 1
     assert win.doc.undo_stack.text(0) == "Apply model prediction"
     mask = win.doc.mask.copy()
-    alpha = win.buffers["mask"].data[..., 3]
+    alpha = win.overlays.buffers["mask"].data[..., 3]
     assert alpha.shape == mask.shape
     assert np.array_equal(alpha > 0, mask), "overlay shows exactly the mask"
-    assert model_name in win.model_label.text()
+    assert model_name in win.seg_panel.model_label.text()
     assert win.windowTitle().startswith("IMD009.jpg*")
     # Heat map toggle.
-    win.heat_check.setChecked(True)
+    win.seg_panel.heat_check.setChecked(True)
     assert win.after.overlays["heat"].isVisible()
-    assert win.buffers["heat"].shape == mask.shape
+    assert win.overlays.buffers["heat"].shape == mask.shape
     # A new threshold re-thresholds the probability (one undo step).
     from dermview.postprocess import mask_from_prob
 
     t = next(t for t in (0.51, 0.49, 0.52, 0.48, 0.55, 0.45, 0.6, 0.4, 0.7, 0.3, 0.9, 0.1)
              if not np.array_equal(mask_from_prob(win.doc.prob, t), mask))
-    win.set_threshold(t)
-    assert win.threshold_label.text() == f"{t:.2f}"
+    win.segmenter.set_threshold(t)
+    assert win.seg_panel.threshold_label.text() == f"{t:.2f}"
     assert np.array_equal(win.doc.mask, mask_from_prob(win.doc.prob, t))
     assert win.doc.undo_stack.count() == 2
     win.undo()
@@ -218,8 +218,8 @@ def test_segment_shows_overlay_and_threshold_is_undoable(make_window, data, mode
 
 def test_start_segmentation_twice_quickly_applies_one_result(make_window, data):
     win = make_window([data / "IMD009.jpg"])
-    win.segment()
-    win.segment()
+    win.segmenter.run()
+    win.segmenter.run()
     assert win.wait_idle(60)
     process(300)  # a stale result, if any, would arrive now
     assert win.doc.undo_stack.count() == 1
@@ -231,17 +231,17 @@ def test_cancel_then_close_during_segmentation(make_window, tmp_path, qtbot):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (2400, 3200, 3), dtype=np.uint8)).save(big)
     win = make_window([big])
-    win.segment()
-    assert win.seg_host.busy
-    qtbot.mouseClick(win.cancel_button, QtCore.Qt.MouseButton.LeftButton)
-    assert not win.seg_host.busy
-    assert win.seg_progress.format() == "Cancelled"
+    win.segmenter.run()
+    assert win.segmenter.host.busy
+    qtbot.mouseClick(win.seg_panel.cancel_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not win.segmenter.host.busy
+    assert win.seg_panel.seg_progress.format() == "Cancelled"
     # The worker finishes its step in the background; its result is dropped.
-    qtbot.waitUntil(lambda: not win.seg_host.worker.running.is_set(), timeout=60_000)
+    qtbot.waitUntil(lambda: not win.segmenter.host.worker.running.is_set(), timeout=60_000)
     process(200)
     assert win.doc.prob is None and win.doc.undo_stack.count() == 0
     # Close while a new segmentation runs: no crash, no thread left running.
-    win.segment()
+    win.segmenter.run()
     process(30)
     win.close()
     assert win.threads_running() == []
@@ -257,24 +257,24 @@ def test_cuda_selected_but_absent_gives_clear_message(make_window, data, boxes):
         pass
     win = make_window([data / "IMD009.jpg"])
     # Before the background probe answers, the worker reports the device error.
-    win.cuda_ok = None
-    win.set_device("cuda")
-    assert win.segment()
+    win.segmenter.cuda_ok = None
+    win.seg_panel.set_device("cuda")
+    assert win.segmenter.run()
     assert win.wait_idle(60)
     assert boxes.warnings and "CUDA" in boxes.warnings[-1][1]
     assert win.doc.prob is None
     # After the probe: CUDA is disabled in the list with a tooltip, and asking gives a message.
-    win.seg_host.worker.probe()
+    win.segmenter.host.worker.probe()
     process(100)
-    assert win.cuda_ok is False
-    item = win.device_combo.model().item(win.device_combo.findData("cuda"))
+    assert win.segmenter.cuda_ok is False
+    item = win.seg_panel.device_combo.model().item(win.seg_panel.device_combo.findData("cuda"))
     assert not item.isEnabled() and "CUDA" in item.toolTip()
     n = len(boxes.warnings)
-    assert not win.segment()
+    assert not win.segmenter.run()
     assert len(boxes.warnings) == n + 1 and "CUDA" in boxes.warnings[-1][1]
     # CPU works.
-    win.set_device("cpu")
-    assert win.segment() and win.wait_idle(60) and win.doc.prob is not None
+    win.seg_panel.set_device("cpu")
+    assert win.segmenter.run() and win.wait_idle(60) and win.doc.prob is not None
 
 
 # ------------------------------------------------------------------------------- editing
@@ -301,7 +301,7 @@ def test_brush_drag_changes_exactly_the_stroke_pixels_and_undo_redo(make_window,
     assert abs(rows.min() - (120 - 6)) <= 2 and abs(rows.max() - (160 + 6)) <= 2
     assert abs(cols.min() - (100 - 6)) <= 2 and abs(cols.max() - (180 + 6)) <= 2
     # The overlay was updated for those pixels only.
-    assert np.array_equal(win.buffers["mask"].data[..., 3] > 0, mask)
+    assert np.array_equal(win.overlays.buffers["mask"].data[..., 3] > 0, mask)
     assert win.doc.undo_stack.count() == 1 and win.doc.dirty
     assert win.windowTitle().startswith("IMD009.jpg*")
     # Eraser through the middle, then undo/redo.
@@ -314,7 +314,7 @@ def test_brush_drag_changes_exactly_the_stroke_pixels_and_undo_redo(make_window,
     win.undo()
     assert np.array_equal(win.doc.mask, before)
     assert not win.doc.dirty and not win.windowTitle().startswith("IMD009.jpg*")
-    assert not win.buffers["mask"].data[..., 3].any()
+    assert not win.overlays.buffers["mask"].data[..., 3].any()
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Z,
                    QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(win.doc.mask, mask)
@@ -327,7 +327,7 @@ def test_brush_size_keys_and_operations(make_window, data, qtbot):
     win.set_tool("brush")
     r = win.edit.radius
     qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketRight)
-    assert win.edit.radius > r and win.radius_spin.value() == win.edit.radius
+    assert win.edit.radius > r and win.tools_panel.radius_spin.value() == win.edit.radius
     qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketLeft)
     qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketLeft)
     assert win.edit.radius < r
@@ -341,7 +341,7 @@ def test_brush_size_keys_and_operations(make_window, data, qtbot):
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Return)
     tri = win.doc.mask.copy()
     assert 4000 < tri.sum() < 6000  # area 5000 px
-    assert win.doc.undo_stack.text(win.doc.undo_stack.count() - 1) == "Lasso add"
+    assert win.doc.undo_stack.text(win.doc.undo_stack.count() - 1) == "Polygon add"
     n = win.doc.undo_stack.count()
     assert win.edit.grow() and win.doc.mask.sum() > tri.sum()
     assert win.edit.shrink()
@@ -359,11 +359,28 @@ def test_brush_size_keys_and_operations(make_window, data, qtbot):
 
 
 # ------------------------------------------------------------------------------- saving
+def test_engine_choice_is_used_shown_saved_and_remembered(make_window, data, qtbot):
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    combo = win.seg_panel.engine_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "onnx", "torch"]
+    combo.setCurrentIndex(combo.findData("torch"))
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    assert win.doc.model.engine == "torch" and "(torch)" in win.seg_panel.model_label.text()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["engine"] == "torch"
+    settings = win.settings
+    win.close()
+    assert settings.get("engine") == "torch"
+
+
 def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtbot,
                                                           model_name):
     img = data / "IMD009.jpg"
     win = make_window([img])
-    win.segment()
+    win.segmenter.run()
     assert win.wait_idle(60)
     win.set_tool("brush")
     win.edit.set_radius(5)
@@ -380,7 +397,7 @@ def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtb
     assert meta["image_size"] == [512, 384]
     assert meta["model_name"] == model_name
     assert meta["model_sha256"] == hashlib.sha256(Path(win.weights).read_bytes()).hexdigest()
-    assert meta["preprocess_params"]["hair_threshold"] == win.params().hair_threshold
+    assert meta["preprocess_params"]["hair_threshold"] == win.panel.params().hair_threshold
     assert meta["threshold"] == pytest.approx(win.doc.threshold)
     assert meta["edited"] is True and meta["edit_operations"] == 1 and meta["edited_pixels"] > 0
     assert meta["user"] and meta["created"] and meta["modified"]
@@ -393,10 +410,10 @@ def test_save_writes_png_and_sidecar_then_reopen_loads_it(make_window, data, qtb
     win2 = make_window([img])
     assert win2.doc.label_loaded
     assert np.array_equal(win2.doc.mask, saved)
-    assert np.array_equal(win2.buffers["mask"].data[..., 3] > 0, saved)
+    assert np.array_equal(win2.overlays.buffers["mask"].data[..., 3] > 0, saved)
     # Saving again keeps the previous version as a backup.
     win2.edit.grow()
-    assert win2.save()
+    assert win2.saving.save()
     assert list((data / "labels" / ".backup").glob("IMD009_segmentation.*.png"))
     meta2 = json.loads(js.read_text())
     assert meta2["edit_operations"] == 2 and meta2["created"] == meta["created"]
@@ -412,7 +429,7 @@ def test_unsaved_changes_prompt_and_nothing_lost(make_window, data, boxes, qtbot
     assert win.doc.dirty
     # Cancel: stay on the image, edits intact.
     boxes.answer = Btn.Cancel
-    assert not win.next_image()
+    assert not win.session.next_image()
     assert boxes.questions and "unsaved" in boxes.questions[-1][1].lower()
     assert win.doc.path == first and np.array_equal(win.doc.mask, edited)
     # Closing the window is refused as well.
@@ -420,13 +437,13 @@ def test_unsaved_changes_prompt_and_nothing_lost(make_window, data, boxes, qtbot
     assert win.isVisible() and win.threads_running()
     # Save: the label is written, then we move on.
     boxes.answer = Btn.Save
-    assert win.next_image()
+    assert win.session.next_image()
     png = data / "labels" / f"{first.stem}_segmentation.png"
     assert np.array_equal(np.asarray(Image.open(png)) == 255, edited)
     # Discard: edits of the second image are dropped on request only.
     drag(qtbot, win.before, [(20.5, 20.5), (40.5, 20.5)])
     boxes.answer = Btn.Discard
-    assert win.previous_image()
+    assert win.session.previous_image()
     assert np.array_equal(win.doc.mask, edited)  # the saved label came back
 
 
@@ -436,24 +453,24 @@ def test_autosave_and_recovery(make_window, data, boxes, qtbot, tmp_path):
     win.set_tool("brush")
     drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
     edited = win.doc.mask.copy()
-    assert win.autosave()
-    assert not win.autosave()  # nothing new
-    entries = win.recovery.entries()
+    assert win.saving.autosave()
+    assert not win.saving.autosave()  # nothing new
+    entries = win.saving.recovery.entries()
     assert len(entries) == 1 and entries[0].image_path == img.resolve()
     # Simulate a crash: the window goes away without the normal close path.
-    win.seg_host.shutdown()
-    win.preview_host.shutdown()
+    win.segmenter.host.shutdown()
+    win.preview.host.shutdown()
     win._closing = True
     win.hide()
     boxes.answer = Btn.Yes
     win2 = make_window()
-    win2.offer_recovery_at_start()
+    win2.session.offer_recovery_at_start()
     assert win2.wait_idle(30)
     assert boxes.questions and "Restore" in boxes.questions[-1][1]
     assert win2.doc.path == img.resolve() or win2.doc.path == img
     assert np.array_equal(win2.doc.mask, edited) and win2.doc.dirty
-    assert win2.save()
-    assert win2.recovery.entries() == []
+    assert win2.saving.save()
+    assert win2.saving.recovery.entries() == []
 
 
 # ------------------------------------------------------------------------------- views, help
@@ -466,21 +483,21 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     shutil.copy(SAMPLES / "IMD002_segmentation.png", refs / "IMD002_segmentation.png")
     win = make_window([folder / "IMD002.jpg"])
     assert win.doc.reference is None
-    win.set_reference_dir(refs)
+    win.session.set_reference_dir(refs)
     assert win.doc.reference is not None
-    assert win.buffers["reference"].data[..., 3].any()
-    assert "Dice 0.000" in win.metric_label.text()  # empty mask
-    from dermview.gui.edit_tools import replace_mask
+    assert win.overlays.buffers["reference"].data[..., 3].any()
+    assert "Dice 0.000" in win.status.metric_label.text()  # empty mask
+    from dermview.gui.commands import push_mask
 
     # Differences overlay: everything of the reference is missed while the mask is empty.
-    win.diff_check.setChecked(True)
+    win.seg_panel.diff_check.setChecked(True)
     assert win.before.overlays["diff"].isVisible()
-    diff = win.buffers["diff"].data
+    diff = win.overlays.buffers["diff"].data
     assert diff[..., 3].any()
-    replace_mask(win.doc, win.doc.reference, "copy reference")
+    push_mask(win.doc, win.doc.reference, "copy reference")
     process(300)
-    assert "Dice 1.000" in win.metric_label.text() and "Jaccard 1.000" in win.metric_label.text()
-    assert not win.buffers["diff"].data[..., 3].any()  # no disagreement left
+    assert "Dice 1.000" in win.status.metric_label.text() and "Jaccard 1.000" in win.status.metric_label.text()
+    assert not win.overlays.buffers["diff"].data[..., 3].any()  # no disagreement left
 
 
 def test_shortcuts_and_about(make_window, data, qtbot):
@@ -516,13 +533,13 @@ def test_settings_are_remembered_and_drop_opens_files(make_window, data, qtbot):
     win = make_window([data / "IMD009.jpg"])
     win.edit.set_radius(33)
     win.panel.t_spin.setValue(77)
-    win.set_device("cpu")
+    win.seg_panel.set_device("cpu")
     assert win.wait_idle(30)
     win.close()
     win2 = make_window()
-    assert win2.edit.radius == 33 and win2.radius_spin.value() == 33
-    assert win2.params().hair_threshold == 77
-    assert win2.device == "cpu"
+    assert win2.edit.radius == 33 and win2.tools_panel.radius_spin.value() == 33
+    assert win2.panel.params().hair_threshold == 77
+    assert win2.segmenter.device == "cpu"
     # Dropping two files opens them as a worklist.
     from PySide6 import QtGui
 
@@ -552,45 +569,45 @@ def test_label_of_another_size_is_skipped_with_a_message(make_window, data, boxe
 
 def test_threshold_slider_gesture_is_one_undo_step(make_window, data):
     win = make_window([data / "IMD009.jpg"])
-    win.segment()
+    win.segmenter.run()
     assert win.wait_idle(60)
     n = win.doc.undo_stack.count()
     for v in (40, 35, 30, 25):
-        win.threshold_slider.setValue(v)
-        win._apply_threshold()
+        win.seg_panel.threshold_slider.setValue(v)
+        win.segmenter.apply_threshold()
     assert win.doc.undo_stack.count() <= n + 1
     assert win.doc.threshold == pytest.approx(0.25)
     win.undo()
     assert win.doc.undo_stack.index() == n
     assert win.doc.threshold == pytest.approx(0.5)  # undo restores the threshold too
-    assert win.threshold_slider.value() == 50 and win.threshold_label.text() == "0.50"
+    assert win.seg_panel.threshold_slider.value() == 50 and win.seg_panel.threshold_label.text() == "0.50"
     win.redo()
-    assert win.doc.threshold == pytest.approx(0.25) and win.threshold_slider.value() == 25
+    assert win.doc.threshold == pytest.approx(0.25) and win.seg_panel.threshold_slider.value() == 25
 
 
 def test_last_session_is_restored(make_window, data):
     win = make_window([data])
-    assert win.next_image()
+    assert win.session.next_image()
     assert win.doc.path.name == "IMD009.jpg"
     win.close()
     win2 = make_window()
-    assert win2.restore_session()
+    assert win2.session.restore_session()
     assert win2.doc.path.name == "IMD009.jpg"
     assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
 
 
 def test_save_and_next_auto_segment_and_space_pan(make_window, data, qtbot):
     win = make_window([data])
-    win.auto_check.setChecked(True)
+    win.seg_panel.auto_check.setChecked(True)
     win.set_tool("brush")
     drag(qtbot, win.before, [(60.5, 60.5), (90.5, 60.5)])
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert (data / "labels" / "IMD002_segmentation.png").is_file()
     assert win.doc.path.name == "IMD009.jpg"
-    assert win.seg_host.busy or win.doc.prob is not None  # segmented automatically
+    assert win.segmenter.host.busy or win.doc.prob is not None  # segmented automatically
     assert win.wait_idle(60) and win.doc.prob is not None
     # Ctrl+PgDown: no unlabelled image other than the current one.
-    assert not win.next_unlabelled()
+    assert not win.session.next_unlabelled()
     # Space held: the left button pans instead of painting.
     mask = win.doc.mask.copy()
     win.before.setFocus()
@@ -610,27 +627,27 @@ def test_edit_counts_restart_after_a_new_prediction(make_window, data, qtbot):
     win = make_window([data / "IMD009.jpg"])
     win.set_tool("brush")
     drag(qtbot, win.before, [(30.5, 30.5), (60.5, 30.5)])  # edit before any prediction
-    win.segment()
+    win.segmenter.run()
     assert win.wait_idle(60)
     ops, px, reset = win.doc.hand_edits()
     assert (ops, px, reset) == (0, 0, True)
     drag(qtbot, win.before, [(300.5, 300.5), (330.5, 300.5)])
     ops, px, _ = win.doc.hand_edits()
     assert ops == 1 and px > 0
-    meta = win.doc.label_meta_for_save(win.params())
+    meta = win.doc.label_meta_for_save(win.panel.params())
     assert meta.edited and meta.edit_operations == 1 and meta.edited_pixels == px
 
 
 def test_switching_image_or_editing_during_segmentation(make_window, data, qtbot):
     win = make_window([data])
     # A result for an image that is no longer open is dropped.
-    win.segment()
-    assert win.next_image()
+    win.segmenter.run()
+    assert win.session.next_image()
     assert win.wait_idle(60)
     process(200)
     assert win.doc.path.name == "IMD009.jpg" and win.doc.prob is None
     # Edits made while the model runs stay undoable underneath the prediction.
-    win.segment()
+    win.segmenter.run()
     win.set_tool("brush")
     drag(qtbot, win.before, [(20.5, 20.5), (40.5, 20.5)])
     edited = win.doc.mask.copy()
@@ -639,3 +656,42 @@ def test_switching_image_or_editing_during_segmentation(make_window, data, qtbot
     assert texts == ["Brush stroke", "Apply model prediction"]
     win.undo()
     assert np.array_equal(win.doc.mask, edited)
+
+
+def test_extension_points_of_gui_readme(make_window, data, qtbot):
+    """The recipes of dermview/gui/README.md: panel, tool, overlay layer, sidecar field."""
+    import json
+
+    from dermview.gui.commands import EditKind, push_mask
+    from dermview.gui.edit_tools import Tool
+    from dermview.gui.image_view import to_rc
+
+    win = make_window([data / "IMD009.jpg"])
+    dock = win.add_panel("extra", "Extra", QtWidgets.QLabel("hello"))
+    assert dock.toggleViewAction() in win.menus[3][1].actions()
+
+    class SquareTool(Tool):
+        name = "square"
+
+        def __init__(self, ctrl):
+            self.ctrl = ctrl
+
+        def click(self, pos, double, modifiers):
+            r, c = (int(v) for v in to_rc(pos))
+            new = self.ctrl.doc.mask.copy()
+            new[r - 5:r + 5, c - 5:c + 5] = True
+            push_mask(self.ctrl.doc, new, "Square", EditKind.HAND)
+
+    win.edit.add_tool(SquareTool(win.edit))
+    win.set_tool("square")
+    qtbot.mouseClick(win.before.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     pos=win.before.view_to_widget(100.5, 100.5))
+    assert win.doc.mask.sum() == 100 and win.doc.undo_stack.count() == 1
+    buf = win.overlays.add_layer("extra", 1.5, (win.before,))
+    buf.set_buffer(np.full((4, 4, 4), 255, np.uint8), win.doc.shape)
+    win.overlays.set_visible("extra", True)
+    assert win.before.overlays["extra"].isVisible()
+    win.doc.add_sidecar_field("extra_info", lambda: {"squares": 1})
+    assert win.saving.save()
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["extra_info"] == {"squares": 1} and meta["edit_operations"] == 1

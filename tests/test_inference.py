@@ -65,7 +65,7 @@ def test_prediction_follows_network(tiny):
     rgb = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     x = (rgb.astype(np.float32) / 255 - np.float32(META["mean"])) / np.float32(META["std"])
     with torch.no_grad():
-        ref = torch.sigmoid(seg.model(torch.from_numpy(x.transpose(2, 0, 1))[None]))[0, 0].numpy()
+        ref = torch.sigmoid(seg.engine.model(torch.from_numpy(x.transpose(2, 0, 1))[None]))[0, 0].numpy()
     np.testing.assert_allclose(seg.predict(rgb), ref, atol=1e-5)
     # grey input is replicated to RGB
     grey = rgb[:, :, 0]
@@ -267,23 +267,26 @@ def test_pipeline_with_preprocessing_masks_out_frame(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present on this machine")
 def test_gpu_that_fails_to_load_gives_device_error(tiny, monkeypatch):
     # torch claims CUDA, but moving the model there fails (here: a CPU-only build)
-    monkeypatch.setattr(inference, "cuda_available", lambda: True)
+    from dermview.model import engines
+
+    monkeypatch.setattr(engines, "cuda_available", lambda: True)
     with pytest.raises(DeviceError, match="could not be moved to the GPU"):
         Segmenter.load(tiny, device="cuda")
 
 
 def test_out_of_memory_is_reported(tiny, monkeypatch):
-    seg = Segmenter.load(tiny, device="cpu")
+    seg = Segmenter.load(tiny, device="cpu", engine="torch")
 
     def boom(*_args):
         raise torch.OutOfMemoryError("simulated")
 
-    monkeypatch.setattr(seg, "model", boom)
+    monkeypatch.setattr(seg.engine, "model", boom)
     with pytest.raises(MemoryError, match="not enough memory"):
         seg.predict(np.zeros((8, 8, 3), np.uint8))
     # on a GPU, the message says so and suggests the CPU
-    monkeypatch.setattr(seg, "_forward_unchecked", boom)
-    monkeypatch.setattr(seg, "device", "cuda")
+    monkeypatch.setattr(seg.engine, "device", "cuda")
+    monkeypatch.setattr(seg.engine, "channels_last", False)
+    monkeypatch.setattr(torch.Tensor, "to", lambda t, *_a, **_k: t)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     with pytest.raises(DeviceError, match="ran out of memory"):
         seg.predict(np.zeros((8, 8, 3), np.uint8))
@@ -301,7 +304,7 @@ def test_channels_last_choice(tmp_path):
     rgb = np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     nhwc = Segmenter.load(make_weights(tmp_path, "a"), device="cpu")
     nchw = Segmenter.load(make_weights(tmp_path, "b", channels_last=False), device="cpu")
-    assert nhwc._nhwc and not nchw._nhwc
+    assert nhwc.engine.channels_last and not nchw.engine.channels_last
     np.testing.assert_allclose(nhwc.predict(rgb), nchw.predict(rgb), atol=1e-5)
 
 

@@ -19,7 +19,6 @@ from dermview.labels import (
     BACKUP_DIRNAME,
     MAX_BACKUPS,
     LabelMeta,
-    RecoveryStore,
     image_sha256,
     label_mismatch,
     label_paths,
@@ -29,6 +28,7 @@ from dermview.labels import (
     read_label_meta,
     save_label,
 )
+from dermview.recovery import RecoveryStore
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 
@@ -448,3 +448,58 @@ save_label({str(image)!r}, mask, LabelMeta(image_sha256="x", image_size=(40, 30)
     assert {k: v for k, v in after.items() if not k.startswith((BACKUP_DIRNAME, "."))} == old
     assert png.read_bytes() == old[png.name] and js.read_bytes() == old[js.name]
     np.testing.assert_array_equal(load_label(image, (30, 40))[0], make_mask(0))
+
+
+# --------------------------------------------------------------------------------------------
+# Policy: which labels folder, which reference mask
+
+
+def test_labels_dir_for_chosen_default_and_protected(tmp_path):
+    from dermview.labels import labels_dir_for
+
+    res, user = tmp_path / "res", tmp_path / "user" / "labels"
+    (res / "samples").mkdir(parents=True)
+    outside = tmp_path / "images" / "a.jpg"
+    inside = res / "samples" / "b.jpg"
+    assert labels_dir_for(outside, None, res, user) is None  # labels/ beside the image
+    assert labels_dir_for(inside, None, res, user) == user  # never into the program folder
+    assert labels_dir_for(inside, tmp_path / "mine", res, user) == tmp_path / "mine"
+    assert labels_dir_for(outside, tmp_path / "mine", res, user) == tmp_path / "mine"
+
+
+def test_reference_folder_and_find_reference(tmp_path):
+    from dermview.labels import find_reference, reference_folder
+
+    img = tmp_path / "IMD1.jpg"
+    img.write_bytes(b"x")
+    assert reference_folder(img, tmp_path / "refs", None) == tmp_path / "refs"
+    assert reference_folder(img, None, None) == tmp_path  # ISIC layout beside the image
+    assert reference_folder(img, None, tmp_path) is None  # labels saved beside: no reference
+    assert find_reference(img, tmp_path) is None
+    (tmp_path / "IMD1.png").write_bytes(b"x")  # beside the image only the ISIC name counts
+    assert find_reference(img, tmp_path) is None
+    (tmp_path / "IMD1_segmentation.png").write_bytes(b"x")
+    assert find_reference(img, tmp_path) == tmp_path / "IMD1_segmentation.png"
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    (refs / "IMD1_mask.png").write_bytes(b"x")
+    assert find_reference(img, refs) == refs / "IMD1_mask.png"
+    assert find_reference(img, None) is None
+
+
+
+def test_review_fields_and_extras_round_trip(tmp_path):
+    img = tmp_path / "a.png"
+    img.write_bytes(b"x")
+    mask = np.zeros((4, 5), bool)
+    mask[1:3, 1:4] = True
+    meta = LabelMeta(image_sha256="0" * 64, image_size=(5, 4), review_state="accepted",
+                     review_comment="fine as it is", extras={"area_mm2": 12.5})
+    _png, js = save_label(img, mask, meta)
+    d = json.loads(js.read_text())
+    assert d["review_state"] == "accepted" and d["review_comment"] == "fine as it is"
+    assert d["area_mm2"] == 12.5 and "extras" not in d  # extras are written flat
+    back = LabelMeta.from_dict(d)
+    assert back.review_state == "accepted" and back.extras == {"area_mm2": 12.5}
+    with pytest.raises(ValueError, match="review_state"):
+        LabelMeta(image_sha256="", image_size=(1, 1), review_state="looks ok")

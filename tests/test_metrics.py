@@ -9,6 +9,7 @@ import pytest
 
 from dermview import metrics as M
 from dermview.errors import MaskError, ParameterError
+from dermview.masks import boundary
 from dermview.postprocess import (
     clean_mask,
     fill_holes,
@@ -92,7 +93,7 @@ def test_boundary_error_known_shift():
     # W-1 are boundary too, where the distance is 0 inside the overlap).
     a = rect((60, 50), 10, 30, 0, 50)
     b = rect((60, 50), 13, 33, 0, 50)
-    ca = M.contour(a)
+    ca = boundary(a)
     assert ca[10].all() and ca[29].all() and ca[15, 0] and ca[15, 49] and not ca[15, 25]
     d = M.contour_distances(a, b)
     assert d is not None and d.max() == pytest.approx(3.0, abs=1e-3)

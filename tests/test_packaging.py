@@ -65,12 +65,14 @@ sys.path.insert(0, str(PACKAGING))
 import bundle_config  # noqa: E402
 
 RUNTIME_PROBE = r"""
-import sys, importlib.util, numpy as np, torch
-torch.set_num_threads(1)
+import sys, importlib.util, numpy as np
+sys.path.insert(0, sys.argv[3])
+import bundle_config
+for name in ("torch", "onnx", "onnxscript", "onnx_ir"):
+    sys.modules[name] = None  # as in the frozen app: importing them fails
 from pathlib import Path
 from dermview.io import load_image
-from dermview.model.nets import build_model
-from dermview.model.weights import save_weights, verify_weights
+from dermview.model.weights import verify_weights, DEFAULT_WEIGHTS
 from dermview.model.inference import Segmenter
 from dermview.segmentation import segment_image
 from dermview.metrics import evaluate_masks
@@ -79,7 +81,7 @@ for m in dermview.commands.COMMAND_MODULES:
     importlib.import_module("dermview.commands." + m)
 import pkgutil, dermview
 for info in pkgutil.walk_packages(dermview.__path__, "dermview."):
-    if info.name != "dermview.__main__":  # that one runs the app
+    if info.name != "dermview.__main__" and not bundle_config.excluded_module(info.name):
         importlib.import_module(info.name)  # every module the bundle collects
 from PySide6 import QtCore
 from dermview.gui.app import create_main_window
@@ -89,48 +91,54 @@ win = create_main_window(None, device="cpu", settings=store,
                          recovery_folder=folder / "autosave", show=True)
 QtCore.QCoreApplication.processEvents()
 win.close()
-for arch, cfg in (("dermsegnet", {"width": 8}), ("litesegnet", {"pretrained": False})):
-    save_weights(build_model(arch, **cfg), folder / f"{arch}.pt",
-                 {"arch": arch, "config": cfg, "input_size": 64, "mean": [0.5] * 3,
-                  "std": [0.25] * 3, "preprocess": True})
-    seg = Segmenter.load(folder / f"{arch}.pt", device="cpu")
-    rgb = load_image(sys.argv[2])
-    res = segment_image(rgb, seg)
-    evaluate_masks(res.mask, res.mask)
-print("\n".join(sorted(sys.modules)))
+verify_weights(DEFAULT_WEIGHTS)
+seg = Segmenter.load(None, device="auto")
+assert seg.engine_name == "onnx", seg.engine_name
+rgb = load_image(sys.argv[2])
+res = segment_image(rgb, seg)
+evaluate_masks(res.mask, res.mask)
+from dermview.cli import main
+assert main(["segment", sys.argv[2], "--out", str(folder / "out"), "--sidecar"]) == 0
+assert main(["self-test", "--no-gui"]) == 0
+print("MODULES:")
+print("\n".join(sorted(k for k, v in sys.modules.items() if v is not None)))
 """
 
 
 def test_excluded_modules_are_never_loaded_by_the_app(tmp_path):
-    """What the slim bundle leaves out must not be imported by what the app runs."""
+    """What the slim bundle leaves out (torch included) is not needed by what the app runs:
+    the stack runs with torch and the ONNX tooling blocked, and never imports them."""
     import subprocess
 
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run(
-        [sys.executable, "-c", RUNTIME_PROBE, str(tmp_path), str(paths.samples_dir() / "IMD009.jpg")],
-        capture_output=True, text=True, env=env, timeout=120,
+        [sys.executable, "-c", RUNTIME_PROBE, str(tmp_path),
+         str(paths.samples_dir() / "IMD009.jpg"), str(PACKAGING)],
+        capture_output=True, text=True, env=env, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    loaded = out.stdout.split()
-    assert "torch" in loaded and "PySide6.QtWidgets" in loaded  # the probe really ran the stack
+    loaded = out.stdout.split("MODULES:")[-1].split()
+    # the probe really ran the stack
+    assert "onnxruntime" in loaded and "PySide6.QtWidgets" in loaded and "torch" not in loaded
     bad = [m for m in loaded if bundle_config.excluded_module(m)]
     assert not bad, f"the app loads modules the bundle excludes: {bad[:20]}"
 
 
 @pytest.mark.parametrize("dest", [
-    "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so", "torch/_C.cpython-311-x86_64-linux-gnu.so",
+    "onnxruntime/capi/libonnxruntime.so.1.32.0", "onnxruntime/capi/onnxruntime_pybind11_state.so",
+    "resources/models/dermview_default.onnx", "resources/models/dermview_default.json",
     "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
     "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/lib/libQt6Widgets.so.6",
     "PySide6/Qt/lib/libQt6XcbQpa.so.6", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
-    "resources/models/dermview_default.pt", "cv2/cv2.abi3.so", "torch/bin/torch_shm_manager",
+    "resources/models/dermview_default.pt", "cv2/cv2.abi3.so",
 ])
 def test_needed_files_are_kept(dest):
     assert not bundle_config.excluded_dest(dest)
 
 
 @pytest.mark.parametrize("dest", [
-    "torch/bin/test_jit", "torch/test/Dict_test", "torch/lib/libtorchbind_test.so",
-    "PySide6/Qt/translations/qtbase_de.qm", "PySide6/Qt/qml/QtQuick/qmldir",
+    "torch/lib/libtorch_cpu.so", "torch/bin/test_jit", "torch/lib/libtorchbind_test.so",
+    "onnxruntime/transformers/benchmark.py", "PySide6/Qt/translations/qtbase_de.qm", "PySide6/Qt/qml/QtQuick/qmldir",
     "PySide6/Qt/plugins/platforms/libqeglfs.so",
 ])
 def test_unused_files_are_dropped(dest):
@@ -138,17 +146,23 @@ def test_unused_files_are_dropped(dest):
 
 
 def test_required_runtime_modules_are_not_excluded():
-    for name in ("torch", "torch.nn", "torch.fx", "torch.distributed", "torch.testing",
-                 "torchgen", "PySide6.QtWidgets", "PySide6.QtSvg", "PySide6.QtOpenGLWidgets",
+    for name in ("onnxruntime", "onnxruntime.capi", "onnxruntime.capi._pybind_state",
+                 "PySide6.QtWidgets", "PySide6.QtSvg", "PySide6.QtOpenGLWidgets",
                  "PySide6.QtTest", "pyqtgraph", "cv2", "PIL", "numpy", "dermview.gui",
-                 "efficientnet_lite_pytorch"):
+                 "dermview.model.engines", "dermview.model.inference", "dermview.threads"):
         assert not bundle_config.excluded_module(name), name
+
+
+def test_torch_and_onnx_tooling_are_excluded():
+    for name in ("torch", "torch.nn", "onnxruntime.transformers", "onnxruntime.quantization",
+                 "onnxscript", "onnx_ir", "onnx", "dermview.model.nets"):
+        assert bundle_config.excluded_module(name), name
 
 
 def test_spec_compiles_and_collects_resources():
     text = (PACKAGING / "dermview.spec").read_text()
     compile(text, "dermview.spec", "exec")
-    for needed in ('"models", "samples", "icons"', "launcher.py", "collect_submodules(\"dermview\")",
+    for needed in ('"models", "samples", "icons"', "launcher.py", 'collect_submodules("dermview")',
                    "bundle_config.EXCLUDE_MODULES", "exclude_binaries=True"):
         assert needed in text
 

@@ -42,9 +42,11 @@ def _resources_with(tmp_path: Path, monkeypatch, weights_src: Path | None = None
     monkeypatch.setenv("DERMVIEW_RESOURCES", str(res))
     target = res / "models" / "dermview_default.pt"
     monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", target)
+    monkeypatch.setattr(wmod, "DEFAULT_METADATA", target.with_suffix(".json"))
     if weights_src is not None:
-        shutil.copy(weights_src, target)
-        shutil.copy(weights_src.with_suffix(".json"), target.with_suffix(".json"))
+        for suffix in (".pt", ".json", ".onnx"):
+            if weights_src.with_suffix(suffix).is_file():
+                shutil.copy(weights_src.with_suffix(suffix), target.with_suffix(suffix))
     return target
 
 
@@ -56,9 +58,12 @@ def test_self_test_passes_on_bundled_model(tmp_path, capsys):
     assert rc == 0, out
     data = json.loads(report.read_text())
     assert data["ok"] and data["dice"] >= self_test.MIN_DICE
-    assert [c["name"] for c in data["checks"]] == ["weights", "preprocess", "segment"]
+    assert [c["name"] for c in data["checks"]] == ["weights", "preprocess", "segment", "engine"]
     assert data["weights_sha256"] == wmod.sha256_file(wmod.DEFAULT_WEIGHTS)
-    assert "PASS: 3/3" in out
+    assert data["engine"] == "onnx"  # the CPU default for a model with an export
+    engine = {c["name"]: c for c in data["checks"]}["engine"]["detail"]
+    assert "vs torch" in engine and "masks identical" in engine
+    assert "PASS: 4/4" in out
 
 
 @needs_model
@@ -67,11 +72,24 @@ def test_altered_weights_fail(tmp_path, monkeypatch, capsys):
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    rc = main(["self-test", "--no-gui"])
+    rc = main(["self-test", "--no-gui", "--engine", "torch"])
     out = capsys.readouterr().out
     assert rc == 1
     assert "[FAIL] weights" in out and "SHA-256" in out
     assert "[FAIL] segment" in out  # the altered model is never loaded
+
+
+@needs_model
+def test_altered_onnx_export_fails(tmp_path, monkeypatch, capsys):
+    target = _resources_with(tmp_path, monkeypatch, wmod.DEFAULT_WEIGHTS).with_suffix(".onnx")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    target.write_bytes(bytes(data))
+    rc = main(["self-test", "--no-gui"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "[FAIL] weights" in out and "dermview_default.onnx does not match" in out
+    assert "[FAIL] segment" in out and "[FAIL] engine" in out
 
 
 def test_untrained_model_fails_the_dice_bound(tmp_path, monkeypatch, capsys):
@@ -85,11 +103,12 @@ def test_untrained_model_fails_the_dice_bound(tmp_path, monkeypatch, capsys):
     checks = {c["name"]: c for c in data["checks"]}
     assert checks["weights"]["ok"] and checks["preprocess"]["ok"]
     assert not checks["segment"]["ok"] and data["dice"] < self_test.MIN_DICE
-    assert "FAIL: 2/3" in out
+    assert "FAIL: 3/4" in out
 
 
 def test_unknown_sample_is_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(wmod, "DEFAULT_WEIGHTS", tmp_path / "missing.pt")
+    monkeypatch.setattr(wmod, "DEFAULT_METADATA", tmp_path / "missing.json")
     rc = main(["self-test", "--no-gui", "--sample", "NOPE"])
     out = capsys.readouterr().out
     assert rc == 1
@@ -115,7 +134,7 @@ def test_window_check_passes_offscreen(monkeypatch, capsys):
     rc = main(["self-test"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "[ ok ] gui" in out and "Qt platform: offscreen" in out and "PASS: 4/4" in out
+    assert "[ ok ] gui" in out and "Qt platform: offscreen" in out and "PASS: 5/5" in out
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 display check")

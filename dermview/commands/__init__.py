@@ -6,4 +6,4 @@ go inside ``run``.
 """
 
 #: Module names (in this package) of the registered sub-commands, in help order.
-COMMAND_MODULES: list[str] = ["segment", "evaluate", "preprocess", "self_test"]
+COMMAND_MODULES: list[str] = ["segment", "evaluate", "preprocess", "self_test", "export", "import_"]

@@ -49,7 +49,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
         if path.is_dir():
             found = list_images(path)
             if not found:
-                problems.append((item, "folder holds no images (.jpg, .png, .bmp, .tif)"))
+                problems.append((item, "folder holds no images (.jpg, .png, .bmp, .tif, .dcm)"))
             images.extend(found)
         elif path.is_file():
             images.append(path)

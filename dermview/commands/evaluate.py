@@ -6,13 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from dermview.paths import LABEL_SUFFIX
+
 NAME = "evaluate"
 HELP = ("Compare predicted masks with ground-truth masks (paired by file name): Dice, Jaccard, "
         "thresholded Jaccard, accuracy, sensitivity, specificity, boundary error.")
 
 #: File types read as masks.
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
-LABEL_TAG = "_segmentation"
+LABEL_TAG = LABEL_SUFFIX
 PROB_TAG = "_prob"
 
 

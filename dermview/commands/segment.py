@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from dermview.commands._common import fraction_arg, start_batch
+from dermview.commands._common import fraction_arg, int_arg, start_batch
 
 NAME = "segment"
 HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (created if missing)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="compute device (default: auto = GPU if available, else CPU)")
+    parser.add_argument("--engine", choices=["auto", "onnx", "torch"], default="auto",
+                        help="inference engine (default: auto = ONNX Runtime on the CPU, "
+                             "PyTorch on the GPU)")
+    parser.add_argument("--jobs", type=int_arg(1, 256), default=None, metavar="N",
+                        help="CPU cores to use (default: the cores free now); 1 = one image "
+                             "at a time in one thread")
     parser.add_argument("--weights", metavar="PT", default=None,
                         help="model weights .pt with its .json beside it (default: bundled model)")
     parser.add_argument("--no-preprocess", action="store_true",
@@ -33,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write <stem>_segmentation.json (provenance: image and model "
                              "SHA-256, threshold, preprocessing) as the desktop app does; "
                              "--out DIR is then a labels folder the app can open")
+    parser.add_argument("--dicom-seg", action="store_true",
+                        help="also write <stem>_segmentation.dcm, a DICOM SEG referencing the "
+                             "image (a DICOM source, else <stem>_image.dcm written beside it)")
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write one row per image: id, mask, confidence (estimated "
                              "Jaccard with an expert's outline, 0-1), seconds")
@@ -40,80 +49,142 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace existing output files (default: skip those images)")
 
 
+class _Exists(Exception):
+    """An output file exists and --overwrite was not given."""
+
+
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
+    from dermview.batch import run_pipeline
     from dermview.commands._csv_rows import SegmentCsv
-    from dermview.confidence import estimate_jaccard
-    from dermview.errors import DermviewError
-    from dermview.io import atomic_write_bytes, encode_png, load_image, save_mask
-    from dermview.labels import LabelMeta, image_sha256, save_label
     from dermview.model.inference import Segmenter
-    from dermview.segmentation import FROM_MODEL, segment_image
+    from dermview.segmentation import FROM_MODEL, resolve_params
+    from dermview.threads import plan_threads
 
     todo, out, report, failed, _ = start_batch(NAME, args.inputs, args.out)
     if not todo:
         print("dermview segment: no images to segment", file=sys.stderr)
         return 1
 
-    seg = Segmenter.load(args.weights, device=args.device)
+    plan = plan_threads(args.jobs, pipelined=True)
+    plan.apply_opencv()
+    seg = Segmenter.load(args.weights, device=args.device, engine=args.engine,
+                         threads=plan.network)
+    params = None if args.no_preprocess else resolve_params(seg, FROM_MODEL)
     rows = SegmentCsv(args.csv) if args.csv else None
-    params = None if args.no_preprocess else FROM_MODEL
-    done = 0
+    stages = _Stages(args, out, seg, params, rows)
+    bar = tqdm(total=len(todo), desc="segment", unit="image", file=sys.stderr, disable=None)
+    problems = [0]
+
+    def on_error(img, exc: BaseException) -> None:
+        report(str(img), _problem(exc))
+        problems[0] += 1
+        bar.update(1)
+
     t_start = time.perf_counter()
-    bar = tqdm(todo, desc="segment", unit="image", file=sys.stderr, disable=None)
-    for img in bar:
-        mask_path = out / f"{img.stem}_segmentation.png"
-        prob_path = out / f"{img.stem}_prob.png"
-        json_path = out / f"{img.stem}_segmentation.json"
-        targets = [mask_path]
-        targets += [prob_path] if args.save_prob else []
-        targets += [json_path] if args.sidecar else []
-        existing = [p.name for p in targets if p.exists()]
-        if existing and not args.overwrite:
-            report(str(img), f"{', '.join(existing)} already exists in {out} (use --overwrite)")
-            failed += 1
-            continue
-        try:
-            t_img = time.perf_counter()
-            rgb = load_image(img)
-            res = segment_image(rgb, seg, params=params, threshold=args.threshold,
-                                clean=not args.no_clean)
-            conf = estimate_jaccard(res.prob, res.mask) if rows is not None or args.sidecar else None
-            if args.sidecar:
-                meta = LabelMeta(
-                    image_sha256=image_sha256(img), image_size=(rgb.shape[1], rgb.shape[0]),
-                    model_name=seg.name, model_sha256=seg.weights_sha256,
-                    preprocess_params=res.params.to_dict() if res.params else None,
-                    threshold=res.threshold, source="model", confidence=conf,
-                )
-                save_label(img, res.mask, meta, labels_dir=out)
-            else:
-                save_mask(mask_path, res.mask)
-            del rgb
-            if args.save_prob:
-                prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
-                atomic_write_bytes(prob_path, encode_png(prob8))
-                del prob8
-            del res
-            if rows is not None:
-                rows.write(img.stem, mask_path, conf, time.perf_counter() - t_img)
-            done += 1
-        except DermviewError as exc:
-            report(str(img), str(exc))
-            failed += 1
-        except MemoryError:
-            report(str(img), "not enough memory for this image")
-            failed += 1
-        except Exception as exc:  # one odd image must not stop a batch run
-            report(str(img), f"unexpected error ({type(exc).__name__}: {exc})")
-            failed += 1
+    run_pipeline(todo, stages.prepare, stages.process, stages.finish, on_error,
+                 on_done=lambda _img, _v: bar.update(1), workers=plan.workers, depth=4)
     bar.close()
     if rows is not None:
         rows.close()
     elapsed = time.perf_counter() - t_start
-    per = f" ({elapsed / done:.2f} s per image)" if done else ""
-    print(f"Segmented {done} image(s) into {out} with {seg.name} on {seg.device}{per}"
-          + (f"; {failed} skipped" if failed else ""))
+    failed += problems[0]
+    done = len(todo) - problems[0]
+    per = f" ({elapsed / done:.2f} s per image, {done / elapsed:.1f} images/s)" if done else ""
+    threads = f", {seg.engine.threads} thread(s)" if seg.device == "cpu" else ""
+    print(f"Segmented {done} image(s) into {out} with {seg.name} on {seg.device} "
+          f"({seg.engine_name}{threads}){per}" + (f"; {failed} skipped" if failed else ""))
     return 1 if failed else 0
+
+
+def _problem(exc: BaseException) -> str:
+    """One line about a skipped image."""
+    from dermview.errors import DermviewError
+
+    if isinstance(exc, (DermviewError, _Exists)):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this image"
+    return f"unexpected error ({type(exc).__name__}: {exc})"
+
+
+class _Stages:
+    """The three stages of one image: prepare (read, frame/hair removal, hash), process (the
+    network and the mask: :func:`dermview.segmentation.segment_image`), finish (write)."""
+
+    def __init__(self, args: argparse.Namespace, out, seg, params, rows=None) -> None:
+        self.args, self.out, self.seg, self.params = args, out, seg, params
+        self.rows = rows  # SegmentCsv for --csv, or None
+        self.started: dict = {}  # image -> perf_counter() when its prepare began
+
+    def prepare(self, img):
+        from dermview.io import load_image
+        from dermview.labels import image_sha256, label_paths
+
+        self.started[img] = time.perf_counter()
+        a = self.args
+        mask_path, json_path = label_paths(img, self.out)
+        targets = [mask_path]
+        targets += [self.out / f"{img.stem}_prob.png"] if a.save_prob else []
+        targets += [json_path] if a.sidecar else []
+        if a.dicom_seg:
+            from dermview.exchange.dicom_seg import dicom_seg_targets
+
+            targets += dicom_seg_targets(img, self.out)
+        existing = [p.name for p in targets if p.exists()]
+        if existing and not a.overwrite:
+            raise _Exists(f"{', '.join(existing)} already exists in {self.out} (use --overwrite)")
+        rgb = load_image(img)
+        pre = None
+        if self.params is not None:
+            from dermview.preprocess import preprocess
+
+            pre = preprocess(rgb, self.params)
+        return img, rgb, pre, image_sha256(img) if a.sidecar else None
+
+    def process(self, job):
+        from dermview.segmentation import segment_image
+
+        img, rgb, pre, sha = job
+        res = segment_image(rgb, self.seg, params=self.params, threshold=self.args.threshold,
+                            clean=not self.args.no_clean, preprocessed=pre)
+        # The DICOM SEG writer needs the pixels (a secondary capture of a non-DICOM source).
+        return img, rgb if self.args.dicom_seg else None, res, sha
+
+    def finish(self, job) -> None:
+        import numpy as np
+
+        from dermview.io import atomic_write_bytes, encode_png, save_mask
+        from dermview.labels import LabelMeta, label_paths, save_label
+
+        img, rgb, res, sha = job
+        size = (res.mask.shape[1], res.mask.shape[0])
+        seg = self.seg
+        conf = None
+        if self.rows is not None or self.args.sidecar:
+            from dermview.confidence import estimate_jaccard
+
+            conf = estimate_jaccard(res.prob, res.mask)
+        if self.args.sidecar:
+            meta = LabelMeta(
+                image_sha256=sha, image_size=size,
+                model_name=seg.name, model_sha256=seg.weights_sha256,
+                preprocess_params=res.params.to_dict() if res.params else None,
+                threshold=res.threshold, source="model", engine=seg.engine_name,
+                confidence=conf,
+            )
+            save_label(img, res.mask, meta, labels_dir=self.out)
+        else:
+            save_mask(label_paths(img, self.out)[0], res.mask)
+        if self.args.dicom_seg:
+            from dermview.exchange.dicom_seg import write_dicom_seg
+
+            write_dicom_seg(img, res.mask, self.out, rgb=rgb, model_name=seg.name,
+                            model_sha256=seg.weights_sha256)
+        if self.args.save_prob:
+            prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
+            atomic_write_bytes(self.out / f"{img.stem}_prob.png", encode_png(prob8))
+        if self.rows is not None:
+            self.rows.write(img.stem, label_paths(img, self.out)[0], conf,
+                            time.perf_counter() - self.started.pop(img))

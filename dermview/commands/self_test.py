@@ -2,12 +2,17 @@
 
 Checks, in order (each is timed; a failing check does not stop the others):
 
-1. ``weights``: the bundled model's SHA-256 matches its metadata.
+1. ``weights``: the bundled model's files (``.pt`` and its ONNX export) match the SHA-256
+   in their metadata.
 2. ``preprocess``: frame and hair removal run on a bundled sample image.
 3. ``segment``: the model segments the sample (as it was trained: with or without
-   preprocessing) and the mask agrees with the bundled reference mask
+   preprocessing) on the engine chosen (``--engine``, default auto: ONNX Runtime on the CPU)
+   and the mask agrees with the bundled reference mask
    (``resources/samples/<id>_segmentation.png``) with Dice ≥ ``--min-dice``.
-4. ``gui``: the main window opens and closes (offscreen when there is no display).
+4. ``engine``: the engine in use is the one this installation should use (the packaged app:
+   ONNX Runtime, it has no PyTorch); where the other engine is installed too, both give the
+   same mask and probabilities within 1e-4 on the sample.
+5. ``gui``: the main window opens and closes (offscreen when there is no display).
 
 Prints one line per check and a verdict; exit status 0 when every check passed, else 1.
 Works the same from a source checkout and from the frozen (PyInstaller) app.
@@ -36,6 +41,8 @@ DEFAULT_SAMPLE = "ISIC_0000095"
 #: Dice of the sample's mask against its reference below which the self-test fails. The
 #: bundled default model scores well above it on every sample (see README, packaging).
 MIN_DICE = 0.80
+#: Largest probability difference allowed between the engines on the sample.
+ENGINE_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -55,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"lowest acceptable Dice against the reference mask (default: {MIN_DICE})")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
                         help="compute device for the segmentation check (default: cpu)")
+    parser.add_argument("--engine", choices=["auto", "onnx", "torch"], default="auto",
+                        help="inference engine for the segmentation check (default: auto)")
     parser.add_argument("--no-gui", action="store_true",
                         help="skip the window check (machines without Qt display libraries)")
     parser.add_argument("--json", metavar="FILE", default=None,
@@ -135,22 +144,37 @@ def _check_gui(weights: Path) -> str:
 class SelfTest:
     """The checks, sharing what earlier ones loaded."""
 
-    def __init__(self, sample: str, min_dice: float, device: str):
+    def __init__(self, sample: str, min_dice: float, device: str, engine: str = "auto"):
         self.sample = sample
         self.min_dice = min_dice
         self.device = device
+        self.engine_choice = engine
+        self.seg: Any = None
+        self.result: Any = None
         self.rgb: Any = None
         self.image_path: Path | None = None
         self.dice: float | None = None
         self.weights_sha256: str | None = None
 
     def weights(self) -> str:
-        from dermview.model.weights import DEFAULT_WEIGHTS, verify_weights
+        from dermview.model.weights import (
+            DEFAULT_METADATA,
+            DEFAULT_WEIGHTS,
+            read_metadata_file,
+            read_onnx,
+            verify_weights,
+        )
 
-        meta = verify_weights(DEFAULT_WEIGHTS)
+        meta = read_metadata_file(DEFAULT_METADATA)
         self.weights_sha256 = meta["sha256"]
+        files = []
+        if DEFAULT_WEIGHTS.is_file() or "onnx" not in meta:
+            verify_weights(DEFAULT_WEIGHTS)
+            files.append(DEFAULT_WEIGHTS.name)
+        if "onnx" in meta:
+            files.append(read_onnx(DEFAULT_METADATA, meta)[0].name)
         name = meta.get("name") or DEFAULT_WEIGHTS.stem
-        return f"{DEFAULT_WEIGHTS.name} ({name}) sha256 {meta['sha256'][:16]}… verified"
+        return f"{' + '.join(files)} ({name}) sha256 {meta['sha256'][:16]}… verified"
 
     def preprocess(self) -> str:
         from dermview.io import load_image
@@ -175,15 +199,46 @@ class SelfTest:
 
         image_path, ref_path = _sample_files(self.sample)
         rgb = self.rgb if self.rgb is not None else load_image(image_path)
-        seg = Segmenter.load(None, device=self.device)
+        seg = Segmenter.load(None, device=self.device, engine=self.engine_choice)
         result = segment_image(rgb, seg)
+        self.seg, self.result, self.rgb = seg, result, rgb
         ref = load_mask(ref_path, shape=rgb.shape[:2])
         self.dice = float(dice(result.mask, ref))
         pre = "with" if result.params is not None else "without"
-        msg = (f"{seg.name} on {seg.device}, {pre} preprocessing: Dice {self.dice:.3f} vs "
-               f"{ref_path.name} (bound {self.min_dice:.2f}), "
+        threads = f", {seg.engine.threads} thread(s)" if seg.device == "cpu" else ""
+        msg = (f"{seg.name} on {seg.device} ({seg.engine_name}{threads}), {pre} preprocessing: "
+               f"Dice {self.dice:.3f} vs {ref_path.name} (bound {self.min_dice:.2f}), "
                f"model {result.timings.get('predict', 0.0):.2f} s")
         if self.dice < self.min_dice:
+            raise RuntimeError(msg)
+        return msg
+
+    def engine(self) -> str:
+        """The engine in use is the expected one; the other engine (if any) agrees."""
+        import numpy as np
+
+        from dermview.model.engines import engine_problems
+        from dermview.model.inference import Segmenter
+        from dermview.paths import is_frozen
+        from dermview.segmentation import segment_image
+
+        if self.seg is None:
+            raise RuntimeError("no model was loaded (see the segment check)")
+        used = self.seg.engine_name
+        if is_frozen() and self.engine_choice == "auto" and used != "onnx":
+            raise RuntimeError(f"the packaged app ran {used}, not ONNX Runtime")
+        other = "torch" if used == "onnx" else "onnx"
+        why_not = engine_problems(self.seg.meta)[other]
+        if why_not is not None or self.device != "cpu":
+            return f"{used} ({self.seg.engine.file.name}); {other} not compared: " + (
+                why_not or "GPU run")
+        twin = Segmenter.load(None, device="cpu", engine=other)
+        res = segment_image(self.rgb, twin)
+        diff = float(np.abs(res.prob - self.result.prob).max())
+        same = bool(np.array_equal(res.mask, self.result.mask))
+        msg = (f"{used} ({self.seg.engine.file.name}) vs {other}: max probability difference "
+               f"{diff:.1e}, masks {'identical' if same else 'DIFFERENT'}")
+        if diff > ENGINE_TOLERANCE or not same:
             raise RuntimeError(msg)
         return msg
 
@@ -243,9 +298,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"dermview {__version__} self-test ({where}; {platform.system()} "
           f"{platform.machine()}, Python {platform.python_version()})")
     print(f"  resources: {resources_dir()}")
-    st = SelfTest(args.sample, args.min_dice, args.device)
+    st = SelfTest(args.sample, args.min_dice, args.device, args.engine)
     steps: list[tuple[str, Callable[[], str]]] = [
         ("weights", st.weights), ("preprocess", st.preprocess), ("segment", st.segment),
+        ("engine", st.engine),
     ]
     if not args.no_gui:
         steps.append(("gui", st.gui))
@@ -264,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
             "version": __version__, "frozen": is_frozen(), "app_dir": str(app_dir()),
             "resources": str(resources_dir()), "sample": args.sample,
             "min_dice": args.min_dice, "dice": st.dice, "weights_sha256": st.weights_sha256,
+            "engine": st.seg.engine_name if st.seg is not None else None,
             "ok": ok, "seconds": total, "checks": [asdict(c) for c in checks],
         }
         from dermview.io import save_json

@@ -73,7 +73,7 @@ def create_main_window(paths_to_open: list[str | Path] | None = None, device: st
     if show:
         win.show()
     if paths_to_open:
-        win.open_paths([Path(p) for p in paths_to_open])
+        win.session.open_paths([Path(p) for p in paths_to_open])
     return win
 
 
@@ -82,7 +82,7 @@ def _handle_signals(app: QtWidgets.QApplication, win) -> None:
     import signal
 
     def stop(_signum, _frame) -> None:
-        win.autosave(force=True)
+        win.saving.autosave(force=True)
         win.shutdown()
         app.quit()
 
@@ -140,9 +140,9 @@ def run_app(args: argparse.Namespace) -> int:
         # an image processes events, so a second timer would reopen it re-entrantly (and ask
         # about the recovery twice).
         def start() -> None:
-            win.offer_recovery_at_start()
+            win.session.offer_recovery_at_start()
             if not win.doc.has_image:
-                win.restore_session()
+                win.session.restore_session()
 
         QtCore.QTimer.singleShot(0, start)
     return int(app.exec())

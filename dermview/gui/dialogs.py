@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6 import QtGui, QtWidgets
 
 from dermview import __version__, paths
@@ -66,6 +68,24 @@ def model_card_text() -> str:
         return f"*No model card found at {card}.*"
 
 
+def model_line(weights: Path | None) -> str:
+    """One line about a weights file for the About box (name, input, threshold, checksum)."""
+    from dermview.errors import DermviewError
+    from dermview.model.weights import DEFAULT_WEIGHTS, read_metadata
+
+    weights = Path(weights) if weights else DEFAULT_WEIGHTS
+    try:
+        meta = read_metadata(weights)
+    except DermviewError as exc:
+        return f"not available: {exc}"
+    metrics = meta.get("metrics")
+    dice = f", validation Dice {metrics['dice']:.3f}" if isinstance(metrics, dict) and \
+        isinstance(metrics.get("dice"), (int, float)) else ""
+    return (f"<b>{meta.get('name') or weights.stem}</b> ({meta['arch']}, input "
+            f"{meta['input_size']} px, threshold {meta.get('threshold', 0.5)}{dice})"
+            f"<br>{weights.name} · SHA-256 {meta['sha256'][:16]}…")
+
+
 class AboutDialog(QtWidgets.QDialog):
     """Version, licences and the bundled model card."""
 
@@ -104,4 +124,4 @@ def error(parent: QtWidgets.QWidget, title: str, text: str) -> None:
     QtWidgets.QMessageBox.warning(parent, title, text)
 
 
-__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "error", "model_card_text"]
+__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "error", "model_card_text", "model_line"]

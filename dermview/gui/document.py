@@ -7,6 +7,7 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,14 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from dermview import labels
-from dermview.editing import MaskPatch, Rect
+from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
+from dermview.gui.commands import EditKind, MaskCommand, push_mask
 from dermview.io import load_image, load_mask
+from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
+
+PREDICTION_TEXT = "Apply model prediction"
 
 
 @dataclass
@@ -28,6 +33,7 @@ class ModelInfo:
     name: str = ""
     sha256: str = ""
     device: str = ""
+    engine: str = ""
     params: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -37,7 +43,6 @@ class Document(QtCore.QObject):
 
     Signals:
         image_changed(): a new image was opened (or closed).
-        preview_changed(): the preprocessing preview changed.
         prob_changed(): a new probability map (or none).
         mask_changed(r0, r1, c0, c1): the working mask changed inside this rectangle.
         dirty_changed(bool): unsaved edits appeared / were saved.
@@ -46,7 +51,6 @@ class Document(QtCore.QObject):
     """
 
     image_changed = QtCore.Signal()
-    preview_changed = QtCore.Signal()
     prob_changed = QtCore.Signal()
     mask_changed = QtCore.Signal(int, int, int, int)
     dirty_changed = QtCore.Signal(bool)
@@ -77,6 +81,7 @@ class Document(QtCore.QObject):
         self.label_error = ""  # why an existing label could not be loaded
         #: Incremented on every change of the working mask.
         self.mask_version = 0
+        self._sidecar_fields: dict[str, Callable[[], Any]] = {}
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -138,6 +143,7 @@ class Document(QtCore.QObject):
                 self.threshold = float(meta["threshold"])
             self.model = ModelInfo(name=str(meta.get("model_name", "")),
                                    sha256=str(meta.get("model_sha256", "")),
+                                   engine=str(meta.get("engine", "")),
                                    params=meta.get("preprocess_params"))
         else:
             self.mask = np.zeros(shape, bool)
@@ -151,48 +157,25 @@ class Document(QtCore.QObject):
         self._autosaved_index = 0
         self.image_changed.emit()
         self.prob_changed.emit()
-        self.preview_changed.emit()
         self._emit_full()
         self.set_reference_dir(reference_dir)
         self.dirty_changed.emit(False)
 
-    def close(self) -> None:
-        """Forget the image (no prompt: the caller asks about unsaved edits first)."""
-        self.path = None
-        self.image = None
-        self.preview = None
-        self.prob = None
-        self.reference = None
-        self.mask = np.zeros((1, 1), bool)
-        self.undo_stack.clear()
-        self.image_changed.emit()
-        self.prob_changed.emit()
-        self.preview_changed.emit()
-        self.reference_changed.emit()
-        self.dirty_changed.emit(False)
-
     def set_reference_dir(self, folder: Path | None) -> None:
-        """Look for ``<stem>_segmentation.png`` (or ``<stem>.png``) in ``folder`` as reference.
+        """Take the reference mask of the image from ``folder`` (:func:`labels.find_reference`).
 
         A reference that cannot be read or has another size is ignored (``reference_error``).
         """
         self.reference = None
         self.reference_path = None
         self.reference_error = ""
-        if folder is not None and self.path is not None:
-            stem = self.path.stem
-            names = [f"{stem}{labels.LABEL_SUFFIX}.png"]
-            if Path(folder) != self.path.parent:  # beside the image only the ISIC name counts
-                names += [f"{stem}_mask.png", f"{stem}.png"]
-            for name in names:
-                cand = Path(folder) / name
-                if cand.is_file() and cand != self.path:
-                    try:
-                        self.reference = load_mask(cand, shape=self.shape)
-                        self.reference_path = cand
-                    except Exception as exc:  # a bad reference must not block the review
-                        self.reference_error = str(exc)
-                    break
+        cand = labels.find_reference(self.path, folder) if self.path is not None else None
+        if cand is not None:
+            try:
+                self.reference = load_mask(cand, shape=self.shape)
+                self.reference_path = cand
+            except Exception as exc:  # a bad reference must not block the review
+                self.reference_error = str(exc)
         self.reference_changed.emit()
 
     # -- results ------------------------------------------------------------------------------
@@ -204,7 +187,6 @@ class Document(QtCore.QObject):
     def set_preview(self, result: Any, params: PreprocessParams) -> None:
         self.preview = result
         self.preview_params = params
-        self.preview_changed.emit()
 
     def set_prediction(self, prob: np.ndarray, mask: np.ndarray, threshold: float,
                        model: ModelInfo, patch: MaskPatch | None = None,
@@ -214,25 +196,20 @@ class Document(QtCore.QObject):
         ``patch`` (from the mask at :attr:`mask_version` ``base_version`` to ``mask``, made off
         the GUI thread) is used when the mask has not changed since; otherwise it is recomputed.
         """
-        from dermview.gui.edit_tools import MaskPatchCommand, replace_mask
-
         self.prob = prob
         self.threshold = float(threshold)
         self.model = model
         self.prob_changed.emit()
         unchanged = base_version == self.mask_version
         if patch is not None and unchanged:
-            cmd = MaskPatchCommand(self, patch, "Apply model prediction", hand=False)
-            cmd.kind = "prediction"
-            self.undo_stack.push(cmd)
+            self.undo_stack.push(MaskCommand(self, patch, PREDICTION_TEXT, EditKind.PREDICTION))
         elif patch is None and unchanged:
             return  # the prediction equals the working mask
         else:
-            replace_mask(self, mask, "Apply model prediction", hand=False, kind="prediction")
+            push_mask(self, mask, PREDICTION_TEXT, EditKind.PREDICTION)
 
     # -- mask notifications -----------------------------------------------------------------
-    def notify_mask(self, rect: Rect, live: bool = False, hand: bool = True, sign: int = 0,
-                    patch: MaskPatch | None = None) -> None:
+    def notify_mask(self, rect: Rect) -> None:
         """Tell the views that ``mask[rect]`` changed (called by tools and undo commands)."""
         self.mask_version += 1
         if not rect.empty:
@@ -255,13 +232,20 @@ class Document(QtCore.QObject):
         reset = False
         for i in range(self.undo_stack.index()):
             cmd = self.undo_stack.command(i)
-            if getattr(cmd, "hand", False):
+            if not isinstance(cmd, MaskCommand):
+                continue
+            if cmd.kind is EditKind.HAND:
                 ops += 1
-                pixels += int(cmd.patch.changed_pixels)
-            elif getattr(cmd, "kind", "") in ("prediction", "threshold"):
+                pixels += cmd.changed_pixels
+            elif cmd.kind in (EditKind.PREDICTION, EditKind.THRESHOLD):
                 ops = pixels = 0
                 reset = True
         return ops, pixels, reset
+
+    def add_sidecar_field(self, key: str, provider: Callable[[], Any]) -> None:
+        """Write ``provider()`` (JSON-serialisable; None = leave out) under ``key`` in every
+        saved sidecar (e.g. a panel's measurements of the mask being saved)."""
+        self._sidecar_fields[key] = provider
 
     def label_meta_for_save(self, params: PreprocessParams | None) -> labels.LabelMeta:
         """Sidecar for the current state (model, settings, hand edits)."""
@@ -276,13 +260,14 @@ class Document(QtCore.QObject):
             image_sha256=self.image_sha256(),
             image_size=(w, h),
             model_name=self.model.name,
-            model_sha256=self.model.sha256,
+            model_sha256=self.model.sha256, engine=self.model.engine,
             preprocess_params=used_params,
             threshold=self.threshold if from_model else None,
             edited=(ops + prev_ops) > 0 or prev_edited,
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
             source="model" if from_model else "manual",
+            extras={k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None},
         )
 
     def save(self, params: PreprocessParams | None) -> tuple[Path, Path]:

@@ -1,9 +1,9 @@
-"""Mask correction tools and their undo commands.
+"""Mask correction tools: mouse input on the image views → one undo command per operation.
 
-Every change of the working mask is a :class:`MaskPatchCommand` (one brush stroke, one lasso,
-one morphology operation, one applied model prediction) on the document's ``QUndoStack``.
-The maths (painting, polygons, morphology, patches) is :mod:`dermview.editing`; this module
-only turns mouse input into calls of it.
+Every change goes through :mod:`dermview.gui.commands` (one brush stroke, one polygon or
+lasso, one whole-mask operation = one undo step). The maths (painting, polygons, morphology,
+patches) is :mod:`dermview.editing` and :mod:`dermview.masks`; this module only turns mouse
+input into calls of it.
 """
 
 from __future__ import annotations
@@ -11,62 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore
 
-from dermview import editing
+from dermview import editing, masks
+from dermview.gui.commands import EditKind, MaskCommand, push_mask
 from dermview.gui.document import Document
 from dermview.gui.image_view import ImagePane, to_rc
 
 MIN_RADIUS = 1
 MAX_RADIUS = 400
-
-
-class MaskPatchCommand(QtGui.QUndoCommand):
-    """Undo step wrapping a :class:`dermview.editing.MaskPatch`.
-
-    ``applied=True`` means the change is already in the mask (a stroke painted live), so the
-    first ``redo`` (called by ``QUndoStack.push``) does nothing.
-    """
-
-    def __init__(self, doc: Document, patch: editing.MaskPatch, text: str,
-                 applied: bool = False, hand: bool = True) -> None:
-        super().__init__(text)
-        self.doc = doc
-        self.patch = patch.compact()  # bit-packed: a full-image step costs kilobytes, not MB
-        self._skip = applied
-        self.hand = hand  # a manual correction (counts as "edited by hand")
-        self.kind = ""
-        self.thresholds: tuple[float, float] | None = None  # (before, after) for threshold steps
-
-    def redo(self) -> None:
-        if self._skip:
-            self._skip = False
-        else:
-            self.patch.apply(self.doc.mask)
-        if self.thresholds is not None:
-            self.doc.set_threshold_value(self.thresholds[1])
-        self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=+1, patch=self.patch)
-
-    def undo(self) -> None:
-        self.patch.revert(self.doc.mask)
-        if self.thresholds is not None:
-            self.doc.set_threshold_value(self.thresholds[0])
-        self.doc.notify_mask(self.patch.rect, hand=self.hand, sign=-1, patch=self.patch)
-
-
-def replace_mask(doc: Document, new: np.ndarray, text: str, hand: bool = True,
-                 kind: str = "", thresholds: tuple[float, float] | None = None) -> bool:
-    """Push an undoable change that turns the working mask into ``new``; False if unchanged.
-    ``kind`` tags the command (e.g. ``"threshold"``); ``thresholds`` (before, after) makes
-    undo/redo restore the document's probability threshold too."""
-    patch = editing.diff_patch(doc.mask, np.asarray(new, dtype=bool))
-    if patch is None:
-        return False
-    cmd = MaskPatchCommand(doc, patch, text, hand=hand)
-    cmd.kind = kind
-    cmd.thresholds = thresholds
-    doc.undo_stack.push(cmd)
-    return True
 
 
 class Tool:
@@ -108,7 +61,7 @@ class BrushTool(Tool):
     def _add(self, pos) -> None:
         rect = self._stroke.add(to_rc(pos))
         if not rect.empty:
-            self.ctrl.doc.notify_mask(rect, live=True)
+            self.ctrl.doc.notify_mask(rect)
 
     def move(self, pos) -> None:
         if self._stroke is not None:
@@ -121,7 +74,8 @@ class BrushTool(Tool):
         patch = stroke.finish()
         if patch is not None:
             text = "Brush stroke" if stroke.value else "Eraser stroke"
-            self.ctrl.doc.undo_stack.push(MaskPatchCommand(self.ctrl.doc, patch, text, applied=True))
+            self.ctrl.doc.undo_stack.push(
+                MaskCommand(self.ctrl.doc, patch, text, EditKind.HAND, applied=True))
 
     def click(self, pos, double, modifiers) -> None:
         self.press(pos, modifiers)
@@ -133,7 +87,7 @@ class BrushTool(Tool):
             patch = stroke.finish()
             if patch is not None:  # put the pixels back
                 patch.revert(self.ctrl.doc.mask)
-                self.ctrl.doc.notify_mask(patch.rect, live=True)
+                self.ctrl.doc.notify_mask(patch.rect)
 
 
 class PolygonTool(Tool):
@@ -193,7 +147,8 @@ class PolygonTool(Tool):
         value = self.add != self._invert
         new = doc.mask.copy()
         editing.paint_polygon(new, vertices, value)
-        replace_mask(doc, new, "Lasso add" if value else "Lasso subtract")
+        kind = "Lasso" if self.lasso else "Polygon"
+        push_mask(doc, new, f"{kind} {'add' if value else 'subtract'}")
 
     def cancel(self) -> None:
         self.points = []
@@ -226,6 +181,10 @@ class EditController(QtCore.QObject):
             "lasso_subtract": PolygonTool(self, False, lasso=True),
         }
         self.active = "pan"
+
+    def add_tool(self, tool: Tool) -> None:
+        """Register a tool under ``tool.name`` (activate it with :meth:`set_tool`)."""
+        self.tools[tool.name] = tool
 
     @property
     def tool(self) -> Tool | None:
@@ -271,22 +230,22 @@ class EditController(QtCore.QObject):
     def _op(self, fn: Callable[[np.ndarray], np.ndarray], text: str) -> bool:
         if not self.doc.has_image:
             return False
-        return replace_mask(self.doc, fn(self.doc.mask), text)
+        return push_mask(self.doc, fn(self.doc.mask), text)
 
     def fill_holes(self) -> bool:
-        return self._op(editing.fill_holes, "Fill holes")
+        return self._op(masks.fill_holes, "Fill holes")
 
     def keep_largest(self) -> bool:
-        return self._op(editing.keep_largest, "Keep largest region")
+        return self._op(masks.keep_largest, "Keep largest region")
 
     def grow(self) -> bool:
-        return self._op(lambda m: editing.grow(m, 1), "Grow 1 px")
+        return self._op(lambda m: masks.grow(m, 1), "Grow 1 px")
 
     def shrink(self) -> bool:
-        return self._op(lambda m: editing.shrink(m, 1), "Shrink 1 px")
+        return self._op(lambda m: masks.shrink(m, 1), "Shrink 1 px")
 
     def smooth(self) -> bool:
-        return self._op(lambda m: editing.smooth(m, 3), "Smooth boundary")
+        return self._op(lambda m: masks.smooth(m, 3), "Smooth boundary")
 
     def clear(self) -> bool:
         return self._op(lambda m: np.zeros_like(m), "Clear mask")

@@ -1,7 +1,7 @@
 """Side panels of the main window: segmentation controls and correction tools.
 
-Plain widget containers: they hold the controls; the main window connects them to the
-document, the workers and the edit controller.
+Panels own their widgets and expose what the user does as signals; controllers listen to
+them and call their ``set_*`` methods back. Nothing here touches the document.
 """
 
 from __future__ import annotations
@@ -9,13 +9,35 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.icons import icon
-from dermview.gui.settings import Settings
+
+#: Overlay layers the Segmentation panel switches on and off.
+LAYERS = ("mask", "heat", "reference", "diff")
 
 
 class SegmentPanel(QtWidgets.QWidget):
-    """Device, Segment/Cancel, progress, threshold, overlay display options, model line."""
+    """Device, Segment/Cancel, progress, threshold, overlay display options, model line.
 
-    def __init__(self, settings: Settings, parent: QtWidgets.QWidget | None = None) -> None:
+    Signals:
+        segment_clicked(), cancel_clicked()
+        threshold_moved(float): the threshold slider moved (value in [0.01, 0.99]).
+        opacity_changed(float): overlay opacity in [0, 1].
+        outline_changed(bool): outline (True) or filled mask.
+        layers_changed(dict): ``{layer: visible}`` for :data:`LAYERS`.
+        auto_changed(bool), device_changed(str), engine_changed(str)
+    """
+
+    segment_clicked = QtCore.Signal()
+    cancel_clicked = QtCore.Signal()
+    threshold_moved = QtCore.Signal(float)
+    opacity_changed = QtCore.Signal(float)
+    outline_changed = QtCore.Signal(bool)
+    layers_changed = QtCore.Signal(dict)
+    auto_changed = QtCore.Signal(bool)
+    device_changed = QtCore.Signal(str)
+    engine_changed = QtCore.Signal(str)
+
+    def __init__(self, opacity: int = 80, outline: bool = False, auto: bool = False,
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         form = QtWidgets.QFormLayout(self)
         self.device_combo = QtWidgets.QComboBox()
@@ -23,6 +45,12 @@ class SegmentPanel(QtWidgets.QWidget):
             self.device_combo.addItem(text, key)
         self.device_combo.setToolTip("Compute device for the model")
         form.addRow("Device", self.device_combo)
+        self.engine_combo = QtWidgets.QComboBox()
+        for text, key in (("Auto", "auto"), ("ONNX Runtime (CPU)", "onnx"), ("PyTorch", "torch")):
+            self.engine_combo.addItem(text, key)
+        self.engine_combo.setToolTip("Inference engine: Auto = ONNX Runtime on the CPU, "
+                                     "PyTorch on the GPU")
+        form.addRow("Engine", self.engine_combo)
         row = QtWidgets.QHBoxLayout()
         self.segment_button = QtWidgets.QPushButton(icon("segment"), "Segment")
         self.segment_button.setToolTip("Run the model on this image (Ctrl+R)")
@@ -33,8 +61,7 @@ class SegmentPanel(QtWidgets.QWidget):
         form.addRow(row)
         self.seg_progress = QtWidgets.QProgressBar()
         self.seg_progress.setRange(0, 100)
-        self.seg_progress.setValue(0)
-        self.seg_progress.setFormat("Idle")
+        self.set_progress(0, "Idle")
         form.addRow(self.seg_progress)
 
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -44,45 +71,122 @@ class SegmentPanel(QtWidgets.QWidget):
         trow = QtWidgets.QHBoxLayout()
         trow.addWidget(self.threshold_slider, 1)
         trow.addWidget(self.threshold_label)
-        self.threshold_slider.setToolTip("Probability threshold of the lesion mask (replaces "
-                                         "the working mask; undoable)")
+        self.threshold_slider.setToolTip("Probability threshold of the lesion mask (undoable)")
         form.addRow("Threshold", trow)
 
         self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(settings.get_int("overlay_opacity", 80))
+        self.opacity_slider.setValue(opacity)
         form.addRow("Overlay opacity", self.opacity_slider)
         mode_row = QtWidgets.QHBoxLayout()
         self.filled_radio = QtWidgets.QRadioButton("Filled")
         self.outline_radio = QtWidgets.QRadioButton("Outline")
-        (self.outline_radio if settings.get_bool("outline", False)
-         else self.filled_radio).setChecked(True)
+        (self.outline_radio if outline else self.filled_radio).setChecked(True)
         mode_row.addWidget(self.filled_radio)
         mode_row.addWidget(self.outline_radio)
         form.addRow("Mask display", mode_row)
         self.mask_check = QtWidgets.QCheckBox("Mask")
-        self.mask_check.setChecked(True)
         self.heat_check = QtWidgets.QCheckBox("Heat map")
         self.heat_check.setToolTip("Probability heat map of the model (Ctrl+H)")
         self.ref_check = QtWidgets.QCheckBox("Reference")
         self.ref_check.setToolTip("Outline of the reference (ground-truth) mask, if any")
-        self.ref_check.setChecked(True)
         self.diff_check = QtWidgets.QCheckBox("Differences")
         self.diff_check.setToolTip("Where the mask and the reference disagree: magenta = only "
                                    "in the mask, blue = only in the reference")
+        self.mask_check.setChecked(True)
+        self.ref_check.setChecked(True)
         show_row = QtWidgets.QGridLayout()
-        for i, w_ in enumerate((self.mask_check, self.heat_check, self.ref_check,
-                                self.diff_check)):
+        for i, w_ in enumerate(self._layer_checks()):
             show_row.addWidget(w_, i // 2, i % 2)
         form.addRow("Show", show_row)
         self.auto_check = QtWidgets.QCheckBox("Segment automatically on open")
         self.auto_check.setToolTip("Run the model as soon as an image without a saved label "
                                    "opens")
-        self.auto_check.setChecked(settings.get_bool("auto_segment", False))
+        self.auto_check.setChecked(auto)
         form.addRow(self.auto_check)
         self.model_label = QtWidgets.QLabel("No segmentation yet")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
+
+        self.segment_button.clicked.connect(self.segment_clicked)
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+        self.threshold_slider.valueChanged.connect(self._threshold_moved)
+        self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100))
+        self.outline_radio.toggled.connect(self.outline_changed)
+        for check in self._layer_checks():
+            check.toggled.connect(lambda _v: self.layers_changed.emit(self.layers()))
+        self.auto_check.toggled.connect(self.auto_changed)
+        self.device_combo.currentIndexChanged.connect(
+            lambda _i: self.device_changed.emit(self.device))
+        self.engine_combo.currentIndexChanged.connect(
+            lambda _i: self.engine_changed.emit(self.engine))
+
+    def _layer_checks(self) -> tuple[QtWidgets.QCheckBox, ...]:
+        return self.mask_check, self.heat_check, self.ref_check, self.diff_check
+
+    # -- state the controllers read -----------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return str(self.device_combo.currentData())
+
+    @property
+    def engine(self) -> str:
+        return str(self.engine_combo.currentData())
+
+    @property
+    def threshold(self) -> float:
+        return self.threshold_slider.value() / 100
+
+    @property
+    def outline(self) -> bool:
+        return self.outline_radio.isChecked()
+
+    @property
+    def opacity(self) -> float:
+        return self.opacity_slider.value() / 100
+
+    def layers(self) -> dict[str, bool]:
+        return {k: c.isChecked() for k, c in zip(LAYERS, self._layer_checks(), strict=True)}
+
+    # -- set by the controllers (no signals) --------------------------------------------------
+    def set_device(self, name: str) -> None:
+        """Select ``auto``, ``cpu`` or ``cuda`` (unknown: auto)."""
+        i = self.device_combo.findData((name or "auto").lower())
+        self.device_combo.setCurrentIndex(max(i, 0))
+
+    def set_engine(self, name: str) -> None:
+        """Select ``auto``, ``onnx`` or ``torch`` (unknown: auto)."""
+        i = self.engine_combo.findData((name or "auto").lower())
+        self.engine_combo.setCurrentIndex(max(i, 0))
+
+    def set_cuda(self, ok: bool, reason: str) -> None:
+        """Grey out CUDA with the reason when it is not available."""
+        item = self.device_combo.model().item(self.device_combo.findData("cuda"))
+        item.setEnabled(ok)
+        item.setToolTip("" if ok else reason)
+        self.device_combo.setToolTip("Compute device for the model" +
+                                     ("" if ok else f"\nCUDA unavailable: {reason}"))
+
+    def set_threshold(self, t: float) -> None:
+        """Show threshold ``t`` without emitting ``threshold_moved``."""
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(round(t * 100))
+        self.threshold_slider.blockSignals(False)
+        self.threshold_label.setText(f"{t:.2f}")
+
+    def set_progress(self, percent: int, text: str) -> None:
+        self.seg_progress.setValue(max(percent, 0))
+        self.seg_progress.setFormat(text)
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+
+    def toggle_outline(self) -> None:
+        (self.filled_radio if self.outline else self.outline_radio).setChecked(True)
+
+    def _threshold_moved(self, value: int) -> None:
+        self.threshold_label.setText(f"{value / 100:.2f}")
+        self.threshold_moved.emit(value / 100)
 
 
 class ToolsPanel(QtWidgets.QWidget):
@@ -90,9 +194,19 @@ class ToolsPanel(QtWidgets.QWidget):
 
     Signals:
         tool_clicked(name): a tool button was pressed.
+        op_clicked(name): an operation button (``fill_holes``, ``grow``, ...) was pressed.
+        radius_changed(int): the brush radius spin box changed (image pixels).
     """
 
     tool_clicked = QtCore.Signal(str)
+    op_clicked = QtCore.Signal(str)
+    radius_changed = QtCore.Signal(int)
+
+    TOOLS = (("pan", "Pan / zoom"), ("brush", "Brush (add)"), ("eraser", "Eraser"),
+             ("polygon_add", "Polygon add"), ("polygon_subtract", "Polygon subtract"),
+             ("lasso_add", "Lasso add"), ("lasso_subtract", "Lasso subtract"))
+    OPS = (("fill_holes", "Fill holes"), ("keep_largest", "Keep largest"), ("grow", "Grow 1 px"),
+           ("shrink", "Shrink 1 px"), ("smooth", "Smooth"), ("clear", "Clear"))
 
     def __init__(self, radius: int, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,10 +214,7 @@ class ToolsPanel(QtWidgets.QWidget):
         grid.setSpacing(3)
         self.tool_buttons: dict[str, QtWidgets.QToolButton] = {}
         self.tool_group = QtWidgets.QButtonGroup(self)
-        tools = [("pan", "Pan / zoom"), ("brush", "Brush (add)"), ("eraser", "Eraser"),
-                 ("polygon_add", "Polygon add"), ("polygon_subtract", "Polygon subtract"),
-                 ("lasso_add", "Lasso add"), ("lasso_subtract", "Lasso subtract")]
-        for i, (key, text) in enumerate(tools):
+        for i, (key, text) in enumerate(self.TOOLS):
             b = QtWidgets.QToolButton()
             b.setIcon(icon(key))
             b.setIconSize(QtCore.QSize(28, 28))
@@ -121,14 +232,26 @@ class ToolsPanel(QtWidgets.QWidget):
         self.radius_spin.setValue(radius)
         self.radius_spin.setSuffix(" px")
         self.radius_spin.setToolTip("Brush radius in image pixels ([ and ] change it)")
+        self.radius_spin.valueChanged.connect(self.radius_changed)
         size_row.addWidget(QtWidgets.QLabel("Brush radius"))
         size_row.addWidget(self.radius_spin, 1)
         grid.addLayout(size_row, 2, 0, 1, 4)
         self.op_buttons: dict[str, QtWidgets.QPushButton] = {}
-        ops = [("fill_holes", "Fill holes"), ("keep_largest", "Keep largest"),
-               ("grow", "Grow 1 px"), ("shrink", "Shrink 1 px"), ("smooth", "Smooth"),
-               ("clear", "Clear")]
-        for i, (key, text) in enumerate(ops):
+        for i, (key, text) in enumerate(self.OPS):
             b = QtWidgets.QPushButton(icon(key), text)
             grid.addWidget(b, 3 + i // 2, i % 2 * 2, 1, 2)
             self.op_buttons[key] = b
+            b.clicked.connect(lambda _=False, k=key: self.op_clicked.emit(k))
+
+    def set_tool(self, name: str) -> None:
+        if name in self.tool_buttons:
+            self.tool_buttons[name].setChecked(True)
+
+    def set_radius(self, radius: int) -> None:
+        self.radius_spin.blockSignals(True)
+        self.radius_spin.setValue(radius)
+        self.radius_spin.blockSignals(False)
+
+    def set_ops_enabled(self, enabled: bool) -> None:
+        for b in self.op_buttons.values():
+            b.setEnabled(enabled)

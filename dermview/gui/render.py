@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from dermview.masks import boundary
+
 Colour = tuple[int, int, int]
 
 LESION = (255, 214, 0)  # yellow: working mask
@@ -28,24 +30,6 @@ HAIR = (60, 255, 90)  # green: detected hair
 OVERLAY_SIDE = 2048
 #: Long side (px) above which the preprocessed image is shown downscaled.
 DISPLAY_SIDE = 4096
-
-
-def boundary(mask: np.ndarray) -> np.ndarray:
-    """Pixels of ``mask`` that touch a background pixel (4-neighbourhood), ``bool (H, W)``.
-
-    Image borders count as background, so a mask touching the border is closed there.
-    """
-    m = np.asarray(mask, dtype=bool)
-    interior = m.copy()
-    interior[1:, :] &= m[:-1, :]
-    interior[:-1, :] &= m[1:, :]
-    interior[:, 1:] &= m[:, :-1]
-    interior[:, :-1] &= m[:, 1:]
-    interior[0, :] = False
-    interior[-1, :] = False
-    interior[:, 0] = False
-    interior[:, -1] = False
-    return m & ~interior
 
 
 def mask_alpha(mask: np.ndarray, fill: int, outline: bool) -> np.ndarray:

@@ -17,8 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore
 
 from dermview.errors import DermviewError
@@ -106,17 +109,72 @@ class PreviewWorker(_Worker):
         return result, params, seconds, preprocessed_display(result)
 
 
+@dataclass(frozen=True)
+class SegmentJob:
+    """What to segment and how (built on the GUI thread, read on the worker's).
+
+    Attributes:
+        path: the image file (results for another image are dropped).
+        rgb: ``uint8 (H, W, 3)`` image.
+        params: preprocessing; ``FROM_MODEL`` = as the model was trained; ``None`` = none.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        engine: ``auto``, ``onnx`` or ``torch`` (:mod:`dermview.model.engines`).
+        weights: weights file, ``None`` = the bundled default.
+        threshold: probability threshold in [0, 1]; ``None`` = the model's default.
+        base_mask: the working mask when the job started (the undo patch is made against it).
+        base_version: :attr:`Document.mask_version` at the start (stale-patch check).
+        outline: mask overlay style to pre-render; ``fill``: fill opacity 0-255.
+        preprocessed: the full-size preview of this image when its parameters are ``params``.
+        automatic: started by "Segment automatically on open", not by the user.
+    """
+
+    path: Path
+    rgb: np.ndarray
+    params: Any
+    device: str = "auto"
+    engine: str = "auto"
+    weights: str | None = None
+    threshold: float | None = None
+    base_mask: np.ndarray | None = None
+    base_version: int = -1
+    outline: bool = False
+    fill: int = 110
+    preprocessed: Any = None
+    automatic: bool = False
+
+
+@dataclass
+class SegmentResult:
+    """A finished :class:`SegmentJob`.
+
+    Attributes:
+        job: the job.
+        result: :class:`dermview.segmentation.SegmentationResult` (prob, mask, threshold, ...).
+        name, sha256, device, engine, default_threshold: the model that ran.
+        patch: compact :class:`~dermview.editing.MaskPatch` ``base_mask`` → mask, or None.
+        mask_alpha, heat: overlay buffers made off the GUI thread (see :mod:`render`).
+        display: :func:`preprocessed_display` of the preprocessing, or None.
+        seconds: wall time of the job.
+    """
+
+    job: SegmentJob
+    result: Any
+    name: str
+    sha256: str
+    device: str
+    engine: str
+    default_threshold: float
+    patch: Any
+    mask_alpha: np.ndarray
+    heat: np.ndarray
+    display: dict[str, Any] | None
+    seconds: float = 0.0
+
+
 class SegmentWorker(_Worker):
     """Loads the model once per device and segments full-resolution images.
 
-    Payload: dict with ``rgb``, ``params`` (PreprocessParams or None), ``device``,
-    ``weights`` (path or None), ``threshold`` (float or None = the model's default), and for
-    the display ``base_mask`` (the working mask when the job started), ``fill`` and
-    ``outline`` (mask overlay style).
-    Result: dict with ``result`` (:class:`dermview.segmentation.SegmentationResult`), ``name``,
-    ``sha256``, ``device``, ``seconds``, and display material made off the GUI thread:
-    ``patch`` (``base_mask`` → new mask, compacted, or None), ``mask_alpha``, ``heat`` and
-    ``display`` (see :func:`preprocessed_display`; None without preprocessing).
+    Payload: :class:`SegmentJob`; result: :class:`SegmentResult`.
     """
 
     cuda_checked = QtCore.Signal(bool, str)  # available, reason when not
@@ -134,40 +192,37 @@ class SegmentWorker(_Worker):
             ok, reason = False, f"PyTorch could not be loaded: {exc}"
         self.cuda_checked.emit(ok, reason)
 
-    def work(self, job: int, payload: dict[str, Any]) -> Any:
+    def work(self, job_id: int, job: SegmentJob) -> SegmentResult:
         t0 = time.perf_counter()
-        self.progress.emit(job, 5, "Loading the model…")
+        self.progress.emit(job_id, 5, "Loading the model…")
+        from dermview import editing
+        from dermview.gui import render
         from dermview.model.inference import Segmenter
         from dermview.segmentation import segment_image
 
-        self.check(job)
-        seg = Segmenter.load(payload.get("weights"), payload.get("device") or "auto")
-        self.check(job)
-        self.progress.emit(job, 30, "Removing frame and hair…" if payload.get("params")
+        self.check(job_id)
+        seg = Segmenter.load(job.weights, job.device or "auto", engine=job.engine or "auto")
+        self.check(job_id)
+        self.progress.emit(job_id, 30, "Removing frame and hair…" if job.params is not None
                            else "Segmenting…")
-        threshold = payload.get("threshold")
-        result = segment_image(payload["rgb"], seg, payload.get("params"), threshold,
-                               preprocessed=payload.get("preprocessed"))
-        self.check(job)
-        self.progress.emit(job, 85, "Preparing the overlay…")
-        from dermview import editing
-        from dermview.gui import render
-
-        base = payload.get("base_mask")
+        result = segment_image(job.rgb, seg, job.params, job.threshold,
+                               preprocessed=job.preprocessed)
+        self.check(job_id)
+        self.progress.emit(job_id, 85, "Preparing the overlay…")
         patch = None
-        if base is not None and base.shape == result.mask.shape:
-            patch = editing.diff_patch(base, result.mask)
+        if job.base_mask is not None and job.base_mask.shape == result.mask.shape:
+            patch = editing.diff_patch(job.base_mask, result.mask)
             patch = patch.compact() if patch is not None else None
-        out = {"result": result, "name": seg.name, "sha256": seg.weights_sha256,
-               "device": seg.device, "default_threshold": seg.threshold, "patch": patch,
-               "mask_alpha": render.mask_alpha(result.mask, payload.get("fill", 110),
-                                               bool(payload.get("outline", False))),
-               "heat": render.heatmap(result.prob),
-               "display": (preprocessed_display(result.preprocessed)
-                           if result.preprocessed is not None else None)}
-        self.check(job)
-        self.progress.emit(job, 100, "Done")
-        out["seconds"] = time.perf_counter() - t0
+        out = SegmentResult(
+            job=job, result=result, name=seg.name, sha256=seg.weights_sha256, device=seg.device,
+            engine=seg.engine_name, default_threshold=seg.threshold, patch=patch,
+            mask_alpha=render.mask_alpha(result.mask, job.fill, job.outline),
+            heat=render.heatmap(result.prob),
+            display=(preprocessed_display(result.preprocessed)
+                     if result.preprocessed is not None else None))
+        self.check(job_id)
+        self.progress.emit(job_id, 100, "Done")
+        out.seconds = time.perf_counter() - t0
         return out
 
 

@@ -25,8 +25,7 @@ class Worklist(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.paths: list[Path] = []
-        self.labels_dir: Path | None = None
-        #: Optional ``image → labels folder`` function (overrides ``labels_dir``).
+        #: ``image → labels folder`` function (None: ``labels/`` beside each image).
         self.resolver = None
         self.current = -1
         layout = QtWidgets.QVBoxLayout(self)
@@ -47,10 +46,9 @@ class Worklist(QtWidgets.QWidget):
         self.table.cellClicked.connect(self._activated)
         layout.addWidget(self.table)
 
-    def set_paths(self, paths: list[Path], labels_dir: Path | None = None) -> None:
-        """Show ``paths`` (their status is read from the labels folder)."""
+    def set_paths(self, paths: list[Path]) -> None:
+        """Show ``paths`` (their status is read from their labels folder)."""
         self.paths = [Path(p) for p in paths]
-        self.labels_dir = labels_dir
         self.current = -1
         self.table.setRowCount(len(self.paths))
         for row, path in enumerate(self.paths):
@@ -62,7 +60,7 @@ class Worklist(QtWidgets.QWidget):
 
     def status(self, row: int) -> str:
         path = self.paths[row]
-        folder = self.resolver(path) if self.resolver is not None else self.labels_dir
+        folder = self.resolver(path) if self.resolver is not None else None
         return labels.label_status(path, folder)
 
     def refresh(self, path: Path | None = None) -> None:

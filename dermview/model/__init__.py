@@ -1,11 +1,12 @@
-"""Segmentation networks, losses and inference. Importing this package does not import torch;
-import the submodules (``blocks``, ``nets``, ``weights``, ``inference``) where torch is needed."""
+"""Segmentation networks, losses, engines and inference. Importing this package (or
+``engines``, ``inference``, ``weights``) imports neither torch nor onnxruntime; ``blocks``,
+``nets`` and ``losses`` need torch (training and the torch engine)."""
 
 from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    """``dermview.model.Segmenter`` imports the inference module (and torch) on first use."""
+    """``dermview.model.Segmenter`` imports the inference module on first use."""
     if name == "Segmenter":
         from dermview.model.inference import Segmenter
 

@@ -1,21 +1,21 @@
-"""Inference: load a verified weights file once per device and segment RGB images of any size.
+"""Inference: load a verified network once per engine and device, and segment RGB images of
+any size.
 
 ```python
-seg = Segmenter.load(weights=None, device="auto")  # None = bundled default weights
+seg = Segmenter.load(weights=None, device="auto", engine="auto")  # None = bundled default
 prob = seg.predict(rgb)   # float32 (H, W) in [0, 1], at the input resolution
+seg.engine.name           # "onnx" (ONNX Runtime, the CPU default) or "torch" (CUDA, fallback)
 ```
 
-On CPU, architectures listed in :data:`CHANNELS_LAST_ARCHS` run in channels-last layout.
-
-Input policy (read from the weights metadata): the image is resized to the network's square
-input (``cv2.INTER_AREA`` along axes that shrink, bilinear along axes that grow), scaled to
-0-1, normalised with the metadata ``mean``/``std``, run under ``torch.inference_mode()``, passed
-through a sigmoid, and the probability map is resized back to ``H×W`` bilinearly. Large images
-are downscaled first as ``uint8``; no full-resolution float copy of the image is made, only the
+The network runs through :mod:`dermview.model.engines` (engine choice, SHA-256 checks,
+threads). Input policy (read from the weights metadata): the image is resized to the
+network's square input (``cv2.INTER_AREA`` along axes that shrink, bilinear along axes that
+grow), scaled to 0-1, normalised with the metadata ``mean``/``std``, run, passed through a
+sigmoid, and the probability map is resized back to ``H×W`` bilinearly. Large images are
+downscaled first as ``uint8``; no full-resolution float copy of the image is made, only the
 float32 ``H×W`` probability that is returned.
 
-This module imports torch at import time; import it lazily (the GUI and CLI start without
-torch). :func:`cuda_available` is the one helper that callers may use before that.
+Neither torch nor onnxruntime is imported until a model is loaded.
 """
 
 from __future__ import annotations
@@ -27,10 +27,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
-from dermview.errors import DeviceError, WeightsError
+from dermview.errors import WeightsError
 from dermview.model import weights as wmod
+from dermview.model.engines import (  # noqa: F401 - re-exported for callers of this module
+    CHANNELS_LAST_ARCHS,
+    Engine,
+    cuda_available,
+    load_engine,
+    resolve_device,
+    resolve_engine,
+    use_channels_last,
+)
 
 #: Resize policies understood in the metadata field ``resize``.
 #: ``stretch``: resize to the square input ignoring the aspect ratio (default).
@@ -38,66 +46,8 @@ from dermview.model import weights as wmod
 RESIZE_POLICIES = ("stretch", "letterbox")
 _RESIZE_ALIASES = {"square": "stretch", "stretch": "stretch", "letterbox": "letterbox", "pad": "letterbox"}
 
-_CACHE: dict[tuple[str, str, str], Segmenter] = {}
+_CACHE: dict[tuple[Any, ...], Segmenter] = {}
 _CACHE_LOCK = threading.Lock()
-
-
-def cuda_available() -> bool:
-    """Whether torch sees a usable CUDA device (imports torch lazily, never raises)."""
-    try:
-        import torch as _torch
-
-        return bool(_torch.cuda.is_available())
-    except Exception:  # pragma: no cover - broken torch install
-        return False
-
-
-def resolve_device(device: str | None = "auto") -> str:
-    """Map a user's choice (``auto``, ``cpu``, ``cuda``, ``cuda:N``) to a torch device string.
-
-    Raises:
-        DeviceError: CUDA requested but not available, or an unknown device name.
-    """
-    choice = (device or "auto").strip().lower()
-    if choice == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    if choice == "cpu":
-        return "cpu"
-    if choice == "cuda" or choice.startswith("cuda:"):
-        if not cuda_available():
-            raise DeviceError(
-                "The GPU (CUDA) was requested but no CUDA device is available on this computer "
-                "(or this PyTorch build has no CUDA support). Use --device cpu or auto."
-            )
-        if ":" in choice:
-            try:
-                index = int(choice.split(":", 1)[1])
-            except ValueError:
-                raise DeviceError(f"Unknown device {device!r}; use auto, cpu or cuda") from None
-            if not 0 <= index < torch.cuda.device_count():
-                raise DeviceError(
-                    f"GPU {index} does not exist; this computer has "
-                    f"{torch.cuda.device_count()} CUDA device(s)"
-                )
-        return choice
-    raise DeviceError(f"Unknown device {device!r}; use auto, cpu or cuda")
-
-
-#: Architectures whose CPU forward pass is faster in channels-last (NHWC) memory layout,
-#: measured by ``benchmarks/bench_inference.py`` (same run, interleaved): dermsegnet 0.66-0.85×
-#: the NCHW time; litesegnet (EfficientNet-Lite0 encoder) 1.27×, so it stays NCHW.
-CHANNELS_LAST_ARCHS = frozenset({"dermsegnet"})
-
-
-def use_channels_last(meta: dict[str, Any], device: str) -> bool:
-    """Whether to run this model channels-last: CPU only; metadata ``channels_last`` (bool)
-    overrides the per-architecture default :data:`CHANNELS_LAST_ARCHS`."""
-    if device != "cpu":
-        return False
-    flag = meta.get("channels_last")
-    if isinstance(flag, bool):
-        return flag
-    return meta.get("arch") in CHANNELS_LAST_ARCHS
 
 
 def resize_to(arr: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -148,17 +98,21 @@ def _triple(meta: dict[str, Any], key: str, name: str) -> np.ndarray:
 
 @dataclass
 class Segmenter:
-    """A loaded, verified segmentation network on one device. Create with :meth:`load`.
+    """A loaded, verified segmentation network on one engine and device. Create with
+    :meth:`load`.
 
     Attributes:
-        model: the torch module (eval mode) on ``device``.
+        engine: the :class:`~dermview.model.engines.Engine` that runs the network.
         meta: the weights metadata (arch, config, input_size, mean, std, ...).
-        device: torch device string actually used (``cpu``, ``cuda``, ``cuda:1``).
-        weights_path: the ``.pt`` file.
-        weights_sha256: its verified SHA-256.
+        device: device actually used (``cpu``, ``cuda``, ``cuda:1``).
+        weights_path: the model's ``.pt`` (its identity; the ONNX engine runs the export of
+            it listed in the metadata, ``engine.file``).
+        weights_sha256: the ``.pt``'s SHA-256 recorded in the metadata (checked against the
+            file by the torch engine; the ONNX engine checks its own file and that it was
+            exported from these weights).
     """
 
-    model: Any
+    engine: Engine
     meta: dict[str, Any]
     device: str
     weights_path: Path
@@ -167,11 +121,9 @@ class Segmenter:
     _mean: np.ndarray = field(init=False, repr=False)
     _std: np.ndarray = field(init=False, repr=False)
     _resize: str = field(init=False, repr=False)
-    _nhwc: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fname = self.weights_path.name
-        self._nhwc = use_channels_last(self.meta, self.device)
         self._input_hw = _input_hw(self.meta, fname)
         self._mean = _triple(self.meta, "mean", fname)
         self._std = _triple(self.meta, "std", fname)
@@ -184,42 +136,48 @@ class Segmenter:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, weights: str | Path | None = None, device: str | None = "auto") -> Segmenter:
-        """Load (or reuse) a model. The same file (by path and SHA-256) on the same device is
-        loaded once per process; a changed file on disk is verified and loaded afresh.
+    def load(cls, weights: str | Path | None = None, device: str | None = "auto",
+             engine: str | None = "auto", threads: int | None = None) -> Segmenter:
+        """Load (or reuse) a model. The same file (by path and SHA-256) on the same engine
+        and device is loaded once per process; a changed file on disk is verified and
+        loaded afresh.
 
         Args:
-            weights: ``.pt`` file with its ``.json`` metadata beside it; ``None`` = the bundled
-                default (:data:`dermview.model.weights.DEFAULT_WEIGHTS`).
+            weights: ``.pt`` (or its ``.json``) with the metadata beside it; ``None`` = the
+                bundled default (:data:`dermview.model.weights.DEFAULT_WEIGHTS`).
             device: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+            engine: ``auto`` (ONNX Runtime on the CPU when the model has an export, torch
+                on CUDA or otherwise), ``onnx`` or ``torch``.
+            threads: CPU threads of the network; ``None`` = the cores free now
+                (:mod:`dermview.threads`).
 
         Raises:
             WeightsError: missing, unknown (no metadata), altered or unsafe weights.
-            DeviceError: CUDA requested but absent.
+            DeviceError: CUDA requested but absent, or asked of the ONNX engine.
+            ModelError: an engine that cannot run here.
         """
         path = Path(weights) if weights is not None else wmod.DEFAULT_WEIGHTS
-        dev = resolve_device(device)
-        meta = wmod.read_metadata(path)  # clear errors for missing file / metadata first
-        sha = wmod.sha256_file(path)
-        if sha != meta["sha256"]:
-            wmod.verify_weights(path)  # raises the project's "altered" message
-        key = (str(path.resolve()), sha, dev)
+        path = path.with_suffix(".pt")
+        json_path = wmod.metadata_path(path)
+        # Clear errors for a missing file or metadata first; an ONNX-only install has no .pt.
+        if json_path.is_file() and not path.is_file():
+            meta = wmod.read_metadata_file(json_path)
+        else:
+            meta = wmod.read_metadata(path)
+        name, dev = resolve_engine(engine, device, meta)
+        run_file = wmod.onnx_file(json_path, meta)[0] if name == "onnx" else path
+        try:
+            sha = wmod.sha256_file(run_file)
+        except OSError:
+            sha = ""  # the engine reports the missing file
+        key = (str(run_file.resolve()), sha, name, dev, threads)
         with _CACHE_LOCK:
             cached = _CACHE.get(key)
             if cached is not None:
                 return cached
-            try:
-                model, meta = wmod.load_model(path, device=dev)
-            except (RuntimeError, AssertionError) as exc:  # GPU too old for this build, busy, ...
-                if dev == "cpu":
-                    raise
-                raise DeviceError(
-                    f"The model could not be moved to the GPU ({dev}): "
-                    f"{str(exc).splitlines()[0]}. Use --device cpu."
-                ) from None
-            if use_channels_last(meta, dev):
-                model = model.to(memory_format=torch.channels_last)
-            seg = cls(model=model, meta=meta, device=dev, weights_path=path, weights_sha256=sha)
+            eng = load_engine(json_path, engine=name, device=dev, threads=threads)
+            seg = cls(engine=eng, meta=eng.meta, device=eng.device, weights_path=path,
+                      weights_sha256=str(meta["sha256"]))
             _CACHE[key] = seg
             return seg
 
@@ -228,6 +186,11 @@ class Segmenter:
     def name(self) -> str:
         """Human-readable model name (metadata ``name``, else the file stem)."""
         return str(self.meta.get("name") or self.weights_path.stem)
+
+    @property
+    def engine_name(self) -> str:
+        """Engine that runs the network: ``onnx`` or ``torch``."""
+        return self.engine.name
 
     @property
     def threshold(self) -> float:
@@ -303,27 +266,20 @@ class Segmenter:
         return prob
 
     def _forward(self, batch: np.ndarray, tta: bool) -> np.ndarray:
-        try:
-            return self._forward_unchecked(batch, tta)
-        except torch.OutOfMemoryError:
-            if self.device == "cpu":
-                raise MemoryError("not enough memory to run the model") from None
-            torch.cuda.empty_cache()
-            raise DeviceError(
-                f"The GPU ({self.device}) ran out of memory; close other GPU programs or use "
-                "the CPU (--device cpu)."
-            ) from None
+        """Probability ``(h, w)`` float32 of a ``(1, 3, h, w)`` input (flip-averaged with TTA)."""
+        if tta:
+            batch = np.concatenate([batch, batch[:, :, :, ::-1]])
+        prob = sigmoid(self.engine.run(batch)[:, 0])
+        if tta:
+            return np.float32(0.5) * (prob[0] + prob[1, :, ::-1])
+        return prob[0]
 
-    def _forward_unchecked(self, batch: np.ndarray, tta: bool) -> np.ndarray:
-        with torch.inference_mode():
-            t = torch.from_numpy(batch).to(self.device)
-            if self._nhwc:
-                t = t.contiguous(memory_format=torch.channels_last)
-            p = torch.sigmoid(self.model(t).float())
-            if tta:
-                pf = torch.sigmoid(self.model(torch.flip(t, dims=[3])).float())
-                p = 0.5 * (p + torch.flip(pf, dims=[3]))
-            return p[0, 0].cpu().numpy().astype(np.float32, copy=False)
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function in float32 (no overflow for large ``|x|``)."""
+    x = np.asarray(x, dtype=np.float32)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, np.float32(1) / (1 + e), e / (1 + e)).astype(np.float32, copy=False)
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:

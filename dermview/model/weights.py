@@ -1,6 +1,8 @@
 """Weight files: a state dict (``<name>.pt``, tensors only) plus a metadata file
 (``<name>.json``) that records the architecture, its config, the input policy and the
-SHA-256 of the ``.pt`` file.
+SHA-256 of the ``.pt`` file, and optionally an ONNX export of it (``onnx``: ``file``,
+``sha256``, ``source_sha256`` = the ``.pt`` it was exported from; see
+``training/export_onnx.py`` and :mod:`dermview.model.engines`).
 
 Loading always uses ``torch.load(..., weights_only=True)``, after the SHA-256 check, so a file
 carrying pickled code is refused without running anything, and an altered file is refused
@@ -25,6 +27,7 @@ FORMAT = "dermview-weights/1"
 #: Bundled default model (weights + metadata + model card).
 MODELS_DIR = resources_dir() / "models"  # source tree, or the bundle when frozen
 DEFAULT_WEIGHTS = MODELS_DIR / "dermview_default.pt"
+DEFAULT_METADATA = DEFAULT_WEIGHTS.with_suffix(".json")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -69,7 +72,7 @@ def save_weights(model: Any, path: str | Path, meta: dict[str, Any]) -> dict[str
 
 
 def read_metadata(weights: str | Path) -> dict[str, Any]:
-    """Read and validate the metadata beside a weights file (no torch needed)."""
+    """Read and validate the metadata beside a ``.pt`` weights file (no torch needed)."""
     weights = Path(weights)
     if not weights.is_file():
         raise WeightsError(f"Model weights not found: {weights}")
@@ -79,6 +82,15 @@ def read_metadata(weights: str | Path) -> dict[str, Any]:
             f"{weights.name} has no metadata file ({meta_file.name}) beside it; "
             "unknown weights are not loaded"
         )
+    return read_metadata_file(meta_file)
+
+
+def read_metadata_file(meta_file: str | Path) -> dict[str, Any]:
+    """Read and validate a model metadata ``.json`` (the ``.pt`` beside it need not exist:
+    an installation may carry only the ONNX export)."""
+    meta_file = Path(meta_file)
+    if not meta_file.is_file():
+        raise WeightsError(f"Model metadata not found: {meta_file}")
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -88,6 +100,63 @@ def read_metadata(weights: str | Path) -> dict[str, Any]:
     for key in ("arch", "config", "input_size", "mean", "std", "sha256"):
         if key not in meta:
             raise WeightsError(f"{meta_file.name} lacks {key!r}")
+    return meta
+
+
+def onnx_file(meta_file: str | Path, meta: dict[str, Any]) -> tuple[Path, str]:
+    """``(path, sha256)`` of the ONNX export listed in the metadata (``onnx`` entry).
+
+    Raises:
+        WeightsError: no entry, a malformed one, or an export of other weights than the
+            ``.pt`` the metadata describes.
+    """
+    meta_file = Path(meta_file)
+    entry = meta.get("onnx")
+    if not isinstance(entry, dict):
+        raise WeightsError(f"{meta_file.name} lists no ONNX export")
+    name, sha = entry.get("file"), entry.get("sha256")
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".onnx") \
+            or not isinstance(sha, str) or len(sha) != 64:
+        raise WeightsError(f"{meta_file.name}: malformed 'onnx' entry (file name and sha256)")
+    if entry.get("source_sha256") != meta["sha256"]:
+        raise WeightsError(
+            f"{name} was exported from other weights than {meta_file.with_suffix('.pt').name}; "
+            "export it again (python -m training.export_onnx). It was not loaded."
+        )
+    return meta_file.parent / name, sha
+
+
+def read_onnx(meta_file: str | Path, meta: dict[str, Any]) -> tuple[Path, bytes, str]:
+    """Read the ONNX export listed in the metadata and check its SHA-256 (on the very bytes
+    that will be parsed).
+
+    Returns:
+        ``(path, data, sha256)``.
+
+    Raises:
+        WeightsError: see :func:`onnx_file`; a missing, unreadable or altered file.
+    """
+    path, sha = onnx_file(meta_file, meta)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise WeightsError(f"Model file not found: {path}") from None
+    except OSError as exc:
+        raise WeightsError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise WeightsError(
+            f"{path.name} does not match its recorded SHA-256: the file is altered, "
+            "truncated or not the one its metadata describes. It was not loaded."
+        )
+    return path, data, sha
+
+
+def set_onnx_entry(meta_file: str | Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Record an ONNX export (``file``, ``sha256``, ``source_sha256``, ...) in the metadata,
+    keeping everything else; returns the metadata written."""
+    meta = read_metadata_file(meta_file)
+    meta["onnx"] = entry
+    save_json(meta_file, meta)
     return meta
 
 

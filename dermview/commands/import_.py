@@ -1,0 +1,168 @@
+"""``dermview import``: labels drawn elsewhere (COCO, labelme, DICOM SEG) as dermview labels,
+ready for review in the app (sidecar ``source: "imported"``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+NAME = "import"
+HELP = "Import COCO, labelme or DICOM SEG masks as labels of an image folder, for review."
+
+MaskSource = Iterator[tuple[Path, Callable[[], np.ndarray]]]
+
+SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of the images labelled")
+    parser.add_argument("--labels", metavar="DIR", default=None,
+                        help="labels folder to write (default: IMAGE_DIR/labels, as the app)")
+    parser.add_argument("--format", required=True, choices=["coco", "labelme", "dicom-seg"])
+    parser.add_argument("--from", dest="source", required=True, metavar="F",
+                        help="coco: the JSON file; labelme: folder of <stem>.json files "
+                             "(often IMAGE_DIR); dicom-seg: folder of SEG files")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing labels (the old one is kept in labels/.backup)")
+
+
+def _by_name(images: list[Path], image_dir: Path) -> Callable[[str], Path | None]:
+    """Image for a file name as another tool wrote it: relative path, else base name."""
+    rel = {p.relative_to(image_dir).as_posix(): p for p in images}
+    base = {p.name: p for p in images}
+    stem = {p.stem: p for p in images}
+
+    def find(name: str) -> Path | None:
+        name = name.replace("\\", "/")
+        return rel.get(name) or base.get(Path(name).name) or stem.get(Path(name).stem)
+
+    return find
+
+
+def _coco(src: Path, find: Callable[[str], Path | None], report) -> MaskSource:
+    from dermview.exchange.coco import read_coco
+
+    labels = read_coco(src)
+    for name in labels.file_names:
+        image = find(name)
+        if image is None:
+            report(name, f"listed in {src.name} but not in the image folder")
+            continue
+        yield image, lambda name=name: labels.mask(name)
+
+
+def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSource:
+    from dermview.exchange.labelme import read_labelme
+
+    for js in sorted(src.glob("*.json")):
+        if js.stem.endswith("_segmentation"):
+            continue  # a dermview sidecar, not labelme
+        try:
+            mask, image_ref = read_labelme(js)
+        except Exception as exc:  # noqa: BLE001 - reported, the others go on
+            report(str(js), str(exc))
+            continue
+        image = find(image_ref) if image_ref else None
+        image = image or find(js.stem)
+        if image is None:
+            report(str(js), "no image of that name in the image folder")
+            continue
+        yield image, lambda mask=mask: mask
+
+
+def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
+    from dermview.dicom import is_dicom, read_header
+    from dermview.errors import ImageReadError
+    from dermview.exchange.dicom_seg import read_dicom_seg, secondary_capture_uid
+    from dermview.labels import image_sha256
+
+    by_uid: dict[str, Path] = {}
+    for image in images:
+        try:
+            with image.open("rb") as fh:
+                dicom = is_dicom(fh.read(132), image)
+            uid = (str(read_header(image).get("SOPInstanceUID", "")) if dicom
+                   else secondary_capture_uid(image_sha256(image)))
+        except (ImageReadError, OSError):
+            continue  # an unreadable image is reported when its label is saved, if any
+        by_uid[uid] = image
+    for path in sorted(src.glob("*.dcm")):
+        try:
+            if str(read_header(path).get("SOPClassUID", "")) != SEG_SOP_CLASS:
+                continue  # images, secondary captures: not segmentations
+            mask, uid = read_dicom_seg(path)
+        except ImageReadError as exc:
+            report(str(path), str(exc))
+            continue
+        if uid not in by_uid:
+            report(str(path), "the image it segments (by SOP Instance UID) is not in the folder")
+            continue
+        yield by_uid[uid], lambda mask=mask: mask
+
+
+def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool) -> str | None:
+    """Save one imported label; a problem text when it is skipped."""
+    from dermview.io import load_image
+    from dermview.labels import LabelMeta, image_sha256, label_paths, save_label
+
+    png, _ = label_paths(image, labels_dir)
+    if png.exists() and not overwrite:
+        return f"{png.name} already exists (use --overwrite; the old label is backed up)"
+    h, w = load_image(image).shape[:2]
+    if mask.shape != (h, w):
+        return (f"the imported mask is {mask.shape[1]}×{mask.shape[0]} pixels but the image "
+                f"is {w}×{h}")
+    meta = LabelMeta(image_sha256=image_sha256(image), image_size=(w, h), source="imported")
+    save_label(image, mask, meta, labels_dir=labels_dir)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dermview.commands._common import skip_reporter
+    from dermview.errors import DermviewError
+    from dermview.io import list_images
+
+    image_dir, src = Path(args.image_dir), Path(args.source)
+    images = list_images(image_dir)
+    labels_dir = Path(args.labels) if args.labels else None
+    report = skip_reporter(NAME)
+    skipped = done = 0
+
+    def count_report(name: str, problem: str) -> None:
+        nonlocal skipped
+        skipped += 1
+        report(name, problem)
+
+    find = _by_name(images, image_dir)
+    if args.format == "coco":
+        pairs = _coco(src, find, count_report)
+    elif args.format == "labelme":
+        pairs = _labelme(src, find, count_report)
+    else:
+        pairs = _dicom_seg(src, images, count_report)
+    seen: set[Path] = set()
+    for image, mask_of in tqdm(pairs, desc="import", unit="label", file=sys.stderr, disable=None):
+        if image in seen:
+            count_report(str(image), "a second label for this image in the input; the first was kept")
+            continue
+        seen.add(image)
+        try:
+            problem = _save(image, mask_of(), labels_dir, args.overwrite)
+        except DermviewError as exc:
+            problem = str(exc)
+        if problem:
+            count_report(str(image), problem)
+        else:
+            done += 1
+    if not done and not skipped:
+        print(f"dermview import: no labels found in {src}", file=sys.stderr)
+        return 1
+    where = labels_dir or image_dir / "labels"
+    print(f"Imported {done} label(s) into {where}" + (f"; {skipped} skipped" if skipped else ""))
+    return 1 if skipped else 0

@@ -1,0 +1,26 @@
+"""Mask ↔ polygon conversion shared by the COCO and labelme writers (polygons are lossy:
+holes are dropped and the outline follows pixel centres)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+__all__ = ["mask_polygons", "fill_polygon"]
+
+
+def mask_polygons(mask: np.ndarray, min_points: int = 3) -> list[np.ndarray]:
+    """Outer outlines of a mask's regions, each ``(N, 2)`` float ``(x, y)`` pixel coordinates
+    (N ≥ ``min_points``; regions too small for a polygon are left out)."""
+    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8),
+                                   cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1, 2).astype(np.float64) for c in contours if len(c) >= min_points]
+
+
+def fill_polygon(shape: tuple[int, int], points: list[list[float]]) -> np.ndarray:
+    """``bool`` ``(H, W)`` with the polygon ``[[x, y], ...]`` filled, outline included (as
+    labelme rasterises it: Pillow's ``ImageDraw.polygon``)."""
+    img = Image.new("L", (shape[1], shape[0]), 0)
+    ImageDraw.Draw(img).polygon([tuple(map(float, p)) for p in points], outline=1, fill=1)
+    return np.asarray(img, dtype=bool)

@@ -1,0 +1,89 @@
+"""The labelled images of a folder, and the label attributes other tools receive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dermview.errors import DermviewError, MaskError
+from dermview.io import load_mask
+from dermview.labels import label_paths, read_label_meta
+
+__all__ = ["LabelledImage", "labelled_images", "label_attributes", "LESION"]
+
+#: The one category / label name dermview exchanges.
+LESION = "lesion"
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """An image with its saved label: ``mask`` ``bool`` ``(H, W)``, ``meta`` the sidecar dict
+    (None when it has none)."""
+
+    image: Path
+    mask: np.ndarray
+    meta: dict[str, Any] | None
+
+
+def labelled_images(images: Iterable[Path], labels_dir: Path | None,
+                    report: Callable[[str, str], None]) -> Iterator[LabelledImage]:
+    """Yield each image of ``images`` that has a label in ``labels_dir`` (default
+    ``<image folder>/labels``), one at a time (masks of a large folder are never all in
+    memory). Images without a label are skipped silently; unusable labels are passed to
+    ``report(name, problem)`` and skipped."""
+    for image in images:
+        png, _ = label_paths(image, labels_dir)
+        if not png.is_file():
+            continue
+        try:
+            mask = load_mask(png)
+            meta = read_label_meta(image, labels_dir)
+            size = (meta or {}).get("image_size")
+            if isinstance(size, list) and len(size) == 2 and tuple(size) != (mask.shape[1], mask.shape[0]):
+                raise MaskError(f"{png.name} is {mask.shape[1]}×{mask.shape[0]} pixels but its "
+                                f"sidecar says the image is {size[0]}×{size[1]}")
+        except DermviewError as exc:
+            report(str(image), str(exc))
+            continue
+        yield LabelledImage(image, mask, meta)
+
+
+def _review_state(meta: dict[str, Any]) -> str:
+    review = meta.get("review_state")
+    return review if isinstance(review, str) and review else "unreviewed"
+
+
+def _confidence(meta: dict[str, Any]) -> float | None:
+    value = meta.get("confidence", meta.get("estimated_jaccard"))
+    if isinstance(value, dict):
+        value = value.get("estimated_jaccard", value.get("value"))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """What a label's sidecar says, for other tools: ``review_state`` (``accepted`` /
+    ``corrected`` by a reviewer, else ``unreviewed``), ``source``, ``edited`` (corrected by
+    hand), the model's name and SHA-256, the reviewer's ``comment``, and ``confidence``
+    (estimated Jaccard, 0-1) when the sidecar holds one."""
+    meta = meta or {}
+    out: dict[str, Any] = {
+        "review_state": _review_state(meta),
+        "source": str(meta.get("source", "unknown")),
+        "edited": meta.get("edited") is True,
+    }
+    if meta.get("model_name"):
+        out["model_name"] = str(meta["model_name"])
+        out["model_sha256"] = str(meta.get("model_sha256", ""))
+    confidence = _confidence(meta)
+    if confidence is not None:
+        out["confidence"] = confidence
+    comment = meta.get("review_comment")
+    if isinstance(comment, str) and comment:
+        out["comment"] = comment
+    return out

@@ -1,0 +1,189 @@
+"""Every command of the main window in one declarative table, plus menus and the toolbar.
+
+An :class:`ActionSpec` names an action (``id``), its text, shortcut(s), icon, tip, menu and
+handler; :func:`build_actions` turns the table into ``dict[str, QAction]`` (the window's
+``actions``), :func:`build_menus` and :func:`build_toolbar` lay them out. A handler is a
+function of the window returning the slot, so the table is written before the window exists.
+To add a command, add one row to :data:`ACTIONS` (see ``gui/README.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from dermview.gui.icons import icon, names
+
+K = QtGui.QKeySequence.StandardKey
+Shortcut = str | QtGui.QKeySequence.StandardKey | list[str] | None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One command: ``handler(window)`` returns the slot called on ``triggered``."""
+
+    id: str
+    text: str
+    handler: Callable[[Any], Callable[..., Any]]
+    shortcut: Shortcut = None
+    icon: str | None = None  # name for :func:`dermview.gui.icons.icon` or ``"std:<SP_...>"``
+    tip: str = ""
+    menu: str = ""  # "File", "Edit", ...; "" = window shortcut only
+    checkable: bool = False
+
+
+def _tool(name: str, text: str, key: str) -> ActionSpec:
+    return ActionSpec(f"tool_{name}", text, lambda w: lambda _=False: w.set_tool(name), key,
+                      name, text, "Edit", checkable=True)
+
+
+def _op(name: str, text: str, key: str, tip: str) -> ActionSpec:
+    return ActionSpec(f"op_{name}", text, lambda w: getattr(w.edit, name), key, name, tip,
+                      "Edit")
+
+
+#: The window's commands, in menu order ("-" entries in :data:`MENUS` add separators).
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open", "&Open image…", lambda w: w.session.open_dialog, K.Open, "std:SP_DialogOpenButton",
+               "Open an image", "File"),
+    ActionSpec("open_folder", "Open &folder…", lambda w: w.session.open_folder_dialog, "Ctrl+Shift+O",
+               "std:SP_DirOpenIcon", "Open a folder as a worklist", "File"),
+    ActionSpec("save", "&Save label", lambda w: w.saving.save, K.Save, "std:SP_DialogSaveButton",
+               "Save the mask and its sidecar", "File"),
+    ActionSpec("labels_dir", "Labels folder…", lambda w: w.saving.choose_labels_dir, None, None,
+               "Where labels are saved (default: labels/ beside the image)", "File"),
+    ActionSpec("ref_dir", "Reference masks folder…", lambda w: w.session.choose_reference_dir, None,
+               "compare", "Compare with ground-truth masks from a folder", "File"),
+    ActionSpec("export_seg", "&Export DICOM SEG…",
+               lambda w: lambda _=False: w.exchange.export_dicom_seg(), None, None,
+               "Write the mask as a DICOM SEG (<stem>_segmentation.dcm) for PACS and clinical "
+               "viewers", "File"),
+    ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
+               "std:SP_ArrowBack", "Previous image", "File"),
+    ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",
+               "Next image", "File"),
+    ActionSpec("next_new", "Next &unlabelled image", lambda w: w.session.next_unlabelled, "Ctrl+PgDown",
+               None, "Open the next image that has no label yet", "File"),
+    ActionSpec("save_next", "Save and &next", lambda w: w.session.save_and_next, "Ctrl+Return", None,
+               "Save the label and open the next image", "File"),
+    ActionSpec("quit", "&Quit", lambda w: w.close, "Ctrl+Q", menu="File"),
+    ActionSpec("undo", "&Undo", lambda w: w.undo, K.Undo, "undo", "Undo", "Edit"),
+    ActionSpec("redo", "&Redo", lambda w: w.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo", "Redo",
+               "Edit"),
+    _tool("pan", "Pan / zoom", "H"),
+    _tool("brush", "Brush (add lesion)", "B"),
+    _tool("eraser", "Eraser", "E"),
+    _tool("polygon_add", "Polygon add", "P"),
+    _tool("polygon_subtract", "Polygon subtract", "Shift+P"),
+    _tool("lasso_add", "Lasso add", "L"),
+    _tool("lasso_subtract", "Lasso subtract", "Shift+L"),
+    ActionSpec("finish_poly", "Close polygon", lambda w: w.edit.finish_polygon,
+               ["Return", "Enter"], menu="Edit"),
+    ActionSpec("smaller", "Smaller brush", lambda w: lambda: w.edit.grow_radius(-1), "[",
+               menu="Edit"),
+    ActionSpec("bigger", "Bigger brush", lambda w: lambda: w.edit.grow_radius(1), "]",
+               menu="Edit"),
+    _op("fill_holes", "Fill holes", "F", "Fill holes"),
+    _op("keep_largest", "Keep largest region", "K", "Keep only the largest region"),
+    _op("grow", "Grow by 1 px", "G", "Grow the mask by one pixel"),
+    _op("shrink", "Shrink by 1 px", "Shift+G", "Shrink the mask by one pixel"),
+    _op("smooth", "Smooth boundary", "M", "Smooth the mask boundary"),
+    _op("clear", "Clear mask", "Ctrl+Delete", "Clear the mask"),
+    ActionSpec("segment", "&Segment", lambda w: w.segmenter.run, "Ctrl+R", "segment",
+               "Segment the lesion with the model", "Segmentation"),
+    ActionSpec("cancel", "Cancel", lambda w: w.cancel_all, "Esc", None,
+               "Cancel running work / tool", "Segmentation"),
+    ActionSpec("fit", "&Fit to window", lambda w: w.before.fit, ["Ctrl+0", "0"], "fit",
+               "Fit the image to the window", "View"),
+    ActionSpec("one", "1:1 (actual pixels)", lambda w: w.before.one_to_one, ["Ctrl+1", "1"],
+               "one_to_one", "One image pixel per screen pixel", "View"),
+    ActionSpec("zoom_in", "Zoom in", lambda w: lambda: w.before.zoom(0.8), K.ZoomIn, menu="View"),
+    ActionSpec("zoom_out", "Zoom out", lambda w: lambda: w.before.zoom(1.25), K.ZoomOut,
+               menu="View"),
+    ActionSpec("mask", "Show mask", lambda w: w.seg_panel.mask_check.toggle, "V", None,
+               "Show / hide the mask", "View"),
+    ActionSpec("outline", "Outline / filled mask", lambda w: w.seg_panel.toggle_outline, "O",
+               "outline", "Show the mask as outline or filled", "View"),
+    ActionSpec("heat", "Probability heat map", lambda w: w.seg_panel.heat_check.toggle, "Ctrl+H",
+               "heatmap", "Show the model's probability heat map", "View"),
+    ActionSpec("diff", "Differences from the reference", lambda w: w.seg_panel.diff_check.toggle,
+               "D", "compare", "Colour where the mask and the reference mask disagree", "View"),
+    ActionSpec("shortcuts", "&Keyboard shortcuts", lambda w: w.show_shortcuts, "F1", menu="Help"),
+    ActionSpec("about", "&About dermview", lambda w: w.show_about, menu="Help"),
+)
+
+#: Menu titles in order; the View menu also lists the docks.
+MENUS = ("File", "Edit", "Segmentation", "View", "Help")
+#: Separators go before these ids.
+SEPARATE_BEFORE = frozenset({"save", "prev", "quit", "tool_pan", "op_fill_holes"})
+#: Toolbar ids in order ("-" = separator; every ``tool_*`` action follows ``TOOLBAR_TOOLS``).
+TOOLBAR = ("open", "open_folder", "save", "-", "prev", "next", "-", "undo", "redo", "-",
+           "segment", "-", "TOOLS", "-", "fit", "one", "outline", "heat")
+
+
+def _icon(win: QtWidgets.QWidget, name: str) -> QtGui.QIcon:
+    if name.startswith("std:"):
+        return win.style().standardIcon(getattr(QtWidgets.QStyle.StandardPixmap, name[4:]))
+    return icon(name) if name in names() else QtGui.QIcon()
+
+
+def build_actions(win: QtWidgets.QMainWindow,
+                  specs: tuple[ActionSpec, ...] = ACTIONS) -> dict[str, QtGui.QAction]:
+    """Window-wide actions (their shortcuts work wherever the focus is in the window)."""
+    out: dict[str, QtGui.QAction] = {}
+    for spec in specs:
+        a = QtGui.QAction(spec.text, win)
+        a.setObjectName(f"action_{spec.id}")
+        if spec.icon:
+            a.setIcon(_icon(win, spec.icon))
+        if spec.shortcut is not None:
+            seqs = spec.shortcut if isinstance(spec.shortcut, list) else [spec.shortcut]
+            a.setShortcuts([QtGui.QKeySequence(s) for s in seqs])
+        if spec.tip:
+            a.setStatusTip(spec.tip)
+            a.setToolTip(f"{spec.tip} ({a.shortcut().toString()})" if a.shortcuts() else spec.tip)
+        a.setCheckable(spec.checkable)
+        a.setData(spec.menu)
+        a.triggered.connect(spec.handler(win))
+        win.addAction(a)
+        out[spec.id] = a
+    return out
+
+
+def build_menus(win: QtWidgets.QMainWindow, actions: dict[str, QtGui.QAction],
+                docks: list[QtWidgets.QDockWidget]) -> list[tuple[str, QtWidgets.QMenu]]:
+    """The menu bar from the actions' ``menu`` (kept in ``QAction.data()``)."""
+    menus = []
+    for title in MENUS:
+        menu = win.menuBar().addMenu(f"&{title}")
+        for key, act in actions.items():
+            if act.data() == title:
+                if key in SEPARATE_BEFORE:
+                    menu.addSeparator()
+                menu.addAction(act)
+        if title == "View":
+            menu.addSeparator()
+            for dock in docks:
+                menu.addAction(dock.toggleViewAction())
+        menus.append((title, menu))
+    return menus
+
+
+def build_toolbar(win: QtWidgets.QMainWindow,
+                  actions: dict[str, QtGui.QAction]) -> QtWidgets.QToolBar:
+    tb = win.addToolBar("Main")
+    tb.setObjectName("toolbar_main")
+    tb.setIconSize(QtCore.QSize(24, 24))
+    for key in TOOLBAR:
+        if key == "-":
+            tb.addSeparator()
+        elif key == "TOOLS":
+            for k, act in actions.items():
+                if k.startswith("tool_"):
+                    tb.addAction(act)
+        else:
+            tb.addAction(actions[key])
+    return tb

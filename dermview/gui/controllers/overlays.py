@@ -1,0 +1,169 @@
+"""Overlay layers over the image views and the metrics against the reference mask.
+
+Layers (bottom to top): heat map, frame, hair, mask, differences, reference. Each is an
+:class:`~dermview.gui.image_view.OverlayBuffer` shown by one or more panes. The controller
+redraws the mask layer for the rectangle the document reports changed (plus its one-pixel ring:
+a pixel's outline depends on its neighbours) and keeps Dice/Jaccard against the reference up
+to date. Colouring is :mod:`dermview.gui.render`; metrics are :mod:`dermview.metrics`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+from PySide6 import QtCore
+
+from dermview.gui import render
+from dermview.gui.document import Document
+from dermview.gui.image_view import ImagePane, OverlayBuffer
+
+#: Opacity (0-255) of the mask fill; its boundary is drawn opaque.
+FILL_ALPHA = 110
+#: Stacking order of the built-in layers (image = 0).
+Z = {"heat": 1, "frame": 2, "hair": 3, "mask": 4, "diff": 5, "reference": 6}
+
+
+class OverlayController(QtCore.QObject):
+    """Owns the overlay buffers and their visibility, opacity and style.
+
+    Signals:
+        metrics_changed(str): the status-bar text comparing the mask with the reference.
+    """
+
+    metrics_changed = QtCore.Signal(str)
+
+    def __init__(self, doc: Document, before: ImagePane, after: ImagePane,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.panes = (before, after)
+        self.buffers: dict[str, OverlayBuffer] = {}
+        self._shown_by: dict[str, tuple[ImagePane, ...]] = {}
+        for name, panes in (("frame", (before,)), ("hair", (before,)), ("heat", (after,)),
+                            ("mask", self.panes), ("diff", self.panes),
+                            ("reference", self.panes)):
+            self.add_layer(name, Z[name], panes)
+        for name in ("frame", "hair", "heat"):
+            self.set_visible(name, False)
+        self.outline = False
+        self.metrics: tuple[float, float] | None = None
+        self._pre_alpha: np.ndarray | None = None
+        self._pre_heat: np.ndarray | None = None
+        self.metric_timer = QtCore.QTimer(self)
+        self.metric_timer.setSingleShot(True)
+        self.metric_timer.setInterval(150)
+        self.metric_timer.timeout.connect(self.update_metrics)
+        doc.image_changed.connect(self._on_image)
+        doc.mask_changed.connect(self._on_mask_changed)
+        doc.prob_changed.connect(self._on_prob_changed)
+        doc.reference_changed.connect(self._on_reference_changed)
+
+    # -- layers ---------------------------------------------------------------------------------
+    def add_layer(self, name: str, z: float, panes: tuple[ImagePane, ...]) -> OverlayBuffer:
+        """A new overlay layer ``name`` at stacking order ``z`` shown by ``panes``."""
+        buf = OverlayBuffer(self)
+        self.buffers[name] = buf
+        self._shown_by[name] = tuple(panes)
+        for pane in panes:
+            pane.add_overlay(name, buf, z)
+        return buf
+
+    def set_visible(self, name: str, visible: bool) -> None:
+        for pane in self._shown_by[name]:
+            pane.set_overlay_visible(name, visible)
+        if name == "diff" and visible:
+            self.update_metrics()
+
+    def set_layers(self, layers: dict[str, bool]) -> None:
+        """Visibility of several layers at once (``{name: visible}``)."""
+        for name, visible in layers.items():
+            self.set_visible(name, visible)
+
+    def is_visible(self, name: str) -> bool:
+        return any(p.overlays[name].isVisible() for p in self._shown_by[name])
+
+    def set_opacity(self, opacity: float) -> None:
+        """Opacity in [0, 1] of the mask and heat-map layers."""
+        for name in ("mask", "heat"):
+            for pane in self._shown_by[name]:
+                pane.set_overlay_opacity(name, opacity)
+
+    def set_outline(self, outline: bool) -> None:
+        """Draw the mask as its outline (True) or filled."""
+        self.outline = bool(outline)
+        self.buffers["mask"].set_buffer(render.colourise(
+            render.mask_alpha(self.doc.mask, FILL_ALPHA, self.outline), render.LESION))
+
+    def set_map(self, name: str, bgra: np.ndarray) -> None:
+        """Show a ready-made buffer (frame, hair) stretched over the image."""
+        self.buffers[name].set_buffer(bgra, self.doc.shape)
+
+    @contextlib.contextmanager
+    def prerendered(self, alpha: np.ndarray | None, heat: np.ndarray | None) -> Iterator[None]:
+        """Use buffers coloured off the GUI thread for the next full redraw (a prediction)."""
+        self._pre_alpha, self._pre_heat = alpha, heat
+        try:
+            yield
+        finally:
+            self._pre_alpha = self._pre_heat = None
+
+    # -- document signals -----------------------------------------------------------------------
+    def _on_image(self) -> None:
+        for name in ("frame", "hair", "heat"):
+            self.buffers[name].clear((1, 1))
+        self.metrics = None
+
+    def _on_mask_changed(self, r0: int, r1: int, c0: int, c1: int) -> None:
+        buf = self.buffers["mask"]
+        mask = self.doc.mask
+        pre = self._pre_alpha
+        if buf.shape != mask.shape:
+            alpha = pre if pre is not None else render.mask_alpha(mask, FILL_ALPHA, self.outline)
+            buf.set_buffer(render.colourise(alpha, render.LESION))
+        else:
+            h, w = mask.shape  # the ring: neighbours' outline pixels change too
+            r0, c0, r1, c1 = max(r0 - 1, 0), max(c0 - 1, 0), min(r1 + 1, h), min(c1 + 1, w)
+            if pre is not None:
+                alpha = np.ascontiguousarray(pre[r0:r1, c0:c1])
+            else:
+                alpha = render.mask_alpha_region(mask, r0, c0, r1, c1, FILL_ALPHA, self.outline)
+            buf.set_region(r0, c0, render.colourise(alpha, render.LESION))
+        if self.doc.reference is not None:
+            self.metric_timer.start()
+
+    def _on_prob_changed(self) -> None:
+        prob = self.doc.prob
+        if prob is None:
+            self.buffers["heat"].clear((1, 1))
+        else:
+            heat = self._pre_heat if self._pre_heat is not None else render.heatmap(prob)
+            self.buffers["heat"].set_buffer(heat, prob.shape)
+
+    def _on_reference_changed(self) -> None:
+        ref = self.doc.reference
+        if ref is None:
+            self.buffers["reference"].clear((1, 1))
+            self.buffers["diff"].clear((1, 1))
+            self.metrics = None
+            self.metrics_changed.emit(self.doc.reference_error and
+                                      f"Reference ignored: {self.doc.reference_error}")
+        else:
+            self.buffers["reference"].set_buffer(
+                render.colourise(render.mask_alpha(ref, 0, True), render.REFERENCE))
+            self.update_metrics()
+
+    def update_metrics(self) -> None:
+        """Dice and Jaccard of the working mask against the reference (status-bar text)."""
+        ref = self.doc.reference
+        if ref is None or not self.doc.has_image:
+            return
+        from dermview.metrics import dice, jaccard
+
+        d, j = dice(self.doc.mask, ref), jaccard(self.doc.mask, ref)
+        self.metrics = (d, j)
+        if self.is_visible("diff"):
+            self.buffers["diff"].set_buffer(render.differences(self.doc.mask, ref), ref.shape)
+        self.metrics_changed.emit(
+            f"vs reference {self.doc.reference_path.name}: Dice {d:.3f} · Jaccard {j:.3f}")

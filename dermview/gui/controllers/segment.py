@@ -1,0 +1,194 @@
+"""Segmentation jobs: build a :class:`SegmentJob`, run it in the segmentation worker, apply
+the :class:`SegmentResult` to the document (one undo step), and the threshold slider.
+
+Stale results (another image opened, a newer job started, Cancel) are dropped; progress is
+reported to the panel and the status bar; the model stays loaded in the worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6 import QtCore
+
+from dermview.gui.commands import push_threshold
+from dermview.gui.controllers.overlays import FILL_ALPHA, OverlayController
+from dermview.gui.controllers.preview import PreviewController
+from dermview.gui.document import Document, ModelInfo
+from dermview.gui.panels import SegmentPanel
+from dermview.gui.workers import SegmentJob, SegmentResult, SegmentWorker, WorkerHost
+
+
+class SegmentController(QtCore.QObject):
+    """Runs the model on the open image and re-thresholds its probability map.
+
+    Signals:
+        progress(int, str): percent (-1 = busy) and what is being done.
+        busy_changed(bool): a segmentation is pending or running.
+        message(str, int): a status-bar message and its duration in ms.
+        error(str, str): a message box (title, text) to show.
+    """
+
+    progress = QtCore.Signal(int, str)
+    busy_changed = QtCore.Signal(bool)
+    message = QtCore.Signal(str, int)
+    error = QtCore.Signal(str, str)
+
+    def __init__(self, doc: Document, panel: SegmentPanel, preview: PreviewController,
+                 overlays: OverlayController, weights: str | None, params: Any,
+                 parent: QtCore.QObject | None = None) -> None:
+        """``params()`` returns the preprocessing for the model (``FROM_MODEL`` or params)."""
+        super().__init__(parent)
+        self.doc, self.panel, self.preview, self.overlays = doc, panel, preview, overlays
+        self.weights = weights
+        self.params = params
+        self.cuda_ok: bool | None = None
+        self.host = WorkerHost(SegmentWorker(), "dermview-segment", self)
+        self.host.worker.cuda_checked.connect(self._on_cuda_checked,
+                                              QtCore.Qt.ConnectionType.QueuedConnection)
+        self.host.finished.connect(self._on_result)
+        self.host.failed.connect(self._on_failed)
+        self.host.progress.connect(self._on_progress)
+        self.host.busy_changed.connect(self._on_busy)
+        self.threshold_timer = QtCore.QTimer(self)
+        self.threshold_timer.setSingleShot(True)
+        self.threshold_timer.setInterval(120)
+        self.threshold_timer.timeout.connect(self.apply_threshold)
+        panel.segment_clicked.connect(self.run)
+        panel.cancel_clicked.connect(self.cancel)
+        panel.threshold_moved.connect(self._on_threshold_moved)
+        doc.threshold_changed.connect(self._on_doc_threshold)
+        doc.image_changed.connect(self._on_image)
+
+    @property
+    def busy(self) -> bool:
+        return self.host.busy
+
+    @property
+    def device(self) -> str:
+        return self.panel.device
+
+    def probe(self) -> None:
+        """Import torch and look for CUDA in the worker thread (the window does not wait)."""
+        self.host.invoke("probe")
+
+    def _on_cuda_checked(self, ok: bool, reason: str) -> None:
+        self.cuda_ok = ok
+        self.panel.set_cuda(ok, reason)
+        if not ok and self.device == "cuda":
+            self.message.emit("CUDA was selected but is not available here: choose CPU or Auto "
+                              "(Segmentation panel).", 15000)
+
+    def _on_image(self) -> None:
+        self.host.cancel()
+        self.threshold_timer.stop()
+        self.panel.set_progress(0, "Idle")
+        self.panel.model_label.setText(self.model_text())
+        if self.doc.label_loaded:
+            self.panel.set_threshold(self.doc.threshold)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def run(self, automatic: bool = False) -> bool:
+        """Segment the open image (a running job is superseded). False when nothing started."""
+        doc = self.doc
+        if not doc.has_image:
+            return False
+        if self.device == "cuda" and self.cuda_ok is False:
+            self.error.emit("CUDA not available",
+                            "The GPU (CUDA) was selected but no CUDA device is available on "
+                            "this computer. Choose CPU or Auto in the Segmentation panel.")
+            return False
+        params = self.params()
+        # The full-size preview already holds this image preprocessed with these settings.
+        done = doc.preview if doc.preview_params == params else None
+        job = SegmentJob(path=doc.path, rgb=doc.image, params=params, device=self.device,
+                         engine=self.panel.engine,
+                         weights=self.weights, threshold=self.panel.threshold,
+                         base_mask=doc.mask.copy(), base_version=doc.mask_version,
+                         outline=self.overlays.outline, fill=FILL_ALPHA, preprocessed=done,
+                         automatic=bool(automatic))
+        self.host.submit(job)
+        self.panel.set_progress(0, "Starting…")
+        return True
+
+    def cancel(self) -> None:
+        if self.host.busy:
+            self.host.cancel()
+            self.panel.set_progress(0, "Cancelled")
+            self.message.emit("Segmentation cancelled", 3000)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.panel.set_busy(busy)
+        self.busy_changed.emit(busy)
+
+    def _on_progress(self, percent: int, text: str) -> None:
+        self.panel.set_progress(percent, text)
+        self.progress.emit(percent, text)
+
+    def _on_failed(self, message: str) -> None:
+        self.panel.set_progress(0, "Failed")
+        self.error.emit("Segmentation failed", message)
+
+    def _on_result(self, out: SegmentResult) -> None:
+        doc, job, res = self.doc, out.job, out.result
+        if not doc.has_image or doc.path != job.path or res.prob.shape != doc.shape:
+            return  # a late result for another image
+        if out.display is not None:
+            # Its own time: segmentation may have reused the preview's result (0 s here).
+            self.preview.show(res.preprocessed, res.params,
+                              res.preprocessed.timings.get("total", 0.0), out.display)
+        info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device, engine=out.engine,
+                         params=res.params.to_dict() if res.params is not None else None,
+                         timings=dict(res.timings))
+        alpha = out.mask_alpha if job.outline == self.overlays.outline else None
+        with self.overlays.prerendered(alpha, out.heat):
+            doc.set_prediction(res.prob, res.mask, res.threshold, info, patch=out.patch,
+                               base_version=job.base_version)
+        self.panel.set_threshold(res.threshold)
+        self.panel.set_progress(100, f"Done in {out.seconds:.2f} s")
+        self.panel.model_label.setText(self.model_text())
+        self.message.emit(f"Segmented with {out.name} on {out.device} in {out.seconds:.2f} s",
+                          5000)
+
+    def model_text(self) -> str:
+        m = self.doc.model
+        if not m.name:
+            return "No segmentation yet"
+        where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
+        took = f" · {m.timings.get('total', 0):.2f} s" if m.timings else ""
+        return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…"
+
+    # -- threshold ------------------------------------------------------------------------------
+    def _on_threshold_moved(self, _t: float) -> None:
+        if self.doc.prob is not None:
+            self.threshold_timer.start()
+
+    def set_threshold(self, threshold: float) -> None:
+        """Set the probability threshold and, if there is a prediction, re-threshold now."""
+        self.panel.threshold_slider.setValue(round(threshold * 100))
+        self.threshold_timer.stop()
+        self.apply_threshold()
+
+    def apply_threshold(self) -> None:
+        """Re-threshold the probability map at the panel's threshold (one undo step per
+        gesture: consecutive steps merge)."""
+        doc = self.doc
+        if doc.prob is None:
+            return
+        from dermview.postprocess import mask_from_prob
+
+        t = self.panel.threshold
+        if abs(t - doc.threshold) < 1e-9:
+            return
+        before = doc.threshold
+        doc.threshold = t
+        push_threshold(doc, mask_from_prob(doc.prob, t), before, t)
+
+    def _on_doc_threshold(self, t: float) -> None:
+        """Undo/redo of a threshold step: show the threshold the mask now corresponds to."""
+        self.threshold_timer.stop()
+        self.panel.set_threshold(t)
+
+    def shutdown(self) -> None:
+        self.threshold_timer.stop()
+        self.host.shutdown()

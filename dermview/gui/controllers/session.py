@@ -1,0 +1,223 @@
+"""The review session: opening images and folders, moving through the worklist, recent files,
+the last session and the reference-masks folder.
+
+Opening asks about unsaved edits first (:class:`SaveController`), loads the image with its
+saved label and reference mask into the :class:`Document` (whose signals update the views and
+the other controllers), reports label problems and offers autosaved work back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from dermview import labels
+from dermview.errors import DermviewError
+from dermview.gui.controllers.saving import SaveController
+from dermview.gui.controllers.segment import SegmentController
+from dermview.gui.document import Document
+from dermview.gui.settings import Settings
+from dermview.gui.worklist import Worklist
+from dermview.io import IMAGE_SUFFIXES, list_images
+
+
+class SessionController(QtCore.QObject):
+    """Which image is open, and how the user moves between images.
+
+    Signals:
+        opening(str): an image starts loading (status text); ``opened(Path)``: it is open.
+        show_worklist(): a folder or several files were opened.
+        message(str, int): status-bar message; error(str, str): message box (title, text).
+    """
+
+    opening = QtCore.Signal(str)
+    opened = QtCore.Signal(object)
+    open_failed = QtCore.Signal()
+    show_worklist = QtCore.Signal()
+    message = QtCore.Signal(str, int)
+    error = QtCore.Signal(str, str)
+
+    def __init__(self, doc: Document, worklist: Worklist, settings: Settings,
+                 saving: SaveController, segmenter: SegmentController,
+                 auto_segment: Callable[[], bool], parent: QtWidgets.QWidget) -> None:
+        """``auto_segment()``: whether to segment an unlabelled image as soon as it opens."""
+        super().__init__(parent)
+        self.doc, self.worklist, self.settings = doc, worklist, settings
+        self.saving, self.segmenter = saving, segmenter
+        self.window = parent
+        self.auto_segment = auto_segment
+        worklist.open_requested.connect(self.open_image)
+
+    # -- dialogs --------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = self.settings.get_list("recent_folders")
+        filt = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+        files, _ = QtWidgets.QFileDialog.getOpenFileNames(
+            self.window, "Open images", start[0] if start else "", filt)
+        if files:
+            self.open_paths([Path(f) for f in files])
+
+    def open_folder_dialog(self) -> None:
+        start = self.settings.get_list("recent_folders")
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self.window, "Open a folder of images", start[0] if start else "")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def fill_recent(self, menu: QtWidgets.QMenu) -> None:
+        """Fill the File → Open recent menu."""
+        menu.clear()
+        for key, label in (("recent_files", "Files"), ("recent_folders", "Folders")):
+            items = self.settings.get_list(key)
+            if items:
+                menu.addSection(label)
+            for p in items:
+                act = menu.addAction(p)
+                act.triggered.connect(lambda _=False, q=p: self.open_paths([Path(q)]))
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
+
+    # -- opening --------------------------------------------------------------------------------
+    def open_paths(self, items: list[str | Path]) -> bool:
+        """Open files and/or folders: one folder → its worklist; files → a worklist of them.
+        Returns True when an image is open afterwards."""
+        items = [Path(p) for p in items]
+        if len(items) == 1 and items[0].is_dir():
+            return self.open_folder(items[0])
+        files: list[Path] = []
+        for p in items:
+            files.extend(list_images(p) if p.is_dir() else [p])
+        if len(files) > 1:
+            self.worklist.set_paths(files)
+            self.show_worklist.emit()
+        return self.open_image(files[0]) if files else False
+
+    def open_folder(self, folder: Path) -> bool:
+        """Show the folder's images as a worklist and open the first one not yet labelled."""
+        folder = Path(folder)
+        try:
+            images = list_images(folder)
+        except OSError as exc:
+            self.error.emit("Cannot open folder", f"Cannot read {folder}: {exc.strerror or exc}")
+            return False
+        if not images:
+            self.error.emit("No images", f"{folder} contains no images "
+                            f"({', '.join(IMAGE_SUFFIXES)}).")
+            return False
+        self.settings.push_recent("recent_folders", folder)
+        self.settings.set("last_folder", str(folder))
+        self.worklist.set_paths(images)
+        self.show_worklist.emit()
+        first = next((i for i in range(len(images)) if self.worklist.status(i) == "new"), 0)
+        return self.open_image(images[first])
+
+    def open_image(self, path: str | Path) -> bool:
+        """Open one image (asks about unsaved edits first). False when it was not opened."""
+        path = Path(path).absolute()
+        doc = self.doc
+        if doc.has_image and doc.path == path:
+            return True
+        if not self.saving.maybe_save():
+            self.worklist.set_current(doc.path)
+            return False
+        self.opening.emit("Opening " + path.name)
+        old = doc.path
+        labels_dir = self.saving.labels_dir_for(path)
+        try:
+            doc.open(path, labels_dir, labels.reference_folder(
+                path, self.settings.get_path("reference_dir"), labels_dir))
+        except (DermviewError, MemoryError) as exc:
+            self.open_failed.emit()
+            self.worklist.set_current(doc.path)
+            self.error.emit("Cannot open image", str(exc) if isinstance(exc, DermviewError) else
+                            f"{path.name} is too large for the available memory.")
+            return False
+        if old is not None and old != path:
+            self.saving.recovery.discard(old)
+        self.settings.push_recent("recent_files", path)
+        self.settings.set("last_image", str(path))
+        if path not in self.worklist.paths:
+            self.settings.set("last_folder", "")
+            self.worklist.set_paths([path])
+        self.worklist.set_current(path)
+        self.opened.emit(path)
+        self._report_label(path)
+        self.saving.offer_recovery(path)
+        if self.auto_segment() and not doc.label_loaded and not doc.dirty:
+            self.segmenter.run(automatic=True)
+        return True
+
+    def _report_label(self, path: Path) -> None:
+        doc = self.doc
+        if doc.label_loaded:
+            self.message.emit(f"Loaded saved label {doc.label_paths[0]}", 5000)
+            warning = labels.label_mismatch(path, doc.label_meta)
+            if warning:
+                self.error.emit("Label may belong to another image", warning)
+        if doc.label_error:
+            self.error.emit("Saved label not loaded",
+                            f"{doc.label_error}\n\nThe image opened with an empty mask; "
+                            "the label file was left unchanged (saving will back it up).")
+
+    def offer_recovery_at_start(self) -> None:
+        """After a crash: offer to reopen the most recent image with unsaved edits."""
+        found = self.saving.recoverable()
+        if found and not self.doc.has_image:
+            self.open_image(found[0])
+
+    def restore_session(self) -> bool:
+        """Reopen the last session's folder (as a worklist) and image, if they still exist."""
+        image = self.settings.get_path("last_image")
+        folder = self.settings.get_path("last_folder")
+        if image is None or not image.is_file():
+            return False
+        if folder is not None and folder.is_dir() and image.parent == folder:
+            with contextlib.suppress(OSError):
+                self.worklist.set_paths(list_images(folder))
+        return self.open_image(image)
+
+    # -- moving through the worklist ------------------------------------------------------------
+    def save_and_next(self) -> bool:
+        """Save the label, then open the next image of the worklist."""
+        return self.saving.save() and self.next_image()
+
+    def next_unlabelled(self) -> bool:
+        """Open the next worklist image whose status is "new" (wrapping around)."""
+        wl = self.worklist
+        n, start = len(wl.paths), max(wl.current, 0)
+        for k in range(1, n + 1):
+            i = (start + k) % n
+            if i != wl.current and wl.status(i) == "new":
+                return self.open_image(wl.paths[i])
+        self.message.emit("Every image in the worklist has a label", 5000)
+        return False
+
+    def next_image(self) -> bool:
+        path = self.worklist.neighbour(1)
+        return self.open_image(path) if path is not None else False
+
+    def previous_image(self) -> bool:
+        path = self.worklist.neighbour(-1)
+        return self.open_image(path) if path is not None else False
+
+    def step(self, step: int) -> None:
+        """Arrow keys in a view: ±1 image."""
+        (self.next_image if step > 0 else self.previous_image)()
+
+    # -- reference masks ------------------------------------------------------------------------
+    def set_reference_dir(self, folder: Path | None) -> None:
+        """Folder of reference (ground-truth) masks, same naming as labels."""
+        folder = Path(folder) if folder else None
+        self.settings.set("reference_dir", str(folder or ""))
+        if self.doc.has_image:
+            self.doc.set_reference_dir(folder or self.doc.path.parent)
+
+    def choose_reference_dir(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self.window, "Folder of reference masks",
+            str(self.settings.get_path("reference_dir") or ""))
+        if folder:
+            self.set_reference_dir(Path(folder))

@@ -1,0 +1,71 @@
+"""The status bar: the pixel under the mouse, reference metrics, the labels folder, progress.
+
+Permanent widgets stay visible while temporary messages show on the left.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from dermview.gui.document import Document
+
+
+class StatusBar(QtWidgets.QStatusBar):
+    """Status bar with permanent fields.
+
+    Signals:
+        cancel_clicked(): the Cancel button (shown while a segmentation runs) was pressed.
+    """
+
+    cancel_clicked = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pos_label = QtWidgets.QLabel("")
+        self.pos_label.setMinimumWidth(250)
+        self.metric_label = QtWidgets.QLabel("")
+        self.labels_label = QtWidgets.QLabel("")
+        self.labels_label.setObjectName("labelsFolder")
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+        for w in (self.pos_label, self.metric_label, self.labels_label, self.progress,
+                  self.cancel_button):
+            self.addPermanentWidget(w)
+
+    def show_pixel(self, doc: Document, row: int, col: int) -> None:
+        """Position, RGB, probability and lesion flag of pixel ``(row, col)`` (-1: none)."""
+        if row < 0 or not doc.has_image:
+            self.pos_label.setText("")
+            return
+        r, g, b = (int(v) for v in doc.image[row, col])
+        prob = f"   p {doc.prob[row, col]:.2f}" if doc.prob is not None else ""
+        lesion = "   lesion" if doc.mask[row, col] else ""
+        self.pos_label.setText(f"x {col}  y {row}   RGB ({r}, {g}, {b}){prob}{lesion}")
+
+    def busy(self, text: str, paint: bool = True) -> None:
+        """An indefinite progress bar with ``text`` (``paint``: painted at once)."""
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(text)
+        self.progress.show()
+        if paint:
+            QtWidgets.QApplication.processEvents(
+                QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
+    def set_progress(self, percent: int, text: str) -> None:
+        self.progress.setValue(max(percent, 0))
+        self.progress.setFormat(text)
+
+    def set_state(self, segmenting: bool, previewing: bool) -> None:
+        """Show segmentation progress (with Cancel), the preview's busy bar, or nothing."""
+        self.cancel_button.setVisible(segmenting)
+        if segmenting:
+            self.progress.setRange(0, 100)
+            self.progress.show()
+        elif previewing:
+            self.busy("Preview…", paint=False)
+        else:
+            self.progress.hide()

@@ -1,0 +1,183 @@
+"""DICOM SEG out: header, references, dciodvfy (0 errors on every SEG written here), and the
+round trips DICOM → segment → SEG → highdicom → identical to the PNG label, and
+export → import."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+from _dicom import SECRET_ID, SECRET_NAME, assert_valid_dicom, dicom_bytes
+
+from dermview import __version__
+from dermview.cli import main
+from dermview.errors import MaskError
+from dermview.exchange.dicom_seg import read_dicom_seg, write_dicom_seg
+from dermview.io import load_image, load_mask
+from dermview.labels import LabelMeta, image_sha256, save_label
+
+LESION_TYPE = ("52988006", "SCT")  # SNOMED CT "Lesion"
+CATEGORY = ("49755003", "SCT")  # SNOMED CT "Morphologically abnormal structure"
+
+
+@pytest.fixture(scope="module")
+def case(samples_dir, tmp_path_factory):
+    """A bundled sample as a JPEG-compressed Dermoscopic Photography file, its JPEG original,
+    and the sample's expert mask."""
+    folder = tmp_path_factory.mktemp("case")
+    jpg = folder / "IMD009.jpg"
+    shutil.copy(samples_dir / "IMD009.jpg", jpg)
+    rgb = load_image(jpg)
+    dcm = folder / "IMD009_dms.dcm"
+    dcm.write_bytes(dicom_bytes(rgb, "jpeg", pixel_spacing=(0.0125, 0.0125)))
+    mask = load_mask(samples_dir / "IMD009_segmentation.png")
+    return {"jpg": jpg, "dcm": dcm, "mask": mask, "rgb": rgb}
+
+
+def _code(item) -> tuple[str, str]:
+    return str(item.CodeValue), str(item.CodingSchemeDesignator)
+
+
+def test_seg_of_dicom_source_references_it(case, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    written = write_dicom_seg(case["dcm"], case["mask"], out, model_name="litesegnet",
+                              model_sha256="ab" * 32)
+    assert [p.name for p in written] == ["IMD009_dms_segmentation.dcm"]  # no SC for DICOM
+    assert_valid_dicom(written[0])
+    seg = pydicom.dcmread(written[0])
+    src = pydicom.dcmread(case["dcm"], stop_before_pixels=True)
+    assert seg.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.4" and seg.Modality == "SEG"
+    assert seg.SegmentationType == "BINARY"
+    assert seg.StudyInstanceUID == src.StudyInstanceUID
+    assert seg.SeriesInstanceUID != src.SeriesInstanceUID
+    ref = seg.ReferencedSeriesSequence[0]
+    assert ref.SeriesInstanceUID == src.SeriesInstanceUID
+    assert ref.ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
+    assert ref.ReferencedInstanceSequence[0].ReferencedSOPClassUID == src.SOPClassUID
+    assert seg.Manufacturer == "dermview" and seg.ManufacturerModelName == "dermview"
+    assert __version__ in list(np.atleast_1d(seg.SoftwareVersions))
+    (segment,) = seg.SegmentSequence
+    assert segment.SegmentLabel == "lesion" and segment.SegmentAlgorithmType == "AUTOMATIC"
+    assert _code(segment.SegmentedPropertyTypeCodeSequence[0]) == LESION_TYPE
+    assert _code(segment.SegmentedPropertyCategoryCodeSequence[0]) == CATEGORY
+    algo = segment.SegmentationAlgorithmIdentificationSequence[0]
+    assert algo.AlgorithmName == "litesegnet" and algo.AlgorithmVersion == "ab" * 32
+    spacing = seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing
+    assert [float(v) for v in spacing] == [0.0125, 0.0125]
+    mask, uid = read_dicom_seg(written[0])
+    assert uid == src.SOPInstanceUID
+    np.testing.assert_array_equal(mask, case["mask"])
+    assert SECRET_NAME not in written[0].name and SECRET_ID not in written[0].name
+
+
+def test_seg_of_jpeg_has_a_secondary_capture(case, tmp_path):
+    written = write_dicom_seg(case["jpg"], case["mask"], tmp_path, model_name="m",
+                              model_sha256="cd" * 32, edited=True)
+    assert [p.name for p in written] == ["IMD009_segmentation.dcm", "IMD009_image.dcm"]
+    for path in written:
+        assert_valid_dicom(path)
+    seg, sc = (pydicom.dcmread(p) for p in written)
+    assert sc.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7" and seg.StudyInstanceUID == sc.StudyInstanceUID
+    ref = seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0]
+    assert ref.ReferencedSOPInstanceUID == sc.SOPInstanceUID
+    assert seg.SegmentSequence[0].SegmentAlgorithmType == "SEMIAUTOMATIC"
+    np.testing.assert_array_equal(load_image(written[1]), case["rgb"])  # SC = the image
+    np.testing.assert_array_equal(read_dicom_seg(written[0])[0], case["mask"])
+    again = write_dicom_seg(case["jpg"], case["mask"], tmp_path / ".", model_name="m")
+    assert pydicom.dcmread(again[1]).SOPInstanceUID == sc.SOPInstanceUID  # same image, same UIDs
+
+
+def test_manual_and_empty_masks(case, tmp_path):
+    empty = np.zeros_like(case["mask"])
+    (path,) = write_dicom_seg(case["dcm"], empty, tmp_path)
+    assert_valid_dicom(path)
+    seg = pydicom.dcmread(path)
+    assert seg.SegmentSequence[0].SegmentAlgorithmType == "MANUAL"
+    assert "SegmentationAlgorithmIdentificationSequence" not in seg.SegmentSequence[0]
+    mask, _ = read_dicom_seg(path)
+    assert mask.shape == empty.shape and not mask.any()
+
+
+def test_mask_of_other_size_writes_nothing(case, tmp_path):
+    with pytest.raises(MaskError, match="does not match the image"):
+        write_dicom_seg(case["dcm"], case["mask"][:-1], tmp_path)
+    with pytest.raises(MaskError):
+        write_dicom_seg(case["jpg"], case["mask"][:, :-2], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- via the CLI
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    from _weights import make_weights
+
+    from dermview.model import inference
+
+    torch.set_num_threads(1)
+    inference.clear_cache()
+    return make_weights(tmp_path_factory.mktemp("weights"))
+
+
+def test_segment_dicom_seg_round_trip(case, tmp_path, capsys, tiny_weights):
+    """DICOM → dermview segment --dicom-seg → SEG → highdicom → the same pixels as the PNG."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(case["dcm"], inp / "lesion.dcm")
+    shutil.copy(case["jpg"], inp / "other.jpg")
+    out = tmp_path / "out"
+    rc = main(["segment", str(inp), "--out", str(out), "--weights", str(tiny_weights),
+               "--device", "cpu", "--no-preprocess", "--sidecar", "--dicom-seg"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "lesion_segmentation.dcm", "lesion_segmentation.json", "lesion_segmentation.png",
+        "other_image.dcm", "other_segmentation.dcm", "other_segmentation.json",
+        "other_segmentation.png"]
+    for stem in ("lesion", "other"):
+        seg_path = out / f"{stem}_segmentation.dcm"
+        assert_valid_dicom(seg_path)
+        png = load_mask(out / f"{stem}_segmentation.png")
+        np.testing.assert_array_equal(read_dicom_seg(seg_path)[0], png)
+        algo = pydicom.dcmread(seg_path).SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0]
+        assert algo.AlgorithmName == "tiny-test"
+    for text in (cap.out, cap.err, *(p.name for p in out.iterdir())):
+        assert SECRET_NAME not in text and SECRET_ID not in text
+    # existing outputs are kept without --overwrite
+    rc = main(["segment", str(inp / "lesion.dcm"), "--out", str(out), "--weights",
+               str(tiny_weights), "--device", "cpu", "--dicom-seg"])
+    assert rc == 1 and "already exists" in capsys.readouterr().err
+
+
+def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    shutil.copy(case["jpg"], images / "b.jpg")
+    for name in ("a.dcm", "b.jpg"):
+        meta = LabelMeta(image_sha256=image_sha256(images / name),
+                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                         model_name="tiny", model_sha256="ef" * 32, edited=name == "b.jpg")
+        save_label(images / name, case["mask"] if name == "a.dcm" else ~case["mask"], meta)
+    segs = tmp_path / "segs"
+    assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
+    assert sorted(p.name for p in segs.iterdir()) == ["a_segmentation.dcm", "b_image.dcm",
+                                                      "b_segmentation.dcm"]
+    for p in segs.iterdir():
+        assert_valid_dicom(p)
+    labels = tmp_path / "imported"
+    capsys.readouterr()
+    rc = main(["import", str(images), "--format", "dicom-seg", "--from", str(segs),
+               "--labels", str(labels)])
+    assert rc == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(load_mask(labels / "a_segmentation.png"), case["mask"])
+    np.testing.assert_array_equal(load_mask(labels / "b_segmentation.png"), ~case["mask"])
+    meta = json.loads((labels / "a_segmentation.json").read_text())
+    assert meta["source"] == "imported" and meta["image_sha256"] == image_sha256(images / "a.dcm")

@@ -1,0 +1,197 @@
+"""COCO and labelme: export → pycocotools annToMask / import → identical to the PNG labels;
+attributes from the sidecar; polygons; foreign labelme shapes; refusals."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dermview.cli import main
+from dermview.exchange.coco import read_coco
+from dermview.exchange.labelme import labelme_document, labelme_mask
+from dermview.io import encode_png, load_mask
+from dermview.labels import LabelMeta, image_sha256, label_paths, save_label
+
+STEMS = ["IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"]
+
+
+@pytest.fixture
+def folder(samples_dir, tmp_path) -> Path:
+    """The bundled samples with their expert masks saved as dermview labels: IMD002 as an
+    unreviewed model label, IMD009 corrected by hand, ISIC_0000095 accepted with a comment and
+    a confidence, ISIC_0024311 without a label."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for stem in STEMS:
+        shutil.copy(samples_dir / f"{stem}.jpg", images / f"{stem}.jpg")
+    for stem in STEMS[:3]:
+        mask = load_mask(samples_dir / f"{stem}_segmentation.png")
+        review = {"IMD009": {"review_state": "corrected", "edited": True},
+                  "ISIC_0000095": {"review_state": "accepted", "review_comment": "checked",
+                                   "extras": {"confidence": 0.875}}}.get(stem, {})
+        meta = LabelMeta(image_sha256=image_sha256(images / f"{stem}.jpg"),
+                         image_size=(mask.shape[1], mask.shape[0]), model_name="tiny",
+                         model_sha256="ab" * 32, **review)
+        save_label(images / f"{stem}.jpg", mask, meta)
+    return images
+
+
+def _label(folder: Path, stem: str, labels: Path | None = None) -> np.ndarray:
+    return load_mask(label_paths(folder / f"{stem}.jpg", labels)[0])
+
+
+def test_coco_export_matches_pycocotools_annToMask(folder, tmp_path, capsys):
+    from pycocotools.coco import COCO
+
+    out = tmp_path / "coco.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0
+    assert "Exported 3 label(s)" in capsys.readouterr().out
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(out))
+    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["lesion"]
+    names = {img["file_name"]: img for img in coco.dataset["images"]}
+    assert sorted(names) == [f"{s}.jpg" for s in STEMS[:3]]
+    for stem in STEMS[:3]:
+        img = names[f"{stem}.jpg"]
+        (ann,) = coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]]))
+        assert isinstance(ann["segmentation"]["counts"], str) and ann["iscrowd"] == 0
+        mask = _label(folder, stem)
+        np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), mask)
+        assert ann["area"] == int(mask.sum()) and (img["height"], img["width"]) == mask.shape
+        rows, cols = np.nonzero(mask)
+        assert ann["bbox"] == [cols.min(), rows.min(), cols.max() - cols.min() + 1,
+                               rows.max() - rows.min() + 1]
+    attrs = {a["image_id"]: a["attributes"] for a in coco.dataset["annotations"]}
+    by_name = {img["file_name"]: attrs[img["id"]] for img in coco.dataset["images"]}
+    assert by_name["IMD002.jpg"]["review_state"] == "unreviewed"
+    assert by_name["IMD009.jpg"]["review_state"] == "corrected" and by_name["IMD009.jpg"]["edited"]
+    expected = {"review_state": "accepted", "confidence": 0.875, "comment": "checked",
+                "model_name": "tiny"}
+    assert {k: by_name["ISIC_0000095.jpg"].get(k) for k in expected} == expected
+    assert "confidence" not in by_name["IMD002.jpg"]
+
+
+def test_coco_polygons_are_close(folder, tmp_path):
+    out = tmp_path / "poly.json"
+    assert main(["export", str(folder), "--format", "coco", "--polygons", "--out", str(out)]) == 0
+    labels = read_coco(out)
+    for stem in STEMS[:3]:
+        mask, ref = labels.mask(f"{stem}.jpg"), _label(folder, stem)
+        iou = (mask & ref).sum() / (mask | ref).sum()
+        assert 0.97 < iou < 1.0, (stem, iou)  # close, and lossy (outline on pixel centres)
+
+
+def test_coco_import_round_trip(folder, tmp_path, capsys):
+    out = tmp_path / "coco.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0
+    labels = tmp_path / "imported"
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(out), "--labels", str(labels)])
+    assert rc == 0, capsys.readouterr().err
+    assert sorted(p.name for p in labels.glob("*.png")) == [f"{s}_segmentation.png" for s in STEMS[:3]]
+    for stem in STEMS[:3]:
+        np.testing.assert_array_equal(_label(folder, stem, labels), _label(folder, stem))
+        meta = json.loads(label_paths(folder / f"{stem}.jpg", labels)[1].read_text())
+        assert meta["source"] == "imported" and meta["model_name"] == "" and not meta["edited"]
+
+
+def test_labelme_export_import_round_trip(folder, tmp_path, capsys):
+    out = tmp_path / "labelme"
+    assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}.json" for s in STEMS[:3]]
+    doc = json.loads((out / "IMD009.json").read_text())
+    (shape,) = doc["shapes"]
+    assert shape["label"] == "lesion" and shape["shape_type"] == "mask"
+    assert (out / doc["imagePath"]).resolve() == (folder / "IMD009.jpg").resolve()
+    mask = _label(folder, "IMD009")
+    rows, cols = np.nonzero(mask)
+    assert shape["points"] == [[cols.min(), rows.min()], [cols.max(), rows.max()]]
+    crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"])))).astype(bool)
+    np.testing.assert_array_equal(crop, mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+    assert json.loads(shape["description"])["review_state"] == "corrected"
+    labels = tmp_path / "imported"
+    rc = main(["import", str(folder), "--format", "labelme", "--from", str(out), "--labels", str(labels)])
+    assert rc == 0, capsys.readouterr().err
+    for stem in STEMS[:3]:
+        np.testing.assert_array_equal(_label(folder, stem, labels), _label(folder, stem))
+
+
+def test_labelme_polygons(folder, tmp_path):
+    out = tmp_path / "labelme"
+    assert main(["export", str(folder), "--format", "labelme", "--polygons", "--out", str(out)]) == 0
+    doc = json.loads((out / "IMD002.json").read_text())
+    assert {s["shape_type"] for s in doc["shapes"]} == {"polygon"}
+    mask, ref = labelme_mask(doc), _label(folder, "IMD002")
+    assert (mask & ref).sum() / (mask | ref).sum() > 0.97
+
+
+def test_labelme_foreign_shapes():
+    """Shapes drawn in labelme: polygon, rectangle, circle and mask, 'lesion' ones only."""
+    square = np.zeros((4, 3), bool)
+    square[1:3, :] = True
+    doc = {"imageHeight": 30, "imageWidth": 40, "shapes": [
+        {"label": "lesion", "shape_type": "rectangle", "points": [[10, 8], [2, 3]]},
+        {"label": "lesion", "shape_type": "polygon", "points": [[20, 2], [30, 2], [30, 6], [20, 6]]},
+        {"label": "lesion", "shape_type": "circle", "points": [[30, 20], [32, 20]]},
+        {"label": "lesion", "shape_type": "mask", "points": [[5, 25], [7, 28]],
+         "mask": base64.b64encode(encode_png(square.astype(np.uint8))).decode()},
+        {"label": "ruler", "shape_type": "rectangle", "points": [[0, 0], [39, 1]]},
+    ]}
+    mask = labelme_mask(doc)
+    expected = np.zeros((30, 40), bool)
+    expected[3:9, 2:11] = True
+    expected[2:7, 20:31] = True
+    expected[26:28, 5:8] = True
+    rr, cc = np.mgrid[0:30, 0:40]
+    d2 = (rr - 20) ** 2 + (cc - 30) ** 2
+    assert mask[0:2].sum() == 0  # the ruler is not lesion
+    np.testing.assert_array_equal(mask & (d2 > 9), expected)  # the circle: radius 2 (± 1 px)
+    assert mask[d2 <= 4].all() and 9 <= (mask & (d2 <= 9)).sum() <= 29
+
+
+def test_labelme_document_of_empty_mask():
+    doc = labelme_document(np.zeros((5, 6), bool), "a.jpg", {})
+    assert doc["shapes"] == [] and (doc["imageHeight"], doc["imageWidth"]) == (5, 6)
+    assert not labelme_mask(doc).any()
+
+
+def test_import_refuses_wrong_size_and_keeps_labels(folder, tmp_path, capsys):
+    doc = labelme_document(np.ones((10, 10), bool), "IMD002.jpg", {})
+    src = tmp_path / "lm"
+    src.mkdir()
+    (src / "IMD002.json").write_text(json.dumps(doc))
+    before = label_paths(folder / "IMD002.jpg")[0].read_bytes()
+    rc = main(["import", str(folder), "--format", "labelme", "--from", str(src), "--overwrite"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "skipped" in err and "10×10 pixels but the image is 512×383" in err
+    assert label_paths(folder / "IMD002.jpg")[0].read_bytes() == before
+    doc = labelme_document(np.ones((383, 512), bool), "IMD002.jpg", {})
+    (src / "IMD002.json").write_text(json.dumps(doc))
+    rc = main(["import", str(folder), "--format", "labelme", "--from", str(src)])
+    assert rc == 1 and "already exists" in capsys.readouterr().err
+    assert label_paths(folder / "IMD002.jpg")[0].read_bytes() == before
+
+
+def test_export_with_no_labels_writes_nothing(samples_dir, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(samples_dir / "IMD002.jpg", images)
+    out = tmp_path / "coco.json"
+    assert main(["export", str(images), "--format", "coco", "--out", str(out)]) == 1
+    assert "no labels to export" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"{not json", b'{"images": 3}', b"[]"])
+def test_import_bad_coco_is_one_line(folder, tmp_path, capsys, content):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "bad.json is not a readable COCO file" in err

@@ -1,0 +1,101 @@
+"""The app with DICOM: opening a .dcm, File → Export DICOM SEG… (pytest-qt, offscreen)."""
+
+# ruff: noqa: F811  (the fixtures of test_gui_app are imported by name, then requested)
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pydicom  # noqa: E402
+import pytest  # noqa: E402
+from _dicom import SECRET_NAME, assert_valid_dicom, dicom_bytes  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtWidgets  # noqa: E402
+from test_gui_app import Btn, boxes, make_window, model_name, weights  # noqa: E402, F401
+
+from dermview.exchange.dicom_seg import read_dicom_seg  # noqa: E402
+from dermview.gui.commands import EditKind, push_mask  # noqa: E402
+from dermview.io import load_image  # noqa: E402
+
+SAMPLE = "IMD009.jpg"
+
+
+@pytest.fixture
+def dcm(samples_dir, tmp_path):
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    path = folder / "case_1.dcm"
+    path.write_bytes(dicom_bytes(load_image(samples_dir / SAMPLE), "jpeg"))
+    return path
+
+
+@pytest.fixture
+def export_to(monkeypatch, tmp_path):
+    """The folder the export dialog answers with."""
+    out = tmp_path / "export"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *_a, **_k: str(out)))
+    return out
+
+
+def test_open_dicom_segment_and_export_seg(make_window, dcm, export_to, boxes, model_name):
+    win = make_window([dcm])
+    assert win.doc.path == dcm and win.doc.image.shape == load_image(dcm).shape
+    assert boxes.warnings == []
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.prob is not None
+    assert win.actions["export_seg"].isEnabled()
+    win.actions["export_seg"].trigger()
+    seg_path = export_to / "case_1_segmentation.dcm"
+    assert sorted(p.name for p in export_to.iterdir()) == [seg_path.name]  # no SC for DICOM
+    assert boxes.warnings == []
+    assert_valid_dicom(seg_path)
+    mask, uid = read_dicom_seg(seg_path)
+    np.testing.assert_array_equal(mask, win.doc.mask)
+    seg = pydicom.dcmread(seg_path)
+    assert uid == pydicom.dcmread(dcm, stop_before_pixels=True).SOPInstanceUID
+    segment = seg.SegmentSequence[0]
+    assert segment.SegmentAlgorithmType == "AUTOMATIC"
+    assert segment.SegmentationAlgorithmIdentificationSequence[0].AlgorithmName == model_name
+    assert SECRET_NAME not in win.windowTitle() and SECRET_NAME not in win.statusBar().currentMessage()
+    win.grab().save(str(export_to.parent / "dicom_window.png"))
+
+
+def test_export_hand_drawn_mask_of_jpeg(make_window, samples_dir, tmp_path, export_to, boxes):
+    img = tmp_path / "images" / SAMPLE
+    img.parent.mkdir()
+    img.write_bytes((samples_dir / SAMPLE).read_bytes())
+    win = make_window([img])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 150:300] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    win.actions["export_seg"].trigger()
+    seg_path, sc_path = export_to / "IMD009_segmentation.dcm", export_to / "IMD009_image.dcm"
+    for p in (seg_path, sc_path):
+        assert_valid_dicom(p)
+    np.testing.assert_array_equal(read_dicom_seg(seg_path)[0], mask)
+    np.testing.assert_array_equal(load_image(sc_path), win.doc.image)
+    assert pydicom.dcmread(seg_path).SegmentSequence[0].SegmentAlgorithmType == "MANUAL"
+    # again: asked before replacing; Cancel keeps the file, Yes replaces it
+    before = seg_path.read_bytes()
+    push_mask(win.doc, ~mask, "Invert", EditKind.HAND)
+    boxes.answer = Btn.Cancel
+    assert win.exchange.export_dicom_seg() == []
+    assert len(boxes.questions) == 1 and seg_path.read_bytes() == before
+    boxes.answer = Btn.Yes
+    assert win.exchange.export_dicom_seg()[0] == seg_path
+    np.testing.assert_array_equal(read_dicom_seg(seg_path)[0], ~mask)
+
+
+def test_export_disabled_without_image_and_errors_shown(make_window, dcm, export_to, boxes):
+    win = make_window()
+    assert not win.actions["export_seg"].isEnabled() and win.exchange.export_dicom_seg() == []
+    win = make_window([dcm])
+    export_to.write_text("a file where the folder should be")
+    win.actions["export_seg"].trigger()
+    assert len(boxes.warnings) == 1 and "DICOM SEG not written" in boxes.warnings[0][0]
+    assert export_to.read_text() == "a file where the folder should be"
