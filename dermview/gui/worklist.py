@@ -32,12 +32,13 @@ class Worklist(QtWidgets.QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.summary = QtWidgets.QLabel("No folder open")
         layout.addWidget(self.summary)
-        self.table = QtWidgets.QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["Image", "Status"])
+        self.table = QtWidgets.QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Image", "Status", "Confidence"])
         self.table.horizontalHeader().setSectionResizeMode(
             0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(
-            1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        for col in (1, 2):
+            self.table.horizontalHeader().setSectionResizeMode(
+                col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
@@ -56,6 +57,7 @@ class Worklist(QtWidgets.QWidget):
             item.setToolTip(str(path))
             self.table.setItem(row, 0, item)
             self.table.setItem(row, 1, QtWidgets.QTableWidgetItem())
+            self.table.setItem(row, 2, QtWidgets.QTableWidgetItem())
         self.refresh()
 
     def status(self, row: int) -> str:
@@ -73,9 +75,28 @@ class Worklist(QtWidgets.QWidget):
             item.setText(STATUS_TEXT.get(st, st))
             item.setForeground(STATUS_COLOUR.get(st, QtGui.QColor("white")))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, st)
+            conf = self.confidence(row)
+            cell = self.table.item(row, 2)
+            cell.setText("" if conf is None else f"{conf:.2f}")
+            cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
         done = sum(1 for r in range(len(self.paths))
                    if self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole) != "new")
         self.summary.setText(f"{len(self.paths)} images · {done} labelled")
+
+    def confidence(self, row: int) -> float | None:
+        """The confidence recorded in the label's sidecar (``dermview segment --sidecar``)."""
+        path = self.paths[row]
+        folder = self.resolver(path) if self.resolver is not None else None
+        meta = labels.read_label_meta(path, folder) or {}
+        value = meta.get("confidence")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def sort_by_confidence(self) -> None:
+        """Least confident first; images without a recorded confidence go last."""
+        current = self.paths[self.current] if self.current >= 0 else None
+        conf = {p: self.confidence(i) for i, p in enumerate(self.paths)}
+        self.set_paths(sorted(self.paths, key=lambda p: (conf[p] is None, conf[p] or 0.0)))
+        self.set_current(current)
 
     def set_current(self, path: Path | None) -> None:
         """Highlight ``path`` (no signal)."""

@@ -87,7 +87,8 @@ class Refiner:
         else:
             from dermview.postprocess import mask_from_prob
 
-            model_mask = mask_from_prob(prob, self.segmenter.threshold)
+            threshold = self.segmenter.threshold if self.segmenter is not None else 0.5
+            model_mask = mask_from_prob(prob, threshold)
         return self.method.prepare(rgb, prob), prob, model_mask
 
 
@@ -103,6 +104,7 @@ class Session:
         self._initial = None if mask is None else np.asarray(mask, bool).copy()
         self._history: list[np.ndarray] = []  # packed masks after each prompt
         self.prompts: list[Prompt] = []
+        self._base = 0  # prompts before this index were made before the last set_mask
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
@@ -157,19 +159,35 @@ class Session:
     def undo(self) -> np.ndarray:
         """Take back the last prompt (no-op without prompts). Returns the mask."""
         with self._lock:
-            if self.prompts:
+            if self._history:
                 self.prompts.pop()
                 self._history.pop()
         return self.mask
 
+    def set_mask(self, mask: np.ndarray, prompts: list[Prompt] | None = None) -> None:
+        """Continue from ``mask`` (edited outside the session: painted, undone in the app).
+
+        ``prompts``: the prompts still in force (``None`` = all so far); they constrain later
+        prompts but can no longer be undone or removed here (the app's undo stack has them)."""
+        mask = np.asarray(mask, bool)
+        if mask.shape != self.shape:
+            raise ValueError(f"mask shape {mask.shape} differs from the image {self.shape}")
+        with self._lock:
+            if prompts is not None:
+                self.prompts = list(prompts)
+            self._initial = mask.copy()
+            self._history = []
+            self._base = len(self.prompts)
+
     def remove(self, index: int) -> np.ndarray:
         """Drop prompt ``index`` (its marker) and apply the later ones again in order."""
-        if not 0 <= index < len(self.prompts):
-            raise IndexError(f"no prompt {index} (the session has {len(self.prompts)})")
+        if not self._base <= index < len(self.prompts):
+            raise IndexError(f"no removable prompt {index} (the session has {len(self.prompts)}, "
+                             f"the first {self._base} before its last set_mask)")
         keep = self.prompts[:index] + self.prompts[index + 1:]
         with self._lock:
             self.prompts = self.prompts[:index]
-            self._history = self._history[:index]
+            self._history = self._history[:index - self._base]
         for p in keep[index:]:
             self._prompt(p)
         return self.mask
