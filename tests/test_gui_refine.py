@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of test_gui_app are imported, then named as arguments)
 """Refine / grow-from-seed tools, uncertainty overlay and worklist confidence in the real window."""
 
 from __future__ import annotations
