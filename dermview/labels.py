@@ -203,8 +203,6 @@ class LabelMeta:
         extras: further top-level sidecar keys (written flat beside the others; unknown keys
             of a sidecar that is read land here), e.g. lesion measurements.
         engine: inference engine that ran the model (``"onnx"``, ``"torch"``; "" = none).
-        confidence: estimated Jaccard of the model's mask with an expert's outline, in
-            ``[0, 1]`` (:func:`dermview.confidence.estimate_jaccard`), when it was computed.
     """
 
     image_sha256: str
@@ -227,7 +225,6 @@ class LabelMeta:
     review_comment: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
     engine: str = ""
-    confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.source not in ("model", "manual", "imported"):

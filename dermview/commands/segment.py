@@ -172,7 +172,8 @@ class _Stages:
                 model_name=seg.name, model_sha256=seg.weights_sha256,
                 preprocess_params=res.params.to_dict() if res.params else None,
                 threshold=res.threshold, source="model", engine=seg.engine_name,
-                confidence=conf,
+                # written flat: "confidence" (estimated Jaccard), read by the worklist and export
+                extras={} if conf is None else {"confidence": round(conf, 4)},
             )
             save_label(img, res.mask, meta, labels_dir=self.out)
         else:
