@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dicom-seg", action="store_true",
                         help="also write <stem>_segmentation.dcm, a DICOM SEG referencing the "
                              "image (a DICOM source, else <stem>_image.dcm written beside it)")
+    parser.add_argument("--csv", metavar="FILE", default=None,
+                        help="also write one row per image: id, mask, confidence (estimated "
+                             "Jaccard with an expert's outline, 0-1), seconds")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -54,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.batch import run_pipeline
+    from dermview.commands._csv_rows import SegmentCsv
     from dermview.model.inference import Segmenter
     from dermview.segmentation import FROM_MODEL, resolve_params
     from dermview.threads import plan_threads
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     seg = Segmenter.load(args.weights, device=args.device, engine=args.engine,
                          threads=plan.network)
     params = None if args.no_preprocess else resolve_params(seg, FROM_MODEL)
-    stages = _Stages(args, out, seg, params)
+    rows = SegmentCsv(args.csv) if args.csv else None
+    stages = _Stages(args, out, seg, params, rows)
     bar = tqdm(total=len(todo), desc="segment", unit="image", file=sys.stderr, disable=None)
     problems = [0]
 
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     run_pipeline(todo, stages.prepare, stages.process, stages.finish, on_error,
                  on_done=lambda _img, _v: bar.update(1), workers=plan.workers, depth=4)
     bar.close()
+    if rows is not None:
+        rows.close()
     elapsed = time.perf_counter() - t_start
     failed += problems[0]
     done = len(todo) - problems[0]
@@ -106,13 +113,16 @@ class _Stages:
     """The three stages of one image: prepare (read, frame/hair removal, hash), process (the
     network and the mask: :func:`dermview.segmentation.segment_image`), finish (write)."""
 
-    def __init__(self, args: argparse.Namespace, out, seg, params) -> None:
+    def __init__(self, args: argparse.Namespace, out, seg, params, rows=None) -> None:
         self.args, self.out, self.seg, self.params = args, out, seg, params
+        self.rows = rows  # SegmentCsv for --csv, or None
+        self.started: dict = {}  # image -> perf_counter() when its prepare began
 
     def prepare(self, img):
         from dermview.io import load_image
         from dermview.labels import image_sha256, label_paths
 
+        self.started[img] = time.perf_counter()
         a = self.args
         mask_path, json_path = label_paths(img, self.out)
         targets = [mask_path]
@@ -156,12 +166,19 @@ class _Stages:
 
             write_dicom_seg(img, res.mask, self.out, rgb=rgb, model_name=seg.name,
                             model_sha256=seg.weights_sha256)
+        conf = None
+        if self.rows is not None or self.args.sidecar:
+            from dermview.confidence import estimate_jaccard
+
+            conf = estimate_jaccard(res.prob, res.mask)
         if self.args.sidecar:
             meta = LabelMeta(
                 image_sha256=sha, image_size=size,
                 model_name=seg.name, model_sha256=seg.weights_sha256,
                 preprocess_params=res.params.to_dict() if res.params else None,
                 threshold=res.threshold, source="model", engine=seg.engine_name,
+                # written flat: "confidence" (estimated Jaccard), read by the worklist and export
+                extras={} if conf is None else {"confidence": round(conf, 4)},
             )
             save_label(img, res.mask, meta, labels_dir=self.out)
         else:
@@ -169,3 +186,6 @@ class _Stages:
         if self.args.save_prob:
             prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
             atomic_write_bytes(self.out / f"{img.stem}_prob.png", encode_png(prob8))
+        if self.rows is not None:
+            self.rows.write(img.stem, label_paths(img, self.out)[0], conf,
+                            time.perf_counter() - self.started.pop(img))

@@ -124,6 +124,27 @@ def _fill(p: QtGui.QPainter) -> None:
     p.drawEllipse(QtCore.QRectF(24, 24, 14, 14))
 
 
+@_register("refine")
+def _refine(p: QtGui.QPainter) -> None:
+    _blob(p, QtCore.QRectF(6, 10, 40, 40))
+    p.setPen(QtCore.Qt.PenStyle.NoPen)
+    p.setBrush(_GREEN)
+    p.drawEllipse(QtCore.QRectF(38, 30, 16, 16))
+    p.setPen(_pen(_FG, 2))
+    p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+    p.drawRect(QtCore.QRectF(4, 6, 56, 52))
+
+
+@_register("grow_seed")
+def _grow_seed(p: QtGui.QPainter) -> None:
+    p.setPen(_pen(_FG, 5))
+    p.drawLine(_pt(50, 54), _pt(28, 32))
+    p.setPen(QtCore.Qt.PenStyle.NoPen)
+    p.setBrush(_ACCENT)
+    for x, y in ((20, 8), (8, 20), (30, 14), (14, 30)):
+        p.drawEllipse(QtCore.QRectF(x, y, 9, 9))
+
+
 @_register("keep_largest")
 def _largest(p: QtGui.QPainter) -> None:
     _blob(p, QtCore.QRectF(6, 8, 40, 40))

@@ -35,6 +35,7 @@ from dermview.gui.icons import icon
 from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
+from dermview.gui.refine import RefineController
 from dermview.gui.review_panel import ReviewPanel
 from dermview.gui.ruler import RulerTool
 from dermview.gui.settings import Settings, recovery_dir
@@ -81,6 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.history.setEmptyLabel("Opened image")
 
         self.overlays = OverlayController(self.doc, self.before, self.after, self)
+        self.refine = RefineController(self.doc, self.edit, self.overlays, self)
         self.preview = PreviewController(self.doc, self.panel, self.before, self.after,
                                          self.overlays, self)
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
@@ -185,6 +187,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.device_changed.connect(lambda v: s.set("device", v))
         sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.metric_label.setText)
+        self.refine.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.status.cancel_clicked.connect(self.segmenter.cancel)
         for ctl in (self.segmenter, self.saving, self.session, self.exchange,
                     self.lesion):

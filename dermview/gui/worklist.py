@@ -55,11 +55,12 @@ class Worklist(QtWidgets.QWidget):
         self.filter_combo.currentIndexChanged.connect(lambda _i: self._apply_filter())
         layout.addWidget(self.summary)
         layout.addWidget(self.filter_combo)
-        self.table = QtWidgets.QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["Image", "Status"])
+        self.table = QtWidgets.QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Image", "Status", "Confidence"])
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        for col in (1, 2):
+            header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
@@ -79,6 +80,7 @@ class Worklist(QtWidgets.QWidget):
             item.setToolTip(str(path))
             self.table.setItem(row, 0, item)
             self.table.setItem(row, 1, QtWidgets.QTableWidgetItem())
+            self.table.setItem(row, 2, QtWidgets.QTableWidgetItem())
         self.refresh()
 
     def status(self, row: int) -> str:
@@ -109,6 +111,10 @@ class Worklist(QtWidgets.QWidget):
             item.setText(STATUS_TEXT.get(st, st))
             item.setForeground(QtGui.QColor(*STATUS_COLOUR.get(st, (255, 255, 255))))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, st)
+            conf = self.confidence(row)
+            cell = self.table.item(row, 2)
+            cell.setText("" if conf is None else f"{conf:.2f}")
+            cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
         done = sum(1 for s in states if s in ("accepted", "corrected"))
@@ -129,6 +135,21 @@ class Worklist(QtWidgets.QWidget):
 
     def visible_paths(self) -> list[Path]:
         return [p for r, p in enumerate(self.paths) if not self.table.isRowHidden(r)]
+
+    def confidence(self, row: int) -> float | None:
+        """The confidence recorded in the label's sidecar (``dermview segment --sidecar``)."""
+        path = self.paths[row]
+        folder = self.resolver(path) if self.resolver is not None else None
+        meta = labels.read_label_meta(path, folder) or {}
+        value = meta.get("confidence")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def sort_by_confidence(self) -> None:
+        """Least confident first; images without a recorded confidence go last."""
+        current = self.paths[self.current] if self.current >= 0 else None
+        conf = {p: self.confidence(i) for i, p in enumerate(self.paths)}
+        self.set_paths(sorted(self.paths, key=lambda p: (conf[p] is None, conf[p] or 0.0)))
+        self.set_current(current)
 
     def set_current(self, path: Path | None) -> None:
         """Highlight ``path`` (no signal)."""

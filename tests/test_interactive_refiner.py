@@ -1,0 +1,141 @@
+"""Refiner API on the bundled samples and on synthetic images; grow from seed."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dermview.interactive import Refiner, grow_from_seed
+from dermview.interactive.grow import apply_region, colour_distance
+from dermview.interactive.prompts import WorkGrid
+from dermview.io import load_image, load_mask
+from dermview.metrics import jaccard
+
+SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+
+
+class _FakeSegmenter:
+    """Stands in for the network: the probability is given per image by the test."""
+
+    threshold = 0.5
+
+    def __init__(self, prob):
+        self.prob = prob
+
+    def preprocess_params(self):
+        return None
+
+    def predict(self, rgb, tta=False):
+        return self.prob.copy()
+
+
+def _blob_image(h=120, w=160):
+    """Skin-coloured image with a dark disc (the lesion) and a lighter rim attached to it."""
+    rgb = np.full((h, w, 3), (205, 160, 140), np.uint8)
+    rr, cc = np.ogrid[:h, :w]
+    core = (rr - 60) ** 2 + (cc - 70) ** 2 <= 30 ** 2
+    rim = ((rr - 60) ** 2 + (cc - 95) ** 2 <= 22 ** 2) & ~core
+    rgb[core] = (90, 50, 40)
+    rgb[rim] = (150, 105, 90)
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    prob = np.where(core, 0.97, np.where(rim, 0.2, 0.01)).astype(np.float32)
+    return rgb, prob, core, core | rim
+
+
+@pytest.mark.parametrize("method", ["probcut", "grabcut"])
+def test_positive_click_adds_the_missed_part_and_undo_restores(method):
+    rgb, prob, core, lesion = _blob_image()
+    ref = Refiner(_FakeSegmenter(prob), method=method)
+    s = ref.start(rgb)
+    before = s.mask
+    assert jaccard(before, core) > 0.97          # the model's mask: the dark core only
+    m = s.click(60, 108, positive=True)         # in the light rim
+    assert m[60, 108] and jaccard(m, lesion) > jaccard(before, lesion) + 0.1
+    assert np.array_equal(s.mask, m) and len(s.prompts) == 1
+    assert np.array_equal(s.undo(), before) and s.prompts == []
+    assert np.array_equal(s.undo(), before)     # nothing left to undo
+
+
+def test_negative_click_removes_and_leaves_far_edits_alone():
+    rgb, prob, core, lesion = _blob_image()
+    ref = Refiner(_FakeSegmenter(prob))
+    painted = core.copy()
+    painted[5:15, 140:155] = True               # a painted patch far from the click
+    s = ref.start(rgb, mask=painted)
+    m = s.click(60, 70, positive=False)         # "this is not" in the middle of the core
+    assert not m[60, 70]
+    assert m[5:15, 140:155].all()               # the painted patch stays
+    assert m.sum() < painted.sum()
+
+
+def test_box_prompt_removes_outside_and_remove_marker_replays():
+    rgb, prob, core, lesion = _blob_image()
+    ref = Refiner(_FakeSegmenter(prob))
+    s = ref.start(rgb, mask=np.zeros(core.shape, bool))
+    m = s.box(20, 30, 101, 121)                 # around the lesion
+    assert not m[:20].any() and not m[:, 121:].any()
+    assert jaccard(m, core) > 0.9
+    s.click(60, 108, positive=True)
+    assert len(s.prompts) == 2
+    after = s.remove(1)                          # drop the click's marker
+    assert len(s.prompts) == 1 and np.array_equal(after, m)
+
+
+def test_prompts_outside_the_image_are_refused():
+    rgb, prob, _, _ = _blob_image()
+    s = Refiner(_FakeSegmenter(prob)).start(rgb)
+    with pytest.raises(ValueError):
+        s.click(500, 3)
+    with pytest.raises(ValueError):
+        s.box(0, 0, 1, 1)
+    with pytest.raises(ValueError):
+        Refiner(_FakeSegmenter(prob)).start(rgb, mask=np.zeros((3, 3), bool))
+
+
+def test_work_grid_paste_keeps_untouched_pixels_at_full_resolution():
+    grid = WorkGrid.for_shape((1200, 1600), side=400)
+    assert grid.work == (300, 400)
+    full = np.zeros((1200, 1600), bool)
+    full[0, 0] = True                             # a one-pixel edit, finer than the working grid
+    work_new = np.zeros((300, 400), bool)
+    work_new[100:200, 100:200] = True
+    changed = work_new.copy()
+    out = grid.paste(full, work_new, changed)
+    assert out[0, 0]                              # outside the change: kept exactly
+    assert out[402:798, 402:798].all()           # (bilinear: the corners round off)
+    assert not out[:396, 10:].any() and not out[804:].any() and not out[:, 804:].any()
+    assert abs(int(out.sum()) - 1 - 400 * 400) <= 4 * 400 * 2
+
+
+def test_refiner_on_the_bundled_samples():
+    ref = Refiner.load(device="cpu")
+    for name in ("IMD009", "ISIC_0000095"):
+        rgb = load_image(SAMPLES / f"{name}.jpg")
+        gt = load_mask(SAMPLES / f"{name}_segmentation.png", shape=rgb.shape[:2])
+        s = ref.start(rgb)
+        s.wait()
+        assert s.ready and s.mask.shape == rgb.shape[:2] and s.mask.dtype == bool
+        j0 = jaccard(s.mask, gt)
+        from dermview.interactive.simulator import next_click
+
+        c = next_click(s.mask, gt)
+        m = s.click(c.row, c.col, c.positive)
+        assert m[c.row, c.col] == c.positive
+        assert jaccard(m, gt) >= j0 - 0.01
+        assert s.prob.shape == rgb.shape[:2]
+
+
+def test_grow_from_seed_takes_the_similar_connected_region():
+    rgb, _, core, lesion = _blob_image()
+    region = grow_from_seed(rgb, (60, 70), tolerance=15)
+    assert jaccard(region, core) > 0.95           # the dark core, not the lighter rim
+    bigger = grow_from_seed(rgb, (60, 70), tolerance=60, distance=colour_distance(rgb, (60, 70)))
+    assert bigger.sum() > region.sum() and bigger[60, 108]
+    cut = apply_region(lesion, region, add=False)
+    assert cut[core].mean() < 0.05 and cut[lesion & ~core].mean() > 0.95
+    assert apply_region(np.zeros_like(core), region, add=True).sum() == region.sum()
+    with pytest.raises(ValueError):
+        grow_from_seed(rgb, (60, 70), tolerance=-1)
+    with pytest.raises(ValueError):
+        colour_distance(rgb, (500, 0))
