@@ -11,8 +11,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
+from _gui import drag  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
-from test_gui_app import boxes, data, drag, make_window, weights  # noqa: E402, F401  (fixtures)
+
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
 from dermview.preprocess import PreprocessParams  # noqa: E402
 
@@ -37,7 +39,9 @@ def test_sensitivity_slider_drives_preview_and_sidecar(make_window, data, qtbot)
     panel.sens_spin.setValue(0.8)
     assert panel.sens_slider.value() == 80
     assert win.wait_idle(30)
-    # The label's sidecar records the sensitivity used.
+    # The label's sidecar records the sensitivity used (the model gets the panel's settings
+    # only when asked: issue 10, finding 5).
+    panel.use_check.setChecked(True)
     win.segmenter.run()
     assert win.wait_idle(60)
     win.set_tool("brush")
