@@ -17,20 +17,16 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from dermview import editing, paths  # noqa: E402
+from dermview import editing  # noqa: E402
 from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
-from dermview.gui.testing import default_weights_available, isolate, process, tiny_weights  # noqa: E402
+from dermview.gui.testing import isolate, process  # noqa: E402
 from dermview.io import load_mask  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 Btn = QtWidgets.QMessageBox.StandardButton
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    if default_weights_available():
-        return paths.models_dir() / "dermview_default.pt"
-    return tiny_weights(tmp_path_factory.mktemp("weights"))
+pytest_plugins = ("_gui",)  # the shared ``weights`` fixture (boxes and make_window are local)
 
 
 @pytest.fixture
