@@ -14,6 +14,7 @@ pytest.importorskip("pytestqt")
 from _gui import SAMPLES, drag  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
+from dermview.confidence import estimate_jaccard  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
 from dermview.gui.testing import process  # noqa: E402
 from dermview.interactive.simulator import next_click  # noqa: E402
@@ -122,10 +123,33 @@ def test_uncertainty_overlay_and_worklist_confidence(make_window, data, qtbot):
     # confidence recorded in sidecars (as dermview segment --sidecar writes) → column + sort
     labels = data / "labels"
     labels.mkdir(exist_ok=True)
-    for stem, conf in (("IMD002", 0.91), ("IMD009", 0.42)):
+    for stem, conf in (("IMD002", 0.91), ("ISIC_0000095", 0.42)):
         (labels / f"{stem}_segmentation.json").write_text(json.dumps({"confidence": conf}))
-    win.worklist.set_paths([data / "IMD002.jpg", data / "IMD009.jpg"])
+    win.worklist.set_paths([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
     assert win.worklist.table.item(0, 2).text() == "0.91"
     win.actions["sort_confidence"].trigger()
-    assert [p.name for p in win.worklist.paths] == ["IMD009.jpg", "IMD002.jpg"]
+    assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
     assert win.worklist.table.item(0, 2).text() == "0.42"
+
+
+def test_segmenting_shows_records_and_sorts_by_the_masks_confidence(make_window, data, qtbot):
+    win = make_window([data / "IMD002.jpg", data / "IMD009.jpg"])
+    assert win.worklist.table.item(0, 2).text() == ""          # nothing segmented yet
+    assert "Confidence" not in win.seg_panel.model_label.text()
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    conf = win.doc.model.confidence
+    assert conf == pytest.approx(estimate_jaccard(win.doc.prob, win.doc.mask), abs=1e-3)
+    assert 0.0 <= conf <= 1.0
+    assert f"Confidence <b>{conf:.2f}</b>" in win.seg_panel.model_label.text()
+    assert win.worklist.table.item(0, 2).text() == f"{conf:.2f}"  # at once, before saving
+    win.actions["save"].trigger()
+    sidecar = json.loads((data / "labels" / "IMD002_segmentation.json").read_text())
+    assert sidecar["confidence"] == pytest.approx(conf)
+    # the other image, least confident by its (made-up) sidecar, sorts first
+    (data / "labels" / "IMD009_segmentation.json").write_text(json.dumps({"confidence": 0.1}))
+    win.actions["sort_confidence"].trigger()
+    assert [p.name for p in win.worklist.paths] == ["IMD009.jpg", "IMD002.jpg"]
+    # reopened from its label, the recorded confidence is kept and saved again
+    win.session.open_paths([data / "IMD002.jpg"])
+    assert win.doc.label_loaded and win.doc.model.confidence == pytest.approx(conf)

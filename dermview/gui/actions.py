@@ -139,7 +139,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                checkable=True),
     ActionSpec("sort_confidence", "Sort worklist: least confident first",
                lambda w: lambda _=False: w.worklist.sort_by_confidence(), None, None,
-               "Order the worklist by the confidence recorded in each label's sidecar", "View"),
+               "Order the worklist by each mask's confidence (estimated Jaccard), lowest first", "View"),
     ActionSpec("shortcuts", "&Keyboard shortcuts", lambda w: w.show_shortcuts, "F1", menu="Help"),
     ActionSpec("about", "&About dermview", lambda w: w.show_about, menu="Help"),
 )

@@ -36,6 +36,14 @@ class ModelInfo:
     engine: str = ""
     params: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Estimated Jaccard of the model's mask with an expert's outline, in [0, 1]
+    #: (:func:`dermview.confidence.estimate_jaccard`); None before a segmentation.
+    confidence: float | None = None
+
+
+def _confidence(value: Any) -> float | None:
+    """A sidecar's ``confidence`` when it is a number, else None."""
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 class Document(QtCore.QObject):
@@ -147,7 +155,8 @@ class Document(QtCore.QObject):
             self.model = ModelInfo(name=str(meta.get("model_name", "")),
                                    sha256=str(meta.get("model_sha256", "")),
                                    engine=str(meta.get("engine", "")),
-                                   params=meta.get("preprocess_params"))
+                                   params=meta.get("preprocess_params"),
+                                   confidence=_confidence(meta.get("confidence")))
         else:
             self.mask = np.zeros(shape, bool)
         meta = self.label_meta or {}

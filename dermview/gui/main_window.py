@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview import __version__, paths
-from dermview.gui import dialogs
+from dermview.gui import dialogs, docks
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
 from dermview.gui.classifier_panel import ClassifierPanel
 from dermview.gui.controllers.classifier import ClassifierController
@@ -111,7 +111,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock("worklist", "Worklist", self.worklist, Area.LeftDockWidgetArea)
         self._dock("history", "History", self.history, Area.LeftDockWidgetArea)
-        self.tabifyDockWidget(self.docks["worklist"], self.docks["history"])
         for key, title, widget in (("review", "Review", self.review_panel),
                                    ("tools", "Tools", self.tools_panel),
                                    ("segment", "Segment", self.seg_panel),
@@ -120,14 +119,10 @@ class MainWindow(QtWidgets.QMainWindow):
                                    ("classifier", "Diagnosis", self.classifier_panel)):
             self._dock(key, title, widget, Area.RightDockWidgetArea, scroll=True)
         # Compact: the side panels are tabs (collapsible from View), the image gets the room.
-        self.tabifyDockWidget(self.docks["review"], self.docks["tools"])
-        self.tabifyDockWidget(self.docks["tools"], self.docks["segment"])
-        self.tabifyDockWidget(self.docks["segment"], self.docks["preprocess"])
-        self.tabifyDockWidget(self.docks["preprocess"], self.docks["lesion"])
-        self.tabifyDockWidget(self.docks["lesion"], self.docks["classifier"])
-        self.docks["segment"].raise_()
-        self.docks["worklist"].raise_()
-        self.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
+        d = self.docks
+        docks.tabify(self, [d[k] for k in ("review", "tools", "segment", "preprocess", "lesion",
+                                           "classifier")], shown=d["segment"])
+        docks.tabify(self, [d["worklist"], d["history"]], shown=d["worklist"])
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self.actions = build_actions(self)
@@ -155,23 +150,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: Area,
               scroll: bool = False) -> QtWidgets.QDockWidget:
-        dock = QtWidgets.QDockWidget(title, self)
-        dock.setObjectName(f"dock_{key}")
-        if scroll:
-            view = QtWidgets.QScrollArea()
-            view.setWidgetResizable(True)
-            view.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-            view.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            view.setWidget(widget)
-            widget.setMinimumWidth(300)
-            view.setMinimumWidth(max(widget.minimumSizeHint().width(), 300)
-                                 + view.verticalScrollBar().sizeHint().width() + 4)
-            dock.setWidget(view)
-        else:
-            dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.docks[key] = dock
-        return dock
+        self.docks[key] = docks.make_dock(self, key, title, widget, area, scroll)
+        return self.docks[key]
 
     def _connect(self) -> None:
         d, s, sp, tp = self.doc, self.settings, self.seg_panel, self.tools_panel
@@ -197,6 +177,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter.progress.connect(self.status.set_progress)
         for sig in (self.segmenter.busy_changed, self.preview.busy_changed):
             sig.connect(lambda _b: self._update_busy())
+        self.segmenter.confidence_changed.connect(self.worklist.set_confidence)
         self.saving.saved.connect(lambda p: self.worklist.mark(p, None))
         self.saving.saved.connect(self._update_title)
         self.saving.labels_dir_changed.connect(lambda _d: self._on_labels_dir())
@@ -227,20 +208,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.overlays.set_layers(sp.layers())
 
     def _restore_geometry(self) -> None:
-        geom, state = self.settings.get("geometry"), self.settings.get("window_state")
-        if state is not None:
-            self.restoreState(state)
-        else:  # side panels narrow, the image gets the rest
-            self.resizeDocks([self.docks["worklist"], self.docks["segment"]], [200, 330],
-                             QtCore.Qt.Orientation.Horizontal)
-        if geom is None or not self.restoreGeometry(geom):
-            self.resize(1400, 860)  # first start: most of the screen (below)
-        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        if screen is not None:  # never larger than the screen (the status bar stays visible)
-            area = screen.availableGeometry()
-            w = self.width() if geom is not None else int(area.width() * 0.9)
-            h = self.height() if geom is not None else int(area.height() * 0.9)
-            self.resize(min(w, area.width()), min(h, area.height() - 30))
+        docks.restore_geometry(self, self.settings.get("geometry"),
+                               self.settings.get("window_state"), self.docks["worklist"],
+                               self.docks["segment"])
 
     def _on_labels_dir(self) -> None:
         self.worklist.refresh()

@@ -154,6 +154,7 @@ class SegmentResult:
         patch: compact :class:`~dermview.editing.MaskPatch` ``base_mask`` → mask, or None.
         mask_alpha, heat: overlay buffers made off the GUI thread (see :mod:`render`).
         display: :func:`preprocessed_display` of the preprocessing, or None.
+        confidence: estimated Jaccard of the mask with an expert's outline, in [0, 1].
         seconds: wall time of the job.
     """
 
@@ -168,6 +169,7 @@ class SegmentResult:
     mask_alpha: np.ndarray
     heat: np.ndarray
     display: dict[str, Any] | None
+    confidence: float | None = None
     seconds: float = 0.0
 
 
@@ -196,6 +198,7 @@ class SegmentWorker(_Worker):
         t0 = time.perf_counter()
         self.progress.emit(job_id, 5, "Loading the model…")
         from dermview import editing
+        from dermview.confidence import estimate_jaccard
         from dermview.gui import render
         from dermview.model.inference import Segmenter
         from dermview.segmentation import segment_image
@@ -219,7 +222,8 @@ class SegmentWorker(_Worker):
             mask_alpha=render.mask_alpha(result.mask, job.fill, job.outline),
             heat=render.heatmap(result.prob),
             display=(preprocessed_display(result.preprocessed)
-                     if result.preprocessed is not None else None))
+                     if result.preprocessed is not None else None),
+            confidence=round(estimate_jaccard(result.prob, result.mask), 4))
         self.check(job_id)
         self.progress.emit(job_id, 100, "Done")
         out.seconds = time.perf_counter() - t0

@@ -45,6 +45,7 @@ class Worklist(QtWidgets.QWidget):
         self.resolver: Callable[[Path], Path | None] | None = None
         self.current = -1
         self.marks: dict[Path, str] = {}
+        self.live_confidence: dict[Path, float] = {}
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.summary = QtWidgets.QLabel("No folder open")
@@ -68,6 +69,14 @@ class Worklist(QtWidgets.QWidget):
         self.table.cellActivated.connect(self._activated)
         self.table.cellClicked.connect(self._activated)
         layout.addWidget(self.table)
+
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 (Qt API)
+        """Preferred width: a typical file name beside its status and confidence (the dock
+        may still be narrowed on small screens)."""
+        hint = super().sizeHint()
+        wide = self.fontMetrics().horizontalAdvance("ISIC_0000000.jpg   corrected ✓   Confidence")
+        return QtCore.QSize(max(hint.width(), wide + 32), hint.height())
 
     def set_paths(self, paths: list[Path]) -> None:
         """Show ``paths`` (their status is read from their labels folder)."""
@@ -137,12 +146,21 @@ class Worklist(QtWidgets.QWidget):
         return [p for r, p in enumerate(self.paths) if not self.table.isRowHidden(r)]
 
     def confidence(self, row: int) -> float | None:
-        """The confidence recorded in the label's sidecar (``dermview segment --sidecar``)."""
+        """The confidence of the model's mask: from this session's segmentation of the image
+        (:meth:`set_confidence`), else as recorded in the label's sidecar (the app's or
+        ``dermview segment --sidecar``'s)."""
         path = self.paths[row]
+        if path in self.live_confidence:
+            return self.live_confidence[path]
         folder = self.resolver(path) if self.resolver is not None else None
         meta = labels.read_label_meta(path, folder) or {}
         value = meta.get("confidence")
         return float(value) if isinstance(value, (int, float)) else None
+
+    def set_confidence(self, path: Path, value: float) -> None:
+        """Show the confidence of a mask the model just made for ``path``."""
+        self.live_confidence[Path(path)] = float(value)
+        self.refresh(Path(path))
 
     def sort_by_confidence(self) -> None:
         """Least confident first; images without a recorded confidence go last."""

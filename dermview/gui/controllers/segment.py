@@ -20,6 +20,9 @@ from dermview.gui.panels import SegmentPanel
 from dermview.gui.workers import SegmentJob, SegmentResult, SegmentWorker, WorkerHost
 from dermview.segmentation import model_preprocess_params
 
+#: Below this estimated Jaccard the panel asks for a review (the ISIC challenge's failure cut).
+LOW_CONFIDENCE = 0.65
+
 
 def _metadata(weights: str | None) -> dict[str, Any]:
     """The weights' metadata (no torch), or {} when it cannot be read (the worker reports)."""
@@ -39,12 +42,15 @@ class SegmentController(QtCore.QObject):
         busy_changed(bool): a segmentation is pending or running.
         message(str, int): a status-bar message and its duration in ms.
         error(str, str): a message box (title, text) to show.
+        confidence_changed(object, float): image path and the estimated Jaccard of the
+            model's new mask (see :attr:`ModelInfo.confidence`).
     """
 
     progress = QtCore.Signal(int, str)
     busy_changed = QtCore.Signal(bool)
     message = QtCore.Signal(str, int)
     error = QtCore.Signal(str, str)
+    confidence_changed = QtCore.Signal(object, float)
 
     def __init__(self, doc: Document, panel: SegmentPanel, preview: PreviewController,
                  overlays: OverlayController, weights: str | None, params: Any,
@@ -75,6 +81,8 @@ class SegmentController(QtCore.QObject):
         panel.threshold_moved.connect(self._on_threshold_moved)
         doc.threshold_changed.connect(self._on_doc_threshold)
         doc.image_changed.connect(self._on_image)
+        # written flat, as `dermview segment --sidecar` does: read by the worklist and export
+        doc.add_sidecar_field("confidence", lambda: self.doc.model.confidence)
 
     @property
     def busy(self) -> bool:
@@ -161,7 +169,7 @@ class SegmentController(QtCore.QObject):
                               res.preprocessed.timings.get("total", 0.0), out.display)
         info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device, engine=out.engine,
                          params=res.params.to_dict() if res.params is not None else None,
-                         timings=dict(res.timings))
+                         timings=dict(res.timings), confidence=out.confidence)
         alpha = out.mask_alpha if job.outline == self.overlays.outline else None
         untouched = job.automatic and doc.undo_stack.count() == 0
         with self.overlays.prerendered(alpha, out.heat):
@@ -174,6 +182,8 @@ class SegmentController(QtCore.QObject):
         self.panel.model_label.setText(self.model_text())
         self.message.emit(f"Segmented with {out.name} on {out.device} in {out.seconds:.2f} s",
                           5000)
+        if out.confidence is not None:
+            self.confidence_changed.emit(job.path, out.confidence)
 
     def model_text(self) -> str:
         m = self.doc.model
@@ -181,7 +191,10 @@ class SegmentController(QtCore.QObject):
             return "No segmentation yet"
         where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
         took = f" · {m.timings.get('total', 0):.2f} s" if m.timings else ""
-        return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…"
+        conf = "" if m.confidence is None else (
+            f"<br>Confidence <b>{m.confidence:.2f}</b> (estimated Jaccard with an expert's "
+            f"outline{'; review this mask' if m.confidence < LOW_CONFIDENCE else ''})")
+        return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…{conf}"
 
     # -- threshold ------------------------------------------------------------------------------
     def _on_threshold_moved(self, _t: float) -> None:

@@ -1,0 +1,65 @@
+"""Side-panel docks of the main window: creation, the tabbed arrangement, saved geometry."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+Area = QtCore.Qt.DockWidgetArea
+
+#: Minimum width of a scrollable side panel, in device-independent pixels.
+PANEL_MIN_WIDTH = 300
+
+
+def make_dock(window: QtWidgets.QMainWindow, key: str, title: str, widget: QtWidgets.QWidget,
+              area: Area, scroll: bool = False) -> QtWidgets.QDockWidget:
+    """Wrap ``widget`` in a dock named ``dock_<key>`` (scrollable when ``scroll``) and add it
+    to ``window`` in ``area``."""
+    dock = QtWidgets.QDockWidget(title, window)
+    dock.setObjectName(f"dock_{key}")
+    if scroll:
+        view = QtWidgets.QScrollArea()
+        view.setWidgetResizable(True)
+        view.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        view.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.setWidget(widget)
+        widget.setMinimumWidth(PANEL_MIN_WIDTH)
+        view.setMinimumWidth(max(widget.minimumSizeHint().width(), PANEL_MIN_WIDTH)
+                             + view.verticalScrollBar().sizeHint().width() + 4)
+        dock.setWidget(view)
+    else:
+        dock.setWidget(widget)
+    window.addDockWidget(area, dock)
+    return dock
+
+
+def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
+           shown: QtWidgets.QDockWidget) -> None:
+    """Stack ``docks`` as tabs, in this order, tabs on top; ``shown`` is the raised one."""
+    for left, right in pairwise(docks):
+        window.tabifyDockWidget(left, right)
+    window.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
+    shown.raise_()
+
+
+def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray | None,
+                     state: QtCore.QByteArray | None, left: QtWidgets.QDockWidget,
+                     right: QtWidgets.QDockWidget) -> None:
+    """Restore a saved window geometry and dock state; on the first start, narrow side
+    panels (the worklist wide enough for its file names) and 90 % of the screen. Never larger than the screen (the status bar stays
+    visible)."""
+    if state is not None:
+        window.restoreState(state)
+    else:  # once the window is laid out (Qt ignores sizes asked for before)
+        QtCore.QTimer.singleShot(0, lambda: window.resizeDocks(
+            [left, right], [min(280, window.width() // 5), 330],
+            QtCore.Qt.Orientation.Horizontal))
+    if geometry is None or not window.restoreGeometry(geometry):
+        window.resize(1400, 860)
+    screen = window.screen() or QtGui.QGuiApplication.primaryScreen()
+    if screen is not None:
+        area = screen.availableGeometry()
+        w = window.width() if geometry is not None else int(area.width() * 0.9)
+        h = window.height() if geometry is not None else int(area.height() * 0.9)
+        window.resize(min(w, area.width()), min(h, area.height() - 30))
