@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench_gui_") as d:
         tmp = Path(d)
-        results: dict = {"cold_start": cold_start(args.starts, tmp)}
+        results: dict = {"load_average_before": [round(x, 2) for x in os.getloadavg()],
+                         "cold_start": cold_start(args.starts, tmp)}
         from dermview.gui.app import create_main_window, ensure_app
         from dermview.gui.testing import isolate
 
