@@ -102,6 +102,12 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     f = axes.shape[0] / gt.shape[0]
     near = axes[round(r * f) - 3: round(r * f) + 4, round(c * f) - 3: round(c * f) + 4, 3]
     assert near.any()
+    # drawn only while the Lesion panel is on screen (they would clutter mask editing)
+    win.docks["segment"].raise_()
+    process(20)
+    assert not win.overlays.is_visible("lesion_axes")
+    win.docks["lesion"].raise_()
+    process(20)
     assert win.overlays.is_visible("lesion_axes")
     assert not win.overlays.is_visible("lesion_colors")
     panel.colors_check.setChecked(True)
@@ -110,6 +116,9 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     assert colours[..., 3].any()
     panel.axes_check.setChecked(False)
     assert not win.overlays.is_visible("lesion_axes")
+    win.docks["segment"].raise_()
+    process(20)
+    assert not win.overlays.is_visible("lesion_colors")
 
 
 def test_mask_edit_is_remeasured_after_a_pause(make_window, labelled, qtbot):

@@ -187,6 +187,24 @@ def test_finding_4_crash_recovery_is_listed_at_start_and_keeps_provenance(
     assert store.entry_for(a) is None
 
 
+def test_recovery_of_the_image_asked_for_is_asked_once(make_window, data, boxes, tmp_path):
+    """Started on the crashed image itself: its question when it opens is the only one (the
+    start-up list does not ask about it again)."""
+    from dermview.recovery import RecoveryStore
+
+    a = data / "IMD009.jpg"
+    mask = np.zeros((384, 512), bool)
+    mask[100:200, 100:250] = True
+    RecoveryStore(tmp_path / "recovery").save(a, mask)
+    boxes.answer = Btn.Yes
+    win = make_window([a])
+    assert len(boxes.questions) == 1 and "IMD009.jpg" in boxes.questions[0][1]
+    assert np.array_equal(win.doc.mask, mask) and win.doc.dirty
+    win.session.offer_recovery_at_start()
+    assert len(boxes.questions) == 1
+    assert win.saving.recoverable() == []
+
+
 # --------------------------------------------------------------------------------- finding 5
 def test_finding_5_model_gets_its_own_preprocessing_and_threshold_resets(make_window, data):
     """Settings tried in the panel on one image do not feed the model, on this image or the

@@ -198,6 +198,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.open_failed.connect(self._update_busy)
         self.session.opened.connect(self._on_opened)
         self.session.show_worklist.connect(self.docks["worklist"].show)
+        self.docks["lesion"].visibilityChanged.connect(self.lesion.set_panel_shown)
         self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):
             self._keys_back.watch(box)

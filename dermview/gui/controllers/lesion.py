@@ -103,10 +103,11 @@ class LesionController(QtCore.QObject):
         self.axes_layer = overlays.add_layer("lesion_axes", z=7.0, panes=panes)
         self.colors_layer = overlays.add_layer("lesion_colors", z=4.5, panes=panes)
         overlays.set_visible("lesion_colors", False)
+        self.panel_shown = True
         doc.image_changed.connect(self._on_image)
         doc.mask_changed.connect(lambda *_r: self.schedule())
-        panel.show_axes_changed.connect(lambda v: overlays.set_visible("lesion_axes", v))
-        panel.show_colors_changed.connect(lambda v: overlays.set_visible("lesion_colors", v))
+        panel.show_axes_changed.connect(lambda _v: self._show_layers())
+        panel.show_colors_changed.connect(lambda _v: self._show_layers())
         panel.device_changed.connect(self.set_device)
         panel.calibrate_clicked.connect(self.calibrate)
         panel.clear_calibration_clicked.connect(self.forget_calibration)
@@ -114,6 +115,18 @@ class LesionController(QtCore.QObject):
         doc.add_sidecar_field("lesion", self.sidecar)
         self.device = str(settings.get("lesion/device", DEFAULT_DEVICE) or DEFAULT_DEVICE)
         self._show_scale()
+
+    def set_panel_shown(self, shown: bool) -> None:
+        """The axes and colour regions are drawn only while the Lesion panel is on screen
+        (they explain its numbers, and would clutter the mask while editing otherwise)."""
+        self.panel_shown = bool(shown)
+        self._show_layers()
+
+    def _show_layers(self) -> None:
+        self.overlays.set_visible("lesion_axes",
+                                  self.panel_shown and self.panel.axes_check.isChecked())
+        self.overlays.set_visible("lesion_colors",
+                                  self.panel_shown and self.panel.colors_check.isChecked())
 
     # -- scale -----------------------------------------------------------------------------
     def devices(self) -> list[str]:

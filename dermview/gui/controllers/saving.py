@@ -51,6 +51,7 @@ class SaveController(QtCore.QObject):
         self.labels_dir: Path | None = settings.get_path("labels_dir")
         self._journaled: set[Path] = set()  # images journaled by this session
         self._accepted: set[Path] = set()  # recovery accepted at start-up
+        self._answered: set[Path] = set()  # recovery offered (and answered) in this session
         self._written: tuple = (None, -1, None)
         self._prob_written: np.ndarray | None = None
         self._closing = False
@@ -189,6 +190,7 @@ class SaveController(QtCore.QObject):
                 "(the app did not close normally).\n\nRestore them?",
                 Btn.Yes | Btn.No, Btn.Yes)
         self._accepted.discard(path)
+        self._answered.add(Path(path).resolve())
         if answer == Btn.Yes:
             self.doc.restore(mask, entry.meta, edited, self.recovery.load_prob(entry))
             self._journaled.add(path)
@@ -197,9 +199,11 @@ class SaveController(QtCore.QObject):
             self.recovery.discard(path)
 
     def recoverable(self) -> list[tuple[Path, str]]:
-        """``(image, journal time)`` of every image with journaled work, newest first."""
+        """``(image, journal time)`` of every image with journaled work left by an earlier
+        run, newest first (not the ones already offered back, or journaled, in this one)."""
+        done = self._answered | {Path(p).resolve() for p in self._journaled}
         return [(e.image_path, e.saved_at) for e in self.recovery.entries()
-                if e.image_path.is_file()]
+                if e.image_path.is_file() and e.image_path.resolve() not in done]
 
     def accept_recovery(self, images: list[Path]) -> None:
         """Restore these images' journals without asking when they open."""
