@@ -99,6 +99,18 @@ class ClassifierController(QtCore.QObject):
                 "model_sha256": self.result["model_sha256"],
                 "note": "decision support for research use only, not a diagnosis"}
 
+    def report_lines(self) -> list[tuple[str, str]]:
+        """The case report's diagnosis-support lines ([] = not classified)."""
+        if self.result is None:
+            return []
+        from dermview.model.classifier import CLASSES, PROB_KEYS
+
+        probs = self.result["probs"]
+        text = ", ".join(f"{name.replace('_', ' ')} {float(probs[key]):.2f}"
+                         for name, key in zip(CLASSES, PROB_KEYS, strict=True))
+        return [("Classifier (calibrated)", text),
+                ("", "decision support for research use only, not a diagnosis")]
+
     def shutdown(self) -> None:
         self.host.shutdown()
 

@@ -9,6 +9,7 @@ dropped. The analysis itself is :func:`dermview.analysis.analyze_lesion`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,7 @@ class LesionController(QtCore.QObject):
         panel.clear_calibration_clicked.connect(self.forget_calibration)
         panel.export_clicked.connect(self.export_report)
         doc.add_sidecar_field("lesion", self.sidecar)
+        self._report_lines: list[Callable[[], list[tuple[str, str]]]] = []
         self.device = str(settings.get("lesion/device", DEFAULT_DEVICE) or DEFAULT_DEVICE)
         self._show_scale()
 
@@ -258,6 +260,11 @@ class LesionController(QtCore.QObject):
         return {**a.to_dict(), "scale_source": f"calibration:{self.device}" if self.mm_per_px else None}
 
     # -- report ----------------------------------------------------------------------------
+    def add_report_lines(self, provider: Callable[[], list[tuple[str, str]]]) -> None:
+        """Add ``provider()``'s (label, value) lines to every case report (e.g. another
+        panel's results for the current image and mask)."""
+        self._report_lines.append(provider)
+
     def report_info(self) -> Any:
         from dermview import __version__
         from dermview.labels import utc_now
@@ -269,11 +276,14 @@ class LesionController(QtCore.QObject):
                  else "no model (manual mask)")
         pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
         pre_text = ", ".join(f"{k}={v}" for k, v in pre.items()) if pre else "none"
-        state = meta.get("review_state") or ("edited, not saved" if doc.dirty else "not reviewed")
+        state = doc.effective_review() or "not reviewed"
+        if doc.dirty:
+            state += " (edited, not saved)"
+        extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=str(meta.get("user") or ""),
-                          review_state=str(state), comment=str(meta.get("review_comment") or ""),
-                          date=utc_now(), app_version=__version__)
+                          review_state=state, comment=doc.review_comment, date=utc_now(),
+                          app_version=__version__, extra=extra)
 
     def export_report(self, path: str | Path | None = None) -> Path | None:
         """File → Export report…: write the one-page PDF (asks where when ``path`` is None)."""
