@@ -57,12 +57,16 @@ class Worklist(QtWidgets.QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.filter_combo)
         self.table = QtWidgets.QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Image", "Status", "Confidence"])
+        self.table.setHorizontalHeaderLabels(["Image", "Status", "Conf."])
+        self.table.horizontalHeaderItem(2).setToolTip(
+            "Confidence: estimated Jaccard of the model's mask with an expert's outline")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         for col in (1, 2):
             header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
+        # A narrow dock keeps both ends of a file name (their distinct part): "ISIC_…095.jpg".
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -75,7 +79,7 @@ class Worklist(QtWidgets.QWidget):
         """Preferred width: a typical file name beside its status and confidence (the dock
         may still be narrowed on small screens)."""
         hint = super().sizeHint()
-        wide = self.fontMetrics().horizontalAdvance("ISIC_0000000.jpg   corrected ✓   Confidence")
+        wide = self.fontMetrics().horizontalAdvance("ISIC_0000000.jpg   corrected ✓   Conf.")
         return QtCore.QSize(max(hint.width(), wide + 32), hint.height())
 
     def set_paths(self, paths: list[Path]) -> None:
