@@ -302,10 +302,10 @@ class SelfTest:
                 raise RuntimeError("the PDF report was not written")
             pdf_kb = pdf.stat().st_size / 1024
         prep = probcut.prepare(rgb, self.result.prob)
-        rows, cols = np.nonzero(~mask)
-        if rows.size == 0:
-            raise RuntimeError("the sample's mask covers the whole image")
-        click = ClickPrompt(int(rows[rows.size // 2]), int(cols[cols.size // 2]), positive=False)
+        outside = ~mask if (~mask).any() else np.ones_like(mask)  # "not lesion" there
+        rows, cols = np.nonzero(outside)
+        click = ClickPrompt(int(rows[rows.size // 2]), int(cols[cols.size // 2]),
+                            positive=not (~mask).any())
         refined = probcut.apply(prep, mask, [click])
         if refined.shape != mask.shape or refined.dtype != bool:
             raise RuntimeError(f"refine returned {refined.dtype} {refined.shape}")
