@@ -5,7 +5,8 @@
 
 Reads ``docs/results/bench_throughput.json`` (``bench_throughput.py``),
 ``docs/results/bench_engines.json`` (``bench_inference.py --only-engines``) and
-``docs/results/package_test.json`` (``make package-test``'s ``dist/package-test.json``),
+``docs/results/package_size.json`` (``make package-test``: its ``dist/package-test.json`` and the
+bundle's composition, ``packaging/bundle_composition.py``),
 ``docs/results/bench_gui.json`` (``bench_gui.py``) and
 replaces the text between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
@@ -93,9 +94,11 @@ def engines_block() -> str:
 
 
 def packaging_block() -> str:
-    pkg = _load("package_test.json")
+    pkg = _load("package_size.json")
     if not pkg:
         return ""
+    comp = pkg.get("composition", {})
+    parts = ", ".join(f"{p['name']} {p['bytes'] / 1e6:.0f}" for p in comp.get("parts", [])[:10])
     return "\n".join([
         "| | value | target |",
         "|---|---|---|",
@@ -109,8 +112,11 @@ def packaging_block() -> str:
         f"| frozen start to main window | {pkg['gui_process_window_s']} s | |",
         f"| self-test Dice on ISIC_0000095 (bound 0.80) | {pkg['self_test_dice']} | |",
         "",
-        f"(`make package-test`, `dist/package-test.json` copied to "
-        f"`docs/results/package_test.json`; load average {pkg.get('load_average', 'n/a')}.)",
+        f"Largest parts on disk (MB): executable (pure-Python modules, compressed) "
+        f"{comp.get('executable_bytes', 0) / 1e6:.0f}, {parts}.",
+        "",
+        f"(`make package-test` → `docs/results/package_size.json`; load average "
+        f"{pkg.get('load_average', 'n/a')}.)",
     ])
 
 

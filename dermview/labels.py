@@ -27,7 +27,7 @@ import numpy as np
 
 from dermview import __version__
 from dermview.errors import ImageReadError, MaskError, WriteError
-from dermview.io import atomic_write_bytes, encode_png, json_default, load_mask
+from dermview.io import atomic_write_bytes, encode_mask_png, json_default, load_mask
 from dermview.paths import LABEL_SUFFIX
 
 __all__ = [
@@ -203,7 +203,7 @@ def _mask_png(mask: np.ndarray) -> tuple[bytes, int]:
     if arr.ndim != 2:
         raise MaskError(f"A mask must be 2-D (height × width), got shape {arr.shape}")
     fg = arr != 0
-    return encode_png(fg.astype(np.uint8) * 255), int(np.count_nonzero(fg))
+    return encode_mask_png(fg), int(np.count_nonzero(fg))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ built=$(date +%s)
 STAGE="$DIST/$STEM"
 rm -rf "$STAGE"
 mv "$DIST/dermview" "$STAGE"
+if [ "${DERMVIEW_SLIM:-1}" != 0 ]; then "$PY" packaging/strip_bundle.py "$STAGE/_internal"; fi
 cp packaging/dermview.desktop resources/icons/dermview.png packaging/INSTALL.md \
    packaging/install.sh "$STAGE/"
 chmod 755 "$STAGE/install.sh"

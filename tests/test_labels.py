@@ -185,7 +185,7 @@ def test_backups_are_pruned(image, monkeypatch):
     backups = list_backups(image)
     assert len(backups) == 3
     # The newest backup is the label saved just before the current one.
-    assert backups[-1].read_bytes() == dio.encode_png(make_mask(4).astype(np.uint8) * 255)
+    assert backups[-1].read_bytes() == dio.encode_mask_png(make_mask(4))
     assert MAX_BACKUPS >= 10
 
 

@@ -58,12 +58,33 @@ def test_self_test_passes_on_bundled_model(tmp_path, capsys):
     assert rc == 0, out
     data = json.loads(report.read_text())
     assert data["ok"] and data["dice"] >= self_test.MIN_DICE
-    assert [c["name"] for c in data["checks"]] == ["weights", "preprocess", "segment", "engine"]
+    assert [c["name"] for c in data["checks"]] == ["weights", "preprocess", "segment", "engine",
+                                                   "features"]
     assert data["weights_sha256"] == wmod.sha256_file(wmod.DEFAULT_WEIGHTS)
     assert data["engine"] == "onnx"  # the CPU default for a model with an export
     engine = {c["name"]: c for c in data["checks"]}["engine"]["detail"]
     assert "vs torch" in engine and "masks identical" in engine
-    assert "PASS: 4/4" in out
+    features = {c["name"]: c for c in data["checks"]}["features"]["detail"]
+    assert "JPEG 2000 + JPEG-LS + SEG read back exactly" in features and "PDF report" in features
+    assert "PASS: 5/5" in out
+
+
+@needs_model
+def test_features_check_fails_when_a_codec_is_missing(monkeypatch):
+    """The features check really depends on the DICOM codecs (as the frozen app must)."""
+    from pydicom.pixels.encoders.base import Encoder
+
+    st = self_test.SelfTest(self_test.DEFAULT_SAMPLE, self_test.MIN_DICE, "cpu")
+    st.preprocess()
+    st.segment()
+
+    def no_codec(*_a, **_k):
+        raise RuntimeError("no plugin")
+
+    monkeypatch.setattr(Encoder, "encode", no_codec)
+    monkeypatch.setattr(Encoder, "iter_encode", no_codec)
+    check = self_test._run_check("features", st.features)
+    assert not check.ok
 
 
 @needs_model
@@ -103,7 +124,7 @@ def test_untrained_model_fails_the_dice_bound(tmp_path, monkeypatch, capsys):
     checks = {c["name"]: c for c in data["checks"]}
     assert checks["weights"]["ok"] and checks["preprocess"]["ok"]
     assert not checks["segment"]["ok"] and data["dice"] < self_test.MIN_DICE
-    assert "FAIL: 3/4" in out
+    assert "FAIL: 4/5" in out  # features runs on the (poor) mask all the same
 
 
 def test_unknown_sample_is_reported(tmp_path, monkeypatch, capsys):
@@ -134,7 +155,7 @@ def test_window_check_passes_offscreen(monkeypatch, capsys):
     rc = main(["self-test"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "[ ok ] gui" in out and "Qt platform: offscreen" in out and "PASS: 5/5" in out
+    assert "[ ok ] gui" in out and "Qt platform: offscreen" in out and "PASS: 6/6" in out
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 display check")

@@ -12,7 +12,11 @@ Checks, in order (each is timed; a failing check does not stop the others):
 4. ``engine``: the engine in use is the one this installation should use (the packaged app:
    ONNX Runtime, it has no PyTorch); where the other engine is installed too, both give the
    same mask and probabilities within 1e-4 on the sample.
-5. ``gui``: the main window opens and closes (offscreen when there is no display).
+5. ``features``: what the app does besides segmenting, on the sample and its mask: DICOM
+   (a secondary capture compressed with JPEG 2000 and JPEG-LS and read back pixel for pixel,
+   a DICOM SEG written and read back, the JPEG lossless decoder present), lesion analysis,
+   the PDF case report and a Refine click (graph cut).
+6. ``gui``: the main window opens and closes (offscreen when there is no display).
 
 Prints one line per check and a verdict; exit status 0 when every check passed, else 1.
 Works the same from a source checkout and from the frozen (PyInstaller) app.
@@ -242,6 +246,73 @@ class SelfTest:
             raise RuntimeError(msg)
         return msg
 
+    def features(self) -> str:
+        """DICOM codecs and SEG, analysis, PDF report, refine: the libraries the app needs."""
+        import tempfile
+
+        import cv2
+        import numpy as np
+        import pydicom.uid as uids
+        from pydicom.pixels import get_decoder
+
+        from dermview.analysis import analyze_lesion
+        from dermview.exchange.dicom_seg import (
+            build_secondary_capture,
+            read_dicom_seg,
+            write_dicom_seg,
+        )
+        from dermview.interactive import probcut
+        from dermview.interactive.prompts import ClickPrompt
+        from dermview.io import load_image
+        from dermview.report import ReportInfo, write_report
+
+        if self.result is None or self.rgb is None:
+            raise RuntimeError("no segmentation to work on (see the segment check)")
+        rgb, mask = self.rgb, self.result.mask
+        h, w = rgb.shape[:2]
+        scale = 160 / max(h, w)
+        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        done = []
+        with tempfile.TemporaryDirectory(prefix="dermview-self-test-") as tmp:
+            folder = Path(tmp)
+            for name, ts in (("JPEG 2000", uids.JPEG2000Lossless),
+                             ("JPEG-LS", uids.JPEGLSLossless)):
+                sc = build_secondary_capture(small, "0" * 64)
+                sc.compress(ts)
+                path = folder / f"sc_{ts}.dcm"
+                sc.save_as(path, enforce_file_format=True)
+                back = load_image(path)
+                if not np.array_equal(back, small):
+                    raise RuntimeError(f"a {name} DICOM image did not read back exactly")
+                done.append(name)
+            if "pylibjpeg" not in get_decoder(uids.JPEGLosslessSV1).available_plugins:
+                raise RuntimeError("the JPEG lossless DICOM decoder (pylibjpeg-libjpeg) is missing")
+            small_mask = cv2.resize(mask.astype(np.uint8), small.shape[1::-1],
+                                    interpolation=cv2.INTER_NEAREST).astype(bool)
+            cv2.imwrite(str(folder / "img.png"), small[:, :, ::-1])
+            seg_file = write_dicom_seg(folder / "img.png", small_mask, folder, rgb=small)[0]
+            if not np.array_equal(read_dicom_seg(seg_file)[0], small_mask):
+                raise RuntimeError("the DICOM SEG did not read back exactly")
+            analysis = analyze_lesion(rgb, mask, 0.02)
+            pdf = folder / "report.pdf"
+            write_report(pdf, rgb, mask, analysis, ReportInfo(self.image_path.name
+                                                              if self.image_path else "sample"))
+            if not pdf.read_bytes().startswith(b"%PDF"):
+                raise RuntimeError("the PDF report was not written")
+            pdf_kb = pdf.stat().st_size / 1024
+        prep = probcut.prepare(rgb, self.result.prob)
+        outside = ~mask if (~mask).any() else np.ones_like(mask)  # "not lesion" there
+        rows, cols = np.nonzero(outside)
+        click = ClickPrompt(int(rows[rows.size // 2]), int(cols[cols.size // 2]),
+                            positive=not (~mask).any())
+        refined = probcut.apply(prep, mask, [click])
+        if refined.shape != mask.shape or refined.dtype != bool:
+            raise RuntimeError(f"refine returned {refined.dtype} {refined.shape}")
+        return (f"DICOM {' + '.join(done)} + SEG read back exactly; analysis (area "
+                f"{analysis.size.area_px} px); PDF report {pdf_kb:.0f} KB; refine click "
+                f"changed {int((refined != mask).sum())} px")
+
     def gui(self) -> str:
         return _gui_in_child()
 
@@ -301,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
     st = SelfTest(args.sample, args.min_dice, args.device, args.engine)
     steps: list[tuple[str, Callable[[], str]]] = [
         ("weights", st.weights), ("preprocess", st.preprocess), ("segment", st.segment),
-        ("engine", st.engine),
+        ("engine", st.engine), ("features", st.features),
     ]
     if not args.no_gui:
         steps.append(("gui", st.gui))

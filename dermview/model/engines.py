@@ -69,9 +69,39 @@ def has_module(name: str) -> bool:
         return False
 
 
+def _torch_build_has_cuda() -> bool:
+    """Whether the installed torch was built with CUDA, read from ``torch/version.py``
+    without importing torch (a 2-10 s import); True when unsure."""
+    try:
+        spec = importlib.util.find_spec("torch")
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        for folder in locations:
+            text = (Path(folder) / "version.py").read_text(encoding="utf-8")
+            for line in text.splitlines():
+                if line.startswith("cuda"):  # "cuda: Optional[str] = None" on CPU builds
+                    return not line.rstrip().endswith("None")
+    except (ImportError, ValueError, OSError):
+        pass
+    return True
+
+
+def _nvidia_driver_possible() -> bool:
+    """False only where a CUDA device certainly cannot be used: Linux without the NVIDIA
+    kernel driver (no ``/proc/driver/nvidia``, no ``/dev/nvidia*``), or macOS."""
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia").exists() or any(Path("/dev").glob("nvidia*"))
+    return True
+
+
 def cuda_available() -> bool:
-    """Whether torch sees a usable CUDA device (imports torch lazily, never raises)."""
-    if not has_module("torch"):
+    """Whether torch sees a usable CUDA device (never raises). Torch is imported only when
+    a CUDA build of it is installed and an NVIDIA driver may be present, so the CPU default
+    (ONNX Runtime) does not pay torch's import time."""
+    if not has_module("torch") or not _torch_build_has_cuda() or not _nvidia_driver_possible():
         return False
     try:
         import torch

@@ -120,6 +120,7 @@ class Segmenter:
     _input_hw: tuple[int, int] = field(init=False, repr=False)
     _mean: np.ndarray = field(init=False, repr=False)
     _std: np.ndarray = field(init=False, repr=False)
+    _lut: np.ndarray = field(init=False, repr=False)
     _resize: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +128,7 @@ class Segmenter:
         self._input_hw = _input_hw(self.meta, fname)
         self._mean = _triple(self.meta, "mean", fname)
         self._std = _triple(self.meta, "std", fname)
+        self._lut = normalise_lut(self._mean, self._std)
         policy = str(self.meta.get("resize", "stretch")).lower()
         if policy not in _RESIZE_ALIASES:
             raise WeightsError(
@@ -247,11 +249,7 @@ class Segmenter:
             small[:] = fill
             small[top:top + sh, left:left + sw] = resize_to(rgb, sh, sw)
             box = (top, left, sh, sw)
-        x = small.astype(np.float32)
-        x *= np.float32(1.0 / 255.0)
-        x -= self._mean
-        x /= self._std
-        return np.ascontiguousarray(x.transpose(2, 0, 1)), box
+        return to_chw(small, self._lut), box
 
     def predict(self, rgb: np.ndarray, tta: bool = False) -> np.ndarray:
         """Lesion probability of every pixel.
@@ -280,6 +278,26 @@ class Segmenter:
         if tta:
             return np.float32(0.5) * (prob[0] + prob[1, :, ::-1])
         return prob[0]
+
+
+def normalise_lut(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``float32`` ``(3, 256)``: the network input of each channel value 0-255,
+    ``(v / 255 - mean) / std``, computed with the same float32 steps as per pixel (so a
+    look-up gives bit-identical inputs)."""
+    v = np.arange(256, dtype=np.float32)[None, :].repeat(3, axis=0)
+    v *= np.float32(1.0 / 255.0)
+    v -= np.asarray(mean, np.float32).reshape(3, 1)
+    v /= np.asarray(std, np.float32).reshape(3, 1)
+    return np.ascontiguousarray(v)
+
+
+def to_chw(small: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Normalised ``float32`` ``(3, h, w)`` network input of a ``uint8`` ``(h, w, 3)`` image
+    through :func:`normalise_lut`'s table (one gather per channel, no float temporaries)."""
+    out = np.empty((3,) + small.shape[:2], np.float32)
+    for c in range(3):
+        np.take(lut[c], small[:, :, c], out=out[c])
+    return out
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
