@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(path).is_file():
             print(f"skipping {key}: {path} not found", file=sys.stderr)
             continue
-        seg = Segmenter.load(path, device="cpu")
+        seg = Segmenter.load(path, device="cpu", engine="torch")  # .model: the torch module (MACs, latency)
         segs[key] = seg
         fresh = build_model(seg.meta["arch"], **seg.meta["config"]).eval()
         row = {"weights": str(Path(path).relative_to(ROOT)) if Path(path).is_relative_to(ROOT)

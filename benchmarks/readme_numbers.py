@@ -7,8 +7,10 @@ Reads ``docs/results/bench_throughput.json`` (``bench_throughput.py``),
 ``docs/results/bench_engines.json`` (``bench_inference.py --only-engines``) and
 ``docs/results/package_size.json`` (``make package-test``: its ``dist/package-test.json`` and the
 bundle's composition, ``packaging/bundle_composition.py``),
-``docs/results/bench_gui.json`` (``bench_gui.py``) and
-replaces the text between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
+``docs/results/bench_gui.json`` (``bench_gui.py``),
+``docs/results/bench_preprocess.{md,json}`` (``bench_preprocess.py``) and
+``docs/results/bench_preprocess_downstream.json`` (``bench_model.py``), and replaces the text
+between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
 from __future__ import annotations
@@ -150,7 +152,56 @@ def gui_block() -> str:
     ])
 
 
-BLOCKS = {"engines": engines_block, "packaging": packaging_block, "gui": gui_block}
+def preprocess_block() -> str:
+    """The tables ``bench_preprocess.py --markdown`` wrote (``docs/results/bench_preprocess.md``)."""
+    path = RESULTS / "bench_preprocess.md"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+
+
+def preprocess_summary_block() -> str:
+    """Where the hair-removal targets stand (``bench_preprocess.json``) and the downstream Dice
+    on hairy images (``bench_preprocess_downstream.json``, ``bench_model.py``)."""
+    r, d = _load("bench_preprocess.json"), _load("bench_preprocess_downstream.json")
+    lines: list[str] = []
+    if r:
+        f, b = r["fine"], r["bold"]
+        fo, fd, bo = f["ours"], f["dullrazor"], b["ours"]
+        la = r["machine"]["load_average"][0]
+        lines += [
+            f"- **Where the targets stand** (`bench_preprocess.json`). Fine regime: F1 {fo['hair_f1']:.3f} "
+            f"(precision {fo['hair_precision']:.3f}, recall {fo['hair_recall']:.3f}; ≥ 0.6: "
+            f"{'met' if fo['hair_f1'] >= 0.6 else '**not met**'}) against DullRazor's {fd['hair_f1']:.3f} "
+            f"(recall {fd['hair_recall']:.3f}) in the same run: **{f['f1_gain']:+.3f}**, target +0.2 "
+            f"{'met' if f['f1_gain'] >= 0.2 else '**not met**'} (sensitivity 0: F1 {f['ours_s0']['hair_f1']:.3f}). "
+            f"Bold regime: F1 {bo['hair_f1']:.3f} (≥ 0.85: {'met' if bo['hair_f1'] >= 0.85 else '**not met**'}), "
+            f"PSNR gain over DullRazor **{b['psnr_gain_db']:+.2f} dB**, target +10 "
+            f"{'met' if b['psnr_gain_db'] >= 10 else '**not met**'} (sensitivity 0: "
+            f"{b['ours_s0']['psnr_db_mean'] - b['dullrazor']['psnr_db_mean']:+.2f} dB). Lesion pixels flagged on "
+            f"hair-free images {100 * r['lesion_hair_fraction']:.2f} % (≤ 1 %: "
+            f"{'met' if r['lesion_hair_fraction'] <= 0.01 else '**not met**'}). Time at 512 px: "
+            f"**{b['time_ratio']:.2f}× DullRazor** on the bold images, target ≤ 0.35× "
+            f"{'met' if b['time_ratio'] <= 0.35 else '**not met**'} ({b['time_ratio_s0']:.2f}× with "
+            f"sensitivity 0; load average {la:.1f} on 2 cores during the run, under the timing lock).",
+        ]
+    if d and "hairy" in d:
+        h = d["hairy"]
+        m = h["models"]
+        lines += [
+            "- **Downstream** (`OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_model.py --data "
+            "../shared/data/derm --threads 1 --repeats 3 --json docs/results/bench_preprocess_downstream.json`): "
+            f"validation Dice on the {len(h['ids'])} hairy images of the validation split and samples, with vs "
+            "without preprocessing at inference: "
+            + "; ".join(f"{'the bundled segmenter' if k == 'pretrained' else 'the method network' if k == 'method' else k}"
+                        f" {v['with_preprocessing']['dice']:.4f} vs {v['without_preprocessing']['dice']:.4f} "
+                        f"({v['with_preprocessing']['dice'] - v['without_preprocessing']['dice']:+.4f}"
+                        f"{', trained on preprocessed images' if v['trained_on_preprocessed'] else ', trained on raw images'})"
+                        for k, v in m.items()) + ".",
+        ]
+    return "\n".join(lines)
+
+
+BLOCKS = {"engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+          "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block}
 
 
 def render(text: str) -> str:

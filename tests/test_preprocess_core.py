@@ -278,7 +278,8 @@ def test_bilinear_crossings_match_a_pixel_walk():
 
 
 def test_half_scale_detection_keeps_thin_hair_and_spares_sharp_edges():
-    from dermview.preprocess.hair import HairSettings, _pool2
+    from dermview.preprocess.hair import HairSettings
+    from dermview.preprocess.morphology import _pool2
 
     img = np.arange(20, dtype=np.uint8).reshape(4, 5)
     np.testing.assert_array_equal(_pool2(img, cv2.MORPH_ERODE), [[0, 2, 2], [10, 12, 12]])
@@ -315,7 +316,8 @@ def test_odd_sized_images_keep_their_shape():
 
 @pytest.mark.parametrize("shape", [(6, 8), (7, 9), (383, 511), (384, 512)])
 def test_half_scale_helpers_match_direct_computations(shape):
-    from dermview.preprocess.hair import _GREY_L, _pool2, _refine, half_mean
+    from dermview.preprocess.morphology import _pool2, half_mean
+    from dermview.preprocess.refine import _GREY_L, _refine
 
     rng = np.random.default_rng(sum(shape))
     h, w = shape

@@ -39,11 +39,16 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    ``edge_fraction`` of the hair's depth nearby (so the mask hugs the hair at full resolution);
    under a fine hair, at least ``fine_edge_rel`` of the background and ``fine_edge_fraction``
    of the cells' depth.
+
+This module holds the settings and steps 1-6; the rest lives beside it, one job each:
+:mod:`~dermview.preprocess.morphology` (line banks, banked morphology, 2×2 pooling, the trough
+test), :mod:`~dermview.preprocess.components` (thin-and-long components, counting, growth),
+:mod:`~dermview.preprocess.fine_hair` (7), :mod:`~dermview.preprocess.light_hair` (8) and
+:mod:`~dermview.preprocess.refine` (9).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -51,10 +56,10 @@ import numpy as np
 
 from dermview.preprocess.components import _at_least, _grow, _thin_long
 from dermview.preprocess.fine_hair import fine_hair
+from dermview.preprocess.light_hair import light_hair
+from dermview.preprocess.morphology import _bank, _bank_reduce, _pool2, _valley, half_mean
+from dermview.preprocess.refine import _GREY_L, _dark_limit, _refine
 
-#: Number of orientations of the line bank (180° / 8 = 22.5° apart; 6, 8, 10 and 12 were
-#: compared on the synthetic-hair benchmark: 8-10 best, 12 lost recall).
-N_ANGLES = 8
 #: Length (detection-scale pixels, odd) of the line elements of the trough test, whatever B:
 #: long enough for 8 distinct orientations, short enough to follow a curved hair (7 and 9
 #: lost recall on the synthetic-hair benchmark with B = 11).
@@ -138,137 +143,6 @@ class HairMap:
     mean: np.ndarray
 
 
-def line_kernels(size: int, n_angles: int = N_ANGLES) -> list[np.ndarray]:
-    """Bank of ``n_angles`` line structuring elements of length ``size`` (odd), uint8."""
-    c = size // 2
-    out = []
-    for i in range(n_angles):
-        a = np.pi * i / n_angles
-        k = np.zeros((size, size), np.uint8)
-        dx, dy = c * np.cos(a), c * np.sin(a)
-        p1 = (int(round(c - dx)), int(round(c - dy)))
-        p2 = (int(round(c + dx)), int(round(c + dy)))
-        cv2.line(k, p1, p2, 1, 1)
-        out.append(k)
-    return out
-
-
-def structuring_element(shape: str, size: int) -> list[np.ndarray]:
-    """Structuring element(s) B of ``shape`` and odd ``size``; ``lines`` gives the whole bank."""
-    if shape == "lines":
-        return line_kernels(size)
-    kind = {"ellipse": cv2.MORPH_ELLIPSE, "rect": cv2.MORPH_RECT, "cross": cv2.MORPH_CROSS}[shape]
-    return [cv2.getStructuringElement(kind, (size, size))]
-
-
-@functools.lru_cache(maxsize=64)
-def _bank(shape: str, size: int) -> tuple[tuple[np.ndarray, tuple[int, int]], ...]:
-    """:func:`structuring_element` bank, cropped (see :func:`_cropped`), cached."""
-    return tuple(_cropped(structuring_element(shape, size)))
-
-
-def _cropped(kernels: list[np.ndarray]) -> list[tuple[np.ndarray, tuple[int, int]]]:
-    """Each kernel cut to the bounding box of its nonzero cells, with the anchor (x, y) that
-    keeps its original centre: the same morphology, fewer cells to visit."""
-    out = []
-    for k in kernels:
-        c = k.shape[0] // 2
-        rows = np.flatnonzero(k.any(axis=1))
-        cols = np.flatnonzero(k.any(axis=0))
-        r0, c0 = int(rows[0]), int(cols[0])
-        out.append((np.ascontiguousarray(k[r0 : rows[-1] + 1, c0 : cols[-1] + 1]), (c - c0, c - r0)))
-    return out
-
-
-def _bank_reduce(img: np.ndarray, kernels, op: int, keep_max: bool) -> np.ndarray:
-    """Maximum (or minimum) over the kernel bank (from :func:`_cropped`) of a morphological
-    operation, uint8."""
-    out = None
-    for k, anchor in kernels:
-        r = cv2.morphologyEx(img, op, k, anchor=anchor)
-        if out is None:
-            out = r
-        elif keep_max:
-            cv2.max(out, r, dst=out)
-        else:
-            cv2.min(out, r, dst=out)
-    return out
-
-
-def _pool2(img: np.ndarray, op: int) -> np.ndarray:
-    """Minimum (``op`` = ``cv2.MORPH_ERODE``) or maximum (``cv2.MORPH_DILATE``) over 2×2 blocks
-    of a uint8 ``(H, W)`` or ``(H, W, C)`` image: ``(ceil(H/2), ceil(W/2)[, C])``.
-
-    Row pairs are reduced on row-strided views, column pairs by an in-place 1×2 erosion /
-    dilation, then every second column is taken: one half-size temporary. An odd last row /
-    column of ``img`` is not read: its cells repeat the ones before.
-    """
-    h, w = img.shape[:2]
-    hh = h // 2
-    reduce = cv2.min if op == cv2.MORPH_ERODE else cv2.max
-    rows = reduce(img[0 : 2 * hh : 2], img[1 : 2 * hh : 2])
-    cv2.morphologyEx(rows, op, _PAIR, dst=rows, anchor=(0, 0))
-    return _cover_odd(cv2.resize(rows, (w // 2, hh), interpolation=cv2.INTER_NEAREST), h, w)
-
-
-_PAIR = np.ones((1, 2), np.uint8)
-
-
-def half_mean(img: np.ndarray) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)`` → ``(ceil(H/2), ceil(W/2), 3)`` 2×2 means (linear interpolation
-    at exactly half size samples between pixel pairs); an odd last row / column of ``img`` is
-    not read: its cells repeat the ones before."""
-    h, w = img.shape[:2]
-    he, we = h - h % 2, w - w % 2
-    return _cover_odd(cv2.resize(img[:he, :we], (we // 2, he // 2), interpolation=cv2.INTER_LINEAR), h, w)
-
-
-def _cover_odd(cells: np.ndarray, h: int, w: int) -> np.ndarray:
-    """The cells of the even part of an ``(h, w)`` image, with the last row / column repeated
-    when ``h`` / ``w`` is odd: ``(ceil(h/2), ceil(w/2)[, C])``."""
-    if h % 2 or w % 2:
-        cells = cv2.copyMakeBorder(cells, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    return cells
-_NEAR = np.ones((3, 3), np.uint8)
-
-
-def _grey_lightness() -> np.ndarray:
-    """LUT: 8-bit LUV lightness L of the neutral grey (v, v, v), v = 0-255 (OpenCV's own)."""
-    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=2)
-    return np.ascontiguousarray(cv2.cvtColor(ramp, cv2.COLOR_RGB2Luv)[:, 0, 0])
-
-
-#: L of the neutral grey of each luma value ("grey lightness": exact for neutral colours, within
-#: a few levels of LUV L for skin and hair colours): the lightness of the light-hair cells and
-#: of the refinement, where a full-size LUV conversion would cost more than the whole detection.
-_GREY_L = _grey_lightness()
-_LEVELS = np.arange(256)
-#: Per L level l: 1 + the largest luma whose grey has L <= l (luma < this <=> L <= l).
-_LUMA_BELOW = np.minimum(np.searchsorted(_GREY_L, _LEVELS, side="right"), 255).astype(np.uint8)
-#: Per L level l: the smallest luma whose grey has L >= l, minus 1 (luma > this <=> L >= l).
-_LUMA_ABOVE = np.maximum(np.searchsorted(_GREY_L, _LEVELS, side="left") - 1, 0).astype(np.uint8)
-
-
-def _trough_lut(ratio10: int) -> np.ndarray:
-    """LUT ``a -> t`` with ``d > t`` exactly when ``10 * a <= ratio10 * d`` (d in 1-255)."""
-    a = np.arange(256)
-    if ratio10 <= 0:
-        return np.where(a == 0, 0, 255).astype(np.uint8)
-    return np.clip(-((-10 * a) // ratio10) - 1, 0, 255).astype(np.uint8)
-
-
-def _valley(along: np.ndarray, depth1: np.ndarray, ratio10: int) -> np.ndarray:
-    """Trough test, uint8 0/255: ``10 * along <= ratio10 * depth1`` (uint8; depth1 >= 1)."""
-    return cv2.compare(depth1, cv2.LUT(along, _trough_lut(ratio10)), cv2.CMP_GT)
-
-
-def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
-    """Bool per 8-bit LUV pixel ``(..., 3)``: chroma ``(u - 96)² + (v - 136)²`` <= ``max_chroma²``
-    (white / grey: neutral u, v = 96, 136)."""
-    uv = luv[..., 1:].astype(np.int32) - np.array([96, 136], np.int32)
-    return (uv * uv).sum(axis=-1) <= int(max_chroma**2)
-
-
 def detect_hair(
     rgb: np.ndarray,
     se_shape: str = "ellipse",
@@ -349,7 +223,7 @@ def detect_hair(
             cv2.bitwise_or(mask, fine_cells, dst=mask)
     n_light, light_limit = 0, None
     if s.light:
-        n_light, light_limit = _light_hair(rgb, diff, along2, clo, mask, seed_ok, valid8, s, k)
+        n_light, light_limit = light_hair(rgb, diff, along2, clo, mask, seed_ok, valid8, s, k)
     # The fine pass finds the thinner bold hairs again: N counts the larger of the two passes.
     n_dark = max(n_dark, n_fine)
     if n_dark + n_light == 0:
@@ -360,97 +234,3 @@ def detect_hair(
         dark_limit = _dark_limit(cv2.extractChannel(clo, 0), d_l, fine_cells if n_fine else None, s)
         full = _refine(luma, mask, dark_limit, light_limit)
     return HairMap(full, n_dark + n_light, coarse, k, mean)
-
-
-def _light_hair(rgb: np.ndarray, diff: np.ndarray, along2: np.ndarray, clo: np.ndarray, mask: np.ndarray,
-                seed_ok: np.ndarray, valid8: np.ndarray, s: HairSettings, k: int) -> tuple[int, np.ndarray | None]:
-    """Light (white / grey) hair from channel 3 of the detection maps (the inverted lightness):
-    adds its cells to ``mask`` (uint8, in place); returns (hairs found, per-cell light limit of
-    the refinement or None)."""
-    ratio10 = int(round(10 * s.trough_ratio))
-    bright = cv2.extractChannel(diff, 3)  # L - opening(L)
-    along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
-    lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
-    cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
-    cv2.bitwise_and(lseeds, seed_ok, dst=lseeds)
-    if not cv2.countNonZero(lseeds):
-        return 0, None
-
-    def white_or_grey(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Low chroma, on the brightest value of each channel in the cell."""
-        luv_cells = cv2.cvtColor(_cell_max(rgb, r, c, k)[:, None, :], cv2.COLOR_RGB2Luv)[:, 0]
-        return _low_chroma(luv_cells, s.light_max_chroma)
-
-    lcores, n_light = _thin_long(lseeds, s.light_max_half_width / k, s.light_min_length / k, s.min_elongation,
-                                 pixel_test=white_or_grey)
-    if not n_light:
-        return 0, None
-    lallowed = cv2.bitwise_and(_at_least(bright, s.light_t_high / 2), valid8)
-    cv2.bitwise_or(mask, _grow(lcores, lallowed, max(1, round(s.light_grow / k))), dst=mask)
-    opened = cv2.bitwise_not(cv2.extractChannel(clo, 3))
-    return n_light, cv2.add(opened, _edge_need(bright, s.light_edge_min, s.edge_fraction))
-
-
-def _dark_limit(clo_l: np.ndarray, d_l: np.ndarray, fine_cells: np.ndarray | None, s: HairSettings) -> np.ndarray:
-    """Per-cell L (uint8) at or below which a full-scale pixel of a dark hair cell is hair: the
-    closing less the needed depth; in the cells only the fine pass found (``fine_cells``), the
-    more permissive of that and a share of the background (a faint hair's pixels are a share
-    of the background darker, not a depth)."""
-    limit = cv2.subtract(clo_l, _edge_need(d_l, s.edge_min, s.edge_fraction))
-    if fine_cells is not None:
-        need = cv2.max(cv2.multiply(clo_l, s.fine_edge_rel, dtype=cv2.CV_8U), float(s.fine_edge_min))
-        cv2.max(need, _edge_need(d_l, 0.0, s.fine_edge_fraction), dst=need)
-        cv2.max(limit, cv2.bitwise_and(cv2.subtract(clo_l, need), fine_cells), dst=limit)
-    return limit
-
-
-def _cell_max(rgb: np.ndarray, r: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """Per-channel maximum of ``rgb`` over the k×k cells ``(r, c)`` (cells whose pixels all lie
-    inside the image): uint8 ``(N, 3)``."""
-    if k == 1:
-        return rgb[r, c]
-    w = rgb.shape[1]
-    flat = rgb.reshape(-1, 3)
-    i = 2 * r * w + 2 * c
-    return np.maximum(np.maximum(flat[i], flat[i + 1]), np.maximum(flat[i + w], flat[i + w + 1]))
-
-
-def _edge_need(depth: np.ndarray, minimum: float, fraction: float) -> np.ndarray:
-    """uint8 per cell: ``max(minimum, fraction × the largest depth within one cell)``."""
-    return cv2.LUT(cv2.dilate(depth, _NEAR), _need_lut(minimum, fraction))
-
-
-@functools.lru_cache(maxsize=8)
-def _need_lut(minimum: float, fraction: float) -> np.ndarray:
-    return np.clip(np.maximum(np.round(fraction * np.arange(256)), minimum), 0, 255).astype(np.uint8)
-
-
-def _refine(
-    luma: np.ndarray, cells8: np.ndarray, dark_limit: np.ndarray, light_limit: np.ndarray | None
-) -> np.ndarray:
-    """Hair mask at the analysis scale from the hair cells (uint8 0/255) of a 2× detection.
-
-    A pixel of a hair cell is hair when its grey lightness (:data:`_GREY_L`; compared as
-    ``luma`` uint8 ``(H, W)`` against the limits mapped to luma) is at most the cell's
-    ``dark_limit`` (< 255) or at least its ``light_limit`` (> 0; uint8 L per cell). Even and odd rows are
-    compared separately against the limits widened to W columns (no full-size upsampling).
-    Returns bool ``(H, W)``.
-    """
-    h, w = luma.shape
-    hk = cells8.shape[0]
-
-    def wide(cells: np.ndarray) -> np.ndarray:  # each cell over its two columns
-        return cv2.resize(cells, (w, hk), interpolation=cv2.INTER_NEAREST)
-
-    # Hair where luma < below or luma > above; outside hair cells below = 0, above = 255: never.
-    below = wide(cv2.bitwise_and(cv2.LUT(dark_limit, _LUMA_BELOW), cells8))
-    out = np.empty((h, w), np.uint8)
-    if light_limit is None:
-        for r in (0, 1):
-            cv2.compare(luma[r::2], below[: (h - r + 1) // 2], cv2.CMP_LT, dst=out[r::2])
-        return cv2.threshold(out, 0, 1, cv2.THRESH_BINARY, dst=out)[1].view(bool)
-    above = wide(cv2.bitwise_or(cv2.LUT(light_limit, _LUMA_ABOVE), cv2.bitwise_not(cells8)))
-    for r in (0, 1):
-        n = (h - r + 1) // 2
-        cv2.inRange(luma[r::2], below[:n], above[:n], dst=out[r::2])
-    return cv2.threshold(out, 0, 1, cv2.THRESH_BINARY_INV, dst=out)[1].view(bool)
