@@ -139,3 +139,27 @@ def test_grow_from_seed_takes_the_similar_connected_region():
         grow_from_seed(rgb, (60, 70), tolerance=-1)
     with pytest.raises(ValueError):
         colour_distance(rgb, (500, 0))
+
+
+def test_probcut_reused_graph_gives_the_fresh_cut():
+    """Each prompt resumes the max-flow of the graph built at preparation: the labels equal
+    those of a graph built anew for the same data term, over a sequence of changes (seeds
+    added and removed, as undo does)."""
+    from dermview.interactive import probcut
+
+    rgb, prob, _, _ = _blob_image()
+    prep = probcut.prepare(rgb, prob)
+    rng = np.random.default_rng(1)
+    h, w = prep.logit.shape
+    fg = np.zeros((h, w), bool)
+    bg = np.zeros((h, w), bool)
+    for step in range(6):
+        L = prep.logit + rng.normal(0, 2.0, (h, w)).astype(np.float32) * (step % 2)
+        fg = np.zeros((h, w), bool) if step == 4 else fg
+        fg[rng.integers(h), rng.integers(w)] = True
+        bg[rng.integers(h), rng.integers(w)] = True
+        reused = probcut._cut(prep, L, fg & ~bg, bg)
+        fresh = probcut.Prepared(prep.grid, prep.logit, prep.w_right, prep.w_down,
+                                 *probcut._grid_graph(prep.w_right, prep.w_down))
+        assert np.array_equal(reused, probcut._cut(fresh, L, fg & ~bg, bg)), step
+    assert prep.cost is not None
