@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -189,7 +190,7 @@ def table(res: dict) -> str:
     lines = ["## Interactive refinement (validation split; simulator: RITM, clicks until "
              f"Jaccard 0.90, at least 5, at most {res['max_clicks']})", ""]
     lines += ["| set | start | method | NoC@85 | NoC@90 | never 85 | never 90 | J@0 | J@1 | J@2 | "
-              "J@3 | J@5 | ms/click median | p95 | × GrabCut |", "|" + "---|" * 15]
+              "J@3 | J@5 | ms/click median | p95 | × GrabCut | prepare ms |", "|" + "---|" * 16]
     ref_ms = {}
     for g in ("ISIC", "PH2"):
         for start in ("auto", "scratch"):
@@ -205,7 +206,8 @@ def table(res: dict) -> str:
                 lines.append(f"| {g} ({s['n']}) | {start} | {m} | {_fmt(s['noc85'])} | "
                              f"{_fmt(s['noc90'])} | {100 * s['fail85']:.1f} % | "
                              f"{100 * s['fail90']:.1f} % | " + " | ".join(_fmt(a[str(k)], 3) for k in AFTER)
-                             + f" | {_fmt(s['ms_median'], 1)} | {_fmt(s['ms_p95'], 1)} | {_fmt(ratio)} |")
+                             + f" | {_fmt(s['ms_median'], 1)} | {_fmt(s['ms_p95'], 1)} | {_fmt(ratio)} | "
+                             f"{_fmt(s['prepare_ms_median'], 0)} |")
     lines += ["", "One box prompt (the reference mask's bounding box), from nothing:", "",
               "| method | Jaccard ISIC | Jaccard PH2 | ms ISIC |", "|---|---|---|---|"]
     for m, r in res["refine"].items():
@@ -236,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cache", default=None, help="folder for the per-image model outputs")
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--medsam-onnx", default=None, metavar="DIR",
+                    help="LiteMedSAM export of training/export_medsam_onnx.py (method 'medsam')")
     ap.add_argument("--json", default=None)
     ap.add_argument("--table", default=None)
     ap.add_argument("--write-estimator", default=None, metavar="JSON",
@@ -250,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    if args.medsam_onnx:
+        from dermview.interactive import medsam
+
+        medsam.configure(args.medsam_onnx)
+    load_start = os.getloadavg()
     seg = Segmenter.load(args.weights, device="cpu")
     pairs = select(args.data, args.split, args.limit)
     cache = Path(args.cache) if args.cache else None
@@ -265,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
            "estimators": {k: v.to_dict() for k, v in fitted.items()}}
     res["refine"] = bench_refine(seg, cases, [m for m in args.methods.split(",") if m],
                                  args.max_clicks)
+    res["loadavg"] = {"start": list(load_start), "end": list(os.getloadavg())}
     text = table(res)
     print(text)
     if args.table:

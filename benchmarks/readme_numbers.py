@@ -4,6 +4,7 @@
     python benchmarks/readme_numbers.py --check    # exit 1 when README.md is out of date
 
 Reads ``docs/results/bench_throughput.json`` (``bench_throughput.py``),
+``docs/results/bench_refine{,_full}.{json,md}`` (``bench_refine.py``),
 ``docs/results/bench_engines.json`` (``bench_inference.py --only-engines``) and
 ``docs/results/package_test.json`` (``make package-test``'s ``dist/package-test.json``) and
 replaces the text between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
@@ -113,7 +114,61 @@ def packaging_block() -> str:
     ])
 
 
-BLOCKS = {"engines": engines_block, "packaging": packaging_block}
+def _md_tables(name: str) -> list[str]:
+    """The table file of a bench_refine run, its ``## `` headings as bold lines."""
+    path = RESULTS / name
+    if not path.is_file():
+        return []
+    return [f"**{ln[3:]}**" if ln.startswith("## ") else ln
+            for ln in path.read_text(encoding="utf-8").rstrip("\n").split("\n")]
+
+
+def _cmd(res: dict) -> str:
+    return "OMP_NUM_THREADS=1 python " + res["command"]
+
+
+def refine_block() -> str:
+    """Interactive refinement: the same-run comparison (bench_refine.json), probcut on the
+    whole validation split (bench_refine_full.json), and the floors."""
+    cmp, full = _load("bench_refine.json"), _load("bench_refine_full.json")
+    lines: list[str] = []
+    if cmp:
+        la = cmp.get("loadavg", {}).get("start", [None])[0]
+        methods = ", ".join(cmp["refine"])
+        lines += [f"Same run ({methods}; load average {la:.1f} at its start, timed under the "
+                  f"timing lock): `{_cmd(cmp)}` → `docs/results/bench_refine.json`", ""]
+        lines += _md_tables("bench_refine.md")
+    if full:
+        la = full.get("loadavg", {}).get("start", [None])[0]
+        lines += ["", f"{', '.join(full['refine'])} on the whole validation split (load average "
+                  f"{la:.1f} at its start): `{_cmd(full)}` → `docs/results/bench_refine_full.json`",
+                  ""]
+        lines += _md_tables("bench_refine_full.md")
+    if cmp and full:
+        pc, gc = cmp["refine"]["probcut"], cmp["refine"].get("grabcut")
+        fa = full["refine"]["probcut"]
+        isic_full, isic = fa["auto"]["ISIC"], pc["auto"]["ISIC"]
+        ms = {(src, g): r[st][g] for src, r in (("cmp", pc), ("full", fa))
+              for st in ("auto",) for g in ("ISIC", "PH2")}
+        text = (f"Against the floors: NoC@90 from the automatic mask on the ISIC validation images "
+                f"**{isic_full['noc90']:.2f}** (all {isic_full['n']}; {isic['noc90']:.2f} on the "
+                f"{isic['n']} of the same-run comparison; floor ≤ 3)")
+        if gc:
+            g = gc["auto"]["ISIC"]
+            text += (f"; GrabCut needs {g['noc90']:.2f} there, **{g['noc90'] / isic['noc90']:.1f}× "
+                     f"more** (floor ≥ 2×; from nothing {gc['scratch']['ISIC']['noc90']:.2f} vs "
+                     f"{pc['scratch']['ISIC']['noc90']:.2f})")
+        worst = max(max(v["ms_median"], v["ms_p95"]) for v in ms.values())
+        text += (". Time per click (median / p95): ISIC "
+                 f"{ms[('full', 'ISIC')]['ms_median']:.0f} / {ms[('full', 'ISIC')]['ms_p95']:.0f} ms, "
+                 f"PH2 {ms[('full', 'PH2')]['ms_median']:.0f} / {ms[('full', 'PH2')]['ms_p95']:.0f} ms "
+                 f"(whole split), {'within' if worst <= 150 else '**over**'} the 150 ms floor "
+                 f"(largest median or p95 of both runs: {worst:.0f} ms).")
+        lines += ["", text]
+    return "\n".join(lines)
+
+
+BLOCKS = {"engines": engines_block, "packaging": packaging_block, "refine": refine_block}
 
 
 def render(text: str) -> str:

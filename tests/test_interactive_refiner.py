@@ -163,3 +163,28 @@ def test_probcut_reused_graph_gives_the_fresh_cut():
                                  *probcut._grid_graph(prep.w_right, prep.w_down))
         assert np.array_equal(reused, probcut._cut(fresh, L, fg & ~bg, bg)), step
     assert prep.cost is not None
+
+
+def test_medsam_box_follows_the_prompts_and_needs_its_export(monkeypatch, tmp_path):
+    """LiteMedSAM's box: the mask's bounding box, widened by a positive click outside it,
+    narrowed past a negative click inside it, a box prompt taking over; without an export the
+    method says how to make one."""
+    from dermview.errors import ParameterError
+    from dermview.interactive import medsam
+    from dermview.interactive.prompts import BoxPrompt, ClickPrompt
+
+    mask = np.zeros((100, 200), bool)
+    mask[20:60, 50:120] = True
+    assert medsam._box(mask, []) == (20, 50, 59, 119)
+    r0, c0, r1, c1 = medsam._box(mask, [ClickPrompt(40, 170, True)])
+    assert (r0, c0, r1) == (20, 50, 59) and c1 > 170
+    assert medsam._box(mask, [ClickPrompt(40, 115, False)]) == (20, 50, 59, 114)
+    assert medsam._box(mask, [ClickPrompt(40, 170, True), BoxPrompt(5, 5, 30, 40)]) == (5, 5, 29, 39)
+    assert medsam._box(np.zeros_like(mask), [ClickPrompt(50, 100, False)]) is None
+    r0, c0, r1, c1 = medsam._box(np.zeros_like(mask), [ClickPrompt(50, 100, True)])
+    assert r0 < 50 < r1 and c0 < 100 < c1
+    monkeypatch.delenv(medsam.ENV, raising=False)
+    medsam.configure(tmp_path)
+    with pytest.raises(ParameterError, match="export_medsam_onnx"):
+        medsam.sessions()
+    medsam.configure(None)
