@@ -7,7 +7,9 @@ Refinement: the RITM click simulator (dermview.interactive.simulator) clicks unt
 (at least 5 clicks, at most --max-clicks), starting from the automatic mask and from nothing,
 for every method in the same process; NoC@85/90 (clicks to reach it, max when never), the share
 never reaching it, mean Jaccard after 0/1/2/3/5 clicks, and the time of each prompt (median,
-p95, ratio to GrabCut's). Also one box prompt (the reference's bounding box) from nothing.
+p95, ratio to GrabCut's). Also one box prompt (the reference's bounding box) from nothing. Methods: probcut, grabcut,
+probcut_rebuild (probcut with a new graph per prompt, the former code path) and medsam
+(LiteMedSAM; needs --medsam-onnx, the folder written by training/export_medsam_onnx.py).
 Confidence: every candidate of dermview.confidence, single features and ridge regressions with
 out-of-fold predictions (5-fold CV over the validation images), ROC AUC for Jaccard < 0.65 and
 Spearman with the true Jaccard; --write-estimator saves the regression fitted on all of them.
@@ -160,7 +162,21 @@ def _summary(rows: list[dict]) -> dict:
             "prepare_ms_median": float(1000 * np.median([r["prepare_s"] for r in rows]))}
 
 
+def _register_rebuild() -> None:
+    """Method ``probcut_rebuild``: probcut building its graph anew at every prompt (what it did
+    before the graph was kept from the preparation), for a before/after in one run."""
+    from types import SimpleNamespace
+
+    from dermview.interactive import METHODS, probcut
+
+    METHODS["probcut_rebuild"] = SimpleNamespace(
+        prepare=lambda rgb, prob: probcut.prepare(rgb, prob, reuse_graph=False),
+        apply=probcut.apply)
+
+
 def bench_refine(seg, cases: list, methods: list[str], max_clicks: int) -> dict:
+    if "probcut_rebuild" in methods:
+        _register_rebuild()
     out: dict = {}
     for name in methods:
         ref = Refiner(seg, method=name)

@@ -159,8 +159,8 @@ def test_probcut_reused_graph_gives_the_fresh_cut():
         fg[rng.integers(h), rng.integers(w)] = True
         bg[rng.integers(h), rng.integers(w)] = True
         reused = probcut._cut(prep, L, fg & ~bg, bg)
-        fresh = probcut.Prepared(prep.grid, prep.logit, prep.w_right, prep.w_down,
-                                 *probcut._grid_graph(prep.w_right, prep.w_down))
+        fresh = probcut.prepare(rgb, prob, reuse_graph=False)  # a new graph for each cut
+        assert fresh.graph is None
         assert np.array_equal(reused, probcut._cut(fresh, L, fg & ~bg, bg)), step
     assert prep.cost is not None
 

@@ -54,8 +54,9 @@ class Prepared:
     logit: np.ndarray          # float32 (h, w)
     w_right: np.ndarray        # float32 (h, w) edge weight to the right neighbour
     w_down: np.ndarray         # float32 (h, w) edge weight to the lower neighbour
-    graph: maxflow.GraphFloat  # the grid graph with those weights (terminal edges: ``cost``)
-    nodes: np.ndarray          # int (h, w) node ids of the grid
+    graph: maxflow.GraphFloat | None  # the grid graph with those weights (terminal edges:
+    #: ``cost``); None = build a fresh graph for every prompt (the slower former behaviour)
+    nodes: np.ndarray | None   # int (h, w) node ids of the grid
     #: float64 (2, h, w) terminal capacities (lesion side, background side) now in ``graph``
     cost: np.ndarray | None = None
     #: per click (index, working pixel, sign): (threshold move, its reach σ_T, pull σ)
@@ -63,8 +64,9 @@ class Prepared:
         default_factory=dict)
 
 
-def prepare(rgb: np.ndarray, prob: np.ndarray) -> Prepared:
-    """Per-image state. ``rgb`` uint8 ``(H, W, 3)``, ``prob`` float32 ``(H, W)`` in [0, 1]."""
+def prepare(rgb: np.ndarray, prob: np.ndarray, reuse_graph: bool = True) -> Prepared:
+    """Per-image state. ``rgb`` uint8 ``(H, W, 3)``, ``prob`` float32 ``(H, W)`` in [0, 1];
+    ``reuse_graph=False`` builds the graph anew at every prompt (for comparison only)."""
     grid = WorkGrid.for_shape(prob.shape)
     img = np.ascontiguousarray(grid.down(rgb))
     p = np.clip(grid.down(np.asarray(prob, np.float32)), 1e-6, 1 - 1e-6)
@@ -77,7 +79,7 @@ def prepare(rgb: np.ndarray, prob: np.ndarray) -> Prepared:
     beta = 2.0 * max(float((d_right[:, :-1].mean() + d_down[:-1].mean()) / 2), 1e-6)
     w_right = (EDGE_WEIGHT * np.exp(-d_right / beta)).astype(np.float32)
     w_down = (EDGE_WEIGHT * np.exp(-d_down / beta)).astype(np.float32)
-    graph, nodes = _grid_graph(w_right, w_down)
+    graph, nodes = _grid_graph(w_right, w_down) if reuse_graph else (None, None)
     return Prepared(grid, logit, w_right, w_down, graph, nodes)
 
 
@@ -132,6 +134,8 @@ def _cut(prep: Prepared, L: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray
     np.logaddexp(0, L, out=cost[1])
     cost[0][fg_seed], cost[1][fg_seed] = 0.0, big
     cost[0][bg_seed], cost[1][bg_seed] = big, 0.0
+    if prep.graph is None:
+        return _fresh_cut(prep, cost)
     g = prep.graph
     if prep.cost is None:
         # source side = lesion: a source-side node pays its sink capacity (the lesion cost)
@@ -148,6 +152,19 @@ def _cut(prep: Prepared, L: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray
         g.maxflow(reuse_trees=True)
     prep.cost = cost
     return ~g.get_grid_segments(prep.nodes)
+
+
+def _fresh_cut(prep: Prepared, cost: np.ndarray) -> np.ndarray:
+    """The same cut on a graph built for this prompt alone (``reuse_graph=False``)."""
+    g = maxflow.Graph[float]()
+    ids = g.add_grid_nodes(cost.shape[1:])
+    right = np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]])
+    down = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]])
+    g.add_grid_edges(ids, weights=prep.w_right, structure=right, symmetric=True)
+    g.add_grid_edges(ids, weights=prep.w_down, structure=down, symmetric=True)
+    g.add_grid_tedges(ids, cost[1], cost[0])
+    g.maxflow()
+    return ~g.get_grid_segments(ids)
 
 
 def _touching(region: np.ndarray, seed: np.ndarray) -> np.ndarray:
