@@ -127,21 +127,24 @@ def _cmd(res: dict) -> str:
     return "OMP_NUM_THREADS=1 python " + res["command"]
 
 
+def _load_text(res: dict) -> str:
+    la = res.get("loadavg", {}).get("start")
+    return f"load average {la[0]:.1f} at its start" if la else "load average not recorded"
+
+
 def refine_block() -> str:
     """Interactive refinement: the same-run comparison (bench_refine.json), probcut on the
     whole validation split (bench_refine_full.json), and the floors."""
     cmp, full = _load("bench_refine.json"), _load("bench_refine_full.json")
     lines: list[str] = []
     if cmp:
-        la = cmp.get("loadavg", {}).get("start", [None])[0]
         methods = ", ".join(cmp["refine"])
-        lines += [f"Same run ({methods}; load average {la:.1f} at its start, timed under the "
-                  f"timing lock): `{_cmd(cmp)}` → `docs/results/bench_refine.json`", ""]
+        lines += [f"Same run ({methods}; {_load_text(cmp)}): `{_cmd(cmp)}` → "
+                  "`docs/results/bench_refine.json`", ""]
         lines += _md_tables("bench_refine.md")
     if full:
-        la = full.get("loadavg", {}).get("start", [None])[0]
-        lines += ["", f"{', '.join(full['refine'])} on the whole validation split (load average "
-                  f"{la:.1f} at its start): `{_cmd(full)}` → `docs/results/bench_refine_full.json`",
+        lines += ["", f"{', '.join(full['refine'])} on the whole validation split "
+                  f"({_load_text(full)}): `{_cmd(full)}` → `docs/results/bench_refine_full.json`",
                   ""]
         lines += _md_tables("bench_refine_full.md")
     if cmp and full:
