@@ -7,7 +7,9 @@ Refinement: the RITM click simulator (dermview.interactive.simulator) clicks unt
 (at least 5 clicks, at most --max-clicks), starting from the automatic mask and from nothing,
 for every method in the same process; NoC@85/90 (clicks to reach it, max when never), the share
 never reaching it, mean Jaccard after 0/1/2/3/5 clicks, and the time of each prompt (median,
-p95, ratio to GrabCut's). Also one box prompt (the reference's bounding box) from nothing.
+p95, ratio to GrabCut's). Also one box prompt (the reference's bounding box) from nothing. Methods: probcut, grabcut,
+probcut_rebuild (probcut with a new graph per prompt, the former code path) and medsam
+(LiteMedSAM; needs --medsam-onnx, the folder written by training/export_medsam_onnx.py).
 Confidence: every candidate of dermview.confidence, single features and ridge regressions with
 out-of-fold predictions (5-fold CV over the validation images), ROC AUC for Jaccard < 0.65 and
 Spearman with the true Jaccard; --write-estimator saves the regression fitted on all of them.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -159,7 +162,21 @@ def _summary(rows: list[dict]) -> dict:
             "prepare_ms_median": float(1000 * np.median([r["prepare_s"] for r in rows]))}
 
 
+def _register_rebuild() -> None:
+    """Method ``probcut_rebuild``: probcut building its graph anew at every prompt (what it did
+    before the graph was kept from the preparation), for a before/after in one run."""
+    from types import SimpleNamespace
+
+    from dermview.interactive import METHODS, probcut
+
+    METHODS["probcut_rebuild"] = SimpleNamespace(
+        prepare=lambda rgb, prob: probcut.prepare(rgb, prob, reuse_graph=False),
+        apply=probcut.apply)
+
+
 def bench_refine(seg, cases: list, methods: list[str], max_clicks: int) -> dict:
+    if "probcut_rebuild" in methods:
+        _register_rebuild()
     out: dict = {}
     for name in methods:
         ref = Refiner(seg, method=name)
@@ -189,7 +206,7 @@ def table(res: dict) -> str:
     lines = ["## Interactive refinement (validation split; simulator: RITM, clicks until "
              f"Jaccard 0.90, at least 5, at most {res['max_clicks']})", ""]
     lines += ["| set | start | method | NoC@85 | NoC@90 | never 85 | never 90 | J@0 | J@1 | J@2 | "
-              "J@3 | J@5 | ms/click median | p95 | × GrabCut |", "|" + "---|" * 15]
+              "J@3 | J@5 | ms/click median | p95 | × GrabCut | prepare ms |", "|" + "---|" * 16]
     ref_ms = {}
     for g in ("ISIC", "PH2"):
         for start in ("auto", "scratch"):
@@ -205,7 +222,8 @@ def table(res: dict) -> str:
                 lines.append(f"| {g} ({s['n']}) | {start} | {m} | {_fmt(s['noc85'])} | "
                              f"{_fmt(s['noc90'])} | {100 * s['fail85']:.1f} % | "
                              f"{100 * s['fail90']:.1f} % | " + " | ".join(_fmt(a[str(k)], 3) for k in AFTER)
-                             + f" | {_fmt(s['ms_median'], 1)} | {_fmt(s['ms_p95'], 1)} | {_fmt(ratio)} |")
+                             + f" | {_fmt(s['ms_median'], 1)} | {_fmt(s['ms_p95'], 1)} | {_fmt(ratio)} | "
+                             f"{_fmt(s['prepare_ms_median'], 0)} |")
     lines += ["", "One box prompt (the reference mask's bounding box), from nothing:", "",
               "| method | Jaccard ISIC | Jaccard PH2 | ms ISIC |", "|---|---|---|---|"]
     for m, r in res["refine"].items():
@@ -236,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cache", default=None, help="folder for the per-image model outputs")
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--medsam-onnx", default=None, metavar="DIR",
+                    help="LiteMedSAM export of training/export_medsam_onnx.py (method 'medsam')")
     ap.add_argument("--json", default=None)
     ap.add_argument("--table", default=None)
     ap.add_argument("--write-estimator", default=None, metavar="JSON",
@@ -250,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    if args.medsam_onnx:
+        from dermview.interactive import medsam
+
+        medsam.configure(args.medsam_onnx)
+    load_start = os.getloadavg()
     seg = Segmenter.load(args.weights, device="cpu")
     pairs = select(args.data, args.split, args.limit)
     cache = Path(args.cache) if args.cache else None
@@ -265,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
            "estimators": {k: v.to_dict() for k, v in fitted.items()}}
     res["refine"] = bench_refine(seg, cases, [m for m in args.methods.split(",") if m],
                                  args.max_clicks)
+    res["loadavg"] = {"start": list(load_start), "end": list(os.getloadavg())}
     text = table(res)
     print(text)
     if args.table:

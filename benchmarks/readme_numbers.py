@@ -4,12 +4,14 @@
     python benchmarks/readme_numbers.py --check    # exit 1 when README.md is out of date
 
 Reads ``docs/results/bench_throughput.json`` (``bench_throughput.py``),
+``docs/results/bench_refine{,_full}.{json,md}`` (``bench_refine.py``),
 ``docs/results/bench_engines.json`` (``bench_inference.py --only-engines``) and
 ``docs/results/package_size.json`` (``make package-test``: its ``dist/package-test.json`` and the
 bundle's composition, ``packaging/bundle_composition.py``),
 ``docs/results/bench_gui.json`` (``bench_gui.py``),
 ``docs/results/bench_preprocess.{md,json}`` (``bench_preprocess.py``) and
-``docs/results/bench_preprocess_downstream.json`` (``bench_model.py``), and replaces the text
+``docs/results/bench_preprocess_downstream.json`` (``bench_model.py``),
+``docs/results/bench_refine{,_full}.{json,md}`` (``bench_refine.py``), and replaces the text
 between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -200,8 +202,66 @@ def preprocess_summary_block() -> str:
     return "\n".join(lines)
 
 
+def _md_tables(name: str) -> list[str]:
+    """The table file of a bench_refine run, its ``## `` headings as bold lines."""
+    path = RESULTS / name
+    if not path.is_file():
+        return []
+    return [f"**{ln[3:]}**" if ln.startswith("## ") else ln
+            for ln in path.read_text(encoding="utf-8").rstrip("\n").split("\n")]
+
+
+def _cmd(res: dict) -> str:
+    return "OMP_NUM_THREADS=1 python " + res["command"]
+
+
+def _load_text(res: dict) -> str:
+    la = res.get("loadavg", {}).get("start")
+    return f"load average {la[0]:.1f} at its start" if la else "load average not recorded"
+
+
+def refine_block() -> str:
+    """Interactive refinement: the same-run comparison (bench_refine.json), probcut on the
+    whole validation split (bench_refine_full.json), and the floors."""
+    cmp, full = _load("bench_refine.json"), _load("bench_refine_full.json")
+    lines: list[str] = []
+    if cmp:
+        methods = ", ".join(cmp["refine"])
+        lines += [f"Same run ({methods}; {_load_text(cmp)}): `{_cmd(cmp)}` → "
+                  "`docs/results/bench_refine.json`", ""]
+        lines += _md_tables("bench_refine.md")
+    if full:
+        lines += ["", f"{', '.join(full['refine'])} on the whole validation split "
+                  f"({_load_text(full)}): `{_cmd(full)}` → `docs/results/bench_refine_full.json`",
+                  ""]
+        lines += _md_tables("bench_refine_full.md")
+    if cmp and full:
+        pc, gc = cmp["refine"]["probcut"], cmp["refine"].get("grabcut")
+        fa = full["refine"]["probcut"]
+        isic_full, isic = fa["auto"]["ISIC"], pc["auto"]["ISIC"]
+        ms = {(src, g): r[st][g] for src, r in (("cmp", pc), ("full", fa))
+              for st in ("auto",) for g in ("ISIC", "PH2")}
+        text = (f"Against the floors: NoC@90 from the automatic mask on the ISIC validation images "
+                f"**{isic_full['noc90']:.2f}** (all {isic_full['n']}; {isic['noc90']:.2f} on the "
+                f"{isic['n']} of the same-run comparison; floor ≤ 3)")
+        if gc:
+            g = gc["auto"]["ISIC"]
+            text += (f"; GrabCut needs {g['noc90']:.2f} there, **{g['noc90'] / isic['noc90']:.1f}× "
+                     f"more** (floor ≥ 2×; from nothing {gc['scratch']['ISIC']['noc90']:.2f} vs "
+                     f"{pc['scratch']['ISIC']['noc90']:.2f})")
+        worst = max(max(v["ms_median"], v["ms_p95"]) for v in ms.values())
+        text += (". Time per click (median / p95): ISIC "
+                 f"{ms[('full', 'ISIC')]['ms_median']:.0f} / {ms[('full', 'ISIC')]['ms_p95']:.0f} ms, "
+                 f"PH2 {ms[('full', 'PH2')]['ms_median']:.0f} / {ms[('full', 'PH2')]['ms_p95']:.0f} ms "
+                 f"(whole split), {'within' if worst <= 150 else '**over**'} the 150 ms floor "
+                 f"(largest median or p95 of both runs: {worst:.0f} ms).")
+        lines += ["", text]
+    return "\n".join(lines)
+
+
 BLOCKS = {"engines": engines_block, "packaging": packaging_block, "gui": gui_block,
-          "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block}
+          "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
+          "refine": refine_block}
 
 
 def render(text: str) -> str:

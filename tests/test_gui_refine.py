@@ -17,6 +17,7 @@ from PySide6 import QtCore  # noqa: E402
 from dermview.confidence import estimate_jaccard  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
 from dermview.gui.testing import process  # noqa: E402
+from dermview.interactive import ClickPrompt  # noqa: E402
 from dermview.interactive.simulator import next_click  # noqa: E402
 from dermview.io import load_mask  # noqa: E402
 from dermview.metrics import jaccard  # noqa: E402
@@ -37,12 +38,14 @@ def _click(qtbot, pane, row, col, modifier=QtCore.Qt.KeyboardModifier.NoModifier
     return int(round(r)), int(round(c))
 
 
-def _segmented(make_window, data, name="IMD009.jpg"):
+def _segmented(make_window, data, name="IMD009.jpg", ready=True):
     win = make_window([data / name])
     win.actions["segment"].trigger()
     assert win.wait_idle(60)
     win.after.fit()
     process(20)
+    if ready and win.refine.session is not None:
+        win.refine.session.wait()
     return win
 
 
@@ -85,6 +88,39 @@ def test_refine_clicks_and_box_are_one_undo_step_each(make_window, data, qtbot):
     assert win.refine.remove_marker_near((box.row0 + box.row1) / 2, (box.col0 + box.col1) / 2)
     assert len(win.refine.markers) == 1 and win.doc.undo_stack.count() == n0 + 3
     assert np.array_equal(win.doc.mask, after1)
+
+
+def test_refine_prepares_in_the_background_and_never_waits(make_window, data, qtbot,
+                                                            monkeypatch):
+    """The session starts when the probability map arrives; a prompt before its preparation
+    is done gives a message at once (no undo step), and works once it is ready."""
+    import threading
+
+    from dermview.interactive import probcut
+
+    gate = threading.Event()
+    real = probcut.prepare
+
+    def slow_prepare(rgb, prob):
+        gate.wait(30)
+        return real(rgb, prob)
+
+    monkeypatch.setattr(probcut, "prepare", slow_prepare)
+    win = _segmented(make_window, data, ready=False)
+    session = win.refine.session
+    assert session is not None and not session.ready   # started when the map came
+    n0 = win.doc.undo_stack.count()
+    win.actions["tool_refine"].trigger()
+    rows, cols = np.nonzero(~win.doc.mask)
+    assert not win.refine.prompt(ClickPrompt(int(rows[0]), int(cols[0]), True))
+    assert win.doc.undo_stack.count() == n0
+    assert "preparing" in win.status.currentMessage().lower()
+    gate.set()
+    qtbot.waitUntil(lambda: session.ready, timeout=30000)
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    c = next_click(win.doc.mask, gt)
+    assert win.refine.prompt(ClickPrompt(c.row, c.col, c.positive))
+    assert win.refine.session is session and win.doc.undo_stack.count() == n0 + 1
 
 
 def test_refine_before_segmenting_says_what_to_do(make_window, data, qtbot):

@@ -139,3 +139,52 @@ def test_grow_from_seed_takes_the_similar_connected_region():
         grow_from_seed(rgb, (60, 70), tolerance=-1)
     with pytest.raises(ValueError):
         colour_distance(rgb, (500, 0))
+
+
+def test_probcut_reused_graph_gives_the_fresh_cut():
+    """Each prompt resumes the max-flow of the graph built at preparation: the labels equal
+    those of a graph built anew for the same data term, over a sequence of changes (seeds
+    added and removed, as undo does)."""
+    from dermview.interactive import probcut
+
+    rgb, prob, _, _ = _blob_image()
+    prep = probcut.prepare(rgb, prob)
+    rng = np.random.default_rng(1)
+    h, w = prep.logit.shape
+    fg = np.zeros((h, w), bool)
+    bg = np.zeros((h, w), bool)
+    for step in range(6):
+        L = prep.logit + rng.normal(0, 2.0, (h, w)).astype(np.float32) * (step % 2)
+        fg = np.zeros((h, w), bool) if step == 4 else fg
+        fg[rng.integers(h), rng.integers(w)] = True
+        bg[rng.integers(h), rng.integers(w)] = True
+        reused = probcut._cut(prep, L, fg & ~bg, bg)
+        fresh = probcut.prepare(rgb, prob, reuse_graph=False)  # a new graph for each cut
+        assert fresh.graph is None
+        assert np.array_equal(reused, probcut._cut(fresh, L, fg & ~bg, bg)), step
+    assert prep.cost is not None
+
+
+def test_medsam_box_follows_the_prompts_and_needs_its_export(monkeypatch, tmp_path):
+    """LiteMedSAM's box: the mask's bounding box, widened by a positive click outside it,
+    narrowed past a negative click inside it, a box prompt taking over; without an export the
+    method says how to make one."""
+    from dermview.errors import ParameterError
+    from dermview.interactive import medsam
+    from dermview.interactive.prompts import BoxPrompt, ClickPrompt
+
+    mask = np.zeros((100, 200), bool)
+    mask[20:60, 50:120] = True
+    assert medsam._box(mask, []) == (20, 50, 59, 119)
+    r0, c0, r1, c1 = medsam._box(mask, [ClickPrompt(40, 170, True)])
+    assert (r0, c0, r1) == (20, 50, 59) and c1 > 170
+    assert medsam._box(mask, [ClickPrompt(40, 115, False)]) == (20, 50, 59, 114)
+    assert medsam._box(mask, [ClickPrompt(40, 170, True), BoxPrompt(5, 5, 30, 40)]) == (5, 5, 29, 39)
+    assert medsam._box(np.zeros_like(mask), [ClickPrompt(50, 100, False)]) is None
+    r0, c0, r1, c1 = medsam._box(np.zeros_like(mask), [ClickPrompt(50, 100, True)])
+    assert r0 < 50 < r1 and c0 < 100 < c1
+    monkeypatch.delenv(medsam.ENV, raising=False)
+    medsam.configure(tmp_path)
+    with pytest.raises(ParameterError, match="export_medsam_onnx"):
+        medsam.sessions()
+    medsam.configure(None)

