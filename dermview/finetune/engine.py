@@ -216,16 +216,28 @@ def _sigint_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write ``out`` and its ``.json`` metadata: both are written in a temporary folder beside
-    ``out`` and then renamed into place, so an interruption leaves no partial file."""
+def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any],
+                onnx: bool = True) -> dict[str, Any]:
+    """Write ``out``, its ONNX export ``out.with_suffix(".onnx")`` (checked against torch by
+    :func:`training.export_onnx.export`, listed with its SHA-256 in the metadata) and its
+    ``.json`` metadata: all are written in a temporary folder beside ``out`` and then renamed
+    into place (the metadata last), so an interruption leaves no partial model."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         full = wmod.save_weights(model, tmp / out.name, meta)
+        names = [out.name]
+        if onnx:
+            from training.export_onnx import export
+
+            entry = export(tmp / out.name)
+            entry["command"] = f"python -m training.export_onnx {out}"
+            full = wmod.set_onnx_entry(wmod.metadata_path(tmp / out.name), entry)
+            names.append(entry["file"])
+        names.append(wmod.metadata_path(out).name)
         with _sigint_deferred():
-            os.replace(tmp / out.name, out)
-            os.replace(wmod.metadata_path(tmp / out.name), wmod.metadata_path(out))
+            for name in names:
+                os.replace(tmp / name, out.parent / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return full
@@ -233,7 +245,7 @@ def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any]) -> dict
 
 def check_output(out: Path, base_path: Path, overwrite: bool) -> None:
     """Refuse an output that is the base model, the bundled model, or exists already."""
-    targets = [out, wmod.metadata_path(out)]
+    targets = [out, out.with_suffix(".onnx"), wmod.metadata_path(out)]
     protected = {base_path.resolve(), wmod.DEFAULT_WEIGHTS.resolve()}
     if out.suffix != ".pt":
         raise FinetuneError(f"The new weights file must end in .pt, got {out.name}")
