@@ -327,3 +327,37 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
                    "--device", "cpu", *extra])
         assert rc == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_time_limit_clock():
+    import time
+
+    from dermview.finetune.engine import clock
+
+    assert clock(FAST) is time.monotonic
+    assert clock(replace(FAST, clock="cpu")) is time.process_time
+    with pytest.raises(FinetuneError):
+        replace(FAST, clock="sundial")
+
+
+def test_last_stage_path_equals_network_output():
+    from dermview.finetune.train import _trainable, last_stage
+    from dermview.model.nets import build_model
+
+    model = build_model("litesegnet", pretrained=False).eval()
+    k = last_stage(model)
+    assert 0 < k < len(model.blocks)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        low, mid = _encoder_outputs(model, x, k)
+        y = mid
+        for block in model.blocks[k:]:
+            y = block(y, drop_connect_rate=None)
+        out = F.interpolate(model.decoder(low, model.aspp(y)), size=(64, 64), mode="bilinear",
+                            align_corners=False)
+        assert torch.allclose(out, model(x), atol=1e-5)
+    trained = {id(p) for p in _trainable(model, "last")}
+    names = [n for n, p in model.named_parameters() if id(p) in trained]
+    assert any(n.startswith(f"blocks.{k}.") for n in names)
+    assert all(n.startswith(("aspp.", "decoder.")) or int(n.split(".")[1]) >= k for n in names)
+    assert not any(n.startswith(("conv_stem", "bn0", f"blocks.{k - 1}.")) for n in names)
