@@ -42,7 +42,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,7 @@ def curves(args, seg, pool, rest, others) -> dict:
     base = {"rest": score(seg, rest, cache_r), "others": score(seg, others, cache_o)}
     print(f"base: rest Dice {base['rest']['dice']:.4f}  others {base['others']['dice']:.4f}",
           flush=True)
+    recipe = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
     runs = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -110,7 +111,7 @@ def curves(args, seg, pool, rest, others) -> dict:
             t, c = time.perf_counter(), time.process_time()
             rep = finetune(folder, Path(tmp) / f"ft{n}.pt", base=args.base, device="cpu",
                            settings=replace(FinetuneSettings(), time_limit_min=args.time_limit,
-                                            seed=args.seed, clock=args.clock))
+                                            seed=args.seed, clock=args.clock, **recipe))
             seconds, cpu_s = time.perf_counter() - t, time.process_time() - c
             new_seg = Segmenter.load(rep.out, "cpu")
             row = {"n": n, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_s, 1),
@@ -138,6 +139,8 @@ VARIANTS = {  # name: (layers, lr, steps); checkpoints at a quarter, half and al
     "head_lr3e-4": ("head", 3e-4, 200),
     "head_lr1e-3": ("head", 1e-3, 200),
     "head_lr3e-5": ("head", 3e-5, 120),
+    "last_lr1e-4": ("last", 1e-4, 200),
+    "last_lr3e-4": ("last", 3e-4, 200),
     "head_lr1e-5": ("head", 1e-5, 120),
     "all_lr3e-5": ("all", 3e-5, 40),
 }
@@ -159,7 +162,7 @@ def grid(args, seg, pool, tune, others) -> dict:
           flush=True)
     out = {"n": args.grid_n, "base": base, "variants": {}, "step_s": {}}
     views = {}
-    for layers in ("head", "all"):  # cost of one step of batch 8, the same moment
+    for layers in ("head", "last", "all"):  # cost of one step of batch 8, the same moment
         from dermview.finetune.train import time_one_step
 
         v = make_views(seg, imgs[:8], masks[:8], layers, args.seed, per_image=1)
@@ -259,6 +262,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clinic-cache", default=str(ROOT / ".cache" / "clinic"))
     ap.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
                     help="what --time-limit counts: wall-clock or this process's CPU time")
+    ap.add_argument("--layers", default="", help="curves: recipe layers (default: finetune's)")
+    ap.add_argument("--lr", type=float, default=0.0, help="curves: learning rate (default: finetune's)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -270,6 +275,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
+    from dermview.finetune import FinetuneSettings
     from dermview.model.inference import Segmenter
 
     # the grid trains in this process: it needs the torch module
@@ -292,6 +298,8 @@ def main(argv=None) -> int:
                 "sizes": {"pool": len(pool), "tune": len(tune), "rest": len(rest),
                           "others": len(others)},
                 "other_sources": sorted({p.source for p in others}),
+                "recipe": {**asdict(FinetuneSettings()), **({} if args.grid else {
+                    k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v})},
                 "threads": args.threads, "torch": torch.__version__,
                 "wall_s": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg()})
     table = _table(res)
