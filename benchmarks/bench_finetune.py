@@ -299,7 +299,8 @@ def main(argv=None) -> int:
                           "others": len(others)},
                 "other_sources": sorted({p.source for p in others}),
                 "recipe": {**asdict(FinetuneSettings()), **({} if args.grid else {
-                    k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v})},
+                    "time_limit_min": args.time_limit, "clock": args.clock, **{
+                        k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}})},
                 "threads": args.threads, "torch": torch.__version__,
                 "wall_s": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg()})
     table = _table(res)
