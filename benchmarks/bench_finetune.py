@@ -2,12 +2,23 @@
 
     python benchmarks/bench_finetune.py --data ../shared/data/derm --json docs/results/bench_finetune.json
     python benchmarks/bench_finetune.py --data ../shared/data/derm --grid --json docs/results/bench_finetune_grid.json
+    python benchmarks/bench_finetune.py --data ../shared/data/derm --clinic --json docs/results/bench_finetune_clinic.json
 
 Images: the validation split of ``training.data.split_pairs`` (never trained on). The
 *target* source (``--source``, default ``isic2017``: the largest unseen source and the one the
 shipped model scores lowest on) is shuffled with ``--seed`` and cut into a label pool (the
 first 50), a recipe-tuning set (the next ``--tune`` images, used only by ``--grid``) and the
 *rest* (scored by the curves). *Other sources*: the validation images of every other source.
+
+``--clinic``: the target source's images (pool, tuning set and rest) are given one fixed
+other-dermatoscope look (``benchmarks/_clinic.py``: colour cast, tone curve, contrast,
+saturation, blur, vignette), the other sources are left as they are. The data has no unseen
+source large enough for 50 labels + a scored rest other than ISIC 2017, the distribution the
+shipped model was trained on, so this controlled shift stands in for a new clinic.
+
+``--clock cpu`` (default): ``--time-limit`` counts this process's CPU time (one torch thread),
+so a run means the same on the shared, loaded machine as on an idle one; ``--clock wall``
+counts wall-clock time as the app does. Both times are recorded.
 
 Curves (default): for each N in ``--sizes``, the first N pool images with their expert masks
 as labels (no sidecars, so they count as corrected) go through the real ``finetune()`` (hold
@@ -31,13 +42,14 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 POOL = 50
 
@@ -91,17 +103,19 @@ def curves(args, seg, pool, rest, others) -> dict:
     base = {"rest": score(seg, rest, cache_r), "others": score(seg, others, cache_o)}
     print(f"base: rest Dice {base['rest']['dice']:.4f}  others {base['others']['dice']:.4f}",
           flush=True)
+    recipe = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
     runs = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = make_folder(pool[:n], Path(tmp))
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             rep = finetune(folder, Path(tmp) / f"ft{n}.pt", base=args.base, device="cpu",
                            settings=replace(FinetuneSettings(), time_limit_min=args.time_limit,
-                                            seed=args.seed))
-            seconds = time.perf_counter() - t
+                                            seed=args.seed, clock=args.clock, **recipe))
+            seconds, cpu_s = time.perf_counter() - t, time.process_time() - c
             new_seg = Segmenter.load(rep.out, "cpu")
-            row = {"n": n, "seconds": round(seconds, 1), "improved": rep.improved,
+            row = {"n": n, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_s, 1),
+                   "clock": args.clock, "improved": rep.improved, "onnx": rep.meta.get("onnx"),
                    "verdict": rep.verdict, "holdout": rep.meta["finetune"]["holdout"]["scheme"],
                    "steps_per_run": rep.meta["training"]["steps_per_run"],
                    "heldout_base": rep.base_scores, "heldout_new": rep.new_scores,
@@ -109,13 +123,14 @@ def curves(args, seg, pool, rest, others) -> dict:
         row["delta_rest"] = _delta(row["rest"], base["rest"])
         row["delta_others"] = _delta(row["others"], base["others"])
         runs.append(row)
-        print(f"N={n}: {seconds:.0f} s, rest ΔDice {row['delta_rest']['dice']:+.4f}, others "
+        print(f"N={n}: {seconds:.0f} s ({cpu_s:.0f} CPU s), rest ΔDice {row['delta_rest']['dice']:+.4f}, others "
               f"ΔDice {row['delta_others']['dice']:+.4f}; {rep.verdict}", flush=True)
     floor = next((r for r in runs if r["n"] == 25), None)
     return {"base": base, "runs": runs, "floor": None if floor is None else {
-        "n": 25, "seconds": floor["seconds"], "rest_gain": floor["delta_rest"]["dice"],
+        "n": 25, "seconds": floor["seconds"], "cpu_seconds": floor["cpu_seconds"],
+        "clock": args.clock, "rest_gain": floor["delta_rest"]["dice"],
         "others_change": floor["delta_others"]["dice"],
-        "met": bool(floor["seconds"] <= 600 and floor["delta_rest"]["dice"] >= 0.02
+        "met": bool(floor["cpu_seconds" if args.clock == "cpu" else "seconds"] <= 600 and floor["delta_rest"]["dice"] >= 0.02
                     and floor["delta_others"]["dice"] >= -0.005)}}
 
 
@@ -124,6 +139,8 @@ VARIANTS = {  # name: (layers, lr, steps); checkpoints at a quarter, half and al
     "head_lr3e-4": ("head", 3e-4, 200),
     "head_lr1e-3": ("head", 1e-3, 200),
     "head_lr3e-5": ("head", 3e-5, 120),
+    "last_lr1e-4": ("last", 1e-4, 200),
+    "last_lr3e-4": ("last", 3e-4, 200),
     "head_lr1e-5": ("head", 1e-5, 120),
     "all_lr3e-5": ("all", 3e-5, 40),
 }
@@ -145,7 +162,7 @@ def grid(args, seg, pool, tune, others) -> dict:
           flush=True)
     out = {"n": args.grid_n, "base": base, "variants": {}, "step_s": {}}
     views = {}
-    for layers in ("head", "all"):  # cost of one step of batch 8, the same moment
+    for layers in ("head", "last", "all"):  # cost of one step of batch 8, the same moment
         from dermview.finetune.train import time_one_step
 
         v = make_views(seg, imgs[:8], masks[:8], layers, args.seed, per_image=1)
@@ -187,11 +204,17 @@ def grid(args, seg, pool, tune, others) -> dict:
     return out
 
 
+def _clinic_look() -> dict:
+    from _clinic import LOOK
+
+    return dict(LOOK)
+
+
 def _table(res: dict) -> str:
     lines = []
     if "runs" in res:
         b = res["base"]
-        lines.append("| model | labels | time s | rest Dice | rest thr. Jaccard | rest failures "
+        lines.append("| model | labels | time s (CPU s) | rest Dice | rest thr. Jaccard | rest failures "
                      "| others Dice | others thr. Jaccard | others failures | verdict (own hold-out) |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|")
         lines.append(f"| shipped | - | - | {b['rest']['dice']:.4f} | "
@@ -200,7 +223,8 @@ def _table(res: dict) -> str:
                      f"{b['others']['failures']}/{b['others']['n']} | |")
         for r in res["runs"]:
             lines.append(
-                f"| fine-tuned | {r['n']} | {r['seconds']:.0f} | {r['rest']['dice']:.4f} "
+                f"| fine-tuned | {r['n']} | {r['seconds']:.0f} ({r.get('cpu_seconds', 0):.0f}) | "
+                f"{r['rest']['dice']:.4f} "
                 f"({r['delta_rest']['dice']:+.4f}) | {r['rest']['thresholded_jaccard']:.4f} | "
                 f"{r['rest']['failures']}/{r['rest']['n']} | {r['others']['dice']:.4f} "
                 f"({r['delta_others']['dice']:+.4f}) | {r['others']['thresholded_jaccard']:.4f} | "
@@ -233,6 +257,13 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="head_lr1e-4,head_lr3e-4")
     ap.add_argument("--limit-others", type=int, default=0, help="(smoke runs) cap other sources")
     ap.add_argument("--limit-rest", type=int, default=0, help="(smoke runs) cap the rest")
+    ap.add_argument("--clinic", action="store_true",
+                    help="give the target source a simulated other clinic's look (_clinic.py)")
+    ap.add_argument("--clinic-cache", default=str(ROOT / ".cache" / "clinic"))
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
+                    help="what --time-limit counts: wall-clock or this process's CPU time")
+    ap.add_argument("--layers", default="", help="curves: recipe layers (default: finetune's)")
+    ap.add_argument("--lr", type=float, default=0.0, help="curves: learning rate (default: finetune's)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -244,10 +275,17 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
+    from dermview.finetune import FinetuneSettings
     from dermview.model.inference import Segmenter
 
-    seg = Segmenter.load(args.base, "cpu")
+    # the grid trains in this process: it needs the torch module
+    seg = Segmenter.load(args.base, "cpu", engine="torch" if args.grid else "auto")
     pool, tune, rest, others = split_target(args.data, args.source, args.seed, args.tune)
+    if args.clinic:  # the target source as seen by another dermatoscope (benchmarks/_clinic.py)
+        from _clinic import clinic_pairs
+
+        cdir = Path(args.clinic_cache) / args.source
+        pool, tune, rest = (clinic_pairs(x, cdir) for x in (pool, tune, rest))
     if args.limit_rest:
         rest = rest[:args.limit_rest]
     if args.limit_others:
@@ -256,9 +294,13 @@ def main(argv=None) -> int:
     res = grid(args, seg, pool, tune, others) if args.grid else curves(args, seg, pool, rest, others)
     res.update({"command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:]),
                 "model": seg.name, "model_sha256": seg.weights_sha256, "source": args.source,
+                "clinic": _clinic_look() if args.clinic else None,
                 "sizes": {"pool": len(pool), "tune": len(tune), "rest": len(rest),
                           "others": len(others)},
                 "other_sources": sorted({p.source for p in others}),
+                "recipe": {**asdict(FinetuneSettings()), **({} if args.grid else {
+                    "time_limit_min": args.time_limit, "clock": args.clock, **{
+                        k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}})},
                 "threads": args.threads, "torch": torch.__version__,
                 "wall_s": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg()})
     table = _table(res)

@@ -216,8 +216,13 @@ def test_finetune_end_to_end(tmp_path: Path, base: Path):
     rep = finetune(folder, out, base=base, settings=settings, device="cpu",
                    progress=lambda d, t, p: seen.append((d, t, p)), command="test")
     assert out.is_file() and out.with_suffix(".json").is_file()
-    assert sorted(p.name for p in out.parent.iterdir()) == ["clinic.json", "clinic.pt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["clinic.json", "clinic.onnx",
+                                                            "clinic.pt"]
     meta = verify_weights(out)  # the SHA-256 in the metadata is the file's
+    onnx = meta["onnx"]  # the ONNX export, checked against torch, from these very weights
+    assert onnx["file"] == "clinic.onnx" and onnx["source_sha256"] == meta["sha256"]
+    assert onnx["sha256"] == sha256_file(out.with_suffix(".onnx"))
+    assert onnx["max_prob_diff_vs_torch"] <= 1e-4 and str(out) in onnx["command"]
     assert meta == json.loads(out.with_suffix(".json").read_text())
     assert meta["user_trained"] is True and meta["name"] == "clinic"
     assert meta["parent"] == {"name": "tiny-test", "file": base.name, "sha256": sha256_file(base)}
@@ -240,9 +245,35 @@ def test_finetune_end_to_end(tmp_path: Path, base: Path):
     # progress reached its total; the new model loads and differs from the base
     assert seen[-1][0] == seen[-1][1] > 4 * settings.max_steps
     new = inference.Segmenter.load(out, "cpu")
+    assert new.engine_name == "onnx"  # the CPU default runs the export
     old = inference.Segmenter.load(base, "cpu")
     rgb = np.full((48, 64, 3), 200, np.uint8)
     assert not np.allclose(new.predict(rgb), old.predict(rgb))
+    torch_new = inference.Segmenter.load(out, "cpu", engine="torch")
+    np.testing.assert_allclose(torch_new.predict(rgb), new.predict(rgb), atol=1e-4)
+
+
+def test_user_trained_model_marked_in_sidecar_and_report(tmp_path: Path, base: Path):
+    from dermview.model.provenance import describe_model, user_trained_mark
+
+    out = tmp_path / "models" / "clinic.pt"
+    finetune(make_folder(tmp_path, 8), out, base=base, settings=FAST, device="cpu")
+    imgs = tmp_path / "new"
+    imgs.mkdir()
+    save_image(imgs / "a.png", _lesion(np.random.default_rng(5))[0])
+    for weights, marked in ((out, True), (base, False)):
+        labels = tmp_path / f"labels_{weights.stem}"
+        assert main(["segment", str(imgs), "--weights", str(weights), "--out", str(labels),
+                     "--sidecar", "--device", "cpu"]) == 0
+        side = json.loads((labels / "a_segmentation.json").read_text())
+        mark = side.get("model_provenance")
+        assert (mark is not None) == marked
+        if marked:
+            assert mark["user_trained"] is True and mark["parent"] == "tiny-test"
+            assert mark["parent_sha256"] == sha256_file(base) and mark["labels"] == 8
+    mark = user_trained_mark(verify_weights(out))
+    assert "USER-TRAINED: fine-tuned from tiny-test on 8 labels" in describe_model("c", "ab", mark)
+    assert "USER-TRAINED" not in describe_model("c", "ab", user_trained_mark(verify_weights(base)))
 
 
 def test_no_change_is_not_called_better(tmp_path: Path, base: Path):
@@ -296,3 +327,37 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
                    "--device", "cpu", *extra])
         assert rc == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_time_limit_clock():
+    import time
+
+    from dermview.finetune.engine import clock
+
+    assert clock(FAST) is time.monotonic
+    assert clock(replace(FAST, clock="cpu")) is time.process_time
+    with pytest.raises(FinetuneError):
+        replace(FAST, clock="sundial")
+
+
+def test_last_stage_path_equals_network_output():
+    from dermview.finetune.train import _trainable, last_stage
+    from dermview.model.nets import build_model
+
+    model = build_model("litesegnet", pretrained=False).eval()
+    k = last_stage(model)
+    assert 0 < k < len(model.blocks)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        low, mid = _encoder_outputs(model, x, k)
+        y = mid
+        for block in model.blocks[k:]:
+            y = block(y, drop_connect_rate=None)
+        out = F.interpolate(model.decoder(low, model.aspp(y)), size=(64, 64), mode="bilinear",
+                            align_corners=False)
+        assert torch.allclose(out, model(x), atol=1e-5)
+    trained = {id(p) for p in _trainable(model, "last")}
+    names = [n for n, p in model.named_parameters() if id(p) in trained]
+    assert any(n.startswith(f"blocks.{k}.") for n in names)
+    assert all(n.startswith(("aspp.", "decoder.")) or int(n.split(".")[1]) >= k for n in names)
+    assert not any(n.startswith(("conv_stem", "bn0", f"blocks.{k - 1}.")) for n in names)

@@ -108,7 +108,10 @@ class _Masks:
     def describe(self) -> str:
         if self.segmenter is None:
             return f"masks from {self.folder}"
-        return f"model {self.segmenter.name} (SHA-256 {self.segmenter.weights_sha256[:12]}…)"
+        from dermview.model.provenance import describe_model, user_trained_mark
+
+        seg = self.segmenter
+        return "model " + describe_model(seg.name, seg.weights_sha256, user_trained_mark(seg.meta))
 
     def preprocessing(self) -> str:
         """What was done to the image before the model (the analysis uses the image as read)."""

@@ -152,6 +152,17 @@ class _Stages:
         # The DICOM SEG writer needs the pixels (a secondary capture of a non-DICOM source).
         return img, rgb if self.args.dicom_seg else None, res, sha
 
+    def _extras(self, conf: float | None) -> dict:
+        """Flat sidecar keys: ``confidence`` (estimated Jaccard) and, for a user-trained
+        model, ``model_provenance`` (:func:`dermview.model.provenance.user_trained_mark`)."""
+        from dermview.model.provenance import user_trained_mark
+
+        extras: dict = {} if conf is None else {"confidence": round(conf, 4)}
+        mark = user_trained_mark(self.seg.meta)
+        if mark is not None:
+            extras["model_provenance"] = mark
+        return extras
+
     def finish(self, job) -> None:
         import numpy as np
 
@@ -178,7 +189,7 @@ class _Stages:
                 preprocess_params=res.params.to_dict() if res.params else None,
                 threshold=res.threshold, source="model", engine=seg.engine_name,
                 # written flat: "confidence" (estimated Jaccard), read by the worklist and export
-                extras={} if conf is None else {"confidence": round(conf, 4)},
+                extras=self._extras(conf),
             )
             save_label(img, res.mask, meta, labels_dir=self.out)
         else:

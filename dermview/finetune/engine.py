@@ -56,12 +56,15 @@ class FinetuneSettings:
 
     Attributes:
         lr: peak Adam learning rate (cosine decay to 2 % of it, 5 % warm-up).
-        layers: ``"head"`` (pyramid + decoder; encoder frozen) or ``"all"`` (every weight).
+        layers: ``"head"`` (pyramid + decoder; encoder frozen), ``"last"`` (also the
+            encoder's last stage) or ``"all"`` (every weight).
         max_steps: optimisation steps per run at most (fewer when the time limit says so).
         min_steps: fewer affordable steps than this is refused (time limit too short).
         batch_size: images per step (the label count, when smaller).
-        time_limit_min: wall-clock limit of the whole run in minutes.
+        time_limit_min: limit of the whole run in minutes (of ``clock``).
         seed: seed of the folds, the batches and the augmentation.
+        clock: ``"wall"`` (default: wall-clock time) or ``"cpu"`` (this process's CPU time:
+            a limit that means the same on a shared, busy machine; benchmarks use it).
     """
 
     lr: float = 3e-5
@@ -71,13 +74,23 @@ class FinetuneSettings:
     batch_size: int = 8
     time_limit_min: float = 10.0
     seed: int = 0
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
-        if self.layers not in ("all", "head"):
-            raise FinetuneError(f"layers must be 'all' or 'head', got {self.layers!r}")
+        if self.clock not in ("wall", "cpu"):
+            raise FinetuneError(f"clock must be 'wall' or 'cpu', got {self.clock!r}")
+        if self.layers not in ("all", "head", "last"):
+            raise FinetuneError(f"layers must be 'all', 'head' or 'last', got {self.layers!r}")
         if not (self.lr > 0 and self.max_steps >= self.min_steps >= 1 and self.batch_size >= 1
                 and self.time_limit_min > 0):
             raise FinetuneError(f"Invalid fine-tuning settings: {self}")
+
+
+def clock(settings: FinetuneSettings) -> Callable[[], float]:
+    """The seconds counter the time limit is measured with (:attr:`FinetuneSettings.clock`)."""
+    import time
+
+    return time.process_time if settings.clock == "cpu" else time.monotonic
 
 
 @dataclass
@@ -216,16 +229,28 @@ def _sigint_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write ``out`` and its ``.json`` metadata: both are written in a temporary folder beside
-    ``out`` and then renamed into place, so an interruption leaves no partial file."""
+def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any],
+                onnx: bool = True) -> dict[str, Any]:
+    """Write ``out``, its ONNX export ``out.with_suffix(".onnx")`` (checked against torch by
+    :func:`training.export_onnx.export`, listed with its SHA-256 in the metadata) and its
+    ``.json`` metadata: all are written in a temporary folder beside ``out`` and then renamed
+    into place (the metadata last), so an interruption leaves no partial model."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         full = wmod.save_weights(model, tmp / out.name, meta)
+        names = [out.name]
+        if onnx:
+            from training.export_onnx import export
+
+            entry = export(tmp / out.name)
+            entry["command"] = f"python -m training.export_onnx {out}"
+            full = wmod.set_onnx_entry(wmod.metadata_path(tmp / out.name), entry)
+            names.append(entry["file"])
+        names.append(wmod.metadata_path(out).name)
         with _sigint_deferred():
-            os.replace(tmp / out.name, out)
-            os.replace(wmod.metadata_path(tmp / out.name), wmod.metadata_path(out))
+            for name in names:
+                os.replace(tmp / name, out.parent / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return full
@@ -233,7 +258,7 @@ def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any]) -> dict
 
 def check_output(out: Path, base_path: Path, overwrite: bool) -> None:
     """Refuse an output that is the base model, the bundled model, or exists already."""
-    targets = [out, wmod.metadata_path(out)]
+    targets = [out, out.with_suffix(".onnx"), wmod.metadata_path(out)]
     protected = {base_path.resolve(), wmod.DEFAULT_WEIGHTS.resolve()}
     if out.suffix != ".pt":
         raise FinetuneError(f"The new weights file must end in .pt, got {out.name}")

@@ -15,6 +15,7 @@ from dermview.finetune.engine import (
     FinetuneSettings,
     Progress,
     check_output,
+    clock,
     in_memory_segmenter,
     judge,
     network_arrays,
@@ -32,11 +33,11 @@ _PARENT_ONLY = ("format", "sha256", "metrics", "training", "name", "parent", "fi
 
 
 def _plan_steps(settings: FinetuneSettings, deadline: float, runs: int, step_s: float,
-                score_s: float) -> int:
+                score_s: float, now: Callable[[], float] = time.monotonic) -> int:
     """Steps per run that fit before ``deadline`` after ``score_s`` seconds of scoring, a few
     seconds of set-up per run and of writing; :class:`FinetuneError` when fewer than
     ``min_steps`` fit."""
-    left = deadline - time.monotonic() - 1.3 * score_s - 10.0 - 3.0 * runs  # + set-up per run
+    left = deadline - now() - 1.3 * score_s - 25.0 - 3.0 * runs  # + set-up per run, ONNX export
     steps = min(settings.max_steps, int(left / max(runs * step_s, 1e-6)))
     if steps < settings.min_steps:
         raise FinetuneError(
@@ -100,7 +101,8 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
         failure nothing is written.
     """
     settings = settings or FinetuneSettings()
-    t0 = time.monotonic()
+    now = clock(settings)
+    t0 = now()
     deadline = t0 + 60.0 * settings.time_limit_min
     image_dir, out = Path(image_dir), Path(out)
     base_path = Path(base) if base is not None else wmod.DEFAULT_WEIGHTS
@@ -126,16 +128,16 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
         progress(0, 0, "preparing the labelled images")
     images, masks = network_arrays([it.image for it in items], seg, [it.label for it in items])
     cache: dict[Path, Any] = {}
-    t_score = time.monotonic()
+    t_score = now()
     state["phase"] = "scoring the base model"
     base_rows = score_images(seg, [items[i].image for i in held], [items[i].label for i in held],
                              cache, tick)
-    score_s = time.monotonic() - t_score
+    score_s = now() - t_score
     state["phase"] = "augmenting the labelled images"
     views = make_views(seg, images, masks, settings.layers, settings.seed, tick)
     del images, masks
     step_s = time_one_step(seg, views, settings)
-    steps = _plan_steps(settings, deadline, runs, step_s, score_s)
+    steps = _plan_steps(settings, deadline, runs, step_s, score_s, now)
     state["total"] = state["done"] + runs * steps + len(held)
 
     new_rows: list[dict[str, float]] = []
@@ -160,9 +162,9 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     scores = {"base": base_s, "new": new_s, "per_image": per_image}
     folds = [[items[corr[i]].image.name for i in h] for _, h in plan]
     meta = _metadata(seg, base_path, out, labels, folds, scores, improved, verdict, settings,
-                     steps, time.monotonic() - t0, command, image_dir,
+                     steps, now() - t0, command, image_dir,
                      Path(labels_dir) if labels_dir is not None else None)
     full = write_model(model, out, meta)
     return FinetuneReport(out=out, meta=full, base_scores=base_s, new_scores=new_s,
-                          improved=improved, verdict=verdict, seconds=time.monotonic() - t0,
+                          improved=improved, verdict=verdict, seconds=now() - t0,
                           per_image=per_image)

@@ -5,14 +5,15 @@ scale, flips, elastic, colour and illumination) once per run. With ``layers="hea
 default) the frozen encoder runs once per view and only its two outputs are kept (the
 low-level features the decoder takes and the high-level features the pyramid takes), so a
 step costs the pyramid + decoder alone: about 5x cheaper on a CPU than a step through the
-encoder. With ``layers="all"`` each step runs the whole network on the views.
+encoder. ``layers="last"`` also trains the encoder's last stage (stride 16): the views keep
+what that stage receives, and a step runs the stage + pyramid + decoder. With
+``layers="all"`` each step runs the whole network on the views.
 Batch-norm layers keep their running statistics either way.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dermview.finetune.engine import FinetuneCancelled, FinetuneSettings
+from dermview.finetune.engine import FinetuneCancelled, FinetuneSettings, clock
 from dermview.model.inference import Segmenter
 from dermview.model.losses import get_loss
 from dermview.model.nets import build_model
@@ -42,7 +43,8 @@ class Views:
     Attributes:
         target: float32 ``(n·v, 1, S, S)`` masks in ``{0, 1}``.
         x: float32 ``(n·v, 3, S, S)`` normalised inputs (``layers="all"``), else None.
-        low, high: the encoder's outputs per view (``layers="head"``), else None.
+        low, high: the encoder's outputs per view (``layers="head"``; with ``"last"``,
+            ``high`` is the input of the encoder's last stage), else None.
         per_image: ``v``.
     """
 
@@ -58,9 +60,27 @@ class Views:
         return [i * v + k for i in images for k in range(v)]
 
 
-def _encoder_outputs(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def last_stage(model: torch.nn.Module) -> int:
+    """Index of the first encoder block of the last stage (``layers="last"`` trains it and
+    the blocks after it): the stride-16 112-channel stage of :class:`LiteSegNet`.
+
+    Raises:
+        FinetuneError: the network has no such stage."""
+    from dermview.finetune.collect import FinetuneError
+
+    blocks = getattr(model, "blocks", None)
+    high = getattr(model, "HIGH_CH", None)
+    if blocks is None or high is None:
+        raise FinetuneError(f"layers='last' needs a LiteSegNet, not {type(model).__name__}")
+    outs = [b._block_args.output_filters for b in blocks]
+    return min(i for i, c in enumerate(outs) if c == high)
+
+
+def _encoder_outputs(model: torch.nn.Module, x: torch.Tensor,
+                     stage: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(low, high)``: what the decoder and the pyramid receive for input ``x`` (both
-    networks compute ``decoder(low, aspp(high))``), caught by forward pre-hooks."""
+    networks compute ``decoder(low, aspp(high))``), caught by forward pre-hooks. With
+    ``stage``, ``high`` is instead what encoder block ``stage`` receives."""
     got: dict[str, torch.Tensor] = {}
 
     def keep(key: str) -> Callable[[torch.nn.Module, tuple], None]:
@@ -68,7 +88,8 @@ def _encoder_outputs(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Ten
             got[key] = args[0]
         return hook
 
-    hooks = [model.aspp.register_forward_pre_hook(keep("high")),
+    high = model.aspp if stage is None else model.blocks[stage]
+    hooks = [high.register_forward_pre_hook(keep("high")),
              model.decoder.register_forward_pre_hook(keep("low"))]
     try:
         model(x)
@@ -89,6 +110,7 @@ def make_views(base: Segmenter, images: np.ndarray, masks: np.ndarray, layers: s
     ds = SegDataset(images, masks, base.meta["mean"], base.meta["std"], augment=True, seed=seed)
     xs, ys, lows, highs = [], [], [], []
     model = base.model.eval()
+    stage = last_stage(model) if layers == "last" else None
     for i in range(len(ds)):
         batch = []
         for k in range(v):
@@ -100,7 +122,7 @@ def make_views(base: Segmenter, images: np.ndarray, masks: np.ndarray, layers: s
             xs.append(x)
         else:
             with torch.inference_mode():
-                low, high = _encoder_outputs(model, x.to(base.device))
+                low, high = _encoder_outputs(model, x.to(base.device), stage)
             lows.append(low.clone())
             highs.append(high.clone())
         if tick is not None:
@@ -114,9 +136,12 @@ def make_views(base: Segmenter, images: np.ndarray, masks: np.ndarray, layers: s
 
 
 def _trainable(model: torch.nn.Module, layers: str) -> list[torch.nn.Parameter]:
+    heads = ["aspp.", "decoder."]
+    if layers == "last":
+        heads += [f"blocks.{i}." for i in range(last_stage(model), len(model.blocks))]
     params = []
     for name, p in model.named_parameters():
-        p.requires_grad_(layers == "all" or name.startswith(("aspp.", "decoder.")))
+        p.requires_grad_(layers == "all" or name.startswith(tuple(heads)))
         if p.requires_grad:
             params.append(p)
     return params
@@ -151,17 +176,19 @@ def train_run(base: Segmenter, views: Views, rows: list[int], settings: Finetune
               steps: int, deadline: float, step_done: Callable[[int, torch.nn.Module], None],
               cancel: Callable[[], bool] | None = None) -> torch.nn.Module:
     """Fine-tune a copy of ``base.model`` on the views ``rows`` for ``steps`` steps (fewer if
-    ``time.monotonic()`` passes ``deadline``), calling ``step_done(step, model)`` after each
+    the settings' clock (:func:`dermview.finetune.engine.clock`) passes ``deadline``), calling ``step_done(step, model)`` after each
     (1-based; the model in training mode). Returns the model in eval mode; ``base`` is not
     changed.
 
     Raises:
         FinetuneCancelled: ``cancel()`` returned True.
     """
+    now = clock(settings)
     model = build_model(base.meta["arch"], **base.meta["config"])
     model.load_state_dict(base.model.state_dict())
     model.to(base.device)
     params = _trainable(model, settings.layers)
+    stage = last_stage(model) if settings.layers == "last" else 0
     opt = torch.optim.Adam(params, lr=settings.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(steps))
     loss_fn = get_loss(str(base.meta.get("training", {}).get("loss", "dice_bce")))
@@ -173,14 +200,18 @@ def train_run(base: Segmenter, views: Views, rows: list[int], settings: Finetune
     for step in range(steps):
         if cancel is not None and cancel():
             raise FinetuneCancelled("Fine-tuning was cancelled; nothing was written.")
-        if step and time.monotonic() > deadline:
+        if step and now() > deadline:
             break
         idx = [rows[i] for i in next(batches)]
         if views.x is not None:
             logits = model(views.x[idx])
         else:
             assert views.low is not None and views.high is not None
-            logits = F.interpolate(model.decoder(views.low[idx], model.aspp(views.high[idx])),
+            high = views.high[idx]
+            if settings.layers == "last":
+                for block in model.blocks[stage:]:
+                    high = block(high, drop_connect_rate=None)
+            logits = F.interpolate(model.decoder(views.low[idx], model.aspp(high)),
                                    size=size, mode="bilinear", align_corners=False)
         loss = loss_fn(logits.float(), views.target[idx])
         opt.zero_grad(set_to_none=True)
@@ -195,6 +226,6 @@ def time_one_step(base: Segmenter, views: Views, settings: FinetuneSettings) -> 
     """Seconds of one optimisation step (the median of steps 2-4 of a throwaway run)."""
     rows = list(range(min(settings.batch_size, len(views.target))))
     stamps: list[float] = []
-    train_run(base, views, rows, settings, 4, math.inf,
-              lambda s, m: stamps.append(time.perf_counter()))
+    now = clock(settings)
+    train_run(base, views, rows, settings, 4, math.inf, lambda s, m: stamps.append(now()))
     return float(np.median(np.diff(stamps)))

@@ -293,6 +293,11 @@ class Document(QtCore.QObject):
         saved sidecar (e.g. a panel's measurements of the mask being saved)."""
         self._sidecar_fields[key] = provider
 
+    def sidecar_field(self, key: str) -> Any:
+        """What :meth:`add_sidecar_field`'s provider of ``key`` gives now (None without one)."""
+        fn = self._sidecar_fields.get(key)
+        return None if fn is None else fn()
+
     def label_meta_for_save(self, params: PreprocessParams | None) -> labels.LabelMeta:
         """Sidecar for the current state (model, settings, hand edits)."""
         assert self.image is not None

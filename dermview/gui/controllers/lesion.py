@@ -268,11 +268,13 @@ class LesionController(QtCore.QObject):
     def report_info(self) -> Any:
         from dermview import __version__
         from dermview.labels import utc_now
+        from dermview.model.provenance import describe_model
         from dermview.report import ReportInfo
 
         doc = self.doc
         meta = doc.label_meta or {}
-        model = (f"{doc.model.name} (SHA-256 {doc.model.sha256[:12]}…)" if doc.model.name
+        mark = doc.sidecar_field("model_provenance") or meta.get("model_provenance")
+        model = (describe_model(doc.model.name, doc.model.sha256, mark) if doc.model.name
                  else "no model (manual mask)")
         pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
         pre_text = ", ".join(f"{k}={v}" for k, v in pre.items()) if pre else "none"

@@ -1,0 +1,31 @@
+"""Where a segmentation model came from, for sidecars and reports: a user-trained (fine-tuned)
+model is marked as such wherever its masks go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def user_trained_mark(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``model_provenance`` entry of a user-trained model's metadata, else None.
+
+    Returns ``{"user_trained": True, "name", "parent", "parent_sha256", "labels", "improved"}``
+    (``labels``: how many labels trained it; ``improved``: its own held-out verdict)."""
+    if not meta.get("user_trained"):
+        return None
+    parent = meta.get("parent") or {}
+    ft = meta.get("finetune") or {}
+    return {"user_trained": True, "name": str(meta.get("name") or ""),
+            "parent": str(parent.get("name") or ""),
+            "parent_sha256": str(parent.get("sha256") or ""),
+            "labels": len(ft.get("labels") or []), "improved": ft.get("improved")}
+
+
+def describe_model(name: str, sha256: str, mark: dict[str, Any] | None = None) -> str:
+    """One line for a report: ``"NAME (SHA-256 0123456789ab…)"``, plus ``"; USER-TRAINED …"``
+    when ``mark`` (a :func:`user_trained_mark`) says so."""
+    text = f"{name} (SHA-256 {sha256[:12]}…)"
+    if mark and mark.get("user_trained"):
+        text += (f"; USER-TRAINED: fine-tuned from {mark.get('parent') or '?'} on "
+                 f"{mark.get('labels', '?')} labels")
+    return text
