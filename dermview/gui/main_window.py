@@ -199,7 +199,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.opened.connect(self._on_opened)
         self.session.show_worklist.connect(self.docks["worklist"].show)
         self.docks["lesion"].visibilityChanged.connect(self.lesion.set_panel_shown)
-        self.lesion.add_report_lines(self.models.report_lines)
         self.lesion.add_report_lines(self.classifier.report_lines)
         self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):

@@ -292,12 +292,6 @@ class ModelController(QtCore.QObject):
         dlg.show()
         self.models_dialog = dlg
 
-    def report_lines(self) -> list[tuple[str, str]]:
-        """The case report's line for a mask made by a user-trained model ([] otherwise)."""
-        prov = self.sidecar()
-        return [] if prov is None else [
-            ("Segmentation model", f"user-trained: {prov['name']} ({prov['origin']})")]
-
     def sidecar(self) -> dict[str, Any] | None:
         """``model_provenance`` of a label whose mask a user-trained model made, else None."""
         sha = getattr(self.doc.model, "sha256", "")
