@@ -59,9 +59,47 @@ def cut_features(encoder: LesionEncoder, views: np.ndarray, cut: int,
     return np.concatenate(zs), np.concatenate(ms)
 
 
+class _CutNet(nn.Module):
+    def __init__(self, encoder: LesionEncoder, cut: int):
+        super().__init__()
+        self.encoder, self.cut = encoder, cut
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder.split_forward(x, self.cut)
+
+
+def cut_runner(encoder: LesionEncoder, cut: int, size: int, threads: int = 1
+               ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A function uint8 views ``(n, S, S, 3)`` → :func:`cut_features`'s output, run by ONNX
+    Runtime when installed (about 3× faster than torch on one CPU thread), else by torch."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return lambda views: cut_features(encoder, views, cut)
+    import io
+    import warnings
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_CutNet(copy.deepcopy(encoder).eval(), cut),
+                          (torch.zeros(1, 3, size, size),), buf, input_names=["input"],
+                          output_names=["z", "m"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input": {0: "batch"}, "z": {0: "batch"}, "m": {0: "batch"}})
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = max(1, threads)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+
+    def run(views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z, m = sess.run(None, {"input": normalise(views, IMAGENET_MEAN, IMAGENET_STD).numpy()})
+        return z.astype(np.float32), m.astype(np.float16)
+    return run
+
+
 def view_cache(encoder: LesionEncoder, crops: np.ndarray, n_views: int, split: str, size: int,
-               seed: int, cut: int, cache_dir: str | Path | None, log: Any = print
-               ) -> tuple[np.ndarray, np.ndarray]:
+               seed: int, cut: int, cache_dir: str | Path | None, log: Any = print,
+               threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Frozen descriptors ``(N, V, D)`` float32 and block ``cut - 1`` maps ``(N, V, C, h, w)``
     float16 of ``V = n_views`` views of each crop, cached per view in ``cache_dir``. View 0 =
     the inference crop, 1 = its mirror image, then random augmentations
@@ -69,6 +107,7 @@ def view_cache(encoder: LesionEncoder, crops: np.ndarray, n_views: int, split: s
     key = hashlib.sha256(crops.tobytes()).hexdigest()[:12]
     folder = Path(cache_dir) if cache_dir else None
     zs, ms = [], []
+    runner = None
     for v in range(n_views):
         name = f"cut{cut}_{split}_{size}_{'-'.join(map(str, encoder.taps))}_{seed}_{key}_v{v}"
         cache = folder / f"{name}.npz" if folder else None
@@ -78,8 +117,9 @@ def view_cache(encoder: LesionEncoder, crops: np.ndarray, n_views: int, split: s
                 z, m = f["z"], f["m"]
         else:
             src_split, src_v = ("val", 1) if v == 1 else (split, v)  # view 1 = the mirror
-            parts = [cut_features(encoder, _views(crops, range(j, min(j + 32, len(crops))),
-                                                  src_v, src_split, size, seed), cut)
+            runner = runner or cut_runner(encoder, cut, size, threads)
+            parts = [runner(_views(crops, range(j, min(j + 32, len(crops))), src_v, src_split,
+                                   size, seed))
                      for j in range(0, len(crops), 32)]
             z = np.concatenate([a for a, _ in parts])
             m = np.concatenate([b for _, b in parts])

@@ -22,6 +22,21 @@ segmenter's split: ``training.data.split_pairs``, same seed and fraction), then 
 temperature scaling on the validation logits (ECE before / after, and after a 2-fold
 cross-fit of the temperature).
 
+``--tune`` (the shipped recipe, :mod:`training.classifier_tune`): the encoder's stem and blocks
+before ``--tune-from`` stay frozen and run once per view (ONNX Runtime when installed; view 0 =
+the inference crop, 1 = its mirror image, then random augmentations), caching the frozen
+descriptors and the maps entering block ``--tune-from``. The balance × L2 choice is
+cross-validated as above; a linear probe is trained on 85 % of the training images
+(``--inner-fraction`` held out, stratified); then blocks ``--tune-from ..`` and the head are
+fine-tuned from it (AdamW, frozen BatchNorm statistics, drop-connect), with early stopping and
+the flip-TTA choice (``--tta auto``) on the held-out training images only. The validation split
+is used once, for the final report and the temperature. The fine-tuned blocks are saved in
+the head's ``.pt`` (``config.tuned_from``)::
+
+    OMP_NUM_THREADS=1 nice -n 19 python -m training.train_classifier --data DIR --labels CSV \
+        --out runs/clf_tune --threads 1 --views 3 --cv-folds 3 --l2 0.1 --tune --tune-from 11 \
+        --tune-epochs 6 --tune-patience 3 --tta auto --save-weights resources/models/classifier.pt
+
 Writes to ``--out``: ``log.csv`` / ``log.json``, ``curve.png``, ``cv.json``, ``best.pt`` +
 ``best.json`` (head weights + metadata with the temperature and the encoder's SHA-256),
 ``best.onnx`` (whole network, input ``batch×3×S×S``, logits), ``val_logits.npz`` and
@@ -285,10 +300,11 @@ def train_tuned(args: argparse.Namespace, rank: int, world: int, device: torch.d
         f"; world {world}")
     if not encoder.taps[0] < args.tune_from < len(encoder.blocks):
         raise SystemExit(f"--tune-from must lie in {encoder.taps[0] + 1}..{len(encoder.blocks) - 1}")
-    z_tr, m_tr = view_cache(encoder, c_tr, max(2, args.views), "train", args.size, args.seed,
-                            args.tune_from, args.cache_dir or None, log)
+    threads = args.threads or 1
     z_va, m_va = view_cache(encoder, c_va, 2, "val", args.size, args.seed, args.tune_from,
-                            args.cache_dir or None, log)
+                            args.cache_dir or None, log, threads)
+    z_tr, m_tr = view_cache(encoder, c_tr, max(2, args.views), "train", args.size, args.seed,
+                            args.tune_from, args.cache_dir or None, log, threads)
     if world > 1 and rank == 0:
         dist.barrier()
     log(f"maps {m_tr.shape} and descriptors {z_tr.shape} ready "
