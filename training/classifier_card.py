@@ -112,8 +112,10 @@ def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> 
         "and non-commercial use (Mendonça et al. 2013); HAM10000 CC BY-NC(-SA) 4.0 (Tschandl et al. "
         "2018). The shipped head was derived from them: not for commercial use.",
         f"- Training command: `{tr.get('command', '')}` "
-        f"({tr.get('train_minutes_total', 0):.0f} min on a shared 2-core CPU, one thread, "
-        "including the encoder passes over every cached view).",
+        f"({tr.get('train_minutes_total', 0):.0f} min on a shared 2-core CPU, one thread; "
+        + ("including the frozen encoder passes over every cached view)." if tr.get("tune") else
+           "this run reused the encoder descriptors cached by an earlier run, whose computation "
+           "takes most of the time)."),
         "",
         "## Training choices (cross-validated on the training images, not on the validation split)",
         f"{cv.get('folds', '?')}-fold CV grouped by image; score = {cv.get('score', '')}; chosen: "
