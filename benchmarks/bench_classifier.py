@@ -1,7 +1,7 @@
 """Lesion classifier on the validation split: AUCs with bootstrap intervals, balanced accuracy,
 calibration, PH2 melanoma-vs-naevus, flip TTA, and CPU latency per image.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_classifier.py --data ../shared/data/derm \\
+    OMP_NUM_THREADS=1 flock /tmp/dermview-timing.lock python benchmarks/bench_classifier.py --data ../shared/data/derm \\
         --labels ../shared/data/labels/diagnosis.csv --json docs/results/bench_classifier.json \\
         --table docs/results/bench_classifier.md
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -85,6 +86,7 @@ def latency(clf: Any, weights: Path, pairs: list, repeats: int) -> dict[str, Any
     with torch.inference_mode():
         out: dict[str, Any] = {"images": len(images), "repeats": repeats, "threads": 1,
                                "tta": clf.meta.get("tta", "none"),
+                               "loadavg_before": list(os.getloadavg()),
                                "predict_torch": _timed(predict(clf), repeats),
                                "network_torch": _timed(lambda: clf.model(x), repeats)}
     from dermview.model.classifier import Classifier
@@ -110,6 +112,7 @@ def latency(clf: Any, weights: Path, pairs: list, repeats: int) -> dict[str, Any
         with torch.inference_mode():
             ref = clf.model(x).numpy()
         out["onnx_max_abs_logit_diff"] = float(np.abs(sess.run(None, {"input": xn})[0] - ref).max())
+    out["loadavg_after"] = list(os.getloadavg())
     return out
 
 

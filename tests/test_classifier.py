@@ -219,3 +219,39 @@ def test_bundled_predict_runs_on_onnx_runtime_without_torch(samples_dir):
         load_image(samples_dir / "IMD002.jpg"),
         load_mask(samples_dir / "IMD002_segmentation.png", shape=(383, 512)))
     assert onnx_probs == pytest.approx(torch_probs, abs=1e-4)
+
+
+def test_fine_tuning_split_matches_the_whole_network(encoder):
+    """The cached split (frozen descriptors + block-10 maps → tuned blocks → head) computes
+    exactly what the assembled classifier computes from the image, before and after a
+    training step, and the step moves only the tuned blocks and the linear layer."""
+    from training.classifier_tune import TunedNet, tuned_head
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 3, 64, 64)
+    probe = LesionHead(encoder.n_features)
+    torch.nn.init.normal_(probe.fc.weight, std=0.05)
+    with torch.no_grad():
+        z, m = encoder.split_forward(x, 11)
+        torch.testing.assert_close(z, encoder(x))
+    head = tuned_head(encoder, probe, 11)
+    net = TunedNet(encoder, head).eval()
+    whole = LiteClassifier(LesionEncoder(pretrained=True), head).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(m, z), whole(x), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(net(m, z), LiteClassifier(encoder, probe)(x), atol=1e-4,
+                                   rtol=1e-4)  # ImageNet blocks + the probe's layer at start
+    frozen_bn = head.blocks[0]._bn0.running_mean.clone()
+    net.train()
+    opt = torch.optim.SGD(head.parameters(), lr=0.05)
+    loss = torch.nn.functional.cross_entropy(net(m, z, 0.0), torch.tensor([0, 1, 2]))
+    loss.backward()
+    opt.step()
+    assert torch.equal(head.blocks[0]._bn0.running_mean, frozen_bn)  # statistics frozen
+    assert not torch.equal(head.blocks[-1]._project_conv.weight,
+                           encoder.blocks[15]._project_conv.weight)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(m, z), whole(x), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="do not fit"):
+        LiteClassifier(LesionEncoder(pretrained=True), LesionHead(encoder.n_features,
+                                                                  tuned_from=5))

@@ -82,8 +82,7 @@ def _model_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) ->
         f"mean and standard deviation of the outputs of blocks {meta['encoder']['taps']}"
         + (" and of the 1280-channel head" if meta["encoder"].get("head") else "")
         + f" ({meta['config']['n_features']} numbers).",
-        "- Head (the trained part, `classifier.pt`, SHA-256 in `classifier.json`): standardisation "
-        "+ linear layer → 3 logits; softmax of logits / T.",
+        *_trained_part(meta),
         f"- Calibration: temperature T = {meta['temperature']:.3f}, fitted on the validation split.",
         f"- ONNX: `{onnx.get('file', 'n/a')}` (whole network, input "
         f"{onnx.get('input_shape')} with static height and width, output uncalibrated logits; SHA-256 `{onnx.get('sha256', '')[:16]}…`).",
@@ -113,15 +112,56 @@ def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> 
         "and non-commercial use (Mendonça et al. 2013); HAM10000 CC BY-NC(-SA) 4.0 (Tschandl et al. "
         "2018). The shipped head was derived from them: not for commercial use.",
         f"- Training command: `{tr.get('command', '')}` "
-        f"({tr.get('train_minutes_total', 0):.0f} min on a shared 2-core CPU, one thread; this "
-        "run reused the encoder descriptors cached by an earlier run, whose computation takes "
-        "most of the time).",
+        f"({tr.get('train_minutes_total', 0):.0f} min on a shared 2-core CPU, one thread; "
+        + ("including the frozen encoder passes over every cached view)." if tr.get("tune") else
+           "this run reused the encoder descriptors cached by an earlier run, whose computation "
+           "takes most of the time)."),
         "",
         "## Training choices (cross-validated on the training images, not on the validation split)",
         f"{cv.get('folds', '?')}-fold CV grouped by image; score = {cv.get('score', '')}; chosen: "
         f"{tr.get('chosen')}.",
         "",
         *cv_rows,
+        "",
+        *_tuning_part(tr),
+    ]
+
+
+def _trained_part(meta: dict[str, Any]) -> list[str]:
+    cfg = meta["config"]
+    if not cfg.get("tuned_from"):
+        return ["- Head (the trained part, `classifier.pt`, SHA-256 in `classifier.json`): "
+                "standardisation + linear layer → 3 logits; softmax of logits / T."]
+    return [f"- Trained part (`classifier.pt`, SHA-256 in `classifier.json`): the encoder's MBConv "
+            f"blocks {cfg['tuned_from']}–{cfg['n_blocks'] - 1}, fine-tuned (they replace the "
+            "ImageNet ones at load), and the head: standardisation + linear layer → 3 logits; "
+            "softmax of logits / T."]
+
+
+def _tuning_part(tr: dict[str, Any]) -> list[str]:
+    tune = tr.get("tune")
+    if not tune:
+        return []
+    lp = tr.get("linear_probe_inner", {})
+    tta = tr.get("tta_choice", {})
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in tta.get("scores", {}).items())
+    return [
+        "## Fine-tuning (selection on an inner split of the training images)",
+        f"- {tr.get('recipe', '')}: {tr.get('fit_images')} fitting and "
+        f"{tr.get('inner_val_images')} inner-validation images (stratified, fixed seed), both "
+        "from the training split. The frozen blocks' outputs were computed once per image and "
+        f"view ({tr.get('views')} views: the inference crop, its mirror image, random rotations/"
+        "zooms/colour changes) and cached; BatchNorm statistics frozen.",
+        f"- Linear probe first (the warm start): inner-split AUC melanoma "
+        f"{lp.get('val_auc_melanoma', float('nan')):.3f}, SK {lp.get('val_auc_sk', float('nan')):.3f}.",
+        f"- Then blocks ≥ {tune['cut']} and the head: AdamW, block rate {tune['block_lr']:g}, head "
+        f"rate {tune['lr']:g}, batch {tune['batch_size']}, drop-connect {tune['drop_connect']:g}, "
+        f"class balancing `{tune['balance']}`, at most {tune['epochs']} epochs, early stopping on "
+        f"the inner split's mean melanoma/SK AUC (best epoch {tr.get('best_epoch')} of "
+        f"{tr.get('epochs_run')}; log `docs/results/classifier_train_log.csv`, curve "
+        "`docs/results/classifier_curve.png`).",
+        f"- Test-time flip chosen on the inner split (mean melanoma/SK AUC: {scores}): "
+        f"{tta.get('best', 'n/a')}.",
         "",
     ]
 
@@ -179,8 +219,11 @@ def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -
         "- Three classes only: any other lesion (basal cell carcinoma, vascular, …) is forced into "
         "one of them.",
         "- The validation split comes from the same collections as the training images; scores on "
-        "other clinics and cameras will be lower. The temperature and the early-stopping epoch were "
-        "chosen on the validation split.",
+        "other clinics and cameras will be lower. "
+        + ("The temperature was fitted on the validation split; the early-stopping epoch and the "
+           "test-time flip were chosen on an inner split of the training images."
+           if meta.get("training", {}).get("tune") else
+           "The temperature and the early-stopping epoch were chosen on the validation split."),
         "- The crop depends on the mask: a wrong segmentation moves the crop.",
         "- The heat map (Grad-CAM at stride 16 of the encoder) shows where the evidence for the "
         "class lies, coarsely; it passes the model-randomisation check (tests/test_gradcam.py) "

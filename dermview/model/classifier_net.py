@@ -51,11 +51,16 @@ class LesionEncoder(nn.Module):
             y = block(y)
         return y
 
-    def maps_from(self, y: torch.Tensor) -> list[torch.Tensor]:
-        """All pooled maps (taps, then head features) from the output of :meth:`first_tap`."""
+    def maps_from(self, y: torch.Tensor, drop_connect: float = 0.0) -> list[torch.Tensor]:
+        """All pooled maps (taps, then head features) from the output of :meth:`first_tap`.
+        ``drop_connect``: EfficientNet's stochastic depth (rate ``drop_connect · i / 16`` in
+        block ``i``), only applied to blocks in training mode."""
         maps = [y]
-        for i in range(self.taps[0] + 1, len(self.blocks)):
-            y = self.blocks[i](y)
+        n = len(self.blocks)
+        for i in range(self.taps[0] + 1, n):
+            block = self.blocks[i]
+            rate = drop_connect * i / n if (drop_connect and block.training) else None
+            y = block(y, drop_connect_rate=rate)
             if i in self.taps:
                 maps.append(y)
         if self.use_head:
@@ -72,17 +77,58 @@ class LesionEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.maps_from(self.first_tap(x)))
 
+    def split_forward(self, x: torch.Tensor, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(descriptors (N, D), output of block cut-1 (N, C, h, w))`` in one pass: what the
+        fine-tuning caches (blocks ``cut ..`` are the tuned ones)."""
+        y = self.act(self.bn0(self.conv_stem(x)))
+        maps, cut_map = [], y
+        for i, block in enumerate(self.blocks):
+            y = block(y)
+            if i == cut - 1:
+                cut_map = y
+            if i in self.taps:
+                maps.append(y)
+        if self.use_head:
+            maps.append(self.act(self.bn1(self.conv_head(y))))
+        return self.pool(maps), cut_map
+
+    def taps_from(self, y: torch.Tensor, start: int,
+                  drop_connect: float = 0.0) -> list[torch.Tensor]:
+        """The tapped maps of blocks ``start ..`` (then the head features) from the output of
+        block ``start - 1``; ``drop_connect`` as in :meth:`maps_from`."""
+        maps = []
+        n = len(self.blocks)
+        for i in range(start, n):
+            block = self.blocks[i]
+            rate = drop_connect * i / n if (drop_connect and block.training) else None
+            y = block(y, drop_connect_rate=rate)
+            if i in self.taps:
+                maps.append(y)
+        if self.use_head:
+            maps.append(self.act(self.bn1(self.conv_head(y))))
+        return maps
+
 
 class LesionHead(nn.Module):
     """Standardisation (training-set mean and 1/std, fixed buffers) → dropout → linear layer:
-    ``(N, n_features)`` descriptors → ``(N, n_classes)`` logits. The trained part."""
+    ``(N, n_features)`` descriptors → ``(N, n_classes)`` logits. The trained part.
 
-    def __init__(self, n_features: int, n_classes: int = N_CLASSES, dropout: float = 0.0):
+    ``tuned_from > 0``: the head also carries fine-tuned copies of the encoder's MBConv blocks
+    ``tuned_from .. last`` (``blocks``, ``n_blocks`` of them); :class:`LiteClassifier` puts them
+    in place of the encoder's ImageNet blocks, so one weights file holds everything trained."""
+
+    def __init__(self, n_features: int, n_classes: int = N_CLASSES, dropout: float = 0.0,
+                 tuned_from: int = 0, n_blocks: int = 16):
         super().__init__()
         self.register_buffer("shift", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(n_features, n_classes)
+        self.tuned_from = int(tuned_from)
+        self.blocks: nn.ModuleList | None = None
+        if self.tuned_from > 0:
+            enc = efficientnet_lite0(pretrained=False)
+            self.blocks = nn.ModuleList(enc._blocks[self.tuned_from: int(n_blocks)])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout((z - self.shift) * self.scale))
@@ -94,6 +140,15 @@ class LiteClassifier(nn.Module):
 
     def __init__(self, encoder: LesionEncoder, head: LesionHead):
         super().__init__()
+        if head.blocks is not None:  # fine-tuned blocks replace the ImageNet ones
+            if head.tuned_from <= encoder.taps[0] or \
+                    head.tuned_from + len(head.blocks) != len(encoder.blocks):
+                raise ValueError(f"the head's blocks {head.tuned_from}.."
+                                 f"{head.tuned_from + len(head.blocks) - 1} do not fit the "
+                                 f"encoder ({len(encoder.blocks)} blocks, first tap "
+                                 f"{encoder.taps[0]})")
+            for i, block in enumerate(head.blocks):
+                encoder.blocks[head.tuned_from + i] = block
         self.encoder, self.head = encoder, head
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
