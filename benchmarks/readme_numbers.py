@@ -5,7 +5,8 @@
 
 Reads ``docs/results/bench_throughput.json`` (``bench_throughput.py``),
 ``docs/results/bench_engines.json`` (``bench_inference.py --only-engines``) and
-``docs/results/package_test.json`` (``make package-test``'s ``dist/package-test.json``) and
+``docs/results/package_test.json`` (``make package-test``'s ``dist/package-test.json``),
+``docs/results/bench_analysis.json`` (``bench_analysis.py``) and
 replaces the text between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -113,7 +114,34 @@ def packaging_block() -> str:
     ])
 
 
-BLOCKS = {"engines": engines_block, "packaging": packaging_block}
+def analysis_block() -> str:
+    res = _load("bench_analysis.json")
+    if not res:
+        return ""
+    table = (RESULTS / "bench_analysis.md").read_text(encoding="utf-8").rstrip("\n")
+    e = res["cv"]["expert"]
+    fa = res["fit_all"]["in_sample"]
+    lines = [table, ""]
+    lines.append(f"- held out, experts' masks: mean colour F1 {e['colors_mean_f1']:.3f} with the "
+                 f"per-colour model, {e['share_rule_baseline']['mean_f1']:.3f} with the share rule "
+                 f"in the same run (floor 0.65); fitted and scored on all images (in-sample, "
+                 f"reference only) {fa['colors_mean_f1']:.3f}; n_colors exact on "
+                 f"{100 * e['n_colors']['accuracy']:.0f} % of images, within ±1 on "
+                 f"{100 * e['n_colors']['within_1']:.0f} % (a constant 2: "
+                 f"{100 * e['n_colors']['constant_2_within_1']:.0f} %).")
+    if "model_masks" in res:
+        mm = res["model_masks"]
+        lines.append(f"- segmenter's masks: {mm['model']}, mean Dice {mm['mean_dice_vs_expert']:.3f} "
+                     f"against the experts' masks; {mm['images_in_model_training_split']} of the "
+                     f"{res['n_images']} PH2 images were in its training split (optimistic).")
+    b = res.get("border_score_by_diagnosis", {})
+    if b:
+        lines.append("- mean B by diagnosis (experts' masks; no expert B in PH2): " + ", ".join(
+            f"{k.replace('_', ' ')} {v['mean']:.2f} (n = {v['n']})" for k, v in b.items()) + ".")
+    return "\n".join(lines)
+
+
+BLOCKS = {"engines": engines_block, "packaging": packaging_block, "analysis": analysis_block}
 
 
 def render(text: str) -> str:
