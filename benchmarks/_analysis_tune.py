@@ -17,9 +17,11 @@ from dermview.analysis.params import COLOR_NAMES
 MIN_SHARE = 0.002  # a colour needs at least this share of the lesion to count, whatever the fit
 
 
-def best_f1_threshold(score: np.ndarray, y: np.ndarray, floor: float | None = None) -> tuple[float, float]:
+def best_f1_threshold(score: np.ndarray, y: np.ndarray, floor: float | None = None,
+                      max_ratio: float | None = None) -> tuple[float, float]:
     """The threshold t (predict ``score >= t``, t ≥ ``floor``, default MIN_SHARE) with the
-    best F1 on (score, y); (F1, t)."""
+    best F1 on (score, y), predicting at most ``max_ratio`` × the positives when given;
+    (F1, t)."""
     floor = MIN_SHARE if floor is None else floor
     order = np.argsort(-score, kind="stable")
     s, ys = score[order], y[order].astype(np.float64)
@@ -29,6 +31,8 @@ def best_f1_threshold(score: np.ndarray, y: np.ndarray, floor: float | None = No
     f1 = 2 * tp / np.maximum(2 * tp + fp + (pos - tp), 1e-9)
     # a cut after position k is only possible where the score drops (ties go together)
     ok = np.r_[s[:-1] > s[1:], True] & (s >= floor)
+    if max_ratio is not None:
+        ok &= np.arange(1, len(s) + 1) <= max_ratio * pos
     if not ok.any():
         return 0.0, 1.0
     f1 = np.where(ok, f1, -1)
@@ -162,3 +166,59 @@ def tune_asymmetry(shape: np.ndarray, color: np.ndarray, y: np.ndarray,
             if k > best[0]:
                 best = (k, w, float(t))
     return {"asym_color_weight": best[1], "asym_threshold": round(best[2], 5), "train_kappa": best[0]}
+
+
+#: Inverse regularisation strengths tried for the per-colour logistic regressions.
+COLOR_MODEL_CS = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: A colour's cut may not predict it on more than this many times the images the experts
+#: mark it on (set a priori, not tuned): unconstrained, the best-F1 cut of a rare, barely
+#: predictable colour (red: 8 of 150) marks it nearly everywhere, which is no use and
+#: inflates n_colors (its κ fell under the 0.4 floor in a development run).
+COLOR_MODEL_MAX_RATIO = 2.0
+
+
+def fit_color_model(feats: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
+    """Per-colour L2 logistic regression (balanced class weights) on standardised colour
+    features (n, f) against the experts' flags (n, 6). For each colour the strength C (of
+    :data:`COLOR_MODEL_CS`) and the decision cut are chosen by the best F1 of out-of-fold
+    decision values (stratified inner folds, two repeats) on these images only, predicting it
+    on at most :data:`COLOR_MODEL_MAX_RATIO` × its positives; the model is then refitted on
+    all of them. Returns ``ColorModel`` fields and the inner-CV F1s."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    center = feats.mean(0)
+    scale = feats.std(0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = (feats - center) / scale
+    coef, bias, cut, chosen, inner_f1 = [], [], [], [], []
+
+    def lr(c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=2000)
+
+    for k in range(y.shape[1]):
+        yk = y[:, k]
+        folds = min(5, int(yk.sum()), int((1 - yk).sum()))
+        best = (-1.0, COLOR_MODEL_CS[0], 0.0)
+        if folds >= 2:
+            for c in COLOR_MODEL_CS:
+                oof = np.zeros(len(yk))
+                for rep in range(2):
+                    inner = StratifiedKFold(folds, shuffle=True, random_state=seed + 1 + rep)
+                    for a, b in inner.split(z, yk):
+                        oof[b] += lr(c).fit(z[a], yk[a]).decision_function(z[b]) / 2
+                f, t = best_f1_threshold(oof, yk, floor=-np.inf, max_ratio=COLOR_MODEL_MAX_RATIO)
+                if f > best[0]:
+                    best = (f, c, t)
+            m = lr(best[1]).fit(z, yk)
+            w, b0 = m.coef_[0], float(m.intercept_[0])
+        else:  # too few examples of one class to fit: a constant decision
+            w, b0 = np.zeros(z.shape[1]), 1.0 if yk.mean() > 0.5 else -1.0
+        coef.append(tuple(float(v) for v in w))
+        bias.append(b0)
+        cut.append(float(best[2]))
+        chosen.append(best[1])
+        inner_f1.append(best[0])
+    return {"color_model": {"center": [float(v) for v in center], "scale": [float(v) for v in scale],
+                            "coef": [list(c) for c in coef], "bias": bias, "cut": cut},
+            "train_color_model_f1": inner_f1, "color_model_C": chosen}

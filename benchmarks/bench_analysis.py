@@ -1,14 +1,21 @@
 """Lesion analysis against the PH2 dermatologists: asymmetry (0-2), the six colours, n_colors.
 
-Cross-validated: the colour prototypes, the minimum shares, the skin balance, the asymmetry
-weight and threshold (and the shape-only baseline's threshold) are tuned on the training
-folds only, then the real ``analyze_lesion`` with those values scores the held-out fold.
-Run once with the experts' masks (the analysis alone) and once with the bundled segmenter's
-masks. ``--fit-all`` also fits on all images: those are the shipped defaults
-(``AnalysisParams``), reported in-sample for reference only.
+Cross-validated: the per-colour presence model (logistic regressions on the lesion's colour
+features, with their strength and cut chosen by inner cross-validation), the colour
+prototypes, the minimum shares, the skin balance (the map and the share-rule baseline), the
+asymmetry weight and threshold (and the shape-only baseline's threshold) are tuned on the
+training folds only, then the real ``analyze_lesion`` with those values scores the held-out
+fold. Run once with the experts' masks (the analysis alone) and once with the bundled
+segmenter's masks. Everything is also fitted on all images (``fit_all``): those are the
+shipped defaults (``AnalysisParams``; ``--write-defaults`` writes the colour model's module),
+reported in-sample for reference only. The time per image runs apart, under the timing lock:
 
     python benchmarks/bench_analysis.py --data ../shared/data/derm \\
-        --criteria ../shared/data/labels/ph2_criteria.csv --json docs/results/bench_analysis.json
+        --criteria ../shared/data/labels/ph2_criteria.csv --json docs/results/bench_analysis.json \\
+        --no-timing --write-defaults
+    flock /tmp/dermview-timing.lock python benchmarks/bench_analysis.py --data ../shared/data/derm \\
+        --criteria ../shared/data/labels/ph2_criteria.csv --json docs/results/bench_analysis.json \\
+        --timing-only
 """
 
 from __future__ import annotations
@@ -26,11 +33,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from _analysis_tune import count_axes, qwk, tune_asymmetry, tune_colours  # noqa: E402
+from _analysis_tune import (  # noqa: E402
+    count_axes,
+    fit_color_model,
+    qwk,
+    tune_asymmetry,
+    tune_colours,
+)
 from sklearn.metrics import precision_recall_fscore_support  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from dermview.analysis import COLOR_NAMES, AnalysisParams, analyze_lesion  # noqa: E402
+from dermview.analysis.color_features import color_features  # noqa: E402
 from dermview.analysis.lesion import prepare  # noqa: E402
 from dermview.io import load_image, load_mask  # noqa: E402
 
@@ -61,17 +75,18 @@ def summarise(cases: list[dict], source: str, seed: int) -> dict[str, np.ndarray
     scores (all computed by the package's own functions)."""
     rng = np.random.default_rng(seed)
     params = AnalysisParams()
-    pix, skins, shape, color = [], [], [], []
+    pix, skins, shape, color, feats = [], [], [], [], []
     for c in cases:
         p = prepare(c["rgb"], c[source], params)
         v = p.lab[p.mask]
+        feats.append(color_features(v, p.skin))
         pix.append(v[rng.choice(len(v), SAMPLES, replace=len(v) < SAMPLES)])
         skins.append(p.skin)
         a = analyze_lesion(c["rgb"], c[source], params=params).asymmetry
         shape.append(a.shape)
         color.append(a.color)
     return {"pixels": np.array(pix), "skins": np.array(skins), "shape": np.array(shape),
-            "color": np.array(color)}
+            "color": np.array(color), "features": np.array(feats)}
 
 
 def fit(s: dict[str, np.ndarray], idx: np.ndarray, y_col: np.ndarray, y_asym: np.ndarray) -> dict:
@@ -81,10 +96,14 @@ def fit(s: dict[str, np.ndarray], idx: np.ndarray, y_col: np.ndarray, y_asym: np
                        np.asarray(START_PROTOTYPES, np.float64), START_MAX_DISTANCE)
     asym = tune_asymmetry(s["shape"][idx], s["color"][idx], y_asym[idx], ASYM_WEIGHTS)
     base = tune_asymmetry(s["shape"][idx], s["color"][idx], y_asym[idx], (0.0,))
+    model = fit_color_model(s["features"][idx], y_col[idx])
     fields = {k: v for k, v in {**col, **asym}.items() if not k.startswith("train_")}
+    fields["color_model"] = model["color_model"]
     return {"params": fields, "baseline_threshold": base["asym_threshold"],
-            "train": {"color_mean_f1": col["train_mean_f1"], "asym_kappa": asym["train_kappa"],
-                      "baseline_kappa": base["train_kappa"]}}
+            "train": {"color_mean_f1_share_rule": col["train_mean_f1"],
+                      "color_model_inner_cv_f1": model["train_color_model_f1"],
+                      "color_model_C": model["color_model_C"],
+                      "asym_kappa": asym["train_kappa"], "baseline_kappa": base["train_kappa"]}}
 
 
 def predict(cases: list[dict], source: str, idx: np.ndarray, params: AnalysisParams) -> dict:
@@ -97,6 +116,17 @@ def predict(cases: list[dict], source: str, idx: np.ndarray, params: AnalysisPar
     return out
 
 
+def colour_scores(y_col: np.ndarray, p_col: np.ndarray) -> dict:
+    """Precision, recall, F1 per colour and their mean F1."""
+    res: dict = {}
+    for k, name in enumerate(COLOR_NAMES):
+        p, r, f, _ = precision_recall_fscore_support(y_col[:, k], p_col[:, k], average="binary",
+                                                     zero_division=0)
+        res[name] = {"precision": float(p), "recall": float(r), "f1": float(f),
+                     "positives": int(y_col[:, k].sum()), "predicted": int(p_col[:, k].sum())}
+    return {"colors": res, "mean_f1": float(np.mean([v["f1"] for v in res.values()]))}
+
+
 def scores(y_asym, p_asym, y_col, p_col, y_n, p_n, p_base) -> dict:
     res = {
         "asymmetry": {"kappa_qw": qwk(y_asym, p_asym), "accuracy": float(np.mean(y_asym == p_asym))},
@@ -107,13 +137,8 @@ def scores(y_asym, p_asym, y_col, p_col, y_n, p_n, p_base) -> dict:
                      "within_1": float(np.mean(np.abs(y_n - p_n) <= 1)),
                      "constant_2_within_1": float(np.mean(np.abs(y_n - 2) <= 1))},
     }
-    for k, name in enumerate(COLOR_NAMES):
-        p, r, f, _ = precision_recall_fscore_support(y_col[:, k], p_col[:, k], average="binary",
-                                                     zero_division=0)
-        res["colors"][name] = {"precision": float(p), "recall": float(r), "f1": float(f),
-                               "positives": int(y_col[:, k].sum()),
-                               "predicted": int(p_col[:, k].sum())}
-    res["colors_mean_f1"] = float(np.mean([v["f1"] for v in res["colors"].values()]))
+    c = colour_scores(y_col, p_col)
+    res["colors"], res["colors_mean_f1"] = c["colors"], c["mean_f1"]
     return res
 
 
@@ -124,18 +149,27 @@ def cross_validate(cases, source, s, folds: int, seed: int) -> dict:
     n = len(cases)
     p_asym, p_n, p_base = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
     p_col = np.zeros((n, len(COLOR_NAMES)), int)
+    p_share = np.zeros((n, len(COLOR_NAMES)), int)
+    n_share = np.zeros(n, int)
     per_fold = []
     skf = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for k, (tr, te) in enumerate(skf.split(np.zeros(n), y_asym)):
         f = fit(s, tr, y_col, y_asym)
-        pr = predict(cases, source, te, AnalysisParams().with_(**f["params"]))
+        params = AnalysisParams.from_dict(f["params"])
+        pr = predict(cases, source, te, params)
+        sr = predict(cases, source, te, params.with_(color_model=None))  # the share rule
         for i in te:
             p_asym[i], p_n[i], p_col[i] = pr["asym"][i], pr["n_colors"][i], pr["colors"][i]
+            p_share[i], n_share[i] = sr["colors"][i], sr["n_colors"][i]
         p_base[te] = count_axes(s["shape"][te], s["color"][te], 0.0, f["baseline_threshold"])
         per_fold.append({"fold": k, "n_test": len(te), **f})
-        print(f"  {source} fold {k}: train colour F1 {f['train']['color_mean_f1']:.3f}, "
+        print(f"  {source} fold {k}: inner-CV colour-model F1 "
+              f"{np.mean(f['train']['color_model_inner_cv_f1']):.3f}, "
               f"asym kappa {f['train']['asym_kappa']:.3f}", file=sys.stderr)
-    return {**scores(y_asym, p_asym, y_col, p_col, y_n, p_n, p_base), "folds": per_fold}
+    share = colour_scores(y_col, p_share)
+    share["n_colors_kappa_qw"] = qwk(y_n, n_share)
+    return {**scores(y_asym, p_asym, y_col, p_col, y_n, p_n, p_base),
+            "share_rule_baseline": share, "folds": per_fold}
 
 
 def model_masks(cases, weights: str | None) -> dict:
@@ -188,30 +222,67 @@ def timing(cases, repeats: int = 3) -> dict:
         cv2.cvtColor(cv2.GaussianBlur(c["rgb"], (5, 5), 0).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
         base.append(time.perf_counter() - t0)
     sizes = [max(c["rgb"].shape[:2]) for c in cases]
-    return {"median_ms": 1000 * float(np.median(per)), "p90_ms": 1000 * float(np.quantile(per, 0.9)),
+    from dermview.model.classifier import Classifier
+
+    clf = Classifier.load(device="cpu")  # what analyze adds per image: the p_* columns
+    clf.predict(cases[0]["rgb"], cases[0]["expert"])  # warm-up
+    cls_wall, cls_cpu = [], []
+    for c in cases:
+        t0, c0 = time.perf_counter(), time.process_time()
+        clf.predict(c["rgb"], c["expert"])
+        cls_wall.append(time.perf_counter() - t0)
+        cls_cpu.append(time.process_time() - c0)
+    return {"classifier_median_ms": 1000 * float(np.median(cls_wall)),
+            "classifier_median_cpu_ms": 1000 * float(np.median(cls_cpu)),
+            "classifier_engine": "onnx" if clf.onnx is not None else "torch",
+            "median_ms": 1000 * float(np.median(per)), "p90_ms": 1000 * float(np.quantile(per, 0.9)),
             "max_ms": 1000 * float(np.max(per)), "median_cpu_ms": 1000 * float(np.median(cpu)), "image_longest_side_px": int(np.median(sizes)),
             "ratio_to_blur_and_lab": float(np.median(per) / np.median(base)),
             "load_average_1min": os.getloadavg()[0]}
 
 
+DEFAULT_MODEL_FILE = Path(__file__).resolve().parents[1] / "dermview" / "analysis" / "color_model_default.py"
+
+
+def write_default_model(model: dict) -> None:
+    """The shipped colour model as a Python module (exact float reprs)."""
+    from dermview.analysis.color_model import ColorModel
+
+    d = ColorModel.from_dict(model).to_dict()
+    body = ",\n".join(f"    {k!r}: {v!r}" for k, v in d.items())
+    DEFAULT_MODEL_FILE.write_text(
+        '"""The shipped colour model: fitted on all 150 PH2 images by\n'
+        '``python benchmarks/bench_analysis.py ... --write-defaults`` (its ``fit_all``).\n'
+        'Generated; do not edit."""\n\n'
+        "from dermview.analysis.color_model import ColorModel\n\n"
+        f"DEFAULT_COLOR_MODEL = ColorModel.from_dict({{\n{body},\n}})\n")
+
+
 def table(res: dict) -> str:
-    lines = ["| masks | asymmetry κ (acc) | shape-only baseline κ | mean colour F1 | n_colors κ |",
-             "|---|---|---|---|---|"]
+    lines = ["| masks | asymmetry κ (acc) | shape-only baseline κ | mean colour F1 (share-rule "
+             "baseline) | n_colors κ (baseline) |", "|---|---|---|---|---|"]
     for src in ("expert", "model"):
         if src not in res["cv"]:
             continue
         r = res["cv"][src]
         lines.append(f"| {src} | {r['asymmetry']['kappa_qw']:.3f} ({r['asymmetry']['accuracy']:.2f}) | "
-                     f"{r['asymmetry_shape_only_baseline']['kappa_qw']:.3f} | {r['colors_mean_f1']:.3f} | "
-                     f"{r['n_colors']['kappa_qw']:.3f} |")
+                     f"{r['asymmetry_shape_only_baseline']['kappa_qw']:.3f} | {r['colors_mean_f1']:.3f} "
+                     f"({r['share_rule_baseline']['mean_f1']:.3f}) | {r['n_colors']['kappa_qw']:.3f} "
+                     f"({r['share_rule_baseline']['n_colors_kappa_qw']:.3f}) |")
     lines += ["", "| colour (expert masks, CV) | positives | precision | recall | F1 |", "|---|---|---|---|---|"]
     for name, v in res["cv"]["expert"]["colors"].items():
         lines.append(f"| {name} | {v['positives']} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} |")
-    t = res["timing"]
+    t = res.get("timing")
+    if t is None:
+        return "\n".join(lines)
     lines += ["", f"time per image ({t['image_longest_side_px']} px, one thread): median {t['median_ms']:.1f} ms "
               f"wall, {t['median_cpu_ms']:.1f} ms CPU, p90 {t['p90_ms']:.1f} ms wall "
               f"({t['ratio_to_blur_and_lab']:.1f}× a blur + CIELAB conversion of the image in the "
               f"same run; load average {t['load_average_1min']:.1f} on 2 cores)"]
+    if "classifier_median_ms" in t:
+        lines += ["", f"the classifier's p_* columns add a median {t['classifier_median_ms']:.1f} ms "
+                  f"wall ({t['classifier_median_cpu_ms']:.1f} ms CPU) per image to `dermview analyze` "
+                  f"({t['classifier_engine']}, one thread, same images)"]
     return "\n".join(lines)
 
 
@@ -226,9 +297,24 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N images only (quick check)")
     ap.add_argument("--no-model", action="store_true", help="skip the segmenter's masks")
     ap.add_argument("--weights", default=None, help="segmenter weights (default: bundled)")
+    ap.add_argument("--no-timing", action="store_true",
+                    help="skip the time per image (run it apart with --timing-only)")
+    ap.add_argument("--timing-only", action="store_true",
+                    help="only time the analysis (under the timing lock) and put it into --json")
+    ap.add_argument("--write-defaults", action="store_true",
+                    help="write the colour model fitted on all images as the shipped default "
+                         "(dermview/analysis/color_model_default.py)")
     ARGS = ap.parse_args(argv)
     t_start = time.time()
     cases = load_cases(Path(ARGS.data), Path(ARGS.criteria), ARGS.limit)
+    if ARGS.timing_only:
+        res = json.loads(Path(ARGS.json).read_text())
+        res["timing"] = timing(cases)
+        res["timing_command"] = "python benchmarks/bench_analysis.py " + " ".join(argv or sys.argv[1:])
+        Path(ARGS.json).write_text(json.dumps(res, indent=2) + "\n")
+        Path(ARGS.json).with_suffix(".md").write_text(table(res) + "\n")
+        print(table(res))
+        return 0
     res: dict = {"n_images": len(cases), "folds": ARGS.folds, "seed": ARGS.seed, "cv": {},
                  "command": "python benchmarks/bench_analysis.py " + " ".join(argv or sys.argv[1:])}
     sources = ["expert"] if ARGS.no_model else ["expert", "model"]
@@ -243,7 +329,9 @@ def main(argv=None) -> int:
     y_col = np.array([c["colors"] for c in cases])
     y_n = np.array([c["n_colors"] for c in cases])
     full = fit(summaries["expert"], np.arange(len(cases)), y_col, y_asym)
-    params = AnalysisParams().with_(**full["params"])
+    params = AnalysisParams.from_dict(full["params"])
+    if ARGS.write_defaults:
+        write_default_model(full["params"]["color_model"])
     pr = predict(cases, "expert", np.arange(len(cases)), params)
     idx = range(len(cases))
     res["fit_all"] = {
@@ -258,7 +346,8 @@ def main(argv=None) -> int:
     for c in cases:
         borders.setdefault(c["diagnosis"], []).append(analyze_lesion(c["rgb"], c["expert"]).border.score)
     res["border_score_by_diagnosis"] = {k: {"n": len(v), "mean": float(np.mean(v))} for k, v in borders.items()}
-    res["timing"] = timing(cases)
+    if not ARGS.no_timing:
+        res["timing"] = timing(cases)
     res["wall_s"] = time.time() - t_start
     print(table(res))
     if params != AnalysisParams():

@@ -3,16 +3,14 @@
     python benchmarks/readme_numbers.py            # rewrites the generated blocks in README.md
     python benchmarks/readme_numbers.py --check    # exit 1 when README.md is out of date
 
-Reads ``docs/results/bench_throughput.json`` (``bench_throughput.py``),
-``docs/results/bench_refine{,_full}.{json,md}`` (``bench_refine.py``),
-``docs/results/bench_engines.json`` (``bench_inference.py --only-engines``) and
-``docs/results/package_size.json`` (``make package-test``: its ``dist/package-test.json`` and the
-bundle's composition, ``packaging/bundle_composition.py``),
-``docs/results/bench_gui.json`` (``bench_gui.py``),
-``docs/results/bench_preprocess.{md,json}`` (``bench_preprocess.py``) and
-``docs/results/bench_preprocess_downstream.json`` (``bench_model.py``),
-``docs/results/bench_refine{,_full}.{json,md}`` (``bench_refine.py``), and replaces the text
-between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
+Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``),
+``bench_engines.json`` (``bench_inference.py --only-engines``), ``package_size.json``
+(``make package-test``: its ``dist/package-test.json`` and the bundle's composition,
+``packaging/bundle_composition.py``), ``bench_gui.json`` (``bench_gui.py``),
+``bench_preprocess.{md,json}`` (``bench_preprocess.py``), ``bench_preprocess_downstream.json``
+(``bench_model.py``), ``bench_refine{,_full}.{json,md}`` (``bench_refine.py``) and
+``bench_analysis.{json,md}`` (``bench_analysis.py``), and replaces the text between
+``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
 from __future__ import annotations
@@ -259,9 +257,36 @@ def refine_block() -> str:
     return "\n".join(lines)
 
 
+def analysis_block() -> str:
+    res = _load("bench_analysis.json")
+    if not res:
+        return ""
+    table = (RESULTS / "bench_analysis.md").read_text(encoding="utf-8").rstrip("\n")
+    e = res["cv"]["expert"]
+    fa = res["fit_all"]["in_sample"]
+    lines = [table, ""]
+    lines.append(f"- held out, experts' masks: mean colour F1 {e['colors_mean_f1']:.3f} with the "
+                 f"per-colour model, {e['share_rule_baseline']['mean_f1']:.3f} with the share rule "
+                 f"in the same run (floor 0.65); fitted and scored on all images (in-sample, "
+                 f"reference only) {fa['colors_mean_f1']:.3f}; n_colors exact on "
+                 f"{100 * e['n_colors']['accuracy']:.0f} % of images, within ±1 on "
+                 f"{100 * e['n_colors']['within_1']:.0f} % (a constant 2: "
+                 f"{100 * e['n_colors']['constant_2_within_1']:.0f} %).")
+    if "model_masks" in res:
+        mm = res["model_masks"]
+        lines.append(f"- segmenter's masks: {mm['model']}, mean Dice {mm['mean_dice_vs_expert']:.3f} "
+                     f"against the experts' masks; {mm['images_in_model_training_split']} of the "
+                     f"{res['n_images']} PH2 images were in its training split (optimistic).")
+    b = res.get("border_score_by_diagnosis", {})
+    if b:
+        lines.append("- mean B by diagnosis (experts' masks; no expert B in PH2): " + ", ".join(
+            f"{k.replace('_', ' ')} {v['mean']:.2f} (n = {v['n']})" for k, v in b.items()) + ".")
+    return "\n".join(lines)
+
+
 BLOCKS = {"engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
-          "refine": refine_block}
+          "refine": refine_block, "analysis": analysis_block}
 
 
 def render(text: str) -> str:

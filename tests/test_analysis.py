@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from dermview.analysis import COLOR_NAMES, TDS_MISSING, AnalysisParams, analyze_lesion
+from dermview.analysis.color_features import FEATURE_NAMES, color_features
+from dermview.analysis.color_model import ColorModel
 from dermview.analysis.colors import REFERENCE_SKIN
 from dermview.errors import MaskError, ParameterError
 from dermview.io import load_image, load_mask
@@ -35,10 +37,14 @@ def ellipse_mask(h=240, w=320, a=100, b=60) -> np.ndarray:
     return ((xx - (w - 1) / 2) / a) ** 2 + ((yy - (h - 1) / 2) / b) ** 2 <= 1
 
 
+#: The nearest-prototype share rule (the colour map's naming, and the benchmark's baseline).
+SHARE_RULE = AnalysisParams(color_model=None)
+
+
 def test_uniform_ellipse_is_symmetric_with_one_colour():
     img, m = canvas(), ellipse_mask()
     img[m] = rgb_of(PROTO["light_brown"])
-    a = analyze_lesion(img, m)
+    a = analyze_lesion(img, m, params=SHARE_RULE)
     assert max(a.asymmetry.shape) < 0.02 and max(a.asymmetry.color) < 1.0
     assert a.asymmetry.value == 0
     assert a.colors.as_dict() == {c: c == "light_brown" for c in COLOR_NAMES}
@@ -51,7 +57,7 @@ def test_two_colour_halves_are_asymmetric_about_the_minor_axis_only():
     left = m & (np.arange(320)[None, :] < 160)
     img[m] = rgb_of(PROTO["light_brown"])
     img[left] = rgb_of(PROTO["dark_brown"])
-    p = AnalysisParams(asym_color_weight=0.01, asym_threshold=0.1)
+    p = SHARE_RULE.with_(asym_color_weight=0.01, asym_threshold=0.1)
     a = analyze_lesion(img, m, params=p)
     major, minor = a.asymmetry.color
     assert minor > 15 and major < 2  # mirrored about the minor axis, brown meets dark brown
@@ -82,7 +88,7 @@ def test_black_dots_are_found_with_their_share():
     for cx in (105, 160, 215):
         cv2.circle(dots, (cx, 120), 20, 1, -1)
     img[dots > 0] = rgb_of(PROTO["black"])
-    a = analyze_lesion(img, m)
+    a = analyze_lesion(img, m, params=SHARE_RULE)
     share = a.colors.shares[COLOR_NAMES.index("black")]
     assert a.colors.as_dict()["black"]
     true = dots.sum() / m.sum()
@@ -209,5 +215,69 @@ def test_bundled_samples(stem):
     assert sum(a.colors.shares) <= 1.0 + 1e-9
     labels = a.color_labels(m)
     assert labels.shape == m.shape and not labels[~m].any()
-    assert (labels > 0).sum() > 0.5 * m.sum()
+    shown = set(np.unique(labels[labels > 0]).tolist())  # the map holds present colours only
+    assert shown <= {k + 1 for k, p in enumerate(a.colors.present) if p}
+    assert a.colors.n_colors == sum(a.colors.present)
     assert a.size.area_px == int(m.sum())
+
+
+def _one_feature_model(picks: dict[int, tuple[str, float]]) -> ColorModel:
+    """A colour model whose colour k is present when feature ``name`` ≥ ``cut``."""
+    n = len(FEATURE_NAMES)
+    coef = [[0.0] * n for _ in range(6)]
+    cut = [1.0] * 6  # decision 0 - 1 < 0: absent
+    for k, (name, c) in picks.items():
+        coef[k][FEATURE_NAMES.index(name)] = 1.0
+        cut[k] = c
+    return ColorModel((0.0,) * n, (1.0,) * n, tuple(map(tuple, coef)), (0.0,) * 6, tuple(cut))
+
+
+def test_color_features_are_measured_against_the_skin():
+    rng = np.random.default_rng(0)
+    lab = np.c_[rng.uniform(20, 60, 500), rng.uniform(0, 30, 500), rng.uniform(-10, 30, 500)]
+    skin = np.array([70.0, 12.0, 15.0])
+    f = color_features(lab, skin)
+    assert f.shape == (len(FEATURE_NAMES),) and np.isfinite(f).all()
+    get = dict(zip(FEATURE_NAMES, f, strict=True))
+    assert get["dL50"] == pytest.approx(np.median(lab[:, 0]) - 70.0)
+    assert get["L<25"] == pytest.approx(np.log((lab[:, 0] < 25).mean() + 0.005))
+    shifted = color_features(lab + [5.0, 0, 0], skin + [5.0, 0, 0])  # same lesion on lighter skin
+    for name in ("dL5", "dL95", "dL>-10", "da50", "dC50"):
+        assert dict(zip(FEATURE_NAMES, shifted, strict=True))[name] == pytest.approx(get[name])
+
+
+def test_color_model_decides_presence_and_keeps_n_colors_consistent():
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["light_brown"])
+    img[m & (np.arange(320)[None, :] < 160)] = rgb_of(PROTO["black"])
+    # black: present when over 30 % of the lesion has L* < 25; white: never (cut unreachable)
+    model = _one_feature_model({5: ("L<25", float(np.log(0.3 + 0.005))), 0: ("L<25", 99.0)})
+    a = analyze_lesion(img, m, params=AnalysisParams(color_model=model))
+    assert a.colors.present == (False, False, False, False, False, True)
+    assert a.colors.n_colors == 1
+    labels = a.color_labels(m)
+    assert set(np.unique(labels[m]).tolist()) <= {0, 6}  # only the present colour is mapped
+    assert (labels == 6).sum() > 0.3 * m.sum()
+    # the same image by the share rule names both halves
+    b = analyze_lesion(img, m, params=SHARE_RULE)
+    assert b.colors.as_dict()["light_brown"] and b.colors.as_dict()["black"]
+    # nothing reaches its cut: the single most likely colour is present
+    # (L<25 is about log 0.5 here: margins -0.19 dark brown, -0.39 blue-grey, -1 the others)
+    none = _one_feature_model({3: ("L<25", -0.5), 4: ("L<25", -0.3)})
+    c = analyze_lesion(img, m, params=AnalysisParams(color_model=none))
+    assert c.colors.present == (False, False, False, True, False, False) and c.colors.n_colors == 1
+
+
+def test_color_model_round_trip_and_validation():
+    model = _one_feature_model({1: ("da>10", -2.0)})
+    assert ColorModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+    p = AnalysisParams(color_model=model)
+    assert AnalysisParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+    other = {**model.to_dict(), "features": ["x"] * len(FEATURE_NAMES)}
+    with pytest.raises(ParameterError, match="other colour features"):
+        ColorModel.from_dict(other)
+    with pytest.raises(ParameterError):
+        ColorModel((0.0,) * 3, (1.0,) * 3, ((0.0,) * 3,) * 6, (0.0,) * 6, (0.0,) * 6)
+    z = np.arange(len(FEATURE_NAMES), dtype=float)
+    want = np.array(model.coef) @ z + np.array(model.bias) - np.array(model.cut)
+    np.testing.assert_allclose(model.decision(z), want)

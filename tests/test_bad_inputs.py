@@ -352,7 +352,7 @@ def test_cli_output_faults_keep_existing_label(tmp_path, capsys, monkeypatch, ti
     target = out / ("IMD_x.png" if command == "preprocess" else "IMD_x_segmentation.png")
     target.write_bytes(OLD_LABEL)
     if fault == "read-only":  # simulated: chmod does not stop root
-        _raise_on(monkeypatch, dio.tempfile, "mkstemp", errno.EROFS)
+        _raise_on(monkeypatch, dio.atomic.tempfile, "mkstemp", errno.EROFS)
     else:
         _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
     if command == "preprocess":
@@ -702,7 +702,7 @@ def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
     before = label.read_bytes()
     gui.doc.mask[:] = True  # a change to save (content only; save writes the document's mask)
     if fault == "read-only":
-        _raise_on(monkeypatch, dio.tempfile, "mkstemp", errno.EROFS)
+        _raise_on(monkeypatch, dio.atomic.tempfile, "mkstemp", errno.EROFS)
     else:
         _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
     assert not gui.saving.save()
@@ -764,8 +764,8 @@ def _markdown_matrix() -> str:
                         f"{cell(result.replace(d, '<folder>'))} |")
         label = tmp / "IMD002_segmentation.png"
         for fault, target, attr, err in [
-            ("read-only folder", dio.tempfile, "mkstemp", errno.EROFS),
-            ("permission denied", dio.tempfile, "mkstemp", errno.EACCES),
+            ("read-only folder", dio.atomic.tempfile, "mkstemp", errno.EROFS),
+            ("permission denied", dio.atomic.tempfile, "mkstemp", errno.EACCES),
             ("disk full (ENOSPC)", os, "fsync", errno.ENOSPC),
         ]:
             label.write_bytes(OLD_LABEL)

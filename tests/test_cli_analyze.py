@@ -16,6 +16,7 @@ from _weights import make_weights  # noqa: E402
 
 from dermview.analysis import COLOR_NAMES  # noqa: E402
 from dermview.cli import main  # noqa: E402
+from dermview.model.classifier import PROB_KEYS, Classifier  # noqa: E402
 
 STEMS = ["IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"]
 LEADING = ["id", "area_px", "area_mm2", "diameter_px", "diameter_mm", "asymmetry", "border_score",
@@ -44,6 +45,8 @@ def test_analyze_samples_with_masks_scale_json_and_reports(samples_dir, tmp_path
         assert r["asymmetry"] in {"0", "1", "2"}
         assert int(r["n_colors"]) == sum(int(r[f"color_{c}"]) for c in COLOR_NAMES)
         assert float(r["seconds"]) > 0
+        probs = [float(r[k]) for k in PROB_KEYS]
+        assert all(0 <= p <= 1 for p in probs) and sum(probs) == pytest.approx(1, abs=1e-4)
     from dermview.io import load_mask
 
     m = load_mask(samples_dir / "IMD002_segmentation.png")
@@ -54,6 +57,30 @@ def test_analyze_samples_with_masks_scale_json_and_reports(samples_dir, tmp_path
     for stem in STEMS:
         pdf = (out / "reports" / f"{stem}_report.pdf").read_bytes()
         assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+
+
+def test_classifier_loaded_once_per_run_and_rows_match_predict(samples_dir, tmp_path, monkeypatch):
+    calls = []
+    real = Classifier.load.__func__
+
+    def counting(cls, *a, **k):
+        calls.append(a)
+        return real(cls, *a, **k)
+
+    monkeypatch.setattr(Classifier, "load", classmethod(counting))
+    csv_path = tmp_path / "a.csv"
+    assert main(["analyze", str(samples_dir), "--masks", str(samples_dir), "--device", "cpu",
+                 "--csv", str(csv_path)]) == 0
+    assert len(calls) == 1  # not once per image
+    cols, rows = read_csv(csv_path)
+    assert set(PROB_KEYS) <= set(cols) and len(rows) == len(STEMS)
+    from dermview.io import load_image, load_mask
+
+    clf = Classifier.load(device="cpu")
+    rgb = load_image(samples_dir / "IMD002.jpg")
+    want = clf.predict(rgb, load_mask(samples_dir / "IMD002_segmentation.png"))
+    for k in PROB_KEYS:
+        assert float(rows[0][k]) == pytest.approx(want[k], rel=1e-4, abs=1e-6)
 
 
 def test_without_scale_sizes_stay_in_pixels(samples_dir, tmp_path):

@@ -170,7 +170,7 @@ def test_other_sop_class_is_refused(rgb, tmp_path):
 
 
 def test_pixel_limit_checked_before_decoding(rgb, tmp_path, monkeypatch):
-    monkeypatch.setattr(dio, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(dio.read, "MAX_PIXELS", 1000)
     from pydicom.pixels.decoders import base
 
     def no_decode(*_a, **_k):

@@ -97,7 +97,7 @@ def _fuzz_file(data: bytes, suffix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"fuzz{suffix}"
         path.write_bytes(data)
-        with mock.patch.object(dio, "MAX_PIXELS", FUZZ_MAX_PIXELS):
+        with mock.patch.object(dio.read, "MAX_PIXELS", FUZZ_MAX_PIXELS):
             yield path
 
 

@@ -347,7 +347,7 @@ def test_16bit_tiff_with_lying_strip_size(tmp_path):
 
 
 def test_limit_is_inclusive(tmp_path, monkeypatch):
-    monkeypatch.setattr(dio, "MAX_PIXELS", 12)
+    monkeypatch.setattr(dio.read, "MAX_PIXELS", 12)
     ok = _write(tmp_path / "ok.png", pil_bytes(Image.new("RGB", (4, 3)), "PNG"))
     assert dio.load_image(ok).shape == (3, 4, 3)
     big = _write(tmp_path / "big.png", pil_bytes(Image.new("RGB", (13, 1)), "PNG"))
@@ -400,7 +400,7 @@ def test_special_file_is_refused_without_reading(tmp_path):
 
 
 def test_oversized_file_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(dio, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(dio.read, "MAX_FILE_BYTES", 100)
     path = _write(tmp_path / "big.png", _good_png())
     with pytest.raises(ImageReadError, match="big.png is .* GB"):
         dio.load_image(path)
@@ -636,7 +636,7 @@ def test_read_only_folder_simulated(tmp_path, monkeypatch, err, words):
     def refuse(*_a, **_k):
         raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(dio.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(dio.atomic.tempfile, "mkstemp", refuse)
     with pytest.raises(WriteError, match=words):
         dio.save_mask(path, np.ones((6, 6), bool))
     assert path.read_bytes() == old_bytes
@@ -742,7 +742,7 @@ def test_quota_exceeded_reads_as_a_full_disk(tmp_path, monkeypatch):
     def refuse(*_a, **_k):
         raise OSError(errno.EDQUOT, "Disk quota exceeded")
 
-    monkeypatch.setattr(dio.os, "replace", refuse)
+    monkeypatch.setattr(dio.atomic.os, "replace", refuse)
     with pytest.raises(WriteError, match="disk is full"):
         dio.atomic_write_bytes(tmp_path / "x.png", b"data")
     assert list(tmp_path.iterdir()) == []

@@ -1,10 +1,19 @@
 """C: the dermoscopic colours in a lesion (white, red, light/dark brown, blue-grey, black).
 
-Each lesion pixel (lightly smoothed) is converted to CIELAB, shifted towards where it would
-be if the surrounding skin had the reference skin colour (a white balance on the skin, by
-the fraction ``skin_balance``), and named after the
-nearest colour prototype (``AnalysisParams.prototypes``) within ``color_max_distance`` ΔE.
-A colour is present when it covers at least its ``color_min_share`` of the lesion.
+Which colours are present: one logistic regression per colour
+(:class:`~dermview.analysis.color_model.ColorModel`, ``AnalysisParams.color_model``) on
+colour features of the lesion measured against the surrounding skin
+(:mod:`dermview.analysis.color_features`), each with its own decision cut, all fitted on the
+PH2 experts' labels. The rule's C (``n_colors``) is the number of colours present (at least
+1: the most likely one when none reaches its cut).
+
+Where they are (the colour map, and the ``shares``): each lesion pixel (lightly smoothed) is
+converted to CIELAB, shifted towards where it would be if the surrounding skin had the
+reference skin colour (a white balance on the skin, by the fraction ``skin_balance``), and
+named after the nearest colour prototype (``AnalysisParams.prototypes``) within
+``color_max_distance`` ΔE; the map keeps the pixels of the colours present. Without a colour
+model (``color_model=None``) a colour is present when its share reaches its
+``color_min_share`` (the share rule, the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dermview.analysis.color_features import color_features
 from dermview.analysis.params import COLOR_NAMES, AnalysisParams
 
 #: CIELAB of normal skin under the dermatoscope the prototypes refer to (median skin colour
@@ -29,8 +39,8 @@ class Colors:
         present: whether each colour reaches its minimum share.
         n_colors: how many are present (the rule's C; at least 1 for a lesion).
         labels: ``uint8`` ``(h, w)`` map of the analysed crop (analysis scale; see
-            ``LesionAnalysis.color_labels`` for the full-size map): 0 = outside the lesion or
-            unnamed, ``k`` = COLOR_NAMES[k-1].
+            ``LesionAnalysis.color_labels`` for the full-size map): 0 = outside the lesion,
+            unnamed or named after a colour not present, ``k`` = COLOR_NAMES[k-1].
         skin_lab: the skin colour (CIELAB) the image was balanced on.
     """
 
@@ -96,15 +106,22 @@ def find_colors(lab: np.ndarray, mask: np.ndarray, params: AnalysisParams,
         params: prototypes and thresholds.
         skin: CIELAB of the surrounding skin (:func:`skin_colour`).
     """
-    names = name_pixels(lab[mask], skin, params)
+    pixels = lab[mask]
+    names = name_pixels(pixels, skin, params)
     area = max(int(mask.sum()), 1)
     counts = np.bincount(names, minlength=len(COLOR_NAMES) + 1)[1:]
     shares = tuple(float(c) / area for c in counts)
-    present = tuple(s >= t and s > 0 for s, t in zip(shares, params.color_min_share, strict=True))
-    labels = np.zeros(mask.shape, np.uint8)
-    labels[mask] = names
-    if not any(present):  # a lesion has at least one colour: its most common one
+    if params.color_model is not None:
+        margin = params.color_model.decision(color_features(pixels, skin))
+        present = tuple(bool(m >= 0) for m in margin)
+        best = int(np.argmax(margin))
+    else:
+        present = tuple(s >= t and s > 0 for s, t in zip(shares, params.color_min_share, strict=True))
         best = int(np.argmax(counts))
+    if not any(present):  # a lesion has at least one colour: the most likely one
         present = tuple(i == best for i in range(len(COLOR_NAMES)))
+    keep = np.r_[False, np.asarray(present, bool)]
+    labels = np.zeros(mask.shape, np.uint8)
+    labels[mask] = np.where(keep[names], names, 0)
     return Colors(shares, present, int(sum(present)), labels,
                   (float(skin[0]), float(skin[1]), float(skin[2])))

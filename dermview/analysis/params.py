@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from dermview.analysis.color_model import ColorModel
+from dermview.analysis.color_model_default import DEFAULT_COLOR_MODEL
 from dermview.errors import ParameterError
 
 #: The dermoscopic colours of the ABCD rule, in this order everywhere (CSV, masks, report).
@@ -49,7 +51,10 @@ class AnalysisParams:
             colour is removed before the pixel is compared with that colour's prototype
             (0 = as it is, 1 = fully balanced on the skin), COLOR_NAMES order.
         color_min_share: fraction of the lesion (0-1) a colour must cover to be present,
-            per colour (COLOR_NAMES order).
+            per colour (COLOR_NAMES order); used only without a ``color_model`` (the
+            share rule, kept as the benchmark's baseline).
+        color_model: the per-colour presence model
+            (:class:`~dermview.analysis.color_model.ColorModel`); ``None`` = the share rule.
         asym_color_weight: weight of the colour asymmetry (ΔE units) against the shape
             asymmetry (fraction of the lesion not covered by its mirror image).
         asym_threshold: an axis is asymmetric when shape + weight × colour exceeds this.
@@ -64,6 +69,7 @@ class AnalysisParams:
     color_max_distance: float = 35.0
     skin_balance: tuple[float, ...] = (1.0, 1.0, 1.0, 0.5, 0.0, 0.0)
     color_min_share: tuple[float, ...] = (0.071, 0.008, 0.42233, 0.002, 0.002, 0.08267)
+    color_model: ColorModel | None = DEFAULT_COLOR_MODEL
     asym_color_weight: float = 0.015
     asym_threshold: float = 0.22054
     border_band: float = 0.04
@@ -89,6 +95,7 @@ class AnalysisParams:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["color_model"] = None if self.color_model is None else self.color_model.to_dict()
         d["prototypes"] = {c: list(p) for c, p in zip(COLOR_NAMES, self.prototypes, strict=True)}
         d["color_min_share"] = dict(zip(COLOR_NAMES, self.color_min_share, strict=True))
         d["skin_balance"] = dict(zip(COLOR_NAMES, self.skin_balance, strict=True))
@@ -104,6 +111,8 @@ class AnalysisParams:
         d = dict(data)
         if isinstance(d.get("prototypes"), dict):
             d["prototypes"] = tuple(tuple(d["prototypes"][c]) for c in COLOR_NAMES)
+        if isinstance(d.get("color_model"), dict):
+            d["color_model"] = ColorModel.from_dict(d["color_model"])
         for key in ("color_min_share", "skin_balance"):
             if isinstance(d.get(key), dict):
                 d[key] = tuple(float(d[key][c]) for c in COLOR_NAMES)

@@ -22,10 +22,20 @@ LEADING_COLUMNS: tuple[str, ...] = (
 )
 
 #: Extra column providers: name → ``f(context) -> dict of columns``; ``context`` holds
-#: ``rgb``, ``mask``, ``analysis``, ``path``. Other analyses (e.g. a classifier's
-#: probabilities) add their columns here.
+#: ``rgb``, ``mask``, ``analysis``, ``path``, ``mask_source`` and ``classifier`` (the lesion
+#: classifier, loaded once per run). Other analyses add their columns here.
 ColumnProvider = Callable[[dict[str, Any]], dict[str, Any]]
-EXTRA_COLUMNS: dict[str, ColumnProvider] = {}
+
+
+def _probabilities(context: dict[str, Any]) -> dict[str, Any]:
+    """``p_melanoma``, ``p_seborrheic_keratosis``, ``p_nevus`` (calibrated, sum 1) of the
+    bundled lesion classifier (:func:`dermview.model.classifier.probability_columns`)."""
+    from dermview.model.classifier import probability_columns
+
+    return probability_columns(context["rgb"], context["mask"], classifier=context["classifier"])
+
+
+EXTRA_COLUMNS: dict[str, ColumnProvider] = {"probabilities": _probabilities}
 
 
 def _scale_arg(text: str) -> float:
@@ -55,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute device for segmenting without --masks (default: auto)")
     parser.add_argument("--weights", metavar="PT", default=None,
                         help="segmentation weights without --masks (default: bundled model)")
+    parser.add_argument("--classifier", metavar="PT", default=None,
+                        help="lesion classifier weights for the p_* columns (default: bundled)")
 
 
 def build_row(stem: str, context: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -165,6 +177,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     pdf_dir = folder if args.report else None
     masks = _Masks(args)
+    from dermview.model.classifier import Classifier
+
+    classifier = Classifier.load(args.classifier, device=args.device)  # once per run
     rows, details = [], []
     for img in tqdm(todo, desc="analyze", unit="image", file=sys.stderr, disable=None):
         t0 = time.perf_counter()
@@ -173,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
             mask = masks.mask_for(img, rgb)
             analysis = analyze_lesion(rgb, mask, mm_per_px=args.mm_per_px)
             ctx = {"rgb": rgb, "mask": mask, "analysis": analysis, "path": img,
-                   "mask_source": masks.source}
+                   "mask_source": masks.source, "classifier": classifier}
             rows.append(build_row(img.stem, ctx, time.perf_counter() - t0))
             if args.json:
                 details.append({"id": img.stem, **analysis.to_json()})

@@ -19,8 +19,9 @@ TIPS = {
     "B": "Border: the number of eighths of the border (0-8) where the pigment stops abruptly "
          "(lightness step across the border within a narrow band). Compactness is P²/(4πA), "
          "1 for a disc; solidity is the area over its convex hull.",
-    "C": "Colours present (each over a minimum share of the lesion): white, red, light brown, "
-         "dark brown, blue-grey, black. C = how many (1-6). 'Show colour regions' paints them.",
+    "C": "Colours present (a per-colour model on the lesion's colours relative to the skin, "
+         "fitted on the PH2 experts): white, red, light brown, dark brown, blue-grey, black. "
+         "C = how many (1-6). 'Show colour regions' paints them.",
     "D": f"Diameter criterion: longest diameter over {DIAMETER_LIMIT_MM:g} mm. Needs the scale "
          "(calibrate with the ruler); never guessed.",
     "TDS": "Stolz's total dermoscopy score needs D = differential structures, which dermview "

@@ -248,12 +248,16 @@ def _torch_model(path: Path, meta: dict[str, Any], device: str) -> Any:
 
 
 def probability_columns(rgb: np.ndarray, mask: np.ndarray, weights: str | Path | None = None,
-                        device: str | None = "auto") -> dict[str, float]:
+                        device: str | None = "auto",
+                        classifier: Classifier | None = None) -> dict[str, float]:
     """The three calibrated probability columns for one image + mask (for ``dermview analyze``);
-    NaN for an empty mask. Loads the (bundled) classifier once per process and device."""
+    NaN for an empty mask. Uses ``classifier`` when given (load it once for a batch: each
+    :meth:`Classifier.load` re-checks the weights' SHA-256), else loads ``weights`` (default:
+    bundled) on ``device``."""
     if not np.asarray(mask).any():
         return dict.fromkeys(PROB_KEYS, float("nan"))
-    return Classifier.load(weights, device).predict(rgb, mask)
+    clf = classifier if classifier is not None else Classifier.load(weights, device)
+    return clf.predict(rgb, mask)
 
 
 def __getattr__(name: str) -> Any:
