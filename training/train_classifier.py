@@ -148,6 +148,28 @@ def _features(args: argparse.Namespace, rank: int, world: int, device: torch.dev
     return train_p, y_tr, val_p, y_va, encoder, z_tr, z_va
 
 
+def choose_head_recipe(args: argparse.Namespace, z_tr: Any, y_tr: Any, base: dict[str, Any],
+                       rank: int, world: int, out: Path, log: Any) -> tuple[dict[str, Any],
+                                                                       dict[str, Any]]:
+    """Class balancing and L2 of the head: the given ones, or (``auto``) the best of a
+    cross-validation on the training descriptors, run on rank 0 (written to ``out/cv.json``)
+    and broadcast. Returns ``(cv record, {"balance", "l2"})``."""
+    balances = ["loss", "sampler"] if args.balance == "auto" else [args.balance]
+    l2s = [0.03, 0.1, 0.3] if args.l2 == "auto" else [float(args.l2)]
+    cv: dict[str, Any] = {"folds": args.cv_folds, "results": []}
+    choice = {"balance": balances[0], "l2": l2s[0]}
+    if len(balances) * len(l2s) > 1:
+        if rank == 0:
+            cv = cross_validate(z_tr, y_tr, balances, l2s, base, args.cv_folds, log)
+            (out / "cv.json").write_text(json.dumps(json_safe(cv), indent=1), encoding="utf-8")
+        box = [cv]
+        if world > 1:
+            dist.broadcast_object_list(box, src=0)
+        cv = box[0]
+        choice = cv["best"]
+    return cv, choice
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run one training; returns the summary (also ``OUT/summary.json``)."""
     rank, world, device = init_distributed(args.device)
@@ -165,19 +187,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_p, y_tr, val_p, y_va, encoder, z_tr, z_va = _features(args, rank, world, device, log)
     base = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size,
             "patience": args.patience, "seed": args.seed, "dropout": args.dropout}
-    balances = ["loss", "sampler"] if args.balance == "auto" else [args.balance]
-    l2s = [0.03, 0.1, 0.3] if args.l2 == "auto" else [float(args.l2)]
-    cv: dict[str, Any] = {"folds": args.cv_folds, "results": []}
-    choice = {"balance": balances[0], "l2": l2s[0]}
-    if len(balances) * len(l2s) > 1:
-        if rank == 0:
-            cv = cross_validate(z_tr, y_tr, balances, l2s, base, args.cv_folds, log)
-            (out / "cv.json").write_text(json.dumps(json_safe(cv), indent=1), encoding="utf-8")
-        box = [cv]
-        if world > 1:
-            dist.broadcast_object_list(box, src=0)
-        cv = box[0]
-        choice = cv["best"]
+    cv, choice = choose_head_recipe(args, z_tr, y_tr, base, rank, world, out, log)
     cfg = {**base, **choice}
     log(f"training the head with balance={cfg['balance']} l2={cfg['l2']}")
 
@@ -311,19 +321,7 @@ def train_tuned(args: argparse.Namespace, rank: int, world: int, device: torch.d
         f"({time.perf_counter() - t_start:.0f} s)")
     base = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size,
             "patience": args.patience, "seed": args.seed, "dropout": 0.0}
-    balances = ["loss", "sampler"] if args.balance == "auto" else [args.balance]
-    l2s = [0.03, 0.1, 0.3] if args.l2 == "auto" else [float(args.l2)]
-    cv: dict[str, Any] = {"folds": args.cv_folds, "results": []}
-    choice = {"balance": balances[0], "l2": l2s[0]}
-    if len(balances) * len(l2s) > 1:
-        if rank == 0:
-            cv = cross_validate(z_tr, y_tr, balances, l2s, base, args.cv_folds, log)
-            (out / "cv.json").write_text(json.dumps(json_safe(cv), indent=1), encoding="utf-8")
-        box = [cv]
-        if world > 1:
-            dist.broadcast_object_list(box, src=0)
-        cv = box[0]
-        choice = cv["best"]
+    cv, choice = choose_head_recipe(args, z_tr, y_tr, base, rank, world, out, log)
     fit, inner = inner_split(y_tr, args.inner_fraction, args.seed)
     cfg = {**base, **choice}
     probe, probe_rows = fit_head(z_tr[fit], y_tr[fit], z_tr[inner, 0], y_tr[inner], cfg)

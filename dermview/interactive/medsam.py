@@ -19,7 +19,6 @@ Per image (:func:`prepare`, background): the image encoder on the whole image re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -31,6 +30,7 @@ import numpy as np
 
 from dermview.errors import ParameterError
 from dermview.interactive.prompts import BoxPrompt, ClickPrompt, Prompt
+from dermview.model.weights import sha256_file
 
 SIDE = 256            #: the network's input side (px)
 CLICK_MARGIN = 0.03   #: a positive click widens the box by this × the image diagonal
@@ -54,14 +54,6 @@ def configure(folder: str | Path | None) -> None:
         _sessions = None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def sessions() -> tuple:
     """(encoder, decoder) ONNX Runtime sessions, loaded once after the SHA-256 check."""
     global _sessions
@@ -79,7 +71,7 @@ def sessions() -> tuple:
         out = []
         for name in FILES:
             path = folder / name
-            if not path.is_file() or _sha256(path) != meta["files"].get(name):
+            if not path.is_file() or sha256_file(path) != meta["files"].get(name):
                 raise ParameterError(f"{path} is missing or differs from the SHA-256 in "
                                      "medsam_onnx.json; export it again")
             opts = ort.SessionOptions()

@@ -55,17 +55,7 @@ class LesionEncoder(nn.Module):
         """All pooled maps (taps, then head features) from the output of :meth:`first_tap`.
         ``drop_connect``: EfficientNet's stochastic depth (rate ``drop_connect · i / 16`` in
         block ``i``), only applied to blocks in training mode."""
-        maps = [y]
-        n = len(self.blocks)
-        for i in range(self.taps[0] + 1, n):
-            block = self.blocks[i]
-            rate = drop_connect * i / n if (drop_connect and block.training) else None
-            y = block(y, drop_connect_rate=rate)
-            if i in self.taps:
-                maps.append(y)
-        if self.use_head:
-            maps.append(self.act(self.bn1(self.conv_head(y))))
-        return maps
+        return [y, *self.taps_from(y, self.taps[0] + 1, drop_connect)]
 
     @staticmethod
     def pool(maps: list[torch.Tensor]) -> torch.Tensor:
