@@ -91,6 +91,9 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     panel = win.lesion_panel
     assert panel.values["area"].text() == f"{int(gt.sum())} px"
     assert panel.values["A"].text().startswith(str(a.asymmetry.value))
+    n_asym = sum(a.asymmetry.asymmetric)
+    assert ("symmetric about both axes", "asymmetric about the", "asymmetric about both axes")[
+        n_asym] in panel.values["A"].text()
     assert panel.values["C"].text() == str(a.colors.n_colors)
     assert panel.values["D"].text() == "needs a scale"
     assert "pixels" in panel.status.text()

@@ -189,3 +189,29 @@ def test_segmenting_shows_records_and_sorts_by_the_masks_confidence(make_window,
     # reopened from its label, the recorded confidence is kept and saved again
     win.session.open_paths([data / "IMD002.jpg"])
     assert win.doc.label_loaded and win.doc.model.confidence == pytest.approx(conf)
+
+
+def test_recovered_work_shows_its_model_and_confidence(make_window, data, boxes, qtbot):
+    """After a crash, the restored mask comes back with the model and confidence behind it
+    (Segment panel and worklist), not as "No segmentation yet"."""
+    from PySide6.QtWidgets import QMessageBox
+
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    conf = win.doc.model.confidence
+    assert conf is not None
+    assert win.saving.journal(force=True)
+    for host in win.worker_hosts():  # the window goes away without its close path
+        host.shutdown()
+    win._closing = True
+    win.hide()
+    boxes.answer = QMessageBox.StandardButton.Yes
+    win2 = make_window([img])
+    assert win2.wait_idle(30)
+    assert boxes.questions and "UTC" in boxes.questions[-1][1]
+    assert win2.doc.model.confidence == pytest.approx(conf)
+    assert win2.doc.model.name in win2.seg_panel.model_label.text()
+    assert f"Confidence <b>{conf:.2f}</b>" in win2.seg_panel.model_label.text()
+    assert win2.worklist.table.item(0, 2).text() == f"{conf:.2f}"

@@ -376,3 +376,18 @@ def test_layout_fits_small_screens_with_one_large_view(make_window, data, size):
     assert win.view.shown() is win.after
     win.actions["side_by_side"].trigger()
     assert win.before.isVisible() and win.after.isVisible()
+    # Every side panel's tab shows its whole title (six titles side by side were elided).
+    from PySide6 import QtWidgets
+
+    bars = [b for b in win.findChildren(QtWidgets.QTabBar) if b.isVisible() and b.count()]
+    titles = {b.tabText(i): b for b in bars for i in range(b.count())}
+    assert {"Review", "Tools", "Segment", "Preprocess", "Lesion", "Diagnosis"} <= set(titles)
+    for bar in bars:
+        vertical = bar.shape() in (QtWidgets.QTabBar.Shape.RoundedEast,
+                                   QtWidgets.QTabBar.Shape.RoundedWest)
+        for i in range(bar.count()):
+            room = bar.tabRect(i).height() if vertical else bar.tabRect(i).width()
+            padding = bar.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_TabBarTabHSpace,
+                                              None, bar)
+            need = bar.fontMetrics().horizontalAdvance(bar.tabText(i)) + padding
+            assert room >= need, (bar.tabText(i), room, need)

@@ -36,10 +36,16 @@ def make_dock(window: QtWidgets.QMainWindow, key: str, title: str, widget: QtWid
 
 def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
            shown: QtWidgets.QDockWidget) -> None:
-    """Stack ``docks`` as tabs, in this order, tabs on top; ``shown`` is the raised one."""
+    """Stack ``docks`` as tabs, in this order; ``shown`` is the raised one.
+
+    Tabs sit on top in the left area (two short titles) and along the window's right edge in
+    the right area, where six panel titles side by side would be elided to "R…", "T…"."""
     for left, right in pairwise(docks):
         window.tabifyDockWidget(left, right)
-    window.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
+    window.setTabPosition(Area.LeftDockWidgetArea, QtWidgets.QTabWidget.TabPosition.North)
+    window.setTabPosition(Area.RightDockWidgetArea, QtWidgets.QTabWidget.TabPosition.East)
+    window.setTabPosition(Area.BottomDockWidgetArea, QtWidgets.QTabWidget.TabPosition.North)
+    window.setTabPosition(Area.TopDockWidgetArea, QtWidgets.QTabWidget.TabPosition.North)
     shown.raise_()
 
 

@@ -154,9 +154,11 @@ class LesionPanel(QtWidgets.QWidget):
             v["perimeter"].setText(f"{s.perimeter_mm:.1f} mm")
             v["D"].setText("yes" if a.diameter_over_6mm else "no")
         asym = a.asymmetry
-        axes = ["major" if asym.asymmetric[0] else "", "minor" if asym.asymmetric[1] else ""]
-        about = ", ".join(x for x in axes if x) or "neither axis"
-        v["A"].setText(f"{asym.value}  (asymmetric about {about})")
+        axes = [name for name, flag in zip(("major", "minor"), asym.asymmetric, strict=True)
+                if flag]
+        about = {0: "symmetric about both axes", 2: "asymmetric about both axes"}.get(
+            len(axes), f"asymmetric about the {axes[0]} axis")
+        v["A"].setText(f"{asym.value}  ({about})")
         v["B"].setText(f"{a.border.score} / 8  (compactness {a.border.compactness:.2f}, "
                        f"solidity {a.border.solidity:.2f})")
         v["C"].setText(str(a.colors.n_colors))

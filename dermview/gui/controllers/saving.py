@@ -186,7 +186,8 @@ class SaveController(QtCore.QObject):
         else:
             answer = dialogs.ask(
                 self.window, "Recover unsaved edits?",
-                f"dermview found unsaved edits of {path.name} from {entry.saved_at} "
+                f"dermview found unsaved edits of {path.name} from "
+                f"{entry.saved_at[:19].replace('T', ' ')} UTC "
                 "(the app did not close normally).\n\nRestore them?",
                 Btn.Yes | Btn.No, Btn.Yes)
         self._accepted.discard(path)

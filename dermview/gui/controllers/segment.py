@@ -81,6 +81,7 @@ class SegmentController(QtCore.QObject):
         panel.threshold_moved.connect(self._on_threshold_moved)
         doc.threshold_changed.connect(self._on_doc_threshold)
         doc.image_changed.connect(self._on_image)
+        doc.prob_changed.connect(self._on_prob)
         # written flat, as `dermview segment --sidecar` does: read by the worklist and export
         doc.add_sidecar_field("confidence", lambda: self.doc.model.confidence)
 
@@ -179,18 +180,23 @@ class SegmentController(QtCore.QObject):
             doc.undo_stack.setClean()
         self.panel.set_threshold(res.threshold)
         self.panel.set_progress(100, f"Done in {out.seconds:.2f} s")
-        self.panel.model_label.setText(self.model_text())
         self.message.emit(f"Segmented with {out.name} on {out.device} in {out.seconds:.2f} s",
                           5000)
-        if out.confidence is not None:
-            self.confidence_changed.emit(job.path, out.confidence)
+
+    def _on_prob(self) -> None:
+        """A new probability map (a result, or recovered work): show the model behind it and
+        its confidence."""
+        self.panel.model_label.setText(self.model_text())
+        confidence = self.doc.model.confidence
+        if confidence is not None and self.doc.path is not None:
+            self.confidence_changed.emit(self.doc.path, confidence)
 
     def model_text(self) -> str:
         m = self.doc.model
         if not m.name:
             return "No segmentation yet"
         where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
-        took = f" · {m.timings.get('total', 0):.2f} s" if m.timings else ""
+        took = f" · {m.timings.get('total', 0):.2f}\u00a0s" if m.timings else ""
         conf = "" if m.confidence is None else (
             f"<br>Confidence <b>{m.confidence:.2f}</b> (estimated Jaccard with an expert's "
             f"outline{'; review this mask' if m.confidence < LOW_CONFIDENCE else ''})")
