@@ -46,7 +46,8 @@ class ClassifierPanel(QtWidgets.QWidget):
             bar.setTextVisible(False)
             value = QtWidgets.QLabel("–")
             value.setMinimumWidth(44)
-            value.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+            value.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                               | QtCore.Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(QtWidgets.QLabel(text), row, 0)
             grid.addWidget(bar, row, 1)
             grid.addWidget(value, row, 2)
