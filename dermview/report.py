@@ -106,6 +106,13 @@ def _png(img: np.ndarray):
     return ImageReader(buf)
 
 
+def _readable_time(iso: str) -> str:
+    """``2026-12-02T19:06:02.760Z`` → ``2026-12-02 19:06 UTC`` (other text unchanged)."""
+    if len(iso) >= 16 and iso[10] == "T" and iso.endswith("Z"):
+        return f"{iso[:10]} {iso[11:16]} UTC"
+    return iso
+
+
 def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f} {unit}"
 
@@ -167,14 +174,15 @@ def write_report(path: str | Path, rgb: np.ndarray, mask: np.ndarray, analysis: 
     pdf.setFont("Helvetica-Bold", 15)
     pdf.drawString(x0, y, "Lesion report")
     pdf.setFont("Helvetica", 9)
-    pdf.drawRightString(width - x0, y, f"{info.image_name}   {info.date or ''}")
+    when = _readable_time(info.date)
+    pdf.drawRightString(width - x0, y, f"{info.image_name}   {when}")
     y -= 6 * mm
     y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
     y = _table(pdf, "Measurements and criteria", measurement_rows(analysis), x0, y, width - 2 * x0)
     dash = "—"
     prov = [("Model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
             ("Reviewer", info.reviewer or dash), ("Review state", info.review_state or dash),
-            ("Comment", info.comment or dash), ("Date", info.date or dash),
+            ("Comment", info.comment or dash), ("Date", when or dash),
             ("dermview", info.app_version or dash), *info.extra]
     y = _table(pdf, "Provenance and review", prov, x0, y - 4 * mm, width - 2 * x0)
     pdf.setFont("Helvetica-Oblique", 7)

@@ -156,3 +156,10 @@ def test_cli_subprocess_prints_no_traceback(samples_dir, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "missing.jpg" in r.stderr
+
+
+def test_report_time_is_written_for_people():
+    from dermview.report import _readable_time
+
+    assert _readable_time("2026-12-02T19:06:02.760Z") == "2026-12-02 19:06 UTC"
+    assert _readable_time("") == "" and _readable_time("yesterday") == "yesterday"
