@@ -45,7 +45,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from dermview.analysis import COLOR_NAMES, AnalysisParams, analyze_lesion  # noqa: E402
 from dermview.analysis.color_features import color_features  # noqa: E402
-from dermview.analysis.lesion import prepare  # noqa: E402
+from dermview.analysis.lesion import fine_lab, prepare  # noqa: E402
 from dermview.io import load_image, load_mask  # noqa: E402
 
 #: Where the colour search starts (the a-priori prototypes, before any tuning) and its cap.
@@ -79,7 +79,7 @@ def summarise(cases: list[dict], source: str, seed: int) -> dict[str, np.ndarray
     for c in cases:
         p = prepare(c["rgb"], c[source], params)
         v = p.lab[p.mask]
-        feats.append(color_features(v, p.skin))
+        feats.append(color_features(fine_lab(p.rgb, p.mask), p.mask, p.skin))
         pix.append(v[rng.choice(len(v), SAMPLES, replace=len(v) < SAMPLES)])
         skins.append(p.skin)
         a = analyze_lesion(c["rgb"], c[source], params=params).asymmetry

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from dermview.analysis import COLOR_NAMES, TDS_MISSING, AnalysisParams, analyze_lesion
-from dermview.analysis.color_features import FEATURE_NAMES, color_features
+from dermview.analysis.color_features import (
+    FEATURE_NAMES,
+    REGION_FEATURE_NAMES,
+    color_features,
+    pixel_features,
+    region_features,
+)
 from dermview.analysis.color_model import ColorModel
 from dermview.analysis.colors import REFERENCE_SKIN
 from dermview.errors import MaskError, ParameterError
@@ -236,14 +242,62 @@ def test_color_features_are_measured_against_the_skin():
     rng = np.random.default_rng(0)
     lab = np.c_[rng.uniform(20, 60, 500), rng.uniform(0, 30, 500), rng.uniform(-10, 30, 500)]
     skin = np.array([70.0, 12.0, 15.0])
-    f = color_features(lab, skin)
-    assert f.shape == (len(FEATURE_NAMES),) and np.isfinite(f).all()
-    get = dict(zip(FEATURE_NAMES, f, strict=True))
+    f = pixel_features(lab, skin)
+    names = FEATURE_NAMES[: len(f)]
+    assert np.isfinite(f).all()
+    get = dict(zip(names, f, strict=True))
     assert get["dL50"] == pytest.approx(np.median(lab[:, 0]) - 70.0)
     assert get["L<25"] == pytest.approx(np.log((lab[:, 0] < 25).mean() + 0.005))
-    shifted = color_features(lab + [5.0, 0, 0], skin + [5.0, 0, 0])  # same lesion on lighter skin
+    shifted = pixel_features(lab + [5.0, 0, 0], skin + [5.0, 0, 0])  # same lesion on lighter skin
     for name in ("dL5", "dL95", "dL>-10", "da50", "dC50"):
-        assert dict(zip(FEATURE_NAMES, shifted, strict=True))[name] == pytest.approx(get[name])
+        assert dict(zip(names, shifted, strict=True))[name] == pytest.approx(get[name])
+
+
+def _lab_disc(inner_l: float | None = None, ring_l: float | None = None):
+    """A brown CIELAB disc (r 40 px) on skin, optionally with a light centre (r 12 px) or a
+    light rim (the outer 3 px): (lab image, mask, skin)."""
+    yy, xx = np.mgrid[:120, :120]
+    r = np.hypot(yy - 60, xx - 60)
+    skin = np.array([72.0, 12.0, 16.0], np.float32)
+    lab = np.broadcast_to(skin, (120, 120, 3)).copy()
+    m = r <= 40
+    lab[m] = (40.0, 18.0, 24.0)
+    if inner_l is not None:
+        lab[r <= 12] = (inner_l, 4.0, 6.0)
+    if ring_l is not None:
+        lab[m & (r > 37)] = (ring_l, 4.0, 6.0)
+    return lab, m, skin
+
+
+def test_region_features_see_a_light_centre_not_a_light_rim():
+    get = {}
+    for key, kw in (("plain", {}), ("centre", {"inner_l": 70.0}), ("rim", {"ring_l": 70.0})):
+        lab, m, skin = _lab_disc(**kw)
+        f = region_features(lab, m, skin)
+        assert f.shape == (len(REGION_FEATURE_NAMES),) and np.isfinite(f).all()
+        get[key] = dict(zip(REGION_FEATURE_NAMES, f, strict=True))
+        whole = color_features(lab, m, skin)
+        assert whole.shape == (len(FEATURE_NAMES),)
+        np.testing.assert_allclose(whole[-len(f):], f)
+    share = np.pi * 12**2 / np.count_nonzero(_lab_disc()[1])  # the centre's share of the lesion
+    centre = get["centre"]
+    assert centre["cc(in&L>med+20)"] == pytest.approx(np.log(share + 0.005), abs=0.05)
+    assert centre["cc(in&dL>-5)"] == pytest.approx(np.log(share + 0.005), abs=0.05)
+    floor = np.log(0.005)  # nothing
+    for name in ("cc(in&L>med+20)", "in&L>med+10", "cc(in&dL>-5)"):
+        assert get["plain"][name] == pytest.approx(floor)
+        assert get["rim"][name] == pytest.approx(floor)  # the rim is not the interior
+
+
+def test_region_features_judge_red_against_the_skin_hue():
+    lab, m, skin = _lab_disc()
+    lab[m] = (50.0, 40.0, 10.0)  # hue 14 degrees, the skin's 53: much redder
+    red = dict(zip(REGION_FEATURE_NAMES, region_features(lab, m, skin), strict=True))
+    lab[m] = (50.0, 20.0, 26.0)  # hue 52 degrees: the skin's
+    brown = dict(zip(REGION_FEATURE_NAMES, region_features(lab, m, skin), strict=True))
+    assert red["dh<-25"] == pytest.approx(np.log(1.005))
+    assert brown["dh<-10"] == pytest.approx(np.log(0.005))
+    assert red["dh50"] == pytest.approx(np.degrees(np.arctan2(10, 40) - np.arctan2(16, 12)), abs=1e-3)
 
 
 def test_color_model_decides_presence_and_keeps_n_colors_consistent():

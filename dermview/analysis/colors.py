@@ -2,9 +2,10 @@
 
 Which colours are present: one logistic regression per colour
 (:class:`~dermview.analysis.color_model.ColorModel`, ``AnalysisParams.color_model``) on
-colour features of the lesion measured against the surrounding skin
-(:mod:`dermview.analysis.color_features`), each with its own decision cut, all fitted on the
-PH2 experts' labels. The rule's C (``n_colors``) is the number of colours present (at least
+colour features of the lesion measured against the surrounding skin, pixel and region
+statistics (:mod:`dermview.analysis.color_features`) on a copy blurred half as much as the
+map's (``lesion.fine_lab``), each with its own decision cut, all fitted on the PH2 experts'
+labels. The rule's C (``n_colors``) is the number of colours present (at least
 1: the most likely one when none reaches its cut).
 
 Where they are (the colour map, and the ``shares``): each lesion pixel (lightly smoothed) is
@@ -97,7 +98,7 @@ def name_pixels(lab: np.ndarray, skin: np.ndarray, params: AnalysisParams) -> np
 
 
 def find_colors(lab: np.ndarray, mask: np.ndarray, params: AnalysisParams,
-                skin: np.ndarray) -> Colors:
+                skin: np.ndarray, feature_lab: np.ndarray | None = None) -> Colors:
     """Colours of the lesion.
 
     Args:
@@ -105,6 +106,8 @@ def find_colors(lab: np.ndarray, mask: np.ndarray, params: AnalysisParams,
         mask: ``bool`` ``(h, w)`` lesion at the same scale.
         params: prototypes and thresholds.
         skin: CIELAB of the surrounding skin (:func:`skin_colour`).
+        feature_lab: CIELAB (same shape as ``lab``) the colour model's features are measured
+            on (``lesion.fine_lab``, lighter smoothing); ``lab`` when not given.
     """
     pixels = lab[mask]
     names = name_pixels(pixels, skin, params)
@@ -112,7 +115,8 @@ def find_colors(lab: np.ndarray, mask: np.ndarray, params: AnalysisParams,
     counts = np.bincount(names, minlength=len(COLOR_NAMES) + 1)[1:]
     shares = tuple(float(c) / area for c in counts)
     if params.color_model is not None:
-        margin = params.color_model.decision(color_features(pixels, skin))
+        flab = lab if feature_lab is None else feature_lab
+        margin = params.color_model.decision(color_features(flab, mask, skin))
         present = tuple(bool(m >= 0) for m in margin)
         best = int(np.argmax(margin))
     else:
