@@ -154,3 +154,21 @@ def test_frame_fill_keeps_shape_and_leaves_no_frame_alone():
     framed = vignette_over(img, radius=160, ring=15)
     r = preprocess(framed)
     assert r.image.shape == framed.shape and r.frame_mask.any()
+
+
+def test_fine_hair_repaired_without_a_rim_bold_hair_with_one():
+    """Only the fine pass's hair pixels are replaced (no one-pixel rim: the skin's own texture
+    beside a faint hair stays as it was); a bold hair is replaced with its rim."""
+    clean = textured_skin(seed=4)
+    hairy, _ = fine_hairs(clean, seed=4)
+    r = preprocess(hairy, PreprocessParams(remove_frame=False))
+    fine = detect_hair(hairy, "ellipse", 9, None, HairSettings.for_sensitivity(0.5))
+    assert fine.fine is not None and fine.fine.any()
+    changed = (r.image != hairy).any(axis=2)
+    assert r.hair_mask.any() and not (changed & ~r.hair_mask).any()
+    bold = hairy.copy()
+    cv2.line(bold, (20, 40), (490, 350), (40, 30, 25), 3, cv2.LINE_AA)
+    rb = preprocess(bold, PreprocessParams(remove_frame=False, hair_sensitivity=0.0))
+    assert detect_hair(bold, "ellipse", 9, None, HairSettings.for_sensitivity(0.0)).fine is None
+    changed_b = (rb.image != bold).any(axis=2)
+    assert (changed_b & ~rb.hair_mask).sum() > 0.2 * rb.hair_mask.sum()

@@ -134,6 +134,7 @@ class HairMap:
         scale: the detection scale factor.
         mean: RGB uint8 at the detection scale: the input's ``scale × scale`` means (the input
             itself at scale 1); the source of the repair.
+        fine: bool like ``coarse``, the cells only the fine-hair pass found (None: none).
     """
 
     mask: np.ndarray
@@ -141,6 +142,7 @@ class HairMap:
     coarse: np.ndarray
     scale: int
     mean: np.ndarray
+    fine: np.ndarray | None = None
 
 
 def detect_hair(
@@ -233,4 +235,4 @@ def detect_hair(
     if k > 1:
         dark_limit = _dark_limit(cv2.extractChannel(clo, 0), d_l, fine_cells if n_fine else None, s)
         full = _refine(luma, mask, dark_limit, light_limit)
-    return HairMap(full, n_dark + n_light, coarse, k, mean)
+    return HairMap(full, n_dark + n_light, coarse, k, mean, fine_cells > 0 if n_fine else None)
