@@ -172,3 +172,25 @@ def test_fine_hair_repaired_without_a_rim_bold_hair_with_one():
     assert detect_hair(bold, "ellipse", 9, None, HairSettings.for_sensitivity(0.0)).fine is None
     changed_b = (rb.image != bold).any(axis=2)
     assert (changed_b & ~rb.hair_mask).sum() > 0.2 * rb.hair_mask.sum()
+
+
+def test_oriented_rescue_separates_a_hair_from_a_blob_it_crosses():
+    """A long line of seeds joined to a thick blob fails the thin-and-long test as one
+    component; split by ridge orientation (line: one 2θ; blob: every direction) the line is
+    found again."""
+    from dermview.preprocess.components import _thin_long
+    from dermview.preprocess.fine_hair import _oriented_rescue
+
+    seeds = np.zeros((256, 256), np.uint8)
+    seeds[100, 10:246] = 255
+    cv2.circle(seeds, (128, 100), 14, 255, -1)
+    phase = np.random.default_rng(0).uniform(0, 360, seeds.shape).astype(np.float32)
+    phase[100] = 180.0  # a horizontal dark line: dyy > 0, dxx ≈ dxy ≈ 0
+    args = (1.5, 40.0, 4.0)
+    assert _thin_long(seeds, *args)[1] == 0
+    cells, n = _oriented_rescue(seeds, phase, args)
+    line = np.zeros_like(seeds, bool)
+    line[100, 10:246] = True
+    line[:, 112:145] = False
+    assert n >= 1 and cells[line].mean() > 0.9 * 255
+    assert (cells[85:116, 113:144] > 0).mean() < 0.6
