@@ -194,3 +194,19 @@ def test_oriented_rescue_separates_a_hair_from_a_blob_it_crosses():
     line[:, 112:145] = False
     assert n >= 1 and cells[line].mean() > 0.9 * 255
     assert (cells[85:116, 113:144] > 0).mean() < 0.6
+
+
+def test_thin_long_reports_long_rejected_components():
+    """``rejected`` marks the long components that failed (the thick blob with its line), not
+    the short ones nor the kept ones."""
+    from dermview.preprocess.components import _thin_long
+
+    seeds = np.zeros((128, 256), np.uint8)
+    seeds[20, 10:240] = 255  # a hair: kept
+    seeds[60, 10:240] = 255
+    cv2.circle(seeds, (128, 60), 14, 255, -1)  # a long line through a blob: rejected
+    seeds[100, 10:20] = 255  # short: neither
+    rejected = np.zeros_like(seeds)
+    kept, n = _thin_long(seeds, 1.5, 40.0, 4.0, rejected=rejected)
+    assert n == 1 and (kept[20, 10:240] > 0).all() and not kept[60].any()
+    assert (rejected[60, 10:240] > 0).all() and not rejected[20].any() and not rejected[100].any()

@@ -48,11 +48,11 @@ ORIENTATION_HALF_WIDTH = 90.0
 
 
 def _oriented_rescue(rest: np.ndarray, phase: np.ndarray, args: tuple[float, float, float]) -> tuple[np.ndarray, int]:
-    """The thin-and-long test again on the seeds ``rest`` (uint8 0/255) that failed it, split by
-    ridge orientation ``phase`` (2θ, degrees): a faint hair crossing a lesion joins the pigment
-    network's seeds into one blob, whose pieces of one orientation are the hair again (the
-    network's meshes turn in every direction and fall apart). Returns (uint8 0/255 cells, the
-    most hairs found in one bin)."""
+    """The thin-and-long test again on the seeds ``rest`` (uint8 0/255) of the long components
+    that failed it, split by ridge orientation ``phase`` (2θ, degrees): a faint hair crossing a
+    lesion joins the pigment network's seeds into one blob, whose pieces of one orientation are
+    the hair again (the network's meshes turn in every direction and fall apart). Returns
+    (uint8 0/255 cells, the most hairs found in one bin)."""
     cells = np.zeros_like(rest)
     best = 0
     for centre in ORIENTATION_BINS:
@@ -85,6 +85,9 @@ def fine_hair(
     seeds = cv2.bitwise_and(_at_least(ridge, 4 * s.fine_t_high), seed_ok)
     cv2.bitwise_and(seeds, _at_least(depth, s.fine_min_depth), dst=seeds)
     args = (s.fine_max_half_width / k, s.fine_min_length / k, s.fine_min_elongation)
-    cells, n = _thin_long(seeds, *args)
-    rescued, n_rescued = _oriented_rescue(cv2.subtract(seeds, cells), phase, args)
+    rest = np.zeros_like(seeds)  # long components that failed: only their pieces can pass
+    cells, n = _thin_long(seeds, *args, rejected=rest)
+    if not cv2.countNonZero(rest):
+        return cells, n
+    rescued, n_rescued = _oriented_rescue(rest, phase, args)
     return cv2.bitwise_or(cells, rescued), n + n_rescued

@@ -26,7 +26,10 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    (large across a line, small on dots, blobs and edges), relative to the closed lightness
    (so a hair over the lesion counts as much as one on skin), at least ``fine_min_depth``
    below the closing; its components must be thin and *long* (``fine_min_length``, twice
-   the bold pass's: length and continuity are the cue a faint hair gives). Candidates
+   the bold pass's: length and continuity are the cue a faint hair gives); seeds failing
+   that test are tried again split into 4 overlapping ridge-orientation bins (a faint hair
+   crossing a lesion joins its pigment-network seeds into one blob; one orientation of it is
+   the hair again). Candidates
    measured on the fine-hair benchmark and dropped: a line detector (square mean minus the
    darkest of 8 oriented line means, Ricci-Perfetti style; lower F1 and 8 filters), a
    path-style test (closing minus the darkest oriented line dilation; hair pixels scored
