@@ -154,3 +154,59 @@ def test_frame_fill_keeps_shape_and_leaves_no_frame_alone():
     framed = vignette_over(img, radius=160, ring=15)
     r = preprocess(framed)
     assert r.image.shape == framed.shape and r.frame_mask.any()
+
+
+def test_fine_hair_repaired_without_a_rim_bold_hair_with_one():
+    """Only the fine pass's hair pixels are replaced (no one-pixel rim: the skin's own texture
+    beside a faint hair stays as it was); a bold hair is replaced with its rim."""
+    clean = textured_skin(seed=4)
+    hairy, _ = fine_hairs(clean, seed=4)
+    r = preprocess(hairy, PreprocessParams(remove_frame=False))
+    fine = detect_hair(hairy, "ellipse", 9, None, HairSettings.for_sensitivity(0.5))
+    assert fine.fine is not None and fine.fine.any()
+    changed = (r.image != hairy).any(axis=2)
+    assert r.hair_mask.any() and not (changed & ~r.hair_mask).any()
+    bold = hairy.copy()
+    cv2.line(bold, (20, 40), (490, 350), (40, 30, 25), 3, cv2.LINE_AA)
+    rb = preprocess(bold, PreprocessParams(remove_frame=False, hair_sensitivity=0.0))
+    assert detect_hair(bold, "ellipse", 9, None, HairSettings.for_sensitivity(0.0)).fine is None
+    changed_b = (rb.image != bold).any(axis=2)
+    assert (changed_b & ~rb.hair_mask).sum() > 0.2 * rb.hair_mask.sum()
+
+
+def test_oriented_rescue_separates_a_hair_from_a_blob_it_crosses():
+    """A long line of seeds joined to a thick blob fails the thin-and-long test as one
+    component; split by ridge orientation (line: one 2θ; blob: every direction) the line is
+    found again."""
+    from dermview.preprocess.components import _thin_long
+    from dermview.preprocess.fine_hair import _oriented_rescue
+
+    seeds = np.zeros((256, 256), np.uint8)
+    seeds[100, 10:246] = 255
+    cv2.circle(seeds, (128, 100), 14, 255, -1)
+    phase = np.random.default_rng(0).uniform(0, 360, seeds.shape).astype(np.float32)
+    phase[100] = 180.0  # a horizontal dark line: dyy > 0, dxx ≈ dxy ≈ 0
+    args = (1.5, 40.0, 4.0)
+    assert _thin_long(seeds, *args)[1] == 0
+    cells, n = _oriented_rescue(seeds, phase, args)
+    line = np.zeros_like(seeds, bool)
+    line[100, 10:246] = True
+    line[:, 112:145] = False
+    assert n >= 1 and cells[line].mean() > 0.9 * 255
+    assert (cells[85:116, 113:144] > 0).mean() < 0.6
+
+
+def test_thin_long_reports_long_rejected_components():
+    """``rejected`` marks the long components that failed (the thick blob with its line), not
+    the short ones nor the kept ones."""
+    from dermview.preprocess.components import _thin_long
+
+    seeds = np.zeros((128, 256), np.uint8)
+    seeds[20, 10:240] = 255  # a hair: kept
+    seeds[60, 10:240] = 255
+    cv2.circle(seeds, (128, 60), 14, 255, -1)  # a long line through a blob: rejected
+    seeds[100, 10:20] = 255  # short: neither
+    rejected = np.zeros_like(seeds)
+    kept, n = _thin_long(seeds, 1.5, 40.0, 4.0, rejected=rejected)
+    assert n == 1 and (kept[20, 10:240] > 0).all() and not kept[60].any()
+    assert (rejected[60, 10:240] > 0).all() and not rejected[20].any() and not rejected[100].any()

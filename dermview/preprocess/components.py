@@ -47,12 +47,15 @@ def _thin_long(
     max_fill: float = 0.3,
     max_thick_share: float = 0.03,
     pixel_test=None,
+    rejected: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
     long; return (uint8 0/255 mask, number of hairs N in them).
 
     ``pixel_test(rows, cols) -> bool array``, if given, is asked only about the pixels of the
     components kept by shape: failing pixels are dropped, and so is a component left empty.
+    ``rejected`` (uint8 like ``seeds``), if given, receives 255 at the pixels of the components
+    that are long enough (extent) but failed another test (only pieces of those can pass).
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
     it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
@@ -98,9 +101,13 @@ def _thin_long(
     # Share of the component's 2-sigma ellipse that it covers: low for a few crossing hairs,
     # high for a dense mesh (crusts, pigment network).
     fill = a / (4 * np.pi * np.sqrt(np.maximum(l1 * l2, 1e-6)))
-    keep = (extent >= min_length) & (elongated | ((extent >= 3 * min_length) & (fill <= max_fill)))
-    keep[0] = False
+    long_enough = extent >= min_length
+    long_enough[0] = False
+    keep = long_enough & (elongated | ((extent >= 3 * min_length) & (fill <= max_fill)))
     if not keep.any():
+        if rejected is not None:
+            lr = long_enough[lab]
+            rejected[rr[lr], cc[lr]] = 255
         return out, 0
     # Thin: few pixels deeper inside than max_half_width (crossings of hairs are allowed).
     radius = int(max_half_width + 1)
@@ -110,6 +117,9 @@ def _thin_long(
         dr, dc = _points(deep)
         keep &= np.bincount(labels[dr, dc], minlength=n) <= max_thick_share * a
     keep[0] = False
+    if rejected is not None:
+        lr = (long_enough & ~keep)[lab]
+        rejected[rr[lr], cc[lr]] = 255
     sel = keep[lab]
     if pixel_test is not None:
         idx = np.flatnonzero(sel)

@@ -26,7 +26,10 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    (large across a line, small on dots, blobs and edges), relative to the closed lightness
    (so a hair over the lesion counts as much as one on skin), at least ``fine_min_depth``
    below the closing; its components must be thin and *long* (``fine_min_length``, twice
-   the bold pass's: length and continuity are the cue a faint hair gives). Candidates
+   the bold pass's: length and continuity are the cue a faint hair gives); seeds failing
+   that test are tried again split into 4 overlapping ridge-orientation bins (a faint hair
+   crossing a lesion joins its pigment-network seeds into one blob; one orientation of it is
+   the hair again). Candidates
    measured on the fine-hair benchmark and dropped: a line detector (square mean minus the
    darkest of 8 oriented line means, Ricci-Perfetti style; lower F1 and 8 filters), a
    path-style test (closing minus the darkest oriented line dilation; hair pixels scored
@@ -134,6 +137,7 @@ class HairMap:
         scale: the detection scale factor.
         mean: RGB uint8 at the detection scale: the input's ``scale × scale`` means (the input
             itself at scale 1); the source of the repair.
+        fine: bool like ``coarse``, the cells only the fine-hair pass found (None: none).
     """
 
     mask: np.ndarray
@@ -141,6 +145,7 @@ class HairMap:
     coarse: np.ndarray
     scale: int
     mean: np.ndarray
+    fine: np.ndarray | None = None
 
 
 def detect_hair(
@@ -233,4 +238,4 @@ def detect_hair(
     if k > 1:
         dark_limit = _dark_limit(cv2.extractChannel(clo, 0), d_l, fine_cells if n_fine else None, s)
         full = _refine(luma, mask, dark_limit, light_limit)
-    return HairMap(full, n_dark + n_light, coarse, k, mean)
+    return HairMap(full, n_dark + n_light, coarse, k, mean, fine_cells > 0 if n_fine else None)

@@ -36,8 +36,9 @@ class Preprocessed:
             band around them into which the fill blends: see
             :func:`~dermview.preprocess.frame.fill_frame`).
         hair_mask: bool ``(H, W)``, pixels taken as hair. They are replaced together with
-            a one-pixel rim around them (the hair's halo), so ``image`` differs from the
-            input only near ``frame_mask`` and within one pixel of ``hair_mask``.
+            a one-pixel rim around them (the hair's halo; not around the hairs only the
+            fine-hair pass found), so ``image`` differs from the input only near
+            ``frame_mask`` and within one pixel of ``hair_mask``.
         hair_count: N, number of hair components found.
         repair_mode: ``"pde"`` (N > T), ``"bilinear"`` (0 < N <= T) or ``"none"``.
         timings: seconds per step (``frame``, ``hair``, ``repair``, ``total``).
@@ -105,6 +106,25 @@ def _repair_at_detection_scale(work: np.ndarray, hair: HairMap, mode: str) -> np
     return up[: work.shape[0], : work.shape[1]]
 
 
+def _repair_region(hair: HairMap) -> np.ndarray:
+    """The pixels to replace at the analysis scale (uint8 0/1): the hair mask plus a one-pixel
+    rim (the halo / anti-aliased edge of a hair) around the hairs of the bold and light passes;
+    the hairs only the fine pass found are replaced without a rim (a faint hair's edge is the
+    skin's own texture: repairing it only lost detail; +0.15 dB on the bold synthetic regime,
+    whose false fine detections on clean skin cost most). Measured and dropped: a 5×5 cross or
+    square rim around bold hair, and never darkening a fine-hair pixel (max of repair and
+    input)."""
+    m8 = hair.mask.view(np.uint8)
+    if hair.fine is None:
+        return cv2.dilate(m8, _CROSS)
+    h, w = m8.shape
+    k = hair.scale
+    fine = hair.fine.view(np.uint8)
+    if k > 1:
+        fine = cv2.resize(fine, (fine.shape[1] * k, fine.shape[0] * k), interpolation=cv2.INTER_NEAREST)[:h, :w]
+    return cv2.bitwise_or(cv2.dilate(cv2.subtract(m8, fine), _CROSS), m8)
+
+
 def _scaled_se(size: int, side: int) -> int:
     """Structuring element size for an analysis image with longest side ``side``."""
     k = round(size * side / ANALYSIS_SIZE) if side < ANALYSIS_SIZE else size
@@ -169,9 +189,9 @@ def preprocess(rgb: np.ndarray, params: PreprocessParams | None = None) -> Prepr
     if hair is not None and n_hair and hair_s.any():
         mode = "pde" if n_hair > p.hair_threshold else "bilinear"
         # Replace the hair and its one-pixel rim (the bright halo / anti-aliased edge of a
-        # hair) with values repaired at the detection scale, where the fill is taken from
-        # clean skin a little further out.
-        repair_s = cv2.dilate(hair_s.view(np.uint8), _CROSS)
+        # hair; see _repair_region) with values repaired at the detection scale, where the
+        # fill is taken from clean skin a little further out.
+        repair_s = _repair_region(hair)
         if framed:
             repair_s[frame_s] = 0
         fixed = _repair_at_detection_scale(work, hair, mode)
