@@ -257,6 +257,9 @@ def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -
         + ("The temperature was fitted on the validation split; the early-stopping epoch and the "
            "test-time flip were chosen on an inner split of the training images."
            if meta.get("training", {}).get("tune") else
+           "The temperature was fitted on the validation split; the features, crops and L2 were "
+           "chosen by cross-validation on the training images (no early stopping)."
+           if meta.get("training", {}).get("recipe") == "levers" else
            "The temperature and the early-stopping epoch were chosen on the validation split."),
         "- The crop depends on the mask: a wrong segmentation moves the crop.",
         "- The heat map (Grad-CAM at stride 16 of the encoder) shows where the evidence for the "

@@ -340,7 +340,9 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
                             batch_size=0, val_fraction=0.15, no_onnx=False,
                             name=f"lesion-classifier-{size}px", save_weights=args.save_weights,
                             margin=CROPS[crop][0], min_side=CROPS[crop][1],
-                            crops=["lesion"] + names[1:])
+                            crops=["lesion"] + names[1:],
+                            command="python -m training.classifier_levers "
+                            + __import__("shlex").join(__import__("sys").argv[1:]))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     info = {"train_images": len(y_tr), "val_images": len(y_va), "world_size": 1,
             "device": "cpu", "recipe": "levers", "candidate": res,

@@ -250,7 +250,8 @@ def finish(args: argparse.Namespace, model: LiteClassifier, raw: np.ndarray, y_v
                     "taps": list(model.encoder.taps), "head": model.encoder.use_head,
                     "stats": list(model.encoder.stats),
                     "sha256": sha256_file(efficientnet_lite0_weights_path())},
-        "training": {"command": "python -m training.train_classifier " + shlex.join(sys.argv[1:]),
+        "training": {"command": getattr(args, "command", "")
+                     or "python -m training.train_classifier " + shlex.join(sys.argv[1:]),
                      "views": args.views, "lr": args.lr, "batch_size": args.batch_size,
                      "epochs_run": len(rows), "best_epoch": best_epoch, "seed": args.seed,
                      "val_fraction": args.val_fraction, **info},
