@@ -79,14 +79,28 @@ def score(seg, pairs, cache) -> dict:
     return out
 
 
-def make_folder(pairs, root: Path) -> Path:
-    """``root/images/<id>.jpg`` (links) + ``root/images/labels/<id>_segmentation.png``."""
+def make_folder(pairs, root: Path, unlabelled=()) -> Path:
+    """``root/images/<id>.jpg`` (links) + ``root/images/labels/<id>_segmentation.png``; the
+    ``unlabelled`` pairs' images join the folder without a label."""
     img_dir = root / "images"
     (img_dir / "labels").mkdir(parents=True)
     for p in pairs:
         os.symlink(p.image.resolve(), img_dir / p.image.name)
         shutil.copyfile(p.mask, img_dir / "labels" / f"{p.image.stem}_segmentation.png")
+    for p in unlabelled:
+        os.symlink(p.image.resolve(), img_dir / p.image.name)
     return img_dir
+
+
+def recipe_overrides(args) -> dict:
+    """The ``FinetuneSettings`` fields set on the command line (the rest: finetune's defaults)."""
+    out = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
+    for key in ("bn_adapt", "l2sp"):
+        if getattr(args, key) is not None:
+            out[key] = getattr(args, key)
+    if args.colour_aug is not None:
+        out["colour_aug"] = args.colour_aug == "on"
+    return out
 
 
 def _delta(new: dict, base: dict) -> dict:
@@ -103,11 +117,11 @@ def curves(args, seg, pool, rest, others) -> dict:
     base = {"rest": score(seg, rest, cache_r), "others": score(seg, others, cache_o)}
     print(f"base: rest Dice {base['rest']['dice']:.4f}  others {base['others']['dice']:.4f}",
           flush=True)
-    recipe = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
+    recipe = recipe_overrides(args)
     runs = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            folder = make_folder(pool[:n], Path(tmp))
+            folder = make_folder(pool[:n], Path(tmp), pool[n:n + args.unlabeled])
             t, c = time.perf_counter(), time.process_time()
             rep = finetune(folder, Path(tmp) / f"ft{n}.pt", base=args.base, device="cpu",
                            settings=replace(FinetuneSettings(), time_limit_min=args.time_limit,
@@ -264,6 +278,13 @@ def main(argv=None) -> int:
                     help="what --time-limit counts: wall-clock or this process's CPU time")
     ap.add_argument("--layers", default="", help="curves: recipe layers (default: finetune's)")
     ap.add_argument("--lr", type=float, default=0.0, help="curves: learning rate (default: finetune's)")
+    ap.add_argument("--bn-adapt", type=float, default=None, help="curves: AdaBN share")
+    ap.add_argument("--l2sp", type=float, default=None, help="curves: L2-SP weight")
+    ap.add_argument("--colour-aug", choices=("on", "off"), default=None,
+                    help="curves: colour augmentation of the training views")
+    ap.add_argument("--unlabeled", type=int, default=0,
+                    help="curves: pool images after the N labelled ones put in the folder "
+                         "without labels (seen by AdaBN only)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -299,8 +320,9 @@ def main(argv=None) -> int:
                           "others": len(others)},
                 "other_sources": sorted({p.source for p in others}),
                 "recipe": {**asdict(FinetuneSettings()), **({} if args.grid else {
-                    "time_limit_min": args.time_limit, "clock": args.clock, **{
-                        k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}})},
+                    "time_limit_min": args.time_limit, "clock": args.clock,
+                    **recipe_overrides(args)})},
+                "unlabeled": args.unlabeled,
                 "threads": args.threads, "torch": torch.__version__,
                 "wall_s": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg()})
     table = _table(res)

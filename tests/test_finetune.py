@@ -147,24 +147,42 @@ def test_hash_mismatch_refused(tmp_path: Path, base: Path, capsys):
     assert not out.exists()
 
 
-def test_holdout_plan_kfold_and_single():
-    folds = holdout_plan(10)
-    assert len(folds) == 3
-    held = sorted(i for _, h in folds for i in h)
-    assert held == list(range(10))  # each label held out exactly once
-    for train, h in folds:
-        assert not set(train) & set(h) and len(train) + len(h) == 10
-    [(train, h)] = holdout_plan(25)
-    assert len(h) == 5 and sorted(train + h) == list(range(25))
+def test_holdout_plan_kfold():
+    for n, k in ((10, 3), (25, 5)):
+        folds = holdout_plan(n)
+        assert len(folds) == k
+        held = sorted(i for _, h in folds for i in h)
+        assert held == list(range(n))  # each label held out exactly once
+        for train, h in folds:
+            assert not set(train) & set(h) and len(train) + len(h) == n
 
 
-def test_judge_refuses_worse_or_more_failures():
-    base = {"dice": 0.90, "jaccard": 0.83, "thresholded_jaccard": 0.80, "failures": 1, "n": 10}
-    assert judge(base, dict(base, dice=0.92))[0]
-    assert not judge(base, dict(base, dice=0.89))[0]
-    assert not judge(base, dict(base))[0]  # equal is not better
-    better, text = judge(base, dict(base, dice=0.95, failures=2))
+def _rows(dice: list[float]) -> list[dict[str, float]]:
+    return [{"dice": d, "jaccard": d / (2 - d), "thresholded_jaccard": d / (2 - d)} for d in dice]
+
+
+def test_judge_needs_a_clear_paired_gain():
+    rng = np.random.default_rng(0)
+    base = list(rng.uniform(0.80, 0.95, 25))
+    clean = list(base)
+    better, text = judge(_rows(base), _rows([b + 0.02 + rng.normal(0, 0.005) for b in base]))
+    assert better and "is better" in text
+    assert not judge(_rows(base), _rows(base))[0]  # equal is not better
+    assert not judge(_rows(base), _rows([b - 0.01 for b in base]))[0]
+    # a mean gain above the margin carried by one image while most get worse: noise, refused
+    base = [0.3, *base[1:]]
+    noisy = [b - 0.01 for b in base]
+    noisy[0] = 0.9
+    assert np.mean(noisy) - np.mean(base) > 0.005
+    better, text = judge(_rows(base), _rows(noisy))
     assert not better and "NOT better" in text
+    # a gain below the margin is refused even when consistent
+    assert not judge(_rows(base), _rows([b + 0.003 for b in base]))[0]
+    # a clear gain that adds a failure (Jaccard < 0.65) is refused
+    worse = [b + 0.03 for b in clean]
+    worse[1] = 0.6
+    better, text = judge(_rows(clean), _rows(worse))
+    assert not better and "fails more often" in text
 
 
 # ------------------------------------------------------------------ training
@@ -231,7 +249,7 @@ def test_finetune_end_to_end(tmp_path: Path, base: Path):
     for rec in ft["labels"]:
         assert rec["image_sha256"] == image_sha256(folder / rec["image"])
         assert rec["label_sha256"] == sha256_file(folder / "labels" / rec["label"])
-    assert ft["holdout"]["scheme"] == "k-fold" and len(ft["holdout"]["folds"]) == 3
+    assert ft["holdout"]["scheme"] == "3-fold" and len(ft["holdout"]["folds"]) == 3
     assert sorted(n for f in ft["holdout"]["folds"] for n in f) == sorted(
         r["image"] for r in ft["labels"])
     scores = ft["scores"]
@@ -240,7 +258,9 @@ def test_finetune_end_to_end(tmp_path: Path, base: Path):
         assert 0.0 <= scores["new"][key] <= 1.0
         assert scores["new"][key] == pytest.approx(
             np.mean([r["new"][key] for r in scores["per_image"]]))
-    assert ft["improved"] == rep.improved == judge(scores["base"], scores["new"])[0]
+    rows = scores["per_image"]
+    assert ft["improved"] == rep.improved == judge([r["base"] for r in rows],
+                                                   [r["new"] for r in rows])[0]
     assert meta["training"]["steps_per_run"] == settings.max_steps
     # progress reached its total; the new model loads and differs from the base
     assert seen[-1][0] == seen[-1][1] > 4 * settings.max_steps
@@ -280,8 +300,8 @@ def test_no_change_is_not_called_better(tmp_path: Path, base: Path):
     folder = make_folder(tmp_path, 25, sidecar_every=0)
     rep = finetune(folder, tmp_path / "same.pt", base=base, device="cpu",
                    settings=replace(FAST, lr=1e-12, max_steps=2))
-    assert rep.meta["finetune"]["holdout"]["scheme"] == "hold-out"
-    assert rep.new_scores["n"] == 5
+    assert rep.meta["finetune"]["holdout"]["scheme"] == "5-fold"
+    assert rep.new_scores["n"] == 25  # every label held out once
     assert rep.new_scores["dice"] == pytest.approx(rep.base_scores["dice"])
     assert not rep.improved and "NOT better" in rep.verdict
     assert rep.meta["finetune"]["improved"] is False

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -65,6 +66,11 @@ class FinetuneSettings:
         seed: seed of the folds, the batches and the augmentation.
         clock: ``"wall"`` (default: wall-clock time) or ``"cpu"`` (this process's CPU time:
             a limit that means the same on a shared, busy machine; benchmarks use it).
+        bn_adapt: share of the batch-norm statistics re-estimated on the folder's images
+            (AdaBN, :func:`dermview.finetune.train.adapt_bn`; 0 = the base model's).
+        colour_aug: colour and illumination augmentation of the training views (False:
+            geometric only, so the clinic's colours are learned, not jittered away).
+        l2sp: weight of the L2-SP penalty ``sum (w - w_base)^2`` over the trained weights.
     """
 
     lr: float = 3e-5
@@ -75,6 +81,9 @@ class FinetuneSettings:
     time_limit_min: float = 10.0
     seed: int = 0
     clock: str = "wall"
+    bn_adapt: float = 0.0
+    colour_aug: bool = True
+    l2sp: float = 0.0
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "cpu"):
@@ -82,7 +91,8 @@ class FinetuneSettings:
         if self.layers not in ("all", "head", "last"):
             raise FinetuneError(f"layers must be 'all', 'head' or 'last', got {self.layers!r}")
         if not (self.lr > 0 and self.max_steps >= self.min_steps >= 1 and self.batch_size >= 1
-                and self.time_limit_min > 0):
+                and self.time_limit_min > 0 and 0.0 <= self.bn_adapt <= 1.0
+                and self.l2sp >= 0):
             raise FinetuneError(f"Invalid fine-tuning settings: {self}")
 
 
@@ -145,6 +155,23 @@ def network_arrays(images: Sequence[Path], seg: Segmenter,
     return np.stack(imgs), np.stack(masks)
 
 
+def network_images(images: Sequence[Path], seg: Segmenter) -> np.ndarray:
+    """Images alone (no labels) as :func:`network_arrays` makes them: uint8 ``(N, S, S, 3)``."""
+    from dermview.preprocess import preprocess
+
+    size = seg.input_size[0]
+    params = seg.preprocess_params()
+    out = []
+    for image in images:
+        rgb = load_image(image)
+        if params is not None:
+            rgb = preprocess(rgb, params).image
+        big = max(rgb.shape[:2]) > size  # as training.data.resize_pair
+        out.append(cv2.resize(rgb, (size, size),
+                              interpolation=cv2.INTER_AREA if big else cv2.INTER_LINEAR))
+    return np.stack(out)
+
+
 def score_images(seg: Segmenter, images: Sequence[Path], labels: Sequence[Path],
                  cache: dict[Path, Any] | None = None,
                  tick: Callable[[], None] | None = None) -> list[dict[str, float]]:
@@ -182,14 +209,35 @@ def summarise(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def judge(base: dict[str, float], new: dict[str, float]) -> tuple[bool, str]:
-    """Whether ``new`` is better than ``base`` on the same held-out labels: a higher mean Dice,
-    no more failures and no lower thresholded Jaccard. Returns ``(better, sentence)``."""
-    nums = (f"held-out Dice {base['dice']:.4f} → {new['dice']:.4f}, thresholded Jaccard "
+#: The judge's margin: the held-out mean Dice must rise by at least this much.
+JUDGE_MARGIN = 0.005
+#: ... and the one-sided lower confidence bound of the paired mean gain (Student t at this
+#: level, over the held-out labels) must be above zero.
+JUDGE_CONFIDENCE = 0.9
+
+
+def judge(base_rows: Sequence[dict[str, float]], new_rows: Sequence[dict[str, float]],
+          margin: float = JUDGE_MARGIN,
+          confidence: float = JUDGE_CONFIDENCE) -> tuple[bool, str]:
+    """Whether the new model is better than the base on the same held-out labels (per-image
+    rows of :func:`score_images`, paired by position). Better only if the mean Dice gain is at
+    least ``margin``, its one-sided ``confidence`` lower bound (paired t) is above zero, there
+    are no more failures (Jaccard < 0.65) and the thresholded Jaccard is not lower: a gain
+    within the noise of a few labels is not called better. Returns ``(better, sentence)``."""
+    from scipy import stats
+
+    base, new = summarise(base_rows), summarise(new_rows)
+    gain = np.array([n["dice"] - b["dice"] for b, n in zip(base_rows, new_rows, strict=True)])
+    mean = float(gain.mean())
+    sd = float(gain.std(ddof=1)) if len(gain) > 1 else 0.0
+    lower = mean - float(stats.t.ppf(confidence, max(len(gain) - 1, 1))) * sd / np.sqrt(len(gain))
+    nums = (f"held-out Dice {base['dice']:.4f} → {new['dice']:.4f} (gain {mean:+.4f}, "
+            f"{confidence:.0%} lower bound {lower:+.4f}), thresholded Jaccard "
             f"{base['thresholded_jaccard']:.4f} → {new['thresholded_jaccard']:.4f}, failures "
             f"{base['failures']} → {new['failures']} of {new['n']}")
-    if new["dice"] <= base["dice"]:
-        return False, f"The new model is NOT better ({nums}); keep the base model."
+    if mean < margin or lower <= 0:
+        why = "worse" if mean < 0 else "not clearly better (within the noise of these labels)"
+        return False, f"The new model is NOT better: {why} ({nums}); keep the base model."
     if new["failures"] > base["failures"] or new["thresholded_jaccard"] < base["thresholded_jaccard"]:
         return False, f"The new model is NOT better: it fails more often ({nums}); keep the base model."
     return True, f"The new model is better ({nums})."

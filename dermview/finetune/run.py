@@ -9,8 +9,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dermview.finetune.collect import FinetuneError, LabelSet, collect_labels, holdout_plan
+import numpy as np
+import torch
+
+from dermview.finetune.collect import (
+    FinetuneError,
+    LabelSet,
+    collect_labels,
+    holdout_plan,
+    unlabelled_images,
+)
 from dermview.finetune.engine import (
+    JUDGE_CONFIDENCE,
+    JUDGE_MARGIN,
     FinetuneReport,
     FinetuneSettings,
     Progress,
@@ -19,11 +30,19 @@ from dermview.finetune.engine import (
     in_memory_segmenter,
     judge,
     network_arrays,
+    network_images,
     score_images,
     summarise,
     write_model,
 )
-from dermview.finetune.train import make_views, time_one_step, train_run
+from dermview.finetune.train import (
+    adapt_bn,
+    copy_model,
+    make_views,
+    normalise,
+    time_one_step,
+    train_run,
+)
 from dermview.labels import utc_now
 from dermview.model import weights as wmod
 from dermview.model.inference import Segmenter
@@ -65,9 +84,9 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
             "image_dir": str(image_dir), "labels_dir": str(labels_dir or image_dir / "labels"),
             "labels": [it.record() for it in labels.items],
             "unused": [{"label": n, "reason": r} for n, r in labels.unused],
-            "holdout": {"scheme": "k-fold" if len(folds) > 1 else "hold-out",
-                        "folds": folds, "final_model": "all labels" if len(folds) > 1
-                        else "trained without the held-out labels"},
+            "holdout": {"scheme": f"{len(folds)}-fold", "folds": folds,
+                        "final_model": "all labels",
+                        "judge": {"margin": JUDGE_MARGIN, "confidence": JUDGE_CONFIDENCE}},
             "scores": scores, "improved": improved, "verdict": verdict,
         },
         "metrics": {"split": "held-out labels", "dice": new["dice"], "jaccard": new["jaccard"],
@@ -75,6 +94,20 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
                     "failures": new["failures"], "n": new["n"]},
     })
     return meta
+
+
+#: At most this many unlabelled images of the folder join the labelled ones for AdaBN.
+BN_EXTRA_MAX = 200
+
+
+def _adapted(seg: Segmenter, images: np.ndarray, extra: list[Path], blend: float) -> Segmenter:
+    """``seg`` with its batch-norm statistics re-estimated (share ``blend``) on the labelled
+    images (uint8 ``(N, S, S, 3)``, network input) and the unlabelled ``extra`` files."""
+    x = [normalise(seg, images)]
+    if extra:
+        x.append(normalise(seg, network_images(extra, seg)))
+    model = adapt_bn(copy_model(seg), torch.cat(x), blend)
+    return in_memory_segmenter(model, seg.meta, seg.device, "adapted")
 
 
 def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | None = None,
@@ -127,6 +160,11 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     if progress is not None:
         progress(0, 0, "preparing the labelled images")
     images, masks = network_arrays([it.image for it in items], seg, [it.label for it in items])
+    start = seg  # the model the runs start from: the base, or the base with AdaBN
+    if settings.bn_adapt > 0:
+        state["phase"] = "adapting the batch-norm statistics"
+        start = _adapted(seg, images, unlabelled_images(image_dir, labels)[:BN_EXTRA_MAX],
+                         settings.bn_adapt)
     cache: dict[Path, Any] = {}
     t_score = now()
     state["phase"] = "scoring the base model"
@@ -134,9 +172,10 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
                              cache, tick)
     score_s = now() - t_score
     state["phase"] = "augmenting the labelled images"
-    views = make_views(seg, images, masks, settings.layers, settings.seed, tick)
+    views = make_views(start, images, masks, settings.layers, settings.seed, tick,
+                       colour=settings.colour_aug)
     del images, masks
-    step_s = time_one_step(seg, views, settings)
+    step_s = time_one_step(start, views, settings)
     steps = _plan_steps(settings, deadline, runs, step_s, score_s, now)
     state["total"] = state["done"] + runs * steps + len(held)
 
@@ -145,18 +184,19 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     for k, (train_idx, held_idx) in enumerate(plan):
         state["phase"] = f"training {k + 1}/{runs}"
         train = [corr[i] for i in train_idx] + acc
-        model = train_run(seg, views, views.rows(train), settings, steps, deadline, tick, cancel)
+        model = train_run(start, views, views.rows(train), settings, steps, deadline, tick,
+                          cancel)
         state["phase"] = f"scoring {k + 1}/{len(plan)}"
         fold_seg = in_memory_segmenter(model, seg.meta, seg.device)
         new_rows += score_images(fold_seg, [items[corr[i]].image for i in held_idx],
                                  [items[corr[i]].label for i in held_idx], cache, tick)
     if kfold:
         state["phase"] = f"training {len(plan) + 1}/{len(plan) + 1} (all labels)"
-        model = train_run(seg, views, views.rows(list(range(len(items)))), settings, steps,
+        model = train_run(start, views, views.rows(list(range(len(items)))), settings, steps,
                           deadline, tick, cancel)
     assert model is not None
     base_s, new_s = summarise(base_rows), summarise(new_rows)
-    improved, verdict = judge(base_s, new_s)
+    improved, verdict = judge(base_rows, new_rows)
     per_image = [{"image": items[i].image.name, "base": b, "new": n}
                  for i, b, n in zip(held, base_rows, new_rows, strict=True)]
     scores = {"base": base_s, "new": new_s, "per_image": per_image}
