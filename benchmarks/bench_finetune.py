@@ -95,7 +95,7 @@ def make_folder(pairs, root: Path, unlabelled=()) -> Path:
 def recipe_overrides(args) -> dict:
     """The ``FinetuneSettings`` fields set on the command line (the rest: finetune's defaults)."""
     out = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
-    for key in ("bn_adapt", "l2sp"):
+    for key in ("bn_adapt", "l2sp", "colour_norm", "max_steps"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     if args.colour_aug is not None:
@@ -280,6 +280,10 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=0.0, help="curves: learning rate (default: finetune's)")
     ap.add_argument("--bn-adapt", type=float, default=None, help="curves: AdaBN share")
     ap.add_argument("--l2sp", type=float, default=None, help="curves: L2-SP weight")
+    ap.add_argument("--colour-norm", type=float, default=None,
+                    help="curves: per-image colour standardisation share")
+    ap.add_argument("--max-steps", type=int, default=None,
+                    help="curves: training steps per run at most (0: no gradient training)")
     ap.add_argument("--colour-aug", choices=("on", "off"), default=None,
                     help="curves: colour augmentation of the training views")
     ap.add_argument("--unlabeled", type=int, default=0,

@@ -11,7 +11,8 @@ from the shipped model; scores with the app's pipeline (preprocessing, threshold
 each image's resolution). Levers (:data:`VARIANTS`): batch-norm statistics re-estimated on the
 folder's images (AdaBN, labelled only or with the unlabelled ones; a share ``bn`` of them),
 colour augmentation on or off, which layers train, learning rate, steps, L2-SP towards the
-base weights, the decision threshold. CPU seconds of each variant's training (one thread).
+base weights, the decision threshold, per-image colour standardisation in front of the
+network (``cn``: :class:`dermview.model.blocks.ColourStandardise`). CPU seconds of each variant's training (one thread).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 #: name: settings. ``bn``: AdaBN share (0 = off), ``bn_from``: "labelled" or "folder"
 #: (labelled + unlabelled), ``steps``: 0 = no training (checkpoints at half and all steps),
-#: ``thr``: decision threshold(s) scored.
+#: ``thr``: decision threshold(s) scored, ``cn``: per-image colour standardisation share,
+#: ``bn_scope``: AdaBN on part of the network only.
 VARIANTS: dict[str, dict] = {
     "base": {},
     "base_thr": {"thr": (0.4, 0.6)},
@@ -44,6 +46,12 @@ VARIANTS: dict[str, dict] = {
     "adabn_stem_half": {"bn": 0.5, "bn_from": "folder", "bn_scope": "stem"},
     "adabn_half_head_1e-4_geo": {"bn": 0.5, "bn_from": "folder", "layers": "head", "lr": 1e-4,
                                  "steps": 120, "colour": False},
+    "cn_half": {"cn": 0.5},
+    "cn_075": {"cn": 0.75},
+    "cn_full": {"cn": 1.0},
+    "cn_half_adabn_quarter": {"cn": 0.5, "bn": 0.25, "bn_from": "folder"},
+    "cn_half_head_1e-4_geo": {"cn": 0.5, "layers": "head", "lr": 1e-4, "steps": 60,
+                              "colour": False},
     "last_1e-4_geo": {"layers": "last", "lr": 1e-4, "steps": 120, "colour": False},
     "all_3e-5_geo": {"layers": "all", "lr": 3e-5, "steps": 40, "colour": False},
     "head_3e-4_geo": {"layers": "head", "lr": 3e-4, "steps": 120, "colour": False},
@@ -96,6 +104,7 @@ def main(argv=None) -> int:
         freeze_bn,
         make_views,
         normalise,
+        start_model,
         train_run,
     )
     from dermview.model.inference import Segmenter
@@ -134,10 +143,13 @@ def main(argv=None) -> int:
         v = VARIANTS[name]
         c0, w0 = time.process_time(), time.perf_counter()
         start = seg
-        if v.get("bn"):
+        if v.get("bn_scope"):
             model = adapt_bn(copy_model(seg), inputs[v["bn_from"]], v["bn"],
-                             scope=v.get("bn_scope", "all"))
+                             scope=v["bn_scope"])
             start = in_memory_segmenter(model, seg.meta, seg.device, "adabn")
+        elif v.get("bn") or v.get("cn"):
+            start = start_model(seg, v.get("cn", 0.0), v.get("bn", 0.0),
+                                inputs[v.get("bn_from", "folder")])
         bn_s = time.process_time() - c0
         rows = []
 
@@ -156,7 +168,8 @@ def main(argv=None) -> int:
         if not v.get("steps"):
             add(start, 0, bn_s)
         else:
-            key = (v.get("bn", 0), v.get("bn_from"), v["layers"], v.get("colour", True))
+            key = (v.get("bn", 0), v.get("bn_from"), v.get("cn", 0), v["layers"],
+                   v.get("colour", True))
             if key not in views_cache:
                 views_cache[key] = make_views(start, imgs, masks, v["layers"], args.seed,
                                               colour=v.get("colour", True))

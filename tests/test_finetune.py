@@ -188,6 +188,70 @@ def test_judge_needs_a_clear_paired_gain():
 # ------------------------------------------------------------------ training
 
 
+def test_colour_standardise_removes_a_channel_cast():
+    from dermview.model.blocks import ColourStandardise
+
+    ref = (0.1, 0.2, 0.3, 0.5, 0.6, 0.7)
+    x = torch.randn(2, 3, 16, 16)
+    gain = torch.tensor([1.3, 0.8, 0.6]).view(1, 3, 1, 1)
+    offset = torch.tensor([0.2, -0.1, 0.4]).view(1, 3, 1, 1)
+    full = ColourStandardise(1.0, ref)
+    torch.testing.assert_close(full(x * gain + offset), full(x), atol=1e-4, rtol=1e-4)
+    y = full(x)
+    torch.testing.assert_close(y.mean((2, 3)), torch.tensor([ref[:3]] * 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.std((2, 3)), torch.tensor([ref[3:]] * 2), atol=1e-4, rtol=0)
+    half = ColourStandardise(0.5, ref)(x).mean((2, 3))
+    torch.testing.assert_close(half, 0.5 * x.mean((2, 3)) + 0.5 * torch.tensor(ref[:3]),
+                               atol=1e-5, rtol=0)
+    with pytest.raises(ValueError):
+        ColourStandardise(1.5, ref)
+
+
+def test_adapt_bn_statistics_and_blend(base: Path):
+    from dermview.finetune.train import adapt_bn, copy_model
+
+    seg = inference.Segmenter.load(base, "cpu", engine="torch")
+    x = torch.randn(6, 3, 64, 64) * 2 + 1
+    conv, bn = seg.model.stem[0][0], seg.model.stem[0][1]
+    with torch.no_grad():
+        feats = conv(x)
+    old = bn.running_mean.clone()
+    model = adapt_bn(copy_model(seg), x)
+    new_bn = model.stem[0][1]
+    torch.testing.assert_close(new_bn.running_mean, feats.mean((0, 2, 3)), atol=1e-4, rtol=1e-4)
+    assert not model.training and new_bn.momentum == bn.momentum
+    torch.testing.assert_close(bn.running_mean, old)  # the base is not changed
+    half = adapt_bn(copy_model(seg), x, blend=0.5).stem[0][1]
+    torch.testing.assert_close(half.running_mean, 0.5 * old + 0.5 * feats.mean((0, 2, 3)),
+                               atol=1e-4, rtol=1e-4)
+    none = adapt_bn(copy_model(seg), x, blend=0.0).stem[0][1]
+    torch.testing.assert_close(none.running_mean, old)
+
+
+def test_finetune_without_steps_colour_standardised(tmp_path: Path, base: Path):
+    """max_steps 0: the new model is the base with the colour standardisation (+ AdaBN on the
+    labelled and unlabelled images); every label scores it; the export matches torch."""
+    folder = make_folder(tmp_path, 8)
+    save_image(folder / "unlabelled.png", _lesion(np.random.default_rng(9))[0])
+    out = tmp_path / "cn.pt"
+    seen = []
+    rep = finetune(folder, out, base=base, device="cpu",
+                   progress=lambda d, t, p: seen.append((d, t)),
+                   settings=replace(FAST, max_steps=0, colour_norm=0.5, bn_adapt=0.25))
+    assert seen[-1][0] == seen[-1][1] == 16  # 8 base + 8 new scores
+    meta = verify_weights(out)
+    assert meta["config"]["colour_norm"] == 0.5 and len(meta["config"]["colour_ref"]) == 6
+    assert meta["training"]["steps_per_run"] == 0
+    assert rep.new_scores["n"] == rep.base_scores["n"] == 8
+    new = inference.Segmenter.load(out, "cpu", engine="torch")
+    assert new.model.colour is not None and new.model.colour.alpha == 0.5
+    rgb = _lesion(np.random.default_rng(3))[0]
+    np.testing.assert_allclose(inference.Segmenter.load(out, "cpu").predict(rgb),
+                               new.predict(rgb), atol=1e-4)  # ONNX == torch
+    old = inference.Segmenter.load(base, "cpu")
+    assert not np.allclose(new.predict(rgb), old.predict(rgb))
+
+
 def test_head_path_equals_network_output(base: Path):
     seg = inference.Segmenter.load(base, "cpu", engine="torch")
     x = torch.randn(2, 3, 64, 64)

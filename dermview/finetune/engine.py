@@ -43,6 +43,11 @@ from dermview.model import weights as wmod
 from dermview.model.inference import Segmenter
 from dermview.segmentation import segment_image
 
+#: Reference per-channel mean (R, G, B) and standard deviation (R, G, B) of the shipped model's
+#: normalised training inputs, for :class:`dermview.model.blocks.ColourStandardise`; from
+#: ``python -m training.colour_reference`` (docs/results/finetune_colour_reference.json).
+COLOUR_REF = (1.1096, 0.6853, 0.7151, 0.3816, 0.5105, 0.5758)
+
 #: ``progress(done, total, phase)``: units done of the planned total (steps + images scored).
 Progress = Callable[[int, int, str], None]
 
@@ -71,6 +76,10 @@ class FinetuneSettings:
         colour_aug: colour and illumination augmentation of the training views (False:
             geometric only, so the clinic's colours are learned, not jittered away).
         l2sp: weight of the L2-SP penalty ``sum (w - w_base)^2`` over the trained weights.
+        colour_norm: share of per-image colour standardisation put in front of the new model
+            (:class:`dermview.model.blocks.ColourStandardise`; 0 = none).
+        max_steps 0: no gradient training (the new model is the base with the colour
+            standardisation and AdaBN only; no label is used to make it, all score it).
     """
 
     lr: float = 3e-5
@@ -84,14 +93,16 @@ class FinetuneSettings:
     bn_adapt: float = 0.0
     colour_aug: bool = True
     l2sp: float = 0.0
+    colour_norm: float = 0.0
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "cpu"):
             raise FinetuneError(f"clock must be 'wall' or 'cpu', got {self.clock!r}")
         if self.layers not in ("all", "head", "last"):
             raise FinetuneError(f"layers must be 'all', 'head' or 'last', got {self.layers!r}")
-        if not (self.lr > 0 and self.max_steps >= self.min_steps >= 1 and self.batch_size >= 1
-                and self.time_limit_min > 0 and 0.0 <= self.bn_adapt <= 1.0
+        if not (self.lr > 0 and (self.max_steps == 0 or self.max_steps >= self.min_steps >= 1)
+                and self.batch_size >= 1 and self.time_limit_min > 0
+                and 0.0 <= self.bn_adapt <= 1.0 and 0.0 <= self.colour_norm <= 1.0
                 and self.l2sp >= 0):
             raise FinetuneError(f"Invalid fine-tuning settings: {self}")
 

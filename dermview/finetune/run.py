@@ -9,7 +9,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from dermview.finetune.collect import (
@@ -36,10 +35,9 @@ from dermview.finetune.engine import (
     write_model,
 )
 from dermview.finetune.train import (
-    adapt_bn,
-    copy_model,
     make_views,
     normalise,
+    start_model,
     time_one_step,
     train_run,
 )
@@ -100,16 +98,6 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
 BN_EXTRA_MAX = 200
 
 
-def _adapted(seg: Segmenter, images: np.ndarray, extra: list[Path], blend: float) -> Segmenter:
-    """``seg`` with its batch-norm statistics re-estimated (share ``blend``) on the labelled
-    images (uint8 ``(N, S, S, 3)``, network input) and the unlabelled ``extra`` files."""
-    x = [normalise(seg, images)]
-    if extra:
-        x.append(normalise(seg, network_images(extra, seg)))
-    model = adapt_bn(copy_model(seg), torch.cat(x), blend)
-    return in_memory_segmenter(model, seg.meta, seg.device, "adapted")
-
-
 def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | None = None,
              base: str | Path | None = None, settings: FinetuneSettings | None = None,
              device: str = "auto", overwrite: bool = False, progress: Progress | None = None,
@@ -160,40 +148,51 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     if progress is not None:
         progress(0, 0, "preparing the labelled images")
     images, masks = network_arrays([it.image for it in items], seg, [it.label for it in items])
-    start = seg  # the model the runs start from: the base, or the base with AdaBN
-    if settings.bn_adapt > 0:
+    x = None
+    if settings.bn_adapt > 0:  # AdaBN sees the labelled and the unlabelled images
         state["phase"] = "adapting the batch-norm statistics"
-        start = _adapted(seg, images, unlabelled_images(image_dir, labels)[:BN_EXTRA_MAX],
-                         settings.bn_adapt)
+        extra = unlabelled_images(image_dir, labels)[:BN_EXTRA_MAX]
+        x = torch.cat([normalise(seg, images)]
+                      + ([normalise(seg, network_images(extra, seg))] if extra else []))
+    start = start_model(seg, settings.colour_norm, settings.bn_adapt, x)
+    del x
     cache: dict[Path, Any] = {}
     t_score = now()
     state["phase"] = "scoring the base model"
     base_rows = score_images(seg, [items[i].image for i in held], [items[i].label for i in held],
                              cache, tick)
     score_s = now() - t_score
-    state["phase"] = "augmenting the labelled images"
-    views = make_views(start, images, masks, settings.layers, settings.seed, tick,
-                       colour=settings.colour_aug)
-    del images, masks
-    step_s = time_one_step(start, views, settings)
-    steps = _plan_steps(settings, deadline, runs, step_s, score_s, now)
-    state["total"] = state["done"] + runs * steps + len(held)
-
     new_rows: list[dict[str, float]] = []
     model = None
-    for k, (train_idx, held_idx) in enumerate(plan):
-        state["phase"] = f"training {k + 1}/{runs}"
-        train = [corr[i] for i in train_idx] + acc
-        model = train_run(start, views, views.rows(train), settings, steps, deadline, tick,
-                          cancel)
-        state["phase"] = f"scoring {k + 1}/{len(plan)}"
-        fold_seg = in_memory_segmenter(model, seg.meta, seg.device)
-        new_rows += score_images(fold_seg, [items[corr[i]].image for i in held_idx],
-                                 [items[corr[i]].label for i in held_idx], cache, tick)
-    if kfold:
-        state["phase"] = f"training {len(plan) + 1}/{len(plan) + 1} (all labels)"
-        model = train_run(start, views, views.rows(list(range(len(items)))), settings, steps,
-                          deadline, tick, cancel)
+    steps = 0
+    if settings.max_steps == 0:  # no label makes the new model: every label scores it
+        state["phase"] = "scoring the new model"
+        state["total"] = state["done"] + len(held)
+        model = start.model
+        new_rows = score_images(start, [items[i].image for i in held],
+                                [items[i].label for i in held], cache, tick)
+    else:
+        state["phase"] = "augmenting the labelled images"
+        views = make_views(start, images, masks, settings.layers, settings.seed, tick,
+                           colour=settings.colour_aug)
+        step_s = time_one_step(start, views, settings)
+        steps = _plan_steps(settings, deadline, runs, step_s, score_s, now)
+        state["total"] = state["done"] + runs * steps + len(held)
+        for k, (train_idx, held_idx) in enumerate(plan):
+            state["phase"] = f"training {k + 1}/{runs}"
+            train = [corr[i] for i in train_idx] + acc
+            model = train_run(start, views, views.rows(train), settings, steps, deadline, tick,
+                              cancel)
+            state["phase"] = f"scoring {k + 1}/{len(plan)}"
+            fold_seg = in_memory_segmenter(model, start.meta, seg.device)
+            new_rows += score_images(fold_seg, [items[corr[i]].image for i in held_idx],
+                                     [items[corr[i]].label for i in held_idx], cache, tick)
+        if kfold:
+            state["phase"] = f"training {len(plan) + 1}/{len(plan) + 1} (all labels)"
+            model = train_run(start, views, views.rows(list(range(len(items)))), settings,
+                              steps, deadline, tick, cancel)
+        del views
+    del images, masks
     assert model is not None
     base_s, new_s = summarise(base_rows), summarise(new_rows)
     improved, verdict = judge(base_rows, new_rows)
@@ -204,6 +203,7 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     meta = _metadata(seg, base_path, out, labels, folds, scores, improved, verdict, settings,
                      steps, now() - t0, command, image_dir,
                      Path(labels_dir) if labels_dir is not None else None)
+    meta["config"] = start.meta["config"]  # with the colour standardisation, if any
     full = write_model(model, out, meta)
     return FinetuneReport(out=out, meta=full, base_scores=base_s, new_scores=new_s,
                           improved=improved, verdict=verdict, seconds=now() - t0,

@@ -231,6 +231,31 @@ def copy_model(base: Segmenter) -> torch.nn.Module:
     return model.to(base.device)
 
 
+def start_model(base: Segmenter, colour_norm: float = 0.0, bn_adapt: float = 0.0,
+                x: torch.Tensor | None = None) -> Segmenter:
+    """The model fine-tuning starts from: ``base`` with per-image colour standardisation
+    (share ``colour_norm``, reference :data:`dermview.finetune.engine.COLOUR_REF`; a config
+    key of the new model) and AdaBN (share ``bn_adapt``) on the folder's inputs ``x`` (float32
+    ``(N, 3, S, S)``, normalised). Returns ``base`` itself when both are 0."""
+    from dermview.finetune.collect import FinetuneError
+    from dermview.finetune.engine import COLOUR_REF, in_memory_segmenter
+
+    if colour_norm <= 0 and bn_adapt <= 0:
+        return base
+    meta = dict(base.meta)
+    if colour_norm > 0:
+        meta["config"] = {**meta["config"], "colour_norm": float(colour_norm),
+                          "colour_ref": list(COLOUR_REF)}
+    model = build_model(meta["arch"], **meta["config"])
+    model.load_state_dict(base.model.state_dict())
+    model.to(base.device).eval()
+    if bn_adapt > 0:
+        if x is None:
+            raise FinetuneError("AdaBN needs the folder's images")
+        adapt_bn(model, x.to(base.device), bn_adapt)
+    return in_memory_segmenter(model, meta, base.device, "start")
+
+
 def train_run(base: Segmenter, views: Views, rows: list[int], settings: FinetuneSettings,
               steps: int, deadline: float, step_done: Callable[[int, torch.nn.Module], None],
               cancel: Callable[[], bool] | None = None) -> torch.nn.Module:
