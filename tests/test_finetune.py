@@ -39,7 +39,8 @@ from dermview.model import inference  # noqa: E402
 from dermview.model.losses import get_loss  # noqa: E402
 from dermview.model.weights import sha256_file, verify_weights  # noqa: E402
 
-FAST = FinetuneSettings(max_steps=3, min_steps=1, batch_size=4, lr=1e-2, time_limit_min=2.0)
+FAST = FinetuneSettings(max_steps=3, min_steps=1, batch_size=4, lr=1e-2, time_limit_min=2.0,
+                        colour_norm=0.0)
 
 
 @pytest.fixture(autouse=True)

@@ -58,13 +58,17 @@ class FinetuneCancelled(DermviewError):
 
 @dataclass(frozen=True)
 class FinetuneSettings:
-    """The fine-tuning recipe (defaults measured by ``benchmarks/bench_finetune.py``).
+    """The fine-tuning recipe. Defaults: measured by ``benchmarks/bench_finetune_levers.py``
+    (docs/results/bench_finetune_levers.json) on the recipe-tuning images of the simulated
+    clinic: per-image colour standardisation at 0.5 and no gradient steps (every training
+    variant lost Dice there); ``--max-steps N`` trains the head with geometric augmentation.
 
     Attributes:
         lr: peak Adam learning rate (cosine decay to 2 % of it, 5 % warm-up).
         layers: ``"head"`` (pyramid + decoder; encoder frozen), ``"last"`` (also the
             encoder's last stage) or ``"all"`` (every weight).
-        max_steps: optimisation steps per run at most (fewer when the time limit says so).
+        max_steps: optimisation steps per run at most (fewer when the time limit says so);
+            0 = no gradient training.
         min_steps: fewer affordable steps than this is refused (time limit too short).
         batch_size: images per step (the label count, when smaller).
         time_limit_min: limit of the whole run in minutes (of ``clock``).
@@ -82,18 +86,18 @@ class FinetuneSettings:
             standardisation and AdaBN only; no label is used to make it, all score it).
     """
 
-    lr: float = 3e-5
+    lr: float = 1e-4
     layers: str = "head"
-    max_steps: int = 300
+    max_steps: int = 0
     min_steps: int = 5
     batch_size: int = 8
     time_limit_min: float = 10.0
     seed: int = 0
     clock: str = "wall"
     bn_adapt: float = 0.0
-    colour_aug: bool = True
+    colour_aug: bool = False
     l2sp: float = 0.0
-    colour_norm: float = 0.0
+    colour_norm: float = 0.5
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "cpu"):
