@@ -3,6 +3,7 @@
     python benchmarks/bench_finetune.py --data ../shared/data/derm --json docs/results/bench_finetune.json
     python benchmarks/bench_finetune.py --data ../shared/data/derm --grid --json docs/results/bench_finetune_grid.json
     python benchmarks/bench_finetune.py --data ../shared/data/derm --clinic --json docs/results/bench_finetune_clinic.json
+    python benchmarks/bench_finetune.py --data ../shared/data/derm --clinic --look b --sizes 25 --json docs/results/bench_finetune_clinic_b.json
 
 Images: the validation split of ``training.data.split_pairs`` (never trained on). The
 *target* source (``--source``, default ``isic2017``: the largest unseen source and the one the
@@ -15,6 +16,12 @@ other-dermatoscope look (``benchmarks/_clinic.py``: colour cast, tone curve, con
 saturation, blur, vignette), the other sources are left as they are. The data has no unseen
 source large enough for 50 labels + a scored rest other than ISIC 2017, the distribution the
 shipped model was trained on, so this controlled shift stands in for a new clinic.
+``--look b``: a second device (``_clinic.LOOK_B``) that no recipe choice looked at.
+
+Recipe: ``finetune``'s defaults unless ``--layers``, ``--lr``, ``--max-steps``,
+``--colour-norm``, ``--bn-adapt``, ``--colour-aug``, ``--l2sp`` say otherwise (the levers
+themselves are compared on the tuning set by ``benchmarks/bench_finetune_levers.py``).
+``--unlabeled K`` puts K more pool images in the folder without labels (AdaBN sees them).
 
 ``--clock cpu`` (default): ``--time-limit`` counts this process's CPU time (one torch thread),
 so a run means the same on the shared, loaded machine as on an idle one; ``--clock wall``
@@ -26,7 +33,8 @@ out, train, judge, write) under ``--time-limit``; the written model and the ship
 scored on the rest and on the other sources with the app's pipeline (preprocessing, threshold
 0.5, clean-up, each image at its resolution): Dice, thresholded Jaccard (ISIC), failures
 (Jaccard < 0.65), wall time. Floor: N = 25 within 10 min: Dice on the rest +0.02 or more, and
-no other-source loss over 0.005.
+no other-source loss over 0.005. The run's own verdict (its judge on the labels) is recorded
+beside the truth (the rest), to check that the judge does not call a worse model better.
 
 Grid (``--grid``): the recipe choice (layers, learning rate, steps): each variant trains on
 the first ``--grid-n`` pool labels, scored on the tuning set (not the rest) and the other
@@ -218,10 +226,10 @@ def grid(args, seg, pool, tune, others) -> dict:
     return out
 
 
-def _clinic_look() -> dict:
-    from _clinic import LOOK
+def _clinic_look(name: str) -> dict:
+    from _clinic import LOOKS
 
-    return dict(LOOK)
+    return {"look": name, **LOOKS[name]}
 
 
 def _table(res: dict) -> str:
@@ -274,6 +282,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clinic", action="store_true",
                     help="give the target source a simulated other clinic's look (_clinic.py)")
     ap.add_argument("--clinic-cache", default=str(ROOT / ".cache" / "clinic"))
+    ap.add_argument("--look", choices=("a", "b"), default="a",
+                    help="which simulated device (_clinic.LOOKS; b was never used for the recipe)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
                     help="what --time-limit counts: wall-clock or this process's CPU time")
     ap.add_argument("--layers", default="", help="curves: recipe layers (default: finetune's)")
@@ -307,10 +317,10 @@ def main(argv=None) -> int:
     seg = Segmenter.load(args.base, "cpu", engine="torch" if args.grid else "auto")
     pool, tune, rest, others = split_target(args.data, args.source, args.seed, args.tune)
     if args.clinic:  # the target source as seen by another dermatoscope (benchmarks/_clinic.py)
-        from _clinic import clinic_pairs
+        from _clinic import LOOKS, clinic_pairs
 
-        cdir = Path(args.clinic_cache) / args.source
-        pool, tune, rest = (clinic_pairs(x, cdir) for x in (pool, tune, rest))
+        cdir = Path(args.clinic_cache) / (args.source + ("" if args.look == "a" else "_b"))
+        pool, tune, rest = (clinic_pairs(x, cdir, LOOKS[args.look]) for x in (pool, tune, rest))
     if args.limit_rest:
         rest = rest[:args.limit_rest]
     if args.limit_others:
@@ -319,7 +329,7 @@ def main(argv=None) -> int:
     res = grid(args, seg, pool, tune, others) if args.grid else curves(args, seg, pool, rest, others)
     res.update({"command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:]),
                 "model": seg.name, "model_sha256": seg.weights_sha256, "source": args.source,
-                "clinic": _clinic_look() if args.clinic else None,
+                "clinic": _clinic_look(args.look) if args.clinic else None,
                 "sizes": {"pool": len(pool), "tune": len(tune), "rest": len(rest),
                           "others": len(others)},
                 "other_sources": sorted({p.source for p in others}),

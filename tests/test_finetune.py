@@ -243,6 +243,7 @@ def test_finetune_without_steps_colour_standardised(tmp_path: Path, base: Path):
     meta = verify_weights(out)
     assert meta["config"]["colour_norm"] == 0.5 and len(meta["config"]["colour_ref"]) == 6
     assert meta["training"]["steps_per_run"] == 0
+    assert meta["finetune"]["holdout"]["scheme"] == "no label trained the model"
     assert rep.new_scores["n"] == rep.base_scores["n"] == 8
     new = inference.Segmenter.load(out, "cpu", engine="torch")
     assert new.model.colour is not None and new.model.colour.alpha == 0.5

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                     "scheme": ft["holdout"]["scheme"], "seconds": round(report.seconds, 1)})
         return 0 if report.improved else 1
     print(f"Wrote {report.out} (+ .json) in {report.seconds / 60:.1f} min: "
-          f"{len(ft['labels'])} labels, {ft['holdout']['scheme']} scoring on "
-          f"{report.new_scores['n']} held-out corrected labels.")
+          f"{len(ft['labels'])} labels; scored on {report.new_scores['n']} corrected labels "
+          f"({ft['holdout']['scheme']}).")
     print(report.verdict)
     return 0 if report.improved else 1

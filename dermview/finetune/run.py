@@ -82,8 +82,9 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
             "image_dir": str(image_dir), "labels_dir": str(labels_dir or image_dir / "labels"),
             "labels": [it.record() for it in labels.items],
             "unused": [{"label": n, "reason": r} for n, r in labels.unused],
-            "holdout": {"scheme": f"{len(folds)}-fold", "folds": folds,
-                        "final_model": "all labels",
+            "holdout": {"scheme": f"{len(folds)}-fold" if steps else "no label trained the model",
+                        "folds": folds,
+                        "final_model": "all labels" if steps else "no label trains it; all score it",
                         "judge": {"margin": JUDGE_MARGIN, "confidence": JUDGE_CONFIDENCE}},
             "scores": scores, "improved": improved, "verdict": verdict,
         },
@@ -199,7 +200,8 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     per_image = [{"image": items[i].image.name, "base": b, "new": n}
                  for i, b, n in zip(held, base_rows, new_rows, strict=True)]
     scores = {"base": base_s, "new": new_s, "per_image": per_image}
-    folds = [[items[corr[i]].image.name for i in h] for _, h in plan]
+    folds = ([[items[corr[i]].image.name for i in h] for _, h in plan] if steps
+             else [[items[i].image.name for i in held]])
     meta = _metadata(seg, base_path, out, labels, folds, scores, improved, verdict, settings,
                      steps, now() - t0, command, image_dir,
                      Path(labels_dir) if labels_dir is not None else None)
