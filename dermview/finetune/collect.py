@@ -34,7 +34,7 @@ CORRECTED, ACCEPTED = "corrected", "accepted"
 #: Fewer corrected labels than this: refused (k-fold needs at least two per fold).
 MIN_LABELS = 6
 #: Folds: every corrected label is held out once (a 5-label hold-out called a worse model
-#: better in ``docs/results/bench_finetune_clinic.json``); 3 folds below :data:`KFOLD_5_MIN`
+#: better in ``docs/results/bench_finetune_clinic_head_lr1e-4.json``); 3 folds below :data:`KFOLD_5_MIN`
 #: labels, else 5.
 KFOLD, KFOLD_5_MIN = 3, 15
 
