@@ -393,6 +393,17 @@ def test_interrupted_run_writes_nothing(tmp_path: Path, base: Path, how: str):
     assert list(out_dir.iterdir()) == []  # no weights, no metadata, no temporary folder
 
 
+def test_cancel_without_steps_writes_nothing(tmp_path: Path, base: Path):
+    out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    seen = []
+    with pytest.raises(FinetuneCancelled):
+        finetune(make_folder(tmp_path, 8), out_dir / "x.pt", base=base, device="cpu",
+                 settings=FinetuneSettings(), progress=lambda d, t, p: seen.append(p),
+                 cancel=lambda: "scoring the new model" in seen)
+    assert list(out_dir.iterdir()) == []
+
+
 def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
     from dermview.finetune import engine
 

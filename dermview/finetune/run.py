@@ -21,6 +21,7 @@ from dermview.finetune.collect import (
 from dermview.finetune.engine import (
     JUDGE_CONFIDENCE,
     JUDGE_MARGIN,
+    FinetuneCancelled,
     FinetuneReport,
     FinetuneSettings,
     Progress,
@@ -142,6 +143,8 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
              "phase": "preparing"}
 
     def tick(*_: Any) -> None:
+        if cancel is not None and cancel():  # also while scoring (a run without steps)
+            raise FinetuneCancelled("Fine-tuning was cancelled; nothing was written.")
         state["done"] += 1
         if progress is not None:
             progress(state["done"], max(state["total"], state["done"]), str(state["phase"]))
