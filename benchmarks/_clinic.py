@@ -19,6 +19,11 @@ import numpy as np
 #: vignette: brightness lost at the corners.
 LOOK = {"gain": (1.12, 0.92, 0.70), "gamma": 1.45, "contrast": 0.75, "saturation": 1.35,
         "blur_sigma_256": 1.0, "vignette": 0.35}
+#: A second device, never used to choose the recipe (a check that it is not tuned to ``LOOK``):
+#: cool cast, brighter tone curve, more contrast, paler colours, sharper optics, no vignette.
+LOOK_B = {"gain": (0.82, 0.97, 1.15), "gamma": 0.75, "contrast": 1.2, "saturation": 0.7,
+          "blur_sigma_256": 0.5, "vignette": 0.0}
+LOOKS = {"a": LOOK, "b": LOOK_B}
 
 
 def clinic_look(rgb: np.ndarray, look: dict | None = None) -> np.ndarray:
@@ -38,9 +43,10 @@ def clinic_look(rgb: np.ndarray, look: dict | None = None) -> np.ndarray:
     return cv2.GaussianBlur(out, (0, 0), sigma) if sigma > 0 else out
 
 
-def clinic_pairs(pairs: list, out_dir: Path) -> list:
-    """Copies of ``pairs`` whose images have the clinic's look (PNG in ``out_dir``; masks as
-    they are). Returns new :class:`training.data.Pair` objects in the same order."""
+def clinic_pairs(pairs: list, out_dir: Path, look: dict | None = None) -> list:
+    """Copies of ``pairs`` whose images have the clinic's look (``look``, default
+    :data:`LOOK`; PNG in ``out_dir``, one folder per look; masks as they are). Returns new
+    :class:`training.data.Pair` objects in the same order."""
     from dataclasses import replace
 
     from dermview.io import load_image
@@ -50,7 +56,7 @@ def clinic_pairs(pairs: list, out_dir: Path) -> list:
     for p in pairs:
         dst = out_dir / f"{p.image.stem}.png"
         if not dst.exists():
-            img = clinic_look(load_image(p.image))
+            img = clinic_look(load_image(p.image), look)
             cv2.imwrite(str(dst), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         new.append(replace(p, image=dst))
     return new

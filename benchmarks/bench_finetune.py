@@ -3,6 +3,7 @@
     python benchmarks/bench_finetune.py --data ../shared/data/derm --json docs/results/bench_finetune.json
     python benchmarks/bench_finetune.py --data ../shared/data/derm --grid --json docs/results/bench_finetune_grid.json
     python benchmarks/bench_finetune.py --data ../shared/data/derm --clinic --json docs/results/bench_finetune_clinic.json
+    python benchmarks/bench_finetune.py --data ../shared/data/derm --clinic --look b --sizes 25 --json docs/results/bench_finetune_clinic_b.json
 
 Images: the validation split of ``training.data.split_pairs`` (never trained on). The
 *target* source (``--source``, default ``isic2017``: the largest unseen source and the one the
@@ -15,6 +16,12 @@ other-dermatoscope look (``benchmarks/_clinic.py``: colour cast, tone curve, con
 saturation, blur, vignette), the other sources are left as they are. The data has no unseen
 source large enough for 50 labels + a scored rest other than ISIC 2017, the distribution the
 shipped model was trained on, so this controlled shift stands in for a new clinic.
+``--look b``: a second device (``_clinic.LOOK_B``) that no recipe choice looked at.
+
+Recipe: ``finetune``'s defaults unless ``--layers``, ``--lr``, ``--max-steps``,
+``--colour-norm``, ``--bn-adapt``, ``--colour-aug``, ``--l2sp`` say otherwise (the levers
+themselves are compared on the tuning set by ``benchmarks/bench_finetune_levers.py``).
+``--unlabeled K`` puts K more pool images in the folder without labels (AdaBN sees them).
 
 ``--clock cpu`` (default): ``--time-limit`` counts this process's CPU time (one torch thread),
 so a run means the same on the shared, loaded machine as on an idle one; ``--clock wall``
@@ -26,7 +33,8 @@ out, train, judge, write) under ``--time-limit``; the written model and the ship
 scored on the rest and on the other sources with the app's pipeline (preprocessing, threshold
 0.5, clean-up, each image at its resolution): Dice, thresholded Jaccard (ISIC), failures
 (Jaccard < 0.65), wall time. Floor: N = 25 within 10 min: Dice on the rest +0.02 or more, and
-no other-source loss over 0.005.
+no other-source loss over 0.005. The run's own verdict (its judge on the labels) is recorded
+beside the truth (the rest), to check that the judge does not call a worse model better.
 
 Grid (``--grid``): the recipe choice (layers, learning rate, steps): each variant trains on
 the first ``--grid-n`` pool labels, scored on the tuning set (not the rest) and the other
@@ -79,14 +87,28 @@ def score(seg, pairs, cache) -> dict:
     return out
 
 
-def make_folder(pairs, root: Path) -> Path:
-    """``root/images/<id>.jpg`` (links) + ``root/images/labels/<id>_segmentation.png``."""
+def make_folder(pairs, root: Path, unlabelled=()) -> Path:
+    """``root/images/<id>.jpg`` (links) + ``root/images/labels/<id>_segmentation.png``; the
+    ``unlabelled`` pairs' images join the folder without a label."""
     img_dir = root / "images"
     (img_dir / "labels").mkdir(parents=True)
     for p in pairs:
         os.symlink(p.image.resolve(), img_dir / p.image.name)
         shutil.copyfile(p.mask, img_dir / "labels" / f"{p.image.stem}_segmentation.png")
+    for p in unlabelled:
+        os.symlink(p.image.resolve(), img_dir / p.image.name)
     return img_dir
+
+
+def recipe_overrides(args) -> dict:
+    """The ``FinetuneSettings`` fields set on the command line (the rest: finetune's defaults)."""
+    out = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
+    for key in ("bn_adapt", "l2sp", "colour_norm", "max_steps"):
+        if getattr(args, key) is not None:
+            out[key] = getattr(args, key)
+    if args.colour_aug is not None:
+        out["colour_aug"] = args.colour_aug == "on"
+    return out
 
 
 def _delta(new: dict, base: dict) -> dict:
@@ -103,11 +125,11 @@ def curves(args, seg, pool, rest, others) -> dict:
     base = {"rest": score(seg, rest, cache_r), "others": score(seg, others, cache_o)}
     print(f"base: rest Dice {base['rest']['dice']:.4f}  others {base['others']['dice']:.4f}",
           flush=True)
-    recipe = {k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}
+    recipe = recipe_overrides(args)
     runs = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            folder = make_folder(pool[:n], Path(tmp))
+            folder = make_folder(pool[:n], Path(tmp), pool[n:n + args.unlabeled])
             t, c = time.perf_counter(), time.process_time()
             rep = finetune(folder, Path(tmp) / f"ft{n}.pt", base=args.base, device="cpu",
                            settings=replace(FinetuneSettings(), time_limit_min=args.time_limit,
@@ -204,10 +226,10 @@ def grid(args, seg, pool, tune, others) -> dict:
     return out
 
 
-def _clinic_look() -> dict:
-    from _clinic import LOOK
+def _clinic_look(name: str) -> dict:
+    from _clinic import LOOKS
 
-    return dict(LOOK)
+    return {"look": name, **LOOKS[name]}
 
 
 def _table(res: dict) -> str:
@@ -260,10 +282,23 @@ def main(argv=None) -> int:
     ap.add_argument("--clinic", action="store_true",
                     help="give the target source a simulated other clinic's look (_clinic.py)")
     ap.add_argument("--clinic-cache", default=str(ROOT / ".cache" / "clinic"))
+    ap.add_argument("--look", choices=("a", "b"), default="a",
+                    help="which simulated device (_clinic.LOOKS; b was never used for the recipe)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
                     help="what --time-limit counts: wall-clock or this process's CPU time")
     ap.add_argument("--layers", default="", help="curves: recipe layers (default: finetune's)")
     ap.add_argument("--lr", type=float, default=0.0, help="curves: learning rate (default: finetune's)")
+    ap.add_argument("--bn-adapt", type=float, default=None, help="curves: AdaBN share")
+    ap.add_argument("--l2sp", type=float, default=None, help="curves: L2-SP weight")
+    ap.add_argument("--colour-norm", type=float, default=None,
+                    help="curves: per-image colour standardisation share")
+    ap.add_argument("--max-steps", type=int, default=None,
+                    help="curves: training steps per run at most (0: no gradient training)")
+    ap.add_argument("--colour-aug", choices=("on", "off"), default=None,
+                    help="curves: colour augmentation of the training views")
+    ap.add_argument("--unlabeled", type=int, default=0,
+                    help="curves: pool images after the N labelled ones put in the folder "
+                         "without labels (seen by AdaBN only)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -282,10 +317,10 @@ def main(argv=None) -> int:
     seg = Segmenter.load(args.base, "cpu", engine="torch" if args.grid else "auto")
     pool, tune, rest, others = split_target(args.data, args.source, args.seed, args.tune)
     if args.clinic:  # the target source as seen by another dermatoscope (benchmarks/_clinic.py)
-        from _clinic import clinic_pairs
+        from _clinic import LOOKS, clinic_pairs
 
-        cdir = Path(args.clinic_cache) / args.source
-        pool, tune, rest = (clinic_pairs(x, cdir) for x in (pool, tune, rest))
+        cdir = Path(args.clinic_cache) / (args.source + ("" if args.look == "a" else "_b"))
+        pool, tune, rest = (clinic_pairs(x, cdir, LOOKS[args.look]) for x in (pool, tune, rest))
     if args.limit_rest:
         rest = rest[:args.limit_rest]
     if args.limit_others:
@@ -294,13 +329,14 @@ def main(argv=None) -> int:
     res = grid(args, seg, pool, tune, others) if args.grid else curves(args, seg, pool, rest, others)
     res.update({"command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:]),
                 "model": seg.name, "model_sha256": seg.weights_sha256, "source": args.source,
-                "clinic": _clinic_look() if args.clinic else None,
+                "clinic": _clinic_look(args.look) if args.clinic else None,
                 "sizes": {"pool": len(pool), "tune": len(tune), "rest": len(rest),
                           "others": len(others)},
                 "other_sources": sorted({p.source for p in others}),
                 "recipe": {**asdict(FinetuneSettings()), **({} if args.grid else {
-                    "time_limit_min": args.time_limit, "clock": args.clock, **{
-                        k: v for k, v in (("layers", args.layers), ("lr", args.lr)) if v}})},
+                    "time_limit_min": args.time_limit, "clock": args.clock,
+                    **recipe_overrides(args)})},
+                "unlabeled": args.unlabeled,
                 "threads": args.threads, "torch": torch.__version__,
                 "wall_s": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg()})
     table = _table(res)

@@ -39,7 +39,8 @@ from dermview.model import inference  # noqa: E402
 from dermview.model.losses import get_loss  # noqa: E402
 from dermview.model.weights import sha256_file, verify_weights  # noqa: E402
 
-FAST = FinetuneSettings(max_steps=3, min_steps=1, batch_size=4, lr=1e-2, time_limit_min=2.0)
+FAST = FinetuneSettings(max_steps=3, min_steps=1, batch_size=4, lr=1e-2, time_limit_min=2.0,
+                        colour_norm=0.0)
 
 
 @pytest.fixture(autouse=True)
@@ -147,27 +148,110 @@ def test_hash_mismatch_refused(tmp_path: Path, base: Path, capsys):
     assert not out.exists()
 
 
-def test_holdout_plan_kfold_and_single():
-    folds = holdout_plan(10)
-    assert len(folds) == 3
-    held = sorted(i for _, h in folds for i in h)
-    assert held == list(range(10))  # each label held out exactly once
-    for train, h in folds:
-        assert not set(train) & set(h) and len(train) + len(h) == 10
-    [(train, h)] = holdout_plan(25)
-    assert len(h) == 5 and sorted(train + h) == list(range(25))
+def test_holdout_plan_kfold():
+    for n, k in ((10, 3), (25, 5)):
+        folds = holdout_plan(n)
+        assert len(folds) == k
+        held = sorted(i for _, h in folds for i in h)
+        assert held == list(range(n))  # each label held out exactly once
+        for train, h in folds:
+            assert not set(train) & set(h) and len(train) + len(h) == n
 
 
-def test_judge_refuses_worse_or_more_failures():
-    base = {"dice": 0.90, "jaccard": 0.83, "thresholded_jaccard": 0.80, "failures": 1, "n": 10}
-    assert judge(base, dict(base, dice=0.92))[0]
-    assert not judge(base, dict(base, dice=0.89))[0]
-    assert not judge(base, dict(base))[0]  # equal is not better
-    better, text = judge(base, dict(base, dice=0.95, failures=2))
+def _rows(dice: list[float]) -> list[dict[str, float]]:
+    return [{"dice": d, "jaccard": d / (2 - d), "thresholded_jaccard": d / (2 - d)} for d in dice]
+
+
+def test_judge_needs_a_clear_paired_gain():
+    rng = np.random.default_rng(0)
+    base = list(rng.uniform(0.80, 0.95, 25))
+    clean = list(base)
+    better, text = judge(_rows(base), _rows([b + 0.02 + rng.normal(0, 0.005) for b in base]))
+    assert better and "is better" in text
+    assert not judge(_rows(base), _rows(base))[0]  # equal is not better
+    assert not judge(_rows(base), _rows([b - 0.01 for b in base]))[0]
+    # a mean gain above the margin carried by one image while most get worse: noise, refused
+    base = [0.3, *base[1:]]
+    noisy = [b - 0.01 for b in base]
+    noisy[0] = 0.9
+    assert np.mean(noisy) - np.mean(base) > 0.005
+    better, text = judge(_rows(base), _rows(noisy))
     assert not better and "NOT better" in text
+    # a gain below the margin is refused even when consistent
+    assert not judge(_rows(base), _rows([b + 0.003 for b in base]))[0]
+    # a clear gain that adds a failure (Jaccard < 0.65) is refused
+    worse = [b + 0.03 for b in clean]
+    worse[1] = 0.6
+    better, text = judge(_rows(clean), _rows(worse))
+    assert not better and "fails more often" in text
 
 
 # ------------------------------------------------------------------ training
+
+
+def test_colour_standardise_removes_a_channel_cast():
+    from dermview.model.blocks import ColourStandardise
+
+    ref = (0.1, 0.2, 0.3, 0.5, 0.6, 0.7)
+    x = torch.randn(2, 3, 16, 16)
+    gain = torch.tensor([1.3, 0.8, 0.6]).view(1, 3, 1, 1)
+    offset = torch.tensor([0.2, -0.1, 0.4]).view(1, 3, 1, 1)
+    full = ColourStandardise(1.0, ref)
+    torch.testing.assert_close(full(x * gain + offset), full(x), atol=1e-4, rtol=1e-4)
+    y = full(x)
+    torch.testing.assert_close(y.mean((2, 3)), torch.tensor([ref[:3]] * 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.std((2, 3)), torch.tensor([ref[3:]] * 2), atol=1e-4, rtol=0)
+    half = ColourStandardise(0.5, ref)(x).mean((2, 3))
+    torch.testing.assert_close(half, 0.5 * x.mean((2, 3)) + 0.5 * torch.tensor(ref[:3]),
+                               atol=1e-5, rtol=0)
+    with pytest.raises(ValueError):
+        ColourStandardise(1.5, ref)
+
+
+def test_adapt_bn_statistics_and_blend(base: Path):
+    from dermview.finetune.train import adapt_bn, copy_model
+
+    seg = inference.Segmenter.load(base, "cpu", engine="torch")
+    x = torch.randn(6, 3, 64, 64) * 2 + 1
+    conv, bn = seg.model.stem[0][0], seg.model.stem[0][1]
+    with torch.no_grad():
+        feats = conv(x)
+    old = bn.running_mean.clone()
+    model = adapt_bn(copy_model(seg), x)
+    new_bn = model.stem[0][1]
+    torch.testing.assert_close(new_bn.running_mean, feats.mean((0, 2, 3)), atol=1e-4, rtol=1e-4)
+    assert not model.training and new_bn.momentum == bn.momentum
+    torch.testing.assert_close(bn.running_mean, old)  # the base is not changed
+    half = adapt_bn(copy_model(seg), x, blend=0.5).stem[0][1]
+    torch.testing.assert_close(half.running_mean, 0.5 * old + 0.5 * feats.mean((0, 2, 3)),
+                               atol=1e-4, rtol=1e-4)
+    none = adapt_bn(copy_model(seg), x, blend=0.0).stem[0][1]
+    torch.testing.assert_close(none.running_mean, old)
+
+
+def test_finetune_without_steps_colour_standardised(tmp_path: Path, base: Path):
+    """max_steps 0: the new model is the base with the colour standardisation (+ AdaBN on the
+    labelled and unlabelled images); every label scores it; the export matches torch."""
+    folder = make_folder(tmp_path, 8)
+    save_image(folder / "unlabelled.png", _lesion(np.random.default_rng(9))[0])
+    out = tmp_path / "cn.pt"
+    seen = []
+    rep = finetune(folder, out, base=base, device="cpu",
+                   progress=lambda d, t, p: seen.append((d, t)),
+                   settings=replace(FAST, max_steps=0, colour_norm=0.5, bn_adapt=0.25))
+    assert seen[-1][0] == seen[-1][1] == 16  # 8 base + 8 new scores
+    meta = verify_weights(out)
+    assert meta["config"]["colour_norm"] == 0.5 and len(meta["config"]["colour_ref"]) == 6
+    assert meta["training"]["steps_per_run"] == 0
+    assert meta["finetune"]["holdout"]["scheme"] == "no label trained the model"
+    assert rep.new_scores["n"] == rep.base_scores["n"] == 8
+    new = inference.Segmenter.load(out, "cpu", engine="torch")
+    assert new.model.colour is not None and new.model.colour.alpha == 0.5
+    rgb = _lesion(np.random.default_rng(3))[0]
+    np.testing.assert_allclose(inference.Segmenter.load(out, "cpu").predict(rgb),
+                               new.predict(rgb), atol=1e-4)  # ONNX == torch
+    old = inference.Segmenter.load(base, "cpu")
+    assert not np.allclose(new.predict(rgb), old.predict(rgb))
 
 
 def test_head_path_equals_network_output(base: Path):
@@ -231,7 +315,7 @@ def test_finetune_end_to_end(tmp_path: Path, base: Path):
     for rec in ft["labels"]:
         assert rec["image_sha256"] == image_sha256(folder / rec["image"])
         assert rec["label_sha256"] == sha256_file(folder / "labels" / rec["label"])
-    assert ft["holdout"]["scheme"] == "k-fold" and len(ft["holdout"]["folds"]) == 3
+    assert ft["holdout"]["scheme"] == "3-fold" and len(ft["holdout"]["folds"]) == 3
     assert sorted(n for f in ft["holdout"]["folds"] for n in f) == sorted(
         r["image"] for r in ft["labels"])
     scores = ft["scores"]
@@ -240,7 +324,9 @@ def test_finetune_end_to_end(tmp_path: Path, base: Path):
         assert 0.0 <= scores["new"][key] <= 1.0
         assert scores["new"][key] == pytest.approx(
             np.mean([r["new"][key] for r in scores["per_image"]]))
-    assert ft["improved"] == rep.improved == judge(scores["base"], scores["new"])[0]
+    rows = scores["per_image"]
+    assert ft["improved"] == rep.improved == judge([r["base"] for r in rows],
+                                                   [r["new"] for r in rows])[0]
     assert meta["training"]["steps_per_run"] == settings.max_steps
     # progress reached its total; the new model loads and differs from the base
     assert seen[-1][0] == seen[-1][1] > 4 * settings.max_steps
@@ -280,8 +366,8 @@ def test_no_change_is_not_called_better(tmp_path: Path, base: Path):
     folder = make_folder(tmp_path, 25, sidecar_every=0)
     rep = finetune(folder, tmp_path / "same.pt", base=base, device="cpu",
                    settings=replace(FAST, lr=1e-12, max_steps=2))
-    assert rep.meta["finetune"]["holdout"]["scheme"] == "hold-out"
-    assert rep.new_scores["n"] == 5
+    assert rep.meta["finetune"]["holdout"]["scheme"] == "5-fold"
+    assert rep.new_scores["n"] == 25  # every label held out once
     assert rep.new_scores["dice"] == pytest.approx(rep.base_scores["dice"])
     assert not rep.improved and "NOT better" in rep.verdict
     assert rep.meta["finetune"]["improved"] is False
@@ -305,6 +391,17 @@ def test_interrupted_run_writes_nothing(tmp_path: Path, base: Path, how: str):
         finetune(folder, out_dir / "x.pt", base=base, settings=FAST, device="cpu",
                  progress=progress, cancel=lambda: len(steps) >= 3)
     assert list(out_dir.iterdir()) == []  # no weights, no metadata, no temporary folder
+
+
+def test_cancel_without_steps_writes_nothing(tmp_path: Path, base: Path):
+    out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    seen = []
+    with pytest.raises(FinetuneCancelled):
+        finetune(make_folder(tmp_path, 8), out_dir / "x.pt", base=base, device="cpu",
+                 settings=FinetuneSettings(), progress=lambda d, t, p: seen.append(p),
+                 cancel=lambda: "scoring the new model" in seen)
+    assert list(out_dir.iterdir()) == []
 
 
 def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):

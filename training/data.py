@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -193,8 +194,10 @@ class SegDataset:
     """
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, mean: Sequence[float],
-                 std: Sequence[float], augment: bool = False, seed: int = 0):
+                 std: Sequence[float], augment: bool = False, seed: int = 0,
+                 params: Any = None):
         self.images, self.masks = images, masks
+        self.params = params  # training.augment.AugmentParams (None: its defaults)
         self.mean = np.asarray(mean, np.float32) * 255.0
         self.std = np.asarray(std, np.float32) * 255.0
         self.augment, self.seed, self.epoch = augment, seed, 0
@@ -213,7 +216,7 @@ class SegDataset:
         img, mask = self.images[index], self.masks[index]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            img, mask = augment(img, mask, rng)
+            img, mask = augment(img, mask, rng, self.params)
         x = (img.astype(np.float32) - self.mean) / self.std
         return (torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
                 torch.from_numpy(mask.astype(np.float32)[None]))

@@ -35,8 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="training device (default: auto = GPU if available, else CPU)")
     parser.add_argument("--max-steps", type=int, default=None, metavar="N",
-                        help="at most N training steps per run (default 300; fewer when the "
-                             "time limit says so)")
+                        help="train the head for at most N steps per run (fewer when the time "
+                             "limit says so); default 0: the new model is the base with "
+                             "per-image colour standardisation, no gradient training (measured "
+                             "best, see the README)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace NEW.pt / NEW.json if they exist")
     parser.add_argument("--progress-json", action="store_true",
@@ -46,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _settings(cls: type, args: argparse.Namespace):
     extra = {"max_steps": args.max_steps, "min_steps": min(5, args.max_steps)} \
-        if args.max_steps else {}
+        if args.max_steps is not None else {}
     return cls(time_limit_min=args.time_limit, **extra)
 
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                     "scheme": ft["holdout"]["scheme"], "seconds": round(report.seconds, 1)})
         return 0 if report.improved else 1
     print(f"Wrote {report.out} (+ .json) in {report.seconds / 60:.1f} min: "
-          f"{len(ft['labels'])} labels, {ft['holdout']['scheme']} scoring on "
-          f"{report.new_scores['n']} held-out corrected labels.")
+          f"{len(ft['labels'])} labels; scored on {report.new_scores['n']} corrected labels "
+          f"({ft['holdout']['scheme']}).")
     print(report.verdict)
     return 0 if report.improved else 1

@@ -9,8 +9,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dermview.finetune.collect import FinetuneError, LabelSet, collect_labels, holdout_plan
+import torch
+
+from dermview.finetune.collect import (
+    FinetuneError,
+    LabelSet,
+    collect_labels,
+    holdout_plan,
+    unlabelled_images,
+)
 from dermview.finetune.engine import (
+    JUDGE_CONFIDENCE,
+    JUDGE_MARGIN,
+    FinetuneCancelled,
     FinetuneReport,
     FinetuneSettings,
     Progress,
@@ -19,11 +30,18 @@ from dermview.finetune.engine import (
     in_memory_segmenter,
     judge,
     network_arrays,
+    network_images,
     score_images,
     summarise,
     write_model,
 )
-from dermview.finetune.train import make_views, time_one_step, train_run
+from dermview.finetune.train import (
+    make_views,
+    normalise,
+    start_model,
+    time_one_step,
+    train_run,
+)
 from dermview.labels import utc_now
 from dermview.model import weights as wmod
 from dermview.model.inference import Segmenter
@@ -65,9 +83,10 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
             "image_dir": str(image_dir), "labels_dir": str(labels_dir or image_dir / "labels"),
             "labels": [it.record() for it in labels.items],
             "unused": [{"label": n, "reason": r} for n, r in labels.unused],
-            "holdout": {"scheme": "k-fold" if len(folds) > 1 else "hold-out",
-                        "folds": folds, "final_model": "all labels" if len(folds) > 1
-                        else "trained without the held-out labels"},
+            "holdout": {"scheme": f"{len(folds)}-fold" if steps else "no label trained the model",
+                        "folds": folds,
+                        "final_model": "all labels" if steps else "no label trains it; all score it",
+                        "judge": {"margin": JUDGE_MARGIN, "confidence": JUDGE_CONFIDENCE}},
             "scores": scores, "improved": improved, "verdict": verdict,
         },
         "metrics": {"split": "held-out labels", "dice": new["dice"], "jaccard": new["jaccard"],
@@ -75,6 +94,10 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
                     "failures": new["failures"], "n": new["n"]},
     })
     return meta
+
+
+#: At most this many unlabelled images of the folder join the labelled ones for AdaBN.
+BN_EXTRA_MAX = 200
 
 
 def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | None = None,
@@ -120,6 +143,8 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
              "phase": "preparing"}
 
     def tick(*_: Any) -> None:
+        if cancel is not None and cancel():  # also while scoring (a run without steps)
+            raise FinetuneCancelled("Fine-tuning was cancelled; nothing was written.")
         state["done"] += 1
         if progress is not None:
             progress(state["done"], max(state["total"], state["done"]), str(state["phase"]))
@@ -127,43 +152,63 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
     if progress is not None:
         progress(0, 0, "preparing the labelled images")
     images, masks = network_arrays([it.image for it in items], seg, [it.label for it in items])
+    x = None
+    if settings.bn_adapt > 0:  # AdaBN sees the labelled and the unlabelled images
+        state["phase"] = "adapting the batch-norm statistics"
+        extra = unlabelled_images(image_dir, labels)[:BN_EXTRA_MAX]
+        x = torch.cat([normalise(seg, images)]
+                      + ([normalise(seg, network_images(extra, seg))] if extra else []))
+    start = start_model(seg, settings.colour_norm, settings.bn_adapt, x)
+    del x
     cache: dict[Path, Any] = {}
     t_score = now()
     state["phase"] = "scoring the base model"
     base_rows = score_images(seg, [items[i].image for i in held], [items[i].label for i in held],
                              cache, tick)
     score_s = now() - t_score
-    state["phase"] = "augmenting the labelled images"
-    views = make_views(seg, images, masks, settings.layers, settings.seed, tick)
-    del images, masks
-    step_s = time_one_step(seg, views, settings)
-    steps = _plan_steps(settings, deadline, runs, step_s, score_s, now)
-    state["total"] = state["done"] + runs * steps + len(held)
-
     new_rows: list[dict[str, float]] = []
     model = None
-    for k, (train_idx, held_idx) in enumerate(plan):
-        state["phase"] = f"training {k + 1}/{runs}"
-        train = [corr[i] for i in train_idx] + acc
-        model = train_run(seg, views, views.rows(train), settings, steps, deadline, tick, cancel)
-        state["phase"] = f"scoring {k + 1}/{len(plan)}"
-        fold_seg = in_memory_segmenter(model, seg.meta, seg.device)
-        new_rows += score_images(fold_seg, [items[corr[i]].image for i in held_idx],
-                                 [items[corr[i]].label for i in held_idx], cache, tick)
-    if kfold:
-        state["phase"] = f"training {len(plan) + 1}/{len(plan) + 1} (all labels)"
-        model = train_run(seg, views, views.rows(list(range(len(items)))), settings, steps,
-                          deadline, tick, cancel)
+    steps = 0
+    if settings.max_steps == 0:  # no label makes the new model: every label scores it
+        state["phase"] = "scoring the new model"
+        state["total"] = state["done"] + len(held)
+        model = start.model
+        new_rows = score_images(start, [items[i].image for i in held],
+                                [items[i].label for i in held], cache, tick)
+    else:
+        state["phase"] = "augmenting the labelled images"
+        views = make_views(start, images, masks, settings.layers, settings.seed, tick,
+                           colour=settings.colour_aug)
+        step_s = time_one_step(start, views, settings)
+        steps = _plan_steps(settings, deadline, runs, step_s, score_s, now)
+        state["total"] = state["done"] + runs * steps + len(held)
+        for k, (train_idx, held_idx) in enumerate(plan):
+            state["phase"] = f"training {k + 1}/{runs}"
+            train = [corr[i] for i in train_idx] + acc
+            model = train_run(start, views, views.rows(train), settings, steps, deadline, tick,
+                              cancel)
+            state["phase"] = f"scoring {k + 1}/{len(plan)}"
+            fold_seg = in_memory_segmenter(model, start.meta, seg.device)
+            new_rows += score_images(fold_seg, [items[corr[i]].image for i in held_idx],
+                                     [items[corr[i]].label for i in held_idx], cache, tick)
+        if kfold:
+            state["phase"] = f"training {len(plan) + 1}/{len(plan) + 1} (all labels)"
+            model = train_run(start, views, views.rows(list(range(len(items)))), settings,
+                              steps, deadline, tick, cancel)
+        del views
+    del images, masks
     assert model is not None
     base_s, new_s = summarise(base_rows), summarise(new_rows)
-    improved, verdict = judge(base_s, new_s)
+    improved, verdict = judge(base_rows, new_rows)
     per_image = [{"image": items[i].image.name, "base": b, "new": n}
                  for i, b, n in zip(held, base_rows, new_rows, strict=True)]
     scores = {"base": base_s, "new": new_s, "per_image": per_image}
-    folds = [[items[corr[i]].image.name for i in h] for _, h in plan]
+    folds = ([[items[corr[i]].image.name for i in h] for _, h in plan] if steps
+             else [[items[i].image.name for i in held]])
     meta = _metadata(seg, base_path, out, labels, folds, scores, improved, verdict, settings,
                      steps, now() - t0, command, image_dir,
                      Path(labels_dir) if labels_dir is not None else None)
+    meta["config"] = start.meta["config"]  # with the colour standardisation, if any
     full = write_model(model, out, meta)
     return FinetuneReport(out=out, meta=full, base_scores=base_s, new_scores=new_s,
                           improved=improved, verdict=verdict, seconds=now() - t0,

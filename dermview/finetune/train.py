@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from dermview.finetune.engine import FinetuneCancelled, FinetuneSettings, clock
 from dermview.model.inference import Segmenter
 from dermview.model.losses import get_loss
 from dermview.model.nets import build_model
+
+if TYPE_CHECKING:
+    from training.augment import AugmentParams
 
 #: Augmented views made of each labelled image: about 200 in all, 4-16 per image (a view
 #: costs about one forward pass: ~0.5 s on a busy CPU thread).
@@ -99,15 +103,25 @@ def _encoder_outputs(model: torch.nn.Module, x: torch.Tensor,
     return got["low"], got["high"]
 
 
+def geometric_only() -> AugmentParams:
+    """Augmentation without the colour and illumination changes (rotation, scale, shift,
+    flips, elastic): the clinic's colours are what the fine-tuned model has to learn."""
+    from training.augment import AugmentParams
+
+    return AugmentParams(brightness=0.0, contrast=0.0, gamma=0.0, channel_gain=0.0,
+                         saturation=0.0, p_illumination=0.0)
+
+
 def make_views(base: Segmenter, images: np.ndarray, masks: np.ndarray, layers: str,
                seed: int = 0, tick: Callable[[], None] | None = None,
-               per_image: int | None = None) -> Views:
+               per_image: int | None = None, colour: bool = True) -> Views:
     """Augmented views of uint8 arrays ``(N, S, S, 3)`` / ``(N, S, S)`` (see :class:`Views`);
-    ``tick()`` after each image."""
+    ``tick()`` after each image. ``colour=False``: geometric augmentation only."""
     from training.data import SegDataset
 
     v = per_image or views_per_image(len(images))
-    ds = SegDataset(images, masks, base.meta["mean"], base.meta["std"], augment=True, seed=seed)
+    ds = SegDataset(images, masks, base.meta["mean"], base.meta["std"], augment=True, seed=seed,
+                    params=None if colour else geometric_only())
     xs, ys, lows, highs = [], [], [], []
     model = base.model.eval()
     stage = last_stage(model) if layers == "last" else None
@@ -147,6 +161,44 @@ def _trainable(model: torch.nn.Module, layers: str) -> list[torch.nn.Parameter]:
     return params
 
 
+def normalise(base: Segmenter, images: np.ndarray) -> torch.Tensor:
+    """Network inputs of uint8 ``(N, S, S, 3)`` images: float32 ``(N, 3, S, S)``."""
+    mean = np.asarray(base.meta["mean"], np.float32) * 255.0
+    std = np.asarray(base.meta["std"], np.float32) * 255.0
+    x = (images.astype(np.float32) - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+#: Which batch-norm layers AdaBN re-estimates: module-name prefixes of :class:`LiteSegNet`.
+BN_SCOPES = {"all": ("",), "encoder": ("bn0", "blocks."), "stem": ("bn0", "blocks.0.")}
+
+
+def adapt_bn(model: torch.nn.Module, x: torch.Tensor, blend: float = 1.0,
+             batch: int = 64, scope: str = "all") -> torch.nn.Module:
+    """AdaBN: re-estimate the batch-norm layers' running mean and variance on the inputs
+    ``x`` (float32 ``(N, 3, S, S)``, normalised; a clinic's images, labelled or not), then keep
+    ``blend`` of the new statistics and ``1 - blend`` of the old ones. ``scope``: which layers
+    (:data:`BN_SCOPES`; the others keep theirs). In place; returns ``model`` in eval mode.
+    With ``N <= batch`` the statistics are exact (one batch)."""
+    prefixes = BN_SCOPES[scope]
+    bns = [m for name, m in model.named_modules()
+           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and name.startswith(prefixes)]
+    old = [(m.running_mean.clone(), m.running_var.clone(), m.momentum) for m in bns]
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+        m.train()
+    with torch.inference_mode():
+        for i in range(0, len(x), batch):
+            model(x[i:i + batch])
+    for m, (mean, var, momentum) in zip(bns, old, strict=True):
+        m.running_mean.copy_(blend * m.running_mean + (1.0 - blend) * mean)
+        m.running_var.copy_(blend * m.running_var + (1.0 - blend) * var)
+        m.momentum = momentum
+    return model.eval()
+
+
 def freeze_bn(model: torch.nn.Module) -> None:
     """Batch-norm layers keep their running statistics (a few labels are no population)."""
     for m in model.modules():
@@ -172,6 +224,38 @@ def _cosine(steps: int) -> Callable[[int], float]:
     return f
 
 
+def copy_model(base: Segmenter) -> torch.nn.Module:
+    """A trainable copy of ``base.model`` (same weights and statistics) on ``base.device``."""
+    model = build_model(base.meta["arch"], **base.meta["config"])
+    model.load_state_dict(base.model.state_dict())
+    return model.to(base.device)
+
+
+def start_model(base: Segmenter, colour_norm: float = 0.0, bn_adapt: float = 0.0,
+                x: torch.Tensor | None = None) -> Segmenter:
+    """The model fine-tuning starts from: ``base`` with per-image colour standardisation
+    (share ``colour_norm``, reference :data:`dermview.finetune.engine.COLOUR_REF`; a config
+    key of the new model) and AdaBN (share ``bn_adapt``) on the folder's inputs ``x`` (float32
+    ``(N, 3, S, S)``, normalised). Returns ``base`` itself when both are 0."""
+    from dermview.finetune.collect import FinetuneError
+    from dermview.finetune.engine import COLOUR_REF, in_memory_segmenter
+
+    if colour_norm <= 0 and bn_adapt <= 0:
+        return base
+    meta = dict(base.meta)
+    if colour_norm > 0:
+        meta["config"] = {**meta["config"], "colour_norm": float(colour_norm),
+                          "colour_ref": list(COLOUR_REF)}
+    model = build_model(meta["arch"], **meta["config"])
+    model.load_state_dict(base.model.state_dict())
+    model.to(base.device).eval()
+    if bn_adapt > 0:
+        if x is None:
+            raise FinetuneError("AdaBN needs the folder's images")
+        adapt_bn(model, x.to(base.device), bn_adapt)
+    return in_memory_segmenter(model, meta, base.device, "start")
+
+
 def train_run(base: Segmenter, views: Views, rows: list[int], settings: FinetuneSettings,
               steps: int, deadline: float, step_done: Callable[[int, torch.nn.Module], None],
               cancel: Callable[[], bool] | None = None) -> torch.nn.Module:
@@ -184,10 +268,9 @@ def train_run(base: Segmenter, views: Views, rows: list[int], settings: Finetune
         FinetuneCancelled: ``cancel()`` returned True.
     """
     now = clock(settings)
-    model = build_model(base.meta["arch"], **base.meta["config"])
-    model.load_state_dict(base.model.state_dict())
-    model.to(base.device)
+    model = copy_model(base)
     params = _trainable(model, settings.layers)
+    anchors = [p.detach().clone() for p in params] if settings.l2sp > 0 else []
     stage = last_stage(model) if settings.layers == "last" else 0
     opt = torch.optim.Adam(params, lr=settings.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(steps))
@@ -214,6 +297,9 @@ def train_run(base: Segmenter, views: Views, rows: list[int], settings: Finetune
             logits = F.interpolate(model.decoder(views.low[idx], model.aspp(high)),
                                    size=size, mode="bilinear", align_corners=False)
         loss = loss_fn(logits.float(), views.target[idx])
+        if anchors:  # L2-SP: stay near the base model's weights
+            loss = loss + settings.l2sp * sum(((p - a) ** 2).sum()
+                                              for p, a in zip(params, anchors, strict=True))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -126,7 +126,7 @@ class FinetuneDialog(QtWidgets.QDialog):
                  f"</td><td align='right'>{n['failures']}</td></tr>")
         self.result_label.setText(
             f"<p>{html.escape(r['verdict'])}</p><table cellspacing='6'><tr><th></th>"
-            f"<th>current</th><th>new</th></tr>{rows}</table><p>Scored on {n['n']} held-out "
+            f"<th>current</th><th>new</th></tr>{rows}</table><p>Scored on {n['n']} corrected "
             f"labels ({html.escape(r['scheme'])}) of {r['labels']}; "
             f"{r['seconds'] / 60:.1f} min. Saved as {html.escape(Path(r['out']).name)}.</p>")
         self.bar.setRange(0, 1)

@@ -99,3 +99,33 @@ class Decoder(nn.Module):
     def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         high = F.interpolate(high, size=low.shape[2:], mode="bilinear", align_corners=False)
         return self.classify(self.fuse(torch.cat([self.reduce(low), high], dim=1)))
+
+
+class ColourStandardise(nn.Module):
+    """Per-image colour standardisation in front of a network: each image's per-channel mean
+    ``m`` and standard deviation ``s`` (over the pixels, normalised input space) are moved
+    the share ``alpha`` of the way to reference ones ``(m_ref, s_ref)``:
+    ``x' = (x - m) · (s_ref / s)^alpha + alpha · m_ref + (1 - alpha) · m``. A device's
+    colour cast, gamma and contrast change ``m`` and ``s`` of every image alike; this takes
+    most of it out, image by image, whatever device an image comes from.
+
+    Args:
+        alpha: share in ``[0, 1]`` (0: identity).
+        ref: ``(m_r, m_g, m_b, s_r, s_g, s_b)`` in the normalised input space.
+    """
+
+    def __init__(self, alpha: float, ref: Sequence[float]):
+        super().__init__()
+        if not 0.0 <= alpha <= 1.0 or len(ref) != 6:
+            raise ValueError(f"ColourStandardise needs alpha in [0, 1] and 6 reference values, "
+                             f"got {alpha}, {tuple(ref)}")
+        self.alpha = float(alpha)
+        self.ref = tuple(float(v) for v in ref)  # constants, not state: the weights are the base's
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.alpha
+        m_ref = x.new_tensor(self.ref[:3]).view(1, 3, 1, 1)
+        s_ref = x.new_tensor(self.ref[3:]).view(1, 3, 1, 1)
+        m = x.mean(dim=(2, 3), keepdim=True)
+        s = x.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
+        return (x - m) * (s_ref / s) ** a + a * m_ref + (1.0 - a) * m

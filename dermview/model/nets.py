@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dermview.model.blocks import ASPP, ConvBNReLU, Decoder, SeparableConv
+from dermview.model.blocks import ASPP, ColourStandardise, ConvBNReLU, Decoder, SeparableConv
 
 
 class DermSegNet(nn.Module):
@@ -23,10 +23,14 @@ class DermSegNet(nn.Module):
     Args:
         width: channels of the stem; the stages use 2×, 4× and 8× this.
         aspp_rates: the three dilation rates of the pyramid (the method: 3, 3, 6).
+        colour_norm, colour_ref: as :class:`LiteSegNet`.
     """
 
-    def __init__(self, width: int = 32, aspp_rates: Sequence[int] = (3, 3, 6)):
+    def __init__(self, width: int = 32, aspp_rates: Sequence[int] = (3, 3, 6),
+                 colour_norm: float = 0.0, colour_ref: Sequence[float] | None = None):
         super().__init__()
+        self.colour = (ColourStandardise(colour_norm, colour_ref or ()) if colour_norm > 0
+                       else None)
         w = int(width)
         self.stem = nn.Sequential(ConvBNReLU(3, w, stride=2), ConvBNReLU(w, w))
         self.stage1 = nn.Sequential(SeparableConv(w, 2 * w, stride=2), SeparableConv(2 * w, 2 * w))
@@ -41,6 +45,8 @@ class DermSegNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[2:]
+        if self.colour is not None:
+            x = self.colour(x)
         low = self.stage1(self.stem(x))
         high = self.aspp(self.stage3(self.stage2(low)))
         logits = self.decoder(low, high)
@@ -89,14 +95,19 @@ class LiteSegNet(nn.Module):
             (``False`` when the whole state dict is loaded afterwards from a weights file).
         aspp_rates: the three dilation rates of the pyramid.
         aspp_ch: channels of the pyramid output (decoder mid channels too).
+        colour_norm: share of :class:`ColourStandardise` applied to the input (0: none; set
+            by ``dermview finetune``), with its reference ``colour_ref``.
     """
 
     LOW_CH = 24
     HIGH_CH = 112
 
     def __init__(self, pretrained: bool = True, aspp_rates: Sequence[int] = (3, 3, 6),
-                 aspp_ch: int = 128):
+                 aspp_ch: int = 128, colour_norm: float = 0.0,
+                 colour_ref: Sequence[float] | None = None):
         super().__init__()
+        self.colour = (ColourStandardise(colour_norm, colour_ref or ()) if colour_norm > 0
+                       else None)
         enc = efficientnet_lite0(pretrained)
         # Block indices by output channels: keep blocks up to the last 112-channel one.
         outs = [b._block_args.output_filters for b in enc._blocks]
@@ -111,6 +122,8 @@ class LiteSegNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[2:]
+        if self.colour is not None:
+            x = self.colour(x)
         y = self.act(self.bn0(self.conv_stem(x)))
         low = y
         n = len(self.blocks)
