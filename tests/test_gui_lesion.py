@@ -95,6 +95,10 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     assert ("symmetric about both axes", "asymmetric about the", "asymmetric about both axes")[
         n_asym] in panel.values["A"].text()
     assert panel.values["C"].text() == str(a.colors.n_colors)
+    for row, present, share in zip(panel.color_rows, a.colors.present, a.colors.shares,
+                                   strict=True):  # a share only beside a colour on the map
+        assert row.text().endswith(f"yes ({100 * share:.0f} % of the lesion)" if present
+                                   else ": no"), row.text()
     assert panel.values["D"].text() == "needs a scale"
     assert "pixels" in panel.status.text()
     assert panel.values["A"].toolTip() and panel.values["B"].toolTip()

@@ -165,7 +165,10 @@ class LesionPanel(QtWidgets.QWidget):
         v["TDS"].setText("not given (D not assessed)" if a.tds is None else f"{a.tds:.2f}")
         for row, name, present, share in zip(self.color_rows, COLOR_LABELS, a.colors.present,
                                              a.colors.shares, strict=True):
-            row.setText(f"{name}: {'yes' if present else 'no'} ({100 * share:.0f} %)")
+            # the share of the lesion painted in this colour on the map (absent colours are not
+            # painted: a share beside "no" read as a contradiction)
+            row.setText(f"{name}: yes ({100 * share:.0f} % of the lesion)" if present
+                        else f"{name}: no")
             f = row.font()
             f.setBold(present)
             row.setFont(f)
