@@ -91,9 +91,16 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     panel = win.lesion_panel
     assert panel.values["area"].text() == f"{int(gt.sum())} px"
     assert panel.values["A"].text().startswith(str(a.asymmetry.value))
-    n_asym = sum(a.asymmetry.asymmetric)
-    assert ("symmetric about both axes", "asymmetric about the", "asymmetric about both axes")[
-        n_asym] in panel.values["A"].text()
+    import dataclasses
+
+    for flags, said in [((False, False), "symmetric about both axes"),
+                        ((True, False), "asymmetric about the major axis"),
+                        ((False, True), "asymmetric about the minor axis"),
+                        ((True, True), "asymmetric about both axes")]:
+        asym = dataclasses.replace(a.asymmetry, asymmetric=flags)
+        panel.show_analysis(dataclasses.replace(a, asymmetry=asym))
+        assert f"({said})" in panel.values["A"].text(), flags
+    panel.show_analysis(a)
     assert panel.values["C"].text() == str(a.colors.n_colors)
     for row, present, share in zip(panel.color_rows, a.colors.present, a.colors.shares,
                                    strict=True):  # a share only beside a colour on the map

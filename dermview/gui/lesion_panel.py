@@ -156,8 +156,8 @@ class LesionPanel(QtWidgets.QWidget):
         asym = a.asymmetry
         axes = [name for name, flag in zip(("major", "minor"), asym.asymmetric, strict=True)
                 if flag]
-        about = {0: "symmetric about both axes", 2: "asymmetric about both axes"}.get(
-            len(axes), f"asymmetric about the {axes[0]} axis")
+        about = (f"asymmetric about the {axes[0]} axis" if len(axes) == 1 else
+                 "asymmetric about both axes" if axes else "symmetric about both axes")
         v["A"].setText(f"{asym.value}  ({about})")
         v["B"].setText(f"{a.border.score} / 8  (compactness {a.border.compactness:.2f}, "
                        f"solidity {a.border.solidity:.2f})")
