@@ -318,3 +318,81 @@ def test_dedupe_libraries_links_identical_copies(tmp_path):
     copy = tmp_path / "scipy.libs" / "libgfortran-a.so.5"
     assert copy.is_symlink() and copy.read_bytes() == b"same" * 100
     assert not (tmp_path / "scipy.libs" / "libquadmath-b.so.0").is_symlink()
+
+
+def test_forwarding_and_stub_sources():
+    asm = strip_bundle.forwarding_assembly(["cblas_sgemm", "dgesdd_"], "scipy_")
+    assert "cblas_sgemm:\n    jmp scipy_cblas_sgemm@PLT" in asm and ".globl dgesdd_" in asm
+    asm, script = strip_bundle.video_stub_sources({"av_frame_alloc": "LIBAVUTIL_61",
+                                                   "av_log_set_level": "LIBAVUTIL_61"})
+    assert "av_frame_alloc:\n    jmp dermview_no_video" in asm
+    assert script == "LIBAVUTIL_61 {\n  global: av_frame_alloc; av_log_set_level;\n  local: *;\n};\n"
+    assert strip_bundle.VIDEO_LIBRARY.match("libavcodec-e863e0e1.so.63.1.102")
+    assert not strip_bundle.VIDEO_LIBRARY.match("libavif-24bb8032.so.16.4.2")  # AVIF images
+
+
+def test_dermview_uses_no_opencv_video_io():
+    """The bundle's FFmpeg stand-ins abort on use (strip_bundle.drop_cv2_video): dermview
+    must not call OpenCV's video I/O."""
+    hits = [p for p in (ROOT / "dermview").rglob("*.py")
+            if any(w in p.read_text(encoding="utf-8") for w in ("VideoCapture", "VideoWriter"))]
+    assert not hits
+
+
+@pytest.mark.slow
+def test_cv2_with_forwarded_blas_and_no_ffmpeg(tmp_path):
+    """On a copy of the installed OpenCV: with its OpenBLAS replaced by jumps into scipy's
+    and FFmpeg by stand-ins, cv2 imports, its LAPACK-backed functions give the same results
+    as the original, images encode and decode, and VideoCapture stops with the message."""
+    import platform
+    import shutil
+    import subprocess
+
+    import cv2
+    import numpy as np
+    import scipy
+
+    if platform.machine() != "x86_64" or not all(shutil.which(t) for t in ("cc", "readelf")):
+        pytest.skip("needs x86-64 Linux with cc and readelf")
+    site = Path(cv2.__file__).resolve().parent.parent
+    for name in ("cv2", "opencv_python_headless.libs"):
+        shutil.copytree(site / name, tmp_path / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("*.pyi", "__pycache__", "data"))
+    shutil.copytree(Path(scipy.__file__).resolve().parent.parent / "scipy.libs",
+                    tmp_path / "scipy.libs")
+    assert strip_bundle.forward_cv2_blas(tmp_path)[0] >= 10
+    assert strip_bundle.drop_cv2_video(tmp_path)[0] >= 3
+    probe = r"""
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import cv2
+assert cv2.__file__.startswith(sys.argv[1]), cv2.__file__
+rng = np.random.default_rng(0)
+a = rng.standard_normal((60, 40)); b = rng.standard_normal((60, 3)); sq = a[:40] + 8 * np.eye(40)
+out = [cv2.SVDecomp(a)[0], cv2.solve(a, b, flags=cv2.DECOMP_QR)[1],
+       cv2.solve(sq, b[:40], flags=cv2.DECOMP_LU)[1], cv2.eigen(sq @ sq.T)[1],
+       cv2.gemm(a.astype(np.float32), a.T.astype(np.float32), 1.0, None, 0.0)]
+ok, png = cv2.imencode(".png", (rng.random((16, 16, 3)) * 255).astype(np.uint8))
+assert ok and cv2.imdecode(png, cv2.IMREAD_COLOR).shape == (16, 16, 3)
+np.savez(sys.argv[2], *out)
+if len(sys.argv) > 3:
+    cv2.VideoCapture(sys.argv[3])
+"""
+    res = tmp_path / "res.npz"
+    run = subprocess.run([sys.executable, "-c", probe, str(tmp_path), str(res)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 40))
+    b = rng.standard_normal((60, 3))
+    sq = a[:40] + 8 * np.eye(40)
+    want = [cv2.SVDecomp(a)[0], cv2.solve(a, b, flags=cv2.DECOMP_QR)[1],
+            cv2.solve(sq, b[:40], flags=cv2.DECOMP_LU)[1], cv2.eigen(sq @ sq.T)[1],
+            cv2.gemm(a.astype(np.float32), a.T.astype(np.float32), 1.0, None, 0.0)]
+    got = np.load(res)
+    for i, w in enumerate(want):
+        np.testing.assert_allclose(got[f"arr_{i}"], w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+    video = subprocess.run([sys.executable, "-c", probe, str(tmp_path), str(res),
+                            str(tmp_path / "clip.mp4")], capture_output=True, text=True,
+                           timeout=120)
+    assert video.returncode != 0 and "video I/O (FFmpeg) is not part of" in video.stderr
