@@ -178,6 +178,8 @@ def bench_memory(images: Path, names: list[str], tmp: Path, count: int) -> dict:
             "rss_mb_when_images_written": at,
             "peak_first_10pct_mb": max([mb for d, mb in r["rss"] if 1 <= d <= count // 10] or [0]),
             "peak_last_50pct_mb": max([mb for d, mb in r["rss"] if d >= count // 2] or [0]),
+            "last_sample": ({"images_written": r["rss"][-1][0], "rss_mb": r["rss"][-1][1]}
+                            if r["rss"] else None),
             "samples": len(r["rss"])}
 
 

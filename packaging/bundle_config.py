@@ -42,6 +42,9 @@ EXCLUDE_MODULES: tuple[str, ...] = (
     # ONNX tooling: ORT's helpers import it when installed; inference needs none of it
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
     "onnxscript", "onnx_ir", "onnx",
+    # Pillow's AVIF and WebP codecs (and their libraries, 5.8 MB): dermview reads JPEG, PNG,
+    # BMP, TIFF and DICOM (dermview.io.IMAGE_SUFFIXES); Tk is excluded above
+    "PIL._avif", "PIL._webp", "PIL._imagingtk",
     # pyqtgraph extras
     "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter", "OpenGL", "h5py", "cupy",
     "numba", "colorcet",
@@ -67,7 +70,14 @@ EXCLUDE_DEST_GLOBS: tuple[str, ...] = (
     "PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/Qt/plugins/platforms/libqlinuxfb.so",
     "PySide6/Qt/plugins/platforms/libqvnc.so", "PySide6/Qt/plugins/platforms/libqvkkhrdisplay.so",
     "PySide6/Qt/plugins/platforms/libqminimalegl.so", "PySide6/Qt/plugins/egldeviceintegrations/*",
-    "PySide6/Qt/lib/libQt6EglFs*",
+    "PySide6/Qt/lib/libQt6EglFs*", "PySide6/Qt/lib/libQt6EglFS*",
+    # evdev/tuio input plugins serve the kiosk platforms above; the GTK 3 platform theme needs
+    # the target's GTK and drags in the build machine's cairo/pango/gio (gone with it: see
+    # strip_bundle.prune_unreachable)
+    "PySide6/Qt/plugins/generic/*", "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    # PyTorch state dicts of the segmentation networks: the app runs their ONNX exports (the
+    # .json beside each lists the export and both SHA-256); torch is not in the bundle
+    "resources/models/*.pt",
 )
 
 #: Bundle destinations whose symbol tables ``packaging/strip_bundle.py`` strips
@@ -79,8 +89,13 @@ STRIP_DEST_GLOBS: tuple[str, ...] = (
     "_openjpeg.cpython-*.so", "_CharLS.cpython-*.so", "maxflow/*.so", "pycocotools/*.so",
 )
 
-#: Destinations kept although a glob above matches them.
-KEEP_DEST_GLOBS: tuple[str, ...] = ()
+#: Destinations kept although a glob above matches them: the classifier's trained head
+#: (30 KB), whose SHA-256 ``Classifier.load`` checks before it runs the ONNX export.
+KEEP_DEST_GLOBS: tuple[str, ...] = ("resources/models/classifier.pt",)
+
+#: JSON data files rewritten without indentation after PyInstaller (same content, as
+#: ``json.loads`` reads it): highdicom's tables of the DICOM standard, 22.7 MB indented.
+MINIFY_JSON_GLOBS: tuple[str, ...] = ("highdicom/_standard/*.json",)
 
 #: Qt platform plugins the bundle must carry (xcb: X11 desktops, wayland, offscreen: headless
 #: self-test and CI, minimal: diagnostics).
@@ -96,6 +111,12 @@ def stripped_dest(dest: str) -> bool:
     """True when a bundle destination path matches :data:`STRIP_DEST_GLOBS`."""
     dest = dest.replace("\\", "/")
     return any(fnmatch(dest, g) for g in STRIP_DEST_GLOBS)
+
+
+def minified_dest(dest: str) -> bool:
+    """True when a bundle destination path matches :data:`MINIFY_JSON_GLOBS`."""
+    dest = dest.replace("\\", "/")
+    return any(fnmatch(dest, g) for g in MINIFY_JSON_GLOBS)
 
 
 def excluded_dest(dest: str) -> bool:

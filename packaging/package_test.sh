@@ -12,14 +12,13 @@
 # Prints and writes dist/package-test.json: build time, bundle size on disk, archive size,
 # time to --version and self-test wall time, and docs/results/package_size.json (those numbers
 # and the bundle's composition, packaging/bundle_composition.py). Exit 1 on any failure or an
-# archive over MAX_ARCHIVE_MB. Issue 11's target is 150 MB; the archive measured 158.6 MB
-# (docs/results/package_size.json), so the guard sits just above that: growth fails, the
-# target stays open.
-# KEEP=1 keeps the temporary folder.
+# archive over MAX_ARCHIVE_MB (issue 11's target, 150 MB).
+# KEEP=1 keeps the temporary folder; DERMVIEW_TIMING_LOCK=FILE takes that lock (flock) for the
+# timed runs (--version, self-test) and runs them at normal priority.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-MAX_ARCHIVE_MB=${MAX_ARCHIVE_MB:-162}
+MAX_ARCHIVE_MB=${MAX_ARCHIVE_MB:-150}
 MAX_SELFTEST_S=5
 
 TMP="$(mktemp -d /tmp/dermview-pkgtest.XXXXXX)"
@@ -107,6 +106,12 @@ if [ "$MODE" = hide ]; then
     # The isolation itself must hold: the venv's interpreter cannot run in there.
     if isolated "$PY" -c "pass" 2>/dev/null; then fail "source tree / venv still visible"; fi
 fi
+# The timed part: with DERMVIEW_TIMING_LOCK=FILE it waits for that lock (a machine shared with
+# other benchmarks) and, when the build ran niced, runs at normal priority (root may).
+if [ -n "${DERMVIEW_TIMING_LOCK:-}" ]; then
+    exec 9>"$DERMVIEW_TIMING_LOCK"; flock 9
+    [ "$(id -u)" = 0 ] && renice -n 0 -p $$ >/dev/null
+fi
 t0=$(now); isolated "$APP/dermview" --version; t1=$(now)
 VERSION_S=$(elapsed "$t0" "$t1")
 t0=$(now); isolated "$APP/dermview" --version >/dev/null; t1=$(now)
@@ -118,6 +123,8 @@ RC=$?
 set -e
 t1=$(now)
 SELFTEST_S=$(elapsed "$t0" "$t1")
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
+if [ -n "${DERMVIEW_TIMING_LOCK:-}" ]; then flock -u 9; exec 9>&-; fi
 [ "$RC" = 0 ] || fail "frozen self-test exited $RC"
 grep -q '"frozen": true' "$TMP/home/self-test.json" || fail "self-test did not run frozen"
 grep -q "\"resources\": \"$APP/_internal/resources\"" "$TMP/home/self-test.json" \
@@ -145,13 +152,15 @@ mkdir -p "$ROOT/dist"
 cp "$ARCHIVE" "$ROOT/dist/"
 cp "$TMP/home/self-test.json" "$ROOT/dist/package-test-self-test.json"
 DICE=$("$PY" -c "import json,sys; print(round(json.load(open(sys.argv[1]))['dice'], 4))" "$TMP/home/self-test.json")
-# Window check = a fresh frozen process that imports Qt and opens the main window.
+# Window check = a fresh frozen process that imports Qt and opens the main window (started
+# first: it runs alongside the other checks).
 GUI_S=$("$PY" -c "import json,sys; print(round({c['name']: c for c in json.load(open(sys.argv[1]))['checks']}['gui']['seconds'], 2))" "$TMP/home/self-test.json")
 cat > "$ROOT/dist/package-test.json" <<JSON
 {"archive": "dist/$STEM.tar.xz", "build_s": $BUILD_S, "bundle_bytes": $BUNDLE_BYTES,
  "archive_bytes": $ARCHIVE_BYTES, "version_cold_s": $VERSION_S, "version_warm_s": $VERSION_WARM_S,
- "self_test_s": $SELFTEST_S, "self_test_dice": $DICE, "gui_process_window_s": $GUI_S, "isolation": "$MODE", "as_nobody": $([ ${#RUN_AS[@]} -gt 0 ] && echo true || echo false),
- "load_average": $(cut -d' ' -f1 /proc/loadavg)}
+ "self_test_s": $SELFTEST_S, "self_test_dice": $DICE, "gui_process_window_s": $GUI_S,
+ "gui_alongside": true, "isolation": "$MODE", "as_nobody": $([ ${#RUN_AS[@]} -gt 0 ] && echo true || echo false),
+ "load_average": $LOAD}
 JSON
 "$PY" "$ROOT/packaging/bundle_composition.py" "$APP" "$ROOT/dist/package-test.json" \
     "$ROOT/docs/results/package_size.json"

@@ -335,3 +335,27 @@ def test_color_model_round_trip_and_validation():
     z = np.arange(len(FEATURE_NAMES), dtype=float)
     want = np.array(model.coef) @ z + np.array(model.bias) - np.array(model.cut)
     np.testing.assert_allclose(model.decision(z), want)
+
+
+def test_report_pdf_holds_both_images_deflated(tmp_path):
+    """The report embeds the two pictures as raw deflated RGB (no PNG round trip, no ASCII85
+    pass), and reportlab's global setting is left as it was."""
+    import re
+    import zlib
+
+    from reportlab import rl_config
+
+    from dermview.report import ReportInfo, write_report
+
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["dark_brown"])
+    before = rl_config.useA85
+    pdf = write_report(tmp_path / "r.pdf", img, m, analyze_lesion(img, m), ReportInfo("x.png"))
+    assert rl_config.useA85 == before
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and b"ASCII85Decode" not in data
+    images = re.findall(rb"/Subtype /Image.*?/Width (\d+).*?stream\r?\n", data, re.S)
+    assert len(images) == 2
+    heads = [mt.end() for mt in re.finditer(rb"/Subtype /Image[^>]*>>\s*stream\r?\n", data)]
+    raw = zlib.decompressobj().decompress(data[heads[0]:])
+    assert len(raw) == img.shape[0] * img.shape[1] * 3  # the annotated image, full size

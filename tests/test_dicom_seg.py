@@ -197,3 +197,27 @@ def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert rc == 1 and "Cannot write a DICOM SEG for IMD009_dms.dcm" in err
     assert "Traceback" not in err and list(out.iterdir()) == []
+
+
+def test_highdicom_tables_are_loaded_once_with_the_gc_paused(monkeypatch):
+    import gc
+
+    from highdicom import _standard_utils as std
+
+    from dermview.exchange import dicom_seg
+
+    seen = []
+    real = std.get_module_attribute_map.__wrapped__
+
+    @__import__("functools").lru_cache(1)
+    def spy():
+        seen.append(gc.isenabled())
+        return real()
+
+    monkeypatch.setattr(std, "get_module_attribute_map", spy)
+    monkeypatch.setattr(dicom_seg, "_TABLES_LOADED", False)
+    assert gc.isenabled()
+    hd = dicom_seg._highdicom()
+    assert seen == [False] and gc.isenabled() and hd.__name__ == "highdicom"
+    dicom_seg._highdicom()
+    assert seen == [False]  # once

@@ -23,6 +23,7 @@ from dermview.model import engines, inference  # noqa: E402
 from dermview.model import weights as wmod  # noqa: E402
 from dermview.model.engines import load_engine, resolve_engine  # noqa: E402
 from dermview.model.inference import Segmenter  # noqa: E402
+from dermview.model.weights import read_metadata, verify_weights  # noqa: E402
 from dermview.segmentation import segment_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +132,15 @@ def test_onnx_only_install_loads_without_the_pt(tmp_path):
         meta_file.read_text())["sha256"]
     with pytest.raises(WeightsError, match="not found"):
         Segmenter.load(meta_file.with_suffix(".pt"), engine="torch")
+    # the GUI reads the metadata through the .pt path (the packaged app ships no .pt) ...
+    assert read_metadata(meta_file.with_suffix(".pt"))["sha256"] == seg.weights_sha256
+    with pytest.raises(WeightsError, match="not found"):  # ... but hashing it still needs it
+        verify_weights(meta_file.with_suffix(".pt"))
+    meta = json.loads(meta_file.read_text())
+    del meta["onnx"]  # metadata without an export: the missing .pt is an error again
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="not found"):
+        read_metadata(meta_file.with_suffix(".pt"))
 
 
 def test_engine_choice(monkeypatch):

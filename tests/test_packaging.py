@@ -135,7 +135,8 @@ def test_excluded_modules_are_never_loaded_by_the_app(tmp_path):
     "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
     "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/lib/libQt6Widgets.so.6",
     "PySide6/Qt/lib/libQt6XcbQpa.so.6", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
-    "resources/models/dermview_default.pt", "cv2/cv2.abi3.so",
+    "resources/models/classifier.pt", "resources/models/classifier.onnx", "cv2/cv2.abi3.so",
+    "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so", "PIL/_imaging.cpython-311.so",
 ])
 def test_needed_files_are_kept(dest):
     assert not bundle_config.excluded_dest(dest)
@@ -144,7 +145,10 @@ def test_needed_files_are_kept(dest):
 @pytest.mark.parametrize("dest", [
     "torch/lib/libtorch_cpu.so", "torch/bin/test_jit", "torch/lib/libtorchbind_test.so",
     "onnxruntime/transformers/benchmark.py", "PySide6/Qt/translations/qtbase_de.qm", "PySide6/Qt/qml/QtQuick/qmldir",
-    "PySide6/Qt/plugins/platforms/libqeglfs.so",
+    "PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    "PySide6/Qt/plugins/generic/libqevdevmouseplugin.so",
+    "PySide6/Qt/lib/libQt6EglFSDeviceIntegration.so.6",
+    "resources/models/dermview_default.pt", "resources/models/dermsegnet_w48.pt",
 ])
 def test_unused_files_are_dropped(dest):
     assert bundle_config.excluded_dest(dest)
@@ -156,6 +160,33 @@ def test_required_runtime_modules_are_not_excluded():
                  "PySide6.QtTest", "pyqtgraph", "cv2", "PIL", "numpy", "dermview.gui",
                  "dermview.model.engines", "dermview.model.inference", "dermview.threads"):
         assert not bundle_config.excluded_module(name), name
+
+
+def test_unused_pillow_codecs_are_excluded():
+    """AVIF and WebP are not formats dermview reads (and Tk is not in the bundle)."""
+    from dermview.io import IMAGE_SUFFIXES
+
+    assert not {".avif", ".webp"} & set(IMAGE_SUFFIXES)
+    for name in ("PIL._avif", "PIL._webp", "PIL._imagingtk"):
+        assert bundle_config.excluded_module(name), name
+    for name in ("PIL._imaging", "PIL._imagingcms", "PIL._imagingft", "PIL.TiffImagePlugin"):
+        assert not bundle_config.excluded_module(name), name
+
+
+def test_shipped_segmentation_models_run_without_their_pt():
+    """The bundle drops the segmentation networks' .pt: each ships an ONNX export listed in
+    its metadata; the classifier keeps its (small) head, which Classifier.load verifies."""
+    models = paths.models_dir()
+    for meta_file in sorted(models.glob("*.json")):
+        pt = meta_file.with_suffix(".pt")
+        if not pt.is_file():
+            continue
+        meta = __import__("json").loads(meta_file.read_text())
+        dest = f"resources/models/{pt.name}"
+        if bundle_config.excluded_dest(dest):
+            assert (models / meta["onnx"]["file"]).is_file(), pt.name
+            assert not bundle_config.excluded_dest(f"resources/models/{meta['onnx']['file']}")
+    assert not bundle_config.excluded_dest("resources/models/classifier.pt")
 
 
 def test_torch_and_onnx_tooling_are_excluded():
@@ -224,3 +255,144 @@ def test_install_note_lists_xcb_libraries():
 def test_makefile_has_package_targets():
     mk = (ROOT / "Makefile").read_text()
     assert "\npackage:" in mk and "\npackage-test:" in mk
+
+
+# ----------------------------------------------------------------------- strip_bundle
+import strip_bundle  # noqa: E402
+
+
+def test_library_roles():
+    lib = strip_bundle.is_library
+    assert lib("libcairo.so.2") and lib("pillow.libs/libavif-c6062d5f.so.16.4.2")
+    assert lib("PySide6/Qt/lib/libQt6Network.so.6")
+    assert not lib("libpython3.11.so.1.0")  # the bootloader opens it
+    assert not lib("_libjpeg.cpython-311-x86_64-linux-gnu.so")  # extension module
+    assert not lib("PySide6/QtCore.abi3.so") and not lib("PySide6/Qt/plugins/platforms/libqxcb.so")
+    assert not lib("onnxruntime/capi/libonnxruntime_providers_shared.so")  # opened by name
+    assert not lib("base_library.zip")
+
+
+def test_unreachable_follows_needed_through_links():
+    files = {
+        "PIL/_imaging.cpython-311.so": ["libjpeg-1.so.62", "libc.so.6"],
+        "pillow.libs/libjpeg-1.so.62": ["libz.so.1"],
+        "libz.so.1": [],
+        "pillow.libs/libavif-2.so.16": ["libaom.so.3"],  # its extension module was excluded
+        "libaom.so.3": [],
+        "PySide6/Qt/plugins/platforms/libqxcb.so": ["libQt6XcbQpa.so.6"],
+        "PySide6/Qt/lib/libQt6XcbQpa.so.6": ["libxcb.so.1"],
+        "libxcb.so.1": [],
+        "libcairo.so.2": ["libz.so.1"],  # needed only by a plugin that was excluded
+    }
+    links = {rel: rel for rel in files}
+    links["libjpeg-1.so.62"] = "pillow.libs/libjpeg-1.so.62"
+    links["libavif-2.so.16"] = "pillow.libs/libavif-2.so.16"
+    links["libQt6XcbQpa.so.6"] = "PySide6/Qt/lib/libQt6XcbQpa.so.6"
+    assert strip_bundle.unreachable(files, links) == {
+        "pillow.libs/libavif-2.so.16", "libavif-2.so.16", "libaom.so.3", "libcairo.so.2"}
+
+
+def test_minify_json_keeps_the_data(tmp_path):
+    import json
+
+    folder = tmp_path / "highdicom" / "_standard"
+    folder.mkdir(parents=True)
+    data = {"general-image": [{"keyword": "PatientName", "type": "2", "path": []}], "é": [1.5]}
+    big = folder / "module_attribute_map.json"
+    big.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data, indent=2))
+    before = other.read_bytes()
+    count, saved = strip_bundle.minify_json(tmp_path)
+    assert count == 1 and saved > 0 and json.loads(big.read_text(encoding="utf-8")) == data
+    assert other.read_bytes() == before  # not in MINIFY_JSON_GLOBS
+
+
+def test_dedupe_libraries_links_identical_copies(tmp_path):
+    (tmp_path / "numpy.libs").mkdir()
+    (tmp_path / "scipy.libs").mkdir()
+    (tmp_path / "numpy.libs" / "libgfortran-a.so.5").write_bytes(b"same" * 100)
+    (tmp_path / "scipy.libs" / "libgfortran-a.so.5").write_bytes(b"same" * 100)
+    (tmp_path / "scipy.libs" / "libquadmath-b.so.0").write_bytes(b"other" * 100)
+    assert strip_bundle.dedupe_libraries(tmp_path) == (1, 400)
+    copy = tmp_path / "scipy.libs" / "libgfortran-a.so.5"
+    assert copy.is_symlink() and copy.read_bytes() == b"same" * 100
+    assert not (tmp_path / "scipy.libs" / "libquadmath-b.so.0").is_symlink()
+
+
+def test_forwarding_and_stub_sources():
+    asm = strip_bundle.forwarding_assembly(["cblas_sgemm", "dgesdd_"], "scipy_")
+    assert "cblas_sgemm:\n    jmp scipy_cblas_sgemm@PLT" in asm and ".globl dgesdd_" in asm
+    asm, script = strip_bundle.video_stub_sources({"av_frame_alloc": "LIBAVUTIL_61",
+                                                   "av_log_set_level": "LIBAVUTIL_61"})
+    assert "av_frame_alloc:\n    jmp dermview_no_video" in asm
+    assert script == "LIBAVUTIL_61 {\n  global: av_frame_alloc; av_log_set_level;\n  local: *;\n};\n"
+    assert strip_bundle.VIDEO_LIBRARY.match("libavcodec-e863e0e1.so.63.1.102")
+    assert not strip_bundle.VIDEO_LIBRARY.match("libavif-24bb8032.so.16.4.2")  # AVIF images
+
+
+def test_dermview_uses_no_opencv_video_io():
+    """The bundle's FFmpeg stand-ins abort on use (strip_bundle.drop_cv2_video): dermview
+    must not call OpenCV's video I/O."""
+    hits = [p for p in (ROOT / "dermview").rglob("*.py")
+            if any(w in p.read_text(encoding="utf-8") for w in ("VideoCapture", "VideoWriter"))]
+    assert not hits
+
+
+@pytest.mark.slow
+def test_cv2_with_forwarded_blas_and_no_ffmpeg(tmp_path):
+    """On a copy of the installed OpenCV: with its OpenBLAS replaced by jumps into scipy's
+    and FFmpeg by stand-ins, cv2 imports, its LAPACK-backed functions give the same results
+    as the original, images encode and decode, and VideoCapture stops with the message."""
+    import platform
+    import shutil
+    import subprocess
+
+    import cv2
+    import numpy as np
+    import scipy
+
+    if platform.machine() != "x86_64" or not all(shutil.which(t) for t in ("cc", "readelf")):
+        pytest.skip("needs x86-64 Linux with cc and readelf")
+    site = Path(cv2.__file__).resolve().parent.parent
+    for name in ("cv2", "opencv_python_headless.libs"):
+        shutil.copytree(site / name, tmp_path / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("*.pyi", "__pycache__", "data"))
+    shutil.copytree(Path(scipy.__file__).resolve().parent.parent / "scipy.libs",
+                    tmp_path / "scipy.libs")
+    assert strip_bundle.forward_cv2_blas(tmp_path)[0] >= 10
+    assert strip_bundle.drop_cv2_video(tmp_path)[0] >= 3
+    probe = r"""
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import cv2
+assert cv2.__file__.startswith(sys.argv[1]), cv2.__file__
+rng = np.random.default_rng(0)
+a = rng.standard_normal((60, 40)); b = rng.standard_normal((60, 3)); sq = a[:40] + 8 * np.eye(40)
+out = [cv2.SVDecomp(a)[0], cv2.solve(a, b, flags=cv2.DECOMP_QR)[1],
+       cv2.solve(sq, b[:40], flags=cv2.DECOMP_LU)[1], cv2.eigen(sq @ sq.T)[1],
+       cv2.gemm(a.astype(np.float32), a.T.astype(np.float32), 1.0, None, 0.0)]
+ok, png = cv2.imencode(".png", (rng.random((16, 16, 3)) * 255).astype(np.uint8))
+assert ok and cv2.imdecode(png, cv2.IMREAD_COLOR).shape == (16, 16, 3)
+np.savez(sys.argv[2], *out)
+if len(sys.argv) > 3:
+    cv2.VideoCapture(sys.argv[3])
+"""
+    res = tmp_path / "res.npz"
+    run = subprocess.run([sys.executable, "-c", probe, str(tmp_path), str(res)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 40))
+    b = rng.standard_normal((60, 3))
+    sq = a[:40] + 8 * np.eye(40)
+    want = [cv2.SVDecomp(a)[0], cv2.solve(a, b, flags=cv2.DECOMP_QR)[1],
+            cv2.solve(sq, b[:40], flags=cv2.DECOMP_LU)[1], cv2.eigen(sq @ sq.T)[1],
+            cv2.gemm(a.astype(np.float32), a.T.astype(np.float32), 1.0, None, 0.0)]
+    got = np.load(res)
+    for i, w in enumerate(want):
+        np.testing.assert_allclose(got[f"arr_{i}"], w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+    video = subprocess.run([sys.executable, "-c", probe, str(tmp_path), str(res),
+                            str(tmp_path / "clip.mp4")], capture_output=True, text=True,
+                           timeout=120)
+    assert video.returncode != 0 and "video I/O (FFmpeg) is not part of" in video.stderr

@@ -169,3 +169,25 @@ def test_window_check_reports_an_unusable_display(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert rc == 1
     assert "[FAIL] gui" in out and "could not open" in out and "INSTALL.md" in out
+
+
+@needs_model
+def test_window_check_starts_first_and_reports_its_own_time(monkeypatch, tmp_path):
+    """The window process is started before the other checks (it runs alongside them); the
+    gui check's seconds are that process's wall time, not the wait at the end."""
+    from dermview.commands import self_test
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    order: list[str] = []
+    real_init, real_weights = self_test.GuiChild.__init__, self_test.SelfTest.weights
+    monkeypatch.setattr(self_test.GuiChild, "__init__",
+                        lambda self, *a: (order.append("gui started"), real_init(self, *a))[1])
+    monkeypatch.setattr(self_test.SelfTest, "weights",
+                        lambda self: (order.append("weights"), real_weights(self))[1])
+    report = tmp_path / "r.json"
+    assert main(["self-test", "--json", str(report)]) == 0
+    assert order == ["gui started", "weights"]
+    checks = {c["name"]: c for c in json.loads(report.read_text())["checks"]}
+    others = sum(c["seconds"] for n, c in checks.items() if n != "gui")
+    assert checks["gui"]["ok"] and 0.2 < checks["gui"]["seconds"] < 120
+    assert json.loads(report.read_text())["seconds"] < others + checks["gui"]["seconds"]

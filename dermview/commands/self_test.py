@@ -16,7 +16,8 @@ Checks, in order (each is timed; a failing check does not stop the others):
    (a secondary capture compressed with JPEG 2000 and JPEG-LS and read back pixel for pixel,
    a DICOM SEG written and read back, the JPEG lossless decoder present), lesion analysis,
    the PDF case report and a Refine click (graph cut).
-6. ``gui``: the main window opens and closes (offscreen when there is no display).
+6. ``gui``: the main window opens and closes (offscreen when there is no display), in a
+   second process started first, so that it runs while checks 1-5 do.
 
 Prints one line per check and a verdict; exit status 0 when every check passed, else 1.
 Works the same from a source checkout and from the frozen (PyInstaller) app.
@@ -313,9 +314,6 @@ class SelfTest:
                 f"{analysis.size.area_px} px); PDF report {pdf_kb:.0f} KB; refine click "
                 f"changed {int((refined != mask).sum())} px")
 
-    def gui(self) -> str:
-        return _gui_in_child()
-
 
 def _gui_command() -> list[str]:
     """Command line that starts this program's ``self-test --gui-child``."""
@@ -326,25 +324,43 @@ def _gui_command() -> list[str]:
     return [sys.executable, "-m", "dermview", NAME, "--gui-child"]
 
 
-def _gui_in_child(timeout: float = 120.0) -> str:
-    """Run :func:`_check_gui` in a child process; a Qt abort becomes a readable failure."""
-    import subprocess
+class GuiChild:
+    """:func:`_check_gui` in a child process (a Qt abort becomes a readable failure),
+    started at once so that it runs while the other checks do; :meth:`result` waits for it.
+    ``seconds``: the child's wall time, start to exit (``None`` until it ended)."""
 
-    _gui_platform()
-    proc = subprocess.run(_gui_command(), capture_output=True, text=True, timeout=timeout,
-                          env=os.environ.copy())
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("GUI-OK ")]
-    if proc.returncode == 0 and lines:
-        return lines[-1][len("GUI-OK "):]
-    noise = ("qt.core.", "Got keys", "checking directory", "looking at", "{", "}")
-    err = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines()
-           if ln.strip() and not ln.strip().startswith(noise)]
-    hint = next((ln for ln in err if "xcb" in ln or "platform plugin" in ln), None)
-    why = hint or (err[-1] if err else f"exit status {proc.returncode}")
-    raise RuntimeError(
-        f"the main window could not open ({why}). On Linux the X11 plugin needs system "
-        "libraries (see INSTALL.md); QT_QPA_PLATFORM=offscreen runs without a display"
-    )
+    def __init__(self, timeout: float = 120.0) -> None:
+        import subprocess
+
+        _gui_platform()
+        self.timeout = timeout
+        self.seconds: float | None = None
+        self._t0 = time.perf_counter()
+        self._proc = subprocess.Popen(_gui_command(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+
+    def result(self) -> str:
+        import subprocess
+
+        try:
+            out, err = self._proc.communicate(
+                timeout=max(1.0, self.timeout - (time.perf_counter() - self._t0)))
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            out, err = self._proc.communicate()
+        self.seconds = time.perf_counter() - self._t0
+        lines = [ln for ln in out.splitlines() if ln.startswith("GUI-OK ")]
+        if self._proc.returncode == 0 and lines:
+            return lines[-1][len("GUI-OK "):]
+        noise = ("qt.core.", "Got keys", "checking directory", "looking at", "{", "}")
+        msgs = [ln.strip() for ln in (err + out).splitlines()
+                if ln.strip() and not ln.strip().startswith(noise)]
+        hint = next((ln for ln in msgs if "xcb" in ln or "platform plugin" in ln), None)
+        why = hint or (msgs[-1] if msgs else f"exit status {self._proc.returncode}")
+        raise RuntimeError(
+            f"the main window could not open ({why}). On Linux the X11 plugin needs system "
+            "libraries (see INSTALL.md); QT_QPA_PLATFORM=offscreen runs without a display"
+        )
 
 
 def _gui_child() -> int:
@@ -370,15 +386,18 @@ def run(args: argparse.Namespace) -> int:
           f"{platform.machine()}, Python {platform.python_version()})")
     print(f"  resources: {resources_dir()}")
     st = SelfTest(args.sample, args.min_dice, args.device, args.engine)
+    gui = None if args.no_gui else GuiChild()  # a second process: runs alongside the others
     steps: list[tuple[str, Callable[[], str]]] = [
         ("weights", st.weights), ("preprocess", st.preprocess), ("segment", st.segment),
         ("engine", st.engine), ("features", st.features),
     ]
-    if not args.no_gui:
-        steps.append(("gui", st.gui))
+    if gui is not None:
+        steps.append(("gui", gui.result))
     checks = []
     for name, fn in steps:
         check = _run_check(name, fn)
+        if name == "gui" and gui is not None and gui.seconds is not None:
+            check.seconds = gui.seconds  # the window process's own time, not the wait
         checks.append(check)
         mark = " ok " if check.ok else "FAIL"
         print(f"  [{mark}] {name:<10} {check.detail} ({check.seconds:.2f} s)", flush=True)

@@ -72,11 +72,18 @@ def save_weights(model: Any, path: str | Path, meta: dict[str, Any]) -> dict[str
 
 
 def read_metadata(weights: str | Path) -> dict[str, Any]:
-    """Read and validate the metadata beside a ``.pt`` weights file (no torch needed)."""
+    """Read and validate the metadata beside a ``.pt`` weights file (no torch needed).
+
+    An installation that carries only the ONNX export (the packaged app) has the ``.json``
+    without the ``.pt``: its metadata is read when it lists an ``onnx`` export."""
     weights = Path(weights)
-    if not weights.is_file():
-        raise WeightsError(f"Model weights not found: {weights}")
     meta_file = metadata_path(weights)
+    if not weights.is_file():
+        if meta_file.is_file():
+            meta = read_metadata_file(meta_file)
+            if "onnx" in meta:
+                return meta
+        raise WeightsError(f"Model weights not found: {weights}")
     if not meta_file.is_file():
         raise WeightsError(
             f"{weights.name} has no metadata file ({meta_file.name}) beside it; "
@@ -167,6 +174,8 @@ def verify_weights(weights: str | Path) -> dict[str, Any]:
         WeightsError: missing file or metadata, or a hash mismatch (altered / truncated file).
     """
     meta = read_metadata(weights)
+    if not Path(weights).is_file():  # an ONNX-only installation: metadata, no .pt
+        raise WeightsError(f"Model weights not found: {weights}")
     try:
         actual = sha256_file(weights)
     except OSError as exc:
