@@ -149,9 +149,12 @@ def finetune(image_dir: str | Path, out: str | Path, labels_dir: str | Path | No
         if progress is not None:
             progress(state["done"], max(state["total"], state["done"]), str(state["phase"]))
 
-    if progress is not None:
-        progress(0, 0, "preparing the labelled images")
-    images, masks = network_arrays([it.image for it in items], seg, [it.label for it in items])
+    images = masks = None  # the network's inputs: only training and AdaBN read them
+    if settings.max_steps != 0 or settings.bn_adapt > 0:
+        if progress is not None:
+            progress(0, 0, "preparing the labelled images")
+        images, masks = network_arrays([it.image for it in items], seg,
+                                       [it.label for it in items])
     x = None
     if settings.bn_adapt > 0:  # AdaBN sees the labelled and the unlabelled images
         state["phase"] = "adapting the batch-norm statistics"

@@ -42,10 +42,8 @@ def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
     the right area, where six panel titles side by side would be elided to "R…", "T…"."""
     for left, right in pairwise(docks):
         window.tabifyDockWidget(left, right)
-    window.setTabPosition(Area.LeftDockWidgetArea, QtWidgets.QTabWidget.TabPosition.North)
+    window.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
     window.setTabPosition(Area.RightDockWidgetArea, QtWidgets.QTabWidget.TabPosition.East)
-    window.setTabPosition(Area.BottomDockWidgetArea, QtWidgets.QTabWidget.TabPosition.North)
-    window.setTabPosition(Area.TopDockWidgetArea, QtWidgets.QTabWidget.TabPosition.North)
     shown.raise_()
 
 
