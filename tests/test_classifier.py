@@ -125,6 +125,16 @@ def test_paste_box_puts_the_map_back_where_the_crop_came_from():
     assert out.dtype == np.float32 and out.max() <= 1.0
 
 
+def test_fade_edges_takes_the_crop_edge_to_zero_and_keeps_the_centre():
+    from dermview.model.gradcam import fade_edges
+
+    out = fade_edges(np.ones((40, 40), np.float32), fraction=0.125)  # 5-pixel ramp
+    assert out.dtype == np.float32 and out.shape == (40, 40)
+    assert out[0].max() < 0.03 and out[:, 0].max() < 0.03 and out[-1, -1] < 0.001
+    assert np.all(out[5:35, 5:35] == 1.0)
+    assert np.all(np.diff(out[20, :20]) >= 0) and np.all(np.diff(out[20, 20:]) <= 0)
+
+
 def _save_head(tmp_path: Path, encoder: LesionEncoder, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     head = LesionHead(encoder.n_features)

@@ -185,10 +185,41 @@ def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, 
     assert set(win2.lesion.devices()) >= {"default dermatoscope", "Heine Delta 30"}
 
 
-def test_calibrate_without_a_line_explains(make_window, labelled, qtbot, boxes):
+def test_calibrate_without_a_line_selects_the_ruler_then_asks_the_length(
+        make_window, labelled, qtbot, boxes, monkeypatch):
+    asked: list[str] = []
+
+    def get_double(parent, title, label, *a, **k):
+        asked.append(label)
+        return 5.0, True
+
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble", staticmethod(get_double))
     win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    qtbot.mouseClick(win.lesion_panel.calibrate_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not boxes and not asked  # no error: the ruler is ready for the calibration line
+    assert win.edit.active == "ruler"
+    assert "drag along the dermatoscope's ruler" in win.statusBar().currentMessage()
+    assert win.lesion.mm_per_px is None
+    vp = win.before.viewport()
+    p0, p1 = win.before.view_to_widget(50.5, 100.5), win.before.view_to_widget(50.5, 350.5)
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p0)
+    qtbot.mouseMove(vp, p1)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p1)
+    assert len(asked) == 1 and "250 px" in asked[0]
+    assert win.lesion.mm_per_px == pytest.approx(5.0 / math.dist(*win.lesion.last_line))
+    # the next line only measures
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p1)
+    qtbot.mouseMove(vp, p0)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p0)
+    assert len(asked) == 1 and " mm" in win.statusBar().currentMessage()
+
+
+def test_calibrate_without_an_image_explains(make_window, boxes):
+    win = make_window()
     assert not win.lesion.calibrate(length_mm=1.0)
     assert boxes and "ruler" in boxes[-1][1].lower()
+    assert win.edit.active != "ruler"
 
 
 def test_save_writes_the_analysis_into_the_sidecar(make_window, labelled, qtbot):

@@ -391,3 +391,16 @@ def test_layout_fits_small_screens_with_one_large_view(make_window, data, size):
                                               None, bar)
             need = bar.fontMetrics().horizontalAdvance(bar.tabText(i)) + padding
             assert room >= need, (bar.tabText(i), room, need)
+
+
+def test_review_panel_rows_stay_together_in_a_tall_dock(make_window, data):
+    win = make_window([data / "IMD009.jpg"], size=(1366, 900))
+    win.docks["review"].raise_()
+    process(100)
+    panel = win.review_panel
+    assert panel.isVisible() and panel.height() > 400
+    gap = panel.outcome.geometry().top() - panel.accept_button.geometry().bottom()
+    assert 0 <= gap < 30, gap
+    # "Saving records" sat halfway down the dock (its label stretched to the dock's height,
+    # the text centred in it), far from its button.
+    assert panel.outcome.height() < 3 * panel.outcome.fontMetrics().height()

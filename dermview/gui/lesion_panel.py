@@ -102,8 +102,9 @@ class LesionPanel(QtWidgets.QWidget):
         self.scale_label = QtWidgets.QLabel("unknown: sizes in pixels")
         self.scale_label.setWordWrap(True)
         self.calibrate_button = QtWidgets.QPushButton("Calibrate from ruler…")
-        self.calibrate_button.setToolTip("Draw a line along the dermatoscope's ruler with the "
-                                         "Ruler tool (R), then type its length in mm")
+        self.calibrate_button.setToolTip("Drag along the dermatoscope's ruler (the Ruler tool, "
+                                         "Shift+R, is selected for you), then type its length "
+                                         "in mm; the last line drawn is used if there is one")
         self.calibrate_button.clicked.connect(self.calibrate_clicked)
         self.clear_button = QtWidgets.QPushButton("Forget")
         self.clear_button.setToolTip("Forget this device's calibration")

@@ -101,6 +101,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lesion = LesionController(self.doc, self.lesion_panel, self.overlays, s,
                                        (self.before, self.after), self)
         self.edit.add_tool(RulerTool(self.edit, self.lesion.on_ruler))
+        self.lesion.ruler_wanted.connect(lambda: self.set_tool("ruler"))
         self.review_panel = ReviewPanel()
         self.review = ReviewController(self.doc, self.review_panel, self.saving, self)
 

@@ -23,7 +23,7 @@ class ReviewPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        form = QtWidgets.QFormLayout(self)
+        layout = QtWidgets.QVBoxLayout(self)
         row = QtWidgets.QHBoxLayout()
         self.group = QtWidgets.QButtonGroup(self)
         self.radios: dict[str | None, QtWidgets.QRadioButton] = {}
@@ -33,21 +33,22 @@ class ReviewPanel(QtWidgets.QWidget):
             row.addWidget(b)
             self.radios[state] = b
             b.clicked.connect(lambda _=False, s=state: self.state_chosen.emit(s))
-        form.addRow(row)
+        layout.addLayout(row)
         self.comment = QtWidgets.QPlainTextEdit()
         self.comment.setPlaceholderText("Comment (saved in the sidecar)")
         self.comment.setMaximumHeight(64)
         self.comment.textChanged.connect(
             lambda: None if self._updating else self.comment_edited.emit(
                 self.comment.toPlainText()))
-        form.addRow(self.comment)
+        layout.addWidget(self.comment)
         self.accept_button = QtWidgets.QPushButton("Accept mask and save")
         self.accept_button.setToolTip("The model's mask is right as it is: save it as accepted (A)")
         self.accept_button.clicked.connect(self.accept_clicked)
-        form.addRow(self.accept_button)
+        layout.addWidget(self.accept_button)
         self.outcome = QtWidgets.QLabel("")
         self.outcome.setWordWrap(True)
-        form.addRow(self.outcome)
+        layout.addWidget(self.outcome)
+        layout.addStretch(1)  # the rows stay together at the top of a tall dock
         self._updating = False
 
     def show_review(self, state: str | None, comment: str, saved_as: str | None) -> None:

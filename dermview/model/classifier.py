@@ -233,11 +233,11 @@ class Classifier:
     def heatmap(self, rgb: np.ndarray, mask: np.ndarray,
                 target: str | None = None) -> tuple[np.ndarray, str]:
         """Grad-CAM of ``target`` (a name of :data:`CLASSES`; ``None`` = the predicted class)
-        as float32 ``H×W`` in [0, 1] over the image (0 outside the crop), and the class name.
-        Needs PyTorch (gradients)."""
+        as float32 ``H×W`` in [0, 1] over the image (fading to 0 at the crop's edge, 0 outside
+        it), and the class name. Needs PyTorch (gradients)."""
         import torch
 
-        from dermview.model.gradcam import grad_cam, paste_box
+        from dermview.model.gradcam import fade_edges, grad_cam, paste_box
 
         x, box = self.inputs(rgb, mask, flip=False)
         model = self.model
@@ -245,7 +245,7 @@ class Classifier:
         index = None if target is None else CLASSES.index(target)
         with self.lock:
             cam, cls = grad_cam(model, x, index)
-        return paste_box(cam, box, rgb.shape[:2]), CLASSES[cls]
+        return paste_box(fade_edges(cam), box, rgb.shape[:2]), CLASSES[cls]
 
 
 def _torch_model(path: Path, meta: dict[str, Any], device: str) -> Any:

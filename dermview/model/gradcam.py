@@ -65,6 +65,18 @@ def paste_box(cam: np.ndarray, box: tuple[float, float, float],
     return np.clip(out, 0.0, 1.0)
 
 
+def fade_edges(cam: np.ndarray, fraction: float = 0.125) -> np.ndarray:
+    """The crop's map (float32 ``S×S`` in [0, 1]) times a raised-cosine window that falls from
+    1 to 0 over the outer ``fraction`` of each side, so the map pasted on the image fades out
+    at the crop's edge instead of drawing its square there (the network saw nothing beyond
+    it). float32 ``S×S``."""
+    n = cam.shape[0]
+    width = max(1, round(fraction * n))
+    edge = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float64) + 0.5
+    ramp = np.where(edge < width, 0.5 - 0.5 * np.cos(np.pi * edge / width), 1.0)
+    return (cam * np.outer(ramp, ramp)).astype(np.float32)
+
+
 def randomise_last_layers(model: nn.Module, n_blocks: int = 2, seed: int = 0) -> nn.Module:
     """A deep copy of a :class:`LiteClassifier` with the linear layer and the encoder's last
     ``n_blocks`` MBConv blocks (and head convolution, if used) re-initialised (cascading

@@ -82,11 +82,12 @@ class AnalysisWorker(_Worker):
 
 class LesionController(QtCore.QObject):
     """Signals: ``message(str)`` (status bar), ``error(title, text)``, ``updated()`` (a new
-    analysis is shown)."""
+    analysis is shown), ``ruler_wanted()`` (calibration needs a ruler line: select the tool)."""
 
     message = QtCore.Signal(str)
     error = QtCore.Signal(str, str)
     updated = QtCore.Signal()
+    ruler_wanted = QtCore.Signal()
 
     def __init__(self, doc: Document, panel: LesionPanel, overlays: Any, settings: Settings,
                  panes: tuple[Any, ...], parent: QtCore.QObject | None = None) -> None:
@@ -94,6 +95,7 @@ class LesionController(QtCore.QObject):
         self.doc, self.panel, self.settings, self.overlays = doc, panel, settings, overlays
         self.analysis: Any = None
         self.last_line: Line | None = None
+        self.calibrating = False  # the next ruler line is the calibration line
         self.host = WorkerHost(AnalysisWorker(), "lesion-analysis", self)
         self.host.finished.connect(self._on_result)
         self.host.failed.connect(self._on_failed)
@@ -171,13 +173,23 @@ class LesionController(QtCore.QObject):
         mm = self.mm_per_px
         self.message.emit(f"Ruler: {px:.1f} px" + (f" = {px * mm:.2f} mm" if mm else
                                                    " (no scale: calibrate to measure in mm)"))
+        if self.calibrating:
+            self.calibrating = False
+            self.calibrate()
 
     def calibrate(self, length_mm: float | None = None) -> bool:
         """Calibrate the current device from the last ruler line, ``length_mm`` long (asked
-        for when ``None``)."""
+        for when ``None``). Without a line (at least 5 px) the Ruler tool is selected and
+        the next line drawn finishes the calibration; returns whether it was stored."""
         if self.last_line is None or math.dist(*self.last_line) < 5:
-            self.error.emit("Calibrate", "Draw a line along the dermatoscope's ruler first "
-                                         "(Ruler tool, R), at least 5 pixels long.")
+            self.calibrating = self.doc.has_image
+            if not self.calibrating:
+                self.error.emit("Calibrate", "Open an image that shows the dermatoscope's "
+                                             "ruler first.")
+                return False
+            self.ruler_wanted.emit()
+            self.message.emit("Calibrate: drag along the dermatoscope's ruler (at least 5 px); "
+                              "its length in mm is asked when you release.")
             return False
         px = math.dist(*self.last_line)
         if length_mm is None:
@@ -198,6 +210,7 @@ class LesionController(QtCore.QObject):
     def _on_image(self) -> None:
         self.analysis = None
         self.last_line = None
+        self.calibrating = False
         self.axes_layer.clear((1, 1))
         self.colors_layer.clear((1, 1))
         self.panel.clear()
