@@ -253,6 +253,13 @@ def test_export_report_writes_a_pdf(make_window, labelled, qtbot, tmp_path, monk
     assert data.startswith(b"%PDF") and len(data) > 10_000
     assert "Report written" in win.statusBar().currentMessage()
     assert not boxes
+    assert win.lesion.report_info().review_state == "not reviewed"  # the saved label, as is
+    stroke = editing.Stroke(win.doc.mask, 5.0, False)
+    win.doc.notify_mask(stroke.add((150.0, 250.0)))
+    win.doc.undo_stack.push(editing_command(win, stroke))
+    assert win.lesion.report_info().review_state.endswith("(not saved yet)")
+    win.doc.undo_stack.undo()  # back to the saved mask: nothing unsaved to report
+    assert win.lesion.report_info().review_state == "not reviewed"
 
 
 def test_export_report_without_a_mask_explains(make_window, tmp_path, boxes):

@@ -293,7 +293,7 @@ class LesionController(QtCore.QObject):
         pre_text = ", ".join(f"{k}={v}" for k, v in pre.items()) if pre else "none"
         state = doc.effective_review() or "not reviewed"
         if doc.dirty:
-            state += " (edited, not saved)"
+            state += " (not saved yet)"  # a new model mask or an edit, since the last save
         extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=str(meta.get("user") or ""),
