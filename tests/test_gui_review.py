@@ -404,3 +404,23 @@ def test_review_panel_rows_stay_together_in_a_tall_dock(make_window, data):
     # "Saving records" sat halfway down the dock (its label stretched to the dock's height,
     # the text centred in it), far from its button.
     assert panel.outcome.height() < 3 * panel.outcome.fontMetrics().height()
+
+
+def test_worklist_names_readable_in_the_first_window_at_150_percent(make_window, tmp_path):
+    # 960×600: 90 % of a 1600×1000 screen at 150 % (1066×666), the first start's window.
+    folder = tmp_path / "worklist"
+    folder.mkdir()
+    for name in ("IMD009.jpg", "ISIC_0000095.jpg", "ISIC_0024311.jpg"):
+        shutil.copy(SAMPLES / name, folder / name)
+    shutil.copy(SAMPLES / "IMD009.jpg", folder / "IMD009.png")  # same stem: names kept whole
+    win = make_window([folder], size=(960, 600))
+    process(100)
+    table = win.worklist.table
+    shown = [table.item(r, 0).text() for r in range(table.rowCount())]
+    assert sorted(shown) == ["IMD009.jpg", "IMD009.png", "ISIC_0000095", "ISIC_0024311"]
+    assert all(table.item(r, 0).toolTip().endswith(p.name)
+               for r, p in enumerate(win.worklist.paths))
+    metrics = table.fontMetrics()
+    for text in ("ISIC_0000095", "IMD009.jpg"):  # whole, not "IMD…jpg"
+        assert table.columnWidth(0) >= metrics.horizontalAdvance(text) + 6, \
+            (text, table.columnWidth(0), metrics.horizontalAdvance(text))

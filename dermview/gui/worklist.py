@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,8 +89,11 @@ class Worklist(QtWidgets.QWidget):
         self.marks = {p: m for p, m in self.marks.items() if p in self.paths}
         self.current = -1
         self.table.setRowCount(len(self.paths))
+        stems = Counter(p.stem for p in self.paths)
         for row, path in enumerate(self.paths):
-            item = QtWidgets.QTableWidgetItem(path.name)
+            # The stem is the image's name (the extension, when no other file shares the stem,
+            # only costs a narrow dock its distinct characters); the tooltip has the path.
+            item = QtWidgets.QTableWidgetItem(path.stem if stems[path.stem] == 1 else path.name)
             item.setToolTip(str(path))
             self.table.setItem(row, 0, item)
             self.table.setItem(row, 1, QtWidgets.QTableWidgetItem())
