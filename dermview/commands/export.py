@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -33,20 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _export_item(fmt: str, item, out: Path, polygons: bool, overwrite: bool) -> str | None:
     """Write one labelme / DICOM SEG export; a problem text when it is skipped."""
     from dermview.exchange.dicom_seg import dicom_seg_targets, write_dicom_seg
-    from dermview.exchange.labelme import labelme_document
-    from dermview.exchange.labelset import label_attributes
-    from dermview.io import save_json
+    from dermview.exchange.labelme import labelme_target, write_labelme
 
     meta = item.meta or {}
-    targets = ([out / f"{item.image.stem}.json"] if fmt == "labelme"
+    targets = ([labelme_target(item.image, out)] if fmt == "labelme"
                else dicom_seg_targets(item.image, out))
     existing = [p.name for p in targets if p.exists()]
     if existing and not overwrite:
         return f"{', '.join(existing)} already exists in {out} (use --overwrite)"
     if fmt == "labelme":
-        rel = os.path.relpath(item.image.resolve(), out.resolve())
-        save_json(targets[0], labelme_document(item.mask, Path(rel).as_posix(),
-                                               label_attributes(meta), polygons))
+        write_labelme(item, out, polygons)
     else:
         model = str(meta.get("model_name") or "") if meta.get("source") == "model" else ""
         write_dicom_seg(item.image, item.mask, out, model_name=model,

@@ -26,7 +26,8 @@ from dermview.exchange.contours import fill_polygon, mask_polygons
 from dermview.exchange.labelset import LESION
 from dermview.io import encode_png
 
-__all__ = ["LABELME_VERSION", "labelme_document", "labelme_mask", "read_labelme"]
+__all__ = ["LABELME_VERSION", "labelme_document", "labelme_mask", "labelme_target",
+           "read_labelme", "write_labelme"]
 
 #: labelme version whose format is written (mask shapes appeared in 5.5).
 LABELME_VERSION = "5.5.0"
@@ -60,6 +61,26 @@ def labelme_document(mask: np.ndarray, image_path: str, attributes: dict[str, An
         "imagePath": image_path, "imageData": None,
         "imageHeight": int(mask.shape[0]), "imageWidth": int(mask.shape[1]),
     }
+
+
+def labelme_target(image: Path, out_dir: Path) -> Path:
+    """Where :func:`write_labelme` writes the JSON of ``image``: ``out_dir/<stem>.json``."""
+    return Path(out_dir) / f"{Path(image).stem}.json"
+
+
+def write_labelme(item: Any, out_dir: Path, polygons: bool = False) -> Path:
+    """Write the labelme JSON of a :class:`~dermview.exchange.labelset.LabelledImage` to
+    :func:`labelme_target` (``imagePath`` relative to it; replaced if present); the path."""
+    import os
+
+    from dermview.exchange.labelset import label_attributes
+    from dermview.io import save_json
+
+    target = labelme_target(item.image, out_dir)
+    rel = os.path.relpath(Path(item.image).resolve(), Path(out_dir).resolve())
+    save_json(target, labelme_document(item.mask, Path(rel).as_posix(),
+                                       label_attributes(item.meta), polygons))
+    return target
 
 
 def _shape_mask(shape: dict[str, Any], hw: tuple[int, int]) -> np.ndarray:

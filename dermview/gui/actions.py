@@ -64,6 +64,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda w: lambda _=False: w.exchange.export_dicom_seg(), None, None,
                "Write the mask as a DICOM SEG (<stem>_segmentation.dcm) for PACS and clinical "
                "viewers", "File"),
+    ActionSpec("export_coco", "Export labels as &COCO…",
+               lambda w: lambda _=False: w.exchange.export_labels("coco"), None, None,
+               "Write the worklist's saved labels as one COCO JSON (RLE masks, review state in "
+               "the attributes)", "File"),
+    ActionSpec("export_labelme", "Export labels as &labelme…",
+               lambda w: lambda _=False: w.exchange.export_labels("labelme"), None, None,
+               "Write the worklist's saved labels as labelme JSON, one per image", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
                "std:SP_ArrowBack", "Previous image", "File"),
     ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",

@@ -93,7 +93,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                      self.panel.params, self)
         self.worklist.resolver = self.saving.labels_dir_for
         self.exchange = ExchangeController(self.doc, self.saving.labels_dir_for,
-                                           self.panel.params, self)
+                                           self.panel.params, self,
+                                           lambda: list(self.worklist.paths))
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
@@ -270,7 +271,8 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment", "accept", "export_seg") or key.startswith("op_"):
+            if key in ("save", "segment", "accept", "export_seg", "export_coco",
+                       "export_labelme") or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)

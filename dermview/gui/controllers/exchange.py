@@ -1,13 +1,16 @@
-"""File → Export DICOM SEG…: the working mask of the open image as a DICOM SEG.
+"""File → Export DICOM SEG…: the working mask of the open image as a DICOM SEG; File →
+Export labels as COCO… / labelme…: the saved labels of the worklist, as ``dermview export``.
 
-Writing is the core's (:func:`dermview.exchange.dicom_seg.write_dicom_seg`): a SEG that
-references the open DICOM image, or a new study with a Secondary Capture of any other image.
+Writing is the core's (:func:`dermview.exchange.dicom_seg.write_dicom_seg`: a SEG that
+references the open DICOM image, or a new study with a Secondary Capture of any other image;
+:func:`~dermview.exchange.coco.coco_document`, :func:`~dermview.exchange.labelme.write_labelme`).
 The provenance (model, hand edits) is the document's, as for saving a label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -32,9 +35,11 @@ class ExchangeController(QtCore.QObject):
     error = QtCore.Signal(str, str)
 
     def __init__(self, doc: Document, labels_dir_for: Callable[[Path], Path | None],
-                 params: Callable[[], PreprocessParams], parent: QtWidgets.QWidget) -> None:
+                 params: Callable[[], PreprocessParams], parent: QtWidgets.QWidget,
+                 worklist: Callable[[], list[Path]] = list) -> None:
         super().__init__(parent)
         self.doc, self.labels_dir_for, self.params = doc, labels_dir_for, params
+        self.worklist = worklist
         self.window = parent
 
     def _choose_folder(self) -> Path | None:
@@ -77,3 +82,106 @@ class ExchangeController(QtCore.QObject):
             return []
         self.message.emit(f"Exported {written[0]}", 5000)
         return written
+
+    # -- the worklist's saved labels as COCO / labelme ---------------------------------------
+    def export_labels(self, fmt: str, target: Path | None = None) -> int:
+        """Export the saved labels of the worklist's images: ``fmt`` ``"coco"`` (one JSON
+        file ``target``) or ``"labelme"`` (``<stem>.json`` per image in the folder
+        ``target``); asked for when None. Unsaved changes of the open image are not labels
+        yet: the user is told before anything is written. Progress is shown and can be
+        cancelled (COCO then writes nothing). Returns the number of labels exported."""
+        from dermview.exchange.labelme import labelme_target
+
+        paths = list(self.worklist())
+        if not paths:
+            self.error.emit("Nothing to export", "Open an image folder first.")
+            return 0
+        if self.doc.dirty and dialogs.ask(
+                self.window, "Unsaved changes",
+                f"The changes to {self.doc.path.name} are not saved: the export holds the "
+                "saved labels only.\n\nExport the saved labels anyway?",
+                Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
+            return 0
+        root = Path(os.path.commonpath([str(p.parent) for p in paths]))
+        target = target or self._choose_export_target(fmt, root)
+        if target is None:
+            return 0
+        if fmt == "labelme":
+            existing = [t for t in (labelme_target(p, target) for p in paths) if t.exists()]
+            if existing and dialogs.ask(
+                    self.window, "Replace labelme files?",
+                    f"{len(existing)} labelme file(s) already exist in {target} "
+                    f"({existing[0].name}…).\n\nReplace them?",
+                    Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
+                return 0
+        problems: list[str] = []
+        progress = QtWidgets.QProgressDialog(f"Exporting labels as {fmt}…", "Cancel", 0,
+                                             len(paths), self.window)
+        progress.setWindowTitle("Export labels")
+        progress.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(400)
+        try:
+            done = self._write_labels(fmt, target, root, self._labelled(paths, progress, problems))
+        except _Cancelled:
+            self.message.emit("Export cancelled" + ("" if fmt == "coco" else
+                                                   f"; the files written stay in {target}"), 5000)
+            return 0
+        except (OSError, DermviewError) as exc:
+            text = f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError) else exc
+            self.error.emit("Labels not exported", str(text))
+            return 0
+        finally:
+            progress.reset()
+        if not done:
+            self.error.emit("Nothing to export", "No image of the worklist has a saved label."
+                            + (f"\n\n{problems[0]}" if problems else ""))
+            return 0
+        if problems:
+            self.error.emit("Some labels not exported", "\n".join(problems[:5])
+                            + ("\n…" if len(problems) > 5 else ""))
+        self.message.emit(f"Exported {done} label(s) as {fmt} to {target}"
+                          + (f"; {len(problems)} skipped" if problems else ""), 8000)
+        return done
+
+    def _choose_export_target(self, fmt: str, root: Path) -> Path | None:
+        if fmt == "coco":
+            name, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self.window, "Export labels as COCO", str(root / "labels_coco.json"),
+                "COCO JSON (*.json)")
+            return Path(name) if name else None
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self.window, "Export labels as labelme (one JSON per image) to folder", str(root))
+        return Path(folder) if folder else None
+
+    def _labelled(self, paths: list[Path], progress: QtWidgets.QProgressDialog,
+                  problems: list[str]) -> Iterator:
+        """The saved labels of ``paths``, one at a time, advancing ``progress``."""
+        from dermview.exchange.labelset import labelled_images
+
+        def report(name: str, problem: str) -> None:
+            problems.append(f"{Path(name).name}: {problem}")
+
+        for i, path in enumerate(paths):
+            progress.setValue(i)
+            if progress.wasCanceled():
+                raise _Cancelled
+            yield from labelled_images([path], self.labels_dir_for(path), report)
+        progress.setValue(len(paths))
+
+    @staticmethod
+    def _write_labels(fmt: str, target: Path, root: Path, items: Iterator) -> int:
+        from dermview.exchange.coco import coco_document
+        from dermview.exchange.labelme import write_labelme
+        from dermview.io import save_json
+
+        if fmt == "coco":
+            doc = coco_document(items, root)
+            if doc["images"]:
+                save_json(target, doc)
+            return len(doc["images"])
+        target.mkdir(parents=True, exist_ok=True)
+        return sum(1 for item in items if write_labelme(item, target))
+
+
+class _Cancelled(Exception):
+    """The user cancelled the export's progress dialog."""

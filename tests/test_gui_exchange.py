@@ -1,0 +1,121 @@
+"""File → Export labels as COCO… / labelme…: the worklist's saved labels (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from _gui import SAMPLES, Btn, drag  # noqa: E402
+from PySide6 import QtWidgets  # noqa: E402
+
+from dermview.exchange.coco import read_coco  # noqa: E402
+from dermview.exchange.labelme import read_labelme  # noqa: E402
+from dermview.io import load_image  # noqa: E402
+from dermview.labels import LabelMeta, image_sha256, save_label  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, boxes, make_window
+
+
+def _label(image, review: str | None, box: tuple[int, int, int, int]) -> np.ndarray:
+    h, w = load_image(image).shape[:2]
+    mask = np.zeros((h, w), bool)
+    r0, r1, c0, c1 = box
+    mask[r0:r1, c0:c1] = True
+    save_label(image, mask, LabelMeta(image_sha256=image_sha256(image), image_size=(w, h),
+                                      model_name="litesegnet", review_state=review),
+               image.parent / "labels")
+    return mask
+
+
+@pytest.fixture
+def worklist(tmp_path):
+    """Three images, two of them labelled (one accepted, one a model mask nobody reviewed)."""
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("IMD002.jpg", "IMD009.jpg", "ISIC_0000095.jpg"):
+        shutil.copy(SAMPLES / name, folder / name)
+    masks = {"IMD002.jpg": _label(folder / "IMD002.jpg", "accepted", (50, 200, 60, 300)),
+             "ISIC_0000095.jpg": _label(folder / "ISIC_0000095.jpg", None, (100, 400, 200, 600))}
+    return folder, masks
+
+
+def _save_name(monkeypatch, path):
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(path), "COCO JSON (*.json)")))
+
+
+def test_export_worklist_labels_as_coco(make_window, worklist, monkeypatch, tmp_path, boxes):
+    folder, masks = worklist
+    out = tmp_path / "out" / "clinic_coco.json"
+    out.parent.mkdir()
+    _save_name(monkeypatch, out)
+    win = make_window([folder])
+    assert win.actions["export_coco"].isEnabled()
+    win.actions["export_coco"].trigger()
+    coco = read_coco(out)
+    assert set(coco.file_names) == set(masks)  # IMD009 has no label: not listed
+    for name, mask in masks.items():
+        assert np.array_equal(coco.mask(name), mask)
+    anns = {a["image_id"]: a for a in json.loads(out.read_text())["annotations"]}
+    states = {name: anns[i]["attributes"]["review_state"] for name, i in coco.file_names.items()}
+    assert states == {"IMD002.jpg": "accepted", "ISIC_0000095.jpg": "unreviewed"}
+    assert "Exported 2 label(s) as coco" in win.statusBar().currentMessage()
+    assert not boxes.warnings
+
+
+def test_unsaved_changes_are_named_before_the_export(make_window, worklist, monkeypatch,
+                                                     tmp_path, boxes, qtbot):
+    folder, masks = worklist
+    out = tmp_path / "coco.json"
+    _save_name(monkeypatch, out)
+    win = make_window([folder / "IMD002.jpg"])
+    assert win.doc.path.name == "IMD002.jpg"
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(300.5, 300.5), (340.5, 310.5)])  # paint beside the saved mask
+    assert win.doc.dirty
+    boxes.answer = Btn.Cancel
+    assert win.exchange.export_labels("coco") == 0
+    assert boxes.questions and "IMD002.jpg" in boxes.questions[-1][1] and not out.exists()
+    boxes.answer = Btn.Yes
+    assert win.exchange.export_labels("coco") == 1  # the worklist: the one image opened
+    assert np.array_equal(read_coco(out).mask("IMD002.jpg"), masks["IMD002.jpg"])  # as saved
+
+
+def test_export_labelme_asks_before_replacing(make_window, worklist, boxes, tmp_path):
+    folder, masks = worklist
+    target = tmp_path / "labelme"
+    boxes.folder = str(target)
+    win = make_window([folder])
+    win.actions["export_labelme"].trigger()
+    files = sorted(p.name for p in target.iterdir())
+    assert files == ["IMD002.json", "ISIC_0000095.json"]
+    mask, image_path = read_labelme(target / "IMD002.json")
+    assert np.array_equal(mask, masks["IMD002.jpg"])
+    assert (target / image_path).resolve() == (folder / "IMD002.jpg").resolve()
+    before = (target / "IMD002.json").stat().st_mtime_ns
+    boxes.answer = Btn.Cancel
+    assert win.exchange.export_labels("labelme") == 0
+    assert "2 labelme file(s) already exist" in boxes.questions[-1][1]
+    assert (target / "IMD002.json").stat().st_mtime_ns == before
+
+
+def test_unusable_labels_are_listed_and_the_rest_exported(make_window, worklist, tmp_path, boxes):
+    folder, masks = worklist
+    (folder / "labels" / "ISIC_0000095_segmentation.png").write_bytes(b"not a png")
+    win = make_window([folder])
+    assert win.exchange.export_labels("coco", tmp_path / "c.json") == 1
+    assert set(read_coco(tmp_path / "c.json").file_names) == {"IMD002.jpg"}
+    assert boxes.warnings and "ISIC_0000095" in boxes.warnings[-1][1]
+    assert "1 skipped" in win.statusBar().currentMessage()
+    # nothing saved at all: said so, nothing written
+    shutil.rmtree(folder / "labels")
+    assert win.exchange.export_labels("coco", tmp_path / "none.json") == 0
+    assert not (tmp_path / "none.json").exists()
+    assert "No image of the worklist has a saved label" in boxes.warnings[-1][1]
