@@ -21,6 +21,7 @@ from dermview.gui.document import Document
 from dermview.preprocess.params import PreprocessParams
 
 Btn = QtWidgets.QMessageBox.StandardButton
+FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme"}  # export_labels' formats, as shown
 
 
 class ExchangeController(QtCore.QObject):
@@ -115,7 +116,7 @@ class ExchangeController(QtCore.QObject):
                     Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
                 return 0
         problems: list[str] = []
-        progress = QtWidgets.QProgressDialog(f"Exporting labels as {fmt}…", "Cancel", 0,
+        progress = QtWidgets.QProgressDialog(f"Exporting labels as {FORMAT_NAMES[fmt]}…", "Cancel", 0,
                                              len(paths), self.window)
         progress.setWindowTitle("Export labels")
         progress.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
@@ -139,7 +140,7 @@ class ExchangeController(QtCore.QObject):
         if problems:
             self.error.emit("Some labels not exported", "\n".join(problems[:5])
                             + ("\n…" if len(problems) > 5 else ""))
-        self.message.emit(f"Exported {done} label(s) as {fmt} to {target}"
+        self.message.emit(f"Exported {done} label(s) as {FORMAT_NAMES[fmt]} to {target}"
                           + (f"; {len(problems)} skipped" if problems else ""), 8000)
         return done
 
