@@ -41,8 +41,13 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
     for key in PROB_KEYS:
         assert panel.bars[key].value() == round(1000 * probs[key])
         assert panel.values[key].text() == f"{probs[key]:.2f}"
-    assert panel.heat_check.isEnabled() and not win.before.overlays[LAYER].isVisible()
-    panel.heat_check.setChecked(True)
+    # the heat map follows the probabilities; the user clicks its check box when it is ready
+    qtbot.waitUntil(panel.heat_check.isEnabled, timeout=120_000)
+    assert "computing" not in panel.message.text()
+    assert not win.before.overlays[LAYER].isVisible()
+    qtbot.mouseClick(panel.heat_check, QtCore.Qt.MouseButton.LeftButton,
+                     pos=QtCore.QPoint(6, panel.heat_check.height() // 2))
+    assert panel.heat_check.isChecked()
     assert win.before.overlays[LAYER].isVisible()
     win.grab().save(str(tmp_path / "classifier_window.png"))
 
@@ -66,3 +71,41 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
     assert not win.before.overlays[LAYER].isVisible() and not panel.heat_check.isEnabled()
     assert "classify again" in panel.message.text()
     assert np.any(win.doc.mask != gt)
+
+
+def test_probabilities_shown_before_the_heat_map_and_a_late_map_dropped(
+        make_window, data, qtbot, monkeypatch):  # noqa: F811
+    import threading
+
+    from dermview.gui.controllers import classifier as ctl
+
+    release = threading.Event()
+    real_work = ctl.HeatmapWorker.work
+
+    def slow_work(self, job, payload):
+        release.wait(60)
+        return real_work(self, job, payload)
+
+    monkeypatch.setattr(ctl.HeatmapWorker, "work", slow_work)
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.classifier_panel
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    assert sum(panel.bars[k].value() for k in PROB_KEYS) > 900  # the bars, at once
+    assert not panel.heat_check.isEnabled() and "heat map: computing" in panel.message.text()
+    release.set()
+    qtbot.waitUntil(panel.heat_check.isEnabled, timeout=120_000)
+    # again, and the mask changes while the map is computed: the late map is not shown
+    release.clear()
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    assert not panel.heat_check.isEnabled()
+    smaller = gt.copy()
+    smaller[: gt.shape[0] // 2] = False
+    push_mask(win.doc, smaller, "Cut", EditKind.HAND)
+    release.set()
+    qtbot.wait(1500)
+    assert not panel.heat_check.isEnabled() and win.classifier.result is None
+    assert "classify again" in panel.message.text()

@@ -57,6 +57,7 @@ class ClassifierPanel(QtWidgets.QWidget):
         self.heat_check.setEnabled(False)
         self.heat_check.toggled.connect(self.heatmap_toggled)
         layout.addWidget(self.heat_check)
+        self._top = ""  # the shown result's headline
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
@@ -67,17 +68,21 @@ class ClassifierPanel(QtWidgets.QWidget):
         if busy:
             self.message.setText("Classifying…")
 
-    def show_result(self, probs: dict[str, float], top: str, temperature: float,
-                    heat: bool = True) -> None:
-        """Show calibrated probabilities (0-1) and the predicted class name; ``heat``: a heat
-        map is available (it needs PyTorch)."""
+    def show_result(self, probs: dict[str, float], top: str, temperature: float) -> None:
+        """Show calibrated probabilities (0-1) and the predicted class name; the heat map
+        follows (:meth:`show_heat`)."""
         for key, _ in ROWS:
             p = float(probs[key])
             self.bars[key].setValue(int(round(1000 * p)))
             self.values[key].setText(f"{p:.2f}")
-        self.heat_check.setEnabled(heat)
-        self.message.setText(f"Highest: {top.replace('_', ' ')} (calibrated, T = {temperature:.2f})"
-                             + ("" if heat else "; no heat map: this installation has no PyTorch"))
+        self._top = f"Highest: {top.replace('_', ' ')} (calibrated, T = {temperature:.2f})"
+        self.heat_check.setEnabled(False)
+        self.message.setText(self._top + "; heat map: computing…")
+
+    def show_heat(self, available: bool, why: str = "") -> None:
+        """The heat map is ready (the check box is enabled), or not available and ``why``."""
+        self.heat_check.setEnabled(available)
+        self.message.setText(self._top + ("" if available else f"; {why}"))
 
     def clear(self, message: str = "") -> None:
         """Forget the shown result (new image, changed mask)."""

@@ -17,29 +17,42 @@ LAYER = "classifier_heat"
 
 
 class ClassifyWorker(_Worker):
-    """Payload ``(path, rgb, mask)``; result ``{path, probs, top, heat_display, meta}``."""
+    """Payload ``(path, rgb, mask)``; result ``{path, probs, top, model_sha256, temperature}``
+    (ONNX Runtime: fast, so the probabilities are shown before the heat map is ready)."""
 
     def work(self, job: int, payload: Any) -> dict[str, Any]:
-        from dermview.errors import ModelError
-        from dermview.gui import render
         from dermview.model.classifier import CLASSES, PROB_KEYS, Classifier
 
         path, rgb, mask = payload
         clf = Classifier.load(None, device="cpu")
         probs = clf.predict(rgb, mask)
-        self.check(job)
         top = CLASSES[max(range(len(CLASSES)), key=lambda i: probs[PROB_KEYS[i]])]
+        return {"path": path, "probs": probs, "top": top, "model_sha256": clf.meta["sha256"],
+                "temperature": clf.temperature}
+
+
+class HeatmapWorker(_Worker):
+    """Payload ``(path, rgb, mask, top)``; result ``(path, display)``: the premultiplied heat
+    map buffer of class ``top``, or None where PyTorch is missing (the packaged app)."""
+
+    def work(self, job: int, payload: Any) -> tuple[Any, Any]:
+        from dermview.errors import ModelError
+        from dermview.gui import render
+        from dermview.model.classifier import Classifier
+
+        path, rgb, mask, top = payload
         try:
-            heat, _ = clf.heatmap(rgb, mask, top)
-            display = render.heatmap(heat)
-        except ModelError:  # no PyTorch (the packaged app): probabilities only
-            display = None
-        return {"path": path, "probs": probs, "top": top, "heat_display": display,
-                "model_sha256": clf.meta["sha256"], "temperature": clf.temperature}
+            heat, _ = Classifier.load(None, device="cpu").heatmap(rgb, mask, top)
+        except ModelError:
+            return path, None
+        self.check(job)
+        return path, render.heatmap(heat)
 
 
 class ClassifierController(QtCore.QObject):
-    """Connects the :class:`ClassifierPanel` to the document; one result per image and mask."""
+    """Connects the :class:`ClassifierPanel` to the document; one result per image and mask.
+    The probabilities come first; the Grad-CAM (PyTorch, slower: the network is built on
+    first use) follows in its own worker and enables the heat-map check box."""
 
     def __init__(self, doc: Document, panel: ClassifierPanel, overlays: OverlayController,
                  pane: ImagePane, parent: QtCore.QObject | None = None) -> None:
@@ -47,11 +60,14 @@ class ClassifierController(QtCore.QObject):
         self.doc, self.panel, self.overlays = doc, panel, overlays
         self.result: dict[str, Any] | None = None
         self.host = WorkerHost(ClassifyWorker(), "dermview-classifier", self)
+        self.heat_host = WorkerHost(HeatmapWorker(), "dermview-heatmap", self)
         overlays.add_layer(LAYER, z=1.6, panes=(pane,))
         overlays.set_visible(LAYER, False)
         self.host.finished.connect(self._on_result)
         self.host.failed.connect(self._on_failed)
         self.host.busy_changed.connect(panel.set_busy)
+        self.heat_host.finished.connect(self._on_heatmap)
+        self.heat_host.failed.connect(lambda text: panel.show_heat(False, f"no heat map: {text}"))
         panel.classify_clicked.connect(self.classify)
         panel.heatmap_toggled.connect(lambda on: overlays.set_visible(LAYER, on))
         doc.image_changed.connect(lambda: self._forget(""))
@@ -66,16 +82,25 @@ class ClassifierController(QtCore.QObject):
         if not self.doc.mask.any():
             self.panel.show_message("Segment or draw the lesion first: the mask is empty.")
             return
+        self._forget("")
         self.host.submit((self.doc.path, self.doc.image, self.doc.mask.copy()))
 
     def _on_result(self, res: dict[str, Any]) -> None:
         if res["path"] != self.doc.path:
             return  # a late result for an image no longer open
         self.result = res
-        self.panel.show_result(res["probs"], res["top"], res["temperature"],
-                               heat=res["heat_display"] is not None)
-        if res["heat_display"] is not None:
-            self.overlays.set_map(LAYER, res["heat_display"])
+        self.panel.show_result(res["probs"], res["top"], res["temperature"])
+        self.heat_host.submit((self.doc.path, self.doc.image, self.doc.mask.copy(), res["top"]))
+
+    def _on_heatmap(self, res: tuple[Any, Any]) -> None:
+        path, display = res
+        if self.result is None or path != self.doc.path:
+            return  # the mask or image changed since: that result was forgotten
+        if display is None:
+            self.panel.show_heat(False, "no heat map: this installation has no PyTorch")
+            return
+        self.overlays.set_map(LAYER, display)
+        self.panel.show_heat(True)
 
     def _on_failed(self, message: str) -> None:
         self._forget(f"Classification failed: {message}")
@@ -86,6 +111,7 @@ class ClassifierController(QtCore.QObject):
 
     def _forget(self, message: str) -> None:
         self.host.cancel()
+        self.heat_host.cancel()
         self.result = None
         self.overlays.set_visible(LAYER, False)
         self.panel.clear(message)
@@ -113,4 +139,5 @@ class ClassifierController(QtCore.QObject):
 
     def shutdown(self) -> None:
         self.host.shutdown()
+        self.heat_host.shutdown()
 
