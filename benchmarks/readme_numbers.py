@@ -9,7 +9,8 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 ``packaging/bundle_composition.py``), ``bench_gui.json`` (``bench_gui.py``),
 ``bench_preprocess.{md,json}`` (``bench_preprocess.py``), ``bench_preprocess_downstream.json``
 (``bench_model.py``), ``bench_refine{,_full}.{json,md}`` (``bench_refine.py``) and
-``bench_analysis.{json,md}`` (``bench_analysis.py``), and replaces the text between
+``bench_analysis.{json,md}`` (``bench_analysis.py``), ``bench_color_levers.json``
+(``bench_color_levers.py``), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -299,7 +300,31 @@ def analysis_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+def color_levers_lines(res: dict) -> list[str]:
+    """The colour levers' table: mean colour F1 over the fold seeds (mean ± sd, range)."""
+    seeds = res["seeds"]
+    lines = [f"| lever (5-fold CV, fold seeds {seeds[0]}-{seeds[-1]}, experts' masks) | mean colour F1 "
+             f"(± sd over seeds; range) | white | red | blue-grey | black | n_colors κ |",
+             "|---|---|---|---|---|---|---|"]
+    for lv in res["levers"]:
+        f = lv["f1_mean"]
+        lines.append(f"| {lv['lever']} ({lv['n_features']} features) | {lv['mean_f1_mean']:.3f} "
+                     f"± {lv['mean_f1_sd']:.3f} ({lv['mean_f1_min']:.3f}-{lv['mean_f1_max']:.3f}) | "
+                     f"{f['white']:.2f} | {f['red']:.2f} | {f['blue_gray']:.2f} | {f['black']:.2f} | "
+                     f"{lv['n_colors_kappa_qw_mean']:.3f} |")
+    a = res["always_present_f1"]
+    lines += ["", "F1 of always answering \"present\" (no information): " + ", ".join(
+        f"{k.replace('_', ' ')} {v:.2f} ({res['positives'][k]} positives)" for k, v in a.items())
+        + f"; load average {res['load_average_1min']:.1f}."]
+    return lines
+
+
+def color_levers_block() -> str:
+    res = _load("bench_color_levers.json")
+    return "\n".join(color_levers_lines(res)) if res else ""
+
+
+BLOCKS = {"color_levers": color_levers_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
 

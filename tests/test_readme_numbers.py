@@ -25,3 +25,18 @@ def test_memory_line_gives_the_end_or_the_last_sample():
     last = {**MEM, "last_sample": {"images_written": 488, "rss_mb": 186.1}}
     assert "186.1 MB at the last sample (488 images written);" in readme_numbers.memory_line(last)
 
+
+
+LEVERS = {"seeds": [0, 1, 2], "load_average_1min": 1.25,
+          "always_present_f1": {"white": 0.19, "red": 0.1}, "positives": {"white": 16, "red": 8},
+          "levers": [{"lever": "shipped", "n_features": 141, "mean_f1_mean": 0.6234,
+                      "mean_f1_sd": 0.0201, "mean_f1_min": 0.599, "mean_f1_max": 0.653,
+                      "n_colors_kappa_qw_mean": 0.501,
+                      "f1_mean": {"white": 0.49, "red": 0.1, "blue_gray": 0.75, "black": 0.65}}]}
+
+
+def test_color_levers_table_gives_the_spread_over_seeds():
+    lines = readme_numbers.color_levers_lines(LEVERS)
+    assert "fold seeds 0-2" in lines[0]
+    assert lines[2] == "| shipped (141 features) | 0.623 ± 0.020 (0.599-0.653) | 0.49 | 0.10 | 0.75 | 0.65 | 0.501 |"
+    assert "white 0.19 (16 positives), red 0.10 (8 positives); load average 1.2." in lines[-1]
