@@ -82,9 +82,40 @@ def piece_features(lab: np.ndarray, mask: np.ndarray, skin: np.ndarray) -> np.nd
                     + [big((lum - s[0] > t) & pale) for t in (-10, -5, 0)])
 
 
+def deep_features(rgb: np.ndarray, mask: np.ndarray, encoder) -> np.ndarray:
+    """The frozen ImageNet encoder on the lesion's bounding box (224 px): per channel of each
+    tapped block, mean, sd and 90th percentile over the lesion's cells: ``float64`` (528,)."""
+    import cv2
+    import torch
+
+    rows, cols = np.nonzero(mask)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    box = cv2.resize(rgb[r0:r1, c0:c1], (224, 224), interpolation=cv2.INTER_AREA) / 255.0
+    m = cv2.resize(mask[r0:r1, c0:c1].astype(np.uint8), (224, 224), interpolation=cv2.INTER_NEAREST)
+    norm = (box - (0.485, 0.456, 0.406)) / (0.229, 0.224, 0.225)
+    y = torch.from_numpy(norm.transpose(2, 0, 1)[None].astype(np.float32))
+    out = []
+    with torch.no_grad():
+        y = encoder.act(encoder.bn0(encoder.conv_stem(y)))
+        for k, block in enumerate(encoder.blocks):
+            y = block(y)
+            if k in encoder.taps:
+                o = y[0].numpy()
+                cells = cv2.resize(m, (o.shape[2], o.shape[1]), interpolation=cv2.INTER_NEAREST) > 0
+                v = o[:, cells] if cells.sum() >= 2 else o.reshape(o.shape[0], -1)
+                out += [v.mean(1), v.std(1), np.percentile(v, 90, axis=1)]
+    return np.concatenate(out).astype(np.float64)
+
+
 def load(data: Path, criteria: Path) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    import torch
+
+    from dermview.model.classifier_net import LesionEncoder
+
+    torch.set_num_threads(1)
+    encoder = LesionEncoder(pretrained=True, taps=(2, 4, 10), head=False).eval()
     params = AnalysisParams()
-    f0, fq, fp, y, ya = [], [], [], [], []
+    f0, fq, fp, fd, y, ya = [], [], [], [], [], []
     for r in csv.DictReader(criteria.open()):
         i = r["image_id"]
         p = prepare(load_image(data / "ph2" / "images" / f"{i}.jpg"),
@@ -93,11 +124,13 @@ def load(data: Path, criteria: Path) -> tuple[dict[str, np.ndarray], np.ndarray,
         f0.append(color_features(lab, p.mask, p.skin))
         fq.append(quantile_features(lab, p.mask, p.skin))
         fp.append(piece_features(lab, p.mask, p.skin))
+        fd.append(deep_features(p.rgb, p.mask, encoder))
         y.append([int(r[f"color_{c}"]) for c in COLOR_NAMES])
         ya.append(int(r["asymmetry"]))
     f0a, fqa = np.array(f0), np.array(fq)
     feats = {"shipped": f0a, "shipped+quantiles": np.c_[f0a, fqa],
-             "shipped+quantiles+pieces": np.c_[f0a, fqa, np.array(fp)]}
+             "shipped+quantiles+pieces": np.c_[f0a, fqa, np.array(fp)],
+             "shipped+imagenet": np.c_[f0a, np.array(fd)]}
     return feats, np.array(y), np.array(ya)
 
 
@@ -156,6 +189,24 @@ def ensemble(weights: tuple[float, ...]) -> Callable[[np.ndarray, np.ndarray], P
     return fit
 
 
+def with_pca(n_plain: int, n_components: int,
+             learner: Callable[[np.ndarray, np.ndarray], Predict]) -> Callable[[np.ndarray, np.ndarray], Predict]:
+    """``learner`` on the first ``n_plain`` columns plus ``n_components`` principal components
+    of the rest (standardised; PCA fitted on the training fold only)."""
+    from sklearn.decomposition import PCA
+
+    def fit(x: np.ndarray, y: np.ndarray) -> Predict:
+        rest = x[:, n_plain:]
+        mu, sd = rest.mean(0), rest.std(0) + 1e-6
+        pca = PCA(n_components, random_state=0).fit((rest - mu) / sd)
+
+        def reduce(xx: np.ndarray) -> np.ndarray:
+            return np.c_[xx[:, :n_plain], pca.transform((xx[:, n_plain:] - mu) / sd)]
+        predict = learner(reduce(x), y)
+        return lambda xt: predict(reduce(xt))
+    return fit
+
+
 def cross_validate(x: np.ndarray, y: np.ndarray, ya: np.ndarray, fitter, seed: int) -> dict:
     pred = np.zeros_like(y)
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, ya):
@@ -184,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
               ("shipped learner, + quantiles + pieces", "shipped+quantiles+pieces", shipped),
               ("extra trees, + quantiles", "shipped+quantiles", ensemble((1.0,))),
               ("LR/extra-trees blend (w in 0, 0.5, 1 per colour), + quantiles", "shipped+quantiles",
-               ensemble((0.0, 0.5, 1.0)))]
+               ensemble((0.0, 0.5, 1.0))),
+              ("LR, + ImageNet encoder (PCA 25 in the fold)", "shipped+imagenet",
+               with_pca(feats["shipped"].shape[1], 25, ensemble((0.0,))))]
     pos = y.mean(0)
     res: dict = {"n_images": len(y), "folds": 5, "seeds": list(range(args.seeds)), "levers": [],
                  "always_present_f1": dict(zip(COLOR_NAMES, (2 * pos / (1 + pos)).tolist(), strict=True)),
