@@ -9,7 +9,8 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 ``packaging/bundle_composition.py``), ``bench_gui.json`` (``bench_gui.py``),
 ``bench_preprocess.{md,json}`` (``bench_preprocess.py``), ``bench_preprocess_downstream.json``
 (``bench_model.py``), ``bench_refine{,_full}.{json,md}`` (``bench_refine.py``) and
-``bench_analysis.{json,md}`` (``bench_analysis.py``), and replaces the text between
+``bench_analysis.{json,md}`` (``bench_analysis.py``), ``bench_candidates.json``
+(``bench_candidates.py``: the segmenter candidates on the validation split), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -299,7 +300,35 @@ def analysis_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+def segmenter_block() -> str:
+    """Candidate segmenters vs the shipped one (``bench_candidates.json``): the plain pipeline
+    and flip TTA with the app's clean-up, failures first."""
+    res = _load("bench_candidates.json")
+    if not res:
+        return ""
+    lines = [f"`{res['command']}` → `docs/results/bench_candidates.json` ({res['n']} validation "
+             f"images, ONNX Runtime 1 thread; load average at the end "
+             f"{res['load_avg'][0]:.1f}):", "",
+             "| candidate | inference | Dice | Jaccard | thr. Jaccard | failures (J < 0.65) "
+             "| `segment` ms | training CPU-min |", "|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        for key, label, ms in (("plain|one", "plain", r["segment_ms"]),
+                               ("h|one", "flip TTA", r["segment_tta_ms"])):
+            v = r["variants"][key]
+            lines.append(f"| {r['name']} | {label} | {v['dice']:.4f} | {v['jaccard']:.4f} | "
+                         f"{v['thresholded_jaccard']:.4f} | {100 * v['failure_share']:.1f} % | "
+                         f"{ms:.0f} | {r['training']['cpu_minutes']:.1f} |")
+    ver = res.get("verdicts", {})
+    if ver:
+        lines.append("")
+        for name, v in ver.items():
+            lines.append(f"- {name}: failures {v['d_failures']:+d}, thresholded Jaccard "
+                         f"{v['d_thresholded_jaccard']:+.4f}, Dice {v['d_dice']:+.4f} vs shipped; "
+                         + ("**meets the shipping rule**" if v["ship"] else "not shipped"))
+    return "\n".join(lines)
+
+
+BLOCKS = {"segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
 
