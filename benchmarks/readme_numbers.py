@@ -319,8 +319,12 @@ def segmenter_block() -> str:
                          f"{v['thresholded_jaccard']:.4f} | {100 * v['failure_share']:.1f} % | "
                          f"{ms:.0f} | {r['training']['cpu_minutes']:.1f} |")
     ver = res.get("verdicts", {})
+    ms = [r["segment_ms"] for r in res["rows"]]
+    lines += ["", f"- `segment` ms: one run per candidate on a shared machine (load average "
+                  f"{min(r['load_avg'][0] for r in res['rows']):.1f}-"
+                  f"{max(r['load_avg'][0] for r in res['rows']):.1f}); the same network measured "
+                  f"{min(ms):.0f}-{max(ms):.0f} ms plain, so the column is noise, not a lever."]
     if ver:
-        lines.append("")
         for name, v in ver.items():
             lines.append(f"- {name}: failures {v['d_failures']:+d}, thresholded Jaccard "
                          f"{v['d_thresholded_jaccard']:+.4f}, Dice {v['d_dice']:+.4f} vs shipped; "
