@@ -10,7 +10,8 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 ``bench_preprocess.{md,json}`` (``bench_preprocess.py``), ``bench_preprocess_downstream.json``
 (``bench_model.py``), ``bench_refine{,_full}.{json,md}`` (``bench_refine.py``) and
 ``bench_analysis.{json,md}`` (``bench_analysis.py``), ``bench_color_levers.json``
-(``bench_color_levers.py``), and replaces the text between
+(``bench_color_levers.py``), ``bench_candidates.json`` (``bench_candidates.py``: the segmenter
+candidates on the validation split), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -324,7 +325,39 @@ def color_levers_block() -> str:
     return "\n".join(color_levers_lines(res)) if res else ""
 
 
-BLOCKS = {"color_levers": color_levers_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+def segmenter_block() -> str:
+    """Candidate segmenters vs the shipped one (``bench_candidates.json``): the plain pipeline
+    and flip TTA with the app's clean-up, failures first."""
+    res = _load("bench_candidates.json")
+    if not res:
+        return ""
+    lines = [f"`{res['command']}` → `docs/results/bench_candidates.json` ({res['n']} validation "
+             f"images, ONNX Runtime 1 thread; load average at the end "
+             f"{res['load_avg'][0]:.1f}):", "",
+             "| candidate | inference | Dice | Jaccard | thr. Jaccard | failures (J < 0.65) "
+             "| `segment` ms | training CPU-min |", "|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        for key, label, ms in (("plain|one", "plain", r["segment_ms"]),
+                               ("h|one", "flip TTA", r["segment_tta_ms"])):
+            v = r["variants"][key]
+            lines.append(f"| {r['name']} | {label} | {v['dice']:.4f} | {v['jaccard']:.4f} | "
+                         f"{v['thresholded_jaccard']:.4f} | {100 * v['failure_share']:.1f} % | "
+                         f"{ms:.0f} | {r['training']['cpu_minutes']:.1f} |")
+    ver = res.get("verdicts", {})
+    ms = [r["segment_ms"] for r in res["rows"]]
+    lines += ["", f"- `segment` ms: one run per candidate on a shared machine (load average "
+                  f"{min(r['load_avg'][0] for r in res['rows']):.1f}-"
+                  f"{max(r['load_avg'][0] for r in res['rows']):.1f}); the same network measured "
+                  f"{min(ms):.0f}-{max(ms):.0f} ms plain, so the column is noise, not a lever."]
+    if ver:
+        for name, v in ver.items():
+            lines.append(f"- {name}: failures {v['d_failures']:+d}, thresholded Jaccard "
+                         f"{v['d_thresholded_jaccard']:+.4f}, Dice {v['d_dice']:+.4f} vs shipped; "
+                         + ("**meets the shipping rule**" if v["ship"] else "not shipped"))
+    return "\n".join(lines)
+
+
+BLOCKS = {"color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
 

@@ -22,6 +22,7 @@ MODELS = ROOT / "resources" / "models"
 CARD = MODELS / "MODEL_CARD.md"
 RESULTS = ROOT / "training" / "results" / "bench_model_after_issue2.json"
 RESULTS_UNET = ROOT / "training" / "results" / "bench_model.json"
+CANDIDATES = ROOT / "docs" / "results" / "bench_candidates.json"
 BENCH_CMD = ("python benchmarks/bench_model.py --data /work/shared/data/derm --unet-weights none "
              "--json training/results/bench_model_after_issue2.json")
 SOURCES = (("ph2", "PH2"), ("isic2017", "ISIC 2017, 256 px"),
@@ -72,6 +73,33 @@ def _onnx(default: dict, method: dict) -> str:
             f"always feeds {default['input_size']} × {default['input_size']}.\n\n")
 
 
+def _candidates() -> str:
+    """The section on the candidates measured against the default (``bench_candidates.json``,
+    ``benchmarks/bench_candidates.py``), or ``""`` when that file is absent."""
+    if not CANDIDATES.is_file():
+        return ""
+    res = _load(CANDIDATES)
+    rows = ["| candidate | Dice | thresholded Jaccard | failures (J < 0.65) | training CPU-min |",
+            "|---|---|---|---|---|"]
+    for r in res["rows"]:
+        v = r["variants"]["plain|one"]
+        rows.append(f"| {r['name']} | {v['dice']:.4f} | {v['thresholded_jaccard']:.4f} | "
+                    f"{100 * v['failure_share']:.1f} % ({v['failures']}) | "
+                    f"{r['training']['cpu_minutes']:.1f} |")
+    shipped = [n for n, v in res.get("verdicts", {}).items() if v["ship"]]
+    verdict = (f"Meeting the shipping rule: {', '.join(shipped)}." if shipped else
+               "None meets the shipping rule (fewer failures, higher thresholded Jaccard, Dice "
+               "not lower, `segment` within 100 ms), so the default is unchanged.")
+    if "verdicts" not in res:
+        verdict = "(No shipping verdict in this results file.)"
+    return ("## Candidates measured against the default\n"
+            f"`{res['command']}` (`docs/results/bench_candidates.json`; {res['n']} validation "
+            "images, the app's pipeline: preprocessing, ONNX Runtime, threshold, clean-up). "
+            "Each candidate continues training these default weights on the CPU with one lever "
+            "(`training/candidates.sh`; the README's Model section lists them).\n\n"
+            + "\n".join(rows) + f"\n\n{verdict}\n\n")
+
+
 def render() -> str:
     """The card's Markdown text."""
     default, method = _load(MODELS / "dermview_default.json"), _load(MODELS / "dermsegnet_w48.json")
@@ -103,7 +131,8 @@ def render() -> str:
         unet_params=unet["params"] / 1e6, n_hairy=hairy["with_preprocessing"]["n"],
         hairy_with=hairy["with_preprocessing"]["dice"],
         hairy_without=hairy["without_preprocessing"]["dice"],
-        lr=tr["lr"], batch=tr["batch_size"], schedule=tr["schedule"])
+        lr=tr["lr"], batch=tr["batch_size"], schedule=tr["schedule"],
+        candidates=_candidates())
 
 
 TEMPLATE = """\
@@ -195,7 +224,7 @@ U-Net: `training/results/bench_model.json` (same benchmark, an earlier run).
 {n_hairy} hairy images (flagged in `hair_scores.csv`, not trained on): default model Dice
 {hairy_with:.4f} with preprocessing (as trained), {hairy_without:.4f} without.
 
-## Known limits
+{candidates}## Known limits
 - Validation is small for PH2 and tiny for the other non-ISIC sources; the default was
   selected on the same validation split, so its scores are slightly optimistic. There is no
   held-out test score here.

@@ -9,6 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from dermview.model.losses import (  # noqa: E402
+    boundary_band,
+    dice_bce_boundary_loss,
     dice_bce_loss,
     get_loss,
     smoothed_dice,
@@ -65,7 +67,24 @@ def test_get_loss():
         get_loss("focal")
 
 
-@pytest.mark.parametrize("loss_name", ["dice", "dice_bce"])
+def test_boundary_band_and_loss():
+    t = torch.zeros(1, 1, 20, 20)
+    t[..., 5:15, 5:15] = 1
+    band = boundary_band(t, 3)
+    # 1 px either side of the edge: the 12×12 ring minus the 8×8 inside
+    assert band.sum().item() == 12 * 12 - 8 * 8 and band[0, 0, 10, 10] == 0
+    logits = (t * 2 - 1) * BIG
+    assert dice_bce_boundary_loss(logits, t).item() == pytest.approx(0.0, abs=1e-4)
+    # an error on the edge costs more than with plain Dice + BCE, one far away less
+    edge, far = logits.clone(), logits.clone()
+    edge[..., 5, 5:15] = -BIG
+    far[..., 0, 0:10] = BIG
+    assert dice_bce_boundary_loss(edge, t) > dice_bce_loss(edge, t)
+    assert dice_bce_boundary_loss(far, t) < dice_bce_loss(far, t)
+    assert get_loss("dice_bce_boundary") is dice_bce_boundary_loss
+
+
+@pytest.mark.parametrize("loss_name", ["dice", "dice_bce", "dice_bce_boundary"])
 def test_forward_backward_step_lowers_loss(loss_name):
     torch.manual_seed(0)
     model = build_model("dermsegnet", width=8).train()

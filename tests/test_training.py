@@ -15,11 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.augment import AugmentParams, augment, elastic  # noqa: E402
+from training.augment import COLOUR_STRONG, AugmentParams, augment, elastic  # noqa: E402
 from training.data import (  # noqa: E402
     SAMPLE_IDS,
     Pair,
     SegDataset,
+    letterbox_pair,
     load_arrays,
     read_pairs,
     split_pairs,
@@ -95,6 +96,48 @@ def test_load_arrays_resizes_and_caches(tmp_path):
     assert len(cached) == 1
     imgs2, masks2 = load_arrays(pairs, 32, cache_dir=tmp_path / "cache")
     assert np.array_equal(imgs, imgs2) and np.array_equal(masks, masks2)
+
+
+def test_letterbox_keeps_aspect_and_pads_like_inference():
+    rgb = np.full((20, 40, 3), 200, np.uint8)
+    mask = np.zeros((20, 40), np.uint8)
+    mask[5:15, 10:30] = 1
+    img, m = letterbox_pair(rgb, mask, 32)
+    assert img.shape == (32, 32, 3) and m.shape == (32, 32)
+    # 40 → 32 wide, 20 → 16 high, centred: rows 8-23 are the image, the rest the mean colour
+    assert (img[8:24] == 200).all() and (img[:8] == (124, 116, 104)).all()
+    assert (m[:8] == 0).all() and (m[24:] == 0).all()
+    assert m.sum() == 8 * 16  # the lesion kept its 1:2 aspect (10×20 → 8×16)
+    from dermview.model.inference import Segmenter
+
+    # the same placement and fill as the Segmenter's letterbox input
+    seg = Segmenter.__new__(Segmenter)
+    seg._input_hw, seg._resize = (32, 32), "letterbox"
+    seg._mean = np.array([0.485, 0.456, 0.406])
+    seg._lut = np.stack([np.arange(256, dtype=np.float32)] * 3)
+    x, box = seg._to_input(rgb)
+    assert box == (8, 0, 16, 32)
+
+
+def test_load_arrays_letterbox_is_cached_apart(tmp_path):
+    make_dataset(tmp_path / "d", {"a": 2}, size=40)
+    pairs = read_pairs(tmp_path / "d")
+    a, _ = load_arrays(pairs, 32, cache_dir=tmp_path / "c")
+    b, _ = load_arrays(pairs, 32, cache_dir=tmp_path / "c", resize="letterbox")
+    assert len(list((tmp_path / "c").glob("*.npz"))) == 2
+    assert a.shape == b.shape  # square sources: the same content, different cache files
+
+
+def test_colour_preset_changes_colour_more_than_default():
+    img = np.full((32, 32, 3), (180, 120, 100), np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    spread = {}
+    for name, params in (("default", AugmentParams(rotate_deg=0, p_elastic=0)),
+                         ("colour", COLOUR_STRONG)):
+        means = [augment(img, mask, np.random.default_rng(s), params)[0][12:20, 12:20]
+                 .reshape(-1, 3).mean(0) for s in range(40)]
+        spread[name] = float(np.std(np.array(means), axis=0).mean())
+    assert spread["colour"] > 1.3 * spread["default"]
 
 
 def test_augment_keeps_shapes_and_alignment():
@@ -178,6 +221,34 @@ def test_train_cli_writes_logs_curve_and_loadable_weights(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "resumed at epoch 2" in res.stdout
     assert [r["epoch"] for r in json.loads((out / "log.json").read_text())] == [1, 2, 3]
+
+
+def test_train_cli_continues_from_weights_with_levers(tmp_path):
+    data = make_dataset(tmp_path / "d", {"a": 8, "b": 4})
+    first = tmp_path / "r1"
+    res = subprocess.run([sys.executable, *_train_cmd(data, first, "--epochs", "1")],
+                         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "r2"
+    res = subprocess.run([sys.executable, *_train_cmd(
+        data, out, "--init", str(first / "best.pt"), "--width", "16", "--loss",
+        "dice_bce_boundary", "--augment", "colour", "--resize", "letterbox",
+        "--epoch-pairs", "2", "--epochs", "2")],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    from dermview.model.weights import load_model, read_metadata
+
+    _, meta = load_model(out / "best.pt")
+    parent = read_metadata(first / "best.pt")
+    # arch and config come from the initial weights (the --width 16 is ignored)
+    assert meta["config"] == parent["config"] and meta["resize"] == "letterbox"
+    assert meta["training"]["init"]["sha256"] == parent["sha256"]
+    assert meta["training"]["augment"] == "colour" and meta["training"]["loss"] == "dice_bce_boundary"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cpu_minutes"] > 0 and summary["epochs_run"] == 2
+    res = subprocess.run([sys.executable, *_train_cmd(data, tmp_path / "r3", "--augment", "x")],
+                         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "unknown --augment" in res.stderr
 
 
 def test_train_cli_refuses_cuda_when_absent(tmp_path):

@@ -31,6 +31,8 @@ class AugmentParams:
         channel_gain: per-channel gain in ``1 ± channel_gain`` (colour cast, white balance).
         saturation: saturation factor in ``1 ± saturation``.
         p_illumination: probability of a smooth multiplicative illumination gradient.
+        illumination: strength range of that gradient (fraction, brighter on one side).
+        hue_deg: hue rotation in ``±hue_deg`` degrees (0 = none, no random draw).
     """
 
     rotate_deg: float = 180.0
@@ -46,6 +48,18 @@ class AugmentParams:
     channel_gain: float = 0.1
     saturation: float = 0.25
     p_illumination: float = 0.4
+    illumination: tuple[float, float] = (0.1, 0.5)
+    hue_deg: float = 0.0
+
+
+#: Stronger colour and illumination changes (clinics differ most in colour: white balance,
+#: exposure, lamp fall-off); the geometric ranges are the defaults'.
+COLOUR_STRONG = AugmentParams(brightness=0.2, contrast=0.35, gamma=0.5, channel_gain=0.25,
+                              saturation=0.5, p_illumination=0.7, illumination=(0.1, 0.8),
+                              hue_deg=12.0)
+
+#: Named presets (``python -m training.train --augment NAME``).
+PRESETS: dict[str, AugmentParams] = {"default": AugmentParams(), "colour": COLOUR_STRONG}
 
 
 def geometric(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
@@ -107,13 +121,23 @@ def photometric(image: np.ndarray, rng: np.random.Generator, p: AugmentParams) -
     sat = 1.0 + rng.uniform(-p.saturation, p.saturation)
     grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None].astype(np.float32)
     x = grey + (out.astype(np.float32) - grey) * sat
+    if p.hue_deg > 0:
+        x = _rotate_hue(np.clip(x + 0.5, 0, 255).astype(np.uint8),
+                        rng.uniform(-p.hue_deg, p.hue_deg)).astype(np.float32)
     if rng.random() < p.p_illumination:
         # smooth multiplicative ramp: brighter on one side, darker on the other (±10-50 %)
         theta = rng.uniform(0, 2 * np.pi)
         ramp = ((np.arange(w, dtype=np.float32) / w - 0.5)[None, :] * np.cos(theta)
                 + (np.arange(h, dtype=np.float32) / h - 0.5)[:, None] * np.sin(theta))
-        x *= (1.0 + rng.uniform(0.1, 0.5) * ramp)[..., None]
+        x *= (1.0 + rng.uniform(*p.illumination) * ramp)[..., None]
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+def _rotate_hue(image: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate the hue of an RGB ``uint8`` image by ``degrees`` (OpenCV HSV, hue 0-179)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(round(degrees / 2))) % 180).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
 def augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,

@@ -94,14 +94,18 @@ def preprocess_image(rgb: np.ndarray) -> np.ndarray:
     return preprocess(rgb, PreprocessParams()).image
 
 
-def load_pair(pair: Pair, size: int, preprocess: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def load_pair(pair: Pair, size: int, preprocess: bool = False,
+              resize: str = "stretch") -> tuple[np.ndarray, np.ndarray]:
     """Load one pair, optionally preprocess the image at full resolution, and resize both to
-    ``size × size`` (aspect not kept, as at inference). Returns RGB uint8 ``(size, size, 3)``
-    and mask uint8 ``(size, size)`` in ``{0, 1}``."""
+    ``size × size`` (``resize``: ``stretch`` ignores the aspect ratio, ``letterbox`` keeps it,
+    as at inference). Returns RGB uint8 ``(size, size, 3)`` and mask uint8 ``(size, size)`` in
+    ``{0, 1}``."""
     rgb = load_image(pair.image)
     mask = load_mask(pair.mask, shape=rgb.shape[:2])
     if preprocess:
         rgb = preprocess_image(rgb)
+    if resize == "letterbox":
+        return letterbox_pair(rgb, mask, size)
     return resize_pair(rgb, mask, size)
 
 
@@ -114,26 +118,50 @@ def resize_pair(rgb: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarra
     return img, (m >= 0.5).astype(np.uint8)
 
 
-def _load_one(args: tuple[Pair, int, bool]) -> tuple[np.ndarray, np.ndarray]:
+def letterbox_pair(rgb: np.ndarray, mask: np.ndarray, size: int,
+                   fill: Sequence[float] = (0.485, 0.456, 0.406)
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Scale the long side to ``size`` keeping the aspect ratio and centre the result on a
+    ``size × size`` canvas of the ``fill`` colour (0-1 RGB; default the ImageNet mean, as
+    :class:`dermview.model.inference.Segmenter` pads); the mask is 0 in the padding."""
+    from dermview.model.inference import resize_to
+
+    h, w = mask.shape
+    scale = size / max(h, w)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    top, left = (size - sh) // 2, (size - sw) // 2
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = np.clip(np.rint(np.asarray(fill) * 255), 0, 255).astype(np.uint8)
+    img[top:top + sh, left:left + sw] = resize_to(rgb, sh, sw)
+    m = np.zeros((size, size), np.uint8)
+    small = resize_to(mask.astype(np.float32), sh, sw)
+    m[top:top + sh, left:left + sw] = small >= 0.5
+    return img, m
+
+
+def _load_one(args: tuple[Pair, int, bool, str]) -> tuple[np.ndarray, np.ndarray]:
     return load_pair(*args)
 
 
 def load_arrays(pairs: Sequence[Pair], size: int, preprocess: bool = False,
-                cache_dir: str | Path | None = None, workers: int = 1
-                ) -> tuple[np.ndarray, np.ndarray]:
+                cache_dir: str | Path | None = None, workers: int = 1,
+                resize: str = "stretch") -> tuple[np.ndarray, np.ndarray]:
     """Load pairs into ``images`` uint8 ``(N, size, size, 3)`` and ``masks`` uint8
     ``(N, size, size)``, cached as an ``.npz`` in ``cache_dir`` keyed by ids, size,
-    preprocessing and file sizes/mtimes (so a changed file rebuilds the cache)."""
-    key_src = json.dumps([CACHE_VERSION, size, preprocess,
+    preprocessing, resize policy (see :func:`load_pair`) and file sizes (so a changed file
+    rebuilds the cache)."""
+    extra = [] if resize == "stretch" else [resize]  # stretch keeps the earlier cache keys
+    key_src = json.dumps([CACHE_VERSION, size, preprocess, *extra,
                           [(p.source, p.id, str(p.image), p.image.stat().st_size,
                             p.mask.stat().st_size) for p in pairs]])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    cache = Path(cache_dir) / f"derm_{size}_{'pre' if preprocess else 'raw'}_{key}.npz" \
+    tag = f"{size}_{'pre' if preprocess else 'raw'}" + ("" if resize == "stretch" else f"_{resize}")
+    cache = Path(cache_dir) / f"derm_{tag}_{key}.npz" \
         if cache_dir else None
     if cache is not None and cache.is_file():
         with np.load(cache) as z:
             return z["images"], z["masks"]
-    jobs = [(p, size, preprocess) for p in pairs]
+    jobs = [(p, size, preprocess, resize) for p in pairs]
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 

@@ -49,7 +49,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--aspp-rates", default="3,3,6", help="three dilation rates, e.g. 3,6,9")
     ap.add_argument("--no-pretrained", action="store_true",
                     help="litesegnet: start from random weights instead of ImageNet")
-    ap.add_argument("--loss", default="dice", help="dice (weighted smoothed Dice) | dice_bce")
+    ap.add_argument("--loss", default="dice",
+                    help="dice (weighted smoothed Dice) | dice_bce | dice_bce_boundary")
+    ap.add_argument("--init", default="",
+                    help="start from these dermview weights (arch and config from their metadata)")
+    ap.add_argument("--augment", default="default", help="augmentation preset: default | colour")
+    ap.add_argument("--resize", default="stretch", choices=["stretch", "letterbox"],
+                    help="how images become the square input (recorded for inference)")
+    ap.add_argument("--epoch-pairs", type=int, default=0,
+                    help="end an epoch (validate, checkpoint) after this many pairs (0 = all)")
+    ap.add_argument("--cpu-limit", type=float, default=0.0,
+                    help="stop after this many CPU-minutes of this process, checked each step")
     ap.add_argument("--size", type=int, default=256, help="network input side in pixels")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=8, help="per process")
@@ -250,15 +260,27 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         dist.barrier()  # rank 0 builds the cache first
     # decode/resize in child processes: OpenCV's thread pool, once used in this process, can
     # deadlock the forked data-loader workers
-    tr_img, tr_mask = load_arrays(train_pairs, args.size, args.preprocess, cache_dir, workers=2)
-    va_img, va_mask = load_arrays(val_pairs, args.size, args.preprocess, cache_dir, workers=2)
+    tr_img, tr_mask = load_arrays(train_pairs, args.size, args.preprocess, cache_dir, workers=2,
+                                  resize=args.resize)
+    va_img, va_mask = load_arrays(val_pairs, args.size, args.preprocess, cache_dir, workers=2,
+                                  resize=args.resize)
     if world > 1 and rank == 0:
         dist.barrier()
     va_src = [p.source for p in val_pairs]
     log(f"data: {len(train_pairs)} train, {len(val_pairs)} val pairs "
         f"({time.perf_counter() - t_load:.1f} s); device {device}, world {world}")
 
-    model = build_model(args.arch, **model_config(args)).to(device)
+    init_meta: dict[str, Any] = {}
+    if args.init:
+        from dermview.model.weights import load_model
+
+        model, init_meta = load_model(args.init, device="cpu")  # SHA-256 verified
+        args.arch = init_meta["arch"]
+        if init_meta.get("preprocess") and not (args.preprocess or pre_done):
+            raise SystemExit(f"{args.init} was trained on preprocessed images; add --preprocess")
+        model = model.to(device)
+    else:
+        model = build_model(args.arch, **model_config(args)).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     net: nn.Module = model
@@ -268,8 +290,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     loss_fn = get_loss(args.loss)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
+    from training.augment import PRESETS
+
+    if args.augment not in PRESETS:
+        raise SystemExit(f"unknown --augment {args.augment!r} (known: {', '.join(PRESETS)})")
     ds = SegDataset(tr_img, tr_mask, IMAGENET_MEAN, IMAGENET_STD, augment=not args.no_augment,
-                    seed=args.seed)
+                    seed=args.seed, params=PRESETS[args.augment])
     sampler = torch.utils.data.DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=True,
                                                   seed=args.seed, drop_last=True)
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, sampler=sampler,
@@ -277,6 +303,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                                          worker_init_fn=_worker_init if args.workers else None,
                                          pin_memory=device.type == "cuda")
     steps_per_epoch = max(1, len(loader))
+    if args.epoch_pairs:
+        steps_per_epoch = max(1, min(steps_per_epoch, args.epoch_pairs // (args.batch_size * world)))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(
         args.schedule, args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)))
 
@@ -295,24 +323,33 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     meta_base = {
         "name": args.name or f"{args.arch}-{args.size}px",
-        "arch": args.arch, "config": model_config(args, for_saving=True),
+        "arch": args.arch,
+        "config": init_meta["config"] if init_meta else model_config(args, for_saving=True),
         "input_size": args.size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-        "threshold": 0.5, "preprocess": bool(args.preprocess or pre_done), "resize": "stretch",
+        "threshold": 0.5, "preprocess": bool(args.preprocess or pre_done), "resize": args.resize,
         "training": {"command": "python -m training.train " + shlex.join(sys.argv[1:]),
                      "loss": args.loss, "batch_size": args.batch_size * world, "lr": args.lr,
                      "schedule": args.schedule, "seed": args.seed,
                      "train_pairs": len(train_pairs), "val_pairs": len(val_pairs),
-                     "device": str(device.type), "world_size": world},
+                     "device": str(device.type), "world_size": world,
+                     "augment": args.augment, "epoch_pairs": args.epoch_pairs},
     }
+    if init_meta:
+        meta_base["training"]["init"] = {"name": init_meta.get("name"),
+                                         "sha256": init_meta.get("sha256")}
     use_amp = args.amp and device.type == "cuda"
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    out_of_cpu = False
     for epoch in range(start_epoch, args.epochs):
         te = time.perf_counter()
         net.train()
         sampler.set_epoch(epoch)
         ds.set_epoch(epoch)
         total = torch.zeros(2, dtype=torch.float64, device=device)
-        for x, y in loader:
+        for step, (x, y) in enumerate(loader):
+            if step >= steps_per_epoch:
+                break
             x = x.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
             if device.type == "cuda":
@@ -326,6 +363,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             sched.step()
             total[0] += loss.detach().double() * len(x)
             total[1] += len(x)
+            if args.cpu_limit and (time.process_time() - cpu0) / 60 > args.cpu_limit:
+                out_of_cpu = True
+                break
         if world > 1:
             dist.all_reduce(total)
         train_loss = (total[0] / total[1].clamp(min=1)).item()
@@ -337,6 +377,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                "val_dice": val["dice"], "val_jaccard": val["jaccard"],
                "val_accuracy": val["accuracy"], "lr": opt.param_groups[0]["lr"],
                "epoch_s": time.perf_counter() - te,
+               "cpu_min": (time.process_time() - cpu0) / 60,
                **{f"dice_{k}": v["dice"] for k, v in val["per_source"].items()},
                "per_source": val["per_source"]}
         rows.append(row)
@@ -356,6 +397,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             f"{val['loss']:.4f}  dice {val['dice']:.4f}  "
             + " ".join(f"{k} {v['dice']:.3f}" for k, v in val["per_source"].items())
             + f"  {row['epoch_s']:.1f} s{'  *' if improved else ''}")
+        if out_of_cpu:
+            log(f"CPU limit of {args.cpu_limit} min reached")
+            break
         if epoch + 1 - best_epoch >= args.patience:
             log(f"early stop: no better validation Dice for {args.patience} epochs")
             break
@@ -364,7 +408,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             break
     summary = {"args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "best_epoch": best_epoch, "best_val_dice": best, "epochs_run": len(rows),
-               "train_minutes": (time.perf_counter() - t0) / 60, "world_size": world,
+               "train_minutes": (time.perf_counter() - t0) / 60,
+               "cpu_minutes": (time.process_time() - cpu0) / 60, "world_size": world,
                "device": str(device), "params": sum(p.numel() for p in model.parameters()),
                "best": rows[best_epoch - 1] if best_epoch else None}
     if rank == 0:
