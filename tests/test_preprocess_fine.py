@@ -210,3 +210,43 @@ def test_thin_long_reports_long_rejected_components():
     kept, n = _thin_long(seeds, 1.5, 40.0, 4.0, rejected=rejected)
     assert n == 1 and (kept[20, 10:240] > 0).all() and not kept[60].any()
     assert (rejected[60, 10:240] > 0).all() and not rejected[20].any() and not rejected[100].any()
+
+
+def test_oriented_rescue_on_a_crop_matches_the_whole_image():
+    """The rescue visits only the box of the failed seeds: the same cells and count as the
+    thin-and-long test run bin by bin on the whole image (a crop's edge must not count as seed in
+    the thin test, and the hair count keeps the whole image's diagonal)."""
+    from dermview.preprocess.components import _thin_long
+    from dermview.preprocess.fine_hair import (
+        ORIENTATION_BINS,
+        ORIENTATION_HALF_WIDTH,
+        _oriented_rescue,
+    )
+
+    rest = np.zeros((200, 300), np.uint8)
+    cv2.line(rest, (40, 150), (260, 150), 255, 1)  # horizontal hair (2θ = 180°)
+    cv2.line(rest, (40, 20), (260, 180), 255, 1)  # oblique hair
+    rest[10:13, 40:260] = 255  # a 3-px hair on the box's top edge: thin only if outside is empty
+    phase = np.full(rest.shape, 180.0, np.float32)
+    phase[:140] = 90.0
+    args = (1.5, 40.0, 4.0)
+    cells, best = _oriented_rescue(rest, phase, args)
+    ref, ref_best = np.zeros_like(rest), 0
+    for centre in ORIENTATION_BINS:
+        d = np.abs(phase - centre)
+        d = np.minimum(d, np.abs(d - 360.0))
+        found, n = _thin_long(np.where(d < ORIENTATION_HALF_WIDTH, rest, 0).astype(np.uint8), *args)
+        ref |= found
+        ref_best = max(ref_best, n)
+    assert ref_best >= 1 and best == ref_best
+    assert (ref[11, 40:260] > 0).all() and np.array_equal(cells, ref)
+
+
+def test_thin_long_counts_against_the_given_diagonal():
+    """A 300-px hair is one hair in a 20×400 image, two when the diagonal passed is 100 px."""
+    from dermview.preprocess.components import _thin_long
+
+    seeds = np.zeros((20, 400), np.uint8)
+    seeds[10, 50:350] = 255
+    assert _thin_long(seeds, 1.5, 40.0, 4.0)[1] == 1
+    assert _thin_long(seeds, 1.5, 40.0, 4.0, diagonal=100.0)[1] == 2

@@ -48,6 +48,7 @@ def _thin_long(
     max_thick_share: float = 0.03,
     pixel_test=None,
     rejected: np.ndarray | None = None,
+    diagonal: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
     long; return (uint8 0/255 mask, number of hairs N in them).
@@ -56,6 +57,8 @@ def _thin_long(
     components kept by shape: failing pixels are dropped, and so is a component left empty.
     ``rejected`` (uint8 like ``seeds``), if given, receives 255 at the pixels of the components
     that are long enough (extent) but failed another test (only pieces of those can pass).
+    ``diagonal``: the image diagonal of the hair count below (default: that of ``seeds``; a
+    caller passing a crop gives the whole image's).
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
     it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
@@ -127,7 +130,7 @@ def _thin_long(
         keep &= np.bincount(lab[sel], minlength=n) > 0
     out[rr[sel], cc[sel]] = 255
     count = int(keep.sum())
-    diag = float(np.hypot(*seeds.shape))
+    diag = float(np.hypot(*seeds.shape)) if diagonal is None else float(diagonal)
     big = keep & (a > 1.8 * diag)
     if big.any():
         sel = big[lab]

@@ -53,15 +53,22 @@ def _oriented_rescue(rest: np.ndarray, phase: np.ndarray, args: tuple[float, flo
     lesion joins the pigment network's seeds into one blob, whose pieces of one orientation are
     the hair again (the network's meshes turn in every direction and fall apart). Returns
     (uint8 0/255 cells, the most hairs found in one bin)."""
+    # Only the box of the seeds (plus the thin test's erosion reach, so that the crop's edge
+    # is read as the empty image around them) is visited; the count keeps the image diagonal.
     cells = np.zeros_like(rest)
     best = 0
+    x, y, bw, bh = cv2.boundingRect(rest)
+    pad = int(args[0] + 1)
+    box = (slice(max(0, y - pad), y + bh + pad), slice(max(0, x - pad), x + bw + pad))
+    seeds, ang, out = rest[box], phase[box], cells[box]
+    diag = float(np.hypot(*rest.shape))
     for centre in ORIENTATION_BINS:
-        d = cv2.absdiff(phase, centre)
+        d = cv2.absdiff(ang, centre)
         cv2.min(d, cv2.absdiff(d, 360.0), dst=d)  # circular distance of 2θ to the centre
-        part = cv2.bitwise_and(rest, cv2.compare(d, ORIENTATION_HALF_WIDTH, cv2.CMP_LT))
-        found, n = _thin_long(part, *args)
+        part = cv2.bitwise_and(seeds, cv2.compare(d, ORIENTATION_HALF_WIDTH, cv2.CMP_LT))
+        found, n = _thin_long(part, *args, diagonal=diag)
         if n:
-            cv2.bitwise_or(cells, found, dst=cells)
+            np.bitwise_or(out, found, out=out)
             best = max(best, n)
     return cells, best
 
