@@ -124,19 +124,12 @@ def letterbox_pair(rgb: np.ndarray, mask: np.ndarray, size: int,
     """Scale the long side to ``size`` keeping the aspect ratio and centre the result on a
     ``size × size`` canvas of the ``fill`` colour (0-1 RGB; default the ImageNet mean, as
     :class:`dermview.model.inference.Segmenter` pads); the mask is 0 in the padding."""
-    from dermview.model.inference import resize_to
+    from dermview.model.inference import letterbox
 
-    h, w = mask.shape
-    scale = size / max(h, w)
-    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
-    top, left = (size - sh) // 2, (size - sw) // 2
-    img = np.empty((size, size, 3), np.uint8)
-    img[:] = np.clip(np.rint(np.asarray(fill) * 255), 0, 255).astype(np.uint8)
-    img[top:top + sh, left:left + sw] = resize_to(rgb, sh, sw)
-    m = np.zeros((size, size), np.uint8)
-    small = resize_to(mask.astype(np.float32), sh, sw)
-    m[top:top + sh, left:left + sw] = small >= 0.5
-    return img, m
+    fill_rgb = np.clip(np.rint(np.asarray(fill) * 255), 0, 255).astype(np.uint8)
+    img, _ = letterbox(rgb, size, size, fill_rgb)
+    small, _ = letterbox(mask.astype(np.float32), size, size, 0.0)
+    return img, (small >= 0.5).astype(np.uint8)
 
 
 def _load_one(args: tuple[Pair, int, bool, str]) -> tuple[np.ndarray, np.ndarray]:

@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     from dermview.commands._common import make_output_dir, skip_reporter
     from dermview.errors import DermviewError, WriteError
-    from dermview.exchange.coco import coco_document
+    from dermview.exchange.coco import write_coco
     from dermview.exchange.labelset import labelled_images
-    from dermview.io import list_images, save_json
+    from dermview.io import list_images
 
     image_dir = Path(args.image_dir)
     images = list_images(image_dir)
@@ -78,10 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raise WriteError(f"--out {out} is a folder; COCO export writes one JSON file")
         if out.exists() and not args.overwrite:
             raise WriteError(f"{out} already exists (use --overwrite)")
-        doc = coco_document(items, image_dir, polygons=args.polygons)
-        done = len(doc["images"])
-        if done:
-            save_json(out, doc)
+        done = write_coco(items, image_dir, out, polygons=args.polygons)
     else:
         folder = make_output_dir(out)
         done = 0

@@ -23,7 +23,7 @@ from dermview.errors import ImageReadError
 from dermview.exchange.contours import mask_polygons
 from dermview.exchange.labelset import LESION, LabelledImage, label_attributes
 
-__all__ = ["coco_document", "coco_annotation", "read_coco", "CocoLabels"]
+__all__ = ["coco_document", "coco_annotation", "read_coco", "write_coco", "CocoLabels"]
 
 
 def coco_annotation(mask: np.ndarray, image_id: int, ann_id: int, attributes: dict[str, Any],
@@ -63,6 +63,22 @@ def coco_document(items: Iterable[LabelledImage], image_root: Path,
         "annotations": annotations,
         "categories": [{"id": 1, "name": LESION, "supercategory": "skin"}],
     }
+
+
+def write_coco(items: Iterable[LabelledImage], image_root: Path, out: Path,
+               polygons: bool = False) -> int:
+    """Write :func:`coco_document` of ``items`` to ``out`` (atomically; nothing is written
+    when there is no labelled image); the number of images in it.
+
+    Raises:
+        WriteError: the file cannot be written.
+    """
+    from dermview.io import save_json
+
+    doc = coco_document(items, image_root, polygons)
+    if doc["images"]:
+        save_json(out, doc)
+    return len(doc["images"])
 
 
 class CocoLabels:

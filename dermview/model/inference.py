@@ -72,6 +72,21 @@ def resize_to(arr: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(arr, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def letterbox(arr: np.ndarray, height: int, width: int, fill: Any
+              ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``arr`` (2-D or ``(H, W, C)``) scaled with :func:`resize_to` to fit ``height × width``
+    with its aspect ratio kept, centred on a canvas of ``fill`` (a scalar or a per-channel
+    value of ``arr``'s dtype); the canvas and the box it occupies ``(top, left, h, w)``."""
+    h, w = arr.shape[:2]
+    scale = min(height / h, width / w)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    top, left = (height - sh) // 2, (width - sw) // 2
+    out = np.empty((height, width) + arr.shape[2:], arr.dtype)
+    out[:] = fill
+    out[top:top + sh, left:left + sw] = resize_to(arr, sh, sw)
+    return out, (top, left, sh, sw)
+
+
 def _input_hw(meta: dict[str, Any], name: str) -> tuple[int, int]:
     size = meta["input_size"]
     try:
@@ -236,19 +251,12 @@ class Segmenter:
     def _to_input(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         """Network input ``(3, h, w)`` float32 and the valid box (top, left, height, width)."""
         ih, iw = self._input_hw
-        h, w = rgb.shape[:2]
         if self._resize == "stretch":
             small = resize_to(rgb, ih, iw)
             box = (0, 0, ih, iw)
         else:
-            scale = min(ih / h, iw / w)
-            sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
-            top, left = (ih - sh) // 2, (iw - sw) // 2
             fill = np.clip(np.rint(self._mean * 255), 0, 255).astype(np.uint8)
-            small = np.empty((ih, iw, 3), np.uint8)
-            small[:] = fill
-            small[top:top + sh, left:left + sw] = resize_to(rgb, sh, sw)
-            box = (top, left, sh, sw)
+            small, box = letterbox(rgb, ih, iw, fill)
         return to_chw(small, self._lut), box
 
     def predict(self, rgb: np.ndarray, tta: bool = False) -> np.ndarray:

@@ -17,22 +17,22 @@ LAYER = "classifier_heat"
 
 
 class ClassifyWorker(_Worker):
-    """Payload ``(path, rgb, mask)``; result ``{path, probs, top, model_sha256, temperature}``
+    """Payload ``(key, rgb, mask)``; result ``{key, probs, top, model_sha256, temperature}``
     (ONNX Runtime: fast, so the probabilities are shown before the heat map is ready)."""
 
     def work(self, job: int, payload: Any) -> dict[str, Any]:
         from dermview.model.classifier import CLASSES, PROB_KEYS, Classifier
 
-        path, rgb, mask = payload
+        key, rgb, mask = payload
         clf = Classifier.load(None, device="cpu")
         probs = clf.predict(rgb, mask)
         top = CLASSES[max(range(len(CLASSES)), key=lambda i: probs[PROB_KEYS[i]])]
-        return {"path": path, "probs": probs, "top": top, "model_sha256": clf.meta["sha256"],
+        return {"key": key, "probs": probs, "top": top, "model_sha256": clf.meta["sha256"],
                 "temperature": clf.temperature}
 
 
 class HeatmapWorker(_Worker):
-    """Payload ``(path, rgb, mask, top)``; result ``(path, display)``: the premultiplied heat
+    """Payload ``(key, rgb, mask, top)``; result ``(key, display)``: the premultiplied heat
     map buffer of class ``top``, or None where PyTorch is missing (the packaged app)."""
 
     def work(self, job: int, payload: Any) -> tuple[Any, Any]:
@@ -40,18 +40,19 @@ class HeatmapWorker(_Worker):
         from dermview.gui import render
         from dermview.model.classifier import Classifier
 
-        path, rgb, mask, top = payload
+        key, rgb, mask, top = payload
         try:
             heat, _ = Classifier.load(None, device="cpu").heatmap(rgb, mask, top)
         except ModelError:
-            return path, None
+            return key, None
         self.check(job)
-        return path, render.heatmap(heat)
+        return key, render.heatmap(heat)
 
 
 class ClassifierController(QtCore.QObject):
-    """Connects the :class:`ClassifierPanel` to the document; one result per image and mask.
-    The probabilities come first; the Grad-CAM (PyTorch, slower: the network is built on
+    """Connects the :class:`ClassifierPanel` to the document; one result per image and mask
+    (a result is for the ``(path, mask_version)`` it was asked for, else dropped). The
+    probabilities come first; the Grad-CAM (PyTorch, slower: the network is built on
     first use) follows in its own worker and enables the heat-map check box."""
 
     def __init__(self, doc: Document, panel: ClassifierPanel, overlays: OverlayController,
@@ -59,6 +60,7 @@ class ClassifierController(QtCore.QObject):
         super().__init__(parent)
         self.doc, self.panel, self.overlays = doc, panel, overlays
         self.result: dict[str, Any] | None = None
+        self._mask: Any = None  # the copy of the mask being classified (the heat map's input)
         self.host = WorkerHost(ClassifyWorker(), "dermview-classifier", self)
         self.heat_host = WorkerHost(HeatmapWorker(), "dermview-heatmap", self)
         overlays.add_layer(LAYER, z=1.6, panes=(pane,))
@@ -83,18 +85,22 @@ class ClassifierController(QtCore.QObject):
             self.panel.show_message("Segment or draw the lesion first: the mask is empty.")
             return
         self._forget("")
-        self.host.submit((self.doc.path, self.doc.image, self.doc.mask.copy()))
+        self._mask = self.doc.mask.copy()
+        self.host.submit((self._key(), self.doc.image, self._mask))
+
+    def _key(self) -> tuple[Any, int]:
+        return self.doc.path, self.doc.mask_version
 
     def _on_result(self, res: dict[str, Any]) -> None:
-        if res["path"] != self.doc.path:
-            return  # a late result for an image no longer open
+        if res["key"] != self._key():
+            return  # a late result for another image or an older mask
         self.result = res
         self.panel.show_result(res["probs"], res["top"], res["temperature"])
-        self.heat_host.submit((self.doc.path, self.doc.image, self.doc.mask.copy(), res["top"]))
+        self.heat_host.submit((res["key"], self.doc.image, self._mask, res["top"]))
 
     def _on_heatmap(self, res: tuple[Any, Any]) -> None:
-        path, display = res
-        if self.result is None or path != self.doc.path:
+        key, display = res
+        if self.result is None or key != self._key():
             return  # the mask or image changed since: that result was forgotten
         if display is None:
             self.panel.show_heat(False, "no heat map: this installation has no PyTorch")
@@ -112,7 +118,7 @@ class ClassifierController(QtCore.QObject):
     def _forget(self, message: str) -> None:
         self.host.cancel()
         self.heat_host.cancel()
-        self.result = None
+        self.result = self._mask = None
         self.overlays.set_visible(LAYER, False)
         self.panel.clear(message)
 

@@ -171,17 +171,17 @@ class ExchangeController(QtCore.QObject):
 
     @staticmethod
     def _write_labels(fmt: str, target: Path, root: Path, items: Iterator) -> int:
-        from dermview.exchange.coco import coco_document
+        from dermview.exchange.coco import write_coco
         from dermview.exchange.labelme import write_labelme
-        from dermview.io import save_json
 
         if fmt == "coco":
-            doc = coco_document(items, root)
-            if doc["images"]:
-                save_json(target, doc)
-            return len(doc["images"])
+            return write_coco(items, root, target)
         target.mkdir(parents=True, exist_ok=True)
-        return sum(1 for item in items if write_labelme(item, target))
+        done = 0
+        for item in items:
+            write_labelme(item, target)
+            done += 1
+        return done
 
 
 class _Cancelled(Exception):
