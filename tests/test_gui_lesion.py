@@ -271,3 +271,21 @@ def test_export_report_without_a_mask_explains(make_window, tmp_path, boxes):
     assert win.lesion.export_report(tmp_path / "x.pdf") is None
     assert boxes and "no lesion" in boxes[-1][1].lower()
     assert not np.any(win.lesion.axes_layer.data[..., 3])
+
+
+@pytest.mark.parametrize("shape", [(192, 256), (1536, 2048)])
+def test_axes_lines_are_equally_thin_on_small_and_large_images(shape):
+    """The axes buffer has the same long side for any image, so a 256-px image zoomed to fit the
+    view does not get lines several screen pixels thick."""
+    from dermview.analysis import analyze_lesion
+    from dermview.gui.controllers.lesion import AXES_SIDE, axes_overlay
+
+    h, w = shape
+    rr, cc = np.mgrid[:h, :w]
+    mask = ((rr - h / 2) / (0.3 * h)) ** 2 + ((cc - w / 2) / (0.4 * w)) ** 2 <= 1
+    a = analyze_lesion(np.full((h, w, 3), 180, np.uint8), mask)
+    buf = axes_overlay(shape, a)
+    assert max(buf.shape[:2]) == AXES_SIDE
+    # the major axis is horizontal here: the drawn band at the centre column is a few rows high
+    band = np.flatnonzero(buf[:, buf.shape[1] // 2 + 5, 3] > 127)
+    assert 1 <= band.size <= 8, band.size
