@@ -250,3 +250,30 @@ def test_thin_long_counts_against_the_given_diagonal():
     seeds[10, 50:350] = 255
     assert _thin_long(seeds, 1.5, 40.0, 4.0)[1] == 1
     assert _thin_long(seeds, 1.5, 40.0, 4.0, diagonal=100.0)[1] == 2
+
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_fine_pass_leaves_the_dark_flanks_of_a_light_hair_alone(seed):
+    """Light (white / grey) synthetic hair over a grainy dark patch: the ridge filter's side
+    lobes on its dark flanks are not taken for fine hair (FINE_LIGHT_GAP; before it, 259 and
+    261 flank pixels of these two images were)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from _hair_synth import add_hair
+
+    rng = np.random.default_rng(seed)
+    img = textured_skin(seed=seed).astype(np.float32)
+    yy, xx = np.mgrid[0:384, 0:512]
+    patch = ((yy - 192) / 130.0) ** 2 + ((xx - 256) / 180.0) ** 2 < 1
+    grain = cv2.GaussianBlur(rng.normal(0, 12, (384, 512)).astype(np.float32), (3, 3), 0)
+    img[patch] = img[patch] * 0.45 + grain[patch][:, None]
+    hairy, truth, _ = add_hair(np.clip(img, 0, 255).astype(np.uint8), rng, count=3, light_fraction=1.0)
+    hair = detect_hair(hairy)
+    assert hair.mask[truth].mean() > 0.8  # the light hair itself is found
+    flank = (cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~truth
+    fine = np.zeros(truth.shape, bool) if hair.fine is None else cv2.resize(
+        hair.fine.astype(np.uint8), (512, 384), interpolation=cv2.INTER_NEAREST) > 0
+    assert (fine & flank).sum() == 0

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from dermview.preprocess.hair import HairSettings
 
 
-def ridge_strength(lum: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ridge_strength(lum: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Dark-line (ridge) strength of a smoothed lightness ``lum`` (uint8 ``(h, w)``) relative to
     ``background`` (uint8, the local lightness): uint8 ``(h, w)`` in units of 0.25 % of it; and
-    the Hessian's doubled orientation ``2θ`` (float32 degrees 0-360, ``atan2(2·dxy, dxx - dyy)``;
-    a line at angle φ has 2θ = 2φ + 180 mod 360).
+    the pair ``(dxx - dyy, 2·dxy)`` (float32 ``(h, w)`` both) from which :func:`ridge_phase`
+    gives the Hessian's orientation where it is needed.
 
     From the 3×3 Sobel Hessian (dxx, dyy, dxy) with eigenvalues l1 >= l2: ``l1 - |l2|``, which
     is ``min(trace, sqrt((dxx - dyy)² + 4·dxy²))``: large across a dark line (l1 > 0, l2 ≈ 0),
@@ -32,10 +32,18 @@ def ridge_strength(lum: np.ndarray, background: np.ndarray) -> tuple[np.ndarray,
     """
     dxx = cv2.Sobel(lum, cv2.CV_32F, 2, 0, ksize=3)
     dyy = cv2.Sobel(lum, cv2.CV_32F, 0, 2, ksize=3)
-    dxy = cv2.Sobel(lum, cv2.CV_32F, 1, 1, ksize=3)
-    r = cv2.min(cv2.add(dxx, dyy), cv2.magnitude(cv2.subtract(dxx, dyy), cv2.multiply(dxy, 2.0)))
+    dxy2 = cv2.Sobel(lum, cv2.CV_32F, 1, 1, ksize=3, scale=2.0)
+    dd = cv2.subtract(dxx, dyy)
+    r = cv2.min(cv2.add(dxx, dyy, dst=dxx), cv2.magnitude(dd, dxy2, dyy))
     strength = cv2.divide(r, cv2.add(background, 8, dtype=cv2.CV_32F), scale=400.0, dtype=cv2.CV_8U)
-    return strength, cv2.phase(cv2.subtract(dxx, dyy), cv2.multiply(dxy, 2.0), angleInDegrees=True)
+    return strength, (dd, dxy2)
+
+
+def ridge_phase(dd: np.ndarray, dxy2: np.ndarray) -> np.ndarray:
+    """The Hessian's doubled orientation ``2θ = atan2(2·dxy, dxx - dyy)`` from the pair of
+    :func:`ridge_strength` (float32 arrays of one shape, or crops of them): float32 degrees
+    0-360 (a line at angle φ has 2θ = 2φ + 180 mod 360)."""
+    return cv2.phase(dd, dxy2, angleInDegrees=True)
 
 
 #: Orientation bins of the second component test: centres of 2θ (degrees; θ = 0°, 45°, 90°,
@@ -88,7 +96,7 @@ def fine_hair(
     (:func:`_oriented_rescue`): fine F1 +0.022 on the synthetic-hair benchmark (development
     cache), bold F1 and lesion safety unchanged.
     """
-    ridge, phase = ridge_strength(lum, background)
+    ridge, hessian = ridge_strength(lum, background)
     seeds = cv2.bitwise_and(_at_least(ridge, 4 * s.fine_t_high), seed_ok)
     cv2.bitwise_and(seeds, _at_least(depth, s.fine_min_depth), dst=seeds)
     args = (s.fine_max_half_width / k, s.fine_min_length / k, s.fine_min_elongation)
@@ -96,5 +104,5 @@ def fine_hair(
     cells, n = _thin_long(seeds, *args, rejected=rest)
     if not cv2.countNonZero(rest):
         return cells, n
-    rescued, n_rescued = _oriented_rescue(rest, phase, args)
+    rescued, n_rescued = _oriented_rescue(rest, ridge_phase(*hessian), args)
     return cv2.bitwise_or(cells, rescued), n + n_rescued

@@ -106,8 +106,9 @@ def _cover_odd(cells: np.ndarray, h: int, w: int) -> np.ndarray:
     return cells
 
 
+@functools.lru_cache(maxsize=8)
 def _trough_lut(ratio10: int) -> np.ndarray:
-    """LUT ``a -> t`` with ``d > t`` exactly when ``10 * a <= ratio10 * d`` (d in 1-255)."""
+    """LUT (cached; read-only use) ``a -> t`` with ``d > t`` exactly when ``10 * a <= ratio10 * d`` (d in 1-255)."""
     a = np.arange(256)
     if ratio10 <= 0:
         return np.where(a == 0, 0, 255).astype(np.uint8)
