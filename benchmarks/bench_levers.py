@@ -264,6 +264,26 @@ def select(c: dict, gates: list[float], seeds: int, budgets: list[float], defaul
             i = names.index(v)
             ref[v] = {**summary(jac[:, i], dic[:, i]), "forwards": float(fw[:, i].mean())}
     out["reference_in_sample"] = ref
+    out["cleanup_effect"] = cleanup_effect(c, "0.5")
+    return out
+
+
+def cleanup_effect(c: dict, thr: str) -> dict:
+    """Per clean-up at threshold ``thr`` (plain inference): on how many images its Jaccard
+    differs from ``one``'s, is higher, lower, and how many failures it adds or removes."""
+    keys = [str(k) for k in c["keys"]]
+    jac = c["plain_j"]
+    base = jac[:, keys.index(f"{thr}|one")]
+    out = {}
+    for i, k in enumerate(keys):
+        t, clean = k.split("|")
+        if t != thr or clean == "one":
+            continue
+        d = jac[:, i] - base
+        out[clean] = {"changed": int((np.abs(d) > 1e-9).sum()), "better": int((d > 1e-9).sum()),
+                      "worse": int((d < -1e-9).sum()),
+                      "failures_added": int(((jac[:, i] < 0.65) & (base >= 0.65)).sum()),
+                      "failures_removed": int(((jac[:, i] >= 0.65) & (base < 0.65)).sum())}
     return out
 
 
@@ -272,13 +292,14 @@ def table(res: dict) -> str:
     d = res["default"]
     lines = ["| family (choice rule) | Dice | thr. Jaccard | failures | choice on all 323 |",
              "|---|---|---|---|---|",
-             f"| default `{d['variant']}` | {d['dice']:.4f} | {d['thresholded_jaccard']:.4f} | "
+             f"| default `{d['variant'].replace('|', ' / ')}` | {d['dice']:.4f} | {d['thresholded_jaccard']:.4f} | "
              f"{d['failures']} ({100 * d['failure_share']:.1f} %) | |"]
     for f in res["families"]:
         h, sd = f["held_out"], f["held_out_sd"]
         lines.append(f"| {f['family']} ({f['rule']}) | {h['dice']:.4f} | "
                      f"{h['thresholded_jaccard']:.4f} ± {sd['thresholded_jaccard']:.4f} | "
-                     f"{h['failures']:.1f} ± {sd['failures']:.1f} | `{f['choice_on_all']}` |")
+                     f"{h['failures']:.1f} ± {sd['failures']:.1f} | "
+                     f"`{f['choice_on_all'].replace('|', ' / ')}` |")
     return "\n".join(lines)
 
 

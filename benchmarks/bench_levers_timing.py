@@ -4,7 +4,7 @@ process, on 512-px images, 1 thread (the latency budget: ≤ 100 ms per 512-px i
     flock /tmp/dermview-timing.lock nice -n 5 env OMP_NUM_THREADS=1 \\
         python benchmarks/bench_levers_timing.py --data /work/shared/data/derm \\
         --variant 'gate0.8={"tta": "auto", "tta_gate": 0.8}' --variant 'tta={"tta": true}' \\
-        --json docs/results/bench_levers_timing.json
+        --share-from docs/results/bench_levers.json --json docs/results/bench_levers_timing.json
 
 Images: the validation images (``training.data.split_pairs``, seed 0) whose long side is 512
 px, as the app runs them (the model's preprocessing, ONNX Runtime, 1 network thread, OpenCV 1
@@ -13,8 +13,8 @@ machine's load fall on all variants alike); per variant: mean, median and 95th p
 all (image, round) times (wall clock, and the process's CPU time: on a shared machine the CPU
 time is what the call would take with a core to itself), the mean of the per-image ratio to
 ``default`` (plain ``segment_image``), and the share of images where the flipped pass ran; with
-``--share`` a gated variant's mean is also projected to another share of flipped images (the
-validation split's, from ``bench_levers.json``). The load average before and after is recorded
+``--share-from`` a gated variant's mean is also projected to the validation split's share of
+flipped images at its gate (from ``bench_levers.json``). The load average before and after is recorded
 (the machine is shared).
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -40,12 +41,12 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", default=[], metavar='NAME=JSON_KWARGS')
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="first N 512-px images")
-    ap.add_argument("--share", default="", metavar="NAME=SHARE,...",
-                    help="project a gated variant's mean to this share of flipped images")
+    ap.add_argument("--share-from", default="", metavar="BENCH_LEVERS.json",
+                    help="project each gated variant (tta_gate c) to the validation share of "
+                         "flipped images at gate c in this bench_levers.py results file")
     ap.add_argument("--json", default="")
     args = ap.parse_args(argv)
-    args.share = {k: float(x) for k, _, x in (s.partition("=") for s in args.share.split(",")
-                                              if s)} or None
+    args.share = None
     import cv2
 
     cv2.setNumThreads(1)
@@ -58,6 +59,11 @@ def main(argv=None) -> int:
     for spec in args.variant:
         name, _, kw = spec.partition("=")
         variants[name] = json.loads(kw)
+    if args.share_from:
+        shares = json.loads(Path(args.share_from).read_text(encoding="utf-8"))[
+            "gate_share_at_0.5_one"]
+        args.share = {v: shares[f"{kw['tta_gate']:g}"] for v, kw in variants.items()
+                      if kw.get("tta") == "auto" and f"{kw.get('tta_gate', 0):g}" in shares}
     seg = Segmenter.load(None, "cpu", engine="onnx", threads=1)
     _, val = split_pairs(read_pairs(args.data))
     images = []
@@ -110,7 +116,7 @@ def main(argv=None) -> int:
                      f"{r['ratio_to_default']:.2f} | {100 * r['tta_share']:.0f} % |")
     table = "\n".join(lines)
     print(table)
-    res = {"command": "python benchmarks/bench_levers_timing.py " + " ".join(
+    res = {"command": "python benchmarks/bench_levers_timing.py " + shlex.join(
                sys.argv[1:] if argv is None else argv),
            "model": seg.name, "engine": seg.engine_name, "threads": 1,
            "images": [s for s, _ in images], "n_images": len(images), "rounds": args.rounds,
