@@ -11,7 +11,8 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 (``bench_model.py``), ``bench_refine{,_full}.{json,md}`` (``bench_refine.py``) and
 ``bench_analysis.{json,md}`` (``bench_analysis.py``), ``bench_color_levers.json``
 (``bench_color_levers.py``), ``bench_candidates.json`` (``bench_candidates.py``: the segmenter
-candidates on the validation split), and replaces the text between
+candidates on the validation split), ``bench_levers.json`` + ``bench_levers_timing.json``
+(``bench_levers.py``, ``bench_levers_timing.py``: inference-only levers), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -357,7 +358,100 @@ def segmenter_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+def _variant(name: str) -> str:
+    """A ``tta|threshold|clean-up`` variant name as a Markdown table cell can hold it."""
+    return name.replace("|", " / ")
+
+
+def levers_verdict(lev: dict, timing: dict | None, budget_ms: float = 100.0) -> dict:
+    """The shipping rule for the inference-only levers: the held-out estimate (threshold rule)
+    of a family has fewer failures and a higher thresholded Jaccard than the default, and its
+    choice's mean end-to-end time (wall clock, projected to the validation share of flipped
+    images where it is gated) is within ``budget_ms``. One entry per family."""
+    d = lev["default"]
+    rows = (timing or {}).get("rows", {})
+    out = {}
+    for f in lev["families"]:
+        if f["rule"] != "thr_jaccard":
+            continue
+        h = f["held_out"]
+        choice = f["choice_on_all"]
+        tta = choice.split("|")[0]
+        key = "default" if tta == "plain" else ("tta" if tta == "h" else tta)
+        t = rows.get(key, {})
+        ms = t.get("projected_mean_ms") or t.get("mean_ms")
+        better = h["failures"] < d["failures"] and h["thresholded_jaccard"] > d["thresholded_jaccard"]
+        out[f["family"]] = {"better": better, "ms": ms, "within": ms is not None and ms <= budget_ms,
+                            "ship": better and ms is not None and ms <= budget_ms}
+    return out
+
+
+def levers_block() -> str:
+    """Inference-only levers (``bench_levers.json``: held-out estimates of each family's tuned
+    choice) and their end-to-end time (``bench_levers_timing.json``)."""
+    lev = _load("bench_levers.json")
+    if not lev:
+        return ""
+    timing = _load("bench_levers_timing.json")
+    d = lev["default"]
+    ver = levers_verdict(lev, timing)
+    lines = [f"`{lev['measured_by']}` → `docs/results/bench_levers.json` ({lev['n']} validation "
+             f"images; each choice tuned on 4 of 5 folds, scored on the 5th, "
+             f"{lev['cv']['fold_seeds']} fold seeds: mean ± sd; the default is not tuned):", "",
+             "| lever (what is tuned) | held-out Dice | held-out thr. Jaccard | held-out failures "
+             "| tuned on all 323 | mean forwards |", "|---|---|---|---|---|---|",
+             f"| default `{_variant(d['variant'])}` | {d['dice']:.4f} | "
+             f"{d['thresholded_jaccard']:.4f} | {d['failures']} ({100 * d['failure_share']:.1f} %) "
+             "| | 1 |"]
+    for f in lev["families"]:
+        if f["rule"] != "thr_jaccard":
+            continue
+        h, sd = f["held_out"], f["held_out_sd"]
+        lines.append(f"| {f['family']} | {h['dice']:.4f} | {h['thresholded_jaccard']:.4f} ± "
+                     f"{sd['thresholded_jaccard']:.4f} | {h['failures']:.1f} ± {sd['failures']:.1f} "
+                     f"| `{_variant(f['choice_on_all'])}` | {f['choice_on_all_forwards']:.2f} |")
+    eff = lev.get("cleanup_effect", {})
+    if eff:
+        parts = [f"`{k}` {v['changed']} ({v['better']} better, {v['worse']} worse, failures "
+                 f"+{v['failures_added']}/-{v['failures_removed']})"
+                 for k, v in eff.items() if k in ("largest", "all", "share0.1", "mass0.1",
+                                                  "merge0.04", "close0.01", "open0.01", "blur0.02")]
+        lines += ["", "- Clean-ups at threshold 0.5 against `one`, images whose Jaccard changes: "
+                  + "; ".join(parts) + "."]
+    share = lev.get("gate_share_at_0.5_one", {})
+    if share:
+        lines.append("- Share of validation images whose plain mask is below the gate (so get the "
+                     "flipped pass): " + ", ".join(f"{g}: {100 * v:.0f} %" for g, v in share.items()) + ".")
+    if timing:
+        lines += ["", f"`{timing['command']}` → `docs/results/bench_levers_timing.json` "
+                  f"({timing['n_images']} validation images of 512 px × {timing['rounds']} rounds, "
+                  f"1 thread, in one process under the timing lock; load average "
+                  f"{timing['load_avg_before'][0]:.1f} before, {timing['load_avg_after'][0]:.1f} "
+                  "after; projected = at the validation split's share of flipped images):", "",
+                  "| variant | mean ms | p95 ms | CPU mean ms | × default | flipped (512-px set) "
+                  "| projected mean ms (CPU) |", "|---|---|---|---|---|---|---|"]
+        for v, r in timing["rows"].items():
+            proj = (f"{r['projected_mean_ms']:.0f} ({r['projected_cpu_mean_ms']:.0f})"
+                    if r.get("projected_mean_ms") else "")
+            lines.append(f"| {v} | {r['mean_ms']:.0f} | {r['p95_ms']:.0f} | {r['cpu_mean_ms']:.0f} "
+                         f"| {r['ratio_to_default']:.2f} | {100 * r['tta_share']:.0f} % | {proj} |")
+    lines.append("")
+    for fam, v in ver.items():
+        state = ("**meets the shipping rule**" if v["ship"] else
+                 "better held out, over the time budget" if v["better"] else "not better held out")
+        ms = f"{v['ms']:.0f} ms" if v["ms"] is not None else "not timed"
+        f = next(x for x in lev["families"] if x["family"] == fam and x["rule"] == "thr_jaccard")
+        lines.append(f"- {fam}: {state} (held out vs default: failures {f['d_failures']:+.1f}, "
+                     f"thr. Jaccard {f['d_thresholded_jaccard']:+.4f}, Dice {f['d_dice']:+.4f}; "
+                     f"{ms})")
+    if timing:
+        rows = timing["rows"]
+        lines.append(f"- The plain default in that timing run: mean {rows['default']['mean_ms']:.0f} ms "
+                     f"wall clock, {rows['default']['cpu_mean_ms']:.0f} ms CPU.")
+    return "\n".join(lines)
+
+
+BLOCKS = {"levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
 

@@ -20,6 +20,10 @@ from dermview.preprocess.params import PreprocessParams
 #: ``params="model"``: preprocess exactly as the model was trained (its metadata says).
 FROM_MODEL: Literal["model"] = "model"
 
+#: ``tta="auto"``: the flipped pass is added only when the plain mask's estimated Jaccard
+#: (:func:`dermview.confidence.estimate_jaccard`) is below this.
+TTA_GATE = 0.8
+
 
 @dataclass
 class SegmentationResult:
@@ -32,7 +36,10 @@ class SegmentationResult:
         preprocessed: the :class:`~dermview.preprocess.Preprocessed` result, or ``None`` when
             the image was not preprocessed.
         params: the preprocessing parameters used, or ``None``.
-        timings: seconds per step (``preprocess``, ``predict``, ``postprocess``, ``total``).
+        timings: seconds per step (``preprocess``, ``predict``, ``postprocess``, ``total``;
+            with ``tta="auto"`` also ``gated_tta``: the confidence estimate and, when it ran,
+            the flipped pass and the second clean-up).
+        tta_applied: whether the flipped pass was averaged in.
     """
 
     prob: np.ndarray
@@ -41,6 +48,7 @@ class SegmentationResult:
     preprocessed: Any = None
     params: PreprocessParams | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    tta_applied: bool = False
 
 
 def model_preprocess_params(meta: dict[str, Any]) -> PreprocessParams | None:
@@ -68,7 +76,8 @@ def resolve_params(segmenter: Any,
 def segment_image(rgb: np.ndarray, segmenter: Any,
                   params: PreprocessParams | None | Literal["model"] = FROM_MODEL,
                   threshold: float | None = None, clean: bool = True,
-                  tta: bool = False, preprocessed: Any = None) -> SegmentationResult:
+                  tta: bool | Literal["auto"] = False, preprocessed: Any = None,
+                  tta_gate: float = TTA_GATE) -> SegmentationResult:
     """Segment the lesion in one image.
 
     Args:
@@ -78,7 +87,10 @@ def segment_image(rgb: np.ndarray, segmenter: Any,
             ``"model"`` (default) = as recorded in the model's metadata.
         threshold: probability threshold in ``[0, 1]``; ``None`` = the model's default.
         clean: keep the main lesion and fill holes (:func:`dermview.postprocess.clean_mask`).
-        tta: horizontal-flip test-time augmentation (about 2× the model time).
+        tta: horizontal-flip test-time augmentation: ``True`` always (about 2× the model
+            time), ``"auto"`` only when the plain mask's estimated Jaccard is below
+            ``tta_gate`` (:attr:`SegmentationResult.tta_applied` says whether it ran).
+        tta_gate: the estimated-Jaccard cut of ``tta="auto"``, in ``[0, 1]``.
         preprocessed: a :class:`dermview.preprocess.Preprocessed` of this very image already
             computed (the GUI's full-size preview); used instead of preprocessing again when
             its parameters and shape match, ignored otherwise.
@@ -104,15 +116,33 @@ def segment_image(rgb: np.ndarray, segmenter: Any,
     t1 = time.perf_counter()
     timings["preprocess"] = t1 - t0
 
-    prob = segmenter.predict(image, tta=tta) if tta else segmenter.predict(image)
-    if pre is not None and pre.frame_mask is not None and pre.frame_mask.any():
-        prob[pre.frame_mask] = 0.0  # the dermoscope's frame is never lesion
+    if tta not in (True, False, "auto"):
+        raise ParameterError(f"tta must be True, False or 'auto', got {tta!r}")
+    frame = pre.frame_mask if pre is not None and pre.frame_mask is not None \
+        and pre.frame_mask.any() else None
+    prob = segmenter.predict(image, tta=True) if tta is True else segmenter.predict(image)
+    if frame is not None:
+        prob[frame] = 0.0  # the dermoscope's frame is never lesion
     t2 = time.perf_counter()
     timings["predict"] = t2 - t1
 
     mask = mask_from_prob(prob, thr, clean=clean)
     t3 = time.perf_counter()
     timings["postprocess"] = t3 - t2
+    flipped_ran = tta is True
+    if tta == "auto":
+        from dermview.confidence import estimate_jaccard
+
+        if estimate_jaccard(prob, mask) < tta_gate:
+            flipped = segmenter.predict_flipped(image)
+            if frame is not None:
+                flipped[frame] = 0.0
+            prob += flipped
+            prob *= np.float32(0.5)
+            mask = mask_from_prob(prob, thr, clean=clean)
+            flipped_ran = True
+        t3 = time.perf_counter()
+        timings["gated_tta"] = t3 - t2 - timings["postprocess"]
     timings["total"] = t3 - t0
     return SegmentationResult(prob=prob, mask=mask, threshold=thr, preprocessed=pre,
-                              params=params, timings=timings)
+                              params=params, timings=timings, tta_applied=flipped_ran)

@@ -23,6 +23,7 @@ CARD = MODELS / "MODEL_CARD.md"
 RESULTS = ROOT / "training" / "results" / "bench_model_after_issue2.json"
 RESULTS_UNET = ROOT / "training" / "results" / "bench_model.json"
 CANDIDATES = ROOT / "docs" / "results" / "bench_candidates.json"
+LEVERS = ROOT / "docs" / "results" / "bench_levers.json"
 BENCH_CMD = ("python benchmarks/bench_model.py --data /work/shared/data/derm --unet-weights none "
              "--json training/results/bench_model_after_issue2.json")
 SOURCES = (("ph2", "PH2"), ("isic2017", "ISIC 2017, 256 px"),
@@ -100,6 +101,31 @@ def _candidates() -> str:
             + "\n".join(rows) + f"\n\n{verdict}\n\n")
 
 
+def _levers() -> str:
+    """The section on the inference-only levers (``bench_levers.json``,
+    ``benchmarks/bench_levers.py``): each family's held-out estimate, or ``""``."""
+    if not LEVERS.is_file():
+        return ""
+    res = _load(LEVERS)
+    d = res["default"]
+    rows = ["| lever (tuned by 5-fold CV) | held-out Dice | held-out thr. Jaccard | "
+            "held-out failures | mean forwards |", "|---|---|---|---|---|",
+            f"| default `{d['variant'].replace('|', ' / ')}` (as shipped) | {d['dice']:.4f} | "
+            f"{d['thresholded_jaccard']:.4f} | {d['failures']} | 1 |"]
+    for f in res["families"]:
+        if f["rule"] == "thr_jaccard":
+            h = f["held_out"]
+            rows.append(f"| {f['family']} | {h['dice']:.4f} | {h['thresholded_jaccard']:.4f} | "
+                        f"{h['failures']:.1f} | {f['choice_on_all_forwards']:.2f} |")
+    return ("## Inference-only levers (no retraining)\n"
+            f"`{res['measured_by']}` (`docs/results/bench_levers.json`; {res['n']} validation "
+            "images; threshold, clean-up, flip TTA and flip TTA only below a confidence gate, "
+            "each tuned on 4 of 5 folds and scored on the 5th). The shipped pipeline stays "
+            "plain inference, threshold from the metadata, clean-up `one`; flip TTA "
+            "(`--tta on`) and gated flip TTA (`--tta auto`) are options, their end-to-end time "
+            "is in the README (`bench_levers_timing.py`).\n\n" + "\n".join(rows) + "\n\n")
+
+
 def render() -> str:
     """The card's Markdown text."""
     default, method = _load(MODELS / "dermview_default.json"), _load(MODELS / "dermsegnet_w48.json")
@@ -132,7 +158,7 @@ def render() -> str:
         hairy_with=hairy["with_preprocessing"]["dice"],
         hairy_without=hairy["without_preprocessing"]["dice"],
         lr=tr["lr"], batch=tr["batch_size"], schedule=tr["schedule"],
-        candidates=_candidates())
+        candidates=_candidates() + _levers())
 
 
 TEMPLATE = """\

@@ -175,3 +175,25 @@ def test_sidecar_provenance_readable_by_labels(weights, tmp_path):
     mask, sidecar = loaded
     assert mask.dtype == bool and sidecar["lesion_pixels"] == int(mask.sum())
     assert label_mismatch(src / "ISIC_0024311.jpg", sidecar) is None
+
+
+def test_tta_modes_recorded_in_the_sidecar(weights, tmp_path):
+    from dermview.labels import read_label_meta
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(SAMPLES / "IMD002.jpg", src / "IMD002.jpg")
+    metas = {}
+    for mode in ("off", "auto", "on"):
+        out = tmp_path / mode
+        assert main(["segment", str(src), "--out", str(out), "--weights", str(weights),
+                     "--no-preprocess", "--sidecar", "--save-prob", "--tta", mode]) == 0
+        metas[mode] = read_label_meta(src / "IMD002.jpg", labels_dir=out)
+    assert "tta" not in metas["off"] and "tta_applied" not in metas["off"]
+    assert metas["on"]["tta"] == "hflip" and metas["on"]["tta_applied"] is True
+    assert metas["auto"]["tta"] == "hflip_when_unsure"
+    # auto gives the plain result or the flip-averaged one, whichever its gate chose
+    prob = {m: np.asarray(Image.open(tmp_path / m / "IMD002_prob.png")).astype(int)
+            for m in metas}
+    same = "on" if metas["auto"]["tta_applied"] else "off"
+    assert np.abs(prob["auto"] - prob[same]).max() <= 1  # float rounding of the two sums

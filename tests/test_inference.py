@@ -80,6 +80,36 @@ def test_tta_is_flip_average(tiny):
     np.testing.assert_allclose(seg.predict(rgb, tta=True), 0.5 * (p + pf), atol=1e-5)
 
 
+def test_predict_flipped_is_the_second_half_of_tta(tiny):
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    pf = seg.predict_flipped(rgb)
+    assert pf.shape == (50, 70) and pf.dtype == np.float32
+    np.testing.assert_allclose(pf, seg.predict(rgb[:, ::-1])[:, ::-1], atol=1e-5)
+    np.testing.assert_allclose(0.5 * (seg.predict(rgb) + pf), seg.predict(rgb, tta=True),
+                               atol=1e-5)
+    # a mirror-symmetric image gives a mirror-symmetric TTA map
+    sym = np.concatenate([rgb, rgb[:, ::-1]], axis=1)
+    tta = seg.predict(sym, tta=True)
+    np.testing.assert_allclose(tta, tta[:, ::-1], atol=1e-5)
+
+
+def test_gated_tta_runs_the_flip_only_below_the_gate(tiny):
+    seg = Segmenter.load(tiny, device="cpu")
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    plain = segment_image(rgb, seg, params=None)
+    never = segment_image(rgb, seg, params=None, tta="auto", tta_gate=0.0)
+    always = segment_image(rgb, seg, params=None, tta="auto", tta_gate=1.01)
+    full = segment_image(rgb, seg, params=None, tta=True)
+    assert not plain.tta_applied and not never.tta_applied
+    assert always.tta_applied and full.tta_applied
+    np.testing.assert_array_equal(never.prob, plain.prob)
+    np.testing.assert_allclose(always.prob, full.prob, atol=1e-5)
+    assert always.prob.shape == rgb.shape[:2] and "gated_tta" in always.timings
+    with pytest.raises(ParameterError):
+        segment_image(rgb, seg, params=None, tta="sometimes")
+
+
 def test_letterbox_policy(tmp_path):
     inference.clear_cache()
     seg = Segmenter.load(make_weights(tmp_path, resize="letterbox"), device="cpu")

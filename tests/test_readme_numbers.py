@@ -40,3 +40,26 @@ def test_color_levers_table_gives_the_spread_over_seeds():
     assert "fold seeds 0-2" in lines[0]
     assert lines[2] == "| shipped (141 features) | 0.623 ± 0.020 (0.599-0.653) | 0.49 | 0.10 | 0.75 | 0.65 | 0.501 |"
     assert "white 0.19 (16 positives), red 0.10 (8 positives); load average 1.2." in lines[-1]
+
+
+def _family(name, failures, tj, choice):
+    return {"family": name, "rule": "thr_jaccard", "choice_on_all": choice,
+            "held_out": {"failures": failures, "thresholded_jaccard": tj, "dice": 0.9},
+            "d_failures": failures - 22, "d_thresholded_jaccard": tj - 0.805, "d_dice": 0.0}
+
+
+def test_levers_verdict_needs_better_held_out_and_time_within_budget():
+    lev = {"default": {"failures": 22, "thresholded_jaccard": 0.805},
+           "families": [_family("clean", 22.0, 0.804, "plain|0.5|close0.02"),
+                        _family("gated", 21.0, 0.808, "gate0.8|0.5|one"),
+                        _family("tta", 20.6, 0.8085, "h|0.45|blur0.005")]}
+    timing = {"rows": {"default": {"mean_ms": 80.0},
+                       "gate0.8": {"mean_ms": 85.0, "projected_mean_ms": 95.0},
+                       "tta": {"mean_ms": 140.0}}}
+    v = readme_numbers.levers_verdict(lev, timing)
+    assert not v["clean"]["better"] and not v["clean"]["ship"]
+    assert v["gated"]["ship"] and v["gated"]["ms"] == 95.0  # the projection, not the 512-px set
+    assert v["tta"]["better"] and not v["tta"]["ship"]
+    slow = {"rows": {**timing["rows"], "gate0.8": {"mean_ms": 90.0, "projected_mean_ms": 104.0}}}
+    assert not readme_numbers.levers_verdict(lev, slow)["gated"]["ship"]
+    assert readme_numbers.levers_verdict(lev, None)["gated"]["ms"] is None

@@ -278,6 +278,28 @@ class Segmenter:
         np.clip(prob, 0.0, 1.0, out=prob)
         return prob
 
+    def predict_flipped(self, rgb: np.ndarray) -> np.ndarray:
+        """Lesion probability of the horizontally flipped network input, flipped back: the
+        second half of flip TTA, so ``0.5 * (predict(rgb) + predict_flipped(rgb))`` is
+        ``predict(rgb, tta=True)`` (equal up to float rounding) for a caller that decides after
+        the plain pass whether to pay for the flip (:func:`dermview.segmentation.segment_image`
+        with ``tta="auto"``).
+
+        Args:
+            rgb: as :meth:`predict`.
+
+        Returns:
+            ``float32`` ``(H, W)`` in ``[0, 1]``.
+        """
+        rgb = _check_rgb(rgb)
+        h, w = rgb.shape[:2]
+        x, (top, left, bh, bw) = self._to_input(rgb)
+        flipped = sigmoid(self.engine.run(np.ascontiguousarray(x[None, :, :, ::-1]))[:, 0])
+        small = flipped[0, :, ::-1][top:top + bh, left:left + bw]
+        prob = resize_to(np.ascontiguousarray(small), h, w)
+        np.clip(prob, 0.0, 1.0, out=prob)
+        return prob
+
     def _forward(self, batch: np.ndarray, tta: bool) -> np.ndarray:
         """Probability ``(h, w)`` float32 of a ``(1, 3, h, w)`` input (flip-averaged with TTA)."""
         if tta:
