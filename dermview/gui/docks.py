@@ -51,13 +51,14 @@ def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray 
                      state: QtCore.QByteArray | None, left: QtWidgets.QDockWidget,
                      right: QtWidgets.QDockWidget) -> None:
     """Restore a saved window geometry and dock state; on the first start, narrow side
-    panels (the worklist wide enough for its file names) and 90 % of the screen. Never larger than the screen (the status bar stays
-    visible)."""
+    panels (the left one as wide as its panel asks, e.g. the worklist for an ISIC file name
+    beside its status, up to a quarter of the window) and 90 % of the screen. Never larger
+    than the screen (the status bar stays visible)."""
     if state is not None:
         window.restoreState(state)
     else:  # once the window is laid out (Qt ignores sizes asked for before)
         QtCore.QTimer.singleShot(0, lambda: window.resizeDocks(
-            [left, right], [min(280, window.width() // 5), 330],
+            [left, right], [min(left.sizeHint().width(), window.width() // 4), 330],
             QtCore.Qt.Orientation.Horizontal))
     if geometry is None or not window.restoreGeometry(geometry):
         window.resize(1400, 860)

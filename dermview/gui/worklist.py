@@ -77,10 +77,10 @@ class Worklist(QtWidgets.QWidget):
 
 
     def sizeHint(self) -> QtCore.QSize:  # noqa: N802 (Qt API)
-        """Preferred width: a typical file name beside its status and confidence (the dock
-        may still be narrowed on small screens)."""
+        """Preferred width: a typical image name (a stem) beside its status and confidence
+        (the dock may still be narrowed on small screens)."""
         hint = super().sizeHint()
-        wide = self.fontMetrics().horizontalAdvance("ISIC_0000000.jpg   corrected ✓   Conf.")
+        wide = self.fontMetrics().horizontalAdvance("ISIC_0000000    corrected ✓  Conf.")
         return QtCore.QSize(max(hint.width(), wide + 32), hint.height())
 
     def set_paths(self, paths: list[Path]) -> None:
