@@ -253,6 +253,39 @@ def test_thin_long_counts_against_the_given_diagonal():
 
 
 
+def test_thin_long_tiles_count_the_largest_tile():
+    """Maps side by side (``tiles``): the same cells as each map alone, and the count of the
+    tile that counts most (one long hair left, a mesh of hairs right: two, not three)."""
+    from dermview.preprocess.components import _thin_long
+
+    left = np.zeros((60, 200), np.uint8)
+    left[30, 20:180] = 255
+    right = np.zeros_like(left)
+    for r in (10, 25, 40):
+        right[r, 10:190] = 255
+    right[10:41, 100] = 255  # one component of about 570 px
+    tiled = np.hstack([left, np.zeros((60, 1), np.uint8), right, np.zeros((60, 1), np.uint8)])
+    args = (1.5, 40.0, 4.0)
+    diag = 120.0
+    cells, n = _thin_long(tiled, *args, diagonal=diag, tiles=2)
+    (cl, nl), (cr, nr) = (_thin_long(m, *args, diagonal=diag) for m in (left, right))
+    assert nl == 1 and nr >= 2 and n == max(nl, nr)
+    assert np.array_equal(cells[:, :200], cl) and np.array_equal(cells[:, 201:401], cr)
+
+
+def test_thin_long_small_components_never_long():
+    """The early exit (components too small to be long) is not too eager: a diagonal run of
+    30 px (extent sqrt(2)·sqrt(30² - 1), about 42.4, from 30 pixels, fewer than that length) is
+    long at a minimum length of 40 and not at 43."""
+    from dermview.preprocess.components import _thin_long
+
+    seeds = np.zeros((80, 80), np.uint8)
+    for i in range(30):  # a diagonal line of 30 px: extent about 41.5
+        seeds[20 + i, 20 + i] = 255
+    assert _thin_long(seeds, 1.5, 40.0, 4.0)[1] == 1
+    assert _thin_long(seeds, 1.5, 43.0, 4.0)[1] == 0
+
+
 @pytest.mark.parametrize("seed", [1, 7])
 def test_fine_pass_leaves_the_dark_flanks_of_a_light_hair_alone(seed):
     """Light (white / grey) synthetic hair over a grainy dark patch: the ridge filter's side

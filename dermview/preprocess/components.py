@@ -26,19 +26,6 @@ def _points(mask8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, 1].astype(np.intp), pts[:, 0].astype(np.intp)
 
 
-def _depth(shape: tuple[int, int], r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Distance transform (L2, 3×3 chamfer) of the mask of pixels ``(r, c)``, at those pixels.
-
-    Computed on their bounding box plus a one-pixel margin only: the chamfer distance is a
-    path length, so pixels outside a component's box never change its values.
-    """
-    r0, r1 = max(0, int(r.min()) - 1), min(shape[0], int(r.max()) + 2)
-    c0, c1 = max(0, int(c.min()) - 1), min(shape[1], int(c.max()) + 2)
-    box = np.zeros((r1 - r0, c1 - c0), np.uint8)
-    box[r - r0, c - c0] = 1
-    return cv2.distanceTransform(box, cv2.DIST_L2, 3)[r - r0, c - c0]
-
-
 def _thin_long(
     seeds: np.ndarray,
     max_half_width: float,
@@ -49,6 +36,7 @@ def _thin_long(
     pixel_test=None,
     rejected: np.ndarray | None = None,
     diagonal: float | None = None,
+    tiles: int = 1,
 ) -> tuple[np.ndarray, int]:
     """Keep the 8-connected components of ``seeds`` (uint8, nonzero = seed) that are thin and
     long; return (uint8 0/255 mask, number of hairs N in them).
@@ -58,7 +46,9 @@ def _thin_long(
     ``rejected`` (uint8 like ``seeds``), if given, receives 255 at the pixels of the components
     that are long enough (extent) but failed another test (only pieces of those can pass).
     ``diagonal``: the image diagonal of the hair count below (default: that of ``seeds``; a
-    caller passing a crop gives the whole image's).
+    caller passing a crop gives the whole image's). ``tiles`` > 1: ``seeds`` is that many
+    maps of equal width side by side, none touching another (one labelling for all of them);
+    the count returned is then the largest count of one tile.
 
     Thin: at most ``max_thick_share`` of its pixels lie deeper than ``max_half_width`` inside
     it (their disc of radius ``int(max_half_width + 1)`` lies in the seeds: an erosion; hair
@@ -86,9 +76,13 @@ def _thin_long(
         return out, 0
     rr, cc = _points(seeds)
     lab = labels[rr, cc]
+    a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
+    # An 8-connected component of A pixels spans at most sqrt(2)·(A - 1) along any direction,
+    # so its extent is at most sqrt(3)·sqrt(2)·(A - 1): smaller ones can never be long.
+    if not (a[1:] >= 1.0 + min_length / np.sqrt(6.0)).any():
+        return out, 0
     r = rr.astype(np.float64)
     c = cc.astype(np.float64)
-    a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
     mr = np.bincount(lab, r, n) / a
     mc = np.bincount(lab, c, n) / a
     vrr = np.bincount(lab, r * r, n) / a - mr**2
@@ -129,16 +123,22 @@ def _thin_long(
         sel[idx[~pixel_test(rr[idx], cc[idx])]] = False
         keep &= np.bincount(lab[sel], minlength=n) > 0
     out[rr[sel], cc[sel]] = 255
-    count = int(keep.sum())
     diag = float(np.hypot(*seeds.shape)) if diagonal is None else float(diagonal)
+    per = keep.astype(np.float64)
     big = keep & (a > 1.8 * diag)
     if big.any():
         sel = big[lab]
-        depth = np.bincount(lab[sel], _depth(seeds.shape, rr[sel], cc[sel]), n)
+        # Distance inside each component: the chamfer distance is a path length to the
+        # nearest zero, which for a pixel of one component never runs through another
+        # (components are 8-separated), so one transform of the whole map serves them all.
+        dist = cv2.distanceTransform(seeds, cv2.DIST_L2, 3)
+        depth = np.bincount(lab[sel], dist[rr[sel], cc[sel]], n)
         width = np.maximum(4.0 * depth / a - 2.0, 1.0)
-        per = np.maximum(1, np.ceil(a / width / diag - 1e-9))
-        count += int((per[big] - 1).sum())
-    return out, count
+        per[big] = np.maximum(1, np.ceil(a[big] / width[big] / diag - 1e-9))
+    if tiles <= 1:
+        return out, int(per.sum())
+    tile = np.minimum(mc * tiles // seeds.shape[1], tiles - 1).astype(np.intp)
+    return out, int(np.bincount(tile, per, tiles).max())
 
 
 @functools.lru_cache(maxsize=8)

@@ -63,21 +63,26 @@ def _oriented_rescue(rest: np.ndarray, phase: np.ndarray, args: tuple[float, flo
     (uint8 0/255 cells, the most hairs found in one bin)."""
     # Only the box of the seeds (plus the thin test's erosion reach, so that the crop's edge
     # is read as the empty image around them) is visited; the count keeps the image diagonal.
+    # The 4 bins' crops lie side by side in one map (a zero column between them), so that one
+    # labelling and one set of component statistics serve all of them.
     cells = np.zeros_like(rest)
-    best = 0
     x, y, bw, bh = cv2.boundingRect(rest)
     pad = int(args[0] + 1)
     box = (slice(max(0, y - pad), y + bh + pad), slice(max(0, x - pad), x + bw + pad))
-    seeds, ang, out = rest[box], phase[box], cells[box]
-    diag = float(np.hypot(*rest.shape))
-    for centre in ORIENTATION_BINS:
+    seeds, ang = rest[box], phase[box]
+    ch, cw = seeds.shape
+    nb = len(ORIENTATION_BINS)
+    tiled = np.zeros((ch, nb * (cw + 1)), np.uint8)
+    for i, centre in enumerate(ORIENTATION_BINS):
         d = cv2.absdiff(ang, centre)
         cv2.min(d, cv2.absdiff(d, 360.0), dst=d)  # circular distance of 2θ to the centre
-        part = cv2.bitwise_and(seeds, cv2.compare(d, ORIENTATION_HALF_WIDTH, cv2.CMP_LT))
-        found, n = _thin_long(part, *args, diagonal=diag)
-        if n:
-            np.bitwise_or(out, found, out=out)
-            best = max(best, n)
+        part = tiled[:, i * (cw + 1) : i * (cw + 1) + cw]
+        cv2.bitwise_and(seeds, cv2.compare(d, ORIENTATION_HALF_WIDTH, cv2.CMP_LT), dst=part)
+    found, best = _thin_long(tiled, *args, diagonal=float(np.hypot(*rest.shape)), tiles=nb)
+    if best:
+        out = cells[box]
+        for i in range(nb):
+            np.bitwise_or(out, found[:, i * (cw + 1) : i * (cw + 1) + cw], out=out)
     return cells, best
 
 

@@ -208,12 +208,14 @@ def detect_hair(
     # Difference image: closing minus original (uint8, saturated at 0), of L, U, V (and 255 - L).
     clo = _bank_reduce(stack, _bank(se_shape, ks), cv2.MORPH_CLOSE, keep_max=True)
     diff = cv2.subtract(clo, stack)
-    d_l = cv2.extractChannel(diff, 0)
+    diffs = cv2.split(diff)  # one pass for all channels (D_L, D_U, D_V[, bright])
+    d_l = diffs[0]
+    clo_l = cv2.extractChannel(clo, 0)
     # U and V add evidence only where L already sees a dark thin structure: closing U or V
     # alone would also "find" the skin between two hairs whose chroma is higher than skin.
     # D >= t_low exactly where D_L >= t_low (D = D_L below it); D >= t_high also needs D_L >= t_low.
     low = _at_least(d_l, s.t_low)
-    d_uv = cv2.addWeighted(cv2.extractChannel(diff, 1), 0.5, cv2.extractChannel(diff, 2), 0.5, 0.0)
+    d_uv = cv2.addWeighted(diffs[1], 0.5, diffs[2], 0.5, 0.0)
     high = cv2.bitwise_and(_at_least(cv2.add(d_l, d_uv), s.t_high), low)
     # Trough test: some orientation along which the pixel stays dark (centred line dilation),
     # on a slightly smoothed L so that a thin hair between two bank angles stays connected.
@@ -231,7 +233,7 @@ def detect_hair(
     fine_ok = seed_ok
     if s.light:
         dark = mask.copy() if s.fine else mask
-        n_light, light_limit = light_hair(rgb, diff, along2, clo, mask, seed_ok, valid8, s, k)
+        n_light, light_limit = light_hair(rgb, diffs, along2, clo, mask, seed_ok, valid8, s, k)
         if n_light and s.fine:  # no fine seeds on the dark flanks of a light hair (FINE_LIGHT_GAP)
             near = cv2.dilate(cv2.subtract(mask, dark), _LIGHT_GAP_SE)
             fine_ok = cv2.bitwise_and(seed_ok, cv2.bitwise_not(near))
@@ -239,7 +241,7 @@ def detect_hair(
     if s.fine:
         # On the 2×2 minimum of the luma: a 1-px hair keeps its contrast (the mean halves it).
         fine_src = cv2.GaussianBlur(pooled(luma, cv2.MORPH_ERODE), (3, 3), 0)
-        fine_cells, n_fine = fine_hair(fine_src, d_l, cv2.extractChannel(clo, 0), fine_ok, s, k)
+        fine_cells, n_fine = fine_hair(fine_src, d_l, clo_l, fine_ok, s, k)
         if n_fine:  # from here on fine_cells are the cells only the fine pass found
             cv2.bitwise_and(fine_cells, cv2.bitwise_not(mask), dst=fine_cells)
             cv2.bitwise_or(mask, fine_cells, dst=mask)
@@ -250,6 +252,6 @@ def detect_hair(
     coarse = mask > 0
     full = coarse
     if k > 1:
-        dark_limit = _dark_limit(cv2.extractChannel(clo, 0), d_l, fine_cells if n_fine else None, s)
+        dark_limit = _dark_limit(clo_l, d_l, fine_cells if n_fine else None, s)
         full = _refine(luma, mask, dark_limit, light_limit)
     return HairMap(full, n_dark + n_light, coarse, k, mean, fine_cells > 0 if n_fine else None)

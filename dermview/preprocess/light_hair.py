@@ -23,13 +23,14 @@ def _low_chroma(luv: np.ndarray, max_chroma: float) -> np.ndarray:
     return (uv * uv).sum(axis=-1) <= int(max_chroma**2)
 
 
-def light_hair(rgb: np.ndarray, diff: np.ndarray, along2: np.ndarray, clo: np.ndarray, mask: np.ndarray,
+def light_hair(rgb: np.ndarray, diffs: tuple[np.ndarray, ...], along2: np.ndarray, clo: np.ndarray, mask: np.ndarray,
                 seed_ok: np.ndarray, valid8: np.ndarray, s: HairSettings, k: int) -> tuple[int, np.ndarray | None]:
-    """Light (white / grey) hair from channel 3 of the detection maps (the inverted lightness):
+    """Light (white / grey) hair from channel 3 of the detection maps (the inverted lightness;
+    ``diffs``: the difference image's channels, as :func:`cv2.split` gives them):
     adds its cells to ``mask`` (uint8, in place); returns (hairs found, per-cell light limit of
     the refinement or None)."""
     ratio10 = int(round(10 * s.trough_ratio))
-    bright = cv2.extractChannel(diff, 3)  # L - opening(L)
+    bright = diffs[3]  # L - opening(L)
     along_b = cv2.extractChannel(along2, 1)  # L - max_θ erosion_θ(L)
     lseeds = cv2.bitwise_and(_at_least(bright, s.light_t_high), _valley(along_b, cv2.max(bright, 1), ratio10))
     cv2.bitwise_and(lseeds, cv2.bitwise_not(mask), dst=lseeds)
