@@ -140,25 +140,37 @@ def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> 
 def _levers_part(tr: dict[str, Any]) -> list[str]:
     if tr.get("recipe") != "levers":
         return []
-    path = tr.get("cv", {}).get("file", "docs/results/classifier_levers.json")
-    try:
-        levers = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError:
-        return []
-    rows = [f"| {r['name']} | {r['l2']:g} | {_ci(r['cv_auc_melanoma'])} | "
-            f"{_ci(r['cv_auc_seborrheic_keratosis'])} |" for r in levers["results"]]
-    return [
-        f"## Feature levers ({levers['folds']}-fold CV on the training images, `{path}`)",
-        "Logistic regression (L-BFGS, class-weighted loss, L2 from {0.03, 0.1, 0.3} by the same "
-        "CV) on standardised frozen descriptors; 4-view train = each training image also seen "
-        "mirrored, flipped and transposed. The shipped candidate is the best mean of the "
-        f"melanoma and SK CV AUCs: {tr.get('chosen', {}).get('candidate')}.",
-        "",
-        "| candidate | L2 | CV AUC melanoma (95 % CI) | CV AUC SK (95 % CI) |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-    ]
+    chosen = tr.get("chosen", {}).get("candidate")
+    out = []
+    for path in dict.fromkeys(["docs/results/classifier_levers.json",
+                               tr.get("cv", {}).get("file", "docs/results/classifier_levers.json"),
+                               "docs/results/classifier_levers_more.json"]):
+        try:
+            levers = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        more = "blocks" in levers
+        rows = [f"| {r['name']} | {r['l2']:g} | {_ci(r['cv_auc_melanoma'])} | "
+                f"{_ci(r['cv_auc_seborrheic_keratosis'])} | {r['cv_auc_mean_mel_sk']:.3f} |"
+                for r in levers["results"]]
+        grid = ", ".join(f"{v:g}" for v in levers.get("l2_grid", (0.03, 0.1, 0.3)))
+        text = ("Frozen ImageNet EfficientNet-Lite0/1/2 descriptors (160 px unless named; the "
+                "shipped descriptor's stages), the hand-crafted lesion cues of `dermview.analysis` "
+                "(`training.classifier_lesion_features`), head choices; a member is one logistic "
+                "regression, `avg of LR(..)` averages the members' logits; class-weighted loss "
+                f"unless `unweighted`; L2 from {{{grid}}} by the same CV." if more else
+                "Logistic regression (L-BFGS, class-weighted loss, L2 from "
+                f"{{{grid}}} by the same CV) on standardised frozen descriptors; 4-view train = "
+                "each training image also seen mirrored, flipped and transposed.")
+        out += [f"## Feature levers ({levers['folds']}-fold CV on the training images, `{path}`)",
+                text + (f" Shipped: {chosen}." if any(r["name"] == chosen
+                                                      for r in levers["results"]) else ""),
+                "",
+                "| candidate | L2 | CV AUC melanoma (95 % CI) | CV AUC SK (95 % CI) | mean |",
+                "|---|---|---|---|---|",
+                *rows,
+                ""]
+    return out
 
 
 def _trained_part(meta: dict[str, Any]) -> list[str]:

@@ -317,6 +317,9 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     cv = json.loads(Path(args.cv_json).read_text(encoding="utf-8"))
     res = next(r for r in cv["results"] if r["name"] == args.candidate)
+    if "members" in res:  # a result of training.classifier_levers_more
+        res = more_as_levers(res, cv)
+    balance = res.get("balance", "loss")
     recipes = [tuple(r) for r in res["recipes"]]
     size = recipes[0][0]
     crop = recipes[0][1]
@@ -334,7 +337,17 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     z_va = load_features(args.cache_dir, recipes, res["parts"], "val")
     xtr, ytr = train_matrix(z_tr, y_tr, res["train_views"])
     mu, inv = standardiser(xtr)
-    w, b = fit_logreg((xtr - mu) * inv, ytr, res["l2"])
+    # one logistic regression per member (group of recipes); their logits are averaged, which
+    # is one linear layer on all the columns
+    width = z_tr.shape[-1] // len(recipes)
+    groups = res.get("groups", [list(range(len(recipes)))])
+    w, b = np.zeros((z_tr.shape[-1], 3)), np.zeros(3)
+    for g in groups:
+        cols = np.concatenate([np.arange(k * width, (k + 1) * width) for k in g])
+        wg, bg = fit_logreg((xtr[:, cols] - mu[cols]) * inv[cols], ytr, res["l2"],
+                            balance=balance == "loss")
+        w[cols] += wg / len(groups)
+        b += bg / len(groups)
     head = LesionHead(w.shape[0])
     with torch.no_grad():
         head.shift.copy_(torch.from_numpy(mu).float())
@@ -372,7 +385,7 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     info = {"train_images": len(y_tr), "val_images": len(y_va), "world_size": 1,
             "device": "cpu", "recipe": "levers", "candidate": res,
             "cv": {"folds": cv["folds"], "score": cv["score"], "file": args.cv_json},
-            "chosen": {"candidate": res["name"], "l2": res["l2"], "balance": "loss"},
+            "chosen": {"candidate": res["name"], "l2": res["l2"], "balance": balance},
             "feature_check_rel_err": err,
             "train_minutes_total": (time.perf_counter() - t0) / 60}
     summary = finish(fa, model, raw, y_va, [], info)
@@ -381,6 +394,26 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     print(f"val mel {v['auc_melanoma']['auc']:.4f} sk {v['auc_seborrheic_keratosis']['auc']:.4f}",
           flush=True)
     return summary
+
+
+def more_as_levers(res: dict[str, Any], cv: dict[str, Any]) -> dict[str, Any]:
+    """A ``classifier_levers_more`` result as a ``cv`` result of this module (``recipes``,
+    ``parts``, views, ``balance``): one logistic regression on Lite0 blocks of one part set."""
+    flat = [b for m in res["members"] for b in m]
+    blocks = [cv["blocks"][b] for b in flat]
+    opts = res.get("options", {})
+    if len(set(flat)) != len(flat) or any(b is None for b in blocks) or opts.get("pca") or \
+            opts.get("cue_gain") or len({b["parts"] for b in blocks}) != 1 or \
+            any(b["recipe"][2] != "lite0" for b in blocks):
+        raise SystemExit(f"fit: {res['name']!r} is not logistic regression on Lite0 features "
+                         "of one part set (not shippable by this step)")
+    groups, k = [], 0
+    for m in res["members"]:
+        groups.append(list(range(k, k + len(m))))
+        k += len(m)
+    return {**res, "recipes": [b["recipe"][:2] for b in blocks], "parts": blocks[0]["parts"],
+            "train_views": "all", "test_views": "first", "groups": groups,
+            "balance": opts.get("balance", "loss")}
 
 
 def _softmax(lg: np.ndarray) -> np.ndarray:

@@ -39,7 +39,8 @@ from training.classifier_levers import (
 )
 
 #: Feature block → (recipe ``(size, crop, encoder)``, parts of ``classifier_levers.PARTS``);
-#: ``cues`` = the hand-crafted lesion cues (one view, repeated over the four).
+#: ``cues`` = the hand-crafted lesion cues (one view, repeated over the four), ``cues_abc`` /
+#: ``cues_cf`` their two parts (see :data:`training.classifier_lesion_features.NAMES`).
 BLOCKS: dict[str, tuple[tuple[int, str, str], str] | None] = {
     "l0_lesion": ((160, "lesion", "lite0"), "ship"),
     "l0_whole": ((160, "whole", "lite0"), "ship"),
@@ -49,7 +50,15 @@ BLOCKS: dict[str, tuple[tuple[int, str, str], str] | None] = {
     "l1_lesion240": ((240, "lesion", "lite1"), "ship"),
     "l2_lesion260": ((260, "lesion", "lite2"), "ship"),
     "cues": None,
+    "cues_abc": None,
+    "cues_cf": None,
+    "cues_cheap": None,
 }
+#: ``cues_cheap``: the cues that need neither the A / B scores nor the colour model (sizes,
+#: CIELAB of the lesion and of its skin, edge contact): a few ms per image.
+CHEAP_CUES = ("area_frac", "diameter_frac", "width_over_diameter", "equivalent_over_diameter",
+              "perimeter_over_sqrt_area", "skin_L", "skin_a", "skin_b", "lesion_L", "lesion_a",
+              "lesion_b", "lesion_sd_L", "lesion_sd_a", "lesion_sd_b", "touches_edge")
 L2S = (0.03, 0.1, 0.3, 1.0)
 SHIPPED = [["l0_lesion", "l0_whole"]]
 
@@ -66,6 +75,14 @@ CANDIDATES: list[tuple[str, list[list[str]], dict[str, Any]]] = [
      [SHIPPED[0], ["l1_lesion", "l0_whole"]], {}),
     ("Lite2 160 lesion + Lite0 whole", [["l2_lesion", "l0_whole"]], {}),
     ("shipped, unweighted loss", SHIPPED, {"balance": "none"}),
+    ("Lite1 160 lesion + Lite0 whole, unweighted loss", [["l1_lesion", "l0_whole"]],
+     {"balance": "none"}),
+    ("Lite2 160 lesion + Lite0 whole, unweighted loss", [["l2_lesion", "l0_whole"]],
+     {"balance": "none"}),
+    ("shipped + cues, unweighted loss", [["l0_lesion", "l0_whole", "cues"]],
+     {"balance": "none"}),
+    ("avg of LR(Lite0 lesion), LR(Lite0 whole), unweighted loss", [["l0_lesion"], ["l0_whole"]],
+     {"balance": "none"}),
     ("shipped, PCA 256", SHIPPED, {"pca": 256}),
     ("avg of LR(Lite0 lesion), LR(Lite0 whole)", [["l0_lesion"], ["l0_whole"]], {}),
     ("Lite1 160 lesion", [["l1_lesion"]], {}),
@@ -76,6 +93,14 @@ CANDIDATES: list[tuple[str, list[list[str]], dict[str, Any]]] = [
     ("Lite2 260 lesion", [["l2_lesion260"]], {}),
     ("shipped + cues ×3", [["l0_lesion", "l0_whole", "cues"]], {"cue_gain": 3.0}),
     ("Lite1 160 lesion + whole", [["l1_lesion", "l1_whole"]], {}),
+    ("avg of LR(shipped), LR(A/B/C cues)", [SHIPPED[0], ["cues_abc"]], {}),
+    ("avg of LR(shipped), LR(colour-model inputs)", [SHIPPED[0], ["cues_cf"]], {}),
+    ("Lite0 lesion + cues", [["l0_lesion", "cues"]], {}),
+    ("avg of LR(Lite0 lesion), LR(cues)", [["l0_lesion"], ["cues"]], {}),
+    ("shipped + cheap cues", [["l0_lesion", "l0_whole", "cues_cheap"]], {}),
+    ("avg of LR(shipped), LR(cheap cues)", [SHIPPED[0], ["cues_cheap"]], {}),
+    ("avg of LR(Lite1 lesion + Lite0 whole), LR(cues)", [["l1_lesion", "l0_whole"], ["cues"]],
+     {}),
 ]
 
 
@@ -88,8 +113,16 @@ def load_block(cache_dir: str | Path, name: str, split: str) -> np.ndarray | Non
     """Cached features ``(N, V, D)`` float32 of block ``name`` (None when not extracted)."""
     spec = BLOCKS[name]
     if spec is None:
+        from training.classifier_lesion_features import CUE_NAMES
+
         path = Path(cache_dir) / f"levers_analysis_0_{split}.npy"
-        return np.load(path).astype(np.float32) if path.is_file() else None
+        if not path.is_file():
+            return None
+        z = np.load(path).astype(np.float32)
+        n = len(CUE_NAMES)  # cues_abc: the analysis' own cues; cues_cf: the colour-model inputs
+        if name == "cues_cheap":
+            return z[..., [CUE_NAMES.index(c) for c in CHEAP_CUES]]
+        return {"cues": z, "cues_abc": z[..., :n], "cues_cf": z[..., n:]}[name]
     z = load_features(cache_dir, [spec[0]], spec[1], split)
     return None if z is None else np.asarray(z, np.float32)
 
@@ -114,7 +147,7 @@ def member_logits(blocks: list[np.ndarray], names: list[str], y: np.ndarray,
     cue_cols = np.zeros(z.shape[-1], bool)
     o = 0
     for b, n in zip(blocks, names, strict=True):
-        if n == "cues":
+        if n.startswith("cues"):
             cue_cols[o: o + b.shape[-1]] = True
         o += b.shape[-1]
     gain = np.where(cue_cols, float(opts.get("cue_gain", 1.0)), 1.0)
@@ -168,7 +201,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     prev = {}
     if args.json and Path(args.json).is_file():  # keep results of blocks extracted earlier
         prev = {r["name"]: r for r in json.loads(Path(args.json).read_text())["results"]}
-    results = []
+    results: list[dict[str, Any]] = []
+    not_run: list[dict[str, Any]] = []
     for name, members, opts in CANDIDATES:
         if args.only and not any(o in name for o in args.only):
             if name in prev:
@@ -184,6 +218,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"skip (no features): {name}", flush=True)
             if name in prev:
                 results.append(prev[name])
+            else:
+                not_run.append({"name": name, "missing": [b for b in needed if b not in cache]})
             continue
         t0 = time.perf_counter()
         per_l2, best = [], None
@@ -211,21 +247,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                "cv_balanced_accuracy": s["balanced_accuracy"],
                "seconds": time.perf_counter() - t0}
         results.append(res)
-        write(args, results)
+        write(args, results, not_run)
         print(f"{name}: l2 {res['l2']:g} cv mel {s['auc_melanoma']['auc']:.4f} sk "
               f"{s['auc_seborrheic_keratosis']['auc']:.4f} mean {s['auc_mean_mel_sk']:.4f} "
               f"({res['seconds']:.0f} s)", flush=True)
-    return write(args, results)
+    return write(args, results, not_run)
 
 
-def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> dict[str, Any]:
+def write(args: argparse.Namespace, results: list[dict[str, Any]],
+          not_run: list[dict[str, Any]]) -> dict[str, Any]:
     """The results file (``--json``, when given): settings, blocks, results, load average."""
     out = {"folds": args.folds, "seed": args.seed, "l2_grid": list(L2S),
            "score": "mean of the pooled out-of-fold melanoma and SK AUCs on the training split "
            "(L2 per candidate chosen by the same CV)", "blocks": {
                k: None if v is None else {"recipe": list(v[0]), "parts": v[1]}
                for k, v in BLOCKS.items()},
-           "results": results, "loadavg": list(os.getloadavg()),
+           "results": results, "not_run (features not extracted)": not_run,
+           "loadavg": list(os.getloadavg()),
            "command": "python -m training.classifier_levers_more " + " ".join(
                __import__("sys").argv[1:])}
     if args.json:
