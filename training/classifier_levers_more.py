@@ -11,8 +11,20 @@ standardised in the fold); the candidate's out-of-fold logits are the mean of it
 chosen per candidate from :data:`L2S` by the same CV; the score is the mean of the pooled
 out-of-fold melanoma and SK AUCs, as in ``classifier_levers cv``.
 
+    # descriptors (each once; D = --data DIR --labels CSV --cache-dir DIR)
+    python -m training.classifier_levers extract $D --encoder lite0 --size 160 --crop lesion
+    python -m training.classifier_levers extract $D --encoder lite0 --size 160 --crop whole
+    python -m training.classifier_levers extract $D --encoder lite1 --size 160 --crop lesion
+    python -m training.classifier_levers extract $D --encoder lite2 --size 160 --crop lesion
+    python -m training.classifier_levers extract $D --encoder lite1 --size 240 --crop lesion
+    python -m training.classifier_lesion_features $D
     OMP_NUM_THREADS=1 nice -n 19 python -m training.classifier_levers_more --cache-dir DIR \\
         --json docs/results/classifier_levers_more.json
+
+The best candidate the shipped Lite0 network can run was fitted and scored once on the
+validation split with ``python -m training.classifier_levers fit --cv-json
+docs/results/classifier_levers_more.json --candidate NAME $D --out runs/clf_levers`` (its
+``summary.json`` is ``docs/results/classifier_levers_more_val.json``).
 """
 
 from __future__ import annotations
