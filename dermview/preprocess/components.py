@@ -79,8 +79,16 @@ def _thin_long(
     a = np.maximum(np.bincount(lab, minlength=n).astype(np.float64), 1.0)
     # An 8-connected component of A pixels spans at most sqrt(2)·(A - 1) along any direction,
     # so its extent is at most sqrt(3)·sqrt(2)·(A - 1): smaller ones can never be long.
-    if not (a[1:] >= 1.0 + min_length / np.sqrt(6.0)).any():
+    cand = a >= 1.0 + min_length / np.sqrt(6.0)
+    cand[0] = False
+    if not cand.any():
         return out, 0
+    # Only the pixels of the candidates are visited from here on (the other components can
+    # pass no test: their moments stay 0, so their extent is 0). The sums over one component
+    # run over the same pixels in the same order: the same statistics, bit for bit.
+    on = cand[lab]
+    if not on.all():
+        rr, cc, lab = rr[on], cc[on], lab[on]
     r = rr.astype(np.float64)
     c = cc.astype(np.float64)
     mr = np.bincount(lab, r, n) / a
@@ -131,8 +139,13 @@ def _thin_long(
         # Distance inside each component: the chamfer distance is a path length to the
         # nearest zero, which for a pixel of one component never runs through another
         # (components are 8-separated), so one transform of the whole map serves them all.
-        dist = cv2.distanceTransform(seeds, cv2.DIST_L2, 3)
-        depth = np.bincount(lab[sel], dist[rr[sel], cc[sel]], n)
+        # The transform runs on the box of those components plus one pixel: a pixel's path
+        # to its nearest zero leaves its component at a zero next to it, inside that box.
+        br, bc = rr[sel], cc[sel]
+        y0, x0 = max(0, int(br.min()) - 1), max(0, int(bc.min()) - 1)
+        box = seeds[y0 : int(br.max()) + 2, x0 : int(bc.max()) + 2]
+        dist = cv2.distanceTransform(box, cv2.DIST_L2, 3)
+        depth = np.bincount(lab[sel], dist[br - y0, bc - x0], n)
         width = np.maximum(4.0 * depth / a - 2.0, 1.0)
         per[big] = np.maximum(1, np.ceil(a[big] / width[big] / diag - 1e-9))
     if tiles <= 1:
