@@ -215,3 +215,26 @@ def test_recovered_work_shows_its_model_and_confidence(make_window, data, boxes,
     assert win2.doc.model.name in win2.seg_panel.model_label.text()
     assert f"Confidence <b>{conf:.2f}</b>" in win2.seg_panel.model_label.text()
     assert win2.worklist.table.item(0, 2).text() == f"{conf:.2f}"
+
+
+def test_clicking_the_conf_header_sorts_least_confident_first(make_window, data, qtbot):
+    """Trial finding: an annotator looking for the poor masks clicks the "Conf." header; it
+    sorted nothing (only View → Sort worklist did)."""
+    labels = data / "labels"
+    labels.mkdir(exist_ok=True)
+    for stem, conf in (("IMD002", 0.91), ("ISIC_0000095", 0.42)):
+        (labels / f"{stem}_segmentation.json").write_text(json.dumps({"confidence": conf}))
+    win = make_window([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
+    win.worklist.set_current(data / "IMD002.jpg")
+    header = win.worklist.table.horizontalHeader()
+    process(10)
+    x = header.sectionViewportPosition(2) + header.sectionSize(2) // 2
+    qtbot.mouseClick(header.viewport(), LEFT, pos=QtCore.QPoint(x, header.height() // 2))
+    process(5)
+    assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
+    assert win.worklist.table.item(0, 2).text() == "0.42"
+    assert win.worklist.paths[win.worklist.current].name == "IMD002.jpg"  # still selected
+    # a click on "Image" keeps the order
+    x0 = header.sectionViewportPosition(0) + header.sectionSize(0) // 2
+    qtbot.mouseClick(header.viewport(), LEFT, pos=QtCore.QPoint(x0, header.height() // 2))
+    assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
