@@ -238,3 +238,24 @@ def test_clicking_the_conf_header_sorts_least_confident_first(make_window, data,
     x0 = header.sectionViewportPosition(0) + header.sectionSize(0) // 2
     qtbot.mouseClick(header.viewport(), LEFT, pos=QtCore.QPoint(x0, header.height() // 2))
     assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
+
+
+def test_refine_on_a_saved_label_says_why_it_cannot(make_window, data, qtbot):
+    """Trial finding: on a batch result (dermview segment --sidecar) the mask is shown, yet
+    Refine said "segment the image first" as if there were none; it now says what is missing
+    (the probability map, not kept in a label) and leaves the label as it is."""
+    import shutil
+
+    labels = data / "labels"
+    labels.mkdir(exist_ok=True)
+    shutil.copy(SAMPLES / "IMD009_segmentation.png", labels / "IMD009_segmentation.png")
+    win = make_window([data / "IMD009.jpg"])
+    assert win.doc.label_loaded and win.doc.mask.any() and win.doc.prob is None
+    before = win.doc.mask.copy()
+    win.actions["tool_refine"].trigger()
+    win.before.fit()
+    process(10)
+    _click(qtbot, win.before, 10, 10)
+    assert np.array_equal(win.doc.mask, before) and win.doc.undo_stack.count() == 0
+    text = win.status.currentMessage()
+    assert "probability map" in text and "saved label" in text and "Ctrl+R" in text
