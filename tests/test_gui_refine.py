@@ -259,3 +259,11 @@ def test_refine_on_a_saved_label_says_why_it_cannot(make_window, data, qtbot):
     assert np.array_equal(win.doc.mask, before) and win.doc.undo_stack.count() == 0
     text = win.status.currentMessage()
     assert "probability map" in text and "saved label" in text and "Ctrl+R" in text
+
+
+def test_worklist_summary_counts_one_image_in_the_singular(make_window, data):
+    """Trial finding: a single DICOM file opened as "1 images · 0 reviewed · 1 new"."""
+    win = make_window([data / "IMD002.jpg"])
+    assert win.worklist.summary.text().startswith("1 image · ")
+    win.worklist.set_paths([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
+    assert win.worklist.summary.text().startswith("2 images · ")

@@ -140,7 +140,8 @@ class Worklist(QtWidgets.QWidget):
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
         done = sum(1 for s in states if s in ("accepted", "corrected"))
-        self.summary.setText(f"{len(self.paths)} images · {done} reviewed · "
+        n = len(self.paths)
+        self.summary.setText(f"{n} image{'' if n == 1 else 's'} · {done} reviewed · "
                              f"{states.count('new')} new")
         self._apply_filter()
 
