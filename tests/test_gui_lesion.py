@@ -315,3 +315,14 @@ def test_calibration_instructions_fit_the_status_bar_of_a_small_window(
     bar.clearMessage()
     process(5)
     assert bar.metric_label.isVisible() and bar.labels_label.isVisible()
+
+
+def test_export_report_sits_with_the_other_exports_in_the_file_menu(make_window):
+    """Trial finding: File → Export report… came after the worklist moves (Save and next),
+    away from Export DICOM SEG / COCO / labelme."""
+    win = make_window()
+    file_menu = next(m for t, m in win.menus if t == "File")
+    entries = [a for a in file_menu.actions() if not a.isSeparator()]
+    i = entries.index(win.actions["export_labelme"])
+    assert entries[i + 1] is win.actions["export_report"]
+    assert entries.index(win.actions["export_report"]) < entries.index(win.actions["prev"])
