@@ -96,3 +96,27 @@ def test_cancel_stops_the_process_and_writes_nothing(qtbot, make_window, tmp_pat
     assert "Cancelled" in failed.args[0] and "Cancelled" in dlg.result_label.text()
     assert not ctl.process.running and dlg.start_btn.isEnabled()
     assert sorted(p.name for p in out.parent.iterdir()) == ["base.json", "base.pt"]
+
+
+def test_too_few_labels_is_refused_and_the_dialog_keeps_its_explanation(
+        qtbot, make_window, tmp_path):
+    """Trial finding: with one corrected label the refusal is clear, but its two lines
+    squeezed the dialog's explanation, whose last line was cut off."""
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 1)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl = win.models
+    ctl.improve()
+    dlg = ctl.dialog
+    dlg.folder_edit.setText(str(folder))
+    dlg.out_edit.setText(str(out))
+    qtbot.waitExposed(dlg)
+    with qtbot.waitSignal(ctl.process.failed, timeout=300_000) as failed:
+        qtbot.mouseClick(dlg.start_btn, LeftButton)
+    assert "at least" in failed.args[0] and "found 1" in failed.args[0]
+    assert "Correct and save more labels" in dlg.result_label.text()
+    qtbot.wait(50)
+    intro = dlg.intro
+    assert intro.height() >= intro.heightForWidth(intro.width())  # every line shown
+    assert not out.exists()

@@ -289,3 +289,40 @@ def test_axes_lines_are_equally_thin_on_small_and_large_images(shape):
     # the major axis is horizontal here: the drawn band at the centre column is a few rows high
     band = np.flatnonzero(buf[:, buf.shape[1] // 2 + 5, 3] > 127)
     assert 1 <= band.size <= 8, band.size
+
+
+def test_calibration_instructions_fit_the_status_bar_of_a_small_window(
+        make_window, labelled, qtbot):
+    """Trial finding: at 150 % (a 1600×1000 screen is 1066×666) the status bar's fields
+    (pixel readout, Dice against the reference, labels folder) left the calibration
+    instructions "Calibrate: drag a" and nothing more; they step aside while a message shows,
+    and come back after it."""
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", labelled.parent)  # a reference: Dice shown
+    win = make_window([str(labelled)])
+    win.resize(1066, 666)
+    win.show()
+    qtbot.waitExposed(win)
+    wait_analysis(qtbot, win)
+    bar = win.status
+    assert "Dice" in bar.metric_label.text() and bar.labels_label.text()
+    qtbot.mouseClick(win.lesion_panel.calibrate_button, QtCore.Qt.MouseButton.LeftButton)
+    process(10)
+    text = bar.currentMessage()
+    assert text.startswith("Calibrate: drag along the dermatoscope's ruler")
+    shown = [w for w in (bar.pos_label, bar.metric_label, bar.labels_label) if w.isVisible()]
+    room = min((w.x() for w in shown), default=bar.width())
+    assert bar.fontMetrics().horizontalAdvance(text) <= room
+    bar.clearMessage()
+    process(5)
+    assert bar.metric_label.isVisible() and bar.labels_label.isVisible()
+
+
+def test_export_report_sits_with_the_other_exports_in_the_file_menu(make_window):
+    """Trial finding: File → Export report… came after the worklist moves (Save and next),
+    away from Export DICOM SEG / COCO / labelme."""
+    win = make_window()
+    file_menu = next(m for t, m in win.menus if t == "File")
+    entries = [a for a in file_menu.actions() if not a.isSeparator()]
+    i = entries.index(win.actions["export_labelme"])
+    assert entries[i + 1] is win.actions["export_report"]
+    assert entries.index(win.actions["export_report"]) < entries.index(win.actions["prev"])

@@ -215,3 +215,55 @@ def test_recovered_work_shows_its_model_and_confidence(make_window, data, boxes,
     assert win2.doc.model.name in win2.seg_panel.model_label.text()
     assert f"Confidence <b>{conf:.2f}</b>" in win2.seg_panel.model_label.text()
     assert win2.worklist.table.item(0, 2).text() == f"{conf:.2f}"
+
+
+def test_clicking_the_conf_header_sorts_least_confident_first(make_window, data, qtbot):
+    """Trial finding: an annotator looking for the poor masks clicks the "Conf." header; it
+    sorted nothing (only View → Sort worklist did)."""
+    labels = data / "labels"
+    labels.mkdir(exist_ok=True)
+    for stem, conf in (("IMD002", 0.91), ("ISIC_0000095", 0.42)):
+        (labels / f"{stem}_segmentation.json").write_text(json.dumps({"confidence": conf}))
+    win = make_window([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
+    win.worklist.set_current(data / "IMD002.jpg")
+    header = win.worklist.table.horizontalHeader()
+    process(10)
+    x = header.sectionViewportPosition(2) + header.sectionSize(2) // 2
+    qtbot.mouseClick(header.viewport(), LEFT, pos=QtCore.QPoint(x, header.height() // 2))
+    process(5)
+    assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
+    assert win.worklist.table.item(0, 2).text() == "0.42"
+    assert win.worklist.paths[win.worklist.current].name == "IMD002.jpg"  # still selected
+    # a click on "Image" keeps the order
+    x0 = header.sectionViewportPosition(0) + header.sectionSize(0) // 2
+    qtbot.mouseClick(header.viewport(), LEFT, pos=QtCore.QPoint(x0, header.height() // 2))
+    assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
+
+
+def test_refine_on_a_saved_label_says_why_it_cannot(make_window, data, qtbot):
+    """Trial finding: on a batch result (dermview segment --sidecar) the mask is shown, yet
+    Refine said "segment the image first" as if there were none; it now says what is missing
+    (the probability map, not kept in a label) and leaves the label as it is."""
+    import shutil
+
+    labels = data / "labels"
+    labels.mkdir(exist_ok=True)
+    shutil.copy(SAMPLES / "IMD009_segmentation.png", labels / "IMD009_segmentation.png")
+    win = make_window([data / "IMD009.jpg"])
+    assert win.doc.label_loaded and win.doc.mask.any() and win.doc.prob is None
+    before = win.doc.mask.copy()
+    win.actions["tool_refine"].trigger()
+    win.before.fit()
+    process(10)
+    _click(qtbot, win.before, 10, 10)
+    assert np.array_equal(win.doc.mask, before) and win.doc.undo_stack.count() == 0
+    text = win.status.currentMessage()
+    assert "probability map" in text and "saved label" in text and "Ctrl+R" in text
+
+
+def test_worklist_summary_counts_one_image_in_the_singular(make_window, data):
+    """Trial finding: a single DICOM file opened as "1 images · 0 reviewed · 1 new"."""
+    win = make_window([data / "IMD002.jpg"])
+    assert win.worklist.summary.text().startswith("1 image · ")
+    win.worklist.set_paths([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
+    assert win.worklist.summary.text().startswith("2 images · ")

@@ -33,7 +33,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle("Improve the model from my labels")
         self.setMinimumWidth(560)
-        intro = QtWidgets.QLabel(_EXPLAIN)
+        self.intro = intro = QtWidgets.QLabel(_EXPLAIN)
         intro.setWordWrap(True)
         self.folder_edit = QtWidgets.QLineEdit()
         browse = QtWidgets.QPushButton("Browse…")
@@ -142,6 +142,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.bar.setValue(0)
         self.phase_label.setText("Stopped")
         self.result_label.setText(f"<p>{html.escape(text)}</p>")
+        self.adjustSize()  # the message's lines must not squeeze the explanation above
 
 
 class ModelsDialog(QtWidgets.QDialog):

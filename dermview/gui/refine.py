@@ -112,8 +112,14 @@ class RefineController(QtCore.QObject):
     def _session(self):
         doc = self.doc
         if doc.prob is None or doc.image is None:
-            self.message.emit("Refine: segment the image first (Ctrl+R); prompts bend the "
-                              "model's probability map")
+            if doc.mask is not None and doc.mask.any():
+                # a saved label (e.g. from dermview segment --sidecar) carries no probabilities
+                self.message.emit("Refine needs the model's probability map, which a saved "
+                                  "label does not keep: segment the image (Ctrl+R, undoable) "
+                                  "or correct it with the brush / eraser")
+            else:
+                self.message.emit("Refine: segment the image first (Ctrl+R); prompts bend the "
+                                  "model's probability map")
             return None
         if self.session is None:
             self.session = self.refiner.start(doc.image, mask=doc.mask, prob=doc.prob)

@@ -35,6 +35,26 @@ class StatusBar(QtWidgets.QStatusBar):
         for w in (self.pos_label, self.metric_label, self.labels_label, self.progress,
                   self.cancel_button):
             self.addPermanentWidget(w)
+        # A message (a tool's instructions) gets the room it needs: the fields on the right
+        # step aside while it shows (labels folder first, the pixel readout last); at 150 %
+        # the calibration instructions were cut to "Calibrate: drag a".
+        self.messageChanged.connect(self._make_room)
+
+    def _make_room(self, text: str) -> None:
+        fields = (self.labels_label, self.metric_label, self.pos_label)
+        for w in fields:
+            w.setVisible(True)
+        if not text:
+            return
+        need = self.fontMetrics().horizontalAdvance(text) + 24
+        widgets = (self.pos_label, self.metric_label, self.labels_label, self.progress,
+                   self.cancel_button)
+        for w in fields:
+            used = sum(max(x.sizeHint().width(), x.minimumWidth()) + 8
+                       for x in widgets if not x.isHidden())
+            if need + used <= self.width():
+                break
+            w.setVisible(False)
 
     def set_labels_folder(self, text: str) -> None:
         """Show where labels go (long paths elided in the middle; the full one as tooltip)."""

@@ -60,8 +60,13 @@ class Worklist(QtWidgets.QWidget):
         self.table = QtWidgets.QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Image", "Status", "Conf."])
         self.table.horizontalHeaderItem(2).setToolTip(
-            "Confidence: estimated Jaccard of the model's mask with an expert's outline")
+            "Confidence: estimated Jaccard of the model's mask with an expert's outline "
+            "(click to sort: least confident first, as View → Sort worklist does)")
         header = self.table.horizontalHeader()
+        # A click on "Conf." sorts as View → Sort worklist does (the other headers keep the
+        # folder's order, which PgDown follows).
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self._header_clicked)
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         for col in (1, 2):
             header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
@@ -135,7 +140,8 @@ class Worklist(QtWidgets.QWidget):
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
         done = sum(1 for s in states if s in ("accepted", "corrected"))
-        self.summary.setText(f"{len(self.paths)} images · {done} reviewed · "
+        n = len(self.paths)
+        self.summary.setText(f"{n} image{'' if n == 1 else 's'} · {done} reviewed · "
                              f"{states.count('new')} new")
         self._apply_filter()
 
@@ -169,6 +175,10 @@ class Worklist(QtWidgets.QWidget):
         """Show the confidence of a mask the model just made for ``path``."""
         self.live_confidence[Path(path)] = float(value)
         self.refresh(Path(path))
+
+    def _header_clicked(self, column: int) -> None:
+        if column == 2:
+            self.sort_by_confidence()
 
     def sort_by_confidence(self) -> None:
         """Least confident first; images without a recorded confidence go last."""
