@@ -126,6 +126,24 @@ def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
     assert all(it.image_sha256 == image_sha256(it.image) for it in labels.items)
 
 
+def test_label_summary_counts_states_and_says_whether_enough(tmp_path: Path):
+    from dermview.finetune.collect import label_summary
+
+    folder = make_folder(tmp_path / "a", 4)
+    rng = np.random.default_rng(5)
+    for name, state in (("batch", None), ("ok", "accepted")):
+        rgb, mask = _lesion(rng)
+        img = folder / f"{name}.png"
+        save_image(img, rgb)
+        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
+                                        review_state=state))
+    assert label_summary(folder) == ("4 corrected, 1 accepted, 1 unreviewed (not used) labels: "
+                                     "at least 6 corrected ones are needed")
+    assert label_summary(make_folder(tmp_path / "b", 6)) == \
+        "6 corrected, 0 accepted labels: enough to start"
+    assert "not a folder" in label_summary(tmp_path / "nowhere")
+
+
 def test_too_few_labels_refused(tmp_path: Path):
     folder = make_folder(tmp_path, 4)
     with pytest.raises(FinetuneError, match="at least 6 corrected labels.*found 4"):

@@ -112,6 +112,9 @@ def test_too_few_labels_is_refused_and_the_dialog_keeps_its_explanation(
     dlg.folder_edit.setText(str(folder))
     dlg.out_edit.setText(str(out))
     qtbot.waitExposed(dlg)
+    # before Start: the dialog says what labels the folder has and that they are too few
+    qtbot.waitUntil(lambda: "needed" in dlg.labels_label.text(), timeout=5000)
+    assert dlg.labels_label.text().startswith("1 corrected, 0 accepted label:")
     with qtbot.waitSignal(ctl.process.failed, timeout=300_000) as failed:
         qtbot.mouseClick(dlg.start_btn, LeftButton)
     assert "at least" in failed.args[0] and "found 1" in failed.args[0]

@@ -138,12 +138,10 @@ def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) 
     unused: list[tuple[str, str]] = []
     mismatched: list[str] = []
     for img in images:
-        png, _ = label_paths(img, folder)
-        if not png.is_file():
+        found = _label_state(img, folder)
+        if found is None:
             continue
-        meta = read_label_meta(img, folder)
-        label_sha = _sha256_bytes(png)
-        state = review_state(meta, label_sha)
+        png, meta, label_sha, state = found
         if state is None:
             unused.append((png.name, "not reviewed (a model mask nobody corrected or accepted)"))
             continue
@@ -173,6 +171,40 @@ def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) 
                if result.accepted else "") + ". Correct and save more labels first."
         )
     return result
+
+
+def _label_state(image: Path, folder: Path) -> tuple[Path, dict | None, str, str | None] | None:
+    """``(label PNG, sidecar or None, label SHA-256, review state or None)`` of ``image``'s
+    label in ``folder``; ``None`` when it has no label."""
+    png, _ = label_paths(image, folder)
+    if not png.is_file():
+        return None
+    meta = read_label_meta(image, folder)
+    label_sha = _sha256_bytes(png)
+    return png, meta, label_sha, review_state(meta, label_sha)
+
+
+def label_summary(image_dir: str | Path, labels_dir: str | Path | None = None) -> str:
+    """One line saying which labels :func:`collect_labels` would find for ``image_dir`` and
+    whether they are enough, e.g. ``"3 corrected, 2 accepted, 4 unreviewed labels: at least 6
+    corrected ones are needed"``. Reads the sidecars and label PNGs only (no image hashing), so
+    it is quick enough to show while a folder is chosen."""
+    image_dir = Path(image_dir)
+    if not image_dir.is_dir():
+        return f"{image_dir} is not a folder"
+    folder = Path(labels_dir) if labels_dir is not None else image_dir / "labels"
+    counts = {CORRECTED: 0, ACCEPTED: 0, None: 0}
+    for img in list_images(image_dir):
+        found = _label_state(img, folder)
+        if found is not None:
+            counts[found[3]] += 1
+    parts = [f"{counts[CORRECTED]} corrected", f"{counts[ACCEPTED]} accepted"]
+    if counts[None]:
+        parts.append(f"{counts[None]} unreviewed (not used)")
+    line = ", ".join(parts) + " label" + ("" if sum(counts.values()) == 1 else "s")
+    if counts[CORRECTED] < MIN_LABELS:
+        return f"{line}: at least {MIN_LABELS} corrected ones are needed"
+    return f"{line}: enough to start"
 
 
 def holdout_plan(n: int, seed: int = 0) -> list[tuple[list[int], list[int]]]:

@@ -26,6 +26,7 @@ class FinetuneDialog(QtWidgets.QDialog):
     """Folder, output file and time limit; progress with ETA; before / after scores."""
 
     start_clicked = QtCore.Signal(str, str, float)  # image folder, output .pt, minutes
+    folder_changed = QtCore.Signal(str)  # the image folder typed or chosen
     cancel_clicked = QtCore.Signal()
     use_clicked = QtCore.Signal()
 
@@ -41,6 +42,13 @@ class FinetuneDialog(QtWidgets.QDialog):
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
+        #: what labels the folder has, before anything is started
+        self.labels_label = QtWidgets.QLabel("")
+        self.labels_label.setWordWrap(True)
+        self._folder_timer = QtCore.QTimer(self, singleShot=True, interval=300)
+        self._folder_timer.timeout.connect(
+            lambda: self.folder_changed.emit(self.folder_edit.text()))
+        self.folder_edit.textChanged.connect(lambda _t: self._folder_timer.start())
         self.out_edit = QtWidgets.QLineEdit()
         self.minutes = QtWidgets.QDoubleSpinBox()
         self.minutes.setRange(1.0, 120.0)
@@ -48,6 +56,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.minutes.setSuffix(" min")
         form = QtWidgets.QFormLayout()
         form.addRow("Image folder", row)
+        form.addRow("", self.labels_label)
         form.addRow("New model file", self.out_edit)
         form.addRow("Time limit", self.minutes)
         self.start_btn = QtWidgets.QPushButton("Start")
@@ -87,6 +96,10 @@ class FinetuneDialog(QtWidgets.QDialog):
             return
         name = Path(self.folder_edit.text()).name or "model"
         self.out_edit.setText(str(folder / f"{name}-{time.strftime('%Y%m%d-%H%M')}.pt"))
+
+    def show_label_summary(self, text: str) -> None:
+        """The line of :func:`dermview.finetune.collect.label_summary` for the folder."""
+        self.labels_label.setText(text)
 
     def _browse(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder of labelled images",

@@ -231,12 +231,18 @@ class ModelController(QtCore.QObject):
             self.process.finished.connect(self._on_finished)
             self.process.failed.connect(self.dialog.show_failure)
             self.process.running_changed.connect(self.dialog.set_running)
+            self.dialog.folder_changed.connect(self._summarise_labels)
         folder = self.doc.path.parent if getattr(self.doc, "path", None) else None
         if folder is not None and not self.dialog.folder_edit.text():
             self.dialog.folder_edit.setText(str(folder))
         self.dialog.suggest_output(user_models_dir())
         self.dialog.show()
         self.dialog.raise_()
+
+    def _summarise_labels(self, folder: str) -> None:
+        from dermview.finetune.collect import label_summary
+
+        self.dialog.show_label_summary(label_summary(folder) if folder.strip() else "")
 
     def start(self, folder: str, out: str, minutes: float) -> None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
