@@ -66,7 +66,9 @@ def test_export_worklist_labels_as_coco(make_window, worklist, monkeypatch, tmp_
     anns = {a["image_id"]: a for a in json.loads(out.read_text())["annotations"]}
     states = {name: anns[i]["attributes"]["review_state"] for name, i in coco.file_names.items()}
     assert states == {"IMD002.jpg": "accepted", "ISIC_0000095.jpg": "unreviewed"}
-    assert "Exported 2 label(s) as COCO" in win.statusBar().currentMessage()
+    said = win.statusBar().currentMessage()
+    assert "Exported 2 label(s) as COCO" in said
+    assert "1 of them unreviewed model mask(s)" in said  # ISIC_0000095: nobody reviewed it
     assert not boxes.warnings
 
 

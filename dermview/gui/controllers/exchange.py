@@ -92,6 +92,7 @@ class ExchangeController(QtCore.QObject):
         yet: the user is told before anything is written. Progress is shown and can be
         cancelled (COCO then writes nothing). Returns the number of labels exported."""
         from dermview.exchange.labelme import labelme_target
+        from dermview.labels import label_status
 
         paths = list(self.worklist())
         if not paths:
@@ -121,8 +122,17 @@ class ExchangeController(QtCore.QObject):
         progress.setWindowTitle("Export labels")
         progress.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(400)
+        unreviewed: list[Path] = []
+
+        def noting_unreviewed(items: Iterator) -> Iterator:
+            for item in items:
+                if label_status(item.image, self.labels_dir_for(item.image)) == "segmented":
+                    unreviewed.append(item.image)
+                yield item
+
         try:
-            done = self._write_labels(fmt, target, root, self._labelled(paths, progress, problems))
+            done = self._write_labels(fmt, target, root, noting_unreviewed(
+                self._labelled(paths, progress, problems)))
         except _Cancelled:
             self.message.emit("Export cancelled" + ("" if fmt == "coco" else
                                                    f"; the files written stay in {target}"), 5000)
@@ -140,7 +150,11 @@ class ExchangeController(QtCore.QObject):
         if problems:
             self.error.emit("Some labels not exported", "\n".join(problems[:5])
                             + ("\n…" if len(problems) > 5 else ""))
+        # A model mask nobody reviewed is exported too (its review_state says "unreviewed"):
+        # the user is told, so an unchecked mask is not taken for ground truth by mistake.
         self.message.emit(f"Exported {done} label(s) as {FORMAT_NAMES[fmt]} to {target}"
+                          + (f"; {len(unreviewed)} of them unreviewed model mask(s)"
+                             if unreviewed else "")
                           + (f"; {len(problems)} skipped" if problems else ""), 8000)
         return done
 
