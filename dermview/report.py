@@ -48,6 +48,17 @@ class ReportInfo:
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+
+def classifier_lines(probs: dict[str, float]) -> tuple[tuple[str, str], ...]:
+    """The case report's diagnosis-support lines for the calibrated probabilities ``probs``
+    (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``)."""
+    from dermview.model.classifier import CLASSES, PROB_KEYS
+
+    text = ", ".join(f"{name.replace('_', ' ')} {float(probs[key]):.2f}"
+                     for name, key in zip(CLASSES, PROB_KEYS, strict=True))
+    return (("Classifier (calibrated)", text),
+            ("", "decision support for research use only, not a diagnosis"))
+
 def _line(img: np.ndarray, seg, colour, f: float, width: int) -> None:
     import cv2
 

@@ -163,3 +163,29 @@ def test_report_time_is_written_for_people():
 
     assert _readable_time("2026-12-02T19:06:02.760Z") == "2026-12-02 19:06 UTC"
     assert _readable_time("") == "" and _readable_time("yesterday") == "yesterday"
+
+
+def test_batch_report_carries_the_rows_probabilities_and_plain_preprocessing(
+        samples_dir, tmp_path, monkeypatch):
+    """The PDF of ``analyze --report`` has the same diagnosis-support line as the app's report,
+    with the row's calibrated probabilities, and the preprocessing in words."""
+    import dermview.report as report
+
+    infos = {}
+    real = report.write_report
+
+    def keeping(path, rgb, mask, analysis, info):
+        infos[Path(path).name] = info
+        return real(path, rgb, mask, analysis, info)
+
+    monkeypatch.setattr(report, "write_report", keeping)
+    out = tmp_path / "out"
+    assert main(["analyze", str(samples_dir / "IMD002.jpg"), "--csv", str(out / "a.csv"),
+                 "--report", str(out / "reports")]) == 0
+    _, rows = read_csv(out / "a.csv")
+    info = infos["IMD002_report.pdf"]
+    lines = dict(info.extra)
+    want = ", ".join(f"{k[2:].replace('_', ' ')} {float(rows[0][k]):.2f}" for k in PROB_KEYS)
+    assert lines["Classifier (calibrated)"] == want
+    assert "not a diagnosis" in lines[""]
+    assert info.preprocessing.startswith("before segmenting: dark frame filled")

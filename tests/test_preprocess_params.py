@@ -57,3 +57,11 @@ def test_hair_sensitivity_serialised():
     # Older sidecars / model metadata without the key take the default.
     old = {k: v for k, v in PreprocessParams().to_dict().items() if k != "hair_sensitivity"}
     assert PreprocessParams.from_dict(old) == PreprocessParams()
+
+
+def test_describe_says_in_words_what_was_done():
+    assert PreprocessParams().describe() == (
+        "dark frame filled (lightness below 60); hair removed (9-px ellipse closing, "
+        "sensitivity 0.5; PDE repair when over 10 hairs, else bilinear)")
+    assert PreprocessParams(remove_frame=False, remove_hair=False).describe() == \
+        "frame kept; hair kept"

@@ -132,7 +132,7 @@ class _Masks:
         params = self.segmenter.preprocess_params()
         if params is None:
             return "none"
-        return "before segmenting: " + ", ".join(f"{k}={v}" for k, v in params.to_dict().items())
+        return "before segmenting: " + params.describe()
 
     def mask_for(self, img: Path, rgb):
         from dermview.errors import ImageReadError
@@ -148,14 +148,18 @@ class _Masks:
         return segment_image(rgb, self.segmenter, params=FROM_MODEL).mask
 
 
-def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks) -> None:
+def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
+            row: dict) -> None:
     from dermview import __version__
     from dermview.labels import utc_now
-    from dermview.report import ReportInfo, write_report
+    from dermview.model.classifier import PROB_KEYS
+    from dermview.report import ReportInfo, classifier_lines, write_report
 
+    probs = {k: row[k] for k in PROB_KEYS if k in row}
     info = ReportInfo(image_name=img.name, model=masks.describe(), date=utc_now(),
                       preprocessing=masks.preprocessing(),
-                      review_state="not reviewed (batch analysis)", app_version=__version__)
+                      review_state="not reviewed (batch analysis)", app_version=__version__,
+                      extra=classifier_lines(probs) if len(probs) == len(PROB_KEYS) else ())
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
 
@@ -193,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 details.append({"id": img.stem, **analysis.to_json()})
             if pdf_dir is not None:
-                _report(pdf_dir, img, rgb, mask, analysis, masks)
+                _report(pdf_dir, img, rgb, mask, analysis, masks, rows[-1])
         except DermviewError as exc:
             report(str(img), str(exc))
             failed += 1

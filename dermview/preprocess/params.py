@@ -59,6 +59,18 @@ class PreprocessParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """Plain-words summary for reports, e.g. ``"dark frame filled (lightness below 60);
+        hair removed (9-px ellipse closing, sensitivity 0.5; PDE repair when over 10 hairs,
+        else bilinear)"``."""
+        frame = (f"dark frame filled (lightness below {self.frame_threshold})"
+                 if self.remove_frame else "frame kept")
+        hair = (f"hair removed ({self.se_size}-px {self.se_shape} closing, sensitivity "
+                f"{self.hair_sensitivity:g}; PDE repair when over {self.hair_threshold} hairs, "
+                f"else bilinear)"
+                if self.remove_hair else "hair kept")
+        return f"{frame}; {hair}"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PreprocessParams:
         """Build from a dict; unknown keys are refused, missing keys take defaults."""

@@ -135,13 +135,9 @@ class ClassifierController(QtCore.QObject):
         """The case report's diagnosis-support lines ([] = not classified)."""
         if self.result is None:
             return []
-        from dermview.model.classifier import CLASSES, PROB_KEYS
+        from dermview.report import classifier_lines
 
-        probs = self.result["probs"]
-        text = ", ".join(f"{name.replace('_', ' ')} {float(probs[key]):.2f}"
-                         for name, key in zip(CLASSES, PROB_KEYS, strict=True))
-        return [("Classifier (calibrated)", text),
-                ("", "decision support for research use only, not a diagnosis")]
+        return list(classifier_lines(self.result["probs"]))
 
     def shutdown(self) -> None:
         self.host.shutdown()

@@ -53,6 +53,20 @@ def axes_overlay(shape: tuple[int, int], analysis: Any, side: int = AXES_SIDE) -
     return render.premultiply(rgba)
 
 
+def _describe_preprocessing(params: Any) -> str:
+    """Report wording of the preprocessing recorded for the mask (params or their dict)."""
+    from dermview.errors import ParameterError
+    from dermview.preprocess.params import PreprocessParams
+
+    if not params:
+        return "none"
+    try:
+        p = params if isinstance(params, PreprocessParams) else PreprocessParams.from_dict(params)
+    except (ParameterError, TypeError):  # an older or foreign sidecar: say what it holds
+        return ", ".join(f"{k}={v}" for k, v in dict(params).items())
+    return "before segmenting: " + p.describe()
+
+
 def colors_overlay(labels: np.ndarray, max_side: int = OVERLAY_SIDE, opacity: int = 210) -> np.ndarray:
     """Premultiplied ARGB32 buffer painting each named lesion pixel in its colour's swatch."""
     import cv2
@@ -293,7 +307,7 @@ class LesionController(QtCore.QObject):
         model = (describe_model(doc.model.name, doc.model.sha256, mark) if doc.model.name
                  else "no model (manual mask)")
         pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
-        pre_text = ", ".join(f"{k}={v}" for k, v in pre.items()) if pre else "none"
+        pre_text = _describe_preprocessing(pre)
         state = doc.effective_review() or "not reviewed"
         if doc.dirty:
             state += " (not saved yet)"  # a new model mask or an edit, since the last save
