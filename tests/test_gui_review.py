@@ -340,7 +340,19 @@ def test_review_state_accepted_corrected_comment_and_filter(make_window, data, q
     win.set_tool("brush")
     drag(qtbot, win.before, [(50.5, 50.5), (80.5, 60.5)])
     process(20)
-    assert "corrected" in win.review_panel.outcome.text()
+    panel = win.review_panel
+    assert "corrected" in panel.outcome.text()
+    # the verdict shown is the one a save records (it read "Not reviewed" beside "Saving
+    # records: corrected"); the others wait until the edit is undone
+    assert panel.radios["corrected"].isChecked()
+    assert not panel.radios[None].isEnabled() and not panel.radios["accepted"].isEnabled()
+    assert panel.accept_button.text() == "Save as corrected"
+    win.doc.undo_stack.undo()
+    process(20)
+    assert panel.radios[None].isChecked() and panel.radios["accepted"].isEnabled()
+    assert panel.accept_button.text() == "Accept mask and save"
+    win.doc.undo_stack.redo()
+    process(20)
     qtbot.keyClicks(win.review_panel.comment, "hair over the border")
     assert win.doc.review_comment == "hair over the border" and win.doc.dirty
     assert win.saving.save()

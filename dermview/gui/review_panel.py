@@ -6,6 +6,8 @@ from PySide6 import QtCore, QtWidgets
 
 #: (text, state) of the verdicts; state None = not reviewed.
 STATES = (("Not reviewed", None), ("Accepted", "accepted"), ("Corrected", "corrected"))
+#: Tooltip of the verdicts a hand-edited mask cannot have.
+EDITED_TIP = "The mask was edited by hand, so it is saved as corrected; undo the edits to choose"
 
 
 class ReviewPanel(QtWidgets.QWidget):
@@ -53,12 +55,22 @@ class ReviewPanel(QtWidgets.QWidget):
 
     def show_review(self, state: str | None, comment: str, saved_as: str | None) -> None:
         """Show the document's verdict and comment (no signals) and what a save records."""
+        # A mask edited by hand is saved as corrected whatever verdict was chosen: the panel
+        # shows that verdict, and the others wait until the edits are undone.
+        edited = saved_as == "corrected" and state != "corrected"
         self._updating = True
         try:
-            self.radios.get(state, self.radios[None]).setChecked(True)
+            self.radios.get("corrected" if edited else state, self.radios[None]).setChecked(True)
             if self.comment.toPlainText() != comment:
                 self.comment.setPlainText(comment)
         finally:
             self._updating = False
-        why = " (edited by hand)" if saved_as == "corrected" and state != "corrected" else ""
+        for s, button in self.radios.items():
+            button.setEnabled(not edited or s == "corrected")
+            button.setToolTip(EDITED_TIP if edited and s != "corrected" else "")
+        self.accept_button.setText("Save as corrected" if edited else "Accept mask and save")
+        self.accept_button.setToolTip(
+            "The mask was edited by hand: save it as corrected (A)" if edited else
+            "The model's mask is right as it is: save it as accepted (A)")
+        why = " (edited by hand)" if edited else ""
         self.outcome.setText(f"Saving records: <b>{saved_as or 'not reviewed'}</b>{why}")
