@@ -49,6 +49,7 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
                      pos=QtCore.QPoint(6, panel.heat_check.height() // 2))
     assert panel.heat_check.isChecked()
     assert win.before.overlays[LAYER].isVisible()
+    assert panel.legend.isVisible() and "Grad-CAM" in panel.legend.toolTip()  # what it means
     win.grab().save(str(tmp_path / "classifier_window.png"))
 
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)

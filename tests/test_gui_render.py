@@ -68,3 +68,15 @@ def test_differences_colours_extra_and_missed():
     np.testing.assert_array_equal(out[1, 1], extra)  # mask only
     np.testing.assert_array_equal(out[8, 8], missed)  # reference only
     assert out[4, 4, 3] == 0  # both agree
+
+
+def test_heatmap_legend_runs_from_the_background_to_red():
+    from dermview.gui.render import heatmap_legend
+
+    strip = heatmap_legend(100, 8, background=(40, 40, 44))
+    assert strip.shape == (8, 100, 3) and strip.dtype == np.uint8
+    assert tuple(strip[0, 0]) == (40, 40, 44)  # 0: transparent, the background shows
+    r, g, b = (int(v) for v in strip[0, -1])
+    assert r > 150 and g < 80 and b < 80  # 1: red
+    r, g, b = (int(v) for v in strip[0, 50])
+    assert r > 100 and g > 100 and b < 100  # 0.5: yellow

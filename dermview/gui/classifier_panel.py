@@ -3,6 +3,7 @@ heat-map toggle, and the permanent research-use notice. Widgets and signals only
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 #: Shown in the panel at all times.
@@ -57,11 +58,38 @@ class ClassifierPanel(QtWidgets.QWidget):
         self.heat_check.setEnabled(False)
         self.heat_check.toggled.connect(self.heatmap_toggled)
         layout.addWidget(self.heat_check)
+        self.legend = self._legend()
+        self.legend.setVisible(False)
+        self.heat_check.toggled.connect(self.legend.setVisible)
+        layout.addWidget(self.legend)
         self._top = ""  # the shown result's headline
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
         layout.addStretch(1)
+
+    @staticmethod
+    def _legend() -> QtWidgets.QWidget:
+        """"low [colour ramp of the overlay] high", with what the colours mean."""
+        from PySide6 import QtGui
+
+        from dermview.gui import render
+
+        ramp = np.ascontiguousarray(render.heatmap_legend(160, 12))
+        image = QtGui.QImage(ramp.data, ramp.shape[1], ramp.shape[0], 3 * ramp.shape[1],
+                             QtGui.QImage.Format.Format_RGB888).copy()
+        strip = QtWidgets.QLabel()
+        strip.setPixmap(QtGui.QPixmap.fromImage(image))
+        box = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QtWidgets.QLabel("low"))
+        row.addWidget(strip)
+        row.addWidget(QtWidgets.QLabel("high"))
+        row.addStretch(1)
+        box.setToolTip("How much each region raised the top class's score (Grad-CAM, scaled "
+                       "to 0-1 for this image): where the model looked, not a diagnosis")
+        return box
 
     def set_busy(self, busy: bool) -> None:
         self.classify_button.setEnabled(not busy)

@@ -126,6 +126,18 @@ def heatmap(prob: np.ndarray, opacity: int = 170, max_side: int = OVERLAY_SIDE) 
     return premultiply(rgba)
 
 
+def heatmap_legend(width: int, height: int, background: tuple[int, int, int] = (40, 40, 44)
+                   ) -> np.ndarray:
+    """RGB ``uint8`` ``(height, width, 3)`` strip of :func:`heatmap`'s colours from 0 (left) to
+    1 (right), composited over ``background`` as the overlay is over the image."""
+    ramp = np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], height, axis=0)
+    argb = heatmap(ramp, max_side=max(width, height))  # premultiplied B, G, R, A
+    bg = np.asarray(background, np.float32)[::-1]  # as B, G, R
+    alpha = argb[..., 3:4].astype(np.float32) / 255.0
+    bgr = argb[..., :3].astype(np.float32) + bg * (1.0 - alpha)
+    return np.ascontiguousarray(np.clip(bgr, 0, 255).astype(np.uint8)[..., ::-1])
+
+
 def differences(mask: np.ndarray, reference: np.ndarray, opacity: int = 150,
                 max_side: int = OVERLAY_SIDE) -> np.ndarray:
     """Premultiplied buffer at ≤ ``max_side`` px of where ``mask`` and ``reference`` disagree:
