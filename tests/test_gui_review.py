@@ -449,3 +449,25 @@ def test_worklist_names_readable_in_the_first_window_at_150_percent(make_window,
     for text in ("ISIC_0000095", "IMD009.jpg"):  # whole, not "IMD…jpg" nor "ISI…095"
         assert table.columnWidth(0) >= metrics.horizontalAdvance(text) + 6, \
             (text, table.columnWidth(0), metrics.horizontalAdvance(text))
+
+
+def test_a_folder_of_batch_results_opens_on_the_first_unreviewed_mask(make_window, tmp_path):
+    """Every image has a label (the first accepted, the others batch results): the folder opens
+    on the first mask nobody reviewed, not on the already accepted first image."""
+    from dermview.io import load_image
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name, state in (("IMD009.jpg", "accepted"), ("ISIC_0000095.jpg", None),
+                        ("ISIC_0024311.jpg", None)):
+        img = folder / name
+        shutil.copy(SAMPLES / name, img)
+        h, w = load_image(img).shape[:2]
+        mask = np.zeros((h, w), bool)
+        mask[h // 4: h // 2, w // 4: w // 2] = True
+        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(w, h),
+                                        model_name="batch", review_state=state))
+    win = make_window([folder])
+    process(50)
+    assert win.doc.path.name == "ISIC_0000095.jpg"

@@ -97,7 +97,9 @@ class SessionController(QtCore.QObject):
         return self.open_image(files[0]) if files else False
 
     def open_folder(self, folder: Path) -> bool:
-        """Show the folder's images as a worklist and open the first one not yet labelled."""
+        """Show the folder's images as a worklist and open the first one not yet labelled,
+        else the first model mask nobody reviewed (e.g. after ``dermview segment --sidecar``),
+        else the first image."""
         folder = Path(folder)
         try:
             images = list_images(folder)
@@ -112,7 +114,9 @@ class SessionController(QtCore.QObject):
         self.settings.set("last_folder", str(folder))
         self.worklist.set_paths(images)
         self.show_worklist.emit()
-        first = next((i for i in range(len(images)) if self.worklist.status(i) == "new"), 0)
+        status = [self.worklist.status(i) for i in range(len(images))]
+        first = next((i for want in ("new", "segmented") for i, st in enumerate(status)
+                      if st == want), 0)
         return self.open_image(images[first])
 
     def open_image(self, path: str | Path, quiet: bool = False) -> bool:
