@@ -375,7 +375,7 @@ def test_review_state_accepted_corrected_comment_and_filter(make_window, data, q
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1066, 666)])  # 1600×1000 at 150 % = 1066×666
-def test_layout_fits_small_screens_with_one_large_view(make_window, data, size):
+def test_layout_fits_small_screens_with_one_large_view(make_window, data, size, qtbot):
     win = make_window([data / "IMD009.jpg"], size=size)
     process(100)
     assert win.width() <= size[0] and win.height() <= size[1], win.size()
@@ -387,6 +387,9 @@ def test_layout_fits_small_screens_with_one_large_view(make_window, data, size):
     assert win.before.width() >= (0.5 if size[0] > 1300 else 0.41) * win.width()
     win.actions["before_after"].trigger()  # T: the preprocessed image in the same place
     assert win.after.isVisible() and not win.before.isVisible()
+    assert "IMD009.jpg" in win.before.title
+    qtbot.waitUntil(lambda: win.after.title.startswith("Preprocessed · IMD009.jpg"),
+                    timeout=30_000)  # T shows it alone: its caption names the file too
     assert win.view.shown() is win.after
     win.actions["side_by_side"].trigger()
     assert win.before.isVisible() and win.after.isVisible()

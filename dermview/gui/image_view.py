@@ -207,6 +207,8 @@ class ImagePane(pg.GraphicsView):
 
     # -- content -----------------------------------------------------------------------------
     def set_title(self, text: str) -> None:
+        """The caption at the pane's top left (kept in :attr:`title`)."""
+        self.title = text
         self._label.setText(text)
 
     def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int] | None = None) -> None:

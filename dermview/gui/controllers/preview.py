@@ -73,7 +73,7 @@ class PreviewController(QtCore.QObject):
         self.after.set_image(image)
         self.before.set_title(f"Original · {self.doc.path.name} · "
                               f"{image.shape[1]}×{image.shape[0]}")
-        self.after.set_title("Preprocessed (computing…)")
+        self.after.set_title(f"Preprocessed · {self.doc.path.name} (computing…)")
         self.panel.new_image()
         self.request()
 
@@ -114,7 +114,9 @@ class PreviewController(QtCore.QObject):
         self.after.set_image(display["image"], shape=full)
         h, w = result.image.shape[:2]
         scale = "" if (h, w) == full else f" (preview at {w}×{h}; full size follows)"
-        self.after.set_title("Preprocessed" + scale)
+        # the file's name too: T shows this view alone, in the original's place
+        name = f" · {self.doc.path.name}" if self.doc.path is not None else ""
+        self.after.set_title("Preprocessed" + name + scale)
         self.overlays.set_map("frame", display["frame"])
         self.overlays.set_map("hair", display["hair"])
         self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale)
