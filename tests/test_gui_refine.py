@@ -267,3 +267,26 @@ def test_worklist_summary_counts_one_image_in_the_singular(make_window, data):
     assert win.worklist.summary.text().startswith("1 image · ")
     win.worklist.set_paths([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
     assert win.worklist.summary.text().startswith("2 images · ")
+
+
+def test_grow_from_seed_shows_the_tolerance_while_dragging(make_window, data, qtbot):
+    """Trial finding: the drag gave no feedback until release (no circle, no ΔE)."""
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    h, w = win.doc.shape
+    vp = win.before.viewport()
+    seed, far = (w / 2, h / 2), (w / 2 + 30, h / 2)
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                     win.before.view_to_widget(*seed))
+    qtbot.mouseMove(vp, win.before.view_to_widget(w / 2 + 15, h / 2))
+    qtbot.mouseMove(vp, win.before.view_to_widget(*far))
+    circle = win.before.path_item.path().boundingRect()
+    assert not win.doc.mask.any()  # nothing applied before the release
+    assert 40 < circle.width() < 80 and abs(circle.center().x() - (w / 2 + 0.5)) < 3
+    said = win.statusBar().currentMessage()
+    assert "ΔE" in said and "release to add" in said
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton,
+                       QtCore.Qt.KeyboardModifier.NoModifier, win.before.view_to_widget(*far))
+    assert win.doc.mask.any() and win.before.path_item.path().isEmpty()

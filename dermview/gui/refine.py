@@ -251,7 +251,8 @@ class RefineTool(Tool):
 
 class GrowTool(Tool):
     """Press on the seed, drag to set the tolerance (ΔE = drag length in image px / 2, shown
-    as the cursor circle), release to add the region; Shift cuts it instead."""
+    as a circle round the seed and in the status bar), release to add the region; Shift
+    cuts it instead."""
 
     name = "grow_seed"
 
@@ -271,14 +272,26 @@ class GrowTool(Tool):
         self._dist = colour_distance(doc.image, self._seed)
 
     def move(self, pos) -> None:
-        if self._seed is not None:
-            r, c = to_rc(pos)
-            self.tolerance = max(1.0, float(np.hypot(r - self._seed[0], c - self._seed[1])) / 2)
+        if self._seed is None:
+            return
+        r, c = to_rc(pos)
+        length = float(np.hypot(r - self._seed[0], c - self._seed[1]))
+        self.tolerance = max(1.0, length / 2)
+        # while dragging: a circle round the seed through the mouse, and the tolerance it sets
+        cy, cx = self._seed[0] + 0.5, self._seed[1] + 0.5
+        radius = max(length, 1.0)
+        circle = [QtCore.QPointF(cx + radius * np.cos(a), cy + radius * np.sin(a))
+                  for a in np.linspace(0, 2 * np.pi, 48, endpoint=False)]
+        for pane in self.ctrl.edit.panes:
+            pane.set_path(circle, closed=True)
+        self.ctrl.message.emit(f"Grow from seed: tolerance ΔE {self.tolerance:.0f} (drag "
+                               f"farther for more); release to {'add' if self._add else 'cut'}")
 
     def release(self, pos) -> None:
         if self._seed is None:
             return
         self.move(pos)
+        self._clear_path()
         seed, self._seed = self._seed, None
         self.ctrl.grow(seed, self.tolerance, self._add, self._dist)
         self._dist = None
@@ -291,3 +304,8 @@ class GrowTool(Tool):
     def cancel(self) -> None:
         self._seed = None
         self._dist = None
+        self._clear_path()
+
+    def _clear_path(self) -> None:
+        for pane in self.ctrl.edit.panes:
+            pane.set_path([])
