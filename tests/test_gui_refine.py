@@ -82,10 +82,9 @@ def test_refine_clicks_and_box_are_one_undo_step_each(make_window, data, qtbot):
     assert not m[: int(h * 0.15)].any() and not m[:, int(w * 0.85):].any()
     # Ctrl+click on the box's marker (its centre) removes it: one more undo step, the mask
     # as before the box
-    # (called directly: a synthetic Ctrl+click right after the drag does not reach the
-    # view box offscreen)
     box = win.refine.markers[-1][1]
-    assert win.refine.remove_marker_near((box.row0 + box.row1) / 2, (box.col0 + box.col1) / 2)
+    _click(qtbot, win.after, (box.row0 + box.row1) // 2, (box.col0 + box.col1) // 2,
+           QtCore.Qt.KeyboardModifier.ControlModifier)
     assert len(win.refine.markers) == 1 and win.doc.undo_stack.count() == n0 + 3
     assert np.array_equal(win.doc.mask, after1)
 
@@ -290,3 +289,19 @@ def test_grow_from_seed_shows_the_tolerance_while_dragging(make_window, data, qt
     qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton,
                        QtCore.Qt.KeyboardModifier.NoModifier, win.before.view_to_widget(*far))
     assert win.doc.mask.any() and win.before.path_item.path().isEmpty()
+
+
+def test_ctrl_click_on_a_marker_removes_it(make_window, data, qtbot):
+    """Trial finding: a click on a marker went to the marker (pyqtgraph's scatter item), so
+    Ctrl+click, the way to remove a prompt, did nothing where the user aimed."""
+    win = _segmented(make_window, data)
+    win.actions["tool_refine"].trigger()
+    before = win.doc.mask.copy()
+    rows, cols = np.nonzero(before)
+    mr, mc = int(np.median(rows)), int(np.median(cols))
+    _click(qtbot, win.after, mr, mc, SHIFT)
+    assert len(win.refine.markers) == 1 and not win.doc.mask[mr, mc]
+    n = win.doc.undo_stack.count()
+    _click(qtbot, win.after, mr, mc, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.refine.markers == [] and win.doc.undo_stack.count() == n + 1
+    assert np.array_equal(win.doc.mask, before)

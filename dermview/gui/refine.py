@@ -49,7 +49,7 @@ class RefineController(QtCore.QObject):
         self.markers: list[tuple[int, ClickPrompt | BoxPrompt]] = []
         self._scatter = []
         for pane in edit.panes:
-            item = pg.ScatterPlotItem(size=11, pxMode=True)
+            item = _Markers(size=11, pxMode=True)
             item.setZValue(98)
             pane.vb.addItem(item, ignoreBounds=True)
             self._scatter.append(item)
@@ -192,6 +192,14 @@ class RefineController(QtCore.QObject):
         new = apply_region(self.doc.mask, region, add)
         return push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "
                                         f"ΔE {tolerance:.0f})", EditKind.HAND)
+
+
+class _Markers(pg.ScatterPlotItem):
+    """The prompts' markers: drawn only. A click on one goes on to the view box (the tool):
+    pyqtgraph's scatter item would take it, so Ctrl+click on a marker did nothing."""
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        ev.ignore()
 
 
 def _rc(pos: QtCore.QPointF, shape: tuple[int, int]) -> tuple[int, int]:
