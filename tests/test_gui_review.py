@@ -165,6 +165,7 @@ def test_finding_4_crash_recovery_is_listed_at_start_and_keeps_provenance(
     assert len(boxes.questions) == 1
     title, text = boxes.questions[0]
     assert title == "Recover unsaved edits?" and "IMD009.jpg" in text and "IMD002.jpg" in text
+    assert "Unsaved edits of 2 images were kept" in text
     wl = win2.worklist
     assert {a.resolve(), b.resolve()} <= {p.resolve() for p in wl.paths}
     marked = [wl.table.item(r, 1).text() for r, p in enumerate(wl.paths) if p.name != other.name]
@@ -203,6 +204,20 @@ def test_recovery_of_the_image_asked_for_is_asked_once(make_window, data, boxes,
     win.session.offer_recovery_at_start()
     assert len(boxes.questions) == 1
     assert win.saving.recoverable() == []
+
+
+def test_recovery_list_counts_one_image_in_the_singular(make_window, data, boxes, tmp_path):
+    """Trial finding: the start-up question read "Unsaved edits of 1 image(s) were kept"."""
+    from dermview.recovery import RecoveryStore
+
+    mask = np.zeros((384, 512), bool)
+    mask[100:200, 100:250] = True
+    RecoveryStore(tmp_path / "recovery").save(data / "IMD009.jpg", mask)
+    boxes.answer = Btn.No
+    win = make_window([data / "IMD002.jpg"])
+    win.session.offer_recovery_at_start()
+    assert len(boxes.questions) == 1
+    assert "Unsaved edits of 1 image were kept" in boxes.questions[0][1]
 
 
 # --------------------------------------------------------------------------------- finding 5

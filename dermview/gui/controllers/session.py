@@ -187,7 +187,8 @@ class SessionController(QtCore.QObject):
         more = f"\n  … and {len(found) - 12} more" if len(found) > 12 else ""
         answer = dialogs.ask(
             self.window, "Recover unsaved edits?",
-            f"dermview did not close normally. Unsaved edits of {len(found)} image(s) were "
+            f"dermview did not close normally. Unsaved edits of {len(found)} "
+            f"image{'' if len(found) == 1 else 's'} were "
             f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
             "No discards them.)", Btn.Yes | Btn.No, Btn.Yes)
         images = [p for p, _t in found]
