@@ -123,3 +123,57 @@ def test_too_few_labels_is_refused_and_the_dialog_keeps_its_explanation(
     intro = dlg.intro
     assert intro.height() >= intro.heightForWidth(intro.width())  # every line shown
     assert not out.exists()
+
+
+def test_dialog_says_what_the_default_run_does_in_plain_units(qtbot):
+    """Trial finding: the dialog said it "trains a copy" and holds labels out, but the default
+    run takes no training step ("Scored on 6 corrected labels (no label trained the model)
+    of 6; 0.2 min"); the ETA read "about 0.3 min left"."""
+    from dermview.gui.finetune_dialog import FinetuneDialog
+
+    dlg = FinetuneDialog()
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert "Trains a copy" not in dlg.intro.text() and "no training step" in dlg.intro.text()
+    dlg.set_progress(2, 9, "scoring the base model", 18.0)
+    assert dlg.phase_label.text() == "Scoring the base model · about 20 s left"
+    dlg.set_progress(5, 9, "training", 150.0)
+    assert dlg.phase_label.text() == "Training · about 2.5 min left"
+    scores = {"dice": 0.98, "jaccard": 0.96, "thresholded_jaccard": 0.96, "failures": 0, "n": 6}
+    qtbot.mouseClick(dlg.start_btn, LeftButton)  # as a run starts: the result is cleared
+    dlg.show_result({"base": scores, "new": dict(scores, dice=0.97), "verdict": "NOT better",
+                     "scheme": "no label trained the model", "labels": 6, "seconds": 12.4,
+                     "out": "/tmp/m/wl.pt", "improved": False})
+    text = dlg.result_label.text()
+    assert "Scored on 6 corrected labels of 6; none was used to make the new model; 12 s." \
+        in text and "(no label trained the model)" not in text
+    dlg.show_result({"base": scores, "new": scores, "verdict": "NOT better", "scheme": "3-fold",
+                     "labels": 8, "seconds": 150.0, "out": "/tmp/m/wl.pt", "improved": False})
+    assert "Scored on 6 corrected labels (3-fold) of 8; 2.5 min." in dlg.result_label.text()
+
+
+def test_a_second_start_does_not_replace_the_first_runs_model(qtbot, tmp_path):
+    """Trial finding: Start again after a finished run wrote to the same suggested file
+    (``--overwrite``), replacing the first new model, which may be the one in use."""
+    from dermview.gui.finetune_dialog import FinetuneDialog
+
+    dlg = FinetuneDialog()
+    qtbot.addWidget(dlg)
+    dlg.folder_edit.setText(str(tmp_path / "wl"))
+    dlg.suggest_output(tmp_path)
+    first = Path(dlg.out_edit.text())
+    assert first.parent == tmp_path and first.name.startswith("wl-")
+    first.write_bytes(b"the first run's model")  # as the first run leaves it
+    first.with_suffix(".json").write_text("{}")
+    with qtbot.waitSignal(dlg.start_clicked) as started:
+        qtbot.mouseClick(dlg.start_btn, LeftButton)
+    out = Path(started.args[1])
+    assert out != first and out.name == f"{first.stem}-2.pt" and dlg.out_edit.text() == str(out)
+    assert not out.exists()
+    # a name the user typed is theirs
+    dlg.out_edit.clear()
+    qtbot.keyClicks(dlg.out_edit, str(first))
+    with qtbot.waitSignal(dlg.start_clicked) as started:
+        qtbot.mouseClick(dlg.start_btn, LeftButton)
+    assert Path(started.args[1]) == first

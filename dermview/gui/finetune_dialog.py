@@ -14,12 +14,47 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 _EXPLAIN = (
-    "Trains a copy of the current model on the labels saved for the images of a folder "
+    "Makes a new model for the images of a folder from the labels saved for them "
     "(<i>labels/</i> beside them: corrected or accepted labels, and masks brought from other "
-    "tools). Part of the corrected labels is held out, and both models are scored on it; the "
-    "new model is offered only when it scores better. It runs in a separate process, so "
-    "you can keep working."
+    "tools). By default it is the current model with each image's colours standardised "
+    "towards the images it was trained on (no training step: every training variant measured "
+    "lost Dice on unseen images). Both models are scored on your corrected labels, and the "
+    "new model is offered only when it scores better. It runs in a separate process, so you "
+    "can keep working."
 )
+#: ``holdout.scheme`` of a run without training steps, as ``dermview finetune`` reports it
+_NO_TRAINING = "no label trained the model"
+
+
+def _eta(seconds: float) -> str:
+    """' · about 40 s left' / ' · about 2.5 min left'; '' for an unknown ETA (< 0)."""
+    if seconds < 0:
+        return ""
+    if seconds < 60:
+        return f" · about {max(5, int(round(seconds / 5.0)) * 5)} s left"
+    return f" · about {seconds / 60:.1f} min left"
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``, … : the first whose .pt and .json are free."""
+    k, cand = 1, path
+    while cand.exists() or cand.with_suffix(".json").exists():
+        k += 1
+        cand = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    return cand
+
+
+def _duration(seconds: float) -> str:
+    """'12 s' / '2.5 min'."""
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
+def _scored_on(n: int, scheme: str, labels: int) -> str:
+    """Which labels scored the models, in words."""
+    if scheme == _NO_TRAINING:
+        return (f"Scored on {n} corrected label{'' if n == 1 else 's'} of {labels}; none was "
+                "used to make the new model")
+    return f"Scored on {n} corrected labels ({html.escape(scheme)}) of {labels}"
 
 
 class FinetuneDialog(QtWidgets.QDialog):
@@ -95,7 +130,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         if self.out_edit.isModified() and self.out_edit.text():
             return
         name = Path(self.folder_edit.text()).name or "model"
-        self.out_edit.setText(str(folder / f"{name}-{time.strftime('%Y%m%d-%H%M')}.pt"))
+        self.out_edit.setText(str(_free_name(folder / f"{name}-{time.strftime('%Y%m%d-%H%M')}.pt")))
 
     def show_label_summary(self, text: str) -> None:
         """The line of :func:`dermview.finetune.collect.label_summary` for the folder."""
@@ -108,6 +143,11 @@ class FinetuneDialog(QtWidgets.QDialog):
             self.folder_edit.setText(folder)
 
     def _start(self) -> None:
+        out = Path(self.out_edit.text())
+        if self.out_edit.text() and not self.out_edit.isModified() and out.exists():
+            # our own suggestion, taken by an earlier run (a second Start in the same minute):
+            # the run would replace that model, which may be the one in use
+            self.out_edit.setText(str(_free_name(out)))
         self.result_label.setText("")
         self.use_btn.setEnabled(False)
         self.bar.setRange(0, 0)
@@ -125,7 +165,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         if total > 0:
             self.bar.setRange(0, total)
             self.bar.setValue(min(done, total))
-        eta = f" · about {eta_s / 60:.1f} min left" if eta_s >= 0 else ""
+        eta = _eta(eta_s)
         self.phase_label.setText(f"{phase[:1].upper()}{phase[1:]}{eta}")
 
     def show_result(self, r: dict[str, Any]) -> None:
@@ -139,9 +179,8 @@ class FinetuneDialog(QtWidgets.QDialog):
                  f"</td><td align='right'>{n['failures']}</td></tr>")
         self.result_label.setText(
             f"<p>{html.escape(r['verdict'])}</p><table cellspacing='6'><tr><th></th>"
-            f"<th>current</th><th>new</th></tr>{rows}</table><p>Scored on {n['n']} corrected "
-            f"labels ({html.escape(r['scheme'])}) of {r['labels']}; "
-            f"{r['seconds'] / 60:.1f} min. Saved as {html.escape(Path(r['out']).name)}.</p>")
+            f"<th>current</th><th>new</th></tr>{rows}</table>"
+            f"<p>{_scored_on(n['n'], r['scheme'], r['labels'])}; {_duration(r['seconds'])}. Saved as {html.escape(Path(r['out']).name)}.</p>")
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self.phase_label.setText("Finished")
