@@ -177,3 +177,17 @@ def test_a_second_start_does_not_replace_the_first_runs_model(qtbot, tmp_path):
     with qtbot.waitSignal(dlg.start_clicked) as started:
         qtbot.mouseClick(dlg.start_btn, LeftButton)
     assert Path(started.args[1]) == first
+
+
+def test_the_model_list_offers_only_segmentation_models(qtbot, make_window):
+    """Trial finding: Model → Models… listed the bundled lesion classifier; "Use selected
+    model" on it made it the segmentation model (remembered), and Segment then failed with
+    "classifier.pt: unknown resize policy 'lesion-crop'"."""
+    win = make_window()
+    win.models.show_models()
+    dlg = win.models.models_dialog
+    qtbot.waitExposed(dlg)
+    names = [dlg.table.item(r, 0).text() for r in range(dlg.table.rowCount())]
+    assert names and not any("classifier" in n for n in names), names
+    assert all(m.path.name != "classifier.pt" for m in dlg.models)
+    assert any(m.path.name == "dermview_default.pt" for m in dlg.models)

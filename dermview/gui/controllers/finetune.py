@@ -42,12 +42,16 @@ class ModelEntry:
 
     @classmethod
     def read(cls, path: Path) -> ModelEntry | None:
+        """The entry of a segmentation model; None for an unreadable file or a model that
+        does not segment (the bundled lesion classifier, whose metadata has ``classes``)."""
         from dermview.model.weights import read_metadata
 
         try:
             meta = read_metadata(path)
         except Exception:  # noqa: BLE001 - an unreadable file is just not listed
             return None
+        if meta.get("classes") or meta.get("arch") == "lesionhead":
+            return None  # using it to segment failed: "unknown resize policy 'lesion-crop'"
         ft = meta.get("finetune") or {}
         parent = meta.get("parent") or {}
         if meta.get("user_trained"):
