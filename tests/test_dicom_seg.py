@@ -181,6 +181,13 @@ def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
     np.testing.assert_array_equal(load_mask(labels / "b_segmentation.png"), ~case["mask"])
     meta = json.loads((labels / "a_segmentation.json").read_text())
     assert meta["source"] == "imported" and meta["image_sha256"] == image_sha256(images / "a.dcm")
+    # one SEG file as --from (trial finding: it said "no labels found in …_segmentation.dcm")
+    one = tmp_path / "one"
+    rc = main(["import", str(images), "--format", "dicom-seg", "--from",
+               str(segs / "b_segmentation.dcm"), "--labels", str(one)])
+    assert rc == 0, capsys.readouterr().err
+    assert sorted(p.name for p in one.iterdir()) == ["b_segmentation.json", "b_segmentation.png"]
+    np.testing.assert_array_equal(load_mask(one / "b_segmentation.png"), ~case["mask"])
 
 
 def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, tiny_weights,

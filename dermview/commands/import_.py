@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", required=True, choices=["coco", "labelme", "dicom-seg"])
     parser.add_argument("--from", dest="source", required=True, metavar="F",
                         help="coco: the JSON file; labelme: folder of <stem>.json files "
-                             "(often IMAGE_DIR); dicom-seg: folder of SEG files")
+                             "(often IMAGE_DIR); dicom-seg: folder of SEG files, or one")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing labels (the old one is kept in labels/.backup)")
 
@@ -90,7 +90,8 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
         except (ImageReadError, OSError):
             continue  # an unreadable image is reported when its label is saved, if any
         by_uid[uid] = image
-    for path in sorted(src.glob("*.dcm")):
+    # the folder of SEG files, or one SEG file (which found nothing: "no labels found")
+    for path in [src] if src.is_file() else sorted(src.glob("*.dcm")):
         try:
             if str(read_header(path).get("SOPClassUID", "")) != SEG_SOP_CLASS:
                 continue  # images, secondary captures: not segmentations
