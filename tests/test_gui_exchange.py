@@ -67,8 +67,8 @@ def test_export_worklist_labels_as_coco(make_window, worklist, monkeypatch, tmp_
     states = {name: anns[i]["attributes"]["review_state"] for name, i in coco.file_names.items()}
     assert states == {"IMD002.jpg": "accepted", "ISIC_0000095.jpg": "unreviewed"}
     said = win.statusBar().currentMessage()
-    assert "Exported 2 label(s) as COCO" in said
-    assert "1 of them unreviewed model mask(s)" in said  # ISIC_0000095: nobody reviewed it
+    assert "Exported 2 labels as COCO" in said  # trial finding: it read "2 label(s)", "mask(s)"
+    assert "1 of them is an unreviewed model mask" in said  # ISIC_0000095: nobody reviewed it
     assert not boxes.warnings
 
 
@@ -104,7 +104,7 @@ def test_export_labelme_asks_before_replacing(make_window, worklist, boxes, tmp_
     before = (target / "IMD002.json").stat().st_mtime_ns
     boxes.answer = Btn.Cancel
     assert win.exchange.export_labels("labelme") == 0
-    assert "2 labelme file(s) already exist" in boxes.questions[-1][1]
+    assert "2 labelme files already exist in" in boxes.questions[-1][1]
     assert (target / "IMD002.json").stat().st_mtime_ns == before
 
 
@@ -115,7 +115,8 @@ def test_unusable_labels_are_listed_and_the_rest_exported(make_window, worklist,
     assert win.exchange.export_labels("coco", tmp_path / "c.json") == 1
     assert set(read_coco(tmp_path / "c.json").file_names) == {"IMD002.jpg"}
     assert boxes.warnings and "ISIC_0000095" in boxes.warnings[-1][1]
-    assert "1 skipped" in win.statusBar().currentMessage()
+    said = win.statusBar().currentMessage()
+    assert "1 skipped" in said and "Exported 1 label as COCO" in said
     # nothing saved at all: said so, nothing written
     shutil.rmtree(folder / "labels")
     assert win.exchange.export_labels("coco", tmp_path / "none.json") == 0

@@ -112,7 +112,8 @@ class ExchangeController(QtCore.QObject):
             existing = [t for t in (labelme_target(p, target) for p in paths) if t.exists()]
             if existing and dialogs.ask(
                     self.window, "Replace labelme files?",
-                    f"{len(existing)} labelme file(s) already exist in {target} "
+                    f"{_count(len(existing), 'labelme file')} already "
+                    f"exist{'s' if len(existing) == 1 else ''} in {target} "
                     f"({existing[0].name}…).\n\nReplace them?",
                     Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
                 return 0
@@ -152,9 +153,10 @@ class ExchangeController(QtCore.QObject):
                             + ("\n…" if len(problems) > 5 else ""))
         # A model mask nobody reviewed is exported too (its review_state says "unreviewed"):
         # the user is told, so an unchecked mask is not taken for ground truth by mistake.
-        self.message.emit(f"Exported {done} label(s) as {FORMAT_NAMES[fmt]} to {target}"
-                          + (f"; {len(unreviewed)} of them unreviewed model mask(s)"
-                             if unreviewed else "")
+        n_un = len(unreviewed)
+        self.message.emit(f"Exported {_count(done, 'label')} as {FORMAT_NAMES[fmt]} to {target}"
+                          + (f"; {n_un} of them {'is an' if n_un == 1 else 'are'} unreviewed "
+                             f"model mask{'' if n_un == 1 else 's'}" if unreviewed else "")
                           + (f"; {len(problems)} skipped" if problems else ""), 8000)
         return done
 
@@ -200,3 +202,8 @@ class ExchangeController(QtCore.QObject):
 
 class _Cancelled(Exception):
     """The user cancelled the export's progress dialog."""
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 label', '2 labels'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
