@@ -489,3 +489,29 @@ def test_a_folder_of_batch_results_opens_on_the_first_unreviewed_mask(make_windo
     win = make_window([folder])
     process(50)
     assert win.doc.path.name == "ISIC_0000095.jpg"
+
+
+def test_keyboard_only_tab_goes_through_the_worklist_and_out(make_window, data, qtbot):
+    """Trial finding: Tab from the view reached the filter and the list, and then walked the
+    list's cells for ever: a keyboard user never got past the worklist."""
+    from PySide6 import QtWidgets
+
+    win = make_window([data])
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    win.before.setFocus()
+    process(5)
+    wl = win.worklist
+
+    def tab():
+        qtbot.keyClick(QtWidgets.QApplication.focusWidget(), QtCore.Qt.Key.Key_Tab)
+        process(2)
+        return QtWidgets.QApplication.focusWidget()
+
+    assert tab() is wl.filter_combo
+    qtbot.keyClick(wl.filter_combo, QtCore.Qt.Key.Key_Down)  # "To review"
+    assert wl.filter_combo.currentText() == "To review"
+    assert tab() is wl.table
+    left = tab()
+    assert left is not wl.table and left is not None

@@ -71,6 +71,9 @@ class Worklist(QtWidgets.QWidget):
         for col in (1, 2):
             header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
+        # Tab leaves the list for the next control (arrow keys / PgDown move through it):
+        # with Qt's default, Tab walked the cells and a keyboard user never got out
+        self.table.setTabKeyNavigation(False)
         # A narrow dock keeps both ends of a file name (their distinct part): "ISIC_…095.jpg".
         self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
