@@ -421,6 +421,12 @@ def test_shortcuts_and_about(make_window, data, qtbot):
                      if dlg.table.item(r, 1) is not None)
     for key in ("Ctrl+S", "Ctrl+R", "Ctrl+Z", "PgDown", "[", "]", "B", "E"):
         assert key in text, key
+    # every action's text shown whole (trial finding: "Refine (click: lesion, Shift+click:
+    # no…" and "Grow from seed (drag: tolerance, …" were cut)
+    qtbot.waitExposed(dlg)
+    t = dlg.table
+    assert t.columnWidth(0) >= t.sizeHintForColumn(0)
+    assert t.columnWidth(1) >= t.sizeHintForColumn(1)
     dlg.close()
     about = win.show_about()
     assert "dermview" in about.windowTitle()
