@@ -413,7 +413,7 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     assert not win.overlays.buffers["diff"].data[..., 3].any()  # no disagreement left
 
 
-def test_shortcuts_and_about(make_window, data, qtbot):
+def test_shortcuts_and_about(make_window, data, qtbot, monkeypatch):
     win = make_window([data / "IMD009.jpg"])
     qtbot.keyClick(win, QtCore.Qt.Key.Key_F1)
     dlg = win.shortcuts_dialog
@@ -428,6 +428,14 @@ def test_shortcuts_and_about(make_window, data, qtbot):
     assert t.columnWidth(0) >= t.sizeHintForColumn(0)
     assert t.columnWidth(1) >= t.sizeHintForColumn(1)
     dlg.close()
+    # a short screen (150 % on 1000 px: 666 px): the dialog, Close included, stays on it
+    from PySide6 import QtGui
+
+    monkeypatch.setattr(QtGui.QScreen, "availableGeometry",
+                        lambda _self: QtCore.QRect(0, 0, 1066, 666))
+    small = win.show_shortcuts()
+    assert small.height() <= 666 and small.width() <= 1066
+    small.close()
     about = win.show_about()
     assert "dermview" in about.windowTitle()
     about.close()

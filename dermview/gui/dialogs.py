@@ -41,18 +41,23 @@ class ShortcutsDialog(QtWidgets.QDialog):
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(self._width_needed(), 720)
+        self.resize(*self._size_needed())
 
-    def _width_needed(self) -> int:
+    def _size_needed(self) -> tuple[int, int]:
         """Wide enough for the longest row (the tools' texts say how to use them: "Refine
         (click: lesion, Shift+click: not, drag: box)" was cut to "Refine (click: lesion,
-        Shift+click: no…" at 150 %), at least 480 px, at most 90 % of the screen."""
+        Shift+click: no…" at 150 %), at least 480 px; 720 px high; at most 90 % of the
+        screen either way (at 150 % on a 1000-px screen, Close was below its bottom)."""
         t = self.table
         need = (t.sizeHintForColumn(0) + t.sizeHintForColumn(1)
                 + t.verticalScrollBar().sizeHint().width() + 2 * t.frameWidth() + 40)
+        width, height = max(480, need), 720
         screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        cap = int(screen.availableGeometry().width() * 0.9) if screen is not None else need
-        return max(480, min(need, cap))
+        if screen is not None:
+            room = screen.availableGeometry()
+            width = min(width, int(room.width() * 0.9))
+            height = min(height, int(room.height() * 0.9))
+        return width, height
 
     def _add_group(self, title: str, rows: list[tuple[str, str]]) -> None:
         """A bold ``title`` row, then one indented ``(action, keys)`` row each; none if empty."""
