@@ -179,10 +179,15 @@ def test_a_second_start_does_not_replace_the_first_runs_model(qtbot, tmp_path):
     assert Path(started.args[1]) == first
 
 
-def test_the_model_list_offers_only_segmentation_models(qtbot, make_window):
+def test_the_model_list_offers_only_segmentation_models(qtbot, make_window, monkeypatch):
     """Trial finding: Model → Models… listed the bundled lesion classifier; "Use selected
     model" on it made it the segmentation model (remembered), and Segment then failed with
     "classifier.pt: unknown resize policy 'lesion-crop'"."""
+    from PySide6 import QtGui
+
+    # the trial's screen (the offscreen one is 800 px wide)
+    monkeypatch.setattr(QtGui.QScreen, "availableGeometry",
+                        lambda _self: QtCore.QRect(0, 0, 1600, 1000))
     win = make_window()
     win.models.show_models()
     dlg = win.models.models_dialog
@@ -191,3 +196,5 @@ def test_the_model_list_offers_only_segmentation_models(qtbot, make_window):
     assert names and not any("classifier" in n for n in names), names
     assert all(m.path.name != "classifier.pt" for m in dlg.models)
     assert any(m.path.name == "dermview_default.pt" for m in dlg.models)
+    # every column in view, no horizontal scrolling (trial finding: "Held-out Dice" was cut)
+    assert dlg.table.horizontalScrollBar().maximum() == 0

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 _EXPLAIN = (
     "Makes a new model for the images of a folder from the labels saved for them "
@@ -237,6 +237,17 @@ class ModelsDialog(QtWidgets.QDialog):
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self.table)
         lay.addLayout(row)
+        # as wide as the columns (the held-out Dice and the file were behind a scroll bar),
+        # at most 90 % of the screen
+        t = self.table
+        need = (sum(t.columnWidth(c) for c in range(t.columnCount()))
+                + t.verticalHeader().sizeHint().width() + t.verticalScrollBar().sizeHint().width()
+                + 2 * t.frameWidth() + lay.contentsMargins().left()
+                + lay.contentsMargins().right() + 8)
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is not None:
+            need = min(need, int(screen.availableGeometry().width() * 0.9))
+        self.resize(max(720, need), self.sizeHint().height())
 
     def _use(self) -> None:
         rows = self.table.selectionModel().selectedRows()
