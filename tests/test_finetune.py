@@ -108,9 +108,8 @@ def test_review_state_rules():
     assert review_state({"review_state": "rejected", "edited": True}, sha) is None
 
 
-def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
-    folder = make_folder(tmp_path, 8)
-    # one unreviewed batch result, one accepted label
+def _add_batch_and_accepted(folder: Path) -> None:
+    """Add ``batch.png`` (an unreviewed batch result) and ``ok.png`` (an accepted label)."""
     rng = np.random.default_rng(5)
     for name, state in (("batch", None), ("ok", "accepted")):
         rgb, mask = _lesion(rng)
@@ -118,6 +117,11 @@ def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
         save_image(img, rgb)
         save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
                                         review_state=state))
+
+
+def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
+    folder = make_folder(tmp_path, 8)
+    _add_batch_and_accepted(folder)
     labels = collect_labels(folder)
     names = {it.image.name: it.review for it in labels.items}
     assert names["ok.png"] == ACCEPTED and "batch.png" not in names
@@ -130,13 +134,7 @@ def test_label_summary_counts_states_and_says_whether_enough(tmp_path: Path):
     from dermview.finetune.collect import label_summary
 
     folder = make_folder(tmp_path / "a", 4)
-    rng = np.random.default_rng(5)
-    for name, state in (("batch", None), ("ok", "accepted")):
-        rgb, mask = _lesion(rng)
-        img = folder / f"{name}.png"
-        save_image(img, rgb)
-        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
-                                        review_state=state))
+    _add_batch_and_accepted(folder)
     assert label_summary(folder) == ("4 corrected, 1 accepted, 1 unreviewed (not used) labels: "
                                      "at least 6 corrected ones are needed")
     assert label_summary(make_folder(tmp_path / "b", 6)) == \
