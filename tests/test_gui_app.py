@@ -536,8 +536,8 @@ def test_save_and_next_auto_segment_and_space_pan(make_window, data, qtbot):
     assert win.doc.path.name == "IMD009.jpg"
     assert win.segmenter.host.busy or win.doc.prob is not None  # segmented automatically
     assert win.wait_idle(60) and win.doc.prob is not None
-    # Ctrl+PgDown: no unlabelled image other than the current one.
-    assert not win.session.next_unlabelled()
+    # Ctrl+PgDown: no image other than the current one waits for review.
+    assert not win.session.next_to_review()
     # Space held: the left button pans instead of painting.
     mask = win.doc.mask.copy()
     win.before.setFocus()

@@ -469,7 +469,8 @@ def test_worklist_names_readable_in_the_first_window_at_150_percent(make_window,
             (text, table.columnWidth(0), metrics.horizontalAdvance(text))
 
 
-def test_a_folder_of_batch_results_opens_on_the_first_unreviewed_mask(make_window, tmp_path):
+def test_a_folder_of_batch_results_opens_on_the_first_unreviewed_mask(make_window, tmp_path,
+                                                                      qtbot):
     """Every image has a label (the first accepted, the others batch results): the folder opens
     on the first mask nobody reviewed, not on the already accepted first image."""
     from dermview.io import load_image
@@ -489,6 +490,14 @@ def test_a_folder_of_batch_results_opens_on_the_first_unreviewed_mask(make_windo
     win = make_window([folder])
     process(50)
     assert win.doc.path.name == "ISIC_0000095.jpg"
+    # Ctrl+PgDown goes to the next mask still to review, passing the accepted one
+    ctrl_pgdown = (QtCore.Qt.Key.Key_PageDown, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(win.view.shown(), *ctrl_pgdown)
+    process(50)
+    assert win.doc.path.name == "ISIC_0024311.jpg"
+    qtbot.keyClick(win.view.shown(), *ctrl_pgdown)
+    process(50)
+    assert win.doc.path.name == "ISIC_0000095.jpg"  # wrapped round, past IMD009 (accepted)
 
 
 def test_keyboard_only_tab_goes_through_the_worklist_and_out(make_window, data, qtbot):

@@ -10,6 +10,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview import labels
 
+#: Statuses still waiting for a reviewer: no label, an unreviewed model mask, recovered edits.
+TO_REVIEW = frozenset({"new", "segmented", "recoverable"})
+
 STATUS_TEXT = {"new": "new", "segmented": "unreviewed", "accepted": "accepted ✓",
                "corrected": "corrected ✓", "unreadable": "unreadable ✗",
                "refused": "label refused ⚠", "recoverable": "unsaved edits ⟲"}
@@ -19,7 +22,7 @@ STATUS_COLOUR = {"new": (150, 150, 150), "segmented": (230, 180, 40), "accepted"
 #: Worklist filters: (text, statuses shown; None = all).
 FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("All images", None),
-    ("To review", frozenset({"new", "segmented", "recoverable"})),
+    ("To review", TO_REVIEW),
     ("New", frozenset({"new"})),
     ("Unreviewed model masks", frozenset({"segmented"})),
     ("Accepted", frozenset({"accepted"})),

@@ -223,15 +223,18 @@ class SessionController(QtCore.QObject):
         """Save the label, then open the next image of the worklist."""
         return self.saving.save() and self.next_image()
 
-    def next_unlabelled(self) -> bool:
-        """Open the next worklist image whose status is "new" (wrapping around)."""
+    def next_to_review(self) -> bool:
+        """Open the next worklist image still to review (wrapping around): no label yet, a
+        model mask nobody reviewed (batch results) or recovered edits."""
+        from dermview.gui.worklist import TO_REVIEW
+
         wl = self.worklist
         n, start = len(wl.paths), max(wl.current, 0)
         for k in range(1, n + 1):
             i = (start + k) % n
-            if i != wl.current and wl.status(i) == "new":
+            if i != wl.current and wl.status(i) in TO_REVIEW:
                 return self.open_image(wl.paths[i])
-        self.message.emit("Every image in the worklist has a label", 5000)
+        self.message.emit("No other image in the worklist is waiting for review", 5000)
         return False
 
     def next_image(self) -> bool:
