@@ -418,7 +418,12 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
         return "new"
-    meta = _read_json(json_path) or {}
+    return saved_label_status(_read_json(json_path))
+
+
+def saved_label_status(meta: dict | None) -> str:
+    """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: none)."""
+    meta = meta or {}
     if meta.get("review_state") in ("accepted", "corrected"):
         return str(meta["review_state"])
     return "corrected" if meta.get("edited") is True else "segmented"

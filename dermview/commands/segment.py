@@ -151,7 +151,7 @@ class _Stages:
         from dermview.segmentation import segment_image
 
         img, rgb, pre, sha = job
-        tta = {"off": False, "auto": "auto", "on": True}[getattr(self.args, "tta", "off")]
+        tta = {"off": False, "auto": "auto", "on": True}[self.args.tta]
         res = segment_image(rgb, self.seg, params=self.params, threshold=self.args.threshold,
                             clean=not self.args.no_clean, preprocessed=pre, tta=tta)
         # The DICOM SEG writer needs the pixels (a secondary capture of a non-DICOM source).
@@ -165,7 +165,7 @@ class _Stages:
         from dermview.model.provenance import user_trained_mark
 
         extras: dict = {} if conf is None else {"confidence": round(conf, 4)}
-        mode = getattr(self.args, "tta", "off")
+        mode = self.args.tta
         if mode != "off":
             extras["tta"] = "hflip" if mode == "on" else "hflip_when_unsure"
             extras["tta_applied"] = bool(tta_applied)

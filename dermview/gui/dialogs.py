@@ -9,6 +9,17 @@ from PySide6 import QtGui, QtWidgets
 from dermview import __version__, paths
 
 
+def within_screen(widget: QtWidgets.QWidget, width: int, height: int,
+                  share: float = 0.9) -> tuple[int, int]:
+    """``(width, height)`` in px, each at most ``share`` of the widget's screen (a dialog
+    sized for its text must still show its buttons at 150 %)."""
+    screen = widget.screen() or QtGui.QGuiApplication.primaryScreen()
+    if screen is None:
+        return width, height
+    room = screen.availableGeometry()
+    return min(width, int(room.width() * share)), min(height, int(room.height() * share))
+
+
 class ShortcutsDialog(QtWidgets.QDialog):
     """Lists every action that has a shortcut, grouped by menu."""
 
@@ -51,13 +62,7 @@ class ShortcutsDialog(QtWidgets.QDialog):
         t = self.table
         need = (t.sizeHintForColumn(0) + t.sizeHintForColumn(1)
                 + t.verticalScrollBar().sizeHint().width() + 2 * t.frameWidth() + 40)
-        width, height = max(480, need), 720
-        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        if screen is not None:
-            room = screen.availableGeometry()
-            width = min(width, int(room.width() * 0.9))
-            height = min(height, int(room.height() * 0.9))
-        return width, height
+        return within_screen(self, max(480, need), 720)
 
     def _add_group(self, title: str, rows: list[tuple[str, str]]) -> None:
         """A bold ``title`` row, then one indented ``(action, keys)`` row each; none if empty."""

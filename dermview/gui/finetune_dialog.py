@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
+
+from dermview.gui.dialogs import within_screen
+from dermview.wording import counted
 
 _EXPLAIN = (
     "Makes a new model for the images of a folder from the labels saved for them "
@@ -52,7 +55,7 @@ def _duration(seconds: float) -> str:
 def _scored_on(n: int, scheme: str, labels: int) -> str:
     """Which labels scored the models, in words."""
     if scheme == _NO_TRAINING:
-        return (f"Scored on {n} corrected label{'' if n == 1 else 's'} of {labels}; none was "
+        return (f"Scored on {counted(n, 'corrected label')} of {labels}; none was "
                 "used to make the new model")
     return f"Scored on {n} corrected labels ({html.escape(scheme)}) of {labels}"
 
@@ -244,10 +247,7 @@ class ModelsDialog(QtWidgets.QDialog):
                 + t.verticalHeader().sizeHint().width() + t.verticalScrollBar().sizeHint().width()
                 + 2 * t.frameWidth() + lay.contentsMargins().left()
                 + lay.contentsMargins().right() + 8)
-        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        if screen is not None:
-            need = min(need, int(screen.availableGeometry().width() * 0.9))
-        self.resize(max(720, need), self.sizeHint().height())
+        self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
 
     def _use(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -32,8 +32,9 @@ class StatusBar(QtWidgets.QStatusBar):
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_clicked)
-        for w in (self.pos_label, self.metric_label, self.labels_label, self.progress,
-                  self.cancel_button):
+        self._permanent = (self.pos_label, self.metric_label, self.labels_label, self.progress,
+                           self.cancel_button)
+        for w in self._permanent:
             self.addPermanentWidget(w)
         # A message (a tool's instructions) gets the room it needs: the fields on the right
         # step aside while it shows (labels folder first, the pixel readout last); at 150 %
@@ -47,11 +48,9 @@ class StatusBar(QtWidgets.QStatusBar):
         if not text:
             return
         need = self.fontMetrics().horizontalAdvance(text) + 24
-        widgets = (self.pos_label, self.metric_label, self.labels_label, self.progress,
-                   self.cancel_button)
         for w in fields:
             used = sum(max(x.sizeHint().width(), x.minimumWidth()) + 8
-                       for x in widgets if not x.isHidden())
+                       for x in self._permanent if not x.isHidden())
             if need + used <= self.width():
                 break
             w.setVisible(False)

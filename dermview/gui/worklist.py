@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview import labels
+from dermview.wording import counted
 
 #: Statuses still waiting for a reviewer: no label, an unreviewed model mask, recovered edits.
 TO_REVIEW = frozenset({"new", "segmented", "recoverable"})
@@ -146,8 +147,7 @@ class Worklist(QtWidgets.QWidget):
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
         done = sum(1 for s in states if s in ("accepted", "corrected"))
-        n = len(self.paths)
-        self.summary.setText(f"{n} image{'' if n == 1 else 's'} · {done} reviewed · "
+        self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed · "
                              f"{states.count('new')} new")
         self._apply_filter()
 

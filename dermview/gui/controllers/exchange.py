@@ -92,7 +92,8 @@ class ExchangeController(QtCore.QObject):
         yet: the user is told before anything is written. Progress is shown and can be
         cancelled (COCO then writes nothing). Returns the number of labels exported."""
         from dermview.exchange.labelme import labelme_target
-        from dermview.labels import label_status
+        from dermview.labels import saved_label_status
+        from dermview.wording import counted
 
         paths = list(self.worklist())
         if not paths:
@@ -112,7 +113,7 @@ class ExchangeController(QtCore.QObject):
             existing = [t for t in (labelme_target(p, target) for p in paths) if t.exists()]
             if existing and dialogs.ask(
                     self.window, "Replace labelme files?",
-                    f"{_count(len(existing), 'labelme file')} already "
+                    f"{counted(len(existing), 'labelme file')} already "
                     f"exist{'s' if len(existing) == 1 else ''} in {target} "
                     f"({existing[0].name}…).\n\nReplace them?",
                     Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
@@ -127,7 +128,7 @@ class ExchangeController(QtCore.QObject):
 
         def noting_unreviewed(items: Iterator) -> Iterator:
             for item in items:
-                if label_status(item.image, self.labels_dir_for(item.image)) == "segmented":
+                if saved_label_status(item.meta) == "segmented":  # the sidecar already read
                     unreviewed.append(item.image)
                 yield item
 
@@ -154,7 +155,7 @@ class ExchangeController(QtCore.QObject):
         # A model mask nobody reviewed is exported too (its review_state says "unreviewed"):
         # the user is told, so an unchecked mask is not taken for ground truth by mistake.
         n_un = len(unreviewed)
-        self.message.emit(f"Exported {_count(done, 'label')} as {FORMAT_NAMES[fmt]} to {target}"
+        self.message.emit(f"Exported {counted(done, 'label')} as {FORMAT_NAMES[fmt]} to {target}"
                           + (f"; {n_un} of them {'is an' if n_un == 1 else 'are'} unreviewed "
                              f"model mask{'' if n_un == 1 else 's'}" if unreviewed else "")
                           + (f"; {len(problems)} skipped" if problems else ""), 8000)
@@ -203,7 +204,3 @@ class ExchangeController(QtCore.QObject):
 class _Cancelled(Exception):
     """The user cancelled the export's progress dialog."""
 
-
-def _count(n: int, noun: str) -> str:
-    """'1 label', '2 labels'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -54,16 +54,17 @@ def axes_overlay(shape: tuple[int, int], analysis: Any, side: int = AXES_SIDE) -
 
 
 def _describe_preprocessing(params: Any) -> str:
-    """Report wording of the preprocessing recorded for the mask (params or their dict)."""
+    """Report wording of the preprocessing recorded for the mask (its parameters as a dict:
+    the model's metadata or the sidecar's)."""
     from dermview.errors import ParameterError
     from dermview.preprocess.params import PreprocessParams
 
     if not params:
         return "none"
     try:
-        p = params if isinstance(params, PreprocessParams) else PreprocessParams.from_dict(params)
+        p = PreprocessParams.from_dict(params)
     except (ParameterError, TypeError):  # an older or foreign sidecar: say what it holds
-        return ", ".join(f"{k}={v}" for k, v in dict(params).items())
+        return ", ".join(f"{k}={v}" for k, v in params.items())
     return "before segmenting: " + p.describe()
 
 

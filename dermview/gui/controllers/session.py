@@ -23,6 +23,7 @@ from dermview.gui.document import Document
 from dermview.gui.settings import Settings
 from dermview.gui.worklist import Worklist
 from dermview.io import IMAGE_SUFFIXES, list_images
+from dermview.wording import counted
 
 
 class SessionController(QtCore.QObject):
@@ -187,8 +188,7 @@ class SessionController(QtCore.QObject):
         more = f"\n  … and {len(found) - 12} more" if len(found) > 12 else ""
         answer = dialogs.ask(
             self.window, "Recover unsaved edits?",
-            f"dermview did not close normally. Unsaved edits of {len(found)} "
-            f"image{'' if len(found) == 1 else 's'} were "
+            f"dermview did not close normally. Unsaved edits of {counted(len(found), 'image')} were "
             f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
             "No discards them.)", Btn.Yes | Btn.No, Btn.Yes)
         images = [p for p, _t in found]
