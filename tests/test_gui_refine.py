@@ -305,3 +305,28 @@ def test_ctrl_click_on_a_marker_removes_it(make_window, data, qtbot):
     _click(qtbot, win.after, mr, mc, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert win.refine.markers == [] and win.doc.undo_stack.count() == n + 1
     assert np.array_equal(win.doc.mask, before)
+
+
+def test_a_refine_click_keeps_an_eraser_correction_beside_it(make_window, data, qtbot):
+    """Trial finding: a positive Refine click near an eraser stroke undid the stroke (the cut
+    took the erased pixels back with the region the click added)."""
+    win = _segmented(make_window, data)
+    mask = win.doc.mask
+    rows, cols = np.nonzero(mask)
+    mr = int(np.median(rows))
+    right = int(cols[rows == mr].max())              # the lesion's right edge on that row
+    win.actions["tool_eraser"].trigger()
+    win.edit.set_radius(6)
+    drag(qtbot, win.after, [(right - 6, mr - 30), (right - 6, mr), (right - 6, mr + 30)])
+    process(5)
+    erased = win.doc.hand_edited_map()
+    assert erased.sum() > 200 and not win.doc.mask[erased].any()
+    win.actions["tool_refine"].trigger()
+    n = win.doc.undo_stack.count()
+    _click(qtbot, win.after, mr, right + 4)          # "lesion" just outside, by the stroke
+    assert win.doc.undo_stack.count() == n + 1 and win.doc.mask[mr, right + 4]
+    assert not win.doc.mask[erased].any()            # the correction stays
+    assert win.doc.effective_review() == "corrected"
+    # a click on the stroke itself takes it back
+    _click(qtbot, win.after, mr, right - 6)
+    assert win.doc.mask[erased].mean() > 0.8

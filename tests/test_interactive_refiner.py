@@ -69,6 +69,42 @@ def test_negative_click_removes_and_leaves_far_edits_alone():
     assert m.sum() < painted.sum()
 
 
+def test_a_click_keeps_hand_erased_pixels_unless_it_lands_on_them():
+    """Trial finding: a lesion click next to an eraser correction put the erased pixels back
+    (the cut takes them again and they touch the click's region)."""
+    rgb, prob, core, lesion = _blob_image()
+    erased = core & (np.arange(core.shape[1])[None, :] >= 88)   # the core's edge by the rim
+    painted = core & ~erased
+    s = Refiner(_FakeSegmenter(prob)).start(rgb)
+    s.wait()
+    s.set_mask(painted, fixed=erased)
+    m = s.click(60, 108, positive=True)          # in the light rim, beside the erased strip
+    assert m[60, 108] and not m[erased].any()
+    assert (m & ~lesion).sum() < 0.02 * lesion.sum()
+    # without the hand edits the same click takes the strip back (what the fix prevents)
+    s2 = Refiner(_FakeSegmenter(prob)).start(rgb)
+    s2.set_mask(painted)
+    assert s2.click(60, 108, positive=True)[erased].mean() > 0.5
+    # a lesion click on the erased strip itself is the later word: it comes back
+    m = s.click(60, 91, positive=True)
+    assert m[erased].mean() > 0.9
+
+
+def test_a_box_keeps_hand_edits_inside_it_and_drops_painted_lesion_outside():
+    rgb, prob, core, _ = _blob_image()
+    painted = core.copy()
+    painted[5:15, 140:155] = True                # painted by hand, outside the box below
+    hole = np.zeros_like(core)
+    hole[55:65, 60:70] = True                    # erased by hand inside the lesion
+    painted &= ~hole
+    s = Refiner(_FakeSegmenter(prob)).start(rgb)
+    s.set_mask(painted, fixed=hole | (painted & ~core))
+    m = s.box(20, 30, 101, 121)
+    assert not m[hole].any() and not m[5:15, 140:155].any()
+    with pytest.raises(ValueError):
+        s.set_mask(painted, fixed=np.zeros((3, 3), bool))
+
+
 def test_box_prompt_removes_outside_and_remove_marker_replays():
     rgb, prob, core, lesion = _blob_image()
     ref = Refiner(_FakeSegmenter(prob))

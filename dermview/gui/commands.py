@@ -26,10 +26,15 @@ if TYPE_CHECKING:  # the document imports this module, not the other way round
 class EditKind(enum.Enum):
     """What made a change of the working mask."""
 
-    HAND = "hand"  #: a person's correction (brush, polygon, operation, clear)
+    HAND = "hand"  #: a person's correction (brush, polygon, operation, clear, grow)
+    PROMPT = "prompt"  #: a Refine prompt's result (a hand edit, but its pixels the model's)
     PREDICTION = "prediction"  #: a model result replaced the mask
     THRESHOLD = "threshold"  #: the probability threshold changed (hand edits are kept)
     RECOVERED = "recovered"  #: work restored from the crash journal
+
+
+#: The kinds that count as a person's correction (provenance, review state).
+HAND_KINDS = (EditKind.HAND, EditKind.PROMPT)
 
 
 class MaskCommand(QtGui.QUndoCommand):

@@ -18,7 +18,13 @@ from PySide6 import QtCore, QtGui
 from dermview import editing, label_policy, labels
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
-from dermview.gui.commands import EditKind, MaskCommand, RecoveredCommand, push_mask
+from dermview.gui.commands import (
+    HAND_KINDS,
+    EditKind,
+    MaskCommand,
+    RecoveredCommand,
+    push_mask,
+)
 from dermview.io import load_image, load_mask
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
@@ -254,7 +260,7 @@ class Document(QtCore.QObject):
         ops = pixels = 0
         reset = False
         for cmd in self._applied():
-            if cmd.kind is EditKind.HAND:
+            if cmd.kind in HAND_KINDS:
                 ops += 1
                 pixels += cmd.changed_pixels
             elif cmd.kind is EditKind.PREDICTION:
@@ -264,11 +270,12 @@ class Document(QtCore.QObject):
                 ops, pixels, reset = cmd.hand_edits
         return ops, pixels, reset
 
-    def hand_edited_map(self) -> np.ndarray:
-        """``bool (H, W)``: pixels a person changed since the last model prediction."""
+    def hand_edited_map(self, kinds: tuple[EditKind, ...] = HAND_KINDS) -> np.ndarray:
+        """``bool (H, W)``: pixels a person changed since the last model prediction (by
+        commands of ``kinds``; ``(EditKind.HAND,)`` = painted, not by Refine prompts)."""
         out = np.zeros(self.shape, bool)
         for cmd in self._applied():
-            if cmd.kind is EditKind.HAND and cmd.patch is not None:
+            if cmd.kind in kinds and cmd.patch is not None:
                 out[cmd.patch.rect.slices] |= cmd.patch.before != cmd.patch.after
             elif cmd.kind is EditKind.PREDICTION:
                 out[...] = False

@@ -4,6 +4,7 @@ turns mouse input into prompts and every prompt into one undo step.
 
 * Refine (``R``): click = "this is lesion", Shift+click = "this is not", drag = a box "the
   lesion is in here", Ctrl+click on a marker removes that prompt (one undo step too).
+  Pixels painted or erased by hand keep their value unless a click lands on them.
 * Grow from seed (``W``): press on a pixel and drag; the drag distance (image pixels) is the
   colour tolerance (ΔE); release adds the region (Shift: cuts it).
 """
@@ -128,8 +129,9 @@ class RefineController(QtCore.QObject):
             return None
         if self._version != doc.mask_version:
             # painted or undone since the last prompt: go on from the mask as it is now, with
-            # the prompts whose markers are still shown
-            self.session.set_mask(doc.mask, [p for _, p in self.markers])
+            # the prompts whose markers are still shown; painted pixels stay as painted
+            self.session.set_mask(doc.mask, [p for _, p in self.markers],
+                                  fixed=doc.hand_edited_map((EditKind.HAND,)))
         return self.session
 
     # -- prompts --------------------------------------------------------------------------
@@ -147,7 +149,7 @@ class RefineController(QtCore.QObject):
             return False
         text = ("Refine: box" if isinstance(prompt, BoxPrompt)
                 else f"Refine: {'lesion' if prompt.positive else 'not lesion'} click")
-        changed = push_mask(self.doc, new, text, EditKind.HAND)
+        changed = push_mask(self.doc, new, text, EditKind.PROMPT)
         self._version = self.doc.mask_version
         self.markers = [(i, p) for i, p in self.markers if i < self.doc.undo_stack.index()]
         self.markers.append((self.doc.undo_stack.index(), s.prompts[-1]))
@@ -176,7 +178,7 @@ class RefineController(QtCore.QObject):
             self.message.emit("Refine: the mask was edited after that prompt; undo (Ctrl+Z) "
                               "to take it back")
             return False
-        push_mask(self.doc, new, "Refine: marker removed", EditKind.HAND)
+        push_mask(self.doc, new, "Refine: marker removed", EditKind.PROMPT)
         self._version = self.doc.mask_version
         top = self.doc.undo_stack.index()
         self.markers = [(top, p) for j, (_, p) in enumerate(self.markers) if j != k]

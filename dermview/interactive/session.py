@@ -8,6 +8,7 @@ m = s.click(row, col, positive=True)      # bool H×W after every prompt so far
 m = s.box(row0, col0, row1, col1)         # "the lesion is in here"
 m = s.undo()                              # back one prompt
 s.remove(i)                               # drop prompt i (its marker) and redo the rest
+s.set_mask(painted, fixed=by_hand)        # go on from an edited mask; hand edits stay
 ```
 
 A method is a module with ``prepare(rgb, prob) -> state`` (slow part, run once per image in
@@ -21,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
+import cv2
 import numpy as np
 
 from dermview.errors import ParameterError
@@ -106,6 +108,8 @@ class Session:
         self._history: list[np.ndarray] = []  # packed masks after each prompt
         self.prompts: list[Prompt] = []
         self._base = 0  # prompts before this index were made before the last set_mask
+        #: bool (H, W) pixels set by hand (see :meth:`set_mask`); None = none
+        self._fixed: np.ndarray | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
@@ -144,7 +148,9 @@ class Session:
         state = self._future.result()[0]
         with self._lock:
             prompts = [*self.prompts, prompt]
-            new = self._refiner.method.apply(state, self.mask, prompts)
+            before = self.mask
+            new = self._refiner.method.apply(state, before, prompts)
+            new = self._keep_fixed(before, new, prompt)
             self.prompts = prompts
             self._history.append(np.packbits(new))
         return new
@@ -165,20 +171,52 @@ class Session:
                 self._history.pop()
         return self.mask
 
-    def set_mask(self, mask: np.ndarray, prompts: list[Prompt] | None = None) -> None:
+    def _keep_fixed(self, before: np.ndarray, new: np.ndarray, prompt: Prompt) -> np.ndarray:
+        """``new`` with the hand-set pixels as they were in ``before``.
+
+        A click on a hand-set part that says the opposite (a lesion click on an erased
+        stroke) frees that 8-connected part first: the click is the later word. A box frees
+        the hand-set lesion pixels outside it ("the lesion is in here")."""
+        fixed = self._fixed
+        if fixed is None:
+            return new
+        if isinstance(prompt, ClickPrompt):
+            r, c = prompt.row, prompt.col
+            if fixed[r, c] and before[r, c] != prompt.positive:
+                part = (fixed & (before == before[r, c])).astype(np.uint8)
+                _, labels = cv2.connectedComponents(part, connectivity=8)
+                fixed = fixed & (labels != labels[r, c])
+                self._fixed = fixed
+        elif isinstance(prompt, BoxPrompt):
+            inside = np.zeros(self.shape, bool)
+            inside[prompt.row0:prompt.row1, prompt.col0:prompt.col1] = True
+            fixed = fixed & (inside | ~before)
+            self._fixed = fixed
+        out = new.copy()
+        out[fixed] = before[fixed]
+        return out
+
+    def set_mask(self, mask: np.ndarray, prompts: list[Prompt] | None = None,
+                 fixed: np.ndarray | None = None) -> None:
         """Continue from ``mask`` (edited outside the session: painted, undone in the app).
 
         ``prompts``: the prompts still in force (``None`` = all so far); they constrain later
-        prompts but can no longer be undone or removed here (the app's undo stack has them)."""
+        prompts but can no longer be undone or removed here (the app's undo stack has them).
+        ``fixed``: bool ``(H, W)``, pixels set by hand (brush, eraser); later prompts keep
+        their value in ``mask`` unless a click lands on them saying otherwise (see
+        :meth:`_keep_fixed`). ``None`` = no pixel is fixed."""
         mask = np.asarray(mask, bool)
         if mask.shape != self.shape:
             raise ValueError(f"mask shape {mask.shape} differs from the image {self.shape}")
+        if fixed is not None and np.shape(fixed) != self.shape:
+            raise ValueError(f"fixed shape {np.shape(fixed)} differs from the image {self.shape}")
         with self._lock:
             if prompts is not None:
                 self.prompts = list(prompts)
             self._initial = mask.copy()
             self._history = []
             self._base = len(self.prompts)
+            self._fixed = None if fixed is None or not np.any(fixed) else np.asarray(fixed, bool).copy()
 
     def remove(self, index: int) -> np.ndarray:
         """Drop prompt ``index`` (its marker) and apply the later ones again in order."""
