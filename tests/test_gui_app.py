@@ -625,3 +625,38 @@ def test_extension_points_of_gui_readme(make_window, data, qtbot):
     assert win.saving.save()
     meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
     assert meta["extra_info"] == {"squares": 1} and meta["edit_operations"] == 1
+
+
+def test_a_remembered_model_that_cannot_segment_is_not_used(qtbot, tmp_path, weights):
+    """Trial finding: the model chosen in Model → Models was taken at the next start whenever
+    its file existed, so an altered file or the lesion classifier failed only at Segment."""
+    from dermview.gui.app import create_main_window
+    from dermview.gui.testing import isolate
+
+    good = tmp_path / "mine.pt"
+    shutil.copy(weights, good)
+    shutil.copy(Path(weights).with_suffix(".json"), good.with_suffix(".json"))
+    altered = tmp_path / "altered.pt"
+    shutil.copy(weights, altered)
+    shutil.copy(Path(weights).with_suffix(".json"), altered.with_suffix(".json"))
+    with open(altered, "ab") as f:
+        f.write(b"\0")
+    classifier = Path(weights).parent / "classifier.pt"
+    cases = [(good, str(good), ""), (altered, None, "SHA-256"), (tmp_path / "gone.pt", None, "not found")]
+    if classifier.is_file():
+        cases.append((classifier, None, "classifier"))
+    for i, (remembered, used, why) in enumerate(cases):
+        settings = isolate(tmp_path / f"user{i}")
+        settings.setValue("weights", str(remembered))
+        win = create_main_window(None, weights=None, settings=settings,
+                                 recovery_folder=tmp_path / f"recovery{i}")
+        qtbot.addWidget(win)
+        process(5)
+        assert win.weights == used and win.segmenter.weights == used
+        message = win.statusBar().currentMessage()
+        if used:
+            assert settings.value("weights") == str(good) and "not used" not in message
+        else:
+            assert settings.value("weights") == "" and why in message
+            assert "bundled default" in message
+        win.close()

@@ -54,8 +54,7 @@ class MainWindow(QtWidgets.QMainWindow):
                  weights: str | None = None, recovery_folder: Path | None = None) -> None:
         super().__init__()
         self.settings = Settings(settings)
-        saved = str(self.settings.get("weights", "") or "")  # the model chosen in Model → Models
-        self.weights = weights or (saved if saved and Path(saved).is_file() else None)
+        self.weights, start_note = self._start_weights(weights)
         weights = self.weights
         self.doc = Document(self)
         self.last_error = ""
@@ -139,10 +138,28 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_actions()
         self.view.set_side_by_side(s.get_bool("side_by_side", False))
         self._restore_geometry()
+        if start_note:
+            QtCore.QTimer.singleShot(0, lambda: self.statusBar().showMessage(start_note, 20000))
         # Import torch and look for CUDA in the background, a moment after the first preview.
         QtCore.QTimer.singleShot(1500, lambda: None if self._closing else self.segmenter.probe())
 
     # ========================================================================== construction
+    def _start_weights(self, given: str | None) -> tuple[str | None, str]:
+        """``(weights, note)``: ``given`` (command line), else the model chosen in Model →
+        Models last time when it can still segment; else the bundled default (None), the
+        remembered choice forgotten and the note saying why (for the status bar)."""
+        saved = str(self.settings.get("weights", "") or "")
+        if given or not saved:
+            return given, ""
+        from dermview.model.weights import segmentation_weights_problem
+
+        problem = segmentation_weights_problem(saved)
+        if problem is None:
+            return saved, ""
+        self.settings.set("weights", "")
+        return None, (f"The model chosen last time is not used ({problem.split('. ')[0].rstrip('.')}): "
+                      "segmenting with the bundled default; Model → Models… lists the others")
+
     def add_panel(self, key: str, title: str, widget: QtWidgets.QWidget,
                   area: Area = Area.RightDockWidgetArea) -> QtWidgets.QDockWidget:
         """Add a side panel (dock, scrollable, listed in the View menu) after start-up."""

@@ -188,6 +188,31 @@ def verify_weights(weights: str | Path) -> dict[str, Any]:
     return meta
 
 
+def is_classifier(meta: dict[str, Any]) -> bool:
+    """Whether metadata describes the lesion classifier (it cannot segment)."""
+    return bool(meta.get("classes")) or meta.get("arch") == "lesionhead"
+
+
+def segmentation_weights_problem(weights: str | Path) -> str | None:
+    """Why ``weights`` cannot be used to segment, in one sentence, or None when it can.
+
+    Checks what loading would check, without torch: the metadata, the SHA-256 of the ``.pt``
+    (or, in an installation that carries only the ONNX export, of that export), and that it
+    is a segmentation model, not the lesion classifier."""
+    path = Path(weights)
+    try:
+        if path.is_file():
+            meta = verify_weights(path)
+        else:
+            meta = read_metadata(path)
+            read_onnx(metadata_path(path), meta)
+    except WeightsError as exc:
+        return str(exc)
+    if is_classifier(meta):
+        return f"{path.name} is the lesion classifier, not a segmentation model"
+    return None
+
+
 def load_model(weights: str | Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
     """Verify, then load a weights file into a fresh network in eval mode.
 

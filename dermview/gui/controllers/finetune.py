@@ -44,13 +44,13 @@ class ModelEntry:
     def read(cls, path: Path) -> ModelEntry | None:
         """The entry of a segmentation model; None for an unreadable file or a model that
         does not segment (the bundled lesion classifier, whose metadata has ``classes``)."""
-        from dermview.model.weights import read_metadata
+        from dermview.model.weights import is_classifier, read_metadata
 
         try:
             meta = read_metadata(path)
         except Exception:  # noqa: BLE001 - an unreadable file is just not listed
             return None
-        if meta.get("classes") or meta.get("arch") == "lesionhead":
+        if is_classifier(meta):
             return None  # using it to segment failed: "unknown resize policy 'lesion-crop'"
         ft = meta.get("finetune") or {}
         parent = meta.get("parent") or {}
