@@ -660,3 +660,28 @@ def test_a_remembered_model_that_cannot_segment_is_not_used(qtbot, tmp_path, wei
             assert settings.value("weights") == "" and why in message
             assert "bundled default" in message
         win.close()
+
+
+def test_models_of_an_onnx_only_installation_are_listed_and_usable(tmp_path, weights, monkeypatch):
+    """The packaged app carries each model's .json and ONNX export, not its .pt: the model
+    list looked for .pt files only, so it listed no bundled model there."""
+    from dermview import paths
+    from dermview.gui.controllers.finetune import list_models
+    from dermview.model.weights import read_metadata, segmentation_weights_problem
+
+    meta = read_metadata(weights)
+    if "onnx" not in meta:
+        pytest.skip("these weights have no ONNX export")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    src = Path(weights)
+    for f in (src.with_suffix(".json"), src.parent / meta["onnx"]["file"]):
+        shutil.copy(f, folder / f.name)
+    (folder / "confidence.json").write_text("{}")  # not a model: not listed
+    monkeypatch.setattr(paths, "models_dir", lambda: folder)
+    listed = list_models()
+    assert [m.path for m in listed] == [folder / src.name]
+    assert segmentation_weights_problem(folder / src.name) is None
+    onnx = folder / meta["onnx"]["file"]
+    onnx.write_bytes(onnx.read_bytes() + b"\0")
+    assert "SHA-256" in segmentation_weights_problem(folder / src.name)

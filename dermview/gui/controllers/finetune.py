@@ -69,8 +69,11 @@ class ModelEntry:
 
 
 def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
-    """The bundled models, the per-user fine-tuned ones and ``extra`` files (each once)."""
-    files = sorted(paths.models_dir().glob("*.pt"))
+    """The bundled models, the per-user fine-tuned ones and ``extra`` files (each once).
+
+    Bundled models are found by their metadata: the packaged app carries the ``.json`` and
+    the ONNX export without the ``.pt`` (the path listed is still the ``.pt``'s)."""
+    files = sorted(m.with_suffix(".pt") for m in paths.models_dir().glob("*.json"))
     folder = user_models_dir()
     files += sorted(folder.glob("*.pt")) if folder.is_dir() else []
     files += [Path(p) for p in extra or []]
