@@ -64,7 +64,13 @@ def test_open_dicom_segment_and_export_seg(make_window, dcm, export_to, boxes, m
     assert segment.SegmentAlgorithmType == "AUTOMATIC"
     assert segment.SegmentationAlgorithmIdentificationSequence[0].AlgorithmName == model_name
     assert SECRET_NAME not in win.windowTitle() and SECRET_NAME not in win.statusBar().currentMessage()
+    assert "unreviewed model mask" in win.statusBar().currentMessage()
     win.grab().save(str(export_to.parent / "dicom_window.png"))
+    # accepted in the Review panel: exported without the warning
+    boxes.answer = Btn.Yes  # replace the first export
+    win.review_panel.radios["accepted"].click()
+    assert win.exchange.export_dicom_seg()[0] == seg_path
+    assert "unreviewed" not in win.statusBar().currentMessage()
 
 
 def test_export_hand_drawn_mask_of_jpeg(make_window, samples_dir, tmp_path, export_to, boxes):
