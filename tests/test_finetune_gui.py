@@ -198,3 +198,28 @@ def test_the_model_list_offers_only_segmentation_models(qtbot, make_window, monk
     assert any(m.path.name == "dermview_default.pt" for m in dlg.models)
     # every column in view, no horizontal scrolling (trial finding: "Held-out Dice" was cut)
     assert dlg.table.horizontalScrollBar().maximum() == 0
+
+
+def test_models_dialog_marks_the_model_in_use_after_a_switch(qtbot, make_window, tmp_path):
+    """Trial finding: "(in use)" stayed on the old row after "Use selected model"."""
+    win = make_window()
+    ctl = win.models
+    mine = make_weights(tmp_path, "mine")
+    ctl.use_model(None)
+    ctl._remember(mine)
+    ctl.show_models()
+    dlg = ctl.models_dialog
+    qtbot.addWidget(dlg)
+    names = [dlg.table.item(i, 0).text() for i in range(dlg.table.rowCount())]
+    row = next(i for i, m in enumerate(dlg.models) if m.path == mine)
+    assert "(in use)" not in names[row] and sum("(in use)" in n for n in names) == 1
+    dlg.table.selectRow(row)
+    qtbot.mouseClick(dlg.use_btn, LeftButton)
+    assert win.segmenter.weights == str(mine)
+    names = [dlg.table.item(i, 0).text() for i in range(dlg.table.rowCount())]
+    assert "(in use)" in names[row] and sum("(in use)" in n for n in names) == 1
+    qtbot.mouseClick(dlg.revert_btn, LeftButton)
+    assert "(in use)" not in dlg.table.item(row, 0).text()
+    # and the Improve dialog's time limit reads "10.0 min" (was "10.00 min")
+    ctl.improve()
+    assert ctl.dialog.minutes.text() == "10.0 min"

@@ -90,6 +90,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.out_edit = QtWidgets.QLineEdit()
         self.minutes = QtWidgets.QDoubleSpinBox()
         self.minutes.setRange(1.0, 120.0)
+        self.minutes.setDecimals(1)  # "10.0 min", not "10.00 min"
         self.minutes.setValue(10.0)
         self.minutes.setSuffix(" min")
         form = QtWidgets.QFormLayout()
@@ -200,6 +201,9 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.adjustSize()  # the message's lines must not squeeze the explanation above
 
 
+IN_USE = "  (in use)"
+
+
 class ModelsDialog(QtWidgets.QDialog):
     """The models available, where each came from; switch to one or back to the bundled one."""
 
@@ -216,16 +220,11 @@ class ModelsDialog(QtWidgets.QDialog):
                                               "File"])
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        cur = Path(current).resolve() if current else None
         for i, m in enumerate(models):
-            in_use = (m.path.resolve() == cur) if cur else (not m.user_trained
-                                                            and m.path.stem == "dermview_default")
-            cells = [m.name + ("  (in use)" if in_use else ""), m.origin, m.heldout, str(m.path)]
-            for j, text in enumerate(cells):
+            for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout, str(m.path)]):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
-            if in_use:
-                self.table.selectRow(i)
-        self.table.resizeColumnsToContents()
+        self.table.resizeColumnsToContents()  # room for "(in use)" on any row
+        self.set_current(current)
         self.use_btn = QtWidgets.QPushButton("Use selected model")
         self.revert_btn = QtWidgets.QPushButton("Use the bundled model")
         close = QtWidgets.QPushButton("Close")
@@ -248,6 +247,16 @@ class ModelsDialog(QtWidgets.QDialog):
                 + 2 * t.frameWidth() + lay.contentsMargins().left()
                 + lay.contentsMargins().right() + 8)
         self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
+
+    def set_current(self, current: str | None) -> None:
+        """Mark (and select) the model in use: ``current`` path, None = the bundled default."""
+        cur = Path(current).resolve() if current else None
+        for i, m in enumerate(self.models):
+            in_use = (m.path.resolve() == cur) if cur else (not m.user_trained
+                                                            and m.path.stem == "dermview_default")
+            self.table.item(i, 0).setText(m.name + (IN_USE if in_use else ""))
+            if in_use:
+                self.table.selectRow(i)
 
     def _use(self) -> None:
         rows = self.table.selectionModel().selectedRows()

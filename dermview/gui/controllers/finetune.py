@@ -215,6 +215,7 @@ class ModelController(QtCore.QObject):
         self.doc, self.segmenter, self.settings = doc, segmenter, settings
         self.process = FinetuneProcess(self)
         self.dialog: Any = None
+        self.models_dialog: Any = None  # Model → Models…, once shown
         self.last_result: dict[str, Any] | None = None
         #: extra ``dermview finetune`` arguments (tests shorten the run with ``--max-steps``)
         self.extra_args: list[str] = []
@@ -295,6 +296,8 @@ class ModelController(QtCore.QObject):
             self._remember(path)
         info = ModelEntry.read(Path(path)) if path else None
         self.message.emit(f"Segmentation model: {info.name if info else 'bundled default'}", 5000)
+        if self.models_dialog is not None:
+            self.models_dialog.set_current(str(path) if path else None)
 
     def show_models(self) -> None:
         from dermview.gui.finetune_dialog import ModelsDialog
