@@ -239,10 +239,11 @@ def test_clicking_the_conf_header_sorts_least_confident_first(make_window, data,
     assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
 
 
-def test_refine_on_a_saved_label_says_why_it_cannot(make_window, data, qtbot):
+def test_refine_on_a_saved_label_computes_the_map_and_keeps_the_label(make_window, data, qtbot):
     """Trial finding: on a batch result (dermview segment --sidecar) the mask is shown, yet
-    Refine said "segment the image first" as if there were none; it now says what is missing
-    (the probability map, not kept in a label) and leaves the label as it is."""
+    Refine said "segment the image first"; then that a label keeps no probability map. Now the
+    map is computed in the background when the tool is chosen, and the prompts refine the
+    saved label itself (not a fresh model mask); the document keeps no map of its own."""
     import shutil
 
     labels = data / "labels"
@@ -250,14 +251,29 @@ def test_refine_on_a_saved_label_says_why_it_cannot(make_window, data, qtbot):
     shutil.copy(SAMPLES / "IMD009_segmentation.png", labels / "IMD009_segmentation.png")
     win = make_window([data / "IMD009.jpg"])
     assert win.doc.label_loaded and win.doc.mask.any() and win.doc.prob is None
-    before = win.doc.mask.copy()
-    win.actions["tool_refine"].trigger()
-    win.before.fit()
+    label = win.doc.mask.copy()
+    win.actions["tool_refine"].trigger()           # starts the map in the background
+    session = win.refine.session
+    assert session is not None
+    if not session.ready:                           # a click now says what is going on
+        win.before.fit()
+        process(10)
+        _click(qtbot, win.before, 10, 10)
+        assert win.doc.undo_stack.count() == 0 and np.array_equal(win.doc.mask, label)
+        assert "probability map" in win.status.currentMessage()
+    session.wait()
+    assert session.error is None
+    rows, cols = np.nonzero(label)
+    mr, mc = int(np.median(rows)), int(np.median(cols))
+    win.after.fit()
     process(10)
-    _click(qtbot, win.before, 10, 10)
-    assert np.array_equal(win.doc.mask, before) and win.doc.undo_stack.count() == 0
-    text = win.status.currentMessage()
-    assert "probability map" in text and "saved label" in text and "Ctrl+R" in text
+    r, c = _click(qtbot, win.after, mr, mc, SHIFT)  # "not lesion" in the middle
+    assert win.doc.undo_stack.count() == 1 and not win.doc.mask[r, c]
+    changed = win.doc.mask != label
+    assert 0 < changed.sum() < label.sum() and not (win.doc.mask & ~label).any()
+    assert win.doc.prob is None and win.doc.effective_review() == "corrected"
+    meta = win.doc.label_meta_for_save(None)
+    assert meta.source == "manual" and meta.edited      # an expert's label, corrected
 
 
 def test_worklist_summary_counts_one_image_in_the_singular(make_window, data):

@@ -81,7 +81,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.history.setEmptyLabel("Opened image")
 
         self.overlays = OverlayController(self.doc, self.before, self.after, self)
-        self.refine = RefineController(self.doc, self.edit, self.overlays, self)
+        self.refine = RefineController(self.doc, self.edit, self.overlays,
+                                       self._segmenter_in_use, self)
         self.preview = PreviewController(self.doc, self.panel, self.before, self.after,
                                          self.overlays, self)
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
@@ -159,6 +160,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.set("weights", "")
         return None, (f"The model chosen last time is not used ({problem.split('. ')[0].rstrip('.')}): "
                       "segmenting with the bundled default; Model → Models… lists the others")
+
+    def _segmenter_in_use(self):
+        """The segmenter Segment uses now (for Refine on a saved label; any thread)."""
+        from dermview.model.inference import Segmenter
+
+        return Segmenter.load(self.segmenter.weights, device=self.segmenter.device)
 
     def add_panel(self, key: str, title: str, widget: QtWidgets.QWidget,
                   area: Area = Area.RightDockWidgetArea) -> QtWidgets.QDockWidget:

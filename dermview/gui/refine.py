@@ -11,6 +11,9 @@ turns mouse input into prompts and every prompt into one undo step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
@@ -40,10 +43,14 @@ class RefineController(QtCore.QObject):
     message = QtCore.Signal(str)
 
     def __init__(self, doc: Document, edit: EditController, overlays,
+                 load_segmenter: Callable[[], Any] | None = None,
                  parent: QtCore.QObject | None = None) -> None:
+        """``load_segmenter()``: the segmenter in use (called in the refiner's thread), for
+        the probability map of a saved label, which a label does not keep."""
         super().__init__(parent)
         self.doc, self.edit = doc, edit
         self.refiner = Refiner(None)
+        self.label_refiner = Refiner(None, load=load_segmenter) if load_segmenter else None
         self.session = None
         self._version = -1
         #: markers: (undo-stack index right after the prompt's command, prompt)
@@ -62,10 +69,13 @@ class RefineController(QtCore.QObject):
         doc.image_changed.connect(self._forget)
         doc.prob_changed.connect(self._on_prob)
         doc.undo_stack.indexChanged.connect(self._on_undo_index)
+        edit.tool_changed.connect(lambda name: self._session(quiet=True) if name == "refine"
+                                  else None)
 
     # -- state ----------------------------------------------------------------------------
     def _forget(self) -> None:
         self.session = None
+        self._version = -1  # the first prompt takes the mask as it is then (see _session)
         self.markers = []
         self._draw_markers()
 
@@ -110,22 +120,33 @@ class RefineController(QtCore.QObject):
         for item in self._scatter:
             item.setData(spots)
 
-    def _session(self):
+    def _session(self, quiet: bool = False):
+        """The image's refinement session when it can take a prompt now, else None after
+        saying why (``quiet``: only start its preparation, say nothing)."""
         doc = self.doc
-        if doc.prob is None or doc.image is None:
-            if doc.mask is not None and doc.mask.any():
-                # a saved label (e.g. from dermview segment --sidecar) carries no probabilities
-                self.message.emit("Refine needs the model's probability map, which a saved "
-                                  "label does not keep: segment the image (Ctrl+R, undoable) "
-                                  "or correct it with the brush / eraser")
-            else:
+        if doc.image is None:
+            return None
+        saved_label = doc.prob is None and doc.mask is not None and doc.mask.any()
+        if doc.prob is None and not (saved_label and self.label_refiner is not None):
+            if not quiet:
                 self.message.emit("Refine: segment the image first (Ctrl+R); prompts bend the "
                                   "model's probability map")
             return None
         if self.session is None:
-            self.session = self.refiner.start(doc.image, mask=doc.mask, prob=doc.prob)
+            # a saved label (e.g. from dermview segment --sidecar) keeps no probabilities: the
+            # refiner's thread computes them, the label stays the mask refined
+            self.session = (self.label_refiner.start(doc.image, mask=doc.mask) if saved_label
+                            else self.refiner.start(doc.image, mask=doc.mask, prob=doc.prob))
         if not self.session.ready:  # never wait on the GUI thread
-            self.message.emit("Refine: still preparing this image, try again in a moment")
+            if not quiet:
+                self.message.emit(
+                    "Refine: computing the model's probability map for this saved label (a "
+                    "label does not keep it); click again in a moment" if saved_label else
+                    "Refine: still preparing this image, try again in a moment")
+            return None
+        if self.session.error is not None:
+            if not quiet:
+                self.message.emit(f"Refine is not available for this image: {self.session.error}")
             return None
         if self._version != doc.mask_version:
             # painted or undone since the last prompt: go on from the mask as it is now, with

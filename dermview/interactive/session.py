@@ -18,6 +18,7 @@ a background thread) and ``apply(state, mask, prompts) -> mask`` (per prompt).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -47,8 +48,12 @@ def _method(name: str) -> ModuleType:
 class Refiner:
     """Makes :class:`Session` objects for images; holds the segmenter and a worker thread."""
 
-    def __init__(self, segmenter: Any, method: str = "probcut") -> None:
+    def __init__(self, segmenter: Any, method: str = "probcut",
+                 load: Callable[[], Any] | None = None) -> None:
+        """``segmenter``: the network for images whose probability map is not given (None:
+        ``load()`` makes it, in the worker thread, when first needed)."""
         self.segmenter = segmenter
+        self._load = load
         self.method = _method(method)
         self.method_name = method
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refine-prepare")
@@ -85,6 +90,8 @@ class Refiner:
         if prob is None:
             from dermview.segmentation import segment_image
 
+            if self.segmenter is None and self._load is not None:
+                self.segmenter = self._load()
             res = segment_image(rgb, self.segmenter)
             prob, model_mask = res.prob, res.mask
         else:
@@ -117,6 +124,13 @@ class Session:
     def ready(self) -> bool:
         """Whether the per-image preparation has finished (prompts answer at once)."""
         return self._future.done()
+
+    @property
+    def error(self) -> str | None:
+        """Why the preparation failed (a model that cannot load…), once it has; else None."""
+        if not self._future.done() or self._future.exception() is None:
+            return None
+        return str(self._future.exception())
 
     def wait(self) -> None:
         """Block until the preparation is done (re-raises its error)."""
