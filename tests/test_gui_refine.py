@@ -239,28 +239,35 @@ def test_clicking_the_conf_header_sorts_least_confident_first(make_window, data,
     assert [p.name for p in win.worklist.paths] == ["ISIC_0000095.jpg", "IMD002.jpg"]
 
 
-def test_refine_on_a_saved_label_computes_the_map_and_keeps_the_label(make_window, data, qtbot):
+def test_refine_on_a_saved_label_computes_the_map_and_keeps_the_label(make_window, data, qtbot,
+                                                                      monkeypatch):
     """Trial finding: on a batch result (dermview segment --sidecar) the mask is shown, yet
     Refine said "segment the image first"; then that a label keeps no probability map. Now the
     map is computed in the background when the tool is chosen, and the prompts refine the
     saved label itself (not a fresh model mask); the document keeps no map of its own."""
     import shutil
+    import threading
+
+    from dermview.gui.main_window import MainWindow
 
     labels = data / "labels"
     labels.mkdir(exist_ok=True)
     shutil.copy(SAMPLES / "IMD009_segmentation.png", labels / "IMD009_segmentation.png")
+    go = threading.Event()  # the model "loads" until the test lets it
+    load = MainWindow._segmenter_in_use
+    monkeypatch.setattr(MainWindow, "_segmenter_in_use", lambda w: go.wait(60) and load(w))
     win = make_window([data / "IMD009.jpg"])
     assert win.doc.label_loaded and win.doc.mask.any() and win.doc.prob is None
     label = win.doc.mask.copy()
     win.actions["tool_refine"].trigger()           # starts the map in the background
     session = win.refine.session
-    assert session is not None
-    if not session.ready:                           # a click now says what is going on
-        win.before.fit()
-        process(10)
-        _click(qtbot, win.before, 10, 10)
-        assert win.doc.undo_stack.count() == 0 and np.array_equal(win.doc.mask, label)
-        assert "probability map" in win.status.currentMessage()
+    assert session is not None and not session.ready
+    win.before.fit()
+    process(10)
+    _click(qtbot, win.before, 10, 10)               # too early: says what is going on
+    assert win.doc.undo_stack.count() == 0 and np.array_equal(win.doc.mask, label)
+    assert "probability map" in win.status.currentMessage()
+    go.set()
     session.wait()
     assert session.error is None
     rows, cols = np.nonzero(label)
