@@ -353,3 +353,39 @@ def test_a_refine_click_keeps_an_eraser_correction_beside_it(make_window, data, 
     # a click on the stroke itself takes it back
     _click(qtbot, win.after, mr, right - 6)
     assert win.doc.mask[erased].mean() > 0.8
+
+
+def test_refine_on_a_batch_label_uses_its_saved_probability_map(make_window, data, qtbot,
+                                                                monkeypatch):
+    """A label written by `dermview segment --save-prob` has its map beside it: Refine takes
+    it (no model run) and prompts bend that map."""
+    import shutil
+
+    from dermview.gui.main_window import MainWindow
+    from dermview.io import encode_png
+    from dermview.labels import prob_map_path
+
+    labels = data / "labels"
+    labels.mkdir(exist_ok=True)
+    shutil.copy(SAMPLES / "IMD009_segmentation.png", labels / "IMD009_segmentation.png")
+    gt = load_mask(labels / "IMD009_segmentation.png")
+    prob = np.where(gt, 0.9, 0.1)
+    prob_map_path(data / "IMD009.jpg").write_bytes(
+        encode_png(np.rint(prob * 255).astype(np.uint8)))
+
+    def no_model(_w):
+        raise AssertionError("the saved map should be used")
+
+    monkeypatch.setattr(MainWindow, "_segmenter_in_use", no_model)
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["tool_refine"].trigger()
+    win.refine.session.wait()
+    assert win.refine.session.error is None
+    np.testing.assert_allclose(win.refine.session.prob, prob, atol=1 / 255)
+    rows, cols = np.nonzero(gt)
+    mr, mc = int(np.median(rows)), int(np.median(cols))
+    win.after.fit()
+    process(10)
+    r, c = _click(qtbot, win.after, mr, mc, SHIFT)
+    assert win.doc.undo_stack.count() == 1 and not win.doc.mask[r, c]
+    assert win.doc.prob is None

@@ -525,3 +525,18 @@ def test_recovery_journal_keeps_edited_pixels_and_probability(tmp_path):
     assert store.load_prob(entry) is None and store.load_edited(entry) is None
     store.discard(img)
     assert list((tmp_path / "rec").iterdir()) == []
+
+
+def test_prob_map_beside_a_label_is_read_when_it_fits(tmp_path):
+    from dermview.io import encode_png
+    from dermview.labels import load_prob_map, prob_map_path
+
+    path = prob_map_path(tmp_path / "a.jpg")
+    assert path == tmp_path / "labels" / "a_prob.png"
+    assert load_prob_map(path, (4, 6)) is None               # none written
+    path.parent.mkdir()
+    path.write_bytes(encode_png(np.full((4, 6), 255, np.uint8)))
+    assert np.array_equal(load_prob_map(path, (4, 6)), np.ones((4, 6), np.float32))
+    assert load_prob_map(path, (6, 4)) is None               # another image's size
+    path.write_bytes(b"not a png")
+    assert load_prob_map(path, (4, 6)) is None

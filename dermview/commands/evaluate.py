@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dermview.labels import PROB_SUFFIX
 from dermview.paths import LABEL_SUFFIX
 
 NAME = "evaluate"
@@ -15,7 +16,6 @@ HELP = ("Compare predicted masks with ground-truth masks (paired by file name): 
 #: File types read as masks.
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
 LABEL_TAG = LABEL_SUFFIX
-PROB_TAG = "_prob"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def index_masks(folder: Path, role: str) -> dict[str, Path]:
     labelled = {p.stem[: -len(LABEL_TAG)]: p for p in files if p.stem.endswith(LABEL_TAG)}
     if labelled:
         return labelled
-    return {p.stem: p for p in files if not p.stem.endswith(PROB_TAG)}
+    return {p.stem: p for p in files if not p.stem.endswith(PROB_SUFFIX)}
 
 
 def _names(items: list[str], limit: int = 8) -> str:

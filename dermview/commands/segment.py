@@ -124,13 +124,13 @@ class _Stages:
 
     def prepare(self, img):
         from dermview.io import load_image
-        from dermview.labels import image_sha256, label_paths
+        from dermview.labels import image_sha256, label_paths, prob_map_path
 
         self.started[img] = time.perf_counter()
         a = self.args
         mask_path, json_path = label_paths(img, self.out)
         targets = [mask_path]
-        targets += [self.out / f"{img.stem}_prob.png"] if a.save_prob else []
+        targets += [prob_map_path(img, self.out)] if a.save_prob else []
         targets += [json_path] if a.sidecar else []
         if a.dicom_seg:
             from dermview.exchange.dicom_seg import dicom_seg_targets
@@ -178,7 +178,7 @@ class _Stages:
         import numpy as np
 
         from dermview.io import atomic_write_bytes, encode_png, save_mask
-        from dermview.labels import LabelMeta, label_paths, save_label
+        from dermview.labels import LabelMeta, label_paths, prob_map_path, save_label
 
         img, rgb, res, sha = job
         size = (res.mask.shape[1], res.mask.shape[0])
@@ -207,7 +207,7 @@ class _Stages:
             save_mask(label_paths(img, self.out)[0], res.mask)
         if self.args.save_prob:
             prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
-            atomic_write_bytes(self.out / f"{img.stem}_prob.png", encode_png(prob8))
+            atomic_write_bytes(prob_map_path(img, self.out), encode_png(prob8))
         if self.rows is not None:
             self.rows.write(img.stem, label_paths(img, self.out)[0], conf,
                             time.perf_counter() - self.started.pop(img))

@@ -24,6 +24,7 @@ from dermview.gui.edit_tools import EditController, Tool
 from dermview.gui.image_view import to_rc
 from dermview.interactive import BoxPrompt, ClickPrompt, Refiner
 from dermview.interactive.grow import apply_region, colour_distance, grow_from_seed
+from dermview.labels import load_prob_map, prob_map_path
 
 SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
 CTRL = QtCore.Qt.KeyboardModifier.ControlModifier
@@ -133,10 +134,15 @@ class RefineController(QtCore.QObject):
                                   "model's probability map")
             return None
         if self.session is None:
-            # a saved label (e.g. from dermview segment --sidecar) keeps no probabilities: the
-            # refiner's thread computes them, the label stays the mask refined
-            self.session = (self.label_refiner.start(doc.image, mask=doc.mask) if saved_label
-                            else self.refiner.start(doc.image, mask=doc.mask, prob=doc.prob))
+            # a saved label keeps no probabilities: the map `dermview segment --save-prob`
+            # wrote beside it, else the refiner's thread computes them; the label stays the
+            # mask refined
+            prob = doc.prob
+            if saved_label:
+                prob = load_prob_map(prob_map_path(doc.path, doc.labels_dir), doc.shape)
+            self.session = (self.label_refiner.start(doc.image, mask=doc.mask)
+                            if prob is None else
+                            self.refiner.start(doc.image, mask=doc.mask, prob=prob))
         if not self.session.ready:  # never wait on the GUI thread
             if not quiet:
                 self.message.emit(
