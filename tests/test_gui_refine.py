@@ -389,3 +389,10 @@ def test_refine_on_a_batch_label_uses_its_saved_probability_map(make_window, dat
     r, c = _click(qtbot, win.after, mr, mc, SHIFT)
     assert win.doc.undo_stack.count() == 1 and not win.doc.mask[r, c]
     assert win.doc.prob is None
+    # the next image of the worklist, the tool still on: its label is prepared at once
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", labels / "IMD002_segmentation.png")
+    win.actions["undo"].trigger()                   # nothing unsaved to ask about
+    win.doc.undo_stack.setClean()
+    win.session.open_paths([data / "IMD002.jpg"])
+    assert win.wait_idle(30) and win.doc.path.name == "IMD002.jpg" and win.doc.label_loaded
+    assert win.edit.active == "refine" and win.refine.session is not None

@@ -83,6 +83,8 @@ class RefineController(QtCore.QObject):
     def _on_prob(self) -> None:
         self._forget()
         if self.doc.prob is None:
+            if self.edit.active == "refine":  # next image, tool still on: prepare its label
+                self._session(quiet=True)
             return
         p = self.doc.prob
         band = (p > UNSURE[0]) & (p < UNSURE[1])
