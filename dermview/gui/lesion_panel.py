@@ -124,10 +124,13 @@ class LesionPanel(QtWidgets.QWidget):
         self.device_combo.setCurrentText(current)
         self.device_combo.blockSignals(False)
 
-    def set_scale(self, mm_per_px: float | None, source: str) -> None:
+    def set_scale(self, mm_per_px: float | None, source: str,
+                  can_forget: bool | None = None) -> None:
+        """Show the scale in use and where it comes from; *Forget* is enabled when there is
+        a calibration to forget (``can_forget``; default: when there is a scale)."""
         self.scale_label.setText("unknown: sizes in pixels" if mm_per_px is None
                                  else f"{mm_per_px:.5g} mm/px ({source})")
-        self.clear_button.setEnabled(mm_per_px is not None)
+        self.clear_button.setEnabled(mm_per_px is not None if can_forget is None else can_forget)
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
