@@ -625,3 +625,35 @@ def test_extension_points_of_gui_readme(make_window, data, qtbot):
     assert win.saving.save()
     meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
     assert meta["extra_info"] == {"squares": 1} and meta["edit_operations"] == 1
+
+
+def test_sigterm_with_unsaved_edits_quits_and_keeps_them_for_the_next_start(
+        make_window, data, boxes, qtbot):
+    """Trial finding: SIGTERM (logout, ``kill``) with unsaved edits journaled them, then the
+    quit that followed asked "Save them?" and the app stayed open behind the dialog; it now
+    quits without asking and the edits are offered back at the next start."""
+    import signal
+
+    from dermview.gui.app import _handle_signals
+
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
+    assert win.doc.dirty
+    app = QtWidgets.QApplication.instance()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    boxes.answer = Btn.Cancel  # what the "Save them?" question would get
+    try:
+        _handle_signals(app, win)
+        QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
+        QtCore.QTimer.singleShot(5000, lambda: app.exit(7))  # the app stayed open
+        rc = app.exec()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert rc == 0
+    assert boxes.questions == []
+    assert not win.isVisible()
+    entries = win.saving.recovery.entries()
+    assert [e.image_path for e in entries] == [img.resolve()]

@@ -321,6 +321,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ============================================================================ closing
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._closing:  # shut down already (SIGTERM: the edits are in the journal)
+            ev.accept()
+            return
         if not self.saving.maybe_save():
             ev.ignore()
             return
