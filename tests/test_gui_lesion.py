@@ -367,3 +367,22 @@ def test_a_dicom_image_is_measured_with_its_own_pixel_spacing(make_window, tmp_p
     qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
                     and win.lesion.analysis.mm_per_px == pytest.approx(0.01), timeout=20000)
     assert "calibrated for default dermatoscope" in panel.scale_label.text()
+
+
+def test_long_tooltips_wrap_instead_of_spanning_the_screen(make_window):
+    """Trial finding: the explanation of A (257 characters) was one tooltip line 1360 px wide
+    on a 1600-px screen; every long prose tooltip of the window is now broken into lines of
+    at most 72 characters, with its words unchanged."""
+    from dermview.gui.lesion_panel import TIPS
+
+    win = make_window()
+    tip = win.lesion_panel.values["A"].toolTip()
+    lines = tip.split("\n")
+    assert len(lines) >= 3 and max(map(len, lines)) <= 72
+    assert " ".join(lines) == TIPS["A"]
+    too_long = [w.toolTip()[:40] for w in win.findChildren(QtWidgets.QWidget)
+                if len(w.toolTip().split()) >= 9
+                and max(map(len, w.toolTip().split("\n"))) > 72]
+    assert too_long == []
+    # the status bar's labels folder (a path: nowhere to break) keeps its one line
+    assert "\n" not in win.status.labels_label.toolTip()

@@ -23,7 +23,7 @@ TIPS = {
          "fitted on the PH2 experts): white, red, light brown, dark brown, blue-grey, black. "
          "C = how many (1-6). 'Show colour regions' paints them.",
     "D": f"Diameter criterion: longest diameter over {DIAMETER_LIMIT_MM:g} mm. Needs the scale "
-         "(calibrate with the ruler); never guessed.",
+         "(a DICOM file's pixel spacing, or calibrate with the ruler); never guessed.",
     "TDS": "Stolz's total dermoscopy score needs D = differential structures, which dermview "
            "does not assess, so it is not given.",
 }
