@@ -163,6 +163,27 @@ def test_segmenter_masks_when_no_masks_folder(samples_dir, tmp_path):
     assert (rc == 0 and rows[0]["mask_source"] == "model:tiny-test") or (rc == 1 and not rows)
 
 
+def test_without_masks_the_saved_labels_of_the_folder_are_pointed_out(samples_dir, tmp_path,
+                                                                      capsys):
+    """Trial finding: 'dermview analyze FOLDER' after reviewing FOLDER in the app measured new
+    model masks, silently ignoring the accepted and corrected labels in FOLDER/labels; it
+    now says they exist and how to measure them (--masks), and says nothing without labels."""
+    weights = make_weights(tmp_path)
+    imgs = tmp_path / "imgs"
+    (imgs / "labels").mkdir(parents=True)
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(samples_dir / f"{stem}.jpg", imgs / f"{stem}.jpg")
+    args = ["analyze", str(imgs), "--weights", str(weights), "--device", "cpu",
+            "--csv", str(tmp_path / "a.csv")]
+    main(args)
+    assert "saved label" not in capsys.readouterr().err
+    shutil.copy(samples_dir / "IMD002_segmentation.png", imgs / "labels" / "IMD002_segmentation.png")
+    main(args)
+    err = capsys.readouterr().err
+    assert "holds 1 saved label of these images" in err
+    assert f"--masks {imgs / 'labels'}" in err
+
+
 def test_bundled_model_masks(samples_dir, tmp_path):
     csv_path = tmp_path / "a.csv"
     assert main(["analyze", str(samples_dir / "ISIC_0024311.jpg"), "--csv", str(csv_path),

@@ -164,6 +164,24 @@ def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
 
+def _note_saved_labels(images: list[Path]) -> None:
+    """Without ``--masks`` every image is segmented anew: say so when the images have labels
+    saved by the app (reviewed or corrected masks in ``<folder>/labels``), which are then not
+    the ones measured."""
+    from dermview.labels import label_paths
+    from dermview.wording import counted
+
+    folders: dict[Path, int] = {}
+    for img in images:
+        png = label_paths(img)[0]
+        if png.is_file():
+            folders[png.parent] = folders.get(png.parent, 0) + 1
+    for labels_dir, n in folders.items():
+        print(f"dermview analyze: note: {labels_dir} holds {counted(n, 'saved label')} of these "
+              f"images; they are not used (each image is segmented anew). To measure them: "
+              f"--masks {labels_dir}", file=sys.stderr)
+
+
 def _units(n_rows: int, n_scaled: int, given: bool) -> str:
     """The summary line's units: mm (``--mm-per-px`` or the DICOM files' Pixel Spacing), px,
     or both with the counts."""
@@ -194,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
         print("dermview analyze: no images to analyse", file=sys.stderr)
         return 1
     pdf_dir = folder if args.report else None
+    if args.masks is None:
+        _note_saved_labels(todo)
     masks = _Masks(args)
     from dermview.model.classifier import Classifier
 
