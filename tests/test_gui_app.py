@@ -441,6 +441,20 @@ def test_shortcuts_and_about(make_window, data, qtbot, monkeypatch):
     about.close()
 
 
+def test_about_box_shows_the_model_card_without_its_generator_comment(make_window):
+    """Trial finding: Help → About showed 'dermview lesion-segmentation models
+    training/results/bench_model*.json: edit the script, then run it. -->' (the card's HTML
+    comment, half rendered) as its heading; the comment is dropped, the card's text stays."""
+    win = make_window()
+    win.actions["about"].trigger()
+    about = win.about_dialog
+    text = about.card.toPlainText()
+    assert "-->" not in text and "edit the script" not in text
+    assert text.startswith("dermview lesion-segmentation models")
+    assert "dermview_default.pt" in text
+    about.close()
+
+
 def test_view_fit_and_one_to_one(make_window, data):
     win = make_window([data / "IMD009.jpg"])
     win.actions["side_by_side"].trigger()  # both views, linked
