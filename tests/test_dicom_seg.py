@@ -153,7 +153,7 @@ def test_segment_dicom_seg_round_trip(case, tmp_path, capsys, tiny_weights):
     # existing outputs are kept without --overwrite
     rc = main(["segment", str(inp / "lesion.dcm"), "--out", str(out), "--weights",
                str(tiny_weights), "--device", "cpu", "--dicom-seg"])
-    assert rc == 1 and "already exists" in capsys.readouterr().err
+    assert rc == 1 and "already exist" in capsys.readouterr().err
 
 
 def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):

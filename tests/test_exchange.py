@@ -175,7 +175,7 @@ def test_import_refuses_wrong_size_and_keeps_labels(folder, tmp_path, capsys):
     doc = labelme_document(np.ones((383, 512), bool), "IMD002.jpg", {})
     (src / "IMD002.json").write_text(json.dumps(doc))
     rc = main(["import", str(folder), "--format", "labelme", "--from", str(src)])
-    assert rc == 1 and "already exists" in capsys.readouterr().err
+    assert rc == 1 and "already exist" in capsys.readouterr().err
     assert label_paths(folder / "IMD002.jpg")[0].read_bytes() == before
 
 
