@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from dermview import __version__
-from dermview.errors import DermviewError, ImageReadError, MaskError, WriteError
-from dermview.io import atomic_write_bytes, encode_mask_png, json_default, load_image, load_mask
+from dermview.errors import ImageReadError, MaskError, WriteError
+from dermview.io import atomic_write_bytes, encode_mask_png, json_default, load_mask
 from dermview.paths import LABEL_SUFFIX
 
 __all__ = [
@@ -36,8 +36,6 @@ __all__ = [
     "MAX_BACKUPS",
     "LabelMeta",
     "label_paths",
-    "prob_map_path",
-    "load_prob_map",
     "image_sha256",
     "save_label",
     "load_label",
@@ -93,28 +91,6 @@ def label_paths(image_path: PathLike, labels_dir: PathLike | None = None) -> tup
     folder = Path(labels_dir) if labels_dir is not None else image_path.parent / "labels"
     base = image_path.stem + LABEL_SUFFIX
     return folder / f"{base}.png", folder / f"{base}.json"
-
-
-#: Suffix of the probability map ``dermview segment --save-prob`` writes beside a label.
-PROB_SUFFIX = "_prob"
-
-
-def prob_map_path(image_path: PathLike, labels_dir: PathLike | None = None) -> Path:
-    """``<labels folder>/<stem>_prob.png``: the model's probability map of a label (grey
-    0-255 = probability × 255), when ``dermview segment --save-prob`` wrote one."""
-    return label_paths(image_path, labels_dir)[0].with_name(f"{Path(image_path).stem}{PROB_SUFFIX}.png")
-
-
-def load_prob_map(path: PathLike, shape: tuple[int, int]) -> np.ndarray | None:
-    """float32 ``(H, W)`` in [0, 1] from a :func:`prob_map_path` file; None when it is
-    missing, unreadable or of another size (a map is a convenience, never required)."""
-    try:
-        grey = load_image(path)[..., 0]
-    except (DermviewError, OSError):
-        return None
-    if grey.shape != tuple(shape):
-        return None
-    return grey.astype(np.float32) / np.float32(255)
 
 
 def image_sha256(path: PathLike) -> str:

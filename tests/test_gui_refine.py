@@ -363,7 +363,7 @@ def test_refine_on_a_batch_label_uses_its_saved_probability_map(make_window, dat
 
     from dermview.gui.main_window import MainWindow
     from dermview.io import encode_png
-    from dermview.labels import prob_map_path
+    from dermview.prob_maps import prob_map_path
 
     labels = data / "labels"
     labels.mkdir(exist_ok=True)

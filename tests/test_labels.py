@@ -529,7 +529,7 @@ def test_recovery_journal_keeps_edited_pixels_and_probability(tmp_path):
 
 def test_prob_map_beside_a_label_is_read_when_it_fits(tmp_path):
     from dermview.io import encode_png
-    from dermview.labels import load_prob_map, prob_map_path
+    from dermview.prob_maps import load_prob_map, prob_map_path
 
     path = prob_map_path(tmp_path / "a.jpg")
     assert path == tmp_path / "labels" / "a_prob.png"

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from dermview.labels import PROB_SUFFIX
 from dermview.paths import LABEL_SUFFIX
+from dermview.prob_maps import PROB_SUFFIX
 
 NAME = "evaluate"
 HELP = ("Compare predicted masks with ground-truth masks (paired by file name): Dice, Jaccard, "

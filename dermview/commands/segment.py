@@ -124,7 +124,8 @@ class _Stages:
 
     def prepare(self, img):
         from dermview.io import load_image
-        from dermview.labels import image_sha256, label_paths, prob_map_path
+        from dermview.labels import image_sha256, label_paths
+        from dermview.prob_maps import prob_map_path
 
         self.started[img] = time.perf_counter()
         a = self.args
@@ -178,7 +179,8 @@ class _Stages:
         import numpy as np
 
         from dermview.io import atomic_write_bytes, encode_png, save_mask
-        from dermview.labels import LabelMeta, label_paths, prob_map_path, save_label
+        from dermview.labels import LabelMeta, label_paths, save_label
+        from dermview.prob_maps import prob_map_path
 
         img, rgb, res, sha = job
         size = (res.mask.shape[1], res.mask.shape[0])

@@ -24,7 +24,7 @@ from dermview.gui.edit_tools import EditController, Tool
 from dermview.gui.image_view import to_rc
 from dermview.interactive import BoxPrompt, ClickPrompt, Refiner
 from dermview.interactive.grow import apply_region, colour_distance, grow_from_seed
-from dermview.labels import load_prob_map, prob_map_path
+from dermview.prob_maps import load_prob_map, prob_map_path
 
 SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
 CTRL = QtCore.Qt.KeyboardModifier.ControlModifier
