@@ -90,11 +90,12 @@ def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
 
     def make(paths=None, size=(1400, 860), **kw):
         """A window of ``size`` (the offscreen screen is small; the views need room for the
-        mouse positions the tests use), opened on ``paths``."""
+        mouse positions the tests use; None: the size the window chose), opened on ``paths``."""
         win = create_main_window(None, weights=str(weights), settings=settings,
                                  recovery_folder=tmp_path / "recovery", **kw)
         windows.append(win)
-        win.resize(*size)
+        if size is not None:
+            win.resize(*size)
         if paths:
             win.session.open_paths(paths)
             assert win.wait_idle(30)

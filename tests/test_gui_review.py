@@ -524,3 +524,55 @@ def test_keyboard_only_tab_goes_through_the_worklist_and_out(make_window, data, 
     assert tab() is wl.table
     left = tab()
     assert left is not wl.table and left is not None
+
+
+def test_worklist_row_shows_unsaved_edits_until_saved_or_undone(make_window, data, qtbot):
+    """Trial finding: the open image's row read "new" while its mask had unsaved edits, so a
+    reviewer scanning the worklist could not tell which image still needed Ctrl+S."""
+    from dermview.gui.worklist import UNSAVED_TEXT
+
+    win = make_window([data])
+    row = win.worklist.paths.index(win.doc.path)
+    status = win.worklist.table.item(row, 1)
+    assert status.text() == "new"
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
+    process(20)
+    assert win.doc.dirty and status.text() == UNSAVED_TEXT and "Ctrl+S" in status.toolTip()
+    # The filters still see the image's saved status.
+    win.worklist.set_filter("New")
+    assert win.worklist.status(row) == "new"
+    win.worklist.set_filter("All images")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    process(20)
+    assert not win.doc.dirty and status.text() == "new"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Y, QtCore.Qt.KeyboardModifier.ControlModifier)
+    process(20)
+    assert status.text() == UNSAVED_TEXT
+    assert win.saving.save()
+    process(20)
+    assert status.text() == "corrected ✓" and status.toolTip() == ""
+    # The next image's row is not marked, nor the saved one when it is left.
+    assert win.session.next_image() and win.wait_idle(30)
+    texts = [win.worklist.table.item(r, 1).text() for r in range(len(win.worklist.paths))]
+    assert UNSAVED_TEXT not in texts
+
+
+def test_window_size_is_reused_only_at_the_display_scale_it_was_saved_at(make_window, tmp_path):
+    """Trial finding: the window sized at 150 % came back at 100 % with the same logical size,
+    a small window in the corner of the screen (and the reverse: too large)."""
+    from PySide6 import QtWidgets
+
+    first = make_window(size=(960, 450))  # the offscreen screen: 800 × 800
+    first.close()
+    store = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    assert float(store.value("geometry_scale")) == pytest.approx(first.devicePixelRatioF())
+    again = make_window(size=None)
+    assert again.height() == 450  # same scale: the size is kept
+    again.close()
+    store.setValue("geometry_scale", 1.5 * again.devicePixelRatioF())  # saved at 150 %
+    store.sync()
+    other = make_window(size=None)
+    area = (other.screen() or QtWidgets.QApplication.primaryScreen()).availableGeometry()
+    # the first start's size (90 % of the screen), not 450 px high
+    assert other.height() == min(int(area.height() * 0.9), area.height() - 30) > 450

@@ -205,6 +205,8 @@ class MainWindow(QtWidgets.QMainWindow):
             sig.connect(lambda _b: self._update_busy())
         self.segmenter.confidence_changed.connect(self.worklist.set_confidence)
         self.saving.saved.connect(lambda p: self.worklist.mark(p, None))
+        self.doc.dirty_changed.connect(
+            lambda dirty: self.worklist.set_unsaved(self.doc.path if dirty else None))
         self.saving.saved.connect(self._update_title)
         self.saving.labels_dir_changed.connect(lambda _d: self._on_labels_dir())
         tp.tool_clicked.connect(self.set_tool)
@@ -236,7 +238,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.overlays.set_layers(sp.layers())
 
     def _restore_geometry(self) -> None:
-        docks.restore_geometry(self, self.settings.get("geometry"),
+        # A window size saved at another display scale (150 % then 100 %) is not reused: its
+        # logical size was a part of the screen that is now much smaller or larger.
+        scale = self.settings.get_float("geometry_scale", 1.0)
+        same_scale = abs(scale - self.devicePixelRatioF()) < 0.01
+        docks.restore_geometry(self, self.settings.get("geometry") if same_scale else None,
                                self.settings.get("window_state"), self.docks["worklist"],
                                self.docks["segment"])
 
@@ -358,6 +364,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._closing = True
         s = self.settings
         s.set("geometry", self.saveGeometry())
+        s.set("geometry_scale", self.devicePixelRatioF())
         s.set("window_state", self.saveState())
         s.set("brush_radius", self.edit.radius)
         s.set("device", self.segmenter.device)

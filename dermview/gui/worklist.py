@@ -32,6 +32,11 @@ FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
 )
 #: Marks (set by the app) that override the status read from the labels folder.
 MARKS = ("unreadable", "refused", "recoverable")
+#: Status text and colour of the open image while it has unsaved edits (its status, for the
+#: filters and the summary, stays the one its labels folder gives).
+UNSAVED_TEXT = "unsaved ✎"
+UNSAVED_COLOUR = (255, 140, 0)
+UNSAVED_TIP = "This image's mask has changes not saved yet (Ctrl+S saves them; Ctrl+Z undoes)"
 
 
 class Worklist(QtWidgets.QWidget):
@@ -50,6 +55,7 @@ class Worklist(QtWidgets.QWidget):
         self.resolver: Callable[[Path], Path | None] | None = None
         self.current = -1
         self.marks: dict[Path, str] = {}
+        self.unsaved: Path | None = None
         self.live_confidence: dict[Path, float] = {}
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -130,6 +136,12 @@ class Worklist(QtWidgets.QWidget):
                 self.marks[p] = mark
             self.refresh(p)
 
+    def set_unsaved(self, path: Path | None) -> None:
+        """Show that ``path`` (the open image) has unsaved edits; None: no image has."""
+        old, self.unsaved = self.unsaved, Path(path) if path is not None else None
+        for p in {old, self.unsaved} - {None}:
+            self.refresh(p)
+
     def refresh(self, path: Path | None = None) -> None:
         """Re-read the status of one image (or all)."""
         rows = range(len(self.paths)) if path is None else [
@@ -137,8 +149,11 @@ class Worklist(QtWidgets.QWidget):
         for row in rows:
             st = self.status(row)
             item = self.table.item(row, 1)
-            item.setText(STATUS_TEXT.get(st, st))
-            item.setForeground(QtGui.QColor(*STATUS_COLOUR.get(st, (255, 255, 255))))
+            unsaved = self.paths[row] == self.unsaved
+            item.setText(UNSAVED_TEXT if unsaved else STATUS_TEXT.get(st, st))
+            item.setForeground(QtGui.QColor(*(UNSAVED_COLOUR if unsaved else
+                                              STATUS_COLOUR.get(st, (255, 255, 255)))))
+            item.setToolTip(UNSAVED_TIP if unsaved else "")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, st)
             conf = self.confidence(row)
             cell = self.table.item(row, 2)
