@@ -576,3 +576,22 @@ def test_window_size_is_reused_only_at_the_display_scale_it_was_saved_at(make_wi
     area = (other.screen() or QtWidgets.QApplication.primaryScreen()).availableGeometry()
     # the first start's size (90 % of the screen), not 450 px high
     assert other.height() == min(int(area.height() * 0.9), area.height() - 30) > 450
+
+
+def test_show_hair_and_frame_are_seen_on_the_preprocessed_view_too(make_window, data, qtbot):
+    """Trial finding: with one large view showing the preprocessed image, "Show hair" and
+    "Show frame" changed nothing on screen (the overlays were drawn on the original only)."""
+    win = make_window([data / "IMD009.jpg"])
+    win.view.set_side_by_side(False)
+    win.view.toggle()
+    assert win.view.shown() is win.after
+    win.wait_idle(30)
+    qtbot.mouseClick(win.panel.show_hair, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(win.panel.show_frame, QtCore.Qt.MouseButton.LeftButton)
+    process(50)
+    for name in ("hair", "frame"):
+        assert win.after.overlays[name].isVisible(), name
+        assert win.before.overlays[name].isVisible(), name
+    assert win.overlays.buffers["hair"].shape == win.doc.shape  # drawn, not an empty buffer
+    qtbot.mouseClick(win.panel.show_hair, QtCore.Qt.MouseButton.LeftButton)
+    assert not win.after.overlays["hair"].isVisible()

@@ -41,10 +41,10 @@ class OverlayController(QtCore.QObject):
         self.panes = (before, after)
         self.buffers: dict[str, OverlayBuffer] = {}
         self._shown_by: dict[str, tuple[ImagePane, ...]] = {}
-        for name, panes in (("frame", (before,)), ("hair", (before,)), ("heat", self.panes),
-                            ("mask", self.panes), ("diff", self.panes),
-                            ("reference", self.panes)):
-            self.add_layer(name, Z[name], panes)
+        # Every layer on both panes: with one large view showing the preprocessed image, a
+        # frame / hair overlay drawn on the original only did nothing the user could see.
+        for name in ("frame", "hair", "heat", "mask", "diff", "reference"):
+            self.add_layer(name, Z[name], self.panes)
         for name in ("frame", "hair", "heat"):
             self.set_visible(name, False)
         self.outline = False
