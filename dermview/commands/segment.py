@@ -176,14 +176,11 @@ class _Stages:
         return extras
 
     def finish(self, job) -> None:
-        import numpy as np
-
-        from dermview.io import atomic_write_bytes, encode_png, save_mask
-        from dermview.labels import LabelMeta, label_paths, save_label
-        from dermview.prob_maps import prob_map_path
+        from dermview.io import save_mask
+        from dermview.labels import label_paths, save_label
+        from dermview.model_labels import model_label_meta, save_prob_map
 
         img, rgb, res, sha = job
-        size = (res.mask.shape[1], res.mask.shape[0])
         seg = self.seg
         if self.args.dicom_seg:  # first: the step most likely to refuse an image
             from dermview.exchange.dicom_seg import write_dicom_seg
@@ -196,20 +193,13 @@ class _Stages:
 
             conf = estimate_jaccard(res.prob, res.mask)
         if self.args.sidecar:
-            meta = LabelMeta(
-                image_sha256=sha, image_size=size,
-                model_name=seg.name, model_sha256=seg.weights_sha256,
-                preprocess_params=res.params.to_dict() if res.params else None,
-                threshold=res.threshold, source="model", engine=seg.engine_name,
-                # written flat: "confidence" (estimated Jaccard), read by the worklist and export
-                extras=self._extras(conf, res.tta_applied),
-            )
+            # written flat: "confidence" (estimated Jaccard), read by the worklist and export
+            meta = model_label_meta(res, seg, sha, self._extras(conf, res.tta_applied))
             save_label(img, res.mask, meta, labels_dir=self.out)
         else:
             save_mask(label_paths(img, self.out)[0], res.mask)
         if self.args.save_prob:
-            prob8 = np.rint(res.prob * np.float32(255)).astype(np.uint8)
-            atomic_write_bytes(prob_map_path(img, self.out), encode_png(prob8))
+            save_prob_map(img, res.prob, self.out)
         if self.rows is not None:
             self.rows.write(img.stem, label_paths(img, self.out)[0], conf,
                             time.perf_counter() - self.started.pop(img))

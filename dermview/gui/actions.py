@@ -111,6 +111,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "The mask is right as it is: save it as accepted", "Segmentation"),
     ActionSpec("segment", "&Segment", lambda w: w.segmenter.run, "Ctrl+R", "segment",
                "Segment the lesion with the model", "Segmentation"),
+    ActionSpec("segment_all", "Segment all &unlabelled images…", lambda w: w.batch.start,
+               "Ctrl+Shift+R", None, "Segment every worklist image without a label; the masks "
+               "are saved as unreviewed model masks (labels that exist are never replaced)",
+               "Segmentation"),
     ActionSpec("cancel", "Cancel", lambda w: w.cancel_all, "Esc", None,
                "Cancel running work / tool", "Segmentation"),
     ActionSpec("before_after", "Original / preprocessed", lambda w: w.view.toggle, "T",

@@ -19,6 +19,7 @@ from dermview import __version__, paths
 from dermview.gui import dialogs, docks
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
 from dermview.gui.classifier_panel import ClassifierPanel
+from dermview.gui.controllers.batch import BatchController
 from dermview.gui.controllers.classifier import ClassifierController
 from dermview.gui.controllers.exchange import ExchangeController
 from dermview.gui.controllers.finetune import ModelController
@@ -98,6 +99,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
+        self.batch = BatchController(self.doc, self.worklist, self.saving.labels_dir_for,
+                                     self.segmenter.batch_settings, self)
         self.lesion_panel = LesionPanel()
         self.lesion = LesionController(self.doc, self.lesion_panel, self.overlays, s,
                                        (self.before, self.after), self)
@@ -196,12 +199,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refine.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.status.cancel_clicked.connect(self.segmenter.cancel)
         for ctl in (self.segmenter, self.saving, self.session, self.exchange,
-                    self.lesion):
+                    self.lesion, self.batch):
             ctl.message.connect(self.statusBar().showMessage)
             ctl.error.connect(self.show_error)
         self.models.message.connect(self.statusBar().showMessage)
         self.segmenter.progress.connect(self.status.set_progress)
-        for sig in (self.segmenter.busy_changed, self.preview.busy_changed):
+        self.batch.progress.connect(self.status.set_progress)
+        self.status.cancel_clicked.connect(self.batch.cancel)
+        self.batch.reopen_requested.connect(lambda p: self.session.open_image(p, again=True))
+        for sig in (self.segmenter.busy_changed, self.preview.busy_changed,
+                    self.batch.busy_changed):
             sig.connect(lambda _b: self._update_busy())
         self.segmenter.confidence_changed.connect(self.worklist.set_confidence)
         self.saving.saved.connect(lambda p: self.worklist.mark(p, None))
@@ -293,6 +300,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def cancel_all(self) -> None:
         self.edit.cancel()
         self.segmenter.cancel()
+        self.batch.cancel()
 
     def _update_actions(self, *_args) -> None:
         has, st, a = self.doc.has_image, self.doc.undo_stack, self.actions
@@ -309,10 +317,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ============================================================================ busy state
     def _update_busy(self) -> None:
-        self.status.set_state(self.segmenter.busy, self.preview.host.busy)
+        self.status.set_state(self.segmenter.busy or self.batch.busy, self.preview.host.busy)
 
     def is_busy(self) -> bool:
-        return self.segmenter.busy or self.preview.busy
+        return self.segmenter.busy or self.preview.busy or self.batch.busy
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process events until no work is pending (tests and scripts)."""
@@ -371,6 +379,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.saving.shutdown()
         self.models.shutdown()
         self.segmenter.shutdown()
+        self.batch.shutdown()
         self.preview.shutdown()
         self.lesion.shutdown()
         self.classifier.shutdown()
@@ -378,7 +387,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def worker_hosts(self) -> tuple:
         """The :class:`~dermview.gui.workers.WorkerHost` of every controller's worker thread."""
-        return self.segmenter.host, self.preview.host, self.lesion.host, self.classifier.host
+        return (self.segmenter.host, self.preview.host, self.lesion.host, self.classifier.host,
+                self.batch.host)
 
     def threads_running(self) -> list[str]:
         """Names of worker threads still running (empty after :meth:`shutdown`)."""

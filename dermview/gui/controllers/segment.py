@@ -142,6 +142,14 @@ class SegmentController(QtCore.QObject):
         self.panel.set_progress(0, "Starting…")
         return True
 
+    def batch_settings(self) -> dict[str, Any]:
+        """The model settings Segment uses now, for images other than the open one
+        (:class:`~dermview.gui.controllers.batch.BatchJob`): the threshold shown only when it
+        is pinned (else each image gets the model's)."""
+        return {"weights": self.weights, "device": self.device, "engine": self.panel.engine,
+                "params": self.params(),
+                "threshold": self.panel.threshold if self.panel.pin_check.isChecked() else None}
+
     def cancel(self) -> None:
         if self.host.busy:
             self.host.cancel()

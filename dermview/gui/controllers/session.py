@@ -120,12 +120,13 @@ class SessionController(QtCore.QObject):
                       if st == want), 0)
         return self.open_image(images[first])
 
-    def open_image(self, path: str | Path, quiet: bool = False) -> bool:
+    def open_image(self, path: str | Path, quiet: bool = False, again: bool = False) -> bool:
         """Open one image (asks about unsaved edits first). False when it was not opened; an
-        unreadable image is marked so in the worklist (``quiet``: status-bar message only)."""
+        unreadable image is marked so in the worklist (``quiet``: status-bar message only);
+        ``again``: read the open image and its label again (a label written meanwhile)."""
         path = Path(path).absolute()
         doc = self.doc
-        if doc.has_image and doc.path == path:
+        if doc.has_image and doc.path == path and not again:
             return True
         if not self.saving.maybe_save():
             self.worklist.set_current(doc.path)

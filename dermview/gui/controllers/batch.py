@@ -1,0 +1,198 @@
+"""Segmentation → "Segment all unlabelled images…": the model on every worklist image that
+has no label yet, in a worker thread, each mask saved as an unreviewed model label (with its
+confidence and probability map, as ``dermview segment --sidecar --save-prob`` writes them:
+:func:`dermview.model_labels.segment_to_label`).
+
+A label that exists is never replaced, nor the open image's unsaved work: the batch is for
+the images nobody has looked at. The worklist shows each new mask as it is written; Cancel
+(or Esc) stops after the image being segmented, and the masks written so far stay.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from dermview.errors import DermviewError
+from dermview.gui.dialogs import ask
+from dermview.gui.document import Document
+from dermview.gui.workers import WorkerHost, _Worker
+from dermview.gui.worklist import Worklist
+from dermview.wording import counted
+
+Btn = QtWidgets.QMessageBox.StandardButton
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What to segment and with what (the settings Segment uses now).
+
+    Attributes:
+        items: ``(image, labels folder or None = labels/ beside it)`` per image.
+        weights, device, engine: the model (None / "auto" = the bundled default, any device).
+        params: preprocessing (PreprocessParams, None = none, ``"model"`` = the model's own).
+        threshold: probability threshold in [0, 1] (None: the model's).
+    """
+
+    items: tuple[tuple[Path, Path | None], ...]
+    weights: str | None = None
+    device: str = "auto"
+    engine: str = "auto"
+    params: Any = "model"
+    threshold: float | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """Images written and skipped (with a one-line reason), and the wall time in s."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class BatchSegmentWorker(_Worker):
+    """Runs a :class:`BatchJob` image by image (cancellable between images).
+
+    Signals (besides the base worker's):
+        item_done(job, image, WrittenLabel or reason str): one image written or skipped.
+    """
+
+    item_done = QtCore.Signal(int, object, object)
+
+    def work(self, job_id: int, job: BatchJob) -> BatchOutcome:
+        from dermview.model.inference import Segmenter
+        from dermview.model_labels import segment_to_label
+
+        t0 = time.perf_counter()
+        self.progress.emit(job_id, 0, "Loading the model…")
+        seg = Segmenter.load(job.weights, job.device or "auto", engine=job.engine or "auto")
+        out = BatchOutcome()
+        n = len(job.items)
+        for i, (image, folder) in enumerate(job.items):
+            self.check(job_id)
+            self.progress.emit(job_id, int(100 * i / n), f"Segmenting {image.name} ({i + 1} of {n})")
+            try:
+                written = segment_to_label(image, seg, job.params, job.threshold, folder)
+            except DermviewError as exc:
+                reason = str(exc)
+            except MemoryError:
+                reason = "not enough memory for this image"
+            else:
+                out.written.append(image)
+                self.item_done.emit(job_id, image, written)
+                continue
+            out.skipped.append((image, reason))
+            self.item_done.emit(job_id, image, reason)
+        self.progress.emit(job_id, 100, "Done")
+        out.seconds = time.perf_counter() - t0
+        return out
+
+
+class BatchController(QtCore.QObject):
+    """Starts, follows and cancels "Segment all unlabelled images".
+
+    Signals:
+        progress(int, str): percent and what is being done (for the status bar).
+        busy_changed(bool): a batch is running.
+        message(str, int): a status-bar message and its duration in ms.
+        error(str, str): a message box (title, text).
+        reopen_requested(object): the open image got a label while it had no unsaved
+            changes: open it again to show the label.
+    """
+
+    progress = QtCore.Signal(int, str)
+    busy_changed = QtCore.Signal(bool)
+    message = QtCore.Signal(str, int)
+    error = QtCore.Signal(str, str)
+    reopen_requested = QtCore.Signal(object)
+
+    def __init__(self, doc: Document, worklist: Worklist,
+                 labels_dir_for: Callable[[Path], Path | None],
+                 settings: Callable[[], dict[str, Any]], window: QtWidgets.QWidget) -> None:
+        """``settings()`` gives the model settings of :class:`BatchJob` (weights, device,
+        engine, params, threshold) Segment uses now."""
+        super().__init__(window)
+        self.doc, self.worklist, self.window = doc, worklist, window
+        self.labels_dir_for, self.settings = labels_dir_for, settings
+        self.host = WorkerHost(BatchSegmentWorker(), "dermview-batch", self)
+        self.host.worker.item_done.connect(self._on_item, QtCore.Qt.ConnectionType.QueuedConnection)
+        self.host.finished.connect(self._on_finished)
+        self.host.failed.connect(lambda text: self.error.emit("Segment all failed", text))
+        self.host.progress.connect(self.progress)
+        self.host.busy_changed.connect(self.busy_changed)
+        self._total = 0
+        self._done = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.host.busy
+
+    def todo(self) -> list[Path]:
+        """The worklist images without a label, but not the open image while it has unsaved
+        changes (its work is the user's)."""
+        wl = self.worklist
+        return [p for i, p in enumerate(wl.paths) if wl.status(i) == "new"
+                and not (self.doc.dirty and p == self.doc.path)]
+
+    def start(self) -> bool:
+        """Ask, then segment :meth:`todo` in the background. False when nothing started."""
+        if self.busy:
+            self.message.emit("Segment all is running already (Esc cancels it)", 5000)
+            return False
+        images = self.todo()
+        if not self.worklist.paths:
+            self.message.emit("Open a folder first (File → Open folder…): Segment all works "
+                              "on the worklist", 6000)
+            return False
+        if not images:
+            self.message.emit("Every image of the worklist has a label already: nothing to "
+                              "segment", 6000)
+            return False
+        folders = {self.labels_dir_for(p) for p in images}
+        where = ("labels/ beside each image" if folders == {None} else
+                 str(next(iter(folders))) if len(folders) == 1 else "their labels folders")
+        text = (f"Segment {counted(len(images), 'image')} without a label and save "
+                f"{'its mask' if len(images) == 1 else 'their masks'} as unreviewed model "
+                f"masks in {where}?\n\nLabels that exist are never replaced. The worklist "
+                "shows each mask as it is written (View → Sort worklist puts the least "
+                "confident first); Esc cancels and keeps the masks written so far.")
+        if ask(self.window, "Segment all unlabelled images", text,
+               Btn.Ok | Btn.Cancel, Btn.Ok) != Btn.Ok:
+            return False
+        job = BatchJob(items=tuple((p, self.labels_dir_for(p)) for p in images), **self.settings())
+        self._total, self._done = len(images), 0
+        self.host.submit(job)
+        return True
+
+    def cancel(self) -> None:
+        if self.busy:
+            self.host.cancel()
+            self.message.emit(f"Segment all cancelled: {counted(self._done, 'mask')} written "
+                              "are kept", 8000)
+
+    def shutdown(self) -> None:
+        self.host.shutdown()
+
+    def _on_item(self, job: int, image: Path, written: Any) -> None:
+        # Written files are real whatever happened to the job since: always show them.
+        if isinstance(written, str):
+            return
+        self._done += 1
+        self.worklist.set_confidence(image, written.confidence)
+        if image == self.doc.path and not self.doc.dirty and not self.doc.mask.any():
+            self.reopen_requested.emit(image)
+
+    def _on_finished(self, out: BatchOutcome) -> None:
+        n = len(out.written)
+        per = f" in {out.seconds:.0f} s ({out.seconds / n:.1f} s per image)" if n else ""
+        text = f"Segmented {counted(n, 'image')}{per}"
+        if out.skipped:
+            first, reason = out.skipped[0]
+            text += f"; {len(out.skipped)} skipped ({first.name}: {reason})"
+        self.message.emit(text + ". The worklist's 'Unreviewed model masks' lists them.", 15000)

@@ -1,0 +1,136 @@
+"""Segmentation → "Segment all unlabelled images…" on the real window (pytest-qt, offscreen):
+unlabelled images get unreviewed model labels, reviewed labels and the open image's unsaved
+work are left alone, a bad file is skipped with its reason, Esc cancels and keeps what was
+written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from _gui import SAMPLES, Btn, drag  # noqa: E402
+from PySide6 import QtCore  # noqa: E402
+
+from dermview.gui.testing import process  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
+
+CTRL_SHIFT = QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier
+
+
+@pytest.fixture
+def folder(data):
+    """IMD002, IMD009 (no label), ISIC_0000095 with an accepted label, a damaged file."""
+    from dermview.io import load_image
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    img = data / "ISIC_0000095.jpg"
+    shutil.copy(SAMPLES / img.name, img)
+    h, w = load_image(img).shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[h // 4: h // 2, w // 4: w // 2] = True
+    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(w, h),
+                                    review_state="accepted"))
+    (data / "broken.jpg").write_bytes(b"not a jpeg")
+    return data
+
+
+def _statuses(win):
+    return {p.name: win.worklist.table.item(r, 1).text() for r, p in enumerate(win.worklist.paths)}
+
+
+def test_segment_all_labels_the_unlabelled_images_and_nothing_else(make_window, folder, boxes,
+                                                                   qtbot):
+    reviewed = (folder / "labels" / "ISIC_0000095_segmentation.png").read_bytes()
+    win = make_window([folder])
+    opened = win.doc.path
+    assert opened.name in ("IMD002.jpg", "IMD009.jpg", "broken.jpg") and not win.doc.mask.any()
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    title, text = boxes.questions[-1]
+    assert title == "Segment all unlabelled images" and "never replaced" in text
+    assert "3 images" in text  # IMD002, IMD009, broken.jpg
+    assert win.wait_idle(180)
+    process(50)
+    for stem in ("IMD002", "IMD009"):
+        meta = json.loads((folder / "labels" / f"{stem}_segmentation.json").read_text())
+        assert meta["source"] == "model" and meta.get("review_state") is None
+        assert 0.0 <= meta["confidence"] <= 1.0
+        assert (folder / "labels" / f"{stem}_prob.png").is_file()  # Refine can use it
+    assert (folder / "labels" / "ISIC_0000095_segmentation.png").read_bytes() == reviewed
+    assert not (folder / "labels" / "broken_segmentation.png").exists()
+    st = _statuses(win)
+    assert st["IMD002.jpg"] == st["IMD009.jpg"] == "unreviewed"
+    assert st["ISIC_0000095.jpg"] == "accepted ✓"
+    message = win.statusBar().currentMessage()
+    assert "Segmented 2 images" in message and "1 skipped (broken.jpg" in message
+    # The open image (clean, no mask) shows the label written for it.
+    if opened.name != "broken.jpg":
+        assert win.doc.path == opened and win.doc.label_loaded and win.doc.mask.any()
+        assert not win.doc.dirty
+    # Nothing left to do: said so, nothing asked.
+    asked = len(boxes.questions)
+    (folder / "broken.jpg").unlink()
+    win.worklist.set_paths([p for p in win.worklist.paths if p.name != "broken.jpg"])
+    win.actions["segment_all"].trigger()
+    assert len(boxes.questions) == asked and "nothing to segment" in win.statusBar().currentMessage()
+
+
+def test_the_open_image_with_unsaved_edits_is_left_out(make_window, data, boxes, qtbot):
+    win = make_window([data / "IMD009.jpg", data / "IMD002.jpg"])
+    editing = win.doc.path
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
+    painted = win.doc.mask.copy()
+    boxes.answer = Btn.Ok
+    win.actions["segment_all"].trigger()
+    assert "1 image" in boxes.questions[-1][1]
+    assert win.wait_idle(120)
+    process(50)
+    assert not (data / "labels" / f"{editing.stem}_segmentation.png").exists()
+    others = [p for p in (data / "IMD009.jpg", data / "IMD002.jpg") if p != editing]
+    assert (data / "labels" / f"{others[0].stem}_segmentation.png").is_file()
+    assert win.doc.dirty and (win.doc.mask == painted).all()  # the edits are untouched
+
+
+def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbot, monkeypatch):
+    import dermview.model_labels as ml
+
+    for i in range(3):
+        shutil.copy(SAMPLES / "IMD009.jpg", data / f"copy{i}.jpg")
+    real = ml.segment_to_label
+    second = threading.Event()
+    release = threading.Event()
+    calls = []
+
+    def slow(image, *a, **k):
+        calls.append(image.name)
+        if len(calls) == 2:
+            second.set()
+            release.wait(30)
+        return real(image, *a, **k)
+
+    monkeypatch.setattr(ml, "segment_to_label", slow)
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    assert win.batch.start()
+    qtbot.waitUntil(second.is_set, timeout=60_000)
+    assert win.status.cancel_button.isVisible()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Escape)
+    assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
+    release.set()
+    qtbot.waitUntil(lambda: not win.batch.host.worker.running.is_set(), timeout=60_000)
+    process(50)
+    assert len(calls) == 2  # stopped after the image being segmented
+    written = sorted(p.name for p in (data / "labels").glob("*_segmentation.png"))
+    assert len(written) == 2  # both finished images are kept, whole
+    assert all(win.worklist.status(win.worklist.paths.index(data / n.replace("_segmentation.png", ".jpg")))
+               == "segmented" for n in written)
