@@ -718,12 +718,22 @@ def test_sigterm_with_unsaved_edits_quits_and_keeps_them_for_the_next_start(
     app = QtWidgets.QApplication.instance()
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     boxes.answer = Btn.Cancel  # what the "Save them?" question would get
+    # Qt's "quit now" flag must not outlive this test: set outside app.exec() (a stray
+    # app.exit(), or the Quit event the last window's closing posts), it makes every later
+    # event loop of the test session return at once. Hence a guard timer the test stops, and
+    # no quit on the last window closed while the test runs.
+    guard = QtCore.QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: app.exit(7))  # the app stayed open
+    app.setQuitOnLastWindowClosed(False)
     try:
         _handle_signals(app, win)
         QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
-        QtCore.QTimer.singleShot(5000, lambda: app.exit(7))  # the app stayed open
+        guard.start(5000)
         rc = app.exec()
     finally:
+        guard.stop()
+        app.setQuitOnLastWindowClosed(True)
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     assert rc == 0
