@@ -24,15 +24,29 @@ def _commands() -> dict[str, ModuleType]:
     return {mod.NAME: mod for mod in mods}
 
 
+#: The desktop app's arguments, shown by ``dermview --help`` (they are not a command).
+APP_HELP = """desktop app:
+  dermview IMAGE_OR_DIR ...   open images, DICOM files or folders (a folder opens as a
+                              worklist of its images with their review state)
+  --device auto|cpu|cuda      compute device for segmentation (default: last used, else auto)
+  --weights PT                segmentation model weights (.pt with its .json)
+
+'dermview COMMAND --help' lists a command's options."""
+
+
 def build_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dermview",
+        usage="%(prog)s [IMAGE_OR_DIR ...] [--device auto|cpu|cuda] [--weights PT]\n"
+              "       %(prog)s COMMAND [options]",
         description="Dermoscopy lesion review. Without a command, opens the desktop app.",
+        epilog=APP_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, mod in commands.items():
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, prog=f"dermview {name}")
         mod.add_arguments(p)
     return parser
 

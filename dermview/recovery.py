@@ -14,7 +14,8 @@ import io
 import json
 import logging
 import os
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from dermview.errors import ImageReadError, MaskError, WriteError
 from dermview.io import atomic_write_bytes
 from dermview.labels import PathLike, dumps_json, sweep_stale_temp, utc_now
 
-__all__ = ["RecoveryEntry", "RecoveryStore"]
+__all__ = ["RecoveryEntry", "RecoveryStore", "this_writer", "writer_alive"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,45 @@ class RecoveryEntry:
     meta: dict
     file: Path
     shape: tuple[int, int]
+    #: The process that wrote it (``pid``, ``host``, ``started``: its start time), or {}.
+    writer: dict = field(default_factory=dict)
+
+    @property
+    def in_use(self) -> bool:
+        """Written by another dermview process that is still running (a second window on
+        the same data): its edits are that window's unsaved work, not a crash's."""
+        return writer_alive(self.writer)
+
+
+def this_writer() -> dict:
+    """This process as a journal's writer: pid, host name and start time."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _start_time(os.getpid())}
+
+
+def _start_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+def writer_alive(writer: dict) -> bool:
+    """True when ``writer`` (:func:`this_writer` of an earlier save) is another process on
+    this machine that is still running: same host, and its pid runs with the same start time
+    (a pid reused by a later process does not count)."""
+    pid, started = writer.get("pid"), writer.get("started")
+    if (not isinstance(pid, int) or pid == os.getpid() or not isinstance(started, (int, float))
+            or writer.get("host") != socket.gethostname()):
+        return False
+    now = _start_time(pid)
+    return now is not None and abs(now - float(started)) < 1.0
+
+
+def _writer(header: dict) -> dict:
+    w = header.get("writer")
+    return w if isinstance(w, dict) else {}
 
 
 class RecoveryStore:
@@ -106,6 +146,7 @@ class RecoveryStore:
             "saved_at": utc_now(),
             "shape": [int(arr.shape[0]), int(arr.shape[1])],
             "meta": meta or {},
+            "writer": this_writer(),
         }
         self._mkdir()
         side = self._side(image_path, "edited")
@@ -176,6 +217,7 @@ class RecoveryStore:
                 meta=header.get("meta") if isinstance(header.get("meta"), dict) else {},
                 file=file,
                 shape=(int(shape[0]), int(shape[1])),
+                writer=_writer(header),
             ))
         out.sort(key=lambda e: e.saved_at, reverse=True)
         return out
@@ -190,7 +232,8 @@ class RecoveryStore:
             return None
         shape = header.get("shape") or [0, 0]
         return RecoveryEntry(Path(header["image_path"]), str(header.get("saved_at", "")),
-                             header.get("meta") or {}, file, (int(shape[0]), int(shape[1])))
+                             header.get("meta") or {}, file, (int(shape[0]), int(shape[1])),
+                             _writer(header))
 
     def load(self, entry: RecoveryEntry) -> np.ndarray:
         """The journaled mask, ``bool`` ``(H, W)``.

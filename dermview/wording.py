@@ -1,4 +1,4 @@
-"""Counts in words for messages: ``counted(1, "label")`` → ``"1 label"``."""
+"""Counts in words for messages: ``counted(1, "label")`` → ``"1 label"``; ``exist(names, folder)``."""
 
 from __future__ import annotations
 
@@ -6,3 +6,8 @@ from __future__ import annotations
 def counted(n: int, noun: str) -> str:
     """``n`` and ``noun``, plural (an ``s``) unless ``n`` is 1: ``"1 image"``, ``"8 labels"``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def exist(names: list[str], folder: object) -> str:
+    """``"A already exists in F"`` for one name, ``"A, B already exist in F"`` for several."""
+    return f"{', '.join(names)} already {'exists' if len(names) == 1 else 'exist'} in {folder}"

@@ -93,6 +93,37 @@ def test_without_scale_sizes_stay_in_pixels(samples_dir, tmp_path):
     assert rows[0]["diameter_over_6mm"] == ""
 
 
+def test_dicom_pixel_spacing_gives_the_scale_unless_one_is_given(samples_dir, tmp_path, capsys):
+    """Trial finding: a DICOM file's Pixel Spacing was ignored (sizes in px) without
+    --mm-per-px; it now gives that file's scale, a JPEG in the same run stays in px, and an
+    explicit --mm-per-px still applies to every image."""
+    from _dicom import dicom_bytes
+
+    from dermview.io import load_image
+
+    imgs, masks = tmp_path / "imgs", tmp_path / "masks"
+    imgs.mkdir()
+    masks.mkdir()
+    (imgs / "case.dcm").write_bytes(dicom_bytes(load_image(samples_dir / "IMD002.jpg"),
+                                                pixel_spacing=(0.04, 0.04)))
+    shutil.copy(samples_dir / "IMD009.jpg", imgs / "IMD009.jpg")
+    for stem, src in (("case", "IMD002"), ("IMD009", "IMD009")):
+        shutil.copy(samples_dir / f"{src}_segmentation.png", masks / f"{stem}_segmentation.png")
+    csv_path = tmp_path / "a.csv"
+    assert main(["analyze", str(imgs), "--masks", str(masks), "--csv", str(csv_path)]) == 0
+    rows = {r["id"]: r for r in read_csv(csv_path)[1]}
+    assert rows["case"]["units"] == "mm"
+    assert float(rows["case"]["diameter_mm"]) == pytest.approx(
+        0.04 * float(rows["case"]["diameter_px"]), rel=1e-4)
+    assert rows["IMD009"]["units"] == "px" and rows["IMD009"]["diameter_mm"] == ""
+    assert "mm for 1 image(s) with a DICOM pixel spacing, px for 1" in capsys.readouterr().out
+    assert main(["analyze", str(imgs), "--masks", str(masks), "--mm-per-px", "0.02",
+                 "--csv", str(csv_path)]) == 0
+    rows = {r["id"]: r for r in read_csv(csv_path)[1]}
+    assert float(rows["case"]["mm_per_px"]) == pytest.approx(0.02)
+    assert float(rows["IMD009"]["mm_per_px"]) == pytest.approx(0.02)
+
+
 def test_bad_and_unmasked_files_are_skipped_with_one_line(samples_dir, tmp_path, capsys):
     imgs = tmp_path / "imgs"
     imgs.mkdir()
@@ -130,6 +161,27 @@ def test_segmenter_masks_when_no_masks_folder(samples_dir, tmp_path):
     _, rows = read_csv(csv_path) if csv_path.exists() else ([], [])
     # an untrained net may find no lesion: then the image is skipped with a reason
     assert (rc == 0 and rows[0]["mask_source"] == "model:tiny-test") or (rc == 1 and not rows)
+
+
+def test_without_masks_the_saved_labels_of_the_folder_are_pointed_out(samples_dir, tmp_path,
+                                                                      capsys):
+    """Trial finding: 'dermview analyze FOLDER' after reviewing FOLDER in the app measured new
+    model masks, silently ignoring the accepted and corrected labels in FOLDER/labels; it
+    now says they exist and how to measure them (--masks), and says nothing without labels."""
+    weights = make_weights(tmp_path)
+    imgs = tmp_path / "imgs"
+    (imgs / "labels").mkdir(parents=True)
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(samples_dir / f"{stem}.jpg", imgs / f"{stem}.jpg")
+    args = ["analyze", str(imgs), "--weights", str(weights), "--device", "cpu",
+            "--csv", str(tmp_path / "a.csv")]
+    main(args)
+    assert "saved label" not in capsys.readouterr().err
+    shutil.copy(samples_dir / "IMD002_segmentation.png", imgs / "labels" / "IMD002_segmentation.png")
+    main(args)
+    err = capsys.readouterr().err
+    assert "holds 1 saved label of these images" in err
+    assert f"--masks {imgs / 'labels'}" in err
 
 
 def test_bundled_model_masks(samples_dir, tmp_path):

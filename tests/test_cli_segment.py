@@ -106,6 +106,22 @@ def test_existing_outputs_not_overwritten_without_flag(weights, tmp_path, capsys
     assert Image.open(target).size == SIZES["IMD002"]
 
 
+def test_existing_label_and_sidecar_are_named_in_a_correct_sentence(weights, tmp_path, capsys):
+    """Trial finding: 'IMD002_segmentation.png, IMD002_segmentation.json already exists in
+    wl/labels'; one file 'exists', several 'exist'."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "IMD002_segmentation.png").write_bytes(b"hand-made label")
+    args = ["segment", str(SAMPLES / "IMD002.jpg"), "--out", str(out), "--weights", str(weights),
+            "--no-preprocess"]
+    assert main(args) == 1
+    assert "IMD002_segmentation.png already exists in" in capsys.readouterr().err
+    (out / "IMD002_segmentation.json").write_text("{}")
+    assert main([*args, "--sidecar"]) == 1
+    err = capsys.readouterr().err
+    assert "IMD002_segmentation.png, IMD002_segmentation.json already exist in" in err
+
+
 def test_duplicate_stems_reported(weights, tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()

@@ -441,6 +441,20 @@ def test_shortcuts_and_about(make_window, data, qtbot, monkeypatch):
     about.close()
 
 
+def test_about_box_shows_the_model_card_without_its_generator_comment(make_window):
+    """Trial finding: Help → About showed 'dermview lesion-segmentation models
+    training/results/bench_model*.json: edit the script, then run it. -->' (the card's HTML
+    comment, half rendered) as its heading; the comment is dropped, the card's text stays."""
+    win = make_window()
+    win.actions["about"].trigger()
+    about = win.about_dialog
+    text = about.card.toPlainText()
+    assert "-->" not in text and "edit the script" not in text
+    assert text.startswith("dermview lesion-segmentation models")
+    assert "dermview_default.pt" in text
+    about.close()
+
+
 def test_view_fit_and_one_to_one(make_window, data):
     win = make_window([data / "IMD009.jpg"])
     win.actions["side_by_side"].trigger()  # both views, linked
@@ -685,3 +699,45 @@ def test_models_of_an_onnx_only_installation_are_listed_and_usable(tmp_path, wei
     onnx = folder / meta["onnx"]["file"]
     onnx.write_bytes(onnx.read_bytes() + b"\0")
     assert "SHA-256" in segmentation_weights_problem(folder / src.name)
+
+
+def test_sigterm_with_unsaved_edits_quits_and_keeps_them_for_the_next_start(
+        make_window, data, boxes, qtbot):
+    """Trial finding: SIGTERM (logout, ``kill``) with unsaved edits journaled them, then the
+    quit that followed asked "Save them?" and the app stayed open behind the dialog; it now
+    quits without asking and the edits are offered back at the next start."""
+    import signal
+
+    from dermview.gui.app import _handle_signals
+
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
+    assert win.doc.dirty
+    app = QtWidgets.QApplication.instance()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    boxes.answer = Btn.Cancel  # what the "Save them?" question would get
+    # Qt's "quit now" flag must not outlive this test: set outside app.exec() (a stray
+    # app.exit(), or the Quit event the last window's closing posts), it makes every later
+    # event loop of the test session return at once. Hence a guard timer the test stops, and
+    # no quit on the last window closed while the test runs.
+    guard = QtCore.QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: app.exit(7))  # the app stayed open
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        _handle_signals(app, win)
+        QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
+        guard.start(5000)
+        rc = app.exec()
+    finally:
+        guard.stop()
+        app.setQuitOnLastWindowClosed(True)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert rc == 0
+    assert boxes.questions == []
+    assert not win.isVisible()
+    entries = win.saving.recovery.entries()
+    assert [e.image_path for e in entries] == [img.resolve()]

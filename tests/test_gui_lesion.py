@@ -326,3 +326,63 @@ def test_export_report_sits_with_the_other_exports_in_the_file_menu(make_window)
     i = entries.index(win.actions["export_labelme"])
     assert entries[i + 1] is win.actions["export_report"]
     assert entries.index(win.actions["export_report"]) < entries.index(win.actions["prev"])
+
+
+def test_a_dicom_image_is_measured_with_its_own_pixel_spacing(make_window, tmp_path, qtbot):
+    """Trial finding: a dermoscopy DICOM file stating Pixel Spacing was measured in pixels
+    ("unknown: sizes in pixels") until the dermatoscope was calibrated by hand; its scale
+    now comes from the file (and wins over the device's calibration), JPEGs keep using the
+    calibration, and the sidecar says where the scale came from."""
+    from _dicom import dicom_bytes
+
+    from dermview.io import load_image
+
+    folder = tmp_path / "mixed"
+    (folder / "labels").mkdir(parents=True)
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    (folder / "case.dcm").write_bytes(dicom_bytes(rgb, "explicit", pixel_spacing=(0.05, 0.05)))
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "case_segmentation.png")
+    win = make_window([str(folder / "case.dcm")])
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    assert win.lesion.mm_per_px == pytest.approx(0.05)
+    assert "0.05 mm/px" in panel.scale_label.text()
+    assert "DICOM" in panel.scale_label.text()
+    assert win.lesion.analysis.mm_per_px == pytest.approx(0.05)
+    assert panel.values["diameter"].text().endswith(" mm")
+    assert not panel.clear_button.isEnabled()  # no calibration to forget
+    # a device calibration does not override the file's own spacing
+    win.lesion.set_calibration(0.01)
+    assert win.lesion.mm_per_px == pytest.approx(0.05)
+    assert panel.clear_button.isEnabled()
+    win.actions["save"].trigger()
+    side = json.loads((folder / "labels" / "case_segmentation.json").read_text())
+    assert side["lesion"]["scale_source"] == "dicom:PixelSpacing"
+    assert side["lesion"]["mm_per_px"] == pytest.approx(0.05)
+    # a JPEG (no spacing in the file) uses the device's calibration
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
+    win.session.open_paths([folder / "IMD002.jpg"])
+    assert win.wait_idle(30)
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.mm_per_px == pytest.approx(0.01), timeout=20000)
+    assert "calibrated for default dermatoscope" in panel.scale_label.text()
+
+
+def test_long_tooltips_wrap_instead_of_spanning_the_screen(make_window):
+    """Trial finding: the explanation of A (257 characters) was one tooltip line 1360 px wide
+    on a 1600-px screen; every long prose tooltip of the window is now broken into lines of
+    at most 72 characters, with its words unchanged."""
+    from dermview.gui.lesion_panel import TIPS
+
+    win = make_window()
+    tip = win.lesion_panel.values["A"].toolTip()
+    lines = tip.split("\n")
+    assert len(lines) >= 3 and max(map(len, lines)) <= 72
+    assert " ".join(lines) == TIPS["A"]
+    too_long = [w.toolTip()[:40] for w in win.findChildren(QtWidgets.QWidget)
+                if len(w.toolTip().split()) >= 9
+                and max(map(len, w.toolTip().split("\n"))) > 72]
+    assert too_long == []
+    # the status bar's labels folder (a path: nowhere to break) keeps its one line
+    assert "\n" not in win.status.labels_label.toolTip()

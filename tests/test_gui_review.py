@@ -595,3 +595,47 @@ def test_show_hair_and_frame_are_seen_on_the_preprocessed_view_too(make_window, 
     assert win.overlays.buffers["hair"].shape == win.doc.shape  # drawn, not an empty buffer
     qtbot.mouseClick(win.panel.show_hair, QtCore.Qt.MouseButton.LeftButton)
     assert not win.after.overlays["hair"].isVisible()
+
+
+def test_unsaved_edits_of_another_running_window_are_not_offered_as_a_crash(
+        make_window, data, boxes, tmp_path, monkeypatch):
+    """Trial finding: a second dermview started while the first had unsaved edits said 'the
+    app did not close normally' and offered to restore (No: discard) the first window's
+    journal. A journal whose writer still runs is now left alone (at start, when its image
+    opens, and when this window closes); once that process has ended it is offered as before."""
+    import subprocess
+    import sys
+
+    from dermview import recovery
+
+    img = data / "IMD009.jpg"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        process(300)
+        writer = {**recovery.this_writer(), "pid": other.pid,
+                  "started": recovery._start_time(other.pid)}
+        store = recovery.RecoveryStore(tmp_path / "recovery")
+        with monkeypatch.context() as m:
+            m.setattr(recovery, "this_writer", lambda: writer)
+            mask = np.zeros((384, 512), bool)
+            mask[100:200, 100:250] = True
+            store.save(img, mask)
+        assert store.entry_for(img).in_use
+        win = make_window()
+        win.session.offer_recovery_at_start()
+        assert boxes.questions == []
+        win.session.open_paths([img])
+        assert win.wait_idle(30)
+        assert boxes.questions == []
+        assert "another dermview window" in win.statusBar().currentMessage()
+        assert not win.doc.mask.any()
+        win.close()
+        assert store.entry_for(img) is not None  # the other window's work is kept
+    finally:
+        other.kill()
+        other.wait()
+    assert not store.entry_for(img).in_use
+    boxes.answer = Btn.No
+    win2 = make_window()
+    win2.session.offer_recovery_at_start()
+    assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]

@@ -149,6 +149,22 @@ def test_self_test_is_a_registered_command():
     assert "self-test" in out
 
 
+def test_help_says_how_to_open_the_app_on_a_folder(capsys):
+    """Trial finding: 'dermview --help' listed the commands only ('usage: dermview [-h]
+    [--version] COMMAND ...'), so a new user could not learn from it that 'dermview FOLDER'
+    opens the app on a worklist, nor --device / --weights; the commands' usage lines stay
+    'dermview <command> ...'."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: dermview [IMAGE_OR_DIR ...]")
+    assert "desktop app:" in out and "worklist" in out
+    assert "--device auto|cpu|cuda" in out and "--weights PT" in out
+    with pytest.raises(SystemExit):
+        main(["segment", "--help"])
+    assert capsys.readouterr().out.startswith("usage: dermview segment [-h]")
+
+
 @needs_model
 def test_window_check_passes_offscreen(monkeypatch, capsys):
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")

@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of lesion masks <stem>_segmentation.png (default: segment "
                              "each image with the bundled model)")
     parser.add_argument("--mm-per-px", type=_scale_arg, default=None, metavar="F",
-                        help="image scale in mm per pixel (default: unknown; sizes stay in px)")
+                        help="image scale in mm per pixel (default: a DICOM file's own Pixel "
+                             "Spacing, else unknown: sizes stay in px)")
     parser.add_argument("--csv", required=True, metavar="FILE", help="CSV file to write")
     parser.add_argument("--json", metavar="FILE", default=None,
                         help="also write every analysis with its geometry (axes, diameters) as JSON")
@@ -163,13 +164,44 @@ def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
 
+def _note_saved_labels(images: list[Path]) -> None:
+    """Without ``--masks`` every image is segmented anew: say so when the images have labels
+    saved by the app (reviewed or corrected masks in ``<folder>/labels``), which are then not
+    the ones measured."""
+    from dermview.labels import label_paths
+    from dermview.wording import counted
+
+    folders: dict[Path, int] = {}
+    for img in images:
+        png = label_paths(img)[0]
+        if png.is_file():
+            folders[png.parent] = folders.get(png.parent, 0) + 1
+    for labels_dir, n in folders.items():
+        print(f"dermview analyze: note: {labels_dir} holds {counted(n, 'saved label')} of these "
+              f"images; they are not used (each image is segmented anew). To measure them: "
+              f"--masks {labels_dir}", file=sys.stderr)
+
+
+def _units(n_rows: int, n_scaled: int, given: bool) -> str:
+    """The summary line's units: mm (``--mm-per-px`` or the DICOM files' Pixel Spacing), px,
+    or both with the counts."""
+    if given:
+        return "mm"
+    if n_scaled == 0:
+        return "px (no scale given)"
+    if n_scaled == n_rows:
+        return "mm (from the DICOM files' pixel spacing)"
+    return (f"mm for {n_scaled} image(s) with a DICOM pixel spacing, px for "
+            f"{n_rows - n_scaled} (no scale given)")
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.analysis import analyze_lesion
     from dermview.commands._common import make_output_dir, start_batch
     from dermview.errors import DermviewError
-    from dermview.io import atomic_write_bytes, load_image, save_json
+    from dermview.io import atomic_write_bytes, load_image_info, save_json
 
     for out in (args.json, args.csv):
         if out:
@@ -180,17 +212,22 @@ def run(args: argparse.Namespace) -> int:
         print("dermview analyze: no images to analyse", file=sys.stderr)
         return 1
     pdf_dir = folder if args.report else None
+    if args.masks is None:
+        _note_saved_labels(todo)
     masks = _Masks(args)
     from dermview.model.classifier import Classifier
 
     classifier = Classifier.load(args.classifier, device=args.device)  # once per run
     rows, details = [], []
+    scaled = 0  # images measured in mm
     for img in tqdm(todo, desc="analyze", unit="image", file=sys.stderr, disable=None):
         t0 = time.perf_counter()
         try:
-            rgb = load_image(img)
+            rgb, info = load_image_info(img)
             mask = masks.mask_for(img, rgb)
-            analysis = analyze_lesion(rgb, mask, mm_per_px=args.mm_per_px)
+            mm_per_px = args.mm_per_px if args.mm_per_px is not None else info.mm_per_px
+            analysis = analyze_lesion(rgb, mask, mm_per_px=mm_per_px)
+            scaled += mm_per_px is not None
             ctx = {"rgb": rgb, "mask": mask, "analysis": analysis, "path": img,
                    "mask_source": masks.source, "classifier": classifier}
             rows.append(build_row(img.stem, ctx, time.perf_counter() - t0))
@@ -208,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
         if args.json:
             save_json(args.json, details)
-    units = "mm" if args.mm_per_px else "px (no scale given)"
+    units = _units(len(rows), scaled, args.mm_per_px is not None)
     print(f"Analysed {len(rows)} image(s) into {args.csv}; sizes in {units}"
           + (f"; {failed} skipped" if failed else ""))
     return 1 if failed else 0

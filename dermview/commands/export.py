@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dermview.wording import exist
+
 NAME = "export"
 HELP = ("Export the labels of an image folder: one COCO JSON, labelme JSON per image, or "
         "DICOM SEG per image.")
@@ -39,7 +41,7 @@ def _export_item(fmt: str, item, out: Path, polygons: bool, overwrite: bool) -> 
                else dicom_seg_targets(item.image, out))
     existing = [p.name for p in targets if p.exists()]
     if existing and not overwrite:
-        return f"{', '.join(existing)} already exists in {out} (use --overwrite)"
+        return f"{exist(existing, out)} (use --overwrite)"
     if fmt == "labelme":
         write_labelme(item, out, polygons)
     else:

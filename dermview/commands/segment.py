@@ -7,6 +7,7 @@ import sys
 import time
 
 from dermview.commands._common import fraction_arg, int_arg, start_batch
+from dermview.wording import exist
 
 NAME = "segment"
 HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
@@ -139,7 +140,7 @@ class _Stages:
             targets += dicom_seg_targets(img, self.out)
         existing = [p.name for p in targets if p.exists()]
         if existing and not a.overwrite:
-            raise _Exists(f"{', '.join(existing)} already exists in {self.out} (use --overwrite)")
+            raise _Exists(f"{exist(existing, self.out)} (use --overwrite)")
         rgb = load_image(img)
         pre = None
         if self.params is not None:

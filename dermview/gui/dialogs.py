@@ -82,11 +82,16 @@ class ShortcutsDialog(QtWidgets.QDialog):
 
 
 def model_card_text() -> str:
+    """The bundled model card's Markdown, without its HTML comments (Qt's Markdown reader
+    showed the generator's note, '...json: edit the script, then run it. -->', as text)."""
+    import re
+
     card = paths.models_dir() / "MODEL_CARD.md"
     try:
-        return card.read_text(encoding="utf-8")
+        text = card.read_text(encoding="utf-8")
     except OSError:
         return f"*No model card found at {card}.*"
+    return re.sub(r"<!--.*?-->[ \t]*\n?", "", text, flags=re.S)
 
 
 def model_line(weights: Path | None) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from dermview import editing, label_policy, labels
+from dermview.dicom import ImageInfo
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
 from dermview.gui.commands import (
@@ -25,7 +26,7 @@ from dermview.gui.commands import (
     RecoveredCommand,
     push_mask,
 )
-from dermview.io import load_image, load_mask
+from dermview.io import load_image_info, load_mask
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
 
@@ -77,6 +78,8 @@ class Document(QtCore.QObject):
         super().__init__(parent)
         self.path: Path | None = None
         self.image: np.ndarray | None = None
+        #: What the image file says about itself (a DICOM file's pixel spacing and UIDs).
+        self.info = ImageInfo()
         self.preview: Any = None  # dermview.preprocess.Preprocessed (maybe of a downscaled copy)
         self.preview_params: PreprocessParams | None = None
         self.prob: np.ndarray | None = None
@@ -135,7 +138,7 @@ class Document(QtCore.QObject):
             explained in :attr:`label_error` (the file stays as it is).
         """
         path = Path(path)
-        image = load_image(path)
+        image, info = load_image_info(path)
         shape = image.shape[:2]
         self.label_error = ""
         try:
@@ -145,6 +148,7 @@ class Document(QtCore.QObject):
             self.label_error = str(exc)
         self.path = path
         self.image = image
+        self.info = info
         self._sha256 = None
         self.labels_dir = labels_dir
         self.preview = None

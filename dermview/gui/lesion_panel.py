@@ -23,7 +23,7 @@ TIPS = {
          "fitted on the PH2 experts): white, red, light brown, dark brown, blue-grey, black. "
          "C = how many (1-6). 'Show colour regions' paints them.",
     "D": f"Diameter criterion: longest diameter over {DIAMETER_LIMIT_MM:g} mm. Needs the scale "
-         "(calibrate with the ruler); never guessed.",
+         "(a DICOM file's pixel spacing, or calibrate with the ruler); never guessed.",
     "TDS": "Stolz's total dermoscopy score needs D = differential structures, which dermview "
            "does not assess, so it is not given.",
 }
@@ -124,10 +124,13 @@ class LesionPanel(QtWidgets.QWidget):
         self.device_combo.setCurrentText(current)
         self.device_combo.blockSignals(False)
 
-    def set_scale(self, mm_per_px: float | None, source: str) -> None:
+    def set_scale(self, mm_per_px: float | None, source: str,
+                  can_forget: bool | None = None) -> None:
+        """Show the scale in use and where it comes from; *Forget* is enabled when there is
+        a calibration to forget (``can_forget``; default: when there is a scale)."""
         self.scale_label.setText("unknown: sizes in pixels" if mm_per_px is None
                                  else f"{mm_per_px:.5g} mm/px ({source})")
-        self.clear_button.setEnabled(mm_per_px is not None)
+        self.clear_button.setEnabled(mm_per_px is not None if can_forget is None else can_forget)
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

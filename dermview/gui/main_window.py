@@ -41,6 +41,7 @@ from dermview.gui.review_panel import ReviewPanel
 from dermview.gui.ruler import RulerTool
 from dermview.gui.settings import Settings, recovery_dir
 from dermview.gui.status import StatusBar
+from dermview.gui.tooltips import wrap_tooltips
 from dermview.gui.views import GiveKeysBack, ViewArea
 from dermview.gui.worklist import Worklist
 from dermview.recovery import RecoveryStore
@@ -141,6 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_title()
         self._update_actions()
         self.view.set_side_by_side(s.get_bool("side_by_side", False))
+        wrap_tooltips(self)
         self._restore_geometry()
         if start_note:
             QtCore.QTimer.singleShot(0, lambda: self.statusBar().showMessage(start_note, 20000))
@@ -174,6 +176,7 @@ class MainWindow(QtWidgets.QMainWindow):
                   area: Area = Area.RightDockWidgetArea) -> QtWidgets.QDockWidget:
         """Add a side panel (dock, scrollable, listed in the View menu) after start-up."""
         dock = self._dock(key, title, widget, area, scroll=True)
+        wrap_tooltips(widget)
         self.menus[3][1].addAction(dock.toggleViewAction())
         return dock
 
@@ -359,6 +362,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ============================================================================ closing
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._closing:  # shut down already (SIGTERM: the edits are in the journal)
+            ev.accept()
+            return
         if not self.saving.maybe_save():
             ev.ignore()
             return

@@ -19,6 +19,7 @@ from dermview.errors import DermviewError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.preprocess.params import PreprocessParams
+from dermview.wording import exist
 
 Btn = QtWidgets.QMessageBox.StandardButton
 FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme"}  # export_labels' formats, as shown
@@ -64,7 +65,7 @@ class ExchangeController(QtCore.QObject):
         existing = [p.name for p in dicom_seg_targets(doc.path, folder) if p.exists()]
         if existing and dialogs.ask(
                 self.window, "Replace DICOM SEG?",
-                f"{', '.join(existing)} already exists in {folder}.\n\nReplace it?",
+                f"{exist(existing, folder)}.\n\nReplace {'it' if len(existing) == 1 else 'them'}?",
                 Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
             return []
         meta = doc.label_meta_for_save(self.params())

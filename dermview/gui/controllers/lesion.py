@@ -155,10 +155,33 @@ class LesionController(QtCore.QObject):
         return sorted(set(self.settings.get_list("lesion/devices")) | {self.device})
 
     @property
-    def mm_per_px(self) -> float | None:
-        """The current device's calibration, or ``None`` (sizes in px)."""
+    def calibration(self) -> float | None:
+        """The current device's calibration in mm per pixel, or ``None``."""
         v = self.settings.get_float(f"lesion/calibration/{self.device}", 0.0)
         return v if v > 0 and math.isfinite(v) else None
+
+    @property
+    def image_scale(self) -> float | None:
+        """The open image's own scale in mm per pixel (a DICOM file's Pixel Spacing), or
+        ``None``."""
+        v = self.doc.info.mm_per_px if self.doc.has_image else None
+        return v if v is not None and v > 0 and math.isfinite(v) else None
+
+    @property
+    def mm_per_px(self) -> float | None:
+        """The scale the measurements use: the image's own (DICOM Pixel Spacing), else the
+        current device's calibration, else ``None`` (sizes in px)."""
+        own = self.image_scale
+        return own if own is not None else self.calibration
+
+    @property
+    def scale_source(self) -> str | None:
+        """Where :attr:`mm_per_px` comes from (the sidecar's ``scale_source``): ``"dicom:"``
+        plus the element (PixelSpacing / ImagerPixelSpacing), ``"calibration:<device>"``,
+        or ``None``."""
+        if self.image_scale is not None:
+            return f"dicom:{self.doc.info.spacing_source or 'PixelSpacing'}"
+        return f"calibration:{self.device}" if self.calibration is not None else None
 
     def set_device(self, name: str) -> None:
         name = name.strip() or DEFAULT_DEVICE
@@ -182,7 +205,11 @@ class LesionController(QtCore.QObject):
 
     def _show_scale(self) -> None:
         self.panel.set_devices(self.devices(), self.device)
-        self.panel.set_scale(self.mm_per_px, f"calibrated for {self.device}")
+        if self.image_scale is not None:
+            self.panel.set_scale(self.image_scale, "from the image's DICOM pixel spacing",
+                                 can_forget=self.calibration is not None)
+        else:
+            self.panel.set_scale(self.calibration, f"calibrated for {self.device}")
 
     def on_ruler(self, line: Line) -> None:
         """A line drawn with the Ruler tool: show its length; it is the calibration line."""
@@ -217,7 +244,9 @@ class LesionController(QtCore.QObject):
             if not ok:
                 return False
         self.set_calibration(float(length_mm) / px)
-        self.message.emit(f"{self.device}: {self.mm_per_px:.5g} mm per pixel")
+        self.message.emit(f"{self.device}: {self.calibration:.5g} mm per pixel"
+                          + ("; this image keeps the scale its DICOM file gives"
+                             if self.image_scale is not None else ""))
         return True
 
     # -- analysis --------------------------------------------------------------------------
@@ -232,6 +261,7 @@ class LesionController(QtCore.QObject):
         self.axes_layer.clear((1, 1))
         self.colors_layer.clear((1, 1))
         self.panel.clear()
+        self._show_scale()  # the image may bring its own scale
         self.schedule()
 
     def _key(self) -> tuple[Any, int, float | None]:
@@ -288,7 +318,7 @@ class LesionController(QtCore.QObject):
         a = self.current()
         if a is None:
             return None
-        return {**a.to_dict(), "scale_source": f"calibration:{self.device}" if self.mm_per_px else None}
+        return {**a.to_dict(), "scale_source": self.scale_source}
 
     # -- report ----------------------------------------------------------------------------
     def add_report_lines(self, provider: Callable[[], list[tuple[str, str]]]) -> None:

@@ -172,6 +172,9 @@ class SaveController(QtCore.QObject):
         entry = self.recovery.entry_for(path)
         if entry is None:
             return
+        if entry.in_use:  # another dermview window is editing it: not a crash's leftovers
+            self.message.emit(f"{path.name} has unsaved edits in another dermview window", 10000)
+            return
         try:
             mask = self.recovery.load(entry)
             edited = self.recovery.load_edited(entry)
@@ -201,10 +204,12 @@ class SaveController(QtCore.QObject):
 
     def recoverable(self) -> list[tuple[Path, str]]:
         """``(image, journal time)`` of every image with journaled work left by an earlier
-        run, newest first (not the ones already offered back, or journaled, in this one)."""
+        run, newest first (not the ones already offered back, or journaled, in this one, nor
+        those of another dermview window still running)."""
         done = self._answered | {Path(p).resolve() for p in self._journaled}
         return [(e.image_path, e.saved_at) for e in self.recovery.entries()
-                if e.image_path.is_file() and e.image_path.resolve() not in done]
+                if e.image_path.is_file() and e.image_path.resolve() not in done
+                and not e.in_use]
 
     def accept_recovery(self, images: list[Path]) -> None:
         """Restore these images' journals without asking when they open."""
@@ -218,4 +223,6 @@ class SaveController(QtCore.QObject):
         self._closing = True
         self.timer.stop()
         if self.doc.path is not None and not self.doc.dirty:
-            self.recovery.discard(self.doc.path)
+            entry = self.recovery.entry_for(self.doc.path)
+            if entry is not None and not entry.in_use:  # not another window's unsaved work
+                self.recovery.discard(self.doc.path)
