@@ -61,7 +61,7 @@ SIDECAR_VERSION = 1
 STALE_TEMP_SECONDS = 3600
 
 #: Values of :attr:`LabelMeta.review_state`.
-REVIEW_STATES = (None, "accepted", "corrected")
+REVIEW_STATES = (None, "accepted", "corrected", "rejected")
 
 
 def utc_now() -> str:
@@ -135,8 +135,9 @@ class LabelMeta:
             sidecar that do not belong together).
         lesion_pixels: number of lesion pixels, set by :func:`save_label`.
         review_state: a reviewer's verdict: ``"accepted"`` (the model's mask is right as it
-            is), ``"corrected"`` (corrected by hand), or ``None`` (not reviewed, e.g. a batch
-            result of ``dermview segment``).
+            is), ``"corrected"`` (corrected by hand), ``"rejected"`` (the mask is wrong and was
+            not fixed: to be redone; never used for fine-tuning nor exported), or ``None`` (not
+            reviewed, e.g. a batch result of ``dermview segment``).
         review_comment: the reviewer's free-text comment.
         extras: further top-level sidecar keys (written flat beside the others; unknown keys
             of a sidecar that is read land here), e.g. lesion measurements.
@@ -413,8 +414,9 @@ def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
 
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
     """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
-    ``"corrected"`` (reviewed as corrected, or edited by hand), or ``"segmented"`` (a model
-    mask nobody reviewed, e.g. from ``dermview segment``)."""
+    ``"corrected"`` (reviewed as corrected, or edited by hand), ``"rejected"`` (a reviewer
+    said the mask is wrong, to be redone), or ``"segmented"`` (a model mask nobody reviewed,
+    e.g. from ``dermview segment``)."""
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
         return "new"
@@ -424,6 +426,6 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
 def saved_label_status(meta: dict | None) -> str:
     """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: none)."""
     meta = meta or {}
-    if meta.get("review_state") in ("accepted", "corrected"):
+    if meta.get("review_state") in ("accepted", "corrected", "rejected"):
         return str(meta["review_state"])
     return "corrected" if meta.get("edited") is True else "segmented"

@@ -79,6 +79,28 @@ def test_coco_export_matches_pycocotools_annToMask(folder, tmp_path, capsys):
     assert "confidence" not in by_name["IMD002.jpg"]
 
 
+def test_a_rejected_mask_is_left_out_of_the_exports_and_named(folder, tmp_path, capsys):
+    """A mask a reviewer rejected (wrong, to be redone) is nobody's ground truth: COCO and
+    labelme exports leave it out and say so; the other labels are exported."""
+    image = folder / "ISIC_0024311.jpg"
+    from dermview.io import load_image
+
+    h, w = load_image(image).shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[10:50, 10:60] = True
+    save_label(image, mask, LabelMeta(image_sha256=image_sha256(image), image_size=(w, h),
+                                      review_state="rejected"))
+    out = tmp_path / "coco.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "ISIC_0024311" in err and "rejected" in err
+    names = [img["file_name"] for img in json.loads(out.read_text())["images"]]
+    assert "ISIC_0024311.jpg" not in names and len(names) == 3
+    lm = tmp_path / "labelme"
+    main(["export", str(folder), "--format", "labelme", "--out", str(lm)])
+    assert sorted(p.stem for p in lm.glob("*.json")) == sorted(STEMS[:3])
+
+
 def test_coco_polygons_are_close(folder, tmp_path):
     out = tmp_path / "poly.json"
     assert main(["export", str(folder), "--format", "coco", "--polygons", "--out", str(out)]) == 0

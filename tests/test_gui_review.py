@@ -639,3 +639,40 @@ def test_unsaved_edits_of_another_running_window_are_not_offered_as_a_crash(
     win2 = make_window()
     win2.session.offer_recovery_at_start()
     assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]
+
+
+def test_reject_saves_the_mask_as_rejected_and_the_worklist_lists_it(make_window, data, qtbot):
+    """Trial finding: a reviewer could accept or correct a mask but not say "wrong, redo it":
+    X (Reject mask and save) records the verdict, the worklist shows it and filters it; a mask
+    edited by hand is not rejected (it would be saved as corrected)."""
+    win = _segmented(make_window, data / "IMD009.jpg")
+    win.worklist.set_paths([data / "IMD002.jpg", data / "IMD009.jpg"])
+    win.worklist.set_current(win.doc.path)
+    assert win.doc.mask.any()
+    panel = win.review_panel
+    assert "never used for fine-tuning" in panel.radios["rejected"].toolTip()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_X)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_state"] == "rejected" and meta["edited"] is False
+    assert not win.doc.dirty
+    row = win.worklist.paths.index(win.doc.path)
+    assert win.worklist.table.item(row, 1).text() == "rejected ↺"
+    assert "(1 rejected)" in win.worklist.summary.text()
+    win.worklist.set_filter("Rejected (to redo)")
+    assert win.worklist.visible_paths() == [win.doc.path]
+    win.worklist.set_filter("All images")
+    process(20)
+    assert panel.radios["rejected"].isChecked()
+    # Reopened, the verdict is shown again; edited by hand, X refuses and says why.
+    assert win.session.previous_image() and win.session.next_image()
+    process(20)
+    assert win.doc.review_state == "rejected" and panel.radios["rejected"].isChecked()
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(60.5, 60.5), (90.5, 70.5)])
+    process(20)
+    assert not panel.radios["rejected"].isEnabled()
+    qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_X)
+    assert "edited by hand" in win.statusBar().currentMessage()
+    assert json.loads((data / "labels" / "IMD009_segmentation.json").read_text())[
+        "review_state"] == "rejected"  # not saved
+    assert win.doc.dirty

@@ -33,7 +33,8 @@ def labelled_images(images: Iterable[Path], labels_dir: Path | None,
                     report: Callable[[str, str], None]) -> Iterator[LabelledImage]:
     """Yield each image of ``images`` that has a label in ``labels_dir`` (default
     ``<image folder>/labels``), one at a time (masks of a large folder are never all in
-    memory). Images without a label are skipped silently; unusable labels are passed to
+    memory). Images without a label are skipped silently; unusable labels, and masks a
+    reviewer rejected (wrong, to be redone: nobody's ground truth), are passed to
     ``report(name, problem)`` and skipped."""
     for image in images:
         png, _ = label_paths(image, labels_dir)
@@ -48,6 +49,9 @@ def labelled_images(images: Iterable[Path], labels_dir: Path | None,
                                 f"sidecar says the image is {size[0]}×{size[1]}")
         except DermviewError as exc:
             report(str(image), str(exc))
+            continue
+        if (meta or {}).get("review_state") == "rejected":
+            report(str(image), "the reviewer rejected this mask (to be redone): left out")
             continue
         yield LabelledImage(image, mask, meta)
 
@@ -68,7 +72,7 @@ def _confidence(meta: dict[str, Any]) -> float | None:
 
 def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     """What a label's sidecar says, for other tools: ``review_state`` (``accepted`` /
-    ``corrected`` by a reviewer, else ``unreviewed``), ``source``, ``edited`` (corrected by
+    ``corrected`` / ``rejected`` by a reviewer, else ``unreviewed``), ``source``, ``edited`` (corrected by
     hand), the model's name and SHA-256, the reviewer's ``comment``, and ``confidence``
     (estimated Jaccard, 0-1) when the sidecar holds one."""
     meta = meta or {}

@@ -10,8 +10,8 @@ use:
   training *and* held out for scoring.
 - ``accepted``: the sidecar's ``review_state`` is ``accepted`` (the model's mask was right as it
   was). Used for training only: scoring the base model on its own output would flatter it.
-- anything else (an unreviewed batch result: ``source`` ``model``, not edited, no review; or a
-  ``review_state`` this module does not know): not used.
+- anything else (an unreviewed batch result: ``source`` ``model``, not edited, no review; a
+  mask the reviewer ``rejected``; or a ``review_state`` this module does not know): not used.
 
 A sidecar whose ``image_sha256`` differs from the image's bytes makes the whole run refuse
 (:class:`LabelMismatchError`): the label was drawn on another picture.

@@ -109,6 +109,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _op("clear", "Clear mask", "Ctrl+Delete", "Clear the mask"),
     ActionSpec("accept", "&Accept mask and save", lambda w: w.review.accept, "A", None,
                "The mask is right as it is: save it as accepted", "Segmentation"),
+    ActionSpec("reject", "&Reject mask and save", lambda w: w.review.reject, "X", None,
+               "The mask is wrong and is not fixed now: save it as rejected (to be redone; "
+               "never used for fine-tuning nor exported)", "Segmentation"),
     ActionSpec("segment", "&Segment", lambda w: w.segmenter.run, "Ctrl+R", "segment",
                "Segment the lesion with the model", "Segmentation"),
     ActionSpec("segment_all", "Segment all &unlabelled images…", lambda w: w.batch.start,

@@ -100,7 +100,7 @@ class Document(QtCore.QObject):
         #: Incremented on every change of the working mask.
         self.mask_version = 0
         self._sidecar_fields: dict[str, Callable[[], Any]] = {}
-        self.review_state: str | None = None  # "accepted", "corrected" or None
+        self.review_state: str | None = None  # labels.REVIEW_STATES
         self.review_comment = ""
 
     # -- state --------------------------------------------------------------------------------

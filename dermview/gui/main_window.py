@@ -206,6 +206,7 @@ class MainWindow(QtWidgets.QMainWindow):
             ctl.message.connect(self.statusBar().showMessage)
             ctl.error.connect(self.show_error)
         self.models.message.connect(self.statusBar().showMessage)
+        self.review.message.connect(self.statusBar().showMessage)
         self.segmenter.progress.connect(self.status.set_progress)
         self.batch.progress.connect(self.status.set_progress)
         self.status.cancel_clicked.connect(self.batch.cancel)
@@ -312,7 +313,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment", "accept", "export_seg", "export_coco",
+            if key in ("save", "segment", "accept", "reject", "export_seg", "export_coco",
                        "export_labelme") or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)

@@ -1,11 +1,22 @@
-"""Review panel: the reviewer's verdict on the mask (accepted / corrected) and a comment."""
+"""Review panel: the reviewer's verdict on the mask (accepted / corrected / rejected) and a
+comment."""
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
 #: (text, state) of the verdicts; state None = not reviewed.
-STATES = (("Not reviewed", None), ("Accepted", "accepted"), ("Corrected", "corrected"))
+STATES = (("Not reviewed", None), ("Accepted", "accepted"), ("Corrected", "corrected"),
+          ("Rejected", "rejected"))
+#: What each verdict means (the radio buttons' tooltips).
+STATE_TIPS = {
+    None: "Nobody has checked this mask yet",
+    "accepted": "The model's mask is right as it is (A accepts and saves)",
+    "corrected": "The mask was corrected by hand",
+    "rejected": "The mask is wrong and was not fixed here: saved as rejected, listed under the "
+                "worklist's 'Rejected (to redo)', never used for fine-tuning nor exported "
+                "(X rejects and saves)",
+}
 #: Tooltip of the verdicts a hand-edited mask cannot have.
 EDITED_TIP = "The mask was edited by hand, so it is saved as corrected; undo the edits to choose"
 
@@ -14,7 +25,8 @@ class ReviewPanel(QtWidgets.QWidget):
     """Verdict buttons, comment box, "Accept" button and what a save will record.
 
     Signals:
-        state_chosen(object): ``"accepted"``, ``"corrected"`` or None (not reviewed).
+        state_chosen(object): ``"accepted"``, ``"corrected"``, ``"rejected"`` or None (not
+            reviewed).
         comment_edited(str): the comment text changed.
         accept_clicked(): "Accept mask" (accept the mask as it is and save).
     """
@@ -26,13 +38,13 @@ class ReviewPanel(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
-        row = QtWidgets.QHBoxLayout()
+        row = QtWidgets.QGridLayout()  # two by two: four verdicts fit a narrow dock at 150 %
         self.group = QtWidgets.QButtonGroup(self)
         self.radios: dict[str | None, QtWidgets.QRadioButton] = {}
-        for text, state in STATES:
+        for i, (text, state) in enumerate(STATES):
             b = QtWidgets.QRadioButton(text)
             self.group.addButton(b)
-            row.addWidget(b)
+            row.addWidget(b, i // 2, i % 2)
             self.radios[state] = b
             b.clicked.connect(lambda _=False, s=state: self.state_chosen.emit(s))
         layout.addLayout(row)
@@ -67,7 +79,7 @@ class ReviewPanel(QtWidgets.QWidget):
             self._updating = False
         for s, button in self.radios.items():
             button.setEnabled(not edited or s == "corrected")
-            button.setToolTip(EDITED_TIP if edited and s != "corrected" else "")
+            button.setToolTip(EDITED_TIP if edited and s != "corrected" else STATE_TIPS[s])
         self.accept_button.setText("Save as corrected" if edited else "Accept mask and save")
         self.accept_button.setToolTip(
             "The mask was edited by hand: save it as corrected (A)" if edited else

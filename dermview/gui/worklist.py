@@ -15,10 +15,11 @@ from dermview.wording import counted
 TO_REVIEW = frozenset({"new", "segmented", "recoverable"})
 
 STATUS_TEXT = {"new": "new", "segmented": "unreviewed", "accepted": "accepted ✓",
-               "corrected": "corrected ✓", "unreadable": "unreadable ✗",
+               "corrected": "corrected ✓", "rejected": "rejected ↺", "unreadable": "unreadable ✗",
                "refused": "label refused ⚠", "recoverable": "unsaved edits ⟲"}
 STATUS_COLOUR = {"new": (150, 150, 150), "segmented": (230, 180, 40), "accepted": (90, 170, 255),
-                 "corrected": (70, 190, 90), "unreadable": (235, 80, 70),
+                 "corrected": (70, 190, 90), "rejected": (225, 110, 190),
+                 "unreadable": (235, 80, 70),
                  "refused": (235, 80, 70), "recoverable": (255, 140, 0)}
 #: Worklist filters: (text, statuses shown; None = all).
 FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
@@ -28,6 +29,7 @@ FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("Unreviewed model masks", frozenset({"segmented"})),
     ("Accepted", frozenset({"accepted"})),
     ("Corrected", frozenset({"corrected"})),
+    ("Rejected (to redo)", frozenset({"rejected"})),
     ("Problems", frozenset({"unreadable", "refused", "recoverable"})),
 )
 #: Marks (set by the app) that override the status read from the labels folder.
@@ -119,7 +121,8 @@ class Worklist(QtWidgets.QWidget):
         self.refresh()
 
     def status(self, row: int) -> str:
-        """``new``, ``segmented``, ``accepted``, ``corrected`` or a mark (see :data:`MARKS`)."""
+        """``new``, ``segmented``, ``accepted``, ``corrected``, ``rejected`` or a mark (see
+        :data:`MARKS`)."""
         path = self.paths[row]
         if path in self.marks:
             return self.marks[path]
@@ -161,9 +164,11 @@ class Worklist(QtWidgets.QWidget):
             cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
-        done = sum(1 for s in states if s in ("accepted", "corrected"))
-        self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed · "
-                             f"{states.count('new')} new")
+        done = sum(1 for s in states if s in ("accepted", "corrected", "rejected"))
+        rejected = states.count("rejected")
+        self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed"
+                             + (f" ({rejected} rejected)" if rejected else "")
+                             + f" · {states.count('new')} new")
         self._apply_filter()
 
     def _apply_filter(self) -> None:

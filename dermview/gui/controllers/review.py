@@ -1,4 +1,5 @@
-"""The reviewer's verdict: accepted / corrected, a comment, both undoable and in the sidecar."""
+"""The reviewer's verdict: accepted / corrected / rejected, a comment, both undoable and in
+the sidecar."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from dermview.gui.review_panel import ReviewPanel
 
 
 class ReviewController(QtCore.QObject):
-    """Connects the Review panel to the document; "Accept" records the verdict and saves."""
+    """Connects the Review panel to the document; "Accept" / "Reject" record the verdict and
+    save.
+
+    Signals:
+        message(str, int): a status-bar message and its duration in ms.
+    """
+
+    message = QtCore.Signal(str, int)
 
     def __init__(self, doc: Document, panel: ReviewPanel, saving: SaveController,
                  parent: QtCore.QObject | None = None) -> None:
@@ -53,4 +61,17 @@ class ReviewController(QtCore.QObject):
         if not self.doc.has_image:
             return False
         self.set_state("accepted")
+        return self.saving.save()
+
+    def reject(self) -> bool:
+        """The mask is wrong and is not fixed now: mark it rejected (to be redone) and save.
+        Not for a mask edited by hand (that is saved as corrected): False, and why."""
+        doc = self.doc
+        if not doc.has_image:
+            return False
+        if doc.effective_review() == "corrected" and doc.review_state != "corrected":
+            self.message.emit("The mask was edited by hand: save it as corrected, or undo the "
+                              "edits (Ctrl+Z) to reject the model's mask", 8000)
+            return False
+        self.set_state("rejected")
         return self.saving.save()
