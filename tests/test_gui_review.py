@@ -670,9 +670,17 @@ def test_reject_saves_the_mask_as_rejected_and_the_worklist_lists_it(make_window
     win.set_tool("brush")
     drag(qtbot, win.before, [(60.5, 60.5), (90.5, 70.5)])
     process(20)
-    assert not panel.radios["rejected"].isEnabled()
+    assert not panel.radios["rejected"].isEnabled() and not panel.reject_button.isEnabled()
     qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_X)
     assert "edited by hand" in win.statusBar().currentMessage()
     assert json.loads((data / "labels" / "IMD009_segmentation.json").read_text())[
         "review_state"] == "rejected"  # not saved
     assert win.doc.dirty
+
+
+def test_reject_button_of_the_review_panel(make_window, data, qtbot):
+    win = _segmented(make_window, data / "IMD002.jpg")
+    win.docks["review"].raise_()
+    qtbot.mouseClick(win.review_panel.reject_button, QtCore.Qt.MouseButton.LeftButton)
+    meta = json.loads((data / "labels" / "IMD002_segmentation.json").read_text())
+    assert meta["review_state"] == "rejected" and not win.doc.dirty

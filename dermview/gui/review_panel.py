@@ -29,11 +29,13 @@ class ReviewPanel(QtWidgets.QWidget):
             reviewed).
         comment_edited(str): the comment text changed.
         accept_clicked(): "Accept mask" (accept the mask as it is and save).
+        reject_clicked(): "Reject" (the mask is wrong: save it as rejected).
     """
 
     state_chosen = QtCore.Signal(object)
     comment_edited = QtCore.Signal(str)
     accept_clicked = QtCore.Signal()
+    reject_clicked = QtCore.Signal()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,7 +60,14 @@ class ReviewPanel(QtWidgets.QWidget):
         self.accept_button = QtWidgets.QPushButton("Accept mask and save")
         self.accept_button.setToolTip("The model's mask is right as it is: save it as accepted (A)")
         self.accept_button.clicked.connect(self.accept_clicked)
-        layout.addWidget(self.accept_button)
+        self.reject_button = QtWidgets.QPushButton("Reject and save")
+        self.reject_button.setToolTip("The mask is wrong and is not fixed now: save it as "
+                                      "rejected, to be redone (X)")
+        self.reject_button.clicked.connect(self.reject_clicked)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.accept_button, 3)
+        buttons.addWidget(self.reject_button, 2)
+        layout.addLayout(buttons)
         self.outcome = QtWidgets.QLabel("")
         self.outcome.setWordWrap(True)
         layout.addWidget(self.outcome)
@@ -81,6 +90,7 @@ class ReviewPanel(QtWidgets.QWidget):
             button.setEnabled(not edited or s == "corrected")
             button.setToolTip(EDITED_TIP if edited and s != "corrected" else STATE_TIPS[s])
         self.accept_button.setText("Save as corrected" if edited else "Accept mask and save")
+        self.reject_button.setEnabled(not edited)
         self.accept_button.setToolTip(
             "The mask was edited by hand: save it as corrected (A)" if edited else
             "The model's mask is right as it is: save it as accepted (A)")

@@ -36,6 +36,7 @@ class ReviewController(QtCore.QObject):
         panel.state_chosen.connect(self.set_state)
         panel.comment_edited.connect(self.set_comment)
         panel.accept_clicked.connect(self.accept)
+        panel.reject_clicked.connect(self.reject)
 
     def _show(self) -> None:
         doc = self.doc
