@@ -5,7 +5,9 @@ Step 1 (``extract``): for one input recipe (``--size``, ``--crop`` lesion / tigh
 ImageNet EfficientNet-Lite0 runs once per image and view (0 = the inference crop, 1 = its
 mirror, 2 = vertical flip, 3 = transpose) and the spatial mean, standard deviation and maximum
 of the outputs of blocks :data:`LEVER_TAPS` and of the 1280-channel head are cached as float16
-``(N, 4, D)`` in ``--cache-dir``. Step 2 (``cv``): multinomial logistic regression on
+``(N, 4, D)`` in ``--cache-dir``. ``--colour-constancy`` (:data:`dermview.model.colour_constancy.
+METHODS`, default ``none``) corrects each whole image before it is cropped; the cache file
+names the method (:func:`cache_path`). Step 2 (``cv``): multinomial logistic regression on
 standardised features (class-weighted loss, L2 chosen per recipe from a grid), ``--folds``-fold
 stratified cross-validation on the training images, pooled out-of-fold AUCs with bootstrap
 intervals, written to ``--json``.
@@ -31,6 +33,8 @@ from torch import nn
 
 from dermview.io import load_image, load_mask
 from dermview.model.classifier import lesion_crop, normalise_array, whole_crop
+from dermview.model.colour_constancy import METHODS as COLOUR_CONSTANCY
+from dermview.model.colour_constancy import colour_constancy
 from dermview.model.nets import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite
 from training.classifier_data import labelled_split
 
@@ -121,8 +125,10 @@ def views(crop: np.ndarray) -> list[np.ndarray]:
 
 
 def extract(pairs: Sequence[Any], size: int, crop: str, batch: int = 32,
-            log: Any = print, encoder: str = "lite0") -> np.ndarray:
-    """Features float16 ``(N, N_VIEWS, D)`` of ``pairs`` for one input recipe."""
+            log: Any = print, encoder: str = "lite0", colour: str = "none") -> np.ndarray:
+    """Features float16 ``(N, N_VIEWS, D)`` of ``pairs`` for one input recipe; ``colour``:
+    the colour constancy applied to each whole image first
+    (:func:`dermview.model.colour_constancy.colour_constancy`)."""
     run = onnx_runner(size, encoder=encoder)
     out = []
     t0 = time.perf_counter()
@@ -134,7 +140,7 @@ def extract(pairs: Sequence[Any], size: int, crop: str, batch: int = 32,
         buf.clear()
 
     for i, p in enumerate(pairs):
-        rgb = load_image(p.image)
+        rgb = colour_constancy(load_image(p.image), colour)
         if crop == "whole":
             c = whole_crop(rgb, size)
         else:
@@ -151,10 +157,17 @@ def extract(pairs: Sequence[Any], size: int, crop: str, batch: int = 32,
     return z.reshape(len(pairs), N_VIEWS, -1)
 
 
+#: Cache-name tags of the colour-constancy methods (``none``: no tag, the original names).
+COLOUR_TAGS = {"none": "", "shades_of_gray": "_sog6", "gray_world": "_grayworld",
+               "shades_of_gray_gamma": "_sog6g22"}
+
+
 def cache_path(cache_dir: str | Path, size: int, crop: str, split: str,
-               encoder: str = "lite0") -> Path:
+               encoder: str = "lite0", colour: str = "none") -> Path:
+    """``levers_[<encoder>_]<crop>_<size>[<colour tag>]_<split>.npy`` in ``cache_dir``
+    (Lite0 and no colour constancy: no tag)."""
     enc = "" if encoder == "lite0" else f"{encoder}_"
-    return Path(cache_dir) / f"levers_{enc}{crop}_{size}_{split}.npy"
+    return Path(cache_dir) / f"levers_{enc}{crop}_{size}{COLOUR_TAGS[colour]}_{split}.npy"
 
 
 def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 100,
@@ -253,12 +266,13 @@ L2S = (0.03, 0.1, 0.3)
 
 def load_features(cache_dir: str | Path, recipes: Sequence[Sequence[Any]], parts: str,
                   split: str) -> np.ndarray | None:
-    """Concatenated cached features ``(N, V, D)`` of the recipes ``(size, crop[, encoder])``
-    (None when one is missing)."""
+    """Concatenated cached features ``(N, V, D)`` of the recipes
+    ``(size, crop[, encoder[, colour constancy]])`` (None when one is missing)."""
     zs = []
-    for size, crop, *enc in recipes:
-        encoder = enc[0] if enc else "lite0"
-        path = cache_path(cache_dir, size, crop, split, encoder)
+    for size, crop, *rest in recipes:
+        encoder = rest[0] if rest else "lite0"
+        colour = rest[1] if len(rest) > 1 else "none"
+        path = cache_path(cache_dir, size, crop, split, encoder, colour)
         if not path.is_file():
             return None
         zs.append(select(np.load(path, mmap_mode="r"), PARTS[parts], encoder))
@@ -407,6 +421,9 @@ def more_as_levers(res: dict[str, Any], cv: dict[str, Any]) -> dict[str, Any]:
             any(b["recipe"][2] != "lite0" for b in blocks):
         raise SystemExit(f"fit: {res['name']!r} is not logistic regression on Lite0 features "
                          "of one part set (not shippable by this step)")
+    if any(len(b["recipe"]) > 3 and b["recipe"][3] != "none" for b in blocks):
+        raise SystemExit(f"fit: {res['name']!r} needs colour constancy, which the shipped "
+                         "classifier does not apply (not shippable by this step)")
     groups, k = [], 0
     for m in res["members"]:
         groups.append(list(range(k, k + len(m))))
@@ -438,6 +455,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--crop", default="lesion", choices=[*CROPS, "whole"])
     ap.add_argument("--encoder", default="lite0", choices=ENCODERS)
+    ap.add_argument("--colour-constancy", default="none", choices=COLOUR_CONSTANCY,
+                    help="extract: correct each image's colour first (default none)")
     ap.add_argument("--cache-dir", default=".cache/classifier")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -450,17 +469,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     train_p, y_tr, val_p, y_va = labelled_split(args.data, args.labels)
     for split, pairs in (("train", train_p), ("val", val_p)):
-        path = cache_path(args.cache_dir, args.size, args.crop, split, args.encoder)
+        path = cache_path(args.cache_dir, args.size, args.crop, split, args.encoder,
+                          args.colour_constancy)
         if path.is_file():
             continue
         t0 = time.perf_counter()
-        z = extract(pairs, args.size, args.crop, encoder=args.encoder)
+        z = extract(pairs, args.size, args.crop, encoder=args.encoder,
+                    colour=args.colour_constancy)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, z)
         print(f"{split}: {z.shape} in {time.perf_counter() - t0:.0f} s -> {path}", flush=True)
     np.save(Path(args.cache_dir) / "levers_labels_train.npy", y_tr)
     np.save(Path(args.cache_dir) / "levers_labels_val.npy", y_va)
-    print(json.dumps({"size": args.size, "crop": args.crop, "encoder": args.encoder}))
+    print(json.dumps({"size": args.size, "crop": args.crop, "encoder": args.encoder,
+                      "colour_constancy": args.colour_constancy}))
 
 
 if __name__ == "__main__":

@@ -121,9 +121,11 @@ def with_views(z: np.ndarray, n_views: int) -> np.ndarray:
     return np.repeat(z, n_views, axis=1) if z.shape[1] == 1 else z
 
 
-def load_block(cache_dir: str | Path, name: str, split: str) -> np.ndarray | None:
-    """Cached features ``(N, V, D)`` float32 of block ``name`` (None when not extracted)."""
-    spec = BLOCKS[name]
+def load_block(cache_dir: str | Path, name: str, split: str,
+               blocks: dict[str, Any] | None = None) -> np.ndarray | None:
+    """Cached features ``(N, V, D)`` float32 of block ``name`` of ``blocks`` (default
+    :data:`BLOCKS`; None when not extracted)."""
+    spec = (BLOCKS if blocks is None else blocks)[name]
     if spec is None:
         from training.classifier_lesion_features import CUE_NAMES
 
