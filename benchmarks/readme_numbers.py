@@ -451,7 +451,41 @@ def levers_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+#: A classifier lever is shipped only with at least this pooled CV gain of the mean of the
+#: melanoma and SK AUCs over the shipped recipe, its 95 % interval above 0.
+CLASSIFIER_MIN_GAIN = 0.01
+
+
+def classifier_colour_constancy_block() -> str:
+    """Colour constancy before the classifier's frozen encoder
+    (``classifier_colour_constancy.json``): the shipped recipe's CV, the three best
+    candidates against it, and the verdict of :data:`CLASSIFIER_MIN_GAIN`."""
+    res = _load("classifier_colour_constancy.json")
+    if not res:
+        return ""
+    ref, *cands = res["results"]
+    cands = sorted(cands, key=lambda r: -r["vs_reference"]["pooled"]["delta"])
+    lines = [f"`{res['command']}` → `docs/results/classifier_colour_constancy.json` "
+             f"({res['folds']}-fold CV on the training split, {len(res['seeds'])} fold partitions; "
+             f"load {res['loadavg'][0]:.1f}): {ref['name']} melanoma "
+             f"{ref['cv_auc_melanoma']['auc']:.3f}, SK {ref['cv_auc_seborrheic_keratosis']['auc']:.3f}, "
+             f"mean {ref['cv_auc_mean_mel_sk']:.3f}.", ""]
+    lines += ["| candidate | melanoma | SK | mean | Δ mean vs shipped (95 % CI) |", "|---|---|---|---|---|"]
+    for r in cands[:3]:
+        d = r["vs_reference"]["pooled"]
+        lines.append(f"| {r['name']} | {r['cv_auc_melanoma']['auc']:.3f} | "
+                     f"{r['cv_auc_seborrheic_keratosis']['auc']:.3f} | {r['cv_auc_mean_mel_sk']:.3f} | "
+                     f"{d['delta']:+.4f} ({d['lo']:+.4f} to {d['hi']:+.4f}) |")
+    best = cands[0]["vs_reference"]["pooled"]
+    ship = best["delta"] >= CLASSIFIER_MIN_GAIN and best["lo"] > 0
+    lines += ["", f"Verdict: {'shipped' if ship else 'not shipped'} (the rule: a pooled gain ≥ "
+              f"{CLASSIFIER_MIN_GAIN} with its interval above 0; the best is {best['delta']:+.4f}"
+              + ("" if ship else ", and the corrected features next to the plain ones need a second "
+                 "encoder pass per crop, over the 40 ms budget") + ")."]
+    return "\n".join(lines)
+
+
+BLOCKS = {"classifier_colour_constancy": classifier_colour_constancy_block, "levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
 
