@@ -124,6 +124,9 @@ def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbo
     assert win.batch.start()
     qtbot.waitUntil(second.is_set, timeout=60_000)
     assert win.status.cancel_button.isVisible()
+    # the status bar says which image, how far and about how long is left
+    qtbot.waitUntil(lambda: "left)" in win.status.progress.format(), timeout=5000)
+    assert " (2 of " in win.status.progress.format()
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Escape)
     assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
     release.set()
@@ -134,3 +137,10 @@ def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbo
     assert len(written) == 2  # both finished images are kept, whole
     assert all(win.worklist.status(win.worklist.paths.index(data / n.replace("_segmentation.png", ".jpg")))
                == "segmented" for n in written)
+
+
+def test_time_left_is_rounded_for_the_status_bar():
+    from dermview.gui.controllers.batch import time_left
+
+    assert time_left(2.0) == "about 5 s left" and time_left(42.0) == "about 40 s left"
+    assert time_left(61.0) == "about 1 min left" and time_left(185.0) == "about 3 min left"

@@ -56,6 +56,13 @@ class BatchOutcome:
     seconds: float = 0.0
 
 
+def time_left(seconds: float) -> str:
+    """``"about 40 s left"`` / ``"about 3 min left"`` for an estimate in seconds."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} s left"
+    return f"about {round(seconds / 60):.0f} min left"
+
+
 class BatchSegmentWorker(_Worker):
     """Runs a :class:`BatchJob` image by image (cancellable between images).
 
@@ -74,9 +81,12 @@ class BatchSegmentWorker(_Worker):
         seg = Segmenter.load(job.weights, job.device or "auto", engine=job.engine or "auto")
         out = BatchOutcome()
         n = len(job.items)
+        t_first = time.perf_counter()  # the model is loaded: the images' pace starts here
         for i, (image, folder) in enumerate(job.items):
             self.check(job_id)
-            self.progress.emit(job_id, int(100 * i / n), f"Segmenting {image.name} ({i + 1} of {n})")
+            left = (time.perf_counter() - t_first) / i * (n - i) if i else None
+            self.progress.emit(job_id, int(100 * i / n), f"Segmenting {image.name} ({i + 1} of "
+                               f"{n}{'' if left is None else ', ' + time_left(left)})")
             try:
                 written = segment_to_label(image, seg, job.params, job.threshold, folder)
             except DermviewError as exc:
