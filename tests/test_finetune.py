@@ -130,6 +130,23 @@ def test_collect_labels_uses_states_and_skips_unreviewed(tmp_path: Path):
     assert all(it.image_sha256 == image_sha256(it.image) for it in labels.items)
 
 
+def test_a_rejected_label_is_not_used_and_named_as_rejected(tmp_path: Path):
+    """A mask the reviewer rejected is never trained on, and is not called 'not reviewed'."""
+    from dermview.finetune.collect import label_summary
+
+    folder = make_folder(tmp_path, 8)
+    rgb, mask = _lesion(np.random.default_rng(9))
+    img = folder / "wrong.png"
+    save_image(img, rgb)
+    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
+                                    review_state="rejected"))
+    labels = collect_labels(folder)
+    assert "wrong.png" not in {it.image.name for it in labels.items}
+    assert labels.unused == (("wrong_segmentation.png", "rejected by the reviewer (to be redone)"),)
+    assert label_summary(folder) == ("8 corrected, 0 accepted, 1 rejected (not used) labels: "
+                                     "enough to start")
+
+
 def test_label_summary_counts_states_and_says_whether_enough(tmp_path: Path):
     from dermview.finetune.collect import label_summary
 

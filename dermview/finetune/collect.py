@@ -143,7 +143,8 @@ def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) 
             continue
         png, meta, label_sha, state = found
         if state is None:
-            unused.append((png.name, "not reviewed (a model mask nobody corrected or accepted)"))
+            unused.append((png.name, "rejected by the reviewer (to be redone)" if _rejected(meta)
+                           else "not reviewed (a model mask nobody corrected or accepted)"))
             continue
         sha = image_sha256(img)
         recorded = (meta or {}).get("image_sha256")
@@ -173,6 +174,11 @@ def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) 
     return result
 
 
+def _rejected(meta: dict | None) -> bool:
+    """The sidecar says a reviewer rejected the mask (wrong, to be redone)."""
+    return (meta or {}).get("review_state") == "rejected"
+
+
 def _label_state(image: Path, folder: Path) -> tuple[Path, dict | None, str, str | None] | None:
     """``(label PNG, sidecar or None, label SHA-256, review state or None)`` of ``image``'s
     label in ``folder``; ``None`` when it has no label."""
@@ -193,14 +199,16 @@ def label_summary(image_dir: str | Path, labels_dir: str | Path | None = None) -
     if not image_dir.is_dir():
         return f"{image_dir} is not a folder"
     folder = Path(labels_dir) if labels_dir is not None else image_dir / "labels"
-    counts = {CORRECTED: 0, ACCEPTED: 0, None: 0}
+    counts = {CORRECTED: 0, ACCEPTED: 0, None: 0, "rejected": 0}
     for img in list_images(image_dir):
         found = _label_state(img, folder)
         if found is not None:
-            counts[found[3]] += 1
+            counts["rejected" if found[3] is None and _rejected(found[1]) else found[3]] += 1
     parts = [f"{counts[CORRECTED]} corrected", f"{counts[ACCEPTED]} accepted"]
     if counts[None]:
         parts.append(f"{counts[None]} unreviewed (not used)")
+    if counts["rejected"]:
+        parts.append(f"{counts['rejected']} rejected (not used)")
     line = ", ".join(parts) + " label" + ("" if sum(counts.values()) == 1 else "s")
     if counts[CORRECTED] < MIN_LABELS:
         return f"{line}: at least {MIN_LABELS} corrected ones are needed"
