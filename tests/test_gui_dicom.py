@@ -107,3 +107,15 @@ def test_export_disabled_without_image_and_errors_shown(make_window, dcm, export
     win.actions["export_seg"].trigger()
     assert len(boxes.warnings) == 1 and "DICOM SEG not written" in boxes.warnings[0][0]
     assert export_to.read_text() == "a file where the folder should be"
+
+
+def test_a_rejected_mask_is_exported_only_when_confirmed(make_window, dcm, export_to, boxes):
+    win = make_window([dcm])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120)
+    win.review_panel.radios["rejected"].click()
+    boxes.answer = Btn.Cancel
+    assert win.exchange.export_dicom_seg() == []
+    assert boxes.questions[-1][0] == "Export a rejected mask?" and not export_to.exists()
+    boxes.answer = Btn.Yes
+    assert win.exchange.export_dicom_seg()[0] == export_to / "case_1_segmentation.dcm"

@@ -69,6 +69,13 @@ class ExchangeController(QtCore.QObject):
                 Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
             return []
         meta = doc.label_meta_for_save(self.params())
+        # the label exports leave a rejected mask out; one exported on purpose is asked about
+        if meta.review_state == "rejected" and dialogs.ask(
+                self.window, "Export a rejected mask?",
+                f"The mask of {doc.path.name} was rejected in the Review panel (wrong, to be "
+                "redone).\n\nExport it as a DICOM SEG anyway?",
+                Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
+            return []
         try:
             folder.mkdir(parents=True, exist_ok=True)
             written = write_dicom_seg(
