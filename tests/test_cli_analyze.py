@@ -140,6 +140,28 @@ def test_bad_and_unmasked_files_are_skipped_with_one_line(samples_dir, tmp_path,
     assert [r["id"] for r in rows] == ["IMD002"]
 
 
+def test_a_rejected_label_is_not_measured(samples_dir, tmp_path, capsys):
+    """A label the reviewer rejected (wrong, to be redone) is no lesion outline to measure."""
+    from dermview.io import load_mask
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for stem in ("IMD002", "IMD009"):
+        img = imgs / f"{stem}.jpg"
+        shutil.copy(samples_dir / img.name, img)
+        mask = load_mask(samples_dir / f"{stem}_segmentation.png")
+        save_label(img, mask, LabelMeta(image_sha256=image_sha256(img),
+                                        image_size=(mask.shape[1], mask.shape[0]),
+                                        review_state="rejected" if stem == "IMD009" else "accepted"))
+    csv_path = tmp_path / "a.csv"
+    rc = main(["analyze", str(imgs), "--masks", str(imgs / "labels"), "--csv", str(csv_path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "IMD009_segmentation.png was rejected by the reviewer" in err
+    _, rows = read_csv(csv_path)
+    assert [r["id"] for r in rows] == ["IMD002"]
+
+
 def test_mask_of_another_size_is_skipped(samples_dir, tmp_path, capsys):
     masks = tmp_path / "masks"
     masks.mkdir()
