@@ -144,3 +144,29 @@ def test_time_left_is_rounded_for_the_status_bar():
 
     assert time_left(2.0) == "about 5 s left" and time_left(42.0) == "about 40 s left"
     assert time_left(61.0) == "about 1 min left" and time_left(185.0) == "about 3 min left"
+
+
+def test_closing_the_window_during_a_batch_stops_it_and_leaves_no_thread(
+        make_window, data, boxes, qtbot, monkeypatch):
+    import dermview.model_labels as ml
+
+    real = ml.segment_to_label
+    started = threading.Event()
+
+    def slow(image, *a, **k):
+        started.set()
+        out = real(image, *a, **k)
+        threading.Event().wait(0.5)
+        return out
+
+    monkeypatch.setattr(ml, "segment_to_label", slow)
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    assert win.batch.start()
+    qtbot.waitUntil(started.is_set, timeout=60_000)
+    win.close()
+    assert win.threads_running() == []
+    written = list((data / "labels").glob("*_segmentation.png"))
+    assert len(written) <= 1  # stopped after the image in progress
+    for png in written:  # whole: its sidecar and map beside it
+        assert png.with_suffix(".json").is_file()
