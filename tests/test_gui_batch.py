@@ -91,7 +91,8 @@ def test_the_open_image_with_unsaved_edits_is_left_out(make_window, data, boxes,
     drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
     painted = win.doc.mask.copy()
     boxes.answer = Btn.Ok
-    win.actions["segment_all"].trigger()
+    win.docks["segment"].raise_()
+    qtbot.mouseClick(win.seg_panel.segment_all_button, QtCore.Qt.MouseButton.LeftButton)
     assert "1 image" in boxes.questions[-1][1]
     assert win.wait_idle(120)
     process(50)

@@ -18,7 +18,7 @@ class SegmentPanel(QtWidgets.QWidget):
     """Device, Segment/Cancel, progress, threshold, overlay display options, model line.
 
     Signals:
-        segment_clicked(), cancel_clicked()
+        segment_clicked(), cancel_clicked(), segment_all_clicked()
         threshold_moved(float): the threshold slider moved (value in [0.01, 0.99]).
         opacity_changed(float): overlay opacity in [0, 1].
         outline_changed(bool): outline (True) or filled mask.
@@ -28,6 +28,7 @@ class SegmentPanel(QtWidgets.QWidget):
 
     segment_clicked = QtCore.Signal()
     cancel_clicked = QtCore.Signal()
+    segment_all_clicked = QtCore.Signal()
     threshold_moved = QtCore.Signal(float)
     opacity_changed = QtCore.Signal(float)
     outline_changed = QtCore.Signal(bool)
@@ -59,6 +60,12 @@ class SegmentPanel(QtWidgets.QWidget):
         row.addWidget(self.segment_button, 1)
         row.addWidget(self.cancel_button)
         form.addRow(row)
+        self.segment_all_button = QtWidgets.QPushButton("Segment all unlabelled images…")
+        self.segment_all_button.setToolTip(
+            "Run the model on every worklist image without a label, in the background; the "
+            "masks are saved as unreviewed model masks (Ctrl+Shift+R)")
+        self.segment_all_button.clicked.connect(self.segment_all_clicked)
+        form.addRow(self.segment_all_button)
         self.seg_progress = QtWidgets.QProgressBar()
         self.seg_progress.setRange(0, 100)
         self.set_progress(0, "Idle")
