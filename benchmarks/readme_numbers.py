@@ -456,6 +456,37 @@ def levers_block() -> str:
 CLASSIFIER_MIN_GAIN = 0.01
 
 
+#: Levers named in the README's text beside the best five (the network cost of the shipped one).
+CLASSIFIER_NOTED = ("Lite1 160 lesion + whole",)
+
+
+def classifier_levers_more_block() -> str:
+    """The classifier levers of ``classifier_levers_more.json``: the shipped recipe's CV, the
+    five best candidates, the candidates asked for but not run."""
+    res = _load("classifier_levers_more.json")
+    if not res:
+        return ""
+    rows = res["results"]
+    ref = next(r for r in rows if r["name"].startswith("shipped:"))
+    best = sorted(rows, key=lambda r: -r["cv_auc_mean_mel_sk"])[:5]
+
+    def score(r: dict) -> str:
+        return (f"{r['cv_auc_mean_mel_sk']:.3f} (melanoma {r['cv_auc_melanoma']['auc']:.3f}, "
+                f"SK {r['cv_auc_seborrheic_keratosis']['auc']:.3f})")
+
+    text = (f"`{res['command']}` → `docs/results/classifier_levers_more.json` "
+            f"({res['folds']}-fold CV on the training split; load {res['loadavg'][0]:.1f}): "
+            f"shipped model {score(ref)}; best five: "
+            + "; ".join(f"{r['name']} {r['cv_auc_mean_mel_sk']:.3f}" for r in best) + ".")
+    noted = [r for r in rows if r["name"] in CLASSIFIER_NOTED and r not in best]
+    if noted:
+        text += " Also: " + "; ".join(f"{r['name']} {score(r)}" for r in noted) + "."
+    missing = res.get("not_run (features not extracted)") or []
+    if missing:
+        text += " Not run (descriptors not extracted): " + "; ".join(m["name"] for m in missing) + "."
+    return text
+
+
 def classifier_colour_constancy_block() -> str:
     """Colour constancy before the classifier's frozen encoder
     (``classifier_colour_constancy.json``): the shipped recipe's CV, the three best
@@ -485,7 +516,8 @@ def classifier_colour_constancy_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"classifier_colour_constancy": classifier_colour_constancy_block, "levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
+BLOCKS = {"classifier_levers_more": classifier_levers_more_block,
+          "classifier_colour_constancy": classifier_colour_constancy_block, "levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
 
