@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 pytest.register_assert_rewrite("_gui")
 from _gui import SAMPLES, Btn, drag  # noqa: E402, F401
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from dermview.gui.testing import process  # noqa: E402
 from dermview.postprocess import mask_from_prob  # noqa: E402
@@ -521,6 +521,7 @@ def test_keyboard_only_tab_goes_through_the_worklist_and_out(make_window, data, 
     assert tab() is wl.filter_combo
     qtbot.keyClick(wl.filter_combo, QtCore.Qt.Key.Key_Down)  # "To review"
     assert wl.filter_combo.currentText() == "To review"
+    assert tab() is wl.find_edit  # the name search (Ctrl+F) sits between filter and list
     assert tab() is wl.table
     left = tab()
     assert left is not wl.table and left is not None
@@ -684,3 +685,21 @@ def test_reject_button_of_the_review_panel(make_window, data, qtbot):
     qtbot.mouseClick(win.review_panel.reject_button, QtCore.Qt.MouseButton.LeftButton)
     meta = json.loads((data / "labels" / "IMD002_segmentation.json").read_text())
     assert meta["review_state"] == "rejected" and not win.doc.dirty
+
+
+def test_find_an_image_of_the_worklist_by_name(make_window, data, qtbot):
+    """A worklist of hundreds of images needs a way to the one a colleague names."""
+    shutil.copy(SAMPLES / "ISIC_0000095.jpg", data / "ISIC_0000095.jpg")
+    win = make_window([data])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F, QtCore.Qt.KeyboardModifier.ControlModifier)
+    find = win.worklist.find_edit
+    assert find.hasFocus() or QtWidgets.QApplication.focusWidget() is find
+    qtbot.keyClicks(find, "isic")  # letters go to the field, not to the tool shortcuts
+    assert win.edit.active == "pan"
+    shown = [p.name for p in win.worklist.visible_paths()]
+    assert "ISIC_0000095.jpg" in shown and "IMD009.jpg" not in shown
+    qtbot.keyClick(find, QtCore.Qt.Key.Key_Return)
+    assert win.wait_idle(30) and win.doc.path.name == "ISIC_0000095.jpg"
+    win.find_image()
+    qtbot.keyClick(find, QtCore.Qt.Key.Key_Escape)  # clears the search, cancels nothing
+    assert find.text() == "" and len(win.worklist.visible_paths()) == 3

@@ -151,6 +151,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda w: w.refine.show_uncertainty, "U", None,
                "Colour pixels whose lesion probability is between 0.1 and 0.9", "View",
                checkable=True),
+    ActionSpec("find_image", "Find image in the worklist…", lambda w: w.find_image, "Ctrl+F",
+               None, "Type part of an image's name to show only the matching images", "View"),
     ActionSpec("sort_confidence", "Sort worklist: least confident first",
                lambda w: lambda _=False: w.worklist.sort_by_confidence(), None, None,
                "Order the worklist by each mask's confidence (estimated Jaccard), lowest first", "View"),

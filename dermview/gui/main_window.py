@@ -302,6 +302,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def redo(self) -> None:
         self.doc.undo_stack.redo()
 
+    def find_image(self) -> None:
+        """Show the worklist and put the keyboard in its name search."""
+        self.docks["worklist"].show()
+        self.docks["worklist"].raise_()
+        self.worklist.find_edit.setFocus()
+        self.worklist.find_edit.selectAll()
+
     def cancel_all(self) -> None:
         self.edit.cancel()
         self.segmenter.cancel()

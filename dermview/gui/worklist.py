@@ -67,8 +67,16 @@ class Worklist(QtWidgets.QWidget):
             self.filter_combo.addItem(text)
         self.filter_combo.setToolTip("Show only the images in this review state")
         self.filter_combo.currentIndexChanged.connect(lambda _i: self._apply_filter())
+        self.find_edit = QtWidgets.QLineEdit()
+        self.find_edit.setPlaceholderText("Find an image by name (Ctrl+F)")
+        self.find_edit.setClearButtonEnabled(True)
+        self.find_edit.setToolTip("Show only the images whose name contains this text")
+        self.find_edit.textChanged.connect(lambda _t: self._apply_filter())
+        self.find_edit.returnPressed.connect(self._open_first_match)
+        self.find_edit.installEventFilter(self)  # Enter / Esc are the field's, not the window's
         layout.addWidget(self.summary)
         layout.addWidget(self.filter_combo)
+        layout.addWidget(self.find_edit)
         self.table = QtWidgets.QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Image", "Status", "Conf."])
         self.table.horizontalHeaderItem(2).setToolTip(
@@ -172,11 +180,38 @@ class Worklist(QtWidgets.QWidget):
         self._apply_filter()
 
     def _apply_filter(self) -> None:
+        """Hide the rows the state filter and the name search leave out (never the open
+        image's)."""
         shown = FILTERS[max(self.filter_combo.currentIndex(), 0)][1]
+        needle = self.find_edit.text().strip().casefold()
         for row in range(len(self.paths)):
             st = self.table.item(row, 1).data(QtCore.Qt.ItemDataRole.UserRole)
-            self.table.setRowHidden(row, shown is not None and st not in shown
-                                    and row != self.current)
+            out = (shown is not None and st not in shown) or (
+                needle != "" and needle not in self.paths[row].name.casefold())
+            self.table.setRowHidden(row, out and row != self.current)
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        """In the name search, Enter (the window's "Close polygon") and Esc ("Cancel") go to
+        the field: Enter opens the first match, Esc clears the search."""
+        if obj is self.find_edit and ev.type() == QtCore.QEvent.Type.ShortcutOverride and \
+                ev.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter,
+                             QtCore.Qt.Key.Key_Escape):
+            ev.accept()
+            return False
+        if obj is self.find_edit and ev.type() == QtCore.QEvent.Type.KeyPress and \
+                ev.key() == QtCore.Qt.Key.Key_Escape:
+            self.find_edit.clear()
+            return True
+        return super().eventFilter(obj, ev)
+
+    def _open_first_match(self) -> None:
+        """Enter in the name search: open the first image it shows."""
+        needle = self.find_edit.text().strip().casefold()
+        for row, path in enumerate(self.paths):
+            if not self.table.isRowHidden(row) and needle in path.name.casefold():
+                if row != self.current:
+                    self.open_requested.emit(path)
+                return
 
     def set_filter(self, text: str) -> None:
         """Select the filter named ``text`` (see :data:`FILTERS`)."""
