@@ -128,8 +128,11 @@ def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbo
     # the status bar says which image, how far and about how long is left
     qtbot.waitUntil(lambda: "left)" in win.status.progress.format(), timeout=5000)
     assert " (2 of " in win.status.progress.format()
-    qtbot.keyClick(win, QtCore.Qt.Key.Key_Escape)
+    button = win.seg_panel.segment_all_button
+    assert button.text().startswith("Stop")
+    qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)  # as Esc does
     assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
+    assert button.text() == "Segment all unlabelled images…"
     release.set()
     qtbot.waitUntil(lambda: not win.batch.host.worker.running.is_set(), timeout=60_000)
     process(50)
@@ -171,3 +174,26 @@ def test_closing_the_window_during_a_batch_stops_it_and_leaves_no_thread(
     assert len(written) <= 1  # stopped after the image in progress
     for png in written:  # whole: its sidecar and map beside it
         assert png.with_suffix(".json").is_file()
+
+
+def test_esc_stops_segment_all(make_window, data, boxes, qtbot, monkeypatch):
+    import dermview.model_labels as ml
+
+    release = threading.Event()
+    started = threading.Event()
+    real = ml.segment_to_label
+
+    def slow(image, *a, **k):
+        started.set()
+        release.wait(30)
+        return real(image, *a, **k)
+
+    monkeypatch.setattr(ml, "segment_to_label", slow)
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    assert win.batch.start()
+    qtbot.waitUntil(started.is_set, timeout=60_000)
+    win.view.shown().setFocus()
+    qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_Escape)
+    assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
+    release.set()

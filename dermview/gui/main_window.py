@@ -209,7 +209,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review.message.connect(self.statusBar().showMessage)
         self.segmenter.progress.connect(self.status.set_progress)
         self.batch.progress.connect(self.status.set_progress)
-        self.seg_panel.segment_all_clicked.connect(self.batch.start)
+        self.seg_panel.segment_all_clicked.connect(self.batch.start_or_stop)
+        self.batch.busy_changed.connect(self.seg_panel.set_batch_busy)
         self.status.cancel_clicked.connect(self.batch.cancel)
         self.batch.reopen_requested.connect(lambda p: self.session.open_image(p, again=True))
         for sig in (self.segmenter.busy_changed, self.preview.busy_changed,

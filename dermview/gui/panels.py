@@ -186,6 +186,11 @@ class SegmentPanel(QtWidgets.QWidget):
         self.threshold_slider.blockSignals(False)
         self.threshold_label.setText(f"{t:.2f}")
 
+    def set_batch_busy(self, busy: bool) -> None:
+        """While "Segment all" runs its button stops it (the status bar shows its progress)."""
+        self.segment_all_button.setText("Stop segmenting all (Esc)" if busy else
+                                        "Segment all unlabelled images…")
+
     def set_progress(self, percent: int, text: str) -> None:
         self.seg_progress.setValue(max(percent, 0))
         self.seg_progress.setFormat(text)

@@ -180,6 +180,13 @@ class BatchController(QtCore.QObject):
         self.host.submit(job)
         return True
 
+    def start_or_stop(self) -> None:
+        """The Segment panel's button: start a batch, or stop the one running."""
+        if self.busy:
+            self.cancel()
+        else:
+            self.start()
+
     def cancel(self) -> None:
         if self.busy:
             self.host.cancel()
