@@ -35,6 +35,60 @@ from dermview.interactive.prompts import BoxPrompt, ClickPrompt, Prompt, check_p
 METHODS: dict[str, ModuleType] = {"probcut": probcut, "grabcut": grabcut}
 
 
+#: Pieces a prompt splits off smaller than this share of the image (at least 9 px) are specks.
+SPECK_SHARE = 1e-4
+
+
+def drop_split_specks(before: np.ndarray, new: np.ndarray,
+                      min_px: int | None = None) -> np.ndarray:
+    """``new`` without the specks a prompt cut off: lesion pieces of fewer than ``min_px``
+    pixels split from a larger lesion region of ``before`` (a "not lesion" click that removes
+    a band leaves crumbs of it behind) are removed, and holes of fewer than ``min_px`` pixels
+    split from a larger background region are filled. Pieces and holes that were already on
+    their own in ``before``, and new ones (a click's own blob or hole), stay.
+
+    Only the changed pixels' box, widened by ``min_px``, is examined (a split-off speck
+    touches the change and is smaller than that), so large images stay fast.
+
+    Args:
+        before, new: bool ``(H, W)`` masks before and after the prompt.
+        min_px: speck size limit in pixels (None: :data:`SPECK_SHARE` of the image, ≥ 9).
+    Returns:
+        bool ``(H, W)``.
+    """
+    before, out = np.asarray(before, bool), np.asarray(new, bool).copy()
+    limit = max(9, int(SPECK_SHARE * out.size)) if min_px is None else int(min_px)
+    rows, cols = np.nonzero(before != out)
+    if rows.size == 0:
+        return out
+    H, W = out.shape
+    r0, r1 = max(rows.min() - limit - 1, 0), min(rows.max() + limit + 2, H)
+    c0, c1 = max(cols.min() - limit - 1, 0), min(cols.max() + limit + 2, W)
+    b, o = before[r0:r1, c0:c1], out[r0:r1, c0:c1]
+    for value in (True, False):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((o == value).astype(np.uint8),
+                                                               connectivity=8)
+        small = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] < limit]
+        if not small:
+            continue
+        _, was_labels, was_stats, _ = cv2.connectedComponentsWithStats(
+            (b == value).astype(np.uint8), connectivity=8)
+        for i in small:
+            x, y = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+            w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+            # a piece at the box's edge may go on outside it: not known to be small
+            if (x == 0 and c0 > 0) or (y == 0 and r0 > 0) or \
+                    (x + w == o.shape[1] and c1 < W) or (y + h == o.shape[0] and r1 < H):
+                continue
+            piece = labels[y:y + h, x:x + w] == i
+            origin = np.unique(was_labels[y:y + h, x:x + w][piece])
+            # split off: all its pixels had this value before, in one larger region
+            if len(origin) == 1 and origin[0] > 0 and \
+                    was_stats[origin[0], cv2.CC_STAT_AREA] > stats[i, cv2.CC_STAT_AREA]:
+                o[y:y + h, x:x + w][piece] = not value
+    return out
+
+
 def _method(name: str) -> ModuleType:
     if name == "medsam" and name not in METHODS:
         from dermview.interactive import medsam
@@ -164,6 +218,7 @@ class Session:
             prompts = [*self.prompts, prompt]
             before = self.mask
             new = self._refiner.method.apply(state, before, prompts)
+            new = drop_split_specks(before, new)
             new = self._keep_fixed(before, new, prompt)
             self.prompts = prompts
             self._history.append(np.packbits(new))
@@ -246,4 +301,4 @@ class Session:
         return self.mask
 
 
-__all__ = ["Refiner", "Session", "ClickPrompt", "BoxPrompt", "METHODS"]
+__all__ = ["Refiner", "Session", "ClickPrompt", "BoxPrompt", "METHODS", "drop_split_specks"]
