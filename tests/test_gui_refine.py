@@ -309,9 +309,19 @@ def test_grow_from_seed_shows_the_tolerance_while_dragging(make_window, data, qt
     assert 40 < circle.width() < 80 and abs(circle.center().x() - (w / 2 + 0.5)) < 3
     said = win.statusBar().currentMessage()
     assert "ΔE" in said and "release to add" in said
+    # the region the release would add is shown while dragging (it was not: a user found out
+    # only on release that ΔE 23 from the skin took the whole skin)
+    preview = win.overlays.buffers["grow_preview"]
+    assert preview.shape == win.doc.shape and win.before.overlays["grow_preview"].isVisible()
+    from dermview.interactive.grow import grow_from_seed
+
+    tool = win.edit.tool
+    expected = grow_from_seed(win.doc.image, tool._seed, tool.tolerance)
+    np.testing.assert_array_equal(preview.data[..., 3] > 0, expected)
     qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton,
                        QtCore.Qt.KeyboardModifier.NoModifier, win.before.view_to_widget(*far))
     assert win.doc.mask.any() and win.before.path_item.path().isEmpty()
+    assert preview.shape == (1, 1)  # gone with the release
 
 
 def test_ctrl_click_on_a_marker_removes_it(make_window, data, qtbot):

@@ -63,6 +63,8 @@ class RefineController(QtCore.QObject):
             pane.vb.addItem(item, ignoreBounds=True)
             self._scatter.append(item)
         self.uncertain = overlays.add_layer("uncertain", 1.6, tuple(edit.panes[-1:]))
+        #: the region Grow from seed would add (cyan) or cut (magenta) while the mouse drags
+        self.grow_preview = overlays.add_layer("grow_preview", 7.5, tuple(edit.panes))
         self.overlays = overlays
         overlays.set_visible("uncertain", False)
         edit.add_tool(RefineTool(self))
@@ -214,6 +216,17 @@ class RefineController(QtCore.QObject):
         self._draw_markers()
         return True
 
+    def preview_grow(self, region: np.ndarray | None, add: bool = True) -> None:
+        """Show bool ``(H, W)`` ``region`` as the pending grow (None: hide it)."""
+        from dermview.gui import render
+
+        if region is None:
+            self.grow_preview.clear((1, 1))
+            return
+        alpha = np.where(region, np.uint8(150), np.uint8(0))
+        self.grow_preview.set_buffer(render.colourise(alpha, GROW_ADD if add else GROW_CUT),
+                                     self.doc.shape)
+
     def grow(self, seed: tuple[int, int], tolerance: float, add: bool,
              distance: np.ndarray | None = None) -> bool:
         """Add (or cut) the region grown from ``seed`` with ``tolerance`` ΔE: one undo step."""
@@ -288,10 +301,15 @@ class RefineTool(Tool):
             pane.set_path([])
 
 
+#: Colours of the pending grow region: added (cyan) / cut (magenta).
+GROW_ADD = (0, 230, 230)
+GROW_CUT = (255, 0, 200)
+
+
 class GrowTool(Tool):
     """Press on the seed, drag to set the tolerance (ΔE = drag length in image px / 2, shown
-    as a circle round the seed and in the status bar), release to add the region; Shift
-    cuts it instead."""
+    as a circle round the seed and in the status bar, the region it takes shown live),
+    release to add the region; Shift cuts it instead; Esc drops it."""
 
     name = "grow_seed"
 
@@ -300,6 +318,7 @@ class GrowTool(Tool):
         self._seed: tuple[int, int] | None = None
         self._dist: np.ndarray | None = None
         self._add = True
+        self._shown: int | None = None  # the whole ΔE the preview shows
         self.tolerance = 10.0
 
     def press(self, pos, modifiers) -> None:
@@ -323,6 +342,10 @@ class GrowTool(Tool):
                   for a in np.linspace(0, 2 * np.pi, 48, endpoint=False)]
         for pane in self.ctrl.edit.panes:
             pane.set_path(circle, closed=True)
+        if self._dist is not None and round(self.tolerance) != self._shown:
+            self._shown = round(self.tolerance)
+            region = grow_from_seed(self.ctrl.doc.image, self._seed, self.tolerance, self._dist)
+            self.ctrl.preview_grow(region, self._add)
         self.ctrl.message.emit(f"Grow from seed: tolerance ΔE {self.tolerance:.0f} (drag "
                                f"farther for more); release to {'add' if self._add else 'cut'}")
 
@@ -348,3 +371,5 @@ class GrowTool(Tool):
     def _clear_path(self) -> None:
         for pane in self.ctrl.edit.panes:
             pane.set_path([])
+        self._shown = None
+        self.ctrl.preview_grow(None)
