@@ -102,28 +102,39 @@ def test_the_open_image_with_unsaved_edits_is_left_out(make_window, data, boxes,
     assert win.doc.dirty and (win.doc.mask == painted).all()  # the edits are untouched
 
 
-def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbot, monkeypatch):
-    import dermview.model_labels as ml
+class _Held:
+    """Segment all running with its ``hold``-th image held until :attr:`release` is set (the
+    images' calls in :attr:`calls`)."""
 
+    def __init__(self, monkeypatch, hold: int) -> None:
+        import dermview.model_labels as ml
+
+        real = ml.segment_to_label
+        self.calls: list[str] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+        def slow(image, *a, **k):
+            self.calls.append(image.name)
+            if len(self.calls) == hold:
+                self.held.set()
+                self.release.wait(30)
+            return real(image, *a, **k)
+
+        monkeypatch.setattr(ml, "segment_to_label", slow)
+
+    def start(self, win, boxes, qtbot) -> None:
+        boxes.answer = Btn.Ok
+        assert win.batch.start()
+        qtbot.waitUntil(self.held.is_set, timeout=60_000)
+
+
+def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbot, monkeypatch):
     for i in range(3):
         shutil.copy(SAMPLES / "IMD009.jpg", data / f"copy{i}.jpg")
-    real = ml.segment_to_label
-    second = threading.Event()
-    release = threading.Event()
-    calls = []
-
-    def slow(image, *a, **k):
-        calls.append(image.name)
-        if len(calls) == 2:
-            second.set()
-            release.wait(30)
-        return real(image, *a, **k)
-
-    monkeypatch.setattr(ml, "segment_to_label", slow)
+    held = _Held(monkeypatch, hold=2)
     win = make_window([data])
-    boxes.answer = Btn.Ok
-    assert win.batch.start()
-    qtbot.waitUntil(second.is_set, timeout=60_000)
+    held.start(win, boxes, qtbot)
     assert win.status.cancel_button.isVisible()
     # the status bar says which image, how far and about how long is left
     qtbot.waitUntil(lambda: "left)" in win.status.progress.format(), timeout=5000)
@@ -133,10 +144,10 @@ def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbo
     qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)  # as Esc does
     assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
     assert button.text() == "Segment all unlabelled images…"
-    release.set()
+    held.release.set()
     qtbot.waitUntil(lambda: not win.batch.host.worker.running.is_set(), timeout=60_000)
     process(50)
-    assert len(calls) == 2  # stopped after the image being segmented
+    assert len(held.calls) == 2  # stopped after the image being segmented
     written = sorted(p.name for p in (data / "labels").glob("*_segmentation.png"))
     assert len(written) == 2  # both finished images are kept, whole
     assert all(win.worklist.status(win.worklist.paths.index(data / n.replace("_segmentation.png", ".jpg")))
@@ -152,24 +163,12 @@ def test_time_left_is_rounded_for_the_status_bar():
 
 def test_closing_the_window_during_a_batch_stops_it_and_leaves_no_thread(
         make_window, data, boxes, qtbot, monkeypatch):
-    import dermview.model_labels as ml
-
-    real = ml.segment_to_label
-    started = threading.Event()
-
-    def slow(image, *a, **k):
-        started.set()
-        out = real(image, *a, **k)
-        threading.Event().wait(0.5)
-        return out
-
-    monkeypatch.setattr(ml, "segment_to_label", slow)
+    held = _Held(monkeypatch, hold=1)
     win = make_window([data])
-    boxes.answer = Btn.Ok
-    assert win.batch.start()
-    qtbot.waitUntil(started.is_set, timeout=60_000)
+    held.start(win, boxes, qtbot)
+    threading.Timer(0.5, held.release.set).start()  # the image in progress ends meanwhile
     win.close()
-    assert win.threads_running() == []
+    assert win.threads_running() == [] and len(held.calls) == 1
     written = list((data / "labels").glob("*_segmentation.png"))
     assert len(written) <= 1  # stopped after the image in progress
     for png in written:  # whole: its sidecar and map beside it
@@ -177,23 +176,10 @@ def test_closing_the_window_during_a_batch_stops_it_and_leaves_no_thread(
 
 
 def test_esc_stops_segment_all(make_window, data, boxes, qtbot, monkeypatch):
-    import dermview.model_labels as ml
-
-    release = threading.Event()
-    started = threading.Event()
-    real = ml.segment_to_label
-
-    def slow(image, *a, **k):
-        started.set()
-        release.wait(30)
-        return real(image, *a, **k)
-
-    monkeypatch.setattr(ml, "segment_to_label", slow)
+    held = _Held(monkeypatch, hold=1)
     win = make_window([data])
-    boxes.answer = Btn.Ok
-    assert win.batch.start()
-    qtbot.waitUntil(started.is_set, timeout=60_000)
+    held.start(win, boxes, qtbot)
     win.view.shown().setFocus()
     qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_Escape)
     assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
-    release.set()
+    held.release.set()
