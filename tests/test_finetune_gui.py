@@ -223,3 +223,19 @@ def test_models_dialog_marks_the_model_in_use_after_a_switch(qtbot, make_window,
     # and the Improve dialog's time limit reads "10.0 min" (was "10.00 min")
     ctl.improve()
     assert ctl.dialog.minutes.text() == "10.0 min"
+
+
+def test_a_long_label_summary_is_shown_whole(qtbot, make_window, tmp_path):
+    """Seen at 100 %: "0 corrected, 0 accepted, 5 unreviewed (not used), 1 rejected (not
+    used) labels: at least 6 corrected ones are needed" wrapped to two lines that the open
+    dialog cut at the top and bottom."""
+    win = make_window()
+    ctl = win.models
+    ctl.improve()
+    dlg = ctl.dialog
+    qtbot.waitExposed(dlg)
+    dlg.show_label_summary("0 corrected, 0 accepted, 5 unreviewed (not used), 1 rejected "
+                           "(not used) labels: at least 6 corrected ones are needed " * 2)
+    qtbot.wait(50)
+    label = dlg.labels_label
+    assert label.height() >= label.heightForWidth(label.width())

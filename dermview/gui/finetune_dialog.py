@@ -137,8 +137,16 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.out_edit.setText(str(_free_name(folder / f"{name}-{time.strftime('%Y%m%d-%H%M')}.pt")))
 
     def show_label_summary(self, text: str) -> None:
-        """The line of :func:`dermview.finetune.collect.label_summary` for the folder."""
+        """The line of :func:`dermview.finetune.collect.label_summary` for the folder; the
+        dialog grows when the line wraps (a summary of several states took two lines, and
+        the open dialog cut both)."""
         self.labels_label.setText(text)
+        lay = self.layout()
+        lay.invalidate()
+        lay.activate()
+        need = lay.totalHeightForWidth(self.width()) if lay.hasHeightForWidth() else -1
+        if need > self.height():
+            self.resize(self.width(), need)
 
     def _browse(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder of labelled images",
