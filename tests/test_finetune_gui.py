@@ -220,6 +220,13 @@ def test_models_dialog_marks_the_model_in_use_after_a_switch(qtbot, make_window,
     assert "(in use)" in names[row] and sum("(in use)" in n for n in names) == 1
     qtbot.mouseClick(dlg.revert_btn, LeftButton)
     assert "(in use)" not in dlg.table.item(row, 0).text()
+    # a double-click on a row uses that model, as the button does
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    rect = dlg.table.visualItemRect(dlg.table.item(row, 1))
+    qtbot.mouseClick(dlg.table.viewport(), LeftButton, pos=rect.center())  # a real double
+    qtbot.mouseDClick(dlg.table.viewport(), LeftButton, pos=rect.center())  # click: press first
+    assert win.segmenter.weights == str(mine) and "(in use)" in dlg.table.item(row, 0).text()
     # and the Improve dialog's time limit reads "10.0 min" (was "10.00 min")
     ctl.improve()
     assert ctl.dialog.minutes.text() == "10.0 min"

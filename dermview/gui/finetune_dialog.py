@@ -228,6 +228,8 @@ class ModelsDialog(QtWidgets.QDialog):
                                               "File"])
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)  # row numbers say nothing here
+        self.table.cellDoubleClicked.connect(lambda _r, _c: self._use())  # as "Use selected"
         for i, m in enumerate(models):
             for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout, str(m.path)]):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
@@ -251,7 +253,7 @@ class ModelsDialog(QtWidgets.QDialog):
         # at most 90 % of the screen
         t = self.table
         need = (sum(t.columnWidth(c) for c in range(t.columnCount()))
-                + t.verticalHeader().sizeHint().width() + t.verticalScrollBar().sizeHint().width()
+                + t.verticalScrollBar().sizeHint().width()
                 + 2 * t.frameWidth() + lay.contentsMargins().left()
                 + lay.contentsMargins().right() + 8)
         self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
