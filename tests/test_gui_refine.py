@@ -406,3 +406,19 @@ def test_refine_on_a_batch_label_uses_its_saved_probability_map(make_window, dat
     win.session.open_paths([data / "IMD002.jpg"])
     assert win.wait_idle(30) and win.doc.path.name == "IMD002.jpg" and win.doc.label_loaded
     assert win.edit.active == "refine" and win.refine.session is not None
+
+
+def test_the_tools_panel_has_refine_grow_and_ruler(make_window, data, qtbot):
+    """Found in a trial: Refine, Grow from seed and the Ruler were in the toolbar only; the
+    Tools panel, where an annotator looks for tools, did not have them."""
+    win = make_window([data / "IMD009.jpg"])
+    win.docks["tools"].raise_()
+    process(20)
+    buttons = win.tools_panel.tool_buttons
+    spin = win.tools_panel.radius_spin.geometry()
+    for b in buttons.values():  # every button above the brush radius row, none over it
+        assert b.geometry().bottom() < spin.top(), b.toolTip()
+    for name in ("refine", "grow_seed", "ruler"):
+        qtbot.mouseClick(buttons[name], QtCore.Qt.MouseButton.LeftButton)
+        assert win.edit.active == name and buttons[name].isChecked()
+        assert win.actions[f"tool_{name}"].isChecked()

@@ -219,9 +219,13 @@ class ToolsPanel(QtWidgets.QWidget):
     op_clicked = QtCore.Signal(str)
     radius_changed = QtCore.Signal(int)
 
-    TOOLS = (("pan", "Pan / zoom"), ("brush", "Brush (add)"), ("eraser", "Eraser"),
-             ("polygon_add", "Polygon add"), ("polygon_subtract", "Polygon subtract"),
-             ("lasso_add", "Lasso add"), ("lasso_subtract", "Lasso subtract"))
+    TOOLS = (("pan", "Pan / zoom (H)"), ("brush", "Brush (add) (B)"), ("eraser", "Eraser (E)"),
+             ("polygon_add", "Polygon add (P)"), ("polygon_subtract", "Polygon subtract (Shift+P)"),
+             ("lasso_add", "Lasso add (L)"), ("lasso_subtract", "Lasso subtract (Shift+L)"),
+             # the prompt tools and the ruler were in the toolbar only
+             ("refine", "Refine: click lesion, Shift+click not lesion, drag a box (R)"),
+             ("grow_seed", "Grow from seed: press, drag for the colour tolerance (W)"),
+             ("ruler", "Ruler: measure, calibrate (Shift+R)"))
     OPS = (("fill_holes", "Fill holes"), ("keep_largest", "Keep largest"), ("grow", "Grow 1 px"),
            ("shrink", "Shrink 1 px"), ("smooth", "Smooth"), ("clear", "Clear"))
 
@@ -252,11 +256,12 @@ class ToolsPanel(QtWidgets.QWidget):
         self.radius_spin.valueChanged.connect(self.radius_changed)
         size_row.addWidget(QtWidgets.QLabel("Brush radius"))
         size_row.addWidget(self.radius_spin, 1)
-        grid.addLayout(size_row, 2, 0, 1, 4)
+        below = -(-len(self.TOOLS) // 4)  # the rows the tool buttons take
+        grid.addLayout(size_row, below, 0, 1, 4)
         self.op_buttons: dict[str, QtWidgets.QPushButton] = {}
         for i, (key, text) in enumerate(self.OPS):
             b = QtWidgets.QPushButton(icon(key), text)
-            grid.addWidget(b, 3 + i // 2, i % 2 * 2, 1, 2)
+            grid.addWidget(b, below + 1 + i // 2, i % 2 * 2, 1, 2)
             self.op_buttons[key] = b
             b.clicked.connect(lambda _=False, k=key: self.op_clicked.emit(k))
         grid.setRowStretch(grid.rowCount(), 1)  # keep the buttons together at the top
