@@ -64,6 +64,12 @@ STALE_TEMP_SECONDS = 3600
 REVIEW_STATES = (None, "accepted", "corrected", "rejected")
 
 
+def is_rejected(meta: dict | None) -> bool:
+    """A label's sidecar ``meta`` (None: none) says a reviewer rejected the mask (wrong, to
+    be redone: never trained on, exported or measured)."""
+    return (meta or {}).get("review_state") == "rejected"
+
+
 def utc_now() -> str:
     """Current time as ISO-8601 UTC with milliseconds, e.g. ``2026-01-31T12:00:00.000Z``."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -426,6 +432,6 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
 def saved_label_status(meta: dict | None) -> str:
     """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: none)."""
     meta = meta or {}
-    if meta.get("review_state") in ("accepted", "corrected", "rejected"):
+    if meta.get("review_state") in REVIEW_STATES[1:]:
         return str(meta["review_state"])
     return "corrected" if meta.get("edited") is True else "segmented"

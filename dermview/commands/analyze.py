@@ -140,12 +140,12 @@ class _Masks:
         from dermview.io import load_mask
 
         if self.segmenter is None:
-            from dermview.labels import read_label_meta
+            from dermview.labels import is_rejected, read_label_meta
 
             path = self.folder / f"{img.stem}_segmentation.png"
             if not path.is_file():
                 raise ImageReadError(f"no mask {path.name} in {self.folder}")
-            if (read_label_meta(img, self.folder) or {}).get("review_state") == "rejected":
+            if is_rejected(read_label_meta(img, self.folder)):
                 raise ImageReadError(f"{path.name} was rejected by the reviewer (wrong, to be "
                                      "redone): not measured")
             return load_mask(path, shape=rgb.shape[:2])

@@ -11,7 +11,7 @@ import numpy as np
 
 from dermview.errors import DermviewError, MaskError
 from dermview.io import load_mask
-from dermview.labels import label_paths, read_label_meta
+from dermview.labels import is_rejected, label_paths, read_label_meta
 
 __all__ = ["LabelledImage", "labelled_images", "label_attributes", "LESION"]
 
@@ -50,7 +50,7 @@ def labelled_images(images: Iterable[Path], labels_dir: Path | None,
         except DermviewError as exc:
             report(str(image), str(exc))
             continue
-        if (meta or {}).get("review_state") == "rejected":
+        if is_rejected(meta):
             report(str(image), "the reviewer rejected this mask (to be redone): left out")
             continue
         yield LabelledImage(image, mask, meta)

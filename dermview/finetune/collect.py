@@ -27,7 +27,7 @@ import numpy as np
 
 from dermview.errors import DermviewError
 from dermview.io import list_images
-from dermview.labels import image_sha256, label_paths, read_label_meta
+from dermview.labels import image_sha256, is_rejected, label_paths, read_label_meta
 
 #: Review states a label can have for fine-tuning.
 CORRECTED, ACCEPTED = "corrected", "accepted"
@@ -143,7 +143,7 @@ def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) 
             continue
         png, meta, label_sha, state = found
         if state is None:
-            unused.append((png.name, "rejected by the reviewer (to be redone)" if _rejected(meta)
+            unused.append((png.name, "rejected by the reviewer (to be redone)" if is_rejected(meta)
                            else "not reviewed (a model mask nobody corrected or accepted)"))
             continue
         sha = image_sha256(img)
@@ -174,11 +174,6 @@ def collect_labels(image_dir: str | Path, labels_dir: str | Path | None = None) 
     return result
 
 
-def _rejected(meta: dict | None) -> bool:
-    """The sidecar says a reviewer rejected the mask (wrong, to be redone)."""
-    return (meta or {}).get("review_state") == "rejected"
-
-
 def _label_state(image: Path, folder: Path) -> tuple[Path, dict | None, str, str | None] | None:
     """``(label PNG, sidecar or None, label SHA-256, review state or None)`` of ``image``'s
     label in ``folder``; ``None`` when it has no label."""
@@ -203,7 +198,7 @@ def label_summary(image_dir: str | Path, labels_dir: str | Path | None = None) -
     for img in list_images(image_dir):
         found = _label_state(img, folder)
         if found is not None:
-            counts["rejected" if found[3] is None and _rejected(found[1]) else found[3]] += 1
+            counts["rejected" if found[3] is None and is_rejected(found[1]) else found[3]] += 1
     parts = [f"{counts[CORRECTED]} corrected", f"{counts[ACCEPTED]} accepted"]
     if counts[None]:
         parts.append(f"{counts[None]} unreviewed (not used)")

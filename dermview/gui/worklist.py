@@ -11,6 +11,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from dermview import labels
 from dermview.wording import counted
 
+#: Statuses a reviewer has given (the summary's "reviewed").
+REVIEWED = frozenset({"accepted", "corrected", "rejected"})
 #: Statuses still waiting for a reviewer: no label, an unreviewed model mask, recovered edits.
 TO_REVIEW = frozenset({"new", "segmented", "recoverable"})
 
@@ -172,7 +174,7 @@ class Worklist(QtWidgets.QWidget):
             cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
-        done = sum(1 for s in states if s in ("accepted", "corrected", "rejected"))
+        done = sum(1 for s in states if s in REVIEWED)
         rejected = states.count("rejected")
         self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed"
                              + (f" ({rejected} rejected)" if rejected else "")

@@ -164,7 +164,8 @@ class BatchController(QtCore.QObject):
             self.message.emit("Every image of the worklist has a label already: nothing to "
                               "segment", 6000)
             return False
-        folders = {self.labels_dir_for(p) for p in images}
+        items = tuple((p, self.labels_dir_for(p)) for p in images)
+        folders = {folder for _p, folder in items}
         where = ("labels/ beside each image" if folders == {None} else
                  str(next(iter(folders))) if len(folders) == 1 else "their labels folders")
         text = (f"Segment {counted(len(images), 'image')} without a label and save "
@@ -175,7 +176,7 @@ class BatchController(QtCore.QObject):
         if ask(self.window, "Segment all unlabelled images", text,
                Btn.Ok | Btn.Cancel, Btn.Ok) != Btn.Ok:
             return False
-        job = BatchJob(items=tuple((p, self.labels_dir_for(p)) for p in images), **self.settings())
+        job = BatchJob(items=items, **self.settings())
         self._total, self._done = len(images), 0
         self.host.submit(job)
         return True
