@@ -139,11 +139,16 @@ def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbo
     # the status bar says which image, how far and about how long is left
     qtbot.waitUntil(lambda: "left)" in win.status.progress.format(), timeout=5000)
     assert " (2 of " in win.status.progress.format()
+    bar = win.status.progress
+    process(20)  # the status bar lays the wider bar out
+    assert bar.fontMetrics().horizontalAdvance(bar.format()) < bar.width() <= win.status.PROGRESS_MAX_WIDTH
     button = win.seg_panel.segment_all_button
     assert button.text().startswith("Stop")
+    assert win.seg_panel.seg_progress.format() == "Segmenting all unlabelled images…"
     qtbot.mouseClick(button, QtCore.Qt.MouseButton.LeftButton)  # as Esc does
     assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
     assert button.text() == "Segment all unlabelled images…"
+    assert win.seg_panel.seg_progress.format() == "Idle"
     held.release.set()
     qtbot.waitUntil(lambda: not win.batch.host.worker.running.is_set(), timeout=60_000)
     process(50)
@@ -183,3 +188,16 @@ def test_esc_stops_segment_all(make_window, data, boxes, qtbot, monkeypatch):
     qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_Escape)
     assert not win.batch.busy and "cancelled" in win.statusBar().currentMessage()
     held.release.set()
+
+
+def test_a_long_progress_text_is_elided_not_cut(make_window, qtbot):
+    win = make_window([])
+    bar = win.status.progress
+    text = "Segmenting " + "a_very_long_image_name_" * 8 + ".jpg (68 of 600, about 1 min left)"
+    win.status.set_progress(10, text)
+    assert bar.maximumWidth() == win.status.PROGRESS_MAX_WIDTH
+    assert bar.format().endswith("about 1 min left)") and "…" in bar.format()
+    assert bar.fontMetrics().horizontalAdvance(bar.format()) < bar.maximumWidth()
+    assert bar.toolTip() == text
+    win.status.set_progress(0, "Idle")
+    assert bar.maximumWidth() == win.status.PROGRESS_MIN_WIDTH and bar.format() == "Idle"

@@ -68,7 +68,8 @@ class SegmentPanel(QtWidgets.QWidget):
         form.addRow(self.segment_all_button)
         self.seg_progress = QtWidgets.QProgressBar()
         self.seg_progress.setRange(0, 100)
-        self.set_progress(0, "Idle")
+        self._batch_busy = False
+        self.set_idle()
         form.addRow(self.seg_progress)
 
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -190,6 +191,13 @@ class SegmentPanel(QtWidgets.QWidget):
         """While "Segment all" runs its button stops it (the status bar shows its progress)."""
         self.segment_all_button.setText("Stop segmenting all (Esc)" if busy else
                                         "Segment all unlabelled images…")
+        self._batch_busy = busy
+        self.set_idle()
+
+    def set_idle(self) -> None:
+        """No segmentation of the open image running: "Idle", or that a batch runs (the bar
+        said "Idle" all along one)."""
+        self.set_progress(0, "Segmenting all unlabelled images…" if self._batch_busy else "Idle")
 
     def set_progress(self, percent: int, text: str) -> None:
         self.seg_progress.setValue(max(percent, 0))

@@ -111,7 +111,7 @@ class SegmentController(QtCore.QObject):
     def _on_image(self) -> None:
         self.host.cancel()
         self.threshold_timer.stop()
-        self.panel.set_progress(0, "Idle")
+        self.panel.set_idle()
         self.panel.model_label.setText(self.model_text())
         if self.doc.label_loaded:
             self.panel.set_threshold(self.doc.threshold)
