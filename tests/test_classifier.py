@@ -32,13 +32,7 @@ from dermview.model.classifier import (  # noqa: E402
 )
 from dermview.model.nets import efficientnet_lite0_weights_path  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
 @pytest.fixture(scope="module")

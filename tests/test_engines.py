@@ -33,14 +33,7 @@ SHIPPED = sorted(p for p in MODELS.glob("*.json") if "onnx" in json.loads(p.read
                  and json.loads(p.read_text()).get("arch") != "lesionhead")  # segmenters
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    inference.clear_cache()
-    yield
-    torch.set_num_threads(n)
-    inference.clear_cache()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _copy_model(stem: str, folder: Path) -> Path:

@@ -43,13 +43,7 @@ FAST = FinetuneSettings(max_steps=3, min_steps=1, batch_size=4, lr=1e-2, time_li
                         colour_norm=0.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    inference.clear_cache()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _lesion(rng: np.random.Generator, h: int = 48, w: int = 64) -> tuple[np.ndarray, np.ndarray]:

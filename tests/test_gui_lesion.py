@@ -18,15 +18,14 @@ pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
-from dermview.gui.app import create_main_window, ensure_app  # noqa: E402
-from dermview.gui.testing import isolate, process  # noqa: E402
+from dermview.gui.testing import process  # noqa: E402
 from dermview.io import load_mask  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 Btn = QtWidgets.QMessageBox.StandardButton
 
 
-pytest_plugins = ("_gui",)  # the shared ``weights`` fixture (boxes and make_window are local)
+pytest_plugins = ("_gui",)  # the shared ``weights`` and ``make_window`` (boxes is local)
 
 
 @pytest.fixture
@@ -52,30 +51,6 @@ def labelled(tmp_path) -> Path:
     shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
     shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
     return folder / "IMD002.jpg"
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
-    monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path / "home"))
-    settings = isolate(tmp_path)
-    ensure_app()
-    windows = []
-
-    def make(paths_=None):
-        win = create_main_window(paths_, weights=str(weights), settings=settings,
-                                 recovery_folder=tmp_path / "recovery")
-        windows.append(win)
-        if paths_:
-            assert win.wait_idle(30)
-        return win
-
-    yield make
-    for win in windows:
-        win.doc.undo_stack.setClean()
-        win.close()
-        assert win.threads_running() == []
-        win.deleteLater()
-    process(10)
 
 
 def wait_analysis(qtbot, win) -> None:

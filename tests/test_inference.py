@@ -24,12 +24,7 @@ from dermview.segmentation import SegmentationResult, segment_image  # noqa: E40
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

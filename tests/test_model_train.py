@@ -11,13 +11,7 @@ from dermview.model.losses import weighted_dice_loss  # noqa: E402
 from dermview.model.nets import build_model  # noqa: E402
 from dermview.model.weights import load_model, save_weights  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
 def synthetic_batch(n: int = 8, size: int = 64, seed: int = 0):

@@ -16,7 +16,6 @@ from _weights import make_weights  # noqa: E402
 
 from dermview.cli import main  # noqa: E402
 from dermview.commands import self_test  # noqa: E402
-from dermview.model import inference  # noqa: E402
 from dermview.model import weights as wmod  # noqa: E402
 from dermview.paths import samples_dir  # noqa: E402
 
@@ -24,14 +23,7 @@ HAVE_MODEL = wmod.DEFAULT_WEIGHTS.is_file()
 needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="bundled model not committed yet")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    inference.clear_cache()
-    yield
-    torch.set_num_threads(n)
-    inference.clear_cache()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _resources_with(tmp_path: Path, monkeypatch, weights_src: Path | None = None) -> Path:
