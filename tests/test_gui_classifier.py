@@ -110,3 +110,53 @@ def test_probabilities_shown_before_the_heat_map_and_a_late_map_dropped(
     qtbot.wait(1500)
     assert not panel.heat_check.isEnabled() and win.classifier.result is None
     assert "classify again" in panel.message.text()
+
+
+def test_classify_automatically_follows_the_mask_and_is_remembered(make_window, data, qtbot):  # noqa: F811
+    from dermview.gui.controllers.classifier import AUTO_DELAY_MS
+
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.classifier_panel
+    assert not panel.auto_check.isChecked()  # off by default: a second opinion on request
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    qtbot.wait(AUTO_DELAY_MS + 300)
+    assert win.classifier.result is None and not win.classifier.host.busy
+
+    qtbot.mouseClick(panel.auto_check, QtCore.Qt.MouseButton.LeftButton,
+                     pos=QtCore.QPoint(6, panel.auto_check.height() // 2))
+    assert panel.auto_check.isChecked()
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    first = win.classifier.result["probs"]
+
+    # an edit: the stale result goes at once, a new one follows for the edited mask
+    smaller = gt.copy()
+    smaller[: gt.shape[0] // 2] = False
+    push_mask(win.doc, smaller, "Cut", EditKind.HAND)
+    assert win.classifier.result is None and "again in a moment" in panel.message.text()
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    assert win.classifier.result["key"] == (win.doc.path, win.doc.mask_version)
+    assert win.classifier.result["probs"] != first
+    assert panel.values["p_melanoma"].text() != "–"
+
+    # saved with it; an image without a mask: nothing to classify, said so
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["classifier"]["p_melanoma"] == pytest.approx(win.classifier.result["probs"]["p_melanoma"],
+                                                             abs=1e-6)
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.wait_idle(30)
+    qtbot.waitUntil(lambda: "once the lesion is segmented" in panel.message.text(), timeout=5000)
+    assert win.classifier.result is None
+
+    # switched off: an edit no longer classifies; the choice is remembered for the next window
+    qtbot.mouseClick(panel.auto_check, QtCore.Qt.MouseButton.LeftButton,
+                     pos=QtCore.QPoint(6, panel.auto_check.height() // 2))
+    blob = np.zeros(win.doc.shape, bool)
+    blob[100:200, 100:200] = True
+    push_mask(win.doc, blob, "Paint", EditKind.HAND)
+    qtbot.wait(AUTO_DELAY_MS + 300)
+    assert win.classifier.result is None and not win.classifier.host.busy
+    qtbot.mouseClick(panel.auto_check, QtCore.Qt.MouseButton.LeftButton,
+                     pos=QtCore.QPoint(6, panel.auto_check.height() // 2))
+    assert make_window([]).classifier_panel.auto_check.isChecked()

@@ -20,12 +20,14 @@ class ClassifierPanel(QtWidgets.QWidget):
     Signals:
         classify_clicked(): the user asked for a classification of the current mask.
         heatmap_toggled(bool): show / hide the heat map of the predicted class.
+        auto_changed(bool): "Classify automatically" was switched on / off.
     """
 
     classify_clicked = QtCore.Signal()
     heatmap_toggled = QtCore.Signal(bool)
+    auto_changed = QtCore.Signal(bool)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, auto: bool = False) -> None:
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         self.notice = QtWidgets.QLabel(NOTICE)
@@ -38,6 +40,12 @@ class ClassifierPanel(QtWidgets.QWidget):
                                         "of the lesion in the current mask")
         self.classify_button.clicked.connect(self.classify_clicked)
         layout.addWidget(self.classify_button)
+        self.auto_check = QtWidgets.QCheckBox("Classify automatically")
+        self.auto_check.setToolTip("Classify each image's lesion as soon as it has a mask, and "
+                                   "again a moment after each edit (off: only on request)")
+        self.auto_check.setChecked(auto)
+        self.auto_check.toggled.connect(self.auto_changed)
+        layout.addWidget(self.auto_check)
         grid = QtWidgets.QGridLayout()
         self.bars: dict[str, QtWidgets.QProgressBar] = {}
         self.values: dict[str, QtWidgets.QLabel] = {}

@@ -110,7 +110,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review_panel = ReviewPanel()
         self.review = ReviewController(self.doc, self.review_panel, self.saving, self)
 
-        self.classifier_panel = ClassifierPanel()
+        self.classifier_panel = ClassifierPanel(auto=s.get_bool("auto_classify", False))
         self.classifier = ClassifierController(self.doc, self.classifier_panel, self.overlays,
                                                self.before, self)
 
@@ -196,6 +196,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.layers_changed.connect(self.overlays.set_layers)
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
+        self.classifier_panel.auto_changed.connect(lambda v: s.set("auto_classify", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
         sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.metric_label.setText)

@@ -14,6 +14,9 @@ from dermview.gui.image_view import ImagePane
 from dermview.gui.workers import WorkerHost, _Worker
 
 LAYER = "classifier_heat"
+#: Pause (ms) after the last mask change before an automatic classification (a brush stroke
+#: changes the mask many times; the Lesion panel waits about as long).
+AUTO_DELAY_MS = 600
 
 
 class ClassifyWorker(_Worker):
@@ -53,7 +56,9 @@ class ClassifierController(QtCore.QObject):
     """Connects the :class:`ClassifierPanel` to the document; one result per image and mask
     (a result is for the ``(path, mask_version)`` it was asked for, else dropped). The
     probabilities come first; the Grad-CAM (PyTorch, slower: the network is built on
-    first use) follows in its own worker and enables the heat-map check box."""
+    first use) follows in its own worker and enables the heat-map check box. With the
+    panel's "Classify automatically" on, an image with a mask is classified when it opens and
+    :data:`AUTO_DELAY_MS` after the last edit of its mask."""
 
     def __init__(self, doc: Document, panel: ClassifierPanel, overlays: OverlayController,
                  pane: ImagePane, parent: QtCore.QObject | None = None) -> None:
@@ -70,19 +75,35 @@ class ClassifierController(QtCore.QObject):
         self.host.busy_changed.connect(panel.set_busy)
         self.heat_host.finished.connect(self._on_heatmap)
         self.heat_host.failed.connect(lambda text: panel.show_heat(False, f"no heat map: {text}"))
+        self.auto_timer = QtCore.QTimer(self)
+        self.auto_timer.setSingleShot(True)
+        self.auto_timer.setInterval(AUTO_DELAY_MS)
+        self.auto_timer.timeout.connect(lambda: self.classify(auto=True))
         panel.classify_clicked.connect(self.classify)
+        panel.auto_changed.connect(self._on_auto_changed)
         panel.heatmap_toggled.connect(lambda on: overlays.set_visible(LAYER, on))
-        doc.image_changed.connect(lambda: self._forget(""))
+        doc.image_changed.connect(self._on_image_changed)
         doc.mask_changed.connect(self._on_mask_changed)
         doc.add_sidecar_field("classifier", self.sidecar)
 
-    def classify(self) -> None:
-        """Classify the lesion in the current mask (in the worker)."""
+    @property
+    def auto(self) -> bool:
+        return self.panel.auto_check.isChecked()
+
+    def classify(self, auto: bool = False) -> None:
+        """Classify the lesion in the current mask (in the worker); ``auto``: asked by the
+        automatic mode (nothing to say when there is no mask yet, nothing to redo when the
+        result is current)."""
         if not self.doc.has_image or self.doc.image is None:
-            self.panel.show_message("Open an image first.")
+            self.panel.show_message("" if auto else "Open an image first.")
             return
         if not self.doc.mask.any():
-            self.panel.show_message("Segment or draw the lesion first: the mask is empty.")
+            self.panel.show_message("Classifies automatically once the lesion is segmented or "
+                                    "drawn." if auto else
+                                    "Segment or draw the lesion first: the mask is empty.")
+            return
+        if auto and (self.host.busy or (self.result is not None
+                                        and self.result["key"] == self._key())):
             return
         self._forget("")
         self._mask = self.doc.mask.copy()
@@ -111,9 +132,23 @@ class ClassifierController(QtCore.QObject):
     def _on_failed(self, message: str) -> None:
         self._forget(f"Classification failed: {message}")
 
+    def _on_image_changed(self) -> None:
+        self._forget("")
+        if self.auto:
+            self.auto_timer.start()
+
     def _on_mask_changed(self, *_rect: int) -> None:
-        if self.result is not None:
-            self._forget("The mask changed: classify again.")
+        if self.result is not None or self.host.busy:
+            self._forget("The mask changed: classifying again in a moment…" if self.auto
+                         else "The mask changed: classify again.")
+        if self.auto:
+            self.auto_timer.start()
+
+    def _on_auto_changed(self, on: bool) -> None:
+        if on:
+            self.classify(auto=True)
+        else:
+            self.auto_timer.stop()
 
     def _forget(self, message: str) -> None:
         self.host.cancel()
@@ -140,6 +175,7 @@ class ClassifierController(QtCore.QObject):
         return list(classifier_lines(self.result["probs"]))
 
     def shutdown(self) -> None:
+        self.auto_timer.stop()
         self.host.shutdown()
         self.heat_host.shutdown()
 
