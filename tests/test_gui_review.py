@@ -703,3 +703,56 @@ def test_find_an_image_of_the_worklist_by_name(make_window, data, qtbot):
     win.find_image()
     qtbot.keyClick(find, QtCore.Qt.Key.Key_Escape)  # clears the search, cancels nothing
     assert find.text() == "" and len(win.worklist.visible_paths()) == 3
+
+
+def test_a_label_saved_meanwhile_is_not_replaced_without_asking(make_window, data, boxes, qtbot):
+    """A colleague (another window, ``dermview segment``) saves IMD009's label while it is
+    open here: Ctrl+S asks, No keeps theirs on disk and the edits here; Yes replaces it and
+    keeps theirs as a backup. Saving what nobody else touched asks nothing."""
+    from dermview import labels
+
+    win = make_window([data / "IMD009.jpg"])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    drag(qtbot, win.before, [(200.5, 200.5), (230.5, 210.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert boxes.questions == [] and not win.doc.dirty  # our own saves: nothing asked
+
+    drag(qtbot, win.before, [(60.5, 60.5), (80.5, 70.5)])
+    mine = win.doc.mask.copy()
+    theirs = np.zeros_like(mine)
+    theirs[10:50, 10:50] = True
+    meta = labels.LabelMeta(image_sha256=labels.image_sha256(data / "IMD009.jpg"),
+                            image_size=(mine.shape[1], mine.shape[0]), source="manual",
+                            user="colleague", review_state="corrected")
+    png, _ = labels.save_label(data / "IMD009.jpg", theirs, meta)
+    their_bytes = png.read_bytes()
+
+    boxes.answer = Btn.No
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    title, text = boxes.questions[-1]
+    assert title == "Label saved meanwhile" and "colleague" in text and "corrected" in text
+    assert png.read_bytes() == their_bytes and win.doc.dirty
+    assert np.array_equal(win.doc.mask, mine) and "Not saved" in win.statusBar().currentMessage()
+
+    boxes.answer = Btn.Yes
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.dirty and png.read_bytes() != their_bytes
+    assert any(b.read_bytes() == their_bytes for b in labels.list_backups(data / "IMD009.jpg"))
+    n = len(boxes.questions)
+    drag(qtbot, win.before, [(120.5, 160.5), (140.5, 160.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(boxes.questions) == n and not win.doc.dirty  # replaced: ours from now on
+
+    # Discard: the edits here go, their label is shown (and nothing is written)
+    drag(qtbot, win.before, [(60.5, 160.5), (90.5, 160.5)])
+    labels.save_label(data / "IMD009.jpg", theirs, meta)
+    their_bytes = png.read_bytes()
+    boxes.answer = Btn.Discard
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(boxes.questions) == n + 1 and png.read_bytes() == their_bytes
+    assert not win.doc.dirty and np.array_equal(win.doc.mask, theirs)
+    assert win.doc.review_state == "corrected"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(boxes.questions) == n + 1  # theirs, now read here: saving asks nothing

@@ -219,6 +219,7 @@ class MainWindow(QtWidgets.QMainWindow):
             sig.connect(lambda _b: self._update_busy())
         self.segmenter.confidence_changed.connect(self.worklist.set_confidence)
         self.saving.saved.connect(lambda p: self.worklist.mark(p, None))
+        self.saving.reload_requested.connect(lambda p: self.session.open_image(p, again=True))
         self.doc.dirty_changed.connect(
             lambda dirty: self.worklist.set_unsaved(self.doc.path if dirty else None))
         self.saving.saved.connect(self._update_title)

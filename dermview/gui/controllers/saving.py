@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from dermview import label_policy, paths
+from dermview import label_policy, labels, paths
 from dermview.errors import DermviewError, WriteError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
@@ -36,9 +36,12 @@ class SaveController(QtCore.QObject):
         labels_dir_changed(object): the chosen labels folder (None = beside each image).
         message(str, int): status-bar message and duration (ms).
         error(str, str): message box (title, text) to show.
+        reload_requested(Path): open this image and its label again (the user dropped their
+            edits for a label saved meanwhile).
     """
 
     saved = QtCore.Signal(object)
+    reload_requested = QtCore.Signal(object)
     labels_dir_changed = QtCore.Signal(object)
     message = QtCore.Signal(str, int)
     error = QtCore.Signal(str, str)
@@ -101,6 +104,17 @@ class SaveController(QtCore.QObject):
         doc = self.doc
         if not doc.has_image:
             return False
+        answer = self._ask_replace(doc.label_saved_meanwhile())
+        if answer == Btn.Discard:  # theirs wins: drop the edits here and show their label
+            self.recovery.discard(doc.path)
+            self._journaled.discard(doc.path)
+            doc.undo_stack.setClean()
+            self.reload_requested.emit(doc.path)
+            return False
+        if answer == Btn.No:
+            self.message.emit(f"Not saved: the label of {doc.path.name} that was saved meanwhile "
+                              "is kept; your mask is still here (unsaved)", 10000)
+            return False
         try:
             png, _js = doc.save(self.params())
         except WriteError as exc:  # read-only or blocked folder: offer another one
@@ -115,6 +129,24 @@ class SaveController(QtCore.QObject):
         self.saved.emit(doc.path)
         self.message.emit(f"Saved {png}", 5000)
         return True
+
+    def _ask_replace(self, other: dict | None) -> QtWidgets.QMessageBox.StandardButton:
+        """Whether to write over a label someone else saved since this image was opened
+        (``other``: its sidecar; None = nobody did: Yes without asking). Yes replaces it, No
+        keeps both as they are (default), Discard drops the edits here for theirs."""
+        if other is None:
+            return Btn.Yes
+        who = str(other.get("user") or "someone")
+        when = str(other.get("modified") or "")[:16].replace("T", " ")
+        state = str(other.get("review_state") or "not reviewed")
+        return dialogs.ask(
+            self.window, "Label saved meanwhile",
+            f"The label of {self.doc.path.name} was saved by {who}"
+            f"{' at ' + when + ' UTC' if when else ''} ({state}) after you opened the image, "
+            "in another window or by another program.\n\nYes: replace it with your mask "
+            f"(theirs is kept in {labels.BACKUP_DIRNAME}/ beside the labels).\nNo: keep theirs "
+            "on disk and your mask here, unsaved.\nDiscard: drop your changes and show theirs.",
+            Btn.Yes | Btn.No | Btn.Discard, Btn.No)
 
     def maybe_save(self) -> bool:
         """Ask about unsaved edits. True when it is fine to continue (saved or discarded)."""
