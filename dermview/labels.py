@@ -37,6 +37,7 @@ __all__ = [
     "LabelMeta",
     "label_paths",
     "label_fingerprint",
+    "login_name",
     "image_sha256",
     "save_label",
     "load_label",
@@ -80,7 +81,8 @@ def dumps_json(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(obj, indent=indent, ensure_ascii=False, default=json_default)
 
 
-def _user() -> str:
+def login_name() -> str:
+    """The operating system's login name ("unknown" where there is none)."""
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers/services
@@ -133,7 +135,8 @@ class LabelMeta:
         edited: whether the mask was corrected by hand.
         edited_pixels: pixels changed by hand relative to the model mask.
         edit_operations: number of manual edit operations (strokes, fills, ...).
-        user: login name of the person saving.
+        user: who saved it: the app's reviewer name (Review panel) or, without one, the login
+            name (a reviewer name different from the login adds ``login`` to the sidecar).
         created, modified: ISO-8601 UTC timestamps (``created`` of an overwritten label is
             kept by :func:`save_label`).
         app_version: dermview version.
@@ -160,7 +163,7 @@ class LabelMeta:
     edited: bool = False
     edited_pixels: int = 0
     edit_operations: int = 0
-    user: str = field(default_factory=_user)
+    user: str = field(default_factory=login_name)
     created: str = field(default_factory=utc_now)
     modified: str = field(default_factory=utc_now)
     app_version: str = __version__

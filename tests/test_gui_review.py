@@ -756,3 +756,36 @@ def test_a_label_saved_meanwhile_is_not_replaced_without_asking(make_window, dat
     assert win.doc.review_state == "corrected"
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert len(boxes.questions) == n + 1  # theirs, now read here: saving asks nothing
+
+
+def test_the_reviewer_name_is_saved_with_the_label_and_remembered(make_window, data, qtbot):
+    """Several people on one computer account: the name typed in the Review panel is who saved
+    (the login kept beside it); empty, the login name again."""
+    from dermview import labels
+
+    win = make_window([])
+    edit = win.review_panel.reviewer_edit
+    assert edit.isEnabled() and edit.placeholderText() == labels.login_name()  # before any image
+    qtbot.mouseClick(edit, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(edit, "Dr. A. Example")
+    win.session.open_image(data / "IMD009.jpg")
+    assert win.wait_idle(30)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = labels.read_label_meta(data / "IMD009.jpg")
+    assert meta["user"] == "Dr. A. Example" and meta["login"] == labels.login_name()
+    assert win.lesion.report_info().reviewer == "Dr. A. Example"  # the case report says so
+
+    other = make_window([])  # remembered
+    assert other.review_panel.reviewer_edit.text() == "Dr. A. Example"
+
+    qtbot.mouseClick(edit, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.keyClick(edit, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(edit, QtCore.Qt.Key.Key_Backspace)
+    assert edit.text() == ""
+    drag(qtbot, win.before, [(200.5, 200.5), (230.5, 210.5)])
+    assert win.lesion.report_info().reviewer == labels.login_name()  # unsaved: who edits now
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = labels.read_label_meta(data / "IMD009.jpg")
+    assert meta["user"] == labels.login_name() and "login" not in meta

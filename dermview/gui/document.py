@@ -104,6 +104,7 @@ class Document(QtCore.QObject):
         self._sidecar_fields: dict[str, Callable[[], Any]] = {}
         self.review_state: str | None = None  # labels.REVIEW_STATES
         self.review_comment = ""
+        self.reviewer = ""  # who saves: the Review panel's name ("" = the login name)
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -315,6 +316,10 @@ class Document(QtCore.QObject):
         the reviewer chose (None = not reviewed)."""
         return "corrected" if self.hand_edits()[0] > 0 else self.review_state
 
+    def set_reviewer(self, name: str) -> None:
+        """Record ``name`` as the person saving from now on ("" = the login name)."""
+        self.reviewer = name.strip()
+
     def add_sidecar_field(self, key: str, provider: Callable[[], Any]) -> None:
         """Write ``provider()`` (JSON-serialisable; None = leave out) under ``key`` in every
         saved sidecar (e.g. a panel's measurements of the mask being saved)."""
@@ -332,6 +337,7 @@ class Document(QtCore.QObject):
         ops, pixels, reset = self.hand_edits()
         prev_ops, prev_px, prev_edited = (0, 0, False) if reset else self._base_edits
         from_model = bool(self.model.name) or self.prob is not None
+        login = labels.login_name()
         used_params = self.model.params if self.model.params is not None else (
             params.to_dict() if params is not None else None)
         return labels.LabelMeta(
@@ -347,7 +353,9 @@ class Document(QtCore.QObject):
             source="model" if from_model else "manual",
             review_state=self.effective_review(),
             review_comment=self.review_comment,
-            extras={k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None},
+            user=self.reviewer or login,
+            extras={**({"login": login} if self.reviewer and self.reviewer != login else {}),
+                    **{k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None}},
         )
 
     def save(self, params: PreprocessParams | None) -> tuple[Path, Path]:

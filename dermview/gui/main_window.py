@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dermview import __version__, paths
+from dermview import __version__, labels, paths
 from dermview.gui import dialogs, docks
 from dermview.gui.actions import build_actions, build_menus, build_toolbar
 from dermview.gui.classifier_panel import ClassifierPanel
@@ -107,7 +107,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                        (self.before, self.after), self)
         self.edit.add_tool(RulerTool(self.edit, self.lesion.on_ruler))
         self.lesion.ruler_wanted.connect(lambda: self.set_tool("ruler"))
-        self.review_panel = ReviewPanel()
+        self.review_panel = ReviewPanel(reviewer=s.get("reviewer_name", "") or "",
+                                        login=labels.login_name())
         self.review = ReviewController(self.doc, self.review_panel, self.saving, self)
 
         self.classifier_panel = ClassifierPanel(auto=s.get_bool("auto_classify", False))
@@ -197,6 +198,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
         self.classifier_panel.auto_changed.connect(lambda v: s.set("auto_classify", v))
+        self.review_panel.reviewer_changed.connect(lambda v: s.set("reviewer_name", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
         sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.metric_label.setText)

@@ -30,16 +30,33 @@ class ReviewPanel(QtWidgets.QWidget):
         comment_edited(str): the comment text changed.
         accept_clicked(): "Accept mask" (accept the mask as it is and save).
         reject_clicked(): "Reject" (the mask is wrong: save it as rejected).
+        reviewer_changed(str): the reviewer's name was edited ("" = the login name).
     """
 
     state_chosen = QtCore.Signal(object)
     comment_edited = QtCore.Signal(str)
     accept_clicked = QtCore.Signal()
     reject_clicked = QtCore.Signal()
+    reviewer_changed = QtCore.Signal(str)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, reviewer: str = "",
+                 login: str = "") -> None:
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
+        who = QtWidgets.QHBoxLayout()
+        who.addWidget(QtWidgets.QLabel("Reviewer"))
+        self.reviewer_edit = QtWidgets.QLineEdit(reviewer)
+        self.reviewer_edit.setPlaceholderText(login or "your name")
+        self.reviewer_edit.setToolTip(
+            "Your name as saved with each label and shown in the case report (empty: the login "
+            f"name{', ' + login if login else ''}); set it when several people share this "
+            "computer account")
+        # Every keystroke counts: Ctrl+S right after typing (no Enter, the focus still here)
+        # saves under the name typed.
+        self.reviewer_edit.textChanged.connect(lambda t: self.reviewer_changed.emit(t.strip()))
+        who.addWidget(self.reviewer_edit, 1)
+        layout.addLayout(who)
+        self._verdict_widgets: list[QtWidgets.QWidget] = []
         row = QtWidgets.QGridLayout()  # two by two: four verdicts fit a narrow dock at 150 %
         self.group = QtWidgets.QButtonGroup(self)
         self.radios: dict[str | None, QtWidgets.QRadioButton] = {}
@@ -71,8 +88,15 @@ class ReviewPanel(QtWidgets.QWidget):
         self.outcome = QtWidgets.QLabel("")
         self.outcome.setWordWrap(True)
         layout.addWidget(self.outcome)
+        self._verdict_widgets = [*self.radios.values(), self.comment, self.accept_button,
+                                 self.reject_button, self.outcome]
         layout.addStretch(1)  # the rows stay together at the top of a tall dock
         self._updating = False
+
+    def set_image_open(self, is_open: bool) -> None:
+        """The verdict widgets work only with an image open (the reviewer's name always)."""
+        for w in self._verdict_widgets:
+            w.setEnabled(is_open)
 
     def show_review(self, state: str | None, comment: str, saved_as: str | None) -> None:
         """Show the document's verdict and comment (no signals) and what a save records."""

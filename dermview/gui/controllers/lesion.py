@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from dermview import labels
 from dermview.gui.document import Document
 from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.ruler import Line
@@ -340,11 +341,13 @@ class LesionController(QtCore.QObject):
         pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
         pre_text = _describe_preprocessing(pre)
         state = doc.effective_review() or "not reviewed"
+        reviewer = str(meta.get("user") or "")  # who saved the label shown
         if doc.dirty:
             state += " (not saved yet)"  # a new model mask or an edit, since the last save
+            reviewer = doc.reviewer or labels.login_name()  # whoever is editing it now
         extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
-                          preprocessing=pre_text, reviewer=str(meta.get("user") or ""),
+                          preprocessing=pre_text, reviewer=reviewer,
                           review_state=state, comment=doc.review_comment, date=utc_now(),
                           app_version=__version__, extra=extra)
 

@@ -37,11 +37,15 @@ class ReviewController(QtCore.QObject):
         panel.comment_edited.connect(self.set_comment)
         panel.accept_clicked.connect(self.accept)
         panel.reject_clicked.connect(self.reject)
+        panel.reviewer_changed.connect(doc.set_reviewer)
+        doc.set_reviewer(panel.reviewer_edit.text().strip())
 
     def _show(self) -> None:
         doc = self.doc
-        self.panel.setEnabled(doc.has_image)
+        self.panel.set_image_open(doc.has_image)
         self.panel.show_review(doc.review_state, doc.review_comment, doc.effective_review())
+        if not doc.has_image:
+            self.panel.set_image_open(False)
 
     def set_state(self, state: str | None) -> None:
         """Record a verdict (one undo step)."""
