@@ -37,6 +37,7 @@ __all__ = [
     "LabelMeta",
     "label_paths",
     "label_fingerprint",
+    "label_stat",
     "login_name",
     "image_sha256",
     "save_label",
@@ -372,6 +373,20 @@ def save_label(
 def read_label_meta(image_path: PathLike, labels_dir: PathLike | None = None) -> dict | None:
     """The sidecar dict of an image's label, or None (missing or unreadable)."""
     return _read_json(label_paths(image_path, labels_dir)[1])
+
+
+def label_stat(image_path: PathLike, labels_dir: PathLike | None = None) -> tuple:
+    """``(mtime_ns, size)`` of an image's label PNG and sidecar (None for a missing one): a
+    cheap test of whether they may have changed since the last look."""
+    out = []
+    for p in label_paths(image_path, labels_dir):
+        try:
+            st = p.stat()
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
 def label_fingerprint(image_path: PathLike, labels_dir: PathLike | None = None) -> str | None:

@@ -789,3 +789,36 @@ def test_the_reviewer_name_is_saved_with_the_label_and_remembered(make_window, d
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     meta = labels.read_label_meta(data / "IMD009.jpg")
     assert meta["user"] == labels.login_name() and "login" not in meta
+
+
+def test_a_label_saved_elsewhere_is_shown_or_announced(make_window, data, qtbot):
+    """A label saved by another window or a colleague while an image is open: unedited here,
+    it is shown within seconds; with edits here the status bar says so, once, and the edits
+    stay."""
+    from dermview import labels
+    from dermview.gui.main_window import LABEL_POLL_MS
+
+    win = make_window([data / "IMD009.jpg"])
+    assert not win.doc.mask.any()
+    theirs = np.zeros(win.doc.shape, bool)
+    theirs[10:60, 20:90] = True
+    meta = labels.LabelMeta(image_sha256=labels.image_sha256(data / "IMD009.jpg"),
+                            image_size=(theirs.shape[1], theirs.shape[0]), source="manual",
+                            user="colleague", review_state="corrected")
+    labels.save_label(data / "IMD009.jpg", theirs, meta)
+    qtbot.waitUntil(lambda: win.doc.mask.any(), timeout=10_000)
+    assert np.array_equal(win.doc.mask, theirs) and not win.doc.dirty
+    assert "saved by colleague" in win.statusBar().currentMessage()
+    assert win.worklist.status(win.worklist.paths.index(data / "IMD009.jpg")) == "corrected"
+
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(200.5, 200.5), (230.5, 210.5)])
+    mine = win.doc.mask.copy()
+    theirs[100:120, 100:120] = True
+    labels.save_label(data / "IMD009.jpg", theirs, meta)
+    win.statusBar().clearMessage()
+    qtbot.waitUntil(lambda: "saving will ask" in win.statusBar().currentMessage(), timeout=10_000)
+    assert np.array_equal(win.doc.mask, mine) and win.doc.dirty
+    win.statusBar().clearMessage()
+    qtbot.wait(2 * LABEL_POLL_MS + 200)
+    assert win.statusBar().currentMessage() == ""  # said once

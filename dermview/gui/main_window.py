@@ -47,6 +47,9 @@ from dermview.gui.worklist import Worklist
 from dermview.recovery import RecoveryStore
 
 Area = QtCore.Qt.DockWidgetArea
+#: How often (ms) the open image's label file is looked at for a save made elsewhere (a stat
+#: of two files; read only when they changed).
+LABEL_POLL_MS = 2000
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -100,6 +103,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
+        # A label saved elsewhere (another window, a colleague on a shared folder) shows up.
+        self._disk_check = QtCore.QTimer(self)
+        self._disk_check.setInterval(LABEL_POLL_MS)
+        self._disk_check.timeout.connect(self.session.check_label_on_disk)
+        self._disk_check.start()
         self.batch = BatchController(self.doc, self.worklist, self.saving.labels_dir_for,
                                      self.segmenter.batch_settings, self)
         self.lesion_panel = LesionPanel()

@@ -51,7 +51,38 @@ class SessionController(QtCore.QObject):
         self.saving, self.segmenter = saving, segmenter
         self.window = parent
         self.auto_segment = auto_segment
+        self._warned_label: str | None = None  # the label saved elsewhere already told of
+        self._label_stat: tuple | None = None  # the label files as last looked at
         worklist.open_requested.connect(self.open_image)
+
+    def check_label_on_disk(self) -> None:
+        """Look whether the open image's label was saved elsewhere since it was read (another
+        window, a colleague, ``dermview segment``; called every few seconds): unedited here,
+        it is shown at once; with edits here, say so once (saving will ask). Costs a stat of
+        the label files until they change."""
+        doc = self.doc
+        if not doc.has_image or doc.path is None:
+            return
+        stamp = (doc.path, doc.labels_dir, labels.label_stat(doc.path, doc.labels_dir))
+        if stamp == self._label_stat:
+            return
+        self._label_stat = stamp
+        other = doc.label_saved_meanwhile()
+        if other is None:
+            return
+        path = doc.path
+        who = str(other.get("user") or "someone")
+        self.worklist.refresh(path)
+        if not doc.dirty:
+            if self.open_image(path, quiet=True, again=True):
+                self.message.emit(f"The label of {path.name} was saved by {who} elsewhere: "
+                                  "shown now", 8000)
+            return
+        seen = labels.label_fingerprint(path, doc.labels_dir)
+        if seen != self._warned_label:
+            self._warned_label = seen
+            self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
+                              "opened it; saving will ask before replacing it", 15000)
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_dialog(self) -> None:
