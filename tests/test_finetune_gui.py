@@ -98,10 +98,11 @@ def test_cancel_stops_the_process_and_writes_nothing(qtbot, make_window, tmp_pat
     assert sorted(p.name for p in out.parent.iterdir()) == ["base.json", "base.pt"]
 
 
-def test_too_few_labels_is_refused_and_the_dialog_keeps_its_explanation(
+def test_too_few_labels_disable_start_and_the_dialog_keeps_its_explanation(
         qtbot, make_window, tmp_path):
-    """Trial finding: with one corrected label the refusal is clear, but its two lines
-    squeezed the dialog's explanation, whose last line was cut off."""
+    """Trial findings: with one corrected label Start launched a training process only for it
+    to refuse ten seconds later; the refusal's two lines squeezed the dialog's explanation,
+    whose last line was cut off. Start waits for enough labels; the line says why."""
     win = make_window()
     folder = make_folder(tmp_path / "clinic", 1)
     out = tmp_path / "models" / "clinic.pt"
@@ -115,14 +116,17 @@ def test_too_few_labels_is_refused_and_the_dialog_keeps_its_explanation(
     # before Start: the dialog says what labels the folder has and that they are too few
     qtbot.waitUntil(lambda: "needed" in dlg.labels_label.text(), timeout=5000)
     assert dlg.labels_label.text().startswith("1 corrected, 0 accepted label:")
-    with qtbot.waitSignal(ctl.process.failed, timeout=300_000) as failed:
-        qtbot.mouseClick(dlg.start_btn, LeftButton)
-    assert "at least" in failed.args[0] and "found 1" in failed.args[0]
-    assert "Correct and save more labels" in dlg.result_label.text()
+    assert not dlg.start_btn.isEnabled() and "at least" in dlg.start_btn.toolTip()
+    qtbot.mouseClick(dlg.start_btn, LeftButton)
+    assert not ctl.process.running
     qtbot.wait(50)
     intro = dlg.intro
     assert intro.height() >= intro.heightForWidth(intro.width())  # every line shown
     assert not out.exists()
+    # enough labels in another folder: Start is back
+    dlg.folder_edit.setText(str(make_folder(tmp_path / "enough", 6)))
+    qtbot.waitUntil(dlg.start_btn.isEnabled, timeout=5000)
+    assert dlg.labels_label.text().endswith("enough to start") and dlg.start_btn.toolTip() == ""
 
 
 def test_dialog_says_what_the_default_run_does_in_plain_units(qtbot):
@@ -242,7 +246,7 @@ def test_a_long_label_summary_is_shown_whole(qtbot, make_window, tmp_path):
     dlg = ctl.dialog
     qtbot.waitExposed(dlg)
     dlg.show_label_summary("0 corrected, 0 accepted, 5 unreviewed (not used), 1 rejected "
-                           "(not used) labels: at least 6 corrected ones are needed " * 2)
+                           "(not used) labels: at least 6 corrected ones are needed " * 2, False)
     qtbot.wait(50)
     label = dlg.labels_label
     assert label.height() >= label.heightForWidth(label.width())

@@ -190,9 +190,15 @@ def label_summary(image_dir: str | Path, labels_dir: str | Path | None = None) -
     whether they are enough, e.g. ``"3 corrected, 2 accepted, 4 unreviewed labels: at least 6
     corrected ones are needed"``. Reads the sidecars and label PNGs only (no image hashing), so
     it is quick enough to show while a folder is chosen."""
+    return summarise_labels(image_dir, labels_dir)[0]
+
+
+def summarise_labels(image_dir: str | Path, labels_dir: str | Path | None = None) -> tuple[str, bool]:
+    """(the line of :func:`label_summary`, whether there are enough corrected labels to
+    start)."""
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
-        return f"{image_dir} is not a folder"
+        return f"{image_dir} is not a folder", False
     folder = Path(labels_dir) if labels_dir is not None else image_dir / "labels"
     counts = {CORRECTED: 0, ACCEPTED: 0, None: 0, "rejected": 0}
     for img in list_images(image_dir):
@@ -206,8 +212,8 @@ def label_summary(image_dir: str | Path, labels_dir: str | Path | None = None) -
         parts.append(f"{counts['rejected']} rejected (not used)")
     line = ", ".join(parts) + " label" + ("" if sum(counts.values()) == 1 else "s")
     if counts[CORRECTED] < MIN_LABELS:
-        return f"{line}: at least {MIN_LABELS} corrected ones are needed"
-    return f"{line}: enough to start"
+        return f"{line}: at least {MIN_LABELS} corrected ones are needed", False
+    return f"{line}: enough to start", True
 
 
 def holdout_plan(n: int, seed: int = 0) -> list[tuple[list[int], list[int]]]:

@@ -126,6 +126,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         lay.addWidget(self.phase_label)
         lay.addWidget(self.result_label)
         lay.addLayout(buttons)
+        self._enough = True  # until a label summary says otherwise
         self.set_running(False)
         self.use_btn.setEnabled(False)
 
@@ -136,11 +137,15 @@ class FinetuneDialog(QtWidgets.QDialog):
         name = Path(self.folder_edit.text()).name or "model"
         self.out_edit.setText(str(_free_name(folder / f"{name}-{time.strftime('%Y%m%d-%H%M')}.pt")))
 
-    def show_label_summary(self, text: str) -> None:
-        """The line of :func:`dermview.finetune.collect.label_summary` for the folder; the
-        dialog grows when the line wraps (a summary of several states took two lines, and
-        the open dialog cut both)."""
+    def show_label_summary(self, text: str, enough: bool) -> None:
+        """The line of :func:`dermview.finetune.collect.label_summary` for the folder; Start
+        only when there are ``enough`` labels (it started a process only to say there were
+        not); the dialog grows when the line wraps (a summary of several states took two
+        lines, and the open dialog cut both)."""
         self.labels_label.setText(text)
+        self._enough = enough
+        self.start_btn.setEnabled(enough and not self.cancel_btn.isEnabled())
+        self.start_btn.setToolTip("" if enough else text)
         lay = self.layout()
         lay.invalidate()
         lay.activate()
@@ -168,7 +173,7 @@ class FinetuneDialog(QtWidgets.QDialog):
                                 float(self.minutes.value()))
 
     def set_running(self, running: bool) -> None:
-        self.start_btn.setEnabled(not running)
+        self.start_btn.setEnabled(not running and self._enough)
         self.cancel_btn.setEnabled(running)
         for w in (self.folder_edit, self.out_edit, self.minutes):
             w.setEnabled(not running)

@@ -248,9 +248,10 @@ class ModelController(QtCore.QObject):
         self.dialog.raise_()
 
     def _summarise_labels(self, folder: str) -> None:
-        from dermview.finetune.collect import label_summary
+        from dermview.finetune.collect import summarise_labels
 
-        self.dialog.show_label_summary(label_summary(folder) if folder.strip() else "")
+        self.dialog.show_label_summary(*(summarise_labels(folder) if folder.strip() else
+                                         ("", False)))
 
     def start(self, folder: str, out: str, minutes: float) -> None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
