@@ -741,3 +741,15 @@ def test_sigterm_with_unsaved_edits_quits_and_keeps_them_for_the_next_start(
     assert not win.isVisible()
     entries = win.saving.recovery.entries()
     assert [e.image_path for e in entries] == [img.resolve()]
+
+
+def test_segment_times_say_what_they_measure(make_window, data):
+    """The progress line's time (the whole job) and the model line's (the network alone) are
+    different numbers; each is labelled so they do not read as one measurement twice."""
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    fmt = win.seg_panel.seg_progress.format()
+    assert fmt.startswith("Segmented in ") and fmt.endswith(" s"), fmt
+    predict = win.doc.model.timings["predict"]
+    assert f"model {predict:.2f}\u00a0s" in win.seg_panel.model_label.text()
