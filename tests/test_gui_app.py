@@ -753,3 +753,20 @@ def test_segment_times_say_what_they_measure(make_window, data):
     assert fmt.startswith("Segmented in ") and fmt.endswith(" s"), fmt
     predict = win.doc.model.timings["predict"]
     assert f"model {predict:.2f}\u00a0s" in win.seg_panel.model_label.text()
+
+
+def test_save_and_next_passes_an_untouched_image_without_an_empty_label(make_window, data,
+                                                                         qtbot):
+    """Ctrl+Return on an image nobody segmented nor drew on moves on and writes nothing: an
+    empty label would show as 'unreviewed' and keep Segment all from segmenting it."""
+    win = make_window([data])
+    assert win.doc.path.name == "IMD002.jpg" and not win.doc.mask.any()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.doc.path.name == "IMD009.jpg"
+    assert not (data / "labels" / "IMD002_segmentation.png").exists()
+    assert win.worklist.table.item(0, 1).text() == "new"
+    # Something drawn is saved as before.
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(60.5, 60.5), (90.5, 60.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert (data / "labels" / "IMD009_segmentation.png").is_file()
