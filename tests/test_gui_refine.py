@@ -422,3 +422,22 @@ def test_the_tools_panel_has_refine_grow_and_ruler(make_window, data, qtbot):
         qtbot.mouseClick(buttons[name], QtCore.Qt.MouseButton.LeftButton)
         assert win.edit.active == name and buttons[name].isChecked()
         assert win.actions[f"tool_{name}"].isChecked()
+
+
+def test_grow_from_seed_off_the_image_does_nothing(make_window, data, qtbot):
+    """Trial finding: a click (or a drag) below the image with the grow tool grew from the
+    nearest edge pixel and took a band of skin along the border."""
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    win.before.zoom(1.25)  # zoomed out: there is view below the image
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    h, w = win.doc.shape
+    below = win.before.view_to_widget(w / 2, h + 6)
+    assert win.before.viewport().rect().contains(below)
+    _click(qtbot, win.before, h + 6, int(w / 2))
+    drag(qtbot, win.before, [(w / 2, h + 6), (w / 2 + 20, h + 6), (w / 2 + 40, h + 6)])
+    assert not win.doc.mask.any() and win.doc.undo_stack.count() == 0
+    # on the image it still grows
+    _click(qtbot, win.before, int(h / 2), int(w / 2))
+    assert win.doc.mask.any() and win.doc.undo_stack.count() == 1

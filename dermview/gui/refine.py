@@ -246,6 +246,12 @@ class _Markers(pg.ScatterPlotItem):
         ev.ignore()
 
 
+def _inside(pos: QtCore.QPointF, shape: tuple[int, int]) -> bool:
+    """Whether the view position ``pos`` lies on a pixel of an image of ``shape`` (rows, cols)."""
+    r, c = to_rc(pos)
+    return 0 <= r < shape[0] and 0 <= c < shape[1]
+
+
 def _rc(pos: QtCore.QPointF, shape: tuple[int, int]) -> tuple[int, int]:
     r, c = to_rc(pos)
     return (int(min(max(round(r), 0), shape[0] - 1)), int(min(max(round(c), 0), shape[1] - 1)))
@@ -323,8 +329,8 @@ class GrowTool(Tool):
 
     def press(self, pos, modifiers) -> None:
         doc = self.ctrl.doc
-        if not doc.has_image:
-            return
+        if not doc.has_image or not _inside(pos, doc.shape):
+            return  # a seed off the image would grow from the nearest edge pixel
         self._seed = _rc(pos, doc.shape)
         self._add = not bool(modifiers & SHIFT)
         self._dist = colour_distance(doc.image, self._seed)
@@ -360,7 +366,7 @@ class GrowTool(Tool):
 
     def click(self, pos, double, modifiers) -> None:
         doc = self.ctrl.doc
-        if doc.has_image:
+        if doc.has_image and _inside(pos, doc.shape):
             self.ctrl.grow(_rc(pos, doc.shape), self.tolerance, not bool(modifiers & SHIFT))
 
     def cancel(self) -> None:
