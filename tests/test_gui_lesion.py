@@ -386,3 +386,17 @@ def test_long_tooltips_wrap_instead_of_spanning_the_screen(make_window):
     assert too_long == []
     # the status bar's labels folder (a path: nowhere to break) keeps its one line
     assert "\n" not in win.status.labels_label.toolTip()
+
+
+def test_no_colour_stays_bold_on_the_next_image_without_a_mask(make_window, labelled, qtbot):
+    """Trial finding: after a lesion with light and dark brown, the next (unsegmented) image
+    showed "light brown: —" and "dark brown: —" still in bold."""
+    shutil.copy(SAMPLES / "IMD009.jpg", labelled.parent / "IMD009.jpg")
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    assert any(row.font().bold() for row in panel.color_rows)
+    assert win.session.open_image(labelled.parent / "IMD009.jpg")
+    process(20)
+    assert all(row.text().endswith(": —") for row in panel.color_rows)
+    assert not any(row.font().bold() for row in panel.color_rows)

@@ -140,6 +140,9 @@ class LesionPanel(QtWidgets.QWidget):
             v.setText("—")
         for row, name in zip(self.color_rows, COLOR_LABELS, strict=True):
             row.setText(f"{name}: —")
+            f = row.font()
+            f.setBold(False)  # the previous lesion's colours stayed bold beside "—"
+            row.setFont(f)
         self.set_status(text)
 
     def show_analysis(self, a: LesionAnalysis) -> None:
