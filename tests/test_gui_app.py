@@ -770,3 +770,25 @@ def test_save_and_next_passes_an_untouched_image_without_an_empty_label(make_win
     drag(qtbot, win.before, [(60.5, 60.5), (90.5, 60.5)])
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert (data / "labels" / "IMD009_segmentation.png").is_file()
+
+
+def _luminance(c) -> float:
+    def lin(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
+
+
+def test_placeholder_texts_are_readable_on_the_dark_theme(make_window, data):
+    """Trial finding: "Find an image by name (Ctrl+F)" and the review comment's placeholder
+    were dark grey on the dark field (Qt's light-theme default), nearly invisible."""
+    from PySide6 import QtGui
+
+    win = make_window([data])
+    role = QtGui.QPalette.ColorRole
+    for edit in (win.worklist.find_edit, win.review_panel.comment):
+        pal = edit.palette()
+        text, base = pal.color(role.PlaceholderText), pal.color(role.Base)
+        lighter, darker = sorted((_luminance(text), _luminance(base)), reverse=True)
+        ratio = (lighter + 0.05) / (darker + 0.05)
+        assert ratio >= 3.0, (edit.placeholderText(), text.name(), base.name(), ratio)
