@@ -792,3 +792,27 @@ def test_placeholder_texts_are_readable_on_the_dark_theme(make_window, data):
         lighter, darker = sorted((_luminance(text), _luminance(base)), reverse=True)
         ratio = (lighter + 0.05) / (darker + 0.05)
         assert ratio >= 3.0, (edit.placeholderText(), text.name(), base.name(), ratio)
+
+
+def _median_colour(widget) -> np.ndarray:
+    from PySide6 import QtGui
+
+    im = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    rows = np.frombuffer(im.constBits(), np.uint8, im.sizeInBytes()).reshape(
+        im.height(), im.bytesPerLine())
+    rgb = rows[:, : 3 * im.width()].reshape(im.height(), im.width(), 3)
+    return np.median(rgb.reshape(-1, 3).astype(float), axis=0)
+
+
+def test_the_tools_panel_shows_which_tool_is_on(make_window, data):
+    """Trial finding: with the eraser on (E), its button in the Tools panel looked like the
+    others (Fusion's checked shade on the dark theme): the active tool could not be seen."""
+    win = make_window([data / "IMD009.jpg"])
+    win.docks["tools"].raise_()
+    process(10)
+    win.set_tool("eraser")
+    process(10)
+    buttons = win.tools_panel.tool_buttons
+    assert buttons["eraser"].isChecked() and not buttons["brush"].isChecked()
+    on, off = _median_colour(buttons["eraser"]), _median_colour(buttons["brush"])
+    assert np.linalg.norm(on - off) > 60, (on, off)
