@@ -400,3 +400,24 @@ def test_no_colour_stays_bold_on_the_next_image_without_a_mask(make_window, labe
     process(20)
     assert all(row.text().endswith(": —") for row in panel.color_rows)
     assert not any(row.font().bold() for row in panel.color_rows)
+
+
+def test_a_colour_found_with_no_share_on_the_map_does_not_read_0_percent(make_window, labelled,
+                                                                         qtbot):
+    """Trial finding: "dark brown: yes (0 % of the lesion)" beside "light brown: yes (100 %)":
+    the colour model found dark brown, the colour map named (almost) none of its pixels."""
+    import dataclasses
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    a, panel = win.lesion.analysis, win.lesion_panel
+    n = len(a.colors.shares)
+    shares = (1.0, 0.0, 0.003) + (0.0,) * (n - 3)
+    present = (True, True, True) + (False,) * (n - 3)
+    colors = dataclasses.replace(a.colors, shares=shares, present=present, n_colors=3)
+    panel.show_analysis(dataclasses.replace(a, colors=colors))
+    texts = [row.text() for row in panel.color_rows]
+    assert texts[0].endswith("yes (100 % of the lesion)")
+    assert texts[1].endswith("yes (not on the colour map)")
+    assert texts[2].endswith("yes (under 1 % of the lesion)")
+    assert not any("(0 %" in t for t in texts), texts
