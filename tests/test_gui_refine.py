@@ -441,3 +441,17 @@ def test_grow_from_seed_off_the_image_does_nothing(make_window, data, qtbot):
     # on the image it still grows
     _click(qtbot, win.before, int(h / 2), int(w / 2))
     assert win.doc.mask.any() and win.doc.undo_stack.count() == 1
+
+
+def test_grow_from_seed_says_what_the_release_did(make_window, data, qtbot):
+    """Trial finding: after the release the status bar still said "… (drag farther for
+    more); release to add"."""
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    h, w = win.doc.shape
+    drag(qtbot, win.before, [(w / 2, h / 2), (w / 2 + 20, h / 2), (w / 2 + 40, h / 2)])
+    said = win.statusBar().currentMessage()
+    assert win.doc.mask.any()
+    assert "release to" not in said and f"added {int(win.doc.mask.sum())} px" in said, said

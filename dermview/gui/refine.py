@@ -233,9 +233,17 @@ class RefineController(QtCore.QObject):
         if self.doc.image is None:
             return False
         region = grow_from_seed(self.doc.image, seed, tolerance, distance)
+        before = int(self.doc.mask.sum())
         new = apply_region(self.doc.mask, region, add)
-        return push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "
-                                        f"ΔE {tolerance:.0f})", EditKind.HAND)
+        changed = push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "
+                                           f"ΔE {tolerance:.0f})", EditKind.HAND)
+        # the drag's "… release to add" stayed in the status bar after the release
+        n = abs(int(self.doc.mask.sum()) - before)
+        self.message.emit(f"Grow from seed: {'added' if add else 'cut'} {n} px (ΔE "
+                          f"{tolerance:.0f}); Ctrl+Z undoes it" if changed else
+                          f"Grow from seed: nothing to {'add' if add else 'cut'} there "
+                          f"(ΔE {tolerance:.0f})")
+        return changed
 
 
 class _Markers(pg.ScatterPlotItem):
