@@ -178,6 +178,12 @@ class RefineController(QtCore.QObject):
         except ValueError as exc:  # outside the image
             self.message.emit(f"Refine: {exc}")
             return False
+        if isinstance(prompt, BoxPrompt) and not new.any():
+            # "the lesion is in here" with nothing found in it wiped the whole mask
+            s.undo()
+            self.message.emit("Refine: the model finds no lesion in that box; the mask is "
+                              "unchanged (draw a larger box, or click on the lesion)")
+            return False
         text = ("Refine: box" if isinstance(prompt, BoxPrompt)
                 else f"Refine: {'lesion' if prompt.positive else 'not lesion'} click")
         changed = push_mask(self.doc, new, text, EditKind.PROMPT)
