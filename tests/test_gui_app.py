@@ -816,3 +816,20 @@ def test_the_tools_panel_shows_which_tool_is_on(make_window, data):
     assert buttons["eraser"].isChecked() and not buttons["brush"].isChecked()
     on, off = _median_colour(buttons["eraser"]), _median_colour(buttons["brush"])
     assert np.linalg.norm(on - off) > 60, (on, off)
+
+
+def test_the_status_bar_progress_fits_a_batch_line(make_window, data):
+    """Trial finding: "Segmenting IMD014.jpg (7 of 8, about 5 s left)" was cut (wrapped in
+    two half-hidden lines) in the status bar's 220-px progress bar."""
+    win = make_window([data])
+    bar = win.status.progress
+    text = "Segmenting IMD014.jpg (7 of 8, about 5 s left)"
+    win.status.set_state(True, False)
+    win.status.set_progress(87, text)
+    process(20)
+    assert bar.isVisible() and bar.format() == text
+    assert bar.width() >= bar.fontMetrics().horizontalAdvance(text) + 16, bar.width()
+    # a short line keeps the usual width
+    win.status.set_progress(10, "Segmenting…")
+    process(20)
+    assert bar.width() == win.status.PROGRESS_WIDTH[0]

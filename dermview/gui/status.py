@@ -27,7 +27,7 @@ class StatusBar(QtWidgets.QStatusBar):
         self.labels_label = QtWidgets.QLabel("")
         self.labels_label.setObjectName("labelsFolder")
         self.progress = QtWidgets.QProgressBar()
-        self.progress.setMaximumWidth(220)
+        self.progress.setFixedWidth(self.PROGRESS_WIDTH[0])
         self.progress.hide()
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.hide()
@@ -75,7 +75,7 @@ class StatusBar(QtWidgets.QStatusBar):
     def busy(self, text: str, paint: bool = True) -> None:
         """An indefinite progress bar with ``text`` (``paint``: painted at once)."""
         self.progress.setRange(0, 0)
-        self.progress.setFormat(text)
+        self._set_format(text)
         self.progress.show()
         if paint:
             QtWidgets.QApplication.processEvents(
@@ -83,6 +83,17 @@ class StatusBar(QtWidgets.QStatusBar):
 
     def set_progress(self, percent: int, text: str) -> None:
         self.progress.setValue(max(percent, 0))
+        self._set_format(text)
+
+    #: The progress bar's width: at least, and at most (logical pixels).
+    PROGRESS_WIDTH = (220, 480)
+
+    def _set_format(self, text: str) -> None:
+        """Show ``text`` in the progress bar, widened to fit it (a batch's "Segmenting
+        IMD014.jpg (7 of 8, about 5 s left)" was cut at the bar's fixed 220 px)."""
+        lo, hi = self.PROGRESS_WIDTH
+        need = self.progress.fontMetrics().horizontalAdvance(text) + 24
+        self.progress.setFixedWidth(min(max(lo, need), hi))
         self.progress.setFormat(text)
 
     def set_state(self, segmenting: bool, previewing: bool) -> None:
