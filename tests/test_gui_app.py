@@ -833,3 +833,27 @@ def test_the_status_bar_progress_fits_a_batch_line(make_window, data):
     win.status.set_progress(10, "Segmenting…")
     process(20)
     assert bar.width() == win.status.PROGRESS_WIDTH[0]
+
+
+def test_the_pixel_readout_follows_a_mask_change_under_a_still_mouse(make_window, data, qtbot):
+    """Trial finding: after a refine click took a region out of the mask, the status bar
+    still said "lesion" for the pixel under the (unmoved) mouse."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    process(10)
+    h, w = win.doc.shape
+    r, c = h // 2, w // 2
+    qtbot.mouseMove(win.before.viewport(), win.before.view_to_widget(c + 0.5, r + 0.5))
+    process(10)
+    label = win.status.pos_label
+    assert label.text().startswith(f"x {c}  y {r}") and "lesion" not in label.text()
+    mask = np.zeros(win.doc.shape, bool)
+    mask[r - 20: r + 20, c - 20: c + 20] = True
+    push_mask(win.doc, mask, "Square", EditKind.HAND)
+    process(10)
+    assert label.text().endswith("lesion"), label.text()
+    win.undo()
+    process(10)
+    assert "lesion" not in label.text()
