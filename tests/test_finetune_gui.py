@@ -250,3 +250,19 @@ def test_a_long_label_summary_is_shown_whole(qtbot, make_window, tmp_path):
     qtbot.wait(50)
     label = dlg.labels_label
     assert label.height() >= label.heightForWidth(label.width())
+
+
+def test_models_list_says_why_a_bundled_model_has_no_held_out_dice(qtbot):
+    """Trial finding: the Models dialog's "Held-out Dice" column was blank for both bundled
+    models, with nothing to say why."""
+    from dermview.gui.controllers.finetune import ModelEntry
+
+    models = [ModelEntry(Path("bundled.pt"), "bundled", "0" * 64, False,
+                         "bundled with dermview", ""),
+              ModelEntry(Path("clinic.pt"), "clinic", "1" * 64, True, "fine-tuned from bundled",
+                         "0.901 → 0.915 (better)")]
+    dlg = ModelsDialog(models, None)
+    qtbot.addWidget(dlg)
+    assert dlg.table.item(0, 2).text() == "—" and "model card" in dlg.table.item(0, 2).toolTip()
+    assert dlg.table.item(1, 2).text() == "0.901 → 0.915 (better)"
+    assert "held out" in dlg.table.horizontalHeaderItem(2).toolTip()

@@ -741,3 +741,119 @@ def test_sigterm_with_unsaved_edits_quits_and_keeps_them_for_the_next_start(
     assert not win.isVisible()
     entries = win.saving.recovery.entries()
     assert [e.image_path for e in entries] == [img.resolve()]
+
+
+def test_segment_times_say_what_they_measure(make_window, data):
+    """The progress line's time (the whole job) and the model line's (the network alone) are
+    different numbers; each is labelled so they do not read as one measurement twice."""
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    fmt = win.seg_panel.seg_progress.format()
+    assert fmt.startswith("Segmented in ") and fmt.endswith(" s"), fmt
+    predict = win.doc.model.timings["predict"]
+    assert f"model {predict:.2f}\u00a0s" in win.seg_panel.model_label.text()
+
+
+def test_save_and_next_passes_an_untouched_image_without_an_empty_label(make_window, data,
+                                                                         qtbot):
+    """Ctrl+Return on an image nobody segmented nor drew on moves on and writes nothing: an
+    empty label would show as 'unreviewed' and keep Segment all from segmenting it."""
+    win = make_window([data])
+    assert win.doc.path.name == "IMD002.jpg" and not win.doc.mask.any()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.doc.path.name == "IMD009.jpg"
+    assert not (data / "labels" / "IMD002_segmentation.png").exists()
+    assert win.worklist.table.item(0, 1).text() == "new"
+    # Something drawn is saved as before.
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(60.5, 60.5), (90.5, 60.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert (data / "labels" / "IMD009_segmentation.png").is_file()
+
+
+def _luminance(c) -> float:
+    def lin(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(c.redF()) + 0.7152 * lin(c.greenF()) + 0.0722 * lin(c.blueF())
+
+
+def test_placeholder_texts_are_readable_on_the_dark_theme(make_window, data):
+    """Trial finding: "Find an image by name (Ctrl+F)" and the review comment's placeholder
+    were dark grey on the dark field (Qt's light-theme default), nearly invisible."""
+    from PySide6 import QtGui
+
+    win = make_window([data])
+    role = QtGui.QPalette.ColorRole
+    for edit in (win.worklist.find_edit, win.review_panel.comment):
+        pal = edit.palette()
+        text, base = pal.color(role.PlaceholderText), pal.color(role.Base)
+        lighter, darker = sorted((_luminance(text), _luminance(base)), reverse=True)
+        ratio = (lighter + 0.05) / (darker + 0.05)
+        assert ratio >= 3.0, (edit.placeholderText(), text.name(), base.name(), ratio)
+
+
+def _median_colour(widget) -> np.ndarray:
+    from PySide6 import QtGui
+
+    im = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    rows = np.frombuffer(im.constBits(), np.uint8, im.sizeInBytes()).reshape(
+        im.height(), im.bytesPerLine())
+    rgb = rows[:, : 3 * im.width()].reshape(im.height(), im.width(), 3)
+    return np.median(rgb.reshape(-1, 3).astype(float), axis=0)
+
+
+def test_the_tools_panel_shows_which_tool_is_on(make_window, data):
+    """Trial finding: with the eraser on (E), its button in the Tools panel looked like the
+    others (Fusion's checked shade on the dark theme): the active tool could not be seen."""
+    win = make_window([data / "IMD009.jpg"])
+    win.docks["tools"].raise_()
+    process(10)
+    win.set_tool("eraser")
+    process(10)
+    buttons = win.tools_panel.tool_buttons
+    assert buttons["eraser"].isChecked() and not buttons["brush"].isChecked()
+    on, off = _median_colour(buttons["eraser"]), _median_colour(buttons["brush"])
+    assert np.linalg.norm(on - off) > 60, (on, off)
+
+
+def test_the_status_bar_progress_fits_a_batch_line(make_window, data):
+    """Trial finding: "Segmenting IMD014.jpg (7 of 8, about 5 s left)" was cut (wrapped in
+    two half-hidden lines) in the status bar's 220-px progress bar."""
+    win = make_window([data])
+    bar = win.status.progress
+    text = "Segmenting IMD014.jpg (7 of 8, about 5 s left)"
+    win.status.set_state(True, False)
+    win.status.set_progress(87, text)
+    process(20)
+    assert bar.isVisible() and bar.format() == text
+    assert bar.width() >= bar.fontMetrics().horizontalAdvance(text) + 16, bar.width()
+    # a short line keeps the usual width
+    win.status.set_progress(10, "Segmenting…")
+    process(20)
+    assert bar.width() == win.status.PROGRESS_MIN_WIDTH
+
+
+def test_the_pixel_readout_follows_a_mask_change_under_a_still_mouse(make_window, data, qtbot):
+    """Trial finding: after a refine click took a region out of the mask, the status bar
+    still said "lesion" for the pixel under the (unmoved) mouse."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    process(10)
+    h, w = win.doc.shape
+    r, c = h // 2, w // 2
+    qtbot.mouseMove(win.before.viewport(), win.before.view_to_widget(c + 0.5, r + 0.5))
+    process(10)
+    label = win.status.pos_label
+    assert label.text().startswith(f"x {c}  y {r}") and "lesion" not in label.text()
+    mask = np.zeros(win.doc.shape, bool)
+    mask[r - 20: r + 20, c - 20: c + 20] = True
+    push_mask(win.doc, mask, "Square", EditKind.HAND)
+    process(10)
+    assert label.text().endswith("lesion"), label.text()
+    win.undo()
+    process(10)
+    assert "lesion" not in label.text()

@@ -160,3 +160,17 @@ def test_classify_automatically_follows_the_mask_and_is_remembered(make_window, 
     qtbot.mouseClick(panel.auto_check, QtCore.Qt.MouseButton.LeftButton,
                      pos=QtCore.QPoint(6, panel.auto_check.height() // 2))
     assert make_window([]).classifier_panel.auto_check.isChecked()
+
+
+def test_the_headline_names_the_top_class_as_its_bar_does(qtbot):
+    """Trial finding: the bar read "Naevus" and the line below it "Highest: nevus
+    (calibrated, T = 1.10)", with no word on what T is."""
+    from dermview.gui.classifier_panel import ClassifierPanel
+
+    panel = ClassifierPanel()
+    qtbot.addWidget(panel)
+    panel.show_result({"p_melanoma": 0.07, "p_seborrheic_keratosis": 0.03, "p_nevus": 0.90},
+                      "nevus", 1.1023)
+    text = panel.message.text()
+    assert text.startswith("Highest: Naevus (0.90;"), text
+    assert "temperature" in text and "T = 1.10" in text

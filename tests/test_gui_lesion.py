@@ -361,3 +361,38 @@ def test_long_tooltips_wrap_instead_of_spanning_the_screen(make_window):
     assert too_long == []
     # the status bar's labels folder (a path: nowhere to break) keeps its one line
     assert "\n" not in win.status.labels_label.toolTip()
+
+
+def test_no_colour_stays_bold_on_the_next_image_without_a_mask(make_window, labelled, qtbot):
+    """Trial finding: after a lesion with light and dark brown, the next (unsegmented) image
+    showed "light brown: —" and "dark brown: —" still in bold."""
+    shutil.copy(SAMPLES / "IMD009.jpg", labelled.parent / "IMD009.jpg")
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    assert any(row.font().bold() for row in panel.color_rows)
+    assert win.session.open_image(labelled.parent / "IMD009.jpg")
+    process(20)
+    assert all(row.text().endswith(": —") for row in panel.color_rows)
+    assert not any(row.font().bold() for row in panel.color_rows)
+
+
+def test_a_colour_found_with_no_share_on_the_map_does_not_read_0_percent(make_window, labelled,
+                                                                         qtbot):
+    """Trial finding: "dark brown: yes (0 % of the lesion)" beside "light brown: yes (100 %)":
+    the colour model found dark brown, the colour map named (almost) none of its pixels."""
+    import dataclasses
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    a, panel = win.lesion.analysis, win.lesion_panel
+    n = len(a.colors.shares)
+    shares = (1.0, 0.0, 0.003) + (0.0,) * (n - 3)
+    present = (True, True, True) + (False,) * (n - 3)
+    colors = dataclasses.replace(a.colors, shares=shares, present=present, n_colors=3)
+    panel.show_analysis(dataclasses.replace(a, colors=colors))
+    texts = [row.text() for row in panel.color_rows]
+    assert texts[0].endswith("yes (100 % of the lesion)")
+    assert texts[1].endswith("yes (not on the colour map)")
+    assert texts[2].endswith("yes (under 1 % of the lesion)")
+    assert not any("(0 %" in t for t in texts), texts

@@ -422,3 +422,58 @@ def test_the_tools_panel_has_refine_grow_and_ruler(make_window, data, qtbot):
         qtbot.mouseClick(buttons[name], QtCore.Qt.MouseButton.LeftButton)
         assert win.edit.active == name and buttons[name].isChecked()
         assert win.actions[f"tool_{name}"].isChecked()
+
+
+def test_grow_from_seed_off_the_image_does_nothing(make_window, data, qtbot):
+    """Trial finding: a click (or a drag) below the image with the grow tool grew from the
+    nearest edge pixel and took a band of skin along the border."""
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    win.before.zoom(1.25)  # zoomed out: there is view below the image
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    h, w = win.doc.shape
+    below = win.before.view_to_widget(w / 2, h + 6)
+    assert win.before.viewport().rect().contains(below)
+    _click(qtbot, win.before, h + 6, int(w / 2))
+    drag(qtbot, win.before, [(w / 2, h + 6), (w / 2 + 20, h + 6), (w / 2 + 40, h + 6)])
+    assert not win.doc.mask.any() and win.doc.undo_stack.count() == 0
+    # on the image it still grows
+    _click(qtbot, win.before, int(h / 2), int(w / 2))
+    assert win.doc.mask.any() and win.doc.undo_stack.count() == 1
+
+
+def test_grow_from_seed_says_what_the_release_did(make_window, data, qtbot):
+    """Trial finding: after the release the status bar still said "… (drag farther for
+    more); release to add"."""
+    win = make_window([data / "IMD009.jpg"])
+    win.before.fit()
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    h, w = win.doc.shape
+    drag(qtbot, win.before, [(w / 2, h / 2), (w / 2 + 20, h / 2), (w / 2 + 40, h / 2)])
+    said = win.statusBar().currentMessage()
+    assert win.doc.mask.any()
+    assert "release to" not in said and f"added {int(win.doc.mask.sum())} px" in said, said
+
+
+def test_a_box_on_plain_skin_leaves_the_mask_as_it_was(make_window, data, qtbot):
+    """Trial finding: a box drawn round a faint spot of skin, where the model found nothing,
+    replaced the whole lesion mask by an empty one ("Refine: box")."""
+    win = _segmented(make_window, data)
+    model = win.doc.mask.copy()
+    assert model.any()
+    n0 = win.doc.undo_stack.count()
+    win.actions["tool_refine"].trigger()
+    h, w = win.doc.shape
+    rows, cols = np.nonzero(model)
+    # a box on skin well away from the lesion, inside the dermatoscope's field
+    r0 = int(rows.max()) + 10 if rows.max() + 60 < h else int(rows.min()) - 60
+    c0 = int(w * 0.45)
+    assert not model[max(r0, 0): r0 + 40, c0: c0 + 40].any()
+    drag(qtbot, win.after, [(c0, r0), (c0 + 20, r0 + 20), (c0 + 40, r0 + 40)])
+    process(5)
+    assert np.array_equal(win.doc.mask, model) and win.doc.undo_stack.count() == n0
+    assert "no lesion in that box" in win.statusBar().currentMessage()
+    # the refiner goes on from the mask as it is: a click still works
+    assert win.refine.session is not None and np.array_equal(win.refine.session.mask, model)

@@ -40,7 +40,9 @@ def _dark_palette(app: QtWidgets.QApplication) -> None:
                  (role.ToolTipBase, (60, 62, 68)), (role.ToolTipText, (235, 235, 235)),
                  (role.Text, (225, 225, 225)), (role.Button, (55, 57, 63)),
                  (role.ButtonText, (225, 225, 225)), (role.Highlight, (60, 120, 200)),
-                 (role.HighlightedText, (255, 255, 255)), (role.Link, (110, 170, 255))):
+                 (role.HighlightedText, (255, 255, 255)), (role.Link, (110, 170, 255)),
+                 # Qt's default is the light theme's dark grey: invisible on the dark Base
+                 (role.PlaceholderText, (140, 142, 148))):
         p.setColor(r, QColor(*c))
     p.setColor(QPalette.ColorGroup.Disabled, role.Text, QColor(120, 120, 120))
     p.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor(120, 120, 120))

@@ -111,7 +111,13 @@ class ClassifierPanel(QtWidgets.QWidget):
             p = float(probs[key])
             self.bars[key].setValue(int(round(1000 * p)))
             self.values[key].setText(f"{p:.2f}")
-        self._top = f"Highest: {top.replace('_', ' ')} (calibrated, T = {temperature:.2f})"
+        # the bar's own name (the model's class is "nevus", the bar reads "Naevus") and what
+        # "calibrated" means, not a bare "T = 1.10"
+        key = f"p_{top}"
+        label = dict(ROWS).get(key, top.replace("_", " "))
+        p_top = f"{float(probs[key]):.2f}; " if key in probs else ""
+        self._top = (f"Highest: {label} ({p_top}calibrated by temperature scaling, "
+                     f"T = {temperature:.2f})")
         self.heat_check.setEnabled(False)
         self.message.setText(self._top + "; heat map: computing…")
 

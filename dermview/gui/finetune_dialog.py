@@ -235,9 +235,18 @@ class ModelsDialog(QtWidgets.QDialog):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)  # row numbers say nothing here
         self.table.cellDoubleClicked.connect(lambda _r, _c: self._use())  # as "Use selected"
+        # the column was blank for the bundled models, with nothing to say why
+        why = ("Models fine-tuned here: Dice of the base model → the new one on your labels "
+               "held out from training. The bundled models' accuracy is in the model card "
+               "(Help → About).")
+        self.table.horizontalHeaderItem(2).setToolTip(why)
         for i, m in enumerate(models):
-            for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout, str(m.path)]):
-                self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
+            for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout or "—",
+                                      str(m.path)]):
+                item = QtWidgets.QTableWidgetItem(text)
+                if j == 2:
+                    item.setToolTip(why)
+                self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()  # room for "(in use)" on any row
         self.set_current(current)
         self.use_btn = QtWidgets.QPushButton("Use selected model")

@@ -140,6 +140,9 @@ class LesionPanel(QtWidgets.QWidget):
             v.setText("—")
         for row, name in zip(self.color_rows, COLOR_LABELS, strict=True):
             row.setText(f"{name}: —")
+            f = row.font()
+            f.setBold(False)  # the previous lesion's colours stayed bold beside "—"
+            row.setFont(f)
         self.set_status(text)
 
     def show_analysis(self, a: LesionAnalysis) -> None:
@@ -171,8 +174,12 @@ class LesionPanel(QtWidgets.QWidget):
                                              a.colors.shares, strict=True):
             # the share of the lesion painted in this colour on the map (absent colours are not
             # painted: a share beside "no" read as a contradiction)
-            row.setText(f"{name}: yes ({100 * share:.0f} % of the lesion)" if present
-                        else f"{name}: no")
+            # (the colour model can find a colour the map names too few pixels after: "yes
+            # (0 % of the lesion)" read as a contradiction)
+            row.setText(f"{name}: no" if not present
+                        else f"{name}: yes ({100 * share:.0f} % of the lesion)" if share >= 0.01
+                        else f"{name}: yes (under 1 % of the lesion)" if share > 0
+                        else f"{name}: yes (not on the colour map)")
             f = row.font()
             f.setBold(present)
             row.setFont(f)

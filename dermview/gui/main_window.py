@@ -245,6 +245,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for pane in (self.before, self.after):
             pane.hovered.connect(lambda r, c: self.status.show_pixel(self.doc, r, c))
             pane.navigate.connect(self.session.step)
+        self.doc.mask_changed.connect(lambda *_: self.status.refresh_pixel(self.doc))
+        self.doc.prob_changed.connect(lambda: self.status.refresh_pixel(self.doc))
         self.before.cursor_moved.connect(self.after.show_cursor_at)
         self.after.cursor_moved.connect(self.before.show_cursor_at)
         self.session.opening.connect(self.status.busy)

@@ -243,6 +243,10 @@ class ToolsPanel(QtWidgets.QWidget):
         grid.setSpacing(3)
         self.tool_buttons: dict[str, QtWidgets.QToolButton] = {}
         self.tool_group = QtWidgets.QButtonGroup(self)
+        # the active tool in the highlight colour (Fusion's checked button is a shade darker
+        # than the others on the dark theme: which tool was on could not be seen)
+        self.setStyleSheet("QToolButton:checked { background-color: palette(highlight); "
+                           "border: 1px solid palette(link); border-radius: 3px; }")
         for i, (key, text) in enumerate(self.TOOLS):
             b = QtWidgets.QToolButton()
             b.setIcon(icon(key))

@@ -178,6 +178,12 @@ class RefineController(QtCore.QObject):
         except ValueError as exc:  # outside the image
             self.message.emit(f"Refine: {exc}")
             return False
+        if isinstance(prompt, BoxPrompt) and not new.any():
+            # "the lesion is in here" with nothing found in it wiped the whole mask
+            s.undo()
+            self.message.emit("Refine: the model finds no lesion in that box; the mask is "
+                              "unchanged (draw a larger box, or click on the lesion)")
+            return False
         text = ("Refine: box" if isinstance(prompt, BoxPrompt)
                 else f"Refine: {'lesion' if prompt.positive else 'not lesion'} click")
         changed = push_mask(self.doc, new, text, EditKind.PROMPT)
@@ -233,9 +239,17 @@ class RefineController(QtCore.QObject):
         if self.doc.image is None:
             return False
         region = grow_from_seed(self.doc.image, seed, tolerance, distance)
+        before = int(self.doc.mask.sum())
         new = apply_region(self.doc.mask, region, add)
-        return push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "
-                                        f"ΔE {tolerance:.0f})", EditKind.HAND)
+        changed = push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "
+                                           f"ΔE {tolerance:.0f})", EditKind.HAND)
+        # the drag's "… release to add" stayed in the status bar after the release
+        n = abs(int(self.doc.mask.sum()) - before)
+        self.message.emit(f"Grow from seed: {'added' if add else 'cut'} {n} px (ΔE "
+                          f"{tolerance:.0f}); Ctrl+Z undoes it" if changed else
+                          f"Grow from seed: nothing to {'add' if add else 'cut'} there "
+                          f"(ΔE {tolerance:.0f})")
+        return changed
 
 
 class _Markers(pg.ScatterPlotItem):
@@ -244,6 +258,12 @@ class _Markers(pg.ScatterPlotItem):
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
         ev.ignore()
+
+
+def _inside(pos: QtCore.QPointF, shape: tuple[int, int]) -> bool:
+    """Whether the view position ``pos`` lies on a pixel of an image of ``shape`` (rows, cols)."""
+    r, c = to_rc(pos)
+    return 0 <= r < shape[0] and 0 <= c < shape[1]
 
 
 def _rc(pos: QtCore.QPointF, shape: tuple[int, int]) -> tuple[int, int]:
@@ -323,8 +343,8 @@ class GrowTool(Tool):
 
     def press(self, pos, modifiers) -> None:
         doc = self.ctrl.doc
-        if not doc.has_image:
-            return
+        if not doc.has_image or not _inside(pos, doc.shape):
+            return  # a seed off the image would grow from the nearest edge pixel
         self._seed = _rc(pos, doc.shape)
         self._add = not bool(modifiers & SHIFT)
         self._dist = colour_distance(doc.image, self._seed)
@@ -360,7 +380,7 @@ class GrowTool(Tool):
 
     def click(self, pos, double, modifiers) -> None:
         doc = self.ctrl.doc
-        if doc.has_image:
+        if doc.has_image and _inside(pos, doc.shape):
             self.ctrl.grow(_rc(pos, doc.shape), self.tolerance, not bool(modifiers & SHIFT))
 
     def cancel(self) -> None:

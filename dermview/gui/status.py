@@ -29,6 +29,7 @@ class StatusBar(QtWidgets.QStatusBar):
         super().__init__(parent)
         self.pos_label = QtWidgets.QLabel("")
         self.pos_label.setMinimumWidth(250)
+        self._pixel = (-1, -1)  # the pixel shown (row, col); -1: none
         self.metric_label = QtWidgets.QLabel("")
         self.labels_label = QtWidgets.QLabel("")
         self.labels_label.setObjectName("labelsFolder")
@@ -70,13 +71,21 @@ class StatusBar(QtWidgets.QStatusBar):
 
     def show_pixel(self, doc: Document, row: int, col: int) -> None:
         """Position, RGB, probability and lesion flag of pixel ``(row, col)`` (-1: none)."""
-        if row < 0 or not doc.has_image:
+        self._pixel = (row, col)
+        if row < 0 or not doc.has_image or row >= doc.shape[0] or col >= doc.shape[1]:
             self.pos_label.setText("")
             return
         r, g, b = (int(v) for v in doc.image[row, col])
         prob = f"   p {doc.prob[row, col]:.2f}" if doc.prob is not None else ""
         lesion = "   lesion" if doc.mask[row, col] else ""
         self.pos_label.setText(f"x {col}  y {row}   RGB ({r}, {g}, {b}){prob}{lesion}")
+
+    def refresh_pixel(self, doc: Document) -> None:
+        """Show the pixel under the still mouse again: the mask (or the probability map) was
+        changed under it (a refine click said "lesion" of a pixel no longer lesion)."""
+        row, col = self._pixel
+        if row >= 0:
+            self.show_pixel(doc, row, col)
 
     def busy(self, text: str, paint: bool = True) -> None:
         """An indefinite progress bar with ``text`` (``paint``: painted at once)."""

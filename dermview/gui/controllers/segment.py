@@ -187,9 +187,11 @@ class SegmentController(QtCore.QObject):
         if untouched:  # nobody looked at it yet: leaving the image is no unsaved change
             doc.undo_stack.setClean()
         self.panel.set_threshold(res.threshold)
-        self.panel.set_progress(100, f"Done in {out.seconds:.2f} s")
-        self.message.emit(f"Segmented with {out.name} on {out.device} in {out.seconds:.2f} s",
-                          5000)
+        # The whole job (model load, preprocessing, network, overlay); the model line shows the
+        # network's own time.
+        self.panel.set_progress(100, f"Segmented in {out.seconds:.2f} s")
+        self.message.emit(f"Segmented with {out.name} on {out.device} in {out.seconds:.2f} s "
+                          "(whole job)", 5000)
 
     def _on_prob(self) -> None:
         """A new probability map (a result, or recovered work): show the model behind it and
@@ -204,7 +206,9 @@ class SegmentController(QtCore.QObject):
         if not m.name:
             return "No segmentation yet"
         where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
-        took = f" · {m.timings.get('total', 0):.2f}\u00a0s" if m.timings else ""
+        # The network's own time ("predict"), not the whole job the progress line reports.
+        net = m.timings.get("predict", m.timings.get("total")) if m.timings else None
+        took = f" · model {net:.2f}\u00a0s" if net is not None else ""
         conf = "" if m.confidence is None else (
             f"<br>Confidence <b>{m.confidence:.2f}</b> (estimated Jaccard with an expert's "
             f"outline{'; review this mask' if m.confidence < LOW_CONFIDENCE else ''})")

@@ -252,7 +252,18 @@ class SessionController(QtCore.QObject):
 
     # -- moving through the worklist ------------------------------------------------------------
     def save_and_next(self) -> bool:
-        """Save the label, then open the next image of the worklist."""
+        """Save the label, then open the next image of the worklist. An image nobody has
+        segmented nor drawn on (no label, no edit, an empty mask) is passed without a save:
+        an empty label written for it would read as a model mask to review and keep
+        *Segment all unlabelled images* from segmenting it."""
+        doc = self.doc
+        if (doc.has_image and not doc.label_loaded and doc.undo_stack.count() == 0
+                and not doc.mask.any()):
+            name = doc.path.name
+            moved = self.next_image()
+            if moved:
+                self.message.emit(f"{name}: nothing to save yet (no mask); not saved", 5000)
+            return moved
         return self.saving.save() and self.next_image()
 
     def next_to_review(self) -> bool:
