@@ -857,3 +857,29 @@ def test_the_pixel_readout_follows_a_mask_change_under_a_still_mouse(make_window
     win.undo()
     process(10)
     assert "lesion" not in label.text()
+
+
+def test_the_worklist_summary_counts_the_unreviewed_model_masks(make_window, data, qtbot):
+    """Trial finding: after Segment all, "8 images · 0 reviewed · 0 new" did not say where
+    the other eight were (unreviewed model masks)."""
+    win = make_window([data])
+    assert win.doc.path.name == "IMD002.jpg"
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.worklist.table.item(0, 1).text() == "unreviewed"
+    assert win.worklist.summary.text() == "2 images · 0 reviewed · 1 unreviewed · 1 new"
+
+
+def test_about_box_has_the_classifier_card_the_diagnosis_notice_points_to(make_window):
+    """Trial finding: the Diagnosis panel said "see the model card", but the app showed only
+    the segmentation models' card; the classifier's card is in Help → About now."""
+    from dermview.gui.classifier_panel import NOTICE
+
+    assert "Help → About" in NOTICE
+    win = make_window()
+    win.actions["about"].trigger()
+    text = win.about_dialog.card.toPlainText()
+    assert text.startswith("dermview lesion-segmentation models")
+    assert "Model card: dermview lesion classifier" in text
+    win.about_dialog.close()

@@ -746,3 +746,17 @@ def test_quota_exceeded_reads_as_a_full_disk(tmp_path, monkeypatch):
     with pytest.raises(WriteError, match="disk is full"):
         dio.atomic_write_bytes(tmp_path / "x.png", b"data")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_image_names_the_formats_that_open_dicom_included(tmp_path):
+    """Trial finding: a text file opened as an image said "supported: JPEG, PNG, BMP, TIFF"
+    though the app opens DICOM too (masks are not read from DICOM: theirs leaves it out)."""
+    from dermview.errors import ImageReadError
+    from dermview.io import load_image, load_mask
+
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    with pytest.raises(ImageReadError, match=r"supported: JPEG, PNG, BMP, TIFF, DICOM\)"):
+        load_image(notes)
+    with pytest.raises(ImageReadError, match=r"supported: JPEG, PNG, BMP, TIFF\)"):
+        load_mask(notes)

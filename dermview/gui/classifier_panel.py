@@ -8,7 +8,8 @@ from PySide6 import QtCore, QtWidgets
 
 #: Shown in the panel at all times.
 NOTICE = ("Decision support for research use only — not a diagnosis. The probabilities come "
-          "from a model trained on ISIC 2017 and PH2 images; see the model card.")
+          "from a model trained on ISIC 2017 and PH2 images; see its model card (Help → "
+          "About).")
 #: (key of Classifier.predict, label) in display order.
 ROWS = (("p_melanoma", "Melanoma"), ("p_seborrheic_keratosis", "Seborrheic keratosis"),
         ("p_nevus", "Naevus"))

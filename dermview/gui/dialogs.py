@@ -81,12 +81,13 @@ class ShortcutsDialog(QtWidgets.QDialog):
             self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
 
 
-def model_card_text() -> str:
-    """The bundled model card's Markdown, without its HTML comments (Qt's Markdown reader
-    showed the generator's note, '...json: edit the script, then run it. -->', as text)."""
+def model_card_text(name: str = "MODEL_CARD.md") -> str:
+    """A bundled model card's Markdown (``name`` in the models folder), without its HTML
+    comments (Qt's Markdown reader showed the generator's note, '...json: edit the script,
+    then run it. -->', as text)."""
     import re
 
-    card = paths.models_dir() / "MODEL_CARD.md"
+    card = paths.models_dir() / name
     try:
         text = card.read_text(encoding="utf-8")
     except OSError:
@@ -129,7 +130,10 @@ class AboutDialog(QtWidgets.QDialog):
         head.setWordWrap(True)
         layout.addWidget(head)
         self.card = QtWidgets.QTextBrowser()
-        self.card.setMarkdown(model_card_text())
+        # the segmentation models' card, then the classifier's (the Diagnosis panel says "see
+        # the model card": it was nowhere in the app)
+        self.card.setMarkdown(model_card_text() + "\n\n---\n\n"
+                              + model_card_text("CLASSIFIER_CARD.md"))
         self.card.setOpenExternalLinks(True)
         layout.addWidget(self.card, 1)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)

@@ -64,6 +64,7 @@ class Worklist(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.summary = QtWidgets.QLabel("No folder open")
+        self.summary.setWordWrap(True)  # a long count wraps instead of widening the dock
         self.filter_combo = QtWidgets.QComboBox()
         for text, _states in FILTERS:
             self.filter_combo.addItem(text)
@@ -176,8 +177,12 @@ class Worklist(QtWidgets.QWidget):
                   for r in range(len(self.paths))]
         done = sum(1 for s in states if s in REVIEWED)
         rejected = states.count("rejected")
+        # the unreviewed model masks are counted too: "8 images · 2 reviewed · 0 new" left
+        # the six masks Segment all had written unaccounted for
+        unreviewed = states.count("segmented")
         self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed"
                              + (f" ({rejected} rejected)" if rejected else "")
+                             + (f" · {unreviewed} unreviewed" if unreviewed else "")
                              + f" · {states.count('new')} new")
         self._apply_filter()
 

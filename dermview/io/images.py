@@ -57,7 +57,7 @@ def load_image_info(path: PathLike) -> tuple[np.ndarray, ImageInfo]:
         from dermview.dicom import read_dicom
 
         return read_dicom(data, path, read.MAX_PIXELS)
-    img = _open_pil(data, path)
+    img = _open_pil(data, path, "JPEG, PNG, BMP, TIFF, DICOM")  # DICOM was left out
     if _is_deep_colour(img, data):
         # OpenCV keeps the 16 bits that Pillow would truncate, but its decoders trust length
         # fields (a 1 KB PNG claiming a 3 GB chunk made cv2.imdecode allocate 3 GB). Only a

@@ -61,8 +61,9 @@ def _damaged(path: Path, exc: BaseException, stage: str = "read") -> ImageReadEr
     return ImageReadError(f"{path.name} is damaged and cannot be {stage} ({msg})")
 
 
-def _open_pil(data: bytes, path: Path) -> Image.Image:
-    """Parse the header only; refuse images over :data:`MAX_PIXELS` before any decoding."""
+def _open_pil(data: bytes, path: Path, supported: str = "JPEG, PNG, BMP, TIFF") -> Image.Image:
+    """Parse the header only; refuse images over :data:`MAX_PIXELS` before any decoding.
+    ``supported`` names the formats the caller reads (for the message on a non-image)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -70,7 +71,7 @@ def _open_pil(data: bytes, path: Path) -> Image.Image:
             width, height = img.size
     except UnidentifiedImageError:
         raise ImageReadError(
-            f"{path.name} is not a readable image (supported: JPEG, PNG, BMP, TIFF)"
+            f"{path.name} is not a readable image (supported: {supported})"
         ) from None
     except MemoryError:
         raise ImageReadError(f"{path.name} is damaged: its header asks for too much memory") from None
