@@ -52,10 +52,10 @@ class ReportInfo:
 def classifier_lines(probs: dict[str, float]) -> tuple[tuple[str, str], ...]:
     """The case report's diagnosis-support lines for the calibrated probabilities ``probs``
     (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``)."""
-    from dermview.model.classifier import CLASSES, PROB_KEYS
+    from dermview.model.classifier import CLASS_TITLES, PROB_KEYS
 
-    text = ", ".join(f"{name.replace('_', ' ')} {float(probs[key]):.2f}"
-                     for name, key in zip(CLASSES, PROB_KEYS, strict=True))
+    # named as the Diagnosis panel's bars name them ("Naevus", not "nevus")
+    text = ", ".join(f"{CLASS_TITLES[key]} {float(probs[key]):.2f}" for key in PROB_KEYS)
     return (("Classifier (calibrated)", text),
             ("", "decision support for research use only, not a diagnosis"))
 

@@ -259,7 +259,8 @@ def test_batch_report_carries_the_rows_probabilities_and_plain_preprocessing(
     _, rows = read_csv(out / "a.csv")
     info = infos["IMD002_report.pdf"]
     lines = dict(info.extra)
-    want = ", ".join(f"{k[2:].replace('_', ' ')} {float(rows[0][k]):.2f}" for k in PROB_KEYS)
+    names = ("Melanoma", "Seborrheic keratosis", "Naevus")  # as the Diagnosis panel names them
+    want = ", ".join(f"{n} {float(rows[0][k]):.2f}" for n, k in zip(names, PROB_KEYS, strict=True))
     assert lines["Classifier (calibrated)"] == want
     assert "not a diagnosis" in lines[""]
     assert info.preprocessing.startswith("before segmenting: dark frame filled")

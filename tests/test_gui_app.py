@@ -421,6 +421,7 @@ def test_shortcuts_and_about(make_window, data, qtbot, monkeypatch):
                      if dlg.table.item(r, 1) is not None)
     for key in ("Ctrl+S", "Ctrl+R", "Ctrl+Z", "PgDown", "[", "]", "B", "E"):
         assert key in text, key
+    assert "Space + drag" in text and "Ctrl + click (Refine)" in text  # the mouse gestures too
     # every action's text shown whole (trial finding: "Refine (click: lesion, Shift+click:
     # no…" and "Grow from seed (drag: tolerance, …" were cut)
     qtbot.waitExposed(dlg)

@@ -162,7 +162,8 @@ def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbo
 def test_time_left_is_rounded_for_the_status_bar():
     from dermview.gui.controllers.batch import time_left
 
-    assert time_left(2.0) == "about 5 s left" and time_left(42.0) == "about 40 s left"
+    assert time_left(2.0) == "a few seconds left" and time_left(8.0) == "about 10 s left"
+    assert time_left(42.0) == "about 40 s left"
     assert time_left(61.0) == "about 1 min left" and time_left(185.0) == "about 3 min left"
 
 

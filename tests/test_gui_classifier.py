@@ -59,7 +59,8 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
     assert saved["predicted"] == win.classifier.result["top"] and "not a diagnosis" in saved["note"]
     # ... and in the case report, with the notice
     extra = dict(win.lesion.report_info().extra)
-    assert f"melanoma {probs['p_melanoma']:.2f}" in extra["Classifier (calibrated)"]
+    assert f"Melanoma {probs['p_melanoma']:.2f}" in extra["Classifier (calibrated)"]
+    assert f"Naevus {probs['p_nevus']:.2f}" in extra["Classifier (calibrated)"]
     assert "not a diagnosis" in extra[""]
     assert win.lesion.export_report(tmp_path / "case.pdf").stat().st_size > 0
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from dermview.model.classifier import CLASS_TITLES
+
 #: Shown in the panel at all times.
 NOTICE = ("Decision support for research use only — not a diagnosis. The probabilities come "
           "from a model trained on ISIC 2017 and PH2 images; see its model card (Help → "
           "About).")
 #: (key of Classifier.predict, label) in display order.
-ROWS = (("p_melanoma", "Melanoma"), ("p_seborrheic_keratosis", "Seborrheic keratosis"),
-        ("p_nevus", "Naevus"))
+ROWS = tuple(CLASS_TITLES.items())
 
 
 class ClassifierPanel(QtWidgets.QWidget):

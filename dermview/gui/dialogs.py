@@ -44,7 +44,9 @@ class ShortcutsDialog(QtWidgets.QDialog):
                     for s in a.shortcuts()))
                 for a in actions if a.shortcuts()])
         self._add_group("Mouse", [
-            ("zoom at the cursor", "Mouse wheel"), ("pan", "Middle drag / drag in Pan mode"),
+            ("zoom at the cursor", "Mouse wheel"),
+            ("pan", "Middle drag / Space + drag / drag in Pan mode"),
+            ("remove a refine click", "Ctrl + click (Refine)"),
             ("invert (erase / subtract)", "Shift + brush/lasso"),
             ("cancel the polygon in progress", "Right click"),
             ("previous / next image", "Arrow keys (view focused)")])

@@ -71,7 +71,7 @@ class Worklist(QtWidgets.QWidget):
         self.filter_combo.setToolTip("Show only the images in this review state")
         self.filter_combo.currentIndexChanged.connect(lambda _i: self._apply_filter())
         self.find_edit = QtWidgets.QLineEdit()
-        self.find_edit.setPlaceholderText("Find an image by name (Ctrl+F)")
+        self.find_edit.setPlaceholderText("Find by name (Ctrl+F)")
         self.find_edit.setClearButtonEnabled(True)
         self.find_edit.setToolTip("Show only the images whose name contains this text")
         self.find_edit.textChanged.connect(lambda _t: self._apply_filter())

@@ -33,6 +33,9 @@ from dermview.model import weights as wmod
 CLASSES = ("melanoma", "seborrheic_keratosis", "nevus")
 #: Column / dict keys of :meth:`Classifier.predict`, in :data:`CLASSES` order.
 PROB_KEYS = tuple(f"p_{c}" for c in CLASSES)
+#: How each probability is named to people (the Diagnosis panel's bars, the case report).
+CLASS_TITLES = {"p_melanoma": "Melanoma", "p_seborrheic_keratosis": "Seborrheic keratosis",
+                "p_nevus": "Naevus"}
 #: Bundled weights.
 DEFAULT_CLASSIFIER = wmod.MODELS_DIR / "classifier.pt"
 #: Crop policy defaults (also written into the weights metadata by the training script).

@@ -58,8 +58,10 @@ class BatchOutcome:
 
 def time_left(seconds: float) -> str:
     """``"about 40 s left"`` / ``"about 3 min left"`` for an estimate in seconds."""
+    if seconds < 7.5:  # "about 5 s left" at 0.4 s from the end read as a stall
+        return "a few seconds left"
     if seconds < 60:
-        return f"about {max(5, round(seconds / 5) * 5):.0f} s left"
+        return f"about {round(seconds / 5) * 5:.0f} s left"
     return f"about {round(seconds / 60):.0f} min left"
 
 
