@@ -36,8 +36,6 @@ __all__ = [
     "MAX_BACKUPS",
     "LabelMeta",
     "label_paths",
-    "label_fingerprint",
-    "label_stat",
     "login_name",
     "image_sha256",
     "save_label",
@@ -373,35 +371,6 @@ def save_label(
 def read_label_meta(image_path: PathLike, labels_dir: PathLike | None = None) -> dict | None:
     """The sidecar dict of an image's label, or None (missing or unreadable)."""
     return _read_json(label_paths(image_path, labels_dir)[1])
-
-
-def label_stat(image_path: PathLike, labels_dir: PathLike | None = None) -> tuple:
-    """``(mtime_ns, size)`` of an image's label PNG and sidecar (None for a missing one): a
-    cheap test of whether they may have changed since the last look."""
-    out = []
-    for p in label_paths(image_path, labels_dir):
-        try:
-            st = p.stat()
-        except OSError:
-            out.append(None)
-        else:
-            out.append((st.st_mtime_ns, st.st_size))
-    return tuple(out)
-
-
-def label_fingerprint(image_path: PathLike, labels_dir: PathLike | None = None) -> str | None:
-    """SHA-256 (hex) of the label of an image as it is on disk now: its PNG's bytes and its
-    sidecar's (a review verdict changes only the sidecar); None when there is no label (or
-    it cannot be read). Two equal fingerprints mean nobody saved the label in between."""
-    png_path, json_path = label_paths(image_path, labels_dir)
-    digest = hashlib.sha256()
-    try:
-        digest.update(png_path.read_bytes())
-    except OSError:
-        return None
-    with contextlib.suppress(OSError):
-        digest.update(b"\0" + json_path.read_bytes())
-    return digest.hexdigest()
 
 
 def load_label(

@@ -132,13 +132,20 @@ def test_refine_before_segmenting_says_what_to_do(make_window, data, qtbot):
     assert "segment" in win.status.currentMessage().lower()
 
 
-def test_grow_from_seed_adds_then_cuts(make_window, data, qtbot):
+def _grown_from_the_centre(make_window, data, qtbot):
+    """IMD009 in a window, grown from seed by a drag from the centre 40 px to the right."""
     win = make_window([data / "IMD009.jpg"])
     win.before.fit()
     process(10)
     win.actions["tool_grow_seed"].trigger()
     h, w = win.doc.shape
     drag(qtbot, win.before, [(w / 2, h / 2), (w / 2 + 20, h / 2), (w / 2 + 40, h / 2)])
+    return win
+
+
+def test_grow_from_seed_adds_then_cuts(make_window, data, qtbot):
+    win = _grown_from_the_centre(make_window, data, qtbot)
+    h, w = win.doc.shape
     grown = win.doc.mask.copy()
     assert grown.any() and win.doc.undo_stack.count() == 1
     assert "Grow from seed" in win.doc.undo_stack.text(0)
@@ -446,12 +453,7 @@ def test_grow_from_seed_off_the_image_does_nothing(make_window, data, qtbot):
 def test_grow_from_seed_says_what_the_release_did(make_window, data, qtbot):
     """Trial finding: after the release the status bar still said "… (drag farther for
     more); release to add"."""
-    win = make_window([data / "IMD009.jpg"])
-    win.before.fit()
-    process(10)
-    win.actions["tool_grow_seed"].trigger()
-    h, w = win.doc.shape
-    drag(qtbot, win.before, [(w / 2, h / 2), (w / 2 + 20, h / 2), (w / 2 + 40, h / 2)])
+    win = _grown_from_the_centre(make_window, data, qtbot)
     said = win.statusBar().currentMessage()
     assert win.doc.mask.any()
     assert "release to" not in said and f"added {int(win.doc.mask.sum())} px" in said, said

@@ -544,19 +544,20 @@ def test_prob_map_beside_a_label_is_read_when_it_fits(tmp_path):
 
 def test_label_fingerprint_follows_the_png_and_the_sidecar(tmp_path):
     from dermview import labels
+    from dermview.label_watch import label_fingerprint
 
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((8, 10, 3), np.uint8)).save(img)
-    assert labels.label_fingerprint(img) is None
+    assert label_fingerprint(img) is None
     mask = np.zeros((8, 10), bool)
     mask[2:5, 3:6] = True
     meta = labels.LabelMeta(image_sha256="0" * 64, image_size=(10, 8), source="manual")
     png, js = labels.save_label(img, mask, meta)
-    first = labels.label_fingerprint(img)
-    assert first is not None and labels.label_fingerprint(img) == first  # nothing changed
+    first = label_fingerprint(img)
+    assert first is not None and label_fingerprint(img) == first  # nothing changed
     side = json.loads(js.read_text())
     side["review_state"] = "accepted"
     js.write_text(json.dumps(side))
-    assert labels.label_fingerprint(img) not in (None, first)  # a verdict alone counts
+    assert label_fingerprint(img) not in (None, first)  # a verdict alone counts
     png.unlink()
-    assert labels.label_fingerprint(img) is None
+    assert label_fingerprint(img) is None

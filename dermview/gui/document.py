@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from dermview import editing, label_policy, labels
+from dermview import editing, label_policy, label_watch, labels
 from dermview.dicom import ImageInfo
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
@@ -91,7 +91,7 @@ class Document(QtCore.QObject):
         self.labels_dir: Path | None = None  # None = "labels/" beside the image
         self.label_meta: dict[str, Any] | None = None  # sidecar of the loaded label
         self.label_loaded = False
-        #: labels.label_fingerprint of the label path when this document last read or wrote it
+        #: label_watch.label_fingerprint of the label path when this document last read or wrote it
         self._label_seen: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
         self.undo_stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
@@ -144,7 +144,7 @@ class Document(QtCore.QObject):
         image, info = load_image_info(path)
         shape = image.shape[:2]
         self.label_error = ""
-        seen = labels.label_fingerprint(path, labels_dir)  # before reading: a save in between shows
+        seen = label_watch.label_fingerprint(path, labels_dir)  # before reading: a save in between shows
         try:
             loaded = labels.load_label(path, shape, labels_dir)
         except DermviewError as exc:  # a damaged or foreign label must not block the image
@@ -194,7 +194,7 @@ class Document(QtCore.QObject):
         """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it)."""
         self.labels_dir = Path(folder) if folder is not None else None
         if self.path is not None:  # what is there now is what the user chose to write over
-            self._label_seen = labels.label_fingerprint(self.path, self.labels_dir)
+            self._label_seen = label_watch.label_fingerprint(self.path, self.labels_dir)
 
     def label_saved_meanwhile(self) -> dict[str, Any] | None:
         """The sidecar (``{}`` without one) of a label that someone else (another window, a
@@ -202,7 +202,7 @@ class Document(QtCore.QObject):
         last read or wrote it; None when nobody did."""
         if self.path is None:
             return None
-        if labels.label_fingerprint(self.path, self.labels_dir) == self._label_seen:
+        if label_watch.label_fingerprint(self.path, self.labels_dir) == self._label_seen:
             return None
         return labels.read_label_meta(self.path, self.labels_dir) or {}
 
@@ -367,7 +367,7 @@ class Document(QtCore.QObject):
         assert self.path is not None
         meta = self.label_meta_for_save(params)
         png, js = labels.save_label(self.path, self.mask, meta, self.labels_dir)
-        self._label_seen = labels.label_fingerprint(self.path, self.labels_dir)
+        self._label_seen = label_watch.label_fingerprint(self.path, self.labels_dir)
         self.label_meta = meta.to_dict()
         self.label_loaded = True
         self.undo_stack.setClean()

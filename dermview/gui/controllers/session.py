@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from dermview import label_policy, labels
+from dermview import label_policy, label_watch, labels
 from dermview.errors import DermviewError
 from dermview.gui import dialogs
 from dermview.gui.controllers.saving import Btn, SaveController
@@ -51,7 +51,6 @@ class SessionController(QtCore.QObject):
         self.saving, self.segmenter = saving, segmenter
         self.window = parent
         self.auto_segment = auto_segment
-        self._warned_label: str | None = None  # the label saved elsewhere already told of
         self._label_stat: tuple | None = None  # the label files as last looked at
         worklist.open_requested.connect(self.open_image)
 
@@ -63,7 +62,7 @@ class SessionController(QtCore.QObject):
         doc = self.doc
         if not doc.has_image or doc.path is None:
             return
-        stamp = (doc.path, doc.labels_dir, labels.label_stat(doc.path, doc.labels_dir))
+        stamp = (doc.path, doc.labels_dir, label_watch.label_stat(doc.path, doc.labels_dir))
         if stamp == self._label_stat:
             return
         self._label_stat = stamp
@@ -78,11 +77,9 @@ class SessionController(QtCore.QObject):
                 self.message.emit(f"The label of {path.name} was saved by {who} elsewhere: "
                                   "shown now", 8000)
             return
-        seen = labels.label_fingerprint(path, doc.labels_dir)
-        if seen != self._warned_label:
-            self._warned_label = seen
-            self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
-                              "opened it; saving will ask before replacing it", 15000)
+        # once per change: the same files do not get past the stat test again
+        self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
+                          "opened it; saving will ask before replacing it", 15000)
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_dialog(self) -> None:
