@@ -394,8 +394,15 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     shutil.copy(SAMPLES / "IMD002_segmentation.png", refs / "IMD002_segmentation.png")
     win = make_window([folder / "IMD002.jpg"])
     assert win.doc.reference is None
+    # Trial finding: Reference stood ticked with no reference to show; now it says why not.
+    panel = win.seg_panel
+    assert not panel.ref_check.isEnabled() and not panel.diff_check.isEnabled()
+    assert "no reference mask" in panel.ref_check.toolTip()
+    assert not win.actions["diff"].isEnabled()
     win.session.set_reference_dir(refs)
     assert win.doc.reference is not None
+    assert panel.ref_check.isEnabled() and panel.ref_check.isChecked()
+    assert win.actions["diff"].isEnabled() and "no reference" not in panel.diff_check.toolTip()
     assert win.overlays.buffers["reference"].data[..., 3].any()
     # No mask yet: no "Dice 0.000", just the reference's name.
     assert "no mask yet" in win.status.metric_label.text()

@@ -327,11 +327,14 @@ def test_a_refused_label_is_not_shown_as_corrected(make_window, data, boxes):
     folder = data / "labels"
     folder.mkdir()
     Image.fromarray(np.full((10, 10), 255, np.uint8)).save(folder / "IMD009_segmentation.png")
-    (folder / "IMD009_segmentation.json").write_text(json.dumps({"edited": True}))
+    (folder / "IMD009_segmentation.json").write_text(json.dumps({"edited": True,
+                                                                 "confidence": 0.91}))
     win = make_window([data / "IMD009.jpg"])
     assert not win.doc.label_loaded and "does not belong" in boxes.warnings[-1][1]
     row = [p.name for p in win.worklist.paths].index("IMD009.jpg")
     assert win.worklist.table.item(row, 1).text() == "label refused ⚠"
+    # Trial finding: the refused label's sidecar confidence was still shown beside it.
+    assert win.doc.prob is None and win.worklist.table.item(row, 2).text() == ""
 
 
 def test_review_state_accepted_corrected_comment_and_filter(make_window, data, qtbot, tmp_path):
@@ -677,6 +680,29 @@ def test_reject_saves_the_mask_as_rejected_and_the_worklist_lists_it(make_window
     assert json.loads((data / "labels" / "IMD009_segmentation.json").read_text())[
         "review_state"] == "rejected"  # not saved
     assert win.doc.dirty
+
+
+def test_a_stroke_erased_again_leaves_the_model_mask_accepted(make_window, data, qtbot):
+    """Trial finding: a stroke painted by mistake and erased again left the mask the model's,
+    yet it was saved as "corrected" (and would be used for fine-tuning as a correction)."""
+    win = _segmented(make_window, data / "IMD009.jpg")
+    model_mask = win.doc.mask.copy()
+    win.set_tool("brush")
+    win.edit.set_radius(6)
+    drag(qtbot, win.before, [(40.5, 330.5), (70.5, 340.5)])  # far from the lesion
+    process(20)
+    assert (win.doc.mask != model_mask).any() and win.doc.effective_review() == "corrected"
+    assert not win.review_panel.reject_button.isEnabled()
+    win.set_tool("eraser")
+    win.edit.set_radius(14)
+    drag(qtbot, win.before, [(36.5, 330.5), (74.5, 340.5)])
+    process(20)
+    assert np.array_equal(win.doc.mask, model_mask), "the eraser did not take the stroke back"
+    assert win.doc.effective_review() is None and win.review_panel.reject_button.isEnabled()
+    qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_A)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_state"] == "accepted" and meta["edited"] is False
+    assert meta["edit_operations"] == 2  # what was done is still recorded
 
 
 def test_reject_button_of_the_review_panel(make_window, data, qtbot):

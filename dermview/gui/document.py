@@ -310,11 +310,30 @@ class Document(QtCore.QObject):
         self.review_state, self.review_comment = state, comment
         self.review_changed.emit()
 
+    def hand_changed(self) -> bool:
+        """Whether the hand edits since the last model prediction changed the mask on balance:
+        False when every pixel a person touched is back to its value before the first edit
+        (a stroke erased again, a Refine prompt that took back a painted stroke)."""
+        original = np.zeros(self.shape, bool)
+        touched = np.zeros(self.shape, bool)
+        journaled = False  # journaled edits: their pixels' earlier values are not known
+        for cmd in self._applied():
+            if cmd.kind in HAND_KINDS and cmd.patch is not None:
+                sl = cmd.patch.rect.slices
+                first = (cmd.patch.before != cmd.patch.after) & ~touched[sl]
+                original[sl][first] = cmd.patch.before[first]
+                touched[sl] |= first
+            elif cmd.kind is EditKind.PREDICTION:
+                touched[...] = journaled = False
+            elif isinstance(cmd, RecoveredCommand):
+                journaled = cmd.hand_edits[0] > 0
+        return journaled or bool(np.any(self.mask[touched] != original[touched]))
+
     def effective_review(self) -> str | None:
-        """The review state a save records: ``"corrected"`` once the mask was edited by hand
-        in this session (an accepted mask would no longer be the model's), else the state
+        """The review state a save records: ``"corrected"`` once hand edits in this session
+        changed the mask (an accepted mask would no longer be the model's), else the state
         the reviewer chose (None = not reviewed)."""
-        return "corrected" if self.hand_edits()[0] > 0 else self.review_state
+        return "corrected" if self.hand_changed() else self.review_state
 
     def set_reviewer(self, name: str) -> None:
         """Record ``name`` as the person saving from now on ("" = the login name)."""
@@ -347,7 +366,7 @@ class Document(QtCore.QObject):
             model_sha256=self.model.sha256, engine=self.model.engine,
             preprocess_params=used_params,
             threshold=self.threshold if from_model else None,
-            edited=(ops + prev_ops) > 0 or prev_edited,
+            edited=self.hand_changed() or prev_edited,
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
             source="model" if from_model else "manual",

@@ -150,6 +150,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_tool("pan")
         self._update_title()
         self._update_actions()
+        self._update_reference()
         self.view.set_side_by_side(s.get_bool("side_by_side", False))
         wrap_tooltips(self)
         self._restore_geometry()
@@ -203,6 +204,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.outline_changed.connect(self.overlays.set_outline)
         sp.outline_changed.connect(lambda v: s.set("outline", v))
         sp.layers_changed.connect(self.overlays.set_layers)
+        d.reference_changed.connect(self._update_reference)
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
         self.classifier_panel.auto_changed.connect(lambda v: s.set("auto_classify", v))
@@ -328,6 +330,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.edit.cancel()
         self.segmenter.cancel()
         self.batch.cancel()
+
+    def _update_reference(self) -> None:
+        has = self.doc.reference is not None
+        self.seg_panel.set_reference_available(has)
+        self.actions["diff"].setEnabled(has)
 
     def _update_actions(self, *_args) -> None:
         has, st, a = self.doc.has_image, self.doc.undo_stack, self.actions

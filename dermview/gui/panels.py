@@ -12,6 +12,11 @@ from dermview.gui.icons import icon
 
 #: Overlay layers the Segmentation panel switches on and off.
 LAYERS = ("mask", "heat", "reference", "diff")
+REFERENCE_TIP = "Outline of the reference (ground-truth) mask (cyan)"
+DIFF_TIP = ("Where the mask and the reference disagree: magenta = only in the mask, blue = only "
+            "in the reference (D)")
+NO_REFERENCE_TIP = ("This image has no reference mask: File → Reference masks folder… chooses "
+                    "where <image>_segmentation.png files are found")
 
 
 class SegmentPanel(QtWidgets.QWidget):
@@ -102,12 +107,10 @@ class SegmentPanel(QtWidgets.QWidget):
         self.heat_check = QtWidgets.QCheckBox("Heat map")
         self.heat_check.setToolTip("Probability heat map of the model (Ctrl+H)")
         self.ref_check = QtWidgets.QCheckBox("Reference")
-        self.ref_check.setToolTip("Outline of the reference (ground-truth) mask, if any")
         self.diff_check = QtWidgets.QCheckBox("Differences")
-        self.diff_check.setToolTip("Where the mask and the reference disagree: magenta = only "
-                                   "in the mask, blue = only in the reference")
         self.mask_check.setChecked(True)
         self.ref_check.setChecked(True)
+        self.set_reference_available(False)
         show_row = QtWidgets.QGridLayout()
         for i, w_ in enumerate(self._layer_checks()):
             show_row.addWidget(w_, i // 2, i % 2)
@@ -186,6 +189,13 @@ class SegmentPanel(QtWidgets.QWidget):
         self.threshold_slider.setValue(round(t * 100))
         self.threshold_slider.blockSignals(False)
         self.threshold_label.setText(f"{t:.2f}")
+
+    def set_reference_available(self, available: bool) -> None:
+        """Reference and Differences can be ticked only when the image has a reference mask
+        (they kept their state, so they show again with the next image that has one)."""
+        for check, tip in ((self.ref_check, REFERENCE_TIP), (self.diff_check, DIFF_TIP)):
+            check.setEnabled(available)
+            check.setToolTip(tip if available else f"{tip}\n\n{NO_REFERENCE_TIP}")
 
     def set_batch_busy(self, busy: bool) -> None:
         """While "Segment all" runs its button stops it (the status bar shows its progress)."""

@@ -230,10 +230,12 @@ class Worklist(QtWidgets.QWidget):
     def confidence(self, row: int) -> float | None:
         """The confidence of the model's mask: from this session's segmentation of the image
         (:meth:`set_confidence`), else as recorded in the label's sidecar (the app's or
-        ``dermview segment --sidecar``'s)."""
+        ``dermview segment --sidecar``'s) unless that label was refused or is unreadable."""
         path = self.paths[row]
         if path in self.live_confidence:
             return self.live_confidence[path]
+        if self.marks.get(path) in ("refused", "unreadable"):
+            return None
         folder = self.resolver(path) if self.resolver is not None else None
         meta = labels.read_label_meta(path, folder) or {}
         value = meta.get("confidence")
