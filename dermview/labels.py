@@ -424,17 +424,25 @@ def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
     """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
     ``"corrected"`` (reviewed as corrected, or edited by hand), ``"rejected"`` (a reviewer
-    said the mask is wrong, to be redone), or ``"segmented"`` (a model mask nobody reviewed,
-    e.g. from ``dermview segment``)."""
+    said the mask is wrong, to be redone), ``"imported"`` (a mask brought from another tool:
+    no sidecar, or ``dermview import``'s, and not reviewed yet; fine-tuning takes it as a
+    corrected label) or ``"segmented"`` (a model mask nobody reviewed, e.g. from
+    ``dermview segment``; also a label whose sidecar cannot be read)."""
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
         return "new"
-    return saved_label_status(_read_json(json_path))
+    if not json_path.is_file():
+        return "imported"
+    return saved_label_status(_read_json(json_path) or {})
 
 
 def saved_label_status(meta: dict | None) -> str:
-    """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: none)."""
-    meta = meta or {}
+    """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: it has
+    none)."""
+    if meta is None:
+        return "imported"
     if meta.get("review_state") in REVIEW_STATES[1:]:
         return str(meta["review_state"])
-    return "corrected" if meta.get("edited") is True else "segmented"
+    if meta.get("edited") is True:
+        return "corrected"
+    return "imported" if meta.get("source") == "imported" else "segmented"

@@ -137,7 +137,7 @@ def test_a_rejected_label_is_not_used_and_named_as_rejected(tmp_path: Path):
     labels = collect_labels(folder)
     assert "wrong.png" not in {it.image.name for it in labels.items}
     assert labels.unused == (("wrong_segmentation.png", "rejected by the reviewer (to be redone)"),)
-    assert label_summary(folder) == ("8 corrected, 0 accepted, 1 rejected (not used) labels: "
+    assert label_summary(folder) == ("8 corrected (4 imported), 0 accepted, 1 rejected (not used) labels: "
                                      "enough to start")
 
 
@@ -146,10 +146,10 @@ def test_label_summary_counts_states_and_says_whether_enough(tmp_path: Path):
 
     folder = make_folder(tmp_path / "a", 4)
     _add_batch_and_accepted(folder)
-    assert label_summary(folder) == ("4 corrected, 1 accepted, 1 unreviewed (not used) labels: "
+    assert label_summary(folder) == ("4 corrected (2 imported), 1 accepted, 1 unreviewed (not used) labels: "
                                      "at least 6 corrected ones are needed")
     assert label_summary(make_folder(tmp_path / "b", 6)) == \
-        "6 corrected, 0 accepted labels: enough to start"
+        "6 corrected (3 imported), 0 accepted labels: enough to start"
     assert "not a folder" in label_summary(tmp_path / "nowhere")
 
 

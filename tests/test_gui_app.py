@@ -879,6 +879,39 @@ def test_the_worklist_summary_counts_the_unreviewed_model_masks(make_window, dat
     assert win.worklist.summary.text() == "2 images · 0 reviewed · 1 unreviewed · 1 new"
 
 
+def test_masks_from_another_tool_are_listed_as_imported_as_improve_counts_them(make_window,
+                                                                               data, qtbot):
+    """Seen on Xvfb: 30 expert masks copied into labels/ were "30 unreviewed" in the worklist
+    (as if the model had made them) while Improve the model counted "30 corrected"."""
+    from PIL import Image
+
+    folder = data / "labels"
+    folder.mkdir()
+    mask = np.zeros((383, 512), np.uint8)
+    mask[100:200, 150:300] = 255
+    Image.fromarray(mask).save(folder / "IMD002_segmentation.png")
+    win = make_window([data])
+    table = win.worklist.table
+    assert win.doc.path.name == "IMD009.jpg"  # a new image opens first, then the imported
+    assert table.item(0, 1).text() == "imported" and "another tool" in table.item(0, 1).toolTip()
+    assert win.worklist.summary.text() == "2 images · 0 reviewed · 1 imported · 1 new"
+    win.worklist.set_filter("Imported (other tools)")
+    assert [p.name for p in win.worklist.visible_paths()] == ["IMD002.jpg", "IMD009.jpg"]
+    win.worklist.set_filter("To review")
+    assert len(win.worklist.visible_paths()) == 2
+    win.models.improve()
+    dlg = win.models.dialog
+    dlg.folder_edit.setText(str(data))
+    qtbot.waitUntil(lambda: "corrected" in dlg.labels_label.text(), timeout=5000)
+    assert dlg.labels_label.text().startswith("1 corrected (1 imported), 0 accepted label")
+    dlg.close()
+    # Reviewed in the app, it is what the reviewer said.
+    assert win.session.open_image(data / "IMD002.jpg")
+    win.docks["review"].raise_()
+    qtbot.mouseClick(win.review_panel.accept_button, QtCore.Qt.MouseButton.LeftButton)
+    assert table.item(0, 1).text() == "accepted ✓"
+
+
 def test_about_box_has_the_classifier_card_the_diagnosis_notice_points_to(make_window):
     """Trial finding: the Diagnosis panel said "see the model card", but the app showed only
     the segmentation models' card; the classifier's card is in Help → About now."""

@@ -158,6 +158,14 @@ def test_status_values(image, tmp_path):
     label_paths(image)[1].write_text("{not json", encoding="utf-8")
     assert label_status(image) == "segmented"
     assert load_label(image, (30, 40))[1] is None
+    # A mask from another tool (no sidecar; or dermview import's) is "imported", as fine-tuning
+    # takes it (a corrected label), not an unreviewed model mask.
+    label_paths(image)[1].unlink()
+    assert label_status(image) == "imported"
+    save_label(image, make_mask(2), meta_for(image, source="imported"))
+    assert label_status(image) == "imported"
+    save_label(image, make_mask(2), meta_for(image, source="imported", review_state="accepted"))
+    assert label_status(image) == "accepted"
 
 
 def test_backup_kept_when_overwriting(image):

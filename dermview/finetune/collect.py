@@ -27,7 +27,13 @@ import numpy as np
 
 from dermview.errors import DermviewError
 from dermview.io import list_images
-from dermview.labels import image_sha256, is_rejected, label_paths, read_label_meta
+from dermview.labels import (
+    image_sha256,
+    is_rejected,
+    label_paths,
+    read_label_meta,
+    saved_label_status,
+)
 
 #: Review states a label can have for fine-tuning.
 CORRECTED, ACCEPTED = "corrected", "accepted"
@@ -201,11 +207,14 @@ def summarise_labels(image_dir: str | Path, labels_dir: str | Path | None = None
         return f"{image_dir} is not a folder", False
     folder = Path(labels_dir) if labels_dir is not None else image_dir / "labels"
     counts = {CORRECTED: 0, ACCEPTED: 0, None: 0, "rejected": 0}
+    imported = 0  # corrected ones brought from other tools (the worklist's "imported")
     for img in list_images(image_dir):
         found = _label_state(img, folder)
         if found is not None:
             counts["rejected" if found[3] is None and is_rejected(found[1]) else found[3]] += 1
-    parts = [f"{counts[CORRECTED]} corrected", f"{counts[ACCEPTED]} accepted"]
+            imported += found[3] == CORRECTED and saved_label_status(found[1]) == "imported"
+    parts = [f"{counts[CORRECTED]} corrected" + (f" ({imported} imported)" if imported else ""),
+             f"{counts[ACCEPTED]} accepted"]
     if counts[None]:
         parts.append(f"{counts[None]} unreviewed (not used)")
     if counts["rejected"]:

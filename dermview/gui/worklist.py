@@ -14,21 +14,28 @@ from dermview.wording import counted
 #: Statuses a reviewer has given (the summary's "reviewed").
 REVIEWED = frozenset({"accepted", "corrected", "rejected"})
 #: Statuses still waiting for a reviewer: no label, an unreviewed model mask, recovered edits.
-TO_REVIEW = frozenset({"new", "segmented", "recoverable"})
+TO_REVIEW = frozenset({"new", "segmented", "imported", "recoverable"})
 
 STATUS_TEXT = {"new": "new", "segmented": "unreviewed", "accepted": "accepted ✓",
                "corrected": "corrected ✓", "rejected": "rejected ↺", "unreadable": "unreadable ✗",
-               "refused": "label refused ⚠", "recoverable": "unsaved edits ⟲"}
+               "refused": "label refused ⚠", "recoverable": "unsaved edits ⟲",
+               "imported": "imported"}
 STATUS_COLOUR = {"new": (150, 150, 150), "segmented": (230, 180, 40), "accepted": (90, 170, 255),
                  "corrected": (70, 190, 90), "rejected": (225, 110, 190),
                  "unreadable": (235, 80, 70),
-                 "refused": (235, 80, 70), "recoverable": (255, 140, 0)}
+                 "refused": (235, 80, 70), "recoverable": (255, 140, 0),
+                 "imported": (80, 200, 200)}
+#: Tooltips of the statuses that need one.
+STATUS_TIP = {"imported": "A mask brought from another tool (no dermview review yet): review it "
+                          "here; Improve the model uses it as a corrected label",
+              "segmented": "A model mask nobody has reviewed yet"}
 #: Worklist filters: (text, statuses shown; None = all).
 FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("All images", None),
     ("To review", TO_REVIEW),
     ("New", frozenset({"new"})),
     ("Unreviewed model masks", frozenset({"segmented"})),
+    ("Imported (other tools)", frozenset({"imported"})),
     ("Accepted", frozenset({"accepted"})),
     ("Corrected", frozenset({"corrected"})),
     ("Rejected (to redo)", frozenset({"rejected"})),
@@ -167,7 +174,7 @@ class Worklist(QtWidgets.QWidget):
             item.setText(UNSAVED_TEXT if unsaved else STATUS_TEXT.get(st, st))
             item.setForeground(QtGui.QColor(*(UNSAVED_COLOUR if unsaved else
                                               STATUS_COLOUR.get(st, (255, 255, 255)))))
-            item.setToolTip(UNSAVED_TIP if unsaved else "")
+            item.setToolTip(UNSAVED_TIP if unsaved else STATUS_TIP.get(st, ""))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, st)
             conf = self.confidence(row)
             cell = self.table.item(row, 2)
@@ -180,9 +187,11 @@ class Worklist(QtWidgets.QWidget):
         # the unreviewed model masks are counted too: "8 images · 2 reviewed · 0 new" left
         # the six masks Segment all had written unaccounted for
         unreviewed = states.count("segmented")
+        imported = states.count("imported")
         self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed"
                              + (f" ({rejected} rejected)" if rejected else "")
                              + (f" · {unreviewed} unreviewed" if unreviewed else "")
+                             + (f" · {imported} imported" if imported else "")
                              + f" · {states.count('new')} new")
         self._apply_filter()
 

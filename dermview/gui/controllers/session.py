@@ -144,7 +144,7 @@ class SessionController(QtCore.QObject):
         self.worklist.set_paths(images)
         self.show_worklist.emit()
         status = [self.worklist.status(i) for i in range(len(images))]
-        first = next((i for want in ("new", "segmented") for i, st in enumerate(status)
+        first = next((i for want in ("new", "segmented", "imported") for i, st in enumerate(status)
                       if st == want), 0)
         return self.open_image(images[first])
 
