@@ -313,21 +313,32 @@ class Document(QtCore.QObject):
     def hand_changed(self) -> bool:
         """Whether the hand edits since the last model prediction changed the mask on balance:
         False when every pixel a person touched is back to its value before the first edit
-        (a stroke erased again, a Refine prompt that took back a painted stroke)."""
-        original = np.zeros(self.shape, bool)
-        touched = np.zeros(self.shape, bool)
+        (a stroke erased again, a Refine prompt that took back a painted stroke). Visits only
+        the box of those edits (a 24-Mpx image is not copied per check)."""
+        edits: list[MaskPatch] = []
         journaled = False  # journaled edits: their pixels' earlier values are not known
         for cmd in self._applied():
             if cmd.kind in HAND_KINDS and cmd.patch is not None:
-                sl = cmd.patch.rect.slices
-                first = (cmd.patch.before != cmd.patch.after) & ~touched[sl]
-                original[sl][first] = cmd.patch.before[first]
-                touched[sl] |= first
+                edits.append(cmd.patch)
             elif cmd.kind is EditKind.PREDICTION:
-                touched[...] = journaled = False
+                edits, journaled = [], False
             elif isinstance(cmd, RecoveredCommand):
                 journaled = cmd.hand_edits[0] > 0
-        return journaled or bool(np.any(self.mask[touched] != original[touched]))
+        if journaled or not edits:
+            return journaled
+        box = Rect.empty_rect()
+        for patch in edits:
+            box = box.union(patch.rect)
+        original = np.zeros((box.height, box.width), bool)
+        touched = np.zeros_like(original)
+        for patch in edits:  # the value before the first edit of each pixel
+            r, c = patch.rect.r0 - box.r0, patch.rect.c0 - box.c0
+            sl = np.s_[r : r + patch.rect.height, c : c + patch.rect.width]
+            before = patch.before  # decompressed on each access when compacted
+            first = (before != patch.after) & ~touched[sl]
+            original[sl][first] = before[first]
+            touched[sl] |= first
+        return bool(np.any(self.mask[box.slices][touched] != original[touched]))
 
     def effective_review(self) -> str | None:
         """The review state a save records: ``"corrected"`` once hand edits in this session
