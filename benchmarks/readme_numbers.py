@@ -199,7 +199,7 @@ def preprocess_summary_block() -> str:
             f"{'met' if r['lesion_hair_fraction'] <= 0.01 else '**not met**'}). Time at 512 px: "
             f"**{b['time_ratio']:.2f}× DullRazor** on the bold images, target ≤ 0.35× "
             f"{'met' if b['time_ratio'] <= 0.35 else '**not met**'} ({b['time_ratio_s0']:.2f}× with "
-            f"sensitivity 0; load average {la:.1f} on 2 cores during the run, under the timing lock).",
+            f"sensitivity 0; load average {la:.1f} on 2 cores during the run).",
         ]
     if d and "hairy" in d:
         h = d["hairy"]

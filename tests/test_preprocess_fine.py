@@ -68,6 +68,36 @@ def test_sensitivity_finds_more_the_higher():
         HairSettings.for_sensitivity(0.25).fine_t_high
 
 
+def short_fine_hairs(img: np.ndarray, length: float, seed: int = 7):
+    """Eight straight 1-px hairs ``length`` px long at several angles, 15 % darker than the
+    skin (anti-aliased, drawn at 4×): (image, truth bool = coverage >= 0.3)."""
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(seed)
+    cover = np.zeros((4 * h, 4 * w), np.float32)
+    for i in range(8):
+        cx, cy = (i % 4 + 0.5) * w / 4, (i // 4 + 0.5) * h / 2
+        a = rng.uniform(0, np.pi)
+        d = np.array([np.cos(a), np.sin(a)]) * length / 2
+        p0, p1 = (np.array([cx, cy]) - d) * 4, (np.array([cx, cy]) + d) * 4
+        cv2.line(cover, tuple(int(v) for v in p0.round()), tuple(int(v) for v in p1.round()), 1.0, 4,
+                 cv2.LINE_AA)
+    alpha = cv2.resize(cover, (w, h), interpolation=cv2.INTER_AREA)
+    out = img.astype(np.float32) * (1 - 0.15 * alpha)[:, :, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), alpha >= 0.3
+
+
+def test_high_sensitivity_also_finds_short_faint_hairs():
+    """Trial finding (IMD002): short faint hairs (60-70 px) were left at every sensitivity, the
+    control only moved the ridge threshold; above 0.5 the length test relaxes too."""
+    assert HairSettings.for_sensitivity(0.5).fine_min_length == HairSettings().fine_min_length
+    assert HairSettings.for_sensitivity(1.0).fine_min_length < HairSettings.for_sensitivity(0.75).fine_min_length \
+        < HairSettings().fine_min_length
+    hairy, truth = short_fine_hairs(textured_skin(seed=7), length=70)
+    found = {s: f1(detect_hair(hairy, "ellipse", 9, None, HairSettings.for_sensitivity(s)).mask, truth)
+             for s in (0.5, 1.0)}
+    assert found[0.5] < 0.2 and found[1.0] > 0.6, found
+
+
 def test_fine_hair_over_a_lesion_found():
     img = textured_skin(seed=3).astype(np.float32)
     lesion = np.zeros(img.shape[:2], np.uint8)

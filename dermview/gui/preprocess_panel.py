@@ -66,7 +66,8 @@ class PreprocessPanel(QtWidgets.QWidget):
         self.sens_spin.setSingleStep(0.05)
         self.sens_spin.setDecimals(2)
         self.sens_slider.setToolTip("How faint and thin a hair may be and still be found "
-                                    "(0 = bold hair only; higher finds fainter, thinner hair). "
+                                    "(0 = bold hair only; higher finds fainter, thinner hair, "
+                                    "and above 0.5 shorter faint hairs too). "
                                     "Separate from T, which only chooses the repair")
         self.sens_spin.setToolTip(self.sens_slider.toolTip())
         s_row.addWidget(self.sens_slider, 1)

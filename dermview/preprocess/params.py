@@ -27,7 +27,8 @@ class PreprocessParams:
         hair_sensitivity: 0-1; how faint and thin a hair may be and still be found. 0 finds
             bold hair only (closing and troughs); above 0 a ridge filter also looks for fine,
             faint hair (1-2 px at 512 px), the more so the higher (its threshold falls from
-            5.5 % to 2.5 % of the local lightness; 4 % at 0.5). Separate from T, which only
+            5.5 % to 2.5 % of the local lightness; 4 % at 0.5; above 0.5 shorter faint
+            hairs count too, from 80 px to 60 px long at 1). Separate from T, which only
             chooses the repair.
     """
 
