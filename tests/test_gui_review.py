@@ -848,3 +848,29 @@ def test_a_label_saved_elsewhere_is_shown_or_announced(make_window, data, qtbot)
     win.statusBar().clearMessage()
     qtbot.wait(2 * LABEL_POLL_MS + 200)
     assert win.statusBar().currentMessage() == ""  # said once
+
+
+def test_hand_changed_is_the_net_change_of_overlapping_edits(make_window, data):
+    """Two overlapping strokes, then a third that takes back part of them: corrected while any
+    touched pixel differs from its value before the first edit; not once all are back (the
+    rectangles overlap, so a pixel's earlier value is the first stroke's "before")."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    doc = win.doc
+    model = doc.mask.copy()
+    a, b = model.copy(), model.copy()
+    a[10:40, 10:60] = True
+    push_mask(doc, a, "stroke A", EditKind.HAND)
+    b[:] = a
+    b[30:70, 40:90] = True
+    push_mask(doc, b, "stroke B", EditKind.HAND)
+    assert doc.hand_changed() and doc.effective_review() == "corrected"
+    part = model.copy()
+    part[10:40, 10:60] = True  # B taken back, A kept
+    push_mask(doc, part, "erase B", EditKind.HAND)
+    assert doc.hand_changed()
+    push_mask(doc, model, "erase A", EditKind.PROMPT)  # a Refine prompt removes the rest
+    assert not doc.hand_changed() and doc.effective_review() is None
+    doc.undo_stack.undo()
+    assert doc.hand_changed()

@@ -313,8 +313,8 @@ class Document(QtCore.QObject):
     def hand_changed(self) -> bool:
         """Whether the hand edits since the last model prediction changed the mask on balance:
         False when every pixel a person touched is back to its value before the first edit
-        (a stroke erased again, a Refine prompt that took back a painted stroke). Visits only
-        the box of those edits (a 24-Mpx image is not copied per check)."""
+        (a stroke erased again, a Refine prompt that took back a painted stroke). Visits each
+        edit's rectangle once (and the overlaps of earlier ones), never the whole image."""
         edits: list[MaskPatch] = []
         journaled = False  # journaled edits: their pixels' earlier values are not known
         for cmd in self._applied():
@@ -324,21 +324,22 @@ class Document(QtCore.QObject):
                 edits, journaled = [], False
             elif isinstance(cmd, RecoveredCommand):
                 journaled = cmd.hand_edits[0] > 0
-        if journaled or not edits:
-            return journaled
-        box = Rect.empty_rect()
+        if journaled:
+            return True
+        earlier: list[tuple[Rect, np.ndarray]] = []  # (rectangle, pixels it changed)
         for patch in edits:
-            box = box.union(patch.rect)
-        original = np.zeros((box.height, box.width), bool)
-        touched = np.zeros_like(original)
-        for patch in edits:  # the value before the first edit of each pixel
-            r, c = patch.rect.r0 - box.r0, patch.rect.c0 - box.c0
-            sl = np.s_[r : r + patch.rect.height, c : c + patch.rect.width]
-            before = patch.before  # decompressed on each access when compacted
-            first = (before != patch.after) & ~touched[sl]
-            original[sl][first] = before[first]
-            touched[sl] |= first
-        return bool(np.any(self.mask[box.slices][touched] != original[touched]))
+            rect, before = patch.rect, patch.before  # decompressed on each access when compacted
+            changed = before != patch.after
+            first = changed.copy()  # changed here for the first time
+            for other, other_changed in earlier:
+                both = rect.intersect(other)
+                if not both.empty:
+                    first[both.r0 - rect.r0 : both.r1 - rect.r0, both.c0 - rect.c0 : both.c1 - rect.c0] &= \
+                        ~other_changed[both.r0 - other.r0 : both.r1 - other.r0, both.c0 - other.c0 : both.c1 - other.c0]
+            if np.any(self.mask[rect.slices][first] != before[first]):
+                return True
+            earlier.append((rect, changed))
+        return False
 
     def effective_review(self) -> str | None:
         """The review state a save records: ``"corrected"`` once hand edits in this session
