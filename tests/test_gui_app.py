@@ -895,6 +895,10 @@ def test_masks_from_another_tool_are_listed_as_imported_as_improve_counts_them(m
     table = win.worklist.table
     assert win.doc.path.name == "IMD009.jpg"  # a new image opens first, then the imported
     assert table.item(0, 1).text() == "imported" and "another tool" in table.item(0, 1).toolTip()
+    assert win.seg_panel.model_label.text() == "No segmentation yet"  # IMD009: nothing yet
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert "saved label (from another tool)" in win.seg_panel.model_label.text()
+    assert win.session.open_image(data / "IMD009.jpg")
     assert win.worklist.summary.text() == "2 images · 0 reviewed · 1 imported · 1 new"
     win.worklist.set_filter("Imported (other tools)")
     assert [p.name for p in win.worklist.visible_paths()] == ["IMD002.jpg", "IMD009.jpg"]

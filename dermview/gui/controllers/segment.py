@@ -203,6 +203,11 @@ class SegmentController(QtCore.QObject):
 
     def model_text(self) -> str:
         m = self.doc.model
+        if not m.name and self.doc.label_loaded:  # "No segmentation yet" beside a mask shown
+            meta = self.doc.label_meta
+            kind = ("from another tool" if meta is None or meta.get("source") == "imported" else
+                    "drawn by hand" if meta.get("source") == "manual" else "saved earlier")
+            return f"The mask is the saved label ({kind}); Segment (Ctrl+R) runs the model"
         if not m.name:
             return "No segmentation yet"
         where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
