@@ -8,10 +8,12 @@ clear line (no traceback) with exit status 2.
 from __future__ import annotations
 
 import argparse
+import difflib
 import gc
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from dermview import __version__
@@ -60,6 +62,19 @@ def build_gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _misspelt_command(argv: Sequence[str], commands: dict[str, ModuleType]) -> str | None:
+    """The message for a first argument that is no file or folder but nearly a command's name
+    (``dermview segmnt ...``, ``dermview analyse ...``), which would otherwise open the app on
+    a missing file; None when it is none."""
+    if not argv or argv[0].startswith("-") or Path(argv[0]).exists():
+        return None
+    close = difflib.get_close_matches(argv[0], list(commands), n=1, cutoff=0.75)
+    if not close:
+        return None
+    return (f"unknown command {argv[0]!r} (did you mean {close[0]!r}? "
+            "'dermview --help' lists the commands)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: this process's own, as the ``dermview``
     program); returns the exit status."""
@@ -84,6 +99,10 @@ def _main(argv: Sequence[str]) -> int:
                 build_parser(commands).print_help()
                 return 0
             return int(commands[args.command].run(args) or 0)
+        typo = _misspelt_command(argv, commands)
+        if typo:
+            print(f"dermview: error: {typo}", file=sys.stderr)
+            return 2
         args = build_gui_parser().parse_args(argv)
         from dermview.gui.app import run_app
 

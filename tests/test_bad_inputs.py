@@ -788,3 +788,21 @@ def _markdown_matrix() -> str:
 
 if __name__ == "__main__":
     print(_markdown_matrix())
+
+
+@pytest.mark.parametrize("typo, command", [("segmnt", "segment"), ("analyse", "analyze"),
+                                           ("selftest", "self-test")])
+def test_cli_misspelt_command_is_one_line_not_the_app(typo, command, tmp_path, capsys,
+                                                      monkeypatch):
+    import dermview.gui.app as gui_app
+
+    opened = []
+    monkeypatch.setattr(gui_app, "run_app", lambda args: opened.append(args) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert main([typo, "images", "--csv", "a.csv"]) == 2
+    err = capsys.readouterr().err
+    assert not opened and err.count("\n") == 1
+    assert f"unknown command '{typo}'" in err and f"did you mean '{command}'" in err
+    # an existing file or folder of that name still opens in the app
+    (tmp_path / typo).mkdir()
+    assert main([typo]) == 0 and len(opened) == 1

@@ -217,3 +217,13 @@ def test_import_bad_coco_is_one_line(folder, tmp_path, capsys, content):
     rc = main(["import", str(folder), "--format", "coco", "--from", str(bad)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "bad.json is not a readable COCO file" in err
+
+
+def test_export_with_every_label_skipped_does_not_say_there_are_none(folder, tmp_path, capsys):
+    out = tmp_path / "labelme"
+    assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and "no labels to export" not in err
+    assert "nothing exported" in err and "3 label(s) skipped" in err

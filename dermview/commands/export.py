@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
                 done += 1
     bar.close()
     if not done:
-        print(f"dermview export: no labels to export in {image_dir}", file=sys.stderr)
+        print(f"dermview export: nothing exported to {out}: {skipped} label(s) skipped (above)"
+              if skipped else f"dermview export: no labels to export in {image_dir}",
+              file=sys.stderr)
         return 1
     print(f"Exported {done} label(s) from {image_dir} as {args.format} to {out}"
           + (f"; {skipped} skipped" if skipped else ""))
