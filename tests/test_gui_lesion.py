@@ -396,3 +396,37 @@ def test_a_colour_found_with_no_share_on_the_map_does_not_read_0_percent(make_wi
     assert texts[1].endswith("yes (not on the colour map)")
     assert texts[2].endswith("yes (under 1 % of the lesion)")
     assert not any("(0 %" in t for t in texts), texts
+
+
+def test_long_status_fields_never_widen_the_window(make_window, tmp_path, qtbot):
+    """Trial finding: at 150 % (1440×900 is 960×600) a reference folder's "vs reference
+    ISIC_0012902_segmentation.png: Dice 0.790 · Jaccard 0.653" beside the pixel readout and
+    the labels folder, then the progress of a segmentation, made the window 1640 px wide: past
+    the screen's right edge, with the Segment panel cut off. The fields are cut with "…"
+    (whole in the tooltip) and the bar gets only the room left."""
+    folder = tmp_path / "a_rather_long_folder_name_for_the_worklist_images"
+    folder.mkdir()
+    stem = "ISIC_0012902_with_a_long_clinical_photo_name"
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / f"{stem}.jpg")
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", refs / f"{stem}_segmentation.png")
+    win = make_window(size=(960, 600))
+    win.show()
+    qtbot.waitExposed(win)
+    win.session.open_paths([folder / f"{stem}.jpg"])
+    assert win.wait_idle(30)
+    win.session.set_reference_dir(refs)
+    win.status.show_pixel(win.doc, 10, 10)
+    process(10)
+    assert win.width() == 960
+    win.actions["segment"].trigger()
+    win.status._progress_text(f"Segmenting {stem}.jpg (68 of 600, about 1 min left)")
+    process(10)
+    assert win.width() == 960, "the progress bar widened the window"
+    assert win.wait_idle(60)
+    process(300)
+    bar = win.status
+    assert "Dice" in bar.metric_label.text()
+    assert bar.metric_label.toolTip() == bar.metric_label.text()  # whole, though cut
+    assert win.width() == 960 and bar.minimumSizeHint().width() <= 960

@@ -211,7 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review_panel.reviewer_changed.connect(lambda v: s.set("reviewer_name", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
         sp.engine_changed.connect(lambda v: s.set("engine", v))
-        self.overlays.metrics_changed.connect(self.status.metric_label.setText)
+        self.overlays.metrics_changed.connect(self.status.set_metrics)
         self.refine.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.status.cancel_clicked.connect(self.segmenter.cancel)
         for ctl in (self.segmenter, self.saving, self.session, self.exchange,
