@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.icons import icon
+from dermview.gui.tooltips import wrapped
 
 #: Overlay layers the Segmentation panel switches on and off.
 LAYERS = ("mask", "heat", "reference", "diff")
@@ -195,7 +196,10 @@ class SegmentPanel(QtWidgets.QWidget):
         (they kept their state, so they show again with the next image that has one)."""
         for check, tip in ((self.ref_check, REFERENCE_TIP), (self.diff_check, DIFF_TIP)):
             check.setEnabled(available)
-            check.setToolTip(tip if available else f"{tip}\n\n{NO_REFERENCE_TIP}")
+            # wrapped here: set after the window's tooltips were wrapped, and "\n" in it
+            # kept it from being wrapped (one line of 140 characters)
+            check.setToolTip(wrapped(tip) if available
+                             else f"{wrapped(tip)}\n\n{wrapped(NO_REFERENCE_TIP)}")
 
     def set_batch_busy(self, busy: bool) -> None:
         """While "Segment all" runs its button stops it (the status bar shows its progress)."""
