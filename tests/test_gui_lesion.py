@@ -430,3 +430,26 @@ def test_long_status_fields_never_widen_the_window(make_window, tmp_path, qtbot)
     assert "Dice" in bar.metric_label.text()
     assert bar.metric_label.toolTip() == bar.metric_label.text()  # whole, though cut
     assert win.width() == 960 and bar.minimumSizeHint().width() <= 960
+
+
+def test_colour_rows_wrap_instead_of_losing_their_end(make_window, labelled, qtbot):
+    """Trial finding: at 150 % the Lesion panel showed "dark brown: yes (under 1 % of the
+    lesion" in bold, its end cut by the dock's edge; a colour row wraps onto a second line."""
+    win = make_window([str(labelled)], size=(960, 640))
+    win.show()
+    qtbot.waitExposed(win)
+    dock = win.docks["lesion"]
+    dock.show()
+    dock.raise_()
+    win.resizeDocks([dock], [250], QtCore.Qt.Orientation.Horizontal)
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    row = panel.color_rows[3]
+    row.setText("dark brown: yes (under 1 % of the lesion)")
+    f = row.font()
+    f.setBold(True)
+    row.setFont(f)
+    process(20)
+    need = row.fontMetrics().horizontalAdvance(row.text())
+    assert need > row.contentsRect().width(), "the test needs a row narrower than its text"
+    assert row.wordWrap() and row.height() >= row.heightForWidth(row.width())

@@ -73,6 +73,8 @@ class LesionPanel(QtWidgets.QWidget):
             pm.fill(QtGui.QColor(*rgb))
             swatch.setPixmap(pm)
             row = QtWidgets.QLabel(f"{name}: —")
+            # "dark brown: yes (under 1 % of the lesion)" in bold lost its end at 150 %
+            row.setWordWrap(True)
             row.setToolTip(TIPS["C"])
             grid.addWidget(swatch, i, 0)
             grid.addWidget(row, i, 1)
