@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 pytest.register_assert_rewrite("_gui")
 from _gui import SAMPLES, Btn, drag  # noqa: E402, F401
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview.gui.testing import process  # noqa: E402
 from dermview.postprocess import mask_from_prob  # noqa: E402
@@ -661,7 +661,7 @@ def test_reject_saves_the_mask_as_rejected_and_the_worklist_lists_it(make_window
     assert not win.doc.dirty
     row = win.worklist.paths.index(win.doc.path)
     assert win.worklist.table.item(row, 1).text() == "rejected ↺"
-    assert "(1 rejected)" in win.worklist.summary.text()
+    assert "(1 rejected)" in win.worklist.summary.text().replace("\xa0", " ")
     win.worklist.set_filter("Rejected (to redo)")
     assert win.worklist.visible_paths() == [win.doc.path]
     win.worklist.set_filter("All images")
@@ -848,3 +848,32 @@ def test_a_label_saved_elsewhere_is_shown_or_announced(make_window, data, qtbot)
     win.statusBar().clearMessage()
     qtbot.wait(2 * LABEL_POLL_MS + 200)
     assert win.statusBar().currentMessage() == ""  # said once
+
+
+def test_worklist_summary_keeps_each_count_with_its_noun_when_it_wraps(make_window, data,
+                                                                        qtbot):
+    """Trial finding: at 150 % the summary wrapped as "20 images · 3 reviewed (1" /
+    "rejected) · 1 unreviewed · 16" / "new": a number at a line's end, its noun on the next."""
+    win = make_window([data])
+    win.show()
+    qtbot.waitExposed(win)
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_X)  # rejected: "(1 rejected)" in the summary
+    label = win.worklist.summary
+    assert "rejected" in label.text()
+    nouns = ("image", "images", "reviewed", "rejected)", "unreviewed", "new")
+    for width in range(60, 400, 4):  # however narrow the dock, wherever the line breaks
+        layout = QtGui.QTextLayout(label.text(), label.font())
+        option = QtGui.QTextOption()
+        option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        starts = []
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(width)
+            starts.append(line.textStart())
+        layout.endLayout()
+        text = label.text()
+        firsts = [text[s:].split(maxsplit=1)[0] if text[s:].split() else "" for s in starts]
+        assert not any(w in nouns for w in firsts[1:]), (width, firsts)
