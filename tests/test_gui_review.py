@@ -877,3 +877,35 @@ def test_worklist_summary_keeps_each_count_with_its_noun_when_it_wraps(make_wind
         text = label.text()
         firsts = [text[s:].split(maxsplit=1)[0] if text[s:].split() else "" for s in starts]
         assert not any(w in nouns for w in firsts[1:]), (width, firsts)
+
+
+def test_accepting_a_mask_corrected_earlier_keeps_it_corrected(make_window, data, qtbot):
+    """Trial finding: a label saved as corrected (edited by hand), opened again and accepted
+    (A) was saved as "accepted" with "edited": true in the same sidecar: the worklist said
+    accepted ✓, i.e. the model's mask as it is, of a mask a person had redrawn."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    win.worklist.set_paths([data / "IMD002.jpg", data / "IMD009.jpg"])
+    win.worklist.set_current(win.doc.path)
+    mask = win.doc.mask.copy()
+    mask[:20, :20] = True
+    push_mask(win.doc, mask, "Brush", EditKind.HAND)
+    win.actions["save"].trigger()
+    assert not win.doc.dirty
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    assert json.loads(sidecar.read_text())["review_state"] == "corrected"
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.review_state == "corrected"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    meta = json.loads(sidecar.read_text())
+    assert meta["edited"] is True and meta["review_state"] == "corrected"
+    row = win.worklist.paths.index(win.doc.path)
+    assert win.worklist.table.item(row, 1).text().startswith("corrected")
+    assert "edited by hand before" in win.statusBar().currentMessage()
+    # a new prediction replaces the hand-made mask: that one is accepted as the model's
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    assert json.loads(sidecar.read_text())["review_state"] == "accepted"

@@ -335,6 +335,11 @@ class Document(QtCore.QObject):
         the reviewer chose (None = not reviewed)."""
         return "corrected" if self.hand_changed() else self.review_state
 
+    def corrected_before(self) -> bool:
+        """Whether the label as opened was edited by hand (its sidecar says so) and no model
+        prediction has replaced that mask since: accepting it keeps it corrected."""
+        return self._base_edits[2] and not self.hand_edits()[2]
+
     def set_reviewer(self, name: str) -> None:
         """Record ``name`` as the person saving from now on ("" = the login name)."""
         self.reviewer = name.strip()
