@@ -909,3 +909,32 @@ def test_accepting_a_mask_corrected_earlier_keeps_it_corrected(make_window, data
     assert win.wait_idle(60)
     qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
     assert json.loads(sidecar.read_text())["review_state"] == "accepted"
+
+
+def test_a_mask_drawn_after_undoing_the_prediction_is_not_saved_as_the_models(
+        make_window, data, qtbot):
+    """Trial finding: Segment, Ctrl+Z (the prediction undone: the mask empty), the lesion
+    drawn by hand, Ctrl+S: the sidecar said source "model", the model's name and its
+    confidence 0.85 (shown in the worklist's Conf. column) for a mask no model had made."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.mask.any()
+    mask = np.zeros(win.doc.shape, bool)
+    mask[60:120, 80:160] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    meta = json.loads(sidecar.read_text())
+    assert meta["source"] == "manual" and not meta["model_name"]
+    assert meta.get("confidence") is None and meta.get("threshold") is None
+    # the model's mask, edited: still the model's
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    mask = win.doc.mask.copy()
+    mask[:10, :10] = True
+    push_mask(win.doc, mask, "Brush", EditKind.HAND)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads(sidecar.read_text())
+    assert meta["source"] == "model" and meta["model_name"] and meta["confidence"] is not None

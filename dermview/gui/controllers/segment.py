@@ -83,7 +83,8 @@ class SegmentController(QtCore.QObject):
         doc.image_changed.connect(self._on_image)
         doc.prob_changed.connect(self._on_prob)
         # written flat, as `dermview segment --sidecar` does: read by the worklist and export
-        doc.add_sidecar_field("confidence", lambda: self.doc.model.confidence)
+        doc.add_sidecar_field("confidence", lambda: self.doc.model.confidence
+                              if self.doc.mask_from_model() else None)
 
     @property
     def busy(self) -> bool:
