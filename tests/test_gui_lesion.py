@@ -453,3 +453,19 @@ def test_colour_rows_wrap_instead_of_losing_their_end(make_window, labelled, qtb
     need = row.fontMetrics().horizontalAdvance(row.text())
     assert need > row.contentsRect().width(), "the test needs a row narrower than its text"
     assert row.wordWrap() and row.height() >= row.heightForWidth(row.width())
+
+
+def test_report_names_a_reviewer_only_for_a_reviewed_mask(make_window, labelled, qtbot):
+    """Trial finding: the report of a model mask nobody had reviewed (Segment all) read
+    "Reviewer: root" above "Review state: not reviewed": root had only run the batch."""
+    from dermview.report import provenance_rows
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Review state"] == "not reviewed"
+    assert "Reviewer" not in rows and rows["Prepared by"]
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accepted and saved
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Review state"] == "accepted" and rows["Reviewer"]
+    assert "Prepared by" not in rows
