@@ -469,3 +469,21 @@ def test_report_names_a_reviewer_only_for_a_reviewed_mask(make_window, labelled,
     rows = dict(provenance_rows(win.lesion.report_info()))
     assert rows["Review state"] == "accepted" and rows["Reviewer"]
     assert "Prepared by" not in rows
+
+
+def test_a_colour_just_under_the_whole_lesion_is_not_shown_as_100_percent(
+        make_window, labelled, qtbot):
+    """Trial finding: IMD008 showed "light brown: yes (100 % of the lesion)" and "dark brown:
+    yes (under 1 % of the lesion)": together over 100 %."""
+    import dataclasses
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    a = win.lesion.analysis
+    shares = (0.0, 0.0, 0.996, 0.004, 0.0, 0.0)
+    colors = dataclasses.replace(a.colors, shares=shares,
+                                 present=(False, False, True, True, False, False))
+    win.lesion_panel.show_analysis(dataclasses.replace(a, colors=colors))
+    rows = [r.text() for r in win.lesion_panel.color_rows]
+    assert rows[2] == "light brown: yes (over 99 % of the lesion)"
+    assert rows[3] == "dark brown: yes (under 1 % of the lesion)"
