@@ -938,3 +938,28 @@ def test_a_mask_drawn_after_undoing_the_prediction_is_not_saved_as_the_models(
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     meta = json.loads(sidecar.read_text())
     assert meta["source"] == "model" and meta["model_name"] and meta["confidence"] is not None
+
+
+def test_recovery_at_start_keeps_the_last_sessions_worklist(make_window, data, boxes, qtbot):
+    """Trial finding: a folder of 20 images open, a crash with unsaved edits of one, dermview
+    started again (no arguments), Yes to the recovery: the worklist held only that image
+    ("1 image"), and Next image to review said no other image was waiting (16 were)."""
+    win = make_window([data])
+    assert len(win.worklist.paths) == 2 and win.doc.path.name == "IMD002.jpg"
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(60.5, 60.5), (110.5, 80.5)])
+    process(1000)  # journaled
+    _crash(win)
+    boxes.answer = Btn.Yes
+    win2 = make_window()
+    win2.session.offer_recovery_at_start()
+    assert len(boxes.questions) == 1
+    assert win2.doc.path.name == "IMD002.jpg" and win2.doc.dirty
+    assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
+    row = [p.name for p in win2.worklist.paths].index("IMD002.jpg")
+    assert win2.worklist.table.item(row, 1).text().startswith("unsaved")
+    win2.actions["save"].trigger()
+    win2.actions["next_new"].trigger()
+    assert win2.doc.path.name == "IMD009.jpg"
