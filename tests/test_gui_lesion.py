@@ -487,3 +487,27 @@ def test_a_colour_just_under_the_whole_lesion_is_not_shown_as_100_percent(
     rows = [r.text() for r in win.lesion_panel.color_rows]
     assert rows[2] == "light brown: yes (over 99 % of the lesion)"
     assert rows[3] == "dark brown: yes (under 1 % of the lesion)"
+
+
+def test_report_and_classify_have_menu_entries_and_shortcuts(
+        make_window, labelled, qtbot, tmp_path, monkeypatch, boxes):
+    """Trial finding: File → Export report… had no shortcut, and Classify lesion was only a
+    button on the Diagnosis tab (no menu entry, no key); Ctrl+P writes the report, Ctrl+D
+    (Segmentation → Classify lesion) shows the Diagnosis panel and classifies."""
+    win = make_window([str(labelled)])
+    win.show()
+    qtbot.waitExposed(win)
+    wait_analysis(qtbot, win)
+    out = tmp_path / "case.pdf"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_P, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert out.read_bytes().startswith(b"%PDF")
+    seg_menu = next(m for t, m in win.menus if t == "Segmentation")
+    assert win.actions["classify"] in seg_menu.actions()
+    dock = win.docks["classifier"]
+    win.docks["review"].raise_()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_D, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.classifier.host.busy or win.classifier.result is not None  # classifying
+    assert not dock.visibleRegion().isEmpty()
+    qtbot.waitUntil(lambda: not win.classifier.host.busy, timeout=60000)

@@ -326,6 +326,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worklist.find_edit.setFocus()
         self.worklist.find_edit.selectAll()
 
+    def classify_lesion(self, _checked: bool = False) -> None:
+        """Segmentation → Classify lesion (Ctrl+D): show the Diagnosis panel and classify."""
+        self.docks["classifier"].show()
+        self.docks["classifier"].raise_()
+        self.classifier.classify()
+
     def cancel_all(self) -> None:
         self.edit.cancel()
         self.segmenter.cancel()
