@@ -511,3 +511,25 @@ def test_report_and_classify_have_menu_entries_and_shortcuts(
     assert win.classifier.host.busy or win.classifier.result is not None  # classifying
     assert not dock.visibleRegion().isEmpty()
     qtbot.waitUntil(lambda: not win.classifier.host.busy, timeout=60000)
+
+
+def test_a_calibration_made_on_images_of_another_size_is_flagged(make_window, labelled, qtbot):
+    """Trial finding: calibrated on a 512×383 PH2 image, the "default dermatoscope" scale
+    (mm per pixel) was used as it is on the worklist's 256-px ISIC images: every length
+    halved, D (> 6 mm) answered from it, and nothing said so."""
+    from PIL import Image
+
+    small = labelled.parent / "ISIC_small.jpg"
+    Image.open(SAMPLES / "IMD009.jpg").resize((256, 192)).save(small)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)
+    label = win.lesion_panel.scale_label
+    assert "check the scale" not in label.text()
+    assert win.session.open_image(small)
+    process(20)
+    assert "on 512×383 images; this one is 256×192: check the scale" in label.text()
+    assert win.session.open_image(labelled)
+    process(20)
+    assert "check the scale" not in label.text() and "mm/px" in label.text()

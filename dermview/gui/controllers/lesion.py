@@ -195,8 +195,12 @@ class LesionController(QtCore.QObject):
         self.schedule()
 
     def set_calibration(self, mm_per_px: float | None) -> None:
-        """Store (or, with ``None``, forget) the current device's mm per pixel."""
+        """Store (or, with ``None``, forget) the current device's mm per pixel, with the size
+        of the image it was measured on."""
         self.settings.set(f"lesion/calibration/{self.device}", float(mm_per_px or 0.0))
+        size = "" if mm_per_px is None or not self.doc.has_image else \
+            "{1}x{0}".format(*self.doc.shape)
+        self.settings.set(f"lesion/calibration_size/{self.device}", size)
         self.settings.set("lesion/devices", self.devices())
         self._show_scale()
         self.schedule()
@@ -210,7 +214,21 @@ class LesionController(QtCore.QObject):
             self.panel.set_scale(self.image_scale, "from the image's DICOM pixel spacing",
                                  can_forget=self.calibration is not None)
         else:
-            self.panel.set_scale(self.calibration, f"calibrated for {self.device}")
+            self.panel.set_scale(self.calibration, f"calibrated for {self.device}"
+                                 + self._size_warning())
+
+    def _size_warning(self) -> str:
+        """Why the calibration may not fit the open image: it was measured on images of
+        another size (mm per pixel changes with it: a 256-px export of a 512-px image got
+        the 512-px scale, every length halved)."""
+        size = str(self.settings.get(f"lesion/calibration_size/{self.device}", "") or "")
+        if self.calibration is None or not size or not self.doc.has_image:
+            return ""
+        h, w = self.doc.shape
+        if size == f"{w}x{h}":
+            return ""
+        return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
+                "(calibrate on it, or choose its device)")
 
     def on_ruler(self, line: Line) -> None:
         """A line drawn with the Ruler tool: show its length; it is the calibration line."""
