@@ -17,7 +17,7 @@ from PIL import Image  # noqa: E402
 pytest.importorskip("pytestqt")
 pytest.register_assert_rewrite("_gui")
 from _gui import SAMPLES, Btn, drag  # noqa: E402
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
@@ -891,3 +891,23 @@ def test_about_box_has_the_classifier_card_the_diagnosis_notice_points_to(make_w
     assert text.startswith("dermview lesion-segmentation models")
     assert "Model card: dermview lesion classifier" in text
     win.about_dialog.close()
+
+
+def test_view_captions_fit_their_panes_side_by_side(make_window, data, qtbot):
+    """Trial finding: side by side at 150 % the captions "Original · ISIC_0000096.jpg ·
+    256×192" and "Preprocessed · ISIC_0000096.jpg" ran past their panes' edges (cut by the
+    next pane and the dock); each is cut in the middle to its pane's width."""
+    long = data / "ISIC_0000096_a_long_clinic_export_name_2026-12-07.jpg"
+    shutil.copy(data / "IMD002.jpg", long)
+    win = make_window([long], size=(960, 600))
+    win.show()
+    qtbot.waitExposed(win)
+    win.actions["side_by_side"].trigger()
+    process(50)
+    for pane in (win.before, win.after):
+        label = pane._label
+        shown = label.textItem.toPlainText()
+        width = QtGui.QFontMetrics(label.textItem.font()).horizontalAdvance(shown)
+        assert width <= pane.width() - 8, (shown, width, pane.width())
+        assert long.name in pane.title  # the whole caption is kept
+    assert "…" in win.before._label.textItem.toPlainText()
