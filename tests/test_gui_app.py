@@ -896,7 +896,7 @@ def test_about_box_has_the_classifier_card_the_diagnosis_notice_points_to(make_w
 def test_view_captions_fit_their_panes_side_by_side(make_window, data, qtbot):
     """Trial finding: side by side at 150 % the captions "Original · ISIC_0000096.jpg ·
     256×192" and "Preprocessed · ISIC_0000096.jpg" ran past their panes' edges (cut by the
-    next pane and the dock); each is cut in the middle to its pane's width."""
+    next pane and the dock); each is cut at its end to its pane's width."""
     long = data / "ISIC_0000096_a_long_clinic_export_name_2026-12-07.jpg"
     shutil.copy(data / "IMD002.jpg", long)
     win = make_window([long], size=(960, 600))

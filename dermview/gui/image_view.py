@@ -212,14 +212,14 @@ class ImagePane(pg.GraphicsView):
         self._show_title()
 
     def _show_title(self) -> None:
-        """The caption, cut in the middle to the pane's width (side by side at 150 %,
+        """The caption, cut at its end to the pane's width (side by side at 150 %,
         "Preprocessed · ISIC_0000096.jpg (0.5×)" ran past the pane's edge)."""
         label = getattr(self, "_label", None)
         if label is None:
             return
         metrics = QtGui.QFontMetrics(label.textItem.font())
         room = max(60, self.width() - 24)
-        label.setText(metrics.elidedText(self.title, QtCore.Qt.TextElideMode.ElideMiddle, room))
+        label.setText(metrics.elidedText(self.title, QtCore.Qt.TextElideMode.ElideRight, room))
 
     def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int] | None = None) -> None:
         """Show ``rgb`` (``uint8 (h, w, 3)``); stretched to ``shape`` ``(H, W)`` if given (for a
