@@ -963,3 +963,23 @@ def test_recovery_at_start_keeps_the_last_sessions_worklist(make_window, data, b
     win2.actions["save"].trigger()
     win2.actions["next_new"].trigger()
     assert win2.doc.path.name == "IMD009.jpg"
+
+
+def test_threshold_moved_on_a_saved_label_says_why_nothing_changes(make_window, data):
+    """Trial finding: on a saved label (Segment all's), the Threshold slider moved to 0.88 and
+    the mask stayed as it was, with no word: a saved label has no probability map."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.saving.save()
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.label_loaded and win.doc.prob is None
+    before = win.doc.mask.copy()
+    _slide_threshold(win, [60, 75, 88])
+    assert np.array_equal(win.doc.mask, before)
+    text = win.statusBar().currentMessage()
+    assert "no probability map" in text and "0.88" in text and "Segment" in text
