@@ -983,3 +983,32 @@ def test_threshold_moved_on_a_saved_label_says_why_nothing_changes(make_window, 
     assert np.array_equal(win.doc.mask, before)
     text = win.statusBar().currentMessage()
     assert "no probability map" in text and "0.88" in text and "Segment" in text
+
+
+def test_heat_map_and_uncertainty_on_a_saved_label_say_why_nothing_shows(make_window, data,
+                                                                         qtbot):
+    """Trial finding: on a saved label, Ctrl+H ticked Heat map and U Uncertainty, and nothing
+    showed, with no word: a saved label keeps no probability map."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.saving.save()
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.prob is None
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_H, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.seg_panel.heat_check.isChecked()
+    assert "Heat map: this image has no probability map" in win.statusBar().currentMessage()
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
+    assert "Uncertainty: this image has no probability map" in win.statusBar().currentMessage()
+    # with a prediction there is nothing to explain
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
+    assert "no probability map" not in win.statusBar().currentMessage()

@@ -204,6 +204,11 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.outline_changed.connect(self.overlays.set_outline)
         sp.outline_changed.connect(lambda v: s.set("outline", v))
         sp.layers_changed.connect(self.overlays.set_layers)
+        # without a probability map these layers are empty: say why (a saved label's heat
+        # map was ticked and nothing showed)
+        sp.heat_check.toggled.connect(lambda on: self._explain_no_prob(on, "Heat map"))
+        self.actions["uncertainty"].toggled.connect(
+            lambda on: self._explain_no_prob(on, "Uncertainty"))
         d.reference_changed.connect(self._update_reference)
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
@@ -325,6 +330,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks["worklist"].raise_()
         self.worklist.find_edit.setFocus()
         self.worklist.find_edit.selectAll()
+
+    def _explain_no_prob(self, on: bool, what: str) -> None:
+        if on and self.doc.has_image and self.doc.prob is None:
+            self.status.showMessage(f"{what}: this image has no probability map (a saved label "
+                                    "keeps only its mask); Segment (Ctrl+R) to show it", 8000)
 
     def classify_lesion(self, _checked: bool = False) -> None:
         """Segmentation → Classify lesion (Ctrl+D): show the Diagnosis panel and classify."""
