@@ -1012,3 +1012,18 @@ def test_heat_map_and_uncertainty_on_a_saved_label_say_why_nothing_shows(make_wi
     qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
     qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
     assert "no probability map" not in win.statusBar().currentMessage()
+
+
+def test_the_report_of_a_mask_drawn_after_undoing_the_prediction_names_no_model(
+        make_window, data, qtbot):
+    """Trial finding (as the sidecar's): Segment, Ctrl+Z, the lesion drawn by hand: the case
+    report's Model line still named litesegnet-lite0-pre."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    assert win.doc.model.name in win.lesion.report_info().model
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    mask = np.zeros(win.doc.shape, bool)
+    mask[60:120, 80:160] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.lesion.report_info().model == "no model (manual mask)"

@@ -354,9 +354,12 @@ class LesionController(QtCore.QObject):
         doc = self.doc
         meta = doc.label_meta or {}
         mark = doc.sidecar_field("model_provenance") or meta.get("model_provenance")
-        model = (describe_model(doc.model.name, doc.model.sha256, mark) if doc.model.name
+        # a mask drawn after the prediction was undone is no model's (as its sidecar says)
+        from_model = doc.model.name and doc.mask_from_model()
+        model = (describe_model(doc.model.name, doc.model.sha256, mark) if from_model
                  else "no model (manual mask)")
-        pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
+        pre = (doc.model.params if from_model and doc.model.params is not None
+               else meta.get("preprocess_params"))
         pre_text = _describe_preprocessing(pre)
         state = doc.effective_review() or "not reviewed"
         reviewer = str(meta.get("user") or "")  # who saved the label shown
