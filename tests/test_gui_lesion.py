@@ -533,3 +533,25 @@ def test_a_calibration_made_on_images_of_another_size_is_flagged(make_window, la
     assert win.session.open_image(labelled)
     process(20)
     assert "check the scale" not in label.text() and "mm/px" in label.text()
+
+
+def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, tmp_path,
+                                                  monkeypatch):
+    """Trial finding: Export DICOM SEG asks before exporting a rejected mask, but File →
+    Export report… wrote the case report of a rejected (wrong) outline, its measurements and
+    ABC, without a question."""
+    from dermview.gui import dialogs
+
+    asked: list[str] = []
+    answer = [Btn.Cancel]
+    monkeypatch.setattr(dialogs, "ask", lambda parent, title, text, *a: (
+        asked.append(title), answer[0])[1])
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_X)  # rejected and saved
+    assert win.doc.review_state == "rejected"
+    out = tmp_path / "case.pdf"
+    assert win.lesion.export_report(out) is None and not out.exists()
+    assert asked == ["Report on a rejected mask?"]
+    answer[0] = Btn.Yes
+    assert win.lesion.export_report(out) == out and out.exists()

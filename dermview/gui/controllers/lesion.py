@@ -382,6 +382,18 @@ class LesionController(QtCore.QObject):
             self.error.emit("Export report", "There is no lesion to report on: segment or draw "
                                              "a mask first.")
             return None
+        # as Export DICOM SEG does: a mask the reviewer rejected (wrong) is reported on only
+        # when asked for (its measurements are the wrong outline's)
+        if self.doc.effective_review() == "rejected":
+            from dermview.gui import dialogs
+
+            btn = QtWidgets.QMessageBox.StandardButton
+            if dialogs.ask(self.panel.window(), "Report on a rejected mask?",
+                           f"The mask of {self.doc.path.name} was rejected in the Review panel "
+                           "(wrong, to be redone): the report's measurements would be those of "
+                           "that outline.\n\nExport the report anyway?",
+                           btn.Yes | btn.Cancel, btn.Cancel) != btn.Yes:
+                return None
         if path is None:
             start = str(self.doc.path.with_name(f"{self.doc.path.stem}_report.pdf"))
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self.panel, "Export report", start,
