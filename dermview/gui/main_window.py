@@ -262,6 +262,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.show_worklist.connect(self.docks["worklist"].show)
         self.docks["lesion"].visibilityChanged.connect(self.lesion.set_panel_shown)
         self.lesion.add_report_lines(self.classifier.report_lines)
+        self.saving.saved.connect(self.classifier.refresh_note)
         self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):
             self._keys_back.watch(box)
