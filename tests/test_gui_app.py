@@ -911,3 +911,26 @@ def test_view_captions_fit_their_panes_side_by_side(make_window, data, qtbot):
         assert width <= pane.width() - 8, (shown, width, pane.width())
         assert long.name in pane.title  # the whole caption is kept
     assert "…" in win.before._label.textItem.toPlainText()
+
+
+def test_a_mask_operation_that_changes_nothing_says_so(make_window, data, qtbot):
+    """Trial finding: F (Fill holes) on a mask without holes and K (Keep largest region) on a
+    mask of one region did nothing, without a word: was the key taken?"""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    steps = win.doc.undo_stack.count()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F)
+    assert win.doc.undo_stack.count() == steps
+    assert win.statusBar().currentMessage() == "Fill holes: nothing to change in this mask"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_K)
+    assert win.statusBar().currentMessage() == ("Keep largest region: nothing to change in "
+                                                "this mask")
+    mask[150:160, 150:160] = False  # a hole: F fills it, no message
+    push_mask(win.doc, mask, "Eraser", EditKind.HAND)
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F)
+    assert win.doc.mask[155, 155] and "nothing to change" not in win.statusBar().currentMessage()

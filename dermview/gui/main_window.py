@@ -218,6 +218,7 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.engine_changed.connect(lambda v: s.set("engine", v))
         self.overlays.metrics_changed.connect(self.status.set_metrics)
         self.refine.message.connect(lambda text: self.status.showMessage(text, 5000))
+        self.edit.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.status.cancel_clicked.connect(self.segmenter.cancel)
         for ctl in (self.segmenter, self.saving, self.session, self.exchange,
                     self.lesion, self.batch):
