@@ -159,6 +159,24 @@ def measurement_rows(a: LesionAnalysis) -> list[tuple[str, str]]:
     return rows
 
 
+#: Review states that name a reviewer (the verdict's first word: "accepted (not saved yet)").
+REVIEWED = ("accepted", "corrected", "rejected")
+
+
+def provenance_rows(info: ReportInfo) -> list[tuple[str, str]]:
+    """The report's "Provenance and review" rows. The person is called the reviewer only
+    when the mask was reviewed: an unreviewed model mask (Segment all) is only saved by
+    or edited by someone, who had not reviewed it ("Reviewer: root" beside "not
+    reviewed"): "Prepared by"."""
+    dash = "—"
+    reviewed = (info.review_state.split() or [""])[0] in REVIEWED
+    return [("Model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
+            ("Reviewer" if reviewed else "Prepared by", info.reviewer or dash),
+            ("Review state", info.review_state or dash),
+            ("Comment", info.comment or dash), ("Date", _readable_time(info.date) or dash),
+            ("dermview", info.app_version or dash), *info.extra]
+
+
 def write_report(path: str | Path, rgb: np.ndarray, mask: np.ndarray, analysis: LesionAnalysis,
                  info: ReportInfo) -> Path:
     """Write the one-page A4 PDF case report to ``path``.
@@ -209,12 +227,8 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
     y -= 6 * mm
     y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
     y = _table(pdf, "Measurements and criteria", measurement_rows(analysis), x0, y, width - 2 * x0)
-    dash = "—"
-    prov = [("Model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
-            ("Reviewer", info.reviewer or dash), ("Review state", info.review_state or dash),
-            ("Comment", info.comment or dash), ("Date", when or dash),
-            ("dermview", info.app_version or dash), *info.extra]
-    y = _table(pdf, "Provenance and review", prov, x0, y - 4 * mm, width - 2 * x0)
+    y = _table(pdf, "Provenance and review", provenance_rows(info), x0, y - 4 * mm,
+               width - 2 * x0)
     pdf.setFont("Helvetica-Oblique", 7)
     pdf.drawString(x0, 12 * mm, "Computed by dermview from the lesion outline; a decision aid for a "
                    "clinician, not a diagnosis. A/B/C follow the ABCD rule of dermoscopy (Stolz).")

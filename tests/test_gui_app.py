@@ -17,7 +17,7 @@ from PIL import Image  # noqa: E402
 pytest.importorskip("pytestqt")
 pytest.register_assert_rewrite("_gui")
 from _gui import SAMPLES, Btn, drag  # noqa: E402
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
@@ -877,7 +877,7 @@ def test_the_worklist_summary_counts_the_unreviewed_model_masks(make_window, dat
     assert win.wait_idle(60)
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert win.worklist.table.item(0, 1).text() == "unreviewed"
-    assert win.worklist.summary.text() == "2 images · 0 reviewed · 1 unreviewed · 1 new"
+    assert win.worklist.summary.text().replace("\xa0", " ") == "2 images · 0 reviewed · 1 unreviewed · 1 new"
 
 
 def test_masks_from_another_tool_are_listed_as_imported_as_improve_counts_them(make_window,
@@ -899,7 +899,7 @@ def test_masks_from_another_tool_are_listed_as_imported_as_improve_counts_them(m
     assert win.session.open_image(data / "IMD002.jpg")
     assert "saved label (from another tool)" in win.seg_panel.model_label.text()
     assert win.session.open_image(data / "IMD009.jpg")
-    assert win.worklist.summary.text() == "2 images · 0 reviewed · 1 imported · 1 new"
+    assert win.worklist.summary.text().replace("\xa0", " ") == "2 images · 0 reviewed · 1 imported · 1 new"
     win.worklist.set_filter("Imported (other tools)")
     assert [p.name for p in win.worklist.visible_paths()] == ["IMD002.jpg", "IMD009.jpg"]
     win.worklist.set_filter("To review")
@@ -929,3 +929,46 @@ def test_about_box_has_the_classifier_card_the_diagnosis_notice_points_to(make_w
     assert text.startswith("dermview lesion-segmentation models")
     assert "Model card: dermview lesion classifier" in text
     win.about_dialog.close()
+
+
+def test_view_captions_fit_their_panes_side_by_side(make_window, data, qtbot):
+    """Trial finding: side by side at 150 % the captions "Original · ISIC_0000096.jpg ·
+    256×192" and "Preprocessed · ISIC_0000096.jpg" ran past their panes' edges (cut by the
+    next pane and the dock); each is cut at its end to its pane's width."""
+    long = data / "ISIC_0000096_a_long_clinic_export_name_2026-12-07.jpg"
+    shutil.copy(data / "IMD002.jpg", long)
+    win = make_window([long], size=(960, 600))
+    win.show()
+    qtbot.waitExposed(win)
+    win.actions["side_by_side"].trigger()
+    process(50)
+    for pane in (win.before, win.after):
+        label = pane._label
+        shown = label.textItem.toPlainText()
+        width = QtGui.QFontMetrics(label.textItem.font()).horizontalAdvance(shown)
+        assert width <= pane.width() - 8, (shown, width, pane.width())
+        assert long.name in pane.title  # the whole caption is kept
+    assert "…" in win.before._label.textItem.toPlainText()
+
+
+def test_a_mask_operation_that_changes_nothing_says_so(make_window, data, qtbot):
+    """Trial finding: F (Fill holes) on a mask without holes and K (Keep largest region) on a
+    mask of one region did nothing, without a word: was the key taken?"""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    steps = win.doc.undo_stack.count()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F)
+    assert win.doc.undo_stack.count() == steps
+    assert win.statusBar().currentMessage() == "Fill holes: nothing to change in this mask"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_K)
+    assert win.statusBar().currentMessage() == ("Keep largest region: nothing to change in "
+                                                "this mask")
+    mask[150:160, 150:160] = False  # a hole: F fills it, no message
+    push_mask(win.doc, mask, "Eraser", EditKind.HAND)
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F)
+    assert win.doc.mask[155, 155] and "nothing to change" not in win.statusBar().currentMessage()

@@ -175,3 +175,25 @@ def test_the_headline_names_the_top_class_as_its_bar_does(qtbot):
     text = panel.message.text()
     assert text.startswith("Highest: Naevus (0.90;"), text
     assert "temperature" in text and "T = 1.10" in text
+
+
+def test_a_result_classified_after_the_save_says_it_is_not_in_the_label(make_window, data,
+                                                                        qtbot):
+    """Trial finding: A (accepted and saved), then Classify lesion: the probabilities showed,
+    but nothing was unsaved, so the next image came without a question and the sidecar never
+    had them. The panel says the saved label lacks the result until Ctrl+S records it."""
+    win = make_window([data / "IMD009.jpg"])
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # saved
+    assert not win.doc.dirty
+    panel = win.classifier_panel
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: "computing" not in panel.message.text(), timeout=120_000)
+    assert "Not in the saved label: save (Ctrl+S)" in panel.message.text()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["classifier"]["predicted"] == win.classifier.result["top"]
+    assert "Not in the saved label" not in panel.message.text()
+    assert panel.message.text().startswith("Highest: ")

@@ -396,3 +396,162 @@ def test_a_colour_found_with_no_share_on_the_map_does_not_read_0_percent(make_wi
     assert texts[1].endswith("yes (not on the colour map)")
     assert texts[2].endswith("yes (under 1 % of the lesion)")
     assert not any("(0 %" in t for t in texts), texts
+
+
+def test_long_status_fields_never_widen_the_window(make_window, tmp_path, qtbot):
+    """Trial finding: at 150 % (1440×900 is 960×600) a reference folder's "vs reference
+    ISIC_0012902_segmentation.png: Dice 0.790 · Jaccard 0.653" beside the pixel readout and
+    the labels folder, then the progress of a segmentation, made the window 1640 px wide: past
+    the screen's right edge, with the Segment panel cut off. The fields are cut with "…"
+    (whole in the tooltip) and the bar gets only the room left."""
+    folder = tmp_path / "a_rather_long_folder_name_for_the_worklist_images"
+    folder.mkdir()
+    stem = "ISIC_0012902_with_a_long_clinical_photo_name"
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / f"{stem}.jpg")
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", refs / f"{stem}_segmentation.png")
+    win = make_window(size=(960, 600))
+    win.show()
+    qtbot.waitExposed(win)
+    win.session.open_paths([folder / f"{stem}.jpg"])
+    assert win.wait_idle(30)
+    win.session.set_reference_dir(refs)
+    win.status.show_pixel(win.doc, 10, 10)
+    process(10)
+    assert win.width() == 960
+    win.actions["segment"].trigger()
+    win.status._progress_text(f"Segmenting {stem}.jpg (68 of 600, about 1 min left)")
+    process(10)
+    assert win.width() == 960, "the progress bar widened the window"
+    assert win.wait_idle(60)
+    process(300)
+    bar = win.status
+    assert "Dice" in bar.metric_label.text()
+    assert bar.metric_label.toolTip() == bar.metric_label.text()  # whole, though cut
+    assert win.width() == 960 and bar.minimumSizeHint().width() <= 960
+
+
+def test_colour_rows_wrap_instead_of_losing_their_end(make_window, labelled, qtbot):
+    """Trial finding: at 150 % the Lesion panel showed "dark brown: yes (under 1 % of the
+    lesion" in bold, its end cut by the dock's edge; a colour row wraps onto a second line."""
+    win = make_window([str(labelled)], size=(960, 640))
+    win.show()
+    qtbot.waitExposed(win)
+    dock = win.docks["lesion"]
+    dock.show()
+    dock.raise_()
+    win.resizeDocks([dock], [250], QtCore.Qt.Orientation.Horizontal)
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    row = panel.color_rows[3]
+    row.setText("dark brown: yes (under 1 % of the lesion)")
+    f = row.font()
+    f.setBold(True)
+    row.setFont(f)
+    process(20)
+    need = row.fontMetrics().horizontalAdvance(row.text())
+    assert need > row.contentsRect().width(), "the test needs a row narrower than its text"
+    assert row.wordWrap() and row.height() >= row.heightForWidth(row.width())
+
+
+def test_report_names_a_reviewer_only_for_a_reviewed_mask(make_window, labelled, qtbot):
+    """Trial finding: the report of a model mask nobody had reviewed (Segment all) read
+    "Reviewer: root" above "Review state: not reviewed": root had only run the batch."""
+    from dermview.report import provenance_rows
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Review state"] == "not reviewed"
+    assert "Reviewer" not in rows and rows["Prepared by"]
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accepted and saved
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Review state"] == "accepted" and rows["Reviewer"]
+    assert "Prepared by" not in rows
+
+
+def test_a_colour_just_under_the_whole_lesion_is_not_shown_as_100_percent(
+        make_window, labelled, qtbot):
+    """Trial finding: IMD008 showed "light brown: yes (100 % of the lesion)" and "dark brown:
+    yes (under 1 % of the lesion)": together over 100 %."""
+    import dataclasses
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    a = win.lesion.analysis
+    shares = (0.0, 0.0, 0.996, 0.004, 0.0, 0.0)
+    colors = dataclasses.replace(a.colors, shares=shares,
+                                 present=(False, False, True, True, False, False))
+    win.lesion_panel.show_analysis(dataclasses.replace(a, colors=colors))
+    rows = [r.text() for r in win.lesion_panel.color_rows]
+    assert rows[2] == "light brown: yes (over 99 % of the lesion)"
+    assert rows[3] == "dark brown: yes (under 1 % of the lesion)"
+
+
+def test_report_and_classify_have_menu_entries_and_shortcuts(
+        make_window, labelled, qtbot, tmp_path, monkeypatch, boxes):
+    """Trial finding: File → Export report… had no shortcut, and Classify lesion was only a
+    button on the Diagnosis tab (no menu entry, no key); Ctrl+P writes the report, Ctrl+D
+    (Segmentation → Classify lesion) shows the Diagnosis panel and classifies."""
+    win = make_window([str(labelled)])
+    win.show()
+    qtbot.waitExposed(win)
+    wait_analysis(qtbot, win)
+    out = tmp_path / "case.pdf"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_P, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert out.read_bytes().startswith(b"%PDF")
+    seg_menu = next(m for t, m in win.menus if t == "Segmentation")
+    assert win.actions["classify"] in seg_menu.actions()
+    dock = win.docks["classifier"]
+    win.docks["review"].raise_()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_D, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.classifier.host.busy or win.classifier.result is not None  # classifying
+    assert not dock.visibleRegion().isEmpty()
+    qtbot.waitUntil(lambda: not win.classifier.host.busy, timeout=60000)
+
+
+def test_a_calibration_made_on_images_of_another_size_is_flagged(make_window, labelled, qtbot):
+    """Trial finding: calibrated on a 512×383 PH2 image, the "default dermatoscope" scale
+    (mm per pixel) was used as it is on the worklist's 256-px ISIC images: every length
+    halved, D (> 6 mm) answered from it, and nothing said so."""
+    from PIL import Image
+
+    small = labelled.parent / "ISIC_small.jpg"
+    Image.open(SAMPLES / "IMD009.jpg").resize((256, 192)).save(small)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)
+    label = win.lesion_panel.scale_label
+    assert "check the scale" not in label.text()
+    assert win.session.open_image(small)
+    process(20)
+    assert "on 512×383 images; this one is 256×192: check the scale" in label.text()
+    assert win.session.open_image(labelled)
+    process(20)
+    assert "check the scale" not in label.text() and "mm/px" in label.text()
+
+
+def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, tmp_path,
+                                                  monkeypatch):
+    """Trial finding: Export DICOM SEG asks before exporting a rejected mask, but File →
+    Export report… wrote the case report of a rejected (wrong) outline, its measurements and
+    ABC, without a question."""
+    from dermview.gui import dialogs
+
+    asked: list[str] = []
+    answer = [Btn.Cancel]
+    monkeypatch.setattr(dialogs, "ask", lambda parent, title, text, *a: (
+        asked.append(title), answer[0])[1])
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_X)  # rejected and saved
+    assert win.doc.review_state == "rejected"
+    out = tmp_path / "case.pdf"
+    assert win.lesion.export_report(out) is None and not out.exists()
+    assert asked == ["Report on a rejected mask?"]
+    answer[0] = Btn.Yes
+    assert win.lesion.export_report(out) == out and out.exists()

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 pytest.register_assert_rewrite("_gui")
 from _gui import SAMPLES, Btn, drag  # noqa: E402, F401
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview.gui.testing import process  # noqa: E402
 from dermview.postprocess import mask_from_prob  # noqa: E402
@@ -661,7 +661,7 @@ def test_reject_saves_the_mask_as_rejected_and_the_worklist_lists_it(make_window
     assert not win.doc.dirty
     row = win.worklist.paths.index(win.doc.path)
     assert win.worklist.table.item(row, 1).text() == "rejected ↺"
-    assert "(1 rejected)" in win.worklist.summary.text()
+    assert "(1 rejected)" in win.worklist.summary.text().replace("\xa0", " ")
     win.worklist.set_filter("Rejected (to redo)")
     assert win.worklist.visible_paths() == [win.doc.path]
     win.worklist.set_filter("All images")
@@ -875,3 +875,182 @@ def test_hand_changed_is_the_net_change_of_overlapping_edits(make_window, data):
     assert not doc.hand_changed() and doc.effective_review() is None
     doc.undo_stack.undo()
     assert doc.hand_changed()
+
+
+def test_worklist_summary_keeps_each_count_with_its_noun_when_it_wraps(make_window, data,
+                                                                        qtbot):
+    """Trial finding: at 150 % the summary wrapped as "20 images · 3 reviewed (1" /
+    "rejected) · 1 unreviewed · 16" / "new": a number at a line's end, its noun on the next."""
+    win = make_window([data])
+    win.show()
+    qtbot.waitExposed(win)
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_X)  # rejected: "(1 rejected)" in the summary
+    label = win.worklist.summary
+    assert "rejected" in label.text()
+    nouns = ("image", "images", "reviewed", "rejected)", "unreviewed", "new")
+    for width in range(60, 400, 4):  # however narrow the dock, wherever the line breaks
+        layout = QtGui.QTextLayout(label.text(), label.font())
+        option = QtGui.QTextOption()
+        option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        starts = []
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(width)
+            starts.append(line.textStart())
+        layout.endLayout()
+        text = label.text()
+        firsts = [text[s:].split(maxsplit=1)[0] if text[s:].split() else "" for s in starts]
+        assert not any(w in nouns for w in firsts[1:]), (width, firsts)
+
+
+def test_accepting_a_mask_corrected_earlier_keeps_it_corrected(make_window, data, qtbot):
+    """Trial finding: a label saved as corrected (edited by hand), opened again and accepted
+    (A) was saved as "accepted" with "edited": true in the same sidecar: the worklist said
+    accepted ✓, i.e. the model's mask as it is, of a mask a person had redrawn."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    win.worklist.set_paths([data / "IMD002.jpg", data / "IMD009.jpg"])
+    win.worklist.set_current(win.doc.path)
+    mask = win.doc.mask.copy()
+    mask[:20, :20] = True
+    push_mask(win.doc, mask, "Brush", EditKind.HAND)
+    win.actions["save"].trigger()
+    assert not win.doc.dirty
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    assert json.loads(sidecar.read_text())["review_state"] == "corrected"
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.review_state == "corrected"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    meta = json.loads(sidecar.read_text())
+    assert meta["edited"] is True and meta["review_state"] == "corrected"
+    row = win.worklist.paths.index(win.doc.path)
+    assert win.worklist.table.item(row, 1).text().startswith("corrected")
+    assert "edited by hand before" in win.statusBar().currentMessage()
+    # a new prediction replaces the hand-made mask: that one is accepted as the model's
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    assert json.loads(sidecar.read_text())["review_state"] == "accepted"
+
+
+def test_a_mask_drawn_after_undoing_the_prediction_is_not_saved_as_the_models(
+        make_window, data, qtbot):
+    """Trial finding: Segment, Ctrl+Z (the prediction undone: the mask empty), the lesion
+    drawn by hand, Ctrl+S: the sidecar said source "model", the model's name and its
+    confidence 0.85 (shown in the worklist's Conf. column) for a mask no model had made."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.mask.any()
+    mask = np.zeros(win.doc.shape, bool)
+    mask[60:120, 80:160] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    meta = json.loads(sidecar.read_text())
+    assert meta["source"] == "manual" and not meta["model_name"]
+    assert meta.get("confidence") is None and meta.get("threshold") is None
+    # the model's mask, edited: still the model's
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    mask = win.doc.mask.copy()
+    mask[:10, :10] = True
+    push_mask(win.doc, mask, "Brush", EditKind.HAND)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads(sidecar.read_text())
+    assert meta["source"] == "model" and meta["model_name"] and meta["confidence"] is not None
+
+
+def test_recovery_at_start_keeps_the_last_sessions_worklist(make_window, data, boxes, qtbot):
+    """Trial finding: a folder of 20 images open, a crash with unsaved edits of one, dermview
+    started again (no arguments), Yes to the recovery: the worklist held only that image
+    ("1 image"), and Next image to review said no other image was waiting (16 were)."""
+    win = make_window([data])
+    assert len(win.worklist.paths) == 2 and win.doc.path.name == "IMD002.jpg"
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(60.5, 60.5), (110.5, 80.5)])
+    process(1000)  # journaled
+    _crash(win)
+    boxes.answer = Btn.Yes
+    win2 = make_window()
+    win2.session.offer_recovery_at_start()
+    assert len(boxes.questions) == 1
+    assert win2.doc.path.name == "IMD002.jpg" and win2.doc.dirty
+    assert [p.name for p in win2.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
+    row = [p.name for p in win2.worklist.paths].index("IMD002.jpg")
+    assert win2.worklist.table.item(row, 1).text().startswith("unsaved")
+    win2.actions["save"].trigger()
+    win2.actions["next_new"].trigger()
+    assert win2.doc.path.name == "IMD009.jpg"
+
+
+def test_threshold_moved_on_a_saved_label_says_why_nothing_changes(make_window, data):
+    """Trial finding: on a saved label (Segment all's), the Threshold slider moved to 0.88 and
+    the mask stayed as it was, with no word: a saved label has no probability map."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.saving.save()
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.label_loaded and win.doc.prob is None
+    before = win.doc.mask.copy()
+    _slide_threshold(win, [60, 75, 88])
+    assert np.array_equal(win.doc.mask, before)
+    text = win.statusBar().currentMessage()
+    assert "no probability map" in text and "0.88" in text and "Segment" in text
+
+
+def test_heat_map_and_uncertainty_on_a_saved_label_say_why_nothing_shows(make_window, data,
+                                                                         qtbot):
+    """Trial finding: on a saved label, Ctrl+H ticked Heat map and U Uncertainty, and nothing
+    showed, with no word: a saved label keeps no probability map."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.saving.save()
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.prob is None
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_H, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.seg_panel.heat_check.isChecked()
+    assert "Heat map: this image has no probability map" in win.statusBar().currentMessage()
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
+    assert "Uncertainty: this image has no probability map" in win.statusBar().currentMessage()
+    # with a prediction there is nothing to explain
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_U)
+    assert "no probability map" not in win.statusBar().currentMessage()
+
+
+def test_the_report_of_a_mask_drawn_after_undoing_the_prediction_names_no_model(
+        make_window, data, qtbot):
+    """Trial finding (as the sidecar's): Segment, Ctrl+Z, the lesion drawn by hand: the case
+    report's Model line still named litesegnet-lite0-pre."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    assert win.doc.model.name in win.lesion.report_info().model
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    mask = np.zeros(win.doc.shape, bool)
+    mask[60:120, 80:160] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.lesion.report_info().model == "no model (manual mask)"

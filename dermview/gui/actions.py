@@ -71,8 +71,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("export_labelme", "Export labels as &labelme…",
                lambda w: lambda _=False: w.exchange.export_labels("labelme"), None, None,
                "Write the worklist's saved labels as labelme JSON, one per image", "File"),
-    ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(), None,
-               None, "Write a one-page PDF case report of this lesion", "File"),
+    ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
+               "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
                "std:SP_ArrowBack", "Previous image", "File"),
     ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",
@@ -117,6 +117,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("segment_all", "Segment all &unlabelled images…", lambda w: w.batch.start,
                "Ctrl+Shift+R", None, "Segment every worklist image without a label; the masks "
                "are saved as unreviewed model masks (labels that exist are never replaced)",
+               "Segmentation"),
+    ActionSpec("classify", "&Classify lesion (decision support)", lambda w: w.classify_lesion,
+               "Ctrl+D", None, "Melanoma / seborrheic keratosis / naevus probabilities of the "
+               "lesion in the mask (Diagnosis panel); research use, not a diagnosis",
                "Segmentation"),
     ActionSpec("cancel", "Cancel", lambda w: w.cancel_all, "Esc", None,
                "Cancel running work / tool", "Segmentation"),

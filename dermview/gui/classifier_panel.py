@@ -73,6 +73,7 @@ class ClassifierPanel(QtWidgets.QWidget):
         self.heat_check.toggled.connect(self.legend.setVisible)
         layout.addWidget(self.legend)
         self._top = ""  # the shown result's headline
+        self._heat = self._note = ""  # what follows it: the heat map's state, a note
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
@@ -106,9 +107,10 @@ class ClassifierPanel(QtWidgets.QWidget):
         if busy:
             self.message.setText("Classifying…")
 
-    def show_result(self, probs: dict[str, float], top: str, temperature: float) -> None:
-        """Show calibrated probabilities (0-1) and the predicted class name; the heat map
-        follows (:meth:`show_heat`)."""
+    def show_result(self, probs: dict[str, float], top: str, temperature: float,
+                    note: str = "") -> None:
+        """Show calibrated probabilities (0-1) and the predicted class name (and ``note``
+        under it); the heat map follows (:meth:`show_heat`)."""
         for key, _ in ROWS:
             p = float(probs[key])
             self.bars[key].setValue(int(round(1000 * p)))
@@ -120,13 +122,23 @@ class ClassifierPanel(QtWidgets.QWidget):
         p_top = f"{float(probs[key]):.2f}; " if key in probs else ""
         self._top = (f"Highest: {label} ({p_top}calibrated by temperature scaling, "
                      f"T = {temperature:.2f})")
+        self._heat, self._note = "; heat map: computing…", note
         self.heat_check.setEnabled(False)
-        self.message.setText(self._top + "; heat map: computing…")
+        self._show_top()
 
     def show_heat(self, available: bool, why: str = "") -> None:
         """The heat map is ready (the check box is enabled), or not available and ``why``."""
         self.heat_check.setEnabled(available)
-        self.message.setText(self._top + ("" if available else f"; {why}"))
+        self._heat = "" if available else f"; {why}"
+        self._show_top()
+
+    def set_note(self, note: str) -> None:
+        """The line under the result ("" = none), e.g. whether the saved label records it."""
+        self._note = note
+        self._show_top()
+
+    def _show_top(self) -> None:
+        self.message.setText(self._top + self._heat + (f"\n{self._note}" if self._note else ""))
 
     def clear(self, message: str = "") -> None:
         """Forget the shown result (new image, changed mask)."""

@@ -91,6 +91,8 @@ class Document(QtCore.QObject):
         self.labels_dir: Path | None = None  # None = "labels/" beside the image
         self.label_meta: dict[str, Any] | None = None  # sidecar of the loaded label
         self.label_loaded = False
+        self._opened_from_model = False  # the opened label was a model's (see open)
+        self._silent_prediction = False  # a prediction equal to the mask (no undo step)
         #: label_watch.label_fingerprint of the label path when this document last read or wrote it
         self._label_seen: str | None = None
         self.undo_stack = QtGui.QUndoStack(self)
@@ -175,6 +177,9 @@ class Document(QtCore.QObject):
         else:
             self.mask = np.zeros(shape, bool)
         meta = self.label_meta or {}
+        self._opened_from_model = meta.get("source", "model" if meta.get("model_name")
+                                           else "manual") == "model"
+        self._silent_prediction = False
         # Hand edits recorded by earlier sessions; this session's edits are added on save.
         self._base_edits = (int(meta.get("edit_operations", 0) or 0),
                             int(meta.get("edited_pixels", 0) or 0),
@@ -249,6 +254,7 @@ class Document(QtCore.QObject):
         if patch is not None and unchanged:
             self.undo_stack.push(MaskCommand(self, patch, PREDICTION_TEXT, EditKind.PREDICTION))
         elif patch is None and unchanged:
+            self._silent_prediction = True  # the model's, though no undo step says so
             return  # the prediction equals the working mask
         else:
             push_mask(self, mask, PREDICTION_TEXT, EditKind.PREDICTION)
@@ -290,6 +296,17 @@ class Document(QtCore.QObject):
             elif isinstance(cmd, RecoveredCommand):
                 ops, pixels, reset = cmd.hand_edits
         return ops, pixels, reset
+
+    def mask_from_model(self) -> bool:
+        """Whether the working mask comes from a model: False without a model, and once every
+        prediction of this session was undone (no threshold change applied since) on an image
+        whose opened label, if any, was not a model's: what is left was drawn by hand."""
+        if not (self.model.name or self.prob is not None):
+            return False
+        if self._opened_from_model or self._silent_prediction:
+            return True
+        return any(c.kind in (EditKind.PREDICTION, EditKind.THRESHOLD, EditKind.RECOVERED)
+                   for c in self._applied())
 
     def hand_edited_map(self, kinds: tuple[EditKind, ...] = HAND_KINDS) -> np.ndarray:
         """``bool (H, W)``: pixels a person changed since the last model prediction (by
@@ -347,6 +364,11 @@ class Document(QtCore.QObject):
         the reviewer chose (None = not reviewed)."""
         return "corrected" if self.hand_changed() else self.review_state
 
+    def corrected_before(self) -> bool:
+        """Whether the label as opened was edited by hand (its sidecar says so) and no model
+        prediction has replaced that mask since: accepting it keeps it corrected."""
+        return self._base_edits[2] and not self.hand_edits()[2]
+
     def set_reviewer(self, name: str) -> None:
         """Record ``name`` as the person saving from now on ("" = the login name)."""
         self.reviewer = name.strip()
@@ -367,15 +389,18 @@ class Document(QtCore.QObject):
         h, w = self.shape
         ops, pixels, reset = self.hand_edits()
         prev_ops, prev_px, prev_edited = (0, 0, False) if reset else self._base_edits
-        from_model = bool(self.model.name) or self.prob is not None
+        from_model = self.mask_from_model()
+        # every prediction undone: the mask drawn by hand is no model's (it was saved as the
+        # model's, with the model's confidence)
+        model = self.model if from_model else ModelInfo()
         login = labels.login_name()
-        used_params = self.model.params if self.model.params is not None else (
+        used_params = model.params if model.params is not None else (
             params.to_dict() if params is not None else None)
         return labels.LabelMeta(
             image_sha256=self.image_sha256(),
             image_size=(w, h),
-            model_name=self.model.name,
-            model_sha256=self.model.sha256, engine=self.model.engine,
+            model_name=model.name,
+            model_sha256=model.sha256, engine=model.engine,
             preprocess_params=used_params,
             threshold=self.threshold if from_model else None,
             edited=self.hand_changed() or prev_edited,

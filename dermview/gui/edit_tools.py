@@ -161,10 +161,12 @@ class EditController(QtCore.QObject):
     Signals:
         tool_changed(name): the active tool ("pan" when none).
         radius_changed(radius): brush radius in image pixels.
+        message(text): a status-bar line (an operation that changed nothing).
     """
 
     tool_changed = QtCore.Signal(str)
     radius_changed = QtCore.Signal(int)
+    message = QtCore.Signal(str)
 
     def __init__(self, doc: Document, panes: list[ImagePane],
                  parent: QtCore.QObject | None = None) -> None:
@@ -230,7 +232,10 @@ class EditController(QtCore.QObject):
     def _op(self, fn: Callable[[np.ndarray], np.ndarray], text: str) -> bool:
         if not self.doc.has_image:
             return False
-        return push_mask(self.doc, fn(self.doc.mask), text)
+        changed = push_mask(self.doc, fn(self.doc.mask), text)
+        if not changed:  # F on a mask without holes did nothing, without a word
+            self.message.emit(f"{text}: nothing to change in this mask")
+        return changed
 
     def fill_holes(self) -> bool:
         return self._op(masks.fill_holes, "Fill holes")

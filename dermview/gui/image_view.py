@@ -209,7 +209,17 @@ class ImagePane(pg.GraphicsView):
     def set_title(self, text: str) -> None:
         """The caption at the pane's top left (kept in :attr:`title`)."""
         self.title = text
-        self._label.setText(text)
+        self._show_title()
+
+    def _show_title(self) -> None:
+        """The caption, cut at its end to the pane's width (side by side at 150 %,
+        "Preprocessed · ISIC_0000096.jpg (0.5×)" ran past the pane's edge)."""
+        label = getattr(self, "_label", None)
+        if label is None:
+            return
+        metrics = QtGui.QFontMetrics(label.textItem.font())
+        room = max(60, self.width() - 24)
+        label.setText(metrics.elidedText(self.title, QtCore.Qt.TextElideMode.ElideRight, room))
 
     def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int] | None = None) -> None:
         """Show ``rgb`` (``uint8 (h, w, 3)``); stretched to ``shape`` ``(H, W)`` if given (for a
@@ -251,6 +261,7 @@ class ImagePane(pg.GraphicsView):
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(ev)
+        self._show_title()
         # pyqtgraph calls this from its constructor, before our attributes exist.
         if getattr(self, "_auto_fit", False) and getattr(self, "_shape", None) is not None:
             self.fit()

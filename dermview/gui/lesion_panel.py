@@ -73,6 +73,8 @@ class LesionPanel(QtWidgets.QWidget):
             pm.fill(QtGui.QColor(*rgb))
             swatch.setPixmap(pm)
             row = QtWidgets.QLabel(f"{name}: —")
+            # "dark brown: yes (under 1 % of the lesion)" in bold lost its end at 150 %
+            row.setWordWrap(True)
             row.setToolTip(TIPS["C"])
             grid.addWidget(swatch, i, 0)
             grid.addWidget(row, i, 1)
@@ -176,8 +178,10 @@ class LesionPanel(QtWidgets.QWidget):
             # painted: a share beside "no" read as a contradiction)
             # (the colour model can find a colour the map names too few pixels after: "yes
             # (0 % of the lesion)" read as a contradiction)
+            # (a share just under 1 read "100 %" beside another colour's "under 1 %")
+            pct = "over 99" if 0.995 <= share < 1 else f"{100 * share:.0f}"
             row.setText(f"{name}: no" if not present
-                        else f"{name}: yes ({100 * share:.0f} % of the lesion)" if share >= 0.01
+                        else f"{name}: yes ({pct} % of the lesion)" if share >= 0.01
                         else f"{name}: yes (under 1 % of the lesion)" if share > 0
                         else f"{name}: yes (not on the colour map)")
             f = row.font()

@@ -204,6 +204,11 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.outline_changed.connect(self.overlays.set_outline)
         sp.outline_changed.connect(lambda v: s.set("outline", v))
         sp.layers_changed.connect(self.overlays.set_layers)
+        # without a probability map these layers are empty: say why (a saved label's heat
+        # map was ticked and nothing showed)
+        sp.heat_check.toggled.connect(lambda on: self._explain_no_prob(on, "Heat map"))
+        self.actions["uncertainty"].toggled.connect(
+            lambda on: self._explain_no_prob(on, "Uncertainty"))
         d.reference_changed.connect(self._update_reference)
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
@@ -211,8 +216,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review_panel.reviewer_changed.connect(lambda v: s.set("reviewer_name", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
         sp.engine_changed.connect(lambda v: s.set("engine", v))
-        self.overlays.metrics_changed.connect(self.status.metric_label.setText)
+        self.overlays.metrics_changed.connect(self.status.set_metrics)
         self.refine.message.connect(lambda text: self.status.showMessage(text, 5000))
+        self.edit.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.status.cancel_clicked.connect(self.segmenter.cancel)
         for ctl in (self.segmenter, self.saving, self.session, self.exchange,
                     self.lesion, self.batch):
@@ -257,6 +263,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.show_worklist.connect(self.docks["worklist"].show)
         self.docks["lesion"].visibilityChanged.connect(self.lesion.set_panel_shown)
         self.lesion.add_report_lines(self.classifier.report_lines)
+        self.saving.saved.connect(self.classifier.refresh_note)
         self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):
             self._keys_back.watch(box)
@@ -325,6 +332,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks["worklist"].raise_()
         self.worklist.find_edit.setFocus()
         self.worklist.find_edit.selectAll()
+
+    def _explain_no_prob(self, on: bool, what: str) -> None:
+        if on and self.doc.has_image and self.doc.prob is None:
+            self.status.showMessage(f"{what}: this image has no probability map (a saved label "
+                                    "keeps only its mask); Segment (Ctrl+R) to show it", 8000)
+
+    def classify_lesion(self, _checked: bool = False) -> None:
+        """Segmentation → Classify lesion (Ctrl+D): show the Diagnosis panel and classify."""
+        self.docks["classifier"].show()
+        self.docks["classifier"].raise_()
+        self.classifier.classify()
 
     def cancel_all(self) -> None:
         self.edit.cancel()

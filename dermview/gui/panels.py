@@ -196,8 +196,10 @@ class SegmentPanel(QtWidgets.QWidget):
         (they kept their state, so they show again with the next image that has one)."""
         for check, tip in ((self.ref_check, REFERENCE_TIP), (self.diff_check, DIFF_TIP)):
             check.setEnabled(available)
-            check.setToolTip(wrapped(tip) if available else
-                             f"{wrapped(tip)}\n\n{wrapped(NO_REFERENCE_TIP)}")
+            # wrapped here: set after the window's tooltips were wrapped, and "\n" in it
+            # kept it from being wrapped (one line of 140 characters)
+            check.setToolTip(wrapped(tip) if available
+                             else f"{wrapped(tip)}\n\n{wrapped(NO_REFERENCE_TIP)}")
 
     def set_batch_busy(self, busy: bool) -> None:
         """While "Segment all" runs its button stops it (the status bar shows its progress)."""

@@ -5,9 +5,31 @@ Permanent widgets stay visible while temporary messages show on the left.
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.gui.document import Document
+
+
+class ElidedLabel(QtWidgets.QLabel):
+    """A one-line label that may get less room than its text: the text is then cut with "…"
+    (``text()`` stays whole). Its minimum is a few characters, so a long text (the Dice
+    against a reference with its file name) never makes the window wider: at 150 % the
+    status bar's fields pushed the window past the screen's right edge."""
+
+    MIN_CHARS = 8
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        hint = super().minimumSizeHint()
+        least = self.fontMetrics().averageCharWidth() * self.MIN_CHARS
+        return QtCore.QSize(min(hint.width(), least), hint.height())
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideRight,
+                                             rect.width())
+        painter = QtGui.QPainter(self)
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(),
+                                  self.isEnabled(), text, self.foregroundRole())
 
 
 class StatusBar(QtWidgets.QStatusBar):
@@ -27,11 +49,11 @@ class StatusBar(QtWidgets.QStatusBar):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pos_label = QtWidgets.QLabel("")
+        self.pos_label = ElidedLabel("")
         self.pos_label.setMinimumWidth(250)
         self._pixel = (-1, -1)  # the pixel shown (row, col); -1: none
-        self.metric_label = QtWidgets.QLabel("")
-        self.labels_label = QtWidgets.QLabel("")
+        self.metric_label = ElidedLabel("")
+        self.labels_label = ElidedLabel("")
         self.labels_label.setObjectName("labelsFolder")
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFixedWidth(self.PROGRESS_MIN_WIDTH)
@@ -106,13 +128,25 @@ class StatusBar(QtWidgets.QStatusBar):
         metrics = self.progress.fontMetrics()
         pad = 2 * metrics.averageCharWidth() + 16  # the style's frame and margins
         need = metrics.horizontalAdvance(text) + pad
-        width = min(max(need, self.PROGRESS_MIN_WIDTH), self.PROGRESS_MAX_WIDTH)
+        # never wider than the room the other fields leave at their least (a wider bar
+        # made the window grow past the screen at 150 %)
+        others = sum(w.minimumSizeHint().width() if w.minimumWidth() == 0 else w.minimumWidth()
+                     for w in self._permanent if w is not self.progress and not w.isHidden())
+        room = self.width() - others - 16 * len(self._permanent) - 24
+        width = min(max(need, self.PROGRESS_MIN_WIDTH), self.PROGRESS_MAX_WIDTH,
+                    max(room, self.PROGRESS_MIN_WIDTH))
         if width != self.progress.maximumWidth():
             self.progress.setFixedWidth(width)
         if need > width:
             text = metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideMiddle, width - pad)
         self.progress.setFormat(text)
         self.progress.setToolTip(full)
+
+    def set_metrics(self, text: str) -> None:
+        """The mask against the reference (its whole text also in the tooltip: it may be
+        cut)."""
+        self.metric_label.setText(text)
+        self.metric_label.setToolTip(text)
 
     def set_state(self, segmenting: bool, previewing: bool) -> None:
         """Show segmentation progress (with Cancel), the preview's busy bar, or nothing."""

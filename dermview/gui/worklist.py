@@ -188,11 +188,14 @@ class Worklist(QtWidgets.QWidget):
         # the six masks Segment all had written unaccounted for
         unreviewed = states.count("segmented")
         imported = states.count("imported")
-        self.summary.setText(f"{counted(len(self.paths), 'image')} · {done} reviewed"
-                             + (f" ({rejected} rejected)" if rejected else "")
-                             + (f" · {unreviewed} unreviewed" if unreviewed else "")
-                             + (f" · {imported} imported" if imported else "")
-                             + f" · {states.count('new')} new")
+        parts = [counted(len(self.paths), "image"),
+                 f"{done} reviewed" + (f" ({rejected} rejected)" if rejected else ""),
+                 *([f"{unreviewed} unreviewed"] if unreviewed else []),
+                 *([f"{imported} imported"] if imported else []),
+                 f"{states.count('new')} new"]
+        # a count keeps its noun on its line when the summary wraps (no break space): at
+        # 150 % it read "… · 16" and "new" on the next line, "(1" and "rejected)"
+        self.summary.setText(" · ".join(p.replace(" ", "\u00a0") for p in parts))
         self._apply_filter()
 
     def _apply_filter(self) -> None:

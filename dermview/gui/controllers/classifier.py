@@ -116,8 +116,24 @@ class ClassifierController(QtCore.QObject):
         if res["key"] != self._key():
             return  # a late result for another image or an older mask
         self.result = res
-        self.panel.show_result(res["probs"], res["top"], res["temperature"])
+        self.panel.show_result(res["probs"], res["top"], res["temperature"], self._unsaved_note())
         self.heat_host.submit((res["key"], self.doc.image, self._mask, res["top"]))
+
+    def refresh_note(self, *_args: object) -> None:
+        """After a save: the result is in the sidecar now (the note goes)."""
+        if self.result is not None:
+            self.panel.set_note(self._unsaved_note())
+
+    def _unsaved_note(self) -> str:
+        """What to say when the result is not in the saved label: the sidecar records it on a
+        save, and a label saved before the classification (A, then Classify) was never
+        saved again, so the result was lost on the next image without a word."""
+        doc = self.doc
+        if not doc.label_loaded or doc.dirty:
+            return ""  # nothing saved yet, or a save is due anyway
+        if (doc.label_meta or {}).get("classifier") == self.sidecar():
+            return ""
+        return "Not in the saved label: save (Ctrl+S) to record it."
 
     def _on_heatmap(self, res: tuple[Any, Any]) -> None:
         key, display = res

@@ -195,8 +195,12 @@ class LesionController(QtCore.QObject):
         self.schedule()
 
     def set_calibration(self, mm_per_px: float | None) -> None:
-        """Store (or, with ``None``, forget) the current device's mm per pixel."""
+        """Store (or, with ``None``, forget) the current device's mm per pixel, with the size
+        of the image it was measured on."""
         self.settings.set(f"lesion/calibration/{self.device}", float(mm_per_px or 0.0))
+        size = "" if mm_per_px is None or not self.doc.has_image else \
+            "{1}x{0}".format(*self.doc.shape)
+        self.settings.set(f"lesion/calibration_size/{self.device}", size)
         self.settings.set("lesion/devices", self.devices())
         self._show_scale()
         self.schedule()
@@ -210,7 +214,21 @@ class LesionController(QtCore.QObject):
             self.panel.set_scale(self.image_scale, "from the image's DICOM pixel spacing",
                                  can_forget=self.calibration is not None)
         else:
-            self.panel.set_scale(self.calibration, f"calibrated for {self.device}")
+            self.panel.set_scale(self.calibration, f"calibrated for {self.device}"
+                                 + self._size_warning())
+
+    def _size_warning(self) -> str:
+        """Why the calibration may not fit the open image: it was measured on images of
+        another size (mm per pixel changes with it: a 256-px export of a 512-px image got
+        the 512-px scale, every length halved)."""
+        size = str(self.settings.get(f"lesion/calibration_size/{self.device}", "") or "")
+        if self.calibration is None or not size or not self.doc.has_image:
+            return ""
+        h, w = self.doc.shape
+        if size == f"{w}x{h}":
+            return ""
+        return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
+                "(calibrate on it, or choose its device)")
 
     def on_ruler(self, line: Line) -> None:
         """A line drawn with the Ruler tool: show its length; it is the calibration line."""
@@ -336,9 +354,12 @@ class LesionController(QtCore.QObject):
         doc = self.doc
         meta = doc.label_meta or {}
         mark = doc.sidecar_field("model_provenance") or meta.get("model_provenance")
-        model = (describe_model(doc.model.name, doc.model.sha256, mark) if doc.model.name
+        # a mask drawn after the prediction was undone is no model's (as its sidecar says)
+        from_model = doc.model.name and doc.mask_from_model()
+        model = (describe_model(doc.model.name, doc.model.sha256, mark) if from_model
                  else "no model (manual mask)")
-        pre = doc.model.params if doc.model.params is not None else meta.get("preprocess_params")
+        pre = (doc.model.params if from_model and doc.model.params is not None
+               else meta.get("preprocess_params"))
         pre_text = _describe_preprocessing(pre)
         state = doc.effective_review() or "not reviewed"
         reviewer = str(meta.get("user") or "")  # who saved the label shown
@@ -361,6 +382,18 @@ class LesionController(QtCore.QObject):
             self.error.emit("Export report", "There is no lesion to report on: segment or draw "
                                              "a mask first.")
             return None
+        # as Export DICOM SEG does: a mask the reviewer rejected (wrong) is reported on only
+        # when asked for (its measurements are the wrong outline's)
+        if self.doc.effective_review() == "rejected":
+            from dermview.gui import dialogs
+
+            btn = QtWidgets.QMessageBox.StandardButton
+            if dialogs.ask(self.panel.window(), "Report on a rejected mask?",
+                           f"The mask of {self.doc.path.name} was rejected in the Review panel "
+                           "(wrong, to be redone): the report's measurements would be those of "
+                           "that outline.\n\nExport the report anyway?",
+                           btn.Yes | btn.Cancel, btn.Cancel) != btn.Yes:
+                return None
         if path is None:
             start = str(self.doc.path.with_name(f"{self.doc.path.stem}_report.pdf"))
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self.panel, "Export report", start,

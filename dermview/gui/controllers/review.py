@@ -65,6 +65,15 @@ class ReviewController(QtCore.QObject):
         """The mask is right as it is: mark it accepted and save (False: nothing saved)."""
         if not self.doc.has_image:
             return False
+        if self.doc.corrected_before():
+            # "accepted" is the model's mask as it is: a mask corrected by hand earlier (a
+            # second reader agreeing with it) stays corrected, as its sidecar's "edited" says
+            self.set_state("corrected")
+            saved = self.saving.save()
+            if saved:
+                self.message.emit("Saved as corrected: this mask was edited by hand before "
+                                  "(accepted is for the model's mask as it is)", 8000)
+            return saved
         self.set_state("accepted")
         return self.saving.save()
 

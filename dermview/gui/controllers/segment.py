@@ -83,7 +83,8 @@ class SegmentController(QtCore.QObject):
         doc.image_changed.connect(self._on_image)
         doc.prob_changed.connect(self._on_prob)
         # written flat, as `dermview segment --sidecar` does: read by the worklist and export
-        doc.add_sidecar_field("confidence", lambda: self.doc.model.confidence)
+        doc.add_sidecar_field("confidence", lambda: self.doc.model.confidence
+                              if self.doc.mask_from_model() else None)
 
     @property
     def busy(self) -> bool:
@@ -220,9 +221,14 @@ class SegmentController(QtCore.QObject):
         return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…{conf}"
 
     # -- threshold ------------------------------------------------------------------------------
-    def _on_threshold_moved(self, _t: float) -> None:
+    def _on_threshold_moved(self, t: float) -> None:
         if self.doc.prob is not None:
             self.threshold_timer.start()
+        elif self.doc.has_image and self.doc.mask.any():
+            # a saved label opened: no probability map to re-threshold (the slider moved to
+            # 0.88 and the mask stayed as it was, without a word)
+            self.message.emit(f"This mask has no probability map (a saved label): the "
+                              f"threshold {t:.2f} applies when you Segment (Ctrl+R)", 8000)
 
     def set_threshold(self, threshold: float) -> None:
         """Set the probability threshold and, if there is a prediction, re-threshold now."""

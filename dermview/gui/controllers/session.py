@@ -225,6 +225,11 @@ class SessionController(QtCore.QObject):
             self.saving.discard_recovery(images)
             return
         self.saving.accept_recovery(images)
+        if not self.doc.has_image and not self.worklist.paths:
+            # started without a folder or image: the last session's worklist comes back
+            # first (it was cut to the recovered images: "1 image", and Next image to review
+            # said none was waiting though 16 were)
+            self._restore_worklist()
         if self.doc.path in images:
             self.saving.offer_recovery(self.doc.path)
         missing = [p for p in images if p not in self.worklist.paths]
@@ -239,13 +244,19 @@ class SessionController(QtCore.QObject):
     def restore_session(self) -> bool:
         """Reopen the last session's folder (as a worklist) and image, if they still exist."""
         image = self.settings.get_path("last_image")
-        folder = self.settings.get_path("last_folder")
         if image is None or not image.is_file():
             return False
-        if folder is not None and folder.is_dir() and image.parent == folder:
+        self._restore_worklist(image)
+        return self.open_image(image)
+
+    def _restore_worklist(self, image: Path | None = None) -> None:
+        """Show the last session's folder as the worklist (if it still exists and holds
+        ``image``, when given)."""
+        folder = self.settings.get_path("last_folder")
+        if folder is not None and folder.is_dir() and (image is None or image.parent == folder):
             with contextlib.suppress(OSError):
                 self.worklist.set_paths(list_images(folder))
-        return self.open_image(image)
+                self.show_worklist.emit()
 
     # -- moving through the worklist ------------------------------------------------------------
     def save_and_next(self) -> bool:
