@@ -227,3 +227,13 @@ def test_export_with_every_label_skipped_does_not_say_there_are_none(folder, tmp
     err = capsys.readouterr().err
     assert "already exists" in err and "no labels to export" not in err
     assert "nothing exported" in err and "3 label(s) skipped" in err
+
+
+@pytest.mark.parametrize("fmt, kind", [("labelme", "labelme folder"),
+                                       ("dicom-seg", "DICOM SEG file or folder")])
+def test_import_from_a_missing_source_says_so(folder, tmp_path, capsys, fmt, kind):
+    missing = tmp_path / "nowhere"
+    rc = main(["import", str(folder), "--format", fmt, "--from", str(missing)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert f"--from {missing}: no such {kind}" in err and "no labels found" not in err
