@@ -237,3 +237,11 @@ def test_import_from_a_missing_source_says_so(folder, tmp_path, capsys, fmt, kin
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
     assert f"--from {missing}: no such {kind}" in err and "no labels found" not in err
+
+
+def test_export_from_a_missing_labels_folder_says_so(folder, tmp_path, capsys):
+    missing = tmp_path / "nolabels"
+    rc = main(["export", str(folder), "--labels", str(missing), "--format", "coco",
+               "--out", str(tmp_path / "c.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and f"--labels {missing}: no such folder" in err
