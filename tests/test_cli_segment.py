@@ -52,14 +52,17 @@ def test_segment_samples_folder(weights, tmp_path, capsys):
 
 def test_probability_maps_beside_the_images_are_not_segmented_next_time(weights, tmp_path,
                                                                           capsys):
-    """ISIC layout: masks (and --save-prob maps) written into the image folder itself; a
-    second run over that folder must not take IMD002_prob.png for an image."""
+    """ISIC layout: masks (and --save-prob maps, --dicom-seg files) written into the image
+    folder itself; a second run over that folder must not take IMD002_prob.png or the
+    Secondary Capture IMD002_image.dcm for images."""
     images = tmp_path / "images"
     images.mkdir()
     for stem in STEMS[:2]:
         shutil.copy(SAMPLES / f"{stem}.jpg", images)
     common = ["--weights", str(weights), "--device", "cpu", "--no-preprocess"]
-    assert main(["segment", str(images), "--out", str(images), "--save-prob", *common]) == 0
+    assert main(["segment", str(images), "--out", str(images), "--save-prob", "--dicom-seg",
+                 *common]) == 0
+    assert (images / f"{STEMS[0]}_image.dcm").is_file()
     capsys.readouterr()
     out = tmp_path / "again"
     assert main(["segment", str(images), "--out", str(out), *common]) == 0

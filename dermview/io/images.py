@@ -110,12 +110,15 @@ def save_image(path: PathLike, rgb: np.ndarray) -> None:
 
 #: Files dermview writes beside an image or label of the same stem: ``dermview segment
 #: --save-prob``'s ``<stem>_prob.png``, ``dermview preprocess --save-masks``'s
-#: ``<stem>_frame.png`` / ``<stem>_hair.png``. Not images to open when that stem is there.
-DERIVED_SUFFIXES = ("_prob", "_frame", "_hair")
+#: ``<stem>_frame.png`` / ``<stem>_hair.png``, ``--dicom-seg``'s Secondary Capture
+#: ``<stem>_image.dcm`` of a non-DICOM image. Not images to open when that stem is there.
+DERIVED_SUFFIXES = ("_prob", "_frame", "_hair", "_image")
 
 
 def _derived(path: Path, stems: set[str]) -> bool:
     for suffix in DERIVED_SUFFIXES:
+        if suffix == "_image" and path.suffix.lower() not in DICOM_SUFFIXES:
+            continue
         if path.stem.endswith(suffix):
             base = path.stem[: -len(suffix)]
             return base in stems or f"{base}{LABEL_SUFFIX}" in stems
