@@ -5,9 +5,34 @@ Permanent widgets stay visible while temporary messages show on the left.
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.gui.document import Document
+
+
+class _ElidedLabel(QtWidgets.QLabel):
+    """A status-bar field that asks for its text's width but can be squeezed below it (the
+    text is then elided in the middle; the tooltip or a wider window shows it whole). A
+    plain QLabel's minimum is its whole text: a long labels path or "vs reference ...: Dice
+    ... · Jaccard ..." made the window wider than a 1600×1000 screen at 150 %."""
+
+    MIN_WIDTH = 60
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        hint = super().minimumSizeHint()
+        return QtCore.QSize(min(hint.width(), self.MIN_WIDTH), hint.height())
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        text = self.text()
+        rect = self.contentsRect()
+        metrics = self.fontMetrics()
+        if metrics.horizontalAdvance(text) <= rect.width():
+            super().paintEvent(event)
+            return
+        painter = QtGui.QPainter(self)
+        painter.drawText(rect, int(self.alignment()),
+                         metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideMiddle,
+                                            rect.width()))
 
 
 class StatusBar(QtWidgets.QStatusBar):
@@ -30,8 +55,8 @@ class StatusBar(QtWidgets.QStatusBar):
         self.pos_label = QtWidgets.QLabel("")
         self.pos_label.setMinimumWidth(250)
         self._pixel = (-1, -1)  # the pixel shown (row, col); -1: none
-        self.metric_label = QtWidgets.QLabel("")
-        self.labels_label = QtWidgets.QLabel("")
+        self.metric_label = _ElidedLabel("")
+        self.labels_label = _ElidedLabel("")
         self.labels_label.setObjectName("labelsFolder")
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFixedWidth(self.PROGRESS_MIN_WIDTH)
