@@ -435,6 +435,10 @@ def _bad_weights(kind: str, good: Path, folder: Path) -> Path:
         b = bytearray(data)
         b[len(b) // 2] ^= 0x10
         path.write_bytes(bytes(b))
+    elif kind == "image":  # an image given as --weights (it exists; model.pt does not)
+        path.unlink()
+        path = folder / "model.jpg"
+        path.write_bytes(_jpeg())
     elif kind == "code-payload":
         torch.save({"stem.0.conv.weight": _Payload(folder / "pwned")}, path)
         _rewrite_sha(path)  # the SHA-256 matches: only weights_only=True stops it
@@ -447,6 +451,7 @@ WEIGHT_CASES = [
     ("truncated", ("model.pt does not match its recorded SHA-256",)),
     ("altered-byte", ("model.pt does not match its recorded SHA-256", "altered")),
     ("code-payload", ("model.pt contains objects other than tensors (possibly code)", "refused")),
+    ("image", ("model.jpg is not model weights", ".pt")),
 ]
 
 

@@ -73,3 +73,20 @@ def test_missing_input_reported(tmp_path, samples_dir, capsys):
     assert status != 0
     assert "nope.jpg" in capsys.readouterr().err
     assert (tmp_path / "o" / "IMD002.png").exists()
+
+
+def test_same_file_named_twice_is_done_once_without_a_skip(tmp_path, samples_dir, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(samples_dir / "IMD002.jpg", src)
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(samples_dir / "IMD009.jpg", other / "IMD002.jpg")
+    # a folder and one of its own images (spelt another way): one image, nothing skipped
+    rc = main(["preprocess", str(src), str(src / ".." / "in" / "IMD002.jpg"),
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 0 and "skipped" not in err and (tmp_path / "o" / "IMD002.png").exists()
+    # another file with the same name still is refused (its output would overwrite)
+    rc = main(["preprocess", str(src), str(other), "--out", str(tmp_path / "o2")])
+    assert rc == 1 and "same name as" in capsys.readouterr().err

@@ -50,6 +50,26 @@ def test_segment_samples_folder(weights, tmp_path, capsys):
     assert "Segmented 4 image(s)" in capsys.readouterr().out
 
 
+def test_probability_maps_beside_the_images_are_not_segmented_next_time(weights, tmp_path,
+                                                                          capsys):
+    """ISIC layout: masks (and --save-prob maps, --dicom-seg files) written into the image
+    folder itself; a second run over that folder must not take IMD002_prob.png or the
+    Secondary Capture IMD002_image.dcm for images."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for stem in STEMS[:2]:
+        shutil.copy(SAMPLES / f"{stem}.jpg", images)
+    common = ["--weights", str(weights), "--device", "cpu", "--no-preprocess"]
+    assert main(["segment", str(images), "--out", str(images), "--save-prob", "--dicom-seg",
+                 *common]) == 0
+    assert (images / f"{STEMS[0]}_image.dcm").is_file()
+    capsys.readouterr()
+    out = tmp_path / "again"
+    assert main(["segment", str(images), "--out", str(out), *common]) == 0
+    assert "Segmented 2 image(s)" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}_segmentation.png" for s in STEMS[:2]]
+
+
 def test_segment_threshold_changes_mask_and_matches_prob(weights, tmp_path):
     src = SAMPLES / "IMD002.jpg"
     lo, hi = tmp_path / "lo", tmp_path / "hi"

@@ -227,3 +227,21 @@ def test_export_with_every_label_skipped_does_not_say_there_are_none(folder, tmp
     err = capsys.readouterr().err
     assert "already exists" in err and "no labels to export" not in err
     assert "nothing exported" in err and "3 label(s) skipped" in err
+
+
+@pytest.mark.parametrize("fmt, kind", [("labelme", "labelme folder"),
+                                       ("dicom-seg", "DICOM SEG file or folder")])
+def test_import_from_a_missing_source_says_so(folder, tmp_path, capsys, fmt, kind):
+    missing = tmp_path / "nowhere"
+    rc = main(["import", str(folder), "--format", fmt, "--from", str(missing)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert f"--from {missing}: no such {kind}" in err and "no labels found" not in err
+
+
+def test_export_from_a_missing_labels_folder_says_so(folder, tmp_path, capsys):
+    missing = tmp_path / "nolabels"
+    rc = main(["export", str(folder), "--labels", str(missing), "--format", "coco",
+               "--out", str(tmp_path / "c.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and f"--labels {missing}: no such folder" in err

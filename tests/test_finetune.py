@@ -453,6 +453,17 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value, words", [("-1", "must be 0 or more steps, got -1"),
+                                          ("ten", "not a whole number: 'ten'")])
+def test_cli_finetune_bad_max_steps_is_one_usage_line(tmp_path: Path, capsys, value, words):
+    with pytest.raises(SystemExit) as exc:
+        main(["finetune", str(tmp_path), "--out", str(tmp_path / "new.pt"),
+              "--max-steps", value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert f"argument --max-steps: {words}" in err and "FinetuneSettings(" not in err
+
+
 def test_time_limit_clock():
     import time
 

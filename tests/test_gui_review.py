@@ -392,6 +392,38 @@ def test_review_state_accepted_corrected_comment_and_filter(make_window, data, q
     assert win.review_panel.comment.toPlainText() == "hair over the border"
 
 
+def test_status_bar_fields_never_widen_a_small_window(make_window, data, qtbot):
+    """README audit: at 1066×666 (a 1600×1000 screen at 150 %) the status bar's reference
+    line ("vs reference IMD002_segmentation.png: Dice … · Jaccard …") and labels folder
+    asked for their whole text as minimum width and made the window wider than the screen
+    (the 150 % screenshot came out 1655 px, and 1838 px once regenerated). They are elided
+    now; the window keeps its size."""
+    refs = data.parent / "reference"
+    refs.mkdir()
+    (data / "labels").mkdir()
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(SAMPLES / f"{stem}_segmentation.png", refs)
+    for stem in ("IMD002", "IMD009"):  # masks: Dice shown
+        shutil.copy(SAMPLES / f"{stem}_segmentation.png", data / "labels")
+    win = make_window(None, size=(1066, 666))
+    win.show()
+    qtbot.waitExposed(win)
+    win.session.set_reference_dir(refs)
+    win.session.open_folder(data)
+    assert win.wait_idle(30)
+    bar = win.status
+    qtbot.waitUntil(lambda: "Dice" in bar.metric_label.text(), timeout=10_000)
+    process(50)
+    assert bar.labels_label.text()
+    assert win.width() <= 1066 and win.height() <= 666, win.size()
+    assert bar.geometry().right() <= win.width()
+    for stem in ("IMD002", "IMD009"):
+        win.session.open_image(data / f"{stem}.jpg")
+        assert win.wait_idle(30)
+        process(50)
+        assert win.width() <= 1066, (stem, win.width())
+
+
 @pytest.mark.parametrize("size", [(1366, 768), (1066, 666)])  # 1600×1000 at 150 % = 1066×666
 def test_layout_fits_small_screens_with_one_large_view(make_window, data, size, qtbot):
     win = make_window([data / "IMD009.jpg"], size=size)

@@ -693,6 +693,12 @@ def test_list_images(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub.png").mkdir()
     assert [p.name for p in dio.list_images(tmp_path)] == ["a.png", "b.JPG", "c.tiff"]
+    # dermview's own outputs beside their image or label are not images; alone, they are
+    for name in ["a_prob.png", "b_hair.png", "b_frame.png", "a_segmentation_prob.png",
+                 "c_image.dcm", "lone_prob.png", "lone_hair.png", "a_image.png"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in dio.list_images(tmp_path)] == [
+        "a.png", "a_image.png", "b.JPG", "c.tiff", "lone_hair.png", "lone_prob.png"]
     with pytest.raises(ImageReadError, match="Folder not found"):
         dio.list_images(tmp_path / "missing")
     with pytest.raises(ImageReadError, match="not a folder"):

@@ -100,11 +100,15 @@ def start_batch(command: str, inputs: list[str], out: str | Path) -> Batch:
         report(name, problem)
     seen: dict[str, Path] = {}
     todo: list[Path] = []
+    repeated = 0
     for img in images:
         if img.stem in seen:
+            if img.resolve() == seen[img.stem].resolve():
+                continue  # the same file named twice (a folder and one of its images): once
             report(str(img), f"same name as {seen[img.stem]}; its output would overwrite that one")
+            repeated += 1
             continue
         seen[img.stem] = img
         todo.append(img)
-    return Batch(todo, folder, report, len(problems) + len(images) - len(todo),
+    return Batch(todo, folder, report, len(problems) + repeated,
                  frozenset(p.resolve() for p in images))

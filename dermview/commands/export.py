@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.commands._common import make_output_dir, skip_reporter
-    from dermview.errors import DermviewError, WriteError
+    from dermview.errors import DermviewError, ImageReadError, WriteError
     from dermview.exchange.coco import write_coco
     from dermview.exchange.labelset import labelled_images
     from dermview.io import list_images
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     image_dir = Path(args.image_dir)
     images = list_images(image_dir)
     labels_dir = Path(args.labels) if args.labels else None
+    if labels_dir is not None and not labels_dir.is_dir():
+        raise ImageReadError(f"--labels {labels_dir}: no such folder")
     report = skip_reporter(NAME)
     skipped = 0
 

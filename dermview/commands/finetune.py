@@ -22,6 +22,16 @@ def _minutes(text: str) -> float:
     return value
 
 
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more steps, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of the labelled images")
     parser.add_argument("--labels", metavar="DIR", default=None,
@@ -34,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall-clock limit of the whole run in minutes (default 10)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="training device (default: auto = GPU if available, else CPU)")
-    parser.add_argument("--max-steps", type=int, default=None, metavar="N",
+    parser.add_argument("--max-steps", type=_steps, default=None, metavar="N",
                         help="train the head for at most N steps per run (fewer when the time "
                              "limit says so); default 0: the new model is the base with "
                              "per-image colour standardisation, no gradient training (measured "

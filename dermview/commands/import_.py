@@ -126,11 +126,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.commands._common import skip_reporter
-    from dermview.errors import DermviewError
+    from dermview.errors import DermviewError, ImageReadError
     from dermview.io import list_images
 
     image_dir, src = Path(args.image_dir), Path(args.source)
     images = list_images(image_dir)
+    if args.format != "coco" and not src.exists():  # coco: read_coco says it
+        kind = "labelme folder" if args.format == "labelme" else "DICOM SEG file or folder"
+        raise ImageReadError(f"--from {src}: no such {kind}")
     labels_dir = Path(args.labels) if args.labels else None
     report = skip_reporter(NAME)
     skipped = done = 0

@@ -12,9 +12,10 @@ from dermview.gui.document import Document
 
 class ElidedLabel(QtWidgets.QLabel):
     """A one-line label that may get less room than its text: the text is then cut with "…"
-    (``text()`` stays whole). Its minimum is a few characters, so a long text (the Dice
-    against a reference with its file name) never makes the window wider: at 150 % the
-    status bar's fields pushed the window past the screen's right edge."""
+    in the middle (a path keeps its start and its last folder; ``text()`` stays whole). Its
+    minimum is a few characters, so a long text (the Dice against a reference with its file
+    name) never makes the window wider: at 150 % the status bar's fields pushed the window
+    past the screen's right edge."""
 
     MIN_CHARS = 8
 
@@ -25,7 +26,7 @@ class ElidedLabel(QtWidgets.QLabel):
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         rect = self.contentsRect()
-        text = self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideRight,
+        text = self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideMiddle,
                                              rect.width())
         painter = QtGui.QPainter(self)
         self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(),

@@ -108,8 +108,26 @@ def save_image(path: PathLike, rgb: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+#: Files dermview writes beside an image or label of the same stem: ``dermview segment
+#: --save-prob``'s ``<stem>_prob.png``, ``dermview preprocess --save-masks``'s
+#: ``<stem>_frame.png`` / ``<stem>_hair.png``, ``--dicom-seg``'s Secondary Capture
+#: ``<stem>_image.dcm`` of a non-DICOM image. Not images to open when that stem is there.
+DERIVED_SUFFIXES = ("_prob", "_frame", "_hair", "_image")
+
+
+def _derived(path: Path, stems: set[str]) -> bool:
+    for suffix in DERIVED_SUFFIXES:
+        if suffix == "_image" and path.suffix.lower() not in DICOM_SUFFIXES:
+            continue
+        if path.stem.endswith(suffix):
+            base = path.stem[: -len(suffix)]
+            return base in stems or f"{base}{LABEL_SUFFIX}" in stems
+    return False
+
+
 def list_images(folder: PathLike) -> list[Path]:
-    """Image files directly in ``folder`` (sorted, labels ``*_segmentation.png`` excluded)."""
+    """Image files directly in ``folder`` (sorted; labels ``*_segmentation.png`` excluded, and
+    dermview's own outputs of another file there, :data:`DERIVED_SUFFIXES`)."""
     folder = Path(folder)
     try:
         entries = list(folder.iterdir())
@@ -121,8 +139,8 @@ def list_images(folder: PathLike) -> list[Path]:
         raise ImageReadError(f"Cannot list {folder}: permission denied") from None
     except OSError as exc:
         raise ImageReadError(f"Cannot list {folder}: {exc.strerror or exc}") from None
-    return sorted(
-        p for p in entries
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        and not p.stem.endswith(LABEL_SUFFIX) and not p.name.startswith(".")
-    )
+    files = [p for p in entries
+             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+    stems = {p.stem for p in files}
+    return sorted(p for p in files
+                  if not p.stem.endswith(LABEL_SUFFIX) and not _derived(p, stems))

@@ -46,6 +46,10 @@ from dermview.model.engines import (  # noqa: F401 - re-exported for callers of 
 RESIZE_POLICIES = ("stretch", "letterbox")
 _RESIZE_ALIASES = {"square": "stretch", "stretch": "stretch", "letterbox": "letterbox", "pad": "letterbox"}
 
+#: What ``Segmenter.load`` takes for a model: its ``.pt``, its ``.json``, its ``.onnx`` export
+#: or the name without a suffix (the ``.pt`` and ``.json`` beside each other).
+WEIGHTS_SUFFIXES = (".pt", ".json", ".onnx", "")
+
 _CACHE: dict[tuple[Any, ...], Segmenter] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -174,6 +178,10 @@ class Segmenter:
             ModelError: an engine that cannot run here.
         """
         path = Path(weights) if weights is not None else wmod.DEFAULT_WEIGHTS
+        if path.suffix.lower() not in WEIGHTS_SUFFIXES:
+            # e.g. an image given as --weights: "IMD002.pt not found" would hide the mistake
+            raise WeightsError(f"{path.name} is not model weights: give the .pt (or its .json) "
+                               "of a dermview model")
         path = path.with_suffix(".pt")
         json_path = wmod.metadata_path(path)
         # Clear errors for a missing file or metadata first; an ONNX-only install has no .pt.
