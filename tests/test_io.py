@@ -661,7 +661,7 @@ def test_missing_output_folder(tmp_path):
 
 def test_folder_in_the_way(tmp_path):
     (tmp_path / "m.png").mkdir()
-    with pytest.raises(WriteError, match="folder of that name"):
+    with pytest.raises(WriteError, match="it is a folder"):
         dio.save_mask(tmp_path / "m.png", np.ones((2, 2), bool))
 
 
@@ -766,3 +766,15 @@ def test_a_non_image_names_the_formats_that_open_dicom_included(tmp_path):
         load_image(notes)
     with pytest.raises(ImageReadError, match=r"supported: JPEG, PNG, BMP, TIFF\)"):
         load_mask(notes)
+
+
+def test_writing_onto_a_folder_names_the_whole_path(tmp_path):
+    """`evaluate ... --csv /tmp/rd` with rd a folder said "Cannot save rd: ..." (the last part
+    of the path only); the message names the path given and says what to do."""
+    from dermview.errors import WriteError
+    from dermview.io.atomic import atomic_write_bytes
+
+    folder = tmp_path / "out" / "rd"
+    folder.mkdir(parents=True)
+    with pytest.raises(WriteError, match=str(folder).replace("\\", "\\\\") + ": it is a folder"):
+        atomic_write_bytes(folder, b"x")

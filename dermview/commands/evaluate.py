@@ -20,7 +20,8 @@ LABEL_TAG = LABEL_SUFFIX
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pred_dir", metavar="PRED_DIR",
-                        help="folder of predicted masks: <stem>_segmentation.png or <stem>.png")
+                        help="folder of predicted masks: <stem>_segmentation.png (a folder "
+                             "holding any such file: only those count), else <stem>.png")
     parser.add_argument("gt_dir", metavar="GT_DIR",
                         help="folder of ground-truth masks <stem>_segmentation.png (other files, "
                              "e.g. the images, are ignored)")

@@ -42,7 +42,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise WriteError(f"Cannot save {path.name}: a folder of that name is in the way")
+        raise WriteError(f"Cannot save {path}: it is a folder (give a file name)")
     try:
         keep_mode: int | None = stat.S_IMODE(path.stat().st_mode)  # an existing file's permissions
     except OSError:
