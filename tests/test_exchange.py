@@ -239,6 +239,21 @@ def test_import_from_a_missing_source_says_so(folder, tmp_path, capsys, fmt, kin
     assert f"--from {missing}: no such {kind}" in err and "no labels found" not in err
 
 
+def test_import_into_a_file_where_the_labels_folder_goes_says_so_once(folder, tmp_path, capsys):
+    """README audit: --labels naming an existing file repeated "Cannot create the labels
+    folder …: File exists" once per image."""
+    out = tmp_path / "coco.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0
+    capsys.readouterr()
+    in_the_way = tmp_path / "notes.txt"
+    in_the_way.write_text("a file")
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(out), "--labels",
+               str(in_the_way)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and f"{in_the_way}: a file of that name" in err
+    assert in_the_way.read_text() == "a file"
+
+
 def test_export_from_a_missing_labels_folder_says_so(folder, tmp_path, capsys):
     missing = tmp_path / "nolabels"
     rc = main(["export", str(folder), "--labels", str(missing), "--format", "coco",

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.commands._common import skip_reporter
-    from dermview.errors import DermviewError, ImageReadError
+    from dermview.errors import DermviewError, ImageReadError, WriteError
     from dermview.io import list_images
 
     image_dir, src = Path(args.image_dir), Path(args.source)
@@ -135,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
         kind = "labelme folder" if args.format == "labelme" else "DICOM SEG file or folder"
         raise ImageReadError(f"--from {src}: no such {kind}")
     labels_dir = Path(args.labels) if args.labels else None
+    where = labels_dir or image_dir / "labels"
+    if where.exists() and not where.is_dir():  # once, not once per image
+        raise WriteError(f"Cannot create the labels folder {where}: a file of that name is "
+                         "in the way (give another folder with --labels)")
     report = skip_reporter(NAME)
     skipped = done = 0
 
@@ -167,6 +171,5 @@ def run(args: argparse.Namespace) -> int:
     if not done and not skipped:
         print(f"dermview import: no labels found in {src}", file=sys.stderr)
         return 1
-    where = labels_dir or image_dir / "labels"
     print(f"Imported {done} label(s) into {where}" + (f"; {skipped} skipped" if skipped else ""))
     return 1 if skipped else 0
