@@ -197,3 +197,34 @@ def test_a_result_classified_after_the_save_says_it_is_not_in_the_label(make_win
     assert meta["classifier"]["predicted"] == win.classifier.result["top"]
     assert "Not in the saved label" not in panel.message.text()
     assert panel.message.text().startswith("Highest: ")
+
+
+def test_a_classified_label_opened_again_shows_and_keeps_its_result(make_window, data, qtbot):
+    """Trial finding: a label saved with its classification, opened again, showed an empty
+    Diagnosis panel; and a save then (a comment added) dropped the classification from the
+    sidecar. The saved result is shown, and kept by the next save while the mask is the
+    same."""
+    win = make_window([data / "IMD009.jpg"])
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    panel = win.classifier_panel
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    probs = dict(win.classifier.result["probs"])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=5000)
+    for key in PROB_KEYS:
+        assert panel.values[key].text() == f"{probs[key]:.2f}"
+    assert "As saved with this label" in panel.message.text()
+    win.review_panel.comment.setPlainText("checked the diagnosis")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_comment"] == "checked the diagnosis"
+    assert {k: meta["classifier"][k] for k in PROB_KEYS} == pytest.approx(probs, abs=1e-6)
+    # the mask changed: the saved result no longer applies
+    smaller = gt.copy()
+    smaller[: gt.shape[0] // 2] = False
+    push_mask(win.doc, smaller, "Cut", EditKind.HAND)
+    assert win.classifier.result is None

@@ -150,8 +150,33 @@ class ClassifierController(QtCore.QObject):
 
     def _on_image_changed(self) -> None:
         self._forget("")
+        # after the opening's own mask notification (which forgets a result)
+        QtCore.QTimer.singleShot(0, lambda path=self.doc.path: self._show_saved(path))
         if self.auto:
             self.auto_timer.start()
+
+    def _show_saved(self, path: Any) -> None:
+        """Show the result the opened label's sidecar recorded (the panel stayed empty on
+        reopening a classified label: Classify had to be clicked again to see it)."""
+        from dermview.model.classifier import PROB_KEYS
+
+        doc = self.doc
+        saved = (doc.label_meta or {}).get("classifier") if doc.label_loaded else None
+        if (path != doc.path or doc.dirty or self.result is not None or self.host.busy
+                or not isinstance(saved, dict) or not all(k in saved for k in PROB_KEYS)):
+            return
+        try:
+            probs = {k: float(saved[k]) for k in PROB_KEYS}
+            top, temperature = str(saved["predicted"]), float(saved["temperature"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self.result = {"key": self._key(), "probs": probs, "top": top,
+                       "temperature": temperature,
+                       "model_sha256": str(saved.get("model_sha256", ""))}
+        self._mask = doc.mask.copy()
+        self.panel.show_result(probs, top, temperature,
+                               "As saved with this label (Classify lesion computes it again).")
+        self.heat_host.submit((self.result["key"], doc.image, self._mask, top))
 
     def _on_mask_changed(self, *_rect: int) -> None:
         if self.result is not None or self.host.busy:
