@@ -80,6 +80,12 @@ def test_refine_clicks_and_box_are_one_undo_step_each(make_window, data, qtbot):
     m = win.doc.mask
     assert win.doc.undo_stack.count() == n0 + 2 and m.any()
     assert not m[: int(h * 0.15)].any() and not m[:, int(w * 0.85):].any()
+    # the box stays drawn (trial finding: only a small square at its centre stayed)
+    box = win.refine.markers[-1][1]
+    for _vb, outlines in win.refine._boxes:
+        (outline,) = outlines
+        r = outline.rect()
+        assert (r.left(), r.top(), r.right(), r.bottom()) == (box.col0, box.row0, box.col1, box.row1)
     # Ctrl+click on the box's marker (its centre) removes it: one more undo step, the mask
     # as before the box
     box = win.refine.markers[-1][1]
@@ -87,6 +93,7 @@ def test_refine_clicks_and_box_are_one_undo_step_each(make_window, data, qtbot):
            QtCore.Qt.KeyboardModifier.ControlModifier)
     assert len(win.refine.markers) == 1 and win.doc.undo_stack.count() == n0 + 3
     assert np.array_equal(win.doc.mask, after1)
+    assert all(outlines == [] for _vb, outlines in win.refine._boxes)
 
 
 def test_refine_prepares_in_the_background_and_never_waits(make_window, data, qtbot,

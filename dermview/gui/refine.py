@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.commands import EditKind, push_mask
 from dermview.gui.document import Document
@@ -57,11 +57,14 @@ class RefineController(QtCore.QObject):
         #: markers: (undo-stack index right after the prompt's command, prompt)
         self.markers: list[tuple[int, ClickPrompt | BoxPrompt]] = []
         self._scatter = []
+        #: per pane, the outlines of the box prompts (a box left only its centre's marker)
+        self._boxes: list[tuple[Any, list[QtWidgets.QGraphicsRectItem]]] = []
         for pane in edit.panes:
             item = _Markers(size=11, pxMode=True)
             item.setZValue(98)
             pane.vb.addItem(item, ignoreBounds=True)
             self._scatter.append(item)
+            self._boxes.append((pane.vb, []))
         self.uncertain = overlays.add_layer("uncertain", 1.6, tuple(edit.panes[-1:]))
         #: the region Grow from seed would add (cyan) or cut (magenta) while the mouse drags
         self.grow_preview = overlays.add_layer("grow_preview", 7.5, tuple(edit.panes))
@@ -124,6 +127,19 @@ class RefineController(QtCore.QObject):
                               "brush": pg.mkBrush(80, 160, 255), "symbol": "s"})
         for item in self._scatter:
             item.setData(spots)
+        boxes = [p for _, p in self.markers if isinstance(p, BoxPrompt)]
+        pen = pg.mkPen(80, 160, 255, width=1.5, style=QtCore.Qt.PenStyle.DashLine, cosmetic=True)
+        for vb, items in self._boxes:
+            for old in items:
+                vb.removeItem(old)
+            items.clear()
+            for p in boxes:
+                rect = QtWidgets.QGraphicsRectItem(p.col0, p.row0, p.col1 - p.col0,
+                                                   p.row1 - p.row0)  # [row0, row1) × [col0, col1)
+                rect.setPen(pen)
+                rect.setZValue(97)
+                vb.addItem(rect, ignoreBounds=True)
+                items.append(rect)
 
     def _session(self, quiet: bool = False):
         """The image's refinement session when it can take a prompt now, else None after
