@@ -1024,9 +1024,9 @@ def test_recovery_at_start_keeps_the_last_sessions_worklist(make_window, data, b
     assert win2.doc.path.name == "IMD009.jpg"
 
 
-def test_threshold_moved_on_a_saved_label_says_why_nothing_changes(make_window, data):
-    """Trial finding: on a saved label (Segment all's), the Threshold slider moved to 0.88 and
-    the mask stayed as it was, with no word: a saved label has no probability map."""
+def _reopened_saved_label(make_window, data):
+    """A window on IMD009 whose label (a hand-drawn rectangle) was saved, then opened again:
+    a saved label, with no probability map."""
     from dermview.gui.commands import EditKind, push_mask
 
     win = make_window([data / "IMD009.jpg"])
@@ -1036,6 +1036,13 @@ def test_threshold_moved_on_a_saved_label_says_why_nothing_changes(make_window, 
     assert win.saving.save()
     assert win.session.open_image(data / "IMD002.jpg")
     assert win.session.open_image(data / "IMD009.jpg")
+    return win
+
+
+def test_threshold_moved_on_a_saved_label_says_why_nothing_changes(make_window, data):
+    """Trial finding: on a saved label (Segment all's), the Threshold slider moved to 0.88 and
+    the mask stayed as it was, with no word: a saved label has no probability map."""
+    win = _reopened_saved_label(make_window, data)
     assert win.doc.label_loaded and win.doc.prob is None
     before = win.doc.mask.copy()
     _slide_threshold(win, [60, 75, 88])
@@ -1048,15 +1055,7 @@ def test_heat_map_and_uncertainty_on_a_saved_label_say_why_nothing_shows(make_wi
                                                                          qtbot):
     """Trial finding: on a saved label, Ctrl+H ticked Heat map and U Uncertainty, and nothing
     showed, with no word: a saved label keeps no probability map."""
-    from dermview.gui.commands import EditKind, push_mask
-
-    win = make_window([data / "IMD009.jpg"])
-    mask = np.zeros(win.doc.shape, bool)
-    mask[100:200, 100:250] = True
-    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
-    assert win.saving.save()
-    assert win.session.open_image(data / "IMD002.jpg")
-    assert win.session.open_image(data / "IMD009.jpg")
+    win = _reopened_saved_label(make_window, data)
     assert win.doc.prob is None
     qtbot.keyClick(win, QtCore.Qt.Key.Key_H, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert win.seg_panel.heat_check.isChecked()
