@@ -124,6 +124,27 @@ def test_finding_3_cancel_keeps_labels_folder_and_it_is_always_shown(make_window
     assert win.saving.labels_dir is None and shown.toolTip().endswith(str(data / "labels"))
 
 
+def test_another_labels_folder_shows_that_folders_label_and_verdict(make_window, data, boxes,
+                                                                       tmp_path):
+    """Trial finding: after File → Labels folder… the worklist said "new" for the open image
+    while its Review panel still showed the old folder's "accepted" (and would have saved it)."""
+    win = _segmented(make_window, data / "IMD009.jpg")
+    assert win.review.accept() and win.doc.review_state == "accepted"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    boxes.folder = str(elsewhere)
+    win.actions["labels_dir"].trigger()
+    process(20)
+    assert win.doc.review_state is None and not win.doc.label_loaded
+    assert win.review_panel.radios[None].isChecked()
+    row = win.worklist.paths.index(win.doc.path)
+    assert win.worklist.table.item(row, 1).text() == "new"
+    win.actions["labels_beside"].trigger()  # back: the accepted label again
+    process(20)
+    assert win.doc.label_loaded and win.doc.review_state == "accepted"
+    assert win.review_panel.radios["accepted"].isChecked()
+
+
 # --------------------------------------------------------------------------------- finding 4
 def _crash(win):
     """The window goes away without its normal close path (as after kill -9)."""

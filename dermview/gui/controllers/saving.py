@@ -74,12 +74,16 @@ class SaveController(QtCore.QObject):
 
     def set_labels_dir(self, folder: Path | None) -> None:
         """Where labels are saved (None = ``labels/`` beside each image); applies to the open
-        image at once."""
+        image at once: with unsaved changes they stay, to be saved there; without, the image
+        is shown with that folder's label (or none), so its verdict is that folder's too (the
+        Review panel kept the old folder's "accepted" beside the worklist's "new")."""
         self.labels_dir = Path(folder) if folder else None
         self.settings.set("labels_dir", str(self.labels_dir or ""))
         if self.doc.has_image:
             self.doc.set_labels_dir(self.labels_dir_for(self.doc.path))
         self.labels_dir_changed.emit(self.labels_dir)
+        if self.doc.has_image and not self.doc.dirty:
+            self.reload_requested.emit(self.doc.path)
 
     def choose_labels_dir(self) -> bool:
         """Ask for a labels folder; Cancel changes nothing. True when one was chosen."""
