@@ -635,6 +635,29 @@ def test_window_size_is_reused_only_at_the_display_scale_it_was_saved_at(make_wi
     assert other.height() == min(int(area.height() * 0.9), area.height() - 30) > 450
 
 
+def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path):
+    """Trial finding: a worklist dock 186 px wide saved at 150 % came back at 100 % at that
+    width, every name cut ("ISI…051"); the docks keep their places, not those widths."""
+    def narrow_worklist(win) -> int:
+        process(50)
+        return win.docks["worklist"].width()
+
+    first = make_window(size=(960, 600))
+    process(50)
+    first.resizeDocks([first.docks["worklist"]], [120], QtCore.Qt.Orientation.Horizontal)
+    narrow = narrow_worklist(first)
+    first.close()
+    again = make_window(size=(960, 600))
+    assert abs(narrow_worklist(again) - narrow) <= 2  # same scale: the width is kept
+    again.close()
+    store = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    store.setValue("geometry_scale", 1.5 * again.devicePixelRatioF())  # saved at 150 %
+    store.sync()
+    other = make_window(size=(960, 600))
+    assert narrow_worklist(other) > narrow + 20
+    assert other.docks["worklist"].isVisible()  # its place is kept
+
+
 def test_show_hair_and_frame_are_seen_on_the_preprocessed_view_too(make_window, data, qtbot):
     """Trial finding: with one large view showing the preprocessed image, "Show hair" and
     "Show frame" changed nothing on screen (the overlays were drawn on the original only)."""
