@@ -894,6 +894,40 @@ def test_the_reviewer_name_is_saved_with_the_label_and_remembered(make_window, d
     assert meta["user"] == labels.login_name() and "login" not in meta
 
 
+def test_a_colleague_resaving_a_reviewed_label_is_not_named_its_reviewer(make_window, data,
+                                                                           qtbot):
+    """Trial finding: the sidecar kept only who saved last: Dr. B re-saving a label Dr. A had
+    accepted (to add a comment) became its reviewer in the sidecar and the case report. The
+    verdict's author is kept (reviewed_by) until the verdict or the mask changes."""
+    from dermview import labels
+
+    win = _segmented(make_window, data / "IMD009.jpg")
+    edit = win.review_panel.reviewer_edit
+    win.doc.set_reviewer("Dr. A")
+    assert win.review.accept()
+    meta = labels.read_label_meta(data / "IMD009.jpg")
+    assert meta["user"] == meta["reviewed_by"] == "Dr. A"
+    qtbot.mouseClick(edit, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.keyClick(edit, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(edit, "Dr. B")
+    assert win.doc.reviewer == "Dr. B"
+    win.review.set_comment("seen again at follow-up")
+    assert win.lesion.report_info().reviewer == "Dr. A"
+    assert win.saving.save()
+    meta = labels.read_label_meta(data / "IMD009.jpg")
+    assert meta["user"] == "Dr. B" and meta["reviewed_by"] == "Dr. A"
+    assert win.lesion.report_info().reviewer == "Dr. A"
+    # Opened again, still Dr. A's verdict; Dr. B correcting the mask makes it Dr. B's.
+    assert win.session.open_image(data / "IMD009.jpg", again=True)
+    assert win.lesion.report_info().reviewer == "Dr. A"
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(40.5, 330.5), (70.5, 340.5)])
+    assert win.lesion.report_info().reviewer == "Dr. B"
+    assert win.saving.save()
+    meta = labels.read_label_meta(data / "IMD009.jpg")
+    assert meta["review_state"] == "corrected" and meta["reviewed_by"] == "Dr. B"
+
+
 def test_a_label_saved_elsewhere_is_shown_or_announced(make_window, data, qtbot):
     """A label saved by another window or a colleague while an image is open: unedited here,
     it is shown within seconds; with edits here the status bar says so, once, and the edits

@@ -7,6 +7,7 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +47,11 @@ class ModelInfo:
     #: Estimated Jaccard of the model's mask with an expert's outline, in [0, 1]
     #: (:func:`dermview.confidence.estimate_jaccard`); None before a segmentation.
     confidence: float | None = None
+
+
+def _mask_digest(mask: np.ndarray) -> bytes:
+    """A short digest of a bool mask's pixels (to tell whether it changed since a save)."""
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
 
 
 def _confidence(value: Any) -> float | None:
@@ -106,6 +112,8 @@ class Document(QtCore.QObject):
         self._sidecar_fields: dict[str, Callable[[], Any]] = {}
         self.review_state: str | None = None  # labels.REVIEW_STATES
         self.review_comment = ""
+        #: (verdict, who gave it, mask digest) of the label as opened or last saved (verdict_by)
+        self._verdict_seen: tuple[str | None, str, bytes] = (None, "", b"")
         self.reviewer = ""  # who saves: the Review panel's name ("" = the login name)
 
     # -- state --------------------------------------------------------------------------------
@@ -187,6 +195,9 @@ class Document(QtCore.QObject):
         state = meta.get("review_state")
         self.review_state = state if state in labels.REVIEW_STATES else None
         self.review_comment = str(meta.get("review_comment") or "")
+        self._verdict_seen = (self.review_state, str(meta.get("reviewed_by")
+                                                     or (meta.get("user") if self.review_state else "") or ""),
+                              _mask_digest(self.mask))
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self.image_changed.emit()
@@ -369,6 +380,19 @@ class Document(QtCore.QObject):
         prediction has replaced that mask since: accepting it keeps it corrected."""
         return self._base_edits[2] and not self.hand_edits()[2]
 
+    def verdict_by(self) -> str:
+        """Who gave the verdict a save records ("" when not reviewed): the label's reviewer
+        while the verdict and the mask are the ones it was opened (or last saved) with; else
+        whoever saves now. A colleague re-saving a label someone
+        else accepted (to record a comment or a classification) does not become its reviewer."""
+        state = self.effective_review()
+        if state is None:
+            return ""
+        seen_state, seen_by, seen_mask = self._verdict_seen
+        if state == seen_state and seen_by and _mask_digest(self.mask) == seen_mask:
+            return seen_by
+        return self.reviewer or labels.login_name()
+
     def set_reviewer(self, name: str) -> None:
         """Record ``name`` as the person saving from now on ("" = the login name)."""
         self.reviewer = name.strip()
@@ -411,6 +435,7 @@ class Document(QtCore.QObject):
             review_comment=self.review_comment,
             user=self.reviewer or login,
             extras={**({"login": login} if self.reviewer and self.reviewer != login else {}),
+                    **({"reviewed_by": by} if (by := self.verdict_by()) else {}),
                     **{k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None}},
         )
 
@@ -423,6 +448,8 @@ class Document(QtCore.QObject):
         assert self.path is not None
         meta = self.label_meta_for_save(params)
         png, js = labels.save_label(self.path, self.mask, meta, self.labels_dir)
+        self._verdict_seen = (meta.review_state, str(meta.extras.get("reviewed_by", "")),
+                              _mask_digest(self.mask))
         self._label_seen = label_watch.label_fingerprint(self.path, self.labels_dir)
         self.label_meta = meta.to_dict()
         self.label_loaded = True

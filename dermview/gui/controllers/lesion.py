@@ -366,6 +366,8 @@ class LesionController(QtCore.QObject):
         if doc.dirty:
             state += " (not saved yet)"  # a new model mask or an edit, since the last save
             reviewer = doc.reviewer or labels.login_name()  # whoever is editing it now
+        # a reviewed mask names who gave the verdict, not the last to save it
+        reviewer = doc.verdict_by() or reviewer
         extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,
