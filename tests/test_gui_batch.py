@@ -222,3 +222,14 @@ def test_the_cancel_message_counts_the_image_finished_after_esc(make_window, dat
     assert len(list((data / "labels").glob("*_segmentation.png"))) == 2
     assert "cancelled: 2 masks written are kept" in win.statusBar().currentMessage()
 
+
+def test_the_summary_of_a_fast_batch_gives_a_readable_time_per_image(make_window, qtbot):
+    from dermview.gui.controllers.batch import BatchOutcome
+
+    win = make_window([])
+    out = BatchOutcome(written=[SAMPLES / f"{i}.jpg" for i in range(70)], seconds=3.0)
+    win.batch._on_finished(out)
+    text = win.statusBar().currentMessage()
+    assert "in 3 s (0.04 s per image)" in text, text
+    win.batch._on_finished(BatchOutcome(written=[SAMPLES / "a.jpg"] * 10, seconds=20.0))
+    assert "(2.0 s per image)" in win.statusBar().currentMessage()

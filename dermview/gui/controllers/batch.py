@@ -219,7 +219,9 @@ class BatchController(QtCore.QObject):
 
     def _on_finished(self, out: BatchOutcome) -> None:
         n = len(out.written)
-        per = f" in {out.seconds:.0f} s ({out.seconds / n:.1f} s per image)" if n else ""
+        each = out.seconds / n if n else 0.0
+        per = (f" in {out.seconds:.0f} s ({each:.{1 if each >= 0.095 else 2}f} s per image)"
+               if n else "")
         text = f"Segmented {counted(n, 'image')}{per}"
         if out.skipped:
             first, reason = out.skipped[0]
