@@ -1085,3 +1085,28 @@ def test_the_report_of_a_mask_drawn_after_undoing_the_prediction_names_no_model(
     mask[60:120, 80:160] = True
     push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
     assert win.lesion.report_info().model == "no model (manual mask)"
+
+
+def test_dock_widths_saved_at_another_display_scale_are_not_reused(make_window, tmp_path):
+    """Trial finding: after a 150 % session the worklist came back at 100 % as narrow as it
+    had been squeezed in the small 150 % window (status column cut, counts wrapped)."""
+    first = make_window(size=None)
+    process(20)
+    left = first.docks["worklist"]
+    start_width = left.width()
+    first.resizeDocks([left], [start_width - 60], QtCore.Qt.Orientation.Horizontal)
+    process(20)
+    narrow = left.width()
+    assert narrow < start_width - 30
+    first.close()
+    same = make_window(size=None)
+    process(20)
+    assert abs(same.docks["worklist"].width() - narrow) <= 2  # same scale: as the user left it
+    same.close()
+    store = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    store.setValue("geometry_scale", 1.5 * same.devicePixelRatioF())  # saved at 150 %
+    store.sync()
+    other = make_window(size=None)
+    process(20)
+    assert other.docks["worklist"].isVisible()  # the docks' places are kept
+    assert abs(other.docks["worklist"].width() - start_width) <= 2, (other.docks["worklist"].width(), start_width, narrow)

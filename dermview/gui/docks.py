@@ -49,14 +49,16 @@ def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
 
 def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray | None,
                      state: QtCore.QByteArray | None, left: QtWidgets.QDockWidget,
-                     right: QtWidgets.QDockWidget) -> None:
+                     right: QtWidgets.QDockWidget, fresh_widths: bool = False) -> None:
     """Restore a saved window geometry and dock state; on the first start, narrow side
     panels (the left one as wide as its panel asks, e.g. the worklist for an ISIC file name
     beside its status, up to a quarter of the window) and 90 % of the screen. Never larger
-    than the screen (the status bar stays visible)."""
+    than the screen (the status bar stays visible). ``fresh_widths``: the state was saved at
+    another display scale: its docks' places are kept, their widths are the first start's
+    (a worklist squeezed into a 150 % window is not kept that narrow at 100 %)."""
     if state is not None:
         window.restoreState(state)
-    else:  # once the window is laid out (Qt ignores sizes asked for before)
+    if state is None or fresh_widths:  # once the window is laid out (Qt ignores sizes asked for before)
         QtCore.QTimer.singleShot(0, lambda: window.resizeDocks(
             [left, right], [min(left.sizeHint().width(), window.width() // 4), 330],
             QtCore.Qt.Orientation.Horizontal))

@@ -280,7 +280,7 @@ class MainWindow(QtWidgets.QMainWindow):
         same_scale = abs(scale - self.devicePixelRatioF()) < 0.01
         docks.restore_geometry(self, self.settings.get("geometry") if same_scale else None,
                                self.settings.get("window_state"), self.docks["worklist"],
-                               self.docks["segment"])
+                               self.docks["segment"], fresh_widths=not same_scale)
 
     def _on_labels_dir(self) -> None:
         self.worklist.refresh()
