@@ -1110,3 +1110,25 @@ def test_dock_widths_saved_at_another_display_scale_are_not_reused(make_window, 
     process(20)
     assert other.docks["worklist"].isVisible()  # the docks' places are kept
     assert abs(other.docks["worklist"].width() - start_width) <= 2, (other.docks["worklist"].width(), start_width, narrow)
+
+
+def test_use_these_preprocessing_settings_survives_a_restart(make_window, data, qtbot):
+    """Trial finding: hair sensitivity 0.75 with "Use these settings for segmentation" ticked
+    came back after a restart as the model's 0.50, the box unticked, without a word: the next
+    masks were made with other settings than the user had chosen."""
+    first = make_window([data / "IMD009.jpg"])
+    panel = first.panel
+    panel.sens_spin.setValue(0.75)
+    qtbot.mouseClick(panel.use_check, QtCore.Qt.MouseButton.LeftButton)
+    assert panel.use_check.isChecked() and first.panel.for_model().hair_sensitivity == 0.75
+    first.close()
+    again = make_window([data / "IMD009.jpg"])
+    assert again.panel.use_check.isChecked()
+    assert again.panel.sens_spin.value() == pytest.approx(0.75)
+    assert again.panel.for_model().hair_sensitivity == pytest.approx(0.75)
+    assert "Segmentation uses these settings" in again.panel.model_note.text()
+    qtbot.mouseClick(again.panel.use_check, QtCore.Qt.MouseButton.LeftButton)  # off again
+    again.close()
+    third = make_window([data / "IMD009.jpg"])
+    assert not third.panel.use_check.isChecked()
+    assert third.panel.for_model() == third.segmenter.model_params  # the model's, as before
