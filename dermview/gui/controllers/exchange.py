@@ -48,6 +48,10 @@ class ExchangeController(QtCore.QObject):
 
     def _choose_folder(self) -> Path | None:
         start = self.labels_dir_for(self.doc.path) or self.doc.path.parent / "labels"
+        # the dialog cannot choose a folder that is not there yet (its Choose button stayed
+        # greyed out on "labels" before any label was saved): the nearest existing one
+        while not start.is_dir() and start.parent != start:
+            start = start.parent
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self.window, "Export DICOM SEG to folder", str(start))
         return Path(folder) if folder else None
