@@ -972,3 +972,22 @@ def test_a_mask_operation_that_changes_nothing_says_so(make_window, data, qtbot)
     win.statusBar().clearMessage()
     qtbot.keyClick(win, QtCore.Qt.Key.Key_F)
     assert win.doc.mask[155, 155] and "nothing to change" not in win.statusBar().currentMessage()
+
+
+def test_a_worklist_filter_says_how_many_images_match(make_window, data, qtbot):
+    """Trial finding: the filter "New" with no new image left only the open (imported) image
+    in the list, which read as the one new image; nothing said how many matched."""
+    win = make_window([data])
+    wl = win.worklist
+    assert wl.shown_label.isHidden()  # no filter: nothing more to say
+    wl.set_filter("Accepted")
+    assert not wl.shown_label.isHidden()
+    assert wl.shown_label.text() == "0 of 2 images match; the open image stays listed"
+    wl.set_filter("New")
+    assert wl.shown_label.text().startswith("2 of 2 images match")
+    wl.set_filter("All images")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_F, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(wl.find_edit, "IMD009")
+    assert wl.shown_label.text().startswith("1 of 2 images match")
+    wl.find_edit.clear()
+    assert wl.shown_label.isHidden()

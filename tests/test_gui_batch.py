@@ -202,3 +202,34 @@ def test_a_long_progress_text_is_elided_not_cut(make_window, qtbot):
     assert bar.toolTip() == text
     win.status.set_progress(0, "Idle")
     assert bar.maximumWidth() == win.status.PROGRESS_MIN_WIDTH and bar.format() == "Idle"
+
+
+def test_the_cancel_message_counts_the_image_finished_after_esc(make_window, data, boxes, qtbot,
+                                                                monkeypatch):
+    """Esc lets the image in progress finish and keeps it: the status bar's count includes it
+    (the trial read "229 masks written are kept" with 230 labels on disk)."""
+    for i in range(3):
+        shutil.copy(SAMPLES / "IMD009.jpg", data / f"copy{i}.jpg")
+    held = _Held(monkeypatch, hold=2)
+    win = make_window([data])
+    held.start(win, boxes, qtbot)
+    win.view.shown().setFocus()
+    qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_Escape)
+    assert "1 mask written" in win.statusBar().currentMessage()
+    held.release.set()
+    qtbot.waitUntil(lambda: not win.batch.host.worker.running.is_set(), timeout=60_000)
+    process(50)
+    assert len(list((data / "labels").glob("*_segmentation.png"))) == 2
+    assert "cancelled: 2 masks written are kept" in win.statusBar().currentMessage()
+
+
+def test_the_summary_of_a_fast_batch_gives_a_readable_time_per_image(make_window, qtbot):
+    from dermview.gui.controllers.batch import BatchOutcome
+
+    win = make_window([])
+    out = BatchOutcome(written=[SAMPLES / f"{i}.jpg" for i in range(70)], seconds=3.0)
+    win.batch._on_finished(out)
+    text = win.statusBar().currentMessage()
+    assert "in 3 s (0.04 s per image)" in text, text
+    win.batch._on_finished(BatchOutcome(written=[SAMPLES / "a.jpg"] * 10, seconds=20.0))
+    assert "(2.0 s per image)" in win.statusBar().currentMessage()

@@ -119,3 +119,21 @@ def test_a_rejected_mask_is_exported_only_when_confirmed(make_window, dcm, expor
     assert boxes.questions[-1][0] == "Export a rejected mask?" and not export_to.exists()
     boxes.answer = Btn.Yes
     assert win.exchange.export_dicom_seg()[0] == export_to / "case_1_segmentation.dcm"
+
+
+def test_export_seg_opens_its_folder_dialog_on_a_folder_that_exists(make_window, dcm, monkeypatch,
+                                                                    boxes):
+    """Trial finding: before any label was saved the dialog opened on "labels" (not there
+    yet), with its Choose button greyed out until another folder was typed or picked."""
+    asked: list[str] = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda _parent, _title, start, *a, **k:
+                                     asked.append(start) or ""))
+    win = make_window([dcm])
+    assert not (dcm.parent / "labels").exists()
+    push_mask(win.doc, np.ones(win.doc.shape, bool), "Polygon add", EditKind.HAND)
+    win.actions["export_seg"].trigger()
+    assert asked == [str(dcm.parent)]
+    (dcm.parent / "labels").mkdir()
+    win.actions["export_seg"].trigger()
+    assert asked[-1] == str(dcm.parent / "labels")  # the labels folder once it exists

@@ -122,3 +122,22 @@ def test_unusable_labels_are_listed_and_the_rest_exported(make_window, worklist,
     assert win.exchange.export_labels("coco", tmp_path / "none.json") == 0
     assert not (tmp_path / "none.json").exists()
     assert "No image of the worklist has a saved label" in boxes.warnings[-1][1]
+
+
+def test_no_saved_label_is_said_before_any_question_or_file_dialog(make_window, data, boxes,
+                                                                   monkeypatch, qtbot):
+    """Trial finding: with no label saved yet, Export labels as COCO asked about the unsaved
+    mask, then for a file name, and only then said there was nothing to export."""
+    asked: list[str] = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: asked.append("file") or ("", "")))
+    win = make_window([data])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(300.5, 300.5), (340.5, 310.5)])
+    assert win.doc.dirty
+    boxes.answer = Btn.Yes
+    for action in ("export_coco", "export_labelme"):
+        win.actions[action].trigger()
+        assert not boxes.questions and not asked, (boxes.questions, asked)
+        title, text = boxes.warnings[-1]
+        assert title == "Nothing to export" and "Ctrl+S" in text

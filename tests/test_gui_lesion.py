@@ -555,3 +555,19 @@ def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, 
     assert asked == ["Report on a rejected mask?"]
     answer[0] = Btn.Yes
     assert win.lesion.export_report(out) == out and out.exists()
+
+
+def test_the_report_of_an_imported_mask_does_not_call_it_manual(make_window, labelled, qtbot):
+    """Trial finding: PH2 expert masks copied into labels/ (status "imported"; the Segment
+    panel: "the saved label (from another tool)") were reported as "no model (manual mask)"."""
+    from dermview.report import provenance_rows
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    assert win.worklist.status(0) == "imported"
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Model"] == "no model (a mask brought from another tool)"
+    stroke = editing.Stroke(win.doc.mask, 5.0, False)
+    win.doc.notify_mask(stroke.add((150.0, 250.0)))
+    win.doc.undo_stack.push(editing_command(win, stroke))
+    assert win.lesion.report_info().model == "no model (a mask brought from another tool, edited here)"

@@ -1163,3 +1163,25 @@ def test_the_report_of_a_mask_drawn_after_undoing_the_prediction_names_no_model(
     mask[60:120, 80:160] = True
     push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
     assert win.lesion.report_info().model == "no model (manual mask)"
+
+
+def test_use_these_preprocessing_settings_survives_a_restart(make_window, data, qtbot):
+    """Trial finding: hair sensitivity 0.75 with "Use these settings for segmentation" ticked
+    came back after a restart as the model's 0.50, the box unticked, without a word: the next
+    masks were made with other settings than the user had chosen."""
+    first = make_window([data / "IMD009.jpg"])
+    panel = first.panel
+    panel.sens_spin.setValue(0.75)
+    qtbot.mouseClick(panel.use_check, QtCore.Qt.MouseButton.LeftButton)
+    assert panel.use_check.isChecked() and first.panel.for_model().hair_sensitivity == 0.75
+    first.close()
+    again = make_window([data / "IMD009.jpg"])
+    assert again.panel.use_check.isChecked()
+    assert again.panel.sens_spin.value() == pytest.approx(0.75)
+    assert again.panel.for_model().hair_sensitivity == pytest.approx(0.75)
+    assert "Segmentation uses these settings" in again.panel.model_note.text()
+    qtbot.mouseClick(again.panel.use_check, QtCore.Qt.MouseButton.LeftButton)  # off again
+    again.close()
+    third = make_window([data / "IMD009.jpg"])
+    assert not third.panel.use_check.isChecked()
+    assert third.panel.for_model() == third.segmenter.model_params  # the model's, as before

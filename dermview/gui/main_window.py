@@ -93,6 +93,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
                                            weights, self.panel.for_model, self)
         self.panel.set_model_params(self.segmenter.model_params)
+        self._restore_preprocess()
         self.models = ModelController(self.doc, self.segmenter, s, self)
         self.saving = SaveController(self.doc, s, RecoveryStore(recovery_folder or recovery_dir()),
                                      self.panel.params, self)
@@ -212,6 +213,8 @@ class MainWindow(QtWidgets.QMainWindow):
         d.reference_changed.connect(self._update_reference)
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
+        self.panel.use_check.toggled.connect(lambda _v: self._save_preprocess())
+        self.panel.params_changed.connect(lambda _p: self._save_preprocess())
         self.classifier_panel.auto_changed.connect(lambda v: s.set("auto_classify", v))
         self.review_panel.reviewer_changed.connect(lambda v: s.set("reviewer_name", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
@@ -272,6 +275,27 @@ class MainWindow(QtWidgets.QMainWindow):
         self.overlays.set_opacity(sp.opacity)
         self.overlays.set_outline(sp.outline)
         self.overlays.set_layers(sp.layers())
+
+    def _restore_preprocess(self) -> None:
+        """"Use these settings for segmentation" and its settings, as the last session left
+        them (a restart went back to the model's preprocessing without a word)."""
+        if not self.settings.get_bool("preprocess/use", False):
+            return
+        from dermview.errors import DermviewError
+        from dermview.preprocess.params import PreprocessParams
+
+        try:
+            params = PreprocessParams.from_json(str(self.settings.get("preprocess/params", "")))
+        except (DermviewError, TypeError, ValueError):
+            return  # unreadable: the model's preprocessing, as on a first start
+        self.panel.set_params(params)
+        self.panel.use_check.setChecked(True)
+
+    def _save_preprocess(self) -> None:
+        use = self.panel.use_check.isChecked()
+        self.settings.set("preprocess/use", use)
+        if use:
+            self.settings.set("preprocess/params", self.panel.params().to_json())
 
     def _restore_geometry(self) -> None:
         # A window size saved at another display scale (150 % then 100 %) is not reused: its

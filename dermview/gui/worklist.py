@@ -84,9 +84,16 @@ class Worklist(QtWidgets.QWidget):
         self.find_edit.textChanged.connect(lambda _t: self._apply_filter())
         self.find_edit.returnPressed.connect(self._open_first_match)
         self.find_edit.installEventFilter(self)  # Enter / Esc are the field's, not the window's
+        # how many rows a filter or search leaves (hidden without one): "New" with no new
+        # image showed only the open image, which looked like the one new image
+        self.shown_label = QtWidgets.QLabel("")
+        self.shown_label.setWordWrap(True)
+        self.shown_label.setObjectName("worklistShown")
+        self.shown_label.hide()
         layout.addWidget(self.summary)
         layout.addWidget(self.filter_combo)
         layout.addWidget(self.find_edit)
+        layout.addWidget(self.shown_label)
         self.table = QtWidgets.QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Image", "Status", "Conf."])
         self.table.horizontalHeaderItem(2).setToolTip(
@@ -203,11 +210,22 @@ class Worklist(QtWidgets.QWidget):
         image's)."""
         shown = FILTERS[max(self.filter_combo.currentIndex(), 0)][1]
         needle = self.find_edit.text().strip().casefold()
+        matched, kept_open = 0, False
         for row in range(len(self.paths)):
             st = self.table.item(row, 1).data(QtCore.Qt.ItemDataRole.UserRole)
             out = (shown is not None and st not in shown) or (
                 needle != "" and needle not in self.paths[row].name.casefold())
             self.table.setRowHidden(row, out and row != self.current)
+            if out and row == self.current:
+                kept_open = True
+            elif not out:
+                matched += 1
+        filtered = shown is not None or needle != ""
+        self.shown_label.setVisible(filtered and bool(self.paths))
+        if filtered and self.paths:
+            self.shown_label.setText(
+                f"{matched} of {counted(len(self.paths), 'image')} match"
+                + ("; the open image stays listed" if kept_open else ""))
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
         """In the name search, Enter (the window's "Close polygon") and Esc ("Cancel") go to

@@ -140,6 +140,8 @@ class BatchController(QtCore.QObject):
         self.host.busy_changed.connect(self.busy_changed)
         self._total = 0
         self._done = 0
+        self._job = 0  # the batch that :attr:`_done` counts
+        self._stopping = False  # cancelled: its image in progress may still be written
 
     @property
     def busy(self) -> bool:
@@ -179,8 +181,8 @@ class BatchController(QtCore.QObject):
                Btn.Ok | Btn.Cancel, Btn.Ok) != Btn.Ok:
             return False
         job = BatchJob(items=items, **self.settings())
-        self._total, self._done = len(images), 0
-        self.host.submit(job)
+        self._total, self._done, self._stopping = len(images), 0, False
+        self._job = self.host.submit(job)
         return True
 
     def start_or_stop(self) -> None:
@@ -193,8 +195,12 @@ class BatchController(QtCore.QObject):
     def cancel(self) -> None:
         if self.busy:
             self.host.cancel()
-            self.message.emit(f"Segment all cancelled: {counted(self._done, 'mask')} written "
-                              "are kept", 8000)
+            self._stopping = True
+            self._say_cancelled()
+
+    def _say_cancelled(self) -> None:
+        self.message.emit(f"Segment all cancelled: {counted(self._done, 'mask')} written "
+                          "are kept", 8000)
 
     def shutdown(self) -> None:
         self.host.shutdown()
@@ -203,14 +209,19 @@ class BatchController(QtCore.QObject):
         # Written files are real whatever happened to the job since: always show them.
         if isinstance(written, str):
             return
-        self._done += 1
+        if job == self._job:
+            self._done += 1
+            if self._stopping:  # the image in progress at Esc was finished and kept
+                self._say_cancelled()
         self.worklist.set_confidence(image, written.confidence)
         if image == self.doc.path and not self.doc.dirty and not self.doc.mask.any():
             self.reopen_requested.emit(image)
 
     def _on_finished(self, out: BatchOutcome) -> None:
         n = len(out.written)
-        per = f" in {out.seconds:.0f} s ({out.seconds / n:.1f} s per image)" if n else ""
+        each = out.seconds / n if n else 0.0
+        per = (f" in {out.seconds:.0f} s ({each:.{1 if each >= 0.095 else 2}f} s per image)"
+               if n else "")
         text = f"Segmented {counted(n, 'image')}{per}"
         if out.skipped:
             first, reason = out.skipped[0]

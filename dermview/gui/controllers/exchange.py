@@ -23,6 +23,8 @@ from dermview.wording import exist
 
 Btn = QtWidgets.QMessageBox.StandardButton
 FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme"}  # export_labels' formats, as shown
+NO_SAVED_LABEL = ("No image of the worklist has a saved label yet: the export holds saved "
+                  "labels only. Save one first (File → Save label, Ctrl+S, or Accept, A).")
 
 
 class ExchangeController(QtCore.QObject):
@@ -46,6 +48,10 @@ class ExchangeController(QtCore.QObject):
 
     def _choose_folder(self) -> Path | None:
         start = self.labels_dir_for(self.doc.path) or self.doc.path.parent / "labels"
+        # the dialog cannot choose a folder that is not there yet (its Choose button stayed
+        # greyed out on "labels" before any label was saved): the nearest existing one
+        while not start.is_dir() and start.parent != start:
+            start = start.parent
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self.window, "Export DICOM SEG to folder", str(start))
         return Path(folder) if folder else None
@@ -104,12 +110,16 @@ class ExchangeController(QtCore.QObject):
         yet: the user is told before anything is written. Progress is shown and can be
         cancelled (COCO then writes nothing). Returns the number of labels exported."""
         from dermview.exchange.labelme import labelme_target
-        from dermview.labels import saved_label_status
+        from dermview.labels import label_paths, saved_label_status
         from dermview.wording import counted
 
         paths = list(self.worklist())
         if not paths:
             self.error.emit("Nothing to export", "Open an image folder first.")
+            return 0
+        if not any(label_paths(p, self.labels_dir_for(p))[0].is_file() for p in paths):
+            # said before the unsaved-changes question and the file dialog, not after them
+            self.error.emit("Nothing to export", NO_SAVED_LABEL)
             return 0
         if self.doc.dirty and dialogs.ask(
                 self.window, "Unsaved changes",
@@ -158,7 +168,7 @@ class ExchangeController(QtCore.QObject):
         finally:
             progress.reset()
         if not done:
-            self.error.emit("Nothing to export", "No image of the worklist has a saved label."
+            self.error.emit("Nothing to export", NO_SAVED_LABEL
                             + (f"\n\n{problems[0]}" if problems else ""))
             return 0
         if problems:

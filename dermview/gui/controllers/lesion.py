@@ -356,7 +356,13 @@ class LesionController(QtCore.QObject):
         mark = doc.sidecar_field("model_provenance") or meta.get("model_provenance")
         # a mask drawn after the prediction was undone is no model's (as its sidecar says)
         from_model = doc.model.name and doc.mask_from_model()
+        # a label brought from another tool (an expert's mask, no sidecar) was drawn by nobody
+        # here: as the Segment panel says, not "manual"
+        imported = doc.label_loaded and (doc.label_meta is None
+                                         or doc.label_meta.get("source") == "imported")
         model = (describe_model(doc.model.name, doc.model.sha256, mark) if from_model
+                 else "no model (a mask brought from another tool"
+                      + (", edited here)" if doc.dirty else ")") if imported
                  else "no model (manual mask)")
         pre = (doc.model.params if from_model and doc.model.params is not None
                else meta.get("preprocess_params"))
