@@ -41,6 +41,7 @@ __all__ = [
     "save_label",
     "load_label",
     "read_label_meta",
+    "label_source",
     "label_status",
     "label_mismatch",
     "list_backups",
@@ -436,13 +437,21 @@ def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> st
     return saved_label_status(_read_json(json_path) or {})
 
 
+def label_source(meta: dict | None) -> str:
+    """Where a saved label's mask came from, by its sidecar ``meta`` (None: it has none):
+    ``"imported"`` (no sidecar: a mask brought from another tool; or ``dermview import``'s),
+    ``"manual"``, or ``"model"`` (also a sidecar that does not say)."""
+    if meta is None:
+        return "imported"
+    source = meta.get("source")
+    return source if source in ("imported", "manual") else "model"
+
+
 def saved_label_status(meta: dict | None) -> str:
     """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: it has
     none)."""
-    if meta is None:
-        return "imported"
-    if meta.get("review_state") in REVIEW_STATES[1:]:
+    if meta is not None and meta.get("review_state") in REVIEW_STATES[1:]:
         return str(meta["review_state"])
-    if meta.get("edited") is True:
+    if meta is not None and meta.get("edited") is True:
         return "corrected"
-    return "imported" if meta.get("source") == "imported" else "segmented"
+    return "imported" if label_source(meta) == "imported" else "segmented"

@@ -7,7 +7,6 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from dermview import editing, label_policy, label_watch, labels
 from dermview.dicom import ImageInfo
 from dermview.editing import MaskPatch
 from dermview.errors import DermviewError
+from dermview.gui import provenance
 from dermview.gui.commands import (
     HAND_KINDS,
     EditKind,
@@ -47,11 +47,6 @@ class ModelInfo:
     #: Estimated Jaccard of the model's mask with an expert's outline, in [0, 1]
     #: (:func:`dermview.confidence.estimate_jaccard`); None before a segmentation.
     confidence: float | None = None
-
-
-def _mask_digest(mask: np.ndarray) -> bytes:
-    """A short digest of a bool mask's pixels (to tell whether it changed since a save)."""
-    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
 
 
 def _confidence(value: Any) -> float | None:
@@ -197,7 +192,7 @@ class Document(QtCore.QObject):
         self.review_comment = str(meta.get("review_comment") or "")
         self._verdict_seen = (self.review_state, str(meta.get("reviewed_by")
                                                      or (meta.get("user") if self.review_state else "") or ""),
-                              _mask_digest(self.mask))
+                              provenance.mask_digest(self.mask))
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self.image_changed.emit()
@@ -289,24 +284,8 @@ class Document(QtCore.QObject):
         return [c for c in cmds if isinstance(c, MaskCommand)]
 
     def hand_edits(self) -> tuple[int, int, bool]:
-        """Hand edits since the last model prediction: ``(operations, pixels changed, reset)``.
-
-        A prediction replaces the mask, so counting restarts after it and ``reset`` is True
-        (edits of a previously saved label no longer apply). Threshold changes keep the hand
-        edits (the threshold applies to the other pixels).
-        """
-        ops = pixels = 0
-        reset = False
-        for cmd in self._applied():
-            if cmd.kind in HAND_KINDS:
-                ops += 1
-                pixels += cmd.changed_pixels
-            elif cmd.kind is EditKind.PREDICTION:
-                ops = pixels = 0
-                reset = True
-            elif isinstance(cmd, RecoveredCommand):
-                ops, pixels, reset = cmd.hand_edits
-        return ops, pixels, reset
+        """:func:`provenance.hand_edits` of the applied history."""
+        return provenance.hand_edits(self._applied())
 
     def mask_from_model(self) -> bool:
         """Whether the working mask comes from a model: False without a model, and once every
@@ -320,17 +299,8 @@ class Document(QtCore.QObject):
                    for c in self._applied())
 
     def hand_edited_map(self, kinds: tuple[EditKind, ...] = HAND_KINDS) -> np.ndarray:
-        """``bool (H, W)``: pixels a person changed since the last model prediction (by
-        commands of ``kinds``; ``(EditKind.HAND,)`` = painted, not by Refine prompts)."""
-        out = np.zeros(self.shape, bool)
-        for cmd in self._applied():
-            if cmd.kind in kinds and cmd.patch is not None:
-                out[cmd.patch.rect.slices] |= cmd.patch.before != cmd.patch.after
-            elif cmd.kind is EditKind.PREDICTION:
-                out[...] = False
-            elif isinstance(cmd, RecoveredCommand) and cmd.edited.shape == out.shape:
-                out = cmd.edited.copy()
-        return out
+        """:func:`provenance.hand_edited_map` of the applied history."""
+        return provenance.hand_edited_map(self._applied(), self.shape, kinds)
 
     def set_review(self, state: str | None, comment: str) -> None:
         """Record the reviewer's verdict (called by :class:`~dermview.gui.commands.
@@ -339,35 +309,8 @@ class Document(QtCore.QObject):
         self.review_changed.emit()
 
     def hand_changed(self) -> bool:
-        """Whether the hand edits since the last model prediction changed the mask on balance:
-        False when every pixel a person touched is back to its value before the first edit
-        (a stroke erased again, a Refine prompt that took back a painted stroke). Visits each
-        edit's rectangle once (and the overlaps of earlier ones), never the whole image."""
-        edits: list[MaskPatch] = []
-        journaled = False  # journaled edits: their pixels' earlier values are not known
-        for cmd in self._applied():
-            if cmd.kind in HAND_KINDS and cmd.patch is not None:
-                edits.append(cmd.patch)
-            elif cmd.kind is EditKind.PREDICTION:
-                edits, journaled = [], False
-            elif isinstance(cmd, RecoveredCommand):
-                journaled = cmd.hand_edits[0] > 0
-        if journaled:
-            return True
-        earlier: list[tuple[Rect, np.ndarray]] = []  # (rectangle, pixels it changed)
-        for patch in edits:
-            rect, before = patch.rect, patch.before  # decompressed on each access when compacted
-            changed = before != patch.after
-            first = changed.copy()  # changed here for the first time
-            for other, other_changed in earlier:
-                both = rect.intersect(other)
-                if not both.empty:
-                    first[both.r0 - rect.r0 : both.r1 - rect.r0, both.c0 - rect.c0 : both.c1 - rect.c0] &= \
-                        ~other_changed[both.r0 - other.r0 : both.r1 - other.r0, both.c0 - other.c0 : both.c1 - other.c0]
-            if np.any(self.mask[rect.slices][first] != before[first]):
-                return True
-            earlier.append((rect, changed))
-        return False
+        """:func:`provenance.hand_changed` of the applied history and the working mask."""
+        return provenance.hand_changed(self._applied(), self.mask)
 
     def effective_review(self) -> str | None:
         """The review state a save records: ``"corrected"`` once hand edits in this session
@@ -380,16 +323,17 @@ class Document(QtCore.QObject):
         prediction has replaced that mask since: accepting it keeps it corrected."""
         return self._base_edits[2] and not self.hand_edits()[2]
 
-    def verdict_by(self) -> str:
+    def verdict_by(self, state: str | None = None) -> str:
         """Who gave the verdict a save records ("" when not reviewed): the label's reviewer
         while the verdict and the mask are the ones it was opened (or last saved) with; else
-        whoever saves now. A colleague re-saving a label someone
-        else accepted (to record a comment or a classification) does not become its reviewer."""
-        state = self.effective_review()
+        whoever saves now. A colleague re-saving a label someone else accepted (to record a
+        comment or a classification) does not become its reviewer. ``state``: the
+        :meth:`effective_review` when the caller has it already."""
+        state = state or self.effective_review()
         if state is None:
             return ""
         seen_state, seen_by, seen_mask = self._verdict_seen
-        if state == seen_state and seen_by and _mask_digest(self.mask) == seen_mask:
+        if state == seen_state and seen_by and provenance.mask_digest(self.mask) == seen_mask:
             return seen_by
         return self.reviewer or labels.login_name()
 
@@ -414,6 +358,8 @@ class Document(QtCore.QObject):
         ops, pixels, reset = self.hand_edits()
         prev_ops, prev_px, prev_edited = (0, 0, False) if reset else self._base_edits
         from_model = self.mask_from_model()
+        changed = self.hand_changed()  # once: the review state and "edited" both follow it
+        state = "corrected" if changed else self.review_state  # = effective_review()
         # every prediction undone: the mask drawn by hand is no model's (it was saved as the
         # model's, with the model's confidence)
         model = self.model if from_model else ModelInfo()
@@ -427,15 +373,15 @@ class Document(QtCore.QObject):
             model_sha256=model.sha256, engine=model.engine,
             preprocess_params=used_params,
             threshold=self.threshold if from_model else None,
-            edited=self.hand_changed() or prev_edited,
+            edited=changed or prev_edited,
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
             source="model" if from_model else "manual",
-            review_state=self.effective_review(),
+            review_state=state,
             review_comment=self.review_comment,
             user=self.reviewer or login,
             extras={**({"login": login} if self.reviewer and self.reviewer != login else {}),
-                    **({"reviewed_by": by} if (by := self.verdict_by()) else {}),
+                    **({"reviewed_by": by} if (by := self.verdict_by(state)) else {}),
                     **{k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None}},
         )
 
@@ -449,7 +395,7 @@ class Document(QtCore.QObject):
         meta = self.label_meta_for_save(params)
         png, js = labels.save_label(self.path, self.mask, meta, self.labels_dir)
         self._verdict_seen = (meta.review_state, str(meta.extras.get("reviewed_by", "")),
-                              _mask_digest(self.mask))
+                              provenance.mask_digest(self.mask))
         self._label_seen = label_watch.label_fingerprint(self.path, self.labels_dir)
         self.label_meta = meta.to_dict()
         self.label_loaded = True

@@ -36,6 +36,7 @@ from dermview.gui.icons import icon
 from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
+from dermview.gui.preprocess_settings import keep_preprocess_settings
 from dermview.gui.refine import RefineController
 from dermview.gui.review_panel import ReviewPanel
 from dermview.gui.ruler import RulerTool
@@ -93,7 +94,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
                                            weights, self.panel.for_model, self)
         self.panel.set_model_params(self.segmenter.model_params)
-        self._restore_preprocess()
+        keep_preprocess_settings(self.panel, s)
         self.models = ModelController(self.doc, self.segmenter, s, self)
         self.saving = SaveController(self.doc, s, RecoveryStore(recovery_folder or recovery_dir()),
                                      self.panel.params, self)
@@ -207,14 +208,12 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.layers_changed.connect(self.overlays.set_layers)
         # without a probability map these layers are empty: say why (a saved label's heat
         # map was ticked and nothing showed)
-        sp.heat_check.toggled.connect(lambda on: self._explain_no_prob(on, "Heat map"))
+        sp.heat_check.toggled.connect(lambda on: self.segmenter.explain_no_prob(on, "Heat map"))
         self.actions["uncertainty"].toggled.connect(
-            lambda on: self._explain_no_prob(on, "Uncertainty"))
+            lambda on: self.segmenter.explain_no_prob(on, "Uncertainty"))
         d.reference_changed.connect(self._update_reference)
         sp.layers_changed.connect(lambda v: self.actions["heat"].setChecked(v["heat"]))
         sp.auto_changed.connect(lambda v: s.set("auto_segment", v))
-        self.panel.use_check.toggled.connect(lambda _v: self._save_preprocess())
-        self.panel.params_changed.connect(lambda _p: self._save_preprocess())
         self.classifier_panel.auto_changed.connect(lambda v: s.set("auto_classify", v))
         self.review_panel.reviewer_changed.connect(lambda v: s.set("reviewer_name", v))
         sp.device_changed.connect(lambda v: s.set("device", v))
@@ -276,27 +275,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.overlays.set_outline(sp.outline)
         self.overlays.set_layers(sp.layers())
 
-    def _restore_preprocess(self) -> None:
-        """"Use these settings for segmentation" and its settings, as the last session left
-        them (a restart went back to the model's preprocessing without a word)."""
-        if not self.settings.get_bool("preprocess/use", False):
-            return
-        from dermview.errors import DermviewError
-        from dermview.preprocess.params import PreprocessParams
-
-        try:
-            params = PreprocessParams.from_json(str(self.settings.get("preprocess/params", "")))
-        except (DermviewError, TypeError, ValueError):
-            return  # unreadable: the model's preprocessing, as on a first start
-        self.panel.set_params(params)
-        self.panel.use_check.setChecked(True)
-
-    def _save_preprocess(self) -> None:
-        use = self.panel.use_check.isChecked()
-        self.settings.set("preprocess/use", use)
-        if use:
-            self.settings.set("preprocess/params", self.panel.params().to_json())
-
     def _restore_geometry(self) -> None:
         # A window size saved at another display scale (150 % then 100 %) is not reused: its
         # logical size was a part of the screen that is now much smaller or larger.
@@ -356,11 +334,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks["worklist"].raise_()
         self.worklist.find_edit.setFocus()
         self.worklist.find_edit.selectAll()
-
-    def _explain_no_prob(self, on: bool, what: str) -> None:
-        if on and self.doc.has_image and self.doc.prob is None:
-            self.status.showMessage(f"{what}: this image has no probability map (a saved label "
-                                    "keeps only its mask); Segment (Ctrl+R) to show it", 8000)
 
     def classify_lesion(self, _checked: bool = False) -> None:
         """Segmentation → Classify lesion (Ctrl+D): show the Diagnosis panel and classify."""

@@ -358,8 +358,7 @@ class LesionController(QtCore.QObject):
         from_model = doc.model.name and doc.mask_from_model()
         # a label brought from another tool (an expert's mask, no sidecar) was drawn by nobody
         # here: as the Segment panel says, not "manual"
-        imported = doc.label_loaded and (doc.label_meta is None
-                                         or doc.label_meta.get("source") == "imported")
+        imported = doc.label_loaded and labels.label_source(doc.label_meta) == "imported"
         model = (describe_model(doc.model.name, doc.model.sha256, mark) if from_model
                  else "no model (a mask brought from another tool"
                       + (", edited here)" if doc.dirty else ")") if imported
@@ -367,13 +366,14 @@ class LesionController(QtCore.QObject):
         pre = (doc.model.params if from_model and doc.model.params is not None
                else meta.get("preprocess_params"))
         pre_text = _describe_preprocessing(pre)
-        state = doc.effective_review() or "not reviewed"
+        verdict = doc.effective_review()
+        state = verdict or "not reviewed"
         reviewer = str(meta.get("user") or "")  # who saved the label shown
         if doc.dirty:
             state += " (not saved yet)"  # a new model mask or an edit, since the last save
             reviewer = doc.reviewer or labels.login_name()  # whoever is editing it now
         # a reviewed mask names who gave the verdict, not the last to save it
-        reviewer = doc.verdict_by() or reviewer
+        reviewer = doc.verdict_by(verdict) or reviewer
         extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,

@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6 import QtCore
 
+from dermview import labels
 from dermview.errors import DermviewError
 from dermview.gui.commands import push_threshold
 from dermview.gui.controllers.overlays import FILL_ALPHA, OverlayController
@@ -205,9 +206,8 @@ class SegmentController(QtCore.QObject):
     def model_text(self) -> str:
         m = self.doc.model
         if not m.name and self.doc.label_loaded:  # "No segmentation yet" beside a mask shown
-            meta = self.doc.label_meta
-            kind = ("from another tool" if meta is None or meta.get("source") == "imported" else
-                    "drawn by hand" if meta.get("source") == "manual" else "saved earlier")
+            kind = {"imported": "from another tool", "manual": "drawn by hand"}.get(
+                labels.label_source(self.doc.label_meta), "saved earlier")
             return f"The mask is the saved label ({kind}); Segment (Ctrl+R) runs the model"
         if not m.name:
             return "No segmentation yet"
@@ -219,6 +219,13 @@ class SegmentController(QtCore.QObject):
             f"<br>Confidence <b>{m.confidence:.2f}</b> (estimated Jaccard with an expert's "
             f"outline{'; review this mask' if m.confidence < LOW_CONFIDENCE else ''})")
         return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…{conf}"
+
+    def explain_no_prob(self, shown: bool, what: str) -> None:
+        """A layer drawn from the probability map (``what``) was turned on: without a map (a
+        saved label keeps only its mask) say why nothing shows."""
+        if shown and self.doc.has_image and self.doc.prob is None:
+            self.message.emit(f"{what}: this image has no probability map (a saved label "
+                              "keeps only its mask); Segment (Ctrl+R) to show it", 8000)
 
     # -- threshold ------------------------------------------------------------------------------
     def _on_threshold_moved(self, t: float) -> None:
