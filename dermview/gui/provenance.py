@@ -1,4 +1,4 @@
-"""Provenance of the working mask, read from its undo history (Qt-free functions).
+"""Provenance of the working mask, read from its undo history (plain functions, no widgets).
 
 Each function takes the mask commands applied so far, oldest first (undone ones excluded:
 :meth:`~dermview.gui.document.Document._applied`), and answers one question about the hand
