@@ -266,3 +266,75 @@ def test_models_list_says_why_a_bundled_model_has_no_held_out_dice(qtbot):
     assert dlg.table.item(0, 2).text() == "—" and "model card" in dlg.table.item(0, 2).toolTip()
     assert dlg.table.item(1, 2).text() == "0.901 → 0.915 (better)"
     assert "held out" in dlg.table.horizontalHeaderItem(2).toolTip()
+
+
+def test_a_user_trained_model_can_be_deleted_from_the_models_list(
+        qtbot, make_window, tmp_path, boxes):
+    """Trial finding: a model that was not better stayed on disk and in Model → Models…
+    with no way to remove it."""
+    from PySide6 import QtWidgets
+
+    Btn = QtWidgets.QMessageBox.StandardButton
+    win = make_window()
+    ctl = win.models
+    mine = make_weights(tmp_path, "mine", user_trained=True)
+    used = make_weights(tmp_path, "used", seed=1, user_trained=True)
+    ctl._remember(mine)
+    ctl.use_model(used)
+    ctl.show_models()
+    dlg = ctl.models_dialog
+    qtbot.addWidget(dlg)
+
+    def select(path):
+        dlg.table.selectRow(next(i for i, m in enumerate(dlg.models) if m.path == path))
+
+    select(Path(win.segmenter.weights))  # the model in use: not deletable
+    assert not dlg.delete_btn.isEnabled() and "in use" in dlg.delete_btn.toolTip()
+    bundled = next(m for m in dlg.models if not m.user_trained)
+    select(bundled.path)
+    assert not dlg.delete_btn.isEnabled() and "trained here" in dlg.delete_btn.toolTip()
+    select(mine)
+    assert dlg.delete_btn.isEnabled()
+    boxes.answer = Btn.Cancel  # the user changes their mind: nothing happens
+    qtbot.mouseClick(dlg.delete_btn, LeftButton)
+    assert mine.is_file() and boxes.questions and "mine.pt" in boxes.questions[-1][1]
+    boxes.answer = Btn.Yes
+    qtbot.mouseClick(dlg.delete_btn, LeftButton)
+    assert not mine.exists() and not mine.with_suffix(".json").exists()
+    assert all(m.path != mine for m in dlg.models)
+    assert dlg.table.rowCount() == len(dlg.models)
+    assert mine not in ctl.known_models() and all(m.path != mine for m in
+                                                  list_models(ctl.known_models()))
+    assert used.is_file()  # the other one stays
+    # the controller refuses the model in use even when asked directly
+    assert not ctl.delete_model(used) and used.is_file()
+    assert "in use" in boxes.warnings[-1][1]
+    # the Improve dialog's "Delete the new model" goes through the same confirmation
+    new = make_weights(tmp_path, "new", seed=2, user_trained=True)
+    scores = {"dice": 0.9, "jaccard": 0.82, "thresholded_jaccard": 0.8, "failures": 1, "n": 5}
+    ctl.improve()
+    ctl._on_finished({"out": str(new), "improved": False, "verdict": "not better",
+                      "base": scores, "new": scores, "scheme": "5-fold", "labels": 25,
+                      "seconds": 30.0})
+    assert new in ctl.known_models()
+    qtbot.mouseClick(ctl.dialog.discard_btn, LeftButton)
+    assert not new.exists() and new not in ctl.known_models()
+    assert "deleted" in ctl.dialog.phase_label.text() and not ctl.dialog.discard_btn.isEnabled()
+
+
+def test_the_improve_dialog_deletes_a_new_model_that_is_not_better(qtbot, tmp_path):
+    """After a run, "Delete the new model" is offered (a model not better is of no use)."""
+    from dermview.gui.finetune_dialog import FinetuneDialog
+
+    dlg = FinetuneDialog()
+    qtbot.addWidget(dlg)
+    assert not dlg.discard_btn.isEnabled()  # nothing trained yet
+    scores = {"dice": 0.9, "jaccard": 0.82, "thresholded_jaccard": 0.8, "failures": 1, "n": 5}
+    dlg.show_result({"out": str(tmp_path / "new.pt"), "improved": False, "verdict": "not better",
+                     "base": scores, "new": {**scores, "dice": 0.89}, "scheme": "5-fold",
+                     "labels": 25, "seconds": 30.0})
+    assert dlg.discard_btn.isEnabled() and not dlg.use_btn.isEnabled()
+    with qtbot.waitSignal(dlg.discard_clicked):
+        qtbot.mouseClick(dlg.discard_btn, LeftButton)
+    dlg.show_discarded("The new model was deleted.")
+    assert not dlg.discard_btn.isEnabled() and "deleted" in dlg.phase_label.text()

@@ -261,3 +261,31 @@ def test_cli_style_message_has_no_traceback(saved, tmp_path, capsys):
         pytest.fail("payload accepted")
     assert "\n" not in text and "Traceback" not in text and len(text) < 400
     assert not marker.exists()
+
+
+def test_delete_user_model_removes_its_files_and_refuses_bundled_ones(tmp_path, tiny_model):
+    mine = tmp_path / "mine.pt"
+    wmod.save_weights(tiny_model, mine, {**META, "user_trained": True})
+    onnx = tmp_path / "mine.onnx"
+    onnx.write_bytes(b"not really onnx")
+    wmod.set_onnx_entry(wmod.metadata_path(mine),
+                        {"file": "mine.onnx", "sha256": hashlib.sha256(b"x").hexdigest()})
+    other = tmp_path / "other.txt"
+    other.write_text("stays")
+    removed = wmod.delete_user_model(mine)
+    assert removed == [mine, onnx, wmod.metadata_path(mine)]  # metadata last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
+    # a model not trained here (the bundled default, a downloaded one) is never deleted
+    bundled = tmp_path / "bundled.pt"
+    wmod.save_weights(tiny_model, bundled, dict(META))
+    with pytest.raises(WeightsError, match="not a model trained here"):
+        wmod.delete_user_model(bundled)
+    assert bundled.is_file() and wmod.metadata_path(bundled).is_file()
+    # an ONNX entry naming a file elsewhere is not followed out of the model's folder
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    evil = sub / "evil.pt"
+    wmod.save_weights(tiny_model, evil, {**META, "user_trained": True,
+                                         "onnx": {"file": "../other.txt", "sha256": "0"}})
+    wmod.delete_user_model(evil)
+    assert other.read_text() == "stays" and not evil.exists()

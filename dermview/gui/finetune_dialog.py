@@ -67,6 +67,7 @@ class FinetuneDialog(QtWidgets.QDialog):
     folder_changed = QtCore.Signal(str)  # the image folder typed or chosen
     cancel_clicked = QtCore.Signal()
     use_clicked = QtCore.Signal()
+    discard_clicked = QtCore.Signal()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,6 +110,10 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.result_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.use_btn = QtWidgets.QPushButton("Use the new model")
         self.keep_btn = QtWidgets.QPushButton("Keep the current model")
+        # a model that is not better stayed on disk and in Model → Models… for good
+        self.discard_btn = QtWidgets.QPushButton("Delete the new model")
+        self.discard_btn.setToolTip("Delete the new model's files (keep the current model)")
+        self.discard_btn.clicked.connect(self.discard_clicked)
         self.use_btn.clicked.connect(self.use_clicked)
         self.use_btn.clicked.connect(self.accept)
         self.keep_btn.clicked.connect(self.reject)
@@ -116,7 +121,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         for b in (self.start_btn, self.cancel_btn):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        for b in (self.use_btn, self.keep_btn):
+        for b in (self.use_btn, self.discard_btn, self.keep_btn):
             buttons.addWidget(b)
         lay = QtWidgets.QVBoxLayout(self)
         for w in (intro,):
@@ -129,6 +134,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self._enough = True  # until a label summary says otherwise
         self.set_running(False)
         self.use_btn.setEnabled(False)
+        self.discard_btn.setEnabled(False)
 
     def suggest_output(self, folder: Path) -> None:
         """Propose ``folder/<image folder name>-<date>.pt`` unless a name was typed."""
@@ -167,6 +173,7 @@ class FinetuneDialog(QtWidgets.QDialog):
             self.out_edit.setText(str(_free_name(out)))
         self.result_label.setText("")
         self.use_btn.setEnabled(False)
+        self.discard_btn.setEnabled(False)
         self.bar.setRange(0, 0)
         self.phase_label.setText("Starting…")
         self.start_clicked.emit(self.folder_edit.text(), self.out_edit.text(),
@@ -204,7 +211,14 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.use_btn.setEnabled(bool(r["improved"]))
         self.use_btn.setToolTip("" if r["improved"] else
                                 "The held-out labels do not show the new model is better")
+        self.discard_btn.setEnabled(True)
         self.adjustSize()
+
+    def show_discarded(self, text: str) -> None:
+        """The new model's files were deleted (``text`` says so): nothing left to use."""
+        self.use_btn.setEnabled(False)
+        self.discard_btn.setEnabled(False)
+        self.phase_label.setText(text)
 
     def show_failure(self, text: str) -> None:
         self.bar.setRange(0, 1)
@@ -221,6 +235,7 @@ class ModelsDialog(QtWidgets.QDialog):
     """The models available, where each came from; switch to one or back to the bundled one."""
 
     use_requested = QtCore.Signal(str)  # path of the model to use ("" = bundled default)
+    delete_requested = QtCore.Signal(str)  # path of a user-trained model to delete
 
     def __init__(self, models: list[Any], current: str | None,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -248,16 +263,22 @@ class ModelsDialog(QtWidgets.QDialog):
                     item.setToolTip(why)
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()  # room for "(in use)" on any row
-        self.set_current(current)
         self.use_btn = QtWidgets.QPushButton("Use selected model")
         self.revert_btn = QtWidgets.QPushButton("Use the bundled model")
+        # models trained here (the ones not better among them) piled up with no way to remove them
+        self.delete_btn = QtWidgets.QPushButton("Delete selected model…")
         close = QtWidgets.QPushButton("Close")
         self.use_btn.clicked.connect(self._use)
         self.revert_btn.clicked.connect(lambda: self.use_requested.emit(""))
+        self.delete_btn.clicked.connect(self._delete)
         close.clicked.connect(self.accept)
+        self.table.itemSelectionChanged.connect(self._update_delete)
+        self._in_use: Path | None = None
+        self.set_current(current)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.use_btn)
         row.addWidget(self.revert_btn)
+        row.addWidget(self.delete_btn)
         row.addStretch(1)
         row.addWidget(close)
         lay = QtWidgets.QVBoxLayout(self)
@@ -275,14 +296,45 @@ class ModelsDialog(QtWidgets.QDialog):
     def set_current(self, current: str | None) -> None:
         """Mark (and select) the model in use: ``current`` path, None = the bundled default."""
         cur = Path(current).resolve() if current else None
+        self._in_use = None
         for i, m in enumerate(self.models):
             in_use = (m.path.resolve() == cur) if cur else (not m.user_trained
                                                             and m.path.stem == "dermview_default")
             self.table.item(i, 0).setText(m.name + (IN_USE if in_use else ""))
             if in_use:
+                self._in_use = m.path
                 self.table.selectRow(i)
+        self._update_delete()
+
+    def _selected(self) -> Any | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.models[rows[0].row()] if rows else None
+
+    def _update_delete(self) -> None:
+        """Delete only a model trained here that is not in use (with the reason otherwise)."""
+        m = self._selected()
+        ok = m is not None and m.user_trained and m.path != self._in_use
+        self.delete_btn.setEnabled(ok)
+        self.delete_btn.setToolTip(
+            "Delete this model's files" if ok else
+            "The model in use cannot be deleted: use another one first" if m is not None
+            and m.path == self._in_use else "Only models trained here can be deleted")
+
+    def _delete(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self.delete_requested.emit(str(m.path))
+
+    def remove_model(self, path: str | Path) -> None:
+        """Take a deleted model's row out of the list."""
+        for i, m in enumerate(self.models):
+            if m.path == Path(path):
+                self.table.removeRow(i)
+                self.models = self.models[:i] + self.models[i + 1:]
+                break
+        self._update_delete()
 
     def _use(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if rows:
-            self.use_requested.emit(str(self.models[rows[0].row()].path))
+        m = self._selected()
+        if m is not None:
+            self.use_requested.emit(str(m.path))

@@ -193,6 +193,33 @@ def is_classifier(meta: dict[str, Any]) -> bool:
     return bool(meta.get("classes")) or meta.get("arch") == "lesionhead"
 
 
+def delete_user_model(weights: str | Path) -> list[Path]:
+    """Delete a model the user trained (``dermview finetune``'s ``.pt``, its ONNX export and
+    its ``.json`` metadata); returns the files removed (metadata last, so an interrupted
+    delete leaves a model that is still listed and can be deleted again).
+
+    Raises:
+        WeightsError: the metadata is unreadable, or the model was not trained by the user
+            (the bundled models are never deleted)."""
+    path = Path(weights)
+    meta_file = metadata_path(path)
+    meta = read_metadata_file(meta_file)
+    if not meta.get("user_trained"):
+        raise WeightsError(f"{path.name} is not a model trained here; it was not deleted")
+    files = [path]
+    entry = meta.get("onnx")
+    if isinstance(entry, dict) and isinstance(entry.get("file"), str) \
+            and Path(entry["file"]).name == entry["file"]:
+        files.append(path.parent / entry["file"])
+    files.append(meta_file)
+    removed = []
+    for f in files:
+        if f.is_file():
+            f.unlink()
+            removed.append(f)
+    return removed
+
+
 def segmentation_weights_problem(weights: str | Path) -> str | None:
     """Why ``weights`` cannot be used to segment, in one sentence, or None when it can.
 

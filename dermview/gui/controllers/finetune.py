@@ -235,6 +235,7 @@ class ModelController(QtCore.QObject):
             self.dialog.start_clicked.connect(self.start)
             self.dialog.cancel_clicked.connect(self.process.cancel)
             self.dialog.use_clicked.connect(self._use_result)
+            self.dialog.discard_clicked.connect(self._discard_result)
             self.process.progress.connect(self.dialog.set_progress)
             self.process.finished.connect(self._on_finished)
             self.process.failed.connect(self.dialog.show_failure)
@@ -280,6 +281,10 @@ class ModelController(QtCore.QObject):
         if self.last_result is not None:
             self.use_model(self.last_result["out"])
 
+    def _discard_result(self) -> None:
+        if self.last_result is not None and self.delete_model(self.last_result["out"]):
+            self.dialog.show_discarded("The new model was deleted.")
+
     def shutdown(self) -> None:
         """Cancel a running training (nothing is written) and wait for the process."""
         if self.process.running:
@@ -306,8 +311,47 @@ class ModelController(QtCore.QObject):
         current = self.segmenter.weights
         dlg = ModelsDialog(list_models(self.known_models()), current, self._parent_widget())
         dlg.use_requested.connect(self.use_model)
+        dlg.delete_requested.connect(self.delete_model)
         dlg.show()
         self.models_dialog = dlg
+
+    def delete_model(self, path: str | Path) -> bool:
+        """Delete a user-trained model's files after the user confirms; True when deleted.
+
+        Refused for the model in use, and for the model that made the open image's unsaved
+        mask (its sidecar names the model: save first)."""
+        from dermview.gui import dialogs
+        from dermview.model.weights import WeightsError, delete_user_model
+
+        path = Path(path)
+        info = ModelEntry.read(path)
+        parent = self._parent_widget()
+        why = ("it is the model in use: switch to another one first"
+               if self.segmenter.weights and Path(self.segmenter.weights) == path else
+               "the open image's unsaved mask was made with it: save or discard that first"
+               if info is not None and self.doc.dirty
+               and getattr(self.doc.model, "sha256", "") == info.sha256 else None)
+        if why:
+            dialogs.error(parent, "Delete model", f"{path.name} was not deleted: {why}.")
+            return False
+        Btn = QtWidgets.QMessageBox.StandardButton
+        name = info.name if info else path.name
+        if dialogs.ask(parent, "Delete model",
+                       f"Delete the model “{name}” ({path.name}, its ONNX export and its "
+                       "metadata)? Labels it made stay; their sidecars keep its name and "
+                       "SHA-256.", Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
+            return False
+        try:
+            delete_user_model(path)
+        except (WeightsError, OSError) as exc:
+            dialogs.error(parent, "Delete model", f"{path.name} was not deleted: {exc}")
+            return False
+        known = [str(p) for p in self.known_models()]
+        self.settings.set("models", json.dumps([p for p in known if Path(p) != path]))
+        if self.models_dialog is not None:
+            self.models_dialog.remove_model(path)
+        self.message.emit(f"Deleted model {name}", 5000)
+        return True
 
     def sidecar(self) -> dict[str, Any] | None:
         """``model_provenance`` of a label whose mask a user-trained model made, else None."""
