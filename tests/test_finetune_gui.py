@@ -338,3 +338,27 @@ def test_the_improve_dialog_deletes_a_new_model_that_is_not_better(qtbot, tmp_pa
         qtbot.mouseClick(dlg.discard_btn, LeftButton)
     dlg.show_discarded("The new model was deleted.")
     assert not dlg.discard_btn.isEnabled() and "deleted" in dlg.phase_label.text()
+
+
+def test_a_label_keeps_its_user_trained_mark_after_its_model_was_deleted(
+        qtbot, make_window, tmp_path):
+    """Re-saving (accepting) a label a since-deleted fine-tuned model made keeps the sidecar's
+    ``model_provenance``: the mark came only from the models still listed."""
+    from dermview.io import load_mask
+    from dermview.labels import LabelMeta, image_sha256, read_label_meta, save_label
+
+    folder = make_folder(tmp_path / "clinic", 1, sidecar_every=0)
+    img = next(folder.glob("*.png"))
+    mask = load_mask(folder / "labels" / f"{img.stem}_segmentation.png")
+    mark = {"user_trained": True, "name": "clinic model", "file": "clinic.pt",
+            "origin": "fine-tuned from tiny-test on 25 labels of clinic (2026-12-07 06:00)"}
+    sha = "cd" * 32
+    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(64, 48),
+                                    model_name="clinic model", model_sha256=sha,
+                                    source="model", extras={"model_provenance": mark}))
+    win = make_window([img])
+    assert win.doc.model.sha256 == sha
+    assert win.models.sidecar() == mark  # no model of that SHA-256 is listed any more
+    assert win.review.accept()
+    saved = read_label_meta(img)
+    assert saved["review_state"] == "accepted" and saved["model_provenance"] == mark

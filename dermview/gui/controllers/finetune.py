@@ -362,4 +362,11 @@ class ModelController(QtCore.QObject):
             if info.sha256 == sha and info.user_trained:
                 return {"user_trained": True, "name": info.name, "file": info.path.name,
                         "origin": info.origin}
+        # the model was deleted since (or this is another machine): the label opened keeps
+        # the mark it was saved with while its mask is still that model's
+        saved = self.doc.label_meta or {}
+        mark = saved.get("model_provenance")
+        if isinstance(mark, dict) and mark.get("user_trained") and \
+                saved.get("model_sha256") == sha:
+            return mark
         return None
