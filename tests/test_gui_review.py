@@ -322,6 +322,39 @@ def test_focus_returns_to_the_view_after_typing_a_value(make_window, data, qtbot
     assert win.edit.active == "brush"
 
 
+def test_esc_and_enter_hand_the_keyboard_back_from_the_reviewer_and_comment_fields(
+        make_window, data, qtbot, boxes):
+    """Trial finding: after typing the reviewer's name and Enter, K (keep largest) typed
+    "Ana Ruizk" into the name, saved with the next labels; in the comment, X (reject and
+    save) typed an x, and no key left either field (Esc neither)."""
+    win = make_window([data / "IMD009.jpg"])
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.docks["review"].raise_()
+    name = win.review_panel.reviewer_edit
+    name.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is name)
+    name.selectAll()
+    qtbot.keyClicks(name, "Ana Ruiz")
+    qtbot.keyClick(name, QtCore.Qt.Key.Key_Return)
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not name
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_B)  # a single-key shortcut works at once
+    assert win.edit.active == "brush" and name.text() == "Ana Ruiz"
+    comment = win.review_panel.comment
+    comment.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is comment)
+    qtbot.keyClicks(comment, "border unclear")
+    qtbot.keyClick(comment, QtCore.Qt.Key.Key_Escape)
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not comment
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_X)  # reject and save
+    qtbot.waitUntil(lambda: win.review_panel.radios["rejected"].isChecked())
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_state"] == "rejected" and meta["review_comment"] == "border unclear"
+    assert meta["reviewed_by"] == "Ana Ruiz"
+
+
 def test_page_down_passes_unreadable_files_and_marks_them(make_window, data, boxes):
     (data / "IMD005.jpg").write_bytes(b"not a jpeg")  # between IMD002 and IMD009
     win = make_window([data])

@@ -269,6 +269,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):
             self._keys_back.watch(box)
+        for field in (self.review_panel.reviewer_edit, self.review_panel.comment):
+            self._keys_back.watch_text(field)
         self.view.mode_changed.connect(lambda on: s.set("side_by_side", on))
         self.view.mode_changed.connect(self.actions["side_by_side"].setChecked)
         self.overlays.set_opacity(sp.opacity)
