@@ -233,3 +233,36 @@ def test_the_summary_of_a_fast_batch_gives_a_readable_time_per_image(make_window
     assert "in 3 s (0.04 s per image)" in text, text
     win.batch._on_finished(BatchOutcome(written=[SAMPLES / "a.jpg"] * 10, seconds=20.0))
     assert "(2.0 s per image)" in win.statusBar().currentMessage()
+
+
+def test_threshold_and_heat_map_of_a_segment_all_label_use_its_saved_map(make_window, data,
+                                                                         boxes, qtbot):
+    """Trial finding: on a mask Segment all had just written (its probability map saved
+    beside it, as Refine uses), the Threshold slider moved to 0.60 and said "This mask has no
+    probability map (a saved label)"; the mask stayed too large. Now the slider re-thresholds
+    that map, and the heat map shows it."""
+    from dermview.postprocess import mask_from_prob
+    from dermview.prob_maps import load_prob_map, prob_map_path
+
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    assert win.wait_idle(180)
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.label_loaded and win.doc.prob is None and not win.doc.dirty
+    before = win.doc.mask.copy()
+    win.seg_panel.threshold_slider.setValue(75)
+    qtbot.waitUntil(lambda: not np.array_equal(win.doc.mask, before), timeout=5000)
+    prob = load_prob_map(prob_map_path(data / "IMD009.jpg"), win.doc.shape)
+    assert np.array_equal(win.doc.mask, mask_from_prob(prob, 0.75))
+    assert "no probability map" not in win.statusBar().currentMessage()
+    assert win.doc.undo_stack.count() == 1  # one undo step, as after Segment
+    win.undo()
+    assert np.array_equal(win.doc.mask, before)
+    # the heat map of another batch label shows its map, with no "no probability map"
+    win.doc.undo_stack.setClean()
+    assert win.session.open_image(data / "IMD002.jpg") and win.doc.prob is None
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_H, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.seg_panel.heat_check.isChecked() and win.doc.prob is not None
+    assert "no probability map" not in win.statusBar().currentMessage()
