@@ -266,3 +266,32 @@ def test_threshold_and_heat_map_of_a_segment_all_label_use_its_saved_map(make_wi
     qtbot.keyClick(win, QtCore.Qt.Key.Key_H, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert win.seg_panel.heat_check.isChecked() and win.doc.prob is not None
     assert "no probability map" not in win.statusBar().currentMessage()
+
+
+def test_segment_all_into_a_folder_that_cannot_be_written_says_so_in_a_box(make_window, data,
+                                                                           boxes, qtbot,
+                                                                           monkeypatch):
+    """Trial finding: Segment all with a read-only labels folder segmented every image (a
+    6000×4000 one too), each failing to save, then said only in the status bar "Segmented 0
+    images; 7 skipped (…read-only).). The worklist's 'Unreviewed model masks' lists them."
+    Now the images after the first refusal are not segmented, a box says why and what to do,
+    and the status line does not point at masks that were never written."""
+    import dermview.model_labels as ml
+
+    (data / "labels").write_bytes(b"")  # a file where the labels folder would go: unwritable
+    runs = []
+    real = ml.segment_to_label
+    monkeypatch.setattr(ml, "segment_to_label", lambda *a, **k: runs.append(a[0]) or real(*a, **k))
+    win = make_window([data])
+    said = []
+    win.batch.message.connect(lambda text, _ms: said.append(text))
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    assert win.wait_idle(180)
+    qtbot.waitUntil(lambda: bool(boxes.warnings), timeout=5000)
+    title, text = boxes.warnings[-1]
+    assert title == "Masks not saved" and "labels" in text and "File → Labels folder" in text
+    assert len(runs) == 1  # the second image was not segmented for nothing
+    message = said[-1]
+    assert "Segmented 0 images; 2 skipped" in message and "lists them" not in message
+    assert ").)" not in message
