@@ -72,6 +72,33 @@ def test_export_worklist_labels_as_coco(make_window, worklist, monkeypatch, tmp_
     assert not boxes.warnings
 
 
+def test_the_exports_name_the_reviewer_of_each_mask(make_window, worklist, monkeypatch,
+                                                   tmp_path, boxes, qtbot):
+    """Trial finding: an annotator ("Ana Ruiz" in the Review panel) accepted masks and handed
+    the COCO / labelme export to a colleague: the attributes said "accepted" but not by whom
+    (the sidecar and the case report do)."""
+    folder, _masks = worklist
+    win = make_window([folder / "ISIC_0000095.jpg"])
+    win.review_panel.reviewer_edit.setText("Ana Ruiz")
+    win.actions["accept"].trigger()  # A: accept and save
+    qtbot.waitUntil(lambda: not win.doc.dirty)
+    out = tmp_path / "coco.json"
+    _save_name(monkeypatch, out)
+    win.actions["export_coco"].trigger()
+    coco = json.loads(out.read_text())
+    names = {img["id"]: img["file_name"] for img in coco["images"]}
+    attrs = {names[a["image_id"]]: a["attributes"] for a in coco["annotations"]}
+    assert attrs["ISIC_0000095.jpg"]["review_state"] == "accepted"
+    assert attrs["ISIC_0000095.jpg"]["reviewed_by"] == "Ana Ruiz"
+    assert "reviewed_by" not in attrs.get("IMD009.jpg", {})
+    lm = tmp_path / "labelme"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(lm)))
+    win.actions["export_labelme"].trigger()
+    (shape,) = json.loads((lm / "ISIC_0000095.json").read_text())["shapes"]
+    assert json.loads(shape["description"])["reviewed_by"] == "Ana Ruiz"
+
+
 def test_unsaved_changes_are_named_before_the_export(make_window, worklist, monkeypatch,
                                                      tmp_path, boxes, qtbot):
     folder, masks = worklist
