@@ -1218,3 +1218,35 @@ def test_use_these_preprocessing_settings_survives_a_restart(make_window, data, 
     third = make_window([data / "IMD009.jpg"])
     assert not third.panel.use_check.isChecked()
     assert third.panel.for_model() == third.segmenter.model_params  # the model's, as before
+
+
+def test_a_labels_folder_chosen_for_another_folder_is_not_silently_kept(make_window, data,
+                                                                        tmp_path, boxes):
+    """Trial finding: after "Choose another folder…" for a read-only labels folder, the next
+    day's folder opened with every image "new" and "No segmentation yet": its own labels/
+    held 40 labels, the chosen folder none of them. Opening the folder now says so and offers
+    the labels beside the images."""
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    from dermview.gui.commands import EditKind, push_mask
+
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.saving.save()  # data/labels/IMD009_segmentation.png
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    win.saving.set_labels_dir(elsewhere)  # chosen for some other folder
+    assert not win.doc.label_loaded
+    boxes.answer = Btn.Yes
+    assert win.session.open_folder(data)
+    title, text = boxes.questions[-1]
+    assert title == "Labels folder" and str(elsewhere) in text and "1 image" in text
+    assert win.saving.labels_dir is None
+    row = [p.name for p in win.worklist.paths].index("IMD009.jpg")
+    assert win.worklist.table.item(row, 1).text() != "new"
+    # a chosen folder that holds labels of these images is the user's choice: nothing asked
+    asked = len(boxes.questions)
+    win.saving.set_labels_dir(elsewhere)
+    shutil.copy(data / "labels" / "IMD009_segmentation.png", elsewhere)
+    assert win.session.open_folder(data)
+    assert len(boxes.questions) == asked and win.saving.labels_dir == elsewhere
