@@ -295,3 +295,15 @@ def test_segment_all_into_a_folder_that_cannot_be_written_says_so_in_a_box(make_
     message = said[-1]
     assert "Segmented 0 images; 2 skipped" in message and "lists them" not in message
     assert ").)" not in message
+
+
+def test_segment_all_marks_an_unreadable_image_in_the_worklist(make_window, folder, boxes,
+                                                               qtbot):
+    """Trial finding: Segment all skipped a truncated JPEG ("corrupt.jpg is truncated") and
+    the worklist still called it "new", the next image to review."""
+    win = make_window([folder])
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    assert win.wait_idle(180)
+    qtbot.waitUntil(lambda: _statuses(win)["broken.jpg"] == "unreadable ✗", timeout=5000)
+    assert _statuses(win)["IMD002.jpg"] == "unreviewed"

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from dermview.errors import DermviewError, WriteError
+from dermview.errors import DermviewError, ImageReadError, WriteError
 from dermview.gui.dialogs import ask
 from dermview.gui.document import Document
 from dermview.gui.workers import WorkerHost, _Worker
@@ -67,6 +67,10 @@ def time_left(seconds: float) -> str:
     return f"about {round(seconds / 60):.0f} min left"
 
 
+class Unreadable(str):
+    """The reason an image was skipped because it cannot be read (the worklist marks it)."""
+
+
 class BatchSegmentWorker(_Worker):
     """Runs a :class:`BatchJob` image by image (cancellable between images).
 
@@ -101,6 +105,8 @@ class BatchSegmentWorker(_Worker):
                 written = segment_to_label(image, seg, job.params, job.threshold, folder)
             except WriteError as exc:
                 reason = out.unwritable.setdefault(target, str(exc))
+            except ImageReadError as exc:
+                reason = Unreadable(exc)
             except DermviewError as exc:
                 reason = str(exc)
             except MemoryError:
@@ -217,6 +223,9 @@ class BatchController(QtCore.QObject):
 
     def _on_item(self, job: int, image: Path, written: Any) -> None:
         # Written files are real whatever happened to the job since: always show them.
+        if isinstance(written, Unreadable):
+            # Segment all said "skipped (corrupt.jpg is truncated)" and the worklist "new"
+            self.worklist.mark(image, "unreadable")
         if isinstance(written, str):
             return
         if job == self._job:
