@@ -991,3 +991,16 @@ def test_a_worklist_filter_says_how_many_images_match(make_window, data, qtbot):
     assert wl.shown_label.text().startswith("1 of 2 images match")
     wl.find_edit.clear()
     assert wl.shown_label.isHidden()
+
+
+def test_reference_masks_folder_dialog_starts_in_the_images_folder(make_window, data,
+                                                                   monkeypatch):
+    """Trial finding: File → Reference masks folder… opened in the program's folder (the
+    working directory: dermview/, tests/, training/…), not near the images."""
+    asked = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda parent, title, start, *a, **k: asked.append(start)
+                                     or ""))
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["ref_dir"].trigger()
+    assert asked == [str(data)]

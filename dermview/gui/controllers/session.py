@@ -342,6 +342,8 @@ class SessionController(QtCore.QObject):
     def choose_reference_dir(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self.window, "Folder of reference masks",
-            str(self.settings.get_path("reference_dir") or ""))
+            # not the program's folder (the working directory): the images' folder
+            str(self.settings.get_path("reference_dir") or
+                (self.doc.path.parent if self.doc.path is not None else "")))
         if folder:
             self.set_reference_dir(Path(folder))
