@@ -135,6 +135,29 @@ def test_export_labelme_asks_before_replacing(make_window, worklist, boxes, tmp_
     assert (target / "IMD002.json").stat().st_mtime_ns == before
 
 
+def test_export_labelme_polygons_from_the_file_menu(make_window, worklist, boxes, tmp_path):
+    """Trial finding: the app wrote labelme "mask" shapes only (labelme 5.5 or later); a
+    colleague on an older labelme, or a tool that reads polygons, had to use `dermview export
+    --polygons` on the command line. The polygons re-rasterised as labelme does (PIL polygon,
+    outline and fill) give the saved masks."""
+    from PIL import Image, ImageDraw
+
+    folder, masks = worklist
+    target = tmp_path / "labelme_poly"
+    boxes.folder = str(target)
+    win = make_window([folder])
+    file_menu = next(m for t, m in win.menus if t == "File")
+    assert win.actions["export_labelme_poly"] in file_menu.actions()
+    win.actions["export_labelme_poly"].trigger()
+    for name, mask in masks.items():
+        doc = json.loads((target / f"{name.rsplit('.', 1)[0]}.json").read_text())
+        assert {s["shape_type"] for s in doc["shapes"]} == {"polygon"}
+        canvas = Image.new("L", (doc["imageWidth"], doc["imageHeight"]), 0)
+        for shape in doc["shapes"]:
+            ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape["points"]], outline=1, fill=1)
+        assert np.count_nonzero(np.asarray(canvas).astype(bool) != mask) <= 4
+
+
 def test_unusable_labels_are_listed_and_the_rest_exported(make_window, worklist, tmp_path, boxes):
     folder, masks = worklist
     (folder / "labels" / "ISIC_0000095_segmentation.png").write_bytes(b"not a png")

@@ -70,7 +70,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "the attributes)", "File"),
     ActionSpec("export_labelme", "Export labels as &labelme…",
                lambda w: lambda _=False: w.exchange.export_labels("labelme"), None, None,
-               "Write the worklist's saved labels as labelme JSON, one per image", "File"),
+               "Write the worklist's saved labels as labelme JSON, one per image (exact "
+               "masks: labelme 5.5 or later)", "File"),
+    ActionSpec("export_labelme_poly", "Export labels as labelme &polygons…",
+               lambda w: lambda _=False: w.exchange.export_labels("labelme", polygons=True),
+               None, None, "Write the worklist's saved labels as labelme polygons, one JSON per "
+               "image (any labelme version and tools that read polygons; holes are dropped)",
+               "File"),
     ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
                "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],

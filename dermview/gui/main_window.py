@@ -361,7 +361,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
             if key in ("save", "segment", "accept", "reject", "export_seg", "export_coco",
-                       "export_labelme") or key.startswith("op_"):
+                       "export_labelme", "export_labelme_poly") or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)
