@@ -691,6 +691,18 @@ def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path
     assert other.docks["worklist"].isVisible()  # its place is kept
 
 
+def test_the_worklist_comes_back_as_wide_as_it_was_left(make_window, data, qtbot):
+    """Trial finding: the worklist, as wide as a full ISIC name at the first start (238 px),
+    came back 188 px wide at every later start (names cut to "ISI…127" at 150 %): its width
+    was restored before the window had its size."""
+    first = make_window([data], size=None)
+    qtbot.waitUntil(lambda: first.docks["worklist"].width() > 200)
+    wide = first.docks["worklist"].width()
+    first.close()
+    again = make_window([data], size=None)
+    qtbot.waitUntil(lambda: abs(again.docks["worklist"].width() - wide) <= 2, timeout=2000)
+
+
 def test_show_hair_and_frame_are_seen_on_the_preprocessed_view_too(make_window, data, qtbot):
     """Trial finding: with one large view showing the preprocessed image, "Show hair" and
     "Show frame" changed nothing on screen (the overlays were drawn on the original only)."""
