@@ -87,7 +87,9 @@ class ExchangeController(QtCore.QObject):
             written = write_dicom_seg(
                 doc.path, doc.mask, folder, rgb=doc.image,
                 model_name=meta.model_name if meta.source == "model" else "",
-                model_sha256=meta.model_sha256, edited=meta.edited)
+                model_sha256=meta.model_sha256, edited=meta.edited,
+                reviewer=str(meta.extras.get("reviewed_by") or "")
+                if meta.review_state in ("accepted", "corrected") else "")
         except OSError as exc:
             self.error.emit("DICOM SEG not written",
                             f"Cannot create the folder {folder}: {exc.strerror or exc}")
