@@ -1263,3 +1263,21 @@ def test_a_labels_folder_chosen_for_another_folder_is_not_silently_kept(make_win
     shutil.copy(data / "labels" / "IMD009_segmentation.png", elsewhere)
     assert win.session.open_folder(data)
     assert len(boxes.questions) == asked and win.saving.labels_dir == elsewhere
+
+
+def test_shift_a_accepts_saves_and_opens_the_next_image_to_review(make_window, data, boxes,
+                                                                  qtbot):
+    """Trial finding: going through 40 batch masks, each good one took A (accept and save)
+    and then Ctrl+PgDown: two keys per image, the second forgotten now and then (A on the
+    same image again). Shift+A does both."""
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier
+                   | QtCore.Qt.KeyboardModifier.ShiftModifier)  # Segment all
+    assert win.wait_idle(180)
+    first = win.doc.path
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: win.doc.path != first)
+    meta = json.loads((data / "labels" / f"{first.stem}_segmentation.json").read_text())
+    assert meta["review_state"] == "accepted"
+    assert win.worklist.status(win.worklist.paths.index(win.doc.path)) == "segmented"

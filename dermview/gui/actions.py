@@ -115,6 +115,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _op("clear", "Clear mask", "Ctrl+Delete", "Clear the mask"),
     ActionSpec("accept", "&Accept mask and save", lambda w: w.review.accept, "A", None,
                "The mask is right as it is: save it as accepted", "Segmentation"),
+    ActionSpec("accept_next", "Accept, save and &next to review",
+               lambda w: lambda _=False: w.review.accept() and w.session.next_to_review(),
+               "Shift+A", None, "The mask is right as it is: save it as accepted and open the "
+               "next image still to review (A, then Ctrl+PgDown)", "Segmentation"),
     ActionSpec("reject", "&Reject mask and save", lambda w: w.review.reject, "X", None,
                "The mask is wrong and is not fixed now: save it as rejected (to be redone; "
                "never used for fine-tuning nor exported)", "Segmentation"),

@@ -360,8 +360,9 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment", "accept", "reject", "export_seg", "export_coco",
-                       "export_labelme", "export_labelme_poly") or key.startswith("op_"):
+            if key in ("save", "segment", "accept", "accept_next", "reject", "export_seg",
+                       "export_coco", "export_labelme", "export_labelme_poly") \
+                    or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)
