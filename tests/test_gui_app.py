@@ -991,3 +991,38 @@ def test_a_worklist_filter_says_how_many_images_match(make_window, data, qtbot):
     assert wl.shown_label.text().startswith("1 of 2 images match")
     wl.find_edit.clear()
     assert wl.shown_label.isHidden()
+
+
+def test_reference_masks_folder_dialog_starts_in_the_images_folder(make_window, data,
+                                                                   monkeypatch):
+    """Trial finding: File → Reference masks folder… opened in the program's folder (the
+    working directory: dermview/, tests/, training/…), not near the images."""
+    asked = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda parent, title, start, *a, **k: asked.append(start)
+                                     or ""))
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["ref_dir"].trigger()
+    assert asked == [str(data)]
+
+
+def test_choose_another_folder_after_a_refused_save_opens_beside_it(make_window, data, boxes,
+                                                                    monkeypatch, tmp_path):
+    """Trial finding: Ctrl+S into a read-only labels folder offered "Choose another
+    folder…", whose dialog then opened inside that very folder (empty, read-only)."""
+    from dermview.gui.commands import EditKind, push_mask
+
+    (data / "labels").write_bytes(b"")  # a file where the labels folder would go: unwritable
+    other = tmp_path / "writable"
+    other.mkdir()
+    asked = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda parent, title, start, *a, **k: asked.append(start)
+                                     or str(other)))
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    boxes.choice = "Choose another folder…"
+    assert win.saving.save()
+    assert asked == [str(data)] and (other / "IMD009_segmentation.png").is_file()

@@ -233,3 +233,77 @@ def test_the_summary_of_a_fast_batch_gives_a_readable_time_per_image(make_window
     assert "in 3 s (0.04 s per image)" in text, text
     win.batch._on_finished(BatchOutcome(written=[SAMPLES / "a.jpg"] * 10, seconds=20.0))
     assert "(2.0 s per image)" in win.statusBar().currentMessage()
+
+
+def test_threshold_and_heat_map_of_a_segment_all_label_use_its_saved_map(make_window, data,
+                                                                         boxes, qtbot):
+    """Trial finding: on a mask Segment all had just written (its probability map saved
+    beside it, as Refine uses), the Threshold slider moved to 0.60 and said "This mask has no
+    probability map (a saved label)"; the mask stayed too large. Now the slider re-thresholds
+    that map, and the heat map shows it."""
+    from dermview.postprocess import mask_from_prob
+    from dermview.prob_maps import load_prob_map, prob_map_path
+
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    assert win.wait_idle(180)
+    assert win.session.open_image(data / "IMD009.jpg")
+    assert win.doc.label_loaded and win.doc.prob is None and not win.doc.dirty
+    before = win.doc.mask.copy()
+    win.seg_panel.threshold_slider.setValue(75)
+    qtbot.waitUntil(lambda: not np.array_equal(win.doc.mask, before), timeout=5000)
+    prob = load_prob_map(prob_map_path(data / "IMD009.jpg"), win.doc.shape)
+    assert np.array_equal(win.doc.mask, mask_from_prob(prob, 0.75))
+    assert "no probability map" not in win.statusBar().currentMessage()
+    assert win.doc.undo_stack.count() == 1  # one undo step, as after Segment
+    win.undo()
+    assert np.array_equal(win.doc.mask, before)
+    # the heat map of another batch label shows its map, with no "no probability map"
+    win.doc.undo_stack.setClean()
+    assert win.session.open_image(data / "IMD002.jpg") and win.doc.prob is None
+    win.statusBar().clearMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_H, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert win.seg_panel.heat_check.isChecked() and win.doc.prob is not None
+    assert "no probability map" not in win.statusBar().currentMessage()
+
+
+def test_segment_all_into_a_folder_that_cannot_be_written_says_so_in_a_box(make_window, data,
+                                                                           boxes, qtbot,
+                                                                           monkeypatch):
+    """Trial finding: Segment all with a read-only labels folder segmented every image (a
+    6000×4000 one too), each failing to save, then said only in the status bar "Segmented 0
+    images; 7 skipped (…read-only).). The worklist's 'Unreviewed model masks' lists them."
+    Now the images after the first refusal are not segmented, a box says why and what to do,
+    and the status line does not point at masks that were never written."""
+    import dermview.model_labels as ml
+
+    (data / "labels").write_bytes(b"")  # a file where the labels folder would go: unwritable
+    runs = []
+    real = ml.segment_to_label
+    monkeypatch.setattr(ml, "segment_to_label", lambda *a, **k: runs.append(a[0]) or real(*a, **k))
+    win = make_window([data])
+    said = []
+    win.batch.message.connect(lambda text, _ms: said.append(text))
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    assert win.wait_idle(180)
+    qtbot.waitUntil(lambda: bool(boxes.warnings), timeout=5000)
+    title, text = boxes.warnings[-1]
+    assert title == "Masks not saved" and "labels" in text and "File → Labels folder" in text
+    assert len(runs) == 1  # the second image was not segmented for nothing
+    message = said[-1]
+    assert "Segmented 0 images; 2 skipped" in message and "lists them" not in message
+    assert ").)" not in message
+
+
+def test_segment_all_marks_an_unreadable_image_in_the_worklist(make_window, folder, boxes,
+                                                               qtbot):
+    """Trial finding: Segment all skipped a truncated JPEG ("corrupt.jpg is truncated") and
+    the worklist still called it "new", the next image to review."""
+    win = make_window([folder])
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, CTRL_SHIFT)
+    assert win.wait_idle(180)
+    qtbot.waitUntil(lambda: _statuses(win)["broken.jpg"] == "unreadable ✗", timeout=5000)
+    assert _statuses(win)["IMD002.jpg"] == "unreviewed"

@@ -137,3 +137,29 @@ def test_export_seg_opens_its_folder_dialog_on_a_folder_that_exists(make_window,
     (dcm.parent / "labels").mkdir()
     win.actions["export_seg"].trigger()
     assert asked[-1] == str(dcm.parent / "labels")  # the labels folder once it exists
+
+
+def test_the_seg_of_a_reviewed_mask_names_its_reviewer(make_window, dcm, export_to, boxes,
+                                                       tmp_path):
+    """Trial finding: the DICOM SEG of a mask "Ana Ruiz" had accepted read, in pydicom /
+    highdicom, exactly as an unreviewed model mask (AUTOMATIC, no Content Creator's Name):
+    nothing in the file said anyone had checked it. The reviewer is now its Content Creator's
+    Name (from the app and from `dermview export --format dicom-seg`); an unreviewed mask keeps
+    the attribute empty."""
+    from dermview.cli import main
+
+    win = make_window([dcm])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120)
+    win.actions["export_seg"].trigger()
+    seg_path = export_to / "case_1_segmentation.dcm"
+    assert not str(pydicom.dcmread(seg_path).get("ContentCreatorName") or "")
+    win.review_panel.reviewer_edit.setText("Ana Ruiz")
+    win.actions["accept"].trigger()  # A: accept and save
+    boxes.answer = Btn.Yes  # replace the first export
+    assert win.exchange.export_dicom_seg()[0] == seg_path
+    assert_valid_dicom(seg_path)
+    assert str(pydicom.dcmread(seg_path).ContentCreatorName) == "Ana Ruiz"
+    out = tmp_path / "cli_seg"
+    assert main(["export", str(dcm.parent), "--format", "dicom-seg", "--out", str(out)]) == 0
+    assert str(pydicom.dcmread(out / seg_path.name).ContentCreatorName) == "Ana Ruiz"

@@ -72,6 +72,33 @@ def test_export_worklist_labels_as_coco(make_window, worklist, monkeypatch, tmp_
     assert not boxes.warnings
 
 
+def test_the_exports_name_the_reviewer_of_each_mask(make_window, worklist, monkeypatch,
+                                                   tmp_path, boxes, qtbot):
+    """Trial finding: an annotator ("Ana Ruiz" in the Review panel) accepted masks and handed
+    the COCO / labelme export to a colleague: the attributes said "accepted" but not by whom
+    (the sidecar and the case report do)."""
+    folder, _masks = worklist
+    win = make_window([folder / "ISIC_0000095.jpg"])
+    win.review_panel.reviewer_edit.setText("Ana Ruiz")
+    win.actions["accept"].trigger()  # A: accept and save
+    qtbot.waitUntil(lambda: not win.doc.dirty)
+    out = tmp_path / "coco.json"
+    _save_name(monkeypatch, out)
+    win.actions["export_coco"].trigger()
+    coco = json.loads(out.read_text())
+    names = {img["id"]: img["file_name"] for img in coco["images"]}
+    attrs = {names[a["image_id"]]: a["attributes"] for a in coco["annotations"]}
+    assert attrs["ISIC_0000095.jpg"]["review_state"] == "accepted"
+    assert attrs["ISIC_0000095.jpg"]["reviewed_by"] == "Ana Ruiz"
+    assert "reviewed_by" not in attrs.get("IMD009.jpg", {})
+    lm = tmp_path / "labelme"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(lm)))
+    win.actions["export_labelme"].trigger()
+    (shape,) = json.loads((lm / "ISIC_0000095.json").read_text())["shapes"]
+    assert json.loads(shape["description"])["reviewed_by"] == "Ana Ruiz"
+
+
 def test_unsaved_changes_are_named_before_the_export(make_window, worklist, monkeypatch,
                                                      tmp_path, boxes, qtbot):
     folder, masks = worklist
@@ -106,6 +133,29 @@ def test_export_labelme_asks_before_replacing(make_window, worklist, boxes, tmp_
     assert win.exchange.export_labels("labelme") == 0
     assert "2 labelme files already exist in" in boxes.questions[-1][1]
     assert (target / "IMD002.json").stat().st_mtime_ns == before
+
+
+def test_export_labelme_polygons_from_the_file_menu(make_window, worklist, boxes, tmp_path):
+    """Trial finding: the app wrote labelme "mask" shapes only (labelme 5.5 or later); a
+    colleague on an older labelme, or a tool that reads polygons, had to use `dermview export
+    --polygons` on the command line. The polygons re-rasterised as labelme does (PIL polygon,
+    outline and fill) give the saved masks."""
+    from PIL import Image, ImageDraw
+
+    folder, masks = worklist
+    target = tmp_path / "labelme_poly"
+    boxes.folder = str(target)
+    win = make_window([folder])
+    file_menu = next(m for t, m in win.menus if t == "File")
+    assert win.actions["export_labelme_poly"] in file_menu.actions()
+    win.actions["export_labelme_poly"].trigger()
+    for name, mask in masks.items():
+        doc = json.loads((target / f"{name.rsplit('.', 1)[0]}.json").read_text())
+        assert {s["shape_type"] for s in doc["shapes"]} == {"polygon"}
+        canvas = Image.new("L", (doc["imageWidth"], doc["imageHeight"]), 0)
+        for shape in doc["shapes"]:
+            ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape["points"]], outline=1, fill=1)
+        assert np.count_nonzero(np.asarray(canvas).astype(bool) != mask) <= 4
 
 
 def test_unusable_labels_are_listed_and_the_rest_exported(make_window, worklist, tmp_path, boxes):

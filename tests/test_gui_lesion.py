@@ -298,7 +298,7 @@ def test_export_report_sits_with_the_other_exports_in_the_file_menu(make_window)
     win = make_window()
     file_menu = next(m for t, m in win.menus if t == "File")
     entries = [a for a in file_menu.actions() if not a.isSeparator()]
-    i = entries.index(win.actions["export_labelme"])
+    i = entries.index(win.actions["export_labelme_poly"])
     assert entries[i + 1] is win.actions["export_report"]
     assert entries.index(win.actions["export_report"]) < entries.index(win.actions["prev"])
 

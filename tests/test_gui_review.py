@@ -322,6 +322,39 @@ def test_focus_returns_to_the_view_after_typing_a_value(make_window, data, qtbot
     assert win.edit.active == "brush"
 
 
+def test_esc_and_enter_hand_the_keyboard_back_from_the_reviewer_and_comment_fields(
+        make_window, data, qtbot, boxes):
+    """Trial finding: after typing the reviewer's name and Enter, K (keep largest) typed
+    "Ana Ruizk" into the name, saved with the next labels; in the comment, X (reject and
+    save) typed an x, and no key left either field (Esc neither)."""
+    win = make_window([data / "IMD009.jpg"])
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.docks["review"].raise_()
+    name = win.review_panel.reviewer_edit
+    name.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is name)
+    name.selectAll()
+    qtbot.keyClicks(name, "Ana Ruiz")
+    qtbot.keyClick(name, QtCore.Qt.Key.Key_Return)
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not name
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_B)  # a single-key shortcut works at once
+    assert win.edit.active == "brush" and name.text() == "Ana Ruiz"
+    comment = win.review_panel.comment
+    comment.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is comment)
+    qtbot.keyClicks(comment, "border unclear")
+    qtbot.keyClick(comment, QtCore.Qt.Key.Key_Escape)
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not comment
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_X)  # reject and save
+    qtbot.waitUntil(lambda: win.review_panel.radios["rejected"].isChecked())
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    assert meta["review_state"] == "rejected" and meta["review_comment"] == "border unclear"
+    assert meta["reviewed_by"] == "Ana Ruiz"
+
+
 def test_page_down_passes_unreadable_files_and_marks_them(make_window, data, boxes):
     (data / "IMD005.jpg").write_bytes(b"not a jpeg")  # between IMD002 and IMD009
     win = make_window([data])
@@ -635,7 +668,7 @@ def test_window_size_is_reused_only_at_the_display_scale_it_was_saved_at(make_wi
     assert other.height() == min(int(area.height() * 0.9), area.height() - 30) > 450
 
 
-def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path):
+def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path, qtbot):
     """Trial finding: a worklist dock 186 px wide saved at 150 % came back at 100 % at that
     width, every name cut ("ISI…051"); the docks keep their places, not those widths."""
     def narrow_worklist(win) -> int:
@@ -648,14 +681,27 @@ def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path
     narrow = narrow_worklist(first)
     first.close()
     again = make_window(size=(960, 600))
-    assert abs(narrow_worklist(again) - narrow) <= 2  # same scale: the width is kept
+    # same scale: the width is kept (the docks' state is applied again once laid out)
+    qtbot.waitUntil(lambda: abs(narrow_worklist(again) - narrow) <= 2, timeout=3000)
     again.close()
     store = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     store.setValue("geometry_scale", 1.5 * again.devicePixelRatioF())  # saved at 150 %
     store.sync()
     other = make_window(size=(960, 600))
-    assert narrow_worklist(other) > narrow + 20
+    qtbot.waitUntil(lambda: narrow_worklist(other) > narrow + 20, timeout=3000)
     assert other.docks["worklist"].isVisible()  # its place is kept
+
+
+def test_the_worklist_comes_back_as_wide_as_it_was_left(make_window, data, qtbot):
+    """Trial finding: the worklist, as wide as a full ISIC name at the first start (238 px),
+    came back 188 px wide at every later start (names cut to "ISI…127" at 150 %): its width
+    was restored before the window had its size."""
+    first = make_window([data], size=None)
+    qtbot.waitUntil(lambda: first.docks["worklist"].width() > 200)
+    wide = first.docks["worklist"].width()
+    first.close()
+    again = make_window([data], size=None)
+    qtbot.waitUntil(lambda: abs(again.docks["worklist"].width() - wide) <= 2, timeout=2000)
 
 
 def test_show_hair_and_frame_are_seen_on_the_preprocessed_view_too(make_window, data, qtbot):
@@ -1185,3 +1231,53 @@ def test_use_these_preprocessing_settings_survives_a_restart(make_window, data, 
     third = make_window([data / "IMD009.jpg"])
     assert not third.panel.use_check.isChecked()
     assert third.panel.for_model() == third.segmenter.model_params  # the model's, as before
+
+
+def test_a_labels_folder_chosen_for_another_folder_is_not_silently_kept(make_window, data,
+                                                                        tmp_path, boxes):
+    """Trial finding: after "Choose another folder…" for a read-only labels folder, the next
+    day's folder opened with every image "new" and "No segmentation yet": its own labels/
+    held 40 labels, the chosen folder none of them. Opening the folder now says so and offers
+    the labels beside the images."""
+    win = make_window([data / "IMD009.jpg"])
+    mask = np.zeros(win.doc.shape, bool)
+    mask[100:200, 100:250] = True
+    from dermview.gui.commands import EditKind, push_mask
+
+    push_mask(win.doc, mask, "Polygon add", EditKind.HAND)
+    assert win.saving.save()  # data/labels/IMD009_segmentation.png
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    win.saving.set_labels_dir(elsewhere)  # chosen for some other folder
+    assert not win.doc.label_loaded
+    boxes.answer = Btn.Yes
+    assert win.session.open_folder(data)
+    title, text = boxes.questions[-1]
+    assert title == "Labels folder" and str(elsewhere) in text and "1 image" in text
+    assert win.saving.labels_dir is None
+    row = [p.name for p in win.worklist.paths].index("IMD009.jpg")
+    assert win.worklist.table.item(row, 1).text() != "new"
+    # a chosen folder that holds labels of these images is the user's choice: nothing asked
+    asked = len(boxes.questions)
+    win.saving.set_labels_dir(elsewhere)
+    shutil.copy(data / "labels" / "IMD009_segmentation.png", elsewhere)
+    assert win.session.open_folder(data)
+    assert len(boxes.questions) == asked and win.saving.labels_dir == elsewhere
+
+
+def test_shift_a_accepts_saves_and_opens_the_next_image_to_review(make_window, data, boxes,
+                                                                  qtbot):
+    """Trial finding: going through 40 batch masks, each good one took A (accept and save)
+    and then Ctrl+PgDown: two keys per image, the second forgotten now and then (A on the
+    same image again). Shift+A does both."""
+    win = make_window([data])
+    boxes.answer = Btn.Ok
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier
+                   | QtCore.Qt.KeyboardModifier.ShiftModifier)  # Segment all
+    assert win.wait_idle(180)
+    first = win.doc.path
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: win.doc.path != first)
+    meta = json.loads((data / "labels" / f"{first.stem}_segmentation.json").read_text())
+    assert meta["review_state"] == "accepted"
+    assert win.worklist.status(win.worklist.paths.index(win.doc.path)) == "segmented"

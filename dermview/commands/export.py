@@ -48,7 +48,9 @@ def _export_item(fmt: str, item, out: Path, polygons: bool, overwrite: bool) -> 
         model = str(meta.get("model_name") or "") if meta.get("source") == "model" else ""
         write_dicom_seg(item.image, item.mask, out, model_name=model,
                         model_sha256=str(meta.get("model_sha256") or ""),
-                        edited=meta.get("edited") is True)
+                        edited=meta.get("edited") is True,
+                        reviewer=str(meta.get("reviewed_by") or meta.get("user") or "")
+                        if meta.get("review_state") in ("accepted", "corrected") else "")
     return None
 
 

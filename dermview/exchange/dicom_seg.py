@@ -103,12 +103,14 @@ def _segment_description(model_name: str, model_sha256: str, edited: bool) -> An
 
 
 def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
-                       model_sha256: str = "", edited: bool = False) -> Any:
+                       model_sha256: str = "", edited: bool = False,
+                       reviewer: str = "") -> Any:
     """The SEG dataset of ``mask`` (``(H, W)``, non-zero = lesion) on ``source`` (a pydicom
     dataset of the image, pixel data not needed).
 
     ``model_name`` empty: a MANUAL segment; otherwise AUTOMATIC (SEMIAUTOMATIC if ``edited``)
-    with the model as the algorithm.
+    with the model as the algorithm. ``reviewer``: who accepted or corrected the mask, as
+    Content Creator's Name (empty: a mask nobody reviewed, the attribute present and empty).
     """
     hd = _highdicom()
     from pydicom.uid import generate_uid
@@ -126,7 +128,7 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
         manufacturer=_MANUFACTURER, manufacturer_model_name=_MANUFACTURER,
         software_versions=__version__, device_serial_number="0",
         content_label="LESION", content_description="Lesion segmentation by dermview",
-        omit_empty_frames=False)
+        content_creator_name=reviewer or None, omit_empty_frames=False)
     seg.SeriesDescription = f"dermview lesion segmentation{f' ({model_name})' if model_name else ''}"[:64]
     # General Image: Patient Orientation is Type 2C (a photograph has no image orientation);
     # keep the source's, else present and empty (the photo's orientation is unknown).
@@ -173,7 +175,8 @@ def _dicom_bytes(ds: Any) -> bytes:
 
 def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Path, *,
                     rgb: np.ndarray | None = None, model_name: str = "",
-                    model_sha256: str = "", edited: bool = False) -> list[Path]:
+                    model_sha256: str = "", edited: bool = False,
+                    reviewer: str = "") -> list[Path]:
     """Write ``<stem>_segmentation.dcm`` (and ``<stem>_image.dcm`` for a non-DICOM image).
 
     Args:
@@ -181,7 +184,8 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
         mask: ``(H, W)`` lesion mask at image resolution.
         out_dir: folder to write into (must exist).
         rgb: the image's pixels, if already loaded (only used for a non-DICOM image).
-        model_name, model_sha256, edited: provenance (see :func:`build_segmentation`).
+        model_name, model_sha256, edited, reviewer: provenance (see
+            :func:`build_segmentation`).
 
     Returns:
         The files written, SEG first. Each is written atomically.
@@ -210,7 +214,8 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
     try:
         with quiet():
             seg_bytes = _dicom_bytes(build_segmentation(
-                mask, source, model_name=model_name, model_sha256=model_sha256, edited=edited))
+                mask, source, model_name=model_name, model_sha256=model_sha256, edited=edited,
+                reviewer=reviewer))
     except (MaskError, ImageReadError):
         raise
     except Exception as exc:  # noqa: BLE001 - highdicom refuses the source (or is incomplete)

@@ -72,15 +72,22 @@ def _confidence(meta: dict[str, Any]) -> float | None:
 
 def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     """What a label's sidecar says, for other tools: ``review_state`` (``accepted`` /
-    ``corrected`` / ``rejected`` by a reviewer, else ``unreviewed``), ``source``, ``edited`` (corrected by
-    hand), the model's name and SHA-256, the reviewer's ``comment``, and ``confidence``
-    (estimated Jaccard, 0-1) when the sidecar holds one."""
+    ``corrected`` / ``rejected`` by a reviewer, else ``unreviewed``), ``reviewed_by`` (who gave
+    that verdict), ``source``, ``edited`` (corrected by hand), the model's name and SHA-256, the
+    reviewer's ``comment``, and ``confidence`` (estimated Jaccard, 0-1) when the sidecar holds
+    one."""
     meta = meta or {}
     out: dict[str, Any] = {
         "review_state": _review_state(meta),
         "source": str(meta.get("source", "unknown")),
         "edited": meta.get("edited") is True,
     }
+    if out["review_state"] != "unreviewed":
+        # the colleague taking the export sees who accepted or corrected each mask, as the
+        # case report does (older sidecars: who saved the verdict)
+        who = meta.get("reviewed_by") or meta.get("user")
+        if isinstance(who, str) and who:
+            out["reviewed_by"] = who
     if meta.get("model_name"):
         out["model_name"] = str(meta["model_name"])
         out["model_sha256"] = str(meta.get("model_sha256", ""))

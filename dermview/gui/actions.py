@@ -70,7 +70,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "the attributes)", "File"),
     ActionSpec("export_labelme", "Export labels as &labelme…",
                lambda w: lambda _=False: w.exchange.export_labels("labelme"), None, None,
-               "Write the worklist's saved labels as labelme JSON, one per image", "File"),
+               "Write the worklist's saved labels as labelme JSON, one per image (exact "
+               "masks: labelme 5.5 or later)", "File"),
+    ActionSpec("export_labelme_poly", "Export labels as labelme &polygons…",
+               lambda w: lambda _=False: w.exchange.export_labels("labelme", polygons=True),
+               None, None, "Write the worklist's saved labels as labelme polygons, one JSON per "
+               "image (any labelme version and tools that read polygons; holes are dropped)",
+               "File"),
     ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
                "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
@@ -109,6 +115,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _op("clear", "Clear mask", "Ctrl+Delete", "Clear the mask"),
     ActionSpec("accept", "&Accept mask and save", lambda w: w.review.accept, "A", None,
                "The mask is right as it is: save it as accepted", "Segmentation"),
+    ActionSpec("accept_next", "Accept, save and &next to review",
+               lambda w: lambda _=False: w.review.accept() and w.session.next_to_review(),
+               "Shift+A", None, "The mask is right as it is: save it as accepted and open the "
+               "next image still to review (A, then Ctrl+PgDown)", "Segmentation"),
     ActionSpec("reject", "&Reject mask and save", lambda w: w.review.reject, "X", None,
                "The mask is wrong and is not fixed now: save it as rejected (to be redone; "
                "never used for fine-tuning nor exported)", "Segmentation"),

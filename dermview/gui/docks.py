@@ -58,6 +58,11 @@ def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray 
     start's (a worklist 186 px wide at 150 % cut every name to "ISI…051" at 100 %)."""
     if state is not None:
         window.restoreState(state)
+        if dock_sizes:
+            # again once the window is laid out at its size: restored before, the docks were
+            # squeezed to fit the window's default size (a worklist 238 px wide came back
+            # 188 px wide at every start, ISIC names cut to "ISI…127" at 150 %)
+            QtCore.QTimer.singleShot(0, lambda: window.restoreState(state))
     if state is None or not dock_sizes:  # once laid out (Qt ignores sizes asked for before)
         QtCore.QTimer.singleShot(0, lambda: window.resizeDocks(
             [left, right], [min(left.sizeHint().width(), window.width() // 4), 330],

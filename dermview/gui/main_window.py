@@ -269,6 +269,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._keys_back = GiveKeysBack(self.view, self)
         for box in self.findChildren(QtWidgets.QAbstractSpinBox):
             self._keys_back.watch(box)
+        for field in (self.review_panel.reviewer_edit, self.review_panel.comment):
+            self._keys_back.watch_text(field)
         self.view.mode_changed.connect(lambda on: s.set("side_by_side", on))
         self.view.mode_changed.connect(self.actions["side_by_side"].setChecked)
         self.overlays.set_opacity(sp.opacity)
@@ -358,8 +360,9 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setToolTip(f"Undo {st.undoText()} (Ctrl+Z)".replace("  ", " "))
         a["redo"].setToolTip(f"Redo {st.redoText()} (Ctrl+Shift+Z)".replace("  ", " "))
         for key, act in a.items():
-            if key in ("save", "segment", "accept", "reject", "export_seg", "export_coco",
-                       "export_labelme") or key.startswith("op_"):
+            if key in ("save", "segment", "accept", "accept_next", "reject", "export_seg",
+                       "export_coco", "export_labelme", "export_labelme_poly") \
+                    or key.startswith("op_"):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)

@@ -68,7 +68,7 @@ class ReviewPanel(QtWidgets.QWidget):
             b.clicked.connect(lambda _=False, s=state: self.state_chosen.emit(s))
         layout.addLayout(row)
         self.comment = QtWidgets.QPlainTextEdit()
-        self.comment.setPlaceholderText("Comment (saved in the sidecar)")
+        self.comment.setPlaceholderText("Comment (saved in the sidecar; Esc: back to the image)")
         self.comment.setMaximumHeight(64)
         self.comment.textChanged.connect(
             lambda: None if self._updating else self.comment_edited.emit(

@@ -85,11 +85,28 @@ class GiveKeysBack(QtCore.QObject):
     def __init__(self, area: ViewArea, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.area = area
+        self._text_fields: set[QtWidgets.QWidget] = set()
 
     def watch(self, widget: QtWidgets.QWidget) -> None:
         widget.installEventFilter(self)
 
+    def watch_text(self, widget: QtWidgets.QWidget) -> None:
+        """A text field (the reviewer's name, the comment) takes every letter, so only Esc
+        (and Enter in a one-line field) hands the keyboard back: typed A / X / B went into
+        the field (a reviewer "Ana Ruizk") and no key left it."""
+        self._text_fields.add(widget)
+        widget.installEventFilter(self)
+
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        if ev.type() == QtCore.QEvent.Type.ShortcutOverride and obj in self._text_fields:
+            keys = [QtCore.Qt.Key.Key_Escape]
+            if isinstance(obj, QtWidgets.QLineEdit):
+                keys += [QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter]
+            if ev.key() in keys and not ev.modifiers() & ~QtCore.Qt.KeyboardModifier.KeypadModifier:
+                ev.accept()  # Esc here ends the typing; it does not cancel a segmentation
+                self.area.shown().setFocus()
+                return True
+            return False
         if ev.type() == QtCore.QEvent.Type.ShortcutOverride:
             if ev.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
                 ev.accept()  # Enter is not "Close polygon" here: it ends the value (focus out)

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from dermview.errors import DermviewError
+from dermview.errors import DermviewError, ImageReadError, WriteError
 from dermview.gui.dialogs import ask
 from dermview.gui.document import Document
 from dermview.gui.workers import WorkerHost, _Worker
@@ -53,6 +53,8 @@ class BatchOutcome:
 
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    #: why a labels folder could not be written (its images were skipped, not segmented)
+    unwritable: dict[Path, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -65,6 +67,10 @@ def time_left(seconds: float) -> str:
     return f"about {round(seconds / 60):.0f} min left"
 
 
+class Unreadable(str):
+    """The reason an image was skipped because it cannot be read (the worklist marks it)."""
+
+
 class BatchSegmentWorker(_Worker):
     """Runs a :class:`BatchJob` image by image (cancellable between images).
 
@@ -75,6 +81,7 @@ class BatchSegmentWorker(_Worker):
     item_done = QtCore.Signal(int, object, object)
 
     def work(self, job_id: int, job: BatchJob) -> BatchOutcome:
+        from dermview.labels import label_paths
         from dermview.model.inference import Segmenter
         from dermview.model_labels import segment_to_label
 
@@ -89,8 +96,17 @@ class BatchSegmentWorker(_Worker):
             left = (time.perf_counter() - t_first) / i * (n - i) if i else None
             self.progress.emit(job_id, int(100 * i / n), f"Segmenting {image.name} ({i + 1} of "
                                f"{n}{'' if left is None else ', ' + time_left(left)})")
+            target = label_paths(image, folder)[0].parent
+            if target in out.unwritable:  # read-only: each image took its whole run to fail
+                out.skipped.append((image, out.unwritable[target]))
+                self.item_done.emit(job_id, image, out.unwritable[target])
+                continue
             try:
                 written = segment_to_label(image, seg, job.params, job.threshold, folder)
+            except WriteError as exc:
+                reason = out.unwritable.setdefault(target, str(exc))
+            except ImageReadError as exc:
+                reason = Unreadable(exc)
             except DermviewError as exc:
                 reason = str(exc)
             except MemoryError:
@@ -207,6 +223,9 @@ class BatchController(QtCore.QObject):
 
     def _on_item(self, job: int, image: Path, written: Any) -> None:
         # Written files are real whatever happened to the job since: always show them.
+        if isinstance(written, Unreadable):
+            # Segment all said "skipped (corrupt.jpg is truncated)" and the worklist "new"
+            self.worklist.mark(image, "unreadable")
         if isinstance(written, str):
             return
         if job == self._job:
@@ -225,5 +244,11 @@ class BatchController(QtCore.QObject):
         text = f"Segmented {counted(n, 'image')}{per}"
         if out.skipped:
             first, reason = out.skipped[0]
-            text += f"; {len(out.skipped)} skipped ({first.name}: {reason})"
-        self.message.emit(text + ". The worklist's 'Unreviewed model masks' lists them.", 15000)
+            text += f"; {len(out.skipped)} skipped ({first.name}: {reason.rstrip('.')})"
+        self.message.emit(text + (". The worklist's 'Unreviewed model masks' lists them."
+                                  if n else "."), 15000)
+        if out.unwritable:
+            # a status-bar line, gone in 15 s, said "Segmented 0 images; 7 skipped (…)"
+            self.error.emit("Masks not saved", "\n".join(out.unwritable.values()) +
+                            "\n\nChoose a folder you can write to (File → Labels folder…), "
+                            "then run Segment all again.")

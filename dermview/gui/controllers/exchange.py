@@ -87,7 +87,9 @@ class ExchangeController(QtCore.QObject):
             written = write_dicom_seg(
                 doc.path, doc.mask, folder, rgb=doc.image,
                 model_name=meta.model_name if meta.source == "model" else "",
-                model_sha256=meta.model_sha256, edited=meta.edited)
+                model_sha256=meta.model_sha256, edited=meta.edited,
+                reviewer=str(meta.extras.get("reviewed_by") or "")
+                if meta.review_state in ("accepted", "corrected") else "")
         except OSError as exc:
             self.error.emit("DICOM SEG not written",
                             f"Cannot create the folder {folder}: {exc.strerror or exc}")
@@ -103,10 +105,11 @@ class ExchangeController(QtCore.QObject):
         return written
 
     # -- the worklist's saved labels as COCO / labelme ---------------------------------------
-    def export_labels(self, fmt: str, target: Path | None = None) -> int:
+    def export_labels(self, fmt: str, target: Path | None = None, polygons: bool = False) -> int:
         """Export the saved labels of the worklist's images: ``fmt`` ``"coco"`` (one JSON
         file ``target``) or ``"labelme"`` (``<stem>.json`` per image in the folder
-        ``target``); asked for when None. Unsaved changes of the open image are not labels
+        ``target``); asked for when None. ``polygons``: outlines instead of exact masks (as
+        ``dermview export --polygons``; labelme before 5.5 reads no mask shape). Unsaved changes of the open image are not labels
         yet: the user is told before anything is written. Progress is shown and can be
         cancelled (COCO then writes nothing). Returns the number of labels exported."""
         from dermview.exchange.labelme import labelme_target
@@ -156,7 +159,7 @@ class ExchangeController(QtCore.QObject):
 
         try:
             done = self._write_labels(fmt, target, root, noting_unreviewed(
-                self._labelled(paths, progress, problems)))
+                self._labelled(paths, progress, problems)), polygons)
         except _Cancelled:
             self.message.emit("Export cancelled" + ("" if fmt == "coco" else
                                                    f"; the files written stay in {target}"), 5000)
@@ -209,16 +212,17 @@ class ExchangeController(QtCore.QObject):
         progress.setValue(len(paths))
 
     @staticmethod
-    def _write_labels(fmt: str, target: Path, root: Path, items: Iterator) -> int:
+    def _write_labels(fmt: str, target: Path, root: Path, items: Iterator,
+                      polygons: bool = False) -> int:
         from dermview.exchange.coco import write_coco
         from dermview.exchange.labelme import write_labelme
 
         if fmt == "coco":
-            return write_coco(items, root, target)
+            return write_coco(items, root, target, polygons=polygons)
         target.mkdir(parents=True, exist_ok=True)
         done = 0
         for item in items:
-            write_labelme(item, target)
+            write_labelme(item, target, polygons=polygons)
             done += 1
         return done
 

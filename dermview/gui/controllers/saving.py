@@ -85,10 +85,12 @@ class SaveController(QtCore.QObject):
         if self.doc.has_image and not self.doc.dirty:
             self.reload_requested.emit(self.doc.path)
 
-    def choose_labels_dir(self) -> bool:
-        """Ask for a labels folder; Cancel changes nothing. True when one was chosen."""
+    def choose_labels_dir(self, start: Path | None = None) -> bool:
+        """Ask for a labels folder (the dialog opens in ``start``, else the current labels
+        folder); Cancel changes nothing. True when one was chosen."""
         folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self.window, "Labels folder", str(self.labels_dir or self._current_folder() or ""))
+            self.window, "Labels folder",
+            str(start or self.labels_dir or self._current_folder() or ""))
         if not folder:
             return False
         self.set_labels_dir(Path(folder))
@@ -124,7 +126,10 @@ class SaveController(QtCore.QObject):
         except WriteError as exc:  # read-only or blocked folder: offer another one
             choice = dialogs.choose(self.window, "Label not saved", f"{exc}\n\nSave the "
                                     "labels in another folder?", [CHOOSE_FOLDER])
-            return choice == CHOOSE_FOLDER and self.choose_labels_dir() and self.save()
+            # the dialog opened inside the folder just refused: start beside it instead
+            refused = doc.label_paths[0].parent
+            return choice == CHOOSE_FOLDER and self.choose_labels_dir(
+                refused.parent if refused.parent != refused else None) and self.save()
         except DermviewError as exc:
             self.error.emit("Label not saved", str(exc))
             return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore
 
 from dermview import labels
@@ -220,16 +221,43 @@ class SegmentController(QtCore.QObject):
             f"outline{'; review this mask' if m.confidence < LOW_CONFIDENCE else ''})")
         return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…{conf}"
 
+    def adopt_saved_prob(self) -> bool:
+        """Whether the document has a probability map, after taking the one saved beside a
+        model label nobody edited (Segment all's, ``dermview segment --sidecar --save-prob``)
+        when the label is as opened and that map gives its mask: the Threshold slider said
+        "no probability map" on every Segment all result, though the map was there."""
+        doc = self.doc
+        if doc.prob is not None:
+            return True
+        meta = doc.label_meta
+        if not (doc.has_image and doc.label_loaded and doc.path is not None and meta
+                and labels.label_source(meta) == "model" and meta.get("edited") is False
+                and doc.undo_stack.index() == 0):
+            return False
+        from dermview.postprocess import mask_from_prob
+        from dermview.prob_maps import load_prob_map, prob_map_path
+
+        prob = load_prob_map(prob_map_path(doc.path, doc.labels_dir), doc.shape)
+        if prob is None:
+            return False
+        # the map is stored in 1/255 steps: a few pixels at the threshold may fall either way
+        differ = int(np.count_nonzero(mask_from_prob(prob, doc.threshold) != doc.mask))
+        if differ > max(16, doc.mask.sum() // 100):
+            return False  # another run's map, or a label replaced since
+        doc.prob = prob
+        doc.prob_changed.emit()
+        return True
+
     def explain_no_prob(self, shown: bool, what: str) -> None:
         """A layer drawn from the probability map (``what``) was turned on: without a map (a
         saved label keeps only its mask) say why nothing shows."""
-        if shown and self.doc.has_image and self.doc.prob is None:
+        if shown and self.doc.has_image and not self.adopt_saved_prob():
             self.message.emit(f"{what}: this image has no probability map (a saved label "
                               "keeps only its mask); Segment (Ctrl+R) to show it", 8000)
 
     # -- threshold ------------------------------------------------------------------------------
     def _on_threshold_moved(self, t: float) -> None:
-        if self.doc.prob is not None:
+        if self.adopt_saved_prob():
             self.threshold_timer.start()
         elif self.doc.has_image and self.doc.mask.any():
             # a saved label opened: no probability map to re-threshold (the slider moved to

@@ -141,12 +141,33 @@ class SessionController(QtCore.QObject):
             return False
         self.settings.push_recent("recent_folders", folder)
         self.settings.set("last_folder", str(folder))
+        self._check_labels_folder(folder, images)
         self.worklist.set_paths(images)
         self.show_worklist.emit()
         status = [self.worklist.status(i) for i in range(len(images))]
         first = next((i for want in ("new", "segmented", "imported") for i, st in enumerate(status)
                       if st == want), 0)
         return self.open_image(images[first])
+
+    def _check_labels_folder(self, folder: Path, images: list[Path]) -> None:
+        """A labels folder chosen earlier (File → Labels folder…, or "Choose another folder…"
+        when one was read-only) applies to every folder opened since: when it holds no label of
+        these images and their own ``labels/`` does, offer to go back to that one. (A day's
+        40 labels showed as "new", the Segment panel "No segmentation yet".)"""
+        chosen = self.saving.labels_dir
+        if chosen is None or self.doc.dirty:
+            return
+        beside = sum(labels.label_paths(p)[0].is_file() for p in images)
+        if not beside or any(labels.label_paths(p, chosen)[0].is_file() for p in images):
+            return
+        if dialogs.ask(
+                self.window, "Labels folder",
+                f"Labels are saved in {chosen} (chosen earlier), which holds no label of "
+                f"these images, while {counted(beside, 'image')} of {folder.name} "
+                f"{'has a label' if beside == 1 else 'have labels'} in labels/ beside them."
+                "\n\nUse the labels beside the images (File → Labels beside each image)?",
+                Btn.Yes | Btn.No, Btn.Yes) == Btn.Yes:
+            self.saving.set_labels_dir(None)
 
     def open_image(self, path: str | Path, quiet: bool = False, again: bool = False) -> bool:
         """Open one image (asks about unsaved edits first). False when it was not opened; an
@@ -321,6 +342,8 @@ class SessionController(QtCore.QObject):
     def choose_reference_dir(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self.window, "Folder of reference masks",
-            str(self.settings.get_path("reference_dir") or ""))
+            # not the program's folder (the working directory): the images' folder
+            str(self.settings.get_path("reference_dir") or
+                (self.doc.path.parent if self.doc.path is not None else "")))
         if folder:
             self.set_reference_dir(Path(folder))
