@@ -244,6 +244,12 @@ class Document(QtCore.QObject):
         self.preview = result
         self.preview_params = params
 
+    def adopt_prob(self, prob: np.ndarray) -> None:
+        """Take ``prob`` (float32 ``(H, W)``, 0-1) as the map behind the mask as it is, e.g.
+        the one saved beside a batch label (the mask and the undo history are unchanged)."""
+        self.prob = prob
+        self.prob_changed.emit()
+
     def set_prediction(self, prob: np.ndarray, mask: np.ndarray, threshold: float,
                        model: ModelInfo, patch: MaskPatch | None = None,
                        base_version: int | None = None) -> None:

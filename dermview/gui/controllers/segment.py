@@ -244,8 +244,7 @@ class SegmentController(QtCore.QObject):
         differ = int(np.count_nonzero(mask_from_prob(prob, doc.threshold) != doc.mask))
         if differ > max(16, doc.mask.sum() // 100):
             return False  # another run's map, or a label replaced since
-        doc.prob = prob
-        doc.prob_changed.emit()
+        doc.adopt_prob(prob)
         return True
 
     def explain_no_prob(self, shown: bool, what: str) -> None:
