@@ -191,3 +191,17 @@ def test_no_saved_label_is_said_before_any_question_or_file_dialog(make_window, 
         assert not boxes.questions and not asked, (boxes.questions, asked)
         title, text = boxes.warnings[-1]
         assert title == "Nothing to export" and "Ctrl+S" in text
+
+
+def test_a_rejected_mask_is_left_out_without_a_warning_box(make_window, worklist, tmp_path,
+                                                          boxes):
+    """Trial finding: every export warned "Some labels not exported" about the rejected mask,
+    which is left out on purpose; the summary line says it instead."""
+    folder, masks = worklist
+    _label(folder / "IMD009.jpg", "rejected", (10, 100, 10, 100))
+    win = make_window([folder])
+    assert win.exchange.export_labels("coco", tmp_path / "c.json") == 2
+    assert set(read_coco(tmp_path / "c.json").file_names) == set(masks)
+    assert not boxes.warnings
+    said = win.statusBar().currentMessage()
+    assert "1 rejected left out" in said and "skipped" not in said

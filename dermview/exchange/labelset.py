@@ -29,6 +29,10 @@ class LabelledImage:
     meta: dict[str, Any] | None
 
 
+#: What ``labelled_images`` reports for a mask the reviewer rejected (left out on purpose).
+REJECTED_LEFT_OUT = "the reviewer rejected this mask (to be redone): left out"
+
+
 def labelled_images(images: Iterable[Path], labels_dir: Path | None,
                     report: Callable[[str, str], None]) -> Iterator[LabelledImage]:
     """Yield each image of ``images`` that has a label in ``labels_dir`` (default
@@ -51,7 +55,7 @@ def labelled_images(images: Iterable[Path], labels_dir: Path | None,
             report(str(image), str(exc))
             continue
         if is_rejected(meta):
-            report(str(image), "the reviewer rejected this mask (to be redone): left out")
+            report(str(image), REJECTED_LEFT_OUT)
             continue
         yield LabelledImage(image, mask, meta)
 

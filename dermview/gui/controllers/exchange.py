@@ -144,6 +144,7 @@ class ExchangeController(QtCore.QObject):
                     Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
                 return 0
         problems: list[str] = []
+        rejected: list[str] = []  # left out on purpose: said in the summary, not in a box
         progress = QtWidgets.QProgressDialog(f"Exporting labels as {FORMAT_NAMES[fmt]}…", "Cancel", 0,
                                              len(paths), self.window)
         progress.setWindowTitle("Export labels")
@@ -159,7 +160,7 @@ class ExchangeController(QtCore.QObject):
 
         try:
             done = self._write_labels(fmt, target, root, noting_unreviewed(
-                self._labelled(paths, progress, problems)), polygons)
+                self._labelled(paths, progress, problems, rejected)), polygons)
         except _Cancelled:
             self.message.emit("Export cancelled" + ("" if fmt == "coco" else
                                                    f"; the files written stay in {target}"), 5000)
@@ -172,7 +173,8 @@ class ExchangeController(QtCore.QObject):
             progress.reset()
         if not done:
             self.error.emit("Nothing to export", NO_SAVED_LABEL
-                            + (f"\n\n{problems[0]}" if problems else ""))
+                            + (f"\n\n{(problems or rejected)[0]}" if problems or rejected
+                               else ""))
             return 0
         if problems:
             self.error.emit("Some labels not exported", "\n".join(problems[:5])
@@ -183,7 +185,8 @@ class ExchangeController(QtCore.QObject):
         self.message.emit(f"Exported {counted(done, 'label')} as {FORMAT_NAMES[fmt]} to {target}"
                           + (f"; {n_un} of them {'is an' if n_un == 1 else 'are'} unreviewed "
                              f"model mask{'' if n_un == 1 else 's'}" if unreviewed else "")
-                          + (f"; {len(problems)} skipped" if problems else ""), 8000)
+                          + (f"; {len(problems)} skipped" if problems else "")
+                          + (f"; {len(rejected)} rejected left out" if rejected else ""), 8000)
         return done
 
     def _choose_export_target(self, fmt: str, root: Path) -> Path | None:
@@ -197,12 +200,14 @@ class ExchangeController(QtCore.QObject):
         return Path(folder) if folder else None
 
     def _labelled(self, paths: list[Path], progress: QtWidgets.QProgressDialog,
-                  problems: list[str]) -> Iterator:
-        """The saved labels of ``paths``, one at a time, advancing ``progress``."""
-        from dermview.exchange.labelset import labelled_images
+                  problems: list[str], rejected: list[str]) -> Iterator:
+        """The saved labels of ``paths``, one at a time, advancing ``progress``; unusable
+        labels go to ``problems``, masks a reviewer rejected to ``rejected``."""
+        from dermview.exchange.labelset import REJECTED_LEFT_OUT, labelled_images
 
         def report(name: str, problem: str) -> None:
-            problems.append(f"{Path(name).name}: {problem}")
+            (rejected if problem == REJECTED_LEFT_OUT else problems).append(
+                f"{Path(name).name}: {problem}")
 
         for i, path in enumerate(paths):
             progress.setValue(i)
