@@ -205,3 +205,36 @@ def test_a_rejected_mask_is_left_out_without_a_warning_box(make_window, worklist
     assert not boxes.warnings
     said = win.statusBar().currentMessage()
     assert "1 rejected left out" in said and "skipped" not in said
+
+
+def test_the_export_dialogs_start_where_the_last_export_went(make_window, worklist, tmp_path,
+                                                            monkeypatch, boxes):
+    """Trial finding: every export dialog opened on the images' folder again, so each export
+    of the day meant browsing to the hand-off folder again (also after a restart)."""
+    folder, _ = worklist
+    handoff = tmp_path / "handoff"
+    handoff.mkdir()
+    starts: list[str] = []
+
+    def save_name(parent, title, start, *a, **k):
+        starts.append(start)
+        return str(handoff / "day1.json"), "COCO JSON (*.json)"
+
+    def folder_dialog(parent, title, start, *a, **k):
+        starts.append(start)
+        return str(handoff / "lm") if "labelme" in title else ""
+
+    (handoff / "lm").mkdir()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", staticmethod(save_name))
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
+                        staticmethod(folder_dialog))
+    win = make_window([folder])
+    assert win.exchange.export_labels("coco") == 2
+    assert starts[-1] == str(folder / "labels_coco.json")  # the first time: the images' folder
+    assert win.exchange.export_labels("labelme") == 2
+    assert starts[-1] == str(folder)
+    win2 = make_window([folder])  # a restart: the same settings
+    assert win2.exchange.export_labels("coco") == 2
+    assert starts[-1] == str(handoff / "labels_coco.json")
+    boxes.answer = Btn.Yes  # replace the labelme files of the first export
+    assert win2.exchange.export_labels("labelme") == 2 and starts[-1] == str(handoff / "lm")

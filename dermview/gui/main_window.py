@@ -101,7 +101,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worklist.resolver = self.saving.labels_dir_for
         self.exchange = ExchangeController(self.doc, self.saving.labels_dir_for,
                                            self.panel.params, self,
-                                           lambda: list(self.worklist.paths))
+                                           lambda: list(self.worklist.paths), s)
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
@@ -40,11 +41,21 @@ class ExchangeController(QtCore.QObject):
 
     def __init__(self, doc: Document, labels_dir_for: Callable[[Path], Path | None],
                  params: Callable[[], PreprocessParams], parent: QtWidgets.QWidget,
-                 worklist: Callable[[], list[Path]] = list) -> None:
+                 worklist: Callable[[], list[Path]] = list, settings: Any = None) -> None:
         super().__init__(parent)
         self.doc, self.labels_dir_for, self.params = doc, labels_dir_for, params
         self.worklist = worklist
         self.window = parent
+        self.settings = settings  # remembers each format's last export folder
+
+    def _last_export_dir(self, fmt: str) -> Path | None:
+        """The folder the last ``fmt`` export went to, when it still exists."""
+        folder = self.settings.get_path(f"export_dir/{fmt}") if self.settings else None
+        return folder if folder is not None and folder.is_dir() else None
+
+    def _remember_export_dir(self, fmt: str, folder: Path) -> None:
+        if self.settings is not None:
+            self.settings.set(f"export_dir/{fmt}", str(folder))
 
     def _choose_folder(self) -> Path | None:
         start = self.labels_dir_for(self.doc.path) or self.doc.path.parent / "labels"
@@ -53,7 +64,9 @@ class ExchangeController(QtCore.QObject):
         while not start.is_dir() and start.parent != start:
             start = start.parent
         folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self.window, "Export DICOM SEG to folder", str(start))
+            self.window, "Export DICOM SEG to folder", str(self._last_export_dir("seg") or start))
+        if folder:
+            self._remember_export_dir("seg", Path(folder))
         return Path(folder) if folder else None
 
     def export_dicom_seg(self, folder: Path | None = None) -> list[Path]:
@@ -190,14 +203,20 @@ class ExchangeController(QtCore.QObject):
         return done
 
     def _choose_export_target(self, fmt: str, root: Path) -> Path | None:
+        start = self._last_export_dir(fmt) or root  # each export of a day goes to one place
         if fmt == "coco":
             name, _ = QtWidgets.QFileDialog.getSaveFileName(
-                self.window, "Export labels as COCO", str(root / "labels_coco.json"),
+                self.window, "Export labels as COCO", str(start / "labels_coco.json"),
                 "COCO JSON (*.json)")
-            return Path(name) if name else None
-        folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self.window, "Export labels as labelme (one JSON per image) to folder", str(root))
-        return Path(folder) if folder else None
+            target = Path(name) if name else None
+        else:
+            folder = QtWidgets.QFileDialog.getExistingDirectory(
+                self.window, "Export labels as labelme (one JSON per image) to folder",
+                str(start))
+            target = Path(folder) if folder else None
+        if target is not None:
+            self._remember_export_dir(fmt, target.parent if fmt == "coco" else target)
+        return target
 
     def _labelled(self, paths: list[Path], progress: QtWidgets.QProgressDialog,
                   problems: list[str], rejected: list[str]) -> Iterator:
