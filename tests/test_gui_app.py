@@ -537,6 +537,26 @@ def test_threshold_slider_gesture_is_one_undo_step(make_window, data):
     assert win.doc.threshold == pytest.approx(0.25) and win.seg_panel.threshold_slider.value() == 25
 
 
+def test_comma_and_period_step_the_threshold(make_window, data, qtbot):
+    """Trial finding: the threshold had no key (the slider needed a click, then moved 0.01
+    per arrow): ',' lowers it by 0.05 (a larger mask), '.' raises it."""
+    win = make_window([data / "IMD009.jpg"])
+    win.segmenter.run()
+    assert win.wait_idle(60)
+    area = int(win.doc.mask.sum())
+    view = win.view.shown()
+    view.setFocus()
+    for _ in range(2):
+        qtbot.keyClick(view, ",")
+    qtbot.waitUntil(lambda: win.doc.threshold == pytest.approx(0.4), timeout=10_000)
+    assert win.seg_panel.threshold_label.text() == "0.40" and win.doc.mask.sum() >= area
+    qtbot.keyClick(view, ".")
+    qtbot.waitUntil(lambda: win.doc.threshold == pytest.approx(0.45), timeout=10_000)
+    win.seg_panel.set_threshold(0.97)
+    qtbot.keyClick(view, ".")  # stops at the slider's end
+    assert win.seg_panel.threshold_slider.value() == 99
+
+
 def test_last_session_is_restored(make_window, data):
     win = make_window([data])
     assert win.session.next_image()

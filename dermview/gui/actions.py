@@ -122,6 +122,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("reject", "&Reject mask and save", lambda w: w.review.reject, "X", None,
                "The mask is wrong and is not fixed now: save it as rejected (to be redone; "
                "never used for fine-tuning nor exported)", "Segmentation"),
+    ActionSpec("threshold_down", "Lower the threshold (larger mask)",
+               lambda w: lambda: w.seg_panel.step_threshold(-1), ",", None,
+               "Threshold − 0.05: the mask takes in less certain pixels", "Segmentation"),
+    ActionSpec("threshold_up", "Raise the threshold (smaller mask)",
+               lambda w: lambda: w.seg_panel.step_threshold(1), ".", None,
+               "Threshold + 0.05: the mask keeps only the more certain pixels", "Segmentation"),
     ActionSpec("segment", "&Segment", lambda w: w.segmenter.run, "Ctrl+R", "segment",
                "Segment the lesion with the model", "Segmentation"),
     ActionSpec("segment_all", "Segment all &unlabelled images…", lambda w: w.batch.start,

@@ -154,6 +154,12 @@ class SegmentPanel(QtWidgets.QWidget):
     def threshold(self) -> float:
         return self.threshold_slider.value() / 100
 
+    def step_threshold(self, steps: int) -> None:
+        """Move the threshold slider by ``steps`` × 0.05 (within 0.01-0.99), as a drag would:
+        ``threshold_moved`` is emitted."""
+        s = self.threshold_slider
+        s.setValue(min(s.maximum(), max(s.minimum(), s.value() + 5 * steps)))
+
     @property
     def outline(self) -> bool:
         return self.outline_radio.isChecked()
