@@ -535,6 +535,34 @@ def test_a_calibration_made_on_images_of_another_size_is_flagged(make_window, la
     assert "check the scale" not in label.text() and "mm/px" in label.text()
 
 
+def test_a_calibration_is_not_flagged_on_images_of_its_device_a_pixel_taller(
+        make_window, labelled, qtbot):
+    """Trial finding: calibrated on IMD002 (512×383), every other PH2 image of the same
+    dermatoscope (512×384, 512×385: the frame cropped a pixel differently) said "check the
+    scale (calibrate on it, or choose its device)": a warning on nearly every image, for
+    the same mm per pixel."""
+    from PIL import Image
+
+    taller = labelled.parent / "IMD_taller.jpg"
+    small = labelled.parent / "ISIC_small.jpg"
+    img = Image.open(labelled)
+    canvas = Image.new("RGB", (512, 385))
+    canvas.paste(img, (0, 0))
+    canvas.save(taller)
+    img.resize((256, 192)).save(small)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)
+    label = win.lesion_panel.scale_label
+    assert win.session.open_image(taller)
+    process(20)
+    assert "check the scale" not in label.text() and "mm/px" in label.text()
+    assert win.session.open_image(small)  # another resolution still is flagged
+    process(20)
+    assert "check the scale" in label.text()
+
+
 def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, tmp_path,
                                                   monkeypatch):
     """Trial finding: Export DICOM SEG asks before exporting a rejected mask, but File →

@@ -85,6 +85,20 @@ def colors_overlay(labels: np.ndarray, max_side: int = OVERLAY_SIDE, opacity: in
     return render.premultiply(lut[small])
 
 
+def _same_resolution(size: str, w: int, h: int, tolerance: float = 0.02) -> bool:
+    """Whether an image ``w`` × ``h`` is at the resolution of the ``"WxH"`` images a
+    calibration was made on: each side within ``tolerance`` (PH2 images of one dermatoscope,
+    resized to 512 px, are 512×383, 512×384 and 512×385: a frame cropped a pixel
+    differently keeps the mm per pixel, and "check the scale" on nearly every image of the
+    device read as a wrong scale)."""
+    try:
+        cw, ch = (int(v) for v in size.split("x"))
+    except ValueError:
+        return False
+    return (cw > 0 and ch > 0 and abs(w - cw) <= tolerance * cw
+            and abs(h - ch) <= tolerance * ch)
+
+
 class AnalysisWorker(_Worker):
     """Payload ``(rgb, mask, mm_per_px, key)``; result ``(key, analysis, axes, colours)``."""
 
@@ -225,7 +239,7 @@ class LesionController(QtCore.QObject):
         if self.calibration is None or not size or not self.doc.has_image:
             return ""
         h, w = self.doc.shape
-        if size == f"{w}x{h}":
+        if size == f"{w}x{h}" or _same_resolution(size, w, h):
             return ""
         return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
                 "(calibrate on it, or choose its device)")
