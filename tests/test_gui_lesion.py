@@ -160,6 +160,33 @@ def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, 
     assert set(win2.lesion.devices()) >= {"default dermatoscope", "Heine Delta 30"}
 
 
+def test_the_ruler_line_is_not_carried_to_the_next_image(make_window, labelled, qtbot):
+    """Trial finding: the calibration line drawn on IMD002 stayed drawn (white dashes) on
+    IMD003 after PgDown, where it measured nothing; a polygon in progress went along too."""
+    other = labelled.parent / "IMD009.jpg"
+    shutil.copy(SAMPLES / "IMD009.jpg", other)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.actions["tool_ruler"].trigger()
+    vp = win.before.viewport()
+    p0, p1 = win.before.view_to_widget(100.5, 200.5), win.before.view_to_widget(300.5, 200.5)
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p0)
+    qtbot.mouseMove(vp, p1)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p1)
+    assert not win.before.path_item.path().isEmpty()
+    assert win.session.open_image(other)
+    qtbot.waitUntil(lambda: win.doc.path == other, timeout=10000)
+    assert win.edit.active == "ruler"  # the tool stays, its line goes
+    assert all(p.path_item.path().isEmpty() for p in (win.before, win.after))
+    win.actions["tool_polygon_add"].trigger()
+    for x, y in ((50.5, 50.5), (150.5, 50.5), (150.5, 150.5)):
+        qtbot.mouseClick(vp, QtCore.Qt.MouseButton.LeftButton, pos=win.before.view_to_widget(x, y))
+    assert win.edit.tool.points
+    assert win.session.open_image(labelled)
+    qtbot.waitUntil(lambda: win.doc.path == labelled, timeout=10000)
+    assert not win.edit.tool.points and win.before.path_item.path().isEmpty()
+
+
 def test_calibrate_without_a_line_selects_the_ruler_then_asks_the_length(
         make_window, labelled, qtbot, boxes, monkeypatch):
     asked: list[str] = []

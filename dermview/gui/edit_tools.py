@@ -183,6 +183,18 @@ class EditController(QtCore.QObject):
             "lasso_subtract": PolygonTool(self, False, lasso=True),
         }
         self.active = "pan"
+        doc.image_changed.connect(self._on_image)
+
+    def _on_image(self) -> None:
+        """A new image: a line or outline in progress was drawn on the last one (the ruler's
+        line stayed on the next image, measuring nothing there; a polygon's vertices would
+        have been closed onto it). A brush stroke is only dropped: its pixels were the last
+        image's, so there is nothing to put back on this one."""
+        for tool in self.tools.values():
+            if isinstance(tool, BrushTool):
+                tool._stroke = None
+            elif isinstance(tool, PolygonTool) or tool.name == "ruler":
+                tool.cancel()
 
     def add_tool(self, tool: Tool) -> None:
         """Register a tool under ``tool.name`` (activate it with :meth:`set_tool`)."""
