@@ -635,6 +635,23 @@ def test_window_size_is_reused_only_at_the_display_scale_it_was_saved_at(make_wi
     assert other.height() == min(int(area.height() * 0.9), area.height() - 30) > 450
 
 
+def test_the_first_window_fits_a_small_screen(make_window, qtbot):
+    """Trial finding: at 150 % on a 1280×800 screen (853×533 px) the first window was 954 px
+    wide (its docks' minimum widths added up before they were tabbed): the panels' tabs
+    (Review … Diagnosis) and the right half of the open panel were off the screen, out of
+    the mouse's reach. The offscreen screen (800 px wide) is as small."""
+    win = make_window(size=None)
+    area = (win.screen() or QtWidgets.QApplication.primaryScreen()).availableGeometry()
+    assert win.minimumSizeHint().width() <= area.width()  # it can fit
+    qtbot.waitUntil(lambda: win.width() <= area.width(), timeout=5000)
+    assert win.height() <= area.height() and win.x() >= area.left()
+    process(20)
+    tabs = [b for b in win.findChildren(QtWidgets.QTabBar) if b.isVisible() and b.count() > 2]
+    assert tabs  # the right panels' tab bar, on the screen
+    for bar in tabs:
+        assert bar.mapTo(win, bar.rect().bottomRight()).x() <= area.width()
+
+
 def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path):
     """Trial finding: a worklist dock 186 px wide saved at 150 % came back at 100 % at that
     width, every name cut ("ISI…051"); the docks keep their places, not those widths."""

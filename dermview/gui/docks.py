@@ -70,3 +70,25 @@ def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray 
         w = window.width() if geometry is not None else int(area.width() * 0.9)
         h = window.height() if geometry is not None else int(area.height() * 0.9)
         window.resize(min(w, area.width()), min(h, area.height() - 30))
+    # Before the window is shown its docks are not tabified yet, and their minimum widths
+    # add up: at 150 % on a 1280×800 screen (853 px) it stayed 954 px wide, the panels' tabs
+    # (Review … Diagnosis) and the right half of each panel off the screen. Once shown, the
+    # minimum is the tabbed one: fit again (unless the window was given a size since).
+    asked = window.size()
+    QtCore.QTimer.singleShot(0, lambda: window.size() == asked and fit_to_screen(window))
+
+
+def fit_to_screen(window: QtWidgets.QWidget) -> None:
+    """Shrink (and move) ``window`` so it lies on its screen's available area, as far as its
+    minimum size allows."""
+    screen = window.screen() or QtGui.QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    w, h = min(window.width(), area.width()), min(window.height(), area.height() - 30)
+    if (w, h) != (window.width(), window.height()):
+        window.resize(w, h)
+    x = min(max(window.x(), area.left()), max(area.left(), area.right() + 1 - window.width()))
+    y = min(max(window.y(), area.top()), max(area.top(), area.bottom() + 1 - window.height()))
+    if (x, y) != (window.x(), window.y()):
+        window.move(x, y)
