@@ -20,6 +20,7 @@ from _gui import SAMPLES, Btn, drag  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
+from dermview.gui import docks  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
 from dermview.gui.testing import (  # noqa: E402
     process,
@@ -449,6 +450,42 @@ def test_shortcuts_and_about(make_window, data, qtbot, monkeypatch):
     about.close()
 
 
+def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_in_it(
+        make_window, data, qtbot):
+    """Trial finding (keyboard only): View → Lesion, with the Lesion panel behind the
+    Segment panel's tab, closed the Lesion panel (Qt's toggle); no key brought a panel
+    to the front. Alt+1 … Alt+8 and the View entries raise it, the focus in it; on the
+    panel in front they close it."""
+    win = make_window([data / "IMD009.jpg"])
+    win.show()
+    qtbot.waitExposed(win)
+    view = dict(win.menus)["View"]
+    entries = {a.text(): a for a in view.actions()}
+    lesion, act = win.docks["lesion"], entries["Lesion"]
+    assert act.isChecked() and not docks.on_top(lesion)  # open, behind the Segment tab
+    assert act.shortcut().toString() == "Alt+7"
+    act.trigger()
+    qtbot.waitUntil(lambda: docks.on_top(lesion), timeout=3000)
+    assert act.isChecked()
+    assert lesion.isAncestorOf(QtWidgets.QApplication.focusWidget())
+    act.trigger()  # in front: closed
+    assert lesion.isHidden() and not act.isChecked()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_7, QtCore.Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: docks.on_top(lesion), timeout=3000)
+    assert act.isChecked()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_4, QtCore.Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: docks.on_top(win.docks["tools"]), timeout=3000)
+    assert not lesion.isHidden()  # still open, behind the Tools tab
+    assert entries["Worklist"].shortcut().toString() == "Alt+1"
+    assert entries["Diagnosis"].shortcut().toString() == "Alt+8"
+    win.show_shortcuts()
+    table = win.shortcuts_dialog.table
+    rows = {table.item(r, 0).text().strip(): table.item(r, 1).text()
+            for r in range(table.rowCount()) if table.item(r, 1) is not None}
+    assert rows["Lesion"] == "Alt+7"
+    win.shortcuts_dialog.close()
+
+
 def test_about_box_shows_the_model_card_without_its_generator_comment(make_window):
     """Trial finding: Help → About showed 'dermview lesion-segmentation models
     training/results/bench_model*.json: edit the script, then run it. -->' (the card's HTML
@@ -619,8 +656,8 @@ def test_extension_points_of_gui_readme(make_window, data, qtbot):
     from dermview.gui.image_view import to_rc
 
     win = make_window([data / "IMD009.jpg"])
-    dock = win.add_panel("extra", "Extra", QtWidgets.QLabel("hello"))
-    assert dock.toggleViewAction() in win.menus[3][1].actions()
+    win.add_panel("extra", "Extra", QtWidgets.QLabel("hello"))
+    assert "Extra" in [a.text() for a in win.menus[3][1].actions()]
 
     class SquareTool(Tool):
         name = "square"

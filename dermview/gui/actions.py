@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from dermview.gui.docks import panel_action
 from dermview.gui.icons import icon, names
 
 K = QtGui.QKeySequence.StandardKey
@@ -215,8 +216,9 @@ def build_menus(win: QtWidgets.QMainWindow, actions: dict[str, QtGui.QAction],
                 menu.addAction(act)
         if title == "View":
             menu.addSeparator()
-            for dock in docks:
-                menu.addAction(dock.toggleViewAction())
+            for i, dock in enumerate(docks):
+                # Alt+1 … Alt+8: the panels in the order of the menu
+                menu.addAction(panel_action(win, dock, f"Alt+{i + 1}" if i < 9 else None))
         menus.append((title, menu))
     return menus
 

@@ -34,6 +34,54 @@ def make_dock(window: QtWidgets.QMainWindow, key: str, title: str, widget: QtWid
     return dock
 
 
+def on_top(dock: QtWidgets.QDockWidget) -> bool:
+    """Whether ``dock`` is shown and not behind another panel's tab."""
+    return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+
+def show_panel(dock: QtWidgets.QDockWidget) -> None:
+    """Bring ``dock`` to the front (shown, its tab raised) and put the keyboard in its first
+    control that takes the focus."""
+    dock.show()
+    dock.raise_()
+    inside = dock.widget()
+    for child in [inside, *inside.findChildren(QtWidgets.QWidget)]:
+        if (child.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus and child.isEnabled()
+                and child.isVisibleTo(dock) and not isinstance(child, QtWidgets.QScrollArea)):
+            child.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+            return
+    dock.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+
+
+def panel_action(window: QtWidgets.QMainWindow, dock: QtWidgets.QDockWidget,
+                 shortcut: str | None = None) -> QtGui.QAction:
+    """The View menu's entry for ``dock`` (ticked while it is open): a panel behind another
+    one's tab is brought to the front, with the keyboard in it; the panel in front is closed.
+    (Qt's own toggle closed a panel behind a tab: for a keyboard user, View → Lesion hid
+    the Lesion panel, and nothing brought it to the front.)"""
+    act = QtGui.QAction(dock.windowTitle(), window)
+    act.setObjectName(f"action_panel_{dock.objectName().removeprefix('dock_')}")
+    act.setCheckable(True)
+    act.setChecked(not dock.isHidden())
+    if shortcut:
+        act.setShortcut(QtGui.QKeySequence(shortcut))
+    tip = f"Show the {dock.windowTitle()} panel (again: close it)"
+    act.setStatusTip(tip)
+    act.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+
+    def triggered(_checked: bool = False) -> None:
+        if on_top(dock):
+            dock.hide()
+        else:
+            show_panel(dock)
+        act.setChecked(not dock.isHidden())
+
+    act.triggered.connect(triggered)
+    dock.visibilityChanged.connect(lambda _v: act.setChecked(not dock.isHidden()))
+    window.addAction(act)  # its shortcut works wherever the focus is
+    return act
+
+
 def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
            shown: QtWidgets.QDockWidget) -> None:
     """Stack ``docks`` as tabs, in this order; ``shown`` is the raised one.
