@@ -49,14 +49,28 @@ class ReportInfo:
 
 
 
-def classifier_lines(probs: dict[str, float]) -> tuple[tuple[str, str], ...]:
+def classifier_model_text(name: str = "", sha256: str = "", temperature: float | None = None) -> str:
+    """How the report names the classifier that gave the probabilities: its name, the
+    weights' SHA-256 (first 12) and the calibration temperature ("" when nothing is known)."""
+    details = [f"SHA-256 {sha256[:12]}…" if sha256 else "",
+               f"temperature {temperature:.2f}" if temperature is not None else ""]
+    details = [d for d in details if d]
+    text = (name or ("lesion classifier" if details else "")) + (
+        f" ({', '.join(details)})" if details else "")
+    return text
+
+
+def classifier_lines(probs: dict[str, float], model: str = "") -> tuple[tuple[str, str], ...]:
     """The case report's diagnosis-support lines for the calibrated probabilities ``probs``
-    (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``)."""
+    (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``), and the
+    classifier that gave them (``model``: :func:`classifier_model_text`; the report named
+    the segmentation model only, so which network said "Melanoma 0.40" was nowhere)."""
     from dermview.model.classifier import CLASS_TITLES, PROB_KEYS
 
     # named as the Diagnosis panel's bars name them ("Naevus", not "nevus")
     text = ", ".join(f"{CLASS_TITLES[key]} {float(probs[key]):.2f}" for key in PROB_KEYS)
     return (("Classifier (calibrated)", text),
+            *((("Classifier model", model),) if model else ()),
             ("", "decision support for research use only, not a diagnosis"))
 
 def _line(img: np.ndarray, seg, colour, f: float, width: int) -> None:

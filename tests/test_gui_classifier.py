@@ -62,6 +62,13 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
     assert f"Melanoma {probs['p_melanoma']:.2f}" in extra["Classifier (calibrated)"]
     assert f"Naevus {probs['p_nevus']:.2f}" in extra["Classifier (calibrated)"]
     assert "not a diagnosis" in extra[""]
+    # which network said so (trial finding: the report named the segmentation model only)
+    from dermview.model.classifier import Classifier
+
+    clf = Classifier.load(None, device="cpu")
+    assert extra["Classifier model"] == (f"{clf.meta['name']} (SHA-256 {clf.meta['sha256'][:12]}…, "
+                                         f"temperature {clf.temperature:.2f})")
+    assert saved["model_name"] == clf.meta["name"]
     assert win.lesion.export_report(tmp_path / "case.pdf").stat().st_size > 0
 
     # editing the mask makes the result stale: bars cleared, heat map hidden, nothing saved
