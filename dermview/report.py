@@ -35,6 +35,8 @@ class ReportInfo:
         date: when the report was made (ISO 8601 text).
         app_version: the dermview version.
         extra: further (label, value) lines, e.g. classifier probabilities.
+        scale_source: where the mm per pixel came from, in words (a ruler calibration and
+            the images it was made on, the DICOM pixel spacing, the command line).
     """
 
     image_name: str
@@ -46,6 +48,7 @@ class ReportInfo:
     date: str = ""
     app_version: str = ""
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    scale_source: str = ""
 
 
 
@@ -141,12 +144,15 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f} {unit}"
 
 
-def measurement_rows(a: LesionAnalysis) -> list[tuple[str, str]]:
+def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[str, str]]:
     """(label, value) lines of the report's measurement table; mm when the scale is known,
-    otherwise px with the reason."""
+    otherwise px with the reason. ``scale_source`` says where the scale came from (the
+    report gave a bare "0.07583 mm/px", though the app warned that it was calibrated on
+    images of another size)."""
     s = a.size
     mm = a.mm_per_px is not None
-    rows = [("Scale", f"{a.mm_per_px:.4g} mm/px" if mm else "unknown: sizes in pixels")]
+    rows = [("Scale", (f"{a.mm_per_px:.4g} mm/px" + (f" ({scale_source})" if scale_source else ""))
+             if mm else "unknown: sizes in pixels")]
     if mm:
         rows += [("Area", f"{s.area_mm2:.1f} mm² ({s.area_px} px)"),
                  ("Longest diameter", f"{s.diameter_mm:.2f} mm ({s.diameter_px:.0f} px)"),
@@ -240,7 +246,8 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
     pdf.drawRightString(width - x0, y, f"{info.image_name}   {when}")
     y -= 6 * mm
     y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
-    y = _table(pdf, "Measurements and criteria", measurement_rows(analysis), x0, y, width - 2 * x0)
+    y = _table(pdf, "Measurements and criteria", measurement_rows(analysis, info.scale_source), x0, y,
+               width - 2 * x0)
     y = _table(pdf, "Provenance and review", provenance_rows(info), x0, y - 4 * mm,
                width - 2 * x0)
     pdf.setFont("Helvetica-Oblique", 7)

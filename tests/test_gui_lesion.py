@@ -590,6 +590,45 @@ def test_a_calibration_is_not_flagged_on_images_of_its_device_a_pixel_taller(
     assert "check the scale" in label.text()
 
 
+def test_the_report_says_where_its_scale_came_from(make_window, labelled, qtbot, tmp_path,
+                                                   monkeypatch):
+    """Trial finding: the report's Scale line read a bare "0.07583 mm/px", though the Scale
+    box warned that it was calibrated on images of another size: the reader of the PDF
+    could not tell a ruler calibration on this image from one made on other images."""
+    from PIL import Image
+
+    import dermview.report as report
+
+    small = labelled.parent / "ISIC_small.jpg"
+    Image.open(labelled).resize((256, 192)).save(small)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)
+    seen: list[list[tuple[str, str]]] = []
+    real = report.measurement_rows
+    monkeypatch.setattr(report, "measurement_rows",
+                        lambda a, source="": seen.append(real(a, source)) or seen[-1])
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None
+                    and win.lesion.analysis.mm_per_px is not None and not win.lesion.busy,
+                    timeout=20000)
+    assert win.lesion.export_report(tmp_path / "a.pdf")
+    scale = dict(seen[-1])["Scale"]
+    assert scale.endswith("mm/px (ruler calibration for default dermatoscope)")
+    assert win.session.open_image(small)
+    qtbot.waitUntil(lambda: win.doc.path == small, timeout=10000)
+    from dermview.gui.commands import EditKind, push_mask
+
+    lesion = np.zeros(win.doc.shape, bool)
+    lesion[40:120, 60:160] = True  # a lesion to report on
+    push_mask(win.doc, lesion, "Draw", EditKind.HAND)
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy,
+                    timeout=20000)
+    assert win.lesion.export_report(tmp_path / "b.pdf")
+    assert ("(ruler calibration for default dermatoscope on 512×383 images; this one is "
+            "256×192: check the scale") in dict(seen[-1])["Scale"]
+
+
 def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, tmp_path,
                                                   monkeypatch):
     """Trial finding: Export DICOM SEG asks before exporting a rejected mask, but File →

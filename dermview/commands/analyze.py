@@ -155,7 +155,7 @@ class _Masks:
 
 
 def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
-            row: dict, classifier=None) -> None:
+            row: dict, classifier=None, scale_source: str = "") -> None:
     from dermview import __version__
     from dermview.labels import utc_now
     from dermview.model.classifier import PROB_KEYS
@@ -168,7 +168,8 @@ def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
     info = ReportInfo(image_name=img.name, model=masks.describe(), date=utc_now(),
                       preprocessing=masks.preprocessing(),
                       review_state="not reviewed (batch analysis)", app_version=__version__,
-                      extra=classifier_lines(probs, model) if len(probs) == len(PROB_KEYS) else ())
+                      extra=classifier_lines(probs, model) if len(probs) == len(PROB_KEYS) else (),
+                      scale_source=scale_source)
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
 
@@ -242,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 details.append({"id": img.stem, **analysis.to_json()})
             if pdf_dir is not None:
-                _report(pdf_dir, img, rgb, mask, analysis, masks, rows[-1], classifier)
+                _report(pdf_dir, img, rgb, mask, analysis, masks, rows[-1], classifier,
+                        "given with --mm-per-px" if args.mm_per_px is not None else
+                        "from the image's DICOM pixel spacing" if mm_per_px is not None else "")
         except DermviewError as exc:
             report(str(img), str(exc))
             failed += 1

@@ -392,7 +392,17 @@ class LesionController(QtCore.QObject):
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,
                           review_state=state, comment=doc.review_comment, date=utc_now(),
-                          app_version=__version__, extra=extra)
+                          app_version=__version__, extra=extra,
+                          scale_source=self.scale_words())
+
+    def scale_words(self) -> str:
+        """Where the scale comes from, for the report (as the Scale box says it, with its
+        warning when the calibration was made on images of another size); "" without one."""
+        if self.image_scale is not None:
+            return "from the image's DICOM pixel spacing"
+        if self.calibration is not None:
+            return f"ruler calibration for {self.device}" + self._size_warning()
+        return ""
 
     def export_report(self, path: str | Path | None = None) -> Path | None:
         """File → Export report…: write the one-page PDF (asks where when ``path`` is None)."""
