@@ -144,6 +144,11 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f} {unit}"
 
 
+#: What the report and the Lesion panel say of a lesion whose outline reaches the image edge.
+CUT_BY_EDGE = ("runs off the image: area and diameters are at least these, A and B are "
+               "judged on the part in view")
+
+
 def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[str, str]]:
     """(label, value) lines of the report's measurement table; mm when the scale is known,
     otherwise px with the reason. ``scale_source`` says where the scale came from (the
@@ -153,6 +158,8 @@ def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[st
     mm = a.mm_per_px is not None
     rows = [("Scale", (f"{a.mm_per_px:.4g} mm/px" + (f" ({scale_source})" if scale_source else ""))
              if mm else "unknown: sizes in pixels")]
+    if a.cut_by_edge:
+        rows.append(("Lesion", CUT_BY_EDGE))
     if mm:
         rows += [("Area", f"{s.area_mm2:.1f} mm² ({s.area_px} px)"),
                  ("Longest diameter", f"{s.diameter_mm:.2f} mm ({s.diameter_px:.0f} px)"),

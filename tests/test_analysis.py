@@ -155,6 +155,20 @@ def test_large_image_is_analysed_at_the_analysis_scale_with_the_same_criteria():
     assert big.color_labels(big_m).shape == (960, 1280)
 
 
+def test_a_lesion_reaching_the_image_edge_is_flagged():
+    """A mask touching any side of the image: the lesion may run off it (its size is then a
+    lower bound); one inside the image is not flagged."""
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["dark_brown"])
+    inside = analyze_lesion(img, m)
+    assert not inside.cut_by_edge and inside.to_dict()["cut_by_edge"] == 0
+    for side in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        cut = m.copy()
+        cut[side] = True  # lesion pixels along that side
+        a = analyze_lesion(img, cut)
+        assert a.cut_by_edge and a.to_dict()["cut_by_edge"] == 1
+
+
 def test_to_dict_units_and_scale():
     img, m = canvas(), ellipse_mask()
     img[m] = rgb_of(PROTO["dark_brown"])

@@ -629,6 +629,34 @@ def test_the_report_says_where_its_scale_came_from(make_window, labelled, qtbot,
             "256×192: check the scale") in dict(seen[-1])["Scale"]
 
 
+def test_a_lesion_running_off_the_image_is_said_to_be_at_least_its_size(
+        make_window, labelled, qtbot, tmp_path, monkeypatch):
+    """Trial finding: IMD058's lesion runs off the image on three sides; the Lesion panel
+    and the report gave its longest diameter (36.9 mm) and area as if it were whole, with
+    nothing saying they are only lower bounds."""
+    import dermview.report as report
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    status = win.lesion_panel.status
+    assert not win.lesion.analysis.cut_by_edge  # the expert's outline lies inside the image
+    assert "runs off the image" not in status.text()
+    cut = win.doc.mask.copy()
+    cut[:, : cut.shape[1] // 2] |= cut.any(axis=1)[:, None]  # out to the left edge
+    push_mask(win.doc, cut, "Cut", EditKind.HAND)
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.cut_by_edge, timeout=20000)
+    assert "The lesion runs off the image: area and diameters are at least these" in status.text()
+    seen: list[list[tuple[str, str]]] = []
+    real = report.measurement_rows
+    monkeypatch.setattr(report, "measurement_rows",
+                        lambda a, source="": seen.append(real(a, source)) or seen[-1])
+    assert win.lesion.export_report(tmp_path / "cut.pdf")
+    assert dict(seen[-1])["Lesion"].startswith("runs off the image")
+    assert win.doc.sidecar_field("lesion")["cut_by_edge"] == 1
+
+
 def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, tmp_path,
                                                   monkeypatch):
     """Trial finding: Export DICOM SEG asks before exporting a rejected mask, but File →

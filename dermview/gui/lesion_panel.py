@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.analysis import COLOR_LABELS, DIAMETER_LIMIT_MM, LesionAnalysis
 from dermview.report import COLOR_SWATCHES as SWATCHES
+from dermview.report import CUT_BY_EDGE
 
 TIPS = {
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
@@ -187,5 +188,8 @@ class LesionPanel(QtWidgets.QWidget):
             f = row.font()
             f.setBold(present)
             row.setFont(f)
-        self.set_status("Up to date." if a.mm_per_px is not None
-                        else "Up to date. Sizes in pixels: no scale for this device.")
+        status = ("Up to date." if a.mm_per_px is not None
+                  else "Up to date. Sizes in pixels: no scale for this device.")
+        # a lesion cut by the image's edge measured as if it were whole (IMD058: 36.9 mm,
+        # a lower bound, shown as the diameter)
+        self.set_status(status + (f" The lesion {CUT_BY_EDGE}." if a.cut_by_edge else ""))
