@@ -184,6 +184,23 @@ def test_the_headline_names_the_top_class_as_its_bar_does(qtbot):
     assert "temperature" in text and "T = 1.10" in text
 
 
+def test_a_near_tie_is_not_headlined_as_the_answer(qtbot):
+    """Trial finding: IMD003 (a PH2 naevus) read "Highest: Seborrheic keratosis (0.50; …)"
+    with Naevus at 0.49 just above it: a coin toss headlined as the answer."""
+    from dermview.gui.classifier_panel import ClassifierPanel
+
+    panel = ClassifierPanel()
+    qtbot.addWidget(panel)
+    panel.show_result({"p_melanoma": 0.01, "p_seborrheic_keratosis": 0.50, "p_nevus": 0.49},
+                      "seborrheic_keratosis", 1.1023)
+    text = panel.message.text()
+    assert text.startswith("Highest: Seborrheic keratosis (0.50;"), text
+    assert "Naevus close behind (0.49): no clear highest class" in text
+    panel.show_result({"p_melanoma": 0.07, "p_seborrheic_keratosis": 0.03, "p_nevus": 0.90},
+                      "nevus", 1.1023)
+    assert "close behind" not in panel.message.text()
+
+
 def test_a_result_classified_after_the_save_says_it_is_not_in_the_label(make_window, data,
                                                                         qtbot):
     """Trial finding: A (accepted and saved), then Classify lesion: the probabilities showed,
