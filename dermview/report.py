@@ -197,7 +197,8 @@ def provenance_rows(info: ReportInfo) -> list[tuple[str, str]]:
     reviewed"): "Prepared by"."""
     dash = "—"
     reviewed = (info.review_state.split() or [""])[0] in REVIEWED
-    return [("Model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
+    # "Segmentation model": beside "Classifier model" a bare "Model" did not say which
+    return [("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
             ("Reviewer" if reviewed else "Prepared by", info.reviewer or dash),
             ("Review state", info.review_state or dash),
             ("Comment", info.comment or dash), ("Date", _readable_time(info.date) or dash),
