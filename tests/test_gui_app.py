@@ -455,7 +455,8 @@ def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_i
     """Trial finding (keyboard only): View → Lesion, with the Lesion panel behind the
     Segment panel's tab, closed the Lesion panel (Qt's toggle); no key brought a panel
     to the front. Alt+1 … Alt+8 and the View entries raise it, the focus in it; on the
-    panel in front they close it."""
+    panel in front with the focus in it they close it, the focus going to the image (it
+    stayed in the hidden panel, where Space pressed an unseen Calibrate button)."""
     win = make_window([data / "IMD009.jpg"])
     win.show()
     qtbot.waitExposed(win)
@@ -468,11 +469,17 @@ def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_i
     qtbot.waitUntil(lambda: docks.on_top(lesion), timeout=3000)
     assert act.isChecked()
     assert lesion.isAncestorOf(QtWidgets.QApplication.focusWidget())
-    act.trigger()  # in front: closed
+    act.trigger()  # in front, the keyboard in it: closed
     assert lesion.isHidden() and not act.isChecked()
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not None and win.centralWidget().isAncestorOf(focus) or \
+        focus is win.centralWidget()
     qtbot.keyClick(win, QtCore.Qt.Key.Key_7, QtCore.Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: docks.on_top(lesion), timeout=3000)
     assert act.isChecked()
+    win.worklist.find_edit.setFocus()  # in front, the keyboard elsewhere: it comes to the panel
+    act.trigger()
+    assert not lesion.isHidden() and lesion.isAncestorOf(QtWidgets.QApplication.focusWidget())
     qtbot.keyClick(win, QtCore.Qt.Key.Key_4, QtCore.Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: docks.on_top(win.docks["tools"]), timeout=3000)
     assert not lesion.isHidden()  # still open, behind the Tools tab

@@ -55,10 +55,12 @@ def show_panel(dock: QtWidgets.QDockWidget) -> None:
 
 def panel_action(window: QtWidgets.QMainWindow, dock: QtWidgets.QDockWidget,
                  shortcut: str | None = None) -> QtGui.QAction:
-    """The View menu's entry for ``dock`` (ticked while it is open): a panel behind another
-    one's tab is brought to the front, with the keyboard in it; the panel in front is closed.
-    (Qt's own toggle closed a panel behind a tab: for a keyboard user, View → Lesion hid
-    the Lesion panel, and nothing brought it to the front.)"""
+    """The View menu's entry for ``dock`` (ticked while it is open): the panel is brought to
+    the front with the keyboard in it; only when it is in front with the keyboard in it
+    already is it closed (the keyboard then goes to the image). (Qt's own toggle closed a
+    panel behind a tab: for a keyboard user, View → Lesion hid the Lesion panel, and
+    nothing brought it to the front; closing a panel in front left the keyboard in its
+    hidden controls, where Space pressed an unseen button.)"""
     act = QtGui.QAction(dock.windowTitle(), window)
     act.setObjectName(f"action_panel_{dock.objectName().removeprefix('dock_')}")
     act.setCheckable(True)
@@ -70,8 +72,11 @@ def panel_action(window: QtWidgets.QMainWindow, dock: QtWidgets.QDockWidget,
     act.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
 
     def triggered(_checked: bool = False) -> None:
-        if on_top(dock):
+        if on_top(dock) and dock.isAncestorOf(QtWidgets.QApplication.focusWidget()):
             dock.hide()
+            central = window.centralWidget()
+            if central is not None:
+                central.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
         else:
             show_panel(dock)
         act.setChecked(not dock.isHidden())
