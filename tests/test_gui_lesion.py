@@ -217,6 +217,34 @@ def test_calibrate_without_a_line_selects_the_ruler_then_asks_the_length(
     assert len(asked) == 1 and " mm" in win.statusBar().currentMessage()
 
 
+def test_the_scale_can_be_typed_with_the_keyboard(make_window, labelled, qtbot, monkeypatch):
+    """Trial finding (keyboard only): the only way to a scale was dragging the ruler, which
+    needs a mouse; a scale known from the dermatoscope's manual had to be put in by drawing
+    a line of a made-up length. "Type the scale…" asks for the mm per pixel."""
+    asked: list[str] = []
+
+    def get_double(parent, title, label, *a, **k):
+        asked.append(label)
+        return 0.075, True
+
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble", staticmethod(get_double))
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    button = win.lesion_panel.type_button
+    assert button.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus  # reached with Tab
+    button.setFocus()
+    qtbot.keyClick(button, QtCore.Qt.Key.Key_Space)
+    assert asked and "mm per pixel of default dermatoscope" in asked[0]
+    assert win.lesion.mm_per_px == pytest.approx(0.075)
+    assert "0.075 mm/px" in win.lesion_panel.scale_label.text()
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.mm_per_px == pytest.approx(0.075), timeout=20000)
+    assert win.lesion.report_info().scale_source == "typed-in scale for default dermatoscope"
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)  # a ruler calibration says so again
+    assert win.lesion.report_info().scale_source == "ruler calibration for default dermatoscope"
+
+
 def test_calibrate_without_an_image_explains(make_window, boxes):
     win = make_window()
     assert not win.lesion.calibrate(length_mm=1.0)

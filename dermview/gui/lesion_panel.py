@@ -32,13 +32,15 @@ TIPS = {
 
 class LesionPanel(QtWidgets.QWidget):
     """Signals: ``show_axes_changed(bool)``, ``show_colors_changed(bool)``,
-    ``device_changed(str)``, ``calibrate_clicked()``, ``clear_calibration_clicked()``,
+    ``device_changed(str)``, ``calibrate_clicked()``, ``type_scale_clicked()``,
+    ``clear_calibration_clicked()``,
     ``export_clicked()``."""
 
     show_axes_changed = QtCore.Signal(bool)
     show_colors_changed = QtCore.Signal(bool)
     device_changed = QtCore.Signal(str)
     calibrate_clicked = QtCore.Signal()
+    type_scale_clicked = QtCore.Signal()
     clear_calibration_clicked = QtCore.Signal()
     export_clicked = QtCore.Signal()
 
@@ -109,6 +111,11 @@ class LesionPanel(QtWidgets.QWidget):
                                          "Shift+R, is selected for you), then type its length "
                                          "in mm; the last line drawn is used if there is one")
         self.calibrate_button.clicked.connect(self.calibrate_clicked)
+        # the ruler needs a mouse; a keyboard user (or one who knows the device's scale) types it
+        self.type_button = QtWidgets.QPushButton("Type the scale (mm per pixel)…")
+        self.type_button.setToolTip("Type this device's mm per pixel at the open image's size "
+                                    "(from its manual, or measured elsewhere)")
+        self.type_button.clicked.connect(self.type_scale_clicked)
         self.clear_button = QtWidgets.QPushButton("Forget")
         self.clear_button.setToolTip("Forget this device's calibration")
         self.clear_button.clicked.connect(self.clear_calibration_clicked)
@@ -117,6 +124,7 @@ class LesionPanel(QtWidgets.QWidget):
         g.addWidget(self.scale_label, 1, 0, 1, 3)
         g.addWidget(self.calibrate_button, 2, 0, 1, 2)
         g.addWidget(self.clear_button, 2, 2)
+        g.addWidget(self.type_button, 3, 0, 1, 3)
         return box
 
     # -- what the controller shows -----------------------------------------------------------

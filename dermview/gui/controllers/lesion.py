@@ -146,6 +146,7 @@ class LesionController(QtCore.QObject):
         panel.show_colors_changed.connect(lambda _v: self._show_layers())
         panel.device_changed.connect(self.set_device)
         panel.calibrate_clicked.connect(self.calibrate)
+        panel.type_scale_clicked.connect(self.type_scale)
         panel.clear_calibration_clicked.connect(self.forget_calibration)
         panel.export_clicked.connect(self.export_report)
         doc.add_sidecar_field("lesion", self.sidecar)
@@ -208,16 +209,33 @@ class LesionController(QtCore.QObject):
         self._show_scale()
         self.schedule()
 
-    def set_calibration(self, mm_per_px: float | None) -> None:
+    def set_calibration(self, mm_per_px: float | None, how: str = "ruler") -> None:
         """Store (or, with ``None``, forget) the current device's mm per pixel, with the size
-        of the image it was measured on."""
+        of the image it was measured on and ``how`` it was found (``"ruler"``, ``"typed"``)."""
         self.settings.set(f"lesion/calibration/{self.device}", float(mm_per_px or 0.0))
+        self.settings.set(f"lesion/calibration_how/{self.device}", how if mm_per_px else "")
         size = "" if mm_per_px is None or not self.doc.has_image else \
             "{1}x{0}".format(*self.doc.shape)
         self.settings.set(f"lesion/calibration_size/{self.device}", size)
         self.settings.set("lesion/devices", self.devices())
         self._show_scale()
         self.schedule()
+
+    def type_scale(self, mm_per_px: float | None = None) -> bool:
+        """Set the current device's scale from a typed mm per pixel (asked for when
+        ``None``): the ruler needs a mouse, and a scale known from the device's manual was
+        otherwise put in by drawing a line of a made-up length. Returns whether it was set."""
+        if mm_per_px is None:
+            mm_per_px, ok = QtWidgets.QInputDialog.getDouble(
+                self.panel, "Scale", f"mm per pixel of {self.device}, at the size of its "
+                "images opened here:", self.calibration or 0.05, 0.00001, 10.0, 5)
+            if not ok:
+                return False
+        if not (math.isfinite(mm_per_px) and mm_per_px > 0):
+            return False
+        self.set_calibration(float(mm_per_px), how="typed")
+        self.message.emit(f"{self.device}: {self.calibration:.5g} mm per pixel (typed)")
+        return True
 
     def forget_calibration(self) -> None:
         self.set_calibration(None)
@@ -401,7 +419,9 @@ class LesionController(QtCore.QObject):
         if self.image_scale is not None:
             return "from the image's DICOM pixel spacing"
         if self.calibration is not None:
-            return f"ruler calibration for {self.device}" + self._size_warning()
+            how = self.settings.get(f"lesion/calibration_how/{self.device}", "") or "ruler"
+            kind = "typed-in scale" if how == "typed" else "ruler calibration"
+            return f"{kind} for {self.device}" + self._size_warning()
         return ""
 
     def export_report(self, path: str | Path | None = None) -> Path | None:
