@@ -493,6 +493,19 @@ def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_i
     win.shortcuts_dialog.close()
 
 
+def test_the_first_image_says_what_to_do_first(make_window, data):
+    """Trial finding (first launch): the Segment panel said "No segmentation yet" and
+    nothing more; where the measurements and the diagnosis support are (two of six tabs
+    behind it) and that they need the outline first was for the user to find out."""
+    win = make_window([data / "IMD009.jpg"])
+    text = win.seg_panel.model_label.text()
+    assert text.startswith("No segmentation yet: Segment (Ctrl+R) outlines the lesion")
+    view = {a.text(): a for a in dict(win.menus)["View"].actions()}
+    for name, key in (("Lesion", "Alt+7"), ("Diagnosis", "Alt+8")):
+        assert f"{name} ({key})" in text and view[name].shortcut().toString() == key
+    assert win.actions["segment"].shortcut().toString() == "Ctrl+R"
+
+
 def test_about_box_shows_the_model_card_without_its_generator_comment(make_window):
     """Trial finding: Help → About showed 'dermview lesion-segmentation models
     training/results/bench_model*.json: edit the script, then run it. -->' (the card's HTML
@@ -939,7 +952,7 @@ def test_masks_from_another_tool_are_listed_as_imported_as_improve_counts_them(m
     table = win.worklist.table
     assert win.doc.path.name == "IMD009.jpg"  # a new image opens first, then the imported
     assert table.item(0, 1).text() == "imported" and "another tool" in table.item(0, 1).toolTip()
-    assert win.seg_panel.model_label.text() == "No segmentation yet"  # IMD009: nothing yet
+    assert win.seg_panel.model_label.text().startswith("No segmentation yet")  # IMD009
     assert win.session.open_image(data / "IMD002.jpg")
     assert "saved label (from another tool)" in win.seg_panel.model_label.text()
     assert win.session.open_image(data / "IMD009.jpg")

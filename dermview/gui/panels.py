@@ -121,7 +121,8 @@ class SegmentPanel(QtWidgets.QWidget):
                                    "opens")
         self.auto_check.setChecked(auto)
         form.addRow(self.auto_check)
-        self.model_label = QtWidgets.QLabel("No segmentation yet")
+        self.model_label = QtWidgets.QLabel("No segmentation yet: Segment (Ctrl+R) outlines "
+                                            "the lesion.")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
 
