@@ -149,6 +149,15 @@ CUT_BY_EDGE = ("runs off the image: area and diameters are at least these, A and
                "judged on the part in view")
 
 
+def d_text(a: LesionAnalysis) -> str:
+    """The D criterion in words, once the scale is known: yes, no, or not known for a lesion
+    running off the image whose part in view is 6 mm or less (a "no" there was a guess)."""
+    if a.diameter_over_6mm is None:
+        return "not known: the lesion runs off the image" if a.cut_by_edge else \
+            "not known without a scale"
+    return "yes" if a.diameter_over_6mm else "no"
+
+
 def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[str, str]]:
     """(label, value) lines of the report's measurement table; mm when the scale is known,
     otherwise px with the reason. ``scale_source`` says where the scale came from (the
@@ -165,7 +174,7 @@ def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[st
                  ("Longest diameter", f"{s.diameter_mm:.2f} mm ({s.diameter_px:.0f} px)"),
                  ("Width across it", f"{s.width_mm:.2f} mm"),
                  ("Perimeter", f"{s.perimeter_mm:.1f} mm"),
-                 ("D: diameter > 6 mm", "yes" if a.diameter_over_6mm else "no")]
+                 ("D: diameter > 6 mm", d_text(a))]
     else:
         rows += [("Area", f"{s.area_px} px"), ("Longest diameter", f"{s.diameter_px:.0f} px"),
                  ("Width across it", f"{s.width_px:.0f} px"),

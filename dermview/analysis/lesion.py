@@ -62,9 +62,13 @@ class LesionAnalysis:
 
     @property
     def diameter_over_6mm(self) -> bool | None:
-        """Longest diameter > 6 mm; ``None`` without a scale (it is never guessed)."""
+        """Longest diameter > 6 mm; ``None`` without a scale (it is never guessed), and for a
+        lesion :attr:`cut_by_edge` measured at 6 mm or less (the part in view is that long;
+        the whole lesion may be longer)."""
         d = self.size.diameter_mm
-        return None if d is None else bool(d > DIAMETER_LIMIT_MM)
+        if d is None or (self.cut_by_edge and d <= DIAMETER_LIMIT_MM):
+            return None
+        return bool(d > DIAMETER_LIMIT_MM)
 
     @property
     def tds(self) -> float | None:

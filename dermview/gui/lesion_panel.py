@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.analysis import COLOR_LABELS, DIAMETER_LIMIT_MM, LesionAnalysis
 from dermview.report import COLOR_SWATCHES as SWATCHES
-from dermview.report import CUT_BY_EDGE
+from dermview.report import CUT_BY_EDGE, d_text
 
 TIPS = {
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
@@ -170,7 +170,7 @@ class LesionPanel(QtWidgets.QWidget):
             v["diameter"].setText(f"{s.diameter_mm:.2f} mm")
             v["width"].setText(f"{s.width_mm:.2f} mm")
             v["perimeter"].setText(f"{s.perimeter_mm:.1f} mm")
-            v["D"].setText("yes" if a.diameter_over_6mm else "no")
+            v["D"].setText(d_text(a))
         asym = a.asymmetry
         axes = [name for name, flag in zip(("major", "minor"), asym.asymmetric, strict=True)
                 if flag]
