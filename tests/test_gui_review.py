@@ -685,6 +685,17 @@ def test_the_worklist_squeezed_to_its_narrowest_still_shows_the_names(make_windo
     assert not table.horizontalScrollBar().isVisible()
 
 
+def test_accept_on_an_image_without_a_mask_saves_nothing(make_window, data, qtbot):
+    """Trial finding: A on an image never segmented saved an empty label as "accepted ✓":
+    the reviewer had accepted an outline that was not there."""
+    win = make_window([data / "IMD009.jpg"])
+    assert not win.doc.mask.any()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    assert not (data / "labels" / "IMD009_segmentation.png").exists()
+    assert win.worklist.status(win.worklist.paths.index(data / "IMD009.jpg")) == "new"
+    assert "Nothing to accept: the mask is empty" in win.statusBar().currentMessage()
+
+
 def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path):
     """Trial finding: a worklist dock 186 px wide saved at 150 % came back at 100 % at that
     width, every name cut ("ISI…051"); the docks keep their places, not those widths."""
