@@ -201,6 +201,18 @@ def test_a_near_tie_is_not_headlined_as_the_answer(qtbot):
     assert "close behind" not in panel.message.text()
 
 
+def test_the_two_heat_maps_are_told_apart(make_window):
+    """Trial finding: View → "Probability heat map" (Ctrl+H, the toolbar's heat icon) beside
+    the Diagnosis panel's "Show heat map (Grad-CAM …)" read as the classifier's; it is the
+    segmentation model's."""
+    win = make_window()
+    act = win.actions["heat"]
+    assert act.text() == "Segmentation probability heat map"
+    assert "Grad-CAM" in act.statusTip() and "segmentation model" in act.toolTip()
+    assert "segmentation model" in win.seg_panel.heat_check.toolTip()
+    assert "Grad-CAM" in win.classifier_panel.heat_check.text()
+
+
 def test_a_result_classified_after_the_save_says_it_is_not_in_the_label(make_window, data,
                                                                         qtbot):
     """Trial finding: A (accepted and saved), then Classify lesion: the probabilities showed,

@@ -143,8 +143,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Show / hide the mask", "View"),
     ActionSpec("outline", "Outline / filled mask", lambda w: w.seg_panel.toggle_outline, "O",
                "outline", "Show the mask as outline or filled", "View"),
-    ActionSpec("heat", "Probability heat map", lambda w: w.seg_panel.heat_check.toggle, "Ctrl+H",
-               "heatmap", "Show the model's probability heat map", "View"),
+    # named for the model it shows: beside the Diagnosis panel's "Show heat map (Grad-CAM of
+    # the top class)", "Probability heat map" (Ctrl+H) read as the classifier's
+    ActionSpec("heat", "Segmentation probability heat map",
+               lambda w: w.seg_panel.heat_check.toggle, "Ctrl+H", "heatmap",
+               "Show the segmentation model's lesion probability as a heat map (the Diagnosis "
+               "panel's Grad-CAM has its own check box)", "View"),
     ActionSpec("diff", "Differences from the reference", lambda w: w.seg_panel.diff_check.toggle,
                "D", "compare", "Colour where the mask and the reference mask disagree", "View"),
     ActionSpec("improve_model", "&Improve the model from my labels…", lambda w: w.models.improve,
