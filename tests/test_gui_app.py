@@ -520,6 +520,31 @@ def test_about_box_shows_the_model_card_without_its_generator_comment(make_windo
     about.close()
 
 
+def test_about_box_names_the_diagnosis_support_model(make_window, monkeypatch):
+    """Trial finding: Help → About named the segmentation model only ("Dermoscopy lesion
+    review: … label saving"), though the Diagnosis panel's notice sends the user there for
+    the classifier ("see its model card (Help → About)"); at 150 % on 1280×800 its Close
+    button was below the screen."""
+    from dermview.model.classifier import Classifier
+
+    win = make_window()
+    about = win.show_about()
+    head = about.findChildren(QtWidgets.QLabel)[0].text()
+    clf = Classifier.load(None, device="cpu")
+    assert "Segmentation model:" in head and "Diagnosis support:" in head
+    assert clf.meta["name"] in head and clf.meta["sha256"][:16] in head
+    assert "not a diagnosis" in head
+    about.close()
+    # a 1280×800 screen at 150 % (853×533): the box, Close included, stays on it
+    from PySide6 import QtGui
+
+    monkeypatch.setattr(QtGui.QScreen, "availableGeometry",
+                        lambda _self: QtCore.QRect(0, 0, 853, 533))
+    small = win.show_about()
+    assert small.height() <= 533 and small.width() <= 853
+    small.close()
+
+
 def test_view_fit_and_one_to_one(make_window, data):
     win = make_window([data / "IMD009.jpg"])
     win.actions["side_by_side"].trigger()  # both views, linked
