@@ -35,6 +35,8 @@ class ReportInfo:
         date: when the report was made (ISO 8601 text).
         app_version: the dermview version.
         extra: further (label, value) lines, e.g. classifier probabilities.
+        scale_source: where the mm per pixel came from, in words (a ruler calibration and
+            the images it was made on, the DICOM pixel spacing, the command line).
     """
 
     image_name: str
@@ -46,17 +48,32 @@ class ReportInfo:
     date: str = ""
     app_version: str = ""
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    scale_source: str = ""
 
 
 
-def classifier_lines(probs: dict[str, float]) -> tuple[tuple[str, str], ...]:
+def classifier_model_text(name: str = "", sha256: str = "", temperature: float | None = None) -> str:
+    """How the report names the classifier that gave the probabilities: its name, the
+    weights' SHA-256 (first 12) and the calibration temperature ("" when nothing is known)."""
+    details = [f"SHA-256 {sha256[:12]}…" if sha256 else "",
+               f"temperature {temperature:.2f}" if temperature is not None else ""]
+    details = [d for d in details if d]
+    text = (name or ("lesion classifier" if details else "")) + (
+        f" ({', '.join(details)})" if details else "")
+    return text
+
+
+def classifier_lines(probs: dict[str, float], model: str = "") -> tuple[tuple[str, str], ...]:
     """The case report's diagnosis-support lines for the calibrated probabilities ``probs``
-    (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``)."""
+    (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``), and the
+    classifier that gave them (``model``: :func:`classifier_model_text`; the report named
+    the segmentation model only, so which network said "Melanoma 0.40" was nowhere)."""
     from dermview.model.classifier import CLASS_TITLES, PROB_KEYS
 
     # named as the Diagnosis panel's bars name them ("Naevus", not "nevus")
     text = ", ".join(f"{CLASS_TITLES[key]} {float(probs[key]):.2f}" for key in PROB_KEYS)
     return (("Classifier (calibrated)", text),
+            *((("Classifier model", model),) if model else ()),
             ("", "decision support for research use only, not a diagnosis"))
 
 def _line(img: np.ndarray, seg, colour, f: float, width: int) -> None:
@@ -127,18 +144,37 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f} {unit}"
 
 
-def measurement_rows(a: LesionAnalysis) -> list[tuple[str, str]]:
+#: What the report and the Lesion panel say of a lesion whose outline reaches the image edge.
+CUT_BY_EDGE = ("runs off the image: area and diameters are at least these, A and B are "
+               "judged on the part in view")
+
+
+def d_text(a: LesionAnalysis) -> str:
+    """The D criterion in words, once the scale is known: yes, no, or not known for a lesion
+    running off the image whose part in view is 6 mm or less (a "no" there was a guess)."""
+    if a.diameter_over_6mm is None:
+        return "not known: the lesion runs off the image" if a.cut_by_edge else \
+            "not known without a scale"
+    return "yes" if a.diameter_over_6mm else "no"
+
+
+def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[str, str]]:
     """(label, value) lines of the report's measurement table; mm when the scale is known,
-    otherwise px with the reason."""
+    otherwise px with the reason. ``scale_source`` says where the scale came from (the
+    report gave a bare "0.07583 mm/px", though the app warned that it was calibrated on
+    images of another size)."""
     s = a.size
     mm = a.mm_per_px is not None
-    rows = [("Scale", f"{a.mm_per_px:.4g} mm/px" if mm else "unknown: sizes in pixels")]
+    rows = [("Scale", (f"{a.mm_per_px:.4g} mm/px" + (f" ({scale_source})" if scale_source else ""))
+             if mm else "unknown: sizes in pixels")]
+    if a.cut_by_edge:
+        rows.append(("Lesion", CUT_BY_EDGE))
     if mm:
         rows += [("Area", f"{s.area_mm2:.1f} mm² ({s.area_px} px)"),
                  ("Longest diameter", f"{s.diameter_mm:.2f} mm ({s.diameter_px:.0f} px)"),
                  ("Width across it", f"{s.width_mm:.2f} mm"),
                  ("Perimeter", f"{s.perimeter_mm:.1f} mm"),
-                 ("D: diameter > 6 mm", "yes" if a.diameter_over_6mm else "no")]
+                 ("D: diameter > 6 mm", d_text(a))]
     else:
         rows += [("Area", f"{s.area_px} px"), ("Longest diameter", f"{s.diameter_px:.0f} px"),
                  ("Width across it", f"{s.width_px:.0f} px"),
@@ -170,7 +206,8 @@ def provenance_rows(info: ReportInfo) -> list[tuple[str, str]]:
     reviewed"): "Prepared by"."""
     dash = "—"
     reviewed = (info.review_state.split() or [""])[0] in REVIEWED
-    return [("Model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
+    # "Segmentation model": beside "Classifier model" a bare "Model" did not say which
+    return [("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
             ("Reviewer" if reviewed else "Prepared by", info.reviewer or dash),
             ("Review state", info.review_state or dash),
             ("Comment", info.comment or dash), ("Date", _readable_time(info.date) or dash),
@@ -226,7 +263,8 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
     pdf.drawRightString(width - x0, y, f"{info.image_name}   {when}")
     y -= 6 * mm
     y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
-    y = _table(pdf, "Measurements and criteria", measurement_rows(analysis), x0, y, width - 2 * x0)
+    y = _table(pdf, "Measurements and criteria", measurement_rows(analysis, info.scale_source), x0, y,
+               width - 2 * x0)
     y = _table(pdf, "Provenance and review", provenance_rows(info), x0, y - 4 * mm,
                width - 2 * x0)
     pdf.setFont("Helvetica-Oblique", 7)

@@ -155,6 +155,35 @@ def test_large_image_is_analysed_at_the_analysis_scale_with_the_same_criteria():
     assert big.color_labels(big_m).shape == (960, 1280)
 
 
+def test_a_lesion_reaching_the_image_edge_is_flagged():
+    """A mask touching any side of the image: the lesion may run off it (its size is then a
+    lower bound); one inside the image is not flagged."""
+    img, m = canvas(), ellipse_mask()
+    img[m] = rgb_of(PROTO["dark_brown"])
+    inside = analyze_lesion(img, m)
+    assert not inside.cut_by_edge and inside.to_dict()["cut_by_edge"] == 0
+    for side in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        cut = m.copy()
+        cut[side] = True  # lesion pixels along that side
+        a = analyze_lesion(img, cut)
+        assert a.cut_by_edge and a.to_dict()["cut_by_edge"] == 1
+    # D of a lesion running off the image: "yes" when the part in view is over 6 mm, not
+    # known otherwise (the whole lesion may be longer: a "no" was a guess)
+    cut = m.copy()
+    cut[:, 0] = True
+    long_ = analyze_lesion(img, cut, mm_per_px=1.0)
+    assert long_.size.diameter_mm > 6 and long_.diameter_over_6mm is True
+    short = analyze_lesion(img, cut, mm_per_px=6.0 / (2 * long_.size.diameter_px))
+    assert short.cut_by_edge and short.diameter_over_6mm is None
+    assert short.to_dict()["diameter_over_6mm"] is None
+    from dermview.report import d_text, measurement_rows
+
+    assert d_text(short) == "not known: the lesion runs off the image"
+    assert dict(measurement_rows(short))["D: diameter > 6 mm"] == d_text(short)
+    whole = analyze_lesion(img, m, mm_per_px=6.0 / (2 * long_.size.diameter_px))
+    assert whole.diameter_over_6mm is False and d_text(whole) == "no"
+
+
 def test_to_dict_units_and_scale():
     img, m = canvas(), ellipse_mask()
     img[m] = rgb_of(PROTO["dark_brown"])

@@ -263,4 +263,5 @@ def test_batch_report_carries_the_rows_probabilities_and_plain_preprocessing(
     want = ", ".join(f"{n} {float(rows[0][k]):.2f}" for n, k in zip(names, PROB_KEYS, strict=True))
     assert lines["Classifier (calibrated)"] == want
     assert "not a diagnosis" in lines[""]
+    assert lines["Classifier model"].startswith("lesion-classifier-160px (SHA-256 ")
     assert info.preprocessing.startswith("before segmenting: dark frame filled")

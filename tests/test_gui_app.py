@@ -20,6 +20,7 @@ from _gui import SAMPLES, Btn, drag  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
+from dermview.gui import docks  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
 from dermview.gui.testing import (  # noqa: E402
     process,
@@ -449,6 +450,62 @@ def test_shortcuts_and_about(make_window, data, qtbot, monkeypatch):
     about.close()
 
 
+def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_in_it(
+        make_window, data, qtbot):
+    """Trial finding (keyboard only): View → Lesion, with the Lesion panel behind the
+    Segment panel's tab, closed the Lesion panel (Qt's toggle); no key brought a panel
+    to the front. Alt+1 … Alt+8 and the View entries raise it, the focus in it; on the
+    panel in front with the focus in it they close it, the focus going to the image (it
+    stayed in the hidden panel, where Space pressed an unseen Calibrate button)."""
+    win = make_window([data / "IMD009.jpg"])
+    win.show()
+    qtbot.waitExposed(win)
+    view = dict(win.menus)["View"]
+    entries = {a.text(): a for a in view.actions()}
+    lesion, act = win.docks["lesion"], entries["Lesion"]
+    assert act.isChecked() and not docks.on_top(lesion)  # open, behind the Segment tab
+    assert act.shortcut().toString() == "Alt+7"
+    act.trigger()
+    qtbot.waitUntil(lambda: docks.on_top(lesion), timeout=3000)
+    assert act.isChecked()
+    assert lesion.isAncestorOf(QtWidgets.QApplication.focusWidget())
+    act.trigger()  # in front, the keyboard in it: closed
+    assert lesion.isHidden() and not act.isChecked()
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not None and win.centralWidget().isAncestorOf(focus) or \
+        focus is win.centralWidget()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_7, QtCore.Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: docks.on_top(lesion), timeout=3000)
+    assert act.isChecked()
+    win.worklist.find_edit.setFocus()  # in front, the keyboard elsewhere: it comes to the panel
+    act.trigger()
+    assert not lesion.isHidden() and lesion.isAncestorOf(QtWidgets.QApplication.focusWidget())
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_4, QtCore.Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: docks.on_top(win.docks["tools"]), timeout=3000)
+    assert not lesion.isHidden()  # still open, behind the Tools tab
+    assert entries["Worklist"].shortcut().toString() == "Alt+1"
+    assert entries["Diagnosis"].shortcut().toString() == "Alt+8"
+    win.show_shortcuts()
+    table = win.shortcuts_dialog.table
+    rows = {table.item(r, 0).text().strip(): table.item(r, 1).text()
+            for r in range(table.rowCount()) if table.item(r, 1) is not None}
+    assert rows["Lesion"] == "Alt+7"
+    win.shortcuts_dialog.close()
+
+
+def test_the_first_image_says_what_to_do_first(make_window, data):
+    """Trial finding (first launch): the Segment panel said "No segmentation yet" and
+    nothing more; where the measurements and the diagnosis support are (two of six tabs
+    behind it) and that they need the outline first was for the user to find out."""
+    win = make_window([data / "IMD009.jpg"])
+    text = win.seg_panel.model_label.text()
+    assert text.startswith("No segmentation yet: Segment (Ctrl+R) outlines the lesion")
+    view = {a.text(): a for a in dict(win.menus)["View"].actions()}
+    for name, key in (("Lesion", "Alt+7"), ("Diagnosis", "Alt+8")):
+        assert f"{name} ({key})" in text and view[name].shortcut().toString() == key
+    assert win.actions["segment"].shortcut().toString() == "Ctrl+R"
+
+
 def test_about_box_shows_the_model_card_without_its_generator_comment(make_window):
     """Trial finding: Help → About showed 'dermview lesion-segmentation models
     training/results/bench_model*.json: edit the script, then run it. -->' (the card's HTML
@@ -461,6 +518,31 @@ def test_about_box_shows_the_model_card_without_its_generator_comment(make_windo
     assert text.startswith("dermview lesion-segmentation models")
     assert "dermview_default.pt" in text
     about.close()
+
+
+def test_about_box_names_the_diagnosis_support_model(make_window, monkeypatch):
+    """Trial finding: Help → About named the segmentation model only ("Dermoscopy lesion
+    review: … label saving"), though the Diagnosis panel's notice sends the user there for
+    the classifier ("see its model card (Help → About)"); at 150 % on 1280×800 its Close
+    button was below the screen."""
+    from dermview.model.classifier import Classifier
+
+    win = make_window()
+    about = win.show_about()
+    head = about.findChildren(QtWidgets.QLabel)[0].text()
+    clf = Classifier.load(None, device="cpu")
+    assert "Segmentation model:" in head and "Diagnosis support:" in head
+    assert clf.meta["name"] in head and clf.meta["sha256"][:16] in head
+    assert "not a diagnosis" in head
+    about.close()
+    # a 1280×800 screen at 150 % (853×533): the box, Close included, stays on it
+    from PySide6 import QtGui
+
+    monkeypatch.setattr(QtGui.QScreen, "availableGeometry",
+                        lambda _self: QtCore.QRect(0, 0, 853, 533))
+    small = win.show_about()
+    assert small.height() <= 533 and small.width() <= 853
+    small.close()
 
 
 def test_view_fit_and_one_to_one(make_window, data):
@@ -639,8 +721,8 @@ def test_extension_points_of_gui_readme(make_window, data, qtbot):
     from dermview.gui.image_view import to_rc
 
     win = make_window([data / "IMD009.jpg"])
-    dock = win.add_panel("extra", "Extra", QtWidgets.QLabel("hello"))
-    assert dock.toggleViewAction() in win.menus[3][1].actions()
+    win.add_panel("extra", "Extra", QtWidgets.QLabel("hello"))
+    assert "Extra" in [a.text() for a in win.menus[3][1].actions()]
 
     class SquareTool(Tool):
         name = "square"
@@ -915,7 +997,7 @@ def test_masks_from_another_tool_are_listed_as_imported_as_improve_counts_them(m
     table = win.worklist.table
     assert win.doc.path.name == "IMD009.jpg"  # a new image opens first, then the imported
     assert table.item(0, 1).text() == "imported" and "another tool" in table.item(0, 1).toolTip()
-    assert win.seg_panel.model_label.text() == "No segmentation yet"  # IMD009: nothing yet
+    assert win.seg_panel.model_label.text().startswith("No segmentation yet")  # IMD009
     assert win.session.open_image(data / "IMD002.jpg")
     assert "saved label (from another tool)" in win.seg_panel.model_label.text()
     assert win.session.open_image(data / "IMD009.jpg")
@@ -1046,3 +1128,32 @@ def test_choose_another_folder_after_a_refused_save_opens_beside_it(make_window,
     boxes.choice = "Choose another folder…"
     assert win.saving.save()
     assert asked == [str(data)] and (other / "IMD009_segmentation.png").is_file()
+
+
+def test_the_brush_covers_the_same_share_of_images_of_another_size(make_window, tmp_path,
+                                                                   qtbot):
+    """Trial finding: the brush radius was kept in image pixels from image to image: chosen
+    on 256-px images it was a hairline on a 6000×4000 one, and one chosen there erased half
+    a lesion on the small ones. It is scaled by the image's long side (`[` `]` as before)."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    small = Image.open(SAMPLES / "IMD002.jpg")
+    small.save(folder / "a_small.png")
+    small.resize((small.width * 4, small.height * 4)).save(folder / "b_big.png")
+    win = make_window([folder])
+    assert win.doc.path.name == "a_small.png"
+    win.edit.set_radius(10)
+    win.set_tool("brush")
+    view = win.view.shown()
+    view.setFocus()
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: win.doc.path.name == "b_big.png")
+    assert win.edit.radius == 40
+    qtbot.keyClick(view, "]")  # chosen here: 46 px on the big image
+    assert win.edit.radius == 46
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_PageUp)
+    qtbot.waitUntil(lambda: win.doc.path.name == "a_small.png")
+    assert win.edit.radius == 12  # 46 / 4, rounded
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: win.doc.path.name == "b_big.png")
+    assert win.edit.radius == 46  # no drift: scaled from where it was chosen

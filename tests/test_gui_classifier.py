@@ -62,6 +62,13 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
     assert f"Melanoma {probs['p_melanoma']:.2f}" in extra["Classifier (calibrated)"]
     assert f"Naevus {probs['p_nevus']:.2f}" in extra["Classifier (calibrated)"]
     assert "not a diagnosis" in extra[""]
+    # which network said so (trial finding: the report named the segmentation model only)
+    from dermview.model.classifier import Classifier
+
+    clf = Classifier.load(None, device="cpu")
+    assert extra["Classifier model"] == (f"{clf.meta['name']} (SHA-256 {clf.meta['sha256'][:12]}…, "
+                                         f"temperature {clf.temperature:.2f})")
+    assert saved["model_name"] == clf.meta["name"]
     assert win.lesion.export_report(tmp_path / "case.pdf").stat().st_size > 0
 
     # editing the mask makes the result stale: bars cleared, heat map hidden, nothing saved
@@ -175,6 +182,35 @@ def test_the_headline_names_the_top_class_as_its_bar_does(qtbot):
     text = panel.message.text()
     assert text.startswith("Highest: Naevus (0.90;"), text
     assert "temperature" in text and "T = 1.10" in text
+
+
+def test_a_near_tie_is_not_headlined_as_the_answer(qtbot):
+    """Trial finding: IMD003 (a PH2 naevus) read "Highest: Seborrheic keratosis (0.50; …)"
+    with Naevus at 0.49 just above it: a coin toss headlined as the answer."""
+    from dermview.gui.classifier_panel import ClassifierPanel
+
+    panel = ClassifierPanel()
+    qtbot.addWidget(panel)
+    panel.show_result({"p_melanoma": 0.01, "p_seborrheic_keratosis": 0.50, "p_nevus": 0.49},
+                      "seborrheic_keratosis", 1.1023)
+    text = panel.message.text()
+    assert text.startswith("Highest: Seborrheic keratosis (0.50;"), text
+    assert "Naevus close behind (0.49): no clear highest class" in text
+    panel.show_result({"p_melanoma": 0.07, "p_seborrheic_keratosis": 0.03, "p_nevus": 0.90},
+                      "nevus", 1.1023)
+    assert "close behind" not in panel.message.text()
+
+
+def test_the_two_heat_maps_are_told_apart(make_window):
+    """Trial finding: View → "Probability heat map" (Ctrl+H, the toolbar's heat icon) beside
+    the Diagnosis panel's "Show heat map (Grad-CAM …)" read as the classifier's; it is the
+    segmentation model's."""
+    win = make_window()
+    act = win.actions["heat"]
+    assert act.text() == "Segmentation probability heat map"
+    assert "Grad-CAM" in act.statusTip() and "segmentation model" in act.toolTip()
+    assert "segmentation model" in win.seg_panel.heat_check.toolTip()
+    assert "Grad-CAM" in win.classifier_panel.heat_check.text()
 
 
 def test_a_result_classified_after_the_save_says_it_is_not_in_the_label(make_window, data,

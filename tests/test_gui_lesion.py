@@ -160,6 +160,33 @@ def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, 
     assert set(win2.lesion.devices()) >= {"default dermatoscope", "Heine Delta 30"}
 
 
+def test_the_ruler_line_is_not_carried_to_the_next_image(make_window, labelled, qtbot):
+    """Trial finding: the calibration line drawn on IMD002 stayed drawn (white dashes) on
+    IMD003 after PgDown, where it measured nothing; a polygon in progress went along too."""
+    other = labelled.parent / "IMD009.jpg"
+    shutil.copy(SAMPLES / "IMD009.jpg", other)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.actions["tool_ruler"].trigger()
+    vp = win.before.viewport()
+    p0, p1 = win.before.view_to_widget(100.5, 200.5), win.before.view_to_widget(300.5, 200.5)
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p0)
+    qtbot.mouseMove(vp, p1)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p1)
+    assert not win.before.path_item.path().isEmpty()
+    assert win.session.open_image(other)
+    qtbot.waitUntil(lambda: win.doc.path == other, timeout=10000)
+    assert win.edit.active == "ruler"  # the tool stays, its line goes
+    assert all(p.path_item.path().isEmpty() for p in (win.before, win.after))
+    win.actions["tool_polygon_add"].trigger()
+    for x, y in ((50.5, 50.5), (150.5, 50.5), (150.5, 150.5)):
+        qtbot.mouseClick(vp, QtCore.Qt.MouseButton.LeftButton, pos=win.before.view_to_widget(x, y))
+    assert win.edit.tool.points
+    assert win.session.open_image(labelled)
+    qtbot.waitUntil(lambda: win.doc.path == labelled, timeout=10000)
+    assert not win.edit.tool.points and win.before.path_item.path().isEmpty()
+
+
 def test_calibrate_without_a_line_selects_the_ruler_then_asks_the_length(
         make_window, labelled, qtbot, boxes, monkeypatch):
     asked: list[str] = []
@@ -188,6 +215,34 @@ def test_calibrate_without_a_line_selects_the_ruler_then_asks_the_length(
     qtbot.mouseMove(vp, p0)
     qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, p0)
     assert len(asked) == 1 and " mm" in win.statusBar().currentMessage()
+
+
+def test_the_scale_can_be_typed_with_the_keyboard(make_window, labelled, qtbot, monkeypatch):
+    """Trial finding (keyboard only): the only way to a scale was dragging the ruler, which
+    needs a mouse; a scale known from the dermatoscope's manual had to be put in by drawing
+    a line of a made-up length. "Type the scale…" asks for the mm per pixel."""
+    asked: list[str] = []
+
+    def get_double(parent, title, label, *a, **k):
+        asked.append(label)
+        return 0.075, True
+
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble", staticmethod(get_double))
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    button = win.lesion_panel.type_button
+    assert button.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus  # reached with Tab
+    button.setFocus()
+    qtbot.keyClick(button, QtCore.Qt.Key.Key_Space)
+    assert asked and "mm per pixel of default dermatoscope" in asked[0]
+    assert win.lesion.mm_per_px == pytest.approx(0.075)
+    assert "0.075 mm/px" in win.lesion_panel.scale_label.text()
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.mm_per_px == pytest.approx(0.075), timeout=20000)
+    assert win.lesion.report_info().scale_source == "typed-in scale for default dermatoscope"
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)  # a ruler calibration says so again
+    assert win.lesion.report_info().scale_source == "ruler calibration for default dermatoscope"
 
 
 def test_calibrate_without_an_image_explains(make_window, boxes):
@@ -535,6 +590,101 @@ def test_a_calibration_made_on_images_of_another_size_is_flagged(make_window, la
     assert "check the scale" not in label.text() and "mm/px" in label.text()
 
 
+def test_a_calibration_is_not_flagged_on_images_of_its_device_a_pixel_taller(
+        make_window, labelled, qtbot):
+    """Trial finding: calibrated on IMD002 (512×383), every other PH2 image of the same
+    dermatoscope (512×384, 512×385: the frame cropped a pixel differently) said "check the
+    scale (calibrate on it, or choose its device)": a warning on nearly every image, for
+    the same mm per pixel."""
+    from PIL import Image
+
+    taller = labelled.parent / "IMD_taller.jpg"
+    small = labelled.parent / "ISIC_small.jpg"
+    img = Image.open(labelled)
+    canvas = Image.new("RGB", (512, 385))
+    canvas.paste(img, (0, 0))
+    canvas.save(taller)
+    img.resize((256, 192)).save(small)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)
+    label = win.lesion_panel.scale_label
+    assert win.session.open_image(taller)
+    process(20)
+    assert "check the scale" not in label.text() and "mm/px" in label.text()
+    assert win.session.open_image(small)  # another resolution still is flagged
+    process(20)
+    assert "check the scale" in label.text()
+
+
+def test_the_report_says_where_its_scale_came_from(make_window, labelled, qtbot, tmp_path,
+                                                   monkeypatch):
+    """Trial finding: the report's Scale line read a bare "0.07583 mm/px", though the Scale
+    box warned that it was calibrated on images of another size: the reader of the PDF
+    could not tell a ruler calibration on this image from one made on other images."""
+    from PIL import Image
+
+    import dermview.report as report
+
+    small = labelled.parent / "ISIC_small.jpg"
+    Image.open(labelled).resize((256, 192)).save(small)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    assert win.lesion.calibrate(length_mm=4.0)
+    seen: list[list[tuple[str, str]]] = []
+    real = report.measurement_rows
+    monkeypatch.setattr(report, "measurement_rows",
+                        lambda a, source="": seen.append(real(a, source)) or seen[-1])
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None
+                    and win.lesion.analysis.mm_per_px is not None and not win.lesion.busy,
+                    timeout=20000)
+    assert win.lesion.export_report(tmp_path / "a.pdf")
+    scale = dict(seen[-1])["Scale"]
+    assert scale.endswith("mm/px (ruler calibration for default dermatoscope)")
+    assert win.session.open_image(small)
+    qtbot.waitUntil(lambda: win.doc.path == small, timeout=10000)
+    from dermview.gui.commands import EditKind, push_mask
+
+    lesion = np.zeros(win.doc.shape, bool)
+    lesion[40:120, 60:160] = True  # a lesion to report on
+    push_mask(win.doc, lesion, "Draw", EditKind.HAND)
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy,
+                    timeout=20000)
+    assert win.lesion.export_report(tmp_path / "b.pdf")
+    assert ("(ruler calibration for default dermatoscope on 512×383 images; this one is "
+            "256×192: check the scale") in dict(seen[-1])["Scale"]
+
+
+def test_a_lesion_running_off_the_image_is_said_to_be_at_least_its_size(
+        make_window, labelled, qtbot, tmp_path, monkeypatch):
+    """Trial finding: IMD058's lesion runs off the image on three sides; the Lesion panel
+    and the report gave its longest diameter (36.9 mm) and area as if it were whole, with
+    nothing saying they are only lower bounds."""
+    import dermview.report as report
+    from dermview.gui.commands import EditKind, push_mask
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    status = win.lesion_panel.status
+    assert not win.lesion.analysis.cut_by_edge  # the expert's outline lies inside the image
+    assert "runs off the image" not in status.text()
+    cut = win.doc.mask.copy()
+    cut[:, : cut.shape[1] // 2] |= cut.any(axis=1)[:, None]  # out to the left edge
+    push_mask(win.doc, cut, "Cut", EditKind.HAND)
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.cut_by_edge, timeout=20000)
+    assert "The lesion runs off the image: area and diameters are at least these" in status.text()
+    seen: list[list[tuple[str, str]]] = []
+    real = report.measurement_rows
+    monkeypatch.setattr(report, "measurement_rows",
+                        lambda a, source="": seen.append(real(a, source)) or seen[-1])
+    assert win.lesion.export_report(tmp_path / "cut.pdf")
+    assert dict(seen[-1])["Lesion"].startswith("runs off the image")
+    assert win.doc.sidecar_field("lesion")["cut_by_edge"] == 1
+
+
 def test_report_of_a_rejected_mask_is_asked_about(make_window, labelled, qtbot, tmp_path,
                                                   monkeypatch):
     """Trial finding: Export DICOM SEG asks before exporting a rejected mask, but File →
@@ -566,7 +716,9 @@ def test_the_report_of_an_imported_mask_does_not_call_it_manual(make_window, lab
     wait_analysis(qtbot, win)
     assert win.worklist.status(0) == "imported"
     rows = dict(provenance_rows(win.lesion.report_info()))
-    assert rows["Model"] == "no model (a mask brought from another tool)"
+    # named as what it is, beside the "Classifier model" (trial finding: a bare "Model")
+    assert rows["Segmentation model"] == "no model (a mask brought from another tool)"
+    assert "Model" not in rows
     stroke = editing.Stroke(win.doc.mask, 5.0, False)
     win.doc.notify_mask(stroke.add((150.0, 250.0)))
     win.doc.undo_stack.push(editing_command(win, stroke))

@@ -668,6 +668,67 @@ def test_window_size_is_reused_only_at_the_display_scale_it_was_saved_at(make_wi
     assert other.height() == min(int(area.height() * 0.9), area.height() - 30) > 450
 
 
+def test_the_first_window_fits_a_small_screen(make_window, qtbot):
+    """Trial finding: at 150 % on a 1280×800 screen (853×533 px) the first window was 954 px
+    wide (its docks' minimum widths added up before they were tabbed): the panels' tabs
+    (Review … Diagnosis) and the right half of the open panel were off the screen, out of
+    the mouse's reach. The offscreen screen (800 px wide) is as small."""
+    win = make_window(size=None)
+    area = (win.screen() or QtWidgets.QApplication.primaryScreen()).availableGeometry()
+    assert win.minimumSizeHint().width() <= area.width()  # it can fit
+    qtbot.waitUntil(lambda: win.width() <= area.width(), timeout=5000)
+    assert win.height() <= area.height() and win.x() >= area.left()
+    process(20)
+    tabs = [b for b in win.findChildren(QtWidgets.QTabBar) if b.isVisible() and b.count() > 2]
+    assert tabs  # the right panels' tab bar, on the screen
+    for bar in tabs:
+        assert bar.mapTo(win, bar.rect().bottomRight()).x() <= area.width()
+
+
+def test_the_worklist_squeezed_to_its_narrowest_still_shows_the_names(make_window, tmp_path):
+    """Trial finding: the window fitted to a 1280×800 screen at 150 % squeezed the worklist
+    dock to Qt's minimum: the name column was 25 px wide, every row read "…" beside
+    "unreviewed" in full, and which image was which could not be told."""
+    folder = tmp_path / "ph2"
+    folder.mkdir()
+    from dermview.io import load_image
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(SAMPLES / f"{stem}.jpg", folder / f"{stem}.jpg")
+    img = folder / "IMD009.jpg"  # reviewed: the widest status, "corrected ✓"
+    h, w = load_image(img).shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[h // 4: h // 2, w // 4: w // 2] = True
+    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(w, h),
+                                    review_state="corrected"))
+    win = make_window([folder], size=(960, 600))
+    font = win.worklist.font()  # the trial display's text, wider than the offscreen font
+    font.setPointSizeF(font.pointSizeF() * 1.4)
+    win.worklist.setFont(font)
+    dock = win.docks["worklist"]
+    process(50)
+    win.resizeDocks([dock], [20], QtCore.Qt.Orientation.Horizontal)  # as narrow as it goes
+    process(50)
+    table = win.worklist.table
+    fm = table.fontMetrics()
+    for r in range(table.rowCount()):
+        name = table.item(r, 0).text()
+        assert table.columnWidth(0) >= fm.horizontalAdvance(name), (name, table.columnWidth(0))
+    assert not table.horizontalScrollBar().isVisible()
+
+
+def test_accept_on_an_image_without_a_mask_saves_nothing(make_window, data, qtbot):
+    """Trial finding: A on an image never segmented saved an empty label as "accepted ✓":
+    the reviewer had accepted an outline that was not there."""
+    win = make_window([data / "IMD009.jpg"])
+    assert not win.doc.mask.any()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    assert not (data / "labels" / "IMD009_segmentation.png").exists()
+    assert win.worklist.status(win.worklist.paths.index(data / "IMD009.jpg")) == "new"
+    assert "Nothing to accept: the mask is empty" in win.statusBar().currentMessage()
+
+
 def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path, qtbot):
     """Trial finding: a worklist dock 186 px wide saved at 150 % came back at 100 % at that
     width, every name cut ("ISI…051"); the docks keep their places, not those widths."""

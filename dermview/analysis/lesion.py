@@ -38,6 +38,9 @@ class LesionAnalysis:
         box: ``(row0, col0)`` of the analysed crop (the lesion and a margin of skin) in the
             analysis-scale image; ``colors.labels`` starts there.
         params: the parameters used.
+        cut_by_edge: the mask reaches the image's edge, so the lesion may run off the image:
+            its area and diameters are then only at least the measured ones, and A and B are
+            judged on the part in view.
     """
 
     size: Size
@@ -50,6 +53,7 @@ class LesionAnalysis:
     analysis_shape: tuple[int, int]
     box: tuple[int, int]
     params: AnalysisParams
+    cut_by_edge: bool = False
 
     @property
     def units(self) -> str:
@@ -58,9 +62,13 @@ class LesionAnalysis:
 
     @property
     def diameter_over_6mm(self) -> bool | None:
-        """Longest diameter > 6 mm; ``None`` without a scale (it is never guessed)."""
+        """Longest diameter > 6 mm; ``None`` without a scale (it is never guessed), and for a
+        lesion :attr:`cut_by_edge` measured at 6 mm or less (the part in view is that long;
+        the whole lesion may be longer)."""
         d = self.size.diameter_mm
-        return None if d is None else bool(d > DIAMETER_LIMIT_MM)
+        if d is None or (self.cut_by_edge and d <= DIAMETER_LIMIT_MM):
+            return None
+        return bool(d > DIAMETER_LIMIT_MM)
 
     @property
     def tds(self) -> float | None:
@@ -109,6 +117,7 @@ class LesionAnalysis:
             "equivalent_diameter_px": s.equivalent_diameter_px,
             "equivalent_diameter_mm": s.equivalent_diameter_mm,
             "diameter_over_6mm": None if self.diameter_over_6mm is None else int(self.diameter_over_6mm),
+            "cut_by_edge": int(self.cut_by_edge),
             "asymmetry": a.value,
             "asymmetry_shape_major": a.shape[0], "asymmetry_shape_minor": a.shape[1],
             "asymmetry_color_major": a.color[0], "asymmetry_color_minor": a.color[1],
@@ -256,6 +265,7 @@ def analyze_lesion(rgb: np.ndarray, mask: np.ndarray, mm_per_px: float | None = 
     asym = assess_asymmetry(p.lab, p.mask, p.axes, params)
     light = to_lab(p.rgb)[..., 0]  # the border's cut-off is judged on the unsmoothed image
     border = assess_border(light, p.mask, p.axes, size, params, valid=light > 25)
+    edge = bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
     return LesionAnalysis(size, asym, border, colors, mm_per_px, p.scale,
                           (int(mask.shape[0]), int(mask.shape[1])), p.analysis_shape, p.box,
-                          params)
+                          params, cut_by_edge=edge)

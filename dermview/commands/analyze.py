@@ -155,17 +155,21 @@ class _Masks:
 
 
 def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
-            row: dict) -> None:
+            row: dict, classifier=None, scale_source: str = "") -> None:
     from dermview import __version__
     from dermview.labels import utc_now
     from dermview.model.classifier import PROB_KEYS
-    from dermview.report import ReportInfo, classifier_lines, write_report
+    from dermview.report import ReportInfo, classifier_lines, classifier_model_text, write_report
 
     probs = {k: row[k] for k in PROB_KEYS if k in row}
+    model = "" if classifier is None else classifier_model_text(
+        str(classifier.meta.get("name") or classifier.path.stem),
+        str(classifier.meta.get("sha256", "")), classifier.temperature)
     info = ReportInfo(image_name=img.name, model=masks.describe(), date=utc_now(),
                       preprocessing=masks.preprocessing(),
                       review_state="not reviewed (batch analysis)", app_version=__version__,
-                      extra=classifier_lines(probs) if len(probs) == len(PROB_KEYS) else ())
+                      extra=classifier_lines(probs, model) if len(probs) == len(PROB_KEYS) else (),
+                      scale_source=scale_source)
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
 
@@ -239,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 details.append({"id": img.stem, **analysis.to_json()})
             if pdf_dir is not None:
-                _report(pdf_dir, img, rgb, mask, analysis, masks, rows[-1])
+                _report(pdf_dir, img, rgb, mask, analysis, masks, rows[-1], classifier,
+                        "given with --mm-per-px" if args.mm_per_px is not None else
+                        "from the image's DICOM pixel spacing" if mm_per_px is not None else "")
         except DermviewError as exc:
             report(str(img), str(exc))
             failed += 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from dermview.gui.docks import panel_action
 from dermview.gui.icons import icon, names
 
 K = QtGui.QKeySequence.StandardKey
@@ -158,8 +159,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Show / hide the mask", "View"),
     ActionSpec("outline", "Outline / filled mask", lambda w: w.seg_panel.toggle_outline, "O",
                "outline", "Show the mask as outline or filled", "View"),
-    ActionSpec("heat", "Probability heat map", lambda w: w.seg_panel.heat_check.toggle, "Ctrl+H",
-               "heatmap", "Show the model's probability heat map", "View"),
+    # named for the model it shows: beside the Diagnosis panel's "Show heat map (Grad-CAM of
+    # the top class)", "Probability heat map" (Ctrl+H) read as the classifier's
+    ActionSpec("heat", "Segmentation probability heat map",
+               lambda w: w.seg_panel.heat_check.toggle, "Ctrl+H", "heatmap",
+               "Show the segmentation model's lesion probability as a heat map (the Diagnosis "
+               "panel's Grad-CAM has its own check box)", "View"),
     ActionSpec("diff", "Differences from the reference", lambda w: w.seg_panel.diff_check.toggle,
                "D", "compare", "Colour where the mask and the reference mask disagree", "View"),
     ActionSpec("improve_model", "&Improve the model from my labels…", lambda w: w.models.improve,
@@ -231,8 +236,9 @@ def build_menus(win: QtWidgets.QMainWindow, actions: dict[str, QtGui.QAction],
                 menu.addAction(act)
         if title == "View":
             menu.addSeparator()
-            for dock in docks:
-                menu.addAction(dock.toggleViewAction())
+            for i, dock in enumerate(docks):
+                # Alt+1 … Alt+8: the panels in the order of the menu
+                menu.addAction(panel_action(win, dock, f"Alt+{i + 1}" if i < 9 else None))
         menus.append((title, menu))
     return menus
 

@@ -14,6 +14,8 @@ NOTICE = ("Decision support for research use only — not a diagnosis. The proba
           "About).")
 #: (key of Classifier.predict, label) in display order.
 ROWS = tuple(CLASS_TITLES.items())
+#: Two probabilities closer than this are called a near tie under the bars.
+CLOSE = 0.10
 
 
 class ClassifierPanel(QtWidgets.QWidget):
@@ -121,10 +123,24 @@ class ClassifierPanel(QtWidgets.QWidget):
         label = dict(ROWS).get(key, top.replace("_", " "))
         p_top = f"{float(probs[key]):.2f}; " if key in probs else ""
         self._top = (f"Highest: {label} ({p_top}calibrated by temperature scaling, "
-                     f"T = {temperature:.2f})")
+                     f"T = {temperature:.2f})") + self._runner_up(probs, key)
         self._heat, self._note = "; heat map: computing…", note
         self.heat_check.setEnabled(False)
         self._show_top()
+
+    @staticmethod
+    def _runner_up(probs: dict, top_key: str) -> str:
+        """A class within :data:`CLOSE` of the highest is named beside it ("Highest:
+        Seborrheic keratosis (0.50 …)" read as an answer, with Naevus at 0.49)."""
+        if top_key not in probs:
+            return ""
+        others = [(float(probs[k]), title) for k, title in ROWS if k != top_key and k in probs]
+        if not others:
+            return ""
+        p, title = max(others)
+        if float(probs[top_key]) - p >= CLOSE:
+            return ""
+        return f"; {title} close behind ({p:.2f}): no clear highest class"
 
     def show_heat(self, available: bool, why: str = "") -> None:
         """The heat map is ready (the check box is enabled), or not available and ``why``."""

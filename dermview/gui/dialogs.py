@@ -115,6 +115,24 @@ def model_line(weights: Path | None) -> str:
             f"<br>{weights.name} · SHA-256 {meta['sha256'][:16]}…")
 
 
+def classifier_line() -> str:
+    """One line about the bundled lesion classifier (the Diagnosis panel's) for the About
+    box: name, input, calibration temperature, checksum."""
+    from dermview.errors import DermviewError
+    from dermview.model.classifier import DEFAULT_CLASSIFIER
+    from dermview.model.weights import read_metadata
+
+    try:
+        meta = read_metadata(DEFAULT_CLASSIFIER)
+    except DermviewError as exc:
+        return f"not available: {exc}"
+    temp = meta.get("temperature")
+    t = f", calibration temperature {temp:.2f}" if isinstance(temp, (int, float)) else ""
+    return (f"<b>{meta.get('name') or DEFAULT_CLASSIFIER.stem}</b> (melanoma / seborrheic "
+            f"keratosis / naevus, input {meta.get('input_size', '?')} px{t})"
+            f"<br>{DEFAULT_CLASSIFIER.name} · SHA-256 {str(meta.get('sha256', ''))[:16]}…")
+
+
 class AboutDialog(QtWidgets.QDialog):
     """Version, licences and the bundled model card."""
 
@@ -125,10 +143,12 @@ class AboutDialog(QtWidgets.QDialog):
         head = QtWidgets.QLabel(
             f"<h2>dermview {__version__}</h2>"
             "<p>Dermoscopy lesion review: frame and hair removal, lesion segmentation, "
-            "mask correction and label saving.</p>"
-            f"<p>Model: {model_line}</p>"
+            "mask correction and label saving; lesion measurements (ABCD) and diagnosis "
+            "support.</p>"
+            f"<p>Segmentation model: {model_line}</p>"
+            f"<p>Diagnosis support: {classifier_line()}</p>"
             "<p><i>Research tool: not a medical device. Every mask must be reviewed by a "
-            "qualified person.</i></p>")
+            "qualified person; the diagnosis support is not a diagnosis.</i></p>")
         head.setWordWrap(True)
         layout.addWidget(head)
         self.card = QtWidgets.QTextBrowser()
@@ -141,7 +161,9 @@ class AboutDialog(QtWidgets.QDialog):
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(640, 560)
+        # at most 90 % of the screen: at 150 % on 1280×800 (533 px high) its Close button was
+        # below the screen's bottom
+        self.resize(*within_screen(self, 640, 560))
 
 
 def ask(parent: QtWidgets.QWidget, title: str, text: str,
@@ -168,5 +190,5 @@ def error(parent: QtWidgets.QWidget, title: str, text: str) -> None:
     QtWidgets.QMessageBox.warning(parent, title, text)
 
 
-__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "choose", "error", "model_card_text",
-           "model_line"]
+__all__ = ["AboutDialog", "ShortcutsDialog", "ask", "choose", "classifier_line", "error",
+           "model_card_text", "model_line"]

@@ -34,6 +34,59 @@ def make_dock(window: QtWidgets.QMainWindow, key: str, title: str, widget: QtWid
     return dock
 
 
+def on_top(dock: QtWidgets.QDockWidget) -> bool:
+    """Whether ``dock`` is shown and not behind another panel's tab."""
+    return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+
+def show_panel(dock: QtWidgets.QDockWidget) -> None:
+    """Bring ``dock`` to the front (shown, its tab raised) and put the keyboard in its first
+    control that takes the focus."""
+    dock.show()
+    dock.raise_()
+    inside = dock.widget()
+    for child in [inside, *inside.findChildren(QtWidgets.QWidget)]:
+        if (child.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus and child.isEnabled()
+                and child.isVisibleTo(dock) and not isinstance(child, QtWidgets.QScrollArea)):
+            child.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+            return
+    dock.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+
+
+def panel_action(window: QtWidgets.QMainWindow, dock: QtWidgets.QDockWidget,
+                 shortcut: str | None = None) -> QtGui.QAction:
+    """The View menu's entry for ``dock`` (ticked while it is open): the panel is brought to
+    the front with the keyboard in it; only when it is in front with the keyboard in it
+    already is it closed (the keyboard then goes to the image). (Qt's own toggle closed a
+    panel behind a tab: for a keyboard user, View → Lesion hid the Lesion panel, and
+    nothing brought it to the front; closing a panel in front left the keyboard in its
+    hidden controls, where Space pressed an unseen button.)"""
+    act = QtGui.QAction(dock.windowTitle(), window)
+    act.setObjectName(f"action_panel_{dock.objectName().removeprefix('dock_')}")
+    act.setCheckable(True)
+    act.setChecked(not dock.isHidden())
+    if shortcut:
+        act.setShortcut(QtGui.QKeySequence(shortcut))
+    tip = f"Show the {dock.windowTitle()} panel (again: close it)"
+    act.setStatusTip(tip)
+    act.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+
+    def triggered(_checked: bool = False) -> None:
+        if on_top(dock) and dock.isAncestorOf(QtWidgets.QApplication.focusWidget()):
+            dock.hide()
+            central = window.centralWidget()
+            if central is not None:
+                central.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+        else:
+            show_panel(dock)
+        act.setChecked(not dock.isHidden())
+
+    act.triggered.connect(triggered)
+    dock.visibilityChanged.connect(lambda _v: act.setChecked(not dock.isHidden()))
+    window.addAction(act)  # its shortcut works wherever the focus is
+    return act
+
+
 def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
            shown: QtWidgets.QDockWidget) -> None:
     """Stack ``docks`` as tabs, in this order; ``shown`` is the raised one.
@@ -75,3 +128,25 @@ def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray 
         w = window.width() if geometry is not None else int(area.width() * 0.9)
         h = window.height() if geometry is not None else int(area.height() * 0.9)
         window.resize(min(w, area.width()), min(h, area.height() - 30))
+    # Before the window is shown its docks are not tabified yet, and their minimum widths
+    # add up: at 150 % on a 1280×800 screen (853 px) it stayed 954 px wide, the panels' tabs
+    # (Review … Diagnosis) and the right half of each panel off the screen. Once shown, the
+    # minimum is the tabbed one: fit again (unless the window was given a size since).
+    asked = window.size()
+    QtCore.QTimer.singleShot(0, lambda: window.size() == asked and fit_to_screen(window))
+
+
+def fit_to_screen(window: QtWidgets.QWidget) -> None:
+    """Shrink (and move) ``window`` so it lies on its screen's available area, as far as its
+    minimum size allows."""
+    screen = window.screen() or QtGui.QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    w, h = min(window.width(), area.width()), min(window.height(), area.height() - 30)
+    if (w, h) != (window.width(), window.height()):
+        window.resize(w, h)
+    x = min(max(window.x(), area.left()), max(area.left(), area.right() + 1 - window.width()))
+    y = min(max(window.y(), area.top()), max(area.top(), area.bottom() + 1 - window.height()))
+    if (x, y) != (window.x(), window.y()):
+        window.move(x, y)

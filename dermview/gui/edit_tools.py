@@ -81,6 +81,11 @@ class BrushTool(Tool):
         self.press(pos, modifiers)
         self.release(pos)
 
+    def drop(self) -> None:
+        """Forget a stroke in progress without touching the mask (the image it was drawn on
+        is gone: there is nothing to put back)."""
+        self._stroke = None
+
     def cancel(self) -> None:
         stroke, self._stroke = self._stroke, None
         if stroke is not None:
@@ -174,6 +179,11 @@ class EditController(QtCore.QObject):
         self.doc = doc
         self.panes = panes
         self.radius = 15
+        # The radius as the user chose it, on an image of this long side (0: no image yet):
+        # images of other sizes get it scaled, so that it covers the same share of each image
+        # (15 px chosen on 256-px images was a hairline on a 6000×4000 one, and one chosen
+        # there erased half a lesion on the small ones).
+        self._chosen, self._chosen_side = float(self.radius), 0
         self.tools: dict[str, Tool] = {
             "brush": BrushTool(self, True),
             "eraser": BrushTool(self, False),
@@ -183,6 +193,23 @@ class EditController(QtCore.QObject):
             "lasso_subtract": PolygonTool(self, False, lasso=True),
         }
         self.active = "pan"
+        doc.image_changed.connect(self._on_image)
+
+    def _on_image(self) -> None:
+        """A new image: a line or outline in progress was drawn on the last one (the ruler's
+        line stayed on the next image, measuring nothing there; a polygon's vertices would
+        have been closed onto it). A brush stroke is only dropped: its pixels were the last
+        image's, so there is nothing to put back on this one."""
+        for tool in self.tools.values():
+            if isinstance(tool, BrushTool):
+                tool.drop()
+            elif isinstance(tool, PolygonTool) or tool.name == "ruler":
+                tool.cancel()
+        if self.doc.has_image:
+            side = max(self.doc.shape)
+            if not self._chosen_side:
+                self._chosen_side = side
+            self._apply_radius(round(self._chosen * side / self._chosen_side))
 
     def add_tool(self, tool: Tool) -> None:
         """Register a tool under ``tool.name`` (activate it with :meth:`set_tool`)."""
@@ -204,7 +231,14 @@ class EditController(QtCore.QObject):
         self.tool_changed.emit(self.active)
 
     def set_radius(self, radius: int) -> None:
-        """Brush radius in image pixels, clamped to [MIN_RADIUS, MAX_RADIUS]."""
+        """Brush radius in image pixels of the open image, clamped to [MIN_RADIUS,
+        MAX_RADIUS]; images of another size get it scaled by their long side."""
+        radius = int(min(max(radius, MIN_RADIUS), MAX_RADIUS))
+        self._chosen = float(radius)
+        self._chosen_side = max(self.doc.shape) if self.doc.has_image else 0
+        self._apply_radius(radius)
+
+    def _apply_radius(self, radius: int) -> None:
         radius = int(min(max(radius, MIN_RADIUS), MAX_RADIUS))
         if radius == self.radius:
             return

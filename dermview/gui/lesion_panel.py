@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.analysis import COLOR_LABELS, DIAMETER_LIMIT_MM, LesionAnalysis
 from dermview.report import COLOR_SWATCHES as SWATCHES
+from dermview.report import CUT_BY_EDGE, d_text
 
 TIPS = {
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
@@ -31,13 +32,15 @@ TIPS = {
 
 class LesionPanel(QtWidgets.QWidget):
     """Signals: ``show_axes_changed(bool)``, ``show_colors_changed(bool)``,
-    ``device_changed(str)``, ``calibrate_clicked()``, ``clear_calibration_clicked()``,
+    ``device_changed(str)``, ``calibrate_clicked()``, ``type_scale_clicked()``,
+    ``clear_calibration_clicked()``,
     ``export_clicked()``."""
 
     show_axes_changed = QtCore.Signal(bool)
     show_colors_changed = QtCore.Signal(bool)
     device_changed = QtCore.Signal(str)
     calibrate_clicked = QtCore.Signal()
+    type_scale_clicked = QtCore.Signal()
     clear_calibration_clicked = QtCore.Signal()
     export_clicked = QtCore.Signal()
 
@@ -108,6 +111,11 @@ class LesionPanel(QtWidgets.QWidget):
                                          "Shift+R, is selected for you), then type its length "
                                          "in mm; the last line drawn is used if there is one")
         self.calibrate_button.clicked.connect(self.calibrate_clicked)
+        # the ruler needs a mouse; a keyboard user (or one who knows the device's scale) types it
+        self.type_button = QtWidgets.QPushButton("Type the scale (mm per pixel)…")
+        self.type_button.setToolTip("Type this device's mm per pixel at the open image's size "
+                                    "(from its manual, or measured elsewhere)")
+        self.type_button.clicked.connect(self.type_scale_clicked)
         self.clear_button = QtWidgets.QPushButton("Forget")
         self.clear_button.setToolTip("Forget this device's calibration")
         self.clear_button.clicked.connect(self.clear_calibration_clicked)
@@ -116,6 +124,7 @@ class LesionPanel(QtWidgets.QWidget):
         g.addWidget(self.scale_label, 1, 0, 1, 3)
         g.addWidget(self.calibrate_button, 2, 0, 1, 2)
         g.addWidget(self.clear_button, 2, 2)
+        g.addWidget(self.type_button, 3, 0, 1, 3)
         return box
 
     # -- what the controller shows -----------------------------------------------------------
@@ -161,7 +170,7 @@ class LesionPanel(QtWidgets.QWidget):
             v["diameter"].setText(f"{s.diameter_mm:.2f} mm")
             v["width"].setText(f"{s.width_mm:.2f} mm")
             v["perimeter"].setText(f"{s.perimeter_mm:.1f} mm")
-            v["D"].setText("yes" if a.diameter_over_6mm else "no")
+            v["D"].setText(d_text(a))
         asym = a.asymmetry
         axes = [name for name, flag in zip(("major", "minor"), asym.asymmetric, strict=True)
                 if flag]
@@ -187,5 +196,8 @@ class LesionPanel(QtWidgets.QWidget):
             f = row.font()
             f.setBold(present)
             row.setFont(f)
-        self.set_status("Up to date." if a.mm_per_px is not None
-                        else "Up to date. Sizes in pixels: no scale for this device.")
+        status = ("Up to date." if a.mm_per_px is not None
+                  else "Up to date. Sizes in pixels: no scale for this device.")
+        # a lesion cut by the image's edge measured as if it were whole (IMD058: 36.9 mm,
+        # a lower bound, shown as the diameter)
+        self.set_status(status + (f" The lesion {CUT_BY_EDGE}." if a.cut_by_edge else ""))

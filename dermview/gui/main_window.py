@@ -189,7 +189,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Add a side panel (dock, scrollable, listed in the View menu) after start-up."""
         dock = self._dock(key, title, widget, area, scroll=True)
         wrap_tooltips(widget)
-        self.menus[3][1].addAction(dock.toggleViewAction())
+        self.menus[3][1].addAction(docks.panel_action(self, dock))
         return dock
 
     def _dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: Area,

@@ -106,7 +106,8 @@ class SegmentPanel(QtWidgets.QWidget):
         form.addRow("Mask display", mode_row)
         self.mask_check = QtWidgets.QCheckBox("Mask")
         self.heat_check = QtWidgets.QCheckBox("Heat map")
-        self.heat_check.setToolTip("Probability heat map of the model (Ctrl+H)")
+        self.heat_check.setToolTip("The segmentation model's lesion probability as a heat map "
+                                   "(Ctrl+H)")
         self.ref_check = QtWidgets.QCheckBox("Reference")
         self.diff_check = QtWidgets.QCheckBox("Differences")
         self.mask_check.setChecked(True)
@@ -121,7 +122,8 @@ class SegmentPanel(QtWidgets.QWidget):
                                    "opens")
         self.auto_check.setChecked(auto)
         form.addRow(self.auto_check)
-        self.model_label = QtWidgets.QLabel("No segmentation yet")
+        self.model_label = QtWidgets.QLabel("No segmentation yet: Segment (Ctrl+R) outlines "
+                                            "the lesion.")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
 

@@ -118,6 +118,8 @@ class Worklist(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.cellActivated.connect(self._activated)
         self.table.cellClicked.connect(self._activated)
+        # its width decides which column gives way (_fit_columns)
+        self.table.viewport().installEventFilter(self)
         layout.addWidget(self.table)
 
 
@@ -187,6 +189,7 @@ class Worklist(QtWidgets.QWidget):
             cell = self.table.item(row, 2)
             cell.setText("" if conf is None else f"{conf:.2f}")
             cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
+        self._fit_columns()  # the statuses' widths changed
         states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                   for r in range(len(self.paths))]
         done = sum(1 for s in states if s in REVIEWED)
@@ -227,9 +230,35 @@ class Worklist(QtWidgets.QWidget):
                 f"{matched} of {counted(len(self.paths), 'image')} match"
                 + ("; the open image stays listed" if kept_open else ""))
 
+    def _fit_columns(self) -> None:
+        """Room for a short name first: when the list is too narrow for the names, the
+        statuses and the confidences side by side, the status column gives way (its text
+        cut in the middle, whole in its tooltip and colour). A dock squeezed to its minimum
+        (a window fitted to a 1280×800 screen at 150 %) left the name column 25 px wide,
+        every row "…" beside "unreviewed" in full."""
+        t, header = self.table, self.table.horizontalHeader()
+        fm = t.fontMetrics()
+        name = fm.horizontalAdvance("IMD000") + 14  # a short stem, with the cell's margins
+        status = max(t.sizeHintForColumn(1), header.sectionSizeHint(1))
+        room = t.viewport().width() - header.sectionSize(2)
+        mode = QtWidgets.QHeaderView.ResizeMode
+        if room >= name + status:
+            if header.sectionResizeMode(1) != mode.ResizeToContents:
+                header.setSectionResizeMode(1, mode.ResizeToContents)
+            return
+        if header.sectionResizeMode(1) != mode.Interactive:
+            header.setSectionResizeMode(1, mode.Interactive)
+        header.resizeSection(1, max(fm.horizontalAdvance("new") + 14, room - name))
+
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
         """In the name search, Enter (the window's "Close polygon") and Esc ("Cancel") go to
-        the field: Enter opens the first match, Esc clears the search."""
+        the field: Enter opens the first match, Esc clears the search. The table's
+        list's resizes fit its columns (:meth:`_fit_columns`)."""
+        table = getattr(self, "table", None)
+        if table is not None and obj is table.viewport() and \
+                ev.type() == QtCore.QEvent.Type.Resize:
+            self._fit_columns()
+            return False
         if obj is self.find_edit and ev.type() == QtCore.QEvent.Type.ShortcutOverride and \
                 ev.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter,
                              QtCore.Qt.Key.Key_Escape):

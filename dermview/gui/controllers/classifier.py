@@ -20,7 +20,8 @@ AUTO_DELAY_MS = 600
 
 
 class ClassifyWorker(_Worker):
-    """Payload ``(key, rgb, mask)``; result ``{key, probs, top, model_sha256, temperature}``
+    """Payload ``(key, rgb, mask)``; result ``{key, probs, top, model_sha256, model_name,
+    temperature}``
     (ONNX Runtime: fast, so the probabilities are shown before the heat map is ready)."""
 
     def work(self, job: int, payload: Any) -> dict[str, Any]:
@@ -31,6 +32,7 @@ class ClassifyWorker(_Worker):
         probs = clf.predict(rgb, mask)
         top = CLASSES[max(range(len(CLASSES)), key=lambda i: probs[PROB_KEYS[i]])]
         return {"key": key, "probs": probs, "top": top, "model_sha256": clf.meta["sha256"],
+                "model_name": str(clf.meta.get("name") or clf.path.stem),
                 "temperature": clf.temperature}
 
 
@@ -172,7 +174,8 @@ class ClassifierController(QtCore.QObject):
             return
         self.result = {"key": self._key(), "probs": probs, "top": top,
                        "temperature": temperature,
-                       "model_sha256": str(saved.get("model_sha256", ""))}
+                       "model_sha256": str(saved.get("model_sha256", "")),
+                       "model_name": str(saved.get("model_name", ""))}
         self._mask = doc.mask.copy()
         self.panel.show_result(probs, top, temperature,
                                "As saved with this label (Classify lesion computes it again).")
@@ -205,15 +208,18 @@ class ClassifierController(QtCore.QObject):
         return {**{k: round(float(v), 6) for k, v in self.result["probs"].items()},
                 "predicted": self.result["top"], "temperature": self.result["temperature"],
                 "model_sha256": self.result["model_sha256"],
+                "model_name": self.result.get("model_name", ""),
                 "note": "decision support for research use only, not a diagnosis"}
 
     def report_lines(self) -> list[tuple[str, str]]:
         """The case report's diagnosis-support lines ([] = not classified)."""
         if self.result is None:
             return []
-        from dermview.report import classifier_lines
+        from dermview.report import classifier_lines, classifier_model_text
 
-        return list(classifier_lines(self.result["probs"]))
+        r = self.result
+        return list(classifier_lines(r["probs"], classifier_model_text(
+            r.get("model_name", ""), r.get("model_sha256", ""), r.get("temperature"))))
 
     def shutdown(self) -> None:
         self.auto_timer.stop()

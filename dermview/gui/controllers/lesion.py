@@ -85,6 +85,20 @@ def colors_overlay(labels: np.ndarray, max_side: int = OVERLAY_SIDE, opacity: in
     return render.premultiply(lut[small])
 
 
+def _same_resolution(size: str, w: int, h: int, tolerance: float = 0.02) -> bool:
+    """Whether an image ``w`` × ``h`` is at the resolution of the ``"WxH"`` images a
+    calibration was made on: each side within ``tolerance`` (PH2 images of one dermatoscope,
+    resized to 512 px, are 512×383, 512×384 and 512×385: a frame cropped a pixel
+    differently keeps the mm per pixel, and "check the scale" on nearly every image of the
+    device read as a wrong scale)."""
+    try:
+        cw, ch = (int(v) for v in size.split("x"))
+    except ValueError:
+        return False
+    return (cw > 0 and ch > 0 and abs(w - cw) <= tolerance * cw
+            and abs(h - ch) <= tolerance * ch)
+
+
 class AnalysisWorker(_Worker):
     """Payload ``(rgb, mask, mm_per_px, key)``; result ``(key, analysis, axes, colours)``."""
 
@@ -132,6 +146,7 @@ class LesionController(QtCore.QObject):
         panel.show_colors_changed.connect(lambda _v: self._show_layers())
         panel.device_changed.connect(self.set_device)
         panel.calibrate_clicked.connect(self.calibrate)
+        panel.type_scale_clicked.connect(self.type_scale)
         panel.clear_calibration_clicked.connect(self.forget_calibration)
         panel.export_clicked.connect(self.export_report)
         doc.add_sidecar_field("lesion", self.sidecar)
@@ -194,16 +209,33 @@ class LesionController(QtCore.QObject):
         self._show_scale()
         self.schedule()
 
-    def set_calibration(self, mm_per_px: float | None) -> None:
+    def set_calibration(self, mm_per_px: float | None, how: str = "ruler") -> None:
         """Store (or, with ``None``, forget) the current device's mm per pixel, with the size
-        of the image it was measured on."""
+        of the image it was measured on and ``how`` it was found (``"ruler"``, ``"typed"``)."""
         self.settings.set(f"lesion/calibration/{self.device}", float(mm_per_px or 0.0))
+        self.settings.set(f"lesion/calibration_how/{self.device}", how if mm_per_px else "")
         size = "" if mm_per_px is None or not self.doc.has_image else \
             "{1}x{0}".format(*self.doc.shape)
         self.settings.set(f"lesion/calibration_size/{self.device}", size)
         self.settings.set("lesion/devices", self.devices())
         self._show_scale()
         self.schedule()
+
+    def type_scale(self, mm_per_px: float | None = None) -> bool:
+        """Set the current device's scale from a typed mm per pixel (asked for when
+        ``None``): the ruler needs a mouse, and a scale known from the device's manual was
+        otherwise put in by drawing a line of a made-up length. Returns whether it was set."""
+        if mm_per_px is None:
+            mm_per_px, ok = QtWidgets.QInputDialog.getDouble(
+                self.panel, "Scale", f"mm per pixel of {self.device}, at the size of its "
+                "images opened here:", self.calibration or 0.05, 0.00001, 10.0, 5)
+            if not ok:
+                return False
+        if not (math.isfinite(mm_per_px) and mm_per_px > 0):
+            return False
+        self.set_calibration(float(mm_per_px), how="typed")
+        self.message.emit(f"{self.device}: {self.calibration:.5g} mm per pixel (typed)")
+        return True
 
     def forget_calibration(self) -> None:
         self.set_calibration(None)
@@ -225,7 +257,7 @@ class LesionController(QtCore.QObject):
         if self.calibration is None or not size or not self.doc.has_image:
             return ""
         h, w = self.doc.shape
-        if size == f"{w}x{h}":
+        if size == f"{w}x{h}" or _same_resolution(size, w, h):
             return ""
         return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
                 "(calibrate on it, or choose its device)")
@@ -378,7 +410,19 @@ class LesionController(QtCore.QObject):
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,
                           review_state=state, comment=doc.review_comment, date=utc_now(),
-                          app_version=__version__, extra=extra)
+                          app_version=__version__, extra=extra,
+                          scale_source=self.scale_words())
+
+    def scale_words(self) -> str:
+        """Where the scale comes from, for the report (as the Scale box says it, with its
+        warning when the calibration was made on images of another size); "" without one."""
+        if self.image_scale is not None:
+            return "from the image's DICOM pixel spacing"
+        if self.calibration is not None:
+            how = self.settings.get(f"lesion/calibration_how/{self.device}", "") or "ruler"
+            kind = "typed-in scale" if how == "typed" else "ruler calibration"
+            return f"{kind} for {self.device}" + self._size_warning()
+        return ""
 
     def export_report(self, path: str | Path | None = None) -> Path | None:
         """File → Export report…: write the one-page PDF (asks where when ``path`` is None)."""

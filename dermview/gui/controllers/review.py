@@ -65,6 +65,13 @@ class ReviewController(QtCore.QObject):
         """The mask is right as it is: mark it accepted and save (False: nothing saved)."""
         if not self.doc.has_image:
             return False
+        if not self.doc.mask.any():
+            # A on an image never segmented saved an empty label as "accepted ✓" (the
+            # reviewer "accepted" an outline that is not there)
+            self.message.emit("Nothing to accept: the mask is empty. Segment (Ctrl+R) or draw "
+                              "the lesion first; Reject (X) marks the image to be redone",
+                              8000)
+            return False
         if self.doc.corrected_before():
             # "accepted" is the model's mask as it is: a mask corrected by hand earlier (a
             # second reader agreeing with it) stays corrected, as its sidecar's "edited" says

@@ -36,6 +36,12 @@ def _metadata(weights: str | None) -> dict[str, Any]:
         return {}
 
 
+#: The Segment panel before any segmentation: what to do first (a new user saw "No
+#: segmentation yet" and nothing on where the measurements and the diagnosis support are).
+NOTHING_YET = ("No segmentation yet: Segment (Ctrl+R) outlines the lesion; the Lesion "
+               "(Alt+7) and Diagnosis (Alt+8) panels then measure and classify it.")
+
+
 class SegmentController(QtCore.QObject):
     """Runs the model on the open image and re-thresholds its probability map.
 
@@ -211,7 +217,7 @@ class SegmentController(QtCore.QObject):
                 labels.label_source(self.doc.label_meta), "saved earlier")
             return f"The mask is the saved label ({kind}); Segment (Ctrl+R) runs the model"
         if not m.name:
-            return "No segmentation yet"
+            return NOTHING_YET
         where = f" on {m.device}" + (f" ({m.engine})" if m.engine else "") if m.device else ""
         # The network's own time ("predict"), not the whole job the progress line reports.
         net = m.timings.get("predict", m.timings.get("total")) if m.timings else None
