@@ -308,7 +308,7 @@ def test_axes_lines_are_equally_thin_on_small_and_large_images(shape):
     """The axes buffer has the same long side for any image, so a 256-px image zoomed to fit the
     view does not get lines several screen pixels thick."""
     from dermview.analysis import analyze_lesion
-    from dermview.gui.controllers.lesion import AXES_SIDE, axes_overlay
+    from dermview.gui.lesion_overlays import AXES_SIDE, axes_overlay
 
     h, w = shape
     rr, cc = np.mgrid[:h, :w]
