@@ -362,3 +362,41 @@ def test_a_label_keeps_its_user_trained_mark_after_its_model_was_deleted(
     assert win.review.accept()
     saved = read_label_meta(img)
     assert saved["review_state"] == "accepted" and saved["model_provenance"] == mark
+
+
+def test_a_model_trained_elsewhere_is_added_to_the_models_list(qtbot, make_window, tmp_path,
+                                                              monkeypatch, boxes):
+    """A model written by `dermview finetune --out` outside the models folder (or a
+    colleague's) was listed only after a start with --weights: "Add model file…" lists it,
+    and refuses a file that cannot segment, saying why."""
+    from PySide6 import QtWidgets
+
+    win = make_window()
+    ctl = win.models
+    elsewhere = tmp_path / "lab"
+    elsewhere.mkdir()
+    theirs = make_weights(elsewhere, "colleague", user_trained=True)
+    ctl.show_models()
+    dlg = ctl.models_dialog
+    qtbot.addWidget(dlg)
+    n = dlg.table.rowCount()
+    chosen = [str(theirs.with_suffix(".json"))]  # the metadata file chosen: the .pt is meant
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (chosen[0], "")))
+    qtbot.mouseClick(dlg.add_btn, LeftButton)
+    assert dlg.table.rowCount() == n + 1 and dlg.models[-1].path == theirs
+    assert dlg.table.selectionModel().selectedRows()[0].row() == n
+    assert theirs in ctl.known_models() and not boxes.warnings
+    qtbot.mouseClick(dlg.use_btn, LeftButton)  # and it can be used at once
+    assert win.segmenter.weights == str(theirs)
+    # altered after it was written: refused, not listed
+    bad = make_weights(elsewhere, "altered", seed=3, user_trained=True)
+    with bad.open("ab") as f:
+        f.write(b"x")
+    chosen[0] = str(bad)
+    qtbot.mouseClick(dlg.add_btn, LeftButton)
+    assert dlg.table.rowCount() == n + 1 and bad not in ctl.known_models()
+    assert boxes.warnings and "altered.pt was not added" in boxes.warnings[-1][1]
+    # Cancel in the file dialog: nothing happens
+    chosen[0] = ""
+    assert not ctl.add_model_file() and dlg.table.rowCount() == n + 1

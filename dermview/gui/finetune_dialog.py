@@ -236,6 +236,7 @@ class ModelsDialog(QtWidgets.QDialog):
 
     use_requested = QtCore.Signal(str)  # path of the model to use ("" = bundled default)
     delete_requested = QtCore.Signal(str)  # path of a user-trained model to delete
+    add_requested = QtCore.Signal()  # "Add model file…": a model trained elsewhere
 
     def __init__(self, models: list[Any], current: str | None,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -255,18 +256,20 @@ class ModelsDialog(QtWidgets.QDialog):
                "held out from training. The bundled models' accuracy is in the model card "
                "(Help → About).")
         self.table.horizontalHeaderItem(2).setToolTip(why)
+        self._why = why
         for i, m in enumerate(models):
-            for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout or "—",
-                                      str(m.path)]):
-                item = QtWidgets.QTableWidgetItem(text)
-                if j == 2:
-                    item.setToolTip(why)
-                self.table.setItem(i, j, item)
+            self._fill_row(i, m)
         self.table.resizeColumnsToContents()  # room for "(in use)" on any row
         self.use_btn = QtWidgets.QPushButton("Use selected model")
         self.revert_btn = QtWidgets.QPushButton("Use the bundled model")
         # models trained here (the ones not better among them) piled up with no way to remove them
         self.delete_btn = QtWidgets.QPushButton("Delete selected model…")
+        # a model made by `dermview finetune --out` elsewhere (or by a colleague) was listed
+        # only once started with --weights
+        self.add_btn = QtWidgets.QPushButton("Add model file…")
+        self.add_btn.setToolTip("List a model file (.pt with its .json) trained elsewhere, "
+                                "e.g. by dermview finetune --out")
+        self.add_btn.clicked.connect(self.add_requested)
         close = QtWidgets.QPushButton("Close")
         self.use_btn.clicked.connect(self._use)
         self.revert_btn.clicked.connect(lambda: self.use_requested.emit(""))
@@ -279,6 +282,7 @@ class ModelsDialog(QtWidgets.QDialog):
         row.addWidget(self.use_btn)
         row.addWidget(self.revert_btn)
         row.addWidget(self.delete_btn)
+        row.addWidget(self.add_btn)
         row.addStretch(1)
         row.addWidget(close)
         lay = QtWidgets.QVBoxLayout(self)
@@ -292,6 +296,26 @@ class ModelsDialog(QtWidgets.QDialog):
                 + 2 * t.frameWidth() + lay.contentsMargins().left()
                 + lay.contentsMargins().right() + 8)
         self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
+
+    def _fill_row(self, i: int, m: Any) -> None:
+        for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout or "—", str(m.path)]):
+            item = QtWidgets.QTableWidgetItem(text)
+            if j == 2:
+                item.setToolTip(self._why)
+            self.table.setItem(i, j, item)
+
+    def add_model(self, model: Any) -> None:
+        """List ``model`` (an entry of ``list_models``) last, or select it when listed."""
+        for i, m in enumerate(self.models):
+            if m.path.resolve() == model.path.resolve():
+                self.table.selectRow(i)
+                return
+        self.models = [*self.models, model]
+        i = self.table.rowCount()
+        self.table.insertRow(i)
+        self._fill_row(i, model)
+        self.table.item(i, 0).setText(model.name)  # not in use: just added
+        self.table.selectRow(i)
 
     def set_current(self, current: str | None) -> None:
         """Mark (and select) the model in use: ``current`` path, None = the bundled default."""

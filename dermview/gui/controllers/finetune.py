@@ -312,8 +312,37 @@ class ModelController(QtCore.QObject):
         dlg = ModelsDialog(list_models(self.known_models()), current, self._parent_widget())
         dlg.use_requested.connect(self.use_model)
         dlg.delete_requested.connect(self.delete_model)
+        dlg.add_requested.connect(self.add_model_file)
         dlg.show()
         self.models_dialog = dlg
+
+    def add_model_file(self, path: str | Path | None = None) -> bool:
+        """List a segmentation model file trained elsewhere (asked for when None) among the
+        models and remember it; refused, with the reason, when it cannot segment (tampered,
+        its metadata missing, the lesion classifier). True when listed."""
+        from dermview.gui import dialogs
+        from dermview.model.weights import segmentation_weights_problem
+
+        parent = self.models_dialog or self._parent_widget()
+        if path is None:
+            name, _ = QtWidgets.QFileDialog.getOpenFileName(
+                parent, "Add model file", str(user_models_dir()),
+                "dermview models (*.pt *.json)")
+            if not name:
+                return False
+            path = name
+        path = Path(path).with_suffix(".pt") if Path(path).suffix == ".json" else Path(path)
+        problem = segmentation_weights_problem(path)
+        info = ModelEntry.read(path) if problem is None else None
+        if info is None:
+            dialogs.error(parent, "Add model file", f"{path.name} was not added: "
+                          f"{problem or 'it is not a segmentation model'}")
+            return False
+        self._remember(path)
+        if self.models_dialog is not None:
+            self.models_dialog.add_model(info)
+        self.message.emit(f"Added model {info.name}: Use selected model to segment with it", 8000)
+        return True
 
     def delete_model(self, path: str | Path) -> bool:
         """Delete a user-trained model's files after the user confirms; True when deleted.
@@ -337,7 +366,7 @@ class ModelController(QtCore.QObject):
         Btn = QtWidgets.QMessageBox.StandardButton
         name = info.name if info else path.name
         if dialogs.ask(parent, "Delete model",
-                       f"Delete the model “{name}” ({path.name}, its ONNX export and its "
+                       f"Delete the model “{name}” ({path}, its ONNX export and its "
                        "metadata)? Labels it made stay; their sidecars keep its name and "
                        "SHA-256.", Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
             return False
