@@ -116,7 +116,7 @@ def test_dicom_pixel_spacing_gives_the_scale_unless_one_is_given(samples_dir, tm
     assert float(rows["case"]["diameter_mm"]) == pytest.approx(
         0.04 * float(rows["case"]["diameter_px"]), rel=1e-4)
     assert rows["IMD009"]["units"] == "px" and rows["IMD009"]["diameter_mm"] == ""
-    assert "mm for 1 image(s) with a DICOM pixel spacing, px for 1" in capsys.readouterr().out
+    assert "mm for 1 image with a DICOM pixel spacing, px for 1" in capsys.readouterr().out
     assert main(["analyze", str(imgs), "--masks", str(masks), "--mm-per-px", "0.02",
                  "--csv", str(csv_path)]) == 0
     rows = {r["id"]: r for r in read_csv(csv_path)[1]}

@@ -56,7 +56,7 @@ def test_evaluate_known_scores(preds, tmp_path, capsys):
     rc = main(["evaluate", str(preds), str(SAMPLES), "--json", str(j), "--csv", str(c)])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "Evaluated 4 image pair(s)" in out and "dice" in out and "thresholded_jaccard" in out
+    assert "Evaluated 4 image pairs" in out and "dice" in out and "thresholded_jaccard" in out
     report = json.loads(j.read_text())
     assert report["n_images"] == 4 and report["failed"] == [] and report["missing_prediction"] == []
     per = {r["id"]: r for r in report["per_image"]}
@@ -78,8 +78,8 @@ def test_missing_pairs_reported(preds, tmp_path, capsys):
     rc = main(["evaluate", str(preds), str(SAMPLES), "--json", str(tmp_path / "r.json")])
     err = capsys.readouterr().err
     assert rc == 1  # a ground-truth mask without prediction makes the run incomplete
-    assert "1 ground-truth mask(s) have no prediction" in err and "ISIC_0000095" in err
-    assert "1 prediction(s) have no ground truth" in err and "EXTRA" in err
+    assert "1 ground-truth mask has no prediction" in err and "ISIC_0000095" in err
+    assert "1 prediction has no ground truth" in err and "EXTRA" in err
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["n_images"] == 3
     assert report["missing_prediction"] == ["ISIC_0000095"]

@@ -47,7 +47,7 @@ def test_segment_samples_folder(weights, tmp_path, capsys):
         assert mask.size == prob.size == SIZES[stem]
         values = np.unique(np.asarray(mask))
         assert set(values.tolist()) <= {0, 255}
-    assert "Segmented 4 image(s)" in capsys.readouterr().out
+    assert "Segmented 4 images" in capsys.readouterr().out
 
 
 def test_probability_maps_beside_the_images_are_not_segmented_next_time(weights, tmp_path,
@@ -66,7 +66,7 @@ def test_probability_maps_beside_the_images_are_not_segmented_next_time(weights,
     capsys.readouterr()
     out = tmp_path / "again"
     assert main(["segment", str(images), "--out", str(out), *common]) == 0
-    assert "Segmented 2 image(s)" in capsys.readouterr().out
+    assert "Segmented 2 images" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [f"{s}_segmentation.png" for s in STEMS[:2]]
 
 

@@ -217,7 +217,7 @@ def test_cli_records_the_engine_in_the_sidecar(tmp_path, engine, capsys):
     assert meta["engine"] == engine
     assert meta["model_sha256"] == wmod.read_metadata_file(MODELS / "dermview_default.json")[
         "sha256"]
-    assert f"({engine}, 1 thread(s))" in capsys.readouterr().out
+    assert f"({engine}, 1 thread)" in capsys.readouterr().out
 
 
 def test_cli_engine_errors_exit_2(tmp_path, capsys):

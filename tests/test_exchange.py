@@ -53,7 +53,7 @@ def test_coco_export_matches_pycocotools_annToMask(folder, tmp_path, capsys):
 
     out = tmp_path / "coco.json"
     assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0
-    assert "Exported 3 label(s)" in capsys.readouterr().out
+    assert "Exported 3 labels" in capsys.readouterr().out
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(out))
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["lesion"]
@@ -226,7 +226,7 @@ def test_export_with_every_label_skipped_does_not_say_there_are_none(folder, tmp
     assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "already exists" in err and "no labels to export" not in err
-    assert "nothing exported" in err and "3 label(s) skipped" in err
+    assert "nothing exported" in err and "3 labels skipped" in err
 
 
 @pytest.mark.parametrize("fmt, kind", [("labelme", "labelme folder"),

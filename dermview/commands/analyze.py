@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dermview.wording import counted
+
 NAME = "analyze"
 HELP = ("Measure each lesion (area, diameters; mm with --mm-per-px) and assess asymmetry, border "
         "and colours; writes one CSV row per image.")
@@ -200,7 +202,7 @@ def _units(n_rows: int, n_scaled: int, given: bool) -> str:
         return "px (no scale given)"
     if n_scaled == n_rows:
         return "mm (from the DICOM files' pixel spacing)"
-    return (f"mm for {n_scaled} image(s) with a DICOM pixel spacing, px for "
+    return (f"mm for {counted(n_scaled, 'image')} with a DICOM pixel spacing, px for "
             f"{n_rows - n_scaled} (no scale given)")
 
 
@@ -257,6 +259,6 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             save_json(args.json, details)
     units = _units(len(rows), scaled, args.mm_per_px is not None)
-    print(f"Analysed {len(rows)} image(s) into {args.csv}; sizes in {units}"
+    print(f"Analysed {counted(len(rows), 'image')} into {args.csv}; sizes in {units}"
           + (f"; {failed} skipped" if failed else ""))
     return 1 if failed else 0

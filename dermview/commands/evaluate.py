@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dermview.paths import LABEL_SUFFIX
 from dermview.prob_maps import PROB_SUFFIX
+from dermview.wording import counted
 
 NAME = "evaluate"
 HELP = ("Compare predicted masks with ground-truth masks (paired by file name): Dice, Jaccard, "
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     missing_gt = sorted(set(preds) - set(gts))
     if not stems:
         raise DermviewError(
-            f"No prediction in {pred_dir} ({len(preds)} mask file(s)) matches a ground-truth "
+            f"No prediction in {pred_dir} ({counted(len(preds), 'mask file')}) matches a ground-truth "
             f"mask in {gt_dir} ({len(gts)}) by name; expected <stem>_segmentation.png in both"
         )
 
@@ -101,14 +102,14 @@ def run(args: argparse.Namespace) -> int:
                      **scores})
 
     if missing_pred:
-        warn(f"{len(missing_pred)} ground-truth mask(s) have no prediction (not scored): "
+        warn(f"{counted(len(missing_pred), 'ground-truth mask')} {'has' if len(missing_pred) == 1 else 'have'} no prediction (not scored): "
              f"{_names(missing_pred)}")
     if missing_gt:
-        warn(f"{len(missing_gt)} prediction(s) have no ground truth (ignored): "
+        warn(f"{counted(len(missing_gt), 'prediction')} {'has' if len(missing_gt) == 1 else 'have'} no ground truth (ignored): "
              f"{_names(missing_gt)}")
 
     mean = macro_average([{k: r[k] for k in METRIC_NAMES} for r in rows])
-    print(f"Evaluated {len(rows)} image pair(s) ({pred_dir} vs {gt_dir})"
+    print(f"Evaluated {counted(len(rows), 'image pair')} ({pred_dir} vs {gt_dir})"
           + (f"; {len(failed)} failed" if failed else ""))
     if rows:
         print(f"{'metric':<22}{'mean':>9}{'median':>9}{'min':>9}")

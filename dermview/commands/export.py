@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dermview.wording import exist
+from dermview.wording import counted, exist
 
 NAME = "export"
 HELP = ("Export the labels of an image folder: one COCO JSON, labelme JSON per image, or "
@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
                 done += 1
     bar.close()
     if not done:
-        print(f"dermview export: nothing exported to {out}: {skipped} label(s) skipped (above)"
+        print(f"dermview export: nothing exported to {out}: {counted(skipped, 'label')} skipped (above)"
               if skipped else f"dermview export: no labels to export in {image_dir}",
               file=sys.stderr)
         return 1
-    print(f"Exported {done} label(s) from {image_dir} as {args.format} to {out}"
+    print(f"Exported {counted(done, 'label')} from {image_dir} as {args.format} to {out}"
           + (f"; {skipped} skipped" if skipped else ""))
     return 1 if skipped else 0

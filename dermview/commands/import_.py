@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dermview.wording import counted
+
 NAME = "import"
 HELP = "Import COCO, labelme or DICOM SEG masks as labels of an image folder, for review."
 
@@ -171,5 +173,5 @@ def run(args: argparse.Namespace) -> int:
     if not done and not skipped:
         print(f"dermview import: no labels found in {src}", file=sys.stderr)
         return 1
-    print(f"Imported {done} label(s) into {where}" + (f"; {skipped} skipped" if skipped else ""))
+    print(f"Imported {counted(done, 'label')} into {where}" + (f"; {skipped} skipped" if skipped else ""))
     return 1 if skipped else 0

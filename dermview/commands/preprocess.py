@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from dermview.commands._common import fraction_arg, int_arg, start_batch
+from dermview.wording import counted
 
 NAME = "preprocess"
 HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
@@ -80,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         done += 1
-    print(f"dermview preprocess: {done} image(s) written to {out}"
+    print(f"dermview preprocess: {counted(done, 'image')} written to {out}"
           + (f", {failed} failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

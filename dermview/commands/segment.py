@@ -7,7 +7,7 @@ import sys
 import time
 
 from dermview.commands._common import fraction_arg, int_arg, start_batch
-from dermview.wording import exist
+from dermview.wording import counted, exist
 
 NAME = "segment"
 HELP = "Segment the lesion in images or folders; writes <stem>_segmentation.png (0/255) masks."
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     failed += problems[0]
     done = len(todo) - problems[0]
     per = f" ({elapsed / done:.2f} s per image, {done / elapsed:.1f} images/s)" if done else ""
-    threads = f", {seg.engine.threads} thread(s)" if seg.device == "cpu" else ""
-    print(f"Segmented {done} image(s) into {out} with {seg.name} on {seg.device} "
+    threads = f", {counted(seg.engine.threads, 'thread')}" if seg.device == "cpu" else ""
+    print(f"Segmented {counted(done, 'image')} into {out} with {seg.name} on {seg.device} "
           f"({seg.engine_name}{threads}){per}" + (f"; {failed} skipped" if failed else ""))
     return 1 if failed else 0
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dermview.commands._common import fraction_arg
+from dermview.wording import counted
 
 NAME = "self-test"
 HELP = "Check this installation: model checksum, preprocessing, segmentation of a sample, window."
@@ -194,7 +195,7 @@ class SelfTest:
         h, w = self.rgb.shape[:2]
         frame = 100.0 * float(pre.frame_mask.mean())
         return (f"{image_path.name} {w}×{h}: frame {frame:.1f}% of pixels, "
-                f"{pre.hair_count} hair(s), repair {pre.repair_mode}")
+                f"{counted(pre.hair_count, 'hair')}, repair {pre.repair_mode}")
 
     def segment(self) -> str:
         from dermview.io import load_image, load_mask
@@ -210,7 +211,7 @@ class SelfTest:
         ref = load_mask(ref_path, shape=rgb.shape[:2])
         self.dice = float(dice(result.mask, ref))
         pre = "with" if result.params is not None else "without"
-        threads = f", {seg.engine.threads} thread(s)" if seg.device == "cpu" else ""
+        threads = f", {counted(seg.engine.threads, 'thread')}" if seg.device == "cpu" else ""
         msg = (f"{seg.name} on {seg.device} ({seg.engine_name}{threads}), {pre} preprocessing: "
                f"Dice {self.dice:.3f} vs {ref_path.name} (bound {self.min_dice:.2f}), "
                f"model {result.timings.get('predict', 0.0):.2f} s")
