@@ -115,9 +115,9 @@ def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray 
             # again once the window is laid out at its size: restored before, the docks were
             # squeezed to fit the window's default size (a worklist 238 px wide came back
             # 188 px wide at every start, ISIC names cut to "ISI…127" at 150 %)
-            QtCore.QTimer.singleShot(0, lambda: window.restoreState(state))
+            QtCore.QTimer.singleShot(0, window, lambda: window.restoreState(state))
     if state is None or not dock_sizes:  # once laid out (Qt ignores sizes asked for before)
-        QtCore.QTimer.singleShot(0, lambda: window.resizeDocks(
+        QtCore.QTimer.singleShot(0, window, lambda: window.resizeDocks(
             [left, right], [min(left.sizeHint().width(), window.width() // 4), 330],
             QtCore.Qt.Orientation.Horizontal))
     if geometry is None or not window.restoreGeometry(geometry):
@@ -133,7 +133,7 @@ def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray 
     # (Review … Diagnosis) and the right half of each panel off the screen. Once shown, the
     # minimum is the tabbed one: fit again (unless the window was given a size since).
     asked = window.size()
-    QtCore.QTimer.singleShot(0, lambda: window.size() == asked and fit_to_screen(window))
+    QtCore.QTimer.singleShot(0, window, lambda: window.size() == asked and fit_to_screen(window))
 
 
 def fit_to_screen(window: QtWidgets.QWidget) -> None:

@@ -157,7 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
         wrap_tooltips(self)
         self._restore_geometry()
         if start_note:
-            QtCore.QTimer.singleShot(0, lambda: self.statusBar().showMessage(start_note, 20000))
+            QtCore.QTimer.singleShot(0, self, lambda: self.statusBar().showMessage(start_note, 20000))
         # Import torch and look for CUDA in the background, a moment after the first preview.
         QtCore.QTimer.singleShot(1500, lambda: None if self._closing else self.segmenter.probe())
 

@@ -153,7 +153,7 @@ class ClassifierController(QtCore.QObject):
     def _on_image_changed(self) -> None:
         self._forget("")
         # after the opening's own mask notification (which forgets a result)
-        QtCore.QTimer.singleShot(0, lambda path=self.doc.path: self._show_saved(path))
+        QtCore.QTimer.singleShot(0, self, lambda path=self.doc.path: self._show_saved(path))
         if self.auto:
             self.auto_timer.start()
 
