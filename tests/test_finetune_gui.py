@@ -385,6 +385,8 @@ def test_a_model_trained_elsewhere_is_added_to_the_models_list(qtbot, make_windo
                         staticmethod(lambda *a, **k: (chosen[0], "")))
     qtbot.mouseClick(dlg.add_btn, LeftButton)
     assert dlg.table.rowCount() == n + 1 and dlg.models[-1].path == theirs
+    # no fine-tuning details in its metadata: said so, not "fine-tuned from ? on 0 labels of ?"
+    assert dlg.models[-1].origin == "fine-tuned (its metadata does not say from what)"
     assert dlg.table.selectionModel().selectedRows()[0].row() == n
     assert theirs in ctl.known_models() and not boxes.warnings
     qtbot.mouseClick(dlg.use_btn, LeftButton)  # and it can be used at once

@@ -57,7 +57,8 @@ class ModelEntry:
         if meta.get("user_trained"):
             when = str(meta.get("training", {}).get("finished", ""))[:16].replace("T", " ")
             origin = (f"fine-tuned from {parent.get('name', '?')} on {len(ft.get('labels', []))} "
-                      f"labels of {Path(str(ft.get('image_dir', '?'))).name} ({when})")
+                      f"labels of {Path(str(ft.get('image_dir', '?'))).name} ({when})"
+                      if ft else "fine-tuned (its metadata does not say from what)")
             sc = ft.get("scores", {})
             heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f} "
                        f"({'better' if ft.get('improved') else 'not better'})"
