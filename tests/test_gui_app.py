@@ -1157,3 +1157,21 @@ def test_the_brush_covers_the_same_share_of_images_of_another_size(make_window, 
     qtbot.keyClick(view, QtCore.Qt.Key.Key_PageDown)
     qtbot.waitUntil(lambda: win.doc.path.name == "b_big.png")
     assert win.edit.radius == 46  # no drift: scaled from where it was chosen
+
+
+def test_panel_tabs_name_their_shortcut(make_window, qtbot):
+    """At 150 % on a small screen the panel tabs read "Re…", "T…", "Le…": each tab's tooltip
+    gives the panel's title and the Alt+<n> that brings it to the front."""
+    win = make_window(size=None)
+    win.show()
+
+    def tips() -> dict[str, str]:
+        bars = win.findChildren(QtWidgets.QTabBar,
+                                options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly)
+        return {b.tabText(i): b.tabToolTip(i) for b in bars for i in range(b.count())}
+
+    qtbot.waitUntil(lambda: tips().get("Lesion", "").endswith(")"))
+    t = tips()
+    key = win.findChild(QtGui.QAction, "action_panel_lesion").shortcut().toString()
+    assert t["Lesion"] == f"Lesion panel ({key})" and key.startswith("Alt+")
+    assert t["Worklist"].startswith("Worklist panel (Alt+")

@@ -31,7 +31,26 @@ def make_dock(window: QtWidgets.QMainWindow, key: str, title: str, widget: QtWid
     else:
         dock.setWidget(widget)
     window.addDockWidget(area, dock)
+    # the tab bars of tabbed panels are made and remade by the window's layout
+    dock.dockLocationChanged.connect(lambda _a: QtCore.QTimer.singleShot(
+        0, window, lambda: name_tabs(window)))
     return dock
+
+
+def name_tabs(window: QtWidgets.QMainWindow) -> None:
+    """Give each panel tab of ``window`` its full title and shortcut as tooltip: on a small
+    screen at 150 % the six titles along the right edge are elided to "Re…", "T…", "Le…"."""
+    by_title = {d.windowTitle(): d for d in window.findChildren(QtWidgets.QDockWidget)}
+    for bar in window.findChildren(QtWidgets.QTabBar,
+                                   options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
+        for i in range(bar.count()):
+            dock = by_title.get(bar.tabText(i))
+            if dock is None:
+                continue
+            act = window.findChild(QtGui.QAction,
+                                   f"action_panel_{dock.objectName().removeprefix('dock_')}")
+            key = act.shortcut().toString() if act is not None else ""
+            bar.setTabToolTip(i, f"{dock.windowTitle()} panel" + (f" ({key})" if key else ""))
 
 
 def on_top(dock: QtWidgets.QDockWidget) -> bool:
@@ -98,6 +117,7 @@ def tabify(window: QtWidgets.QMainWindow, docks: list[QtWidgets.QDockWidget],
     window.setTabPosition(Area.AllDockWidgetAreas, QtWidgets.QTabWidget.TabPosition.North)
     window.setTabPosition(Area.RightDockWidgetArea, QtWidgets.QTabWidget.TabPosition.East)
     shown.raise_()
+    QtCore.QTimer.singleShot(0, window, lambda: name_tabs(window))
 
 
 def restore_geometry(window: QtWidgets.QMainWindow, geometry: QtCore.QByteArray | None,
