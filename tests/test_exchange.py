@@ -122,6 +122,21 @@ def test_coco_import_round_trip(folder, tmp_path, capsys):
         np.testing.assert_array_equal(_label(folder, stem, labels), _label(folder, stem))
         meta = json.loads(label_paths(folder / f"{stem}.jpg", labels)[1].read_text())
         assert meta["source"] == "imported" and meta["model_name"] == "" and not meta["edited"]
+        # what the exporting tool said of the label is kept, as information (not a verdict
+        # given here: the worklist shows it as imported)
+        origin = meta["imported_from"]
+        assert origin["format"] == "coco" and origin["file"] == "coco.json"
+    accepted = json.loads(label_paths(folder / "ISIC_0000095.jpg", labels)[1].read_text())
+    attrs = accepted["imported_from"]["attributes"]
+    assert attrs["review_state"] == "accepted" and attrs["comment"] == "checked"
+    assert attrs["reviewed_by"] and attrs["model_name"] == "tiny"
+    assert "review_state" not in accepted or accepted["review_state"] in (None, "")
+    from dermview.exchange.labelset import imported_from_text
+    from dermview.labels import label_status
+
+    assert label_status(folder / "ISIC_0000095.jpg", labels) == "imported"
+    assert imported_from_text(accepted) == (f"from the COCO file coco.json, accepted there by "
+                                            f"{attrs['reviewed_by']}")
 
 
 def test_labelme_export_import_round_trip(folder, tmp_path, capsys):
@@ -143,6 +158,10 @@ def test_labelme_export_import_round_trip(folder, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     for stem in STEMS[:3]:
         np.testing.assert_array_equal(_label(folder, stem, labels), _label(folder, stem))
+    meta = json.loads(label_paths(folder / "IMD009.jpg", labels)[1].read_text())
+    assert meta["imported_from"]["format"] == "labelme"
+    assert meta["imported_from"]["file"] == "IMD009.json"
+    assert meta["imported_from"]["attributes"]["review_state"] == "corrected"
 
 
 def test_labelme_polygons(folder, tmp_path):

@@ -125,7 +125,7 @@ def test_export_labelme_asks_before_replacing(make_window, worklist, boxes, tmp_
     win.actions["export_labelme"].trigger()
     files = sorted(p.name for p in target.iterdir())
     assert files == ["IMD002.json", "ISIC_0000095.json"]
-    mask, image_path = read_labelme(target / "IMD002.json")
+    mask, image_path, _attrs = read_labelme(target / "IMD002.json")
     assert np.array_equal(mask, masks["IMD002.jpg"])
     assert (target / image_path).resolve() == (folder / "IMD002.jpg").resolve()
     before = (target / "IMD002.json").stat().st_mtime_ns
@@ -238,3 +238,36 @@ def test_the_export_dialogs_start_where_the_last_export_went(make_window, workli
     assert starts[-1] == str(handoff / "labels_coco.json")
     boxes.answer = Btn.Yes  # replace the labelme files of the first export
     assert win2.exchange.export_labels("labelme") == 2 and starts[-1] == str(handoff / "lm")
+
+
+def test_an_imported_label_accepted_here_stays_imported(make_window, worklist, tmp_path,
+                                                        qtbot):
+    """Accepting (or correcting) a mask brought from another tool saved it as "manual": its
+    origin was lost, and the report said "no model (manual mask)". It stays "imported",
+    with what the exporting tool said of it (here: accepted by its reviewer there)."""
+    from dermview.cli import main
+    from dermview.labels import label_paths, read_label_meta
+
+    folder, masks = worklist
+    out = tmp_path / "day1.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0
+    colleague = tmp_path / "colleague"
+    colleague.mkdir()
+    for name in masks:
+        shutil.copy(folder / name, colleague / name)
+    assert main(["import", str(colleague), "--format", "coco", "--from", str(out)]) == 0
+    image = colleague / "IMD002.jpg"
+    win = make_window([image])
+    said = win.seg_panel.model_label.text()
+    assert "from the COCO file day1.json, accepted there by" in said, said
+    assert win.review.accept()
+    meta = read_label_meta(image)
+    assert meta["source"] == "imported" and meta["review_state"] == "accepted"
+    assert meta["imported_from"]["attributes"]["review_state"] == "accepted"
+    assert "a mask brought from the COCO file day1.json" in win.lesion.report_info().model
+    # a label with no sidecar at all (another tool's bare PNG) stays imported too
+    png, js = label_paths(colleague / "ISIC_0000095.jpg")
+    js.unlink()
+    win.session.open_image(colleague / "ISIC_0000095.jpg")
+    assert win.review.accept()
+    assert read_label_meta(colleague / "ISIC_0000095.jpg")["source"] == "imported"

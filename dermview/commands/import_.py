@@ -15,7 +15,8 @@ from dermview.wording import counted
 NAME = "import"
 HELP = "Import COCO, labelme or DICOM SEG masks as labels of an image folder, for review."
 
-MaskSource = Iterator[tuple[Path, Callable[[], np.ndarray]]]
+#: (image, its mask when called, where it came from: the sidecar's ``imported_from``)
+MaskSource = Iterator[tuple[Path, Callable[[], np.ndarray], dict]]
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -45,6 +46,20 @@ def _by_name(images: list[Path], image_dir: Path) -> Callable[[str], Path | None
     return find
 
 
+#: The exported label attributes kept in the imported label's sidecar (what the source said)
+KEPT_ATTRIBUTES = ("review_state", "reviewed_by", "review_comment", "comment", "source",
+                   "edited", "model_name", "model_sha256", "confidence")
+
+
+def _known(attributes: dict) -> dict:
+    """The source's verdict and provenance as ``attributes`` (only known keys, plain values):
+    an imported label keeps what the exporting tool said of it, as information; it is not a
+    verdict given here."""
+    kept = {k: v for k, v in attributes.items() if k in KEPT_ATTRIBUTES
+            and isinstance(v, (str, int, float, bool))}
+    return {"attributes": kept} if kept else {}
+
+
 def _coco(src: Path, find: Callable[[str], Path | None], report) -> MaskSource:
     from dermview.exchange.coco import read_coco
 
@@ -54,7 +69,8 @@ def _coco(src: Path, find: Callable[[str], Path | None], report) -> MaskSource:
         if image is None:
             report(name, f"listed in {src.name} but not in the image folder")
             continue
-        yield image, lambda name=name: labels.mask(name)
+        yield image, lambda name=name: labels.mask(name), {
+            "format": "coco", "file": src.name, **_known(labels.attributes(name))}
 
 
 def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSource:
@@ -64,7 +80,7 @@ def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSourc
         if js.stem.endswith("_segmentation"):
             continue  # a dermview sidecar, not labelme
         try:
-            mask, image_ref = read_labelme(js)
+            mask, image_ref, attrs = read_labelme(js)
         except Exception as exc:  # noqa: BLE001 - reported, the others go on
             report(str(js), str(exc))
             continue
@@ -73,7 +89,8 @@ def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSourc
         if image is None:
             report(str(js), "no image of that name in the image folder")
             continue
-        yield image, lambda mask=mask: mask
+        yield image, lambda mask=mask: mask, {"format": "labelme", "file": js.name,
+                                              **_known(attrs)}
 
 
 def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
@@ -104,10 +121,11 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
         if uid not in by_uid:
             report(str(path), "the image it segments (by SOP Instance UID) is not in the folder")
             continue
-        yield by_uid[uid], lambda mask=mask: mask
+        yield by_uid[uid], lambda mask=mask: mask, {"format": "dicom-seg", "file": path.name}
 
 
-def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool) -> str | None:
+def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool,
+          origin: dict | None = None) -> str | None:
     """Save one imported label; a problem text when it is skipped."""
     from dermview.io import load_image
     from dermview.labels import LabelMeta, image_sha256, label_paths, save_label
@@ -119,7 +137,8 @@ def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: boo
     if mask.shape != (h, w):
         return (f"the imported mask is {mask.shape[1]}×{mask.shape[0]} pixels but the image "
                 f"is {w}×{h}")
-    meta = LabelMeta(image_sha256=image_sha256(image), image_size=(w, h), source="imported")
+    meta = LabelMeta(image_sha256=image_sha256(image), image_size=(w, h), source="imported",
+                     extras={"imported_from": origin} if origin else {})
     save_label(image, mask, meta, labels_dir=labels_dir)
     return None
 
@@ -157,13 +176,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         pairs = _dicom_seg(src, images, count_report)
     seen: set[Path] = set()
-    for image, mask_of in tqdm(pairs, desc="import", unit="label", file=sys.stderr, disable=None):
+    for image, mask_of, origin in tqdm(pairs, desc="import", unit="label", file=sys.stderr, disable=None):
         if image in seen:
             count_report(str(image), "a second label for this image in the input; the first was kept")
             continue
         seen.add(image)
         try:
-            problem = _save(image, mask_of(), labels_dir, args.overwrite)
+            problem = _save(image, mask_of(), labels_dir, args.overwrite, origin)
         except DermviewError as exc:
             problem = str(exc)
         if problem:

@@ -94,6 +94,15 @@ class CocoLabels:
         self._cat_ids = [names[LESION]] if LESION in names else coco.getCatIds()
         self.file_names = {str(img["file_name"]): int(i) for i, img in coco.imgs.items()}
 
+    def attributes(self, file_name: str) -> dict[str, Any]:
+        """The ``attributes`` of the image's first lesion annotation (as dermview and CVAT
+        write them: review state, reviewer, model...); {} when it has none."""
+        ids = self._coco.getAnnIds(imgIds=[self.file_names[file_name]], catIds=self._cat_ids)
+        for ann in self._coco.loadAnns(ids):
+            attrs = ann.get("attributes")
+            return attrs if isinstance(attrs, dict) else {}
+        return {}
+
     def mask(self, file_name: str) -> np.ndarray:
         """``bool`` ``(height, width)`` mask of the image called ``file_name`` in the file."""
         image_id = self.file_names[file_name]

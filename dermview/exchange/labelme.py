@@ -122,15 +122,30 @@ def labelme_mask(doc: dict[str, Any]) -> np.ndarray:
     return mask
 
 
-def read_labelme(path: Path) -> tuple[np.ndarray, str]:
-    """``(mask, imagePath)`` of a labelme JSON file.
+def labelme_attributes(doc: dict[str, Any]) -> dict[str, Any]:
+    """The label attributes dermview wrote into a labelme dict (the first lesion shape's
+    ``description``, JSON): review state, reviewer, model...; {} when there are none (a
+    free-text description, another tool's file)."""
+    shapes = [s for s in doc.get("shapes", []) if isinstance(s, dict)]
+    for shape in [s for s in shapes if s.get("label") == LESION] or shapes:
+        try:
+            attrs = json.loads(str(shape.get("description") or ""))
+        except ValueError:
+            return {}
+        return attrs if isinstance(attrs, dict) else {}
+    return {}
+
+
+def read_labelme(path: Path) -> tuple[np.ndarray, str, dict[str, Any]]:
+    """``(mask, imagePath, attributes)`` of a labelme JSON file (see
+    :func:`labelme_attributes`).
 
     Raises:
         ImageReadError: missing file, or not labelme JSON.
     """
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        return labelme_mask(doc), str(doc.get("imagePath") or "")
+        return labelme_mask(doc), str(doc.get("imagePath") or ""), labelme_attributes(doc)
     except FileNotFoundError:
         raise ImageReadError(f"labelme file not found: {path}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

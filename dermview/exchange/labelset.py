@@ -102,3 +102,26 @@ def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(comment, str) and comment:
         out["comment"] = comment
     return out
+
+
+_FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme", "dicom-seg": "DICOM SEG"}
+
+
+def imported_from_text(meta: dict[str, Any] | None) -> str:
+    """Where an imported label came from, in words, by its sidecar's ``imported_from``
+    (written by ``dermview import``): ``"from the COCO file day1.json, accepted there by Ana
+    Ruiz"``; ``"from another tool"`` when the sidecar does not say (a bare mask file)."""
+    origin = (meta or {}).get("imported_from")
+    if not isinstance(origin, dict):
+        return "from another tool"
+    fmt = _FORMAT_NAMES.get(str(origin.get("format")), str(origin.get("format") or "another"))
+    text = f"from the {fmt} file {origin.get('file', '?')}"
+    attrs = origin.get("attributes") if isinstance(origin.get("attributes"), dict) else {}
+    state = attrs.get("review_state")
+    if state in ("accepted", "corrected", "rejected"):
+        by = attrs.get("reviewed_by")
+        text += f", {state} there" + (f" by {by}" if by else "")
+    elif state == "unreviewed":
+        text += ", not reviewed there"
+    return text
+

@@ -93,6 +93,7 @@ class Document(QtCore.QObject):
         self.label_meta: dict[str, Any] | None = None  # sidecar of the loaded label
         self.label_loaded = False
         self._opened_from_model = False  # the opened label was a model's (see open)
+        self._opened_imported = False  # the opened label came from another tool (see open)
         self._silent_prediction = False  # a prediction equal to the mask (no undo step)
         #: label_watch.label_fingerprint of the label path when this document last read or wrote it
         self._label_seen: str | None = None
@@ -182,6 +183,10 @@ class Document(QtCore.QObject):
         meta = self.label_meta or {}
         self._opened_from_model = meta.get("source", "model" if meta.get("model_name")
                                            else "manual") == "model"
+        # a mask from another tool (no sidecar, or `dermview import`'s) stays "imported" when
+        # saved here (accepted or corrected), as its origin: it became "manual"
+        self._opened_imported = (loaded is not None
+                                 and labels.label_source(self.label_meta) == "imported")
         self._silent_prediction = False
         # Hand edits recorded by earlier sessions; this session's edits are added on save.
         self._base_edits = (int(meta.get("edit_operations", 0) or 0),
@@ -382,12 +387,14 @@ class Document(QtCore.QObject):
             edited=changed or prev_edited,
             edited_pixels=pixels + prev_px,
             edit_operations=ops + prev_ops,
-            source="model" if from_model else "manual",
+            source="model" if from_model else "imported" if self._opened_imported else "manual",
             review_state=state,
             review_comment=self.review_comment,
             user=self.reviewer or login,
             extras={**({"login": login} if self.reviewer and self.reviewer != login else {}),
                     **({"reviewed_by": by} if (by := self.verdict_by(state)) else {}),
+                    **({"imported_from": imported} if self._opened_imported and not from_model
+                       and (imported := (self.label_meta or {}).get("imported_from")) else {}),
                     **{k: v for k, fn in self._sidecar_fields.items() if (v := fn()) is not None}},
         )
 

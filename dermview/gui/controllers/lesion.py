@@ -336,6 +336,7 @@ class LesionController(QtCore.QObject):
 
     def report_info(self) -> Any:
         from dermview import __version__
+        from dermview.exchange.labelset import imported_from_text
         from dermview.labels import utc_now
         from dermview.model.provenance import describe_model
         from dermview.report import ReportInfo
@@ -349,7 +350,7 @@ class LesionController(QtCore.QObject):
         # here: as the Segment panel says, not "manual"
         imported = doc.label_loaded and labels.label_source(doc.label_meta) == "imported"
         model = (describe_model(doc.model.name, doc.model.sha256, mark) if from_model
-                 else "no model (a mask brought from another tool"
+                 else "no model (a mask brought " + imported_from_text(meta)
                       + (", edited here)" if doc.dirty else ")") if imported
                  else "no model (manual mask)")
         pre = (doc.model.params if from_model and doc.model.params is not None

@@ -213,8 +213,11 @@ class SegmentController(QtCore.QObject):
     def model_text(self) -> str:
         m = self.doc.model
         if not m.name and self.doc.label_loaded:  # "No segmentation yet" beside a mask shown
-            kind = {"imported": "from another tool", "manual": "drawn by hand"}.get(
-                labels.label_source(self.doc.label_meta), "saved earlier")
+            from dermview.exchange.labelset import imported_from_text
+
+            kind = {"imported": imported_from_text(self.doc.label_meta),
+                    "manual": "drawn by hand"}.get(labels.label_source(self.doc.label_meta),
+                                                   "saved earlier")
             return f"The mask is the saved label ({kind}); Segment (Ctrl+R) runs the model"
         if not m.name:
             return NOTHING_YET
