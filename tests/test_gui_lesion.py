@@ -448,7 +448,12 @@ def test_a_colour_found_with_no_share_on_the_map_does_not_read_0_percent(make_wi
     panel.show_analysis(dataclasses.replace(a, colors=colors))
     texts = [row.text() for row in panel.color_rows]
     assert texts[0].endswith("yes (100 % of the lesion)")
-    assert texts[1].endswith("yes (not on the colour map)")
+    assert texts[1].endswith("yes (overall colour; none painted)")
+    # where that colour is, then? the tooltip says how it was judged
+    assert "colour statistics as a whole" in panel.color_rows[1].toolTip()
+    from dermview.gui.lesion_panel import TIPS
+
+    assert panel.color_rows[0].toolTip() == TIPS["C"]
     assert texts[2].endswith("yes (under 1 % of the lesion)")
     assert not any("(0 %" in t for t in texts), texts
 

@@ -30,6 +30,12 @@ TIPS = {
 }
 
 
+#: Tooltip of a colour found present with no pixel of it on the colour map.
+NOT_PAINTED = ("The colour model finds this colour from the lesion's colour statistics as a "
+               "whole (against the skin around it); no region of the lesion is clearly enough "
+               "of this colour to be painted on the colour map. Check the image.")
+
+
 class LesionPanel(QtWidgets.QWidget):
     """Signals: ``show_axes_changed(bool)``, ``show_colors_changed(bool)``,
     ``device_changed(str)``, ``calibrate_clicked()``, ``type_scale_clicked()``,
@@ -192,7 +198,10 @@ class LesionPanel(QtWidgets.QWidget):
             row.setText(f"{name}: no" if not present
                         else f"{name}: yes ({pct} % of the lesion)" if share >= 0.01
                         else f"{name}: yes (under 1 % of the lesion)" if share > 0
-                        else f"{name}: yes (not on the colour map)")
+                        else f"{name}: yes (overall colour; none painted)")
+            # "red: yes (not on the colour map)" with no red in view left the clinician
+            # asking where the red was (trial finding)
+            row.setToolTip(NOT_PAINTED if present and share == 0 else TIPS["C"])
             f = row.font()
             f.setBold(present)
             row.setFont(f)
