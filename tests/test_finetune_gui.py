@@ -266,6 +266,13 @@ def test_models_list_says_why_a_bundled_model_has_no_held_out_dice(qtbot):
     assert dlg.table.item(0, 2).text() == "—" and "model card" in dlg.table.item(0, 2).toolTip()
     assert dlg.table.item(1, 2).text() == "0.901 → 0.915 (better)"
     assert "held out" in dlg.table.horizontalHeaderItem(2).toolTip()
+    # the bundled default says its validation Dice, from its training metadata
+    from dermview import paths
+    from dermview.model.weights import read_metadata
+
+    default = ModelEntry.read(paths.models_dir() / "dermview_default.pt")
+    dice = read_metadata(paths.models_dir() / "dermview_default.pt")["metrics"]["dice"]
+    assert default is not None and default.heldout.startswith(f"{dice:.3f} (validation, ")
 
 
 def test_a_user_trained_model_can_be_deleted_from_the_models_list(

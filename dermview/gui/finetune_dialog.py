@@ -253,8 +253,8 @@ class ModelsDialog(QtWidgets.QDialog):
         self.table.cellDoubleClicked.connect(lambda _r, _c: self._use())  # as "Use selected"
         # the column was blank for the bundled models, with nothing to say why
         why = ("Models fine-tuned here: Dice of the base model → the new one on your labels "
-               "held out from training. The bundled models' accuracy is in the model card "
-               "(Help → About).")
+               "held out from training. Bundled models: Dice on the validation split they "
+               "were chosen on (more in the model card, Help → About).")
         self.table.horizontalHeaderItem(2).setToolTip(why)
         self._why = why
         for i, m in enumerate(models):

@@ -64,7 +64,16 @@ class ModelEntry:
                        f"({'better' if ft.get('improved') else 'not better'})"
                        if "base" in sc and "new" in sc else "")
         else:
-            origin, heldout = "bundled with dermview", ""
+            # its Dice on the validation split it was chosen on (training metadata): the
+            # column read "—" beside About's "validation Dice 0.906" (trial finding)
+            m = meta.get("metrics") or {}
+            n = sum(int(v.get("n", 0)) for v in (m.get("per_source") or {}).values()
+                    if isinstance(v, dict))
+            origin = "bundled with dermview"
+            heldout = (f"{float(m['dice']):.3f} (validation"
+                       + (f", {n} images)" if n else ")")
+                       if m.get("split") == "val" and isinstance(m.get("dice"), (int, float))
+                       else "")
         return cls(path, str(meta.get("name") or path.stem), str(meta["sha256"]),
                    bool(meta.get("user_trained")), origin, heldout)
 
