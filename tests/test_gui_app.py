@@ -520,6 +520,20 @@ def test_about_box_shows_the_model_card_without_its_generator_comment(make_windo
     about.close()
 
 
+def test_the_model_card_does_not_scroll_sideways(make_window, qtbot):
+    """At 150 % the About box's card scrolled 1400 px sideways: its long command lines
+    (code blocks) did not wrap."""
+    win = make_window()
+    win.actions["about"].trigger()
+    about = win.about_dialog
+    about.resize(600, 500)
+    qtbot.waitUntil(lambda: about.card.verticalScrollBar().maximum() > 0)
+    assert about.card.horizontalScrollBar().maximum() == 0
+    assert "training/export_onnx" in about.card.toPlainText() or "python" in \
+        about.card.toPlainText()  # the commands are still there, wrapped
+    about.close()
+
+
 def test_about_box_names_the_diagnosis_support_model(make_window, monkeypatch):
     """Trial finding: Help → About named the segmentation model only ("Dermoscopy lesion
     review: … label saving"), though the Diagnosis panel's notice sends the user there for

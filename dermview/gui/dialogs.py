@@ -133,6 +133,14 @@ def classifier_line() -> str:
             f"<br>{DEFAULT_CLASSIFIER.name} · SHA-256 {str(meta.get('sha256', ''))[:16]}…")
 
 
+def wrapped_markdown(text: str) -> str:
+    """HTML of the Markdown ``text`` whose code lines wrap: the cards' long command lines made
+    the About box scroll sideways (1400 px at 150 %)."""
+    doc = QtGui.QTextDocument()
+    doc.setMarkdown(text)
+    return doc.toHtml().replace("white-space:pre;", "white-space:pre-wrap;")
+
+
 class AboutDialog(QtWidgets.QDialog):
     """Version, licences and the bundled model card."""
 
@@ -154,8 +162,8 @@ class AboutDialog(QtWidgets.QDialog):
         self.card = QtWidgets.QTextBrowser()
         # the segmentation models' card, then the classifier's (the Diagnosis panel says "see
         # the model card": it was nowhere in the app)
-        self.card.setMarkdown(model_card_text() + "\n\n---\n\n"
-                              + model_card_text("CLASSIFIER_CARD.md"))
+        self.card.setHtml(wrapped_markdown(model_card_text() + "\n\n---\n\n"
+                                           + model_card_text("CLASSIFIER_CARD.md")))
         self.card.setOpenExternalLinks(True)
         layout.addWidget(self.card, 1)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
