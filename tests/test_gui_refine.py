@@ -294,7 +294,7 @@ def test_refine_on_a_saved_label_computes_the_map_and_keeps_the_label(make_windo
     assert 0 < changed.sum() < label.sum() and not (win.doc.mask & ~label).any()
     assert win.doc.prob is None and win.doc.effective_review() == "corrected"
     meta = win.doc.label_meta_for_save(None)
-    assert meta.source == "manual" and meta.edited      # an expert's label, corrected
+    assert meta.source == "imported" and meta.edited    # an expert's label, corrected here
 
 
 def test_worklist_summary_counts_one_image_in_the_singular(make_window, data):
