@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the one-folder PyInstaller bundle and the Linux archive
 #   dist/dermview-<version>-linux-x86_64.tar.xz  (xz: about 0.7x the size of gzip for this bundle)
-# (folder dermview-<version>/ with the app, dermview.desktop, dermview.png, INSTALL.md, install.sh).
+# (folder dermview-<version>-linux-x86_64/ with the app, dermview.desktop, dermview.png, INSTALL.md, install.sh).
 #
 # Usage: packaging/build.sh            (uses .venv/bin/python, or $PYTHON)
 #        DERMVIEW_SLIM=0 packaging/build.sh   (no exclusions: to measure what they save)

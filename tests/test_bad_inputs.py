@@ -15,6 +15,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -811,3 +812,29 @@ def test_cli_misspelt_command_is_one_line_not_the_app(typo, command, tmp_path, c
     # an existing file or folder of that name still opens in the app
     (tmp_path / typo).mkdir()
     assert main([typo]) == 0 and len(opened) == 1
+
+
+def test_cli_segment_altered_onnx_export_names_the_file_and_the_way_back(tmp_path, capsys):
+    """Trial finding (packaged app, a byte of its model changed): the one line named
+    "dermview_default.onnx" only, not which installation's copy, nor what to do."""
+    from dermview import paths
+    from dermview.model import inference
+
+    inference.clear_cache()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for ext in (".pt", ".json", ".onnx"):
+        shutil.copy(paths.models_dir() / f"dermview_default{ext}", folder)
+    onnx = folder / "dermview_default.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 1
+    onnx.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    rc, text = _segment([_sample(tmp_path)], out, folder / "dermview_default.pt", capsys,
+                        "--engine", "onnx")
+    assert rc == 2
+    lines = [ln for ln in text.splitlines() if ln.startswith("dermview: error:")]
+    assert len(lines) == 1, text
+    assert f"{onnx} does not match its recorded SHA-256" in lines[0]
+    assert "unpack the dermview archive again" in lines[0]

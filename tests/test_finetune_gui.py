@@ -409,3 +409,47 @@ def test_a_model_trained_elsewhere_is_added_to_the_models_list(qtbot, make_windo
     # Cancel in the file dialog: nothing happens
     chosen[0] = ""
     assert not ctl.add_model_file() and dlg.table.rowCount() == n + 1
+
+
+def test_without_pytorch_the_dialog_says_it_cannot_fine_tune_and_start_stays_off(
+        qtbot, make_window, tmp_path, monkeypatch):
+    """Trial finding (packaged app, no PyTorch): with enough labels Start was on and the run
+    ended "Stopped" with "[PYI-2936:ERROR] Failed to execute script 'launcher' due to
+    unhandled exception!". The dialog says at once that this installation cannot fine-tune,
+    and why; Start stays off whatever the folder holds."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as in the frozen app
+    win = make_window()
+    ctl = win.models
+    ctl.improve()
+    dlg = ctl.dialog
+    qtbot.waitExposed(dlg)
+    dlg.folder_edit.setText(str(make_folder(tmp_path / "enough", 6)))
+    qtbot.waitUntil(lambda: dlg.labels_label.text().endswith("enough to start"), timeout=5000)
+    assert not dlg.start_btn.isEnabled()
+    text = dlg.result_label.text()
+    assert "Not available here" in text and "PyTorch" in text and "source" in text
+    assert "PyTorch" in dlg.start_btn.toolTip()
+    qtbot.mouseClick(dlg.start_btn, LeftButton)
+    assert not ctl.process.running
+
+
+def test_without_pytorch_the_finetune_command_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    """``dermview finetune`` from the packaged app printed an ImportError traceback."""
+    import sys
+
+    import dermview.finetune as package
+    from dermview.cli import main
+
+    for name in ("torch", "dermview.finetune.engine", "dermview.finetune.run"):
+        monkeypatch.setitem(sys.modules, name, None)  # as in the frozen app: none of them
+    for name in ("engine", "run"):
+        monkeypatch.delattr(package, name, raising=False)
+    folder = make_folder(tmp_path / "clinic", 6)
+    with pytest.raises(ImportError):  # what the frozen app met
+        from dermview.finetune import FinetuneSettings  # noqa: F401
+    assert main(["finetune", str(folder), "--out", str(tmp_path / "new.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "PyTorch" in err and "from source" in err
+    assert not (tmp_path / "new.pt").exists()

@@ -493,6 +493,22 @@ def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_i
     win.shortcuts_dialog.close()
 
 
+def test_tab_in_the_shortcuts_list_reaches_its_close_button(make_window, data, qtbot):
+    """Trial finding (keyboard only): in Help → Keyboard shortcuts, Tab went from cell to
+    cell of the ~70-row table and never reached Close (only Esc left the dialog)."""
+    win = make_window([data / "IMD009.jpg"])
+    dlg = win.show_shortcuts()
+    qtbot.waitExposed(dlg)
+    dlg.activateWindow()
+    dlg.table.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is dlg.table)
+    qtbot.keyClick(dlg.table, QtCore.Qt.Key.Key_Tab)
+    focus = QtWidgets.QApplication.focusWidget()
+    assert isinstance(focus, QtWidgets.QPushButton) and "Close" in focus.text()
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not dlg.isVisible())
+
+
 def test_the_first_image_says_what_to_do_first(make_window, data):
     """Trial finding (first launch): the Segment panel said "No segmentation yet" and
     nothing more; where the measurements and the diagnosis support are (two of six tabs

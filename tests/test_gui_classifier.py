@@ -264,3 +264,25 @@ def test_a_classified_label_opened_again_shows_and_keeps_its_result(make_window,
     smaller[: gt.shape[0] // 2] = False
     push_mask(win.doc, smaller, "Cut", EditKind.HAND)
     assert win.classifier.result is None
+
+
+def test_without_pytorch_the_heat_map_says_so_not_an_unexpected_error(
+        make_window, data, qtbot, monkeypatch):  # noqa: F811
+    """Trial finding (packaged app, no PyTorch): Classify lesion showed "no heat map:
+    Unexpected error: ModuleNotFoundError: No module named 'torch'" and sent the user to the
+    log, because ``Classifier.heatmap`` imported torch before the check that says why."""
+    import sys
+
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.classifier_panel
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails, as when frozen
+    qtbot.mouseClick(panel.classify_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: "computing" not in panel.message.text(), timeout=120_000)
+    text = panel.message.text()
+    assert "this installation has no PyTorch" in text, text
+    assert "Unexpected error" not in text and "log file" not in text
+    assert not panel.heat_check.isEnabled()
+    assert sum(panel.bars[k].value() for k in PROB_KEYS) > 900  # the probabilities still shown

@@ -355,6 +355,26 @@ def test_esc_and_enter_hand_the_keyboard_back_from_the_reviewer_and_comment_fiel
     assert meta["reviewed_by"] == "Ana Ruiz"
 
 
+def test_tab_leaves_the_review_comment_and_types_no_tab_into_it(make_window, data, qtbot):
+    """Trial finding (keyboard only): Tab into the review comment never left it: each Tab
+    typed a tab character (saved in the sidecar, the image marked unsaved) and the Accept /
+    Reject buttons below could not be reached with Tab."""
+    win = make_window([data / "IMD009.jpg"])
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.docks["review"].raise_()
+    panel = win.review_panel
+    panel.comment.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is panel.comment)
+    qtbot.keyClicks(panel.comment, "hair")
+    qtbot.keyClick(panel.comment, QtCore.Qt.Key.Key_Tab)
+    assert panel.comment.toPlainText() == "hair" and win.doc.review_comment == "hair"
+    assert QtWidgets.QApplication.focusWidget() is panel.accept_button
+    qtbot.keyClick(panel.accept_button, QtCore.Qt.Key.Key_Backtab)
+    assert QtWidgets.QApplication.focusWidget() is panel.comment
+    assert panel.comment.toPlainText() == "hair"
+
+
 def test_page_down_passes_unreadable_files_and_marks_them(make_window, data, boxes):
     (data / "IMD005.jpg").write_bytes(b"not a jpeg")  # between IMD002 and IMD009
     win = make_window([data])

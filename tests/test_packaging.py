@@ -252,6 +252,23 @@ def test_install_note_lists_xcb_libraries():
         assert lib in note
 
 
+def test_install_note_names_the_folder_the_archive_unpacks_to():
+    """Trial finding: INSTALL.md said to run ``/opt/dermview-<version>/dermview self-test``
+    after ``tar -C /opt``; the archive unpacks to ``dermview-<version>-linux-x86_64/``, so
+    the first command a new user copied said "No such file or directory"."""
+    import re
+
+    stem = re.search(r'^STEM="(.*)"$', (PACKAGING / "build.sh").read_text(), re.M).group(1)
+    folder = stem.replace("$VERSION", "<version>").replace("$ARCH", "x86_64")
+    assert folder == "dermview-<version>-linux-x86_64"
+    note = (PACKAGING / "INSTALL.md").read_text()
+    runs = re.findall(r"^(/opt/\S+)", note, re.M)
+    assert runs and all(r.startswith(f"/opt/{folder}/") for r in runs), runs
+    # and what the package cannot do is said where a new user reads it
+    assert "heat map" in note and "Improve the model" in note
+    assert "moved" in note and "`install.sh` of the moved folder again" in note
+
+
 def test_makefile_has_package_targets():
     mk = (ROOT / "Makefile").read_text()
     assert "\npackage:" in mk and "\npackage-test:" in mk

@@ -67,6 +67,12 @@ def _json_line(obj: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dermview.finetune import unavailable
+
+    why = unavailable()
+    if why is not None:  # the packaged app: one line, not an ImportError's traceback
+        print(f"dermview finetune: {why}", file=sys.stderr)
+        return 2
     from tqdm import tqdm
 
     from dermview.finetune import FinetuneSettings, finetune

@@ -132,6 +132,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         lay.addWidget(self.result_label)
         lay.addLayout(buttons)
         self._enough = True  # until a label summary says otherwise
+        self._unavailable = ""  # why this installation cannot fine-tune at all
         self.set_running(False)
         self.use_btn.setEnabled(False)
         self.discard_btn.setEnabled(False)
@@ -150,8 +151,8 @@ class FinetuneDialog(QtWidgets.QDialog):
         lines, and the open dialog cut both)."""
         self.labels_label.setText(text)
         self._enough = enough
-        self.start_btn.setEnabled(enough and not self.cancel_btn.isEnabled())
-        self.start_btn.setToolTip("" if enough else text)
+        self.start_btn.setEnabled(self._can_start() and not self.cancel_btn.isEnabled())
+        self.start_btn.setToolTip(self._unavailable or ("" if enough else text))
         lay = self.layout()
         lay.invalidate()
         lay.activate()
@@ -179,8 +180,21 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.start_clicked.emit(self.folder_edit.text(), self.out_edit.text(),
                                 float(self.minutes.value()))
 
+    def show_unavailable(self, why: str) -> None:
+        """This installation cannot fine-tune (no PyTorch: the packaged app): say so where
+        the result goes and keep Start off (it started a process that died with
+        "Failed to execute script 'launcher'")."""
+        self._unavailable = why
+        self.result_label.setText(
+            f"<b>Not available here:</b> {html.escape(why[0].upper() + why[1:])}.")
+        self.start_btn.setEnabled(False)
+        self.start_btn.setToolTip(why)
+
+    def _can_start(self) -> bool:
+        return self._enough and not self._unavailable
+
     def set_running(self, running: bool) -> None:
-        self.start_btn.setEnabled(not running and self._enough)
+        self.start_btn.setEnabled(not running and self._can_start())
         self.cancel_btn.setEnabled(running)
         for w in (self.folder_edit, self.out_edit, self.minutes):
             w.setEnabled(not running)

@@ -70,6 +70,8 @@ class ReviewPanel(QtWidgets.QWidget):
         self.comment = QtWidgets.QPlainTextEdit()
         self.comment.setPlaceholderText("Comment (saved in the sidecar; Esc: back to the image)")
         self.comment.setMaximumHeight(64)
+        # Tab moves on to the buttons (it typed a tab character and never left the box)
+        self.comment.setTabChangesFocus(True)
         self.comment.textChanged.connect(
             lambda: None if self._updating else self.comment_edited.emit(
                 self.comment.toPlainText()))

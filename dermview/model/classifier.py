@@ -237,8 +237,15 @@ class Classifier:
                 target: str | None = None) -> tuple[np.ndarray, str]:
         """Grad-CAM of ``target`` (a name of :data:`CLASSES`; ``None`` = the predicted class)
         as float32 ``H×W`` in [0, 1] over the image (fading to 0 at the crop's edge, 0 outside
-        it), and the class name. Needs PyTorch (gradients)."""
-        import torch
+        it), and the class name. Needs PyTorch (gradients).
+
+        Raises:
+            ModelError: PyTorch is not installed (the packaged app): said before anything else.
+        """
+        try:
+            import torch
+        except ImportError as exc:
+            raise ModelError(f"The classifier's heat map needs PyTorch ({exc})") from None
 
         from dermview.model.gradcam import fade_edges, grad_cam, paste_box
 

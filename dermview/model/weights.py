@@ -151,9 +151,12 @@ def read_onnx(meta_file: str | Path, meta: dict[str, Any]) -> tuple[Path, bytes,
     except OSError as exc:
         raise WeightsError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
     if hashlib.sha256(data).hexdigest() != sha:
+        # the whole path: which installation's copy (a packaged app's model changed on disk)
         raise WeightsError(
-            f"{path.name} does not match its recorded SHA-256: the file is altered, "
-            "truncated or not the one its metadata describes. It was not loaded."
+            f"{path} does not match its recorded SHA-256: the file is altered, "
+            "truncated or not the one its metadata describes. It was not loaded. A bundled "
+            "model comes back when you unpack the dermview archive again (or reinstall); "
+            "a model of your own, from its copy or by exporting it again."
         )
     return path, data, sha
 

@@ -251,6 +251,11 @@ class ModelController(QtCore.QObject):
             self.process.failed.connect(self.dialog.show_failure)
             self.process.running_changed.connect(self.dialog.set_running)
             self.dialog.folder_changed.connect(self._summarise_labels)
+            from dermview.finetune import unavailable
+
+            why = unavailable()
+            if why is not None:
+                self.dialog.show_unavailable(why)
         folder = self.doc.path.parent if getattr(self.doc, "path", None) else None
         if folder is not None and not self.dialog.folder_edit.text():
             self.dialog.folder_edit.setText(str(folder))
