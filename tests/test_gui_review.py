@@ -302,16 +302,21 @@ def test_outline_is_redrawn_with_its_ring_after_fill_holes_and_undo(make_window,
     assert shown_matches_mask(), "stale outline dashes left after undo"
 
 
+def _focus_in(qtbot, win, dock: str, widget):
+    """Bring panel ``dock`` to the front and the keyboard into ``widget`` (returned)."""
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.docks[dock].raise_()
+    widget.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is widget)
+    return widget
+
+
 def test_focus_returns_to_the_view_after_typing_a_value(make_window, data, qtbot):
     from PySide6 import QtWidgets
 
     win = make_window([data / "IMD009.jpg"])
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow)
-    win.docks["tools"].raise_()
-    spin = win.tools_panel.radius_spin
-    spin.setFocus()
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is spin)
+    spin = _focus_in(qtbot, win, "tools", win.tools_panel.radius_spin)
     spin.selectAll()
     qtbot.keyClicks(spin, "21")
     qtbot.keyClick(spin, QtCore.Qt.Key.Key_Return)
@@ -328,12 +333,7 @@ def test_esc_and_enter_hand_the_keyboard_back_from_the_reviewer_and_comment_fiel
     "Ana Ruizk" into the name, saved with the next labels; in the comment, X (reject and
     save) typed an x, and no key left either field (Esc neither)."""
     win = make_window([data / "IMD009.jpg"])
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow)
-    win.docks["review"].raise_()
-    name = win.review_panel.reviewer_edit
-    name.setFocus()
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is name)
+    name = _focus_in(qtbot, win, "review", win.review_panel.reviewer_edit)
     name.selectAll()
     qtbot.keyClicks(name, "Ana Ruiz")
     qtbot.keyClick(name, QtCore.Qt.Key.Key_Return)
