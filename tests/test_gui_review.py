@@ -302,6 +302,18 @@ def test_outline_is_redrawn_with_its_ring_after_fill_holes_and_undo(make_window,
     assert shown_matches_mask(), "stale outline dashes left after undo"
 
 
+def _save_corrected(img) -> None:
+    """A label of ``img`` reviewed as corrected (a box over its upper left quarter)."""
+    from dermview.io import load_image
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    h, w = load_image(img).shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[h // 4: h // 2, w // 4: w // 2] = True
+    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(w, h),
+                                    review_state="corrected"))
+
+
 def _focus_in(qtbot, win, dock: str, widget):
     """Bring panel ``dock`` to the front and the keyboard into ``widget`` (returned)."""
     win.activateWindow()
@@ -555,15 +567,8 @@ def test_worklist_names_readable_in_the_first_window_at_150_percent(make_window,
         shutil.copy(SAMPLES / name, folder / name)
     shutil.copy(SAMPLES / "IMD009.jpg", folder / "IMD009.png")  # same stem: names kept whole
     # a reviewed image: its status ("corrected ✓") widens the status column
-    from dermview.io import load_image
-    from dermview.labels import LabelMeta, image_sha256, save_label
-
     img = folder / "ISIC_0024311.jpg"
-    h, w = load_image(img).shape[:2]
-    mask = np.zeros((h, w), bool)
-    mask[h // 4: h // 2, w // 4: w // 2] = True
-    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(w, h),
-                                    review_state="corrected"))
+    _save_corrected(img)
     win = make_window([folder], size=(960, 600))
     process(100)
     table = win.worklist.table
@@ -711,17 +716,9 @@ def test_the_worklist_squeezed_to_its_narrowest_still_shows_the_names(make_windo
     "unreviewed" in full, and which image was which could not be told."""
     folder = tmp_path / "ph2"
     folder.mkdir()
-    from dermview.io import load_image
-    from dermview.labels import LabelMeta, image_sha256, save_label
-
     for stem in ("IMD002", "IMD009"):
         shutil.copy(SAMPLES / f"{stem}.jpg", folder / f"{stem}.jpg")
-    img = folder / "IMD009.jpg"  # reviewed: the widest status, "corrected ✓"
-    h, w = load_image(img).shape[:2]
-    mask = np.zeros((h, w), bool)
-    mask[h // 4: h // 2, w // 4: w // 2] = True
-    save_label(img, mask, LabelMeta(image_sha256=image_sha256(img), image_size=(w, h),
-                                    review_state="corrected"))
+    _save_corrected(folder / "IMD009.jpg")  # reviewed: the widest status, "corrected ✓"
     win = make_window([folder], size=(960, 600))
     font = win.worklist.font()  # the trial display's text, wider than the offscreen font
     font.setPointSizeF(font.pointSizeF() * 1.4)
