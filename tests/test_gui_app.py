@@ -1205,3 +1205,19 @@ def test_panel_tabs_name_their_shortcut(make_window, qtbot):
     key = win.findChild(QtGui.QAction, "action_panel_lesion").shortcut().toString()
     assert t["Lesion"] == f"Lesion panel ({key})" and key.startswith("Alt+")
     assert t["Worklist"].startswith("Worklist panel (Alt+")
+
+
+def test_about_names_the_onnx_export_where_only_it_is_installed(tmp_path):
+    """Packaged-app trial finding: About named dermview_default.pt, which the package does
+    not carry (it runs the ONNX export): the file that runs is named, with its checksum."""
+    from dermview import paths
+    from dermview.gui.dialogs import model_line
+    from dermview.model.weights import read_metadata
+
+    for name in ("dermview_default.json", "dermview_default.onnx"):
+        shutil.copy(paths.models_dir() / name, tmp_path / name)
+    line = model_line(tmp_path / "dermview_default.pt")
+    sha = read_metadata(tmp_path / "dermview_default.pt")["onnx"]["sha256"]
+    assert "dermview_default.onnx (ONNX export) · SHA-256 " + sha[:16] in line
+    assert "dermview_default.pt" not in line
+    assert "dermview_default.pt · SHA-256" in model_line(paths.models_dir() / "dermview_default.pt")

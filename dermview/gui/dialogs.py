@@ -113,7 +113,16 @@ def model_line(weights: Path | None) -> str:
         isinstance(metrics.get("dice"), (int, float)) else ""
     return (f"<b>{meta.get('name') or weights.stem}</b> ({meta['arch']}, input "
             f"{meta['input_size']} px, threshold {meta.get('threshold', 0.5)}{dice})"
-            f"<br>{weights.name} · SHA-256 {meta['sha256'][:16]}…")
+            f"<br>{_file_line(weights, meta)}")
+
+
+def _file_line(weights: Path, meta: dict) -> str:
+    """The file that runs and its checksum: the ``.pt``, or, where only the ONNX export is
+    installed (the packaged app), that export (About named a ``.pt`` the package lacks)."""
+    onnx = meta.get("onnx")
+    if not weights.is_file() and isinstance(onnx, dict) and onnx.get("file"):
+        return f"{onnx['file']} (ONNX export) · SHA-256 {str(onnx.get('sha256', ''))[:16]}…"
+    return f"{weights.name} · SHA-256 {str(meta.get('sha256', ''))[:16]}…"
 
 
 def classifier_line() -> str:
@@ -131,7 +140,7 @@ def classifier_line() -> str:
     t = f", calibration temperature {temp:.2f}" if isinstance(temp, (int, float)) else ""
     return (f"<b>{meta.get('name') or DEFAULT_CLASSIFIER.stem}</b> (melanoma / seborrheic "
             f"keratosis / naevus, input {meta.get('input_size', '?')} px{t})"
-            f"<br>{DEFAULT_CLASSIFIER.name} · SHA-256 {str(meta.get('sha256', ''))[:16]}…")
+            f"<br>{_file_line(DEFAULT_CLASSIFIER, meta)}")
 
 
 def wrapped_markdown(text: str) -> str:
