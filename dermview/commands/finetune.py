@@ -81,9 +81,16 @@ def run(args: argparse.Namespace) -> int:
                disable=True if args.progress_json else None,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}]")
 
+    phases: list[str] = []
+
     def progress(done: int, total: int, phase: str) -> None:
         if args.progress_json:
             _json_line({"event": "progress", "done": done, "total": total, "phase": phase})
+            return
+        if bar.disable:  # stderr is a log file, not a terminal: one line per phase
+            if not phases or phases[-1] != phase:
+                phases.append(phase)
+                print(f"finetune: {phase} ({done}/{total})", file=sys.stderr, flush=True)
             return
         if bar.total != total:
             bar.total = total
