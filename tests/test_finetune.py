@@ -447,6 +447,10 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
     meta = json.loads(out.with_suffix(".json").read_text())
     assert rc == (0 if meta["finetune"]["improved"] else 1)
     assert "Wrote" in text and "held-out" in text
+    # every file written is named (the ONNX export was left out of "(+ .json)")
+    assert "(+ new.json" in text
+    if meta.get("onnx"):
+        assert (tmp_path / meta["onnx"]["file"]).is_file() and meta["onnx"]["file"] in text
     assert meta["training"]["command"].startswith("dermview finetune")
     # an existing output is not replaced without --overwrite; the base is never replaced
     for target, extra in ((out, []), (base, ["--overwrite"])):

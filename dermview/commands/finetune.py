@@ -111,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
                     "new": report.new_scores, "labels": len(ft["labels"]),
                     "scheme": ft["holdout"]["scheme"], "seconds": round(report.seconds, 1)})
         return 0 if report.improved else 1
-    print(f"Wrote {report.out} (+ .json) in {report.seconds / 60:.1f} min: "
+    onnx = report.meta.get("onnx") or {}
+    beside = ", ".join([report.out.with_suffix(".json").name]
+                       + ([str(onnx["file"])] if onnx.get("file") else []))
+    print(f"Wrote {report.out} (+ {beside}) in {report.seconds / 60:.1f} min: "
           f"{len(ft['labels'])} labels; scored on {report.new_scores['n']} corrected labels "
           f"({ft['holdout']['scheme']}).")
     print(report.verdict)
