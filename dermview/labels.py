@@ -28,6 +28,13 @@ import numpy as np
 from dermview import __version__
 from dermview.errors import ImageReadError, MaskError, WriteError
 from dermview.io import atomic_write_bytes, encode_mask_png, json_default, load_mask
+from dermview.label_backups import (
+    BACKUP_DIRNAME,
+    MAX_BACKUPS,
+    backups_of,
+    keep_backup,
+    prune_backups,
+)
 from dermview.paths import LABEL_SUFFIX
 
 __all__ = [
@@ -52,10 +59,6 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 
-#: Folder (inside the labels folder) holding earlier versions of overwritten labels.
-BACKUP_DIRNAME = ".backup"
-#: Backups kept per image; older ones are deleted after a successful save.
-MAX_BACKUPS = 20
 #: Identifies the sidecar format.
 SIDECAR_FORMAT = "dermview-label"
 SIDECAR_VERSION = 1
@@ -232,26 +235,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _backup_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
 def list_backups(image_path: PathLike, labels_dir: PathLike | None = None) -> list[Path]:
     """Backed-up label PNGs of an image, oldest first (each may have a ``.json`` beside it)."""
-    png, _ = label_paths(image_path, labels_dir)
-    folder = png.parent / BACKUP_DIRNAME
-    if not folder.is_dir():
-        return []
-    prefix = png.stem + "."
-    return sorted(p for p in folder.glob("*.png") if p.name.startswith(prefix)
-                  and p.name[len(prefix):-4].endswith("Z"))
-
-
-def _prune_backups(image_path: Path, labels_dir: PathLike | None) -> None:
-    for old in list_backups(image_path, labels_dir)[:-MAX_BACKUPS]:
-        for p in (old, old.with_suffix(".json")):
-            with contextlib.suppress(OSError):
-                p.unlink()
+    return backups_of(label_paths(image_path, labels_dir)[0])
 
 
 def sweep_stale_temp(folder: Path, prefix: str) -> None:
@@ -268,22 +254,6 @@ def _without_modified(d: dict[str, Any] | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {k: v for k, v in d.items() if k != "modified"}
-
-
-def _backup(png_path: Path, json_path: Path, old_png: bytes, old_json: bytes | None) -> None:
-    """Keep the label about to be overwritten in ``.backup/`` (stamped with the UTC time)."""
-    backup_dir = png_path.parent / BACKUP_DIRNAME
-    stamp = _backup_stamp()
-    try:
-        backup_dir.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise WriteError(
-            f"Cannot save {png_path.name}: the backup folder {backup_dir} cannot be "
-            f"created ({exc.strerror or exc}). The existing label was left unchanged."
-        ) from None
-    atomic_write_bytes(backup_dir / f"{png_path.stem}.{stamp}.png", old_png)
-    if old_json is not None:
-        atomic_write_bytes(backup_dir / f"{json_path.stem}.{stamp}.json", old_json)
 
 
 def save_label(
@@ -348,7 +318,7 @@ def save_label(
     new_dict = json.loads(json_bytes)  # plain types, as a reader will see it
     unchanged = old_png == png_bytes and _without_modified(old_meta) == _without_modified(new_dict)
     if old_png is not None and not unchanged:
-        _backup(png_path, json_path, old_png, old_json_bytes)
+        keep_backup(png_path, json_path, old_png, old_json_bytes)
 
     atomic_write_bytes(png_path, png_bytes)
     try:
@@ -363,7 +333,7 @@ def save_label(
         except (OSError, WriteError):
             log.error("Could not roll back %s after a failed sidecar write", png_path)
         raise
-    _prune_backups(image_path, labels_dir)
+    prune_backups(label_paths(image_path, labels_dir)[0], MAX_BACKUPS)
     for target in (png_path, json_path):
         sweep_stale_temp(target.parent, f".{target.name}.")
     return png_path, json_path

@@ -8,7 +8,7 @@ saved. Views listen to its signals; edits go through its ``undo_stack``. No draw
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +27,12 @@ from dermview.gui.commands import (
     RecoveredCommand,
     push_mask,
 )
+from dermview.gui.model_info import ModelInfo
 from dermview.io import load_image_info, load_mask
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
 
 PREDICTION_TEXT = "Apply model prediction"
-
-
-@dataclass
-class ModelInfo:
-    """Which model produced the probability map, and with which settings."""
-
-    name: str = ""
-    sha256: str = ""
-    device: str = ""
-    engine: str = ""
-    params: dict[str, Any] | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    #: Estimated Jaccard of the model's mask with an expert's outline, in [0, 1]
-    #: (:func:`dermview.confidence.estimate_jaccard`); None before a segmentation.
-    confidence: float | None = None
 
 
 def _confidence(value: Any) -> float | None:
@@ -263,10 +249,9 @@ class Document(QtCore.QObject):
         ``patch`` (from the mask at :attr:`mask_version` ``base_version`` to ``mask``, made off
         the GUI thread) is used when the mask has not changed since; otherwise it is recomputed.
         """
-        self.prob = prob
         self.threshold = float(threshold)
         self.model = model
-        self.prob_changed.emit()
+        self.adopt_prob(prob)
         unchanged = base_version == self.mask_version
         if patch is not None and unchanged:
             self.undo_stack.push(MaskCommand(self, patch, PREDICTION_TEXT, EditKind.PREDICTION))
@@ -432,8 +417,7 @@ class Document(QtCore.QObject):
             self.model = ModelInfo(**{k: v for k, v in model.items()
                                       if k in ModelInfo.__dataclass_fields__})
         if prob is not None and prob.shape == self.shape:
-            self.prob = prob
-            self.prob_changed.emit()
+            self.adopt_prob(prob)
         if isinstance(meta.get("threshold"), (int, float)):
             self.set_threshold_value(meta["threshold"])
         if meta.get("labels_dir"):
