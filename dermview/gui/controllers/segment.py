@@ -17,7 +17,8 @@ from dermview.errors import DermviewError
 from dermview.gui.commands import push_threshold
 from dermview.gui.controllers.overlays import FILL_ALPHA, OverlayController
 from dermview.gui.controllers.preview import PreviewController
-from dermview.gui.document import Document, ModelInfo
+from dermview.gui.document import Document
+from dermview.gui.model_info import ModelInfo
 from dermview.gui.panels import SegmentPanel
 from dermview.gui.workers import SegmentJob, SegmentResult, SegmentWorker, WorkerHost
 from dermview.segmentation import model_preprocess_params
@@ -69,6 +70,7 @@ class SegmentController(QtCore.QObject):
         self.weights = weights
         self.params = params
         self.cuda_ok: bool | None = None
+        self._no_saved_prob: tuple | None = None  # the opened label with no usable saved map
         meta = _metadata(weights)
         #: The model's trained preprocessing (None: raw images) and default threshold.
         self.model_params = model_preprocess_params(meta)
@@ -120,6 +122,7 @@ class SegmentController(QtCore.QObject):
     def _on_image(self) -> None:
         self.host.cancel()
         self.threshold_timer.stop()
+        self._no_saved_prob = None
         self.panel.set_idle()
         self.panel.model_label.setText(self.model_text())
         if self.doc.label_loaded:
@@ -243,16 +246,19 @@ class SegmentController(QtCore.QObject):
                 and labels.label_source(meta) == "model" and meta.get("edited") is False
                 and doc.undo_stack.index() == 0):
             return False
+        key = (doc.path, doc.labels_dir)  # the label as opened (reset by a new image)
+        if key == self._no_saved_prob:
+            return False  # looked for already: not read again at every slider step
         from dermview.postprocess import mask_from_prob
         from dermview.prob_maps import load_prob_map, prob_map_path
 
         prob = load_prob_map(prob_map_path(doc.path, doc.labels_dir), doc.shape)
-        if prob is None:
+        # the map is stored in 1/255 steps: a few pixels at the threshold may fall either way;
+        # a map far from the mask is another run's, or the label was replaced since
+        if prob is None or int(np.count_nonzero(mask_from_prob(prob, doc.threshold) != doc.mask)
+                               ) > max(16, doc.mask.sum() // 100):
+            self._no_saved_prob = key
             return False
-        # the map is stored in 1/255 steps: a few pixels at the threshold may fall either way
-        differ = int(np.count_nonzero(mask_from_prob(prob, doc.threshold) != doc.mask))
-        if differ > max(16, doc.mask.sum() // 100):
-            return False  # another run's map, or a label replaced since
         doc.adopt_prob(prob)
         return True
 
