@@ -18,13 +18,34 @@ def _random_mask(seed: int, shape=(37, 53)) -> np.ndarray:
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), r0=st.integers(0, 36), c0=st.integers(0, 52),
-       h=st.integers(1, 37), w=st.integers(1, 53), outline=st.booleans())
-def test_region_equals_window_of_full(seed, r0, c0, h, w, outline):
+       h=st.integers(1, 37), w=st.integers(1, 53))
+def test_region_equals_window_of_full(seed, r0, c0, h, w):
     mask = _random_mask(seed)
     r1, c1 = min(r0 + h, 37), min(c0 + w, 53)
-    full = render.mask_alpha(mask, 110, outline)
-    part = render.mask_alpha_region(mask, r0, c0, r1, c1, 110, outline)
+    full = render.mask_alpha(mask, 110)
+    part = render.mask_alpha_region(mask, r0, c0, r1, c1, 110)
     np.testing.assert_array_equal(part, full[r0:r1, c0:c1])
+
+
+def test_outline_polyline_runs_through_boundary_pixel_centres():
+    mask = np.zeros((10, 12), bool)
+    mask[2:8, 3:10] = True  # a 6 x 7 box with a 2 x 3 hole
+    mask[4:6, 5:8] = False
+    x, y, connect = render.outline_polyline(mask)
+    assert x.dtype == y.dtype == np.float64 and connect.dtype == np.uint8
+    assert int((connect == 0).sum()) == 2  # two closed contours: border and hole
+    ends = np.flatnonzero(connect == 0)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    for a, b in zip(starts, ends, strict=True):
+        assert (x[a], y[a]) == (x[b], y[b])  # each contour closes on its first point
+    rows, cols = (y - 0.5).astype(int), (x - 0.5).astype(int)
+    assert np.array_equal(rows, y - 0.5) and np.array_equal(cols, x - 0.5)  # pixel centres
+    from dermview.masks import boundary
+
+    assert boundary(mask)[rows, cols].all()  # on the mask's boundary pixels
+    assert (x.min(), x.max(), y.min(), y.max()) == (3.5, 9.5, 2.5, 7.5)  # the box's corner pixels
+    assert {(3.5, 2.5), (9.5, 2.5), (9.5, 7.5), (3.5, 7.5)} <= set(zip(x.tolist(), y.tolist(), strict=True))
+    assert all(len(a) == 0 for a in render.outline_polyline(np.zeros((5, 5), bool)))
 
 
 def test_colourise_is_premultiplied_argb():

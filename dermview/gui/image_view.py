@@ -4,7 +4,10 @@ Two panes (original and preprocessed) are linked (same zoom and pan). Mouse whee
 cursor, dragging pans (middle button always; left button when no editing tool is active),
 ``fit`` and ``one_to_one`` reset the view. Overlays are drawn by :class:`OverlayItem`, which
 paints only the exposed region of a shared premultiplied ARGB buffer, so updating a small
-rectangle (a brush dab) redraws only that rectangle even on a 4000×3000 image.
+rectangle (a brush dab) redraws only that rectangle even on a 4000×3000 image. A buffer may
+also carry outlines (:meth:`OverlayBuffer.set_outline`), drawn as lines of a fixed screen width
+on a dark halo: an outline one image pixel wide vanished on large images seen whole and was
+faint on light skin.
 
 Coordinates: view/scene (x, y) = (col, row) of the image, pixel centres at +0.5. Conversion to
 numpy (row, col) happens here (:func:`to_rc`) and nowhere else in the GUI.
@@ -24,11 +27,18 @@ def to_rc(point: QtCore.QPointF) -> tuple[float, float]:
     return point.y() - 0.5, point.x() - 0.5
 
 
-class OverlayBuffer(QtCore.QObject):
-    """An ``(H, W)`` premultiplied ARGB32 pixel buffer shared by the items that show it.
+#: Screen widths (device-independent px) of an outline's line and of the dark halo under it.
+OUTLINE_WIDTH = 2.0
+OUTLINE_HALO_WIDTH = 4.5
+OUTLINE_HALO = QtGui.QColor(0, 0, 0, 150)
 
-    Fill it with :meth:`set_buffer` / :meth:`set_region` (buffers from :mod:`render`); items
-    repaint only the rectangles reported by :attr:`changed`.
+
+class OverlayBuffer(QtCore.QObject):
+    """An ``(H, W)`` premultiplied ARGB32 pixel buffer shared by the items that show it, and
+    optional outlines drawn over it.
+
+    Fill it with :meth:`set_buffer` / :meth:`set_region` (buffers from :mod:`render`) and
+    :meth:`set_outline`; items repaint only the rectangles reported by :attr:`changed`.
     """
 
     changed = QtCore.Signal(QtCore.QRectF)
@@ -38,6 +48,8 @@ class OverlayBuffer(QtCore.QObject):
         self.data = np.zeros((1, 1, 4), np.uint8)  # B, G, R, A (premultiplied), little-endian
         self.display_shape: tuple[int, int] = (1, 1)
         self.image = QtGui.QImage()
+        self.outline: QtGui.QPainterPath | None = None  # in image-pixel (view) coordinates
+        self.outline_pens: tuple[QtGui.QPen, ...] = ()
         self._wrap()
 
     def _wrap(self) -> None:
@@ -72,6 +84,26 @@ class OverlayBuffer(QtCore.QObject):
         h, w = bgra.shape[:2]
         self.data[top:top + h, left:left + w] = bgra
         self.changed.emit(QtCore.QRectF(left, top, w, h))
+
+    def set_outline(self, polyline: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                    colour: tuple[int, int, int] = (255, 255, 255)) -> None:
+        """Draw the closed polylines ``(x, y, connect)`` of :func:`render.outline_polyline`
+        (image-pixel view coordinates) over the buffer in ``colour``, :data:`OUTLINE_WIDTH`
+        screen pixels wide on a dark halo at every zoom; ``None`` removes them."""
+        if polyline is None or not len(polyline[0]):
+            self.outline, self.outline_pens = None, ()
+        else:
+            x, y, connect = polyline
+            self.outline = pg.arrayToQPath(x, y, connect=connect.astype(np.int32), finiteCheck=False)
+            halo = QtGui.QPen(OUTLINE_HALO, OUTLINE_HALO_WIDTH)
+            line = QtGui.QPen(QtGui.QColor(*colour), OUTLINE_WIDTH)
+            for pen in (halo, line):
+                pen.setCosmetic(True)
+                pen.setJoinStyle(QtCore.Qt.PenJoinStyle.RoundJoin)
+                pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
+            self.outline_pens = (halo, line)
+        h, w = self.shape
+        self.changed.emit(QtCore.QRectF(0, 0, w, h))
 
 
 class OverlayItem(QtWidgets.QGraphicsObject):
@@ -112,6 +144,14 @@ class OverlayItem(QtWidgets.QGraphicsObject):
         src = r.toAlignedRect().intersected(QtCore.QRect(0, 0, w, h))
         painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(QtCore.QRectF(src), self.buffer.image, QtCore.QRectF(src))
+        if self.buffer.outline is not None:
+            dh, dw = self._display  # the outline is in image pixels, the item in buffer pixels
+            painter.save()
+            painter.scale(w / dw, h / dh)
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+            for pen in self.buffer.outline_pens:
+                painter.strokePath(self.buffer.outline, pen)
+            painter.restore()
 
 
 class ToolViewBox(pg.ViewBox):

@@ -32,19 +32,17 @@ OVERLAY_SIDE = 2048
 DISPLAY_SIDE = 4096
 
 
-def mask_alpha(mask: np.ndarray, fill: int, outline: bool) -> np.ndarray:
-    """Opacity map of a mask overlay: ``fill`` inside, 255 on the boundary (outline only
-    when ``outline``), 0 outside. ``uint8 (H, W)``."""
-    edge = boundary(mask)
-    if outline:
-        return edge.view(np.uint8) * np.uint8(255)
+def mask_alpha(mask: np.ndarray, fill: int) -> np.ndarray:
+    """Opacity map of a filled mask overlay: ``fill`` inside, 255 on the boundary, 0 outside.
+    ``uint8 (H, W)``. (Outline mode draws :func:`outline_polyline` instead: a line of fixed
+    screen width, visible at every zoom.)"""
     a = mask.view(np.uint8) * np.uint8(fill)
-    a[edge] = 255
+    a[boundary(mask)] = 255
     return a
 
 
 def mask_alpha_region(mask: np.ndarray, top: int, left: int, bottom: int, right: int,
-                      fill: int, outline: bool) -> np.ndarray:
+                      fill: int) -> np.ndarray:
     """:func:`mask_alpha` of ``mask[top:bottom, left:right]`` only.
 
     The boundary test looks one pixel beyond the region, so the result equals the same window
@@ -53,8 +51,31 @@ def mask_alpha_region(mask: np.ndarray, top: int, left: int, bottom: int, right:
     h, w = mask.shape
     t, l_ = max(top - 1, 0), max(left - 1, 0)
     b, r = min(bottom + 1, h), min(right + 1, w)
-    a = mask_alpha(np.ascontiguousarray(mask[t:b, l_:r]), fill, outline)
+    a = mask_alpha(np.ascontiguousarray(mask[t:b, l_:r]), fill)
     return a[top - t:top - t + (bottom - top), left - l_:left - l_ + (right - left)]
+
+
+Polyline = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def outline_polyline(mask: np.ndarray) -> Polyline:
+    """The outlines of a bool ``(H, W)`` mask (outer borders and holes) as closed polylines
+    through the centres of its boundary pixels: ``(x, y, connect)``, float64 ``(N,)`` view
+    coordinates (x = column + 0.5, y = row + 0.5) and uint8 ``(N,)``, 1 where a point joins the
+    next one, 0 at the last point of each closed contour (the order of
+    :func:`pyqtgraph.arrayToQPath`). Empty arrays for an empty mask."""
+    import cv2
+
+    contours, _ = cv2.findContours(np.ascontiguousarray(mask).view(np.uint8), cv2.RETR_LIST,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        empty = np.zeros(0, np.float64)
+        return empty, empty.copy(), np.zeros(0, np.uint8)
+    closed = [np.concatenate([c[:, 0], c[:1, 0]]) for c in contours]
+    xy = np.concatenate(closed).astype(np.float64) + 0.5
+    connect = np.ones(len(xy), np.uint8)
+    connect[np.cumsum([len(c) for c in closed]) - 1] = 0
+    return xy[:, 0], xy[:, 1], connect
 
 
 def _lut(colour: Colour) -> np.ndarray:

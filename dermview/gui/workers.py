@@ -123,7 +123,7 @@ class SegmentJob:
         threshold: probability threshold in [0, 1]; ``None`` = the model's default.
         base_mask: the working mask when the job started (the undo patch is made against it).
         base_version: :attr:`Document.mask_version` at the start (stale-patch check).
-        outline: mask overlay style to pre-render; ``fill``: fill opacity 0-255.
+        fill: opacity 0-255 of the filled mask overlay pre-rendered here.
         preprocessed: the full-size preview of this image when its parameters are ``params``.
         automatic: started by "Segment automatically on open", not by the user.
     """
@@ -137,7 +137,6 @@ class SegmentJob:
     threshold: float | None = None
     base_mask: np.ndarray | None = None
     base_version: int = -1
-    outline: bool = False
     fill: int = 110
     preprocessed: Any = None
     automatic: bool = False
@@ -219,7 +218,7 @@ class SegmentWorker(_Worker):
         out = SegmentResult(
             job=job, result=result, name=seg.name, sha256=seg.weights_sha256, device=seg.device,
             engine=seg.engine_name, default_threshold=seg.threshold, patch=patch,
-            mask_alpha=render.mask_alpha(result.mask, job.fill, job.outline),
+            mask_alpha=render.mask_alpha(result.mask, job.fill),
             heat=render.heatmap(result.prob),
             display=(preprocessed_display(result.preprocessed)
                      if result.preprocessed is not None else None),

@@ -2,9 +2,11 @@
 
 Layers (bottom to top): heat map, frame, hair, mask, differences, reference. Each is an
 :class:`~dermview.gui.image_view.OverlayBuffer` shown by one or more panes. The controller
-redraws the mask layer for the rectangle the document reports changed (plus its one-pixel ring:
-a pixel's outline depends on its neighbours) and keeps Dice/Jaccard against the reference up
-to date. Colouring is :mod:`dermview.gui.render`; metrics are :mod:`dermview.metrics`.
+redraws the filled mask layer for the rectangle the document reports changed (plus its
+one-pixel ring: a pixel's boundary depends on its neighbours), or, in outline mode, the mask's
+outline once per burst of changes (a brush stroke's dabs), and keeps Dice/Jaccard against the
+reference up to date. Outlines (the mask's in outline mode, the reference's always) are lines
+of a fixed screen width (:meth:`OverlayBuffer.set_outline`), visible at every zoom. Colouring is :mod:`dermview.gui.render`; metrics are :mod:`dermview.metrics`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class OverlayController(QtCore.QObject):
         self.metric_timer.setSingleShot(True)
         self.metric_timer.setInterval(150)
         self.metric_timer.timeout.connect(self.update_metrics)
+        self.outline_timer = QtCore.QTimer(self)  # one outline per burst of mask changes
+        self.outline_timer.setSingleShot(True)
+        self.outline_timer.setInterval(0)
+        self.outline_timer.timeout.connect(self._draw_outline)
         doc.image_changed.connect(self._on_image)
         doc.mask_changed.connect(self._on_mask_changed)
         doc.prob_changed.connect(self._on_prob_changed)
@@ -93,8 +99,24 @@ class OverlayController(QtCore.QObject):
     def set_outline(self, outline: bool) -> None:
         """Draw the mask as its outline (True) or filled."""
         self.outline = bool(outline)
-        self.buffers["mask"].set_buffer(render.colourise(
-            render.mask_alpha(self.doc.mask, FILL_ALPHA, self.outline), render.LESION))
+        self._draw_mask(None)
+
+    def _draw_mask(self, pre_alpha: np.ndarray | None) -> None:
+        """The whole mask layer, filled (from ``pre_alpha`` when coloured off the GUI thread)
+        or as its outline."""
+        buf, mask = self.buffers["mask"], self.doc.mask
+        self.outline_timer.stop()
+        if self.outline:
+            buf.set_buffer(np.zeros((1, 1, 4), np.uint8), mask.shape)
+            self._draw_outline()
+        else:
+            buf.set_outline(None)
+            alpha = pre_alpha if pre_alpha is not None else render.mask_alpha(mask, FILL_ALPHA)
+            buf.set_buffer(render.colourise(alpha, render.LESION))
+
+    def _draw_outline(self) -> None:
+        if self.outline:
+            self.buffers["mask"].set_outline(render.outline_polyline(self.doc.mask), render.LESION)
 
     def set_map(self, name: str, bgra: np.ndarray) -> None:
         """Show a ready-made buffer (frame, hair) stretched over the image."""
@@ -118,17 +140,17 @@ class OverlayController(QtCore.QObject):
     def _on_mask_changed(self, r0: int, r1: int, c0: int, c1: int) -> None:
         buf = self.buffers["mask"]
         mask = self.doc.mask
-        pre = self._pre_alpha
-        if buf.shape != mask.shape:
-            alpha = pre if pre is not None else render.mask_alpha(mask, FILL_ALPHA, self.outline)
-            buf.set_buffer(render.colourise(alpha, render.LESION))
+        if self.outline and buf.display_shape == mask.shape:
+            self.outline_timer.start()
+        elif self.outline or buf.shape != mask.shape:
+            self._draw_mask(self._pre_alpha)
         else:
-            h, w = mask.shape  # the ring: neighbours' outline pixels change too
+            h, w = mask.shape  # the ring: neighbours' boundary pixels change too
             r0, c0, r1, c1 = max(r0 - 1, 0), max(c0 - 1, 0), min(r1 + 1, h), min(c1 + 1, w)
-            if pre is not None:
-                alpha = np.ascontiguousarray(pre[r0:r1, c0:c1])
+            if self._pre_alpha is not None:
+                alpha = np.ascontiguousarray(self._pre_alpha[r0:r1, c0:c1])
             else:
-                alpha = render.mask_alpha_region(mask, r0, c0, r1, c1, FILL_ALPHA, self.outline)
+                alpha = render.mask_alpha_region(mask, r0, c0, r1, c1, FILL_ALPHA)
             buf.set_region(r0, c0, render.colourise(alpha, render.LESION))
         if self.doc.reference is not None:
             self.metric_timer.start()
@@ -145,13 +167,14 @@ class OverlayController(QtCore.QObject):
         ref = self.doc.reference
         if ref is None:
             self.buffers["reference"].clear((1, 1))
+            self.buffers["reference"].set_outline(None)
             self.buffers["diff"].clear((1, 1))
             self.metrics = None
             self.metrics_changed.emit(self.doc.reference_error and
                                       f"Reference ignored: {self.doc.reference_error}")
         else:
-            self.buffers["reference"].set_buffer(
-                render.colourise(render.mask_alpha(ref, 0, True), render.REFERENCE))
+            self.buffers["reference"].set_buffer(np.zeros((1, 1, 4), np.uint8), ref.shape)
+            self.buffers["reference"].set_outline(render.outline_polyline(ref), render.REFERENCE)
             self.update_metrics()
 
     def update_metrics(self) -> None:

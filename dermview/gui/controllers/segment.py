@@ -148,7 +148,7 @@ class SegmentController(QtCore.QObject):
                          engine=self.panel.engine,
                          weights=self.weights, threshold=self.panel.threshold,
                          base_mask=doc.mask.copy(), base_version=doc.mask_version,
-                         outline=self.overlays.outline, fill=FILL_ALPHA, preprocessed=done,
+                         fill=FILL_ALPHA, preprocessed=done,
                          automatic=bool(automatic))
         self.host.submit(job)
         self.panel.set_progress(0, "Starting…")
@@ -191,7 +191,7 @@ class SegmentController(QtCore.QObject):
         info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device, engine=out.engine,
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings), confidence=out.confidence)
-        alpha = out.mask_alpha if job.outline == self.overlays.outline else None
+        alpha = None if self.overlays.outline else out.mask_alpha
         untouched = job.automatic and doc.undo_stack.count() == 0
         with self.overlays.prerendered(alpha, out.heat):
             doc.set_prediction(res.prob, res.mask, res.threshold, info, patch=out.patch,
