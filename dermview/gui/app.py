@@ -24,7 +24,9 @@ def ensure_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
     if app is None:
         app = QtWidgets.QApplication(argv if argv is not None else [sys.argv[0]])
     if not app.property("dermview_styled"):
-        app.setStyle("Fusion")
+        from dermview.gui.style import FocusRingStyle
+
+        app.setStyle(FocusRingStyle())
         _dark_palette(app)
         app.setProperty("dermview_styled", True)
     return app  # type: ignore[return-value]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.icons import icon
+from dermview.gui.style import tab_enters_at_checked
 from dermview.gui.tooltips import wrapped
 
 #: Overlay layers the Segmentation panel switches on and off.
@@ -101,6 +102,7 @@ class SegmentPanel(QtWidgets.QWidget):
         self.filled_radio = QtWidgets.QRadioButton("Filled")
         self.outline_radio = QtWidgets.QRadioButton("Outline")
         (self.outline_radio if outline else self.filled_radio).setChecked(True)
+        tab_enters_at_checked([self.filled_radio, self.outline_radio])
         mode_row.addWidget(self.filled_radio)
         mode_row.addWidget(self.outline_radio)
         form.addRow("Mask display", mode_row)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from dermview.gui.style import tab_enters_at_checked
+
 #: (text, state) of the verdicts; state None = not reviewed.
 STATES = (("Not reviewed", None), ("Accepted", "accepted"), ("Corrected", "corrected"),
           ("Rejected", "rejected"))
@@ -67,6 +69,7 @@ class ReviewPanel(QtWidgets.QWidget):
             self.radios[state] = b
             b.clicked.connect(lambda _=False, s=state: self.state_chosen.emit(s))
         layout.addLayout(row)
+        tab_enters_at_checked(list(self.radios.values()))
         self.comment = QtWidgets.QPlainTextEdit()
         self.comment.setPlaceholderText("Comment (saved in the sidecar; Esc: back to the image)")
         self.comment.setMaximumHeight(64)
