@@ -742,6 +742,39 @@ def test_the_worklist_squeezed_to_its_narrowest_still_shows_the_names(make_windo
     assert not table.horizontalScrollBar().isVisible()
 
 
+def test_side_by_side_at_150_percent_keeps_isic_names_whole_and_statuses_on_one_line(
+        make_window, tmp_path):
+    """Trial finding: side by side at 150 % the worklist read "ISI…051" on every row and
+    "accepted ✓" wrapped onto a second line the row cut off."""
+    folder = tmp_path / "isic"
+    folder.mkdir()
+    for i in (2, 3, 51):
+        shutil.copy(SAMPLES / "IMD002.jpg", folder / f"ISIC_{i:07d}.jpg")
+    _save_corrected(folder / "ISIC_0000051.jpg")  # the widest status, "corrected ✓"
+    win = make_window([folder], size=(1067, 667))  # 1600×1000 at 150 %
+    font = win.worklist.font()
+    font.setPointSizeF(font.pointSizeF() * 1.4)  # the trial display's text (see above)
+    win.worklist.setFont(font)
+    win.actions["side_by_side"].trigger()
+    dock = win.docks["worklist"]
+    process(50)
+    win.resizeDocks([dock], [20], QtCore.Qt.Orientation.Horizontal)  # as narrow as it goes
+    process(50)
+    table = win.worklist.table
+    fm = table.fontMetrics()
+    assert not table.wordWrap()
+    for r in range(table.rowCount()):
+        name = table.item(r, 0).text()
+        assert name.startswith("ISIC_")
+        assert table.columnWidth(0) >= fm.horizontalAdvance(name), (name, table.columnWidth(0))
+    assert table.columnWidth(1) >= fm.horizontalAdvance("new")
+    assert not table.horizontalScrollBar().isVisible()
+    win.resizeDocks([dock], [420], QtCore.Qt.Orientation.Horizontal)  # room again: all columns
+    process(50)
+    assert not table.isColumnHidden(2) and table.columnWidth(2) >= fm.horizontalAdvance("Conf.")
+    assert table.columnWidth(1) >= fm.horizontalAdvance("corrected ✓")
+
+
 def test_accept_on_an_image_without_a_mask_saves_nothing(make_window, data, qtbot):
     """Trial finding: A on an image never segmented saved an empty label as "accepted ✓":
     the reviewer had accepted an outline that was not there."""

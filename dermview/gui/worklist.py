@@ -113,6 +113,9 @@ class Worklist(QtWidgets.QWidget):
         self.table.setTabKeyNavigation(False)
         # A narrow dock keeps both ends of a file name (their distinct part): "ISIC_…095.jpg".
         self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        # A status cut short is elided ("acc…d ✓"), never wrapped onto a second line that the
+        # row's height cuts off (side by side at 150 %, "accepted ✓" wrapped).
+        self.table.setWordWrap(False)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -231,16 +234,28 @@ class Worklist(QtWidgets.QWidget):
                 + ("; the open image stays listed" if kept_open else ""))
 
     def _fit_columns(self) -> None:
-        """Room for a short name first: when the list is too narrow for the names, the
-        statuses and the confidences side by side, the status column gives way (its text
-        cut in the middle, whole in its tooltip and colour). A dock squeezed to its minimum
-        (a window fitted to a 1280×800 screen at 150 %) left the name column 25 px wide,
-        every row "…" beside "unreviewed" in full."""
+        """Room for the names first: when the list is too narrow for the names, the statuses
+        and the confidences side by side, the status column gives way (its text cut in the
+        middle, whole in its tooltip and colour), then the confidence column is hidden. The
+        names keep the room of the longest one
+        up to an ISIC name ("ISIC_0000000"; longer ones are cut in the middle). A dock
+        squeezed to its minimum (a window fitted to a 1280×800 screen at 150 %) left the name
+        column 25 px wide, every row "…" beside "unreviewed" in full; side by side at 150 %,
+        ISIC names read "ISI…051"."""
         t, header = self.table, self.table.horizontalHeader()
         fm = t.fontMetrics()
-        name = fm.horizontalAdvance("IMD000") + 14  # a short stem, with the cell's margins
+        longest = max((fm.horizontalAdvance(t.item(r, 0).text()) for r in range(t.rowCount())
+                       if t.item(r, 0) is not None), default=0)
+        name = min(max(longest, fm.horizontalAdvance("IMD000")),
+                   fm.horizontalAdvance("ISIC_0000000")) + 14  # with the cell's margins
         status = max(t.sizeHintForColumn(1), header.sectionSizeHint(1))
-        room = t.viewport().width() - header.sectionSize(2)
+        least = fm.horizontalAdvance("new") + 14  # the narrowest status column
+        conf = max(t.sizeHintForColumn(2), header.sectionSizeHint(2))
+        width = t.viewport().width()
+        # Narrower still, the confidence column goes before the names are cut (View → Sort
+        # worklist still orders by it).
+        t.setColumnHidden(2, width - conf < name + least)
+        room = width - (0 if t.isColumnHidden(2) else conf)
         mode = QtWidgets.QHeaderView.ResizeMode
         if room >= name + status:
             if header.sectionResizeMode(1) != mode.ResizeToContents:
@@ -248,7 +263,7 @@ class Worklist(QtWidgets.QWidget):
             return
         if header.sectionResizeMode(1) != mode.Interactive:
             header.setSectionResizeMode(1, mode.Interactive)
-        header.resizeSection(1, max(fm.horizontalAdvance("new") + 14, room - name))
+        header.resizeSection(1, max(least, room - name))
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
         """In the name search, Enter (the window's "Close polygon") and Esc ("Cancel") go to
