@@ -775,6 +775,25 @@ def test_side_by_side_at_150_percent_keeps_isic_names_whole_and_statuses_on_one_
     assert table.columnWidth(1) >= fm.horizontalAdvance("corrected ✓")
 
 
+def test_the_tool_pointer_comes_back_after_a_space_held_pan(make_window, data, qtbot):
+    """Finding: holding Space to pan showed the open hand, and on release the pointer became
+    the plain arrow: a drawing tool had no crosshair to aim with until the tool was chosen
+    again."""
+    win = make_window([data / "IMD009.jpg"])
+    vp = win.before.viewport()
+    Shape = QtCore.Qt.CursorShape
+    win.set_tool("polygon_add")
+    assert vp.cursor().shape() == Shape.CrossCursor
+    qtbot.keyPress(win.before, QtCore.Qt.Key.Key_Space)
+    assert vp.cursor().shape() == Shape.OpenHandCursor
+    qtbot.keyRelease(win.before, QtCore.Qt.Key.Key_Space)
+    assert vp.cursor().shape() == Shape.CrossCursor
+    win.set_tool("pan")
+    qtbot.keyPress(win.before, QtCore.Qt.Key.Key_Space)
+    qtbot.keyRelease(win.before, QtCore.Qt.Key.Key_Space)
+    assert vp.cursor().shape() == Shape.OpenHandCursor
+
+
 def test_accept_on_an_image_without_a_mask_saves_nothing(make_window, data, qtbot):
     """Trial finding: A on an image never segmented saved an empty label as "accepted ✓":
     the reviewer had accepted an outline that was not there."""

@@ -237,6 +237,7 @@ class ImagePane(pg.GraphicsView):
         self._auto_fit = True  # keep the image fitted on resize until the user zooms or pans
         self.vb.sigRangeChangedManually.connect(self._on_manual_range)
         self.cursor_radius = 0.0
+        self.tool_cursor = QtCore.Qt.CursorShape.OpenHandCursor  # see set_tool_cursor
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
@@ -342,6 +343,14 @@ class ImagePane(pg.GraphicsView):
         self.vb.setYLink(None)
 
     # -- tool feedback ------------------------------------------------------------------------
+    def set_tool_cursor(self, shape: QtCore.Qt.CursorShape) -> None:
+        """The mouse pointer over the image while the current tool is active (back after a
+        Space-held pan, which shows the open hand: it was left as the plain arrow, and a
+        drawing tool had no crosshair to aim with)."""
+        self.tool_cursor = shape
+        if not self.vb.space_pan:
+            self.viewport().setCursor(shape)
+
     def set_cursor_radius(self, radius: float) -> None:
         """Show a circle of ``radius`` image pixels at the mouse (0 hides it)."""
         self.cursor_radius = radius
@@ -385,13 +394,15 @@ class ImagePane(pg.GraphicsView):
     def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 (Qt API)
         self.cursor_item.setVisible(False)
         self.cursor_moved.emit(None)
-        self.vb.space_pan = False
+        if self.vb.space_pan:
+            self.vb.space_pan = False
+            self.viewport().setCursor(self.tool_cursor)
         super().leaveEvent(ev)
 
     def keyReleaseEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt API)
         if ev.key() == QtCore.Qt.Key.Key_Space and not ev.isAutoRepeat():
             self.vb.space_pan = False
-            self.viewport().unsetCursor()
+            self.viewport().setCursor(self.tool_cursor)
         super().keyReleaseEvent(ev)
 
     def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt API)

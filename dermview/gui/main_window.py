@@ -321,7 +321,7 @@ class MainWindow(QtWidgets.QMainWindow):
         cursor = QtCore.Qt.CursorShape.OpenHandCursor if name == "pan" else \
             QtCore.Qt.CursorShape.CrossCursor
         for pane in (self.before, self.after):
-            pane.viewport().setCursor(cursor)
+            pane.set_tool_cursor(cursor)
 
     def undo(self) -> None:
         self.edit.cancel()
