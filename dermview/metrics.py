@@ -28,6 +28,8 @@ METRIC_NAMES = (
     "dice", "jaccard", "thresholded_jaccard", "accuracy", "sensitivity", "specificity",
     "boundary_mean_px", "boundary_hd95_px",
 )
+#: The metrics of :data:`METRIC_NAMES` for which lower is better (distances in px).
+LOWER_IS_BETTER = frozenset({"boundary_mean_px", "boundary_hd95_px"})
 
 
 def _pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

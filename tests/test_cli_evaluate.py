@@ -71,6 +71,15 @@ def test_evaluate_known_scores(preds, tmp_path, capsys):
     assert [r["id"] for r in rows] == STEMS
     assert list(rows[0]) == ["id", "prediction", "ground_truth", *METRIC_NAMES]
     assert float(rows[1]["dice"]) == pytest.approx(expected["dice"], abs=1e-6)
+    # The table's "worst" is the lowest score but the largest boundary distance, and names
+    # the image (it printed the minimum of every column: a distance's best case).
+    table = {line.split()[0]: line.split() for line in out.splitlines()
+             if line.split() and line.split()[0] in METRIC_NAMES}
+    assert "worst" in out and " min" not in out
+    assert table["dice"][3:] == ["0.0000", "ISIC_0000095"]
+    worst_hd = max(per[s]["boundary_hd95_px"] for s in STEMS)
+    assert float(table["boundary_hd95_px"][3]) == pytest.approx(worst_hd, abs=1e-4)
+    assert table["boundary_hd95_px"][4] == max(STEMS, key=lambda s: per[s]["boundary_hd95_px"])
 
 
 def test_missing_pairs_reported(preds, tmp_path, capsys):

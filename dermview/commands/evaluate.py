@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dermview.errors import DermviewError
     from dermview.io import atomic_write_bytes, load_mask, save_json
-    from dermview.metrics import METRIC_NAMES, evaluate_masks, macro_average
+    from dermview.metrics import LOWER_IS_BETTER, METRIC_NAMES, evaluate_masks, macro_average
 
     pred_dir, gt_dir = Path(args.pred_dir), Path(args.gt_dir)
     preds = index_masks(pred_dir, "prediction")
@@ -112,10 +112,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Evaluated {counted(len(rows), 'image pair')} ({pred_dir} vs {gt_dir})"
           + (f"; {len(failed)} failed" if failed else ""))
     if rows:
-        print(f"{'metric':<22}{'mean':>9}{'median':>9}{'min':>9}")
+        # "worst": the lowest score, the largest boundary distance, and on which image
+        print(f"{'metric':<22}{'mean':>9}{'median':>9}{'worst':>9}  worst image")
         for k in METRIC_NAMES:
             vals = np.array([r[k] for r in rows], dtype=np.float64)
-            print(f"{k:<22}{mean[k]:>9.4f}{np.median(vals):>9.4f}{vals.min():>9.4f}")
+            i = int(np.argmax(vals) if k in LOWER_IS_BETTER else np.argmin(vals))
+            print(f"{k:<22}{mean[k]:>9.4f}{np.median(vals):>9.4f}{vals[i]:>9.4f}  {rows[i]['id']}")
 
     if args.csv:
         buf = io.StringIO()
