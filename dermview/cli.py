@@ -48,7 +48,8 @@ def build_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, mod in commands.items():
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, prog=f"dermview {name}")
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, prog=f"dermview {name}",
+                           epilog=getattr(mod, "EPILOG", None))
         mod.add_arguments(p)
     return parser
 

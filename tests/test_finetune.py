@@ -446,7 +446,7 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
     assert "finetune: " in captured.err
     meta = json.loads(out.with_suffix(".json").read_text())
     assert rc == (0 if meta["finetune"]["improved"] else 1)
-    assert "Wrote" in text and "held-out" in text
+    assert "Wrote" in text and "held-out corrected or imported labels" in text
     # every file written is named (the ONNX export was left out of "(+ .json)")
     assert "(+ new.json" in text
     if meta.get("onnx"):
@@ -458,6 +458,16 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
                    "--device", "cpu", *extra])
         assert rc == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_finetune_help_gives_the_exit_statuses(capsys):
+    """Finding: a model that was not better was written and the run exited 1, which --help
+    did not say (a script took the exit status for a failure with nothing written)."""
+    with pytest.raises(SystemExit):
+        main(["finetune", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 when the new model scored better" in text
+    assert "1 when it did not (it is written all the same" in text
 
 
 @pytest.mark.parametrize("value, words", [("-1", "must be 0 or more steps, got -1"),

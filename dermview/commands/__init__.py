@@ -1,7 +1,8 @@
 """Sub-commands of the ``dermview`` CLI.
 
 Each module defines ``NAME`` (the sub-command), ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int`` (exit status). Modules must import quickly: heavy imports (torch, Qt)
+and ``run(args) -> int`` (exit status), and may define ``EPILOG`` (text after the options in
+``--help``). Modules must import quickly: heavy imports (torch, Qt)
 go inside ``run``.
 """
 

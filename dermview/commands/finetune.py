@@ -10,6 +10,10 @@ import sys
 NAME = "finetune"
 HELP = ("Fine-tune the segmentation model on the labels saved for a folder of images; "
         "writes NEW.pt + NEW.json and reports base vs new on held-out labels.")
+EPILOG = ("Exit status: 0 when the new model scored better than the base on the held-out labels; "
+          "1 when it did not (it is written all the same and marked not better in NEW.json, to be "
+          "looked at or deleted; the app's Improve dialog does not offer it); 2 on an error (no model "
+          "is left half-written).")
 
 
 def _minutes(text: str) -> float:
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     beside = ", ".join([report.out.with_suffix(".json").name]
                        + ([str(onnx["file"])] if onnx.get("file") else []))
     print(f"Wrote {report.out} (+ {beside}) in {report.seconds / 60:.1f} min: "
-          f"{len(ft['labels'])} labels; scored on {report.new_scores['n']} corrected labels "
+          f"{len(ft['labels'])} labels; scored on {report.new_scores['n']} held-out corrected or imported labels "
           f"({ft['holdout']['scheme']}).")
     print(report.verdict)
     return 0 if report.improved else 1
