@@ -387,6 +387,9 @@ def test_user_trained_model_marked_in_sidecar_and_report(tmp_path: Path, base: P
     mark = user_trained_mark(verify_weights(out))
     assert "USER-TRAINED: fine-tuned from tiny-test on 8 labels" in describe_model("c", "ab", mark)
     assert "USER-TRAINED" not in describe_model("c", "ab", user_trained_mark(verify_weights(base)))
+    untrained = {**mark, "trained": False}
+    assert "USER-TRAINED: tiny-test with per-image colour standardisation (no training step), " \
+        "scored on 8 labels" in describe_model("c", "ab", untrained)
 
 
 def test_no_change_is_not_called_better(tmp_path: Path, base: Path):

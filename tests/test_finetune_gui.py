@@ -16,8 +16,8 @@ from _weights import make_weights  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 from test_finetune import make_folder  # noqa: E402
 
-from dermview.gui.controllers.finetune import ModelEntry, list_models  # noqa: E402
 from dermview.gui.finetune_dialog import ModelsDialog  # noqa: E402
+from dermview.gui.model_list import ModelEntry, list_models  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
@@ -255,7 +255,7 @@ def test_a_long_label_summary_is_shown_whole(qtbot, make_window, tmp_path):
 def test_models_list_says_why_a_bundled_model_has_no_held_out_dice(qtbot):
     """Trial finding: the Models dialog's "Held-out Dice" column was blank for both bundled
     models, with nothing to say why."""
-    from dermview.gui.controllers.finetune import ModelEntry
+    from dermview.gui.model_list import ModelEntry
 
     models = [ModelEntry(Path("bundled.pt"), "bundled", "0" * 64, False,
                          "bundled with dermview", ""),
@@ -369,6 +369,78 @@ def test_a_label_keeps_its_user_trained_mark_after_its_model_was_deleted(
     assert win.review.accept()
     saved = read_label_meta(img)
     assert saved["review_state"] == "accepted" and saved["model_provenance"] == mark
+
+
+def test_a_label_names_the_model_in_use_when_two_share_its_weights(qtbot, make_window, tmp_path):
+    """Trial finding: two runs without a training step wrote models of identical weights (one
+    SHA-256); with the first in use, a saved label's ``model_provenance`` named the second
+    (and its origin) while ``model_name`` named the first."""
+    from dermview.labels import read_label_meta
+
+    folder = make_folder(tmp_path / "clinic", 1, sidecar_every=0)
+    img = next(folder.glob("*.png"))
+    (folder / "labels").rename(folder / "expert")  # no label yet: the model's mask is saved
+    win = make_window([img])
+    ctl = win.models
+    run = {"parent": {"name": "tiny-test"}, "training": {"steps_per_run": 0, "finished": ""},
+           "finetune": {"labels": [{}] * 5, "image_dir": str(folder), "improved": False}}
+    first = make_weights(tmp_path, "first", name="clinic-first", user_trained=True, **run)
+    second = make_weights(tmp_path, "second", name="clinic-second", user_trained=True,
+                          **run)  # same seed: the same weights, the same SHA-256
+    ctl._remember(second)
+    ctl.use_model(first)
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60) and win.doc.model.name == "clinic-first"
+    assert win.review.accept()
+    saved = read_label_meta(img)
+    assert saved["model_name"] == "clinic-first"
+    assert saved["model_provenance"]["name"] == "clinic-first"
+    assert saved["model_provenance"]["file"] == "first.pt"
+    # the case report's model line says where it came from (it read "fine-tuned from ? on ?
+    # labels": the app's mark lacked the parent and the label count)
+    line = win.lesion.report_info().model
+    assert "USER-TRAINED" in line and "?" not in line, line
+    # a run without a training step trained nothing: not "fine-tuned on 5 labels"
+    assert "tiny-test with per-image colour standardisation (no training step), scored on " \
+        "5 labels" in line
+    entry = ModelEntry.read(first)
+    assert "fine-tuned" not in entry.origin and entry.origin.endswith(f"scored on 5 labels of {folder.name}")
+
+
+def test_a_model_found_not_better_is_used_from_the_list_only_when_confirmed(
+        qtbot, make_window, tmp_path, boxes):
+    """Trial finding: Model → Models… → Use selected model switched to a model its own run
+    had found NOT better, without a word (the Improve dialog greys that choice out)."""
+    from PySide6 import QtWidgets
+
+    Btn = QtWidgets.QMessageBox.StandardButton
+    win = make_window()
+    ctl = win.models
+    worse = make_weights(tmp_path, "worse", user_trained=True, finetune={
+        "improved": False, "verdict": "The new model is NOT better: it fails more often."})
+    better = make_weights(tmp_path, "better", seed=1, user_trained=True,
+                          finetune={"improved": True, "verdict": "The new model is better."})
+    for p in (worse, better):
+        ctl._remember(p)
+    ctl.show_models()
+    dlg = ctl.models_dialog
+    qtbot.addWidget(dlg)
+    before = win.segmenter.weights
+
+    def use(path):
+        dlg.table.selectRow(next(i for i, m in enumerate(dlg.models) if m.path == path))
+        qtbot.mouseClick(dlg.use_btn, LeftButton)
+
+    boxes.answer = Btn.Cancel
+    use(worse)
+    assert boxes.questions and "NOT better: it fails more often" in boxes.questions[-1][1]
+    assert win.segmenter.weights == before  # not switched
+    boxes.answer = Btn.Yes
+    use(worse)
+    assert win.segmenter.weights == str(worse)
+    asked = len(boxes.questions)
+    use(better)  # a better one: no question
+    assert win.segmenter.weights == str(better) and len(boxes.questions) == asked
 
 
 def test_a_model_trained_elsewhere_is_added_to_the_models_list(qtbot, make_window, tmp_path,

@@ -820,7 +820,7 @@ def test_models_of_an_onnx_only_installation_are_listed_and_usable(tmp_path, wei
     """The packaged app carries each model's .json and ONNX export, not its .pt: the model
     list looked for .pt files only, so it listed no bundled model there."""
     from dermview import paths
-    from dermview.gui.controllers.finetune import list_models
+    from dermview.gui.model_list import list_models
     from dermview.model.weights import read_metadata, segmentation_weights_problem
 
     meta = read_metadata(weights)

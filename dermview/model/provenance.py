@@ -9,8 +9,10 @@ from typing import Any
 def user_trained_mark(meta: dict[str, Any]) -> dict[str, Any] | None:
     """The ``model_provenance`` entry of a user-trained model's metadata, else None.
 
-    Returns ``{"user_trained": True, "name", "parent", "parent_sha256", "labels", "improved"}``
-    (``labels``: how many labels trained it; ``improved``: its own held-out verdict)."""
+    Returns ``{"user_trained": True, "name", "parent", "parent_sha256", "labels", "trained",
+    "improved"}`` (``labels``: how many labels the run used; ``trained``: False for a run
+    without a training step, whose model is the parent with per-image colour standardisation
+    and whose labels only scored it; ``improved``: its own held-out verdict)."""
     if not meta.get("user_trained"):
         return None
     parent = meta.get("parent") or {}
@@ -18,7 +20,9 @@ def user_trained_mark(meta: dict[str, Any]) -> dict[str, Any] | None:
     return {"user_trained": True, "name": str(meta.get("name") or ""),
             "parent": str(parent.get("name") or ""),
             "parent_sha256": str(parent.get("sha256") or ""),
-            "labels": len(ft.get("labels") or []), "improved": ft.get("improved")}
+            "labels": len(ft.get("labels") or []),
+            "trained": (meta.get("training") or {}).get("steps_per_run") != 0,
+            "improved": ft.get("improved")}
 
 
 def describe_model(name: str, sha256: str, mark: dict[str, Any] | None = None) -> str:
@@ -26,6 +30,8 @@ def describe_model(name: str, sha256: str, mark: dict[str, Any] | None = None) -
     when ``mark`` (a :func:`user_trained_mark`) says so."""
     text = f"{name} (SHA-256 {sha256[:12]}…)"
     if mark and mark.get("user_trained"):
-        text += (f"; USER-TRAINED: fine-tuned from {mark.get('parent') or '?'} on "
-                 f"{mark.get('labels', '?')} labels")
+        parent, n = mark.get("parent") or "?", mark.get("labels", "?")
+        text += (f"; USER-TRAINED: {parent} with per-image colour standardisation (no training "
+                 f"step), scored on {n} labels" if mark.get("trained") is False else
+                 f"; USER-TRAINED: fine-tuned from {parent} on {n} labels")
     return text

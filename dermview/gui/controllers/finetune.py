@@ -3,8 +3,7 @@
 :class:`FinetuneProcess` runs ``dermview finetune … --progress-json`` in a separate process
 (QProcess), so training never stalls the window and can be cancelled at any moment (Ctrl+C
 semantics: nothing is written). :class:`ModelController` opens the dialogs, lists the models
-(bundled ones and those fine-tuned into the per-user models folder, each with where it came
-from), switches the segmenter to the model the user picks, remembers it, and marks labels
+(:mod:`dermview.gui.model_list`), switches the segmenter to the model the user picks, remembers it, and marks labels
 segmented by a user-trained model in their sidecar (``model_provenance``).
 """
 
@@ -15,89 +14,13 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
 from dermview import paths
-
-
-def user_models_dir() -> Path:
-    """Where fine-tuned models are written by default (per user, never the install folder)."""
-    return paths.user_data_dir() / "models"
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """One model file and where it came from (read from its metadata)."""
-
-    path: Path
-    name: str
-    sha256: str
-    user_trained: bool
-    origin: str  # one line for the list
-    heldout: str  # "0.901 → 0.915 (better)" or ""
-
-    @classmethod
-    def read(cls, path: Path) -> ModelEntry | None:
-        """The entry of a segmentation model; None for an unreadable file or a model that
-        does not segment (the bundled lesion classifier, whose metadata has ``classes``)."""
-        from dermview.model.weights import is_classifier, read_metadata
-
-        try:
-            meta = read_metadata(path)
-        except Exception:  # noqa: BLE001 - an unreadable file is just not listed
-            return None
-        if is_classifier(meta):
-            return None  # using it to segment failed: "unknown resize policy 'lesion-crop'"
-        ft = meta.get("finetune") or {}
-        parent = meta.get("parent") or {}
-        if meta.get("user_trained"):
-            when = str(meta.get("training", {}).get("finished", ""))[:16].replace("T", " ")
-            origin = (f"fine-tuned from {parent.get('name', '?')} on {len(ft.get('labels', []))} "
-                      f"labels of {Path(str(ft.get('image_dir', '?'))).name} ({when})"
-                      if ft else "fine-tuned (its metadata does not say from what)")
-            sc = ft.get("scores", {})
-            heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f} "
-                       f"({'better' if ft.get('improved') else 'not better'})"
-                       if "base" in sc and "new" in sc else "")
-        else:
-            # its Dice on the validation split it was chosen on (training metadata): the
-            # column read "—" beside About's "validation Dice 0.906" (trial finding)
-            m = meta.get("metrics") or {}
-            n = sum(int(v.get("n", 0)) for v in (m.get("per_source") or {}).values()
-                    if isinstance(v, dict))
-            origin = "bundled with dermview"
-            heldout = (f"{float(m['dice']):.3f} (validation"
-                       + (f", {n} images)" if n else ")")
-                       if m.get("split") == "val" and isinstance(m.get("dice"), (int, float))
-                       else "")
-        return cls(path, str(meta.get("name") or path.stem), str(meta["sha256"]),
-                   bool(meta.get("user_trained")), origin, heldout)
-
-
-def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
-    """The bundled models, the per-user fine-tuned ones and ``extra`` files (each once).
-
-    Bundled models are found by their metadata: the packaged app carries the ``.json`` and
-    the ONNX export without the ``.pt`` (the path listed is still the ``.pt``'s)."""
-    files = sorted(m.with_suffix(".pt") for m in paths.models_dir().glob("*.json"))
-    folder = user_models_dir()
-    files += sorted(folder.glob("*.pt")) if folder.is_dir() else []
-    files += [Path(p) for p in extra or []]
-    seen: set[Path] = set()
-    out = []
-    for f in files:
-        key = f.resolve()
-        if key in seen:
-            continue
-        seen.add(key)
-        info = ModelEntry.read(f)
-        if info is not None:
-            out.append(info)
-    return out
+from dermview.gui.model_list import ModelEntry, list_models, user_models_dir
 
 
 class FinetuneProcess(QtCore.QObject):
@@ -320,12 +243,34 @@ class ModelController(QtCore.QObject):
         if self.models_dialog is not None:
             self.models_dialog.set_current(str(path) if path else None)
 
+    def choose_model(self, path: str) -> bool:
+        """Use ``path`` ("" = the bundled default) as chosen in Model → Models…, after a
+        question when its own fine-tuning run found it not better than its base (the Improve
+        dialog does not offer such a model; the list switched to it without a word)."""
+        from dermview.gui import dialogs
+        from dermview.model.weights import read_metadata
+
+        try:
+            ft = read_metadata(path).get("finetune") or {} if path else {}
+        except Exception:  # noqa: BLE001 - use_model says what is wrong with the file
+            ft = {}
+        Btn = QtWidgets.QMessageBox.StandardButton
+        if ft.get("improved") is False and dialogs.ask(
+                self.models_dialog or self._parent_widget(), "Use model",
+                f"{Path(path).name} was judged on its held-out labels when it was made: "
+                f"{ft.get('verdict') or 'not better than the model it came from.'}\n\n"
+                "Use it anyway?",
+                Btn.Yes | Btn.Cancel, Btn.Cancel) != Btn.Yes:
+            return False
+        self.use_model(path or None)
+        return True
+
     def show_models(self) -> None:
         from dermview.gui.finetune_dialog import ModelsDialog
 
         current = self.segmenter.weights
         dlg = ModelsDialog(list_models(self.known_models()), current, self._parent_widget())
-        dlg.use_requested.connect(self.use_model)
+        dlg.use_requested.connect(self.choose_model)
         dlg.delete_requested.connect(self.delete_model)
         dlg.add_requested.connect(self.add_model_file)
         dlg.show()
@@ -402,10 +347,22 @@ class ModelController(QtCore.QObject):
         sha = getattr(self.doc.model, "sha256", "")
         if not sha:
             return None
-        for info in list_models(self.known_models()):
-            if info.sha256 == sha and info.user_trained:
-                return {"user_trained": True, "name": info.name, "file": info.path.name,
-                        "origin": info.origin}
+        name = getattr(self.doc.model, "name", "")
+        # two models can share weights (the no-training recipe is deterministic): the one
+        # named as the label's model comes first, so model_name and the mark agree
+        found = sorted((i for i in list_models(self.known_models())
+                        if i.sha256 == sha and i.user_trained), key=lambda i: i.name != name)
+        if found:
+            from dermview.model.provenance import user_trained_mark
+            from dermview.model.weights import read_metadata
+
+            info = found[0]
+            try:  # parent, labels, trained: what the case report's model line says
+                mark = user_trained_mark(read_metadata(info.path)) or {}
+            except Exception:  # noqa: BLE001 - listed a moment ago; the entry alone will do
+                mark = {}
+            return {**mark, "user_trained": True, "name": info.name, "file": info.path.name,
+                    "origin": info.origin}
         # the model was deleted since (or this is another machine): the label opened keeps
         # the mark it was saved with while its mask is still that model's
         saved = self.doc.label_meta or {}

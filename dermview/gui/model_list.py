@@ -1,0 +1,92 @@
+"""The segmentation models the app knows (Model → Models…): bundled, fine-tuned into the
+per-user models folder, or added from elsewhere, each with where it came from and its held-out
+Dice, read from its metadata (no Qt, no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dermview import paths
+
+
+def user_models_dir() -> Path:
+    """Where fine-tuned models are written by default (per user, never the install folder)."""
+    return paths.user_data_dir() / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model file and where it came from (read from its metadata)."""
+
+    path: Path
+    name: str
+    sha256: str
+    user_trained: bool
+    origin: str  # one line for the list
+    heldout: str  # "0.901 → 0.915 (better)" or ""
+
+    @classmethod
+    def read(cls, path: Path) -> ModelEntry | None:
+        """The entry of a segmentation model; None for an unreadable file or a model that
+        does not segment (the bundled lesion classifier, whose metadata has ``classes``)."""
+        from dermview.model.weights import is_classifier, read_metadata
+
+        try:
+            meta = read_metadata(path)
+        except Exception:  # noqa: BLE001 - an unreadable file is just not listed
+            return None
+        if is_classifier(meta):
+            return None  # using it to segment failed: "unknown resize policy 'lesion-crop'"
+        ft = meta.get("finetune") or {}
+        parent = meta.get("parent") or {}
+        if meta.get("user_trained"):
+            when = str(meta.get("training", {}).get("finished", ""))[:16].replace("T", " ")
+            n_labels, folder = len(ft.get("labels", [])), Path(str(ft.get("image_dir", "?"))).name
+            trained = meta.get("training", {}).get("steps_per_run") != 0
+            # a run without a training step changes no weight: "fine-tuned on 32 labels" was
+            # not true of it (trial finding)
+            origin = ((f"fine-tuned from {parent.get('name', '?')} on {n_labels} labels of {folder}"
+                       if trained else f"{parent.get('name', '?')} with per-image colour "
+                       f"standardisation, scored on {n_labels} labels of {folder}")
+                      + (f" ({when})" if when else "")
+                      if ft else "fine-tuned (its metadata does not say from what)")
+            sc = ft.get("scores", {})
+            heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f} "
+                       f"({'better' if ft.get('improved') else 'not better'})"
+                       if "base" in sc and "new" in sc else "")
+        else:
+            # its Dice on the validation split it was chosen on (training metadata): the
+            # column read "—" beside About's "validation Dice 0.906" (trial finding)
+            m = meta.get("metrics") or {}
+            n = sum(int(v.get("n", 0)) for v in (m.get("per_source") or {}).values()
+                    if isinstance(v, dict))
+            origin = "bundled with dermview"
+            heldout = (f"{float(m['dice']):.3f} (validation"
+                       + (f", {n} images)" if n else ")")
+                       if m.get("split") == "val" and isinstance(m.get("dice"), (int, float))
+                       else "")
+        return cls(path, str(meta.get("name") or path.stem), str(meta["sha256"]),
+                   bool(meta.get("user_trained")), origin, heldout)
+
+
+def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
+    """The bundled models, the per-user fine-tuned ones and ``extra`` files (each once).
+
+    Bundled models are found by their metadata: the packaged app carries the ``.json`` and
+    the ONNX export without the ``.pt`` (the path listed is still the ``.pt``'s)."""
+    files = sorted(m.with_suffix(".pt") for m in paths.models_dir().glob("*.json"))
+    folder = user_models_dir()
+    files += sorted(folder.glob("*.pt")) if folder.is_dir() else []
+    files += [Path(p) for p in extra or []]
+    seen: set[Path] = set()
+    out = []
+    for f in files:
+        key = f.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        info = ModelEntry.read(f)
+        if info is not None:
+            out.append(info)
+    return out
