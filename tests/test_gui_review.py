@@ -717,6 +717,17 @@ def test_the_first_window_fits_a_small_screen(make_window, qtbot):
         assert bar.mapTo(win, bar.rect().bottomRight()).x() <= area.width()
 
 
+def _squeezed_worklist(win):
+    """The worklist's table in the trial display's larger text, its dock as narrow as it goes."""
+    font = win.worklist.font()  # the trial display's text, wider than the offscreen font
+    font.setPointSizeF(font.pointSizeF() * 1.4)
+    win.worklist.setFont(font)
+    process(50)
+    win.resizeDocks([win.docks["worklist"]], [20], QtCore.Qt.Orientation.Horizontal)
+    process(50)
+    return win.worklist.table
+
+
 def test_the_worklist_squeezed_to_its_narrowest_still_shows_the_names(make_window, tmp_path):
     """Trial finding: the window fitted to a 1280×800 screen at 150 % squeezed the worklist
     dock to Qt's minimum: the name column was 25 px wide, every row read "…" beside
@@ -727,14 +738,7 @@ def test_the_worklist_squeezed_to_its_narrowest_still_shows_the_names(make_windo
         shutil.copy(SAMPLES / f"{stem}.jpg", folder / f"{stem}.jpg")
     _save_corrected(folder / "IMD009.jpg")  # reviewed: the widest status, "corrected ✓"
     win = make_window([folder], size=(960, 600))
-    font = win.worklist.font()  # the trial display's text, wider than the offscreen font
-    font.setPointSizeF(font.pointSizeF() * 1.4)
-    win.worklist.setFont(font)
-    dock = win.docks["worklist"]
-    process(50)
-    win.resizeDocks([dock], [20], QtCore.Qt.Orientation.Horizontal)  # as narrow as it goes
-    process(50)
-    table = win.worklist.table
+    table = _squeezed_worklist(win)
     fm = table.fontMetrics()
     for r in range(table.rowCount()):
         name = table.item(r, 0).text()
@@ -752,16 +756,10 @@ def test_side_by_side_at_150_percent_keeps_isic_names_whole_and_statuses_on_one_
         shutil.copy(SAMPLES / "IMD002.jpg", folder / f"ISIC_{i:07d}.jpg")
     _save_corrected(folder / "ISIC_0000051.jpg")  # the widest status, "corrected ✓"
     win = make_window([folder], size=(1067, 667))  # 1600×1000 at 150 %
-    font = win.worklist.font()
-    font.setPointSizeF(font.pointSizeF() * 1.4)  # the trial display's text (see above)
-    win.worklist.setFont(font)
     win.actions["side_by_side"].trigger()
-    dock = win.docks["worklist"]
-    process(50)
-    win.resizeDocks([dock], [20], QtCore.Qt.Orientation.Horizontal)  # as narrow as it goes
-    process(50)
-    table = win.worklist.table
+    table = _squeezed_worklist(win)
     fm = table.fontMetrics()
+    dock = win.docks["worklist"]
     assert not table.wordWrap()
     for r in range(table.rowCount()):
         name = table.item(r, 0).text()
