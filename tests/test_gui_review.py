@@ -187,6 +187,8 @@ def test_finding_4_crash_recovery_is_listed_at_start_and_keeps_provenance(
     title, text = boxes.questions[0]
     assert title == "Recover unsaved edits?" and "IMD009.jpg" in text and "IMD002.jpg" in text
     assert "Unsaved edits of 2 images were kept" in text
+    # a logout's SIGTERM keeps the edits too: not told "did not close normally"
+    assert "stopped before these edits were saved" in text
     wl = win2.worklist
     assert {a.resolve(), b.resolve()} <= {p.resolve() for p in wl.paths}
     marked = [wl.table.item(r, 1).text() for r, p in enumerate(wl.paths) if p.name != other.name]

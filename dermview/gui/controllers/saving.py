@@ -232,7 +232,7 @@ class SaveController(QtCore.QObject):
                 self.window, "Recover unsaved edits?",
                 f"dermview found unsaved edits of {path.name} from "
                 f"{entry.saved_at[:19].replace('T', ' ')} UTC "
-                "(the app did not close normally).\n\nRestore them?",
+                "(the app was stopped before they were saved).\n\nRestore them?",
                 Btn.Yes | Btn.No, Btn.Yes)
         self._accepted.discard(path)
         self._answered.add(Path(path).resolve())

@@ -238,7 +238,8 @@ class SessionController(QtCore.QObject):
         more = f"\n  … and {len(found) - 12} more" if len(found) > 12 else ""
         answer = dialogs.ask(
             self.window, "Recover unsaved edits?",
-            f"dermview did not close normally. Unsaved edits of {counted(len(found), 'image')} were "
+            "dermview was stopped before these edits were saved (it crashed, or the system or "
+            f"another program ended it). Unsaved edits of {counted(len(found), 'image')} were "
             f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
             "No discards them.)", Btn.Yes | Btn.No, Btn.Yes)
         images = [p for p, _t in found]
