@@ -150,11 +150,11 @@ def test_dialog_says_what_the_default_run_does_in_plain_units(qtbot):
                      "scheme": "no label trained the model", "labels": 6, "seconds": 12.4,
                      "out": "/tmp/m/wl.pt", "improved": False})
     text = dlg.result_label.text()
-    assert "Scored on 6 corrected labels of 6; none was used to make the new model; 12 s." \
+    assert "Scored on 6 corrected labels of the 6 labels found; none was used to make the new model; 12 s." \
         in text and "(no label trained the model)" not in text
     dlg.show_result({"base": scores, "new": scores, "verdict": "NOT better", "scheme": "3-fold",
                      "labels": 8, "seconds": 150.0, "out": "/tmp/m/wl.pt", "improved": False})
-    assert "Scored on 6 corrected labels (3-fold) of 8; 2.5 min." in dlg.result_label.text()
+    assert "Scored on 6 corrected labels (3-fold) of the 8 labels found; 2.5 min." in dlg.result_label.text()
 
 
 def test_a_second_start_does_not_replace_the_first_runs_model(qtbot, tmp_path):

@@ -55,9 +55,9 @@ def _duration(seconds: float) -> str:
 def _scored_on(n: int, scheme: str, labels: int) -> str:
     """Which labels scored the models, in words."""
     if scheme == _NO_TRAINING:
-        return (f"Scored on {counted(n, 'corrected label')} of {labels}; none was "
-                "used to make the new model")
-    return f"Scored on {n} corrected labels ({html.escape(scheme)}) of {labels}"
+        return (f"Scored on {counted(n, 'corrected label')} of the {labels} labels found; none "
+                "was used to make the new model")
+    return f"Scored on {n} corrected labels ({html.escape(scheme)}) of the {labels} labels found"
 
 
 class FinetuneDialog(QtWidgets.QDialog):
