@@ -57,6 +57,11 @@ def _names(items: list[str], limit: int = 8) -> str:
     return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def _have(items: list, noun: str) -> str:
+    """``"1 prediction has"`` / ``"3 predictions have"``."""
+    return f"{counted(len(items), noun)} {'has' if len(items) == 1 else 'have'}"
+
+
 def run(args: argparse.Namespace) -> int:
     import csv
     import io
@@ -102,11 +107,10 @@ def run(args: argparse.Namespace) -> int:
                      **scores})
 
     if missing_pred:
-        warn(f"{counted(len(missing_pred), 'ground-truth mask')} {'has' if len(missing_pred) == 1 else 'have'} no prediction (not scored): "
+        warn(f"{_have(missing_pred, 'ground-truth mask')} no prediction (not scored): "
              f"{_names(missing_pred)}")
     if missing_gt:
-        warn(f"{counted(len(missing_gt), 'prediction')} {'has' if len(missing_gt) == 1 else 'have'} no ground truth (ignored): "
-             f"{_names(missing_gt)}")
+        warn(f"{_have(missing_gt, 'prediction')} no ground truth (ignored): {_names(missing_gt)}")
 
     mean = macro_average([{k: r[k] for k in METRIC_NAMES} for r in rows])
     print(f"Evaluated {counted(len(rows), 'image pair')} ({pred_dir} vs {gt_dir})"

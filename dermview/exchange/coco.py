@@ -98,10 +98,8 @@ class CocoLabels:
         """The ``attributes`` of the image's first lesion annotation (as dermview and CVAT
         write them: review state, reviewer, model...); {} when it has none."""
         ids = self._coco.getAnnIds(imgIds=[self.file_names[file_name]], catIds=self._cat_ids)
-        for ann in self._coco.loadAnns(ids):
-            attrs = ann.get("attributes")
-            return attrs if isinstance(attrs, dict) else {}
-        return {}
+        attrs = self._coco.loadAnns(ids[0])[0].get("attributes") if ids else None
+        return attrs if isinstance(attrs, dict) else {}
 
     def mask(self, file_name: str) -> np.ndarray:
         """``bool`` ``(height, width)`` mask of the image called ``file_name`` in the file."""

@@ -127,13 +127,12 @@ def labelme_attributes(doc: dict[str, Any]) -> dict[str, Any]:
     ``description``, JSON): review state, reviewer, model...; {} when there are none (a
     free-text description, another tool's file)."""
     shapes = [s for s in doc.get("shapes", []) if isinstance(s, dict)]
-    for shape in [s for s in shapes if s.get("label") == LESION] or shapes:
-        try:
-            attrs = json.loads(str(shape.get("description") or ""))
-        except ValueError:
-            return {}
-        return attrs if isinstance(attrs, dict) else {}
-    return {}
+    shape = next((s for s in shapes if s.get("label") == LESION), shapes[0] if shapes else {})
+    try:
+        attrs = json.loads(str(shape.get("description") or ""))
+    except ValueError:
+        return {}
+    return attrs if isinstance(attrs, dict) else {}
 
 
 def read_labelme(path: Path) -> tuple[np.ndarray, str, dict[str, Any]]:

@@ -105,6 +105,14 @@ class OverlayBuffer(QtCore.QObject):
         h, w = self.shape
         self.changed.emit(QtCore.QRectF(0, 0, w, h))
 
+    def show_outline_only(self, shape: tuple[int, int],
+                          polyline: tuple[np.ndarray, np.ndarray, np.ndarray],
+                          colour: tuple[int, int, int]) -> None:
+        """No pixels (a transparent buffer over ``shape`` ``(H, W)``), only the outlines of
+        :meth:`set_outline`."""
+        self.set_buffer(np.zeros((1, 1, 4), np.uint8), shape)
+        self.set_outline(polyline, colour)
+
 
 class OverlayItem(QtWidgets.QGraphicsObject):
     """Draws an :class:`OverlayBuffer` at image scale; repaints only what changed."""

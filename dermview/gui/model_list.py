@@ -25,11 +25,15 @@ class ModelEntry:
     user_trained: bool
     origin: str  # one line for the list
     heldout: str  # "0.901 → 0.915 (better)" or ""
+    #: its ``model_provenance`` for the labels it makes (:func:`user_trained_mark`); None
+    #: for a bundled model
+    mark: dict | None = None
 
     @classmethod
     def read(cls, path: Path) -> ModelEntry | None:
         """The entry of a segmentation model; None for an unreadable file or a model that
         does not segment (the bundled lesion classifier, whose metadata has ``classes``)."""
+        from dermview.model.provenance import made_from, user_trained_mark
         from dermview.model.weights import is_classifier, read_metadata
 
         try:
@@ -39,17 +43,13 @@ class ModelEntry:
         if is_classifier(meta):
             return None  # using it to segment failed: "unknown resize policy 'lesion-crop'"
         ft = meta.get("finetune") or {}
-        parent = meta.get("parent") or {}
-        if meta.get("user_trained"):
+        mark = user_trained_mark(meta)
+        if mark is not None:
             when = str(meta.get("training", {}).get("finished", ""))[:16].replace("T", " ")
-            n_labels, folder = len(ft.get("labels", [])), Path(str(ft.get("image_dir", "?"))).name
-            trained = meta.get("training", {}).get("steps_per_run") != 0
+            folder = Path(str(ft.get("image_dir", "?"))).name
             # a run without a training step changes no weight: "fine-tuned on 32 labels" was
             # not true of it (trial finding)
-            origin = ((f"fine-tuned from {parent.get('name', '?')} on {n_labels} labels of {folder}"
-                       if trained else f"{parent.get('name', '?')} with per-image colour "
-                       f"standardisation, scored on {n_labels} labels of {folder}")
-                      + (f" ({when})" if when else "")
+            origin = (f"{made_from(mark)} of {folder}" + (f" ({when})" if when else "")
                       if ft else "fine-tuned (its metadata does not say from what)")
             sc = ft.get("scores", {})
             heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f} "
@@ -67,7 +67,7 @@ class ModelEntry:
                        if m.get("split") == "val" and isinstance(m.get("dice"), (int, float))
                        else "")
         return cls(path, str(meta.get("name") or path.stem), str(meta["sha256"]),
-                   bool(meta.get("user_trained")), origin, heldout)
+                   mark is not None, origin, heldout, mark)
 
 
 def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:

@@ -95,6 +95,7 @@ class Worklist(QtWidgets.QWidget):
         layout.addWidget(self.find_edit)
         layout.addWidget(self.shown_label)
         self.table = QtWidgets.QTableWidget(0, 3)
+        self._longest_name: tuple[tuple, int] = ((), 0)  # (font and rows, px) of _fit_columns
         self.table.setHorizontalHeaderLabels(["Image", "Status", "Conf."])
         self.table.horizontalHeaderItem(2).setToolTip(
             "Confidence: estimated Jaccard of the model's mask with an expert's outline "
@@ -139,6 +140,7 @@ class Worklist(QtWidgets.QWidget):
         self.marks = {p: m for p, m in self.marks.items() if p in self.paths}
         self.current = -1
         self.table.setRowCount(len(self.paths))
+        self._longest_name = ((), 0)  # new names: measured again
         stems = Counter(p.stem for p in self.paths)
         for row, path in enumerate(self.paths):
             # The stem is the image's name (the extension, when no other file shares the stem,
@@ -244,8 +246,12 @@ class Worklist(QtWidgets.QWidget):
         ISIC names read "ISI…051"."""
         t, header = self.table, self.table.horizontalHeader()
         fm = t.fontMetrics()
-        longest = max((fm.horizontalAdvance(t.item(r, 0).text()) for r in range(t.rowCount())
-                       if t.item(r, 0) is not None), default=0)
+        key = (t.font().key(), t.rowCount())
+        if self._longest_name[0] != key:  # measured once per list and font, not per resize
+            self._longest_name = (key, max((fm.horizontalAdvance(t.item(r, 0).text())
+                                            for r in range(t.rowCount()) if t.item(r, 0)),
+                                           default=0))
+        longest = self._longest_name[1]
         name = min(max(longest, fm.horizontalAdvance("IMD000")),
                    fm.horizontalAdvance("ISIC_0000000")) + 14  # with the cell's margins
         status = max(t.sizeHintForColumn(1), header.sectionSizeHint(1))

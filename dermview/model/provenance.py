@@ -25,13 +25,21 @@ def user_trained_mark(meta: dict[str, Any]) -> dict[str, Any] | None:
             "improved": ft.get("improved")}
 
 
+def made_from(mark: dict[str, Any]) -> str:
+    """How a user-trained model (its :func:`user_trained_mark`) was made, in words:
+    ``"fine-tuned from P on N labels"``, or for a run without a training step (the parent with
+    per-image colour standardisation, no weight changed) ``"P with per-image colour
+    standardisation (no training step), scored on N labels"``."""
+    parent, n = mark.get("parent") or "?", mark.get("labels", "?")
+    if mark.get("trained") is False:
+        return f"{parent} with per-image colour standardisation (no training step), scored on {n} labels"
+    return f"fine-tuned from {parent} on {n} labels"
+
+
 def describe_model(name: str, sha256: str, mark: dict[str, Any] | None = None) -> str:
-    """One line for a report: ``"NAME (SHA-256 0123456789ab…)"``, plus ``"; USER-TRAINED …"``
-    when ``mark`` (a :func:`user_trained_mark`) says so."""
+    """One line for a report: ``"NAME (SHA-256 0123456789ab…)"``, plus ``"; USER-TRAINED: …"``
+    (:func:`made_from`) when ``mark`` (a :func:`user_trained_mark`) says so."""
     text = f"{name} (SHA-256 {sha256[:12]}…)"
     if mark and mark.get("user_trained"):
-        parent, n = mark.get("parent") or "?", mark.get("labels", "?")
-        text += (f"; USER-TRAINED: {parent} with per-image colour standardisation (no training "
-                 f"step), scored on {n} labels" if mark.get("trained") is False else
-                 f"; USER-TRAINED: fine-tuned from {parent} on {n} labels")
+        text += f"; USER-TRAINED: {made_from(mark)}"
     return text

@@ -3,8 +3,9 @@
 :class:`FinetuneProcess` runs ``dermview finetune … --progress-json`` in a separate process
 (QProcess), so training never stalls the window and can be cancelled at any moment (Ctrl+C
 semantics: nothing is written). :class:`ModelController` opens the dialogs, lists the models
-(:mod:`dermview.gui.model_list`), switches the segmenter to the model the user picks, remembers it, and marks labels
-segmented by a user-trained model in their sidecar (``model_provenance``).
+(:mod:`dermview.gui.model_list`), switches the segmenter to the model the user picks,
+remembers it, and marks labels segmented by a user-trained model in their sidecar
+(``model_provenance``).
 """
 
 from __future__ import annotations
@@ -353,16 +354,9 @@ class ModelController(QtCore.QObject):
         found = sorted((i for i in list_models(self.known_models())
                         if i.sha256 == sha and i.user_trained), key=lambda i: i.name != name)
         if found:
-            from dermview.model.provenance import user_trained_mark
-            from dermview.model.weights import read_metadata
-
-            info = found[0]
-            try:  # parent, labels, trained: what the case report's model line says
-                mark = user_trained_mark(read_metadata(info.path)) or {}
-            except Exception:  # noqa: BLE001 - listed a moment ago; the entry alone will do
-                mark = {}
-            return {**mark, "user_trained": True, "name": info.name, "file": info.path.name,
-                    "origin": info.origin}
+            info = found[0]  # its mark's parent, labels, trained: the case report's model line
+            return {**(info.mark or {}), "user_trained": True, "name": info.name,
+                    "file": info.path.name, "origin": info.origin}
         # the model was deleted since (or this is another machine): the label opened keeps
         # the mark it was saved with while its mask is still that model's
         saved = self.doc.label_meta or {}

@@ -4,9 +4,10 @@ Layers (bottom to top): heat map, frame, hair, mask, differences, reference. Eac
 :class:`~dermview.gui.image_view.OverlayBuffer` shown by one or more panes. The controller
 redraws the filled mask layer for the rectangle the document reports changed (plus its
 one-pixel ring: a pixel's boundary depends on its neighbours), or, in outline mode, the mask's
-outline once per burst of changes (a brush stroke's dabs), and keeps Dice/Jaccard against the
+outline at most every :data:`OUTLINE_EVERY_MS` while it changes (a brush stroke's dabs), and keeps Dice/Jaccard against the
 reference up to date. Outlines (the mask's in outline mode, the reference's always) are lines
-of a fixed screen width (:meth:`OverlayBuffer.set_outline`), visible at every zoom. Colouring is :mod:`dermview.gui.render`; metrics are :mod:`dermview.metrics`.
+of a fixed screen width (:meth:`OverlayBuffer.set_outline`), visible at every zoom. Colouring
+is :mod:`dermview.gui.render`; metrics are :mod:`dermview.metrics`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dermview.gui.image_view import ImagePane, OverlayBuffer
 
 #: Opacity (0-255) of the mask fill; its boundary is drawn opaque.
 FILL_ALPHA = 110
+#: Least interval (ms) between two redraws of the mask's outline while it changes.
+OUTLINE_EVERY_MS = 40
 #: Stacking order of the built-in layers (image = 0).
 Z = {"heat": 1, "frame": 2, "hair": 3, "mask": 4, "diff": 5, "reference": 6}
 
@@ -57,9 +60,11 @@ class OverlayController(QtCore.QObject):
         self.metric_timer.setSingleShot(True)
         self.metric_timer.setInterval(150)
         self.metric_timer.timeout.connect(self.update_metrics)
-        self.outline_timer = QtCore.QTimer(self)  # one outline per burst of mask changes
+        # the outline of the whole mask (contours of a 12-MP mask take several ms) is redrawn
+        # at most every OUTLINE_EVERY_MS while a stroke changes it, not at every mouse move
+        self.outline_timer = QtCore.QTimer(self)
         self.outline_timer.setSingleShot(True)
-        self.outline_timer.setInterval(0)
+        self.outline_timer.setInterval(OUTLINE_EVERY_MS)
         self.outline_timer.timeout.connect(self._draw_outline)
         doc.image_changed.connect(self._on_image)
         doc.mask_changed.connect(self._on_mask_changed)
@@ -107,8 +112,7 @@ class OverlayController(QtCore.QObject):
         buf, mask = self.buffers["mask"], self.doc.mask
         self.outline_timer.stop()
         if self.outline:
-            buf.set_buffer(np.zeros((1, 1, 4), np.uint8), mask.shape)
-            self._draw_outline()
+            buf.show_outline_only(mask.shape, render.outline_polyline(mask), render.LESION)
         else:
             buf.set_outline(None)
             alpha = pre_alpha if pre_alpha is not None else render.mask_alpha(mask, FILL_ALPHA)
@@ -141,7 +145,8 @@ class OverlayController(QtCore.QObject):
         buf = self.buffers["mask"]
         mask = self.doc.mask
         if self.outline and buf.display_shape == mask.shape:
-            self.outline_timer.start()
+            if not self.outline_timer.isActive():
+                self.outline_timer.start()
         elif self.outline or buf.shape != mask.shape:
             self._draw_mask(self._pre_alpha)
         else:
@@ -173,8 +178,8 @@ class OverlayController(QtCore.QObject):
             self.metrics_changed.emit(self.doc.reference_error and
                                       f"Reference ignored: {self.doc.reference_error}")
         else:
-            self.buffers["reference"].set_buffer(np.zeros((1, 1, 4), np.uint8), ref.shape)
-            self.buffers["reference"].set_outline(render.outline_polyline(ref), render.REFERENCE)
+            self.buffers["reference"].show_outline_only(ref.shape, render.outline_polyline(ref),
+                                                        render.REFERENCE)
             self.update_metrics()
 
     def update_metrics(self) -> None:
