@@ -190,8 +190,8 @@ def brush_timing(win, tmp: Path, points: int) -> dict:
     win.undo()
     # Zoomed in (a 100-px-wide part of the image fills the pane): each dab covers a large
     # screen area.
-    # Outline mode: the outline (the whole mask's contours) is redrawn at most every
-    # OUTLINE_EVERY_MS during the stroke; the events that redraw it are the p95.
+    # Outline mode: the outline is re-traced in the tiles the stroke touched (and only around
+    # the stroke repainted) at most every OUTLINE_EVERY_MS; the events that redraw it are the p95.
     win.seg_panel.outline_radio.setChecked(True)
     outline = run("brush")
     win.undo()

@@ -156,7 +156,7 @@ def gui_block() -> str:
         f"| mouse move while brushing, {br['events']}-event stroke, {br['image']} image fitted "
         f"in the view (median / p95; {br['ratio_brush_to_hover']}× a plain hover move) | "
         f"{br['brush_median_ms']:.1f} / {br['brush_p95_ms']:.1f} ms | ≤ 8 ms |",
-        *([f"| the same in outline mode (the outline redrawn at most every 40 ms; median / p95) "
+        *([f"| the same in outline mode (the outline re-traced where the stroke changed it, at most every 40 ms; median / p95) "
            f"| {br['outline_brush_median_ms']:.1f} / {br['outline_brush_p95_ms']:.1f} ms | ≤ 8 ms |"]
           if "outline_brush_median_ms" in br else []),
         f"| the same zoomed in ({br['zoomed_view_px_per_image_px']} screen px per image px; "

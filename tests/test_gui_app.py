@@ -404,7 +404,7 @@ def test_reference_comparison_shows_dice(make_window, tmp_path):
     assert win.doc.reference is not None
     assert panel.ref_check.isEnabled() and panel.ref_check.isChecked()
     assert win.actions["diff"].isEnabled() and "no reference" not in panel.diff_check.toolTip()
-    assert win.overlays.buffers["reference"].outline is not None
+    assert win.overlays.buffers["reference"].outline
     # No mask yet: no "Dice 0.000", just the reference's name.
     assert "no mask yet" in win.status.metric_label.text()
     assert "Dice" not in win.status.metric_label.text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +28,13 @@ def test_region_equals_window_of_full(seed, r0, c0, h, w):
     np.testing.assert_array_equal(part, full[r0:r1, c0:c1])
 
 
-def test_outline_polyline_runs_through_boundary_pixel_centres():
+def test_outline_runs_through_boundary_pixel_centres():
     mask = np.zeros((10, 12), bool)
     mask[2:8, 3:10] = True  # a 6 x 7 box with a 2 x 3 hole
     mask[4:6, 5:8] = False
-    x, y, connect = render.outline_polyline(mask)
+    pieces = render.outline_tiles(mask)
+    assert list(pieces) == [(0, 0)]  # one tile
+    x, y, connect = pieces[0, 0]
     assert x.dtype == y.dtype == np.float64 and connect.dtype == np.uint8
     assert int((connect == 0).sum()) == 2  # two closed contours: border and hole
     ends = np.flatnonzero(connect == 0)
@@ -45,7 +48,42 @@ def test_outline_polyline_runs_through_boundary_pixel_centres():
     assert boundary(mask)[rows, cols].all()  # on the mask's boundary pixels
     assert (x.min(), x.max(), y.min(), y.max()) == (3.5, 9.5, 2.5, 7.5)  # the box's corner pixels
     assert {(3.5, 2.5), (9.5, 2.5), (9.5, 7.5), (3.5, 7.5)} <= set(zip(x.tolist(), y.tolist(), strict=True))
-    assert all(len(a) == 0 for a in render.outline_polyline(np.zeros((5, 5), bool)))
+    assert all(len(a) == 0 for a in render.outline_tiles(np.zeros((5, 5), bool))[0, 0])
+
+
+def _drawn(pieces, shape) -> np.ndarray:
+    """The pixels the joined segments of outline pieces pass through (uint8 0/1)."""
+    import cv2
+
+    img = np.zeros(shape, np.uint8)
+    for x, y, connect in pieces:
+        pts = np.column_stack([x - 0.5, y - 0.5]).astype(int)
+        for i in np.flatnonzero(connect):
+            cv2.line(img, (int(pts[i, 0]), int(pts[i, 1])), (int(pts[i + 1, 0]), int(pts[i + 1, 1])), 1, 1)
+    return img
+
+
+@pytest.mark.parametrize("tile", [3, 8, 17, 33])
+def test_outline_tiles_together_draw_the_whole_outline(tile):
+    import cv2
+
+    from dermview.masks import boundary
+
+    rng = np.random.default_rng(tile)
+    for _ in range(25):
+        noise = rng.random((70, 90)).astype(np.float32)
+        mask = cv2.GaussianBlur(noise, (0, 0), rng.uniform(0.7, 4.0)) > rng.uniform(0.45, 0.55)
+        whole = _drawn(render.outline_tiles(mask, tile=1000).values(), mask.shape)
+        assert np.array_equal(whole.view(bool), boundary(mask))
+        # no piece of a tile's crop edge, no gap where the outline crosses from tile to tile
+        np.testing.assert_array_equal(_drawn(render.outline_tiles(mask, tile=tile).values(), mask.shape), whole)
+
+
+def test_outline_tiles_of_a_region_are_the_tiles_it_meets():
+    mask = np.zeros((40, 50), bool)
+    mask[5:30, 5:45] = True
+    assert set(render.outline_tiles(mask, tile=16, region=(10, 20, 20, 33))) == {(0, 1), (0, 2), (1, 1), (1, 2)}
+    assert len(render.outline_tiles(mask, tile=16)) == 3 * 4
 
 
 def test_colourise_is_premultiplied_argb():

@@ -293,12 +293,12 @@ def test_outline_is_redrawn_after_fill_holes_and_undo(make_window, data, qtbot):
     buf = win.overlays.buffers["mask"]
 
     def shown_matches_mask():
-        path = buf.outline
-        if path is None:
-            return False
-        shown = np.array([(path.elementAt(i).x, path.elementAt(i).y) for i in range(path.elementCount())])
-        x, y, _ = render.outline_polyline(win.doc.mask)
-        return shown.shape == (len(x), 2) and np.array_equal(shown, np.column_stack([x, y]))
+        shown = {key: np.array([(path.elementAt(i).x, path.elementAt(i).y) for i in range(path.elementCount())])
+                 for key, (_, path) in buf.outline.items()}
+        traced = {key: np.column_stack([x, y]) for key, (x, y, _) in render.outline_tiles(win.doc.mask).items()
+                  if len(x)}
+        return bool(shown) and shown.keys() == traced.keys() and all(
+            np.array_equal(shown[k], traced[k]) for k in shown)
 
     qtbot.waitUntil(shown_matches_mask)
     assert not buf.data[..., 3].any(), "outline mode draws no fill"
@@ -308,7 +308,7 @@ def test_outline_is_redrawn_after_fill_holes_and_undo(make_window, data, qtbot):
     win.undo()
     qtbot.waitUntil(shown_matches_mask)  # ... after undo?
     win.seg_panel.filled_radio.setChecked(True)
-    assert buf.outline is None and np.array_equal(buf.data[..., 3] > 0, win.doc.mask)
+    assert not buf.outline and np.array_equal(buf.data[..., 3] > 0, win.doc.mask)
 
 
 def _save_corrected(img) -> None:

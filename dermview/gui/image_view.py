@@ -19,6 +19,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from dermview.gui.render import Polyline
+
 pg.setConfigOptions(imageAxisOrder="row-major", mouseRateLimit=0, antialias=False)
 
 
@@ -31,6 +33,8 @@ def to_rc(point: QtCore.QPointF) -> tuple[float, float]:
 OUTLINE_WIDTH = 2.0
 OUTLINE_HALO_WIDTH = 4.5
 OUTLINE_HALO = QtGui.QColor(0, 0, 0, 150)
+#: Screen px around an outline's points that its pens can paint (half the halo, and a margin).
+OUTLINE_REACH = OUTLINE_HALO_WIDTH / 2 + 1.5
 
 
 class OverlayBuffer(QtCore.QObject):
@@ -48,7 +52,9 @@ class OverlayBuffer(QtCore.QObject):
         self.data = np.zeros((1, 1, 4), np.uint8)  # B, G, R, A (premultiplied), little-endian
         self.display_shape: tuple[int, int] = (1, 1)
         self.image = QtGui.QImage()
-        self.outline: QtGui.QPainterPath | None = None  # in image-pixel (view) coordinates
+        # outline pieces (one per tile of render.outline_tiles): their bounds and paths, in
+        # image-pixel (view) coordinates
+        self.outline: dict[tuple[int, int], tuple[QtCore.QRectF, QtGui.QPainterPath]] = {}
         self.outline_pens: tuple[QtGui.QPen, ...] = ()
         self._wrap()
 
@@ -85,16 +91,16 @@ class OverlayBuffer(QtCore.QObject):
         self.data[top:top + h, left:left + w] = bgra
         self.changed.emit(QtCore.QRectF(left, top, w, h))
 
-    def set_outline(self, polyline: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    changed_outline = QtCore.Signal(QtCore.QRectF)
+
+    def set_outline(self, pieces: dict[tuple[int, int], Polyline] | None,
                     colour: tuple[int, int, int] = (255, 255, 255)) -> None:
-        """Draw the closed polylines ``(x, y, connect)`` of :func:`render.outline_polyline`
-        (image-pixel view coordinates) over the buffer in ``colour``, :data:`OUTLINE_WIDTH`
-        screen pixels wide on a dark halo at every zoom; ``None`` removes them."""
-        if polyline is None or not len(polyline[0]):
-            self.outline, self.outline_pens = None, ()
-        else:
-            x, y, connect = polyline
-            self.outline = pg.arrayToQPath(x, y, connect=connect.astype(np.int32), finiteCheck=False)
+        """Draw the outline pieces of :func:`render.outline_tiles` (image-pixel view
+        coordinates) over the buffer in ``colour``, :data:`OUTLINE_WIDTH` screen pixels wide on
+        a dark halo at every zoom; ``None`` removes them."""
+        self.outline = {}
+        self.outline_pens = ()
+        if pieces:
             halo = QtGui.QPen(OUTLINE_HALO, OUTLINE_HALO_WIDTH)
             line = QtGui.QPen(QtGui.QColor(*colour), OUTLINE_WIDTH)
             for pen in (halo, line):
@@ -102,16 +108,36 @@ class OverlayBuffer(QtCore.QObject):
                 pen.setJoinStyle(QtCore.Qt.PenJoinStyle.RoundJoin)
                 pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
             self.outline_pens = (halo, line)
+            self._put_pieces(pieces)
         h, w = self.shape
         self.changed.emit(QtCore.QRectF(0, 0, w, h))
 
-    def show_outline_only(self, shape: tuple[int, int],
-                          polyline: tuple[np.ndarray, np.ndarray, np.ndarray],
+    def update_outline(self, pieces: dict[tuple[int, int], Polyline],
+                       region: tuple[int, int, int, int]) -> None:
+        """Replace the outline pieces ``pieces`` (same keys as :meth:`set_outline`'s; an empty
+        polyline removes one), the outline having changed only inside ``region`` ``(top, left,
+        bottom, right)`` image pixels: only that is repainted."""
+        self._put_pieces(pieces)
+        top, left, bottom, right = region
+        self.changed_outline.emit(QtCore.QRectF(left, top, right - left, bottom - top))
+
+    def _put_pieces(self, pieces: dict[tuple[int, int], Polyline]) -> None:
+        for key, (x, y, connect) in pieces.items():
+            if not len(x):
+                self.outline.pop(key, None)
+                continue
+            path = pg.arrayToQPath(x, y, connect=connect.astype(np.int32), finiteCheck=False)
+            # half a pixel around the points: a lone point (a one-pixel blob) has a box of no area
+            box = QtCore.QRectF(float(x.min()) - 0.5, float(y.min()) - 0.5,
+                                float(x.max() - x.min()) + 1.0, float(y.max() - y.min()) + 1.0)
+            self.outline[key] = (box, path)
+
+    def show_outline_only(self, shape: tuple[int, int], pieces: dict[tuple[int, int], Polyline],
                           colour: tuple[int, int, int]) -> None:
-        """No pixels (a transparent buffer over ``shape`` ``(H, W)``), only the outlines of
-        :meth:`set_outline`."""
+        """No pixels (a transparent buffer over ``shape`` ``(H, W)``), only the outline pieces
+        of :meth:`set_outline`."""
         self.set_buffer(np.zeros((1, 1, 4), np.uint8), shape)
-        self.set_outline(polyline, colour)
+        self.set_outline(pieces, colour)
 
 
 class OverlayItem(QtWidgets.QGraphicsObject):
@@ -124,6 +150,7 @@ class OverlayItem(QtWidgets.QGraphicsObject):
         self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         self.opacity_value = 1.0
         buffer.changed.connect(self._on_changed)
+        buffer.changed_outline.connect(self._on_outline_changed)
         self._size = buffer.shape
         self._display = buffer.display_shape
 
@@ -139,6 +166,22 @@ class OverlayItem(QtWidgets.QGraphicsObject):
             return
         self.update(rect)
 
+    def _on_outline_changed(self, rect: QtCore.QRectF) -> None:
+        """Repaint ``rect`` (image pixels) and the reach of the outline's pens around it."""
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        if not views:
+            self.update()
+            return
+        h, w = self._size
+        dh, dw = self._display
+        t = self.deviceTransform(views[0].viewportTransform())  # buffer pixels to the screen
+        mx = OUTLINE_REACH / max(abs(t.m11()), 1e-9)
+        my = OUTLINE_REACH / max(abs(t.m22()), 1e-9)
+        sx, sy = w / dw, h / dh
+        self.update(QtCore.QRectF(rect.x() * sx - mx, rect.y() * sy - my,
+                                  rect.width() * sx + 2 * mx, rect.height() * sy + 2 * my))
+
     def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt API)
         h, w = self._size
         return QtCore.QRectF(0, 0, w, h)
@@ -152,13 +195,21 @@ class OverlayItem(QtWidgets.QGraphicsObject):
         src = r.toAlignedRect().intersected(QtCore.QRect(0, 0, w, h))
         painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(QtCore.QRectF(src), self.buffer.image, QtCore.QRectF(src))
-        if self.buffer.outline is not None:
+        if self.buffer.outline:
             dh, dw = self._display  # the outline is in image pixels, the item in buffer pixels
+            sx, sy = w / dw, h / dh
             painter.save()
-            painter.scale(w / dw, h / dh)
+            painter.scale(sx, sy)
+            t = painter.deviceTransform()
+            mx = OUTLINE_REACH * 2 / max(abs(t.m11()), 1e-9)  # x 2: device pixels may be smaller
+            my = OUTLINE_REACH * 2 / max(abs(t.m22()), 1e-9)
+            seen = QtCore.QRectF(r.x() / sx - mx, r.y() / sy - my, r.width() / sx + 2 * mx,
+                                 r.height() / sy + 2 * my)
+            paths = [path for box, path in self.buffer.outline.values() if box.intersects(seen)]
             painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
             for pen in self.buffer.outline_pens:
-                painter.strokePath(self.buffer.outline, pen)
+                for path in paths:
+                    painter.strokePath(path, pen)
             painter.restore()
 
 

@@ -4,8 +4,9 @@ Layers (bottom to top): heat map, frame, hair, mask, differences, reference. Eac
 :class:`~dermview.gui.image_view.OverlayBuffer` shown by one or more panes. The controller
 redraws the filled mask layer for the rectangle the document reports changed (plus its
 one-pixel ring: a pixel's boundary depends on its neighbours), or, in outline mode, the mask's
-outline at most every :data:`OUTLINE_EVERY_MS` while it changes (a brush stroke's dabs), and keeps Dice/Jaccard against the
-reference up to date. Outlines (the mask's in outline mode, the reference's always) are lines
+outline in the tiles the edits touched (:func:`render.outline_tiles`), at most every
+:data:`OUTLINE_EVERY_MS` while it changes (a brush stroke's dabs), and keeps Dice/Jaccard
+against the reference up to date. Outlines (the mask's in outline mode, the reference's always) are lines
 of a fixed screen width (:meth:`OverlayBuffer.set_outline`), visible at every zoom. Colouring
 is :mod:`dermview.gui.render`; metrics are :mod:`dermview.metrics`.
 """
@@ -53,6 +54,8 @@ class OverlayController(QtCore.QObject):
         for name in ("frame", "hair", "heat"):
             self.set_visible(name, False)
         self.outline = False
+        # (top, left, bottom, right) changed since the outline was last traced (outline mode)
+        self._outline_dirty: tuple[int, int, int, int] | None = None
         self.metrics: tuple[float, float] | None = None
         self._pre_alpha: np.ndarray | None = None
         self._pre_heat: np.ndarray | None = None
@@ -111,16 +114,24 @@ class OverlayController(QtCore.QObject):
         or as its outline."""
         buf, mask = self.buffers["mask"], self.doc.mask
         self.outline_timer.stop()
+        self._outline_dirty = None
         if self.outline:
-            buf.show_outline_only(mask.shape, render.outline_polyline(mask), render.LESION)
+            buf.show_outline_only(mask.shape, render.outline_tiles(mask), render.LESION)
         else:
             buf.set_outline(None)
             alpha = pre_alpha if pre_alpha is not None else render.mask_alpha(mask, FILL_ALPHA)
             buf.set_buffer(render.colourise(alpha, render.LESION))
 
     def _draw_outline(self) -> None:
-        if self.outline:
-            self.buffers["mask"].set_outline(render.outline_polyline(self.doc.mask), render.LESION)
+        """Re-trace the outline in the tiles the edits since the last redraw touched."""
+        dirty, self._outline_dirty = self._outline_dirty, None
+        if self.outline and dirty is not None:
+            mask = self.doc.mask
+            h, w = mask.shape  # a pixel's boundary depends on its neighbours: one pixel more
+            top, left, bottom, right = max(dirty[0] - 1, 0), max(dirty[1] - 1, 0), min(dirty[2] + 1, h), \
+                min(dirty[3] + 1, w)
+            pieces = render.outline_tiles(mask, region=(top, left, bottom, right))
+            self.buffers["mask"].update_outline(pieces, (top, left, bottom, right))
 
     def set_map(self, name: str, bgra: np.ndarray) -> None:
         """Show a ready-made buffer (frame, hair) stretched over the image."""
@@ -145,6 +156,9 @@ class OverlayController(QtCore.QObject):
         buf = self.buffers["mask"]
         mask = self.doc.mask
         if self.outline and buf.display_shape == mask.shape:
+            d = self._outline_dirty
+            self._outline_dirty = (r0, c0, r1, c1) if d is None else \
+                (min(d[0], r0), min(d[1], c0), max(d[2], r1), max(d[3], c1))
             if not self.outline_timer.isActive():
                 self.outline_timer.start()
         elif self.outline or buf.shape != mask.shape:
@@ -178,7 +192,7 @@ class OverlayController(QtCore.QObject):
             self.metrics_changed.emit(self.doc.reference_error and
                                       f"Reference ignored: {self.doc.reference_error}")
         else:
-            self.buffers["reference"].show_outline_only(ref.shape, render.outline_polyline(ref),
+            self.buffers["reference"].show_outline_only(ref.shape, render.outline_tiles(ref),
                                                         render.REFERENCE)
             self.update_metrics()
 
