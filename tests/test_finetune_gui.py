@@ -260,19 +260,39 @@ def test_models_list_says_why_a_bundled_model_has_no_held_out_dice(qtbot):
     models = [ModelEntry(Path("bundled.pt"), "bundled", "0" * 64, False,
                          "bundled with dermview", ""),
               ModelEntry(Path("clinic.pt"), "clinic", "1" * 64, True, "fine-tuned from bundled",
-                         "0.901 → 0.915 (better)")]
+                         "0.901 → 0.915 on 31 of your labels (better)")]
     dlg = ModelsDialog(models, None)
     qtbot.addWidget(dlg)
     assert dlg.table.item(0, 2).text() == "—" and "model card" in dlg.table.item(0, 2).toolTip()
-    assert dlg.table.item(1, 2).text() == "0.901 → 0.915 (better)"
+    assert dlg.table.item(1, 2).text() == "0.901 → 0.915 on 31 of your labels (better)"
     assert "held out" in dlg.table.horizontalHeaderItem(2).toolTip()
+    assert "different images" in dlg.table.horizontalHeaderItem(2).toolTip()
     # the bundled default says its validation Dice, from its training metadata
     from dermview import paths
     from dermview.model.weights import read_metadata
 
     default = ModelEntry.read(paths.models_dir() / "dermview_default.pt")
     dice = read_metadata(paths.models_dir() / "dermview_default.pt")["metrics"]["dice"]
-    assert default is not None and default.heldout.startswith(f"{dice:.3f} (validation, ")
+    assert default is not None and default.heldout.startswith(f"{dice:.3f} on ")
+    assert default.heldout.endswith(" validation images")
+
+
+def test_models_list_says_on_what_a_user_models_dice_was_measured(tmp_path):
+    """The column put a bundled model's "0.906 (validation, 323 images)" beside a user model's
+    bare "0.901 → 0.915 (better)", measured on the clinic's own labels: read as one measure,
+    the two ranked models that were scored on different images."""
+    from _weights import make_weights
+
+    from dermview.gui.model_list import ModelEntry
+
+    ft = {"image_dir": str(tmp_path / "clinic"), "improved": True,
+          "scores": {"base": {"dice": 0.901, "n": 31}, "new": {"dice": 0.915, "n": 31}}}
+    path = make_weights(tmp_path, "clinic", user_trained=True, finetune=ft,
+                        training={"kind": "finetune", "steps_per_run": 40, "finished": "2026-12-07T10:00:00"},
+                        parent={"name": "bundled", "file": "bundled.pt", "sha256": "0" * 64})
+    entry = ModelEntry.read(path)
+    assert entry is not None and entry.user_trained
+    assert entry.heldout == "0.901 → 0.915 on 31 of your labels (better)"
 
 
 def test_a_user_trained_model_can_be_deleted_from_the_models_list(

@@ -268,7 +268,8 @@ class ModelsDialog(QtWidgets.QDialog):
         # the column was blank for the bundled models, with nothing to say why
         why = ("Models fine-tuned here: Dice of the base model → the new one on your labels "
                "held out from training. Bundled models: Dice on the validation split they "
-               "were chosen on (more in the model card, Help → About).")
+               "were chosen on (more in the model card, Help → About). The two are measured "
+               "on different images: they do not rank a bundled model against yours.")
         self.table.horizontalHeaderItem(2).setToolTip(why)
         self._why = why
         for i, m in enumerate(models):

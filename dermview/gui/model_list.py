@@ -24,7 +24,7 @@ class ModelEntry:
     sha256: str
     user_trained: bool
     origin: str  # one line for the list
-    heldout: str  # "0.901 → 0.915 (better)" or ""
+    heldout: str  # "0.901 → 0.915 on 31 of your labels (better)", "0.906 on 323 validation images" or ""
     #: its ``model_provenance`` for the labels it makes (:func:`user_trained_mark`); None
     #: for a bundled model
     mark: dict | None = None
@@ -52,7 +52,10 @@ class ModelEntry:
             origin = (f"{made_from(mark)} of {folder}" + (f" ({when})" if when else "")
                       if ft else "fine-tuned (its metadata does not say from what)")
             sc = ft.get("scores", {})
-            heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f} "
+            # on what: beside a bundled model's validation Dice the two read as one measure
+            n = int(sc.get("new", {}).get("n", 0) or 0)
+            on = f" on {n} of your labels" if n else " on your labels"
+            heldout = (f"{sc['base']['dice']:.3f} → {sc['new']['dice']:.3f}{on} "
                        f"({'better' if ft.get('improved') else 'not better'})"
                        if "base" in sc and "new" in sc else "")
         else:
@@ -62,8 +65,7 @@ class ModelEntry:
             n = sum(int(v.get("n", 0)) for v in (m.get("per_source") or {}).values()
                     if isinstance(v, dict))
             origin = "bundled with dermview"
-            heldout = (f"{float(m['dice']):.3f} (validation"
-                       + (f", {n} images)" if n else ")")
+            heldout = (f"{float(m['dice']):.3f} on " + (f"{n} validation images" if n else "the validation split")
                        if m.get("split") == "val" and isinstance(m.get("dice"), (int, float))
                        else "")
         return cls(path, str(meta.get("name") or path.stem), str(meta["sha256"]),
