@@ -356,15 +356,19 @@ def test_the_improve_dialog_deletes_a_new_model_that_is_not_better(qtbot, tmp_pa
     dlg = FinetuneDialog()
     qtbot.addWidget(dlg)
     assert not dlg.discard_btn.isEnabled()  # nothing trained yet
+    # ... and nothing to keep or not: closing is just closing
+    assert dlg.keep_btn.text() == "Close"
     scores = {"dice": 0.9, "jaccard": 0.82, "thresholded_jaccard": 0.8, "failures": 1, "n": 5}
     dlg.show_result({"out": str(tmp_path / "new.pt"), "improved": False, "verdict": "not better",
                      "base": scores, "new": {**scores, "dice": 0.89}, "scheme": "5-fold",
                      "labels": 25, "seconds": 30.0})
     assert dlg.discard_btn.isEnabled() and not dlg.use_btn.isEnabled()
+    assert dlg.keep_btn.text() == "Keep the current model"
     with qtbot.waitSignal(dlg.discard_clicked):
         qtbot.mouseClick(dlg.discard_btn, LeftButton)
     dlg.show_discarded("The new model was deleted.")
     assert not dlg.discard_btn.isEnabled() and "deleted" in dlg.phase_label.text()
+    assert dlg.keep_btn.text() == "Close"
 
 
 def test_a_label_keeps_its_user_trained_mark_after_its_model_was_deleted(

@@ -109,7 +109,9 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.result_label.setWordWrap(True)
         self.result_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.use_btn = QtWidgets.QPushButton("Use the new model")
-        self.keep_btn = QtWidgets.QPushButton("Keep the current model")
+        # "Keep the current model" only once there is a new one to decide on (it read so
+        # before any run, when closing kept nothing but the dialog)
+        self.keep_btn = QtWidgets.QPushButton("Close")
         # a model that is not better stayed on disk and in Model → Models… for good
         self.discard_btn = QtWidgets.QPushButton("Delete the new model")
         self.discard_btn.setToolTip("Delete the new model's files (keep the current model)")
@@ -175,6 +177,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.result_label.setText("")
         self.use_btn.setEnabled(False)
         self.discard_btn.setEnabled(False)
+        self.keep_btn.setText("Close")
         self.bar.setRange(0, 0)
         self.phase_label.setText("Starting…")
         self.start_clicked.emit(self.folder_edit.text(), self.out_edit.text(),
@@ -226,12 +229,14 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.use_btn.setToolTip("" if r["improved"] else
                                 "The held-out labels do not show the new model is better")
         self.discard_btn.setEnabled(True)
+        self.keep_btn.setText("Keep the current model")
         self.adjustSize()
 
     def show_discarded(self, text: str) -> None:
         """The new model's files were deleted (``text`` says so): nothing left to use."""
         self.use_btn.setEnabled(False)
         self.discard_btn.setEnabled(False)
+        self.keep_btn.setText("Close")
         self.phase_label.setText(text)
 
     def show_failure(self, text: str) -> None:
