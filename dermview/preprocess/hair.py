@@ -34,8 +34,11 @@ Method (input at the analysis scale of :mod:`dermview.preprocess.pipeline`; dete
    measured on the fine-hair benchmark and dropped: a line detector (square mean minus the
    darkest of 8 oriented line means, Ricci-Perfetti style; lower F1 and 8 filters), a
    path-style test (closing minus the darkest oriented line dilation; hair pixels scored
-   low), ridge orientation coherence (no F1 gain once the depth test was in) and ridge on
-   the 2×2 mean (lower recall).
+   low), ridge orientation coherence (no F1 gain once the depth test was in), ridge on
+   the 2×2 mean (lower recall), oriented line means (9-13 cells, 12 angles) of the ridge map
+   as seed evidence (the seeds widen across the hair: lower fine and bold F1, more lesion
+   pixels flagged) and hysteresis growth of the kept fine hairs into weaker ridge cells
+   (recall bought with as much precision: no F1 gain).
 8. Light (white / grey) hair: the same as 6 with openings of the lightness of the max-pooled copy
    (bright thin structures of low chroma), with stricter thresholds.
 9. Back at the analysis scale, a pixel under a detected hair stays in the mask when it is
