@@ -549,3 +549,21 @@ def test_without_pytorch_the_finetune_command_says_so_in_one_line(tmp_path, monk
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "PyTorch" in err and "from source" in err
     assert not (tmp_path / "new.pt").exists()
+
+
+def test_the_focus_stays_on_start_while_a_run_goes_on(qtbot):
+    """Start is off while a run goes on, and Qt handed its focus on to "Close": the keyboard
+    user's next Space closed the dialog of the run just started."""
+    from dermview.gui.finetune_dialog import FinetuneDialog
+
+    dlg = FinetuneDialog()
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.activateWindow()
+    dlg.start_btn.setFocus(QtCore.Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(dlg.start_btn.hasFocus)
+    dlg.set_running(True)
+    assert not dlg.start_btn.isEnabled() and dlg.cancel_btn.isEnabled()
+    assert not dlg.keep_btn.hasFocus() and not dlg.cancel_btn.hasFocus()
+    dlg.set_running(False)  # the run ended: the focus is back on Start
+    assert dlg.start_btn.hasFocus()

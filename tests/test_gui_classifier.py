@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 from _gui import SAMPLES  # noqa: E402
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
@@ -286,3 +286,25 @@ def test_without_pytorch_the_heat_map_says_so_not_an_unexpected_error(
     assert "Unexpected error" not in text and "log file" not in text
     assert not panel.heat_check.isEnabled()
     assert sum(panel.bars[k].value() for k in PROB_KEYS) > 900  # the probabilities still shown
+
+
+def test_the_focus_stays_on_classify_lesion_while_it_runs(make_window, data, qtbot):  # noqa: F811
+    """Trial finding: "Classify lesion" is off while it runs, and Qt handed its focus to the
+    next widget, "Classify automatically": a keyboard user's next Space switched automatic
+    classification on instead of classifying again."""
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.classifier_panel
+    win.docks["classifier"].show()
+    win.docks["classifier"].raise_()
+    gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
+    push_mask(win.doc, gt, "Reference", EditKind.HAND)
+    win.activateWindow()
+    panel.classify_button.setFocus(QtCore.Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(panel.classify_button.hasFocus)
+    qtbot.keyClick(panel.classify_button, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: win.classifier.result is not None, timeout=120_000)
+    qtbot.waitUntil(panel.classify_button.isEnabled)
+    assert not panel.auto_check.hasFocus()
+    assert panel.classify_button.hasFocus()
+    qtbot.keyClick(QtWidgets.QApplication.focusWidget(), QtCore.Qt.Key.Key_Space)
+    assert not panel.auto_check.isChecked()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from dermview.gui.style import FocusParking
 from dermview.model.classifier import CLASS_TITLES
 
 #: Shown in the panel at all times.
@@ -43,6 +44,7 @@ class ClassifierPanel(QtWidgets.QWidget):
         self.classify_button.setToolTip("Melanoma / seborrheic keratosis / naevus probabilities "
                                         "of the lesion in the current mask")
         self.classify_button.clicked.connect(self.classify_clicked)
+        self._classify_focus = FocusParking(self.classify_button)
         layout.addWidget(self.classify_button)
         self.auto_check = QtWidgets.QCheckBox("Classify automatically")
         self.auto_check.setToolTip("Classify each image's lesion as soon as it has a mask, and "
@@ -105,7 +107,7 @@ class ClassifierPanel(QtWidgets.QWidget):
         return box
 
     def set_busy(self, busy: bool) -> None:
-        self.classify_button.setEnabled(not busy)
+        self._classify_focus.set_enabled(not busy)
         if busy:
             self.message.setText("Classifying…")
 
@@ -164,7 +166,7 @@ class ClassifierPanel(QtWidgets.QWidget):
         self.heat_check.setChecked(False)
         self.heat_check.setEnabled(False)
         self.message.setText(message)
-        self.classify_button.setEnabled(True)
+        self._classify_focus.set_enabled(True)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.dialogs import within_screen
+from dermview.gui.style import FocusParking
 from dermview.wording import counted
 
 _EXPLAIN = (
@@ -101,6 +102,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         form.addRow("Time limit", self.minutes)
         self.start_btn = QtWidgets.QPushButton("Start")
         self.cancel_btn = QtWidgets.QPushButton("Cancel training")
+        self._start_focus, self._cancel_focus = FocusParking(self.start_btn), FocusParking(self.cancel_btn)
         self.start_btn.clicked.connect(self._start)
         self.cancel_btn.clicked.connect(self.cancel_clicked)
         self.bar = QtWidgets.QProgressBar()
@@ -197,8 +199,10 @@ class FinetuneDialog(QtWidgets.QDialog):
         return self._enough and not self._unavailable
 
     def set_running(self, running: bool) -> None:
-        self.start_btn.setEnabled(not running and self._can_start())
-        self.cancel_btn.setEnabled(running)
+        # the focus stays put (FocusParking): Start's went on to "Close", whose Space then
+        # closed the dialog of the run just started
+        self._start_focus.set_enabled(not running and self._can_start())
+        self._cancel_focus.set_enabled(running)
         for w in (self.folder_edit, self.out_edit, self.minutes):
             w.setEnabled(not running)
 

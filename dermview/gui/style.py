@@ -81,3 +81,30 @@ def tab_enters_at_checked(buttons: list[QtWidgets.QAbstractButton]) -> None:
     for b in buttons:
         b.toggled.connect(sync)
     sync()
+
+
+class FocusParking:
+    """Disable and enable ``widget`` without handing its keyboard focus on.
+
+    Qt gives the focus of a widget being disabled to the next one in the Tab chain: after a
+    click on "Classify lesion" (off while it runs) the focus sat on "Classify automatically",
+    and Space toggled it; after "Start" in the Improve dialog, on "Close". Here the
+    focus goes to the widget's parent (which takes no keys) while it is off, and comes back
+    when it is enabled again, unless the user has put the focus elsewhere meanwhile.
+    """
+
+    def __init__(self, widget: QtWidgets.QWidget) -> None:
+        self.widget = widget
+        self._parked = False
+
+    def set_enabled(self, enabled: bool) -> None:
+        w = self.widget
+        parent = w.parentWidget()
+        if not enabled and w.hasFocus() and parent is not None:
+            parent.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+            self._parked = True
+        w.setEnabled(enabled)
+        if enabled and self._parked:
+            self._parked = False
+            if parent is not None and parent.hasFocus():
+                w.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
