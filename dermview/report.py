@@ -16,6 +16,7 @@ import numpy as np
 
 from dermview.analysis import COLOR_LABELS, LesionAnalysis
 from dermview.errors import WriteError
+from dermview.wording import counted
 
 #: RGB of each colour in the colour map (COLOR_NAMES order).
 COLOR_SWATCHES: tuple[tuple[int, int, int], ...] = (
@@ -158,6 +159,14 @@ def d_text(a: LesionAnalysis) -> str:
     return "yes" if a.diameter_over_6mm else "no"
 
 
+def a_text(a: LesionAnalysis) -> str:
+    """The A criterion in words: which principal axes the lesion is asymmetric about."""
+    axes = [name for name, flag in zip(("major", "minor"), a.asymmetry.asymmetric, strict=True) if flag]
+    if len(axes) == 1:
+        return f"asymmetric about the {axes[0]} axis"
+    return "asymmetric about both axes" if axes else "symmetric about both axes"
+
+
 def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[str, str]]:
     """(label, value) lines of the report's measurement table; mm when the scale is known,
     otherwise px with the reason. ``scale_source`` says where the scale came from (the
@@ -183,11 +192,11 @@ def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[st
     asym, b, c = a.asymmetry, a.border, a.colors
     present = [lbl for lbl, p in zip(COLOR_LABELS, c.present, strict=True) if p]
     rows += [
-        ("A: asymmetry (0-2)", f"{asym.value}  (axes asymmetric: major {'yes' if asym.asymmetric[0] else 'no'}, "
-                               f"minor {'yes' if asym.asymmetric[1] else 'no'}; shape "
-                               f"{asym.shape[0]:.2f}/{asym.shape[1]:.2f}, colour dE "
+        # "axes asymmetric: major no, minor no" beside a 0 read as a riddle (self-trial)
+        ("A: asymmetry (0-2)", f"{asym.value}  ({a_text(a)}; about the major / minor axis: "
+                               f"shape {asym.shape[0]:.2f}/{asym.shape[1]:.2f}, colour dE "
                                f"{asym.color[0]:.1f}/{asym.color[1]:.1f})"),
-        ("B: border (0-8)", f"{b.score} abrupt eighths  (compactness {b.compactness:.2f}, "
+        ("B: border (0-8)", f"{counted(b.score, 'abrupt eighth')}  (compactness {b.compactness:.2f}, "
                             f"solidity {b.solidity:.2f})"),
         ("C: colours (1-6)", f"{c.n_colors}: {', '.join(present)}"),
         ("Total dermoscopy score", f"not given: {a.tds_missing}" if a.tds is None else f"{a.tds:.2f}"),

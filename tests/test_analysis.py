@@ -388,3 +388,23 @@ def test_report_pdf_holds_both_images_deflated(tmp_path):
     heads = [mt.end() for mt in re.finditer(rb"/Subtype /Image[^>]*>>\s*stream\r?\n", data)]
     raw = zlib.decompressobj().decompress(data[heads[0]:])
     assert len(raw) == img.shape[0] * img.shape[1] * 3  # the annotated image, full size
+
+
+def test_the_report_says_the_asymmetry_in_words_as_the_panel_does():
+    """Self-trial: the report read "0  (axes asymmetric: major no, minor no; …)" where the
+    Lesion panel said "0  (symmetric about both axes)"."""
+    from dataclasses import replace
+
+    from dermview.report import a_text, measurement_rows
+
+    a = analyze_lesion(canvas(), ellipse_mask())
+    for flags, words in (((False, False), "symmetric about both axes"),
+                         ((True, False), "asymmetric about the major axis"),
+                         ((False, True), "asymmetric about the minor axis"),
+                         ((True, True), "asymmetric about both axes")):
+        b = replace(a, asymmetry=replace(a.asymmetry, asymmetric=flags, value=sum(flags)))
+        assert a_text(b) == words
+        row = dict(measurement_rows(b))["A: asymmetry (0-2)"]
+        assert row.startswith(f"{sum(flags)}  ({words}; about the major / minor axis: shape ")
+    one = replace(a, border=replace(a.border, score=1))
+    assert dict(measurement_rows(one))["B: border (0-8)"].startswith("1 abrupt eighth  (")  # not "eighths"

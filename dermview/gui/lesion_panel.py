@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.analysis import COLOR_LABELS, DIAMETER_LIMIT_MM, LesionAnalysis
 from dermview.report import COLOR_SWATCHES as SWATCHES
-from dermview.report import CUT_BY_EDGE, d_text
+from dermview.report import CUT_BY_EDGE, a_text, d_text
 
 TIPS = {
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
@@ -177,12 +177,7 @@ class LesionPanel(QtWidgets.QWidget):
             v["width"].setText(f"{s.width_mm:.2f} mm")
             v["perimeter"].setText(f"{s.perimeter_mm:.1f} mm")
             v["D"].setText(d_text(a))
-        asym = a.asymmetry
-        axes = [name for name, flag in zip(("major", "minor"), asym.asymmetric, strict=True)
-                if flag]
-        about = (f"asymmetric about the {axes[0]} axis" if len(axes) == 1 else
-                 "asymmetric about both axes" if axes else "symmetric about both axes")
-        v["A"].setText(f"{asym.value}  ({about})")
+        v["A"].setText(f"{a.asymmetry.value}  ({a_text(a)})")
         v["B"].setText(f"{a.border.score} / 8  (compactness {a.border.compactness:.2f}, "
                        f"solidity {a.border.solidity:.2f})")
         v["C"].setText(str(a.colors.n_colors))
