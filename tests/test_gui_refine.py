@@ -129,14 +129,38 @@ def test_refine_prepares_in_the_background_and_never_waits(make_window, data, qt
     assert win.refine.session is session and win.doc.undo_stack.count() == n0 + 1
 
 
-def test_refine_before_segmenting_says_what_to_do(make_window, data, qtbot):
+def test_a_box_on_an_image_not_yet_segmented_segments_it_and_is_applied(make_window, data, qtbot):
+    """Self-trial: a box drawn round the lesion of a new image only said "segment the image
+    first" for five seconds; now it segments the image (one undo step) and the box is then
+    applied to the result (a second one)."""
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["tool_refine"].trigger()
+    win.before.fit()
+    process(10)
+    h, w = win.doc.shape
+    drag(qtbot, win.before, [(w * 0.15, h * 0.15), (w * 0.5, h * 0.5), (w * 0.85, h * 0.85)])
+    assert "segmenting the image first" in win.status.currentMessage()
+    qtbot.waitUntil(lambda: win.doc.undo_stack.count() == 2, timeout=60_000)
+    assert win.doc.undo_stack.text(1) == "Refine: box"
+    m = win.doc.mask
+    assert m.any() and not m[: int(h * 0.1)].any() and not m[:, int(w * 0.9):].any()
+    assert len(win.refine.markers) == 1
+
+
+def test_a_prompt_waiting_for_a_cancelled_segmentation_is_dropped(make_window, data, qtbot):
     win = make_window([data / "IMD009.jpg"])
     win.actions["tool_refine"].trigger()
     win.before.fit()
     process(10)
     _click(qtbot, win.before, 100, 100)
-    assert not win.doc.mask.any() and win.doc.undo_stack.count() == 0
-    assert "segment" in win.status.currentMessage().lower()
+    assert "segmenting the image first" in win.status.currentMessage()
+    win.segmenter.cancel()
+    qtbot.waitUntil(lambda: "not applied" in win.status.currentMessage(), timeout=30_000)
+    assert win.wait_idle(60)
+    win.actions["segment"].trigger()  # a later segmentation does not apply the old click
+    assert win.wait_idle(60)
+    qtbot.wait(200)
+    assert win.doc.undo_stack.count() == 1 and not win.refine.markers
 
 
 def _grown_from_the_centre(make_window, data, qtbot):

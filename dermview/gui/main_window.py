@@ -87,12 +87,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.history.setEmptyLabel("Opened image")
 
         self.overlays = OverlayController(self.doc, self.before, self.after, self)
-        self.refine = RefineController(self.doc, self.edit, self.overlays,
-                                       self._segmenter_in_use, self)
         self.preview = PreviewController(self.doc, self.panel, self.before, self.after,
                                          self.overlays, self)
         self.segmenter = SegmentController(self.doc, self.seg_panel, self.preview, self.overlays,
                                            weights, self.panel.for_model, self)
+        self.refine = RefineController(self.doc, self.edit, self.overlays,
+                                       self._segmenter_in_use, self.segmenter, self)
         self.panel.set_model_params(self.segmenter.model_params)
         keep_preprocess_settings(self.panel, s)
         self.models = ModelController(self.doc, self.segmenter, s, self)

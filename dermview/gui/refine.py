@@ -4,7 +4,8 @@ turns mouse input into prompts and every prompt into one undo step.
 
 * Refine (``R``): click = "this is lesion", Shift+click = "this is not", drag = a box "the
   lesion is in here", Ctrl+click on a marker removes that prompt (one undo step too).
-  Pixels painted or erased by hand keep their value unless a click lands on them.
+  Pixels painted or erased by hand keep their value unless a click lands on them. On an
+  image without a mask the first prompt segments it (as Ctrl+R) and is applied to the result.
 * Grow from seed (``W``): press on a pixel and drag; the drag distance (image pixels) is the
   colour tolerance (ΔE); release adds the region (Shift: cuts it).
 """
@@ -45,10 +46,21 @@ class RefineController(QtCore.QObject):
 
     def __init__(self, doc: Document, edit: EditController, overlays,
                  load_segmenter: Callable[[], Any] | None = None,
+                 segmenter: Any = None,
                  parent: QtCore.QObject | None = None) -> None:
         """``load_segmenter()``: the segmenter in use (called in the refiner's thread), for
-        the probability map of a saved label, which a label does not keep."""
+        the probability map of a saved label, which a label does not keep; ``segmenter``: the
+        window's segmentation controller (``run()``, ``busy_changed``), asked to segment the
+        open image by a prompt on an image without a mask."""
         super().__init__(parent)
+        self._segmenter = segmenter
+        if segmenter is not None:
+            segmenter.busy_changed.connect(self._on_segmenting)
+        #: a prompt made before the image had a mask: applied once its segmentation is ready
+        self._pending: ClickPrompt | BoxPrompt | None = None
+        self._pending_timer = QtCore.QTimer(self)
+        self._pending_timer.setInterval(50)
+        self._pending_timer.timeout.connect(self._apply_pending)
         self.doc, self.edit = doc, edit
         self.refiner = Refiner(None)
         self.label_refiner = Refiner(None, load=load_segmenter) if load_segmenter else None
@@ -73,6 +85,7 @@ class RefineController(QtCore.QObject):
         edit.add_tool(RefineTool(self))
         edit.add_tool(GrowTool(self))
         doc.image_changed.connect(self._forget)
+        doc.image_changed.connect(self._drop_pending)
         doc.prob_changed.connect(self._on_prob)
         doc.undo_stack.indexChanged.connect(self._on_undo_index)
         edit.tool_changed.connect(lambda name: self._session(quiet=True) if name == "refine"
@@ -105,6 +118,31 @@ class RefineController(QtCore.QObject):
             except ValueError:  # the map is not this image's (yet): start at the first prompt
                 self.session = None
             self._version = -1
+
+    def _on_segmenting(self, busy: bool) -> None:
+        if not busy and self._pending is not None:
+            # judged once the job's result (sent right after this) is in the document
+            QtCore.QTimer.singleShot(0, self, self._after_segmenting)
+
+    def _after_segmenting(self) -> None:
+        if self._pending is not None and self.doc.prob is None:
+            # cancelled or failed: the prompt must not be applied by a later segmentation
+            self._drop_pending()
+            self.message.emit("Refine: the segmentation did not finish; the prompt was not applied")
+
+    def _drop_pending(self) -> None:
+        self._pending = None
+        self._pending_timer.stop()
+
+    def _apply_pending(self) -> None:
+        """Apply the prompt made before segmenting once the map is in and the session ready
+        (polled: the preparation runs in the refiner's thread)."""
+        prompt, s = self._pending, self.session
+        if prompt is None:
+            self._pending_timer.stop()
+        elif self.doc.prob is not None and s is not None and s.ready:
+            self._drop_pending()
+            self.prompt(prompt)
 
     def show_uncertainty(self, visible: bool) -> None:
         self.overlays.set_visible("uncertain", bool(visible))
@@ -153,6 +191,10 @@ class RefineController(QtCore.QObject):
                 self.message.emit("Refine: segment the image first (Ctrl+R); prompts bend the "
                                   "model's probability map")
             return None
+        if self._pending is not None and not quiet:
+            self.message.emit("Refine: still segmenting the image; the first prompt is applied "
+                              "when it is done")
+            return None
         if self.session is None:
             # a saved label keeps no probabilities: the map `dermview segment --save-prob`
             # wrote beside it, else the refiner's thread computes them; the label stays the
@@ -183,7 +225,22 @@ class RefineController(QtCore.QObject):
 
     # -- prompts --------------------------------------------------------------------------
     def prompt(self, prompt: ClickPrompt | BoxPrompt) -> bool:
-        """Apply one prompt: one undo step and a marker. False when nothing changed."""
+        """Apply one prompt: one undo step and a marker. False when nothing changed. On an
+        image without a mask (nor a segmentation yet) it starts the segmentation and is
+        applied when that is ready (a box drawn round the lesion of a new image only said
+        "segment the image first")."""
+        doc = self.doc
+        if (self._segmenter is not None and self._pending is None and doc.image is not None
+                and doc.prob is None and not doc.mask.any()):
+            self._pending = prompt
+            if not self._segmenter.run():
+                self._pending = None
+                return False
+            self.message.emit("Refine: segmenting the image first; the "
+                              + ("box" if isinstance(prompt, BoxPrompt) else "click")
+                              + " is applied when it is done")
+            self._pending_timer.start()
+            return False
         s = self._session()
         if s is None:
             return False
