@@ -567,3 +567,22 @@ def test_the_focus_stays_on_start_while_a_run_goes_on(qtbot):
     assert not dlg.keep_btn.hasFocus() and not dlg.cancel_btn.hasFocus()
     dlg.set_running(False)  # the run ended: the focus is back on Start
     assert dlg.start_btn.hasFocus()
+
+
+def test_a_new_run_does_not_put_the_focus_on_cancel_training(qtbot):
+    """After Cancel training was clicked (the focus on it) a second Start must not hand the
+    focus back to Cancel: the next Space would stop the run just started."""
+    from dermview.gui.finetune_dialog import FinetuneDialog
+
+    dlg = FinetuneDialog()
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.activateWindow()
+    dlg.set_running(True)
+    dlg.cancel_btn.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)
+    qtbot.waitUntil(dlg.cancel_btn.hasFocus)
+    dlg.set_running(False)  # cancelled
+    dlg.start_btn.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)  # Start again
+    qtbot.waitUntil(dlg.start_btn.hasFocus)
+    dlg.set_running(True)
+    assert not dlg.cancel_btn.hasFocus()

@@ -102,7 +102,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         form.addRow("Time limit", self.minutes)
         self.start_btn = QtWidgets.QPushButton("Start")
         self.cancel_btn = QtWidgets.QPushButton("Cancel training")
-        self._start_focus, self._cancel_focus = FocusParking(self.start_btn), FocusParking(self.cancel_btn)
+        self._start_focus = FocusParking(self.start_btn)
         self.start_btn.clicked.connect(self._start)
         self.cancel_btn.clicked.connect(self.cancel_clicked)
         self.bar = QtWidgets.QProgressBar()
@@ -201,8 +201,9 @@ class FinetuneDialog(QtWidgets.QDialog):
     def set_running(self, running: bool) -> None:
         # the focus stays put (FocusParking): Start's went on to "Close", whose Space then
         # closed the dialog of the run just started
+        # (not for Cancel: given its focus back at the next Start, a Space would stop that run)
         self._start_focus.set_enabled(not running and self._can_start())
-        self._cancel_focus.set_enabled(running)
+        self.cancel_btn.setEnabled(running)
         for w in (self.folder_edit, self.out_edit, self.minutes):
             w.setEnabled(not running)
 
