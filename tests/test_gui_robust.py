@@ -1,0 +1,58 @@
+"""An annotator's day going wrong: labels changed by other programs, crashes, a second window.
+Nothing may be lost, nor shown or saved under someone else's name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+pytest.register_assert_rewrite("_gui")
+from _gui import Btn, drag  # noqa: E402, F401
+from PIL import Image  # noqa: E402
+from PySide6 import QtCore  # noqa: E402
+
+from dermview import labels  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
+
+
+def _row_status(win) -> str:
+    wl = win.worklist
+    return wl.table.item(wl.paths.index(win.doc.path), 1).text()
+
+
+def test_a_label_png_replaced_by_another_tool_loses_the_old_verdict_and_reviewer(
+        make_window, data, boxes, qtbot):
+    """IMD009 corrected and saved here; another tool then writes its own mask over the label
+    PNG (the sidecar stays). The window shows that mask as one from another tool: not with
+    the verdict, comment and name that were given to the mask it replaced, neither here nor
+    in the worklist, nor when the folder is opened again."""
+    a = data / "IMD009.jpg"
+    win = make_window([data])
+    assert win.session.open_image(a)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    win.review_panel.comment.setPlainText("border checked")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    png, js = labels.label_paths(a)
+    assert json.loads(js.read_text())["review_state"] == "corrected"
+    assert _row_status(win).startswith("corrected")
+
+    theirs = np.zeros(win.doc.shape, np.uint8)
+    theirs[5:60, 5:60] = 255
+    Image.fromarray(theirs).save(png)  # the other tool: a PNG, no sidecar of its own
+    win.session.check_label_on_disk()
+    qtbot.waitUntil(lambda: np.array_equal(win.doc.mask, theirs > 0))
+    assert win.doc.review_state is None and win.doc.review_comment == ""
+    assert f"saved by {labels.login_name()}" not in win.statusBar().currentMessage()
+    assert _row_status(win).startswith("imported")
+    assert labels.label_status(a) == "imported"
+
+    win2 = make_window([data])
+    assert win2.session.open_image(a)
+    assert np.array_equal(win2.doc.mask, theirs > 0) and win2.doc.review_state is None
+    assert not win2.review_panel.comment.toPlainText()
+
