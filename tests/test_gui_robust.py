@@ -56,3 +56,54 @@ def test_a_label_png_replaced_by_another_tool_loses_the_old_verdict_and_reviewer
     assert np.array_equal(win2.doc.mask, theirs > 0) and win2.doc.review_state is None
     assert not win2.review_panel.comment.toPlainText()
 
+
+def _crash(win):
+    """The window goes away without its normal close path (as after kill -9)."""
+    for host in win.worker_hosts():
+        host.shutdown()
+    win.saving.timer.stop()
+    win.hide()
+
+
+def test_recovered_edits_do_not_silently_replace_a_label_saved_after_the_crash(
+        make_window, data, boxes, qtbot, tmp_path):
+    """Edits of IMD009 journaled, then the app is killed; before it is started again a
+    colleague saves IMD009's label (another window, ``dermview segment``). The recovered edits
+    were made on the label as it was before: saving them asks before replacing the
+    colleague's label, as it does for a label saved while the image is open."""
+    from dermview.recovery import RecoveryStore
+
+    a = data / "IMD009.jpg"
+    win = make_window([a])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    store = RecoveryStore(tmp_path / "recovery")
+    qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    mine = win.doc.mask.copy()
+    _crash(win)
+
+    theirs = np.zeros(mine.shape, bool)
+    theirs[10:50, 10:50] = True
+    meta = labels.LabelMeta(image_sha256=labels.image_sha256(a),
+                            image_size=(mine.shape[1], mine.shape[0]), source="manual",
+                            user="colleague", review_state="corrected")
+    png, _ = labels.save_label(a, theirs, meta)
+    their_bytes = png.read_bytes()
+
+    boxes.answer = Btn.Yes  # restore the edits
+    win2 = make_window([a])
+    assert [t for t, _ in boxes.questions] == ["Recover unsaved edits?"]
+    assert np.array_equal(win2.doc.mask, mine) and win2.doc.dirty
+
+    boxes.answer = Btn.No
+    qtbot.keyClick(win2, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(boxes.questions) == 2
+    title, text = boxes.questions[-1]
+    assert title == "Label saved meanwhile" and "colleague" in text
+    assert png.read_bytes() == their_bytes and win2.doc.dirty
+    assert np.array_equal(win2.doc.mask, mine)
+
+    boxes.answer = Btn.Yes
+    qtbot.keyClick(win2, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win2.doc.dirty and png.read_bytes() != their_bytes
+    assert any(b.read_bytes() == their_bytes for b in labels.list_backups(a))

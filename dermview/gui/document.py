@@ -407,7 +407,10 @@ class Document(QtCore.QObject):
         return {"model": asdict(self.model), "threshold": self.threshold,
                 "hand_edits": list(self.hand_edits()),
                 "review": [self.review_state, self.review_comment],
-                "labels_dir": str(self.labels_dir) if self.labels_dir is not None else ""}
+                "labels_dir": str(self.labels_dir) if self.labels_dir is not None else "",
+                # the label the edits were made on: one saved elsewhere before they are
+                # recovered is not written over without asking (label_saved_meanwhile)
+                "label_seen": self._label_seen}
 
     def restore(self, mask: np.ndarray, meta: dict[str, Any], edited: np.ndarray | None,
                 prob: np.ndarray | None) -> None:
@@ -422,6 +425,8 @@ class Document(QtCore.QObject):
             self.set_threshold_value(meta["threshold"])
         if meta.get("labels_dir"):
             self.set_labels_dir(Path(meta["labels_dir"]))
+        seen = meta.get("label_seen", self._label_seen)  # an older journal: as opened now
+        self._label_seen = seen if isinstance(seen, str) else None
         review = meta.get("review")
         if isinstance(review, list) and len(review) == 2 and review[0] in labels.REVIEW_STATES:
             self.set_review(review[0], str(review[1] or ""))
