@@ -107,3 +107,29 @@ def test_recovered_edits_do_not_silently_replace_a_label_saved_after_the_crash(
     qtbot.keyClick(win2, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert not win2.doc.dirty and png.read_bytes() != their_bytes
     assert any(b.read_bytes() == their_bytes for b in labels.list_backups(a))
+
+
+def test_edits_of_an_image_renamed_or_replaced_while_open_are_saved_for_the_image_shown(
+        make_window, data, boxes, qtbot):
+    """IMD009 is corrected while another program renames it (the label could not be saved at
+    all: "Image not found", the edits stuck unsaved); IMD002 is corrected while its file is
+    replaced by another image (the label recorded the new file's SHA-256, for a mask drawn
+    on the old one). Both save, with the SHA-256 of the image that was on screen."""
+    a, b = data / "IMD009.jpg", data / "IMD002.jpg"
+    sha_a, sha_b = labels.image_sha256(a), labels.image_sha256(b)
+    win = make_window([data])
+    assert win.session.open_image(a)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    a.rename(data / "IMD009_renamed.jpg")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert boxes.warnings == [] and not win.doc.dirty
+    assert "no longer in its folder" in win.statusBar().currentMessage()
+    assert json.loads(labels.label_paths(a)[1].read_text())["image_sha256"] == sha_a
+
+    assert win.session.open_image(b)
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    b.write_bytes((data / "IMD009_renamed.jpg").read_bytes())
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert boxes.warnings == [] and not win.doc.dirty
+    assert json.loads(labels.label_paths(b)[1].read_text())["image_sha256"] == sha_b

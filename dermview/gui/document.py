@@ -134,6 +134,9 @@ class Document(QtCore.QObject):
         """
         path = Path(path)
         image, info = load_image_info(path)
+        # hashed now, not at the first save: the label must name the image that was shown,
+        # even when the file is then renamed, deleted or replaced by another program
+        sha256 = labels.image_sha256(path)
         shape = image.shape[:2]
         self.label_error = ""
         seen = label_watch.label_fingerprint(path, labels_dir)  # before reading: a save in between shows
@@ -145,7 +148,7 @@ class Document(QtCore.QObject):
         self.path = path
         self.image = image
         self.info = info
-        self._sha256 = None
+        self._sha256 = sha256
         self.labels_dir = labels_dir
         self._label_seen = seen
         self.preview = None

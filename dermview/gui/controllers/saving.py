@@ -136,7 +136,11 @@ class SaveController(QtCore.QObject):
         self.recovery.discard(doc.path)
         self._journaled.discard(doc.path)
         self.saved.emit(doc.path)
-        self.message.emit(f"Saved {png}", 5000)
+        if doc.path.is_file():
+            self.message.emit(f"Saved {png}", 5000)
+        else:  # renamed or deleted meanwhile: the label is kept under the name it was opened by
+            self.message.emit(f"Saved {png}; note that {doc.path.name} is no longer in its "
+                              "folder (moved, renamed or deleted)", 15000)
         return True
 
     def _ask_replace(self, other: dict | None) -> QtWidgets.QMessageBox.StandardButton:
