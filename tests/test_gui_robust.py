@@ -133,3 +133,50 @@ def test_edits_of_an_image_renamed_or_replaced_while_open_are_saved_for_the_imag
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert boxes.warnings == [] and not win.doc.dirty
     assert json.loads(labels.label_paths(b)[1].read_text())["image_sha256"] == sha_b
+
+
+def test_two_windows_editing_one_image_keep_each_others_journal(make_window, data, boxes,
+                                                                 qtbot, tmp_path, monkeypatch):
+    """Two dermview windows on one folder correct IMD009; the other one is then killed, and
+    this one saves its own correction. The killed window's edits were journaled in the same
+    file as this window's (the stroke here overwrote them, and saving deleted the rest): they
+    are now kept apart and offered back at the next start."""
+    import subprocess
+    import sys
+
+    from dermview import recovery
+
+    img = data / "IMD009.jpg"
+    store = recovery.RecoveryStore(tmp_path / "recovery")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        qtbot.waitUntil(lambda: recovery._start_time(other.pid) is not None)
+        writer = {**recovery.this_writer(), "pid": other.pid,
+                  "started": recovery._start_time(other.pid)}
+        theirs = np.zeros((384, 512), bool)
+        theirs[100:200, 100:250] = True
+        with monkeypatch.context() as m:  # the other window journals its unsaved edits
+            m.setattr(recovery, "this_writer", lambda: writer)
+            store.save(img, theirs)
+
+        win = make_window([img])
+        assert "another dermview window" in win.statusBar().currentMessage()
+        win.set_tool("brush")
+        drag(qtbot, win.before, [(300.5, 300.5), (340.5, 310.5)])
+        qtbot.waitUntil(lambda: len(store.entries()) == 2)
+        kept = [e for e in store.entries() if e.writer.get("pid") == other.pid]
+        assert len(kept) == 1 and np.array_equal(store.load(kept[0]), theirs)
+    finally:
+        other.kill()
+        other.wait()
+    # the other window was killed; this one saves its own correction
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.dirty and labels.label_paths(img)[0].is_file()
+    assert [e.writer.get("pid") for e in store.entries()] == [other.pid]
+
+    boxes.answer = Btn.Yes
+    win2 = make_window()
+    win2.session.offer_recovery_at_start()
+    assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]
+    qtbot.waitUntil(lambda: win2.doc.path is not None and win2.doc.path.name == img.name)
+    assert np.array_equal(win2.doc.mask, theirs) and win2.doc.dirty

@@ -224,10 +224,10 @@ class SaveController(QtCore.QObject):
             mask = self.recovery.load(entry)
             edited = self.recovery.load_edited(entry)
         except DermviewError:
-            self.recovery.discard(path)
+            self.recovery.discard_crashed(path)
             return
         if mask.shape != self.doc.shape:
-            self.recovery.discard(path)
+            self.recovery.discard_crashed(path)
             return
         if path in self._accepted:
             answer = Btn.Yes
@@ -243,18 +243,23 @@ class SaveController(QtCore.QObject):
         if answer == Btn.Yes:
             self.doc.restore(mask, entry.meta, edited, self.recovery.load_prob(entry))
             self._journaled.add(path)
+            self.recovery.adopt(entry)  # this window's journal from now on
+            if self.journal(force=True):  # older ones of ended runs are superseded
+                self.recovery.discard_crashed(path)
             self.message.emit("Unsaved edits restored", 5000)
         else:
-            self.recovery.discard(path)
+            self.recovery.discard_crashed(path)
 
     def recoverable(self) -> list[tuple[Path, str]]:
         """``(image, journal time)`` of every image with journaled work left by an earlier
         run, newest first (not the ones already offered back, or journaled, in this one, nor
         those of another dermview window still running)."""
         done = self._answered | {Path(p).resolve() for p in self._journaled}
-        return [(e.image_path, e.saved_at) for e in self.recovery.entries()
-                if e.image_path.is_file() and e.image_path.resolve() not in done
-                and not e.in_use]
+        out: dict[Path, tuple[Path, str]] = {}  # newest first: one line per image
+        for e in self.recovery.entries():
+            if e.image_path.is_file() and e.image_path.resolve() not in done and not e.in_use:
+                out.setdefault(e.image_path.resolve(), (e.image_path, e.saved_at))
+        return list(out.values())
 
     def accept_recovery(self, images: list[Path]) -> None:
         """Restore these images' journals without asking when they open."""
@@ -262,12 +267,10 @@ class SaveController(QtCore.QObject):
 
     def discard_recovery(self, images: list[Path]) -> None:
         for image in images:
-            self.recovery.discard(image)
+            self.recovery.discard_crashed(image)
 
     def shutdown(self) -> None:
         self._closing = True
         self.timer.stop()
         if self.doc.path is not None and not self.doc.dirty:
-            entry = self.recovery.entry_for(self.doc.path)
-            if entry is not None and not entry.in_use:  # not another window's unsaved work
-                self.recovery.discard(self.doc.path)
+            self.recovery.discard(self.doc.path)  # this window's only: not another's work
