@@ -51,6 +51,7 @@ __all__ = [
     "label_source",
     "label_status",
     "label_mismatch",
+    "sidecar_problem",
     "list_backups",
     "utc_now",
 ]
@@ -411,6 +412,23 @@ def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
     return (f"The saved label of {name} was made for a different file (its SHA-256 does not "
             f"match): the image was changed after labelling, or another image with the same "
             f"name stem shares this label. Check the mask before saving.")
+
+
+def sidecar_problem(image_path: PathLike, labels_dir: PathLike | None = None) -> str | None:
+    """Why the sidecar of an image's label was not used (a sentence that says what saving
+    does about it), or None: no label, no sidecar, or a sidecar that belongs to the PNG."""
+    png_path, json_path = label_paths(image_path, labels_dir)
+    if not (png_path.is_file() and json_path.is_file()):
+        return None
+    if _read_json(json_path) is None:
+        why = "is damaged (cut off, or not a dermview sidecar)"
+    elif _sidecar_of(png_path, json_path) is None:
+        why = ("was written for another mask (the PNG was replaced by another program, or a "
+               "save was interrupted)")
+    else:
+        return None
+    return (f"The sidecar {json_path.name} {why}: the mask was loaded without its review and "
+            f"provenance. Saving writes a new sidecar; the old one is kept in {BACKUP_DIRNAME}/.")
 
 
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:

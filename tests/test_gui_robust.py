@@ -180,3 +180,29 @@ def test_two_windows_editing_one_image_keep_each_others_journal(make_window, dat
     assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]
     qtbot.waitUntil(lambda: win2.doc.path is not None and win2.doc.path.name == img.name)
     assert np.array_equal(win2.doc.mask, theirs) and win2.doc.dirty
+
+
+def test_a_damaged_sidecar_is_reported_and_kept_as_a_backup_when_saving(make_window, data,
+                                                                          boxes, qtbot):
+    """A label whose sidecar was cut off (a copy interrupted, another program) opened with
+    its mask and no word about the sidecar: the review and provenance it held were silently
+    dropped. The status bar now says so and what saving does; saving keeps the old one."""
+    a = data / "IMD009.jpg"
+    win = make_window([a])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    png, js = labels.label_paths(a)
+    damaged = js.read_bytes()[:40]
+    js.write_bytes(damaged)
+
+    win2 = make_window([a])
+    assert np.array_equal(win2.doc.mask, win.doc.mask)
+    text = win2.statusBar().currentMessage()
+    assert js.name in text and "damaged" in text and "Saving writes a new sidecar" in text
+    win2.set_tool("brush")
+    drag(qtbot, win2.before, [(200.5, 200.5), (240.5, 210.5)])
+    qtbot.keyClick(win2, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert json.loads(js.read_text())["review_state"] == "corrected"
+    backups = png.parent / labels.BACKUP_DIRNAME
+    assert any(b.read_bytes() == damaged for b in backups.glob("*.json"))

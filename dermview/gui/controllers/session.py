@@ -220,6 +220,9 @@ class SessionController(QtCore.QObject):
             warning = labels.label_mismatch(path, doc.label_meta)
             if warning:
                 self.error.emit("Label may belong to another image", warning)
+            problem = labels.sidecar_problem(path, doc.labels_dir)
+            if problem:
+                self.message.emit(problem, 15000)
         if doc.label_error:
             self.worklist.mark(path, "refused")
             self.error.emit("Saved label not loaded",
