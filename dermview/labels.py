@@ -312,6 +312,11 @@ def save_label(
 
     try:
         png_path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # "File exists" said nothing a reader could act on
+        raise WriteError(
+            f"Cannot save the label in {png_path.parent}: that is a file, not a folder "
+            "(rename or move it, or save the labels in another folder). Nothing was saved."
+        ) from None
     except OSError as exc:
         raise WriteError(
             f"Cannot create the labels folder {png_path.parent}: {exc.strerror or exc}. "
