@@ -206,3 +206,32 @@ def test_a_damaged_sidecar_is_reported_and_kept_as_a_backup_when_saving(make_win
     assert json.loads(js.read_text())["review_state"] == "corrected"
     backups = png.parent / labels.BACKUP_DIRNAME
     assert any(b.read_bytes() == damaged for b in backups.glob("*.json"))
+
+
+def test_a_label_deleted_by_another_program_keeps_the_mask_and_is_not_called_saved(
+        make_window, data, boxes, qtbot):
+    """IMD009's label is deleted by another program while it is open. The window said "was
+    saved by someone elsewhere: shown now" and showed an empty mask (the only copy of the
+    work left was dropped); with unsaved edits, saving asked about "their" label that did not
+    exist. Now the mask stays, the status bar says what happened and how to write it again,
+    and saving asks nothing."""
+    a = data / "IMD009.jpg"
+    win = make_window([data])
+    assert win.session.open_image(a)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    saved = win.doc.mask.copy()
+    png, js = labels.label_paths(a)
+    png.unlink()
+    js.unlink()
+    win.session.check_label_on_disk()
+    text = win.statusBar().currentMessage()
+    assert "deleted or moved" in text and "Ctrl+S" in text and "saved by" not in text
+    assert np.array_equal(win.doc.mask, saved)
+    assert _row_status(win).startswith("new")
+
+    drag(qtbot, win.before, [(200.5, 200.5), (240.5, 210.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert boxes.questions == [] and not win.doc.dirty and png.is_file()
+    assert np.array_equal(labels.load_label(a, saved.shape)[0], win.doc.mask)

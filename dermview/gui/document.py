@@ -207,9 +207,16 @@ class Document(QtCore.QObject):
         last read or wrote it; None when nobody did."""
         if self.path is None:
             return None
-        if label_watch.label_fingerprint(self.path, self.labels_dir) == self._label_seen:
+        now = label_watch.label_fingerprint(self.path, self.labels_dir)
+        if now == self._label_seen or now is None:  # None: none on disk to write over
             return None
         return labels.read_label_meta(self.path, self.labels_dir) or {}
+
+    def label_deleted_meanwhile(self) -> bool:
+        """The label this document read or wrote is no longer on disk (deleted or moved by
+        another program): the mask shown is the only copy left."""
+        return (self.path is not None and self._label_seen is not None
+                and not self.label_paths[0].exists())
 
     def set_reference_dir(self, folder: Path | None) -> None:
         """Take the reference mask of the image from ``folder`` (:func:`label_policy.find_reference`).

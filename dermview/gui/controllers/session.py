@@ -66,6 +66,12 @@ class SessionController(QtCore.QObject):
         if stamp == self._label_stat:
             return
         self._label_stat = stamp
+        if doc.label_deleted_meanwhile():  # not reloaded: the mask here is the only copy
+            self.worklist.refresh(doc.path)
+            self.message.emit(f"The label of {doc.path.name} was deleted or moved by another "
+                              f"program ({doc.label_paths[0].parent}); the mask shown is "
+                              "still here: save (Ctrl+S) to write it again", 20000)
+            return
         other = doc.label_saved_meanwhile()
         if other is None:
             return
