@@ -235,3 +235,31 @@ def test_a_label_deleted_by_another_program_keeps_the_mask_and_is_not_called_sav
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert boxes.questions == [] and not win.doc.dirty and png.is_file()
     assert np.array_equal(labels.load_label(a, saved.shape)[0], win.doc.mask)
+
+
+def test_images_added_to_or_removed_from_the_folder_join_or_leave_the_worklist(
+        make_window, data, boxes, qtbot):
+    """A new image copied into the worklist's folder never showed (only opening the folder
+    again found it); one deleted or renamed by another program stayed, to open as
+    "unreadable". The folder is now looked at with the labels: added ones join, gone ones
+    leave (the open image stays), and the status bar says which."""
+    import shutil
+
+    from _gui import SAMPLES
+
+    win = make_window([data])
+    assert [p.name for p in win.worklist.paths] == ["IMD002.jpg", "IMD009.jpg"]
+    assert win.doc.path.name == "IMD002.jpg"
+    shutil.copy(SAMPLES / "ISIC_0000095.jpg", data / "ISIC_0000095.jpg")
+    (data / "IMD009.jpg").rename(data / "IMD009 copy.jpg")
+    win.session.check_label_on_disk()
+    assert [p.name for p in win.worklist.paths] == ["IMD002.jpg", "IMD009 copy.jpg",
+                                                     "ISIC_0000095.jpg"]
+    text = win.statusBar().currentMessage()
+    assert "2 new images added" in text and "ISIC_0000095.jpg" in text
+    assert "IMD009.jpg" in text and "no longer there" in text
+    assert win.worklist.current == 0
+
+    (data / "IMD002.jpg").unlink()  # the open image: it stays (its mask may be unsaved)
+    win.session.check_label_on_disk()
+    assert win.worklist.paths[0].name == "IMD002.jpg" and win.doc.path.name == "IMD002.jpg"

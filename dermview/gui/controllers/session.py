@@ -52,6 +52,7 @@ class SessionController(QtCore.QObject):
         self.window = parent
         self.auto_segment = auto_segment
         self._label_stat: tuple | None = None  # the label files as last looked at
+        self._folder_stat: tuple | None = None  # (folder, mtime_ns) of the worklist's folder
         worklist.open_requested.connect(self.open_image)
 
     def check_label_on_disk(self) -> None:
@@ -59,6 +60,7 @@ class SessionController(QtCore.QObject):
         window, a colleague, ``dermview segment``; called every few seconds): unedited here,
         it is shown at once; with edits here, say so once (saving will ask). Costs a stat of
         the label files until they change."""
+        self.check_folder()
         doc = self.doc
         if not doc.has_image or doc.path is None:
             return
@@ -86,6 +88,45 @@ class SessionController(QtCore.QObject):
         # once per change: the same files do not get past the stat test again
         self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
                           "opened it; saving will ask before replacing it", 15000)
+
+    def _watch_folder(self, folder: Path | None) -> None:
+        """Look for images added to or removed from ``folder`` (None: the worklist is no
+        folder's) from now on (:meth:`check_folder`)."""
+        try:
+            self._folder_stat = None if folder is None else (folder, folder.stat().st_mtime_ns)
+        except OSError:
+            self._folder_stat = None
+
+    def check_folder(self) -> None:
+        """Images added to the worklist's folder since it was read join the worklist, and
+        those deleted, renamed or moved leave it (the open one stays), with a status-bar line
+        (a new image never showed, a deleted one opened as "unreadable"). Costs a stat of the
+        folder until it changes."""
+        if self._folder_stat is None:
+            return
+        folder, seen = self._folder_stat
+        try:
+            now = folder.stat().st_mtime_ns
+            if now == seen:
+                return
+            images = list_images(folder)
+        except OSError:
+            return
+        self._folder_stat = (folder, now)
+        old = self.worklist.paths
+        added = [p for p in images if p not in old]
+        gone = [p for p in old if p.parent == folder and p not in images and p != self.doc.path]
+        if not added and not gone:
+            return
+        self.worklist.set_paths([p for p in old if p not in gone] + added)  # its order kept
+        self.worklist.set_current(self.doc.path)
+        said = [f"{counted(len(added), 'new image')} added to the worklist "
+                f"({', '.join(p.name for p in added[:3])}{', …' if len(added) > 3 else ''})"
+                ] if added else []
+        said += [f"{counted(len(gone), 'image')} no longer there (deleted, renamed or moved: "
+                 f"{', '.join(p.name for p in gone[:3])}{', …' if len(gone) > 3 else ''})"
+                 ] if gone else []
+        self.message.emit(f"{folder.name} changed: " + "; ".join(said), 15000)
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -128,6 +169,7 @@ class SessionController(QtCore.QObject):
             files.extend(list_images(p) if p.is_dir() else [p])
         if len(files) > 1:
             self.worklist.set_paths(files)
+            self._watch_folder(None)
             self.show_worklist.emit()
         return self.open_image(files[0]) if files else False
 
@@ -149,6 +191,7 @@ class SessionController(QtCore.QObject):
         self.settings.set("last_folder", str(folder))
         self._check_labels_folder(folder, images)
         self.worklist.set_paths(images)
+        self._watch_folder(folder)
         self.show_worklist.emit()
         status = [self.worklist.status(i) for i in range(len(images))]
         first = next((i for want in ("new", "segmented", "imported") for i, st in enumerate(status)
@@ -211,6 +254,7 @@ class SessionController(QtCore.QObject):
         if path not in self.worklist.paths:
             self.settings.set("last_folder", "")
             self.worklist.set_paths([path])
+            self._watch_folder(None)
         self.worklist.set_current(path)
         self.opened.emit(path)
         self._report_label(path)
@@ -287,6 +331,7 @@ class SessionController(QtCore.QObject):
         if folder is not None and folder.is_dir() and (image is None or image.parent == folder):
             with contextlib.suppress(OSError):
                 self.worklist.set_paths(list_images(folder))
+                self._watch_folder(folder)
                 self.show_worklist.emit()
 
     # -- moving through the worklist ------------------------------------------------------------
