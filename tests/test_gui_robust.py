@@ -263,3 +263,49 @@ def test_images_added_to_or_removed_from_the_folder_join_or_leave_the_worklist(
     (data / "IMD002.jpg").unlink()  # the open image: it stays (its mask may be unsaved)
     win.session.check_label_on_disk()
     assert win.worklist.paths[0].name == "IMD002.jpg" and win.doc.path.name == "IMD002.jpg"
+
+
+def test_sigterm_in_the_middle_of_a_brush_stroke_keeps_the_stroke(make_window, data, boxes,
+                                                                   qtbot):
+    """SIGTERM (logout, ``kill``) while the mouse button is still down: the pixels painted
+    so far were on screen but not an edit yet, so nothing was journaled and the next start
+    offered nothing. The stroke now ends there as one undo step and is journaled."""
+    import signal
+
+    from PySide6 import QtWidgets
+
+    from dermview.gui.app import _handle_signals
+    from dermview.recovery import RecoveryStore
+
+    img = data / "IMD009.jpg"
+    win = make_window([img])
+    win.set_tool("brush")
+    vp = win.before.viewport()
+    pts = [win.before.view_to_widget(x, 100.5) for x in (100.5, 120.5, 150.5)]
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                     pts[0])
+    for p in pts[1:]:
+        qtbot.mouseMove(vp, p)
+    painted = win.doc.mask.copy()
+    assert painted.any() and not win.doc.dirty  # on screen, not an edit yet
+
+    app = QtWidgets.QApplication.instance()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    guard = QtCore.QTimer()  # see test_sigterm_with_unsaved_edits_quits_and_keeps_them…
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: app.exit(7))
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        _handle_signals(app, win)
+        QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
+        guard.start(5000)
+        rc = app.exec()
+    finally:
+        guard.stop()
+        app.setQuitOnLastWindowClosed(True)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert rc == 0
+    store = RecoveryStore(win.saving.recovery.folder)
+    entry = store.entry_for(img)
+    assert entry is not None and np.array_equal(store.load(entry), painted)
