@@ -309,3 +309,30 @@ def test_sigterm_in_the_middle_of_a_brush_stroke_keeps_the_stroke(make_window, d
     store = RecoveryStore(win.saving.recovery.folder)
     entry = store.entry_for(img)
     assert entry is not None and np.array_equal(store.load(entry), painted)
+
+
+def test_unsaved_edits_of_an_image_moved_after_the_crash_are_mentioned_not_hidden(
+        make_window, data, boxes, qtbot, tmp_path):
+    """After a crash another program renamed IMD009.jpg: its journaled edits were never
+    mentioned again (kept unseen in the recovery folder). The next start now says they are
+    kept and where the image must be; once it is back, they are offered as before."""
+    from dermview.recovery import RecoveryStore
+
+    a = data / "IMD009.jpg"
+    mask = np.zeros((384, 512), bool)
+    mask[100:200, 100:250] = True
+    RecoveryStore(tmp_path / "recovery").save(a, mask)
+    a.rename(data / "IMD009 renamed.jpg")
+
+    boxes.answer = Btn.Yes  # keep them
+    win = make_window([data / "IMD002.jpg"])
+    win.session.offer_recovery_at_start()
+    title, text = boxes.questions[-1]
+    assert title == "Unsaved edits kept"
+    assert "no longer where it was" in text and str(a) in text and "No discards" in text
+
+    (data / "IMD009 renamed.jpg").rename(a)
+    win2 = make_window([data / "IMD002.jpg"])
+    win2.session.offer_recovery_at_start()
+    assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]
+    assert win2.session.open_image(a) and np.array_equal(win2.doc.mask, mask)

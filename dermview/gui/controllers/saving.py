@@ -250,14 +250,16 @@ class SaveController(QtCore.QObject):
         else:
             self.recovery.discard_crashed(path)
 
-    def recoverable(self) -> list[tuple[Path, str]]:
+    def recoverable(self, missing: bool = False) -> list[tuple[Path, str]]:
         """``(image, journal time)`` of every image with journaled work left by an earlier
         run, newest first (not the ones already offered back, or journaled, in this one, nor
-        those of another dermview window still running)."""
+        those of another dermview window still running). ``missing``: those whose image is
+        no longer there instead (moved, renamed or deleted: kept until it is back)."""
         done = self._answered | {Path(p).resolve() for p in self._journaled}
         out: dict[Path, tuple[Path, str]] = {}  # newest first: one line per image
         for e in self.recovery.entries():
-            if e.image_path.is_file() and e.image_path.resolve() not in done and not e.in_use:
+            if (e.image_path.is_file() != missing and e.image_path.resolve() not in done
+                    and not e.in_use):
                 out.setdefault(e.image_path.resolve(), (e.image_path, e.saved_at))
         return list(out.values())
 

@@ -284,7 +284,18 @@ class SessionController(QtCore.QObject):
         in the worklist, restores the open one (or opens the newest) and restores the others
         as they open; No discards them all."""
         found = self.saving.recoverable()
+        lost = self.saving.recoverable(missing=True)
+        # edits of images moved, renamed or deleted since were never mentioned, kept unseen
+        away = (f"Unsaved edits of {counted(len(lost), 'image')} no longer where "
+                f"{'it was' if len(lost) == 1 else 'they were'} (moved, renamed or deleted) "
+                f"are kept until {'it is' if len(lost) == 1 else 'they are'} back there: "
+                + ", ".join(str(p) for p, _t in lost[:3]) + (", …" if len(lost) > 3 else "")
+                ) if lost else ""
         if not found:
+            if away and dialogs.ask(
+                    self.window, "Unsaved edits kept", f"{away}.\n\nKeep them until then? (No "
+                    "discards them.)", Btn.Yes | Btn.No, Btn.Yes) == Btn.No:
+                self.saving.discard_recovery([p for p, _t in lost])
             return
         listing = "\n".join(f"  • {p.name}  ({p.parent}, {t[:19].replace('T', ' ')} UTC)"
                             for p, t in found[:12])
@@ -294,7 +305,8 @@ class SessionController(QtCore.QObject):
             "dermview was stopped before these edits were saved (it crashed, or the system or "
             f"another program ended it). Unsaved edits of {counted(len(found), 'image')} were "
             f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
-            "No discards them.)", Btn.Yes | Btn.No, Btn.Yes)
+            "No discards them.)" + (f"\n\n{away} (whatever the answer)." if away else ""),
+            Btn.Yes | Btn.No, Btn.Yes)
         images = [p for p, _t in found]
         if answer != Btn.Yes:
             self.saving.discard_recovery(images)
