@@ -260,6 +260,11 @@ def test_images_added_to_or_removed_from_the_folder_join_or_leave_the_worklist(
     assert "IMD009.jpg" in text and "no longer there" in text
     assert win.worklist.current == 0
 
+    shutil.copy(SAMPLES / "IMD002.jpg", data / "IMD005.jpg")  # in its place by name
+    win.session.check_label_on_disk()
+    assert [p.name for p in win.worklist.paths] == ["IMD002.jpg", "IMD005.jpg",
+                                                     "IMD009 copy.jpg", "ISIC_0000095.jpg"]
+
     (data / "IMD002.jpg").unlink()  # the open image: it stays (its mask may be unsaved)
     win.session.check_label_on_disk()
     assert win.worklist.paths[0].name == "IMD002.jpg" and win.doc.path.name == "IMD002.jpg"

@@ -118,7 +118,12 @@ class SessionController(QtCore.QObject):
         gone = [p for p in old if p.parent == folder and p not in images and p != self.doc.path]
         if not added and not gone:
             return
-        self.worklist.set_paths([p for p in old if p not in gone] + added)  # its order kept
+        kept = [p for p in old if p not in gone]
+        # in the folder's order (not sorted by confidence since): the new ones take their place
+        in_order = [p for p in kept if p in images] == [p for p in images if p in kept]
+        self.worklist.set_paths([p for p in images if p in kept or p in added]
+                                + [p for p in kept if p not in images] if in_order
+                                else kept + added)
         self.worklist.set_current(self.doc.path)
         said = [f"{counted(len(added), 'new image')} added to the worklist "
                 f"({', '.join(p.name for p in added[:3])}{', …' if len(added) > 3 else ''})"
