@@ -341,3 +341,36 @@ def test_unsaved_edits_of_an_image_moved_after_the_crash_are_mentioned_not_hidde
     win2.session.offer_recovery_at_start()
     assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]
     assert win2.session.open_image(a) and np.array_equal(win2.doc.mask, mask)
+
+
+def test_a_colleagues_label_in_a_labels_folder_chosen_with_unsaved_edits_is_not_overwritten(
+        make_window, data, boxes, qtbot, tmp_path):
+    """Unsaved edits of IMD009, then File → Labels folder… (or "Choose another folder…" after
+    a refused save) picks a shared folder that already holds a colleague's label of IMD009:
+    Ctrl+S wrote over it without a word. It now asks, as for a label saved meanwhile."""
+    a = data / "IMD009.jpg"
+    shared = tmp_path / "shared labels"
+    win = make_window([a])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    theirs = np.zeros(win.doc.shape, bool)
+    theirs[10:50, 10:50] = True
+    meta = labels.LabelMeta(image_sha256=labels.image_sha256(a),
+                            image_size=(theirs.shape[1], theirs.shape[0]), source="manual",
+                            user="colleague", review_state="corrected")
+    png, _ = labels.save_label(a, theirs, meta, shared)
+    their_bytes = png.read_bytes()
+
+    boxes.folder = str(shared)
+    win.actions["labels_dir"].trigger()
+    assert win.doc.dirty and win.doc.label_paths[0] == png
+    boxes.answer = Btn.No
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    title, text = boxes.questions[-1]
+    assert title == "Label saved meanwhile" and "colleague" in text and str(shared) in text
+    assert png.read_bytes() == their_bytes and win.doc.dirty
+
+    boxes.answer = Btn.Yes
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.dirty and png.read_bytes() != their_bytes
+    assert any(b.read_bytes() == their_bytes for b in labels.list_backups(a, shared))

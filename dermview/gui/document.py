@@ -196,10 +196,13 @@ class Document(QtCore.QObject):
         self.dirty_changed.emit(False)
 
     def set_labels_dir(self, folder: Path | None) -> None:
-        """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it)."""
+        """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it).
+        With unsaved edits, a label of this image already there was never read here: saving
+        asks before replacing it (a colleague's label in a shared folder was overwritten)."""
         self.labels_dir = Path(folder) if folder is not None else None
-        if self.path is not None:  # what is there now is what the user chose to write over
-            self._label_seen = label_watch.label_fingerprint(self.path, self.labels_dir)
+        if self.path is not None:
+            self._label_seen = None if self.dirty else label_watch.label_fingerprint(
+                self.path, self.labels_dir)
 
     def label_saved_meanwhile(self) -> dict[str, Any] | None:
         """The sidecar (``{}`` without one) of a label that someone else (another window, a

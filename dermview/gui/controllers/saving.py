@@ -154,9 +154,10 @@ class SaveController(QtCore.QObject):
         state = str(other.get("review_state") or "not reviewed")
         return dialogs.ask(
             self.window, "Label saved meanwhile",
-            f"The label of {self.doc.path.name} was saved by {who}"
-            f"{' at ' + when + ' UTC' if when else ''} ({state}) after you opened the image, "
-            "in another window or by another program.\n\nYes: replace it with your mask "
+            f"The label of {self.doc.path.name} in {self.doc.label_paths[0].parent} was saved "
+            f"by {who}{' at ' + when + ' UTC' if when else ''} ({state}) and is not the one "
+            "you opened: saved meanwhile in another window or by another program, or found in "
+            "a labels folder chosen since.\n\nYes: replace it with your mask "
             f"(theirs is kept in {labels.BACKUP_DIRNAME}/ beside the labels).\nNo: keep theirs "
             "on disk and your mask here, unsaved.\nDiscard: drop your changes and show theirs.",
             Btn.Yes | Btn.No | Btn.Discard, Btn.No)
