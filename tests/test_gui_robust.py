@@ -374,3 +374,23 @@ def test_a_colleagues_label_in_a_labels_folder_chosen_with_unsaved_edits_is_not_
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert not win.doc.dirty and png.read_bytes() != their_bytes
     assert any(b.read_bytes() == their_bytes for b in labels.list_backups(a, shared))
+
+
+def test_an_image_unreadable_once_is_not_marked_so_after_it_opens(make_window, data, boxes,
+                                                                   qtbot):
+    """IMD009.jpg is cut off (a copy still running, a broken transfer): opening it marks it
+    "unreadable" and Page Down passes it. Copied again, it opens, yet it stayed "unreadable ✗"
+    and Page Down kept passing it. The mark now goes once it opens."""
+    from _gui import SAMPLES
+
+    a = data / "IMD009.jpg"
+    good = a.read_bytes()
+    a.write_bytes(good[: len(good) // 3])
+    win = make_window([data])
+    assert not win.session.open_image(a, quiet=True)
+    assert win.worklist.marks.get(a) == "unreadable"
+    a.write_bytes((SAMPLES / "IMD009.jpg").read_bytes())
+    assert win.session.open_image(a)
+    assert win.worklist.marks.get(a) is None and not _row_status(win).startswith("unreadable")
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.next_image() and win.doc.path == a  # not passed over

@@ -260,6 +260,9 @@ class SessionController(QtCore.QObject):
             self.settings.set("last_folder", "")
             self.worklist.set_paths([path])
             self._watch_folder(None)
+        if self.worklist.marks.get(path) in ("unreadable", "refused"):
+            # readable now (copied again, a copy finished): not passed over any more
+            self.worklist.mark(path, None)
         self.worklist.set_current(path)
         self.opened.emit(path)
         self._report_label(path)
