@@ -394,3 +394,35 @@ def test_an_image_unreadable_once_is_not_marked_so_after_it_opens(make_window, d
     assert win.worklist.marks.get(a) is None and not _row_status(win).startswith("unreadable")
     assert win.session.open_image(data / "IMD002.jpg")
     assert win.session.next_image() and win.doc.path == a  # not passed over
+
+
+def test_edits_saved_just_before_a_kill_are_not_offered_back_as_unsaved(make_window, data,
+                                                                        boxes, qtbot, tmp_path):
+    """The app is killed after writing IMD009's label but before deleting its journal (a
+    6000×4000 save takes seconds): the next start said "found unsaved edits … Restore them?"
+    about edits that were saved. A journal that holds what the label already says is now
+    dropped without a question; one that differs is still offered."""
+    from dermview.recovery import RecoveryStore
+
+    a = data / "IMD009.jpg"
+    store = RecoveryStore(tmp_path / "recovery")
+    win = make_window([a])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    win.doc.save(win.panel.params())  # the label is written; the kill comes before the rest
+    _crash(win)
+
+    boxes.answer = Btn.Yes
+    win2 = make_window()
+    win2.session.offer_recovery_at_start()
+    assert boxes.questions == [] and store.entry_for(a) is None
+    assert win2.session.open_image(a) and boxes.questions == [] and not win2.doc.dirty
+
+    win2.set_tool("brush")
+    drag(qtbot, win2.before, [(200.5, 200.5), (240.5, 210.5)])
+    qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    _crash(win2)
+    win3 = make_window()
+    win3.session.offer_recovery_at_start()
+    assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]

@@ -19,7 +19,7 @@ from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
 from dermview.preprocess.params import PreprocessParams
-from dermview.recovery import RecoveryStore
+from dermview.recovery import RecoveryEntry, RecoveryStore
 
 #: Delay (ms) between a finished edit and its journal entry (coalesces slider ticks).
 JOURNAL_DELAY_MS = 150
@@ -227,7 +227,7 @@ class SaveController(QtCore.QObject):
         except DermviewError:
             self.recovery.discard_crashed(path)
             return
-        if mask.shape != self.doc.shape:
+        if mask.shape != self.doc.shape or self._already_saved(entry, mask):
             self.recovery.discard_crashed(path)
             return
         if path in self._accepted:
@@ -261,8 +261,30 @@ class SaveController(QtCore.QObject):
         for e in self.recovery.entries():
             if (e.image_path.is_file() != missing and e.image_path.resolve() not in done
                     and not e.in_use):
+                if not missing and self._already_saved(e):
+                    self.recovery.discard_crashed(e.image_path)  # nothing was lost
+                    continue
                 out.setdefault(e.image_path.resolve(), (e.image_path, e.saved_at))
         return list(out.values())
+
+    def _already_saved(self, entry: RecoveryEntry, mask: np.ndarray | None = None) -> bool:
+        """The journal holds what the image's label on disk already says (the app was
+        stopped after writing the label, before deleting the journal): "unsaved edits" were
+        offered back that had been saved."""
+        meta = entry.meta
+        folder = Path(meta["labels_dir"]) if meta.get("labels_dir") else \
+            self.labels_dir_for(entry.image_path)
+        try:
+            mask = self.recovery.load(entry) if mask is None else mask
+            saved = labels.load_label(entry.image_path, entry.shape, folder)
+        except DermviewError:
+            return False
+        if saved is None or not np.array_equal(saved[0], mask):
+            return False
+        side, review = saved[1] or {}, meta.get("review")
+        return not (isinstance(review, list) and len(review) == 2) or (
+            review[0] in (None, side.get("review_state"))
+            and str(review[1] or "") == str(side.get("review_comment") or ""))
 
     def accept_recovery(self, images: list[Path]) -> None:
         """Restore these images' journals without asking when they open."""
