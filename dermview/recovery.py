@@ -337,7 +337,7 @@ def _read_bits(file: Path, shape: tuple[int, int]) -> np.ndarray:
         raise ImageReadError(f"Recovery file {file} no longer exists") from None
     except Exception as exc:
         raise ImageReadError(f"Recovery file {file} is damaged ({exc})") from None
-    mask = arr.astype(bool, copy=False)
+    mask = arr != 0  # PIL's 1-bit pixels come as bool bytes of 255: not numpy's True (1)
     if tuple(mask.shape) != tuple(shape):
         raise ImageReadError(
             f"Recovery file {file} is damaged (size {mask.shape} instead of {shape})")

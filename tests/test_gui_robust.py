@@ -426,3 +426,33 @@ def test_edits_saved_just_before_a_kill_are_not_offered_back_as_unsaved(make_win
     win3 = make_window()
     win3.session.offer_recovery_at_start()
     assert boxes.questions and "IMD009.jpg" in boxes.questions[-1][1]
+
+
+def test_a_comment_typed_before_a_crash_is_recovered_without_a_traceback(make_window, data,
+                                                                          boxes, qtbot,
+                                                                          tmp_path):
+    """A reviewer types a comment on a saved label (the mask unchanged) and the app is
+    killed. Restoring it raised IndexError at the next start: the journal's mask, read back
+    from its 1-bit PNG, held True as the byte 255, so the 8-pixel comparison saw changes the
+    pixel comparison did not. The comment now comes back and the mask is unchanged."""
+    from dermview.recovery import RecoveryStore
+
+    a = data / "IMD009.jpg"
+    store = RecoveryStore(tmp_path / "recovery")
+    win = make_window([a])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    saved = win.doc.mask.copy()
+    win.review_panel.comment.setFocus()
+    qtbot.keyClicks(win.review_panel.comment, "recheck the border")
+    qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    _crash(win)
+
+    boxes.answer = Btn.Yes
+    win2 = make_window()
+    win2.session.offer_recovery_at_start()
+    qtbot.waitUntil(lambda: win2.doc.path is not None)
+    assert win2.doc.review_comment == "recheck the border" and win2.doc.dirty
+    assert np.array_equal(win2.doc.mask, saved)
+    assert win2.doc.mask.view(np.uint8).max() == 1
