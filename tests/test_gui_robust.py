@@ -389,6 +389,8 @@ def test_an_image_unreadable_once_is_not_marked_so_after_it_opens(make_window, d
     win = make_window([data])
     assert not win.session.open_image(a, quiet=True)
     assert win.worklist.marks.get(a) == "unreadable"
+    text = win.statusBar().currentMessage()  # what happened, and what to do about it
+    assert "IMD009.jpg is truncated" in text and "copy it again" in text
     a.write_bytes((SAMPLES / "IMD009.jpg").read_bytes())
     assert win.session.open_image(a)
     assert win.worklist.marks.get(a) is None and not _row_status(win).startswith("unreadable")
