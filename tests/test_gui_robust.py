@@ -449,6 +449,10 @@ def test_a_comment_typed_before_a_crash_is_recovered_without_a_traceback(make_wi
     win.review_panel.comment.setFocus()
     qtbot.keyClicks(win.review_panel.comment, "recheck the border")
     qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    boxes.answer = Btn.Cancel  # moving on asks; the question names the review, not the mask
+    assert not win.session.open_image(data / "IMD002.jpg")
+    assert "the review: verdict and comment" in boxes.questions[-1][1]
+    boxes.questions.clear()
     _crash(win)
 
     boxes.answer = Btn.Yes

@@ -169,7 +169,8 @@ class SaveController(QtCore.QObject):
             return True
         answer = dialogs.ask(
             self.window, "Unsaved changes",
-            f"The mask of {doc.path.name} has unsaved changes.\n\nSave them?",
+            f"{doc.path.name} has unsaved changes (its mask, or the review: verdict and "
+            "comment).\n\nSave them?",
             Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)
         if answer == Btn.Save:
             return self.save()
