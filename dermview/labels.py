@@ -51,6 +51,7 @@ __all__ = [
     "label_source",
     "label_status",
     "label_mismatch",
+    "sidecar_problem",
     "list_backups",
     "utc_now",
 ]
@@ -235,6 +236,26 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def _sidecar_of(png_path: Path, json_path: Path) -> dict[str, Any] | None:
+    """The sidecar dict of the label PNG ``png_path``, or None: missing, unreadable, or written
+    for another mask (its ``mask_sha256`` is not the PNG's: the PNG was replaced by another
+    tool, or a save was cut off between the PNG and its sidecar), so that the mask is never
+    shown with a verdict, reviewer or model that were given to a different one."""
+    meta = _read_json(json_path)
+    recorded = meta.get("mask_sha256") if meta is not None else None
+    if not isinstance(recorded, str) or not recorded:
+        return meta
+    try:
+        actual = hashlib.sha256(png_path.read_bytes()).hexdigest()
+    except OSError:
+        return meta
+    if actual != recorded:
+        log.warning("Ignoring label sidecar %s: it was written for another mask than %s",
+                    json_path, png_path.name)
+        return None
+    return meta
+
+
 def list_backups(image_path: PathLike, labels_dir: PathLike | None = None) -> list[Path]:
     """Backed-up label PNGs of an image, oldest first (each may have a ``.json`` beside it)."""
     return backups_of(label_paths(image_path, labels_dir)[0])
@@ -291,6 +312,11 @@ def save_label(
 
     try:
         png_path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # "File exists" said nothing a reader could act on
+        raise WriteError(
+            f"Cannot save the label in {png_path.parent}: that is a file, not a folder "
+            "(rename or move it, or save the labels in another folder). Nothing was saved."
+        ) from None
     except OSError as exc:
         raise WriteError(
             f"Cannot create the labels folder {png_path.parent}: {exc.strerror or exc}. "
@@ -340,8 +366,9 @@ def save_label(
 
 
 def read_label_meta(image_path: PathLike, labels_dir: PathLike | None = None) -> dict | None:
-    """The sidecar dict of an image's label, or None (missing or unreadable)."""
-    return _read_json(label_paths(image_path, labels_dir)[1])
+    """The sidecar dict of an image's label, or None (missing, unreadable, or written for
+    another mask than the label PNG now on disk)."""
+    return _sidecar_of(*label_paths(image_path, labels_dir))
 
 
 def load_label(
@@ -358,7 +385,7 @@ def load_label(
 
     Returns:
         ``(mask, meta)`` with a ``bool`` ``(H, W)`` mask and the sidecar dict (None when the
-        sidecar is missing or unreadable), or None when the image has no label.
+        sidecar is missing, unreadable or written for another mask), or None when the image has no label.
 
     Raises:
         MaskError: the label's size differs from ``shape``.
@@ -368,7 +395,7 @@ def load_label(
     if not png_path.is_file():
         return None
     mask = load_mask(png_path, shape=tuple(shape))
-    return mask, _read_json(json_path)
+    return mask, _sidecar_of(png_path, json_path)
 
 
 def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
@@ -392,19 +419,39 @@ def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
             f"name stem shares this label. Check the mask before saving.")
 
 
+def sidecar_problem(image_path: PathLike, labels_dir: PathLike | None = None) -> str | None:
+    """Why the sidecar of an image's label was not used (a sentence that says what saving
+    does about it), or None: no label, no sidecar, or a sidecar that belongs to the PNG."""
+    png_path, json_path = label_paths(image_path, labels_dir)
+    if not (png_path.is_file() and json_path.is_file()):
+        return None
+    if _read_json(json_path) is None:
+        why = "is damaged (cut off, or not a dermview sidecar)"
+    elif _sidecar_of(png_path, json_path) is None:
+        why = ("was written for another mask (the PNG was replaced by another program, or a "
+               "save was interrupted)")
+    else:
+        return None
+    return (f"The sidecar {json_path.name} {why}: the mask was loaded without its review and "
+            f"provenance. Saving writes a new sidecar; the old one is kept in {BACKUP_DIRNAME}/.")
+
+
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
     """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
     ``"corrected"`` (reviewed as corrected, or edited by hand), ``"rejected"`` (a reviewer
     said the mask is wrong, to be redone), ``"imported"`` (a mask brought from another tool:
-    no sidecar, or ``dermview import``'s, and not reviewed yet; fine-tuning takes it as a
-    corrected label) or ``"segmented"`` (a model mask nobody reviewed, e.g. from
+    no sidecar, one written for another mask, or ``dermview import``'s, not reviewed yet;
+    fine-tuning takes it as a corrected label) or ``"segmented"`` (a model mask nobody reviewed, e.g. from
     ``dermview segment``; also a label whose sidecar cannot be read)."""
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
         return "new"
     if not json_path.is_file():
         return "imported"
-    return saved_label_status(_read_json(json_path) or {})
+    meta = _sidecar_of(png_path, json_path)
+    if meta is None and _read_json(json_path) is None:
+        meta = {}  # an unreadable sidecar: "segmented" (one for another mask: "imported")
+    return saved_label_status(meta)
 
 
 def label_source(meta: dict | None) -> str:

@@ -96,26 +96,58 @@ class RecoveryStore:
     Each image has ``<key>.png`` (1-bit PNG; key = hash of the absolute image path) holding
     the mask and, in an iTXt chunk, the image path, time and caller's metadata; optionally
     ``<key>.edited.png`` (pixels edited by hand) and ``<key>.prob.npy`` (``float32``
-    probability map). Each write is atomic, so a crash leaves either the previous or the new
+    probability map). A second dermview window journaling the same image while the first
+    one runs writes ``<key>.<pid>.png`` (and its side files) instead, so neither overwrites the
+    other's work. Each write is atomic, so a crash leaves either the previous or the new
     journal. Saving a 4000×3000 mask takes about 20 ms.
     """
 
     def __init__(self, folder: PathLike) -> None:
         self.folder = Path(folder)
+        self._mine: set[Path] = set()  # journal files written through this store
 
     @staticmethod
     def _abs(image_path: PathLike) -> Path:
         return Path(os.path.abspath(os.fspath(image_path)))
 
     def path_for(self, image_path: PathLike) -> Path:
-        """Recovery file for an image (whether or not it exists)."""
+        """The image's main recovery file ``<key>.png`` (whether or not it exists); a second
+        window journaling the same image while the first one's journal is there writes its
+        own, ``<key>.<pid>.png`` (:meth:`_own_file`)."""
         key = os.fsencode(str(self._abs(image_path)))
         return self.folder / f"{hashlib.sha256(key).hexdigest()[:24]}.png"
 
-    def _side(self, image_path: PathLike, kind: str) -> Path:
-        """``<key>.edited.png`` (kind ``"edited"``) or ``<key>.prob.npy`` (``"prob"``)."""
-        base = self.path_for(image_path)
-        return base.with_name(base.stem + (".edited.png" if kind == "edited" else ".prob.npy"))
+    def _own_file(self, image_path: PathLike) -> Path:
+        """Where this store journals the image: the main file when it is free or its own,
+        else ``<key>.<pid>.png``: the main file is another window's unsaved work, or a
+        crash's (two windows editing one image overwrote each other's journal, so the edits
+        of the one that was killed were lost)."""
+        main = self.path_for(image_path)
+        own = [f for f in self._mine if f.name.split(".")[0] == main.stem]
+        if own:
+            return own[0]
+        return main if not main.exists() else main.with_name(f"{main.stem}.{os.getpid()}.png")
+
+    def adopt(self, entry: RecoveryEntry) -> None:
+        """Journal the image in ``entry``'s file from now on (its work was restored here), when
+        no running dermview writes it; the next save replaces it in one atomic write."""
+        if not entry.in_use and not any(f.name.split(".")[0] == entry.file.name.split(".")[0]
+                                        for f in self._mine):
+            self._mine.add(entry.file)
+
+    def _files_of(self, image_path: PathLike) -> set[Path]:
+        """Every journal of the image (the main file and other windows' own files)."""
+        main = self.path_for(image_path)
+        if not self.folder.is_dir():
+            return set()
+        return {f for f in [main, *self.folder.glob(f"{main.stem}.*.png")]
+                if f.is_file() and not f.name.endswith(".edited.png")}
+
+    @staticmethod
+    def _side(file: Path, kind: str) -> Path:
+        """``<stem>.edited.png`` (kind ``"edited"``) or ``<stem>.prob.npy`` (``"prob"``) of
+        the journal ``file``."""
+        return file.with_name(file.stem + (".edited.png" if kind == "edited" else ".prob.npy"))
 
     def _mkdir(self) -> None:
         try:
@@ -149,13 +181,15 @@ class RecoveryStore:
             "writer": this_writer(),
         }
         self._mkdir()
-        side = self._side(image_path, "edited")
+        file = self._own_file(image_path)
+        side = self._side(file, "edited")
         if edited is not None:
             atomic_write_bytes(side, _bits_png(np.asarray(edited)))
         else:
             with contextlib.suppress(FileNotFoundError):
                 side.unlink()
-        atomic_write_bytes(self.path_for(image_path), _bits_png(arr, header))
+        atomic_write_bytes(file, _bits_png(arr, header))
+        self._mine.add(file)
 
     def save_prob(self, image_path: PathLike, prob: np.ndarray | None) -> None:
         """Journal the probability map ``float32 (H, W)`` of ``image_path`` (None removes it).
@@ -163,7 +197,7 @@ class RecoveryStore:
         Raises:
             WriteError: folder not writable or disk full.
         """
-        file = self._side(image_path, "prob")
+        file = self._side(self._own_file(image_path), "prob")
         if prob is None:
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
@@ -205,35 +239,31 @@ class RecoveryStore:
         self._sweep_temp()
         out = []
         for file in self.folder.glob("*.png"):
-            if len(file.stem) != 24:  # a side file (edited pixels)
+            if file.name.endswith(".edited.png"):  # a side file (edited pixels)
                 continue
-            header = self._header(file)
-            if header is None:
-                continue
-            shape = header.get("shape") or [0, 0]
-            out.append(RecoveryEntry(
-                image_path=Path(header["image_path"]),
-                saved_at=str(header.get("saved_at", "")),
-                meta=header.get("meta") if isinstance(header.get("meta"), dict) else {},
-                file=file,
-                shape=(int(shape[0]), int(shape[1])),
-                writer=_writer(header),
-            ))
+            entry = self._entry(file)
+            if entry is not None:
+                out.append(entry)
         out.sort(key=lambda e: e.saved_at, reverse=True)
         return out
 
-    def entry_for(self, image_path: PathLike) -> RecoveryEntry | None:
-        """The autosave of one image, or None."""
-        file = self.path_for(image_path)
-        if not file.is_file():
-            return None
+    def _entry(self, file: Path) -> RecoveryEntry | None:
         header = self._header(file)
         if header is None:
             return None
         shape = header.get("shape") or [0, 0]
+        meta = header.get("meta")
         return RecoveryEntry(Path(header["image_path"]), str(header.get("saved_at", "")),
-                             header.get("meta") or {}, file, (int(shape[0]), int(shape[1])),
-                             _writer(header))
+                             meta if isinstance(meta, dict) else {}, file,
+                             (int(shape[0]), int(shape[1])), _writer(header))
+
+    def entry_for(self, image_path: PathLike) -> RecoveryEntry | None:
+        """The autosave of one image, or None: the newest one that no running dermview is
+        still writing (a crash's), else this store's own, else another window's (``in_use``)."""
+        found = [e for e in map(self._entry, self._files_of(image_path)) if e is not None]
+        found.sort(key=lambda e: (not e.in_use, e.file not in self._mine, e.saved_at),
+                   reverse=True)
+        return found[0] if found else None
 
     def load(self, entry: RecoveryEntry) -> np.ndarray:
         """The journaled mask, ``bool`` ``(H, W)``.
@@ -249,12 +279,12 @@ class RecoveryStore:
         Raises:
             ImageReadError: the file is damaged.
         """
-        file = self._side(entry.image_path, "edited")
+        file = self._side(entry.file, "edited")
         return _read_bits(file, entry.shape) if file.is_file() else None
 
     def load_prob(self, entry: RecoveryEntry) -> np.ndarray | None:
         """The journaled probability map ``float32 (H, W)``, or None (none, or damaged)."""
-        file = self._side(entry.image_path, "prob")
+        file = self._side(entry.file, "prob")
         try:
             prob = np.load(file, allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -265,11 +295,25 @@ class RecoveryStore:
         return prob if ok else None
 
     def discard(self, image_path: PathLike) -> None:
-        """Delete the journal of an image (after saving or when the user declines recovery)."""
-        for file in (self.path_for(image_path), self._side(image_path, "edited"),
-                     self._side(image_path, "prob")):
+        """Delete this store's journal of an image (after saving or discarding the edits).
+        Another window's, or a crash's not offered yet, stays (:meth:`discard_crashed`)."""
+        for base in self._files_of(image_path) & self._mine:
+            self._remove(base)
+
+    def discard_crashed(self, image_path: PathLike) -> None:
+        """Delete the journals of an image left by runs that have ended (the user declined
+        to recover them, or adopted them in this store's own journal); those of a dermview
+        still running are its unsaved work and stay."""
+        for base in self._files_of(image_path) - self._mine:
+            header = self._header(base)
+            if header is None or not writer_alive(_writer(header)):
+                self._remove(base)
+
+    def _remove(self, base: Path) -> None:
+        for file in (base, self._side(base, "edited"), self._side(base, "prob")):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
+        self._mine.discard(base)
 
 
 def _bits_png(arr: np.ndarray, header: dict | None = None) -> bytes:
@@ -293,7 +337,7 @@ def _read_bits(file: Path, shape: tuple[int, int]) -> np.ndarray:
         raise ImageReadError(f"Recovery file {file} no longer exists") from None
     except Exception as exc:
         raise ImageReadError(f"Recovery file {file} is damaged ({exc})") from None
-    mask = arr.astype(bool, copy=False)
+    mask = arr != 0  # PIL's 1-bit pixels come as bool bytes of 255: not numpy's True (1)
     if tuple(mask.shape) != tuple(shape):
         raise ImageReadError(
             f"Recovery file {file} is damaged (size {mask.shape} instead of {shape})")

@@ -86,6 +86,7 @@ def _handle_signals(app: QtWidgets.QApplication, win) -> None:
     import signal
 
     def stop(_signum, _frame) -> None:
+        win.edit.commit_stroke()  # a stroke with the button still down is an edit too
         win.saving.journal(force=True)
         win.shutdown()
         app.quit()

@@ -134,6 +134,9 @@ class Document(QtCore.QObject):
         """
         path = Path(path)
         image, info = load_image_info(path)
+        # hashed now, not at the first save: the label must name the image that was shown,
+        # even when the file is then renamed, deleted or replaced by another program
+        sha256 = labels.image_sha256(path)
         shape = image.shape[:2]
         self.label_error = ""
         seen = label_watch.label_fingerprint(path, labels_dir)  # before reading: a save in between shows
@@ -145,7 +148,7 @@ class Document(QtCore.QObject):
         self.path = path
         self.image = image
         self.info = info
-        self._sha256 = None
+        self._sha256 = sha256
         self.labels_dir = labels_dir
         self._label_seen = seen
         self.preview = None
@@ -193,10 +196,13 @@ class Document(QtCore.QObject):
         self.dirty_changed.emit(False)
 
     def set_labels_dir(self, folder: Path | None) -> None:
-        """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it)."""
+        """Save this image's label in ``folder`` from now on (None = ``labels/`` beside it).
+        With unsaved edits, a label of this image already there was never read here: saving
+        asks before replacing it (a colleague's label in a shared folder was overwritten)."""
         self.labels_dir = Path(folder) if folder is not None else None
-        if self.path is not None:  # what is there now is what the user chose to write over
-            self._label_seen = label_watch.label_fingerprint(self.path, self.labels_dir)
+        if self.path is not None:
+            self._label_seen = None if self.dirty else label_watch.label_fingerprint(
+                self.path, self.labels_dir)
 
     def label_saved_meanwhile(self) -> dict[str, Any] | None:
         """The sidecar (``{}`` without one) of a label that someone else (another window, a
@@ -204,9 +210,16 @@ class Document(QtCore.QObject):
         last read or wrote it; None when nobody did."""
         if self.path is None:
             return None
-        if label_watch.label_fingerprint(self.path, self.labels_dir) == self._label_seen:
+        now = label_watch.label_fingerprint(self.path, self.labels_dir)
+        if now == self._label_seen or now is None:  # None: none on disk to write over
             return None
         return labels.read_label_meta(self.path, self.labels_dir) or {}
+
+    def label_deleted_meanwhile(self) -> bool:
+        """The label this document read or wrote is no longer on disk (deleted or moved by
+        another program): the mask shown is the only copy left."""
+        return (self.path is not None and self._label_seen is not None
+                and not self.label_paths[0].exists())
 
     def set_reference_dir(self, folder: Path | None) -> None:
         """Take the reference mask of the image from ``folder`` (:func:`label_policy.find_reference`).
@@ -407,7 +420,10 @@ class Document(QtCore.QObject):
         return {"model": asdict(self.model), "threshold": self.threshold,
                 "hand_edits": list(self.hand_edits()),
                 "review": [self.review_state, self.review_comment],
-                "labels_dir": str(self.labels_dir) if self.labels_dir is not None else ""}
+                "labels_dir": str(self.labels_dir) if self.labels_dir is not None else "",
+                # the label the edits were made on: one saved elsewhere before they are
+                # recovered is not written over without asking (label_saved_meanwhile)
+                "label_seen": self._label_seen}
 
     def restore(self, mask: np.ndarray, meta: dict[str, Any], edited: np.ndarray | None,
                 prob: np.ndarray | None) -> None:
@@ -422,6 +438,8 @@ class Document(QtCore.QObject):
             self.set_threshold_value(meta["threshold"])
         if meta.get("labels_dir"):
             self.set_labels_dir(Path(meta["labels_dir"]))
+        seen = meta.get("label_seen", self._label_seen)  # an older journal: as opened now
+        self._label_seen = seen if isinstance(seen, str) else None
         review = meta.get("review")
         if isinstance(review, list) and len(review) == 2 and review[0] in labels.REVIEW_STATES:
             self.set_review(review[0], str(review[1] or ""))

@@ -81,6 +81,10 @@ class BrushTool(Tool):
         self.press(pos, modifiers)
         self.release(pos)
 
+    def commit(self) -> None:
+        """Finish a stroke in progress as it is now (one undo step), as if released here."""
+        self.release(None)
+
     def drop(self) -> None:
         """Forget a stroke in progress without touching the mask (the image it was drawn on
         is gone: there is nothing to put back)."""
@@ -218,6 +222,14 @@ class EditController(QtCore.QObject):
     @property
     def tool(self) -> Tool | None:
         return self.tools.get(self.active)
+
+    def commit_stroke(self) -> None:
+        """Finish a brush stroke in progress as its undo step: the app is being stopped
+        (SIGTERM, logout) with the button still down, and the pixels painted so far, on
+        screen, must reach the crash journal (they were lost: not an edit yet)."""
+        for tool in self.tools.values():
+            if isinstance(tool, BrushTool):
+                tool.commit()
 
     def set_tool(self, name: str) -> None:
         """Activate a tool by name; ``"pan"`` (or an unknown name) lets the left button pan."""

@@ -57,7 +57,8 @@ def _damaged(path: Path, exc: BaseException, stage: str = "read") -> ImageReadEr
     """The user-facing error for a decoder failure (Pillow and OpenCV raise many types)."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "truncat" in msg.lower() or isinstance(exc, EOFError):
-        return ImageReadError(f"{path.name} is truncated (the file is incomplete)")
+        return ImageReadError(f"{path.name} is truncated (the file is incomplete: a copy or "
+                              "transfer was cut off; copy it again from its source)")
     return ImageReadError(f"{path.name} is damaged and cannot be {stage} ({msg})")
 
 

@@ -19,7 +19,7 @@ from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
 from dermview.preprocess.params import PreprocessParams
-from dermview.recovery import RecoveryStore
+from dermview.recovery import RecoveryEntry, RecoveryStore
 
 #: Delay (ms) between a finished edit and its journal entry (coalesces slider ticks).
 JOURNAL_DELAY_MS = 150
@@ -136,7 +136,11 @@ class SaveController(QtCore.QObject):
         self.recovery.discard(doc.path)
         self._journaled.discard(doc.path)
         self.saved.emit(doc.path)
-        self.message.emit(f"Saved {png}", 5000)
+        if doc.path.is_file():
+            self.message.emit(f"Saved {png}", 5000)
+        else:  # renamed or deleted meanwhile: the label is kept under the name it was opened by
+            self.message.emit(f"Saved {png}; note that {doc.path.name} is no longer in its "
+                              "folder (moved, renamed or deleted)", 15000)
         return True
 
     def _ask_replace(self, other: dict | None) -> QtWidgets.QMessageBox.StandardButton:
@@ -150,9 +154,10 @@ class SaveController(QtCore.QObject):
         state = str(other.get("review_state") or "not reviewed")
         return dialogs.ask(
             self.window, "Label saved meanwhile",
-            f"The label of {self.doc.path.name} was saved by {who}"
-            f"{' at ' + when + ' UTC' if when else ''} ({state}) after you opened the image, "
-            "in another window or by another program.\n\nYes: replace it with your mask "
+            f"The label of {self.doc.path.name} in {self.doc.label_paths[0].parent} was saved "
+            f"by {who}{' at ' + when + ' UTC' if when else ''} ({state}) and is not the one "
+            "you opened: saved meanwhile in another window or by another program, or found in "
+            "a labels folder chosen since.\n\nYes: replace it with your mask "
             f"(theirs is kept in {labels.BACKUP_DIRNAME}/ beside the labels).\nNo: keep theirs "
             "on disk and your mask here, unsaved.\nDiscard: drop your changes and show theirs.",
             Btn.Yes | Btn.No | Btn.Discard, Btn.No)
@@ -164,7 +169,8 @@ class SaveController(QtCore.QObject):
             return True
         answer = dialogs.ask(
             self.window, "Unsaved changes",
-            f"The mask of {doc.path.name} has unsaved changes.\n\nSave them?",
+            f"{doc.path.name} has unsaved changes (its mask, or the review: verdict and "
+            "comment).\n\nSave them?",
             Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)
         if answer == Btn.Save:
             return self.save()
@@ -220,10 +226,10 @@ class SaveController(QtCore.QObject):
             mask = self.recovery.load(entry)
             edited = self.recovery.load_edited(entry)
         except DermviewError:
-            self.recovery.discard(path)
+            self.recovery.discard_crashed(path)
             return
-        if mask.shape != self.doc.shape:
-            self.recovery.discard(path)
+        if mask.shape != self.doc.shape or self._already_saved(entry, mask):
+            self.recovery.discard_crashed(path)
             return
         if path in self._accepted:
             answer = Btn.Yes
@@ -239,18 +245,47 @@ class SaveController(QtCore.QObject):
         if answer == Btn.Yes:
             self.doc.restore(mask, entry.meta, edited, self.recovery.load_prob(entry))
             self._journaled.add(path)
+            self.recovery.adopt(entry)  # this window's journal from now on
+            if self.journal(force=True):  # older ones of ended runs are superseded
+                self.recovery.discard_crashed(path)
             self.message.emit("Unsaved edits restored", 5000)
         else:
-            self.recovery.discard(path)
+            self.recovery.discard_crashed(path)
 
-    def recoverable(self) -> list[tuple[Path, str]]:
+    def recoverable(self, missing: bool = False) -> list[tuple[Path, str]]:
         """``(image, journal time)`` of every image with journaled work left by an earlier
         run, newest first (not the ones already offered back, or journaled, in this one, nor
-        those of another dermview window still running)."""
+        those of another dermview window still running). ``missing``: those whose image is
+        no longer there instead (moved, renamed or deleted: kept until it is back)."""
         done = self._answered | {Path(p).resolve() for p in self._journaled}
-        return [(e.image_path, e.saved_at) for e in self.recovery.entries()
-                if e.image_path.is_file() and e.image_path.resolve() not in done
-                and not e.in_use]
+        out: dict[Path, tuple[Path, str]] = {}  # newest first: one line per image
+        for e in self.recovery.entries():
+            if (e.image_path.is_file() != missing and e.image_path.resolve() not in done
+                    and not e.in_use):
+                if not missing and self._already_saved(e):
+                    self.recovery.discard_crashed(e.image_path)  # nothing was lost
+                    continue
+                out.setdefault(e.image_path.resolve(), (e.image_path, e.saved_at))
+        return list(out.values())
+
+    def _already_saved(self, entry: RecoveryEntry, mask: np.ndarray | None = None) -> bool:
+        """The journal holds what the image's label on disk already says (the app was
+        stopped after writing the label, before deleting the journal): "unsaved edits" were
+        offered back that had been saved."""
+        meta = entry.meta
+        folder = Path(meta["labels_dir"]) if meta.get("labels_dir") else \
+            self.labels_dir_for(entry.image_path)
+        try:
+            mask = self.recovery.load(entry) if mask is None else mask
+            saved = labels.load_label(entry.image_path, entry.shape, folder)
+        except DermviewError:
+            return False
+        if saved is None or not np.array_equal(saved[0], mask):
+            return False
+        side, review = saved[1] or {}, meta.get("review")
+        return not (isinstance(review, list) and len(review) == 2) or (
+            review[0] in (None, side.get("review_state"))
+            and str(review[1] or "") == str(side.get("review_comment") or ""))
 
     def accept_recovery(self, images: list[Path]) -> None:
         """Restore these images' journals without asking when they open."""
@@ -258,12 +293,10 @@ class SaveController(QtCore.QObject):
 
     def discard_recovery(self, images: list[Path]) -> None:
         for image in images:
-            self.recovery.discard(image)
+            self.recovery.discard_crashed(image)
 
     def shutdown(self) -> None:
         self._closing = True
         self.timer.stop()
         if self.doc.path is not None and not self.doc.dirty:
-            entry = self.recovery.entry_for(self.doc.path)
-            if entry is not None and not entry.in_use:  # not another window's unsaved work
-                self.recovery.discard(self.doc.path)
+            self.recovery.discard(self.doc.path)  # this window's only: not another's work

@@ -52,6 +52,7 @@ class SessionController(QtCore.QObject):
         self.window = parent
         self.auto_segment = auto_segment
         self._label_stat: tuple | None = None  # the label files as last looked at
+        self._folder_stat: tuple | None = None  # (folder, mtime_ns) of the worklist's folder
         worklist.open_requested.connect(self.open_image)
 
     def check_label_on_disk(self) -> None:
@@ -59,6 +60,7 @@ class SessionController(QtCore.QObject):
         window, a colleague, ``dermview segment``; called every few seconds): unedited here,
         it is shown at once; with edits here, say so once (saving will ask). Costs a stat of
         the label files until they change."""
+        self.check_folder()
         doc = self.doc
         if not doc.has_image or doc.path is None:
             return
@@ -66,6 +68,12 @@ class SessionController(QtCore.QObject):
         if stamp == self._label_stat:
             return
         self._label_stat = stamp
+        if doc.label_deleted_meanwhile():  # not reloaded: the mask here is the only copy
+            self.worklist.refresh(doc.path)
+            self.message.emit(f"The label of {doc.path.name} was deleted or moved by another "
+                              f"program ({doc.label_paths[0].parent}); the mask shown is "
+                              "still here: save (Ctrl+S) to write it again", 20000)
+            return
         other = doc.label_saved_meanwhile()
         if other is None:
             return
@@ -80,6 +88,50 @@ class SessionController(QtCore.QObject):
         # once per change: the same files do not get past the stat test again
         self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
                           "opened it; saving will ask before replacing it", 15000)
+
+    def _watch_folder(self, folder: Path | None) -> None:
+        """Look for images added to or removed from ``folder`` (None: the worklist is no
+        folder's) from now on (:meth:`check_folder`)."""
+        try:
+            self._folder_stat = None if folder is None else (folder, folder.stat().st_mtime_ns)
+        except OSError:
+            self._folder_stat = None
+
+    def check_folder(self) -> None:
+        """Images added to the worklist's folder since it was read join the worklist, and
+        those deleted, renamed or moved leave it (the open one stays), with a status-bar line
+        (a new image never showed, a deleted one opened as "unreadable"). Costs a stat of the
+        folder until it changes."""
+        if self._folder_stat is None:
+            return
+        folder, seen = self._folder_stat
+        try:
+            now = folder.stat().st_mtime_ns
+            if now == seen:
+                return
+            images = list_images(folder)
+        except OSError:
+            return
+        self._folder_stat = (folder, now)
+        old = self.worklist.paths
+        added = [p for p in images if p not in old]
+        gone = [p for p in old if p.parent == folder and p not in images and p != self.doc.path]
+        if not added and not gone:
+            return
+        kept = [p for p in old if p not in gone]
+        # in the folder's order (not sorted by confidence since): the new ones take their place
+        in_order = [p for p in kept if p in images] == [p for p in images if p in kept]
+        self.worklist.set_paths([p for p in images if p in kept or p in added]
+                                + [p for p in kept if p not in images] if in_order
+                                else kept + added)
+        self.worklist.set_current(self.doc.path)
+        said = [f"{counted(len(added), 'new image')} added to the worklist "
+                f"({', '.join(p.name for p in added[:3])}{', …' if len(added) > 3 else ''})"
+                ] if added else []
+        said += [f"{counted(len(gone), 'image')} no longer there (deleted, renamed or moved: "
+                 f"{', '.join(p.name for p in gone[:3])}{', …' if len(gone) > 3 else ''})"
+                 ] if gone else []
+        self.message.emit(f"{folder.name} changed: " + "; ".join(said), 15000)
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -122,6 +174,7 @@ class SessionController(QtCore.QObject):
             files.extend(list_images(p) if p.is_dir() else [p])
         if len(files) > 1:
             self.worklist.set_paths(files)
+            self._watch_folder(None)
             self.show_worklist.emit()
         return self.open_image(files[0]) if files else False
 
@@ -143,6 +196,7 @@ class SessionController(QtCore.QObject):
         self.settings.set("last_folder", str(folder))
         self._check_labels_folder(folder, images)
         self.worklist.set_paths(images)
+        self._watch_folder(folder)
         self.show_worklist.emit()
         status = [self.worklist.status(i) for i in range(len(images))]
         first = next((i for want in ("new", "segmented", "imported") for i, st in enumerate(status)
@@ -205,6 +259,10 @@ class SessionController(QtCore.QObject):
         if path not in self.worklist.paths:
             self.settings.set("last_folder", "")
             self.worklist.set_paths([path])
+            self._watch_folder(None)
+        if self.worklist.marks.get(path) in ("unreadable", "refused"):
+            # readable now (copied again, a copy finished): not passed over any more
+            self.worklist.mark(path, None)
         self.worklist.set_current(path)
         self.opened.emit(path)
         self._report_label(path)
@@ -220,6 +278,9 @@ class SessionController(QtCore.QObject):
             warning = labels.label_mismatch(path, doc.label_meta)
             if warning:
                 self.error.emit("Label may belong to another image", warning)
+            problem = labels.sidecar_problem(path, doc.labels_dir)
+            if problem:
+                self.message.emit(problem, 15000)
         if doc.label_error:
             self.worklist.mark(path, "refused")
             self.error.emit("Saved label not loaded",
@@ -231,7 +292,18 @@ class SessionController(QtCore.QObject):
         in the worklist, restores the open one (or opens the newest) and restores the others
         as they open; No discards them all."""
         found = self.saving.recoverable()
+        lost = self.saving.recoverable(missing=True)
+        # edits of images moved, renamed or deleted since were never mentioned, kept unseen
+        away = (f"Unsaved edits of {counted(len(lost), 'image')} no longer where "
+                f"{'it was' if len(lost) == 1 else 'they were'} (moved, renamed or deleted) "
+                f"are kept until {'it is' if len(lost) == 1 else 'they are'} back there: "
+                + ", ".join(str(p) for p, _t in lost[:3]) + (", …" if len(lost) > 3 else "")
+                ) if lost else ""
         if not found:
+            if away and dialogs.ask(
+                    self.window, "Unsaved edits kept", f"{away}.\n\nKeep them until then? (No "
+                    "discards them.)", Btn.Yes | Btn.No, Btn.Yes) == Btn.No:
+                self.saving.discard_recovery([p for p, _t in lost])
             return
         listing = "\n".join(f"  • {p.name}  ({p.parent}, {t[:19].replace('T', ' ')} UTC)"
                             for p, t in found[:12])
@@ -241,7 +313,8 @@ class SessionController(QtCore.QObject):
             "dermview was stopped before these edits were saved (it crashed, or the system or "
             f"another program ended it). Unsaved edits of {counted(len(found), 'image')} were "
             f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
-            "No discards them.)", Btn.Yes | Btn.No, Btn.Yes)
+            "No discards them.)" + (f"\n\n{away} (whatever the answer)." if away else ""),
+            Btn.Yes | Btn.No, Btn.Yes)
         images = [p for p, _t in found]
         if answer != Btn.Yes:
             self.saving.discard_recovery(images)
@@ -278,6 +351,7 @@ class SessionController(QtCore.QObject):
         if folder is not None and folder.is_dir() and (image is None or image.parent == folder):
             with contextlib.suppress(OSError):
                 self.worklist.set_paths(list_images(folder))
+                self._watch_folder(folder)
                 self.show_worklist.emit()
 
     # -- moving through the worklist ------------------------------------------------------------
