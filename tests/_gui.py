@@ -119,3 +119,33 @@ def drag(qtbot, pane, points_xy, modifier=QtCore.Qt.KeyboardModifier.NoModifier)
         qtbot.mouseMove(vp, p)
     qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, modifier, pts[-1])
     return pts
+
+
+def quit_by_sigterm(win) -> int:
+    """Send SIGTERM to this process with the app's signal handling on ``win`` installed and
+    run the event loop until it quits; returns its exit code (7: it did not quit in 5 s).
+
+    Qt's "quit now" flag must not outlive the test: set outside app.exec() (a stray
+    app.exit(), or the Quit event the last window's closing posts), it makes every later event
+    loop of the test session return at once. Hence a guard timer stopped here, and no quit on
+    the last window closed meanwhile; the Python signal handlers are put back."""
+    import signal
+
+    from dermview.gui.app import _handle_signals
+
+    app = QtWidgets.QApplication.instance()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    guard = QtCore.QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: app.exit(7))  # the app stayed open
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        _handle_signals(app, win)
+        QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
+        guard.start(5000)
+        return app.exec()
+    finally:
+        guard.stop()
+        app.setQuitOnLastWindowClosed(True)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

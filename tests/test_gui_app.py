@@ -846,37 +846,15 @@ def test_sigterm_with_unsaved_edits_quits_and_keeps_them_for_the_next_start(
     """Trial finding: SIGTERM (logout, ``kill``) with unsaved edits journaled them, then the
     quit that followed asked "Save them?" and the app stayed open behind the dialog; it now
     quits without asking and the edits are offered back at the next start."""
-    import signal
-
-    from dermview.gui.app import _handle_signals
+    from _gui import quit_by_sigterm
 
     img = data / "IMD009.jpg"
     win = make_window([img])
     win.set_tool("brush")
     drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
     assert win.doc.dirty
-    app = QtWidgets.QApplication.instance()
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     boxes.answer = Btn.Cancel  # what the "Save them?" question would get
-    # Qt's "quit now" flag must not outlive this test: set outside app.exec() (a stray
-    # app.exit(), or the Quit event the last window's closing posts), it makes every later
-    # event loop of the test session return at once. Hence a guard timer the test stops, and
-    # no quit on the last window closed while the test runs.
-    guard = QtCore.QTimer()
-    guard.setSingleShot(True)
-    guard.timeout.connect(lambda: app.exit(7))  # the app stayed open
-    app.setQuitOnLastWindowClosed(False)
-    try:
-        _handle_signals(app, win)
-        QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
-        guard.start(5000)
-        rc = app.exec()
-    finally:
-        guard.stop()
-        app.setQuitOnLastWindowClosed(True)
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    assert rc == 0
+    assert quit_by_sigterm(win) == 0
     assert boxes.questions == []
     assert not win.isVisible()
     entries = win.saving.recovery.entries()

@@ -275,11 +275,8 @@ def test_sigterm_in_the_middle_of_a_brush_stroke_keeps_the_stroke(make_window, d
     """SIGTERM (logout, ``kill``) while the mouse button is still down: the pixels painted
     so far were on screen but not an edit yet, so nothing was journaled and the next start
     offered nothing. The stroke now ends there as one undo step and is journaled."""
-    import signal
+    from _gui import quit_by_sigterm
 
-    from PySide6 import QtWidgets
-
-    from dermview.gui.app import _handle_signals
     from dermview.recovery import RecoveryStore
 
     img = data / "IMD009.jpg"
@@ -294,23 +291,7 @@ def test_sigterm_in_the_middle_of_a_brush_stroke_keeps_the_stroke(make_window, d
     painted = win.doc.mask.copy()
     assert painted.any() and not win.doc.dirty  # on screen, not an edit yet
 
-    app = QtWidgets.QApplication.instance()
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    guard = QtCore.QTimer()  # see test_sigterm_with_unsaved_edits_quits_and_keeps_them…
-    guard.setSingleShot(True)
-    guard.timeout.connect(lambda: app.exit(7))
-    app.setQuitOnLastWindowClosed(False)
-    try:
-        _handle_signals(app, win)
-        QtCore.QTimer.singleShot(100, lambda: signal.raise_signal(signal.SIGTERM))
-        guard.start(5000)
-        rc = app.exec()
-    finally:
-        guard.stop()
-        app.setQuitOnLastWindowClosed(True)
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    assert rc == 0
+    assert quit_by_sigterm(win) == 0
     store = RecoveryStore(win.saving.recovery.folder)
     entry = store.entry_for(img)
     assert entry is not None and np.array_equal(store.load(entry), painted)
