@@ -273,3 +273,24 @@ def test_a_negative_click_on_a_real_image_leaves_no_specks():
     n0, _, _, _ = cv2.connectedComponentsWithStats(before.astype(np.uint8), connectivity=8)
     small = [a for a in stats[1:, cv2.CC_STAT_AREA] if a < max(9, int(1e-4 * m.size))]
     assert small == [] or n <= n0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1)])
+def test_probcut_on_an_image_one_pixel_high_or_wide(shape):
+    """The mean colour step across an empty direction was NaN (numpy's "Mean of empty slice"
+    on a 1x1 image, seen in the robustness trial), which made every edge weight NaN."""
+    import warnings
+
+    from dermview.interactive import probcut
+
+    rgb = np.full((*shape, 3), 120, np.uint8)
+    rgb[..., 0] = np.arange(shape[1], dtype=np.uint8) * 10
+    prob = np.full(shape, 0.7, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = Refiner(_FakeSegmenter(prob))
+        s = ref.start(rgb)
+        m = s.click(0, 0, positive=False)
+    assert m.shape == shape and not m[0, 0]
+    state = probcut.prepare(rgb, prob)
+    assert np.isfinite(state.w_right).all() and np.isfinite(state.w_down).all()

@@ -76,7 +76,10 @@ def prepare(rgb: np.ndarray, prob: np.ndarray, reuse_graph: bool = True) -> Prep
     d_down = np.zeros(p.shape, np.float32)
     d_right[:, :-1] = ((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)
     d_down[:-1] = ((lab[1:] - lab[:-1]) ** 2).sum(-1)
-    beta = 2.0 * max(float((d_right[:, :-1].mean() + d_down[:-1].mean()) / 2), 1e-6)
+    # the mean colour step of the two directions that exist (a 1-px-high or -wide image has
+    # one: the mean of an empty slice made beta NaN, and every edge weight with it)
+    means = [float(d.mean()) for d in (d_right[:, :-1], d_down[:-1]) if d.size]
+    beta = 2.0 * max(sum(means) / len(means) if means else 0.0, 1e-6)
     w_right = (EDGE_WEIGHT * np.exp(-d_right / beta)).astype(np.float32)
     w_down = (EDGE_WEIGHT * np.exp(-d_down / beta)).astype(np.float32)
     graph, nodes = _grid_graph(w_right, w_down) if reuse_graph else (None, None)
