@@ -1199,3 +1199,23 @@ def test_about_names_the_onnx_export_where_only_it_is_installed(tmp_path):
     assert "dermview_default.onnx (ONNX export) · SHA-256 " + sha[:16] in line
     assert "dermview_default.pt" not in line
     assert "dermview_default.pt · SHA-256" in model_line(paths.models_dir() / "dermview_default.pt")
+
+
+def test_saving_shows_the_wait_cursor_while_it_works(make_window, data, qtbot, monkeypatch):
+    """The robustness trial saved a 6000 x 4000 label: the window froze for a second or more
+    (the sidecar's lesion measurement) with no sign that it was working."""
+    win = make_window([data / "IMD009.jpg"])
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (150.5, 100.5)])
+    seen = []
+    real = win.doc.save
+
+    def save(params):
+        c = QtWidgets.QApplication.overrideCursor()
+        seen.append(None if c is None else c.shape())
+        return real(params)
+
+    monkeypatch.setattr(win.doc, "save", save)
+    win.actions["save"].trigger()
+    assert seen == [QtCore.Qt.CursorShape.WaitCursor]
+    assert QtWidgets.QApplication.overrideCursor() is None and not win.doc.dirty

@@ -410,8 +410,11 @@ class LesionController(QtCore.QObject):
                                                             "PDF (*.pdf)")
             if not path:
                 return None
+        from dermview.gui.dialogs import busy_cursor
+
         try:
-            out = write_report(path, self.doc.image, self.doc.mask, analysis, self.report_info())
+            with busy_cursor():
+                out = write_report(path, self.doc.image, self.doc.mask, analysis, self.report_info())
         except DermviewError as exc:
             self.error.emit("Export report", str(exc))
             return None

@@ -122,7 +122,8 @@ class SaveController(QtCore.QObject):
                               "is kept; your mask is still here (unsaved)", 10000)
             return False
         try:
-            png, _js = doc.save(self.params())
+            with dialogs.busy_cursor():
+                png, _js = doc.save(self.params())
         except WriteError as exc:  # read-only or blocked folder: offer another one
             choice = dialogs.choose(self.window, "Label not saved", f"{exc}\n\nSave the "
                                     "labels in another folder?", [CHOOSE_FOLDER])
