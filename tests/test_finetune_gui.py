@@ -586,3 +586,27 @@ def test_a_new_run_does_not_put_the_focus_on_cancel_training(qtbot):
     qtbot.waitUntil(dlg.start_btn.hasFocus)
     dlg.set_running(True)
     assert not dlg.cancel_btn.hasFocus()
+
+
+def test_the_result_fits_the_improve_dialog(qtbot, tmp_path):
+    """Seen at 150 %: after a run the buttons read "elete the new mode" and "ep the current
+    mod" and the result table lost its last row (adjustSize stops at two thirds of the
+    screen)."""
+    from dermview.gui.finetune_dialog import FinetuneDialog
+
+    dlg = FinetuneDialog()
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    scores = {"dice": 0.9394, "jaccard": 0.889, "thresholded_jaccard": 0.889, "failures": 0, "n": 10}
+    dlg.show_result({"out": str(tmp_path / "imp-20261207-1311.pt"), "improved": False,
+                     "verdict": "The new model is NOT better: worse (held-out Dice 0.9394 → 0.9368 (gain "
+                                "-0.0027, 90% lower bound -0.0067), thresholded Jaccard 0.8889 → 0.8841, "
+                                "failures 0 → 0 of 10); keep the base model.",
+                     "base": scores, "new": {**scores, "dice": 0.9368}, "scheme": "no label trained the model",
+                     "labels": 10, "seconds": 13.0})
+    qtbot.wait(50)
+    for b in (dlg.start_btn, dlg.cancel_btn, dlg.use_btn, dlg.discard_btn, dlg.keep_btn):
+        assert b.width() >= b.sizeHint().width(), b.text()
+    label = dlg.result_label
+    assert label.height() >= label.heightForWidth(label.width())

@@ -235,7 +235,17 @@ class FinetuneDialog(QtWidgets.QDialog):
                                 "The held-out labels do not show the new model is better")
         self.discard_btn.setEnabled(True)
         self.keep_btn.setText("Keep the current model")
-        self.adjustSize()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to what the contents need, within 90 % of the screen (``adjustSize`` stops at
+        two thirds of it: at 150 % the result's buttons read "elete the new mode" and "ep the
+        current mod", and the result table lost its last row)."""
+        lay = self.layout()
+        lay.activate()
+        width = max(self.width(), lay.sizeHint().width())
+        height = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.sizeHint().height()
+        self.resize(*within_screen(self, width, max(self.height(), height)))
 
     def show_discarded(self, text: str) -> None:
         """The new model's files were deleted (``text`` says so): nothing left to use."""
@@ -249,7 +259,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.bar.setValue(0)
         self.phase_label.setText("Stopped")
         self.result_label.setText(f"<p>{html.escape(text)}</p>")
-        self.adjustSize()  # the message's lines must not squeeze the explanation above
+        self._fit()  # the message's lines must not squeeze the explanation above
 
 
 IN_USE = "  (in use)"
