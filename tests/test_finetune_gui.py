@@ -263,10 +263,10 @@ def test_models_list_says_why_a_bundled_model_has_no_held_out_dice(qtbot):
                          "0.901 → 0.915 on 31 of your labels (better)")]
     dlg = ModelsDialog(models, None)
     qtbot.addWidget(dlg)
-    assert dlg.table.item(0, 2).text() == "—" and "model card" in dlg.table.item(0, 2).toolTip()
-    assert dlg.table.item(1, 2).text() == "0.901 → 0.915 on 31 of your labels (better)"
-    assert "held out" in dlg.table.horizontalHeaderItem(2).toolTip()
-    assert "different images" in dlg.table.horizontalHeaderItem(2).toolTip()
+    assert dlg.table.item(0, 1).text() == "—" and "model card" in dlg.table.item(0, 1).toolTip()
+    assert dlg.table.item(1, 1).text() == "0.901 → 0.915 on 31 of your labels (better)"
+    assert "held out" in dlg.table.horizontalHeaderItem(1).toolTip()
+    assert "different images" in dlg.table.horizontalHeaderItem(1).toolTip()
     # the bundled default says its validation Dice, from its training metadata
     from dermview import paths
     from dermview.model.weights import read_metadata
@@ -610,3 +610,34 @@ def test_the_result_fits_the_improve_dialog(qtbot, tmp_path):
         assert b.width() >= b.sizeHint().width(), b.text()
     label = dlg.result_label
     assert label.height() >= label.heightForWidth(label.width())
+
+
+def test_the_models_list_shows_the_scores_at_150_percent(qtbot, monkeypatch):
+    """Seen at 150 %: a user model's long origin ("litesegnet-lite0-pre with per-image colour
+    standardisation (no training step), scored on 10 labels of imp (…)") pushed the held-out
+    Dice behind the horizontal scroll bar. The Dice is beside the name, and a long origin or
+    path is cut in the middle (whole in its tooltip)."""
+    from PySide6 import QtGui
+
+    from dermview.gui.model_list import ModelEntry
+
+    monkeypatch.setattr(QtGui.QScreen, "availableGeometry",
+                        lambda _self: QtCore.QRect(0, 0, 1066, 666))  # 1600 x 1000 at 150 %
+    origin = ("litesegnet-lite0-pre with per-image colour standardisation (no training step), "
+              "scored on 10 labels of imp (2026-12-07 13:11)")
+    models = [ModelEntry(Path("/opt/dermview/models/dermview_default.pt"), "litesegnet-lite0-pre",
+                         "0" * 64, False, "bundled with dermview", "0.906 on 323 validation images"),
+              ModelEntry(Path("/home/someone/.local/share/dermview/models/imp-20261207-1311.pt"),
+                         "imp-20261207-1311", "1" * 64, True, origin,
+                         "0.939 → 0.937 on 10 of your labels (not better)")]
+    dlg = ModelsDialog(models, None)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    t = dlg.table
+    assert t.horizontalHeaderItem(1).text() == "Held-out Dice"
+    for row in range(2):
+        cell = t.visualItemRect(t.item(row, 1))
+        assert cell.right() <= t.viewport().width(), "the Dice is out of view"
+        assert t.columnWidth(1) >= t.sizeHintForColumn(1)  # and whole
+    assert t.item(1, 2).toolTip() == origin

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.gui.dialogs import within_screen
 from dermview.gui.style import FocusParking
@@ -263,6 +263,8 @@ class FinetuneDialog(QtWidgets.QDialog):
 
 
 IN_USE = "  (in use)"
+#: Column of the Models list with each model's held-out Dice.
+DICE_COLUMN = 1
 
 
 class ModelsDialog(QtWidgets.QDialog):
@@ -279,8 +281,11 @@ class ModelsDialog(QtWidgets.QDialog):
         self.setMinimumWidth(720)
         self.models = models
         self.table = QtWidgets.QTableWidget(len(models), 4)
-        self.table.setHorizontalHeaderLabels(["Model", "Where it came from", "Held-out Dice",
+        # the scores beside the names: at 150 % a user model's long origin pushed them behind
+        # the horizontal scroll bar
+        self.table.setHorizontalHeaderLabels(["Model", "Held-out Dice", "Where it came from",
                                               "File"])
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)  # row numbers say nothing here
@@ -290,11 +295,12 @@ class ModelsDialog(QtWidgets.QDialog):
                "held out from training. Bundled models: Dice on the validation split they "
                "were chosen on (more in the model card, Help → About). The two are measured "
                "on different images: they do not rank a bundled model against yours.")
-        self.table.horizontalHeaderItem(2).setToolTip(why)
+        self.table.horizontalHeaderItem(DICE_COLUMN).setToolTip(why)
         self._why = why
         for i, m in enumerate(models):
             self._fill_row(i, m)
         self.table.resizeColumnsToContents()  # room for "(in use)" on any row
+        self._cap_long_columns()
         self.use_btn = QtWidgets.QPushButton("Use selected model")
         self.revert_btn = QtWidgets.QPushButton("Use the bundled model")
         # models trained here (the ones not better among them) piled up with no way to remove them
@@ -333,11 +339,21 @@ class ModelsDialog(QtWidgets.QDialog):
         self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
 
     def _fill_row(self, i: int, m: Any) -> None:
-        for j, text in enumerate([m.name + IN_USE, m.origin, m.heldout or "—", str(m.path)]):
+        for j, text in enumerate([m.name + IN_USE, m.heldout or "—", m.origin, str(m.path)]):
             item = QtWidgets.QTableWidgetItem(text)
-            if j == 2:
-                item.setToolTip(self._why)
+            item.setToolTip(self._why if j == DICE_COLUMN else text)  # whole where it is elided
             self.table.setItem(i, j, item)
+
+    def _cap_long_columns(self) -> None:
+        """Where a model came from and its file at most a third of the screen each (cut in
+        the middle, whole in the tooltip), so that the columns fit beside each other."""
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        cap = screen.availableGeometry().width() // 3
+        for c in (2, 3):
+            if self.table.columnWidth(c) > cap:
+                self.table.setColumnWidth(c, cap)
 
     def add_model(self, model: Any) -> None:
         """List ``model`` (an entry of ``list_models``) last, or select it when listed."""
