@@ -781,9 +781,11 @@ def test_extension_points_of_gui_readme(make_window, data, qtbot):
     assert meta["extra_info"] == {"squares": 1} and meta["edit_operations"] == 1
 
 
-def test_a_remembered_model_that_cannot_segment_is_not_used(qtbot, tmp_path, weights):
+def test_a_remembered_model_that_cannot_segment_is_not_used(qtbot, tmp_path, weights, boxes, data):
     """Trial finding: the model chosen in Model → Models was taken at the next start whenever
-    its file existed, so an altered file or the lesion classifier failed only at Segment."""
+    its file existed, so an altered file or the lesion classifier failed only at Segment.
+    Self-trial: the status-bar note saying so was replaced at once by the first image's
+    "Loaded saved label": a message box says it."""
     from dermview.gui.app import create_main_window
     from dermview.gui.testing import isolate
 
@@ -802,17 +804,18 @@ def test_a_remembered_model_that_cannot_segment_is_not_used(qtbot, tmp_path, wei
     for i, (remembered, used, why) in enumerate(cases):
         settings = isolate(tmp_path / f"user{i}")
         settings.setValue("weights", str(remembered))
-        win = create_main_window(None, weights=None, settings=settings,
+        boxes.warnings.clear()
+        win = create_main_window([data / "IMD009.jpg"], weights=None, settings=settings,
                                  recovery_folder=tmp_path / f"recovery{i}")
         qtbot.addWidget(win)
         process(5)
         assert win.weights == used and win.segmenter.weights == used
-        message = win.statusBar().currentMessage()
         if used:
-            assert settings.value("weights") == str(good) and "not used" not in message
+            assert settings.value("weights") == str(good) and boxes.warnings == []
         else:
-            assert settings.value("weights") == "" and why in message
-            assert "bundled default" in message
+            assert settings.value("weights") == "" and len(boxes.warnings) == 1
+            title, text = boxes.warnings[0]
+            assert title == "Model not used" and why in text and "bundled default" in text
         win.close()
 
 

@@ -157,7 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
         wrap_tooltips(self)
         self._restore_geometry()
         if start_note:
-            QtCore.QTimer.singleShot(0, self, lambda: self.statusBar().showMessage(start_note, 20000))
+            QtCore.QTimer.singleShot(0, self, lambda: self.show_error("Model not used", start_note))
         # Import torch and look for CUDA in the background, a moment after the first preview.
         QtCore.QTimer.singleShot(1500, lambda: None if self._closing else self.segmenter.probe())
 
@@ -165,7 +165,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _start_weights(self, given: str | None) -> tuple[str | None, str]:
         """``(weights, note)``: ``given`` (command line), else the model chosen in Model →
         Models last time when it can still segment; else the bundled default (None), the
-        remembered choice forgotten and the note saying why (for the status bar)."""
+        remembered choice forgotten and the note saying why (shown in a message box)."""
         saved = str(self.settings.get("weights", "") or "")
         if given or not saved:
             return given, ""
