@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from dermview.labels import PathLike
 from dermview.paths import LABEL_SUFFIX
 
@@ -68,3 +70,19 @@ def find_reference(image_path: PathLike, folder: PathLike | None) -> Path | None
         if cand.is_file() and cand != image_path:
             return cand
     return None
+
+
+def load_reference(image_path: PathLike, folder: PathLike | None, shape: tuple[int, int]
+                   ) -> tuple[np.ndarray | None, Path | None, str]:
+    """The reference mask of an image (:func:`find_reference`) read at ``shape`` ``(H, W)``:
+    ``(bool mask, its file, "")``; ``(None, None, why)`` when it cannot be read or has another
+    size (a bad reference must not block the review); ``(None, None, "")`` without one."""
+    from dermview.io import load_mask
+
+    cand = find_reference(image_path, folder)
+    if cand is None:
+        return None, None, ""
+    try:
+        return load_mask(cand, shape=shape), cand, ""
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: reported, not raised
+        return None, None, str(exc)

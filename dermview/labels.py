@@ -48,10 +48,7 @@ __all__ = [
     "save_label",
     "load_label",
     "read_label_meta",
-    "label_source",
-    "label_status",
-    "label_mismatch",
-    "sidecar_problem",
+    "read_sidecar",
     "list_backups",
     "utc_now",
 ]
@@ -236,24 +233,34 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _sidecar_of(png_path: Path, json_path: Path) -> dict[str, Any] | None:
-    """The sidecar dict of the label PNG ``png_path``, or None: missing, unreadable, or written
-    for another mask (its ``mask_sha256`` is not the PNG's: the PNG was replaced by another
-    tool, or a save was cut off between the PNG and its sidecar), so that the mask is never
-    shown with a verdict, reviewer or model that were given to a different one."""
+#: Why :func:`read_sidecar` gives no sidecar: none on disk, unreadable, or written for
+#: another mask than the PNG's.
+MISSING, DAMAGED, OTHER_MASK = "missing", "damaged", "other mask"
+
+
+def read_sidecar(png_path: Path, json_path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The sidecar of the label PNG ``png_path``: ``(dict, "")``, or ``(None, why)`` with
+    ``why`` :data:`MISSING`, :data:`DAMAGED` or :data:`OTHER_MASK` (its ``mask_sha256`` is not
+    the PNG's: the PNG was replaced by another tool, or a save was cut off between the PNG and
+    its sidecar), so that a mask is never shown with a verdict, reviewer or model that were
+    given to a different one. One read of each file."""
+    if not json_path.is_file():
+        return None, MISSING
     meta = _read_json(json_path)
-    recorded = meta.get("mask_sha256") if meta is not None else None
+    if meta is None:
+        return None, DAMAGED
+    recorded = meta.get("mask_sha256")
     if not isinstance(recorded, str) or not recorded:
-        return meta
+        return meta, ""
     try:
         actual = hashlib.sha256(png_path.read_bytes()).hexdigest()
     except OSError:
-        return meta
+        return meta, ""
     if actual != recorded:
         log.warning("Ignoring label sidecar %s: it was written for another mask than %s",
                     json_path, png_path.name)
-        return None
-    return meta
+        return None, OTHER_MASK
+    return meta, ""
 
 
 def list_backups(image_path: PathLike, labels_dir: PathLike | None = None) -> list[Path]:
@@ -368,7 +375,7 @@ def save_label(
 def read_label_meta(image_path: PathLike, labels_dir: PathLike | None = None) -> dict | None:
     """The sidecar dict of an image's label, or None (missing, unreadable, or written for
     another mask than the label PNG now on disk)."""
-    return _sidecar_of(*label_paths(image_path, labels_dir))
+    return read_sidecar(*label_paths(image_path, labels_dir))[0]
 
 
 def load_label(
@@ -395,80 +402,4 @@ def load_label(
     if not png_path.is_file():
         return None
     mask = load_mask(png_path, shape=tuple(shape))
-    return mask, _sidecar_of(png_path, json_path)
-
-
-def label_mismatch(image_path: PathLike, meta: dict | None) -> str | None:
-    """Warning text when a loaded label's sidecar names another image file, else None.
-
-    The sidecar's ``image_sha256`` is compared with the image's bytes: a difference means the
-    image was changed after labelling, or another image with the same stem (``a.jpg`` and
-    ``a.png``) owns the label. No sidecar or no hash: None (nothing to check).
-    """
-    if not meta or not isinstance(meta.get("image_sha256"), str) or not meta["image_sha256"]:
-        return None
-    try:
-        actual = image_sha256(image_path)
-    except ImageReadError:
-        return None
-    if actual == meta["image_sha256"]:
-        return None
-    name = Path(image_path).name
-    return (f"The saved label of {name} was made for a different file (its SHA-256 does not "
-            f"match): the image was changed after labelling, or another image with the same "
-            f"name stem shares this label. Check the mask before saving.")
-
-
-def sidecar_problem(image_path: PathLike, labels_dir: PathLike | None = None) -> str | None:
-    """Why the sidecar of an image's label was not used (a sentence that says what saving
-    does about it), or None: no label, no sidecar, or a sidecar that belongs to the PNG."""
-    png_path, json_path = label_paths(image_path, labels_dir)
-    if not (png_path.is_file() and json_path.is_file()):
-        return None
-    if _read_json(json_path) is None:
-        why = "is damaged (cut off, or not a dermview sidecar)"
-    elif _sidecar_of(png_path, json_path) is None:
-        why = ("was written for another mask (the PNG was replaced by another program, or a "
-               "save was interrupted)")
-    else:
-        return None
-    return (f"The sidecar {json_path.name} {why}: the mask was loaded without its review and "
-            f"provenance. Saving writes a new sidecar; the old one is kept in {BACKUP_DIRNAME}/.")
-
-
-def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
-    """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
-    ``"corrected"`` (reviewed as corrected, or edited by hand), ``"rejected"`` (a reviewer
-    said the mask is wrong, to be redone), ``"imported"`` (a mask brought from another tool:
-    no sidecar, one written for another mask, or ``dermview import``'s, not reviewed yet;
-    fine-tuning takes it as a corrected label) or ``"segmented"`` (a model mask nobody reviewed, e.g. from
-    ``dermview segment``; also a label whose sidecar cannot be read)."""
-    png_path, json_path = label_paths(image_path, labels_dir)
-    if not png_path.is_file():
-        return "new"
-    if not json_path.is_file():
-        return "imported"
-    meta = _sidecar_of(png_path, json_path)
-    if meta is None and _read_json(json_path) is None:
-        meta = {}  # an unreadable sidecar: "segmented" (one for another mask: "imported")
-    return saved_label_status(meta)
-
-
-def label_source(meta: dict | None) -> str:
-    """Where a saved label's mask came from, by its sidecar ``meta`` (None: it has none):
-    ``"imported"`` (no sidecar: a mask brought from another tool; or ``dermview import``'s),
-    ``"manual"``, or ``"model"`` (also a sidecar that does not say)."""
-    if meta is None:
-        return "imported"
-    source = meta.get("source")
-    return source if source in ("imported", "manual") else "model"
-
-
-def saved_label_status(meta: dict | None) -> str:
-    """:func:`label_status` of a label that exists, from its sidecar ``meta`` (None: it has
-    none)."""
-    if meta is not None and meta.get("review_state") in REVIEW_STATES[1:]:
-        return str(meta["review_state"])
-    if meta is not None and meta.get("edited") is True:
-        return "corrected"
-    return "imported" if label_source(meta) == "imported" else "segmented"
+    return mask, read_sidecar(png_path, json_path)[0]

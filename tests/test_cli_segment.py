@@ -189,7 +189,8 @@ def test_segment_then_evaluate_with_bundled_model(tmp_path, capsys):
 
 
 def test_sidecar_provenance_readable_by_labels(weights, tmp_path):
-    from dermview.labels import label_mismatch, label_status, load_label, read_label_meta
+    from dermview.label_status import label_mismatch, label_status
+    from dermview.labels import load_label, read_label_meta
     from dermview.model.weights import sha256_file
 
     src = tmp_path / "in"

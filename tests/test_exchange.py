@@ -132,7 +132,7 @@ def test_coco_import_round_trip(folder, tmp_path, capsys):
     assert attrs["reviewed_by"] and attrs["model_name"] == "tiny"
     assert "review_state" not in accepted or accepted["review_state"] in (None, "")
     from dermview.exchange.labelset import imported_from_text
-    from dermview.labels import label_status
+    from dermview.label_status import label_status
 
     assert label_status(folder / "ISIC_0000095.jpg", labels) == "imported"
     assert imported_from_text(accepted) == (f"from the COCO file coco.json, accepted there by "

@@ -15,6 +15,7 @@ from PIL import Image  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
 from dermview import labels  # noqa: E402
+from dermview.label_status import label_status  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
@@ -49,7 +50,7 @@ def test_a_label_png_replaced_by_another_tool_loses_the_old_verdict_and_reviewer
     assert win.doc.review_state is None and win.doc.review_comment == ""
     assert f"saved by {labels.login_name()}" not in win.statusBar().currentMessage()
     assert _row_status(win).startswith("imported")
-    assert labels.label_status(a) == "imported"
+    assert label_status(a) == "imported"
 
     win2 = make_window([data])
     assert win2.session.open_image(a)

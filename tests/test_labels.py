@@ -15,14 +15,13 @@ from PIL import Image
 
 import dermview.io as dio
 from dermview.errors import MaskError, WriteError
+from dermview.label_status import label_mismatch, label_status
 from dermview.labels import (
     BACKUP_DIRNAME,
     MAX_BACKUPS,
     LabelMeta,
     image_sha256,
-    label_mismatch,
     label_paths,
-    label_status,
     list_backups,
     load_label,
     read_label_meta,

@@ -27,12 +27,12 @@ import numpy as np
 
 from dermview.errors import DermviewError
 from dermview.io import list_images
+from dermview.label_status import saved_label_status
 from dermview.labels import (
     image_sha256,
     is_rejected,
     label_paths,
     read_label_meta,
-    saved_label_status,
 )
 
 #: Review states a label can have for fine-tuning.

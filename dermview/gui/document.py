@@ -28,7 +28,8 @@ from dermview.gui.commands import (
     push_mask,
 )
 from dermview.gui.model_info import ModelInfo
-from dermview.io import load_image_info, load_mask
+from dermview.io import load_image_info
+from dermview.label_status import label_source
 from dermview.masks import Rect
 from dermview.preprocess.params import PreprocessParams
 
@@ -117,9 +118,8 @@ class Document(QtCore.QObject):
         return labels.label_paths(self.path, self.labels_dir)
 
     def image_sha256(self) -> str:
-        if self._sha256 is None:
-            assert self.path is not None
-            self._sha256 = labels.image_sha256(self.path)
+        """SHA-256 of the open image's file, taken when it was opened."""
+        assert self._sha256 is not None
         return self._sha256
 
     # -- opening ------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class Document(QtCore.QObject):
         # a mask from another tool (no sidecar, or `dermview import`'s) stays "imported" when
         # saved here (accepted or corrected), as its origin: it became "manual"
         self._opened_imported = (loaded is not None
-                                 and labels.label_source(self.label_meta) == "imported")
+                                 and label_source(self.label_meta) == "imported")
         self._silent_prediction = False
         # Hand edits recorded by earlier sessions; this session's edits are added on save.
         self._base_edits = (int(meta.get("edit_operations", 0) or 0),
@@ -226,16 +226,9 @@ class Document(QtCore.QObject):
 
         A reference that cannot be read or has another size is ignored (``reference_error``).
         """
-        self.reference = None
-        self.reference_path = None
-        self.reference_error = ""
-        cand = label_policy.find_reference(self.path, folder) if self.path is not None else None
-        if cand is not None:
-            try:
-                self.reference = load_mask(cand, shape=self.shape)
-                self.reference_path = cand
-            except Exception as exc:  # a bad reference must not block the review
-                self.reference_error = str(exc)
+        self.reference, self.reference_path, self.reference_error = (
+            label_policy.load_reference(self.path, folder, self.shape) if self.path is not None
+            else (None, None, ""))
         self.reference_changed.emit()
 
     # -- results ------------------------------------------------------------------------------

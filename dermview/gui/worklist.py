@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview import labels
+from dermview.label_status import label_status
 from dermview.wording import counted
 
 #: Statuses a reviewer has given (the summary's "reviewed").
@@ -159,7 +160,7 @@ class Worklist(QtWidgets.QWidget):
         if path in self.marks:
             return self.marks[path]
         folder = self.resolver(path) if self.resolver is not None else None
-        return labels.label_status(path, folder)
+        return label_status(path, folder)
 
     def mark(self, paths: list[Path] | Path, mark: str | None) -> None:
         """Mark images ``unreadable``, ``refused`` or ``recoverable`` (None: clear the mark)."""

@@ -126,7 +126,8 @@ class ExchangeController(QtCore.QObject):
         yet: the user is told before anything is written. Progress is shown and can be
         cancelled (COCO then writes nothing). Returns the number of labels exported."""
         from dermview.exchange.labelme import labelme_target
-        from dermview.labels import label_paths, saved_label_status
+        from dermview.label_status import saved_label_status
+        from dermview.labels import label_paths
         from dermview.wording import counted
 
         paths = list(self.worklist())

@@ -22,6 +22,7 @@ from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.ruler import Line
 from dermview.gui.settings import Settings
 from dermview.gui.workers import WorkerHost, _Worker
+from dermview.label_status import label_source
 
 DEBOUNCE_MS = 400
 DEFAULT_DEVICE = "default dermatoscope"
@@ -348,7 +349,7 @@ class LesionController(QtCore.QObject):
         from_model = doc.model.name and doc.mask_from_model()
         # a label brought from another tool (an expert's mask, no sidecar) was drawn by nobody
         # here: as the Segment panel says, not "manual"
-        imported = doc.label_loaded and labels.label_source(doc.label_meta) == "imported"
+        imported = doc.label_loaded and label_source(doc.label_meta) == "imported"
         model = (describe_model(doc.model.name, doc.model.sha256, mark) if from_model
                  else "no model (a mask brought " + imported_from_text(meta)
                       + (", edited here)" if doc.dirty else ")") if imported

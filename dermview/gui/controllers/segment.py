@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore
 
-from dermview import labels
 from dermview.errors import DermviewError
 from dermview.gui.commands import push_threshold
 from dermview.gui.controllers.overlays import FILL_ALPHA, OverlayController
@@ -21,6 +20,7 @@ from dermview.gui.document import Document
 from dermview.gui.model_info import ModelInfo
 from dermview.gui.panels import SegmentPanel
 from dermview.gui.workers import SegmentJob, SegmentResult, SegmentWorker, WorkerHost
+from dermview.label_status import label_source
 from dermview.segmentation import model_preprocess_params
 
 #: Below this estimated Jaccard the panel asks for a review (the ISIC challenge's failure cut).
@@ -219,7 +219,7 @@ class SegmentController(QtCore.QObject):
             from dermview.exchange.labelset import imported_from_text
 
             kind = {"imported": imported_from_text(self.doc.label_meta),
-                    "manual": "drawn by hand"}.get(labels.label_source(self.doc.label_meta),
+                    "manual": "drawn by hand"}.get(label_source(self.doc.label_meta),
                                                    "saved earlier")
             return f"The mask is the saved label ({kind}); Segment (Ctrl+R) runs the model"
         if not m.name:
@@ -243,7 +243,7 @@ class SegmentController(QtCore.QObject):
             return True
         meta = doc.label_meta
         if not (doc.has_image and doc.label_loaded and doc.path is not None and meta
-                and labels.label_source(meta) == "model" and meta.get("edited") is False
+                and label_source(meta) == "model" and meta.get("edited") is False
                 and doc.undo_stack.index() == 0):
             return False
         key = (doc.path, doc.labels_dir)  # the label as opened (reset by a new image)

@@ -23,6 +23,7 @@ from dermview.gui.document import Document
 from dermview.gui.settings import Settings
 from dermview.gui.worklist import Worklist
 from dermview.io import IMAGE_SUFFIXES, list_images
+from dermview.label_status import label_mismatch, sidecar_problem
 from dermview.wording import counted
 
 
@@ -275,10 +276,10 @@ class SessionController(QtCore.QObject):
         doc = self.doc
         if doc.label_loaded:
             self.message.emit(f"Loaded saved label {doc.label_paths[0]}", 5000)
-            warning = labels.label_mismatch(path, doc.label_meta)
+            warning = label_mismatch(path, doc.label_meta, doc.image_sha256())
             if warning:
                 self.error.emit("Label may belong to another image", warning)
-            problem = labels.sidecar_problem(path, doc.labels_dir)
+            problem = sidecar_problem(path, doc.labels_dir)
             if problem:
                 self.message.emit(problem, 15000)
         if doc.label_error:
