@@ -6,8 +6,8 @@ turns mouse input into prompts and every prompt into one undo step.
   lesion is in here", Ctrl+click on a marker removes that prompt (one undo step too).
   Pixels painted or erased by hand keep their value unless a click lands on them. On an
   image without a mask the first prompt segments it (as Ctrl+R) and is applied to the result.
-* Grow from seed (``W``): press on a pixel and drag; the drag distance (image pixels) is the
-  colour tolerance (ΔE); release adds the region (Shift: cuts it).
+* Grow from seed (``W``): the tool is :mod:`dermview.gui.grow_tool`; its live preview and its
+  undo step are here.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from PySide6 import QtCore, QtWidgets
 from dermview.gui.commands import EditKind, push_mask
 from dermview.gui.document import Document
 from dermview.gui.edit_tools import EditController, Tool
-from dermview.gui.image_view import to_rc
+from dermview.gui.grow_tool import GROW_ADD, GROW_CUT, GrowTool
+from dermview.gui.image_view import pixel_rc, to_rc
 from dermview.interactive import BoxPrompt, ClickPrompt, Refiner
-from dermview.interactive.grow import apply_region, colour_distance, grow_from_seed
+from dermview.interactive.grow import apply_region, grow_from_seed
 from dermview.prob_maps import load_prob_map, prob_map_path
 
 SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
@@ -333,17 +334,6 @@ class _Markers(pg.ScatterPlotItem):
         ev.ignore()
 
 
-def _inside(pos: QtCore.QPointF, shape: tuple[int, int]) -> bool:
-    """Whether the view position ``pos`` lies on a pixel of an image of ``shape`` (rows, cols)."""
-    r, c = to_rc(pos)
-    return 0 <= r < shape[0] and 0 <= c < shape[1]
-
-
-def _rc(pos: QtCore.QPointF, shape: tuple[int, int]) -> tuple[int, int]:
-    r, c = to_rc(pos)
-    return (int(min(max(round(r), 0), shape[0] - 1)), int(min(max(round(c), 0), shape[1] - 1)))
-
-
 class RefineTool(Tool):
     """Click / Shift+click / drag-a-box prompts; Ctrl+click removes a marker."""
 
@@ -363,7 +353,7 @@ class RefineTool(Tool):
             self.ctrl.remove_marker_near(r, c)
             return
         if 0 <= r < doc.shape[0] and 0 <= c < doc.shape[1]:
-            row, col = _rc(pos, doc.shape)
+            row, col = pixel_rc(pos, doc.shape)
             self.ctrl.prompt(ClickPrompt(row, col, not bool(modifiers & SHIFT)))
 
     def press(self, pos, modifiers) -> None:
@@ -385,84 +375,10 @@ class RefineTool(Tool):
         if start is None or not self.ctrl.doc.has_image:
             return
         shape = self.ctrl.doc.shape
-        (r0, c0), (r1, c1) = _rc(start, shape), _rc(pos, shape)
+        (r0, c0), (r1, c1) = pixel_rc(start, shape), pixel_rc(pos, shape)
         if abs(r1 - r0) >= 2 and abs(c1 - c0) >= 2:
             self.ctrl.prompt(BoxPrompt(min(r0, r1), min(c0, c1), max(r0, r1) + 1, max(c0, c1) + 1))
 
     def cancel(self) -> None:
         for pane in self.ctrl.edit.panes:
             pane.set_path([])
-
-
-#: Colours of the pending grow region: added (cyan) / cut (magenta).
-GROW_ADD = (0, 230, 230)
-GROW_CUT = (255, 0, 200)
-
-
-class GrowTool(Tool):
-    """Press on the seed, drag to set the tolerance (ΔE = drag length in image px / 2, shown
-    as a circle round the seed and in the status bar, the region it takes shown live),
-    release to add the region; Shift cuts it instead; Esc drops it."""
-
-    name = "grow_seed"
-
-    def __init__(self, ctrl: RefineController) -> None:
-        self.ctrl = ctrl
-        self._seed: tuple[int, int] | None = None
-        self._dist: np.ndarray | None = None
-        self._add = True
-        self._shown: int | None = None  # the whole ΔE the preview shows
-        self.tolerance = 10.0
-
-    def press(self, pos, modifiers) -> None:
-        doc = self.ctrl.doc
-        if not doc.has_image or not _inside(pos, doc.shape):
-            return  # a seed off the image would grow from the nearest edge pixel
-        self._seed = _rc(pos, doc.shape)
-        self._add = not bool(modifiers & SHIFT)
-        self._dist = colour_distance(doc.image, self._seed)
-
-    def move(self, pos) -> None:
-        if self._seed is None:
-            return
-        r, c = to_rc(pos)
-        length = float(np.hypot(r - self._seed[0], c - self._seed[1]))
-        self.tolerance = max(1.0, length / 2)
-        # while dragging: a circle round the seed through the mouse, and the tolerance it sets
-        cy, cx = self._seed[0] + 0.5, self._seed[1] + 0.5
-        radius = max(length, 1.0)
-        circle = [QtCore.QPointF(cx + radius * np.cos(a), cy + radius * np.sin(a))
-                  for a in np.linspace(0, 2 * np.pi, 48, endpoint=False)]
-        for pane in self.ctrl.edit.panes:
-            pane.set_path(circle, closed=True)
-        if self._dist is not None and round(self.tolerance) != self._shown:
-            self._shown = round(self.tolerance)
-            region = grow_from_seed(self.ctrl.doc.image, self._seed, self.tolerance, self._dist)
-            self.ctrl.preview_grow(region, self._add)
-        self.ctrl.message.emit(f"Grow from seed: tolerance ΔE {self.tolerance:.0f} (drag "
-                               f"farther for more); release to {'add' if self._add else 'cut'}")
-
-    def release(self, pos) -> None:
-        if self._seed is None:
-            return
-        self.move(pos)
-        self._clear_path()
-        seed, self._seed = self._seed, None
-        self.ctrl.grow(seed, self.tolerance, self._add, self._dist)
-        self._dist = None
-
-    def click(self, pos, double, modifiers) -> None:
-        doc = self.ctrl.doc
-        if doc.has_image and _inside(pos, doc.shape):
-            self.ctrl.grow(_rc(pos, doc.shape), self.tolerance, not bool(modifiers & SHIFT))
-
-    def cancel(self) -> None:
-        self._seed = None
-        self._dist = None
-        self._clear_path()
-
-    def _clear_path(self) -> None:
-        for pane in self.ctrl.edit.panes:
-            pane.set_path([])
-        self._shown = None
-        self.ctrl.preview_grow(None)

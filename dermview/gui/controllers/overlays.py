@@ -21,7 +21,8 @@ from PySide6 import QtCore
 
 from dermview.gui import render
 from dermview.gui.document import Document
-from dermview.gui.image_view import ImagePane, OverlayBuffer
+from dermview.gui.image_view import ImagePane
+from dermview.gui.overlay_buffer import OverlayBuffer
 
 #: Opacity (0-255) of the mask fill; its boundary is drawn opaque.
 FILL_ALPHA = 110
