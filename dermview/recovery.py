@@ -123,7 +123,7 @@ class RecoveryStore:
         crash's (two windows editing one image overwrote each other's journal, so the edits
         of the one that was killed were lost)."""
         main = self.path_for(image_path)
-        own = [f for f in self._mine if f.name.split(".")[0] == main.stem]
+        own = self._mine_of(main)
         if own:
             return own[0]
         return main if not main.exists() else main.with_name(f"{main.stem}.{os.getpid()}.png")
@@ -131,9 +131,14 @@ class RecoveryStore:
     def adopt(self, entry: RecoveryEntry) -> None:
         """Journal the image in ``entry``'s file from now on (its work was restored here), when
         no running dermview writes it; the next save replaces it in one atomic write."""
-        if not entry.in_use and not any(f.name.split(".")[0] == entry.file.name.split(".")[0]
-                                        for f in self._mine):
+        if not entry.in_use and not self._mine_of(entry.file):
             self._mine.add(entry.file)
+
+    def _mine_of(self, file: Path) -> list[Path]:
+        """This store's journal files of the image whose journal ``file`` is (same key: the
+        main file and the per-window ``<key>.<pid>.png`` share it)."""
+        key = file.name.split(".")[0]
+        return [f for f in self._mine if f.name.split(".")[0] == key]
 
     def _files_of(self, image_path: PathLike) -> set[Path]:
         """Every journal of the image (the main file and other windows' own files)."""
