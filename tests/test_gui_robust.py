@@ -444,3 +444,58 @@ def test_a_comment_typed_before_a_crash_is_recovered_without_a_traceback(make_wi
     assert win2.doc.review_comment == "recheck the border" and win2.doc.dirty
     assert np.array_equal(win2.doc.mask, saved)
     assert win2.doc.mask.view(np.uint8).max() == 1
+
+
+def test_recovered_edits_stay_attributed_to_who_made_them(make_window, data, boxes, qtbot, tmp_path):
+    """Dr. A corrects IMD009 and the app is killed before the save; Dr. B, on the same
+    computer account, starts it again, types her own name and restores the edits. The prompt
+    says whose edits they are, and the label B saves records B as who saved it but A as who
+    corrected it (not B); once B edits the mask herself, the correction is hers."""
+    from dermview.recovery import RecoveryStore
+
+    a = data / "IMD009.jpg"
+    win = make_window([])
+    edit = win.review_panel.reviewer_edit
+    qtbot.mouseClick(edit, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(edit, "Dr. A")
+    win.session.open_image(a)
+    assert win.wait_idle(30)
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    store = RecoveryStore(tmp_path / "recovery")
+    qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    _crash(win)
+
+    win2 = make_window([])
+    edit2 = win2.review_panel.reviewer_edit
+    qtbot.mouseClick(edit2, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.keyClick(edit2, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(edit2, "Dr. B")
+    boxes.answer = Btn.Yes
+    win2.session.open_image(a)
+    assert win2.wait_idle(30)
+    title, text = boxes.questions[-1]
+    assert title == "Recover unsaved edits?" and "Dr. A" in text
+    qtbot.keyClick(win2, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = labels.read_label_meta(a)
+    assert meta["review_state"] == "corrected"
+    assert meta["user"] == "Dr. B" and meta["reviewed_by"] == "Dr. A"
+
+    saved = win2.doc.mask.copy()
+    win2.set_tool("eraser")
+    drag(qtbot, win2.before, [(100.5, 100.5), (140.5, 110.5)])
+    assert not np.array_equal(win2.doc.mask, saved)
+    qtbot.keyClick(win2, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert labels.read_label_meta(a)["reviewed_by"] == "Dr. B"
+
+    # B's next edits are journaled and lost too; A starts the app on the folder: the list of
+    # recovered images says whose they are
+    win2.set_tool("brush")
+    drag(qtbot, win2.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.waitUntil(lambda: store.entry_for(a) is not None)
+    _crash(win2)
+    win2.settings.set("reviewer_name", "Dr. A")
+    boxes.answer = Btn.No
+    make_window().session.offer_recovery_at_start()
+    title, text = boxes.questions[-1]
+    assert title == "Recover unsaved edits?" and "IMD009.jpg" in text and "edits by Dr. B" in text

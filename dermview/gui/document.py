@@ -36,11 +36,6 @@ from dermview.preprocess.params import PreprocessParams
 PREDICTION_TEXT = "Apply model prediction"
 
 
-def _confidence(value: Any) -> float | None:
-    """A sidecar's ``confidence`` when it is a number, else None."""
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 class Document(QtCore.QObject):
     """State of the image under review.
 
@@ -166,7 +161,8 @@ class Document(QtCore.QObject):
                                    sha256=str(meta.get("model_sha256", "")),
                                    engine=str(meta.get("engine", "")),
                                    params=meta.get("preprocess_params"),
-                                   confidence=_confidence(meta.get("confidence")))
+                                   confidence=float(c) if isinstance(
+                                       c := meta.get("confidence"), (int, float)) else None)
         else:
             self.mask = np.zeros(shape, bool)
         meta = self.label_meta or {}
@@ -337,6 +333,10 @@ class Document(QtCore.QObject):
         seen_state, seen_by, seen_mask = self._verdict_seen
         if state == seen_state and seen_by and provenance.mask_digest(self.mask) == seen_mask:
             return seen_by
+        return self.saver()
+
+    def saver(self) -> str:
+        """Who saves now: the Review panel's name, else the login name."""
         return self.reviewer or labels.login_name()
 
     def set_reviewer(self, name: str) -> None:
@@ -416,7 +416,9 @@ class Document(QtCore.QObject):
                 "labels_dir": str(self.labels_dir) if self.labels_dir is not None else "",
                 # the label the edits were made on: one saved elsewhere before they are
                 # recovered is not written over without asking (label_saved_meanwhile)
-                "label_seen": self._label_seen}
+                "label_seen": self._label_seen,
+                # whose work it is: a colleague restoring it after a crash is not its author
+                "worked_by": self.saver(), "verdict_by": self.verdict_by()}
 
     def restore(self, mask: np.ndarray, meta: dict[str, Any], edited: np.ndarray | None,
                 prob: np.ndarray | None) -> None:
@@ -444,3 +446,5 @@ class Document(QtCore.QObject):
         patch = editing.diff_patch(self.mask, mask)
         self.undo_stack.push(RecoveredCommand(
             self, patch, (int(hand[0]), int(hand[1]), bool(hand[2])), edited))
+        if isinstance(by := meta.get("verdict_by"), str) and by:  # saved unchanged: still theirs
+            self._verdict_seen = (self.effective_review(), by, provenance.mask_digest(self.mask))

@@ -239,7 +239,9 @@ class SaveController(QtCore.QObject):
                 self.window, "Recover unsaved edits?",
                 f"dermview found unsaved edits of {path.name} from "
                 f"{entry.saved_at[:19].replace('T', ' ')} UTC "
-                "(the app was stopped before they were saved).\n\nRestore them?",
+                "(the app was stopped before they were saved)."
+                + (f" They were made by {by}." if (by := self._author(entry)) else "")
+                + "\n\nRestore them?",
                 Btn.Yes | Btn.No, Btn.Yes)
         self._accepted.discard(path)
         self._answered.add(Path(path).resolve())
@@ -253,20 +255,27 @@ class SaveController(QtCore.QObject):
         else:
             self.recovery.discard_crashed(path)
 
-    def recoverable(self, missing: bool = False) -> list[tuple[Path, str]]:
-        """``(image, journal time)`` of every image with journaled work left by an earlier
-        run, newest first (not the ones already offered back, or journaled, in this one, nor
-        those of another dermview window still running). ``missing``: those whose image is
-        no longer there instead (moved, renamed or deleted: kept until it is back)."""
+    def _author(self, entry: RecoveryEntry) -> str:
+        """Who made the journaled edits when not the person who saves now, else ""."""
+        by = entry.meta.get("worked_by")
+        return by if isinstance(by, str) and by != self.doc.saver() else ""
+
+    def recoverable(self, missing: bool = False) -> list[tuple[Path, str, str]]:
+        """``(image, journal time, author)`` of every image with journaled work left by an
+        earlier run (author: who made it, "" when it is who saves now), newest first (not the
+        ones already offered back, or journaled, in this one, nor those of another dermview
+        window still running). ``missing``: those whose image is no longer there instead
+        (moved, renamed or deleted: kept until it is back)."""
         done = self._answered | {Path(p).resolve() for p in self._journaled}
-        out: dict[Path, tuple[Path, str]] = {}  # newest first: one line per image
+        out: dict[Path, tuple[Path, str, str]] = {}  # newest first: one line per image
         for e in self.recovery.entries():
             if (e.image_path.is_file() != missing and e.image_path.resolve() not in done
                     and not e.in_use):
                 if not missing and self._already_saved(e):
                     self.recovery.discard_crashed(e.image_path)  # nothing was lost
                     continue
-                out.setdefault(e.image_path.resolve(), (e.image_path, e.saved_at))
+                out.setdefault(e.image_path.resolve(),
+                               (e.image_path, e.saved_at, self._author(e)))
         return list(out.values())
 
     def _already_saved(self, entry: RecoveryEntry, mask: np.ndarray | None = None) -> bool:

@@ -298,16 +298,16 @@ class SessionController(QtCore.QObject):
         away = (f"Unsaved edits of {counted(len(lost), 'image')} no longer where "
                 f"{'it was' if len(lost) == 1 else 'they were'} (moved, renamed or deleted) "
                 f"are kept until {'it is' if len(lost) == 1 else 'they are'} back there: "
-                + ", ".join(str(p) for p, _t in lost[:3]) + (", …" if len(lost) > 3 else "")
+                + ", ".join(str(p) for p, *_ in lost[:3]) + (", …" if len(lost) > 3 else "")
                 ) if lost else ""
         if not found:
             if away and dialogs.ask(
                     self.window, "Unsaved edits kept", f"{away}.\n\nKeep them until then? (No "
                     "discards them.)", Btn.Yes | Btn.No, Btn.Yes) == Btn.No:
-                self.saving.discard_recovery([p for p, _t in lost])
+                self.saving.discard_recovery([p for p, *_ in lost])
             return
-        listing = "\n".join(f"  • {p.name}  ({p.parent}, {t[:19].replace('T', ' ')} UTC)"
-                            for p, t in found[:12])
+        listing = "\n".join(f"  • {p.name}  ({p.parent}, {t[:19].replace('T', ' ')} UTC"
+                            f"{f', edits by {by}' if by else ''})" for p, t, by in found[:12])
         more = f"\n  … and {len(found) - 12} more" if len(found) > 12 else ""
         answer = dialogs.ask(
             self.window, "Recover unsaved edits?",
@@ -316,7 +316,7 @@ class SessionController(QtCore.QObject):
             f"kept:\n\n{listing}{more}\n\nRestore them? (They are marked in the worklist; "
             "No discards them.)" + (f"\n\n{away} (whatever the answer)." if away else ""),
             Btn.Yes | Btn.No, Btn.Yes)
-        images = [p for p, _t in found]
+        images = [p for p, *_ in found]
         if answer != Btn.Yes:
             self.saving.discard_recovery(images)
             return
