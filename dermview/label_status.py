@@ -19,7 +19,8 @@ from dermview.labels import (
     read_sidecar,
 )
 
-__all__ = ["label_mismatch", "label_source", "label_status", "saved_label_status", "sidecar_problem"]
+__all__ = ["label_mismatch", "label_source", "label_status", "label_status_meta", "saved_label_status",
+           "sidecar_problem"]
 
 
 def label_mismatch(image_path: PathLike, meta: dict | None, sha256: str | None = None) -> str | None:
@@ -63,20 +64,28 @@ def sidecar_problem(image_path: PathLike, labels_dir: PathLike | None = None) ->
 
 
 def label_status(image_path: PathLike, labels_dir: PathLike | None = None) -> str:
+    """See :func:`label_status_meta`, without the sidecar."""
+    return label_status_meta(image_path, labels_dir)[0]
+
+
+def label_status_meta(image_path: PathLike, labels_dir: PathLike | None = None
+                      ) -> tuple[str, dict | None]:
     """Worklist status: ``"new"`` (no label), ``"accepted"`` (a reviewer accepted the mask),
     ``"corrected"`` (reviewed as corrected, or edited by hand), ``"rejected"`` (a reviewer
     said the mask is wrong, to be redone), ``"imported"`` (a mask brought from another tool:
     no sidecar, one written for another mask, or ``dermview import``'s, not reviewed yet;
     fine-tuning takes it as a corrected label) or ``"segmented"`` (a model mask nobody reviewed, e.g. from
-    ``dermview segment``; also a label whose sidecar cannot be read)."""
+    ``dermview segment``; also a label whose sidecar cannot be read); and the sidecar it read
+    (:func:`~dermview.labels.read_sidecar`'s: None when there is none it could use), so that
+    a caller needing both reads the files once."""
     png_path, json_path = label_paths(image_path, labels_dir)
     if not png_path.is_file():
-        return "new"
+        return "new", None
     meta, problem = read_sidecar(png_path, json_path)
     if problem == MISSING:
-        return "imported"
+        return "imported", None
     # an unreadable sidecar: "segmented" (one for another mask: "imported")
-    return saved_label_status({} if problem == DAMAGED else meta)
+    return saved_label_status({} if problem == DAMAGED else meta), meta
 
 
 def label_source(meta: dict | None) -> str:

@@ -434,6 +434,35 @@ def test_a_refused_label_is_not_shown_as_corrected(make_window, data, boxes):
     assert win.doc.prob is None and win.worklist.table.item(row, 2).text() == ""
 
 
+def test_opening_a_folder_reads_each_label_once(make_window, data, monkeypatch):
+    """A clinic's folder of thousands of labelled images: the worklist's status and Conf.
+    columns come from one read of each label (its sidecar parsed and its PNG hashed once, not
+    once per column: opening 2,000 ISIC labels took twice as long)."""
+    from PIL import Image
+
+    from dermview import label_status, labels
+    from dermview.labels import LabelMeta, save_label
+
+    images = sorted(data.glob("*.jpg"))
+    for i, image in enumerate(images):
+        save_label(image, np.ones((8, 8), bool), LabelMeta(
+            image_sha256="0" * 64, image_size=(8, 8), source="model", review_state="accepted",
+            extras={"confidence": 0.5 + 0.1 * i}))
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(labels.label_paths(images[0])[0])  # replaced
+    reads = []
+    original = labels.read_sidecar
+    for module in (labels, label_status):
+        monkeypatch.setattr(module, "read_sidecar", lambda *a: reads.append(a[0]) or original(*a))
+    win = make_window()
+    win.worklist.set_paths(images)
+    assert sorted(reads) == sorted(labels.label_paths(p)[0] for p in images)
+    statuses = [win.worklist.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
+                for r in range(len(images))]
+    confs = [win.worklist.table.item(r, 2).text() for r in range(len(images))]
+    assert statuses == ["imported"] + ["accepted"] * (len(images) - 1)  # the PNG another tool's
+    assert confs == [""] + [f"{0.5 + 0.1 * i:.2f}" for i in range(1, len(images))]
+
+
 def test_review_state_accepted_corrected_comment_and_filter(make_window, data, qtbot, tmp_path):
     from dermview.labels import LabelMeta, image_sha256, save_label
 

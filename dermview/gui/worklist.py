@@ -8,8 +8,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dermview import labels
-from dermview.label_status import label_status
+from dermview.label_status import label_status_meta
 from dermview.wording import counted
 
 #: Statuses a reviewer has given (the summary's "reviewed").
@@ -156,11 +155,18 @@ class Worklist(QtWidgets.QWidget):
     def status(self, row: int) -> str:
         """``new``, ``segmented``, ``accepted``, ``corrected``, ``rejected`` or a mark (see
         :data:`MARKS`)."""
+        return self._read(row)[0]
+
+    def _read(self, row: int) -> tuple[str, float | None]:
+        """(:meth:`status`, :meth:`confidence`) of a row, from one read of its label."""
         path = self.paths[row]
-        if path in self.marks:
-            return self.marks[path]
+        mark, live = self.marks.get(path), self.live_confidence.get(path)
+        if mark is not None and (live is not None or mark in ("refused", "unreadable")):
+            return mark, live
         folder = self.resolver(path) if self.resolver is not None else None
-        return label_status(path, folder)
+        status, meta = label_status_meta(path, folder)
+        value = (meta or {}).get("confidence") if live is None else live
+        return mark or status, float(value) if isinstance(value, (int, float)) else None
 
     def mark(self, paths: list[Path] | Path, mark: str | None) -> None:
         """Mark images ``unreadable``, ``refused`` or ``recoverable`` (None: clear the mark)."""
@@ -183,7 +189,7 @@ class Worklist(QtWidgets.QWidget):
         rows = range(len(self.paths)) if path is None else [
             i for i, p in enumerate(self.paths) if p == Path(path)]
         for row in rows:
-            st = self.status(row)
+            st, conf = self._read(row)
             item = self.table.item(row, 1)
             unsaved = self.paths[row] == self.unsaved
             item.setText(UNSAVED_TEXT if unsaved else STATUS_TEXT.get(st, st))
@@ -191,7 +197,6 @@ class Worklist(QtWidgets.QWidget):
                                               STATUS_COLOUR.get(st, (255, 255, 255)))))
             item.setToolTip(UNSAVED_TIP if unsaved else STATUS_TIP.get(st, ""))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, st)
-            conf = self.confidence(row)
             cell = self.table.item(row, 2)
             cell.setText("" if conf is None else f"{conf:.2f}")
             cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
@@ -312,15 +317,7 @@ class Worklist(QtWidgets.QWidget):
         """The confidence of the model's mask: from this session's segmentation of the image
         (:meth:`set_confidence`), else as recorded in the label's sidecar (the app's or
         ``dermview segment --sidecar``'s) unless that label was refused or is unreadable."""
-        path = self.paths[row]
-        if path in self.live_confidence:
-            return self.live_confidence[path]
-        if self.marks.get(path) in ("refused", "unreadable"):
-            return None
-        folder = self.resolver(path) if self.resolver is not None else None
-        meta = labels.read_label_meta(path, folder) or {}
-        value = meta.get("confidence")
-        return float(value) if isinstance(value, (int, float)) else None
+        return self._read(row)[1]
 
     def set_confidence(self, path: Path, value: float) -> None:
         """Show the confidence of a mask the model just made for ``path``."""
