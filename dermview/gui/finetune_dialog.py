@@ -157,12 +157,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         self._enough = enough
         self.start_btn.setEnabled(self._can_start() and not self.cancel_btn.isEnabled())
         self.start_btn.setToolTip(self._unavailable or ("" if enough else text))
-        lay = self.layout()
-        lay.invalidate()
-        lay.activate()
-        need = lay.totalHeightForWidth(self.width()) if lay.hasHeightForWidth() else -1
-        if need > self.height():
-            self.resize(self.width(), need)
+        self._fit()
 
     def _browse(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder of labelled images",
@@ -242,6 +237,7 @@ class FinetuneDialog(QtWidgets.QDialog):
         two thirds of it: at 150 % the result's buttons read "elete the new mode" and "ep the
         current mod", and the result table lost its last row)."""
         lay = self.layout()
+        lay.invalidate()  # a label's new text: measured again
         lay.activate()
         width = max(self.width(), lay.sizeHint().width())
         height = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.sizeHint().height()
