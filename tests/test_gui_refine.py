@@ -185,6 +185,19 @@ def test_grow_from_seed_adds_then_cuts(make_window, data, qtbot):
     assert win.doc.mask.sum() < grown.sum() and win.doc.undo_stack.count() == 2
 
 
+def _label_png(image) -> None:
+    """A label PNG of ``image`` (of its size; it need not exist) beside its made-up sidecar (a
+    sidecar alone is no label: the image is new)."""
+    from PIL import Image
+
+    from dermview import labels
+
+    w, h = Image.open(image).size if image.is_file() else (8, 8)
+    png = labels.label_paths(image)[0]
+    png.parent.mkdir(exist_ok=True)
+    Image.fromarray(np.full((h, w), 255, np.uint8)).save(png)
+
+
 def test_uncertainty_overlay_and_worklist_confidence(make_window, data, qtbot):
     win = _segmented(make_window, data)
     win.actions["uncertainty"].trigger()
@@ -197,6 +210,7 @@ def test_uncertainty_overlay_and_worklist_confidence(make_window, data, qtbot):
     labels = data / "labels"
     labels.mkdir(exist_ok=True)
     for stem, conf in (("IMD002", 0.91), ("ISIC_0000095", 0.42)):
+        _label_png(data / f"{stem}.jpg")
         (labels / f"{stem}_segmentation.json").write_text(json.dumps({"confidence": conf}))
     win.worklist.set_paths([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
     assert win.worklist.table.item(0, 2).text() == "0.91"
@@ -220,6 +234,7 @@ def test_segmenting_shows_records_and_sorts_by_the_masks_confidence(make_window,
     sidecar = json.loads((data / "labels" / "IMD002_segmentation.json").read_text())
     assert sidecar["confidence"] == pytest.approx(conf)
     # the other image, least confident by its (made-up) sidecar, sorts first
+    _label_png(data / "IMD009.jpg")
     (data / "labels" / "IMD009_segmentation.json").write_text(json.dumps({"confidence": 0.1}))
     win.actions["sort_confidence"].trigger()
     assert [p.name for p in win.worklist.paths] == ["IMD009.jpg", "IMD002.jpg"]
@@ -260,6 +275,7 @@ def test_clicking_the_conf_header_sorts_least_confident_first(make_window, data,
     labels = data / "labels"
     labels.mkdir(exist_ok=True)
     for stem, conf in (("IMD002", 0.91), ("ISIC_0000095", 0.42)):
+        _label_png(data / f"{stem}.jpg")
         (labels / f"{stem}_segmentation.json").write_text(json.dumps({"confidence": conf}))
     win = make_window([data / "IMD002.jpg", data / "ISIC_0000095.jpg"])
     win.worklist.set_current(data / "IMD002.jpg")

@@ -836,6 +836,25 @@ def test_accept_on_an_image_without_a_mask_saves_nothing(make_window, data, qtbo
     assert "Nothing to accept: the mask is empty" in win.statusBar().currentMessage()
 
 
+def test_ctrl_s_on_an_image_nobody_outlined_saves_nothing(make_window, data, qtbot):
+    """Own trial finding: Ctrl+S on an image just opened (never segmented, nothing drawn)
+    wrote an empty label, listed as "unreviewed" among the labelled images. Rejecting the
+    image (to be redone) is an answer, and saves its empty mask."""
+    image = data / "IMD009.jpg"
+    win = make_window([image])
+    ctrl_s = (QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(win, *ctrl_s)
+    assert not (data / "labels" / "IMD009_segmentation.png").exists()
+    assert win.worklist.status(win.worklist.paths.index(image)) == "new"
+    assert "Nothing to save: IMD009.jpg has no mask yet" in win.statusBar().currentMessage()
+
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(100.5, 100.5), (140.5, 110.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_X)  # reject: to be redone
+    assert win.worklist.status(win.worklist.paths.index(image)) == "rejected"
+
+
 def test_dock_widths_saved_at_another_scale_are_not_reused(make_window, tmp_path, qtbot):
     """Trial finding: a worklist dock 186 px wide saved at 150 % came back at 100 % at that
     width, every name cut ("ISI…051"); the docks keep their places, not those widths."""

@@ -110,6 +110,12 @@ class SaveController(QtCore.QObject):
         doc = self.doc
         if not doc.has_image:
             return False
+        if not (doc.dirty or doc.label_loaded or doc.mask.any()):
+            # Ctrl+S on an image nobody outlined wrote an empty label, listed as labelled
+            self.message.emit(f"Nothing to save: {doc.path.name} has no mask yet. Segment "
+                              "(Ctrl+R) or draw the lesion first; Reject (X) marks the image "
+                              "to be redone", 8000)
+            return False
         answer = self._ask_replace(doc.label_saved_meanwhile())
         if answer == Btn.Discard:  # theirs wins: drop the edits here and show their label
             self.recovery.discard(doc.path)
