@@ -58,18 +58,27 @@ def on_top(dock: QtWidgets.QDockWidget) -> bool:
     return dock.isVisible() and not dock.visibleRegion().isEmpty()
 
 
+def _takes_text(widget: QtWidgets.QWidget) -> bool:
+    """A control that types the letters pressed in it (a name field, an editable list)."""
+    text = (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QTextEdit,
+            QtWidgets.QPlainTextEdit)
+    return isinstance(widget, text) or isinstance(widget, QtWidgets.QComboBox) and widget.isEditable()
+
+
 def show_panel(dock: QtWidgets.QDockWidget) -> None:
     """Bring ``dock`` to the front (shown, its tab raised) and put the keyboard in its first
-    control that takes the focus."""
+    control that takes the focus and no text (a text field only when it has nothing else):
+    after Alt+7 the Lesion panel's Device field had the keyboard, and A (accept) renamed the
+    dermatoscope "a", the scale of the one calibrated gone from the measurements."""
     dock.show()
     dock.raise_()
     inside = dock.widget()
-    for child in [inside, *inside.findChildren(QtWidgets.QWidget)]:
-        if (child.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus and child.isEnabled()
-                and child.isVisibleTo(dock) and not isinstance(child, QtWidgets.QScrollArea)):
-            child.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
-            return
-    dock.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+    able = [c for c in [inside, *inside.findChildren(QtWidgets.QWidget)]
+            if c.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus and c.isEnabled()
+            and c.isVisibleTo(dock) and not isinstance(c, QtWidgets.QScrollArea)]
+    first = next((c for c in able if not _takes_text(c) and not _takes_text(c.parentWidget())),
+                 able[0] if able else dock)
+    first.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
 
 
 def panel_action(window: QtWidgets.QMainWindow, dock: QtWidgets.QDockWidget,
