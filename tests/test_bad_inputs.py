@@ -704,6 +704,7 @@ def test_gui_save_fault_keeps_label(fault, words, gui, monkeypatch):
 
     label = label_paths(gui.doc.path, gui.saving.labels_dir_for(gui.doc.path))[0]
     labels_dir = label.parent
+    gui.doc.mask[:10, :10] = True  # a mask (nothing outlined: nothing to save)
     assert gui.saving.save()  # a first label
     before = label.read_bytes()
     gui.doc.mask[:] = True  # a change to save (content only; save writes the document's mask)
