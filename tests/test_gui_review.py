@@ -836,6 +836,25 @@ def test_accept_on_an_image_without_a_mask_saves_nothing(make_window, data, qtbo
     assert "Nothing to accept: the mask is empty" in win.statusBar().currentMessage()
 
 
+def test_the_unsaved_changes_question_names_the_steps(make_window, data, boxes, qtbot):
+    """Own trial finding: moving on with unsaved work asked about "unsaved changes (its mask,
+    or the review: verdict and comment)" whatever they were; it names them as the History
+    panel does, so the reviewer knows what Discard drops."""
+    win = make_window([data])
+    assert win.doc.path.name == "IMD002.jpg"
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    win.set_tool("brush")
+    for y in (100.5, 130.5):
+        drag(qtbot, win.before, [(20.5, y), (60.5, y)])
+    boxes.answer = Btn.Cancel
+    assert not win.session.next_image()
+    title, text = boxes.questions[-1]
+    assert title == "Unsaved changes"
+    assert "has unsaved changes (Apply model prediction, Brush stroke ×2)" in text
+    assert win.doc.path.name == "IMD002.jpg" and win.doc.dirty
+
+
 def test_ctrl_s_on_an_image_nobody_outlined_saves_nothing(make_window, data, qtbot):
     """Own trial finding: Ctrl+S on an image just opened (never segmented, nothing drawn)
     wrote an empty label, listed as "unreviewed" among the labelled images. Rejecting the

@@ -433,7 +433,7 @@ def test_a_comment_typed_before_a_crash_is_recovered_without_a_traceback(make_wi
     qtbot.waitUntil(lambda: store.entry_for(a) is not None)
     boxes.answer = Btn.Cancel  # moving on asks; the question names the review, not the mask
     assert not win.session.open_image(data / "IMD002.jpg")
-    assert "the review: verdict and comment" in boxes.questions[-1][1]
+    assert "unsaved changes (Review comment)" in boxes.questions[-1][1]
     boxes.questions.clear()
     _crash(win)
 

@@ -125,7 +125,7 @@ class ReviewCommand(QtGui.QUndoCommand):
 
     def __init__(self, doc: Document, before: tuple[str | None, str],
                  after: tuple[str | None, str]) -> None:
-        super().__init__("Comment" if before[0] == after[0] else
+        super().__init__("Review comment" if before[0] == after[0] else
                          f"Review: {after[0] or 'not reviewed'}")
         self.doc, self.before, self.after = doc, before, after
 

@@ -7,11 +7,13 @@ RecoveryStore`. Message boxes go through :mod:`dermview.gui.dialogs` (patched in
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview import label_policy, labels, paths
 from dermview.errors import DermviewError, WriteError
@@ -26,6 +28,18 @@ JOURNAL_DELAY_MS = 150
 
 Btn = QtWidgets.QMessageBox.StandardButton
 CHOOSE_FOLDER = "Choose another folder…"
+
+
+def unsaved_steps(stack: QtGui.QUndoStack) -> str:
+    """The steps done since the last save, as the History panel names them, each once with
+    its count ("Apply model prediction, Brush stroke ×3"); "" when there are none to name
+    (steps undone past the save, or no save point left)."""
+    clean, index = stack.cleanIndex(), stack.index()
+    if clean < 0 or index <= clean:
+        return ""
+    # "Threshold 0.55", "Grow from seed (add, ...)": one kind of step
+    names = Counter(re.sub(r" \(.*$| [\d.]+$", "", stack.text(i)) for i in range(clean, index))
+    return ", ".join(f"{n} ×{k}" if k > 1 else n for n, k in names.items())
 
 
 class SaveController(QtCore.QObject):
@@ -174,10 +188,11 @@ class SaveController(QtCore.QObject):
         doc = self.doc
         if not doc.dirty:
             return True
+        steps = unsaved_steps(doc.undo_stack)
         answer = dialogs.ask(
             self.window, "Unsaved changes",
-            f"{doc.path.name} has unsaved changes (its mask, or the review: verdict and "
-            "comment).\n\nSave them?",
+            f"{doc.path.name} has unsaved changes ("
+            + (steps or "its mask, or the review: verdict and comment") + ").\n\nSave them?",
             Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)
         if answer == Btn.Save:
             return self.save()
