@@ -76,6 +76,8 @@ def test_classify_shows_bars_heat_map_and_saves_to_sidecar(make_window, data, qt
     smaller[: gt.shape[0] // 2] = False
     push_mask(win.doc, smaller, "Cut", EditKind.HAND)
     assert win.classifier.result is None and win.classifier.sidecar() is None
+    # the report says the classifier was not run for this outline (it said nothing)
+    assert "not run for this outline" in dict(win.lesion.report_info().extra)["Classifier (calibrated)"]
     assert all(panel.bars[k].value() == 0 for k in PROB_KEYS)
     assert not win.before.overlays[LAYER].isVisible() and not panel.heat_check.isEnabled()
     assert "classify again" in panel.message.text()

@@ -212,9 +212,12 @@ class ClassifierController(QtCore.QObject):
                 "note": "decision support for research use only, not a diagnosis"}
 
     def report_lines(self) -> list[tuple[str, str]]:
-        """The case report's diagnosis-support lines ([] = not classified)."""
+        """The case report's diagnosis-support lines (not classified: a line that says so; the
+        report of an unclassified lesion said nothing about diagnosis support at all, as if
+        the app had none)."""
         if self.result is None:
-            return []
+            return [("Classifier (calibrated)", "not run for this outline (Diagnosis panel: "
+                     "Classify lesion)" if self.doc.mask.any() else "not run (no outline)")]
         from dermview.report import classifier_lines, classifier_model_text
 
         r = self.result
