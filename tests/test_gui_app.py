@@ -1207,6 +1207,22 @@ def test_a_panel_brought_up_by_its_key_does_not_type_the_next_shortcut(make_wind
     assert "Nothing to accept" in win.statusBar().currentMessage()  # A did its job
 
 
+def test_the_keyboard_on_cancel_does_not_move_on_to_segment_all(make_window, data, qtbot):
+    """Own finding: with the keyboard on the Segment panel's Cancel when the segmentation
+    ended, Qt handed it to "Segment all unlabelled images…" (the next button), and Space
+    started a batch over the whole folder. It goes back to Segment."""
+    win = make_window([data / "IMD009.jpg"])
+    win.show()
+    qtbot.waitExposed(win)
+    panel = win.seg_panel
+    panel.segment_button.click()
+    assert panel.cancel_button.isEnabled()
+    panel.cancel_button.setFocus()
+    assert win.wait_idle(60) and not panel.cancel_button.isEnabled()
+    assert QtWidgets.QApplication.focusWidget() is panel.segment_button
+    assert not panel.segment_all_button.hasFocus()
+
+
 def test_about_names_the_onnx_export_where_only_it_is_installed(tmp_path):
     """Packaged-app trial finding: About named dermview_default.pt, which the package does
     not carry (it runs the ONNX export): the file that runs is named, with its checksum."""

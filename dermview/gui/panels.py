@@ -228,6 +228,10 @@ class SegmentPanel(QtWidgets.QWidget):
         self.seg_progress.setFormat(text)
 
     def set_busy(self, busy: bool) -> None:
+        if not busy and self.cancel_button.hasFocus():
+            # Qt hands a disabled button's focus to the next one: "Segment all unlabelled
+            # images…", which Space then started for the whole folder
+            self.segment_button.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
         self.cancel_button.setEnabled(busy)
 
     def toggle_outline(self) -> None:
