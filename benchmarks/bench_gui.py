@@ -12,6 +12,7 @@ Measures:
     (hover only) in the same process, reported as a ratio.
   * segmentation of a 6000×4000 image in the GUI: RSS after opening and after segmenting,
     peak RSS, and the longest UI stall (gap between 10 ms QTimer heartbeats beyond 10 ms).
+  * worklist of ``--worklist`` labelled images: listing it, and the first edit's row update.
 Targets: window < 3 s; preview ≤ 150 ms; ≤ 8 ms per brush event; no stall > 100 ms.
 Weights: the bundled model (``--weights`` to choose another).
 """
@@ -217,6 +218,39 @@ def brush_timing(win, tmp: Path, points: int) -> dict:
             "ratio_brush_to_hover": round(statistics.median(brush) / statistics.median(base), 2)}
 
 
+def worklist_timing(tmp: Path, n: int, repeats: int = 5) -> dict:
+    """A worklist of ``n`` labelled images (8×8 label PNGs with sidecars, as a clinic's folder
+    after a few weeks): listing it (every row's status and confidence read), and the row
+    update of the first edit of an image (its status becomes "unsaved"); medians in ms."""
+    import numpy as np
+
+    from dermview import labels
+    from dermview.gui.worklist import Worklist
+
+    folder = tmp / "worklist"
+    folder.mkdir()
+    paths = [folder / f"ISIC_{i:07d}.jpg" for i in range(n)]
+    for i, p in enumerate(paths):
+        labels.save_label(p, np.ones((8, 8), bool), labels.LabelMeta(
+            image_sha256="0" * 64, image_size=(8, 8), source="model",
+            review_state=("accepted", None)[i % 2], extras={"confidence": 0.5}))
+    wl = Worklist()
+    wl.resize(300, 800)
+    wl.show()
+    listing, update = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        wl.set_paths(paths)
+        listing.append(1000 * (time.perf_counter() - t))
+    for p in paths[:repeats]:
+        t = time.perf_counter()
+        wl.set_unsaved(p)
+        update.append(1000 * (time.perf_counter() - t))
+    wl.close()
+    return {"images": n, "list_median_ms": round(statistics.median(listing), 1),
+            "first_edit_row_update_median_ms": round(statistics.median(update), 1)}
+
+
 def segmentation(win, tmp: Path) -> dict:
     from PySide6 import QtCore
 
@@ -264,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--starts", type=int, default=3, help="cold-start runs")
     ap.add_argument("--preview-repeats", type=int, default=10)
     ap.add_argument("--points", type=int, default=200, help="brush stroke points")
+    ap.add_argument("--worklist", type=int, default=2000, help="labelled images in the worklist")
     ap.add_argument("--weights", default=None, help="model weights (default: bundled)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
@@ -284,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         results["preview"] = preview_latency(win, tmp, args.preview_repeats)
         results["brush"] = brush_timing(win, tmp, args.points)
         results["segmentation"] = segmentation(win, tmp)
+        results["worklist"] = worklist_timing(tmp, args.worklist)
         win.doc.undo_stack.setClean()
         win.close()
         results["threads_left"] = win.threads_running()
@@ -308,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
          f"(p95 {br['zoomed_brush_p95_ms']:.2f})"),
         ("UI stall while segmenting 6000×4000", f"{sg['max_ui_stall_ms']:.0f} ms", "≤ 100 ms",
          f"segment {sg['segment_s']:.1f} s on {sg['device']}"),
+        ("worklist of labelled images: list / edit",
+         f"{results['worklist']['list_median_ms']:.0f} / "
+         f"{results['worklist']['first_edit_row_update_median_ms']:.0f} ms", "",
+         f"{results['worklist']['images']} images; the first edit's row update"),
         ("RSS after open / segment 6000×4000",
          f"{sg['rss_after_open_mb']} / {sg['rss_after_segment_mb']} MB", "",
          f"peak {sg['peak_rss_mb']} MB"),

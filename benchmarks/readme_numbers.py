@@ -166,6 +166,10 @@ def gui_block() -> str:
         f"({sg['segment_s']} s) | {sg['max_ui_stall_ms']:.0f} ms | ≤ 100 ms |",
         f"| RSS after opening / after segmenting {sg['image']} (peak {sg['peak_rss_mb']} MB) | "
         f"{sg['rss_after_open_mb']} / {sg['rss_after_segment_mb']} MB | |",
+        *([f"| worklist of {wl['images']} labelled images: listing it (each row's status and "
+           f"confidence read) / the row update of an image's first edit | "
+           f"{wl['list_median_ms']:.0f} / {wl['first_edit_row_update_median_ms']:.0f} ms | |"]
+          if (wl := gui.get("worklist")) else []),
         "",
         f"Load average on the 2 cores before the run: {load[0] if load else 'not recorded'} "
         "(other work shares this machine; absolute times grow with it, the brush-to-hover "
