@@ -127,6 +127,10 @@ class _Held:
         boxes.answer = Btn.Ok
         assert win.batch.start()
         qtbot.waitUntil(self.held.is_set, timeout=60_000)
+        # the window has had the images before the held one (their results are queued
+        # signals: on a busy machine Esc came before the first one's, "0 masks written")
+        qtbot.waitUntil(lambda: f" ({len(self.calls)} of " in win.status.progress.format(),
+                        timeout=10_000)
 
 
 def test_cancel_keeps_the_masks_written_and_stops(make_window, data, boxes, qtbot, monkeypatch):
