@@ -438,6 +438,8 @@ def test_opening_a_folder_reads_each_label_once(make_window, data, monkeypatch):
     """A clinic's folder of thousands of labelled images: the worklist's status and Conf.
     columns come from one read of each label (its sidecar parsed and its PNG hashed once, not
     once per column: opening 2,000 ISIC labels took twice as long)."""
+    from collections import Counter
+
     from PIL import Image
 
     from dermview import label_status, labels
@@ -445,17 +447,22 @@ def test_opening_a_folder_reads_each_label_once(make_window, data, monkeypatch):
 
     images = sorted(data.glob("*.jpg"))
     for i, image in enumerate(images):
-        save_label(image, np.ones((8, 8), bool), LabelMeta(
-            image_sha256="0" * 64, image_size=(8, 8), source="model", review_state="accepted",
-            extras={"confidence": 0.5 + 0.1 * i}))
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(labels.label_paths(images[0])[0])  # replaced
+        w, h = Image.open(image).size
+        save_label(image, np.ones((h, w), bool), LabelMeta(
+            image_sha256=labels.image_sha256(image), image_size=(w, h), source="model",
+            review_state="accepted", extras={"confidence": 0.5 + 0.1 * i}))
+    png = labels.label_paths(images[0])[0]
+    Image.fromarray(np.asarray(Image.open(png)) // 2).save(png)  # replaced by another tool
     reads = []
     original = labels.read_sidecar
     for module in (labels, label_status):
         monkeypatch.setattr(module, "read_sidecar", lambda *a: reads.append(a[0]) or original(*a))
     win = make_window()
-    win.worklist.set_paths(images)
-    assert sorted(reads) == sorted(labels.label_paths(p)[0] for p in images)
+    assert win.session.open_folder(data)
+    count = Counter(reads)
+    assert set(count) == {labels.label_paths(p)[0] for p in images}
+    opened = labels.label_paths(win.doc.path)[0]  # may be read again to be shown
+    assert all(n == 1 for png, n in count.items() if png != opened)
     statuses = [win.worklist.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
                 for r in range(len(images))]
     confs = [win.worklist.table.item(r, 2).text() for r in range(len(images))]

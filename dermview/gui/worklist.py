@@ -168,6 +168,12 @@ class Worklist(QtWidgets.QWidget):
         value = (meta or {}).get("confidence") if live is None else live
         return mark or status, float(value) if isinstance(value, (int, float)) else None
 
+    def shown_statuses(self) -> list[str]:
+        """Every row's :meth:`status` as last read (by :meth:`refresh`), without reading the
+        labels again."""
+        return [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
+                for r in range(len(self.paths))]
+
     def mark(self, paths: list[Path] | Path, mark: str | None) -> None:
         """Mark images ``unreadable``, ``refused`` or ``recoverable`` (None: clear the mark)."""
         for p in [paths] if isinstance(paths, Path) else paths:
@@ -202,8 +208,7 @@ class Worklist(QtWidgets.QWidget):
             cell.setText("" if conf is None else f"{conf:.2f}")
             cell.setToolTip("estimated Jaccard of the model's mask with an expert's outline")
         self._fit_columns()  # the statuses' widths changed
-        states = [self.table.item(r, 1).data(QtCore.Qt.ItemDataRole.UserRole)
-                  for r in range(len(self.paths))]
+        states = self.shown_statuses()
         done = sum(1 for s in states if s in REVIEWED)
         rejected = states.count("rejected")
         # the unreviewed model masks are counted too: "8 images · 2 reviewed · 0 new" left

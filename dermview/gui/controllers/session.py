@@ -199,7 +199,7 @@ class SessionController(QtCore.QObject):
         self.worklist.set_paths(images)
         self._watch_folder(folder)
         self.show_worklist.emit()
-        status = [self.worklist.status(i) for i in range(len(images))]
+        status = self.worklist.shown_statuses()  # just read: once is enough
         first = next((i for want in ("new", "segmented", "imported") for i, st in enumerate(status)
                       if st == want), 0)
         return self.open_image(images[first])
