@@ -5,6 +5,8 @@ offscreen)."""
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -28,3 +30,31 @@ def test_finding_shortcuts_list_names_each_action_once(make_window, data, qtbot)
     doubles = sorted({row for row in rows if rows.count(row) > 1})
     assert doubles == []
     assert ("Close polygon", "Return, Enter") in rows and ("Cancel", "Esc") in rows  # once
+
+
+_KEY = re.compile(r"^((Ctrl|Shift|Alt)\+)*([A-Z0-9,.\[\]+-]|F\d{1,2}|Esc|Del|PgUp|PgDown|Return|"
+                  r"Enter)$")
+
+
+def test_finding_readme_names_every_shortcut_of_the_shortcuts_list(make_window, data):
+    """The README's Desktop app section says where each shortcut is, but H (Pan), V (show
+    mask), Ctrl+O / Ctrl+Shift+O, Ctrl+Q, Ctrl+Y, Ctrl++ / Ctrl+-, Ctrl+0 / Ctrl+1, Ctrl+D and
+    Ctrl+P of Help → Keyboard shortcuts were in no part of it; every key the README's app
+    section names is a real shortcut."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    quoted = set(re.findall(r"`([^`\s]+)`", readme))
+    if "`Alt+1` … `Alt+8`" in readme:
+        quoted.update(f"Alt+{i}" for i in range(1, 9))
+    win = make_window([data / "IMD009.jpg"])
+    dlg = win.show_shortcuts()
+    table, keys, group = dlg.table, set(), ""
+    for r in range(table.rowCount()):
+        if table.item(r, 1) is None:
+            group = table.item(r, 0).text()
+        elif group != "Mouse":
+            keys.update(k.strip() for k in table.item(r, 1).text().split(", ") if k.strip())
+    dlg.close()
+    assert sorted(k for k in keys if k not in quoted) == []
+    gui = readme[readme.index("<!-- section:gui -->"):readme.index("<!-- /section:gui -->")]
+    named = {k for k in re.findall(r"`([^`\s]+)`", gui) if _KEY.match(k)}
+    assert sorted(named - keys) == []
