@@ -58,3 +58,19 @@ def test_finding_readme_names_every_shortcut_of_the_shortcuts_list(make_window, 
     gui = readme[readme.index("<!-- section:gui -->"):readme.index("<!-- /section:gui -->")]
     named = {k for k in re.findall(r"`([^`\s]+)`", gui) if _KEY.match(k)}
     assert sorted(named - keys) == []
+
+
+def test_finding_preprocessing_note_names_settings_as_the_form_does(make_window, data):
+    """After moving Hair sensitivity to 0.80 the panel said "Preview only: differs from the
+    model's preprocessing (hair_sensitivity 0.8 (model 0.5))": the code's field name, not the
+    control's label a dermatologist just used."""
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.panel
+    model = panel.model_params.hair_sensitivity if panel.model_params else 0.5
+    panel.sens_slider.setValue(80)
+    assert win.wait_idle(30)
+    note = panel.model_note.text()
+    assert f"Hair sensitivity 0.80 (model's {model:.2f})" in note
+    assert "_" not in note
+    panel.hair_check.setChecked(False)
+    assert "Remove hair off (model's on)" in panel.model_note.text()

@@ -14,6 +14,21 @@ from PySide6 import QtCore, QtWidgets
 from dermview.errors import ParameterError
 from dermview.preprocess.params import SE_SHAPES, PreprocessParams
 
+#: The form's name of each :class:`PreprocessParams` field (the note about the model's settings).
+_LABELS = {"remove_frame": "Remove dark frame", "frame_threshold": "Frame threshold",
+           "remove_hair": "Remove hair", "hair_threshold": "Hair threshold T",
+           "hair_sensitivity": "Hair sensitivity", "se_shape": "Element shape",
+           "se_size": "Element size"}
+
+
+def _shown(key: str, value: object) -> str:
+    """``value`` of the setting ``key`` as the form shows it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if key == "hair_sensitivity" and isinstance(value, (int, float)):
+        return f"{value:.2f}"
+    return f"{value} px" if key == "se_size" else str(value)
+
 
 class PreprocessPanel(QtWidgets.QWidget):
     """Form for :class:`PreprocessParams`.
@@ -177,12 +192,14 @@ class PreprocessPanel(QtWidgets.QWidget):
             self.set_params(self.model_params or PreprocessParams())
 
     def differences(self) -> list[str]:
-        """``"name value (model value)"`` for every setting that differs from the model's."""
+        """``"Label value (model's value)"`` for every setting that differs from the model's,
+        named as the form names it (the note said ``hair_sensitivity 0.8 (model 0.5)``)."""
         model = (self.model_params or PreprocessParams()).to_dict()
         mine = self.params().to_dict()
         if self.model_params is None:
             model = {**model, "remove_frame": False, "remove_hair": False}
-        return [f"{k} {mine[k]} (model {model[k]})" for k in mine if mine[k] != model.get(k)]
+        return [f"{_LABELS.get(k, k)} {_shown(k, mine[k])} (model's {_shown(k, model.get(k))})"
+                for k in mine if mine[k] != model.get(k)]
 
     def _show_note(self) -> None:
         diff = self.differences()
