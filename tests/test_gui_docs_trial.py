@@ -74,3 +74,17 @@ def test_finding_preprocessing_note_names_settings_as_the_form_does(make_window,
     assert "_" not in note
     panel.hair_check.setChecked(False)
     assert "Remove hair off (model's on)" in panel.model_note.text()
+
+
+def test_finding_element_b_says_what_it_changes(make_window, data):
+    """The README and the method call the closing's element B, the panel "Element shape" /
+    "Element size" with the tooltips "Structuring element of the morphological closing" and
+    "Element size in pixels at 512 px image scale": nothing said what a larger one does."""
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.panel
+    form = panel.layout()
+    assert form.labelForField(panel.se_shape).text() == "Element B shape"
+    assert form.labelForField(panel.se_size).text() == "Element B size"
+    tip = panel.se_size.toolTip()
+    assert "wide is found" in tip and "thicker hair" in tip and "lesion texture" in tip
+    assert panel.se_shape.toolTip().startswith("B, the shape")

@@ -17,8 +17,8 @@ from dermview.preprocess.params import SE_SHAPES, PreprocessParams
 #: The form's name of each :class:`PreprocessParams` field (the note about the model's settings).
 _LABELS = {"remove_frame": "Remove dark frame", "frame_threshold": "Frame threshold",
            "remove_hair": "Remove hair", "hair_threshold": "Hair threshold T",
-           "hair_sensitivity": "Hair sensitivity", "se_shape": "Element shape",
-           "se_size": "Element size"}
+           "hair_sensitivity": "Hair sensitivity", "se_shape": "Element B shape",
+           "se_size": "Element B size"}
 
 
 def _shown(key: str, value: object) -> str:
@@ -91,14 +91,19 @@ class PreprocessPanel(QtWidgets.QWidget):
 
         self.se_shape = QtWidgets.QComboBox()
         self.se_shape.addItems(list(SE_SHAPES))
-        self.se_shape.setToolTip("Structuring element of the morphological closing")
-        form.addRow("Element shape", self.se_shape)
+        self.se_shape.setToolTip("B, the shape that fills in thin dark lines to find hair (the "
+                                 "structuring element of a morphological closing): ellipse "
+                                 "(default), rect, cross, or lines (8 oriented lines)")
+        form.addRow("Element B shape", self.se_shape)
         self.se_size = QtWidgets.QSpinBox()
         self.se_size.setRange(3, 31)
         self.se_size.setSingleStep(2)
         self.se_size.setSuffix(" px")
-        self.se_size.setToolTip("Element size in pixels at 512 px image scale (odd, 3-31)")
-        form.addRow("Element size", self.se_size)
+        self.se_size.setToolTip("Size of B in pixels of the image scaled to 512 px (odd, 3-31; "
+                                "default 9): hair up to about this wide is found. Larger finds "
+                                "thicker hair and repairs a wider band, but takes more lesion "
+                                "texture (pigment network) with it")
+        form.addRow("Element B size", self.se_size)
 
         overlay_row = QtWidgets.QHBoxLayout()
         self.show_frame = QtWidgets.QCheckBox("Show frame")
