@@ -4,6 +4,7 @@ offscreen)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -13,7 +14,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore  # noqa: E402
+from _gui import drag  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
@@ -88,3 +90,33 @@ def test_finding_element_b_says_what_it_changes(make_window, data):
     tip = panel.se_size.toolTip()
     assert "wide is found" in tip and "thicker hair" in tip and "lesion texture" in tip
     assert panel.se_shape.toolTip().startswith("B, the shape")
+
+
+def test_finding_readme_preprocessing_panel_names_its_controls_and_the_sidecar(
+        make_window, data, qtbot):
+    """The README's Preprocessing panel paragraph had no Hair sensitivity, and said the
+    label's sidecar "records it": it records what the mask was segmented with, which is the
+    slider's value only with "Use these settings for segmentation"."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("* **Preprocessing** panel:")
+    para = " ".join(readme[start:readme.index("\n* **", start + 1)].split())
+    win = make_window([data / "IMD009.jpg"])
+    panel, form = win.panel, win.panel.layout()
+    names = [form.itemAt(i).widget().text() for i in range(form.count())
+             if isinstance(form.itemAt(i).widget(), (QtWidgets.QLabel, QtWidgets.QCheckBox))
+             and form.itemAt(i).widget() not in (panel.model_note, panel.result_label)]
+    names += [panel.show_frame.text(), panel.show_hair.text()]
+    assert "Hair sensitivity" in names
+    assert [n for n in names if f"*{n}*" not in para] == []
+    assert "`preprocess_params`" in para and "Use these settings for segmentation" in para
+    # What it says of the sidecar: a slider moved for the preview only is not what it records.
+    model = panel.model_params.hair_sensitivity if panel.model_params else None
+    panel.sens_slider.setValue(90)
+    win.segmenter.run()
+    assert win.wait_idle(60) and win.doc.prob is not None
+    win.set_tool("brush")
+    drag(qtbot, win.before, [(30.5, 30.5), (60.5, 30.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
+    used = meta["preprocess_params"]
+    assert (used or {}).get("hair_sensitivity") == model
