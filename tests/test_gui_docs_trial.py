@@ -17,6 +17,8 @@ pytest.importorskip("pytestqt")
 from _gui import drag  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
+from dermview.gui.testing import process  # noqa: E402
+
 pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
 
@@ -120,3 +122,39 @@ def test_finding_readme_preprocessing_panel_names_its_controls_and_the_sidecar(
     meta = json.loads((data / "labels" / "IMD009_segmentation.json").read_text())
     used = meta["preprocess_params"]
     assert (used or {}).get("hair_sensitivity") == model
+
+
+@pytest.mark.parametrize("zoom", ["ctrl_plus", "one_to_one"])
+def test_finding_t_shows_the_preprocessed_image_in_the_same_place_and_zoom(
+        make_window, data, qtbot, zoom):
+    """README: "`T` switches to the preprocessed image in the same place and zoom". Zoomed in
+    on the original (Ctrl++ or 1 = actual pixels) in the one large view, T showed the
+    preprocessed image fitted to the window: the hair one was looking at was elsewhere."""
+    win = make_window([data / "IMD009.jpg"])
+    win.show()
+    qtbot.waitExposed(win)
+    win.view.set_side_by_side(False)
+    pane = win.view.shown()
+    assert pane is win.before
+    pane.setFocus()
+    if zoom == "ctrl_plus":
+        for _ in range(2):
+            qtbot.keyClick(pane.viewport(), QtCore.Qt.Key.Key_Plus,
+                           QtCore.Qt.KeyboardModifier.ControlModifier)
+    else:
+        qtbot.keyClick(pane.viewport(), QtCore.Qt.Key.Key_1)
+    assert not pane.auto_fit
+    rect = pane.vb.viewRect()
+    qtbot.keyClick(pane.viewport(), QtCore.Qt.Key.Key_T)
+    assert win.view.shown() is win.after
+    qtbot.waitExposed(win.after)
+    process(100)
+    got = win.after.vb.viewRect()
+    for a, b in ((got.center().x(), rect.center().x()), (got.center().y(), rect.center().y()),
+                 (got.width(), rect.width()), (got.height(), rect.height())):
+        assert a == pytest.approx(b, abs=1.0), (got, rect)
+    qtbot.keyClick(win.after.viewport(), QtCore.Qt.Key.Key_T)  # and back again
+    assert win.view.shown() is win.before
+    process(100)
+    back = win.before.vb.viewRect()
+    assert back.width() == pytest.approx(rect.width(), abs=1.0)
