@@ -158,3 +158,18 @@ def test_finding_t_shows_the_preprocessed_image_in_the_same_place_and_zoom(
     process(100)
     back = win.before.vb.viewRect()
     assert back.width() == pytest.approx(rect.width(), abs=1.0)
+
+
+def test_finding_hair_removal_off_is_not_shown_as_no_hair_found(make_window, data):
+    """With Remove hair unticked the result line said "Hair count N = 0 · repair: none" on
+    IMD009 (dozens of hairs): as if none had been found, where none had been looked for."""
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.panel
+    assert "Hair count N = <b>" in panel.result_label.text()
+    panel.hair_check.setChecked(False)
+    assert win.wait_idle(30) and not win.doc.preview_params.remove_hair
+    text = panel.result_label.text()
+    assert "Hair count" not in text and "Hair removal <b>off</b>" in text
+    panel.hair_check.setChecked(True)
+    assert win.wait_idle(30)
+    assert f"Hair count N = <b>{win.doc.preview.hair_count}</b>" in panel.result_label.text()

@@ -251,12 +251,14 @@ class PreprocessPanel(QtWidgets.QWidget):
 
     # -- result line --------------------------------------------------------------------------
     def show_result(self, hair_count: int, repair_mode: str, seconds: float,
-                    scale_note: str = "") -> None:
+                    scale_note: str = "", hair_searched: bool = True) -> None:
+        """The latest result line; ``hair_searched`` False (Remove hair off): no count, which
+        read "Hair count N = 0 · repair: none" as if the image had no hair."""
         mode = {"pde": "PDE inpainting", "bilinear": "bilinear", "none": "none"}.get(
             repair_mode, repair_mode)
-        self.result_label.setText(
-            f"Hair count N = <b>{hair_count}</b> · repair: <b>{mode}</b> · "
-            f"{seconds * 1000:.0f} ms{scale_note}")
+        found = (f"Hair count N = <b>{hair_count}</b> · repair: <b>{mode}</b>" if hair_searched
+                 else "Hair removal <b>off</b>: hair not looked for")
+        self.result_label.setText(f"{found} · {seconds * 1000:.0f} ms{scale_note}")
 
     def show_message(self, text: str) -> None:
         self.result_label.setText(text)

@@ -119,7 +119,8 @@ class PreviewController(QtCore.QObject):
         self.after.set_title("Preprocessed" + name + scale)
         self.overlays.set_map("frame", display["frame"])
         self.overlays.set_map("hair", display["hair"])
-        self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale)
+        self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale,
+                               hair_searched=params.remove_hair)
 
     def shutdown(self) -> None:
         self.full_timer.stop()
