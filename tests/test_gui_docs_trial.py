@@ -173,3 +173,28 @@ def test_finding_hair_removal_off_is_not_shown_as_no_hair_found(make_window, dat
     panel.hair_check.setChecked(True)
     assert win.wait_idle(30)
     assert f"Hair count N = <b>{win.doc.preview.hair_count}</b>" in panel.result_label.text()
+
+
+def test_finding_segmenting_keeps_the_preview_of_the_panels_settings(make_window, data):
+    """Hair sensitivity moved to 1 for the preview only (IMD009: N = 13, PDE), then Segment:
+    the Preprocessed view, the hair overlay and the line went back to the model's
+    preprocessing (N = 6, bilinear, the thin hairs back) while the panel still said 1.00."""
+    win = make_window([data / "IMD009.jpg"])
+    panel = win.panel
+    panel.sens_slider.setValue(100)
+    assert win.wait_idle(30) and not panel.use_check.isChecked()
+    preview = win.doc.preview
+    assert win.doc.preview_params == panel.params()
+    win.segmenter.run()
+    assert win.wait_idle(60) and win.doc.prob is not None
+    model = panel.model_params
+    assert win.doc.model.params == (model.to_dict() if model is not None else None)  # as before
+    assert win.doc.preview_params == panel.params()  # what the panel shows, still
+    assert win.doc.preview is preview
+    assert f"N = <b>{preview.hair_count}</b>" in panel.result_label.text()
+    # With "Use these settings for segmentation" the model's input is the preview's.
+    panel.use_check.setChecked(True)
+    win.segmenter.run()
+    assert win.wait_idle(60)
+    assert win.doc.model.params == panel.params().to_dict()
+    assert win.doc.preview_params == panel.params()

@@ -122,6 +122,16 @@ class PreviewController(QtCore.QObject):
         self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale,
                                hair_searched=params.remove_hair)
 
+    def show_segmented(self, result: Any, params: PreprocessParams | None, seconds: float,
+                       display: dict[str, Any]) -> None:
+        """A segmentation's own preprocessing of the open image: shown when it is what the
+        panel's settings give (then at full size); made with other settings (the model's,
+        while the panel's are a preview only), the panel's preview stays. It replaced it: the
+        view, the hair overlay and N went back to the model's sensitivity while the panel
+        still showed the one the user had chosen."""
+        if params == self.panel.params():
+            self.show(result, params, seconds, display)
+
     def shutdown(self) -> None:
         self.full_timer.stop()
         self.host.shutdown()

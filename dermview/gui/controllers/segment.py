@@ -186,8 +186,8 @@ class SegmentController(QtCore.QObject):
             return  # a late result for another image
         if out.display is not None:
             # Its own time: segmentation may have reused the preview's result (0 s here).
-            self.preview.show(res.preprocessed, res.params,
-                              res.preprocessed.timings.get("total", 0.0), out.display)
+            self.preview.show_segmented(res.preprocessed, res.params,
+                                        res.preprocessed.timings.get("total", 0.0), out.display)
         info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device, engine=out.engine,
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings), confidence=out.confidence)
