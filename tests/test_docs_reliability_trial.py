@@ -5,6 +5,7 @@ missing), and the README's Layout names what docs/ holds."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from test_bad_inputs import _markdown_matrix
@@ -34,3 +35,21 @@ def test_finding_readme_layout_names_what_docs_holds():
         name = entry.name + ("/" if entry.is_dir() else "")
         stem = name.split("_candidates")[0].removesuffix(".png")
         assert name in docs_line or stem in docs_line, name
+
+
+def test_finding_gui_readme_names_every_gui_module_and_where_the_fixtures_are():
+    """dermview/gui/README.md (the README's "how to add panels" link) listed 19 of the GUI's
+    modules (not worklist.py, docks.py, refine.py, the lesion / diagnosis / exchange /
+    finetune controllers, ...) and sent test writers to tests/test_gui_app.py for the
+    fixtures, which live in tests/_gui.py."""
+    gui = DOC.parent.parent / "dermview" / "gui"
+    text = (gui / "README.md").read_text(encoding="utf-8")
+    layout = text[text.index("```"):text.index("```", text.index("```") + 3)]
+    missing = [str(p.relative_to(gui)) for p in sorted(gui.rglob("*.py"))
+               if p.name != "__init__.py" and p.name not in layout]
+    assert missing == []
+    named = re.search(r"`(tests/[\w/]+\.py)` has the fixtures ((?:`\w+`[, ]*(?:and )?)+)", text)
+    assert named, "the README names no fixtures file"
+    source = (DOC.parent.parent / named.group(1)).read_text(encoding="utf-8")
+    for fixture in re.findall(r"`(\w+)`", named.group(2)):
+        assert f"def {fixture}(" in source, fixture
