@@ -53,3 +53,19 @@ def test_finding_gui_readme_names_every_gui_module_and_where_the_fixtures_are():
     source = (DOC.parent.parent / named.group(1)).read_text(encoding="utf-8")
     for fixture in re.findall(r"`(\w+)`", named.group(2)):
         assert f"def {fixture}(" in source, fixture
+
+
+def test_finding_every_file_the_docs_name_exists():
+    """docs/reliability.md's heading named `dermview/io.py`, a package (`dermview/io/`) since;
+    a path in a `git show REV:path` command is that revision's and is not checked."""
+    root = DOC.parent.parent
+    pattern = re.compile(r"(?<![\w:/.])((?:dermview|tests|benchmarks|training|scripts|packaging"
+                         r"|docs)/[\w/.-]*\w)")
+    missing = []
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md")),
+                root / "dermview" / "gui" / "README.md"]:
+        for path in pattern.findall(doc.read_text(encoding="utf-8")):
+            # `bench_preprocess.*`, `bench_analysis.{json,md}`: some file of that stem
+            if not (root / path).exists() and not list(root.glob(path + ".*")):
+                missing.append(f"{doc.relative_to(root)}: {path}")
+    assert missing == []
