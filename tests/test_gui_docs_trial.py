@@ -198,3 +198,32 @@ def test_finding_segmenting_keeps_the_preview_of_the_panels_settings(make_window
     assert win.wait_idle(60)
     assert win.doc.model.params == panel.params().to_dict()
     assert win.doc.preview_params == panel.params()
+
+
+def test_finding_a_model_chosen_in_the_app_gets_its_own_preprocessing(make_window, data):
+    """README: "the model always gets the preprocessing it was trained with (from its
+    metadata)". Switched to dermsegnet-w48 (trained on raw images) in Model → Models…, the
+    app segmented it after the bundled model's frame and hair removal, the panel saying
+    "= the model's preprocessing"."""
+    from dermview import paths
+    from dermview.model.weights import read_metadata
+    from dermview.segmentation import model_preprocess_params
+
+    raw = paths.models_dir() / "dermsegnet_w48.pt"
+    if not raw.is_file() or model_preprocess_params(read_metadata(raw)) is not None:
+        pytest.skip("needs the bundled dermsegnet_w48 (trained on raw images)")
+    win = make_window([data / "IMD009.jpg"])
+    first = win.panel.model_params
+    win.models.use_model(raw)
+    assert win.panel.model_params is None
+    assert "model's off" in win.panel.model_note.text()  # frame and hair: the model has none
+    win.segmenter.run()
+    assert win.wait_idle(120) and win.doc.prob is not None
+    assert win.doc.model.name == read_metadata(raw)["name"]
+    assert win.doc.model.params is None  # raw images, as it was trained
+    win.doc.undo_stack.setClean()
+    win.models.use_model(None)  # back to the bundled model: its preprocessing again
+    assert win.panel.model_params == first
+    assert win.panel.params() == (first or win.panel.params())
+    if first is not None:
+        assert win.panel.model_note.text() == "= the model's preprocessing"

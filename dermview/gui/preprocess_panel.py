@@ -187,6 +187,14 @@ class PreprocessPanel(QtWidgets.QWidget):
         self.model_params = params
         self.set_params(params or PreprocessParams())
 
+    def model_changed(self, params: PreprocessParams | None) -> None:
+        """Another model's preprocessing is the model's from now on: shown, unless "Use these
+        settings for segmentation" keeps the user's (then only the note changes)."""
+        self.model_params = params
+        if not self.use_check.isChecked():
+            self.set_params(params or PreprocessParams())
+        self._show_note()
+
     def for_model(self) -> PreprocessParams | None:
         """What segmentation uses: these settings when "use" is ticked, else the model's."""
         return self.params() if self.use_check.isChecked() else self.model_params

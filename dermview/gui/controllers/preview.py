@@ -122,6 +122,12 @@ class PreviewController(QtCore.QObject):
         self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale,
                                hair_searched=params.remove_hair)
 
+    def model_changed(self, params: PreprocessParams | None) -> None:
+        """Another model segments from now on, trained with ``params`` (None: raw images): the
+        panel takes it as the model's preprocessing, and the preview follows the panel."""
+        self.panel.model_changed(params)
+        self.request()
+
     def show_segmented(self, result: Any, params: PreprocessParams | None, seconds: float,
                        display: dict[str, Any]) -> None:
         """A segmentation's own preprocessing of the open image: shown when it is what the
