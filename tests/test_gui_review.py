@@ -255,7 +255,7 @@ def test_finding_5_model_gets_its_own_preprocessing_and_threshold_resets(make_wi
     assert "the model's preprocessing" in win.panel.model_note.text()
     win.panel.se_size.setValue(21)  # an experiment on the first image
     assert win.wait_idle(30) and win.doc.preview_params.se_size == 21
-    assert "se_size 21" in win.panel.model_note.text()
+    assert "Element B size 21 px (model's 9 px)" in win.panel.model_note.text()
     assert "segmentation uses the model's" in win.panel.model_note.text()
     win.actions["segment"].trigger()
     assert win.wait_idle(120) and win.doc.prob is not None

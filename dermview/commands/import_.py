@@ -25,7 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of the images labelled")
     parser.add_argument("--labels", metavar="DIR", default=None,
                         help="labels folder to write (default: IMAGE_DIR/labels, as the app)")
-    parser.add_argument("--format", required=True, choices=["coco", "labelme", "dicom-seg"])
+    parser.add_argument("--format", required=True, choices=["coco", "labelme", "dicom-seg"],
+                        help="the other tool's format: coco (one JSON file of every image), "
+                             "labelme (<stem>.json per image) or dicom-seg (DICOM SEG files); "
+                             "it says what --from is")
     parser.add_argument("--from", dest="source", required=True, metavar="F",
                         help="coco: the JSON file; labelme: folder of <stem>.json files "
                              "(often IMAGE_DIR); dicom-seg: folder of SEG files, or one")

@@ -198,6 +198,13 @@ class ImagePane(pg.GraphicsView):
         h, w = self._shape
         self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
 
+    def show_rect(self, rect: QtCore.QRectF) -> None:
+        """Show ``rect`` (view coordinates: another pane's place and zoom) and keep it when
+        the pane is resized (T in single view showed the other image fitted: the pane, shown
+        after the range was set, refitted itself on its first resize)."""
+        self._auto_fit = False
+        self.vb.setRange(rect, padding=0)
+
     def one_to_one(self) -> None:
         """Zoom so one image pixel is one screen pixel, keeping the current centre."""
         if self._shape is None:

@@ -399,7 +399,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_shortcuts(self) -> QtWidgets.QDialog:
         groups = [(title, [a for a in menu.actions() if not a.isSeparator()])
                   for title, menu in self.menus]
-        groups.append(("Tools", [self.actions["finish_poly"], self.actions["cancel"]]))
         self.shortcuts_dialog = dialogs.ShortcutsDialog(groups, self)
         self.shortcuts_dialog.show()
         return self.shortcuts_dialog

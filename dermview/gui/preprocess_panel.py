@@ -14,6 +14,21 @@ from PySide6 import QtCore, QtWidgets
 from dermview.errors import ParameterError
 from dermview.preprocess.params import SE_SHAPES, PreprocessParams
 
+#: The form's name of each :class:`PreprocessParams` field (the note about the model's settings).
+_LABELS = {"remove_frame": "Remove dark frame", "frame_threshold": "Frame threshold",
+           "remove_hair": "Remove hair", "hair_threshold": "Hair threshold T",
+           "hair_sensitivity": "Hair sensitivity", "se_shape": "Element B shape",
+           "se_size": "Element B size"}
+
+
+def _shown(key: str, value: object) -> str:
+    """``value`` of the setting ``key`` as the form shows it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if key == "hair_sensitivity" and isinstance(value, (int, float)):
+        return f"{value:.2f}"
+    return f"{value} px" if key == "se_size" else str(value)
+
 
 class PreprocessPanel(QtWidgets.QWidget):
     """Form for :class:`PreprocessParams`.
@@ -76,14 +91,19 @@ class PreprocessPanel(QtWidgets.QWidget):
 
         self.se_shape = QtWidgets.QComboBox()
         self.se_shape.addItems(list(SE_SHAPES))
-        self.se_shape.setToolTip("Structuring element of the morphological closing")
-        form.addRow("Element shape", self.se_shape)
+        self.se_shape.setToolTip("B, the shape that fills in thin dark lines to find hair (the "
+                                 "structuring element of a morphological closing): ellipse "
+                                 "(default), rect, cross, or lines (8 oriented lines)")
+        form.addRow("Element B shape", self.se_shape)
         self.se_size = QtWidgets.QSpinBox()
         self.se_size.setRange(3, 31)
         self.se_size.setSingleStep(2)
         self.se_size.setSuffix(" px")
-        self.se_size.setToolTip("Element size in pixels at 512 px image scale (odd, 3-31)")
-        form.addRow("Element size", self.se_size)
+        self.se_size.setToolTip("Size of B in pixels of the image scaled to 512 px (odd, 3-31; "
+                                "default 9): hair up to about this wide is found. Larger finds "
+                                "thicker hair and repairs a wider band, but takes more lesion "
+                                "texture (pigment network) with it")
+        form.addRow("Element B size", self.se_size)
 
         overlay_row = QtWidgets.QHBoxLayout()
         self.show_frame = QtWidgets.QCheckBox("Show frame")
@@ -167,6 +187,14 @@ class PreprocessPanel(QtWidgets.QWidget):
         self.model_params = params
         self.set_params(params or PreprocessParams())
 
+    def model_changed(self, params: PreprocessParams | None) -> None:
+        """Another model's preprocessing is the model's from now on: shown, unless "Use these
+        settings for segmentation" keeps the user's (then only the note changes)."""
+        self.model_params = params
+        if not self.use_check.isChecked():
+            self.set_params(params or PreprocessParams())
+        self._show_note()
+
     def for_model(self) -> PreprocessParams | None:
         """What segmentation uses: these settings when "use" is ticked, else the model's."""
         return self.params() if self.use_check.isChecked() else self.model_params
@@ -177,12 +205,14 @@ class PreprocessPanel(QtWidgets.QWidget):
             self.set_params(self.model_params or PreprocessParams())
 
     def differences(self) -> list[str]:
-        """``"name value (model value)"`` for every setting that differs from the model's."""
+        """``"Label value (model's value)"`` for every setting that differs from the model's,
+        named as the form names it (the note said ``hair_sensitivity 0.8 (model 0.5)``)."""
         model = (self.model_params or PreprocessParams()).to_dict()
         mine = self.params().to_dict()
         if self.model_params is None:
             model = {**model, "remove_frame": False, "remove_hair": False}
-        return [f"{k} {mine[k]} (model {model[k]})" for k in mine if mine[k] != model.get(k)]
+        return [f"{_LABELS.get(k, k)} {_shown(k, mine[k])} (model's {_shown(k, model.get(k))})"
+                for k in mine if mine[k] != model.get(k)]
 
     def _show_note(self) -> None:
         diff = self.differences()
@@ -229,12 +259,14 @@ class PreprocessPanel(QtWidgets.QWidget):
 
     # -- result line --------------------------------------------------------------------------
     def show_result(self, hair_count: int, repair_mode: str, seconds: float,
-                    scale_note: str = "") -> None:
+                    scale_note: str = "", hair_searched: bool = True) -> None:
+        """The latest result line; ``hair_searched`` False (Remove hair off): no count, which
+        read "Hair count N = 0 · repair: none" as if the image had no hair."""
         mode = {"pde": "PDE inpainting", "bilinear": "bilinear", "none": "none"}.get(
             repair_mode, repair_mode)
-        self.result_label.setText(
-            f"Hair count N = <b>{hair_count}</b> · repair: <b>{mode}</b> · "
-            f"{seconds * 1000:.0f} ms{scale_note}")
+        found = (f"Hair count N = <b>{hair_count}</b> · repair: <b>{mode}</b>" if hair_searched
+                 else "Hair removal <b>off</b>: hair not looked for")
+        self.result_label.setText(f"{found} · {seconds * 1000:.0f} ms{scale_note}")
 
     def show_message(self, text: str) -> None:
         self.result_label.setText(text)

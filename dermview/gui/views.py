@@ -67,7 +67,7 @@ class ViewArea(QtWidgets.QSplitter):
         if auto:
             self._refit(other)
         else:
-            other.vb.setRange(rect, padding=0)
+            other.show_rect(rect)
         other.setFocus()
 
     @staticmethod

@@ -119,7 +119,24 @@ class PreviewController(QtCore.QObject):
         self.after.set_title("Preprocessed" + name + scale)
         self.overlays.set_map("frame", display["frame"])
         self.overlays.set_map("hair", display["hair"])
-        self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale)
+        self.panel.show_result(result.hair_count, result.repair_mode, seconds, scale,
+                               hair_searched=params.remove_hair)
+
+    def model_changed(self, params: PreprocessParams | None) -> None:
+        """Another model segments from now on, trained with ``params`` (None: raw images): the
+        panel takes it as the model's preprocessing, and the preview follows the panel."""
+        self.panel.model_changed(params)
+        self.request()
+
+    def show_segmented(self, result: Any, params: PreprocessParams | None, seconds: float,
+                       display: dict[str, Any]) -> None:
+        """A segmentation's own preprocessing of the open image: shown when it is what the
+        panel's settings give (then at full size); made with other settings (the model's,
+        while the panel's are a preview only), the panel's preview stays. It replaced it: the
+        view, the hair overlay and N went back to the model's sensitivity while the panel
+        still showed the one the user had chosen."""
+        if params == self.panel.params():
+            self.show(result, params, seconds, display)
 
     def shutdown(self) -> None:
         self.full_timer.stop()

@@ -101,8 +101,15 @@ class SegmentController(QtCore.QObject):
         return self.host.busy
 
     def set_weights(self, weights: str | None) -> None:
-        """Segment with another weights file from the next run on (None = bundled default)."""
+        """Segment with another weights file from the next run on (None = bundled default),
+        with the preprocessing and threshold its metadata gives (they stayed the previous
+        model's: a model trained on raw images, switched to in Model → Models…, was given the
+        bundled model's frame and hair removal, the panel saying "= the model's")."""
         self.weights = weights
+        meta = _metadata(weights)
+        self.model_params = model_preprocess_params(meta)
+        self.default_threshold = float(meta.get("threshold", 0.5) or 0.5)
+        self.preview.model_changed(self.model_params)
 
     @property
     def device(self) -> str:
@@ -186,8 +193,8 @@ class SegmentController(QtCore.QObject):
             return  # a late result for another image
         if out.display is not None:
             # Its own time: segmentation may have reused the preview's result (0 s here).
-            self.preview.show(res.preprocessed, res.params,
-                              res.preprocessed.timings.get("total", 0.0), out.display)
+            self.preview.show_segmented(res.preprocessed, res.params,
+                                        res.preprocessed.timings.get("total", 0.0), out.display)
         info = ModelInfo(name=out.name, sha256=out.sha256, device=out.device, engine=out.engine,
                          params=res.params.to_dict() if res.params is not None else None,
                          timings=dict(res.timings), confidence=out.confidence)
