@@ -22,7 +22,7 @@ from dermview.gui.testing import process  # noqa: E402
 pytest_plugins = ("_gui",)  # fixtures: weights, model_name, boxes, data, make_window
 
 
-def test_finding_shortcuts_list_names_each_action_once(make_window, data, qtbot):
+def test_shortcuts_list_names_each_action_once(make_window, data, qtbot):
     """Help → Keyboard shortcuts listed "Close polygon" (Return, Enter) and "Cancel" (Esc)
     twice: under Edit / Segmentation, and again in a "Tools" group at the end."""
     win = make_window([data / "IMD009.jpg"])
@@ -40,7 +40,7 @@ _KEY = re.compile(r"^((Ctrl|Shift|Alt)\+)*([A-Z0-9,.\[\]+-]|F\d{1,2}|Esc|Del|PgU
                   r"Enter)$")
 
 
-def test_finding_readme_names_every_shortcut_of_the_shortcuts_list(make_window, data):
+def test_readme_names_every_shortcut_of_the_shortcuts_list(make_window, data):
     """The README's Desktop app section says where each shortcut is, but H (Pan), V (show
     mask), Ctrl+O / Ctrl+Shift+O, Ctrl+Q, Ctrl+Y, Ctrl++ / Ctrl+-, Ctrl+0 / Ctrl+1, Ctrl+D and
     Ctrl+P of Help → Keyboard shortcuts were in no part of it; every key the README's app
@@ -64,7 +64,7 @@ def test_finding_readme_names_every_shortcut_of_the_shortcuts_list(make_window, 
     assert sorted(named - keys) == []
 
 
-def test_finding_preprocessing_note_names_settings_as_the_form_does(make_window, data):
+def test_preprocessing_note_names_settings_as_the_form_does(make_window, data):
     """After moving Hair sensitivity to 0.80 the panel said "Preview only: differs from the
     model's preprocessing (hair_sensitivity 0.8 (model 0.5))": the code's field name, not the
     control's label a dermatologist just used."""
@@ -80,7 +80,7 @@ def test_finding_preprocessing_note_names_settings_as_the_form_does(make_window,
     assert "Remove hair off (model's on)" in panel.model_note.text()
 
 
-def test_finding_element_b_says_what_it_changes(make_window, data):
+def test_element_b_says_what_it_changes(make_window, data):
     """The README and the method call the closing's element B, the panel "Element shape" /
     "Element size" with the tooltips "Structuring element of the morphological closing" and
     "Element size in pixels at 512 px image scale": nothing said what a larger one does."""
@@ -94,7 +94,7 @@ def test_finding_element_b_says_what_it_changes(make_window, data):
     assert panel.se_shape.toolTip().startswith("B, the shape")
 
 
-def test_finding_readme_preprocessing_panel_names_its_controls_and_the_sidecar(
+def test_readme_preprocessing_panel_names_its_controls_and_the_sidecar(
         make_window, data, qtbot):
     """The README's Preprocessing panel paragraph had no Hair sensitivity, and said the
     label's sidecar "records it": it records what the mask was segmented with, which is the
@@ -125,7 +125,7 @@ def test_finding_readme_preprocessing_panel_names_its_controls_and_the_sidecar(
 
 
 @pytest.mark.parametrize("zoom", ["ctrl_plus", "one_to_one"])
-def test_finding_t_shows_the_preprocessed_image_in_the_same_place_and_zoom(
+def test_t_shows_the_preprocessed_image_in_the_same_place_and_zoom(
         make_window, data, qtbot, zoom):
     """README: "`T` switches to the preprocessed image in the same place and zoom". Zoomed in
     on the original (Ctrl++ or 1 = actual pixels) in the one large view, T showed the
@@ -160,7 +160,7 @@ def test_finding_t_shows_the_preprocessed_image_in_the_same_place_and_zoom(
     assert back.width() == pytest.approx(rect.width(), abs=1.0)
 
 
-def test_finding_hair_removal_off_is_not_shown_as_no_hair_found(make_window, data):
+def test_hair_removal_off_is_not_shown_as_no_hair_found(make_window, data):
     """With Remove hair unticked the result line said "Hair count N = 0 · repair: none" on
     IMD009 (dozens of hairs): as if none had been found, where none had been looked for."""
     win = make_window([data / "IMD009.jpg"])
@@ -175,7 +175,7 @@ def test_finding_hair_removal_off_is_not_shown_as_no_hair_found(make_window, dat
     assert f"Hair count N = <b>{win.doc.preview.hair_count}</b>" in panel.result_label.text()
 
 
-def test_finding_segmenting_keeps_the_preview_of_the_panels_settings(make_window, data):
+def test_segmenting_keeps_the_preview_of_the_panels_settings(make_window, data):
     """Hair sensitivity moved to 1 for the preview only (IMD009: N = 13, PDE), then Segment:
     the Preprocessed view, the hair overlay and the line went back to the model's
     preprocessing (N = 6, bilinear, the thin hairs back) while the panel still said 1.00."""
@@ -200,7 +200,7 @@ def test_finding_segmenting_keeps_the_preview_of_the_panels_settings(make_window
     assert win.doc.preview_params == panel.params()
 
 
-def test_finding_a_model_chosen_in_the_app_gets_its_own_preprocessing(make_window, data):
+def test_a_model_chosen_in_the_app_gets_its_own_preprocessing(make_window, data):
     """README: "the model always gets the preprocessing it was trained with (from its
     metadata)". Switched to dermsegnet-w48 (trained on raw images) in Model → Models…, the
     app segmented it after the bundled model's frame and hair removal, the panel saying

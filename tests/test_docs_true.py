@@ -13,7 +13,7 @@ from test_bad_inputs import _markdown_matrix
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
 
-def test_finding_reliability_matrix_is_the_generators_output():
+def test_reliability_matrix_is_the_generators_output():
     """docs/reliability.md's matrix, row for row, is what its generator prints now."""
     rows = [line for line in DOC.read_text(encoding="utf-8").splitlines()
             if line.startswith("| input | behaviour |") or line.startswith("| image:")
@@ -24,7 +24,7 @@ def test_finding_reliability_matrix_is_the_generators_output():
     assert rows == made
 
 
-def test_finding_readme_layout_names_what_docs_holds():
+def test_readme_layout_names_what_docs_holds():
     """The README's Layout said docs/ holds "screenshots, preprocessing contact sheet,
     reliability matrix": not hair_detection_notes.md (where the README sends a reader for
     why the hair targets are missed) nor results/, which every benchmark command writes."""
@@ -37,7 +37,7 @@ def test_finding_readme_layout_names_what_docs_holds():
         assert name in docs_line or stem in docs_line, name
 
 
-def test_finding_gui_readme_names_every_gui_module_and_where_the_fixtures_are():
+def test_gui_readme_names_every_gui_module_and_where_the_fixtures_are():
     """dermview/gui/README.md (the README's "how to add panels" link) listed 19 of the GUI's
     modules (not worklist.py, docks.py, refine.py, the lesion / diagnosis / exchange /
     finetune controllers, ...) and sent test writers to tests/test_gui_app.py for the
@@ -55,7 +55,7 @@ def test_finding_gui_readme_names_every_gui_module_and_where_the_fixtures_are():
         assert f"def {fixture}(" in source, fixture
 
 
-def test_finding_every_file_the_docs_name_exists():
+def test_every_file_the_docs_name_exists():
     """docs/reliability.md's heading named `dermview/io.py`, a package (`dermview/io/`) since;
     a path in a `git show REV:path` command is that revision's and is not checked."""
     root = DOC.parent.parent

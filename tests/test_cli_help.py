@@ -18,7 +18,7 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 
 
 @pytest.mark.parametrize("name", sorted(_subparsers()))
-def test_finding_every_option_of_every_command_is_explained_in_its_help(name, capsys):
+def test_every_option_of_every_command_is_explained_in_its_help(name, capsys):
     """``dermview import --help`` listed ``--format {coco,labelme,dicom-seg}`` without a word
     on what each means there (``--from`` depends on it); ``export --help`` explained it."""
     with pytest.raises(SystemExit) as done:
@@ -53,7 +53,7 @@ def _readme_usage(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(_subparsers()))
-def test_finding_readme_usage_lists_every_option_of_every_command(name):
+def test_readme_usage_lists_every_option_of_every_command(name):
     """The README's usage of ``dermview finetune`` ended at ``[--overwrite]``: its
     ``--progress-json`` (what the app runs) was only in ``finetune --help``."""
     usage = _readme_usage(name)
