@@ -345,3 +345,26 @@ def test_half_scale_helpers_match_direct_computations(shape):
     np.testing.assert_array_equal(_refine(luma, cells, dark, None), in_cell & (lum <= dark[ys, xs]))
     expected = in_cell & ((lum <= dark[ys, xs]) | (lum >= light[ys, xs]))
     np.testing.assert_array_equal(_refine(luma, cells, dark, light), expected)
+
+
+def test_the_vignette_beside_a_white_edge_strip_is_lifted_like_the_rest():
+    """Docs-and-hair trial finding: PH2's white scanner strip at the right edge, averaged into
+    the low frequencies of the grey vignette ring beside it, read as light skin; the ring was
+    not lifted and a dark seam about 5 px wide ran down the "Preprocessed" image (IMD016 and
+    IMD027: 13-14 grey levels below the skin). The ring is lifted to within 15 grey levels of
+    the skin."""
+    from dermview.preprocess.frame import fill_frame
+
+    rng = np.random.default_rng(0)
+    h, w = 384, 512
+    grey = np.full((h, w), 200.0)
+    grey[:, 460:509] = np.linspace(200, 120, 49)  # the vignette darkening towards the edge
+    img = np.clip(grey[..., None] * np.array([1.0, 0.8, 0.75]) + rng.normal(0, 3, (h, w, 3)),
+                  0, 255).astype(np.uint8)
+    img[:, 509:] = 255  # the scanner's white strip
+    frame = detect_frame(img)
+    assert frame[:, 509:].all() and not frame[:, :500].any()
+    out, _ = fill_frame(img, frame)
+    lum = out.astype(float).mean(axis=2)
+    skin = lum[:, 300:400].mean()
+    assert lum[:, 440:505].mean(axis=0).min() >= skin - 15

@@ -167,6 +167,11 @@ RING = 0.15
 SOURCE_PERCENTILES = (30.0, 90.0)
 #: Largest texture amplitude (grey levels, per channel) carried into the frame.
 TEXTURE_LIMIT = 20.0
+#: Coarse-grid factor of the ring's low frequencies outside the frame (:func:`_low_pass_outside`).
+#: Measured on the 122 framed PH2 images (the ring's dip below the skin within 12 px of the
+#: right frame edge; over 8 grey levels on 5 of them before, on 0 / 2 / 1 with factor 4 / 6 / 8)
+#: and on the synthetic vignettes of ``bench_preprocess.py`` (ring error unchanged).
+LIFT_FACTOR = 4
 
 
 def _skin_estimate(rgb: np.ndarray, frame_mask: np.ndarray) -> np.ndarray | None:
@@ -214,6 +219,23 @@ def _low_pass(rgb: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _low_pass_outside(rgb: np.ndarray, frame8: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 ``(H, W, 3)``: like :func:`_low_pass`, averaging only the pixels outside the frame
+    (``frame8`` uint8, 255 = frame; a normalised average on the coarse grid, carried into
+    the cells with no such pixel by :func:`~dermview.preprocess.inpaint.pushpull_fill`). The black vignette and the white scanner strip
+    beside it pulled the ring's low frequencies off the skin's: a light strip read as light
+    skin, so the grey ring next to it was not lifted (a dark seam along PH2's right edge)."""
+    h, w = rgb.shape[:2]
+    size = (max(1, w // factor), max(1, h // factor))
+    keep8 = cv2.bitwise_not(frame8)
+    num = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=keep8), size, interpolation=cv2.INTER_AREA)
+    den = cv2.resize(keep8, size, interpolation=cv2.INTER_AREA).astype(np.float32)[..., None]
+    small = num.astype(np.float32) * 255.0 / np.maximum(den, 1.0)
+    small = pushpull_fill(small, den[..., 0] == 0)  # cells of frame only: the outside carried on
+    return cv2.resize(np.clip(small + 0.5, 0, 255).astype(np.uint8), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+
+
 def _mirror(inside: np.ndarray, fr: np.ndarray, fc: np.ndarray, margin: float):
     """For the frame pixels ``(fr, fc)``, the point mirrored across the frame edge past a
     ``margin`` (px) of darkened ring: ``(rows, cols, ok)``. ``inside``: float32 ``(H, W)``
@@ -240,7 +262,10 @@ def fill_frame(rgb: np.ndarray, frame_mask: np.ndarray) -> tuple[np.ndarray, np.
     8×-low-pass) at the point mirrored across the frame edge (:func:`_mirror`). The edge is
     feathered over ±:data:`FEATHER` × short side (no stair-steps), and in a ring of
     :data:`RING` × short side outside it the image's low frequencies are lifted towards the
-    estimate where they are darker (the grey vignette edge), its texture kept. Work is done on
+    estimate where they are darker (the grey vignette edge), its texture kept; those low
+    frequencies are the darker of the plain 8× low-pass and the :data:`LIFT_FACTOR`× one of the
+    pixels outside the frame (:func:`_low_pass_outside`), so that a bright frame part (PH2's
+    white edge strip) does not hide the ring's grey. Work is done on
     the changed pixels only. The image keeps its size, so masks stay aligned with the original.
     """
     out = rgb.copy()
@@ -264,6 +289,7 @@ def fill_frame(rgb: np.ndarray, frame_mask: np.ndarray) -> tuple[np.ndarray, np.
     d_in, d_out = inside[cr, cc], outside[cr, cc]
     fill = e.copy()
     low = _low_pass(rgb, 8)
+    low_ring = _low_pass_outside(rgb, frame8, LIFT_FACTOR)
     infr = d_in > 0
     mr, mc, ok = _mirror(inside, cr[infr], cc[infr], ring)
     tex = np.zeros((int(infr.sum()), 3), np.float32)
@@ -271,7 +297,7 @@ def fill_frame(rgb: np.ndarray, frame_mask: np.ndarray) -> tuple[np.ndarray, np.
     np.clip(tex, -TEXTURE_LIMIT, TEXTURE_LIMIT, out=tex)  # skin grain, not a hair or a highlight
     fill[infr] += tex
     # Ring: lift the low-passed image up to the estimate (never darken), fading out with distance.
-    lift = np.maximum(e - low[cr, cc], 0.0) * (1.0 - _smoothstep(d_out / ring))[:, None]
+    lift = np.maximum(e - np.minimum(low[cr, cc], low_ring[cr, cc]), 0.0) * (1.0 - _smoothstep(d_out / ring))[:, None]
     alpha = _smoothstep((d_in - d_out + feather) / (2 * feather))[:, None]
     out[cr, cc] = np.clip(alpha * fill + (1.0 - alpha) * (img + lift) + 0.5, 0, 255).astype(np.uint8)
     return out, changed
