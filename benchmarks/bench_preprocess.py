@@ -281,6 +281,40 @@ def frame_fill_bench(data: Path, rows: list[dict], rng: np.random.Generator) -> 
     return res
 
 
+#: A ring pixel row "has a seam" when the darkest of its 12 px next to the right frame edge
+#: lies this many grey levels below the skin 18-30 px further in.
+SEAM_LEVELS = 8.0
+
+
+def edge_seam(data: Path) -> dict:
+    """The real framed PH2 images, filled by the preprocessing's frame step: per image the
+    median over rows (every 4th, 40 px from top and bottom) of how far the darkest of the 12 px
+    beside the right frame edge lies below the skin 18-30 px further in (grey levels); the
+    images whose median exceeds :data:`SEAM_LEVELS` (a dark seam along the edge: PH2's white
+    scanner strip hid the grey vignette next to it)."""
+    dips, names = [], []
+    for path in sorted((data / "ph2" / "images").glob("*.jpg")):
+        rgb = load_image(path)
+        frame = detect_frame(rgb)
+        if not frame.any():
+            continue
+        grey = cv2.cvtColor(fill_frame(rgb, frame)[0], cv2.COLOR_RGB2GRAY).astype(np.float64)
+        per_row = []
+        for row in range(40, grey.shape[0] - 40, 4):
+            cols = np.flatnonzero(frame[row])
+            cols = cols[cols > grey.shape[1] // 2]
+            if cols.size and cols.min() >= 40:
+                e = int(cols.min())
+                per_row.append(np.median(grey[row, e - 30:e - 18]) - grey[row, e - 12:e].min())
+        if per_row:
+            dips.append(float(np.median(per_row)))
+            names.append(path.stem)
+    seams = [n for n, d in zip(names, dips, strict=True) if d > SEAM_LEVELS]
+    return {"images": len(dips), "median_dip": float(np.median(dips)) if dips else None,
+            "p90_dip": float(np.percentile(dips, 90)) if dips else None,
+            "seam_levels": SEAM_LEVELS, "with_seam": seams}
+
+
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)
 METHODS = ("ours", "ours_s0", "dullrazor", "dullrazor_r6")
 
@@ -414,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "lesion_frame_fraction_worst_image": max(sf["per_frame"]),
     })
     result["frame_fill"] = frame_fill_bench(args.data, pick_frame_free(args.data, args.n_frame, {r["id"] for r in rows}), rng)
+    result["edge_seam"] = edge_seam(args.data)
     result["params"] = params.to_dict()
     result["machine"] = {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                          "opencv": cv2.__version__, "cv2_threads": 1, "load_average": os.getloadavg()}
@@ -471,6 +506,12 @@ def markdown(result: dict) -> str:
         ms = f"{f['time_ms_median']:.2f}" if "time_ms_median" in f else ""
         out.append(f"| {label} | {f['mae_frame']:.1f} | {f['mae_ring']:.1f} | {f['edge_excess_gradient']:+.1f} | "
                    f"{f['texture_ratio']:.2f} | {f['bright_blob_percent']:.2f} | {f['lesion_change']:.2f} | {ms} |")
+    if "edge_seam" in result:
+        es = result["edge_seam"]
+        out += ["", f"Real framed images ({es['images']} PH2): the darkest of the 12 px beside the right frame "
+                f"edge lies a median {es['median_dip']:+.1f} grey levels below the skin further in (90th "
+                f"percentile {es['p90_dip']:+.1f}); a seam over {es['seam_levels']:.0f} on "
+                f"{len(es['with_seam'])} image(s){': ' + ', '.join(es['with_seam']) if es['with_seam'] else ''}."]
     ms = result["time_ms_median_1024"]
     out += ["", f"Times (median ms): frame + hair {result['time_ms_median_with_frame']:.2f}, frame only "
             f"{result['time_ms_median_frame_only']:.2f} ({result['frame_images']} of {result['images']} images have a "
