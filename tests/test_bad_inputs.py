@@ -251,7 +251,8 @@ def test_cli_preprocess(case, tmp_path, capsys):
     out.mkdir()
     target = out / f"{path.stem}.png"
     target.write_bytes(OLD_LABEL)  # an earlier result that must survive a failure
-    rc, text = _run(["preprocess", str(path), "--out", str(out), "--save-masks"], capsys)
+    rc, text = _run(["preprocess", str(path), "--out", str(out), "--save-masks", "--overwrite"],
+                    capsys)
     assert _hidden(out) == []
     if case.error is None:
         assert rc == 0, text
@@ -357,7 +358,7 @@ def test_cli_output_faults_keep_existing_label(tmp_path, capsys, monkeypatch, ti
     else:
         _raise_on(monkeypatch, os, "fsync", errno.ENOSPC)
     if command == "preprocess":
-        rc, text = _run(["preprocess", str(src), "--out", str(out)], capsys)
+        rc, text = _run(["preprocess", str(src), "--out", str(out), "--overwrite"], capsys)
     else:
         rc, text = _segment([src], out, tiny_weights, capsys, "--no-preprocess")
     assert rc == 1

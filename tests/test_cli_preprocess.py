@@ -59,6 +59,21 @@ def test_never_overwrites_inputs(tmp_path, samples_dir):
     assert (src / "a.png").read_bytes() == before
 
 
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path, samples_dir, capsys):
+    """Docs trial finding: a second run into the same --out replaced the first run's images
+    without a word (segment, export, import and finetune refuse without --overwrite)."""
+    out = tmp_path / "o"
+    image = samples_dir / "IMD009.jpg"
+    assert main(["preprocess", str(image), "--out", str(out), "--no-hair"]) == 0
+    first = (out / "IMD009.png").read_bytes()
+    capsys.readouterr()
+    assert main(["preprocess", str(image), "--out", str(out)]) == 1
+    assert "IMD009.png already exists" in capsys.readouterr().err
+    assert (out / "IMD009.png").read_bytes() == first
+    assert main(["preprocess", str(image), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "IMD009.png").read_bytes() != first
+
+
 @pytest.mark.parametrize("bad", [["--se-size", "4"], ["--se-shape", "disk"],
                                  ["--hair-threshold", "-2"], ["--frame-threshold", "300"]])
 def test_bad_options_refused(tmp_path, samples_dir, bad):

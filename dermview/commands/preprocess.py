@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from dermview.commands._common import fraction_arg, int_arg, start_batch
-from dermview.wording import counted
+from dermview.wording import counted, exist
 
 NAME = "preprocess"
 HELP = "Remove the dark frame and hair; writes <stem>.png (and the masks with --save-masks)."
@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-hair", action="store_true", help="do not remove hair")
     parser.add_argument("--save-masks", action="store_true",
                         help="also write <stem>_frame.png and <stem>_hair.png (0/255)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing output files (default: skip those images)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
         if clash:
             report(str(img), f"output {clash[0]} would overwrite an input image; "
                    "choose another --out folder")
+            failed += 1
+            continue
+        existing = [t.name for t in targets if t.exists()]
+        if existing and not args.overwrite:  # as segment, export and import: never silently
+            report(str(img), f"{exist(existing, out)} (use --overwrite)")
             failed += 1
             continue
         try:
