@@ -390,6 +390,7 @@ def test_cli_output_is_a_file(tmp_path, capsys, tiny_weights, command):
         argv += ["--weights", str(tiny_weights), "--device", "cpu"]
     rc, text = _run(argv, capsys)
     assert rc == 2 and "dermview: error:" in text and "output folder" in text
+    assert "out.txt is a file, not a folder" in text  # it said "File exists" (docs trial)
     assert out.read_text() == "keep me"
 
 

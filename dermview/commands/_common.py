@@ -61,6 +61,10 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
 def make_output_dir(out: str | Path) -> Path:
     """Create the output folder (and parents); :class:`WriteError` if that is impossible."""
     out = Path(out)
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():  # "File exists" said nothing more
+        raise WriteError(f"Cannot create the output folder {out}: {blocker} is a file, not a "
+                         "folder; give another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
