@@ -157,6 +157,12 @@ def test_too_few_labels_refused(tmp_path: Path):
     folder = make_folder(tmp_path, 4)
     with pytest.raises(FinetuneError, match="at least 6 corrected labels.*found 4"):
         collect_labels(folder)
+    # the labels it does not use are said, with why (docs trial: "found 0" on a folder of
+    # model masks nobody had reviewed said nothing about them)
+    _add_batch_and_accepted(folder)
+    with pytest.raises(FinetuneError, match=r"found 4 .*; not used: 1 not reviewed \(a model "
+                                            r"mask nobody corrected or accepted\)\. Correct"):
+        collect_labels(folder)
 
 
 def test_hash_mismatch_refused(tmp_path: Path, base: Path, capsys):
