@@ -74,6 +74,23 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path, samples_dir, capsy
     assert (out / "IMD009.png").read_bytes() != first
 
 
+def test_csv_gives_each_images_hair_count_and_repair(folder, tmp_path, capsys):
+    """Docs trial finding: the command printed no hair count N or repair mode, so the app's
+    N could only be compared by reading --save-masks; --csv gives them per image."""
+    import csv
+
+    table = tmp_path / "rows.csv"
+    assert main(["preprocess", str(folder), "--out", str(tmp_path / "o"), "--csv", str(table)]) == 1
+    rows = list(csv.DictReader(table.open()))
+    assert [r["id"] for r in rows] == ["IMD009", "ISIC_0024311"]  # the broken file has none
+    from dermview.preprocess import preprocess
+
+    res = preprocess(load_image(folder / "IMD009.jpg"))
+    assert rows[0]["hair_count"] == str(res.hair_count) and rows[0]["repair"] == res.repair_mode
+    assert rows[0]["hair_pixels"] == str(int(res.hair_mask.sum())) and rows[0]["image"] == "IMD009.png"
+    assert float(rows[0]["seconds"]) > 0
+
+
 @pytest.mark.parametrize("bad", [["--se-size", "4"], ["--se-shape", "disk"],
                                  ["--hair-threshold", "-2"], ["--frame-threshold", "300"]])
 def test_bad_options_refused(tmp_path, samples_dir, bad):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from dermview.commands._common import fraction_arg, int_arg, start_batch
 from dermview.wording import counted, exist
@@ -40,11 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write <stem>_frame.png and <stem>_hair.png (0/255)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
+    parser.add_argument("--csv", metavar="FILE", default=None,
+                        help="also write one row per image: id, image written, hair count N, "
+                             "repair (pde / bilinear / none), hair and frame pixels, seconds")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from dermview.commands._csv_rows import PREPROCESS_COLUMNS, BatchCsv
     from dermview.errors import DermviewError
     from dermview.io import load_image, save_image, save_mask
     from dermview.preprocess import PreprocessParams, preprocess
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         se_size=args.se_size,
     )
     images, out, report, failed, inputs = start_batch(NAME, args.inputs, args.out)
+    rows = BatchCsv(args.csv, PREPROCESS_COLUMNS) if args.csv else None
     done = 0
     bar = tqdm(images, desc="preprocess", unit="image", file=sys.stderr,
                disable=None if len(images) > 1 else True)
@@ -77,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             report(str(img), f"{exist(existing, out)} (use --overwrite)")
             failed += 1
             continue
+        t0 = time.perf_counter()
         try:
             res = preprocess(load_image(img), params)
             save_image(targets[0], res.image)
@@ -88,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         done += 1
+        if rows is not None:
+            rows.write_row([img.stem, targets[0].name, res.hair_count, res.repair_mode,
+                            int(res.hair_mask.sum()), int(res.frame_mask.sum()),
+                            f"{time.perf_counter() - t0:.3f}"])
+    if rows is not None:
+        rows.close()
     print(f"dermview preprocess: {counted(done, 'image')} written to {out}"
           + (f", {failed} failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dermview.batch import run_pipeline
-    from dermview.commands._csv_rows import SegmentCsv
+    from dermview.commands._csv_rows import BatchCsv
     from dermview.model.inference import Segmenter
     from dermview.segmentation import FROM_MODEL, resolve_params
     from dermview.threads import plan_threads
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     seg = Segmenter.load(args.weights, device=args.device, engine=args.engine,
                          threads=plan.network)
     params = None if args.no_preprocess else resolve_params(seg, FROM_MODEL)
-    rows = SegmentCsv(args.csv) if args.csv else None
+    rows = BatchCsv(args.csv) if args.csv else None
     stages = _Stages(args, out, seg, params, rows)
     bar = tqdm(total=len(todo), desc="segment", unit="image", file=sys.stderr, disable=None)
     problems = [0]
@@ -120,7 +120,7 @@ class _Stages:
 
     def __init__(self, args: argparse.Namespace, out, seg, params, rows=None) -> None:
         self.args, self.out, self.seg, self.params = args, out, seg, params
-        self.rows = rows  # SegmentCsv for --csv, or None
+        self.rows = rows  # BatchCsv for --csv, or None
         self.started: dict = {}  # image -> perf_counter() when its prepare began
 
     def prepare(self, img):
