@@ -510,3 +510,45 @@ def test_a_box_on_plain_skin_leaves_the_mask_as_it_was(make_window, data, qtbot)
     assert "no lesion in that box" in win.statusBar().currentMessage()
     # the refiner goes on from the mask as it is: a click still works
     assert win.refine.session is not None and np.array_equal(win.refine.session.mask, model)
+
+
+def test_grow_from_seed_on_a_large_image_measures_only_round_the_seed(make_window, tmp_path,
+                                                                      qtbot, monkeypatch):
+    """Trial on 6000×4000 images: pressing with Grow from seed froze the window 1-3 s (the
+    colour distance of the whole image at each press), and each step of the drag redrew the
+    whole image's preview. Now ΔE is measured in a window round the seed, widened only while
+    the region reaches its edge, the preview repaints only that window, and the region added
+    is the one the whole image's map gives."""
+    import cv2
+
+    from dermview.interactive import grow
+
+    h, w = 3000, 4000
+    rgb = np.full((h, w, 3), 185, np.uint8)
+    cv2.circle(rgb, (1800, 1400), 90, (95, 60, 45), -1)
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    sizes = []
+    real = grow._distance
+
+    def spy(lab, ref):
+        sizes.append(lab.shape[0] * lab.shape[1])
+        return real(lab, ref)
+
+    monkeypatch.setattr(grow, "_distance", spy)
+    win = make_window([path])
+    win.before.vb.setRange(xRange=(1500, 2100), yRange=(1200, 1600), padding=0)  # zoomed in
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    repainted = []
+    preview = win.overlays.buffers["grow_preview"]
+    preview.changed.connect(lambda rect: repainted.append(rect.width() * rect.height()))
+    drag(qtbot, win.before, [(1800, 1400), (1800 + 10, 1400), (1800 + 24, 1400)])
+    assert win.doc.undo_stack.count() == 1
+    assert sizes and max(sizes) <= 1024 * 1024  # never the whole image's 12 MP
+    assert repainted and sorted(repainted)[-2] <= 1024 * 1024  # the first clear, then windows
+    # the disc is of one colour: any seed inside it grows the same region
+    tolerance = win.edit.tool.tolerance
+    expected = grow.grow_from_seed(win.doc.image, (1400, 1800), tolerance,
+                                   distance=grow.colour_distance(win.doc.image, (1400, 1800)))
+    assert np.array_equal(win.doc.mask, expected)

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore
 
+from dermview.gui.dialogs import busy_cursor
 from dermview.gui.edit_tools import Tool
 from dermview.gui.image_view import on_image, pixel_rc, to_rc
-from dermview.interactive.grow import colour_distance, grow_from_seed
+from dermview.interactive.grow import SeedDistance
 
 if TYPE_CHECKING:
     from dermview.gui.refine import RefineController
@@ -35,7 +36,7 @@ class GrowTool(Tool):
     def __init__(self, ctrl: RefineController) -> None:
         self.ctrl = ctrl
         self._seed: tuple[int, int] | None = None
-        self._dist: np.ndarray | None = None
+        self._dist: SeedDistance | None = None
         self._add = True
         self._shown: int | None = None  # the whole ΔE the preview shows
         self.tolerance = 10.0
@@ -46,7 +47,8 @@ class GrowTool(Tool):
             return  # a seed off the image would grow from the nearest edge pixel
         self._seed = pixel_rc(pos, doc.shape)
         self._add = not bool(modifiers & SHIFT)
-        self._dist = colour_distance(doc.image, self._seed)
+        # ΔE round the seed, widened as the region needs (a whole 24-MP map: a second's freeze)
+        self._dist = SeedDistance(doc.image, self._seed)
 
     def move(self, pos) -> None:
         if self._seed is None:
@@ -63,8 +65,8 @@ class GrowTool(Tool):
             pane.set_path(circle, closed=True)
         if self._dist is not None and round(self.tolerance) != self._shown:
             self._shown = round(self.tolerance)
-            region = grow_from_seed(self.ctrl.doc.image, self._seed, self.tolerance, self._dist)
-            self.ctrl.preview_grow(region, self._add)
+            origin, region = self._dist.region(self.tolerance, busy_cursor)
+            self.ctrl.preview_grow(region, self._add, origin)
         self.ctrl.message.emit(f"Grow from seed: tolerance ΔE {self.tolerance:.0f} (drag "
                                f"farther for more); release to {'add' if self._add else 'cut'}")
 
