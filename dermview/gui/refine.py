@@ -246,10 +246,13 @@ class RefineController(QtCore.QObject):
         s = self._session()
         if s is None:
             return False
+        from dermview.gui.dialogs import busy_cursor
+
         try:
-            new = (s.click(prompt.row, prompt.col, prompt.positive)
-                   if isinstance(prompt, ClickPrompt)
-                   else s.box(prompt.row0, prompt.col0, prompt.row1, prompt.col1))
+            with busy_cursor():  # on this thread: up to a second or two on a 24-MP image
+                new = (s.click(prompt.row, prompt.col, prompt.positive)
+                       if isinstance(prompt, ClickPrompt)
+                       else s.box(prompt.row0, prompt.col0, prompt.row1, prompt.col1))
         except ValueError as exc:  # outside the image
             self.message.emit(f"Refine: {exc}")
             return False
