@@ -577,3 +577,27 @@ def test_refine_prompts_show_the_wait_cursor_while_they_work(make_window, data, 
     rows, cols = np.nonzero(win.doc.mask)
     _click(qtbot, win.after, int(np.median(rows)), int(np.median(cols)), SHIFT)
     assert len(seen) == 2 and all(seen) and QtWidgets.QApplication.overrideCursor() is None
+
+
+def test_grow_tolerance_follows_the_drag_on_the_screen_not_the_image_size(make_window,
+                                                                           tmp_path, qtbot):
+    """Xvfb trial on a 4000×3000 image seen whole: the shortest drag that counts (about a
+    dozen screen pixels) set ΔE 30 and grew over the whole skin (9.7 M px), the tolerance
+    being half the drag in image pixels. It is half the drag in screen pixels, as on a small
+    image at 1:1."""
+    import cv2
+
+    path = tmp_path / "big.png"
+    rgb = np.full((3000, 4000, 3), 180, np.uint8)
+    cv2.imwrite(str(path), rgb)
+    win = make_window([path])
+    win.before.fit()
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    start = win.before.view_to_widget(2000, 1500)
+    ends = [QtCore.QPoint(start.x() + dx, start.y()) for dx in (15, 30)]
+    pts = [win.before.widget_to_view(p) for p in (start, *ends)]
+    drag(qtbot, win.before, [(p.x(), p.y()) for p in pts])
+    assert win.doc.undo_stack.count() == 1
+    assert 13 <= win.edit.tool.tolerance <= 17  # 30 screen px
+    assert f"ΔE {win.edit.tool.tolerance:.0f}" in win.doc.undo_stack.text(0)
