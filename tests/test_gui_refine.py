@@ -601,3 +601,32 @@ def test_grow_tolerance_follows_the_drag_on_the_screen_not_the_image_size(make_w
     assert win.doc.undo_stack.count() == 1
     assert 13 <= win.edit.tool.tolerance <= 17  # 30 screen px
     assert f"ΔE {win.edit.tool.tolerance:.0f}" in win.doc.undo_stack.text(0)
+
+
+def test_the_hidden_uncertainty_layer_is_not_drawn_at_each_segmentation(make_window, data,
+                                                                        qtbot, monkeypatch):
+    """Trial on 6000×4000 images: each segmentation stalled the window a third of a second or
+    more colouring the uncertainty layer on the GUI thread, a layer hidden unless View →
+    Uncertainty is on. It is drawn when shown, and follows the next map while shown."""
+    from dermview.gui import render
+
+    coloured = []
+    real = render.colourise
+
+    def spy(alpha, colour, *a, **k):
+        if colour == (255, 160, 0):
+            coloured.append(alpha.shape)
+        return real(alpha, colour, *a, **k)
+
+    monkeypatch.setattr(render, "colourise", spy)
+    win = _segmented(make_window, data)
+    assert coloured == [] and win.overlays.buffers["uncertain"].shape == (1, 1)
+    win.actions["uncertainty"].trigger()  # shown: drawn now, from the map of this image
+    assert coloured == [win.doc.shape]
+    alpha = win.overlays.buffers["uncertain"].data[..., 3]
+    band = (win.doc.prob > 0.1) & (win.doc.prob < 0.9)
+    assert (alpha[band] > 0).mean() > 0.9 and not alpha[~band].any()
+    win.segmenter.run()  # while shown, a new map is drawn at once
+    qtbot.waitUntil(lambda: len(coloured) == 2, timeout=30000)
+    win.actions["uncertainty"].trigger()  # hidden again
+    assert win.overlays.buffers["uncertain"].shape == (1, 1)

@@ -84,6 +84,8 @@ class RefineController(QtCore.QObject):
         self._grow_box: tuple[int, int, int, int] | None = None  # the preview's window
         self.overlays = overlays
         overlays.set_visible("uncertain", False)
+        self._uncertainty_shown = False
+        self._uncertainty_of: np.ndarray | None = None  # the map the layer shows
         edit.add_tool(RefineTool(self))
         edit.add_tool(GrowTool(self))
         doc.image_changed.connect(self._forget)
@@ -102,16 +104,12 @@ class RefineController(QtCore.QObject):
 
     def _on_prob(self) -> None:
         self._forget()
+        self._draw_uncertainty()
         if self.doc.prob is None:
             if self.edit.active == "refine":  # next image, tool still on: prepare its label
                 self._session(quiet=True)
             return
         p = self.doc.prob
-        band = (p > UNSURE[0]) & (p < UNSURE[1])
-        alpha = np.where(band, 230 - np.abs(p - 0.5) * 300, 0).clip(0, 255).astype(np.uint8)
-        from dermview.gui import render
-
-        self.uncertain.set_buffer(render.colourise(alpha, (255, 160, 0)), self.doc.shape)
         if self.doc.image is not None:
             # the per-image preparation runs in the refiner's thread from now on, so the first
             # prompt answers at once
@@ -147,7 +145,27 @@ class RefineController(QtCore.QObject):
             self.prompt(prompt)
 
     def show_uncertainty(self, visible: bool) -> None:
+        self._uncertainty_shown = bool(visible)
+        self._draw_uncertainty()
         self.overlays.set_visible("uncertain", bool(visible))
+
+    def _draw_uncertainty(self) -> None:
+        """The uncertainty layer of the current probability map, drawn only while it is
+        shown (hidden, as by default, each segmentation of a 24-MP image coloured it on the
+        GUI thread all the same: a third of a second or more)."""
+        p = self.doc.prob
+        if not self._uncertainty_shown or p is None:
+            self.uncertain.clear((1, 1))
+            self._uncertainty_of = None
+            return
+        if self._uncertainty_of is p:
+            return
+        from dermview.gui import render
+
+        band = (p > UNSURE[0]) & (p < UNSURE[1])
+        alpha = np.where(band, 230 - np.abs(p - 0.5) * 300, 0).clip(0, 255).astype(np.uint8)
+        self.uncertain.set_buffer(render.colourise(alpha, (255, 160, 0)), self.doc.shape)
+        self._uncertainty_of = p
 
     def _on_undo_index(self, index: int) -> None:
         kept = [(i, p) for i, p in self.markers if i <= index]
