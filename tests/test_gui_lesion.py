@@ -768,3 +768,23 @@ def test_a_save_soon_after_an_edit_waits_for_the_worker_instead_of_measuring_aga
     wait_analysis(qtbot, win)
     assert calls == [False] and win.lesion.analysis.size.area_px == int(win.doc.mask.sum())
     assert win.lesion_panel.isEnabled()
+
+
+def test_alt_7_then_a_accepts_the_mask_instead_of_renaming_the_dermatoscope(
+        make_window, labelled, qtbot):
+    """Xvfb trial at 150 %: Alt+7 (the Lesion panel, the keyboard in it) put the keyboard in
+    the Device box with its name selected; A, to accept the mask, then replaced the name by
+    "a" (a new dermatoscope without calibration) and accepted nothing."""
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.show()
+    qtbot.waitExposed(win)
+    act = win.findChild(type(win.actions["save"]), "action_panel_lesion")
+    act.trigger()
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not None and win.docks["lesion"].isAncestorOf(focus)
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_A)
+    focus.clearFocus()  # the Device box, had it the keyboard, takes the name now
+    assert win.lesion.device == "default dermatoscope"
+    qtbot.waitUntil(lambda: win.doc.effective_review() == "accepted", timeout=10000)
+    assert win.lesion_panel.device_combo.currentText() == "default dermatoscope"

@@ -58,17 +58,29 @@ def on_top(dock: QtWidgets.QDockWidget) -> bool:
     return dock.isVisible() and not dock.visibleRegion().isEmpty()
 
 
+def _takes_text(widget: QtWidgets.QWidget) -> bool:
+    """A control the letter keys type into (a line edit, an editable combo box, a text box)."""
+    if isinstance(widget, QtWidgets.QComboBox):
+        return widget.isEditable()
+    return isinstance(widget, (QtWidgets.QLineEdit, QtWidgets.QTextEdit,
+                               QtWidgets.QPlainTextEdit))
+
+
 def show_panel(dock: QtWidgets.QDockWidget) -> None:
     """Bring ``dock`` to the front (shown, its tab raised) and put the keyboard in its first
-    control that takes the focus."""
+    control that takes the focus, one the letter keys do not type into when there is one
+    (Alt+7 put it in the Lesion panel's Device box, selected: A, to accept the mask, then
+    renamed the dermatoscope "a")."""
     dock.show()
     dock.raise_()
     inside = dock.widget()
-    for child in [inside, *inside.findChildren(QtWidgets.QWidget)]:
-        if (child.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus and child.isEnabled()
-                and child.isVisibleTo(dock) and not isinstance(child, QtWidgets.QScrollArea)):
-            child.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
-            return
+    controls = [child for child in [inside, *inside.findChildren(QtWidgets.QWidget)]
+                if child.focusPolicy() & QtCore.Qt.FocusPolicy.TabFocus and child.isEnabled()
+                and child.isVisibleTo(dock) and not isinstance(child, QtWidgets.QScrollArea)
+                and not isinstance(child.parent(), QtWidgets.QComboBox)]
+    for child in [c for c in controls if not _takes_text(c)] + controls:
+        child.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+        return
     dock.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
 
 
