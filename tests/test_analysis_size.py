@@ -95,3 +95,60 @@ def test_empty_and_bad_masks_refused():
         measure_size(np.zeros((5, 5), bool))
     with pytest.raises(MaskError, match="2-D"):
         measure_size(np.ones((5, 5, 3), bool))
+
+
+def _old_axes(props, hull):
+    """principal_axes as it was: regionprops' centroid and inertia tensor."""
+    cr, cc = props.centroid
+    vals, vecs = np.linalg.eigh(np.asarray(props.inertia_tensor, dtype=np.float64))
+    major = vecs[:, int(np.argmin(vals))]
+    if major[0] < 0 or (major[0] == 0 and major[1] < 0):
+        major = -major
+    minor = np.array([-major[1], major[0]])
+    pts = hull - (cr, cc)
+    c = np.array([cr, cc])
+    ends = [(c + d * (pts @ d).min(), c + d * (pts @ d).max()) for d in (major, minor)]
+    return (cr, cc), vals, major, ends
+
+
+def _random_masks(n: int):
+    import cv2
+
+    rng = np.random.default_rng(7)
+    for k in range(n):
+        h, w = (int(v) for v in rng.integers(3, 260, 2))
+        m = rng.random((h, w)) < rng.uniform(0.05, 0.95)
+        if k % 3:  # blobs with several pieces and holes, as lesions are
+            m = cv2.GaussianBlur(m.astype(np.float32), (0, 0), float(rng.uniform(1, 8))) > 0.5
+        if m.any():
+            yield m
+
+
+def test_moments_and_perimeter_from_opencv_equal_regionprops_on_random_masks():
+    """The Lesion panel's size and axes, computed from OpenCV's moments and filters (a
+    24-MP mask's save waited a second for regionprops on the GUI thread), are the numbers
+    regionprops gives: the same centroid and perimeter, the same axes to rounding."""
+    from dermview.analysis.size import (
+        _hull_points,
+        centroid_inertia,
+        perimeter_4,
+        principal_axes,
+        region,
+    )
+
+    for m in _random_masks(60):
+        props = region(m)
+        centroid, tensor = centroid_inertia(props)
+        assert centroid == props.centroid
+        assert np.allclose(tensor, props.inertia_tensor, rtol=1e-10, atol=1e-9)
+        assert perimeter_4(props.image) == props.perimeter
+        s = measure_size(m)
+        assert s.perimeter_px == props.perimeter and s.area_px == int(m.sum())
+        hull = _hull_points(props)
+        (cr, cc), vals, major, ends = _old_axes(props, hull)
+        axes = principal_axes(props, hull)
+        assert axes.centroid == (cr, cc)
+        if vals[1] - vals[0] > 1e-6 * max(vals[1], 1e-9):  # a direction to speak of
+            assert np.allclose(axes.major, major, rtol=0, atol=1e-9)
+            got = [axes.major_segment, axes.minor_segment]
+            assert np.allclose(np.array(got, float), np.array(ends, float), rtol=0, atol=1e-6)

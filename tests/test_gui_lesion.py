@@ -728,3 +728,63 @@ def test_the_report_of_an_imported_mask_does_not_call_it_manual(make_window, lab
     win.doc.notify_mask(stroke.add((150.0, 250.0)))
     win.doc.undo_stack.push(editing_command(win, stroke))
     assert win.lesion.report_info().model == "no model (a mask brought from another tool, edited here)"
+
+
+@pytest.mark.parametrize("when", ["within the pause", "while the worker measures"])
+def test_a_save_soon_after_an_edit_waits_for_the_worker_instead_of_measuring_again(
+        make_window, labelled, qtbot, monkeypatch, when):
+    """Saving right after an edit measured the mask a second time on the GUI thread, beside
+    the worker measuring it too (a 6000×4000 label froze the window 1-3 s on two cores): the
+    save now takes the worker's analysis, and the mask is measured once, off the GUI thread."""
+    import threading
+
+    import dermview.analysis as analysis
+
+    real, calls = analysis.analyze_lesion, []
+
+    def spy(*a, **k):
+        on_gui = threading.current_thread() is threading.main_thread()
+        calls.append(on_gui)
+        if not on_gui:
+            import time
+
+            time.sleep(0.3)  # a large image: the save comes while it measures
+        return real(*a, **k)
+
+    monkeypatch.setattr(analysis, "analyze_lesion", spy)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    calls.clear()
+    stroke = editing.Stroke(win.doc.mask, 5.0, False)
+    win.doc.notify_mask(stroke.add((150.0, 250.0)))
+    win.doc.undo_stack.push(editing_command(win, stroke))
+    if when == "while the worker measures":
+        qtbot.waitUntil(lambda: bool(calls) and not win.lesion.timer.isActive(), timeout=5000)
+    assert win.lesion.busy
+    win.actions["save"].trigger()
+    assert calls == [False]  # measured once, by the worker
+    side = json.loads((labelled.parent / "labels" / "IMD002_segmentation.json").read_text())
+    assert side["lesion"]["area_px"] == int(win.doc.mask.sum())
+    wait_analysis(qtbot, win)
+    assert calls == [False] and win.lesion.analysis.size.area_px == int(win.doc.mask.sum())
+    assert win.lesion_panel.isEnabled()
+
+
+def test_alt_7_then_a_accepts_the_mask_instead_of_renaming_the_dermatoscope(
+        make_window, labelled, qtbot):
+    """Xvfb trial at 150 %: Alt+7 (the Lesion panel, the keyboard in it) put the keyboard in
+    the Device box with its name selected; A, to accept the mask, then replaced the name by
+    "a" (a new dermatoscope without calibration) and accepted nothing."""
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.show()
+    qtbot.waitExposed(win)
+    act = win.findChild(type(win.actions["save"]), "action_panel_lesion")
+    act.trigger()
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is not None and win.docks["lesion"].isAncestorOf(focus)
+    qtbot.keyClick(focus, QtCore.Qt.Key.Key_A)
+    focus.clearFocus()  # the Device box, had it the keyboard, takes the name now
+    assert win.lesion.device == "default dermatoscope"
+    qtbot.waitUntil(lambda: win.doc.effective_review() == "accepted", timeout=10000)
+    assert win.lesion_panel.device_combo.currentText() == "default dermatoscope"

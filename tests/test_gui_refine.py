@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 from _gui import SAMPLES, drag  # noqa: E402
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from dermview.confidence import estimate_jaccard  # noqa: E402
 from dermview.gui.image_view import to_rc  # noqa: E402
@@ -526,3 +526,123 @@ def test_a_box_on_plain_skin_leaves_the_mask_as_it_was(make_window, data, qtbot)
     assert "no lesion in that box" in win.statusBar().currentMessage()
     # the refiner goes on from the mask as it is: a click still works
     assert win.refine.session is not None and np.array_equal(win.refine.session.mask, model)
+
+
+def test_grow_from_seed_on_a_large_image_measures_only_round_the_seed(make_window, tmp_path,
+                                                                      qtbot, monkeypatch):
+    """Trial on 6000×4000 images: pressing with Grow from seed froze the window 1-3 s (the
+    colour distance of the whole image at each press), and each step of the drag redrew the
+    whole image's preview. Now ΔE is measured in a window round the seed, widened only while
+    the region reaches its edge, the preview repaints only that window, and the region added
+    is the one the whole image's map gives."""
+    import cv2
+
+    from dermview.interactive import grow
+
+    h, w = 3000, 4000
+    rgb = np.full((h, w, 3), 185, np.uint8)
+    cv2.circle(rgb, (1800, 1400), 90, (95, 60, 45), -1)
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    sizes = []
+    real = grow._distance
+
+    def spy(lab, ref):
+        sizes.append(lab.shape[0] * lab.shape[1])
+        return real(lab, ref)
+
+    monkeypatch.setattr(grow, "_distance", spy)
+    win = make_window([path])
+    win.before.vb.setRange(xRange=(1500, 2100), yRange=(1200, 1600), padding=0)  # zoomed in
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    repainted = []
+    preview = win.overlays.buffers["grow_preview"]
+    preview.changed.connect(lambda rect: repainted.append(rect.width() * rect.height()))
+    drag(qtbot, win.before, [(1800, 1400), (1800 + 10, 1400), (1800 + 24, 1400)])
+    assert win.doc.undo_stack.count() == 1
+    assert sizes and max(sizes) <= 1024 * 1024  # never the whole image's 12 MP
+    assert repainted and sorted(repainted)[-2] <= 1024 * 1024  # the first clear, then windows
+    # the disc is of one colour: any seed inside it grows the same region
+    tolerance = win.edit.tool.tolerance
+    expected = grow.grow_from_seed(win.doc.image, (1400, 1800), tolerance,
+                                   distance=grow.colour_distance(win.doc.image, (1400, 1800)))
+    assert np.array_equal(win.doc.mask, expected)
+
+
+def test_refine_prompts_show_the_wait_cursor_while_they_work(make_window, data, qtbot,
+                                                             monkeypatch):
+    """Trial on 6000×4000 images: a Refine box froze the window 0.6-2 s (the cut and its
+    speck clean-up run on the GUI thread) with the normal cursor; now under the wait cursor."""
+    from dermview.interactive import session as session_mod
+
+    seen = []
+    real = session_mod.drop_split_specks
+
+    def spy(*a, **k):
+        seen.append(QtWidgets.QApplication.overrideCursor() is not None)
+        return real(*a, **k)
+
+    monkeypatch.setattr(session_mod, "drop_split_specks", spy)
+    win = _segmented(make_window, data)
+    win.actions["tool_refine"].trigger()
+    qtbot.waitUntil(lambda: win.refine.session is not None and win.refine.session.ready,
+                    timeout=30000)
+    h, w = win.doc.shape
+    drag(qtbot, win.after, [(w * 0.2, h * 0.2), (w * 0.5, h * 0.5), (w * 0.8, h * 0.8)])
+    rows, cols = np.nonzero(win.doc.mask)
+    _click(qtbot, win.after, int(np.median(rows)), int(np.median(cols)), SHIFT)
+    assert len(seen) == 2 and all(seen) and QtWidgets.QApplication.overrideCursor() is None
+
+
+def test_grow_tolerance_follows_the_drag_on_the_screen_not_the_image_size(make_window,
+                                                                           tmp_path, qtbot):
+    """Xvfb trial on a 4000×3000 image seen whole: the shortest drag that counts (about a
+    dozen screen pixels) set ΔE 30 and grew over the whole skin (9.7 M px), the tolerance
+    being half the drag in image pixels. It is half the drag in screen pixels, as on a small
+    image at 1:1."""
+    import cv2
+
+    path = tmp_path / "big.png"
+    rgb = np.full((3000, 4000, 3), 180, np.uint8)
+    cv2.imwrite(str(path), rgb)
+    win = make_window([path])
+    win.before.fit()
+    process(10)
+    win.actions["tool_grow_seed"].trigger()
+    start = win.before.view_to_widget(2000, 1500)
+    ends = [QtCore.QPoint(start.x() + dx, start.y()) for dx in (15, 30)]
+    pts = [win.before.widget_to_view(p) for p in (start, *ends)]
+    drag(qtbot, win.before, [(p.x(), p.y()) for p in pts])
+    assert win.doc.undo_stack.count() == 1
+    assert 13 <= win.edit.tool.tolerance <= 17  # 30 screen px
+    assert f"ΔE {win.edit.tool.tolerance:.0f}" in win.doc.undo_stack.text(0)
+
+
+def test_the_hidden_uncertainty_layer_is_not_drawn_at_each_segmentation(make_window, data,
+                                                                        qtbot, monkeypatch):
+    """Trial on 6000×4000 images: each segmentation stalled the window a third of a second or
+    more colouring the uncertainty layer on the GUI thread, a layer hidden unless View →
+    Uncertainty is on. It is drawn when shown, and follows the next map while shown."""
+    from dermview.gui import render
+
+    coloured = []
+    real = render.colourise
+
+    def spy(alpha, colour, *a, **k):
+        if colour == (255, 160, 0):
+            coloured.append(alpha.shape)
+        return real(alpha, colour, *a, **k)
+
+    monkeypatch.setattr(render, "colourise", spy)
+    win = _segmented(make_window, data)
+    assert coloured == [] and win.overlays.buffers["uncertain"].shape == (1, 1)
+    win.actions["uncertainty"].trigger()  # shown: drawn now, from the map of this image
+    assert coloured == [win.doc.shape]
+    alpha = win.overlays.buffers["uncertain"].data[..., 3]
+    band = (win.doc.prob > 0.1) & (win.doc.prob < 0.9)
+    assert (alpha[band] > 0).mean() > 0.9 and not alpha[~band].any()
+    win.segmenter.run()  # while shown, a new map is drawn at once
+    qtbot.waitUntil(lambda: len(coloured) == 2, timeout=30000)
+    win.actions["uncertainty"].trigger()  # hidden again
+    assert win.overlays.buffers["uncertain"].shape == (1, 1)

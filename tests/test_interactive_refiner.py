@@ -294,3 +294,53 @@ def test_probcut_on_an_image_one_pixel_high_or_wide(shape):
     assert m.shape == shape and not m[0, 0]
     state = probcut.prepare(rgb, prob)
     assert np.isfinite(state.w_right).all() and np.isfinite(state.w_down).all()
+
+
+def _old_colour_distance(rgb, seed):
+    """colour_distance as it was (the whole image, the seed's disc drawn on a full canvas)."""
+    import cv2
+
+    smooth = cv2.GaussianBlur(rgb, (3, 3), 0).astype(np.float32) / np.float32(255)
+    lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB)
+    disc = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.circle(disc, (int(seed[1]), int(seed[0])), 2, 1, -1)
+    ref = lab[disc.astype(bool)].mean(axis=0)
+    return np.sqrt(((lab - ref) ** 2).sum(axis=2)).astype(np.float32)
+
+
+def test_grow_from_seed_in_a_window_gives_the_whole_image_region():
+    """Grow from seed measures ΔE in a window round the seed, widened while the region
+    reaches its edge (a whole 24-MP map took a second at each press): the distances and the
+    regions are those of the whole image's map, on random images, seeds at the edges and
+    corners too, and tolerances from nothing to everything."""
+    import cv2
+
+    from dermview.interactive.grow import SeedDistance
+
+    rng = np.random.default_rng(3)
+    for k in range(12):
+        h, w = (int(v) for v in rng.integers(2, 300, 2))
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        if k % 2:  # patches of similar colour, as skin and lesion are
+            rgb = cv2.GaussianBlur(rgb, (0, 0), float(rng.uniform(2, 9)))
+        seeds = [(0, 0), (h - 1, w - 1), (0, w - 1)] + [
+            (int(rng.integers(0, h)), int(rng.integers(0, w))) for _ in range(3)]
+        for seed in seeds:
+            full = _old_colour_distance(rgb, seed)
+            assert np.array_equal(colour_distance(rgb, seed), full)
+            grower = SeedDistance(rgb, seed, window=int(rng.integers(4, 64)))
+            for tol in (0.0, 2.0, 6.0, 15.0, 40.0, 400.0):
+                expected = grow_from_seed(rgb, seed, tol, distance=full)
+                assert np.array_equal(grower.full_region(tol), expected), (k, seed, tol)
+                assert np.array_equal(grow_from_seed(rgb, seed, tol), expected)
+    # a small region stays in the first window of a large image
+    big = np.full((3000, 4000, 3), 180, np.uint8)
+    cv2.circle(big, (1000, 1500), 60, (90, 60, 40), -1)
+    grower = SeedDistance(big, (1500, 1000))
+    (r0, c0), region = grower.region(10.0)
+    whole = grow_from_seed(big, (1500, 1000), 10.0, distance=_old_colour_distance(big, (1500, 1000)))
+    assert grower.box == (1244, 1756, 744, 1256)  # the first window
+    rows, cols = np.nonzero(whole)
+    assert (r0, c0) == (rows.min(), cols.min()) and region.shape == (
+        rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)  # the region's box
+    assert int(region.sum()) == int(whole.sum()) > 10000

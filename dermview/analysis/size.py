@@ -103,12 +103,49 @@ def region(mask: np.ndarray):
     return regionprops(mask.astype(np.uint8))[0]
 
 
+def centroid_inertia(props) -> tuple[Point, np.ndarray]:
+    """The region's centroid (row, col) and its inertia tensor (2, 2), as ``regionprops``'
+    ``centroid`` and ``inertia_tensor`` give them, from OpenCV's moments of its image (on a
+    24-MP mask those properties took a quarter of a second: the pixels' coordinates, then
+    third-order central moments). The centroid is the same number (sums of whole numbers,
+    one division); the tensor agrees to rounding (about 1e-12 of its size)."""
+    import cv2
+
+    m = cv2.moments(props.image.astype(np.uint8), binaryImage=True)
+    n = m["m00"]
+    r0, c0 = props.bbox[:2]
+    # (n·r0 + Σ rows) / n: the coordinates' mean, rounded once as numpy rounds it
+    centroid = ((n * r0 + m["m01"]) / n, (n * c0 + m["m10"]) / n)
+    # OpenCV's x is the column: its mu02 is regionprops' mu[2, 0] (rows), mu20 its mu[0, 2]
+    tensor = np.array([[m["mu20"] / n, -m["mu11"] / n], [-m["mu11"] / n, m["mu02"] / n]])
+    return centroid, tensor
+
+
+def perimeter_4(image: np.ndarray) -> float:
+    """``skimage.measure.perimeter(image, 4)`` (the ``regionprops`` perimeter) with OpenCV's
+    erosion and filter: the same whole-number histogram, so the same number, several times
+    faster on a large mask."""
+    import cv2
+
+    img = np.ascontiguousarray(image, dtype=np.uint8)
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    eroded = cv2.erode(img, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    border = cv2.subtract(img, eroded)
+    kernel = np.array([[10, 2, 10], [2, 1, 2], [10, 2, 10]], np.float32)
+    codes = cv2.filter2D(border, cv2.CV_8U, kernel, borderType=cv2.BORDER_CONSTANT)
+    weights = np.zeros(50, dtype=np.float64)
+    weights[[5, 7, 15, 17, 25, 27]] = 1
+    weights[[21, 33]] = np.sqrt(2)
+    weights[[13, 23]] = (1 + np.sqrt(2)) / 2
+    return float(np.bincount(codes.ravel(), minlength=50)[:50] @ weights)
+
+
 def principal_axes(props, hull: np.ndarray | None = None) -> Axes:
     """Principal axes of a region (eigenvectors of its inertia tensor) clipped to its extent
     (the outermost projections, taken over ``hull`` points (N, 2) when given, else over
     every pixel)."""
-    cr, cc = props.centroid
-    vals, vecs = np.linalg.eigh(np.asarray(props.inertia_tensor, dtype=np.float64))
+    (cr, cc), tensor = centroid_inertia(props)
+    vals, vecs = np.linalg.eigh(tensor)
     major = vecs[:, int(np.argmin(vals))]  # the least inertia: the long direction
     if major[0] < 0 or (major[0] == 0 and major[1] < 0):
         major = -major
@@ -183,7 +220,7 @@ def measure_size(mask: np.ndarray, mm_per_px: float | None = None, props=None) -
     diameter, seg_d, width, seg_w = _feret(hull)
     convex_area = float(cv2.contourArea(hull[:, ::-1].astype(np.float32)))
     return Size(
-        area_px=int(props.area), perimeter_px=float(props.perimeter), diameter_px=diameter,
+        area_px=int(props.area), perimeter_px=perimeter_4(props.image), diameter_px=diameter,
         width_px=width, equivalent_diameter_px=float(props.equivalent_diameter_area),
         convex_area_px=convex_area,
         diameter_segment=seg_d, width_segment=seg_w, axes=principal_axes(props, hull),

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore
 
+from dermview.gui.dialogs import busy_cursor
 from dermview.gui.edit_tools import Tool
 from dermview.gui.image_view import on_image, pixel_rc, to_rc
-from dermview.interactive.grow import colour_distance, grow_from_seed
+from dermview.interactive.grow import SeedDistance
 
 if TYPE_CHECKING:
     from dermview.gui.refine import RefineController
@@ -26,16 +27,18 @@ GROW_CUT = (255, 0, 200)
 
 
 class GrowTool(Tool):
-    """Press on the seed, drag to set the tolerance (ΔE = drag length in image px / 2, shown
-    as a circle round the seed and in the status bar, the region it takes shown live),
-    release to add the region; Shift cuts it instead; Esc drops it."""
+    """Press on the seed, drag to set the tolerance (ΔE = drag length on the screen in px / 2,
+    shown as a circle round the seed and in the status bar, the region it takes shown live),
+    release to add the region; Shift cuts it instead; Esc drops it. The length is measured on
+    the screen: in image pixels, the shortest drag on a 6000×4000 image seen whole was ΔE 30
+    and took the whole skin."""
 
     name = "grow_seed"
 
     def __init__(self, ctrl: RefineController) -> None:
         self.ctrl = ctrl
         self._seed: tuple[int, int] | None = None
-        self._dist: np.ndarray | None = None
+        self._dist: SeedDistance | None = None
         self._add = True
         self._shown: int | None = None  # the whole ΔE the preview shows
         self.tolerance = 10.0
@@ -46,14 +49,15 @@ class GrowTool(Tool):
             return  # a seed off the image would grow from the nearest edge pixel
         self._seed = pixel_rc(pos, doc.shape)
         self._add = not bool(modifiers & SHIFT)
-        self._dist = colour_distance(doc.image, self._seed)
+        # ΔE round the seed, widened as the region needs (a whole 24-MP map: a second's freeze)
+        self._dist = SeedDistance(doc.image, self._seed)
 
     def move(self, pos) -> None:
         if self._seed is None:
             return
         r, c = to_rc(pos)
         length = float(np.hypot(r - self._seed[0], c - self._seed[1]))
-        self.tolerance = max(1.0, length / 2)
+        self.tolerance = max(1.0, length / self._image_px_per_screen_px() / 2)
         # while dragging: a circle round the seed through the mouse, and the tolerance it sets
         cy, cx = self._seed[0] + 0.5, self._seed[1] + 0.5
         radius = max(length, 1.0)
@@ -63,8 +67,8 @@ class GrowTool(Tool):
             pane.set_path(circle, closed=True)
         if self._dist is not None and round(self.tolerance) != self._shown:
             self._shown = round(self.tolerance)
-            region = grow_from_seed(self.ctrl.doc.image, self._seed, self.tolerance, self._dist)
-            self.ctrl.preview_grow(region, self._add)
+            origin, region = self._dist.region(self.tolerance, busy_cursor)
+            self.ctrl.preview_grow(region, self._add, origin)
         self.ctrl.message.emit(f"Grow from seed: tolerance ΔE {self.tolerance:.0f} (drag "
                                f"farther for more); release to {'add' if self._add else 'cut'}")
 
@@ -76,6 +80,15 @@ class GrowTool(Tool):
         seed, self._seed = self._seed, None
         self.ctrl.grow(seed, self.tolerance, self._add, self._dist)
         self._dist = None
+
+    def _image_px_per_screen_px(self) -> float:
+        """Image pixels per screen pixel in the view shown (its zoom)."""
+        for pane in self.ctrl.edit.panes:
+            if pane.isVisible():
+                size = float(pane.vb.viewPixelSize()[0])
+                if size > 0:
+                    return size
+        return 1.0
 
     def click(self, pos, double, modifiers) -> None:
         doc = self.ctrl.doc

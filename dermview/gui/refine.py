@@ -25,7 +25,7 @@ from dermview.gui.edit_tools import EditController, Tool
 from dermview.gui.grow_tool import GROW_ADD, GROW_CUT, GrowTool
 from dermview.gui.image_view import pixel_rc, to_rc
 from dermview.interactive import BoxPrompt, ClickPrompt, Refiner
-from dermview.interactive.grow import apply_region, grow_from_seed
+from dermview.interactive.grow import SeedDistance, apply_region
 from dermview.prob_maps import load_prob_map, prob_map_path
 
 SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
@@ -81,8 +81,11 @@ class RefineController(QtCore.QObject):
         self.uncertain = overlays.add_layer("uncertain", 1.6, tuple(edit.panes[-1:]))
         #: the region Grow from seed would add (cyan) or cut (magenta) while the mouse drags
         self.grow_preview = overlays.add_layer("grow_preview", 7.5, tuple(edit.panes))
+        self._grow_box: tuple[int, int, int, int] | None = None  # the preview's window
         self.overlays = overlays
         overlays.set_visible("uncertain", False)
+        self._uncertainty_shown = False
+        self._uncertainty_of: np.ndarray | None = None  # the map the layer shows
         edit.add_tool(RefineTool(self))
         edit.add_tool(GrowTool(self))
         doc.image_changed.connect(self._forget)
@@ -101,16 +104,12 @@ class RefineController(QtCore.QObject):
 
     def _on_prob(self) -> None:
         self._forget()
+        self._draw_uncertainty()
         if self.doc.prob is None:
             if self.edit.active == "refine":  # next image, tool still on: prepare its label
                 self._session(quiet=True)
             return
         p = self.doc.prob
-        band = (p > UNSURE[0]) & (p < UNSURE[1])
-        alpha = np.where(band, 230 - np.abs(p - 0.5) * 300, 0).clip(0, 255).astype(np.uint8)
-        from dermview.gui import render
-
-        self.uncertain.set_buffer(render.colourise(alpha, (255, 160, 0)), self.doc.shape)
         if self.doc.image is not None:
             # the per-image preparation runs in the refiner's thread from now on, so the first
             # prompt answers at once
@@ -146,7 +145,27 @@ class RefineController(QtCore.QObject):
             self.prompt(prompt)
 
     def show_uncertainty(self, visible: bool) -> None:
+        self._uncertainty_shown = bool(visible)
+        self._draw_uncertainty()
         self.overlays.set_visible("uncertain", bool(visible))
+
+    def _draw_uncertainty(self) -> None:
+        """The uncertainty layer of the current probability map, drawn only while it is
+        shown (hidden, as by default, each segmentation of a 24-MP image coloured it on the
+        GUI thread all the same: a third of a second or more)."""
+        p = self.doc.prob
+        if not self._uncertainty_shown or p is None:
+            self.uncertain.clear((1, 1))
+            self._uncertainty_of = None
+            return
+        if self._uncertainty_of is p:
+            return
+        from dermview.gui import render
+
+        band = (p > UNSURE[0]) & (p < UNSURE[1])
+        alpha = np.where(band, 230 - np.abs(p - 0.5) * 300, 0).clip(0, 255).astype(np.uint8)
+        self.uncertain.set_buffer(render.colourise(alpha, (255, 160, 0)), self.doc.shape)
+        self._uncertainty_of = p
 
     def _on_undo_index(self, index: int) -> None:
         kept = [(i, p) for i, p in self.markers if i <= index]
@@ -245,10 +264,13 @@ class RefineController(QtCore.QObject):
         s = self._session()
         if s is None:
             return False
+        from dermview.gui.dialogs import busy_cursor
+
         try:
-            new = (s.click(prompt.row, prompt.col, prompt.positive)
-                   if isinstance(prompt, ClickPrompt)
-                   else s.box(prompt.row0, prompt.col0, prompt.row1, prompt.col1))
+            with busy_cursor():  # on this thread: up to a second or two on a 24-MP image
+                new = (s.click(prompt.row, prompt.col, prompt.positive)
+                       if isinstance(prompt, ClickPrompt)
+                       else s.box(prompt.row0, prompt.col0, prompt.row1, prompt.col1))
         except ValueError as exc:  # outside the image
             self.message.emit(f"Refine: {exc}")
             return False
@@ -296,23 +318,37 @@ class RefineController(QtCore.QObject):
         self._draw_markers()
         return True
 
-    def preview_grow(self, region: np.ndarray | None, add: bool = True) -> None:
-        """Show bool ``(H, W)`` ``region`` as the pending grow (None: hide it)."""
+    def preview_grow(self, region: np.ndarray | None, add: bool = True,
+                     origin: tuple[int, int] = (0, 0)) -> None:
+        """Show bool ``region`` (its top left at ``origin`` (row, col) of the image) as the
+        pending grow (None: hide it). Only the region's window is drawn and repainted (the
+        whole 24-MP layer at each step of the drag took a tenth of a second or more)."""
         from dermview.gui import render
 
+        buf = self.grow_preview
         if region is None:
-            self.grow_preview.clear((1, 1))
+            buf.clear((1, 1))
+            self._grow_box = None
             return
+        if buf.shape != self.doc.shape:
+            buf.clear(self.doc.shape)
+        elif self._grow_box is not None:  # the last window, now transparent
+            top, left, h, w = self._grow_box
+            buf.set_region(top, left, np.zeros((h, w, 4), np.uint8))
         alpha = np.where(region, np.uint8(150), np.uint8(0))
-        self.grow_preview.set_buffer(render.colourise(alpha, GROW_ADD if add else GROW_CUT),
-                                     self.doc.shape)
+        buf.set_region(*origin, render.colourise(alpha, GROW_ADD if add else GROW_CUT))
+        self._grow_box = (*origin, *region.shape)
 
     def grow(self, seed: tuple[int, int], tolerance: float, add: bool,
-             distance: np.ndarray | None = None) -> bool:
+             distance: SeedDistance | None = None) -> bool:
         """Add (or cut) the region grown from ``seed`` with ``tolerance`` ΔE: one undo step."""
         if self.doc.image is None:
             return False
-        region = grow_from_seed(self.doc.image, seed, tolerance, distance)
+        from dermview.gui.dialogs import busy_cursor
+
+        if distance is None:  # a click: ΔE round the seed, the whole image only if needed
+            distance = SeedDistance(self.doc.image, seed)
+        region = distance.full_region(tolerance, busy_cursor)
         before = int(self.doc.mask.sum())
         new = apply_region(self.doc.mask, region, add)
         changed = push_mask(self.doc, new, f"Grow from seed ({'add' if add else 'cut'}, "

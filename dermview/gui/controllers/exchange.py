@@ -97,12 +97,13 @@ class ExchangeController(QtCore.QObject):
             return []
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            written = write_dicom_seg(
-                doc.path, doc.mask, folder, rgb=doc.image,
-                model_name=meta.model_name if meta.source == "model" else "",
-                model_sha256=meta.model_sha256, edited=meta.edited,
-                reviewer=str(meta.extras.get("reviewed_by") or "")
-                if meta.review_state in ("accepted", "corrected") else "")
+            with dialogs.busy_cursor():  # about a second for a 24-MP image, on this thread
+                written = write_dicom_seg(
+                    doc.path, doc.mask, folder, rgb=doc.image,
+                    model_name=meta.model_name if meta.source == "model" else "",
+                    model_sha256=meta.model_sha256, edited=meta.edited,
+                    reviewer=str(meta.extras.get("reviewed_by") or "")
+                    if meta.review_state in ("accepted", "corrected") else "")
         except OSError as exc:
             self.error.emit("DICOM SEG not written",
                             f"Cannot create the folder {folder}: {exc.strerror or exc}")
@@ -173,8 +174,10 @@ class ExchangeController(QtCore.QObject):
                 yield item
 
         try:
-            done = self._write_labels(fmt, target, root, noting_unreviewed(
-                self._labelled(paths, progress, problems, rejected)), polygons)
+            # the progress shows after 400 ms; a 24-MP label takes about half a second
+            with dialogs.busy_cursor():
+                done = self._write_labels(fmt, target, root, noting_unreviewed(
+                    self._labelled(paths, progress, problems, rejected)), polygons)
         except _Cancelled:
             self.message.emit("Export cancelled" + ("" if fmt == "coco" else
                                                    f"; the files written stay in {target}"), 5000)

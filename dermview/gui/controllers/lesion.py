@@ -16,12 +16,12 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from dermview import labels
+from dermview.gui.controllers.lesion_worker import AnalysisWorker
 from dermview.gui.document import Document
-from dermview.gui.lesion_overlays import axes_overlay, colors_overlay
 from dermview.gui.lesion_panel import LesionPanel
 from dermview.gui.ruler import Line
 from dermview.gui.settings import Settings
-from dermview.gui.workers import WorkerHost, _Worker
+from dermview.gui.workers import WorkerHost
 from dermview.label_status import label_source
 
 DEBOUNCE_MS = 400
@@ -57,20 +57,6 @@ def _same_resolution(size: str, w: int, h: int, tolerance: float = 0.02) -> bool
             and abs(h - ch) <= tolerance * ch)
 
 
-class AnalysisWorker(_Worker):
-    """Payload ``(rgb, mask, mm_per_px, key)``; result ``(key, analysis, axes, colours)``."""
-
-    def work(self, job: int, payload: Any) -> Any:
-        from dermview.analysis import analyze_lesion
-
-        rgb, mask, mm_per_px, key = payload
-        analysis = analyze_lesion(rgb, mask, mm_per_px=mm_per_px)
-        self.check(job)
-        axes = axes_overlay(mask.shape, analysis)
-        colours = colors_overlay(analysis.color_labels(mask))
-        return key, analysis, axes, colours
-
-
 class LesionController(QtCore.QObject):
     """Signals: ``message(str)`` (status bar), ``error(title, text)``, ``updated()`` (a new
     analysis is shown), ``ruler_wanted()`` (calibration needs a ruler line: select the tool)."""
@@ -87,6 +73,7 @@ class LesionController(QtCore.QObject):
         self.analysis: Any = None
         self.last_line: Line | None = None
         self.calibrating = False  # the next ruler line is the calibration line
+        self._submitted: Any = None  # the key of the last analysis given to the worker
         self.host = WorkerHost(AnalysisWorker(), "lesion-analysis", self)
         self.host.finished.connect(self._on_result)
         self.host.failed.connect(self._on_failed)
@@ -287,7 +274,8 @@ class LesionController(QtCore.QObject):
                 self.panel.clear()
             return
         self.panel.set_status("Measuring…")
-        self.host.submit((doc.image, doc.mask.copy(), self.mm_per_px, self._key()))
+        self._submitted = self._key()
+        self.host.submit((doc.image, doc.mask.copy(), self.mm_per_px, self._submitted))
 
     def _on_result(self, result: Any) -> None:
         key, analysis, axes, colours = result
@@ -308,18 +296,34 @@ class LesionController(QtCore.QObject):
         return self.timer.isActive() or self.host.busy
 
     def current(self) -> Any:
-        """The analysis of the current mask: the last result, or computed now (on this thread)
-        when a recompute is still pending; ``None`` without a lesion."""
+        """The analysis of the current mask: the last result, or, while one is pending, the
+        worker's, waited for (under the wait cursor): a save soon after an edit measured the
+        mask again on this thread while the worker measured it too (a 24-MP mask froze the
+        window for seconds on two cores); computed here only when the worker cannot give it.
+        ``None`` without a lesion."""
         from dermview.analysis import analyze_lesion
         from dermview.errors import DermviewError
+        from dermview.gui.dialogs import busy_cursor
 
         if not self.doc.has_image or not self.doc.mask.any():
             return None
         if self.analysis is None or self.busy:
-            try:
-                self.analysis = analyze_lesion(self.doc.image, self.doc.mask, self.mm_per_px)
-            except DermviewError:
-                return None
+            with busy_cursor():
+                if self.timer.isActive() or not self.host.busy:
+                    self.timer.stop()
+                    self.recompute()  # now, not after the debounce
+                key = self._key()
+                outcome = self.host.worker.wait(
+                    key, lambda: self.host.busy and self._submitted == key)
+                if outcome is not None:
+                    if outcome[1] is None:
+                        return None  # it cannot be measured (the worker says why)
+                    self.analysis = outcome[1]
+                    return self.analysis
+                try:
+                    self.analysis = analyze_lesion(self.doc.image, self.doc.mask, self.mm_per_px)
+                except DermviewError:
+                    return None
         return self.analysis
 
     def sidecar(self) -> dict[str, Any] | None:

@@ -239,8 +239,9 @@ class SessionController(QtCore.QObject):
         old = doc.path
         labels_dir = self.saving.labels_dir_for(path)
         try:
-            doc.open(path, labels_dir, label_policy.reference_folder(
-                path, self.settings.get_path("reference_dir"), labels_dir))
+            with dialogs.busy_cursor():  # a 24-MP image: read and drawn in about a second
+                doc.open(path, labels_dir, label_policy.reference_folder(
+                    path, self.settings.get_path("reference_dir"), labels_dir))
         except (DermviewError, MemoryError) as exc:
             self.open_failed.emit()
             text = str(exc) if isinstance(exc, DermviewError) else \
