@@ -1188,25 +1188,6 @@ def test_panel_tabs_name_their_shortcut(make_window, qtbot):
     assert t["Worklist"].startswith("Worklist panel (Alt+")
 
 
-def test_a_panel_brought_up_by_its_key_does_not_type_the_next_shortcut(make_window, data, qtbot):
-    """Own trial finding: Alt+7 put the keyboard in the Lesion panel's Device field (text
-    selected), and A (accept) renamed the dermatoscope "a": a new device without the scale of
-    the calibrated one. The keyboard goes to the panel's first control that takes no text;
-    the shortcut does what it says."""
-    win = make_window([data / "IMD009.jpg"])
-    win.show()
-    qtbot.waitExposed(win)
-    device = win.lesion_panel.device_combo.currentText()
-    qtbot.keyClick(win, QtCore.Qt.Key.Key_7, QtCore.Qt.KeyboardModifier.AltModifier)
-    qtbot.waitUntil(lambda: docks.on_top(win.docks["lesion"]), timeout=3000)
-    focus = QtWidgets.QApplication.focusWidget()
-    assert win.docks["lesion"].isAncestorOf(focus)
-    assert not isinstance(focus, QtWidgets.QLineEdit)
-    qtbot.keyClick(focus, QtCore.Qt.Key.Key_A)
-    assert win.lesion_panel.device_combo.currentText() == device
-    assert "Nothing to accept" in win.statusBar().currentMessage()  # A did its job
-
-
 def test_the_keyboard_on_cancel_does_not_move_on_to_segment_all(make_window, data, qtbot):
     """Own finding: with the keyboard on the Segment panel's Cancel when the segmentation
     ended, Qt handed it to "Segment all unlabelled images…" (the next button), and Space
