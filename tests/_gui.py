@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -108,6 +109,7 @@ def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
         assert win.threads_running() == []
         win.deleteLater()
     process(10)
+    gc.collect()  # this test's cycles, here and now (the app collects between events only)
 
 
 def drag(qtbot, pane, points_xy, modifier=QtCore.Qt.KeyboardModifier.NoModifier):

@@ -1256,3 +1256,28 @@ def test_opening_an_image_shows_the_wait_cursor(make_window, data, monkeypatch):
     win = make_window([data])
     assert win.session.next_image() and win.doc.path.name == "IMD009.jpg"
     assert seen == [True, True] and QtWidgets.QApplication.overrideCursor() is None
+
+
+def test_the_app_collects_garbage_in_the_gui_thread_between_events(qtbot):
+    """The test suite hung once: Python's cycle collector, triggered by an allocation inside a
+    Qt signal disconnect, destroyed a QObject whose destructor waited for the mutex that
+    disconnect held. The app turns the automatic collector off and collects on a timer in
+    the GUI thread, between events."""
+    import gc
+    import weakref
+
+    from dermview.gui.app import GC_INTERVAL_S, ensure_app
+
+    ensure_app()
+    assert not gc.isenabled()
+
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # a cycle: only the collector frees it
+    gone = weakref.ref(node)
+    del node
+    filler = [[] for _ in range(2 * gc.get_threshold()[0])]  # enough allocations for a pass
+    qtbot.waitUntil(lambda: gone() is None, timeout=int(5000 * GC_INTERVAL_S))
+    assert filler

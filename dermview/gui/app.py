@@ -29,7 +29,22 @@ def ensure_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
         app.setStyle(FocusRingStyle())
         _dark_palette(app)
         app.setProperty("dermview_styled", True)
+    global _GARBAGE_COLLECTOR
+    if _GARBAGE_COLLECTOR is None:
+        # Python's cycle collector, run when an allocation happened to trigger it, once ran
+        # inside a Qt signal disconnect and destroyed a QObject whose destructor waited for
+        # the mutex that disconnect held: the process hung (seen in the test suite, PySide6
+        # 6.11). pyqtgraph's collector turns the automatic one off and collects on a timer,
+        # in the GUI thread, between events (never inside a Qt call, never in a worker).
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GARBAGE_COLLECTOR = GarbageCollector(interval=GC_INTERVAL_S)
     return app  # type: ignore[return-value]
+
+
+#: Seconds between the GUI thread's garbage collections (:func:`ensure_app`).
+GC_INTERVAL_S = 1.0
+_GARBAGE_COLLECTOR = None
 
 
 def _dark_palette(app: QtWidgets.QApplication) -> None:
