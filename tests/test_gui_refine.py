@@ -121,12 +121,15 @@ def test_refine_prepares_in_the_background_and_never_waits(make_window, data, qt
     assert not win.refine.prompt(ClickPrompt(int(rows[0]), int(cols[0]), True))
     assert win.doc.undo_stack.count() == n0
     assert "preparing" in win.status.currentMessage().lower()
+    assert "applied when it is ready" in win.status.currentMessage()
     gate.set()
     qtbot.waitUntil(lambda: session.ready, timeout=30000)
+    # the early click was kept and is applied now (it was dropped: "try again in a moment")
+    qtbot.waitUntil(lambda: win.doc.undo_stack.count() == n0 + 1, timeout=10000)
     gt = load_mask(SAMPLES / "IMD009_segmentation.png", shape=win.doc.shape)
     c = next_click(win.doc.mask, gt)
     assert win.refine.prompt(ClickPrompt(c.row, c.col, c.positive))
-    assert win.refine.session is session and win.doc.undo_stack.count() == n0 + 1
+    assert win.refine.session is session and win.doc.undo_stack.count() == n0 + 2
 
 
 def test_a_box_on_an_image_not_yet_segmented_segments_it_and_is_applied(make_window, data, qtbot):
@@ -316,20 +319,21 @@ def test_refine_on_a_saved_label_computes_the_map_and_keeps_the_label(make_windo
     win.actions["tool_refine"].trigger()           # starts the map in the background
     session = win.refine.session
     assert session is not None and not session.ready
-    win.before.fit()
-    process(10)
-    _click(qtbot, win.before, 10, 10)               # too early: says what is going on
-    assert win.doc.undo_stack.count() == 0 and np.array_equal(win.doc.mask, label)
-    assert "probability map" in win.status.currentMessage()
-    go.set()
-    session.wait()
-    assert session.error is None
     rows, cols = np.nonzero(label)
     mr, mc = int(np.median(rows)), int(np.median(cols))
     win.after.fit()
     process(10)
-    r, c = _click(qtbot, win.after, mr, mc, SHIFT)  # "not lesion" in the middle
-    assert win.doc.undo_stack.count() == 1 and not win.doc.mask[r, c]
+    r, c = _click(qtbot, win.after, mr, mc, SHIFT)  # "not lesion" in the middle, too early:
+    assert win.doc.undo_stack.count() == 0 and np.array_equal(win.doc.mask, label)
+    assert "probability map" in win.status.currentMessage()  # says what is going on
+    assert "applied when it is ready" in win.status.currentMessage()
+    go.set()
+    session.wait()
+    assert session.error is None
+    # the click is applied once the map is ready (own trial of big images: it was dropped,
+    # "click again in a moment")
+    qtbot.waitUntil(lambda: win.doc.undo_stack.count() == 1, timeout=10000)
+    assert not win.doc.mask[r, c]
     changed = win.doc.mask != label
     assert 0 < changed.sum() < label.sum() and not (win.doc.mask & ~label).any()
     assert win.doc.prob is None and win.doc.effective_review() == "corrected"

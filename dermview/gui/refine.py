@@ -59,6 +59,7 @@ class RefineController(QtCore.QObject):
             segmenter.busy_changed.connect(self._on_segmenting)
         #: a prompt made before the image had a mask: applied once its segmentation is ready
         self._pending: ClickPrompt | BoxPrompt | None = None
+        self._pending_label = False  # the pending prompt waits on a saved label's session
         self._pending_timer = QtCore.QTimer(self)
         self._pending_timer.setInterval(50)
         self._pending_timer.timeout.connect(self._apply_pending)
@@ -131,7 +132,7 @@ class RefineController(QtCore.QObject):
             self.message.emit("Refine: the segmentation did not finish; the prompt was not applied")
 
     def _drop_pending(self) -> None:
-        self._pending = None
+        self._pending, self._pending_label = None, False
         self._pending_timer.stop()
 
     def _apply_pending(self) -> None:
@@ -140,7 +141,7 @@ class RefineController(QtCore.QObject):
         prompt, s = self._pending, self.session
         if prompt is None:
             self._pending_timer.stop()
-        elif self.doc.prob is not None and s is not None and s.ready:
+        elif (self.doc.prob is not None or self._pending_label) and s is not None and s.ready:
             self._drop_pending()
             self.prompt(prompt)
 
@@ -225,12 +226,13 @@ class RefineController(QtCore.QObject):
             self.session = (self.label_refiner.start(doc.image, mask=doc.mask)
                             if prob is None else
                             self.refiner.start(doc.image, mask=doc.mask, prob=prob))
-        if not self.session.ready:  # never wait on the GUI thread
+        if not self.session.ready:  # never wait on the GUI thread (prompt() queues it)
             if not quiet:
                 self.message.emit(
                     "Refine: computing the model's probability map for this saved label (a "
-                    "label does not keep it); click again in a moment" if saved_label else
-                    "Refine: still preparing this image, try again in a moment")
+                    "label does not keep it); the prompt is applied when it is ready"
+                    if saved_label else
+                    "Refine: still preparing this image; the prompt is applied when it is ready")
             return None
         if self.session.error is not None:
             if not quiet:
@@ -263,6 +265,10 @@ class RefineController(QtCore.QObject):
             return False
         s = self._session()
         if s is None:
+            if self.session is not None and not self.session.ready and self._pending is None:
+                # the first click on a saved label was dropped ("click again in a moment")
+                self._pending, self._pending_label = prompt, self.doc.prob is None
+                self._pending_timer.start()
             return False
         from dermview.gui.dialogs import busy_cursor
 
