@@ -114,23 +114,26 @@ class SessionController(QtCore.QObject):
         except OSError:
             return
         self._folder_stat = (folder, now)
-        old = self.worklist.paths
-        added = [p for p in images if p not in old]
-        gone = [p for p in old if p.parent == folder and p not in images and p != self.doc.path]
+        old, listed = self.worklist.paths, set(images)  # sets: a 2,000-image folder
+        known = set(old)
+        added = [p for p in images if p not in known]
+        gone = {p for p in old if p.parent == folder and p not in listed and p != self.doc.path}
         if not added and not gone:
             return
         kept = [p for p in old if p not in gone]
+        kept_set = known - gone
         # in the folder's order (not sorted by confidence since): the new ones take their place
-        in_order = [p for p in kept if p in images] == [p for p in images if p in kept]
-        self.worklist.set_paths([p for p in images if p in kept or p in added]
-                                + [p for p in kept if p not in images] if in_order
+        in_order = [p for p in kept if p in listed] == [p for p in images if p in kept_set]
+        self.worklist.set_paths(list(images)  # each one kept or added
+                                + [p for p in kept if p not in listed] if in_order
                                 else kept + added)
         self.worklist.set_current(self.doc.path)
         said = [f"{counted(len(added), 'new image')} added to the worklist "
                 f"({', '.join(p.name for p in added[:3])}{', …' if len(added) > 3 else ''})"
                 ] if added else []
+        gone_names = [p.name for p in old if p in gone]  # the worklist's order
         said += [f"{counted(len(gone), 'image')} no longer there (deleted, renamed or moved: "
-                 f"{', '.join(p.name for p in gone[:3])}{', …' if len(gone) > 3 else ''})"
+                 f"{', '.join(gone_names[:3])}{', …' if len(gone) > 3 else ''})"
                  ] if gone else []
         self.message.emit(f"{folder.name} changed: " + "; ".join(said), 15000)
 
