@@ -381,7 +381,7 @@ class Document(QtCore.QObject):
             source="model" if from_model else "imported" if self._opened_imported else "manual",
             review_state=state,
             review_comment=self.review_comment,
-            user=self.reviewer or login,
+            user=self.saver(),
             extras={**({"login": login} if self.reviewer and self.reviewer != login else {}),
                     **({"reviewed_by": by} if (by := self.verdict_by(state)) else {}),
                     **({"imported_from": imported} if self._opened_imported and not from_model

@@ -15,7 +15,6 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from dermview import labels
 from dermview.gui.controllers.lesion_worker import AnalysisWorker
 from dermview.gui.document import Document
 from dermview.gui.lesion_panel import LesionPanel
@@ -366,7 +365,7 @@ class LesionController(QtCore.QObject):
         reviewer = str(meta.get("user") or "")  # who saved the label shown
         if doc.dirty:
             state += " (not saved yet)"  # a new model mask or an edit, since the last save
-            reviewer = doc.reviewer or labels.login_name()  # whoever is editing it now
+            reviewer = doc.saver()  # whoever is editing it now
         # a reviewed mask names who gave the verdict, not the last to save it
         reviewer = doc.verdict_by(verdict) or reviewer
         extra = tuple(line for provider in self._report_lines for line in provider())
