@@ -1,5 +1,5 @@
-"""Grow from seed (``W``): press on a pixel and drag; the drag distance (image pixels) is the
-colour tolerance (ΔE); release adds the region (Shift: cuts it). The region growing is
+"""Grow from seed (``W``): press on a pixel and drag; half the drag distance on the screen
+(px) is the colour tolerance (ΔE); release adds the region (Shift: cuts it). The region growing is
 :mod:`dermview.interactive.grow`; the preview and the undo step are the refine controller's
 (:meth:`dermview.gui.refine.RefineController.preview_grow` / ``grow``)."""
 
