@@ -241,6 +241,29 @@ def test_colour_standardise_removes_a_channel_cast():
         ColourStandardise(1.5, ref)
 
 
+def test_colour_standardisation_is_saved_with_the_weights_and_older_files_still_load():
+    """Its share and reference are state dict entries (so a standardised model's file, and
+    its SHA-256, differ from the base's); a state dict without them (an older file, the base
+    model's) loads with the config's values; one that disagrees with the config is refused."""
+    from dermview.model.blocks import load_state
+    from dermview.model.nets import build_model
+
+    ref = (0.1, 0.2, 0.3, 0.5, 0.6, 0.7)
+    torch.manual_seed(0)
+    plain = build_model("dermsegnet", width=8)
+    std = build_model("dermsegnet", width=8, colour_norm=0.5, colour_ref=ref)
+    state = std.state_dict()
+    torch.testing.assert_close(state["colour.setting"], torch.tensor([0.5, *ref]))
+    load_state(std, plain.state_dict())  # the base's state dict: the config's setting
+    torch.testing.assert_close(std.state_dict()["colour.setting"], torch.tensor([0.5, *ref]))
+    torch.testing.assert_close(std.state_dict()["stem.0.0.weight"], plain.state_dict()["stem.0.0.weight"])
+    other = build_model("dermsegnet", width=8, colour_norm=0.75, colour_ref=ref)
+    with pytest.raises(RuntimeError, match="disagrees"):
+        load_state(other, state)
+    with pytest.raises(RuntimeError):
+        load_state(plain, state)  # an entry the plain model does not have
+
+
 def test_adapt_bn_statistics_and_blend(base: Path):
     from dermview.finetune.train import adapt_bn, copy_model
 

@@ -641,3 +641,91 @@ def test_the_models_list_shows_the_scores_at_150_percent(qtbot, monkeypatch):
         assert cell.right() <= t.viewport().width(), "the Dice is out of view"
         assert t.columnWidth(1) >= t.sizeHintForColumn(1)  # and whole
     assert t.item(1, 2).toolTip() == origin
+
+
+def test_a_run_that_makes_the_same_weights_again_says_so(qtbot, make_window, tmp_path):
+    """Trial finding: every run of the default recipe (no training step) writes the same
+    weights; the dialog called each one a new model and Model → Models… listed the copies
+    with nothing to tell them apart from different models."""
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl, dlg, _ = _start(qtbot, win, folder, out, steps=0)
+    with qtbot.waitSignal(ctl.process.finished, timeout=900_000):
+        pass
+    assert "Its weights are those of" not in dlg.result_label.text()  # the first of its kind
+    again = out.with_name("clinic-again.pt")
+    dlg.out_edit.setText(str(again))
+    with qtbot.waitSignal(ctl.process.finished, timeout=900_000):
+        qtbot.mouseClick(dlg.start_btn, LeftButton)
+    assert ModelEntry.read(again).sha256 == ModelEntry.read(out).sha256
+    first = ModelEntry.read(out).label()
+    assert f"Its weights are those of {first}" in dlg.result_label.text()
+    ctl.show_models()
+    rows = {m.path: i for i, m in enumerate(ctl.models_dialog.models)}
+    origin = ctl.models_dialog.table.item(rows[again], 2).text()
+    assert origin.endswith(f"; the same weights as {first}"), origin
+    assert "same weights" not in ctl.models_dialog.table.item(rows[out], 2).text()
+
+
+def test_the_models_list_names_the_first_model_with_the_same_weights(tmp_path):
+    run = {"training": {"steps_per_run": 0, "finished": ""},
+           "finetune": {"labels": [{}] * 5, "image_dir": str(tmp_path), "improved": False}}
+    a = make_weights(tmp_path, "a", name="clinic", user_trained=True, **run)
+    b = make_weights(tmp_path, "b", name="clinic", user_trained=True, **run)  # same weights
+    c = make_weights(tmp_path, "c", name="other", user_trained=True, seed=1, **run)
+    entries = {m.path: m for m in list_models([a, b, c])}
+    assert entries[a].same_as == "" and entries[c].same_as == ""
+    assert entries[b].same_as == "clinic (a.pt)"
+
+
+def test_a_label_of_the_base_model_is_not_marked_user_trained_after_a_run(
+        qtbot, make_window, tmp_path):
+    """Trial finding: a run without a training step wrote the base model's state dict
+    unchanged (its colour standardisation was config only), so the new model had the base's
+    SHA-256: labels the base model made afterwards were marked USER-TRAINED, with the new
+    model's name, in their sidecars and case reports."""
+    from dermview.labels import read_label_meta
+
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl, dlg, _ = _start(qtbot, win, folder, out, steps=0)
+    with qtbot.waitSignal(ctl.process.finished, timeout=900_000):
+        pass
+    base = Path(win.segmenter.weights)
+    assert ModelEntry.read(out).sha256 != ModelEntry.read(base).sha256  # two models, two SHAs
+    img = tmp_path / "new.png"
+    img.write_bytes(next(folder.glob("*.png")).read_bytes())
+    win.session.open_paths([img])
+    assert win.wait_idle(60)
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60) and win.doc.model.name == "tiny-test"
+    assert win.review.accept()
+    saved = read_label_meta(img)
+    assert saved["model_sha256"] == ModelEntry.read(base).sha256
+    assert "model_provenance" not in saved or not saved["model_provenance"], saved
+
+
+def test_a_label_of_the_base_model_is_not_marked_by_an_older_copy_of_its_weights(
+        qtbot, make_window, tmp_path):
+    """A user model written before the colour standardisation was saved with the weights has
+    its base's SHA-256: a label the base model made is still not marked as that model's."""
+    from dermview.labels import read_label_meta
+
+    folder = make_folder(tmp_path / "clinic", 1, sidecar_every=0)
+    img = next(folder.glob("*.png"))
+    (folder / "labels").rename(folder / "expert")  # no label yet: the model's mask is saved
+    win = make_window([img])
+    ctl = win.models
+    run = {"parent": {"name": "tiny-test"}, "training": {"steps_per_run": 0, "finished": ""},
+           "finetune": {"labels": [{}] * 5, "image_dir": str(folder), "improved": True}}
+    ctl._remember(make_weights(tmp_path, "old", name="clinic-old", user_trained=True, **run))
+    ctl.use_model(make_weights(tmp_path, "base"))  # same seed: the same SHA-256
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60) and win.doc.model.name == "tiny-test"
+    assert win.review.accept()
+    assert not read_label_meta(img).get("model_provenance")
+    assert "USER-TRAINED" not in win.lesion.report_info().model

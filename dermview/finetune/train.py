@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from dermview.finetune.engine import FinetuneCancelled, FinetuneSettings, clock
+from dermview.model.blocks import load_state
 from dermview.model.inference import Segmenter
 from dermview.model.losses import get_loss
 from dermview.model.nets import build_model
@@ -227,7 +228,7 @@ def _cosine(steps: int) -> Callable[[int], float]:
 def copy_model(base: Segmenter) -> torch.nn.Module:
     """A trainable copy of ``base.model`` (same weights and statistics) on ``base.device``."""
     model = build_model(base.meta["arch"], **base.meta["config"])
-    model.load_state_dict(base.model.state_dict())
+    load_state(model, base.model.state_dict())
     return model.to(base.device)
 
 
@@ -247,7 +248,7 @@ def start_model(base: Segmenter, colour_norm: float = 0.0, bn_adapt: float = 0.0
         meta["config"] = {**meta["config"], "colour_norm": float(colour_norm),
                           "colour_ref": list(COLOUR_REF)}
     model = build_model(meta["arch"], **meta["config"])
-    model.load_state_dict(base.model.state_dict())
+    load_state(model, base.model.state_dict())
     model.to(base.device).eval()
     if bn_adapt > 0:
         if x is None:

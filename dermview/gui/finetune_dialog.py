@@ -209,7 +209,9 @@ class FinetuneDialog(QtWidgets.QDialog):
         eta = _eta(eta_s)
         self.phase_label.setText(f"{phase[:1].upper()}{phase[1:]}{eta}")
 
-    def show_result(self, r: dict[str, Any]) -> None:
+    def show_result(self, r: dict[str, Any], same_as: str = "") -> None:
+        """The run's verdict and scores; ``same_as``: the listed model whose weights the new
+        one has (a run without a training step makes the same model every time), or ""."""
         b, n = r["base"], r["new"]
         rows = "".join(
             f"<tr><td>{label}</td><td align='right'>{b[k]:.3f}</td>"
@@ -221,7 +223,10 @@ class FinetuneDialog(QtWidgets.QDialog):
         self.result_label.setText(
             f"<p>{html.escape(r['verdict'])}</p><table cellspacing='6'><tr><th></th>"
             f"<th>current</th><th>new</th></tr>{rows}</table>"
-            f"<p>{_scored_on(n['n'], r['scheme'], r['labels'])}; {_duration(r['seconds'])}. Saved as {html.escape(Path(r['out']).name)}.</p>")
+            f"<p>{_scored_on(n['n'], r['scheme'], r['labels'])}; {_duration(r['seconds'])}. Saved as {html.escape(Path(r['out']).name)}.</p>"
+            + (f"<p>Its weights are those of {html.escape(same_as)}, already in Model → Models… "
+               "(without a training step every run makes the same model): the two segment alike; "
+               "deleting the new model removes only this copy.</p>" if same_as else ""))
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
         self.phase_label.setText("Finished")
@@ -335,7 +340,8 @@ class ModelsDialog(QtWidgets.QDialog):
         self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
 
     def _fill_row(self, i: int, m: Any) -> None:
-        for j, text in enumerate([m.name + IN_USE, m.heldout or "—", m.origin, str(m.path)]):
+        origin = m.origin + (f"; the same weights as {m.same_as}" if m.same_as else "")
+        for j, text in enumerate([m.name + IN_USE, m.heldout or "—", origin, str(m.path)]):
             item = QtWidgets.QTableWidgetItem(text)
             item.setToolTip(self._why if j == DICE_COLUMN else text)  # whole where it is elided
             self.table.setItem(i, j, item)

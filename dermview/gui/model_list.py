@@ -4,7 +4,7 @@ Dice, read from its metadata (no Qt, no torch)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dermview import paths
@@ -28,6 +28,12 @@ class ModelEntry:
     #: its ``model_provenance`` for the labels it makes (:func:`user_trained_mark`); None
     #: for a bundled model
     mark: dict | None = None
+    #: the name of a model listed before it with the same weights (same SHA-256), else ""
+    same_as: str = ""
+
+    def label(self) -> str:
+        """The name and, where it adds something, the file: "clinic (clinic-2.pt)"."""
+        return self.name if self.path.stem == self.name else f"{self.name} ({self.path.name})"
 
     @classmethod
     def read(cls, path: Path) -> ModelEntry | None:
@@ -82,6 +88,7 @@ def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
     files += sorted(folder.glob("*.pt")) if folder.is_dir() else []
     files += [Path(p) for p in extra or []]
     seen: set[Path] = set()
+    first_of: dict[str, ModelEntry] = {}  # SHA-256 → the first model with those weights
     out = []
     for f in files:
         key = f.resolve()
@@ -89,6 +96,20 @@ def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
             continue
         seen.add(key)
         info = ModelEntry.read(f)
-        if info is not None:
-            out.append(info)
+        if info is None:
+            continue
+        # runs without a training step write the same weights every time: the list showed
+        # copies with nothing to tell them apart from different models
+        twin = first_of.setdefault(info.sha256, info)
+        out.append(info if twin is info else replace(info, same_as=twin.label()))
     return out
+
+
+def same_weights(path: Path, models: list[ModelEntry]) -> ModelEntry | None:
+    """The first of ``models`` other than ``path`` whose weights are those of ``path`` (same
+    SHA-256), or None."""
+    info = ModelEntry.read(path)
+    if info is None:
+        return None
+    key = path.resolve()
+    return next((m for m in models if m.sha256 == info.sha256 and m.path.resolve() != key), None)

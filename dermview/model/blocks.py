@@ -120,7 +120,12 @@ class ColourStandardise(nn.Module):
             raise ValueError(f"ColourStandardise needs alpha in [0, 1] and 6 reference values, "
                              f"got {alpha}, {tuple(ref)}")
         self.alpha = float(alpha)
-        self.ref = tuple(float(v) for v in ref)  # constants, not state: the weights are the base's
+        self.ref = tuple(float(v) for v in ref)
+        # Saved with the weights (a state dict entry), so that the model file, and with it its
+        # SHA-256, differs from the base's: as config only, a run without a training step
+        # wrote the base's state dict byte for byte, and labels of the base model were taken
+        # for the new one's. Files written before it lack the entry: :func:`load_state`.
+        self.register_buffer("setting", torch.tensor([self.alpha, *self.ref], dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = self.alpha
@@ -129,3 +134,22 @@ class ColourStandardise(nn.Module):
         m = x.mean(dim=(2, 3), keepdim=True)
         s = x.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
         return (x - m) * (s_ref / s) ** a + a * m_ref + (1.0 - a) * m
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """``model.load_state_dict(state)``, strict, except that the ``setting`` entries of its
+    :class:`ColourStandardise` may be missing (a file written before they were saved, or the
+    base model's state dict loaded into a new, standardised model): they keep the values the
+    model was built with (its config). A setting present must equal the built one.
+
+    Raises:
+        RuntimeError: missing or unexpected entries, wrong shapes, or a setting that
+            disagrees with the config.
+    """
+    built = {f"{name}.setting": m.setting.detach().cpu().clone()
+             for name, m in model.named_modules() if isinstance(m, ColourStandardise)}
+    for key, value in built.items():
+        if key in state and not torch.allclose(state[key].detach().cpu().float(), value):
+            raise RuntimeError(f"{key} {state[key].tolist()} disagrees with the model's config "
+                               f"{value.tolist()}")
+    model.load_state_dict({**built, **state}, strict=True)

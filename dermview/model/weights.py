@@ -253,6 +253,7 @@ def load_model(weights: str | Path, device: Any = "cpu") -> tuple[Any, dict[str,
 
     import torch
 
+    from dermview.model.blocks import load_state
     from dermview.model.nets import build_model
 
     meta = verify_weights(weights)
@@ -279,7 +280,7 @@ def load_model(weights: str | Path, device: Any = "cpu") -> tuple[Any, dict[str,
         raise WeightsError(f"{name} is not a state dict of named tensors and was not loaded")
     try:
         model = build_model(meta["arch"], **meta["config"])
-        model.load_state_dict(state, strict=True)
+        load_state(model, state)
     except (ValueError, TypeError, RuntimeError, KeyError) as exc:
         raise WeightsError(
             f"{name} does not fit architecture {meta['arch']!r}: "

@@ -21,7 +21,7 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from dermview import paths
-from dermview.gui.model_list import ModelEntry, list_models, user_models_dir
+from dermview.gui.model_list import ModelEntry, list_models, same_weights, user_models_dir
 
 
 class FinetuneProcess(QtCore.QObject):
@@ -201,7 +201,8 @@ class ModelController(QtCore.QObject):
     def _on_finished(self, result: dict[str, Any]) -> None:
         self.last_result = result
         self._remember(result["out"])
-        self.dialog.show_result(result)
+        twin = same_weights(Path(result["out"]), list_models(self.known_models()))
+        self.dialog.show_result(result, twin.label() if twin else "")
 
     def known_models(self) -> list[Path]:
         """Model files trained or used in this app (settings ``models``), wherever they are."""
@@ -349,12 +350,14 @@ class ModelController(QtCore.QObject):
         if not sha:
             return None
         name = getattr(self.doc.model, "name", "")
-        # two models can share weights (the no-training recipe is deterministic): the one
-        # named as the label's model comes first, so model_name and the mark agree
-        found = sorted((i for i in list_models(self.known_models())
-                        if i.sha256 == sha and i.user_trained), key=lambda i: i.name != name)
-        if found:
-            info = found[0]  # its mark's parent, labels, trained: the case report's model line
+        # two models can share weights (the no-training recipe is deterministic; before its
+        # colour standardisation was saved with the weights, a new model even had its base's):
+        # the one named as the label's model is the one, so that a label of the bundled model
+        # is not marked as a user-trained one's and model_name and the mark agree
+        same = sorted((i for i in list_models(self.known_models()) if i.sha256 == sha),
+                      key=lambda i: i.name != name)
+        if same and same[0].user_trained:
+            info = same[0]  # its mark's parent, labels, trained: the case report's model line
             return {**(info.mark or {}), "user_trained": True, "name": info.name,
                     "file": info.path.name, "origin": info.origin}
         # the model was deleted since (or this is another machine): the label opened keeps
