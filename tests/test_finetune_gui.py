@@ -664,9 +664,9 @@ def test_a_run_that_makes_the_same_weights_again_says_so(qtbot, make_window, tmp
     assert f"Its weights are those of {first}" in dlg.result_label.text()
     ctl.show_models()
     rows = {m.path: i for i, m in enumerate(ctl.models_dialog.models)}
-    origin = ctl.models_dialog.table.item(rows[again], 2).text()
-    assert origin.endswith(f"; the same weights as {first}"), origin
-    assert "same weights" not in ctl.models_dialog.table.item(rows[out], 2).text()
+    name = ctl.models_dialog.table.item(rows[again], 0).text()
+    assert name.endswith(f"(same weights as {first})"), name
+    assert "same weights" not in ctl.models_dialog.table.item(rows[out], 0).text()
 
 
 def test_the_models_list_names_the_first_model_with_the_same_weights(tmp_path):
@@ -677,7 +677,7 @@ def test_the_models_list_names_the_first_model_with_the_same_weights(tmp_path):
     c = make_weights(tmp_path, "c", name="other", user_trained=True, seed=1, **run)
     entries = {m.path: m for m in list_models([a, b, c])}
     assert entries[a].same_as == "" and entries[c].same_as == ""
-    assert entries[b].same_as == "clinic (a.pt)"
+    assert entries[b].same_as == "clinic (a.pt)" and entries[a].label() == "clinic (a.pt)"
 
 
 def test_a_label_of_the_base_model_is_not_marked_user_trained_after_a_run(

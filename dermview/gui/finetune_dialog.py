@@ -264,6 +264,12 @@ class FinetuneDialog(QtWidgets.QDialog):
 
 
 IN_USE = "  (in use)"
+
+
+def _name_text(m: Any, in_use: bool) -> str:
+    """A model's name cell: the name, "(in use)", and the listed model with the same weights
+    (at the end of "Where it came from" the note was cut off in the middle)."""
+    return m.name + (IN_USE if in_use else "") + (f"  (same weights as {m.same_as})" if m.same_as else "")
 #: Column of the Models list with each model's held-out Dice.
 DICE_COLUMN = 1
 
@@ -340,8 +346,7 @@ class ModelsDialog(QtWidgets.QDialog):
         self.resize(*within_screen(self, max(720, need), self.sizeHint().height()))
 
     def _fill_row(self, i: int, m: Any) -> None:
-        origin = m.origin + (f"; the same weights as {m.same_as}" if m.same_as else "")
-        for j, text in enumerate([m.name + IN_USE, m.heldout or "—", origin, str(m.path)]):
+        for j, text in enumerate([_name_text(m, True), m.heldout or "—", m.origin, str(m.path)]):
             item = QtWidgets.QTableWidgetItem(text)
             item.setToolTip(self._why if j == DICE_COLUMN else text)  # whole where it is elided
             self.table.setItem(i, j, item)
@@ -367,7 +372,7 @@ class ModelsDialog(QtWidgets.QDialog):
         i = self.table.rowCount()
         self.table.insertRow(i)
         self._fill_row(i, model)
-        self.table.item(i, 0).setText(model.name)  # not in use: just added
+        self.table.item(i, 0).setText(_name_text(model, False))  # not in use: just added
         self.table.selectRow(i)
 
     def set_current(self, current: str | None) -> None:
@@ -377,7 +382,7 @@ class ModelsDialog(QtWidgets.QDialog):
         for i, m in enumerate(self.models):
             in_use = (m.path.resolve() == cur) if cur else (not m.user_trained
                                                             and m.path.stem == "dermview_default")
-            self.table.item(i, 0).setText(m.name + (IN_USE if in_use else ""))
+            self.table.item(i, 0).setText(_name_text(m, in_use))
             if in_use:
                 self._in_use = m.path
                 self.table.selectRow(i)

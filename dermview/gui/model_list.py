@@ -32,8 +32,8 @@ class ModelEntry:
     same_as: str = ""
 
     def label(self) -> str:
-        """The name and, where it adds something, the file: "clinic (clinic-2.pt)"."""
-        return self.name if self.path.stem == self.name else f"{self.name} ({self.path.name})"
+        """The name and the file, "clinic (clinic-2.pt)": runs on one folder share a name."""
+        return f"{self.name} ({self.path.name})"
 
     @classmethod
     def read(cls, path: Path) -> ModelEntry | None:
