@@ -669,6 +669,32 @@ def test_comma_and_period_step_the_threshold(make_window, data, qtbot):
     assert win.seg_panel.threshold_slider.value() == 99
 
 
+def test_a_threshold_step_shows_the_wait_cursor_while_it_works(make_window, data, qtbot,
+                                                              monkeypatch):
+    """On a 24-MP image each threshold step takes about half a second on the GUI thread
+    (labelling, hole filling, the undo patch): the window stood still with the normal cursor."""
+    from PySide6 import QtWidgets
+
+    import dermview.postprocess as post
+
+    win = make_window([data / "IMD009.jpg"])
+    win.segmenter.run()
+    assert win.wait_idle(60)
+    seen = []
+    real = post.mask_from_prob
+
+    def spy(*a, **k):
+        seen.append(QtWidgets.QApplication.overrideCursor() is not None)
+        return real(*a, **k)
+
+    monkeypatch.setattr(post, "mask_from_prob", spy)
+    view = win.view.shown()
+    view.setFocus()
+    qtbot.keyClick(view, ",")
+    qtbot.waitUntil(lambda: win.doc.threshold == pytest.approx(0.45), timeout=10_000)
+    assert seen == [True] and QtWidgets.QApplication.overrideCursor() is None
+
+
 def test_last_session_is_restored(make_window, data):
     win = make_window([data])
     assert win.session.next_image()

@@ -303,12 +303,17 @@ class SegmentController(QtCore.QObject):
         t = self.panel.threshold
         if abs(t - doc.threshold) < 1e-9:
             return
-        new = mask_from_prob(doc.prob, t)
-        edited = doc.hand_edited_map()  # a person's pixels are kept as they are
-        new[edited] = doc.mask[edited]
-        before = doc.threshold
-        doc.threshold = t
-        push_threshold(doc, new, before, t)
+        from dermview.gui.dialogs import busy_cursor
+
+        # about half a second on a 24-MP map (labelling, filling holes, the undo patch), on
+        # this thread: the window stood still with the normal cursor at each step
+        with busy_cursor():
+            new = mask_from_prob(doc.prob, t)
+            edited = doc.hand_edited_map()  # a person's pixels are kept as they are
+            new[edited] = doc.mask[edited]
+            before = doc.threshold
+            doc.threshold = t
+            push_threshold(doc, new, before, t)
 
     def _on_doc_threshold(self, t: float) -> None:
         """Undo/redo of a threshold step: show the threshold the mask now corresponds to."""
