@@ -112,6 +112,22 @@ def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
     gc.collect()  # this test's cycles, here and now (the app collects between events only)
 
 
+def spy_wait_cursor(monkeypatch, module, *names: str) -> list[bool]:
+    """Replace ``module.<name>`` for each of ``names`` by a wrapper that records, at each
+    call, whether the wait (override) cursor is up; returns that list of records."""
+    seen: list[bool] = []
+
+    def spying(real):
+        def spy(*a, **k):
+            seen.append(QtWidgets.QApplication.overrideCursor() is not None)
+            return real(*a, **k)
+        return spy
+
+    for name in names:
+        monkeypatch.setattr(module, name, spying(getattr(module, name)))
+    return seen
+
+
 def drag(qtbot, pane, points_xy, modifier=QtCore.Qt.KeyboardModifier.NoModifier):
     """Press at the first view point, move through the others, release at the last."""
     vp = pane.viewport()

@@ -395,19 +395,25 @@ def test_a_label_keeps_its_user_trained_mark_after_its_model_was_deleted(
     assert saved["review_state"] == "accepted" and saved["model_provenance"] == mark
 
 
+def _unlabelled_image(make_window, tmp_path, improved: bool):
+    """A folder with one image and no label yet (the model's mask is what is saved), a window
+    open on it, and the metadata of a run without a training step on that folder."""
+    folder = make_folder(tmp_path / "clinic", 1, sidecar_every=0)
+    img = next(folder.glob("*.png"))
+    (folder / "labels").rename(folder / "expert")
+    run = {"parent": {"name": "tiny-test"}, "training": {"steps_per_run": 0, "finished": ""},
+           "finetune": {"labels": [{}] * 5, "image_dir": str(folder), "improved": improved}}
+    return folder, img, make_window([img]), run
+
+
 def test_a_label_names_the_model_in_use_when_two_share_its_weights(qtbot, make_window, tmp_path):
     """Trial finding: two runs without a training step wrote models of identical weights (one
     SHA-256); with the first in use, a saved label's ``model_provenance`` named the second
     (and its origin) while ``model_name`` named the first."""
     from dermview.labels import read_label_meta
 
-    folder = make_folder(tmp_path / "clinic", 1, sidecar_every=0)
-    img = next(folder.glob("*.png"))
-    (folder / "labels").rename(folder / "expert")  # no label yet: the model's mask is saved
-    win = make_window([img])
+    folder, img, win, run = _unlabelled_image(make_window, tmp_path, improved=False)
     ctl = win.models
-    run = {"parent": {"name": "tiny-test"}, "training": {"steps_per_run": 0, "finished": ""},
-           "finetune": {"labels": [{}] * 5, "image_dir": str(folder), "improved": False}}
     first = make_weights(tmp_path, "first", name="clinic-first", user_trained=True, **run)
     second = make_weights(tmp_path, "second", name="clinic-second", user_trained=True,
                           **run)  # same seed: the same weights, the same SHA-256
@@ -643,10 +649,9 @@ def test_the_models_list_shows_the_scores_at_150_percent(qtbot, monkeypatch):
     assert t.item(1, 2).toolTip() == origin
 
 
-def test_a_run_that_makes_the_same_weights_again_says_so(qtbot, make_window, tmp_path):
-    """Trial finding: every run of the default recipe (no training step) writes the same
-    weights; the dialog called each one a new model and Model → Models… listed the copies
-    with nothing to tell them apart from different models."""
+def _run_without_training(qtbot, make_window, tmp_path):
+    """A window, and its controller and Improve dialog after one finished default run (no
+    training step) from a tiny base model on a folder of 8 labels; and the new model file."""
     win = make_window()
     folder = make_folder(tmp_path / "clinic", 8)
     out = tmp_path / "models" / "clinic.pt"
@@ -654,6 +659,14 @@ def test_a_run_that_makes_the_same_weights_again_says_so(qtbot, make_window, tmp
     ctl, dlg, _ = _start(qtbot, win, folder, out, steps=0)
     with qtbot.waitSignal(ctl.process.finished, timeout=900_000):
         pass
+    return win, ctl, dlg, out
+
+
+def test_a_run_that_makes_the_same_weights_again_says_so(qtbot, make_window, tmp_path):
+    """Trial finding: every run of the default recipe (no training step) writes the same
+    weights; the dialog called each one a new model and Model → Models… listed the copies
+    with nothing to tell them apart from different models."""
+    win, ctl, dlg, out = _run_without_training(qtbot, make_window, tmp_path)
     assert "Its weights are those of" not in dlg.result_label.text()  # the first of its kind
     again = out.with_name("clinic-again.pt")
     dlg.out_edit.setText(str(again))
@@ -688,13 +701,8 @@ def test_a_label_of_the_base_model_is_not_marked_user_trained_after_a_run(
     model's name, in their sidecars and case reports."""
     from dermview.labels import read_label_meta
 
-    win = make_window()
-    folder = make_folder(tmp_path / "clinic", 8)
-    out = tmp_path / "models" / "clinic.pt"
-    out.parent.mkdir()
-    ctl, dlg, _ = _start(qtbot, win, folder, out, steps=0)
-    with qtbot.waitSignal(ctl.process.finished, timeout=900_000):
-        pass
+    win, ctl, _dlg, out = _run_without_training(qtbot, make_window, tmp_path)
+    folder = tmp_path / "clinic" / "images"
     base = Path(win.segmenter.weights)
     assert ModelEntry.read(out).sha256 != ModelEntry.read(base).sha256  # two models, two SHAs
     img = tmp_path / "new.png"
@@ -715,13 +723,8 @@ def test_a_label_of_the_base_model_is_not_marked_by_an_older_copy_of_its_weights
     its base's SHA-256: a label the base model made is still not marked as that model's."""
     from dermview.labels import read_label_meta
 
-    folder = make_folder(tmp_path / "clinic", 1, sidecar_every=0)
-    img = next(folder.glob("*.png"))
-    (folder / "labels").rename(folder / "expert")  # no label yet: the model's mask is saved
-    win = make_window([img])
+    _folder, img, win, run = _unlabelled_image(make_window, tmp_path, improved=True)
     ctl = win.models
-    run = {"parent": {"name": "tiny-test"}, "training": {"steps_per_run": 0, "finished": ""},
-           "finetune": {"labels": [{}] * 5, "image_dir": str(folder), "improved": True}}
     ctl._remember(make_weights(tmp_path, "old", name="clinic-old", user_trained=True, **run))
     ctl.use_model(make_weights(tmp_path, "base"))  # same seed: the same SHA-256
     win.actions["segment"].trigger()

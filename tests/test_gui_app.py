@@ -16,7 +16,7 @@ from PIL import Image  # noqa: E402
 
 pytest.importorskip("pytestqt")
 pytest.register_assert_rewrite("_gui")
-from _gui import SAMPLES, Btn, drag  # noqa: E402
+from _gui import SAMPLES, Btn, drag, spy_wait_cursor  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
@@ -680,14 +680,7 @@ def test_a_threshold_step_shows_the_wait_cursor_while_it_works(make_window, data
     win = make_window([data / "IMD009.jpg"])
     win.segmenter.run()
     assert win.wait_idle(60)
-    seen = []
-    real = post.mask_from_prob
-
-    def spy(*a, **k):
-        seen.append(QtWidgets.QApplication.overrideCursor() is not None)
-        return real(*a, **k)
-
-    monkeypatch.setattr(post, "mask_from_prob", spy)
+    seen = spy_wait_cursor(monkeypatch, post, "mask_from_prob")
     view = win.view.shown()
     view.setFocus()
     qtbot.keyClick(view, ",")

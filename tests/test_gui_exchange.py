@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
-from _gui import SAMPLES, Btn, drag  # noqa: E402
+from _gui import SAMPLES, Btn, drag, spy_wait_cursor  # noqa: E402
 from PySide6 import QtWidgets  # noqa: E402
 
 from dermview.exchange.coco import read_coco  # noqa: E402
@@ -281,20 +281,12 @@ def test_the_dicom_seg_and_label_exports_show_the_wait_cursor(make_window, workl
     pytest.importorskip("highdicom")
     from dermview.exchange import coco, dicom_seg, labelme
 
-    seen = []
-
-    def spying(real):
-        def spy(*a, **k):
-            seen.append(QtWidgets.QApplication.overrideCursor() is not None)
-            return real(*a, **k)
-        return spy
-
-    monkeypatch.setattr(dicom_seg, "write_dicom_seg", spying(dicom_seg.write_dicom_seg))
-    monkeypatch.setattr(coco, "write_coco", spying(coco.write_coco))
-    monkeypatch.setattr(labelme, "write_labelme", spying(labelme.write_labelme))
+    seen = [spy_wait_cursor(monkeypatch, module, name) for module, name in
+            ((dicom_seg, "write_dicom_seg"), (coco, "write_coco"), (labelme, "write_labelme"))]
     folder, _ = worklist
     win = make_window([folder])
     assert win.exchange.export_dicom_seg(tmp_path / "dcm")
     assert win.exchange.export_labels("coco", tmp_path / "out.json") == 2
     assert win.exchange.export_labels("labelme", tmp_path / "labelme") == 2
-    assert seen and all(seen) and QtWidgets.QApplication.overrideCursor() is None
+    assert all(calls and all(calls) for calls in seen)  # each export, under the wait cursor
+    assert QtWidgets.QApplication.overrideCursor() is None

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
-from _gui import SAMPLES, drag  # noqa: E402
+from _gui import SAMPLES, drag, spy_wait_cursor  # noqa: E402
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from dermview.confidence import estimate_jaccard  # noqa: E402
@@ -580,14 +580,7 @@ def test_refine_prompts_show_the_wait_cursor_while_they_work(make_window, data, 
     speck clean-up run on the GUI thread) with the normal cursor; now under the wait cursor."""
     from dermview.interactive import session as session_mod
 
-    seen = []
-    real = session_mod.drop_split_specks
-
-    def spy(*a, **k):
-        seen.append(QtWidgets.QApplication.overrideCursor() is not None)
-        return real(*a, **k)
-
-    monkeypatch.setattr(session_mod, "drop_split_specks", spy)
+    seen = spy_wait_cursor(monkeypatch, session_mod, "drop_split_specks")
     win = _segmented(make_window, data)
     win.actions["tool_refine"].trigger()
     qtbot.waitUntil(lambda: win.refine.session is not None and win.refine.session.ready,
