@@ -270,6 +270,8 @@ def _name_text(m: Any, in_use: bool) -> str:
     """A model's name cell: the name, "(in use)", and the listed model with the same weights
     (at the end of "Where it came from" the note was cut off in the middle)."""
     return m.name + (IN_USE if in_use else "") + (f"  (same weights as {m.same_as})" if m.same_as else "")
+
+
 #: Column of the Models list with each model's held-out Dice.
 DICE_COLUMN = 1
 

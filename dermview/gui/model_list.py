@@ -28,7 +28,7 @@ class ModelEntry:
     #: its ``model_provenance`` for the labels it makes (:func:`user_trained_mark`); None
     #: for a bundled model
     mark: dict | None = None
-    #: the name of a model listed before it with the same weights (same SHA-256), else ""
+    #: :meth:`label` of a model listed before it with the same weights (SHA-256), else ""
     same_as: str = ""
 
     def label(self) -> str:
