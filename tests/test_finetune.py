@@ -308,6 +308,12 @@ def test_finetune_without_steps_colour_standardised(tmp_path: Path, base: Path):
                                new.predict(rgb), atol=1e-4)  # ONNX == torch
     old = inference.Segmenter.load(base, "cpu")
     assert not np.allclose(new.predict(rgb), old.predict(rgb))
+    # a fine-tuned model as the base of another run, with another share: the new share
+    # replaces the base's (its saved setting is not a conflict)
+    again = finetune(folder, tmp_path / "cn2.pt", base=out, device="cpu",
+                     settings=replace(FAST, max_steps=0, colour_norm=0.75))
+    assert verify_weights(again.out)["config"]["colour_norm"] == 0.75
+    assert inference.Segmenter.load(again.out, "cpu", engine="torch").model.colour.alpha == 0.75
 
 
 def test_head_path_equals_network_output(base: Path):

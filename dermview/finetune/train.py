@@ -248,7 +248,7 @@ def start_model(base: Segmenter, colour_norm: float = 0.0, bn_adapt: float = 0.0
         meta["config"] = {**meta["config"], "colour_norm": float(colour_norm),
                           "colour_ref": list(COLOUR_REF)}
     model = build_model(meta["arch"], **meta["config"])
-    load_state(model, base.model.state_dict())
+    load_state(model, base.model.state_dict(), config_wins=True)  # a base's own share is replaced
     model.to(base.device).eval()
     if bn_adapt > 0:
         if x is None:

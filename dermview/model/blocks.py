@@ -136,11 +136,12 @@ class ColourStandardise(nn.Module):
         return (x - m) * (s_ref / s) ** a + a * m_ref + (1.0 - a) * m
 
 
-def load_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], config_wins: bool = False) -> None:
     """``model.load_state_dict(state)``, strict, except that the ``setting`` entries of its
     :class:`ColourStandardise` may be missing (a file written before they were saved, or the
     base model's state dict loaded into a new, standardised model): they keep the values the
-    model was built with (its config). A setting present must equal the built one.
+    model was built with (its config). A setting present must equal the built one, unless
+    ``config_wins`` (a new model's standardisation replacing its base's): then it is ignored.
 
     Raises:
         RuntimeError: missing or unexpected entries, wrong shapes, or a setting that
@@ -149,7 +150,10 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     built = {f"{name}.setting": m.setting.detach().cpu().clone()
              for name, m in model.named_modules() if isinstance(m, ColourStandardise)}
     for key, value in built.items():
-        if key in state and not torch.allclose(state[key].detach().cpu().float(), value):
+        if key in state and not config_wins and not torch.allclose(
+                state[key].detach().cpu().float(), value):
             raise RuntimeError(f"{key} {state[key].tolist()} disagrees with the model's config "
                                f"{value.tolist()}")
+    if config_wins:
+        state = {k: v for k, v in state.items() if k not in built}
     model.load_state_dict({**built, **state}, strict=True)
