@@ -122,6 +122,33 @@ def test_mask_edit_is_remeasured_after_a_pause(make_window, labelled, qtbot):
     assert win.lesion.analysis.size.area_px > before
 
 
+def test_numbers_of_the_previous_mask_are_greyed_while_measuring_again(make_window, labelled,
+                                                                      qtbot):
+    """After an edit the old numbers stayed under "Up to date." until the debounce and the
+    worker were done (half a second on a 512-px image, seconds on a large one)."""
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    assert panel.status.text().startswith("Up to date")
+    assert panel.values["area"].isEnabled()
+    stroke = editing.Stroke(win.doc.mask, 20.0, True)
+    win.doc.notify_mask(stroke.add((20.0, 20.0)))
+    assert "Up to date" not in panel.status.text()
+    assert "measuring again" in panel.status.text()
+    assert not panel.values["area"].isEnabled() and not panel.color_rows[0].isEnabled()
+    qtbot.waitUntil(lambda: not win.lesion.busy
+                    and panel.values["area"].text() == f"{int(win.doc.mask.sum())} px",
+                    timeout=20000)
+    assert panel.status.text().startswith("Up to date")
+    assert panel.values["area"].isEnabled() and panel.color_rows[0].isEnabled()
+    win.lesion.type_scale(0.02)  # a new scale: the px numbers are not the mm ones
+    assert not panel.values["area"].isEnabled()
+    assert "scale changed" in panel.status.text()
+    qtbot.waitUntil(lambda: not win.lesion.busy and "mm²" in panel.values["area"].text(),
+                    timeout=20000)
+    assert panel.values["area"].isEnabled()
+
+
 def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, tmp_path):
     win = make_window([str(labelled)])
     wait_analysis(qtbot, win)

@@ -152,7 +152,19 @@ class LesionPanel(QtWidgets.QWidget):
     def set_status(self, text: str) -> None:
         self.status.setText(text)
 
+    def set_stale(self, text: str) -> None:
+        """The numbers shown are of the previous mask or scale: grey them and say so until
+        :meth:`show_analysis` (they read "Up to date." for the debounce and the measuring
+        after an edit, beside the old area)."""
+        self._set_values_enabled(False)
+        self.set_status(text)
+
+    def _set_values_enabled(self, enabled: bool) -> None:
+        for w in (*self.values.values(), *self.color_rows):
+            w.setEnabled(enabled)
+
     def clear(self, text: str = "No lesion yet: segment or draw a mask.") -> None:
+        self._set_values_enabled(True)
         for v in self.values.values():
             v.setText("—")
         for row, name in zip(self.color_rows, COLOR_LABELS, strict=True):
@@ -165,6 +177,7 @@ class LesionPanel(QtWidgets.QWidget):
     def show_analysis(self, a: LesionAnalysis) -> None:
         """Fill the panel from an analysis (formatting only)."""
         s, v = a.size, self.values
+        self._set_values_enabled(True)
         if a.mm_per_px is None:
             v["area"].setText(f"{s.area_px} px")
             v["diameter"].setText(f"{s.diameter_px:.0f} px")
