@@ -84,6 +84,10 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     assert panel.values["D"].text() == "needs a scale"
     assert "pixels" in panel.status.text()
     assert panel.values["A"].toolTip() and panel.values["B"].toolTip()
+    # the sizes too: which diameter, which width (the size rows had no tooltip at all)
+    for key, words in (("area", "pixels"), ("diameter", "Feret"), ("width", "perpendicular"),
+                       ("perimeter", "outline")):
+        assert words in panel.values[key].toolTip(), key
     axes = win.lesion.axes_layer.data
     assert axes[..., 3].any()  # the axes are drawn
     # the yellow major axis passes through the centroid

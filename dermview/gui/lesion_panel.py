@@ -14,6 +14,14 @@ from dermview.report import COLOR_SWATCHES as SWATCHES
 from dermview.report import CUT_BY_EDGE, a_text, d_text
 
 TIPS = {
+    "area": "Area: the lesion's pixels in the mask; in mm² (pixels × the scale squared) once "
+            "the scale is known.",
+    "diameter": "Longest diameter: the largest distance across the lesion (maximum Feret, "
+                "caliper, diameter over its pixels' outer corners). The cyan line.",
+    "width": "Width across it: the lesion's extent perpendicular to the longest diameter "
+             "(the caliper width in that direction).",
+    "perimeter": "Perimeter: the length of the lesion's outline (scikit-image's estimate "
+                 "through its border pixels, 4-connected).",
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
          "2 = about none. Each axis is judged on the shape (the lesion mirrored onto itself) "
          "and on the colours (mirrored points compared in CIELAB). The yellow lines are the axes.",
