@@ -261,13 +261,16 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
+    from dermview.report_fonts import report_fonts
+
+    regular, bold, oblique = report_fonts()
     pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
     pdf.setTitle(f"dermview case report: {info.image_name}")
     width, height = A4
     x0, y = 15 * mm, height - 18 * mm
-    pdf.setFont("Helvetica-Bold", 15)
+    pdf.setFont(bold, 15)
     pdf.drawString(x0, y, "Lesion report")
-    pdf.setFont("Helvetica", 9)
+    pdf.setFont(regular, 9)
     when = _readable_time(info.date)
     pdf.drawRightString(width - x0, y, f"{info.image_name}   {when}")
     y -= 6 * mm
@@ -276,7 +279,7 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
                width - 2 * x0)
     y = _table(pdf, "Provenance and review", provenance_rows(info), x0, y - 4 * mm,
                width - 2 * x0)
-    pdf.setFont("Helvetica-Oblique", 7)
+    pdf.setFont(oblique, 7)
     pdf.drawString(x0, 12 * mm, "Computed by dermview from the lesion outline; a decision aid for a "
                    "clinician, not a diagnosis. A/B/C follow the ABCD rule of dermoscopy (Stolz).")
     pdf.showPage()
@@ -299,8 +302,10 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
         pdf.drawImage(_image(img), x0 + i * (w_each + gap) + (w_each - dw) / 2, top - dh,
                       width=dw, height=dh)
         bottom = min(bottom, top - dh)
+    from dermview.report_fonts import report_fonts
+
     y = bottom - 4 * mm
-    pdf.setFont("Helvetica", 7.5)
+    pdf.setFont(report_fonts()[0], 7.5)
     pdf.drawString(x0, y, "Left: outline (green), principal axes (yellow), longest diameter (cyan). "
                    "Right: the colours found, painted as in the legend:")
     y -= 5 * mm
@@ -318,18 +323,21 @@ def _table(pdf, title: str, rows: list[tuple[str, str]], x0: float, y: float, sp
     from reportlab.lib.units import mm
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    pdf.setFont("Helvetica-Bold", 11)
+    from dermview.report_fonts import report_fonts
+
+    regular, bold, _ = report_fonts()
+    pdf.setFont(bold, 11)
     pdf.drawString(x0, y, title)
     y -= 6 * mm
     col = 45 * mm
     for label, value in rows:
-        pdf.setFont("Helvetica-Bold", 9)
+        pdf.setFont(bold, 9)
         pdf.drawString(x0, y, label)
-        pdf.setFont("Helvetica", 9)
+        pdf.setFont(regular, 9)
         words, line = str(value).split(" "), ""
         for word in words:  # wrap long values
             trial = f"{line} {word}".strip()
-            if stringWidth(trial, "Helvetica", 9) > span - col and line:
+            if stringWidth(trial, regular, 9) > span - col and line:
                 pdf.drawString(x0 + col, y, line)
                 y -= 4.5 * mm
                 line = word

@@ -819,3 +819,43 @@ def test_alt_7_then_a_accepts_the_mask_instead_of_renaming_the_dermatoscope(
     assert win.lesion.device == "default dermatoscope"
     qtbot.waitUntil(lambda: win.doc.effective_review() == "accepted", timeout=10000)
     assert win.lesion_panel.device_combo.currentText() == "default dermatoscope"
+
+
+
+def _record_report_text(monkeypatch) -> list[tuple[str, float, str, float, bool]]:
+    """What the report draws: (font, size, text, x, right-aligned) of each string."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    drawn: list[tuple[str, float, str, float, bool]] = []
+    for method, right in (("drawString", False), ("drawRightString", True)):
+        original = getattr(Canvas, method)
+
+        def record(self, x, y, text, *a, _original=original, _right=right, **k):
+            drawn.append((self._fontname, self._fontsize, str(text), float(x), _right))
+            return _original(self, x, y, text, *a, **k)
+
+        monkeypatch.setattr(Canvas, method, record)
+    return drawn
+
+
+def test_the_report_prints_a_non_ascii_reviewer(make_window, labelled, qtbot, tmp_path,
+                                                monkeypatch, boxes):
+    """Trial S14B: "Dr. Łucja Müller-Ørsted" came out as "Dr. ■ucja Müller-Ørsted" (Helvetica
+    encodes Latin-1 only)."""
+    from reportlab.pdfbase import pdfmetrics
+
+    drawn = _record_report_text(monkeypatch)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.review_panel.reviewer_edit.setText("Dr. Łucja Müller-Ørsted")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accepted and saved: the reviewer is named
+    out = win.lesion.export_report(tmp_path / "case.pdf")
+    assert out is not None and out.read_bytes().startswith(b"%PDF")
+    assert any("Dr. Łucja Müller-Ørsted" in t for _, _, t, _, _ in drawn)
+    for font, _size, text, _x, _right in drawn:  # every letter has a glyph in its font
+        glyphs = getattr(getattr(pdfmetrics.getFont(font), "face", None), "charToGlyph", None)
+        if glyphs is None:  # a standard font: only what WinAnsi encodes
+            assert all(ch == "?" or ch.encode("cp1252", "replace") != b"?" for ch in text), \
+                (font, text)
+        else:
+            assert all(ord(ch) in glyphs for ch in text), (font, text)
