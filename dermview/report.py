@@ -216,7 +216,7 @@ def provenance_rows(info: ReportInfo) -> list[tuple[str, str]]:
     dash = "—"
     reviewed = (info.review_state.split() or [""])[0] in REVIEWED
     # "Segmentation model": beside "Classifier model" a bare "Model" did not say which
-    return [("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
+    return [("Image", info.image_name or dash), ("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
             ("Reviewer" if reviewed else "Prepared by", info.reviewer or dash),
             ("Review state", info.review_state or dash),
             ("Comment", info.comment or dash), ("Date", _readable_time(info.date) or dash),
@@ -259,9 +259,10 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
            info: ReportInfo) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen import canvas
 
-    from dermview.report_fonts import report_fonts
+    from dermview.report_fonts import report_fonts, shorten
 
     regular, bold, oblique = report_fonts()
     pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
@@ -270,9 +271,13 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
     x0, y = 15 * mm, height - 18 * mm
     pdf.setFont(bold, 15)
     pdf.drawString(x0, y, "Lesion report")
+    room = width - 2 * x0 - stringWidth("Lesion report", bold, 15) - 8 * mm
     pdf.setFont(regular, 9)
     when = _readable_time(info.date)
-    pdf.drawRightString(width - x0, y, f"{info.image_name}   {when}")
+    # a long file name ran over the title and off the page: shortened here, whole in the
+    # table below
+    name = shorten(info.image_name, regular, 9, room - stringWidth(f"   {when}", regular, 9))
+    pdf.drawRightString(width - x0, y, f"{name}   {when}")
     y -= 6 * mm
     y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
     y = _table(pdf, "Measurements and criteria", measurement_rows(analysis, info.scale_source), x0, y,
@@ -321,9 +326,8 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
 
 def _table(pdf, title: str, rows: list[tuple[str, str]], x0: float, y: float, span: float) -> float:
     from reportlab.lib.units import mm
-    from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    from dermview.report_fonts import report_fonts
+    from dermview.report_fonts import report_fonts, wrap
 
     regular, bold, _ = report_fonts()
     pdf.setFont(bold, 11)
@@ -334,15 +338,8 @@ def _table(pdf, title: str, rows: list[tuple[str, str]], x0: float, y: float, sp
         pdf.setFont(bold, 9)
         pdf.drawString(x0, y, label)
         pdf.setFont(regular, 9)
-        words, line = str(value).split(" "), ""
-        for word in words:  # wrap long values
-            trial = f"{line} {word}".strip()
-            if stringWidth(trial, regular, 9) > span - col and line:
-                pdf.drawString(x0 + col, y, line)
-                y -= 4.5 * mm
-                line = word
-            else:
-                line = trial
-        pdf.drawString(x0 + col, y, line)
-        y -= 5.5 * mm
+        lines = wrap(str(value), regular, 9, span - col)  # long values, long file names
+        for i, line in enumerate(lines):
+            pdf.drawString(x0 + col, y, line)
+            y -= 4.5 * mm if i < len(lines) - 1 else 5.5 * mm
     return y

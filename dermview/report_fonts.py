@@ -58,3 +58,43 @@ def report_fonts() -> tuple[str, str, str]:
             continue
         return names  # type: ignore[return-value]
     return STANDARD
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` points, at spaces, and inside a
+    word longer than a line (a long file name ran off the page)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines: list[str] = []
+    line = ""
+    for word in str(text).split(" "):
+        trial = f"{line} {word}" if line else word
+        if stringWidth(trial, font, size) <= width:
+            line = trial
+            continue
+        if line:
+            lines.append(line)
+        line = word
+        while len(line) > 1 and stringWidth(line, font, size) > width:
+            cut = len(line) - 1
+            while cut > 1 and stringWidth(line[:cut], font, size) > width:
+                cut -= 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    lines.append(line)
+    return lines
+
+
+def shorten(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut in the middle with "…" to fit ``width`` points (whole when it fits)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if stringWidth(text, font, size) <= width:
+        return text
+    keep = len(text)
+    while keep > 2:
+        keep -= 1
+        head, tail = text[: (keep + 1) // 2], text[len(text) - keep // 2:]
+        if stringWidth(f"{head}…{tail}", font, size) <= width:
+            return f"{head}…{tail}"
+    return "…"

@@ -859,3 +859,31 @@ def test_the_report_prints_a_non_ascii_reviewer(make_window, labelled, qtbot, tm
                 (font, text)
         else:
             assert all(ord(ch) in glyphs for ch in text), (font, text)
+
+
+
+def test_a_long_image_name_stays_on_the_report_page_and_off_its_title(
+        make_window, labelled, qtbot, tmp_path, monkeypatch, boxes):
+    """Trial S14B: a long image name ran over the title "Lesion report" and off the page."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+
+    long_name = "IMD002_" + "_".join(["followup_visit_left_shoulder"] * 5) + ".jpg"
+    image = labelled.with_name(long_name)
+    shutil.copy(labelled, image)
+    shutil.copy(labelled.parent / "labels" / "IMD002_segmentation.png",
+                labelled.parent / "labels" / f"{image.stem}_segmentation.png")
+    drawn = _record_report_text(monkeypatch)
+    win = make_window([str(image)])
+    wait_analysis(qtbot, win)
+    assert win.lesion.export_report(tmp_path / "case.pdf") is not None
+    for font, size, text, x, right in drawn:
+        w = pdfmetrics.stringWidth(text, font, size)
+        left, end = (x - w, x) if right else (x, x + w)
+        assert left >= 0 and end <= A4[0], text  # on the page
+    texts = [t for _, _, t, _, _ in drawn]
+    assert long_name in "".join(texts)  # whole, in wrapped lines one after the other
+    title = next(d for d in drawn if d[2] == "Lesion report")
+    header = next(d for d in drawn if d[4] and d[2].endswith("UTC"))
+    title_end = title[3] + pdfmetrics.stringWidth(title[2], title[0], title[1])
+    assert header[3] - pdfmetrics.stringWidth(header[2], header[0], header[1]) > title_end
