@@ -174,7 +174,8 @@ def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[st
     images of another size)."""
     s = a.size
     mm = a.mm_per_px is not None
-    rows = [("Scale", (f"{a.mm_per_px:.4g} mm/px" + (f" ({scale_source})" if scale_source else ""))
+    # as many digits as the Lesion panel's Scale box (the report's "0.05" beside its 0.050004)
+    rows = [("Scale", (f"{a.mm_per_px:.5g} mm/px" + (f" ({scale_source})" if scale_source else ""))
              if mm else "unknown: sizes in pixels")]
     if a.cut_by_edge:
         rows.append(("Lesion", CUT_BY_EDGE))

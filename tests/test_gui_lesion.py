@@ -887,3 +887,19 @@ def test_a_long_image_name_stays_on_the_report_page_and_off_its_title(
     header = next(d for d in drawn if d[4] and d[2].endswith("UTC"))
     title_end = title[3] + pdfmetrics.stringWidth(title[2], title[0], title[1])
     assert header[3] - pdfmetrics.stringWidth(header[2], header[0], header[1]) > title_end
+
+
+def test_the_report_gives_the_scale_the_panel_shows(make_window, labelled, qtbot):
+    """Trial S14B: a ruler calibration of 0.050004 mm/px read "0.05 mm/px" in the report
+    beside the panel's "0.050004 mm/px"."""
+    from dermview.report import measurement_rows
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    assert win.lesion.type_scale(0.0500036)
+    qtbot.waitUntil(lambda: win.lesion.analysis.mm_per_px is not None and not win.lesion.busy,
+                    timeout=20000)
+    shown = win.lesion_panel.scale_label.text().split(" mm/px")[0]
+    assert shown == "0.050004"
+    scale = dict(measurement_rows(win.lesion.analysis, win.lesion.scale_words()))["Scale"]
+    assert scale.startswith(f"{shown} mm/px")
