@@ -88,6 +88,9 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     for key, words in (("area", "pixels"), ("diameter", "Feret"), ("width", "perpendicular"),
                        ("perimeter", "outline")):
         assert words in panel.values[key].toolTip(), key
+    # how A is decided, and that B was never checked against experts (README: not validated)
+    assert "threshold" in panel.values["A"].toolTip()
+    assert "Not validated" in panel.values["B"].toolTip().replace("\n", " ")
     axes = win.lesion.axes_layer.data
     assert axes[..., 3].any()  # the axes are drawn
     # the yellow major axis passes through the centroid

@@ -23,11 +23,14 @@ TIPS = {
     "perimeter": "Perimeter: the length of the lesion's outline (scikit-image's estimate "
                  "through its border pixels, 4-connected).",
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
-         "2 = about none. Each axis is judged on the shape (the lesion mirrored onto itself) "
-         "and on the colours (mirrored points compared in CIELAB). The yellow lines are the axes.",
+         "2 = about none. Each axis is judged on the shape (the share of the lesion its mirror "
+         "image does not cover) and on the colours (mean CIELAB ΔE between mirrored points): "
+         "asymmetric when shape + a weight × colour exceeds a threshold, both fitted on the PH2 "
+         "experts' asymmetry. The yellow lines are the axes.",
     "B": "Border: the number of eighths of the border (0-8) where the pigment stops abruptly "
          "(lightness step across the border within a narrow band). Compactness is P²/(4πA), "
-         "1 for a disc; solidity is the area over its convex hull.",
+         "1 for a disc; solidity is the area over its convex hull. Not validated: PH2 has no "
+         "expert border score to check it against.",
     "C": "Colours present (a per-colour model on the lesion's colours relative to the skin, "
          "fitted on the PH2 experts): white, red, light brown, dark brown, blue-grey, black. "
          "C = how many (1-6). 'Show colour regions' paints them.",
