@@ -174,7 +174,8 @@ def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[st
     images of another size)."""
     s = a.size
     mm = a.mm_per_px is not None
-    rows = [("Scale", (f"{a.mm_per_px:.4g} mm/px" + (f" ({scale_source})" if scale_source else ""))
+    # as many digits as the Lesion panel's Scale box (the report's "0.05" beside its 0.050004)
+    rows = [("Scale", (f"{a.mm_per_px:.5g} mm/px" + (f" ({scale_source})" if scale_source else ""))
              if mm else "unknown: sizes in pixels")]
     if a.cut_by_edge:
         rows.append(("Lesion", CUT_BY_EDGE))
@@ -216,7 +217,7 @@ def provenance_rows(info: ReportInfo) -> list[tuple[str, str]]:
     dash = "—"
     reviewed = (info.review_state.split() or [""])[0] in REVIEWED
     # "Segmentation model": beside "Classifier model" a bare "Model" did not say which
-    return [("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
+    return [("Image", info.image_name or dash), ("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
             ("Reviewer" if reviewed else "Prepared by", info.reviewer or dash),
             ("Review state", info.review_state or dash),
             ("Comment", info.comment or dash), ("Date", _readable_time(info.date) or dash),
@@ -259,24 +260,32 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
            info: ReportInfo) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen import canvas
 
+    from dermview.report_fonts import report_fonts, shorten
+
+    regular, bold, oblique = report_fonts()
     pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
     pdf.setTitle(f"dermview case report: {info.image_name}")
     width, height = A4
     x0, y = 15 * mm, height - 18 * mm
-    pdf.setFont("Helvetica-Bold", 15)
+    pdf.setFont(bold, 15)
     pdf.drawString(x0, y, "Lesion report")
-    pdf.setFont("Helvetica", 9)
+    room = width - 2 * x0 - stringWidth("Lesion report", bold, 15) - 8 * mm
+    pdf.setFont(regular, 9)
     when = _readable_time(info.date)
-    pdf.drawRightString(width - x0, y, f"{info.image_name}   {when}")
+    # a long file name ran over the title and off the page: shortened here, whole in the
+    # table below
+    name = shorten(info.image_name, regular, 9, room - stringWidth(f"   {when}", regular, 9))
+    pdf.drawRightString(width - x0, y, f"{name}   {when}")
     y -= 6 * mm
     y = _draw_images(pdf, rgb, mask, analysis, x0, y, width - 2 * x0)
     y = _table(pdf, "Measurements and criteria", measurement_rows(analysis, info.scale_source), x0, y,
                width - 2 * x0)
     y = _table(pdf, "Provenance and review", provenance_rows(info), x0, y - 4 * mm,
                width - 2 * x0)
-    pdf.setFont("Helvetica-Oblique", 7)
+    pdf.setFont(oblique, 7)
     pdf.drawString(x0, 12 * mm, "Computed by dermview from the lesion outline; a decision aid for a "
                    "clinician, not a diagnosis. A/B/C follow the ABCD rule of dermoscopy (Stolz).")
     pdf.showPage()
@@ -299,8 +308,10 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
         pdf.drawImage(_image(img), x0 + i * (w_each + gap) + (w_each - dw) / 2, top - dh,
                       width=dw, height=dh)
         bottom = min(bottom, top - dh)
+    from dermview.report_fonts import report_fonts
+
     y = bottom - 4 * mm
-    pdf.setFont("Helvetica", 7.5)
+    pdf.setFont(report_fonts()[0], 7.5)
     pdf.drawString(x0, y, "Left: outline (green), principal axes (yellow), longest diameter (cyan). "
                    "Right: the colours found, painted as in the legend:")
     y -= 5 * mm
@@ -316,25 +327,20 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
 
 def _table(pdf, title: str, rows: list[tuple[str, str]], x0: float, y: float, span: float) -> float:
     from reportlab.lib.units import mm
-    from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    pdf.setFont("Helvetica-Bold", 11)
+    from dermview.report_fonts import report_fonts, wrap
+
+    regular, bold, _ = report_fonts()
+    pdf.setFont(bold, 11)
     pdf.drawString(x0, y, title)
     y -= 6 * mm
     col = 45 * mm
     for label, value in rows:
-        pdf.setFont("Helvetica-Bold", 9)
+        pdf.setFont(bold, 9)
         pdf.drawString(x0, y, label)
-        pdf.setFont("Helvetica", 9)
-        words, line = str(value).split(" "), ""
-        for word in words:  # wrap long values
-            trial = f"{line} {word}".strip()
-            if stringWidth(trial, "Helvetica", 9) > span - col and line:
-                pdf.drawString(x0 + col, y, line)
-                y -= 4.5 * mm
-                line = word
-            else:
-                line = trial
-        pdf.drawString(x0 + col, y, line)
-        y -= 5.5 * mm
+        pdf.setFont(regular, 9)
+        lines = wrap(str(value), regular, 9, span - col)  # long values, long file names
+        for i, line in enumerate(lines):
+            pdf.drawString(x0 + col, y, line)
+            y -= 4.5 * mm if i < len(lines) - 1 else 5.5 * mm
     return y

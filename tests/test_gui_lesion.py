@@ -84,6 +84,13 @@ def test_panel_shows_measurements_and_axes_of_the_opened_label(make_window, labe
     assert panel.values["D"].text() == "needs a scale"
     assert "pixels" in panel.status.text()
     assert panel.values["A"].toolTip() and panel.values["B"].toolTip()
+    # the sizes too: which diameter, which width (the size rows had no tooltip at all)
+    for key, words in (("area", "pixels"), ("diameter", "Feret"), ("width", "perpendicular"),
+                       ("perimeter", "outline")):
+        assert words in panel.values[key].toolTip(), key
+    # how A is decided, and that B was never checked against experts (README: not validated)
+    assert "threshold" in panel.values["A"].toolTip()
+    assert "Not validated" in panel.values["B"].toolTip().replace("\n", " ")
     axes = win.lesion.axes_layer.data
     assert axes[..., 3].any()  # the axes are drawn
     # the yellow major axis passes through the centroid
@@ -120,6 +127,33 @@ def test_mask_edit_is_remeasured_after_a_pause(make_window, labelled, qtbot):
     qtbot.waitUntil(lambda: win.lesion.analysis.size.area_px == int(win.doc.mask.sum())
                     and not win.lesion.busy, timeout=20000)
     assert win.lesion.analysis.size.area_px > before
+
+
+def test_numbers_of_the_previous_mask_are_greyed_while_measuring_again(make_window, labelled,
+                                                                      qtbot):
+    """After an edit the old numbers stayed under "Up to date." until the debounce and the
+    worker were done (half a second on a 512-px image, seconds on a large one)."""
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    assert panel.status.text().startswith("Up to date")
+    assert panel.values["area"].isEnabled()
+    stroke = editing.Stroke(win.doc.mask, 20.0, True)
+    win.doc.notify_mask(stroke.add((20.0, 20.0)))
+    assert "Up to date" not in panel.status.text()
+    assert "measuring again" in panel.status.text()
+    assert not panel.values["area"].isEnabled() and not panel.color_rows[0].isEnabled()
+    qtbot.waitUntil(lambda: not win.lesion.busy
+                    and panel.values["area"].text() == f"{int(win.doc.mask.sum())} px",
+                    timeout=20000)
+    assert panel.status.text().startswith("Up to date")
+    assert panel.values["area"].isEnabled() and panel.color_rows[0].isEnabled()
+    win.lesion.type_scale(0.02)  # a new scale: the px numbers are not the mm ones
+    assert not panel.values["area"].isEnabled()
+    assert "scale changed" in panel.status.text()
+    qtbot.waitUntil(lambda: not win.lesion.busy and "mm²" in panel.values["area"].text(),
+                    timeout=20000)
+    assert panel.values["area"].isEnabled()
 
 
 def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, tmp_path):
@@ -788,3 +822,87 @@ def test_alt_7_then_a_accepts_the_mask_instead_of_renaming_the_dermatoscope(
     assert win.lesion.device == "default dermatoscope"
     qtbot.waitUntil(lambda: win.doc.effective_review() == "accepted", timeout=10000)
     assert win.lesion_panel.device_combo.currentText() == "default dermatoscope"
+
+
+
+def _record_report_text(monkeypatch) -> list[tuple[str, float, str, float, bool]]:
+    """What the report draws: (font, size, text, x, right-aligned) of each string."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    drawn: list[tuple[str, float, str, float, bool]] = []
+    for method, right in (("drawString", False), ("drawRightString", True)):
+        original = getattr(Canvas, method)
+
+        def record(self, x, y, text, *a, _original=original, _right=right, **k):
+            drawn.append((self._fontname, self._fontsize, str(text), float(x), _right))
+            return _original(self, x, y, text, *a, **k)
+
+        monkeypatch.setattr(Canvas, method, record)
+    return drawn
+
+
+def test_the_report_prints_a_non_ascii_reviewer(make_window, labelled, qtbot, tmp_path,
+                                                monkeypatch, boxes):
+    """Trial S14B: "Dr. Łucja Müller-Ørsted" came out as "Dr. ■ucja Müller-Ørsted" (Helvetica
+    encodes Latin-1 only)."""
+    from reportlab.pdfbase import pdfmetrics
+
+    drawn = _record_report_text(monkeypatch)
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    win.review_panel.reviewer_edit.setText("Dr. Łucja Müller-Ørsted")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accepted and saved: the reviewer is named
+    out = win.lesion.export_report(tmp_path / "case.pdf")
+    assert out is not None and out.read_bytes().startswith(b"%PDF")
+    assert any("Dr. Łucja Müller-Ørsted" in t for _, _, t, _, _ in drawn)
+    for font, _size, text, _x, _right in drawn:  # every letter has a glyph in its font
+        glyphs = getattr(getattr(pdfmetrics.getFont(font), "face", None), "charToGlyph", None)
+        if glyphs is None:  # a standard font: only what WinAnsi encodes
+            assert all(ch == "?" or ch.encode("cp1252", "replace") != b"?" for ch in text), \
+                (font, text)
+        else:
+            assert all(ord(ch) in glyphs for ch in text), (font, text)
+
+
+
+def test_a_long_image_name_stays_on_the_report_page_and_off_its_title(
+        make_window, labelled, qtbot, tmp_path, monkeypatch, boxes):
+    """Trial S14B: a long image name ran over the title "Lesion report" and off the page."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+
+    long_name = "IMD002_" + "_".join(["followup_visit_left_shoulder"] * 5) + ".jpg"
+    image = labelled.with_name(long_name)
+    shutil.copy(labelled, image)
+    shutil.copy(labelled.parent / "labels" / "IMD002_segmentation.png",
+                labelled.parent / "labels" / f"{image.stem}_segmentation.png")
+    drawn = _record_report_text(monkeypatch)
+    win = make_window([str(image)])
+    wait_analysis(qtbot, win)
+    assert win.lesion.export_report(tmp_path / "case.pdf") is not None
+    for font, size, text, x, right in drawn:
+        w = pdfmetrics.stringWidth(text, font, size)
+        left, end = (x - w, x) if right else (x, x + w)
+        assert left >= 0 and end <= A4[0], text  # on the page
+    texts = [t for _, _, t, _, _ in drawn]
+    assert long_name in "".join(texts)  # whole, in wrapped lines one after the other
+    title = next(d for d in drawn if d[2] == "Lesion report")
+    header = next(d for d in drawn if d[4] and d[2].endswith("UTC"))
+    title_end = title[3] + pdfmetrics.stringWidth(title[2], title[0], title[1])
+    assert header[3] - pdfmetrics.stringWidth(header[2], header[0], header[1]) > title_end
+
+
+def test_the_report_gives_the_scale_the_panel_shows(make_window, labelled, qtbot):
+    """Trial S14B: a ruler calibration of 0.050004 mm/px read "0.05 mm/px" in the report
+    beside the panel's "0.050004 mm/px"."""
+    from dermview.report import measurement_rows
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    assert win.lesion.type_scale(0.0500036)
+    qtbot.waitUntil(lambda: win.lesion.analysis.mm_per_px is not None and not win.lesion.busy,
+                    timeout=20000)
+    shown = win.lesion_panel.scale_label.text().split(" mm/px")[0]
+    assert shown == "0.050004"
+    scale = dict(measurement_rows(win.lesion.analysis, win.lesion.scale_words()))["Scale"]
+    assert scale.startswith(f"{shown} mm/px")

@@ -198,17 +198,32 @@ class AboutDialog(QtWidgets.QDialog):
         self.resize(*within_screen(self, 640, 560))
 
 
+#: File names longer than this get line-break chances after ``_ - .`` (:func:`breakable`).
+LONG_WORD = 30
+
+
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after each ``_ - .`` of a file name (a word without
+    ``/``) longer than :data:`LONG_WORD`: a message box wraps at spaces only, and a long file
+    name ("IMD061_patient_back_left_shoulder_…jpg has unsaved changes") was cut off at its
+    right edge. Paths are left as they are (copied from the box, they must stay paths)."""
+    import re
+
+    return re.sub(rf"(?<!\S)[^\s/]{{{LONG_WORD + 1},}}(?!\S)",
+                  lambda m: re.sub(r"([_\-.])", "\\1\u200b", m.group(0)), text)
+
+
 def ask(parent: QtWidgets.QWidget, title: str, text: str,
         buttons: QtWidgets.QMessageBox.StandardButton,
         default: QtWidgets.QMessageBox.StandardButton) -> QtWidgets.QMessageBox.StandardButton:
     """``QMessageBox.question`` (one place, so tests can patch it)."""
-    return QtWidgets.QMessageBox.question(parent, title, text, buttons, default)
+    return QtWidgets.QMessageBox.question(parent, title, breakable(text), buttons, default)
 
 
 def choose(parent: QtWidgets.QWidget, title: str, text: str, options: list[str]) -> str | None:
     """A warning with one button per option plus Cancel; the option chosen, None = Cancel
     (one place, so tests can patch it)."""
-    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text,
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, breakable(text),
                                 QtWidgets.QMessageBox.StandardButton.Cancel, parent)
     buttons = [box.addButton(o, QtWidgets.QMessageBox.ButtonRole.AcceptRole) for o in options]
     box.setDefaultButton(buttons[0] if buttons else None)
@@ -219,7 +234,7 @@ def choose(parent: QtWidgets.QWidget, title: str, text: str, options: list[str])
 
 def error(parent: QtWidgets.QWidget, title: str, text: str) -> None:
     """``QMessageBox.warning`` with a plain message (one place, so tests can patch it)."""
-    QtWidgets.QMessageBox.warning(parent, title, text)
+    QtWidgets.QMessageBox.warning(parent, title, breakable(text))
 
 
 __all__ = ["AboutDialog", "ShortcutsDialog", "ask", "choose", "classifier_line", "error",

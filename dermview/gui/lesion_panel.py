@@ -14,12 +14,23 @@ from dermview.report import COLOR_SWATCHES as SWATCHES
 from dermview.report import CUT_BY_EDGE, a_text, d_text
 
 TIPS = {
+    "area": "Area: the lesion's pixels in the mask; in mm² (pixels × the scale squared) once "
+            "the scale is known.",
+    "diameter": "Longest diameter: the largest distance across the lesion (maximum Feret, "
+                "caliper, diameter over its pixels' outer corners). The cyan line.",
+    "width": "Width across it: the lesion's extent perpendicular to the longest diameter "
+             "(the caliper width in that direction).",
+    "perimeter": "Perimeter: the length of the lesion's outline (scikit-image's estimate "
+                 "through its border pixels, 4-connected).",
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
-         "2 = about none. Each axis is judged on the shape (the lesion mirrored onto itself) "
-         "and on the colours (mirrored points compared in CIELAB). The yellow lines are the axes.",
+         "2 = about none. Each axis is judged on the shape (the share of the lesion its mirror "
+         "image does not cover) and on the colours (mean CIELAB ΔE between mirrored points): "
+         "asymmetric when shape + a weight × colour exceeds a threshold, both fitted on the PH2 "
+         "experts' asymmetry. The yellow lines are the axes.",
     "B": "Border: the number of eighths of the border (0-8) where the pigment stops abruptly "
          "(lightness step across the border within a narrow band). Compactness is P²/(4πA), "
-         "1 for a disc; solidity is the area over its convex hull.",
+         "1 for a disc; solidity is the area over its convex hull. Not validated: PH2 has no "
+         "expert border score to check it against.",
     "C": "Colours present (a per-colour model on the lesion's colours relative to the skin, "
          "fitted on the PH2 experts): white, red, light brown, dark brown, blue-grey, black. "
          "C = how many (1-6). 'Show colour regions' paints them.",
@@ -152,7 +163,19 @@ class LesionPanel(QtWidgets.QWidget):
     def set_status(self, text: str) -> None:
         self.status.setText(text)
 
+    def set_stale(self, text: str) -> None:
+        """The numbers shown are of the previous mask or scale: grey them and say so until
+        :meth:`show_analysis` (they read "Up to date." for the debounce and the measuring
+        after an edit, beside the old area)."""
+        self._set_values_enabled(False)
+        self.set_status(text)
+
+    def _set_values_enabled(self, enabled: bool) -> None:
+        for w in (*self.values.values(), *self.color_rows):
+            w.setEnabled(enabled)
+
     def clear(self, text: str = "No lesion yet: segment or draw a mask.") -> None:
+        self._set_values_enabled(True)
         for v in self.values.values():
             v.setText("—")
         for row, name in zip(self.color_rows, COLOR_LABELS, strict=True):
@@ -165,6 +188,7 @@ class LesionPanel(QtWidgets.QWidget):
     def show_analysis(self, a: LesionAnalysis) -> None:
         """Fill the panel from an analysis (formatting only)."""
         s, v = a.size, self.values
+        self._set_values_enabled(True)
         if a.mm_per_px is None:
             v["area"].setText(f"{s.area_px} px")
             v["diameter"].setText(f"{s.diameter_px:.0f} px")

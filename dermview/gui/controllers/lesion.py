@@ -85,7 +85,7 @@ class LesionController(QtCore.QObject):
         overlays.set_visible("lesion_colors", False)
         self.panel_shown = True
         doc.image_changed.connect(self._on_image)
-        doc.mask_changed.connect(lambda *_r: self.schedule())
+        doc.mask_changed.connect(lambda *_r: self.schedule("The mask changed"))
         panel.show_axes_changed.connect(lambda _v: self._show_layers())
         panel.show_colors_changed.connect(lambda _v: self._show_layers())
         panel.device_changed.connect(self.set_device)
@@ -245,9 +245,12 @@ class LesionController(QtCore.QObject):
         return True
 
     # -- analysis --------------------------------------------------------------------------
-    def schedule(self) -> None:
-        """Recompute after the mask has not changed for :data:`DEBOUNCE_MS`."""
+    def schedule(self, why: str = "The scale changed") -> None:
+        """Recompute after the mask has not changed for :data:`DEBOUNCE_MS`; the numbers
+        shown until then are greyed, with ``why`` they are being measured again."""
         self.timer.start()
+        if self.analysis is not None:
+            self.panel.set_stale(f"{why}: measuring again…")
 
     def _on_image(self) -> None:
         self.analysis = None
