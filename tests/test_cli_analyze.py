@@ -264,4 +264,6 @@ def test_batch_report_carries_the_rows_probabilities_and_plain_preprocessing(
     assert lines["Classifier (calibrated)"] == want
     assert "not a diagnosis" in lines[""]
     assert lines["Classifier model"].startswith("lesion-classifier-160px (SHA-256 ")
+    # as the app's report names it (it read "model litesegnet-… (SHA-256 …)")
+    assert not info.model.startswith("model ") and "(SHA-256 " in info.model, info.model
     assert info.preprocessing.startswith("before segmenting: dark frame filled")

@@ -126,7 +126,8 @@ class _Masks:
         from dermview.model.provenance import describe_model, user_trained_mark
 
         seg = self.segmenter
-        return "model " + describe_model(seg.name, seg.weights_sha256, user_trained_mark(seg.meta))
+        # the report's row is "Segmentation model": it read "model litesegnet-… (SHA-256 …)"
+        return describe_model(seg.name, seg.weights_sha256, user_trained_mark(seg.meta))
 
     def preprocessing(self) -> str:
         """What was done to the image before the model (the analysis uses the image as read)."""
