@@ -302,6 +302,12 @@ class SelfTest:
                                                               if self.image_path else "sample"))
             if not pdf.read_bytes().startswith(b"%PDF"):
                 raise RuntimeError("the PDF report was not written")
+            from dermview.report_fonts import STANDARD, report_fonts
+
+            font = report_fonts()[0]
+            if font == STANDARD[0]:  # Latin-1 only: "Dr. Łucja" would print as "Dr. ■ucja"
+                raise RuntimeError("the PDF report found no TrueType font (not even ReportLab's "
+                                   "Vera)")
             pdf_kb = pdf.stat().st_size / 1024
         prep = probcut.prepare(rgb, self.result.prob)
         outside = ~mask if (~mask).any() else np.ones_like(mask)  # "not lesion" there
@@ -312,7 +318,8 @@ class SelfTest:
         if refined.shape != mask.shape or refined.dtype != bool:
             raise RuntimeError(f"refine returned {refined.dtype} {refined.shape}")
         return (f"DICOM {' + '.join(done)} + SEG read back exactly; analysis (area "
-                f"{analysis.size.area_px} px); PDF report {pdf_kb:.0f} KB; refine click "
+                f"{analysis.size.area_px} px); PDF report {pdf_kb:.0f} KB in {font.removeprefix('dermview-')}; "
+                f"refine click "
                 f"changed {int((refined != mask).sum())} px")
 
 
