@@ -7,6 +7,8 @@ with libjpeg and OpenJPEG). The photometric interpretation is honoured (RGB, YBR
 YBR_FULL_422, YBR_RCT/ICT, MONOCHROME1/2, PALETTE COLOR); for JPEG data the colour space the
 codestream itself declares (JFIF or Adobe markers, JPEG 2000 MCT) wins over the header, so a
 file that declares YBR but holds RGB (or the reverse) shows its real colours.
+A file without the 128-byte preamble and ``DICM`` prefix (with or without its file meta
+header, as older capture software and PACS exports write them) is read too.
 
 Privacy: patient identifiers are never put in messages, logs or file names. Messages name the
 file and technical attributes only; pydicom's warnings (which may quote element values) are
@@ -123,9 +125,38 @@ def quiet() -> Iterator[list[warnings.WarningMessage]]:
                 logger.removeFilter(_drop)
 
 
+def _bare_dataset(data: bytes) -> bool:
+    """True when ``data`` starts like a DICOM dataset written without the 128-byte preamble
+    and ``DICM`` prefix (older PACS and capture software write these; the DICOM standard's
+    Part 10 files always have them): a little-endian tag of group 0x0002 (the file meta
+    header) or 0x0008 (a dataset without it, implicit or explicit VR)."""
+    if len(data) < 8 or int.from_bytes(data[0:2], "little") not in (0x0002, 0x0008):
+        return False
+    element = int.from_bytes(data[2:4], "little")
+    vr = data[4:6]
+    return element < 0x0100 and (vr.isalpha() and vr.isupper()
+                                 or int.from_bytes(data[4:8], "little") < 0x1000)
+
+
 def is_dicom(data: bytes, path: Path) -> bool:
-    """True for a DICOM Part 10 file (``DICM`` at byte 128) or a ``.dcm``/``.dicom`` name."""
-    return data[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES
+    """True for a DICOM Part 10 file (``DICM`` at byte 128), a dataset without the preamble
+    (:func:`_bare_dataset`) or a ``.dcm``/``.dicom`` name."""
+    return (data[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES
+            or _bare_dataset(data))
+
+
+def _set_transfer_syntax(ds: Any) -> None:
+    """Give a dataset read without a file meta header the transfer syntax it was read in."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    if not hasattr(ds, "file_meta") or ds.file_meta is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in ds.file_meta:
+        implicit, little = ds.original_encoding
+        ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                          ExplicitVRLittleEndian if little else
+                                          ExplicitVRBigEndian)
 
 
 def _stopped_early(ds: Any, data: bytes) -> bool:
@@ -149,8 +180,14 @@ def _dcmread(data: bytes, path: Path, stop_before_pixels: bool = False) -> Any:
     from pydicom.errors import InvalidDicomError
 
     try:
+        bare = data[128:132] != b"DICM" and _bare_dataset(data)
         with quiet() as caught:
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels,
+                                 force=bare)
+            if bare and "PixelData" not in ds and "SOPClassUID" not in ds:
+                raise InvalidDicomError
+            if bare:
+                _set_transfer_syntax(ds)
             ds.file_meta.TransferSyntaxUID  # noqa: B018 - raises on a cut-off meta header
         if len(ds) == 0 or any("end of file" in str(w.message).lower() for w in caught):
             raise EOFError  # pydicom returns what it read before the end

@@ -233,3 +233,46 @@ def test_highdicom_tables_are_loaded_once_with_the_gc_paused(monkeypatch):
     finally:
         if not was:
             gc.disable()
+
+
+def _without_preamble(data: bytes, meta: bool) -> bytes:
+    """The file as older capture software writes it: no 128-byte preamble and ``DICM``
+    prefix (``meta``: the file meta header kept), else the bare implicit-VR dataset."""
+    if meta:
+        return data[132:]
+    ds = pydicom.dcmread(pydicom.filebase.DicomBytesIO(data))
+    del ds.file_meta
+    ds.preamble = None
+    buf = pydicom.filebase.DicomBytesIO()
+    pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("meta", [True, False], ids=["meta-header", "bare-dataset"])
+def test_segment_reads_dicom_without_preamble(case, tmp_path, capsys, tiny_weights, meta):
+    """A DICOM file without preamble (with or without its file meta header; the first named
+    without a suffix, as PACS exports name files) is segmented and its SEG references it;
+    it was refused as 'not a readable DICOM file (no DICOM header)'."""
+    src = pydicom.dcmread(case["dcm"])
+    src.decompress()
+    inp = tmp_path / "in"
+    inp.mkdir()
+    name = "IMG0001" if meta else "lesion.dcm"
+    (inp / name).write_bytes(_without_preamble(_to_bytes(src), meta))
+    out = tmp_path / "out"
+    rc = main(["segment", str(inp / name), "--out", str(out), "--weights", str(tiny_weights),
+               "--device", "cpu", "--no-preprocess", "--dicom-seg"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    stem = name.removesuffix(".dcm")
+    np.testing.assert_array_equal(load_image(inp / name), src.pixel_array)
+    mask, uid = read_dicom_seg(out / f"{stem}_segmentation.dcm")
+    assert uid == src.SOPInstanceUID
+    np.testing.assert_array_equal(mask, load_mask(out / f"{stem}_segmentation.png"))
+    assert not (out / f"{stem}_image.dcm").exists()  # the source itself is referenced
+
+
+def _to_bytes(ds) -> bytes:
+    buf = pydicom.filebase.DicomBytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
