@@ -279,3 +279,35 @@ def test_export_from_a_missing_labels_folder_says_so(folder, tmp_path, capsys):
                "--out", str(tmp_path / "c.json")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and f"--labels {missing}: no such folder" in err
+
+
+@pytest.mark.parametrize("segmentation, said", [
+    ({"size": [100, 512], "counts": [0, 51200]}, "is 512×100 pixels but the file says the image is 512×383"),
+    ({"size": [383, 512], "counts": "@@@not-rle"}, "cannot be decoded"),
+    ([[1, 2, 3]], "cannot be decoded"),
+], ids=["rle-of-another-size", "bad-rle", "odd-polygon"])
+def test_import_coco_with_a_bad_annotation_skips_that_image(folder, tmp_path, capsys,
+                                                            segmentation, said):
+    """A COCO file from another tool whose annotation does not fit its image entry (an RLE of
+    another size, undecodable counts, a polygon with an odd number of values) skips that image
+    with one line and imports the others; it stopped the import with a traceback."""
+    stems = ["IMD002", "IMD009"]
+    out = tmp_path / "labels"
+    doc = {"images": [{"id": 17 + k, "file_name": f"{stem}.jpg", "width": 512, "height": height}
+                      for k, (stem, height) in enumerate(zip(stems, (383, 384), strict=True))],
+           "categories": [{"id": 3, "name": "lesion"}],
+           "annotations": [
+               {"id": 1, "image_id": 17, "category_id": 3, "segmentation": segmentation,
+                "iscrowd": 1 if isinstance(segmentation, dict) else 0, "area": 1,
+                "bbox": [0, 0, 1, 1]},
+               {"id": 2, "image_id": 18, "category_id": 3, "iscrowd": 0, "area": 1,
+                "segmentation": [[100, 80, 300, 90, 320, 250, 120, 270]],
+                "bbox": [100, 80, 220, 190]}]}
+    src = tmp_path / "other_tool.json"
+    src.write_text(json.dumps(doc))
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(src), "--labels", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert f"skipped {folder / 'IMD002.jpg'}: annotation 1 of IMD002.jpg" in err and said in err
+    assert not label_paths(folder / "IMD002.jpg", out)[0].exists()
+    assert _label(folder, "IMD009", out).sum() > 0  # the other image is imported

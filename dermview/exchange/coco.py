@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dermview import __version__
-from dermview.errors import ImageReadError
+from dermview.errors import ImageReadError, MaskError
 from dermview.exchange.contours import mask_polygons
 from dermview.exchange.labelset import LESION, LabelledImage, label_attributes
 
@@ -105,10 +105,27 @@ class CocoLabels:
         """``bool`` ``(height, width)`` mask of the image called ``file_name`` in the file."""
         image_id = self.file_names[file_name]
         img = self._coco.imgs[image_id]
-        mask = np.zeros((int(img["height"]), int(img["width"])), bool)
+        try:
+            mask = np.zeros((int(img["height"]), int(img["width"])), bool)
+        except (KeyError, TypeError, ValueError):
+            raise MaskError(f"{file_name} has no valid width and height in the COCO "
+                            "file") from None
         for ann in self._coco.loadAnns(self._coco.getAnnIds(imgIds=[image_id], catIds=self._cat_ids)):
-            mask |= self._coco.annToMask(ann).astype(bool)
+            mask |= self._ann_mask(ann, file_name, mask.shape)
         return mask
+
+    def _ann_mask(self, ann: dict, file_name: str, shape: tuple[int, int]) -> np.ndarray:
+        """One annotation's mask; MaskError when it cannot be decoded or its RLE is of
+        another size than its image (pycocotools returns the RLE's own size)."""
+        what = f"annotation {ann.get('id', '?')} of {file_name} in the COCO file"
+        try:
+            ann_mask = np.asarray(self._coco.annToMask(ann), dtype=bool)
+        except Exception as exc:  # noqa: BLE001 - pycocotools raises many types on bad data
+            raise MaskError(f"{what} cannot be decoded ({type(exc).__name__})") from None
+        if ann_mask.shape != shape:
+            raise MaskError(f"{what} is {ann_mask.shape[1]}×{ann_mask.shape[0]} pixels but "
+                            f"the file says the image is {shape[1]}×{shape[0]}")
+        return ann_mask
 
 
 def read_coco(path: Path) -> CocoLabels:
