@@ -311,3 +311,26 @@ def test_import_coco_with_a_bad_annotation_skips_that_image(folder, tmp_path, ca
     assert f"skipped {folder / 'IMD002.jpg'}: annotation 1 of IMD002.jpg" in err and said in err
     assert not label_paths(folder / "IMD002.jpg", out)[0].exists()
     assert _label(folder, "IMD009", out).sum() > 0  # the other image is imported
+
+
+def test_coco_polygons_of_straight_edges_are_exact(samples_dir, tmp_path):
+    """COCO polygons follow pixel corners, as pycocotools fills them: a lesion in two parts
+    (one touching two borders of the image, one a single pixel) comes back from
+    ``annToMask`` pixel for pixel; through pixel centres it lost a row and a column of the
+    rectangle and the single pixel."""
+    from pycocotools.coco import COCO
+
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(samples_dir / "IMD002.jpg", images)
+    mask = np.zeros((383, 512), bool)
+    mask[0:150, 0:200] = True
+    mask[300, 400] = True
+    save_label(images / "IMD002.jpg", mask,
+               LabelMeta(image_sha256=image_sha256(images / "IMD002.jpg"), image_size=(512, 383)))
+    out = tmp_path / "poly.json"
+    assert main(["export", str(images), "--format", "coco", "--polygons", "--out", str(out)]) == 0
+    coco = COCO(str(out))
+    (ann,) = coco.loadAnns(coco.getAnnIds())
+    assert len(ann["segmentation"]) == 2
+    np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), mask)

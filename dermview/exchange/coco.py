@@ -2,8 +2,8 @@
 
 Each labelled image is an ``images`` entry (file name, width, height) with one annotation of
 category ``lesion``: its mask as compressed RLE (pycocotools; exact) or, optionally, polygons
-(lossy: outer outlines only), its area and bounding box, ``iscrowd`` 0, and the label's
-attributes (review state, confidence, source, model: see
+(lossy: outer outlines only, through pixel corners as pycocotools fills them), its area and
+bounding box, ``iscrowd`` 0, and the label's attributes (review state, confidence, source, model: see
 :func:`~dermview.exchange.labelset.label_attributes`) under ``attributes``, as CVAT writes them.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from dermview import __version__
 from dermview.errors import ImageReadError, MaskError
-from dermview.exchange.contours import mask_polygons
+from dermview.exchange.contours import corner_polygons
 from dermview.exchange.labelset import LESION, LabelledImage, label_attributes
 
 __all__ = ["coco_document", "coco_annotation", "read_coco", "write_coco", "CocoLabels"]
@@ -34,7 +34,7 @@ def coco_annotation(mask: np.ndarray, image_id: int, ann_id: int, attributes: di
     rle = mask_util.encode(np.asfortranarray(mask, dtype=np.uint8))
     segmentation: Any = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
     if polygons:
-        segmentation = [[round(float(v), 2) for v in poly.reshape(-1)] for poly in mask_polygons(mask)]
+        segmentation = [[round(float(v), 2) for v in poly.reshape(-1)] for poly in corner_polygons(mask)]
     return {
         "id": ann_id, "image_id": image_id, "category_id": 1,
         "segmentation": segmentation,
