@@ -4,9 +4,10 @@ Reads single-frame DICOM photographs (Dermoscopic Photography, VL Photographic, 
 Microscopic and Secondary Capture) stored uncompressed, RLE, JPEG (baseline, extended,
 lossless), JPEG-LS or JPEG 2000, through pydicom and its pixel handlers (Pillow, pylibjpeg
 with libjpeg and OpenJPEG). The photometric interpretation is honoured (RGB, YBR_FULL,
-YBR_FULL_422, YBR_RCT/ICT, MONOCHROME1/2, PALETTE COLOR); for JPEG data the colour space the
-codestream itself declares (JFIF or Adobe markers, JPEG 2000 MCT) wins over the header, so a
-file that declares YBR but holds RGB (or the reverse) shows its real colours.
+YBR_FULL_422, YBR_RCT/ICT, MONOCHROME1/2 through their VOI window when they have one, PALETTE
+COLOR); for JPEG data the colour space the codestream itself declares (JFIF or Adobe markers,
+JPEG 2000 MCT) wins over the header, so a file that declares YBR but holds RGB (or the
+reverse) shows its real colours.
 A file without the 128-byte preamble and ``DICM`` prefix (with or without its file meta
 header, as older capture software and PACS exports write them) is read too.
 
@@ -315,6 +316,25 @@ def _scale(arr: np.ndarray, bits: int) -> np.ndarray:
     return np.rint(np.clip(arr, 0, top) * (255.0 / top)).astype(np.uint8)
 
 
+def _window(arr: np.ndarray, ds: Any, bits: int) -> np.ndarray:
+    """Grey samples through the file's first VOI window (Window Center / Width), as a DICOM
+    viewer shows them: a 16-bit image whose values fill 12 bits and whose window says so was
+    shown nearly black. Unchanged without a window (or with a VOI LUT table instead)."""
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return arr
+    from pydicom.pixels import apply_windowing
+
+    try:
+        with quiet():
+            out = apply_windowing(arr.astype(np.float64), ds, index=0)
+    except Exception:  # noqa: BLE001 - an unusable window is ignored, as viewers do
+        return arr
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:  # windowed into the signed range
+        out = out + (1 << (bits - 1))
+    top = (1 << bits) - 1
+    return np.rint(np.clip(out, 0, top)).astype(np.uint8 if bits <= 8 else np.uint16)
+
+
 def _to_rgb(arr: np.ndarray, pi: str, ds: Any, path: Path) -> np.ndarray:
     """RGB ``uint8`` ``(H, W, 3)`` from decoded pixels in photometric interpretation ``pi``."""
     bits = int(ds.get("BitsStored", 8) or 8)
@@ -330,7 +350,7 @@ def _to_rgb(arr: np.ndarray, pi: str, ds: Any, path: Path) -> np.ndarray:
 
         arr = convert_color_space(arr, pi if pi != "YBR_FULL_422" else "YBR_FULL", "RGB")
     if arr.ndim == 2:
-        grey = _scale(arr, bits)
+        grey = _scale(_window(arr, ds, bits), bits)
         if pi == "MONOCHROME1":
             grey = 255 - grey
         return np.repeat(grey[:, :, None], 3, axis=2)
