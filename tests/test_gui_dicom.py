@@ -189,3 +189,18 @@ def test_grey_dicom_is_shown_through_its_window(make_window, samples_dir, tmp_pa
     shown = win.doc.image.astype(int)
     assert (shown[:, :, 0] == shown[:, :, 2]).all()
     assert np.abs(shown[:, :, 0] - grey).max() <= 1
+
+
+def test_folder_of_dicom_files_named_without_suffix(make_window, dcm, boxes):
+    """A PACS export / DICOM media folder (files named IM000001, a DICOMDIR index beside them)
+    opens as a worklist of its DICOM images; it said there were no images in the folder."""
+    folder = dcm.parent / "SE000001"
+    folder.mkdir()
+    for name in ("IM000001", "IM000002"):
+        (folder / name).write_bytes(dcm.read_bytes())
+    (folder / "DICOMDIR").write_bytes(dcm.read_bytes())  # an index, not an image
+    (folder / "NOTES").write_text("not an image")
+    win = make_window([folder])
+    assert [p.name for p in win.worklist.paths] == ["IM000001", "IM000002"]
+    assert win.doc.path == folder / "IM000001" and boxes.warnings == []
+    np.testing.assert_array_equal(win.doc.image, load_image(dcm))
