@@ -334,3 +334,25 @@ def test_coco_polygons_of_straight_edges_are_exact(samples_dir, tmp_path):
     (ann,) = coco.loadAnns(coco.getAnnIds())
     assert len(ann["segmentation"]) == 2
     np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), mask)
+
+
+def test_import_matches_file_names_that_differ_in_case(folder, tmp_path, capsys):
+    """A COCO file written on Windows or macOS names ``imd002.JPG`` for ``IMD002.jpg`` (the
+    same file there): its mask is imported; it was 'listed but not in the image folder'."""
+    mask = _label(folder, "IMD002")
+    from pycocotools import mask as mask_util
+
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    doc = {"images": [{"id": 7, "file_name": "C:\\data\\imd002.JPG", "width": 512,
+                       "height": 383}],
+           "categories": [{"id": 1, "name": "lesion"}],
+           "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "iscrowd": 0, "area": 1,
+                            "bbox": [0, 0, 1, 1],
+                            "segmentation": {"size": rle["size"],
+                                             "counts": rle["counts"].decode()}}]}
+    src = tmp_path / "windows.json"
+    src.write_text(json.dumps(doc))
+    out = tmp_path / "labels"
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(src), "--labels", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(_label(folder, "IMD002", out), mask)
