@@ -4,9 +4,12 @@ Reads single-frame DICOM photographs (Dermoscopic Photography, VL Photographic, 
 Microscopic and Secondary Capture) stored uncompressed, RLE, JPEG (baseline, extended,
 lossless), JPEG-LS or JPEG 2000, through pydicom and its pixel handlers (Pillow, pylibjpeg
 with libjpeg and OpenJPEG). The photometric interpretation is honoured (RGB, YBR_FULL,
-YBR_FULL_422, YBR_RCT/ICT, MONOCHROME1/2, PALETTE COLOR); for JPEG data the colour space the
-codestream itself declares (JFIF or Adobe markers, JPEG 2000 MCT) wins over the header, so a
-file that declares YBR but holds RGB (or the reverse) shows its real colours.
+YBR_FULL_422, YBR_RCT/ICT, MONOCHROME1/2 through their VOI window when they have one, PALETTE
+COLOR); for JPEG data the colour space the codestream itself declares (JFIF or Adobe markers,
+JPEG 2000 MCT) wins over the header, so a file that declares YBR but holds RGB (or the
+reverse) shows its real colours.
+A file without the 128-byte preamble and ``DICM`` prefix (with or without its file meta
+header, as older capture software and PACS exports write them) is read too.
 
 Privacy: patient identifiers are never put in messages, logs or file names. Messages name the
 file and technical attributes only; pydicom's warnings (which may quote element values) are
@@ -123,9 +126,38 @@ def quiet() -> Iterator[list[warnings.WarningMessage]]:
                 logger.removeFilter(_drop)
 
 
+def _bare_dataset(data: bytes) -> bool:
+    """True when ``data`` starts like a DICOM dataset written without the 128-byte preamble
+    and ``DICM`` prefix (older PACS and capture software write these; the DICOM standard's
+    Part 10 files always have them): a little-endian tag of group 0x0002 (the file meta
+    header) or 0x0008 (a dataset without it, implicit or explicit VR)."""
+    if len(data) < 8 or int.from_bytes(data[0:2], "little") not in (0x0002, 0x0008):
+        return False
+    element = int.from_bytes(data[2:4], "little")
+    vr = data[4:6]
+    return element < 0x0100 and (vr.isalpha() and vr.isupper()
+                                 or int.from_bytes(data[4:8], "little") < 0x1000)
+
+
 def is_dicom(data: bytes, path: Path) -> bool:
-    """True for a DICOM Part 10 file (``DICM`` at byte 128) or a ``.dcm``/``.dicom`` name."""
-    return data[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES
+    """True for a DICOM Part 10 file (``DICM`` at byte 128), a dataset without the preamble
+    (:func:`_bare_dataset`) or a ``.dcm``/``.dicom`` name."""
+    return (data[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES
+            or _bare_dataset(data))
+
+
+def _set_transfer_syntax(ds: Any) -> None:
+    """Give a dataset read without a file meta header the transfer syntax it was read in."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    if not hasattr(ds, "file_meta") or ds.file_meta is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in ds.file_meta:
+        implicit, little = ds.original_encoding
+        ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                          ExplicitVRLittleEndian if little else
+                                          ExplicitVRBigEndian)
 
 
 def _stopped_early(ds: Any, data: bytes) -> bool:
@@ -149,8 +181,14 @@ def _dcmread(data: bytes, path: Path, stop_before_pixels: bool = False) -> Any:
     from pydicom.errors import InvalidDicomError
 
     try:
+        bare = data[128:132] != b"DICM" and _bare_dataset(data)
         with quiet() as caught:
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels)
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels,
+                                 force=bare)
+            if bare and "PixelData" not in ds and "SOPClassUID" not in ds:
+                raise InvalidDicomError
+            if bare:
+                _set_transfer_syntax(ds)
             ds.file_meta.TransferSyntaxUID  # noqa: B018 - raises on a cut-off meta header
         if len(ds) == 0 or any("end of file" in str(w.message).lower() for w in caught):
             raise EOFError  # pydicom returns what it read before the end
@@ -278,6 +316,25 @@ def _scale(arr: np.ndarray, bits: int) -> np.ndarray:
     return np.rint(np.clip(arr, 0, top) * (255.0 / top)).astype(np.uint8)
 
 
+def _window(arr: np.ndarray, ds: Any, bits: int) -> np.ndarray:
+    """Grey samples through the file's first VOI window (Window Center / Width), as a DICOM
+    viewer shows them: a 16-bit image whose values fill 12 bits and whose window says so was
+    shown nearly black. Unchanged without a window (or with a VOI LUT table instead)."""
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return arr
+    from pydicom.pixels import apply_windowing
+
+    try:
+        with quiet():
+            out = apply_windowing(arr.astype(np.float64), ds, index=0)
+    except Exception:  # noqa: BLE001 - an unusable window is ignored, as viewers do
+        return arr
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:  # windowed into the signed range
+        out = out + (1 << (bits - 1))
+    top = (1 << bits) - 1
+    return np.rint(np.clip(out, 0, top)).astype(np.uint8 if bits <= 8 else np.uint16)
+
+
 def _to_rgb(arr: np.ndarray, pi: str, ds: Any, path: Path) -> np.ndarray:
     """RGB ``uint8`` ``(H, W, 3)`` from decoded pixels in photometric interpretation ``pi``."""
     bits = int(ds.get("BitsStored", 8) or 8)
@@ -293,7 +350,7 @@ def _to_rgb(arr: np.ndarray, pi: str, ds: Any, path: Path) -> np.ndarray:
 
         arr = convert_color_space(arr, pi if pi != "YBR_FULL_422" else "YBR_FULL", "RGB")
     if arr.ndim == 2:
-        grey = _scale(arr, bits)
+        grey = _scale(_window(arr, ds, bits), bits)
         if pi == "MONOCHROME1":
             grey = 255 - grey
         return np.repeat(grey[:, :, None], 3, axis=2)

@@ -233,3 +233,91 @@ def test_highdicom_tables_are_loaded_once_with_the_gc_paused(monkeypatch):
     finally:
         if not was:
             gc.disable()
+
+
+def _without_preamble(data: bytes, meta: bool) -> bytes:
+    """The file as older capture software writes it: no 128-byte preamble and ``DICM``
+    prefix (``meta``: the file meta header kept), else the bare implicit-VR dataset."""
+    if meta:
+        return data[132:]
+    ds = pydicom.dcmread(pydicom.filebase.DicomBytesIO(data))
+    del ds.file_meta
+    ds.preamble = None
+    buf = pydicom.filebase.DicomBytesIO()
+    pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("meta", [True, False], ids=["meta-header", "bare-dataset"])
+def test_segment_reads_dicom_without_preamble(case, tmp_path, capsys, tiny_weights, meta):
+    """A DICOM file without preamble (with or without its file meta header; the first named
+    without a suffix, as PACS exports name files) is segmented and its SEG references it;
+    it was refused as 'not a readable DICOM file (no DICOM header)'."""
+    src = pydicom.dcmread(case["dcm"])
+    src.decompress()
+    inp = tmp_path / "in"
+    inp.mkdir()
+    name = "IMG0001" if meta else "lesion.dcm"
+    (inp / name).write_bytes(_without_preamble(_to_bytes(src), meta))
+    out = tmp_path / "out"
+    rc = main(["segment", str(inp / name), "--out", str(out), "--weights", str(tiny_weights),
+               "--device", "cpu", "--no-preprocess", "--dicom-seg"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    stem = name.removesuffix(".dcm")
+    np.testing.assert_array_equal(load_image(inp / name), src.pixel_array)
+    mask, uid = read_dicom_seg(out / f"{stem}_segmentation.dcm")
+    assert uid == src.SOPInstanceUID
+    np.testing.assert_array_equal(mask, load_mask(out / f"{stem}_segmentation.png"))
+    assert not (out / f"{stem}_image.dcm").exists()  # the source itself is referenced
+
+
+def _to_bytes(ds) -> bytes:
+    buf = pydicom.filebase.DicomBytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def _other_tools_seg(src, segments, kind="BINARY"):
+    """A SEG as another tool writes it with highdicom: ``segments`` = ``[(label, mask)]``."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    descriptions = [hd.seg.SegmentDescription(
+        segment_number=n, segment_label=label,
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Lesion if label == "lesion" else codes.SCT.Tissue,
+        algorithm_type="MANUAL") for n, (label, _mask) in enumerate(segments, 1)]
+    pixels = np.stack([m for _label, m in segments], axis=-1)[None]
+    return hd.seg.Segmentation(
+        source_images=[src], pixel_array=pixels.astype(np.float32 if kind == "FRACTIONAL" else np.uint8),
+        segmentation_type=kind, segment_descriptions=descriptions,
+        series_instance_uid=generate_uid(), series_number=5, sop_instance_uid=generate_uid(),
+        instance_number=1, manufacturer="other", manufacturer_model_name="other",
+        software_versions="1", device_serial_number="1",
+        **({"fractional_type": "PROBABILITY"} if kind == "FRACTIONAL" else {}))
+
+
+@pytest.mark.parametrize("kind", ["BINARY", "FRACTIONAL"])
+def test_import_takes_the_lesion_segment_of_another_tools_seg(case, tmp_path, capsys, kind):
+    """A SEG of several segments (a ruler first, then the lesion) imports its lesion segment
+    (it took segment 1, the ruler); a FRACTIONAL one from probability 0.5 (0.3 counted as
+    lesion)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    src = pydicom.dcmread(images / "a.dcm")
+    ruler = np.zeros_like(case["mask"])
+    ruler[-20:, :100] = True
+    lesion = case["mask"].astype(np.float32)
+    if kind == "FRACTIONAL":
+        lesion[:10, :10] = 0.3  # unsure, not lesion
+    segs = tmp_path / "segs"
+    segs.mkdir()
+    _other_tools_seg(src, [("ruler", ruler), ("lesion", lesion)], kind).save_as(segs / "x.dcm")
+    labels = tmp_path / "imported"
+    rc = main(["import", str(images), "--format", "dicom-seg", "--from", str(segs),
+               "--labels", str(labels)])
+    assert rc == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(load_mask(labels / "a_segmentation.png"), case["mask"])

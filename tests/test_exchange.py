@@ -279,3 +279,80 @@ def test_export_from_a_missing_labels_folder_says_so(folder, tmp_path, capsys):
                "--out", str(tmp_path / "c.json")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and f"--labels {missing}: no such folder" in err
+
+
+@pytest.mark.parametrize("segmentation, said", [
+    ({"size": [100, 512], "counts": [0, 51200]}, "is 512×100 pixels but the file says the image is 512×383"),
+    ({"size": [383, 512], "counts": "@@@not-rle"}, "cannot be decoded"),
+    ([[1, 2, 3]], "cannot be decoded"),
+], ids=["rle-of-another-size", "bad-rle", "odd-polygon"])
+def test_import_coco_with_a_bad_annotation_skips_that_image(folder, tmp_path, capsys,
+                                                            segmentation, said):
+    """A COCO file from another tool whose annotation does not fit its image entry (an RLE of
+    another size, undecodable counts, a polygon with an odd number of values) skips that image
+    with one line and imports the others; it stopped the import with a traceback."""
+    stems = ["IMD002", "IMD009"]
+    out = tmp_path / "labels"
+    doc = {"images": [{"id": 17 + k, "file_name": f"{stem}.jpg", "width": 512, "height": height}
+                      for k, (stem, height) in enumerate(zip(stems, (383, 384), strict=True))],
+           "categories": [{"id": 3, "name": "lesion"}],
+           "annotations": [
+               {"id": 1, "image_id": 17, "category_id": 3, "segmentation": segmentation,
+                "iscrowd": 1 if isinstance(segmentation, dict) else 0, "area": 1,
+                "bbox": [0, 0, 1, 1]},
+               {"id": 2, "image_id": 18, "category_id": 3, "iscrowd": 0, "area": 1,
+                "segmentation": [[100, 80, 300, 90, 320, 250, 120, 270]],
+                "bbox": [100, 80, 220, 190]}]}
+    src = tmp_path / "other_tool.json"
+    src.write_text(json.dumps(doc))
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(src), "--labels", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert f"skipped {folder / 'IMD002.jpg'}: annotation 1 of IMD002.jpg" in err and said in err
+    assert not label_paths(folder / "IMD002.jpg", out)[0].exists()
+    assert _label(folder, "IMD009", out).sum() > 0  # the other image is imported
+
+
+def test_coco_polygons_of_straight_edges_are_exact(samples_dir, tmp_path):
+    """COCO polygons follow pixel corners, as pycocotools fills them: a lesion in two parts
+    (one touching two borders of the image, one a single pixel) comes back from
+    ``annToMask`` pixel for pixel; through pixel centres it lost a row and a column of the
+    rectangle and the single pixel."""
+    from pycocotools.coco import COCO
+
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(samples_dir / "IMD002.jpg", images)
+    mask = np.zeros((383, 512), bool)
+    mask[0:150, 0:200] = True
+    mask[300, 400] = True
+    save_label(images / "IMD002.jpg", mask,
+               LabelMeta(image_sha256=image_sha256(images / "IMD002.jpg"), image_size=(512, 383)))
+    out = tmp_path / "poly.json"
+    assert main(["export", str(images), "--format", "coco", "--polygons", "--out", str(out)]) == 0
+    coco = COCO(str(out))
+    (ann,) = coco.loadAnns(coco.getAnnIds())
+    assert len(ann["segmentation"]) == 2
+    np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), mask)
+
+
+def test_import_matches_file_names_that_differ_in_case(folder, tmp_path, capsys):
+    """A COCO file written on Windows or macOS names ``imd002.JPG`` for ``IMD002.jpg`` (the
+    same file there): its mask is imported; it was 'listed but not in the image folder'."""
+    mask = _label(folder, "IMD002")
+    from pycocotools import mask as mask_util
+
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    doc = {"images": [{"id": 7, "file_name": "C:\\data\\imd002.JPG", "width": 512,
+                       "height": 383}],
+           "categories": [{"id": 1, "name": "lesion"}],
+           "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "iscrowd": 0, "area": 1,
+                            "bbox": [0, 0, 1, 1],
+                            "segmentation": {"size": rle["size"],
+                                             "counts": rle["counts"].decode()}}]}
+    src = tmp_path / "windows.json"
+    src.write_text(json.dumps(doc))
+    out = tmp_path / "labels"
+    rc = main(["import", str(folder), "--format", "coco", "--from", str(src), "--labels", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(_label(folder, "IMD002", out), mask)

@@ -163,3 +163,44 @@ def test_the_seg_of_a_reviewed_mask_names_its_reviewer(make_window, dcm, export_
     out = tmp_path / "cli_seg"
     assert main(["export", str(dcm.parent), "--format", "dicom-seg", "--out", str(out)]) == 0
     assert str(pydicom.dcmread(out / seg_path.name).ContentCreatorName) == "Ana Ruiz"
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_grey_dicom_is_shown_through_its_window(make_window, samples_dir, tmp_path, boxes,
+                                                signed):
+    """A 16-bit MONOCHROME2 photograph whose values fill 12 bits, with the Window Center /
+    Width that says so, opens as its grey image (as a DICOM viewer shows it); it was scaled
+    from the full 16-bit range and shown nearly black (values up to 15 of 255)."""
+    from _dicom import dataset, to_bytes
+
+    grey = np.asarray(load_image(samples_dir / SAMPLE)[:, :, 1])
+    ds = dataset(np.repeat(grey[:, :, None], 3, axis=2))
+    del ds.PlanarConfiguration
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation = int(signed)
+    stored = grey.astype(np.int32) * 16 - (2048 if signed else 0)
+    ds.WindowCenter, ds.WindowWidth = (0 if signed else 2048), 4096
+    ds.PixelData = stored.astype("<i2" if signed else "<u2").tobytes()
+    path = tmp_path / "grey16.dcm"
+    path.write_bytes(to_bytes(ds))
+    win = make_window([path])
+    assert win.doc.path == path and boxes.warnings == []
+    shown = win.doc.image.astype(int)
+    assert (shown[:, :, 0] == shown[:, :, 2]).all()
+    assert np.abs(shown[:, :, 0] - grey).max() <= 1
+
+
+def test_folder_of_dicom_files_named_without_suffix(make_window, dcm, boxes):
+    """A PACS export / DICOM media folder (files named IM000001, a DICOMDIR index beside them)
+    opens as a worklist of its DICOM images; it said there were no images in the folder."""
+    folder = dcm.parent / "SE000001"
+    folder.mkdir()
+    for name in ("IM000001", "IM000002"):
+        (folder / name).write_bytes(dcm.read_bytes())
+    (folder / "DICOMDIR").write_bytes(dcm.read_bytes())  # an index, not an image
+    (folder / "NOTES").write_text("not an image")
+    win = make_window([folder])
+    assert [p.name for p in win.worklist.paths] == ["IM000001", "IM000002"]
+    assert win.doc.path == folder / "IM000001" and boxes.warnings == []
+    np.testing.assert_array_equal(win.doc.image, load_image(dcm))

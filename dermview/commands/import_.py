@@ -37,14 +37,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _by_name(images: list[Path], image_dir: Path) -> Callable[[str], Path | None]:
-    """Image for a file name as another tool wrote it: relative path, else base name."""
+    """Image for a file name as another tool wrote it: relative path, else base name, else
+    stem; then the same ignoring case (a tool on Windows or macOS may write ``img_01.JPG`` for
+    ``IMG_01.jpg``: the same file there)."""
     rel = {p.relative_to(image_dir).as_posix(): p for p in images}
     base = {p.name: p for p in images}
     stem = {p.stem: p for p in images}
+    folded = [{k.casefold(): v for k, v in d.items()} for d in (rel, base, stem)]
 
     def find(name: str) -> Path | None:
         name = name.replace("\\", "/")
-        return rel.get(name) or base.get(Path(name).name) or stem.get(Path(name).stem)
+        keys = (name, Path(name).name, Path(name).stem)
+        return (next((d[k] for d, k in zip((rel, base, stem), keys, strict=True) if k in d), None)
+                or next((d[k.casefold()] for d, k in zip(folded, keys, strict=True)
+                         if k.casefold() in d), None))
 
     return find
 

@@ -2,8 +2,8 @@
 
 Each labelled image is an ``images`` entry (file name, width, height) with one annotation of
 category ``lesion``: its mask as compressed RLE (pycocotools; exact) or, optionally, polygons
-(lossy: outer outlines only), its area and bounding box, ``iscrowd`` 0, and the label's
-attributes (review state, confidence, source, model: see
+(lossy: outer outlines only, through pixel corners as pycocotools fills them), its area and
+bounding box, ``iscrowd`` 0, and the label's attributes (review state, confidence, source, model: see
 :func:`~dermview.exchange.labelset.label_attributes`) under ``attributes``, as CVAT writes them.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from dermview import __version__
-from dermview.errors import ImageReadError
-from dermview.exchange.contours import mask_polygons
+from dermview.errors import ImageReadError, MaskError
+from dermview.exchange.contours import corner_polygons
 from dermview.exchange.labelset import LESION, LabelledImage, label_attributes
 
 __all__ = ["coco_document", "coco_annotation", "read_coco", "write_coco", "CocoLabels"]
@@ -34,7 +34,7 @@ def coco_annotation(mask: np.ndarray, image_id: int, ann_id: int, attributes: di
     rle = mask_util.encode(np.asfortranarray(mask, dtype=np.uint8))
     segmentation: Any = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
     if polygons:
-        segmentation = [[round(float(v), 2) for v in poly.reshape(-1)] for poly in mask_polygons(mask)]
+        segmentation = [[round(float(v), 2) for v in poly.reshape(-1)] for poly in corner_polygons(mask)]
     return {
         "id": ann_id, "image_id": image_id, "category_id": 1,
         "segmentation": segmentation,
@@ -105,10 +105,27 @@ class CocoLabels:
         """``bool`` ``(height, width)`` mask of the image called ``file_name`` in the file."""
         image_id = self.file_names[file_name]
         img = self._coco.imgs[image_id]
-        mask = np.zeros((int(img["height"]), int(img["width"])), bool)
+        try:
+            mask = np.zeros((int(img["height"]), int(img["width"])), bool)
+        except (KeyError, TypeError, ValueError):
+            raise MaskError(f"{file_name} has no valid width and height in the COCO "
+                            "file") from None
         for ann in self._coco.loadAnns(self._coco.getAnnIds(imgIds=[image_id], catIds=self._cat_ids)):
-            mask |= self._coco.annToMask(ann).astype(bool)
+            mask |= self._ann_mask(ann, file_name, mask.shape)
         return mask
+
+    def _ann_mask(self, ann: dict, file_name: str, shape: tuple[int, int]) -> np.ndarray:
+        """One annotation's mask; MaskError when it cannot be decoded or its RLE is of
+        another size than its image (pycocotools returns the RLE's own size)."""
+        what = f"annotation {ann.get('id', '?')} of {file_name} in the COCO file"
+        try:
+            ann_mask = np.asarray(self._coco.annToMask(ann), dtype=bool)
+        except Exception as exc:  # noqa: BLE001 - pycocotools raises many types on bad data
+            raise MaskError(f"{what} cannot be decoded ({type(exc).__name__})") from None
+        if ann_mask.shape != shape:
+            raise MaskError(f"{what} is {ann_mask.shape[1]}×{ann_mask.shape[0]} pixels but "
+                            f"the file says the image is {shape[1]}×{shape[0]}")
+        return ann_mask
 
 
 def read_coco(path: Path) -> CocoLabels:

@@ -242,7 +242,8 @@ def _drop_2d_pixel_measures(ds: Any) -> None:
 
 
 def read_dicom_seg(path: str | Path) -> tuple[np.ndarray, str]:
-    """The lesion mask of a dermview-style DICOM SEG (segment 1 of its single frame).
+    """The lesion mask of a DICOM SEG of one image: the union of its lesion segments
+    (:func:`_lesion_segments`; a FRACTIONAL segment from 0.5).
 
     Returns:
         ``(mask, referenced_sop_instance_uid)``: ``bool`` ``(H, W)`` and the UID of the image
@@ -267,12 +268,28 @@ def read_dicom_seg(path: str | Path) -> tuple[np.ndarray, str]:
                 raise ImageReadError(f"{path.name} segments {len(uids)} images; dermview "
                                      "reads segmentations of one image")
             pixels = seg.get_pixels_by_source_instance(
-                source_sop_instance_uids=uids,
-                segment_numbers=[int(seg.get_segment_numbers()[0])])
+                source_sop_instance_uids=uids, segment_numbers=_lesion_segments(ds))
+            fractional = str(ds.get("SegmentationType", "")) == "FRACTIONAL"
     except ImageReadError:
         raise
     except FileNotFoundError:
         raise ImageReadError(f"DICOM SEG not found: {path}") from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse is a bad file
         raise ImageReadError(f"{path.name} is not a readable DICOM SEG ({type(exc).__name__})") from None
-    return np.ascontiguousarray(pixels[0, :, :, 0] != 0), str(uids[0])
+    lesion = pixels[0] >= 0.5 if fractional else pixels[0] != 0
+    return np.ascontiguousarray(lesion.any(axis=-1)), str(uids[0])
+
+
+def _lesion_segments(ds: Any) -> list[int]:
+    """The numbers of the segments that are the lesion: those labelled ``lesion``, else those
+    of type SCT 52988006 *Lesion*, else every segment (as COCO's categories)."""
+    numbers, labelled, typed = [], [], []
+    for item in ds.get("SegmentSequence", []):
+        number = int(item.SegmentNumber)
+        numbers.append(number)
+        if str(item.get("SegmentLabel", "")).strip().lower() == "lesion":
+            labelled.append(number)
+        codes = item.get("SegmentedPropertyTypeCodeSequence") or []
+        if any(str(c.get("CodeValue", "")) == "52988006" for c in codes):
+            typed.append(number)
+    return labelled or typed or numbers

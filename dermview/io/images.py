@@ -125,9 +125,23 @@ def _derived(path: Path, stems: set[str]) -> bool:
     return False
 
 
+def _unnamed_dicom(path: Path) -> bool:
+    """A DICOM file named without a suffix, as PACS exports and DICOM media name them
+    (``IM000001``); the ``DICOMDIR`` index is not an image."""
+    if path.suffix or path.name.upper() == "DICOMDIR":
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return is_dicom(head, path)
+
+
 def list_images(folder: PathLike) -> list[Path]:
     """Image files directly in ``folder`` (sorted; labels ``*_segmentation.png`` excluded, and
-    dermview's own outputs of another file there, :data:`DERIVED_SUFFIXES`)."""
+    dermview's own outputs of another file there, :data:`DERIVED_SUFFIXES`); DICOM files
+    without a suffix are images too."""
     folder = Path(folder)
     try:
         entries = list(folder.iterdir())
@@ -140,7 +154,8 @@ def list_images(folder: PathLike) -> list[Path]:
     except OSError as exc:
         raise ImageReadError(f"Cannot list {folder}: {exc.strerror or exc}") from None
     files = [p for p in entries
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+             if p.is_file() and not p.name.startswith(".")
+             and (p.suffix.lower() in IMAGE_SUFFIXES or _unnamed_dicom(p))]
     stems = {p.stem for p in files}
     return sorted(p for p in files
                   if not p.stem.endswith(LABEL_SUFFIX) and not _derived(p, stems))
