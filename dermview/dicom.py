@@ -98,11 +98,28 @@ class ImageInfo:
 
     @property
     def mm_per_px(self) -> float | None:
-        """One scale in mm per pixel: the geometric mean of the row and column spacing (exact
-        for square pixels; for areas of non-square pixels use ``pixel_spacing_mm``)."""
-        if self.pixel_spacing_mm is None:
+        """The one scale in mm per pixel of square pixels (the mean of the row and column
+        spacing, which differ by at most :data:`SQUARE_TOLERANCE`); None without a spacing
+        and for non-square pixels (:attr:`scale_problem`): no single scale gives their
+        lengths (a longest diameter came out 21 % short with the geometric mean)."""
+        if self.pixel_spacing_mm is None or self.scale_problem:
             return None
         return math.sqrt(self.pixel_spacing_mm[0] * self.pixel_spacing_mm[1])
+
+    @property
+    def scale_problem(self) -> str:
+        """Why the file's spacing gives no scale (its pixels are not square), else ""."""
+        if self.pixel_spacing_mm is None:
+            return ""
+        row, col = self.pixel_spacing_mm
+        if abs(row - col) <= SQUARE_TOLERANCE * max(row, col):
+            return ""
+        return (f"its DICOM pixels are not square ({row:.5g} mm high × {col:.5g} mm wide): "
+                "no single mm-per-pixel scale gives their lengths")
+
+
+#: Largest relative difference of the row and column pixel spacing taken as square pixels.
+SQUARE_TOLERANCE = 0.01
 
 
 def _drop(_record: logging.LogRecord) -> bool:

@@ -122,6 +122,15 @@ def test_dicom_pixel_spacing_gives_the_scale_unless_one_is_given(samples_dir, tm
     rows = {r["id"]: r for r in read_csv(csv_path)[1]}
     assert float(rows["case"]["mm_per_px"]) == pytest.approx(0.02)
     assert float(rows["IMD009"]["mm_per_px"]) == pytest.approx(0.02)
+    # non-square pixels: sizes in px, and the reason (lengths were 21 % off with one scale)
+    (imgs / "case.dcm").write_bytes(dicom_bytes(load_image(samples_dir / "IMD002.jpg"),
+                                                pixel_spacing=(0.02, 0.04)))
+    capsys.readouterr()
+    assert main(["analyze", str(imgs / "case.dcm"), "--masks", str(masks), "--csv",
+                 str(csv_path)]) == 0
+    assert read_csv(csv_path)[1][0]["units"] == "px"
+    assert "case.dcm: sizes in px: its DICOM pixels are not square (0.02 mm high × 0.04 mm " \
+        "wide)" in capsys.readouterr().err
 
 
 def test_bad_and_unmasked_files_are_skipped_with_one_line(samples_dir, tmp_path, capsys):

@@ -131,7 +131,10 @@ def test_monochrome(photometric, bits, rgb, tmp_path):
 
 
 @pytest.mark.parametrize("keyword,spacing,expected", [
-    ("PixelSpacing", (0.02, 0.03), ((0.02, 0.03), np.sqrt(0.02 * 0.03))),
+    ("PixelSpacing", (0.02, 0.0201), ((0.02, 0.0201), np.sqrt(0.02 * 0.0201))),
+    # non-square pixels: no one scale gives their lengths (the geometric mean gave a longest
+    # diameter 21 % short, silently)
+    ("PixelSpacing", (0.02, 0.03), ((0.02, 0.03), None)),
     ("ImagerPixelSpacing", (0.01, 0.01), ((0.01, 0.01), 0.01)),
     ("PixelSpacing", (0.0, 0.01), (None, None)),  # invalid: no scale rather than a wrong one
     ("PixelSpacing", None, (None, None)),
@@ -142,6 +145,7 @@ def test_pixel_spacing(keyword, spacing, expected, rgb, tmp_path):
     assert info.pixel_spacing_mm == expected[0]
     assert info.mm_per_px == (pytest.approx(expected[1]) if expected[1] else None)
     assert info.spacing_source == (keyword if expected[0] else "")
+    assert bool(info.scale_problem) == (expected[0] is not None and expected[1] is None)
 
 
 def test_non_dicom_has_empty_info(samples_dir):

@@ -433,6 +433,28 @@ def test_a_dicom_image_is_measured_with_its_own_pixel_spacing(make_window, tmp_p
     assert "calibrated for default dermatoscope" in panel.scale_label.text()
 
 
+def test_a_dicom_image_of_non_square_pixels_is_measured_in_pixels_and_says_why(
+        make_window, tmp_path, qtbot):
+    """Trial finding: Pixel Spacing 0.02 × 0.04 mm was taken as one scale (their geometric
+    mean): the longest diameter came out 21 % short, without a word."""
+    from _dicom import dicom_bytes
+
+    from dermview.io import load_image
+
+    folder = tmp_path / "nonsquare"
+    (folder / "labels").mkdir(parents=True)
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    (folder / "case.dcm").write_bytes(dicom_bytes(rgb, "explicit", pixel_spacing=(0.02, 0.04)))
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "case_segmentation.png")
+    win = make_window([str(folder / "case.dcm")])
+    wait_analysis(qtbot, win)
+    panel = win.lesion_panel
+    assert win.lesion.mm_per_px is None and win.lesion.analysis.mm_per_px is None
+    assert panel.values["diameter"].text().endswith(" px")
+    assert "sizes in pixels (its DICOM pixels are not square (0.02 mm high × 0.04 mm wide)" \
+        in panel.scale_label.text()
+
+
 def test_long_tooltips_wrap_instead_of_spanning_the_screen(make_window):
     """Trial finding: the explanation of A (257 characters) was one tooltip line 1360 px wide
     on a 1600-px screen; every long prose tooltip of the window is now broken into lines of

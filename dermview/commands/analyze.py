@@ -238,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
             rgb, info = load_image_info(img)
             mask = masks.mask_for(img, rgb)
             mm_per_px = args.mm_per_px if args.mm_per_px is not None else info.mm_per_px
+            if args.mm_per_px is None and info.scale_problem:
+                tqdm.write(f"{img}: sizes in px: {info.scale_problem}", file=sys.stderr)
             analysis = analyze_lesion(rgb, mask, mm_per_px=mm_per_px)
             scaled += mm_per_px is not None
             ctx = {"rgb": rgb, "mask": mask, "analysis": analysis, "path": img,

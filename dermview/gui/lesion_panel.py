@@ -154,10 +154,11 @@ class LesionPanel(QtWidgets.QWidget):
 
     def set_scale(self, mm_per_px: float | None, source: str,
                   can_forget: bool | None = None) -> None:
-        """Show the scale in use and where it comes from; *Forget* is enabled when there is
+        """Show the scale in use and where it comes from (without one: why, when ``source``
+        says; "" says nothing); *Forget* is enabled when there is
         a calibration to forget (``can_forget``; default: when there is a scale)."""
-        self.scale_label.setText("unknown: sizes in pixels" if mm_per_px is None
-                                 else f"{mm_per_px:.5g} mm/px ({source})")
+        self.scale_label.setText(("unknown: sizes in pixels" + (f" ({source})" if source else ""))
+                                 if mm_per_px is None else f"{mm_per_px:.5g} mm/px ({source})")
         self.clear_button.setEnabled(mm_per_px is not None if can_forget is None else can_forget)
 
     def set_status(self, text: str) -> None:

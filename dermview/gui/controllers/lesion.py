@@ -189,9 +189,11 @@ class LesionController(QtCore.QObject):
         if self.image_scale is not None:
             self.panel.set_scale(self.image_scale, "from the image's DICOM pixel spacing",
                                  can_forget=self.calibration is not None)
-        else:
+        elif self.calibration is not None:
             self.panel.set_scale(self.calibration, f"calibrated for {self.device}"
                                  + self._size_warning())
+        else:  # a DICOM file's non-square pixels are named (the app measured them with one scale)
+            self.panel.set_scale(None, self.doc.info.scale_problem if self.doc.has_image else "")
 
     def _size_warning(self) -> str:
         """Why the calibration may not fit the open image: it was measured on images of
