@@ -12,7 +12,8 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 ``bench_analysis.{json,md}`` (``bench_analysis.py``), ``bench_color_levers.json``
 (``bench_color_levers.py``), ``bench_candidates.json`` (``bench_candidates.py``: the segmenter
 candidates on the validation split), ``bench_levers.json`` + ``bench_levers_timing.json``
-(``bench_levers.py``, ``bench_levers_timing.py``: inference-only levers), and replaces the text between
+(``bench_levers.py``, ``bench_levers_timing.py``: inference-only levers), ``bench_dicom.json``
+(``bench_dicom.py``), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -523,7 +524,26 @@ def classifier_colour_constancy_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"classifier_levers_more": classifier_levers_more_block,
+def dicom_block() -> str:
+    """Reading a JPEG-compressed DICOM vs the same JPEG (``bench_dicom.json``)."""
+    res = _load("bench_dicom.json")
+    if not res:
+        return ""
+    med, size = res["median_s"], res["file_bytes"]
+    rows = [("jpeg", "JPEG (.jpg)"), ("dicom_jpeg", "DICOM, same JPEG codestream"),
+            ("dicom_jpeg_ls", "DICOM, JPEG-LS lossless"), ("dicom_j2k", "DICOM, JPEG 2000 lossless")]
+    lines = ["| file | MB | median s | vs JPEG |", "|---|---|---|---|"]
+    for key, label in rows:
+        ratio = med[key] / med["jpeg"]
+        cell = f"{ratio:.2f}×"
+        if key == "dicom_jpeg":
+            cell = (f"**{cell}** (target ≤ {res['target_ratio']:g}×; pixels "
+                    f"{'identical' if res['identical_pixels'] else 'DIFFERENT'})")
+        lines.append(f"| {label} | {size[key] / 1e6:.2f} | {med[key]:.3f} | {cell} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"dicom": dicom_block, "classifier_levers_more": classifier_levers_more_block,
           "classifier_colour_constancy": classifier_colour_constancy_block, "levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}
