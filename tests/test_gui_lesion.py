@@ -392,20 +392,25 @@ def test_export_report_sits_with_the_other_exports_in_the_file_menu(make_window)
     assert entries.index(win.actions["export_report"]) < entries.index(win.actions["prev"])
 
 
+def _dicom_case(folder: Path, spacing: tuple[float, float]) -> Path:
+    """``folder`` with ``case.dcm`` (IMD002 with Pixel Spacing ``spacing``, mm) and its label."""
+    from _dicom import dicom_bytes
+
+    from dermview.io import load_image
+
+    (folder / "labels").mkdir(parents=True)
+    rgb = load_image(SAMPLES / "IMD002.jpg")
+    (folder / "case.dcm").write_bytes(dicom_bytes(rgb, "explicit", pixel_spacing=spacing))
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "case_segmentation.png")
+    return folder
+
+
 def test_a_dicom_image_is_measured_with_its_own_pixel_spacing(make_window, tmp_path, qtbot):
     """Trial finding: a dermoscopy DICOM file stating Pixel Spacing was measured in pixels
     ("unknown: sizes in pixels") until the dermatoscope was calibrated by hand; its scale
     now comes from the file (and wins over the device's calibration), JPEGs keep using the
     calibration, and the sidecar says where the scale came from."""
-    from _dicom import dicom_bytes
-
-    from dermview.io import load_image
-
-    folder = tmp_path / "mixed"
-    (folder / "labels").mkdir(parents=True)
-    rgb = load_image(SAMPLES / "IMD002.jpg")
-    (folder / "case.dcm").write_bytes(dicom_bytes(rgb, "explicit", pixel_spacing=(0.05, 0.05)))
-    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "case_segmentation.png")
+    folder = _dicom_case(tmp_path / "mixed", (0.05, 0.05))
     win = make_window([str(folder / "case.dcm")])
     wait_analysis(qtbot, win)
     panel = win.lesion_panel
@@ -437,15 +442,7 @@ def test_a_dicom_image_of_non_square_pixels_is_measured_in_pixels_and_says_why(
         make_window, tmp_path, qtbot):
     """Trial finding: Pixel Spacing 0.02 × 0.04 mm was taken as one scale (their geometric
     mean): the longest diameter came out 21 % short, without a word."""
-    from _dicom import dicom_bytes
-
-    from dermview.io import load_image
-
-    folder = tmp_path / "nonsquare"
-    (folder / "labels").mkdir(parents=True)
-    rgb = load_image(SAMPLES / "IMD002.jpg")
-    (folder / "case.dcm").write_bytes(dicom_bytes(rgb, "explicit", pixel_spacing=(0.02, 0.04)))
-    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "case_segmentation.png")
+    folder = _dicom_case(tmp_path / "nonsquare", (0.02, 0.04))
     win = make_window([str(folder / "case.dcm")])
     wait_analysis(qtbot, win)
     panel = win.lesion_panel
