@@ -197,6 +197,27 @@ def test_labelme_foreign_shapes():
     assert mask[d2 <= 4].all() and 9 <= (mask & (d2 <= 9)).sum() <= 29
 
 
+@pytest.mark.parametrize("shape,why", [
+    ({"shape_type": "mask", "points": [[0, 0], [2, 2]], "mask": "not base64!"},
+     "a mask shape's 'mask' is not a base64 PNG"),
+    ({"shape_type": "mask", "points": [[0, 0], [2, 2]], "mask": base64.b64encode(b"text").decode()},
+     "a mask shape's 'mask' is not a base64 PNG"),
+])
+def test_a_bad_labelme_file_says_what_is_wrong(tmp_path, shape, why):
+    """Trial finding: a mask shape with bad base64 was reported as "(Error)"."""
+    from dermview.errors import ImageReadError
+    from dermview.exchange.labelme import read_labelme
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"imageHeight": 4, "imageWidth": 4, "imagePath": "a.png",
+                                "shapes": [{"label": "lesion", **shape}]}))
+    with pytest.raises(ImageReadError, match=f"bad.json is not a readable labelme file \\({why}\\)"):
+        read_labelme(path)
+    path.write_text(json.dumps({"shapes": []}))
+    with pytest.raises(ImageReadError, match="no 'imageHeight'"):
+        read_labelme(path)
+
+
 def test_labelme_document_of_empty_mask():
     doc = labelme_document(np.zeros((5, 6), bool), "a.jpg", {})
     assert doc["shapes"] == [] and (doc["imageHeight"], doc["imageWidth"]) == (5, 6)

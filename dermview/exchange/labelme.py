@@ -87,7 +87,11 @@ def _shape_mask(shape: dict[str, Any], hw: tuple[int, int]) -> np.ndarray:
     kind = shape.get("shape_type") or "polygon"
     points = [[float(v) for v in p] for p in shape.get("points", [])]
     if kind == "mask":
-        crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"])))).astype(bool)
+        try:
+            crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"], validate=True))))
+        except (KeyError, TypeError, ValueError, OSError):  # binascii.Error is a ValueError
+            raise ValueError("a mask shape's 'mask' is not a base64 PNG") from None
+        crop = crop.astype(bool)
         if crop.ndim == 3:
             crop = crop.any(axis=2)
         (x1, y1), _ = np.asarray(points).astype(int)
@@ -147,6 +151,10 @@ def read_labelme(path: Path) -> tuple[np.ndarray, str, dict[str, Any]]:
         return labelme_mask(doc), str(doc.get("imagePath") or ""), labelme_attributes(doc)
     except FileNotFoundError:
         raise ImageReadError(f"labelme file not found: {path}") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ImageReadError(f"{Path(path).name} is not a readable labelme file "
-                             f"({type(exc).__name__})") from None
+    except KeyError as exc:
+        raise ImageReadError(f"{Path(path).name} is not a readable labelme file (no "
+                             f"{exc})") from None
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        # what is wrong, not only its kind: a bad mask shape read "(Error)"
+        why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ImageReadError(f"{Path(path).name} is not a readable labelme file ({why})") from None
