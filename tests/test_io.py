@@ -250,12 +250,25 @@ def test_long_strips(tmp_path, size):
     assert out.shape == (size[1], size[0], 3) and out[-1, -1].tolist() == [9, 8, 7]
 
 
-def test_multi_page_tiff_reads_first_page(tmp_path):
-    pages = [Image.new("RGB", (4, 3), (50, 60, 70)), Image.new("RGB", (9, 9), (1, 1, 1))]
+def _pages(tmp_path, sizes) -> Path:
+    pages = [Image.new("RGB", size, (50 + i, 60, 70)) for i, size in enumerate(sizes)]
     buf = io.BytesIO()
     pages[0].save(buf, format="TIFF", save_all=True, append_images=pages[1:])
-    out = dio.load_image(_write(tmp_path / "pages.tif", buf.getvalue()))
-    assert out.shape == (3, 4, 3) and out[0, 0].tolist() == [50, 60, 70]
+    return _write(tmp_path / "pages.tif", buf.getvalue())
+
+
+def test_a_tiff_with_thumbnail_pages_reads_its_first_page(tmp_path):
+    out = dio.load_image(_pages(tmp_path, [(40, 30), (8, 6), (4, 3)]))
+    assert out.shape == (30, 40, 3) and out[0, 0].tolist() == [50, 60, 70]
+
+
+def test_a_tiff_of_several_images_is_refused(tmp_path):
+    """Trial finding: a 3-page TIFF opened its first page without a word (a label saved for
+    the file was that page's only), while a multi-frame DICOM is refused."""
+    for sizes in ([(40, 30)] * 3, [(4, 3), (9, 9)]):
+        with pytest.raises(ImageReadError, match=rf"pages.tif holds {len(sizes)} images \(a "
+                           r"multi-page TIFF\); dermview opens single images only"):
+            dio.load_image(_pages(tmp_path, sizes))
 
 
 def test_tiff_with_damaged_second_page_reads_first_page(tmp_path):

@@ -58,6 +58,7 @@ def load_image_info(path: PathLike) -> tuple[np.ndarray, ImageInfo]:
 
         return read_dicom(data, path, read.MAX_PIXELS)
     img = _open_pil(data, path, "JPEG, PNG, BMP, TIFF, DICOM")  # DICOM was left out
+    _refuse_multi_image_tiff(img, path)
     if _is_deep_colour(img, data):
         # OpenCV keeps the 16 bits that Pillow would truncate, but its decoders trust length
         # fields (a 1 KB PNG claiming a 3 GB chunk made cv2.imdecode allocate 3 GB). Only a
@@ -87,6 +88,28 @@ def load_image_info(path: PathLike) -> tuple[np.ndarray, ImageInfo]:
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     # np.asarray(PIL image) is a read-only view of a bytes object; callers get their own array.
     return (rgb if rgb.flags.writeable and rgb.flags.owndata else rgb.copy()), ImageInfo()
+
+def _refuse_multi_image_tiff(img: Image.Image, path: Path) -> None:
+    """Refuse a TIFF holding several images (pages as large as the first; a multi-frame
+    DICOM is refused too): it opened its first page without a word, and a label saved for the
+    file was that page's only. Smaller pages after the first (thumbnails, previews) are not
+    images of their own: the first page opens."""
+    if img.format != "TIFF":
+        return
+    area, larger = img.size[0] * img.size[1], 0
+    try:
+        pages = int(img.n_frames)
+        for i in range(1, pages):
+            img.seek(i)
+            larger += img.size[0] * img.size[1] >= area
+    except Exception:  # noqa: BLE001 - a broken later page (fuzzing: a bare TypeError): the first is the image
+        pass
+    finally:
+        img.seek(0)
+    if larger:
+        raise ImageReadError(f"{path.name} holds {larger + 1} images (a multi-page TIFF); "
+                             "dermview opens single images only: save each page as a file of its own")
+
 
 def encode_png(array: np.ndarray) -> bytes:
     """PNG bytes of a ``uint8`` grey ``(H, W)`` or RGB ``(H, W, 3)`` array."""
