@@ -104,8 +104,10 @@ def _refuse_multi_image_tiff(img: Image.Image, path: Path) -> None:
             larger += img.size[0] * img.size[1] >= area
     except Exception:  # noqa: BLE001 - a broken later page (fuzzing: a bare TypeError): the first is the image
         pass
-    finally:
+    try:
         img.seek(0)
+    except Exception:  # noqa: BLE001 - any parser failure on bad bytes is a bad file
+        raise ImageReadError(f"{path.name} is damaged (its first page cannot be read again)") from None
     if larger:
         raise ImageReadError(f"{path.name} holds {larger + 1} images (a multi-page TIFF); "
                              "dermview opens single images only: save each page as a file of its own")
