@@ -178,7 +178,9 @@ def test_ruler_measures_and_calibrates_per_device(make_window, labelled, qtbot, 
     qtbot.waitUntil(lambda: win.lesion.analysis is not None and win.lesion.analysis.mm_per_px == mm
                     and not win.lesion.busy, timeout=20000)
     panel = win.lesion_panel
-    assert "mm" in panel.values["diameter"].text()
+    a = win.lesion.analysis.size
+    # as the case report gives it: mm, and the px it was measured in
+    assert panel.values["diameter"].text() == f"{a.diameter_mm:.2f} mm  ({a.diameter_px:.0f} px)"
     assert panel.values["D"].text() in ("yes", "no")
     assert f"{mm:.5g} mm/px" in panel.scale_label.text()
     # another dermatoscope has its own (no) calibration; the first one is kept
@@ -418,7 +420,7 @@ def test_a_dicom_image_is_measured_with_its_own_pixel_spacing(make_window, tmp_p
     assert "0.05 mm/px" in panel.scale_label.text()
     assert "DICOM" in panel.scale_label.text()
     assert win.lesion.analysis.mm_per_px == pytest.approx(0.05)
-    assert panel.values["diameter"].text().endswith(" mm")
+    assert " mm  (" in panel.values["diameter"].text()
     assert not panel.clear_button.isEnabled()  # no calibration to forget
     # a device calibration does not override the file's own spacing
     win.lesion.set_calibration(0.01)

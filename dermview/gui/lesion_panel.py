@@ -198,7 +198,9 @@ class LesionPanel(QtWidgets.QWidget):
             v["D"].setText("needs a scale")
         else:
             v["area"].setText(f"{s.area_mm2:.1f} mm²  ({s.area_px} px)")
-            v["diameter"].setText(f"{s.diameter_mm:.2f} mm")
+            # its px beside it, as the area's and the case report's (trial: the report gave
+            # "24.34 mm (487 px)" where the panel said only "24.34 mm")
+            v["diameter"].setText(f"{s.diameter_mm:.2f} mm  ({s.diameter_px:.0f} px)")
             v["width"].setText(f"{s.width_mm:.2f} mm")
             v["perimeter"].setText(f"{s.perimeter_mm:.1f} mm")
             v["D"].setText(d_text(a))
