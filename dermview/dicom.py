@@ -101,7 +101,7 @@ class ImageInfo:
         """The one scale in mm per pixel of square pixels (the mean of the row and column
         spacing, which differ by at most :data:`SQUARE_TOLERANCE`); None without a spacing
         and for non-square pixels (:attr:`scale_problem`): no single scale gives their
-        lengths (a longest diameter came out 21 % short with the geometric mean)."""
+        lengths (one along a row and one down a column differ)."""
         if self.pixel_spacing_mm is None or self.scale_problem:
             return None
         return math.sqrt(self.pixel_spacing_mm[0] * self.pixel_spacing_mm[1])

@@ -16,6 +16,7 @@ import numpy as np
 
 from dermview.analysis import COLOR_LABELS, LesionAnalysis
 from dermview.errors import WriteError
+from dermview.report_fonts import report_fonts, shorten, wrap  # reportlab imported on first use
 from dermview.wording import counted
 
 #: RGB of each colour in the colour map (COLOR_NAMES order).
@@ -263,8 +264,6 @@ def _write(buf: io.BytesIO, rgb: np.ndarray, mask: np.ndarray, analysis: LesionA
     from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen import canvas
 
-    from dermview.report_fonts import report_fonts, shorten
-
     regular, bold, oblique = report_fonts()
     pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
     pdf.setTitle(f"dermview case report: {info.image_name}")
@@ -308,8 +307,6 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
         pdf.drawImage(_image(img), x0 + i * (w_each + gap) + (w_each - dw) / 2, top - dh,
                       width=dw, height=dh)
         bottom = min(bottom, top - dh)
-    from dermview.report_fonts import report_fonts
-
     y = bottom - 4 * mm
     pdf.setFont(report_fonts()[0], 7.5)
     pdf.drawString(x0, y, "Left: outline (green), principal axes (yellow), longest diameter (cyan). "
@@ -327,8 +324,6 @@ def _draw_images(pdf, rgb, mask, analysis, x0: float, top: float, span: float) -
 
 def _table(pdf, title: str, rows: list[tuple[str, str]], x0: float, y: float, span: float) -> float:
     from reportlab.lib.units import mm
-
-    from dermview.report_fonts import report_fonts, wrap
 
     regular, bold, _ = report_fonts()
     pdf.setFont(bold, 11)

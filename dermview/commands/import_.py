@@ -43,14 +43,17 @@ def _by_name(images: list[Path], image_dir: Path) -> Callable[[str], Path | None
     rel = {p.relative_to(image_dir).as_posix(): p for p in images}
     base = {p.name: p for p in images}
     stem = {p.stem: p for p in images}
-    folded = [{k.casefold(): v for k, v in d.items()} for d in (rel, base, stem)]
+    exact = (rel, base, stem)
+    folded = tuple({k.casefold(): v for k, v in d.items()} for d in exact)
 
     def find(name: str) -> Path | None:
         name = name.replace("\\", "/")
         keys = (name, Path(name).name, Path(name).stem)
-        return (next((d[k] for d, k in zip((rel, base, stem), keys, strict=True) if k in d), None)
-                or next((d[k.casefold()] for d, k in zip(folded, keys, strict=True)
-                         if k.casefold() in d), None))
+        for tables, norm in ((exact, str), (folded, str.casefold)):
+            for table, key in zip(tables, keys, strict=True):
+                if norm(key) in table:
+                    return table[norm(key)]
+        return None
 
     return find
 

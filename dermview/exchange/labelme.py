@@ -156,5 +156,6 @@ def read_labelme(path: Path) -> tuple[np.ndarray, str, dict[str, Any]]:
                              f"{exc})") from None
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         # what is wrong, not only its kind: a bad mask shape read "(Error)"
-        why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        why = text.splitlines()[0][:160] if text else type(exc).__name__
         raise ImageReadError(f"{Path(path).name} is not a readable labelme file ({why})") from None

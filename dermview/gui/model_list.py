@@ -107,9 +107,9 @@ def list_models(extra: list[Path] | None = None) -> list[ModelEntry]:
 
 def same_weights(path: Path, models: list[ModelEntry]) -> ModelEntry | None:
     """The first of ``models`` other than ``path`` whose weights are those of ``path`` (same
-    SHA-256), or None."""
-    info = ModelEntry.read(path)
+    SHA-256), or None. ``path``'s own entry is taken from ``models`` when listed there."""
+    key = path.resolve()
+    info = next((m for m in models if m.path.resolve() == key), None) or ModelEntry.read(path)
     if info is None:
         return None
-    key = path.resolve()
     return next((m for m in models if m.sha256 == info.sha256 and m.path.resolve() != key), None)

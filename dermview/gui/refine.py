@@ -85,7 +85,6 @@ class RefineController(QtCore.QObject):
         self._grow_box: tuple[int, int, int, int] | None = None  # the preview's window
         self.overlays = overlays
         overlays.set_visible("uncertain", False)
-        self._uncertainty_shown = False
         self._uncertainty_of: np.ndarray | None = None  # the map the layer shows
         edit.add_tool(RefineTool(self))
         edit.add_tool(GrowTool(self))
@@ -146,16 +145,15 @@ class RefineController(QtCore.QObject):
             self.prompt(prompt)
 
     def show_uncertainty(self, visible: bool) -> None:
-        self._uncertainty_shown = bool(visible)
-        self._draw_uncertainty()
         self.overlays.set_visible("uncertain", bool(visible))
+        self._draw_uncertainty()
 
     def _draw_uncertainty(self) -> None:
         """The uncertainty layer of the current probability map, drawn only while it is
         shown (hidden, as by default, each segmentation of a 24-MP image coloured it on the
         GUI thread all the same: a third of a second or more)."""
         p = self.doc.prob
-        if not self._uncertainty_shown or p is None:
+        if not self.overlays.is_visible("uncertain") or p is None:
             self.uncertain.clear((1, 1))
             self._uncertainty_of = None
             return

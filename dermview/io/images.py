@@ -89,6 +89,7 @@ def load_image_info(path: PathLike) -> tuple[np.ndarray, ImageInfo]:
     # np.asarray(PIL image) is a read-only view of a bytes object; callers get their own array.
     return (rgb if rgb.flags.writeable and rgb.flags.owndata else rgb.copy()), ImageInfo()
 
+
 def _refuse_multi_image_tiff(img: Image.Image, path: Path) -> None:
     """Refuse a TIFF holding several images (pages as large as the first; a multi-frame
     DICOM is refused too): it opened its first page without a word, and a label saved for the
