@@ -70,10 +70,12 @@ def classifier_lines(probs: dict[str, float], model: str = "") -> tuple[tuple[st
     (keys :data:`dermview.model.classifier.PROB_KEYS`, values in ``[0, 1]``), and the
     classifier that gave them (``model``: :func:`classifier_model_text`; the report named
     the segmentation model only, so which network said "Melanoma 0.40" was nowhere)."""
-    from dermview.model.classifier import CLASS_TITLES, PROB_KEYS
+    from dermview.model.classifier import CLASS_TITLES, PROB_KEYS, shown_probabilities
 
-    # named as the Diagnosis panel's bars name them ("Naevus", not "nevus")
-    text = ", ".join(f"{CLASS_TITLES[key]} {float(probs[key]):.2f}" for key in PROB_KEYS)
+    # named as the Diagnosis panel's bars name them ("Naevus", not "nevus"); the shown values
+    # add up to 1.00 as the panel's do
+    shown = shown_probabilities({key: float(probs[key]) for key in PROB_KEYS})
+    text = ", ".join(f"{CLASS_TITLES[key]} {shown[key]}" for key in PROB_KEYS)
     return (("Classifier (calibrated)", text),
             *((("Classifier model", model),) if model else ()),
             ("", "decision support for research use only, not a diagnosis"))

@@ -259,3 +259,15 @@ def test_fine_tuning_split_matches_the_whole_network(encoder):
     with pytest.raises(ValueError, match="do not fit"):
         LiteClassifier(LesionEncoder(pretrained=True), LesionHead(encoder.n_features,
                                                                   tuned_from=5))
+
+
+def test_shown_probabilities_round_to_a_sum_of_one():
+    from dermview.model.classifier import shown_probabilities
+
+    assert shown_probabilities({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}) == {"a": "0.34", "b": "0.33", "c": "0.33"}
+    assert shown_probabilities({"a": 0.666, "b": 0.334}) == {"a": "0.67", "b": "0.33"}
+    assert shown_probabilities({"a": 0.126, "b": 0.874}, digits=1) == {"a": "0.1", "b": "0.9"}
+    # the largest remainders take the missing hundredths: 0.004 rounds up before 0.003
+    assert shown_probabilities({"a": 0.254, "b": 0.253, "c": 0.493}) == {"a": "0.26", "b": "0.25", "c": "0.49"}
+    # not a distribution: each value rounded on its own
+    assert shown_probabilities({"a": 0.2, "b": 0.2}) == {"a": "0.20", "b": "0.20"}

@@ -7,7 +7,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.style import FocusParking
-from dermview.model.classifier import CLASS_TITLES
+from dermview.model.classifier import CLASS_TITLES, shown_probabilities
 
 #: Shown in the panel at all times.
 NOTICE = ("Decision support for research use only — not a diagnosis. The probabilities come "
@@ -115,34 +115,34 @@ class ClassifierPanel(QtWidgets.QWidget):
                     note: str = "") -> None:
         """Show calibrated probabilities (0-1) and the predicted class name (and ``note``
         under it); the heat map follows (:meth:`show_heat`)."""
+        shown = shown_probabilities({key: float(probs[key]) for key, _ in ROWS})
         for key, _ in ROWS:
-            p = float(probs[key])
-            self.bars[key].setValue(int(round(1000 * p)))
-            self.values[key].setText(f"{p:.2f}")
+            self.bars[key].setValue(int(round(1000 * float(probs[key]))))
+            self.values[key].setText(shown[key])
         # the bar's own name (the model's class is "nevus", the bar reads "Naevus") and what
         # "calibrated" means, not a bare "T = 1.10"
         key = f"p_{top}"
         label = dict(ROWS).get(key, top.replace("_", " "))
-        p_top = f"{float(probs[key]):.2f}; " if key in probs else ""
+        p_top = f"{shown[key]}; " if key in shown else ""
         self._top = (f"Highest: {label} ({p_top}calibrated by temperature scaling, "
-                     f"T = {temperature:.2f})") + self._runner_up(probs, key)
+                     f"T = {temperature:.2f})") + self._runner_up(probs, key, shown)
         self._heat, self._note = "; heat map: computing…", note
         self.heat_check.setEnabled(False)
         self._show_top()
 
     @staticmethod
-    def _runner_up(probs: dict, top_key: str) -> str:
+    def _runner_up(probs: dict, top_key: str, shown: dict[str, str]) -> str:
         """A class within :data:`CLOSE` of the highest is named beside it ("Highest:
         Seborrheic keratosis (0.50 …)" read as an answer, with Naevus at 0.49)."""
         if top_key not in probs:
             return ""
-        others = [(float(probs[k]), title) for k, title in ROWS if k != top_key and k in probs]
+        others = [(float(probs[k]), title, k) for k, title in ROWS if k != top_key and k in probs]
         if not others:
             return ""
-        p, title = max(others)
+        p, title, key = max(others)
         if float(probs[top_key]) - p >= CLOSE:
             return ""
-        return f"; {title} close behind ({p:.2f}): no clear highest class"
+        return f"; {title} close behind ({shown[key]}): no clear highest class"
 
     def show_heat(self, available: bool, why: str = "") -> None:
         """The heat map is ready (the check box is enabled), or not available and ``why``."""

@@ -120,6 +120,23 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def shown_probabilities(probs: dict[str, float], digits: int = 2) -> dict[str, str]:
+    """``probs`` (values in ``[0, 1]`` summing to 1) as text with ``digits`` decimals that
+    add up to exactly 1 (largest-remainder rounding: the values whose rounding lost most
+    take the missing hundredths), so that a panel or report never shows 0.33 + 0.33 + 0.33.
+    Each shown value is its probability rounded down or up."""
+    unit = 10 ** digits
+    scaled = {k: max(0.0, float(v)) * unit for k, v in probs.items()}
+    shown = {k: int(np.floor(v)) for k, v in scaled.items()}
+    missing = unit - sum(shown.values())
+    if 0 <= missing <= len(shown) and abs(sum(scaled.values()) - unit) < 1e-6 * unit:
+        for k in sorted(scaled, key=lambda k: shown[k] - scaled[k])[:missing]:
+            shown[k] += 1
+    else:  # not a distribution: plain rounding
+        shown = {k: round(v) for k, v in scaled.items()}
+    return {k: f"{v / unit:.{digits}f}" for k, v in shown.items()}
+
+
 @dataclass
 class Classifier:
     """A verified classifier on one device. Create with :meth:`load`.
