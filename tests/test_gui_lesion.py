@@ -452,6 +452,9 @@ def test_a_dicom_image_of_non_square_pixels_is_measured_in_pixels_and_says_why(
     assert panel.values["diameter"].text().endswith(" px")
     assert "sizes in pixels (its DICOM pixels are not square (0.02 mm high × 0.04 mm wide)" \
         in panel.scale_label.text()
+    # the status line under the numbers gives the same reason, not "no scale for this device"
+    assert "Sizes in pixels: its DICOM pixels are not square" in panel.status.text(), panel.status.text()
+    assert "no scale for this device" not in panel.status.text()
 
 
 def test_long_tooltips_wrap_instead_of_spanning_the_screen(make_window):
