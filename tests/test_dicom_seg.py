@@ -190,6 +190,30 @@ def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
     np.testing.assert_array_equal(load_mask(one / "b_segmentation.png"), ~case["mask"])
 
 
+def test_export_of_a_non_ascii_reviewer_is_utf8_and_valid(case, tmp_path, capsys):
+    """A reviewer called "Ana Ruíz" went into Content Creator's Name as Latin-1 bytes with no
+    Specific Character Set (dciodvfy: character invalid for the default repertoire)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    shutil.copy(case["jpg"], images / "b.jpg")
+    for name in ("a.dcm", "b.jpg"):
+        meta = LabelMeta(image_sha256=image_sha256(images / name),
+                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                         model_name="tiny", model_sha256="ef" * 32, review_state="accepted",
+                         user="Ana Ruíz", extras={"reviewed_by": "Ana Ruíz"})
+        save_label(images / name, case["mask"], meta)
+    segs = tmp_path / "segs"
+    assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
+    for name in ("a_segmentation.dcm", "b_segmentation.dcm"):
+        assert_valid_dicom(segs / name)
+        raw = (segs / name).read_bytes()
+        assert "Ana Ruíz".encode() in raw and "Ana Ruíz".encode("latin-1") not in raw
+        seg = pydicom.dcmread(segs / name)
+        assert seg.SpecificCharacterSet == "ISO_IR 192"
+        assert str(seg.ContentCreatorName) == "Ana Ruíz"
+
+
 def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, tiny_weights,
                                                         monkeypatch):
     import highdicom

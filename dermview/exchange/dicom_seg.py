@@ -133,6 +133,9 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
     # General Image: Patient Orientation is Type 2C (a photograph has no image orientation);
     # keep the source's, else present and empty (the photo's orientation is unknown).
     seg.PatientOrientation = source.get("PatientOrientation", "")
+    # a reviewer "Ana Ruíz" (or a source's patient name) was written in Latin-1 under the
+    # default repertoire, which is ASCII (dciodvfy: an error; readers garble it): UTF-8, said
+    seg.SpecificCharacterSet = "ISO_IR 192"
     return seg
 
 
