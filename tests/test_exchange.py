@@ -164,6 +164,33 @@ def test_labelme_export_import_round_trip(folder, tmp_path, capsys):
     assert meta["imported_from"]["attributes"]["review_state"] == "corrected"
 
 
+def test_labelme_of_a_dicom_image_holds_its_pixels(folder, tmp_path, capsys):
+    """labelme opens imagePath with Pillow, which cannot read DICOM ("cannot identify image
+    file"): the JSON of a DICOM image carries the pixels as imageData (PNG), as labelme
+    writes them; a JPEG's stays null (labelme reads the file)."""
+    from _dicom import dicom_bytes
+
+    from dermview.io import load_image
+
+    rgb = load_image(folder / "IMD002.jpg")
+    (folder / "derm.dcm").write_bytes(dicom_bytes(rgb))
+    mask = _label(folder, "IMD002")
+    save_label(folder / "derm.dcm", mask,
+               LabelMeta(image_sha256=image_sha256(folder / "derm.dcm"),
+                         image_size=(mask.shape[1], mask.shape[0])))
+    out = tmp_path / "labelme"
+    assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 0
+    doc = json.loads((out / "derm.json").read_text())
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(doc["imageData"]))).convert("RGB"))
+    np.testing.assert_array_equal(shown, rgb)
+    assert (doc["imageHeight"], doc["imageWidth"]) == rgb.shape[:2]
+    assert json.loads((out / "IMD002.json").read_text())["imageData"] is None
+    labels = tmp_path / "imported"
+    rc = main(["import", str(folder), "--format", "labelme", "--from", str(out), "--labels", str(labels)])
+    assert rc == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(load_mask(labels / "derm_segmentation.png"), mask)
+
+
 def test_labelme_polygons(folder, tmp_path):
     out = tmp_path / "labelme"
     assert main(["export", str(folder), "--format", "labelme", "--polygons", "--out", str(out)]) == 0
