@@ -214,6 +214,39 @@ def test_export_of_a_non_ascii_reviewer_is_utf8_and_valid(case, tmp_path, capsys
         assert str(seg.ContentCreatorName) == "Ana Ruíz"
 
 
+def test_import_of_a_seg_keeps_what_it_says_of_the_mask(case, tmp_path, capsys):
+    """The SEG's reviewer (Content Creator), model (algorithm name, SHA-256) and hand edits
+    (SEMIAUTOMATIC) were lost on import: its imported_from held no attributes, where COCO's
+    and labelme's keep the review state, reviewer and model."""
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    shutil.copy(case["jpg"], images / "b.jpg")
+    states = {"a.dcm": ("accepted", False), "b.jpg": ("corrected", True)}
+    for name, (state, edited) in states.items():
+        meta = LabelMeta(image_sha256=image_sha256(images / name),
+                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                         model_name="tiny", model_sha256="ef" * 32, edited=edited,
+                         review_state=state, user="Ana Ruíz", extras={"reviewed_by": "Ana Ruíz"})
+        save_label(images / name, case["mask"], meta)
+    segs, labels = tmp_path / "segs", tmp_path / "imported"
+    assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
+    assert main(["import", str(images), "--format", "dicom-seg", "--from", str(segs),
+                 "--labels", str(labels)]) == 0, capsys.readouterr().err
+    for name, (state, edited) in states.items():
+        stem = name.split(".")[0]
+        meta = json.loads((labels / f"{stem}_segmentation.json").read_text())
+        assert meta["source"] == "imported"
+        attrs = meta["imported_from"]["attributes"]
+        assert attrs == {"review_state": state, "reviewed_by": "Ana Ruíz", "edited": edited,
+                         "source": "model", "model_name": "tiny", "model_sha256": "ef" * 32}
+    from dermview.exchange.labelset import imported_from_text
+
+    meta = json.loads((labels / "b_segmentation.json").read_text())
+    assert imported_from_text(meta) == ("from the DICOM SEG file b_segmentation.dcm, "
+                                        "corrected there by Ana Ruíz")
+
+
 def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, tiny_weights,
                                                         monkeypatch):
     import highdicom

@@ -108,7 +108,7 @@ def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSourc
 def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
     from dermview.dicom import is_dicom, read_header
     from dermview.errors import ImageReadError
-    from dermview.exchange.dicom_seg import read_dicom_seg, secondary_capture_uid
+    from dermview.exchange.dicom_seg import read_dicom_seg, secondary_capture_uid, seg_attributes
     from dermview.labels import image_sha256
 
     by_uid: dict[str, Path] = {}
@@ -133,7 +133,8 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
         if uid not in by_uid:
             report(str(path), "the image it segments (by SOP Instance UID) is not in the folder")
             continue
-        yield by_uid[uid], lambda mask=mask: mask, {"format": "dicom-seg", "file": path.name}
+        yield by_uid[uid], lambda mask=mask: mask, {"format": "dicom-seg", "file": path.name,
+                                                     **_known(seg_attributes(path))}
 
 
 def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool,
