@@ -100,6 +100,9 @@ def test_manual_and_empty_masks(case, tmp_path):
     assert "SegmentationAlgorithmIdentificationSequence" not in seg.SegmentSequence[0]
     mask, _ = read_dicom_seg(path)
     assert mask.shape == empty.shape and not mask.any()
+    # nobody reviewed it: Content Creator's Name (Type 2) present and empty, as documented
+    # (highdicom left it out)
+    assert "ContentCreatorName" in seg and not seg.ContentCreatorName
 
 
 def test_mask_of_other_size_writes_nothing(case, tmp_path):

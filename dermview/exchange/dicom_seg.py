@@ -136,6 +136,8 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
     # a reviewer "Ana Ruíz" (or a source's patient name) was written in Latin-1 under the
     # default repertoire, which is ASCII (dciodvfy: an error; readers garble it): UTF-8, said
     seg.SpecificCharacterSet = "ISO_IR 192"
+    if "ContentCreatorName" not in seg:  # Type 2: present and empty when nobody reviewed it
+        seg.ContentCreatorName = ""
     return seg
 
 
