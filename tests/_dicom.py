@@ -125,7 +125,8 @@ def dciodvfy(path) -> tuple[list[str], list[str]]:
     tool = shutil.which("dciodvfy")
     if tool is None:
         pytest.skip("dciodvfy not installed (Debian package dicom3tools; .ci/run installs it)")
-    proc = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([tool, str(path)], capture_output=True, text=True, errors="replace",
+                          timeout=120)
     lines = (proc.stdout + proc.stderr).splitlines()
     return ([ln for ln in lines if ln.startswith("Error")],
             [ln for ln in lines if ln.startswith("Warning")])

@@ -100,6 +100,9 @@ def test_manual_and_empty_masks(case, tmp_path):
     assert "SegmentationAlgorithmIdentificationSequence" not in seg.SegmentSequence[0]
     mask, _ = read_dicom_seg(path)
     assert mask.shape == empty.shape and not mask.any()
+    # nobody reviewed it: Content Creator's Name (Type 2) present and empty, as documented
+    # (highdicom left it out)
+    assert "ContentCreatorName" in seg and not seg.ContentCreatorName
 
 
 def test_mask_of_other_size_writes_nothing(case, tmp_path):
@@ -188,6 +191,63 @@ def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     assert sorted(p.name for p in one.iterdir()) == ["b_segmentation.json", "b_segmentation.png"]
     np.testing.assert_array_equal(load_mask(one / "b_segmentation.png"), ~case["mask"])
+
+
+def test_export_of_a_non_ascii_reviewer_is_utf8_and_valid(case, tmp_path, capsys):
+    """A reviewer called "Ana Ruíz" went into Content Creator's Name as Latin-1 bytes with no
+    Specific Character Set (dciodvfy: character invalid for the default repertoire)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    shutil.copy(case["jpg"], images / "b.jpg")
+    for name in ("a.dcm", "b.jpg"):
+        meta = LabelMeta(image_sha256=image_sha256(images / name),
+                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                         model_name="tiny", model_sha256="ef" * 32, review_state="accepted",
+                         user="Ana Ruíz", extras={"reviewed_by": "Ana Ruíz"})
+        save_label(images / name, case["mask"], meta)
+    segs = tmp_path / "segs"
+    assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
+    for name in ("a_segmentation.dcm", "b_segmentation.dcm"):
+        assert_valid_dicom(segs / name)
+        raw = (segs / name).read_bytes()
+        assert "Ana Ruíz".encode() in raw and "Ana Ruíz".encode("latin-1") not in raw
+        seg = pydicom.dcmread(segs / name)
+        assert seg.SpecificCharacterSet == "ISO_IR 192"
+        assert str(seg.ContentCreatorName) == "Ana Ruíz"
+
+
+def test_import_of_a_seg_keeps_what_it_says_of_the_mask(case, tmp_path, capsys):
+    """The SEG's reviewer (Content Creator), model (algorithm name, SHA-256) and hand edits
+    (SEMIAUTOMATIC) were lost on import: its imported_from held no attributes, where COCO's
+    and labelme's keep the review state, reviewer and model."""
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    shutil.copy(case["jpg"], images / "b.jpg")
+    states = {"a.dcm": ("accepted", False), "b.jpg": ("corrected", True)}
+    for name, (state, edited) in states.items():
+        meta = LabelMeta(image_sha256=image_sha256(images / name),
+                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                         model_name="tiny", model_sha256="ef" * 32, edited=edited,
+                         review_state=state, user="Ana Ruíz", extras={"reviewed_by": "Ana Ruíz"})
+        save_label(images / name, case["mask"], meta)
+    segs, labels = tmp_path / "segs", tmp_path / "imported"
+    assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
+    assert main(["import", str(images), "--format", "dicom-seg", "--from", str(segs),
+                 "--labels", str(labels)]) == 0, capsys.readouterr().err
+    for name, (state, edited) in states.items():
+        stem = name.split(".")[0]
+        meta = json.loads((labels / f"{stem}_segmentation.json").read_text())
+        assert meta["source"] == "imported"
+        attrs = meta["imported_from"]["attributes"]
+        assert attrs == {"review_state": state, "reviewed_by": "Ana Ruíz", "edited": edited,
+                         "source": "model", "model_name": "tiny", "model_sha256": "ef" * 32}
+    from dermview.exchange.labelset import imported_from_text
+
+    meta = json.loads((labels / "b_segmentation.json").read_text())
+    assert imported_from_text(meta) == ("from the DICOM SEG file b_segmentation.dcm, "
+                                        "corrected there by Ana Ruíz")
 
 
 def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, tiny_weights,

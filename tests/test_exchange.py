@@ -164,6 +164,33 @@ def test_labelme_export_import_round_trip(folder, tmp_path, capsys):
     assert meta["imported_from"]["attributes"]["review_state"] == "corrected"
 
 
+def test_labelme_of_a_dicom_image_holds_its_pixels(folder, tmp_path, capsys):
+    """labelme opens imagePath with Pillow, which cannot read DICOM ("cannot identify image
+    file"): the JSON of a DICOM image carries the pixels as imageData (PNG), as labelme
+    writes them; a JPEG's stays null (labelme reads the file)."""
+    from _dicom import dicom_bytes
+
+    from dermview.io import load_image
+
+    rgb = load_image(folder / "IMD002.jpg")
+    (folder / "derm.dcm").write_bytes(dicom_bytes(rgb))
+    mask = _label(folder, "IMD002")
+    save_label(folder / "derm.dcm", mask,
+               LabelMeta(image_sha256=image_sha256(folder / "derm.dcm"),
+                         image_size=(mask.shape[1], mask.shape[0])))
+    out = tmp_path / "labelme"
+    assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 0
+    doc = json.loads((out / "derm.json").read_text())
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(doc["imageData"]))).convert("RGB"))
+    np.testing.assert_array_equal(shown, rgb)
+    assert (doc["imageHeight"], doc["imageWidth"]) == rgb.shape[:2]
+    assert json.loads((out / "IMD002.json").read_text())["imageData"] is None
+    labels = tmp_path / "imported"
+    rc = main(["import", str(folder), "--format", "labelme", "--from", str(out), "--labels", str(labels)])
+    assert rc == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(load_mask(labels / "derm_segmentation.png"), mask)
+
+
 def test_labelme_polygons(folder, tmp_path):
     out = tmp_path / "labelme"
     assert main(["export", str(folder), "--format", "labelme", "--polygons", "--out", str(out)]) == 0
@@ -377,3 +404,39 @@ def test_import_matches_file_names_that_differ_in_case(folder, tmp_path, capsys)
     rc = main(["import", str(folder), "--format", "coco", "--from", str(src), "--labels", str(out)])
     assert rc == 0, capsys.readouterr().err
     np.testing.assert_array_equal(_label(folder, "IMD002", out), mask)
+
+
+def test_a_name_that_matches_two_images_only_by_case_imports_nothing(folder, tmp_path, capsys):
+    """``CASE.JPG`` from a case-insensitive tool, in a folder holding ``Case.jpg`` and
+    ``case.jpg``: its mask went to one of them, taken at random (the wrong image when both
+    are of one size); now neither gets it, and the message says why. Exact names still
+    match."""
+    for name in ("Case.jpg", "case.jpg"):
+        shutil.copy(folder / "IMD002.jpg", folder / name)
+    mask = _label(folder, "IMD002")
+    for fmt, out in (("labelme", tmp_path / "labelme_out"), ("coco", tmp_path / "all.json")):
+        assert main(["export", str(folder), "--format", fmt, "--out", str(out)]) == 0
+    src = tmp_path / "labelme_out"
+    for stem in ("IMD009", "ISIC_0000095"):
+        (src / f"{stem}.json").unlink()
+    doc = json.loads((src / "IMD002.json").read_text())
+    doc["imagePath"] = "CASE.JPG"
+    (src / "IMD002.json").unlink()
+    (src / "CASE.json").write_text(json.dumps(doc))
+    (src / "case.json").write_text(json.dumps(dict(doc, imagePath="case.jpg")))
+    coco = json.loads((tmp_path / "all.json").read_text())
+    coco["images"] = [dict(i, file_name="CASE.JPG") for i in coco["images"]
+                      if i["file_name"] == "IMD002.jpg"]
+    (tmp_path / "c.json").write_text(json.dumps(coco))
+    for fmt, source in (("labelme", src), ("coco", tmp_path / "c.json")):
+        labels = tmp_path / f"in_{fmt}"
+        capsys.readouterr()
+        rc = main(["import", str(folder), "--format", fmt, "--from", str(source),
+                   "--labels", str(labels)])
+        err = capsys.readouterr().err
+        assert rc == 1 and "matches Case.jpg and case.jpg only by letter case" in err, err
+        assert not label_paths(folder / "Case.jpg", labels)[0].exists()
+        if fmt == "labelme":  # the exact name is imported
+            np.testing.assert_array_equal(_label(folder, "case", labels), mask)
+        else:
+            assert not label_paths(folder / "case.jpg", labels)[0].exists()

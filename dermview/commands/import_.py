@@ -44,18 +44,32 @@ def _by_name(images: list[Path], image_dir: Path) -> Callable[[str], Path | None
     base = {p.name: p for p in images}
     stem = {p.stem: p for p in images}
     exact = (rel, base, stem)
-    folded = tuple({k.casefold(): v for k, v in d.items()} for d in exact)
+    folded: tuple[dict[str, list[Path]], ...] = ({}, {}, {})
+    for table, d in zip(folded, exact, strict=True):
+        for k, v in d.items():
+            table.setdefault(k.casefold(), []).append(v)
 
     def find(name: str) -> Path | None:
         name = name.replace("\\", "/")
         keys = (name, Path(name).name, Path(name).stem)
-        for tables, norm in ((exact, str), (folded, str.casefold)):
-            for table, key in zip(tables, keys, strict=True):
-                if norm(key) in table:
-                    return table[norm(key)]
+        for table, key in zip(exact, keys, strict=True):
+            if key in table:
+                return table[key]
+        for many, key in zip(folded, keys, strict=True):
+            found = many.get(key.casefold(), [])
+            if len(found) > 1:  # Case.jpg and case.jpg: one was taken at random
+                raise AmbiguousName(
+                    f"{Path(name).name} matches {' and '.join(p.name for p in found)} only "
+                    "by letter case: which one is meant cannot be told (nothing imported)")
+            if found:
+                return found[0]
         return None
 
     return find
+
+
+class AmbiguousName(LookupError):
+    """A file name that matches several images of the folder only ignoring letter case."""
 
 
 #: The exported label attributes kept in the imported label's sidecar (what the source said)
@@ -77,7 +91,11 @@ def _coco(src: Path, find: Callable[[str], Path | None], report) -> MaskSource:
 
     labels = read_coco(src)
     for name in labels.file_names:
-        image = find(name)
+        try:
+            image = find(name)
+        except AmbiguousName as exc:
+            report(name, str(exc))
+            continue
         if image is None:
             report(name, f"listed in {src.name} but not in the image folder")
             continue
@@ -96,8 +114,11 @@ def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSourc
         except Exception as exc:  # noqa: BLE001 - reported, the others go on
             report(str(js), str(exc))
             continue
-        image = find(image_ref) if image_ref else None
-        image = image or find(js.stem)
+        try:
+            image = (find(image_ref) if image_ref else None) or find(js.stem)
+        except AmbiguousName as exc:
+            report(str(js), str(exc))
+            continue
         if image is None:
             report(str(js), "no image of that name in the image folder")
             continue
@@ -108,7 +129,7 @@ def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSourc
 def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
     from dermview.dicom import is_dicom, read_header
     from dermview.errors import ImageReadError
-    from dermview.exchange.dicom_seg import read_dicom_seg, secondary_capture_uid
+    from dermview.exchange.dicom_seg import read_dicom_seg, secondary_capture_uid, seg_attributes
     from dermview.labels import image_sha256
 
     by_uid: dict[str, Path] = {}
@@ -133,7 +154,8 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
         if uid not in by_uid:
             report(str(path), "the image it segments (by SOP Instance UID) is not in the folder")
             continue
-        yield by_uid[uid], lambda mask=mask: mask, {"format": "dicom-seg", "file": path.name}
+        yield by_uid[uid], lambda mask=mask: mask, {"format": "dicom-seg", "file": path.name,
+                                                     **_known(seg_attributes(path))}
 
 
 def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool,

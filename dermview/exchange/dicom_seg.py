@@ -28,7 +28,7 @@ from dermview.errors import ImageReadError, MaskError, WriteError
 from dermview.io import atomic_write_bytes
 
 __all__ = ["SEG_SUFFIX", "SC_SUFFIX", "seg_paths", "dicom_seg_targets", "build_segmentation", "build_secondary_capture", "secondary_capture_uid",
-           "write_dicom_seg", "read_dicom_seg"]
+           "write_dicom_seg", "read_dicom_seg", "seg_attributes"]
 
 #: ``<stem>`` + this is the SEG file; ``<stem>`` + :data:`SC_SUFFIX` the secondary capture.
 SEG_SUFFIX = "_segmentation.dcm"
@@ -133,6 +133,11 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
     # General Image: Patient Orientation is Type 2C (a photograph has no image orientation);
     # keep the source's, else present and empty (the photo's orientation is unknown).
     seg.PatientOrientation = source.get("PatientOrientation", "")
+    # a reviewer "Ana Ruíz" (or a source's patient name) was written in Latin-1 under the
+    # default repertoire, which is ASCII (dciodvfy: an error; readers garble it): UTF-8, said
+    seg.SpecificCharacterSet = "ISO_IR 192"
+    if "ContentCreatorName" not in seg:  # Type 2: present and empty when nobody reviewed it
+        seg.ContentCreatorName = ""
     return seg
 
 
@@ -278,6 +283,40 @@ def read_dicom_seg(path: str | Path) -> tuple[np.ndarray, str]:
         raise ImageReadError(f"{path.name} is not a readable DICOM SEG ({type(exc).__name__})") from None
     lesion = pixels[0] >= 0.5 if fractional else pixels[0] != 0
     return np.ascontiguousarray(lesion.any(axis=-1)), str(uids[0])
+
+
+def seg_attributes(path: str | Path) -> dict[str, Any]:
+    """What a SEG says of its lesion mask, as the label attributes of the COCO / labelme
+    exports (:func:`~dermview.exchange.labelset.label_attributes`): the Content Creator as
+    ``reviewed_by`` (dermview writes the reviewer who accepted or corrected the mask; then
+    ``review_state`` ``accepted``, or ``corrected`` for SEMIAUTOMATIC), the algorithm as
+    ``model_name`` / ``model_sha256`` (its version), SEMIAUTOMATIC as ``edited``; {} when the
+    header cannot be read (the mask's reader says why)."""
+    import pydicom
+
+    from dermview.dicom import quiet
+
+    try:
+        with quiet():
+            ds = pydicom.dcmread(Path(path), stop_before_pixels=True)
+            segments = [s for s in ds.get("SegmentSequence", [])
+                        if int(s.SegmentNumber) in _lesion_segments(ds)]
+            creator = str(ds.get("ContentCreatorName") or "").strip()
+    except Exception:  # noqa: BLE001 - read_dicom_seg reports a bad file
+        return {}
+    kind = str(segments[0].get("SegmentAlgorithmType", "")) if segments else ""
+    out: dict[str, Any] = {}
+    if kind in ("AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"):
+        out["edited"] = kind == "SEMIAUTOMATIC"
+    algo = segments[0].get("SegmentationAlgorithmIdentificationSequence") if segments else None
+    if algo:
+        out["source"] = "model"
+        out["model_name"] = str(algo[0].get("AlgorithmName", ""))
+        out["model_sha256"] = str(algo[0].get("AlgorithmVersion", ""))
+    if creator:
+        out["review_state"] = "corrected" if kind == "SEMIAUTOMATIC" else "accepted"
+        out["reviewed_by"] = creator
+    return out
 
 
 def _lesion_segments(ds: Any) -> list[int]:

@@ -45,8 +45,9 @@ def _shape(shape_type: str, points: list[list[float]], attributes: dict[str, Any
 
 
 def labelme_document(mask: np.ndarray, image_path: str, attributes: dict[str, Any],
-                     polygons: bool = False) -> dict[str, Any]:
-    """The labelme dict of a ``bool`` ``(H, W)`` mask; ``image_path`` relative to the JSON."""
+                     polygons: bool = False, image_data: str | None = None) -> dict[str, Any]:
+    """The labelme dict of a ``bool`` ``(H, W)`` mask; ``image_path`` relative to the JSON;
+    ``image_data`` the image as base64 PNG, or None (labelme then reads ``image_path``)."""
     shapes: list[dict[str, Any]] = []
     if mask.any() and polygons:
         shapes = [_shape("polygon", poly.tolist(), attributes) for poly in mask_polygons(mask)]
@@ -58,7 +59,7 @@ def labelme_document(mask: np.ndarray, image_path: str, attributes: dict[str, An
         shapes = [_shape("mask", [[float(x1), float(y1)], [float(x2), float(y2)]], attributes, b64)]
     return {
         "version": LABELME_VERSION, "flags": {}, "shapes": shapes,
-        "imagePath": image_path, "imageData": None,
+        "imagePath": image_path, "imageData": image_data,
         "imageHeight": int(mask.shape[0]), "imageWidth": int(mask.shape[1]),
     }
 
@@ -79,8 +80,24 @@ def write_labelme(item: Any, out_dir: Path, polygons: bool = False) -> Path:
     target = labelme_target(item.image, out_dir)
     rel = os.path.relpath(Path(item.image).resolve(), Path(out_dir).resolve())
     save_json(target, labelme_document(item.mask, Path(rel).as_posix(),
-                                       label_attributes(item.meta), polygons))
+                                       label_attributes(item.meta), polygons,
+                                       _dicom_image_data(Path(item.image))))
     return target
+
+
+def _dicom_image_data(image: Path) -> str | None:
+    """A DICOM image's pixels as base64 PNG, for labelme's ``imageData``: labelme opens
+    ``imagePath`` with Pillow, which cannot read DICOM (the file did not open: "cannot identify
+    image file"); None for any other image (labelme reads the file itself)."""
+    from dermview.dicom import is_dicom
+    from dermview.io import load_image
+
+    try:
+        with image.open("rb") as fh:
+            dicom = is_dicom(fh.read(132), image)
+    except OSError:
+        return None
+    return base64.b64encode(encode_png(load_image(image))).decode("ascii") if dicom else None
 
 
 def _shape_mask(shape: dict[str, Any], hw: tuple[int, int]) -> np.ndarray:
