@@ -139,6 +139,26 @@ def test_coco_import_round_trip(folder, tmp_path, capsys):
                                             f"{attrs['reviewed_by']}")
 
 
+def test_an_imported_label_exported_again_keeps_what_its_source_said(folder, tmp_path, capsys):
+    """Trial S15B: a label imported from a COCO file and exported again read only "source:
+    imported, unreviewed"; the first tool's verdict (accepted by whom, which model) was lost."""
+    first = tmp_path / "first.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(first)]) == 0
+    labels = tmp_path / "imported"
+    assert main(["import", str(folder), "--format", "coco", "--from", str(first), "--labels", str(labels)]) == 0
+    again = tmp_path / "again.json"
+    assert main(["export", str(folder), "--labels", str(labels), "--format", "coco", "--out", str(again)]) == 0
+    capsys.readouterr()
+    names = {img["id"]: img["file_name"] for img in json.loads(again.read_text())["images"]}
+    attrs = {names[a["image_id"]]: a["attributes"] for a in json.loads(again.read_text())["annotations"]}
+    accepted = attrs["ISIC_0000095.jpg"]
+    assert accepted["source"] == "imported" and accepted["review_state"] == "unreviewed"
+    origin = accepted["imported_from"]
+    assert origin["format"] == "coco" and origin["file"] == "first.json"
+    assert origin["attributes"]["review_state"] == "accepted" and origin["attributes"]["comment"] == "checked"
+    assert origin["attributes"]["model_name"] == "tiny"
+
+
 def test_labelme_export_import_round_trip(folder, tmp_path, capsys):
     out = tmp_path / "labelme"
     assert main(["export", str(folder), "--format", "labelme", "--out", str(out)]) == 0
