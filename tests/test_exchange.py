@@ -139,6 +139,13 @@ def test_coco_import_round_trip(folder, tmp_path, capsys):
                                             f"{attrs['reviewed_by']}")
 
 
+def test_coco_export_into_a_missing_folder_makes_it(folder, tmp_path, capsys):
+    """Trial S15B: labelme and DICOM SEG exports made their --out folder; COCO's failed."""
+    out = tmp_path / "new" / "day 1" / "coco.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert len(json.loads(out.read_text())["annotations"]) == 3
+
+
 def test_an_imported_label_exported_again_keeps_what_its_source_said(folder, tmp_path, capsys):
     """Trial S15B: a label imported from a COCO file and exported again read only "source:
     imported, unreviewed"; the first tool's verdict (accepted by whom, which model) was lost."""

@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise WriteError(f"--out {out} is a folder; COCO export writes one JSON file")
         if out.exists() and not args.overwrite:
             raise WriteError(f"{out} already exists (use --overwrite)")
+        make_output_dir(out.parent)  # as labelme's and DICOM SEG's --out folders are made
         done = write_coco(items, image_dir, out, polygons=args.polygons)
     else:
         folder = make_output_dir(out)
