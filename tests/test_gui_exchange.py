@@ -17,7 +17,7 @@ from PySide6 import QtWidgets  # noqa: E402
 
 from dermview.exchange.coco import read_coco  # noqa: E402
 from dermview.exchange.labelme import read_labelme  # noqa: E402
-from dermview.io import load_image  # noqa: E402
+from dermview.io import load_image, load_mask  # noqa: E402
 from dermview.labels import LabelMeta, image_sha256, save_label  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, boxes, make_window
@@ -290,3 +290,56 @@ def test_the_dicom_seg_and_label_exports_show_the_wait_cursor(make_window, workl
     assert win.exchange.export_labels("labelme", tmp_path / "labelme") == 2
     assert all(calls and all(calls) for calls in seen)  # each export, under the wait cursor
     assert QtWidgets.QApplication.overrideCursor() is None
+
+
+def _coco_of_other_tool(tmp_path, box=(20, 120, 30, 160)):
+    """A COCO file of the three images as another tool labelled them (one box each)."""
+    from dermview.cli import main
+
+    other = tmp_path / "other_tool"
+    other.mkdir()
+    masks = {}
+    for name in ("IMD002.jpg", "IMD009.jpg", "ISIC_0000095.jpg"):
+        shutil.copy(SAMPLES / name, other / name)
+        masks[name] = _label(other / name, "accepted", box)
+    coco = tmp_path / "from_other_tool.json"
+    assert main(["export", str(other), "--format", "coco", "--out", str(coco)]) == 0
+    return coco, masks
+
+
+def test_import_labels_from_coco_in_the_app(make_window, worklist, monkeypatch, tmp_path, boxes,
+                                            qtbot):
+    """Trial S15B: the app had no import (the CLI only). File → Import labels from COCO…
+    brings another tool's masks in as imported labels, for review; an image that has a label
+    keeps it unless the user says to replace it (backed up)."""
+    from dermview.labels import label_paths
+
+    folder, masks = worklist
+    coco, theirs = _coco_of_other_tool(tmp_path)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(coco), "COCO JSON (*.json)")))
+    win = make_window([folder])
+    qtbot.waitUntil(lambda: not win.segmenter.busy, timeout=20000)
+    assert win.session.open_image(folder / "IMD002.jpg"), boxes.questions
+    assert win.doc.label_loaded and not win.doc.dirty
+    row = win.worklist.paths.index(folder / "IMD009.jpg")
+    assert win.worklist.table.item(row, 1).text() == "new"
+    boxes.answer = Btn.No  # keep the labels there are
+    win.actions["import_coco"].trigger()
+    assert "2 images of the import already have a label" in boxes.questions[-1][1]
+    assert np.array_equal(load_mask(label_paths(folder / "IMD009.jpg")[0]), theirs["IMD009.jpg"])
+    assert win.worklist.table.item(row, 1).text() == "imported"
+    for name, mask in masks.items():  # kept
+        assert np.array_equal(load_mask(label_paths(folder / name)[0]), mask)
+    title, text = boxes.warnings[-1]
+    assert title == "Some labels not imported" and "IMD002_segmentation.png already exists" in text
+    assert "--overwrite" not in text
+
+    boxes.answer = Btn.Yes  # now replace them
+    win.actions["import_coco"].trigger()
+    for name in masks:
+        assert np.array_equal(load_mask(label_paths(folder / name)[0]), theirs[name])
+    assert any((folder / "labels" / ".backup").iterdir())
+    # the open image, not edited here, shows the imported mask
+    qtbot.waitUntil(lambda: np.array_equal(win.doc.mask, theirs["IMD002.jpg"]), timeout=5000)
+    assert win.worklist.table.item(0, 1).text() == "imported"

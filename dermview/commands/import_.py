@@ -158,6 +158,11 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
                                                      **_known(seg_attributes(path))}
 
 
+#: Why an image's label is skipped when it has one (and how the CLI replaces it).
+EXISTS = "already exists"
+OVERWRITE_HINT = " (use --overwrite; the old label is backed up)"
+
+
 def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool,
           origin: dict | None = None) -> str | None:
     """Save one imported label; a problem text when it is skipped."""
@@ -166,7 +171,7 @@ def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: boo
 
     png, _ = label_paths(image, labels_dir)
     if png.exists() and not overwrite:
-        return f"{png.name} already exists (use --overwrite; the old label is backed up)"
+        return f"{png.name} {EXISTS}{OVERWRITE_HINT}"
     h, w = load_image(image).shape[:2]
     if mask.shape != (h, w):
         return (f"the imported mask is {mask.shape[1]}×{mask.shape[0]} pixels but the image "
@@ -177,52 +182,75 @@ def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: boo
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def import_labels(image_dir: Path, fmt: str, src: Path, labels_dir: Path | None = None,
+                  overwrite: bool = False, report: Callable[[str, str], None] | None = None,
+                  only: set[Path] | None = None, progress: Callable | None = None) -> tuple[int, int]:
+    """Import the masks of ``src`` (``fmt``: ``coco`` JSON file, ``labelme`` folder,
+    ``dicom-seg`` folder or file) as labels of the images of ``image_dir`` (into
+    ``labels_dir``, default ``IMAGE_DIR/labels`` beside the images), sidecar ``source:
+    "imported"``. ``report(name, problem)`` is told of each label skipped; ``only``: import
+    for these images only; ``progress``: wraps the iteration (e.g. ``tqdm``). Returns
+    ``(imported, skipped)``.
 
-    from dermview.commands._common import skip_reporter
+    Raises:
+        ImageReadError: ``src`` is missing or not of the format. WriteError: the labels folder
+        cannot be made."""
     from dermview.errors import DermviewError, ImageReadError, WriteError
     from dermview.io import list_images
 
-    image_dir, src = Path(args.image_dir), Path(args.source)
     images = list_images(image_dir)
-    if args.format != "coco" and not src.exists():  # coco: read_coco says it
-        kind = "labelme folder" if args.format == "labelme" else "DICOM SEG file or folder"
+    if fmt != "coco" and not src.exists():  # coco: read_coco says it
+        kind = "labelme folder" if fmt == "labelme" else "DICOM SEG file or folder"
         raise ImageReadError(f"--from {src}: no such {kind}")
-    labels_dir = Path(args.labels) if args.labels else None
     where = labels_dir or image_dir / "labels"
     if where.exists() and not where.is_dir():  # once, not once per image
         raise WriteError(f"Cannot create the labels folder {where}: a file of that name is "
                          "in the way (give another folder with --labels)")
-    report = skip_reporter(NAME)
     skipped = done = 0
 
     def count_report(name: str, problem: str) -> None:
         nonlocal skipped
         skipped += 1
-        report(name, problem)
+        if report is not None:
+            report(name, problem)
 
     find = _by_name(images, image_dir)
-    if args.format == "coco":
+    if fmt == "coco":
         pairs = _coco(src, find, count_report)
-    elif args.format == "labelme":
+    elif fmt == "labelme":
         pairs = _labelme(src, find, count_report)
     else:
         pairs = _dicom_seg(src, images, count_report)
     seen: set[Path] = set()
-    for image, mask_of, origin in tqdm(pairs, desc="import", unit="label", file=sys.stderr, disable=None):
+    for image, mask_of, origin in (progress or iter)(pairs):
+        if only is not None and image not in only:
+            continue
         if image in seen:
             count_report(str(image), "a second label for this image in the input; the first was kept")
             continue
         seen.add(image)
         try:
-            problem = _save(image, mask_of(), labels_dir, args.overwrite, origin)
+            problem = _save(image, mask_of(), labels_dir, overwrite, origin)
         except DermviewError as exc:
             problem = str(exc)
         if problem:
             count_report(str(image), problem)
         else:
             done += 1
+    return done, skipped
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dermview.commands._common import skip_reporter
+
+    image_dir, src = Path(args.image_dir), Path(args.source)
+    labels_dir = Path(args.labels) if args.labels else None
+    where = labels_dir or image_dir / "labels"
+    done, skipped = import_labels(
+        image_dir, args.format, src, labels_dir, args.overwrite, skip_reporter(NAME),
+        progress=lambda pairs: tqdm(pairs, desc="import", unit="label", file=sys.stderr, disable=None))
     if not done and not skipped:
         print(f"dermview import: no labels found in {src}", file=sys.stderr)
         return 1

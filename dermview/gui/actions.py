@@ -78,6 +78,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
                None, None, "Write the worklist's saved labels as labelme polygons, one JSON per "
                "image (any labelme version and tools that read polygons; holes are dropped)",
                "File"),
+    ActionSpec("import_coco", "&Import labels from COCO…",
+               lambda w: lambda _=False: w.exchange.import_labels("coco"), None, None,
+               "Import another tool's COCO masks as labels of the worklist's images, for review "
+               "(as dermview import)", "File"),
+    ActionSpec("import_labelme", "Import labels from la&belme…",
+               lambda w: lambda _=False: w.exchange.import_labels("labelme"), None, None,
+               "Import a folder of labelme JSON files as labels of the worklist's images, for "
+               "review", "File"),
+    ActionSpec("import_seg", "Import labels from &DICOM SEG…",
+               lambda w: lambda _=False: w.exchange.import_labels("dicom-seg"), None, None,
+               "Import a folder of DICOM SEG files as labels of the worklist's images they "
+               "segment, for review", "File"),
     ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
                "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],

@@ -226,6 +226,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.lesion, self.batch):
             ctl.message.connect(self.statusBar().showMessage)
             ctl.error.connect(self.show_error)
+        self.exchange.labels_imported.connect(self.session.labels_written)
         self.models.message.connect(self.statusBar().showMessage)
         self.review.message.connect(self.statusBar().showMessage)
         self.segmenter.progress.connect(self.status.set_progress)
@@ -362,7 +363,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for key, act in a.items():
             if key in ("save", "segment", "accept", "accept_next", "reject", "export_seg",
                        "export_coco", "export_labelme", "export_labelme_poly") \
-                    or key.startswith("op_"):
+                    or key.startswith(("op_", "import_")):
                 act.setEnabled(has)
         self.seg_panel.segment_button.setEnabled(has)
         self.tools_panel.set_ops_enabled(has)

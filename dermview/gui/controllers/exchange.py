@@ -1,5 +1,7 @@
 """File → Export DICOM SEG…: the working mask of the open image as a DICOM SEG; File →
-Export labels as COCO… / labelme…: the saved labels of the worklist, as ``dermview export``.
+Export labels as COCO… / labelme…: the saved labels of the worklist, as ``dermview export``;
+File → Import labels from COCO… / labelme… / DICOM SEG…: another tool's masks as labels of the
+worklist's images, for review, as ``dermview import``.
 
 Writing is the core's (:func:`dermview.exchange.dicom_seg.write_dicom_seg`: a SEG that
 references the open DICOM image, or a new study with a Secondary Capture of any other image;
@@ -20,24 +22,30 @@ from dermview.errors import DermviewError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.preprocess.params import PreprocessParams
-from dermview.wording import exist
+from dermview.wording import counted, exist
 
 Btn = QtWidgets.QMessageBox.StandardButton
 FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme"}  # export_labels' formats, as shown
+IMPORT_NAMES = {"coco": "COCO", "labelme": "labelme", "dicom-seg": "DICOM SEG"}  # import_labels'
+#: Skipped labels listed by name in the import's warning (the rest counted).
+LISTED = 8
 NO_SAVED_LABEL = ("No image of the worklist has a saved label yet: the export holds saved "
                   "labels only. Save one first (File → Save label, Ctrl+S, or Accept, A).")
 
 
 class ExchangeController(QtCore.QObject):
-    """Exports the open image's mask.
+    """Exports the open image's mask and the worklist's labels; imports other tools' masks.
 
     Signals:
         message(str, int): status-bar message and duration (ms).
         error(str, str): message box (title, text) to show.
+        labels_imported(): labels were written by an import (the worklist's states and the
+            open image's label are to be read again).
     """
 
     message = QtCore.Signal(str, int)
     error = QtCore.Signal(str, str)
+    labels_imported = QtCore.Signal()
 
     def __init__(self, doc: Document, labels_dir_for: Callable[[Path], Path | None],
                  params: Callable[[], PreprocessParams], parent: QtWidgets.QWidget,
@@ -129,7 +137,6 @@ class ExchangeController(QtCore.QObject):
         from dermview.exchange.labelme import labelme_target
         from dermview.label_status import saved_label_status
         from dermview.labels import label_paths
-        from dermview.wording import counted
 
         paths = list(self.worklist())
         if not paths:
@@ -238,6 +245,77 @@ class ExchangeController(QtCore.QObject):
                 raise _Cancelled
             yield from labelled_images([path], self.labels_dir_for(path), report)
         progress.setValue(len(paths))
+
+    def import_labels(self, fmt: str, source: Path | None = None) -> int:
+        """Import the masks of another tool's ``fmt`` file (``coco``: one JSON file;
+        ``labelme`` / ``dicom-seg``: a folder; asked for when ``source`` is None) as labels of
+        the worklist's images in the open image's folder (as ``dermview import``: sidecar
+        ``source: "imported"``, shown as *imported* in the worklist for review). An image that
+        has a label already keeps it unless the user says to replace it (the old one is backed
+        up). Returns the number of labels imported."""
+        from dermview.commands.import_ import EXISTS, OVERWRITE_HINT, import_labels
+
+        paths = list(self.worklist())
+        if not paths:
+            self.error.emit("Nothing to import into", "Open the folder of the images the "
+                            "labels belong to first (File → Open folder…).")
+            return 0
+        folder = (self.doc.path or paths[0]).parent
+        only = {p for p in paths if p.parent == folder}
+        source = source or self._choose_import_source(fmt, folder)
+        if source is None:
+            return 0
+        labels_dir = self.labels_dir_for(next(iter(only)))
+        skipped: list[tuple[str, str]] = []
+
+        def run(overwrite: bool, images: set[Path]) -> int:
+            with dialogs.busy_cursor():
+                return import_labels(folder, fmt, source, labels_dir, overwrite,
+                                     lambda name, why: skipped.append((name, why)), images)[0]
+
+        try:
+            done = run(False, only)
+            existing = [Path(n) for n, why in skipped if why.endswith(EXISTS + OVERWRITE_HINT)]
+            if existing and dialogs.ask(
+                    self.window, "Replace labels?",
+                    f"{counted(len(existing), 'image')} of the import already "
+                    f"{'has' if len(existing) == 1 else 'have'} a label ("
+                    f"{', '.join(p.name for p in existing[:3])}{', …' if len(existing) > 3 else ''})."
+                    f"\n\nReplace {'it' if len(existing) == 1 else 'them'} with the imported "
+                    "mask? (The old labels are kept in labels/.backup.)",
+                    Btn.Yes | Btn.No, Btn.No) == Btn.Yes:
+                skipped = [(n, why) for n, why in skipped if Path(n) not in existing]
+                done += run(True, set(existing))
+        except DermviewError as exc:
+            self.error.emit("Cannot import labels", str(exc))
+            return 0
+        if done:
+            self.message.emit(f"Imported {counted(done, 'label')} from {source.name} into "
+                              f"{labels_dir or folder / 'labels'}: shown as imported in the "
+                              "worklist, for review", 10000)
+            # after the line above: what it means for the open image's mask is said last
+            self.labels_imported.emit()
+        if skipped or not done:
+            lines = [f"  • {Path(n).name}: {why.removesuffix(OVERWRITE_HINT)}"
+                     for n, why in skipped[:LISTED]]
+            more = [f"  … and {len(skipped) - LISTED} more"] if len(skipped) > LISTED else []
+            self.error.emit("Some labels not imported" if done else "No label imported",
+                            f"Imported {counted(done, 'label')} from {source.name}"
+                            + (f"; {counted(len(skipped), 'label')} skipped:\n\n" if skipped else
+                               f": none of its masks is of an image of the worklist in {folder}.")
+                            + "\n".join(lines + more))
+        return done
+
+    def _choose_import_source(self, fmt: str, folder: Path) -> Path | None:
+        name = IMPORT_NAMES[fmt]
+        start = str(self._last_export_dir(fmt) or folder)
+        if fmt == "coco":
+            chosen, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self.window, "Import labels from a COCO file", start, "COCO JSON (*.json)")
+        else:
+            chosen = QtWidgets.QFileDialog.getExistingDirectory(
+                self.window, f"Import labels from a folder of {name} files", start)
+        return Path(chosen) if chosen else None
 
     @staticmethod
     def _write_labels(fmt: str, target: Path, root: Path, items: Iterator,

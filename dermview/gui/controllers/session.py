@@ -90,6 +90,13 @@ class SessionController(QtCore.QObject):
         self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
                           "opened it; saving will ask before replacing it", 15000)
 
+    def labels_written(self) -> None:
+        """Labels were written for images of the worklist (an import): their rows read
+        their state again, and the open image's label is shown when it was not edited here
+        (else saving will ask, as for a label saved elsewhere)."""
+        self.worklist.refresh()
+        self.check_label_on_disk()
+
     def _watch_folder(self, folder: Path | None) -> None:
         """Look for images added to or removed from ``folder`` (None: the worklist is no
         folder's) from now on (:meth:`check_folder`)."""
