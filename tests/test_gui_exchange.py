@@ -340,6 +340,18 @@ def test_import_labels_from_coco_in_the_app(make_window, worklist, monkeypatch, 
     for name in masks:
         assert np.array_equal(load_mask(label_paths(folder / name)[0]), theirs[name])
     assert any((folder / "labels" / ".backup").iterdir())
-    # the open image, not edited here, shows the imported mask
-    qtbot.waitUntil(lambda: np.array_equal(win.doc.mask, theirs["IMD002.jpg"]), timeout=5000)
+    # the open image, not edited here, shows the imported mask, and the status bar says it was
+    # the import (not "saved by <user> elsewhere")
+    assert np.array_equal(win.doc.mask, theirs["IMD002.jpg"]) and not win.doc.dirty
+    said = win.statusBar().currentMessage()
+    assert said.startswith("Imported 3 labels from from_other_tool.json") and "IMD002.jpg shows its imported mask" in said
+    win.session.check_label_on_disk()  # the label watch's next look says nothing more
+    assert win.statusBar().currentMessage() == said
+
     assert win.worklist.table.item(0, 1).text() == "imported"
+    win.actions["op_grow"].trigger()  # edited here, then imported again: the edit stays
+    grown = win.doc.mask.copy()
+    assert win.doc.dirty and not np.array_equal(grown, theirs["IMD002.jpg"])
+    win.actions["import_coco"].trigger()
+    assert np.array_equal(win.doc.mask, grown) and win.doc.dirty
+    assert "the unsaved mask of IMD002.jpg stays on screen" in win.statusBar().currentMessage()

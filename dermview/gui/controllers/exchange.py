@@ -39,13 +39,13 @@ class ExchangeController(QtCore.QObject):
     Signals:
         message(str, int): status-bar message and duration (ms).
         error(str, str): message box (title, text) to show.
-        labels_imported(): labels were written by an import (the worklist's states and the
-            open image's label are to be read again).
+        labels_imported(str): labels were written by an import, said in words (the
+            worklist's states and the open image's label are to be read again).
     """
 
     message = QtCore.Signal(str, int)
     error = QtCore.Signal(str, str)
-    labels_imported = QtCore.Signal()
+    labels_imported = QtCore.Signal(str)
 
     def __init__(self, doc: Document, labels_dir_for: Callable[[Path], Path | None],
                  params: Callable[[], PreprocessParams], parent: QtWidgets.QWidget,
@@ -290,11 +290,9 @@ class ExchangeController(QtCore.QObject):
             self.error.emit("Cannot import labels", str(exc))
             return 0
         if done:
-            self.message.emit(f"Imported {counted(done, 'label')} from {source.name} into "
-                              f"{labels_dir or folder / 'labels'}: shown as imported in the "
-                              "worklist, for review", 10000)
-            # after the line above: what it means for the open image's mask is said last
-            self.labels_imported.emit()
+            self.labels_imported.emit(
+                f"Imported {counted(done, 'label')} from {source.name} into "
+                f"{labels_dir or folder / 'labels'}: shown as imported in the worklist, for review")
         if skipped or not done:
             lines = [f"  • {Path(n).name}: {why.removesuffix(OVERWRITE_HINT)}"
                      for n, why in skipped[:LISTED]]

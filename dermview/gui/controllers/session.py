@@ -90,12 +90,22 @@ class SessionController(QtCore.QObject):
         self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
                           "opened it; saving will ask before replacing it", 15000)
 
-    def labels_written(self) -> None:
-        """Labels were written for images of the worklist (an import): their rows read
-        their state again, and the open image's label is shown when it was not edited here
-        (else saving will ask, as for a label saved elsewhere)."""
+    def labels_written(self, summary: str) -> None:
+        """Labels were written for images of the worklist (an import, ``summary`` in words):
+        their rows read their state again, and the open image shows its new label when it was
+        not edited here (else saving will ask before replacing it), said after ``summary``
+        (the label watch said "saved by <user> elsewhere" of the user's own import)."""
         self.worklist.refresh()
-        self.check_label_on_disk()
+        doc = self.doc
+        if doc.has_image and doc.path is not None and doc.label_saved_meanwhile() is not None:
+            path = doc.path
+            self._label_stat = (path, doc.labels_dir, label_watch.label_stat(path, doc.labels_dir))
+            if doc.dirty:
+                summary += (f"; the unsaved mask of {path.name} stays on screen (saving will "
+                            "ask before replacing its imported label)")
+            elif self.open_image(path, quiet=True, again=True):
+                summary += f"; {path.name} shows its imported mask"
+        self.message.emit(summary, 15000)
 
     def _watch_folder(self, folder: Path | None) -> None:
         """Look for images added to or removed from ``folder`` (None: the worklist is no
