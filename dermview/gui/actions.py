@@ -78,6 +78,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                None, None, "Write the worklist's saved labels as labelme polygons, one JSON per "
                "image (any labelme version and tools that read polygons; holes are dropped)",
                "File"),
+    ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
+               "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     ActionSpec("import_coco", "&Import labels from COCO…",
                lambda w: lambda _=False: w.exchange.import_labels("coco"), None, None,
                "Import another tool's COCO masks as labels of the worklist's images, for review "
@@ -90,8 +92,6 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda w: lambda _=False: w.exchange.import_labels("dicom-seg"), None, None,
                "Import a folder of DICOM SEG files as labels of the worklist's images they "
                "segment, for review", "File"),
-    ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
-               "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
                "std:SP_ArrowBack", "Previous image", "File"),
     ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",
