@@ -81,6 +81,15 @@ class ReviewController(QtCore.QObject):
                 self.message.emit("Saved as corrected: this mask was edited by hand before "
                                   "(accepted is for the model's mask as it is)", 8000)
             return saved
+        if self.doc.hand_changed():
+            # edited by hand in this session: the save records "corrected" (effective_review);
+            # "accepted" in the history and the panel said the model's mask as it is
+            self.set_state("corrected")
+            saved = self.saving.save()
+            if saved:
+                self.message.emit("Saved as corrected: the mask was edited by hand "
+                                  "(accepted is for the model's mask as it is)", 8000)
+            return saved
         self.set_state("accepted")
         return self.saving.save()
 

@@ -1,0 +1,47 @@
+"""Trial S15A (an annotator fixing bad masks fast) replayed on the real window (offscreen)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+pytest.register_assert_rewrite("_gui")
+from _gui import drag  # noqa: E402
+from PySide6 import QtCore  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, boxes, data, make_window
+
+
+def _segmented(make_window, path):
+    win = make_window([path])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(120) and win.doc.prob is not None
+    return win
+
+
+def _history(win) -> list[str]:
+    stack = win.doc.undo_stack
+    return [stack.text(i) for i in range(stack.index())]
+
+
+def test_a_on_a_mask_edited_now_records_corrected_not_accepted(make_window, data, qtbot):
+    """Trial finding: three Refine clicks, then A (Accept mask and save): the sidecar said
+    corrected, but the History read 'Review: accepted' and the status bar said only 'Saved
+    …'; undoing the edits afterwards left the verdict 'accepted' nobody had given."""
+    win = _segmented(make_window, data / "IMD009.jpg")
+    win.set_tool("brush")
+    win.edit.set_radius(6)
+    drag(qtbot, win.before, [(40.5, 330.5), (70.5, 340.5)])  # a stroke far from the lesion
+    assert win.doc.hand_changed()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    assert json.loads(sidecar.read_text())["review_state"] == "corrected"
+    assert _history(win)[-1] == "Review: corrected"
+    assert win.doc.review_state == "corrected"
+    assert "Saved as corrected" in win.statusBar().currentMessage()
+
