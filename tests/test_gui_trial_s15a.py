@@ -45,3 +45,34 @@ def test_a_on_a_mask_edited_now_records_corrected_not_accepted(make_window, data
     assert win.doc.review_state == "corrected"
     assert "Saved as corrected" in win.statusBar().currentMessage()
 
+
+def test_the_sidecar_names_the_tools_that_corrected_the_mask(make_window, data, qtbot):
+    """Trial finding: a mask fixed with a Refine box, a not-lesion click and a brush stroke
+    was saved with "edit_operations": 3 and nothing saying which tools: the brief's
+    reviewer could not tell a Refine fix from a hand-drawn one."""
+    win = _segmented(make_window, data / "IMD009.jpg")
+    win.set_tool("brush")
+    win.edit.set_radius(6)
+    drag(qtbot, win.before, [(40.5, 330.5), (70.5, 340.5)])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_G)  # Grow by 1 px
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    meta = json.loads(sidecar.read_text())
+    assert meta["edit_tools"] == {"Brush stroke": 1, "Grow 1 px": 1}
+    # saved twice in one session: each step counted once
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_G)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert json.loads(sidecar.read_text())["edit_tools"] == {"Brush stroke": 1,
+                                                               "Grow 1 px": 2}
+    # opened again and edited: the earlier session's tools are kept
+    assert win.session.open_image(data / "IMD002.jpg")
+    assert win.session.open_image(data / "IMD009.jpg")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_G, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert json.loads(sidecar.read_text())["edit_tools"] == {
+        "Brush stroke": 1, "Grow 1 px": 2, "Shrink 1 px": 1}
+    # a new prediction replaces the corrected mask: no tool corrected that one
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
+    assert "edit_tools" not in json.loads(sidecar.read_text())
