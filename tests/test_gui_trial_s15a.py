@@ -14,6 +14,8 @@ pytest.register_assert_rewrite("_gui")
 from _gui import drag  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
+from dermview.gui.testing import process  # noqa: E402
+
 pytest_plugins = ("_gui",)  # fixtures: weights, boxes, data, make_window
 
 
@@ -76,3 +78,39 @@ def test_the_sidecar_names_the_tools_that_corrected_the_mask(make_window, data, 
     assert win.wait_idle(60)
     qtbot.keyClick(win, QtCore.Qt.Key.Key_A)
     assert "edit_tools" not in json.loads(sidecar.read_text())
+
+
+
+def _refine_with_a_box(make_window, data, qtbot):
+    """IMD009 segmented, the Refine tool on, a box drawn round the middle of the image."""
+    win = make_window([data / "IMD009.jpg"])
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    pane = win.view.shown()
+    pane.fit()
+    process(20)
+    if win.refine.session is not None:
+        win.refine.session.wait()
+    win.actions["tool_refine"].trigger()
+    h, w = win.doc.shape
+    drag(qtbot, pane, [(w * 0.2, h * 0.2), (w * 0.5, h * 0.5), (w * 0.8, h * 0.8)])
+    return win, pane
+
+
+def _click(qtbot, pane, row, col, modifier=QtCore.Qt.KeyboardModifier.ShiftModifier):
+    p = pane.view_to_widget(col + 0.5, row + 0.5)
+    qtbot.mouseMove(pane.viewport(), p)
+    qtbot.wait(10)
+    qtbot.mouseClick(pane.viewport(), QtCore.Qt.MouseButton.LeftButton, modifier, p)
+    process(5)
+
+
+def test_a_not_lesion_click_outside_a_refine_box_is_taken(make_window, data, qtbot):
+    """Trial finding: a Refine box, then Shift+click ('not lesion') outside it, where the box
+    already says not lesion: the status bar read 'Refine: Iteration of zero-sized operands is
+    not enabled' (the graph cut's library refuses an empty update) and the click was lost."""
+    win, pane = _refine_with_a_box(make_window, data, qtbot)
+    h, w = win.doc.shape
+    _click(qtbot, pane, h * 0.05, w * 0.05)
+    assert "zero-sized" not in win.statusBar().currentMessage()
+    assert len(win.refine.session.prompts) == 2
