@@ -114,3 +114,27 @@ def test_a_not_lesion_click_outside_a_refine_box_is_taken(make_window, data, qtb
     _click(qtbot, pane, h * 0.05, w * 0.05)
     assert "zero-sized" not in win.statusBar().currentMessage()
     assert len(win.refine.session.prompts) == 2
+
+
+def test_a_prompt_that_changes_nothing_keeps_the_markers_of_the_prompts_in_force(
+        make_window, data, qtbot):
+    """Trial finding (ISIC_0000147 at 150 %): a Refine box, then Shift+clicks in its corners;
+    a click on a pixel already 'not lesion' changed nothing, and the box's outline and
+    marker vanished (the box still bent the mask); the next such click took the marker
+    before it too, and Ctrl+click on a marker then removed another prompt than the one
+    under the mouse."""
+    from dermview.interactive import BoxPrompt, ClickPrompt
+
+    win, pane = _refine_with_a_box(make_window, data, qtbot)
+    assert [type(p) for _, p in win.refine.markers] == [BoxPrompt]
+    index = win.doc.undo_stack.index()
+    h, w = win.doc.shape
+    _click(qtbot, pane, h * 0.05, w * 0.05)  # outside the box: already not lesion
+    assert win.doc.undo_stack.index() == index  # nothing changed, no step
+    assert [type(p) for _, p in win.refine.markers] == [BoxPrompt, ClickPrompt]
+    assert len(win.refine._boxes[-1][1]) == 1, "the box's outline went"
+    _click(qtbot, pane, h * 0.95, w * 0.95)
+    assert [type(p) for _, p in win.refine.markers] == [BoxPrompt, ClickPrompt, ClickPrompt]
+    # Ctrl+click on the box's marker removes the box, not a click
+    _click(qtbot, pane, h * 0.5 - 0.5, w * 0.5 - 0.5, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert [type(p) for _, p in win.refine.markers] == [ClickPrompt, ClickPrompt]
