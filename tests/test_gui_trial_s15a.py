@@ -138,3 +138,22 @@ def test_a_prompt_that_changes_nothing_keeps_the_markers_of_the_prompts_in_force
     # Ctrl+click on the box's marker removes the box, not a click
     _click(qtbot, pane, h * 0.5 - 0.5, w * 0.5 - 0.5, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert [type(p) for _, p in win.refine.markers] == [ClickPrompt, ClickPrompt]
+
+
+def test_save_and_next_at_the_end_of_the_worklist_says_there_is_no_next(make_window, data,
+                                                                          qtbot):
+    """Trial finding: the worklist filtered to one image (Ctrl+F), the mask fixed, Ctrl+Return
+    (Save and next): saved, and the same image stayed with only 'Saved …' in the status bar;
+    PgDown on the last image did nothing without a word."""
+    win = make_window([data])
+    last = win.worklist.paths[-1]
+    assert win.session.open_image(last)
+    win.actions["segment"].trigger()
+    assert win.wait_idle(60)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_G)  # Grow 1 px
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.dirty and win.doc.path == last
+    assert "last image of the worklist" in win.statusBar().currentMessage()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_PageDown)
+    assert win.doc.path == last
+    assert "No next image" in win.statusBar().currentMessage()

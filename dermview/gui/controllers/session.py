@@ -373,7 +373,13 @@ class SessionController(QtCore.QObject):
             if moved:
                 self.message.emit(f"{name}: nothing to save yet (no mask); not saved", 5000)
             return moved
-        return self.saving.save() and self.next_image()
+        if not self.saving.save():
+            return False
+        if self.worklist.paths and not self.worklist.following(1):  # it said only "Saved …"
+            self.message.emit(f"Saved {doc.path.name}; it is the last image of the worklist "
+                              "shown (no next image)", 8000)
+            return False
+        return self.next_image()
 
     def next_to_review(self) -> bool:
         """Open the next worklist image still to review (wrapping around): no label yet, a
@@ -405,6 +411,9 @@ class SessionController(QtCore.QObject):
                 return True
             if self.worklist.marks.get(path) != "unreadable":
                 return False  # the user kept the current image (unsaved changes)
+        if self.worklist.paths and not self.worklist.following(step):  # PgDown at the end
+            self.message.emit(f"No {'next' if step > 0 else 'previous'} image: this is the "
+                              f"{'last' if step > 0 else 'first'} of the worklist shown", 5000)
         return False
 
     def step(self, step: int) -> None:
