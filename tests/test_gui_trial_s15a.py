@@ -157,3 +157,30 @@ def test_save_and_next_at_the_end_of_the_worklist_says_there_is_no_next(make_win
     qtbot.keyClick(win, QtCore.Qt.Key.Key_PageDown)
     assert win.doc.path == last
     assert "No next image" in win.statusBar().currentMessage()
+
+
+def test_the_worklist_order_chosen_is_kept_when_the_folder_opens_again(make_window, data,
+                                                                        boxes):
+    """Trial finding: the worklist sorted least confident first (Conf. header), the app quit
+    and the folder opened again: back in name order, the first image by name opened, and
+    'Next image to review' then walked the names, not the bad masks first."""
+    from dermview.labels import label_paths
+
+    win = make_window([data])
+    first, second = win.worklist.paths
+    for path, conf in ((first, 0.95), (second, 0.40)):  # batch results with a confidence
+        assert win.session.open_image(path)
+        win.actions["segment"].trigger()
+        assert win.wait_idle(60)
+        win.actions["save"].trigger()
+        js = label_paths(path)[1]
+        meta = json.loads(js.read_text())
+        meta.update(review_state=None, confidence=conf)
+        js.write_text(json.dumps(meta))
+    win.actions["sort_confidence"].trigger()
+    assert win.worklist.paths == [second, first]
+    again = make_window([data])
+    assert again.worklist.paths == [second, first]
+    assert again.doc.path == second  # the least confident mask to review first
+    again.actions["sort_name"].trigger()
+    assert make_window([data]).worklist.paths == [first, second]
