@@ -192,7 +192,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                None, "Type part of an image's name to show only the matching images", "View"),
     ActionSpec("sort_confidence", "Sort worklist: least confident first",
                lambda w: lambda _=False: w.worklist.sort_by_confidence(), None, None,
-               "Order the worklist by each mask's confidence (estimated Jaccard), lowest first", "View"),
+               "Order the worklist by each mask's confidence (estimated Jaccard), lowest first "
+               "(kept for the folders opened next)", "View"),
+    ActionSpec("sort_name", "Sort worklist: by name", lambda w: lambda _=False: w.worklist.
+               sort_by_name(), None, None, "Order the worklist by file name, as the folder "
+               "opened", "View"),
     ActionSpec("shortcuts", "&Keyboard shortcuts", lambda w: w.show_shortcuts, "F1", menu="Help"),
     ActionSpec("about", "&About dermview", lambda w: w.show_about, menu="Help"),
 )

@@ -93,3 +93,18 @@ def hand_changed(cmds: Sequence[MaskCommand], mask: np.ndarray) -> bool:
 def mask_digest(mask: np.ndarray) -> bytes:
     """A short digest of a bool mask's pixels (to tell whether it changed since a save)."""
     return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+
+
+def edit_tools(cmds: Sequence[MaskCommand]) -> tuple[dict[str, int], bool]:
+    """Which tools made the hand edits since the last model prediction: ``({tool: steps},
+    reset)``, a tool named by its undo text without its details ("Grow from seed (add, ΔE 9)"
+    counts as "Grow from seed"); ``reset`` as in :func:`hand_edits`."""
+    tools: dict[str, int] = {}
+    reset = False
+    for cmd in cmds:
+        if cmd.kind in HAND_KINDS and cmd.changed_pixels:
+            name = cmd.text().split(" (")[0]
+            tools[name] = tools.get(name, 0) + 1
+        elif cmd.kind is EditKind.PREDICTION:
+            tools, reset = {}, True
+    return tools, reset

@@ -286,9 +286,13 @@ class RefineController(QtCore.QObject):
             return False
         text = ("Refine: box" if isinstance(prompt, BoxPrompt)
                 else f"Refine: {'lesion' if prompt.positive else 'not lesion'} click")
+        before = self.doc.undo_stack.index()
         changed = push_mask(self.doc, new, text, EditKind.PROMPT)
         self._version = self.doc.mask_version
-        self.markers = [(i, p) for i, p in self.markers if i < self.doc.undo_stack.index()]
+        # a prompt that changed no pixel pushes no step: the markers of the prompts in force
+        # stay (``< index()`` dropped the previous one, its box outline too, while it still
+        # bent the mask, and Ctrl+click then picked the wrong prompt)
+        self.markers = [(i, p) for i, p in self.markers if i <= before]
         self.markers.append((self.doc.undo_stack.index(), s.prompts[-1]))
         self._draw_markers()
         return changed

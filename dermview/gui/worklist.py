@@ -55,9 +55,11 @@ class Worklist(QtWidgets.QWidget):
 
     Signals:
         open_requested(Path): the user picked an image.
+        sort_changed(str): the user sorted it ("confidence" / "name").
     """
 
     open_requested = QtCore.Signal(object)
+    sort_changed = QtCore.Signal(str)  # "confidence" / "name": the order the user chose
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -340,6 +342,14 @@ class Worklist(QtWidgets.QWidget):
         conf = {p: self.confidence(i) for i, p in enumerate(self.paths)}
         self.set_paths(sorted(self.paths, key=lambda p: (conf[p] is None, conf[p] or 0.0)))
         self.set_current(current)
+        self.sort_changed.emit("confidence")
+
+    def sort_by_name(self) -> None:
+        """The folder's order (by path, as it opened)."""
+        current = self.paths[self.current] if self.current >= 0 else None
+        self.set_paths(sorted(self.paths))
+        self.set_current(current)
+        self.sort_changed.emit("name")
 
     def set_current(self, path: Path | None) -> None:
         """Highlight ``path`` (no signal)."""

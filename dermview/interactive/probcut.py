@@ -149,10 +149,14 @@ def _cut(prep: Prepared, L: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray
         # adding the same amount to both terminal edges of a node changes no cut
         lift = np.maximum(0.0, -delta.min(0))
         changed = np.any(delta != 0, axis=0)
-        ids = prep.nodes[changed]
-        g.add_grid_tedges(ids, delta[1][changed] + lift[changed], delta[0][changed] + lift[changed])
-        g.mark_grid_nodes(ids)
-        g.maxflow(reuse_trees=True)
+        if changed.any():  # none: the same cut (maxflow refuses empty arrays: a prompt
+            # whose terms changed no capacity, e.g. a not-lesion click outside a box, failed
+            # with "Iteration of zero-sized operands is not enabled")
+            ids = prep.nodes[changed]
+            g.add_grid_tedges(ids, delta[1][changed] + lift[changed],
+                              delta[0][changed] + lift[changed])
+            g.mark_grid_nodes(ids)
+            g.maxflow(reuse_trees=True)
     prep.cost = cost
     return ~g.get_grid_segments(prep.nodes)
 

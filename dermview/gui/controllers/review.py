@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore
 
-from dermview.gui.commands import ReviewCommand
+from dermview.gui import provenance
+from dermview.gui.commands import MaskCommand, ReviewCommand
 from dermview.gui.controllers.saving import SaveController
 from dermview.gui.document import Document
 from dermview.gui.review_panel import ReviewPanel
@@ -39,6 +40,24 @@ class ReviewController(QtCore.QObject):
         panel.reject_clicked.connect(self.reject)
         panel.reviewer_changed.connect(doc.set_reviewer)
         doc.set_reviewer(panel.reviewer_edit.text().strip())
+        # the tools of the label's earlier sessions, as opened (a save replaces label_meta)
+        self._earlier_tools: dict[str, int] = {}
+        doc.image_changed.connect(self._remember_tools)
+        doc.add_sidecar_field("edit_tools", self.edit_tools)
+
+    def _remember_tools(self) -> None:
+        tools = (self.doc.label_meta or {}).get("edit_tools")
+        self._earlier_tools = dict(tools) if isinstance(tools, dict) else {}
+
+    def edit_tools(self) -> dict[str, int] | None:
+        """The sidecar's ``edit_tools``: how many steps of each tool corrected the mask, the
+        label's earlier sessions included (None: no hand edit)."""
+        stack = self.doc.undo_stack
+        cmds = [c for i in range(stack.index()) if isinstance(c := stack.command(i), MaskCommand)]
+        tools, reset = provenance.edit_tools(cmds)
+        for name, n in ({} if reset else self._earlier_tools).items():
+            tools[name] = tools.get(name, 0) + int(n)
+        return dict(sorted(tools.items())) or None
 
     def _show(self) -> None:
         doc = self.doc
@@ -79,6 +98,15 @@ class ReviewController(QtCore.QObject):
             saved = self.saving.save()
             if saved:
                 self.message.emit("Saved as corrected: this mask was edited by hand before "
+                                  "(accepted is for the model's mask as it is)", 8000)
+            return saved
+        if self.doc.hand_changed():
+            # edited by hand in this session: the save records "corrected" (effective_review);
+            # "accepted" in the history and the panel said the model's mask as it is
+            self.set_state("corrected")
+            saved = self.saving.save()
+            if saved:
+                self.message.emit("Saved as corrected: the mask was edited by hand "
                                   "(accepted is for the model's mask as it is)", 8000)
             return saved
         self.set_state("accepted")

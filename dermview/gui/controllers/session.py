@@ -55,6 +55,8 @@ class SessionController(QtCore.QObject):
         self._label_stat: tuple | None = None  # the label files as last looked at
         self._folder_stat: tuple | None = None  # (folder, mtime_ns) of the worklist's folder
         worklist.open_requested.connect(self.open_image)
+        # the order chosen (View → Sort worklist) is kept for the folders opened next
+        worklist.sort_changed.connect(lambda order: settings.set("worklist_sort", order))
 
     def check_label_on_disk(self) -> None:
         """Look whether the open image's label was saved elsewhere since it was read (another
@@ -217,12 +219,14 @@ class SessionController(QtCore.QObject):
         self.settings.set("last_folder", str(folder))
         self._check_labels_folder(folder, images)
         self.worklist.set_paths(images)
+        if self.settings.get("worklist_sort") == "confidence":  # it reopened by name
+            self.worklist.sort_by_confidence()
         self._watch_folder(folder)
         self.show_worklist.emit()
         status = self.worklist.shown_statuses()  # just read: once is enough
         first = next((i for want in ("new", "segmented", "imported") for i, st in enumerate(status)
                       if st == want), 0)
-        return self.open_image(images[first])
+        return self.open_image(self.worklist.paths[first])
 
     def _check_labels_folder(self, folder: Path, images: list[Path]) -> None:
         """A labels folder chosen earlier (File → Labels folder…, or "Choose another folder…"
@@ -390,7 +394,13 @@ class SessionController(QtCore.QObject):
             if moved:
                 self.message.emit(f"{name}: nothing to save yet (no mask); not saved", 5000)
             return moved
-        return self.saving.save() and self.next_image()
+        if not self.saving.save():
+            return False
+        if self.worklist.paths and not self.worklist.following(1):  # it said only "Saved …"
+            self.message.emit(f"Saved {doc.path.name}; it is the last image of the worklist "
+                              "shown (no next image)", 8000)
+            return False
+        return self.next_image()
 
     def next_to_review(self) -> bool:
         """Open the next worklist image still to review (wrapping around): no label yet, a
@@ -422,6 +432,9 @@ class SessionController(QtCore.QObject):
                 return True
             if self.worklist.marks.get(path) != "unreadable":
                 return False  # the user kept the current image (unsaved changes)
+        if self.worklist.paths and not self.worklist.following(step):  # PgDown at the end
+            self.message.emit(f"No {'next' if step > 0 else 'previous'} image: this is the "
+                              f"{'last' if step > 0 else 'first'} of the worklist shown", 5000)
         return False
 
     def step(self, step: int) -> None:
