@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from dermview import label_policy, label_watch, labels
 from dermview.errors import DermviewError
+from dermview.folder_sync import folder_change_text, synced_worklist
 from dermview.gui import dialogs
 from dermview.gui.controllers.saving import Btn, SaveController
 from dermview.gui.controllers.segment import SegmentController
@@ -133,28 +134,12 @@ class SessionController(QtCore.QObject):
         except OSError:
             return
         self._folder_stat = (folder, now)
-        old, listed = self.worklist.paths, set(images)  # sets: a 2,000-image folder
-        known = set(old)
-        added = [p for p in images if p not in known]
-        gone = {p for p in old if p.parent == folder and p not in listed and p != self.doc.path}
+        paths, added, gone = synced_worklist(self.worklist.paths, images, folder, self.doc.path)
         if not added and not gone:
             return
-        kept = [p for p in old if p not in gone]
-        kept_set = known - gone
-        # in the folder's order (not sorted by confidence since): the new ones take their place
-        in_order = [p for p in kept if p in listed] == [p for p in images if p in kept_set]
-        self.worklist.set_paths(list(images)  # each one kept or added
-                                + [p for p in kept if p not in listed] if in_order
-                                else kept + added)
+        self.worklist.set_paths(paths)
         self.worklist.set_current(self.doc.path)
-        said = [f"{counted(len(added), 'new image')} added to the worklist "
-                f"({', '.join(p.name for p in added[:3])}{', …' if len(added) > 3 else ''})"
-                ] if added else []
-        gone_names = [p.name for p in old if p in gone]  # the worklist's order
-        said += [f"{counted(len(gone), 'image')} no longer there (deleted, renamed or moved: "
-                 f"{', '.join(gone_names[:3])}{', …' if len(gone) > 3 else ''})"
-                 ] if gone else []
-        self.message.emit(f"{folder.name} changed: " + "; ".join(said), 15000)
+        self.message.emit(folder_change_text(folder, added, gone), 15000)
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_dialog(self) -> None:
