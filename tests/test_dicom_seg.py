@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -159,16 +160,25 @@ def test_segment_dicom_seg_round_trip(case, tmp_path, capsys, tiny_weights):
     assert rc == 1 and "already exist" in capsys.readouterr().err
 
 
-def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
+def _labelled_pair(case, tmp_path, inverted_b: bool = False, **meta) -> Path:
+    """A folder of the case's DICOM (a.dcm) and JPEG (b.jpg), both labelled by the model
+    "tiny" (b's mask inverted when ``inverted_b``); ``meta``: further LabelMeta fields, a
+    callable of the name for one that differs."""
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(case["dcm"], images / "a.dcm")
     shutil.copy(case["jpg"], images / "b.jpg")
     for name in ("a.dcm", "b.jpg"):
-        meta = LabelMeta(image_sha256=image_sha256(images / name),
-                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
-                         model_name="tiny", model_sha256="ef" * 32, edited=name == "b.jpg")
-        save_label(images / name, case["mask"] if name == "a.dcm" else ~case["mask"], meta)
+        fields = {k: v(name) if callable(v) else v for k, v in meta.items()}
+        label = LabelMeta(image_sha256=image_sha256(images / name),
+                          image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                          model_name="tiny", model_sha256="ef" * 32, **fields)
+        save_label(images / name, ~case["mask"] if inverted_b and name == "b.jpg" else case["mask"], label)
+    return images
+
+
+def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
+    images = _labelled_pair(case, tmp_path, inverted_b=True, edited=lambda name: name == "b.jpg")
     segs = tmp_path / "segs"
     assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
     assert sorted(p.name for p in segs.iterdir()) == ["a_segmentation.dcm", "b_image.dcm",
@@ -196,16 +206,8 @@ def test_export_import_dicom_seg_round_trip(case, tmp_path, capsys):
 def test_export_of_a_non_ascii_reviewer_is_utf8_and_valid(case, tmp_path, capsys):
     """A reviewer called "Ana Ruíz" went into Content Creator's Name as Latin-1 bytes with no
     Specific Character Set (dciodvfy: character invalid for the default repertoire)."""
-    images = tmp_path / "images"
-    images.mkdir()
-    shutil.copy(case["dcm"], images / "a.dcm")
-    shutil.copy(case["jpg"], images / "b.jpg")
-    for name in ("a.dcm", "b.jpg"):
-        meta = LabelMeta(image_sha256=image_sha256(images / name),
-                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
-                         model_name="tiny", model_sha256="ef" * 32, review_state="accepted",
-                         user="Ana Ruíz", extras={"reviewed_by": "Ana Ruíz"})
-        save_label(images / name, case["mask"], meta)
+    images = _labelled_pair(case, tmp_path, review_state="accepted", user="Ana Ruíz",
+                            extras={"reviewed_by": "Ana Ruíz"})
     segs = tmp_path / "segs"
     assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
     for name in ("a_segmentation.dcm", "b_segmentation.dcm"):

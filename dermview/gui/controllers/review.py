@@ -91,23 +91,18 @@ class ReviewController(QtCore.QObject):
                               "the lesion first; Reject (X) marks the image to be redone",
                               8000)
             return False
-        if self.doc.corrected_before():
-            # "accepted" is the model's mask as it is: a mask corrected by hand earlier (a
-            # second reader agreeing with it) stays corrected, as its sidecar's "edited" says
+        before = self.doc.corrected_before()
+        if before or self.doc.hand_changed():
+            # "accepted" is the model's mask as it is: a mask corrected by hand, earlier (a
+            # second reader agreeing with it) or in this session, is saved as corrected, as its
+            # sidecar's "edited" says (the history and the panel said "accepted")
             self.set_state("corrected")
             saved = self.saving.save()
             if saved:
-                self.message.emit("Saved as corrected: this mask was edited by hand before "
-                                  "(accepted is for the model's mask as it is)", 8000)
-            return saved
-        if self.doc.hand_changed():
-            # edited by hand in this session: the save records "corrected" (effective_review);
-            # "accepted" in the history and the panel said the model's mask as it is
-            self.set_state("corrected")
-            saved = self.saving.save()
-            if saved:
-                self.message.emit("Saved as corrected: the mask was edited by hand "
-                                  "(accepted is for the model's mask as it is)", 8000)
+                self.message.emit("Saved as corrected: " + (
+                    "this mask was edited by hand before" if before else
+                    "the mask was edited by hand") + " (accepted is for the model's mask as it is)",
+                    8000)
             return saved
         self.set_state("accepted")
         return self.saving.save()
