@@ -41,6 +41,14 @@ def _tool(name: str, text: str, key: str) -> ActionSpec:
                       name, text, "Edit", checkable=True)
 
 
+def _import(fmt: str, text: str, what: str) -> ActionSpec:
+    """File → Import labels from ``fmt``: ``what`` as labels of the worklist's images."""
+    return ActionSpec(f"import_{fmt.split('-')[-1]}", text,
+                      lambda w: lambda _=False: w.exchange.import_labels(fmt), None, None,
+                      f"Import {what} as labels of the worklist's images, for review (as "
+                      "dermview import)", "File")
+
+
 def _op(name: str, text: str, key: str, tip: str) -> ActionSpec:
     return ActionSpec(f"op_{name}", text, lambda w: getattr(w.edit, name), key, name, tip,
                       "Edit")
@@ -80,18 +88,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "File"),
     ActionSpec("export_report", "Export &report…", lambda w: lambda: w.lesion.export_report(),
                "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
-    ActionSpec("import_coco", "&Import labels from COCO…",
-               lambda w: lambda _=False: w.exchange.import_labels("coco"), None, None,
-               "Import another tool's COCO masks as labels of the worklist's images, for review "
-               "(as dermview import)", "File"),
-    ActionSpec("import_labelme", "Import labels from la&belme…",
-               lambda w: lambda _=False: w.exchange.import_labels("labelme"), None, None,
-               "Import a folder of labelme JSON files as labels of the worklist's images, for "
-               "review", "File"),
-    ActionSpec("import_seg", "Import labels from &DICOM SEG…",
-               lambda w: lambda _=False: w.exchange.import_labels("dicom-seg"), None, None,
-               "Import a folder of DICOM SEG files as labels of the worklist's images they "
-               "segment, for review", "File"),
+    _import("coco", "&Import labels from COCO…", "another tool's COCO masks"),
+    _import("labelme", "Import labels from la&belme…", "a folder of labelme JSON files"),
+    _import("dicom-seg", "Import labels from &DICOM SEG…", "a folder of DICOM SEG files"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
                "std:SP_ArrowBack", "Previous image", "File"),
     ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",
