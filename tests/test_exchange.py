@@ -467,3 +467,28 @@ def test_a_name_that_matches_two_images_only_by_case_imports_nothing(folder, tmp
             np.testing.assert_array_equal(_label(folder, "case", labels), mask)
         else:
             assert not label_paths(folder / "case.jpg", labels)[0].exists()
+
+
+@pytest.mark.parametrize("fmt", ["labelme", "dicom-seg"])
+def test_export_of_two_images_whose_names_differ_only_in_case_writes_one_and_says_why(
+        samples_dir, tmp_path, capsys, fmt):
+    """Trial S15B: Case.jpg and case.jpg gave Case.json and case.json, one file on Windows and
+    macOS (the second replaced the first, or was refused as existing)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("Case.jpg", "case.jpg"):
+        shutil.copy(samples_dir / "IMD002.jpg", images / name)
+        mask = load_mask(samples_dir / "IMD002_segmentation.png")
+        save_label(images / name, mask if name == "Case.jpg" else ~mask,
+                   LabelMeta(image_sha256=image_sha256(images / name),
+                             image_size=(mask.shape[1], mask.shape[0])))
+    out = tmp_path / "out"
+    assert main(["export", str(images), "--format", fmt, "--out", str(out), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert "case.jpg: its export file would take the name of Case.jpg's" in err, err
+    written = sorted(p.name.casefold() for p in out.iterdir())
+    assert len(written) == len(set(written))  # no two names that are one file elsewhere
+    if fmt == "labelme":
+        assert [p.name for p in out.iterdir()] == ["Case.json"]
+        np.testing.assert_array_equal(labelme_mask(json.loads((out / "Case.json").read_text())),
+                                      load_mask(samples_dir / "IMD002_segmentation.png"))

@@ -355,3 +355,19 @@ def test_import_labels_from_coco_in_the_app(make_window, worklist, monkeypatch, 
     win.actions["import_coco"].trigger()
     assert np.array_equal(win.doc.mask, grown) and win.doc.dirty
     assert "the unsaved mask of IMD002.jpg stays on screen" in win.statusBar().currentMessage()
+
+
+def test_labelme_export_of_names_that_differ_only_in_case_says_why(make_window, boxes, tmp_path):
+    """Case.jpg and case.jpg gave Case.json and case.json: one file on Windows and macOS."""
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("Case.jpg", "case.jpg"):
+        shutil.copy(SAMPLES / "IMD002.jpg", folder / name)
+        _label(folder / name, "accepted", (50, 200, 60, 300))
+    target = tmp_path / "labelme"
+    boxes.folder = str(target)
+    win = make_window([folder])
+    win.actions["export_labelme"].trigger()
+    assert [p.name for p in target.iterdir()] == ["Case.json"]
+    title, text = boxes.warnings[-1]
+    assert title == "Some labels not exported" and "case.jpg: its export file would take the name" in text

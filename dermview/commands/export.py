@@ -31,14 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace existing output files (default: skip those images)")
 
 
+def _targets_of(fmt: str, out: Path):
+    """The files a labelme / DICOM SEG export of an image writes into ``out``."""
+    from dermview.exchange.dicom_seg import dicom_seg_targets
+    from dermview.exchange.labelme import labelme_target
+
+    return (lambda image: [labelme_target(image, out)]) if fmt == "labelme" else (
+        lambda image: dicom_seg_targets(image, out))
+
+
 def _export_item(fmt: str, item, out: Path, polygons: bool, overwrite: bool) -> str | None:
     """Write one labelme / DICOM SEG export; a problem text when it is skipped."""
-    from dermview.exchange.dicom_seg import dicom_seg_targets, write_dicom_seg
-    from dermview.exchange.labelme import labelme_target, write_labelme
+    from dermview.exchange.dicom_seg import write_dicom_seg
+    from dermview.exchange.labelme import write_labelme
 
     meta = item.meta or {}
-    targets = ([labelme_target(item.image, out)] if fmt == "labelme"
-               else dicom_seg_targets(item.image, out))
+    targets = _targets_of(fmt, out)(item.image)
     existing = [p.name for p in targets if p.exists()]
     if existing and not overwrite:
         return f"{exist(existing, out)} (use --overwrite)"
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from dermview.commands._common import make_output_dir, skip_reporter
     from dermview.errors import DermviewError, ImageReadError, WriteError
     from dermview.exchange.coco import write_coco
-    from dermview.exchange.labelset import labelled_images
+    from dermview.exchange.labelset import distinct_targets, labelled_images
     from dermview.io import list_images
 
     image_dir = Path(args.image_dir)
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         folder = make_output_dir(out)
         done = 0
-        for item in items:
+        for item in distinct_targets(items, _targets_of(args.format, folder), count_report):
             try:
                 problem = _export_item(args.format, item, folder, args.polygons, args.overwrite)
             except DermviewError as exc:

@@ -13,7 +13,7 @@ from dermview.errors import DermviewError, MaskError
 from dermview.io import load_mask
 from dermview.labels import is_rejected, label_paths, read_label_meta
 
-__all__ = ["LabelledImage", "labelled_images", "label_attributes", "LESION"]
+__all__ = ["LabelledImage", "labelled_images", "distinct_targets", "label_attributes", "LESION"]
 
 #: The one category / label name dermview exchanges.
 LESION = "lesion"
@@ -72,6 +72,25 @@ def _confidence(meta: dict[str, Any]) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+def distinct_targets(items: Iterable[LabelledImage], targets_of: Callable[[Path], list[Path]],
+                     report: Callable[[str, str], None]) -> Iterator[LabelledImage]:
+    """The labelled images of ``items`` whose export files (``targets_of(image)``) take no
+    name of a file written before them in this export, ignoring letter case; the others go to
+    ``report(name, problem)``. ``a.jpg`` and ``a.png`` make one ``a.json`` (the second replaced
+    the first with ``--overwrite``), ``Case.jpg`` and ``case.jpg`` two names that are one file
+    on Windows and macOS."""
+    seen: dict[str, Path] = {}
+    for item in items:
+        names = [t.name.casefold() for t in targets_of(Path(item.image))]
+        other = next((seen[n] for n in names if n in seen), None)
+        if other is not None:
+            report(str(item.image), f"its export file would take the name of {other.name}'s (the "
+                   "names differ only in letter case or suffix): rename one of the two images")
+            continue
+        seen.update(dict.fromkeys(names, Path(item.image)))
+        yield item
 
 
 def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:

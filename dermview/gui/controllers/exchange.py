@@ -135,6 +135,7 @@ class ExchangeController(QtCore.QObject):
         yet: the user is told before anything is written. Progress is shown and can be
         cancelled (COCO then writes nothing). Returns the number of labels exported."""
         from dermview.exchange.labelme import labelme_target
+        from dermview.exchange.labelset import distinct_targets
         from dermview.label_status import saved_label_status
         from dermview.labels import label_paths
 
@@ -183,8 +184,11 @@ class ExchangeController(QtCore.QObject):
         try:
             # the progress shows after 400 ms; a 24-MP label takes about half a second
             with dialogs.busy_cursor():
-                done = self._write_labels(fmt, target, root, noting_unreviewed(
-                    self._labelled(paths, progress, problems, rejected)), polygons)
+                items = self._labelled(paths, progress, problems, rejected)
+                if fmt == "labelme":  # a.jpg and a.png: one a.json (the second replaced the first)
+                    items = distinct_targets(items, lambda image: [labelme_target(image, target)],
+                                             lambda name, why: problems.append(f"{Path(name).name}: {why}"))
+                done = self._write_labels(fmt, target, root, noting_unreviewed(items), polygons)
         except _Cancelled:
             self.message.emit("Export cancelled" + ("" if fmt == "coco" else
                                                    f"; the files written stay in {target}"), 5000)
