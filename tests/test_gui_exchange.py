@@ -331,9 +331,12 @@ def test_import_labels_from_coco_in_the_app(make_window, worklist, monkeypatch, 
     assert win.worklist.table.item(row, 1).text() == "imported"
     for name, mask in masks.items():  # kept
         assert np.array_equal(load_mask(label_paths(folder / name)[0]), mask)
-    title, text = boxes.warnings[-1]
-    assert title == "Some labels not imported" and "IMD002_segmentation.png already exists" in text
-    assert "--overwrite" not in text
+    # kept at the user's word: said in the status bar, not listed in a warning as problems
+    assert not boxes.warnings
+    said = win.statusBar().currentMessage()
+    assert said.startswith("Imported 1 label from from_other_tool.json") and \
+        "2 images kept their labels (not replaced)" in said, said
+    assert "Replace them with the imported masks? (The old labels are kept" in boxes.questions[-1][1]
 
     boxes.answer = Btn.Yes  # now replace them
     win.actions["import_coco"].trigger()
@@ -349,6 +352,13 @@ def test_import_labels_from_coco_in_the_app(make_window, worklist, monkeypatch, 
     assert win.statusBar().currentMessage() == said
 
     assert win.worklist.table.item(0, 1).text() == "imported"
+    boxes.answer = Btn.No  # all kept: nothing imported, and no warning
+    win.actions["import_coco"].trigger()
+    assert not boxes.warnings
+    assert win.statusBar().currentMessage() == ("No label imported from from_other_tool.json; "
+                                                "3 images kept their labels (not replaced)")
+
+    boxes.answer = Btn.Yes
     win.actions["op_grow"].trigger()  # edited here, then imported again: the edit stays
     grown = win.doc.mask.copy()
     assert win.doc.dirty and not np.array_equal(grown, theirs["IMD002.jpg"])
@@ -371,3 +381,20 @@ def test_labelme_export_of_names_that_differ_only_in_case_says_why(make_window, 
     assert [p.name for p in target.iterdir()] == ["Case.json"]
     title, text = boxes.warnings[-1]
     assert title == "Some labels not exported" and "case.jpg: its export file would take the name" in text
+
+
+def test_import_lists_the_labels_it_could_not_use(make_window, monkeypatch, tmp_path, boxes, qtbot):
+    """A mask of an image the folder does not hold is named in a warning, the others imported."""
+    coco, theirs = _coco_of_other_tool(tmp_path)
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("IMD002.jpg", "IMD009.jpg"):
+        shutil.copy(SAMPLES / name, folder / name)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(coco), "COCO JSON (*.json)")))
+    win = make_window([folder])
+    qtbot.waitUntil(lambda: not win.segmenter.busy, timeout=20000)
+    assert win.exchange.import_labels("coco") == 2
+    title, text = boxes.warnings[-1]
+    assert title == "Some labels not imported" and "Imported 2 labels from from_other_tool.json; 1 label skipped" in text
+    assert "ISIC_0000095.jpg: listed in from_other_tool.json but not in the image folder" in text

@@ -280,29 +280,37 @@ class ExchangeController(QtCore.QObject):
         try:
             done = run(False, only)
             existing = [Path(n) for n, why in skipped if why.endswith(EXISTS + OVERWRITE_HINT)]
+            # kept at the user's word, or replaced: not listed as problems either way
+            skipped = [(n, why) for n, why in skipped if Path(n) not in existing]
+            one = len(existing) == 1
             if existing and dialogs.ask(
                     self.window, "Replace labels?",
                     f"{counted(len(existing), 'image')} of the import already "
-                    f"{'has' if len(existing) == 1 else 'have'} a label ("
+                    f"{'has' if one else 'have'} a label ("
                     f"{', '.join(p.name for p in existing[:3])}{', …' if len(existing) > 3 else ''})."
-                    f"\n\nReplace {'it' if len(existing) == 1 else 'them'} with the imported "
-                    "mask? (The old labels are kept in labels/.backup.)",
+                    f"\n\nReplace {'it' if one else 'them'} with the imported "
+                    f"mask{'' if one else 's'}? (The old label{'' if one else 's'} "
+                    f"{'is' if one else 'are'} kept in labels/.backup.)",
                     Btn.Yes | Btn.No, Btn.No) == Btn.Yes:
-                skipped = [(n, why) for n, why in skipped if Path(n) not in existing]
                 done += run(True, set(existing))
+                existing = []
         except DermviewError as exc:
             self.error.emit("Cannot import labels", str(exc))
             return 0
+        kept = (f"; {counted(len(existing), 'image')} kept {'its label' if len(existing) == 1 else 'their labels'}"
+                " (not replaced)") if existing else ""
         if done:
             self.labels_imported.emit(
                 f"Imported {counted(done, 'label')} from {source.name} into "
-                f"{labels_dir or folder / 'labels'}: shown as imported in the worklist, for review")
-        if skipped or not done:
-            lines = [f"  • {Path(n).name}: {why.removesuffix(OVERWRITE_HINT)}"
-                     for n, why in skipped[:LISTED]]
+                f"{labels_dir or folder / 'labels'}: shown as imported in the worklist, for review"
+                + kept)
+        elif existing and not skipped:  # the user's choice: nothing to warn about
+            self.message.emit(f"No label imported from {source.name}{kept}", 10000)
+        if skipped or not (done or existing):
+            lines = [f"  • {Path(n).name}: {why}" for n, why in skipped[:LISTED]]
             more = [f"  … and {len(skipped) - LISTED} more"] if len(skipped) > LISTED else []
-            self.error.emit("Some labels not imported" if done else "No label imported",
-                            f"Imported {counted(done, 'label')} from {source.name}"
+            self.error.emit("Some labels not imported" if done or existing else "No label imported",
+                            f"Imported {counted(done, 'label')} from {source.name}{kept}"
                             + (f"; {counted(len(skipped), 'label')} skipped:\n\n" if skipped else
                                f": none of its masks is of an image of the worklist in {folder}.")
                             + "\n".join(lines + more))
