@@ -163,6 +163,15 @@ def is_dicom(data: bytes, path: Path) -> bool:
             or _bare_dataset(data))
 
 
+def is_dicom_file(path: Path) -> bool:
+    """:func:`is_dicom` of the file's first 132 bytes (False when it cannot be read)."""
+    try:
+        with Path(path).open("rb") as fh:
+            return is_dicom(fh.read(132), Path(path))
+    except OSError:
+        return False
+
+
 def _set_transfer_syntax(ds: Any) -> None:
     """Give a dataset read without a file meta header the transfer syntax it was read in."""
     from pydicom.dataset import FileMetaDataset

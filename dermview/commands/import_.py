@@ -127,17 +127,15 @@ def _labelme(src: Path, find: Callable[[str], Path | None], report) -> MaskSourc
 
 
 def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
-    from dermview.dicom import is_dicom, read_header
+    from dermview.dicom import is_dicom_file, read_header
     from dermview.errors import ImageReadError
-    from dermview.exchange.dicom_seg import read_dicom_seg, secondary_capture_uid, seg_attributes
+    from dermview.exchange.dicom_seg import read_dicom_seg_attributes, secondary_capture_uid
     from dermview.labels import image_sha256
 
     by_uid: dict[str, Path] = {}
     for image in images:
         try:
-            with image.open("rb") as fh:
-                dicom = is_dicom(fh.read(132), image)
-            uid = (str(read_header(image).get("SOPInstanceUID", "")) if dicom
+            uid = (str(read_header(image).get("SOPInstanceUID", "")) if is_dicom_file(image)
                    else secondary_capture_uid(image_sha256(image)))
         except (ImageReadError, OSError):
             continue  # an unreadable image is reported when its label is saved, if any
@@ -147,7 +145,7 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
         try:
             if str(read_header(path).get("SOPClassUID", "")) != SEG_SOP_CLASS:
                 continue  # images, secondary captures: not segmentations
-            mask, uid = read_dicom_seg(path)
+            mask, uid, attributes = read_dicom_seg_attributes(path)
         except ImageReadError as exc:
             report(str(path), str(exc))
             continue
@@ -155,23 +153,16 @@ def _dicom_seg(src: Path, images: list[Path], report) -> MaskSource:
             report(str(path), "the image it segments (by SOP Instance UID) is not in the folder")
             continue
         yield by_uid[uid], lambda mask=mask: mask, {"format": "dicom-seg", "file": path.name,
-                                                     **_known(seg_attributes(path))}
+                                                     **_known(attributes)}
 
 
-#: Why an image's label is skipped when it has one (and how the CLI replaces it).
-EXISTS = "already exists"
-OVERWRITE_HINT = " (use --overwrite; the old label is backed up)"
-
-
-def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: bool,
+def _save(image: Path, mask: np.ndarray, labels_dir: Path | None,
           origin: dict | None = None) -> str | None:
-    """Save one imported label; a problem text when it is skipped."""
+    """Save one imported label (an existing one is backed up); a problem text when it is
+    skipped."""
     from dermview.io import load_image
-    from dermview.labels import LabelMeta, image_sha256, label_paths, save_label
+    from dermview.labels import LabelMeta, image_sha256, save_label
 
-    png, _ = label_paths(image, labels_dir)
-    if png.exists() and not overwrite:
-        return f"{png.name} {EXISTS}{OVERWRITE_HINT}"
     h, w = load_image(image).shape[:2]
     if mask.shape != (h, w):
         return (f"the imported mask is {mask.shape[1]}×{mask.shape[0]} pixels but the image "
@@ -184,19 +175,22 @@ def _save(image: Path, mask: np.ndarray, labels_dir: Path | None, overwrite: boo
 
 def import_labels(image_dir: Path, fmt: str, src: Path, labels_dir: Path | None = None,
                   overwrite: bool = False, report: Callable[[str, str], None] | None = None,
-                  only: set[Path] | None = None, progress: Callable | None = None) -> tuple[int, int]:
+                  only: set[Path] | None = None, progress: Callable | None = None
+                  ) -> tuple[int, int, list[Path]]:
     """Import the masks of ``src`` (``fmt``: ``coco`` JSON file, ``labelme`` folder,
     ``dicom-seg`` folder or file) as labels of the images of ``image_dir`` (into
     ``labels_dir``, default ``IMAGE_DIR/labels`` beside the images), sidecar ``source:
     "imported"``. ``report(name, problem)`` is told of each label skipped; ``only``: import
     for these images only; ``progress``: wraps the iteration (e.g. ``tqdm``). Returns
-    ``(imported, skipped)``.
+    ``(imported, skipped, kept)``, ``kept`` the images skipped because they have a label and
+    ``overwrite`` is off (counted in ``skipped`` and reported too).
 
     Raises:
         ImageReadError: ``src`` is missing or not of the format. WriteError: the labels folder
         cannot be made."""
     from dermview.errors import DermviewError, ImageReadError, WriteError
     from dermview.io import list_images
+    from dermview.labels import label_paths
 
     images = list_images(image_dir)
     if fmt != "coco" and not src.exists():  # coco: read_coco says it
@@ -222,6 +216,7 @@ def import_labels(image_dir: Path, fmt: str, src: Path, labels_dir: Path | None 
     else:
         pairs = _dicom_seg(src, images, count_report)
     seen: set[Path] = set()
+    kept: list[Path] = []
     for image, mask_of, origin in (progress or iter)(pairs):
         if only is not None and image not in only:
             continue
@@ -229,15 +224,21 @@ def import_labels(image_dir: Path, fmt: str, src: Path, labels_dir: Path | None 
             count_report(str(image), "a second label for this image in the input; the first was kept")
             continue
         seen.add(image)
+        png = label_paths(image, labels_dir)[0]
+        if png.exists() and not overwrite:
+            kept.append(image)
+            count_report(str(image), f"{png.name} already exists (use --overwrite; the old "
+                         "label is backed up)")
+            continue
         try:
-            problem = _save(image, mask_of(), labels_dir, overwrite, origin)
+            problem = _save(image, mask_of(), labels_dir, origin)
         except DermviewError as exc:
             problem = str(exc)
         if problem:
             count_report(str(image), problem)
         else:
             done += 1
-    return done, skipped
+    return done, skipped, kept
 
 
 def run(args: argparse.Namespace) -> int:
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     image_dir, src = Path(args.image_dir), Path(args.source)
     labels_dir = Path(args.labels) if args.labels else None
     where = labels_dir or image_dir / "labels"
-    done, skipped = import_labels(
+    done, skipped, _ = import_labels(
         image_dir, args.format, src, labels_dir, args.overwrite, skip_reporter(NAME),
         progress=lambda pairs: tqdm(pairs, desc="import", unit="label", file=sys.stderr, disable=None))
     if not done and not skipped:

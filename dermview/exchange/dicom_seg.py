@@ -28,7 +28,7 @@ from dermview.errors import ImageReadError, MaskError, WriteError
 from dermview.io import atomic_write_bytes
 
 __all__ = ["SEG_SUFFIX", "SC_SUFFIX", "seg_paths", "dicom_seg_targets", "build_segmentation", "build_secondary_capture", "secondary_capture_uid",
-           "write_dicom_seg", "read_dicom_seg", "seg_attributes"]
+           "write_dicom_seg", "read_dicom_seg", "read_dicom_seg_attributes", "seg_attributes"]
 
 #: ``<stem>`` + this is the SEG file; ``<stem>`` + :data:`SC_SUFFIX` the secondary capture.
 SEG_SUFFIX = "_segmentation.dcm"
@@ -67,15 +67,10 @@ def _highdicom() -> Any:
 
 def seg_paths(image_path: Path, out_dir: Path) -> tuple[Path, Path | None]:
     """``(seg, secondary capture or None)`` paths written for an image."""
-    from dermview.dicom import is_dicom
+    from dermview.dicom import is_dicom_file
 
     seg = out_dir / f"{image_path.stem}{SEG_SUFFIX}"
-    try:
-        with image_path.open("rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        head = b""
-    return seg, None if is_dicom(head, image_path) else out_dir / f"{image_path.stem}{SC_SUFFIX}"
+    return seg, None if is_dicom_file(image_path) else out_dir / f"{image_path.stem}{SC_SUFFIX}"
 
 
 def dicom_seg_targets(image_path: Path, out_dir: Path) -> list[Path]:
@@ -257,6 +252,13 @@ def read_dicom_seg(path: str | Path) -> tuple[np.ndarray, str]:
     Raises:
         ImageReadError: not a readable single-image SEG.
     """
+    mask, uid, _ = read_dicom_seg_attributes(path)
+    return mask, uid
+
+
+def read_dicom_seg_attributes(path: str | Path) -> tuple[np.ndarray, str, dict[str, Any]]:
+    """:func:`read_dicom_seg` and, from the same reading, :func:`seg_attributes`: ``(mask,
+    referenced_sop_instance_uid, attributes)``."""
     import highdicom as hd
     import pydicom
 
@@ -282,26 +284,20 @@ def read_dicom_seg(path: str | Path) -> tuple[np.ndarray, str]:
     except Exception as exc:  # noqa: BLE001 - any failure to parse is a bad file
         raise ImageReadError(f"{path.name} is not a readable DICOM SEG ({type(exc).__name__})") from None
     lesion = pixels[0] >= 0.5 if fractional else pixels[0] != 0
-    return np.ascontiguousarray(lesion.any(axis=-1)), str(uids[0])
+    return np.ascontiguousarray(lesion.any(axis=-1)), str(uids[0]), seg_attributes(ds)
 
 
-def seg_attributes(path: str | Path) -> dict[str, Any]:
-    """What a SEG says of its lesion mask, as the label attributes of the COCO / labelme
-    exports (:func:`~dermview.exchange.labelset.label_attributes`): the Content Creator as
-    ``reviewed_by`` (dermview writes the reviewer who accepted or corrected the mask; then
-    ``review_state`` ``accepted``, or ``corrected`` for SEMIAUTOMATIC), the algorithm as
-    ``model_name`` / ``model_sha256`` (its version), SEMIAUTOMATIC as ``edited``; {} when the
-    header cannot be read (the mask's reader says why)."""
-    import pydicom
-
-    from dermview.dicom import quiet
-
+def seg_attributes(ds: Any) -> dict[str, Any]:
+    """What a SEG dataset says of its lesion mask, as the label attributes of the COCO /
+    labelme exports (:func:`~dermview.exchange.labelset.label_attributes`): the Content
+    Creator as ``reviewed_by`` (dermview writes the reviewer who accepted or corrected the
+    mask; then ``review_state`` ``accepted``, or ``corrected`` for SEMIAUTOMATIC), the
+    algorithm as ``model_name`` / ``model_sha256`` (its version), SEMIAUTOMATIC as ``edited``;
+    {} when its segments cannot be read (the mask's reader says why)."""
     try:
-        with quiet():
-            ds = pydicom.dcmread(Path(path), stop_before_pixels=True)
-            segments = [s for s in ds.get("SegmentSequence", [])
-                        if int(s.SegmentNumber) in _lesion_segments(ds)]
-            creator = str(ds.get("ContentCreatorName") or "").strip()
+        segments = [s for s in ds.get("SegmentSequence", [])
+                    if int(s.SegmentNumber) in _lesion_segments(ds)]
+        creator = str(ds.get("ContentCreatorName") or "").strip()
     except Exception:  # noqa: BLE001 - read_dicom_seg reports a bad file
         return {}
     kind = str(segments[0].get("SegmentAlgorithmType", "")) if segments else ""

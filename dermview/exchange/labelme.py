@@ -89,15 +89,10 @@ def _dicom_image_data(image: Path) -> str | None:
     """A DICOM image's pixels as base64 PNG, for labelme's ``imageData``: labelme opens
     ``imagePath`` with Pillow, which cannot read DICOM (the file did not open: "cannot identify
     image file"); None for any other image (labelme reads the file itself)."""
-    from dermview.dicom import is_dicom
+    from dermview.dicom import is_dicom_file
     from dermview.io import load_image
 
-    try:
-        with image.open("rb") as fh:
-            dicom = is_dicom(fh.read(132), image)
-    except OSError:
-        return None
-    return base64.b64encode(encode_png(load_image(image))).decode("ascii") if dicom else None
+    return base64.b64encode(encode_png(load_image(image))).decode("ascii") if is_dicom_file(image) else None
 
 
 def _shape_mask(shape: dict[str, Any], hw: tuple[int, int]) -> np.ndarray:

@@ -276,14 +276,14 @@ class Document(QtCore.QObject):
         self.mask_changed.emit(0, h, 0, w)
 
     # -- provenance ---------------------------------------------------------------------------
-    def _applied(self) -> list[MaskCommand]:
+    def applied_commands(self) -> list[MaskCommand]:
         """The mask commands up to the current undo index (undone ones excluded)."""
         cmds = (self.undo_stack.command(i) for i in range(self.undo_stack.index()))
         return [c for c in cmds if isinstance(c, MaskCommand)]
 
     def hand_edits(self) -> tuple[int, int, bool]:
         """:func:`provenance.hand_edits` of the applied history."""
-        return provenance.hand_edits(self._applied())
+        return provenance.hand_edits(self.applied_commands())
 
     def mask_from_model(self) -> bool:
         """Whether the working mask comes from a model: False without a model, and once every
@@ -294,11 +294,11 @@ class Document(QtCore.QObject):
         if self._opened_from_model or self._silent_prediction:
             return True
         return any(c.kind in (EditKind.PREDICTION, EditKind.THRESHOLD, EditKind.RECOVERED)
-                   for c in self._applied())
+                   for c in self.applied_commands())
 
     def hand_edited_map(self, kinds: tuple[EditKind, ...] = HAND_KINDS) -> np.ndarray:
         """:func:`provenance.hand_edited_map` of the applied history."""
-        return provenance.hand_edited_map(self._applied(), self.shape, kinds)
+        return provenance.hand_edited_map(self.applied_commands(), self.shape, kinds)
 
     def set_review(self, state: str | None, comment: str) -> None:
         """Record the reviewer's verdict (called by :class:`~dermview.gui.commands.
@@ -308,7 +308,7 @@ class Document(QtCore.QObject):
 
     def hand_changed(self) -> bool:
         """:func:`provenance.hand_changed` of the applied history and the working mask."""
-        return provenance.hand_changed(self._applied(), self.mask)
+        return provenance.hand_changed(self.applied_commands(), self.mask)
 
     def effective_review(self) -> str | None:
         """The review state a save records: ``"corrected"`` once hand edits in this session

@@ -41,6 +41,8 @@ TIPS = {
 }
 
 
+#: Why sizes are in pixels when nothing more precise is known.
+NO_SCALE = "no scale for this device"
 #: Tooltip of a colour found present with no pixel of it on the colour map.
 NOT_PAINTED = ("The colour model finds this colour from the lesion's colour statistics as a "
                "whole (against the skin around it); no region of the lesion is clearly enough "
@@ -63,7 +65,7 @@ class LesionPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self._no_scale = ""  # why sizes are in pixels (set_scale), for the status line
+        self._no_scale = NO_SCALE  # why sizes are in pixels (set_scale), for the status line
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self._scale_box())
         self.status = QtWidgets.QLabel("No lesion yet: segment or draw a mask.")
@@ -162,7 +164,7 @@ class LesionPanel(QtWidgets.QWidget):
                                  if mm_per_px is None else f"{mm_per_px:.5g} mm/px ({source})")
         # the status line under the numbers gives the same reason (it said "no scale for this
         # device" beside a DICOM file whose non-square pixels were the reason)
-        self._no_scale = (source or "no scale for this device") if mm_per_px is None else ""
+        self._no_scale = (source if mm_per_px is None else "") or NO_SCALE
         self.clear_button.setEnabled(mm_per_px is not None if can_forget is None else can_forget)
 
     def set_status(self, text: str) -> None:
@@ -232,7 +234,7 @@ class LesionPanel(QtWidgets.QWidget):
             f.setBold(present)
             row.setFont(f)
         status = ("Up to date." if a.mm_per_px is not None
-                  else f"Up to date. Sizes in pixels: {self._no_scale or 'no scale for this device'}.")
+                  else f"Up to date. Sizes in pixels: {self._no_scale}.")
         # a lesion cut by the image's edge measured as if it were whole (IMD058: 36.9 mm,
         # a lower bound, shown as the diameter)
         self.set_status(status + (f" The lesion {CUT_BY_EDGE}." if a.cut_by_edge else ""))

@@ -1,7 +1,7 @@
 """Provenance of the working mask, read from its undo history (plain functions, no widgets).
 
 Each function takes the mask commands applied so far, oldest first (undone ones excluded:
-:meth:`~dermview.gui.document.Document._applied`), and answers one question about the hand
+:meth:`~dermview.gui.document.Document.applied_commands`), and answers one question about the hand
 edits since the last model prediction. No state of its own; the document calls them.
 """
 

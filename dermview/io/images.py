@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from dermview.dicom import DICOM_SUFFIXES, ImageInfo, is_dicom
+from dermview.dicom import DICOM_SUFFIXES, ImageInfo, is_dicom, is_dicom_file
 from dermview.errors import ImageReadError, WriteError
 from dermview.io import read
 from dermview.io.atomic import PathLike, atomic_write_bytes
@@ -156,12 +156,7 @@ def _unnamed_dicom(path: Path) -> bool:
     (``IM000001``); the ``DICOMDIR`` index is not an image."""
     if path.suffix or path.name.upper() == "DICOMDIR":
         return False
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return is_dicom(head, path)
+    return is_dicom_file(path)
 
 
 def list_images(folder: PathLike) -> list[Path]:

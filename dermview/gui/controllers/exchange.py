@@ -257,7 +257,7 @@ class ExchangeController(QtCore.QObject):
         ``source: "imported"``, shown as *imported* in the worklist for review). An image that
         has a label already keeps it unless the user says to replace it (the old one is backed
         up). Returns the number of labels imported."""
-        from dermview.commands.import_ import EXISTS, OVERWRITE_HINT, import_labels
+        from dermview.commands.import_ import import_labels
 
         paths = list(self.worklist())
         if not paths:
@@ -272,14 +272,13 @@ class ExchangeController(QtCore.QObject):
         labels_dir = self.labels_dir_for(next(iter(only)))
         skipped: list[tuple[str, str]] = []
 
-        def run(overwrite: bool, images: set[Path]) -> int:
+        def run(overwrite: bool, images: set[Path]) -> tuple[int, int, list[Path]]:
             with dialogs.busy_cursor():
                 return import_labels(folder, fmt, source, labels_dir, overwrite,
-                                     lambda name, why: skipped.append((name, why)), images)[0]
+                                     lambda name, why: skipped.append((name, why)), images)
 
         try:
-            done = run(False, only)
-            existing = [Path(n) for n, why in skipped if why.endswith(EXISTS + OVERWRITE_HINT)]
+            done, _, existing = run(False, only)
             # kept at the user's word, or replaced: not listed as problems either way
             skipped = [(n, why) for n, why in skipped if Path(n) not in existing]
             one = len(existing) == 1
@@ -292,7 +291,7 @@ class ExchangeController(QtCore.QObject):
                     f"mask{'' if one else 's'}? (The old label{'' if one else 's'} "
                     f"{'is' if one else 'are'} kept in labels/.backup.)",
                     Btn.Yes | Btn.No, Btn.No) == Btn.Yes:
-                done += run(True, set(existing))
+                done += run(True, set(existing))[0]
                 existing = []
         except DermviewError as exc:
             self.error.emit("Cannot import labels", str(exc))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6 import QtCore
 
 from dermview.gui import provenance
-from dermview.gui.commands import MaskCommand, ReviewCommand
+from dermview.gui.commands import ReviewCommand
 from dermview.gui.controllers.saving import SaveController
 from dermview.gui.document import Document
 from dermview.gui.review_panel import ReviewPanel
@@ -52,9 +52,7 @@ class ReviewController(QtCore.QObject):
     def edit_tools(self) -> dict[str, int] | None:
         """The sidecar's ``edit_tools``: how many steps of each tool corrected the mask, the
         label's earlier sessions included (None: no hand edit)."""
-        stack = self.doc.undo_stack
-        cmds = [c for i in range(stack.index()) if isinstance(c := stack.command(i), MaskCommand)]
-        tools, reset = provenance.edit_tools(cmds)
+        tools, reset = provenance.edit_tools(self.doc.applied_commands())
         for name, n in ({} if reset else self._earlier_tools).items():
             tools[name] = tools.get(name, 0) + int(n)
         return dict(sorted(tools.items())) or None

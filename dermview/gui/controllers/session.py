@@ -68,7 +68,7 @@ class SessionController(QtCore.QObject):
         doc = self.doc
         if not doc.has_image or doc.path is None:
             return
-        stamp = (doc.path, doc.labels_dir, label_watch.label_stat(doc.path, doc.labels_dir))
+        stamp = self._label_stamp()
         if stamp == self._label_stat:
             return
         self._label_stat = stamp
@@ -93,6 +93,11 @@ class SessionController(QtCore.QObject):
         self.message.emit(f"The label of {path.name} was saved by {who} elsewhere since you "
                           "opened it; saving will ask before replacing it", 15000)
 
+    def _label_stamp(self) -> tuple:
+        """The open image's label files as they are now, for :meth:`check_label_on_disk`."""
+        doc = self.doc
+        return doc.path, doc.labels_dir, label_watch.label_stat(doc.path, doc.labels_dir)
+
     def labels_written(self, summary: str) -> None:
         """Labels were written for images of the worklist (an import, ``summary`` in words):
         their rows read their state again, and the open image shows its new label when it was
@@ -102,7 +107,7 @@ class SessionController(QtCore.QObject):
         doc = self.doc
         if doc.has_image and doc.path is not None and doc.label_saved_meanwhile() is not None:
             path = doc.path
-            self._label_stat = (path, doc.labels_dir, label_watch.label_stat(path, doc.labels_dir))
+            self._label_stat = self._label_stamp()  # the label watch has nothing more to say
             if doc.dirty:
                 summary += (f"; the unsaved mask of {path.name} stays on screen (saving will "
                             "ask before replacing its imported label)")
