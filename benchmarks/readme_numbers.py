@@ -13,7 +13,7 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 (``bench_color_levers.py``), ``bench_candidates.json`` (``bench_candidates.py``: the segmenter
 candidates on the validation split), ``bench_levers.json`` + ``bench_levers_timing.json``
 (``bench_levers.py``, ``bench_levers_timing.py``: inference-only levers), ``bench_dicom.json``
-(``bench_dicom.py``), and replaces the text between
+(``bench_dicom.py``), ``bench_explanations.{json,md}`` (``bench_explanations.py``), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -524,6 +524,19 @@ def classifier_colour_constancy_block() -> str:
     return "\n".join(lines)
 
 
+def explanations_block() -> str:
+    """The heat map's faithfulness (``bench_explanations.{json,md}``): the card's paragraph and
+    the table."""
+    table = RESULTS / "bench_explanations.md"
+    if not table.is_file():
+        return ""
+    sys.path.insert(0, str(ROOT))
+    from training.classifier_card import explanation_lines
+
+    return "\n".join(explanation_lines(str(RESULTS.relative_to(ROOT) / "bench_explanations.json"))) + "\n\n" \
+        + table.read_text(encoding="utf-8").rstrip()
+
+
 def dicom_block() -> str:
     """Reading a JPEG-compressed DICOM vs the same JPEG (``bench_dicom.json``)."""
     res = _load("bench_dicom.json")
@@ -543,7 +556,7 @@ def dicom_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"dicom": dicom_block, "classifier_levers_more": classifier_levers_more_block,
+BLOCKS = {"dicom": dicom_block, "explanations": explanations_block, "classifier_levers_more": classifier_levers_more_block,
           "classifier_colour_constancy": classifier_colour_constancy_block, "levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}

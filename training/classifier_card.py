@@ -22,6 +22,8 @@ SECTION = "classifier"
 MORE_CV = "docs/results/classifier_levers_more.json"
 MORE_VAL = "docs/results/classifier_levers_more_val.json"
 ENC_TIMES = "docs/results/bench_lite_encoders.json"
+#: Faithfulness of the heat map (``benchmarks/bench_explanations.py``).
+EXPLANATIONS = "docs/results/bench_explanations.json"
 
 
 def _ci(e: dict[str, Any]) -> str:
@@ -280,12 +282,60 @@ def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -
            if meta.get("training", {}).get("recipe") == "levers" else
            "The temperature and the early-stopping epoch were chosen on the validation split."),
         "- The crop depends on the mask: a wrong segmentation moves the crop.",
-        "- The heat map (Grad-CAM at stride 16 of the encoder) shows where the evidence for the "
-        "class lies, coarsely; it passes the model-randomisation check (tests/test_gradcam.py) "
-        "but is not a validated explanation.",
+        *(explanation_lines() or [
+            "- The heat map (Grad-CAM at stride 16 of the encoder) shows where the evidence for the "
+            "class lies, coarsely; it passes the model-randomisation check (tests/test_gradcam.py) "
+            "but is not a validated explanation."]),
         "",
     ]
 
+
+def explanation_lines(path: str = EXPLANATIONS) -> list[str]:
+    """How faithful the heat map is, from ``benchmarks/bench_explanations.py``'s results (empty
+    when the file is absent)."""
+    try:
+        res = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        return []
+    m = res["methods"]
+    g, shown, rnd, occ, lay = m["gradcam"], m["gradcam_shown"], m["random"], m.get("occlusion"), m.get("layercam")
+    lo, hi = g["gain_over_random_ci95"]
+
+    def gap(e: dict[str, Any]) -> str:
+        return f"{e['insertion_minus_deletion']:.3f}"
+
+    text = (
+        "- The heat map (Grad-CAM at stride 16 of the encoder, on the lesion crop) "
+        f"was checked for faithfulness on {res['images']} validation images (`{path}`, "
+        f"`{res['command']}`): with the crop's pixels blurred in the map's order, most salient "
+        "first, and then put back in that order, the predicted class's probability changes by "
+        f"{gap(g)} (insertion − deletion area; {gap(shown)} for the map as shown, faded at the "
+        f"crop's edge) against {gap(rnd)} for a random map: a paired gain of "
+        f"{g['gain_over_random']:+.3f} (95 % CI {lo:+.3f} to {hi:+.3f}), "
+        + ("so it does point at what the decision rests on." if lo > 0 else
+           "which does not show that it points at what the decision rests on."))
+    if occ:
+        d = res["gradcam_minus_occlusion"]
+        same = d["ci95"][0] <= 0 <= d["ci95"][1]
+        text += (
+            f" An occlusion map (each of {res['grid']} × {res['grid']} cells blurred in turn, "
+            f"{res['grid'] ** 2} forward passes instead of one backward pass) scores "
+            f"{res['on_occlusion_images']['occlusion']:.3f} on its {occ['n']} images, Grad-CAM "
+            f"{res['on_occlusion_images']['gradcam']:.3f} (paired difference {d['mean']:+.3f}, 95 % CI "
+            f"{d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}"
+            + ("; no difference shown" if same else "") + ")")
+    if lay:
+        text += f"; LayerCAM, an alternative for position-dependent gradients, {gap(lay)}"
+    text += (
+        f". Its mass lies {100 * g['in_lesion']:.0f} % in the lesion, which covers "
+        f"{100 * res['lesion_share']:.0f} % of the crop (random map {100 * rnd['in_lesion']:.0f} %"
+        + (f", occlusion {100 * occ['in_lesion']:.0f} %" if occ else "") + ")"
+        + (": read its brightest regions, not its faint spread over the skin. "
+           if g["in_lesion"] < 1.5 * res["lesion_share"] else ". ")
+        + f"It depends on the weights (rank correlation {g['randomised_rho']:.2f} with the map of "
+        "a model whose last two blocks and classifier are re-initialised). It is coarse and not a "
+        "validated clinical explanation.")
+    return [text]
 
 
 def more_levers_lines(bench: dict[str, Any]) -> list[str]:

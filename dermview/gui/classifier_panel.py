@@ -69,6 +69,10 @@ class ClassifierPanel(QtWidgets.QWidget):
             self.bars[key], self.values[key] = bar, value
         layout.addLayout(grid)
         self.heat_check = QtWidgets.QCheckBox("Show heat map (Grad-CAM of the top class)")
+        self.heat_check.setToolTip(
+            "Where the evidence for the top class lies on the lesion crop, coarsely. Read its "
+            "brightest regions: blurring them lowers the class's score most; its faint spread "
+            "over the skin says little (how this was checked: the classifier's model card, Help → About)")
         self.heat_check.setEnabled(False)
         self.heat_check.toggled.connect(self.heatmap_toggled)
         layout.addWidget(self.heat_check)
