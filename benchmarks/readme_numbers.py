@@ -13,7 +13,8 @@ Reads, in ``docs/results/``: ``bench_throughput.json`` (``bench_throughput.py``)
 (``bench_color_levers.py``), ``bench_candidates.json`` (``bench_candidates.py``: the segmenter
 candidates on the validation split), ``bench_levers.json`` + ``bench_levers_timing.json``
 (``bench_levers.py``, ``bench_levers_timing.py``: inference-only levers), ``bench_dicom.json``
-(``bench_dicom.py``), ``bench_explanations.{json,md}`` (``bench_explanations.py``), and replaces the text between
+(``bench_dicom.py``), ``bench_explanations.{json,md}`` (``bench_explanations.py``), ``bench_classifier.json``
+(``bench_classifier.py``), and replaces the text between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``.
 """
 
@@ -524,6 +525,19 @@ def classifier_colour_constancy_block() -> str:
     return "\n".join(lines)
 
 
+def classifier_validation_block() -> str:
+    """The classifier's validation table and targets (``bench_classifier.json``)."""
+    bench = _load("bench_classifier.json")
+    if not bench:
+        return ""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_classifier import table
+    from training.classifier_card import floors
+
+    return "\n".join([f"Validation split, from `docs/results/bench_classifier.json` (`{bench['command']}`):",
+                      "", table(bench).strip(), "", "Targets:", *floors(bench)])
+
+
 def explanations_block() -> str:
     """The heat map's faithfulness (``bench_explanations.{json,md}``): the card's paragraph and
     the table."""
@@ -556,7 +570,8 @@ def dicom_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"dicom": dicom_block, "explanations": explanations_block, "classifier_levers_more": classifier_levers_more_block,
+BLOCKS = {"dicom": dicom_block, "explanations": explanations_block,
+          "classifier_validation": classifier_validation_block, "classifier_levers_more": classifier_levers_more_block,
           "classifier_colour_constancy": classifier_colour_constancy_block, "levers": levers_block, "color_levers": color_levers_block, "segmenter": segmenter_block, "engines": engines_block, "packaging": packaging_block, "gui": gui_block,
           "preprocess": preprocess_block, "preprocess_summary": preprocess_summary_block,
           "refine": refine_block, "analysis": analysis_block}

@@ -1,8 +1,8 @@
-"""Write the classifier's model card (and the README table) from the committed results.
+"""Write the classifier's model card from the committed results (the README's classifier
+numbers are generated blocks of ``benchmarks/readme_numbers.py``, from the same functions).
 
     python -m training.classifier_card --bench docs/results/bench_classifier.json \\
-        --weights resources/models/classifier.pt --card resources/models/CLASSIFIER_CARD.md \\
-        --readme README.md
+        --weights resources/models/classifier.pt --card resources/models/CLASSIFIER_CARD.md
 
 Every number comes from the benchmark JSON (``benchmarks/bench_classifier.py``) or from the
 weights metadata written by ``training.train_classifier``; nothing is typed in by hand.
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-SECTION = "classifier"
 #: Results files of the issue-13 levers (CV, the one validation scoring, per-crop and cue times).
 MORE_CV = "docs/results/classifier_levers_more.json"
 MORE_VAL = "docs/results/classifier_levers_more_val.json"
@@ -398,52 +396,19 @@ def more_levers_lines(bench: dict[str, Any]) -> list[str]:
     ]
 
 
-def readme_section(bench: dict[str, Any], table_md: str) -> str:
-    return "\n".join([
-        f"<!-- section:{SECTION} -->",
-        "## Lesion classifier (research use, not a diagnosis)",
-        "",
-        "`dermview.model.classifier.Classifier.load().predict(rgb, mask)` gives calibrated "
-        "`p_melanoma`, `p_seborrheic_keratosis`, `p_nevus`; `.heatmap(rgb, mask)` a Grad-CAM map. "
-        "Model card: `resources/models/CLASSIFIER_CARD.md`. Train with "
-        "`python -m training.train_classifier` (see its docstring).",
-        "",
-        f"Validation split, from `docs/results/bench_classifier.json` (`{bench['command']}`):",
-        "",
-        table_md.strip(),
-        "",
-        "Targets:",
-        *floors(bench),
-        "",
-        *more_levers_lines(bench),
-        f"<!-- /section:{SECTION} -->",
-    ])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks.bench_classifier import table
-
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", default="docs/results/bench_classifier.json")
     ap.add_argument("--weights", default="resources/models/classifier.pt")
     ap.add_argument("--card", default="resources/models/CLASSIFIER_CARD.md")
-    ap.add_argument("--readme", default="", help="README.md whose classifier section to replace")
     args = ap.parse_args(argv)
     bench = json.loads(Path(args.bench).read_text(encoding="utf-8"))
     meta_path = Path(args.weights).with_suffix(".json")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["_path"] = str(meta_path)
     Path(args.card).write_text(card(bench, meta, args.bench), encoding="utf-8")
-    if args.readme:
-        readme = Path(args.readme)
-        text = readme.read_text(encoding="utf-8")
-        section = readme_section(bench, table(bench))
-        pattern = re.compile(rf"<!-- section:{SECTION} -->.*?<!-- /section:{SECTION} -->", re.S)
-        text = pattern.sub(lambda _: section, text) if pattern.search(text) \
-            else text.rstrip() + "\n\n" + section + "\n"
-        readme.write_text(text, encoding="utf-8")
-    print(f"wrote {args.card}" + (f" and the {SECTION} section of {args.readme}" if args.readme else ""))
+    print(f"wrote {args.card}")
     return 0
 
 
