@@ -158,11 +158,14 @@ def classifier_line() -> str:
 
 
 def wrapped_markdown(text: str) -> str:
-    """HTML of the Markdown ``text`` whose code lines wrap: the cards' long command lines made
-    the About box scroll sideways (1400 px at 150 %)."""
+    """HTML of the Markdown ``text`` whose code lines wrap and whose table cells are padded by
+    2 px instead of Qt's 4: the cards' long command lines made the About box scroll sideways
+    (1400 px at 150 %), and with DejaVu Sans the five-column levers table still needed one
+    pixel more than a 600-px About box gives."""
     doc = QtGui.QTextDocument()
     doc.setMarkdown(text)
-    return doc.toHtml().replace("white-space:pre;", "white-space:pre-wrap;")
+    return (doc.toHtml().replace("white-space:pre;", "white-space:pre-wrap;")
+            .replace('cellpadding="4"', 'cellpadding="2"'))
 
 
 class AboutDialog(QtWidgets.QDialog):
