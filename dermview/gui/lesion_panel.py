@@ -49,6 +49,18 @@ NOT_PAINTED = ("The colour model finds this colour from the lesion's colour stat
                "of this colour to be painted on the colour map. Check the image.")
 
 
+class _EnterIsTheFields(QtCore.QObject):
+    """Event filter: Enter in the Device box is the box's (it ends the name and switches to
+    that device), not the window's Return shortcut (Close polygon), which took it: a new
+    dermatoscope typed and Enter changed nothing, the old device's scale still shown."""
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        if ev.type() == QtCore.QEvent.Type.ShortcutOverride and ev.key() in (
+                QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+            ev.accept()  # the key press then goes to the field
+        return False
+
+
 class LesionPanel(QtWidgets.QWidget):
     """Signals: ``show_axes_changed(bool)``, ``show_colors_changed(bool)``,
     ``device_changed(str)``, ``calibrate_clicked()``, ``type_scale_clicked()``,
@@ -120,6 +132,9 @@ class LesionPanel(QtWidgets.QWidget):
         self.device_combo = QtWidgets.QComboBox()
         self.device_combo.setEditable(True)
         self.device_combo.setToolTip("The dermatoscope (each keeps its own calibration)")
+        self._enter_filter = _EnterIsTheFields(self)
+        for w in (self.device_combo, self.device_combo.lineEdit()):  # the box has the focus
+            w.installEventFilter(self._enter_filter)
         self.device_combo.lineEdit().editingFinished.connect(
             lambda: self.device_changed.emit(self.device_combo.currentText().strip()))
         self.device_combo.activated.connect(

@@ -1,0 +1,51 @@
+"""Trial S16A (a dermatologist's first clinic week) replayed on the real window (offscreen)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore  # noqa: E402
+
+pytest_plugins = ("_gui",)  # fixtures: weights, boxes, data, make_window
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+
+
+@pytest.fixture
+def labelled(tmp_path) -> Path:
+    """IMD002 with the bundled expert mask saved as its label (it opens with a mask)."""
+    folder = tmp_path / "images"
+    (folder / "labels").mkdir(parents=True)
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
+    return folder / "IMD002.jpg"
+
+
+def test_enter_in_the_device_box_switches_to_the_typed_dermatoscope(make_window, labelled,
+                                                                    qtbot):
+    """Trial finding: a new dermatoscope's name typed in the Lesion panel's Device box and
+    Enter: nothing happened (Enter was the window's "Close polygon"), the Scale line still
+    read "calibrated for default dermatoscope" beside the new name, the sizes stayed in mm of
+    the other device; only leaving the field switched."""
+    win = make_window([str(labelled)])
+    win.show()
+    win.lesion.set_calibration(0.02, how="typed")
+    win.docks["lesion"].show()
+    win.docks["lesion"].raise_()
+    box = win.lesion_panel.device_combo  # a click puts the focus on the box (not its field)
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "Heine Delta 30")
+    assert box.currentText() == "Heine Delta 30"
+    qtbot.keyClick(box, QtCore.Qt.Key.Key_Return)
+    assert win.lesion.device == "Heine Delta 30"
+    assert win.lesion.calibration is None
+    assert win.lesion_panel.scale_label.text().startswith("unknown")
