@@ -49,3 +49,28 @@ def test_enter_in_the_device_box_switches_to_the_typed_dermatoscope(make_window,
     assert win.lesion.device == "Heine Delta 30"
     assert win.lesion.calibration is None
     assert win.lesion_panel.scale_label.text().startswith("unknown")
+
+
+def test_closing_the_improve_dialog_during_a_run_says_it_goes_on_and_when_it_ends(
+        qtbot, make_window, tmp_path):
+    """Trial finding: Esc (or Close) on Model → Improve the model… while it ran hid the
+    dialog; the run went on in its process and wrote a model, and nothing said so, nor
+    that it had finished or whether the new model was better."""
+    pytest.importorskip("torch")
+    from test_finetune import make_folder
+    from test_finetune_gui import _start
+
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl, dlg, _events = _start(qtbot, win, folder, out, steps=1)
+    qtbot.keyClick(dlg, QtCore.Qt.Key.Key_Escape)
+    assert not dlg.isVisible() and ctl.process.running
+    said = win.statusBar().currentMessage()
+    assert "goes on in the background" in said and "Improve the model" in said
+    with qtbot.waitSignal(ctl.process.finished, timeout=900_000) as done:
+        pass
+    said = win.statusBar().currentMessage()
+    assert said.startswith("The new model is ready") and "Improve the model" in said
+    assert ("better: it can be used" in said) == bool(done.args[0]["improved"])
