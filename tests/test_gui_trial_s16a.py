@@ -74,3 +74,41 @@ def test_closing_the_improve_dialog_during_a_run_says_it_goes_on_and_when_it_end
     said = win.statusBar().currentMessage()
     assert said.startswith("The new model is ready") and "Improve the model" in said
     assert ("better: it can be used" in said) == bool(done.args[0]["improved"])
+
+
+def test_a_label_measured_with_another_dermatoscope_says_so(make_window, labelled, qtbot):
+    """Trial finding: a label saved with the calibration of one dermatoscope (its sidecar:
+    ``scale_source: calibration:Heine Delta 30``), reopened while another device was chosen,
+    was measured, shown and reported in that device's mm without a word."""
+    win = make_window([str(labelled)])
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy,
+                    timeout=20000)
+    win.lesion.set_device("Heine Delta 30")
+    win.lesion.set_calibration(0.03, how="typed")
+    win.lesion.set_device("default dermatoscope")
+    win.lesion.set_calibration(0.02, how="typed")
+    win.lesion.set_device("Heine Delta 30")
+    assert win.saving.save()
+    label = win.lesion_panel.scale_label
+    assert "measured with" not in label.text()
+    win.lesion.set_device("default dermatoscope")  # the other device's images come next
+    assert win.session.open_image(labelled)
+    qtbot.waitUntil(lambda: win.doc.label_loaded, timeout=10000)
+    note = "this label was measured with the calibration of Heine Delta 30"
+    assert note in label.text()
+    assert note in win.lesion.scale_words()  # the case report's Scale line too
+    win.lesion.set_device("Heine Delta 30")
+    assert "measured with" not in label.text()
+    win.lesion.forget_calibration()
+    win.lesion.set_device("Nikon")  # no calibration: sizes in px, and why the label differs
+    assert label.text().startswith("unknown") and "Heine Delta 30" in label.text()
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.mm_per_px is None, timeout=20000)
+    from dermview.report import measurement_rows  # the case report's Scale line in px
+
+    scale_row = measurement_rows(win.lesion.analysis, win.lesion.scale_words())[0][1]
+    assert scale_row.startswith("unknown: sizes in pixels") and "Heine Delta 30" in scale_row
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.mm_per_px is None, timeout=20000)
+    status = win.lesion_panel.status.text()  # the line under the numbers: why px, once
+    assert "no scale for this device" in status and "Heine" not in status

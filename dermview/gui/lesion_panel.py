@@ -171,11 +171,13 @@ class LesionPanel(QtWidgets.QWidget):
         self.device_combo.blockSignals(False)
 
     def set_scale(self, mm_per_px: float | None, source: str,
-                  can_forget: bool | None = None) -> None:
+                  can_forget: bool | None = None, note: str = "") -> None:
         """Show the scale in use and where it comes from (without one: why, when ``source``
-        says; "" says nothing); *Forget* is enabled when there is
-        a calibration to forget (``can_forget``; default: when there is a scale)."""
-        self.scale_label.setText(("unknown: sizes in pixels" + (f" ({source})" if source else ""))
+        says; "" says nothing; ``note``: said in the Scale box only); *Forget* is enabled
+        when there is a calibration to forget (``can_forget``; default: when there is a
+        scale)."""
+        self.scale_label.setText(("unknown: sizes in pixels" + (f" ({source})" if source else "")
+                                  + (f" ({note})" if note else ""))
                                  if mm_per_px is None else f"{mm_per_px:.5g} mm/px ({source})")
         # the status line under the numbers gives the same reason (it said "no scale for this
         # device" beside a DICOM file whose non-square pixels were the reason)

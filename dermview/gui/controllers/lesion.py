@@ -85,6 +85,7 @@ class LesionController(QtCore.QObject):
         overlays.set_visible("lesion_colors", False)
         self.panel_shown = True
         doc.image_changed.connect(self._on_image)
+        doc.dirty_changed.connect(lambda _d: self._show_scale())  # a save: the label's device
         doc.mask_changed.connect(lambda *_r: self.schedule("The mask changed"))
         panel.show_axes_changed.connect(lambda _v: self._show_layers())
         panel.show_colors_changed.connect(lambda _v: self._show_layers())
@@ -193,7 +194,8 @@ class LesionController(QtCore.QObject):
             self.panel.set_scale(self.calibration, f"calibrated for {self.device}"
                                  + self._size_warning())
         else:  # a DICOM file's non-square pixels are named (the app measured them with one scale)
-            self.panel.set_scale(None, self.doc.info.scale_problem if self.doc.has_image else "")
+            self.panel.set_scale(None, self.doc.info.scale_problem if self.doc.has_image else "",
+                                 note=self._device_note().lstrip("; "))
 
     def _size_warning(self) -> str:
         """Why the calibration may not fit the open image: it was measured on images of
@@ -201,12 +203,21 @@ class LesionController(QtCore.QObject):
         the 512-px scale, every length halved)."""
         size = str(self.settings.get(f"lesion/calibration_size/{self.device}", "") or "")
         if self.calibration is None or not size or not self.doc.has_image:
-            return ""
+            return self._device_note()
         h, w = self.doc.shape
         if size == f"{w}x{h}" or _same_resolution(size, w, h):
-            return ""
+            return self._device_note()
         return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
-                "(calibrate on it, or choose its device)")
+                "(calibrate on it, or choose its device)") + self._device_note()
+
+    def _device_note(self) -> str:
+        """A saved label measured with another device's calibration (a clinic's second
+        dermatoscope) was measured with the one chosen now, silently."""
+        from dermview.gui.controllers.lesion_scale import other_device_note
+
+        if not self.doc.has_image or self.image_scale is not None:
+            return ""
+        return other_device_note(self.doc.label_meta, self.device)
 
     def on_ruler(self, line: Line) -> None:
         """A line drawn with the Ruler tool: show its length; it is the calibration line."""
@@ -382,14 +393,15 @@ class LesionController(QtCore.QObject):
 
     def scale_words(self) -> str:
         """Where the scale comes from, for the report (as the Scale box says it, with its
-        warning when the calibration was made on images of another size); "" without one."""
+        warning when the calibration was made on images of another size); without one, ""
+        or the device the saved label was measured with."""
         if self.image_scale is not None:
             return "from the image's DICOM pixel spacing"
         if self.calibration is not None:
             how = self.settings.get(f"lesion/calibration_how/{self.device}", "") or "ruler"
             kind = "typed-in scale" if how == "typed" else "ruler calibration"
             return f"{kind} for {self.device}" + self._size_warning()
-        return ""
+        return self._device_note().lstrip("; ")  # sizes in px: a label measured in mm says so
 
     def export_report(self, path: str | Path | None = None) -> Path | None:
         """File → Export report…: write the one-page PDF (asks where when ``path`` is None)."""
