@@ -112,3 +112,18 @@ def test_a_label_measured_with_another_dermatoscope_says_so(make_window, labelle
                     and win.lesion.analysis.mm_per_px is None, timeout=20000)
     status = win.lesion_panel.status.text()  # the line under the numbers: why px, once
     assert "no scale for this device" in status and "Heine" not in status
+
+
+def test_the_tds_row_does_not_say_d_is_not_assessed_under_the_d_row(make_window, labelled,
+                                                                   qtbot):
+    """Trial finding: the Lesion panel read "D: > 6 mm  yes" and two rows below "TDS  not
+    given (D not assessed)": to a clinician, D was assessed just above (the TDS's D is
+    Stolz's differential structures, which the report names, not the diameter)."""
+    win = make_window([str(labelled)])
+    win.lesion.set_calibration(0.02, how="typed")
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy
+                    and win.lesion.analysis.mm_per_px is not None, timeout=20000)
+    values = win.lesion_panel.values
+    assert values["D"].text() in ("yes", "no")
+    assert "D not assessed" not in values["TDS"].text()
+    assert "differential structures" in values["TDS"].text()

@@ -231,7 +231,10 @@ class LesionPanel(QtWidgets.QWidget):
         v["B"].setText(f"{a.border.score} / 8  (compactness {a.border.compactness:.2f}, "
                        f"solidity {a.border.solidity:.2f})")
         v["C"].setText(str(a.colors.n_colors))
-        v["TDS"].setText("not given (D not assessed)" if a.tds is None else f"{a.tds:.2f}")
+        # "(D not assessed)" two rows under "D: > 6 mm  yes": Stolz's D is the differential
+        # structures, not the diameter of the ABCD rule
+        v["TDS"].setText("not given (differential structures not assessed)" if a.tds is None
+                         else f"{a.tds:.2f}")
         for row, name, present, share in zip(self.color_rows, COLOR_LABELS, a.colors.present,
                                              a.colors.shares, strict=True):
             # the share of the lesion painted in this colour on the map (absent colours are not
