@@ -127,3 +127,21 @@ def test_the_tds_row_does_not_say_d_is_not_assessed_under_the_d_row(make_window,
     assert values["D"].text() in ("yes", "no")
     assert "D not assessed" not in values["TDS"].text()
     assert "differential structures" in values["TDS"].text()
+
+
+def test_the_end_of_the_review_queue_names_the_masks_rejected_to_redo(make_window, data,
+                                                                       qtbot):
+    """Trial finding: with one mask rejected (X: "to be redone") and every other image
+    reviewed, Ctrl+PgDown said only "No other image in the worklist is waiting for review",
+    as if the week's work were done."""
+    win = make_window([str(data)])
+    for key in (QtCore.Qt.Key.Key_X, QtCore.Qt.Key.Key_A):  # IMD002 rejected, IMD009 accepted
+        win.actions["segment"].trigger()
+        assert win.wait_idle(120) and win.doc.prob is not None
+        qtbot.keyClick(win, key)
+        assert win.session.next_image() or key == QtCore.Qt.Key.Key_A
+    assert win.doc.path.name == "IMD009.jpg" and win.doc.review_state == "accepted"
+    assert not win.session.next_to_review()
+    said = win.statusBar().currentMessage()
+    assert said.startswith("No other image in the worklist is waiting for review")
+    assert "1 rejected mask still to redo" in said
