@@ -145,3 +145,21 @@ def test_the_end_of_the_review_queue_names_the_masks_rejected_to_redo(make_windo
     said = win.statusBar().currentMessage()
     assert said.startswith("No other image in the worklist is waiting for review")
     assert "1 rejected mask still to redo" in said
+
+
+def test_a_comment_of_several_lines_is_printed_on_several_lines(make_window, labelled, qtbot,
+                                                                 tmp_path, monkeypatch):
+    """Trial finding: a review comment typed on two lines (Enter in the comment box) came
+    out in the case report as "line one□line two" (the newline drawn as a box)."""
+    from test_gui_lesion import _record_report_text
+
+    drawn = _record_report_text(monkeypatch)
+    win = make_window([str(labelled)])
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy,
+                    timeout=20000)
+    win.review_panel.comment.setPlainText("Irregular network at 3 o'clock\nFollow-up in 3 months")
+    out = win.lesion.export_report(tmp_path / "case.pdf")
+    assert out is not None and out.read_bytes().startswith(b"%PDF")
+    texts = [t for _f, _s, t, _x, _r in drawn]
+    assert not any("\n" in t or "\r" in t for t in texts)
+    assert "Irregular network at 3 o'clock" in texts and "Follow-up in 3 months" in texts
