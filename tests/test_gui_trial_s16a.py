@@ -163,3 +163,16 @@ def test_a_comment_of_several_lines_is_printed_on_several_lines(make_window, lab
     texts = [t for _f, _s, t, _x, _r in drawn]
     assert not any("\n" in t or "\r" in t for t in texts)
     assert "Irregular network at 3 o'clock" in texts and "Follow-up in 3 months" in texts
+
+
+def test_the_probability_rows_say_what_the_numbers_are_and_cannot_say(make_window):
+    """Trial finding: the Diagnosis panel's Melanoma / Seborrheic keratosis / Naevus rows
+    and the heat-map switch had no tooltip: nothing said that the three numbers add up to 1
+    whatever the lesion is (a basal cell carcinoma still gets three), nor what the heat map
+    paints."""
+    win = make_window()
+    panel = win.classifier_panel
+    for key, bar in panel.bars.items():
+        assert "add up to 1" in bar.toolTip() and "not a diagnosis" in bar.toolTip(), key
+        assert panel.values[key].toolTip() == bar.toolTip()
+    assert "Grad-CAM" in panel.heat_check.toolTip()
