@@ -176,3 +176,40 @@ def test_the_probability_rows_say_what_the_numbers_are_and_cannot_say(make_windo
         assert "add up to 1" in bar.toolTip() and "not a diagnosis" in bar.toolTip(), key
         assert panel.values[key].toolTip() == bar.toolTip()
     assert "Grad-CAM" in panel.heat_check.toolTip()
+
+
+def test_enter_after_a_run_does_not_start_another(qtbot, make_window, tmp_path):
+    """Trial finding: when a run of Improve the model had finished, the keyboard was back on
+    Start: Enter, pressed to be done with the before/after table, started a second run,
+    which wrote a second model file."""
+    pytest.importorskip("torch")
+    from _weights import make_weights
+    from test_finetune import make_folder
+
+    from dermview.gui.testing import process
+
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl = win.models
+    ctl.use_model(make_weights(out.parent, "base"))  # a tiny base: the run takes seconds
+    ctl.extra_args = ["--max-steps", "1"]
+    ctl.improve()
+    dlg = ctl.dialog
+    dlg.folder_edit.setText(str(folder))
+    dlg.out_edit.setText(str(out))
+    dlg.activateWindow()
+    qtbot.waitUntil(dlg.isActiveWindow, timeout=5000)
+    dlg.start_btn.setFocus()
+    qtbot.keyClick(dlg.start_btn, QtCore.Qt.Key.Key_Space)  # Start from the keyboard
+    assert ctl.process.running
+    with qtbot.waitSignal(ctl.process.finished, timeout=900_000) as done:
+        pass
+    process(20)
+    assert dlg.focusWidget() is not dlg.start_btn
+    expected = dlg.use_btn if done.args[0]["improved"] else dlg.keep_btn
+    assert dlg.focusWidget() is expected and expected.isDefault()
+    qtbot.keyClick(dlg.focusWidget(), QtCore.Qt.Key.Key_Return)
+    assert not ctl.process.running
+    assert sorted(p.name for p in out.parent.glob("*.pt")) == ["base.pt", "clinic.pt"]
