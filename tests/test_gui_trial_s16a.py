@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, boxes, data, make_window
 
@@ -213,3 +213,36 @@ def test_enter_after_a_run_does_not_start_another(qtbot, make_window, tmp_path):
     qtbot.keyClick(dlg.focusWidget(), QtCore.Qt.Key.Key_Return)
     assert not ctl.process.running
     assert sorted(p.name for p in out.parent.glob("*.pt")) == ["base.pt", "clinic.pt"]
+
+
+def test_the_ruler_length_is_typed_not_taken_from_a_prefilled_value(make_window, labelled,
+                                                                     qtbot):
+    """Trial finding: the ruler's "Length of the 344 px line in mm" opened with 1.00 filled
+    in, and "Type the scale" with 0.05: an Enter pressed at once stored that made-up value
+    as the dermatoscope's calibration (1 mm over 344 px). The field now starts empty, Enter
+    does nothing until a number is typed, and a decimal comma is read as a point."""
+    from dermview.gui.number_dialog import parse_number
+
+    win = make_window([str(labelled)])
+    win.show()
+    win.lesion.last_line = ((100.0, 100.0), (100.0, 300.0))
+    seen: dict[str, object] = {}
+
+    def answer() -> None:
+        dlg = QtWidgets.QApplication.activeModalWidget()
+        edit = dlg.findChild(QtWidgets.QLineEdit)
+        ok = dlg.findChild(QtWidgets.QDialogButtonBox).button(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok)
+        seen["text"], seen["ok"] = edit.text(), ok.isEnabled()
+        qtbot.keyClick(edit, QtCore.Qt.Key.Key_Return)  # the reflex Enter: nothing happens
+        seen["still_open"] = dlg.isVisible()
+        qtbot.keyClicks(edit, "4,0")
+        seen["ok_after"] = ok.isEnabled()
+        qtbot.keyClick(edit, QtCore.Qt.Key.Key_Return)
+
+    QtCore.QTimer.singleShot(200, answer)
+    assert win.lesion.calibrate()
+    assert seen == {"text": "", "ok": False, "still_open": True, "ok_after": True}
+    assert win.lesion.calibration == pytest.approx(4.0 / 200.0)
+    assert parse_number("0.02", 0.00001, 10) == 0.02 and parse_number("abc", 0, 1) is None
+    assert parse_number("0", 0.00001, 10) is None

@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtWidgets
 from dermview.gui.controllers.lesion_worker import AnalysisWorker
 from dermview.gui.document import Document
 from dermview.gui.lesion_panel import LesionPanel
+from dermview.gui.number_dialog import ask_number
 from dermview.gui.ruler import Line
 from dermview.gui.settings import Settings
 from dermview.gui.workers import WorkerHost
@@ -171,10 +172,10 @@ class LesionController(QtCore.QObject):
         ``None``): the ruler needs a mouse, and a scale known from the device's manual was
         otherwise put in by drawing a line of a made-up length. Returns whether it was set."""
         if mm_per_px is None:
-            mm_per_px, ok = QtWidgets.QInputDialog.getDouble(
-                self.panel, "Scale", f"mm per pixel of {self.device}, at the size of its "
-                "images opened here:", self.calibration or 0.05, 0.00001, 10.0, 5)
-            if not ok:
+            mm_per_px = ask_number(self.panel, "Scale", f"mm per pixel of {self.device}, at the "
+                                   "size of its images opened here:", 0.00001, 10.0,
+                                   current=self.calibration)
+            if mm_per_px is None:
                 return False
         if not (math.isfinite(mm_per_px) and mm_per_px > 0):
             return False
@@ -246,10 +247,9 @@ class LesionController(QtCore.QObject):
             return False
         px = math.dist(*self.last_line)
         if length_mm is None:
-            length_mm, ok = QtWidgets.QInputDialog.getDouble(
-                self.panel, "Calibrate", f"Length of the {px:.0f} px line in mm:", 1.0, 0.01,
-                1000.0, 2)
-            if not ok:
+            length_mm = ask_number(self.panel, "Calibrate", f"Length of the {px:.0f} px line "
+                                   "in mm:", 0.01, 1000.0)
+            if length_mm is None:
                 return False
         self.set_calibration(float(length_mm) / px)
         self.message.emit(f"{self.device}: {self.calibration:.5g} mm per pixel"
