@@ -246,3 +246,38 @@ def test_the_ruler_length_is_typed_not_taken_from_a_prefilled_value(make_window,
     assert win.lesion.calibration == pytest.approx(4.0 / 200.0)
     assert parse_number("0.02", 0.00001, 10) == 0.02 and parse_number("abc", 0, 1) is None
     assert parse_number("0", 0.00001, 10) is None
+
+
+def test_a_colleagues_comment_is_not_printed_as_the_reviewers(make_window, labelled, qtbot):
+    """Trial finding: Dr. Ruíz accepted a mask; a colleague on the same account (Reviewer:
+    his name) added a comment and saved. The report read "Reviewer: Dr. Ana Ruíz" and under
+    it his comment, as hers: nothing recorded who wrote it."""
+    import json
+
+    from dermview.report import provenance_rows
+
+    win = make_window([str(labelled)])
+    qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy,
+                    timeout=20000)
+    panel = win.review_panel
+    panel.reviewer_edit.setText("Dr. Ana Ruíz")
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accepted and saved by her, no comment
+    panel.reviewer_edit.setText("Dr. Pablo Gómez")
+    panel.comment.setPlainText("Check the border at 3 o'clock")
+    qtbot.waitUntil(lambda: win.doc.review_comment.startswith("Check"), timeout=5000)
+    assert win.saving.save()
+    sidecar = json.loads((labelled.parent / "labels" / "IMD002_segmentation.json").read_text())
+    assert sidecar["reviewed_by"] == "Dr. Ana Ruíz" and sidecar["user"] == "Dr. Pablo Gómez"
+    assert sidecar["comment_by"] == "Dr. Pablo Gómez"
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Reviewer"] == "Dr. Ana Ruíz"
+    assert rows["Comment"] == "Check the border at 3 o'clock (Dr. Pablo Gómez)"
+    # she opens it again later: the comment keeps its author, and saving keeps it his
+    panel.reviewer_edit.setText("Dr. Ana Ruíz")
+    assert win.session.open_image(labelled)
+    qtbot.waitUntil(lambda: win.doc.label_loaded, timeout=10000)
+    rows = dict(provenance_rows(win.lesion.report_info()))
+    assert rows["Comment"].endswith("(Dr. Pablo Gómez)")
+    assert win.saving.save()
+    sidecar = json.loads((labelled.parent / "labels" / "IMD002_segmentation.json").read_text())
+    assert sidecar["comment_by"] == "Dr. Pablo Gómez"

@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from dermview.gui.comment_author import comment_text
 from dermview.gui.controllers.lesion_worker import AnalysisWorker
 from dermview.gui.document import Document
 from dermview.gui.lesion_panel import LesionPanel
@@ -387,7 +388,7 @@ class LesionController(QtCore.QObject):
         extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,
-                          review_state=state, comment=doc.review_comment, date=utc_now(),
+                          review_state=state, comment=comment_text(doc, reviewer), date=utc_now(),
                           app_version=__version__, extra=extra,
                           scale_source=self.scale_words())
 
