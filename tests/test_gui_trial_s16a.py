@@ -281,3 +281,27 @@ def test_a_colleagues_comment_is_not_printed_as_the_reviewers(make_window, label
     assert win.saving.save()
     sidecar = json.loads((labelled.parent / "labels" / "IMD002_segmentation.json").read_text())
     assert sidecar["comment_by"] == "Dr. Pablo Gómez"
+
+
+def test_quitting_during_a_run_asks_before_cancelling_it(qtbot, make_window, tmp_path,
+                                                         boxes):
+    """Trial finding: Ctrl+Q while Improve the model ran (its dialog closed, the run going on
+    in the background) cancelled the run without a word."""
+    pytest.importorskip("torch")
+    from test_finetune import make_folder
+    from test_finetune_gui import _start
+
+    Btn = QtWidgets.QMessageBox.StandardButton
+    win = make_window()
+    folder = make_folder(tmp_path / "clinic", 8)
+    out = tmp_path / "models" / "clinic.pt"
+    out.parent.mkdir()
+    ctl, dlg, _events = _start(qtbot, win, folder, out, steps=100000)
+    dlg.reject()
+    boxes.answer = Btn.Cancel
+    assert not win.close()
+    assert boxes.questions and "still running" in boxes.questions[-1][1]
+    assert ctl.process.running
+    boxes.answer = Btn.Yes
+    assert win.close()
+    assert not ctl.process.running

@@ -246,6 +246,19 @@ class ModelController(QtCore.QObject):
         if self.last_result is not None and self.delete_model(self.last_result["out"]):
             self.dialog.show_discarded("The new model was deleted.")
 
+    def may_quit(self) -> bool:
+        """Closing the window cancels a running "Improve the model" (its process): ask
+        first (it was cancelled without a word, the dialog perhaps closed long before)."""
+        if not self.process.running:
+            return True
+        from dermview.gui import dialogs
+
+        btn = QtWidgets.QMessageBox.StandardButton
+        return dialogs.ask(self._parent_widget(), "Quit while improving the model?",
+                           "Improving the model from your labels is still running: quitting "
+                           "cancels it (nothing of it is written).\n\nQuit anyway?",
+                           btn.Yes | btn.Cancel, btn.Cancel) == btn.Yes
+
     def shutdown(self) -> None:
         """Cancel a running training (nothing is written) and wait for the process."""
         if self.process.running:
