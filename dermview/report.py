@@ -179,7 +179,7 @@ def measurement_rows(a: LesionAnalysis, scale_source: str = "") -> list[tuple[st
     mm = a.mm_per_px is not None
     # as many digits as the Lesion panel's Scale box (the report's "0.05" beside its 0.050004)
     rows = [("Scale", (f"{a.mm_per_px:.5g} mm/px" + (f" ({scale_source})" if scale_source else ""))
-             if mm else "unknown: sizes in pixels")]
+             if mm else "unknown: sizes in pixels" + (f" ({scale_source})" if scale_source else ""))]
     if a.cut_by_edge:
         rows.append(("Lesion", CUT_BY_EDGE))
     if mm:

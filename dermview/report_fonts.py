@@ -61,13 +61,19 @@ def report_fonts() -> tuple[str, str, str]:
 
 
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """``text`` broken into lines no wider than ``width`` points, at spaces, and inside a
+    """``text`` broken into lines no wider than ``width`` points, at its own line breaks (a
+    review comment of several lines printed its newline as a box), at spaces, and inside a
     word longer than a line (a long file name ran off the page)."""
+    return [line for para in (str(text).splitlines() or [""])
+            for line in _wrap_line(para.replace("\t", " "), font, size, width)]
+
+
+def _wrap_line(text: str, font: str, size: float, width: float) -> list[str]:
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
     lines: list[str] = []
     line = ""
-    for word in str(text).split(" "):
+    for word in text.split(" "):
         trial = f"{line} {word}" if line else word
         if stringWidth(trial, font, size) <= width:
             line = trial

@@ -18,6 +18,7 @@ pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from dermview import editing  # noqa: E402
+from dermview.gui.controllers import lesion as lesion_controller  # noqa: E402
 from dermview.gui.testing import process  # noqa: E402
 from dermview.io import load_mask  # noqa: E402
 
@@ -227,11 +228,11 @@ def test_calibrate_without_a_line_selects_the_ruler_then_asks_the_length(
         make_window, labelled, qtbot, boxes, monkeypatch):
     asked: list[str] = []
 
-    def get_double(parent, title, label, *a, **k):
+    def get_number(parent, title, label, *a, **k):
         asked.append(label)
-        return 5.0, True
+        return 5.0
 
-    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble", staticmethod(get_double))
+    monkeypatch.setattr(lesion_controller, "ask_number", get_number)
     win = make_window([str(labelled)])
     wait_analysis(qtbot, win)
     qtbot.mouseClick(win.lesion_panel.calibrate_button, QtCore.Qt.MouseButton.LeftButton)
@@ -259,11 +260,11 @@ def test_the_scale_can_be_typed_with_the_keyboard(make_window, labelled, qtbot, 
     a line of a made-up length. "Type the scale…" asks for the mm per pixel."""
     asked: list[str] = []
 
-    def get_double(parent, title, label, *a, **k):
+    def get_number(parent, title, label, *a, **k):
         asked.append(label)
-        return 0.075, True
+        return 0.075
 
-    monkeypatch.setattr(QtWidgets.QInputDialog, "getDouble", staticmethod(get_double))
+    monkeypatch.setattr(lesion_controller, "ask_number", get_number)
     win = make_window([str(labelled)])
     wait_analysis(qtbot, win)
     button = win.lesion_panel.type_button

@@ -15,6 +15,13 @@ NOTICE = ("Decision support for research use only — not a diagnosis. The proba
           "About).")
 #: (key of Classifier.predict, label) in display order.
 ROWS = tuple(CLASS_TITLES.items())
+#: Tooltip of each probability row: what the number is, and what it cannot say (the three
+#: add up to 1 whatever the lesion is; the rows had no tooltip at all).
+ROW_TIP = ("Calibrated probability that the lesion in the mask is {what}, among the only three "
+           "kinds the model knows (melanoma, seborrheic keratosis, naevus): the three add up "
+           "to 1, so a lesion of another kind (a basal cell carcinoma, a vascular lesion) still "
+           "gets three numbers. Temperature-scaled on validation images (1.0 would mean "
+           "certain); research use, not a diagnosis.")
 #: Two probabilities closer than this are called a near tie under the bars.
 CLOSE = 0.10
 
@@ -63,16 +70,20 @@ class ClassifierPanel(QtWidgets.QWidget):
             value.setMinimumWidth(44)
             value.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight
                                | QtCore.Qt.AlignmentFlag.AlignVCenter)
-            grid.addWidget(QtWidgets.QLabel(text), row, 0)
+            label = QtWidgets.QLabel(text)
+            for w in (label, bar, value):
+                w.setToolTip(ROW_TIP.format(what=f"a {text.lower()}"))
+            grid.addWidget(label, row, 0)
             grid.addWidget(bar, row, 1)
             grid.addWidget(value, row, 2)
             self.bars[key], self.values[key] = bar, value
         layout.addLayout(grid)
         self.heat_check = QtWidgets.QCheckBox("Show heat map (Grad-CAM of the top class)")
         self.heat_check.setToolTip(
-            "Where the evidence for the top class lies on the lesion crop, coarsely. Read its "
-            "brightest regions: blurring them lowers the class's score most; its faint spread "
-            "over the skin says little (how this was checked: the classifier's model card, Help → About)")
+            "Paint where the model found the evidence for its top class on the lesion crop "
+            "(Grad-CAM: red raised that class's score most). Read its brightest regions: blurring "
+            "them lowers the score most; its faint spread over the skin says little (how this was "
+            "checked: the classifier's model card, Help → About). Not the lesion's outline, not a diagnosis.")
         self.heat_check.setEnabled(False)
         self.heat_check.toggled.connect(self.heatmap_toggled)
         layout.addWidget(self.heat_check)

@@ -235,6 +235,11 @@ class FinetuneDialog(QtWidgets.QDialog):
                                 "The held-out labels do not show the new model is better")
         self.discard_btn.setEnabled(True)
         self.keep_btn.setText("Keep the current model")
+        # Enter decides on the new model: it was Start's again, a second run and model file
+        choice = self.use_btn if r["improved"] else self.keep_btn
+        for b in (self.use_btn, self.keep_btn):
+            b.setDefault(b is choice)
+        choice.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
         self._fit()
 
     def _fit(self) -> None:

@@ -49,6 +49,18 @@ NOT_PAINTED = ("The colour model finds this colour from the lesion's colour stat
                "of this colour to be painted on the colour map. Check the image.")
 
 
+class _EnterIsTheFields(QtCore.QObject):
+    """Event filter: Enter in the Device box is the box's (it ends the name and switches to
+    that device), not the window's Return shortcut (Close polygon), which took it: a new
+    dermatoscope typed and Enter changed nothing, the old device's scale still shown."""
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        if ev.type() == QtCore.QEvent.Type.ShortcutOverride and ev.key() in (
+                QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+            ev.accept()  # the key press then goes to the field
+        return False
+
+
 class LesionPanel(QtWidgets.QWidget):
     """Signals: ``show_axes_changed(bool)``, ``show_colors_changed(bool)``,
     ``device_changed(str)``, ``calibrate_clicked()``, ``type_scale_clicked()``,
@@ -120,6 +132,9 @@ class LesionPanel(QtWidgets.QWidget):
         self.device_combo = QtWidgets.QComboBox()
         self.device_combo.setEditable(True)
         self.device_combo.setToolTip("The dermatoscope (each keeps its own calibration)")
+        self._enter_filter = _EnterIsTheFields(self)
+        for w in (self.device_combo, self.device_combo.lineEdit()):  # the box has the focus
+            w.installEventFilter(self._enter_filter)
         self.device_combo.lineEdit().editingFinished.connect(
             lambda: self.device_changed.emit(self.device_combo.currentText().strip()))
         self.device_combo.activated.connect(
@@ -156,11 +171,13 @@ class LesionPanel(QtWidgets.QWidget):
         self.device_combo.blockSignals(False)
 
     def set_scale(self, mm_per_px: float | None, source: str,
-                  can_forget: bool | None = None) -> None:
+                  can_forget: bool | None = None, note: str = "") -> None:
         """Show the scale in use and where it comes from (without one: why, when ``source``
-        says; "" says nothing); *Forget* is enabled when there is
-        a calibration to forget (``can_forget``; default: when there is a scale)."""
-        self.scale_label.setText(("unknown: sizes in pixels" + (f" ({source})" if source else ""))
+        says; "" says nothing; ``note``: said in the Scale box only); *Forget* is enabled
+        when there is a calibration to forget (``can_forget``; default: when there is a
+        scale)."""
+        self.scale_label.setText(("unknown: sizes in pixels" + (f" ({source})" if source else "")
+                                  + (f" ({note})" if note else ""))
                                  if mm_per_px is None else f"{mm_per_px:.5g} mm/px ({source})")
         # the status line under the numbers gives the same reason (it said "no scale for this
         # device" beside a DICOM file whose non-square pixels were the reason)
@@ -214,7 +231,10 @@ class LesionPanel(QtWidgets.QWidget):
         v["B"].setText(f"{a.border.score} / 8  (compactness {a.border.compactness:.2f}, "
                        f"solidity {a.border.solidity:.2f})")
         v["C"].setText(str(a.colors.n_colors))
-        v["TDS"].setText("not given (D not assessed)" if a.tds is None else f"{a.tds:.2f}")
+        # "(D not assessed)" two rows under "D: > 6 mm  yes": Stolz's D is the differential
+        # structures, not the diameter of the ABCD rule
+        v["TDS"].setText("not given (differential structures not assessed)" if a.tds is None
+                         else f"{a.tds:.2f}")
         for row, name, present, share in zip(self.color_rows, COLOR_LABELS, a.colors.present,
                                              a.colors.shares, strict=True):
             # the share of the lesion painted in this colour on the map (absent colours are not

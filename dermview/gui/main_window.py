@@ -414,7 +414,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._closing:  # shut down already (SIGTERM: the edits are in the journal)
             ev.accept()
             return
-        if not self.saving.maybe_save():
+        if not self.saving.maybe_save() or not self.models.may_quit():
             ev.ignore()
             return
         self.shutdown()

@@ -159,6 +159,15 @@ class Worklist(QtWidgets.QWidget):
         :data:`MARKS`)."""
         return self._read(row)[0]
 
+    def none_to_review_text(self) -> str:
+        """What "next image to review" says when no other image waits for a review: the
+        masks rejected to be redone are still to do (it said only that nothing waited)."""
+        left = sum(1 for i in range(len(self.paths))
+                   if i != self.current and self.status(i) == "rejected")
+        return "No other image in the worklist is waiting for review" + (
+            f"; {counted(left, 'rejected mask')} still to redo (filter: Rejected (to redo))"
+            if left else "")
+
     def _read(self, row: int) -> tuple[str, float | None]:
         """(:meth:`status`, :meth:`confidence`) of a row, from one read of its label."""
         path = self.paths[row]

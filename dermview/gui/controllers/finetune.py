@@ -23,6 +23,9 @@ from PySide6 import QtCore, QtWidgets
 from dermview import paths
 from dermview.gui.model_list import ModelEntry, list_models, same_weights, user_models_dir
 
+#: Where a run's progress and result are shown.
+_SHOWN_IN = "Model → Improve the model from my labels…"
+
 
 class FinetuneProcess(QtCore.QObject):
     """``dermview finetune`` in a child process, reporting through JSON lines on stdout."""
@@ -173,6 +176,8 @@ class ModelController(QtCore.QObject):
             self.process.progress.connect(self.dialog.set_progress)
             self.process.finished.connect(self._on_finished)
             self.process.failed.connect(self.dialog.show_failure)
+            self.process.failed.connect(self._on_failed)
+            self.dialog.rejected.connect(self._on_dialog_closed)
             self.process.running_changed.connect(self.dialog.set_running)
             self.dialog.folder_changed.connect(self._summarise_labels)
             from dermview.finetune import unavailable
@@ -203,6 +208,22 @@ class ModelController(QtCore.QObject):
         self._remember(result["out"])
         twin = same_weights(Path(result["out"]), list_models(self.known_models()))
         self.dialog.show_result(result, twin.label() if twin else "")
+        if not self.dialog.isVisible():  # closed during the run: its end went unseen
+            verdict = ("better: it can be used" if result.get("improved")
+                       else "not better than the current model")
+            self.message.emit(f"The new model is ready ({verdict}): {_SHOWN_IN} shows its "
+                              "scores", 0)
+
+    def _on_dialog_closed(self) -> None:
+        """Closing the dialog (Close, Esc) does not stop a run, a separate process: say so
+        (it went on unseen, and its end too)."""
+        if self.process.running:
+            self.message.emit("Improving the model goes on in the background: "
+                              f"{_SHOWN_IN} shows its progress and can cancel it", 15000)
+
+    def _on_failed(self, text: str) -> None:
+        if self.dialog is not None and not self.dialog.isVisible():
+            self.message.emit(f"Improving the model stopped: {text}", 0)
 
     def known_models(self) -> list[Path]:
         """Model files trained or used in this app (settings ``models``), wherever they are."""
@@ -224,6 +245,19 @@ class ModelController(QtCore.QObject):
     def _discard_result(self) -> None:
         if self.last_result is not None and self.delete_model(self.last_result["out"]):
             self.dialog.show_discarded("The new model was deleted.")
+
+    def may_quit(self) -> bool:
+        """Closing the window cancels a running "Improve the model" (its process): ask
+        first (it was cancelled without a word, the dialog perhaps closed long before)."""
+        if not self.process.running:
+            return True
+        from dermview.gui import dialogs
+
+        btn = QtWidgets.QMessageBox.StandardButton
+        return dialogs.ask(self._parent_widget(), "Quit while improving the model?",
+                           "Improving the model from your labels is still running: quitting "
+                           "cancels it (nothing of it is written).\n\nQuit anyway?",
+                           btn.Yes | btn.Cancel, btn.Cancel) == btn.Yes
 
     def shutdown(self) -> None:
         """Cancel a running training (nothing is written) and wait for the process."""

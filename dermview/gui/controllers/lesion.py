@@ -15,9 +15,11 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from dermview.gui.comment_author import comment_text
 from dermview.gui.controllers.lesion_worker import AnalysisWorker
 from dermview.gui.document import Document
 from dermview.gui.lesion_panel import LesionPanel
+from dermview.gui.number_dialog import ask_number
 from dermview.gui.ruler import Line
 from dermview.gui.settings import Settings
 from dermview.gui.workers import WorkerHost
@@ -85,6 +87,7 @@ class LesionController(QtCore.QObject):
         overlays.set_visible("lesion_colors", False)
         self.panel_shown = True
         doc.image_changed.connect(self._on_image)
+        doc.dirty_changed.connect(lambda _d: self._show_scale())  # a save: the label's device
         doc.mask_changed.connect(lambda *_r: self.schedule("The mask changed"))
         panel.show_axes_changed.connect(lambda _v: self._show_layers())
         panel.show_colors_changed.connect(lambda _v: self._show_layers())
@@ -170,10 +173,10 @@ class LesionController(QtCore.QObject):
         ``None``): the ruler needs a mouse, and a scale known from the device's manual was
         otherwise put in by drawing a line of a made-up length. Returns whether it was set."""
         if mm_per_px is None:
-            mm_per_px, ok = QtWidgets.QInputDialog.getDouble(
-                self.panel, "Scale", f"mm per pixel of {self.device}, at the size of its "
-                "images opened here:", self.calibration or 0.05, 0.00001, 10.0, 5)
-            if not ok:
+            mm_per_px = ask_number(self.panel, "Scale", f"mm per pixel of {self.device}, at the "
+                                   "size of its images opened here:", 0.00001, 10.0,
+                                   current=self.calibration)
+            if mm_per_px is None:
                 return False
         if not (math.isfinite(mm_per_px) and mm_per_px > 0):
             return False
@@ -193,7 +196,8 @@ class LesionController(QtCore.QObject):
             self.panel.set_scale(self.calibration, f"calibrated for {self.device}"
                                  + self._size_warning())
         else:  # a DICOM file's non-square pixels are named (the app measured them with one scale)
-            self.panel.set_scale(None, self.doc.info.scale_problem if self.doc.has_image else "")
+            self.panel.set_scale(None, self.doc.info.scale_problem if self.doc.has_image else "",
+                                 note=self._device_note().lstrip("; "))
 
     def _size_warning(self) -> str:
         """Why the calibration may not fit the open image: it was measured on images of
@@ -201,12 +205,21 @@ class LesionController(QtCore.QObject):
         the 512-px scale, every length halved)."""
         size = str(self.settings.get(f"lesion/calibration_size/{self.device}", "") or "")
         if self.calibration is None or not size or not self.doc.has_image:
-            return ""
+            return self._device_note()
         h, w = self.doc.shape
         if size == f"{w}x{h}" or _same_resolution(size, w, h):
-            return ""
+            return self._device_note()
         return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
-                "(calibrate on it, or choose its device)")
+                "(calibrate on it, or choose its device)") + self._device_note()
+
+    def _device_note(self) -> str:
+        """A saved label measured with another device's calibration (a clinic's second
+        dermatoscope) was measured with the one chosen now, silently."""
+        from dermview.gui.controllers.lesion_scale import other_device_note
+
+        if not self.doc.has_image or self.image_scale is not None:
+            return ""
+        return other_device_note(self.doc.label_meta, self.device)
 
     def on_ruler(self, line: Line) -> None:
         """A line drawn with the Ruler tool: show its length; it is the calibration line."""
@@ -235,10 +248,9 @@ class LesionController(QtCore.QObject):
             return False
         px = math.dist(*self.last_line)
         if length_mm is None:
-            length_mm, ok = QtWidgets.QInputDialog.getDouble(
-                self.panel, "Calibrate", f"Length of the {px:.0f} px line in mm:", 1.0, 0.01,
-                1000.0, 2)
-            if not ok:
+            length_mm = ask_number(self.panel, "Calibrate", f"Length of the {px:.0f} px line "
+                                   "in mm:", 0.01, 1000.0)
+            if length_mm is None:
                 return False
         self.set_calibration(float(length_mm) / px)
         self.message.emit(f"{self.device}: {self.calibration:.5g} mm per pixel"
@@ -376,20 +388,21 @@ class LesionController(QtCore.QObject):
         extra = tuple(line for provider in self._report_lines for line in provider())
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,
-                          review_state=state, comment=doc.review_comment, date=utc_now(),
+                          review_state=state, comment=comment_text(doc, reviewer), date=utc_now(),
                           app_version=__version__, extra=extra,
                           scale_source=self.scale_words())
 
     def scale_words(self) -> str:
         """Where the scale comes from, for the report (as the Scale box says it, with its
-        warning when the calibration was made on images of another size); "" without one."""
+        warning when the calibration was made on images of another size); without one, ""
+        or the device the saved label was measured with."""
         if self.image_scale is not None:
             return "from the image's DICOM pixel spacing"
         if self.calibration is not None:
             how = self.settings.get(f"lesion/calibration_how/{self.device}", "") or "ruler"
             kind = "typed-in scale" if how == "typed" else "ruler calibration"
             return f"{kind} for {self.device}" + self._size_warning()
-        return ""
+        return self._device_note().lstrip("; ")  # sizes in px: a label measured in mm says so
 
     def export_report(self, path: str | Path | None = None) -> Path | None:
         """File → Export report…: write the one-page PDF (asks where when ``path`` is None)."""

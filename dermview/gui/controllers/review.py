@@ -7,6 +7,7 @@ from PySide6 import QtCore
 
 from dermview.gui import provenance
 from dermview.gui.commands import ReviewCommand
+from dermview.gui.comment_author import comment_by
 from dermview.gui.controllers.saving import SaveController
 from dermview.gui.document import Document
 from dermview.gui.review_panel import ReviewPanel
@@ -34,6 +35,7 @@ class ReviewController(QtCore.QObject):
         self._timer.timeout.connect(self._show)
         for sig in (doc.image_changed, doc.review_changed, doc.undo_stack.indexChanged):
             sig.connect(self._timer.start)
+        doc.add_sidecar_field("comment_by", lambda: comment_by(doc))
         panel.state_chosen.connect(self.set_state)
         panel.comment_edited.connect(self.set_comment)
         panel.accept_clicked.connect(self.accept)

@@ -403,7 +403,7 @@ class SessionController(QtCore.QObject):
             i = (start + k) % n
             if i != wl.current and wl.status(i) in TO_REVIEW:
                 return self.open_image(wl.paths[i])
-        self.message.emit("No other image in the worklist is waiting for review", 5000)
+        self.message.emit(wl.none_to_review_text(), 8000)
         return False
 
     def next_image(self) -> bool:
