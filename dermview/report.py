@@ -35,6 +35,7 @@ class ReportInfo:
         preprocessing: the frame / hair removal settings used.
         reviewer, review_state, comment: the review.
         date: when the report was made (ISO 8601 text).
+        label_saved: when the label shown was last saved (ISO 8601; "" when it is not saved).
         app_version: the dermview version.
         extra: further (label, value) lines, e.g. classifier probabilities.
         scale_source: where the mm per pixel came from, in words (a ruler calibration and
@@ -48,6 +49,7 @@ class ReportInfo:
     review_state: str = ""
     comment: str = ""
     date: str = ""
+    label_saved: str = ""
     app_version: str = ""
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     scale_source: str = ""
@@ -223,7 +225,9 @@ def provenance_rows(info: ReportInfo) -> list[tuple[str, str]]:
     return [("Image", info.image_name or dash), ("Segmentation model", info.model or dash), ("Preprocessing", info.preprocessing or dash),
             ("Reviewer" if reviewed else "Prepared by", info.reviewer or dash),
             ("Review state", info.review_state or dash),
-            ("Comment", info.comment or dash), ("Date", _readable_time(info.date) or dash),
+            ("Comment", info.comment or dash), ("Label saved", _readable_time(info.label_saved) or dash),
+            # "Date" alone read as the date of the review: it is the report's
+            ("Report made", _readable_time(info.date) or dash),
             ("dermview", info.app_version or dash), *info.extra]
 
 

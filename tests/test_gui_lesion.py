@@ -590,6 +590,27 @@ def test_report_names_a_reviewer_only_for_a_reviewed_mask(make_window, labelled,
     assert "Prepared by" not in rows
 
 
+def test_report_says_when_the_label_was_saved_and_when_it_was_made(make_window, labelled, qtbot):
+    """Trial S16A: the report's one "Date" was the moment of the export, read as the review's;
+    it now has the label's save time beside the report's own, and no save time for a mask
+    edited since."""
+    import json
+
+    from dermview.report import provenance_rows
+
+    win = make_window([str(labelled)])
+    wait_analysis(qtbot, win)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_A)  # accepted and saved
+    side = json.loads(labelled.parent.joinpath("labels", labelled.stem + "_segmentation.json").read_text())
+    info = win.lesion.report_info()
+    assert info.label_saved == side["modified"]
+    rows = dict(provenance_rows(info))
+    assert "Date" not in rows and rows["Report made"] != "—"
+    assert rows["Label saved"].startswith(side["modified"][:10])
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_G)  # grow by 1 px: an edit, not saved
+    assert dict(provenance_rows(win.lesion.report_info()))["Label saved"] == "—"
+
+
 def test_a_colour_just_under_the_whole_lesion_is_not_shown_as_100_percent(
         make_window, labelled, qtbot):
     """Trial finding: IMD008 showed "light brown: yes (100 % of the lesion)" and "dark brown:

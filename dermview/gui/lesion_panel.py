@@ -20,8 +20,8 @@ TIPS = {
                 "caliper, diameter over its pixels' outer corners). The cyan line.",
     "width": "Width across it: the lesion's extent perpendicular to the longest diameter "
              "(the caliper width in that direction).",
-    "perimeter": "Perimeter: the length of the lesion's outline (scikit-image's estimate "
-                 "through its border pixels, 4-connected).",
+    "perimeter": "Perimeter: the length of the lesion's outline, measured along its border "
+                 "pixels (a ragged border is longer than a smooth one of the same size).",
     "A": "Asymmetry (PH2 / Stolz scale): 0 = symmetric about both principal axes, 1 = about one, "
          "2 = about none. Each axis is judged on the shape (the share of the lesion its mirror "
          "image does not cover) and on the colours (mean CIELAB ΔE between mirrored points): "

@@ -389,6 +389,7 @@ class LesionController(QtCore.QObject):
         return ReportInfo(image_name=doc.path.name if doc.path else "", model=model,
                           preprocessing=pre_text, reviewer=reviewer,
                           review_state=state, comment=comment_text(doc, reviewer), date=utc_now(),
+                          label_saved="" if doc.dirty else str(meta.get("modified") or ""),
                           app_version=__version__, extra=extra,
                           scale_source=self.scale_words())
 
