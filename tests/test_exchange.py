@@ -492,3 +492,15 @@ def test_export_of_two_images_whose_names_differ_only_in_case_writes_one_and_say
         assert [p.name for p in out.iterdir()] == ["Case.json"]
         np.testing.assert_array_equal(labelme_mask(json.loads((out / "Case.json").read_text())),
                                       load_mask(samples_dir / "IMD002_segmentation.png"))
+
+
+def test_a_colleagues_comment_is_exported_with_its_author():
+    """Trial S16A: a comment added by a colleague to a label someone else accepted is recorded
+    as comment_by in the sidecar; the COCO / labelme attributes gave it as the reviewer's."""
+    from dermview.exchange.labelset import label_attributes
+
+    meta = {"review_state": "accepted", "reviewed_by": "Dr. Ana Ruíz", "review_comment": "recheck in 3 months",
+            "comment_by": "Dr. Bo Lind", "source": "model", "edited": False}
+    attrs = label_attributes(meta)
+    assert attrs["reviewed_by"] == "Dr. Ana Ruíz" and attrs["comment_by"] == "Dr. Bo Lind"
+    assert "comment_by" not in label_attributes({**meta, "comment_by": None})

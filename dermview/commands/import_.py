@@ -73,7 +73,7 @@ class AmbiguousName(LookupError):
 
 
 #: The exported label attributes kept in the imported label's sidecar (what the source said)
-KEPT_ATTRIBUTES = ("review_state", "reviewed_by", "review_comment", "comment", "source",
+KEPT_ATTRIBUTES = ("review_state", "reviewed_by", "review_comment", "comment", "comment_by", "source",
                    "edited", "model_name", "model_sha256", "confidence")
 
 

@@ -97,7 +97,7 @@ def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     """What a label's sidecar says, for other tools: ``review_state`` (``accepted`` /
     ``corrected`` / ``rejected`` by a reviewer, else ``unreviewed``), ``reviewed_by`` (who gave
     that verdict), ``source``, ``edited`` (corrected by hand), the model's name and SHA-256, the
-    reviewer's ``comment``, ``confidence`` (estimated Jaccard, 0-1) when the sidecar holds
+    reviewer's ``comment`` (and ``comment_by`` when someone else wrote it), ``confidence`` (estimated Jaccard, 0-1) when the sidecar holds
     one, and ``imported_from`` (the format, file and attributes of the file a label was
     imported from, as ``dermview import`` recorded them) for an imported label."""
     meta = meta or {}
@@ -121,6 +121,9 @@ def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     comment = meta.get("review_comment")
     if isinstance(comment, str) and comment:
         out["comment"] = comment
+        by = meta.get("comment_by")  # a colleague's comment is not the reviewer's (trial S16A)
+        if isinstance(by, str) and by:
+            out["comment_by"] = by
     origin = meta.get("imported_from")
     if isinstance(origin, dict):
         # a label imported here and not reviewed since is exported with what its source said
