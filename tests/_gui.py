@@ -83,6 +83,16 @@ def data(tmp_path) -> Path:
 
 
 @pytest.fixture
+def labelled(tmp_path) -> Path:
+    """IMD002 with the bundled expert mask saved as its label (it opens with a mask)."""
+    folder = tmp_path / "images"
+    (folder / "labels").mkdir(parents=True)
+    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
+    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
+    return folder / "IMD002.jpg"
+
+
+@pytest.fixture
 def make_window(qtbot, tmp_path, weights, boxes, monkeypatch):
     monkeypatch.setenv("DERMVIEW_HOME", str(tmp_path / "home"))  # restored after the test
     settings = isolate(tmp_path)

@@ -44,16 +44,6 @@ def boxes(monkeypatch):
     return shown
 
 
-@pytest.fixture
-def labelled(tmp_path) -> Path:
-    """IMD002 with the bundled expert mask saved as its label (it opens with a mask)."""
-    folder = tmp_path / "images"
-    (folder / "labels").mkdir(parents=True)
-    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
-    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
-    return folder / "IMD002.jpg"
-
-
 def wait_analysis(qtbot, win) -> None:
     qtbot.waitUntil(lambda: win.lesion.analysis is not None and not win.lesion.busy, timeout=20000)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -15,17 +13,6 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, boxes, data, make_window
 
-SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
-
-
-@pytest.fixture
-def labelled(tmp_path) -> Path:
-    """IMD002 with the bundled expert mask saved as its label (it opens with a mask)."""
-    folder = tmp_path / "images"
-    (folder / "labels").mkdir(parents=True)
-    shutil.copy(SAMPLES / "IMD002.jpg", folder / "IMD002.jpg")
-    shutil.copy(SAMPLES / "IMD002_segmentation.png", folder / "labels" / "IMD002_segmentation.png")
-    return folder / "IMD002.jpg"
 
 
 def test_enter_in_the_device_box_switches_to_the_typed_dermatoscope(make_window, labelled,
