@@ -54,11 +54,10 @@ def layer_cam(model: Any, x: Any, cls: int) -> np.ndarray:
     """LayerCAM of class ``cls`` on the lesion crop's Grad-CAM layer: float32 ``(h, w)``."""
     import torch
 
-    feat0 = model.features(x).detach()
-    feat = feat0.clone().requires_grad_(True)
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(model.classify(feat)[0, cls], feat)
-    return torch.relu((torch.relu(grad[0]) * feat0[0]).sum(0)).numpy().astype(np.float32)
+    from dermview.model.gradcam import feature_gradient
+
+    feat, grad, _ = feature_gradient(model, x, cls)
+    return torch.relu((torch.relu(grad) * feat).sum(0)).numpy().astype(np.float32)
 
 
 def _unit(m: np.ndarray, size: int) -> np.ndarray:

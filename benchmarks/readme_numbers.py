@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the classifier blocks use training.classifier_card's wording
 RESULTS = ROOT / "docs" / "results"
 
 
@@ -546,7 +547,6 @@ def classifier_validation_block() -> str:
     bench = _load("bench_classifier.json")
     if not bench:
         return ""
-    sys.path.insert(0, str(ROOT))
     from benchmarks.bench_classifier import table
     from training.classifier_card import floors
 
@@ -560,10 +560,9 @@ def explanations_block() -> str:
     table = RESULTS / "bench_explanations.md"
     if not table.is_file():
         return ""
-    sys.path.insert(0, str(ROOT))
-    from training.classifier_card import explanation_lines
+    from training.classifier_card import EXPLANATIONS, explanation_lines
 
-    return "\n".join(explanation_lines(str(RESULTS.relative_to(ROOT) / "bench_explanations.json"))) + "\n\n" \
+    return "\n".join(explanation_lines(EXPLANATIONS)) + "\n\n" \
         + table.read_text(encoding="utf-8").rstrip()
 
 

@@ -291,8 +291,8 @@ def _limits_part(bench: dict[str, Any], meta: dict[str, Any], bench_path: str) -
 def explanation_lines(path: str = EXPLANATIONS) -> list[str]:
     """How faithful the heat map is, from ``benchmarks/bench_explanations.py``'s results (empty
     when the file is absent)."""
-    try:
-        res = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:  # a relative path is the repository's (as the text names it), wherever this runs
+        res = json.loads((Path(__file__).resolve().parent.parent / path).read_text(encoding="utf-8"))
     except OSError:
         return []
     m = res["methods"]

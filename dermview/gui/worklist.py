@@ -50,6 +50,14 @@ UNSAVED_COLOUR = (255, 140, 0)
 UNSAVED_TIP = "This image's mask has changes not saved yet (Ctrl+S saves them; Ctrl+Z undoes)"
 
 
+def none_to_review_text(rejected: int) -> str:
+    """What "next image to review" says when no other image waits for a review, with the
+    ``rejected`` masks still to be redone (it said only that nothing waited)."""
+    return "No other image in the worklist is waiting for review" + (
+        f"; {counted(rejected, 'rejected mask')} still to redo (filter: Rejected (to redo))"
+        if rejected else "")
+
+
 class Worklist(QtWidgets.QWidget):
     """A list of images; activating one asks the window to open it.
 
@@ -158,15 +166,6 @@ class Worklist(QtWidgets.QWidget):
         """``new``, ``segmented``, ``accepted``, ``corrected``, ``rejected`` or a mark (see
         :data:`MARKS`)."""
         return self._read(row)[0]
-
-    def none_to_review_text(self) -> str:
-        """What "next image to review" says when no other image waits for a review: the
-        masks rejected to be redone are still to do (it said only that nothing waited)."""
-        left = sum(1 for i in range(len(self.paths))
-                   if i != self.current and self.status(i) == "rejected")
-        return "No other image in the worklist is waiting for review" + (
-            f"; {counted(left, 'rejected mask')} still to redo (filter: Rejected (to redo))"
-            if left else "")
 
     def _read(self, row: int) -> tuple[str, float | None]:
         """(:meth:`status`, :meth:`confidence`) of a row, from one read of its label."""

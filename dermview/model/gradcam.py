@@ -30,6 +30,20 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: int | None = None
     Returns:
         ``(cam float32 (S, S) in [0, 1], class index)``.
     """
+    feat, grad, cls = feature_gradient(model, x, target)
+    weights = grad.mean(dim=(1, 2))
+    cam = torch.relu((weights[:, None, None] * feat).sum(0)).cpu().numpy()
+    size = x.shape[-1], x.shape[-2]
+    cam = cv2.resize(cam.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    peak = float(cam.max())
+    return (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32), cls
+
+
+def feature_gradient(model: nn.Module, x: torch.Tensor, target: int | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The lesion crop's Grad-CAM feature map ``A`` (``(C, h, w)``, of
+    :meth:`LiteClassifier.features`), ``∂ logit_target / ∂ A`` (same shape) and the class
+    index (``None``: the predicted one), with the model in eval mode."""
     was_training = model.training
     model.eval()
     try:
@@ -40,12 +54,7 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: int | None = None
             (grad,) = torch.autograd.grad(logits[0, cls], feat)
     finally:
         model.train(was_training)
-    weights = grad[0].mean(dim=(1, 2))
-    cam = torch.relu((weights[:, None, None] * feat[0].detach()).sum(0)).cpu().numpy()
-    size = x.shape[-1], x.shape[-2]
-    cam = cv2.resize(cam.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    peak = float(cam.max())
-    return (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32), cls
+    return feat[0].detach(), grad[0], cls
 
 
 def paste_box(cam: np.ndarray, box: tuple[float, float, float],

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from dermview.gui.comment_author import comment_text
+from dermview.gui.controllers.lesion_scale import other_device_note
 from dermview.gui.controllers.lesion_worker import AnalysisWorker
 from dermview.gui.document import Document
 from dermview.gui.lesion_panel import LesionPanel
@@ -194,7 +195,7 @@ class LesionController(QtCore.QObject):
                                  can_forget=self.calibration is not None)
         elif self.calibration is not None:
             self.panel.set_scale(self.calibration, f"calibrated for {self.device}"
-                                 + self._size_warning())
+                                 + self._size_warning() + self._device_note())
         else:  # a DICOM file's non-square pixels are named (the app measured them with one scale)
             self.panel.set_scale(None, self.doc.info.scale_problem if self.doc.has_image else "",
                                  note=self._device_note().lstrip("; "))
@@ -205,18 +206,16 @@ class LesionController(QtCore.QObject):
         the 512-px scale, every length halved)."""
         size = str(self.settings.get(f"lesion/calibration_size/{self.device}", "") or "")
         if self.calibration is None or not size or not self.doc.has_image:
-            return self._device_note()
+            return ""
         h, w = self.doc.shape
         if size == f"{w}x{h}" or _same_resolution(size, w, h):
-            return self._device_note()
+            return ""
         return (f" on {size.replace('x', '×')} images; this one is {w}×{h}: check the scale "
-                "(calibrate on it, or choose its device)") + self._device_note()
+                "(calibrate on it, or choose its device)")
 
     def _device_note(self) -> str:
         """A saved label measured with another device's calibration (a clinic's second
         dermatoscope) was measured with the one chosen now, silently."""
-        from dermview.gui.controllers.lesion_scale import other_device_note
-
         if not self.doc.has_image or self.image_scale is not None:
             return ""
         return other_device_note(self.doc.label_meta, self.device)
@@ -402,7 +401,7 @@ class LesionController(QtCore.QObject):
         if self.calibration is not None:
             how = self.settings.get(f"lesion/calibration_how/{self.device}", "") or "ruler"
             kind = "typed-in scale" if how == "typed" else "ruler calibration"
-            return f"{kind} for {self.device}" + self._size_warning()
+            return f"{kind} for {self.device}" + self._size_warning() + self._device_note()
         return self._device_note().lstrip("; ")  # sizes in px: a label measured in mm says so
 
     def export_report(self, path: str | Path | None = None) -> Path | None:

@@ -22,7 +22,7 @@ from dermview.gui.controllers.saving import Btn, SaveController
 from dermview.gui.controllers.segment import SegmentController
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
-from dermview.gui.worklist import Worklist
+from dermview.gui.worklist import TO_REVIEW, Worklist, none_to_review_text
 from dermview.io import IMAGE_SUFFIXES, list_images
 from dermview.label_status import label_mismatch, sidecar_problem
 from dermview.wording import counted
@@ -395,15 +395,15 @@ class SessionController(QtCore.QObject):
     def next_to_review(self) -> bool:
         """Open the next worklist image still to review (wrapping around): no label yet, a
         model mask nobody reviewed (batch results) or recovered edits."""
-        from dermview.gui.worklist import TO_REVIEW
-
-        wl = self.worklist
+        wl, rejected = self.worklist, 0
         n, start = len(wl.paths), max(wl.current, 0)
         for k in range(1, n + 1):
             i = (start + k) % n
-            if i != wl.current and wl.status(i) in TO_REVIEW:
+            status = wl.status(i) if i != wl.current else ""
+            if status in TO_REVIEW:
                 return self.open_image(wl.paths[i])
-        self.message.emit(wl.none_to_review_text(), 8000)
+            rejected += status == "rejected"  # counted on the way: no second read of the labels
+        self.message.emit(none_to_review_text(rejected), 8000)
         return False
 
     def next_image(self) -> bool:
