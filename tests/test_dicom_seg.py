@@ -72,7 +72,18 @@ def test_seg_of_dicom_source_references_it(case, tmp_path):
     mask, uid = read_dicom_seg(written[0])
     assert uid == src.SOPInstanceUID
     np.testing.assert_array_equal(mask, case["mask"])
+    _assert_highdicom_reads(written[0], src.SOPInstanceUID, case["mask"])
     assert SECRET_NAME not in written[0].name and SECRET_ID not in written[0].name
+
+
+def _assert_highdicom_reads(seg_path: Path, source_uid: str, mask: np.ndarray) -> None:
+    """highdicom's reader takes the SEG (it refused one with a Pixel Spacing and no Slice
+    Thickness, which its writer makes of a photograph) and gives back ``mask``."""
+    import highdicom as hd
+
+    seg = hd.seg.segread(seg_path)
+    pixels = seg.get_pixels_by_source_instance(source_sop_instance_uids=[source_uid])
+    np.testing.assert_array_equal(pixels[0, :, :, 0] != 0, mask != 0)
 
 
 def test_seg_of_jpeg_has_a_secondary_capture(case, tmp_path):
@@ -88,6 +99,7 @@ def test_seg_of_jpeg_has_a_secondary_capture(case, tmp_path):
     assert seg.SegmentSequence[0].SegmentAlgorithmType == "SEMIAUTOMATIC"
     np.testing.assert_array_equal(load_image(written[1]), case["rgb"])  # SC = the image
     np.testing.assert_array_equal(read_dicom_seg(written[0])[0], case["mask"])
+    _assert_highdicom_reads(written[0], sc.SOPInstanceUID, case["mask"])
     again = write_dicom_seg(case["jpg"], case["mask"], tmp_path / ".", model_name="m")
     assert pydicom.dcmread(again[1]).SOPInstanceUID == sc.SOPInstanceUID  # same image, same UIDs
 
@@ -250,6 +262,38 @@ def test_import_of_a_seg_keeps_what_it_says_of_the_mask(case, tmp_path, capsys):
     meta = json.loads((labels / "b_segmentation.json").read_text())
     assert imported_from_text(meta) == ("from the DICOM SEG file b_segmentation.dcm, "
                                         "corrected there by Ana Ruíz")
+
+
+def test_the_review_comment_and_its_author_go_out_in_the_seg_and_come_back(case, tmp_path, capsys):
+    """The SEG left the review comment out (COCO and labelme carry it, with ``comment_by`` when
+    a colleague wrote it): the reviewer reading the SEG elsewhere lost the note."""
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(case["dcm"], images / "a.dcm")
+    shutil.copy(case["jpg"], images / "b.jpg")
+    notes = {"a.dcm": ("Biopsy: border\nirregular at 3 o'clock", "Ana Ruíz"),
+             "b.jpg": ("Seen again in 3 months", "Dr Bo Li")}
+    for name, (comment, by) in notes.items():
+        meta = LabelMeta(image_sha256=image_sha256(images / name),
+                         image_size=(case["mask"].shape[1], case["mask"].shape[0]),
+                         model_name="tiny", model_sha256="ef" * 32, review_state="accepted",
+                         review_comment=comment, user=by,
+                         extras={"reviewed_by": "Ana Ruíz", "comment_by": by})
+        save_label(images / name, case["mask"], meta)
+    segs, labels = tmp_path / "segs", tmp_path / "imported"
+    assert main(["export", str(images), "--format", "dicom-seg", "--out", str(segs)]) == 0
+    a, b = (pydicom.dcmread(segs / f"{s}_segmentation.dcm") for s in "ab")
+    assert str(a.ImageComments) == "Biopsy: border\nirregular at 3 o'clock"  # the reviewer's own
+    assert str(b.ImageComments) == "Seen again in 3 months\n(comment by Dr Bo Li)"
+    for stem in "ab":
+        assert_valid_dicom(segs / f"{stem}_segmentation.dcm")
+    assert main(["import", str(images), "--format", "dicom-seg", "--from", str(segs),
+                 "--labels", str(labels)]) == 0, capsys.readouterr().err
+    attrs = {s: json.loads((labels / f"{s}_segmentation.json").read_text())["imported_from"]["attributes"]
+             for s in "ab"}
+    assert attrs["a"]["comment"] == "Biopsy: border\nirregular at 3 o'clock"
+    assert "comment_by" not in attrs["a"]
+    assert (attrs["b"]["comment"], attrs["b"]["comment_by"]) == ("Seen again in 3 months", "Dr Bo Li")
 
 
 def test_segment_writes_nothing_when_the_seg_is_refused(case, tmp_path, capsys, tiny_weights,

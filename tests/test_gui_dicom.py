@@ -155,11 +155,14 @@ def test_the_seg_of_a_reviewed_mask_names_its_reviewer(make_window, dcm, export_
     seg_path = export_to / "case_1_segmentation.dcm"
     assert not str(pydicom.dcmread(seg_path).get("ContentCreatorName") or "")
     win.review_panel.reviewer_edit.setText("Ana Ruiz")
+    win.review_panel.comment.setPlainText("Excise: new since March")
     win.actions["accept"].trigger()  # A: accept and save
     boxes.answer = Btn.Yes  # replace the first export
     assert win.exchange.export_dicom_seg()[0] == seg_path
     assert_valid_dicom(seg_path)
     assert str(pydicom.dcmread(seg_path).ContentCreatorName) == "Ana Ruiz"
+    # the review comment goes with it (the SEG left it out, where COCO / labelme carry it)
+    assert str(pydicom.dcmread(seg_path).ImageComments) == "Excise: new since March"
     out = tmp_path / "cli_seg"
     assert main(["export", str(dcm.parent), "--format", "dicom-seg", "--out", str(out)]) == 0
     assert str(pydicom.dcmread(out / seg_path.name).ContentCreatorName) == "Ana Ruiz"

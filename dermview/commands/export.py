@@ -58,7 +58,9 @@ def _export_item(fmt: str, item, out: Path, polygons: bool, overwrite: bool) -> 
                         model_sha256=str(meta.get("model_sha256") or ""),
                         edited=meta.get("edited") is True,
                         reviewer=str(meta.get("reviewed_by") or meta.get("user") or "")
-                        if meta.get("review_state") in ("accepted", "corrected") else "")
+                        if meta.get("review_state") in ("accepted", "corrected") else "",
+                        comment=str(meta.get("review_comment") or ""),
+                        comment_by=str(meta.get("comment_by") or ""))
     return None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +98,36 @@ def _segment_description(model_name: str, model_sha256: str, edited: bool) -> An
         anatomic_regions=[codes.SCT.Skin])
 
 
+def _pixel_measures(source: Any) -> Any:
+    """The SEG's Pixel Measures for a source with Pixel Spacing (None otherwise: highdicom
+    then writes none).
+
+    highdicom writes a 2-D source's Pixel Spacing without a Slice Thickness, which the
+    standard allows, but its reader (``segread``, 0.28) refuses such a SEG: the thickness is
+    stated as the row spacing, a voxel as deep as it is wide, the usual convention for a
+    photograph, which has no thickness and no Frame of Reference that would use one.
+    """
+    import highdicom as hd
+
+    spacing = source.get("PixelSpacing")
+    if not spacing or len(spacing) != 2:
+        return None
+    thickness = source.get("SliceThickness") or float(spacing[0])
+    return hd.PixelMeasuresSequence(pixel_spacing=[float(v) for v in spacing],
+                                    slice_thickness=float(thickness))
+
+
 def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
                        model_sha256: str = "", edited: bool = False,
-                       reviewer: str = "") -> Any:
+                       reviewer: str = "", comment: str = "", comment_by: str = "") -> Any:
     """The SEG dataset of ``mask`` (``(H, W)``, non-zero = lesion) on ``source`` (a pydicom
     dataset of the image, pixel data not needed).
 
     ``model_name`` empty: a MANUAL segment; otherwise AUTOMATIC (SEMIAUTOMATIC if ``edited``)
     with the model as the algorithm. ``reviewer``: who accepted or corrected the mask, as
     Content Creator's Name (empty: a mask nobody reviewed, the attribute present and empty).
+    ``comment``: the review comment, as Image Comments, with :func:`comment_by_line` naming
+    ``comment_by`` when someone other than the reviewer wrote it.
     """
     hd = _highdicom()
     from pydicom.uid import generate_uid
@@ -116,6 +138,7 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
                         f"({source.Columns}×{source.Rows}); no DICOM SEG was written")
     seg = hd.seg.Segmentation(
         source_images=[source], pixel_array=(arr != 0)[None].astype(np.uint8),
+        pixel_measures=_pixel_measures(source),
         segmentation_type="BINARY",
         segment_descriptions=[_segment_description(model_name, model_sha256, edited)],
         series_instance_uid=generate_uid(), series_number=int(source.get("SeriesNumber") or 0) + 100,
@@ -133,7 +156,24 @@ def build_segmentation(mask: np.ndarray, source: Any, *, model_name: str = "",
     seg.SpecificCharacterSet = "ISO_IR 192"
     if "ContentCreatorName" not in seg:  # Type 2: present and empty when nobody reviewed it
         seg.ContentCreatorName = ""
+    if comment.strip():  # the colleague reading the SEG sees the note the report prints
+        by = comment_by.strip()
+        seg.ImageComments = comment.strip() + (comment_by_line(by) if by and by != reviewer else "")
     return seg
+
+
+def comment_by_line(name: str) -> str:
+    """What Image Comments end with when the comment is ``name``'s, not the reviewer's."""
+    return f"\n(comment by {name})"
+
+
+def _comment_attributes(text: str) -> dict[str, str]:
+    """``comment`` (and ``comment_by``) of an Image Comments text :func:`build_segmentation`
+    wrote (another tool's comment is all ``comment``)."""
+    found = re.fullmatch(r"(?s)(.*)\n\(comment by ([^\n]+)\)", text)
+    if found and found.group(1).strip():
+        return {"comment": found.group(1).strip(), "comment_by": found.group(2).strip()}
+    return {"comment": text} if text else {}
 
 
 def secondary_capture_uid(image_sha256: str, kind: str = "image") -> str:
@@ -176,7 +216,7 @@ def _dicom_bytes(ds: Any) -> bytes:
 def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Path, *,
                     rgb: np.ndarray | None = None, model_name: str = "",
                     model_sha256: str = "", edited: bool = False,
-                    reviewer: str = "") -> list[Path]:
+                    reviewer: str = "", comment: str = "", comment_by: str = "") -> list[Path]:
     """Write ``<stem>_segmentation.dcm`` (and ``<stem>_image.dcm`` for a non-DICOM image).
 
     Args:
@@ -184,8 +224,8 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
         mask: ``(H, W)`` lesion mask at image resolution.
         out_dir: folder to write into (must exist).
         rgb: the image's pixels, if already loaded (only used for a non-DICOM image).
-        model_name, model_sha256, edited, reviewer: provenance (see
-            :func:`build_segmentation`).
+        model_name, model_sha256, edited, reviewer, comment, comment_by: provenance and
+            the review comment (see :func:`build_segmentation`).
 
     Returns:
         The files written, SEG first. Each is written atomically.
@@ -215,7 +255,7 @@ def write_dicom_seg(image_path: str | Path, mask: np.ndarray, out_dir: str | Pat
         with quiet():
             seg_bytes = _dicom_bytes(build_segmentation(
                 mask, source, model_name=model_name, model_sha256=model_sha256, edited=edited,
-                reviewer=reviewer))
+                reviewer=reviewer, comment=comment, comment_by=comment_by))
     except (MaskError, ImageReadError):
         raise
     except Exception as exc:  # noqa: BLE001 - highdicom refuses the source (or is incomplete)
@@ -292,12 +332,14 @@ def seg_attributes(ds: Any) -> dict[str, Any]:
     labelme exports (:func:`~dermview.exchange.labelset.label_attributes`): the Content
     Creator as ``reviewed_by`` (dermview writes the reviewer who accepted or corrected the
     mask; then ``review_state`` ``accepted``, or ``corrected`` for SEMIAUTOMATIC), the
-    algorithm as ``model_name`` / ``model_sha256`` (its version), SEMIAUTOMATIC as ``edited``;
+    algorithm as ``model_name`` / ``model_sha256`` (its version), SEMIAUTOMATIC as ``edited``,
+    Image Comments as ``comment`` (and ``comment_by``, :func:`comment_by_line`);
     {} when its segments cannot be read (the mask's reader says why)."""
     try:
         segments = [s for s in ds.get("SegmentSequence", [])
                     if int(s.SegmentNumber) in _lesion_segments(ds)]
         creator = str(ds.get("ContentCreatorName") or "").strip()
+        comment = str(ds.get("ImageComments") or "").strip()
     except Exception:  # noqa: BLE001 - read_dicom_seg reports a bad file
         return {}
     kind = str(segments[0].get("SegmentAlgorithmType", "")) if segments else ""
@@ -312,6 +354,7 @@ def seg_attributes(ds: Any) -> dict[str, Any]:
     if creator:
         out["review_state"] = "corrected" if kind == "SEMIAUTOMATIC" else "accepted"
         out["reviewed_by"] = creator
+    out.update(_comment_attributes(comment))
     return out
 
 

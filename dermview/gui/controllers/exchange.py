@@ -111,7 +111,9 @@ class ExchangeController(QtCore.QObject):
                     model_name=meta.model_name if meta.source == "model" else "",
                     model_sha256=meta.model_sha256, edited=meta.edited,
                     reviewer=str(meta.extras.get("reviewed_by") or "")
-                    if meta.review_state in ("accepted", "corrected") else "")
+                    if meta.review_state in ("accepted", "corrected") else "",
+                    comment=meta.review_comment,
+                    comment_by=str(meta.extras.get("comment_by") or ""))
         except OSError as exc:
             self.error.emit("DICOM SEG not written",
                             f"Cannot create the folder {folder}: {exc.strerror or exc}")
