@@ -13,6 +13,9 @@ Measures:
   * segmentation of a 6000×4000 image in the GUI: RSS after opening and after segmenting,
     peak RSS, and the longest UI stall (gap between 10 ms QTimer heartbeats beyond 10 ms).
   * worklist of ``--worklist`` labelled images: listing it, and the first edit's row update.
+  * stepping through a worklist of 6000×4000 images: the GUI-thread time to open the next
+    image (read ahead while the previous one was shown) against a jump to one not read ahead,
+    in turn in the same process, and the UI stall while reading ahead.
 Targets: window < 3 s; preview ≤ 150 ms; ≤ 8 ms per brush event; no stall > 100 ms.
 Weights: the bundled model (``--weights`` to choose another).
 """
@@ -292,6 +295,62 @@ def segmentation(win, tmp: Path) -> dict:
             "model": win.doc.model.name, "device": win.doc.model.device}
 
 
+def _dwell(seconds: float, gaps: list[float]) -> None:
+    """Let ``seconds`` pass as a reviewer looking at the image would, the event loop running;
+    the gaps between 10 ms heartbeats go to ``gaps`` (ms)."""
+    from PySide6 import QtCore, QtWidgets
+
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last[0]) * 1000)
+        last[0] = now
+
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(beat)
+    timer.start()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        time.sleep(0.002)
+    timer.stop()
+
+
+def worklist_steps(win, tmp: Path, pairs: int, dwell_s: float = 2.0) -> dict:
+    """Opening 6000×4000 JPEGs of a worklist on the GUI thread: a step to the next image
+    (PgDown, read ahead while the one before was shown) against, in turn, a jump to an image
+    that was not read ahead (a click two rows down), ``dwell_s`` seconds on each, automatic
+    segmentation off; the UI stall while the next image is read ahead."""
+    folder = tmp / "steps"
+    folder.mkdir()
+    for i in range(3 * pairs + 1):
+        _big_image(folder / f"step_{i:02d}.jpg", 6000, 4000)
+    win.doc.undo_stack.setClean()
+    win.seg_panel.auto_check.setChecked(False)
+    assert win.session.open_folder(folder)
+    win.wait_idle(120)
+    jumps, steps, gaps = [], [], []
+    _dwell(dwell_s, gaps)
+    for _ in range(pairs):
+        for times, move in ((jumps, lambda: win.session.open_image(win.worklist.following(1)[1])),
+                            (steps, win.session.next_image)):
+            win.doc.undo_stack.setClean()
+            t = time.perf_counter()
+            assert move()
+            times.append(time.perf_counter() - t)
+            _dwell(dwell_s, gaps)
+        win.wait_idle(120)
+    jump, step = statistics.median(jumps), statistics.median(steps)
+    return {"image": "6000x4000", "pairs": pairs, "dwell_s": dwell_s,
+            "jump_open_median_ms": round(1000 * jump, 1), "step_open_median_ms": round(1000 * step, 1),
+            "jump_open_ms": [round(1000 * t, 1) for t in jumps],
+            "step_open_ms": [round(1000 * t, 1) for t in steps],
+            "ratio_step_to_jump": round(step / jump, 2),
+            "max_ui_stall_while_reading_ahead_ms": round(max(gaps) - 10, 1) if gaps else 0.0}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="write the results here")
@@ -299,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preview-repeats", type=int, default=10)
     ap.add_argument("--points", type=int, default=200, help="brush stroke points")
     ap.add_argument("--worklist", type=int, default=2000, help="labelled images in the worklist")
+    ap.add_argument("--step-pairs", type=int, default=4,
+                    help="jump / step pairs through a worklist of 6000×4000 images")
     ap.add_argument("--weights", default=None, help="model weights (default: bundled)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
@@ -319,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         results["preview"] = preview_latency(win, tmp, args.preview_repeats)
         results["brush"] = brush_timing(win, tmp, args.points)
         results["segmentation"] = segmentation(win, tmp)
+        results["worklist_steps"] = worklist_steps(win, tmp, args.step_pairs)
         results["worklist"] = worklist_timing(tmp, args.worklist)
         win.doc.undo_stack.setClean()
         win.close()
@@ -329,8 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         "window_under_3s": cs["median_s"] < 3.0,
         "preview_le_150ms": pv["median_ms"] <= 150.0,
         "brush_le_8ms": br["brush_median_ms"] <= 8.0,
-        "no_stall_over_100ms": sg["max_ui_stall_ms"] <= 100.0,
+        "no_stall_over_100ms": sg["max_ui_stall_ms"] <= 100.0
+        and results["worklist_steps"]["max_ui_stall_while_reading_ahead_ms"] <= 100.0,
     }
+    ws = results["worklist_steps"]
     rows = [
         ("cold start to shown window", f"{cs['median_s']:.2f} s", "< 3 s",
          f"torch imported: {cs['torch_imported_at_show']}"),
@@ -344,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
          f"(p95 {br['zoomed_brush_p95_ms']:.2f})"),
         ("UI stall while segmenting 6000×4000", f"{sg['max_ui_stall_ms']:.0f} ms", "≤ 100 ms",
          f"segment {sg['segment_s']:.1f} s on {sg['device']}"),
+        ("open next 6000×4000 image: step / jump", f"{ws['step_open_median_ms']:.0f} / "
+         f"{ws['jump_open_median_ms']:.0f} ms", "", f"{ws['ratio_step_to_jump']:.2f}×; stall "
+         f"while reading ahead {ws['max_ui_stall_while_reading_ahead_ms']:.0f} ms"),
         ("worklist of labelled images: list / edit",
          f"{results['worklist']['list_median_ms']:.0f} / "
          f"{results['worklist']['first_edit_row_update_median_ms']:.0f} ms", "",

@@ -170,6 +170,13 @@ def gui_block() -> str:
         f"({sg['segment_s']} s) | {sg['max_ui_stall_ms']:.0f} ms | ≤ 100 ms |",
         f"| RSS after opening / after segmenting {sg['image']} (peak {sg['peak_rss_mb']} MB) | "
         f"{sg['rss_after_open_mb']} / {sg['rss_after_segment_mb']} MB | |",
+        *([f"| opening the next {ws['image']} image of a worklist, on the GUI thread (median of "
+           f"{ws['pairs']}): read ahead while the previous one was shown (PgDown) / not read "
+           f"ahead (a jump two rows down; {ws['ratio_step_to_jump']}×) | "
+           f"{ws['step_open_median_ms']:.0f} / {ws['jump_open_median_ms']:.0f} ms | |",
+           f"| longest UI stall (10 ms heartbeat) while the next image is read ahead | "
+           f"{ws['max_ui_stall_while_reading_ahead_ms']:.0f} ms | ≤ 100 ms |"]
+          if (ws := gui.get("worklist_steps")) else []),
         *([f"| worklist of {wl['images']} labelled images: listing it (each row's status and "
            f"confidence read) / the row update of an image's first edit | "
            f"{wl['list_median_ms']:.0f} / {wl['first_edit_row_update_median_ms']:.0f} ms | |"]

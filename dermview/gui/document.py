@@ -28,6 +28,7 @@ from dermview.gui.commands import (
     push_mask,
 )
 from dermview.gui.model_info import ModelInfo
+from dermview.image_prefetch import Prefetched
 from dermview.io import load_image_info
 from dermview.label_status import label_source
 from dermview.masks import Rect
@@ -119,8 +120,9 @@ class Document(QtCore.QObject):
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, path: str | Path, labels_dir: Path | None = None,
-             reference_dir: Path | None = None) -> None:
-        """Load an image and, if present, its saved label and reference mask.
+             reference_dir: Path | None = None, ahead: Prefetched | None = None) -> None:
+        """Load an image (``ahead``: as read ahead of time, see :mod:`dermview.image_prefetch`)
+        and, if present, its saved label and reference mask.
 
         Raises:
             DermviewError subclasses: unreadable image. The document is unchanged when
@@ -128,10 +130,10 @@ class Document(QtCore.QObject):
             explained in :attr:`label_error` (the file stays as it is).
         """
         path = Path(path)
-        image, info = load_image_info(path)
+        image, info = (ahead.image, ahead.info) if ahead else load_image_info(path)
         # hashed now, not at the first save: the label must name the image that was shown,
         # even when the file is then renamed, deleted or replaced by another program
-        sha256 = labels.image_sha256(path)
+        sha256 = ahead.sha256 if ahead else labels.image_sha256(path)
         shape = image.shape[:2]
         self.label_error = ""
         seen = label_watch.label_fingerprint(path, labels_dir)  # before reading: a save in between shows

@@ -26,6 +26,7 @@ from dermview.gui.controllers.finetune import ModelController
 from dermview.gui.controllers.lesion import LesionController
 from dermview.gui.controllers.overlays import OverlayController
 from dermview.gui.controllers.preview import PreviewController
+from dermview.gui.controllers.read_ahead import ReadAheadController
 from dermview.gui.controllers.review import ReviewController
 from dermview.gui.controllers.saving import SaveController
 from dermview.gui.controllers.segment import SegmentController
@@ -105,6 +106,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = SessionController(self.doc, self.worklist, s, self.saving,
                                          self.segmenter, self.seg_panel.auto_check.isChecked,
                                          self)
+        self.read_ahead = ReadAheadController(self.session, self.worklist, self.is_busy, self)
         # A label saved elsewhere (another window, a colleague on a shared folder) shows up.
         self._disk_check = QtCore.QTimer(self)
         self._disk_check.setInterval(LABEL_POLL_MS)

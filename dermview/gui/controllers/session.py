@@ -23,6 +23,7 @@ from dermview.gui.controllers.segment import SegmentController
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
 from dermview.gui.worklist import TO_REVIEW, Worklist, none_to_review_text
+from dermview.image_prefetch import ImagePrefetch
 from dermview.io import IMAGE_SUFFIXES, list_images
 from dermview.label_status import label_mismatch, sidecar_problem
 from dermview.wording import counted
@@ -55,6 +56,7 @@ class SessionController(QtCore.QObject):
         self.auto_segment = auto_segment
         self._label_stat: tuple | None = None  # the label files as last looked at
         self._folder_stat: tuple | None = None  # (folder, mtime_ns) of the worklist's folder
+        self.prefetch = ImagePrefetch()  # the next image, read ahead (controllers.read_ahead)
         worklist.open_requested.connect(self.open_image)
         # the order chosen (View → Sort worklist) is kept for the folders opened next
         worklist.sort_changed.connect(lambda order: settings.set("worklist_sort", order))
@@ -255,7 +257,8 @@ class SessionController(QtCore.QObject):
         try:
             with dialogs.busy_cursor():  # a 24-MP image: read and drawn in about a second
                 doc.open(path, labels_dir, label_policy.reference_folder(
-                    path, self.settings.get_path("reference_dir"), labels_dir))
+                    path, self.settings.get_path("reference_dir"), labels_dir),
+                    self.prefetch.take(path))
         except (DermviewError, MemoryError) as exc:
             self.open_failed.emit()
             text = str(exc) if isinstance(exc, DermviewError) else \
