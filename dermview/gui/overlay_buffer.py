@@ -76,6 +76,11 @@ class OverlayBuffer(QtCore.QObject):
         self.data[top:top + h, left:left + w] = bgra
         self.changed.emit(QtCore.QRectF(left, top, w, h))
 
+    def clear_region(self, top: int, left: int, bottom: int, right: int) -> None:
+        """Make the rectangle ``[top:bottom, left:right]`` transparent."""
+        self.data[top:bottom, left:right] = 0
+        self.changed.emit(QtCore.QRectF(left, top, right - left, bottom - top))
+
     changed_outline = QtCore.Signal(QtCore.QRectF)
 
     def set_outline(self, pieces: dict[tuple[int, int], Polyline] | None,

@@ -118,6 +118,9 @@ class OverlayController(QtCore.QObject):
         self._outline_dirty = None
         if self.outline:
             buf.show_outline_only(mask.shape, render.outline_tiles(mask), render.LESION)
+        elif pre_alpha is None and not mask.any():  # an unlabelled image: nothing to colour
+            buf.set_outline(None)  # (colouring its empty 24-MP mask took 0.1-0.3 s at open)
+            buf.clear(mask.shape)
         else:
             buf.set_outline(None)
             alpha = pre_alpha if pre_alpha is not None else render.mask_alpha(mask, FILL_ALPHA)
@@ -169,9 +172,13 @@ class OverlayController(QtCore.QObject):
             r0, c0, r1, c1 = max(r0 - 1, 0), max(c0 - 1, 0), min(r1 + 1, h), min(c1 + 1, w)
             if self._pre_alpha is not None:
                 alpha = np.ascontiguousarray(self._pre_alpha[r0:r1, c0:c1])
+            elif not mask[r0:r1, c0:c1].any():  # erased, or an unlabelled image opened:
+                buf.clear_region(r0, c0, r1, c1)  # transparent (the boundary is in the mask)
+                alpha = None
             else:
                 alpha = render.mask_alpha_region(mask, r0, c0, r1, c1, FILL_ALPHA)
-            buf.set_region(r0, c0, render.colourise(alpha, render.LESION))
+            if alpha is not None:
+                buf.set_region(r0, c0, render.colourise(alpha, render.LESION))
         if self.doc.reference is not None:
             self.metric_timer.start()
 
