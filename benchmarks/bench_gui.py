@@ -23,6 +23,7 @@ Weights: the bundled model (``--weights`` to choose another).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -255,8 +257,6 @@ def worklist_timing(tmp: Path, n: int, repeats: int = 5) -> dict:
 
 
 def segmentation(win, tmp: Path) -> dict:
-    from PySide6 import QtCore
-
     img = _big_image(tmp / "seg_6000.jpg", 6000, 4000)
     win.doc.undo_stack.setClean()
     rss0 = _rss_mb()
@@ -266,24 +266,11 @@ def segmentation(win, tmp: Path) -> dict:
     open_s = time.perf_counter() - t0
     rss_open = _rss_mb()
     gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    timer = QtCore.QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(beat)
-    timer.start()
-    # Warm the model first so the stall covers segmentation, not only loading.
-    t0 = time.perf_counter()
-    last[0] = time.perf_counter()
-    assert win.segmenter.run()
-    _wait(lambda: not win.segmenter.host.busy, 300)
-    seg_s = time.perf_counter() - t0
-    timer.stop()
+    with heartbeat(gaps):
+        t0 = time.perf_counter()
+        assert win.segmenter.run()
+        _wait(lambda: not win.segmenter.host.busy, 300)
+        seg_s = time.perf_counter() - t0
     if win.last_error and win.doc.prob is None:
         raise RuntimeError(win.last_error)
     stall = max(gaps) - 10 if gaps else 0.0
@@ -295,10 +282,11 @@ def segmentation(win, tmp: Path) -> dict:
             "model": win.doc.model.name, "device": win.doc.model.device}
 
 
-def _dwell(seconds: float, gaps: list[float]) -> None:
-    """Let ``seconds`` pass as a reviewer looking at the image would, the event loop running;
-    the gaps between 10 ms heartbeats go to ``gaps`` (ms)."""
-    from PySide6 import QtCore, QtWidgets
+@contextlib.contextmanager
+def heartbeat(gaps: list[float]) -> Iterator[None]:
+    """10 ms QTimer heartbeats while the block runs; the gaps between them (ms) go to
+    ``gaps`` (a gap over 10 ms is a stall of the event loop)."""
+    from PySide6 import QtCore
 
     last = [time.perf_counter()]
 
@@ -311,11 +299,22 @@ def _dwell(seconds: float, gaps: list[float]) -> None:
     timer.setInterval(10)
     timer.timeout.connect(beat)
     timer.start()
+    try:
+        yield
+    finally:
+        timer.stop()
+
+
+def _dwell(seconds: float, gaps: list[float]) -> None:
+    """Let ``seconds`` pass as a reviewer looking at the image would, the event loop running;
+    the heartbeat gaps go to ``gaps`` (ms)."""
+    from PySide6 import QtCore, QtWidgets
+
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
-        time.sleep(0.002)
-    timer.stop()
+    with heartbeat(gaps):
+        while time.perf_counter() < end:
+            QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            time.sleep(0.002)
 
 
 def worklist_steps(win, tmp: Path, pairs: int, dwell_s: float = 2.0) -> dict:
