@@ -6,6 +6,10 @@ one image ahead (:func:`dermview.io.load_image_info` and the file's SHA-256, the
 parts of opening it) and hands the result over only when the file is unchanged since it was
 read (same size, modification time and inode before and after reading, and when taken);
 otherwise the caller reads it itself. Qt-free; one image is held at a time.
+
+The readers silence Pillow's and pydicom's warnings with ``warnings.catch_warnings``, which
+is process-wide before Python 3.14: a warning raised on another thread during a read ahead
+may go unshown (nothing in the app shows warnings to the user).
 """
 
 from __future__ import annotations
