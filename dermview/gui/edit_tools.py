@@ -20,6 +20,9 @@ from dermview.gui.image_view import ImagePane, to_rc
 
 MIN_RADIUS = 1
 MAX_RADIUS = 400
+#: The long side (px) the default brush radius, and a remembered one saved without its
+#: image's size, refer to: the bundled samples' and PH2's 512 px.
+REFERENCE_SIDE = 512
 
 
 class Tool:
@@ -186,8 +189,9 @@ class EditController(QtCore.QObject):
         # The radius as the user chose it, on an image of this long side (0: no image yet):
         # images of other sizes get it scaled, so that it covers the same share of each image
         # (15 px chosen on 256-px images was a hairline on a 6000×4000 one, and one chosen
-        # there erased half a lesion on the small ones).
-        self._chosen, self._chosen_side = float(self.radius), 0
+        # there erased half a lesion on the small ones). The default is 15 px at 512 px, not
+        # on whatever image opens first (a 4000-px first image left a 1-px brush on the rest).
+        self._chosen, self._chosen_side = float(self.radius), REFERENCE_SIDE
         self.tools: dict[str, Tool] = {
             "brush": BrushTool(self, True),
             "eraser": BrushTool(self, False),
@@ -211,8 +215,6 @@ class EditController(QtCore.QObject):
                 tool.cancel()
         if self.doc.has_image:
             side = max(self.doc.shape)
-            if not self._chosen_side:
-                self._chosen_side = side
             self._apply_radius(round(self._chosen * side / self._chosen_side))
 
     def add_tool(self, tool: Tool) -> None:
@@ -247,7 +249,7 @@ class EditController(QtCore.QObject):
         MAX_RADIUS]; images of another size get it scaled by their long side."""
         radius = int(min(max(radius, MIN_RADIUS), MAX_RADIUS))
         self._chosen = float(radius)
-        self._chosen_side = max(self.doc.shape) if self.doc.has_image else 0
+        self._chosen_side = max(self.doc.shape) if self.doc.has_image else REFERENCE_SIDE
         self._apply_radius(radius)
 
     def _apply_radius(self, radius: int) -> None:
