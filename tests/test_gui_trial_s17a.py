@@ -39,3 +39,21 @@ def test_default_brush_is_not_a_hairline_after_a_big_first_image(make_window, bi
     assert win.edit.radius == 15
     assert win.tools_panel.radius_spin.value() == 15
 
+
+def test_remembered_brush_keeps_its_share_of_the_image(make_window, big_and_small):
+    """Trial finding: the brush size remembered for the next start was the pixel radius on
+    the last image, without its size: 30 px chosen on 512-px images, a 256-px image last,
+    came back as 15 px chosen on the first image of the next start (a quarter of the share
+    on a 2048-px image; after a 4000-px image first, a 1-2 px brush everywhere)."""
+    win = make_window([str(big_and_small / "small.png")])
+    win.edit.set_radius(30)
+    win.session.open_paths([str(big_and_small / "tiny.png")])
+    assert win.wait_idle(30)
+    assert win.edit.radius == 15
+    win.close()
+    again = make_window([str(big_and_small / "big.png")])
+    assert again.edit.radius == 120
+    again.session.open_paths([str(big_and_small / "small.png")])
+    assert again.wait_idle(30)
+    assert again.edit.radius == 30
+    assert again.tools_panel.radius_spin.value() == 30
