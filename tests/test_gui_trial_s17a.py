@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -10,8 +11,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
-from _gui import SAMPLES  # noqa: E402
+from _gui import SAMPLES, drag  # noqa: E402
 from PIL import Image  # noqa: E402
+from PySide6 import QtCore  # noqa: E402
+
+from dermview.gui.testing import process  # noqa: E402
 
 pytest_plugins = ("_gui",)  # fixtures: weights, boxes, data, make_window
 
@@ -57,3 +61,33 @@ def test_remembered_brush_keeps_its_share_of_the_image(make_window, big_and_smal
     assert again.wait_idle(30)
     assert again.edit.radius == 30
     assert again.tools_panel.radius_spin.value() == 30
+
+
+def test_reject_of_a_corrected_label_edited_again_is_refused_and_says_why(make_window, data,
+                                                                           qtbot):
+    """Trial finding: a label saved as corrected yesterday, opened and edited again, then X
+    (Reject and save, enabled in the Review panel beside "Accept mask and save"): saved as
+    *corrected* with the new strokes, the history saying "Review: rejected" and nothing
+    saying why; on any other label X refuses a mask edited by hand and says so."""
+    win = make_window([data / "IMD009.jpg"])
+    win.segmenter.run()
+    assert win.wait_idle(60) and win.doc.mask.any()
+    win.set_tool("brush")
+    win.edit.set_radius(6)
+    drag(qtbot, win.before, [(40.5, 330.5), (70.5, 340.5)])  # far from the lesion
+    assert win.saving.save()
+    sidecar = data / "labels" / "IMD009_segmentation.json"
+    assert json.loads(sidecar.read_text())["review_state"] == "corrected"
+    win.session.open_image(data / "IMD009.jpg", again=True)
+    assert win.wait_idle(30) and win.doc.review_state == "corrected"
+    panel = win.review_panel
+    process(20)
+    assert panel.reject_button.isEnabled()  # rejecting the corrected mask as it is: allowed
+    drag(qtbot, win.before, [(200.5, 40.5), (230.5, 50.5)])
+    qtbot.waitUntil(lambda: not panel.reject_button.isEnabled(), timeout=3000)
+    assert panel.accept_button.text() == "Save as corrected"
+    saved = sidecar.read_text()
+    qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_X)
+    assert "edited by hand" in win.statusBar().currentMessage()
+    assert sidecar.read_text() == saved and win.doc.dirty  # not saved
+    assert win.doc.review_state == "corrected"
