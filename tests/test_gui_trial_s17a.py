@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -91,3 +92,29 @@ def test_reject_of_a_corrected_label_edited_again_is_refused_and_says_why(make_w
     assert "edited by hand" in win.statusBar().currentMessage()
     assert sidecar.read_text() == saved and win.doc.dirty  # not saved
     assert win.doc.review_state == "corrected"
+
+
+def _mnemonic(text: str) -> str | None:
+    """The letter after ``&`` in a menu text (``&&`` is a literal ampersand)."""
+    found = re.search(r"&([^&])", text.replace("&&", ""))
+    return found.group(1).lower() if found else None
+
+
+def test_no_two_items_of_a_menu_share_an_alt_letter(make_window):
+    """Trial finding: in the File menu, Alt+F then R only moved between Open recent, Export
+    report… and Next image to review (three items underlined R: Qt then triggers none), P
+    between Export labels as labelme polygons… and Previous image, N between Next image and
+    Save and next."""
+    win = make_window()
+    menus = [a.menu() for a in win.menuBar().actions()]
+    clashes = []
+    while menus:
+        menu = menus.pop()
+        letters: dict[str, list[str]] = {}
+        for action in menu.actions():
+            if action.menu() is not None:
+                menus.append(action.menu())
+            if not action.isSeparator() and _mnemonic(action.text()):
+                letters.setdefault(_mnemonic(action.text()), []).append(action.text())
+        clashes += [(menu.title(), texts) for texts in letters.values() if len(texts) > 1]
+    assert clashes == []
