@@ -118,3 +118,23 @@ def test_no_two_items_of_a_menu_share_an_alt_letter(make_window):
                 letters.setdefault(_mnemonic(action.text()), []).append(action.text())
         clashes += [(menu.title(), texts) for texts in letters.values() if len(texts) > 1]
     assert clashes == []
+
+
+def test_the_seg_export_message_fits_the_status_bar_at_150_percent(make_window, data,
+                                                                    tmp_path):
+    """Trial finding: at 150 % (1600×1000 screen = 1066×666) File → Export DICOM SEG… of an
+    unreviewed model mask said "Exported /tmp/…/labels/ISIC_0000042_segmentation.dcm; it is
+    an unreviewed model mask (Segment Algorithm Type AUTOMATIC): accept or correc" — the
+    advice to accept or correct it first was cut off by the window's edge."""
+    win = make_window([data / "IMD009.jpg"], size=(1066, 666))
+    win.show()
+    win.segmenter.run()
+    assert win.wait_idle(60) and win.doc.mask.any()
+    folder = tmp_path / "home" / "sam" / "Documents" / "Melanoma study 2026" / "DICOM exports"
+    written = win.exchange.export_dicom_seg(folder)
+    assert written and written[0].parent == folder
+    bar = win.statusBar()
+    said = bar.currentMessage()
+    assert "IMD009_segmentation.dcm" in said and "unreviewed" in said
+    assert "accept or correct" in said
+    assert bar.fontMetrics().horizontalAdvance(said) < bar.width() - 20

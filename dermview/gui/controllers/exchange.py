@@ -120,10 +120,13 @@ class ExchangeController(QtCore.QObject):
             self.error.emit("DICOM SEG not written", str(exc))
             return []
         # as for the label exports: a model mask nobody checked is not taken for ground truth
-        note = ("; it is an unreviewed model mask (Segment Algorithm Type AUTOMATIC): accept "
-                "or correct it in the Review panel first if it is to be ground truth"
-                if meta.source == "model" and meta.review_state is None else "")
-        self.message.emit(f"Exported {written[0]}{note}", 10000 if note else 5000)
+        # (the file's name only then: the folder just chosen, in full, pushed the advice past
+        # the window's edge at 150 %)
+        if meta.source == "model" and meta.review_state is None:
+            self.message.emit(f"Exported {written[0].name}, an unreviewed model mask (AUTOMATIC):"
+                              " accept or correct it first if it is to be ground truth", 10000)
+        else:
+            self.message.emit(f"Exported {written[0]}", 5000)
         return written
 
     # -- the worklist's saved labels as COCO / labelme ---------------------------------------
