@@ -138,3 +138,27 @@ def test_the_seg_export_message_fits_the_status_bar_at_150_percent(make_window, 
     assert "IMD009_segmentation.dcm" in said and "unreviewed" in said
     assert "accept or correct" in said
     assert bar.fontMetrics().horizontalAdvance(said) < bar.width() - 20
+
+
+def test_segment_all_leaves_the_worklist_least_confident_first_when_so_sorted(
+        make_window, tmp_path, boxes):
+    """Trial finding: View → Sort worklist: least confident first on a new study folder (no
+    masks yet, an order the app keeps for the next folders), then Segment all…: the masks
+    came with their confidence, but the worklist stayed in name order, the worst mask third
+    of four; the README says the worst come first."""
+    from PySide6 import QtWidgets
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for stem in ("IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"):
+        (folder / f"{stem}.jpg").write_bytes((SAMPLES / f"{stem}.jpg").read_bytes())
+    win = make_window([folder])
+    win.actions["sort_confidence"].trigger()
+    boxes.answer = QtWidgets.QMessageBox.StandardButton.Ok
+    win.actions["segment_all"].trigger()
+    assert win.wait_idle(180)
+    process(50)
+    wl = win.worklist
+    conf = [wl.confidence(r) for r in range(len(wl.paths))]
+    assert None not in conf and conf == sorted(conf), [p.name for p in wl.paths]
+    assert wl.paths[wl.current] == win.doc.path  # the open image stays the current row

@@ -78,6 +78,7 @@ class Worklist(QtWidgets.QWidget):
         self.marks: dict[Path, str] = {}
         self.unsaved: Path | None = None
         self.live_confidence: dict[Path, float] = {}
+        self.order = "name"  # the order last chosen: "name" / "confidence" (see resort)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.summary = QtWidgets.QLabel("No folder open")
@@ -350,13 +351,21 @@ class Worklist(QtWidgets.QWidget):
         conf = {p: self.confidence(i) for i, p in enumerate(self.paths)}
         self.set_paths(sorted(self.paths, key=lambda p: (conf[p] is None, conf[p] or 0.0)))
         self.set_current(current)
+        self.order = "confidence"
         self.sort_changed.emit("confidence")
+
+    def resort(self) -> None:
+        """Sort again by confidence when that is the order chosen: confidences came in (after
+        Segment all, the worklist sorted before any mask existed stayed in name order)."""
+        if self.order == "confidence" and self.paths:
+            self.sort_by_confidence()
 
     def sort_by_name(self) -> None:
         """The folder's order (by path, as it opened)."""
         current = self.paths[self.current] if self.current >= 0 else None
         self.set_paths(sorted(self.paths))
         self.set_current(current)
+        self.order = "name"
         self.sort_changed.emit("name")
 
     def set_current(self, path: Path | None) -> None:

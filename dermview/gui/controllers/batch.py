@@ -237,6 +237,7 @@ class BatchController(QtCore.QObject):
             self.reopen_requested.emit(image)
 
     def _on_finished(self, out: BatchOutcome) -> None:
+        self.worklist.resort()  # least confident first, if so sorted: now there are masks
         n = len(out.written)
         each = out.seconds / n if n else 0.0
         per = (f" in {out.seconds:.0f} s ({each:.{1 if each >= 0.095 else 2}f} s per image)"
