@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 from _gui import SAMPLES, drag  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from dermview.gui.testing import process  # noqa: E402
 
@@ -146,8 +146,6 @@ def test_segment_all_leaves_the_worklist_least_confident_first_when_so_sorted(
     masks yet, an order the app keeps for the next folders), then Segment all…: the masks
     came with their confidence, but the worklist stayed in name order, the worst mask third
     of four; the README says the worst come first."""
-    from PySide6 import QtWidgets
-
     folder = tmp_path / "study"
     folder.mkdir()
     for stem in ("IMD002", "IMD009", "ISIC_0000095", "ISIC_0024311"):
@@ -162,3 +160,33 @@ def test_segment_all_leaves_the_worklist_least_confident_first_when_so_sorted(
     conf = [wl.confidence(r) for r in range(len(wl.paths))]
     assert None not in conf and conf == sorted(conf), [p.name for p in wl.paths]
     assert wl.paths[wl.current] == win.doc.path  # the open image stays the current row
+
+
+def test_an_imported_mask_does_not_keep_the_confidence_of_the_mask_it_replaced(
+        make_window, tmp_path, boxes):
+    """Trial finding: images opened earlier in the session kept, in the worklist's Conf.
+    column, the confidence of their batch mask (0.83, 0.85, 0.87) after File → Import
+    labels… replaced those masks with another tool's, which have none; the other imported
+    rows were blank. Sorted least confident first, the imported masks sorted by a number
+    that was not theirs."""
+    from test_gui_exchange import _coco_of_other_tool
+
+    from dermview.cli import main
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("IMD002.jpg", "IMD009.jpg", "ISIC_0000095.jpg"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    assert main(["segment", str(folder), "--out", str(folder / "labels"), "--sidecar"]) == 0
+    coco, _theirs = _coco_of_other_tool(tmp_path)
+    win = make_window([folder / "IMD002.jpg"])
+    wl = win.worklist
+    wl.set_paths(sorted(folder.glob("*.jpg")))
+    for name in ("IMD009.jpg", "IMD002.jpg"):  # opened, then left
+        assert win.session.open_image(folder / name) and win.wait_idle(30)
+    assert all(wl.confidence(r) is not None for r in range(3))
+    boxes.answer = QtWidgets.QMessageBox.StandardButton.Yes  # replace the labels
+    assert win.exchange.import_labels("coco", coco) == 3
+    assert [wl.table.item(r, 1).text() for r in range(3)] == ["imported"] * 3
+    assert [wl.confidence(r) for r in range(3)] == [None] * 3
+    assert [wl.table.item(r, 2).text() for r in range(3)] == [""] * 3

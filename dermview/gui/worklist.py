@@ -341,6 +341,13 @@ class Worklist(QtWidgets.QWidget):
         self.live_confidence[Path(path)] = float(value)
         self.refresh(Path(path))
 
+    def forget_confidence(self, keep: Path | None = None) -> None:
+        """Labels were replaced (an import): this session's confidences are no longer theirs
+        (an imported mask showed its batch mask's); the sidecars say what each label has.
+        ``keep``: the open image's unsaved mask, still the one segmented. Rows read again."""
+        self.live_confidence = {p: v for p, v in self.live_confidence.items() if p == keep}
+        self.refresh()
+
     def _header_clicked(self, column: int) -> None:
         if column == 2:
             self.sort_by_confidence()
