@@ -190,3 +190,28 @@ def test_an_imported_mask_does_not_keep_the_confidence_of_the_mask_it_replaced(
     assert [wl.table.item(r, 1).text() for r in range(3)] == ["imported"] * 3
     assert [wl.confidence(r) for r in range(3)] == [None] * 3
     assert [wl.table.item(r, 2).text() for r in range(3)] == [""] * 3
+
+
+def test_the_import_message_fits_the_status_bar_at_150_percent(make_window, tmp_path, boxes):
+    """Trial finding: at 150 % (1066×666) File → Import labels from labelme… with the open
+    image edited said "Imported 14 labels from lm into /tmp/t17a/study/labels: shown as
+    imported in the worklist, for review; the unsaved mask of BIG_0000146.jpg stays on
+    scree" — that saving would ask before replacing the imported label was cut off."""
+    from test_gui_exchange import _coco_of_other_tool
+
+    folder = tmp_path / "home" / "sam" / "Documents" / "Melanoma study 2026" / "clinic"
+    folder.mkdir(parents=True)
+    for name in ("IMD002.jpg", "IMD009.jpg", "ISIC_0000095.jpg"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    coco, _theirs = _coco_of_other_tool(tmp_path)
+    win = make_window([folder / "ISIC_0000095.jpg"], size=(1066, 666))
+    win.show()
+    win.worklist.set_paths(sorted(folder.glob("*.jpg")))
+    win.segmenter.run()
+    assert win.wait_idle(60) and win.doc.dirty
+    assert win.exchange.import_labels("coco", coco) == 3
+    bar = win.statusBar()
+    said = bar.currentMessage()
+    assert "the unsaved mask of ISIC_0000095.jpg stays on screen" in said
+    assert "saving asks" in said and "labels" in said
+    assert bar.fontMetrics().horizontalAdvance(said) < bar.width() - 20, said

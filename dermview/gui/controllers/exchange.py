@@ -22,7 +22,7 @@ from dermview.errors import DermviewError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.preprocess.params import PreprocessParams
-from dermview.wording import counted, exist
+from dermview.wording import counted, exist, short_path
 
 Btn = QtWidgets.QMessageBox.StandardButton
 FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme"}  # export_labels' formats, as shown
@@ -304,8 +304,7 @@ class ExchangeController(QtCore.QObject):
         if done:
             self.labels_imported.emit(
                 f"Imported {counted(done, 'label')} from {source.name} into "
-                f"{labels_dir or folder / 'labels'}: shown as imported in the worklist, for review"
-                + kept)
+                f"{short_path(labels_dir or folder / 'labels')}, for review" + kept)
         elif existing and not skipped:  # the user's choice: nothing to warn about
             self.message.emit(f"No label imported from {source.name}{kept}", 10000)
         if skipped or not (done or existing):

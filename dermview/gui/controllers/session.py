@@ -109,8 +109,8 @@ class SessionController(QtCore.QObject):
             path = doc.path
             self._label_stat = self._label_stamp()  # the label watch has nothing more to say
             if doc.dirty:
-                summary += (f"; the unsaved mask of {path.name} stays on screen (saving will "
-                            "ask before replacing its imported label)")
+                summary += (f"; the unsaved mask of {path.name} stays on screen (saving asks "
+                            "before replacing it)")
             elif self.open_image(path, quiet=True, again=True):
                 summary += f"; {path.name} shows its imported mask"
         self.message.emit(summary, 15000)
