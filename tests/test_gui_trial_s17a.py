@@ -215,3 +215,15 @@ def test_the_import_message_fits_the_status_bar_at_150_percent(make_window, tmp_
     assert "the unsaved mask of ISIC_0000095.jpg stays on screen" in said
     assert "saving asks" in said and "labels" in said
     assert bar.fontMetrics().horizontalAdvance(said) < bar.width() - 20, said
+
+
+def test_segment_all_of_one_image_asks_in_the_singular(make_window, data, boxes):
+    """Trial finding: with one image left unlabelled, Segment all… asked "Segment 1 image
+    without a label and save its mask as unreviewed model masks in labels/ beside each
+    image?"."""
+    win = make_window([data])
+    win.worklist.set_paths([data / "IMD009.jpg"])
+    win.actions["segment_all"].trigger()  # boxes.answer: Cancel
+    text = boxes.questions[-1][1]
+    assert text.startswith("Segment 1 image without a label and save its mask as an "
+                           "unreviewed model mask in labels/ beside it?"), text

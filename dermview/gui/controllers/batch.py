@@ -186,11 +186,13 @@ class BatchController(QtCore.QObject):
             return False
         items = tuple((p, self.labels_dir_for(p)) for p in images)
         folders = {folder for _p, folder in items}
-        where = ("labels/ beside each image" if folders == {None} else
+        one = len(images) == 1
+        where = (f"labels/ beside {'it' if one else 'each image'}" if folders == {None} else
                  str(next(iter(folders))) if len(folders) == 1 else "their labels folders")
-        text = (f"Segment {counted(len(images), 'image')} without a label and save "
-                f"{'its mask' if len(images) == 1 else 'their masks'} as unreviewed model "
-                f"masks in {where}?\n\nLabels that exist are never replaced. The worklist "
+        masks = ("its mask as an unreviewed model mask" if one else
+                 "their masks as unreviewed model masks")
+        text = (f"Segment {counted(len(images), 'image')} without a label and save {masks} "
+                f"in {where}?\n\nLabels that exist are never replaced. The worklist "
                 "shows each mask as it is written (View → Sort worklist puts the least "
                 "confident first); Esc cancels and keeps the masks written so far.")
         if ask(self.window, "Segment all unlabelled images", text,
