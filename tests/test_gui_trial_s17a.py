@@ -33,6 +33,23 @@ def big_and_small(tmp_path):
     return folder
 
 
+@pytest.fixture
+def worklist_coco(tmp_path):
+    """Three sample images with the labels ``dermview segment --sidecar`` gives them, and a
+    COCO file of another tool's masks of the same images."""
+    from test_gui_exchange import _coco_of_other_tool
+
+    from dermview.cli import main
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("IMD002.jpg", "IMD009.jpg", "ISIC_0000095.jpg"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    assert main(["segment", str(folder), "--out", str(folder / "labels"), "--sidecar"]) == 0
+    coco, _theirs = _coco_of_other_tool(tmp_path)
+    return folder, coco
+
+
 def test_default_brush_is_not_a_hairline_after_a_big_first_image(make_window, big_and_small):
     """Trial finding: the study folder opened on a 4000-px image first; every 256-px and
     512-px image after it had a 1-2 px brush (the default 15 px was taken as chosen on the
@@ -163,22 +180,13 @@ def test_segment_all_leaves_the_worklist_least_confident_first_when_so_sorted(
 
 
 def test_an_imported_mask_does_not_keep_the_confidence_of_the_mask_it_replaced(
-        make_window, tmp_path, boxes):
+        make_window, worklist_coco, boxes):
     """Trial finding: images opened earlier in the session kept, in the worklist's Conf.
     column, the confidence of their batch mask (0.83, 0.85, 0.87) after File → Import
     labels… replaced those masks with another tool's, which have none; the other imported
     rows were blank. Sorted least confident first, the imported masks sorted by a number
     that was not theirs."""
-    from test_gui_exchange import _coco_of_other_tool
-
-    from dermview.cli import main
-
-    folder = tmp_path / "clinic"
-    folder.mkdir()
-    for name in ("IMD002.jpg", "IMD009.jpg", "ISIC_0000095.jpg"):
-        (folder / name).write_bytes((SAMPLES / name).read_bytes())
-    assert main(["segment", str(folder), "--out", str(folder / "labels"), "--sidecar"]) == 0
-    coco, _theirs = _coco_of_other_tool(tmp_path)
+    folder, coco = worklist_coco
     win = make_window([folder / "IMD002.jpg"])
     wl = win.worklist
     wl.set_paths(sorted(folder.glob("*.jpg")))
@@ -227,3 +235,25 @@ def test_segment_all_of_one_image_asks_in_the_singular(make_window, data, boxes)
     text = boxes.questions[-1][1]
     assert text.startswith("Segment 1 image without a label and save its mask as an "
                            "unreviewed model mask in labels/ beside it?"), text
+
+
+def test_saving_over_a_label_imported_here_says_it_was_imported(make_window, worklist_coco,
+                                                                boxes):
+    """Trial finding: the open image edited, File → Import labels… (its label replaced, "the
+    unsaved mask stays on screen"), then Ctrl+S asked: "…was saved by sam at 04:10 UTC (not
+    reviewed) and is not the one you opened: saved meanwhile in another window or by another
+    program, or found in a labels folder chosen since" — Sam had one window, and had just
+    imported that label himself."""
+    folder, coco = worklist_coco
+    win = make_window([folder / "IMD002.jpg"])
+    win.worklist.set_paths(sorted(folder.glob("*.jpg")))
+    win.actions["op_grow"].trigger()
+    assert win.doc.dirty
+    boxes.answer = QtWidgets.QMessageBox.StandardButton.Yes  # replace the labels
+    assert win.exchange.import_labels("coco", coco) == 3
+    boxes.answer = QtWidgets.QMessageBox.StandardButton.No  # keep the imported label
+    assert not win.saving.save()
+    title, text = boxes.questions[-1]
+    assert title == "Label saved meanwhile"
+    assert "was imported" in text and "from the COCO file from_other_tool.json" in text
+    assert "another window" not in text
