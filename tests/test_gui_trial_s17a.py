@@ -9,6 +9,7 @@ import re
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
@@ -257,3 +258,28 @@ def test_saving_over_a_label_imported_here_says_it_was_imported(make_window, wor
     assert title == "Label saved meanwhile"
     assert "was imported" in text and "from the COCO file from_other_tool.json" in text
     assert "another window" not in text
+
+
+def test_a_label_replaced_by_another_program_shows_its_own_confidence(make_window,
+                                                                      worklist_coco):
+    """Trial finding (as for an import): an image opened earlier kept, in the Conf. column,
+    its batch mask's confidence after another program (a colleague's tool, a script)
+    replaced its label with one that has none."""
+    from dermview.io import load_image
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    folder, _coco = worklist_coco
+    win = make_window([folder / "IMD009.jpg"])
+    wl = win.worklist
+    wl.set_paths(sorted(folder.glob("*.jpg")))
+    assert win.session.open_image(folder / "IMD002.jpg") and win.wait_idle(30)
+    row = wl.paths.index(folder / "IMD009.jpg")
+    assert wl.confidence(row) is not None
+    image = folder / "IMD009.jpg"
+    h, w = load_image(image).shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[50:150, 60:200] = True
+    save_label(image, mask, LabelMeta(image_sha256=image_sha256(image), image_size=(w, h),
+                                      source="manual"), folder / "labels")
+    wl.refresh(image)
+    assert wl.confidence(row) is None and wl.table.item(row, 2).text() == ""
