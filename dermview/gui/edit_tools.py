@@ -17,9 +17,13 @@ from dermview import editing, masks
 from dermview.gui.commands import EditKind, MaskCommand, push_mask
 from dermview.gui.document import Document
 from dermview.gui.image_view import ImagePane, to_rc
+from dermview.gui.settings import Settings
 
 MIN_RADIUS = 1
 MAX_RADIUS = 400
+#: The long side (px) the default brush radius, and a remembered one saved without its
+#: image's size, refer to: the bundled samples' and PH2's 512 px.
+REFERENCE_SIDE = 512
 
 
 class Tool:
@@ -178,16 +182,18 @@ class EditController(QtCore.QObject):
     message = QtCore.Signal(str)
 
     def __init__(self, doc: Document, panes: list[ImagePane],
-                 parent: QtCore.QObject | None = None) -> None:
+                 parent: QtCore.QObject | None = None, settings: Settings | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
+        self.settings = None
         self.panes = panes
         self.radius = 15
         # The radius as the user chose it, on an image of this long side (0: no image yet):
         # images of other sizes get it scaled, so that it covers the same share of each image
         # (15 px chosen on 256-px images was a hairline on a 6000×4000 one, and one chosen
-        # there erased half a lesion on the small ones).
-        self._chosen, self._chosen_side = float(self.radius), 0
+        # there erased half a lesion on the small ones). The default is 15 px at 512 px, not
+        # on whatever image opens first (a 4000-px first image left a 1-px brush on the rest).
+        self._chosen, self._chosen_side = float(self.radius), REFERENCE_SIDE
         self.tools: dict[str, Tool] = {
             "brush": BrushTool(self, True),
             "eraser": BrushTool(self, False),
@@ -198,6 +204,10 @@ class EditController(QtCore.QObject):
         }
         self.active = "pan"
         doc.image_changed.connect(self._on_image)
+        if settings is not None:  # the size chosen last time, with the image side it had
+            self.set_radius(settings.get_int("brush_radius", self.radius),
+                            settings.get_int("brush_radius_side", REFERENCE_SIDE))
+            self.settings = settings
 
     def _on_image(self) -> None:
         """A new image: a line or outline in progress was drawn on the last one (the ruler's
@@ -211,8 +221,6 @@ class EditController(QtCore.QObject):
                 tool.cancel()
         if self.doc.has_image:
             side = max(self.doc.shape)
-            if not self._chosen_side:
-                self._chosen_side = side
             self._apply_radius(round(self._chosen * side / self._chosen_side))
 
     def add_tool(self, tool: Tool) -> None:
@@ -242,13 +250,18 @@ class EditController(QtCore.QObject):
             pane.set_cursor_radius(tool.cursor_radius if tool is not None else 0.0)
         self.tool_changed.emit(self.active)
 
-    def set_radius(self, radius: int) -> None:
-        """Brush radius in image pixels of the open image, clamped to [MIN_RADIUS,
-        MAX_RADIUS]; images of another size get it scaled by their long side."""
+    def set_radius(self, radius: int, side: int | None = None) -> None:
+        """Brush radius in image pixels of an image of long side ``side`` (None: the open
+        image), clamped to [MIN_RADIUS, MAX_RADIUS]; images of another size get it scaled by
+        their long side. Remembered with that side (the pixel radius alone, saved after a
+        256-px image, came back as a hairline on a 2048-px one at the next start)."""
         radius = int(min(max(radius, MIN_RADIUS), MAX_RADIUS))
-        self._chosen = float(radius)
-        self._chosen_side = max(self.doc.shape) if self.doc.has_image else 0
-        self._apply_radius(radius)
+        here = max(self.doc.shape) if self.doc.has_image else REFERENCE_SIDE
+        self._chosen, self._chosen_side = float(radius), int(side or here)
+        if self.settings is not None:
+            self.settings.set("brush_radius", radius)
+            self.settings.set("brush_radius_side", self._chosen_side)
+        self._apply_radius(round(radius * here / self._chosen_side))
 
     def _apply_radius(self, radius: int) -> None:
         radius = int(min(max(radius, MIN_RADIUS), MAX_RADIUS))

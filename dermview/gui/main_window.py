@@ -80,8 +80,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                       s.get_bool("outline", False), s.get_bool("auto_segment", False))
         self.seg_panel.set_device(device or str(s.get("device", "auto") or "auto"))
         self.seg_panel.set_engine(str(s.get("engine", "auto") or "auto"))
-        self.edit = EditController(self.doc, [self.before, self.after], self)
-        self.edit.set_radius(s.get_int("brush_radius", 15))
+        self.edit = EditController(self.doc, [self.before, self.after], self, settings=s)
         self.tools_panel = ToolsPanel(self.edit.radius)
         self.worklist = Worklist()
         self.history = QtWidgets.QUndoView(self.doc.undo_stack)
@@ -253,7 +252,6 @@ class MainWindow(QtWidgets.QMainWindow):
         for key, b in tp.op_buttons.items():
             b.setToolTip(self.actions[f"op_{key}"].toolTip())
         self.edit.radius_changed.connect(tp.set_radius)
-        self.edit.radius_changed.connect(lambda r: s.set("brush_radius", r))
         self.edit.tool_changed.connect(self._on_tool_changed)
         for pane in (self.before, self.after):
             pane.hovered.connect(lambda r, c: self.status.show_pixel(self.doc, r, c))
@@ -431,7 +429,6 @@ class MainWindow(QtWidgets.QMainWindow):
         s.set("geometry", self.saveGeometry())
         s.set("geometry_scale", self.devicePixelRatioF())
         s.set("window_state", self.saveState())
-        s.set("brush_radius", self.edit.radius)
         s.set("device", self.segmenter.device)
         self.saving.shutdown()
         self.models.shutdown()

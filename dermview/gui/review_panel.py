@@ -103,11 +103,14 @@ class ReviewPanel(QtWidgets.QWidget):
         for w in self._verdict_widgets:
             w.setEnabled(is_open)
 
-    def show_review(self, state: str | None, comment: str, saved_as: str | None) -> None:
-        """Show the document's verdict and comment (no signals) and what a save records."""
+    def show_review(self, state: str | None, comment: str, saved_as: str | None,
+                    hand_edited: bool = False) -> None:
+        """Show the document's verdict and comment (no signals) and what a save records;
+        ``hand_edited``: hand edits of this session changed the mask."""
         # A mask edited by hand is saved as corrected whatever verdict was chosen: the panel
-        # shows that verdict, and the others wait until the edits are undone.
-        edited = saved_as == "corrected" and state != "corrected"
+        # shows that verdict, and the others wait until the edits are undone (a label opened
+        # as corrected and edited again too: it offered Reject, which saved it as corrected).
+        edited = saved_as == "corrected" and (state != "corrected" or hand_edited)
         self._updating = True
         try:
             self.radios.get("corrected" if edited else state, self.radios[None]).setChecked(True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.label_status import label_status_meta
+from dermview.label_watch import label_stat
 from dermview.wording import counted
 
 #: Statuses a reviewer has given (the summary's "reviewed").
@@ -78,6 +79,8 @@ class Worklist(QtWidgets.QWidget):
         self.marks: dict[Path, str] = {}
         self.unsaved: Path | None = None
         self.live_confidence: dict[Path, float] = {}
+        self._live_stamp: dict[Path, tuple] = {}  # its label files when each was set
+        self.order = "name"  # the order last chosen: "name" / "confidence" (see resort)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.summary = QtWidgets.QLabel("No folder open")
@@ -171,6 +174,8 @@ class Worklist(QtWidgets.QWidget):
         """(:meth:`status`, :meth:`confidence`) of a row, from one read of its label."""
         path = self.paths[row]
         mark, live = self.marks.get(path), self.live_confidence.get(path)
+        if live is not None and self._live_stamp.get(path) != self._label_stamp(path):
+            live = None  # a label written since (a colleague, a script): its sidecar says
         if mark is not None and (live is not None or mark in ("refused", "unreadable")):
             return mark, live
         folder = self.resolver(path) if self.resolver is not None else None
@@ -338,7 +343,19 @@ class Worklist(QtWidgets.QWidget):
     def set_confidence(self, path: Path, value: float) -> None:
         """Show the confidence of a mask the model just made for ``path``."""
         self.live_confidence[Path(path)] = float(value)
+        self._live_stamp[Path(path)] = self._label_stamp(Path(path))
         self.refresh(Path(path))
+
+    def _label_stamp(self, path: Path) -> tuple:
+        """The label files of ``path`` as they are now (:func:`label_watch.label_stat`)."""
+        return label_stat(path, self.resolver(path) if self.resolver is not None else None)
+
+    def forget_confidence(self, keep: Path | None = None) -> None:
+        """Labels were replaced (an import): this session's confidences are no longer theirs
+        (an imported mask showed its batch mask's); the sidecars say what each label has.
+        ``keep``: the open image's unsaved mask, still the one segmented. Rows read again."""
+        self.live_confidence = {p: v for p, v in self.live_confidence.items() if p == keep}
+        self.refresh()
 
     def _header_clicked(self, column: int) -> None:
         if column == 2:
@@ -350,13 +367,21 @@ class Worklist(QtWidgets.QWidget):
         conf = {p: self.confidence(i) for i, p in enumerate(self.paths)}
         self.set_paths(sorted(self.paths, key=lambda p: (conf[p] is None, conf[p] or 0.0)))
         self.set_current(current)
+        self.order = "confidence"
         self.sort_changed.emit("confidence")
+
+    def resort(self) -> None:
+        """Sort again by confidence when that is the order chosen: confidences came in (after
+        Segment all, the worklist sorted before any mask existed stayed in name order)."""
+        if self.order == "confidence" and self.paths:
+            self.sort_by_confidence()
 
     def sort_by_name(self) -> None:
         """The folder's order (by path, as it opened)."""
         current = self.paths[self.current] if self.current >= 0 else None
         self.set_paths(sorted(self.paths))
         self.set_current(current)
+        self.order = "name"
         self.sort_changed.emit("name")
 
     def set_current(self, path: Path | None) -> None:

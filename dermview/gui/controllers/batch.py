@@ -186,11 +186,13 @@ class BatchController(QtCore.QObject):
             return False
         items = tuple((p, self.labels_dir_for(p)) for p in images)
         folders = {folder for _p, folder in items}
-        where = ("labels/ beside each image" if folders == {None} else
+        one = len(images) == 1
+        where = (f"labels/ beside {'it' if one else 'each image'}" if folders == {None} else
                  str(next(iter(folders))) if len(folders) == 1 else "their labels folders")
-        text = (f"Segment {counted(len(images), 'image')} without a label and save "
-                f"{'its mask' if len(images) == 1 else 'their masks'} as unreviewed model "
-                f"masks in {where}?\n\nLabels that exist are never replaced. The worklist "
+        masks = ("its mask as an unreviewed model mask" if one else
+                 "their masks as unreviewed model masks")
+        text = (f"Segment {counted(len(images), 'image')} without a label and save {masks} "
+                f"in {where}?\n\nLabels that exist are never replaced. The worklist "
                 "shows each mask as it is written (View → Sort worklist puts the least "
                 "confident first); Esc cancels and keeps the masks written so far.")
         if ask(self.window, "Segment all unlabelled images", text,
@@ -237,6 +239,7 @@ class BatchController(QtCore.QObject):
             self.reopen_requested.emit(image)
 
     def _on_finished(self, out: BatchOutcome) -> None:
+        self.worklist.resort()  # least confident first, if so sorted: now there are masks
         n = len(out.written)
         each = out.seconds / n if n else 0.0
         per = (f" in {out.seconds:.0f} s ({each:.{1 if each >= 0.095 else 2}f} s per image)"

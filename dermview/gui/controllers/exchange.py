@@ -22,7 +22,7 @@ from dermview.errors import DermviewError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.preprocess.params import PreprocessParams
-from dermview.wording import counted, exist
+from dermview.wording import counted, exist, short_path
 
 Btn = QtWidgets.QMessageBox.StandardButton
 FORMAT_NAMES = {"coco": "COCO", "labelme": "labelme"}  # export_labels' formats, as shown
@@ -122,10 +122,13 @@ class ExchangeController(QtCore.QObject):
             self.error.emit("DICOM SEG not written", str(exc))
             return []
         # as for the label exports: a model mask nobody checked is not taken for ground truth
-        note = ("; it is an unreviewed model mask (Segment Algorithm Type AUTOMATIC): accept "
-                "or correct it in the Review panel first if it is to be ground truth"
-                if meta.source == "model" and meta.review_state is None else "")
-        self.message.emit(f"Exported {written[0]}{note}", 10000 if note else 5000)
+        # (the file's name only then: the folder just chosen, in full, pushed the advice past
+        # the window's edge at 150 %)
+        if meta.source == "model" and meta.review_state is None:
+            self.message.emit(f"Exported {written[0].name}, an unreviewed model mask (AUTOMATIC):"
+                              " accept or correct it first if it is to be ground truth", 10000)
+        else:
+            self.message.emit(f"Exported {written[0]}", 5000)
         return written
 
     # -- the worklist's saved labels as COCO / labelme ---------------------------------------
@@ -303,8 +306,7 @@ class ExchangeController(QtCore.QObject):
         if done:
             self.labels_imported.emit(
                 f"Imported {counted(done, 'label')} from {source.name} into "
-                f"{labels_dir or folder / 'labels'}: shown as imported in the worklist, for review"
-                + kept)
+                f"{short_path(labels_dir or folder / 'labels')}, for review" + kept)
         elif existing and not skipped:  # the user's choice: nothing to warn about
             self.message.emit(f"No label imported from {source.name}{kept}", 10000)
         if skipped or not (done or existing):

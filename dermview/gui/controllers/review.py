@@ -62,7 +62,8 @@ class ReviewController(QtCore.QObject):
     def _show(self) -> None:
         doc = self.doc
         self.panel.set_image_open(doc.has_image)
-        self.panel.show_review(doc.review_state, doc.review_comment, doc.effective_review())
+        self.panel.show_review(doc.review_state, doc.review_comment, doc.effective_review(),
+                               doc.has_image and doc.hand_changed())
         if not doc.has_image:
             self.panel.set_image_open(False)
 
@@ -113,7 +114,9 @@ class ReviewController(QtCore.QObject):
         doc = self.doc
         if not doc.has_image:
             return False
-        if doc.effective_review() == "corrected" and doc.review_state != "corrected":
+        # hand edits of this session, also on a label opened as corrected (its X saved the new
+        # strokes as corrected, the history saying "rejected")
+        if doc.hand_changed():
             self.message.emit("The mask was edited by hand: save it as corrected, or undo the "
                               "edits (Ctrl+Z) to reject the model's mask", 8000)
             return False

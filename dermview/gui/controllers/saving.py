@@ -20,6 +20,7 @@ from dermview.errors import DermviewError, WriteError
 from dermview.gui import dialogs
 from dermview.gui.document import Document
 from dermview.gui.settings import Settings
+from dermview.label_status import label_source
 from dermview.preprocess.params import PreprocessParams
 from dermview.recovery import RecoveryEntry, RecoveryStore
 
@@ -172,13 +173,23 @@ class SaveController(QtCore.QObject):
             return Btn.Yes
         who = str(other.get("user") or "someone")
         when = str(other.get("modified") or "")[:16].replace("T", " ")
+        at = f" at {when} UTC" if when else ""
         state = str(other.get("review_state") or "not reviewed")
+        if label_source(other) == "imported":  # File → Import labels… here, or dermview import
+            from dermview.exchange.labelset import imported_from_text
+
+            # (it said "saved meanwhile in another window or by another program" of the
+            # user's own import in this window)
+            how = (f"was imported by {who}{at} {imported_from_text(other)} ({state} here) and "
+                   "is not the one you opened (File → Import labels…, or dermview import)")
+        else:
+            how = (f"was saved by {who}{at} ({state}) and is not the one you opened: saved "
+                   "meanwhile in another window or by another program, or found in a labels "
+                   "folder chosen since")
         return dialogs.ask(
             self.window, "Label saved meanwhile",
-            f"The label of {self.doc.path.name} in {self.doc.label_paths[0].parent} was saved "
-            f"by {who}{' at ' + when + ' UTC' if when else ''} ({state}) and is not the one "
-            "you opened: saved meanwhile in another window or by another program, or found in "
-            "a labels folder chosen since.\n\nYes: replace it with your mask "
+            f"The label of {self.doc.path.name} in {self.doc.label_paths[0].parent} {how}."
+            "\n\nYes: replace it with your mask "
             f"(theirs is kept in {labels.BACKUP_DIRNAME}/ beside the labels).\nNo: keep theirs "
             "on disk and your mask here, unsaved.\nDiscard: drop your changes and show theirs.",
             Btn.Yes | Btn.No | Btn.Discard, Btn.No)

@@ -105,14 +105,14 @@ class SessionController(QtCore.QObject):
         their rows read their state again, and the open image shows its new label when it was
         not edited here (else saving will ask before replacing it), said after ``summary``
         (the label watch said "saved by <user> elsewhere" of the user's own import)."""
-        self.worklist.refresh()
         doc = self.doc
+        self.worklist.forget_confidence(doc.path if doc.dirty else None)  # rows read again
         if doc.has_image and doc.path is not None and doc.label_saved_meanwhile() is not None:
             path = doc.path
             self._label_stat = self._label_stamp()  # the label watch has nothing more to say
             if doc.dirty:
-                summary += (f"; the unsaved mask of {path.name} stays on screen (saving will "
-                            "ask before replacing its imported label)")
+                summary += (f"; the unsaved mask of {path.name} stays on screen (saving asks "
+                            "before replacing it)")
             elif self.open_image(path, quiet=True, again=True):
                 summary += f"; {path.name} shows its imported mask"
         self.message.emit(summary, 15000)
