@@ -108,6 +108,8 @@ def test_reject_of_a_corrected_label_edited_again_is_refused_and_says_why(make_w
     saved = sidecar.read_text()
     qtbot.keyClick(win.view.shown(), QtCore.Qt.Key.Key_X)
     assert "edited by hand" in win.statusBar().currentMessage()
+    # undoing gives back the corrected mask opened, not the model's: the advice says so
+    assert "reject the mask as it was opened" in win.statusBar().currentMessage()
     assert sidecar.read_text() == saved and win.doc.dirty  # not saved
     assert win.doc.review_state == "corrected"
 

@@ -117,8 +117,9 @@ class ReviewController(QtCore.QObject):
         # hand edits of this session, also on a label opened as corrected (its X saved the new
         # strokes as corrected, the history saying "rejected")
         if doc.hand_changed():
+            # (undoing gives back the mask as it was opened: a corrected label's, not the model's)
             self.message.emit("The mask was edited by hand: save it as corrected, or undo the "
-                              "edits (Ctrl+Z) to reject the model's mask", 8000)
+                              "edits (Ctrl+Z) to reject the mask as it was opened", 8000)
             return False
         self.set_state("rejected")
         return self.saving.save()
