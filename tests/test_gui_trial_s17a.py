@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -285,3 +286,47 @@ def test_a_label_replaced_by_another_program_shows_its_own_confidence(make_windo
                                       source="manual"), folder / "labels")
     wl.refresh(image)
     assert wl.confidence(row) is None and wl.table.item(row, 2).text() == ""
+
+
+def test_corrected_masks_do_not_pass_for_the_least_confident_model_masks(make_window, tmp_path):
+    """Trial finding: a mask corrected by hand kept the model's estimate for the mask it
+    replaced (0.79): least confident first listed the corrected masks before the model masks
+    still to review, the COCO / labelme exports gave it as the corrected mask's confidence,
+    and the Segment panel as this mask's. The reviewed images now sort after those to review,
+    the worklist and the exports leave a corrected mask's out, and the panel says it was the
+    model's mask's."""
+    from dermview.cli import main
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    made = {"a_corrected": dict(edited=True, review_state="corrected", conf=0.40),
+            "b_model": dict(edited=False, review_state=None, conf=0.80),
+            "c_accepted": dict(edited=False, review_state="accepted", conf=0.55),
+            "d_model": dict(edited=False, review_state=None, conf=0.70)}
+    for stem, how in made.items():
+        image = folder / f"{stem}.jpg"
+        image.write_bytes((SAMPLES / "IMD002.jpg").read_bytes())
+        w, h = Image.open(image).size
+        mask = np.zeros((h, w), bool)
+        mask[h // 4:3 * h // 4, w // 4:3 * w // 4] = True
+        save_label(image, mask, LabelMeta(
+            image_sha256=image_sha256(image), image_size=(w, h), source="model",
+            model_name="m", model_sha256="ab" * 32, edited=how["edited"],
+            review_state=how["review_state"], extras={"confidence": how["conf"]}))
+    win = make_window()
+    assert win.session.open_folder(folder)
+    win.actions["sort_confidence"].trigger()
+    assert [p.stem for p in win.worklist.paths] == ["d_model", "b_model", "c_accepted",
+                                                   "a_corrected"]
+    assert [win.worklist.table.item(r, 2).text() for r in range(4)] == ["0.70", "0.80", "0.55", ""]
+    assert win.session.open_image(folder / "a_corrected.jpg")
+    text = win.seg_panel.model_label.text()
+    assert "model's mask <b>0.40</b>, before it was corrected by hand" in text
+    out = tmp_path / "coco.json"
+    assert main(["export", str(folder), "--format", "coco", "--out", str(out)]) == 0
+    attrs = {Path(img["file_name"]).stem: ann["attributes"]
+             for img in json.loads(out.read_text())["images"]
+             for ann in json.loads(out.read_text())["annotations"] if ann["image_id"] == img["id"]}
+    assert "confidence" not in attrs["a_corrected"]
+    assert attrs["b_model"]["confidence"] == 0.80 and attrs["c_accepted"]["confidence"] == 0.55

@@ -98,7 +98,7 @@ def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
     ``corrected`` / ``rejected`` by a reviewer, else ``unreviewed``), ``reviewed_by`` (who gave
     that verdict), ``source``, ``edited`` (corrected by hand), the model's name and SHA-256, the
     reviewer's ``comment`` (and ``comment_by`` when someone else wrote it), ``confidence`` (estimated Jaccard, 0-1) when the sidecar holds
-    one, and ``imported_from`` (the format, file and attributes of the file a label was
+    one and the mask was not edited by hand (it estimates the model's mask), and ``imported_from`` (the format, file and attributes of the file a label was
     imported from, as ``dermview import`` recorded them) for an imported label."""
     meta = meta or {}
     out: dict[str, Any] = {
@@ -116,7 +116,8 @@ def label_attributes(meta: dict[str, Any] | None) -> dict[str, Any]:
         out["model_name"] = str(meta["model_name"])
         out["model_sha256"] = str(meta.get("model_sha256", ""))
     confidence = _confidence(meta)
-    if confidence is not None:
+    if confidence is not None and not out["edited"]:
+        # the model's estimate for its own mask: a mask corrected by hand is not that mask
         out["confidence"] = confidence
     comment = meta.get("review_comment")
     if isinstance(comment, str) and comment:

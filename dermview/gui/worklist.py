@@ -180,7 +180,10 @@ class Worklist(QtWidgets.QWidget):
             return mark, live
         folder = self.resolver(path) if self.resolver is not None else None
         status, meta = label_status_meta(path, folder)
-        value = (meta or {}).get("confidence") if live is None else live
+        meta = meta or {}
+        # the model's estimate for its own mask, not for one corrected by hand (trial S17A)
+        value = (None if meta.get("edited") is True else meta.get("confidence")) \
+            if live is None else live
         return mark or status, float(value) if isinstance(value, (int, float)) else None
 
     def shown_statuses(self) -> list[str]:
@@ -362,10 +365,13 @@ class Worklist(QtWidgets.QWidget):
             self.sort_by_confidence()
 
     def sort_by_confidence(self) -> None:
-        """Least confident first; images without a recorded confidence go last."""
+        """Least confident first among the images still to review, then the reviewed ones
+        (a mask corrected by hand came first by the model's low estimate for the mask it
+        replaced, now not counted); images without a confidence go last in each group."""
         current = self.paths[self.current] if self.current >= 0 else None
-        conf = {p: self.confidence(i) for i, p in enumerate(self.paths)}
-        self.set_paths(sorted(self.paths, key=lambda p: (conf[p] is None, conf[p] or 0.0)))
+        read = {p: self._read(i) for i, p in enumerate(self.paths)}
+        self.set_paths(sorted(self.paths, key=lambda p: (
+            read[p][0] not in TO_REVIEW, read[p][1] is None, read[p][1] or 0.0)))
         self.set_current(current)
         self.order = "confidence"
         self.sort_changed.emit("confidence")

@@ -238,6 +238,9 @@ class SegmentController(QtCore.QObject):
         conf = "" if m.confidence is None else (
             f"<br>Confidence <b>{m.confidence:.2f}</b> (estimated Jaccard with an expert's "
             f"outline{'; review this mask' if m.confidence < LOW_CONFIDENCE else ''})")
+        if conf and self.doc.corrected_before():  # the label opened was corrected by hand
+            conf = (f"<br>Confidence of the model's mask <b>{m.confidence:.2f}</b>, before it "
+                    "was corrected by hand (estimated Jaccard with an expert's outline)")
         return f"Model <b>{m.name}</b>{where}{took}<br>weights {m.sha256[:12]}…{conf}"
 
     def adopt_saved_prob(self) -> bool:
