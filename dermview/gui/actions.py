@@ -196,6 +196,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("sort_name", "Sort worklist: by name", lambda w: lambda _=False: w.worklist.
                sort_by_name(), None, None, "Order the worklist by file name, as the folder "
                "opened", "View"),
+    ActionSpec("messages", "&Messages…", lambda w: lambda _=False: w.status.show_log(),
+               "Ctrl+Shift+M", None, "The status bar's messages of this session, whole, with "
+               "their time", "View"),
     ActionSpec("shortcuts", "&Keyboard shortcuts", lambda w: w.show_shortcuts, "F1", menu="Help"),
     ActionSpec("about", "&About dermview", lambda w: w.show_about, menu="Help"),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dermview.gui.document import Document
+from dermview.gui.message_log import MessageLog, show_log
 
 
 class ElidedLabel(QtWidgets.QLabel):
@@ -70,6 +71,24 @@ class StatusBar(QtWidgets.QStatusBar):
         # step aside while it shows (labels folder first, the pixel readout last); at 150 %
         # the calibration instructions were cut to "Calibrate: drag a".
         self.messageChanged.connect(self._make_room)
+        self.log = MessageLog()  # every message shown, whole (View → Messages…)
+        self.messageChanged.connect(self._tip)
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 (Qt API)
+        """Show ``text`` (for ``timeout`` ms; 0: until the next), recorded in :attr:`log`; the
+        whole of it is also the tooltip (a long one is cut at the window's edge). A menu
+        item's status tip goes past this (Qt shows it itself), so the log holds none."""
+        self.log.add(text)
+        super().showMessage(text, timeout)
+
+    def _tip(self, text: str) -> None:
+        self.setToolTip(f"{text}\n(View → Messages… lists this session's messages)" if text
+                        else "")
+
+    def show_log(self) -> QtWidgets.QDialog:
+        """View → Messages…: the session's messages in a window."""
+        self.log_dialog = show_log(self.log, self.window())
+        return self.log_dialog
 
     def _make_room(self, text: str) -> None:
         fields = (self.labels_label, self.metric_label, self.pos_label)
