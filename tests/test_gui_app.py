@@ -461,7 +461,7 @@ def test_view_menu_and_alt_digits_bring_a_panel_to_the_front_with_the_keyboard_i
     win.show()
     qtbot.waitExposed(win)
     view = dict(win.menus)["View"]
-    entries = {a.text(): a for a in view.actions()}
+    entries = {a.text().replace("&", ""): a for a in view.actions()}
     lesion, act = win.docks["lesion"], entries["Lesion"]
     assert act.isChecked() and not docks.on_top(lesion)  # open, behind the Segment tab
     assert act.shortcut().toString() == "Alt+7"
@@ -516,7 +516,7 @@ def test_the_first_image_says_what_to_do_first(make_window, data):
     win = make_window([data / "IMD009.jpg"])
     text = win.seg_panel.model_label.text()
     assert text.startswith("No segmentation yet: Segment (Ctrl+R) outlines the lesion")
-    view = {a.text(): a for a in dict(win.menus)["View"].actions()}
+    view = {a.text().replace("&", ""): a for a in dict(win.menus)["View"].actions()}
     for name, key in (("Lesion", "Alt+7"), ("Diagnosis", "Alt+8")):
         assert f"{name} ({key})" in text and view[name].shortcut().toString() == key
     assert win.actions["segment"].shortcut().toString() == "Ctrl+R"

@@ -90,7 +90,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Ctrl+P", None, "Write a one-page PDF case report of this lesion", "File"),
     _import("coco", "&Import labels from COCO…", "another tool's COCO masks"),
     _import("labelme", "Import labels from la&belme…", "a folder of labelme JSON files"),
-    _import("dicom-seg", "Import labels from &DICOM SEG…", "a folder of DICOM SEG files"),
+    _import("dicom-seg", "Import labels from DICOM SE&G…", "a folder of DICOM SEG files"),
     ActionSpec("prev", "&Previous image", lambda w: w.session.previous_image, ["PgUp"],
                "std:SP_ArrowBack", "Previous image", "File"),
     ActionSpec("next", "&Next image", lambda w: w.session.next_image, ["PgDown"], "std:SP_ArrowForward",

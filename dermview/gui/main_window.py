@@ -35,6 +35,7 @@ from dermview.gui.document import Document
 from dermview.gui.edit_tools import EditController
 from dermview.gui.icons import icon
 from dermview.gui.lesion_panel import LesionPanel
+from dermview.gui.mnemonics import add_mnemonics
 from dermview.gui.panels import SegmentPanel, ToolsPanel
 from dermview.gui.preprocess_panel import PreprocessPanel
 from dermview.gui.preprocess_settings import keep_preprocess_settings
@@ -148,6 +149,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = QtWidgets.QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(lambda: self.session.fill_recent(self.recent_menu))
         self.menus[0][1].insertMenu(self.actions["save"], self.recent_menu)
+        add_mnemonics(self.menuBar())  # an Alt letter for every item the table names none
         self.toolbar = build_toolbar(self, self.actions)
         self._connect()
         self.set_tool("pan")
