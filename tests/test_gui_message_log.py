@@ -53,3 +53,19 @@ def test_view_messages_lists_a_message_whole_and_menu_tips_are_left_out(make_win
     text = dialog.findChild(QtWidgets.QPlainTextEdit, "messages").toPlainText()
     assert said in text and tip not in text
     dialog.reject()
+
+
+@pytest.mark.parametrize("action", ["shortcuts", "about", "messages"])
+def test_the_help_and_message_windows_ask_to_be_active(make_window, monkeypatch, action):
+    """Trial finding (Xvfb, xdotool): F1 and Help → About opened without the keyboard in
+    them (Esc did nothing until the window was clicked); they now ask the window system to
+    raise and activate them. (Offscreen, every shown window is active: the request is what
+    can be checked here.)"""
+    asked = []
+    monkeypatch.setattr(QtWidgets.QDialog, "activateWindow", lambda self: asked.append(self))
+    win = make_window()
+    win.actions[action].trigger()
+    dialog = {"shortcuts": lambda: win.shortcuts_dialog, "about": lambda: win.about_dialog,
+              "messages": lambda: win.status.log_dialog}[action]()
+    assert dialog.isVisible() and asked == [dialog]
+    dialog.reject()

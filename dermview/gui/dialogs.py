@@ -34,6 +34,15 @@ def within_screen(widget: QtWidgets.QWidget, width: int, height: int,
     return min(width, int(room.width() * share)), min(height, int(room.height() * share))
 
 
+def show_in_front(dialog: QtWidgets.QDialog) -> QtWidgets.QDialog:
+    """Show a modeless dialog raised and active, the keyboard in it: shown only, it could
+    open without the keyboard (Esc did nothing until it was clicked, trial S17A)."""
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
+
+
 class ShortcutsDialog(QtWidgets.QDialog):
     """Lists every action that has a shortcut, grouped by menu."""
 

@@ -402,13 +402,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_shortcuts(self) -> QtWidgets.QDialog:
         groups = [(title, [a for a in menu.actions() if not a.isSeparator()])
                   for title, menu in self.menus]
-        self.shortcuts_dialog = dialogs.ShortcutsDialog(groups, self)
-        self.shortcuts_dialog.show()
+        self.shortcuts_dialog = dialogs.show_in_front(dialogs.ShortcutsDialog(groups, self))
         return self.shortcuts_dialog
 
     def show_about(self) -> QtWidgets.QDialog:
-        self.about_dialog = dialogs.AboutDialog(dialogs.model_line(self.weights), self)
-        self.about_dialog.show()
+        self.about_dialog = dialogs.show_in_front(
+            dialogs.AboutDialog(dialogs.model_line(self.weights), self))
         return self.about_dialog
 
     # ============================================================================ closing

@@ -15,6 +15,8 @@ from collections import deque
 
 from PySide6 import QtGui, QtWidgets
 
+from dermview.gui.dialogs import show_in_front
+
 MAX_ENTRIES = 300  #: messages kept (the oldest dropped)
 LIVE_S = 1.5  #: a message this soon after the last, the same up to its first digit, replaces it
 
@@ -65,6 +67,5 @@ def show_log(log: MessageLog, parent: QtWidgets.QWidget) -> QtWidgets.QDialog:
     layout.addWidget(buttons)
     em = dialog.fontMetrics().averageCharWidth()
     dialog.resize(min(100 * em, parent.width()), 24 * dialog.fontMetrics().height())
-    dialog.show()
     view.setFocus()
-    return dialog
+    return show_in_front(dialog)
