@@ -551,3 +551,40 @@ def test_last_stage_path_equals_network_output():
     assert any(n.startswith(f"blocks.{k}.") for n in names)
     assert all(n.startswith(("aspp.", "decoder.")) or int(n.split(".")[1]) >= k for n in names)
     assert not any(n.startswith(("conv_stem", "bn0", f"blocks.{k - 1}.")) for n in names)
+
+
+def test_an_unwritable_output_folder_is_refused_before_the_run(tmp_path: Path, base: Path,
+                                                               capsys, monkeypatch):
+    """Trial S17B: ``--out /proc/x.pt`` (as root, where ``os.access`` says yes) scored both
+    models and then ended in a FileNotFoundError traceback, exit status 1 ("not better")."""
+    import os
+
+    monkeypatch.setattr(os, "access", lambda *a, **k: True)  # what root is told
+    folder = make_folder(tmp_path, 8)
+    phases: list[str] = []
+    with pytest.raises(FinetuneError, match=r"Cannot save x\.pt"):
+        finetune(folder, Path("/proc/x.pt"), base=base, device="cpu",
+                 settings=FinetuneSettings(), progress=lambda d, t, p: phases.append(p))
+    assert phases == []  # refused before anything was scored
+    rc = main(["finetune", str(folder), "--base", str(base), "--out", "/proc/x.pt",
+               "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_write_failing_at_the_end_is_one_line(tmp_path: Path, base: Path, monkeypatch):
+    """A folder that stops being writable during the run (disk full, a share gone): the
+    writing gives a FinetuneError (one line, exit status 2), not an OSError's traceback."""
+    import errno
+
+    from dermview.finetune import engine
+    from dermview.model import weights as wmod
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(wmod, "save_weights", full)
+    out = tmp_path / "models" / "x.pt"
+    with pytest.raises(FinetuneError, match="disk is full"):
+        engine.write_model(torch.nn.Linear(1, 1), out, {}, onnx=False)
+    assert list(out.parent.iterdir()) == []  # no temporary folder left
