@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "image (a DICOM source, else <stem>_image.dcm written beside it)")
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write one row per image: id, mask, confidence (estimated "
-                             "Jaccard with an expert's outline, 0-1), seconds")
+                             "Jaccard with an expert's outline, 0-1), seconds; an existing FILE keeps "
+                             "its rows (without --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     seg = Segmenter.load(args.weights, device=args.device, engine=args.engine,
                          threads=plan.network)
     params = None if args.no_preprocess else resolve_params(seg, FROM_MODEL)
-    rows = BatchCsv(args.csv) if args.csv else None
+    rows = BatchCsv(args.csv, keep=not args.overwrite) if args.csv else None
     stages = _Stages(args, out, seg, params, rows)
     bar = tqdm(total=len(todo), desc="segment", unit="image", file=sys.stderr, disable=None)
     problems = [0]
