@@ -79,3 +79,32 @@ def test_a_csv_of_other_columns_is_not_replaced(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "other columns" in err[0]
     assert "keep me" in table.read_text(encoding="utf-8")
+
+
+def test_the_seconds_of_an_image_leave_out_its_waits_in_the_queue(tmp_path, capsys,
+                                                                 monkeypatch):
+    """Trial S17B: a 38-image run at 0.09 s per image wrote ``seconds`` of 1.1-1.2 s per image
+    (each image's time in the queues behind the others), 12 times its cost."""
+    import time
+
+    import dermview.segmentation as segmentation
+
+    real = segmentation.segment_image
+
+    def slow(*a, **k):  # the network, the pipeline's bottleneck
+        time.sleep(0.25)
+        return real(*a, **k)
+
+    monkeypatch.setattr(segmentation, "segment_image", slow)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        shutil.copy(SAMPLES / "IMD002.jpg", src / f"case{i}.jpg")
+    table = tmp_path / "seg.csv"
+    assert main(["segment", str(src), "--out", str(tmp_path / "out"), "--device", "cpu",
+                 "--jobs", "2", "--csv", str(table)]) == 0
+    with open(table, newline="", encoding="utf-8") as fh:
+        seconds = [float(r["seconds"]) for r in csv.DictReader(fh)]
+    assert len(seconds) == 6 and min(seconds) >= 0.25
+    assert max(seconds) < 0.7, seconds  # waiting behind 2-4 images: 0.75-1.25 s
+    capsys.readouterr()

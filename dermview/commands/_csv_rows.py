@@ -2,8 +2,8 @@
 
 ``dermview segment``, columns :data:`COLUMNS`: ``id`` (image stem), ``mask`` (the mask file
 written), ``confidence`` (estimated Jaccard with an expert's outline,
-:func:`dermview.confidence.estimate_jaccard`, 4 decimals), ``seconds`` (wall time of that
-image, load to save, 3 decimals).
+:func:`dermview.confidence.estimate_jaccard`, 4 decimals), ``seconds`` (wall time spent on
+that image, load to save, without the waits in the batch's queues, 3 decimals).
 
 ``dermview preprocess``, columns :data:`PREPROCESS_COLUMNS`: ``id``, ``image`` (the file
 written), ``hair_count`` (N), ``repair`` (``pde``, ``bilinear`` or ``none``: N against T),

@@ -122,14 +122,16 @@ class _Stages:
     def __init__(self, args: argparse.Namespace, out, seg, params, rows=None) -> None:
         self.args, self.out, self.seg, self.params = args, out, seg, params
         self.rows = rows  # BatchCsv for --csv, or None
-        self.started: dict = {}  # image -> perf_counter() when its prepare began
+        # image -> seconds its stages took so far (not the waits between them in the queues:
+        # the CSV's seconds of an image in a pipelined batch are its own cost)
+        self.spent: dict = {}
 
     def prepare(self, img):
         from dermview.io import load_image
         from dermview.labels import image_sha256, label_paths
         from dermview.prob_maps import prob_map_path
 
-        self.started[img] = time.perf_counter()
+        t0 = time.perf_counter()
         a = self.args
         mask_path, json_path = label_paths(img, self.out)
         targets = [mask_path]
@@ -148,15 +150,19 @@ class _Stages:
             from dermview.preprocess import preprocess
 
             pre = preprocess(rgb, self.params)
-        return img, rgb, pre, image_sha256(img) if a.sidecar else None
+        sha = image_sha256(img) if a.sidecar else None
+        self.spent[img] = time.perf_counter() - t0
+        return img, rgb, pre, sha
 
     def process(self, job):
         from dermview.segmentation import segment_image
 
+        t0 = time.perf_counter()
         img, rgb, pre, sha = job
         tta = {"off": False, "auto": "auto", "on": True}[self.args.tta]
         res = segment_image(rgb, self.seg, params=self.params, threshold=self.args.threshold,
                             clean=not self.args.no_clean, preprocessed=pre, tta=tta)
+        self.spent[img] = self.spent.get(img, 0.0) + time.perf_counter() - t0
         # The DICOM SEG writer needs the pixels (a secondary capture of a non-DICOM source).
         return img, rgb if self.args.dicom_seg else None, res, sha
 
@@ -182,6 +188,7 @@ class _Stages:
         from dermview.labels import label_paths, save_label
         from dermview.model_labels import model_label_meta, save_prob_map
 
+        t0 = time.perf_counter()
         img, rgb, res, sha = job
         seg = self.seg
         if self.args.dicom_seg:  # first: the step most likely to refuse an image
@@ -204,4 +211,4 @@ class _Stages:
             save_prob_map(img, res.prob, self.out)
         if self.rows is not None:
             self.rows.write(img.stem, label_paths(img, self.out)[0], conf,
-                            time.perf_counter() - self.started.pop(img))
+                            self.spent.pop(img, 0.0) + time.perf_counter() - t0)
