@@ -588,3 +588,27 @@ def test_a_write_failing_at_the_end_is_one_line(tmp_path: Path, base: Path, monk
     with pytest.raises(FinetuneError, match="disk is full"):
         engine.write_model(torch.nn.Linear(1, 1), out, {}, onnx=False)
     assert list(out.parent.iterdir()) == []  # no temporary folder left
+
+
+def test_a_time_limit_too_short_says_what_took_the_time_and_what_would_do():
+    """Trial S17B: ``--time-limit 0.5 --max-steps 10`` ran 43 s and then said the 0.5 min
+    'leaves room for 0 training steps (4 runs, 0.5 s per step)': 60 steps' worth, on the
+    face of it; where the time went, and how much to allow, were left to guess."""
+    from dermview.finetune.run import _plan_steps
+
+    settings = FinetuneSettings(max_steps=10, min_steps=5, time_limit_min=0.5)
+    clock = iter([38.0])  # 38 s after the start: preparing and scoring the base model
+    with pytest.raises(FinetuneError) as info:
+        _plan_steps(settings, deadline=30.0, runs=4, step_s=0.5, score_s=8.0,
+                    now=lambda: next(clock))
+    text = str(info.value)
+    assert "took 38 s" in text and "about 47 s" in text  # 1.3 × 8 + 25 + 3 × 4
+    assert "--time-limit 2 or more" in text  # 38 + 47 + 5 × 4 × 0.5 = 95 s
+
+
+def test_plan_steps_fits_the_steps_in_the_time_left():
+    from dermview.finetune.run import _plan_steps
+
+    settings = FinetuneSettings(max_steps=100, min_steps=5, time_limit_min=2.0)
+    assert _plan_steps(settings, deadline=120.0, runs=4, step_s=0.5, score_s=8.0,
+                       now=lambda: 30.0) == 21  # (120 - 30 - 47) / (4 × 0.5)
