@@ -88,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
         problems[0] += 1
         bar.update(1)
 
+    from dermview.dicom_preload import needs_dicom, preload_dicom
+
+    if needs_dicom(todo, args.dicom_seg):  # not first imported by two threads at once
+        preload_dicom(args.dicom_seg)
     t_start = time.perf_counter()
     run_pipeline(todo, stages.prepare, stages.process, stages.finish, on_error,
                  on_done=lambda _img, _v: bar.update(1), workers=plan.workers, depth=4)
