@@ -104,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
     if rows is not None:
         rows.close()
     print(f"dermview preprocess: {counted(done, 'image')} written to {out}"
-          + (f", {failed} failed" if failed else ""), file=sys.stderr)
+          + (f"; {failed} skipped" if failed else ""), file=sys.stderr)
     return 1 if failed else 0
