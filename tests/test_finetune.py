@@ -615,3 +615,21 @@ def test_plan_steps_fits_the_steps_in_the_time_left():
     settings = FinetuneSettings(max_steps=100, min_steps=5, time_limit_min=2.0)
     assert _plan_steps(settings, deadline=120.0, runs=4, step_s=0.5, score_s=8.0,
                        now=lambda: 30.0) == 21  # (120 - 30 - 47) / (4 × 0.5)
+
+
+def test_the_folders_are_recorded_whole_when_given_relative(tmp_path: Path, base: Path,
+                                                           monkeypatch):
+    """Trial S17B: ``cd clinic && dermview finetune . --out ../x.pt`` wrote ``"image_dir":
+    "."`` in x.json: the Models list then said the model was made "of " (no folder), and the
+    metadata could not tell which folder from anywhere else."""
+    from dermview.gui.model_list import ModelEntry
+
+    folder = make_folder(tmp_path, 8)
+    monkeypatch.chdir(folder)
+    out = tmp_path / "x.pt"
+    finetune(".", out, base=base, device="cpu", settings=replace(FAST, max_steps=0))
+    ft = json.loads(out.with_suffix(".json").read_text())["finetune"]
+    assert ft["image_dir"] == str(folder.resolve())
+    assert ft["labels_dir"] == str((folder / "labels").resolve())
+    entry = ModelEntry.read(out)
+    assert entry is not None and f"of {folder.name}" in entry.origin

@@ -87,7 +87,9 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
                      "steps_per_run": steps, "device": seg.device, "seconds": round(seconds, 1),
                      "finished": utc_now()},
         "finetune": {
-            "image_dir": str(image_dir), "labels_dir": str(labels_dir or image_dir / "labels"),
+            # absolute: "dermview finetune ." wrote "." (the Models list then named no folder)
+            "image_dir": str(image_dir.resolve()),
+            "labels_dir": str((labels_dir or image_dir / "labels").resolve()),
             "labels": [it.record() for it in labels.items],
             "unused": [{"label": n, "reason": r} for n, r in labels.unused],
             "holdout": {"scheme": f"{len(folds)}-fold" if steps else "no label trained the model",
