@@ -276,3 +276,20 @@ def test_batch_report_carries_the_rows_probabilities_and_plain_preprocessing(
     # as the app's report names it (it read "model litesegnet-… (SHA-256 …)")
     assert not info.model.startswith("model ") and "(SHA-256 " in info.model, info.model
     assert info.preprocessing.startswith("before segmenting: dark frame filled")
+
+
+def test_a_run_that_measures_nothing_leaves_no_earlier_rows(samples_dir, tmp_path, capsys):
+    """Trial S17B: 'Analysed 0 images into a.csv' (every mask of the wrong size) wrote no
+    a.csv: a missing file then, or, run again into the same file, the earlier run's rows
+    left there to be read as this run's."""
+    csv_path, json_path = tmp_path / "a.csv", tmp_path / "a.json"
+    csv_path.write_text("id,area_px\nOLD_RUN,1\n", encoding="utf-8")
+    json_path.write_text('[{"id": "OLD_RUN"}]', encoding="utf-8")
+    masks = tmp_path / "masks"
+    masks.mkdir()  # a folder without the image's mask: the image is skipped
+    rc = main(["analyze", str(samples_dir / "IMD002.jpg"), "--masks", str(masks),
+               "--csv", str(csv_path), "--json", str(json_path)])
+    assert rc == 1 and "Analysed 0 images into" in capsys.readouterr().out
+    columns, rows = read_csv(csv_path)
+    assert rows == [] and columns[0] == "id" and "OLD_RUN" not in csv_path.read_text()
+    assert json.loads(json_path.read_text()) == []

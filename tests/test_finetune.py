@@ -482,6 +482,9 @@ def test_cli_finetune(tmp_path: Path, base: Path, capsys, monkeypatch):
     text = captured.out
     # logged to a file (no terminal, no progress bar), the run still says what it is doing
     assert "finetune: " in captured.err
+    # a phase without a count yet has none (trial S17B: "preparing the labelled images (0/0)")
+    assert "finetune: preparing the labelled images\n" in captured.err
+    assert "(0/0)" not in captured.err
     meta = json.loads(out.with_suffix(".json").read_text())
     assert rc == (0 if meta["finetune"]["improved"] else 1)
     assert "Wrote" in text and "held-out corrected or imported labels" in text

@@ -257,10 +257,11 @@ def run(args: argparse.Namespace) -> int:
         except MemoryError:
             report(str(img), "not enough memory for this image")
             failed += 1
-    if rows:
-        atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
-        if args.json:
-            save_json(args.json, details)
+    # written even with no row: "Analysed 0 images into FILE" must not leave an earlier
+    # run's rows there to be read as this run's
+    atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
+    if args.json:
+        save_json(args.json, details)
     units = _units(len(rows), scaled, args.mm_per_px is not None)
     print(f"Analysed {counted(len(rows), 'image')} into {args.csv}; sizes in {units}"
           + (f"; {failed} skipped" if failed else ""))

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         if bar.disable:  # stderr is a log file, not a terminal: one line per phase
             if not phases or phases[-1] != phase:
                 phases.append(phase)
-                print(f"finetune: {phase} ({done}/{total})", file=sys.stderr, flush=True)
+                count = f" ({done}/{total})" if total else ""  # no count yet: not "(0/0)"
+                print(f"finetune: {phase}{count}", file=sys.stderr, flush=True)
             return
         if bar.total != total:
             bar.total = total

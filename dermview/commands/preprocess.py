@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace existing output files (default: skip those images)")
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write one row per image: id, image written, hair count N, "
-                             "repair (pde / bilinear / none), hair and frame pixels, seconds")
+                             "repair (pde / bilinear / none), hair and frame pixels, seconds; an "
+                             "existing FILE keeps its rows (without --overwrite)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         se_size=args.se_size,
     )
     images, out, report, failed, inputs = start_batch(NAME, args.inputs, args.out)
-    rows = BatchCsv(args.csv, PREPROCESS_COLUMNS) if args.csv else None
+    rows = (BatchCsv(args.csv, PREPROCESS_COLUMNS, keep=not args.overwrite)
+            if args.csv else None)
     done = 0
     bar = tqdm(images, desc="preprocess", unit="image", file=sys.stderr,
                disable=None if len(images) > 1 else True)
@@ -102,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
     if rows is not None:
         rows.close()
     print(f"dermview preprocess: {counted(done, 'image')} written to {out}"
-          + (f", {failed} failed" if failed else ""), file=sys.stderr)
+          + (f"; {failed} skipped" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

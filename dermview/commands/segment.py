@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "image (a DICOM source, else <stem>_image.dcm written beside it)")
     parser.add_argument("--csv", metavar="FILE", default=None,
                         help="also write one row per image: id, mask, confidence (estimated "
-                             "Jaccard with an expert's outline, 0-1), seconds")
+                             "Jaccard with an expert's outline, 0-1), seconds; an existing FILE keeps "
+                             "its rows (without --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: skip those images)")
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     seg = Segmenter.load(args.weights, device=args.device, engine=args.engine,
                          threads=plan.network)
     params = None if args.no_preprocess else resolve_params(seg, FROM_MODEL)
-    rows = BatchCsv(args.csv) if args.csv else None
+    rows = BatchCsv(args.csv, keep=not args.overwrite) if args.csv else None
     stages = _Stages(args, out, seg, params, rows)
     bar = tqdm(total=len(todo), desc="segment", unit="image", file=sys.stderr, disable=None)
     problems = [0]
@@ -87,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
         problems[0] += 1
         bar.update(1)
 
+    from dermview.dicom_preload import needs_dicom, preload_dicom
+
+    if needs_dicom(todo, args.dicom_seg):  # not first imported by two threads at once
+        preload_dicom(args.dicom_seg)
     t_start = time.perf_counter()
     run_pipeline(todo, stages.prepare, stages.process, stages.finish, on_error,
                  on_done=lambda _img, _v: bar.update(1), workers=plan.workers, depth=4)
@@ -121,14 +126,16 @@ class _Stages:
     def __init__(self, args: argparse.Namespace, out, seg, params, rows=None) -> None:
         self.args, self.out, self.seg, self.params = args, out, seg, params
         self.rows = rows  # BatchCsv for --csv, or None
-        self.started: dict = {}  # image -> perf_counter() when its prepare began
+        # image -> seconds its stages took so far (not the waits between them in the queues:
+        # the CSV's seconds of an image in a pipelined batch are its own cost)
+        self.spent: dict = {}
 
     def prepare(self, img):
         from dermview.io import load_image
         from dermview.labels import image_sha256, label_paths
         from dermview.prob_maps import prob_map_path
 
-        self.started[img] = time.perf_counter()
+        t0 = time.perf_counter()
         a = self.args
         mask_path, json_path = label_paths(img, self.out)
         targets = [mask_path]
@@ -147,15 +154,19 @@ class _Stages:
             from dermview.preprocess import preprocess
 
             pre = preprocess(rgb, self.params)
-        return img, rgb, pre, image_sha256(img) if a.sidecar else None
+        sha = image_sha256(img) if a.sidecar else None
+        self.spent[img] = time.perf_counter() - t0
+        return img, rgb, pre, sha
 
     def process(self, job):
         from dermview.segmentation import segment_image
 
+        t0 = time.perf_counter()
         img, rgb, pre, sha = job
         tta = {"off": False, "auto": "auto", "on": True}[self.args.tta]
         res = segment_image(rgb, self.seg, params=self.params, threshold=self.args.threshold,
                             clean=not self.args.no_clean, preprocessed=pre, tta=tta)
+        self.spent[img] = self.spent.get(img, 0.0) + time.perf_counter() - t0
         # The DICOM SEG writer needs the pixels (a secondary capture of a non-DICOM source).
         return img, rgb if self.args.dicom_seg else None, res, sha
 
@@ -181,6 +192,7 @@ class _Stages:
         from dermview.labels import label_paths, save_label
         from dermview.model_labels import model_label_meta, save_prob_map
 
+        t0 = time.perf_counter()
         img, rgb, res, sha = job
         seg = self.seg
         if self.args.dicom_seg:  # first: the step most likely to refuse an image
@@ -203,4 +215,4 @@ class _Stages:
             save_prob_map(img, res.prob, self.out)
         if self.rows is not None:
             self.rows.write(img.stem, label_paths(img, self.out)[0], conf,
-                            time.perf_counter() - self.started.pop(img))
+                            self.spent.pop(img, 0.0) + time.perf_counter() - t0)

@@ -298,8 +298,13 @@ def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any],
     :func:`training.export_onnx.export`, listed with its SHA-256 in the metadata) and its
     ``.json`` metadata: all are written in a temporary folder beside ``out`` and then renamed
     into place (the metadata last), so an interruption leaves no partial model."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    from dermview.io.atomic import _describe_write_error
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:  # e.g. the folder became read-only during the run
+        raise FinetuneError(_describe_write_error(out, exc)) from None
     try:
         full = wmod.save_weights(model, tmp / out.name, meta)
         names = [out.name]
@@ -314,6 +319,8 @@ def write_model(model: torch.nn.Module, out: Path, meta: dict[str, Any],
         with _sigint_deferred():
             for name in names:
                 os.replace(tmp / name, out.parent / name)
+    except OSError as exc:  # disk full, permissions: one line, not a traceback
+        raise FinetuneError(_describe_write_error(out, exc)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return full
@@ -330,5 +337,24 @@ def check_output(out: Path, base_path: Path, overwrite: bool) -> None:
     existing = [p.name for p in targets if p.exists()]
     if existing and not overwrite:
         raise FinetuneError(f"{', '.join(existing)} already exists (use --overwrite)")
-    if not os.access(out.parent if out.parent.exists() else out.parent.parent, os.W_OK):
-        raise FinetuneError(f"Cannot write to {out.parent}")
+    _probe_folder(out)
+
+
+def _probe_folder(out: Path) -> None:
+    """Refuse, before any work, a folder ``out`` cannot be written in: a file is made and
+    removed in it (or in its nearest existing parent, which the run will create it in).
+    ``os.access`` is not enough: it says yes to root, and on read-only mounts."""
+    from dermview.io.atomic import _describe_write_error
+
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise FinetuneError(f"Cannot write {out.name}: {folder} is a file, not a folder")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise FinetuneError(_describe_write_error(folder / out.name, exc)) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)

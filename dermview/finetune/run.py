@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -55,13 +56,19 @@ def _plan_steps(settings: FinetuneSettings, deadline: float, runs: int, step_s: 
     """Steps per run that fit before ``deadline`` after ``score_s`` seconds of scoring, a few
     seconds of set-up per run and of writing; :class:`FinetuneError` when fewer than
     ``min_steps`` fit."""
-    left = deadline - now() - 1.3 * score_s - 25.0 - 3.0 * runs  # + set-up per run, ONNX export
+    t = now()
+    reserve = 1.3 * score_s + 25.0 + 3.0 * runs  # scoring the new model, set-up, ONNX export
+    left = deadline - t - reserve
     steps = min(settings.max_steps, int(left / max(runs * step_s, 1e-6)))
     if steps < settings.min_steps:
+        spent = t - (deadline - 60.0 * settings.time_limit_min)
+        need = spent + reserve + settings.min_steps * runs * step_s
         raise FinetuneError(
             f"The time limit of {settings.time_limit_min:g} min leaves room for {max(steps, 0)} "
-            f"training steps per run ({runs} runs, {step_s:.1f} s per step); at least "
-            f"{settings.min_steps} are needed. Allow more time (--time-limit)."
+            f"training steps per run ({runs} runs, {step_s:.1f} s per step; at least "
+            f"{settings.min_steps} are needed): preparing and scoring the base model took "
+            f"{spent:.0f} s, scoring the new one and writing it need about {reserve:.0f} s. "
+            f"Allow more time: --time-limit {max(math.ceil(need / 60.0), 1)} or more."
         )
     return steps
 
@@ -80,7 +87,9 @@ def _metadata(seg: Segmenter, base_path: Path, out: Path, labels: LabelSet,
                      "steps_per_run": steps, "device": seg.device, "seconds": round(seconds, 1),
                      "finished": utc_now()},
         "finetune": {
-            "image_dir": str(image_dir), "labels_dir": str(labels_dir or image_dir / "labels"),
+            # absolute: "dermview finetune ." wrote "." (the Models list then named no folder)
+            "image_dir": str(image_dir.resolve()),
+            "labels_dir": str((labels_dir or image_dir / "labels").resolve()),
             "labels": [it.record() for it in labels.items],
             "unused": [{"label": n, "reason": r} for n, r in labels.unused],
             "holdout": {"scheme": f"{len(folds)}-fold" if steps else "no label trained the model",
