@@ -44,6 +44,18 @@ def file_key(path: Path) -> tuple[int, int, int] | None:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
+def _preload_libraries(path: Path) -> None:
+    """Import pydicom here, in the caller's thread, before a DICOM file is read ahead: two
+    threads importing it for the first time at once can see a half-initialised module
+    (:mod:`dermview.dicom_preload`; the window imports it too, to write a DICOM SEG)."""
+    from dermview.dicom import is_dicom_file
+
+    if is_dicom_file(path):
+        from dermview.dicom_preload import preload_dicom
+
+        preload_dicom()
+
+
 class ImagePrefetch:
     """Reads one image ahead (:meth:`start`) for a later :meth:`take`."""
 
@@ -57,6 +69,8 @@ class ImagePrefetch:
         """Read ``path`` ahead (None: drop what is held). A read already running for it goes
         on; one for another image is left to finish, its result dropped."""
         path = None if path is None else Path(path).absolute()
+        if path is not None:
+            _preload_libraries(path)
         with self._lock:
             if path == self._path and (self._thread is not None or self._result is not None):
                 return

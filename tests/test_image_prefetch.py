@@ -84,3 +84,29 @@ def test_page_down_opens_the_image_read_ahead(make_window, data, monkeypatch, sa
     assert len(reads) == int(changed)  # not decoded again on the GUI thread (unless changed)
     np.testing.assert_array_equal(win.doc.image, load_image(nxt))
     assert win.doc.image_sha256() == image_sha256(nxt)
+
+
+def test_a_dicom_read_ahead_imports_pydicom_in_the_callers_thread_first(samples_dir, tmp_path,
+                                                                        monkeypatch):
+    """Trial S17B: two threads importing pydicom for the first time at once can see a
+    half-initialised module (a batch skipped every image); the window's own thread imports
+    it too (a DICOM SEG export), so the read ahead of a DICOM file imports it first, here."""
+    import threading
+
+    from _dicom import dicom_bytes
+
+    import dermview.dicom_preload as preload
+
+    dcm, jpg = tmp_path / "case.dcm", tmp_path / "case.jpg"
+    dcm.write_bytes(dicom_bytes(load_image(samples_dir / "IMD009.jpg")))
+    shutil.copy(samples_dir / "IMD009.jpg", jpg)
+    threads = []
+    monkeypatch.setattr(preload, "preload_dicom",
+                        lambda writes_seg=False: threads.append(threading.current_thread()))
+    ahead = ImagePrefetch()
+    ahead.start(jpg)
+    assert ahead.take(jpg) is not None and threads == []  # not for a JPEG
+    ahead.start(dcm)
+    got = ahead.take(dcm)
+    assert threads == [threading.main_thread()]
+    np.testing.assert_array_equal(got.image, load_image(dcm))
