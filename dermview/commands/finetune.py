@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="training device (default: auto = GPU if available, else CPU)")
     parser.add_argument("--max-steps", type=_steps, default=None, metavar="N",
-                        help="train the head for at most N steps per run (fewer when the time "
+                        help="train the pyramid + decoder (encoder frozen) for at most N "
+                             "steps per run (fewer when the time "
                              "limit says so); default 0: the new model is the base with "
                              "per-image colour standardisation, no gradient training (measured "
                              "best, see the README)")

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="coco: the JSON file; labelme: folder of <stem>.json files "
                              "(often IMAGE_DIR); dicom-seg: folder of SEG files, or one")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing labels (the old one is kept in labels/.backup)")
+                        help="replace existing labels that differ (the old one is kept in "
+                             ".backup/ inside the labels folder)")
 
 
 def _by_name(images: list[Path], image_dir: Path) -> Callable[[str], Path | None]:
