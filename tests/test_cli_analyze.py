@@ -293,3 +293,28 @@ def test_a_run_that_measures_nothing_leaves_no_earlier_rows(samples_dir, tmp_pat
     columns, rows = read_csv(csv_path)
     assert rows == [] and columns[0] == "id" and "OLD_RUN" not in csv_path.read_text()
     assert json.loads(json_path.read_text()) == []
+
+
+def test_an_interrupted_run_keeps_the_rows_of_the_images_measured(samples_dir, tmp_path,
+                                                                   capsys, monkeypatch):
+    """Trial S17B: Ctrl+C during ``analyze --report`` left 25 PDFs but no CSV (it was written
+    once at the end): the images measured before the interrupt keep their rows (and JSON)."""
+    import dermview.analysis as analysis
+
+    real, calls = analysis.analyze_lesion, []
+
+    def interrupted_at_the_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(analysis, "analyze_lesion", interrupted_at_the_third)
+    out = tmp_path / "out"
+    rc = main(["analyze", str(samples_dir), "--masks", str(samples_dir), "--csv",
+               str(out / "a.csv"), "--json", str(out / "a.json"), "--report", str(out / "r")])
+    err = capsys.readouterr().err
+    assert rc == 130 and "interrupted after 2 images of 4" in err
+    assert [r["id"] for r in read_csv(out / "a.csv")[1]] == STEMS[:2]
+    assert [d["id"] for d in json.loads((out / "a.json").read_text())] == STEMS[:2]
+    assert sorted(p.name for p in (out / "r").iterdir()) == [f"{s}_report.pdf" for s in STEMS[:2]]

@@ -210,10 +210,8 @@ def _units(n_rows: int, n_scaled: int, given: bool) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dermview.analysis import analyze_lesion
     from dermview.commands._common import make_output_dir, start_batch
-    from dermview.errors import DermviewError
-    from dermview.io import atomic_write_bytes, load_image_info, save_json
+    from dermview.io import atomic_write_bytes, save_json
 
     for out in (args.json, args.csv):
         if out:
@@ -231,8 +229,42 @@ def run(args: argparse.Namespace) -> int:
 
     classifier = Classifier.load(args.classifier, device=args.device)  # once per run
     rows, details = [], []
-    scaled = 0  # images measured in mm
-    for img in tqdm(todo, desc="analyze", unit="image", file=sys.stderr, disable=None):
+    bar = tqdm(todo, desc="analyze", unit="image", file=sys.stderr, disable=None)
+    try:
+        failed, scaled = _measure(bar, args, masks, classifier, pdf_dir, report, rows, details,
+                                  failed)
+    except KeyboardInterrupt:
+        # the images measured keep their rows (their reports were written as they went)
+        bar.close()
+        atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
+        if args.json:
+            save_json(args.json, details)
+        print(f"dermview analyze: interrupted after {counted(len(rows), 'image')} of "
+              f"{len(todo)}: their rows are in {args.csv}", file=sys.stderr)
+        return 130
+    # written even with no row: "Analysed 0 images into FILE" must not leave an earlier
+    # run's rows there to be read as this run's
+    atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
+    if args.json:
+        save_json(args.json, details)
+    units = _units(len(rows), scaled, args.mm_per_px is not None)
+    print(f"Analysed {counted(len(rows), 'image')} into {args.csv}; sizes in {units}"
+          + (f"; {failed} skipped" if failed else ""))
+    return 1 if failed else 0
+
+
+def _measure(bar, args: argparse.Namespace, masks: _Masks, classifier, pdf_dir: Path | None,
+             report, rows: list, details: list, failed: int) -> tuple[int, int]:
+    """Measure each image of ``bar`` into ``rows`` / ``details`` (and its report); returns
+    ``(failed, images measured in mm)``."""
+    from tqdm import tqdm
+
+    from dermview.analysis import analyze_lesion
+    from dermview.errors import DermviewError
+    from dermview.io import load_image_info
+
+    scaled = 0
+    for img in bar:
         t0 = time.perf_counter()
         try:
             rgb, info = load_image_info(img)
@@ -257,12 +289,4 @@ def run(args: argparse.Namespace) -> int:
         except MemoryError:
             report(str(img), "not enough memory for this image")
             failed += 1
-    # written even with no row: "Analysed 0 images into FILE" must not leave an earlier
-    # run's rows there to be read as this run's
-    atomic_write_bytes(args.csv, csv_text(rows).encode("utf-8"))
-    if args.json:
-        save_json(args.json, details)
-    units = _units(len(rows), scaled, args.mm_per_px is not None)
-    print(f"Analysed {counted(len(rows), 'image')} into {args.csv}; sizes in {units}"
-          + (f"; {failed} skipped" if failed else ""))
-    return 1 if failed else 0
+    return failed, scaled
