@@ -318,3 +318,38 @@ def test_an_interrupted_run_keeps_the_rows_of_the_images_measured(samples_dir, t
     assert [r["id"] for r in read_csv(out / "a.csv")[1]] == STEMS[:2]
     assert [d["id"] for d in json.loads((out / "a.json").read_text())] == STEMS[:2]
     assert sorted(p.name for p in (out / "r").iterdir()) == [f"{s}_report.pdf" for s in STEMS[:2]]
+
+
+def test_the_report_of_a_reviewed_label_names_its_model_and_reviewer(samples_dir, tmp_path,
+                                                                      monkeypatch):
+    """Trial S17B: with --masks, the report said "masks from study/labels" and "not reviewed
+    (batch analysis)" of a label whose sidecar names the model, the correction and who
+    accepted it; a bare mask file (another tool's, no sidecar) says so."""
+    import dermview.report as report
+    from dermview.io import load_mask
+    from dermview.labels import LabelMeta, image_sha256, save_label
+
+    infos = {}
+    real = report.write_report
+    monkeypatch.setattr(report, "write_report", lambda path, *a: infos.__setitem__(
+        Path(path).name, a[-1]) or real(path, *a))
+    images, labels = tmp_path / "images", tmp_path / "images" / "labels"
+    images.mkdir()
+    for stem in ("IMD002", "IMD009"):
+        shutil.copy(samples_dir / f"{stem}.jpg", images / f"{stem}.jpg")
+    mask = load_mask(samples_dir / "IMD002_segmentation.png")
+    save_label(images / "IMD002.jpg", mask, LabelMeta(
+        image_sha256=image_sha256(images / "IMD002.jpg"), image_size=mask.shape[::-1],
+        model_name="litesegnet", model_sha256="ab" * 32, edited=True, review_state="corrected",
+        review_comment="border redrawn at 3 o'clock", user="Ana Ruiz",
+        extras={"reviewed_by": "Ana Ruiz"}))
+    shutil.copy(samples_dir / "IMD009_segmentation.png", labels / "IMD009_segmentation.png")
+    assert main(["analyze", str(images), "--masks", str(labels), "--csv", str(tmp_path / "a.csv"),
+                 "--report", str(tmp_path / "r")]) == 0
+    a, b = infos["IMD002_report.pdf"], infos["IMD009_report.pdf"]
+    assert a.model.startswith("litesegnet (SHA-256 abababababab…), corrected by hand; label from")
+    assert (a.review_state, a.reviewer, a.comment) == ("corrected", "Ana Ruiz",
+                                                        "border redrawn at 3 o'clock")
+    assert a.label_saved
+    assert b.model.startswith("no model (a mask brought from another tool)")
+    assert b.review_state == "not reviewed"

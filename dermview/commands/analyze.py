@@ -129,6 +129,39 @@ class _Masks:
         # the report's row is "Segmentation model": it read "model litesegnet-… (SHA-256 …)"
         return describe_model(seg.name, seg.weights_sha256, user_trained_mark(seg.meta))
 
+    def label_fields(self, img: Path) -> dict[str, str]:
+        """The report's model and review lines of a mask from ``--masks``, as its sidecar says
+        them (trial S17B: it said "masks from study/labels" and "not reviewed (batch
+        analysis)" of a label the sidecar names the model and the reviewer of); {} for the
+        segmenter's masks."""
+        if self.segmenter is not None:
+            return {}
+        from dermview.exchange.labelset import imported_from_text
+        from dermview.label_status import label_source
+        from dermview.labels import read_label_meta
+        from dermview.model.provenance import describe_model
+
+        meta = read_label_meta(img, self.folder)
+        source = label_source(meta)
+        meta = meta or {}
+        where = f"label from {self.folder}"
+        if source == "model" and meta.get("model_name"):
+            model = (describe_model(str(meta["model_name"]), str(meta.get("model_sha256") or ""))
+                     + (", corrected by hand" if meta.get("edited") is True else "")
+                     + f"; {where}")
+        elif source == "imported":
+            model = f"no model (a mask brought {imported_from_text(meta or None)}); {where}"
+        else:
+            model = f"no model (manual mask); {where}" if source == "manual" else \
+                f"masks from {self.folder}"
+        state = str(meta.get("review_state") or "not reviewed")
+        reviewer = str(meta.get("reviewed_by") or meta.get("user") or "")
+        comment = str(meta.get("review_comment") or "")
+        by = str(meta.get("comment_by") or "")
+        return {"model": model, "review_state": state, "reviewer": reviewer,
+                "comment": f"{comment} ({by})" if comment and by and by != reviewer else comment,
+                "label_saved": str(meta.get("modified") or "")}
+
     def preprocessing(self) -> str:
         """What was done to the image before the model (the analysis uses the image as read)."""
         if self.segmenter is None:
@@ -168,11 +201,12 @@ def _report(folder: Path, img: Path, rgb, mask, analysis, masks: _Masks,
     model = "" if classifier is None else classifier_model_text(
         str(classifier.meta.get("name") or classifier.path.stem),
         str(classifier.meta.get("sha256", "")), classifier.temperature)
-    info = ReportInfo(image_name=img.name, model=masks.describe(), date=utc_now(),
-                      preprocessing=masks.preprocessing(),
-                      review_state="not reviewed (batch analysis)", app_version=__version__,
+    fields = {"model": masks.describe(), "review_state": "not reviewed (batch analysis)",
+              **masks.label_fields(img)}
+    info = ReportInfo(image_name=img.name, date=utc_now(), preprocessing=masks.preprocessing(),
+                      app_version=__version__,
                       extra=classifier_lines(probs, model) if len(probs) == len(PROB_KEYS) else (),
-                      scale_source=scale_source)
+                      scale_source=scale_source, **fields)
     write_report(folder / f"{img.stem}_report.pdf", rgb, mask, analysis, info)
 
 
