@@ -48,11 +48,9 @@ def _preload_libraries(path: Path) -> None:
     """Import pydicom here, in the caller's thread, before a DICOM file is read ahead: two
     threads importing it for the first time at once can see a half-initialised module
     (:mod:`dermview.dicom_preload`; the window imports it too, to write a DICOM SEG)."""
-    from dermview.dicom import is_dicom_file
+    from dermview.dicom_preload import needs_dicom, preload_dicom
 
-    if is_dicom_file(path):
-        from dermview.dicom_preload import preload_dicom
-
+    if needs_dicom([path]):
         preload_dicom()
 
 

@@ -106,6 +106,7 @@ class _Masks:
     def __init__(self, args: argparse.Namespace) -> None:
         self.folder = Path(args.masks) if args.masks else None
         self.segmenter = None
+        self._last_meta: tuple[Path | None, dict | None] = (None, None)  # of mask_for
         if self.folder is not None:
             if not self.folder.is_dir():
                 from dermview.errors import DermviewError
@@ -141,7 +142,8 @@ class _Masks:
         from dermview.labels import read_label_meta
         from dermview.model.provenance import describe_model
 
-        meta = read_label_meta(img, self.folder)
+        last, meta = self._last_meta
+        meta = meta if last == img else read_label_meta(img, self.folder)
         source = label_source(meta)
         meta = meta or {}
         where = f"label from {self.folder}"
@@ -181,7 +183,9 @@ class _Masks:
             path = self.folder / f"{img.stem}_segmentation.png"
             if not path.is_file():
                 raise ImageReadError(f"no mask {path.name} in {self.folder}")
-            if is_rejected(read_label_meta(img, self.folder)):
+            meta = read_label_meta(img, self.folder)
+            self._last_meta = (img, meta)  # the report's, next (not read twice)
+            if is_rejected(meta):
                 raise ImageReadError(f"{path.name} was rejected by the reviewer (wrong, to be "
                                      "redone): not measured")
             return load_mask(path, shape=rgb.shape[:2])

@@ -121,14 +121,12 @@ class Document(QtCore.QObject):
     # -- opening ------------------------------------------------------------------------------
     def open(self, path: str | Path, labels_dir: Path | None = None,
              reference_dir: Path | None = None, ahead: Prefetched | None = None) -> None:
-        """Load an image (``ahead``: as read ahead of time, see :mod:`dermview.image_prefetch`)
-        and, if present, its saved label and reference mask.
+        """Load an image (``ahead``: as read ahead, :mod:`dermview.image_prefetch`) and, if
+        present, its saved label and reference mask.
 
         Raises:
-            DermviewError subclasses: unreadable image. The document is unchanged when
-            opening fails. A label that cannot be used (damaged, another size) is skipped and
-            explained in :attr:`label_error` (the file stays as it is).
-        """
+            DermviewError subclasses: unreadable image (the document is left unchanged; a
+            label that cannot be used, damaged or of another size, is skipped: label_error)."""
         path = Path(path)
         image, info = (ahead.image, ahead.info) if ahead else load_image_info(path)
         # hashed now, not at the first save: the label must name the image that was shown,

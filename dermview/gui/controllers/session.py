@@ -118,8 +118,7 @@ class SessionController(QtCore.QObject):
         self.message.emit(summary, 15000)
 
     def _watch_folder(self, folder: Path | None) -> None:
-        """Look for images added to or removed from ``folder`` (None: the worklist is no
-        folder's) from now on (:meth:`check_folder`)."""
+        """Watch ``folder`` for images added or removed (:meth:`check_folder`; None: none)."""
         try:
             self._folder_stat = None if folder is None else (folder, folder.stat().st_mtime_ns)
         except OSError:
@@ -179,8 +178,8 @@ class SessionController(QtCore.QObject):
 
     # -- opening --------------------------------------------------------------------------------
     def open_paths(self, items: list[str | Path]) -> bool:
-        """Open files and/or folders: one folder → its worklist; files → a worklist of them.
-        Returns True when an image is open afterwards."""
+        """Open files and/or folders (one folder: its worklist; files: a worklist of them);
+        whether an image is open afterwards."""
         items = [Path(p) for p in items]
         if len(items) == 1 and items[0].is_dir():
             return self.open_folder(items[0])
@@ -255,7 +254,7 @@ class SessionController(QtCore.QObject):
         old = doc.path
         labels_dir = self.saving.labels_dir_for(path)
         try:
-            with dialogs.busy_cursor():  # a 24-MP image: read and drawn in about a second
+            with dialogs.busy_cursor():  # a 24-MP image not read ahead: about half a second
                 doc.open(path, labels_dir, label_policy.reference_folder(
                     path, self.settings.get_path("reference_dir"), labels_dir),
                     self.prefetch.take(path))
@@ -364,8 +363,7 @@ class SessionController(QtCore.QObject):
         return self.open_image(image)
 
     def _restore_worklist(self, image: Path | None = None) -> None:
-        """Show the last session's folder as the worklist (if it still exists and holds
-        ``image``, when given)."""
+        """Show the last session's folder as the worklist (if it is there and has ``image``)."""
         folder = self.settings.get_path("last_folder")
         if folder is not None and folder.is_dir() and (image is None or image.parent == folder):
             with contextlib.suppress(OSError):
